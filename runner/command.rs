@@ -1,0 +1,282 @@
+//! Commands as values, and the one place where they become shell text.
+//!
+//! Why this module exists: modules describe what to run as structured [`RemoteCommand`]s
+//! (argv or a shell script, working directory, environment, stdin, privilege escalation).
+//! Only [`RemoteCommand::to_shell`] turns one into the line a remote `sh` runs, quoting
+//! every user-supplied string with [`quote`]. Nothing else in windlass splices strings into
+//! shell text.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Program {
+    /// A program and its arguments, each quoted on the way out (like `command:`).
+    Argv(Vec<String>),
+    /// A script for `/bin/sh -c` (like `shell:`); the script itself is passed as one
+    /// quoted argument, so it is interpreted by the remote shell only.
+    Shell(String),
+}
+
+/// Privilege escalation for one command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Become {
+    /// `sudo` (default) or `su`.
+    pub method: BecomeMethod,
+    /// The user to become (default `root`).
+    pub user: String,
+    /// Extra flags for the become program (`become_flags`), split like a shell would.
+    pub flags: Vec<String>,
+    /// Whether a password will be written to the command's stdin before its own input.
+    pub with_password: bool,
+}
+
+/// How to escalate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BecomeMethod {
+    /// `sudo -u USER`.
+    Sudo,
+    /// `su USER -c`.
+    Su,
+}
+
+/// The prompt windlass gives sudo, so it can recognise a password request.
+pub const SUDO_PROMPT: &str = "[windlass-become-password]";
+
+/// A command to run on a host, as a value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RemoteCommand {
+    /// What to run.
+    pub program: Program,
+    /// Working directory (`chdir`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chdir: Option<String>,
+    /// Extra environment variables.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
+    /// Bytes fed to the command's stdin.
+    #[serde(skip)]
+    pub stdin: Option<Vec<u8>>,
+    /// Privilege escalation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub become_: Option<Become>,
+    /// Give up after this long.
+    #[serde(skip)]
+    pub timeout: Option<Duration>,
+}
+
+impl RemoteCommand {
+    /// Run `argv` as is.
+    pub fn argv<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(Program::Argv(argv.into_iter().map(Into::into).collect()))
+    }
+
+    /// Run `script` with `/bin/sh -c`.
+    pub fn shell(script: impl Into<String>) -> Self {
+        Self::new(Program::Shell(script.into()))
+    }
+
+    fn new(program: Program) -> Self {
+        RemoteCommand {
+            program,
+            chdir: None,
+            env: Vec::new(),
+            stdin: None,
+            become_: None,
+            timeout: None,
+        }
+    }
+
+    /// Set stdin.
+    pub fn with_stdin(mut self, stdin: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(stdin.into());
+        self
+    }
+
+    /// Set the working directory.
+    pub fn with_chdir(mut self, dir: impl Into<String>) -> Self {
+        self.chdir = Some(dir.into());
+        self
+    }
+
+    /// Set privilege escalation.
+    pub fn with_become(mut self, b: Option<Become>) -> Self {
+        self.become_ = b;
+        self
+    }
+
+    /// The line a POSIX shell on the host runs. Every user-supplied string is quoted here.
+    pub fn to_shell(&self) -> String {
+        let mut inner = String::new();
+        if let Some(dir) = &self.chdir {
+            inner.push_str("cd ");
+            inner.push_str(&quote(dir));
+            inner.push_str(" && ");
+        }
+        if !self.env.is_empty() {
+            inner.push_str("env");
+            for (k, v) in &self.env {
+                inner.push(' ');
+                inner.push_str(&quote(&format!("{k}={v}")));
+            }
+            inner.push(' ');
+        }
+        match &self.program {
+            Program::Argv(argv) => inner.push_str(&join(argv)),
+            Program::Shell(script) => {
+                inner.push_str("/bin/sh -c ");
+                inner.push_str(&quote(script));
+            }
+        }
+        match &self.become_ {
+            None => inner,
+            Some(b) => {
+                let mut line = String::new();
+                match b.method {
+                    BecomeMethod::Sudo => {
+                        line.push_str("sudo -H ");
+                        if b.with_password {
+                            line.push_str("-S -p ");
+                            line.push_str(&quote(SUDO_PROMPT));
+                        } else {
+                            line.push_str("-n");
+                        }
+                        for f in &b.flags {
+                            line.push(' ');
+                            line.push_str(&quote(f));
+                        }
+                        line.push_str(" -u ");
+                        line.push_str(&quote(&b.user));
+                        line.push_str(" -- /bin/sh -c ");
+                        line.push_str(&quote(&inner));
+                    }
+                    BecomeMethod::Su => {
+                        line.push_str("su");
+                        for f in &b.flags {
+                            line.push(' ');
+                            line.push_str(&quote(f));
+                        }
+                        line.push(' ');
+                        line.push_str(&quote(&b.user));
+                        line.push_str(" -c ");
+                        line.push_str(&quote(&inner));
+                    }
+                }
+                line
+            }
+        }
+    }
+}
+
+/// The command that writes `file` atomically: the content arrives on stdin, goes to a
+/// temporary file beside the destination, gets its mode and owner, then is renamed over the
+/// destination. Without a mode, an existing destination's mode is kept.
+pub fn atomic_write(file: &crate::transport::PutFile<'_>) -> RemoteCommand {
+    let dest = quote(file.dest);
+    let mut script = format!(
+        "set -e; t=$(mktemp \"$(dirname {dest})/.windlass.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; "
+    );
+    match file.mode {
+        Some(m) => script.push_str(&format!("chmod {m:o} \"$t\"; ")),
+        None => script.push_str(&format!(
+            "if [ -e {dest} ]; then chmod --reference={dest} \"$t\"; else chmod 644 \"$t\"; fi; "
+        )),
+    }
+    match (file.owner, file.group) {
+        (Some(o), Some(g)) => {
+            script.push_str(&format!("chown {} \"$t\"; ", quote(&format!("{o}:{g}"))))
+        }
+        (Some(o), None) => script.push_str(&format!("chown {} \"$t\"; ", quote(o))),
+        (None, Some(g)) => script.push_str(&format!("chgrp {} \"$t\"; ", quote(g))),
+        (None, None) => {}
+    }
+    script.push_str(&format!("mv -f \"$t\" {dest}; trap - EXIT"));
+    RemoteCommand::shell(script).with_stdin(file.content.to_vec())
+}
+
+/// Quote one word for a POSIX shell. Safe words stay as they are, others are single-quoted.
+pub fn quote(s: &str) -> Cow<'_, str> {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b))
+    {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    Cow::Owned(out)
+}
+
+/// Quote and join words with spaces.
+pub fn join<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| quote(w.as_ref()).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Split a command line into words the way a shell would (for `command: "a b 'c d'"`).
+/// `None` when the quoting is unbalanced.
+pub fn split(line: &str) -> Option<Vec<String>> {
+    shlex::split(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_is_inert() {
+        for evil in [
+            "$(touch /tmp/pwned)",
+            "`id`",
+            "a'b",
+            "x\ny",
+            "; rm -rf /",
+            "",
+        ] {
+            let q = quote(evil);
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {q}"))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), evil);
+        }
+    }
+
+    #[test]
+    fn shell_line_with_chdir_env_and_become() {
+        let mut c = RemoteCommand::argv(["echo", "a b"]).with_chdir("/tmp/x y");
+        c.env.push(("K".into(), "v w".into()));
+        assert_eq!(c.to_shell(), "cd '/tmp/x y' && env 'K=v w' echo 'a b'");
+        let c = RemoteCommand::shell("echo $HOME").with_become(Some(Become {
+            method: BecomeMethod::Sudo,
+            user: "root".into(),
+            flags: vec![],
+            with_password: false,
+        }));
+        assert_eq!(
+            c.to_shell(),
+            "sudo -H -n -u root -- /bin/sh -c '/bin/sh -c '\\''echo $HOME'\\'''"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Process exit codes, the same numbers ansible-playbook uses, so wrappers and CI scripts
+//! written for Ansible keep working.
+
+/// Every host ok.
+pub const OK: i32 = 0;
+/// A run-level error (bad input, syntax).
+pub const ERROR: i32 = 1;
+/// One or more hosts failed.
+pub const HOST_FAILED: i32 = 2;
+/// One or more hosts were unreachable (and none failed).
+pub const HOST_UNREACHABLE: i32 = 4;
+/// Bad command-line options.
+pub const BAD_OPTIONS: i32 = 5;
+/// Interrupted by Ctrl-C.
+pub const INTERRUPTED: i32 = 130;
+/// An unexpected internal error.
+pub const UNEXPECTED: i32 = 250;

@@ -1,0 +1,197 @@
+//! How windlass reaches a host: the [`Transport`] trait and the connection settings.
+//!
+//! Why this module exists: the engine and the modules never know whether a host is this
+//! machine or a server behind SSH. They hand a [`RemoteCommand`] to a transport and get
+//! bytes and an exit code back; files go up with [`Transport::put`] (atomic on the target)
+//! and come back with [`Transport::get`]. `local` runs on this machine; `ssh` goes through
+//! the system OpenSSH client with one ControlMaster per host. Embedders may bring their own.
+
+pub mod local;
+pub mod ssh;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::command::RemoteCommand;
+
+/// What a command did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Exit status; -1 when killed by a signal.
+    pub rc: i32,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    /// Stdout as text (lossy), without one trailing newline.
+    pub fn stdout_str(&self) -> String {
+        trim_nl(String::from_utf8_lossy(&self.stdout).into_owned())
+    }
+    /// Stderr as text (lossy), without one trailing newline.
+    pub fn stderr_str(&self) -> String {
+        trim_nl(String::from_utf8_lossy(&self.stderr).into_owned())
+    }
+}
+
+fn trim_nl(mut s: String) -> String {
+    if s.ends_with('\n') {
+        s.pop();
+        if s.ends_with('\r') {
+            s.pop();
+        }
+    }
+    s
+}
+
+/// Why a transport call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The host could not be reached or authenticated: it goes UNREACHABLE.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The command did not finish in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// Anything else (I/O on an established connection, sftp failure).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A file to write on the host.
+#[derive(Clone, Debug)]
+pub struct PutFile<'a> {
+    /// Absolute destination path.
+    pub dest: &'a str,
+    /// The bytes.
+    pub content: &'a [u8],
+    /// Permission bits to set before the file appears at `dest`.
+    pub mode: Option<u32>,
+    /// Owner to set before the file appears at `dest`.
+    pub owner: Option<&'a str>,
+    /// Group to set before the file appears at `dest`.
+    pub group: Option<&'a str>,
+}
+
+/// A way to run commands on, and move files to and from, one host.
+///
+/// Implementations must be safe to call concurrently; they bound their own concurrency
+/// (for SSH, a per-host channel limit below sshd's `MaxSessions`).
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync {
+    /// Run a command and collect its output.
+    async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError>;
+
+    /// Write a file atomically: a temporary file in the destination's directory, mode and
+    /// owner set, then renamed over `dest`. A reader never sees a partial file.
+    /// `become_` applies to the whole operation. The default streams the content through
+    /// [`crate::command::atomic_write`] in one round trip.
+    async fn put(
+        &self,
+        file: &PutFile<'_>,
+        become_: Option<&crate::command::Become>,
+    ) -> Result<(), TransportError> {
+        let cmd = crate::command::atomic_write(file).with_become(become_.cloned());
+        let out = self.exec(&cmd).await?;
+        if out.rc != 0 {
+            return Err(TransportError::Failed(format!(
+                "writing {} failed: {}",
+                file.dest,
+                out.stderr_str()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Read a whole file. The default runs `cat`.
+    async fn get(
+        &self,
+        path: &str,
+        become_: Option<&crate::command::Become>,
+    ) -> Result<Vec<u8>, TransportError> {
+        let cmd = RemoteCommand::argv(["cat", "--", path]).with_become(become_.cloned());
+        let out = self.exec(&cmd).await?;
+        if out.rc != 0 {
+            return Err(TransportError::Failed(format!(
+                "reading {path} failed: {}",
+                out.stderr_str()
+            )));
+        }
+        Ok(out.stdout)
+    }
+
+    /// Close connections (SSH masters). Further calls may reconnect.
+    async fn close(&self) {}
+}
+
+/// How to connect to a host, resolved from inventory variables and the command line.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ConnectionSpec {
+    /// The inventory name.
+    pub inventory_hostname: String,
+    /// `ssh` or `local` (`ansible_connection`).
+    pub kind: ConnectionKind,
+    /// Address (`ansible_host`, else the inventory name).
+    pub address: String,
+    /// `ansible_port`.
+    pub port: Option<u16>,
+    /// `ansible_user` / `-u`.
+    pub user: Option<String>,
+    /// `ansible_ssh_private_key_file` / `--private-key`.
+    pub private_key: Option<PathBuf>,
+    /// `ansible_ssh_common_args` + `ansible_ssh_extra_args`, split into words.
+    pub extra_args: Vec<String>,
+    /// `ansible_ssh_timeout` / `-T`.
+    pub connect_timeout: Option<Duration>,
+    /// Strict host key checking (default true).
+    pub host_key_checking: bool,
+    /// `--ssh-config`.
+    pub ssh_config: Option<PathBuf>,
+    /// Per-host limit of concurrent channels.
+    pub max_channels: usize,
+}
+
+/// The kind of connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ConnectionKind {
+    /// Over OpenSSH.
+    #[default]
+    Ssh,
+    /// On this machine, no SSH.
+    Local,
+}
+
+/// Default per-host channel limit: below sshd's default `MaxSessions` (10).
+pub const DEFAULT_MAX_CHANNELS: usize = 8;
+
+/// Makes transports for hosts. The engine asks once per host and keeps the result for the
+/// run; connecting happens lazily on first use.
+pub trait Connector: Send + Sync {
+    /// A transport for `spec`.
+    fn connect(&self, spec: &ConnectionSpec) -> Arc<dyn Transport>;
+}
+
+/// The default connector: `local` for `ansible_connection: local`, SSH otherwise.
+#[derive(Default)]
+pub struct DefaultConnector {
+    ssh: ssh::SshPool,
+}
+
+impl DefaultConnector {
+    /// A connector with its own pool of SSH masters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Connector for DefaultConnector {
+    fn connect(&self, spec: &ConnectionSpec) -> Arc<dyn Transport> {
+        match spec.kind {
+            ConnectionKind::Local => Arc::new(local::LocalTransport::new()),
+            ConnectionKind::Ssh => self.ssh.transport(spec),
+        }
+    }
+}
