@@ -1,9 +1,24 @@
 //! windlass: run Ansible-style inventories, playbooks and roles across many hosts over SSH.
+//!
+//! The pipeline is parse → resolve → plan → apply: [`inventory`] and [`playbook`] load and
+//! validate input (every error names file:line:col), [`engine`] runs plays on hosts through
+//! a [`transport::Transport`], [`modules`] decide what to change, and everything that
+//! happens comes out as one stream of [`event::Event`]s.
 #![warn(missing_docs)]
 
+pub mod boolean;
+pub mod cli;
 pub mod command;
+pub mod engine;
 pub mod error;
+pub mod event;
 pub mod exit;
+pub mod inventory;
+pub mod modules;
+pub mod output;
+pub mod ping;
+pub mod playbook;
+pub mod template;
 pub mod transport;
 pub mod yaml;
 

@@ -185,6 +185,11 @@ impl DefaultConnector {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Close every SSH master this connector opened.
+    pub async fn close_all(&self) {
+        self.ssh.close_all().await;
+    }
 }
 
 impl Connector for DefaultConnector {

@@ -1,0 +1,448 @@
+//! The command line: `windlass run`, `inventory`, `ping`, `modules`, `completions`.
+//!
+//! Why this module exists: it turns arguments into library calls and a process exit code,
+//! and nothing else. It lives in the library so the book's CLI reference is generated from
+//! the same definitions ([`command`]) and tests can drive it without a subprocess.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::engine::{Engine, RunOptions};
+use crate::error::{Error, Loc, Result};
+use crate::event::EventSink;
+use crate::inventory::Inventory;
+use crate::modules::Registry;
+use crate::playbook::task::TaskNode;
+use crate::playbook::{Loader, load_playbook};
+use crate::transport::spec::{ConnectionOverrides, HostKeyPolicy};
+use crate::transport::{ConnectionKind, DefaultConnector};
+
+/// windlass: Ansible-compatible playbooks, fast, over SSH.
+#[derive(Debug, Parser)]
+#[command(name = "windlass", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a playbook (like ansible-playbook).
+    Run(RunArgs),
+    /// Show an inventory (like ansible-inventory).
+    Inventory(InventoryArgs),
+    /// Connect to hosts and run `true` on each (like `ansible -m ping`).
+    Ping(PingArgs),
+    /// List the modules windlass knows.
+    Modules,
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable, like ansible-playbook.
+    Text,
+    /// One JSON event per line.
+    Jsonl,
+}
+
+/// Options shared by commands that connect to hosts.
+#[derive(Debug, Args, Clone)]
+pub struct ConnectArgs {
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Vec<PathBuf>,
+    /// Connect as this user (inventory `ansible_user` still wins, as in Ansible).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Private key file for SSH.
+    #[arg(long = "private-key", alias = "key-file")]
+    pub private_key: Option<PathBuf>,
+    /// Connection timeout in seconds.
+    #[arg(short = 'T', long = "timeout")]
+    pub timeout: Option<u64>,
+    /// An ssh_config file to use.
+    #[arg(long = "ssh-config")]
+    pub ssh_config: Option<PathBuf>,
+    /// Accept and remember host keys of hosts not yet in known_hosts (never changed ones).
+    #[arg(long = "accept-new-host-keys")]
+    pub accept_new_host_keys: bool,
+    /// Do not check host keys at all (like `host_key_checking = False`).
+    #[arg(long = "no-host-key-checking")]
+    pub no_host_key_checking: bool,
+    /// Connection type for every host (`ssh` or `local`).
+    #[arg(short = 'c', long = "connection")]
+    pub connection: Option<String>,
+    /// Parallel hosts.
+    #[arg(short = 'f', long = "forks", default_value_t = 50)]
+    pub forks: usize,
+}
+
+/// `windlass run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The playbook.
+    pub playbook: PathBuf,
+    /// Connection options.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Extra variables: `k=v …`, `@file.yml`, or JSON/YAML `{…}` (repeatable; later wins).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Further limit the hosts with a pattern.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    /// Only run tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long = "tags")]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags")]
+    pub skip_tags: Vec<String>,
+    /// Predict changes without making them.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Show diffs of changed files.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+    /// Start at the task with this name.
+    #[arg(long = "start-at-task")]
+    pub start_at_task: Option<String>,
+    /// Run handlers even on hosts that failed.
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+    /// List the tasks that would run, and exit.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    /// List the hosts each play would run on, and exit.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    /// Check the playbook and exit.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Ask for the become (sudo) password; `WINDLASS_BECOME_PASSWORD` also sets it.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+    /// Extra directories to look for roles in.
+    #[arg(long = "roles-path")]
+    pub roles_path: Vec<PathBuf>,
+    /// More output (-v shows every result).
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// `windlass inventory`.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", required = true)]
+    pub inventory: Vec<PathBuf>,
+    /// Print JSON like `ansible-inventory --list`.
+    #[arg(long = "list", conflicts_with_all = ["graph", "host"])]
+    pub list: bool,
+    /// Print the group tree (optionally from GROUP).
+    #[arg(long = "graph", num_args = 0..=1, default_missing_value = "all", value_name = "GROUP")]
+    pub graph: Option<String>,
+    /// Print one host's variables as JSON.
+    #[arg(long = "host")]
+    pub host: Option<String>,
+}
+
+/// `windlass ping`.
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// Host pattern (default `all`).
+    #[arg(default_value = "all")]
+    pub pattern: String,
+    /// Connection options.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// The clap command, for generated docs and completions.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Parse `args` and run; returns the process exit code, or a run-level error.
+pub fn run_cli<I, T>(args: I) -> Result<i32>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => crate::exit::BAD_OPTIONS,
+            };
+            let _ = e.print();
+            return Ok(code);
+        }
+    };
+    match cli.command {
+        Command::Run(a) => run_playbook(a),
+        Command::Inventory(a) => show_inventory(a),
+        Command::Ping(a) => ping(a),
+        Command::Modules => {
+            let mut names = Registry::builtin().fqcns();
+            names.sort();
+            for n in names {
+                println!("{n}");
+            }
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "windlass", &mut std::io::stdout());
+            Ok(0)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))
+}
+
+fn load_inventory(sources: &[PathBuf]) -> Result<Inventory> {
+    if sources.is_empty() {
+        // Like Ansible without -i: only the implicit localhost.
+        return Inventory::parse_str("localhost ansible_connection=local\n", Path::new("<implicit localhost>"));
+    }
+    Inventory::load(sources)
+}
+
+fn overrides(c: &ConnectArgs) -> Result<ConnectionOverrides> {
+    let connection = match c.connection.as_deref() {
+        None => None,
+        Some("ssh") | Some("smart") => Some(ConnectionKind::Ssh),
+        Some("local") => Some(ConnectionKind::Local),
+        Some(other) => return Err(Error::Usage(format!("unknown connection `{other}` (use ssh or local)"))),
+    };
+    let host_keys = if c.no_host_key_checking {
+        Some(HostKeyPolicy::Off)
+    } else if c.accept_new_host_keys {
+        Some(HostKeyPolicy::AcceptNew)
+    } else {
+        None
+    };
+    if c.forks == 0 {
+        return Err(Error::Usage("--forks must be at least 1".into()));
+    }
+    Ok(ConnectionOverrides {
+        user: c.user.clone(),
+        private_key: c.private_key.clone(),
+        timeout: c.timeout.map(Duration::from_secs),
+        ssh_config: c.ssh_config.clone(),
+        host_keys,
+        max_channels: None,
+        connection,
+    })
+}
+
+/// Parse `-e` values in order (later wins).
+pub fn parse_extra_vars(values: &[String]) -> Result<IndexMap<String, Value>> {
+    let mut out = IndexMap::new();
+    for raw in values {
+        let raw = raw.trim();
+        let node = if let Some(file) = raw.strip_prefix('@') {
+            crate::yaml::load(Path::new(file))?
+        } else if raw.starts_with('{') || raw.starts_with('[') {
+            crate::yaml::parse(raw, Path::new("<-e>"))?
+        } else {
+            let mut m = IndexMap::new();
+            let words = crate::command::split(raw).ok_or_else(|| Error::Usage(format!("-e {raw:?}: unbalanced quotes")))?;
+            for w in words {
+                let (k, v) = w.split_once('=').ok_or_else(|| Error::Usage(format!("-e {raw:?}: expected key=value, @file or JSON, found `{w}`")))?;
+                crate::playbook::task::check_var_name(k, &Loc::file("<-e>")).map_err(|_| Error::Usage(format!("-e: `{k}` is not a valid variable name")))?;
+                m.insert(k.to_string(), Value::String(v.to_string()));
+            }
+            out.extend(m);
+            continue;
+        };
+        if node.is_null() {
+            continue;
+        }
+        for (k, v) in node.expect_map("extra vars")? {
+            out.insert(k, v.to_value());
+        }
+    }
+    Ok(out)
+}
+
+fn become_password(ask: bool) -> Result<Option<String>> {
+    if let Ok(p) = std::env::var("WINDLASS_BECOME_PASSWORD") {
+        return Ok(Some(p));
+    }
+    if !ask {
+        return Ok(None);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage("--ask-become-pass needs a terminal; set WINDLASS_BECOME_PASSWORD instead".into()));
+    }
+    eprint!("BECOME password: ");
+    let mut line = String::new();
+    // Echo off is the terminal's business; read a line plainly when stty is unavailable.
+    let _ = std::process::Command::new("stty").arg("-echo").status();
+    let r = std::io::stdin().read_line(&mut line);
+    let _ = std::process::Command::new("stty").arg("echo").status();
+    eprintln!();
+    r.map_err(|e| Error::Other(format!("cannot read the password: {e}")))?;
+    Ok(Some(line.trim_end_matches(['\n', '\r']).to_string()))
+}
+
+fn split_tags(v: &[String]) -> Vec<String> {
+    v.iter().flat_map(|t| t.split(',')).map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
+}
+
+fn run_playbook(a: RunArgs) -> Result<i32> {
+    let inventory = load_inventory(&a.connect.inventory)?;
+    let extra_vars = parse_extra_vars(&a.extra_vars)?;
+    let mut roles_path = a.roles_path.clone();
+    if let Ok(p) = std::env::var("ANSIBLE_ROLES_PATH") {
+        roles_path.extend(std::env::split_paths(&p));
+    }
+    let registry = Arc::new(Registry::builtin());
+    let loader = Arc::new(Loader::new(registry, roles_path));
+    if !a.playbook.is_file() {
+        return Err(Error::Usage(format!("playbook {} not found", a.playbook.display())));
+    }
+    let playbook = load_playbook(&a.playbook, &loader)?;
+    let mut inventory = inventory;
+    if let Some(dir) = a.playbook.parent() {
+        inventory.add_vars_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?;
+    }
+    if a.syntax_check {
+        println!("playbook: {}", a.playbook.display());
+        return Ok(0);
+    }
+    if a.list_hosts || a.list_tasks {
+        println!("\nplaybook: {}", a.playbook.display());
+        for (i, play) in playbook.plays.iter().enumerate() {
+            let mut hosts = inventory.select(&play.hosts).map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
+            if let Some(l) = &a.limit {
+                let allowed = inventory.select(l).map_err(|e| Error::Usage(format!("--limit: {e}")))?;
+                hosts.retain(|h| allowed.contains(h));
+            }
+            println!("\n  play #{} ({}): {}", i + 1, play.hosts, play.name);
+            if a.list_hosts {
+                println!("    pattern: ['{}']\n    hosts ({}):", play.hosts, hosts.len());
+                for h in &hosts {
+                    println!("      {h}");
+                }
+            }
+            if a.list_tasks {
+                println!("    tasks:");
+                for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+                    list_tasks(section, 6);
+                }
+            }
+        }
+        return Ok(0);
+    }
+    let tags = split_tags(&a.tags);
+    let opts = RunOptions {
+        check: a.check,
+        diff: a.diff,
+        forks: a.connect.forks,
+        tags,
+        skip_tags: split_tags(&a.skip_tags),
+        limit: a.limit.clone(),
+        start_at_task: a.start_at_task.clone(),
+        extra_vars,
+        force_handlers: a.force_handlers,
+        verbosity: a.verbose,
+        connection: overrides(&a.connect)?,
+        become_password: become_password(a.ask_become_pass)?,
+    };
+    let sink: Box<dyn EventSink> = match a.output {
+        OutputFormat::Jsonl => Box::new(crate::output::jsonl::JsonlSink::new(std::io::stdout())),
+        OutputFormat::Text => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            Box::new(crate::output::printer::Printer::new(std::io::stdout(), color, a.verbose))
+        }
+    };
+    let inv_file = a.connect.inventory.first().cloned();
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let engine = Engine::new(inventory, inv_file, loader, Arc::new(DefaultConnector::new()), opts, sink);
+        engine.run(&playbook).await
+    })?;
+    Ok(report.exit_code)
+}
+
+fn list_tasks(nodes: &[TaskNode], indent: usize) {
+    for n in nodes {
+        match n {
+            TaskNode::Task(t) => {
+                let tags: Vec<&str> = t.kw.tags.iter().map(String::as_str).collect();
+                println!("{:indent$}{}\tTAGS: [{}]", "", t.display_name(), tags.join(", "));
+            }
+            TaskNode::Block(b) => {
+                list_tasks(&b.block, indent);
+                list_tasks(&b.rescue, indent);
+                list_tasks(&b.always, indent);
+            }
+            TaskNode::Include(i) => println!("{:indent$}{}\tTAGS: []", "", i.task.display_name()),
+        }
+    }
+}
+
+fn show_inventory(a: InventoryArgs) -> Result<i32> {
+    let inv = Inventory::load(&a.inventory)?;
+    if let Some(h) = &a.host {
+        if inv.host(h).is_none() {
+            return Err(Error::Usage(format!("host `{h}` is not in the inventory")));
+        }
+        let vars: serde_json::Map<String, Value> = inv.host_vars(h).into_iter().collect();
+        println!("{}", serde_json::to_string_pretty(&Value::Object(vars)).unwrap_or_default());
+    } else if let Some(g) = &a.graph {
+        let text = inv.graph(Some(g)).map_err(|e| Error::Usage(e.to_string()))?;
+        print!("{text}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&inv.to_list_json()).unwrap_or_default());
+    }
+    Ok(0)
+}
+
+fn ping(a: PingArgs) -> Result<i32> {
+    let inv = load_inventory(&a.connect.inventory)?;
+    let hosts = inv.select(&a.pattern).map_err(|e| Error::Usage(e.to_string()))?;
+    let ov = overrides(&a.connect)?;
+    let mut specs = Vec::new();
+    for h in &hosts {
+        specs.push(crate::transport::spec::connection_spec(h, &inv.host_vars(h), &ov)?);
+    }
+    let rt = runtime()?;
+    let results = rt.block_on(async {
+        let connector = DefaultConnector::new();
+        let r = crate::ping::ping(&connector, &specs, a.connect.forks).await;
+        connector.close_all().await;
+        r
+    });
+    let mut code = 0;
+    for r in results {
+        if r.ok {
+            println!("{} | SUCCESS | {:.1} ms", r.host, r.latency.as_secs_f64() * 1000.0);
+        } else {
+            code = crate::exit::HOST_UNREACHABLE;
+            println!("{} | UNREACHABLE | {}", r.host, r.error.unwrap_or_default());
+        }
+    }
+    Ok(code)
+}

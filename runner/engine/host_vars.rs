@@ -1,0 +1,296 @@
+//! Variable precedence at run time: what a template on one host sees.
+//!
+//! Why this module exists: Ansible's 22-level precedence is the contract users rely on.
+//! [`HostVars`] stacks the layers (role defaults < inventory < facts < play vars <
+//! vars_files < role vars < block/task vars < set_fact/registered < role and include params
+//! < loop vars < extra vars) plus the magic variables, and hands them to templates lazily,
+//! so a value is only templated when something uses it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::playbook::role::RoleInstance;
+use crate::template::{SearchKind, Vars};
+
+/// A layer of variables.
+pub type Layer = Arc<IndexMap<String, Value>>;
+
+/// What is the same for every host of a run.
+pub struct RunScope {
+    /// `-e` variables (highest precedence).
+    pub extra_vars: Layer,
+    /// The `groups` magic variable.
+    pub groups: RwLock<Arc<Value>>,
+    /// Every host's data, by name.
+    pub hosts: RwLock<IndexMap<String, Arc<HostData>>>,
+    /// `playbook_dir`.
+    pub playbook_dir: PathBuf,
+    /// `inventory_dir` / `inventory_file`.
+    pub inventory_file: Option<PathBuf>,
+    /// `ansible_check_mode`.
+    pub check_mode: bool,
+    /// `ansible_diff_mode`.
+    pub diff_mode: bool,
+    /// The `omit` placeholder.
+    pub omit: String,
+    /// `ansible_run_tags`.
+    pub run_tags: Vec<String>,
+    /// `ansible_skip_tags`.
+    pub skip_tags: Vec<String>,
+}
+
+impl RunScope {
+    /// The data of host `name`, if it is in the inventory.
+    pub fn host(&self, name: &str) -> Option<Arc<HostData>> {
+        self.hosts.read().ok()?.get(name).cloned()
+    }
+}
+
+/// One host's variables that live for the whole run.
+pub struct HostData {
+    /// The inventory name.
+    pub name: String,
+    /// Inventory variables (group_vars, host_vars), merged.
+    pub inventory: Layer,
+    /// `group_names`.
+    pub group_names: Vec<String>,
+    /// Facts and `set_fact`/registered variables.
+    pub dynamic: RwLock<Dynamic>,
+}
+
+/// What tasks add to a host.
+#[derive(Default)]
+pub struct Dynamic {
+    /// Gathered facts (without the `ansible_` prefix).
+    pub facts: Map<String, Value>,
+    /// `set_fact` and `register` results.
+    pub set_facts: IndexMap<String, Value>,
+}
+
+/// What is the same for every host of a play.
+pub struct PlayScope {
+    /// `vars:` of the play.
+    pub vars: Layer,
+    /// Every role's defaults, merged in load order.
+    pub role_defaults: Layer,
+    /// Every role's vars, merged in load order.
+    pub role_vars: Layer,
+    /// `ansible_play_hosts_all`.
+    pub play_hosts_all: Vec<String>,
+    /// `ansible_play_batch`.
+    pub batch: Vec<String>,
+    /// `ansible_play_name`.
+    pub name: String,
+    /// The playbook's directory.
+    pub dir: PathBuf,
+    /// Hosts still running (for `ansible_play_hosts`), updated as hosts fail.
+    pub active: RwLock<Vec<String>>,
+    /// `vars_files` per host (they may be templated per host).
+    pub vars_files: RwLock<IndexMap<String, Layer>>,
+}
+
+/// The variables one host sees for one task.
+#[derive(Clone)]
+pub struct HostVars {
+    /// The run.
+    pub run: Arc<RunScope>,
+    /// The host.
+    pub host: Arc<HostData>,
+    /// The play.
+    pub play: Arc<PlayScope>,
+    /// The task's role, if any.
+    pub role: Option<Arc<RoleInstance>>,
+    /// Block and task `vars:`.
+    pub task_vars: Layer,
+    /// Include parameters.
+    pub include_params: Layer,
+    /// Loop variables and other per-evaluation values (highest below extra vars).
+    pub locals: Layer,
+}
+
+impl HostVars {
+    /// The variables of `host` in `play`, outside any task.
+    pub fn new(run: Arc<RunScope>, host: Arc<HostData>, play: Arc<PlayScope>) -> Self {
+        let empty: Layer = Arc::new(IndexMap::new());
+        HostVars {
+            run,
+            host,
+            play,
+            role: None,
+            task_vars: empty.clone(),
+            include_params: empty.clone(),
+            locals: empty,
+        }
+    }
+
+    /// The same with extra locals on top (loop variables, a registered result).
+    pub fn with_locals(&self, locals: IndexMap<String, Value>) -> Self {
+        let mut merged = (*self.locals).clone();
+        merged.extend(locals);
+        HostVars {
+            locals: Arc::new(merged),
+            ..self.clone()
+        }
+    }
+
+    fn magic(&self, name: &str) -> Option<Value> {
+        let h = &self.host.name;
+        Some(match name {
+            "inventory_hostname" => Value::String(h.clone()),
+            "inventory_hostname_short" => Value::String(h.split('.').next().unwrap_or(h).to_string()),
+            "group_names" => Value::Array(self.host.group_names.iter().cloned().map(Value::String).collect()),
+            "groups" => (**self.run.groups.read().ok()?).clone(),
+            "play_hosts" | "ansible_play_hosts" => Value::Array(self.play.active.read().ok()?.iter().cloned().map(Value::String).collect()),
+            "ansible_play_batch" => Value::Array(self.play.batch.iter().cloned().map(Value::String).collect()),
+            "ansible_play_hosts_all" => Value::Array(self.play.play_hosts_all.iter().cloned().map(Value::String).collect()),
+            "ansible_play_name" => Value::String(self.play.name.clone()),
+            "playbook_dir" => Value::String(self.play.dir.display().to_string()),
+            "ansible_check_mode" => Value::Bool(self.run.check_mode),
+            "ansible_diff_mode" => Value::Bool(self.run.diff_mode),
+            "omit" => Value::String(self.run.omit.clone()),
+            "ansible_run_tags" => Value::Array(self.run.run_tags.iter().cloned().map(Value::String).collect()),
+            "ansible_skip_tags" => Value::Array(self.run.skip_tags.iter().cloned().map(Value::String).collect()),
+            "role_path" => Value::String(self.role.as_ref()?.path.display().to_string()),
+            "role_name" | "ansible_role_name" => Value::String(self.role.as_ref()?.name.clone()),
+            "inventory_dir" => Value::String(self.run.inventory_file.as_ref()?.parent()?.display().to_string()),
+            "inventory_file" => Value::String(self.run.inventory_file.as_ref()?.display().to_string()),
+            "ansible_version" => serde_json::json!({"full": "2.16.0", "major": 2, "minor": 16, "revision": 0, "string": "2.16.0"}),
+            "windlass_version" => Value::String(env!("CARGO_PKG_VERSION").to_string()),
+            _ => return None,
+        })
+    }
+
+    /// Lookup by precedence, highest first.
+    fn lookup(&self, name: &str) -> Option<Value> {
+        if let Some(v) = self.run.extra_vars.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.locals.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.include_params.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.role.as_ref().and_then(|r| r.params.get(name)) {
+            return Some(v.clone());
+        }
+        {
+            let d = self.host.dynamic.read().ok()?;
+            if let Some(v) = d.set_facts.get(name) {
+                return Some(v.clone());
+            }
+        }
+        if let Some(v) = self.task_vars.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.role.as_ref().and_then(|r| r.vars.get(name)) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.play.role_vars.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.play.vars_files.read().ok()?.get(&self.host.name).and_then(|l| l.get(name)) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.play.vars.get(name) {
+            return Some(v.clone());
+        }
+        {
+            let d = self.host.dynamic.read().ok()?;
+            if name == "ansible_facts" {
+                return Some(Value::Object(d.facts.clone()));
+            }
+            if let Some(short) = name.strip_prefix("ansible_") {
+                if let Some(v) = d.facts.get(short) {
+                    return Some(v.clone());
+                }
+            }
+        }
+        if let Some(v) = self.host.inventory.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.role.as_ref().and_then(|r| r.defaults.get(name)) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.play.role_defaults.get(name) {
+            return Some(v.clone());
+        }
+        None
+    }
+}
+
+/// The core magic variables cannot be overridden, as in Ansible.
+const FIXED_MAGIC: &[&str] = &["inventory_hostname", "inventory_hostname_short", "group_names", "groups", "omit", "play_hosts", "ansible_play_hosts", "ansible_play_batch", "ansible_play_hosts_all", "playbook_dir", "role_path", "role_name"];
+
+impl Vars for HostVars {
+    fn get(&self, name: &str) -> Option<Value> {
+        if FIXED_MAGIC.contains(&name) {
+            if let Some(v) = self.magic(name) {
+                return Some(v);
+            }
+        }
+        self.lookup(name).or_else(|| self.magic(name))
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: IndexMap<String, ()> = IndexMap::new();
+        let mut add = |l: &IndexMap<String, Value>| names.extend(l.keys().map(|k| (k.clone(), ())));
+        add(&self.play.role_defaults);
+        if let Some(r) = &self.role {
+            add(&r.defaults);
+        }
+        add(&self.host.inventory);
+        add(&self.play.vars);
+        if let Ok(vf) = self.play.vars_files.read() {
+            if let Some(l) = vf.get(&self.host.name) {
+                add(l);
+            }
+        }
+        add(&self.play.role_vars);
+        if let Some(r) = &self.role {
+            add(&r.vars);
+            add(&r.params);
+        }
+        add(&self.task_vars);
+        if let Ok(d) = self.host.dynamic.read() {
+            add(&d.set_facts);
+        }
+        add(&self.include_params);
+        add(&self.locals);
+        add(&self.run.extra_vars);
+        let mut out: Vec<String> = names.into_keys().collect();
+        for m in FIXED_MAGIC.iter().chain(&["ansible_check_mode", "ansible_facts"]) {
+            if !out.iter().any(|n| n == m) {
+                out.push(m.to_string());
+            }
+        }
+        out
+    }
+
+    fn host(&self, name: &str) -> Option<Arc<dyn Vars>> {
+        let data = self.run.host(name)?;
+        Some(Arc::new(HostVars::new(self.run.clone(), data, self.play.clone())))
+    }
+
+    fn host_names(&self) -> Vec<String> {
+        self.run.hosts.read().map(|h| h.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    fn search_dirs(&self, kind: SearchKind) -> Vec<PathBuf> {
+        let sub = match kind {
+            SearchKind::Files => "files",
+            SearchKind::Templates => "templates",
+        };
+        let mut dirs = Vec::new();
+        if let Some(r) = &self.role {
+            dirs.push(r.path.join(sub));
+            dirs.push(r.path.clone());
+        }
+        dirs.push(self.play.dir.join(sub));
+        dirs.push(self.play.dir.clone());
+        dirs
+    }
+}

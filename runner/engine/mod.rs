@@ -1,0 +1,515 @@
+//! The engine: runs loaded plays against an inventory and emits [`Event`]s.
+//!
+//! Why this module exists: this is the "apply" end of the pipeline. It owns the run's
+//! state (which hosts failed, which handlers are pending, per-host stats), walks each
+//! play's task tree in batches (`serial`) with the `linear` or `free` strategy, runs tasks
+//! on many hosts at once (bounded by `--forks`), and reports everything as events. A
+//! host's failure is an event; only bad options or bad input stop the run.
+
+pub mod host_vars;
+mod run_task;
+mod walk;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indexmap::{IndexMap, IndexSet};
+use serde_json::Value;
+
+use crate::error::{Error, Loc, Result};
+use crate::event::{Event, EventSink, HostStats};
+use crate::inventory::Inventory;
+use crate::playbook::task::TaskNode;
+use crate::playbook::{Loader, Play, Playbook, Serial, Strategy};
+use crate::template::{Templar, Vars};
+use crate::transport::spec::ConnectionOverrides;
+use crate::transport::{Connector, Transport};
+
+use host_vars::{Dynamic, HostData, HostVars, Layer, PlayScope, RunScope};
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// `--check`.
+    pub check: bool,
+    /// `--diff`.
+    pub diff: bool,
+    /// `--forks` (default 50).
+    pub forks: usize,
+    /// `--tags` (empty: all).
+    pub tags: Vec<String>,
+    /// `--skip-tags`.
+    pub skip_tags: Vec<String>,
+    /// `--limit` pattern.
+    pub limit: Option<String>,
+    /// `--start-at-task`.
+    pub start_at_task: Option<String>,
+    /// `-e` variables.
+    pub extra_vars: IndexMap<String, Value>,
+    /// `--force-handlers`.
+    pub force_handlers: bool,
+    /// `-v` count.
+    pub verbosity: u8,
+    /// Connection settings from the command line.
+    pub connection: ConnectionOverrides,
+    /// The sudo password for `become`, if any.
+    pub become_password: Option<String>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            check: false,
+            diff: false,
+            forks: 50,
+            tags: Vec::new(),
+            skip_tags: Vec::new(),
+            limit: None,
+            start_at_task: None,
+            extra_vars: IndexMap::new(),
+            force_handlers: false,
+            verbosity: 0,
+            connection: ConnectionOverrides::default(),
+            become_password: None,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// Per-host totals, in inventory order.
+    pub stats: Vec<(String, HostStats)>,
+    /// The process exit code ansible-playbook would give.
+    pub exit_code: i32,
+}
+
+/// Per-host state during a run.
+#[derive(Default)]
+pub(crate) struct HostState {
+    pub stats: HostStats,
+    pub failed: bool,
+    pub unreachable: bool,
+    pub ended: bool,
+    pub notified: IndexSet<String>,
+}
+
+/// One run of a playbook.
+pub struct Engine {
+    pub(crate) opts: RunOptions,
+    pub(crate) templar: Templar,
+    pub(crate) loader: Arc<Loader>,
+    pub(crate) connector: Arc<dyn Connector>,
+    pub(crate) inventory: Mutex<Inventory>,
+    pub(crate) scope: Arc<RunScope>,
+    pub(crate) states: Mutex<IndexMap<String, HostState>>,
+    pub(crate) transports: Mutex<HashMap<String, Arc<dyn Transport>>>,
+    pub(crate) sink: Mutex<Box<dyn EventSink>>,
+    /// Set once `--start-at-task` found its task.
+    pub(crate) started: std::sync::atomic::AtomicBool,
+    /// Handlers added by `include_role` during the play.
+    pub(crate) extra_handlers: Mutex<Vec<TaskNode>>,
+}
+
+impl Engine {
+    /// A run of `inventory` with `opts`, reporting to `sink`.
+    pub fn new(inventory: Inventory, inventory_file: Option<PathBuf>, loader: Arc<Loader>, connector: Arc<dyn Connector>, opts: RunOptions, sink: Box<dyn EventSink>) -> Arc<Engine> {
+        let omit = format!("__omit_place_holder__{:016x}", std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64 ^ 0x5eed_1a55);
+        let scope = RunScope {
+            extra_vars: Arc::new(opts.extra_vars.clone()),
+            groups: std::sync::RwLock::new(Arc::new(Value::Null)),
+            hosts: std::sync::RwLock::new(IndexMap::new()),
+            playbook_dir: PathBuf::from("."),
+            inventory_file,
+            check_mode: opts.check,
+            diff_mode: opts.diff,
+            omit,
+            run_tags: if opts.tags.is_empty() { vec!["all".into()] } else { opts.tags.clone() },
+            skip_tags: opts.skip_tags.clone(),
+        };
+        let started = opts.start_at_task.is_none();
+        let engine = Arc::new(Engine {
+            opts,
+            templar: Templar::new(),
+            loader,
+            connector,
+            inventory: Mutex::new(inventory),
+            scope: Arc::new(scope),
+            states: Mutex::new(IndexMap::new()),
+            transports: Mutex::new(HashMap::new()),
+            sink: Mutex::new(sink),
+            started: std::sync::atomic::AtomicBool::new(started),
+            extra_handlers: Mutex::new(Vec::new()),
+        });
+        engine.refresh_hosts();
+        engine
+    }
+
+    /// Rebuild the per-host inventory data (after `add_host` too), keeping dynamic state.
+    pub(crate) fn refresh_hosts(&self) {
+        let inv = self.inventory.lock().expect("inventory lock");
+        let mut hosts = self.scope.hosts.write().expect("hosts lock");
+        let mut states = self.states.lock().expect("states lock");
+        for name in inv.host_names() {
+            if !hosts.contains_key(&name) {
+                hosts.insert(
+                    name.clone(),
+                    Arc::new(HostData {
+                        name: name.clone(),
+                        inventory: Arc::new(inv.host_vars(&name)),
+                        group_names: inv.group_names(&name),
+                        dynamic: std::sync::RwLock::new(Dynamic::default()),
+                    }),
+                );
+            }
+            states.entry(name).or_default();
+        }
+        let groups: serde_json::Map<String, Value> = inv
+            .groups_var()
+            .into_iter()
+            .map(|(g, hs)| (g, Value::Array(hs.into_iter().map(Value::String).collect())))
+            .collect();
+        *self.scope.groups.write().expect("groups lock") = Arc::new(Value::Object(groups));
+    }
+
+    pub(crate) fn emit(&self, e: Event) {
+        if let Ok(mut s) = self.sink.lock() {
+            s.event(&e);
+        }
+    }
+
+    /// Run every play of `playbook`.
+    pub async fn run(self: &Arc<Self>, playbook: &Playbook) -> Result<RunReport> {
+        let t0 = Instant::now();
+        self.emit(Event::RunStart {
+            playbook: playbook.path.display().to_string(),
+            check: self.opts.check,
+        });
+        for play in &playbook.plays {
+            self.run_play(play).await?;
+        }
+        let stats: Vec<(String, HostStats)> = {
+            let states = self.states.lock().expect("states lock");
+            states.iter().filter(|(_, s)| s.stats != HostStats::default() || s.unreachable).map(|(h, s)| (h.clone(), s.stats.clone())).collect()
+        };
+        let exit_code = if stats.iter().any(|(_, s)| s.failed > 0) {
+            crate::exit::HOST_FAILED
+        } else if stats.iter().any(|(_, s)| s.unreachable > 0) {
+            crate::exit::HOST_UNREACHABLE
+        } else {
+            crate::exit::OK
+        };
+        self.emit(Event::RunEnd {
+            stats: stats.clone(),
+            duration: t0.elapsed(),
+        });
+        for t in self.transports.lock().expect("transports lock").values() {
+            t.close().await;
+        }
+        Ok(RunReport { stats, exit_code })
+    }
+
+    fn select_hosts(&self, play: &Play) -> Result<Vec<String>> {
+        let pattern = if play.hosts.contains("{{") {
+            // Play patterns may use extra vars only (no host is chosen yet).
+            let vars: Arc<dyn Vars> = Arc::new(crate::template::MapVars::from_map(self.opts.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+            match self.templar.render_str(&play.hosts, &vars, Some(&play.loc)).map_err(Error::from)? {
+                Value::String(s) => s,
+                Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>().join(":"),
+                other => other.to_string(),
+            }
+        } else {
+            play.hosts.clone()
+        };
+        let mut inv = self.inventory.lock().expect("inventory lock");
+        if (pattern == "localhost" || pattern == "127.0.0.1") && inv.host(&pattern).is_none() {
+            let mut vars = IndexMap::new();
+            vars.insert("ansible_connection".to_string(), Value::String("local".into()));
+            inv.add_host(&pattern, &[], vars);
+            drop(inv);
+            self.refresh_hosts();
+            inv = self.inventory.lock().expect("inventory lock");
+        }
+        let mut hosts = inv.select(&pattern).map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
+        if let Some(limit) = &self.opts.limit {
+            let allowed = inv.select(limit).map_err(|e| Error::Usage(format!("--limit: {e}")))?;
+            hosts.retain(|h| allowed.contains(h));
+        }
+        Ok(hosts)
+    }
+
+    async fn run_play(self: &Arc<Self>, play: &Play) -> Result<()> {
+        let hosts = self.select_hosts(play)?;
+        self.emit(Event::PlayStart {
+            name: play.name.clone(),
+            hosts: hosts.clone(),
+        });
+        if hosts.is_empty() {
+            self.emit(Event::Warning {
+                message: format!("no hosts matched `{}`: the play is skipped", play.hosts),
+            });
+            return Ok(());
+        }
+        let hosts: Vec<String> = {
+            let states = self.states.lock().expect("states lock");
+            hosts.into_iter().filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable)).collect()
+        };
+        {
+            let mut states = self.states.lock().expect("states lock");
+            for h in &hosts {
+                if let Some(s) = states.get_mut(h) {
+                    s.ended = false;
+                }
+            }
+        }
+        self.extra_handlers.lock().expect("handlers lock").clear();
+        let mut role_defaults = IndexMap::new();
+        let mut role_vars = IndexMap::new();
+        for r in &play.roles {
+            role_defaults.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+            role_vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        for batch in batches(&hosts, &play.serial) {
+            let scope = Arc::new(PlayScope {
+                vars: Arc::new(play.vars.clone()),
+                role_defaults: Arc::new(role_defaults.clone()),
+                role_vars: Arc::new(role_vars.clone()),
+                play_hosts_all: hosts.clone(),
+                batch: batch.clone(),
+                name: play.name.clone(),
+                dir: play.dir.clone(),
+                active: std::sync::RwLock::new(batch.clone()),
+                vars_files: std::sync::RwLock::new(IndexMap::new()),
+            });
+            self.load_vars_files(play, &scope, &batch)?;
+            let cx = walk::PlayCx {
+                play,
+                scope: scope.clone(),
+            };
+            if self.gather_facts_wanted(play, &scope, &batch)? {
+                self.gather_facts(&cx, &batch).await;
+            }
+            match play.strategy {
+                Strategy::Linear => {
+                    for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+                        self.walk(&cx, section, &batch).await?;
+                        self.flush_handlers(&cx, &batch).await?;
+                    }
+                }
+                Strategy::Free => {
+                    let mut set = tokio::task::JoinSet::new();
+                    for h in batch.clone() {
+                        let me = self.clone();
+                        let play = play.clone();
+                        let scope = scope.clone();
+                        set.spawn(async move {
+                            let cx = walk::PlayCx { play: &play, scope };
+                            let one = vec![h];
+                            for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+                                me.walk(&cx, section, &one).await?;
+                                me.flush_handlers(&cx, &one).await?;
+                            }
+                            Ok::<(), Error>(())
+                        });
+                    }
+                    while let Some(r) = set.join_next().await {
+                        r.map_err(|e| Error::Other(format!("host task panicked: {e}")))??;
+                    }
+                }
+            }
+            // max_fail_percentage: too many failures in this batch stop the play.
+            if let Some(pct) = play.max_fail_percentage {
+                let failed = {
+                    let states = self.states.lock().expect("states lock");
+                    batch.iter().filter(|h| states.get(*h).is_some_and(|s| s.failed || s.unreachable)).count()
+                };
+                if (failed as f64) * 100.0 / (batch.len() as f64) > pct {
+                    self.emit(Event::Warning {
+                        message: format!("{failed} of {} hosts failed, above max_fail_percentage {pct}: stopping the play", batch.len()),
+                    });
+                    self.fail_all(&hosts);
+                    break;
+                }
+            }
+            if self.active_hosts(&hosts).is_empty() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn fail_all(&self, hosts: &[String]) {
+        let mut states = self.states.lock().expect("states lock");
+        for h in hosts {
+            if let Some(s) = states.get_mut(h) {
+                if !s.failed && !s.unreachable {
+                    s.failed = true;
+                }
+            }
+        }
+    }
+
+    /// Hosts of `hosts` still running (not failed, unreachable or ended).
+    pub(crate) fn active_hosts(&self, hosts: &[String]) -> Vec<String> {
+        let states = self.states.lock().expect("states lock");
+        hosts.iter().filter(|h| states.get(*h).is_some_and(|s| !s.failed && !s.unreachable && !s.ended)).cloned().collect()
+    }
+
+    pub(crate) fn host_vars(&self, scope: &Arc<PlayScope>, host: &str) -> Option<HostVars> {
+        let data = self.scope.host(host)?;
+        Some(HostVars::new(self.scope.clone(), data, scope.clone()))
+    }
+
+    fn load_vars_files(&self, play: &Play, scope: &Arc<PlayScope>, batch: &[String]) -> Result<()> {
+        if play.vars_files.is_empty() {
+            return Ok(());
+        }
+        let mut cache: HashMap<PathBuf, Layer> = HashMap::new();
+        for h in batch {
+            let Some(hv) = self.host_vars(scope, h) else { continue };
+            let vars: Arc<dyn Vars> = Arc::new(hv);
+            let mut merged = IndexMap::new();
+            for (alts, loc) in &play.vars_files {
+                let mut found = None;
+                for alt in alts {
+                    let name = match self.templar.render_str(alt, &vars, Some(loc)).map_err(Error::from)? {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    let p = play.dir.join(&name);
+                    if p.is_file() {
+                        found = Some(p);
+                        break;
+                    }
+                }
+                let Some(path) = found else {
+                    return Err(Error::invalid(loc, format!("vars file not found: {}", alts.join(", "))));
+                };
+                let layer = match cache.get(&path) {
+                    Some(l) => l.clone(),
+                    None => {
+                        let node = crate::yaml::load(&path)?;
+                        let mut m = IndexMap::new();
+                        if !node.is_null() {
+                            for (k, v) in node.expect_map("a vars file")? {
+                                m.insert(k, v.to_value());
+                            }
+                        }
+                        let l: Layer = Arc::new(m);
+                        cache.insert(path, l.clone());
+                        l
+                    }
+                };
+                merged.extend(layer.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            scope.vars_files.write().expect("vars_files lock").insert(h.clone(), Arc::new(merged));
+        }
+        Ok(())
+    }
+
+    fn gather_facts_wanted(&self, play: &Play, scope: &Arc<PlayScope>, batch: &[String]) -> Result<bool> {
+        Ok(match &play.gather_facts {
+            Value::Bool(b) => *b,
+            Value::String(s) => {
+                let Some(hv) = batch.first().and_then(|h| self.host_vars(scope, h)) else { return Ok(false) };
+                let vars: Arc<dyn Vars> = Arc::new(hv);
+                self.templar.eval_bool(s, &vars, Some(&play.loc)).map_err(Error::from)?
+            }
+            _ => true,
+        })
+    }
+
+    async fn gather_facts(self: &Arc<Self>, cx: &walk::PlayCx<'_>, batch: &[String]) {
+        let Some(_) = self.loader.registry().get("setup") else {
+            self.emit(Event::Warning {
+                message: "fact gathering is not available yet in this build: set `gather_facts: false`".to_string(),
+            });
+            return;
+        };
+        let task = crate::playbook::task::Task {
+            name: Some("Gathering Facts".into()),
+            loc: cx.play.loc.clone(),
+            action: "ansible.builtin.setup".into(),
+            args: serde_json::Map::new(),
+            args_loc: cx.play.loc.clone(),
+            kw: cx.play.kw.clone(),
+            loop_: None,
+            loop_control: Default::default(),
+            register: None,
+            notify: vec![],
+            listen: vec![],
+            changed_when: None,
+            failed_when: None,
+            until: None,
+            retries: None,
+            delay: None,
+            role: None,
+            include_params: IndexMap::new(),
+        };
+        let mut task = task;
+        task.kw.tags.insert("always".into());
+        let _ = self.run_task_on_hosts(cx, &Arc::new(task), batch, false).await;
+    }
+
+    /// The transport for `host`, made on first use from its connection variables.
+    pub(crate) fn transport(&self, host: &str, vars: &HostVars, loc: &Loc) -> Result<Arc<dyn Transport>, String> {
+        if let Some(t) = self.transports.lock().expect("transports lock").get(host) {
+            return Ok(t.clone());
+        }
+        let mut conn_vars = IndexMap::new();
+        let dynvars: Arc<dyn Vars> = Arc::new(vars.clone());
+        for name in ["ansible_connection", "ansible_host", "ansible_port", "ansible_user", "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_timeout", "ansible_host_key_checking", "ansible_ssh_host_key_checking"] {
+            if let Some(v) = dynvars.get(name) {
+                let v = self.templar.render_value(&v, &dynvars, Some(loc)).map_err(|e| e.message)?;
+                conn_vars.insert(name.to_string(), v);
+            }
+        }
+        let spec = crate::transport::spec::connection_spec(host, &conn_vars, &self.opts.connection).map_err(|e| e.to_string())?;
+        let t = self.connector.connect(&spec);
+        self.transports.lock().expect("transports lock").insert(host.to_string(), t.clone());
+        Ok(t)
+    }
+}
+
+/// Split hosts into `serial` batches (the last size repeats).
+pub fn batches(hosts: &[String], serial: &[Serial]) -> Vec<Vec<String>> {
+    if serial.is_empty() {
+        return vec![hosts.to_vec()];
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut k = 0;
+    while i < hosts.len() {
+        let size = match &serial[k.min(serial.len() - 1)] {
+            Serial::Count(n) => *n,
+            Serial::Percent(p) => ((hosts.len() as f64) * p / 100.0).floor().max(1.0) as usize,
+        }
+        .max(1);
+        let end = (i + size).min(hosts.len());
+        out.push(hosts[i..end].to_vec());
+        i = end;
+        k += 1;
+    }
+    out
+}
+
+/// How long a duration is, for events.
+pub(crate) fn since(t: Instant) -> Duration {
+    t.elapsed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_batches() {
+        let hosts: Vec<String> = (1..=7).map(|i| format!("h{i}")).collect();
+        let b = batches(&hosts, &[Serial::Count(1), Serial::Percent(50.0)]);
+        let sizes: Vec<usize> = b.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![1, 3, 3]);
+        assert_eq!(batches(&hosts, &[]).len(), 1);
+    }
+}

@@ -1,0 +1,857 @@
+//! Running one task on a set of hosts: selection, conditions, loops, templated arguments,
+//! the module, retries, `changed_when`/`failed_when`, `register` and `notify`.
+//!
+//! Why this module exists: these task keywords are the bulk of Ansible's semantics and
+//! they all apply around the module call, the same way for every module.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::boolean::truthy;
+use crate::command::{Become, BecomeMethod};
+use crate::error::{Error, Result};
+use crate::event::{Event, Status};
+use crate::modules::{ModuleError, Registry, TaskCtx};
+use crate::playbook::task::{LoopSpec, Task};
+use crate::template::Vars;
+
+use super::host_vars::HostVars;
+use super::walk::PlayCx;
+use super::{Engine, since};
+
+/// The outcome of a task (or one loop item) on one host.
+struct Outcome {
+    status: Status,
+    result: Map<String, Value>,
+    ignored: bool,
+}
+
+impl Engine {
+    /// Whether `t` runs under `--tags`/`--skip-tags`/`--start-at-task`.
+    pub(crate) fn task_selected(&self, t: &Task) -> bool {
+        if !self.started.load(Ordering::SeqCst) {
+            let want = self.opts.start_at_task.as_deref().unwrap_or_default();
+            if t.name.as_deref() == Some(want) || t.display_name() == want {
+                self.started.store(true, Ordering::SeqCst);
+            } else {
+                return false;
+            }
+        }
+        let tags = &t.kw.tags;
+        let skip = &self.opts.skip_tags;
+        if skip.iter().any(|s| tags.contains(s) || (s == "tagged" && !tags.is_empty()) || (s == "untagged" && tags.is_empty())) {
+            return false;
+        }
+        let only = &self.opts.tags;
+        let explicit = |tag: &str| only.iter().any(|o| o == tag);
+        if tags.contains("never") && !tags.iter().any(|t| t != "never" && explicit(t)) && !explicit("never") {
+            return false;
+        }
+        if only.is_empty() || explicit("all") {
+            return true;
+        }
+        if tags.contains("always") && !skip.iter().any(|s| s == "always") {
+            return true;
+        }
+        tags.iter().any(|t| explicit(t)) || (explicit("tagged") && !tags.is_empty()) || (explicit("untagged") && tags.is_empty())
+    }
+
+    /// The host's variables with the task's own layers.
+    pub(crate) fn task_vars(&self, mut hv: HostVars, t: &Task) -> HostVars {
+        hv.role = t.role.clone();
+        if !t.kw.vars.is_empty() {
+            hv.task_vars = Arc::new(t.kw.vars.clone());
+        }
+        if !t.include_params.is_empty() {
+            hv.include_params = Arc::new(t.include_params.clone());
+        }
+        hv
+    }
+
+    /// The items of the task's loop, templated.
+    pub(crate) fn loop_items(&self, t: &Task, vars: &Arc<dyn Vars>) -> Result<Vec<Value>, String> {
+        let render = |v: &Value| self.templar.render_value(v, vars, Some(&t.loc)).map_err(|e| e.message);
+        match &t.loop_ {
+            None => Ok(Vec::new()),
+            Some(LoopSpec::Loop(v)) => match render(v)? {
+                Value::Array(a) => Ok(a),
+                Value::Null => Ok(Vec::new()),
+                other => Err(format!("`loop` needs a list, got {}", type_name(&other))),
+            },
+            Some(LoopSpec::With(kind, v)) => {
+                let terms = render(v)?;
+                with_lookup(kind, terms)
+            }
+        }
+    }
+
+    /// The loop variables for item `i`.
+    pub(crate) fn loop_locals(&self, t: &Task, item: Value, i: usize) -> IndexMap<String, Value> {
+        let mut l = IndexMap::new();
+        let var = t.loop_control.loop_var.clone().unwrap_or_else(|| "item".into());
+        l.insert(var, item);
+        if let Some(iv) = &t.loop_control.index_var {
+            l.insert(iv.clone(), Value::from(i));
+        }
+        l
+    }
+
+    /// Run `t` on `hosts` (linear: all at once, bounded by forks and `throttle`, then return).
+    pub(crate) async fn run_task_on_hosts(self: &Arc<Self>, cx: &PlayCx<'_>, t: &Arc<Task>, hosts: &[String], handler: bool) -> Result<()> {
+        if !handler && !self.task_selected(t) {
+            return Ok(());
+        }
+        self.emit(Event::TaskStart {
+            name: t.display_name(),
+            action: t.action.clone(),
+            loc: t.loc.clone(),
+            handler,
+        });
+        // run_once: the first host runs it; its result is applied to all.
+        let run_once = match &t.kw.run_once {
+            Some(v) => self.keyword_bool(cx, hosts.first().map(String::as_str), t, v).unwrap_or(false),
+            None => false,
+        };
+        let targets: Vec<String> = if run_once { hosts.iter().take(1).cloned().collect() } else { hosts.to_vec() };
+        let limit = t.kw.throttle.as_ref().and_then(Value::as_u64).map(|n| n as usize).filter(|n| *n > 0).unwrap_or(self.opts.forks).min(self.opts.forks).max(1);
+        let sem = Arc::new(tokio::sync::Semaphore::new(limit));
+        let mut set = tokio::task::JoinSet::new();
+        for h in targets {
+            let me = self.clone();
+            let t = t.clone();
+            let scope = cx.scope.clone();
+            let sem = sem.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let r = me.run_on_host(&scope, &t, &h).await;
+                (h, r)
+            });
+        }
+        let mut failed_any = false;
+        let mut once_result: Option<(Value, Option<Value>)> = None;
+        while let Some(joined) = set.join_next().await {
+            let (h, r) = joined.map_err(|e| Error::Other(format!("task panicked: {e}")))?;
+            let r = r?;
+            if r.failed {
+                failed_any = true;
+            }
+            if run_once {
+                once_result = Some((r.registered.clone().unwrap_or(Value::Null), r.facts.clone()));
+                let _ = h;
+            }
+        }
+        if run_once {
+            if let Some((registered, facts)) = once_result {
+                for h in hosts.iter().skip(1) {
+                    if let Some(d) = self.scope.host(h) {
+                        if let Ok(mut dynamic) = d.dynamic.write() {
+                            if let Some(name) = &t.register {
+                                dynamic.set_facts.insert(name.clone(), registered.clone());
+                            }
+                            if let Some(Value::Object(f)) = &facts {
+                                dynamic.set_facts.extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let any_errors_fatal = t.kw.any_errors_fatal.as_ref().is_some_and(|v| matches!(v, Value::Bool(true)));
+        if failed_any && any_errors_fatal {
+            self.fail_all(hosts);
+        }
+        if let Ok(mut a) = cx.scope.active.write() {
+            let states = self.states.lock().expect("states lock");
+            a.retain(|h| states.get(h).is_some_and(|s| !s.failed && !s.unreachable));
+        }
+        Ok(())
+    }
+
+    fn keyword_bool(&self, cx: &PlayCx<'_>, host: Option<&str>, t: &Task, v: &Value) -> Result<bool> {
+        match v {
+            Value::Bool(b) => Ok(*b),
+            Value::String(s) => {
+                let Some(hv) = host.and_then(|h| self.host_vars(&cx.scope, h)) else { return Ok(false) };
+                let vars: Arc<dyn Vars> = Arc::new(self.task_vars(hv, t));
+                Ok(truthy(&self.templar.render_str(s, &vars, Some(&t.loc)).map_err(Error::from)?))
+            }
+            other => Ok(truthy(other)),
+        }
+    }
+
+    async fn run_on_host(self: &Arc<Self>, scope: &Arc<super::host_vars::PlayScope>, t: &Arc<Task>, host: &str) -> Result<HostRun> {
+        let t0 = Instant::now();
+        let Some(hv) = self.host_vars(scope, host) else {
+            return Ok(HostRun::default());
+        };
+        let hv = self.task_vars(hv, t);
+        let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+        let no_log = self.kw_bool(&t.kw.no_log, &vars, t).unwrap_or(false);
+        // Loops: items are computed first; `when` is evaluated per item.
+        if t.loop_.is_some() {
+            let items = match self.loop_items(t, &vars) {
+                Ok(items) => items,
+                Err(msg) => return Ok(self.finish(t, host, None, fail_result(msg), t0, no_log, None)),
+            };
+            let mut results = Vec::new();
+            let mut any_changed = false;
+            let mut any_failed = false;
+            let mut all_skipped = !items.is_empty();
+            let mut facts = Map::new();
+            let mut unreachable = false;
+            for (i, item) in items.into_iter().enumerate() {
+                let locals = self.loop_locals(t, item.clone(), i);
+                let ihv = hv.with_locals(locals);
+                let ivars: Arc<dyn Vars> = Arc::new(ihv.clone());
+                let label = match &t.loop_control.label {
+                    Some(l) => self.templar.render_value(l, &ivars, Some(&t.loc)).unwrap_or_else(|_| item.clone()),
+                    None => item.clone(),
+                };
+                let it0 = Instant::now();
+                let mut o = self.run_once_item(t, host, &ihv).await;
+                let var = t.loop_control.loop_var.clone().unwrap_or_else(|| "item".into());
+                o.result.insert(var.clone(), item.clone());
+                o.result.insert("ansible_loop_var".into(), Value::String(var));
+                if o.status == Status::Unreachable {
+                    unreachable = true;
+                }
+                any_changed |= o.status == Status::Changed;
+                any_failed |= o.status == Status::Failed && !o.ignored;
+                all_skipped &= o.status == Status::Skipped;
+                if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
+                    facts.extend(f.clone());
+                }
+                self.emit(Event::HostResult {
+                    host: host.to_string(),
+                    task: t.display_name(),
+                    status: o.status,
+                    item: Some(label),
+                    result: if no_log { censored(&o.result) } else { o.result.clone() },
+                    ignored: o.ignored,
+                    delegated_to: None,
+                    duration: since(it0),
+                    diff: None,
+                });
+                results.push(Value::Object(o.result));
+                if let Some(p) = t.loop_control.pause {
+                    tokio::time::sleep(Duration::from_secs_f64(p)).await;
+                }
+                if unreachable {
+                    break;
+                }
+            }
+            let mut agg = Map::new();
+            agg.insert("changed".into(), Value::Bool(any_changed));
+            agg.insert("msg".into(), Value::String(if any_failed { "One or more items failed".into() } else { "All items completed".into() }));
+            if any_failed {
+                agg.insert("failed".into(), Value::Bool(true));
+            }
+            if all_skipped {
+                agg.insert("skipped".into(), Value::Bool(true));
+            }
+            if !facts.is_empty() {
+                agg.insert("ansible_facts".into(), Value::Object(facts));
+            }
+            agg.insert("results".into(), Value::Array(results));
+            let ignored = any_failed && self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
+            let status = if unreachable {
+                Status::Unreachable
+            } else if any_failed {
+                Status::Failed
+            } else if all_skipped {
+                Status::Skipped
+            } else if any_changed {
+                Status::Changed
+            } else {
+                Status::Ok
+            };
+            let o = Outcome { status, result: agg, ignored };
+            return Ok(self.finish(t, host, Some(o), Map::new(), t0, no_log, Some(())));
+        }
+        let o = self.run_once_item(t, host, &hv).await;
+        Ok(self.finish(t, host, Some(o), Map::new(), t0, no_log, None))
+    }
+
+    /// Record an outcome: stats, register, facts, notify; emit unless `aggregated` (loops
+    /// emitted per item already).
+    #[allow(clippy::too_many_arguments)]
+    fn finish(&self, t: &Task, host: &str, o: Option<Outcome>, fail: Map<String, Value>, t0: Instant, no_log: bool, aggregated: Option<()>) -> HostRun {
+        let o = o.unwrap_or(Outcome { status: Status::Failed, result: fail, ignored: false });
+        let mut run = HostRun::default();
+        {
+            let mut states = self.states.lock().expect("states lock");
+            let s = states.entry(host.to_string()).or_default();
+            match o.status {
+                Status::Ok => s.stats.ok += 1,
+                Status::Changed => {
+                    s.stats.ok += 1;
+                    s.stats.changed += 1;
+                }
+                Status::Skipped => s.stats.skipped += 1,
+                Status::Failed if o.ignored => {
+                    s.stats.ok += 1;
+                    s.stats.ignored += 1;
+                }
+                Status::Failed => {
+                    s.stats.failed += 1;
+                    s.failed = true;
+                    run.failed = true;
+                }
+                Status::Unreachable if o.ignored => s.stats.skipped += 1,
+                Status::Unreachable => {
+                    s.stats.unreachable = 1;
+                    s.unreachable = true;
+                    run.failed = true;
+                }
+            }
+            if o.status == Status::Changed {
+                for n in &t.notify {
+                    s.notified.insert(n.clone());
+                }
+            }
+        }
+        if let Some(d) = self.scope.host(host) {
+            if let Ok(mut dynamic) = d.dynamic.write() {
+                if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
+                    let is_setup = t.action.ends_with("setup") || t.action.ends_with("gather_facts");
+                    for (k, v) in f {
+                        if is_setup {
+                            dynamic.facts.insert(k.trim_start_matches("ansible_").to_string(), v.clone());
+                        } else {
+                            dynamic.set_facts.insert(k.clone(), v.clone());
+                        }
+                    }
+                    run.facts = Some(Value::Object(f.clone()));
+                }
+                if let Some(name) = &t.register {
+                    let mut r = o.result.clone();
+                    r.remove("ansible_facts");
+                    let v = Value::Object(r);
+                    dynamic.set_facts.insert(name.clone(), v.clone());
+                    run.registered = Some(v);
+                }
+            }
+        }
+        if aggregated.is_none() {
+            self.emit(Event::HostResult {
+                host: host.to_string(),
+                task: t.display_name(),
+                status: o.status,
+                item: None,
+                result: if no_log { censored(&o.result) } else { o.result },
+                ignored: o.ignored,
+                delegated_to: None,
+                duration: since(t0),
+                diff: None,
+            });
+        }
+        run
+    }
+
+    fn kw_bool(&self, v: &Option<Value>, vars: &Arc<dyn Vars>, t: &Task) -> Result<bool, String> {
+        match v {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) => self.templar.render_str(s, vars, Some(&t.loc)).map(|v| truthy(&v)).map_err(|e| e.message),
+            Some(other) => Ok(truthy(other)),
+        }
+    }
+
+    fn kw_string(&self, v: &Option<Value>, vars: &Arc<dyn Vars>, t: &Task) -> Result<Option<String>, String> {
+        match v {
+            None => Ok(None),
+            Some(v) => match self.templar.render_value(v, vars, Some(&t.loc)).map_err(|e| e.message)? {
+                Value::Null => Ok(None),
+                Value::String(s) => Ok(Some(s)),
+                other => Ok(Some(other.to_string())),
+            },
+        }
+    }
+
+    /// One execution of the task on one host (one loop item): `when`, arguments, module,
+    /// `until` retries, `changed_when`/`failed_when`, `ignore_errors`.
+    async fn run_once_item(self: &Arc<Self>, t: &Task, host: &str, hv: &HostVars) -> Outcome {
+        match self.try_run_once_item(t, host, hv).await {
+            Ok(o) => o,
+            Err(msg) => {
+                let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+                let ignored = self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
+                Outcome { status: Status::Failed, result: fail_result(msg), ignored }
+            }
+        }
+    }
+
+    async fn try_run_once_item(self: &Arc<Self>, t: &Task, host: &str, hv: &HostVars) -> Result<Outcome, String> {
+        let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+        for c in &t.kw.when {
+            let ok = self.templar.eval_bool(c, &vars, Some(&t.loc)).map_err(|e| format!("The conditional check '{c}' failed. The error was: {}", e.message))?;
+            if !ok {
+                let mut r = Map::new();
+                r.insert("changed".into(), Value::Bool(false));
+                r.insert("skipped".into(), Value::Bool(true));
+                r.insert("skip_reason".into(), Value::String("Conditional result was False".into()));
+                r.insert("false_condition".into(), Value::String(c.clone()));
+                return Ok(Outcome { status: Status::Skipped, result: r, ignored: false });
+            }
+        }
+        let action = t.action.as_str();
+        if Registry::is_engine_action(action) {
+            return self.engine_action(t, host, &vars).await;
+        }
+        let module = self.loader.registry().get(action).cloned().ok_or_else(|| format!("unknown module `{action}`"))?;
+        // Arguments: templated, `omit` removed.
+        let mut args = match self.templar.render_value(&Value::Object(t.args.clone()), &vars, Some(&t.args_loc)) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => Map::new(),
+            Err(e) => return Err(e.message),
+        };
+        let omit = &self.scope.omit;
+        args.retain(|_, v| v.as_str() != Some(omit.as_str()));
+        let check = match &t.kw.check_mode {
+            Some(v) => self.kw_bool(&Some(v.clone()), &vars, t)?,
+            None => self.opts.check,
+        };
+        let diff = match &t.kw.diff {
+            Some(v) => self.kw_bool(&Some(v.clone()), &vars, t)?,
+            None => self.opts.diff,
+        };
+        let become_ = if self.kw_bool(&t.kw.become_, &vars, t)? {
+            let user = self.kw_string(&t.kw.become_user, &vars, t)?.unwrap_or_else(|| "root".into());
+            let method = match self.kw_string(&t.kw.become_method, &vars, t)?.as_deref() {
+                None | Some("sudo") => BecomeMethod::Sudo,
+                Some("su") => BecomeMethod::Su,
+                Some(other) => return Err(format!("become_method `{other}` is not supported (use sudo or su)")),
+            };
+            let flags = match self.kw_string(&t.kw.become_flags, &vars, t)? {
+                Some(f) => crate::command::split(&f).ok_or("unbalanced quotes in become_flags")?,
+                None => Vec::new(),
+            };
+            Some(Become { method, user, flags, with_password: self.opts.become_password.is_some() })
+        } else {
+            None
+        };
+        let mut env = Vec::new();
+        for e in &t.kw.environment {
+            match self.templar.render_value(e, &vars, Some(&t.loc)).map_err(|e| e.message)? {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        let v = match v {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        env.retain(|(ek, _): &(String, String)| *ek != k);
+                        env.push((k, v));
+                    }
+                }
+                Value::Null => {}
+                other => return Err(format!("`environment` must be a mapping, got {}", type_name(&other))),
+            }
+        }
+        let timeout = match &t.kw.timeout {
+            Some(v) => match self.templar.render_value(v, &vars, Some(&t.loc)).map_err(|e| e.message)? {
+                Value::Number(n) => n.as_f64().map(Duration::from_secs_f64),
+                Value::String(s) => s.parse::<f64>().ok().map(Duration::from_secs_f64),
+                _ => None,
+            },
+            None => None,
+        };
+        // Where it runs: the host itself, or the delegate.
+        let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
+        let transport = if module.controller_only() {
+            Arc::new(crate::transport::local::LocalTransport::new()) as Arc<dyn crate::transport::Transport>
+        } else {
+            let target = delegate.clone().unwrap_or_else(|| host.to_string());
+            let thv = if target == host {
+                hv.clone()
+            } else {
+                self.delegate_vars(hv, &target)
+            };
+            self.transport(&target, &thv, &t.loc)?
+        };
+        let retries = match &t.retries {
+            Some(v) => match self.templar.render_value(v, &vars, Some(&t.loc)).map_err(|e| e.message)? {
+                Value::Number(n) => n.as_u64().unwrap_or(3) as usize,
+                Value::String(s) => s.parse().unwrap_or(3),
+                _ => 3,
+            },
+            None if t.until.is_some() => 3,
+            None => 0,
+        };
+        let delay = match &t.delay {
+            Some(v) => match self.templar.render_value(v, &vars, Some(&t.loc)).map_err(|e| e.message)? {
+                Value::Number(n) => n.as_f64().unwrap_or(5.0),
+                Value::String(s) => s.parse().unwrap_or(5.0),
+                _ => 5.0,
+            },
+            None => 5.0,
+        };
+        let mut attempt = 0usize;
+        loop {
+            attempt += 1;
+            let ctx = TaskCtx {
+                host,
+                transport: transport.clone(),
+                check,
+                diff,
+                become_: become_.clone(),
+                env: env.clone(),
+                vars: vars.clone(),
+                templar: &self.templar,
+                timeout,
+            };
+            let mut result = match module.run(&ctx, args.clone()).await {
+                Ok(r) => r,
+                Err(ModuleError::Unreachable(msg)) => {
+                    let ignore = self.kw_bool(&t.kw.ignore_unreachable, &vars, t)?;
+                    let mut r = Map::new();
+                    r.insert("unreachable".into(), Value::Bool(true));
+                    r.insert("changed".into(), Value::Bool(false));
+                    r.insert("msg".into(), Value::String(msg));
+                    return Ok(Outcome { status: Status::Unreachable, result: r, ignored: ignore });
+                }
+                Err(ModuleError::Failed(msg)) => fail_result(msg),
+            };
+            result.entry("changed").or_insert(Value::Bool(false));
+            // changed_when / failed_when see the result under the register name too.
+            let rvars: Arc<dyn Vars> = {
+                let mut l = IndexMap::new();
+                if let Some(name) = &t.register {
+                    l.insert(name.clone(), Value::Object(result.clone()));
+                }
+                Arc::new(hv.with_locals(l))
+            };
+            if let Some(conds) = &t.changed_when {
+                let mut all = true;
+                for c in conds {
+                    all &= self.templar.eval_bool(c, &rvars, Some(&t.loc)).map_err(|e| format!("changed_when: {}", e.message))?;
+                }
+                result.insert("changed".into(), Value::Bool(all));
+            }
+            if let Some(conds) = &t.failed_when {
+                let mut all = !conds.is_empty();
+                for c in conds {
+                    all &= self.templar.eval_bool(c, &rvars, Some(&t.loc)).map_err(|e| format!("failed_when: {}", e.message))?;
+                }
+                result.insert("failed_when_result".into(), Value::Bool(all));
+                result.insert("failed".into(), Value::Bool(all));
+                if !all {
+                    result.remove("msg").filter(|_| false);
+                }
+            }
+            if let Some(conds) = &t.until {
+                let mut all = true;
+                for c in conds {
+                    all &= self.templar.eval_bool(c, &rvars, Some(&t.loc)).map_err(|e| format!("until: {}", e.message))?;
+                }
+                result.insert("attempts".into(), Value::from(attempt));
+                if !all && attempt <= retries {
+                    tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+                    continue;
+                }
+                if !all {
+                    result.insert("failed".into(), Value::Bool(true));
+                    result.entry("msg").or_insert(Value::String(format!("retries exhausted ({retries})")));
+                }
+            }
+            let failed = result.get("failed").is_some_and(truthy);
+            let skipped = result.get("skipped").is_some_and(truthy);
+            let changed = result.get("changed").is_some_and(truthy);
+            let status = if failed {
+                Status::Failed
+            } else if skipped {
+                Status::Skipped
+            } else if changed {
+                Status::Changed
+            } else {
+                Status::Ok
+            };
+            let ignored = failed && self.kw_bool(&t.kw.ignore_errors, &vars, t)?;
+            return Ok(Outcome { status, result, ignored });
+        }
+    }
+
+    /// Variables used to connect to a delegate: the delegate's own connection variables.
+    fn delegate_vars(&self, hv: &HostVars, target: &str) -> HostVars {
+        match self.scope.host(target) {
+            Some(data) => HostVars::new(self.scope.clone(), data, hv.play.clone()),
+            None => {
+                let mut inv = IndexMap::new();
+                if target == "localhost" || target == "127.0.0.1" {
+                    inv.insert("ansible_connection".to_string(), Value::String("local".into()));
+                }
+                let data = Arc::new(super::host_vars::HostData {
+                    name: target.to_string(),
+                    inventory: Arc::new(inv),
+                    group_names: Vec::new(),
+                    dynamic: Default::default(),
+                });
+                HostVars::new(self.scope.clone(), data, hv.play.clone())
+            }
+        }
+    }
+
+    async fn engine_action(self: &Arc<Self>, t: &Task, host: &str, vars: &Arc<dyn Vars>) -> Result<Outcome, String> {
+        let short = t.action.rsplit('.').next().unwrap_or(&t.action);
+        let args = match self.templar.render_value(&Value::Object(t.args.clone()), vars, Some(&t.args_loc)).map_err(|e| e.message)? {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let mut r = Map::new();
+        r.insert("changed".into(), Value::Bool(false));
+        match short {
+            "include_vars" => {
+                let file = args.get("file").or_else(|| args.get("_raw_params")).and_then(Value::as_str).ok_or("include_vars needs a file")?;
+                let dirs = vars.search_dirs(crate::template::SearchKind::Files);
+                let mut candidates: Vec<std::path::PathBuf> = vec![std::path::PathBuf::from(file)];
+                for d in dirs {
+                    candidates.push(d.parent().map(|p| p.join("vars").join(file)).unwrap_or_default());
+                    candidates.push(d.join(file));
+                }
+                let path = candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| format!("vars file {file} not found"))?;
+                let node = crate::yaml::load(&path).map_err(|e| format!("{}: {e}", e.loc().map(|l| l.to_string()).unwrap_or_default()))?;
+                let mut facts = Map::new();
+                if !node.is_null() {
+                    for (k, v) in node.expect_map("a vars file").map_err(|e| e.to_string())? {
+                        facts.insert(k, v.to_value());
+                    }
+                }
+                if let Some(name) = args.get("name").and_then(Value::as_str) {
+                    let mut wrapped = Map::new();
+                    wrapped.insert(name.to_string(), Value::Object(facts));
+                    facts = wrapped;
+                }
+                r.insert("ansible_facts".into(), Value::Object(facts));
+                Ok(Outcome { status: Status::Ok, result: r, ignored: false })
+            }
+            "add_host" => {
+                let name = args.get("name").or_else(|| args.get("hostname")).or_else(|| args.get("host")).and_then(Value::as_str).ok_or("add_host needs `name`")?.to_string();
+                let groups: Vec<String> = match args.get("groups").or_else(|| args.get("group")).or_else(|| args.get("groupname")) {
+                    Some(Value::String(s)) => s.split(',').map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect(),
+                    Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                    _ => Vec::new(),
+                };
+                let hvars: IndexMap<String, Value> = args.iter().filter(|(k, _)| !["name", "hostname", "host", "groups", "group", "groupname"].contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+                self.inventory.lock().expect("inventory lock").add_host(&name, &groups, hvars);
+                self.scope.hosts.write().expect("hosts lock").shift_remove(&name);
+                self.refresh_hosts();
+                r.insert("changed".into(), Value::Bool(true));
+                r.insert("add_host".into(), serde_json::json!({"host_name": name, "groups": groups}));
+                let _ = host;
+                Ok(Outcome { status: Status::Changed, result: r, ignored: false })
+            }
+            "group_by" => {
+                let key = args.get("key").or_else(|| args.get("_raw_params")).and_then(Value::as_str).ok_or("group_by needs `key`")?.to_string();
+                let parents: Vec<String> = match args.get("parents") {
+                    Some(Value::String(s)) => vec![s.clone()],
+                    Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                    _ => Vec::new(),
+                };
+                let mut groups = vec![key.clone()];
+                groups.extend(parents);
+                let hvars = IndexMap::new();
+                self.inventory.lock().expect("inventory lock").add_host(host, &groups, hvars);
+                self.scope.hosts.write().expect("hosts lock").shift_remove(host);
+                let keep = self.scope.host(host);
+                self.refresh_hosts();
+                let _ = keep;
+                r.insert("changed".into(), Value::Bool(false));
+                Ok(Outcome { status: Status::Ok, result: r, ignored: false })
+            }
+            other => Err(format!("`{other}` cannot run as a task here")),
+        }
+    }
+}
+
+/// What the engine keeps from one host's run of a task.
+#[derive(Default)]
+struct HostRun {
+    failed: bool,
+    registered: Option<Value>,
+    facts: Option<Value>,
+}
+
+fn fail_result(msg: String) -> Map<String, Value> {
+    let mut r = Map::new();
+    r.insert("failed".into(), Value::Bool(true));
+    r.insert("changed".into(), Value::Bool(false));
+    r.insert("msg".into(), Value::String(msg));
+    r
+}
+
+fn censored(r: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("censored".into(), Value::String("the output has been hidden due to the fact that 'no_log: true' was specified for this result".into()));
+    for k in ["changed", "failed", "skipped"] {
+        if let Some(v) = r.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    out
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// The items of a `with_<kind>` loop, as Ansible's lookup plugins make them.
+fn with_lookup(kind: &str, terms: Value) -> Result<Vec<Value>, String> {
+    match kind {
+        "items" => Ok(match terms {
+            Value::Array(a) => a.into_iter().flat_map(|v| match v {
+                Value::Array(inner) => inner,
+                other => vec![other],
+            }).collect(),
+            Value::Null => Vec::new(),
+            other => vec![other],
+        }),
+        "list" => Ok(match terms {
+            Value::Array(a) => a,
+            other => vec![other],
+        }),
+        "dict" => match terms {
+            Value::Object(m) => Ok(m.into_iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect()),
+            other => Err(format!("with_dict needs a mapping, got {}", type_name(&other))),
+        },
+        "indexed_items" => match terms {
+            Value::Array(a) => Ok(a.into_iter().enumerate().map(|(i, v)| serde_json::json!([i, v])).collect()),
+            other => Err(format!("with_indexed_items needs a list, got {}", type_name(&other))),
+        },
+        "together" => match terms {
+            Value::Array(lists) => {
+                let lists: Vec<Vec<Value>> = lists.into_iter().map(|l| match l {
+                    Value::Array(a) => a,
+                    other => vec![other],
+                }).collect();
+                let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+                Ok((0..n).map(|i| Value::Array(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::Null)).collect())).collect())
+            }
+            other => Err(format!("with_together needs a list of lists, got {}", type_name(&other))),
+        },
+        "nested" | "cartesian" => match terms {
+            Value::Array(lists) => {
+                let mut acc: Vec<Vec<Value>> = vec![vec![]];
+                for l in lists {
+                    let items = match l {
+                        Value::Array(a) => a,
+                        other => vec![other],
+                    };
+                    acc = acc.into_iter().flat_map(|prefix| items.iter().map(move |it| {
+                        let mut p = prefix.clone();
+                        p.push(it.clone());
+                        p
+                    })).collect();
+                }
+                Ok(acc.into_iter().map(Value::Array).collect())
+            }
+            other => Err(format!("with_nested needs a list of lists, got {}", type_name(&other))),
+        },
+        "sequence" => {
+            let spec = match terms {
+                Value::String(s) => s,
+                Value::Array(a) if a.len() == 1 => a[0].as_str().unwrap_or_default().to_string(),
+                Value::Object(m) => m.iter().map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect::<Vec<_>>().join(" "),
+                other => return Err(format!("with_sequence needs `start=… end=…`, got {}", type_name(&other))),
+            };
+            sequence(&spec)
+        }
+        other => Err(format!("with_{other} is not supported (use loop: with a filter)")),
+    }
+}
+
+/// `with_sequence: start=1 end=5 stride=1 format=host%02d` (or `count=`).
+fn sequence(spec: &str) -> Result<Vec<Value>, String> {
+    let mut start = 1i64;
+    let mut end: Option<i64> = None;
+    let mut count: Option<i64> = None;
+    let mut stride = 1i64;
+    let mut format = "%d".to_string();
+    for w in spec.split_whitespace() {
+        let (k, v) = w.split_once('=').ok_or_else(|| format!("bad with_sequence term `{w}`"))?;
+        let num = |v: &str| -> Result<i64, String> {
+            if let Some(h) = v.strip_prefix("0x") {
+                i64::from_str_radix(h, 16).map_err(|_| format!("bad number `{v}`"))
+            } else {
+                v.parse().map_err(|_| format!("bad number `{v}`"))
+            }
+        };
+        match k {
+            "start" => start = num(v)?,
+            "end" => end = Some(num(v)?),
+            "count" => count = Some(num(v)?),
+            "stride" => stride = num(v)?,
+            "format" => format = v.to_string(),
+            other => return Err(format!("unknown with_sequence option `{other}`")),
+        }
+    }
+    let end = match (end, count) {
+        (Some(e), None) => e,
+        (None, Some(c)) => start + (c - 1) * stride,
+        (Some(_), Some(_)) => return Err("with_sequence takes end or count, not both".into()),
+        (None, None) => return Err("with_sequence needs end or count".into()),
+    };
+    if stride == 0 {
+        return Err("with_sequence stride must not be 0".into());
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+        out.push(Value::String(printf_int(&format, i)));
+        i += stride;
+        if out.len() > 1_000_000 {
+            return Err("with_sequence is too long".into());
+        }
+    }
+    Ok(out)
+}
+
+/// A tiny printf for one integer conversion (`%d`, `%02d`, `%x`, `%o`).
+fn printf_int(format: &str, n: i64) -> String {
+    let Some(pos) = format.find('%') else { return format.to_string() };
+    let rest = &format[pos + 1..];
+    let spec_len = rest.find(|c: char| c.is_ascii_alphabetic()).map(|i| i + 1).unwrap_or(rest.len());
+    let spec = &rest[..spec_len];
+    let conv = spec.chars().last().unwrap_or('d');
+    let flags = &spec[..spec.len().saturating_sub(1)];
+    let zero = flags.starts_with('0');
+    let width: usize = flags.trim_start_matches('0').parse().unwrap_or(0);
+    let body = match conv {
+        'x' => format!("{n:x}"),
+        'X' => format!("{n:X}"),
+        'o' => format!("{n:o}"),
+        _ => n.to_string(),
+    };
+    let padded = if zero { format!("{body:0>width$}") } else { format!("{body:>width$}") };
+    format!("{}{}{}", &format[..pos], padded, &rest[spec_len..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_sequence_formats() {
+        let v = sequence("start=1 end=3 format=node%02d").unwrap();
+        assert_eq!(v, vec![Value::from("node01"), Value::from("node02"), Value::from("node03")]);
+        assert_eq!(sequence("count=2 start=0").unwrap().len(), 2);
+        assert!(sequence("start=1").is_err());
+    }
+
+    #[test]
+    fn with_together_and_nested() {
+        let t = with_lookup("together", serde_json::json!([[1, 2], ["a"]])).unwrap();
+        assert_eq!(t, vec![serde_json::json!([1, "a"]), serde_json::json!([2, null])]);
+        let n = with_lookup("nested", serde_json::json!([[1, 2], ["a", "b"]])).unwrap();
+        assert_eq!(n.len(), 4);
+    }
+}

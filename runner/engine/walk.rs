@@ -1,0 +1,353 @@
+//! Walking a play's task tree: blocks with rescue/always, dynamic includes, handlers.
+//!
+//! Why this module exists: the order in which tasks reach hosts is the strategy's whole
+//! meaning. Here a task list is walked for a set of hosts: a block's `rescue` gets the hosts
+//! that failed inside it, `always` gets every host that entered, includes are resolved per
+//! host and grouped by file, and handlers run in definition order for the hosts that
+//! notified them.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::playbook::Play;
+use crate::playbook::task::{Include, Inherit, Task, TaskNode};
+use crate::template::Vars;
+
+use super::Engine;
+use super::host_vars::PlayScope;
+
+/// The play being walked.
+pub(crate) struct PlayCx<'a> {
+    pub play: &'a Play,
+    pub scope: Arc<PlayScope>,
+}
+
+impl Engine {
+    /// Run `nodes` for `hosts` (those still active), in order.
+    pub(crate) fn walk<'a>(self: &'a Arc<Self>, cx: &'a PlayCx<'a>, nodes: &'a [TaskNode], hosts: &'a [String]) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+        Box::pin(async move {
+            for node in nodes {
+                let active = self.active_hosts(hosts);
+                if active.is_empty() {
+                    return Ok(());
+                }
+                match node {
+                    TaskNode::Task(t) => {
+                        if t.action.ends_with("meta") && (t.action == "meta" || t.action.ends_with(".meta")) {
+                            self.run_meta(cx, t, &active).await?;
+                        } else {
+                            self.run_task_on_hosts(cx, t, &active, false).await?;
+                        }
+                    }
+                    TaskNode::Block(b) => {
+                        self.walk(cx, &b.block, &active).await?;
+                        let failed_here: Vec<String> = {
+                            let states = self.states.lock().expect("states lock");
+                            active.iter().filter(|h| states.get(*h).is_some_and(|s| s.failed && !s.unreachable)).cloned().collect()
+                        };
+                        if !b.rescue.is_empty() && !failed_here.is_empty() {
+                            {
+                                let mut states = self.states.lock().expect("states lock");
+                                for h in &failed_here {
+                                    if let Some(s) = states.get_mut(h) {
+                                        s.failed = false;
+                                        s.stats.rescued += 1;
+                                        s.stats.failed = s.stats.failed.saturating_sub(1);
+                                    }
+                                }
+                            }
+                            self.walk(cx, &b.rescue, &failed_here).await?;
+                        }
+                        if !b.always.is_empty() {
+                            // `always` runs even for hosts that failed in the block or rescue.
+                            let (runnable, was_failed): (Vec<String>, Vec<String>) = {
+                                let mut states = self.states.lock().expect("states lock");
+                                let mut run = Vec::new();
+                                let mut was = Vec::new();
+                                for h in &active {
+                                    if let Some(s) = states.get_mut(h) {
+                                        if s.unreachable || s.ended {
+                                            continue;
+                                        }
+                                        if s.failed {
+                                            was.push(h.clone());
+                                            s.failed = false;
+                                        }
+                                        run.push(h.clone());
+                                    }
+                                }
+                                (run, was)
+                            };
+                            self.walk(cx, &b.always, &runnable).await?;
+                            let mut states = self.states.lock().expect("states lock");
+                            for h in was_failed {
+                                if let Some(s) = states.get_mut(&h) {
+                                    s.failed = true;
+                                }
+                            }
+                        }
+                    }
+                    TaskNode::Include(inc) => self.run_include(cx, inc, &active).await?,
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn run_meta(self: &Arc<Self>, cx: &PlayCx<'_>, t: &Arc<Task>, hosts: &[String]) -> Result<()> {
+        let what = t.args.get("_raw_params").and_then(Value::as_str).unwrap_or_default().to_string();
+        if !self.task_selected(t) {
+            return Ok(());
+        }
+        // `when` on meta applies per host (Ansible evaluates it for end_host and friends).
+        let mut chosen = Vec::new();
+        for h in hosts {
+            let Some(hv) = self.host_vars(&cx.scope, h) else { continue };
+            let hv = self.task_vars(hv, t);
+            let vars: Arc<dyn Vars> = Arc::new(hv);
+            let mut ok = true;
+            for c in &t.kw.when {
+                if !self.templar.eval_bool(c, &vars, Some(&t.loc)).map_err(Error::from)? {
+                    ok = false;
+                    break;
+                }
+            }
+            if ok {
+                chosen.push(h.clone());
+            }
+        }
+        match what.as_str() {
+            "flush_handlers" => self.flush_handlers(cx, hosts).await?,
+            "end_play" | "end_batch" => {
+                if !chosen.is_empty() {
+                    let mut states = self.states.lock().expect("states lock");
+                    for h in hosts {
+                        if let Some(s) = states.get_mut(h) {
+                            s.ended = true;
+                        }
+                    }
+                }
+            }
+            "end_host" => {
+                let mut states = self.states.lock().expect("states lock");
+                for h in &chosen {
+                    if let Some(s) = states.get_mut(h) {
+                        s.ended = true;
+                    }
+                }
+            }
+            "clear_facts" => {
+                for h in &chosen {
+                    if let Some(d) = self.scope.host(h) {
+                        if let Ok(mut dynamic) = d.dynamic.write() {
+                            dynamic.facts.clear();
+                        }
+                    }
+                }
+            }
+            "clear_host_errors" => {
+                let mut states = self.states.lock().expect("states lock");
+                for s in states.values_mut() {
+                    s.failed = false;
+                    s.unreachable = false;
+                }
+            }
+            "reset_connection" => {
+                for h in &chosen {
+                    let t = self.transports.lock().expect("transports lock").remove(h);
+                    if let Some(t) = t {
+                        t.close().await;
+                    }
+                }
+            }
+            _ => {} // noop, refresh_inventory, role_complete
+        }
+        Ok(())
+    }
+
+    async fn run_include(self: &Arc<Self>, cx: &PlayCx<'_>, inc: &Arc<Include>, hosts: &[String]) -> Result<()> {
+        let t = &inc.task;
+        if !self.task_selected(t) {
+            return Ok(());
+        }
+        // Resolve per host (and per loop item): which file, with which parameters.
+        let mut groups: IndexMap<String, (Inherit, serde_json::Map<String, Value>, Vec<String>)> = IndexMap::new();
+        for h in hosts {
+            let Some(hv) = self.host_vars(&cx.scope, h) else { continue };
+            let hv = self.task_vars(hv, t);
+            let items: Vec<Option<IndexMap<String, Value>>> = match &t.loop_ {
+                None => vec![None],
+                Some(_) => {
+                    let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+                    match self.loop_items(t, &vars) {
+                        Ok(items) => items.into_iter().enumerate().map(|(i, item)| Some(self.loop_locals(t, item, i))).collect(),
+                        Err(msg) => {
+                            self.fail_host(t, h, msg);
+                            continue;
+                        }
+                    }
+                }
+            };
+            for locals in items {
+                let hv = match &locals {
+                    Some(l) => hv.with_locals(l.clone()),
+                    None => hv.clone(),
+                };
+                let vars: Arc<dyn Vars> = Arc::new(hv);
+                let mut when_ok = true;
+                for c in &t.kw.when {
+                    match self.templar.eval_bool(c, &vars, Some(&t.loc)) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            when_ok = false;
+                            break;
+                        }
+                        Err(e) => {
+                            self.fail_host(t, h, e.message);
+                            when_ok = false;
+                            break;
+                        }
+                    }
+                }
+                if !when_ok {
+                    continue;
+                }
+                let args = match self.templar.render_value(&Value::Object(t.args.clone()), &vars, Some(&t.args_loc)) {
+                    Ok(Value::Object(m)) => m,
+                    Ok(_) => serde_json::Map::new(),
+                    Err(e) => {
+                        self.fail_host(t, h, e.message);
+                        continue;
+                    }
+                };
+                let mut params: IndexMap<String, Value> = t.include_params.clone();
+                for (k, v) in &args {
+                    if !["file", "_raw_params", "name", "tasks_from", "apply", "public", "vars_from", "defaults_from", "handlers_from", "allow_duplicates"].contains(&k.as_str()) {
+                        params.insert(k.clone(), v.clone());
+                    }
+                }
+                if let Some(l) = &locals {
+                    params.extend(l.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                let key = format!("{}|{}", serde_json::to_string(&args).unwrap_or_default(), serde_json::to_string(&params).unwrap_or_default());
+                let inherit = Inherit {
+                    kw: {
+                        let mut kw = t.kw.clone();
+                        kw.when.clear(); // already evaluated for the include itself
+                        kw.vars.clear(); // task vars of the include are include params
+                        kw
+                    },
+                    role: t.role.clone(),
+                    include_params: params,
+                    chain: Vec::new(),
+                };
+                groups.entry(key).or_insert_with(|| (inherit, args, Vec::new())).2.push(h.clone());
+            }
+        }
+        for (_, (inherit, args, group)) in groups {
+            let nodes = if inc.is_role {
+                match self.loader.include_role(&args, &cx.play.dir, &inherit, &t.loc) {
+                    Ok((tasks, handlers, _roles)) => {
+                        self.extra_handlers.lock().expect("handlers lock").extend(handlers);
+                        tasks
+                    }
+                    Err(e) => {
+                        for h in &group {
+                            self.fail_host(t, h, e.to_string());
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                let file = args.get("file").or_else(|| args.get("_raw_params")).and_then(Value::as_str).unwrap_or_default().to_string();
+                let candidates = [inc.base_dir.join(&file), cx.play.dir.join(&file)];
+                let path = candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| inc.base_dir.join(&file));
+                match self.loader.include_tasks(&path, &cx.play.dir, &inherit, &t.loc) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        for h in &group {
+                            self.fail_host(t, h, e.to_string());
+                        }
+                        continue;
+                    }
+                }
+            };
+            self.walk(cx, &nodes, &group).await?;
+        }
+        Ok(())
+    }
+
+    /// Run notified handlers for `hosts`, in definition order, until none is pending.
+    pub(crate) fn flush_handlers<'a>(self: &'a Arc<Self>, cx: &'a PlayCx<'a>, hosts: &'a [String]) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut handlers: Vec<TaskNode> = cx.play.handlers.clone();
+            handlers.extend(self.extra_handlers.lock().expect("handlers lock").iter().cloned());
+            for _round in 0..8 {
+                let mut ran_any = false;
+                for node in &handlers {
+                    let TaskNode::Task(h) = node else { continue };
+                    let names: Vec<&str> = h.name.iter().map(String::as_str).chain(h.listen.iter().map(String::as_str)).collect();
+                    let force = self.opts.force_handlers || cx.play.force_handlers;
+                    let targets: Vec<String> = {
+                        let mut states = self.states.lock().expect("states lock");
+                        let mut out = Vec::new();
+                        for host in hosts {
+                            let Some(s) = states.get_mut(host) else { continue };
+                            let hit = names.iter().any(|n| s.notified.contains(*n)) || h.name.as_ref().is_some_and(|n| h.role.as_ref().is_some_and(|r| s.notified.contains(&format!("{} : {}", r.name, n))));
+                            if hit {
+                                for n in &names {
+                                    s.notified.shift_remove(*n);
+                                }
+                                if let (Some(n), Some(r)) = (&h.name, &h.role) {
+                                    s.notified.shift_remove(&format!("{} : {}", r.name, n));
+                                }
+                                if !s.unreachable && (!s.failed || force) {
+                                    out.push(host.clone());
+                                }
+                            }
+                        }
+                        out
+                    };
+                    if targets.is_empty() {
+                        continue;
+                    }
+                    ran_any = true;
+                    self.run_task_on_hosts(cx, h, &targets, true).await?;
+                }
+                if !ran_any {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Mark `host` failed on task `t` with `msg`, emitting the result.
+    pub(crate) fn fail_host(&self, t: &Task, host: &str, msg: String) {
+        let mut result = serde_json::Map::new();
+        result.insert("failed".into(), Value::Bool(true));
+        result.insert("msg".into(), Value::String(msg));
+        {
+            let mut states = self.states.lock().expect("states lock");
+            if let Some(s) = states.get_mut(host) {
+                s.failed = true;
+                s.stats.failed += 1;
+            }
+        }
+        self.emit(Event::HostResult {
+            host: host.to_string(),
+            task: t.display_name(),
+            status: crate::event::Status::Failed,
+            item: None,
+            result,
+            ignored: false,
+            delegated_to: None,
+            duration: std::time::Duration::ZERO,
+            diff: None,
+        });
+    }
+}

@@ -1,0 +1,156 @@
+//! The one stream of events that comes out of the engine.
+//!
+//! Why this module exists: the terminal printer, the JSONL writer, tests and embedders all
+//! learn what happened from the same typed [`Event`]s, so no sink can disagree with another
+//! about a run. Events carry data, never formatting.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::Loc;
+
+/// The outcome of one task on one host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Ran, nothing changed.
+    Ok,
+    /// Ran and changed something (or would, in check mode).
+    Changed,
+    /// Failed.
+    Failed,
+    /// Skipped (`when` false, or not supported in check mode).
+    Skipped,
+    /// Could not reach the host.
+    Unreachable,
+}
+
+/// Per-host totals for the recap, like ansible-playbook's PLAY RECAP.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HostStats {
+    /// Tasks ok (changed ones included, as Ansible counts).
+    pub ok: u32,
+    /// Tasks that changed something.
+    pub changed: u32,
+    /// 1 when the host was unreachable.
+    pub unreachable: u32,
+    /// Tasks that failed (not ignored).
+    pub failed: u32,
+    /// Tasks skipped.
+    pub skipped: u32,
+    /// Failures rescued by a block's `rescue`.
+    pub rescued: u32,
+    /// Failures ignored by `ignore_errors`.
+    pub ignored: u32,
+}
+
+/// Something that happened during a run.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The run starts.
+    RunStart {
+        /// The playbook file.
+        playbook: String,
+        /// Check mode.
+        check: bool,
+    },
+    /// A play starts.
+    PlayStart {
+        /// The play's name (or its host pattern).
+        name: String,
+        /// Hosts selected for the play.
+        hosts: Vec<String>,
+    },
+    /// A task starts (on every host of the batch).
+    TaskStart {
+        /// Display name: `role : name` or the action.
+        name: String,
+        /// The module (FQCN).
+        action: String,
+        /// Where the task is defined.
+        loc: Loc,
+        /// Whether this is a handler.
+        handler: bool,
+    },
+    /// A task finished on one host (one event per loop item too, with `item`).
+    HostResult {
+        /// The host.
+        host: String,
+        /// The task's display name.
+        task: String,
+        /// Outcome.
+        status: Status,
+        /// The loop item label, for loop iterations.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        item: Option<Value>,
+        /// The registered-style result (masked when `no_log`).
+        result: Map<String, Value>,
+        /// Whether the failure was ignored (`ignore_errors`).
+        ignored: bool,
+        /// Where it ran if delegated.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delegated_to: Option<String>,
+        /// How long it took on this host.
+        #[serde(serialize_with = "ser_secs")]
+        duration: Duration,
+        /// A unified diff of what changed (diff mode).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        diff: Option<String>,
+    },
+    /// A warning for the user (deprecated syntax, nothing matched, …).
+    Warning {
+        /// The text.
+        message: String,
+    },
+    /// The hosts of the play ran out (all failed or unreachable): the play stops.
+    NoHostsRemaining,
+    /// The run finished.
+    RunEnd {
+        /// Per-host totals, in inventory order.
+        stats: Vec<(String, HostStats)>,
+        /// Wall time of the run.
+        #[serde(serialize_with = "ser_secs")]
+        duration: Duration,
+    },
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// Receives events. The printer, the JSONL writer and test collectors implement it.
+pub trait EventSink: Send {
+    /// Handle one event.
+    fn event(&mut self, event: &Event);
+}
+
+impl<F: FnMut(&Event) + Send> EventSink for F {
+    fn event(&mut self, event: &Event) {
+        self(event)
+    }
+}
+
+/// Collects every event in memory (tests, embedders).
+#[derive(Clone, Default)]
+pub struct Collector {
+    /// The events so far.
+    pub events: std::sync::Arc<std::sync::Mutex<Vec<Event>>>,
+}
+
+impl Collector {
+    /// A copy of the events collected so far.
+    pub fn take(&self) -> Vec<Event> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl EventSink for Collector {
+    fn event(&mut self, event: &Event) {
+        if let Ok(mut e) = self.events.lock() {
+            e.push(event.clone());
+        }
+    }
+}

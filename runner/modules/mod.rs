@@ -1,0 +1,272 @@
+//! The module registry: every action a task can name, keyed by FQCN with short aliases.
+//!
+//! Why this module exists: a task names its module (`copy`, `ansible.builtin.copy`); the
+//! loader must reject an unknown module or an unknown parameter at the task's line before
+//! any host is touched, and the engine must find the code that runs it. Each module
+//! declares its parameters in a [`ParamSpec`] and implements [`Module`].
+
+pub mod assert;
+pub mod command;
+pub mod debug;
+pub mod set_fact;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::command::Become;
+use crate::error::{Error, Loc, Result};
+use crate::template::{Templar, Vars};
+use crate::transport::Transport;
+
+/// The result dictionary of a task, as `register` stores it (`changed`, `failed`, `msg`,
+/// `rc`, `stdout`, …).
+pub type ResultMap = Map<String, Value>;
+
+/// What a module may use while it runs on one host.
+pub struct TaskCtx<'a> {
+    /// The inventory name of the host.
+    pub host: &'a str,
+    /// How to reach it.
+    pub transport: Arc<dyn Transport>,
+    /// Check mode: predict, change nothing.
+    pub check: bool,
+    /// Diff mode: report before/after of files.
+    pub diff: bool,
+    /// Privilege escalation for commands.
+    pub become_: Option<Become>,
+    /// `environment:` for commands.
+    pub env: Vec<(String, String)>,
+    /// The host's variables.
+    pub vars: Arc<dyn Vars>,
+    /// The templating engine.
+    pub templar: &'a Templar,
+    /// Per-task timeout.
+    pub timeout: Option<Duration>,
+}
+
+/// Why a module could not run (as opposed to a task that ran and reported `failed`).
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    /// The host could not be reached.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The task failed; the message goes to `msg`.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<crate::transport::TransportError> for ModuleError {
+    fn from(e: crate::transport::TransportError) -> Self {
+        match e {
+            crate::transport::TransportError::Unreachable(m) => ModuleError::Unreachable(m),
+            other => ModuleError::Failed(other.to_string()),
+        }
+    }
+}
+
+/// A module's parameters, for load-time checking.
+#[derive(Clone, Debug, Default)]
+pub struct ParamSpec {
+    /// Accepted parameter names; `(name, aliases)`.
+    pub params: &'static [(&'static str, &'static [&'static str])],
+    /// Parameters that must be present (or be given through an alias).
+    pub required: &'static [&'static str],
+    /// Whether free-form text (`_raw_params`) is accepted.
+    pub free_form: bool,
+    /// Groups of which at most one may be given.
+    pub exclusive: &'static [&'static [&'static str]],
+}
+
+/// An action tasks can run.
+#[async_trait::async_trait]
+pub trait Module: Send + Sync {
+    /// The fully-qualified name (`ansible.builtin.copy`).
+    fn name(&self) -> &'static str;
+    /// Other names it answers to, besides the FQCN's last part.
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Its parameters.
+    fn spec(&self) -> ParamSpec;
+    /// Whether it runs on the controller only (no transport needed).
+    fn controller_only(&self) -> bool {
+        false
+    }
+    /// Run with templated arguments. Returns the result dictionary; set `failed: true` in
+    /// it, or return [`ModuleError::Failed`], to fail the task.
+    async fn run(&self, ctx: &TaskCtx<'_>, args: Map<String, Value>) -> Result<ResultMap, ModuleError>;
+}
+
+/// Every module windlass knows, by every name.
+pub struct Registry {
+    by_name: HashMap<String, Arc<dyn Module>>,
+}
+
+/// Actions handled by the engine itself (they change the run, not the host).
+pub const ENGINE_ACTIONS: &[&str] = &["meta", "include_vars", "add_host", "group_by"];
+
+impl Registry {
+    /// An empty registry.
+    pub fn empty() -> Self {
+        Registry { by_name: HashMap::new() }
+    }
+
+    /// The built-in modules.
+    pub fn builtin() -> Self {
+        let mut r = Registry::empty();
+        r.register(Arc::new(debug::Debug));
+        r.register(Arc::new(set_fact::SetFact));
+        r.register(Arc::new(assert::Assert));
+        r.register(Arc::new(assert::Fail));
+        r.register(Arc::new(command::CommandModule::Command));
+        r.register(Arc::new(command::CommandModule::Shell));
+        r.register(Arc::new(command::CommandModule::Raw));
+        r
+    }
+
+    /// Add a module under its FQCN, its short name, `ansible.legacy.<short>` and its aliases.
+    pub fn register(&mut self, m: Arc<dyn Module>) {
+        let fqcn = m.name();
+        let short = fqcn.rsplit('.').next().unwrap_or(fqcn);
+        let mut names = vec![fqcn.to_string(), short.to_string(), format!("ansible.legacy.{short}")];
+        names.extend(m.aliases().iter().map(|a| a.to_string()));
+        for n in names {
+            self.by_name.insert(n, m.clone());
+        }
+    }
+
+    /// Every module's FQCN, once each.
+    pub fn fqcns(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = self.by_name.values().map(|m| m.name()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The module for `action`.
+    pub fn get(&self, action: &str) -> Option<&Arc<dyn Module>> {
+        self.by_name.get(action)
+    }
+
+    /// Whether `action` is handled by the engine itself.
+    pub fn is_engine_action(action: &str) -> bool {
+        let short = action.strip_prefix("ansible.builtin.").or_else(|| action.strip_prefix("ansible.legacy.")).unwrap_or(action);
+        ENGINE_ACTIONS.contains(&short)
+    }
+
+    /// Check a task's module and parameters at load time.
+    pub fn check(&self, action: &str, args: &Map<String, Value>, loc: &Loc, args_loc: &Loc) -> Result<()> {
+        if Self::is_engine_action(action) {
+            return check_engine_action(action, args, args_loc);
+        }
+        let Some(m) = self.get(action) else {
+            let mut names: Vec<&String> = self.by_name.keys().filter(|n| !n.contains('.')).collect();
+            names.sort();
+            let close = closest(action, names.iter().map(|s| s.as_str()));
+            return Err(Error::invalid_help(
+                loc,
+                format!("unknown module or keyword `{action}`"),
+                match close {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => "see `windlass modules` for the list of modules".to_string(),
+                },
+            ));
+        };
+        check_params(m.name(), &m.spec(), args, args_loc)
+    }
+}
+
+fn check_engine_action(action: &str, args: &Map<String, Value>, loc: &Loc) -> Result<()> {
+    let short = action.rsplit('.').next().unwrap_or(action);
+    if short == "meta" {
+        let what = args.get("_raw_params").and_then(Value::as_str).unwrap_or_default();
+        const METAS: &[&str] = &["flush_handlers", "noop", "end_play", "end_host", "end_batch", "clear_facts", "clear_host_errors", "refresh_inventory", "reset_connection", "role_complete"];
+        if !METAS.contains(&what) {
+            return Err(Error::invalid_help(loc, format!("unknown meta action `{what}`"), format!("one of: {}", METAS.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+/// Check `args` against `spec`: unknown parameters, mutually exclusive ones, missing ones.
+pub fn check_params(module: &str, spec: &ParamSpec, args: &Map<String, Value>, loc: &Loc) -> Result<()> {
+    let known = |k: &str| spec.params.iter().any(|(n, a)| *n == k || a.contains(&k));
+    for k in args.keys() {
+        if k == "_raw_params" {
+            if !spec.free_form {
+                return Err(Error::invalid_help(loc, format!("`{module}` does not take free-form arguments"), "give its parameters as a mapping"));
+            }
+            continue;
+        }
+        if !known(k) {
+            let all = spec.params.iter().flat_map(|(n, a)| std::iter::once(*n).chain(a.iter().copied()));
+            let hint = match closest(k, all) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!("`{module}` takes: {}", spec.params.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")),
+            };
+            return Err(Error::invalid_help(loc, format!("unsupported parameter `{k}` for module `{module}`"), hint));
+        }
+    }
+    let given = |p: &str| {
+        let aliases = spec.params.iter().find(|(n, _)| *n == p).map(|(_, a)| *a).unwrap_or(&[]);
+        args.contains_key(p) || aliases.iter().any(|a| args.contains_key(*a))
+    };
+    for r in spec.required {
+        if !given(r) && !(spec.free_form && args.contains_key("_raw_params")) {
+            return Err(Error::invalid(loc, format!("module `{module}` needs the parameter `{r}`")));
+        }
+    }
+    for group in spec.exclusive {
+        let present: Vec<&str> = group.iter().copied().filter(|p| given(p)).collect();
+        if present.len() > 1 {
+            return Err(Error::invalid(loc, format!("parameters are mutually exclusive: {}", present.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+/// The candidate closest to `word` by edit distance, if close enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A string parameter, or an error naming it.
+pub fn str_arg<'a>(args: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ModuleError> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ModuleError::Failed(format!("parameter `{key}` must be a string, got {other}"))),
+    }
+}
+
+/// A boolean parameter with Ansible's boolean rules, or an error naming it.
+pub fn bool_arg(args: &Map<String, Value>, key: &str, default: bool) -> Result<bool, ModuleError> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) => crate::boolean::parse_bool(s).ok_or_else(|| ModuleError::Failed(format!("parameter `{key}` must be a boolean, got {s:?}"))),
+        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => Ok(n.as_i64() == Some(1)),
+        Some(other) => Err(ModuleError::Failed(format!("parameter `{key}` must be a boolean, got {other}"))),
+    }
+}

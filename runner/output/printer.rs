@@ -1,0 +1,130 @@
+//! The terminal printer: output shaped like ansible-playbook's, so users read it at a glance.
+//!
+//! PLAY and TASK headers, one line per host result (`ok`, `changed`, `skipping`, `fatal`),
+//! the PLAY RECAP with per-host totals, and the run's wall time. Colors on a TTY only.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::event::{Event, EventSink, Status};
+
+/// Prints events for people.
+pub struct Printer<W: Write + Send> {
+    out: W,
+    color: bool,
+    verbosity: u8,
+    timings: bool,
+}
+
+impl<W: Write + Send> Printer<W> {
+    /// A printer to `out`; `color` for ANSI colors; `verbosity` like `-v`.
+    pub fn new(out: W, color: bool, verbosity: u8) -> Self {
+        Printer { out, color, verbosity, timings: true }
+    }
+
+    /// Leave out wall-clock times (for reproducible output in tests).
+    pub fn without_timings(mut self) -> Self {
+        self.timings = false;
+        self
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn header(&mut self, title: &str) {
+        let stars = 80usize.saturating_sub(title.len() + 1).max(3);
+        let line = format!("\n{title} {}", "*".repeat(stars));
+        let _ = writeln!(self.out, "{line}");
+    }
+}
+
+fn compact(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn item_label(item: &Option<Value>) -> String {
+    match item {
+        None => String::new(),
+        Some(Value::String(s)) => format!(" => (item={s})"),
+        Some(v) => format!(" => (item={})", compact(v)),
+    }
+}
+
+impl<W: Write + Send> EventSink for Printer<W> {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::RunStart { .. } => {}
+            Event::PlayStart { name, .. } => self.header(&format!("PLAY [{name}]")),
+            Event::TaskStart { name, handler, .. } => {
+                let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
+                self.header(&format!("{kind} [{name}]"));
+            }
+            Event::HostResult { host, status, item, result, ignored, delegated_to, .. } => {
+                let host = match delegated_to {
+                    Some(d) => format!("{host} -> {d}"),
+                    None => host.clone(),
+                };
+                let label = item_label(item);
+                let line = match status {
+                    Status::Ok | Status::Changed => {
+                        let (word, code) = if *status == Status::Changed { ("changed", "33") } else { ("ok", "32") };
+                        let mut s = format!("{word}: [{host}]{label}");
+                        // debug output and -v show the result.
+                        let shown: serde_json::Map<String, Value> = result.iter().filter(|(k, _)| !["changed", "failed", "skipped", "ansible_loop_var", "item", "_ansible_no_log"].contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+                        let is_debug = result.contains_key("msg") && shown.len() == 1 || (shown.len() == 1 && !result.contains_key("rc") && !result.contains_key("ansible_facts") && item.is_none());
+                        if self.verbosity > 0 || (is_debug && !shown.contains_key("ansible_facts")) {
+                            if !shown.is_empty() {
+                                s.push_str(" => ");
+                                s.push_str(&serde_json::to_string_pretty(&Value::Object(shown)).unwrap_or_default());
+                            }
+                        }
+                        self.paint(code, &s)
+                    }
+                    Status::Skipped => self.paint("36", &format!("skipping: [{host}]{label}")),
+                    Status::Unreachable => self.paint("31", &format!("fatal: [{host}]: UNREACHABLE! => {}", compact(&Value::Object(result.clone())))),
+                    Status::Failed => {
+                        let mut s = if item.is_some() {
+                            format!("failed: [{host}]{label} => {}", compact(&Value::Object(result.clone())))
+                        } else {
+                            format!("fatal: [{host}]: FAILED! => {}", compact(&Value::Object(result.clone())))
+                        };
+                        if *ignored {
+                            s.push_str("\n...ignoring");
+                        }
+                        self.paint("31", &s)
+                    }
+                };
+                let _ = writeln!(self.out, "{line}");
+            }
+            Event::Warning { message } => {
+                let _ = writeln!(self.out, "{}", self.paint("35", &format!("[WARNING]: {message}")));
+            }
+            Event::NoHostsRemaining => {
+                let _ = writeln!(self.out, "\nNO MORE HOSTS LEFT {}", "*".repeat(61));
+            }
+            Event::RunEnd { stats, duration } => {
+                self.header("PLAY RECAP");
+                let width = stats.iter().map(|(h, _)| h.len()).max().unwrap_or(0).max(26);
+                for (host, s) in stats {
+                    let code = if s.failed > 0 || s.unreachable > 0 { "31" } else if s.changed > 0 { "33" } else { "32" };
+                    let name = self.paint(code, &format!("{host:<width$}"));
+                    let _ = writeln!(
+                        self.out,
+                        "{name} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={}",
+                        s.ok, s.changed, s.unreachable, s.failed, s.skipped, s.rescued, s.ignored
+                    );
+                }
+                if self.timings {
+                    let _ = writeln!(self.out, "\nfinished in {:.2}s", duration.as_secs_f64());
+                }
+            }
+        }
+        let _ = self.out.flush();
+    }
+}

@@ -1,0 +1,483 @@
+//! Playbooks: plays, their roles and task lists, loaded and validated before any host is
+//! touched.
+//!
+//! Why this module exists: this is the "parse → resolve" half of the pipeline for
+//! playbooks. [`load_playbook`] reads a playbook and everything it imports statically
+//! (`import_playbook`, `roles:`, `import_tasks`, `import_role`, role dependencies), checks
+//! every keyword and every module's parameters, and returns [`Play`]s ready for the engine.
+//! Dynamic includes stay as [`task::TaskNode::Include`] and are loaded per host at run time
+//! through the same [`Loader`].
+
+pub mod role;
+pub mod task;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Loc, Result};
+use crate::modules::Registry;
+use crate::yaml::{self, Kind, Node};
+
+use role::{RoleInstance, RoleRef};
+use task::{Inherit, Keywords, TaskContext, TaskNode};
+
+/// A loaded playbook: its plays in order, imported playbooks flattened.
+#[derive(Clone, Debug)]
+pub struct Playbook {
+    /// The playbook file.
+    pub path: PathBuf,
+    /// The plays.
+    pub plays: Vec<Play>,
+}
+
+/// `serial:` — batch sizes, the last one repeating.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Serial {
+    /// A number of hosts.
+    Count(usize),
+    /// A percentage of the play's hosts.
+    Percent(f64),
+}
+
+/// `strategy:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Each task on every host, then the next task.
+    #[default]
+    Linear,
+    /// Each host runs ahead on its own.
+    Free,
+}
+
+/// One play.
+#[derive(Clone, Debug)]
+pub struct Play {
+    /// `name:` (or the host pattern when unnamed).
+    pub name: String,
+    /// Where the play starts.
+    pub loc: Loc,
+    /// The playbook's directory (`playbook_dir`).
+    pub dir: PathBuf,
+    /// `hosts:` pattern (may hold a template).
+    pub hosts: String,
+    /// `vars:`.
+    pub vars: IndexMap<String, Value>,
+    /// `vars_files:` as written (templated at run time); each entry may be a list of
+    /// alternatives, the first existing one wins.
+    pub vars_files: Vec<(Vec<String>, Loc)>,
+    /// `gather_facts:` (default true).
+    pub gather_facts: Value,
+    /// Keywords inherited by every task of the play (not `vars`).
+    pub kw: Keywords,
+    /// `serial:`.
+    pub serial: Vec<Serial>,
+    /// `strategy:`.
+    pub strategy: Strategy,
+    /// `max_fail_percentage:`.
+    pub max_fail_percentage: Option<f64>,
+    /// `force_handlers:`.
+    pub force_handlers: bool,
+    /// `pre_tasks:`.
+    pub pre_tasks: Vec<TaskNode>,
+    /// `roles:` followed by `tasks:`.
+    pub tasks: Vec<TaskNode>,
+    /// `post_tasks:`.
+    pub post_tasks: Vec<TaskNode>,
+    /// `handlers:`, roles' handlers first.
+    pub handlers: Vec<TaskNode>,
+    /// Roles used by the play, in load order (their defaults and vars are play-wide).
+    pub roles: Vec<Arc<RoleInstance>>,
+}
+
+/// Reads playbooks, task files and roles. Holds what it needs to resolve names: the module
+/// registry and the role search path. Cheap to share; task files are cached.
+pub struct Loader {
+    registry: Arc<Registry>,
+    roles_path: Vec<PathBuf>,
+    cache: std::sync::Mutex<HashMap<PathBuf, Node>>,
+}
+
+impl Loader {
+    /// A loader that checks modules against `registry` and finds roles in `roles_path`
+    /// (searched after `<playbook dir>/roles`, and `<playbook dir>/../roles`).
+    pub fn new(registry: Arc<Registry>, roles_path: Vec<PathBuf>) -> Self {
+        Loader {
+            registry,
+            roles_path,
+            cache: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The module registry.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    fn load_yaml(&self, path: &Path) -> Result<Node> {
+        if let Some(n) = self.cache.lock().ok().and_then(|c| c.get(path).cloned()) {
+            return Ok(n);
+        }
+        let n = yaml::load(path)?;
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(path.to_path_buf(), n.clone());
+        }
+        Ok(n)
+    }
+
+    fn role_search(&self, play_dir: &Path) -> Vec<PathBuf> {
+        let mut v = vec![play_dir.join("roles")];
+        if let Some(parent) = play_dir.parent() {
+            v.push(parent.join("roles"));
+        }
+        v.extend(self.roles_path.iter().cloned());
+        v.push(PathBuf::from("roles"));
+        v
+    }
+
+    /// Load a task file for a dynamic `include_tasks` at run time.
+    pub fn include_tasks(&self, file: &Path, play_dir: &Path, inherit: &Inherit, loc: &Loc) -> Result<Vec<TaskNode>> {
+        if !file.is_file() {
+            return Err(Error::invalid(loc, format!("task file {} not found", file.display())));
+        }
+        let node = self.load_yaml(file)?;
+        let cx = PlayLoad::new(self, play_dir);
+        let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        task::parse_task_list(&node, &base, inherit, &cx, false)
+    }
+
+    /// Load a role for a dynamic `include_role` at run time: its tasks and handlers.
+    pub fn include_role(&self, args: &Map<String, Value>, play_dir: &Path, inherit: &Inherit, loc: &Loc) -> Result<(Vec<TaskNode>, Vec<TaskNode>, Vec<Arc<RoleInstance>>)> {
+        let cx = PlayLoad::new(self, play_dir);
+        let tasks = cx.import_role(args, loc, inherit)?;
+        let st = cx.state.into_inner();
+        Ok((tasks, st.handlers, st.roles))
+    }
+}
+
+/// Load a playbook file and everything it imports statically.
+pub fn load_playbook(path: &Path, loader: &Loader) -> Result<Playbook> {
+    let mut plays = Vec::new();
+    load_into(path, loader, &mut plays, &mut Vec::new())?;
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        plays,
+    })
+}
+
+fn load_into(path: &Path, loader: &Loader, plays: &mut Vec<Play>, chain: &mut Vec<PathBuf>) -> Result<()> {
+    let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    if chain.contains(&canon) {
+        return Err(Error::invalid(&Loc::file(path), "import_playbook cycle: this playbook imports itself"));
+    }
+    let node = loader.load_yaml(path)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let items = match &node.kind {
+        Kind::Seq(items) => items,
+        Kind::Null => return Err(Error::invalid(&node.loc, "the playbook is empty")),
+        _ => return Err(Error::invalid_help(&node.loc, format!("a playbook must be a list of plays, found {}", node.type_name()), "start each play with `- hosts: …`")),
+    };
+    chain.push(canon);
+    for item in items {
+        let entries = item.expect_map("a play")?;
+        if let Some((_, target)) = entries.iter().find(|(k, _)| k == "import_playbook" || k == "ansible.builtin.import_playbook") {
+            let file = target.expect_str("import_playbook")?;
+            let p = dir.join(file);
+            if !p.is_file() {
+                return Err(Error::invalid(&target.loc, format!("playbook {} not found", p.display())));
+            }
+            load_into(&p, loader, plays, chain)?;
+            continue;
+        }
+        plays.push(parse_play(item, &entries, &dir, loader)?);
+    }
+    chain.pop();
+    Ok(())
+}
+
+fn parse_play(node: &Node, entries: &[(String, &Node)], dir: &Path, loader: &Loader) -> Result<Play> {
+    let mut kw_entries: Vec<(String, &Node)> = Vec::new();
+    let mut name = None;
+    let mut hosts = None;
+    let mut vars = IndexMap::new();
+    let mut vars_files = Vec::new();
+    let mut gather_facts = Value::Bool(true);
+    let mut serial = Vec::new();
+    let mut strategy = Strategy::Linear;
+    let mut max_fail_percentage = None;
+    let mut force_handlers = false;
+    let mut sections: HashMap<&str, &Node> = HashMap::new();
+    for (k, v) in entries {
+        match k.as_str() {
+            "name" => name = Some(v.key_str().unwrap_or_default()),
+            "hosts" => {
+                hosts = Some(match &v.kind {
+                    Kind::Str(s) => s.clone(),
+                    Kind::Seq(items) => items.iter().map(|i| i.expect_str("hosts").map(str::to_string)).collect::<Result<Vec<_>>>()?.join(":"),
+                    _ => return Err(Error::invalid(&v.loc, "`hosts` must be a pattern string or a list of them")),
+                })
+            }
+            "vars" => {
+                if !v.is_null() {
+                    for (vk, vv) in v.expect_map("play vars")? {
+                        task::check_var_name(&vk, &vv.loc)?;
+                        vars.insert(vk, vv.to_value());
+                    }
+                }
+            }
+            "vars_files" => {
+                let items = v.as_seq().ok_or_else(|| Error::invalid(&v.loc, "`vars_files` must be a list"))?;
+                for it in items {
+                    let alts = match &it.kind {
+                        Kind::Str(s) => vec![s.clone()],
+                        Kind::Seq(a) => a.iter().map(|x| x.expect_str("vars_files entry").map(str::to_string)).collect::<Result<_>>()?,
+                        _ => return Err(Error::invalid(&it.loc, "a vars_files entry must be a file name")),
+                    };
+                    vars_files.push((alts, it.loc.clone()));
+                }
+            }
+            "vars_prompt" => return Err(Error::invalid_help(&v.loc, "`vars_prompt` is not supported (windlass never prompts)", "pass the value with -e name=value")),
+            "gather_facts" => gather_facts = bool_value(v, "gather_facts")?,
+            "serial" => serial = parse_serial(v)?,
+            "strategy" => {
+                strategy = match v.as_str() {
+                    Some("linear") => Strategy::Linear,
+                    Some("free") => Strategy::Free,
+                    _ => return Err(Error::invalid_help(&v.loc, format!("unknown strategy `{}`", v.key_str().unwrap_or_default()), "use linear or free")),
+                }
+            }
+            "max_fail_percentage" => {
+                max_fail_percentage = Some(match &v.kind {
+                    Kind::Int(i) => *i as f64,
+                    Kind::Float(f) => *f,
+                    Kind::Str(s) => s.trim_end_matches('%').parse().map_err(|_| Error::invalid(&v.loc, "`max_fail_percentage` must be a number"))?,
+                    _ => return Err(Error::invalid(&v.loc, "`max_fail_percentage` must be a number")),
+                })
+            }
+            "force_handlers" => force_handlers = matches!(bool_value(v, "force_handlers")?, Value::Bool(true)),
+            "pre_tasks" | "roles" | "tasks" | "post_tasks" | "handlers" => {
+                sections.insert(if k == "pre_tasks" { "pre_tasks" } else if k == "roles" { "roles" } else if k == "tasks" { "tasks" } else if k == "post_tasks" { "post_tasks" } else { "handlers" }, v);
+            }
+            "gather_subset" | "gather_timeout" | "fact_path" | "order" => {}
+            other => kw_entries.push((other.to_string(), *v)),
+        }
+    }
+    let hosts = hosts.ok_or_else(|| Error::invalid_help(&node.loc, "this play has no `hosts:`", "every play needs `hosts:` (a host pattern such as `all`)"))?;
+    let kw = task::parse_keywords(&kw_entries, "play")?;
+    let cx = PlayLoad::new(loader, dir);
+    let inherit = Inherit {
+        kw,
+        ..Inherit::default()
+    };
+    let pre_tasks = match sections.get("pre_tasks") {
+        Some(n) => task::parse_task_list(n, dir, &inherit, &cx, false)?,
+        None => Vec::new(),
+    };
+    let mut tasks = Vec::new();
+    if let Some(roles) = sections.get("roles") {
+        if !roles.is_null() {
+            let items = roles.as_seq().ok_or_else(|| Error::invalid(&roles.loc, "`roles` must be a list"))?;
+            for item in items {
+                let r = RoleRef::parse(item)?;
+                tasks.extend(cx.load_role(&r, &inherit, "main", &r.loc)?);
+            }
+        }
+    }
+    if let Some(n) = sections.get("tasks") {
+        tasks.extend(task::parse_task_list(n, dir, &inherit, &cx, false)?);
+    }
+    let post_tasks = match sections.get("post_tasks") {
+        Some(n) => task::parse_task_list(n, dir, &inherit, &cx, false)?,
+        None => Vec::new(),
+    };
+    let mut handlers = std::mem::take(&mut cx.state.borrow_mut().handlers);
+    if let Some(n) = sections.get("handlers") {
+        handlers.extend(task::parse_task_list(n, dir, &inherit, &cx, true)?);
+    }
+    let roles = std::mem::take(&mut cx.state.borrow_mut().roles);
+    Ok(Play {
+        name: name.unwrap_or_else(|| hosts.clone()),
+        loc: node.loc.clone(),
+        dir: dir.to_path_buf(),
+        hosts,
+        vars,
+        vars_files,
+        gather_facts,
+        kw: inherit.kw,
+        serial,
+        strategy,
+        max_fail_percentage,
+        force_handlers,
+        pre_tasks,
+        tasks,
+        post_tasks,
+        handlers,
+        roles,
+    })
+}
+
+fn bool_value(v: &Node, what: &str) -> Result<Value> {
+    match &v.kind {
+        Kind::Bool(b) => Ok(Value::Bool(*b)),
+        Kind::Str(s) if task::is_templated(s) => Ok(Value::String(s.clone())),
+        Kind::Str(s) => crate::boolean::parse_bool(s).map(Value::Bool).ok_or_else(|| Error::invalid(&v.loc, format!("`{what}` must be a boolean, found {s:?}"))),
+        _ => Err(Error::invalid(&v.loc, format!("`{what}` must be a boolean, found {}", v.type_name()))),
+    }
+}
+
+fn parse_serial(v: &Node) -> Result<Vec<Serial>> {
+    let one = |n: &Node| -> Result<Serial> {
+        match &n.kind {
+            Kind::Int(i) if *i > 0 => Ok(Serial::Count(*i as usize)),
+            Kind::Str(s) if s.ends_with('%') => s[..s.len() - 1].trim().parse::<f64>().ok().filter(|p| *p > 0.0).map(Serial::Percent).ok_or_else(|| Error::invalid(&n.loc, format!("bad serial percentage {s:?}"))),
+            Kind::Str(s) => s.trim().parse::<usize>().ok().filter(|c| *c > 0).map(Serial::Count).ok_or_else(|| Error::invalid(&n.loc, format!("bad serial value {s:?}"))),
+            _ => Err(Error::invalid(&n.loc, "`serial` must be a positive number, a percentage, or a list of them")),
+        }
+    };
+    match &v.kind {
+        Kind::Seq(items) => items.iter().map(one).collect(),
+        Kind::Int(0) => Ok(Vec::new()),
+        _ => Ok(vec![one(v)?]),
+    }
+}
+
+/// What a play's load collects besides tasks.
+#[derive(Default)]
+struct PlayState {
+    handlers: Vec<TaskNode>,
+    roles: Vec<Arc<RoleInstance>>,
+    /// Roles already loaded in this play, by (path, params) — a role runs once per play.
+    seen: Vec<(PathBuf, IndexMap<String, Value>)>,
+}
+
+/// The loading of one play (or one dynamic include): resolves imports and roles.
+struct PlayLoad<'a> {
+    loader: &'a Loader,
+    dir: PathBuf,
+    state: RefCell<PlayState>,
+}
+
+impl<'a> PlayLoad<'a> {
+    fn new(loader: &'a Loader, dir: &Path) -> Self {
+        PlayLoad {
+            loader,
+            dir: dir.to_path_buf(),
+            state: RefCell::new(PlayState::default()),
+        }
+    }
+
+    fn load_role(&self, r: &RoleRef, inherit: &Inherit, tasks_from: &str, loc: &Loc) -> Result<Vec<TaskNode>> {
+        let path = role::find_role(&r.name, &self.loader.role_search(&self.dir), loc)?;
+        let canon = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if inherit.chain.contains(&canon) {
+            return Err(Error::invalid(loc, format!("role dependency cycle through `{}`", r.name)));
+        }
+        // Keywords on the role entry apply to all its tasks.
+        let mut kw = inherit.kw.clone();
+        if !r.keywords.is_empty() {
+            let entries: Vec<(String, &Node)> = r.keywords.iter().map(|(k, v)| (k.clone(), v)).collect();
+            let own = task::parse_keywords(&entries, "role entry")?;
+            kw = task::merge_keywords(&inherit.kw, &own);
+        }
+        let mut out = Vec::new();
+        let mut chain = inherit.chain.clone();
+        chain.push(canon.clone());
+        for dep in role::role_dependencies(&path)? {
+            let dep_inherit = Inherit {
+                kw: kw.clone(),
+                role: None,
+                include_params: IndexMap::new(),
+                chain: chain.clone(),
+            };
+            out.extend(self.load_role(&dep, &dep_inherit, "main", &dep.loc)?);
+        }
+        if tasks_from == "main" && self.state.borrow().seen.iter().any(|(p, params)| *p == canon && *params == r.params) {
+            return Ok(out); // a role runs once per play with the same parameters
+        }
+        let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| r.name.clone());
+        let inst = Arc::new(RoleInstance {
+            name,
+            path: path.clone(),
+            defaults: role::role_vars(&path, "defaults", "main")?,
+            vars: role::role_vars(&path, "vars", "main")?,
+            params: r.params.clone(),
+        });
+        self.state.borrow_mut().seen.push((canon, r.params.clone()));
+        self.state.borrow_mut().roles.push(inst.clone());
+        let child = Inherit {
+            kw,
+            role: Some(inst.clone()),
+            include_params: inherit.include_params.clone(),
+            chain,
+        };
+        let tasks_dir = path.join("tasks");
+        if let Some(f) = role::role_file(&path, "tasks", tasks_from) {
+            let node = self.loader.load_yaml(&f)?;
+            out.extend(task::parse_task_list(&node, &tasks_dir, &child, self, false)?);
+        } else if tasks_from != "main" {
+            return Err(Error::invalid(loc, format!("role `{}` has no tasks/{tasks_from}.yml", r.name)));
+        }
+        if let Some(f) = role::role_file(&path, "handlers", "main") {
+            let node = self.loader.load_yaml(&f)?;
+            let handler_inherit = Inherit {
+                kw: Keywords::default(),
+                ..child.clone()
+            };
+            let hs = task::parse_task_list(&node, &path.join("handlers"), &handler_inherit, self, true)?;
+            self.state.borrow_mut().handlers.extend(hs);
+        }
+        Ok(out)
+    }
+}
+
+impl TaskContext for PlayLoad<'_> {
+    fn import_tasks(&self, file: &str, base: &Path, loc: &Loc, inherit: &Inherit) -> Result<Vec<TaskNode>> {
+        if task::is_templated(file) {
+            return Err(Error::invalid_help(loc, "import_tasks is static: its file name cannot use variables", "use include_tasks for a file name with variables"));
+        }
+        let candidates = [base.join(file), self.dir.join(file)];
+        let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| Error::invalid(loc, format!("task file `{file}` not found (looked in {} and {})", base.display(), self.dir.display())))?;
+        let canon = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if inherit.chain.contains(&canon) {
+            return Err(Error::invalid(loc, format!("import_tasks cycle through `{file}`")));
+        }
+        let mut child = inherit.clone();
+        child.chain.push(canon);
+        let node = self.loader.load_yaml(path)?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        task::parse_task_list(&node, &dir, &child, self, false)
+    }
+
+    fn import_role(&self, args: &Map<String, Value>, loc: &Loc, inherit: &Inherit) -> Result<Vec<TaskNode>> {
+        let name = match args.get("name") {
+            Some(Value::String(s)) => s.clone(),
+            _ => return Err(Error::invalid(loc, "import_role needs `name`")),
+        };
+        let tasks_from = match args.get("tasks_from") {
+            Some(Value::String(s)) => s.clone(),
+            None => "main".to_string(),
+            _ => return Err(Error::invalid(loc, "`tasks_from` must be a file name")),
+        };
+        for k in args.keys() {
+            if !["name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "allow_duplicates", "public", "apply", "rolespec_validate"].contains(&k.as_str()) {
+                return Err(Error::invalid(loc, format!("`{k}` is not a parameter of import_role/include_role")));
+            }
+        }
+        let r = RoleRef {
+            name,
+            params: inherit.include_params.clone(),
+            keywords: Vec::new(),
+            loc: loc.clone(),
+        };
+        self.load_role(&r, inherit, &tasks_from, loc)
+    }
+
+    fn check_module(&self, action: &str, args: &Map<String, Value>, loc: &Loc, args_loc: &Loc) -> Result<()> {
+        self.loader.registry.check(action, args, loc, args_loc)
+    }
+}

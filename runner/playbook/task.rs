@@ -1,0 +1,828 @@
+//! Tasks and blocks: Ansible's task keywords parsed from YAML nodes into typed values.
+//!
+//! Why this module exists: a task in YAML is a mapping where one key is the module and the
+//! rest are keywords. This module tells them apart, rejects unknown keywords and
+//! conflicting actions at their line, parses free-form arguments (`command: ls chdir=/tmp`),
+//! and pushes block-level keywords (`when`, `tags`, `vars`, `become`, …) down into the
+//! tasks they govern, so the engine sees each task with everything that applies to it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Loc, Result};
+use crate::yaml::{Kind, Node};
+
+use super::role::RoleInstance;
+
+/// Keywords a task, block, or include can carry that are inherited by the tasks inside.
+const INHERITED: &[&str] = &[
+    "when",
+    "tags",
+    "vars",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "environment",
+    "ignore_errors",
+    "ignore_unreachable",
+    "check_mode",
+    "diff",
+    "no_log",
+    "delegate_to",
+    "run_once",
+    "any_errors_fatal",
+    "throttle",
+    "timeout",
+    "remote_user",
+    "connection",
+    "module_defaults",
+    "collections",
+    "debugger",
+    "port",
+];
+
+/// A loop over items.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoopSpec {
+    /// `loop:` — the value (templated at run time) must be a list.
+    Loop(Value),
+    /// `with_<lookup>:` — the lookup's name and its terms.
+    With(String, Value),
+}
+
+/// `loop_control:`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoopControl {
+    /// Name of the loop variable (default `item`).
+    pub loop_var: Option<String>,
+    /// Name of the index variable.
+    pub index_var: Option<String>,
+    /// Template shown instead of the item.
+    pub label: Option<Value>,
+    /// Seconds to pause between items.
+    pub pause: Option<f64>,
+    /// Expose `ansible_loop`.
+    pub extended: bool,
+}
+
+/// Keywords after inheritance, as they apply to one task.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Keywords {
+    /// All conditions, outermost first; each is a Jinja expression.
+    pub when: Vec<String>,
+    /// Tags, inherited ones included.
+    pub tags: BTreeSet<String>,
+    /// Block and task vars, outer first.
+    pub vars: IndexMap<String, Value>,
+    /// `become` (template or bool).
+    pub become_: Option<Value>,
+    /// `become_user`.
+    pub become_user: Option<Value>,
+    /// `become_method`.
+    pub become_method: Option<Value>,
+    /// `become_flags`.
+    pub become_flags: Option<Value>,
+    /// `environment` maps, outer first (later keys win).
+    pub environment: Vec<Value>,
+    /// `ignore_errors`.
+    pub ignore_errors: Option<Value>,
+    /// `ignore_unreachable`.
+    pub ignore_unreachable: Option<Value>,
+    /// `check_mode`.
+    pub check_mode: Option<Value>,
+    /// `diff`.
+    pub diff: Option<Value>,
+    /// `no_log`.
+    pub no_log: Option<Value>,
+    /// `delegate_to`.
+    pub delegate_to: Option<Value>,
+    /// `run_once`.
+    pub run_once: Option<Value>,
+    /// `any_errors_fatal`.
+    pub any_errors_fatal: Option<Value>,
+    /// `throttle`.
+    pub throttle: Option<Value>,
+    /// `timeout` in seconds.
+    pub timeout: Option<Value>,
+    /// `remote_user`.
+    pub remote_user: Option<Value>,
+    /// `connection`.
+    pub connection: Option<Value>,
+}
+
+/// One task.
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// `name:`, if given.
+    pub name: Option<String>,
+    /// Where the task is defined.
+    pub loc: Loc,
+    /// The module, as written (`apt`, `ansible.builtin.apt`).
+    pub action: String,
+    /// Module arguments (free-form text is under `_raw_params`), not yet templated.
+    pub args: Map<String, Value>,
+    /// Where the arguments are (for errors at run time).
+    pub args_loc: Loc,
+    /// Keywords, inherited ones included.
+    pub kw: Keywords,
+    /// `loop` / `with_*`.
+    pub loop_: Option<LoopSpec>,
+    /// `loop_control`.
+    pub loop_control: LoopControl,
+    /// `register`.
+    pub register: Option<String>,
+    /// `notify` handler names or topics.
+    pub notify: Vec<String>,
+    /// `listen` topics (handlers only).
+    pub listen: Vec<String>,
+    /// `changed_when` conditions (all must hold).
+    pub changed_when: Option<Vec<String>>,
+    /// `failed_when` conditions (all must hold).
+    pub failed_when: Option<Vec<String>>,
+    /// `until` conditions.
+    pub until: Option<Vec<String>>,
+    /// `retries` (template or int).
+    pub retries: Option<Value>,
+    /// `delay` seconds.
+    pub delay: Option<Value>,
+    /// The role the task belongs to.
+    pub role: Option<Arc<RoleInstance>>,
+    /// Parameters of the include/import that brought the task in (include params).
+    pub include_params: IndexMap<String, Value>,
+}
+
+impl Task {
+    /// What the printer shows: `role : name`, or the action when unnamed.
+    pub fn display_name(&self) -> String {
+        let base = self.name.clone().unwrap_or_else(|| self.action.clone());
+        match &self.role {
+            Some(r) => format!("{} : {}", r.name, base),
+            None => base,
+        }
+    }
+}
+
+/// A `block:` with its `rescue:` and `always:` sections.
+#[derive(Clone, Debug)]
+pub struct Block {
+    /// `name:`, if given.
+    pub name: Option<String>,
+    /// Where the block is defined.
+    pub loc: Loc,
+    /// The main section.
+    pub block: Vec<TaskNode>,
+    /// Runs for hosts that failed in `block`.
+    pub rescue: Vec<TaskNode>,
+    /// Runs for every host that entered the block.
+    pub always: Vec<TaskNode>,
+}
+
+/// A dynamic include, resolved per host at run time.
+#[derive(Clone, Debug)]
+pub struct Include {
+    /// The include task itself (its keywords and args: `file`/`name`/`tasks_from`…).
+    pub task: Task,
+    /// Directory relative paths resolve against.
+    pub base_dir: PathBuf,
+    /// `include_role` rather than `include_tasks`.
+    pub is_role: bool,
+}
+
+/// One entry of a task list.
+#[derive(Clone, Debug)]
+pub enum TaskNode {
+    /// A task.
+    Task(Arc<Task>),
+    /// A block.
+    Block(Arc<Block>),
+    /// `include_tasks` / `include_role`.
+    Include(Arc<Include>),
+}
+
+/// What is inherited from enclosing blocks, imports and roles.
+#[derive(Clone, Debug, Default)]
+pub struct Inherit {
+    /// Keywords to merge under each task's own.
+    pub kw: Keywords,
+    /// The role the tasks belong to.
+    pub role: Option<Arc<RoleInstance>>,
+    /// Include/import parameters.
+    pub include_params: IndexMap<String, Value>,
+    /// Import chain, for cycle detection.
+    pub chain: Vec<PathBuf>,
+}
+
+/// Things the task parser needs from the loader: resolving imports and checking modules.
+pub trait TaskContext {
+    /// Load the tasks of `file` (relative to `base`) as an `import_tasks`.
+    fn import_tasks(&self, file: &str, base: &Path, loc: &Loc, inherit: &Inherit) -> Result<Vec<TaskNode>>;
+    /// Load a role's tasks as an `import_role`.
+    fn import_role(&self, args: &Map<String, Value>, loc: &Loc, inherit: &Inherit) -> Result<Vec<TaskNode>>;
+    /// Reject an unknown module or its unknown parameters, at `loc`.
+    fn check_module(&self, action: &str, args: &Map<String, Value>, loc: &Loc, args_loc: &Loc) -> Result<()>;
+}
+
+/// Parse a task list (a YAML sequence of tasks and blocks).
+pub fn parse_task_list(node: &Node, base: &Path, inherit: &Inherit, cx: &dyn TaskContext, handlers: bool) -> Result<Vec<TaskNode>> {
+    if node.is_null() {
+        return Ok(Vec::new());
+    }
+    let items = node.as_seq().ok_or_else(|| {
+        Error::invalid(&node.loc, format!("a task list must be a list, found {}", node.type_name()))
+    })?;
+    let mut out = Vec::new();
+    for item in items {
+        out.extend(parse_task_entry(item, base, inherit, cx, handlers)?);
+    }
+    Ok(out)
+}
+
+fn parse_task_entry(node: &Node, base: &Path, inherit: &Inherit, cx: &dyn TaskContext, handlers: bool) -> Result<Vec<TaskNode>> {
+    let entries = node.expect_map("a task")?;
+    if entries.iter().any(|(k, _)| k == "block") {
+        return parse_block(node, &entries, base, inherit, cx, handlers).map(|b| vec![b]);
+    }
+    parse_task(node, &entries, base, inherit, cx, handlers)
+}
+
+fn parse_block(node: &Node, entries: &[(String, &Node)], base: &Path, inherit: &Inherit, cx: &dyn TaskContext, handlers: bool) -> Result<TaskNode> {
+    let mut name = None;
+    let mut own = Keywords::default();
+    let mut sections: [Option<&Node>; 3] = [None, None, None];
+    for (k, v) in entries {
+        match k.as_str() {
+            "block" => sections[0] = Some(v),
+            "rescue" => sections[1] = Some(v),
+            "always" => sections[2] = Some(v),
+            "name" => name = Some(scalar_string(v, "name")?),
+            kw if INHERITED.contains(&kw) => set_keyword(&mut own, kw, v)?,
+            other => {
+                return Err(Error::invalid_help(
+                    &key_loc(node, other),
+                    format!("`{other}` is not a valid keyword for a block"),
+                    "a block takes block/rescue/always, name and task keywords such as when, become, tags, vars",
+                ));
+            }
+        }
+    }
+    let child = Inherit {
+        kw: merge_keywords(&inherit.kw, &own),
+        ..inherit.clone()
+    };
+    let parse = |n: Option<&Node>| -> Result<Vec<TaskNode>> {
+        match n {
+            Some(n) => parse_task_list(n, base, &child, cx, handlers),
+            None => Ok(Vec::new()),
+        }
+    };
+    Ok(TaskNode::Block(Arc::new(Block {
+        name,
+        loc: node.loc.clone(),
+        block: parse(sections[0])?,
+        rescue: parse(sections[1])?,
+        always: parse(sections[2])?,
+    })))
+}
+
+fn key_loc(node: &Node, key: &str) -> Loc {
+    node.as_map()
+        .and_then(|m| m.iter().find(|(k, _)| k.key_str().as_deref() == Some(key)))
+        .map(|(k, _)| k.loc.clone())
+        .unwrap_or_else(|| node.loc.clone())
+}
+
+fn scalar_string(v: &Node, what: &str) -> Result<String> {
+    match &v.kind {
+        Kind::Str(s) => Ok(s.clone()),
+        Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => Ok(v.key_str().unwrap_or_default()),
+        _ => Err(Error::invalid(&v.loc, format!("`{what}` must be a string, found {}", v.type_name()))),
+    }
+}
+
+/// `when`-style conditions: a string, a bool, or a list of those.
+fn conditions(v: &Node, what: &str) -> Result<Vec<String>> {
+    let one = |n: &Node| -> Result<String> {
+        match &n.kind {
+            Kind::Str(s) => Ok(s.clone()),
+            Kind::Bool(b) => Ok(if *b { "True" } else { "False" }.to_string()),
+            Kind::Int(i) => Ok(i.to_string()),
+            _ => Err(Error::invalid(&n.loc, format!("`{what}` must be a condition string or a list of them, found {}", n.type_name()))),
+        }
+    };
+    match &v.kind {
+        Kind::Seq(items) => items.iter().map(one).collect(),
+        Kind::Null => Ok(Vec::new()),
+        _ => Ok(vec![one(v)?]),
+    }
+}
+
+fn string_list(v: &Node, what: &str, split_commas: bool) -> Result<Vec<String>> {
+    let one = |n: &Node| -> Result<Vec<String>> {
+        let s = scalar_string(n, what)?;
+        Ok(if split_commas {
+            s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
+        } else {
+            vec![s]
+        })
+    };
+    match &v.kind {
+        Kind::Seq(items) => Ok(items.iter().map(one).collect::<Result<Vec<_>>>()?.concat()),
+        Kind::Null => Ok(Vec::new()),
+        _ => one(v),
+    }
+}
+
+/// Whether a string holds template syntax (its value is known only at run time).
+pub fn is_templated(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+/// A keyword that must be a boolean (or a template that renders to one).
+fn bool_keyword(v: &Node, what: &str) -> Result<Value> {
+    match &v.kind {
+        Kind::Bool(b) => Ok(Value::Bool(*b)),
+        Kind::Str(s) if is_templated(s) => Ok(Value::String(s.clone())),
+        Kind::Str(s) => match crate::boolean::parse_bool(s) {
+            Some(b) => Ok(Value::Bool(b)),
+            None => Err(Error::invalid_help(
+                &v.loc,
+                format!("`{what}` must be a boolean, found the string {s:?}"),
+                "use true or false (yes/no also work)",
+            )),
+        },
+        Kind::Int(i) if *i == 0 || *i == 1 => Ok(Value::Bool(*i == 1)),
+        _ => Err(Error::invalid(&v.loc, format!("`{what}` must be a boolean, found {}", v.type_name()))),
+    }
+}
+
+fn vars_map(v: &Node, what: &str) -> Result<IndexMap<String, Value>> {
+    if v.is_null() {
+        return Ok(IndexMap::new());
+    }
+    // `vars:` may also be a list of mappings (old style).
+    if let Some(items) = v.as_seq() {
+        let mut out = IndexMap::new();
+        for item in items {
+            out.extend(vars_map(item, what)?);
+        }
+        return Ok(out);
+    }
+    let mut out = IndexMap::new();
+    for (k, val) in v.expect_map(what)? {
+        check_var_name(&k, &key_loc(v, &k))?;
+        out.insert(k, val.to_value());
+    }
+    Ok(out)
+}
+
+/// Variable names must be identifiers, as in Ansible.
+pub fn check_var_name(name: &str, loc: &Loc) -> Result<()> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(loc, format!("`{name}` is not a valid variable name")))
+    }
+}
+
+fn set_keyword(kw: &mut Keywords, key: &str, v: &Node) -> Result<()> {
+    match key {
+        "when" => kw.when = conditions(v, "when")?,
+        "tags" => kw.tags = string_list(v, "tags", true)?.into_iter().collect(),
+        "vars" => kw.vars = vars_map(v, "vars")?,
+        "become" => kw.become_ = Some(bool_keyword(v, key)?),
+        "become_user" => kw.become_user = Some(v.to_value()),
+        "become_method" => kw.become_method = Some(v.to_value()),
+        "become_flags" => kw.become_flags = Some(v.to_value()),
+        "environment" => kw.environment = vec![v.to_value()],
+        "ignore_errors" => kw.ignore_errors = Some(bool_keyword(v, key)?),
+        "ignore_unreachable" => kw.ignore_unreachable = Some(bool_keyword(v, key)?),
+        "check_mode" => kw.check_mode = Some(bool_keyword(v, key)?),
+        "diff" => kw.diff = Some(bool_keyword(v, key)?),
+        "no_log" => kw.no_log = Some(bool_keyword(v, key)?),
+        "delegate_to" => kw.delegate_to = Some(v.to_value()),
+        "run_once" => kw.run_once = Some(bool_keyword(v, key)?),
+        "any_errors_fatal" => kw.any_errors_fatal = Some(bool_keyword(v, key)?),
+        "throttle" => kw.throttle = Some(v.to_value()),
+        "timeout" => kw.timeout = Some(v.to_value()),
+        "remote_user" => kw.remote_user = Some(v.to_value()),
+        "connection" => kw.connection = Some(v.to_value()),
+        // Accepted for compatibility; they change nothing in windlass.
+        "module_defaults" | "collections" | "debugger" | "port" => {}
+        _ => return Err(Error::invalid(&v.loc, format!("`{key}` is not a keyword"))),
+    }
+    Ok(())
+}
+
+/// Parse inherited keywords (`when`, `tags`, `become`, …) given on a play or a role entry;
+/// any other key is an error naming `what`.
+pub fn parse_keywords(entries: &[(String, &Node)], what: &str) -> Result<Keywords> {
+    let mut kw = Keywords::default();
+    for (k, v) in entries {
+        if INHERITED.contains(&k.as_str()) && k != "vars" {
+            set_keyword(&mut kw, k, v)?;
+        } else {
+            return Err(Error::invalid(&v.loc, format!("`{k}` is not a valid {what} keyword")));
+        }
+    }
+    Ok(kw)
+}
+
+/// `inner` over `outer`: conditions and environments accumulate, tags union, vars overlay,
+/// scalar keywords: the inner one wins.
+pub fn merge_keywords(outer: &Keywords, inner: &Keywords) -> Keywords {
+    let pick = |o: &Option<Value>, i: &Option<Value>| i.clone().or_else(|| o.clone());
+    let mut vars = outer.vars.clone();
+    vars.extend(inner.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Keywords {
+        when: outer.when.iter().chain(&inner.when).cloned().collect(),
+        tags: outer.tags.union(&inner.tags).cloned().collect(),
+        vars,
+        become_: pick(&outer.become_, &inner.become_),
+        become_user: pick(&outer.become_user, &inner.become_user),
+        become_method: pick(&outer.become_method, &inner.become_method),
+        become_flags: pick(&outer.become_flags, &inner.become_flags),
+        environment: outer.environment.iter().chain(&inner.environment).cloned().collect(),
+        ignore_errors: pick(&outer.ignore_errors, &inner.ignore_errors),
+        ignore_unreachable: pick(&outer.ignore_unreachable, &inner.ignore_unreachable),
+        check_mode: pick(&outer.check_mode, &inner.check_mode),
+        diff: pick(&outer.diff, &inner.diff),
+        no_log: pick(&outer.no_log, &inner.no_log),
+        delegate_to: pick(&outer.delegate_to, &inner.delegate_to),
+        run_once: pick(&outer.run_once, &inner.run_once),
+        any_errors_fatal: pick(&outer.any_errors_fatal, &inner.any_errors_fatal),
+        throttle: pick(&outer.throttle, &inner.throttle),
+        timeout: pick(&outer.timeout, &inner.timeout),
+        remote_user: pick(&outer.remote_user, &inner.remote_user),
+        connection: pick(&outer.connection, &inner.connection),
+    }
+}
+
+/// Actions that load other task files or roles.
+const IMPORT_TASKS: &[&str] = &["import_tasks", "ansible.builtin.import_tasks"];
+const INCLUDE_TASKS: &[&str] = &["include_tasks", "ansible.builtin.include_tasks", "include", "ansible.builtin.include"];
+const IMPORT_ROLE: &[&str] = &["import_role", "ansible.builtin.import_role"];
+const INCLUDE_ROLE: &[&str] = &["include_role", "ansible.builtin.include_role"];
+
+/// Modules whose free-form text is one string (`_raw_params`) rather than `k=v` pairs.
+const FREE_FORM: &[&str] = &[
+    "command", "shell", "raw", "script", "win_command", "win_shell", "include_tasks", "import_tasks",
+    "include", "include_vars", "meta", "add_host", "group_by", "set_fact", "debug",
+];
+
+fn short_name(action: &str) -> &str {
+    action.strip_prefix("ansible.builtin.").or_else(|| action.strip_prefix("ansible.legacy.")).unwrap_or(action)
+}
+
+fn parse_task(node: &Node, entries: &[(String, &Node)], base: &Path, inherit: &Inherit, cx: &dyn TaskContext, handlers: bool) -> Result<Vec<TaskNode>> {
+    let mut own = Keywords::default();
+    let mut name = None;
+    let mut action: Option<(String, &Node, Loc)> = None;
+    let mut extra_args: Option<&Node> = None;
+    let mut loop_ = None;
+    let mut loop_control = LoopControl::default();
+    let mut register = None;
+    let mut notify = Vec::new();
+    let mut listen = Vec::new();
+    let mut changed_when = None;
+    let mut failed_when = None;
+    let mut until = None;
+    let mut retries = None;
+    let mut delay = None;
+    let mut local_action = false;
+    for (k, v) in entries {
+        let kloc = key_loc(node, k);
+        match k.as_str() {
+            "name" => name = Some(scalar_string(v, "name")?),
+            "args" => extra_args = Some(v),
+            "loop" => loop_ = Some(LoopSpec::Loop(v.to_value())),
+            "loop_control" => loop_control = parse_loop_control(v)?,
+            "register" => {
+                let r = scalar_string(v, "register")?;
+                check_var_name(&r, &v.loc)?;
+                register = Some(r);
+            }
+            "notify" => notify = string_list(v, "notify", false)?,
+            "listen" => {
+                if !handlers {
+                    return Err(Error::invalid(&kloc, "`listen` is only valid on handlers"));
+                }
+                listen = string_list(v, "listen", false)?
+            }
+            "changed_when" => changed_when = Some(conditions(v, "changed_when")?),
+            "failed_when" => failed_when = Some(conditions(v, "failed_when")?),
+            "until" => until = Some(conditions(v, "until")?),
+            "retries" => retries = Some(v.to_value()),
+            "delay" => delay = Some(v.to_value()),
+            "async" | "poll" | "delegate_facts" => {}
+            "action" | "local_action" => {
+                let (a, args) = parse_action_string(v)?;
+                if let Some((prev, _, _)) = &action {
+                    return Err(conflict(&kloc, prev, &a));
+                }
+                local_action = k == "local_action";
+                action = Some((a, args, kloc));
+            }
+            kw if INHERITED.contains(&kw) => set_keyword(&mut own, kw, v)?,
+            kw if kw.starts_with("with_") => {
+                if loop_.is_some() {
+                    return Err(Error::invalid(&kloc, "a task can have only one of `loop` and `with_*`"));
+                }
+                loop_ = Some(LoopSpec::With(kw["with_".len()..].to_string(), v.to_value()))
+            }
+            other => {
+                if let Some((prev, _, _)) = &action {
+                    return Err(conflict(&kloc, prev, other));
+                }
+                action = Some((other.to_string(), v, kloc));
+            }
+        }
+    }
+    let Some((action, raw_args, action_loc)) = action else {
+        return Err(Error::invalid_help(
+            &node.loc,
+            "no module or action in this task",
+            "a task needs exactly one module key, e.g. `command: …` or `ansible.builtin.copy: …`",
+        ));
+    };
+    let short = short_name(&action).to_string();
+    let mut args = parse_args(&short, raw_args)?;
+    if let Some(extra) = extra_args {
+        for (k, v) in extra.expect_map("args")? {
+            args.insert(k, v.to_value());
+        }
+    }
+    if local_action {
+        own.delegate_to = Some(Value::String("localhost".into()));
+    }
+    let kw = merge_keywords(&inherit.kw, &own);
+    let task = Task {
+        name,
+        loc: node.loc.clone(),
+        action: action.clone(),
+        args_loc: raw_args.loc.clone(),
+        args,
+        kw,
+        loop_,
+        loop_control,
+        register,
+        notify,
+        listen,
+        changed_when,
+        failed_when,
+        until,
+        retries,
+        delay,
+        role: inherit.role.clone(),
+        include_params: inherit.include_params.clone(),
+    };
+    let short = short.as_str();
+    if IMPORT_TASKS.contains(&action.as_str()) || IMPORT_TASKS.contains(&short) {
+        let file = import_file(&task, &action_loc)?;
+        if task.loop_.is_some() {
+            return Err(Error::invalid_help(&task.loc, "import_tasks cannot loop", "use include_tasks to loop over a task file"));
+        }
+        let child = Inherit {
+            kw: task.kw.clone(),
+            include_params: params_of(&task.args, &["file", "_raw_params"]),
+            ..inherit.clone()
+        };
+        return cx.import_tasks(&file, base, &task.loc, &child);
+    }
+    if IMPORT_ROLE.contains(&action.as_str()) || IMPORT_ROLE.contains(&short) {
+        let child = Inherit {
+            kw: task.kw.clone(),
+            ..inherit.clone()
+        };
+        return cx.import_role(&task.args, &task.loc, &child);
+    }
+    let is_role = INCLUDE_ROLE.contains(&short);
+    if INCLUDE_TASKS.contains(&short) || is_role {
+        if is_role && !task.args.contains_key("name") {
+            return Err(Error::invalid(&task.args_loc, "include_role needs `name`"));
+        }
+        if !is_role && !task.args.contains_key("file") && !task.args.contains_key("_raw_params") {
+            return Err(Error::invalid(&task.args_loc, "include_tasks needs a file name"));
+        }
+        return Ok(vec![TaskNode::Include(Arc::new(Include {
+            task,
+            base_dir: base.to_path_buf(),
+            is_role,
+        }))]);
+    }
+    cx.check_module(&action, &task.args, &action_loc, &task.args_loc)?;
+    Ok(vec![TaskNode::Task(Arc::new(task))])
+}
+
+fn conflict(loc: &Loc, a: &str, b: &str) -> Error {
+    Error::invalid_help(
+        loc,
+        format!("conflicting action statements: `{a}` and `{b}`"),
+        format!("a task runs one module; if `{b}` is meant as a keyword, check its spelling"),
+    )
+}
+
+fn import_file(task: &Task, loc: &Loc) -> Result<String> {
+    let f = task.args.get("file").or_else(|| task.args.get("_raw_params"));
+    match f {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(Error::invalid(loc, "import_tasks needs a file name")),
+    }
+}
+
+fn params_of(args: &Map<String, Value>, skip: &[&str]) -> IndexMap<String, Value> {
+    args.iter().filter(|(k, _)| !skip.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn parse_loop_control(v: &Node) -> Result<LoopControl> {
+    let mut lc = LoopControl::default();
+    for (k, val) in v.expect_map("loop_control")? {
+        match k.as_str() {
+            "loop_var" => {
+                let name = scalar_string(val, "loop_var")?;
+                check_var_name(&name, &val.loc)?;
+                lc.loop_var = Some(name)
+            }
+            "index_var" => {
+                let name = scalar_string(val, "index_var")?;
+                check_var_name(&name, &val.loc)?;
+                lc.index_var = Some(name)
+            }
+            "label" => lc.label = Some(val.to_value()),
+            "pause" => {
+                lc.pause = match &val.kind {
+                    Kind::Int(i) => Some(*i as f64),
+                    Kind::Float(f) => Some(*f),
+                    _ => return Err(Error::invalid(&val.loc, "`pause` must be a number of seconds")),
+                }
+            }
+            "extended" => lc.extended = matches!(bool_keyword(val, "extended")?, Value::Bool(true)),
+            "extended_allitems" | "break_when" => {}
+            other => return Err(Error::invalid(&key_loc(v, other), format!("`{other}` is not a valid loop_control option"))),
+        }
+    }
+    Ok(lc)
+}
+
+/// `action: module k=v` / `local_action: module k=v` or the mapping form with `module:`.
+fn parse_action_string(v: &Node) -> Result<(String, &Node)> {
+    match &v.kind {
+        Kind::Str(s) => {
+            let name = s.split_whitespace().next().unwrap_or_default().to_string();
+            if name.is_empty() {
+                return Err(Error::invalid(&v.loc, "`action` names no module"));
+            }
+            Ok((name, v))
+        }
+        Kind::Map(_) => match v.get("module") {
+            Some(m) => Ok((m.expect_str("module")?.to_string(), v)),
+            None => Err(Error::invalid(&v.loc, "`action` mapping needs `module`")),
+        },
+        _ => Err(Error::invalid(&v.loc, "`action` must be a string or a mapping")),
+    }
+}
+
+/// Module arguments from the module key's value: a mapping, free-form text, or nothing.
+fn parse_args(action: &str, v: &Node) -> Result<Map<String, Value>> {
+    let mut args = Map::new();
+    match &v.kind {
+        Kind::Null => {}
+        Kind::Map(_) => {
+            for (k, val) in v.expect_map("module arguments")? {
+                if k == "module" {
+                    continue; // `action: {module: x, ...}`
+                }
+                args.insert(k, val.to_value());
+            }
+        }
+        Kind::Str(s) => {
+            // `action: copy src=a dest=b`: drop the module name.
+            let text = if v.get("module").is_none() && (s.starts_with(action) && s[action.len()..].starts_with(char::is_whitespace) || s == action) && s.split_whitespace().next() == Some(action) {
+                s[action.len()..].trim_start()
+            } else {
+                s.as_str()
+            };
+            parse_kv(text, FREE_FORM.contains(&short_name(action)), &v.loc, &mut args)?;
+        }
+        Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => {
+            args.insert("_raw_params".into(), Value::String(v.key_str().unwrap_or_default()));
+        }
+        Kind::Seq(_) => return Err(Error::invalid(&v.loc, format!("arguments of `{action}` must be a mapping or a string, found a list"))),
+    }
+    Ok(args)
+}
+
+/// Ansible's `parse_kv`: `k=v` pairs; with `free_form`, the rest is `_raw_params`.
+fn parse_kv(text: &str, free_form: bool, loc: &Loc, args: &mut Map<String, Value>) -> Result<()> {
+    let words = split_args(text).ok_or_else(|| Error::invalid(loc, "unbalanced quotes in module arguments"))?;
+    let mut raw = Vec::new();
+    for w in words {
+        let kv = w.split_once('=').filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        match kv {
+            Some((k, v)) if !free_form || FREE_FORM_KEYS.contains(&k) => {
+                args.insert(k.to_string(), Value::String(unquote(v)));
+            }
+            _ if free_form => raw.push(w),
+            _ => {
+                return Err(Error::invalid_help(
+                    loc,
+                    format!("`{w}` is not a key=value argument"),
+                    "this module takes key=value arguments or a mapping",
+                ));
+            }
+        }
+    }
+    if !raw.is_empty() {
+        args.insert("_raw_params".into(), Value::String(raw.join(" ")));
+    }
+    Ok(())
+}
+
+/// The `k=v` words that free-form modules still take as arguments.
+const FREE_FORM_KEYS: &[&str] = &["chdir", "creates", "removes", "executable", "warn", "stdin", "stdin_add_newline", "strip_empty_ends", "argv", "msg", "var", "verbosity", "file", "apply", "name", "groups", "cmd"];
+
+/// Split on whitespace outside quotes and `{{ }}`, keeping quotes (Ansible's `split_args`).
+fn split_args(text: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut depth = 0i32;
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match quote {
+            Some(q) => {
+                if c == '\\' && next == Some(q) {
+                    cur.push(c);
+                    cur.push(q);
+                    i += 2;
+                    continue;
+                }
+                if c == q {
+                    quote = None;
+                }
+                cur.push(c);
+            }
+            None => {
+                if (c == '{' && (next == Some('{') || next == Some('%'))) {
+                    depth += 1;
+                } else if (c == '}' || c == '%') && next == Some('}') && depth > 0 {
+                    depth -= 1;
+                }
+                if (c == '"' || c == '\'') && depth == 0 {
+                    quote = Some(c);
+                    cur.push(c);
+                } else if c.is_whitespace() && depth == 0 {
+                    if !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                } else {
+                    cur.push(c);
+                }
+            }
+        }
+        i += 1;
+    }
+    if quote.is_some() {
+        return None;
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    Some(out)
+}
+
+fn unquote(v: &str) -> String {
+    let b = v.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        v[1..v.len() - 1].to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_form_and_kv() {
+        let mut a = Map::new();
+        parse_kv("echo 'a b' chdir=/tmp creates=\"/x y\"", true, &Loc::file("t"), &mut a).unwrap();
+        assert_eq!(a["_raw_params"], "echo 'a b'");
+        assert_eq!(a["chdir"], "/tmp");
+        assert_eq!(a["creates"], "/x y");
+        let mut b = Map::new();
+        parse_kv("name=nginx state=present msg='{{ a b }}'", false, &Loc::file("t"), &mut b).unwrap();
+        assert_eq!(b["state"], "present");
+        assert_eq!(b["msg"], "{{ a b }}");
+    }
+}
