@@ -105,6 +105,12 @@ impl SshPool {
         }
     }
 
+    /// Where this pool keeps its master sockets (and generated ssh configs), once created.
+    /// Removed when the pool and all its transports are gone.
+    pub fn control_path(&self) -> Option<PathBuf> {
+        lock(&self.dir).as_ref().map(|d| d.path().to_path_buf())
+    }
+
     /// The pool's control directory, created on first use.
     fn control_dir(&self) -> Result<Arc<TempDir>, String> {
         let mut dir = lock(&self.dir);
