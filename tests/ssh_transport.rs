@@ -349,6 +349,7 @@ async fn host_keys_strict_refuses_wrong_and_unknown_accept_new_records() {
         panic!("expected Unreachable, got {e:?}")
     };
     assert!(msg.to_lowercase().contains("host key"), "{msg}");
+    println!("wrong host key: {}", msg.lines().last().unwrap_or_default());
 
     // Unknown under Strict: refused; under AcceptNew: accepted and recorded.
     std::fs::write(&kh, "").unwrap();
@@ -426,6 +427,8 @@ async fn channel_limit_is_respected() {
     );
     assert!(max <= spec.max_channels, "{max} > {}", spec.max_channels);
     assert!(max >= 2, "commands did not run in parallel");
+    // 30 concurrent first uses opened one master.
+    assert_eq!(masters_in(&pool.control_path().unwrap()), 1);
     pool.close_all().await;
 }
 
