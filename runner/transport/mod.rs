@@ -7,6 +7,7 @@
 //! the system OpenSSH client with one ControlMaster per host. Embedders may bring their own.
 
 pub mod local;
+pub mod spec;
 pub mod ssh;
 
 use std::path::PathBuf;
@@ -144,14 +145,28 @@ pub struct ConnectionSpec {
     pub private_key: Option<PathBuf>,
     /// `ansible_ssh_common_args` + `ansible_ssh_extra_args`, split into words.
     pub extra_args: Vec<String>,
-    /// `ansible_ssh_timeout` / `-T`.
+    /// `ansible_ssh_timeout` / `-T`. `None` means Ansible's default, 10 seconds.
     pub connect_timeout: Option<Duration>,
-    /// Strict host key checking (default true).
-    pub host_key_checking: bool,
-    /// `--ssh-config`.
+    /// What to do with host keys (`ansible_host_key_checking`, `--accept-new-host-keys`).
+    pub host_keys: HostKeyPolicy,
+    /// `--ssh-config`: used instead of `~/.ssh/config` and `/etc/ssh/ssh_config`, as `ssh -F`.
     pub ssh_config: Option<PathBuf>,
-    /// Per-host limit of concurrent channels.
+    /// Per-host limit of concurrent channels; 0 means [`DEFAULT_MAX_CHANNELS`].
     pub max_channels: usize,
+}
+
+/// How host keys are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HostKeyPolicy {
+    /// The host's key must already be in a known_hosts file (`StrictHostKeyChecking=yes`).
+    #[default]
+    Strict,
+    /// Unknown hosts are added to known_hosts; a changed key is still refused
+    /// (`StrictHostKeyChecking=accept-new`, `--accept-new-host-keys`).
+    AcceptNew,
+    /// No checking at all, nothing recorded (`ansible_host_key_checking: false`:
+    /// `StrictHostKeyChecking=no` with `UserKnownHostsFile=/dev/null`).
+    Off,
 }
 
 /// The kind of connection.

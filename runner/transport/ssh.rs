@@ -1,20 +1,781 @@
-//! The `ssh` connection over the system OpenSSH client (placeholder until the SSH issue).
+//! The `ssh` connection over the system OpenSSH client, one ControlMaster per host.
 //!
 //! Why this module exists: users' hosts are reached the way their Ansible reaches them,
-//! through OpenSSH with `~/.ssh/config`, the agent, ProxyJump and known_hosts.
+//! through OpenSSH with `~/.ssh/config`, the agent, ProxyJump and known_hosts. Each host gets
+//! one multiplexing master (the `openssh` crate, native mux), opened lazily on first use and
+//! kept for the whole run; every command is a new channel on it, so a command costs one
+//! round trip instead of a TCP + key exchange + authentication.
+//!
+//! How the connection options are applied:
+//! - address, port, user, private key, connect timeout (default 10 s, as Ansible) and the
+//!   host key policy go through [`openssh::SessionBuilder`], i.e. on ssh's command line, where
+//!   they win over any config file.
+//! - `ansible_ssh_common_args` / `ansible_ssh_extra_args` cannot be handed to the builder, so
+//!   they are translated: `-o StrictHostKeyChecking=…`, `-o UserKnownHostsFile=…` and
+//!   `-o ConnectTimeout=…` feed the builder (when the spec leaves them at their defaults);
+//!   every other `-o` line and the flags that have a config equivalent (`-i`, `-p`, `-l`,
+//!   `-J`, `-C`, `-4`, `-6`, `-A`, `-q`, `-v`, …) are written, in order, to a per-host
+//!   ssh_config file in the pool's control directory, which then `Include`s the user's config
+//!   (`--ssh-config`, an `-F` in the args, or else `~/.ssh/config` and `/etc/ssh/ssh_config`)
+//!   and is passed with `-F`. A `-o` argument is itself one ssh_config line, and ssh keeps the
+//!   first value it reads for an option, so this gives the args precedence over the user's
+//!   config just as on a command line. Options about the master itself (`ControlMaster`,
+//!   `ControlPath`, `ControlPersist`, `BatchMode`) and flags without a config equivalent are
+//!   ignored with a warning.
+//!
+//! Masters live in a short private directory under `/tmp` (socket paths must stay under
+//! ~100 bytes), made once per pool and removed with it. `ControlPersist` is bounded
+//! ([`CONTROL_PERSIST`]) so a master orphaned by a killed run goes away by itself; a master
+//! that idled that long within a run is replaced before its next use. [`SshPool::close_all`]
+//! and dropping the pool shut every master down.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
 
-use super::{ConnectionSpec, Transport};
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Mutex, Semaphore};
 
-/// A pool of SSH masters, one per host.
-#[derive(Default)]
-pub struct SshPool {}
+use super::{
+    ConnectionSpec, DEFAULT_MAX_CHANNELS, ExecOutput, HostKeyPolicy, Transport, TransportError,
+};
+use crate::command::RemoteCommand;
+
+/// How long an idle master stays up (`ControlPersist`), in seconds.
+pub const CONTROL_PERSIST: u64 = 300;
+
+/// Ansible's default connection timeout.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Attempts to open a channel that sshd refused (MaxSessions) before giving up.
+const CHANNEL_RETRIES: u32 = 6;
+
+/// A pool of SSH masters, one per host, shared by the whole run.
+pub struct SshPool {
+    hosts: StdMutex<HashMap<String, Arc<SshHost>>>,
+    dir: StdMutex<Option<Arc<TempDir>>>,
+    seq: AtomicUsize,
+}
+
+impl Default for SshPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl SshPool {
-    /// A transport for `spec`.
+    /// An empty pool; nothing is created until the first host connects.
+    pub fn new() -> Self {
+        SshPool {
+            hosts: StdMutex::new(HashMap::new()),
+            dir: StdMutex::new(None),
+            seq: AtomicUsize::new(0),
+        }
+    }
+
+    /// A transport for `spec`. The same host (same inventory name and settings) always gets
+    /// the same master; connecting happens on the first command.
     pub fn transport(&self, spec: &ConnectionSpec) -> Arc<dyn Transport> {
-        let _ = spec;
-        Arc::new(super::local::LocalTransport::new())
+        let mut hosts = lock(&self.hosts);
+        if let Some(h) = hosts.get(&spec.inventory_hostname) {
+            if h.spec == *spec {
+                return h.clone();
+            }
+        }
+        let host = Arc::new(SshHost::new(
+            spec.clone(),
+            self.control_dir(),
+            self.seq.fetch_add(1, Ordering::Relaxed),
+        ));
+        hosts.insert(spec.inventory_hostname.clone(), host.clone());
+        host
+    }
+
+    /// Shut down every master of this pool. Transports handed out stay usable and
+    /// reconnect on their next command.
+    pub async fn close_all(&self) {
+        let hosts: Vec<Arc<SshHost>> = lock(&self.hosts).values().cloned().collect();
+        for h in hosts {
+            h.shutdown().await;
+        }
+    }
+
+    /// Where this pool keeps its master sockets (and generated ssh configs), once created.
+    /// Removed when the pool and all its transports are gone.
+    pub fn control_path(&self) -> Option<PathBuf> {
+        lock(&self.dir).as_ref().map(|d| d.path().to_path_buf())
+    }
+
+    /// The pool's control directory, created on first use.
+    fn control_dir(&self) -> Result<Arc<TempDir>, String> {
+        let mut dir = lock(&self.dir);
+        if let Some(d) = &*dir {
+            return Ok(d.clone());
+        }
+        let d = tempfile::Builder::new()
+            .prefix("wl")
+            .tempdir_in("/tmp")
+            .map_err(|e| format!("cannot create a control directory in /tmp: {e}"))?;
+        let d = Arc::new(d);
+        *dir = Some(d.clone());
+        Ok(d)
+    }
+}
+
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The connection state of one host.
+enum State {
+    /// Not connected (yet, or again after `close`).
+    Idle,
+    /// A live master.
+    Up(Arc<Session>),
+    /// Connecting failed or the master died; every call fails with this message.
+    Down(String),
+}
+
+/// Channel bookkeeping, to know when the master has been idle.
+struct Activity {
+    active: usize,
+    since: Instant,
+}
+
+/// One host: its settings, its master and its channel limit.
+struct SshHost {
+    spec: ConnectionSpec,
+    dir: Result<Arc<TempDir>, String>,
+    seq: usize,
+    state: Mutex<State>,
+    channels: Semaphore,
+    activity: StdMutex<Activity>,
+}
+
+/// Releases the activity count when a command ends, however it ends.
+struct ActiveGuard<'a>(&'a SshHost);
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        let mut a = lock(&self.0.activity);
+        a.active -= 1;
+        a.since = Instant::now();
+    }
+}
+
+impl SshHost {
+    fn new(spec: ConnectionSpec, dir: Result<Arc<TempDir>, String>, seq: usize) -> Self {
+        let limit = if spec.max_channels == 0 {
+            DEFAULT_MAX_CHANNELS
+        } else {
+            spec.max_channels
+        };
+        SshHost {
+            spec,
+            dir,
+            seq,
+            state: Mutex::new(State::Idle),
+            channels: Semaphore::new(limit),
+            activity: StdMutex::new(Activity {
+                active: 0,
+                since: Instant::now(),
+            }),
+        }
+    }
+
+    /// The live master, connecting if needed. Concurrent callers wait for one connection.
+    async fn session(&self) -> Result<(Arc<Session>, ActiveGuard<'_>), TransportError> {
+        let mut st = self.state.lock().await;
+        if let State::Up(_) = &*st {
+            let idle = {
+                let a = lock(&self.activity);
+                a.active == 0
+                    && a.since.elapsed() + Duration::from_secs(10)
+                        >= Duration::from_secs(CONTROL_PERSIST)
+            };
+            if idle {
+                // The master is about to exit on its own (ControlPersist): start afresh.
+                if let State::Up(old) = std::mem::replace(&mut *st, State::Idle) {
+                    close_session(old).await;
+                }
+            }
+        }
+        let session = match &*st {
+            State::Up(s) => s.clone(),
+            State::Down(m) => return Err(TransportError::Unreachable(m.clone())),
+            State::Idle => match self.connect().await {
+                Ok(s) => {
+                    lock(&self.activity).since = Instant::now();
+                    let s = Arc::new(s);
+                    *st = State::Up(s.clone());
+                    s
+                }
+                Err(m) => {
+                    *st = State::Down(m.clone());
+                    return Err(TransportError::Unreachable(m));
+                }
+            },
+        };
+        lock(&self.activity).active += 1;
+        Ok((session, ActiveGuard(self)))
+    }
+
+    /// Start the master.
+    async fn connect(&self) -> Result<Session, String> {
+        let dir = self.dir.clone()?;
+        let spec = &self.spec;
+        if spec.address.is_empty() || spec.address.starts_with('-') {
+            return Err(format!("invalid host address {:?}", spec.address));
+        }
+        let plan = Plan::new(spec);
+        for w in &plan.warnings {
+            tracing::warn!(host = %spec.inventory_hostname, "{w}");
+        }
+        let mut b = SessionBuilder::default();
+        b.control_directory(dir.path())
+            .control_persist(ControlPersist::IdleFor(
+                NonZeroUsize::new(CONTROL_PERSIST as usize).unwrap_or(NonZeroUsize::MIN),
+            ))
+            .known_hosts_check(plan.known_hosts.clone())
+            .connect_timeout(plan.connect_timeout);
+        if let Some(f) = &plan.known_hosts_file {
+            b.user_known_hosts_file(f);
+        }
+        if let Some(u) = &spec.user {
+            b.user(u.clone());
+        }
+        if let Some(p) = spec.port {
+            b.port(p);
+        }
+        if let Some(k) = &spec.private_key {
+            b.keyfile(k);
+        }
+        if plan.config_lines.is_empty() {
+            if let Some(c) = &plan.user_config {
+                b.config_file(c);
+            }
+        } else {
+            let path = dir.path().join(format!("{}.conf", self.seq));
+            std::fs::write(&path, plan.config_file())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            b.config_file(&path);
+        }
+        b.connect_mux(&spec.address).await.map_err(connect_error)
+    }
+
+    /// Mark the master as dead (if `session` is still the current one) and say why.
+    async fn master_lost(&self, session: &Arc<Session>) -> TransportError {
+        let log = session
+            .control_socket()
+            .parent()
+            .map(|d| d.join("log"))
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        let msg = if log.is_empty() {
+            format!("connection to {} lost", self.spec.address)
+        } else {
+            format!("connection to {} lost: {log}", self.spec.address)
+        };
+        let mut st = self.state.lock().await;
+        if let State::Up(cur) = &*st {
+            if Arc::ptr_eq(cur, session) {
+                *st = State::Down(msg.clone());
+            }
+        }
+        TransportError::Unreachable(msg)
+    }
+
+    /// Open a channel running `line`, retrying when sshd refuses one (MaxSessions).
+    async fn spawn(
+        &self,
+        session: &Arc<Session>,
+        line: &str,
+        with_stdin: bool,
+    ) -> Result<openssh::Child<Arc<Session>>, TransportError> {
+        let mut attempt = 0;
+        loop {
+            let mut c = session.clone().arc_raw_command(line);
+            c.stdin(if with_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+            match c.spawn().await {
+                Ok(child) => return Ok(child),
+                Err(openssh::Error::Disconnected) => return Err(self.master_lost(session).await),
+                Err(e) if attempt < CHANNEL_RETRIES && is_refused(&e) => {
+                    attempt += 1;
+                    tracing::debug!(host = %self.spec.inventory_hostname, attempt, "channel refused, retrying");
+                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                }
+                Err(e) => {
+                    if session.check().await.is_err() {
+                        return Err(self.master_lost(session).await);
+                    }
+                    return Err(TransportError::Failed(format!(
+                        "cannot open a channel to {}: {}",
+                        self.spec.address,
+                        error_chain(&e)
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Run one command on an open master.
+    async fn run(
+        &self,
+        session: &Arc<Session>,
+        cmd: &RemoteCommand,
+    ) -> Result<ExecOutput, TransportError> {
+        let line = cmd.to_shell();
+        let mut child = self.spawn(session, &line, cmd.stdin.is_some()).await?;
+        let stdin = child.stdin().take();
+        let stdout = child.stdout().take();
+        let stderr = child.stderr().take();
+        let feed = async {
+            if let (Some(mut w), Some(data)) = (stdin, &cmd.stdin) {
+                // A command that exits without reading its input is not an error here.
+                let _ = w.write_all(data).await;
+                let _ = w.shutdown().await;
+            }
+        };
+        let ((), out, err) = tokio::join!(feed, read_all(stdout), read_all(stderr));
+        let (stdout, stderr) = match (out, err) {
+            (Ok(o), Ok(e)) => (o, e),
+            (Err(e), _) | (_, Err(e)) => {
+                if session.check().await.is_err() {
+                    return Err(self.master_lost(session).await);
+                }
+                return Err(TransportError::Failed(format!(
+                    "reading output from {}: {e}",
+                    self.spec.address
+                )));
+            }
+        };
+        let rc = match child.wait().await {
+            Ok(status) => status.code().unwrap_or(-1),
+            // The native mux reports exit status 127 as an error; it is a plain exit code.
+            Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => 127,
+            Err(openssh::Error::RemoteProcessTerminated) => {
+                // Killed by a signal, or the master went away: ask the master.
+                if session.check().await.is_ok() {
+                    -1
+                } else {
+                    return Err(self.master_lost(session).await);
+                }
+            }
+            Err(openssh::Error::Disconnected) => return Err(self.master_lost(session).await),
+            Err(e) => {
+                if session.check().await.is_err() {
+                    return Err(self.master_lost(session).await);
+                }
+                return Err(TransportError::Failed(format!(
+                    "waiting for a command on {}: {}",
+                    self.spec.address,
+                    error_chain(&e)
+                )));
+            }
+        };
+        Ok(ExecOutput { rc, stdout, stderr })
+    }
+
+    /// Close the master (if any) and forget any failure; the next call reconnects.
+    async fn shutdown(&self) {
+        let old = std::mem::replace(&mut *self.state.lock().await, State::Idle);
+        if let State::Up(s) = old {
+            close_session(s).await;
+        }
+    }
+}
+
+/// Close a master now if nothing else uses it; otherwise the last user's drop shuts it down.
+async fn close_session(s: Arc<Session>) {
+    if let Ok(s) = Arc::try_unwrap(s) {
+        if let Err(e) = s.close().await {
+            tracing::debug!("closing ssh master: {}", error_chain(&e));
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for SshHost {
+    async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
+        let _permit = self
+            .channels
+            .acquire()
+            .await
+            .map_err(|_| TransportError::Failed("transport closed".into()))?;
+        let (session, _active) = self.session().await?;
+        let run = self.run(&session, cmd);
+        match cmd.timeout {
+            Some(t) => tokio::time::timeout(t, run)
+                .await
+                .map_err(|_| TransportError::Timeout(t))?,
+            None => run.await,
+        }
+    }
+
+    async fn close(&self) {
+        self.shutdown().await;
+    }
+}
+
+async fn read_all<R: tokio::io::AsyncRead + Unpin>(r: Option<R>) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if let Some(mut r) = r {
+        r.read_to_end(&mut buf).await?;
+    }
+    Ok(buf)
+}
+
+/// Whether the mux master refused to open a session (sshd's MaxSessions, or a channel open
+/// failure). `openssh` does not re-export the mux client's error type, so this reads its text
+/// ("Server refused the request: Session open refused by peer.").
+fn is_refused(e: &openssh::Error) -> bool {
+    matches!(e, openssh::Error::SshMux(_)) && error_chain(e).contains("refused")
+}
+
+/// An error and its sources, one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// The message for a failed connection: what ssh said.
+fn connect_error(e: openssh::Error) -> String {
+    match &e {
+        openssh::Error::Connect(io) => {
+            let m = io.to_string();
+            let m = m.trim();
+            if m.is_empty() {
+                "ssh could not connect and gave no message (LogLevel QUIET?)".to_string()
+            } else {
+                m.to_string()
+            }
+        }
+        _ => error_chain(&e),
+    }
+}
+
+/// The builder settings and the generated ssh_config for one host.
+#[derive(Debug)]
+struct Plan {
+    known_hosts: KnownHosts,
+    known_hosts_file: Option<String>,
+    connect_timeout: Duration,
+    /// ssh_config lines from the extra args, in order.
+    config_lines: Vec<String>,
+    /// The user's own config to include (`-F` semantics); `None` means the defaults.
+    user_config: Option<PathBuf>,
+    warnings: Vec<String>,
+}
+
+/// Flags of `ssh` that take an argument.
+const FLAGS_WITH_ARG: &str = "BbcDEeFIiJLlmOoPpQRSWw";
+
+impl Plan {
+    fn new(spec: &ConnectionSpec) -> Self {
+        let mut plan = Plan {
+            known_hosts: match spec.host_keys {
+                HostKeyPolicy::Strict => KnownHosts::Strict,
+                HostKeyPolicy::AcceptNew => KnownHosts::Add,
+                HostKeyPolicy::Off => KnownHosts::Accept,
+            },
+            known_hosts_file: (spec.host_keys == HostKeyPolicy::Off).then(|| "/dev/null".into()),
+            connect_timeout: spec.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            config_lines: Vec::new(),
+            user_config: spec.ssh_config.clone(),
+            warnings: Vec::new(),
+        };
+        let mut timeout_from_args = None;
+        let mut args = spec.extra_args.iter();
+        while let Some(arg) = args.next() {
+            let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
+                plan.warnings
+                    .push(format!("ignoring ssh argument {arg:?} (not an option)"));
+                continue;
+            };
+            for (i, flag) in flags.char_indices() {
+                if FLAGS_WITH_ARG.contains(flag) {
+                    let rest = &flags[i + flag.len_utf8()..];
+                    let value = if rest.is_empty() {
+                        match args.next() {
+                            Some(v) => v.as_str(),
+                            None => {
+                                plan.warnings
+                                    .push(format!("ignoring ssh option -{flag} without a value"));
+                                break;
+                            }
+                        }
+                    } else {
+                        rest
+                    };
+                    plan.flag_with_value(spec, flag, value, &mut timeout_from_args);
+                    break;
+                }
+                plan.flag(flag);
+            }
+        }
+        if spec.connect_timeout.is_none() {
+            if let Some(t) = timeout_from_args {
+                plan.connect_timeout = t;
+            }
+        }
+        if plan.connect_timeout < Duration::from_secs(1) {
+            plan.connect_timeout = Duration::from_secs(1);
+        }
+        plan
+    }
+
+    fn line(&mut self, key: &str, value: &str) {
+        self.config_lines.push(format!("{key} {value}"));
+    }
+
+    fn flag(&mut self, flag: char) {
+        match flag {
+            '4' => self.line("AddressFamily", "inet"),
+            '6' => self.line("AddressFamily", "inet6"),
+            'A' => self.line("ForwardAgent", "yes"),
+            'a' => self.line("ForwardAgent", "no"),
+            'C' => self.line("Compression", "yes"),
+            'q' => self.line("LogLevel", "QUIET"),
+            'v' => self.line("LogLevel", "VERBOSE"),
+            'X' => self.line("ForwardX11", "yes"),
+            'x' => self.line("ForwardX11", "no"),
+            'Y' => self.line("ForwardX11Trusted", "yes"),
+            'g' => self.line("GatewayPorts", "yes"),
+            'K' => {
+                self.line("GSSAPIAuthentication", "yes");
+                self.line("GSSAPIDelegateCredentials", "yes");
+            }
+            'k' => self.line("GSSAPIDelegateCredentials", "no"),
+            other => self.warnings.push(format!(
+                "ignoring ssh flag -{other} (windlass runs the session)"
+            )),
+        }
+    }
+
+    fn flag_with_value(
+        &mut self,
+        spec: &ConnectionSpec,
+        flag: char,
+        value: &str,
+        timeout: &mut Option<Duration>,
+    ) {
+        if value.contains(['\n', '\r', '\0']) {
+            self.warnings.push(format!(
+                "ignoring ssh option -{flag} with a line break in its value"
+            ));
+            return;
+        }
+        match flag {
+            'o' => self.option(spec, value, timeout),
+            'i' => self.line("IdentityFile", &config_quote(value)),
+            'p' => self.line("Port", value),
+            'l' => self.line("User", value),
+            'J' => self.line("ProxyJump", value),
+            'c' => self.line("Ciphers", value),
+            'm' => self.line("MACs", value),
+            'b' => self.line("BindAddress", value),
+            'B' => self.line("BindInterface", value),
+            'F' => self.user_config = Some(PathBuf::from(value)),
+            other => self
+                .warnings
+                .push(format!("ignoring ssh option -{other} {value}")),
+        }
+    }
+
+    /// One `-o` argument: itself an ssh_config line (`Key=Value` or `Key Value`).
+    fn option(&mut self, spec: &ConnectionSpec, line: &str, timeout: &mut Option<Duration>) {
+        let line = line.trim();
+        let end = line
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or(line.len());
+        let key = &line[..end];
+        let value = line[end..]
+            .trim_start()
+            .strip_prefix('=')
+            .unwrap_or(line[end..].trim_start())
+            .trim();
+        match key.to_ascii_lowercase().as_str() {
+            "stricthostkeychecking" => {
+                // Like Ansible, explicit args matter only while checking is at its default.
+                if spec.host_keys == HostKeyPolicy::Strict {
+                    match value.to_ascii_lowercase().as_str() {
+                        "yes" | "ask" | "true" => self.known_hosts = KnownHosts::Strict,
+                        "accept-new" => self.known_hosts = KnownHosts::Add,
+                        "no" | "off" | "false" => self.known_hosts = KnownHosts::Accept,
+                        _ => self
+                            .warnings
+                            .push(format!("ignoring unknown StrictHostKeyChecking={value}")),
+                    }
+                }
+            }
+            "userknownhostsfile" => {
+                if spec.host_keys != HostKeyPolicy::Off {
+                    self.known_hosts_file = Some(value.to_string());
+                }
+            }
+            "connecttimeout" => match value.parse::<u64>() {
+                Ok(s) => *timeout = Some(Duration::from_secs(s)),
+                Err(_) => self
+                    .warnings
+                    .push(format!("ignoring ConnectTimeout={value} (not seconds)")),
+            },
+            "controlmaster" | "controlpath" | "controlpersist" | "batchmode" => self.warnings.push(
+                format!("ignoring {key} (windlass manages the master connection)"),
+            ),
+            "host" | "match" | "include" | "" => {
+                self.warnings.push(format!("ignoring ssh option {line:?}"))
+            }
+            _ => self.config_lines.push(line.to_string()),
+        }
+    }
+
+    /// The generated ssh_config: the args' lines first (first value wins), then the
+    /// user's configuration.
+    fn config_file(&self) -> String {
+        let mut s = String::from(
+            "# Generated by windlass from ansible_ssh_common_args / ansible_ssh_extra_args.\n",
+        );
+        for l in &self.config_lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+        match &self.user_config {
+            Some(p) => {
+                s.push_str(&format!("Include {}\n", config_quote(&path_str(p))));
+            }
+            None => {
+                s.push_str("Include ~/.ssh/config\n");
+                s.push_str("Include /etc/ssh/ssh_config\n");
+            }
+        }
+        s
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Double-quote an ssh_config argument when it holds blanks or quotes.
+fn config_quote(s: &str) -> String {
+    if !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+        return s.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(args: &[&str]) -> ConnectionSpec {
+        ConnectionSpec {
+            inventory_hostname: "h".into(),
+            address: "10.0.0.1".into(),
+            extra_args: args.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ansible_style_args_map_onto_builder_and_config() {
+        let p = Plan::new(&spec(&[
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-oLogLevel=ERROR",
+            "-o",
+            "ProxyCommand=ssh -W %h:%p -q bastion",
+            "-C",
+            "-J",
+            "jump@gw",
+            "-o",
+            "ControlPersist=60s",
+            "-o",
+            "ConnectTimeout=3",
+        ]));
+        assert!(matches!(p.known_hosts, KnownHosts::Accept));
+        assert_eq!(p.known_hosts_file.as_deref(), Some("/dev/null"));
+        assert_eq!(p.connect_timeout, Duration::from_secs(3));
+        assert_eq!(
+            p.config_lines,
+            [
+                "LogLevel=ERROR",
+                "ProxyCommand=ssh -W %h:%p -q bastion",
+                "Compression yes",
+                "ProxyJump jump@gw"
+            ]
+        );
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        let file = p.config_file();
+        assert!(file.ends_with("Include ~/.ssh/config\nInclude /etc/ssh/ssh_config\n"));
+    }
+
+    #[test]
+    fn explicit_policy_beats_args() {
+        let mut s = spec(&["-o", "StrictHostKeyChecking=no"]);
+        s.host_keys = HostKeyPolicy::AcceptNew;
+        s.connect_timeout = Some(Duration::from_millis(200));
+        let p = Plan::new(&s);
+        assert!(matches!(p.known_hosts, KnownHosts::Add));
+        assert_eq!(p.connect_timeout, Duration::from_secs(1));
+        s.host_keys = HostKeyPolicy::Off;
+        s.extra_args = vec!["-o".into(), "UserKnownHostsFile=/tmp/kh".into()];
+        let p = Plan::new(&s);
+        assert!(matches!(p.known_hosts, KnownHosts::Accept));
+        assert_eq!(p.known_hosts_file.as_deref(), Some("/dev/null"));
+        assert!(p.config_lines.is_empty());
+    }
+
+    #[test]
+    fn user_config_and_bad_values() {
+        let mut s = spec(&["-F", "/etc/my ssh.conf", "-o", "Host evil", "-p2222", "-o"]);
+        s.ssh_config = Some("/ignored".into());
+        let p = Plan::new(&s);
+        assert_eq!(p.config_lines, ["Port 2222"]);
+        assert!(
+            p.config_file()
+                .ends_with("Port 2222\nInclude \"/etc/my ssh.conf\"\n")
+        );
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        let p = Plan::new(&spec(&["-o", "LogLevel=ERROR\nHost *"]));
+        assert!(p.config_lines.is_empty());
+    }
+
+    #[tokio::test]
+    async fn dash_address_is_refused_without_running_ssh() {
+        let pool = SshPool::new();
+        let mut s = spec(&[]);
+        s.address = "-oProxyCommand=touch /tmp/x".into();
+        let t = pool.transport(&s);
+        let e = t.exec(&RemoteCommand::argv(["true"])).await.unwrap_err();
+        assert!(matches!(e, TransportError::Unreachable(m) if m.contains("invalid host address")));
     }
 }
