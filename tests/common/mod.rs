@@ -1,0 +1,109 @@
+//! Helpers for integration tests: write a project into a temp dir, run a playbook on the
+//! local connection, collect the events.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use windlass::engine::{Engine, RunOptions, RunReport};
+use windlass::event::{Collector, Event, Status};
+use windlass::inventory::Inventory;
+use windlass::modules::Registry;
+use windlass::playbook::{Loader, load_playbook};
+use windlass::transport::DefaultConnector;
+
+/// A temporary project directory.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Project { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write `text` to `rel` (parents created).
+    pub fn file(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Load `playbook` and `inventory` (relative paths) and run with `opts`.
+    pub fn run(&self, playbook: &str, inventory: &str, opts: RunOptions) -> windlass::Result<(Vec<Event>, RunReport)> {
+        let inv_path = self.dir.path().join(inventory);
+        let mut inv = Inventory::load(std::slice::from_ref(&inv_path))?;
+        let pb_path = self.dir.path().join(playbook);
+        inv.add_vars_dir(pb_path.parent().unwrap())?;
+        let loader = Arc::new(Loader::new(Arc::new(Registry::builtin()), vec![]));
+        let pb = load_playbook(&pb_path, &loader)?;
+        let collector = Collector::default();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let report = rt.block_on(async {
+            let engine = Engine::new(inv, Some(inv_path), loader, Arc::new(DefaultConnector::new()), opts, Box::new(collector.clone()));
+            engine.run(&pb).await
+        })?;
+        Ok((collector.take(), report))
+    }
+}
+
+/// Every `msg` printed by `debug` and `fail` tasks on `host`, in order.
+pub fn debug_msgs(events: &[Event], host: &str) -> Vec<serde_json::Value> {
+    let mut action = String::new();
+    let mut out = Vec::new();
+    for e in events {
+        match e {
+            Event::TaskStart { action: a, .. } => action = a.clone(),
+            Event::HostResult { host: h, result, status, .. } if h == host && *status != Status::Skipped => {
+                if action.ends_with("debug") || action.ends_with("fail") {
+                    if let Some(m) = result.get("msg") {
+                        out.push(m.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `(task, host, status)` for every host result, in order.
+pub fn results(events: &[Event]) -> Vec<(String, String, Status)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult { host, task, status, .. } => Some((task.clone(), host.clone(), *status)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Names of tasks started, in order (handlers included).
+pub fn task_starts(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TaskStart { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Options for a quiet, sequential run (deterministic event order).
+pub fn opts() -> RunOptions {
+    RunOptions { forks: 1, ..RunOptions::default() }
+}
+
+/// A local-connection INI inventory with hosts `names`.
+pub fn local_inventory(names: &[&str]) -> String {
+    let mut s = String::from("[nodes]\n");
+    for n in names {
+        s.push_str(&format!("{n} ansible_connection=local\n"));
+    }
+    s
+}

@@ -1,0 +1,333 @@
+//! The engine on the local connection: precedence, handlers, blocks, loops, serial,
+//! failure isolation and exit codes.
+
+mod common;
+
+use common::{Project, debug_msgs, local_inventory, opts, results, task_starts};
+use serde_json::json;
+use windlass::engine::RunOptions;
+use windlass::event::{Event, Status};
+
+#[test]
+fn variable_precedence_follows_ansible() {
+    let p = Project::new();
+    // pN is defined at the first N levels; each level sets it to its own name.
+    let levels = [
+        "role_defaults", "inv_group_all", "inv_group", "inv_host", "play_vars", "vars_files",
+        "role_vars", "block_vars", "task_vars", "set_fact", "extra_vars",
+    ];
+    let defs = |upto: usize| -> String {
+        (1..=levels.len()).filter(|n| *n >= upto).map(|n| format!("p{n}: {}\n", levels[upto - 1])).collect()
+    };
+    p.file("roles/r/defaults/main.yml", &defs(1));
+    p.file("group_vars/all.yml", &defs(2));
+    p.file("group_vars/nodes.yml", &defs(3));
+    p.file("host_vars/h1.yml", &defs(4));
+    p.file("vf.yml", &defs(6));
+    p.file("roles/r/vars/main.yml", &defs(7));
+    let fact_vars: String = (10..=11).map(|n| format!("          p{n}: set_fact\n")).collect();
+    let msg: Vec<String> = (1..=11).map(|n| format!("{{{{ p{n} }}}}")).collect();
+    p.file(
+        "roles/r/tasks/main.yml",
+        &format!(
+            "- block:\n    - set_fact:\n{fact_vars}    - debug:\n        msg: \"{}\"\n      vars:\n{}  vars:\n{}",
+            msg.join(","),
+            (9..=11).map(|n| format!("        p{n}: task_vars\n")).collect::<String>(),
+            (8..=11).map(|n| format!("    p{n}: block_vars\n")).collect::<String>(),
+        ),
+    );
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: nodes\n  gather_facts: false\n  vars_files: [vf.yml]\n  vars:\n{}  roles: [r]\n",
+            (5..=11).map(|n| format!("    p{n}: play_vars\n")).collect::<String>()
+        ),
+    );
+    p.file("hosts", &local_inventory(&["h1"]));
+    let mut o = opts();
+    o.extra_vars.insert("p11".into(), json!("extra_vars"));
+    let (events, report) = p.run("site.yml", "hosts", o).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    let msgs = debug_msgs(&events, "h1");
+    let got: Vec<&str> = msgs.last().unwrap().as_str().unwrap().split(',').collect();
+    assert_eq!(got, levels.to_vec());
+}
+
+#[test]
+fn handlers_run_in_definition_order_once_and_on_flush() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    p.file(
+        "site.yml",
+        r#"
+- hosts: nodes
+  gather_facts: no
+  tasks:
+    - name: change b
+      command: "true"
+      notify: [hb, ha]
+    - name: change a again
+      command: "true"
+      notify: ha
+    - name: only h2
+      command: "true"
+      notify: topic
+      when: inventory_hostname == 'h2'
+    - meta: flush_handlers
+    - name: after flush
+      debug: msg=after
+  handlers:
+    - name: ha
+      debug: msg=ha
+    - name: hb
+      debug: msg=hb
+    - name: listener
+      debug: msg=listened
+      listen: topic
+"#,
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0);
+    let starts = task_starts(&events);
+    assert_eq!(starts, vec!["change b", "change a again", "only h2", "ha", "hb", "listener", "after flush"]);
+    assert_eq!(debug_msgs(&events, "h1"), vec![json!("ha"), json!("hb"), json!("after")]);
+    assert_eq!(debug_msgs(&events, "h2"), vec![json!("ha"), json!("hb"), json!("listened"), json!("after")]);
+}
+
+#[test]
+fn block_rescue_always() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    p.file(
+        "site.yml",
+        r#"
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - block:
+        - command: "false"
+          when: inventory_hostname == 'h1'
+        - debug: msg=block-end
+      rescue:
+        - debug: msg=rescued
+      always:
+        - debug: msg=always
+    - block:
+        - fail: msg=boom
+          when: inventory_hostname == 'h2'
+      always:
+        - debug: msg=always2
+    - debug: msg=after
+"#,
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(debug_msgs(&events, "h1"), vec![json!("rescued"), json!("always"), json!("always2"), json!("after")]);
+    assert_eq!(debug_msgs(&events, "h2"), vec![json!("block-end"), json!("always"), json!("boom"), json!("always2")]);
+    let stats: std::collections::HashMap<_, _> = report.stats.iter().cloned().collect();
+    assert_eq!(stats["h1"].rescued, 1);
+    assert_eq!(stats["h1"].failed, 0);
+    assert_eq!(stats["h2"].failed, 1);
+    assert_eq!(report.exit_code, 2);
+}
+
+#[test]
+fn loop_register_has_results_list() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: "echo {{ item }}"
+      loop: [a, b]
+      register: out
+    - debug:
+        msg: "{{ out.results | map(attribute='stdout') | list }}"
+    - debug:
+        msg: "{{ out.changed }} {{ out.results | length }} {{ out.results[0].item }}"
+    - debug: msg="{{ idx }}={{ x }}"
+      loop: "{{ ['p', 'q'] }}"
+      loop_control: {loop_var: x, index_var: idx}
+    - debug: msg="{{ item.key }}:{{ item.value }}"
+      with_dict: {k: v}
+    - debug: msg="{{ item }}"
+      with_sequence: start=1 end=2 format=n%02d
+"#,
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    let msgs = debug_msgs(&events, "h1");
+    assert_eq!(msgs, vec![json!(["a", "b"]), json!("True 2 a"), json!("0=p"), json!("1=q"), json!("k:v"), json!("n01"), json!("n02")]);
+}
+
+#[test]
+fn serial_runs_batches_through_the_whole_play() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2", "h3", "h4", "h5"]));
+    p.file(
+        "site.yml",
+        "- hosts: nodes\n  gather_facts: false\n  serial: [1, '50%']\n  tasks:\n    - debug: msg=one\n    - debug: msg=two\n",
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0);
+    let order: Vec<(String, String)> = results(&events).into_iter().map(|(t, h, _)| (h, t)).collect();
+    let hosts_in_order: Vec<&str> = order.iter().map(|(h, _)| h.as_str()).collect();
+    // batch sizes 1, 2, 2: each batch finishes both tasks before the next starts
+    assert_eq!(hosts_in_order, vec!["h1", "h1", "h2", "h3", "h2", "h3", "h4", "h5", "h4", "h5"]);
+}
+
+#[test]
+fn a_failed_host_drops_out_and_the_others_go_on() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2", "h3"]));
+    p.file(
+        "site.yml",
+        "- hosts: nodes\n  gather_facts: false\n  tasks:\n    - command: /bin/false\n      when: inventory_hostname == 'h2'\n    - debug: msg=next\n- hosts: nodes\n  gather_facts: false\n  tasks:\n    - debug: msg=second-play\n",
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 2);
+    assert_eq!(debug_msgs(&events, "h1"), vec![json!("next"), json!("second-play")]);
+    assert!(debug_msgs(&events, "h2").is_empty());
+    let stats: std::collections::HashMap<_, _> = report.stats.iter().cloned().collect();
+    assert_eq!(stats["h2"].failed, 1);
+    assert_eq!(stats["h3"].ok, 2);
+}
+
+#[test]
+fn ignore_errors_and_failed_when_and_changed_when() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: /bin/false
+      ignore_errors: yes
+    - command: echo hello
+      register: r
+      changed_when: false
+      failed_when: "'hello' not in r.stdout"
+    - shell: exit 3
+      register: r3
+      failed_when: r3.rc not in [0, 3]
+      changed_when: r3.rc == 3
+    - debug: msg="{{ r.changed }} {{ r3.rc }}"
+"#,
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    let r = results(&events);
+    assert_eq!(r[0].2, Status::Failed);
+    assert_eq!(r[1].2, Status::Ok);
+    assert_eq!(r[2].2, Status::Changed);
+    assert_eq!(debug_msgs(&events, "h1").last().unwrap(), &json!("False 3"));
+    let stats = &report.stats[0].1;
+    assert_eq!((stats.ignored, stats.failed, stats.changed), (1, 0, 1));
+}
+
+#[test]
+fn tags_select_tasks() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - {debug: {msg: a}, tags: [a]}\n    - {debug: {msg: b}, tags: b}\n    - {debug: {msg: always}, tags: always}\n    - {debug: {msg: never}, tags: [never, n]}\n    - debug: msg=untagged\n",
+    );
+    let run = |tags: &[&str], skip: &[&str]| {
+        let o = RunOptions { tags: tags.iter().map(|s| s.to_string()).collect(), skip_tags: skip.iter().map(|s| s.to_string()).collect(), ..opts() };
+        let (events, _) = p.run("site.yml", "hosts", o).unwrap();
+        debug_msgs(&events, "h1").into_iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(&[], &[]), vec!["a", "b", "always", "untagged"]);
+    assert_eq!(run(&["a"], &[]), vec!["a", "always"]);
+    assert_eq!(run(&["n"], &[]), vec!["always", "never"]);
+    assert_eq!(run(&[], &["b", "always"]), vec!["a", "untagged"]);
+    assert_eq!(run(&["untagged"], &[]), vec!["always", "untagged"]);
+}
+
+#[test]
+fn includes_imports_and_role_dependencies() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file("roles/base/tasks/main.yml", "- debug: msg=\"base {{ base_x }}\"\n");
+    p.file("roles/base/defaults/main.yml", "base_x: 1\n");
+    p.file("roles/app/meta/main.yml", "dependencies:\n  - role: base\n    base_x: 2\n");
+    p.file("roles/app/tasks/main.yml", "- debug: msg=\"app {{ role_name }}\"\n- include_tasks: extra.yml\n  loop: [x, y]\n");
+    p.file("roles/app/tasks/extra.yml", "- debug: msg=\"extra {{ item }}\"\n");
+    p.file("more.yml", "- debug: msg=\"imported {{ who }}\"\n");
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  roles: [app]\n  tasks:\n    - import_tasks: more.yml\n      vars: {who: me}\n    - include_role: {name: base}\n",
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    let msgs: Vec<String> = debug_msgs(&events, "h1").into_iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    assert_eq!(msgs, vec!["base 2", "app app", "extra x", "extra y", "imported me", "base 1"]);
+}
+
+#[test]
+fn check_mode_runs_no_commands() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    let marker = p.path().join("marker");
+    p.file("site.yml", &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - command: touch {}\n", marker.display()));
+    let (events, _) = p.run("site.yml", "hosts", RunOptions { check: true, ..opts() }).unwrap();
+    assert!(!marker.exists());
+    assert!(matches!(results(&events)[0].2, Status::Skipped | Status::Changed));
+    let (_, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0);
+    assert!(marker.exists());
+}
+
+#[test]
+fn unreachable_host_gives_exit_4_and_others_continue() {
+    let p = Project::new();
+    p.file(
+        "hosts",
+        "[nodes]\nh1 ansible_connection=local\ndown ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_timeout=2 ansible_host_key_checking=false\n",
+    );
+    p.file("site.yml", "- hosts: nodes\n  gather_facts: false\n  tasks:\n    - command: echo hi\n    - debug: msg=after\n");
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 4, "{events:#?}");
+    let stats: std::collections::HashMap<_, _> = report.stats.iter().cloned().collect();
+    assert_eq!(stats["down"].unreachable, 1);
+    assert_eq!(debug_msgs(&events, "h1"), vec![json!("after")]);
+    assert!(events.iter().any(|e| matches!(e, Event::HostResult { host, status: Status::Unreachable, .. } if host == "down")));
+}
+
+#[test]
+fn until_retries_and_run_once_and_delegate() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    let counter = p.path().join("count");
+    p.file(
+        "site.yml",
+        &format!(
+            r#"
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - shell: "echo x >> {c}; wc -l < {c}"
+      register: n
+      until: n.stdout | int >= 3
+      retries: 5
+      delay: 0
+      run_once: true
+    - debug: msg="{{{{ n.attempts }}}}"
+    - command: echo delegated
+      delegate_to: localhost
+      register: d
+    - debug: msg="{{{{ d.stdout }}}}"
+"#,
+            c = counter.display()
+        ),
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    assert_eq!(debug_msgs(&events, "h2"), vec![json!(3), json!("delegated")]);
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().lines().count(), 3);
+}
