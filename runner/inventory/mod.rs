@@ -170,8 +170,7 @@ impl Inventory {
                 inv.load_dir(source)?;
                 vars_dirs.push(source.clone());
             } else if source.is_file() {
-                let text = read_text(source)?;
-                inv.parse_into(&text, source)?;
+                inv.load_file(source)?;
                 let parent = match source.parent() {
                     Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                     _ => PathBuf::from("."),
@@ -227,6 +226,18 @@ impl Inventory {
         }
     }
 
+    fn load_file(&mut self, path: &Path) -> Result<()> {
+        let text = read_text(path)?;
+        if text.starts_with("#!") && is_executable(path) {
+            return Err(Error::invalid_help(
+                &Loc::new(std::sync::Arc::from(path), 1, 1),
+                "dynamic inventory scripts are not supported",
+                "run the script yourself and save its output, or write a static INI or YAML inventory",
+            ));
+        }
+        self.parse_into(&text, path)
+    }
+
     fn load_dir(&mut self, dir: &Path) -> Result<()> {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
@@ -243,8 +254,7 @@ impl Inventory {
             if path.is_dir() {
                 self.load_dir(&path)?;
             } else {
-                let text = read_text(&path)?;
-                self.parse_into(&text, &path)?;
+                self.load_file(&path)?;
             }
         }
         Ok(())
@@ -645,6 +655,17 @@ fn ignored_in_dir(name: &str) -> bool {
         || EXTS.iter().any(|e| name.ends_with(e))
 }
 
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> bool {
+    false
+}
+
 /// A file's text, or a located error when it is not UTF-8.
 pub(crate) fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -707,6 +728,39 @@ mod tests {
         );
         assert_eq!(i.host_vars("new")["v"], json!(1));
         assert_eq!(i.group("ungrouped").unwrap().hosts, ["a"]);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn dynamic_scripts_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let script = t.path().join("inv.py");
+        std::fs::write(&script, "#!/usr/bin/env python3\nprint('{}')\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = Inventory::load(std::slice::from_ref(&script)).unwrap_err();
+        assert!(e.to_string().contains("dynamic inventory scripts"), "{e}");
+        // Without the executable bit it is read as INI (the `#!` line is a comment).
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(Inventory::load(&[script]).is_ok());
+    }
+
+    #[test]
+    fn several_sources_merge() {
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join("a.ini");
+        let b = t.path().join("b.yml");
+        std::fs::write(&a, "[web]\nw1 x=1\n[web:vars]\ng=a\n").unwrap();
+        std::fs::write(
+            &b,
+            "web:\n  hosts:\n    w2:\n    w1: {x: 2}\n  vars:\n    g: b\n",
+        )
+        .unwrap();
+        let i = Inventory::load(&[a, b]).unwrap();
+        assert_eq!(i.group("web").unwrap().hosts, ["w1", "w2"]);
+        assert_eq!(i.host_vars("w1")["x"], json!(2));
+        assert_eq!(i.host_vars("w2")["g"], json!("b"));
+        assert_eq!(i.sources().len(), 2);
     }
 
     #[test]
