@@ -630,7 +630,7 @@ impl Inventory {
 
 /// Whether a directory inventory skips the entry `name` (Ansible's ignore rules).
 fn ignored_in_dir(name: &str) -> bool {
-    const EXTS: [&str; 15] = [
+    const EXTS: [&str; 14] = [
         "~",
         ".orig",
         ".bak",
@@ -643,7 +643,6 @@ fn ignored_in_dir(name: &str) -> bool {
         ".md",
         ".txt",
         ".rst",
-        ".ini~",
         ".tmp",
         ".dpkg-old",
     ];
