@@ -4,6 +4,7 @@
 pub mod command;
 pub mod error;
 pub mod exit;
+pub mod template;
 pub mod transport;
 pub mod yaml;
 
