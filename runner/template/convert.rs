@@ -48,9 +48,9 @@ pub(crate) fn value_to_json(v: &Value) -> Result<serde_json::Value, String> {
         ValueKind::Undefined | ValueKind::None => J::Null,
         ValueKind::Bool => J::Bool(v.is_true()),
         ValueKind::Number => {
-            if let Some(i) = v.as_i64() {
+            if let (true, Some(i)) = (v.is_integer(), v.as_i64()) {
                 J::from(i)
-            } else if let Ok(u) = u64::try_from(v.clone()) {
+            } else if let (true, Ok(u)) = (v.is_integer(), u64::try_from(v.clone())) {
                 J::from(u)
             } else {
                 let f = f64::try_from(v.clone()).map_err(|e| e.to_string())?;
@@ -88,6 +88,15 @@ pub(crate) fn value_to_json(v: &Value) -> Result<serde_json::Value, String> {
         ValueKind::Invalid => return Err(v.to_string()),
         _ => J::String(v.to_string()),
     })
+}
+
+/// How the renderer writes a value into output: `None` (and undefined) as nothing.
+pub(crate) fn output_str(v: &Value) -> String {
+    if v.is_none() || v.is_undefined() {
+        String::new()
+    } else {
+        py_str(v)
+    }
 }
 
 /// Python's `str()` of a value: strings as they are, `True`/`False`, `None`, containers as

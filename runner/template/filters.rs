@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use minijinja::value::{Kwargs, Rest, Value, ValueKind};
+use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State};
 
 use super::convert::{ansible_bool_word, json_to_value, py_str, value_to_json};
@@ -15,6 +15,11 @@ use super::{ipaddr, jinja_tests, yamlout};
 
 /// Prefix of the error detail the `mandatory` filter raises (the renderer names the variable).
 pub(crate) const MANDATORY_MARK: &str = "\u{1}mandatory:";
+
+/// Positional and keyword arguments as plain values (keywords last, as a kwargs map).
+pub(crate) fn values(args: Rest<ValueOrKwargs>) -> Vec<Value> {
+    args.0.into_iter().map(ValueOrKwargs::into_value).collect()
+}
 
 pub(crate) fn err(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
@@ -106,8 +111,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("product", product);
     env.add_filter("type_debug", type_debug);
     env.add_filter("extract", extract);
-    env.add_filter("dict", |args: Rest<Value>| dict_fn(&args));
-    env.add_function("dict", |args: Rest<Value>| dict_fn(&args));
+    env.add_filter("dict", |args: Rest<ValueOrKwargs>| dict_fn(&values(args)));
+    env.add_function("dict", |args: Rest<ValueOrKwargs>| dict_fn(&values(args)));
     env.add_filter("wordcount", |s: String| s.split_whitespace().count());
     env.add_filter("center", center);
     env.add_filter("human_to_bytes", human_to_bytes);
@@ -405,7 +410,8 @@ fn regex_replace(
     Ok(re.replacen(&s, count, rep.as_str()).into_owned())
 }
 
-fn regex_search(v: &Value, pattern: String, args: Rest<Value>) -> Result<Value, Error> {
+fn regex_search(v: &Value, pattern: String, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let args = values(args);
     let s = text(v)?;
     let mut groups = Vec::new();
     let mut ignorecase = false;
@@ -509,7 +515,8 @@ fn merge(
     }
 }
 
-fn combine(v: &Value, args: Rest<Value>) -> Result<Value, Error> {
+fn combine(v: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let args = values(args);
     let mut recursive = false;
     let mut list_merge = "replace".to_owned();
     let mut dicts = vec![to_json(v)?];
@@ -865,7 +872,7 @@ fn human_to_bytes(v: &Value, default_unit: Option<String>, kw: Kwargs) -> Result
     let isbits = kw_bool(&kw, "isbits", false)?;
     kw.assert_all_used()?;
     let s = text(v)?;
-    let re = regex::Regex::new(r"^\s*(\d*\.?\d+)\s*([KMGTPEZY]?)([bB]?)(?:it|yte)?s?\s*$")
+    let re = regex::Regex::new(r"^\s*(\d*\.?\d+)\s*([KMGTPEZY]?)i?([bB]?)(?:it|yte)?s?\s*$")
         .map_err(|e| err(e.to_string()))?;
     let caps = re
         .captures(&s)

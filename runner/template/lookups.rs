@@ -6,16 +6,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use minijinja::value::{Kwargs, Rest, Value, ValueKind};
+use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, State};
 
 use super::context::Ctx;
-use super::filters::{err, text};
+use super::filters::{err, text, values};
 use super::{SearchKind, to_mj_error};
 
 pub(crate) fn register(env: &mut Environment<'static>) {
-    env.add_function("lookup", |state: &State, name: String, args: Rest<Value>| {
-        let (terms, kw) = split_args(&args)?;
+    env.add_function("lookup", |state: &State, name: String, args: Rest<ValueOrKwargs>| {
+        let (terms, kw) = split_args(&values(args))?;
         let wantlist = kw_bool(&kw, "wantlist")?;
         let out = run(state, &name, &terms, &kw)?;
         if wantlist {
@@ -24,8 +24,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         Ok(join_results(out))
     });
     for q in ["query", "q"] {
-        env.add_function(q, |state: &State, name: String, args: Rest<Value>| {
-            let (terms, kw) = split_args(&args)?;
+        env.add_function(q, |state: &State, name: String, args: Rest<ValueOrKwargs>| {
+            let (terms, kw) = split_args(&values(args))?;
             let _ = kw_bool(&kw, "wantlist")?;
             run(state, &name, &terms, &kw).map(Value::from)
         });

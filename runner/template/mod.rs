@@ -271,7 +271,7 @@ impl Templar {
         if is_single_expression(t) {
             let (out, v) = self.run(t, NATIVE, ctx, None)?;
             if let Some(v) = v {
-                if convert::py_str(&v) == out {
+                if convert::output_str(&v) == out {
                     return convert::value_to_json(&v).map_err(TemplateError::new);
                 }
             }
@@ -521,15 +521,12 @@ fn convert_error(e: &minijinja::Error, src: &str, file_name: Option<&str>) -> Te
         ErrorKind::UnknownFilter => format!("no filter named {}", quoted_tail(&detail)),
         ErrorKind::UnknownTest => format!("no test named {}", quoted_tail(&detail)),
         _ if detail.starts_with(filters::MANDATORY_MARK) => {
-            let name = e
-                .range()
-                .and_then(|r| src.get(r))
-                .and_then(|s| s.rsplit_once('|').map(|(a, _)| a.trim().to_owned()));
+            let custom = &detail[filters::MANDATORY_MARK.len()..];
+            let name = mandatory_subject(e, src);
+            undefined = name.clone();
             match name {
-                Some(n) => {
-                    undefined = Some(n.clone());
-                    format!("Mandatory variable '{n}' not defined.")
-                }
+                _ if !custom.is_empty() => custom.to_owned(),
+                Some(n) => format!("Mandatory variable '{n}' not defined."),
                 None => "Mandatory variable not defined.".to_owned(),
             }
         }
@@ -555,6 +552,24 @@ fn convert_error(e: &minijinja::Error, src: &str, file_name: Option<&str>) -> Te
         loc,
         undefined,
     }
+}
+
+/// The expression a failing `mandatory` filter was applied to: from the error's span, else
+/// the first `x | mandatory` in the source.
+fn mandatory_subject(e: &minijinja::Error, src: &str) -> Option<String> {
+    let from_span = e
+        .range()
+        .and_then(|r| src.get(r))
+        .and_then(|s| s.rsplit_once('|').map(|(a, _)| a.trim().to_owned()))
+        .filter(|s| !s.is_empty());
+    if from_span.is_some() {
+        return from_span;
+    }
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r#"([\w.\[\]'"]+)\s*\|\s*mandatory\b"#).expect("valid regex")
+    });
+    re.captures(src).map(|c| c[1].to_owned())
 }
 
 /// The expression minijinja names in "... (`expr` is undefined ...)".

@@ -171,7 +171,7 @@ fn scalar(v: &J) -> String {
 /// Words and shapes a YAML 1.1 reader would not read back as a string.
 fn ambiguous(s: &str) -> bool {
     const WORDS: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE",
         "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
         "~", "=", "<<",
     ];
