@@ -143,7 +143,11 @@ impl Object for Ctx {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Iter(Box::new(
-            self.names().into_iter().map(Value::from).collect::<Vec<_>>().into_iter(),
+            self.names()
+                .into_iter()
+                .map(Value::from)
+                .collect::<Vec<_>>()
+                .into_iter(),
         ))
     }
 }
@@ -163,7 +167,12 @@ impl Object for VarsDict {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Iter(Box::new(
-            self.0.names().into_iter().map(Value::from).collect::<Vec<_>>().into_iter(),
+            self.0
+                .names()
+                .into_iter()
+                .map(Value::from)
+                .collect::<Vec<_>>()
+                .into_iter(),
         ))
     }
 }

@@ -144,11 +144,18 @@ fn bool_filter(v: &Value) -> Result<bool, Error> {
 }
 
 /// Jinja2's `int`: numbers truncate, strings parse (as float too), failures give the default.
-fn int_filter(v: &Value, default: Option<Value>, base: Option<u32>, kw: Kwargs) -> Result<Value, Error> {
+fn int_filter(
+    v: &Value,
+    default: Option<Value>,
+    base: Option<u32>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
     not_undefined(v)?;
     let default = match default {
         Some(d) => d,
-        None => kw.get::<Option<Value>>("default")?.unwrap_or(Value::from(0)),
+        None => kw
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0)),
     };
     let base = match base {
         Some(b) => b,
@@ -309,7 +316,12 @@ fn to_nice_json(v: &Value, kw: Kwargs) -> Result<Value, Error> {
     let sort = kw_bool(&kw, "sort_keys", true)?;
     let ascii = kw_bool(&kw, "ensure_ascii", true)?;
     kw.assert_all_used()?;
-    Ok(Value::from(py_json(&to_json(v)?, Some(indent), sort, ascii)))
+    Ok(Value::from(py_json(
+        &to_json(v)?,
+        Some(indent),
+        sort,
+        ascii,
+    )))
 }
 
 fn from_json(s: String) -> Result<Value, Error> {
@@ -325,7 +337,11 @@ fn from_yaml(s: String) -> Result<Value, Error> {
 }
 
 /// Compiles a Python regex with Ansible's `ignorecase`/`multiline` flags.
-pub(crate) fn compile_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {
+pub(crate) fn compile_regex(
+    pattern: &str,
+    ignorecase: bool,
+    multiline: bool,
+) -> Result<regex::Regex, Error> {
     regex::RegexBuilder::new(pattern)
         .case_insensitive(ignorecase)
         .multi_line(multiline)
@@ -474,7 +490,11 @@ fn regex_findall(v: &Value, pattern: String, kw: Kwargs) -> Result<Value, Error>
     Ok(Value::from(out))
 }
 
-fn merge_lists(old: &[serde_json::Value], new: &[serde_json::Value], how: &str) -> Vec<serde_json::Value> {
+fn merge_lists(
+    old: &[serde_json::Value],
+    new: &[serde_json::Value],
+    how: &str,
+) -> Vec<serde_json::Value> {
     match how {
         "keep" => old.to_vec(),
         "append" => old.iter().chain(new).cloned().collect(),
@@ -573,11 +593,18 @@ fn json_type(v: &serde_json::Value) -> &'static str {
 }
 
 fn dict2items(v: &Value, kw: Kwargs) -> Result<Value, Error> {
-    let key_name = kw.get::<Option<String>>("key_name")?.unwrap_or("key".into());
-    let value_name = kw.get::<Option<String>>("value_name")?.unwrap_or("value".into());
+    let key_name = kw
+        .get::<Option<String>>("key_name")?
+        .unwrap_or("key".into());
+    let value_name = kw
+        .get::<Option<String>>("value_name")?
+        .unwrap_or("value".into());
     kw.assert_all_used()?;
     if v.kind() != ValueKind::Map {
-        return Err(err(format!("dict2items requires a dictionary, got {}", v.kind())));
+        return Err(err(format!(
+            "dict2items requires a dictionary, got {}",
+            v.kind()
+        )));
     }
     let mut out = Vec::new();
     for k in v.try_iter()? {
@@ -591,8 +618,12 @@ fn dict2items(v: &Value, kw: Kwargs) -> Result<Value, Error> {
 }
 
 fn items2dict(v: &Value, kw: Kwargs) -> Result<Value, Error> {
-    let key_name = kw.get::<Option<String>>("key_name")?.unwrap_or("key".into());
-    let value_name = kw.get::<Option<String>>("value_name")?.unwrap_or("value".into());
+    let key_name = kw
+        .get::<Option<String>>("key_name")?
+        .unwrap_or("key".into());
+    let value_name = kw
+        .get::<Option<String>>("value_name")?
+        .unwrap_or("value".into());
     kw.assert_all_used()?;
     let mut pairs = Vec::new();
     for item in v.try_iter()? {
@@ -618,7 +649,12 @@ fn ternary(v: &Value, t: Value, f: Value, none_val: Option<Value>) -> Result<Val
     Ok(if v.is_true() { t } else { f })
 }
 
-fn flatten_into(v: &Value, levels: Option<i64>, skip_nulls: bool, out: &mut Vec<Value>) -> Result<(), Error> {
+fn flatten_into(
+    v: &Value,
+    levels: Option<i64>,
+    skip_nulls: bool,
+    out: &mut Vec<Value>,
+) -> Result<(), Error> {
     for x in v.try_iter()? {
         if skip_nulls && (x.is_none() || x.as_str() == Some("None")) {
             continue;
@@ -667,7 +703,10 @@ fn set_op(a: Value, b: Value, op: SetOp) -> Result<Value, Error> {
     let b = items(&b)?;
     let mut out = Vec::new();
     match op {
-        SetOp::Union => a.into_iter().chain(b).for_each(|x| push_unique(&mut out, x)),
+        SetOp::Union => a
+            .into_iter()
+            .chain(b)
+            .for_each(|x| push_unique(&mut out, x)),
         SetOp::Difference => a
             .into_iter()
             .filter(|x| !b.contains(x))
@@ -698,7 +737,11 @@ fn dirname(p: &str) -> &str {
         Some(i) => {
             let head = &p[..=i];
             let trimmed = head.trim_end_matches('/');
-            if trimmed.is_empty() { &head[..1] } else { trimmed }
+            if trimmed.is_empty() {
+                &head[..1]
+            } else {
+                trimmed
+            }
         }
         None => "",
     }
@@ -795,7 +838,9 @@ fn product(v: &Value, others: Rest<Value>) -> Result<Value, Error> {
             })
             .collect();
     }
-    Ok(Value::from(acc.into_iter().map(Value::from).collect::<Vec<_>>()))
+    Ok(Value::from(
+        acc.into_iter().map(Value::from).collect::<Vec<_>>(),
+    ))
 }
 
 /// Python's type name of a value, as Ansible's `type_debug` shows it.
@@ -818,7 +863,11 @@ fn extract(item: &Value, container: &Value, morekeys: Option<Value>) -> Result<V
     not_undefined(item)?;
     let mut v = container.get_item(item)?;
     if let Some(mk) = morekeys {
-        let keys = if mk.kind() == ValueKind::Seq { items(&mk)? } else { vec![mk] };
+        let keys = if mk.kind() == ValueKind::Seq {
+            items(&mk)?
+        } else {
+            vec![mk]
+        };
         for k in keys {
             v = v.get_item(&k)?;
         }
@@ -874,10 +923,14 @@ fn human_to_bytes(v: &Value, default_unit: Option<String>, kw: Kwargs) -> Result
     let s = text(v)?;
     let re = regex::Regex::new(r"^\s*(\d*\.?\d+)\s*([KMGTPEZY]?)i?([bB]?)(?:it|yte)?s?\s*$")
         .map_err(|e| err(e.to_string()))?;
-    let caps = re
-        .captures(&s)
-        .ok_or_else(|| err(format!("human_to_bytes() can't interpret following string: {s}")))?;
-    let num: f64 = caps[1].parse().map_err(|_| err(format!("invalid number in {s}")))?;
+    let caps = re.captures(&s).ok_or_else(|| {
+        err(format!(
+            "human_to_bytes() can't interpret following string: {s}"
+        ))
+    })?;
+    let num: f64 = caps[1]
+        .parse()
+        .map_err(|_| err(format!("invalid number in {s}")))?;
     let mut unit = caps[2].to_owned();
     if unit.is_empty() {
         unit = default_unit.unwrap_or_default().chars().take(1).collect();
@@ -921,7 +974,14 @@ fn to_uuid(v: &Value, namespace: Option<String>) -> Result<String, Error> {
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
     let x = hex::encode(b);
-    Ok(format!("{}-{}-{}-{}-{}", &x[0..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32]))
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    ))
 }
 
 fn comment(state: &State, v: &Value, style: Option<String>) -> Result<String, Error> {

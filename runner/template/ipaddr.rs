@@ -12,9 +12,15 @@ use minijinja::{Environment, Error};
 use super::filters::{err, text};
 
 pub(crate) fn register(env: &mut Environment<'static>) {
-    env.add_filter("ipaddr", |v: &Value, q: Option<Value>| filter(v, q.as_ref(), None));
-    env.add_filter("ipv4", |v: &Value, q: Option<Value>| filter(v, q.as_ref(), Some(4)));
-    env.add_filter("ipv6", |v: &Value, q: Option<Value>| filter(v, q.as_ref(), Some(6)));
+    env.add_filter("ipaddr", |v: &Value, q: Option<Value>| {
+        filter(v, q.as_ref(), None)
+    });
+    env.add_filter("ipv4", |v: &Value, q: Option<Value>| {
+        filter(v, q.as_ref(), Some(4))
+    });
+    env.add_filter("ipv6", |v: &Value, q: Option<Value>| {
+        filter(v, q.as_ref(), Some(6))
+    });
     env.add_filter("ipwrap", ipwrap);
     env.add_filter("ipsubnet", ipsubnet);
 }
@@ -38,12 +44,10 @@ fn parse(s: &str) -> Option<Ip> {
         if let (Ok(a), Ok(IpAddr::V4(m))) = (a.parse::<IpAddr>(), m.parse::<IpAddr>()) {
             let bits = u32::from(m);
             if bits.leading_ones() + bits.trailing_zeros() == 32 {
-                return IpNet::new(a, bits.leading_ones() as u8)
-                    .ok()
-                    .map(|net| Ip {
-                        net,
-                        has_prefix: true,
-                    });
+                return IpNet::new(a, bits.leading_ones() as u8).ok().map(|net| Ip {
+                    net,
+                    has_prefix: true,
+                });
             }
         }
         return None;
@@ -72,7 +76,9 @@ fn to_u128(a: IpAddr) -> u128 {
 
 fn from_u128(like: IpAddr, n: u128) -> Option<IpAddr> {
     match like {
-        IpAddr::V4(_) => u32::try_from(n).ok().map(|x| IpAddr::from(std::net::Ipv4Addr::from(x))),
+        IpAddr::V4(_) => u32::try_from(n)
+            .ok()
+            .map(|x| IpAddr::from(std::net::Ipv4Addr::from(x))),
         IpAddr::V6(_) => Some(IpAddr::from(std::net::Ipv6Addr::from(n))),
     }
 }
@@ -144,10 +150,10 @@ fn query(ip: &Ip, q: &str) -> Option<Value> {
             from_u128(addr, last).map(|a| Value::from(a.to_string()))
         }
         "version" => Some(Value::from(if addr.is_ipv4() { 4 } else { 6 })),
-        "private" => is_private(addr).then(|| Value::UNDEFINED),
-        "public" => (!is_private(addr)).then(|| Value::UNDEFINED),
-        "ipv4" => addr.is_ipv4().then(|| Value::UNDEFINED),
-        "ipv6" => addr.is_ipv6().then(|| Value::UNDEFINED),
+        "private" => is_private(addr).then_some(Value::UNDEFINED),
+        "public" => (!is_private(addr)).then_some(Value::UNDEFINED),
+        "ipv4" => addr.is_ipv4().then_some(Value::UNDEFINED),
+        "ipv6" => addr.is_ipv6().then_some(Value::UNDEFINED),
         "wrap" | "ipwrap" => {
             let a = match addr {
                 IpAddr::V6(_) => format!("[{addr}]"),
@@ -189,7 +195,10 @@ fn one(v: &Value, q: &str, version: Option<u8>) -> Result<Option<Value>, Error> 
 
 fn filter(v: &Value, q: Option<&Value>, version: Option<u8>) -> Result<Value, Error> {
     if v.is_undefined() {
-        return Err(Error::new(minijinja::ErrorKind::UndefinedError, "undefined value"));
+        return Err(Error::new(
+            minijinja::ErrorKind::UndefinedError,
+            "undefined value",
+        ));
     }
     let q = match q {
         None => String::new(),
@@ -218,7 +227,9 @@ fn ipwrap(v: &Value) -> Result<Value, Error> {
     };
     if v.kind() == ValueKind::Seq {
         return Ok(Value::from(
-            v.try_iter()?.map(|x| wrap(&x)).collect::<Result<Vec<_>, _>>()?,
+            v.try_iter()?
+                .map(|x| wrap(&x))
+                .collect::<Result<Vec<_>, _>>()?,
         ));
     }
     wrap(v)
@@ -242,7 +253,11 @@ fn ipsubnet(v: &Value, prefix: Value, index: Option<i64>) -> Result<Value, Error
     match index {
         None => Ok(Value::from(count.to_string())),
         Some(i) => {
-            let i = if i < 0 { count as i128 + i as i128 } else { i as i128 };
+            let i = if i < 0 {
+                count as i128 + i as i128
+            } else {
+                i as i128
+            };
             if i < 0 || i as u128 >= count {
                 return Ok(Value::from(false));
             }

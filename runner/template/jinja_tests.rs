@@ -14,7 +14,9 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_test("version", version_test);
     env.add_test("version_compare", version_test);
     for name in ["succeeded", "success"] {
-        env.add_test(name, |v: &Value| result_flag(v, "failed", "succeeded").map(|f| !f));
+        env.add_test(name, |v: &Value| {
+            result_flag(v, "failed", "succeeded").map(|f| !f)
+        });
     }
     for name in ["failed", "failure"] {
         env.add_test(name, |v: &Value| result_flag(v, "failed", "failed"));
@@ -42,7 +44,9 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         regex_test(v, &p, "search", kw)
     });
     env.add_test("regex", |v: &Value, p: String, kw: Kwargs| {
-        let mt = kw.get::<Option<String>>("match_type")?.unwrap_or("search".into());
+        let mt = kw
+            .get::<Option<String>>("match_type")?
+            .unwrap_or("search".into());
         regex_test(v, &p, &mt, kw)
     });
     env.add_test("contains", |seq: &Value, item: Value| contains(seq, &item));

@@ -14,21 +14,27 @@ use super::filters::{err, text, values};
 use super::{SearchKind, to_mj_error};
 
 pub(crate) fn register(env: &mut Environment<'static>) {
-    env.add_function("lookup", |state: &State, name: String, args: Rest<ValueOrKwargs>| {
-        let (terms, kw) = split_args(&values(args))?;
-        let wantlist = kw_bool(&kw, "wantlist")?;
-        let out = run(state, &name, &terms, &kw)?;
-        if wantlist {
-            return Ok(Value::from(out));
-        }
-        Ok(join_results(out))
-    });
-    for q in ["query", "q"] {
-        env.add_function(q, |state: &State, name: String, args: Rest<ValueOrKwargs>| {
+    env.add_function(
+        "lookup",
+        |state: &State, name: String, args: Rest<ValueOrKwargs>| {
             let (terms, kw) = split_args(&values(args))?;
-            let _ = kw_bool(&kw, "wantlist")?;
-            run(state, &name, &terms, &kw).map(Value::from)
-        });
+            let wantlist = kw_bool(&kw, "wantlist")?;
+            let out = run(state, &name, &terms, &kw)?;
+            if wantlist {
+                return Ok(Value::from(out));
+            }
+            Ok(join_results(out))
+        },
+    );
+    for q in ["query", "q"] {
+        env.add_function(
+            q,
+            |state: &State, name: String, args: Rest<ValueOrKwargs>| {
+                let (terms, kw) = split_args(&values(args))?;
+                let _ = kw_bool(&kw, "wantlist")?;
+                run(state, &name, &terms, &kw).map(Value::from)
+            },
+        );
     }
 }
 
@@ -72,7 +78,12 @@ fn kw_str(kw: &Option<Kwargs>, name: &str) -> Result<Option<Value>, Error> {
 }
 
 /// Runs one lookup plugin over its terms.
-fn run(state: &State, name: &str, terms: &[Value], kw: &Option<Kwargs>) -> Result<Vec<Value>, Error> {
+fn run(
+    state: &State,
+    name: &str,
+    terms: &[Value],
+    kw: &Option<Kwargs>,
+) -> Result<Vec<Value>, Error> {
     let name = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("community.general."))
@@ -104,9 +115,8 @@ fn run(state: &State, name: &str, terms: &[Value], kw: &Option<Kwargs>) -> Resul
                     let name = text(t)?;
                     let path = find(&ctx.vars.search_dirs(SearchKind::Files), &name)
                         .ok_or_else(|| err(format!("could not locate file in lookup: {name}")))?;
-                    let mut s = std::fs::read_to_string(&path).map_err(|e| {
-                        err(format!("could not read file {}: {e}", path.display()))
-                    })?;
+                    let mut s = std::fs::read_to_string(&path)
+                        .map_err(|e| err(format!("could not read file {}: {e}", path.display())))?;
                     if rstrip {
                         s.truncate(s.trim_end().len());
                     }
@@ -121,8 +131,12 @@ fn run(state: &State, name: &str, terms: &[Value], kw: &Option<Kwargs>) -> Resul
             .iter()
             .map(|t| {
                 let name = text(t)?;
-                let path = find(&ctx.vars.search_dirs(SearchKind::Templates), &name)
-                    .ok_or_else(|| err(format!("the template file {name} could not be found for the lookup")))?;
+                let path =
+                    find(&ctx.vars.search_dirs(SearchKind::Templates), &name).ok_or_else(|| {
+                        err(format!(
+                            "the template file {name} could not be found for the lookup"
+                        ))
+                    })?;
                 let src = std::fs::read_to_string(&path)
                     .map_err(|e| err(format!("could not read {}: {e}", path.display())))?;
                 let shown = path.to_string_lossy().into_owned();
@@ -208,33 +222,41 @@ fn first_found(ctx: &Arc<Ctx>, terms: &[Value], kw: &Option<Kwargs>) -> Result<V
     let mut files = Vec::new();
     let mut paths = Vec::new();
     let mut skip = kw_bool(kw, "skip")?;
-    let mut add = |v: &Value, files: &mut Vec<String>, paths: &mut Vec<String>| -> Result<(), Error> {
-        if v.kind() == ValueKind::Map {
-            for key in ["files", "paths"] {
-                let x = v.get_attr(key)?;
-                if x.is_undefined() {
-                    continue;
+    let mut add =
+        |v: &Value, files: &mut Vec<String>, paths: &mut Vec<String>| -> Result<(), Error> {
+            if v.kind() == ValueKind::Map {
+                for key in ["files", "paths"] {
+                    let x = v.get_attr(key)?;
+                    if x.is_undefined() {
+                        continue;
+                    }
+                    let list: Vec<String> = if x.kind() == ValueKind::Seq {
+                        x.try_iter()?.map(|y| text(&y)).collect::<Result<_, _>>()?
+                    } else {
+                        text(&x)?
+                            .split([',', ';'])
+                            .map(|s| s.trim().to_owned())
+                            .collect()
+                    };
+                    if key == "files" {
+                        files.extend(list)
+                    } else {
+                        paths.extend(list)
+                    }
                 }
-                let list: Vec<String> = if x.kind() == ValueKind::Seq {
-                    x.try_iter()?.map(|y| text(&y)).collect::<Result<_, _>>()?
-                } else {
-                    text(&x)?.split([',', ';']).map(|s| s.trim().to_owned()).collect()
-                };
-                if key == "files" { files.extend(list) } else { paths.extend(list) }
+                let s = v.get_attr("skip")?;
+                if !s.is_undefined() {
+                    skip = s.is_true();
+                }
+            } else if v.kind() == ValueKind::Seq {
+                for y in v.try_iter()? {
+                    files.push(text(&y)?);
+                }
+            } else {
+                files.push(text(v)?);
             }
-            let s = v.get_attr("skip")?;
-            if !s.is_undefined() {
-                skip = s.is_true();
-            }
-        } else if v.kind() == ValueKind::Seq {
-            for y in v.try_iter()? {
-                files.push(text(&y)?);
-            }
-        } else {
-            files.push(text(v)?);
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     for t in terms {
         add(t, &mut files, &mut paths)?;
     }

@@ -65,9 +65,7 @@ impl Vars for MapVars {
     }
 
     fn host(&self, name: &str) -> Option<Arc<dyn Vars>> {
-        self.hosts
-            .get(name)
-            .map(|h| h.clone() as Arc<dyn Vars>)
+        self.hosts.get(name).map(|h| h.clone() as Arc<dyn Vars>)
     }
 
     fn host_names(&self) -> Vec<String> {

@@ -181,8 +181,7 @@ impl Templar {
             return Ok(v.clone());
         }
         let ctx = Ctx::new(vars.clone(), self.clone(), None);
-        self.render_value_in(v, &ctx)
-            .map_err(|e| with_loc(e, loc))
+        self.render_value_in(v, &ctx).map_err(|e| with_loc(e, loc))
     }
 
     /// Render a whole template file's text (template module, lookup('template')) with
@@ -415,10 +414,8 @@ fn strip_fqcn(src: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(src);
     }
     let re = RE.get_or_init(|| {
-        regex::Regex::new(
-            r"(\|\s*|\bis\s+(?:not\s+)?)ansible\.(?:builtin|utils|netcommon|posix)\.",
-        )
-        .expect("valid regex")
+        regex::Regex::new(r"(\|\s*|\bis\s+(?:not\s+)?)ansible\.(?:builtin|utils|netcommon|posix)\.")
+            .expect("valid regex")
     });
     re.replace_all(src, "$1")
 }

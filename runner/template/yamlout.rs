@@ -13,12 +13,8 @@ pub(crate) fn to_yaml(v: &J, indent: usize, flow_leaves: bool) -> Result<String,
     let indent = indent.clamp(2, 9);
     let mut out = String::new();
     match v {
-        J::Array(a) if !a.is_empty() && !(flow_leaves && is_leaf(v)) => {
-            seq(a, indent, 0, flow_leaves, &mut out)
-        }
-        J::Object(m) if !m.is_empty() && !(flow_leaves && is_leaf(v)) => {
-            map(m, indent, 0, flow_leaves, &mut out)
-        }
+        J::Array(a) if block(v, flow_leaves) => seq(a, indent, 0, flow_leaves, &mut out),
+        J::Object(m) if block(v, flow_leaves) => map(m, indent, 0, flow_leaves, &mut out),
         J::Array(_) | J::Object(_) => {
             flow(v, &mut out);
             out.push('\n');
@@ -32,6 +28,17 @@ pub(crate) fn to_yaml(v: &J, indent: usize, flow_leaves: bool) -> Result<String,
         }
     }
     Ok(out)
+}
+
+/// Whether a value is written in block style (a non-empty collection, unless it is a leaf
+/// collection and leaves are flow-styled).
+fn block(v: &J, flow_leaves: bool) -> bool {
+    let empty = match v {
+        J::Array(a) => a.is_empty(),
+        J::Object(m) => m.is_empty(),
+        _ => true,
+    };
+    !(empty || (flow_leaves && is_leaf(v)))
 }
 
 fn is_leaf(v: &J) -> bool {
@@ -86,13 +93,13 @@ fn flow_scalar(v: &J) -> String {
 /// Writes a value after "key:" or "- " (the caller wrote that and no newline).
 fn nested(v: &J, indent: usize, level: usize, flow_leaves: bool, in_seq: bool, out: &mut String) {
     match v {
-        J::Array(a) if !a.is_empty() && !(flow_leaves && is_leaf(v)) => {
+        J::Array(a) if block(v, flow_leaves) => {
             out.push('\n');
             // sequences inside mappings are not indented (PyYAML's indentless sequences)
             let l = if in_seq { level + 1 } else { level };
             seq(a, indent, l, flow_leaves, out);
         }
-        J::Object(m) if !m.is_empty() && !(flow_leaves && is_leaf(v)) => {
+        J::Object(m) if block(v, flow_leaves) => {
             out.push('\n');
             map(m, indent, level + 1, flow_leaves, out);
         }
@@ -125,7 +132,7 @@ fn seq(a: &[J], indent: usize, level: usize, fl: bool, out: &mut String) {
         out.push_str(&pad);
         out.push_str(&dash);
         match v {
-            J::Object(m) if !m.is_empty() && !(fl && is_leaf(v)) => {
+            J::Object(m) if block(v, fl) => {
                 // first key on the dash line, the rest aligned under it
                 let mut first = true;
                 for (k, x) in sorted(m) {
@@ -138,7 +145,7 @@ fn seq(a: &[J], indent: usize, level: usize, fl: bool, out: &mut String) {
                     nested(x, indent, level + 1, fl, false, out);
                 }
             }
-            J::Array(inner) if !inner.is_empty() && !(fl && is_leaf(v)) => {
+            J::Array(inner) if block(v, fl) => {
                 out.push('\n');
                 seq(inner, indent, level + 1, fl, out);
             }
@@ -171,9 +178,8 @@ fn scalar(v: &J) -> String {
 /// Words and shapes a YAML 1.1 reader would not read back as a string.
 fn ambiguous(s: &str) -> bool {
     const WORDS: &[&str] = &[
-        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE",
-        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
-        "~", "=", "<<",
+        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+        "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "=", "<<",
     ];
     if WORDS.contains(&s) {
         return true;
@@ -183,7 +189,8 @@ fn ambiguous(s: &str) -> bool {
     if t.is_empty() {
         return false;
     }
-    if t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ':')
+    if t.chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == ':')
         && t.chars().any(|c| c.is_ascii_digit())
     {
         return true;
@@ -207,7 +214,9 @@ fn ambiguous(s: &str) -> bool {
 }
 
 fn str_scalar(s: &str, in_flow: bool) -> String {
-    if s.chars().any(|c| c == '\n' || (c.is_control() && c != '\t')) {
+    if s.chars()
+        .any(|c| c == '\n' || (c.is_control() && c != '\t'))
+    {
         return double_quoted(s);
     }
     let first = s.chars().next();
@@ -222,10 +231,30 @@ fn str_scalar(s: &str, in_flow: bool) -> String {
         || matches!(
             first,
             Some(
-                '-' | '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>'
-                    | '\'' | '"' | '%' | '@' | '`'
+                '-' | '?'
+                    | ':'
+                    | ','
+                    | '['
+                    | ']'
+                    | '{'
+                    | '}'
+                    | '#'
+                    | '&'
+                    | '*'
+                    | '!'
+                    | '|'
+                    | '>'
+                    | '\''
+                    | '"'
+                    | '%'
+                    | '@'
+                    | '`'
             )
-        ) && !(first == Some('-') && s.len() > 1 && !s[1..].starts_with(' ') && !ambiguous(s) && s != "---")
+        ) && !(first == Some('-')
+            && s.len() > 1
+            && !s[1..].starts_with(' ')
+            && !ambiguous(s)
+            && s != "---")
         || (in_flow && s.contains([',', '[', ']', '{', '}']));
     if needs_quote {
         format!("'{}'", s.replace('\'', "''"))
