@@ -112,11 +112,15 @@ pub struct Templar {
     inner: Arc<Inner>,
 }
 
+/// The strict environment, and the chainable one used to retry templates that guard a
+/// lookup on an undefined value (`foo.bar | default(x)`, `foo.bar is defined`).
+type Envs = (Environment<'static>, Environment<'static>);
+
 struct Inner {
-    /// An environment with everything registered and no template loaded yet.
-    pristine: Environment<'static>,
-    /// The environment in use; it caches compiled templates by source text.
-    env: RwLock<Arc<Environment<'static>>>,
+    /// Environments with everything registered and no template loaded yet.
+    pristine: Arc<Envs>,
+    /// The environments in use; they cache compiled templates by source text.
+    env: RwLock<Arc<Envs>>,
     /// Templates compiled into `env` so far.
     loaded: Arc<AtomicUsize>,
 }
@@ -137,8 +141,11 @@ impl Templar {
     /// A templar with Ansible's filters, tests and lookups.
     pub fn new() -> Templar {
         let loaded = Arc::new(AtomicUsize::new(0));
-        let pristine = build_env(loaded.clone());
-        let env = RwLock::new(Arc::new(pristine.clone()));
+        let pristine = Arc::new((
+            build_env(loaded.clone(), UndefinedBehavior::Strict),
+            build_env(loaded.clone(), UndefinedBehavior::Chainable),
+        ));
+        let env = RwLock::new(Arc::new((pristine.0.clone(), pristine.1.clone())));
         Templar {
             inner: Arc::new(Inner {
                 pristine,
@@ -232,11 +239,12 @@ impl Templar {
 
     // ---- internals shared with the context, filters and lookups ----
 
-    fn env(&self) -> Arc<Environment<'static>> {
+    fn env(&self) -> Arc<Envs> {
         if self.inner.loaded.load(Ordering::Relaxed) > CACHE_LIMIT {
             let mut guard = self.inner.env.write().unwrap_or_else(|p| p.into_inner());
             if self.inner.loaded.load(Ordering::Relaxed) > CACHE_LIMIT {
-                *guard = Arc::new(self.inner.pristine.clone());
+                let p = &self.inner.pristine;
+                *guard = Arc::new((p.0.clone(), p.1.clone()));
                 self.inner.loaded.store(0, Ordering::Relaxed);
             }
             return guard.clone();
@@ -347,28 +355,49 @@ impl Templar {
                 "recursive loop detected in template (variables nest too deep)",
             ));
         }
-        let env = self.env();
+        let envs = self.env();
         let mut key = String::with_capacity(src.len() + 2);
         key.push(INLINE);
         key.push(kind);
         key.push_str(src);
-        let tmpl = env
-            .get_template(&key)
-            .map_err(|e| convert_error(&e, src, file_name))?;
-        let root = Value::from_dyn_object(ctx.clone());
-        if kind == NATIVE {
-            let cap = tmpl
-                .render_captured(root)
-                .map_err(|e| convert_error(&e, src, file_name))?;
-            let v = cap.state().get_temp(NATIVE_SLOT);
-            Ok((cap.into_output(), v))
-        } else {
-            let out = tmpl
-                .render(root)
-                .map_err(|e| convert_error(&e, src, file_name))?;
-            Ok((out, None))
+        match render_with(&envs.0, &key, kind, ctx) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                // Ansible's undefined chains (`foo.bar` is undefined when `foo` is), so a
+                // guarded lookup on an undefined value is fine there: retry such templates
+                // with chaining on (printing an undefined value still fails).
+                if e.kind() == ErrorKind::UndefinedError && guards_undefined(src) {
+                    if let Ok(r) = render_with(&envs.1, &key, kind, ctx) {
+                        return Ok(r);
+                    }
+                }
+                Err(convert_error(&e, src, file_name))
+            }
         }
     }
+}
+
+fn render_with(
+    env: &Environment<'static>,
+    key: &str,
+    kind: char,
+    ctx: &Arc<Ctx>,
+) -> Result<(String, Option<Value>), minijinja::Error> {
+    let tmpl = env.get_template(key)?;
+    let root = Value::from_dyn_object(ctx.clone());
+    if kind == NATIVE {
+        let cap = tmpl.render_captured(root)?;
+        let v = cap.state().get_temp(NATIVE_SLOT);
+        Ok((cap.into_output(), v))
+    } else {
+        Ok((tmpl.render(root)?, None))
+    }
+}
+
+/// Whether a template has a construct that accepts undefined values (`default`, `d`,
+/// `is defined`, `is undefined`, `mandatory`).
+fn guards_undefined(src: &str) -> bool {
+    src.contains("default") || src.contains("d(") || src.contains("defined")
 }
 
 struct DepthGuard;
@@ -420,9 +449,9 @@ fn strip_fqcn(src: &str) -> std::borrow::Cow<'_, str> {
     re.replace_all(src, "$1")
 }
 
-fn build_env(loaded: Arc<AtomicUsize>) -> Environment<'static> {
+fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_undefined_behavior(undefined);
     env.set_debug(true);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     if let Ok(syntax) = SyntaxConfig::builder()
@@ -439,7 +468,16 @@ fn build_env(loaded: Arc<AtomicUsize>) -> Environment<'static> {
         if state.name().as_bytes().get(1) == Some(&(NATIVE as u8)) {
             state.set_temp(NATIVE_SLOT, value.clone());
         }
-        if value.is_undefined() || value.is_none() {
+        if value.is_undefined() {
+            if state.undefined_behavior() == UndefinedBehavior::Chainable {
+                return Err(minijinja::Error::new(
+                    ErrorKind::UndefinedError,
+                    "undefined value",
+                ));
+            }
+            return Ok(());
+        }
+        if value.is_none() {
             return Ok(());
         }
         if let Some(s) = value.as_str() {

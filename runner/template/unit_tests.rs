@@ -893,3 +893,40 @@ fn render_is_fast() {
         assert!(el.as_secs_f64() < 1.0, "{n} renders took {el:?}");
     }
 }
+
+#[test]
+fn error_messages_name_the_culprit() {
+    let e = fail("{{ 1 | no_such_filter }}", json!({}));
+    assert!(e.message.contains("no_such_filter"), "{}", e.message);
+    let e = fail("{{ 1 is no_such_test }}", json!({}));
+    assert!(e.message.contains("no_such_test"), "{}", e.message);
+    let e = fail("{{ 1 + }}", json!({}));
+    assert!(e.message.contains("syntax error"), "{}", e.message);
+    let e = fail("{{ d.missing }}", json!({"d": {}}));
+    assert!(e.message.contains("d.missing"), "{}", e.message);
+    let h = MapVars::new(json!({})).with_host("h", MapVars::new(json!({"x": "{{ nope }}"})));
+    let e = templar()
+        .render_str("{{ hostvars['h'].x }}", &h.into_dyn(), None)
+        .unwrap_err();
+    assert_eq!(e.undefined.as_deref(), Some("nope"));
+}
+
+#[test]
+fn undefined_chains_like_ansible_when_guarded() {
+    let v = json!({"facts": {}});
+    assert_eq!(
+        render("{{ nope.address | default('127.0.0.1') }}", v.clone()),
+        json!("127.0.0.1")
+    );
+    assert_eq!(
+        render("{{ facts.ipv4.address | default('none') }}", v.clone()),
+        json!("none")
+    );
+    assert!(!cond("nope.x is defined", v.clone()));
+    assert!(cond("nope.x is undefined", v.clone()));
+    // printing is still strict
+    let e = fail("{{ nope.address }}", v.clone());
+    assert_eq!(e.undefined.as_deref(), Some("nope"));
+    let e = fail("{{ nope.a | default('x') }}{{ other }}", v);
+    assert!(e.message.contains("undefined"), "{}", e.message);
+}
