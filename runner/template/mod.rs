@@ -1,0 +1,635 @@
+//! Jinja2 templating as Ansible does it, on top of minijinja.
+//!
+//! Why this module exists: every string in a playbook, role or inventory may be a Jinja2
+//! template, and Ansible users rely on Ansible's particular flavour of it: strict undefined
+//! variables, lazily templated variables, whole-expression strings keeping their native type,
+//! Ansible's filters, tests and lookups. [`Templar`] is the one entry point; the engine gives
+//! it a [`Vars`] per host and gets `serde_json::Value`s back.
+
+mod context;
+mod convert;
+mod filters;
+mod ipaddr;
+mod jinja_tests;
+mod lookups;
+mod mapvars;
+mod yamlout;
+
+#[cfg(test)]
+mod unit_tests;
+
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
+
+pub use mapvars::MapVars;
+
+use context::Ctx;
+
+/// What a template can see. The engine implements it per host (layered precedence, magic
+/// vars, loop vars, registered results).
+pub trait Vars: Send + Sync {
+    /// The raw (not yet templated) value of a variable, or None if undefined.
+    fn get(&self, name: &str) -> Option<serde_json::Value>;
+    /// Every variable name visible (for lookup('vars'), `vars`, debug).
+    fn names(&self) -> Vec<String>;
+    /// Another host's variables, for `hostvars['h'].x` (also lazy).
+    fn host(&self, name: &str) -> Option<Arc<dyn Vars>>;
+    /// All inventory host names (the keys of `hostvars`).
+    fn host_names(&self) -> Vec<String>;
+    /// Directories searched, in order, by lookup('file') (kind Files) and lookup('template') /
+    /// the template module (kind Templates).
+    fn search_dirs(&self, kind: SearchKind) -> Vec<PathBuf>;
+}
+
+/// Which kind of file a search path is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchKind {
+    /// Plain files: `lookup('file')`, `copy` sources.
+    Files,
+    /// Jinja2 templates: `lookup('template')`, the template module, `{% include %}`.
+    Templates,
+}
+
+/// A template failed to render.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct TemplateError {
+    /// What went wrong, naming the variable, filter or lookup.
+    pub message: String,
+    /// Where the template came from, when known.
+    pub loc: Option<crate::Loc>,
+    /// Name of the undefined variable (or expression), if that is the cause.
+    pub undefined: Option<String>,
+}
+
+impl TemplateError {
+    /// An error with just a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        TemplateError {
+            message: message.into(),
+            loc: None,
+            undefined: None,
+        }
+    }
+}
+
+impl From<TemplateError> for crate::Error {
+    fn from(e: TemplateError) -> Self {
+        crate::Error::Template {
+            loc: e.loc,
+            message: e.message,
+        }
+    }
+}
+
+/// Name prefix of templates compiled from inline strings (the rest of the name is the source).
+const INLINE: char = '\u{1}';
+/// Kind markers after [`INLINE`]: a possibly-native whole expression, a string, a template file.
+const NATIVE: char = 'N';
+const STRING: char = 'S';
+const FILE: char = 'T';
+/// Temp slot where the formatter leaves the last value emitted by a native template.
+const NATIVE_SLOT: &str = "\u{1}native";
+/// How many compiled templates one environment may accumulate before it is replaced.
+const CACHE_LIMIT: usize = 20_000;
+/// How deep lazily templated variables may nest before we call it a loop.
+const MAX_DEPTH: u32 = 64;
+
+thread_local! {
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// Template search dirs for `{% include %}` during [`Templar::render_template_text`].
+    static INCLUDE_DIRS: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Renders Ansible-flavoured Jinja2. Cheap to clone, Send + Sync; one per run.
+#[derive(Clone)]
+pub struct Templar {
+    inner: Arc<Inner>,
+}
+
+/// The strict environment, and the chainable one used to retry templates that guard a
+/// lookup on an undefined value (`foo.bar | default(x)`, `foo.bar is defined`).
+type Envs = (Environment<'static>, Environment<'static>);
+
+struct Inner {
+    /// Environments with everything registered and no template loaded yet.
+    pristine: Arc<Envs>,
+    /// The environments in use; they cache compiled templates by source text.
+    env: RwLock<Arc<Envs>>,
+    /// Templates compiled into `env` so far.
+    loaded: Arc<AtomicUsize>,
+}
+
+impl Default for Templar {
+    fn default() -> Self {
+        Templar::new()
+    }
+}
+
+impl std::fmt::Debug for Templar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templar").finish_non_exhaustive()
+    }
+}
+
+impl Templar {
+    /// A templar with Ansible's filters, tests and lookups.
+    pub fn new() -> Templar {
+        let loaded = Arc::new(AtomicUsize::new(0));
+        let pristine = Arc::new((
+            build_env(loaded.clone(), UndefinedBehavior::Strict),
+            build_env(loaded.clone(), UndefinedBehavior::Chainable),
+        ));
+        let env = RwLock::new(Arc::new((pristine.0.clone(), pristine.1.clone())));
+        Templar {
+            inner: Arc::new(Inner {
+                pristine,
+                env,
+                loaded,
+            }),
+        }
+    }
+
+    /// Whether a string contains template syntax (`{{`, `{%`, `{#`).
+    pub fn is_template(s: &str) -> bool {
+        let b = s.as_bytes();
+        memchr_brace(b)
+    }
+
+    /// Render a string value. A string that is exactly one expression `{{ expr }}`
+    /// (whitespace around allowed) keeps the expression's native type; anything else renders
+    /// to a string. Strings without template syntax are returned unchanged.
+    pub fn render_str(
+        &self,
+        s: &str,
+        vars: &Arc<dyn Vars>,
+        loc: Option<&crate::Loc>,
+    ) -> Result<serde_json::Value, TemplateError> {
+        if !Self::is_template(s) {
+            return Ok(serde_json::Value::String(s.to_owned()));
+        }
+        let ctx = Ctx::new(vars.clone(), self.clone(), None);
+        self.render_in(s, &ctx).map_err(|e| with_loc(e, loc))
+    }
+
+    /// Render every string inside a value (maps, lists; map keys too), recursively.
+    pub fn render_value(
+        &self,
+        v: &serde_json::Value,
+        vars: &Arc<dyn Vars>,
+        loc: Option<&crate::Loc>,
+    ) -> Result<serde_json::Value, TemplateError> {
+        if !convert::contains_template(v) {
+            return Ok(v.clone());
+        }
+        let ctx = Ctx::new(vars.clone(), self.clone(), None);
+        self.render_value_in(v, &ctx).map_err(|e| with_loc(e, loc))
+    }
+
+    /// Render a whole template file's text (template module, lookup('template')) with
+    /// Ansible's defaults for templates (trim_blocks, keep_trailing_newline); `name` is the
+    /// file name used in error messages; `extra` vars overlay `vars`.
+    pub fn render_template_text(
+        &self,
+        text: &str,
+        name: &str,
+        vars: &Arc<dyn Vars>,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, TemplateError> {
+        let extra = if extra.is_empty() {
+            None
+        } else {
+            Some(Arc::new(extra.clone()))
+        };
+        let ctx = Ctx::new(vars.clone(), self.clone(), extra);
+        self.render_file_in(text, name, &ctx)
+    }
+
+    /// Evaluate a bare expression (no braces) to a value.
+    pub fn eval(
+        &self,
+        expr: &str,
+        vars: &Arc<dyn Vars>,
+        loc: Option<&crate::Loc>,
+    ) -> Result<serde_json::Value, TemplateError> {
+        let ctx = Ctx::new(vars.clone(), self.clone(), None);
+        let v = self.eval_in(expr, &ctx).map_err(|e| with_loc(e, loc))?;
+        convert::value_to_json(&v).map_err(|e| with_loc(TemplateError::new(e), loc))
+    }
+
+    /// Evaluate a condition as Ansible's `when:`/`failed_when:`/`changed_when:`/assert
+    /// `that:` do: a bare expression (also accepted wrapped in `{{ }}`), whose result's
+    /// truthiness follows Ansible's bool semantics for strings ("no", "false", "0", "off", ""
+    /// are false).
+    pub fn eval_bool(
+        &self,
+        expr: &str,
+        vars: &Arc<dyn Vars>,
+        loc: Option<&crate::Loc>,
+    ) -> Result<bool, TemplateError> {
+        let ctx = Ctx::new(vars.clone(), self.clone(), None);
+        let v = self.eval_in(expr, &ctx).map_err(|e| with_loc(e, loc))?;
+        Ok(convert::ansible_truthy(&v))
+    }
+
+    // ---- internals shared with the context, filters and lookups ----
+
+    fn env(&self) -> Arc<Envs> {
+        if self.inner.loaded.load(Ordering::Relaxed) > CACHE_LIMIT {
+            let mut guard = self.inner.env.write().unwrap_or_else(|p| p.into_inner());
+            if self.inner.loaded.load(Ordering::Relaxed) > CACHE_LIMIT {
+                let p = &self.inner.pristine;
+                *guard = Arc::new((p.0.clone(), p.1.clone()));
+                self.inner.loaded.store(0, Ordering::Relaxed);
+            }
+            return guard.clone();
+        }
+        self.inner
+            .env
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Evaluate a bare expression (or one wrapped in `{{ }}`) to a minijinja value.
+    fn eval_in(&self, expr: &str, ctx: &Arc<Ctx>) -> Result<Value, TemplateError> {
+        let t = expr.trim();
+        let src = if is_single_expression(t) {
+            t.to_owned()
+        } else {
+            format!("{{{{ {t} }}}}")
+        };
+        let (_, v) = self.run(&src, NATIVE, ctx, None)?;
+        Ok(v.unwrap_or(Value::UNDEFINED))
+    }
+
+    /// Render one string in `ctx`, native when it is one whole expression.
+    pub(crate) fn render_in(
+        &self,
+        s: &str,
+        ctx: &Arc<Ctx>,
+    ) -> Result<serde_json::Value, TemplateError> {
+        let t = s.trim();
+        if is_single_expression(t) {
+            let (out, v) = self.run(t, NATIVE, ctx, None)?;
+            if let Some(v) = v {
+                if convert::output_str(&v) == out {
+                    return convert::value_to_json(&v).map_err(TemplateError::new);
+                }
+            }
+            return Ok(serde_json::Value::String(out));
+        }
+        let (out, _) = self.run(s, STRING, ctx, None)?;
+        Ok(serde_json::Value::String(out))
+    }
+
+    /// Render every string in a value in `ctx`.
+    pub(crate) fn render_value_in(
+        &self,
+        v: &serde_json::Value,
+        ctx: &Arc<Ctx>,
+    ) -> Result<serde_json::Value, TemplateError> {
+        use serde_json::Value as J;
+        Ok(match v {
+            J::String(s) if Self::is_template(s) => self.render_in(s, ctx)?,
+            J::Array(a) => J::Array(
+                a.iter()
+                    .map(|x| self.render_value_in(x, ctx))
+                    .collect::<Result<_, _>>()?,
+            ),
+            J::Object(m) => {
+                let mut out = serde_json::Map::with_capacity(m.len());
+                for (k, x) in m {
+                    let k = if Self::is_template(k) {
+                        match self.render_in(k, ctx)? {
+                            J::String(s) => s,
+                            other => convert::json_py_str(&other),
+                        }
+                    } else {
+                        k.clone()
+                    };
+                    out.insert(k, self.render_value_in(x, ctx)?);
+                }
+                J::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// Render a template file's text in `ctx`.
+    pub(crate) fn render_file_in(
+        &self,
+        text: &str,
+        name: &str,
+        ctx: &Arc<Ctx>,
+    ) -> Result<String, TemplateError> {
+        let dirs = ctx.vars.search_dirs(SearchKind::Templates);
+        let prev = INCLUDE_DIRS.with(|d| std::mem::replace(&mut *d.borrow_mut(), dirs));
+        let r = self.run(text, FILE, ctx, Some(name));
+        INCLUDE_DIRS.with(|d| *d.borrow_mut() = prev);
+        r.map(|(out, _)| out)
+    }
+
+    /// Compile (cached) and run `src`; returns the output and, for native templates, the last
+    /// value emitted.
+    fn run(
+        &self,
+        src: &str,
+        kind: char,
+        ctx: &Arc<Ctx>,
+        file_name: Option<&str>,
+    ) -> Result<(String, Option<Value>), TemplateError> {
+        let depth = DEPTH.with(|d| {
+            let n = d.get() + 1;
+            d.set(n);
+            n
+        });
+        let _guard = DepthGuard;
+        if depth > MAX_DEPTH {
+            return Err(TemplateError::new(
+                "recursive loop detected in template (variables nest too deep)",
+            ));
+        }
+        let envs = self.env();
+        let mut key = String::with_capacity(src.len() + 2);
+        key.push(INLINE);
+        key.push(kind);
+        key.push_str(src);
+        match render_with(&envs.0, &key, kind, ctx) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                // Ansible's undefined chains (`foo.bar` is undefined when `foo` is), so a
+                // guarded lookup on an undefined value is fine there: retry such templates
+                // with chaining on (printing an undefined value still fails).
+                if e.kind() == ErrorKind::UndefinedError && guards_undefined(src) {
+                    if let Ok(r) = render_with(&envs.1, &key, kind, ctx) {
+                        return Ok(r);
+                    }
+                }
+                Err(convert_error(&e, src, file_name))
+            }
+        }
+    }
+}
+
+fn render_with(
+    env: &Environment<'static>,
+    key: &str,
+    kind: char,
+    ctx: &Arc<Ctx>,
+) -> Result<(String, Option<Value>), minijinja::Error> {
+    let tmpl = env.get_template(key)?;
+    let root = Value::from_dyn_object(ctx.clone());
+    if kind == NATIVE {
+        let cap = tmpl.render_captured(root)?;
+        let v = cap.state().get_temp(NATIVE_SLOT);
+        Ok((cap.into_output(), v))
+    } else {
+        Ok((tmpl.render(root)?, None))
+    }
+}
+
+/// Whether a template has a construct that accepts undefined values (`default`, `d`,
+/// `is defined`, `is undefined`, `mandatory`).
+fn guards_undefined(src: &str) -> bool {
+    src.contains("default") || src.contains("d(") || src.contains("defined")
+}
+
+struct DepthGuard;
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+fn memchr_brace(b: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'{' && matches!(b[i + 1], b'{' | b'%' | b'#') {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether `t` (already trimmed) is exactly one `{{ ... }}` and nothing else.
+fn is_single_expression(t: &str) -> bool {
+    if !(t.starts_with("{{") && t.ends_with("}}")) || t.len() < 4 {
+        return false;
+    }
+    let inner = &t[2..t.len() - 2];
+    !inner.contains("{{") && !inner.contains("{%") && !inner.contains("{#")
+}
+
+fn with_loc(mut e: TemplateError, loc: Option<&crate::Loc>) -> TemplateError {
+    if e.loc.is_none() {
+        e.loc = loc.cloned();
+    }
+    e
+}
+
+/// Rewrites Ansible's fully qualified filter/test names (`ansible.builtin.x`,
+/// `ansible.utils.x`) to the short names registered in the environment.
+fn strip_fqcn(src: &str) -> std::borrow::Cow<'_, str> {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    if !src.contains("ansible.") {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"(\|\s*|\bis\s+(?:not\s+)?)ansible\.(?:builtin|utils|netcommon|posix)\.")
+            .expect("valid regex")
+    });
+    re.replace_all(src, "$1")
+}
+
+fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(undefined);
+    env.set_debug(true);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    if let Ok(syntax) = SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(false)
+        .keep_trailing_newline(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    minijinja_contrib::add_to_environment(&mut env);
+    env.set_formatter(|out, state, value| {
+        if state.name().as_bytes().get(1) == Some(&(NATIVE as u8)) {
+            state.set_temp(NATIVE_SLOT, value.clone());
+        }
+        if value.is_undefined() {
+            if state.undefined_behavior() == UndefinedBehavior::Chainable {
+                return Err(minijinja::Error::new(
+                    ErrorKind::UndefinedError,
+                    "undefined value",
+                ));
+            }
+            return Ok(());
+        }
+        if value.is_none() {
+            return Ok(());
+        }
+        if let Some(s) = value.as_str() {
+            return out.write_str(s).map_err(minijinja::Error::from);
+        }
+        out.write_str(&convert::py_str(value))
+            .map_err(minijinja::Error::from)
+    });
+    env.set_path_join_callback(|name, _parent| {
+        if name.starts_with(INLINE) || std::path::Path::new(name).is_absolute() {
+            return name.into();
+        }
+        INCLUDE_DIRS.with(|d| {
+            for dir in d.borrow().iter() {
+                let p = dir.join(name);
+                if p.is_file() {
+                    return p.to_string_lossy().into_owned().into();
+                }
+            }
+            name.to_owned().into()
+        })
+    });
+    env.set_loader(move |name| {
+        if let Some(rest) = name.strip_prefix(INLINE) {
+            loaded.fetch_add(1, Ordering::Relaxed);
+            let src = rest.get(1..).unwrap_or("");
+            return Ok(Some(strip_fqcn(src).into_owned()));
+        }
+        let path = std::path::Path::new(name);
+        if path.is_absolute() && path.is_file() {
+            loaded.fetch_add(1, Ordering::Relaxed);
+            return std::fs::read_to_string(path)
+                .map(|s| Some(strip_fqcn(&s).into_owned()))
+                .map_err(|e| {
+                    minijinja::Error::new(
+                        ErrorKind::TemplateNotFound,
+                        format!("cannot read {name}: {e}"),
+                    )
+                });
+        }
+        Ok(None)
+    });
+    filters::register(&mut env);
+    jinja_tests::register(&mut env);
+    lookups::register(&mut env);
+    env
+}
+
+/// Turns a minijinja error into a [`TemplateError`], preferring the innermost error of a
+/// lazily templated variable, naming undefined variables as Ansible does and adding the
+/// line for multi-line templates.
+fn convert_error(e: &minijinja::Error, src: &str, file_name: Option<&str>) -> TemplateError {
+    // An error from a nested (lazily templated) variable carries its own TemplateError.
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(te) = err.downcast_ref::<TemplateError>() {
+            return te.clone();
+        }
+        cur = err.source();
+    }
+    let detail = e.detail().unwrap_or("").to_owned();
+    let mut undefined = None;
+    let mut message = match e.kind() {
+        ErrorKind::UndefinedError => {
+            let expr = undefined_expr(&detail);
+            match expr {
+                Some(x) => {
+                    undefined = Some(x.clone());
+                    format!("'{x}' is undefined")
+                }
+                None => "undefined variable".to_owned(),
+            }
+        }
+        ErrorKind::SyntaxError => format!("template syntax error: {detail}"),
+        ErrorKind::TemplateNotFound => format!("template not found: {detail}"),
+        ErrorKind::UnknownFilter => format!("no filter named {}", quoted_tail(&detail)),
+        ErrorKind::UnknownTest => format!("no test named {}", quoted_tail(&detail)),
+        _ if detail.starts_with(filters::MANDATORY_MARK) => {
+            let custom = &detail[filters::MANDATORY_MARK.len()..];
+            let name = mandatory_subject(e, src);
+            undefined = name.clone();
+            match name {
+                _ if !custom.is_empty() => custom.to_owned(),
+                Some(n) => format!("Mandatory variable '{n}' not defined."),
+                None => "Mandatory variable not defined.".to_owned(),
+            }
+        }
+        _ if detail.is_empty() => e.kind().to_string(),
+        _ => detail,
+    };
+    let is_file = file_name.is_some();
+    let multi = src.trim_end().contains('\n');
+    let line = e.line();
+    if let (true, Some(n)) = (multi || is_file, line) {
+        match file_name {
+            Some(f) => message = format!("{message} (in {f}, line {n})"),
+            None => message = format!("{message} (template line {n})"),
+        }
+    }
+    let loc = file_name.map(|f| crate::Loc {
+        file: Arc::from(std::path::Path::new(f)),
+        line: line.unwrap_or(0) as u32,
+        col: 0,
+    });
+    TemplateError {
+        message,
+        loc,
+        undefined,
+    }
+}
+
+/// The expression a failing `mandatory` filter was applied to: from the error's span, else
+/// the first `x | mandatory` in the source.
+fn mandatory_subject(e: &minijinja::Error, src: &str) -> Option<String> {
+    let from_span = e
+        .range()
+        .and_then(|r| src.get(r))
+        .and_then(|s| s.rsplit_once('|').map(|(a, _)| a.trim().to_owned()))
+        .filter(|s| !s.is_empty());
+    if from_span.is_some() {
+        return from_span;
+    }
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r#"([\w.\[\]'"]+)\s*\|\s*mandatory\b"#).expect("valid regex")
+    });
+    re.captures(src).map(|c| c[1].to_owned())
+}
+
+/// The expression minijinja names in "... (`expr` is undefined ...)".
+fn undefined_expr(detail: &str) -> Option<String> {
+    let start = detail.find('`')?;
+    let rest = &detail[start + 1..];
+    let end = rest.find("` is undefined")?;
+    Some(rest[..end].to_owned())
+}
+
+fn quoted_tail(detail: &str) -> String {
+    if detail.is_empty() {
+        "(unknown)".to_owned()
+    } else {
+        detail.to_owned()
+    }
+}
+
+/// A minijinja error carrying a [`TemplateError`] (for errors raised while templating a
+/// variable lazily, so the outermost render reports the innermost cause).
+pub(crate) fn to_mj_error(e: TemplateError) -> minijinja::Error {
+    let kind = if e.undefined.is_some() {
+        ErrorKind::UndefinedError
+    } else {
+        ErrorKind::InvalidOperation
+    };
+    minijinja::Error::new(kind, e.message.clone()).with_source(e)
+}
