@@ -20,7 +20,8 @@ use crate::inventory::Inventory;
 use crate::modules::Registry;
 use crate::playbook::task::TaskNode;
 use crate::playbook::{Loader, load_playbook};
-use crate::transport::spec::{ConnectionOverrides, HostKeyPolicy};
+use crate::transport::HostKeyPolicy;
+use crate::transport::spec::ConnectionOverrides;
 use crate::transport::{ConnectionKind, DefaultConnector};
 
 /// windlass: Ansible-compatible playbooks, fast, over SSH.
@@ -216,13 +217,19 @@ where
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))
 }
 
 fn load_inventory(sources: &[PathBuf]) -> Result<Inventory> {
     if sources.is_empty() {
         // Like Ansible without -i: only the implicit localhost.
-        return Inventory::parse_str("localhost ansible_connection=local\n", Path::new("<implicit localhost>"));
+        return Inventory::parse_str(
+            "localhost ansible_connection=local\n",
+            Path::new("<implicit localhost>"),
+        );
     }
     Inventory::load(sources)
 }
@@ -232,7 +239,11 @@ fn overrides(c: &ConnectArgs) -> Result<ConnectionOverrides> {
         None => None,
         Some("ssh") | Some("smart") => Some(ConnectionKind::Ssh),
         Some("local") => Some(ConnectionKind::Local),
-        Some(other) => return Err(Error::Usage(format!("unknown connection `{other}` (use ssh or local)"))),
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "unknown connection `{other}` (use ssh or local)"
+            )));
+        }
     };
     let host_keys = if c.no_host_key_checking {
         Some(HostKeyPolicy::Off)
@@ -266,10 +277,16 @@ pub fn parse_extra_vars(values: &[String]) -> Result<IndexMap<String, Value>> {
             crate::yaml::parse(raw, Path::new("<-e>"))?
         } else {
             let mut m = IndexMap::new();
-            let words = crate::command::split(raw).ok_or_else(|| Error::Usage(format!("-e {raw:?}: unbalanced quotes")))?;
+            let words = crate::command::split(raw)
+                .ok_or_else(|| Error::Usage(format!("-e {raw:?}: unbalanced quotes")))?;
             for w in words {
-                let (k, v) = w.split_once('=').ok_or_else(|| Error::Usage(format!("-e {raw:?}: expected key=value, @file or JSON, found `{w}`")))?;
-                crate::playbook::task::check_var_name(k, &Loc::file("<-e>")).map_err(|_| Error::Usage(format!("-e: `{k}` is not a valid variable name")))?;
+                let (k, v) = w.split_once('=').ok_or_else(|| {
+                    Error::Usage(format!(
+                        "-e {raw:?}: expected key=value, @file or JSON, found `{w}`"
+                    ))
+                })?;
+                crate::playbook::task::check_var_name(k, &Loc::file("<-e>"))
+                    .map_err(|_| Error::Usage(format!("-e: `{k}` is not a valid variable name")))?;
                 m.insert(k.to_string(), Value::String(v.to_string()));
             }
             out.extend(m);
@@ -293,7 +310,9 @@ fn become_password(ask: bool) -> Result<Option<String>> {
         return Ok(None);
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage("--ask-become-pass needs a terminal; set WINDLASS_BECOME_PASSWORD instead".into()));
+        return Err(Error::Usage(
+            "--ask-become-pass needs a terminal; set WINDLASS_BECOME_PASSWORD instead".into(),
+        ));
     }
     eprint!("BECOME password: ");
     let mut line = String::new();
@@ -307,7 +326,11 @@ fn become_password(ask: bool) -> Result<Option<String>> {
 }
 
 fn split_tags(v: &[String]) -> Vec<String> {
-    v.iter().flat_map(|t| t.split(',')).map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
+    v.iter()
+        .flat_map(|t| t.split(','))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 fn run_playbook(a: RunArgs) -> Result<i32> {
@@ -320,12 +343,19 @@ fn run_playbook(a: RunArgs) -> Result<i32> {
     let registry = Arc::new(Registry::builtin());
     let loader = Arc::new(Loader::new(registry, roles_path));
     if !a.playbook.is_file() {
-        return Err(Error::Usage(format!("playbook {} not found", a.playbook.display())));
+        return Err(Error::Usage(format!(
+            "playbook {} not found",
+            a.playbook.display()
+        )));
     }
     let playbook = load_playbook(&a.playbook, &loader)?;
     let mut inventory = inventory;
     if let Some(dir) = a.playbook.parent() {
-        inventory.add_vars_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?;
+        inventory.add_vars_dir(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        })?;
     }
     if a.syntax_check {
         println!("playbook: {}", a.playbook.display());
@@ -334,14 +364,22 @@ fn run_playbook(a: RunArgs) -> Result<i32> {
     if a.list_hosts || a.list_tasks {
         println!("\nplaybook: {}", a.playbook.display());
         for (i, play) in playbook.plays.iter().enumerate() {
-            let mut hosts = inventory.select(&play.hosts).map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
+            let mut hosts = inventory
+                .select(&play.hosts)
+                .map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
             if let Some(l) = &a.limit {
-                let allowed = inventory.select(l).map_err(|e| Error::Usage(format!("--limit: {e}")))?;
+                let allowed = inventory
+                    .select(l)
+                    .map_err(|e| Error::Usage(format!("--limit: {e}")))?;
                 hosts.retain(|h| allowed.contains(h));
             }
             println!("\n  play #{} ({}): {}", i + 1, play.hosts, play.name);
             if a.list_hosts {
-                println!("    pattern: ['{}']\n    hosts ({}):", play.hosts, hosts.len());
+                println!(
+                    "    pattern: ['{}']\n    hosts ({}):",
+                    play.hosts,
+                    hosts.len()
+                );
                 for h in &hosts {
                     println!("      {h}");
                 }
@@ -374,13 +412,24 @@ fn run_playbook(a: RunArgs) -> Result<i32> {
         OutputFormat::Jsonl => Box::new(crate::output::jsonl::JsonlSink::new(std::io::stdout())),
         OutputFormat::Text => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            Box::new(crate::output::printer::Printer::new(std::io::stdout(), color, a.verbose))
+            Box::new(crate::output::printer::Printer::new(
+                std::io::stdout(),
+                color,
+                a.verbose,
+            ))
         }
     };
     let inv_file = a.connect.inventory.first().cloned();
     let rt = runtime()?;
     let report = rt.block_on(async {
-        let engine = Engine::new(inventory, inv_file, loader, Arc::new(DefaultConnector::new()), opts, sink);
+        let engine = Engine::new(
+            inventory,
+            inv_file,
+            loader,
+            Arc::new(DefaultConnector::new()),
+            opts,
+            sink,
+        );
         engine.run(&playbook).await
     })?;
     Ok(report.exit_code)
@@ -391,7 +440,12 @@ fn list_tasks(nodes: &[TaskNode], indent: usize) {
         match n {
             TaskNode::Task(t) => {
                 let tags: Vec<&str> = t.kw.tags.iter().map(String::as_str).collect();
-                println!("{:indent$}{}\tTAGS: [{}]", "", t.display_name(), tags.join(", "));
+                println!(
+                    "{:indent$}{}\tTAGS: [{}]",
+                    "",
+                    t.display_name(),
+                    tags.join(", ")
+                );
             }
             TaskNode::Block(b) => {
                 list_tasks(&b.block, indent);
@@ -410,23 +464,37 @@ fn show_inventory(a: InventoryArgs) -> Result<i32> {
             return Err(Error::Usage(format!("host `{h}` is not in the inventory")));
         }
         let vars: serde_json::Map<String, Value> = inv.host_vars(h).into_iter().collect();
-        println!("{}", serde_json::to_string_pretty(&Value::Object(vars)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Object(vars)).unwrap_or_default()
+        );
     } else if let Some(g) = &a.graph {
-        let text = inv.graph(Some(g)).map_err(|e| Error::Usage(e.to_string()))?;
+        let text = inv
+            .graph(Some(g))
+            .map_err(|e| Error::Usage(e.to_string()))?;
         print!("{text}");
     } else {
-        println!("{}", serde_json::to_string_pretty(&inv.to_list_json()).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&inv.to_list_json()).unwrap_or_default()
+        );
     }
     Ok(0)
 }
 
 fn ping(a: PingArgs) -> Result<i32> {
     let inv = load_inventory(&a.connect.inventory)?;
-    let hosts = inv.select(&a.pattern).map_err(|e| Error::Usage(e.to_string()))?;
+    let hosts = inv
+        .select(&a.pattern)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     let ov = overrides(&a.connect)?;
     let mut specs = Vec::new();
     for h in &hosts {
-        specs.push(crate::transport::spec::connection_spec(h, &inv.host_vars(h), &ov)?);
+        specs.push(crate::transport::spec::connection_spec(
+            h,
+            &inv.host_vars(h),
+            &ov,
+        )?);
     }
     let rt = runtime()?;
     let results = rt.block_on(async {
@@ -438,7 +506,11 @@ fn ping(a: PingArgs) -> Result<i32> {
     let mut code = 0;
     for r in results {
         if r.ok {
-            println!("{} | SUCCESS | {:.1} ms", r.host, r.latency.as_secs_f64() * 1000.0);
+            println!(
+                "{} | SUCCESS | {:.1} ms",
+                r.host,
+                r.latency.as_secs_f64() * 1000.0
+            );
         } else {
             code = crate::exit::HOST_UNREACHABLE;
             println!("{} | UNREACHABLE | {}", r.host, r.error.unwrap_or_default());

@@ -20,7 +20,8 @@ pub fn report(e: &Error) -> Report {
             diag = diag
                 .with_label(LabeledSpan::at(offset..offset, "here"))
                 .with_code(format!("{loc}"));
-            Report::new(diag).with_source_code(NamedSource::new(loc.file.display().to_string(), text))
+            Report::new(diag)
+                .with_source_code(NamedSource::new(loc.file.display().to_string(), text))
         }
         _ => Report::new(diag.with_code(format!("{loc}"))),
     }
@@ -30,7 +31,11 @@ fn offset_of(text: &str, line: u32, col: u32) -> usize {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line as usize {
-            let chars: usize = l.chars().take(col.saturating_sub(1) as usize).map(char::len_utf8).sum();
+            let chars: usize = l
+                .chars()
+                .take(col.saturating_sub(1) as usize)
+                .map(char::len_utf8)
+                .sum();
             return offset + chars.min(l.len());
         }
         offset += l.len();

@@ -45,7 +45,11 @@ fn run_case(dir: &Path) -> Result<(), String> {
     if !all.contains(&needle) {
         return Err(format!("message lacks {needle:?}:\n{all}"));
     }
-    if loc != "-" && !all.contains(&format!("{loc}:")) && !all.contains(&format!("{loc}\n")) && !all.ends_with(&loc) {
+    if loc != "-"
+        && !all.contains(&format!("{loc}:"))
+        && !all.contains(&format!("{loc}\n"))
+        && !all.ends_with(&loc)
+    {
         return Err(format!("location {loc} not named:\n{all}"));
     }
     Ok(())
@@ -54,14 +58,28 @@ fn run_case(dir: &Path) -> Result<(), String> {
 #[test]
 fn every_bad_input_gives_a_located_error_and_runs_nothing() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_input");
-    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
     assert!(cases.len() >= 20, "corpus too small: {}", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         if let Err(e) = run_case(case) {
-            failures.push(format!("== {}\n{e}", case.file_name().unwrap().to_string_lossy()));
+            failures.push(format!(
+                "== {}\n{e}",
+                case.file_name().unwrap().to_string_lossy()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases wrong:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

@@ -13,11 +13,23 @@ fn variable_precedence_follows_ansible() {
     let p = Project::new();
     // pN is defined at the first N levels; each level sets it to its own name.
     let levels = [
-        "role_defaults", "inv_group_all", "inv_group", "inv_host", "play_vars", "vars_files",
-        "role_vars", "block_vars", "task_vars", "set_fact", "extra_vars",
+        "role_defaults",
+        "inv_group_all",
+        "inv_group",
+        "inv_host",
+        "play_vars",
+        "vars_files",
+        "role_vars",
+        "block_vars",
+        "task_vars",
+        "set_fact",
+        "extra_vars",
     ];
     let defs = |upto: usize| -> String {
-        (1..=levels.len()).filter(|n| *n >= upto).map(|n| format!("p{n}: {}\n", levels[upto - 1])).collect()
+        (1..=levels.len())
+            .filter(|n| *n >= upto)
+            .map(|n| format!("p{n}: {}\n", levels[upto - 1]))
+            .collect()
     };
     p.file("roles/r/defaults/main.yml", &defs(1));
     p.file("group_vars/all.yml", &defs(2));
@@ -25,7 +37,9 @@ fn variable_precedence_follows_ansible() {
     p.file("host_vars/h1.yml", &defs(4));
     p.file("vf.yml", &defs(6));
     p.file("roles/r/vars/main.yml", &defs(7));
-    let fact_vars: String = (10..=11).map(|n| format!("          p{n}: set_fact\n")).collect();
+    let fact_vars: String = (10..=11)
+        .map(|n| format!("          p{n}: set_fact\n"))
+        .collect();
     let msg: Vec<String> = (1..=11).map(|n| format!("{{{{ p{n} }}}}")).collect();
     p.file(
         "roles/r/tasks/main.yml",
@@ -89,9 +103,26 @@ fn handlers_run_in_definition_order_once_and_on_flush() {
     let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 0);
     let starts = task_starts(&events);
-    assert_eq!(starts, vec!["change b", "change a again", "only h2", "ha", "hb", "listener", "after flush"]);
-    assert_eq!(debug_msgs(&events, "h1"), vec![json!("ha"), json!("hb"), json!("after")]);
-    assert_eq!(debug_msgs(&events, "h2"), vec![json!("ha"), json!("hb"), json!("listened"), json!("after")]);
+    assert_eq!(
+        starts,
+        vec![
+            "change b",
+            "change a again",
+            "only h2",
+            "ha",
+            "hb",
+            "listener",
+            "after flush"
+        ]
+    );
+    assert_eq!(
+        debug_msgs(&events, "h1"),
+        vec![json!("ha"), json!("hb"), json!("after")]
+    );
+    assert_eq!(
+        debug_msgs(&events, "h2"),
+        vec![json!("ha"), json!("hb"), json!("listened"), json!("after")]
+    );
 }
 
 #[test]
@@ -121,8 +152,24 @@ fn block_rescue_always() {
 "#,
     );
     let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
-    assert_eq!(debug_msgs(&events, "h1"), vec![json!("rescued"), json!("always"), json!("always2"), json!("after")]);
-    assert_eq!(debug_msgs(&events, "h2"), vec![json!("block-end"), json!("always"), json!("boom"), json!("always2")]);
+    assert_eq!(
+        debug_msgs(&events, "h1"),
+        vec![
+            json!("rescued"),
+            json!("always"),
+            json!("always2"),
+            json!("after")
+        ]
+    );
+    assert_eq!(
+        debug_msgs(&events, "h2"),
+        vec![
+            json!("block-end"),
+            json!("always"),
+            json!("boom"),
+            json!("always2")
+        ]
+    );
     let stats: std::collections::HashMap<_, _> = report.stats.iter().cloned().collect();
     assert_eq!(stats["h1"].rescued, 1);
     assert_eq!(stats["h1"].failed, 0);
@@ -159,7 +206,18 @@ fn loop_register_has_results_list() {
     let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 0, "{events:#?}");
     let msgs = debug_msgs(&events, "h1");
-    assert_eq!(msgs, vec![json!(["a", "b"]), json!("True 2 a"), json!("0=p"), json!("1=q"), json!("k:v"), json!("n01"), json!("n02")]);
+    assert_eq!(
+        msgs,
+        vec![
+            json!(["a", "b"]),
+            json!("True 2 a"),
+            json!("0=p"),
+            json!("1=q"),
+            json!("k:v"),
+            json!("n01"),
+            json!("n02")
+        ]
+    );
 }
 
 #[test]
@@ -172,10 +230,16 @@ fn serial_runs_batches_through_the_whole_play() {
     );
     let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 0);
-    let order: Vec<(String, String)> = results(&events).into_iter().map(|(t, h, _)| (h, t)).collect();
+    let order: Vec<(String, String)> = results(&events)
+        .into_iter()
+        .map(|(t, h, _)| (h, t))
+        .collect();
     let hosts_in_order: Vec<&str> = order.iter().map(|(h, _)| h.as_str()).collect();
     // batch sizes 1, 2, 2: each batch finishes both tasks before the next starts
-    assert_eq!(hosts_in_order, vec!["h1", "h1", "h2", "h3", "h2", "h3", "h4", "h5", "h4", "h5"]);
+    assert_eq!(
+        hosts_in_order,
+        vec!["h1", "h1", "h2", "h3", "h2", "h3", "h4", "h5", "h4", "h5"]
+    );
 }
 
 #[test]
@@ -188,7 +252,10 @@ fn a_failed_host_drops_out_and_the_others_go_on() {
     );
     let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 2);
-    assert_eq!(debug_msgs(&events, "h1"), vec![json!("next"), json!("second-play")]);
+    assert_eq!(
+        debug_msgs(&events, "h1"),
+        vec![json!("next"), json!("second-play")]
+    );
     assert!(debug_msgs(&events, "h2").is_empty());
     let stats: std::collections::HashMap<_, _> = report.stats.iter().cloned().collect();
     assert_eq!(stats["h2"].failed, 1);
@@ -238,9 +305,16 @@ fn tags_select_tasks() {
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - {debug: {msg: a}, tags: [a]}\n    - {debug: {msg: b}, tags: b}\n    - {debug: {msg: always}, tags: always}\n    - {debug: {msg: never}, tags: [never, n]}\n    - debug: msg=untagged\n",
     );
     let run = |tags: &[&str], skip: &[&str]| {
-        let o = RunOptions { tags: tags.iter().map(|s| s.to_string()).collect(), skip_tags: skip.iter().map(|s| s.to_string()).collect(), ..opts() };
+        let o = RunOptions {
+            tags: tags.iter().map(|s| s.to_string()).collect(),
+            skip_tags: skip.iter().map(|s| s.to_string()).collect(),
+            ..opts()
+        };
         let (events, _) = p.run("site.yml", "hosts", o).unwrap();
-        debug_msgs(&events, "h1").into_iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>()
+        debug_msgs(&events, "h1")
+            .into_iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
     };
     assert_eq!(run(&[], &[]), vec!["a", "b", "always", "untagged"]);
     assert_eq!(run(&["a"], &[]), vec!["a", "always"]);
@@ -253,11 +327,23 @@ fn tags_select_tasks() {
 fn includes_imports_and_role_dependencies() {
     let p = Project::new();
     p.file("hosts", &local_inventory(&["h1"]));
-    p.file("roles/base/tasks/main.yml", "- debug: msg=\"base {{ base_x }}\"\n");
+    p.file(
+        "roles/base/tasks/main.yml",
+        "- debug: msg=\"base {{ base_x }}\"\n",
+    );
     p.file("roles/base/defaults/main.yml", "base_x: 1\n");
-    p.file("roles/app/meta/main.yml", "dependencies:\n  - role: base\n    base_x: 2\n");
-    p.file("roles/app/tasks/main.yml", "- debug: msg=\"app {{ role_name }}\"\n- include_tasks: extra.yml\n  loop: [x, y]\n");
-    p.file("roles/app/tasks/extra.yml", "- debug: msg=\"extra {{ item }}\"\n");
+    p.file(
+        "roles/app/meta/main.yml",
+        "dependencies:\n  - role: base\n    base_x: 2\n",
+    );
+    p.file(
+        "roles/app/tasks/main.yml",
+        "- debug: msg=\"app {{ role_name }}\"\n- include_tasks: extra.yml\n  loop: [x, y]\n",
+    );
+    p.file(
+        "roles/app/tasks/extra.yml",
+        "- debug: msg=\"extra {{ item }}\"\n",
+    );
     p.file("more.yml", "- debug: msg=\"imported {{ who }}\"\n");
     p.file(
         "site.yml",
@@ -265,8 +351,21 @@ fn includes_imports_and_role_dependencies() {
     );
     let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 0, "{events:#?}");
-    let msgs: Vec<String> = debug_msgs(&events, "h1").into_iter().map(|v| v.as_str().unwrap().to_string()).collect();
-    assert_eq!(msgs, vec!["base 2", "app app", "extra x", "extra y", "imported me", "base 1"]);
+    let msgs: Vec<String> = debug_msgs(&events, "h1")
+        .into_iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        msgs,
+        vec![
+            "base 2",
+            "app app",
+            "extra x",
+            "extra y",
+            "imported me",
+            "base 1"
+        ]
+    );
 }
 
 #[test]
@@ -274,10 +373,28 @@ fn check_mode_runs_no_commands() {
     let p = Project::new();
     p.file("hosts", &local_inventory(&["h1"]));
     let marker = p.path().join("marker");
-    p.file("site.yml", &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - command: touch {}\n", marker.display()));
-    let (events, _) = p.run("site.yml", "hosts", RunOptions { check: true, ..opts() }).unwrap();
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: touch {}\n",
+            marker.display()
+        ),
+    );
+    let (events, _) = p
+        .run(
+            "site.yml",
+            "hosts",
+            RunOptions {
+                check: true,
+                ..opts()
+            },
+        )
+        .unwrap();
     assert!(!marker.exists());
-    assert!(matches!(results(&events)[0].2, Status::Skipped | Status::Changed));
+    assert!(matches!(
+        results(&events)[0].2,
+        Status::Skipped | Status::Changed
+    ));
     let (_, report) = p.run("site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 0);
     assert!(marker.exists());
@@ -328,6 +445,12 @@ fn until_retries_and_run_once_and_delegate() {
     );
     let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 0, "{events:#?}");
-    assert_eq!(debug_msgs(&events, "h2"), vec![json!(3), json!("delegated")]);
-    assert_eq!(std::fs::read_to_string(&counter).unwrap().lines().count(), 3);
+    assert_eq!(
+        debug_msgs(&events, "h2"),
+        vec![json!(3), json!("delegated")]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap().lines().count(),
+        3
+    );
 }

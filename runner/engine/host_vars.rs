@@ -140,24 +140,76 @@ impl HostVars {
         let h = &self.host.name;
         Some(match name {
             "inventory_hostname" => Value::String(h.clone()),
-            "inventory_hostname_short" => Value::String(h.split('.').next().unwrap_or(h).to_string()),
-            "group_names" => Value::Array(self.host.group_names.iter().cloned().map(Value::String).collect()),
+            "inventory_hostname_short" => {
+                Value::String(h.split('.').next().unwrap_or(h).to_string())
+            }
+            "group_names" => Value::Array(
+                self.host
+                    .group_names
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
             "groups" => (**self.run.groups.read().ok()?).clone(),
-            "play_hosts" | "ansible_play_hosts" => Value::Array(self.play.active.read().ok()?.iter().cloned().map(Value::String).collect()),
-            "ansible_play_batch" => Value::Array(self.play.batch.iter().cloned().map(Value::String).collect()),
-            "ansible_play_hosts_all" => Value::Array(self.play.play_hosts_all.iter().cloned().map(Value::String).collect()),
+            "play_hosts" | "ansible_play_hosts" => Value::Array(
+                self.play
+                    .active
+                    .read()
+                    .ok()?
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
+            "ansible_play_batch" => {
+                Value::Array(self.play.batch.iter().cloned().map(Value::String).collect())
+            }
+            "ansible_play_hosts_all" => Value::Array(
+                self.play
+                    .play_hosts_all
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
             "ansible_play_name" => Value::String(self.play.name.clone()),
             "playbook_dir" => Value::String(self.play.dir.display().to_string()),
             "ansible_check_mode" => Value::Bool(self.run.check_mode),
             "ansible_diff_mode" => Value::Bool(self.run.diff_mode),
             "omit" => Value::String(self.run.omit.clone()),
-            "ansible_run_tags" => Value::Array(self.run.run_tags.iter().cloned().map(Value::String).collect()),
-            "ansible_skip_tags" => Value::Array(self.run.skip_tags.iter().cloned().map(Value::String).collect()),
+            "ansible_run_tags" => Value::Array(
+                self.run
+                    .run_tags
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
+            "ansible_skip_tags" => Value::Array(
+                self.run
+                    .skip_tags
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
             "role_path" => Value::String(self.role.as_ref()?.path.display().to_string()),
             "role_name" | "ansible_role_name" => Value::String(self.role.as_ref()?.name.clone()),
-            "inventory_dir" => Value::String(self.run.inventory_file.as_ref()?.parent()?.display().to_string()),
-            "inventory_file" => Value::String(self.run.inventory_file.as_ref()?.display().to_string()),
-            "ansible_version" => serde_json::json!({"full": "2.16.0", "major": 2, "minor": 16, "revision": 0, "string": "2.16.0"}),
+            "inventory_dir" => Value::String(
+                self.run
+                    .inventory_file
+                    .as_ref()?
+                    .parent()?
+                    .display()
+                    .to_string(),
+            ),
+            "inventory_file" => {
+                Value::String(self.run.inventory_file.as_ref()?.display().to_string())
+            }
+            "ansible_version" => {
+                serde_json::json!({"full": "2.16.0", "major": 2, "minor": 16, "revision": 0, "string": "2.16.0"})
+            }
             "windlass_version" => Value::String(env!("CARGO_PKG_VERSION").to_string()),
             _ => return None,
         })
@@ -192,7 +244,14 @@ impl HostVars {
         if let Some(v) = self.play.role_vars.get(name) {
             return Some(v.clone());
         }
-        if let Some(v) = self.play.vars_files.read().ok()?.get(&self.host.name).and_then(|l| l.get(name)) {
+        if let Some(v) = self
+            .play
+            .vars_files
+            .read()
+            .ok()?
+            .get(&self.host.name)
+            .and_then(|l| l.get(name))
+        {
             return Some(v.clone());
         }
         if let Some(v) = self.play.vars.get(name) {
@@ -223,7 +282,20 @@ impl HostVars {
 }
 
 /// The core magic variables cannot be overridden, as in Ansible.
-const FIXED_MAGIC: &[&str] = &["inventory_hostname", "inventory_hostname_short", "group_names", "groups", "omit", "play_hosts", "ansible_play_hosts", "ansible_play_batch", "ansible_play_hosts_all", "playbook_dir", "role_path", "role_name"];
+const FIXED_MAGIC: &[&str] = &[
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "group_names",
+    "groups",
+    "omit",
+    "play_hosts",
+    "ansible_play_hosts",
+    "ansible_play_batch",
+    "ansible_play_hosts_all",
+    "playbook_dir",
+    "role_path",
+    "role_name",
+];
 
 impl Vars for HostVars {
     fn get(&self, name: &str) -> Option<Value> {
@@ -262,7 +334,10 @@ impl Vars for HostVars {
         add(&self.locals);
         add(&self.run.extra_vars);
         let mut out: Vec<String> = names.into_keys().collect();
-        for m in FIXED_MAGIC.iter().chain(&["ansible_check_mode", "ansible_facts"]) {
+        for m in FIXED_MAGIC
+            .iter()
+            .chain(&["ansible_check_mode", "ansible_facts"])
+        {
             if !out.iter().any(|n| n == m) {
                 out.push(m.to_string());
             }
@@ -272,11 +347,19 @@ impl Vars for HostVars {
 
     fn host(&self, name: &str) -> Option<Arc<dyn Vars>> {
         let data = self.run.host(name)?;
-        Some(Arc::new(HostVars::new(self.run.clone(), data, self.play.clone())))
+        Some(Arc::new(HostVars::new(
+            self.run.clone(),
+            data,
+            self.play.clone(),
+        )))
     }
 
     fn host_names(&self) -> Vec<String> {
-        self.run.hosts.read().map(|h| h.keys().cloned().collect()).unwrap_or_default()
+        self.run
+            .hosts
+            .read()
+            .map(|h| h.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn search_dirs(&self, kind: SearchKind) -> Vec<PathBuf> {

@@ -115,8 +115,18 @@ pub struct Engine {
 
 impl Engine {
     /// A run of `inventory` with `opts`, reporting to `sink`.
-    pub fn new(inventory: Inventory, inventory_file: Option<PathBuf>, loader: Arc<Loader>, connector: Arc<dyn Connector>, opts: RunOptions, sink: Box<dyn EventSink>) -> Arc<Engine> {
-        let omit = format!("__omit_place_holder__{:016x}", std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64 ^ 0x5eed_1a55);
+    pub fn new(
+        inventory: Inventory,
+        inventory_file: Option<PathBuf>,
+        loader: Arc<Loader>,
+        connector: Arc<dyn Connector>,
+        opts: RunOptions,
+        sink: Box<dyn EventSink>,
+    ) -> Arc<Engine> {
+        let omit = format!(
+            "__omit_place_holder__{:016x}",
+            std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64 ^ 0x5eed_1a55
+        );
         let scope = RunScope {
             extra_vars: Arc::new(opts.extra_vars.clone()),
             groups: std::sync::RwLock::new(Arc::new(Value::Null)),
@@ -126,7 +136,11 @@ impl Engine {
             check_mode: opts.check,
             diff_mode: opts.diff,
             omit,
-            run_tags: if opts.tags.is_empty() { vec!["all".into()] } else { opts.tags.clone() },
+            run_tags: if opts.tags.is_empty() {
+                vec!["all".into()]
+            } else {
+                opts.tags.clone()
+            },
             skip_tags: opts.skip_tags.clone(),
         };
         let started = opts.start_at_task.is_none();
@@ -192,7 +206,11 @@ impl Engine {
         }
         let stats: Vec<(String, HostStats)> = {
             let states = self.states.lock().expect("states lock");
-            states.iter().filter(|(_, s)| s.stats != HostStats::default() || s.unreachable).map(|(h, s)| (h.clone(), s.stats.clone())).collect()
+            states
+                .iter()
+                .filter(|(_, s)| s.stats != HostStats::default() || s.unreachable)
+                .map(|(h, s)| (h.clone(), s.stats.clone()))
+                .collect()
         };
         let exit_code = if stats.iter().any(|(_, s)| s.failed > 0) {
             crate::exit::HOST_FAILED
@@ -214,10 +232,24 @@ impl Engine {
     fn select_hosts(&self, play: &Play) -> Result<Vec<String>> {
         let pattern = if play.hosts.contains("{{") {
             // Play patterns may use extra vars only (no host is chosen yet).
-            let vars: Arc<dyn Vars> = Arc::new(crate::template::MapVars::from_map(self.opts.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
-            match self.templar.render_str(&play.hosts, &vars, Some(&play.loc)).map_err(Error::from)? {
+            let vars: Arc<dyn Vars> = Arc::new(crate::template::MapVars::new(Value::Object(
+                self.opts
+                    .extra_vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )));
+            match self
+                .templar
+                .render_str(&play.hosts, &vars, Some(&play.loc))
+                .map_err(Error::from)?
+            {
                 Value::String(s) => s,
-                Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>().join(":"),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(":"),
                 other => other.to_string(),
             }
         } else {
@@ -226,15 +258,22 @@ impl Engine {
         let mut inv = self.inventory.lock().expect("inventory lock");
         if (pattern == "localhost" || pattern == "127.0.0.1") && inv.host(&pattern).is_none() {
             let mut vars = IndexMap::new();
-            vars.insert("ansible_connection".to_string(), Value::String("local".into()));
+            vars.insert(
+                "ansible_connection".to_string(),
+                Value::String("local".into()),
+            );
             inv.add_host(&pattern, &[], vars);
             drop(inv);
             self.refresh_hosts();
             inv = self.inventory.lock().expect("inventory lock");
         }
-        let mut hosts = inv.select(&pattern).map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
+        let mut hosts = inv
+            .select(&pattern)
+            .map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
         if let Some(limit) = &self.opts.limit {
-            let allowed = inv.select(limit).map_err(|e| Error::Usage(format!("--limit: {e}")))?;
+            let allowed = inv
+                .select(limit)
+                .map_err(|e| Error::Usage(format!("--limit: {e}")))?;
             hosts.retain(|h| allowed.contains(h));
         }
         Ok(hosts)
@@ -254,7 +293,10 @@ impl Engine {
         }
         let hosts: Vec<String> = {
             let states = self.states.lock().expect("states lock");
-            hosts.into_iter().filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable)).collect()
+            hosts
+                .into_iter()
+                .filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable))
+                .collect()
         };
         {
             let mut states = self.states.lock().expect("states lock");
@@ -323,7 +365,10 @@ impl Engine {
             if let Some(pct) = play.max_fail_percentage {
                 let failed = {
                     let states = self.states.lock().expect("states lock");
-                    batch.iter().filter(|h| states.get(*h).is_some_and(|s| s.failed || s.unreachable)).count()
+                    batch
+                        .iter()
+                        .filter(|h| states.get(*h).is_some_and(|s| s.failed || s.unreachable))
+                        .count()
                 };
                 if (failed as f64) * 100.0 / (batch.len() as f64) > pct {
                     self.emit(Event::Warning {
@@ -354,7 +399,15 @@ impl Engine {
     /// Hosts of `hosts` still running (not failed, unreachable or ended).
     pub(crate) fn active_hosts(&self, hosts: &[String]) -> Vec<String> {
         let states = self.states.lock().expect("states lock");
-        hosts.iter().filter(|h| states.get(*h).is_some_and(|s| !s.failed && !s.unreachable && !s.ended)).cloned().collect()
+        hosts
+            .iter()
+            .filter(|h| {
+                states
+                    .get(*h)
+                    .is_some_and(|s| !s.failed && !s.unreachable && !s.ended)
+            })
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn host_vars(&self, scope: &Arc<PlayScope>, host: &str) -> Option<HostVars> {
@@ -368,13 +421,19 @@ impl Engine {
         }
         let mut cache: HashMap<PathBuf, Layer> = HashMap::new();
         for h in batch {
-            let Some(hv) = self.host_vars(scope, h) else { continue };
+            let Some(hv) = self.host_vars(scope, h) else {
+                continue;
+            };
             let vars: Arc<dyn Vars> = Arc::new(hv);
             let mut merged = IndexMap::new();
             for (alts, loc) in &play.vars_files {
                 let mut found = None;
                 for alt in alts {
-                    let name = match self.templar.render_str(alt, &vars, Some(loc)).map_err(Error::from)? {
+                    let name = match self
+                        .templar
+                        .render_str(alt, &vars, Some(loc))
+                        .map_err(Error::from)?
+                    {
                         Value::String(s) => s,
                         other => other.to_string(),
                     };
@@ -385,7 +444,10 @@ impl Engine {
                     }
                 }
                 let Some(path) = found else {
-                    return Err(Error::invalid(loc, format!("vars file not found: {}", alts.join(", "))));
+                    return Err(Error::invalid(
+                        loc,
+                        format!("vars file not found: {}", alts.join(", ")),
+                    ));
                 };
                 let layer = match cache.get(&path) {
                     Some(l) => l.clone(),
@@ -404,18 +466,31 @@ impl Engine {
                 };
                 merged.extend(layer.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
-            scope.vars_files.write().expect("vars_files lock").insert(h.clone(), Arc::new(merged));
+            scope
+                .vars_files
+                .write()
+                .expect("vars_files lock")
+                .insert(h.clone(), Arc::new(merged));
         }
         Ok(())
     }
 
-    fn gather_facts_wanted(&self, play: &Play, scope: &Arc<PlayScope>, batch: &[String]) -> Result<bool> {
+    fn gather_facts_wanted(
+        &self,
+        play: &Play,
+        scope: &Arc<PlayScope>,
+        batch: &[String],
+    ) -> Result<bool> {
         Ok(match &play.gather_facts {
             Value::Bool(b) => *b,
             Value::String(s) => {
-                let Some(hv) = batch.first().and_then(|h| self.host_vars(scope, h)) else { return Ok(false) };
+                let Some(hv) = batch.first().and_then(|h| self.host_vars(scope, h)) else {
+                    return Ok(false);
+                };
                 let vars: Arc<dyn Vars> = Arc::new(hv);
-                self.templar.eval_bool(s, &vars, Some(&play.loc)).map_err(Error::from)?
+                self.templar
+                    .eval_bool(s, &vars, Some(&play.loc))
+                    .map_err(Error::from)?
             }
             _ => true,
         })
@@ -424,7 +499,9 @@ impl Engine {
     async fn gather_facts(self: &Arc<Self>, cx: &walk::PlayCx<'_>, batch: &[String]) {
         let Some(_) = self.loader.registry().get("setup") else {
             self.emit(Event::Warning {
-                message: "fact gathering is not available yet in this build: set `gather_facts: false`".to_string(),
+                message:
+                    "fact gathering is not available yet in this build: set `gather_facts: false`"
+                        .to_string(),
             });
             return;
         };
@@ -450,25 +527,51 @@ impl Engine {
         };
         let mut task = task;
         task.kw.tags.insert("always".into());
-        let _ = self.run_task_on_hosts(cx, &Arc::new(task), batch, false).await;
+        let _ = self
+            .run_task_on_hosts(cx, &Arc::new(task), batch, false)
+            .await;
     }
 
     /// The transport for `host`, made on first use from its connection variables.
-    pub(crate) fn transport(&self, host: &str, vars: &HostVars, loc: &Loc) -> Result<Arc<dyn Transport>, String> {
+    pub(crate) fn transport(
+        &self,
+        host: &str,
+        vars: &HostVars,
+        loc: &Loc,
+    ) -> Result<Arc<dyn Transport>, String> {
         if let Some(t) = self.transports.lock().expect("transports lock").get(host) {
             return Ok(t.clone());
         }
         let mut conn_vars = IndexMap::new();
         let dynvars: Arc<dyn Vars> = Arc::new(vars.clone());
-        for name in ["ansible_connection", "ansible_host", "ansible_port", "ansible_user", "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_timeout", "ansible_host_key_checking", "ansible_ssh_host_key_checking"] {
+        for name in [
+            "ansible_connection",
+            "ansible_host",
+            "ansible_port",
+            "ansible_user",
+            "ansible_ssh_private_key_file",
+            "ansible_private_key_file",
+            "ansible_ssh_common_args",
+            "ansible_ssh_extra_args",
+            "ansible_ssh_timeout",
+            "ansible_host_key_checking",
+            "ansible_ssh_host_key_checking",
+        ] {
             if let Some(v) = dynvars.get(name) {
-                let v = self.templar.render_value(&v, &dynvars, Some(loc)).map_err(|e| e.message)?;
+                let v = self
+                    .templar
+                    .render_value(&v, &dynvars, Some(loc))
+                    .map_err(|e| e.message)?;
                 conn_vars.insert(name.to_string(), v);
             }
         }
-        let spec = crate::transport::spec::connection_spec(host, &conn_vars, &self.opts.connection).map_err(|e| e.to_string())?;
+        let spec = crate::transport::spec::connection_spec(host, &conn_vars, &self.opts.connection)
+            .map_err(|e| e.to_string())?;
         let t = self.connector.connect(&spec);
-        self.transports.lock().expect("transports lock").insert(host.to_string(), t.clone());
+        self.transports
+            .lock()
+            .expect("transports lock")
+            .insert(host.to_string(), t.clone());
         Ok(t)
     }
 }

@@ -43,12 +43,19 @@ impl Engine {
         }
         let tags = &t.kw.tags;
         let skip = &self.opts.skip_tags;
-        if skip.iter().any(|s| tags.contains(s) || (s == "tagged" && !tags.is_empty()) || (s == "untagged" && tags.is_empty())) {
+        if skip.iter().any(|s| {
+            tags.contains(s)
+                || (s == "tagged" && !tags.is_empty())
+                || (s == "untagged" && tags.is_empty())
+        }) {
             return false;
         }
         let only = &self.opts.tags;
         let explicit = |tag: &str| only.iter().any(|o| o == tag);
-        if tags.contains("never") && !tags.iter().any(|t| t != "never" && explicit(t)) && !explicit("never") {
+        if tags.contains("never")
+            && !tags.iter().any(|t| t != "never" && explicit(t))
+            && !explicit("never")
+        {
             return false;
         }
         if only.is_empty() || explicit("all") {
@@ -57,7 +64,9 @@ impl Engine {
         if tags.contains("always") && !skip.iter().any(|s| s == "always") {
             return true;
         }
-        tags.iter().any(|t| explicit(t)) || (explicit("tagged") && !tags.is_empty()) || (explicit("untagged") && tags.is_empty())
+        tags.iter().any(|t| explicit(t))
+            || (explicit("tagged") && !tags.is_empty())
+            || (explicit("untagged") && tags.is_empty())
     }
 
     /// The host's variables with the task's own layers.
@@ -74,7 +83,11 @@ impl Engine {
 
     /// The items of the task's loop, templated.
     pub(crate) fn loop_items(&self, t: &Task, vars: &Arc<dyn Vars>) -> Result<Vec<Value>, String> {
-        let render = |v: &Value| self.templar.render_value(v, vars, Some(&t.loc)).map_err(|e| e.message);
+        let render = |v: &Value| {
+            self.templar
+                .render_value(v, vars, Some(&t.loc))
+                .map_err(|e| e.message)
+        };
         match &t.loop_ {
             None => Ok(Vec::new()),
             Some(LoopSpec::Loop(v)) => match render(v)? {
@@ -92,7 +105,11 @@ impl Engine {
     /// The loop variables for item `i`.
     pub(crate) fn loop_locals(&self, t: &Task, item: Value, i: usize) -> IndexMap<String, Value> {
         let mut l = IndexMap::new();
-        let var = t.loop_control.loop_var.clone().unwrap_or_else(|| "item".into());
+        let var = t
+            .loop_control
+            .loop_var
+            .clone()
+            .unwrap_or_else(|| "item".into());
         l.insert(var, item);
         if let Some(iv) = &t.loop_control.index_var {
             l.insert(iv.clone(), Value::from(i));
@@ -101,7 +118,13 @@ impl Engine {
     }
 
     /// Run `t` on `hosts` (linear: all at once, bounded by forks and `throttle`, then return).
-    pub(crate) async fn run_task_on_hosts(self: &Arc<Self>, cx: &PlayCx<'_>, t: &Arc<Task>, hosts: &[String], handler: bool) -> Result<()> {
+    pub(crate) async fn run_task_on_hosts(
+        self: &Arc<Self>,
+        cx: &PlayCx<'_>,
+        t: &Arc<Task>,
+        hosts: &[String],
+        handler: bool,
+    ) -> Result<()> {
         if !handler && !self.task_selected(t) {
             return Ok(());
         }
@@ -113,11 +136,25 @@ impl Engine {
         });
         // run_once: the first host runs it; its result is applied to all.
         let run_once = match &t.kw.run_once {
-            Some(v) => self.keyword_bool(cx, hosts.first().map(String::as_str), t, v).unwrap_or(false),
+            Some(v) => self
+                .keyword_bool(cx, hosts.first().map(String::as_str), t, v)
+                .unwrap_or(false),
             None => false,
         };
-        let targets: Vec<String> = if run_once { hosts.iter().take(1).cloned().collect() } else { hosts.to_vec() };
-        let limit = t.kw.throttle.as_ref().and_then(Value::as_u64).map(|n| n as usize).filter(|n| *n > 0).unwrap_or(self.opts.forks).min(self.opts.forks).max(1);
+        let targets: Vec<String> = if run_once {
+            hosts.iter().take(1).cloned().collect()
+        } else {
+            hosts.to_vec()
+        };
+        let limit =
+            t.kw.throttle
+                .as_ref()
+                .and_then(Value::as_u64)
+                .map(|n| n as usize)
+                .filter(|n| *n > 0)
+                .unwrap_or(self.opts.forks)
+                .min(self.opts.forks)
+                .max(1);
         let sem = Arc::new(tokio::sync::Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
         for h in targets {
@@ -153,14 +190,19 @@ impl Engine {
                                 dynamic.set_facts.insert(name.clone(), registered.clone());
                             }
                             if let Some(Value::Object(f)) = &facts {
-                                dynamic.set_facts.extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
+                                dynamic
+                                    .set_facts
+                                    .extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
                             }
                         }
                     }
                 }
             }
         }
-        let any_errors_fatal = t.kw.any_errors_fatal.as_ref().is_some_and(|v| matches!(v, Value::Bool(true)));
+        let any_errors_fatal =
+            t.kw.any_errors_fatal
+                .as_ref()
+                .is_some_and(|v| matches!(v, Value::Bool(true)));
         if failed_any && any_errors_fatal {
             self.fail_all(hosts);
         }
@@ -171,19 +213,37 @@ impl Engine {
         Ok(())
     }
 
-    fn keyword_bool(&self, cx: &PlayCx<'_>, host: Option<&str>, t: &Task, v: &Value) -> Result<bool> {
+    fn keyword_bool(
+        &self,
+        cx: &PlayCx<'_>,
+        host: Option<&str>,
+        t: &Task,
+        v: &Value,
+    ) -> Result<bool> {
         match v {
             Value::Bool(b) => Ok(*b),
             Value::String(s) => {
-                let Some(hv) = host.and_then(|h| self.host_vars(&cx.scope, h)) else { return Ok(false) };
+                let Some(hv) = host.and_then(|h| self.host_vars(&cx.scope, h)) else {
+                    return Ok(false);
+                };
                 let vars: Arc<dyn Vars> = Arc::new(self.task_vars(hv, t));
-                Ok(truthy(&self.templar.render_str(s, &vars, Some(&t.loc)).map_err(Error::from)?))
+                Ok(truthy(
+                    &self
+                        .templar
+                        .render_str(s, &vars, Some(&t.loc))
+                        .map_err(Error::from)?,
+                ))
             }
             other => Ok(truthy(other)),
         }
     }
 
-    async fn run_on_host(self: &Arc<Self>, scope: &Arc<super::host_vars::PlayScope>, t: &Arc<Task>, host: &str) -> Result<HostRun> {
+    async fn run_on_host(
+        self: &Arc<Self>,
+        scope: &Arc<super::host_vars::PlayScope>,
+        t: &Arc<Task>,
+        host: &str,
+    ) -> Result<HostRun> {
         let t0 = Instant::now();
         let Some(hv) = self.host_vars(scope, host) else {
             return Ok(HostRun::default());
@@ -195,7 +255,9 @@ impl Engine {
         if t.loop_.is_some() {
             let items = match self.loop_items(t, &vars) {
                 Ok(items) => items,
-                Err(msg) => return Ok(self.finish(t, host, None, fail_result(msg), t0, no_log, None)),
+                Err(msg) => {
+                    return Ok(self.finish(t, host, None, fail_result(msg), t0, no_log, None));
+                }
             };
             let mut results = Vec::new();
             let mut any_changed = false;
@@ -208,14 +270,22 @@ impl Engine {
                 let ihv = hv.with_locals(locals);
                 let ivars: Arc<dyn Vars> = Arc::new(ihv.clone());
                 let label = match &t.loop_control.label {
-                    Some(l) => self.templar.render_value(l, &ivars, Some(&t.loc)).unwrap_or_else(|_| item.clone()),
+                    Some(l) => self
+                        .templar
+                        .render_value(l, &ivars, Some(&t.loc))
+                        .unwrap_or_else(|_| item.clone()),
                     None => item.clone(),
                 };
                 let it0 = Instant::now();
                 let mut o = self.run_once_item(t, host, &ihv).await;
-                let var = t.loop_control.loop_var.clone().unwrap_or_else(|| "item".into());
+                let var = t
+                    .loop_control
+                    .loop_var
+                    .clone()
+                    .unwrap_or_else(|| "item".into());
                 o.result.insert(var.clone(), item.clone());
-                o.result.insert("ansible_loop_var".into(), Value::String(var));
+                o.result
+                    .insert("ansible_loop_var".into(), Value::String(var));
                 if o.status == Status::Unreachable {
                     unreachable = true;
                 }
@@ -230,7 +300,11 @@ impl Engine {
                     task: t.display_name(),
                     status: o.status,
                     item: Some(label),
-                    result: if no_log { censored(&o.result) } else { o.result.clone() },
+                    result: if no_log {
+                        censored(&o.result)
+                    } else {
+                        o.result.clone()
+                    },
                     ignored: o.ignored,
                     delegated_to: None,
                     duration: since(it0),
@@ -246,7 +320,14 @@ impl Engine {
             }
             let mut agg = Map::new();
             agg.insert("changed".into(), Value::Bool(any_changed));
-            agg.insert("msg".into(), Value::String(if any_failed { "One or more items failed".into() } else { "All items completed".into() }));
+            agg.insert(
+                "msg".into(),
+                Value::String(if any_failed {
+                    "One or more items failed".into()
+                } else {
+                    "All items completed".into()
+                }),
+            );
             if any_failed {
                 agg.insert("failed".into(), Value::Bool(true));
             }
@@ -257,7 +338,8 @@ impl Engine {
                 agg.insert("ansible_facts".into(), Value::Object(facts));
             }
             agg.insert("results".into(), Value::Array(results));
-            let ignored = any_failed && self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
+            let ignored =
+                any_failed && self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
             let status = if unreachable {
                 Status::Unreachable
             } else if any_failed {
@@ -269,7 +351,11 @@ impl Engine {
             } else {
                 Status::Ok
             };
-            let o = Outcome { status, result: agg, ignored };
+            let o = Outcome {
+                status,
+                result: agg,
+                ignored,
+            };
             return Ok(self.finish(t, host, Some(o), Map::new(), t0, no_log, Some(())));
         }
         let o = self.run_once_item(t, host, &hv).await;
@@ -279,8 +365,21 @@ impl Engine {
     /// Record an outcome: stats, register, facts, notify; emit unless `aggregated` (loops
     /// emitted per item already).
     #[allow(clippy::too_many_arguments)]
-    fn finish(&self, t: &Task, host: &str, o: Option<Outcome>, fail: Map<String, Value>, t0: Instant, no_log: bool, aggregated: Option<()>) -> HostRun {
-        let o = o.unwrap_or(Outcome { status: Status::Failed, result: fail, ignored: false });
+    fn finish(
+        &self,
+        t: &Task,
+        host: &str,
+        o: Option<Outcome>,
+        fail: Map<String, Value>,
+        t0: Instant,
+        no_log: bool,
+        aggregated: Option<()>,
+    ) -> HostRun {
+        let o = o.unwrap_or(Outcome {
+            status: Status::Failed,
+            result: fail,
+            ignored: false,
+        });
         let mut run = HostRun::default();
         {
             let mut states = self.states.lock().expect("states lock");
@@ -317,10 +416,13 @@ impl Engine {
         if let Some(d) = self.scope.host(host) {
             if let Ok(mut dynamic) = d.dynamic.write() {
                 if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
-                    let is_setup = t.action.ends_with("setup") || t.action.ends_with("gather_facts");
+                    let is_setup =
+                        t.action.ends_with("setup") || t.action.ends_with("gather_facts");
                     for (k, v) in f {
                         if is_setup {
-                            dynamic.facts.insert(k.trim_start_matches("ansible_").to_string(), v.clone());
+                            dynamic
+                                .facts
+                                .insert(k.trim_start_matches("ansible_").to_string(), v.clone());
                         } else {
                             dynamic.set_facts.insert(k.clone(), v.clone());
                         }
@@ -342,7 +444,11 @@ impl Engine {
                 task: t.display_name(),
                 status: o.status,
                 item: None,
-                result: if no_log { censored(&o.result) } else { o.result },
+                result: if no_log {
+                    censored(&o.result)
+                } else {
+                    o.result
+                },
                 ignored: o.ignored,
                 delegated_to: None,
                 duration: since(t0),
@@ -356,15 +462,28 @@ impl Engine {
         match v {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) => self.templar.render_str(s, vars, Some(&t.loc)).map(|v| truthy(&v)).map_err(|e| e.message),
+            Some(Value::String(s)) => self
+                .templar
+                .render_str(s, vars, Some(&t.loc))
+                .map(|v| truthy(&v))
+                .map_err(|e| e.message),
             Some(other) => Ok(truthy(other)),
         }
     }
 
-    fn kw_string(&self, v: &Option<Value>, vars: &Arc<dyn Vars>, t: &Task) -> Result<Option<String>, String> {
+    fn kw_string(
+        &self,
+        v: &Option<Value>,
+        vars: &Arc<dyn Vars>,
+        t: &Task,
+    ) -> Result<Option<String>, String> {
         match v {
             None => Ok(None),
-            Some(v) => match self.templar.render_value(v, vars, Some(&t.loc)).map_err(|e| e.message)? {
+            Some(v) => match self
+                .templar
+                .render_value(v, vars, Some(&t.loc))
+                .map_err(|e| e.message)?
+            {
                 Value::Null => Ok(None),
                 Value::String(s) => Ok(Some(s)),
                 other => Ok(Some(other.to_string())),
@@ -380,31 +499,64 @@ impl Engine {
             Err(msg) => {
                 let vars: Arc<dyn Vars> = Arc::new(hv.clone());
                 let ignored = self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
-                Outcome { status: Status::Failed, result: fail_result(msg), ignored }
+                Outcome {
+                    status: Status::Failed,
+                    result: fail_result(msg),
+                    ignored,
+                }
             }
         }
     }
 
-    async fn try_run_once_item(self: &Arc<Self>, t: &Task, host: &str, hv: &HostVars) -> Result<Outcome, String> {
+    async fn try_run_once_item(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        hv: &HostVars,
+    ) -> Result<Outcome, String> {
         let vars: Arc<dyn Vars> = Arc::new(hv.clone());
         for c in &t.kw.when {
-            let ok = self.templar.eval_bool(c, &vars, Some(&t.loc)).map_err(|e| format!("The conditional check '{c}' failed. The error was: {}", e.message))?;
+            let ok = self
+                .templar
+                .eval_bool(c, &vars, Some(&t.loc))
+                .map_err(|e| {
+                    format!(
+                        "The conditional check '{c}' failed. The error was: {}",
+                        e.message
+                    )
+                })?;
             if !ok {
                 let mut r = Map::new();
                 r.insert("changed".into(), Value::Bool(false));
                 r.insert("skipped".into(), Value::Bool(true));
-                r.insert("skip_reason".into(), Value::String("Conditional result was False".into()));
+                r.insert(
+                    "skip_reason".into(),
+                    Value::String("Conditional result was False".into()),
+                );
                 r.insert("false_condition".into(), Value::String(c.clone()));
-                return Ok(Outcome { status: Status::Skipped, result: r, ignored: false });
+                return Ok(Outcome {
+                    status: Status::Skipped,
+                    result: r,
+                    ignored: false,
+                });
             }
         }
         let action = t.action.as_str();
         if Registry::is_engine_action(action) {
             return self.engine_action(t, host, &vars).await;
         }
-        let module = self.loader.registry().get(action).cloned().ok_or_else(|| format!("unknown module `{action}`"))?;
+        let module = self
+            .loader
+            .registry()
+            .get(action)
+            .cloned()
+            .ok_or_else(|| format!("unknown module `{action}`"))?;
         // Arguments: templated, `omit` removed.
-        let mut args = match self.templar.render_value(&Value::Object(t.args.clone()), &vars, Some(&t.args_loc)) {
+        let mut args = match self.templar.render_value(
+            &Value::Object(t.args.clone()),
+            &vars,
+            Some(&t.args_loc),
+        ) {
             Ok(Value::Object(m)) => m,
             Ok(_) => Map::new(),
             Err(e) => return Err(e.message),
@@ -420,23 +572,38 @@ impl Engine {
             None => self.opts.diff,
         };
         let become_ = if self.kw_bool(&t.kw.become_, &vars, t)? {
-            let user = self.kw_string(&t.kw.become_user, &vars, t)?.unwrap_or_else(|| "root".into());
+            let user = self
+                .kw_string(&t.kw.become_user, &vars, t)?
+                .unwrap_or_else(|| "root".into());
             let method = match self.kw_string(&t.kw.become_method, &vars, t)?.as_deref() {
                 None | Some("sudo") => BecomeMethod::Sudo,
                 Some("su") => BecomeMethod::Su,
-                Some(other) => return Err(format!("become_method `{other}` is not supported (use sudo or su)")),
+                Some(other) => {
+                    return Err(format!(
+                        "become_method `{other}` is not supported (use sudo or su)"
+                    ));
+                }
             };
             let flags = match self.kw_string(&t.kw.become_flags, &vars, t)? {
                 Some(f) => crate::command::split(&f).ok_or("unbalanced quotes in become_flags")?,
                 None => Vec::new(),
             };
-            Some(Become { method, user, flags, with_password: self.opts.become_password.is_some() })
+            Some(Become {
+                method,
+                user,
+                flags,
+                with_password: self.opts.become_password.is_some(),
+            })
         } else {
             None
         };
         let mut env = Vec::new();
         for e in &t.kw.environment {
-            match self.templar.render_value(e, &vars, Some(&t.loc)).map_err(|e| e.message)? {
+            match self
+                .templar
+                .render_value(e, &vars, Some(&t.loc))
+                .map_err(|e| e.message)?
+            {
                 Value::Object(m) => {
                     for (k, v) in m {
                         let v = match v {
@@ -448,11 +615,20 @@ impl Engine {
                     }
                 }
                 Value::Null => {}
-                other => return Err(format!("`environment` must be a mapping, got {}", type_name(&other))),
+                other => {
+                    return Err(format!(
+                        "`environment` must be a mapping, got {}",
+                        type_name(&other)
+                    ));
+                }
             }
         }
         let timeout = match &t.kw.timeout {
-            Some(v) => match self.templar.render_value(v, &vars, Some(&t.loc)).map_err(|e| e.message)? {
+            Some(v) => match self
+                .templar
+                .render_value(v, &vars, Some(&t.loc))
+                .map_err(|e| e.message)?
+            {
                 Value::Number(n) => n.as_f64().map(Duration::from_secs_f64),
                 Value::String(s) => s.parse::<f64>().ok().map(Duration::from_secs_f64),
                 _ => None,
@@ -462,7 +638,8 @@ impl Engine {
         // Where it runs: the host itself, or the delegate.
         let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
         let transport = if module.controller_only() {
-            Arc::new(crate::transport::local::LocalTransport::new()) as Arc<dyn crate::transport::Transport>
+            Arc::new(crate::transport::local::LocalTransport::new())
+                as Arc<dyn crate::transport::Transport>
         } else {
             let target = delegate.clone().unwrap_or_else(|| host.to_string());
             let thv = if target == host {
@@ -473,7 +650,11 @@ impl Engine {
             self.transport(&target, &thv, &t.loc)?
         };
         let retries = match &t.retries {
-            Some(v) => match self.templar.render_value(v, &vars, Some(&t.loc)).map_err(|e| e.message)? {
+            Some(v) => match self
+                .templar
+                .render_value(v, &vars, Some(&t.loc))
+                .map_err(|e| e.message)?
+            {
                 Value::Number(n) => n.as_u64().unwrap_or(3) as usize,
                 Value::String(s) => s.parse().unwrap_or(3),
                 _ => 3,
@@ -482,7 +663,11 @@ impl Engine {
             None => 0,
         };
         let delay = match &t.delay {
-            Some(v) => match self.templar.render_value(v, &vars, Some(&t.loc)).map_err(|e| e.message)? {
+            Some(v) => match self
+                .templar
+                .render_value(v, &vars, Some(&t.loc))
+                .map_err(|e| e.message)?
+            {
                 Value::Number(n) => n.as_f64().unwrap_or(5.0),
                 Value::String(s) => s.parse().unwrap_or(5.0),
                 _ => 5.0,
@@ -511,7 +696,11 @@ impl Engine {
                     r.insert("unreachable".into(), Value::Bool(true));
                     r.insert("changed".into(), Value::Bool(false));
                     r.insert("msg".into(), Value::String(msg));
-                    return Ok(Outcome { status: Status::Unreachable, result: r, ignored: ignore });
+                    return Ok(Outcome {
+                        status: Status::Unreachable,
+                        result: r,
+                        ignored: ignore,
+                    });
                 }
                 Err(ModuleError::Failed(msg)) => fail_result(msg),
             };
@@ -527,14 +716,20 @@ impl Engine {
             if let Some(conds) = &t.changed_when {
                 let mut all = true;
                 for c in conds {
-                    all &= self.templar.eval_bool(c, &rvars, Some(&t.loc)).map_err(|e| format!("changed_when: {}", e.message))?;
+                    all &= self
+                        .templar
+                        .eval_bool(c, &rvars, Some(&t.loc))
+                        .map_err(|e| format!("changed_when: {}", e.message))?;
                 }
                 result.insert("changed".into(), Value::Bool(all));
             }
             if let Some(conds) = &t.failed_when {
                 let mut all = !conds.is_empty();
                 for c in conds {
-                    all &= self.templar.eval_bool(c, &rvars, Some(&t.loc)).map_err(|e| format!("failed_when: {}", e.message))?;
+                    all &= self
+                        .templar
+                        .eval_bool(c, &rvars, Some(&t.loc))
+                        .map_err(|e| format!("failed_when: {}", e.message))?;
                 }
                 result.insert("failed_when_result".into(), Value::Bool(all));
                 result.insert("failed".into(), Value::Bool(all));
@@ -545,7 +740,10 @@ impl Engine {
             if let Some(conds) = &t.until {
                 let mut all = true;
                 for c in conds {
-                    all &= self.templar.eval_bool(c, &rvars, Some(&t.loc)).map_err(|e| format!("until: {}", e.message))?;
+                    all &= self
+                        .templar
+                        .eval_bool(c, &rvars, Some(&t.loc))
+                        .map_err(|e| format!("until: {}", e.message))?;
                 }
                 result.insert("attempts".into(), Value::from(attempt));
                 if !all && attempt <= retries {
@@ -554,7 +752,9 @@ impl Engine {
                 }
                 if !all {
                     result.insert("failed".into(), Value::Bool(true));
-                    result.entry("msg").or_insert(Value::String(format!("retries exhausted ({retries})")));
+                    result
+                        .entry("msg")
+                        .or_insert(Value::String(format!("retries exhausted ({retries})")));
                 }
             }
             let failed = result.get("failed").is_some_and(truthy);
@@ -570,7 +770,11 @@ impl Engine {
                 Status::Ok
             };
             let ignored = failed && self.kw_bool(&t.kw.ignore_errors, &vars, t)?;
-            return Ok(Outcome { status, result, ignored });
+            return Ok(Outcome {
+                status,
+                result,
+                ignored,
+            });
         }
     }
 
@@ -581,7 +785,10 @@ impl Engine {
             None => {
                 let mut inv = IndexMap::new();
                 if target == "localhost" || target == "127.0.0.1" {
-                    inv.insert("ansible_connection".to_string(), Value::String("local".into()));
+                    inv.insert(
+                        "ansible_connection".to_string(),
+                        Value::String("local".into()),
+                    );
                 }
                 let data = Arc::new(super::host_vars::HostData {
                     name: target.to_string(),
@@ -594,9 +801,18 @@ impl Engine {
         }
     }
 
-    async fn engine_action(self: &Arc<Self>, t: &Task, host: &str, vars: &Arc<dyn Vars>) -> Result<Outcome, String> {
+    async fn engine_action(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        vars: &Arc<dyn Vars>,
+    ) -> Result<Outcome, String> {
         let short = t.action.rsplit('.').next().unwrap_or(&t.action);
-        let args = match self.templar.render_value(&Value::Object(t.args.clone()), vars, Some(&t.args_loc)).map_err(|e| e.message)? {
+        let args = match self
+            .templar
+            .render_value(&Value::Object(t.args.clone()), vars, Some(&t.args_loc))
+            .map_err(|e| e.message)?
+        {
             Value::Object(m) => m,
             _ => Map::new(),
         };
@@ -604,15 +820,31 @@ impl Engine {
         r.insert("changed".into(), Value::Bool(false));
         match short {
             "include_vars" => {
-                let file = args.get("file").or_else(|| args.get("_raw_params")).and_then(Value::as_str).ok_or("include_vars needs a file")?;
+                let file = args
+                    .get("file")
+                    .or_else(|| args.get("_raw_params"))
+                    .and_then(Value::as_str)
+                    .ok_or("include_vars needs a file")?;
                 let dirs = vars.search_dirs(crate::template::SearchKind::Files);
                 let mut candidates: Vec<std::path::PathBuf> = vec![std::path::PathBuf::from(file)];
                 for d in dirs {
-                    candidates.push(d.parent().map(|p| p.join("vars").join(file)).unwrap_or_default());
+                    candidates.push(
+                        d.parent()
+                            .map(|p| p.join("vars").join(file))
+                            .unwrap_or_default(),
+                    );
                     candidates.push(d.join(file));
                 }
-                let path = candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| format!("vars file {file} not found"))?;
-                let node = crate::yaml::load(&path).map_err(|e| format!("{}: {e}", e.loc().map(|l| l.to_string()).unwrap_or_default()))?;
+                let path = candidates
+                    .into_iter()
+                    .find(|p| p.is_file())
+                    .ok_or_else(|| format!("vars file {file} not found"))?;
+                let node = crate::yaml::load(&path).map_err(|e| {
+                    format!(
+                        "{}: {e}",
+                        e.loc().map(|l| l.to_string()).unwrap_or_default()
+                    )
+                })?;
                 let mut facts = Map::new();
                 if !node.is_null() {
                     for (k, v) in node.expect_map("a vars file").map_err(|e| e.to_string())? {
@@ -625,41 +857,102 @@ impl Engine {
                     facts = wrapped;
                 }
                 r.insert("ansible_facts".into(), Value::Object(facts));
-                Ok(Outcome { status: Status::Ok, result: r, ignored: false })
+                Ok(Outcome {
+                    status: Status::Ok,
+                    result: r,
+                    ignored: false,
+                })
             }
             "add_host" => {
-                let name = args.get("name").or_else(|| args.get("hostname")).or_else(|| args.get("host")).and_then(Value::as_str).ok_or("add_host needs `name`")?.to_string();
-                let groups: Vec<String> = match args.get("groups").or_else(|| args.get("group")).or_else(|| args.get("groupname")) {
-                    Some(Value::String(s)) => s.split(',').map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect(),
-                    Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                let name = args
+                    .get("name")
+                    .or_else(|| args.get("hostname"))
+                    .or_else(|| args.get("host"))
+                    .and_then(Value::as_str)
+                    .ok_or("add_host needs `name`")?
+                    .to_string();
+                let groups: Vec<String> = match args
+                    .get("groups")
+                    .or_else(|| args.get("group"))
+                    .or_else(|| args.get("groupname"))
+                {
+                    Some(Value::String(s)) => s
+                        .split(',')
+                        .map(|g| g.trim().to_string())
+                        .filter(|g| !g.is_empty())
+                        .collect(),
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect(),
                     _ => Vec::new(),
                 };
-                let hvars: IndexMap<String, Value> = args.iter().filter(|(k, _)| !["name", "hostname", "host", "groups", "group", "groupname"].contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-                self.inventory.lock().expect("inventory lock").add_host(&name, &groups, hvars);
-                self.scope.hosts.write().expect("hosts lock").shift_remove(&name);
+                let hvars: IndexMap<String, Value> = args
+                    .iter()
+                    .filter(|(k, _)| {
+                        !["name", "hostname", "host", "groups", "group", "groupname"]
+                            .contains(&k.as_str())
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                self.inventory
+                    .lock()
+                    .expect("inventory lock")
+                    .add_host(&name, &groups, hvars);
+                self.scope
+                    .hosts
+                    .write()
+                    .expect("hosts lock")
+                    .shift_remove(&name);
                 self.refresh_hosts();
                 r.insert("changed".into(), Value::Bool(true));
-                r.insert("add_host".into(), serde_json::json!({"host_name": name, "groups": groups}));
+                r.insert(
+                    "add_host".into(),
+                    serde_json::json!({"host_name": name, "groups": groups}),
+                );
                 let _ = host;
-                Ok(Outcome { status: Status::Changed, result: r, ignored: false })
+                Ok(Outcome {
+                    status: Status::Changed,
+                    result: r,
+                    ignored: false,
+                })
             }
             "group_by" => {
-                let key = args.get("key").or_else(|| args.get("_raw_params")).and_then(Value::as_str).ok_or("group_by needs `key`")?.to_string();
+                let key = args
+                    .get("key")
+                    .or_else(|| args.get("_raw_params"))
+                    .and_then(Value::as_str)
+                    .ok_or("group_by needs `key`")?
+                    .to_string();
                 let parents: Vec<String> = match args.get("parents") {
                     Some(Value::String(s)) => vec![s.clone()],
-                    Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect(),
                     _ => Vec::new(),
                 };
                 let mut groups = vec![key.clone()];
                 groups.extend(parents);
                 let hvars = IndexMap::new();
-                self.inventory.lock().expect("inventory lock").add_host(host, &groups, hvars);
-                self.scope.hosts.write().expect("hosts lock").shift_remove(host);
+                self.inventory
+                    .lock()
+                    .expect("inventory lock")
+                    .add_host(host, &groups, hvars);
+                self.scope
+                    .hosts
+                    .write()
+                    .expect("hosts lock")
+                    .shift_remove(host);
                 let keep = self.scope.host(host);
                 self.refresh_hosts();
                 let _ = keep;
                 r.insert("changed".into(), Value::Bool(false));
-                Ok(Outcome { status: Status::Ok, result: r, ignored: false })
+                Ok(Outcome {
+                    status: Status::Ok,
+                    result: r,
+                    ignored: false,
+                })
             }
             other => Err(format!("`{other}` cannot run as a task here")),
         }
@@ -708,10 +1001,13 @@ fn type_name(v: &Value) -> &'static str {
 fn with_lookup(kind: &str, terms: Value) -> Result<Vec<Value>, String> {
     match kind {
         "items" => Ok(match terms {
-            Value::Array(a) => a.into_iter().flat_map(|v| match v {
-                Value::Array(inner) => inner,
-                other => vec![other],
-            }).collect(),
+            Value::Array(a) => a
+                .into_iter()
+                .flat_map(|v| match v {
+                    Value::Array(inner) => inner,
+                    other => vec![other],
+                })
+                .collect(),
             Value::Null => Vec::new(),
             other => vec![other],
         }),
@@ -720,23 +1016,51 @@ fn with_lookup(kind: &str, terms: Value) -> Result<Vec<Value>, String> {
             other => vec![other],
         }),
         "dict" => match terms {
-            Value::Object(m) => Ok(m.into_iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect()),
-            other => Err(format!("with_dict needs a mapping, got {}", type_name(&other))),
+            Value::Object(m) => Ok(m
+                .into_iter()
+                .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+                .collect()),
+            other => Err(format!(
+                "with_dict needs a mapping, got {}",
+                type_name(&other)
+            )),
         },
         "indexed_items" => match terms {
-            Value::Array(a) => Ok(a.into_iter().enumerate().map(|(i, v)| serde_json::json!([i, v])).collect()),
-            other => Err(format!("with_indexed_items needs a list, got {}", type_name(&other))),
+            Value::Array(a) => Ok(a
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| serde_json::json!([i, v]))
+                .collect()),
+            other => Err(format!(
+                "with_indexed_items needs a list, got {}",
+                type_name(&other)
+            )),
         },
         "together" => match terms {
             Value::Array(lists) => {
-                let lists: Vec<Vec<Value>> = lists.into_iter().map(|l| match l {
-                    Value::Array(a) => a,
-                    other => vec![other],
-                }).collect();
+                let lists: Vec<Vec<Value>> = lists
+                    .into_iter()
+                    .map(|l| match l {
+                        Value::Array(a) => a,
+                        other => vec![other],
+                    })
+                    .collect();
                 let n = lists.iter().map(Vec::len).max().unwrap_or(0);
-                Ok((0..n).map(|i| Value::Array(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::Null)).collect())).collect())
+                Ok((0..n)
+                    .map(|i| {
+                        Value::Array(
+                            lists
+                                .iter()
+                                .map(|l| l.get(i).cloned().unwrap_or(Value::Null))
+                                .collect(),
+                        )
+                    })
+                    .collect())
             }
-            other => Err(format!("with_together needs a list of lists, got {}", type_name(&other))),
+            other => Err(format!(
+                "with_together needs a list of lists, got {}",
+                type_name(&other)
+            )),
         },
         "nested" | "cartesian" => match terms {
             Value::Array(lists) => {
@@ -746,26 +1070,52 @@ fn with_lookup(kind: &str, terms: Value) -> Result<Vec<Value>, String> {
                         Value::Array(a) => a,
                         other => vec![other],
                     };
-                    acc = acc.into_iter().flat_map(|prefix| items.iter().map(move |it| {
-                        let mut p = prefix.clone();
-                        p.push(it.clone());
-                        p
-                    })).collect();
+                    acc = acc
+                        .into_iter()
+                        .flat_map(|prefix| {
+                            items.iter().map(move |it| {
+                                let mut p = prefix.clone();
+                                p.push(it.clone());
+                                p
+                            })
+                        })
+                        .collect();
                 }
                 Ok(acc.into_iter().map(Value::Array).collect())
             }
-            other => Err(format!("with_nested needs a list of lists, got {}", type_name(&other))),
+            other => Err(format!(
+                "with_nested needs a list of lists, got {}",
+                type_name(&other)
+            )),
         },
         "sequence" => {
             let spec = match terms {
                 Value::String(s) => s,
                 Value::Array(a) if a.len() == 1 => a[0].as_str().unwrap_or_default().to_string(),
-                Value::Object(m) => m.iter().map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect::<Vec<_>>().join(" "),
-                other => return Err(format!("with_sequence needs `start=… end=…`, got {}", type_name(&other))),
+                Value::Object(m) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}={}",
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                other => {
+                    return Err(format!(
+                        "with_sequence needs `start=… end=…`, got {}",
+                        type_name(&other)
+                    ));
+                }
             };
             sequence(&spec)
         }
-        other => Err(format!("with_{other} is not supported (use loop: with a filter)")),
+        other => Err(format!(
+            "with_{other} is not supported (use loop: with a filter)"
+        )),
     }
 }
 
@@ -777,7 +1127,9 @@ fn sequence(spec: &str) -> Result<Vec<Value>, String> {
     let mut stride = 1i64;
     let mut format = "%d".to_string();
     for w in spec.split_whitespace() {
-        let (k, v) = w.split_once('=').ok_or_else(|| format!("bad with_sequence term `{w}`"))?;
+        let (k, v) = w
+            .split_once('=')
+            .ok_or_else(|| format!("bad with_sequence term `{w}`"))?;
         let num = |v: &str| -> Result<i64, String> {
             if let Some(h) = v.strip_prefix("0x") {
                 i64::from_str_radix(h, 16).map_err(|_| format!("bad number `{v}`"))
@@ -817,9 +1169,14 @@ fn sequence(spec: &str) -> Result<Vec<Value>, String> {
 
 /// A tiny printf for one integer conversion (`%d`, `%02d`, `%x`, `%o`).
 fn printf_int(format: &str, n: i64) -> String {
-    let Some(pos) = format.find('%') else { return format.to_string() };
+    let Some(pos) = format.find('%') else {
+        return format.to_string();
+    };
     let rest = &format[pos + 1..];
-    let spec_len = rest.find(|c: char| c.is_ascii_alphabetic()).map(|i| i + 1).unwrap_or(rest.len());
+    let spec_len = rest
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| i + 1)
+        .unwrap_or(rest.len());
     let spec = &rest[..spec_len];
     let conv = spec.chars().last().unwrap_or('d');
     let flags = &spec[..spec.len().saturating_sub(1)];
@@ -831,7 +1188,11 @@ fn printf_int(format: &str, n: i64) -> String {
         'o' => format!("{n:o}"),
         _ => n.to_string(),
     };
-    let padded = if zero { format!("{body:0>width$}") } else { format!("{body:>width$}") };
+    let padded = if zero {
+        format!("{body:0>width$}")
+    } else {
+        format!("{body:>width$}")
+    };
     format!("{}{}{}", &format[..pos], padded, &rest[spec_len..])
 }
 
@@ -842,7 +1203,14 @@ mod tests {
     #[test]
     fn with_sequence_formats() {
         let v = sequence("start=1 end=3 format=node%02d").unwrap();
-        assert_eq!(v, vec![Value::from("node01"), Value::from("node02"), Value::from("node03")]);
+        assert_eq!(
+            v,
+            vec![
+                Value::from("node01"),
+                Value::from("node02"),
+                Value::from("node03")
+            ]
+        );
         assert_eq!(sequence("count=2 start=0").unwrap().len(), 2);
         assert!(sequence("start=1").is_err());
     }
@@ -850,7 +1218,10 @@ mod tests {
     #[test]
     fn with_together_and_nested() {
         let t = with_lookup("together", serde_json::json!([[1, 2], ["a"]])).unwrap();
-        assert_eq!(t, vec![serde_json::json!([1, "a"]), serde_json::json!([2, null])]);
+        assert_eq!(
+            t,
+            vec![serde_json::json!([1, "a"]), serde_json::json!([2, null])]
+        );
         let n = with_lookup("nested", serde_json::json!([[1, 2], ["a", "b"]])).unwrap();
         assert_eq!(n.len(), 4);
     }

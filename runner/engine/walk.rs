@@ -28,7 +28,12 @@ pub(crate) struct PlayCx<'a> {
 
 impl Engine {
     /// Run `nodes` for `hosts` (those still active), in order.
-    pub(crate) fn walk<'a>(self: &'a Arc<Self>, cx: &'a PlayCx<'a>, nodes: &'a [TaskNode], hosts: &'a [String]) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+    pub(crate) fn walk<'a>(
+        self: &'a Arc<Self>,
+        cx: &'a PlayCx<'a>,
+        nodes: &'a [TaskNode],
+        hosts: &'a [String],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
         Box::pin(async move {
             for node in nodes {
                 let active = self.active_hosts(hosts);
@@ -37,7 +42,9 @@ impl Engine {
                 }
                 match node {
                     TaskNode::Task(t) => {
-                        if t.action.ends_with("meta") && (t.action == "meta" || t.action.ends_with(".meta")) {
+                        if t.action.ends_with("meta")
+                            && (t.action == "meta" || t.action.ends_with(".meta"))
+                        {
                             self.run_meta(cx, t, &active).await?;
                         } else {
                             self.run_task_on_hosts(cx, t, &active, false).await?;
@@ -47,7 +54,13 @@ impl Engine {
                         self.walk(cx, &b.block, &active).await?;
                         let failed_here: Vec<String> = {
                             let states = self.states.lock().expect("states lock");
-                            active.iter().filter(|h| states.get(*h).is_some_and(|s| s.failed && !s.unreachable)).cloned().collect()
+                            active
+                                .iter()
+                                .filter(|h| {
+                                    states.get(*h).is_some_and(|s| s.failed && !s.unreachable)
+                                })
+                                .cloned()
+                                .collect()
                         };
                         if !b.rescue.is_empty() && !failed_here.is_empty() {
                             {
@@ -98,20 +111,36 @@ impl Engine {
         })
     }
 
-    async fn run_meta(self: &Arc<Self>, cx: &PlayCx<'_>, t: &Arc<Task>, hosts: &[String]) -> Result<()> {
-        let what = t.args.get("_raw_params").and_then(Value::as_str).unwrap_or_default().to_string();
+    async fn run_meta(
+        self: &Arc<Self>,
+        cx: &PlayCx<'_>,
+        t: &Arc<Task>,
+        hosts: &[String],
+    ) -> Result<()> {
+        let what = t
+            .args
+            .get("_raw_params")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if !self.task_selected(t) {
             return Ok(());
         }
         // `when` on meta applies per host (Ansible evaluates it for end_host and friends).
         let mut chosen = Vec::new();
         for h in hosts {
-            let Some(hv) = self.host_vars(&cx.scope, h) else { continue };
+            let Some(hv) = self.host_vars(&cx.scope, h) else {
+                continue;
+            };
             let hv = self.task_vars(hv, t);
             let vars: Arc<dyn Vars> = Arc::new(hv);
             let mut ok = true;
             for c in &t.kw.when {
-                if !self.templar.eval_bool(c, &vars, Some(&t.loc)).map_err(Error::from)? {
+                if !self
+                    .templar
+                    .eval_bool(c, &vars, Some(&t.loc))
+                    .map_err(Error::from)?
+                {
                     ok = false;
                     break;
                 }
@@ -169,22 +198,34 @@ impl Engine {
         Ok(())
     }
 
-    async fn run_include(self: &Arc<Self>, cx: &PlayCx<'_>, inc: &Arc<Include>, hosts: &[String]) -> Result<()> {
+    async fn run_include(
+        self: &Arc<Self>,
+        cx: &PlayCx<'_>,
+        inc: &Arc<Include>,
+        hosts: &[String],
+    ) -> Result<()> {
         let t = &inc.task;
         if !self.task_selected(t) {
             return Ok(());
         }
         // Resolve per host (and per loop item): which file, with which parameters.
-        let mut groups: IndexMap<String, (Inherit, serde_json::Map<String, Value>, Vec<String>)> = IndexMap::new();
+        let mut groups: IndexMap<String, (Inherit, serde_json::Map<String, Value>, Vec<String>)> =
+            IndexMap::new();
         for h in hosts {
-            let Some(hv) = self.host_vars(&cx.scope, h) else { continue };
+            let Some(hv) = self.host_vars(&cx.scope, h) else {
+                continue;
+            };
             let hv = self.task_vars(hv, t);
             let items: Vec<Option<IndexMap<String, Value>>> = match &t.loop_ {
                 None => vec![None],
                 Some(_) => {
                     let vars: Arc<dyn Vars> = Arc::new(hv.clone());
                     match self.loop_items(t, &vars) {
-                        Ok(items) => items.into_iter().enumerate().map(|(i, item)| Some(self.loop_locals(t, item, i))).collect(),
+                        Ok(items) => items
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, item)| Some(self.loop_locals(t, item, i)))
+                            .collect(),
                         Err(msg) => {
                             self.fail_host(t, h, msg);
                             continue;
@@ -216,7 +257,11 @@ impl Engine {
                 if !when_ok {
                     continue;
                 }
-                let args = match self.templar.render_value(&Value::Object(t.args.clone()), &vars, Some(&t.args_loc)) {
+                let args = match self.templar.render_value(
+                    &Value::Object(t.args.clone()),
+                    &vars,
+                    Some(&t.args_loc),
+                ) {
                     Ok(Value::Object(m)) => m,
                     Ok(_) => serde_json::Map::new(),
                     Err(e) => {
@@ -226,14 +271,31 @@ impl Engine {
                 };
                 let mut params: IndexMap<String, Value> = t.include_params.clone();
                 for (k, v) in &args {
-                    if !["file", "_raw_params", "name", "tasks_from", "apply", "public", "vars_from", "defaults_from", "handlers_from", "allow_duplicates"].contains(&k.as_str()) {
+                    if ![
+                        "file",
+                        "_raw_params",
+                        "name",
+                        "tasks_from",
+                        "apply",
+                        "public",
+                        "vars_from",
+                        "defaults_from",
+                        "handlers_from",
+                        "allow_duplicates",
+                    ]
+                    .contains(&k.as_str())
+                    {
                         params.insert(k.clone(), v.clone());
                     }
                 }
                 if let Some(l) = &locals {
                     params.extend(l.iter().map(|(k, v)| (k.clone(), v.clone())));
                 }
-                let key = format!("{}|{}", serde_json::to_string(&args).unwrap_or_default(), serde_json::to_string(&params).unwrap_or_default());
+                let key = format!(
+                    "{}|{}",
+                    serde_json::to_string(&args).unwrap_or_default(),
+                    serde_json::to_string(&params).unwrap_or_default()
+                );
                 let inherit = Inherit {
                     kw: {
                         let mut kw = t.kw.clone();
@@ -245,14 +307,24 @@ impl Engine {
                     include_params: params,
                     chain: Vec::new(),
                 };
-                groups.entry(key).or_insert_with(|| (inherit, args, Vec::new())).2.push(h.clone());
+                groups
+                    .entry(key)
+                    .or_insert_with(|| (inherit, args, Vec::new()))
+                    .2
+                    .push(h.clone());
             }
         }
         for (_, (inherit, args, group)) in groups {
             let nodes = if inc.is_role {
-                match self.loader.include_role(&args, &cx.play.dir, &inherit, &t.loc) {
+                match self
+                    .loader
+                    .include_role(&args, &cx.play.dir, &inherit, &t.loc)
+                {
                     Ok((tasks, handlers, _roles)) => {
-                        self.extra_handlers.lock().expect("handlers lock").extend(handlers);
+                        self.extra_handlers
+                            .lock()
+                            .expect("handlers lock")
+                            .extend(handlers);
                         tasks
                     }
                     Err(e) => {
@@ -263,10 +335,22 @@ impl Engine {
                     }
                 }
             } else {
-                let file = args.get("file").or_else(|| args.get("_raw_params")).and_then(Value::as_str).unwrap_or_default().to_string();
+                let file = args
+                    .get("file")
+                    .or_else(|| args.get("_raw_params"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 let candidates = [inc.base_dir.join(&file), cx.play.dir.join(&file)];
-                let path = candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| inc.base_dir.join(&file));
-                match self.loader.include_tasks(&path, &cx.play.dir, &inherit, &t.loc) {
+                let path = candidates
+                    .iter()
+                    .find(|p| p.is_file())
+                    .cloned()
+                    .unwrap_or_else(|| inc.base_dir.join(&file));
+                match self
+                    .loader
+                    .include_tasks(&path, &cx.play.dir, &inherit, &t.loc)
+                {
                     Ok(n) => n,
                     Err(e) => {
                         for h in &group {
@@ -282,22 +366,44 @@ impl Engine {
     }
 
     /// Run notified handlers for `hosts`, in definition order, until none is pending.
-    pub(crate) fn flush_handlers<'a>(self: &'a Arc<Self>, cx: &'a PlayCx<'a>, hosts: &'a [String]) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+    pub(crate) fn flush_handlers<'a>(
+        self: &'a Arc<Self>,
+        cx: &'a PlayCx<'a>,
+        hosts: &'a [String],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
         Box::pin(async move {
             let mut handlers: Vec<TaskNode> = cx.play.handlers.clone();
-            handlers.extend(self.extra_handlers.lock().expect("handlers lock").iter().cloned());
+            handlers.extend(
+                self.extra_handlers
+                    .lock()
+                    .expect("handlers lock")
+                    .iter()
+                    .cloned(),
+            );
             for _round in 0..8 {
                 let mut ran_any = false;
                 for node in &handlers {
                     let TaskNode::Task(h) = node else { continue };
-                    let names: Vec<&str> = h.name.iter().map(String::as_str).chain(h.listen.iter().map(String::as_str)).collect();
+                    let names: Vec<&str> = h
+                        .name
+                        .iter()
+                        .map(String::as_str)
+                        .chain(h.listen.iter().map(String::as_str))
+                        .collect();
                     let force = self.opts.force_handlers || cx.play.force_handlers;
                     let targets: Vec<String> = {
                         let mut states = self.states.lock().expect("states lock");
                         let mut out = Vec::new();
                         for host in hosts {
-                            let Some(s) = states.get_mut(host) else { continue };
-                            let hit = names.iter().any(|n| s.notified.contains(*n)) || h.name.as_ref().is_some_and(|n| h.role.as_ref().is_some_and(|r| s.notified.contains(&format!("{} : {}", r.name, n))));
+                            let Some(s) = states.get_mut(host) else {
+                                continue;
+                            };
+                            let hit = names.iter().any(|n| s.notified.contains(*n))
+                                || h.name.as_ref().is_some_and(|n| {
+                                    h.role.as_ref().is_some_and(|r| {
+                                        s.notified.contains(&format!("{} : {}", r.name, n))
+                                    })
+                                });
                             if hit {
                                 for n in &names {
                                     s.notified.shift_remove(*n);

@@ -14,7 +14,12 @@ impl Module for Assert {
     }
     fn spec(&self) -> ParamSpec {
         ParamSpec {
-            params: &[("that", &[]), ("fail_msg", &["msg"]), ("success_msg", &[]), ("quiet", &[])],
+            params: &[
+                ("that", &[]),
+                ("fail_msg", &["msg"]),
+                ("success_msg", &[]),
+                ("quiet", &[]),
+            ],
             required: &["that"],
             ..ParamSpec::default()
         }
@@ -22,7 +27,11 @@ impl Module for Assert {
     fn controller_only(&self) -> bool {
         true
     }
-    async fn run(&self, ctx: &TaskCtx<'_>, args: Map<String, Value>) -> Result<ResultMap, ModuleError> {
+    async fn run(
+        &self,
+        ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Result<ResultMap, ModuleError> {
         let conds: Vec<String> = match args.get("that") {
             Some(Value::Array(a)) => a.iter().map(cond_text).collect(),
             Some(v) => vec![cond_text(v)],
@@ -32,9 +41,15 @@ impl Module for Assert {
         let mut out = ResultMap::new();
         out.insert("changed".into(), Value::Bool(false));
         for c in &conds {
-            let ok = ctx.templar.eval_bool(c, &ctx.vars, None).map_err(|e| ModuleError::Failed(format!("the conditional check '{c}' failed: {}", e.message)))?;
+            let ok = ctx.templar.eval_bool(c, &ctx.vars, None).map_err(|e| {
+                ModuleError::Failed(format!("the conditional check '{c}' failed: {}", e.message))
+            })?;
             if !ok {
-                let msg = args.get("fail_msg").or_else(|| args.get("msg")).cloned().unwrap_or_else(|| Value::String("Assertion failed".into()));
+                let msg = args
+                    .get("fail_msg")
+                    .or_else(|| args.get("msg"))
+                    .cloned()
+                    .unwrap_or_else(|| Value::String("Assertion failed".into()));
                 out.insert("failed".into(), Value::Bool(true));
                 out.insert("assertion".into(), Value::String(c.clone()));
                 out.insert("evaluated_to".into(), Value::Bool(false));
@@ -43,7 +58,10 @@ impl Module for Assert {
             }
         }
         if !quiet {
-            let msg = args.get("success_msg").cloned().unwrap_or_else(|| Value::String("All assertions passed".into()));
+            let msg = args
+                .get("success_msg")
+                .cloned()
+                .unwrap_or_else(|| Value::String("All assertions passed".into()));
             out.insert("msg".into(), msg);
         }
         Ok(out)
@@ -75,11 +93,20 @@ impl Module for Fail {
     fn controller_only(&self) -> bool {
         true
     }
-    async fn run(&self, _ctx: &TaskCtx<'_>, args: Map<String, Value>) -> Result<ResultMap, ModuleError> {
+    async fn run(
+        &self,
+        _ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Result<ResultMap, ModuleError> {
         let mut out = ResultMap::new();
         out.insert("changed".into(), Value::Bool(false));
         out.insert("failed".into(), Value::Bool(true));
-        out.insert("msg".into(), args.get("msg").cloned().unwrap_or_else(|| Value::String("Failed as requested from task".into())));
+        out.insert(
+            "msg".into(),
+            args.get("msg")
+                .cloned()
+                .unwrap_or_else(|| Value::String("Failed as requested from task".into())),
+        );
         Ok(out)
     }
 }

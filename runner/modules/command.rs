@@ -39,29 +39,59 @@ impl Module for CommandModule {
                 ..ParamSpec::default()
             },
             CommandModule::Command => ParamSpec {
-                params: &[("cmd", &[]), ("argv", &[]), ("chdir", &[]), ("creates", &[]), ("removes", &[]), ("stdin", &[]), ("stdin_add_newline", &[]), ("strip_empty_ends", &[]), ("expand_argument_vars", &[])],
+                params: &[
+                    ("cmd", &[]),
+                    ("argv", &[]),
+                    ("chdir", &[]),
+                    ("creates", &[]),
+                    ("removes", &[]),
+                    ("stdin", &[]),
+                    ("stdin_add_newline", &[]),
+                    ("strip_empty_ends", &[]),
+                    ("expand_argument_vars", &[]),
+                ],
                 free_form: true,
                 exclusive: &[&["cmd", "argv"]],
                 ..ParamSpec::default()
             },
             CommandModule::Shell => ParamSpec {
-                params: &[("cmd", &[]), ("chdir", &[]), ("creates", &[]), ("removes", &[]), ("executable", &[]), ("stdin", &[]), ("stdin_add_newline", &[]), ("strip_empty_ends", &[])],
+                params: &[
+                    ("cmd", &[]),
+                    ("chdir", &[]),
+                    ("creates", &[]),
+                    ("removes", &[]),
+                    ("executable", &[]),
+                    ("stdin", &[]),
+                    ("stdin_add_newline", &[]),
+                    ("strip_empty_ends", &[]),
+                ],
                 free_form: true,
                 ..ParamSpec::default()
             },
         }
     }
-    async fn run(&self, ctx: &TaskCtx<'_>, args: Map<String, Value>) -> Result<ResultMap, ModuleError> {
+    async fn run(
+        &self,
+        ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Result<ResultMap, ModuleError> {
         let raw = str_arg(&args, "_raw_params")?.or(str_arg(&args, "cmd")?);
         let (mut cmd, shown): (RemoteCommand, Value) = match self {
             CommandModule::Command => {
                 let argv: Vec<String> = match (args.get("argv"), raw) {
-                    (Some(Value::Array(a)), _) => a.iter().map(|v| match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    }).collect(),
-                    (Some(_), _) => return Err(ModuleError::Failed("`argv` must be a list".into())),
-                    (None, Some(line)) => crate::command::split(line).ok_or_else(|| ModuleError::Failed("unbalanced quotes in the command".into()))?,
+                    (Some(Value::Array(a)), _) => a
+                        .iter()
+                        .map(|v| match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                    (Some(_), _) => {
+                        return Err(ModuleError::Failed("`argv` must be a list".into()));
+                    }
+                    (None, Some(line)) => crate::command::split(line).ok_or_else(|| {
+                        ModuleError::Failed("unbalanced quotes in the command".into())
+                    })?,
                     (None, None) => return Err(ModuleError::Failed("no command given".into())),
                 };
                 if argv.is_empty() {
@@ -91,11 +121,26 @@ impl Module for CommandModule {
                             probe = probe.with_chdir(d);
                         }
                     }
-                    let exists = ctx.transport.exec(&probe.with_become(ctx.become_.clone())).await?.rc == 0;
+                    let exists = ctx
+                        .transport
+                        .exec(&probe.with_become(ctx.become_.clone()))
+                        .await?
+                        .rc
+                        == 0;
                     if exists == want_exists {
                         out.insert("changed".into(), Value::Bool(false));
                         out.insert("rc".into(), Value::from(0));
-                        out.insert("stdout".into(), Value::String(format!("skipped, since {path} {}", if want_exists { "exists" } else { "does not exist" })));
+                        out.insert(
+                            "stdout".into(),
+                            Value::String(format!(
+                                "skipped, since {path} {}",
+                                if want_exists {
+                                    "exists"
+                                } else {
+                                    "does not exist"
+                                }
+                            )),
+                        );
                         out.insert("stdout_lines".into(), Value::Array(vec![]));
                         out.insert("skipped_reason".into(), out["stdout"].clone());
                         return Ok(out);
@@ -116,7 +161,10 @@ impl Module for CommandModule {
         if ctx.check {
             out.insert("changed".into(), Value::Bool(true));
             out.insert("skipped".into(), Value::Bool(true));
-            out.insert("msg".into(), Value::String("command would run (not run in check mode)".into()));
+            out.insert(
+                "msg".into(),
+                Value::String("command would run (not run in check mode)".into()),
+            );
             return Ok(out);
         }
         cmd.env = ctx.env.clone();
@@ -126,18 +174,28 @@ impl Module for CommandModule {
         let res = ctx.transport.exec(&cmd).await?;
         let strip = bool_arg(&args, "strip_empty_ends", true)?;
         let (stdout, stderr) = if strip {
-            (res.stdout_str().trim_end_matches('\n').to_string(), res.stderr_str().trim_end_matches('\n').to_string())
+            (
+                res.stdout_str().trim_end_matches('\n').to_string(),
+                res.stderr_str().trim_end_matches('\n').to_string(),
+            )
         } else {
-            (String::from_utf8_lossy(&res.stdout).into_owned(), String::from_utf8_lossy(&res.stderr).into_owned())
+            (
+                String::from_utf8_lossy(&res.stdout).into_owned(),
+                String::from_utf8_lossy(&res.stderr).into_owned(),
+            )
         };
-        let lines = |s: &str| Value::Array(s.lines().map(|l| Value::String(l.to_string())).collect());
+        let lines =
+            |s: &str| Value::Array(s.lines().map(|l| Value::String(l.to_string())).collect());
         out.insert("changed".into(), Value::Bool(true));
         out.insert("rc".into(), Value::from(res.rc));
         out.insert("stdout_lines".into(), lines(&stdout));
         out.insert("stderr_lines".into(), lines(&stderr));
         out.insert("stdout".into(), Value::String(stdout));
         out.insert("stderr".into(), Value::String(stderr));
-        out.insert("delta".into(), Value::String(format!("{:.6}", start.elapsed().as_secs_f64())));
+        out.insert(
+            "delta".into(),
+            Value::String(format!("{:.6}", start.elapsed().as_secs_f64())),
+        );
         if res.rc != 0 {
             out.insert("failed".into(), Value::Bool(true));
             out.insert("msg".into(), Value::String("non-zero return code".into()));

@@ -23,7 +23,11 @@ impl Module for Debug {
     fn controller_only(&self) -> bool {
         true
     }
-    async fn run(&self, ctx: &TaskCtx<'_>, args: Map<String, Value>) -> Result<ResultMap, ModuleError> {
+    async fn run(
+        &self,
+        ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Result<ResultMap, ModuleError> {
         let mut out = ResultMap::new();
         out.insert("changed".into(), Value::Bool(false));
         if let Some(var) = args.get("var") {

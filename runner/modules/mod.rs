@@ -97,7 +97,11 @@ pub trait Module: Send + Sync {
     }
     /// Run with templated arguments. Returns the result dictionary; set `failed: true` in
     /// it, or return [`ModuleError::Failed`], to fail the task.
-    async fn run(&self, ctx: &TaskCtx<'_>, args: Map<String, Value>) -> Result<ResultMap, ModuleError>;
+    async fn run(
+        &self,
+        ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Result<ResultMap, ModuleError>;
 }
 
 /// Every module windlass knows, by every name.
@@ -111,7 +115,9 @@ pub const ENGINE_ACTIONS: &[&str] = &["meta", "include_vars", "add_host", "group
 impl Registry {
     /// An empty registry.
     pub fn empty() -> Self {
-        Registry { by_name: HashMap::new() }
+        Registry {
+            by_name: HashMap::new(),
+        }
     }
 
     /// The built-in modules.
@@ -131,7 +137,11 @@ impl Registry {
     pub fn register(&mut self, m: Arc<dyn Module>) {
         let fqcn = m.name();
         let short = fqcn.rsplit('.').next().unwrap_or(fqcn);
-        let mut names = vec![fqcn.to_string(), short.to_string(), format!("ansible.legacy.{short}")];
+        let mut names = vec![
+            fqcn.to_string(),
+            short.to_string(),
+            format!("ansible.legacy.{short}"),
+        ];
         names.extend(m.aliases().iter().map(|a| a.to_string()));
         for n in names {
             self.by_name.insert(n, m.clone());
@@ -153,17 +163,27 @@ impl Registry {
 
     /// Whether `action` is handled by the engine itself.
     pub fn is_engine_action(action: &str) -> bool {
-        let short = action.strip_prefix("ansible.builtin.").or_else(|| action.strip_prefix("ansible.legacy.")).unwrap_or(action);
+        let short = action
+            .strip_prefix("ansible.builtin.")
+            .or_else(|| action.strip_prefix("ansible.legacy."))
+            .unwrap_or(action);
         ENGINE_ACTIONS.contains(&short)
     }
 
     /// Check a task's module and parameters at load time.
-    pub fn check(&self, action: &str, args: &Map<String, Value>, loc: &Loc, args_loc: &Loc) -> Result<()> {
+    pub fn check(
+        &self,
+        action: &str,
+        args: &Map<String, Value>,
+        loc: &Loc,
+        args_loc: &Loc,
+    ) -> Result<()> {
         if Self::is_engine_action(action) {
             return check_engine_action(action, args, args_loc);
         }
         let Some(m) = self.get(action) else {
-            let mut names: Vec<&String> = self.by_name.keys().filter(|n| !n.contains('.')).collect();
+            let mut names: Vec<&String> =
+                self.by_name.keys().filter(|n| !n.contains('.')).collect();
             names.sort();
             let close = closest(action, names.iter().map(|s| s.as_str()));
             return Err(Error::invalid_help(
@@ -182,47 +202,99 @@ impl Registry {
 fn check_engine_action(action: &str, args: &Map<String, Value>, loc: &Loc) -> Result<()> {
     let short = action.rsplit('.').next().unwrap_or(action);
     if short == "meta" {
-        let what = args.get("_raw_params").and_then(Value::as_str).unwrap_or_default();
-        const METAS: &[&str] = &["flush_handlers", "noop", "end_play", "end_host", "end_batch", "clear_facts", "clear_host_errors", "refresh_inventory", "reset_connection", "role_complete"];
+        let what = args
+            .get("_raw_params")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        const METAS: &[&str] = &[
+            "flush_handlers",
+            "noop",
+            "end_play",
+            "end_host",
+            "end_batch",
+            "clear_facts",
+            "clear_host_errors",
+            "refresh_inventory",
+            "reset_connection",
+            "role_complete",
+        ];
         if !METAS.contains(&what) {
-            return Err(Error::invalid_help(loc, format!("unknown meta action `{what}`"), format!("one of: {}", METAS.join(", "))));
+            return Err(Error::invalid_help(
+                loc,
+                format!("unknown meta action `{what}`"),
+                format!("one of: {}", METAS.join(", ")),
+            ));
         }
     }
     Ok(())
 }
 
 /// Check `args` against `spec`: unknown parameters, mutually exclusive ones, missing ones.
-pub fn check_params(module: &str, spec: &ParamSpec, args: &Map<String, Value>, loc: &Loc) -> Result<()> {
+pub fn check_params(
+    module: &str,
+    spec: &ParamSpec,
+    args: &Map<String, Value>,
+    loc: &Loc,
+) -> Result<()> {
     let known = |k: &str| spec.params.iter().any(|(n, a)| *n == k || a.contains(&k));
     for k in args.keys() {
         if k == "_raw_params" {
             if !spec.free_form {
-                return Err(Error::invalid_help(loc, format!("`{module}` does not take free-form arguments"), "give its parameters as a mapping"));
+                return Err(Error::invalid_help(
+                    loc,
+                    format!("`{module}` does not take free-form arguments"),
+                    "give its parameters as a mapping",
+                ));
             }
             continue;
         }
         if !known(k) {
-            let all = spec.params.iter().flat_map(|(n, a)| std::iter::once(*n).chain(a.iter().copied()));
+            let all = spec
+                .params
+                .iter()
+                .flat_map(|(n, a)| std::iter::once(*n).chain(a.iter().copied()));
             let hint = match closest(k, all) {
                 Some(c) => format!("did you mean `{c}`?"),
-                None => format!("`{module}` takes: {}", spec.params.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")),
+                None => format!(
+                    "`{module}` takes: {}",
+                    spec.params
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             };
-            return Err(Error::invalid_help(loc, format!("unsupported parameter `{k}` for module `{module}`"), hint));
+            return Err(Error::invalid_help(
+                loc,
+                format!("unsupported parameter `{k}` for module `{module}`"),
+                hint,
+            ));
         }
     }
     let given = |p: &str| {
-        let aliases = spec.params.iter().find(|(n, _)| *n == p).map(|(_, a)| *a).unwrap_or(&[]);
+        let aliases = spec
+            .params
+            .iter()
+            .find(|(n, _)| *n == p)
+            .map(|(_, a)| *a)
+            .unwrap_or(&[]);
         args.contains_key(p) || aliases.iter().any(|a| args.contains_key(*a))
     };
     for r in spec.required {
         if !given(r) && !(spec.free_form && args.contains_key("_raw_params")) {
-            return Err(Error::invalid(loc, format!("module `{module}` needs the parameter `{r}`")));
+            return Err(Error::invalid(
+                loc,
+                format!("module `{module}` needs the parameter `{r}`"),
+            ));
         }
     }
     for group in spec.exclusive {
         let present: Vec<&str> = group.iter().copied().filter(|p| given(p)).collect();
         if present.len() > 1 {
-            return Err(Error::invalid(loc, format!("parameters are mutually exclusive: {}", present.join(", "))));
+            return Err(Error::invalid(
+                loc,
+                format!("parameters are mutually exclusive: {}", present.join(", ")),
+            ));
         }
     }
     Ok(())
@@ -252,11 +324,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A string parameter, or an error naming it.
-pub fn str_arg<'a>(args: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ModuleError> {
+pub fn str_arg<'a>(
+    args: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, ModuleError> {
     match args.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ModuleError::Failed(format!("parameter `{key}` must be a string, got {other}"))),
+        Some(other) => Err(ModuleError::Failed(format!(
+            "parameter `{key}` must be a string, got {other}"
+        ))),
     }
 }
 
@@ -265,8 +342,14 @@ pub fn bool_arg(args: &Map<String, Value>, key: &str, default: bool) -> Result<b
     match args.get(key) {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) => crate::boolean::parse_bool(s).ok_or_else(|| ModuleError::Failed(format!("parameter `{key}` must be a boolean, got {s:?}"))),
-        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => Ok(n.as_i64() == Some(1)),
-        Some(other) => Err(ModuleError::Failed(format!("parameter `{key}` must be a boolean, got {other}"))),
+        Some(Value::String(s)) => crate::boolean::parse_bool(s).ok_or_else(|| {
+            ModuleError::Failed(format!("parameter `{key}` must be a boolean, got {s:?}"))
+        }),
+        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+            Ok(n.as_i64() == Some(1))
+        }
+        Some(other) => Err(ModuleError::Failed(format!(
+            "parameter `{key}` must be a boolean, got {other}"
+        ))),
     }
 }

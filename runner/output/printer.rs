@@ -20,7 +20,12 @@ pub struct Printer<W: Write + Send> {
 impl<W: Write + Send> Printer<W> {
     /// A printer to `out`; `color` for ANSI colors; `verbosity` like `-v`.
     pub fn new(out: W, color: bool, verbosity: u8) -> Self {
-        Printer { out, color, verbosity, timings: true }
+        Printer {
+            out,
+            color,
+            verbosity,
+            timings: true,
+        }
     }
 
     /// Leave out wall-clock times (for reproducible output in tests).
@@ -65,7 +70,15 @@ impl<W: Write + Send> EventSink for Printer<W> {
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 self.header(&format!("{kind} [{name}]"));
             }
-            Event::HostResult { host, status, item, result, ignored, delegated_to, .. } => {
+            Event::HostResult {
+                host,
+                status,
+                item,
+                result,
+                ignored,
+                delegated_to,
+                ..
+            } => {
                 let host = match delegated_to {
                     Some(d) => format!("{host} -> {d}"),
                     None => host.clone(),
@@ -73,26 +86,64 @@ impl<W: Write + Send> EventSink for Printer<W> {
                 let label = item_label(item);
                 let line = match status {
                     Status::Ok | Status::Changed => {
-                        let (word, code) = if *status == Status::Changed { ("changed", "33") } else { ("ok", "32") };
+                        let (word, code) = if *status == Status::Changed {
+                            ("changed", "33")
+                        } else {
+                            ("ok", "32")
+                        };
                         let mut s = format!("{word}: [{host}]{label}");
                         // debug output and -v show the result.
-                        let shown: serde_json::Map<String, Value> = result.iter().filter(|(k, _)| !["changed", "failed", "skipped", "ansible_loop_var", "item", "_ansible_no_log"].contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-                        let is_debug = result.contains_key("msg") && shown.len() == 1 || (shown.len() == 1 && !result.contains_key("rc") && !result.contains_key("ansible_facts") && item.is_none());
-                        if self.verbosity > 0 || (is_debug && !shown.contains_key("ansible_facts")) {
+                        let shown: serde_json::Map<String, Value> = result
+                            .iter()
+                            .filter(|(k, _)| {
+                                ![
+                                    "changed",
+                                    "failed",
+                                    "skipped",
+                                    "ansible_loop_var",
+                                    "item",
+                                    "_ansible_no_log",
+                                ]
+                                .contains(&k.as_str())
+                            })
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        let is_debug = result.contains_key("msg") && shown.len() == 1
+                            || (shown.len() == 1
+                                && !result.contains_key("rc")
+                                && !result.contains_key("ansible_facts")
+                                && item.is_none());
+                        if self.verbosity > 0 || (is_debug && !shown.contains_key("ansible_facts"))
+                        {
                             if !shown.is_empty() {
                                 s.push_str(" => ");
-                                s.push_str(&serde_json::to_string_pretty(&Value::Object(shown)).unwrap_or_default());
+                                s.push_str(
+                                    &serde_json::to_string_pretty(&Value::Object(shown))
+                                        .unwrap_or_default(),
+                                );
                             }
                         }
                         self.paint(code, &s)
                     }
                     Status::Skipped => self.paint("36", &format!("skipping: [{host}]{label}")),
-                    Status::Unreachable => self.paint("31", &format!("fatal: [{host}]: UNREACHABLE! => {}", compact(&Value::Object(result.clone())))),
+                    Status::Unreachable => self.paint(
+                        "31",
+                        &format!(
+                            "fatal: [{host}]: UNREACHABLE! => {}",
+                            compact(&Value::Object(result.clone()))
+                        ),
+                    ),
                     Status::Failed => {
                         let mut s = if item.is_some() {
-                            format!("failed: [{host}]{label} => {}", compact(&Value::Object(result.clone())))
+                            format!(
+                                "failed: [{host}]{label} => {}",
+                                compact(&Value::Object(result.clone()))
+                            )
                         } else {
-                            format!("fatal: [{host}]: FAILED! => {}", compact(&Value::Object(result.clone())))
+                            format!(
+                                "fatal: [{host}]: FAILED! => {}",
+                                compact(&Value::Object(result.clone()))
+                            )
                         };
                         if *ignored {
                             s.push_str("\n...ignoring");
@@ -103,16 +154,31 @@ impl<W: Write + Send> EventSink for Printer<W> {
                 let _ = writeln!(self.out, "{line}");
             }
             Event::Warning { message } => {
-                let _ = writeln!(self.out, "{}", self.paint("35", &format!("[WARNING]: {message}")));
+                let _ = writeln!(
+                    self.out,
+                    "{}",
+                    self.paint("35", &format!("[WARNING]: {message}"))
+                );
             }
             Event::NoHostsRemaining => {
                 let _ = writeln!(self.out, "\nNO MORE HOSTS LEFT {}", "*".repeat(61));
             }
             Event::RunEnd { stats, duration } => {
                 self.header("PLAY RECAP");
-                let width = stats.iter().map(|(h, _)| h.len()).max().unwrap_or(0).max(26);
+                let width = stats
+                    .iter()
+                    .map(|(h, _)| h.len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(26);
                 for (host, s) in stats {
-                    let code = if s.failed > 0 || s.unreachable > 0 { "31" } else if s.changed > 0 { "33" } else { "32" };
+                    let code = if s.failed > 0 || s.unreachable > 0 {
+                        "31"
+                    } else if s.changed > 0 {
+                        "33"
+                    } else {
+                        "32"
+                    };
                     let name = self.paint(code, &format!("{host:<width$}"));
                     let _ = writeln!(
                         self.out,

@@ -140,9 +140,18 @@ impl Loader {
     }
 
     /// Load a task file for a dynamic `include_tasks` at run time.
-    pub fn include_tasks(&self, file: &Path, play_dir: &Path, inherit: &Inherit, loc: &Loc) -> Result<Vec<TaskNode>> {
+    pub fn include_tasks(
+        &self,
+        file: &Path,
+        play_dir: &Path,
+        inherit: &Inherit,
+        loc: &Loc,
+    ) -> Result<Vec<TaskNode>> {
         if !file.is_file() {
-            return Err(Error::invalid(loc, format!("task file {} not found", file.display())));
+            return Err(Error::invalid(
+                loc,
+                format!("task file {} not found", file.display()),
+            ));
         }
         let node = self.load_yaml(file)?;
         let cx = PlayLoad::new(self, play_dir);
@@ -151,7 +160,13 @@ impl Loader {
     }
 
     /// Load a role for a dynamic `include_role` at run time: its tasks and handlers.
-    pub fn include_role(&self, args: &Map<String, Value>, play_dir: &Path, inherit: &Inherit, loc: &Loc) -> Result<(Vec<TaskNode>, Vec<TaskNode>, Vec<Arc<RoleInstance>>)> {
+    pub fn include_role(
+        &self,
+        args: &Map<String, Value>,
+        play_dir: &Path,
+        inherit: &Inherit,
+        loc: &Loc,
+    ) -> Result<(Vec<TaskNode>, Vec<TaskNode>, Vec<Arc<RoleInstance>>)> {
         let cx = PlayLoad::new(self, play_dir);
         let tasks = cx.import_role(args, loc, inherit)?;
         let st = cx.state.into_inner();
@@ -169,27 +184,57 @@ pub fn load_playbook(path: &Path, loader: &Loader) -> Result<Playbook> {
     })
 }
 
-fn load_into(path: &Path, loader: &Loader, plays: &mut Vec<Play>, chain: &mut Vec<PathBuf>) -> Result<()> {
+fn load_into(
+    path: &Path,
+    loader: &Loader,
+    plays: &mut Vec<Play>,
+    chain: &mut Vec<PathBuf>,
+) -> Result<()> {
     let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if chain.contains(&canon) {
-        return Err(Error::invalid(&Loc::file(path), "import_playbook cycle: this playbook imports itself"));
+        return Err(Error::invalid(
+            &Loc::file(path),
+            "import_playbook cycle: this playbook imports itself",
+        ));
     }
     let node = loader.load_yaml(path)?;
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
     let items = match &node.kind {
         Kind::Seq(items) => items,
         Kind::Null => return Err(Error::invalid(&node.loc, "the playbook is empty")),
-        _ => return Err(Error::invalid_help(&node.loc, format!("a playbook must be a list of plays, found {}", node.type_name()), "start each play with `- hosts: …`")),
+        _ => {
+            return Err(Error::invalid_help(
+                &node.loc,
+                format!(
+                    "a playbook must be a list of plays, found {}",
+                    node.type_name()
+                ),
+                "start each play with `- hosts: …`",
+            ));
+        }
     };
     chain.push(canon);
     for item in items {
         let entries = item.expect_map("a play")?;
-        if let Some((_, target)) = entries.iter().find(|(k, _)| k == "import_playbook" || k == "ansible.builtin.import_playbook") {
+        if let Some((_, target)) = entries
+            .iter()
+            .find(|(k, _)| k == "import_playbook" || k == "ansible.builtin.import_playbook")
+        {
             let file = target.expect_str("import_playbook")?;
             let p = dir.join(file);
             if !p.is_file() {
-                return Err(Error::invalid(&target.loc, format!("playbook {} not found", p.display())));
+                return Err(Error::invalid(
+                    &target.loc,
+                    format!("playbook {} not found", p.display()),
+                ));
             }
             load_into(&p, loader, plays, chain)?;
             continue;
@@ -200,7 +245,12 @@ fn load_into(path: &Path, loader: &Loader, plays: &mut Vec<Play>, chain: &mut Ve
     Ok(())
 }
 
-fn parse_play(node: &Node, entries: &[(String, &Node)], dir: &Path, loader: &Loader) -> Result<Play> {
+fn parse_play(
+    node: &Node,
+    entries: &[(String, &Node)],
+    dir: &Path,
+    loader: &Loader,
+) -> Result<Play> {
     let mut kw_entries: Vec<(String, &Node)> = Vec::new();
     let mut name = None;
     let mut hosts = None;
@@ -218,8 +268,17 @@ fn parse_play(node: &Node, entries: &[(String, &Node)], dir: &Path, loader: &Loa
             "hosts" => {
                 hosts = Some(match &v.kind {
                     Kind::Str(s) => s.clone(),
-                    Kind::Seq(items) => items.iter().map(|i| i.expect_str("hosts").map(str::to_string)).collect::<Result<Vec<_>>>()?.join(":"),
-                    _ => return Err(Error::invalid(&v.loc, "`hosts` must be a pattern string or a list of them")),
+                    Kind::Seq(items) => items
+                        .iter()
+                        .map(|i| i.expect_str("hosts").map(str::to_string))
+                        .collect::<Result<Vec<_>>>()?
+                        .join(":"),
+                    _ => {
+                        return Err(Error::invalid(
+                            &v.loc,
+                            "`hosts` must be a pattern string or a list of them",
+                        ));
+                    }
                 })
             }
             "vars" => {
@@ -231,43 +290,93 @@ fn parse_play(node: &Node, entries: &[(String, &Node)], dir: &Path, loader: &Loa
                 }
             }
             "vars_files" => {
-                let items = v.as_seq().ok_or_else(|| Error::invalid(&v.loc, "`vars_files` must be a list"))?;
+                let items = v
+                    .as_seq()
+                    .ok_or_else(|| Error::invalid(&v.loc, "`vars_files` must be a list"))?;
                 for it in items {
                     let alts = match &it.kind {
                         Kind::Str(s) => vec![s.clone()],
-                        Kind::Seq(a) => a.iter().map(|x| x.expect_str("vars_files entry").map(str::to_string)).collect::<Result<_>>()?,
-                        _ => return Err(Error::invalid(&it.loc, "a vars_files entry must be a file name")),
+                        Kind::Seq(a) => a
+                            .iter()
+                            .map(|x| x.expect_str("vars_files entry").map(str::to_string))
+                            .collect::<Result<_>>()?,
+                        _ => {
+                            return Err(Error::invalid(
+                                &it.loc,
+                                "a vars_files entry must be a file name",
+                            ));
+                        }
                     };
                     vars_files.push((alts, it.loc.clone()));
                 }
             }
-            "vars_prompt" => return Err(Error::invalid_help(&v.loc, "`vars_prompt` is not supported (windlass never prompts)", "pass the value with -e name=value")),
+            "vars_prompt" => {
+                return Err(Error::invalid_help(
+                    &v.loc,
+                    "`vars_prompt` is not supported (windlass never prompts)",
+                    "pass the value with -e name=value",
+                ));
+            }
             "gather_facts" => gather_facts = bool_value(v, "gather_facts")?,
             "serial" => serial = parse_serial(v)?,
             "strategy" => {
                 strategy = match v.as_str() {
                     Some("linear") => Strategy::Linear,
                     Some("free") => Strategy::Free,
-                    _ => return Err(Error::invalid_help(&v.loc, format!("unknown strategy `{}`", v.key_str().unwrap_or_default()), "use linear or free")),
+                    _ => {
+                        return Err(Error::invalid_help(
+                            &v.loc,
+                            format!("unknown strategy `{}`", v.key_str().unwrap_or_default()),
+                            "use linear or free",
+                        ));
+                    }
                 }
             }
             "max_fail_percentage" => {
                 max_fail_percentage = Some(match &v.kind {
                     Kind::Int(i) => *i as f64,
                     Kind::Float(f) => *f,
-                    Kind::Str(s) => s.trim_end_matches('%').parse().map_err(|_| Error::invalid(&v.loc, "`max_fail_percentage` must be a number"))?,
-                    _ => return Err(Error::invalid(&v.loc, "`max_fail_percentage` must be a number")),
+                    Kind::Str(s) => s.trim_end_matches('%').parse().map_err(|_| {
+                        Error::invalid(&v.loc, "`max_fail_percentage` must be a number")
+                    })?,
+                    _ => {
+                        return Err(Error::invalid(
+                            &v.loc,
+                            "`max_fail_percentage` must be a number",
+                        ));
+                    }
                 })
             }
-            "force_handlers" => force_handlers = matches!(bool_value(v, "force_handlers")?, Value::Bool(true)),
+            "force_handlers" => {
+                force_handlers = matches!(bool_value(v, "force_handlers")?, Value::Bool(true))
+            }
             "pre_tasks" | "roles" | "tasks" | "post_tasks" | "handlers" => {
-                sections.insert(if k == "pre_tasks" { "pre_tasks" } else if k == "roles" { "roles" } else if k == "tasks" { "tasks" } else if k == "post_tasks" { "post_tasks" } else { "handlers" }, v);
+                sections.insert(
+                    if k == "pre_tasks" {
+                        "pre_tasks"
+                    } else if k == "roles" {
+                        "roles"
+                    } else if k == "tasks" {
+                        "tasks"
+                    } else if k == "post_tasks" {
+                        "post_tasks"
+                    } else {
+                        "handlers"
+                    },
+                    v,
+                );
             }
             "gather_subset" | "gather_timeout" | "fact_path" | "order" => {}
             other => kw_entries.push((other.to_string(), *v)),
         }
     }
-    let hosts = hosts.ok_or_else(|| Error::invalid_help(&node.loc, "this play has no `hosts:`", "every play needs `hosts:` (a host pattern such as `all`)"))?;
+    let hosts = hosts.ok_or_else(|| {
+        Error::invalid_help(
+            &node.loc,
+            "this play has no `hosts:`",
+            "every play needs `hosts:` (a host pattern such as `all`)",
+        )
+    })?;
     let kw = task::parse_keywords(&kw_entries, "play")?;
     let cx = PlayLoad::new(loader, dir);
     let inherit = Inherit {
@@ -281,7 +390,9 @@ fn parse_play(node: &Node, entries: &[(String, &Node)], dir: &Path, loader: &Loa
     let mut tasks = Vec::new();
     if let Some(roles) = sections.get("roles") {
         if !roles.is_null() {
-            let items = roles.as_seq().ok_or_else(|| Error::invalid(&roles.loc, "`roles` must be a list"))?;
+            let items = roles
+                .as_seq()
+                .ok_or_else(|| Error::invalid(&roles.loc, "`roles` must be a list"))?;
             for item in items {
                 let r = RoleRef::parse(item)?;
                 tasks.extend(cx.load_role(&r, &inherit, "main", &r.loc)?);
@@ -325,8 +436,15 @@ fn bool_value(v: &Node, what: &str) -> Result<Value> {
     match &v.kind {
         Kind::Bool(b) => Ok(Value::Bool(*b)),
         Kind::Str(s) if task::is_templated(s) => Ok(Value::String(s.clone())),
-        Kind::Str(s) => crate::boolean::parse_bool(s).map(Value::Bool).ok_or_else(|| Error::invalid(&v.loc, format!("`{what}` must be a boolean, found {s:?}"))),
-        _ => Err(Error::invalid(&v.loc, format!("`{what}` must be a boolean, found {}", v.type_name()))),
+        Kind::Str(s) => crate::boolean::parse_bool(s)
+            .map(Value::Bool)
+            .ok_or_else(|| {
+                Error::invalid(&v.loc, format!("`{what}` must be a boolean, found {s:?}"))
+            }),
+        _ => Err(Error::invalid(
+            &v.loc,
+            format!("`{what}` must be a boolean, found {}", v.type_name()),
+        )),
     }
 }
 
@@ -334,9 +452,24 @@ fn parse_serial(v: &Node) -> Result<Vec<Serial>> {
     let one = |n: &Node| -> Result<Serial> {
         match &n.kind {
             Kind::Int(i) if *i > 0 => Ok(Serial::Count(*i as usize)),
-            Kind::Str(s) if s.ends_with('%') => s[..s.len() - 1].trim().parse::<f64>().ok().filter(|p| *p > 0.0).map(Serial::Percent).ok_or_else(|| Error::invalid(&n.loc, format!("bad serial percentage {s:?}"))),
-            Kind::Str(s) => s.trim().parse::<usize>().ok().filter(|c| *c > 0).map(Serial::Count).ok_or_else(|| Error::invalid(&n.loc, format!("bad serial value {s:?}"))),
-            _ => Err(Error::invalid(&n.loc, "`serial` must be a positive number, a percentage, or a list of them")),
+            Kind::Str(s) if s.ends_with('%') => s[..s.len() - 1]
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|p| *p > 0.0)
+                .map(Serial::Percent)
+                .ok_or_else(|| Error::invalid(&n.loc, format!("bad serial percentage {s:?}"))),
+            Kind::Str(s) => s
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|c| *c > 0)
+                .map(Serial::Count)
+                .ok_or_else(|| Error::invalid(&n.loc, format!("bad serial value {s:?}"))),
+            _ => Err(Error::invalid(
+                &n.loc,
+                "`serial` must be a positive number, a percentage, or a list of them",
+            )),
         }
     };
     match &v.kind {
@@ -371,16 +504,26 @@ impl<'a> PlayLoad<'a> {
         }
     }
 
-    fn load_role(&self, r: &RoleRef, inherit: &Inherit, tasks_from: &str, loc: &Loc) -> Result<Vec<TaskNode>> {
+    fn load_role(
+        &self,
+        r: &RoleRef,
+        inherit: &Inherit,
+        tasks_from: &str,
+        loc: &Loc,
+    ) -> Result<Vec<TaskNode>> {
         let path = role::find_role(&r.name, &self.loader.role_search(&self.dir), loc)?;
         let canon = path.canonicalize().unwrap_or_else(|_| path.clone());
         if inherit.chain.contains(&canon) {
-            return Err(Error::invalid(loc, format!("role dependency cycle through `{}`", r.name)));
+            return Err(Error::invalid(
+                loc,
+                format!("role dependency cycle through `{}`", r.name),
+            ));
         }
         // Keywords on the role entry apply to all its tasks.
         let mut kw = inherit.kw.clone();
         if !r.keywords.is_empty() {
-            let entries: Vec<(String, &Node)> = r.keywords.iter().map(|(k, v)| (k.clone(), v)).collect();
+            let entries: Vec<(String, &Node)> =
+                r.keywords.iter().map(|(k, v)| (k.clone(), v)).collect();
             let own = task::parse_keywords(&entries, "role entry")?;
             kw = task::merge_keywords(&inherit.kw, &own);
         }
@@ -396,10 +539,20 @@ impl<'a> PlayLoad<'a> {
             };
             out.extend(self.load_role(&dep, &dep_inherit, "main", &dep.loc)?);
         }
-        if tasks_from == "main" && self.state.borrow().seen.iter().any(|(p, params)| *p == canon && *params == r.params) {
+        if tasks_from == "main"
+            && self
+                .state
+                .borrow()
+                .seen
+                .iter()
+                .any(|(p, params)| *p == canon && *params == r.params)
+        {
             return Ok(out); // a role runs once per play with the same parameters
         }
-        let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| r.name.clone());
+        let name = path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| r.name.clone());
         let inst = Arc::new(RoleInstance {
             name,
             path: path.clone(),
@@ -418,9 +571,14 @@ impl<'a> PlayLoad<'a> {
         let tasks_dir = path.join("tasks");
         if let Some(f) = role::role_file(&path, "tasks", tasks_from) {
             let node = self.loader.load_yaml(&f)?;
-            out.extend(task::parse_task_list(&node, &tasks_dir, &child, self, false)?);
+            out.extend(task::parse_task_list(
+                &node, &tasks_dir, &child, self, false,
+            )?);
         } else if tasks_from != "main" {
-            return Err(Error::invalid(loc, format!("role `{}` has no tasks/{tasks_from}.yml", r.name)));
+            return Err(Error::invalid(
+                loc,
+                format!("role `{}` has no tasks/{tasks_from}.yml", r.name),
+            ));
         }
         if let Some(f) = role::role_file(&path, "handlers", "main") {
             let node = self.loader.load_yaml(&f)?;
@@ -428,7 +586,8 @@ impl<'a> PlayLoad<'a> {
                 kw: Keywords::default(),
                 ..child.clone()
             };
-            let hs = task::parse_task_list(&node, &path.join("handlers"), &handler_inherit, self, true)?;
+            let hs =
+                task::parse_task_list(&node, &path.join("handlers"), &handler_inherit, self, true)?;
             self.state.borrow_mut().handlers.extend(hs);
         }
         Ok(out)
@@ -436,15 +595,37 @@ impl<'a> PlayLoad<'a> {
 }
 
 impl TaskContext for PlayLoad<'_> {
-    fn import_tasks(&self, file: &str, base: &Path, loc: &Loc, inherit: &Inherit) -> Result<Vec<TaskNode>> {
+    fn import_tasks(
+        &self,
+        file: &str,
+        base: &Path,
+        loc: &Loc,
+        inherit: &Inherit,
+    ) -> Result<Vec<TaskNode>> {
         if task::is_templated(file) {
-            return Err(Error::invalid_help(loc, "import_tasks is static: its file name cannot use variables", "use include_tasks for a file name with variables"));
+            return Err(Error::invalid_help(
+                loc,
+                "import_tasks is static: its file name cannot use variables",
+                "use include_tasks for a file name with variables",
+            ));
         }
         let candidates = [base.join(file), self.dir.join(file)];
-        let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| Error::invalid(loc, format!("task file `{file}` not found (looked in {} and {})", base.display(), self.dir.display())))?;
+        let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
+            Error::invalid(
+                loc,
+                format!(
+                    "task file `{file}` not found (looked in {} and {})",
+                    base.display(),
+                    self.dir.display()
+                ),
+            )
+        })?;
         let canon = path.canonicalize().unwrap_or_else(|_| path.clone());
         if inherit.chain.contains(&canon) {
-            return Err(Error::invalid(loc, format!("import_tasks cycle through `{file}`")));
+            return Err(Error::invalid(
+                loc,
+                format!("import_tasks cycle through `{file}`"),
+            ));
         }
         let mut child = inherit.clone();
         child.chain.push(canon);
@@ -453,7 +634,12 @@ impl TaskContext for PlayLoad<'_> {
         task::parse_task_list(&node, &dir, &child, self, false)
     }
 
-    fn import_role(&self, args: &Map<String, Value>, loc: &Loc, inherit: &Inherit) -> Result<Vec<TaskNode>> {
+    fn import_role(
+        &self,
+        args: &Map<String, Value>,
+        loc: &Loc,
+        inherit: &Inherit,
+    ) -> Result<Vec<TaskNode>> {
         let name = match args.get("name") {
             Some(Value::String(s)) => s.clone(),
             _ => return Err(Error::invalid(loc, "import_role needs `name`")),
@@ -464,8 +650,23 @@ impl TaskContext for PlayLoad<'_> {
             _ => return Err(Error::invalid(loc, "`tasks_from` must be a file name")),
         };
         for k in args.keys() {
-            if !["name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "allow_duplicates", "public", "apply", "rolespec_validate"].contains(&k.as_str()) {
-                return Err(Error::invalid(loc, format!("`{k}` is not a parameter of import_role/include_role")));
+            if ![
+                "name",
+                "tasks_from",
+                "vars_from",
+                "defaults_from",
+                "handlers_from",
+                "allow_duplicates",
+                "public",
+                "apply",
+                "rolespec_validate",
+            ]
+            .contains(&k.as_str())
+            {
+                return Err(Error::invalid(
+                    loc,
+                    format!("`{k}` is not a parameter of import_role/include_role"),
+                ));
             }
         }
         let r = RoleRef {
@@ -477,7 +678,13 @@ impl TaskContext for PlayLoad<'_> {
         self.load_role(&r, inherit, &tasks_from, loc)
     }
 
-    fn check_module(&self, action: &str, args: &Map<String, Value>, loc: &Loc, args_loc: &Loc) -> Result<()> {
+    fn check_module(
+        &self,
+        action: &str,
+        args: &Map<String, Value>,
+        loc: &Loc,
+        args_loc: &Loc,
+    ) -> Result<()> {
         self.loader.registry.check(action, args, loc, args_loc)
     }
 }

@@ -41,10 +41,29 @@ pub struct RoleRef {
 }
 
 const ROLE_ENTRY_KEYWORDS: &[&str] = &[
-    "when", "tags", "become", "become_user", "become_method", "become_flags", "environment",
-    "ignore_errors", "ignore_unreachable", "check_mode", "diff", "no_log", "delegate_to",
-    "run_once", "any_errors_fatal", "throttle", "timeout", "remote_user", "connection",
-    "module_defaults", "collections", "debugger", "port",
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "environment",
+    "ignore_errors",
+    "ignore_unreachable",
+    "check_mode",
+    "diff",
+    "no_log",
+    "delegate_to",
+    "run_once",
+    "any_errors_fatal",
+    "throttle",
+    "timeout",
+    "remote_user",
+    "connection",
+    "module_defaults",
+    "collections",
+    "debugger",
+    "port",
 ];
 
 impl RoleRef {
@@ -76,7 +95,9 @@ impl RoleRef {
                 }
             }
         }
-        let name = name.ok_or_else(|| Error::invalid(&node.loc, "a role entry needs `role:` (the role's name)"))?;
+        let name = name.ok_or_else(|| {
+            Error::invalid(&node.loc, "a role entry needs `role:` (the role's name)")
+        })?;
         Ok(RoleRef {
             name,
             params,
@@ -99,7 +120,11 @@ pub fn find_role(name: &str, search: &[PathBuf], loc: &Loc) -> Result<PathBuf> {
     }
     for dir in search {
         let p = dir.join(name);
-        if p.join("tasks").is_dir() || p.join("meta").is_dir() || p.join("handlers").is_dir() || p.join("defaults").is_dir() {
+        if p.join("tasks").is_dir()
+            || p.join("meta").is_dir()
+            || p.join("handlers").is_dir()
+            || p.join("defaults").is_dir()
+        {
             return Ok(p);
         }
     }
@@ -114,10 +139,14 @@ pub fn find_role(name: &str, search: &[PathBuf], loc: &Loc) -> Result<PathBuf> {
 /// The main file of a role subdirectory: `<dir>/<name>.yml`, `.yaml`, or `<name>` itself.
 pub fn role_file(role: &Path, sub: &str, name: &str) -> Option<PathBuf> {
     let d = role.join(sub);
-    [format!("{name}.yml"), format!("{name}.yaml"), name.to_string()]
-        .into_iter()
-        .map(|f| d.join(f))
-        .find(|p| p.is_file())
+    [
+        format!("{name}.yml"),
+        format!("{name}.yaml"),
+        name.to_string(),
+    ]
+    .into_iter()
+    .map(|f| d.join(f))
+    .find(|p| p.is_file())
 }
 
 /// Read a role's `defaults/` or `vars/` main file as a mapping (empty when absent).

@@ -220,20 +220,46 @@ pub struct Inherit {
 /// Things the task parser needs from the loader: resolving imports and checking modules.
 pub trait TaskContext {
     /// Load the tasks of `file` (relative to `base`) as an `import_tasks`.
-    fn import_tasks(&self, file: &str, base: &Path, loc: &Loc, inherit: &Inherit) -> Result<Vec<TaskNode>>;
+    fn import_tasks(
+        &self,
+        file: &str,
+        base: &Path,
+        loc: &Loc,
+        inherit: &Inherit,
+    ) -> Result<Vec<TaskNode>>;
     /// Load a role's tasks as an `import_role`.
-    fn import_role(&self, args: &Map<String, Value>, loc: &Loc, inherit: &Inherit) -> Result<Vec<TaskNode>>;
+    fn import_role(
+        &self,
+        args: &Map<String, Value>,
+        loc: &Loc,
+        inherit: &Inherit,
+    ) -> Result<Vec<TaskNode>>;
     /// Reject an unknown module or its unknown parameters, at `loc`.
-    fn check_module(&self, action: &str, args: &Map<String, Value>, loc: &Loc, args_loc: &Loc) -> Result<()>;
+    fn check_module(
+        &self,
+        action: &str,
+        args: &Map<String, Value>,
+        loc: &Loc,
+        args_loc: &Loc,
+    ) -> Result<()>;
 }
 
 /// Parse a task list (a YAML sequence of tasks and blocks).
-pub fn parse_task_list(node: &Node, base: &Path, inherit: &Inherit, cx: &dyn TaskContext, handlers: bool) -> Result<Vec<TaskNode>> {
+pub fn parse_task_list(
+    node: &Node,
+    base: &Path,
+    inherit: &Inherit,
+    cx: &dyn TaskContext,
+    handlers: bool,
+) -> Result<Vec<TaskNode>> {
     if node.is_null() {
         return Ok(Vec::new());
     }
     let items = node.as_seq().ok_or_else(|| {
-        Error::invalid(&node.loc, format!("a task list must be a list, found {}", node.type_name()))
+        Error::invalid(
+            &node.loc,
+            format!("a task list must be a list, found {}", node.type_name()),
+        )
     })?;
     let mut out = Vec::new();
     for item in items {
@@ -242,7 +268,13 @@ pub fn parse_task_list(node: &Node, base: &Path, inherit: &Inherit, cx: &dyn Tas
     Ok(out)
 }
 
-fn parse_task_entry(node: &Node, base: &Path, inherit: &Inherit, cx: &dyn TaskContext, handlers: bool) -> Result<Vec<TaskNode>> {
+fn parse_task_entry(
+    node: &Node,
+    base: &Path,
+    inherit: &Inherit,
+    cx: &dyn TaskContext,
+    handlers: bool,
+) -> Result<Vec<TaskNode>> {
     let entries = node.expect_map("a task")?;
     if entries.iter().any(|(k, _)| k == "block") {
         return parse_block(node, &entries, base, inherit, cx, handlers).map(|b| vec![b]);
@@ -250,7 +282,14 @@ fn parse_task_entry(node: &Node, base: &Path, inherit: &Inherit, cx: &dyn TaskCo
     parse_task(node, &entries, base, inherit, cx, handlers)
 }
 
-fn parse_block(node: &Node, entries: &[(String, &Node)], base: &Path, inherit: &Inherit, cx: &dyn TaskContext, handlers: bool) -> Result<TaskNode> {
+fn parse_block(
+    node: &Node,
+    entries: &[(String, &Node)],
+    base: &Path,
+    inherit: &Inherit,
+    cx: &dyn TaskContext,
+    handlers: bool,
+) -> Result<TaskNode> {
     let mut name = None;
     let mut own = Keywords::default();
     let mut sections: [Option<&Node>; 3] = [None, None, None];
@@ -300,7 +339,10 @@ fn scalar_string(v: &Node, what: &str) -> Result<String> {
     match &v.kind {
         Kind::Str(s) => Ok(s.clone()),
         Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => Ok(v.key_str().unwrap_or_default()),
-        _ => Err(Error::invalid(&v.loc, format!("`{what}` must be a string, found {}", v.type_name()))),
+        _ => Err(Error::invalid(
+            &v.loc,
+            format!("`{what}` must be a string, found {}", v.type_name()),
+        )),
     }
 }
 
@@ -311,7 +353,13 @@ fn conditions(v: &Node, what: &str) -> Result<Vec<String>> {
             Kind::Str(s) => Ok(s.clone()),
             Kind::Bool(b) => Ok(if *b { "True" } else { "False" }.to_string()),
             Kind::Int(i) => Ok(i.to_string()),
-            _ => Err(Error::invalid(&n.loc, format!("`{what}` must be a condition string or a list of them, found {}", n.type_name()))),
+            _ => Err(Error::invalid(
+                &n.loc,
+                format!(
+                    "`{what}` must be a condition string or a list of them, found {}",
+                    n.type_name()
+                ),
+            )),
         }
     };
     match &v.kind {
@@ -325,7 +373,10 @@ fn string_list(v: &Node, what: &str, split_commas: bool) -> Result<Vec<String>> 
     let one = |n: &Node| -> Result<Vec<String>> {
         let s = scalar_string(n, what)?;
         Ok(if split_commas {
-            s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
+            s.split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect()
         } else {
             vec![s]
         })
@@ -356,7 +407,10 @@ fn bool_keyword(v: &Node, what: &str) -> Result<Value> {
             )),
         },
         Kind::Int(i) if *i == 0 || *i == 1 => Ok(Value::Bool(*i == 1)),
-        _ => Err(Error::invalid(&v.loc, format!("`{what}` must be a boolean, found {}", v.type_name()))),
+        _ => Err(Error::invalid(
+            &v.loc,
+            format!("`{what}` must be a boolean, found {}", v.type_name()),
+        )),
     }
 }
 
@@ -382,12 +436,18 @@ fn vars_map(v: &Node, what: &str) -> Result<IndexMap<String, Value>> {
 
 /// Variable names must be identifiers, as in Ansible.
 pub fn check_var_name(name: &str, loc: &Loc) -> Result<()> {
-    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(loc, format!("`{name}` is not a valid variable name")))
+        Err(Error::invalid(
+            loc,
+            format!("`{name}` is not a valid variable name"),
+        ))
     }
 }
 
@@ -428,7 +488,10 @@ pub fn parse_keywords(entries: &[(String, &Node)], what: &str) -> Result<Keyword
         if INHERITED.contains(&k.as_str()) && k != "vars" {
             set_keyword(&mut kw, k, v)?;
         } else {
-            return Err(Error::invalid(&v.loc, format!("`{k}` is not a valid {what} keyword")));
+            return Err(Error::invalid(
+                &v.loc,
+                format!("`{k}` is not a valid {what} keyword"),
+            ));
         }
     }
     Ok(kw)
@@ -448,7 +511,12 @@ pub fn merge_keywords(outer: &Keywords, inner: &Keywords) -> Keywords {
         become_user: pick(&outer.become_user, &inner.become_user),
         become_method: pick(&outer.become_method, &inner.become_method),
         become_flags: pick(&outer.become_flags, &inner.become_flags),
-        environment: outer.environment.iter().chain(&inner.environment).cloned().collect(),
+        environment: outer
+            .environment
+            .iter()
+            .chain(&inner.environment)
+            .cloned()
+            .collect(),
         ignore_errors: pick(&outer.ignore_errors, &inner.ignore_errors),
         ignore_unreachable: pick(&outer.ignore_unreachable, &inner.ignore_unreachable),
         check_mode: pick(&outer.check_mode, &inner.check_mode),
@@ -466,21 +534,49 @@ pub fn merge_keywords(outer: &Keywords, inner: &Keywords) -> Keywords {
 
 /// Actions that load other task files or roles.
 const IMPORT_TASKS: &[&str] = &["import_tasks", "ansible.builtin.import_tasks"];
-const INCLUDE_TASKS: &[&str] = &["include_tasks", "ansible.builtin.include_tasks", "include", "ansible.builtin.include"];
+const INCLUDE_TASKS: &[&str] = &[
+    "include_tasks",
+    "ansible.builtin.include_tasks",
+    "include",
+    "ansible.builtin.include",
+];
 const IMPORT_ROLE: &[&str] = &["import_role", "ansible.builtin.import_role"];
 const INCLUDE_ROLE: &[&str] = &["include_role", "ansible.builtin.include_role"];
 
 /// Modules whose free-form text is one string (`_raw_params`) rather than `k=v` pairs.
 const FREE_FORM: &[&str] = &[
-    "command", "shell", "raw", "script", "win_command", "win_shell", "include_tasks", "import_tasks",
-    "include", "include_vars", "meta", "add_host", "group_by", "set_fact", "debug",
+    "command",
+    "shell",
+    "raw",
+    "script",
+    "win_command",
+    "win_shell",
+    "include_tasks",
+    "import_tasks",
+    "include",
+    "include_vars",
+    "meta",
+    "add_host",
+    "group_by",
+    "set_fact",
+    "debug",
 ];
 
 fn short_name(action: &str) -> &str {
-    action.strip_prefix("ansible.builtin.").or_else(|| action.strip_prefix("ansible.legacy.")).unwrap_or(action)
+    action
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| action.strip_prefix("ansible.legacy."))
+        .unwrap_or(action)
 }
 
-fn parse_task(node: &Node, entries: &[(String, &Node)], base: &Path, inherit: &Inherit, cx: &dyn TaskContext, handlers: bool) -> Result<Vec<TaskNode>> {
+fn parse_task(
+    node: &Node,
+    entries: &[(String, &Node)],
+    base: &Path,
+    inherit: &Inherit,
+    cx: &dyn TaskContext,
+    handlers: bool,
+) -> Result<Vec<TaskNode>> {
     let mut own = Keywords::default();
     let mut name = None;
     let mut action: Option<(String, &Node, Loc)> = None;
@@ -532,9 +628,15 @@ fn parse_task(node: &Node, entries: &[(String, &Node)], base: &Path, inherit: &I
             kw if INHERITED.contains(&kw) => set_keyword(&mut own, kw, v)?,
             kw if kw.starts_with("with_") => {
                 if loop_.is_some() {
-                    return Err(Error::invalid(&kloc, "a task can have only one of `loop` and `with_*`"));
+                    return Err(Error::invalid(
+                        &kloc,
+                        "a task can have only one of `loop` and `with_*`",
+                    ));
                 }
-                loop_ = Some(LoopSpec::With(kw["with_".len()..].to_string(), v.to_value()))
+                loop_ = Some(LoopSpec::With(
+                    kw["with_".len()..].to_string(),
+                    v.to_value(),
+                ))
             }
             other => {
                 if let Some((prev, _, _)) = &action {
@@ -586,7 +688,11 @@ fn parse_task(node: &Node, entries: &[(String, &Node)], base: &Path, inherit: &I
     if IMPORT_TASKS.contains(&action.as_str()) || IMPORT_TASKS.contains(&short) {
         let file = import_file(&task, &action_loc)?;
         if task.loop_.is_some() {
-            return Err(Error::invalid_help(&task.loc, "import_tasks cannot loop", "use include_tasks to loop over a task file"));
+            return Err(Error::invalid_help(
+                &task.loc,
+                "import_tasks cannot loop",
+                "use include_tasks to loop over a task file",
+            ));
         }
         let child = Inherit {
             kw: task.kw.clone(),
@@ -608,7 +714,10 @@ fn parse_task(node: &Node, entries: &[(String, &Node)], base: &Path, inherit: &I
             return Err(Error::invalid(&task.args_loc, "include_role needs `name`"));
         }
         if !is_role && !task.args.contains_key("file") && !task.args.contains_key("_raw_params") {
-            return Err(Error::invalid(&task.args_loc, "include_tasks needs a file name"));
+            return Err(Error::invalid(
+                &task.args_loc,
+                "include_tasks needs a file name",
+            ));
         }
         return Ok(vec![TaskNode::Include(Arc::new(Include {
             task,
@@ -629,7 +738,10 @@ fn conflict(loc: &Loc, a: &str, b: &str) -> Error {
 }
 
 fn import_file(task: &Task, loc: &Loc) -> Result<String> {
-    let f = task.args.get("file").or_else(|| task.args.get("_raw_params"));
+    let f = task
+        .args
+        .get("file")
+        .or_else(|| task.args.get("_raw_params"));
     match f {
         Some(Value::String(s)) => Ok(s.clone()),
         _ => Err(Error::invalid(loc, "import_tasks needs a file name")),
@@ -637,7 +749,10 @@ fn import_file(task: &Task, loc: &Loc) -> Result<String> {
 }
 
 fn params_of(args: &Map<String, Value>, skip: &[&str]) -> IndexMap<String, Value> {
-    args.iter().filter(|(k, _)| !skip.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+    args.iter()
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn parse_loop_control(v: &Node) -> Result<LoopControl> {
@@ -659,12 +774,22 @@ fn parse_loop_control(v: &Node) -> Result<LoopControl> {
                 lc.pause = match &val.kind {
                     Kind::Int(i) => Some(*i as f64),
                     Kind::Float(f) => Some(*f),
-                    _ => return Err(Error::invalid(&val.loc, "`pause` must be a number of seconds")),
+                    _ => {
+                        return Err(Error::invalid(
+                            &val.loc,
+                            "`pause` must be a number of seconds",
+                        ));
+                    }
                 }
             }
             "extended" => lc.extended = matches!(bool_keyword(val, "extended")?, Value::Bool(true)),
             "extended_allitems" | "break_when" => {}
-            other => return Err(Error::invalid(&key_loc(v, other), format!("`{other}` is not a valid loop_control option"))),
+            other => {
+                return Err(Error::invalid(
+                    &key_loc(v, other),
+                    format!("`{other}` is not a valid loop_control option"),
+                ));
+            }
         }
     }
     Ok(lc)
@@ -684,7 +809,10 @@ fn parse_action_string(v: &Node) -> Result<(String, &Node)> {
             Some(m) => Ok((m.expect_str("module")?.to_string(), v)),
             None => Err(Error::invalid(&v.loc, "`action` mapping needs `module`")),
         },
-        _ => Err(Error::invalid(&v.loc, "`action` must be a string or a mapping")),
+        _ => Err(Error::invalid(
+            &v.loc,
+            "`action` must be a string or a mapping",
+        )),
     }
 }
 
@@ -703,27 +831,47 @@ fn parse_args(action: &str, v: &Node) -> Result<Map<String, Value>> {
         }
         Kind::Str(s) => {
             // `action: copy src=a dest=b`: drop the module name.
-            let text = if v.get("module").is_none() && (s.starts_with(action) && s[action.len()..].starts_with(char::is_whitespace) || s == action) && s.split_whitespace().next() == Some(action) {
+            let text = if v.get("module").is_none()
+                && (s.starts_with(action) && s[action.len()..].starts_with(char::is_whitespace)
+                    || s == action)
+                && s.split_whitespace().next() == Some(action)
+            {
                 s[action.len()..].trim_start()
             } else {
                 s.as_str()
             };
-            parse_kv(text, FREE_FORM.contains(&short_name(action)), &v.loc, &mut args)?;
+            parse_kv(
+                text,
+                FREE_FORM.contains(&short_name(action)),
+                &v.loc,
+                &mut args,
+            )?;
         }
         Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => {
-            args.insert("_raw_params".into(), Value::String(v.key_str().unwrap_or_default()));
+            args.insert(
+                "_raw_params".into(),
+                Value::String(v.key_str().unwrap_or_default()),
+            );
         }
-        Kind::Seq(_) => return Err(Error::invalid(&v.loc, format!("arguments of `{action}` must be a mapping or a string, found a list"))),
+        Kind::Seq(_) => {
+            return Err(Error::invalid(
+                &v.loc,
+                format!("arguments of `{action}` must be a mapping or a string, found a list"),
+            ));
+        }
     }
     Ok(args)
 }
 
 /// Ansible's `parse_kv`: `k=v` pairs; with `free_form`, the rest is `_raw_params`.
 fn parse_kv(text: &str, free_form: bool, loc: &Loc, args: &mut Map<String, Value>) -> Result<()> {
-    let words = split_args(text).ok_or_else(|| Error::invalid(loc, "unbalanced quotes in module arguments"))?;
+    let words = split_args(text)
+        .ok_or_else(|| Error::invalid(loc, "unbalanced quotes in module arguments"))?;
     let mut raw = Vec::new();
     for w in words {
-        let kv = w.split_once('=').filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        let kv = w.split_once('=').filter(|(k, _)| {
+            !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
         match kv {
             Some((k, v)) if !free_form || FREE_FORM_KEYS.contains(&k) => {
                 args.insert(k.to_string(), Value::String(unquote(v)));
@@ -745,7 +893,25 @@ fn parse_kv(text: &str, free_form: bool, loc: &Loc, args: &mut Map<String, Value
 }
 
 /// The `k=v` words that free-form modules still take as arguments.
-const FREE_FORM_KEYS: &[&str] = &["chdir", "creates", "removes", "executable", "warn", "stdin", "stdin_add_newline", "strip_empty_ends", "argv", "msg", "var", "verbosity", "file", "apply", "name", "groups", "cmd"];
+const FREE_FORM_KEYS: &[&str] = &[
+    "chdir",
+    "creates",
+    "removes",
+    "executable",
+    "warn",
+    "stdin",
+    "stdin_add_newline",
+    "strip_empty_ends",
+    "argv",
+    "msg",
+    "var",
+    "verbosity",
+    "file",
+    "apply",
+    "name",
+    "groups",
+    "cmd",
+];
 
 /// Split on whitespace outside quotes and `{{ }}`, keeping quotes (Ansible's `split_args`).
 fn split_args(text: &str) -> Option<Vec<String>> {
@@ -772,7 +938,7 @@ fn split_args(text: &str) -> Option<Vec<String>> {
                 cur.push(c);
             }
             None => {
-                if (c == '{' && (next == Some('{') || next == Some('%'))) {
+                if c == '{' && (next == Some('{') || next == Some('%')) {
                     depth += 1;
                 } else if (c == '}' || c == '%') && next == Some('}') && depth > 0 {
                     depth -= 1;
@@ -816,12 +982,24 @@ mod tests {
     #[test]
     fn free_form_and_kv() {
         let mut a = Map::new();
-        parse_kv("echo 'a b' chdir=/tmp creates=\"/x y\"", true, &Loc::file("t"), &mut a).unwrap();
+        parse_kv(
+            "echo 'a b' chdir=/tmp creates=\"/x y\"",
+            true,
+            &Loc::file("t"),
+            &mut a,
+        )
+        .unwrap();
         assert_eq!(a["_raw_params"], "echo 'a b'");
         assert_eq!(a["chdir"], "/tmp");
         assert_eq!(a["creates"], "/x y");
         let mut b = Map::new();
-        parse_kv("name=nginx state=present msg='{{ a b }}'", false, &Loc::file("t"), &mut b).unwrap();
+        parse_kv(
+            "name=nginx state=present msg='{{ a b }}'",
+            false,
+            &Loc::file("t"),
+            &mut b,
+        )
+        .unwrap();
         assert_eq!(b["state"], "present");
         assert_eq!(b["msg"], "{{ a b }}");
     }

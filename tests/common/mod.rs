@@ -19,7 +19,9 @@ pub struct Project {
 
 impl Project {
     pub fn new() -> Self {
-        Project { dir: tempfile::tempdir().expect("tempdir") }
+        Project {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -35,7 +37,12 @@ impl Project {
     }
 
     /// Load `playbook` and `inventory` (relative paths) and run with `opts`.
-    pub fn run(&self, playbook: &str, inventory: &str, opts: RunOptions) -> windlass::Result<(Vec<Event>, RunReport)> {
+    pub fn run(
+        &self,
+        playbook: &str,
+        inventory: &str,
+        opts: RunOptions,
+    ) -> windlass::Result<(Vec<Event>, RunReport)> {
         let inv_path = self.dir.path().join(inventory);
         let mut inv = Inventory::load(std::slice::from_ref(&inv_path))?;
         let pb_path = self.dir.path().join(playbook);
@@ -43,9 +50,20 @@ impl Project {
         let loader = Arc::new(Loader::new(Arc::new(Registry::builtin()), vec![]));
         let pb = load_playbook(&pb_path, &loader)?;
         let collector = Collector::default();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let report = rt.block_on(async {
-            let engine = Engine::new(inv, Some(inv_path), loader, Arc::new(DefaultConnector::new()), opts, Box::new(collector.clone()));
+            let engine = Engine::new(
+                inv,
+                Some(inv_path),
+                loader,
+                Arc::new(DefaultConnector::new()),
+                opts,
+                Box::new(collector.clone()),
+            );
             engine.run(&pb).await
         })?;
         Ok((collector.take(), report))
@@ -59,7 +77,12 @@ pub fn debug_msgs(events: &[Event], host: &str) -> Vec<serde_json::Value> {
     for e in events {
         match e {
             Event::TaskStart { action: a, .. } => action = a.clone(),
-            Event::HostResult { host: h, result, status, .. } if h == host && *status != Status::Skipped => {
+            Event::HostResult {
+                host: h,
+                result,
+                status,
+                ..
+            } if h == host && *status != Status::Skipped => {
                 if action.ends_with("debug") || action.ends_with("fail") {
                     if let Some(m) = result.get("msg") {
                         out.push(m.clone());
@@ -77,7 +100,9 @@ pub fn results(events: &[Event]) -> Vec<(String, String, Status)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::HostResult { host, task, status, .. } => Some((task.clone(), host.clone(), *status)),
+            Event::HostResult {
+                host, task, status, ..
+            } => Some((task.clone(), host.clone(), *status)),
             _ => None,
         })
         .collect()
@@ -96,7 +121,10 @@ pub fn task_starts(events: &[Event]) -> Vec<String> {
 
 /// Options for a quiet, sequential run (deterministic event order).
 pub fn opts() -> RunOptions {
-    RunOptions { forks: 1, ..RunOptions::default() }
+    RunOptions {
+        forks: 1,
+        ..RunOptions::default()
+    }
 }
 
 /// A local-connection INI inventory with hosts `names`.
