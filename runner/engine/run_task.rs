@@ -158,13 +158,18 @@ impl Engine {
         let sem = Arc::new(tokio::sync::Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
         for h in targets {
+            // The permit is taken before spawning, so hosts start in inventory order.
+            let permit = sem
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?;
             let me = self.clone();
             let t = t.clone();
             let scope = cx.scope.clone();
-            let sem = sem.clone();
             set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
                 let r = me.run_on_host(&scope, &t, &h).await;
+                drop(permit);
                 (h, r)
             });
         }

@@ -78,6 +78,8 @@ pub struct ParamSpec {
     pub free_form: bool,
     /// Groups of which at most one may be given.
     pub exclusive: &'static [&'static [&'static str]],
+    /// Any parameter name is accepted (`set_fact`: the names are variables).
+    pub open: bool,
 }
 
 /// An action tasks can run.
@@ -170,6 +172,14 @@ impl Registry {
         ENGINE_ACTIONS.contains(&short)
     }
 
+    /// Check that `action` names a module (or an engine action), at load time.
+    pub fn check_name(&self, action: &str, loc: &Loc) -> Result<()> {
+        if Self::is_engine_action(action) || self.get(action).is_some() {
+            return Ok(());
+        }
+        self.check(action, &Map::new(), loc, loc)
+    }
+
     /// Check a task's module and parameters at load time.
     pub fn check(
         &self,
@@ -248,7 +258,7 @@ pub fn check_params(
             }
             continue;
         }
-        if !known(k) {
+        if !known(k) && !spec.open {
             let all = spec
                 .params
                 .iter()

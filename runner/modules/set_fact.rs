@@ -15,8 +15,8 @@ impl Module for SetFact {
     fn spec(&self) -> ParamSpec {
         // Any variable name is a parameter; names are checked at run time.
         ParamSpec {
-            params: &[],
-            free_form: true,
+            params: &[("cacheable", &[])],
+            open: true,
             ..ParamSpec::default()
         }
     }

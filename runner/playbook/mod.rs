@@ -687,4 +687,8 @@ impl TaskContext for PlayLoad<'_> {
     ) -> Result<()> {
         self.loader.registry.check(action, args, loc, args_loc)
     }
+
+    fn check_module_name(&self, action: &str, loc: &Loc) -> Result<()> {
+        self.loader.registry.check_name(action, loc)
+    }
 }

@@ -234,6 +234,8 @@ pub trait TaskContext {
         loc: &Loc,
         inherit: &Inherit,
     ) -> Result<Vec<TaskNode>>;
+    /// Reject an unknown module name, at `loc`.
+    fn check_module_name(&self, action: &str, loc: &Loc) -> Result<()>;
     /// Reject an unknown module or its unknown parameters, at `loc`.
     fn check_module(
         &self,
@@ -654,6 +656,13 @@ fn parse_task(
         ));
     };
     let short = short_name(&action).to_string();
+    let structural = IMPORT_TASKS.contains(&short.as_str())
+        || IMPORT_ROLE.contains(&short.as_str())
+        || INCLUDE_TASKS.contains(&short.as_str())
+        || INCLUDE_ROLE.contains(&short.as_str());
+    if !structural {
+        cx.check_module_name(&action, &action_loc)?;
+    }
     let mut args = parse_args(&short, raw_args)?;
     if let Some(extra) = extra_args {
         for (k, v) in extra.expect_map("args")? {
