@@ -223,7 +223,14 @@ impl Engine {
             stats: stats.clone(),
             duration: t0.elapsed(),
         });
-        for t in self.transports.lock().expect("transports lock").values() {
+        let transports: Vec<Arc<dyn Transport>> = self
+            .transports
+            .lock()
+            .expect("transports lock")
+            .values()
+            .cloned()
+            .collect();
+        for t in transports {
             t.close().await;
         }
         Ok(RunReport { stats, exit_code })

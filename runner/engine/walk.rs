@@ -20,6 +20,10 @@ use crate::template::Vars;
 use super::Engine;
 use super::host_vars::PlayScope;
 
+/// Hosts that include the same file with the same arguments: (inherited keywords and
+/// parameters, templated arguments, hosts).
+type IncludeGroup = (Inherit, serde_json::Map<String, Value>, Vec<String>);
+
 /// The play being walked.
 pub(crate) struct PlayCx<'a> {
     pub play: &'a Play,
@@ -151,13 +155,11 @@ impl Engine {
         }
         match what.as_str() {
             "flush_handlers" => self.flush_handlers(cx, hosts).await?,
-            "end_play" | "end_batch" => {
-                if !chosen.is_empty() {
-                    let mut states = self.states.lock().expect("states lock");
-                    for h in hosts {
-                        if let Some(s) = states.get_mut(h) {
-                            s.ended = true;
-                        }
+            "end_play" | "end_batch" if !chosen.is_empty() => {
+                let mut states = self.states.lock().expect("states lock");
+                for h in hosts {
+                    if let Some(s) = states.get_mut(h) {
+                        s.ended = true;
                     }
                 }
             }
@@ -209,8 +211,7 @@ impl Engine {
             return Ok(());
         }
         // Resolve per host (and per loop item): which file, with which parameters.
-        let mut groups: IndexMap<String, (Inherit, serde_json::Map<String, Value>, Vec<String>)> =
-            IndexMap::new();
+        let mut groups: IndexMap<String, IncludeGroup> = IndexMap::new();
         for h in hosts {
             let Some(hv) = self.host_vars(&cx.scope, h) else {
                 continue;

@@ -291,7 +291,7 @@ pub fn check_params(
         args.contains_key(p) || aliases.iter().any(|a| args.contains_key(*a))
     };
     for r in spec.required {
-        if !given(r) && !(spec.free_form && args.contains_key("_raw_params")) {
+        if !given(r) && (!spec.free_form || !args.contains_key("_raw_params")) {
             return Err(Error::invalid(
                 loc,
                 format!("module `{module}` needs the parameter `{r}`"),

@@ -113,15 +113,15 @@ impl<W: Write + Send> EventSink for Printer<W> {
                                 && !result.contains_key("rc")
                                 && !result.contains_key("ansible_facts")
                                 && item.is_none());
-                        if self.verbosity > 0 || (is_debug && !shown.contains_key("ansible_facts"))
+                        if (self.verbosity > 0
+                            || (is_debug && !shown.contains_key("ansible_facts")))
+                            && !shown.is_empty()
                         {
-                            if !shown.is_empty() {
-                                s.push_str(" => ");
-                                s.push_str(
-                                    &serde_json::to_string_pretty(&Value::Object(shown))
-                                        .unwrap_or_default(),
-                                );
-                            }
+                            s.push_str(" => ");
+                            s.push_str(
+                                &serde_json::to_string_pretty(&Value::Object(shown))
+                                    .unwrap_or_default(),
+                            );
                         }
                         self.paint(code, &s)
                     }

@@ -166,13 +166,16 @@ impl Loader {
         play_dir: &Path,
         inherit: &Inherit,
         loc: &Loc,
-    ) -> Result<(Vec<TaskNode>, Vec<TaskNode>, Vec<Arc<RoleInstance>>)> {
+    ) -> Result<IncludedRole> {
         let cx = PlayLoad::new(self, play_dir);
         let tasks = cx.import_role(args, loc, inherit)?;
         let st = cx.state.into_inner();
         Ok((tasks, st.handlers, st.roles))
     }
 }
+
+/// What `include_role` brings in: its tasks, its handlers, and the role instances loaded.
+pub type IncludedRole = (Vec<TaskNode>, Vec<TaskNode>, Vec<Arc<RoleInstance>>);
 
 /// Load a playbook file and everything it imports statically.
 pub fn load_playbook(path: &Path, loader: &Loader) -> Result<Playbook> {
