@@ -82,11 +82,12 @@ pub fn debug_msgs(events: &[Event], host: &str) -> Vec<serde_json::Value> {
                 result,
                 status,
                 ..
-            } if h == host && *status != Status::Skipped => {
-                if action.ends_with("debug") || action.ends_with("fail") {
-                    if let Some(m) = result.get("msg") {
-                        out.push(m.clone());
-                    }
+            } if h == host
+                && *status != Status::Skipped
+                && (action.ends_with("debug") || action.ends_with("fail")) =>
+            {
+                if let Some(m) = result.get("msg") {
+                    out.push(m.clone());
                 }
             }
             _ => {}
