@@ -313,7 +313,7 @@ impl Engine {
                     ignored: o.ignored,
                     delegated_to: None,
                     duration: since(it0),
-                    diff: None,
+                    diff: diff_text(&o.result),
                 });
                 results.push(Value::Object(o.result));
                 if let Some(p) = t.loop_control.pause {
@@ -457,7 +457,7 @@ impl Engine {
                 ignored: o.ignored,
                 delegated_to: None,
                 duration: since(t0),
-                diff: None,
+                diff: diff_text(&o.result),
             });
         }
         run
@@ -970,6 +970,33 @@ struct HostRun {
     failed: bool,
     registered: Option<Value>,
     facts: Option<Value>,
+}
+
+/// The unified diff of a result's `diff` entries (planned modules in diff mode).
+fn diff_text(result: &Map<String, Value>) -> Option<String> {
+    let diffs: Vec<crate::modules::plan::FileDiff> = match result.get("diff")? {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|d| {
+                Some(crate::modules::plan::FileDiff {
+                    path: d.get("path")?.as_str()?.to_string(),
+                    before: d.get("before")?.as_str()?.to_string(),
+                    after: d.get("after")?.as_str()?.to_string(),
+                })
+            })
+            .collect(),
+        _ => return None,
+    };
+    if diffs.is_empty() {
+        return None;
+    }
+    Some(
+        diffs
+            .iter()
+            .map(crate::modules::plan::unified_diff)
+            .collect::<Vec<_>>()
+            .join(""),
+    )
 }
 
 fn fail_result(msg: String) -> Map<String, Value> {

@@ -8,6 +8,8 @@
 pub mod assert;
 pub mod command;
 pub mod debug;
+pub mod params;
+pub mod plan;
 pub mod set_fact;
 
 use std::collections::HashMap;

@@ -77,8 +77,12 @@ impl<W: Write + Send> EventSink for Printer<W> {
                 result,
                 ignored,
                 delegated_to,
+                diff,
                 ..
             } => {
+                if let Some(d) = diff {
+                    let _ = write!(self.out, "{d}");
+                }
                 let host = match delegated_to {
                     Some(d) => format!("{host} -> {d}"),
                     None => host.clone(),

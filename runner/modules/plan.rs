@@ -1,0 +1,361 @@
+//! Planned modules: typed parameters → one probe of the host → a pure plan → apply.
+//!
+//! Why this module exists: check mode can only be honest if what a module *would* do is
+//! computed by the same code that decides what it *does*. A [`Planned`] module declares its
+//! parameters as a serde struct (unknown fields rejected), names one remote command whose
+//! output tells it the host's current state ([`Planned::probe`]: one round trip), and turns
+//! that into a [`Plan`] in a pure function ([`Planned::plan`]). The engine applies the
+//! plan's [`Step`]s, or in check mode just reports them. Plans are values, so tests feed a
+//! probe's output in and snapshot the commands that come out, with no host at all.
+
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use crate::command::RemoteCommand;
+use crate::transport::{ExecOutput, PutFile};
+
+/// One thing to do to a host.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "step")]
+pub enum Step {
+    /// Run a command; a non-zero exit fails the task.
+    Run {
+        /// The command.
+        cmd: RemoteCommand,
+    },
+    /// Write a file atomically (temp file beside it, mode/owner set, renamed over it).
+    Write {
+        /// Absolute path.
+        dest: String,
+        /// The content (shown as text in snapshots when it is UTF-8).
+        #[serde(serialize_with = "ser_content")]
+        content: Vec<u8>,
+        /// Permission bits.
+        mode: Option<u32>,
+        /// Owner.
+        owner: Option<String>,
+        /// Group.
+        group: Option<String>,
+    },
+}
+
+fn ser_content<S: serde::Serializer>(c: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    match std::str::from_utf8(c) {
+        Ok(t) => s.serialize_str(t),
+        Err(_) => s.serialize_str(&format!("<{} bytes of binary>", c.len())),
+    }
+}
+
+/// A file's content before and after, for `--diff`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FileDiff {
+    /// The path shown in the header.
+    pub path: String,
+    /// Content before (empty for a new file).
+    pub before: String,
+    /// Content after (empty when removed).
+    pub after: String,
+}
+
+/// What a module will do: nothing (no steps) or some steps, and what it reports.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Plan {
+    /// Steps in order; empty means "no change".
+    pub steps: Vec<Step>,
+    /// Diffs of files the steps change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diffs: Vec<FileDiff>,
+    /// Keys the module reports (`path`, `state`, `mode`, …), whether or not it changes.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub result: ResultMap,
+    /// Force `changed` even without steps (or suppress it with steps); `None`: changed
+    /// exactly when there are steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed: Option<bool>,
+}
+
+impl Plan {
+    /// No change, reporting `result`.
+    pub fn unchanged(result: ResultMap) -> Self {
+        Plan {
+            result,
+            ..Plan::default()
+        }
+    }
+
+    /// Whether applying it changes the host.
+    pub fn is_change(&self) -> bool {
+        self.changed.unwrap_or(!self.steps.is_empty())
+    }
+}
+
+/// What a plan may know about the run besides parameters and facts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanCtx {
+    /// Check mode.
+    pub check: bool,
+    /// Diff mode (modules may skip reading old content when false).
+    pub diff: bool,
+}
+
+/// A module written as probe + pure plan.
+#[async_trait::async_trait]
+pub trait Planned: Send + Sync + 'static {
+    /// Typed parameters; derive `Deserialize` with `#[serde(deny_unknown_fields)]`.
+    type Params: DeserializeOwned + Send + Sync;
+
+    /// The FQCN.
+    fn name(&self) -> &'static str;
+
+    /// Other names.
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Required parameters and exclusive groups for load-time checks (the accepted names
+    /// come from `Params` itself).
+    fn required(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Groups of mutually exclusive parameters.
+    fn exclusive(&self) -> &'static [&'static [&'static str]] {
+        &[]
+    }
+
+    /// Controller-side preparation with access to the task's context: read a `src` file,
+    /// render a template. Runs before the probe. Default: nothing.
+    async fn prepare(&self, _params: &mut Self::Params, _ctx: &TaskCtx<'_>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The one command whose output `plan` needs (`None`: the plan needs no facts).
+    fn probe(&self, params: &Self::Params) -> Result<Option<RemoteCommand>, String>;
+
+    /// Decide, from the probe's output, what to do. Pure: no I/O.
+    fn plan(
+        &self,
+        params: &Self::Params,
+        facts: Option<&ExecOutput>,
+        ctx: PlanCtx,
+    ) -> Result<Plan, String>;
+
+    /// Adjust the result after the steps ran (their outputs in order). Default: nothing.
+    fn finish(&self, _params: &Self::Params, _result: &mut ResultMap, _outputs: &[ExecOutput]) {}
+}
+
+/// Adapts a [`Planned`] module to the engine's [`Module`] trait.
+pub struct PlannedModule<P: Planned>(pub P, PhantomData<P>);
+
+impl<P: Planned> PlannedModule<P> {
+    /// Wrap `p`.
+    pub fn new(p: P) -> Self {
+        PlannedModule(p, PhantomData)
+    }
+}
+
+/// Deserialize typed parameters from templated arguments.
+pub fn params<T: DeserializeOwned>(
+    module: &str,
+    args: Map<String, Value>,
+) -> Result<T, ModuleError> {
+    serde_json::from_value(Value::Object(args))
+        .map_err(|e| ModuleError::Failed(format!("{module}: {e}")))
+}
+
+/// The names of the fields a serde struct accepts (aliases included when serde lists them).
+pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Grab(Option<&'static [&'static str]>);
+    impl<'de> serde::Deserializer<'de> for &mut Grab {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _v: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("introspection"))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _v: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = Some(fields);
+            Err(serde::de::Error::custom("introspection"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut g = Grab(None);
+    let _ = T::deserialize(&mut g);
+    g.0.unwrap_or(&[])
+}
+
+#[async_trait::async_trait]
+impl<P: Planned> Module for PlannedModule<P> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        self.0.aliases()
+    }
+
+    fn spec(&self) -> ParamSpec {
+        let names = field_names::<P::Params>();
+        // ParamSpec wants (name, aliases); serde's list already holds every accepted name.
+        let params: Vec<(&'static str, &'static [&'static str])> = names
+            .iter()
+            .map(|n| (*n, &[] as &'static [&'static str]))
+            .collect();
+        ParamSpec {
+            params: Box::leak(params.into_boxed_slice()),
+            required: self.0.required(),
+            exclusive: self.0.exclusive(),
+            free_form: false,
+            open: false,
+        }
+    }
+
+    async fn run(
+        &self,
+        ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Result<ResultMap, ModuleError> {
+        let name = self.0.name();
+        let mut p: P::Params = params(name, args)?;
+        self.0
+            .prepare(&mut p, ctx)
+            .await
+            .map_err(ModuleError::Failed)?;
+        let facts = match self.0.probe(&p).map_err(ModuleError::Failed)? {
+            Some(cmd) => {
+                let mut cmd = cmd.with_become(ctx.become_.clone());
+                cmd.timeout = ctx.timeout;
+                Some(ctx.transport.exec(&cmd).await?)
+            }
+            None => None,
+        };
+        let plan = self
+            .0
+            .plan(
+                &p,
+                facts.as_ref(),
+                PlanCtx {
+                    check: ctx.check,
+                    diff: ctx.diff,
+                },
+            )
+            .map_err(ModuleError::Failed)?;
+        let changed = plan.is_change();
+        let mut result = plan.result.clone();
+        result.insert("changed".into(), Value::Bool(changed));
+        if ctx.diff && !plan.diffs.is_empty() {
+            result.insert(
+                "diff".into(),
+                serde_json::to_value(&plan.diffs).unwrap_or(Value::Null),
+            );
+        }
+        if ctx.check {
+            return Ok(result);
+        }
+        let mut outputs = Vec::with_capacity(plan.steps.len());
+        for step in &plan.steps {
+            match step {
+                Step::Run { cmd } => {
+                    let mut cmd = cmd.clone().with_become(ctx.become_.clone());
+                    if cmd.env.is_empty() {
+                        cmd.env = ctx.env.clone();
+                    }
+                    cmd.timeout = ctx.timeout;
+                    let out = ctx.transport.exec(&cmd).await?;
+                    if out.rc != 0 {
+                        result.insert("failed".into(), Value::Bool(true));
+                        result.insert("rc".into(), Value::from(out.rc));
+                        result.insert("stdout".into(), Value::String(out.stdout_str()));
+                        result.insert("stderr".into(), Value::String(out.stderr_str()));
+                        let msg = match out.stderr_str() {
+                            s if s.is_empty() => {
+                                format!("command failed with exit code {}", out.rc)
+                            }
+                            s => s,
+                        };
+                        result.insert("msg".into(), Value::String(msg));
+                        return Ok(result);
+                    }
+                    outputs.push(out);
+                }
+                Step::Write {
+                    dest,
+                    content,
+                    mode,
+                    owner,
+                    group,
+                } => {
+                    let file = PutFile {
+                        dest,
+                        content,
+                        mode: *mode,
+                        owner: owner.as_deref(),
+                        group: group.as_deref(),
+                    };
+                    ctx.transport.put(&file, ctx.become_.as_ref()).await?;
+                    outputs.push(ExecOutput::default());
+                }
+            }
+        }
+        self.0.finish(&p, &mut result, &outputs);
+        Ok(result)
+    }
+}
+
+/// Unified diff text of a [`FileDiff`], as `--diff` prints it.
+pub fn unified_diff(d: &FileDiff) -> String {
+    similar::TextDiff::from_lines(&d.before, &d.after)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("before: {}", d.path),
+            &format!("after: {}", d.path),
+        )
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct P {
+        path: String,
+        #[serde(alias = "dest")]
+        target: Option<String>,
+    }
+
+    #[test]
+    fn field_names_come_from_serde() {
+        let names = field_names::<P>();
+        assert!(names.contains(&"path"));
+        assert!(names.contains(&"target"));
+    }
+
+    #[test]
+    fn diff_is_unified() {
+        let d = FileDiff {
+            path: "/etc/x".into(),
+            before: "a\nb\n".into(),
+            after: "a\nc\n".into(),
+        };
+        let text = unified_diff(&d);
+        assert!(text.contains("-b\n+c"), "{text}");
+    }
+}
