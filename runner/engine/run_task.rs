@@ -444,6 +444,7 @@ impl Engine {
             }
         }
         if aggregated.is_none() {
+            let diff = if no_log { None } else { diff_text(&o.result) };
             self.emit(Event::HostResult {
                 host: host.to_string(),
                 task: t.display_name(),
@@ -457,7 +458,7 @@ impl Engine {
                 ignored: o.ignored,
                 delegated_to: None,
                 duration: since(t0),
-                diff: diff_text(&o.result),
+                diff,
             });
         }
         run
