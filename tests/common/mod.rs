@@ -136,3 +136,45 @@ pub fn local_inventory(names: &[&str]) -> String {
     }
     s
 }
+
+/// The test hosts' inventory (from `testhosts.sh inventory`), or `None` after saying the
+/// test is skipped. CI sets `WINDLASS_TESTHOSTS`; without it, SSH tests skip.
+pub fn testhosts(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("WINDLASS_TESTHOSTS") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            eprintln!("{test}: skipped (set WINDLASS_TESTHOSTS to a testhosts.sh inventory)");
+            None
+        }
+    }
+}
+
+impl Project {
+    /// Copy the test hosts' inventory into the project as `hosts.yml`.
+    pub fn with_testhosts(&self, inventory: &Path) -> PathBuf {
+        let text = std::fs::read_to_string(inventory).expect("testhosts inventory");
+        self.file("hosts.yml", &text)
+    }
+}
+
+/// Run a command on test host `i` (1-based) as root, through testhosts.sh (no windlass code
+/// involved), to check results on the host itself.
+pub fn on_host(i: usize, cmd: &str) -> String {
+    let script = std::env::var("WINDLASS_TESTHOSTS_SCRIPT").unwrap_or_else(|_| {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        here.join("../shared/testhosts.sh").display().to_string()
+    });
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("ssh")
+        .arg(i.to_string())
+        .arg(cmd)
+        .output()
+        .expect("testhosts.sh ssh");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Per-host totals from a report, by host name.
+pub fn stats(report: &RunReport) -> std::collections::HashMap<String, windlass::event::HostStats> {
+    report.stats.iter().cloned().collect()
+}
