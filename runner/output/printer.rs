@@ -49,8 +49,56 @@ impl<W: Write + Send> Printer<W> {
     }
 }
 
+/// JSON with Ansible's 4-space indentation.
+fn pretty(v: &Value) -> String {
+    use serde::Serialize;
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut buf,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    if v.serialize(&mut ser).is_err() {
+        return String::new();
+    }
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+/// JSON the way Ansible's default callback prints a failure: Python's `json.dumps` with
+/// sorted keys and `", "`/`": "` separators.
 fn compact(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
+    let mut out = String::new();
+    dump(v, &mut out);
+    out
+}
+
+fn dump(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&serde_json::to_string(k).unwrap_or_default());
+                out.push_str(": ");
+                dump(&m[k.as_str()], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                dump(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
+    }
 }
 
 fn item_label(item: &Option<Value>) -> String {
@@ -122,10 +170,7 @@ impl<W: Write + Send> EventSink for Printer<W> {
                             && !shown.is_empty()
                         {
                             s.push_str(" => ");
-                            s.push_str(
-                                &serde_json::to_string_pretty(&Value::Object(shown))
-                                    .unwrap_or_default(),
-                            );
+                            s.push_str(&pretty(&Value::Object(shown)));
                         }
                         self.paint(code, &s)
                     }
