@@ -454,3 +454,75 @@ fn until_retries_and_run_once_and_delegate() {
         3
     );
 }
+
+#[test]
+fn free_strategy_lets_hosts_run_ahead() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    p.file(
+        "site.yml",
+        "- hosts: nodes\n  gather_facts: false\n  strategy: free\n  tasks:\n    - shell: \"{{ 'sleep 0.3' if inventory_hostname == 'h1' else 'true' }}\"\n    - debug: msg=done\n",
+    );
+    let (events, report) = p.run("site.yml", "hosts", RunOptions { forks: 5, ..opts() }).unwrap();
+    assert_eq!(report.exit_code, 0);
+    let order: Vec<(String, String)> = results(&events).into_iter().map(|(t, h, _)| (h, t)).collect();
+    // h2 finishes both tasks before the slow h1 finishes its first.
+    let h2_done = order.iter().position(|(h, t)| h == "h2" && t == "debug").unwrap();
+    let h1_first = order.iter().position(|(h, _)| h == "h1").unwrap();
+    assert!(h2_done < h1_first, "{order:?}");
+}
+
+#[test]
+fn any_errors_fatal_and_max_fail_percentage_stop_the_play() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2", "h3", "h4"]));
+    p.file(
+        "fatal.yml",
+        "- hosts: nodes\n  gather_facts: false\n  any_errors_fatal: true\n  tasks:\n    - fail: msg=x\n      when: inventory_hostname == 'h1'\n    - debug: msg=after\n",
+    );
+    let (events, report) = p.run("fatal.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 2);
+    assert!(debug_msgs(&events, "h2").is_empty(), "{events:#?}");
+    p.file(
+        "pct.yml",
+        "- hosts: nodes\n  gather_facts: false\n  serial: 2\n  max_fail_percentage: 49\n  tasks:\n    - fail: msg=x\n      when: inventory_hostname == 'h1'\n    - debug: msg=after\n",
+    );
+    let (events, _) = p.run("pct.yml", "hosts", opts()).unwrap();
+    // 1 of 2 failed in the first batch (50% > 49%): the second batch never runs.
+    assert!(debug_msgs(&events, "h3").is_empty());
+    assert!(debug_msgs(&events, "h2").contains(&json!("after")));
+}
+
+#[test]
+fn hostvars_environment_limit_start_at_and_end_host() {
+    let p = Project::new();
+    p.file("hosts", &format!("{}\n[nodes:vars]\ncolor=blue\n", local_inventory(&["h1", "h2", "h3"])));
+    p.file("host_vars/h2.yml", "color: red\n");
+    p.file(
+        "site.yml",
+        r#"
+- import_playbook: first.yml
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - name: skipped by start-at
+      debug: msg=early
+    - name: begin
+      debug: msg="{{ hostvars['h2'].color }} {{ groups['nodes'] | length }} {{ ansible_play_hosts | length }}"
+    - shell: echo $WL_X
+      environment: {WL_X: "from-env"}
+      register: envout
+    - debug: msg="{{ envout.stdout }}"
+    - meta: end_host
+      when: inventory_hostname == 'h1'
+    - debug: msg=last
+"#,
+    );
+    p.file("first.yml", "- hosts: nodes\n  gather_facts: false\n  tasks:\n    - name: in first\n      debug: msg=first\n");
+    let o = RunOptions { limit: Some("h1:h2".into()), start_at_task: Some("begin".into()), ..opts() };
+    let (events, report) = p.run("site.yml", "hosts", o).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    assert_eq!(debug_msgs(&events, "h1"), vec![json!("red 3 2"), json!("from-env")]);
+    assert_eq!(debug_msgs(&events, "h2"), vec![json!("red 3 2"), json!("from-env"), json!("last")]);
+    assert!(debug_msgs(&events, "h3").is_empty());
+}
