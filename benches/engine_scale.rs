@@ -44,12 +44,17 @@ fn one(hosts: usize, tasks: usize) {
         inv.push_str(&format!("node{i:05} idx={i}\n"));
     }
     std::fs::write(dir.path().join("hosts"), inv).unwrap();
-    let mut pb = String::from("- hosts: nodes\n  gather_facts: false\n  vars:\n    greeting: hello\n  tasks:\n");
+    let mut pb = String::from(
+        "- hosts: nodes\n  gather_facts: false\n  vars:\n    greeting: hello\n  tasks:\n",
+    );
     for t in 0..tasks {
         if t % 2 == 0 {
             pb.push_str(&format!("    - set_fact:\n        v{t}: \"{{{{ greeting }}}}-{{{{ idx | int + base | int + {t} }}}}\"\n"));
         } else {
-            pb.push_str(&format!("    - debug:\n        msg: \"{{{{ inventory_hostname }}}} {{{{ v{} }}}}\"\n", t - 1));
+            pb.push_str(&format!(
+                "    - debug:\n        msg: \"{{{{ inventory_hostname }}}} {{{{ v{} }}}}\"\n",
+                t - 1
+            ));
         }
     }
     std::fs::write(dir.path().join("site.yml"), pb).unwrap();
@@ -59,10 +64,23 @@ fn one(hosts: usize, tasks: usize) {
     let playbook = load_playbook(&dir.path().join("site.yml"), &loader).unwrap();
     let loaded = t0.elapsed();
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let report = rt.block_on(async {
-        let opts = RunOptions { forks: 50, ..RunOptions::default() };
-        let engine = Engine::new(inventory, None, loader, Arc::new(DefaultConnector::new()), opts, Box::new(Count(count.clone())));
+        let opts = RunOptions {
+            forks: 50,
+            ..RunOptions::default()
+        };
+        let engine = Engine::new(
+            inventory,
+            None,
+            loader,
+            Arc::new(DefaultConnector::new()),
+            opts,
+            Box::new(Count(count.clone())),
+        );
         engine.run(&playbook).await.unwrap()
     });
     let wall = t0.elapsed();
@@ -79,14 +97,21 @@ fn one(hosts: usize, tasks: usize) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     if args.len() == 2 {
         one(args[0].parse().unwrap(), args[1].parse().unwrap());
         return;
     }
     let me = std::env::current_exe().unwrap();
     for (h, t) in [(1000, 50), (500, 100), (1000, 100), (5000, 100)] {
-        let status = std::process::Command::new(&me).arg(h.to_string()).arg(t.to_string()).status().unwrap();
+        let status = std::process::Command::new(&me)
+            .arg(h.to_string())
+            .arg(t.to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 }

@@ -74,6 +74,8 @@ pub enum Event {
         loc: Loc,
         /// Whether this is a handler.
         handler: bool,
+        /// How many hosts it runs on.
+        hosts: usize,
     },
     /// A task finished on one host (one event per loop item too, with `item`).
     HostResult {

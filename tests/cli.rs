@@ -7,18 +7,30 @@ use std::process::{Command, Output};
 use common::{Project, local_inventory};
 
 fn windlass(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_windlass")).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
 fn run_prints_recap_and_exit_codes_follow_ansible() {
     let p = Project::new();
     p.file("hosts", &local_inventory(&["h1", "h2"]));
-    p.file("ok.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n");
+    p.file(
+        "ok.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
+    );
     p.file("fail.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - fail: msg=no\n      when: inventory_hostname == 'h1'\n");
     let o = windlass(p.path(), &["run", "ok.yml", "-i", "hosts"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -39,13 +51,33 @@ fn list_tasks_hosts_and_syntax_check_touch_nothing() {
     p.file("hosts", &local_inventory(&["h1", "h2"]));
     let marker = p.path().join("touched");
     p.file("site.yml", &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: make marker\n      command: touch {}\n      tags: [mk]\n", marker.display()));
-    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--list-tasks"]);
+    let o = windlass(
+        p.path(),
+        &["run", "site.yml", "-i", "hosts", "--list-tasks"],
+    );
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o).contains("make marker\tTAGS: [mk]"), "{}", text(&o));
-    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--list-hosts", "--limit", "h2"]);
+    let o = windlass(
+        p.path(),
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "hosts",
+            "--list-hosts",
+            "--limit",
+            "h2",
+        ],
+    );
     let t = text(&o);
-    assert!(t.contains("hosts (1):") && t.contains("h2") && !t.contains("      h1"), "{t}");
-    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--syntax-check"]);
+    assert!(
+        t.contains("hosts (1):") && t.contains("h2") && !t.contains("      h1"),
+        "{t}"
+    );
+    let o = windlass(
+        p.path(),
+        &["run", "site.yml", "-i", "hosts", "--syntax-check"],
+    );
     assert_eq!(o.status.code(), Some(0));
     assert!(!marker.exists());
 }
@@ -54,18 +86,44 @@ fn list_tasks_hosts_and_syntax_check_touch_nothing() {
 fn jsonl_output_is_one_event_per_line() {
     let p = Project::new();
     p.file("hosts", &local_inventory(&["h1"]));
-    p.file("site.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n");
-    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--output", "jsonl", "-e", "x=1"]);
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
+    );
+    let o = windlass(
+        p.path(),
+        &[
+            "run", "site.yml", "-i", "hosts", "--output", "jsonl", "-e", "x=1",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0));
-    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
-    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
-    assert_eq!(kinds, vec!["run_start", "play_start", "task_start", "host_result", "run_end"]);
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "run_start",
+            "play_start",
+            "task_start",
+            "host_result",
+            "run_end"
+        ]
+    );
 }
 
 #[test]
 fn inventory_list_graph_and_host() {
     let p = Project::new();
-    p.file("hosts", "[web]\nw[1:2]\n[db]\nd1 x=1\n[prod:children]\nweb\ndb\n");
+    p.file(
+        "hosts",
+        "[web]\nw[1:2]\n[db]\nd1 x=1\n[prod:children]\nweb\ndb\n",
+    );
     let o = windlass(p.path(), &["inventory", "-i", "hosts", "--graph"]);
     assert_eq!(o.status.code(), Some(0));
     let g = String::from_utf8_lossy(&o.stdout).to_string();
@@ -87,7 +145,10 @@ fn ping_reports_unreachable_with_exit_4() {
     let o = windlass(p.path(), &["ping", "-i", "hosts", "-T", "2"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(4), "{t}");
-    assert!(t.contains("local1 | SUCCESS") && t.contains("down | UNREACHABLE"), "{t}");
+    assert!(
+        t.contains("local1 | SUCCESS") && t.contains("down | UNREACHABLE"),
+        "{t}"
+    );
 }
 
 #[test]

@@ -463,11 +463,19 @@ fn free_strategy_lets_hosts_run_ahead() {
         "site.yml",
         "- hosts: nodes\n  gather_facts: false\n  strategy: free\n  tasks:\n    - shell: \"{{ 'sleep 0.3' if inventory_hostname == 'h1' else 'true' }}\"\n    - debug: msg=done\n",
     );
-    let (events, report) = p.run("site.yml", "hosts", RunOptions { forks: 5, ..opts() }).unwrap();
+    let (events, report) = p
+        .run("site.yml", "hosts", RunOptions { forks: 5, ..opts() })
+        .unwrap();
     assert_eq!(report.exit_code, 0);
-    let order: Vec<(String, String)> = results(&events).into_iter().map(|(t, h, _)| (h, t)).collect();
+    let order: Vec<(String, String)> = results(&events)
+        .into_iter()
+        .map(|(t, h, _)| (h, t))
+        .collect();
     // h2 finishes both tasks before the slow h1 finishes its first.
-    let h2_done = order.iter().position(|(h, t)| h == "h2" && t == "debug").unwrap();
+    let h2_done = order
+        .iter()
+        .position(|(h, t)| h == "h2" && t == "debug")
+        .unwrap();
     let h1_first = order.iter().position(|(h, _)| h == "h1").unwrap();
     assert!(h2_done < h1_first, "{order:?}");
 }
@@ -496,7 +504,13 @@ fn any_errors_fatal_and_max_fail_percentage_stop_the_play() {
 #[test]
 fn hostvars_environment_limit_start_at_and_end_host() {
     let p = Project::new();
-    p.file("hosts", &format!("{}\n[nodes:vars]\ncolor=blue\n", local_inventory(&["h1", "h2", "h3"])));
+    p.file(
+        "hosts",
+        &format!(
+            "{}\n[nodes:vars]\ncolor=blue\n",
+            local_inventory(&["h1", "h2", "h3"])
+        ),
+    );
     p.file("host_vars/h2.yml", "color: red\n");
     p.file(
         "site.yml",
@@ -519,10 +533,20 @@ fn hostvars_environment_limit_start_at_and_end_host() {
 "#,
     );
     p.file("first.yml", "- hosts: nodes\n  gather_facts: false\n  tasks:\n    - name: in first\n      debug: msg=first\n");
-    let o = RunOptions { limit: Some("h1:h2".into()), start_at_task: Some("begin".into()), ..opts() };
+    let o = RunOptions {
+        limit: Some("h1:h2".into()),
+        start_at_task: Some("begin".into()),
+        ..opts()
+    };
     let (events, report) = p.run("site.yml", "hosts", o).unwrap();
     assert_eq!(report.exit_code, 0, "{events:#?}");
-    assert_eq!(debug_msgs(&events, "h1"), vec![json!("red 3 2"), json!("from-env")]);
-    assert_eq!(debug_msgs(&events, "h2"), vec![json!("red 3 2"), json!("from-env"), json!("last")]);
+    assert_eq!(
+        debug_msgs(&events, "h1"),
+        vec![json!("red 3 2"), json!("from-env")]
+    );
+    assert_eq!(
+        debug_msgs(&events, "h2"),
+        vec![json!("red 3 2"), json!("from-env"), json!("last")]
+    );
     assert!(debug_msgs(&events, "h3").is_empty());
 }

@@ -133,6 +133,7 @@ impl Engine {
             action: t.action.clone(),
             loc: t.loc.clone(),
             handler,
+            hosts: if run_once_planned(t) { 1 } else { hosts.len() },
         });
         // run_once: the first host runs it; its result is applied to all.
         let run_once = match &t.kw.run_once {
@@ -963,6 +964,11 @@ impl Engine {
             other => Err(format!("`{other}` cannot run as a task here")),
         }
     }
+}
+
+/// Whether the task is marked `run_once: true` literally (for the host count of its start).
+fn run_once_planned(t: &Task) -> bool {
+    matches!(t.kw.run_once, Some(Value::Bool(true)))
 }
 
 /// What the engine keeps from one host's run of a task.

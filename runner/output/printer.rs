@@ -15,6 +15,14 @@ pub struct Printer<W: Write + Send> {
     color: bool,
     verbosity: u8,
     timings: bool,
+    progress: Option<Progress>,
+}
+
+/// A live bar under the output on a terminal: the running task and how many of its hosts
+/// are done. Lines are printed above it.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    seen: std::collections::HashSet<String>,
 }
 
 impl<W: Write + Send> Printer<W> {
@@ -25,7 +33,25 @@ impl<W: Write + Send> Printer<W> {
             color,
             verbosity,
             timings: true,
+            progress: None,
         }
+    }
+
+    /// Show a progress bar on stderr (for terminals).
+    pub fn with_progress(mut self) -> Self {
+        let bar = indicatif::ProgressBar::new(0);
+        let style = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} hosts {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        self.progress = Some(Progress {
+            bar,
+            seen: std::collections::HashSet::new(),
+        });
+        self
     }
 
     /// Leave out wall-clock times (for reproducible output in tests).
@@ -111,6 +137,35 @@ fn item_label(item: &Option<Value>) -> String {
 
 impl<W: Write + Send> EventSink for Printer<W> {
     fn event(&mut self, event: &Event) {
+        if let Some(p) = &mut self.progress {
+            match event {
+                Event::TaskStart { name, hosts, .. } => {
+                    p.seen.clear();
+                    p.bar.set_length(*hosts as u64);
+                    p.bar.set_position(0);
+                    p.bar.set_message(format!("TASK [{name}]"));
+                }
+                Event::HostResult { host, .. } => {
+                    if p.seen.insert(host.clone()) {
+                        p.bar.inc(1);
+                    }
+                }
+                Event::RunEnd { .. } => p.bar.finish_and_clear(),
+                _ => {}
+            }
+        }
+        match self.progress.take() {
+            Some(p) => {
+                p.bar.suspend(|| self.print(event));
+                self.progress = Some(p);
+            }
+            None => self.print(event),
+        }
+    }
+}
+
+impl<W: Write + Send> Printer<W> {
+    fn print(&mut self, event: &Event) {
         match event {
             Event::RunStart { .. } => {}
             Event::PlayStart { name, .. } => self.header(&format!("PLAY [{name}]")),
