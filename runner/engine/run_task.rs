@@ -158,26 +158,60 @@ impl Engine {
                 .max(1);
         let sem = Arc::new(tokio::sync::Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
-        for h in targets {
-            // The permit is taken before spawning, so hosts start in inventory order.
-            let permit = sem
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|e| Error::Other(e.to_string()))?;
-            let me = self.clone();
-            let t = t.clone();
-            let scope = cx.scope.clone();
-            set.spawn(async move {
-                let r = me.run_on_host(&scope, &t, &h).await;
-                drop(permit);
-                (h, r)
-            });
+        let controller_only = self
+            .loader
+            .registry()
+            .get(&t.action)
+            .is_some_and(|m| m.controller_only())
+            && t.until.is_none()
+            && t.loop_control.pause.is_none();
+        if controller_only {
+            // Nothing to wait for on a host: run hosts in a few chunks (one per core) instead
+            // of one task each, which costs more to schedule than the work itself.
+            let cores = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .min(limit);
+            let chunk = targets.len().div_ceil(cores).max(1);
+            for part in targets.chunks(chunk) {
+                let me = self.clone();
+                let t = t.clone();
+                let scope = cx.scope.clone();
+                let part = part.to_vec();
+                set.spawn(async move {
+                    let mut out = Vec::with_capacity(part.len());
+                    for h in part {
+                        let r = me.run_on_host(&scope, &t, &h).await;
+                        out.push((h, r));
+                    }
+                    out
+                });
+            }
+        } else {
+            for h in targets {
+                // The permit is taken before spawning, so hosts start in inventory order.
+                let permit = sem
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| Error::Other(e.to_string()))?;
+                let me = self.clone();
+                let t = t.clone();
+                let scope = cx.scope.clone();
+                set.spawn(async move {
+                    let r = me.run_on_host(&scope, &t, &h).await;
+                    drop(permit);
+                    vec![(h, r)]
+                });
+            }
         }
         let mut failed_any = false;
         let mut once_result: Option<(Value, Option<Value>)> = None;
+        let mut done = Vec::new();
         while let Some(joined) = set.join_next().await {
-            let (h, r) = joined.map_err(|e| Error::Other(format!("task panicked: {e}")))?;
+            done.extend(joined.map_err(|e| Error::Other(format!("task panicked: {e}")))?);
+        }
+        for (h, r) in done {
             let r = r?;
             if r.failed {
                 failed_any = true;
