@@ -518,3 +518,24 @@ fn ping(a: PingArgs) -> Result<i32> {
     }
     Ok(code)
 }
+
+/// The command-line reference as Markdown, generated from the clap definitions (the book's
+/// `reference/cli.md` is this text; a test keeps them equal).
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Command line\n\n<!-- Generated from the clap definitions by `windlass::cli::reference_markdown`; \
+         run `WINDLASS_BLESS=1 cargo test --test book` after changing options. -->\n\n",
+    );
+    let mut root = command();
+    root.build();
+    out.push_str(&format!("```text\n{}\n```\n", root.render_long_help().to_string().trim_end()));
+    for sub in root.get_subcommands_mut() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        let name = sub.get_name().to_string();
+        let help = sub.render_long_help().to_string();
+        out.push_str(&format!("\n## windlass {name}\n\n```text\n{}\n```\n", help.trim_end()));
+    }
+    out
+}
