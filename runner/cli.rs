@@ -528,14 +528,20 @@ pub fn reference_markdown() -> String {
     );
     let mut root = command();
     root.build();
-    out.push_str(&format!("```text\n{}\n```\n", root.render_long_help().to_string().trim_end()));
+    out.push_str(&format!(
+        "```text\n{}\n```\n",
+        root.render_long_help().to_string().trim_end()
+    ));
     for sub in root.get_subcommands_mut() {
         if sub.get_name() == "help" {
             continue;
         }
         let name = sub.get_name().to_string();
         let help = sub.render_long_help().to_string();
-        out.push_str(&format!("\n## windlass {name}\n\n```text\n{}\n```\n", help.trim_end()));
+        out.push_str(&format!(
+            "\n## windlass {name}\n\n```text\n{}\n```\n",
+            help.trim_end()
+        ));
     }
     out
 }

@@ -9,10 +9,16 @@ fn check(rel: &str, expected: &str) {
         return;
     }
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(actual == expected, "{rel} is out of date: run `WINDLASS_BLESS=1 cargo test --test book`");
+    assert!(
+        actual == expected,
+        "{rel} is out of date: run `WINDLASS_BLESS=1 cargo test --test book`"
+    );
 }
 
 #[test]
 fn cli_reference_is_generated_from_clap() {
-    check("book/src/reference/cli.md", &windlass::cli::reference_markdown());
+    check(
+        "book/src/reference/cli.md",
+        &windlass::cli::reference_markdown(),
+    );
 }

@@ -574,7 +574,13 @@ impl Engine {
         }
         let spec = crate::transport::spec::connection_spec(host, &conn_vars, &self.opts.connection)
             .map_err(|e| e.to_string())?;
-        let t = self.connector.connect(&spec);
+        let mut t = self.connector.connect(&spec);
+        if let Some(pw) = &self.opts.become_password {
+            t = Arc::new(crate::transport::become_password::BecomePassword::new(
+                t,
+                pw.clone(),
+            ));
+        }
         self.transports
             .lock()
             .expect("transports lock")

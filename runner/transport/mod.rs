@@ -6,6 +6,7 @@
 //! and come back with [`Transport::get`]. `local` runs on this machine; `ssh` goes through
 //! the system OpenSSH client with one ControlMaster per host. Embedders may bring their own.
 
+pub mod become_password;
 pub mod local;
 pub mod spec;
 pub mod ssh;

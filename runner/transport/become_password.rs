@@ -1,0 +1,85 @@
+//! Feeding the become password to sudo or su without it ever touching argv or output.
+//!
+//! Why this module exists: `--ask-become-pass` (or `WINDLASS_BECOME_PASSWORD`) must reach
+//! `sudo -S` on the host through stdin only. sudo reads the password only when it asks for
+//! one; with a NOPASSWD rule the line would become the command's own input (and end up in a
+//! file written through stdin). So this wrapper first asks the host, once per become user,
+//! whether sudo needs a password (`sudo -n true`), and only then puts the password in front
+//! of the command's stdin; otherwise the command runs with `sudo -n`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+use super::{ExecOutput, Transport, TransportError};
+use crate::command::{BecomeMethod, RemoteCommand};
+
+/// A transport that supplies the become password when sudo or su asks for one.
+pub struct BecomePassword {
+    inner: Arc<dyn Transport>,
+    password: String,
+    /// Per become user: does sudo need the password?
+    needs: Mutex<HashMap<String, bool>>,
+}
+
+impl BecomePassword {
+    /// Wrap `inner`, answering with `password`.
+    pub fn new(inner: Arc<dyn Transport>, password: String) -> Self {
+        BecomePassword {
+            inner,
+            password,
+            needs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn sudo_needs_password(&self, user: &str) -> Result<bool, TransportError> {
+        let mut needs = self.needs.lock().await;
+        if let Some(n) = needs.get(user) {
+            return Ok(*n);
+        }
+        let probe = RemoteCommand::argv(["sudo", "-n", "-u", user, "true"]);
+        let n = self.inner.exec(&probe).await?.rc != 0;
+        needs.insert(user.to_string(), n);
+        Ok(n)
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for BecomePassword {
+    async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
+        let Some(b) = cmd.become_.as_ref().filter(|b| b.with_password) else {
+            return self.inner.exec(cmd).await;
+        };
+        // su reads a password from a terminal only, never from stdin: it works where no
+        // password is needed (as root), and gets none from here.
+        let needs = match b.method {
+            BecomeMethod::Sudo => self.sudo_needs_password(&b.user).await?,
+            BecomeMethod::Su => false,
+        };
+        let mut cmd = cmd.clone();
+        if needs {
+            let mut stdin = format!("{}\n", self.password).into_bytes();
+            stdin.extend(cmd.stdin.take().unwrap_or_default());
+            cmd.stdin = Some(stdin);
+        } else if let Some(b) = cmd.become_.as_mut() {
+            b.with_password = false;
+        }
+        let mut out = self.inner.exec(&cmd).await?;
+        // sudo prints its prompt on stderr; keep it out of results.
+        if needs {
+            let prompt = crate::command::SUDO_PROMPT.as_bytes();
+            if out.stderr.starts_with(prompt) {
+                out.stderr.drain(..prompt.len());
+            }
+            if out.stderr.starts_with(b"Password: ") {
+                out.stderr.drain(..10);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+}
