@@ -4,11 +4,32 @@
 //! validate input (every error names file:line:col), [`engine`] runs plays on hosts through
 //! a [`transport::Transport`], [`modules`] decide what to change, and everything that
 //! happens comes out as one stream of [`event::Event`]s.
+//!
+//! Embedding it takes a few lines with [`embed::Runner`]:
+//!
+//! ```
+//! use windlass::embed::Runner;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let report = Runner::new()
+//!     .inventory_str("node1 ansible_connection=local\n")
+//!     .unwrap()
+//!     .playbook_str(
+//!         "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: echo {{ word }}\n",
+//!         &dir.path().join("site.yml"),
+//!     )
+//!     .unwrap()
+//!     .extra_var("word", "hello")
+//!     .run()
+//!     .unwrap();
+//! assert_eq!(report.exit_code, 0);
+//! ```
 #![warn(missing_docs)]
 
 pub mod boolean;
 pub mod cli;
 pub mod command;
+pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod event;

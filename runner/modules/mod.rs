@@ -109,6 +109,7 @@ pub trait Module: Send + Sync {
 }
 
 /// Every module windlass knows, by every name.
+#[derive(Clone)]
 pub struct Registry {
     by_name: HashMap<String, Arc<dyn Module>>,
 }

@@ -179,6 +179,20 @@ pub type IncludedRole = (Vec<TaskNode>, Vec<TaskNode>, Vec<Arc<RoleInstance>>);
 
 /// Load a playbook file and everything it imports statically.
 pub fn load_playbook(path: &Path, loader: &Loader) -> Result<Playbook> {
+    load_playbook_inner(path, loader)
+}
+
+/// Load a playbook from text. `path` names it in diagnostics and anchors relative paths
+/// (roles, task files, `vars_files`): it need not exist.
+pub fn load_playbook_str(text: &str, path: &Path, loader: &Loader) -> Result<Playbook> {
+    let node = yaml::parse(text, path)?;
+    if let Ok(mut c) = loader.cache.lock() {
+        c.insert(path.to_path_buf(), node);
+    }
+    load_playbook_inner(path, loader)
+}
+
+fn load_playbook_inner(path: &Path, loader: &Loader) -> Result<Playbook> {
     let mut plays = Vec::new();
     load_into(path, loader, &mut plays, &mut Vec::new())?;
     Ok(Playbook {
