@@ -13,6 +13,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use crate::config::Config;
 use crate::engine::{Engine, RunOptions};
 use crate::error::{Error, Loc, Result};
 use crate::event::EventSink;
@@ -87,9 +88,9 @@ pub struct ConnectArgs {
     /// Connection type for every host (`ssh` or `local`).
     #[arg(short = 'c', long = "connection")]
     pub connection: Option<String>,
-    /// Parallel hosts.
-    #[arg(short = 'f', long = "forks", default_value_t = 50)]
-    pub forks: usize,
+    /// Parallel hosts [default: 50, or `forks` from the config file].
+    #[arg(short = 'f', long = "forks")]
+    pub forks: Option<usize>,
 }
 
 /// `windlass run`.
@@ -151,7 +152,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
     /// Inventory file, directory or comma-separated host list (repeatable).
-    #[arg(short = 'i', long = "inventory", required = true)]
+    #[arg(short = 'i', long = "inventory")]
     pub inventory: Vec<PathBuf>,
     /// Print JSON like `ansible-inventory --list`.
     #[arg(long = "list", conflicts_with_all = ["graph", "host"])]
@@ -223,6 +224,22 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))
 }
 
+/// The connection options with the configuration file's and environment's defaults filled
+/// in where the command line said nothing.
+fn with_config(mut c: ConnectArgs, cfg: &Config) -> ConnectArgs {
+    if c.inventory.is_empty() {
+        c.inventory = cfg.inventory.clone();
+    }
+    c.user = c.user.or_else(|| cfg.remote_user.clone());
+    c.private_key = c.private_key.or_else(|| cfg.private_key_file.clone());
+    c.timeout = c.timeout.or(cfg.timeout);
+    c.forks = c.forks.or(cfg.forks);
+    if cfg.host_key_checking == Some(false) && !c.accept_new_host_keys {
+        c.no_host_key_checking = true;
+    }
+    c
+}
+
 fn load_inventory(sources: &[PathBuf]) -> Result<Inventory> {
     if sources.is_empty() {
         // Like Ansible without -i: only the implicit localhost.
@@ -252,7 +269,7 @@ fn overrides(c: &ConnectArgs) -> Result<ConnectionOverrides> {
     } else {
         None
     };
-    if c.forks == 0 {
+    if c.forks == Some(0) {
         return Err(Error::Usage("--forks must be at least 1".into()));
     }
     Ok(ConnectionOverrides {
@@ -333,13 +350,13 @@ fn split_tags(v: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn run_playbook(a: RunArgs) -> Result<i32> {
+fn run_playbook(mut a: RunArgs) -> Result<i32> {
+    let cfg = Config::discover()?;
+    a.connect = with_config(a.connect, &cfg);
+    a.roles_path.extend(cfg.roles_path.iter().cloned());
     let inventory = load_inventory(&a.connect.inventory)?;
     let extra_vars = parse_extra_vars(&a.extra_vars)?;
     let mut roles_path = a.roles_path.clone();
-    if let Ok(p) = std::env::var("ANSIBLE_ROLES_PATH") {
-        roles_path.extend(std::env::split_paths(&p));
-    }
     let registry = Arc::new(Registry::builtin());
     let loader = Arc::new(Loader::new(registry, roles_path));
     if !a.playbook.is_file() {
@@ -397,7 +414,7 @@ fn run_playbook(a: RunArgs) -> Result<i32> {
     let opts = RunOptions {
         check: a.check,
         diff: a.diff,
-        forks: a.connect.forks,
+        forks: a.connect.forks.unwrap_or(50),
         tags,
         skip_tags: split_tags(&a.skip_tags),
         limit: a.limit.clone(),
@@ -458,7 +475,17 @@ fn list_tasks(nodes: &[TaskNode], indent: usize) {
 }
 
 fn show_inventory(a: InventoryArgs) -> Result<i32> {
-    let inv = Inventory::load(&a.inventory)?;
+    let sources = if a.inventory.is_empty() {
+        Config::discover()?.inventory
+    } else {
+        a.inventory.clone()
+    };
+    if sources.is_empty() {
+        return Err(Error::Usage(
+            "no inventory: give -i or set `inventory` in the config file".into(),
+        ));
+    }
+    let inv = Inventory::load(&sources)?;
     if let Some(h) = &a.host {
         if inv.host(h).is_none() {
             return Err(Error::Usage(format!("host `{h}` is not in the inventory")));
@@ -482,7 +509,8 @@ fn show_inventory(a: InventoryArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn ping(a: PingArgs) -> Result<i32> {
+fn ping(mut a: PingArgs) -> Result<i32> {
+    a.connect = with_config(a.connect, &Config::discover()?);
     let inv = load_inventory(&a.connect.inventory)?;
     let hosts = inv
         .select(&a.pattern)
@@ -499,7 +527,7 @@ fn ping(a: PingArgs) -> Result<i32> {
     let rt = runtime()?;
     let results = rt.block_on(async {
         let connector = DefaultConnector::new();
-        let r = crate::ping::ping(&connector, &specs, a.connect.forks).await;
+        let r = crate::ping::ping(&connector, &specs, a.connect.forks.unwrap_or(50)).await;
         connector.close_all().await;
         r
     });

@@ -29,6 +29,7 @@
 pub mod boolean;
 pub mod cli;
 pub mod command;
+pub mod config;
 pub mod embed;
 pub mod engine;
 pub mod error;

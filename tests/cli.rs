@@ -160,3 +160,30 @@ fn completions_and_modules() {
     let o = windlass(p.path(), &["modules"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("ansible.builtin.command"));
 }
+
+#[test]
+fn config_file_supplies_defaults_and_the_cli_wins() {
+    let p = Project::new();
+    p.file("inv/hosts", &local_inventory(&["h1", "h2"]));
+    p.file("other", &local_inventory(&["o1"]));
+    p.file("site.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=\"{{ inventory_hostname }}\"\n");
+    p.file(
+        "ansible.cfg",
+        "[defaults]\ninventory = inv/hosts\nforks = 3\n[ssh_connection]\npipelining = True\n",
+    );
+    let o = windlass(p.path(), &["run", "site.yml"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("ok: [h1]") && t.contains("ok: [h2]"), "{t}");
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "other"]);
+    assert!(text(&o).contains("ok: [o1]"));
+    // windlass.toml is preferred over ansible.cfg and is checked strictly.
+    p.file("windlass.toml", "[defaults]\nforkz = 3\n");
+    let o = windlass(p.path(), &["run", "site.yml"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("unknown setting `forkz`") && t.contains("windlass.toml:2"),
+        "{t}"
+    );
+}

@@ -1,0 +1,309 @@
+//! Run defaults from a configuration file and the environment.
+//!
+//! Why this module exists: teams keep `forks`, the inventory, the remote user, host-key
+//! checking and the roles path in `ansible.cfg`; windlass reads the same `[defaults]` keys
+//! (or a `windlass.toml` with the same keys), then the environment, and the command line
+//! wins over both: CLI > environment > file.
+//!
+//! The file is the first of: `$WINDLASS_CONFIG`, `$ANSIBLE_CONFIG`, `./windlass.toml`,
+//! `./ansible.cfg`, `~/.ansible.cfg`, `/etc/ansible/ansible.cfg`.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Loc, Result};
+
+/// Defaults for a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// The file they came from, if any.
+    pub source: Option<PathBuf>,
+    /// `forks`.
+    pub forks: Option<usize>,
+    /// `inventory` (one or more, comma-separated in ansible.cfg).
+    pub inventory: Vec<PathBuf>,
+    /// `remote_user`.
+    pub remote_user: Option<String>,
+    /// `host_key_checking`.
+    pub host_key_checking: Option<bool>,
+    /// `roles_path` (colon-separated in ansible.cfg).
+    pub roles_path: Vec<PathBuf>,
+    /// `private_key_file`.
+    pub private_key_file: Option<PathBuf>,
+    /// `timeout` (SSH connect timeout, seconds).
+    pub timeout: Option<u64>,
+}
+
+const KEYS: &[&str] = &[
+    "forks",
+    "inventory",
+    "remote_user",
+    "host_key_checking",
+    "roles_path",
+    "private_key_file",
+    "timeout",
+];
+
+impl Config {
+    /// Find and read the configuration file, then apply the environment.
+    pub fn discover() -> Result<Config> {
+        let mut candidates: Vec<PathBuf> = Vec::new();
+        for var in ["WINDLASS_CONFIG", "ANSIBLE_CONFIG"] {
+            if let Some(p) = std::env::var_os(var) {
+                let p = PathBuf::from(p);
+                if !p.is_file() {
+                    return Err(Error::Usage(format!(
+                        "{var} names {}, which is not a file",
+                        p.display()
+                    )));
+                }
+                candidates.push(p);
+            }
+        }
+        candidates.push(PathBuf::from("windlass.toml"));
+        candidates.push(PathBuf::from("ansible.cfg"));
+        if let Some(home) = std::env::var_os("HOME") {
+            candidates.push(Path::new(&home).join(".ansible.cfg"));
+        }
+        candidates.push(PathBuf::from("/etc/ansible/ansible.cfg"));
+        let mut cfg = match candidates.into_iter().find(|p| p.is_file()) {
+            Some(p) => Config::load(&p)?,
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    /// Read one file: TOML when it ends in `.toml`, else ansible.cfg's INI.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut cfg = if path.extension().is_some_and(|e| e == "toml") {
+            Config::from_toml(&text, path)?
+        } else {
+            Config::from_ansible_cfg(&text, path)?
+        };
+        cfg.source = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// Parse `ansible.cfg`: only `[defaults]` keys windlass uses; other keys and sections
+    /// are ignored (they belong to Ansible), values that windlass uses must be valid.
+    pub fn from_ansible_cfg(text: &str, path: &Path) -> Result<Config> {
+        let mut cfg = Config::default();
+        let mut section = String::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            let loc = Loc::new(std::sync::Arc::from(path), i as u32 + 1, 1);
+            if let Some(name) = line.strip_prefix('[') {
+                section = name.trim_end_matches(']').trim().to_string();
+                continue;
+            }
+            if section != "defaults" {
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(':')) else {
+                return Err(Error::syntax(
+                    &loc,
+                    format!("expected `key = value`, found `{line}`"),
+                ));
+            };
+            let (k, v) = (k.trim(), v.trim());
+            cfg.set(k, v, &loc, ',')?;
+        }
+        Ok(cfg)
+    }
+
+    /// Parse `windlass.toml` (`[defaults]` with the same keys; unknown keys are errors).
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config> {
+        let value: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            Error::syntax(
+                &Loc::new(std::sync::Arc::from(path), line, col),
+                e.message().to_string(),
+            )
+        })?;
+        let mut cfg = Config::default();
+        for (section, body) in &value {
+            let loc = Loc::new(
+                std::sync::Arc::from(path),
+                find_line(text, &format!("[{section}]")),
+                1,
+            );
+            if section != "defaults" {
+                return Err(Error::invalid_help(
+                    &loc,
+                    format!("unknown section `[{section}]`"),
+                    "windlass.toml has one section, [defaults]",
+                ));
+            }
+            let Some(table) = body.as_table() else {
+                return Err(Error::invalid(&loc, "`defaults` must be a table"));
+            };
+            for (k, v) in table {
+                let loc = Loc::new(std::sync::Arc::from(path), find_line(text, k), 1);
+                let s = match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    toml::Value::Array(a) => a
+                        .iter()
+                        .map(|x| {
+                            x.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| x.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\u{1f}"),
+                    other => other.to_string(),
+                };
+                cfg.set(k, &s, &loc, '\u{1f}')?;
+            }
+        }
+        Ok(cfg)
+    }
+
+    fn set(&mut self, k: &str, v: &str, loc: &Loc, list_sep: char) -> Result<()> {
+        match k {
+            "forks" => {
+                self.forks = Some(v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    Error::invalid(
+                        loc,
+                        format!("`forks` must be a positive number, found `{v}`"),
+                    )
+                })?)
+            }
+            "inventory" | "hostfile" => {
+                self.inventory = v
+                    .split(list_sep)
+                    .flat_map(|p| p.split(','))
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(expand_home)
+                    .collect()
+            }
+            "remote_user" => self.remote_user = Some(v.to_string()),
+            "host_key_checking" => {
+                self.host_key_checking = Some(crate::boolean::parse_bool(v).ok_or_else(|| {
+                    Error::invalid(
+                        loc,
+                        format!("`host_key_checking` must be a boolean, found `{v}`"),
+                    )
+                })?)
+            }
+            "roles_path" => {
+                self.roles_path = v
+                    .split(list_sep)
+                    .flat_map(|p| p.split(':'))
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(expand_home)
+                    .collect()
+            }
+            "private_key_file" => self.private_key_file = Some(expand_home(v)),
+            "timeout" => {
+                self.timeout = Some(v.parse().map_err(|_| {
+                    Error::invalid(
+                        loc,
+                        format!("`timeout` must be a number of seconds, found `{v}`"),
+                    )
+                })?)
+            }
+            other if list_sep == '\u{1f}' && !KEYS.contains(&other) => {
+                return Err(Error::invalid_help(
+                    loc,
+                    format!("unknown setting `{other}`"),
+                    format!("known settings: {}", KEYS.join(", ")),
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Apply `ANSIBLE_FORKS`, `ANSIBLE_INVENTORY`, `ANSIBLE_REMOTE_USER`,
+    /// `ANSIBLE_HOST_KEY_CHECKING`, `ANSIBLE_ROLES_PATH`, `ANSIBLE_PRIVATE_KEY_FILE`,
+    /// `ANSIBLE_TIMEOUT` (and the same with a `WINDLASS_` prefix, which wins).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        for key in KEYS {
+            let upper = key.to_ascii_uppercase();
+            let value =
+                get(&format!("WINDLASS_{upper}")).or_else(|| get(&format!("ANSIBLE_{upper}")));
+            if let Some(v) = value {
+                let loc = Loc::file(format!("<environment {upper}>"));
+                self.set(key, &v, &loc, ',')?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() as u32 + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0) as u32
+        + 1;
+    (line, col)
+}
+
+fn find_line(text: &str, needle: &str) -> u32 {
+    text.lines()
+        .position(|l| l.trim_start().starts_with(needle))
+        .map(|i| i as u32 + 1)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansible_cfg_defaults() {
+        let c = Config::from_ansible_cfg("[defaults]\nforks = 20\ninventory = inv/a,inv/b\nhost_key_checking = False\nroles_path = r1:r2\ngathering = smart\n[ssh_connection]\npipelining = True\n", Path::new("ansible.cfg")).unwrap();
+        assert_eq!(c.forks, Some(20));
+        assert_eq!(
+            c.inventory,
+            vec![PathBuf::from("inv/a"), PathBuf::from("inv/b")]
+        );
+        assert_eq!(c.host_key_checking, Some(false));
+        assert_eq!(c.roles_path, vec![PathBuf::from("r1"), PathBuf::from("r2")]);
+        let e = Config::from_ansible_cfg("[defaults]\nforks = many\n", Path::new("ansible.cfg"))
+            .unwrap_err();
+        assert_eq!(e.loc().unwrap().line, 2);
+    }
+
+    #[test]
+    fn toml_and_env_precedence() {
+        let mut c = Config::from_toml(
+            "[defaults]\nforks = 7\nroles_path = [\"a\", \"b\"]\nremote_user = \"ops\"\n",
+            Path::new("windlass.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.forks, Some(7));
+        assert_eq!(c.roles_path.len(), 2);
+        c.apply_env(|k| match k {
+            "ANSIBLE_FORKS" => Some("9".into()),
+            "WINDLASS_FORKS" => Some("11".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.forks, Some(11));
+        assert_eq!(c.remote_user.as_deref(), Some("ops"));
+        let e =
+            Config::from_toml("[defaults]\nforkz = 1\n", Path::new("windlass.toml")).unwrap_err();
+        assert!(e.to_string().contains("forkz"));
+        assert_eq!(e.loc().unwrap().line, 2);
+    }
+}
