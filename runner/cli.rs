@@ -356,7 +356,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
     a.roles_path.extend(cfg.roles_path.iter().cloned());
     let inventory = load_inventory(&a.connect.inventory)?;
     let extra_vars = parse_extra_vars(&a.extra_vars)?;
-    let mut roles_path = a.roles_path.clone();
+    let roles_path = a.roles_path.clone();
     let registry = Arc::new(Registry::builtin());
     let loader = Arc::new(Loader::new(registry, roles_path));
     if !a.playbook.is_file() {
@@ -447,7 +447,20 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
             opts,
             sink,
         );
-        engine.run(&playbook).await
+        let watcher = engine.clone();
+        let interrupts = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\n[windlass] Ctrl-C: letting running tasks finish, starting no new ones (Ctrl-C again aborts now)");
+                watcher.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("[windlass] aborted");
+                    std::process::exit(crate::exit::INTERRUPTED);
+                }
+            }
+        });
+        let r = engine.run(&playbook).await;
+        interrupts.abort();
+        r
     })?;
     Ok(report.exit_code)
 }

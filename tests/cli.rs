@@ -187,3 +187,40 @@ fn config_file_supplies_defaults_and_the_cli_wins() {
         "{t}"
     );
 }
+
+#[test]
+fn ctrl_c_lets_running_tasks_finish_starts_nothing_new_and_exits_130() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    let m = p.path().join("m");
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: sleep 1.5; touch {m}-{{{{ inventory_hostname }}}}\n    - shell: touch {m}-never\n",
+            m = m.display()
+        ),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "site.yml", "-i", "hosts"])
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{t}");
+    assert!(
+        p.path().join("m-h1").exists() && p.path().join("m-h2").exists(),
+        "in-flight tasks were cut: {t}"
+    );
+    assert!(
+        !p.path().join("m-never").exists(),
+        "a new task started after Ctrl-C: {t}"
+    );
+    assert!(t.contains("PLAY RECAP"), "{t}");
+}

@@ -109,6 +109,8 @@ pub struct Engine {
     pub(crate) sink: Mutex<Box<dyn EventSink>>,
     /// Set once `--start-at-task` found its task.
     pub(crate) started: std::sync::atomic::AtomicBool,
+    /// Set by [`Engine::cancel`]: no new task starts.
+    pub(crate) cancelled: std::sync::atomic::AtomicBool,
     /// Handlers added by `include_role` during the play.
     pub(crate) extra_handlers: Mutex<Vec<TaskNode>>,
 }
@@ -155,6 +157,7 @@ impl Engine {
             transports: Mutex::new(HashMap::new()),
             sink: Mutex::new(sink),
             started: std::sync::atomic::AtomicBool::new(started),
+            cancelled: std::sync::atomic::AtomicBool::new(false),
             extra_handlers: Mutex::new(Vec::new()),
         });
         engine.refresh_hosts();
@@ -188,6 +191,18 @@ impl Engine {
         *self.scope.groups.write().expect("groups lock") = Arc::new(Value::Object(groups));
     }
 
+    /// Stop scheduling: tasks already running finish, no new task starts, and
+    /// [`Engine::run`] returns [`Error::Interrupted`] (after closing connections).
+    pub fn cancel(&self) {
+        self.cancelled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`Engine::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub(crate) fn emit(&self, e: Event) {
         if let Ok(mut s) = self.sink.lock() {
             s.event(&e);
@@ -201,17 +216,38 @@ impl Engine {
             playbook: playbook.path.display().to_string(),
             check: self.opts.check,
         });
+        let mut outcome = Ok(());
         for play in &playbook.plays {
-            self.run_play(play).await?;
+            if let Err(e) = self.run_play(play).await {
+                outcome = Err(e);
+                break;
+            }
         }
-        let stats: Vec<(String, HostStats)> = {
-            let states = self.states.lock().expect("states lock");
-            states
-                .iter()
-                .filter(|(_, s)| s.stats != HostStats::default() || s.unreachable)
-                .map(|(h, s)| (h.clone(), s.stats.clone()))
-                .collect()
-        };
+        if let Err(e) = outcome {
+            // Interrupted or a run-level error: close every connection before returning.
+            let transports: Vec<Arc<dyn Transport>> = self
+                .transports
+                .lock()
+                .expect("transports lock")
+                .values()
+                .cloned()
+                .collect();
+            for t in transports {
+                t.close().await;
+            }
+            if matches!(e, Error::Interrupted) {
+                self.emit(Event::Warning {
+                    message: "interrupted: no new task was started after Ctrl-C".into(),
+                });
+                let stats = self.recap();
+                self.emit(Event::RunEnd {
+                    stats,
+                    duration: t0.elapsed(),
+                });
+            }
+            return Err(e);
+        }
+        let stats = self.recap();
         let exit_code = if stats.iter().any(|(_, s)| s.failed > 0) {
             crate::exit::HOST_FAILED
         } else if stats.iter().any(|(_, s)| s.unreachable > 0) {
@@ -234,6 +270,16 @@ impl Engine {
             t.close().await;
         }
         Ok(RunReport { stats, exit_code })
+    }
+
+    /// Per-host totals so far, for hosts that did anything.
+    fn recap(&self) -> Vec<(String, HostStats)> {
+        let states = self.states.lock().expect("states lock");
+        states
+            .iter()
+            .filter(|(_, s)| s.stats != HostStats::default() || s.unreachable)
+            .map(|(h, s)| (h.clone(), s.stats.clone()))
+            .collect()
     }
 
     fn select_hosts(&self, play: &Play) -> Result<Vec<String>> {

@@ -40,6 +40,9 @@ impl Engine {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
         Box::pin(async move {
             for node in nodes {
+                if self.is_cancelled() {
+                    return Err(Error::Interrupted);
+                }
                 let active = self.active_hosts(hosts);
                 if active.is_empty() {
                     return Ok(());
