@@ -224,3 +224,30 @@ fn ctrl_c_lets_running_tasks_finish_starts_nothing_new_and_exits_130() {
     );
     assert!(t.contains("PLAY RECAP"), "{t}");
 }
+
+#[test]
+fn assert_idempotent_names_the_tasks_that_change_again() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    let f = p.path().join("f");
+    p.file(
+        "good.yml",
+        &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: make f\n      command: touch {f}\n      args:\n        creates: {f}\n", f = f.display()),
+    );
+    p.file("bad.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: always changes\n      command: 'true'\n");
+    let o = windlass(
+        p.path(),
+        &["run", "good.yml", "-i", "hosts", "--assert-idempotent"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = windlass(
+        p.path(),
+        &["run", "bad.yml", "-i", "hosts", "--assert-idempotent"],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("NOT idempotent") && t.contains("[h1] always changes"),
+        "{t}"
+    );
+}
