@@ -134,6 +134,13 @@ pub struct RunArgs {
     /// Check the playbook and exit.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
+    /// Continue the last failed or interrupted run of this playbook from its journal:
+    /// finished tasks are skipped per host, registered variables and pending handlers return.
+    #[arg(long = "resume")]
+    pub resume: bool,
+    /// Where run journals are kept.
+    #[arg(long = "state-dir", default_value = ".windlass", value_name = "DIR")]
+    pub state_dir: PathBuf,
     /// Run twice; fail (exit 2) if the second run changes anything, listing what changed.
     #[arg(long = "assert-idempotent")]
     pub assert_idempotent: bool,
@@ -430,6 +437,12 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
     };
     let inv_file = a.connect.inventory.first().cloned();
     let rt = runtime()?;
+    let journal_path = crate::journal::Journal::path_for(&a.state_dir, &a.playbook);
+    let journal = if a.resume {
+        crate::journal::Journal::resume(journal_path, &a.playbook)?
+    } else {
+        crate::journal::Journal::fresh(journal_path, &a.playbook)
+    };
     let report = rt.block_on(execute(
         inventory,
         inv_file.clone(),
@@ -437,6 +450,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         &playbook,
         opts.clone(),
         make_sink(a.output, a.verbose),
+        Some(Arc::new(journal)),
     ))?;
     if !a.assert_idempotent || report.exit_code != 0 {
         return Ok(report.exit_code);
@@ -462,6 +476,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         &playbook,
         opts,
         Box::new(tee),
+        None,
     ))?;
     let changed = changed.lock().map(|c| c.clone()).unwrap_or_default();
     if changed.is_empty() {
@@ -526,6 +541,7 @@ async fn execute(
     playbook: &crate::playbook::Playbook,
     opts: RunOptions,
     sink: Box<dyn EventSink>,
+    journal: Option<Arc<crate::journal::Journal>>,
 ) -> Result<crate::engine::RunReport> {
     let engine = Engine::new(
         inventory,
@@ -535,6 +551,9 @@ async fn execute(
         opts,
         sink,
     );
+    if let Some(j) = journal {
+        engine.set_journal(j);
+    }
     let watcher = engine.clone();
     let interrupts = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

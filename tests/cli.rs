@@ -251,3 +251,63 @@ fn assert_idempotent_names_the_tasks_that_change_again() {
         "{t}"
     );
 }
+
+#[test]
+fn resume_skips_finished_tasks_restores_vars_and_fires_pending_handlers() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    let d = p.path().display().to_string();
+    p.file(
+        "site.yml",
+        &format!(
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: count runs
+      shell: echo x >> {d}/runs-{{{{ inventory_hostname }}}}; echo first-value
+      register: first
+      notify: bounce
+    - name: fails until fixed
+      command: test -e {d}/fixed
+    - name: uses the registered value
+      shell: echo "{{{{ first.stdout }}}}" > {d}/seen-{{{{ inventory_hostname }}}}
+  handlers:
+    - name: bounce
+      shell: echo bounced >> {d}/handler-{{{{ inventory_hostname }}}}
+"#
+        ),
+    );
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Ansible would lose the notification here; the journal keeps it.
+    assert!(!p.path().join("handler-h1").exists());
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--resume"]);
+    assert_eq!(o.status.code(), Some(2), "still failing: {}", text(&o));
+    std::fs::write(p.path().join("fixed"), "").unwrap();
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--resume"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for h in ["h1", "h2"] {
+        let runs = std::fs::read_to_string(p.path().join(format!("runs-{h}"))).unwrap();
+        assert_eq!(
+            runs.lines().count(),
+            1,
+            "the finished task ran again on {h}: {t}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(p.path().join(format!("seen-{h}")))
+                .unwrap()
+                .trim(),
+            "first-value"
+        );
+        assert_eq!(
+            std::fs::read_to_string(p.path().join(format!("handler-{h}")))
+                .unwrap()
+                .trim(),
+            "bounced"
+        );
+    }
+    // A finished run leaves nothing to resume.
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--resume"]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+}

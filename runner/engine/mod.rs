@@ -109,6 +109,8 @@ pub struct Engine {
     pub(crate) sink: Mutex<Box<dyn EventSink>>,
     /// Set once `--start-at-task` found its task.
     pub(crate) started: std::sync::atomic::AtomicBool,
+    /// The run journal, when one is kept.
+    pub(crate) journal: std::sync::OnceLock<Arc<crate::journal::Journal>>,
     /// Set by [`Engine::cancel`]: no new task starts.
     pub(crate) cancelled: std::sync::atomic::AtomicBool,
     /// Handlers added by `include_role` during the play.
@@ -158,6 +160,7 @@ impl Engine {
             sink: Mutex::new(sink),
             started: std::sync::atomic::AtomicBool::new(started),
             cancelled: std::sync::atomic::AtomicBool::new(false),
+            journal: std::sync::OnceLock::new(),
             extra_handlers: Mutex::new(Vec::new()),
         });
         engine.refresh_hosts();
@@ -198,6 +201,59 @@ impl Engine {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Keep a journal (and, if it continues an earlier one, resume from it). Call before
+    /// [`Engine::run`].
+    pub fn set_journal(&self, j: Arc<crate::journal::Journal>) {
+        let _ = self.journal.set(j);
+    }
+
+    /// Write the journal: every host's pending handlers and variables.
+    pub(crate) fn save_journal(&self, status: &str) -> Result<()> {
+        let Some(j) = self.journal.get() else {
+            return Ok(());
+        };
+        let notified: Vec<(String, Vec<String>)> = {
+            let states = self.states.lock().expect("states lock");
+            states
+                .iter()
+                .map(|(h, s)| (h.clone(), s.notified.iter().cloned().collect()))
+                .collect()
+        };
+        let snapshot = notified.into_iter().map(|(h, n)| {
+            let vars = self
+                .scope
+                .host(&h)
+                .and_then(|d| d.dynamic.read().ok().map(|dy| dy.set_facts.clone()))
+                .unwrap_or_default();
+            (h, n, vars)
+        });
+        j.save(status, snapshot)
+    }
+
+    /// Restore what a resumed journal recorded: variables and pending handlers.
+    fn restore_journal(&self) {
+        let Some(j) = self.journal.get() else { return };
+        let hosts: Vec<String> = self
+            .scope
+            .hosts
+            .read()
+            .map(|h| h.keys().cloned().collect())
+            .unwrap_or_default();
+        for h in hosts {
+            let Some(prev) = j.previous(&h) else { continue };
+            if let Some(d) = self.scope.host(&h) {
+                if let Ok(mut dy) = d.dynamic.write() {
+                    dy.set_facts
+                        .extend(prev.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            let mut states = self.states.lock().expect("states lock");
+            if let Some(s) = states.get_mut(&h) {
+                s.notified.extend(prev.notified.iter().cloned());
+            }
+        }
+    }
+
     /// Whether [`Engine::cancel`] was called.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
@@ -216,6 +272,7 @@ impl Engine {
             playbook: playbook.path.display().to_string(),
             check: self.opts.check,
         });
+        self.restore_journal();
         let mut outcome = Ok(());
         for play in &playbook.plays {
             if let Err(e) = self.run_play(play).await {
@@ -235,6 +292,11 @@ impl Engine {
             for t in transports {
                 t.close().await;
             }
+            let _ = self.save_journal(if matches!(e, Error::Interrupted) {
+                "interrupted"
+            } else {
+                "failed"
+            });
             if matches!(e, Error::Interrupted) {
                 self.emit(Event::Warning {
                     message: "interrupted: no new task was started after Ctrl-C".into(),
@@ -248,6 +310,19 @@ impl Engine {
             return Err(e);
         }
         let stats = self.recap();
+        let journal_status = if stats.iter().any(|(_, s)| s.failed > 0 || s.unreachable > 0) {
+            "failed"
+        } else {
+            "ok"
+        };
+        if let Some(j) = self.journal.get() {
+            if journal_status == "ok" {
+                // Nothing left to resume.
+                let _ = std::fs::remove_file(j.path());
+            } else {
+                self.save_journal(journal_status)?;
+            }
+        }
         let exit_code = if stats.iter().any(|(_, s)| s.failed > 0) {
             crate::exit::HOST_FAILED
         } else if stats.iter().any(|(_, s)| s.unreachable > 0) {
@@ -374,6 +449,7 @@ impl Engine {
                 play_hosts_all: hosts.clone(),
                 batch: batch.clone(),
                 name: play.name.clone(),
+                key: play.loc.to_string(),
                 dir: play.dir.clone(),
                 active: std::sync::RwLock::new(batch.clone()),
                 vars_files: std::sync::RwLock::new(IndexMap::new()),
