@@ -141,6 +141,9 @@ pub struct RunArgs {
     /// Where run journals are kept.
     #[arg(long = "state-dir", default_value = ".windlass", value_name = "DIR")]
     pub state_dir: PathBuf,
+    /// Remove a stale host lock left by a run that died, then run.
+    #[arg(long = "break-lock")]
+    pub break_lock: bool,
     /// Run twice; fail (exit 2) if the second run changes anything, listing what changed.
     #[arg(long = "assert-idempotent")]
     pub assert_idempotent: bool,
@@ -434,6 +437,8 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         verbosity: a.verbose,
         connection: overrides(&a.connect)?,
         become_password: become_password(a.ask_become_pass)?,
+        host_lock: true,
+        break_lock: a.break_lock,
     };
     let inv_file = a.connect.inventory.first().cloned();
     let rt = runtime()?;

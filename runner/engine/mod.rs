@@ -56,6 +56,11 @@ pub struct RunOptions {
     pub connection: ConnectionOverrides,
     /// The sudo password for `become`, if any.
     pub become_password: Option<String>,
+    /// Take a lock on every SSH host so two runs never race on one host (the CLI turns it
+    /// on; off by default for embedders and tests that run concurrently on purpose).
+    pub host_lock: bool,
+    /// Remove an existing host lock first (`--break-lock`).
+    pub break_lock: bool,
 }
 
 impl Default for RunOptions {
@@ -73,6 +78,8 @@ impl Default for RunOptions {
             verbosity: 0,
             connection: ConnectionOverrides::default(),
             become_password: None,
+            host_lock: false,
+            break_lock: false,
         }
     }
 }
@@ -111,6 +118,8 @@ pub struct Engine {
     pub(crate) started: std::sync::atomic::AtomicBool,
     /// The run journal, when one is kept.
     pub(crate) journal: std::sync::OnceLock<Arc<crate::journal::Journal>>,
+    /// Who this run is, for host locks.
+    pub(crate) lock_owner: crate::transport::host_lock::LockOwner,
     /// Set by [`Engine::cancel`]: no new task starts.
     pub(crate) cancelled: std::sync::atomic::AtomicBool,
     /// Handlers added by `include_role` during the play.
@@ -160,6 +169,7 @@ impl Engine {
             sink: Mutex::new(sink),
             started: std::sync::atomic::AtomicBool::new(started),
             cancelled: std::sync::atomic::AtomicBool::new(false),
+            lock_owner: lock_owner(),
             journal: std::sync::OnceLock::new(),
             extra_handlers: Mutex::new(Vec::new()),
         });
@@ -697,6 +707,13 @@ impl Engine {
         let spec = crate::transport::spec::connection_spec(host, &conn_vars, &self.opts.connection)
             .map_err(|e| e.to_string())?;
         let mut t = self.connector.connect(&spec);
+        if self.opts.host_lock && spec.kind == crate::transport::ConnectionKind::Ssh {
+            t = Arc::new(crate::transport::host_lock::HostLock::new(
+                t,
+                self.lock_owner.clone(),
+                self.opts.break_lock,
+            ));
+        }
         if let Some(pw) = &self.opts.become_password {
             t = Arc::new(crate::transport::become_password::BecomePassword::new(
                 t,
@@ -708,6 +725,27 @@ impl Engine {
             .expect("transports lock")
             .insert(host.to_string(), t.clone());
         Ok(t)
+    }
+}
+
+fn lock_owner() -> crate::transport::host_lock::LockOwner {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "controller".into());
+    crate::transport::host_lock::LockOwner {
+        run_id: format!(
+            "{:x}{:05x}",
+            now.as_secs(),
+            (now.subsec_nanos() ^ std::process::id()) & 0xfffff
+        ),
+        who: format!("{user}@{host} pid {}", std::process::id()),
+        started: format!("{} (unix time)", now.as_secs()),
     }
 }
 
