@@ -5,12 +5,17 @@
 //! any host is touched, and the engine must find the code that runs it. Each module
 //! declares its parameters in a [`ParamSpec`] and implements [`Module`].
 
+pub mod apt;
 pub mod assert;
 pub mod command;
 pub mod debug;
+pub mod modprobe;
 pub mod params;
 pub mod plan;
+pub mod service;
 pub mod set_fact;
+pub mod sysctl;
+pub mod sysprobe;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -134,6 +139,11 @@ impl Registry {
         r.register(Arc::new(command::CommandModule::Command));
         r.register(Arc::new(command::CommandModule::Shell));
         r.register(Arc::new(command::CommandModule::Raw));
+        r.register(Arc::new(plan::PlannedModule::new(apt::Apt)));
+        r.register(Arc::new(plan::PlannedModule::new(sysctl::Sysctl)));
+        r.register(Arc::new(plan::PlannedModule::new(modprobe::Modprobe)));
+        r.register(Arc::new(plan::PlannedModule::new(service::Systemd)));
+        r.register(Arc::new(plan::PlannedModule::new(service::Service)));
         r
     }
 
