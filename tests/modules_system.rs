@@ -295,3 +295,193 @@ fn modprobe_persists_builtin_modules() {
     assert_eq!(failed(&second), 0);
     assert_eq!(changed(&second, "th02"), 0);
 }
+
+#[test]
+fn dpkg_selections_holds_a_package() {
+    let Some(inv) = testhosts("dpkg_selections_holds_a_package") else {
+        return;
+    };
+    let _g = lock();
+    packages(&inv);
+    on_host(1, "echo keepalived install | dpkg --set-selections");
+    let pb = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - dpkg_selections: {name: keepalived, selection: hold}
+"#;
+    let (_, check) = play(&inv, pb, true, false);
+    assert_eq!(changed(&check, "th01"), 1);
+    let (_, first) = play(&inv, pb, false, false);
+    assert_eq!(failed(&first), 0);
+    assert_eq!(changed(&first, "th01"), 1);
+    assert!(
+        on_host(1, "dpkg --get-selections keepalived").contains("hold"),
+        "held"
+    );
+    let (_, second) = play(&inv, pb, false, false);
+    assert_eq!(changed(&second, "th01"), 0);
+    on_host(1, "echo keepalived install | dpkg --set-selections");
+}
+
+const USER_PLAY: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - group: {name: wlsys-grp, gid: 23450}
+    - group: {name: wlsys-extra, system: yes}
+    - user:
+        name: wlsys-user
+        uid: 23450
+        group: wlsys-grp
+        groups: [wlsys-extra]
+        shell: /bin/sh
+        home: /home/wlsys-user
+      register: u
+"#;
+
+#[test]
+fn user_and_group_are_created_then_unchanged() {
+    let Some(inv) = testhosts("user_and_group_are_created_then_unchanged") else {
+        return;
+    };
+    let _g = lock();
+    for i in 1..=3 {
+        on_host(
+            i,
+            "userdel -r wlsys-user 2>/dev/null; groupdel wlsys-grp 2>/dev/null; groupdel wlsys-extra 2>/dev/null; true",
+        );
+    }
+    // As in Ansible, check mode cannot add a user to groups that do not exist yet.
+    let (events, check) = play(&inv, USER_PLAY, true, false);
+    assert_eq!(failed(&check), 3, "{events:#?}");
+    assert_eq!(changed(&check, "th01"), 2, "both groups predicted");
+    assert_eq!(on_host(1, "getent group wlsys-grp"), "");
+    let (events, first) = play(&inv, USER_PLAY, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th03"), 3);
+    assert_eq!(
+        on_host(3, "getent passwd wlsys-user"),
+        "wlsys-user:x:23450:23450::/home/wlsys-user:/bin/sh\n"
+    );
+    assert_eq!(on_host(3, "id -Gn wlsys-user"), "wlsys-grp wlsys-extra\n");
+    assert_eq!(on_host(3, "stat -c %U /home/wlsys-user"), "wlsys-user\n");
+    let (_, second) = play(&inv, USER_PLAY, false, false);
+    assert_eq!(failed(&second), 0);
+    for h in ["th01", "th02", "th03"] {
+        assert_eq!(changed(&second, h), 0, "{h}");
+    }
+    // With the groups there, check mode predicts exactly the user's creation.
+    on_host(1, "userdel -r wlsys-user");
+    let (_, check) = play(&inv, USER_PLAY, true, false);
+    assert_eq!(failed(&check), 0);
+    assert_eq!(changed(&check, "th01"), 1);
+    assert_eq!(on_host(1, "getent passwd wlsys-user"), "");
+    let (_, again) = play(&inv, USER_PLAY, false, false);
+    assert_eq!(changed(&again, "th01"), 1);
+    // A change of shell is one usermod.
+    let (_, r) = play(
+        &inv,
+        "- hosts: th02\n  gather_facts: false\n  tasks:\n    - user: {name: wlsys-user, shell: /bin/bash}\n",
+        false,
+        false,
+    );
+    assert_eq!(changed(&r, "th02"), 1);
+    assert!(on_host(2, "getent passwd wlsys-user").ends_with(":/bin/bash\n"));
+}
+
+#[test]
+fn hostname_unchanged_for_the_current_name_and_predicted_otherwise() {
+    let Some(inv) = testhosts("hostname_unchanged_for_the_current_name") else {
+        return;
+    };
+    let _g = lock();
+    let pb = "- hosts: all\n  gather_facts: false\n  tasks:\n    - hostname: {name: \"{{ inventory_hostname }}\"}\n";
+    let (events, r) = play(&inv, pb, false, false);
+    assert_eq!(failed(&r), 0, "{events:#?}");
+    assert_eq!(changed(&r, "th01"), 0);
+    let pb = "- hosts: th01\n  gather_facts: false\n  tasks:\n    - hostname: {name: wl-renamed}\n";
+    let (_, r) = play(&inv, pb, true, false);
+    assert_eq!(changed(&r, "th01"), 1);
+    assert_eq!(on_host(1, "hostname"), "th01\n");
+}
+
+const REPO_PLAY: &str = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - apt_repository:
+        repo: "deb [trusted=yes arch=amd64] file:/srv/localrepo ./"
+        filename: wl-system-local
+    - deb822_repository:
+        name: wl-system-k8s
+        uris: https://pkgs.k8s.io/core:/stable:/v1.30/deb/
+        suites: /
+        signed_by: /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+        enabled: no
+"#;
+
+#[test]
+fn repositories_are_written_once() {
+    let Some(inv) = testhosts("repositories_are_written_once") else {
+        return;
+    };
+    let _g = lock();
+    on_host(
+        1,
+        "rm -f /etc/apt/sources.list.d/wl-system-local.list /etc/apt/sources.list.d/wl-system-k8s.sources",
+    );
+    let (_, check) = play(&inv, REPO_PLAY, true, true);
+    assert_eq!(changed(&check, "th01"), 2);
+    let (events, first) = play(&inv, REPO_PLAY, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th01"), 2);
+    assert_eq!(
+        on_host(1, "cat /etc/apt/sources.list.d/wl-system-local.list"),
+        "deb [trusted=yes arch=amd64] file:/srv/localrepo ./\n"
+    );
+    assert!(
+        on_host(1, "cat /etc/apt/sources.list.d/wl-system-k8s.sources").contains("Enabled: no\n")
+    );
+    let (_, second) = play(&inv, REPO_PLAY, false, false);
+    assert_eq!(changed(&second, "th01"), 0);
+    // apt accepts both files.
+    assert!(on_host(1, "apt-get update -q >/dev/null 2>&1 && echo ok").contains("ok"));
+    on_host(
+        1,
+        "rm -f /etc/apt/sources.list.d/wl-system-local.list /etc/apt/sources.list.d/wl-system-k8s.sources",
+    );
+}
+
+#[test]
+fn apt_key_writes_a_dearmored_keyring_once() {
+    let Some(inv) = testhosts("apt_key_writes_a_dearmored_keyring_once") else {
+        return;
+    };
+    let _g = lock();
+    on_host(1, "rm -f /etc/apt/keyrings/wl-system-test.gpg");
+    let pb = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - apt_key:
+        file: /etc/apt/trusted.gpg.d/debian-archive-bookworm-stable.asc
+        keyring: /etc/apt/keyrings/wl-system-test.gpg
+      register: k
+    - debug: msg="{{ k.key_id }}"
+"#;
+    let (_, check) = play(&inv, pb, true, false);
+    assert_eq!(changed(&check, "th01"), 1);
+    let (events, first) = play(&inv, pb, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th01"), 1);
+    // The armor's base64 body, decoded, is what was written.
+    let same = on_host(
+        1,
+        "sed -n '/^$/,/^=/p' /etc/apt/trusted.gpg.d/debian-archive-bookworm-stable.asc | grep -v '^=' | base64 -d | cmp - /etc/apt/keyrings/wl-system-test.gpg && echo same",
+    );
+    assert_eq!(same.trim(), "same");
+    let (_, second) = play(&inv, pb, false, false);
+    assert_eq!(changed(&second, "th01"), 0);
+    on_host(1, "rm -f /etc/apt/keyrings/wl-system-test.gpg");
+}

@@ -252,7 +252,7 @@ impl Planned for AptRepository {
                 }
                 let after: String = before
                     .split_inclusive('\n')
-                    .filter(|l| !parse_line(l).is_some_and(|(_, n)| n == want))
+                    .filter(|l| parse_line(l).is_none_or(|(_, n)| n != want))
                     .collect();
                 if after.is_empty() && path != SOURCES {
                     plan.steps.push(Step::Run {

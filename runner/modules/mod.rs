@@ -6,6 +6,7 @@
 //! declares its parameters in a [`ParamSpec`] and implements [`Module`].
 
 pub mod apt;
+pub mod apt_key;
 pub mod apt_repository;
 pub mod assert;
 pub mod command;
@@ -152,6 +153,7 @@ impl Registry {
         r.register(Arc::new(plan::PlannedModule::new(service::Systemd)));
         r.register(Arc::new(plan::PlannedModule::new(service::Service)));
         r.register(Arc::new(plan::PlannedModule::new(package::Package)));
+        r.register(Arc::new(plan::PlannedModule::new(apt_key::AptKey)));
         r.register(Arc::new(plan::PlannedModule::new(
             deb822_repository::Deb822Repository,
         )));
