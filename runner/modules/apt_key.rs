@@ -93,10 +93,14 @@ pub fn dearmor(input: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// A key's fingerprint and its packets.
+type KeyBlock = (String, Vec<u8>);
+
+/// One OpenPGP packet: its tag, the byte range of the whole packet and of its body.
+type Packet = (u8, std::ops::Range<usize>, std::ops::Range<usize>);
+
 /// One OpenPGP packet: tag and the byte range of the whole packet.
-fn packets(
-    data: &[u8],
-) -> Result<Vec<(u8, std::ops::Range<usize>, std::ops::Range<usize>)>, String> {
+fn packets(data: &[u8]) -> Result<Vec<Packet>, String> {
     let mut v = Vec::new();
     let mut i = 0;
     while i < data.len() {
