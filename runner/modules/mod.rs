@@ -7,10 +7,13 @@
 
 pub mod assert;
 pub mod command;
+pub mod copy;
 pub mod debug;
+pub mod fileops;
 pub mod params;
 pub mod plan;
 pub mod set_fact;
+pub mod template;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -134,6 +137,8 @@ impl Registry {
         r.register(Arc::new(command::CommandModule::Command));
         r.register(Arc::new(command::CommandModule::Shell));
         r.register(Arc::new(command::CommandModule::Raw));
+        r.register(Arc::new(plan::PlannedModule::new(copy::Copy)));
+        r.register(Arc::new(plan::PlannedModule::new(template::Template)));
         r
     }
 
