@@ -9,6 +9,7 @@ pub mod assert;
 pub mod command;
 pub mod copy;
 pub mod debug;
+pub mod file;
 pub mod fileops;
 pub mod params;
 pub mod plan;
@@ -138,6 +139,7 @@ impl Registry {
         r.register(Arc::new(command::CommandModule::Shell));
         r.register(Arc::new(command::CommandModule::Raw));
         r.register(Arc::new(plan::PlannedModule::new(copy::Copy)));
+        r.register(Arc::new(plan::PlannedModule::new(file::File)));
         r.register(Arc::new(plan::PlannedModule::new(template::Template)));
         r
     }
