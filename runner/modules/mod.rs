@@ -14,6 +14,8 @@ pub mod fileops;
 pub mod params;
 pub mod plan;
 pub mod set_fact;
+pub mod slurp;
+pub mod stat;
 pub mod template;
 
 use std::collections::HashMap;
@@ -140,6 +142,8 @@ impl Registry {
         r.register(Arc::new(command::CommandModule::Raw));
         r.register(Arc::new(plan::PlannedModule::new(copy::Copy)));
         r.register(Arc::new(plan::PlannedModule::new(file::File)));
+        r.register(Arc::new(plan::PlannedModule::new(stat::Stat)));
+        r.register(Arc::new(plan::PlannedModule::new(slurp::Slurp)));
         r.register(Arc::new(plan::PlannedModule::new(template::Template)));
         r
     }
