@@ -720,6 +720,84 @@ pub fn strip_eol(l: &str) -> &str {
     l.trim_end_matches(['\n', '\r'])
 }
 
+/// Largest file the line-editing modules read (they need the whole content).
+pub const MAX_EDIT_SIZE: u64 = 64 * 1024 * 1024;
+
+/// The probe of the line-editing modules: facts and the whole content of `path`.
+pub fn probe_text(path: &str) -> RemoteCommand {
+    probe_path(
+        path,
+        StatOpts {
+            follow: true,
+            checksum: None,
+            content_limit: Some(MAX_EDIT_SIZE),
+        },
+    )
+}
+
+/// The current text of a file the probe read (empty when absent).
+pub fn text_of(f: &FileFacts) -> Result<String, String> {
+    if f.exists() && f.content.is_none() {
+        return Err(format!(
+            "{} is not a regular file or is larger than {MAX_EDIT_SIZE} bytes",
+            f.path
+        ));
+    }
+    String::from_utf8(f.content.clone().unwrap_or_default())
+        .map_err(|_| format!("{} is not UTF-8 text", f.path))
+}
+
+/// What a line-editing module wants done to a text file.
+pub struct Edit<'a> {
+    /// The path.
+    pub path: &'a str,
+    /// The new content, when it differs from the old.
+    pub new: Option<String>,
+    /// Requested attributes.
+    pub attrs: &'a Attrs,
+    /// Keep a backup of the old file.
+    pub backup: bool,
+    /// Validation command for the new content.
+    pub validate: Option<&'a str>,
+    /// Whether to report a diff.
+    pub diff: bool,
+}
+
+/// Steps and diffs for an [`Edit`] of the file described by `f`: a safe write when the
+/// content changes (attributes applied to the new file), else attribute fixes only.
+/// Returns also whether attributes alone change.
+pub fn edit_steps(e: &Edit<'_>, f: &FileFacts) -> Result<(Vec<Step>, Vec<FileDiff>, bool), String> {
+    let mut diffs = Vec::new();
+    if let Some(new) = &e.new {
+        let step = write_step(&WriteSpec {
+            dest: e.path,
+            content: new.as_bytes(),
+            attrs: e.attrs,
+            backup: e.backup && f.exists(),
+            validate: e.validate,
+            remote_src: None,
+        })?;
+        if e.diff {
+            let old = if f.exists() {
+                f.content.as_deref()
+            } else {
+                Some(&b""[..])
+            };
+            if let Some(d) = text_diff(e.path, old, Some(new.as_bytes())) {
+                diffs.push(d);
+            }
+        }
+        let attrs_change = f.exists() && !e.attrs.steps(e.path, f, false)?.is_empty();
+        return Ok((vec![step], diffs, attrs_change));
+    }
+    if !f.exists() {
+        return Ok((Vec::new(), diffs, false));
+    }
+    let steps = e.attrs.steps(e.path, f, false)?;
+    let changed = !steps.is_empty();
+    Ok((steps, diffs, changed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

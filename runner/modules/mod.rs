@@ -11,6 +11,7 @@ pub mod copy;
 pub mod debug;
 pub mod file;
 pub mod fileops;
+pub mod lineinfile;
 pub mod params;
 pub mod plan;
 pub mod set_fact;
@@ -144,6 +145,7 @@ impl Registry {
         r.register(Arc::new(plan::PlannedModule::new(file::File)));
         r.register(Arc::new(plan::PlannedModule::new(stat::Stat)));
         r.register(Arc::new(plan::PlannedModule::new(slurp::Slurp)));
+        r.register(Arc::new(plan::PlannedModule::new(lineinfile::Lineinfile)));
         r.register(Arc::new(plan::PlannedModule::new(template::Template)));
         r
     }
