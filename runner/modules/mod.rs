@@ -6,14 +6,17 @@
 //! declares its parameters in a [`ParamSpec`] and implements [`Module`].
 
 pub mod assert;
+pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod debug;
 pub mod file;
 pub mod fileops;
+pub mod ini_file;
 pub mod lineinfile;
 pub mod params;
 pub mod plan;
+pub mod replace;
 pub mod set_fact;
 pub mod slurp;
 pub mod stat;
@@ -146,6 +149,9 @@ impl Registry {
         r.register(Arc::new(plan::PlannedModule::new(stat::Stat)));
         r.register(Arc::new(plan::PlannedModule::new(slurp::Slurp)));
         r.register(Arc::new(plan::PlannedModule::new(lineinfile::Lineinfile)));
+        r.register(Arc::new(plan::PlannedModule::new(blockinfile::Blockinfile)));
+        r.register(Arc::new(plan::PlannedModule::new(replace::Replace)));
+        r.register(Arc::new(plan::PlannedModule::new(ini_file::IniFile)));
         r.register(Arc::new(plan::PlannedModule::new(template::Template)));
         r
     }
