@@ -10,6 +10,7 @@ pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod debug;
+pub mod fetch;
 pub mod file;
 pub mod fileops;
 pub mod ini_file;
@@ -152,6 +153,7 @@ impl Registry {
         r.register(Arc::new(plan::PlannedModule::new(blockinfile::Blockinfile)));
         r.register(Arc::new(plan::PlannedModule::new(replace::Replace)));
         r.register(Arc::new(plan::PlannedModule::new(ini_file::IniFile)));
+        r.register(Arc::new(fetch::Fetch));
         r.register(Arc::new(plan::PlannedModule::new(template::Template)));
         r
     }
