@@ -116,9 +116,6 @@ pub fn put_probe(
         )),
         None => s.push_str("if [ -d \"$d\" ]; then echo destdir=1; fi; "),
     }
-    s.push_str(
-        "if [ -d \"$(dirname -- \"$p\")\" ]; then echo parent=1; else printf 'parent=0\\nparent_dir=%s\\n' \"$(dirname -- \"$p\")\"; fi; ",
-    );
     if let Some(src) = remote_src {
         s.push_str(&format!(
             "if [ -f {src} ]; then printf 'src_checksum=%s\\nsrc_size=%s\\n' \"$(sha1sum < {src} | cut -d' ' -f1)\" \"$(stat -L -c %s -- {src})\"; else echo src_missing=1; fi; ",
@@ -141,12 +138,6 @@ pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> 
         return Err(format!(
             "can not use content with a dir as dest: {}",
             req.dest
-        ));
-    }
-    if f.get("parent") == Some("0") {
-        return Err(format!(
-            "Destination directory {} does not exist",
-            f.get("parent_dir").unwrap_or(req.dest)
         ));
     }
     if f.kind == Kind::Directory {
@@ -413,7 +404,8 @@ mod tests {
             "parent=0\nparent_dir=/nope\npath=/nope/x\nkind=absent\n",
             false,
         );
-        insta::assert_snapshot!("copy_err_parent", e.unwrap_err());
+        // A missing directory is created, as Ansible's copy does.
+        assert_eq!(e.unwrap().steps.len(), 1);
         let e = plan_of(json!({"dest": "/x"}), ABSENT, false);
         assert_eq!(e.unwrap_err(), "src (or content) is required");
         let e = plan_of(

@@ -209,7 +209,7 @@ impl Planned for File {
         &self,
         p: &FileParams,
         facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
+        ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let s = check(p)?;
         let f = fileops::parse_facts(facts.ok_or("file needs its probe")?)?;
@@ -317,7 +317,8 @@ impl Planned for File {
             },
             State::Touch => {
                 if !f.exists() {
-                    if f.get("parent") == Some("0") {
+                    // In check mode the directory may be one an earlier task creates.
+                    if f.get("parent") == Some("0") && !ctx.check {
                         return Err(format!(
                             "Error, could not touch target: parent directory of {path} does not exist"
                         ));
@@ -339,7 +340,7 @@ impl Planned for File {
             }
             State::Link => {
                 let src = p.src.as_deref().unwrap_or_default();
-                if f.get("parent") == Some("0") {
+                if f.get("parent") == Some("0") && !ctx.check {
                     return Err(format!(
                         "Error while linking: parent directory of {path} does not exist"
                     ));
