@@ -139,8 +139,6 @@ pub fn edit(p: &BlockinfileParams, text: &str) -> Result<(Option<String>, String
     }
     let msg = if blocklines.is_empty() {
         "Block removed"
-    } else if start == end {
-        "Block inserted"
     } else {
         "Block inserted"
     };

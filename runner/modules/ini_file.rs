@@ -163,15 +163,12 @@ pub fn edit(p: &IniFileParams, text: &str) -> Result<(Option<String>, String), S
             changed(lines, "option added")
         }
         (false, None, _) => Ok((None, "OK".into())),
-        (false, Some((h, start, end)), None) => match h {
+        (false, Some((h, _, end)), None) => match h {
             Some(h) => {
                 lines.drain(h..end);
                 changed(lines, "section removed")
             }
-            None if start < end => {
-                // Without a section name, `absent` and no option: nothing to remove by name.
-                Ok((None, "OK".into()))
-            }
+            // Without a section name there is no section to remove.
             None => Ok((None, "OK".into())),
         },
         (false, Some((_, start, end)), Some(o)) => {
