@@ -98,7 +98,7 @@ impl From<crate::transport::TransportError> for ModuleError {
 pub struct ParamSpec {
     /// Accepted parameter names; `(name, aliases)`.
     pub params: &'static [(&'static str, &'static [&'static str])],
-    /// Parameters that must be present (or be given through an alias).
+    /// Parameters that must be present (or be given through an alias); `a|b` means either.
     pub required: &'static [&'static str],
     /// Whether free-form text (`_raw_params`) is accepted.
     pub free_form: bool,
@@ -347,10 +347,21 @@ pub fn check_params(
         args.contains_key(p) || aliases.iter().any(|a| args.contains_key(*a))
     };
     for r in spec.required {
-        if !given(r) && (!spec.free_form || !args.contains_key("_raw_params")) {
+        // `path|dest|name`: any one of these names.
+        let any = r.split('|').any(given);
+        if !any && (!spec.free_form || !args.contains_key("_raw_params")) {
             return Err(Error::invalid(
                 loc,
-                format!("module `{module}` needs the parameter `{r}`"),
+                format!("module `{module}` needs the parameter {}", {
+                    let mut names = r.split('|').map(|n| format!("`{n}`"));
+                    let first = names.next().unwrap_or_default();
+                    let rest: Vec<String> = names.collect();
+                    if rest.is_empty() {
+                        first
+                    } else {
+                        format!("{first} (or {})", rest.join(", "))
+                    }
+                }),
             ));
         }
     }
