@@ -134,6 +134,19 @@ pub struct RunArgs {
     /// Check the playbook and exit.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
+    /// Continue the last failed or interrupted run of this playbook from its journal:
+    /// finished tasks are skipped per host, registered variables and pending handlers return.
+    #[arg(long = "resume")]
+    pub resume: bool,
+    /// Where run journals are kept.
+    #[arg(long = "state-dir", default_value = ".windlass", value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Remove a stale host lock left by a run that died, then run.
+    #[arg(long = "break-lock")]
+    pub break_lock: bool,
+    /// Run twice; fail (exit 2) if the second run changes anything, listing what changed.
+    #[arg(long = "assert-idempotent")]
+    pub assert_idempotent: bool,
     /// Output format.
     #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -356,7 +369,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
     a.roles_path.extend(cfg.roles_path.iter().cloned());
     let inventory = load_inventory(&a.connect.inventory)?;
     let extra_vars = parse_extra_vars(&a.extra_vars)?;
-    let mut roles_path = a.roles_path.clone();
+    let roles_path = a.roles_path.clone();
     let registry = Arc::new(Registry::builtin());
     let loader = Arc::new(Loader::new(registry, roles_path));
     if !a.playbook.is_file() {
@@ -424,32 +437,144 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         verbosity: a.verbose,
         connection: overrides(&a.connect)?,
         become_password: become_password(a.ask_become_pass)?,
-    };
-    let sink: Box<dyn EventSink> = match a.output {
-        OutputFormat::Jsonl => Box::new(crate::output::jsonl::JsonlSink::new(std::io::stdout())),
-        OutputFormat::Text => {
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            Box::new(crate::output::printer::Printer::new(
-                std::io::stdout(),
-                color,
-                a.verbose,
-            ))
-        }
+        host_lock: true,
+        break_lock: a.break_lock,
     };
     let inv_file = a.connect.inventory.first().cloned();
     let rt = runtime()?;
-    let report = rt.block_on(async {
-        let engine = Engine::new(
-            inventory,
-            inv_file,
-            loader,
-            Arc::new(DefaultConnector::new()),
-            opts,
-            sink,
-        );
-        engine.run(&playbook).await
-    })?;
-    Ok(report.exit_code)
+    let journal_path = crate::journal::Journal::path_for(&a.state_dir, &a.playbook);
+    let journal = if a.resume {
+        crate::journal::Journal::resume(journal_path, &a.playbook)?
+    } else {
+        crate::journal::Journal::fresh(journal_path, &a.playbook)
+    };
+    let report = rt.block_on(execute(
+        inventory,
+        inv_file.clone(),
+        loader.clone(),
+        &playbook,
+        opts.clone(),
+        make_sink(a.output, a.verbose),
+        Some(Arc::new(journal)),
+    ))?;
+    if !a.assert_idempotent || report.exit_code != 0 {
+        return Ok(report.exit_code);
+    }
+    // --assert-idempotent: the same run again must change nothing.
+    let mut inventory = load_inventory(&a.connect.inventory)?;
+    if let Some(dir) = a.playbook.parent() {
+        inventory.add_vars_dir(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        })?;
+    }
+    let changed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let tee = ChangedTee {
+        inner: make_sink(a.output, a.verbose),
+        changed: changed.clone(),
+    };
+    let second = rt.block_on(execute(
+        inventory,
+        inv_file,
+        loader,
+        &playbook,
+        opts,
+        Box::new(tee),
+        None,
+    ))?;
+    let changed = changed.lock().map(|c| c.clone()).unwrap_or_default();
+    if changed.is_empty() {
+        eprintln!("[windlass] idempotent: the second run changed nothing");
+        return Ok(second.exit_code);
+    }
+    eprintln!(
+        "[windlass] NOT idempotent: {} task result(s) changed on the second run:",
+        changed.len()
+    );
+    for (host, task) in &changed {
+        eprintln!("  [{host}] {task}");
+    }
+    Ok(crate::exit::HOST_FAILED)
+}
+
+/// The printer (with a progress bar on a terminal) or the JSONL writer.
+fn make_sink(output: OutputFormat, verbose: u8) -> Box<dyn EventSink> {
+    match output {
+        OutputFormat::Jsonl => Box::new(crate::output::jsonl::JsonlSink::new(std::io::stdout())),
+        OutputFormat::Text => {
+            let tty = std::io::stdout().is_terminal();
+            let color = tty && std::env::var_os("NO_COLOR").is_none();
+            let printer = crate::output::printer::Printer::new(std::io::stdout(), color, verbose);
+            if tty && std::io::stderr().is_terminal() {
+                Box::new(printer.with_progress())
+            } else {
+                Box::new(printer)
+            }
+        }
+    }
+}
+
+/// Passes events on and remembers which (host, task) changed.
+struct ChangedTee {
+    inner: Box<dyn EventSink>,
+    changed: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl EventSink for ChangedTee {
+    fn event(&mut self, e: &crate::event::Event) {
+        if let crate::event::Event::HostResult {
+            host,
+            task,
+            status: crate::event::Status::Changed,
+            ..
+        } = e
+        {
+            if let Ok(mut c) = self.changed.lock() {
+                c.push((host.clone(), task.clone()));
+            }
+        }
+        self.inner.event(e);
+    }
+}
+
+/// One run with Ctrl-C handling: the first stops scheduling, the second exits at once.
+async fn execute(
+    inventory: Inventory,
+    inv_file: Option<PathBuf>,
+    loader: Arc<Loader>,
+    playbook: &crate::playbook::Playbook,
+    opts: RunOptions,
+    sink: Box<dyn EventSink>,
+    journal: Option<Arc<crate::journal::Journal>>,
+) -> Result<crate::engine::RunReport> {
+    let engine = Engine::new(
+        inventory,
+        inv_file,
+        loader,
+        Arc::new(DefaultConnector::new()),
+        opts,
+        sink,
+    );
+    if let Some(j) = journal {
+        engine.set_journal(j);
+    }
+    let watcher = engine.clone();
+    let interrupts = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\n[windlass] Ctrl-C: letting running tasks finish, starting no new ones (Ctrl-C again aborts now)"
+            );
+            watcher.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("[windlass] aborted");
+                std::process::exit(crate::exit::INTERRUPTED);
+            }
+        }
+    });
+    let r = engine.run(playbook).await;
+    interrupts.abort();
+    r
 }
 
 fn list_tasks(nodes: &[TaskNode], indent: usize) {

@@ -36,6 +36,7 @@ pub mod error;
 pub mod event;
 pub mod exit;
 pub mod inventory;
+pub mod journal;
 pub mod modules;
 pub mod output;
 pub mod ping;

@@ -187,3 +187,127 @@ fn config_file_supplies_defaults_and_the_cli_wins() {
         "{t}"
     );
 }
+
+#[test]
+fn ctrl_c_lets_running_tasks_finish_starts_nothing_new_and_exits_130() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    let m = p.path().join("m");
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: sleep 1.5; touch {m}-{{{{ inventory_hostname }}}}\n    - shell: touch {m}-never\n",
+            m = m.display()
+        ),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "site.yml", "-i", "hosts"])
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{t}");
+    assert!(
+        p.path().join("m-h1").exists() && p.path().join("m-h2").exists(),
+        "in-flight tasks were cut: {t}"
+    );
+    assert!(
+        !p.path().join("m-never").exists(),
+        "a new task started after Ctrl-C: {t}"
+    );
+    assert!(t.contains("PLAY RECAP"), "{t}");
+}
+
+#[test]
+fn assert_idempotent_names_the_tasks_that_change_again() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    let f = p.path().join("f");
+    p.file(
+        "good.yml",
+        &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: make f\n      command: touch {f}\n      args:\n        creates: {f}\n", f = f.display()),
+    );
+    p.file("bad.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: always changes\n      command: 'true'\n");
+    let o = windlass(
+        p.path(),
+        &["run", "good.yml", "-i", "hosts", "--assert-idempotent"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = windlass(
+        p.path(),
+        &["run", "bad.yml", "-i", "hosts", "--assert-idempotent"],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("NOT idempotent") && t.contains("[h1] always changes"),
+        "{t}"
+    );
+}
+
+#[test]
+fn resume_skips_finished_tasks_restores_vars_and_fires_pending_handlers() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    let d = p.path().display().to_string();
+    p.file(
+        "site.yml",
+        &format!(
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: count runs
+      shell: echo x >> {d}/runs-{{{{ inventory_hostname }}}}; echo first-value
+      register: first
+      notify: bounce
+    - name: fails until fixed
+      command: test -e {d}/fixed
+    - name: uses the registered value
+      shell: echo "{{{{ first.stdout }}}}" > {d}/seen-{{{{ inventory_hostname }}}}
+  handlers:
+    - name: bounce
+      shell: echo bounced >> {d}/handler-{{{{ inventory_hostname }}}}
+"#
+        ),
+    );
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Ansible would lose the notification here; the journal keeps it.
+    assert!(!p.path().join("handler-h1").exists());
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--resume"]);
+    assert_eq!(o.status.code(), Some(2), "still failing: {}", text(&o));
+    std::fs::write(p.path().join("fixed"), "").unwrap();
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--resume"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for h in ["h1", "h2"] {
+        let runs = std::fs::read_to_string(p.path().join(format!("runs-{h}"))).unwrap();
+        assert_eq!(
+            runs.lines().count(),
+            1,
+            "the finished task ran again on {h}: {t}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(p.path().join(format!("seen-{h}")))
+                .unwrap()
+                .trim(),
+            "first-value"
+        );
+        assert_eq!(
+            std::fs::read_to_string(p.path().join(format!("handler-{h}")))
+                .unwrap()
+                .trim(),
+            "bounced"
+        );
+    }
+    // A finished run leaves nothing to resume.
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--resume"]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+}

@@ -194,3 +194,70 @@ fn a_changed_host_key_is_refused_by_default() {
     let msg = serde_json::to_string(&events).unwrap();
     assert!(msg.to_lowercase().contains("host key"), "{msg}");
 }
+
+#[test]
+fn a_second_run_is_refused_while_a_host_is_locked() {
+    let Some(inv) = testhosts("host_lock") else {
+        return;
+    };
+    let hs = hosts(&inv);
+    let (name, addr, key) = hs[2].clone();
+    let p = Project::new();
+    p.file(
+        "hosts.yml",
+        &format!("all:\n  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: {key}\n    ansible_host_key_checking: false\n  hosts:\n    {name}:\n      ansible_host: {addr}\n"),
+    );
+    p.file(
+        "slow.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep 3\n",
+    );
+    p.file(
+        "quick.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: 'true'\n",
+    );
+    let bin = env!("CARGO_BIN_EXE_windlass");
+    let dir = p.path().to_path_buf();
+    let slow = move || {
+        std::process::Command::new(bin)
+            .args(["run", "slow.yml", "-i", "hosts.yml"])
+            .current_dir(&dir)
+            .output()
+    };
+    let quick = || {
+        std::process::Command::new(bin)
+            .args(["run", "quick.yml", "-i", "hosts.yml"])
+            .current_dir(p.path())
+            .output()
+            .unwrap()
+    };
+    let handle = std::thread::spawn(move || slow().map(|_| ()));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let o = quick();
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("locked by another windlass run") && t.contains("--break-lock"),
+        "{t}"
+    );
+    handle.join().unwrap().unwrap();
+    // Released at the end of the first run.
+    assert_eq!(quick().status.code(), Some(0));
+    // A stale lock (a killed run) is refused until --break-lock.
+    on_host(
+        3,
+        "mkdir -p /tmp/windlass.lock && echo run_id=dead > /tmp/windlass.lock/owner",
+    );
+    assert_eq!(quick().status.code(), Some(2));
+    let o = std::process::Command::new(bin)
+        .args(["run", "quick.yml", "-i", "hosts.yml", "--break-lock"])
+        .current_dir(p.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(on_host(3, "ls /tmp/windlass.lock 2>&1").contains("No such file"));
+}

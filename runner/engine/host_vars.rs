@@ -84,6 +84,8 @@ pub struct PlayScope {
     pub batch: Vec<String>,
     /// `ansible_play_name`.
     pub name: String,
+    /// Identifies the play in the journal (its file:line).
+    pub key: String,
     /// The playbook's directory.
     pub dir: PathBuf,
     /// Hosts still running (for `ansible_play_hosts`), updated as hosts fail.

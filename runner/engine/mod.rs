@@ -56,6 +56,11 @@ pub struct RunOptions {
     pub connection: ConnectionOverrides,
     /// The sudo password for `become`, if any.
     pub become_password: Option<String>,
+    /// Take a lock on every SSH host so two runs never race on one host (the CLI turns it
+    /// on; off by default for embedders and tests that run concurrently on purpose).
+    pub host_lock: bool,
+    /// Remove an existing host lock first (`--break-lock`).
+    pub break_lock: bool,
 }
 
 impl Default for RunOptions {
@@ -73,6 +78,8 @@ impl Default for RunOptions {
             verbosity: 0,
             connection: ConnectionOverrides::default(),
             become_password: None,
+            host_lock: false,
+            break_lock: false,
         }
     }
 }
@@ -109,6 +116,12 @@ pub struct Engine {
     pub(crate) sink: Mutex<Box<dyn EventSink>>,
     /// Set once `--start-at-task` found its task.
     pub(crate) started: std::sync::atomic::AtomicBool,
+    /// The run journal, when one is kept.
+    pub(crate) journal: std::sync::OnceLock<Arc<crate::journal::Journal>>,
+    /// Who this run is, for host locks.
+    pub(crate) lock_owner: crate::transport::host_lock::LockOwner,
+    /// Set by [`Engine::cancel`]: no new task starts.
+    pub(crate) cancelled: std::sync::atomic::AtomicBool,
     /// Handlers added by `include_role` during the play.
     pub(crate) extra_handlers: Mutex<Vec<TaskNode>>,
 }
@@ -155,6 +168,9 @@ impl Engine {
             transports: Mutex::new(HashMap::new()),
             sink: Mutex::new(sink),
             started: std::sync::atomic::AtomicBool::new(started),
+            cancelled: std::sync::atomic::AtomicBool::new(false),
+            lock_owner: lock_owner(),
+            journal: std::sync::OnceLock::new(),
             extra_handlers: Mutex::new(Vec::new()),
         });
         engine.refresh_hosts();
@@ -188,6 +204,71 @@ impl Engine {
         *self.scope.groups.write().expect("groups lock") = Arc::new(Value::Object(groups));
     }
 
+    /// Stop scheduling: tasks already running finish, no new task starts, and
+    /// [`Engine::run`] returns [`Error::Interrupted`] (after closing connections).
+    pub fn cancel(&self) {
+        self.cancelled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Keep a journal (and, if it continues an earlier one, resume from it). Call before
+    /// [`Engine::run`].
+    pub fn set_journal(&self, j: Arc<crate::journal::Journal>) {
+        let _ = self.journal.set(j);
+    }
+
+    /// Write the journal: every host's pending handlers and variables.
+    pub(crate) fn save_journal(&self, status: &str) -> Result<()> {
+        let Some(j) = self.journal.get() else {
+            return Ok(());
+        };
+        let notified: Vec<(String, Vec<String>)> = {
+            let states = self.states.lock().expect("states lock");
+            states
+                .iter()
+                .map(|(h, s)| (h.clone(), s.notified.iter().cloned().collect()))
+                .collect()
+        };
+        let snapshot = notified.into_iter().map(|(h, n)| {
+            let vars = self
+                .scope
+                .host(&h)
+                .and_then(|d| d.dynamic.read().ok().map(|dy| dy.set_facts.clone()))
+                .unwrap_or_default();
+            (h, n, vars)
+        });
+        j.save(status, snapshot)
+    }
+
+    /// Restore what a resumed journal recorded: variables and pending handlers.
+    fn restore_journal(&self) {
+        let Some(j) = self.journal.get() else { return };
+        let hosts: Vec<String> = self
+            .scope
+            .hosts
+            .read()
+            .map(|h| h.keys().cloned().collect())
+            .unwrap_or_default();
+        for h in hosts {
+            let Some(prev) = j.previous(&h) else { continue };
+            if let Some(d) = self.scope.host(&h) {
+                if let Ok(mut dy) = d.dynamic.write() {
+                    dy.set_facts
+                        .extend(prev.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            let mut states = self.states.lock().expect("states lock");
+            if let Some(s) = states.get_mut(&h) {
+                s.notified.extend(prev.notified.iter().cloned());
+            }
+        }
+    }
+
+    /// Whether [`Engine::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub(crate) fn emit(&self, e: Event) {
         if let Ok(mut s) = self.sink.lock() {
             s.event(&e);
@@ -201,17 +282,57 @@ impl Engine {
             playbook: playbook.path.display().to_string(),
             check: self.opts.check,
         });
+        self.restore_journal();
+        let mut outcome = Ok(());
         for play in &playbook.plays {
-            self.run_play(play).await?;
+            if let Err(e) = self.run_play(play).await {
+                outcome = Err(e);
+                break;
+            }
         }
-        let stats: Vec<(String, HostStats)> = {
-            let states = self.states.lock().expect("states lock");
-            states
-                .iter()
-                .filter(|(_, s)| s.stats != HostStats::default() || s.unreachable)
-                .map(|(h, s)| (h.clone(), s.stats.clone()))
-                .collect()
+        if let Err(e) = outcome {
+            // Interrupted or a run-level error: close every connection before returning.
+            let transports: Vec<Arc<dyn Transport>> = self
+                .transports
+                .lock()
+                .expect("transports lock")
+                .values()
+                .cloned()
+                .collect();
+            for t in transports {
+                t.close().await;
+            }
+            let _ = self.save_journal(if matches!(e, Error::Interrupted) {
+                "interrupted"
+            } else {
+                "failed"
+            });
+            if matches!(e, Error::Interrupted) {
+                self.emit(Event::Warning {
+                    message: "interrupted: no new task was started after Ctrl-C".into(),
+                });
+                let stats = self.recap();
+                self.emit(Event::RunEnd {
+                    stats,
+                    duration: t0.elapsed(),
+                });
+            }
+            return Err(e);
+        }
+        let stats = self.recap();
+        let journal_status = if stats.iter().any(|(_, s)| s.failed > 0 || s.unreachable > 0) {
+            "failed"
+        } else {
+            "ok"
         };
+        if let Some(j) = self.journal.get() {
+            if journal_status == "ok" {
+                // Nothing left to resume.
+                let _ = std::fs::remove_file(j.path());
+            } else {
+                self.save_journal(journal_status)?;
+            }
+        }
         let exit_code = if stats.iter().any(|(_, s)| s.failed > 0) {
             crate::exit::HOST_FAILED
         } else if stats.iter().any(|(_, s)| s.unreachable > 0) {
@@ -234,6 +355,16 @@ impl Engine {
             t.close().await;
         }
         Ok(RunReport { stats, exit_code })
+    }
+
+    /// Per-host totals so far, for hosts that did anything.
+    fn recap(&self) -> Vec<(String, HostStats)> {
+        let states = self.states.lock().expect("states lock");
+        states
+            .iter()
+            .filter(|(_, s)| s.stats != HostStats::default() || s.unreachable)
+            .map(|(h, s)| (h.clone(), s.stats.clone()))
+            .collect()
     }
 
     fn select_hosts(&self, play: &Play) -> Result<Vec<String>> {
@@ -328,6 +459,7 @@ impl Engine {
                 play_hosts_all: hosts.clone(),
                 batch: batch.clone(),
                 name: play.name.clone(),
+                key: play.loc.to_string(),
                 dir: play.dir.clone(),
                 active: std::sync::RwLock::new(batch.clone()),
                 vars_files: std::sync::RwLock::new(IndexMap::new()),
@@ -575,6 +707,13 @@ impl Engine {
         let spec = crate::transport::spec::connection_spec(host, &conn_vars, &self.opts.connection)
             .map_err(|e| e.to_string())?;
         let mut t = self.connector.connect(&spec);
+        if self.opts.host_lock && spec.kind == crate::transport::ConnectionKind::Ssh {
+            t = Arc::new(crate::transport::host_lock::HostLock::new(
+                t,
+                self.lock_owner.clone(),
+                self.opts.break_lock,
+            ));
+        }
         if let Some(pw) = &self.opts.become_password {
             t = Arc::new(crate::transport::become_password::BecomePassword::new(
                 t,
@@ -586,6 +725,27 @@ impl Engine {
             .expect("transports lock")
             .insert(host.to_string(), t.clone());
         Ok(t)
+    }
+}
+
+fn lock_owner() -> crate::transport::host_lock::LockOwner {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "controller".into());
+    crate::transport::host_lock::LockOwner {
+        run_id: format!(
+            "{:x}{:05x}",
+            now.as_secs(),
+            (now.subsec_nanos() ^ std::process::id()) & 0xfffff
+        ),
+        who: format!("{user}@{host} pid {}", std::process::id()),
+        started: format!("{} (unix time)", now.as_secs()),
     }
 }
 

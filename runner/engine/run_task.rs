@@ -128,6 +128,24 @@ impl Engine {
         if !handler && !self.task_selected(t) {
             return Ok(());
         }
+        // Resuming: hosts that finished this task in the earlier run skip it.
+        let key = format!("{}|{}", cx.scope.key, t.loc);
+        let journal = self.journal.get().cloned();
+        let resumed: Vec<String>;
+        let hosts: &[String] = match (&journal, handler) {
+            (Some(j), false) => {
+                resumed = hosts
+                    .iter()
+                    .filter(|h| !j.was_done(h, &key))
+                    .cloned()
+                    .collect();
+                if resumed.is_empty() {
+                    return Ok(());
+                }
+                &resumed
+            }
+            _ => hosts,
+        };
         self.emit(Event::TaskStart {
             name: t.display_name(),
             action: t.action.clone(),
@@ -213,6 +231,9 @@ impl Engine {
         }
         for (h, r) in done {
             let r = r?;
+            if let (Some(j), false, true) = (&journal, handler, r.journal_ok) {
+                j.mark_done(&h, &key);
+            }
             if r.failed {
                 failed_any = true;
             }
@@ -222,6 +243,11 @@ impl Engine {
             }
         }
         if run_once {
+            if let Some(j) = journal.as_ref().filter(|_| !handler && !failed_any) {
+                for h in hosts.iter().skip(1) {
+                    j.mark_done(h, &key);
+                }
+            }
             if let Some((registered, facts)) = once_result {
                 for h in hosts.iter().skip(1) {
                     if let Some(d) = self.scope.host(h) {
@@ -250,6 +276,7 @@ impl Engine {
             let states = self.states.lock().expect("states lock");
             a.retain(|h| states.get(h).is_some_and(|s| !s.failed && !s.unreachable));
         }
+        self.save_journal("running")?;
         Ok(())
     }
 
@@ -421,6 +448,17 @@ impl Engine {
             ignored: false,
         });
         let mut run = HostRun::default();
+        let secret_vars = t
+            .register
+            .as_deref()
+            .is_some_and(crate::journal::secret_like)
+            || o.result
+                .get("ansible_facts")
+                .and_then(Value::as_object)
+                .is_some_and(|f| f.keys().any(|k| crate::journal::secret_like(k)));
+        run.journal_ok = matches!(o.status, Status::Ok | Status::Changed | Status::Skipped)
+            && !no_log
+            && !secret_vars;
         {
             let mut states = self.states.lock().expect("states lock");
             let s = states.entry(host.to_string()).or_default();
@@ -1009,6 +1047,8 @@ fn run_once_planned(t: &Task) -> bool {
 #[derive(Default)]
 struct HostRun {
     failed: bool,
+    /// Finished in a way the journal may record (not failed, nothing secret to restore).
+    journal_ok: bool,
     registered: Option<Value>,
     facts: Option<Value>,
 }

@@ -40,6 +40,9 @@ impl Engine {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
         Box::pin(async move {
             for node in nodes {
+                if self.is_cancelled() {
+                    return Err(Error::Interrupted);
+                }
                 let active = self.active_hosts(hosts);
                 if active.is_empty() {
                     return Ok(());
@@ -405,16 +408,16 @@ impl Engine {
                                         s.notified.contains(&format!("{} : {}", r.name, n))
                                     })
                                 });
-                            if hit {
+                            // A host that cannot run the handler now (failed, unreachable)
+                            // keeps the notification: the journal carries it to a resume.
+                            if hit && !s.unreachable && (!s.failed || force) {
                                 for n in &names {
                                     s.notified.shift_remove(*n);
                                 }
                                 if let (Some(n), Some(r)) = (&h.name, &h.role) {
                                     s.notified.shift_remove(&format!("{} : {}", r.name, n));
                                 }
-                                if !s.unreachable && (!s.failed || force) {
-                                    out.push(host.clone());
-                                }
+                                out.push(host.clone());
                             }
                         }
                         out

@@ -5,12 +5,25 @@
 //! any host is touched, and the engine must find the code that runs it. Each module
 //! declares its parameters in a [`ParamSpec`] and implements [`Module`].
 
+pub mod apt;
+pub mod apt_key;
+pub mod apt_repository;
 pub mod assert;
 pub mod command;
+pub mod deb822_repository;
 pub mod debug;
+pub mod dpkg_selections;
+pub mod group;
+pub mod hostname;
+pub mod modprobe;
+pub mod package;
 pub mod params;
 pub mod plan;
+pub mod service;
 pub mod set_fact;
+pub mod sysctl;
+pub mod sysprobe;
+pub mod user;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -135,6 +148,25 @@ impl Registry {
         r.register(Arc::new(command::CommandModule::Command));
         r.register(Arc::new(command::CommandModule::Shell));
         r.register(Arc::new(command::CommandModule::Raw));
+        r.register(Arc::new(plan::PlannedModule::new(apt::Apt)));
+        r.register(Arc::new(plan::PlannedModule::new(sysctl::Sysctl)));
+        r.register(Arc::new(plan::PlannedModule::new(modprobe::Modprobe)));
+        r.register(Arc::new(plan::PlannedModule::new(service::Systemd)));
+        r.register(Arc::new(plan::PlannedModule::new(service::Service)));
+        r.register(Arc::new(plan::PlannedModule::new(package::Package)));
+        r.register(Arc::new(plan::PlannedModule::new(apt_key::AptKey)));
+        r.register(Arc::new(plan::PlannedModule::new(
+            deb822_repository::Deb822Repository,
+        )));
+        r.register(Arc::new(plan::PlannedModule::new(
+            apt_repository::AptRepository,
+        )));
+        r.register(Arc::new(plan::PlannedModule::new(
+            dpkg_selections::DpkgSelections,
+        )));
+        r.register(Arc::new(plan::PlannedModule::new(user::User)));
+        r.register(Arc::new(plan::PlannedModule::new(group::Group)));
+        r.register(Arc::new(plan::PlannedModule::new(hostname::Hostname)));
         r
     }
 

@@ -271,8 +271,12 @@ impl<P: Planned> Module for PlannedModule<P> {
             match step {
                 Step::Run { cmd } => {
                     let mut cmd = cmd.clone().with_become(ctx.become_.clone());
-                    if cmd.env.is_empty() {
-                        cmd.env = ctx.env.clone();
+                    // The task's `environment:` first, then what the module itself sets.
+                    let own = std::mem::take(&mut cmd.env);
+                    cmd.env = ctx.env.clone();
+                    for (k, v) in own {
+                        cmd.env.retain(|(ek, _)| *ek != k);
+                        cmd.env.push((k, v));
                     }
                     cmd.timeout = ctx.timeout;
                     let out = ctx.transport.exec(&cmd).await?;

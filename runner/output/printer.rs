@@ -145,11 +145,7 @@ impl<W: Write + Send> EventSink for Printer<W> {
                     p.bar.set_position(0);
                     p.bar.set_message(format!("TASK [{name}]"));
                 }
-                Event::HostResult { host, .. } => {
-                    if p.seen.insert(host.clone()) {
-                        p.bar.inc(1);
-                    }
-                }
+                Event::HostResult { host, .. } if p.seen.insert(host.clone()) => p.bar.inc(1),
                 Event::RunEnd { .. } => p.bar.finish_and_clear(),
                 _ => {}
             }

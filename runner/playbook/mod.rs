@@ -174,6 +174,30 @@ impl Loader {
     }
 }
 
+/// Keys a play accepts besides the inherited task keywords (for "did you mean").
+const PLAY_KEYWORDS: &[&str] = &[
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "gather_facts",
+    "serial",
+    "strategy",
+    "max_fail_percentage",
+    "force_handlers",
+    "pre_tasks",
+    "roles",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "become",
+    "become_user",
+    "environment",
+    "tags",
+    "any_errors_fatal",
+    "ignore_errors",
+];
+
 /// What `include_role` brings in: its tasks, its handlers, and the role instances loaded.
 pub type IncludedRole = (Vec<TaskNode>, Vec<TaskNode>, Vec<Arc<RoleInstance>>);
 
@@ -384,7 +408,28 @@ fn parse_play(
                 );
             }
             "gather_subset" | "gather_timeout" | "fact_path" | "order" => {}
-            other => kw_entries.push((other.to_string(), *v)),
+            other if task::is_inherited_keyword(other) && other != "vars" => {
+                kw_entries.push((other.to_string(), *v))
+            }
+            other => {
+                let key_loc = node
+                    .as_map()
+                    .and_then(|m| {
+                        m.iter()
+                            .find(|(kn, _)| kn.key_str().as_deref() == Some(other))
+                    })
+                    .map(|(kn, _)| kn.loc.clone())
+                    .unwrap_or_else(|| v.loc.clone());
+                let hint = match crate::modules::closest(other, PLAY_KEYWORDS.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => "see the book's Playbooks page for the play keywords".to_string(),
+                };
+                return Err(Error::invalid_help(
+                    &key_loc,
+                    format!("`{other}` is not a valid play keyword"),
+                    hint,
+                ));
+            }
         }
     }
     let hosts = hosts.ok_or_else(|| {
@@ -428,6 +473,7 @@ fn parse_play(
         handlers.extend(task::parse_task_list(n, dir, &inherit, &cx, true)?);
     }
     let roles = std::mem::take(&mut cx.state.borrow_mut().roles);
+    check_notify(&[&pre_tasks, &tasks, &post_tasks, &handlers], &handlers)?;
     Ok(Play {
         name: name.unwrap_or_else(|| hosts.clone()),
         loc: node.loc.clone(),
@@ -447,6 +493,62 @@ fn parse_play(
         handlers,
         roles,
     })
+}
+
+/// Every `notify` must name a handler of the play (by name, `role : name`, or a `listen`
+/// topic) — unless the play includes roles or task files dynamically, which may bring
+/// handlers only known at run time.
+fn check_notify(sections: &[&Vec<TaskNode>], handlers: &[TaskNode]) -> Result<()> {
+    fn walk<'a>(nodes: &'a [TaskNode], out: &mut Vec<&'a task::Task>, dynamic: &mut bool) {
+        for n in nodes {
+            match n {
+                TaskNode::Task(t) => out.push(t),
+                TaskNode::Block(b) => {
+                    walk(&b.block, out, dynamic);
+                    walk(&b.rescue, out, dynamic);
+                    walk(&b.always, out, dynamic);
+                }
+                TaskNode::Include(_) => *dynamic = true,
+            }
+        }
+    }
+    let mut tasks = Vec::new();
+    let mut dynamic = false;
+    for s in sections {
+        walk(s, &mut tasks, &mut dynamic);
+    }
+    if dynamic {
+        return Ok(());
+    }
+    let mut known: Vec<String> = Vec::new();
+    let mut hs = Vec::new();
+    walk(handlers, &mut hs, &mut dynamic);
+    for h in hs {
+        if let Some(n) = &h.name {
+            known.push(n.clone());
+            if let Some(r) = &h.role {
+                known.push(format!("{} : {n}", r.name));
+            }
+        }
+        known.extend(h.listen.iter().cloned());
+    }
+    for t in tasks {
+        for n in &t.notify {
+            if !known.iter().any(|k| k == n) {
+                let hint = match crate::modules::closest(n, known.iter().map(String::as_str)) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None if known.is_empty() => "this play has no handlers".to_string(),
+                    None => format!("handlers of this play: {}", known.join(", ")),
+                };
+                return Err(Error::invalid_help(
+                    &t.loc,
+                    format!("`notify` names a handler that does not exist: `{n}`"),
+                    hint,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn bool_value(v: &Node, what: &str) -> Result<Value> {

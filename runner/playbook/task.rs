@@ -301,7 +301,10 @@ fn parse_block(
             "rescue" => sections[1] = Some(v),
             "always" => sections[2] = Some(v),
             "name" => name = Some(scalar_string(v, "name")?),
-            kw if INHERITED.contains(&kw) => set_keyword(&mut own, kw, v)?,
+            kw if INHERITED.contains(&kw) => {
+                check_templates(v, EXPRESSION_KEYS.contains(&kw))?;
+                set_keyword(&mut own, kw, v)?
+            }
             other => {
                 return Err(Error::invalid_help(
                     &key_loc(node, other),
@@ -390,6 +393,36 @@ fn string_list(v: &Node, what: &str, split_commas: bool) -> Result<Vec<String>> 
     }
 }
 
+/// Keys whose strings are bare Jinja expressions, not templates.
+const EXPRESSION_KEYS: &[&str] = &["when", "changed_when", "failed_when", "until", "that"];
+
+/// Check the syntax of every template in `node` (and of conditions as expressions), so a
+/// broken `{{` fails at load time at its own line instead of on the hosts.
+pub fn check_templates(node: &Node, expression: bool) -> Result<()> {
+    match &node.kind {
+        Kind::Str(s) => {
+            let templated = s.contains("{{") || s.contains("{%") || s.contains("{#");
+            let r = if expression && !templated {
+                crate::template::Templar::check_syntax(s, true)
+            } else if templated {
+                crate::template::Templar::check_syntax(s, false)
+            } else {
+                Ok(())
+            };
+            r.map_err(|e| Error::syntax(&node.loc, e.message))
+        }
+        Kind::Seq(items) => items
+            .iter()
+            .try_for_each(|n| check_templates(n, expression)),
+        Kind::Map(entries) => entries.iter().try_for_each(|(k, v)| {
+            let key = k.key_str().unwrap_or_default();
+            check_templates(k, false)?;
+            check_templates(v, expression || EXPRESSION_KEYS.contains(&key.as_str()))
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a string holds template syntax (its value is known only at run time).
 pub fn is_templated(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
@@ -412,6 +445,18 @@ fn bool_keyword(v: &Node, what: &str) -> Result<Value> {
         _ => Err(Error::invalid(
             &v.loc,
             format!("`{what}` must be a boolean, found {}", v.type_name()),
+        )),
+    }
+}
+
+/// A keyword that must be a string (a user name, a host).
+fn string_keyword(v: &Node, what: &str) -> Result<Value> {
+    match &v.kind {
+        Kind::Str(s) => Ok(Value::String(s.clone())),
+        Kind::Int(_) => Ok(Value::String(v.key_str().unwrap_or_default())),
+        _ => Err(Error::invalid(
+            &v.loc,
+            format!("`{what}` must be a string, found {}", v.type_name()),
         )),
     }
 }
@@ -459,27 +504,48 @@ fn set_keyword(kw: &mut Keywords, key: &str, v: &Node) -> Result<()> {
         "tags" => kw.tags = string_list(v, "tags", true)?.into_iter().collect(),
         "vars" => kw.vars = vars_map(v, "vars")?,
         "become" => kw.become_ = Some(bool_keyword(v, key)?),
-        "become_user" => kw.become_user = Some(v.to_value()),
-        "become_method" => kw.become_method = Some(v.to_value()),
-        "become_flags" => kw.become_flags = Some(v.to_value()),
-        "environment" => kw.environment = vec![v.to_value()],
+        "become_user" => kw.become_user = Some(string_keyword(v, key)?),
+        "become_method" => kw.become_method = Some(string_keyword(v, key)?),
+        "become_flags" => kw.become_flags = Some(string_keyword(v, key)?),
+        "environment" => {
+            match &v.kind {
+                Kind::Map(_) | Kind::Null => {}
+                Kind::Str(s) if is_templated(s) => {}
+                Kind::Seq(items) if items.iter().all(|i| matches!(i.kind, Kind::Map(_))) => {}
+                _ => {
+                    return Err(Error::invalid(
+                        &v.loc,
+                        format!(
+                            "`environment` must be a mapping of variable names to values, found {}",
+                            v.type_name()
+                        ),
+                    ));
+                }
+            }
+            kw.environment = vec![v.to_value()]
+        }
         "ignore_errors" => kw.ignore_errors = Some(bool_keyword(v, key)?),
         "ignore_unreachable" => kw.ignore_unreachable = Some(bool_keyword(v, key)?),
         "check_mode" => kw.check_mode = Some(bool_keyword(v, key)?),
         "diff" => kw.diff = Some(bool_keyword(v, key)?),
         "no_log" => kw.no_log = Some(bool_keyword(v, key)?),
-        "delegate_to" => kw.delegate_to = Some(v.to_value()),
+        "delegate_to" => kw.delegate_to = Some(string_keyword(v, key)?),
         "run_once" => kw.run_once = Some(bool_keyword(v, key)?),
         "any_errors_fatal" => kw.any_errors_fatal = Some(bool_keyword(v, key)?),
         "throttle" => kw.throttle = Some(v.to_value()),
         "timeout" => kw.timeout = Some(v.to_value()),
-        "remote_user" => kw.remote_user = Some(v.to_value()),
-        "connection" => kw.connection = Some(v.to_value()),
+        "remote_user" => kw.remote_user = Some(string_keyword(v, key)?),
+        "connection" => kw.connection = Some(string_keyword(v, key)?),
         // Accepted for compatibility; they change nothing in windlass.
         "module_defaults" | "collections" | "debugger" | "port" => {}
         _ => return Err(Error::invalid(&v.loc, format!("`{key}` is not a keyword"))),
     }
     Ok(())
+}
+
+/// Whether `k` is a keyword blocks, plays and roles pass down to their tasks.
+pub fn is_inherited_keyword(k: &str) -> bool {
+    INHERITED.contains(&k)
 }
 
 /// Parse inherited keywords (`when`, `tags`, `become`, …) given on a play or a role entry;
@@ -579,6 +645,7 @@ fn parse_task(
     cx: &dyn TaskContext,
     handlers: bool,
 ) -> Result<Vec<TaskNode>> {
+    check_templates(node, false)?;
     let mut own = Keywords::default();
     let mut name = None;
     let mut action: Option<(String, &Node, Loc)> = None;
@@ -599,7 +666,26 @@ fn parse_task(
         match k.as_str() {
             "name" => name = Some(scalar_string(v, "name")?),
             "args" => extra_args = Some(v),
-            "loop" => loop_ = Some(LoopSpec::Loop(v.to_value())),
+            "loop" => {
+                match &v.kind {
+                    Kind::Seq(_) => {}
+                    Kind::Str(s) if is_templated(s) => {}
+                    _ => {
+                        return Err(Error::invalid_help(
+                            &v.loc,
+                            format!("`loop` needs a list, found {}", v.type_name()),
+                            "give a YAML list, or a template that makes one: loop: \"{{ my_list }}\"",
+                        ));
+                    }
+                }
+                if loop_.is_some() {
+                    return Err(Error::invalid(
+                        &kloc,
+                        "a task can have only one of `loop` and `with_*`",
+                    ));
+                }
+                loop_ = Some(LoopSpec::Loop(v.to_value()))
+            }
             "loop_control" => loop_control = parse_loop_control(v)?,
             "register" => {
                 let r = scalar_string(v, "register")?;

@@ -155,6 +155,26 @@ impl Templar {
         }
     }
 
+    /// Check a template's syntax without rendering it (load-time validation). With
+    /// `expression`, `src` is a bare expression (`when:`), else template text.
+    pub fn check_syntax(src: &str, expression: bool) -> Result<(), TemplateError> {
+        thread_local! {
+            static ENV: Environment<'static> = Environment::new();
+        }
+        let src = strip_fqcn(src);
+        ENV.with(|env| {
+            let r = if expression {
+                env.compile_expression(&src).map(|_| ())
+            } else {
+                env.template_from_str(&src).map(|_| ())
+            };
+            r.map_err(|e| {
+                let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+                TemplateError::new(format!("template syntax error{detail} in {src:?}"))
+            })
+        })
+    }
+
     /// Whether a string contains template syntax (`{{`, `{%`, `{#`).
     pub fn is_template(s: &str) -> bool {
         let b = s.as_bytes();

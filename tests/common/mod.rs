@@ -164,6 +164,10 @@ pub fn on_host(i: usize, cmd: &str) -> String {
         let here = Path::new(env!("CARGO_MANIFEST_DIR"));
         here.join("../shared/testhosts.sh").display().to_string()
     });
+    assert!(
+        Path::new(&script).is_file(),
+        "{script} not found: set WINDLASS_TESTHOSTS_SCRIPT to testhosts.sh"
+    );
     let out = std::process::Command::new("bash")
         .arg(&script)
         .arg("ssh")

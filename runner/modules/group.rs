@@ -1,0 +1,171 @@
+//! `ansible.builtin.group`: create, change or remove a local group.
+//!
+//! Why this module exists: services (etcd, kube users) need their own groups with fixed
+//! gids. One `getent group` tells the current entry; `groupadd`/`groupmod`/`groupdel` change it.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::params::{ansible_bool, opt_stringish};
+use super::plan::{Plan, PlanCtx, Planned, Step};
+use crate::command::RemoteCommand;
+use crate::transport::ExecOutput;
+
+/// `group`.
+pub struct Group;
+
+/// Parameters of `group`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupParams {
+    /// The group's name. Required.
+    pub name: String,
+    /// The numeric group id to set.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub gid: Option<String>,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Create a system group (`groupadd -r`). Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub system: bool,
+    /// Allow a gid that another group already has (`-o`). Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub non_unique: bool,
+    /// Only manage `/etc/group` (the same commands here; accepted for compatibility).
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub local: bool,
+    /// Remove the group even if it is some user's primary group (`groupdel -f`).
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub force: bool,
+}
+
+impl Planned for Group {
+    type Params = GroupParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.group"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn probe(&self, p: &GroupParams) -> Result<Option<RemoteCommand>, String> {
+        Ok(Some(RemoteCommand::argv([
+            "getent",
+            "group",
+            p.name.as_str(),
+        ])))
+    }
+
+    fn plan(
+        &self,
+        p: &GroupParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let present = match p.state.as_deref().unwrap_or("present") {
+            "present" => true,
+            "absent" => false,
+            o => return Err(format!("state must be one of present, absent; got {o}")),
+        };
+        if let Some(g) = &p.gid {
+            if g.parse::<u32>().is_err() {
+                return Err(format!("gid must be a number, got {g:?}"));
+            }
+        }
+        let out = facts.ok_or("group needs its probe")?.stdout_str();
+        let entry = out
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 3 && f[0] == p.name);
+        let mut plan = Plan::default();
+        let mut gid = entry.as_ref().map(|f| f[2].to_string());
+        match (&entry, present) {
+            (None, true) => {
+                let mut argv = vec!["groupadd".to_string()];
+                if let Some(g) = &p.gid {
+                    argv.extend(["-g".into(), g.clone()]);
+                    if p.non_unique {
+                        argv.push("-o".into());
+                    }
+                }
+                if p.system {
+                    argv.push("-r".into());
+                }
+                argv.push(p.name.clone());
+                plan.steps.push(Step::Run {
+                    cmd: RemoteCommand::argv(argv),
+                });
+                gid = p.gid.clone();
+            }
+            (Some(f), true) => {
+                if let Some(g) = &p.gid {
+                    if f[2] != g {
+                        let mut argv = vec!["groupmod".to_string(), "-g".into(), g.clone()];
+                        if p.non_unique {
+                            argv.push("-o".into());
+                        }
+                        argv.push(p.name.clone());
+                        plan.steps.push(Step::Run {
+                            cmd: RemoteCommand::argv(argv),
+                        });
+                        gid = Some(g.clone());
+                    }
+                }
+            }
+            (Some(_), false) => {
+                let mut argv = vec!["groupdel".to_string()];
+                if p.force {
+                    argv.push("-f".into());
+                }
+                argv.push(p.name.clone());
+                plan.steps.push(Step::Run {
+                    cmd: RemoteCommand::argv(argv),
+                });
+            }
+            (None, false) => {}
+        }
+        plan.result
+            .insert("name".into(), Value::String(p.name.clone()));
+        plan.result.insert(
+            "state".into(),
+            Value::String(if present { "present" } else { "absent" }.into()),
+        );
+        if present {
+            if let Some(g) = gid.and_then(|g| g.parse::<u64>().ok()) {
+                plan.result.insert("gid".into(), Value::from(g));
+            }
+            plan.result.insert("system".into(), Value::Bool(p.system));
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use serde_json::json;
+
+    #[test]
+    fn create_change_remove() {
+        let p: GroupParams = params(json!({"name": "etcd", "gid": 2345, "system": true}));
+        insta::assert_yaml_snapshot!(plan_of(&Group, &p, &out("")));
+        insta::assert_yaml_snapshot!(plan_of(&Group, &p, &out("etcd:x:999:\n")));
+        assert!(!plan_of(&Group, &p, &out("etcd:x:2345:\n")).is_change());
+        let p: GroupParams = params(json!({"name": "etcd", "state": "absent"}));
+        insta::assert_yaml_snapshot!(plan_of(&Group, &p, &out("etcd:x:2345:\n")));
+        assert!(!plan_of(&Group, &p, &out("")).is_change());
+    }
+
+    #[test]
+    fn bad_gid() {
+        let p: GroupParams = params(json!({"name": "etcd", "gid": "abc"}));
+        let e = Group
+            .plan(&p, Some(&out("")), PlanCtx::default())
+            .unwrap_err();
+        assert!(e.contains("gid must be a number"), "{e}");
+    }
+}

@@ -1,0 +1,179 @@
+//! `ansible.builtin.hostname`: set the host's name, now and across reboots.
+//!
+//! Why this module exists: Kubernetes node names come from host names, so they must match
+//! the inventory. One probe reads `/etc/hostname`, the running name and whether systemd is
+//! PID 1; the plan writes `/etc/hostname` and sets the running name (`hostnamectl` under
+//! systemd, `hostname NAME` otherwise).
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::sysprobe::{Sections, header};
+use crate::command::RemoteCommand;
+use crate::transport::ExecOutput;
+
+/// `hostname`.
+pub struct Hostname;
+
+/// Parameters of `hostname`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostnameParams {
+    /// The host name. Required.
+    pub name: String,
+    /// The strategy: `systemd` or `debian` (default: `systemd` when systemd is PID 1, else
+    /// `debian`).
+    #[serde(default, rename = "use")]
+    pub use_: Option<String>,
+}
+
+impl Planned for Hostname {
+    type Params = HostnameParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.hostname"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn probe(&self, _p: &HostnameParams) -> Result<Option<RemoteCommand>, String> {
+        Ok(Some(RemoteCommand::shell(format!(
+            "{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
+            header("etc"),
+            header("current"),
+            header("init"),
+            header("hostnamectl"),
+            header("end"),
+        ))))
+    }
+
+    fn plan(
+        &self,
+        p: &HostnameParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let name = p.name.trim();
+        if name.is_empty()
+            || name.len() > 253
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            return Err(format!("invalid host name {name:?}"));
+        }
+        let s = Sections::parse(facts.ok_or("hostname needs its probe")?);
+        let systemd =
+            s.text("init") == Some("systemd") && !s.text("hostnamectl").unwrap_or("").is_empty();
+        let strategy = match p.use_.as_deref() {
+            None => {
+                if systemd {
+                    "systemd"
+                } else {
+                    "debian"
+                }
+            }
+            Some(u @ ("systemd" | "debian")) => u,
+            Some(o) => return Err(format!("use={o} is not supported (systemd, debian)")),
+        };
+        let before = s.get("etc").unwrap_or("").to_string();
+        let permanent = before
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .unwrap_or("");
+        let current = s.text("current").unwrap_or("");
+        let mut plan = Plan::default();
+        if strategy == "systemd" {
+            if permanent != name {
+                plan.steps.push(Step::Run {
+                    cmd: RemoteCommand::argv(["hostnamectl", "--static", "set-hostname", name]),
+                });
+                plan.diffs.push(FileDiff {
+                    path: "/etc/hostname".into(),
+                    before,
+                    after: format!("{name}\n"),
+                });
+            }
+            if current != name {
+                plan.steps.push(Step::Run {
+                    cmd: RemoteCommand::argv(["hostnamectl", "--transient", "set-hostname", name]),
+                });
+            }
+        } else {
+            if permanent != name {
+                plan.steps.push(Step::Write {
+                    dest: "/etc/hostname".into(),
+                    content: format!("{name}\n").into_bytes(),
+                    mode: Some(0o644),
+                    owner: None,
+                    group: None,
+                });
+                plan.diffs.push(FileDiff {
+                    path: "/etc/hostname".into(),
+                    before,
+                    after: format!("{name}\n"),
+                });
+            }
+            if current != name {
+                plan.steps.push(Step::Run {
+                    cmd: RemoteCommand::argv(["hostname", name]),
+                });
+            }
+        }
+        let short = name.split('.').next().unwrap_or(name);
+        let domain = name.split_once('.').map(|(_, d)| d).unwrap_or("");
+        plan.result
+            .insert("name".into(), Value::String(name.into()));
+        plan.result.insert(
+            "ansible_facts".into(),
+            json!({"ansible_hostname": short, "ansible_nodename": name,
+                   "ansible_fqdn": name, "ansible_domain": domain}),
+        );
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use serde_json::json;
+
+    fn probe(etc: &str, cur: &str, init: &str) -> ExecOutput {
+        out(&format!(
+            "@@etc\n{etc}@@current\n{cur}\n@@init\n{init}\n@@hostnamectl\n/usr/bin/hostnamectl\n@@end\n"
+        ))
+    }
+
+    #[test]
+    fn systemd_and_debian_strategies() {
+        let p: HostnameParams = params(json!({"name": "node1.k8s.local"}));
+        insta::assert_yaml_snapshot!(plan_of(&Hostname, &p, &probe("old\n", "old", "systemd")));
+        insta::assert_yaml_snapshot!(plan_of(
+            &Hostname,
+            &p,
+            &probe("old\n", "node1.k8s.local", "init")
+        ));
+        assert!(
+            !plan_of(
+                &Hostname,
+                &p,
+                &probe("node1.k8s.local\n", "node1.k8s.local", "systemd")
+            )
+            .is_change()
+        );
+    }
+
+    #[test]
+    fn bad_name() {
+        let p: HostnameParams = params(json!({"name": "bad name"}));
+        let e = Hostname
+            .plan(&p, Some(&probe("", "", "")), PlanCtx::default())
+            .unwrap_err();
+        assert!(e.contains("invalid host name"), "{e}");
+    }
+}

@@ -1,0 +1,367 @@
+//! `community.general.modprobe`: load or unload a kernel module, and make it persistent.
+//!
+//! Why this module exists: Kubernetes nodes need `overlay` and `br_netfilter` loaded now and
+//! at every boot (`/etc/modules-load.d/<name>.conf`), sometimes with options
+//! (`/etc/modprobe.d/<name>.conf`). A module counts as loaded when `/proc/modules` lists it,
+//! `/sys/module/<name>` exists, or the kernel has it built in (`modules.builtin`), as Ansible
+//! decides.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::sysprobe::{Sections, cat_glob, header};
+use crate::command::{RemoteCommand, quote};
+use crate::transport::ExecOutput;
+
+/// `modprobe`.
+pub struct Modprobe;
+
+/// Parameters of `modprobe`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModprobeParams {
+    /// The kernel module's name. Required.
+    pub name: String,
+    /// `present` (default: loaded) or `absent` (unloaded).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Module parameters (`numdummies=2`), passed to modprobe and persisted as `options`.
+    #[serde(default)]
+    pub params: String,
+    /// `disabled` (default: leave boot configuration alone), `present` (load at boot, write
+    /// `/etc/modules-load.d/<name>.conf` and options to `/etc/modprobe.d/<name>.conf`) or
+    /// `absent` (comment the module and its options out of those directories).
+    #[serde(default)]
+    pub persistent: Option<String>,
+}
+
+const LOAD_DIR: &str = "/etc/modules-load.d";
+const OPTS_DIR: &str = "/etc/modprobe.d";
+
+fn underscored(n: &str) -> String {
+    n.replace('-', "_")
+}
+
+fn is_module_line(line: &str, name: &str) -> bool {
+    let t = line.split(['#', ';']).next().unwrap_or("").trim();
+    !t.is_empty() && underscored(t) == underscored(name)
+}
+
+fn options_params(line: &str, name: &str) -> Option<Vec<String>> {
+    let mut w = line.split_whitespace();
+    if w.next()? != "options" || underscored(w.next()?) != underscored(name) {
+        return None;
+    }
+    Some(
+        w.take_while(|x| !x.starts_with('#'))
+            .map(String::from)
+            .collect(),
+    )
+}
+
+fn valid_name(n: &str) -> Result<&str, String> {
+    let n = n.trim();
+    if n.is_empty()
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!("invalid kernel module name {n:?}"));
+    }
+    Ok(n)
+}
+
+fn write(plan: &mut Plan, path: String, before: String, after: String) {
+    plan.steps.push(Step::Write {
+        dest: path.clone(),
+        content: after.clone().into_bytes(),
+        mode: Some(0o644),
+        owner: None,
+        group: None,
+    });
+    plan.diffs.push(FileDiff {
+        path,
+        before,
+        after,
+    });
+}
+
+/// Comment out every `options NAME ...` line in the modprobe.d files.
+fn disable_old_params(plan: &mut Plan, opt_files: &[&(String, Vec<u8>)], name: &str) {
+    for (f, b) in opt_files {
+        let text = String::from_utf8_lossy(b).into_owned();
+        if text.lines().any(|l| options_params(l, name).is_some()) {
+            let after = comment_out(&text, |l| options_params(l, name).is_none());
+            write(plan, f.clone(), text, after);
+        }
+    }
+}
+
+fn comment_out(text: &str, keep: impl Fn(&str) -> bool) -> String {
+    text.split_inclusive('\n')
+        .map(|l| {
+            if keep(l) {
+                l.to_string()
+            } else {
+                format!("#{l}")
+            }
+        })
+        .collect()
+}
+
+impl Planned for Modprobe {
+    type Params = ModprobeParams;
+
+    fn name(&self) -> &'static str {
+        "community.general.modprobe"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn probe(&self, p: &ModprobeParams) -> Result<Option<RemoteCommand>, String> {
+        let name = valid_name(&p.name)?;
+        let u = underscored(name);
+        let d = name.replace('_', "-");
+        let script = format!(
+            "{h_loaded}if grep -q {proc_pat} /proc/modules 2>/dev/null; then echo proc; fi; \
+             if [ -d {sys} ]; then echo sys; fi; \
+             b=/lib/modules/$(uname -r)/modules.builtin; \
+             if [ -f \"$b\" ] && grep -qE {ko_pat} \"$b\"; then echo builtin; fi; \
+             {h_files}{g1}{g2}{h_end}",
+            h_loaded = header("loaded"),
+            proc_pat = quote(&format!("^{u} ")),
+            sys = quote(&format!("/sys/module/{u}")),
+            ko_pat = quote(&format!("/({u}|{d})[.]ko$")),
+            h_files = header("files"),
+            g1 = cat_glob(&format!("{LOAD_DIR}/*.conf")),
+            g2 = cat_glob(&format!("{OPTS_DIR}/*.conf")),
+            h_end = header("end"),
+        );
+        Ok(Some(RemoteCommand::shell(script)))
+    }
+
+    fn plan(
+        &self,
+        p: &ModprobeParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let name = valid_name(&p.name)?;
+        let want_loaded = match p.state.as_deref().unwrap_or("present") {
+            "present" => true,
+            "absent" => false,
+            o => return Err(format!("state must be one of present, absent; got {o}")),
+        };
+        let persistent = p.persistent.as_deref().unwrap_or("disabled");
+        if !["disabled", "present", "absent"].contains(&persistent) {
+            return Err(format!(
+                "persistent must be one of disabled, present, absent; got {persistent}"
+            ));
+        }
+        let s = Sections::parse(facts.ok_or("modprobe needs its probe")?);
+        let loaded_facts = s.get("loaded").unwrap_or("");
+        let loaded = loaded_facts.lines().any(|l| !l.trim().is_empty());
+        let files = s.files();
+        let load_files: Vec<&(String, Vec<u8>)> = files
+            .iter()
+            .filter(|(f, _)| f.starts_with(&format!("{LOAD_DIR}/")))
+            .collect();
+        let opt_files: Vec<&(String, Vec<u8>)> = files
+            .iter()
+            .filter(|(f, _)| f.starts_with(&format!("{OPTS_DIR}/")))
+            .collect();
+        let listed = load_files.iter().any(|(_, b)| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .any(|l| is_module_line(l, name))
+        });
+        let mut permanent: Vec<String> = opt_files
+            .iter()
+            .flat_map(|(_, b)| {
+                String::from_utf8_lossy(b)
+                    .lines()
+                    .filter_map(|l| options_params(l, name))
+                    .flatten()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        permanent.sort();
+        permanent.dedup();
+        let mut desired: Vec<String> = p.params.split_whitespace().map(String::from).collect();
+        desired.sort();
+        desired.dedup();
+
+        let mut plan = Plan::default();
+        if want_loaded && !loaded {
+            let mut argv = vec!["modprobe".to_string(), name.to_string()];
+            argv.extend(
+                crate::command::split(&p.params)
+                    .ok_or_else(|| format!("unbalanced quotes in params {:?}", p.params))?,
+            );
+            plan.steps.push(Step::Run {
+                cmd: RemoteCommand::argv(argv),
+            });
+        } else if !want_loaded && loaded {
+            plan.steps.push(Step::Run {
+                cmd: RemoteCommand::argv(["modprobe", "-r", name]),
+            });
+        }
+        match persistent {
+            "present" if !(listed && permanent == desired) => {
+                if !listed {
+                    let path = format!("{LOAD_DIR}/{name}.conf");
+                    let before = files
+                        .iter()
+                        .find(|(f, _)| *f == path)
+                        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
+                    let mut after = before.clone();
+                    if !after.is_empty() && !after.ends_with('\n') {
+                        after.push('\n');
+                    }
+                    after.push_str(&format!("{name}\n"));
+                    write(&mut plan, path, before, after);
+                }
+                if permanent != desired {
+                    let own = format!("{OPTS_DIR}/{name}.conf");
+                    if desired.is_empty() {
+                        disable_old_params(&mut plan, &opt_files, name);
+                    } else {
+                        // Old options elsewhere are commented out; ours go to <name>.conf.
+                        for (f, b) in &opt_files {
+                            if *f == own {
+                                continue;
+                            }
+                            let text = String::from_utf8_lossy(b).into_owned();
+                            if text.lines().any(|l| options_params(l, name).is_some()) {
+                                let after =
+                                    comment_out(&text, |l| options_params(l, name).is_none());
+                                write(&mut plan, f.clone(), text, after);
+                            }
+                        }
+                        let before = opt_files
+                            .iter()
+                            .find(|(f, _)| *f == own)
+                            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+                            .unwrap_or_default();
+                        let mut after: String = before
+                            .split_inclusive('\n')
+                            .filter(|l| options_params(l, name).is_none())
+                            .collect();
+                        if !after.is_empty() && !after.ends_with('\n') {
+                            after.push('\n');
+                        }
+                        after.push_str(&format!("options {name} {}\n", p.params.trim()));
+                        write(&mut plan, own, before, after);
+                    }
+                }
+            }
+            "absent" if listed || !permanent.is_empty() => {
+                for (f, b) in &load_files {
+                    let text = String::from_utf8_lossy(b).into_owned();
+                    if text.lines().any(|l| is_module_line(l, name)) {
+                        let after = comment_out(&text, |l| !is_module_line(l, name));
+                        write(&mut plan, f.clone(), text, after);
+                    }
+                }
+                disable_old_params(&mut plan, &opt_files, name);
+            }
+            _ => {}
+        }
+        plan.result
+            .insert("name".into(), Value::String(name.into()));
+        plan.result
+            .insert("params".into(), Value::String(p.params.clone()));
+        plan.result.insert(
+            "state".into(),
+            Value::String(if want_loaded { "present" } else { "absent" }.into()),
+        );
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
+    use serde_json::json;
+
+    fn probe(loaded: &str, files: &[(&str, &str)]) -> ExecOutput {
+        let mut s = format!("@@loaded\n{loaded}@@files\n");
+        for (p, c) in files {
+            s.push_str(&file_section(p, c));
+        }
+        s.push_str("@@end\n");
+        out(&s)
+    }
+
+    #[test]
+    fn fresh_host_loads_and_persists() {
+        let p: ModprobeParams = params(json!({"name": "br_netfilter", "persistent": "present"}));
+        insta::assert_yaml_snapshot!(plan_of(
+            &Modprobe,
+            &p,
+            &probe("", &[("/etc/modules-load.d/modules.conf", "# none\n")])
+        ));
+    }
+
+    #[test]
+    fn builtin_module_is_present_and_persisted_with_options() {
+        let p: ModprobeParams = params(json!({"name": "dummy", "params": "numdummies=2",
+            "persistent": "present"}));
+        insta::assert_yaml_snapshot!(plan_of(
+            &Modprobe,
+            &p,
+            &probe(
+                "builtin\n",
+                &[
+                    ("/etc/modules-load.d/dummy.conf", "dummy\n"),
+                    (
+                        "/etc/modprobe.d/old.conf",
+                        "options dummy numdummies=1\nblacklist x\n"
+                    )
+                ]
+            )
+        ));
+    }
+
+    #[test]
+    fn converged_has_no_steps() {
+        let p: ModprobeParams = params(json!({"name": "overlay", "persistent": "present"}));
+        let plan = plan_of(
+            &Modprobe,
+            &p,
+            &probe(
+                "builtin\n",
+                &[("/etc/modules-load.d/k8s.conf", "overlay\nbr_netfilter\n")],
+            ),
+        );
+        assert!(plan.steps.is_empty(), "{plan:?}");
+    }
+
+    #[test]
+    fn absent_unloads_and_comments_out() {
+        let p: ModprobeParams =
+            params(json!({"name": "br-netfilter", "state": "absent", "persistent": "absent"}));
+        insta::assert_yaml_snapshot!(plan_of(
+            &Modprobe,
+            &p,
+            &probe(
+                "proc\nsys\n",
+                &[("/etc/modules-load.d/k8s.conf", "overlay\nbr_netfilter\n")]
+            )
+        ));
+    }
+
+    #[test]
+    fn bad_parameters() {
+        let p: ModprobeParams = params(json!({"name": "x", "persistent": "yes"}));
+        let e = Modprobe
+            .plan(&p, Some(&probe("", &[])), PlanCtx::default())
+            .unwrap_err();
+        assert!(e.contains("persistent must be one of"), "{e}");
+    }
+}

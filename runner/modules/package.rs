@@ -1,0 +1,120 @@
+//! `ansible.builtin.package`: the distribution's package manager, generically.
+//!
+//! Why this module exists: roles written for several distributions say `package:` instead
+//! of `apt:`. windlass targets Debian-family hosts, so `package` is `apt` with the generic
+//! parameters (`name`, `state`, `use`); a host without apt-get fails with a clear message
+//! from the probe.
+
+use serde::Deserialize;
+
+use super::ResultMap;
+use super::apt::{AptParams, finish_apt, plan_apt, probe_script};
+use super::params::string_list;
+use super::plan::{Plan, PlanCtx, Planned};
+use crate::command::RemoteCommand;
+use crate::transport::ExecOutput;
+
+/// `package`.
+pub struct Package;
+
+/// Parameters of `package`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageParams {
+    /// Package names (list or comma-separated; `pkg=version` pins). Required.
+    #[serde(deserialize_with = "string_list")]
+    pub name: Vec<String>,
+    /// `present`, `absent` or `latest`. Required, as in Ansible.
+    pub state: String,
+    /// The package manager: `auto` (default) or `apt`.
+    #[serde(default, rename = "use")]
+    pub use_: Option<String>,
+}
+
+fn as_apt(p: &PackageParams) -> Result<AptParams, String> {
+    match p.use_.as_deref() {
+        None | Some("auto") | Some("apt") => {}
+        Some(o) => {
+            return Err(format!(
+                "use={o} is not supported: windlass manages packages with apt"
+            ));
+        }
+    }
+    let state = match p.state.as_str() {
+        "present" | "installed" => "present",
+        "absent" | "removed" => "absent",
+        "latest" => "latest",
+        o => {
+            return Err(format!(
+                "state must be one of present, absent, latest; got {o}"
+            ));
+        }
+    };
+    Ok(AptParams {
+        name: p.name.clone(),
+        state: Some(state.into()),
+        dpkg_options: "force-confdef,force-confold".into(),
+        ..AptParams::default()
+    })
+}
+
+impl Planned for Package {
+    type Params = PackageParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.package"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["name", "state"]
+    }
+
+    fn probe(&self, p: &PackageParams) -> Result<Option<RemoteCommand>, String> {
+        let a = as_apt(p)?;
+        Ok(Some(RemoteCommand::shell(probe_script(
+            &a.name,
+            a.state.as_deref() == Some("latest") || a.name.iter().any(|n| n.contains('=')),
+            None,
+        ))))
+    }
+
+    fn plan(
+        &self,
+        p: &PackageParams,
+        facts: Option<&ExecOutput>,
+        ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        plan_apt(&as_apt(p)?, facts, ctx)
+    }
+
+    fn finish(&self, _p: &PackageParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        finish_apt(result, outputs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use serde_json::json;
+
+    #[test]
+    fn package_is_apt_on_debian() {
+        let p: PackageParams = params(json!({"name": ["conntrack", "socat"], "state": "present"}));
+        let facts = out(
+            "@@aptget\n/usr/bin/apt-get\n@@now\n1\n@@stamp\n1\n@@dpkg\nsocat\tinstall ok installed\t1.7\n@@end\n",
+        );
+        insta::assert_yaml_snapshot!(plan_of(&Package, &p, &facts));
+    }
+
+    #[test]
+    fn no_apt_no_package() {
+        let p: PackageParams = params(json!({"name": "x", "state": "present"}));
+        let e = Package
+            .plan(&p, Some(&out("@@aptget\n@@end\n")), PlanCtx::default())
+            .unwrap_err();
+        assert!(e.contains("apt-get was not found"), "{e}");
+        let p: PackageParams = params(json!({"name": "x", "state": "present", "use": "dnf"}));
+        assert!(Package.probe(&p).unwrap_err().contains("use=dnf"));
+    }
+}

@@ -1,0 +1,355 @@
+//! `ansible.posix.sysctl`: keep one kernel parameter in a sysctl file (and live).
+//!
+//! Why this module exists: Kubernetes nodes need `net.ipv4.ip_forward = 1` and the bridge
+//! netfilter keys persisted in `/etc/sysctl.d/k8s.conf` and applied. Like Ansible, the file is
+//! rewritten as `key=value` lines (one per key, comments kept), `sysctl -p FILE` reloads it
+//! when it changed, and `sysctl_set` also compares and sets the live value in `/proc/sys`.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::params::{ansible_bool, opt_stringish};
+use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::sysprobe::{Sections, cat_file, header};
+use crate::command::{RemoteCommand, quote};
+use crate::transport::ExecOutput;
+
+/// `sysctl`.
+pub struct Sysctl;
+
+fn yes() -> bool {
+    true
+}
+
+fn default_file() -> String {
+    "/etc/sysctl.conf".into()
+}
+
+/// Parameters of `sysctl`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SysctlParams {
+    /// The dot-separated key (`net.ipv4.ip_forward`). Alias `key`. Required.
+    #[serde(alias = "key")]
+    pub name: String,
+    /// The value to set (`yes`/`no` become `1`/`0`). Alias `val`. Required with
+    /// `state: present`.
+    #[serde(default, alias = "val", deserialize_with = "opt_stringish")]
+    pub value: Option<String>,
+    /// `present` (default) or `absent` (remove the key from the file).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The file to keep the key in. Default `/etc/sysctl.conf`.
+    #[serde(default = "default_file")]
+    pub sysctl_file: String,
+    /// Run `sysctl -p FILE` when the file changed. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub reload: bool,
+    /// Also compare the live value and set it with `sysctl -w`. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub sysctl_set: bool,
+    /// Ignore errors about unknown keys (`sysctl -e`). Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub ignoreerrors: bool,
+}
+
+/// Ansible's value normalisation: booleans become `1`/`0`, other text is trimmed.
+pub fn normalize_value(v: &str) -> String {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "yes" | "on" | "true" => "1".into(),
+        "no" | "off" | "false" => "0".into(),
+        _ => v.trim().to_string(),
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.split_whitespace().eq(b.split_whitespace())
+}
+
+/// The `/proc/sys` path of a key (`a.b.c` → `/proc/sys/a/b/c`; a key with `/` is a path).
+pub fn proc_path(key: &str) -> String {
+    if key.contains('/') {
+        format!("/proc/sys/{}", key.trim_start_matches('/'))
+    } else {
+        format!("/proc/sys/{}", key.replace('.', "/"))
+    }
+}
+
+/// The file rewritten as Ansible does: comments and blank lines kept, every `k=v` line
+/// normalised, duplicates dropped, `name` set (or removed), appended when new.
+pub fn rewrite(text: &str, name: &str, value: Option<&str>) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') || t.starts_with(';') || !t.contains('=') {
+            out.push_str(line);
+            if !line.ends_with('\n') {
+                out.push('\n');
+            }
+            continue;
+        }
+        let (k, v) = t.split_once('=').unwrap_or((t, ""));
+        let (k, v) = (k.trim(), v.trim());
+        if seen.iter().any(|s| s == k) {
+            continue;
+        }
+        seen.push(k.to_string());
+        if k == name {
+            if let Some(val) = value {
+                out.push_str(&format!("{k}={val}\n"));
+            }
+        } else {
+            out.push_str(&format!("{k}={v}\n"));
+        }
+    }
+    if let Some(val) = value {
+        if !seen.iter().any(|s| s == name) {
+            out.push_str(&format!("{name}={val}\n"));
+        }
+    }
+    out
+}
+
+/// The value `name` has in the file text (first occurrence).
+pub fn file_value(text: &str, name: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let t = l.trim();
+        if t.starts_with('#') || t.starts_with(';') {
+            return None;
+        }
+        let (k, v) = t.split_once('=')?;
+        (k.trim() == name).then(|| v.trim().to_string())
+    })
+}
+
+impl Planned for Sysctl {
+    type Params = SysctlParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.posix.sysctl"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn probe(&self, p: &SysctlParams) -> Result<Option<RemoteCommand>, String> {
+        let proc = proc_path(p.name.trim());
+        let script = format!(
+            "{}{}if [ -r {q} ]; then {}cat {q}; fi",
+            header("start"),
+            cat_file(&p.sysctl_file),
+            header("proc"),
+            q = quote(&proc),
+        );
+        Ok(Some(RemoteCommand::shell(script)))
+    }
+
+    fn plan(
+        &self,
+        p: &SysctlParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let name = p.name.trim();
+        if name.is_empty() {
+            return Err("name cannot be empty".into());
+        }
+        let present = match p.state.as_deref().unwrap_or("present") {
+            "present" => true,
+            "absent" => false,
+            other => return Err(format!("state must be one of present, absent; got {other}")),
+        };
+        let value = match (&p.value, present) {
+            (Some(v), true) => {
+                let v = normalize_value(v);
+                if v.is_empty() {
+                    return Err(format!("value cannot be empty for {name}"));
+                }
+                Some(v)
+            }
+            (None, true) => return Err("value is required with state=present".into()),
+            (_, false) => None,
+        };
+        let s = Sections::parse(facts.ok_or("sysctl needs its probe")?);
+        let before = s
+            .file(&p.sysctl_file)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let proc_value = s.get("proc").map(|v| v.trim().to_string());
+        let mut plan = Plan::default();
+        let mut changed = false;
+        if p.sysctl_set {
+            if let Some(v) = &value {
+                match &proc_value {
+                    None if !p.ignoreerrors => {
+                        return Err(format!(
+                            "setting {name} failed: no such key ({} does not exist)",
+                            proc_path(name)
+                        ));
+                    }
+                    Some(cur) if same(cur, v) => {}
+                    _ => {
+                        let mut argv = vec!["sysctl".to_string()];
+                        if p.ignoreerrors {
+                            argv.push("-e".into());
+                        }
+                        argv.push("-w".into());
+                        argv.push(format!("{name}={v}"));
+                        plan.steps.push(Step::Run {
+                            cmd: RemoteCommand::argv(argv),
+                        });
+                        changed = true;
+                    }
+                }
+            }
+        }
+        let file_changed = match (&value, file_value(&before, name)) {
+            (Some(v), Some(cur)) => !same(&normalize_value(&cur), v),
+            (Some(_), None) => true,
+            (None, cur) => cur.is_some(),
+        };
+        if file_changed {
+            let after = rewrite(&before, name, value.as_deref());
+            plan.steps.push(Step::Write {
+                dest: p.sysctl_file.clone(),
+                content: after.clone().into_bytes(),
+                mode: None,
+                owner: None,
+                group: None,
+            });
+            plan.diffs.push(FileDiff {
+                path: p.sysctl_file.clone(),
+                before,
+                after,
+            });
+            changed = true;
+        }
+        if changed && p.reload {
+            let mut argv = vec!["sysctl".to_string()];
+            if p.ignoreerrors {
+                argv.push("-e".into());
+            }
+            argv.push("-p".into());
+            argv.push(p.sysctl_file.clone());
+            plan.steps.push(Step::Run {
+                cmd: RemoteCommand::argv(argv),
+            });
+        }
+        plan.result
+            .insert("name".into(), Value::String(name.into()));
+        if let Some(v) = value {
+            plan.result.insert("value".into(), Value::String(v));
+        }
+        plan.changed = Some(changed);
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use serde_json::json;
+
+    fn probe(file: Option<&str>, proc: Option<&str>) -> ExecOutput {
+        let mut s = String::from("@@start\n");
+        if let Some(f) = file {
+            s.push_str(&format!(
+                "@@file /etc/sysctl.d/k8s.conf\n{}\n",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, f)
+            ));
+        }
+        if let Some(p) = proc {
+            s.push_str(&format!("@@proc\n{p}\n"));
+        }
+        out(&s)
+    }
+
+    fn p(v: serde_json::Value) -> SysctlParams {
+        params(v)
+    }
+
+    #[test]
+    fn fresh_file_is_written_and_reloaded() {
+        let prm = p(json!({"name": "net.ipv4.ip_forward", "value": "1",
+            "sysctl_file": "/etc/sysctl.d/k8s.conf", "sysctl_set": true}));
+        insta::assert_yaml_snapshot!(plan_of(&Sysctl, &prm, &probe(None, Some("0"))));
+    }
+
+    #[test]
+    fn second_key_is_appended_and_existing_lines_normalised() {
+        let prm = p(
+            json!({"name": "net.bridge.bridge-nf-call-iptables", "value": "yes",
+            "sysctl_file": "/etc/sysctl.d/k8s.conf"}),
+        );
+        let plan = plan_of(
+            &Sysctl,
+            &prm,
+            &probe(Some("# k8s\nnet.ipv4.ip_forward = 1\n"), Some("1")),
+        );
+        insta::assert_yaml_snapshot!(plan);
+    }
+
+    #[test]
+    fn converged_host_has_no_steps() {
+        let prm = p(json!({"name": "net.ipv4.ip_forward", "value": 1,
+            "sysctl_file": "/etc/sysctl.d/k8s.conf", "sysctl_set": true}));
+        let plan = plan_of(
+            &Sysctl,
+            &prm,
+            &probe(Some("net.ipv4.ip_forward = 1\n"), Some("1")),
+        );
+        assert!(plan.steps.is_empty());
+        assert!(!plan.is_change());
+    }
+
+    #[test]
+    fn live_value_differs_only() {
+        let prm = p(
+            json!({"name": "net.ipv4.ip_forward", "value": "1", "reload": false,
+            "sysctl_file": "/etc/sysctl.d/k8s.conf", "sysctl_set": true}),
+        );
+        insta::assert_yaml_snapshot!(plan_of(
+            &Sysctl,
+            &prm,
+            &probe(Some("net.ipv4.ip_forward=1\n"), Some("0"))
+        ));
+    }
+
+    #[test]
+    fn absent_removes_the_line() {
+        let prm = p(json!({"name": "vm.swappiness", "state": "absent",
+            "sysctl_file": "/etc/sysctl.d/k8s.conf"}));
+        insta::assert_yaml_snapshot!(plan_of(
+            &Sysctl,
+            &prm,
+            &probe(
+                Some("vm.swappiness=10\nnet.ipv4.ip_forward=1\n"),
+                Some("10")
+            )
+        ));
+    }
+
+    #[test]
+    fn bad_parameters() {
+        let prm = p(json!({"name": "net.ipv4.ip_forward"}));
+        let e = Sysctl
+            .plan(&prm, Some(&probe(None, None)), PlanCtx::default())
+            .unwrap_err();
+        assert_eq!(e, "value is required with state=present");
+        let prm = p(
+            json!({"name": "no.such.key", "value": 1, "sysctl_set": true,
+            "sysctl_file": "/etc/sysctl.d/k8s.conf"}),
+        );
+        let e = Sysctl
+            .plan(&prm, Some(&probe(None, None)), PlanCtx::default())
+            .unwrap_err();
+        assert!(e.contains("/proc/sys/no/such/key"), "{e}");
+        let e = serde_json::from_value::<SysctlParams>(json!({"name": "a", "valeu": 1}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `valeu`"), "{e}");
+    }
+}

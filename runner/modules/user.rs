@@ -1,0 +1,456 @@
+//! `ansible.builtin.user`: create, change or remove a local user account.
+//!
+//! Why this module exists: cluster components run as their own users (etcd, kube), and
+//! operators add admin accounts. One probe reads the passwd/shadow entries, the user's
+//! groups and the groups the task names (`getent`); the plan is one `useradd`, `usermod`
+//! or `userdel` with exactly the options that differ.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use super::params::{ansible_bool, opt_ansible_bool, opt_stringish, string_list};
+use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::sysprobe::{Sections, header};
+use crate::command::{RemoteCommand, quote};
+use crate::transport::ExecOutput;
+
+/// `user`.
+pub struct User;
+
+fn yes() -> bool {
+    true
+}
+
+fn opt_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    string_list(d).map(Some)
+}
+
+/// Parameters of `user`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserParams {
+    /// The account name. Required.
+    pub name: String,
+    /// The numeric user id.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub uid: Option<String>,
+    /// The primary group (name or gid).
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub group: Option<String>,
+    /// Supplementary groups (list or comma-separated); `""` removes all unless `append`.
+    #[serde(default, deserialize_with = "opt_list")]
+    pub groups: Option<Vec<String>>,
+    /// Add `groups` to the current ones instead of replacing them. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub append: bool,
+    /// The login shell.
+    #[serde(default)]
+    pub shell: Option<String>,
+    /// The home directory.
+    #[serde(default)]
+    pub home: Option<String>,
+    /// Create the home directory for a new user. Alias `createhome`. Default `true`.
+    #[serde(
+        default = "yes",
+        alias = "createhome",
+        deserialize_with = "ansible_bool"
+    )]
+    pub create_home: bool,
+    /// Move the home directory's content when `home` changes. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub move_home: bool,
+    /// Create a system account (only when the user is created). Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub system: bool,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// With `state: absent`, remove the home directory and mail spool. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub remove: bool,
+    /// With `state: absent`, remove even when logged in (`userdel -f`). Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub force: bool,
+    /// The password, already hashed (crypt format).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// `always` (default: set the password when it differs) or `on_create`.
+    #[serde(default)]
+    pub update_password: Option<String>,
+    /// Lock (`true`) or unlock (`false`) the password.
+    #[serde(default, deserialize_with = "opt_ansible_bool")]
+    pub password_lock: Option<bool>,
+    /// The GECOS comment (full name).
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Allow a uid another user already has (`-o`). Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub non_unique: bool,
+}
+
+/// A `getent passwd` entry.
+#[derive(Debug)]
+struct Passwd {
+    uid: String,
+    gid: String,
+    comment: String,
+    home: String,
+    shell: String,
+}
+
+fn resolve_gid(groups_db: &[Vec<String>], g: &str) -> Option<String> {
+    groups_db
+        .iter()
+        .find(|f| f[0] == g || f[2] == g)
+        .map(|f| f[2].clone())
+}
+
+impl Planned for User {
+    type Params = UserParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.user"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn probe(&self, p: &UserParams) -> Result<Option<RemoteCommand>, String> {
+        let n = quote(&p.name);
+        let mut wanted: Vec<String> = Vec::new();
+        if let Some(g) = &p.group {
+            wanted.push(quote(g).into_owned());
+        }
+        for g in p.groups.iter().flatten() {
+            wanted.push(quote(g).into_owned());
+        }
+        let mut script = format!(
+            "{}getent passwd -- {n}; {}getent shadow -- {n} 2>/dev/null | cut -d: -f2; \
+             {}id -Gn -- {n} 2>/dev/null; {}getent group -- $(id -g -- {n} 2>/dev/null) ",
+            header("passwd"),
+            header("shadow"),
+            header("groups"),
+            header("groupdb"),
+        );
+        script.push_str(&wanted.join(" "));
+        script.push_str("; ");
+        script.push_str(&header("end"));
+        Ok(Some(RemoteCommand::shell(script)))
+    }
+
+    fn plan(
+        &self,
+        p: &UserParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let present = match p.state.as_deref().unwrap_or("present") {
+            "present" => true,
+            "absent" => false,
+            o => return Err(format!("state must be one of present, absent; got {o}")),
+        };
+        let update_always = match p.update_password.as_deref().unwrap_or("always") {
+            "always" => true,
+            "on_create" => false,
+            o => {
+                return Err(format!(
+                    "update_password must be always or on_create; got {o}"
+                ));
+            }
+        };
+        if let Some(u) = &p.uid {
+            if u.parse::<u32>().is_err() {
+                return Err(format!("uid must be a number, got {u:?}"));
+            }
+        }
+        let s = Sections::parse(facts.ok_or("user needs its probe")?);
+        let cur = s.text("passwd").and_then(|t| {
+            let f: Vec<&str> = t.lines().next()?.split(':').collect();
+            (f.len() >= 7 && f[0] == p.name).then(|| Passwd {
+                uid: f[2].into(),
+                gid: f[3].into(),
+                comment: f[4].into(),
+                home: f[5].into(),
+                shell: f[6].into(),
+            })
+        });
+        let groups_db: Vec<Vec<String>> = s
+            .get("groupdb")
+            .unwrap_or("")
+            .lines()
+            .map(|l| l.split(':').map(String::from).collect::<Vec<_>>())
+            .filter(|f| f.len() >= 3)
+            .collect();
+        let mut plan = Plan::default();
+        plan.result
+            .insert("name".into(), Value::String(p.name.clone()));
+        plan.result.insert(
+            "state".into(),
+            Value::String(if present { "present" } else { "absent" }.into()),
+        );
+        if !present {
+            if cur.is_some() {
+                let mut argv = vec!["userdel".to_string()];
+                if p.force {
+                    argv.push("-f".into());
+                }
+                if p.remove {
+                    argv.push("-r".into());
+                }
+                argv.push(p.name.clone());
+                plan.steps.push(Step::Run {
+                    cmd: RemoteCommand::argv(argv),
+                });
+                plan.result.insert("remove".into(), Value::Bool(p.remove));
+            }
+            return Ok(plan);
+        }
+        // Groups the task names must exist.
+        let gid = match &p.group {
+            Some(g) => Some(
+                resolve_gid(&groups_db, g).ok_or_else(|| format!("Group {g} does not exist"))?,
+            ),
+            None => None,
+        };
+        let wanted_groups: Vec<String> = p
+            .groups
+            .iter()
+            .flatten()
+            .map(|g| g.trim().to_string())
+            .filter(|g| !g.is_empty())
+            .collect();
+        for g in &wanted_groups {
+            if resolve_gid(&groups_db, g).is_none() {
+                return Err(format!("Group {g} does not exist"));
+            }
+        }
+        // Group names, whether given by name or gid.
+        let wanted_names: Vec<String> = wanted_groups
+            .iter()
+            .map(|g| {
+                groups_db
+                    .iter()
+                    .find(|f| f[0] == *g || f[2] == *g)
+                    .map(|f| f[0].clone())
+                    .unwrap_or_else(|| g.clone())
+            })
+            .collect();
+        let mut argv: Vec<String>;
+        match &cur {
+            None => {
+                argv = vec!["useradd".into()];
+                if let Some(u) = &p.uid {
+                    argv.extend(["-u".into(), u.clone()]);
+                    if p.non_unique {
+                        argv.push("-o".into());
+                    }
+                }
+                if let Some(g) = &gid {
+                    argv.extend(["-g".into(), g.clone()]);
+                }
+                if !wanted_names.is_empty() {
+                    argv.extend(["-G".into(), wanted_names.join(",")]);
+                }
+                if let Some(c) = &p.comment {
+                    argv.extend(["-c".into(), c.clone()]);
+                }
+                if let Some(h) = &p.home {
+                    argv.extend(["-d".into(), h.clone()]);
+                }
+                if let Some(sh) = &p.shell {
+                    argv.extend(["-s".into(), sh.clone()]);
+                }
+                if let Some(pw) = &p.password {
+                    argv.extend(["-p".into(), pw.clone()]);
+                }
+                if p.system {
+                    argv.push("-r".into());
+                }
+                argv.push(if p.create_home { "-m" } else { "-M" }.into());
+                argv.push(p.name.clone());
+                plan.steps.push(Step::Run {
+                    cmd: RemoteCommand::argv(argv),
+                });
+                if p.password_lock == Some(true) {
+                    plan.steps.push(Step::Run {
+                        cmd: RemoteCommand::argv(["usermod", "-L", p.name.as_str()]),
+                    });
+                }
+            }
+            Some(c) => {
+                argv = vec!["usermod".into()];
+                if let Some(u) = &p.uid {
+                    if *u != c.uid {
+                        argv.extend(["-u".into(), u.clone()]);
+                        if p.non_unique {
+                            argv.push("-o".into());
+                        }
+                    }
+                }
+                if let Some(g) = &gid {
+                    if *g != c.gid {
+                        argv.extend(["-g".into(), g.clone()]);
+                    }
+                }
+                if p.groups.is_some() {
+                    let primary = groups_db
+                        .iter()
+                        .find(|f| f[2] == c.gid)
+                        .map(|f| f[0].clone());
+                    let current: Vec<String> = s
+                        .text("groups")
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .filter(|g| Some(g.to_string()) != primary)
+                        .map(String::from)
+                        .collect();
+                    let missing = wanted_names.iter().any(|g| !current.contains(g));
+                    let extra = current.iter().any(|g| !wanted_names.contains(g));
+                    if missing || (!p.append && extra) {
+                        if p.append {
+                            argv.push("-a".into());
+                        }
+                        argv.extend(["-G".into(), wanted_names.join(",")]);
+                    }
+                }
+                if let Some(cm) = &p.comment {
+                    if *cm != c.comment {
+                        argv.extend(["-c".into(), cm.clone()]);
+                    }
+                }
+                if let Some(h) = &p.home {
+                    if *h != c.home {
+                        argv.extend(["-d".into(), h.clone()]);
+                        if p.move_home {
+                            argv.push("-m".into());
+                        }
+                    }
+                }
+                if let Some(sh) = &p.shell {
+                    if *sh != c.shell {
+                        argv.extend(["-s".into(), sh.clone()]);
+                    }
+                }
+                let hash = s.text("shadow").unwrap_or("");
+                if let Some(pw) = &p.password {
+                    if update_always && pw != hash.trim_start_matches('!') {
+                        argv.extend(["-p".into(), pw.clone()]);
+                    }
+                }
+                match p.password_lock {
+                    Some(true) if !hash.starts_with('!') => argv.push("-L".into()),
+                    Some(false) if hash.starts_with('!') => argv.push("-U".into()),
+                    _ => {}
+                }
+                if argv.len() > 1 {
+                    argv.push(p.name.clone());
+                    plan.steps.push(Step::Run {
+                        cmd: RemoteCommand::argv(argv),
+                    });
+                }
+            }
+        }
+        let r = &mut plan.result;
+        let uid = p
+            .uid
+            .clone()
+            .or_else(|| cur.as_ref().map(|c| c.uid.clone()));
+        if let Some(u) = uid.and_then(|u| u.parse::<u64>().ok()) {
+            r.insert("uid".into(), Value::from(u));
+        }
+        let g = gid.or_else(|| cur.as_ref().map(|c| c.gid.clone()));
+        if let Some(g) = g.and_then(|g| g.parse::<u64>().ok()) {
+            r.insert("group".into(), Value::from(g));
+        }
+        if p.groups.is_some() {
+            r.insert("groups".into(), Value::String(wanted_names.join(",")));
+            r.insert("append".into(), Value::Bool(p.append));
+        }
+        let home = p
+            .home
+            .clone()
+            .or_else(|| cur.as_ref().map(|c| c.home.clone()));
+        if let Some(h) = home {
+            r.insert("home".into(), Value::String(h));
+        }
+        let shell = p
+            .shell
+            .clone()
+            .or_else(|| cur.as_ref().map(|c| c.shell.clone()));
+        if let Some(sh) = shell {
+            r.insert("shell".into(), Value::String(sh));
+        }
+        let comment = p
+            .comment
+            .clone()
+            .or_else(|| cur.as_ref().map(|c| c.comment.clone()));
+        if let Some(c) = comment {
+            r.insert("comment".into(), Value::String(c));
+        }
+        r.insert("system".into(), Value::Bool(p.system));
+        r.insert("create_home".into(), Value::Bool(p.create_home));
+        if p.password.is_some() {
+            r.insert(
+                "password".into(),
+                Value::String("NOT_LOGGING_PASSWORD".into()),
+            );
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use serde_json::json;
+
+    const GROUPS: &str = "@@groupdb\nwl:x:2345:\ndocker:x:998:\nadm:x:4:\n";
+
+    #[test]
+    fn create_a_user() {
+        let p: UserParams = params(json!({"name": "wl", "uid": 2345, "group": "wl",
+            "groups": "docker,adm", "shell": "/bin/sh", "system": true}));
+        insta::assert_yaml_snapshot!(plan_of(
+            &User,
+            &p,
+            &out(&format!("@@passwd\n@@shadow\n@@groups\n{GROUPS}@@end\n"))
+        ));
+    }
+
+    #[test]
+    fn converged_and_partial() {
+        let p: UserParams = params(json!({"name": "wl", "uid": 2345, "group": "wl",
+            "groups": ["docker"], "append": true, "shell": "/bin/sh"}));
+        let facts = |shell: &str, groups: &str| {
+            out(&format!(
+                "@@passwd\nwl:x:2345:2345::/home/wl:{shell}\n@@shadow\n!\n@@groups\n{groups}\n{GROUPS}@@end\n"
+            ))
+        };
+        assert!(!plan_of(&User, &p, &facts("/bin/sh", "wl docker adm")).is_change());
+        insta::assert_yaml_snapshot!(plan_of(&User, &p, &facts("/bin/bash", "wl adm")));
+        // Without append, extra groups go.
+        let p: UserParams = params(json!({"name": "wl", "groups": ["docker"]}));
+        insta::assert_yaml_snapshot!(plan_of(&User, &p, &facts("/bin/sh", "wl docker adm")));
+    }
+
+    #[test]
+    fn remove_and_errors() {
+        let p: UserParams = params(json!({"name": "wl", "state": "absent", "remove": true}));
+        insta::assert_yaml_snapshot!(plan_of(
+            &User,
+            &p,
+            &out("@@passwd\nwl:x:2345:2345::/home/wl:/bin/sh\n@@end\n")
+        ));
+        let p: UserParams = params(json!({"name": "wl", "groups": ["nosuch"]}));
+        let e = User
+            .plan(
+                &p,
+                Some(&out("@@passwd\n@@groupdb\n@@end\n")),
+                PlanCtx::default(),
+            )
+            .unwrap_err();
+        assert_eq!(e, "Group nosuch does not exist");
+    }
+}

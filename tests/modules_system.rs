@@ -1,0 +1,487 @@
+//! The system modules on the test hosts over real SSH: apt, systemd, sysctl, modprobe,
+//! dpkg_selections, user/group, hostname, apt_repository. Skipped without
+//! `WINDLASS_TESTHOSTS`. Every test takes one lock: they share hosts and the apt database.
+
+mod common;
+
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use common::{Project, on_host, opts, stats, testhosts};
+use windlass::engine::RunReport;
+use windlass::event::Event;
+
+static HOSTS: Mutex<()> = Mutex::new(());
+
+fn lock() -> MutexGuard<'static, ()> {
+    HOSTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Run `play` (a playbook body) on the test hosts; `(events, report)`.
+fn play(inv: &std::path::Path, play: &str, check: bool, diff: bool) -> (Vec<Event>, RunReport) {
+    let p = Project::new();
+    p.with_testhosts(inv);
+    p.file("site.yml", play);
+    let mut o = opts();
+    o.forks = 5;
+    o.check = check;
+    o.diff = diff;
+    p.run("site.yml", "hosts.yml", o).expect("run")
+}
+
+fn changed(r: &RunReport, host: &str) -> u32 {
+    stats(r)[host].changed
+}
+
+fn failed(r: &RunReport) -> u32 {
+    r.stats.iter().map(|(_, s)| s.failed + s.unreachable).sum()
+}
+
+fn results_of<'a>(
+    events: &'a [Event],
+    host: &str,
+) -> Vec<&'a serde_json::Map<String, serde_json::Value>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                host: h, result, ..
+            } if h == host => Some(result),
+            _ => None,
+        })
+        .collect()
+}
+
+const APT_PLAY: &str = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - name: packages
+      apt:
+        name: [haproxy, keepalived]
+        update_cache: yes
+      register: r
+"#;
+
+/// What the apt sequence (check, apply, apply again) observed; run once per binary.
+struct AptRuns {
+    check_changed: u32,
+    installed_before_apply: String,
+    first_changed: u32,
+    first_failed: u32,
+    first_result: String,
+    second_changed: u32,
+    second_failed: u32,
+    dpkg_after: String,
+}
+
+fn packages(inv: &std::path::Path) -> &'static AptRuns {
+    static RUNS: OnceLock<AptRuns> = OnceLock::new();
+    RUNS.get_or_init(|| {
+        on_host(
+            1,
+            "echo keepalived install | dpkg --set-selections; systemctl stop haproxy keepalived 2>/dev/null; \
+             DEBIAN_FRONTEND=noninteractive apt-get purge -y -q haproxy keepalived >/dev/null 2>&1; true",
+        );
+        let (_, check) = play(inv, APT_PLAY, true, false);
+        let installed_before_apply =
+            on_host(1, "dpkg-query -W -f='${Status}' haproxy 2>/dev/null; echo");
+        let (events, first) = play(inv, APT_PLAY, false, false);
+        let first_result = results_of(&events, "th01")
+            .last()
+            .map(|r| serde_json::to_string(r).unwrap_or_default())
+            .unwrap_or_default();
+        let (_, second) = play(inv, APT_PLAY, false, false);
+        AptRuns {
+            check_changed: changed(&check, "th01"),
+            installed_before_apply,
+            first_changed: changed(&first, "th01"),
+            first_failed: failed(&first),
+            first_result,
+            second_changed: changed(&second, "th01"),
+            second_failed: failed(&second),
+            dpkg_after: on_host(
+                1,
+                "dpkg-query -W -f='${Package} ${Status}\\n' haproxy keepalived",
+            ),
+        }
+    })
+}
+
+#[test]
+fn apt_installs_from_the_local_mirror_once() {
+    let Some(inv) = testhosts("apt_installs_from_the_local_mirror_once") else {
+        return;
+    };
+    let _g = lock();
+    let r = packages(&inv);
+    assert_eq!(r.check_changed, 1, "check mode predicts the install");
+    assert_eq!(
+        r.installed_before_apply.trim(),
+        "",
+        "check mode installed nothing"
+    );
+    assert_eq!(r.first_failed, 0, "{}", r.first_result);
+    assert_eq!(r.first_changed, 1, "{}", r.first_result);
+    assert!(
+        r.first_result.contains("\"cache_updated\":true"),
+        "{}",
+        r.first_result
+    );
+    assert!(
+        r.first_result.contains("newly installed"),
+        "{}",
+        r.first_result
+    );
+    assert_eq!(r.second_failed, 0);
+    assert_eq!(r.second_changed, 0, "second run changes nothing");
+    assert!(
+        r.dpkg_after.contains("haproxy install ok installed"),
+        "{}",
+        r.dpkg_after
+    );
+    assert!(
+        r.dpkg_after.contains("keepalived install ok installed"),
+        "{}",
+        r.dpkg_after
+    );
+}
+
+const HAPROXY_CFG: &str = "global\n  log /dev/log local0\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend wl_system\n  bind 127.0.0.1:18443\n  default_backend wl_none\nbackend wl_none\n  server none 127.0.0.1:18444\n";
+
+#[test]
+fn systemd_starts_and_enables_haproxy() {
+    let Some(inv) = testhosts("systemd_starts_and_enables_haproxy") else {
+        return;
+    };
+    let _g = lock();
+    packages(&inv);
+    on_host(
+        1,
+        &format!(
+            "printf '%s' '{HAPROXY_CFG}' > /etc/haproxy/haproxy.cfg; systemctl stop haproxy; systemctl disable haproxy 2>/dev/null; true"
+        ),
+    );
+    let pb = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - name: haproxy runs
+      systemd:
+        name: haproxy
+        state: started
+        enabled: true
+        daemon_reload: true
+      register: svc
+    - debug: msg="{{ svc.status.ActiveState }} {{ svc.enabled }} {{ svc.state }}"
+"#;
+    let (_, check) = play(&inv, pb, true, false);
+    assert_eq!(failed(&check), 0);
+    assert_eq!(changed(&check, "th01"), 1);
+    assert_eq!(on_host(1, "systemctl is-active haproxy").trim(), "inactive");
+    let (events, first) = play(&inv, pb, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th01"), 1);
+    assert_eq!(
+        common::debug_msgs(&events, "th01"),
+        vec![serde_json::json!("inactive True started")]
+    );
+    assert_eq!(on_host(1, "systemctl is-active haproxy").trim(), "active");
+    assert_eq!(on_host(1, "systemctl is-enabled haproxy").trim(), "enabled");
+    let (_, second) = play(&inv, pb, false, false);
+    assert_eq!(failed(&second), 0);
+    assert_eq!(changed(&second, "th01"), 0);
+    // restarted always changes; service (generic) agrees on the state.
+    let pb = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - service: {name: haproxy, state: restarted}
+    - service: {name: haproxy, state: started, enabled: yes}
+"#;
+    let (_, r) = play(&inv, pb, false, false);
+    assert_eq!(failed(&r), 0);
+    assert_eq!(changed(&r, "th01"), 1);
+}
+
+const SYSCTL_PLAY: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - sysctl:
+        name: net.ipv4.ip_forward
+        value: "1"
+        sysctl_file: /etc/sysctl.d/99-wl-test.conf
+        sysctl_set: yes
+    - ansible.posix.sysctl:
+        name: net.bridge.bridge-nf-call-iptables
+        value: 1
+        sysctl_file: /etc/sysctl.d/99-wl-test.conf
+        state: present
+        reload: yes
+"#;
+
+#[test]
+fn sysctl_writes_one_file_from_two_tasks() {
+    let Some(inv) = testhosts("sysctl_writes_one_file_from_two_tasks") else {
+        return;
+    };
+    let _g = lock();
+    for i in 1..=3 {
+        on_host(
+            i,
+            "rm -f /etc/sysctl.d/99-wl-test.conf; sysctl -qw net.ipv4.ip_forward=0",
+        );
+    }
+    let (events, check) = play(&inv, SYSCTL_PLAY, true, true);
+    assert_eq!(failed(&check), 0, "{events:#?}");
+    assert_eq!(changed(&check, "th02"), 2);
+    assert!(
+        results_of(&events, "th02")[0].contains_key("diff"),
+        "--diff shows the file change"
+    );
+    assert_eq!(on_host(2, "cat /proc/sys/net/ipv4/ip_forward").trim(), "0");
+    let (events, first) = play(&inv, SYSCTL_PLAY, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    for h in ["th01", "th02", "th03"] {
+        assert_eq!(changed(&first, h), 2, "{h}");
+    }
+    assert_eq!(
+        on_host(3, "cat /etc/sysctl.d/99-wl-test.conf"),
+        "net.ipv4.ip_forward=1\nnet.bridge.bridge-nf-call-iptables=1\n"
+    );
+    assert_eq!(on_host(3, "cat /proc/sys/net/ipv4/ip_forward").trim(), "1");
+    let (_, second) = play(&inv, SYSCTL_PLAY, false, false);
+    assert_eq!(failed(&second), 0);
+    for h in ["th01", "th02", "th03"] {
+        assert_eq!(changed(&second, h), 0, "{h}");
+    }
+}
+
+const MODPROBE_PLAY: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - modprobe: {name: overlay, state: present, persistent: present}
+    - community.general.modprobe: {name: br_netfilter, persistent: present}
+"#;
+
+#[test]
+fn modprobe_persists_builtin_modules() {
+    let Some(inv) = testhosts("modprobe_persists_builtin_modules") else {
+        return;
+    };
+    let _g = lock();
+    for i in 1..=3 {
+        on_host(
+            i,
+            "rm -f /etc/modules-load.d/overlay.conf /etc/modules-load.d/br_netfilter.conf",
+        );
+    }
+    let (_, check) = play(&inv, MODPROBE_PLAY, true, false);
+    assert_eq!(failed(&check), 0);
+    assert_eq!(changed(&check, "th01"), 2);
+    assert_eq!(on_host(1, "ls /etc/modules-load.d/"), "modules.conf\n");
+    let (events, first) = play(&inv, MODPROBE_PLAY, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th01"), 2);
+    assert_eq!(
+        on_host(
+            1,
+            "cat /etc/modules-load.d/overlay.conf /etc/modules-load.d/br_netfilter.conf"
+        ),
+        "overlay\nbr_netfilter\n"
+    );
+    let (_, second) = play(&inv, MODPROBE_PLAY, false, false);
+    assert_eq!(failed(&second), 0);
+    assert_eq!(changed(&second, "th02"), 0);
+}
+
+#[test]
+fn dpkg_selections_holds_a_package() {
+    let Some(inv) = testhosts("dpkg_selections_holds_a_package") else {
+        return;
+    };
+    let _g = lock();
+    packages(&inv);
+    on_host(1, "echo keepalived install | dpkg --set-selections");
+    let pb = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - dpkg_selections: {name: keepalived, selection: hold}
+"#;
+    let (_, check) = play(&inv, pb, true, false);
+    assert_eq!(changed(&check, "th01"), 1);
+    let (_, first) = play(&inv, pb, false, false);
+    assert_eq!(failed(&first), 0);
+    assert_eq!(changed(&first, "th01"), 1);
+    assert!(
+        on_host(1, "dpkg --get-selections keepalived").contains("hold"),
+        "held"
+    );
+    let (_, second) = play(&inv, pb, false, false);
+    assert_eq!(changed(&second, "th01"), 0);
+    on_host(1, "echo keepalived install | dpkg --set-selections");
+}
+
+const USER_PLAY: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - group: {name: wlsys-grp, gid: 23450}
+    - group: {name: wlsys-extra, system: yes}
+    - user:
+        name: wlsys-user
+        uid: 23450
+        group: wlsys-grp
+        groups: [wlsys-extra]
+        shell: /bin/sh
+        home: /home/wlsys-user
+      register: u
+"#;
+
+#[test]
+fn user_and_group_are_created_then_unchanged() {
+    let Some(inv) = testhosts("user_and_group_are_created_then_unchanged") else {
+        return;
+    };
+    let _g = lock();
+    for i in 1..=3 {
+        on_host(
+            i,
+            "userdel -r wlsys-user 2>/dev/null; groupdel wlsys-grp 2>/dev/null; groupdel wlsys-extra 2>/dev/null; true",
+        );
+    }
+    // As in Ansible, check mode cannot add a user to groups that do not exist yet.
+    let (events, check) = play(&inv, USER_PLAY, true, false);
+    assert_eq!(failed(&check), 3, "{events:#?}");
+    assert_eq!(changed(&check, "th01"), 2, "both groups predicted");
+    assert_eq!(on_host(1, "getent group wlsys-grp"), "");
+    let (events, first) = play(&inv, USER_PLAY, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th03"), 3);
+    assert_eq!(
+        on_host(3, "getent passwd wlsys-user"),
+        "wlsys-user:x:23450:23450::/home/wlsys-user:/bin/sh\n"
+    );
+    assert_eq!(on_host(3, "id -Gn wlsys-user"), "wlsys-grp wlsys-extra\n");
+    assert_eq!(on_host(3, "stat -c %U /home/wlsys-user"), "wlsys-user\n");
+    let (_, second) = play(&inv, USER_PLAY, false, false);
+    assert_eq!(failed(&second), 0);
+    for h in ["th01", "th02", "th03"] {
+        assert_eq!(changed(&second, h), 0, "{h}");
+    }
+    // With the groups there, check mode predicts exactly the user's creation.
+    on_host(1, "userdel -r wlsys-user");
+    let (_, check) = play(&inv, USER_PLAY, true, false);
+    assert_eq!(failed(&check), 0);
+    assert_eq!(changed(&check, "th01"), 1);
+    assert_eq!(on_host(1, "getent passwd wlsys-user"), "");
+    let (_, again) = play(&inv, USER_PLAY, false, false);
+    assert_eq!(changed(&again, "th01"), 1);
+    // A change of shell is one usermod.
+    let (_, r) = play(
+        &inv,
+        "- hosts: th02\n  gather_facts: false\n  tasks:\n    - user: {name: wlsys-user, shell: /bin/bash}\n",
+        false,
+        false,
+    );
+    assert_eq!(changed(&r, "th02"), 1);
+    assert!(on_host(2, "getent passwd wlsys-user").ends_with(":/bin/bash\n"));
+}
+
+#[test]
+fn hostname_unchanged_for_the_current_name_and_predicted_otherwise() {
+    let Some(inv) = testhosts("hostname_unchanged_for_the_current_name") else {
+        return;
+    };
+    let _g = lock();
+    let pb = "- hosts: all\n  gather_facts: false\n  tasks:\n    - hostname: {name: \"{{ inventory_hostname }}\"}\n";
+    let (events, r) = play(&inv, pb, false, false);
+    assert_eq!(failed(&r), 0, "{events:#?}");
+    assert_eq!(changed(&r, "th01"), 0);
+    let pb = "- hosts: th01\n  gather_facts: false\n  tasks:\n    - hostname: {name: wl-renamed}\n";
+    let (_, r) = play(&inv, pb, true, false);
+    assert_eq!(changed(&r, "th01"), 1);
+    assert_eq!(on_host(1, "hostname"), "th01\n");
+}
+
+const REPO_PLAY: &str = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - apt_repository:
+        repo: "deb [trusted=yes arch=amd64] file:/srv/localrepo ./"
+        filename: wl-system-local
+    - deb822_repository:
+        name: wl-system-k8s
+        uris: https://pkgs.k8s.io/core:/stable:/v1.30/deb/
+        suites: /
+        signed_by: /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+        enabled: no
+"#;
+
+#[test]
+fn repositories_are_written_once() {
+    let Some(inv) = testhosts("repositories_are_written_once") else {
+        return;
+    };
+    let _g = lock();
+    on_host(
+        1,
+        "rm -f /etc/apt/sources.list.d/wl-system-local.list /etc/apt/sources.list.d/wl-system-k8s.sources",
+    );
+    let (_, check) = play(&inv, REPO_PLAY, true, true);
+    assert_eq!(changed(&check, "th01"), 2);
+    let (events, first) = play(&inv, REPO_PLAY, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th01"), 2);
+    assert_eq!(
+        on_host(1, "cat /etc/apt/sources.list.d/wl-system-local.list"),
+        "deb [trusted=yes arch=amd64] file:/srv/localrepo ./\n"
+    );
+    assert!(
+        on_host(1, "cat /etc/apt/sources.list.d/wl-system-k8s.sources").contains("Enabled: no\n")
+    );
+    let (_, second) = play(&inv, REPO_PLAY, false, false);
+    assert_eq!(changed(&second, "th01"), 0);
+    // apt accepts both files.
+    assert!(on_host(1, "apt-get update -q >/dev/null 2>&1 && echo ok").contains("ok"));
+    on_host(
+        1,
+        "rm -f /etc/apt/sources.list.d/wl-system-local.list /etc/apt/sources.list.d/wl-system-k8s.sources",
+    );
+}
+
+#[test]
+fn apt_key_writes_a_dearmored_keyring_once() {
+    let Some(inv) = testhosts("apt_key_writes_a_dearmored_keyring_once") else {
+        return;
+    };
+    let _g = lock();
+    on_host(1, "rm -f /etc/apt/keyrings/wl-system-test.gpg");
+    let pb = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - apt_key:
+        file: /etc/apt/trusted.gpg.d/debian-archive-bookworm-stable.asc
+        keyring: /etc/apt/keyrings/wl-system-test.gpg
+      register: k
+    - debug: msg="{{ k.key_id }}"
+"#;
+    let (_, check) = play(&inv, pb, true, false);
+    assert_eq!(changed(&check, "th01"), 1);
+    let (events, first) = play(&inv, pb, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th01"), 1);
+    // The armor's base64 body, decoded, is what was written.
+    let same = on_host(
+        1,
+        "sed -n '/^$/,/^=/p' /etc/apt/trusted.gpg.d/debian-archive-bookworm-stable.asc | grep -v '^=' | base64 -d | cmp - /etc/apt/keyrings/wl-system-test.gpg && echo same",
+    );
+    assert_eq!(same.trim(), "same");
+    let (_, second) = play(&inv, pb, false, false);
+    assert_eq!(changed(&second, "th01"), 0);
+    on_host(1, "rm -f /etc/apt/keyrings/wl-system-test.gpg");
+}
