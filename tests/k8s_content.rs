@@ -486,3 +486,256 @@ fn cni_manifests_carry_the_pod_cidr() {
         "- name: IPALLOC_RANGE\n              value: \"10.32.0.0/12\"",
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Preflight
+
+use common::Project;
+use windlass::event::{Event, Status};
+
+/// Connection settings that make every host unreachable at once (ssh's ProxyCommand exits),
+/// so nothing past the inventory checks can touch a machine even if a check let it through.
+const NO_SSH: &str = "  vars:\n    ansible_ssh_common_args: -o ProxyCommand=false\n    ansible_user: nobody\n";
+
+/// An inventory with `cps` control planes, `lbs` load balancers, `etcds` etcd members and
+/// two workers on 127.0.0.x, plus `extra` group_vars/all.yml lines.
+fn test_inventory(p: &Project, cps: usize, lbs: usize, etcds: usize, extra: &str) {
+    let group = |prefix: &str, n: usize, base: usize| -> String {
+        if n == 0 {
+            return "      hosts: {}\n".into();
+        }
+        let mut s = String::from("      hosts:\n");
+        for i in 1..=n {
+            s.push_str(&format!(
+                "        {prefix}{i}: {{ansible_host: 127.0.0.{}}}\n",
+                base + i
+            ));
+        }
+        s
+    };
+    p.file(
+        "inv/hosts.yml",
+        &format!(
+            "all:\n{NO_SSH}  children:\n    kube_control_plane:\n{}    kube_node:\n{}    etcd:\n{}    loadbalancer:\n{}    k8s_cluster:\n      children:\n        kube_control_plane:\n        kube_node:\n",
+            group("cp", cps, 10),
+            group("worker", 2, 30),
+            group("etcd", etcds, 40),
+            group("lb", lbs, 20),
+        ),
+    );
+    p.file(
+        "inv/group_vars/all.yml",
+        &format!("keepalived_vip: 127.0.0.100\n{extra}"),
+    );
+}
+
+/// Run a repository playbook on the project's `inv/` inventory.
+fn run_playbook(p: &Project, playbook: &str) -> (Vec<Event>, i32) {
+    let pb = repo().join("playbooks").join(playbook);
+    let (events, report) = p
+        .run(pb.to_str().unwrap(), "inv", common::opts())
+        .unwrap_or_else(|e| panic!("{playbook}: {e}"));
+    (events, report.exit_code)
+}
+
+/// The `msg` of every failed host result.
+fn failures(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult { status, result, .. } if *status == Status::Failed => Some(
+                result
+                    .get("msg")
+                    .map(|m| m.as_str().map(String::from).unwrap_or(m.to_string()))
+                    .unwrap_or_default(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs `playbook` on the inventory and checks it stops in the inventory checks, with one
+/// failure whose message contains every `needle`.
+fn refused(p: &Project, playbook: &str, needles: &[&str]) {
+    let (events, code) = run_playbook(p, playbook);
+    assert_ne!(code, 0, "{playbook} should fail");
+    let started = common::task_starts(&events);
+    assert!(
+        started.iter().all(|t| t.starts_with("Check ")),
+        "a task other than the checks ran: {started:?}"
+    );
+    assert!(
+        !started.iter().any(|t| t == "Gathering Facts"),
+        "facts were gathered: {started:?}"
+    );
+    let f = failures(&events);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    for n in needles {
+        assert!(f[0].contains(n), "message lacks {n:?}: {}", f[0]);
+    }
+}
+
+#[test]
+fn preflight_refuses_an_even_etcd_member_count() {
+    let p = Project::new();
+    test_inventory(&p, 3, 2, 2, "");
+    refused(
+        &p,
+        "ha-external-etcd.yml",
+        &[
+            "The etcd group has 2 members",
+            "need 2 up and tolerate 0 failure(s)",
+            "Use 1 (no fault tolerance), 3 (tolerates 1)",
+        ],
+    );
+}
+
+#[test]
+fn preflight_refuses_overlapping_pod_and_service_cidrs() {
+    let p = Project::new();
+    test_inventory(
+        &p,
+        3,
+        2,
+        0,
+        "pod_subnet: 10.96.0.0/16\nservice_subnet: 10.96.0.0/12\n",
+    );
+    refused(
+        &p,
+        "ha-stacked.yml",
+        &["pod_subnet 10.96.0.0/16 and service_subnet 10.96.0.0/12 overlap"],
+    );
+}
+
+#[test]
+fn preflight_refuses_a_node_address_inside_the_pod_cidr() {
+    let p = Project::new();
+    test_inventory(&p, 1, 0, 0, "pod_subnet: 127.0.0.0/16\n");
+    refused(
+        &p,
+        "single-control-plane.yml",
+        &["cp1's address 127.0.0.11 is inside 127.0.0.0/16"],
+    );
+}
+
+#[test]
+fn preflight_refuses_a_boolean_written_as_a_string() {
+    let p = Project::new();
+    test_inventory(&p, 1, 0, 0, "kube_untaint_control_plane: \"false\"\n");
+    refused(
+        &p,
+        "single-control-plane.yml",
+        &[
+            "kube_untaint_control_plane is \"false\"",
+            "not a boolean",
+            "without quotes",
+        ],
+    );
+}
+
+#[test]
+fn preflight_refuses_several_control_planes_without_a_load_balancer() {
+    let p = Project::new();
+    test_inventory(&p, 2, 0, 0, "");
+    refused(
+        &p,
+        "ha-stacked.yml",
+        &["2 control planes but no host in group loadbalancer"],
+    );
+}
+
+#[test]
+fn preflight_refuses_two_hosts_with_one_address() {
+    let p = Project::new();
+    test_inventory(&p, 1, 0, 0, "");
+    let hosts = std::fs::read_to_string(p.path().join("inv/hosts.yml")).unwrap();
+    p.file(
+        "inv/hosts.yml",
+        &hosts.replace("127.0.0.32", "127.0.0.31"),
+    );
+    refused(
+        &p,
+        "single-control-plane.yml",
+        &["share an address", "127.0.0.31, 127.0.0.31"],
+    );
+}
+
+/// A play running `roles` (by path) over every cluster host, with `pre_tasks`.
+fn role_play(pre_tasks: &str, roles: &[&str], tasks: &str) -> String {
+    let roles: Vec<String> = roles
+        .iter()
+        .map(|r| format!("    - {}\n", repo().join("roles").join(r).display()))
+        .collect();
+    format!(
+        "- hosts: k8s_cluster:etcd:loadbalancer\n  gather_facts: false\n  any_errors_fatal: true\n  pre_tasks:\n{pre_tasks}  roles:\n{}  tasks:\n{tasks}",
+        roles.concat()
+    )
+}
+
+#[test]
+fn preflight_inventory_checks_pass_every_sample_inventory() {
+    for topology in TOPOLOGIES {
+        let p = Project::new();
+        p.file(
+            "site.yml",
+            &role_play("    - meta: noop\n", &["k8s_defaults", "preflight"], "    - meta: noop\n"),
+        );
+        let inv = repo().join("inventories").join(topology);
+        let (events, report) = p
+            .run("site.yml", inv.to_str().unwrap(), common::opts())
+            .unwrap_or_else(|e| panic!("{topology}: {e}"));
+        assert_eq!(failures(&events), Vec::<String>::new(), "{topology}");
+        assert_eq!(report.exit_code, 0, "{topology}");
+        let checks = common::task_starts(&events)
+            .iter()
+            .filter(|t| t.starts_with("preflight : Check") || t.starts_with("Check"))
+            .count();
+        assert!(checks >= 13, "{topology}: only {checks} checks ran");
+    }
+}
+
+/// Runs preflight's host checks on the ha-stacked sample with `facts` set on every host.
+fn host_checks(facts: &str, extra_vars: &[(&str, Value)]) -> Vec<String> {
+    let p = Project::new();
+    let pre = format!("    - set_fact:\n{facts}");
+    let tasks = "    - import_role:\n        name: preflight\n        tasks_from: host\n";
+    p.file("site.yml", &role_play(&pre, &["k8s_defaults"], tasks));
+    let inv = repo().join("inventories/ha-stacked");
+    let mut o = common::opts();
+    for (k, v) in extra_vars {
+        o.extra_vars.insert((*k).into(), v.clone());
+    }
+    let (events, _) = p.run("site.yml", inv.to_str().unwrap(), o).unwrap();
+    failures(&events)
+}
+
+const GOOD_FACTS: &str = "        ansible_os_family: Debian\n        ansible_distribution: Debian\n        ansible_swaptotal_mb: 0\n        ansible_processor_vcpus: 2\n        ansible_memtotal_mb: 3900\n        ansible_hostname: \"{{ inventory_hostname }}\"\n        ansible_default_ipv4: {interface: eth1, network: 192.168.56.0, netmask: 255.255.255.0}\n";
+
+#[test]
+fn preflight_host_checks_pass_good_hosts() {
+    assert_eq!(host_checks(GOOD_FACTS, &[]), Vec::<String>::new());
+}
+
+#[test]
+fn preflight_host_checks_say_what_to_fix() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("ansible_os_family: Debian", "ansible_os_family: RedHat", "these roles support Debian"),
+        ("ansible_memtotal_mb: 3900", "ansible_memtotal_mb: 1024", "at least 2 CPUs and 1700 MB"),
+        ("ansible_processor_vcpus: 2", "ansible_processor_vcpus: 1", "1 CPU(s)"),
+        ("network: 192.168.56.0", "network: 10.96.0.0", "overlaps 10.96.0.0/12"),
+        (
+            "ansible_hostname: \"{{ inventory_hostname }}\"",
+            "ansible_hostname: debian",
+            "Several hosts report the same host name",
+        ),
+    ];
+    for (from, to, needle) in cases {
+        let f = host_checks(&GOOD_FACTS.replace(from, to), &[]);
+        assert!(!f.is_empty(), "{to}: no failure");
+        assert!(f.iter().all(|m| m.contains(needle)), "{to}: {f:#?}");
+    }
+    let swap = GOOD_FACTS.replace("ansible_swaptotal_mb: 0", "ansible_swaptotal_mb: 1024");
+    assert_eq!(host_checks(&swap, &[]), Vec::<String>::new(), "swap is turned off by default");
+    let f = host_checks(&swap, &[("disable_swap", json!(false))]);
+    assert!(!f.is_empty() && f[0].contains("Set disable_swap: true"), "{f:#?}");
+}
