@@ -179,11 +179,16 @@ impl RemoteCommand {
 
 /// The command that writes `file` atomically: the content arrives on stdin, goes to a
 /// temporary file beside the destination, gets its mode and owner, then is renamed over the
-/// destination. Without a mode, an existing destination's mode is kept.
+/// destination — only if every byte arrived. Without a mode, an existing destination's
+/// mode is kept.
 pub fn atomic_write(file: &crate::transport::PutFile<'_>) -> RemoteCommand {
     let dest = quote(file.dest);
+    // A connection cut mid-transfer looks like end-of-input to `cat`: the size check keeps
+    // a short file from ever being renamed into place.
+    let size = file.content.len();
     let mut script = format!(
-        "set -e; t=$(mktemp \"$(dirname {dest})/.windlass.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; "
+        "set -e; t=$(mktemp \"$(dirname {dest})/.windlass.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; \
+         [ \"$(wc -c < \"$t\")\" -eq {size} ] || {{ echo 'incomplete transfer' >&2; exit 1; }}; "
     );
     match file.mode {
         Some(m) => script.push_str(&format!("chmod {m:o} \"$t\"; ")),

@@ -9,20 +9,31 @@ pub mod apt;
 pub mod apt_key;
 pub mod apt_repository;
 pub mod assert;
+pub mod blockinfile;
 pub mod command;
+pub mod copy;
 pub mod deb822_repository;
 pub mod debug;
 pub mod dpkg_selections;
+pub mod fetch;
+pub mod file;
+pub mod fileops;
 pub mod group;
 pub mod hostname;
+pub mod ini_file;
+pub mod lineinfile;
 pub mod modprobe;
 pub mod package;
 pub mod params;
 pub mod plan;
+pub mod replace;
 pub mod service;
 pub mod set_fact;
+pub mod slurp;
+pub mod stat;
 pub mod sysctl;
 pub mod sysprobe;
+pub mod template;
 pub mod user;
 
 use std::collections::HashMap;
@@ -167,6 +178,16 @@ impl Registry {
         r.register(Arc::new(plan::PlannedModule::new(user::User)));
         r.register(Arc::new(plan::PlannedModule::new(group::Group)));
         r.register(Arc::new(plan::PlannedModule::new(hostname::Hostname)));
+        r.register(Arc::new(plan::PlannedModule::new(copy::Copy)));
+        r.register(Arc::new(plan::PlannedModule::new(file::File)));
+        r.register(Arc::new(plan::PlannedModule::new(stat::Stat)));
+        r.register(Arc::new(plan::PlannedModule::new(slurp::Slurp)));
+        r.register(Arc::new(plan::PlannedModule::new(lineinfile::Lineinfile)));
+        r.register(Arc::new(plan::PlannedModule::new(blockinfile::Blockinfile)));
+        r.register(Arc::new(plan::PlannedModule::new(replace::Replace)));
+        r.register(Arc::new(plan::PlannedModule::new(ini_file::IniFile)));
+        r.register(Arc::new(fetch::Fetch));
+        r.register(Arc::new(plan::PlannedModule::new(template::Template)));
         r
     }
 

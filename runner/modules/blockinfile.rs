@@ -1,0 +1,310 @@
+//! `ansible.builtin.blockinfile`: keep a block of lines between two marker lines in a file.
+//!
+//! Why this module exists: a playbook often owns a few lines of a shared file (hosts
+//! entries, a containerd mirror section). The markers make the block findable again, so
+//! the content can be replaced or removed on later runs. The probe reads the file; the new
+//! content is computed in Rust and written atomically.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::ResultMap;
+use super::TaskCtx;
+use super::fileops::{self, Attrs, Edit, py_regex, split_lines, strip_eol};
+use super::lineinfile::attrs_msg;
+use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
+use super::plan::{Plan, PlanCtx, Planned};
+use crate::command::RemoteCommand;
+use crate::transport::ExecOutput;
+
+/// Parameters of `blockinfile`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockinfileParams {
+    /// The file to edit (aliases `dest`, `destfile`, `name`). Required.
+    #[serde(alias = "dest", alias = "destfile", alias = "name")]
+    pub path: String,
+    /// The text between the markers (alias `content`); empty removes the block. Default "".
+    #[serde(default, alias = "content", deserialize_with = "opt_stringish")]
+    pub block: Option<String>,
+    /// Marker line template; `{mark}` becomes `marker_begin`/`marker_end`. Default
+    /// `# {mark} ANSIBLE MANAGED BLOCK`.
+    #[serde(default)]
+    pub marker: Option<String>,
+    /// Replaces `{mark}` in the first marker. Default `BEGIN`.
+    #[serde(default)]
+    pub marker_begin: Option<String>,
+    /// Replaces `{mark}` in the last marker. Default `END`.
+    #[serde(default)]
+    pub marker_end: Option<String>,
+    /// A new block goes after the last line matching this regex, or `EOF` (default).
+    #[serde(default)]
+    pub insertafter: Option<String>,
+    /// A new block goes before the last line matching this regex, or `BOF`.
+    #[serde(default)]
+    pub insertbefore: Option<String>,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Create the file when missing. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub create: bool,
+    /// Keep a timestamped copy of the old file (result `backup_file`). Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub backup: bool,
+    /// Permission bits or symbolic mode.
+    #[serde(default, deserialize_with = "opt_mode")]
+    pub mode: Option<Mode>,
+    /// Owner name or uid.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub owner: Option<String>,
+    /// Group name or gid.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub group: Option<String>,
+    /// Command with `%s` that must accept the new file before it replaces the old one.
+    #[serde(default)]
+    pub validate: Option<String>,
+    #[serde(skip)]
+    pub(crate) diff: bool,
+}
+
+/// `ansible.builtin.blockinfile`.
+pub struct Blockinfile;
+
+/// The new text and message; `None`: no change.
+pub fn edit(p: &BlockinfileParams, text: &str) -> Result<(Option<String>, String), String> {
+    let present = match p.state.as_deref() {
+        None | Some("present") => true,
+        Some("absent") => false,
+        Some(o) => {
+            return Err(format!(
+                "value of state must be one of: absent, present, got: {o}"
+            ));
+        }
+    };
+    if p.insertafter.is_some() && p.insertbefore.is_some() {
+        return Err("parameters are mutually exclusive: insertafter, insertbefore".into());
+    }
+    let marker = p
+        .marker
+        .as_deref()
+        .unwrap_or("# {mark} ANSIBLE MANAGED BLOCK");
+    let m0 = marker.replace("{mark}", p.marker_begin.as_deref().unwrap_or("BEGIN"));
+    let m1 = marker.replace("{mark}", p.marker_end.as_deref().unwrap_or("END"));
+    let block = p.block.clone().unwrap_or_default();
+    let blocklines: Vec<String> = if present && !block.is_empty() {
+        let mut v = vec![format!("{m0}\n")];
+        v.extend(block.lines().map(|l| format!("{l}\n")));
+        v.push(format!("{m1}\n"));
+        v
+    } else {
+        Vec::new()
+    };
+    let mut lines = split_lines(text);
+    if let Some(last) = lines.last_mut()
+        && !last.ends_with('\n')
+    {
+        last.push('\n');
+    }
+    let n0 = lines.iter().position(|l| strip_eol(l) == m0);
+    let n1 = lines.iter().position(|l| strip_eol(l) == m1);
+    let (start, end) = match (n0, n1) {
+        (Some(a), Some(b)) if a <= b => (a, b + 1),
+        (Some(a), Some(b)) => (b, a + 1),
+        _ => {
+            // No block yet: where would it go?
+            let at = if p.insertbefore.as_deref() == Some("BOF") {
+                0
+            } else if let Some(r) = p.insertbefore.as_deref() {
+                let re = py_regex(r, false)?;
+                lines
+                    .iter()
+                    .rposition(|l| re.is_match(strip_eol(l)))
+                    .unwrap_or(lines.len())
+            } else if let Some(r) = p.insertafter.as_deref().filter(|a| *a != "EOF") {
+                let re = py_regex(r, false)?;
+                lines
+                    .iter()
+                    .rposition(|l| re.is_match(strip_eol(l)))
+                    .map(|i| i + 1)
+                    .unwrap_or(lines.len())
+            } else {
+                lines.len()
+            };
+            (at, at)
+        }
+    };
+    if lines[start..end] == blocklines[..] {
+        return Ok((None, String::new()));
+    }
+    let msg = if blocklines.is_empty() {
+        "Block removed"
+    } else {
+        "Block inserted"
+    };
+    lines.splice(start..end, blocklines);
+    Ok((Some(lines.concat()), msg.to_string()))
+}
+
+#[async_trait::async_trait]
+impl Planned for Blockinfile {
+    type Params = BlockinfileParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.blockinfile"
+    }
+
+    fn exclusive(&self) -> &'static [&'static [&'static str]] {
+        &[&["insertbefore", "insertafter"]]
+    }
+
+    async fn prepare(&self, p: &mut BlockinfileParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
+        p.diff = ctx.diff;
+        Ok(())
+    }
+
+    fn probe(&self, p: &BlockinfileParams) -> Result<Option<RemoteCommand>, String> {
+        Ok(Some(fileops::probe_text(&p.path)))
+    }
+
+    fn plan(
+        &self,
+        p: &BlockinfileParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let f = fileops::parse_facts(facts.ok_or("blockinfile needs its probe")?)?;
+        let mut result = ResultMap::new();
+        let (new, mut msg) = edit(p, &fileops::text_of(&f)?)?;
+        if !f.exists() {
+            if p.state.as_deref() == Some("absent") || new.is_none() {
+                result.insert("msg".into(), Value::String(String::new()));
+                return Ok(Plan::unchanged(result));
+            }
+            if !p.create {
+                return Err(format!("Path {} does not exist !", p.path));
+            }
+            msg = "File created".into();
+        }
+        let attrs = Attrs {
+            mode: p.mode.clone(),
+            owner: p.owner.clone(),
+            group: p.group.clone(),
+        };
+        let (steps, diffs, attrs_changed) = fileops::edit_steps(
+            &Edit {
+                path: &p.path,
+                new,
+                attrs: &attrs,
+                backup: p.backup,
+                validate: p.validate.as_deref(),
+                diff: p.diff,
+            },
+            &f,
+        )?;
+        result.insert("msg".into(), Value::String(attrs_msg(msg, attrs_changed)));
+        Ok(Plan {
+            steps,
+            diffs,
+            result,
+            changed: None,
+        })
+    }
+
+    fn finish(&self, _p: &BlockinfileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        let mut extra = ResultMap::new();
+        fileops::apply_final(&mut extra, outputs, "backup_file");
+        if let Some(b) = extra.get("backup_file") {
+            result.insert("backup_file".into(), b.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::plan::params;
+    use serde_json::json;
+
+    fn p(args: Value) -> BlockinfileParams {
+        let Value::Object(m) = args else { panic!() };
+        params("blockinfile", m).unwrap()
+    }
+
+    #[test]
+    fn block_rules() {
+        let q = p(json!({"path": "/f", "block": "a\nb"}));
+        let (new, msg) = edit(&q, "x\n").unwrap();
+        assert_eq!(
+            new.as_deref(),
+            Some("x\n# BEGIN ANSIBLE MANAGED BLOCK\na\nb\n# END ANSIBLE MANAGED BLOCK\n")
+        );
+        assert_eq!(msg, "Block inserted");
+        assert_eq!(edit(&q, new.as_deref().unwrap()).unwrap().0, None);
+        let q2 = p(
+            json!({"path": "/f", "content": "c", "marker": "// {mark} m", "insertbefore": "BOF"}),
+        );
+        assert_eq!(
+            edit(&q2, "x\n// BEGIN m\na\n// END m\ny")
+                .unwrap()
+                .0
+                .as_deref(),
+            Some("x\n// BEGIN m\nc\n// END m\ny\n")
+        );
+        let gone = p(json!({"path": "/f", "state": "absent"}));
+        assert_eq!(
+            edit(
+                &gone,
+                "x\n# BEGIN ANSIBLE MANAGED BLOCK\na\n# END ANSIBLE MANAGED BLOCK\n"
+            )
+            .unwrap(),
+            (Some("x\n".into()), "Block removed".into())
+        );
+        let after = p(json!({"path": "/f", "block": "z", "insertafter": "^x"}));
+        assert_eq!(
+            edit(&after, "x\ny\n").unwrap().0.as_deref(),
+            Some("x\n# BEGIN ANSIBLE MANAGED BLOCK\nz\n# END ANSIBLE MANAGED BLOCK\ny\n")
+        );
+    }
+
+    #[test]
+    fn golden_blockinfile() {
+        let out = |s: &str| ExecOutput {
+            rc: 0,
+            stdout: s.as_bytes().to_vec(),
+            stderr: vec![],
+        };
+        let mut q = p(
+            json!({"path": "/etc/hosts", "block": "10.0.0.1 a\n10.0.0.2 b\n", "create": true, "mode": "0644"}),
+        );
+        q.diff = true;
+        insta::assert_yaml_snapshot!(
+            "blockinfile_create",
+            Blockinfile
+                .plan(
+                    &q,
+                    Some(&out("path=/etc/hosts\nkind=absent\n")),
+                    PlanCtx::default()
+                )
+                .unwrap()
+        );
+        q.create = false;
+        insta::assert_snapshot!(
+            "blockinfile_err_missing",
+            Blockinfile
+                .plan(
+                    &q,
+                    Some(&out("path=/etc/hosts\nkind=absent\n")),
+                    PlanCtx::default()
+                )
+                .unwrap_err()
+        );
+        let conv = "path=/etc/hosts\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\n--windlass-content--\n127.0.0.1 localhost\n# BEGIN ANSIBLE MANAGED BLOCK\n10.0.0.1 a\n10.0.0.2 b\n# END ANSIBLE MANAGED BLOCK\n";
+        assert!(
+            !Blockinfile
+                .plan(&q, Some(&out(conv)), PlanCtx::default())
+                .unwrap()
+                .is_change()
+        );
+    }
+}

@@ -1,0 +1,435 @@
+//! `ansible.builtin.copy`: put a controller file or literal content at a path on the host.
+//!
+//! Why this module exists: most configuration reaches hosts this way. The probe reports the
+//! destination's checksum (sha1, like Ansible's `checksum`), so an unchanged file costs one
+//! round trip and no transfer; a changed one is written atomically through
+//! [`fileops::write_step`] (validated and backed up first when asked). The same planning
+//! serves `template`, which only differs in how the content is made.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::fileops::{self, Attrs, Kind, StatOpts, WriteSpec};
+use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
+use super::plan::{Plan, PlanCtx, Planned};
+use super::{ResultMap, TaskCtx};
+use crate::command::{RemoteCommand, quote};
+use crate::template::SearchKind;
+use crate::transport::ExecOutput;
+
+fn yes() -> bool {
+    true
+}
+
+/// Parameters of `copy`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyParams {
+    /// Path of the file to copy: on the controller (searched in the role's `files/`, then
+    /// the playbook directory's `files/`, then as given), or on the host with `remote_src`.
+    /// One of `src` or `content` is required.
+    #[serde(default)]
+    pub src: Option<String>,
+    /// Literal content to write instead of `src` (lists and mappings are written as JSON).
+    #[serde(default, deserialize_with = "content_value")]
+    pub content: Option<String>,
+    /// Absolute path on the host. Ending in `/`, or naming an existing directory, means
+    /// `dest/<basename of src>`. Required.
+    pub dest: String,
+    /// Permission bits (`"0644"`, `0644`) or a symbolic mode; default keeps an existing
+    /// file's mode, 0644 for a new one.
+    #[serde(default, deserialize_with = "opt_mode")]
+    pub mode: Option<Mode>,
+    /// Owner name or uid; default keeps the existing owner.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub owner: Option<String>,
+    /// Group name or gid; default keeps the existing group.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub group: Option<String>,
+    /// Keep a timestamped copy of the old file before overwriting it (result `backup_file`).
+    /// Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub backup: bool,
+    /// Replace a file whose content differs; `false`: only create missing files. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub force: bool,
+    /// Command that must succeed on the new file before it replaces `dest`; `%s` is the
+    /// new file's path (e.g. `visudo -cf %s`).
+    #[serde(default)]
+    pub validate: Option<String>,
+    /// `src` is a path on the host, not the controller. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub remote_src: bool,
+    #[serde(skip)]
+    pub(crate) data: Vec<u8>,
+    #[serde(skip)]
+    pub(crate) diff: bool,
+}
+
+/// Content as Ansible takes it: text as is, other values as JSON.
+fn content_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Bool(b)) => Some(if b { "True" } else { "False" }.into()),
+        Some(v) => Some(v.to_string()),
+    })
+}
+
+/// `ansible.builtin.copy`.
+pub struct Copy;
+
+/// What [`put_plan`] needs, shared by `copy` and `template`.
+pub struct PutRequest<'a> {
+    /// The destination as given.
+    pub dest: &'a str,
+    /// The content to write (unused with `remote_src`).
+    pub content: &'a [u8],
+    /// Requested attributes.
+    pub attrs: Attrs,
+    /// Back up the old file.
+    pub backup: bool,
+    /// Validation command.
+    pub validate: Option<&'a str>,
+    /// Replace differing files.
+    pub force: bool,
+    /// The `src` path on the host (`remote_src`).
+    pub remote_src: Option<&'a str>,
+    /// Whether diffs were asked for (the probe then reads the old content).
+    pub diff: bool,
+}
+
+/// The probe for a put: resolves `dest/` to `dest/<basename>`, reports the destination and
+/// whether its directory exists (and, with `remote_src`, the source's checksum).
+pub fn put_probe(
+    dest: &str,
+    basename: Option<&str>,
+    remote_src: Option<&str>,
+    diff: bool,
+) -> RemoteCommand {
+    let mut s = format!("d={}; p=\"$d\"; ", quote(dest));
+    match basename {
+        Some(b) => s.push_str(&format!(
+            "case \"$d\" in */) p=\"$d\"{b};; *) if [ -d \"$d\" ]; then p=\"$d/\"{b}; fi;; esac; ",
+            b = quote(b)
+        )),
+        None => s.push_str("if [ -d \"$d\" ]; then echo destdir=1; fi; "),
+    }
+    if let Some(src) = remote_src {
+        s.push_str(&format!(
+            "if [ -f {src} ]; then printf 'src_checksum=%s\\nsrc_size=%s\\n' \"$(sha1sum < {src} | cut -d' ' -f1)\" \"$(stat -L -c %s -- {src})\"; else echo src_missing=1; fi; ",
+            src = quote(src)
+        ));
+    }
+    s.push_str(&fileops::stat_snippet(StatOpts {
+        follow: true,
+        checksum: Some("sha1sum"),
+        content_limit: diff.then_some(fileops::MAX_DIFF_SIZE),
+    }));
+    s.push_str("true");
+    RemoteCommand::shell(s)
+}
+
+/// Decide a put from the probe: nothing, attributes only, or a (validated) write.
+pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> {
+    let f = fileops::parse_facts(out)?;
+    if f.get("destdir") == Some("1") {
+        return Err(format!(
+            "can not use content with a dir as dest: {}",
+            req.dest
+        ));
+    }
+    if f.kind == Kind::Directory {
+        return Err(format!("dest {} is an existing directory", f.path));
+    }
+    let (checksum, size) = match req.remote_src {
+        Some(src) => {
+            if f.get("src_missing") == Some("1") {
+                return Err(format!("Source {src} not found"));
+            }
+            (
+                f.get("src_checksum").unwrap_or_default().to_string(),
+                f.get("src_size")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0u64),
+            )
+        }
+        None => (fileops::sha1_hex(req.content), req.content.len() as u64),
+    };
+    let mut result = ResultMap::new();
+    let finish = |mut r: ResultMap, after: &fileops::FileFacts| {
+        for (k, v) in fileops::path_result("dest", after) {
+            r.insert(k, v);
+        }
+        r.insert("checksum".into(), Value::String(checksum.clone()));
+        if req.remote_src.is_none() {
+            r.insert(
+                "md5sum".into(),
+                Value::String(fileops::md5_hex(req.content)),
+            );
+        }
+        r.insert("size".into(), Value::from(size));
+        r
+    };
+    if f.exists() && !req.force {
+        result.insert(
+            "msg".into(),
+            Value::String("file already exists, force is off".into()),
+        );
+        return Ok(Plan::unchanged(finish(result, &f)));
+    }
+    if f.checksum.as_deref() == Some(checksum.as_str()) {
+        let steps = req.attrs.steps(&f.path, &f, false)?;
+        let after = req.attrs.applied(&f)?;
+        return Ok(Plan {
+            steps,
+            result: finish(result, &after),
+            ..Plan::default()
+        });
+    }
+    let step = fileops::write_step(&WriteSpec {
+        dest: &f.path,
+        content: req.content,
+        attrs: &req.attrs,
+        backup: req.backup,
+        validate: req.validate,
+        remote_src: req.remote_src,
+    })?;
+    let base = if f.exists() {
+        f.clone()
+    } else {
+        fileops::FileFacts {
+            path: f.path.clone(),
+            mode: 0o644,
+            uid: u32::MAX,
+            gid: u32::MAX,
+            ..Default::default()
+        }
+    };
+    let mut after = req.attrs.applied(&base)?;
+    after.kind = Kind::File;
+    after.size = size;
+    let mut diffs = Vec::new();
+    if req.diff && req.remote_src.is_none() {
+        let before = if f.exists() {
+            f.content.as_deref()
+        } else {
+            Some(&b""[..])
+        };
+        if before.is_some()
+            && let Some(d) = fileops::text_diff(&f.path, before, Some(req.content))
+        {
+            diffs.push(d);
+        }
+    }
+    Ok(Plan {
+        steps: vec![step],
+        diffs,
+        result: finish(result, &after),
+        changed: None,
+    })
+}
+
+#[async_trait::async_trait]
+impl Planned for Copy {
+    type Params = CopyParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.copy"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["dest"]
+    }
+
+    fn exclusive(&self) -> &'static [&'static [&'static str]] {
+        &[&["src", "content"]]
+    }
+
+    async fn prepare(&self, p: &mut CopyParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
+        p.diff = ctx.diff;
+        if p.remote_src {
+            return Ok(());
+        }
+        if let Some(src) = &p.src {
+            let path = fileops::find_local(src, &ctx.vars.search_dirs(SearchKind::Files))?;
+            if path.is_dir() {
+                return Err(format!(
+                    "src {src} is a directory; copying directories is not supported, use a file"
+                ));
+            }
+            p.data = std::fs::read(&path)
+                .map_err(|e| format!("could not read {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    fn probe(&self, p: &CopyParams) -> Result<Option<RemoteCommand>, String> {
+        check_params(p)?;
+        let base = p.src.as_deref().map(basename);
+        let remote = p.src.as_deref().filter(|_| p.remote_src);
+        Ok(Some(put_probe(&p.dest, base, remote, p.diff)))
+    }
+
+    fn plan(
+        &self,
+        p: &CopyParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        check_params(p)?;
+        let out = facts.ok_or("copy needs its probe")?;
+        let content: &[u8] = match (&p.content, p.src.is_some()) {
+            (Some(c), _) => c.as_bytes(),
+            (None, _) => &p.data,
+        };
+        let mut plan = put_plan(
+            &PutRequest {
+                dest: &p.dest,
+                content,
+                attrs: Attrs {
+                    mode: p.mode.clone(),
+                    owner: p.owner.clone(),
+                    group: p.group.clone(),
+                },
+                backup: p.backup,
+                validate: p.validate.as_deref(),
+                force: p.force,
+                remote_src: p.src.as_deref().filter(|_| p.remote_src),
+                diff: p.diff,
+            },
+            out,
+        )?;
+        if let Some(src) = &p.src {
+            plan.result.insert("src".into(), Value::String(src.clone()));
+        }
+        Ok(plan)
+    }
+
+    fn finish(&self, _p: &CopyParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        fileops::apply_final(result, outputs, "backup_file");
+    }
+}
+
+fn check_params(p: &CopyParams) -> Result<(), String> {
+    if p.src.is_none() && p.content.is_none() {
+        return Err("src (or content) is required".into());
+    }
+    if p.src.is_some() && p.content.is_some() {
+        return Err("parameters are mutually exclusive: src, content".into());
+    }
+    if p.remote_src && p.src.is_none() {
+        return Err("remote_src needs src".into());
+    }
+    Ok(())
+}
+
+/// The last component of a path.
+pub fn basename(p: &str) -> &str {
+    p.trim_end_matches('/').rsplit('/').next().unwrap_or(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::plan::params;
+    use serde_json::json;
+
+    fn p(args: Value) -> CopyParams {
+        let Value::Object(m) = args else { panic!() };
+        params("copy", m).unwrap()
+    }
+
+    fn out(s: &str) -> ExecOutput {
+        ExecOutput {
+            rc: 0,
+            stdout: s.as_bytes().to_vec(),
+            stderr: vec![],
+        }
+    }
+
+    const ABSENT: &str = "parent=1\npath=/etc/x.conf\nkind=absent\n";
+    // sha1("hello\n")
+    const SAME: &str = "parent=1\npath=/etc/x.conf\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=6\nmtime=1\ninode=2\nnlink=1\nchecksum=f572d396fae9206628714fb2ce00f72e94f2258f\n";
+    const OTHER: &str = "parent=1\npath=/etc/x.conf\nkind=file\nmode=600\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=4\nmtime=1\ninode=2\nnlink=1\nchecksum=0000\n--windlass-content--\nold\n";
+
+    fn plan_of(args: Value, probe: &str, diff: bool) -> Result<Plan, String> {
+        let mut params = p(args);
+        params.diff = diff;
+        Copy.plan(&params, Some(&out(probe)), PlanCtx { check: false, diff })
+    }
+
+    #[test]
+    fn golden_copy() {
+        let fresh = plan_of(
+            json!({"content": "hello\n", "dest": "/etc/x.conf", "mode": "0640"}),
+            ABSENT,
+            false,
+        );
+        insta::assert_yaml_snapshot!("copy_fresh", fresh.unwrap());
+        let same = plan_of(
+            json!({"content": "hello\n", "dest": "/etc/x.conf"}),
+            SAME,
+            false,
+        )
+        .unwrap();
+        assert!(same.steps.is_empty());
+        insta::assert_yaml_snapshot!("copy_converged", same);
+        let attrs = plan_of(
+            json!({"content": "hello\n", "dest": "/etc/x.conf", "mode": "u=rw,g=,o=", "owner": "nobody"}),
+            SAME,
+            false,
+        );
+        insta::assert_yaml_snapshot!("copy_attrs_only", attrs.unwrap());
+        let changed = plan_of(
+            json!({"content": "hello\n", "dest": "/etc/x.conf", "backup": true, "validate": "grep -q hello %s"}),
+            OTHER,
+            true,
+        );
+        insta::assert_yaml_snapshot!("copy_changed_diff_backup_validate", changed.unwrap());
+        let noforce = plan_of(
+            json!({"content": "hello\n", "dest": "/etc/x.conf", "force": "no"}),
+            OTHER,
+            false,
+        )
+        .unwrap();
+        assert!(noforce.steps.is_empty());
+    }
+
+    #[test]
+    fn copy_errors() {
+        let e = plan_of(
+            json!({"content": "x", "dest": "/nope/x"}),
+            "parent=0\nparent_dir=/nope\npath=/nope/x\nkind=absent\n",
+            false,
+        );
+        // A missing directory is created, as Ansible's copy does.
+        assert_eq!(e.unwrap().steps.len(), 1);
+        let e = plan_of(json!({"dest": "/x"}), ABSENT, false);
+        assert_eq!(e.unwrap_err(), "src (or content) is required");
+        let e = plan_of(
+            json!({"content": "x", "dest": "/tmp"}),
+            "destdir=1\nparent=1\npath=/tmp\nkind=directory\n",
+            false,
+        );
+        assert!(e.unwrap_err().contains("can not use content with a dir"));
+        let e = plan_of(
+            json!({"content": "x", "dest": "/x", "validate": "true"}),
+            ABSENT,
+            false,
+        );
+        assert_eq!(e.unwrap_err(), "validate must contain %s: true");
+        let Value::Object(m) = json!({"content": "x", "dest": "/x", "mdoe": "0644"}) else {
+            panic!()
+        };
+        let e = params::<CopyParams>("copy", m).err().unwrap();
+        insta::assert_snapshot!("copy_err_unknown", e.to_string());
+    }
+
+    #[test]
+    fn probe_resolves_directory_dest() {
+        let c = put_probe("/etc/", Some("a b.conf"), None, false);
+        insta::assert_yaml_snapshot!("copy_probe", c);
+    }
+}

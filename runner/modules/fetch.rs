@@ -1,0 +1,194 @@
+//! `ansible.builtin.fetch`: copy a file from the host to the controller.
+//!
+//! Why this module exists: certificates, kubeconfigs and join material are collected from
+//! hosts. The destination is `dest/<inventory_hostname>/<src>` (or `dest` itself with
+//! `flat`); the host's sha1 is compared with the local file's first, so an unchanged file
+//! is not transferred. The local file is written atomically (temp file, then rename).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::fileops::{self, Kind, StatOpts};
+use super::params::ansible_bool;
+use super::plan::{field_names, params};
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+
+fn yes() -> bool {
+    true
+}
+
+/// Parameters of `fetch`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchParams {
+    /// The file on the host. Required.
+    pub src: String,
+    /// Directory (or, with `flat`, file) on the controller; relative paths are relative to
+    /// the playbook directory. Required.
+    pub dest: String,
+    /// Write to `dest` itself (or `dest/<basename>` when it ends in `/`) instead of
+    /// `dest/<host>/<src>`. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub flat: bool,
+    /// Fail when `src` is missing. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub fail_on_missing: bool,
+    /// Check the copy's checksum against the host's. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub validate_checksum: bool,
+}
+
+/// `ansible.builtin.fetch`.
+pub struct Fetch;
+
+/// Where the file lands on the controller.
+pub fn local_dest(p: &FetchParams, host: &str, base: &Path) -> PathBuf {
+    let dest = if Path::new(&p.dest).is_absolute() {
+        PathBuf::from(&p.dest)
+    } else {
+        base.join(&p.dest)
+    };
+    if p.flat {
+        if p.dest.ends_with('/') {
+            dest.join(super::copy::basename(&p.src))
+        } else {
+            dest
+        }
+    } else {
+        dest.join(host).join(p.src.trim_start_matches('/'))
+    }
+}
+
+#[async_trait::async_trait]
+impl Module for Fetch {
+    fn name(&self) -> &'static str {
+        "ansible.builtin.fetch"
+    }
+
+    fn spec(&self) -> ParamSpec {
+        let params: Vec<(&'static str, &'static [&'static str])> = field_names::<FetchParams>()
+            .iter()
+            .map(|n| (*n, &[] as &'static [&'static str]))
+            .collect();
+        ParamSpec {
+            params: Box::leak(params.into_boxed_slice()),
+            required: &["src", "dest"],
+            ..ParamSpec::default()
+        }
+    }
+
+    async fn run(
+        &self,
+        ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Result<ResultMap, ModuleError> {
+        let p: FetchParams = params("fetch", args)?;
+        let base = ctx
+            .vars
+            .get("playbook_dir")
+            .and_then(|v| v.as_str().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let dest = local_dest(&p, ctx.host, &base);
+        let probe = fileops::probe_path(
+            &p.src,
+            StatOpts {
+                follow: true,
+                checksum: Some("sha1sum"),
+                content_limit: None,
+            },
+        )
+        .with_become(ctx.become_.clone());
+        let f = fileops::parse_facts(&ctx.transport.exec(&probe).await?)
+            .map_err(ModuleError::Failed)?;
+        let mut r = ResultMap::new();
+        r.insert("changed".into(), Value::Bool(false));
+        r.insert("file".into(), Value::String(p.src.clone()));
+        r.insert("dest".into(), Value::String(dest.display().to_string()));
+        match f.kind {
+            Kind::Absent => {
+                let msg = "the remote file does not exist, not transferring";
+                if p.fail_on_missing {
+                    r.insert("failed".into(), Value::Bool(true));
+                }
+                r.insert("msg".into(), Value::String(msg.into()));
+                return Ok(r);
+            }
+            Kind::Directory => {
+                r.insert("failed".into(), Value::Bool(true));
+                r.insert(
+                    "msg".into(),
+                    Value::String(
+                        "remote file is a directory, fetch cannot work on directories".into(),
+                    ),
+                );
+                return Ok(r);
+            }
+            _ => {}
+        }
+        let remote_sum = f.checksum.clone().unwrap_or_default();
+        r.insert("remote_checksum".into(), Value::String(remote_sum.clone()));
+        let local = std::fs::read(&dest).ok();
+        let local_sum = local.as_deref().map(fileops::sha1_hex);
+        if local_sum.as_deref() == Some(remote_sum.as_str()) {
+            r.insert("checksum".into(), Value::String(remote_sum));
+            return Ok(r);
+        }
+        r.insert("changed".into(), Value::Bool(true));
+        if ctx.check {
+            return Ok(r);
+        }
+        let data = ctx.transport.get(&p.src, ctx.become_.as_ref()).await?;
+        let sum = fileops::sha1_hex(&data);
+        if p.validate_checksum && sum != remote_sum {
+            r.insert("failed".into(), Value::Bool(true));
+            r.insert("msg".into(), Value::String("checksum mismatch".into()));
+            return Ok(r);
+        }
+        write_local(&dest, &data).map_err(ModuleError::Failed)?;
+        r.insert("checksum".into(), Value::String(sum));
+        r.insert("md5sum".into(), Value::String(fileops::md5_hex(&data)));
+        Ok(r)
+    }
+}
+
+fn write_local(dest: &Path, data: &[u8]) -> Result<(), String> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, data)
+        .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    tmp.persist(dest)
+        .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations() {
+        let p = |dest: &str, flat: bool| FetchParams {
+            src: "/etc/kubernetes/admin.conf".into(),
+            dest: dest.into(),
+            flat,
+            ..FetchParams::default()
+        };
+        let base = Path::new("/play");
+        assert_eq!(
+            local_dest(&p("out", false), "m1", base),
+            PathBuf::from("/play/out/m1/etc/kubernetes/admin.conf")
+        );
+        assert_eq!(
+            local_dest(&p("/tmp/k/", true), "m1", base),
+            PathBuf::from("/tmp/k/admin.conf")
+        );
+        assert_eq!(
+            local_dest(&p("/tmp/k.conf", true), "m1", base),
+            PathBuf::from("/tmp/k.conf")
+        );
+    }
+}

@@ -1,0 +1,572 @@
+//! `ansible.builtin.file`: make a path a file, directory, symbolic or hard link, touch it,
+//! remove it, and set its owner, group and mode.
+//!
+//! Why this module exists: directories, links and permissions are most of what a cluster
+//! build does to a filesystem besides content. One probe reports the path's type, mode,
+//! owner, group and link target (and, with `recurse`, whether anything below differs); the
+//! plan is the few `mkdir`/`ln`/`rm`/`chown`/`chmod` commands that close the gap.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::ResultMap;
+use super::fileops::{self, Attrs, FileFacts, Kind, StatOpts};
+use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
+use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use crate::command::{RemoteCommand, quote};
+use crate::transport::ExecOutput;
+
+fn yes() -> bool {
+    true
+}
+
+/// Parameters of `file`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileParams {
+    /// The path to manage (aliases `dest`, `name`). Required.
+    #[serde(alias = "dest", alias = "name")]
+    pub path: String,
+    /// `file` (default when absent: must exist), `directory`, `link`, `hard`, `touch` or
+    /// `absent`. Default: the path's current state, `file` when it does not exist.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// With `state: directory`, apply owner/group/mode to everything below. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub recurse: bool,
+    /// The link target, for `state: link` and `state: hard`.
+    #[serde(default)]
+    pub src: Option<String>,
+    /// Permission bits (`"0755"`) or a symbolic mode (`u=rwX,g=rX,o=rX`).
+    #[serde(default, deserialize_with = "opt_mode")]
+    pub mode: Option<Mode>,
+    /// Owner name or uid.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub owner: Option<String>,
+    /// Group name or gid.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub group: Option<String>,
+    /// For links: replace an existing file or empty directory, and allow a missing `src`.
+    /// Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub force: bool,
+    /// Act on a link's target rather than the link itself. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub follow: bool,
+    /// For `touch`: `preserve` keeps the modification time of an existing file; `now`
+    /// (default) updates it.
+    #[serde(default)]
+    pub modification_time: Option<String>,
+    /// For `touch`: `preserve` keeps the access time of an existing file; `now` (default).
+    #[serde(default)]
+    pub access_time: Option<String>,
+}
+
+/// `ansible.builtin.file`.
+pub struct File;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    File,
+    Directory,
+    Link,
+    Hard,
+    Touch,
+    Absent,
+}
+
+fn state_of(p: &FileParams) -> Result<Option<State>, String> {
+    Ok(match p.state.as_deref() {
+        None => None,
+        Some("file") => Some(State::File),
+        Some("directory") => Some(State::Directory),
+        Some("link") => Some(State::Link),
+        Some("hard") => Some(State::Hard),
+        Some("touch") => Some(State::Touch),
+        Some("absent") => Some(State::Absent),
+        Some(o) => {
+            return Err(format!(
+                "value of state must be one of: absent, directory, file, hard, link, touch, got: {o}"
+            ));
+        }
+    })
+}
+
+fn check(p: &FileParams) -> Result<Option<State>, String> {
+    let s = state_of(p)?;
+    if matches!(s, Some(State::Link | State::Hard)) && p.src.is_none() {
+        return Err(format!(
+            "src is required for state={}",
+            p.state.as_deref().unwrap_or_default()
+        ));
+    }
+    if p.recurse && s.is_some() && s != Some(State::Directory) {
+        return Err("recurse option requires state to be 'directory'".into());
+    }
+    for (k, v) in [
+        ("modification_time", &p.modification_time),
+        ("access_time", &p.access_time),
+    ] {
+        if let Some(v) = v
+            && v != "preserve"
+            && v != "now"
+        {
+            return Err(format!("{k} must be `preserve` or `now`, got {v:?}"));
+        }
+    }
+    Ok(s)
+}
+
+fn attrs(p: &FileParams) -> Attrs {
+    Attrs {
+        mode: p.mode.clone(),
+        owner: p.owner.clone(),
+        group: p.group.clone(),
+    }
+}
+
+fn run<I: IntoIterator<Item = S>, S: Into<String>>(argv: I) -> Step {
+    Step::Run {
+        cmd: RemoteCommand::argv(argv),
+    }
+}
+
+/// A `find` expression matching entries whose owner, group or mode differ.
+fn recurse_check(a: &Attrs) -> Option<String> {
+    let mut preds = Vec::new();
+    if let Some(o) = &a.owner {
+        preds.push(format!("! -user {}", quote(o)));
+    }
+    if let Some(g) = &a.group {
+        preds.push(format!("! -group {}", quote(g)));
+    }
+    match &a.mode {
+        Some(Mode::Octal(b)) => preds.push(format!("! -perm {b:04o}")),
+        Some(Mode::Symbolic(s)) => preds.push(format!("! -perm {}", quote(s))),
+        None => {}
+    }
+    if preds.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "if [ -d \"$p\" ]; then printf 'recurse_diff=%s\\n' \"$(find \"$p\" -mindepth 1 \\( {} \\) -print 2>/dev/null | head -n 1 | wc -l)\"; fi; ",
+        preds.join(" -o ")
+    ))
+}
+
+fn state_text(path: &str, kind: Kind) -> String {
+    format!("path: {path}\nstate: {}\n", kind.state())
+}
+
+#[async_trait::async_trait]
+impl Planned for File {
+    type Params = FileParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.file"
+    }
+
+    // `path` is required, but the load-time check does not know its aliases (`dest`,
+    // `name`); serde reports a missing path when the task runs.
+
+    fn probe(&self, p: &FileParams) -> Result<Option<RemoteCommand>, String> {
+        let s = check(p)?;
+        let follow = p.follow && !matches!(s, Some(State::Link | State::Hard | State::Absent));
+        let mut script = format!("p={}; ", quote(&p.path));
+        script.push_str(&fileops::stat_snippet(StatOpts {
+            follow,
+            checksum: None,
+            content_limit: None,
+        }));
+        script.push_str(
+            "if [ -d \"$(dirname -- \"$p\")\" ]; then echo parent=1; else echo parent=0; fi; ",
+        );
+        if p.recurse
+            && let Some(c) = recurse_check(&attrs(p))
+        {
+            script.push_str(&c);
+        }
+        if let Some(src) = &p.src {
+            match s {
+                Some(State::Hard) => script.push_str(&format!(
+                    "if [ -e {s} ]; then printf 'src_inode=%s\\n' \"$(stat -c %i -- {s})\"; fi; ",
+                    s = quote(src)
+                )),
+                _ => {
+                    // A relative link target is relative to the link's directory.
+                    script.push_str(&format!(
+                        "s={}; case \"$s\" in /*) ;; *) s=\"$(dirname -- \"$p\")/$s\";; esac; if [ -e \"$s\" ]; then echo src_exists=1; fi; ",
+                        quote(src)
+                    ));
+                }
+            }
+        }
+        script.push_str("true");
+        Ok(Some(RemoteCommand::shell(script)))
+    }
+
+    fn plan(
+        &self,
+        p: &FileParams,
+        facts: Option<&ExecOutput>,
+        ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let s = check(p)?;
+        let f = fileops::parse_facts(facts.ok_or("file needs its probe")?)?;
+        let path = p.path.as_str();
+        let a = attrs(p);
+        let state = match s {
+            Some(s) => s,
+            None => match f.kind {
+                Kind::Directory => State::Directory,
+                Kind::Link => State::Link,
+                Kind::Absent if p.recurse => State::Directory,
+                _ => State::File,
+            },
+        };
+        let mut steps = Vec::new();
+        let mut after: FileFacts;
+        let new_facts = |kind: Kind, mode: u32| FileFacts {
+            path: path.to_string(),
+            kind,
+            mode,
+            uid: u32::MAX,
+            gid: u32::MAX,
+            ..FileFacts::default()
+        };
+        // Attributes of something just created: set whatever was asked for.
+        let fresh_attrs = |steps: &mut Vec<Step>, kind: Kind| -> Result<FileFacts, String> {
+            let base = new_facts(
+                kind,
+                if kind == Kind::Directory {
+                    0o755
+                } else {
+                    0o644
+                },
+            );
+            let spec = match (&a.owner, &a.group) {
+                (Some(o), Some(g)) => Some(format!("{o}:{g}")),
+                (Some(o), None) => Some(o.clone()),
+                (None, Some(g)) => Some(format!(":{g}")),
+                (None, None) => None,
+            };
+            if let Some(spec) = spec {
+                let mut argv = vec!["chown"];
+                if kind == Kind::Link {
+                    argv.push("-h");
+                }
+                argv.extend(["--", spec.as_str(), path]);
+                steps.push(run(argv));
+            }
+            if kind != Kind::Link {
+                match &a.mode {
+                    Some(Mode::Octal(b)) => {
+                        steps.push(run(["chmod", &format!("{b:o}"), "--", path]))
+                    }
+                    Some(Mode::Symbolic(m)) => steps.push(run(["chmod", m.as_str(), "--", path])),
+                    None => {}
+                }
+            }
+            let mut done = a.applied(&base)?;
+            done.kind = kind;
+            Ok(done)
+        };
+        let nofollow = !p.follow;
+        match state {
+            State::Absent => {
+                if f.exists() {
+                    steps.push(run(["rm", "-rf", "--", path]));
+                }
+                after = new_facts(Kind::Absent, 0);
+            }
+            State::File => match f.kind {
+                Kind::Absent => {
+                    return Err(format!("file ({path}) is absent, cannot continue"));
+                }
+                Kind::File | Kind::Other => {
+                    steps.extend(a.steps(path, &f, false)?);
+                    after = a.applied(&f)?;
+                }
+                Kind::Link if !p.follow => {
+                    steps.extend(a.steps(path, &f, true)?);
+                    after = a.applied(&f)?;
+                }
+                k => return Err(format!("file ({path}) is {}, cannot continue", k.state())),
+            },
+            State::Directory => match f.kind {
+                Kind::Absent => {
+                    steps.push(run(["mkdir", "-p", "--", path]));
+                    after = fresh_attrs(&mut steps, Kind::Directory)?;
+                    if p.recurse {
+                        // Nothing below a new directory.
+                    }
+                }
+                Kind::Directory => {
+                    steps.extend(a.steps(path, &f, nofollow)?);
+                    if p.recurse && f.get("recurse_diff") == Some("1") {
+                        steps.extend(recurse_steps(path, &a, p.follow));
+                    }
+                    after = a.applied(&f)?;
+                }
+                k => {
+                    return Err(format!(
+                        "{path} already exists as a {}",
+                        if k == Kind::Link { "link" } else { k.state() }
+                    ));
+                }
+            },
+            State::Touch => {
+                if !f.exists() {
+                    // In check mode the directory may be one an earlier task creates.
+                    if f.get("parent") == Some("0") && !ctx.check {
+                        return Err(format!(
+                            "Error, could not touch target: parent directory of {path} does not exist"
+                        ));
+                    }
+                    steps.push(run(["touch", "--", path]));
+                    after = fresh_attrs(&mut steps, Kind::File)?;
+                } else {
+                    let keep_m = p.modification_time.as_deref() == Some("preserve");
+                    let keep_a = p.access_time.as_deref() == Some("preserve");
+                    match (keep_m, keep_a) {
+                        (true, true) => {}
+                        (false, true) => steps.push(run(["touch", "-m", "--", path])),
+                        (true, false) => steps.push(run(["touch", "-a", "--", path])),
+                        (false, false) => steps.push(run(["touch", "--", path])),
+                    }
+                    steps.extend(a.steps(path, &f, nofollow)?);
+                    after = a.applied(&f)?;
+                }
+            }
+            State::Link => {
+                let src = p.src.as_deref().unwrap_or_default();
+                if f.get("parent") == Some("0") && !ctx.check {
+                    return Err(format!(
+                        "Error while linking: parent directory of {path} does not exist"
+                    ));
+                }
+                if f.get("src_exists") != Some("1") && !p.force {
+                    return Err(format!(
+                        "src file does not exist, use \"force=yes\" if you really want to create the link: {src}"
+                    ));
+                }
+                match f.kind {
+                    Kind::Link if f.target.as_deref() == Some(src) => {
+                        steps.extend(a.steps(path, &f, nofollow)?);
+                        after = a.applied(&f)?;
+                    }
+                    Kind::Absent | Kind::Link => {
+                        steps.push(run(["ln", "-sfn", "--", src, path]));
+                        after = fresh_attrs(&mut steps, Kind::Link)?;
+                    }
+                    Kind::File | Kind::Other if p.force => {
+                        steps.push(run(["rm", "-f", "--", path]));
+                        steps.push(run(["ln", "-s", "--", src, path]));
+                        after = fresh_attrs(&mut steps, Kind::Link)?;
+                    }
+                    Kind::Directory if p.force => {
+                        steps.push(run(["rmdir", "--", path]));
+                        steps.push(run(["ln", "-s", "--", src, path]));
+                        after = fresh_attrs(&mut steps, Kind::Link)?;
+                    }
+                    Kind::Directory => {
+                        return Err(format!(
+                            "refusing to convert from directory to symlink for {path}"
+                        ));
+                    }
+                    _ => {
+                        return Err(format!(
+                            "refusing to convert from file to symlink for {path}"
+                        ));
+                    }
+                }
+                after.target = Some(src.to_string());
+            }
+            State::Hard => {
+                let src = p.src.as_deref().unwrap_or_default();
+                let Some(src_inode) = f.get("src_inode").and_then(|i| i.parse::<u64>().ok()) else {
+                    return Err(format!("src does not exist: {src}"));
+                };
+                match f.kind {
+                    Kind::File if f.inode == src_inode => {
+                        steps.extend(a.steps(path, &f, false)?);
+                        after = a.applied(&f)?;
+                    }
+                    Kind::Absent => {
+                        steps.push(run(["ln", "--", src, path]));
+                        after = fresh_attrs(&mut steps, Kind::File)?;
+                    }
+                    Kind::Link | Kind::File if p.force => {
+                        steps.push(run(["ln", "-f", "--", src, path]));
+                        after = fresh_attrs(&mut steps, Kind::File)?;
+                    }
+                    k => {
+                        return Err(format!(
+                            "refusing to convert from {} to hard link for {path}",
+                            k.state()
+                        ));
+                    }
+                }
+            }
+        }
+        let mut result: ResultMap = fileops::path_result("path", &after);
+        if matches!(state, State::Link | State::Hard) {
+            result.insert(
+                "src".into(),
+                Value::String(p.src.clone().unwrap_or_default()),
+            );
+            result.insert("dest".into(), Value::String(path.to_string()));
+            result.insert(
+                "state".into(),
+                Value::String(if state == State::Link { "link" } else { "hard" }.into()),
+            );
+        }
+        let mut diffs = Vec::new();
+        if f.kind != after.kind {
+            diffs.push(FileDiff {
+                path: path.to_string(),
+                before: state_text(path, f.kind),
+                after: state_text(path, after.kind),
+            });
+        }
+        if !steps.is_empty() && state != State::Absent {
+            steps.push(Step::Run {
+                cmd: RemoteCommand::argv([
+                    "stat",
+                    "--printf=final_mode=%a\\nfinal_uid=%u\\nfinal_gid=%g\\nfinal_owner=%U\\nfinal_group=%G\\n",
+                    "--",
+                    path,
+                ]),
+            });
+        }
+        Ok(Plan {
+            steps,
+            diffs,
+            result,
+            changed: None,
+        })
+    }
+
+    fn finish(&self, _p: &FileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        fileops::apply_final(result, outputs, "backup_file");
+    }
+}
+
+fn recurse_steps(path: &str, a: &Attrs, follow: bool) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let spec = match (&a.owner, &a.group) {
+        (Some(o), Some(g)) => Some(format!("{o}:{g}")),
+        (Some(o), None) => Some(o.clone()),
+        (None, Some(g)) => Some(format!(":{g}")),
+        (None, None) => None,
+    };
+    if let Some(spec) = spec {
+        let mut argv = vec!["chown".to_string(), "-R".into()];
+        if !follow {
+            argv.push("-h".into());
+        }
+        argv.extend(["--".into(), spec, path.to_string()]);
+        steps.push(Step::Run {
+            cmd: RemoteCommand::argv(argv),
+        });
+    }
+    match &a.mode {
+        Some(Mode::Octal(b)) => steps.push(run(["chmod", "-R", &format!("{b:o}"), "--", path])),
+        Some(Mode::Symbolic(s)) => steps.push(run(["chmod", "-R", s.as_str(), "--", path])),
+        None => {}
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::plan::params;
+    use serde_json::json;
+
+    fn plan_of(args: Value, probe: &str) -> Result<Plan, String> {
+        let Value::Object(m) = args else { panic!() };
+        let p: FileParams = params("file", m).map_err(|e| e.to_string())?;
+        let out = ExecOutput {
+            rc: 0,
+            stdout: probe.as_bytes().to_vec(),
+            stderr: vec![],
+        };
+        File.plan(&p, Some(&out), PlanCtx::default())
+    }
+
+    const ABSENT: &str = "path=/srv/d\nkind=absent\nparent=1\n";
+    const DIR: &str = "path=/srv/d\nkind=directory\nmode=755\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=4096\nparent=1\n";
+
+    #[test]
+    fn golden_file() {
+        let fresh = plan_of(
+            json!({"path": "/srv/d", "state": "directory", "mode": "0750", "owner": "nobody"}),
+            ABSENT,
+        )
+        .unwrap();
+        insta::assert_yaml_snapshot!("file_dir_fresh", fresh);
+        let conv = plan_of(
+            json!({"dest": "/srv/d", "state": "directory", "mode": "0755", "owner": "root"}),
+            DIR,
+        )
+        .unwrap();
+        assert!(conv.steps.is_empty(), "{conv:?}");
+        insta::assert_yaml_snapshot!("file_dir_converged", conv);
+        let rec = plan_of(
+            json!({"name": "/srv/d", "state": "directory", "recurse": true, "owner": "root", "group": "root"}),
+            &format!("{DIR}recurse_diff=1\n"),
+        )
+        .unwrap();
+        insta::assert_yaml_snapshot!("file_dir_recurse_partial", rec);
+        let link = plan_of(
+            json!({"path": "/srv/d", "state": "link", "src": "/opt/x"}),
+            "path=/srv/d\nkind=link\ntarget=/opt/y\nmode=777\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=6\nparent=1\nsrc_exists=1\n",
+        )
+        .unwrap();
+        insta::assert_yaml_snapshot!("file_link_retarget", link);
+        let same = plan_of(
+            json!({"path": "/srv/d", "state": "link", "src": "/opt/x"}),
+            "path=/srv/d\nkind=link\ntarget=/opt/x\nmode=777\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=6\nparent=1\nsrc_exists=1\n",
+        )
+        .unwrap();
+        assert!(same.steps.is_empty());
+        let gone = plan_of(json!({"path": "/srv/d", "state": "absent"}), DIR).unwrap();
+        insta::assert_yaml_snapshot!("file_absent", gone);
+        assert!(
+            plan_of(json!({"path": "/srv/d", "state": "absent"}), ABSENT)
+                .unwrap()
+                .steps
+                .is_empty()
+        );
+        let touch = plan_of(json!({"path": "/srv/f", "state": "touch", "modification_time": "preserve", "access_time": "preserve"}),
+            "path=/srv/f\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=0\nparent=1\n").unwrap();
+        assert!(touch.steps.is_empty());
+    }
+
+    #[test]
+    fn file_errors() {
+        let e = plan_of(json!({"path": "/srv/d", "state": "file"}), ABSENT).unwrap_err();
+        assert_eq!(e, "file (/srv/d) is absent, cannot continue");
+        let e = plan_of(json!({"path": "/srv/d", "state": "link"}), ABSENT).unwrap_err();
+        assert_eq!(e, "src is required for state=link");
+        let e = plan_of(json!({"path": "/srv/d", "state": "dir"}), ABSENT).unwrap_err();
+        insta::assert_snapshot!("file_err_state", e);
+        let e = plan_of(
+            json!({"path": "/srv/d", "state": "link", "src": "/opt/x"}),
+            "path=/srv/d\nkind=file\nmode=644\nparent=1\nsrc_exists=1\n",
+        )
+        .unwrap_err();
+        assert_eq!(e, "refusing to convert from file to symlink for /srv/d");
+    }
+
+    #[test]
+    fn aliases_pass_load_time_checks() {
+        let reg = crate::modules::Registry::builtin();
+        let loc = crate::Loc::file("t.yml");
+        let Value::Object(m) = json!({"dest": "/x", "state": "touch"}) else {
+            panic!()
+        };
+        reg.check("file", &m, &loc, &loc).unwrap();
+    }
+}

@@ -1,0 +1,851 @@
+//! Shared parts of the file modules: the probe of one path, owner/group/mode decisions,
+//! the safe write script (backup, validate, size check, rename), local `src` search, diffs
+//! and Python-regex translation.
+//!
+//! Why this module exists: `file`, `copy`, `template`, `lineinfile`, `blockinfile`,
+//! `replace`, `ini_file`, `stat` and `fetch` all ask the same questions of a path (does it
+//! exist, what type, mode, owner, checksum, content) and change files the same way. One
+//! probe snippet and one parser keep their answers consistent, and one write script keeps
+//! every content change atomic: a file lands complete and validated, or not at all.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::ResultMap;
+use super::params::Mode;
+use super::plan::{FileDiff, Step};
+use crate::command::{RemoteCommand, quote};
+use crate::transport::ExecOutput;
+
+/// Separates the `key=value` facts from the file content in a probe's output.
+pub const CONTENT_MARK: &str = "--windlass-content--";
+
+/// Largest file whose content is read for `--diff` (Ansible's `max_diff_size`).
+pub const MAX_DIFF_SIZE: u64 = 104_448;
+
+/// What kind of thing is at a path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// Nothing.
+    #[default]
+    Absent,
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link (not followed).
+    Link,
+    /// Something else (device, fifo, socket).
+    Other,
+}
+
+impl Kind {
+    /// Ansible's name for the state (`file`, `directory`, `link`, `absent`).
+    pub fn state(self) -> &'static str {
+        match self {
+            Kind::Absent => "absent",
+            Kind::File => "file",
+            Kind::Directory => "directory",
+            Kind::Link => "link",
+            Kind::Other => "file",
+        }
+    }
+}
+
+/// The facts the probe reports about one path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileFacts {
+    /// The path the facts are about (after `dest/` resolution).
+    pub path: String,
+    /// Its type.
+    pub kind: Kind,
+    /// Permission bits (with setuid/setgid/sticky).
+    pub mode: u32,
+    /// Numeric owner.
+    pub uid: u32,
+    /// Numeric group.
+    pub gid: u32,
+    /// Owner name (`UNKNOWN` when it has none).
+    pub owner: String,
+    /// Group name.
+    pub group: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+    /// Inode number.
+    pub inode: u64,
+    /// Number of hard links.
+    pub nlink: u64,
+    /// Link target, for links.
+    pub target: Option<String>,
+    /// Checksum of the content, for regular files (when asked).
+    pub checksum: Option<String>,
+    /// The content, for regular files (when asked).
+    pub content: Option<Vec<u8>>,
+    /// Other `key=value` lines the probe printed.
+    pub extra: Vec<(String, String)>,
+}
+
+impl FileFacts {
+    /// Whether something is at the path.
+    pub fn exists(&self) -> bool {
+        self.kind != Kind::Absent
+    }
+
+    /// An extra key the probe printed.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.extra
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Options of [`stat_snippet`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StatOpts<'a> {
+    /// Follow a link to its target.
+    pub follow: bool,
+    /// The checksum program for regular files (`sha1sum`, `sha256sum`).
+    pub checksum: Option<&'a str>,
+    /// Print the content of a regular file up to this size (after [`CONTENT_MARK`]).
+    pub content_limit: Option<u64>,
+}
+
+/// Shell text that reports on the path in shell variable `$p`, as `key=value` lines,
+/// optionally followed by [`CONTENT_MARK`] and the content. Always exits 0.
+pub fn stat_snippet(o: StatOpts<'_>) -> String {
+    let l = if o.follow { "-L " } else { "" };
+    let mut s = String::from("printf 'path=%s\\n' \"$p\"; ");
+    if o.follow {
+        s.push_str(
+            "if [ ! -e \"$p\" ]; then echo kind=absent; elif [ -d \"$p\" ]; then echo kind=directory; elif [ -f \"$p\" ]; then echo kind=file; else echo kind=other; fi; ",
+        );
+        s.push_str(
+            "if [ -L \"$p\" ]; then echo islnk=1; printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi; ",
+        );
+    } else {
+        s.push_str(
+            "if [ -L \"$p\" ]; then echo kind=link; printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; elif [ -d \"$p\" ]; then echo kind=directory; elif [ -f \"$p\" ]; then echo kind=file; elif [ -e \"$p\" ]; then echo kind=other; else echo kind=absent; fi; ",
+        );
+    }
+    s.push_str(&format!(
+        "if [ -e \"$p\" ] || [ -L \"$p\" ]; then stat {l}--printf='mode=%a\\nuid=%u\\ngid=%g\\nowner=%U\\ngroup=%G\\nsize=%s\\nmtime=%Y\\ninode=%i\\nnlink=%h\\n' -- \"$p\"; fi; "
+    ));
+    if let Some(prog) = o.checksum {
+        s.push_str(&format!(
+            "if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'checksum=%s\\n' \"$({prog} < \"$p\" | cut -d' ' -f1)\"; fi; "
+        ));
+    }
+    if let Some(limit) = o.content_limit {
+        s.push_str(&format!(
+            "if [ -f \"$p\" ] && [ \"$(stat -L -c %s -- \"$p\")\" -le {limit} ]; then echo {CONTENT_MARK}; cat -- \"$p\"; fi; "
+        ));
+    }
+    s
+}
+
+/// A probe for one path: `p=<path>` then [`stat_snippet`].
+pub fn probe_path(path: &str, o: StatOpts<'_>) -> RemoteCommand {
+    RemoteCommand::shell(format!("p={}; {}true", quote(path), stat_snippet(o)))
+}
+
+/// Parse a probe's output into facts.
+pub fn parse_facts(out: &ExecOutput) -> Result<FileFacts, String> {
+    if out.rc != 0 {
+        return Err(format!(
+            "probing the file failed (rc {}): {}",
+            out.rc,
+            out.stderr_str()
+        ));
+    }
+    let mark = format!("{CONTENT_MARK}\n");
+    let (head, content) = match find(&out.stdout, mark.as_bytes()) {
+        Some(i) => (
+            &out.stdout[..i],
+            Some(out.stdout[i + mark.len()..].to_vec()),
+        ),
+        None => (&out.stdout[..], None),
+    };
+    let mut f = FileFacts {
+        content,
+        ..FileFacts::default()
+    };
+    let mut seen_kind = false;
+    for line in String::from_utf8_lossy(head).lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let num = |v: &str| v.parse::<u64>().unwrap_or(0);
+        match k {
+            "path" => f.path = v.to_string(),
+            "kind" => {
+                seen_kind = true;
+                f.kind = match v {
+                    "file" => Kind::File,
+                    "directory" => Kind::Directory,
+                    "link" => Kind::Link,
+                    "other" => Kind::Other,
+                    _ => Kind::Absent,
+                }
+            }
+            "mode" => f.mode = u32::from_str_radix(v, 8).unwrap_or(0),
+            "uid" => f.uid = num(v) as u32,
+            "gid" => f.gid = num(v) as u32,
+            "owner" => f.owner = v.to_string(),
+            "group" => f.group = v.to_string(),
+            "size" => f.size = num(v),
+            "mtime" => f.mtime = v.parse().unwrap_or(0),
+            "inode" => f.inode = num(v),
+            "nlink" => f.nlink = num(v),
+            "target" => f.target = Some(v.to_string()),
+            "checksum" if !v.is_empty() => f.checksum = Some(v.to_string()),
+            _ => f.extra.push((k.to_string(), v.to_string())),
+        }
+    }
+    if !seen_kind {
+        return Err(format!(
+            "unexpected probe output: {}",
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    Ok(f)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if hay.starts_with(needle) {
+        return Some(0);
+    }
+    // The mark always starts a line.
+    let mut nl = Vec::with_capacity(needle.len() + 1);
+    nl.push(b'\n');
+    nl.extend_from_slice(needle);
+    hay.windows(nl.len()).position(|w| w == nl).map(|i| i + 1)
+}
+
+/// `0644`-style text of permission bits, as Ansible reports `mode`.
+pub fn mode_str(bits: u32) -> String {
+    format!("{bits:04o}")
+}
+
+/// Requested owner, group and mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attrs {
+    /// Permission bits or symbolic mode.
+    pub mode: Option<Mode>,
+    /// Owner name or uid.
+    pub owner: Option<String>,
+    /// Group name or gid.
+    pub group: Option<String>,
+}
+
+impl Attrs {
+    /// The mode bits the path should have given its current bits (`None`: leave as is).
+    pub fn wanted_mode(&self, current: u32, is_dir: bool) -> Result<Option<u32>, String> {
+        match &self.mode {
+            None => Ok(None),
+            Some(Mode::Octal(b)) => Ok(Some(*b)),
+            Some(Mode::Symbolic(s)) => apply_symbolic(current, s, is_dir).map(Some),
+        }
+    }
+
+    /// Whether the owner differs from the facts.
+    pub fn owner_differs(&self, f: &FileFacts) -> bool {
+        differs(self.owner.as_deref(), &f.owner, f.uid)
+    }
+
+    /// Whether the group differs from the facts.
+    pub fn group_differs(&self, f: &FileFacts) -> bool {
+        differs(self.group.as_deref(), &f.group, f.gid)
+    }
+
+    /// Steps that bring an existing path's owner, group and mode to the wanted ones
+    /// (empty when they already match). `nofollow`: change a link itself (`chown -h`).
+    pub fn steps(&self, path: &str, f: &FileFacts, nofollow: bool) -> Result<Vec<Step>, String> {
+        let mut steps = Vec::new();
+        let owner = self.owner.as_deref().filter(|_| self.owner_differs(f));
+        let group = self.group.as_deref().filter(|_| self.group_differs(f));
+        let spec = match (owner, group) {
+            (Some(o), Some(g)) => Some(format!("{o}:{g}")),
+            (Some(o), None) => Some(o.to_string()),
+            (None, Some(g)) => Some(format!(":{g}")),
+            (None, None) => None,
+        };
+        if let Some(spec) = spec {
+            let mut argv = vec!["chown".to_string()];
+            if nofollow {
+                argv.push("-h".into());
+            }
+            argv.extend(["--".to_string(), spec, path.to_string()]);
+            steps.push(Step::Run {
+                cmd: RemoteCommand::argv(argv),
+            });
+        }
+        // A link's own mode cannot be changed on Linux; chmod follows it.
+        if !(nofollow && f.kind == Kind::Link) {
+            let is_dir = f.kind == Kind::Directory;
+            if let Some(m) = self.wanted_mode(f.mode, is_dir)?
+                && m != f.mode
+            {
+                steps.push(Step::Run {
+                    cmd: RemoteCommand::argv(["chmod", &format!("{m:o}"), "--", path]),
+                });
+            }
+        }
+        Ok(steps)
+    }
+
+    /// The facts after the attributes are applied (names for uid/gid that change stay as given).
+    pub fn applied(&self, f: &FileFacts) -> Result<FileFacts, String> {
+        let mut a = f.clone();
+        if let Some(m) = self.wanted_mode(f.mode, f.kind == Kind::Directory)? {
+            a.mode = m;
+        }
+        if let Some(o) = &self.owner
+            && self.owner_differs(f)
+        {
+            set_id(o, &mut a.owner, &mut a.uid);
+        }
+        if let Some(g) = &self.group
+            && self.group_differs(f)
+        {
+            set_id(g, &mut a.group, &mut a.gid);
+        }
+        Ok(a)
+    }
+}
+
+fn set_id(given: &str, name: &mut String, id: &mut u32) {
+    match given.parse::<u32>() {
+        Ok(n) => {
+            *id = n;
+            name.clear();
+        }
+        Err(_) => {
+            *name = given.to_string();
+            *id = u32::MAX;
+        }
+    }
+}
+
+fn differs(wanted: Option<&str>, name: &str, id: u32) -> bool {
+    match wanted {
+        None => false,
+        Some(w) => match w.parse::<u32>() {
+            Ok(n) => n != id,
+            Err(_) => w != name,
+        },
+    }
+}
+
+/// Apply a symbolic mode (`u=rw,g+r,o-w,a+X`) to `bits`, as chmod does (umask ignored for
+/// clauses without `who`, like Ansible).
+pub fn apply_symbolic(bits: u32, sym: &str, is_dir: bool) -> Result<u32, String> {
+    let mut m = bits;
+    for clause in sym.split(',') {
+        let opi = clause
+            .find(['=', '+', '-'])
+            .ok_or_else(|| format!("bad symbolic mode {sym:?}"))?;
+        let who = &clause[..opi];
+        let mut mask = 0u32;
+        for c in who.chars() {
+            mask |= match c {
+                'u' => 0o4700,
+                'g' => 0o2070,
+                'o' => 0o1007,
+                'a' => 0o7777,
+                _ => return Err(format!("bad symbolic mode {sym:?}")),
+            };
+        }
+        if who.is_empty() {
+            mask = 0o7777;
+        }
+        // Several operator groups may follow (`u=rw+x`).
+        let mut rest = &clause[opi..];
+        while !rest.is_empty() {
+            let op = rest.as_bytes()[0];
+            let end = rest[1..]
+                .find(['=', '+', '-'])
+                .map(|i| i + 1)
+                .unwrap_or(rest.len());
+            let perms = &rest[1..end];
+            rest = &rest[end..];
+            let mut bits_for = 0u32;
+            for c in perms.chars() {
+                bits_for |= match c {
+                    'r' => 0o444,
+                    'w' => 0o222,
+                    'x' => 0o111,
+                    'X' if is_dir || m & 0o111 != 0 => 0o111,
+                    'X' => 0,
+                    's' => 0o6000,
+                    't' => 0o1000,
+                    'u' => spread((m >> 6) & 7),
+                    'g' => spread((m >> 3) & 7),
+                    'o' => spread(m & 7),
+                    _ => return Err(format!("bad symbolic mode {sym:?}")),
+                };
+            }
+            let eff = bits_for & mask;
+            match op {
+                b'=' => m = (m & !mask) | eff,
+                b'+' => m |= eff,
+                _ => m &= !eff,
+            }
+        }
+    }
+    Ok(m & 0o7777)
+}
+
+fn spread(three: u32) -> u32 {
+    three * 0o111
+}
+
+/// What [`write_step`] writes and how.
+#[derive(Clone, Debug)]
+pub struct WriteSpec<'a> {
+    /// Destination path.
+    pub dest: &'a str,
+    /// The new content.
+    pub content: &'a [u8],
+    /// Attributes to set on the new file (unset ones are kept from an existing file).
+    pub attrs: &'a Attrs,
+    /// Keep a timestamped copy of the old file; its path is printed as `backup_file=`.
+    pub backup: bool,
+    /// A command with `%s` for the new file, which must succeed before it is moved in place.
+    pub validate: Option<&'a str>,
+    /// Take the content from this file on the host instead of stdin (`remote_src`).
+    pub remote_src: Option<&'a str>,
+}
+
+/// The step that writes a file safely: the content arrives on stdin into a temporary file
+/// beside `dest`; its size is checked (an interrupted transfer never lands); mode and owner
+/// are set (kept from the old file unless given); `validate` runs on it; a backup of the old
+/// file is made; then it is renamed over `dest`. On any failure the temporary file is removed.
+pub fn write_step(w: &WriteSpec<'_>) -> Result<Step, String> {
+    let dest = quote(w.dest);
+    let len = w.content.len();
+    let mut s = format!(
+        "set -e; d={dest}; mkdir -p -- \"$(dirname -- \"$d\")\"; t=$(mktemp \"$(dirname \"$d\")/.windlass.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; "
+    );
+    match w.remote_src {
+        Some(src) => s.push_str(&format!("cat -- {} > \"$t\"; ", quote(src))),
+        None => s.push_str(&format!(
+            "cat > \"$t\"; n=$(wc -c < \"$t\"); if [ \"$n\" -ne {len} ]; then echo \"short write: $n of {len} bytes arrived\" >&2; exit 1; fi; "
+        )),
+    }
+    match &w.attrs.mode {
+        Some(Mode::Octal(b)) => s.push_str(&format!("chmod {b:o} \"$t\"; ")),
+        Some(Mode::Symbolic(m)) => {
+            s.push_str(&format!(
+                "if [ -e \"$d\" ]; then chmod --reference=\"$d\" \"$t\"; else chmod 644 \"$t\"; fi; chmod {} \"$t\"; ",
+                quote(m)
+            ));
+        }
+        None => s.push_str(
+            "if [ -e \"$d\" ]; then chmod --reference=\"$d\" \"$t\"; else chmod 644 \"$t\"; fi; ",
+        ),
+    }
+    if w.attrs.owner.is_none() || w.attrs.group.is_none() {
+        s.push_str(
+            "if [ -e \"$d\" ]; then chown --reference=\"$d\" \"$t\" 2>/dev/null || true; fi; ",
+        );
+    }
+    match (&w.attrs.owner, &w.attrs.group) {
+        (Some(o), Some(g)) => s.push_str(&format!("chown {} \"$t\"; ", quote(&format!("{o}:{g}")))),
+        (Some(o), None) => s.push_str(&format!("chown {} \"$t\"; ", quote(o))),
+        (None, Some(g)) => s.push_str(&format!("chgrp {} \"$t\"; ", quote(g))),
+        (None, None) => {}
+    }
+    if let Some(v) = w.validate {
+        s.push_str(&validate_text(v)?);
+        s.push_str("; ");
+    }
+    if w.backup {
+        s.push_str(
+            "if [ -e \"$d\" ]; then b=\"$d.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$d\" \"$b\"; printf 'backup_file=%s\\n' \"$b\"; fi; ",
+        );
+    }
+    s.push_str("mv -f -- \"$t\" \"$d\"; trap - EXIT; ");
+    s.push_str(FINAL_STAT);
+    let cmd = RemoteCommand::shell(s);
+    Ok(Step::Run {
+        cmd: match w.remote_src {
+            Some(_) => cmd,
+            None => cmd.with_stdin(w.content.to_vec()),
+        },
+    })
+}
+
+/// Prints the written file's attributes for [`apply_final`].
+const FINAL_STAT: &str = "stat --printf='final_mode=%a\\nfinal_uid=%u\\nfinal_gid=%g\\nfinal_owner=%U\\nfinal_group=%G\\n' -- \"$d\"";
+
+/// Update `mode`/`owner`/`group`/`uid`/`gid` in a result from what a [`write_step`]
+/// printed after the rename, and add `backup_file` (under `backup_key`) when one was made.
+pub fn apply_final(result: &mut ResultMap, outputs: &[ExecOutput], backup_key: &str) {
+    for o in outputs {
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            match k {
+                "final_mode" => {
+                    let bits = u32::from_str_radix(v, 8).unwrap_or(0);
+                    result.insert("mode".into(), Value::String(mode_str(bits)));
+                }
+                "final_uid" | "final_gid" => {
+                    if let Ok(n) = v.parse::<u64>() {
+                        result.insert(k["final_".len()..].into(), Value::from(n));
+                    }
+                }
+                "final_owner" | "final_group" => {
+                    result.insert(k["final_".len()..].into(), Value::String(v.to_string()));
+                }
+                "backup_file" => {
+                    result.insert(backup_key.into(), Value::String(v.to_string()));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The shell text running `validate` on `"$t"`: the command is split into words like
+/// Ansible does, every word quoted, and `%s` becomes the temporary file.
+fn validate_text(v: &str) -> Result<String, String> {
+    if !v.contains("%s") {
+        return Err(format!("validate must contain %s: {v}"));
+    }
+    let words =
+        crate::command::split(v).ok_or_else(|| format!("validate has unbalanced quotes: {v}"))?;
+    let mut out = Vec::new();
+    for w in words {
+        let parts: Vec<String> = w.split("%s").map(|p| quote(p).into_owned()).collect();
+        let parts: Vec<String> = parts
+            .into_iter()
+            .map(|p| if p == "''" { String::new() } else { p })
+            .collect();
+        let joined = parts.join("\"$t\"");
+        out.push(if joined.is_empty() {
+            "''".into()
+        } else {
+            joined
+        });
+    }
+    Ok(format!(
+        "if ! vout=$({} 2>&1); then printf 'failed to validate: %s\\n' \"$vout\" >&2; exit 1; fi",
+        out.join(" ")
+    ))
+}
+
+/// The `backup_file=` path a [`write_step`] printed, if any.
+pub fn backup_from(outputs: &[ExecOutput]) -> Option<String> {
+    outputs.iter().find_map(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("backup_file=").map(str::to_string))
+    })
+}
+
+/// A text diff of a file, when both sides are UTF-8 (binary files get no diff).
+pub fn text_diff(path: &str, before: Option<&[u8]>, after: Option<&[u8]>) -> Option<FileDiff> {
+    let before = std::str::from_utf8(before.unwrap_or_default()).ok()?;
+    let after = std::str::from_utf8(after.unwrap_or_default()).ok()?;
+    Some(FileDiff {
+        path: path.to_string(),
+        before: before.to_string(),
+        after: after.to_string(),
+    })
+}
+
+/// SHA-1 hex of `data` (Ansible's `checksum`).
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::Digest;
+    hex::encode(sha1::Sha1::digest(data))
+}
+
+/// MD5 hex of `data` (`md5sum`).
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
+
+/// Find a controller-side `src` the way Ansible does: an absolute path as is; a relative
+/// one in `dirs` (role `files/`/`templates/`, the role, the playbook dir's `files/`…, the
+/// playbook dir), then relative to the working directory.
+pub fn find_local(src: &str, dirs: &[PathBuf]) -> Result<PathBuf, String> {
+    let p = Path::new(src);
+    if p.is_absolute() {
+        return if p.exists() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(format!(
+                "Could not find or access '{src}' on the controller"
+            ))
+        };
+    }
+    for d in dirs {
+        let c = d.join(p);
+        if c.exists() {
+            return Ok(c);
+        }
+    }
+    if p.exists() {
+        return Ok(p.to_path_buf());
+    }
+    let searched: Vec<String> = dirs
+        .iter()
+        .map(|d| d.join(p).display().to_string())
+        .collect();
+    Err(format!(
+        "Could not find or access '{src}'\nSearched in:\n\t{}",
+        searched.join("\n\t")
+    ))
+}
+
+/// The result keys Ansible reports for a path: `path`/`dest`, `state`, `mode`, `owner`,
+/// `group`, `uid`, `gid`, `size`.
+pub fn path_result(key: &str, f: &FileFacts) -> ResultMap {
+    let mut r = ResultMap::new();
+    r.insert(key.into(), Value::String(f.path.clone()));
+    r.insert("state".into(), Value::String(f.kind.state().into()));
+    if f.exists() {
+        r.insert("mode".into(), Value::String(mode_str(f.mode)));
+        if !f.owner.is_empty() {
+            r.insert("owner".into(), Value::String(f.owner.clone()));
+        }
+        if !f.group.is_empty() {
+            r.insert("group".into(), Value::String(f.group.clone()));
+        }
+        if f.uid != u32::MAX {
+            r.insert("uid".into(), Value::from(f.uid));
+        }
+        if f.gid != u32::MAX {
+            r.insert("gid".into(), Value::from(f.gid));
+        }
+        r.insert("size".into(), Value::from(f.size));
+    }
+    r
+}
+
+/// A Python regular expression as the `regex` crate reads it (`\Z` → `\z`; named groups
+/// `(?P<n>…)` are the same). Lookarounds and backreferences in patterns are not supported
+/// by `regex` and give an error naming the pattern.
+pub fn py_regex(pat: &str, multiline: bool) -> Result<regex::Regex, String> {
+    let mut out = String::with_capacity(pat.len());
+    let mut chars = pat.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('Z') => out.push_str("\\z"),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    regex::RegexBuilder::new(&out)
+        .multi_line(multiline)
+        .build()
+        .map_err(|e| format!("cannot use regular expression {pat:?}: {e}"))
+}
+
+/// A Python `re.sub` replacement (`\1`, `\g<1>`, `\g<name>`, `\n`, `\\`) as a `regex`
+/// replacement string (`${1}`, `${name}`, `$$` for a literal dollar).
+pub fn py_replacement(repl: &str) -> String {
+    let mut out = String::with_capacity(repl.len());
+    let mut chars = repl.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' => match chars.peek().copied() {
+                Some(d) if d.is_ascii_digit() => {
+                    let mut num = String::new();
+                    while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                        num.push(d);
+                        chars.next();
+                        if num.len() == 2 {
+                            break;
+                        }
+                    }
+                    out.push_str(&format!("${{{num}}}"));
+                }
+                Some('g') => {
+                    chars.next();
+                    if chars.peek() == Some(&'<') {
+                        chars.next();
+                        let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
+                        out.push_str(&format!("${{{name}}}"));
+                    } else {
+                        out.push_str("\\g");
+                    }
+                }
+                Some('n') => {
+                    chars.next();
+                    out.push('\n');
+                }
+                Some('t') => {
+                    chars.next();
+                    out.push('\t');
+                }
+                Some('r') => {
+                    chars.next();
+                    out.push('\r');
+                }
+                Some('\\') => {
+                    chars.next();
+                    out.push('\\');
+                }
+                _ => out.push('\\'),
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Split text into lines keeping their endings (Python's `readlines`).
+pub fn split_lines(text: &str) -> Vec<String> {
+    text.split_inclusive('\n').map(str::to_string).collect()
+}
+
+/// A line without its `\r\n`/`\n` ending.
+pub fn strip_eol(l: &str) -> &str {
+    l.trim_end_matches(['\n', '\r'])
+}
+
+/// Largest file the line-editing modules read (they need the whole content).
+pub const MAX_EDIT_SIZE: u64 = 64 * 1024 * 1024;
+
+/// The probe of the line-editing modules: facts and the whole content of `path`.
+pub fn probe_text(path: &str) -> RemoteCommand {
+    probe_path(
+        path,
+        StatOpts {
+            follow: true,
+            checksum: None,
+            content_limit: Some(MAX_EDIT_SIZE),
+        },
+    )
+}
+
+/// The current text of a file the probe read (empty when absent).
+pub fn text_of(f: &FileFacts) -> Result<String, String> {
+    if f.exists() && f.content.is_none() {
+        return Err(format!(
+            "{} is not a regular file or is larger than {MAX_EDIT_SIZE} bytes",
+            f.path
+        ));
+    }
+    String::from_utf8(f.content.clone().unwrap_or_default())
+        .map_err(|_| format!("{} is not UTF-8 text", f.path))
+}
+
+/// What a line-editing module wants done to a text file.
+pub struct Edit<'a> {
+    /// The path.
+    pub path: &'a str,
+    /// The new content, when it differs from the old.
+    pub new: Option<String>,
+    /// Requested attributes.
+    pub attrs: &'a Attrs,
+    /// Keep a backup of the old file.
+    pub backup: bool,
+    /// Validation command for the new content.
+    pub validate: Option<&'a str>,
+    /// Whether to report a diff.
+    pub diff: bool,
+}
+
+/// Steps and diffs for an [`Edit`] of the file described by `f`: a safe write when the
+/// content changes (attributes applied to the new file), else attribute fixes only.
+/// Returns also whether attributes alone change.
+pub fn edit_steps(e: &Edit<'_>, f: &FileFacts) -> Result<(Vec<Step>, Vec<FileDiff>, bool), String> {
+    let mut diffs = Vec::new();
+    if let Some(new) = &e.new {
+        let step = write_step(&WriteSpec {
+            dest: e.path,
+            content: new.as_bytes(),
+            attrs: e.attrs,
+            backup: e.backup && f.exists(),
+            validate: e.validate,
+            remote_src: None,
+        })?;
+        if e.diff {
+            let old = if f.exists() {
+                f.content.as_deref()
+            } else {
+                Some(&b""[..])
+            };
+            if let Some(d) = text_diff(e.path, old, Some(new.as_bytes())) {
+                diffs.push(d);
+            }
+        }
+        let attrs_change = f.exists() && !e.attrs.steps(e.path, f, false)?.is_empty();
+        return Ok((vec![step], diffs, attrs_change));
+    }
+    if !f.exists() {
+        return Ok((Vec::new(), diffs, false));
+    }
+    let steps = e.attrs.steps(e.path, f, false)?;
+    let changed = !steps.is_empty();
+    Ok((steps, diffs, changed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbolic_modes() {
+        assert_eq!(apply_symbolic(0o644, "u+x", false).unwrap(), 0o744);
+        assert_eq!(apply_symbolic(0o777, "go-w", false).unwrap(), 0o755);
+        assert_eq!(apply_symbolic(0o000, "u=rw,g=r,o=", false).unwrap(), 0o640);
+        assert_eq!(apply_symbolic(0o644, "a+X", false).unwrap(), 0o644);
+        assert_eq!(apply_symbolic(0o644, "a+X", true).unwrap(), 0o755);
+        assert_eq!(apply_symbolic(0o755, "o=u", false).unwrap(), 0o757);
+        assert!(apply_symbolic(0o644, "q+x", false).is_err());
+    }
+
+    #[test]
+    fn python_replacements() {
+        assert_eq!(py_replacement(r"\1-\g<2>-\g<name>$"), "${1}-${2}-${name}$$");
+        assert_eq!(py_replacement(r"a\nb\\c"), "a\nb\\c");
+    }
+
+    #[test]
+    fn python_regex() {
+        let r = py_regex(r"^(?P<k>\w+)=.*\Z", false).unwrap();
+        assert!(r.is_match("abc=1"));
+        assert!(py_regex("(?<=a)b", false).unwrap_err().contains("(?<=a)b"));
+    }
+
+    #[test]
+    fn validate_quotes_words_and_substitutes_temp() {
+        let t = validate_text("visudo -cf %s").unwrap();
+        assert!(t.contains("visudo -cf \"$t\""), "{t}");
+        let t = validate_text("sh -c 'test -s %s; $(id)'").unwrap();
+        assert!(t.contains("'test -s '\"$t\"'; $(id)'"), "{t}");
+        assert!(validate_text("true").is_err());
+    }
+
+    #[test]
+    fn facts_parse_with_content() {
+        let out = ExecOutput {
+            rc: 0,
+            stdout: b"path=/x\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=3\nchecksum=abc\n--windlass-content--\nhi\n".to_vec(),
+            stderr: vec![],
+        };
+        let f = parse_facts(&out).unwrap();
+        assert_eq!(f.kind, Kind::File);
+        assert_eq!(f.mode, 0o644);
+        assert_eq!(f.content.as_deref(), Some(&b"hi\n"[..]));
+        assert_eq!(f.checksum.as_deref(), Some("abc"));
+    }
+}

@@ -1,0 +1,356 @@
+//! `community.general.ini_file` (also `ini_file`): set or remove one option, or a whole
+//! section, in an INI-style file.
+//!
+//! Why this module exists: many daemons read INI files (containerd's older configs,
+//! systemd drop-ins, pip.conf). The probe reads the file; the option line is found within
+//! its section, replaced, inserted after the section's last non-blank line, or removed; the
+//! new content is written atomically.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::ResultMap;
+use super::TaskCtx;
+use super::fileops::{self, Attrs, Edit, split_lines, strip_eol};
+use super::lineinfile::attrs_msg;
+use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
+use super::plan::{Plan, PlanCtx, Planned};
+use crate::command::RemoteCommand;
+use crate::transport::ExecOutput;
+
+fn yes() -> bool {
+    true
+}
+
+/// Parameters of `ini_file`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IniFileParams {
+    /// The INI file (alias `dest`). Required.
+    #[serde(alias = "dest")]
+    pub path: String,
+    /// Section name; empty or null means the options before the first section.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub section: Option<String>,
+    /// Option name; without it, `state: absent` removes the whole section and
+    /// `state: present` only makes sure the section exists.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub option: Option<String>,
+    /// The value to set.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub value: Option<String>,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Write `option=value` instead of `option = value`. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub no_extra_spaces: bool,
+    /// Create the file when missing. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub create: bool,
+    /// Keep a timestamped copy of the old file (result `backup_file`). Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub backup: bool,
+    /// Allow an option without a value (written as the bare name). Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub allow_no_value: bool,
+    /// Permission bits or symbolic mode.
+    #[serde(default, deserialize_with = "opt_mode")]
+    pub mode: Option<Mode>,
+    /// Owner name or uid.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub owner: Option<String>,
+    /// Group name or gid.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub group: Option<String>,
+    #[serde(skip)]
+    pub(crate) diff: bool,
+}
+
+/// `community.general.ini_file`.
+pub struct IniFile;
+
+fn header_name(line: &str) -> Option<&str> {
+    let t = strip_eol(line).trim();
+    t.strip_prefix('[')?.strip_suffix(']').map(str::trim)
+}
+
+fn is_option(line: &str, option: &str) -> bool {
+    let t = strip_eol(line).trim_start_matches([' ', '\t']);
+    match t.strip_prefix(option) {
+        Some(rest) => {
+            let rest = rest.trim_start_matches([' ', '\t']);
+            rest.is_empty() || rest.starts_with('=') || rest.starts_with(':')
+        }
+        None => false,
+    }
+}
+
+/// The new text and the message; `None`: no change.
+pub fn edit(p: &IniFileParams, text: &str) -> Result<(Option<String>, String), String> {
+    let present = match p.state.as_deref() {
+        None | Some("present") => true,
+        Some("absent") => false,
+        Some(o) => {
+            return Err(format!(
+                "value of state must be one of: absent, present, got: {o}"
+            ));
+        }
+    };
+    if present && p.option.is_some() && p.value.is_none() && !p.allow_no_value {
+        return Err("value is required with state=present unless allow_no_value is true".into());
+    }
+    let section = p.section.as_deref().filter(|s| !s.is_empty());
+    let mut lines = split_lines(text);
+    if let Some(last) = lines.last_mut()
+        && !last.ends_with('\n')
+    {
+        last.push('\n');
+    }
+    let first_header = lines.iter().position(|l| header_name(l).is_some());
+    // (header index, body start, body end)
+    let range = match section {
+        None => Some((None, 0, first_header.unwrap_or(lines.len()))),
+        Some(s) => lines
+            .iter()
+            .position(|l| header_name(l) == Some(s))
+            .map(|h| {
+                let end = lines[h + 1..]
+                    .iter()
+                    .position(|l| header_name(l).is_some())
+                    .map(|i| h + 1 + i)
+                    .unwrap_or(lines.len());
+                (Some(h), h + 1, end)
+            }),
+    };
+    let opt_line = |o: &str| match &p.value {
+        None => format!("{o}\n"),
+        Some(v) if p.no_extra_spaces => format!("{o}={v}\n"),
+        Some(v) => format!("{o} = {v}\n"),
+    };
+    let changed = |lines: Vec<String>, msg: &str| Ok((Some(lines.concat()), msg.to_string()));
+    match (present, range, p.option.as_deref()) {
+        (true, None, opt) => {
+            let s = section.unwrap_or_default();
+            lines.push(format!("[{s}]\n"));
+            if let Some(o) = opt {
+                lines.push(opt_line(o));
+            }
+            changed(
+                lines,
+                if opt.is_some() {
+                    "section and option added"
+                } else {
+                    "section added"
+                },
+            )
+        }
+        (true, Some(_), None) => Ok((None, "OK".into())),
+        (true, Some((_, start, end)), Some(o)) => {
+            let new = opt_line(o);
+            if let Some(i) = (start..end).find(|i| is_option(&lines[*i], o)) {
+                if lines[i] == new {
+                    return Ok((None, "OK".into()));
+                }
+                lines[i] = new;
+                return changed(lines, "option changed");
+            }
+            let mut at = end;
+            while at > start && strip_eol(&lines[at - 1]).trim().is_empty() {
+                at -= 1;
+            }
+            lines.insert(at, new);
+            changed(lines, "option added")
+        }
+        (false, None, _) => Ok((None, "OK".into())),
+        (false, Some((h, _, end)), None) => match h {
+            Some(h) => {
+                lines.drain(h..end);
+                changed(lines, "section removed")
+            }
+            // Without a section name there is no section to remove.
+            None => Ok((None, "OK".into())),
+        },
+        (false, Some((_, start, end)), Some(o)) => {
+            let before = lines.len();
+            let mut i = start;
+            let mut end = end;
+            while i < end {
+                if is_option(&lines[i], o) {
+                    lines.remove(i);
+                    end -= 1;
+                } else {
+                    i += 1;
+                }
+            }
+            if lines.len() == before {
+                Ok((None, "OK".into()))
+            } else {
+                changed(lines, "option changed")
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Planned for IniFile {
+    type Params = IniFileParams;
+
+    fn name(&self) -> &'static str {
+        "community.general.ini_file"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["ansible.builtin.ini_file"]
+    }
+
+    async fn prepare(&self, p: &mut IniFileParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
+        p.diff = ctx.diff;
+        Ok(())
+    }
+
+    fn probe(&self, p: &IniFileParams) -> Result<Option<RemoteCommand>, String> {
+        Ok(Some(fileops::probe_text(&p.path)))
+    }
+
+    fn plan(
+        &self,
+        p: &IniFileParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let f = fileops::parse_facts(facts.ok_or("ini_file needs its probe")?)?;
+        let (new, msg) = edit(p, &fileops::text_of(&f)?)?;
+        if !f.exists() && new.is_some() && !p.create {
+            return Err(format!("Destination {} does not exist!", p.path));
+        }
+        let attrs = Attrs {
+            mode: p.mode.clone(),
+            owner: p.owner.clone(),
+            group: p.group.clone(),
+        };
+        let (steps, diffs, attrs_changed) = fileops::edit_steps(
+            &Edit {
+                path: &p.path,
+                new,
+                attrs: &attrs,
+                backup: p.backup,
+                validate: None,
+                diff: p.diff,
+            },
+            &f,
+        )?;
+        let mut result = ResultMap::new();
+        result.insert("path".into(), Value::String(p.path.clone()));
+        let msg = if msg == "OK" && attrs_changed {
+            String::new()
+        } else {
+            msg
+        };
+        result.insert("msg".into(), Value::String(attrs_msg(msg, attrs_changed)));
+        Ok(Plan {
+            steps,
+            diffs,
+            result,
+            changed: None,
+        })
+    }
+
+    fn finish(&self, _p: &IniFileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        let mut extra = ResultMap::new();
+        fileops::apply_final(&mut extra, outputs, "backup_file");
+        if let Some(b) = extra.get("backup_file") {
+            result.insert("backup_file".into(), b.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::plan::params;
+    use serde_json::json;
+
+    fn p(args: Value) -> IniFileParams {
+        let Value::Object(m) = args else { panic!() };
+        params("ini_file", m).unwrap()
+    }
+
+    #[test]
+    fn ini_rules() {
+        let t = "top=1\n[a]\nx = 1\n\n[b]\ny=2\n";
+        let e = |args: Value| edit(&p(args), t).unwrap();
+        assert_eq!(
+            e(json!({"path": "/f", "section": "a", "option": "x", "value": 1})),
+            (None, "OK".into())
+        );
+        assert_eq!(
+            e(json!({"path": "/f", "section": "a", "option": "x", "value": 2}))
+                .0
+                .unwrap(),
+            "top=1\n[a]\nx = 2\n\n[b]\ny=2\n"
+        );
+        assert_eq!(e(json!({"path": "/f", "section": "a", "option": "z", "value": "q", "no_extra_spaces": true})).0.unwrap(), "top=1\n[a]\nx = 1\nz=q\n\n[b]\ny=2\n");
+        assert_eq!(
+            e(json!({"path": "/f", "section": "c", "option": "k", "value": "v"}))
+                .0
+                .unwrap(),
+            format!("{t}[c]\nk = v\n")
+        );
+        assert_eq!(
+            e(json!({"path": "/f", "section": "b", "state": "absent"}))
+                .0
+                .unwrap(),
+            "top=1\n[a]\nx = 1\n\n"
+        );
+        assert_eq!(
+            e(json!({"path": "/f", "section": "b", "option": "y", "state": "absent"}))
+                .0
+                .unwrap(),
+            "top=1\n[a]\nx = 1\n\n[b]\n"
+        );
+        assert_eq!(
+            e(json!({"path": "/f", "section": null, "option": "top", "value": "2"}))
+                .0
+                .unwrap(),
+            "top = 2\n[a]\nx = 1\n\n[b]\ny=2\n"
+        );
+    }
+
+    #[test]
+    fn golden_ini_file() {
+        let out = |s: &str| ExecOutput {
+            rc: 0,
+            stdout: s.as_bytes().to_vec(),
+            stderr: vec![],
+        };
+        let mut q = p(
+            json!({"path": "/etc/pip.conf", "section": "global", "option": "timeout", "value": 60, "mode": "0644"}),
+        );
+        q.diff = true;
+        insta::assert_yaml_snapshot!(
+            "ini_file_create",
+            IniFile
+                .plan(
+                    &q,
+                    Some(&out("path=/etc/pip.conf\nkind=absent\n")),
+                    PlanCtx::default()
+                )
+                .unwrap()
+        );
+        let conv = "path=/etc/pip.conf\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\n--windlass-content--\n[global]\ntimeout = 60\n";
+        assert!(
+            !IniFile
+                .plan(&q, Some(&out(conv)), PlanCtx::default())
+                .unwrap()
+                .is_change()
+        );
+        let bad = p(json!({"path": "/f", "section": "s", "option": "o"}));
+        insta::assert_snapshot!(
+            "ini_file_err_value",
+            IniFile
+                .plan(&bad, Some(&out(conv)), PlanCtx::default())
+                .unwrap_err()
+        );
+    }
+}

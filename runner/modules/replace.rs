@@ -1,0 +1,228 @@
+//! `ansible.builtin.replace`: replace every match of a regular expression in a file.
+//!
+//! Why this module exists: edits that are not line-shaped (a value inside a line, a
+//! multi-line section). Patterns and replacements are Python's (`\1`, `\g<name>`), so they
+//! are translated for the `regex` crate; the pattern runs in MULTILINE mode like Ansible's,
+//! optionally only between the first match of `after` and the first match of `before`.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::ResultMap;
+use super::TaskCtx;
+use super::fileops::{self, Attrs, Edit, py_regex, py_replacement};
+use super::lineinfile::attrs_msg;
+use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
+use super::plan::{Plan, PlanCtx, Planned};
+use crate::command::RemoteCommand;
+use crate::transport::ExecOutput;
+
+/// Parameters of `replace`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceParams {
+    /// The file to edit (aliases `dest`, `destfile`, `name`). Required.
+    #[serde(alias = "dest", alias = "destfile", alias = "name")]
+    pub path: String,
+    /// Python regular expression (MULTILINE) to search for. Required.
+    pub regexp: String,
+    /// Replacement text; may use `\1` and `\g<name>`. Default "" (delete the matches).
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub replace: Option<String>,
+    /// Only replace after the first match of this regex (DOTALL).
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Only replace before the first match of this regex (DOTALL).
+    #[serde(default)]
+    pub before: Option<String>,
+    /// Keep a timestamped copy of the old file (result `backup_file`). Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub backup: bool,
+    /// Command with `%s` that must accept the new file before it replaces the old one.
+    #[serde(default)]
+    pub validate: Option<String>,
+    /// Permission bits or symbolic mode.
+    #[serde(default, deserialize_with = "opt_mode")]
+    pub mode: Option<Mode>,
+    /// Owner name or uid.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub owner: Option<String>,
+    /// Group name or gid.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub group: Option<String>,
+    #[serde(skip)]
+    pub(crate) diff: bool,
+}
+
+/// `ansible.builtin.replace`.
+pub struct Replace;
+
+/// The new text and the number of replacements.
+pub fn edit(p: &ReplaceParams, text: &str) -> Result<(String, usize), String> {
+    let re = py_regex(&p.regexp, true)?;
+    let dotall = |r: &str| py_regex(&format!("(?s:{r})"), true);
+    let mut start = 0;
+    let mut end = text.len();
+    if let Some(a) = &p.after {
+        if let Some(m) = dotall(a)?.find(text) {
+            start = m.end();
+        }
+    }
+    if let Some(b) = &p.before {
+        if let Some(m) = dotall(b)?.find(&text[start..]) {
+            end = start + m.start();
+        }
+    }
+    let section = &text[start..end];
+    let n = re.find_iter(section).count();
+    let repl = py_replacement(p.replace.as_deref().unwrap_or(""));
+    let replaced = re.replace_all(section, repl.as_str());
+    Ok((format!("{}{}{}", &text[..start], replaced, &text[end..]), n))
+}
+
+#[async_trait::async_trait]
+impl Planned for Replace {
+    type Params = ReplaceParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.replace"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["regexp"]
+    }
+
+    async fn prepare(&self, p: &mut ReplaceParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
+        p.diff = ctx.diff;
+        Ok(())
+    }
+
+    fn probe(&self, p: &ReplaceParams) -> Result<Option<RemoteCommand>, String> {
+        Ok(Some(fileops::probe_text(&p.path)))
+    }
+
+    fn plan(
+        &self,
+        p: &ReplaceParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let f = fileops::parse_facts(facts.ok_or("replace needs its probe")?)?;
+        if !f.exists() {
+            py_regex(&p.regexp, true)?;
+            return Err(format!("Path {} does not exist !", p.path));
+        }
+        let text = fileops::text_of(&f)?;
+        let (new, n) = edit(p, &text)?;
+        let msg = if new != text {
+            format!("{n} replacements made")
+        } else {
+            String::new()
+        };
+        let attrs = Attrs {
+            mode: p.mode.clone(),
+            owner: p.owner.clone(),
+            group: p.group.clone(),
+        };
+        let (steps, diffs, attrs_changed) = fileops::edit_steps(
+            &Edit {
+                path: &p.path,
+                new: (new != text).then_some(new),
+                attrs: &attrs,
+                backup: p.backup,
+                validate: p.validate.as_deref(),
+                diff: p.diff,
+            },
+            &f,
+        )?;
+        let mut result = ResultMap::new();
+        result.insert("msg".into(), Value::String(attrs_msg(msg, attrs_changed)));
+        Ok(Plan {
+            steps,
+            diffs,
+            result,
+            changed: None,
+        })
+    }
+
+    fn finish(&self, _p: &ReplaceParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        let mut extra = ResultMap::new();
+        fileops::apply_final(&mut extra, outputs, "backup_file");
+        if let Some(b) = extra.get("backup_file") {
+            result.insert("backup_file".into(), b.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::plan::params;
+    use serde_json::json;
+
+    fn p(args: Value) -> ReplaceParams {
+        let Value::Object(m) = args else { panic!() };
+        params("replace", m).unwrap()
+    }
+
+    #[test]
+    fn python_semantics() {
+        let q =
+            p(json!({"path": "/f", "regexp": "^(?P<k>\\w+) = (\\d+)$", "replace": "\\g<k>=\\2$"}));
+        assert_eq!(
+            edit(&q, "a = 1\nb = 2\n").unwrap(),
+            ("a=1$\nb=2$\n".into(), 2)
+        );
+        let q = p(
+            json!({"path": "/f", "regexp": "x", "replace": "y", "after": "\\[s\\]", "before": "\\[t\\]"}),
+        );
+        assert_eq!(
+            edit(&q, "x\n[s]\nx\n[t]\nx\n").unwrap(),
+            ("x\n[s]\ny\n[t]\nx\n".into(), 1)
+        );
+    }
+
+    #[test]
+    fn golden_replace() {
+        let out = |s: &str| ExecOutput {
+            rc: 0,
+            stdout: s.as_bytes().to_vec(),
+            stderr: vec![],
+        };
+        let mut q = p(
+            json!({"path": "/etc/fstab", "regexp": "^([^#].*\\sswap\\s.*)$", "replace": "# \\1", "backup": true}),
+        );
+        q.diff = true;
+        let probe = "path=/etc/fstab\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\n--windlass-content--\n/dev/sda1 / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n";
+        insta::assert_yaml_snapshot!(
+            "replace_swap",
+            Replace
+                .plan(&q, Some(&out(probe)), PlanCtx::default())
+                .unwrap()
+        );
+        let done = "path=/etc/fstab\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\n--windlass-content--\n/dev/sda1 / ext4 defaults 0 1\n# /swap.img none swap sw 0 0\n";
+        assert!(
+            !Replace
+                .plan(&q, Some(&out(done)), PlanCtx::default())
+                .unwrap()
+                .is_change()
+        );
+        insta::assert_snapshot!(
+            "replace_err_missing",
+            Replace
+                .plan(
+                    &q,
+                    Some(&out("path=/etc/fstab\nkind=absent\n")),
+                    PlanCtx::default()
+                )
+                .unwrap_err()
+        );
+        let bad = p(json!({"path": "/f", "regexp": "(?<=a)b"}));
+        insta::assert_snapshot!(
+            "replace_err_lookbehind",
+            Replace
+                .plan(&bad, Some(&out(done)), PlanCtx::default())
+                .unwrap_err()
+        );
+    }
+}

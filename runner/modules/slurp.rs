@@ -1,0 +1,111 @@
+//! `ansible.builtin.slurp`: read a file from the host, base64-encoded (read-only).
+//!
+//! Why this module exists: playbooks fetch small remote files into variables (certificates,
+//! join tokens, kubeconfigs) with `slurp` and `b64decode`. The probe cats the file after a
+//! marker line, so the bytes arrive unchanged; encoding happens on the controller.
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::fileops::{self, CONTENT_MARK, Kind};
+use super::plan::{Plan, PlanCtx, Planned};
+use crate::command::{RemoteCommand, quote};
+use crate::transport::ExecOutput;
+
+/// Parameters of `slurp`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurpParams {
+    /// The file to read on the host (alias `path`). Required.
+    #[serde(alias = "path")]
+    pub src: String,
+}
+
+/// `ansible.builtin.slurp`.
+pub struct Slurp;
+
+#[async_trait::async_trait]
+impl Planned for Slurp {
+    type Params = SlurpParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.slurp"
+    }
+
+    fn probe(&self, p: &SlurpParams) -> Result<Option<RemoteCommand>, String> {
+        Ok(Some(RemoteCommand::shell(format!(
+            "p={}; if [ -d \"$p\" ]; then echo kind=directory; elif [ ! -e \"$p\" ]; then echo kind=absent; \
+             elif [ ! -r \"$p\" ]; then echo kind=other; echo unreadable=1; \
+             else echo kind=file; echo {CONTENT_MARK}; cat -- \"$p\"; fi",
+            quote(&p.src)
+        ))))
+    }
+
+    fn plan(
+        &self,
+        p: &SlurpParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let f = fileops::parse_facts(facts.ok_or("slurp needs its probe")?)?;
+        match f.kind {
+            Kind::Absent => return Err(format!("file not found: {}", p.src)),
+            Kind::Directory => {
+                return Err(format!(
+                    "source is a directory and must be a file: {}",
+                    p.src
+                ));
+            }
+            _ if f.get("unreadable") == Some("1") => {
+                return Err(format!("file is not readable: {}", p.src));
+            }
+            _ => {}
+        }
+        let data = f.content.unwrap_or_default();
+        let mut r = Map::new();
+        r.insert(
+            "content".into(),
+            Value::String(base64::engine::general_purpose::STANDARD.encode(&data)),
+        );
+        r.insert("source".into(), Value::String(p.src.clone()));
+        r.insert("encoding".into(), Value::String("base64".into()));
+        Ok(Plan::unchanged(r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(probe: &[u8]) -> Result<Plan, String> {
+        let p = SlurpParams {
+            src: "/etc/k".into(),
+        };
+        let out = ExecOutput {
+            rc: 0,
+            stdout: probe.to_vec(),
+            stderr: vec![],
+        };
+        Slurp.plan(&p, Some(&out), PlanCtx::default())
+    }
+
+    #[test]
+    fn golden_slurp() {
+        let mut probe = b"kind=file\n--windlass-content--\n".to_vec();
+        probe.extend_from_slice(b"a\x00b\n--windlass-content--\n");
+        insta::assert_yaml_snapshot!("slurp_binary", plan_of(&probe).unwrap());
+        insta::assert_yaml_snapshot!(
+            "slurp_probe",
+            Slurp
+                .probe(&SlurpParams {
+                    src: "/etc/a b".into()
+                })
+                .unwrap()
+        );
+        assert_eq!(
+            plan_of(b"kind=absent\n").unwrap_err(),
+            "file not found: /etc/k"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! `ansible.builtin.stat`: report facts about a path (read-only).
+//!
+//! Why this module exists: playbooks branch on `stat.exists`, `stat.isdir`,
+//! `stat.checksum` and friends. One probe prints the facts as `key=value` lines; the plan
+//! turns them into Ansible's `stat` dictionary and never has steps.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::fileops::{self, Kind};
+use super::params::ansible_bool;
+use super::plan::{Plan, PlanCtx, Planned};
+use crate::command::{RemoteCommand, quote};
+use crate::transport::ExecOutput;
+
+fn yes() -> bool {
+    true
+}
+
+/// Parameters of `stat`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatParams {
+    /// The path to examine (aliases `dest`, `name`). Required.
+    #[serde(alias = "dest", alias = "name")]
+    pub path: String,
+    /// Report on a link's target instead of the link. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub follow: bool,
+    /// Compute `checksum` of regular files. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub get_checksum: bool,
+    /// `sha1` (default), `sha224`, `sha256`, `sha384`, `sha512` or `md5` (aliases
+    /// `checksum`, `checksum_algo`).
+    #[serde(default, alias = "checksum", alias = "checksum_algo")]
+    pub checksum_algorithm: Option<String>,
+    /// Report `mimetype`/`charset` using the host's `file` program when it has one.
+    /// Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub get_mime: bool,
+    /// Accepted for compatibility; extended attributes are not reported.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub get_attributes: bool,
+}
+
+/// `ansible.builtin.stat`.
+pub struct Stat;
+
+fn algo_prog(a: Option<&str>) -> Result<&'static str, String> {
+    Ok(match a.unwrap_or("sha1") {
+        "sha1" => "sha1sum",
+        "sha224" => "sha224sum",
+        "sha256" => "sha256sum",
+        "sha384" => "sha384sum",
+        "sha512" => "sha512sum",
+        "md5" => "md5sum",
+        o => {
+            return Err(format!(
+                "value of checksum_algorithm must be one of: md5, sha1, sha224, sha256, sha384, sha512, got: {o}"
+            ));
+        }
+    })
+}
+
+#[async_trait::async_trait]
+impl Planned for Stat {
+    type Params = StatParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.stat"
+    }
+
+    fn probe(&self, p: &StatParams) -> Result<Option<RemoteCommand>, String> {
+        let prog = algo_prog(p.checksum_algorithm.as_deref())?;
+        let l = if p.follow { "-L " } else { "" };
+        let mut s = format!("p={}; ", quote(&p.path));
+        s.push_str(&fileops::stat_snippet(fileops::StatOpts {
+            follow: p.follow,
+            checksum: p.get_checksum.then_some(prog),
+            content_limit: None,
+        }));
+        s.push_str(&format!(
+            "if [ -e \"$p\" ] || [ -L \"$p\" ]; then stat {l}--printf='atime=%X\\nctime=%Z\\ndev=%d\\nftype=%F\\n' -- \"$p\"; \
+             [ -r \"$p\" ] && echo readable=1; [ -w \"$p\" ] && echo writeable=1; [ -x \"$p\" ] && echo executable=1; \
+             if [ -L \"$p\" ]; then printf 'lnk_source=%s\\n' \"$(readlink -f -- \"$p\")\"; fi; fi; "
+        ));
+        if p.get_mime {
+            s.push_str("if [ -e \"$p\" ] && command -v file >/dev/null 2>&1; then printf 'mime=%s\\n' \"$(file -b --mime -- \"$p\")\"; fi; ");
+        }
+        s.push_str("true");
+        Ok(Some(RemoteCommand::shell(s)))
+    }
+
+    fn plan(
+        &self,
+        p: &StatParams,
+        facts: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        algo_prog(p.checksum_algorithm.as_deref())?;
+        let f = fileops::parse_facts(facts.ok_or("stat needs its probe")?)?;
+        let mut st = Map::new();
+        st.insert("exists".into(), Value::Bool(f.exists()));
+        if f.exists() {
+            let ftype = f.get("ftype").unwrap_or_default();
+            let islnk = f.kind == Kind::Link || f.get("islnk") == Some("1");
+            let flag = |k: &str| Value::Bool(f.get(k) == Some("1"));
+            st.insert("path".into(), Value::String(p.path.clone()));
+            st.insert(
+                "mode".into(),
+                Value::String(fileops::mode_str(f.mode & 0o7777)),
+            );
+            st.insert("isdir".into(), Value::Bool(f.kind == Kind::Directory));
+            st.insert("isreg".into(), Value::Bool(f.kind == Kind::File));
+            st.insert(
+                "islnk".into(),
+                Value::Bool(if p.follow { false } else { islnk }),
+            );
+            st.insert("isblk".into(), Value::Bool(ftype == "block special file"));
+            st.insert(
+                "ischr".into(),
+                Value::Bool(ftype == "character special file"),
+            );
+            st.insert("isfifo".into(), Value::Bool(ftype == "fifo"));
+            st.insert("issock".into(), Value::Bool(ftype == "socket"));
+            st.insert("uid".into(), Value::from(f.uid));
+            st.insert("gid".into(), Value::from(f.gid));
+            st.insert("pw_name".into(), Value::String(f.owner.clone()));
+            st.insert("gr_name".into(), Value::String(f.group.clone()));
+            st.insert("size".into(), Value::from(f.size));
+            st.insert("inode".into(), Value::from(f.inode));
+            st.insert("nlink".into(), Value::from(f.nlink));
+            let num = |k: &str| f.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            st.insert("mtime".into(), Value::from(f.mtime as f64));
+            st.insert("atime".into(), Value::from(num("atime")));
+            st.insert("ctime".into(), Value::from(num("ctime")));
+            st.insert("dev".into(), Value::from(num("dev") as u64));
+            st.insert("readable".into(), flag("readable"));
+            st.insert("writeable".into(), flag("writeable"));
+            st.insert("executable".into(), flag("executable"));
+            let m = f.mode;
+            for (k, bit) in [
+                ("rusr", 0o400),
+                ("wusr", 0o200),
+                ("xusr", 0o100),
+                ("rgrp", 0o040),
+                ("wgrp", 0o020),
+                ("xgrp", 0o010),
+                ("roth", 0o004),
+                ("woth", 0o002),
+                ("xoth", 0o001),
+                ("isuid", 0o4000),
+                ("isgid", 0o2000),
+            ] {
+                st.insert(k.into(), Value::Bool(m & bit != 0));
+            }
+            if islnk {
+                if let Some(t) = &f.target {
+                    st.insert("lnk_target".into(), Value::String(t.clone()));
+                }
+                if let Some(s) = f.get("lnk_source") {
+                    st.insert("lnk_source".into(), Value::String(s.to_string()));
+                }
+            }
+            if let Some(c) = &f.checksum {
+                st.insert("checksum".into(), Value::String(c.clone()));
+            }
+            if let Some(mime) = f.get("mime") {
+                let (t, cs) = mime.split_once("; charset=").unwrap_or((mime, ""));
+                st.insert("mimetype".into(), Value::String(t.to_string()));
+                st.insert("charset".into(), Value::String(cs.to_string()));
+            }
+        }
+        let mut result = Map::new();
+        result.insert("stat".into(), Value::Object(st));
+        Ok(Plan::unchanged(result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::plan::params;
+    use serde_json::json;
+
+    fn plan_of(args: Value, probe: &str) -> Result<Plan, String> {
+        let Value::Object(m) = args else { panic!() };
+        let p: StatParams = params("stat", m).map_err(|e| e.to_string())?;
+        let out = ExecOutput {
+            rc: 0,
+            stdout: probe.as_bytes().to_vec(),
+            stderr: vec![],
+        };
+        Stat.plan(&p, Some(&out), PlanCtx::default())
+    }
+
+    #[test]
+    fn golden_stat() {
+        let absent = plan_of(json!({"path": "/nope"}), "path=/nope\nkind=absent\n").unwrap();
+        insta::assert_yaml_snapshot!("stat_absent", absent);
+        let link = plan_of(
+            json!({"path": "/usr/bin/cc", "checksum_algorithm": "sha256"}),
+            "path=/usr/bin/cc\nkind=link\ntarget=/etc/alternatives/cc\nmode=777\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=20\nmtime=1700000000\ninode=5\nnlink=1\natime=1700000001\nctime=1700000002\ndev=64769\nftype=symbolic link\nreadable=1\nlnk_source=/usr/bin/gcc-12\n",
+        )
+        .unwrap();
+        insta::assert_yaml_snapshot!("stat_link", link);
+        let e = plan_of(
+            json!({"path": "/x", "checksum_algorithm": "crc"}),
+            "kind=absent\n",
+        )
+        .unwrap_err();
+        insta::assert_snapshot!("stat_err_algo", e);
+    }
+}

@@ -1,0 +1,289 @@
+//! The file modules on the test hosts over real SSH: convergence, idempotency, check mode
+//! predicting the first run, diffs, validation that refuses bad content, and atomic writes
+//! that never leave a partial file. Skipped unless `WINDLASS_TESTHOSTS` is set.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Project, on_host, opts, stats, testhosts};
+use windlass::event::{Event, Status};
+
+const CONVERGE: &str = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - name: dir
+      file: {path: /tmp/wl-files/d, state: directory, mode: "0750"}
+    - name: copy
+      copy: {content: "a=1\n", dest: /tmp/wl-files/d/c.conf, mode: "0640"}
+    - name: template
+      template: {src: t.j2, dest: /tmp/wl-files/d/}
+    - name: link
+      file: {src: /etc/hostname, dest: /tmp/wl-files/d/l, state: link}
+    - name: touch
+      file: {path: /tmp/wl-files/d/touched, state: touch, modification_time: preserve, access_time: preserve}
+    - name: lineinfile
+      lineinfile: {path: /tmp/wl-files/d/li.conf, line: "x = 1", create: true, mode: "0600"}
+    - name: blockinfile
+      blockinfile: {path: /tmp/wl-files/d/bl.conf, block: "one\ntwo", create: true}
+    - name: ini
+      ini_file: {path: /tmp/wl-files/d/i.ini, section: s, option: k, value: v}
+"#;
+
+fn changed(report: &windlass::engine::RunReport, host: &str) -> u32 {
+    stats(report).get(host).map(|s| s.changed).unwrap_or(999)
+}
+
+fn failed(report: &windlass::engine::RunReport, host: &str) -> u32 {
+    stats(report).get(host).map(|s| s.failed).unwrap_or(999)
+}
+
+fn project(inv: &std::path::Path, playbook: &str) -> Project {
+    let p = Project::new();
+    p.with_testhosts(inv);
+    p.file("site.yml", playbook);
+    p.file(
+        "templates/t.j2",
+        "host={{ inventory_hostname }} dest={{ template_destpath }}\n",
+    );
+    p
+}
+
+#[test]
+fn converge_check_idempotent_diff() {
+    let Some(inv) = testhosts("converge_check_idempotent_diff") else {
+        return;
+    };
+    on_host(1, "rm -rf /tmp/wl-files/d");
+    let p = project(&inv, CONVERGE);
+
+    let mut check = opts();
+    check.check = true;
+    let (ev, rep) = p.run("site.yml", "hosts.yml", check).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    let predicted = changed(&rep, "th01");
+    assert_eq!(
+        on_host(1, "test -e /tmp/wl-files/d && echo there || echo absent").trim(),
+        "absent"
+    );
+
+    let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    assert_eq!(
+        changed(&rep, "th01"),
+        predicted,
+        "check mode predicted the first run"
+    );
+    assert_eq!(predicted, 8);
+
+    let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(
+        changed(&rep, "th01"),
+        0,
+        "second run changes nothing: {ev:#?}"
+    );
+
+    assert_eq!(on_host(1, "stat -c %a /tmp/wl-files/d").trim(), "750");
+    assert_eq!(
+        on_host(1, "stat -c %a /tmp/wl-files/d/c.conf").trim(),
+        "640"
+    );
+    assert_eq!(on_host(1, "cat /tmp/wl-files/d/c.conf"), "a=1\n");
+    assert_eq!(
+        on_host(1, "cat /tmp/wl-files/d/t.j2"),
+        "host=th01 dest=/tmp/wl-files/d/\n"
+    );
+    assert_eq!(
+        on_host(1, "readlink /tmp/wl-files/d/l").trim(),
+        "/etc/hostname"
+    );
+    assert_eq!(on_host(1, "cat /tmp/wl-files/d/li.conf"), "x = 1\n");
+    assert_eq!(
+        on_host(1, "stat -c %a /tmp/wl-files/d/li.conf").trim(),
+        "600"
+    );
+    assert_eq!(
+        on_host(1, "cat /tmp/wl-files/d/bl.conf"),
+        "# BEGIN ANSIBLE MANAGED BLOCK\none\ntwo\n# END ANSIBLE MANAGED BLOCK\n"
+    );
+    assert_eq!(on_host(1, "cat /tmp/wl-files/d/i.ini"), "[s]\nk = v\n");
+    assert_eq!(
+        on_host(1, "ls -a /tmp/wl-files/d | grep -c windlass").trim(),
+        "0"
+    );
+
+    // Owner and mode set by hand survive a content change; --diff shows the change.
+    on_host(
+        1,
+        "chown nobody:nogroup /tmp/wl-files/d/c.conf && chmod 604 /tmp/wl-files/d/c.conf && echo a=0 > /tmp/wl-files/d/c.conf",
+    );
+    let p2 = project(
+        &inv,
+        "- hosts: th01\n  gather_facts: false\n  tasks:\n    - copy: {content: \"a=1\\n\", dest: /tmp/wl-files/d/c.conf}\n      register: r\n    - assert: {that: [r.changed, \"r.owner == 'nobody'\", \"r.mode == '0604'\"]}\n",
+    );
+    let mut d = opts();
+    d.diff = true;
+    let (ev, rep) = p2.run("site.yml", "hosts.yml", d).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    let diff = ev
+        .iter()
+        .find_map(|e| match e {
+            Event::HostResult { diff: Some(d), .. } => Some(d.clone()),
+            _ => None,
+        })
+        .expect("a diff");
+    assert!(diff.contains("-a=0\n+a=1"), "{diff}");
+    assert_eq!(
+        on_host(1, "stat -c '%a %U' /tmp/wl-files/d/c.conf").trim(),
+        "604 nobody"
+    );
+}
+
+#[test]
+fn validate_rejects_bad_content_and_backup() {
+    let Some(inv) = testhosts("validate_rejects_bad_content_and_backup") else {
+        return;
+    };
+    on_host(
+        1,
+        "rm -rf /tmp/wl-files/v; mkdir -p /tmp/wl-files/v; printf 'good\\n' > /tmp/wl-files/v/app.conf; chmod 640 /tmp/wl-files/v/app.conf",
+    );
+    let p = project(
+        &inv,
+        r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - name: bad
+      template: {src: bad.j2, dest: /tmp/wl-files/v/app.conf, validate: "grep -q ^good %s"}
+      ignore_errors: true
+      register: bad
+    - assert: {that: ["bad is failed", "'failed to validate' in bad.msg"]}
+    - name: good
+      template: {src: good.j2, dest: /tmp/wl-files/v/app.conf, validate: "grep -q ^good %s", backup: true}
+      register: good
+    - assert: {that: ["good.changed", "good.backup_file is defined", "good.mode == '0640'"]}
+"#,
+    );
+    p.file("templates/bad.j2", "bad {{ inventory_hostname }}\n");
+    p.file("templates/good.j2", "good {{ inventory_hostname }}\n");
+    let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    assert_eq!(on_host(1, "cat /tmp/wl-files/v/app.conf"), "good th01\n");
+    // The backup holds the old content; no temp file stayed behind.
+    assert_eq!(on_host(1, "cat /tmp/wl-files/v/app.conf.*~"), "good\n");
+    assert_eq!(
+        on_host(1, "ls -a /tmp/wl-files/v | grep -c windlass").trim(),
+        "0"
+    );
+}
+
+#[test]
+fn read_only_and_edit_modules() {
+    let Some(inv) = testhosts("read_only_and_edit_modules") else {
+        return;
+    };
+    on_host(
+        1,
+        "rm -rf /tmp/wl-files/r; mkdir -p /tmp/wl-files/r; printf 'a = 1\\nb = 2\\n' > /tmp/wl-files/r/x.conf",
+    );
+    let p = project(
+        &inv,
+        r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - replace: {path: /tmp/wl-files/r/x.conf, regexp: '^(\w) = (\d)$', replace: '\1=\2'}
+      register: rep
+    - stat: {path: /tmp/wl-files/r/x.conf, checksum_algorithm: sha256}
+      register: st
+    - stat: {path: /tmp/wl-files/r/nope}
+      register: st2
+    - slurp: {src: /tmp/wl-files/r/x.conf}
+      register: sl
+    - fetch: {src: /tmp/wl-files/r/x.conf, dest: fetched}
+      register: fe
+    - assert:
+        that:
+          - rep.msg == '2 replacements made'
+          - st.stat.exists and st.stat.isreg and not st.stat.isdir
+          - st.stat.mode == '0644'
+          - st.stat.checksum | length == 64
+          - not st2.stat.exists
+          - (sl.content | b64decode) == 'a=1\nb=2\n'
+          - fe.changed
+"#,
+    );
+    let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    assert_eq!(changed(&rep, "th01"), 2);
+    let fetched = p.path().join("fetched/th01/tmp/wl-files/r/x.conf");
+    assert_eq!(std::fs::read_to_string(&fetched).unwrap(), "a=1\nb=2\n");
+    let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    // The assert on `fe.changed` now fails: fetch is idempotent by checksum.
+    assert_eq!(changed(&rep, "th01"), 0, "{ev:#?}");
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::HostResult { status: Status::Failed, task, .. } if task == "assert")),
+        "{ev:#?}"
+    );
+}
+
+#[test]
+fn killed_write_never_leaves_a_partial_file() {
+    let Some(inv) = testhosts("killed_write_never_leaves_a_partial_file") else {
+        return;
+    };
+    on_host(
+        1,
+        "rm -rf /tmp/wl-files/atom; mkdir -p /tmp/wl-files/atom; printf 'old\\n' > /tmp/wl-files/atom/big",
+    );
+    let p = project(
+        &inv,
+        "- hosts: th01\n  gather_facts: false\n  tasks:\n    - copy: {src: big.bin, dest: /tmp/wl-files/atom/big}\n",
+    );
+    // 96 MiB of text so the transfer takes a while.
+    let line = "0123456789abcdef".repeat(4) + "\n";
+    let big = line.repeat(96 * 1024 * 1024 / line.len());
+    p.file("files/big.bin", &big);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .arg("run")
+        .arg("-i")
+        .arg(p.path().join("hosts.yml"))
+        .arg(p.path().join("site.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary file exists on the host, then kill the run mid-transfer.
+    let start = Instant::now();
+    let mut seen = false;
+    while start.elapsed() < Duration::from_secs(60) {
+        let n = on_host(1, "ls -a /tmp/wl-files/atom | grep -c windlass");
+        if n.trim() != "0" {
+            seen = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    std::thread::sleep(Duration::from_secs(3));
+    let content_sum = on_host(1, "sha1sum < /tmp/wl-files/atom/big | cut -c1-40");
+    let old = windlass::modules::fileops::sha1_hex(b"old\n");
+    let new = windlass::modules::fileops::sha1_hex(big.as_bytes());
+    let sum = content_sum.trim();
+    assert!(sum == old || sum == new, "partial file landed: {sum}");
+    if seen {
+        assert_eq!(sum, old, "the run was killed before the transfer finished");
+    }
+    // The interrupted write cleans up its temporary file.
+    assert_eq!(
+        on_host(1, "ls -a /tmp/wl-files/atom | grep -c windlass").trim(),
+        "0"
+    );
+    eprintln!("killed mid-transfer: {seen}");
+}
