@@ -779,3 +779,21 @@ fn preflight_host_checks_say_what_to_fix() {
         "{f:#?}"
     );
 }
+
+#[test]
+fn variables_page_lists_every_role_default() {
+    let page = std::fs::read_to_string(repo().join("book/src/kubernetes/variables.md")).unwrap();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(repo().join("roles")).unwrap() {
+        let role = entry.unwrap().file_name().to_string_lossy().into_owned();
+        for key in role_defaults(&role).keys() {
+            if !page.contains(&format!("| `{key}` |")) {
+                missing.push(format!("{role}: {key}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "book/src/kubernetes/variables.md lacks {missing:?}"
+    );
+}
