@@ -1,0 +1,799 @@
+//! The Kubernetes content (`roles/`, `playbooks/`, `inventories/`): every playbook loads,
+//! every config file the roles render is snapshotted per sample inventory and host, and
+//! preflight refuses bad inventories before any other role runs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use windlass::inventory::Inventory;
+use windlass::modules::Registry;
+use windlass::playbook::{Loader, load_playbook};
+use windlass::template::{MapVars, SearchKind, Templar};
+
+/// The sample topologies, as named under `inventories/`.
+const TOPOLOGIES: &[&str] = &[
+    "ha-stacked",
+    "ha-external-etcd",
+    "single-control-plane",
+    "all-in-one",
+];
+
+/// Every playbook under `playbooks/` a user runs.
+const PLAYBOOKS: &[&str] = &[
+    "ha-stacked.yml",
+    "ha-external-etcd.yml",
+    "single-control-plane.yml",
+    "all-in-one.yml",
+    "scale.yml",
+    "reset.yml",
+];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn inventory(topology: &str) -> Inventory {
+    let dir = repo().join("inventories").join(topology);
+    Inventory::load(&[dir]).unwrap_or_else(|e| panic!("inventory {topology}: {e}"))
+}
+
+/// A role's `defaults/main.yml` as a JSON object (empty when the role has none).
+fn role_defaults(role: &str) -> Map<String, Value> {
+    let p = repo().join("roles").join(role).join("defaults/main.yml");
+    if !p.exists() {
+        return Map::new();
+    }
+    let node = windlass::yaml::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    match node.to_value() {
+        Value::Object(m) => m,
+        Value::Null => Map::new(),
+        other => panic!("{}: not a mapping: {other}", p.display()),
+    }
+}
+
+/// Facts a Debian 12 host on the 192.168.56.0/24 sample network would report.
+fn facts(host: &str, address: &str) -> Map<String, Value> {
+    let v = json!({
+        "ansible_hostname": host,
+        "ansible_os_family": "Debian",
+        "ansible_distribution": "Debian",
+        "ansible_distribution_release": "bookworm",
+        "ansible_distribution_major_version": "12",
+        "ansible_default_ipv4": {
+            "interface": "eth1",
+            "address": address,
+            "network": "192.168.56.0",
+            "netmask": "255.255.255.0",
+            "prefix": "24",
+            "gateway": "192.168.56.1",
+        },
+        "ansible_processor_vcpus": 2,
+        "ansible_memtotal_mb": 3931,
+        "ansible_swaptotal_mb": 0,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+/// What a template sees on `host`: the roles' defaults (k8s_defaults first, then `roles`),
+/// the inventory's variables, facts and magic variables; `hostvars` holds every inventory
+/// host's inventory variables (as Ansible's hostvars do, without play or role variables).
+fn host_vars(inv: &Inventory, topology: &str, host: &str, roles: &[&str]) -> MapVars {
+    let mut vars = role_defaults("k8s_defaults");
+    for r in roles {
+        vars.extend(role_defaults(r));
+    }
+    let inv_vars = inv.host_vars(host);
+    for (k, v) in &inv_vars {
+        vars.insert(k.clone(), v.clone());
+    }
+    let address = inv_vars
+        .get("ansible_host")
+        .and_then(Value::as_str)
+        .unwrap_or(host)
+        .to_string();
+    vars.extend(facts(host, &address));
+    vars.insert("inventory_hostname".into(), json!(host));
+    vars.insert("inventory_hostname_short".into(), json!(host));
+    vars.insert("group_names".into(), json!(inv.group_names(host)));
+    vars.insert("groups".into(), json!(inv.groups_var()));
+    let inv_dir = repo().join("inventories").join(topology);
+    vars.insert("inventory_dir".into(), json!(inv_dir.display().to_string()));
+    let mut mv = MapVars::new(Value::Object(vars));
+    for other in inv.host_names() {
+        let mut hv: Map<String, Value> = inv.host_vars(&other).into_iter().collect();
+        hv.insert("inventory_hostname".into(), json!(other));
+        mv = mv.with_host(&other, MapVars::new(Value::Object(hv)));
+    }
+    let templates = roles
+        .iter()
+        .map(|r| repo().join("roles").join(r).join("templates"))
+        .collect();
+    mv.with_search_dirs(SearchKind::Templates, templates)
+}
+
+/// Render `roles/<role>/templates/<name>` for `host` of `topology`.
+fn render(topology: &str, host: &str, role: &str, name: &str, extra: &[&str]) -> String {
+    let inv = inventory(topology);
+    let mut roles = vec![role];
+    roles.extend_from_slice(extra);
+    let vars = host_vars(&inv, topology, host, &roles).into_dyn();
+    let path = repo().join("roles").join(role).join("templates").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    Templar::new()
+        .render_template_text(&text, name, &vars, &Map::new())
+        .unwrap_or_else(|e| panic!("{topology}/{host}: {role}/{name}: {e}"))
+}
+
+/// Every `---`-separated document of a rendered YAML file, parsed.
+fn yaml_docs(text: &str) -> Vec<Value> {
+    text.split("\n---\n")
+        .map(|doc| {
+            windlass::yaml::parse(doc, Path::new("rendered.yaml"))
+                .unwrap_or_else(|e| panic!("rendered YAML does not parse: {e}\n{doc}"))
+                .to_value()
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// Snapshot a rendered file as `tests/snapshots/k8s_content__<name>.snap`.
+fn snapshot(name: &str, text: &str) {
+    let name = name.replace(['/', '.'], "_");
+    insta::assert_snapshot!(name, text);
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading
+
+#[test]
+fn every_playbook_loads_and_its_plays_match_every_sample_inventory() {
+    let loader = Loader::new(Arc::new(Registry::builtin()), vec![]);
+    for pb in PLAYBOOKS {
+        let path = repo().join("playbooks").join(pb);
+        let playbook = load_playbook(&path, &loader).unwrap_or_else(|e| panic!("{pb}: {e}"));
+        assert!(!playbook.plays.is_empty(), "{pb} has no plays");
+        for topology in TOPOLOGIES {
+            let inv = inventory(topology);
+            for play in &playbook.plays {
+                inv.select(&play.hosts).unwrap_or_else(|e| {
+                    panic!(
+                        "{pb}: play `{}` hosts `{}` on {topology}: {e}",
+                        play.name, play.hosts
+                    )
+                });
+            }
+        }
+    }
+}
+
+#[test]
+fn sample_inventories_have_the_kubespray_groups() {
+    for topology in TOPOLOGIES {
+        let inv = inventory(topology);
+        let groups = inv.groups_var();
+        for g in [
+            "kube_control_plane",
+            "kube_node",
+            "etcd",
+            "loadbalancer",
+            "k8s_cluster",
+        ] {
+            assert!(groups.contains_key(g), "{topology} lacks group {g}");
+        }
+        let mut cluster = groups["k8s_cluster"].clone();
+        cluster.sort();
+        let mut expected: Vec<String> = groups["kube_control_plane"]
+            .iter()
+            .chain(groups["kube_node"].iter())
+            .cloned()
+            .collect();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(cluster, expected, "{topology}: k8s_cluster");
+    }
+    let counts = |t: &str| {
+        let g = inventory(t).groups_var();
+        [
+            g["kube_control_plane"].len(),
+            g["kube_node"].len(),
+            g["etcd"].len(),
+            g["loadbalancer"].len(),
+        ]
+    };
+    assert_eq!(counts("ha-stacked"), [3, 2, 0, 2]);
+    assert_eq!(counts("ha-external-etcd"), [3, 2, 3, 2]);
+    assert_eq!(counts("single-control-plane"), [1, 2, 0, 0]);
+    assert_eq!(counts("all-in-one"), [1, 1, 0, 0]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Derived variables
+
+fn eval(topology: &str, host: &str, expr: &str) -> Value {
+    let inv = inventory(topology);
+    let vars = host_vars(&inv, topology, host, &[]).into_dyn();
+    Templar::new()
+        .eval(expr, &vars, None)
+        .unwrap_or_else(|e| panic!("{topology}: {expr}: {e}"))
+}
+
+#[test]
+fn control_plane_endpoint_follows_the_load_balancers() {
+    // two load balancers: the VIP
+    assert_eq!(
+        eval("ha-stacked", "cp1", "control_plane_endpoint"),
+        json!("192.168.56.10")
+    );
+    // no load balancer: the first control plane, on the API server's own port
+    assert_eq!(
+        eval("single-control-plane", "worker1", "control_plane_endpoint"),
+        json!("192.168.56.11")
+    );
+    assert_eq!(
+        eval("all-in-one", "node1", "control_plane_endpoint_port"),
+        json!(6443)
+    );
+    assert_eq!(eval("ha-stacked", "cp1", "kubernetes_minor"), json!("1.30"));
+    assert_eq!(eval("ha-stacked", "cp1", "etcd_is_external"), json!(false));
+    assert_eq!(
+        eval("ha-external-etcd", "cp1", "etcd_is_external"),
+        json!(true)
+    );
+    assert_eq!(
+        eval("ha-stacked", "cp1", "cri_socket"),
+        json!("unix:///run/containerd/containerd.sock")
+    );
+}
+
+#[test]
+fn control_plane_endpoint_with_one_load_balancer_is_its_address() {
+    let inv = Inventory::parse_str(
+        "[kube_control_plane]\ncp1 ansible_host=192.168.56.11\ncp2 ansible_host=192.168.56.12\n\
+         cp3 ansible_host=192.168.56.13\n[loadbalancer]\nlb1 ansible_host=192.168.56.21 node_ip=10.0.0.21\n",
+        Path::new("hosts.ini"),
+    )
+    .unwrap();
+    let vars = host_vars(&inv, "ha-stacked", "cp2", &[]).into_dyn();
+    let t = Templar::new();
+    assert_eq!(
+        t.eval("control_plane_endpoint", &vars, None).unwrap(),
+        json!("10.0.0.21")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Golden configs
+
+#[test]
+fn kubeadm_config_per_topology() {
+    for (topology, host) in [
+        ("ha-stacked", "cp1"),
+        ("ha-external-etcd", "cp1"),
+        ("single-control-plane", "cp1"),
+        ("all-in-one", "node1"),
+    ] {
+        let text = render(
+            topology,
+            host,
+            "kubeadm_init",
+            "kubeadm-config.yaml.j2",
+            &[],
+        );
+        let docs = yaml_docs(&text);
+        let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "InitConfiguration",
+                "ClusterConfiguration",
+                "KubeletConfiguration",
+                "KubeProxyConfiguration"
+            ],
+            "{topology}"
+        );
+        let cluster = &docs[1];
+        assert_eq!(cluster["networking"]["podSubnet"], json!("10.244.0.0/16"));
+        assert_eq!(cluster["kubernetesVersion"], json!("v1.30.4"));
+        assert_eq!(docs[2]["cgroupDriver"], json!("systemd"));
+        let external = topology == "ha-external-etcd";
+        assert_eq!(
+            cluster["etcd"]["external"].is_object(),
+            external,
+            "{topology}"
+        );
+        let taints = &docs[0]["nodeRegistration"]["taints"];
+        assert_eq!(taints == &json!([]), topology == "all-in-one", "{topology}");
+        snapshot(&format!("{topology}/kubeadm-config.yaml"), &text);
+    }
+}
+
+#[test]
+fn kubeadm_join_config_for_a_control_plane_and_a_worker() {
+    let inv = inventory("ha-stacked");
+    for host in ["cp2", "worker1"] {
+        let mut vars = host_vars(&inv, "ha-stacked", host, &["kubeadm_join"]);
+        for (k, v) in [
+            ("kubeadm_join_endpoint", "192.168.56.10:6443"),
+            ("kubeadm_join_token", "abcdef.0123456789abcdef"),
+            (
+                "kubeadm_join_ca_hash",
+                "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "kubeadm_join_certificate_key",
+                "f8902e114ef118304e561c3ecd4d0b543adc226b7a07f675f56564185ffe0c07",
+            ),
+        ] {
+            vars.vars.insert(k.into(), json!(v));
+        }
+        let text = std::fs::read_to_string(
+            repo().join("roles/kubeadm_join/templates/kubeadm-join.yaml.j2"),
+        )
+        .unwrap();
+        let out = Templar::new()
+            .render_template_text(&text, "kubeadm-join.yaml.j2", &vars.into_dyn(), &Map::new())
+            .unwrap();
+        let doc = &yaml_docs(&out)[0];
+        assert_eq!(doc["controlPlane"].is_object(), host == "cp2");
+        snapshot(&format!("ha-stacked/kubeadm-join-{host}.yaml"), &out);
+    }
+}
+
+#[test]
+fn join_command_parsing_extracts_endpoint_token_and_hash() {
+    // The same expressions as roles/kubeadm_join/tasks/main.yml, on kubeadm's output.
+    let tasks = std::fs::read_to_string(repo().join("roles/kubeadm_join/tasks/main.yml")).unwrap();
+    let node = windlass::yaml::parse(&tasks, Path::new("main.yml")).unwrap();
+    let all = node.to_value();
+    let block = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == json!("Join this node"))
+        .unwrap();
+    let exprs = &block["block"][0]["vars"];
+    let stdout = "kubeadm join 192.168.56.10:6443 --token abcdef.0123456789abcdef \
+                  --discovery-token-ca-cert-hash sha256:00ff \n";
+    let vars = MapVars::new(json!({
+        "kubeadm_join_command": {"stdout": stdout},
+        "kubeadm_certificate_key": {"stdout_lines": ["[upload-certs] Using certificate key:", "f890"]},
+    }))
+    .into_dyn();
+    let t = Templar::new();
+    let get = |k: &str| {
+        t.render_str(exprs[k].as_str().unwrap(), &vars, None)
+            .unwrap()
+    };
+    assert_eq!(get("kubeadm_join_endpoint"), json!("192.168.56.10:6443"));
+    assert_eq!(get("kubeadm_join_token"), json!("abcdef.0123456789abcdef"));
+    assert_eq!(get("kubeadm_join_ca_hash"), json!("sha256:00ff"));
+    assert_eq!(get("kubeadm_join_certificate_key"), json!("f890"));
+}
+
+#[test]
+fn haproxy_and_keepalived_per_load_balancer() {
+    for topology in ["ha-stacked", "ha-external-etcd"] {
+        let cfg = render(topology, "lb1", "haproxy_lb", "haproxy.cfg.j2", &[]);
+        for addr in [
+            "192.168.56.11:6443",
+            "192.168.56.12:6443",
+            "192.168.56.13:6443",
+        ] {
+            assert!(cfg.contains(addr), "{topology}: backend {addr} missing");
+        }
+        snapshot(&format!("{topology}/haproxy.cfg"), &cfg);
+    }
+    for lb in ["lb1", "lb2"] {
+        let conf = render("ha-stacked", lb, "keepalived", "keepalived.conf.j2", &[]);
+        snapshot(&format!("ha-stacked/keepalived-{lb}.conf"), &conf);
+    }
+    let lb1 = render("ha-stacked", "lb1", "keepalived", "keepalived.conf.j2", &[]);
+    let lb2 = render("ha-stacked", "lb2", "keepalived", "keepalived.conf.j2", &[]);
+    assert!(lb1.contains("state MASTER") && lb1.contains("priority 150"));
+    assert!(lb2.contains("state BACKUP") && lb2.contains("priority 140"));
+    assert!(lb1.contains("unicast_peer {\n        192.168.56.22\n    }"));
+}
+
+#[test]
+fn container_runtime_configs() {
+    let toml = render("ha-stacked", "worker1", "containerd", "config.toml.j2", &[]);
+    assert!(toml.contains("SystemdCgroup = true"));
+    assert!(toml.contains("sandbox_image = \"registry.k8s.io/pause:3.9\""));
+    snapshot("containerd/config.toml", &toml);
+    let crictl = render("ha-stacked", "worker1", "containerd", "crictl.yaml.j2", &[]);
+    assert_eq!(
+        yaml_docs(&crictl)[0]["runtime-endpoint"],
+        json!("unix:///run/containerd/containerd.sock")
+    );
+    snapshot("containerd/crictl.yaml", &crictl);
+    let crio = render(
+        "ha-stacked",
+        "worker1",
+        "cri_o",
+        "10-kubernetes.conf.j2",
+        &[],
+    );
+    assert!(crio.contains("cgroup_manager = \"systemd\""));
+    snapshot("cri_o/10-kubernetes.conf", &crio);
+}
+
+#[test]
+fn external_etcd_unit_environment_and_certificates() {
+    for host in ["etcd1", "etcd2"] {
+        let env = render(
+            "ha-external-etcd",
+            host,
+            "etcd_external",
+            "etcd.env.j2",
+            &[],
+        );
+        assert!(env.contains(
+            "ETCD_INITIAL_CLUSTER=etcd1=https://192.168.56.41:2380,etcd2=https://192.168.56.42:2380,etcd3=https://192.168.56.43:2380\n"
+        ));
+        snapshot(&format!("ha-external-etcd/etcd-{host}.env"), &env);
+    }
+    let unit = render(
+        "ha-external-etcd",
+        "etcd1",
+        "etcd_external",
+        "etcd.service.j2",
+        &[],
+    );
+    snapshot("ha-external-etcd/etcd.service", &unit);
+    let cnf = render(
+        "ha-external-etcd",
+        "etcd1",
+        "etcd_external",
+        "openssl.cnf.j2",
+        &[],
+    );
+    assert!(cnf.contains("[member_etcd3]"));
+    snapshot("ha-external-etcd/openssl.cnf", &cnf);
+}
+
+#[test]
+fn cni_manifests_carry_the_pod_cidr() {
+    let check = |cni: &str, needle: &str| {
+        // the single-control-plane inventory with another CNI and Pod CIDR
+        let inv = inventory("single-control-plane");
+        let mut vars = host_vars(&inv, "single-control-plane", "cp1", &["cni"]);
+        vars.vars.insert("cni".into(), json!(cni));
+        vars.vars.insert("pod_subnet".into(), json!("10.32.0.0/12"));
+        let name = format!("{cni}.yaml.j2");
+        let text = std::fs::read_to_string(repo().join("roles/cni/templates").join(&name)).unwrap();
+        let out = Templar::new()
+            .render_template_text(&text, &name, &vars.into_dyn(), &Map::new())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let docs = yaml_docs(&out);
+        assert!(
+            docs.iter()
+                .all(|d| d["apiVersion"].is_string() && d["kind"].is_string()),
+            "{cni}: every document needs apiVersion and kind"
+        );
+        assert!(out.contains(needle), "{cni}: {needle} missing");
+        snapshot(&format!("cni/{cni}.yaml"), &out);
+        docs
+    };
+    let calico = check(
+        "calico",
+        "- name: CALICO_IPV4POOL_CIDR\n              value: \"10.32.0.0/12\"",
+    );
+    assert!(calico.iter().any(|d| d["kind"] == json!("DaemonSet")));
+    assert_eq!(
+        calico
+            .iter()
+            .filter(|d| d["kind"] == json!("CustomResourceDefinition"))
+            .count(),
+        18
+    );
+    check("flannel", "\"Network\": \"10.32.0.0/12\"");
+    check(
+        "weave",
+        "- name: IPALLOC_RANGE\n              value: \"10.32.0.0/12\"",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Preflight
+
+use common::Project;
+use windlass::event::{Event, Status};
+
+/// Connection settings that make every host unreachable at once (ssh's ProxyCommand exits),
+/// so nothing past the inventory checks can touch a machine even if a check let it through.
+const NO_SSH: &str =
+    "  vars:\n    ansible_ssh_common_args: -o ProxyCommand=false\n    ansible_user: nobody\n";
+
+/// An inventory with `cps` control planes, `lbs` load balancers, `etcds` etcd members and
+/// two workers on 127.0.0.x, plus `extra` group_vars/all.yml lines.
+fn test_inventory(p: &Project, cps: usize, lbs: usize, etcds: usize, extra: &str) {
+    let group = |prefix: &str, n: usize, base: usize| -> String {
+        if n == 0 {
+            return "      hosts: {}\n".into();
+        }
+        let mut s = String::from("      hosts:\n");
+        for i in 1..=n {
+            s.push_str(&format!(
+                "        {prefix}{i}: {{ansible_host: 127.0.0.{}}}\n",
+                base + i
+            ));
+        }
+        s
+    };
+    p.file(
+        "inv/hosts.yml",
+        &format!(
+            "all:\n{NO_SSH}  children:\n    kube_control_plane:\n{}    kube_node:\n{}    etcd:\n{}    loadbalancer:\n{}    k8s_cluster:\n      children:\n        kube_control_plane:\n        kube_node:\n",
+            group("cp", cps, 10),
+            group("worker", 2, 30),
+            group("etcd", etcds, 40),
+            group("lb", lbs, 20),
+        ),
+    );
+    p.file(
+        "inv/group_vars/all.yml",
+        &format!("keepalived_vip: 127.0.0.100\n{extra}"),
+    );
+}
+
+/// Run a repository playbook on the project's `inv/` inventory.
+fn run_playbook(p: &Project, playbook: &str) -> (Vec<Event>, i32) {
+    let pb = repo().join("playbooks").join(playbook);
+    let (events, report) = p
+        .run(pb.to_str().unwrap(), "inv", common::opts())
+        .unwrap_or_else(|e| panic!("{playbook}: {e}"));
+    (events, report.exit_code)
+}
+
+/// The `msg` of every failed host result.
+fn failures(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult { status, result, .. } if *status == Status::Failed => Some(
+                result
+                    .get("msg")
+                    .map(|m| m.as_str().map(String::from).unwrap_or(m.to_string()))
+                    .unwrap_or_default(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs `playbook` on the inventory and checks it stops in the inventory checks, the first
+/// failure's message containing every `needle`.
+fn refused(p: &Project, playbook: &str, needles: &[&str]) {
+    let (events, code) = run_playbook(p, playbook);
+    assert_ne!(code, 0, "{playbook} should fail");
+    let started = common::task_starts(&events);
+    assert!(
+        started
+            .iter()
+            .all(|t| t.starts_with("Check ") || t.starts_with("preflight : Check ")),
+        "a task other than the checks ran: {started:?}"
+    );
+    assert!(
+        !started.iter().any(|t| t == "Gathering Facts"),
+        "facts were gathered: {started:?}"
+    );
+    let f = failures(&events);
+    // one failed task (a looped check reports each failing item)
+    assert!(!f.is_empty(), "no failure reported");
+    for n in needles {
+        assert!(f[0].contains(n), "message lacks {n:?}: {}", f[0]);
+    }
+}
+
+#[test]
+fn preflight_refuses_an_even_etcd_member_count() {
+    let p = Project::new();
+    test_inventory(&p, 3, 2, 2, "");
+    refused(
+        &p,
+        "ha-external-etcd.yml",
+        &[
+            "The etcd group has 2 members",
+            "need 2 up and tolerate 0 failure(s)",
+            "Use 1 (no fault tolerance), 3 (tolerates 1)",
+        ],
+    );
+}
+
+#[test]
+fn preflight_refuses_overlapping_pod_and_service_cidrs() {
+    let p = Project::new();
+    test_inventory(
+        &p,
+        3,
+        2,
+        0,
+        "pod_subnet: 10.96.0.0/16\nservice_subnet: 10.96.0.0/12\n",
+    );
+    refused(
+        &p,
+        "ha-stacked.yml",
+        &["pod_subnet 10.96.0.0/16 and service_subnet 10.96.0.0/12 overlap"],
+    );
+}
+
+#[test]
+fn preflight_refuses_a_node_address_inside_the_pod_cidr() {
+    let p = Project::new();
+    test_inventory(&p, 1, 0, 0, "pod_subnet: 127.0.0.0/16\n");
+    refused(
+        &p,
+        "single-control-plane.yml",
+        &["cp1's address 127.0.0.11 is inside 127.0.0.0/16"],
+    );
+}
+
+#[test]
+fn preflight_refuses_a_boolean_written_as_a_string() {
+    let p = Project::new();
+    test_inventory(&p, 1, 0, 0, "kube_untaint_control_plane: \"false\"\n");
+    refused(
+        &p,
+        "single-control-plane.yml",
+        &[
+            "kube_untaint_control_plane is \"false\"",
+            "not a boolean",
+            "without quotes",
+        ],
+    );
+}
+
+#[test]
+fn preflight_refuses_several_control_planes_without_a_load_balancer() {
+    let p = Project::new();
+    test_inventory(&p, 2, 0, 0, "");
+    refused(
+        &p,
+        "ha-stacked.yml",
+        &["2 control planes but no host in group loadbalancer"],
+    );
+}
+
+#[test]
+fn preflight_refuses_two_hosts_with_one_address() {
+    let p = Project::new();
+    test_inventory(&p, 1, 0, 0, "");
+    let hosts = std::fs::read_to_string(p.path().join("inv/hosts.yml")).unwrap();
+    p.file("inv/hosts.yml", &hosts.replace("127.0.0.32", "127.0.0.31"));
+    refused(
+        &p,
+        "single-control-plane.yml",
+        &["share an address", "127.0.0.31, 127.0.0.31"],
+    );
+}
+
+/// A play running `roles` (by path) over every cluster host, with `pre_tasks`.
+fn role_play(pre_tasks: &str, roles: &[&str], tasks: &str) -> String {
+    let roles: Vec<String> = roles
+        .iter()
+        .map(|r| format!("    - {}\n", repo().join("roles").join(r).display()))
+        .collect();
+    format!(
+        "- hosts: k8s_cluster:etcd:loadbalancer\n  gather_facts: false\n  any_errors_fatal: true\n  pre_tasks:\n{pre_tasks}  roles:\n{}  tasks:\n{tasks}",
+        roles.concat()
+    )
+}
+
+#[test]
+fn preflight_inventory_checks_pass_every_sample_inventory() {
+    for topology in TOPOLOGIES {
+        let p = Project::new();
+        p.file(
+            "site.yml",
+            &role_play(
+                "    - meta: noop\n",
+                &["k8s_defaults", "preflight"],
+                "    - meta: noop\n",
+            ),
+        );
+        let inv = repo().join("inventories").join(topology);
+        let (events, report) = p
+            .run("site.yml", inv.to_str().unwrap(), common::opts())
+            .unwrap_or_else(|e| panic!("{topology}: {e}"));
+        assert_eq!(failures(&events), Vec::<String>::new(), "{topology}");
+        assert_eq!(report.exit_code, 0, "{topology}");
+        let checks = common::task_starts(&events)
+            .iter()
+            .filter(|t| t.starts_with("preflight : Check") || t.starts_with("Check"))
+            .count();
+        assert!(checks >= 13, "{topology}: only {checks} checks ran");
+    }
+}
+
+/// Runs preflight's host checks on the ha-stacked sample with `facts` set on every host.
+fn host_checks(facts: &str, extra_vars: &[(&str, Value)]) -> Vec<String> {
+    let p = Project::new();
+    let pre = format!("    - set_fact:\n{facts}");
+    let tasks = "    - import_role:\n        name: preflight\n        tasks_from: host\n";
+    p.file("site.yml", &role_play(&pre, &["k8s_defaults"], tasks));
+    let inv = repo().join("inventories/ha-stacked");
+    let mut o = common::opts();
+    for (k, v) in extra_vars {
+        o.extra_vars.insert((*k).into(), v.clone());
+    }
+    let (events, _) = p.run("site.yml", inv.to_str().unwrap(), o).unwrap();
+    failures(&events)
+}
+
+const GOOD_FACTS: &str = "        ansible_os_family: Debian\n        ansible_distribution: Debian\n        ansible_swaptotal_mb: 0\n        ansible_processor_vcpus: 2\n        ansible_memtotal_mb: 3900\n        ansible_hostname: \"{{ inventory_hostname }}\"\n        ansible_default_ipv4: {interface: eth1, network: 192.168.56.0, netmask: 255.255.255.0}\n";
+
+#[test]
+fn preflight_host_checks_pass_good_hosts() {
+    assert_eq!(host_checks(GOOD_FACTS, &[]), Vec::<String>::new());
+}
+
+#[test]
+fn preflight_host_checks_say_what_to_fix() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "ansible_os_family: Debian",
+            "ansible_os_family: RedHat",
+            "these roles support Debian",
+        ),
+        (
+            "ansible_memtotal_mb: 3900",
+            "ansible_memtotal_mb: 1024",
+            "at least 2 CPUs and 1700 MB",
+        ),
+        (
+            "ansible_processor_vcpus: 2",
+            "ansible_processor_vcpus: 1",
+            "1 CPU(s)",
+        ),
+        (
+            "network: 192.168.56.0",
+            "network: 10.96.0.0",
+            "overlaps 10.96.0.0/12",
+        ),
+        (
+            "ansible_hostname: \"{{ inventory_hostname }}\"",
+            "ansible_hostname: debian",
+            "Several hosts report the same host name",
+        ),
+    ];
+    for (from, to, needle) in cases {
+        let f = host_checks(&GOOD_FACTS.replace(from, to), &[]);
+        assert!(!f.is_empty(), "{to}: no failure");
+        assert!(f.iter().all(|m| m.contains(needle)), "{to}: {f:#?}");
+    }
+    let swap = GOOD_FACTS.replace("ansible_swaptotal_mb: 0", "ansible_swaptotal_mb: 1024");
+    assert_eq!(
+        host_checks(&swap, &[]),
+        Vec::<String>::new(),
+        "swap is turned off by default"
+    );
+    let f = host_checks(&swap, &[("disable_swap", json!(false))]);
+    assert!(
+        !f.is_empty() && f[0].contains("Set disable_swap: true"),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn variables_page_lists_every_role_default() {
+    let page = std::fs::read_to_string(repo().join("book/src/kubernetes/variables.md")).unwrap();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(repo().join("roles")).unwrap() {
+        let role = entry.unwrap().file_name().to_string_lossy().into_owned();
+        for key in role_defaults(&role).keys() {
+            if !page.contains(&format!("| `{key}` |")) {
+                missing.push(format!("{role}: {key}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "book/src/kubernetes/variables.md lacks {missing:?}"
+    );
+}
