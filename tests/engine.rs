@@ -550,3 +550,26 @@ fn hostvars_environment_limit_start_at_and_end_host() {
     );
     assert!(debug_msgs(&events, "h3").is_empty());
 }
+
+#[test]
+fn multi_line_templates_that_render_a_list_become_a_list() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  vars:\n    names: [a, b]\n    built: >-\n      {% if true %}[{% for n in names %}'{{ n }}1', {% endfor %}]{% endif %}\n  tasks:\n    - debug: msg=\"{{ built | length }} {{ built[1] }}\"\n",
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    assert_eq!(debug_msgs(&events, "h1"), vec![json!("2 b1")]);
+}
+
+#[test]
+fn a_failed_run_once_task_fails_the_batch() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    p.file("site.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: /bin/false\n      run_once: true\n    - debug: msg=after\n");
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 2);
+    assert!(debug_msgs(&events, "h2").is_empty());
+}

@@ -57,6 +57,8 @@ pub struct HostData {
     pub inventory: Layer,
     /// `group_names`.
     pub group_names: Vec<String>,
+    /// The inventory file that defines the host (`inventory_file`, `inventory_dir`).
+    pub source: Option<PathBuf>,
     /// Facts and `set_fact`/registered variables.
     pub dynamic: RwLock<Dynamic>,
 }
@@ -198,17 +200,23 @@ impl HostVars {
             ),
             "role_path" => Value::String(self.role.as_ref()?.path.display().to_string()),
             "role_name" | "ansible_role_name" => Value::String(self.role.as_ref()?.name.clone()),
-            "inventory_dir" => Value::String(
-                self.run
-                    .inventory_file
-                    .as_ref()?
-                    .parent()?
+            "inventory_dir" => {
+                let f = self
+                    .host
+                    .source
+                    .as_ref()
+                    .or(self.run.inventory_file.as_ref())?;
+                let dir = if f.is_dir() { f.as_path() } else { f.parent()? };
+                Value::String(dir.display().to_string())
+            }
+            "inventory_file" => Value::String(
+                self.host
+                    .source
+                    .as_ref()
+                    .or(self.run.inventory_file.as_ref())?
                     .display()
                     .to_string(),
             ),
-            "inventory_file" => {
-                Value::String(self.run.inventory_file.as_ref()?.display().to_string())
-            }
             "ansible_version" => {
                 serde_json::json!({"full": "2.16.0", "major": 2, "minor": 16, "revision": 0, "string": "2.16.0"})
             }

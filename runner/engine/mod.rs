@@ -190,6 +190,7 @@ impl Engine {
                         name: name.clone(),
                         inventory: Arc::new(inv.host_vars(&name)),
                         group_names: inv.group_names(&name),
+                        source: inv.host(&name).and_then(|h| h.source.clone()),
                         dynamic: std::sync::RwLock::new(Dynamic::default()),
                     }),
                 );

@@ -269,7 +269,8 @@ impl Engine {
             t.kw.any_errors_fatal
                 .as_ref()
                 .is_some_and(|v| matches!(v, Value::Bool(true)));
-        if failed_any && any_errors_fatal {
+        // A failed run_once task fails every host of the batch, as in Ansible.
+        if failed_any && (any_errors_fatal || run_once) {
             self.fail_all(hosts);
         }
         if let Ok(mut a) = cx.scope.active.write() {
@@ -873,6 +874,7 @@ impl Engine {
                     name: target.to_string(),
                     inventory: Arc::new(inv),
                     group_names: Vec::new(),
+                    source: None,
                     dynamic: Default::default(),
                 });
                 HostVars::new(self.scope.clone(), data, hv.play.clone())

@@ -305,6 +305,19 @@ impl Templar {
             return Ok(serde_json::Value::String(out));
         }
         let (out, _) = self.run(s, STRING, ctx, None)?;
+        // Like Ansible: a template that starts with `{{`/`{%` and renders to a list or dict
+        // literal (`[a, b]`, `{'k': 1}`) becomes that list or dict.
+        let o = out.trim();
+        if (t.starts_with("{{") || t.starts_with("{%"))
+            && ((o.starts_with('[') && o.ends_with(']'))
+                || (o.starts_with('{') && o.ends_with('}')))
+        {
+            if let Some(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) =
+                crate::inventory::pyliteral::eval(o)
+            {
+                return Ok(v);
+            }
+        }
         Ok(serde_json::Value::String(out))
     }
 
