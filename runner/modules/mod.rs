@@ -11,6 +11,7 @@ pub mod debug;
 pub mod params;
 pub mod plan;
 pub mod set_fact;
+pub mod setup;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -134,6 +135,7 @@ impl Registry {
         r.register(Arc::new(command::CommandModule::Command));
         r.register(Arc::new(command::CommandModule::Shell));
         r.register(Arc::new(command::CommandModule::Raw));
+        r.register(Arc::new(setup::Setup));
         r
     }
 
