@@ -102,7 +102,11 @@ fn facts_on_all_hosts_in_check_mode() {
     let t0 = std::time::Instant::now();
     let (events, report) = p.run("site.yml", "hosts.yml", o).unwrap();
     assert_eq!(report.exit_code, 0, "{events:#?}");
-    eprintln!("gathering facts on {} hosts took {:?}", report.stats.len(), t0.elapsed());
+    eprintln!(
+        "gathering facts on {} hosts took {:?}",
+        report.stats.len(),
+        t0.elapsed()
+    );
     let inv_text = std::fs::read_to_string(&inv).unwrap();
     for (i, (host, _)) in report.stats.iter().enumerate() {
         let msgs = debug_msgs(&events, host);

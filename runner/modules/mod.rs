@@ -9,7 +9,9 @@ pub mod assert;
 pub mod command;
 pub mod debug;
 pub mod params;
+pub mod ping;
 pub mod plan;
+pub mod script;
 pub mod set_fact;
 pub mod setup;
 
@@ -136,6 +138,8 @@ impl Registry {
         r.register(Arc::new(command::CommandModule::Shell));
         r.register(Arc::new(command::CommandModule::Raw));
         r.register(Arc::new(setup::Setup));
+        r.register(Arc::new(ping::Ping));
+        r.register(Arc::new(script::Script));
         r
     }
 
