@@ -14,6 +14,7 @@ pub mod plan;
 pub mod script;
 pub mod set_fact;
 pub mod setup;
+pub mod wait_for;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -140,6 +141,7 @@ impl Registry {
         r.register(Arc::new(setup::Setup));
         r.register(Arc::new(ping::Ping));
         r.register(Arc::new(script::Script));
+        r.register(Arc::new(wait_for::WaitFor));
         r
     }
 
