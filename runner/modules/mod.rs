@@ -14,6 +14,7 @@ pub mod plan;
 pub mod script;
 pub mod set_fact;
 pub mod setup;
+pub mod uri;
 pub mod wait_for;
 
 use std::collections::HashMap;
@@ -141,6 +142,7 @@ impl Registry {
         r.register(Arc::new(setup::Setup));
         r.register(Arc::new(ping::Ping));
         r.register(Arc::new(script::Script));
+        r.register(Arc::new(uri::Uri));
         r.register(Arc::new(wait_for::WaitFor));
         r
     }
