@@ -8,6 +8,7 @@
 pub mod assert;
 pub mod command;
 pub mod debug;
+pub mod get_url;
 pub mod params;
 pub mod ping;
 pub mod plan;
@@ -143,6 +144,7 @@ impl Registry {
         r.register(Arc::new(ping::Ping));
         r.register(Arc::new(script::Script));
         r.register(Arc::new(uri::Uri));
+        r.register(Arc::new(plan::PlannedModule::new(get_url::GetUrl)));
         r.register(Arc::new(wait_for::WaitFor));
         r
     }
