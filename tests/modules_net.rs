@@ -172,3 +172,104 @@ fn net_modules_on_a_host() {
     assert_eq!(report.exit_code, 0, "{:#?}", results(&events));
     eprintln!("first run of 8 tasks (incl. a 2 s wait_for timeout) took {first_took:?}");
 }
+
+#[test]
+fn unarchive_local_and_remote() {
+    let Some(inv) = testhosts("unarchive_local_and_remote") else {
+        return;
+    };
+    on_host(
+        H,
+        "rm -rf /tmp/wl-unarchive; mkdir -p /tmp/wl-unarchive/local /tmp/wl-unarchive/remote /tmp/wl-unarchive/src/pkg/bin; \
+         printf 'one\\n' > /tmp/wl-unarchive/src/pkg/bin/one; printf 'two\\n' > /tmp/wl-unarchive/src/pkg/two.txt; \
+         tar -C /tmp/wl-unarchive/src -cf /tmp/wl-unarchive/pkg.tar pkg",
+    );
+    let p = Project::new();
+    p.with_testhosts(&inv);
+    // A controller-side archive, made here.
+    let stage = p.path().join("stage/tool");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(stage.join("tool.sh"), "#!/bin/sh\necho tool\n").unwrap();
+    std::fs::write(stage.join("README"), "readme\n").unwrap();
+    std::fs::create_dir_all(p.path().join("files")).unwrap();
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(p.path().join("stage"))
+        .arg("-czf")
+        .arg(p.path().join("files/tool.tgz"))
+        .arg("tool")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    p.file(
+        "site.yml",
+        r#"
+- hosts: th02
+  gather_facts: false
+  tasks:
+    - name: local archive
+      unarchive: {src: tool.tgz, dest: /tmp/wl-unarchive/local, mode: "0750", list_files: true}
+      register: loc
+    - name: remote archive
+      unarchive:
+        src: /tmp/wl-unarchive/pkg.tar
+        dest: /tmp/wl-unarchive/remote
+        remote_src: true
+        extra_opts: [--strip-components=1]
+    - name: creates
+      unarchive: {src: /tmp/wl-unarchive/pkg.tar, dest: /tmp/wl-unarchive/remote, remote_src: yes, creates: /tmp/wl-unarchive/src/pkg/two.txt}
+"#,
+    );
+    let mut o = opts();
+    o.check = true;
+    let (events, report) = p.run("site.yml", "hosts.yml", o).unwrap();
+    assert_eq!(report.exit_code, 0, "{:#?}", results(&events));
+    assert_eq!(stats(&report)[HOST].changed, 2);
+    assert_eq!(
+        on_host(
+            H,
+            "ls -A /tmp/wl-unarchive/local /tmp/wl-unarchive/remote | wc -w"
+        )
+        .trim(),
+        "2"
+    );
+    assert_eq!(
+        on_host(H, "ls -A /tmp | grep -c windlass-unarchive").trim(),
+        "0"
+    );
+
+    let (events, report) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{:#?}", results(&events));
+    assert_eq!(stats(&report)[HOST].changed, 2, "{:#?}", results(&events));
+    assert_eq!(
+        on_host(
+            H,
+            "cat /tmp/wl-unarchive/local/tool/tool.sh /tmp/wl-unarchive/remote/bin/one /tmp/wl-unarchive/remote/two.txt; stat -c %a /tmp/wl-unarchive/local/tool/README"
+        ),
+        "#!/bin/sh\necho tool\none\ntwo\n750\n"
+    );
+    assert_eq!(
+        on_host(H, "ls -A /tmp | grep -c windlass-unarchive").trim(),
+        "0",
+        "uploaded archive removed"
+    );
+    let files = result_of(&events, "local archive").unwrap()["files"].clone();
+    assert!(
+        files
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "tool/tool.sh"),
+        "{files}"
+    );
+
+    let (events, report) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{:#?}", results(&events));
+    assert_eq!(stats(&report)[HOST].changed, 0, "{:#?}", results(&events));
+
+    // A changed file on the host is put back.
+    on_host(H, "echo changed > /tmp/wl-unarchive/remote/two.txt");
+    let (_, report) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(stats(&report)[HOST].changed, 1);
+    assert_eq!(on_host(H, "cat /tmp/wl-unarchive/remote/two.txt"), "two\n");
+}

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod script;
 pub mod set_fact;
 pub mod setup;
+pub mod unarchive;
 pub mod uri;
 pub mod wait_for;
 
@@ -145,6 +146,7 @@ impl Registry {
         r.register(Arc::new(script::Script));
         r.register(Arc::new(uri::Uri));
         r.register(Arc::new(plan::PlannedModule::new(get_url::GetUrl)));
+        r.register(Arc::new(plan::PlannedModule::new(unarchive::Unarchive)));
         r.register(Arc::new(wait_for::WaitFor));
         r
     }
