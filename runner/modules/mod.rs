@@ -18,6 +18,7 @@ pub mod dpkg_selections;
 pub mod fetch;
 pub mod file;
 pub mod fileops;
+pub mod get_url;
 pub mod group;
 pub mod hostname;
 pub mod ini_file;
@@ -25,16 +26,22 @@ pub mod lineinfile;
 pub mod modprobe;
 pub mod package;
 pub mod params;
+pub mod ping;
 pub mod plan;
 pub mod replace;
+pub mod script;
 pub mod service;
 pub mod set_fact;
+pub mod setup;
 pub mod slurp;
 pub mod stat;
 pub mod sysctl;
 pub mod sysprobe;
 pub mod template;
+pub mod unarchive;
+pub mod uri;
 pub mod user;
+pub mod wait_for;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -188,6 +195,13 @@ impl Registry {
         r.register(Arc::new(plan::PlannedModule::new(ini_file::IniFile)));
         r.register(Arc::new(fetch::Fetch));
         r.register(Arc::new(plan::PlannedModule::new(template::Template)));
+        r.register(Arc::new(setup::Setup));
+        r.register(Arc::new(ping::Ping));
+        r.register(Arc::new(script::Script));
+        r.register(Arc::new(uri::Uri));
+        r.register(Arc::new(plan::PlannedModule::new(get_url::GetUrl)));
+        r.register(Arc::new(plan::PlannedModule::new(unarchive::Unarchive)));
+        r.register(Arc::new(wait_for::WaitFor));
         r
     }
 

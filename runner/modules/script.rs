@@ -1,0 +1,311 @@
+//! `ansible.builtin.script`: copy a local script to the host, run it, remove it.
+//!
+//! Why this module exists: roles ship helper scripts in `files/` and run them on hosts
+//! without installing them. The script goes up with [`Transport::put`] into a fresh
+//! `mktemp -d` directory under `/tmp` (mode 0700), runs with its arguments (split like a
+//! shell would, each word quoted), and the directory is removed in the same command that
+//! runs it, whatever the exit code. `creates`/`removes` skip it like `command`; in check
+//! mode it is skipped unless those decide (Ansible's partial check-mode support).
+//!
+//! [`Transport::put`]: crate::transport::Transport::put
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::plan::{field_names, params};
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use crate::command::{RemoteCommand, quote};
+use crate::template::SearchKind;
+use crate::transport::PutFile;
+
+/// Parameters of `script`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptParams {
+    /// The free form: the local script's path, then its arguments (`script: files/x.sh a b`).
+    #[serde(default)]
+    pub _raw_params: Option<String>,
+    /// The same as the free form, given as a parameter.
+    #[serde(default)]
+    pub cmd: Option<String>,
+    /// Skip when this path exists on the host.
+    #[serde(default)]
+    pub creates: Option<String>,
+    /// Skip when this path does not exist on the host.
+    #[serde(default)]
+    pub removes: Option<String>,
+    /// Directory on the host to run the script in.
+    #[serde(default)]
+    pub chdir: Option<String>,
+    /// Program that runs the script (`/bin/bash`, `python3`); default: the script itself
+    /// (its `#!` line).
+    #[serde(default)]
+    pub executable: Option<String>,
+    /// Accepted for compatibility (vault-encrypted scripts are not supported).
+    #[serde(default)]
+    pub decrypt: Option<Value>,
+}
+
+/// `ansible.builtin.script`.
+pub struct Script;
+
+/// Find a controller-side file the way Ansible does: an absolute path as is; a relative
+/// one in `dirs` (role `files/`, the playbook dir's `files/`, …), then relative to the
+/// working directory.
+pub(crate) fn find_local(src: &str, dirs: &[PathBuf]) -> Result<PathBuf, String> {
+    let p = Path::new(src);
+    if p.is_absolute() {
+        return if p.is_file() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(format!(
+                "Could not find or access '{src}' on the controller"
+            ))
+        };
+    }
+    for d in dirs {
+        let c = d.join(p);
+        if c.is_file() {
+            return Ok(c);
+        }
+    }
+    if p.is_file() {
+        return Ok(p.to_path_buf());
+    }
+    let searched: Vec<String> = dirs
+        .iter()
+        .map(|d| d.join(p).display().to_string())
+        .collect();
+    Err(format!(
+        "Could not find or access '{src}'\nSearched in:\n\t{}",
+        searched.join("\n\t")
+    ))
+}
+
+/// The command that runs `remote` with `args` (already split) in `chdir`, then removes
+/// `dir` and exits with the script's status.
+pub fn run_command(
+    dir: &str,
+    remote: &str,
+    args: &[String],
+    executable: Option<&str>,
+    chdir: Option<&str>,
+) -> RemoteCommand {
+    let mut line = String::new();
+    if let Some(d) = chdir {
+        line.push_str(&format!(
+            "cd {} || {{ rm -rf {}; exit 1; }}; ",
+            quote(d),
+            quote(dir)
+        ));
+    }
+    if let Some(exe) = executable {
+        // `executable` may carry options (`/bin/bash -e`): split, quote each word.
+        let words = crate::command::split(exe).unwrap_or_else(|| vec![exe.to_string()]);
+        line.push_str(&crate::command::join(&words));
+        line.push(' ');
+    }
+    line.push_str(&quote(remote));
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    line.push_str(&format!("; rc=$?; rm -rf {}; exit $rc", quote(dir)));
+    RemoteCommand::shell(line)
+}
+
+fn skipped(path: &str, exists: bool) -> ResultMap {
+    let mut out = ResultMap::new();
+    let why = format!(
+        "skipped, since {path} {}",
+        if exists { "exists" } else { "does not exist" }
+    );
+    out.insert("changed".into(), Value::Bool(false));
+    out.insert("rc".into(), Value::from(0));
+    out.insert("stdout".into(), Value::String(why.clone()));
+    out.insert("stdout_lines".into(), Value::Array(vec![]));
+    out.insert("msg".into(), Value::String(why));
+    out
+}
+
+#[async_trait::async_trait]
+impl Module for Script {
+    fn name(&self) -> &'static str {
+        "ansible.builtin.script"
+    }
+    fn spec(&self) -> ParamSpec {
+        let params: Vec<(&'static str, &'static [&'static str])> = field_names::<ScriptParams>()
+            .iter()
+            .filter(|n| **n != "_raw_params")
+            .map(|n| (*n, &[] as &'static [&'static str]))
+            .collect();
+        ParamSpec {
+            params: Box::leak(params.into_boxed_slice()),
+            free_form: true,
+            exclusive: &[&["cmd", "_raw_params"]],
+            ..ParamSpec::default()
+        }
+    }
+    async fn run(
+        &self,
+        ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Result<ResultMap, ModuleError> {
+        let p: ScriptParams = params("script", args)?;
+        let line = p
+            .cmd
+            .as_deref()
+            .or(p._raw_params.as_deref())
+            .ok_or_else(|| ModuleError::Failed("script: no script given".into()))?;
+        let words = crate::command::split(line)
+            .ok_or_else(|| ModuleError::Failed("script: unbalanced quotes".into()))?;
+        let Some((path, rest)) = words.split_first() else {
+            return Err(ModuleError::Failed("script: no script given".into()));
+        };
+        let local = find_local(path, &ctx.vars.search_dirs(SearchKind::Files))
+            .map_err(ModuleError::Failed)?;
+        let content = std::fs::read(&local)
+            .map_err(|e| ModuleError::Failed(format!("reading {}: {e}", local.display())))?;
+        let exec = |cmd: RemoteCommand| {
+            let mut cmd = cmd.with_become(ctx.become_.clone());
+            cmd.timeout = ctx.timeout;
+            cmd
+        };
+        // creates/removes: one probe.
+        for (path, want_exists) in [(&p.creates, true), (&p.removes, false)] {
+            if let Some(path) = path {
+                let mut probe = RemoteCommand::argv(["test", "-e", path.as_str()]);
+                if let (false, Some(d)) = (path.starts_with('/'), &p.chdir) {
+                    probe = probe.with_chdir(d.clone());
+                }
+                let exists = ctx.transport.exec(&exec(probe)).await?.rc == 0;
+                if exists == want_exists {
+                    return Ok(skipped(path, exists));
+                }
+            }
+        }
+        if ctx.check {
+            let mut out = ResultMap::new();
+            out.insert("changed".into(), Value::Bool(true));
+            out.insert("skipped".into(), Value::Bool(true));
+            out.insert(
+                "msg".into(),
+                Value::String("script would run (not run in check mode)".into()),
+            );
+            return Ok(out);
+        }
+        let mk = ctx
+            .transport
+            .exec(&exec(RemoteCommand::argv([
+                "mktemp",
+                "-d",
+                "/tmp/windlass-script.XXXXXXXX",
+            ])))
+            .await?;
+        if mk.rc != 0 {
+            return Err(ModuleError::Failed(format!(
+                "could not make a temporary directory on the host: {}",
+                mk.stderr_str()
+            )));
+        }
+        let dir = mk.stdout_str().trim().to_string();
+        let name = local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "script".into());
+        let remote = format!("{dir}/{name}");
+        let put = PutFile {
+            dest: &remote,
+            content: &content,
+            mode: Some(0o700),
+            owner: None,
+            group: None,
+        };
+        if let Err(e) = ctx.transport.put(&put, ctx.become_.as_ref()).await {
+            let _ = ctx
+                .transport
+                .exec(&exec(RemoteCommand::argv(["rm", "-rf", dir.as_str()])))
+                .await;
+            return Err(e.into());
+        }
+        let mut cmd = exec(run_command(
+            &dir,
+            &remote,
+            rest,
+            p.executable.as_deref(),
+            p.chdir.as_deref(),
+        ));
+        cmd.env = ctx.env.clone();
+        let start = Instant::now();
+        let res = ctx.transport.exec(&cmd).await?;
+        let stdout = res.stdout_str();
+        let stderr = res.stderr_str();
+        let lines =
+            |s: &str| Value::Array(s.lines().map(|l| Value::String(l.to_string())).collect());
+        let mut out = ResultMap::new();
+        out.insert("changed".into(), Value::Bool(true));
+        out.insert("rc".into(), Value::from(res.rc));
+        out.insert("stdout_lines".into(), lines(&stdout));
+        out.insert("stderr_lines".into(), lines(&stderr));
+        out.insert("stdout".into(), Value::String(stdout));
+        out.insert("stderr".into(), Value::String(stderr));
+        out.insert(
+            "delta".into(),
+            Value::String(format!("{:.6}", start.elapsed().as_secs_f64())),
+        );
+        if res.rc != 0 {
+            out.insert("failed".into(), Value::Bool(true));
+            out.insert("msg".into(), Value::String("non-zero return code".into()));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golden_run_command() {
+        let c = run_command(
+            "/tmp/windlass-script.AbC",
+            "/tmp/windlass-script.AbC/setup it.sh",
+            &["--name".into(), "a b".into(), "$(id)".into()],
+            Some("/bin/bash -e"),
+            Some("/srv/x"),
+        );
+        insta::assert_yaml_snapshot!("script_run_command", c);
+        // The shell line really runs the words as given, and cleans up.
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("w");
+        std::fs::create_dir(&dir).unwrap();
+        let script = dir.join("s.sh");
+        std::fs::write(&script, "#!/bin/sh\nprintf '%s|' \"$@\"; exit 3\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let c = run_command(
+            dir.to_str().unwrap(),
+            script.to_str().unwrap(),
+            &["a b".into(), "$(id)".into()],
+            None,
+            None,
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(c.to_shell())
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|$(id)|");
+        assert_eq!(out.status.code(), Some(3));
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn find_local_reports_searched_dirs() {
+        let e = find_local("nope.sh", &[PathBuf::from("/r/files")]).unwrap_err();
+        insta::assert_snapshot!("script_err_missing", e);
+    }
+}

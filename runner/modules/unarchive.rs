@@ -1,0 +1,379 @@
+//! `ansible.builtin.unarchive`: unpack a tar or zip archive into a directory on the host.
+//!
+//! Why this module exists: binaries and CNI plugins arrive as `.tar.gz` and must be
+//! unpacked idempotently. Idempotency, as in Ansible: `creates` if given; otherwise the
+//! probe runs `tar --diff` (`-d -v`) of the archive against `dest` and the plan extracts
+//! only when a member is missing or differs in size, content, type, link target or (for
+//! files) modification time. Mode/uid/gid differences do not count. zip archives (when
+//! the host has `unzip`) are compared by member presence only. A controller-side archive
+//! (`remote_src: no`) is streamed to the probe on stdin (kept in a `/tmp` file only while
+//! the probe runs) and uploaded beside `/tmp` for the extraction, then removed.
+//! `mode`/`owner`/`group` are applied to every member after an extraction.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::TaskCtx;
+use super::params::{Mode, ansible_bool, opt_ansible_bool, opt_mode, opt_stringish, string_list};
+use super::plan::{Plan, PlanCtx, Planned, Step};
+use crate::command::{RemoteCommand, join, quote};
+use crate::template::SearchKind;
+use crate::transport::ExecOutput;
+
+/// Parameters of `unarchive`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnarchiveParams {
+    /// The archive: on the controller (looked up like `copy`'s `src`), or on the host with
+    /// `remote_src: yes`. `.tar.gz`/`.tgz`, `.tar.xz`/`.txz`, `.tar.bz2`/`.tbz2`,
+    /// `.tar.zst`, `.tar`, `.zip`. Required.
+    pub src: String,
+    /// Existing directory to unpack into. Required.
+    pub dest: String,
+    /// `src` is already on the host. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub remote_src: bool,
+    /// Skip when this path exists on the host.
+    #[serde(default)]
+    pub creates: Option<String>,
+    /// Extra options for tar or unzip (`--strip-components=1`).
+    #[serde(default, deserialize_with = "string_list")]
+    pub extra_opts: Vec<String>,
+    /// Permissions applied to every unpacked member.
+    #[serde(default, deserialize_with = "opt_mode")]
+    pub mode: Option<Mode>,
+    /// Owner applied to every unpacked member.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub owner: Option<String>,
+    /// Group applied to every unpacked member.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub group: Option<String>,
+    /// Return the archive's member names as `files`. Default `false`.
+    #[serde(default, deserialize_with = "opt_ansible_bool")]
+    pub list_files: Option<bool>,
+    /// Accepted; newer files in `dest` are overwritten.
+    #[serde(default, deserialize_with = "opt_ansible_bool")]
+    pub keep_newer: Option<bool>,
+    /// The controller-side archive's bytes (filled by `prepare`).
+    #[serde(skip)]
+    pub local: Option<Vec<u8>>,
+}
+
+/// How to read an archive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// tar with this decompression flag (`""` for none).
+    Tar(&'static str),
+    /// zip (needs unzip).
+    Zip,
+}
+
+/// The format, from the file name.
+pub fn format_of(src: &str) -> Result<Format, String> {
+    let s = src.to_lowercase();
+    Ok(if s.ends_with(".tar.gz") || s.ends_with(".tgz") {
+        Format::Tar("-z")
+    } else if s.ends_with(".tar.xz") || s.ends_with(".txz") {
+        Format::Tar("-J")
+    } else if s.ends_with(".tar.bz2") || s.ends_with(".tbz2") {
+        Format::Tar("-j")
+    } else if s.ends_with(".tar.zst") {
+        Format::Tar("--zstd")
+    } else if s.ends_with(".tar") {
+        Format::Tar("")
+    } else if s.ends_with(".zip") {
+        Format::Zip
+    } else {
+        return Err(format!(
+            "Failed to find handler for \"{src}\": unarchive handles .tar, .tar.gz/.tgz, .tar.xz/.txz, .tar.bz2/.tbz2, .tar.zst and .zip"
+        ));
+    })
+}
+
+fn tar_flags(f: &str, extra: &[String]) -> String {
+    let mut w: Vec<String> = Vec::new();
+    if !f.is_empty() {
+        w.push(f.to_string());
+    }
+    w.extend(extra.iter().cloned());
+    join(&w)
+}
+
+/// Where an uploaded archive waits on the host (named by content, so the plan is pure).
+fn upload_path(p: &UnarchiveParams, data: &[u8]) -> String {
+    use sha2::Digest;
+    let h = hex::encode(sha2::Sha256::digest(data));
+    let name = p.src.rsplit('/').next().unwrap_or("archive");
+    format!(
+        "/tmp/.windlass-unarchive-{}-{}",
+        &h[..16],
+        name.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-' && c != '_',
+            "_"
+        )
+    )
+}
+
+const DIFFERS: &[&str] = &[
+    "Size differs",
+    "Contents differ",
+    "Mod time differs",
+    "File type differs",
+    "Symlink differs",
+    "Cannot stat: No such file or directory",
+    "Not a directory",
+    "Not linked to",
+];
+
+/// `ansible.builtin.unarchive`.
+pub struct Unarchive;
+
+#[async_trait::async_trait]
+impl Planned for Unarchive {
+    type Params = UnarchiveParams;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.unarchive"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["src", "dest"]
+    }
+
+    async fn prepare(&self, p: &mut UnarchiveParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
+        if !p.remote_src {
+            let path = super::script::find_local(&p.src, &ctx.vars.search_dirs(SearchKind::Files))?;
+            p.local =
+                Some(std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?);
+        }
+        Ok(())
+    }
+
+    fn probe(&self, p: &UnarchiveParams) -> Result<Option<RemoteCommand>, String> {
+        let fmt = format_of(&p.src)?;
+        let mut s = format!(
+            "d={}; [ -d \"$d\" ] || {{ echo nodest; exit 0; }}\n",
+            quote(&p.dest)
+        );
+        if let Some(c) = &p.creates {
+            s.push_str(&format!(
+                "[ -e {} ] && {{ echo creates; exit 0; }}\n",
+                quote(c)
+            ));
+        }
+        if fmt == Format::Zip {
+            s.push_str("command -v unzip >/dev/null 2>&1 || { echo nounzip; exit 0; }\n");
+        }
+        if p.remote_src {
+            s.push_str(&format!(
+                "a={}; [ -f \"$a\" ] || {{ echo nosrc; exit 0; }}\n",
+                quote(&p.src)
+            ));
+        } else {
+            s.push_str("a=$(mktemp) || exit 1; trap 'rm -f \"$a\"' EXIT; cat > \"$a\"\n");
+        }
+        s.push_str("echo @@diff\n");
+        match fmt {
+            Format::Tar(f) => s.push_str(&format!(
+                "tar -C \"$d\" -d -v {} -f \"$a\" 2>&1; echo \"@@rc $?\"\n",
+                tar_flags(f, &p.extra_opts)
+            )),
+            Format::Zip => s.push_str(
+                "unzip -Z1 \"$a\" | while IFS= read -r f; do echo \"$f\"; [ -e \"$d/$f\" ] || echo \"$f: Warning: Cannot stat: No such file or directory\"; done; echo '@@rc 0'\n",
+            ),
+        }
+        let mut cmd = RemoteCommand::shell(s);
+        if let Some(data) = &p.local {
+            cmd = cmd.with_stdin(data.clone());
+        }
+        Ok(Some(cmd))
+    }
+
+    fn plan(
+        &self,
+        p: &UnarchiveParams,
+        out: Option<&ExecOutput>,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        let fmt = format_of(&p.src)?;
+        let text = out.map(|o| o.stdout_str()).unwrap_or_default();
+        let first = text.lines().next().unwrap_or("");
+        match first {
+            "nodest" => return Err(format!("dest '{}' must be an existing dir", p.dest)),
+            "nosrc" => return Err(format!("Source '{}' does not exist", p.src)),
+            "nounzip" => {
+                return Err("zip archives need `unzip` on the host (apt-get install unzip)".into());
+            }
+            _ => {}
+        }
+        let mut result = serde_json::Map::new();
+        result.insert("dest".into(), json!(p.dest));
+        result.insert("src".into(), json!(p.src));
+        result.insert(
+            "handler".into(),
+            json!(if fmt == Format::Zip {
+                "ZipArchive"
+            } else {
+                "TgzArchive"
+            }),
+        );
+        if first == "creates" {
+            result.insert(
+                "msg".into(),
+                json!(format!(
+                    "skipped, since {} exists",
+                    p.creates.as_deref().unwrap_or("")
+                )),
+            );
+            return Ok(Plan::unchanged(result));
+        }
+        let body = text.split_once("@@diff\n").map(|(_, b)| b).unwrap_or("");
+        let (body, rc) = match body.rsplit_once("@@rc ") {
+            Some((b, rc)) => (b, rc.trim().parse::<i32>().unwrap_or(2)),
+            None => (body, 2),
+        };
+        let mut files = Vec::new();
+        let mut diffs = Vec::new();
+        for line in body.lines() {
+            let l = line.strip_prefix("tar: ").unwrap_or(line);
+            if let Some(why) = DIFFERS.iter().find(|d| l.ends_with(*d)) {
+                let name = l
+                    .trim_end_matches(why)
+                    .trim_end_matches(": Warning: ")
+                    .trim_end_matches(": ");
+                // A directory's mtime changes as files come and go; a member stripped to
+                // nothing by --strip-components is not extracted at all.
+                if name.is_empty() || (*why == "Mod time differs" && name.ends_with('/')) {
+                    continue;
+                }
+                diffs.push(l.to_string());
+            } else if l.ends_with("differs") || l.ends_with("differ") {
+                // Mode/Uid/Gid differences do not count.
+            } else if !l.is_empty() && !line.starts_with("tar: ") {
+                files.push(json!(l));
+            } else if line.starts_with("tar: ") && rc > 1 {
+                return Err(format!("tar could not read {}: {l}", p.src));
+            }
+        }
+        if rc > 1 {
+            return Err(format!("tar could not read {}: {}", p.src, body.trim()));
+        }
+        if p.list_files == Some(true) {
+            result.insert("files".into(), Value::Array(files));
+        }
+        if diffs.is_empty() {
+            return Ok(Plan::unchanged(result));
+        }
+        let mut steps = Vec::new();
+        let archive = match &p.local {
+            Some(data) => {
+                let path = upload_path(p, data);
+                steps.push(Step::Write {
+                    dest: path.clone(),
+                    content: data.clone(),
+                    mode: Some(0o600),
+                    owner: None,
+                    group: None,
+                });
+                path
+            }
+            None => p.src.clone(),
+        };
+        let a = quote(&archive);
+        let d = quote(&p.dest);
+        let (mut s, list) = match fmt {
+            Format::Tar(f) => {
+                let fl = tar_flags(f, &p.extra_opts);
+                (
+                    format!("tar -C {d} -x {fl} -f {a}"),
+                    format!("tar -t {fl} -f {a}"),
+                )
+            }
+            Format::Zip => (
+                format!("unzip -o -q {} {a} -d {d}", join(&p.extra_opts)),
+                format!("unzip -Z1 {a}"),
+            ),
+        };
+        let mut post = Vec::new();
+        match (&p.owner, &p.group) {
+            (Some(o), Some(g)) => post.push(format!("chown -h {}", quote(&format!("{o}:{g}")))),
+            (Some(o), None) => post.push(format!("chown -h {}", quote(o))),
+            (None, Some(g)) => post.push(format!("chgrp -h {}", quote(g))),
+            (None, None) => {}
+        }
+        match &p.mode {
+            Some(Mode::Octal(b)) => post.push(format!("chmod {b:o}")),
+            Some(Mode::Symbolic(m)) => post.push(format!("chmod {}", quote(m))),
+            None => {}
+        }
+        for cmd in post {
+            s.push_str(&format!(
+                " && {list} | (cd {d} && xargs -r -d '\\n' {cmd} --)"
+            ));
+        }
+        if p.local.is_some() {
+            s = format!("{s}; rc=$?; rm -f {a}; exit $rc");
+        }
+        steps.push(Step::Run {
+            cmd: RemoteCommand::shell(s),
+        });
+        result.insert("differences".into(), json!(diffs));
+        Ok(Plan {
+            steps,
+            diffs: vec![],
+            result,
+            changed: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::plan::params;
+
+    fn plan_of(args: Value, local: Option<&[u8]>, probe: &str) -> Result<Plan, String> {
+        let Value::Object(m) = args else { panic!() };
+        let mut p: UnarchiveParams = params("unarchive", m).map_err(|e| e.to_string())?;
+        p.local = local.map(|l| l.to_vec());
+        let out = ExecOutput {
+            rc: 0,
+            stdout: probe.as_bytes().to_vec(),
+            stderr: vec![],
+        };
+        Unarchive.plan(&p, Some(&out), PlanCtx::default())
+    }
+
+    #[test]
+    fn golden_unarchive() {
+        let args = json!({"src": "cni.tgz", "dest": "/opt/cni/bin", "owner": "root", "mode": "0755", "list_files": true});
+        // Fresh: every member is missing.
+        let fresh = plan_of(args.clone(), Some(b"ARCHIVE"), "@@diff\n./\n./bridge\ntar: ./bridge: Warning: Cannot stat: No such file or directory\n./loopback\ntar: ./loopback: Warning: Cannot stat: No such file or directory\n@@rc 1\n").unwrap();
+        insta::assert_yaml_snapshot!("unarchive_fresh", fresh);
+        // Converged: only directory mtime and a uid differ.
+        let conv = plan_of(args.clone(), Some(b"ARCHIVE"), "@@diff\n./\n./: Mod time differs\n./bridge\n./bridge: Uid differs\n./loopback\n@@rc 1\n").unwrap();
+        assert!(conv.steps.is_empty());
+        insta::assert_yaml_snapshot!("unarchive_converged", conv);
+        // Partial: one file changed.
+        let part = plan_of(json!({"src": "/tmp/etcd.tar.gz", "dest": "/usr/local/bin", "remote_src": true, "extra_opts": ["--strip-components=1"]}), None, "@@diff\netcd/\ntar: : Warning: Cannot stat: No such file or directory\netcd/etcd\netcd/etcd: Size differs\netcd/etcd: Mod time differs\n@@rc 1\n").unwrap();
+        insta::assert_yaml_snapshot!("unarchive_partial_remote", part);
+        let creates = plan_of(
+            json!({"src": "a.tar", "dest": "/x", "remote_src": true, "creates": "/x/a"}),
+            None,
+            "creates\n",
+        )
+        .unwrap();
+        assert!(creates.steps.is_empty());
+        let e = plan_of(
+            json!({"src": "a.tar", "dest": "/nope", "remote_src": true}),
+            None,
+            "nodest\n",
+        )
+        .unwrap_err();
+        insta::assert_snapshot!("unarchive_err_dest", e);
+        let e = format_of("a.rar").unwrap_err();
+        assert!(e.contains("handler"), "{e}");
+        let zip = plan_of(json!({"src": "/tmp/a.zip", "dest": "/x", "remote_src": true}), None, "@@diff\na/\na/b.txt\na/b.txt: Warning: Cannot stat: No such file or directory\n@@rc 0\n").unwrap();
+        insta::assert_yaml_snapshot!("unarchive_zip", zip);
+    }
+}

@@ -1,0 +1,471 @@
+//! `ansible.builtin.uri`: make an HTTP request from the host and check the answer.
+//!
+//! Why this module exists: bring-up waits for health endpoints (`/healthz`, `/readyz`) and
+//! calls APIs from the nodes themselves. Ansible uses Python's urllib on the host; windlass
+//! runs the host's `curl` (failing with a clear message when it is missing) in ONE command
+//! that prints curl's `-w` summary, the response headers and the body in sections it
+//! delimits. The request is built in [`request`] and the response parsed in
+//! [`parse_response`], both pure. Like Ansible's uri, it does not support check mode: the
+//! task is skipped under `--check`. Credentials go to curl as `-u` (visible in the host's
+//! process list while curl runs) and are always sent preemptively (basic auth).
+
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::params::{opt_ansible_bool, opt_stringish};
+use super::plan::{field_names, params};
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use crate::command::{RemoteCommand, join, quote};
+
+/// Parameters of `uri`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UriParams {
+    /// The URL (http or https). Required.
+    pub url: String,
+    /// HTTP method. Default `GET`.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Request body: a string, or a structure encoded per `body_format`.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// `raw` (default), `json` or `form-urlencoded`; json/form set the Content-Type.
+    #[serde(default)]
+    pub body_format: Option<String>,
+    /// Request headers, a mapping.
+    #[serde(default)]
+    pub headers: Option<Map<String, Value>>,
+    /// Accepted status codes, one or a list. Default `[200]`.
+    #[serde(default)]
+    pub status_code: Option<Value>,
+    /// Return the body as `content`. Default `false` (`json` is returned for JSON bodies
+    /// either way).
+    #[serde(default, deserialize_with = "opt_ansible_bool")]
+    pub return_content: Option<bool>,
+    /// Seconds the whole request may take. Default 30.
+    #[serde(default)]
+    pub timeout: Option<f64>,
+    /// Check TLS certificates. Default `true`.
+    #[serde(default, deserialize_with = "opt_ansible_bool")]
+    pub validate_certs: Option<bool>,
+    /// User for basic authentication (alias `user`).
+    #[serde(default, alias = "user", deserialize_with = "opt_stringish")]
+    pub url_username: Option<String>,
+    /// Password for basic authentication (alias `password`).
+    #[serde(default, alias = "password", deserialize_with = "opt_stringish")]
+    pub url_password: Option<String>,
+    /// Send credentials without waiting for a 401 (always done). Default `false`.
+    #[serde(default, deserialize_with = "opt_ansible_bool")]
+    pub force_basic_auth: Option<bool>,
+    /// `safe` (default: follow for GET/HEAD), `all`/`yes`, `none`/`no`.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub follow_redirects: Option<String>,
+    /// Save the body to this path on the host (reported as changed).
+    #[serde(default)]
+    pub dest: Option<String>,
+    /// CA bundle on the host to verify the server with.
+    #[serde(default)]
+    pub ca_path: Option<String>,
+    /// Client certificate on the host.
+    #[serde(default)]
+    pub client_cert: Option<String>,
+    /// Client key on the host.
+    #[serde(default)]
+    pub client_key: Option<String>,
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Accepted status codes.
+pub fn status_codes(v: &Option<Value>) -> Result<Vec<i64>, String> {
+    let one = |v: &Value| match v {
+        Value::Number(n) => n.as_i64().ok_or_else(|| format!("bad status code {n}")),
+        Value::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad status code {s:?}")),
+        other => Err(format!("bad status code {other}")),
+    };
+    match v {
+        None | Some(Value::Null) => Ok(vec![200]),
+        Some(Value::Array(a)) => a.iter().map(one).collect(),
+        Some(Value::String(s)) if s.contains(',') => s
+            .split(',')
+            .map(|x| one(&Value::String(x.to_string())))
+            .collect(),
+        Some(v) => Ok(vec![one(v)?]),
+    }
+}
+
+/// The command that makes the request (body on stdin).
+pub fn request(p: &UriParams) -> Result<RemoteCommand, String> {
+    let method = p
+        .method
+        .clone()
+        .unwrap_or_else(|| "GET".into())
+        .to_uppercase();
+    let mut argv: Vec<String> = vec!["curl".into(), "-sS".into()];
+    if method != "GET" && method != "HEAD" {
+        argv.push("-X".into());
+        argv.push(method.clone());
+    }
+    argv.push("--max-time".into());
+    argv.push(p.timeout.unwrap_or(30.0).to_string());
+    let follow = match p.follow_redirects.as_deref().unwrap_or("safe") {
+        "safe" | "urllib2" => method == "GET" || method == "HEAD",
+        "all" | "yes" | "True" => true,
+        "none" | "no" | "False" => false,
+        o => {
+            return Err(format!(
+                "value of follow_redirects must be one of: all, none, safe, got: {o}"
+            ));
+        }
+    };
+    if follow {
+        argv.push("-L".into());
+    }
+    if method == "HEAD" {
+        argv.push("-I".into());
+    }
+    if p.validate_certs == Some(false) {
+        argv.push("-k".into());
+    }
+    for (flag, v) in [
+        ("--cacert", &p.ca_path),
+        ("--cert", &p.client_cert),
+        ("--key", &p.client_key),
+    ] {
+        if let Some(v) = v {
+            argv.push(flag.into());
+            argv.push(v.clone());
+        }
+    }
+    if let Some(u) = &p.url_username {
+        argv.push("--basic".into());
+        argv.push("-u".into());
+        argv.push(format!(
+            "{u}:{}",
+            p.url_password.clone().unwrap_or_default()
+        ));
+    }
+    let mut headers: Vec<(String, String)> = p
+        .headers
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), text(v)))
+        .collect();
+    let has = |h: &[(String, String)], k: &str| h.iter().any(|(n, _)| n.eq_ignore_ascii_case(k));
+    let body: Option<Vec<u8>> = match (&p.body, p.body_format.as_deref().unwrap_or("raw")) {
+        (None | Some(Value::Null), _) => None,
+        (Some(b), "json") => {
+            if !has(&headers, "Content-Type") {
+                headers.push(("Content-Type".into(), "application/json".into()));
+            }
+            Some(match b {
+                Value::String(s) => s.clone().into_bytes(),
+                other => serde_json::to_vec(other).map_err(|e| e.to_string())?,
+            })
+        }
+        (Some(b), "form-urlencoded") => {
+            if !has(&headers, "Content-Type") {
+                headers.push((
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ));
+            }
+            Some(match b {
+                Value::Object(m) => m
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(&text(v))))
+                    .collect::<Vec<_>>()
+                    .join("&")
+                    .into_bytes(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|pair| match pair {
+                        Value::Array(kv) if kv.len() == 2 => Some(format!(
+                            "{}={}",
+                            urlencode(&text(&kv[0])),
+                            urlencode(&text(&kv[1]))
+                        )),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join("&")
+                    .into_bytes(),
+                other => text(other).into_bytes(),
+            })
+        }
+        (Some(b), "raw") => Some(text(b).into_bytes()),
+        (_, o) => {
+            return Err(format!(
+                "value of body_format must be one of: form-urlencoded, json, raw, got: {o}"
+            ));
+        }
+    };
+    for (k, v) in &headers {
+        argv.push("-H".into());
+        argv.push(format!("{k}: {v}"));
+    }
+    if body.is_some() {
+        argv.push("--data-binary".into());
+        argv.push("@-".into());
+    }
+    // Fixed curl options with the temp paths (which must expand) are literal text;
+    // everything from the task is quoted.
+    let curl = format!(
+        "{} -D \"$t/h\" -o \"$t/b\" -w '%{{http_code}} %{{num_redirects}} %{{url_effective}}' -- {}",
+        join(&argv),
+        quote(&p.url)
+    );
+    let mut script = String::from(
+        "command -v curl >/dev/null 2>&1 || { echo '@@nocurl'; exit 0; }\nt=$(mktemp -d) || exit 1; trap 'rm -rf \"$t\"' EXIT\n",
+    );
+    if body.is_none() {
+        script.push_str(&format!("{curl} </dev/null 2>\"$t/e\"; rc=$?\n"));
+    } else {
+        script.push_str(&format!("{curl} 2>\"$t/e\"; rc=$?\n"));
+    }
+    script.push_str("printf '\\n@@rc %s\\n@@stderr\\n' \"$rc\"; cat \"$t/e\"; printf '\\n@@headers\\n'; cat \"$t/h\" 2>/dev/null\n");
+    if let Some(d) = &p.dest {
+        script.push_str(&format!(
+            "[ \"$rc\" = 0 ] && cp \"$t/b\" {} && printf '\\n@@dest\\n'\n",
+            quote(d)
+        ));
+    }
+    script.push_str("printf '\\n@@body\\n'; cat \"$t/b\" 2>/dev/null\n");
+    let mut cmd = RemoteCommand::shell(script);
+    if let Some(b) = body {
+        cmd = cmd.with_stdin(b);
+    }
+    Ok(cmd)
+}
+
+/// Turn the command's output into the result (pure).
+pub fn parse_response(p: &UriParams, out: &[u8], elapsed_secs: u64) -> Result<ResultMap, String> {
+    let text = String::from_utf8_lossy(out);
+    let mut r = ResultMap::new();
+    r.insert("changed".into(), json!(false));
+    if text.starts_with("@@nocurl") {
+        return Err(
+            "uri needs curl on the target host; install it first (apt-get install curl)".into(),
+        );
+    }
+    let (summary, rest) = text
+        .split_once("\n@@rc ")
+        .ok_or("uri: unexpected output from the request")?;
+    let (rc, rest) = rest.split_once("\n@@stderr\n").unwrap_or(("1", rest));
+    let (stderr, rest) = rest.split_once("\n@@headers\n").unwrap_or(("", rest));
+    let (headers, body) = rest.split_once("\n@@body\n").unwrap_or((rest, ""));
+    let (headers, wrote_dest) = match headers.split_once("\n@@dest") {
+        Some((h, _)) => (h, true),
+        None => (headers, false),
+    };
+    let mut w = summary.trim().splitn(3, ' ');
+    let code: i64 = w.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+    let redirects: u64 = w.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+    let url = w.next().unwrap_or(&p.url).to_string();
+    let status = if code == 0 { -1 } else { code };
+    // The last header block (after redirects) is the final response's.
+    let block = headers
+        .replace("\r\n", "\n")
+        .trim_end()
+        .rsplit("\n\n")
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let mut lines = block.lines();
+    let status_line = lines.next().unwrap_or("").trim().to_string();
+    let mut content_type = String::new();
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            let key = k.trim().to_lowercase().replace('-', "_");
+            let v = v.trim().to_string();
+            if key == "content_type" {
+                content_type = v.clone();
+            }
+            r.insert(key, json!(v));
+        }
+    }
+    r.insert("status".into(), json!(status));
+    r.insert("url".into(), json!(url));
+    r.insert("redirected".into(), json!(redirects > 0));
+    r.insert("elapsed".into(), json!(elapsed_secs));
+    let reason = status_line.splitn(3, ' ').nth(2).unwrap_or("").to_string();
+    if status == -1 {
+        r.insert(
+            "msg".into(),
+            json!(format!(
+                "Status code was -1 and not {:?}: Request failed: {}",
+                status_codes(&p.status_code)?,
+                stderr.trim()
+            )),
+        );
+        r.insert("failed".into(), json!(true));
+        return Ok(r);
+    }
+    r.insert("msg".into(), json!(format!("OK ({} bytes)", body.len())));
+    if content_type.contains("json") {
+        if let Ok(j) = serde_json::from_str::<Value>(body) {
+            r.insert("json".into(), j);
+        }
+    }
+    if p.return_content == Some(true) {
+        r.insert("content".into(), json!(body));
+    }
+    if let Some(d) = &p.dest {
+        r.insert("path".into(), json!(d));
+        r.insert("changed".into(), json!(wrote_dest));
+    }
+    let _ = rc;
+    let ok = status_codes(&p.status_code)?;
+    if !ok.contains(&status) {
+        r.insert("failed".into(), json!(true));
+        r.insert(
+            "msg".into(),
+            json!(format!(
+                "Status code was {status} and not {ok:?}: HTTP Error {status}: {reason}"
+            )),
+        );
+    }
+    Ok(r)
+}
+
+/// `ansible.builtin.uri`.
+pub struct Uri;
+
+#[async_trait::async_trait]
+impl Module for Uri {
+    fn name(&self) -> &'static str {
+        "ansible.builtin.uri"
+    }
+    fn spec(&self) -> ParamSpec {
+        let mut params: Vec<(&'static str, &'static [&'static str])> = field_names::<UriParams>()
+            .iter()
+            .map(|n| (*n, &[] as &'static [&'static str]))
+            .collect();
+        params.extend([("user", &[] as &'static [&'static str]), ("password", &[])]);
+        ParamSpec {
+            params: Box::leak(params.into_boxed_slice()),
+            required: &["url"],
+            ..ParamSpec::default()
+        }
+    }
+    async fn run(
+        &self,
+        ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Result<ResultMap, ModuleError> {
+        let p: UriParams = params("uri", args)?;
+        let cmd = request(&p).map_err(ModuleError::Failed)?;
+        if ctx.check {
+            let mut r = ResultMap::new();
+            r.insert("changed".into(), json!(false));
+            r.insert("skipped".into(), json!(true));
+            r.insert(
+                "msg".into(),
+                json!("remote module (uri) does not support check mode"),
+            );
+            return Ok(r);
+        }
+        let mut cmd = cmd.with_become(ctx.become_.clone());
+        cmd.env = ctx.env.clone();
+        cmd.timeout = Some(std::time::Duration::from_secs_f64(
+            p.timeout.unwrap_or(30.0) + 15.0,
+        ));
+        if let Some(t) = ctx.timeout {
+            cmd.timeout = cmd.timeout.map(|c| c.min(t));
+        }
+        let start = Instant::now();
+        let out = ctx.transport.exec(&cmd).await?;
+        parse_response(&p, &out.stdout, start.elapsed().as_secs()).map_err(ModuleError::Failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(v: Value) -> UriParams {
+        let Value::Object(m) = v else { panic!() };
+        params("uri", m).unwrap()
+    }
+
+    #[test]
+    fn golden_requests() {
+        insta::assert_yaml_snapshot!(
+            "uri_get",
+            request(&p(
+                json!({"url": "https://10.0.0.1:6443/healthz", "validate_certs": false})
+            ))
+            .unwrap()
+        );
+        let post = request(&p(json!({
+            "url": "http://x/api", "method": "post", "body_format": "json",
+            "body": {"a": [1, 2]}, "headers": {"X-Token": "it's"}, "url_username": "u", "url_password": "p w"
+        })))
+        .unwrap();
+        assert_eq!(post.stdin.as_deref(), Some(&b"{\"a\":[1,2]}"[..]));
+        insta::assert_yaml_snapshot!("uri_post_json", post);
+        let form = request(&p(json!({"url": "http://x/", "method": "POST", "body_format": "form-urlencoded", "body": {"name": "a b", "x": "&="}}))).unwrap();
+        assert_eq!(form.stdin.as_deref(), Some(&b"name=a+b&x=%26%3D"[..]));
+        let e = request(&p(
+            json!({"url": "http://x/", "body_format": "xml", "body": "<a/>"}),
+        ))
+        .unwrap_err();
+        insta::assert_snapshot!("uri_err_format", e);
+    }
+
+    #[test]
+    fn parses_responses() {
+        let out = "301 1 http://127.0.0.1:8000/d/\n@@rc 0\n@@stderr\n\n@@headers\nHTTP/1.0 301 Moved Permanently\r\nLocation: /d/\r\n\r\nHTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6\r\nContent-type: application/json\r\nContent-Length: 9\r\n\r\n\n@@body\n{\"a\": 1}\n";
+        let out = out.replacen("301 1", "200 1", 1);
+        let r = parse_response(
+            &p(json!({"url": "http://127.0.0.1:8000/d", "return_content": true})),
+            out.as_bytes(),
+            0,
+        )
+        .unwrap();
+        insta::assert_yaml_snapshot!("uri_ok_json", r);
+        let out = "404 0 http://h/x\n@@rc 0\n@@stderr\n\n@@headers\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n\n@@body\n";
+        let r = parse_response(&p(json!({"url": "http://h/x"})), out.as_bytes(), 0).unwrap();
+        assert_eq!(r["failed"], true);
+        assert_eq!(
+            r["msg"],
+            "Status code was 404 and not [200]: HTTP Error 404: Not Found"
+        );
+        let r = parse_response(
+            &p(json!({"url": "http://h/x", "status_code": [200, 404]})),
+            out.as_bytes(),
+            0,
+        )
+        .unwrap();
+        assert!(r.get("failed").is_none());
+        let out = "000 0 http://h:1/\n@@rc 7\n@@stderr\ncurl: (7) Failed to connect to h port 1\n@@headers\n\n@@body\n";
+        let r = parse_response(&p(json!({"url": "http://h:1/"})), out.as_bytes(), 0).unwrap();
+        insta::assert_yaml_snapshot!("uri_refused", r);
+        let e = parse_response(&p(json!({"url": "http://h/"})), b"@@nocurl\n", 0).unwrap_err();
+        assert!(e.contains("needs curl"));
+    }
+}
