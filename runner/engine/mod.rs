@@ -286,9 +286,13 @@ impl Engine {
         self.restore_journal();
         let mut outcome = Ok(());
         for play in &playbook.plays {
-            if let Err(e) = self.run_play(play).await {
-                outcome = Err(e);
-                break;
+            match self.run_play(play).await {
+                Ok(false) => {}
+                Ok(true) => break,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
             }
         }
         if let Err(e) = outcome {
@@ -418,7 +422,10 @@ impl Engine {
         Ok(hosts)
     }
 
-    async fn run_play(self: &Arc<Self>, play: &Play) -> Result<()> {
+    /// Run one play. `Ok(true)` means the playbook stops here, as ansible-playbook stops:
+    /// every host of a batch failed, `any_errors_fatal` fired, or `max_fail_percentage`
+    /// was exceeded.
+    async fn run_play(self: &Arc<Self>, play: &Play) -> Result<bool> {
         let hosts = self.select_hosts(play)?;
         self.emit(Event::PlayStart {
             name: play.name.clone(),
@@ -428,7 +435,7 @@ impl Engine {
             self.emit(Event::Warning {
                 message: format!("no hosts matched `{}`: the play is skipped", play.hosts),
             });
-            return Ok(());
+            return Ok(false);
         }
         let hosts: Vec<String> = {
             let states = self.states.lock().expect("states lock");
@@ -515,14 +522,26 @@ impl Engine {
                         message: format!("{failed} of {} hosts failed, above max_fail_percentage {pct}: stopping the play", batch.len()),
                     });
                     self.fail_all(&hosts);
-                    break;
+                    self.emit(Event::NoHostsRemaining);
+                    return Ok(true);
                 }
+            }
+            let all_failed = {
+                let states = self.states.lock().expect("states lock");
+                !batch.is_empty()
+                    && batch
+                        .iter()
+                        .all(|h| states.get(h).is_some_and(|s| s.failed || s.unreachable))
+            };
+            if all_failed {
+                self.emit(Event::NoHostsRemaining);
+                return Ok(true);
             }
             if self.active_hosts(&hosts).is_empty() {
                 break;
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     fn fail_all(&self, hosts: &[String]) {

@@ -86,7 +86,7 @@ impl Engine {
         let render = |v: &Value| {
             self.templar
                 .render_value(v, vars, Some(&t.loc))
-                .map_err(|e| e.message)
+                .map_err(located)
         };
         match &t.loop_ {
             None => Ok(Vec::new()),
@@ -546,7 +546,7 @@ impl Engine {
                 .templar
                 .render_str(s, vars, Some(&t.loc))
                 .map(|v| truthy(&v))
-                .map_err(|e| e.message),
+                .map_err(located),
             Some(other) => Ok(truthy(other)),
         }
     }
@@ -562,7 +562,7 @@ impl Engine {
             Some(v) => match self
                 .templar
                 .render_value(v, vars, Some(&t.loc))
-                .map_err(|e| e.message)?
+                .map_err(located)?
             {
                 Value::Null => Ok(None),
                 Value::String(s) => Ok(Some(s)),
@@ -602,7 +602,7 @@ impl Engine {
                 .map_err(|e| {
                     format!(
                         "The conditional check '{c}' failed. The error was: {}",
-                        e.message
+                        located(e)
                     )
                 })?;
             if !ok {
@@ -639,7 +639,7 @@ impl Engine {
         ) {
             Ok(Value::Object(m)) => m,
             Ok(_) => Map::new(),
-            Err(e) => return Err(e.message),
+            Err(e) => return Err(located(e)),
         };
         let omit = &self.scope.omit;
         args.retain(|_, v| v.as_str() != Some(omit.as_str()));
@@ -682,7 +682,7 @@ impl Engine {
             match self
                 .templar
                 .render_value(e, &vars, Some(&t.loc))
-                .map_err(|e| e.message)?
+                .map_err(located)?
             {
                 Value::Object(m) => {
                     for (k, v) in m {
@@ -707,7 +707,7 @@ impl Engine {
             Some(v) => match self
                 .templar
                 .render_value(v, &vars, Some(&t.loc))
-                .map_err(|e| e.message)?
+                .map_err(located)?
             {
                 Value::Number(n) => n.as_f64().map(Duration::from_secs_f64),
                 Value::String(s) => s.parse::<f64>().ok().map(Duration::from_secs_f64),
@@ -733,7 +733,7 @@ impl Engine {
             Some(v) => match self
                 .templar
                 .render_value(v, &vars, Some(&t.loc))
-                .map_err(|e| e.message)?
+                .map_err(located)?
             {
                 Value::Number(n) => n.as_u64().unwrap_or(3) as usize,
                 Value::String(s) => s.parse().unwrap_or(3),
@@ -746,7 +746,7 @@ impl Engine {
             Some(v) => match self
                 .templar
                 .render_value(v, &vars, Some(&t.loc))
-                .map_err(|e| e.message)?
+                .map_err(located)?
             {
                 Value::Number(n) => n.as_f64().unwrap_or(5.0),
                 Value::String(s) => s.parse().unwrap_or(5.0),
@@ -892,7 +892,7 @@ impl Engine {
         let args = match self
             .templar
             .render_value(&Value::Object(t.args.clone()), vars, Some(&t.args_loc))
-            .map_err(|e| e.message)?
+            .map_err(located)?
         {
             Value::Object(m) => m,
             _ => Map::new(),
@@ -1080,6 +1080,15 @@ fn diff_text(result: &Map<String, Value>) -> Option<String> {
             .collect::<Vec<_>>()
             .join(""),
     )
+}
+
+/// A template error's message with where it happened, as Ansible's "The error appears to
+/// be in …" does.
+fn located(e: crate::template::TemplateError) -> String {
+    match &e.loc {
+        Some(loc) if !e.message.contains(&loc.to_string()) => format!("{} (in {loc})", e.message),
+        _ => e.message,
+    }
 }
 
 fn fail_result(msg: String) -> Map<String, Value> {
