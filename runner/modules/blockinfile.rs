@@ -11,7 +11,6 @@ use serde_json::Value;
 use super::ResultMap;
 use super::TaskCtx;
 use super::fileops::{self, Attrs, Edit, py_regex, split_lines, strip_eol};
-use super::lineinfile::attrs_msg;
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::RemoteCommand;
@@ -191,7 +190,7 @@ impl Planned for Blockinfile {
             owner: p.owner.clone(),
             group: p.group.clone(),
         };
-        let (steps, diffs, attrs_changed) = fileops::edit_steps(
+        fileops::edit_plan(
             &Edit {
                 path: &p.path,
                 new,
@@ -201,22 +200,13 @@ impl Planned for Blockinfile {
                 diff: p.diff,
             },
             &f,
-        )?;
-        result.insert("msg".into(), Value::String(attrs_msg(msg, attrs_changed)));
-        Ok(Plan {
-            steps,
-            diffs,
+            |_| msg,
             result,
-            changed: None,
-        })
+        )
     }
 
     fn finish(&self, _p: &BlockinfileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        let mut extra = ResultMap::new();
-        fileops::apply_final(&mut extra, outputs, "backup_file");
-        if let Some(b) = extra.get("backup_file") {
-            result.insert("backup_file".into(), b.clone());
-        }
+        fileops::finish_backup(result, outputs, "backup_file");
     }
 }
 

@@ -763,6 +763,46 @@ pub struct Edit<'a> {
     pub diff: bool,
 }
 
+/// The plan of a text edit (lineinfile, blockinfile, replace, ini_file): the steps of
+/// [`edit_steps`], `msg(attributes_changed)` as the result's `msg` (Ansible's wording for
+/// attribute changes added), on top of `result`.
+pub fn edit_plan(
+    e: &Edit<'_>,
+    f: &FileFacts,
+    msg: impl FnOnce(bool) -> String,
+    mut result: ResultMap,
+) -> Result<crate::modules::plan::Plan, String> {
+    let (steps, diffs, attrs_changed) = edit_steps(e, f)?;
+    result.insert(
+        "msg".into(),
+        Value::String(attrs_msg(msg(attrs_changed), attrs_changed)),
+    );
+    Ok(crate::modules::plan::Plan {
+        steps,
+        diffs,
+        result,
+        changed: None,
+    })
+}
+
+/// Ansible's message when attributes changed too.
+pub fn attrs_msg(msg: String, attrs_changed: bool) -> String {
+    match (msg.is_empty(), attrs_changed) {
+        (_, false) => msg,
+        (true, true) => "ownership, perms or SE linux context changed".into(),
+        (false, true) => format!("{msg} and ownership, perms or SE linux context changed"),
+    }
+}
+
+/// After an edit ran: report the backup file under `key` (`backup` or `backup_file`).
+pub fn finish_backup(result: &mut ResultMap, outputs: &[ExecOutput], key: &str) {
+    let mut extra = ResultMap::new();
+    apply_final(&mut extra, outputs, key);
+    if let Some(b) = extra.get(key) {
+        result.insert(key.into(), b.clone());
+    }
+}
+
 /// Steps and diffs for an [`Edit`] of the file described by `f`: a safe write when the
 /// content changes (attributes applied to the new file), else attribute fixes only.
 /// Returns also whether attributes alone change.

@@ -12,7 +12,6 @@ use serde_json::Value;
 use super::ResultMap;
 use super::TaskCtx;
 use super::fileops::{self, Attrs, Edit, split_lines, strip_eol};
-use super::lineinfile::attrs_msg;
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::RemoteCommand;
@@ -229,7 +228,9 @@ impl Planned for IniFile {
             owner: p.owner.clone(),
             group: p.group.clone(),
         };
-        let (steps, diffs, attrs_changed) = fileops::edit_steps(
+        let mut result = ResultMap::new();
+        result.insert("path".into(), Value::String(p.path.clone()));
+        fileops::edit_plan(
             &Edit {
                 path: &p.path,
                 new,
@@ -239,29 +240,19 @@ impl Planned for IniFile {
                 diff: p.diff,
             },
             &f,
-        )?;
-        let mut result = ResultMap::new();
-        result.insert("path".into(), Value::String(p.path.clone()));
-        let msg = if msg == "OK" && attrs_changed {
-            String::new()
-        } else {
-            msg
-        };
-        result.insert("msg".into(), Value::String(attrs_msg(msg, attrs_changed)));
-        Ok(Plan {
-            steps,
-            diffs,
+            |attrs_changed| {
+                if msg == "OK" && attrs_changed {
+                    String::new()
+                } else {
+                    msg
+                }
+            },
             result,
-            changed: None,
-        })
+        )
     }
 
     fn finish(&self, _p: &IniFileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        let mut extra = ResultMap::new();
-        fileops::apply_final(&mut extra, outputs, "backup_file");
-        if let Some(b) = extra.get("backup_file") {
-            result.insert("backup_file".into(), b.clone());
-        }
+        fileops::finish_backup(result, outputs, "backup_file");
     }
 }
 

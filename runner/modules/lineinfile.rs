@@ -214,15 +214,6 @@ pub fn edit(p: &LineinfileParams, text: &str) -> Result<(Option<String>, String)
     Ok((Some(lines.concat()), "line added".into()))
 }
 
-/// Ansible's message when attributes changed too.
-pub fn attrs_msg(msg: String, attrs_changed: bool) -> String {
-    match (msg.is_empty(), attrs_changed) {
-        (_, false) => msg,
-        (true, true) => "ownership, perms or SE linux context changed".into(),
-        (false, true) => format!("{msg} and ownership, perms or SE linux context changed"),
-    }
-}
-
 #[async_trait::async_trait]
 impl Planned for Lineinfile {
     type Params = LineinfileParams;
@@ -275,7 +266,7 @@ impl Planned for Lineinfile {
             owner: p.owner.clone(),
             group: p.group.clone(),
         };
-        let (steps, diffs, attrs_changed) = fileops::edit_steps(
+        fileops::edit_plan(
             &Edit {
                 path: &p.path,
                 new,
@@ -285,22 +276,13 @@ impl Planned for Lineinfile {
                 diff: p.diff,
             },
             &f,
-        )?;
-        result.insert("msg".into(), Value::String(attrs_msg(msg, attrs_changed)));
-        Ok(Plan {
-            steps,
-            diffs,
+            |_| msg,
             result,
-            changed: None,
-        })
+        )
     }
 
     fn finish(&self, _p: &LineinfileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        let mut extra = ResultMap::new();
-        fileops::apply_final(&mut extra, outputs, "backup");
-        if let Some(b) = extra.get("backup") {
-            result.insert("backup".into(), b.clone());
-        }
+        fileops::finish_backup(result, outputs, "backup");
     }
 }
 

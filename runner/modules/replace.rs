@@ -6,12 +6,10 @@
 //! optionally only between the first match of `after` and the first match of `before`.
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::ResultMap;
 use super::TaskCtx;
 use super::fileops::{self, Attrs, Edit, py_regex, py_replacement};
-use super::lineinfile::attrs_msg;
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::RemoteCommand;
@@ -124,7 +122,8 @@ impl Planned for Replace {
             owner: p.owner.clone(),
             group: p.group.clone(),
         };
-        let (steps, diffs, attrs_changed) = fileops::edit_steps(
+        let result = ResultMap::new();
+        fileops::edit_plan(
             &Edit {
                 path: &p.path,
                 new: (new != text).then_some(new),
@@ -134,23 +133,13 @@ impl Planned for Replace {
                 diff: p.diff,
             },
             &f,
-        )?;
-        let mut result = ResultMap::new();
-        result.insert("msg".into(), Value::String(attrs_msg(msg, attrs_changed)));
-        Ok(Plan {
-            steps,
-            diffs,
+            |_| msg,
             result,
-            changed: None,
-        })
+        )
     }
 
     fn finish(&self, _p: &ReplaceParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        let mut extra = ResultMap::new();
-        fileops::apply_final(&mut extra, outputs, "backup_file");
-        if let Some(b) = extra.get("backup_file") {
-            result.insert("backup_file".into(), b.clone());
-        }
+        fileops::finish_backup(result, outputs, "backup_file");
     }
 }
 
@@ -158,6 +147,7 @@ impl Planned for Replace {
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use serde_json::Value;
     use serde_json::json;
 
     fn p(args: Value) -> ReplaceParams {
