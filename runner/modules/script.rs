@@ -9,7 +9,6 @@
 //!
 //! [`Transport::put`]: crate::transport::Transport::put
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -51,39 +50,6 @@ pub struct ScriptParams {
 
 /// `ansible.builtin.script`.
 pub struct Script;
-
-/// Find a controller-side file the way Ansible does: an absolute path as is; a relative
-/// one in `dirs` (role `files/`, the playbook dir's `files/`, …), then relative to the
-/// working directory.
-pub(crate) fn find_local(src: &str, dirs: &[PathBuf]) -> Result<PathBuf, String> {
-    let p = Path::new(src);
-    if p.is_absolute() {
-        return if p.is_file() {
-            Ok(p.to_path_buf())
-        } else {
-            Err(format!(
-                "Could not find or access '{src}' on the controller"
-            ))
-        };
-    }
-    for d in dirs {
-        let c = d.join(p);
-        if c.is_file() {
-            return Ok(c);
-        }
-    }
-    if p.is_file() {
-        return Ok(p.to_path_buf());
-    }
-    let searched: Vec<String> = dirs
-        .iter()
-        .map(|d| d.join(p).display().to_string())
-        .collect();
-    Err(format!(
-        "Could not find or access '{src}'\nSearched in:\n\t{}",
-        searched.join("\n\t")
-    ))
-}
 
 /// The command that runs `remote` with `args` (already split) in `chdir`, then removes
 /// `dir` and exits with the script's status.
@@ -165,7 +131,7 @@ impl Module for Script {
         let Some((path, rest)) = words.split_first() else {
             return Err(ModuleError::Failed("script: no script given".into()));
         };
-        let local = find_local(path, &ctx.vars.search_dirs(SearchKind::Files))
+        let local = super::fileops::find_local(path, &ctx.vars.search_dirs(SearchKind::Files))
             .map_err(ModuleError::Failed)?;
         let content = std::fs::read(&local)
             .map_err(|e| ModuleError::Failed(format!("reading {}: {e}", local.display())))?;
@@ -305,7 +271,9 @@ mod tests {
 
     #[test]
     fn find_local_reports_searched_dirs() {
-        let e = find_local("nope.sh", &[PathBuf::from("/r/files")]).unwrap_err();
+        let e =
+            super::super::fileops::find_local("nope.sh", &[std::path::PathBuf::from("/r/files")])
+                .unwrap_err();
         insta::assert_snapshot!("script_err_missing", e);
     }
 }

@@ -142,7 +142,8 @@ impl Planned for Unarchive {
 
     async fn prepare(&self, p: &mut UnarchiveParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
         if !p.remote_src {
-            let path = super::script::find_local(&p.src, &ctx.vars.search_dirs(SearchKind::Files))?;
+            let path =
+                super::fileops::find_local(&p.src, &ctx.vars.search_dirs(SearchKind::Files))?;
             p.local =
                 Some(std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?);
         }
