@@ -46,3 +46,8 @@ pub mod transport;
 pub mod yaml;
 
 pub use error::{Error, Loc, Result};
+
+/// The book's Rust samples, compiled as doctests so they cannot drift from the API.
+#[doc = include_str!("../book/src/embedding.md")]
+#[cfg(doctest)]
+pub struct BookEmbedding;
