@@ -35,7 +35,10 @@ fn run_tasks(inv: &std::path::Path, host: &str, tasks: usize) -> Duration {
         .unwrap()
         .playbook_str(&pb, &dir.path().join("noop.yml"))
         .unwrap()
-        .options(RunOptions { limit: Some(host.to_string()), ..RunOptions::default() })
+        .options(RunOptions {
+            limit: Some(host.to_string()),
+            ..RunOptions::default()
+        })
         .run()
         .unwrap();
     assert_eq!(report.exit_code, 0);
@@ -54,9 +57,22 @@ fn main() {
     let fifty: Vec<Duration> = (0..5).map(|_| run_tasks(&inv, &first, 50)).collect();
     let (one, fifty) = (median(one), median(fifty));
     let per_task = fifty.saturating_sub(one) / 49;
-    println!("50-task no-op playbook on {first}: median {:.3} s; 1-task run {:.3} s; per task {:.1} ms", fifty.as_secs_f64(), one.as_secs_f64(), per_task.as_secs_f64() * 1000.0);
-    let specs: Vec<_> = hosts.iter().map(|h| connection_spec(h, &inventory.host_vars(h), &ConnectionOverrides::default()).unwrap()).collect();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    println!(
+        "50-task no-op playbook on {first}: median {:.3} s; 1-task run {:.3} s; per task {:.1} ms",
+        fifty.as_secs_f64(),
+        one.as_secs_f64(),
+        per_task.as_secs_f64() * 1000.0
+    );
+    let specs: Vec<_> = hosts
+        .iter()
+        .map(|h| {
+            connection_spec(h, &inventory.host_vars(h), &ConnectionOverrides::default()).unwrap()
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let setups: Vec<Duration> = (0..5)
         .map(|_| {
             rt.block_on(async {
@@ -70,5 +86,9 @@ fn main() {
             })
         })
         .collect();
-    println!("connection setup + first command, {} hosts in parallel: median {:.3} s", hosts.len(), median(setups).as_secs_f64());
+    println!(
+        "connection setup + first command, {} hosts in parallel: median {:.3} s",
+        hosts.len(),
+        median(setups).as_secs_f64()
+    );
 }
