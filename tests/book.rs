@@ -251,3 +251,117 @@ fn registry_pages(pages: &[(String, String)]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Fenced code blocks of every book page: (page, language, code).
+fn code_blocks() -> Vec<(String, String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let mut pages = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "md") {
+                pages.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in pages {
+        let text = std::fs::read_to_string(&p).unwrap();
+        let mut lang: Option<String> = None;
+        let mut code = String::new();
+        for line in text.lines() {
+            let t = line.trim_start();
+            if let Some(rest) = t.strip_prefix("```") {
+                match lang.take() {
+                    Some(l) => out.push((p.display().to_string(), l, std::mem::take(&mut code))),
+                    None => lang = Some(rest.trim().to_string()),
+                }
+            } else if lang.is_some() {
+                code.push_str(line);
+                code.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn book_samples_run_parse_or_compile() {
+    use windlass::event::Event;
+    let mut checked = 0;
+    for (page, lang, code) in code_blocks() {
+        match lang.as_str() {
+            "yaml" => {
+                // Task lists run on the local connection with an inventory that has what the
+                // samples use (an etcd group with addresses).
+                let dir = tempfile::tempdir().unwrap();
+                let mut pb = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
+                for l in code.lines() {
+                    pb.push_str("    ");
+                    pb.push_str(l);
+                    pb.push('\n');
+                }
+                let mut msgs = Vec::new();
+                let report = windlass::embed::Runner::new()
+                    .inventory_str("[etcd]\ne1 ansible_connection=local ansible_host=10.0.0.1\ne2 ansible_connection=local ansible_host=10.0.0.2\n")
+                    .unwrap()
+                    .playbook_str(&pb, &dir.path().join("sample.yml"))
+                    .unwrap_or_else(|e| panic!("{page}: {e}"))
+                    .options(windlass::engine::RunOptions { forks: 1, ..Default::default() })
+                    .on_event(move |e| {
+                        if let Event::HostResult { result, .. } = e {
+                            msgs.push(result.clone());
+                        }
+                    })
+                    .run()
+                    .unwrap_or_else(|e| panic!("{page}: {e}"));
+                assert_eq!(report.exit_code, 0, "{page}: a yaml sample failed");
+            }
+            "toml" => {
+                windlass::config::Config::from_toml(&code, Path::new("windlass.toml"))
+                    .unwrap_or_else(|e| panic!("{page}: {e}"));
+            }
+            "json" => {
+                for l in code.lines().filter(|l| !l.trim().is_empty()) {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .unwrap_or_else(|e| panic!("{page}: {e}: {l}"));
+                }
+            }
+            "sh" => {
+                // Every windlass command line in the book must be accepted by the CLI parser.
+                for l in code.lines() {
+                    let l = l.split(" #").next().unwrap().trim();
+                    let args = if let Some(rest) = l.strip_prefix("windlass ") {
+                        rest.to_string()
+                    } else if let Some((_, rest)) = l.split_once("cargo run --release -- ") {
+                        rest.to_string()
+                    } else if let Some(rest) = l.strip_prefix("./target/release/windlass ") {
+                        rest.to_string()
+                    } else {
+                        continue;
+                    };
+                    let args = args.split(" > ").next().unwrap();
+                    let mut words = windlass::command::split(args)
+                        .unwrap_or_else(|| panic!("{page}: bad quoting: {l}"));
+                    words.insert(0, "windlass".into());
+                    use clap::Parser;
+                    if let Err(e) = windlass::cli::Cli::try_parse_from(&words) {
+                        if !matches!(
+                            e.kind(),
+                            clap::error::ErrorKind::DisplayHelp
+                                | clap::error::ErrorKind::DisplayVersion
+                        ) {
+                            panic!("{page}: `{l}` is not a valid command line: {e}");
+                        }
+                    }
+                }
+            }
+            _ => continue,
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} samples checked");
+}
