@@ -207,6 +207,7 @@ def main():
                                   capture_output=True).stdout.strip(),
     }
     log(f"== versions: {versions}")
+    load_before = os.getloadavg()
     runs, errors, states, reset_times = [], [], {}, []
     for n in SIZES:
         work = tempfile.mkdtemp(prefix=f"wlbench-{n}-")
@@ -262,6 +263,7 @@ def main():
     env = {
         "machine": f"{platform.node()} {os.cpu_count()} cpus {platform.machine()}",
         "python": platform.python_version(), "reps": REPS, "fresh": FRESH,
+        "loadavg_1m_start_end": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "reset_seconds_median": round(statistics.median(reset_times), 2) if reset_times else None,
     }
     with open(os.path.join(RESULTS, "compare.json"), "w") as f:
@@ -288,7 +290,9 @@ def render(table, versions, env):
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Medians of {env['reps']} runs; first = on fresh hosts ({env['fresh']}), "
-                 f"rerun = idempotent re-run (0 changes). {env['machine']}.")
+                 f"rerun = idempotent re-run (0 changes). {env['machine']}, load average "
+                 f"{env['loadavg_1m_start_end'][0]} at the start, {env['loadavg_1m_start_end'][1]} "
+                 "at the end.")
     lines.append("Versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()))
     return "\n".join(lines) + "\n"
 
