@@ -56,6 +56,8 @@ case "${1:-}" in
       rm -f "$DIR/ready" "$DIR/mnt" "$DIR/net"
       umount "$DIR" 2>/dev/null || true
       rmdir "$DIR" 2>/dev/null || true
-    fi ;;
+    fi
+    # our cgroups, once empty (testhosts.sh down removed the hosts' own)
+    find "$CG" -depth -type d -name "$NAME" -exec rmdir {} \; 2>/dev/null || true ;;
   *) sed -n '2,18p' "$0"; exit 2 ;;
 esac
