@@ -1,0 +1,301 @@
+"""Driver of the side-by-side benchmark (started by benches/compare/run.sh).
+
+For each host count, for each repetition, each tool in an order rotated per repetition:
+reset the hosts to "fresh" (nothing of the workload on them), time the first run, check
+the hosts' end state, time the idempotent re-run and check that it changed nothing.
+Prints a table of medians and writes target/bench-results/compare.{json,md}.
+"""
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+VENV_BIN = os.path.dirname(sys.executable)
+TESTHOSTS = os.environ.get("TESTHOSTS", os.path.join(ROOT, "..", "shared", "testhosts.sh"))
+WINDLASS = os.environ.get("WINDLASS_BIN", os.path.join(ROOT, "target", "release", "windlass"))
+SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "1,5,20").split(",") if s]
+REPS = int(os.environ.get("BENCH_REPS", "3"))
+TOOLS = [t for t in os.environ.get("BENCH_TOOLS", "windlass,ansible,pyinfra").split(",") if t]
+FRESH = os.environ.get("BENCH_FRESH", "reset")
+RESULTS = os.path.join(ROOT, "target", "bench-results")
+TH_DIR = os.environ.get("TH_DIR", "/var/tmp/testhosts")
+
+# Everything the workload creates; removing it (and purging socat) makes a host fresh.
+RESET_SCRIPT = """
+systemctl disable --now wl-bench >/dev/null 2>&1 || true
+rm -rf /etc/wl-bench /opt/wl-bench /var/lib/wl-bench /var/log/wl-bench \
+  /etc/sysctl.d/90-wl-bench.conf /etc/modules-load.d/wl-bench.conf \
+  /etc/security/limits.d/90-wl-bench.conf /etc/default/wl-bench \
+  /etc/systemd/system/wl-bench.service /usr/local/bin/wl-bench-check
+systemctl daemon-reload
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -q socat >/dev/null 2>&1
+sysctl -q -w net.ipv4.ip_forward=0 net.core.somaxconn=1024
+"""
+
+# What the workload leaves on a host; must be the same after every tool's first run.
+STATE_SCRIPT = r"""
+for f in /etc/wl-bench/wl-bench.conf /etc/wl-bench/node.conf /etc/wl-bench/extra.conf \
+  /etc/wl-bench/VERSION /etc/default/wl-bench /etc/modules-load.d/wl-bench.conf \
+  /etc/security/limits.d/90-wl-bench.conf /etc/sysctl.d/90-wl-bench.conf \
+  /etc/systemd/system/wl-bench.service /opt/wl-bench/bin/wl-bench-check; do
+  echo "$f $(stat -c %a:%U:%G "$f" 2>&1) $(md5sum < "$f" 2>&1 | cut -c1-32)"
+done
+stat -c '%n %a %F' /etc/wl-bench /opt/wl-bench/bin /var/lib/wl-bench /var/log/wl-bench 2>&1
+echo "link $(readlink /usr/local/bin/wl-bench-check)"
+test -s /var/lib/wl-bench/initialized && echo initialized
+echo "socat $(dpkg-query -W -f '${Status}' socat 2>&1)"
+echo "wl-bench $(systemctl is-active wl-bench) $(systemctl is-enabled wl-bench)"
+echo "sysctl $(sysctl -n net.ipv4.ip_forward net.core.somaxconn | tr '\n' ' ')"
+"""
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def testhosts(*args, capture=True):
+    return subprocess.run(
+        ["bash", TESTHOSTS, *args], check=True, text=True,
+        stdout=subprocess.PIPE if capture else None,
+    ).stdout
+
+
+def inventory():
+    """The running hosts, from `testhosts.sh inventory`."""
+    inv = yaml.safe_load(testhosts("inventory"))
+    hosts = inv["all"].get("hosts") or {}
+    return inv["all"]["vars"], [(name, h["ansible_host"]) for name, h in hosts.items()]
+
+
+def ensure_hosts(n):
+    _, hosts = inventory()
+    if len(hosts) < n:
+        log(f"== testhosts.sh up {n}")
+        testhosts("up", str(n), capture=False)
+
+
+def ssh_cmd(ip):
+    return ["ssh", "-F", os.path.join(TH_DIR, "ssh_config"), f"root@{ip}"]
+
+
+def on_hosts(hosts, script):
+    """Run `script` on every host in parallel; outputs by host name."""
+    def one(h):
+        r = subprocess.run(ssh_cmd(h[1]) + [script], text=True, capture_output=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{h[0]}: {script[:40]!r} failed: {r.stderr.strip()}")
+        return h[0], r.stdout
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as ex:
+        return dict(ex.map(one, hosts))
+
+
+def make_fresh(hosts, n):
+    t0 = time.monotonic()
+    if FRESH == "recreate":
+        testhosts("down", capture=False)
+        testhosts("up", str(max(SIZES)), capture=False)
+    else:
+        on_hosts(hosts, RESET_SCRIPT)
+    return time.monotonic() - t0
+
+
+def write_inventories(work, common, hosts):
+    inv = {"all": {"vars": common, "hosts": {
+        name: {"ansible_host": ip} for name, ip in hosts}}}
+    with open(os.path.join(work, "hosts.yml"), "w") as f:
+        yaml.safe_dump(inv, f, sort_keys=False)
+    with open(os.path.join(work, "inventory.py"), "w") as f:
+        f.write("hosts = [\n")
+        for name, ip in hosts:
+            data = {
+                "ssh_hostname": ip,
+                "ssh_user": "root",
+                "ssh_key": common["ansible_ssh_private_key_file"],
+                "ssh_known_hosts_file": "/dev/null",
+                "ssh_strict_host_key_checking": "off",
+            }
+            f.write(f"    ({name!r}, {data!r}),\n")
+        f.write("]\n")
+
+
+def close_masters(cpdir):
+    for sock in os.listdir(cpdir):
+        subprocess.run(["ssh", "-o", f"ControlPath={os.path.join(cpdir, sock)}", "-O", "exit", "x"],
+                       capture_output=True)
+
+
+def run_tool(tool, work, n):
+    """Run `tool` once; returns (seconds, changed, failed, output)."""
+    env = dict(os.environ)
+    cpdir = None
+    if tool == "windlass":
+        cmd = [WINDLASS, "run", "-i", os.path.join(work, "hosts.yml"), "--forks", "50",
+               "--state-dir", os.path.join(work, "state"), os.path.join(HERE, "workload.yml")]
+    elif tool == "ansible":
+        cpdir = tempfile.mkdtemp(prefix="cp", dir=work)
+        env.update(ANSIBLE_CONFIG=os.path.join(HERE, "ansible.cfg"),
+                   ANSIBLE_SSH_CONTROL_PATH_DIR=cpdir, ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible-tmp"))
+        cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", os.path.join(work, "hosts.yml"),
+               "--forks", "50", os.path.join(HERE, "workload.yml")]
+    elif tool == "pyinfra":
+        env.update(PYINFRA_PROGRESS="off", NO_COLOR="1")
+        cmd = [os.path.join(VENV_BIN, "pyinfra"), "-y", "--parallel", "50", "--no-wait",
+               os.path.join(work, "inventory.py"), os.path.join(HERE, "pyinfra_deploy.py")]
+    else:
+        raise SystemExit(f"unknown tool {tool}")
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, env=env, cwd=work, text=True, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    secs = time.monotonic() - t0
+    if cpdir:
+        close_masters(cpdir)
+    out = r.stdout
+    changed, failed = parse_counts(tool, out, n)
+    if r.returncode != 0:
+        failed = max(failed, 1)
+    return secs, changed, failed, out
+
+
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                   re.M)
+
+
+def parse_counts(tool, out, n):
+    """Total changed results and failed/unreachable hosts, from the tool's recap."""
+    out = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    if tool in ("windlass", "ansible"):
+        rows = RECAP.findall(out)
+        if len(rows) != n:
+            return -1, n
+        return (sum(int(r[2]) for r in rows),
+                sum(1 for r in rows if int(r[3]) or int(r[4])))
+    # pyinfra: "--> Results:" is a table of operations with the columns Hosts, Success
+    # (executed, i.e. changed), Error, No Change ("-" for 0); its last row is the total.
+    m = PYINFRA_TOTAL.search(out)
+    if not m:
+        return -1, n
+    num = [0 if c == "-" else int(c) for c in m.groups()]
+    return num[1], num[2]
+
+
+PYINFRA_TOTAL = re.compile(r"^\s*Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", re.M)
+
+
+def main():
+    os.makedirs(RESULTS, exist_ok=True)
+    ensure_hosts(max(SIZES))
+    common, all_hosts = inventory()
+    versions = {
+        "windlass": subprocess.run([WINDLASS, "--version"], text=True,
+                                   capture_output=True).stdout.strip(),
+        "ansible-core": subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "--version"],
+                                       text=True, capture_output=True).stdout.splitlines()[0],
+        "pyinfra": subprocess.run([os.path.join(VENV_BIN, "pyinfra"), "--version"], text=True,
+                                  capture_output=True).stdout.strip(),
+    }
+    log(f"== versions: {versions}")
+    load_before = os.getloadavg()
+    runs, errors, states, reset_times = [], [], {}, []
+    for n in SIZES:
+        work = tempfile.mkdtemp(prefix=f"wlbench-{n}-")
+        for rep in range(REPS):
+            order = TOOLS[rep % len(TOOLS):] + TOOLS[:rep % len(TOOLS)]
+            for tool in order:
+                common, all_hosts = inventory()
+                hosts = all_hosts[:n]
+                write_inventories(work, common, hosts)
+                reset_times.append(make_fresh(hosts, n))
+                for phase in ("first", "rerun"):
+                    secs, changed, failed, out = run_tool(tool, work, n)
+                    log(f"{tool:8} hosts={n:2} rep={rep + 1} {phase:5} {secs:7.2f}s "
+                        f"changed={changed} failed={failed}")
+                    runs.append(dict(tool=tool, hosts=n, rep=rep + 1, phase=phase,
+                                     seconds=round(secs, 3), changed=changed, failed=failed))
+                    bad = (failed != 0 or changed < 0
+                           or (phase == "rerun" and changed != 0)
+                           or (phase == "first" and changed == 0))
+                    if bad:
+                        path = os.path.join(RESULTS, f"failed-{tool}-{n}-{rep + 1}-{phase}.log")
+                        with open(path, "w") as f:
+                            f.write(out)
+                        errors.append(f"{tool} hosts={n} rep={rep + 1} {phase}: changed={changed}"
+                                      f" failed={failed} (output in {path})")
+                        log(f"!! {errors[-1]}")
+                    if phase == "first":
+                        st = on_hosts(hosts[:1], STATE_SCRIPT)[hosts[0][0]]
+                        states.setdefault(st, []).append(f"{tool}/{n}/{rep + 1}")
+                        with open(os.path.join(RESULTS, f"state-{tool}.txt"), "w") as f:
+                            f.write(st)
+        shutil.rmtree(work, ignore_errors=True)
+    if len(states) > 1:
+        for st, who in states.items():
+            log(f"-- end state after the first run of {', '.join(who)}:\n{st}")
+        errors.append("the tools left different end states on the first host (see above)")
+
+    def med(tool, n, phase):
+        xs = [r["seconds"] for r in runs
+              if r["tool"] == tool and r["hosts"] == n and r["phase"] == phase]
+        return statistics.median(xs) if xs else None
+
+    table = []
+    for n in SIZES:
+        for phase in ("first", "rerun"):
+            row = {"hosts": n, "phase": phase}
+            for t in TOOLS:
+                row[t] = med(t, n, phase)
+            for other in ("ansible", "pyinfra"):
+                if row.get("windlass") and row.get(other):
+                    row[f"windlass/{other}"] = round(row["windlass"] / row[other], 3)
+            table.append(row)
+    env = {
+        "machine": f"{platform.node()} {os.cpu_count()} cpus {platform.machine()}",
+        "python": platform.python_version(), "reps": REPS, "fresh": FRESH,
+        "loadavg_1m_start_end": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+        "reset_seconds_median": round(statistics.median(reset_times), 2) if reset_times else None,
+    }
+    with open(os.path.join(RESULTS, "compare.json"), "w") as f:
+        json.dump({"versions": versions, "env": env, "table": table, "runs": runs,
+                   "errors": errors}, f, indent=2)
+    md = render(table, versions, env)
+    with open(os.path.join(RESULTS, "compare.md"), "w") as f:
+        f.write(md)
+    print(md)
+    if errors:
+        log("FAILED:\n  " + "\n  ".join(errors))
+        sys.exit(1)
+
+
+def render(table, versions, env):
+    head = ["hosts", "run"] + [f"{t} (s)" for t in TOOLS]
+    ratios = [f"windlass/{o}" for o in ("ansible", "pyinfra") if o in TOOLS and "windlass" in TOOLS]
+    lines = ["| " + " | ".join(head + ratios) + " |",
+             "|" + "|".join("---:" for _ in head + ratios) + "|"]
+    for row in table:
+        cells = [str(row["hosts"]), row["phase"]]
+        cells += [f"{row[t]:.2f}" if row.get(t) is not None else "-" for t in TOOLS]
+        cells += [f"{row[r]:.2f}" if row.get(r) is not None else "-" for r in ratios]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"Medians of {env['reps']} runs; first = on fresh hosts ({env['fresh']}), "
+                 f"rerun = idempotent re-run (0 changes). {env['machine']}, load average "
+                 f"{env['loadavg_1m_start_end'][0]} at the start, {env['loadavg_1m_start_end'][1]} "
+                 "at the end.")
+    lines.append("Versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: windlass vs ansible-core vs pyinfra on the same workload.
+#
+#   bash benches/compare/run.sh            (from the repository root; needs root for the hosts)
+#
+# 1. creates target/bench-venv (Python >= 3.12) with the pinned ansible-core and pyinfra,
+# 2. builds the release binary (cargo build --release),
+# 3. brings test hosts up with testhosts.sh when fewer than the largest size are running,
+# 4. runs driver.py: for each size, for each repetition, every tool (order rotated per
+#    repetition) on freshly reset hosts (first run), then again (idempotent re-run,
+#    which must change nothing), and prints/writes the table (target/bench-results/).
+#
+# Environment (defaults in brackets):
+#   BENCH_SIZES [1,5,20]   host counts       BENCH_REPS [3]    repetitions (median reported)
+#   BENCH_TOOLS [windlass,ansible,pyinfra]   BENCH_FRESH [reset]  reset | recreate (down+up)
+#   BENCH_PYTHON           interpreter for the venv [first python3.13/3.12 found]
+#   TESTHOSTS [../shared/testhosts.sh]  and its knobs TH_DIR, TH_BRIDGE, TH_NET, ... (passed on)
+#   BENCH_ISOLATE [0]      1: run the hosts and the tools in separate network/mount
+#                          namespaces (benches/compare/isolate.sh), needed when another
+#                          testhosts.sh host set is running on the same machine
+#   BENCH_TEARDOWN [0]     1: `testhosts.sh down` at the end
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+ANSIBLE_CORE_VERSION=2.21.5
+PYINFRA_VERSION=3.10.0
+VENV=$ROOT/target/bench-venv
+export TESTHOSTS=${TESTHOSTS:-$ROOT/../shared/testhosts.sh}
+[ -f "$TESTHOSTS" ] || { echo "testhosts.sh not found at $TESTHOSTS (set TESTHOSTS)" >&2; exit 1; }
+
+pick_python() {
+  if [ -n "${BENCH_PYTHON:-}" ]; then echo "$BENCH_PYTHON"; return; fi
+  local c
+  for c in python3.13 python3.12 "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3 python3; do
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      command -v "$c"; return
+    fi
+  done
+  echo "no Python >= 3.12 found (ansible-core $ANSIBLE_CORE_VERSION needs it); set BENCH_PYTHON" >&2
+  exit 1
+}
+
+want="ansible-core==$ANSIBLE_CORE_VERSION pyinfra==$PYINFRA_VERSION"
+if [ "$(cat "$VENV/.bench-pins" 2>/dev/null)" != "$want" ]; then
+  py=$(pick_python)
+  echo "== creating $VENV with $py: $want" >&2
+  rm -rf "$VENV"
+  "$py" -m venv "$VENV"
+  # shellcheck disable=SC2086
+  "$VENV/bin/pip" install -q $want
+  echo "$want" > "$VENV/.bench-pins"
+fi
+
+echo "== cargo build --release" >&2
+cargo build --release --quiet
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/windlass
+export WINDLASS_BIN=$BIN
+
+wrap=()
+if [ "${BENCH_ISOLATE:-0}" = 1 ]; then wrap=(bash "$ROOT/benches/compare/isolate.sh" exec); fi
+rc=0
+"${wrap[@]}" "$VENV/bin/python" "$ROOT/benches/compare/driver.py" "$@" || rc=$?
+if [ "${BENCH_TEARDOWN:-0}" = 1 ]; then
+  "${wrap[@]}" bash "$TESTHOSTS" down
+  if [ "${BENCH_ISOLATE:-0}" = 1 ]; then bash "$ROOT/benches/compare/isolate.sh" down; fi
+fi
+exit $rc
