@@ -693,6 +693,7 @@ impl Engine {
             "ansible_ssh_common_args",
             "ansible_ssh_extra_args",
             "ansible_ssh_timeout",
+            "ansible_ssh_retries",
             "ansible_host_key_checking",
             "ansible_ssh_host_key_checking",
         ] {
