@@ -214,6 +214,7 @@ impl Engine {
     /// Keep a journal (and, if it continues an earlier one, resume from it). Call before
     /// [`Engine::run`].
     pub fn set_journal(&self, j: Arc<crate::journal::Journal>) {
+        j.set_run_id(&self.lock_owner.run_id);
         let _ = self.journal.set(j);
     }
 
@@ -709,11 +710,18 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         let mut t = self.connector.connect(&spec);
         if self.opts.host_lock && spec.kind == crate::transport::ConnectionKind::Ssh {
-            t = Arc::new(crate::transport::host_lock::HostLock::new(
-                t,
-                self.lock_owner.clone(),
-                self.opts.break_lock,
-            ));
+            let adopt = self
+                .journal
+                .get()
+                .and_then(|j| j.resumed_run_id().map(str::to_string));
+            t = Arc::new(
+                crate::transport::host_lock::HostLock::new(
+                    t,
+                    self.lock_owner.clone(),
+                    self.opts.break_lock,
+                )
+                .adopting(adopt),
+            );
         }
         if let Some(pw) = &self.opts.become_password {
             t = Arc::new(crate::transport::become_password::BecomePassword::new(
