@@ -124,6 +124,8 @@ pub struct Engine {
     pub(crate) cancelled: std::sync::atomic::AtomicBool,
     /// Handlers added by `include_role` during the play.
     pub(crate) extra_handlers: Mutex<Vec<TaskNode>>,
+    /// Variables set by `no_log` tasks (`register`, facts): never written to the journal.
+    pub(crate) unjournaled: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Engine {
@@ -172,6 +174,7 @@ impl Engine {
             lock_owner: lock_owner(),
             journal: std::sync::OnceLock::new(),
             extra_handlers: Mutex::new(Vec::new()),
+            unjournaled: Mutex::new(std::collections::HashSet::new()),
         });
         engine.refresh_hosts();
         engine
@@ -230,12 +233,14 @@ impl Engine {
                 .map(|(h, s)| (h.clone(), s.notified.iter().cloned().collect()))
                 .collect()
         };
+        let hidden = self.unjournaled.lock().expect("unjournaled lock").clone();
         let snapshot = notified.into_iter().map(|(h, n)| {
-            let vars = self
+            let mut vars = self
                 .scope
                 .host(&h)
                 .and_then(|d| d.dynamic.read().ok().map(|dy| dy.set_facts.clone()))
                 .unwrap_or_default();
+            vars.retain(|k, _| !hidden.contains(k));
             (h, n, vars)
         });
         j.save(status, snapshot)
