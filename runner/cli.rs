@@ -76,6 +76,10 @@ pub struct ConnectArgs {
     /// Connection timeout in seconds.
     #[arg(short = 'T', long = "timeout")]
     pub timeout: Option<u64>,
+    /// Further SSH connection attempts after a transient refusal, waiting 0.5 s, 1 s, 2 s, …
+    /// [default: 2; inventory `ansible_ssh_retries` wins].
+    #[arg(long = "ssh-retries", value_name = "N")]
+    pub ssh_retries: Option<u32>,
     /// An ssh_config file to use.
     #[arg(long = "ssh-config")]
     pub ssh_config: Option<PathBuf>,
@@ -293,6 +297,7 @@ fn overrides(c: &ConnectArgs) -> Result<ConnectionOverrides> {
         host_keys,
         max_channels: None,
         connection,
+        ssh_retries: c.ssh_retries,
     })
 }
 

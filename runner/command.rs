@@ -184,10 +184,13 @@ impl RemoteCommand {
 pub fn atomic_write(file: &crate::transport::PutFile<'_>) -> RemoteCommand {
     let dest = quote(file.dest);
     // A connection cut mid-transfer looks like end-of-input to `cat`: the size check keeps
-    // a short file from ever being renamed into place.
+    // a short file from ever being renamed into place. The connection's stderr is gone by
+    // then, so reporting that raises SIGPIPE: the signal traps turn any signal into an exit,
+    // which runs the EXIT trap and removes the temp file (sh skips EXIT traps when a signal
+    // kills it).
     let size = file.content.len();
     let mut script = format!(
-        "set -e; t=$(mktemp \"$(dirname {dest})/.windlass.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; \
+        "set -e; t=$(mktemp \"$(dirname {dest})/.windlass.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; cat > \"$t\"; \
          [ \"$(wc -c < \"$t\")\" -eq {size} ] || {{ echo 'incomplete transfer' >&2; exit 1; }}; "
     );
     match file.mode {
@@ -266,6 +269,43 @@ mod tests {
                 .unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), evil);
         }
+    }
+
+    #[test]
+    fn cut_transfer_with_stderr_gone_leaves_no_temp_file() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f").display().to_string();
+        std::fs::write(&dest, "old").unwrap();
+        let content = vec![b'x'; 1 << 20];
+        let cmd = atomic_write(&crate::transport::PutFile {
+            dest: &dest,
+            content: &content,
+            mode: None,
+            owner: None,
+            group: None,
+        });
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd.to_shell())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The connection dies: stderr's reader goes away, then input stops short.
+        drop(child.stderr.take());
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&content[..content.len() / 2]).unwrap();
+        drop(stdin);
+        let st = child.wait().unwrap();
+        assert!(!st.success());
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "temp file left: {left:?}");
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct JournalData {
     pub playbook: String,
     /// `running`, `ok`, `failed`, `interrupted`.
     pub status: String,
+    /// The id of the run that wrote it (the owner of its host locks).
+    #[serde(default)]
+    pub run_id: String,
     /// Per host.
     pub hosts: IndexMap<String, HostEntry>,
 }
@@ -99,6 +102,7 @@ impl Journal {
                 .display()
                 .to_string(),
             status: "running".into(),
+            run_id: String::new(),
             hosts: IndexMap::new(),
         };
         Journal {
@@ -136,6 +140,21 @@ impl Journal {
             data: Mutex::new(data),
             previous,
         })
+    }
+
+    /// Record the id of the run writing the journal.
+    pub fn set_run_id(&self, run_id: &str) {
+        if let Ok(mut d) = self.data.lock() {
+            d.run_id = run_id.to_string();
+        }
+    }
+
+    /// The id of the run being resumed, if that run ended (failed or interrupted): host
+    /// locks it could not release (its hosts were unreachable) belong to the resume. A
+    /// journal still marked `running` may belong to a live run and gives none.
+    pub fn resumed_run_id(&self) -> Option<&str> {
+        let p = &self.previous;
+        (!p.run_id.is_empty() && p.status != "running").then_some(p.run_id.as_str())
     }
 
     /// The journal file.
@@ -218,7 +237,8 @@ mod tests {
         .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("hunter2"));
-        let r = Journal::resume(path, &pb).unwrap();
+        let r = Journal::resume(path.clone(), &pb).unwrap();
+        assert_eq!(r.resumed_run_id(), None, "no run id recorded");
         assert!(r.was_done("h1", "t1"));
         assert!(!r.was_done("h1", "t2"));
         assert_eq!(
@@ -226,5 +246,16 @@ mod tests {
             vec!["restart x".to_string()]
         );
         assert_eq!(r.previous("h1").unwrap().vars["out"], 1);
+        r.set_run_id("run-1");
+        r.save("running", Vec::new()).unwrap();
+        let live = Journal::resume(path.clone(), &pb).unwrap();
+        assert_eq!(
+            live.resumed_run_id(),
+            None,
+            "a run still running keeps its locks"
+        );
+        live.save("interrupted", Vec::new()).unwrap();
+        let ended = Journal::resume(path, &pb).unwrap();
+        assert_eq!(ended.resumed_run_id(), Some("run-1"));
     }
 }

@@ -124,6 +124,8 @@ pub struct Engine {
     pub(crate) cancelled: std::sync::atomic::AtomicBool,
     /// Handlers added by `include_role` during the play.
     pub(crate) extra_handlers: Mutex<Vec<TaskNode>>,
+    /// Variables set by `no_log` tasks (`register`, facts): never written to the journal.
+    pub(crate) unjournaled: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Engine {
@@ -172,6 +174,7 @@ impl Engine {
             lock_owner: lock_owner(),
             journal: std::sync::OnceLock::new(),
             extra_handlers: Mutex::new(Vec::new()),
+            unjournaled: Mutex::new(std::collections::HashSet::new()),
         });
         engine.refresh_hosts();
         engine
@@ -215,6 +218,7 @@ impl Engine {
     /// Keep a journal (and, if it continues an earlier one, resume from it). Call before
     /// [`Engine::run`].
     pub fn set_journal(&self, j: Arc<crate::journal::Journal>) {
+        j.set_run_id(&self.lock_owner.run_id);
         let _ = self.journal.set(j);
     }
 
@@ -230,12 +234,14 @@ impl Engine {
                 .map(|(h, s)| (h.clone(), s.notified.iter().cloned().collect()))
                 .collect()
         };
+        let hidden = self.unjournaled.lock().expect("unjournaled lock").clone();
         let snapshot = notified.into_iter().map(|(h, n)| {
-            let vars = self
+            let mut vars = self
                 .scope
                 .host(&h)
                 .and_then(|d| d.dynamic.read().ok().map(|dy| dy.set_facts.clone()))
                 .unwrap_or_default();
+            vars.retain(|k, _| !hidden.contains(k));
             (h, n, vars)
         });
         j.save(status, snapshot)
@@ -713,6 +719,7 @@ impl Engine {
             "ansible_ssh_common_args",
             "ansible_ssh_extra_args",
             "ansible_ssh_timeout",
+            "ansible_ssh_retries",
             "ansible_host_key_checking",
             "ansible_ssh_host_key_checking",
         ] {
@@ -728,11 +735,18 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         let mut t = self.connector.connect(&spec);
         if self.opts.host_lock && spec.kind == crate::transport::ConnectionKind::Ssh {
-            t = Arc::new(crate::transport::host_lock::HostLock::new(
-                t,
-                self.lock_owner.clone(),
-                self.opts.break_lock,
-            ));
+            let adopt = self
+                .journal
+                .get()
+                .and_then(|j| j.resumed_run_id().map(str::to_string));
+            t = Arc::new(
+                crate::transport::host_lock::HostLock::new(
+                    t,
+                    self.lock_owner.clone(),
+                    self.opts.break_lock,
+                )
+                .adopting(adopt),
+            );
         }
         if let Some(pw) = &self.opts.become_password {
             t = Arc::new(crate::transport::become_password::BecomePassword::new(

@@ -363,20 +363,21 @@ impl Engine {
                 if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
                     facts.extend(f.clone());
                 }
+                let hidden = no_log || secret_register(t);
                 self.emit(Event::HostResult {
                     host: host.to_string(),
                     task: t.display_name(),
                     status: o.status,
-                    item: Some(label),
-                    result: if no_log {
-                        censored(&o.result)
+                    item: Some(if hidden {
+                        Value::String(CENSORED_ITEM.into())
                     } else {
-                        o.result.clone()
-                    },
+                        label
+                    }),
+                    result: shown(t, &o.result, no_log),
                     ignored: o.ignored,
                     delegated_to: None,
                     duration: since(it0),
-                    diff: diff_text(&o.result),
+                    diff: if hidden { None } else { diff_text(&o.result) },
                 });
                 results.push(Value::Object(o.result));
                 if let Some(p) = t.loop_control.pause {
@@ -460,6 +461,14 @@ impl Engine {
         run.journal_ok = matches!(o.status, Status::Ok | Status::Changed | Status::Skipped)
             && !no_log
             && !secret_vars;
+        if no_log {
+            // What a no_log task produced is as secret as its output: keep it off disk.
+            let mut hidden = self.unjournaled.lock().expect("unjournaled lock");
+            hidden.extend(t.register.iter().cloned());
+            if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
+                hidden.extend(f.keys().cloned());
+            }
+        }
         {
             let mut states = self.states.lock().expect("states lock");
             let s = states.entry(host.to_string()).or_default();
@@ -518,17 +527,14 @@ impl Engine {
             }
         }
         if aggregated.is_none() {
-            let diff = if no_log { None } else { diff_text(&o.result) };
+            let hidden = no_log || secret_register(t);
+            let diff = if hidden { None } else { diff_text(&o.result) };
             self.emit(Event::HostResult {
                 host: host.to_string(),
                 task: t.display_name(),
                 status: o.status,
                 item: None,
-                result: if no_log {
-                    censored(&o.result)
-                } else {
-                    o.result
-                },
+                result: shown(t, &o.result, no_log),
                 ignored: o.ignored,
                 delegated_to: None,
                 duration: since(t0),
@@ -1097,6 +1103,34 @@ fn fail_result(msg: String) -> Map<String, Value> {
     r.insert("changed".into(), Value::Bool(false));
     r.insert("msg".into(), Value::String(msg));
     r
+}
+
+/// What a loop item is shown as when its result is hidden.
+const CENSORED_ITEM: &str = "(censored due to no_log)";
+
+/// Whether the task registers its result under a name that looks like a secret.
+fn secret_register(t: &Task) -> bool {
+    t.register
+        .as_deref()
+        .is_some_and(crate::journal::secret_like)
+}
+
+/// A result as the sinks may see it: censored for `no_log` tasks and results registered
+/// under a secret-looking name; otherwise with the values of secret-looking facts
+/// (`set_fact: db_password=…`) masked.
+fn shown(t: &Task, r: &Map<String, Value>, no_log: bool) -> Map<String, Value> {
+    if no_log || secret_register(t) {
+        return censored(r);
+    }
+    let mut out = r.clone();
+    if let Some(Value::Object(facts)) = out.get_mut("ansible_facts") {
+        for (k, v) in facts.iter_mut() {
+            if crate::journal::secret_like(k) {
+                *v = Value::String("********".into());
+            }
+        }
+    }
+    out
 }
 
 fn censored(r: &Map<String, Value>) -> Map<String, Value> {

@@ -428,7 +428,7 @@ pub fn write_step(w: &WriteSpec<'_>) -> Result<Step, String> {
     let dest = quote(w.dest);
     let len = w.content.len();
     let mut s = format!(
-        "set -e; d={dest}; mkdir -p -- \"$(dirname -- \"$d\")\"; t=$(mktemp \"$(dirname \"$d\")/.windlass.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; "
+        "set -e; d={dest}; mkdir -p -- \"$(dirname -- \"$d\")\"; t=$(mktemp \"$(dirname \"$d\")/.windlass.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; "
     );
     match w.remote_src {
         Some(src) => s.push_str(&format!("cat -- {} > \"$t\"; ", quote(src))),

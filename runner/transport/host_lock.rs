@@ -6,6 +6,8 @@
 //! and start time inside; a second run finds it and refuses that host with a message
 //! naming the holder. The lock is removed when the run closes its connection.
 //! `--break-lock` removes a stale one first (a run that was killed cannot clean up).
+//! `--resume` takes over the locks of the run it resumes: a host that went unreachable
+//! kept that run's lock, and the resume is that run's continuation.
 
 use std::sync::Arc;
 
@@ -33,6 +35,8 @@ pub struct HostLock {
     inner: Arc<dyn Transport>,
     owner: LockOwner,
     break_lock: bool,
+    /// A run whose lock this run may take over (the run being resumed).
+    adopt: Option<String>,
     taken: OnceCell<Result<(), String>>,
 }
 
@@ -43,8 +47,15 @@ impl HostLock {
             inner,
             owner,
             break_lock,
+            adopt: None,
             taken: OnceCell::new(),
         }
+    }
+
+    /// Also take over a lock held by run `run_id` (the run being resumed).
+    pub fn adopting(mut self, run_id: Option<String>) -> Self {
+        self.adopt = run_id;
+        self
     }
 
     async fn take(&self) -> Result<(), TransportError> {
@@ -56,8 +67,17 @@ impl HostLock {
                 if self.break_lock {
                     script.push_str(&format!("rm -rf {d}; ", d = quote(LOCK_DIR)));
                 }
+                let adopt = match &self.adopt {
+                    Some(id) => format!(
+                        "elif grep -qx {} {d}/owner 2>/dev/null; then printf %s {info} > {d}/owner; echo TAKEN; ",
+                        quote(&format!("run_id={id}")),
+                        d = quote(LOCK_DIR),
+                        info = quote(&info)
+                    ),
+                    None => String::new(),
+                };
                 script.push_str(&format!(
-                    "if mkdir {d} 2>/dev/null; then printf %s {info} > {d}/owner; echo TAKEN; else echo HELD; cat {d}/owner 2>/dev/null; fi",
+                    "if mkdir {d} 2>/dev/null; then printf %s {info} > {d}/owner; echo TAKEN; {adopt}else echo HELD; cat {d}/owner 2>/dev/null; fi",
                     d = quote(LOCK_DIR),
                     info = quote(&info)
                 ));

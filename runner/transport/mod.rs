@@ -155,7 +155,14 @@ pub struct ConnectionSpec {
     pub ssh_config: Option<PathBuf>,
     /// Per-host limit of concurrent channels; 0 means [`DEFAULT_MAX_CHANNELS`].
     pub max_channels: usize,
+    /// Further connection attempts after a transient refusal (`ansible_ssh_retries` /
+    /// `--ssh-retries`); `None` means [`DEFAULT_SSH_RETRIES`].
+    pub connect_retries: Option<u32>,
 }
+
+/// Default number of further connection attempts after a transient refusal (sshd
+/// restarting, `MaxStartups` dropping the connection); the waits are 0.5 s, 1 s, 2 s, ….
+pub const DEFAULT_SSH_RETRIES: u32 = 2;
 
 /// How host keys are checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -3,7 +3,7 @@
 //! Why this module exists: Ansible users describe how to reach a host with the
 //! `ansible_connection`, `ansible_host`, `ansible_port`, `ansible_user`,
 //! `ansible_ssh_private_key_file`, `ansible_ssh_common_args`, `ansible_ssh_extra_args`,
-//! `ansible_ssh_timeout` and `ansible_host_key_checking` variables; the command line adds
+//! `ansible_ssh_timeout`, `ansible_ssh_retries` and `ansible_host_key_checking` variables; the command line adds
 //! defaults (`-u`, `--private-key`, `-T`, `-c`, ...). This is the one place that reads them.
 //!
 //! Precedence follows Ansible: a host variable wins over the matching command-line option
@@ -37,6 +37,8 @@ pub struct ConnectionOverrides {
     pub max_channels: Option<usize>,
     /// `-c`.
     pub connection: Option<ConnectionKind>,
+    /// `--ssh-retries`.
+    pub ssh_retries: Option<u32>,
 }
 
 /// The connection settings of `inventory_hostname`, from its (already templated) variables
@@ -103,6 +105,20 @@ pub fn connection_spec(
                 .ok_or_else(|| r.invalid(name, format!("must be a boolean, got {}", show(v))))?,
         ),
     };
+    let connect_retries = match r.get(&["ansible_ssh_retries"]) {
+        None => overrides.ssh_retries,
+        Some((name, v)) => Some(
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    r.invalid(
+                        name,
+                        format!("must be a number of retries, got {}", show(v)),
+                    )
+                })?,
+        ),
+    };
     let host_keys = match (checking, overrides.host_keys) {
         (Some(false), _) => HostKeyPolicy::Off,
         (Some(true), Some(HostKeyPolicy::AcceptNew)) => HostKeyPolicy::AcceptNew,
@@ -124,6 +140,7 @@ pub fn connection_spec(
             .max_channels
             .filter(|n| *n > 0)
             .unwrap_or(DEFAULT_MAX_CHANNELS),
+        connect_retries,
     })
 }
 
@@ -259,6 +276,7 @@ mod tests {
             "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o 'ProxyCommand=ssh -W %h:%p gw'",
             "ansible_ssh_extra_args": "-C",
             "ansible_ssh_timeout": 7,
+            "ansible_ssh_retries": "4",
         }));
         let o = ConnectionOverrides {
             user: Some("cli".into()),
@@ -286,6 +304,7 @@ mod tests {
         assert_eq!(s.connect_timeout, Some(Duration::from_secs(7)));
         assert_eq!(s.host_keys, HostKeyPolicy::Strict);
         assert_eq!(s.max_channels, 4);
+        assert_eq!(s.connect_retries, Some(4));
     }
 
     #[test]
@@ -335,6 +354,7 @@ mod tests {
             (json!({"ansible_ssh_common_args": "-o 'x"}), "unbalanced"),
             (json!({"ansible_ssh_timeout": "soon"}), "seconds"),
             (json!({"ansible_host_key_checking": "maybe"}), "boolean"),
+            (json!({"ansible_ssh_retries": -1}), "ansible_ssh_retries"),
         ] {
             let e = connection_spec("db1", &vars(v), &o).unwrap_err();
             let text = e.to_string();

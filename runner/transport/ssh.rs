@@ -55,6 +55,14 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts to open a channel that sshd refused (MaxSessions) before giving up.
 const CHANNEL_RETRIES: u32 = 6;
 
+/// `ServerAliveInterval` of every master unless the ssh args set one: with ssh's default
+/// `ServerAliveCountMax` of 3, a host that vanishes mid-command (powered off, link cut) is
+/// declared unreachable after about 15 s instead of hanging until TCP gives up (~15 min).
+pub const SERVER_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The first wait before connecting again after a transient refusal; doubled each time.
+const RETRY_BACKOFF: Duration = Duration::from_millis(500);
+
 /// A pool of SSH masters, one per host, shared by the whole run.
 pub struct SshPool {
     hosts: StdMutex<HashMap<String, Arc<SshHost>>>,
@@ -208,7 +216,7 @@ impl SshHost {
         let session = match &*st {
             State::Up(s) => s.clone(),
             State::Down(m) => return Err(TransportError::Unreachable(m.clone())),
-            State::Idle => match self.connect().await {
+            State::Idle => match self.connect_with_retries().await {
                 Ok(s) => {
                     lock(&self.activity).since = Instant::now();
                     let s = Arc::new(s);
@@ -223,6 +231,33 @@ impl SshHost {
         };
         lock(&self.activity).active += 1;
         Ok((session, ActiveGuard(self)))
+    }
+
+    /// Start the master, trying again after a transient refusal (connection refused or
+    /// reset, sshd dropping the connection before authentication): `connect_retries` more
+    /// attempts, waiting 0.5 s, 1 s, 2 s, … in between. Authentication, host key and
+    /// timeout failures are not retried.
+    async fn connect_with_retries(&self) -> Result<Session, String> {
+        let retries = self
+            .spec
+            .connect_retries
+            .unwrap_or(super::DEFAULT_SSH_RETRIES);
+        let mut attempt = 0;
+        loop {
+            match self.connect().await {
+                Ok(s) => return Ok(s),
+                Err(m) if attempt < retries && is_transient(&m) => {
+                    let wait = RETRY_BACKOFF * 2u32.saturating_pow(attempt);
+                    attempt += 1;
+                    tracing::info!(host = %self.spec.inventory_hostname, attempt, "connecting failed ({m}); trying again in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(m) if attempt > 0 => {
+                    return Err(format!("{m} (after {} attempts)", attempt + 1));
+                }
+                Err(m) => return Err(m),
+            }
+        }
     }
 
     /// Start the master.
@@ -243,6 +278,9 @@ impl SshHost {
             ))
             .known_hosts_check(plan.known_hosts.clone())
             .connect_timeout(plan.connect_timeout);
+        if let Some(i) = plan.server_alive {
+            b.server_alive_interval(i);
+        }
         if let Some(f) = &plan.known_hosts_file {
             b.user_known_hosts_file(f);
         }
@@ -437,6 +475,34 @@ async fn read_all<R: tokio::io::AsyncRead + Unpin>(r: Option<R>) -> std::io::Res
     Ok(buf)
 }
 
+/// Whether a connection failure may go away by itself (sshd restarting or busy), as
+/// opposed to a refusal that will not (authentication, host key, name resolution).
+fn is_transient(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    let permanent = [
+        "permission denied",
+        "host key verification failed",
+        "identification has changed",
+        "could not resolve",
+        "invalid host address",
+        "bad configuration",
+        "cannot create a control directory",
+    ];
+    if permanent.iter().any(|p| m.contains(p)) {
+        return false;
+    }
+    [
+        "connection refused",
+        "connection reset",
+        "connection closed",
+        "kex_exchange_identification",
+        "banner exchange",
+        "broken pipe",
+    ]
+    .iter()
+    .any(|t| m.contains(t))
+}
+
 /// Whether the mux master refused to open a session (sshd's MaxSessions, or a channel open
 /// failure). `openssh` does not re-export the mux client's error type, so this reads its text
 /// ("Server refused the request: Session open refused by peer.").
@@ -478,6 +544,8 @@ struct Plan {
     known_hosts: KnownHosts,
     known_hosts_file: Option<String>,
     connect_timeout: Duration,
+    /// `ServerAliveInterval` to set on the command line; `None` when the args set it.
+    server_alive: Option<Duration>,
     /// ssh_config lines from the extra args, in order.
     config_lines: Vec<String>,
     /// The user's own config to include (`-F` semantics); `None` means the defaults.
@@ -498,6 +566,7 @@ impl Plan {
             },
             known_hosts_file: (spec.host_keys == HostKeyPolicy::Off).then(|| "/dev/null".into()),
             connect_timeout: spec.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            server_alive: Some(SERVER_ALIVE_INTERVAL),
             config_lines: Vec::new(),
             user_config: spec.ssh_config.clone(),
             warnings: Vec::new(),
@@ -535,6 +604,13 @@ impl Plan {
             if let Some(t) = timeout_from_args {
                 plan.connect_timeout = t;
             }
+        }
+        if plan.config_lines.iter().any(|l| {
+            l.to_ascii_lowercase()
+                .trim_start()
+                .starts_with("serveraliveinterval")
+        }) {
+            plan.server_alive = None;
         }
         if plan.connect_timeout < Duration::from_secs(1) {
             plan.connect_timeout = Duration::from_secs(1);
@@ -767,6 +843,67 @@ mod tests {
         assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
         let p = Plan::new(&spec(&["-o", "LogLevel=ERROR\nHost *"]));
         assert!(p.config_lines.is_empty());
+    }
+
+    #[test]
+    fn server_alive_is_on_unless_the_args_set_it() {
+        assert_eq!(
+            Plan::new(&spec(&[])).server_alive,
+            Some(SERVER_ALIVE_INTERVAL)
+        );
+        let p = Plan::new(&spec(&["-o", "ServerAliveInterval=1"]));
+        assert_eq!(p.server_alive, None);
+        assert_eq!(p.config_lines, ["ServerAliveInterval=1"]);
+    }
+
+    #[test]
+    fn only_transient_refusals_are_retried() {
+        assert!(is_transient(
+            "ssh: connect to host 10.0.0.1 port 22: Connection refused"
+        ));
+        assert!(is_transient(
+            "kex_exchange_identification: read: Connection reset by peer"
+        ));
+        assert!(!is_transient(
+            "root@10.0.0.1: Permission denied (publickey)."
+        ));
+        assert!(!is_transient("Host key verification failed."));
+        assert!(!is_transient(
+            "ssh: connect to host 10.0.0.1 port 22: Connection timed out"
+        ));
+    }
+
+    #[tokio::test]
+    async fn refused_connections_are_retried_with_backoff() {
+        // Nothing listens on port 1 of this machine: each attempt is refused at once.
+        let pool = SshPool::new();
+        let mut s = spec(&[]);
+        s.address = "127.0.0.1".into();
+        s.port = Some(1);
+        s.host_keys = HostKeyPolicy::Off;
+        s.connect_retries = Some(2);
+        let t0 = Instant::now();
+        let e = pool
+            .transport(&s)
+            .exec(&RemoteCommand::argv(["true"]))
+            .await
+            .unwrap_err();
+        let took = t0.elapsed();
+        assert!(
+            matches!(&e, TransportError::Unreachable(m) if m.contains("after 3 attempts")),
+            "{e}"
+        );
+        assert!(took >= Duration::from_millis(1500), "{took:?}");
+        s.connect_retries = Some(0);
+        s.inventory_hostname = "h0".into();
+        let t0 = Instant::now();
+        let e = pool
+            .transport(&s)
+            .exec(&RemoteCommand::argv(["true"]))
+            .await
+            .unwrap_err();
+        assert!(!e.to_string().contains("attempts"), "{e}");
+        assert!(t0.elapsed() < Duration::from_millis(1500));
     }
 
     #[tokio::test]

@@ -1,0 +1,812 @@
+//! Faults on real test hosts: a host powered off, sshd killed, the network link cut, a slow
+//! link, 31 concurrent commands to one host, Ctrl-C during a file write, a task timeout.
+//!
+//! Each fault hits one host of three while the `windlass` binary runs a realistic playbook
+//! (a directory, a template that notifies a handler, a long step, a copy, a marker). Every
+//! test checks that the other hosts complete, the recap and exit code are right, and that
+//! after repairing the fault a re-run (`--resume` where the host kept its state) converges
+//! to the state of an uninterrupted run: every file complete, no `.windlass.*` temp file,
+//! and the handler notified before the fault fired exactly once.
+//!
+//! The faults need root and a dedicated host set (they stop hosts and cut links), so the
+//! tests run only when `WINDLASS_FAULT_TESTHOSTS` names its inventory; `testhosts.sh` is
+//! driven with the environment in `WINDLASS_FAULT_TH_ENV` (`TH_DIR=… TH_BRIDGE=… TH_NET=…`)
+//! or with `TH_DIR`/`TH_BRIDGE`/`TH_NET` as set. Run them one at a time:
+//! `cargo test --test faults -- --test-threads=1`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Project;
+use serde_json::Value;
+
+/// The fault host set.
+struct Hosts {
+    inventory: PathBuf,
+    script: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+fn fault_hosts(test: &str) -> Option<Hosts> {
+    let Some(inv) = std::env::var_os("WINDLASS_FAULT_TESTHOSTS") else {
+        eprintln!(
+            "{test}: skipped (set WINDLASS_FAULT_TESTHOSTS to the inventory of a dedicated testhosts.sh host set)"
+        );
+        return None;
+    };
+    let script = std::env::var("WINDLASS_TESTHOSTS_SCRIPT").unwrap_or_else(|_| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/testhosts.sh")
+            .display()
+            .to_string()
+    });
+    let mut env = Vec::new();
+    if let Ok(line) = std::env::var("WINDLASS_FAULT_TH_ENV") {
+        for w in line.split_whitespace() {
+            if let Some((k, v)) = w.split_once('=') {
+                env.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    for k in ["TH_DIR", "TH_BRIDGE", "TH_NET"] {
+        if !env.iter().any(|(e, _)| e == k) {
+            if let Ok(v) = std::env::var(k) {
+                env.push((k.to_string(), v));
+            }
+        }
+    }
+    assert!(
+        env.iter().any(|(k, _)| k == "TH_DIR"),
+        "WINDLASS_FAULT_TESTHOSTS is set but neither WINDLASS_FAULT_TH_ENV nor TH_DIR says which host set it is"
+    );
+    let h = Hosts {
+        inventory: PathBuf::from(inv),
+        script: PathBuf::from(script),
+        env,
+    };
+    h.repair_all();
+    Some(h)
+}
+
+fn name(i: usize) -> String {
+    format!("th{i:02}")
+}
+
+const DIR: &str = "/tmp/wl-faults";
+
+impl Hosts {
+    fn th_dir(&self) -> PathBuf {
+        PathBuf::from(&self.env.iter().find(|(k, _)| k == "TH_DIR").unwrap().1)
+    }
+
+    fn script(&self, args: &[&str]) -> Output {
+        Command::new("bash")
+            .arg(&self.script)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .expect("testhosts.sh")
+    }
+
+    /// Run `cmd` as root inside host `i` without SSH (nsenter), so it works while sshd is
+    /// down or the link is cut.
+    fn exec(&self, i: usize, cmd: &str) -> String {
+        let o = self.script(&["exec", &i.to_string(), cmd]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Undo every fault this suite makes and make sure hosts 1..3 run with sshd up.
+    fn repair_all(&self) {
+        for i in 1..=3 {
+            let dev = format!("vb-{}", name(i));
+            let _ = Command::new("ip")
+                .args(["link", "set", &dev, "up"])
+                .stderr(Stdio::null())
+                .status();
+            let _ = Command::new("tc")
+                .args(["qdisc", "del", "dev", &dev, "root"])
+                .stderr(Stdio::null())
+                .status();
+        }
+        // `up` may trip over its own `ip addr show | grep -q` under pipefail: try again.
+        let mut o = self.script(&["up", "3"]);
+        for _ in 0..2 {
+            if o.status.success() {
+                break;
+            }
+            o = self.script(&["up", "3"]);
+        }
+        assert!(
+            o.status.success(),
+            "testhosts.sh up 3: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for i in 1..=3 {
+            self.exec(i, "systemctl start ssh.service");
+        }
+        // Wait for sshd to answer on every host.
+        for i in 1..=3 {
+            let t0 = Instant::now();
+            while !self
+                .script(&["ssh", &i.to_string(), "true"])
+                .status
+                .success()
+            {
+                assert!(t0.elapsed() < Duration::from_secs(60), "host {i}: no sshd");
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+    }
+
+    /// Remove what earlier runs left: the area's files and any host lock.
+    fn clean(&self) {
+        for i in 1..=3 {
+            self.exec(i, &format!("rm -rf {DIR} /tmp/windlass.lock"));
+        }
+    }
+
+    fn tc(&self, args: &[&str]) {
+        let st = Command::new("tc").args(args).status().expect("tc");
+        assert!(st.success(), "tc {args:?}");
+    }
+
+    /// Limit what reaches host `i` to `rate` (tbf; netem is not in every kernel).
+    fn rate_limit(&self, i: usize, rate: &str) {
+        let dev = format!("vb-{}", name(i));
+        self.tc(&[
+            "qdisc", "add", "dev", &dev, "root", "tbf", "rate", rate, "burst", "32kbit", "latency",
+            "10s",
+        ]);
+    }
+
+    fn link(&self, i: usize, state: &str) {
+        let st = Command::new("ip")
+            .args(["link", "set", &format!("vb-{}", name(i)), state])
+            .status()
+            .expect("ip");
+        assert!(st.success());
+    }
+
+    /// Power host `i` off hard: SIGKILL to the container's init (which takes every process
+    /// of the container and its network namespace with it), then to nspawn and the
+    /// supervisor.
+    fn kill_host(&self, i: usize) {
+        let pidfile = self.th_dir().join("hosts").join(name(i)).join("pid");
+        let sup = std::fs::read_to_string(&pidfile).expect("pid file");
+        let sup = sup.trim().to_string();
+        let child_of = |parent: &str, exact: Option<&str>| {
+            let mut c = Command::new("pgrep");
+            c.args(["-P", parent]);
+            if let Some(x) = exact {
+                c.args(["-x", x]);
+            }
+            let o = c.output().expect("pgrep");
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let nspawn = child_of(&sup, Some("systemd-nspawn"));
+        assert!(
+            !nspawn.is_empty(),
+            "no systemd-nspawn under supervisor {sup}"
+        );
+        let init = child_of(&nspawn, None);
+        assert!(!init.is_empty(), "no container init under nspawn {nspawn}");
+        for pid in [&init, &nspawn, &sup] {
+            let _ = Command::new("kill").args(["-KILL", pid]).status();
+        }
+        let t0 = Instant::now();
+        while Command::new("kill")
+            .args(["-0", &init])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "host {i} does not die"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Wait until `cmd` prints something non-empty on host `i`.
+    fn wait_for(&self, i: usize, cmd: &str, limit: Duration) {
+        let t0 = Instant::now();
+        loop {
+            if !self.exec(i, cmd).trim().is_empty() {
+                return;
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "host {i}: `{cmd}` printed nothing in {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A project with the fault playbook, its template, and the hosts' inventory.
+fn project(h: &Hosts, template_bytes: usize) -> (Project, String) {
+    let p = Project::new();
+    p.with_testhosts(&h.inventory);
+    let filler = filler(template_bytes);
+    p.file(
+        "templates/app.conf.j2",
+        &format!("# {{{{ inventory_hostname }}}}\nport={{{{ app_port }}}}\n{filler}"),
+    );
+    p.file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  vars:
+    app_port: 8080
+    victim: none
+    hold: 0
+  tasks:
+    - name: config dir
+      file: path=/tmp/wl-faults state=directory mode=0755
+    - name: write config
+      template: src=app.conf.j2 dest=/tmp/wl-faults/app.conf mode=0644
+      notify: restart app
+    - name: long step
+      shell: "touch /tmp/wl-faults/long-started; sleep {{ hold if inventory_hostname == victim else 0 }}"
+      changed_when: false
+    - name: payload
+      copy:
+        content: "payload {{ inventory_hostname }}\n"
+        dest: /tmp/wl-faults/payload
+    - name: done marker
+      command: touch /tmp/wl-faults/done
+      args:
+        creates: /tmp/wl-faults/done
+  handlers:
+    - name: restart app
+      shell: echo restarted >> /tmp/wl-faults/restarts
+"#,
+    );
+    (p, filler)
+}
+
+fn filler(bytes: usize) -> String {
+    let line = "# filler line to make the file large enough to be caught in flight\n";
+    line.repeat(bytes / line.len())
+}
+
+/// What an uninterrupted run leaves on host `i`.
+fn expected_conf(i: usize, filler: &str) -> String {
+    format!("# {}\nport=8080\n{filler}", name(i))
+}
+
+/// Check host `i` holds the converged state: complete files, no temp files, one restart.
+fn assert_converged(h: &Hosts, i: usize, filler: &str) {
+    let conf = h.exec(i, &format!("cat {DIR}/app.conf"));
+    assert!(
+        conf == expected_conf(i, filler),
+        "host {i}: app.conf is not the complete new content ({} bytes)",
+        conf.len()
+    );
+    assert_eq!(
+        h.exec(i, &format!("cat {DIR}/payload")),
+        format!("payload {}\n", name(i))
+    );
+    assert_eq!(
+        h.exec(i, &format!("test -e {DIR}/done && echo yes")),
+        "yes\n"
+    );
+    assert_eq!(
+        h.exec(i, &format!("cat {DIR}/restarts")),
+        "restarted\n",
+        "host {i}: the handler must have fired exactly once"
+    );
+    assert_no_temp_files(h, i);
+}
+
+fn assert_no_temp_files(h: &Hosts, i: usize) {
+    let tmp = h.exec(i, &format!("find {DIR} -name '.windlass.*' 2>/dev/null"));
+    assert!(tmp.trim().is_empty(), "host {i}: temp files left: {tmp}");
+}
+
+/// `windlass run` in the project, output as JSON lines, in its own process group.
+fn spawn(p: &Project, extra: &[&str]) -> Child {
+    use std::os::unix::process::CommandExt;
+    Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "site.yml", "-i", "hosts.yml", "--output", "jsonl"])
+        .args(extra)
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("windlass runs")
+}
+
+/// What a finished run said.
+struct Run {
+    code: Option<i32>,
+    events: Vec<Value>,
+    stderr: String,
+    took: Duration,
+}
+
+impl Run {
+    /// The recap: host → stats.
+    fn recap(&self) -> serde_json::Map<String, Value> {
+        let end = self
+            .events
+            .iter()
+            .rfind(|e| e["event"] == "run_end")
+            .unwrap_or_else(|| panic!("no run_end event: {}", self.stderr));
+        let mut m = serde_json::Map::new();
+        for pair in end["stats"].as_array().expect("stats") {
+            m.insert(pair[0].as_str().unwrap().to_string(), pair[1].clone());
+        }
+        m
+    }
+
+    fn stat(&self, host: &str, key: &str) -> u64 {
+        self.recap()
+            .get(host)
+            .and_then(|s| s[key].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// `(task, status)` of every result for `host`.
+    fn results(&self, host: &str) -> Vec<(String, String)> {
+        self.events
+            .iter()
+            .filter(|e| e["event"] == "host_result" && e["host"] == host)
+            .map(|e| {
+                (
+                    e["task"].as_str().unwrap_or_default().to_string(),
+                    e["status"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn dump(&self) -> String {
+        format!(
+            "exit {:?} after {:?}\n{}\n{}",
+            self.code,
+            self.took,
+            self.events
+                .iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            self.stderr
+        )
+    }
+}
+
+fn finish(child: Child, t0: Instant) -> Run {
+    let out = child.wait_with_output().expect("wait");
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    Run {
+        code: out.status.code(),
+        events,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: t0.elapsed(),
+    }
+}
+
+fn run(p: &Project, extra: &[&str]) -> Run {
+    let t0 = Instant::now();
+    finish(spawn(p, extra), t0)
+}
+
+/// The shared shape of the host-level faults: start the playbook holding the victim (host
+/// 2) in the long step, break it there, check the run, repair, re-run, check convergence.
+fn victim_fault(
+    h: &Hosts,
+    break_it: impl FnOnce(&Hosts),
+    repair: impl FnOnce(&Hosts),
+    resume: bool,
+    limit: Duration,
+) {
+    h.clean();
+    let (p, filler) = project(h, 64 * 1024);
+    let t0 = Instant::now();
+    let child = spawn(&p, &["-e", "victim=th02", "-e", "hold=120"]);
+    h.wait_for(
+        2,
+        &format!("ls {DIR}/long-started 2>/dev/null"),
+        Duration::from_secs(60),
+    );
+    break_it(h);
+    let r = finish(child, t0);
+    let d = r.dump();
+    assert_eq!(r.code, Some(4), "exit code for an unreachable host: {d}");
+    assert!(r.took < limit, "the run took {:?}: {d}", r.took);
+    assert_eq!(r.stat("th02", "unreachable"), 1, "{d}");
+    assert_eq!(r.stat("th02", "failed"), 0, "{d}");
+    for other in ["th01", "th03"] {
+        assert_eq!(r.stat(other, "unreachable"), 0, "{d}");
+        assert_eq!(r.stat(other, "failed"), 0, "{d}");
+        let res = r.results(other);
+        assert!(
+            res.iter().any(|(t, _)| t == "done marker")
+                && res.iter().any(|(t, _)| t == "restart app"),
+            "{other} must complete, handler included: {d}"
+        );
+    }
+    // The victim never ran past the long step.
+    assert!(
+        !r.results("th02").iter().any(|(t, _)| t == "payload"),
+        "{d}"
+    );
+    repair(h);
+    let again = run(&p, if resume { &["--resume"] } else { &[] });
+    let d = again.dump();
+    assert_eq!(again.code, Some(0), "{d}");
+    for i in 1..=3 {
+        assert_converged(h, i, &filler);
+    }
+    if resume {
+        // Only the victim had work left; the others' finished tasks were skipped.
+        assert!(again.results("th01").is_empty(), "{d}");
+        assert!(
+            again
+                .results("th02")
+                .iter()
+                .any(|(t, s)| t == "restart app" && s == "changed"),
+            "the handler notified before the fault fires on resume: {d}"
+        );
+    }
+}
+
+#[test]
+fn host_powered_off_mid_run() {
+    let Some(h) = fault_hosts("host_powered_off_mid_run") else {
+        return;
+    };
+    // A host that comes back reinstalled (testhosts.sh recreates a killed host fresh) has
+    // lost what the journal says was done: re-run without --resume.
+    victim_fault(
+        &h,
+        |h| h.kill_host(2),
+        |h| h.repair_all(),
+        false,
+        Duration::from_secs(60),
+    );
+}
+
+#[test]
+fn sshd_killed_mid_task() {
+    let Some(h) = fault_hosts("sshd_killed_mid_task") else {
+        return;
+    };
+    victim_fault(
+        &h,
+        |h| {
+            h.exec(2, "systemctl stop ssh.socket 2>/dev/null; pkill -KILL sshd");
+        },
+        |h| {
+            h.exec(2, "systemctl restart ssh.service");
+            h.repair_all();
+        },
+        true,
+        Duration::from_secs(40),
+    );
+}
+
+#[test]
+fn network_link_cut_mid_run() {
+    let Some(h) = fault_hosts("network_link_cut_mid_run") else {
+        return;
+    };
+    // Nothing tells the controller the link is gone: the master's keepalive
+    // (ServerAliveInterval 5 s × 3) gives up on it.
+    victim_fault(
+        &h,
+        |h| h.link(2, "down"),
+        |h| h.link(2, "up"),
+        true,
+        Duration::from_secs(60),
+    );
+}
+
+#[test]
+fn link_cut_during_a_large_write_leaves_no_partial_file() {
+    let Some(h) = fault_hosts("link_cut_during_a_large_write") else {
+        return;
+    };
+    h.clean();
+    let (p, filler) = project(&h, 4 << 20);
+    for i in 1..=3 {
+        h.exec(i, &format!("mkdir -p {DIR} && echo old > {DIR}/app.conf"));
+    }
+    // ~4 MiB at 8 Mbit/s: the victim's write is in flight for about 4 s.
+    h.rate_limit(2, "8mbit");
+    let t0 = Instant::now();
+    let child = spawn(&p, &[]);
+    h.wait_for(
+        2,
+        &format!("find {DIR} -name '.windlass.*' -size +100k"),
+        Duration::from_secs(60),
+    );
+    h.link(2, "down");
+    let r = finish(child, t0);
+    let d = r.dump();
+    assert_eq!(r.code, Some(4), "{d}");
+    assert_eq!(r.stat("th02", "unreachable"), 1, "{d}");
+    // The destination is the old content, never a prefix of the new one.
+    assert_eq!(h.exec(2, &format!("cat {DIR}/app.conf")), "old\n");
+    // The remote writer is still blocked on its input (sshd on the host has not noticed the
+    // dead connection), so its temp file is still there; it is removed when that session
+    // ends and is never renamed into place (the size check fails).
+    h.link(2, "up");
+    h.tc(&["qdisc", "del", "dev", "vb-th02", "root"]);
+    let again = run(&p, &["--resume"]);
+    assert_eq!(again.code, Some(0), "{}", again.dump());
+    for i in [1, 3] {
+        assert_converged(&h, i, &filler);
+    }
+    let conf = h.exec(2, &format!("cat {DIR}/app.conf"));
+    assert!(
+        conf == expected_conf(2, &filler),
+        "th02 app.conf incomplete"
+    );
+    assert_eq!(h.exec(2, &format!("cat {DIR}/restarts")), "restarted\n");
+    assert_eq!(
+        h.exec(2, &format!("find {DIR} -name '.windlass.*' | wc -l"))
+            .trim(),
+        "1",
+        "the stale writer's temp file (and only it) is left"
+    );
+    // Ending the stale session (what sshd does once its TCP keepalive gives up on the dead
+    // connection) ends the writer's input: the size check fails and its trap removes the file.
+    h.exec(2, "pkill -TERM -f '^sshd: root'; sleep 1");
+    assert_no_temp_files(&h, 2);
+}
+
+/// A TCP relay on 127.0.0.1 to `target` that holds every chunk going to the target for
+/// `delay` (what `tc … netem delay` does on the host's link; this kernel has no netem).
+fn delaying_relay(target: std::net::SocketAddr, delay: Duration) -> u16 {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+        let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+        let mut out = to.try_clone().expect("clone");
+        std::thread::spawn(move || {
+            for (at, buf) in rx {
+                std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                if out.write_all(&buf).is_err() {
+                    break;
+                }
+            }
+            let _ = out.shutdown(Shutdown::Write);
+        });
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx
+                        .send((Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        drop(tx);
+        let _ = &mut to;
+    }
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let Ok(up) = TcpStream::connect(target) else {
+                continue;
+            };
+            let (c2, up2) = (c.try_clone().unwrap(), up.try_clone().unwrap());
+            std::thread::spawn(move || pump(c, up, delay));
+            std::thread::spawn(move || pump(up2, c2, Duration::ZERO));
+        }
+    });
+    port
+}
+
+#[test]
+fn slow_link_300ms_delay_on_one_host() {
+    let Some(h) = fault_hosts("slow_link_300ms") else {
+        return;
+    };
+    h.clean();
+    let (p, filler) = project(&h, 64 * 1024);
+    let addr = h
+        .exec(2, "hostname -I")
+        .split_whitespace()
+        .next()
+        .expect("th02 address")
+        .to_string();
+    let port = delaying_relay(
+        format!("{addr}:22").parse().unwrap(),
+        Duration::from_millis(300),
+    );
+    p.file(
+        "host_vars/th02.yml",
+        &format!("ansible_host: 127.0.0.1\nansible_port: {port}\n"),
+    );
+    let r = run(&p, &[]);
+    let d = r.dump();
+    assert_eq!(r.code, Some(0), "{d}");
+    // Some twenty round trips (connection, lock, probes, writes, handler) at 300 ms each,
+    // plus the window round trips of the 64 KiB template: seconds, not minutes.
+    eprintln!("run with a 300 ms link to th02: {:?}", r.took);
+    assert!(r.took < Duration::from_secs(45), "{d}");
+    assert!(
+        r.took > Duration::from_millis(300 * 8),
+        "the delay was not applied: {d}"
+    );
+    for i in 1..=3 {
+        assert_converged(&h, i, &filler);
+    }
+}
+
+#[test]
+fn thirty_one_concurrent_tasks_to_one_host() {
+    let Some(h) = fault_hosts("thirty_one_concurrent_tasks") else {
+        return;
+    };
+    h.clean();
+    let p = Project::new();
+    let inv = std::fs::read_to_string(&h.inventory).unwrap();
+    let mut clients = String::from("    clients:\n      hosts:\n");
+    for c in 1..=31 {
+        clients.push_str(&format!(
+            "        c{c:02}:\n          ansible_connection: local\n"
+        ));
+    }
+    p.file("hosts.yml", &format!("{inv}  children:\n{clients}"));
+    p.file(
+        "site.yml",
+        r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - file: path=/tmp/wl-faults/running state=directory
+- hosts: clients
+  gather_facts: false
+  tasks:
+    - name: on th01 at once
+      delegate_to: th01
+      shell: >
+        touch /tmp/wl-faults/running/{{ inventory_hostname }};
+        ls /tmp/wl-faults/running | wc -l >> /tmp/wl-faults/peaks;
+        sleep 1;
+        rm /tmp/wl-faults/running/{{ inventory_hostname }};
+        echo {{ inventory_hostname }} >> /tmp/wl-faults/ran
+"#,
+    );
+    let r = run(&p, &["--forks", "40"]);
+    let d = r.dump();
+    assert_eq!(r.code, Some(0), "{d}");
+    for c in 1..=31 {
+        assert_eq!(r.stat(&format!("c{c:02}"), "changed"), 1, "{d}");
+    }
+    let ran = h.exec(1, &format!("sort -u {DIR}/ran | wc -l"));
+    assert_eq!(ran.trim(), "31");
+    let peak = h
+        .exec(1, &format!("sort -n {DIR}/peaks | tail -1"))
+        .trim()
+        .parse::<usize>()
+        .unwrap();
+    // The per-host channel limit (8) holds, below sshd's MaxSessions (10), and is used.
+    assert!(
+        (2..=8).contains(&peak),
+        "peak concurrency on the host: {peak}"
+    );
+    // 31 one-second commands 8 at a time: four rounds, not 31.
+    assert!(r.took < Duration::from_secs(15), "{d}");
+}
+
+#[test]
+fn ctrl_c_during_a_template_write() {
+    let Some(h) = fault_hosts("ctrl_c_during_a_template_write") else {
+        return;
+    };
+    h.clean();
+    let (p, filler) = project(&h, 4 << 20);
+    for i in 1..=3 {
+        h.exec(i, &format!("mkdir -p {DIR} && echo old > {DIR}/app.conf"));
+        h.rate_limit(i, "16mbit");
+    }
+    let t0 = Instant::now();
+    let child = spawn(&p, &[]);
+    h.wait_for(
+        1,
+        &format!("find {DIR} -name '.windlass.*' -size +100k"),
+        Duration::from_secs(60),
+    );
+    // Ctrl-C in a terminal: SIGINT to the whole foreground process group.
+    let pgid = child.id() as i32;
+    let st = Command::new("kill")
+        .args(["-INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let r = finish(child, t0);
+    for i in 1..=3 {
+        h.tc(&["qdisc", "del", "dev", &format!("vb-{}", name(i)), "root"]);
+    }
+    let d = r.dump();
+    assert_eq!(r.code, Some(130), "{d}");
+    assert!(r.stderr.contains("Ctrl-C"), "{d}");
+    for i in 1..=3 {
+        // The write in flight finished (atomically); nothing after it started.
+        let conf = h.exec(i, &format!("cat {DIR}/app.conf"));
+        assert!(
+            conf == "old\n" || conf == expected_conf(i, &filler),
+            "host {i}: partial app.conf ({} bytes)",
+            conf.len()
+        );
+        assert_no_temp_files(&h, i);
+        assert_eq!(h.exec(i, &format!("ls {DIR}/long-started 2>/dev/null")), "");
+        assert_eq!(
+            h.exec(i, "ls /tmp/windlass.lock 2>/dev/null"),
+            "",
+            "lock released"
+        );
+    }
+    let again = run(&p, &["--resume"]);
+    let d = again.dump();
+    assert_eq!(again.code, Some(0), "{d}");
+    for i in 1..=3 {
+        assert_converged(&h, i, &filler);
+        assert!(
+            !again
+                .results(&name(i))
+                .iter()
+                .any(|(t, _)| t == "write config"),
+            "the finished write is not repeated on resume: {d}"
+        );
+    }
+}
+
+#[test]
+fn task_timeout_fails_the_task_quickly() {
+    let Some(h) = fault_hosts("task_timeout") else {
+        return;
+    };
+    h.clean();
+    let p = Project::new();
+    p.with_testhosts(&h.inventory);
+    p.file(
+        "site.yml",
+        r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - command: sleep 10
+      timeout: 2
+"#,
+    );
+    let r = run(&p, &[]);
+    let d = r.dump();
+    assert_eq!(r.code, Some(2), "{d}");
+    assert_eq!(r.stat("th01", "failed"), 1, "{d}");
+    assert!(r.took < Duration::from_secs(8), "{d}");
+    let msg = r
+        .events
+        .iter()
+        .find(|e| e["event"] == "host_result")
+        .map(|e| e["result"]["msg"].to_string())
+        .unwrap_or_default();
+    assert!(msg.contains("timed out after 2"), "{msg}");
+}

@@ -1,0 +1,229 @@
+//! A bounded, deterministic fuzz pass over the parsers, run by every `cargo test`.
+//!
+//! The coverage-guided targets live in `fuzz/` (cargo-fuzz, nightly); this smoke test
+//! needs neither: a fixed-seed PRNG mutates a small corpus of valid inputs (byte flips,
+//! inserted YAML/Jinja tokens, cuts, repeats) and feeds each mutant to `yaml::parse`,
+//! `Inventory::parse_str`, `load_playbook_str` and `Templar::render_str`. Every call must
+//! return (an error is fine) without panicking, within a time bound.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use windlass::inventory::Inventory;
+use windlass::modules::Registry;
+use windlass::playbook::{Loader, load_playbook_str};
+use windlass::template::{MapVars, Templar, Vars};
+
+/// Mutants per corpus entry.
+const ROUNDS: usize = 1500;
+/// The slowest any single call may be.
+const SLOW: Duration = Duration::from_secs(2);
+
+/// xorshift64*: deterministic, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const TOKENS: &[&str] = &[
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    "{#",
+    "#}",
+    "|",
+    ":",
+    ": ",
+    "- ",
+    "-",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "\n",
+    "\n  ",
+    "\t",
+    "'",
+    "\"",
+    "\\",
+    "&a ",
+    "*a",
+    "!!str ",
+    "!!python/object ",
+    "? ",
+    "---\n",
+    "...\n",
+    "%YAML 1.1\n",
+    "<<: ",
+    "~",
+    "null",
+    "yes",
+    "0x",
+    "1e999",
+    "=",
+    "[a:b]",
+    "[1:3]",
+    "[0:99999999999]",
+    "ansible_host=",
+    "children",
+    "vars",
+    "hosts",
+    "tasks",
+    "block",
+    "include_tasks: ",
+    "loop: ",
+    "when: ",
+    "{% for x in y %}",
+    "{% endfor %}",
+    "{% if %}",
+    "{{ x | default(",
+    ")",
+    "(",
+    "\u{feff}",
+    "\u{0}",
+    "é",
+    "\r\n",
+];
+
+fn mutate(rng: &mut Rng, seed: &str) -> String {
+    let mut b: Vec<u8> = seed.as_bytes().to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(b.len() + 1);
+        match rng.below(6) {
+            0 if !b.is_empty() => {
+                let i = rng.below(b.len());
+                b[i] ^= 1 << rng.below(8);
+            }
+            1 => {
+                let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
+                b.splice(at..at, t.iter().copied());
+            }
+            2 => b.truncate(at),
+            3 if !b.is_empty() => {
+                let end = (at + rng.below(40)).min(b.len());
+                let chunk = b[at.min(end)..end].to_vec();
+                b.splice(at..at, chunk);
+            }
+            4 if at < b.len() => {
+                let end = (at + rng.below(8)).min(b.len());
+                b.drain(at..end);
+            }
+            _ => {
+                let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
+                b.extend_from_slice(t);
+            }
+        }
+    }
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+/// Feed mutants of `seeds` to `f`; report the first panic or slow call with its input.
+fn fuzz(name: &str, seed: u64, seeds: &[&str], f: impl Fn(&str)) {
+    let mut rng = Rng(seed);
+    let mut slowest = Duration::ZERO;
+    for s in seeds {
+        for round in 0..ROUNDS {
+            let input = if round == 0 {
+                s.to_string()
+            } else {
+                mutate(&mut rng, s)
+            };
+            let t0 = Instant::now();
+            let r = catch_unwind(AssertUnwindSafe(|| f(&input)));
+            let took = t0.elapsed();
+            assert!(r.is_ok(), "{name}: panicked on input {input:?}");
+            assert!(took < SLOW, "{name}: {took:?} on input {input:?}");
+            slowest = slowest.max(took);
+        }
+    }
+    eprintln!(
+        "{name}: {} inputs, slowest {slowest:?}",
+        seeds.len() * ROUNDS
+    );
+}
+
+const YAML_SEEDS: &[&str] = &[
+    "a: 1\nb: [x, y]\nc: {d: e}\n",
+    "- &x {a: 1}\n- *x\n- <<: *x\n  b: 2\n",
+    "key: |\n  line1\n  line2\nother: >-\n  folded\n",
+    "%YAML 1.1\n---\n? complex\n: value\n...\n",
+    "s: 'single ''q'''\nd: \"esc \\t \\u00e9\"\nn: ~\nb: yes\no: 0o17\nh: 0x1F\nf: 1.5e3\n",
+];
+
+const INVENTORY_SEEDS: &[&str] = &[
+    "[web]\nw[1:3].example ansible_port=22\n[db]\nd1 x=1 y='two words'\n[all:children]\nweb\ndb\n[web:vars]\nk=v\n",
+    "all:\n  vars:\n    a: 1\n  hosts:\n    h1:\n      ansible_host: 10.0.0.1\n  children:\n    g:\n      hosts:\n        h[01:03]:\n",
+    "h1 ansible_connection=local\nh2\n[g]\nh1\n",
+];
+
+const PLAYBOOK_SEEDS: &[&str] = &[
+    "- hosts: all\n  gather_facts: false\n  vars:\n    x: 1\n  tasks:\n    - name: t\n      command: echo {{ x }}\n      register: r\n      when: x == 1\n      notify: h\n    - debug: var=r\n  handlers:\n    - name: h\n      debug: msg=hi\n",
+    "- hosts: web\n  serial: [1, 50%]\n  tasks:\n    - block:\n        - fail: msg=x\n      rescue:\n        - debug: msg=r\n      always:\n        - debug: msg=a\n    - shell: echo {{ item }}\n      loop: [1, 2]\n      loop_control: {loop_var: i}\n",
+    "- import_playbook: other.yml\n- hosts: all\n  roles:\n    - role: r1\n      vars: {a: 1}\n",
+];
+
+const TEMPLATE_SEEDS: &[&str] = &[
+    "{{ a }} and {{ b | default('x') | upper }}",
+    "{% for i in items %}{{ loop.index }}={{ i }}{% if not loop.last %},{% endif %}{% endfor %}",
+    "{{ d | dict2items | map(attribute='key') | list | join(',') }}",
+    "{# c #}{% set x = a ~ 'y' %}{{ x | regex_replace('(y)', '\\\\1z') }}{{ '%05d' | format(3) }}",
+    "{{ hostvars[inventory_hostname]['a'] }} {{ groups['all'] | length }} {{ lookup('env', 'HOME') is string }}",
+];
+
+#[test]
+fn yaml_parse_survives_mutants() {
+    fuzz("yaml::parse", 0x5eed_0001, YAML_SEEDS, |s| {
+        let _ = windlass::yaml::parse(s, Path::new("fuzz.yml"));
+    });
+}
+
+#[test]
+fn inventory_parse_survives_mutants() {
+    let mut seeds: Vec<&str> = INVENTORY_SEEDS.to_vec();
+    seeds.extend(YAML_SEEDS);
+    for (name, ext) in [("ini", "hosts"), ("yaml", "hosts.yml")] {
+        fuzz(
+            &format!("Inventory::parse_str ({name})"),
+            0x5eed_0002,
+            &seeds,
+            |s| {
+                let _ = Inventory::parse_str(s, Path::new(ext));
+            },
+        );
+    }
+}
+
+#[test]
+fn playbook_load_survives_mutants() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("site.yml");
+    let loader = Loader::new(Arc::new(Registry::builtin()), vec![]);
+    fuzz("load_playbook_str", 0x5eed_0003, PLAYBOOK_SEEDS, |s| {
+        let _ = load_playbook_str(s, &path, &loader);
+    });
+}
+
+#[test]
+fn template_render_survives_mutants() {
+    let templar = Templar::new();
+    let vars: Arc<dyn Vars> = Arc::new(MapVars::new(serde_json::json!({
+        "a": "A", "b": null, "items": [1, "two", {"k": 3}], "d": {"x": 1, "y": [2]},
+        "inventory_hostname": "h1",
+    })));
+    fuzz("Templar::render_str", 0x5eed_0004, TEMPLATE_SEEDS, |s| {
+        let _ = templar.render_str(s, &vars, None);
+    });
+}
