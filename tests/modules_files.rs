@@ -286,4 +286,7 @@ fn killed_write_never_leaves_a_partial_file() {
         "0"
     );
     eprintln!("killed mid-transfer: {seen}");
+    // A killed run cannot release its host lock: clear it as a user would (--break-lock),
+    // so later tests on th01 are not refused.
+    on_host(1, "rm -rf /tmp/windlass.lock");
 }
