@@ -40,31 +40,6 @@ pub struct RoleRef {
     pub loc: Loc,
 }
 
-const ROLE_ENTRY_KEYWORDS: &[&str] = &[
-    "when",
-    "tags",
-    "become",
-    "become_user",
-    "become_method",
-    "become_flags",
-    "environment",
-    "ignore_errors",
-    "ignore_unreachable",
-    "check_mode",
-    "diff",
-    "no_log",
-    "delegate_to",
-    "run_once",
-    "any_errors_fatal",
-    "throttle",
-    "timeout",
-    "remote_user",
-    "connection",
-    "module_defaults",
-    "collections",
-    "debugger",
-    "port",
-];
 
 impl RoleRef {
     /// Parse a `roles:` entry or a meta dependency: `name`, or a mapping with `role:`/`name:`.
@@ -89,7 +64,8 @@ impl RoleRef {
                         params.insert(vk, vv.to_value());
                     }
                 }
-                kw if ROLE_ENTRY_KEYWORDS.contains(&kw) => keywords.push((k, v.clone())),
+                // Task keywords on a role entry apply to all its tasks (`vars` is handled above).
+                kw if super::task::is_inherited_keyword(kw) => keywords.push((k, v.clone())),
                 _ => {
                     params.insert(k, v.to_value());
                 }
