@@ -40,7 +40,6 @@ pub struct RoleRef {
     pub loc: Loc,
 }
 
-
 impl RoleRef {
     /// Parse a `roles:` entry or a meta dependency: `name`, or a mapping with `role:`/`name:`.
     pub fn parse(node: &Node) -> Result<RoleRef> {
