@@ -112,12 +112,26 @@ impl Hosts {
                 .stderr(Stdio::null())
                 .status();
         }
-        // `up` may trip over its own `ip addr show | grep -q` under pipefail: try again.
+        // `up` checks the bridge address with `ip addr show | grep -q` under pipefail: when
+        // grep exits after the IPv4 line while `ip` still writes the IPv6 link-local one,
+        // `ip` dies of SIGPIPE, the check fails and `ip addr add` errors with "Address
+        // already assigned" (likely under load: it failed three times in a row in CI). With
+        // IPv6 off on the bridge (the hosts use IPv4 only) the IPv4 line is the last write.
+        let bridge = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "TH_BRIDGE")
+            .map_or("br-h", |(_, v)| v.as_str());
+        let _ = Command::new("sysctl")
+            .args(["-qw", &format!("net.ipv6.conf.{bridge}.disable_ipv6=1")])
+            .stderr(Stdio::null())
+            .status();
         let mut o = self.script(&["up", "3"]);
-        for _ in 0..2 {
+        for _ in 0..4 {
             if o.status.success() {
                 break;
             }
+            std::thread::sleep(Duration::from_millis(500));
             o = self.script(&["up", "3"]);
         }
         assert!(
