@@ -400,6 +400,65 @@ fn check_mode_runs_no_commands() {
     assert!(marker.exists());
 }
 
+/// Check mode before the first deploy: what an earlier task would create is not there, and
+/// the plan says so instead of failing; with nothing changed before, a missing thing is an
+/// error as in a real run. A command skipped in check mode has no output for changed_when.
+#[test]
+fn check_mode_plans_what_earlier_changes_would_create() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    let d = p.path().join("remote");
+    let play = |first: &str| {
+        format!(
+            "- hosts: all
+  gather_facts: false
+  tasks:
+{first}
+    - name: make it
+      command: touch {d}/made
+      register: made
+      changed_when: made.stdout is search('x')
+    - name: link it
+      file: {{src: '{d}/made', dest: '{d}/link', state: link}}
+    - name: fetch it
+      fetch: {{src: '{d}/made', dest: '{out}/', flat: true}}
+",
+            d = d.display(),
+            out = p.path().join("out").display()
+        )
+    };
+    let check = || RunOptions {
+        check: true,
+        ..opts()
+    };
+    p.file(
+        "site.yml",
+        &play(&format!(
+            "    - copy: {{content: x, dest: '{}/conf'}}",
+            d.display()
+        )),
+    );
+    let (events, report) = p.run("site.yml", "hosts", check()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    let r = results(&events);
+    let status = |task: &str| r.iter().find(|x| x.0 == task).map(|x| x.2);
+    assert_eq!(status("make it"), Some(Status::Skipped), "{r:?}");
+    assert_eq!(status("link it"), Some(Status::Changed), "{r:?}");
+    assert_eq!(status("fetch it"), Some(Status::Changed), "{r:?}");
+    assert!(!d.exists(), "check mode wrote on the host");
+    // Nothing would change before the link: its missing source is an error.
+    p.file("site.yml", &play("    - debug: {msg: first}"));
+    std::fs::create_dir_all(&d).unwrap();
+    let (events, report) = p.run("site.yml", "hosts", check()).unwrap();
+    assert_eq!(report.exit_code, 2, "{events:#?}");
+    let r = results(&events);
+    assert_eq!(
+        r.iter().find(|x| x.0 == "link it").map(|x| x.2),
+        Some(Status::Failed),
+        "{r:?}"
+    );
+}
+
 #[test]
 fn unreachable_host_gives_exit_4_and_others_continue() {
     let p = Project::new();

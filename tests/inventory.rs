@@ -101,7 +101,8 @@ fn yaml_inventory() {
 #[test]
 fn directory_inventory_with_vars_dirs() {
     let mut inv = load("dir");
-    // README, hidden, *.bak, *.orig, *.retry and *~ files are skipped (they are broken).
+    // README, hidden, *.bak, *.orig, *.retry and *~ files are skipped (they are broken), and
+    // so are the artifacts/ and credentials/ directories runs write kubeconfigs to.
     assert_eq!(
         inv.host_names(),
         names(&["node1", "node2", "node3", "node4"])

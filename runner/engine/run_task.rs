@@ -146,6 +146,14 @@ impl Engine {
             }
             _ => hosts,
         };
+        let templated;
+        let t = match self.templated_name(cx, hosts.first().map(String::as_str), t) {
+            Some(named) => {
+                templated = named;
+                &templated
+            }
+            None => t,
+        };
         self.emit(Event::TaskStart {
             name: t.display_name(),
             action: t.action.clone(),
@@ -279,6 +287,28 @@ impl Engine {
         }
         self.save_journal("running")?;
         Ok(())
+    }
+
+    /// The task with its `name:` templated, as Ansible shows `Add the {{ minor }} repository`
+    /// (with the first host's variables); `None` when the name has no template or does not
+    /// render (an undefined variable: the name is shown as written).
+    fn templated_name(
+        &self,
+        cx: &PlayCx<'_>,
+        host: Option<&str>,
+        t: &Arc<Task>,
+    ) -> Option<Arc<Task>> {
+        let name = t.name.as_deref().filter(|n| n.contains("{{"))?;
+        let hv = self.host_vars(&cx.scope, host?)?;
+        let vars: Arc<dyn Vars> = Arc::new(self.task_vars(hv, t));
+        let rendered = self.templar.render_str(name, &vars, Some(&t.loc)).ok()?;
+        let rendered = match rendered {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let mut named = Task::clone(t);
+        named.name = Some(rendered);
+        Some(Arc::new(named))
     }
 
     fn keyword_bool(
@@ -773,6 +803,12 @@ impl Engine {
                 vars: vars.clone(),
                 templar: &self.templar,
                 timeout,
+                changed_before: self
+                    .states
+                    .lock()
+                    .expect("states lock")
+                    .get(host)
+                    .is_some_and(|s| s.stats.changed > 0),
             };
             let mut result = match module.run(&ctx, args.clone()).await {
                 Ok(r) => r,
@@ -799,7 +835,10 @@ impl Engine {
                 }
                 Arc::new(hv.with_locals(l))
             };
-            if let Some(conds) = &t.changed_when {
+            // As Ansible: a result the module skipped (a command in check mode) did not run,
+            // so changed_when/failed_when/until, which look at its output, are not evaluated.
+            let skipped = result.get("skipped") == Some(&Value::Bool(true));
+            if let Some(conds) = t.changed_when.as_ref().filter(|_| !skipped) {
                 let mut all = true;
                 for c in conds {
                     all &= self
@@ -809,7 +848,7 @@ impl Engine {
                 }
                 result.insert("changed".into(), Value::Bool(all));
             }
-            if let Some(conds) = &t.failed_when {
+            if let Some(conds) = t.failed_when.as_ref().filter(|_| !skipped) {
                 let mut all = !conds.is_empty();
                 for c in conds {
                     all &= self
@@ -823,7 +862,7 @@ impl Engine {
                     result.remove("msg").filter(|_| false);
                 }
             }
-            if let Some(conds) = &t.until {
+            if let Some(conds) = t.until.as_ref().filter(|_| !skipped) {
                 let mut all = true;
                 for c in conds {
                     all &= self

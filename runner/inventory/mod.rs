@@ -158,7 +158,8 @@ impl Inventory {
     /// YAML if the extension is `.yml`/`.yaml`/`.json` or the text parses as a mapping
     /// whose top values are group mappings, else INI), a directory (every file in it,
     /// recursively, in sorted order, except hidden ones, `*.retry`, `*.orig`, `*.bak`,
-    /// `*~`, `README*`, and the `host_vars/`/`group_vars/` subdirectories), or a
+    /// `*~`, `README*`, the `host_vars/`/`group_vars/` subdirectories and the `artifacts/`
+    /// and `credentials/` subdirectories runs write kubeconfigs to), or a
     /// comma-separated host list (`a,b,` or `host1,`). `group_vars/` and `host_vars/` beside
     /// each source (in a directory source: inside it) are loaded.
     pub fn load(sources: &[PathBuf]) -> Result<Inventory> {
@@ -252,6 +253,11 @@ impl Inventory {
                 continue;
             }
             if path.is_dir() {
+                // What a run leaves beside its inventory (Kubespray's and our roles'
+                // artifacts_dir and credentials_dir: kubeconfigs, tokens) is not inventory.
+                if name == "artifacts" || name == "credentials" {
+                    continue;
+                }
                 self.load_dir(&path)?;
             } else {
                 self.load_file(&path)?;

@@ -714,7 +714,7 @@ mod tests {
                 Some(&probe("", "", 0)),
                 PlanCtx {
                     check: true,
-                    diff: false,
+                    ..PlanCtx::default()
                 },
             )
             .unwrap();

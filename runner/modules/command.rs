@@ -159,8 +159,20 @@ impl Module for CommandModule {
             }
         }
         if ctx.check {
+            // As Ansible: with creates/removes the module knows the command would run, so
+            // the plan shows a change; without them it cannot tell, and skips.
+            let decided = *self != CommandModule::Raw
+                && (str_arg(&args, "creates")?.is_some() || str_arg(&args, "removes")?.is_some());
             out.insert("changed".into(), Value::Bool(true));
-            out.insert("skipped".into(), Value::Bool(true));
+            if decided {
+                out.insert("rc".into(), Value::from(0));
+                out.insert("stdout".into(), Value::String(String::new()));
+                out.insert("stderr".into(), Value::String(String::new()));
+                out.insert("stdout_lines".into(), Value::Array(vec![]));
+                out.insert("stderr_lines".into(), Value::Array(vec![]));
+            } else {
+                out.insert("skipped".into(), Value::Bool(true));
+            }
             out.insert(
                 "msg".into(),
                 Value::String("command would run (not run in check mode)".into()),

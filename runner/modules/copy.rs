@@ -357,7 +357,15 @@ mod tests {
     fn plan_of(args: Value, probe: &str, diff: bool) -> Result<Plan, String> {
         let mut params = p(args);
         params.diff = diff;
-        Copy.plan(&params, Some(&out(probe)), PlanCtx { check: false, diff })
+        Copy.plan(
+            &params,
+            Some(&out(probe)),
+            PlanCtx {
+                check: false,
+                diff,
+                ..PlanCtx::default()
+            },
+        )
     }
 
     #[test]

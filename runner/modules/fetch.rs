@@ -107,6 +107,20 @@ impl Module for Fetch {
         r.insert("file".into(), Value::String(p.src.clone()));
         r.insert("dest".into(), Value::String(dest.display().to_string()));
         match f.kind {
+            Kind::Absent if ctx.check && ctx.changed_before => {
+                // Check mode: an earlier planned change (kubeadm init writing admin.conf)
+                // may create the file; the real run would fetch it.
+                r.insert("changed".into(), Value::Bool(true));
+                r.insert(
+                    "msg".into(),
+                    Value::String(format!(
+                        "{} does not exist yet: planned as an earlier task of this check run \
+                         may create it",
+                        p.src
+                    )),
+                );
+                return Ok(r);
+            }
             Kind::Absent => {
                 let msg = "the remote file does not exist, not transferring";
                 if p.fail_on_missing {

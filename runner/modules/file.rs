@@ -345,7 +345,10 @@ impl Planned for File {
                         "Error while linking: parent directory of {path} does not exist"
                     ));
                 }
-                if f.get("src_exists") != Some("1") && !p.force {
+                // Check mode after an earlier planned change: the source may be what that
+                // change creates (kubeadm init writes admin.conf); plan the link.
+                let pending = ctx.check && ctx.changed_before;
+                if f.get("src_exists") != Some("1") && !p.force && !pending {
                     return Err(format!(
                         "src file does not exist, use \"force=yes\" if you really want to create the link: {src}"
                     ));
@@ -485,6 +488,10 @@ mod tests {
     use serde_json::json;
 
     fn plan_of(args: Value, probe: &str) -> Result<Plan, String> {
+        plan_in(args, probe, PlanCtx::default())
+    }
+
+    fn plan_in(args: Value, probe: &str, ctx: PlanCtx) -> Result<Plan, String> {
         let Value::Object(m) = args else { panic!() };
         let p: FileParams = params("file", m).map_err(|e| e.to_string())?;
         let out = ExecOutput {
@@ -492,7 +499,7 @@ mod tests {
             stdout: probe.as_bytes().to_vec(),
             stderr: vec![],
         };
-        File.plan(&p, Some(&out), PlanCtx::default())
+        File.plan(&p, Some(&out), ctx)
     }
 
     const ABSENT: &str = "path=/srv/d\nkind=absent\nparent=1\n";
@@ -558,6 +565,28 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e, "refusing to convert from file to symlink for /srv/d");
+    }
+
+    #[test]
+    fn link_to_a_missing_source() {
+        let args = json!({"path": "/root/.kube/config", "state": "link", "src": "/etc/kubernetes/admin.conf"});
+        let probe = "path=/root/.kube/config\nkind=absent\nparent=1\n";
+        let msg = "src file does not exist, use \"force=yes\" if you really want to create the link: /etc/kubernetes/admin.conf";
+        assert_eq!(plan_of(args.clone(), probe).unwrap_err(), msg);
+        let check = PlanCtx {
+            check: true,
+            ..PlanCtx::default()
+        };
+        assert_eq!(plan_in(args.clone(), probe, check).unwrap_err(), msg);
+        // Check mode, and an earlier task of the run would have changed the host (the one
+        // that creates the source): plan the link.
+        let after_change = PlanCtx {
+            check: true,
+            changed_before: true,
+            ..PlanCtx::default()
+        };
+        let plan = plan_in(args, probe, after_change).unwrap();
+        assert!(plan.is_change(), "{plan:?}");
     }
 
     #[test]

@@ -357,7 +357,14 @@ mod tests {
             stdout: probe.as_bytes().to_vec(),
             stderr: vec![],
         };
-        GetUrl.plan(&p, Some(&out), PlanCtx { check, diff: false })
+        GetUrl.plan(
+            &p,
+            Some(&out),
+            PlanCtx {
+                check,
+                ..PlanCtx::default()
+            },
+        )
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub struct TaskCtx<'a> {
     pub templar: &'a Templar,
     /// Per-task timeout.
     pub timeout: Option<Duration>,
+    /// Whether an earlier task of this run already changed this host (in check mode: would
+    /// have changed it). A check-mode plan uses it to tell "not there yet because an earlier
+    /// step has not really run" from "not there".
+    pub changed_before: bool,
 }
 
 /// Why a module could not run (as opposed to a task that ran and reported `failed`).

@@ -100,6 +100,9 @@ pub struct PlanCtx {
     pub check: bool,
     /// Diff mode (modules may skip reading old content when false).
     pub diff: bool,
+    /// An earlier task of this run changed the host (in check mode: would have), see
+    /// [`TaskCtx::changed_before`](super::TaskCtx::changed_before).
+    pub changed_before: bool,
 }
 
 /// A module written as probe + pure plan.
@@ -251,6 +254,7 @@ impl<P: Planned> Module for PlannedModule<P> {
                 PlanCtx {
                     check: ctx.check,
                     diff: ctx.diff,
+                    changed_before: ctx.changed_before,
                 },
             )
             .map_err(ModuleError::Failed)?;

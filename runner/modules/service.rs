@@ -133,7 +133,11 @@ fn systemctl(args: &[&str], unit: &str) -> super::plan::Step {
     }
 }
 
-fn plan_systemd(p: &SystemdParams, facts: Option<&ExecOutput>) -> Result<Plan, String> {
+fn plan_systemd(
+    p: &SystemdParams,
+    facts: Option<&ExecOutput>,
+    ctx: PlanCtx,
+) -> Result<Plan, String> {
     if let Some(s) = p.scope.as_deref() {
         if s != "system" {
             return Err(format!("scope {s} is not supported (only system)"));
@@ -197,8 +201,22 @@ fn plan_systemd(p: &SystemdParams, facts: Option<&ExecOutput>) -> Result<Plan, S
     let en_words: Vec<&str> = en.lines().filter(|l| !l.starts_with("rc=")).collect();
     let enabled_now = en_rc == 0 && en_words != ["indirect"] && en_words != ["alias"];
     // A unit file written just before a daemon-reload is not loaded yet: trust the reload.
-    if !found && (state.is_some() || p.enabled.is_some()) && !p.daemon_reload {
+    // Check mode before the first deploy: the package that brings the unit was only
+    // planned by an earlier task, so the unit is not there yet. Plan what the real run
+    // would do once it is (enable, start) and say why, instead of failing the plan. With
+    // nothing changed before on this host the unit is really missing: fail as a real run.
+    let pending = !found && ctx.check && ctx.changed_before;
+    if !found && (state.is_some() || p.enabled.is_some()) && !p.daemon_reload && !pending {
         return Err(format!("Could not find the requested service {unit}"));
+    }
+    if pending {
+        plan.result.insert(
+            "msg".into(),
+            Value::String(format!(
+                "service {unit} does not exist yet: planned as an earlier task of this \
+                 check run would install it"
+            )),
+        );
     }
     let force = p.force == Some(true);
     if let Some(m) = p.masked {
@@ -290,9 +308,9 @@ impl Planned for Systemd {
         &self,
         p: &SystemdParams,
         facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
+        ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        plan_systemd(p, facts)
+        plan_systemd(p, facts, ctx)
     }
 }
 
@@ -337,7 +355,7 @@ impl Planned for Service {
         &self,
         p: &ServiceParams,
         facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
+        ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let sp = as_systemd(p)?;
         let s = Sections::parse(facts.ok_or("service needs its probe")?);
@@ -347,7 +365,7 @@ impl Planned for Service {
                 s.text("init").unwrap_or("unknown")
             ));
         }
-        plan_systemd(&sp, facts)
+        plan_systemd(&sp, facts, ctx)
     }
 }
 
@@ -426,6 +444,63 @@ mod tests {
             &p,
             &probe("inactive", "loaded", "disabled", 1)
         ));
+    }
+
+    #[test]
+    fn missing_unit_in_check_mode() {
+        let p: SystemdParams =
+            params(json!({"name": "containerd", "state": "started", "enabled": true}));
+        let missing = probe("inactive", "not-found", "", 4);
+        // Nothing planned before on this host: the unit is really missing.
+        for ctx in [
+            PlanCtx {
+                check: true,
+                ..PlanCtx::default()
+            },
+            PlanCtx {
+                changed_before: true,
+                ..PlanCtx::default()
+            },
+        ] {
+            let e = Systemd.plan(&p, Some(&missing), ctx).unwrap_err();
+            assert_eq!(e, "Could not find the requested service containerd");
+        }
+        // An earlier task of the check run would install it: plan enable + start.
+        let plan = Systemd
+            .plan(
+                &p,
+                Some(&missing),
+                PlanCtx {
+                    check: true,
+                    changed_before: true,
+                    ..PlanCtx::default()
+                },
+            )
+            .unwrap();
+        assert!(plan.is_change());
+        let cmds: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| match s {
+                crate::modules::plan::Step::Run { cmd } => cmd.to_shell(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            cmds,
+            [
+                "systemctl enable -- containerd",
+                "systemctl start -- containerd"
+            ]
+        );
+        assert!(
+            plan.result["msg"]
+                .as_str()
+                .unwrap()
+                .contains("does not exist yet"),
+            "{:?}",
+            plan.result
+        );
     }
 
     #[test]

@@ -949,6 +949,7 @@ mod tests {
             vars: Arc::new(crate::template::MapVars::new(json!({}))),
             templar: &templar,
             timeout: None,
+            changed_before: false,
         };
         let all = Setup.run(&ctx, Map::new()).await.unwrap();
         assert_eq!(all["ansible_facts"]["distribution"], "Debian");

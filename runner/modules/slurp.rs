@@ -46,10 +46,27 @@ impl Planned for Slurp {
         &self,
         p: &SlurpParams,
         facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
+        ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let f = fileops::parse_facts(facts.ok_or("slurp needs its probe")?)?;
         match f.kind {
+            // Check mode after an earlier planned change: the file may be what that change
+            // creates (a certificate issued a few tasks before). Read it as empty, and say so.
+            Kind::Absent if ctx.check && ctx.changed_before => {
+                let mut r = Map::new();
+                r.insert("content".into(), Value::String(String::new()));
+                r.insert("source".into(), Value::String(p.src.clone()));
+                r.insert("encoding".into(), Value::String("base64".into()));
+                r.insert(
+                    "msg".into(),
+                    Value::String(format!(
+                        "{} does not exist yet: read as empty, as an earlier task of this \
+                         check run may create it",
+                        p.src
+                    )),
+                );
+                return Ok(Plan::unchanged(r));
+            }
             Kind::Absent => return Err(format!("file not found: {}", p.src)),
             Kind::Directory => {
                 return Err(format!(
@@ -107,5 +124,30 @@ mod tests {
             plan_of(b"kind=absent\n").unwrap_err(),
             "file not found: /etc/k"
         );
+    }
+
+    #[test]
+    fn missing_file_in_check_mode_after_a_change() {
+        let p = SlurpParams {
+            src: "/etc/k".into(),
+        };
+        let out = ExecOutput {
+            rc: 0,
+            stdout: b"kind=absent\n".to_vec(),
+            stderr: vec![],
+        };
+        let only_check = PlanCtx {
+            check: true,
+            ..PlanCtx::default()
+        };
+        assert!(Slurp.plan(&p, Some(&out), only_check).is_err());
+        let after_change = PlanCtx {
+            check: true,
+            changed_before: true,
+            ..PlanCtx::default()
+        };
+        let plan = Slurp.plan(&p, Some(&out), after_change).unwrap();
+        assert!(!plan.is_change());
+        assert_eq!(plan.result["content"], "");
     }
 }

@@ -1,0 +1,745 @@
+//! The Kubernetes playbooks run for real, over SSH, on a dedicated set of test hosts: every
+//! role up to the point where kubeadm, the kubelet and kubectl would have to be real (they
+//! cannot be downloaded here). Those three are **recording stand-ins**
+//! (`tests/k8s_standin/`): shell scripts that log their argv and the configuration they are
+//! given to `/var/log/windlass-standin/<tool>.log` and leave the files the roles look at.
+//! Everything else is real: containerd, HAProxy balancing TLS connections to three
+//! backends, keepalived holding the VIP, a three-member external etcd cluster with TLS.
+//! Each playbook runs twice: the second run must change nothing.
+//!
+//! The suite owns its host set (it wipes and re-boots it per topology). Run it with
+//!
+//! ```sh
+//! tests/k8s_hosts/hostset.sh up 9
+//! tests/k8s_hosts/hostset.sh inventory > /tmp/k8s-inv.yml
+//! WINDLASS_K8S_TESTHOSTS=/tmp/k8s-inv.yml tests/k8s_hosts/hostset.sh exec \
+//!     cargo test --test k8s_hosts -- --test-threads=1
+//! tests/k8s_hosts/hostset.sh down
+//! ```
+//!
+//! (`hostset.sh` keeps the set in its own network namespace, so the test must run inside
+//! it: `hostset.sh exec`.) Without `WINDLASS_K8S_TESTHOSTS` each test prints "skipped".
+//!
+//! Topologies (hosts th01..th09 of the set, 10.217.0.11..19, VIP 10.217.0.200):
+//! - ha-stacked: th01-th03 control planes, th04-th05 load balancers, th06 worker, th07 a
+//!   client outside the cluster;
+//! - ha-external-etcd: th01-th03 etcd, th04-th06 control planes, th07-th08 load balancers,
+//!   th09 worker.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::Project;
+use serde_json::{Value, json};
+use windlass::engine::RunOptions;
+use windlass::event::{Event, Status};
+
+/// The tests share one host set: one at a time.
+static HOSTSET: Mutex<()> = Mutex::new(());
+
+/// The VIP keepalived moves between the load balancers (free on the 10.217.0.0/24 bridge).
+const VIP: &str = "10.217.0.200";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The dedicated host set's inventory, or `None` after saying the test is skipped.
+fn k8s_testhosts(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("WINDLASS_K8S_TESTHOSTS") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            eprintln!(
+                "{test}: skipped (set WINDLASS_K8S_TESTHOSTS to the inventory of \
+                 tests/k8s_hosts/hostset.sh, see tests/k8s_hosts.rs)"
+            );
+            None
+        }
+    }
+}
+
+/// `tests/k8s_hosts/hostset.sh ARGS`, with `stdin`; (stdout, success). stderr is passed on.
+fn hostset(args: &[&str], stdin: Option<&[u8]>) -> (String, bool) {
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("tests/k8s_hosts/hostset.sh"))
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().expect("hostset.sh");
+    if let Some(data) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(data)
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("hostset.sh");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.success(),
+    )
+}
+
+/// Run `cmd` as root on host `i` (1-based) through testhosts.sh's ssh (no windlass code).
+fn on(i: usize, cmd: &str) -> (String, bool) {
+    hostset(&["ssh", &i.to_string(), cmd], None)
+}
+
+/// Like [`on`], and the command must succeed.
+fn on_ok(i: usize, cmd: &str) -> String {
+    let (out, ok) = on(i, cmd);
+    assert!(ok, "th{i:02}: `{cmd}` failed: {out}");
+    out
+}
+
+/// Write `content` to `path` on host `i` with `mode`.
+fn put(i: usize, path: &str, content: &[u8], mode: &str) {
+    let cmd = format!("mkdir -p \"$(dirname {path})\" && cat > {path} && chmod {mode} {path}");
+    let (out, ok) = hostset(&["ssh", &i.to_string(), &cmd], Some(content));
+    assert!(ok, "th{i:02}: writing {path} failed: {out}");
+}
+
+/// One test host: name and address.
+#[derive(Clone, Debug)]
+struct Host {
+    name: String,
+    addr: String,
+}
+
+/// Wipe the set and boot `n` fresh hosts; their names and addresses, and the connection
+/// variables (`all.vars`) of testhosts.sh's inventory.
+fn fresh_hosts(n: usize) -> (Vec<Host>, serde_json::Map<String, Value>) {
+    let t0 = Instant::now();
+    let (_, ok) = hostset(&["refresh", &n.to_string()], None);
+    assert!(ok, "hostset.sh refresh {n} failed");
+    eprintln!("k8s_hosts: {n} fresh hosts in {:.1?}", t0.elapsed());
+    let (text, ok) = hostset(&["inventory"], None);
+    assert!(ok, "hostset.sh inventory failed");
+    let inv = windlass::yaml::parse(&text, Path::new("testhosts-inventory.yml"))
+        .expect("testhosts inventory")
+        .to_value();
+    let vars = inv["all"]["vars"].as_object().cloned().expect("all.vars");
+    let hosts: Vec<Host> = inv["all"]["hosts"]
+        .as_object()
+        .expect("all.hosts")
+        .iter()
+        .map(|(name, hv)| Host {
+            name: name.clone(),
+            addr: hv["ansible_host"].as_str().expect("ansible_host").into(),
+        })
+        .collect();
+    assert_eq!(hosts.len(), n, "{text}");
+    (hosts, vars)
+}
+
+/// A topology on the test hosts: which sample-inventory host each test host stands for.
+struct Topology {
+    /// `inventories/<name>` and `playbooks/<name>.yml`.
+    name: &'static str,
+    /// (group, sample host name, test host index 1-based), in the sample's order.
+    members: &'static [(&'static str, &'static str, usize)],
+}
+
+const HA_STACKED: Topology = Topology {
+    name: "ha-stacked",
+    members: &[
+        ("kube_control_plane", "cp1", 1),
+        ("kube_control_plane", "cp2", 2),
+        ("kube_control_plane", "cp3", 3),
+        ("loadbalancer", "lb1", 4),
+        ("loadbalancer", "lb2", 5),
+        ("kube_node", "worker1", 6),
+    ],
+};
+
+const HA_EXTERNAL_ETCD: Topology = Topology {
+    name: "ha-external-etcd",
+    members: &[
+        ("etcd", "etcd1", 1),
+        ("etcd", "etcd2", 2),
+        ("etcd", "etcd3", 3),
+        ("kube_control_plane", "cp1", 4),
+        ("kube_control_plane", "cp2", 5),
+        ("kube_control_plane", "cp3", 6),
+        ("loadbalancer", "lb1", 7),
+        ("loadbalancer", "lb2", 8),
+        ("kube_node", "worker1", 9),
+    ],
+};
+
+impl Topology {
+    fn indexes(&self, group: &str) -> Vec<usize> {
+        self.members
+            .iter()
+            .filter(|m| m.0 == group)
+            .map(|m| m.2)
+            .collect()
+    }
+
+    /// Kubernetes nodes (control planes and workers).
+    fn nodes(&self) -> Vec<usize> {
+        let mut v = self.indexes("kube_control_plane");
+        v.extend(self.indexes("kube_node"));
+        v
+    }
+
+    /// Write `inv/hosts.yml` and `inv/group_vars/` for this topology into `p`: the sample
+    /// inventory's group_vars, with what must change on the test hosts overridden.
+    fn write_inventory(&self, p: &Project, hosts: &[Host], conn: &serde_json::Map<String, Value>) {
+        let mut children = serde_json::Map::new();
+        for g in ["kube_control_plane", "kube_node", "etcd", "loadbalancer"] {
+            let mut hs = serde_json::Map::new();
+            for i in self.indexes(g) {
+                hs.insert(
+                    hosts[i - 1].name.clone(),
+                    json!({"ansible_host": hosts[i - 1].addr}),
+                );
+            }
+            children.insert(g.into(), json!({ "hosts": hs }));
+        }
+        children.insert(
+            "k8s_cluster".into(),
+            json!({"children": {"kube_control_plane": null, "kube_node": null}}),
+        );
+        let inv = json!({"all": {"vars": conn, "children": children}});
+        p.file(
+            "inv/hosts.yml",
+            &serde_json::to_string_pretty(&inv).unwrap(),
+        );
+        let sample = repo()
+            .join("inventories")
+            .join(self.name)
+            .join("group_vars");
+        for entry in std::fs::read_dir(&sample).unwrap() {
+            let path = entry.unwrap().path();
+            let mut vars = windlass::yaml::load(&path).unwrap().to_value();
+            if path.file_name().unwrap() == "all.yml" {
+                let m = vars.as_object_mut().unwrap();
+                // the test bridge, the containers' interface name
+                m.insert("keepalived_vip".into(), json!(VIP));
+                m.insert("keepalived_interface".into(), json!("host0"));
+                // from the test hosts' local apt repository
+                m.insert("containerd_source".into(), json!("distro"));
+                // the recording stand-ins are installed before the run
+                m.insert("kube_packages_preinstalled".into(), json!(true));
+            }
+            let rel = format!(
+                "inv/group_vars/{}",
+                path.file_name().unwrap().to_string_lossy()
+            );
+            p.file(&rel, &serde_json::to_string_pretty(&vars).unwrap());
+        }
+    }
+
+    /// The golden kubeadm configuration (`tests/snapshots/k8s_content__<topology>_kubeadm-config_yaml.snap`)
+    /// with the sample inventory's names and addresses replaced by the test hosts'.
+    fn golden_kubeadm_config(&self, hosts: &[Host]) -> String {
+        let snap = repo().join(format!(
+            "tests/snapshots/k8s_content__{}_kubeadm-config_yaml.snap",
+            self.name
+        ));
+        let text = std::fs::read_to_string(&snap).unwrap();
+        // insta's header: `---`, metadata lines, `---`
+        let body = text.splitn(3, "---\n").nth(2).expect("snapshot header");
+        let sample =
+            windlass::yaml::load(&repo().join("inventories").join(self.name).join("hosts.yml"))
+                .unwrap()
+                .to_value();
+        let sample_vars = windlass::yaml::load(
+            &repo()
+                .join("inventories")
+                .join(self.name)
+                .join("group_vars/all.yml"),
+        )
+        .unwrap()
+        .to_value();
+        let mut out = body.replace(sample_vars["keepalived_vip"].as_str().unwrap(), VIP);
+        for (group, name, i) in self.members {
+            let addr = sample["all"]["children"][group]["hosts"][name]["ansible_host"]
+                .as_str()
+                .unwrap();
+            out = out.replace(&format!("{addr}\n"), &format!("{}\n", hosts[i - 1].addr));
+            out = out.replace(&format!("{addr}:"), &format!("{}:", hosts[i - 1].addr));
+            out = out.replace(
+                &format!("\"{addr}\""),
+                &format!("\"{}\"", hosts[i - 1].addr),
+            );
+            out = out.replace(&format!("{name}\n"), &format!("{}\n", hosts[i - 1].name));
+            out = out.replace(
+                &format!("\"{name}\""),
+                &format!("\"{}\"", hosts[i - 1].name),
+            );
+            out = out.replace(&format!(" {name},"), &format!(" {},", hosts[i - 1].name));
+            out = out.replace(&format!(" {name}."), &format!(" {}.", hosts[i - 1].name));
+        }
+        out
+    }
+}
+
+/// Install the stand-ins (kubeadm, kubelet, kubectl in /usr/local/bin, the kubelet unit)
+/// on host `i`, as an air-gapped installation would have the real ones.
+fn install_standins(i: usize) {
+    let dir = repo().join("tests/k8s_standin");
+    for tool in ["kubeadm", "kubelet", "kubectl"] {
+        let text = std::fs::read(dir.join(tool)).unwrap();
+        put(i, &format!("/usr/local/bin/{tool}"), &text, "0755");
+    }
+    let unit = std::fs::read(dir.join("kubelet.service")).unwrap();
+    put(i, "/etc/systemd/system/kubelet.service", &unit, "0644");
+    on_ok(i, "systemctl daemon-reload");
+}
+
+/// A stand-in kube-apiserver on :6443 of control plane `i`: TLS (a self-signed
+/// certificate), answering every request with `200 OK` and the host's name, so HAProxy's
+/// `GET /healthz` check over TLS passes and a client sees which backend it reached.
+fn start_apiserver_standin(i: usize) {
+    // The response comes from a script: systemd would turn a `\r\n` on the unit's command
+    // line into real line breaks.
+    put(
+        i,
+        "/var/lib/windlass-standin/apiserver-respond",
+        b"#!/bin/sh\n# TEST STAND-IN kube-apiserver response (windlass tests/k8s_hosts.rs)\n\
+          printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nbackend %s\\n' \"$(hostname)\"\n",
+        "0755",
+    );
+    on_ok(
+        i,
+        "set -e; command -v socat >/dev/null || apt-get install -y -qq socat >/dev/null; \
+         mkdir -p /var/lib/windlass-standin; cd /var/lib/windlass-standin; \
+         [ -f apiserver.pem ] || { openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=$(hostname) \
+           -keyout apiserver.key -out apiserver.crt 2>/dev/null; cat apiserver.key apiserver.crt > apiserver.pem; }; \
+         systemd-run --unit=apiserver-standin --collect socat \
+           OPENSSL-LISTEN:6443,fork,reuseaddr,verify=0,cert=/var/lib/windlass-standin/apiserver.pem \
+           EXEC:/var/lib/windlass-standin/apiserver-respond",
+    );
+}
+
+/// Run `topology`'s playbook on the project's `inv/`.
+fn run(
+    p: &Project,
+    t: &Topology,
+    check: bool,
+) -> (Vec<Event>, windlass::engine::RunReport, Duration) {
+    let pb = repo().join("playbooks").join(format!("{}.yml", t.name));
+    let t0 = Instant::now();
+    let (events, report) = p
+        .run(
+            pb.to_str().unwrap(),
+            "inv",
+            RunOptions {
+                check,
+                forks: 20,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+    (events, report, t0.elapsed())
+}
+
+/// Failed host results, as "task on host: msg".
+fn failures(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                host,
+                task,
+                status: Status::Failed | Status::Unreachable,
+                result,
+                ..
+            } => Some(format!(
+                "{task} on {host}: {}",
+                result
+                    .get("msg")
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| Value::Object(result.clone()).to_string())
+            )),
+            Event::Warning { message } => Some(format!("warning: {message}")),
+            Event::NoHostsRemaining => Some("no hosts remaining".into()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Changed host results, as "task on host".
+fn changed(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                host,
+                task,
+                status: Status::Changed,
+                item,
+                ..
+            } => Some(match item {
+                Some(i) => format!("{task} on {host} ({i})"),
+                None => format!("{task} on {host}"),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The check-mode plan: per task (in order), which hosts would change, stay ok or skip.
+/// Durations and results are left out (they vary between runs), the project's temporary
+/// directory is shown as `<project>`.
+fn plan(events: &[Event], project: &Path) -> Vec<Value> {
+    let project = project.display().to_string();
+    let mut out: Vec<(String, BTreeMap<&'static str, BTreeSet<String>>)> = Vec::new();
+    for e in events {
+        match e {
+            Event::TaskStart { name, .. } => out.push((name.clone(), BTreeMap::new())),
+            Event::HostResult {
+                host, status, task, ..
+            } => {
+                let key = match status {
+                    Status::Ok => "ok",
+                    Status::Changed => "changed",
+                    Status::Skipped => "skipped",
+                    Status::Failed => "failed",
+                    Status::Unreachable => "unreachable",
+                };
+                if out.last().map(|l| &l.0) != Some(task) {
+                    out.push((task.clone(), BTreeMap::new()));
+                }
+                out.last_mut()
+                    .unwrap()
+                    .1
+                    .entry(key)
+                    .or_default()
+                    .insert(host.clone());
+            }
+            _ => {}
+        }
+    }
+    out.into_iter()
+        .map(|(task, by)| {
+            let mut m = serde_json::Map::new();
+            m.insert("task".into(), json!(task.replace(&project, "<project>")));
+            for (k, v) in by {
+                m.insert(k.into(), json!(v.into_iter().collect::<Vec<_>>().join(" ")));
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+/// Assert a first run went through and a second one changes nothing; returns the first
+/// run's events.
+fn converge(p: &Project, t: &Topology) -> Vec<Event> {
+    let (events, report, took) = run(p, t, false);
+    let f = failures(&events);
+    assert!(
+        report.exit_code == 0 && f.is_empty(),
+        "{} first run failed (exit {}): {f:#?}",
+        t.name,
+        report.exit_code
+    );
+    let total: u32 = report.stats.iter().map(|(_, s)| s.changed).sum();
+    eprintln!(
+        "k8s_hosts: {} first run: {total} changes in {took:.1?}",
+        t.name
+    );
+    assert!(total > 0, "the first run changed nothing");
+    let (events2, report2, took2) = run(p, t, false);
+    assert_eq!(report2.exit_code, 0, "{:#?}", failures(&events2));
+    eprintln!("k8s_hosts: {} second run: {took2:.1?}", t.name);
+    let again = changed(&events2);
+    assert!(again.is_empty(), "the second run changed: {again:#?}");
+    for (host, s) in &report2.stats {
+        assert_eq!(s.changed, 0, "{host}: {s:?}");
+        assert_eq!(s.failed, 0, "{host}: {s:?}");
+    }
+    events
+}
+
+/// The containerd checks on a Kubernetes node.
+fn assert_containerd(i: usize) {
+    assert_eq!(on(i, "systemctl is-active containerd").0.trim(), "active");
+    let cfg = on_ok(i, "cat /etc/containerd/config.toml");
+    assert!(cfg.contains("SystemdCgroup = true"), "th{i:02}: {cfg}");
+    let crictl = on_ok(i, "cat /etc/crictl.yaml");
+    assert!(
+        crictl.contains("runtime-endpoint: unix:///run/containerd/containerd.sock"),
+        "th{i:02}: {crictl}"
+    );
+    let sysctl = on_ok(i, "sysctl -n net.ipv4.ip_forward");
+    assert_eq!(sysctl.trim(), "1", "th{i:02}");
+}
+
+/// HAProxy and keepalived on the load balancers: configs valid, services active, the VIP
+/// on the first one, and connections to the VIP spread over the three control planes.
+fn assert_load_balancers(t: &Topology, hosts: &[Host], client: usize) {
+    let lbs = t.indexes("loadbalancer");
+    for &i in &lbs {
+        on_ok(i, "haproxy -c -f /etc/haproxy/haproxy.cfg");
+        on_ok(i, "keepalived -t -f /etc/keepalived/keepalived.conf");
+        assert_eq!(on(i, "systemctl is-active haproxy").0.trim(), "active");
+        assert_eq!(on(i, "systemctl is-active keepalived").0.trim(), "active");
+    }
+    // keepalived: the MASTER (first load balancer) holds the VIP, the BACKUP does not.
+    let mut holder = String::new();
+    for _ in 0..30 {
+        holder = on_ok(lbs[0], "ip -br addr show host0");
+        if holder.contains(VIP) {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(holder.contains(VIP), "VIP not on the first LB: {holder}");
+    let backup = on_ok(lbs[1], "ip -br addr show host0");
+    assert!(!backup.contains(VIP), "VIP on the second LB too: {backup}");
+    // HAProxy: TLS passes through to every control plane's stand-in API server.
+    let want: BTreeSet<String> = t
+        .indexes("kube_control_plane")
+        .iter()
+        .map(|&i| format!("backend {}", hosts[i - 1].name))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen != want && Instant::now() < deadline {
+        let out = on(
+            client,
+            &format!(
+                "for n in 1 2 3 4 5 6; do echo | timeout 5 openssl s_client -connect {VIP}:6443 -quiet 2>/dev/null | grep '^backend'; done"
+            ),
+        )
+        .0;
+        seen.extend(out.lines().map(|l| l.trim().to_string()));
+        if seen != want {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+    assert_eq!(seen, want, "connections through {VIP}:6443");
+}
+
+/// The kubeadm stand-in's log on host `i`.
+fn kubeadm_log(i: usize) -> String {
+    on(i, "cat /var/log/windlass-standin/kubeadm.log").0
+}
+
+/// kubeadm as the roles drove it: init with the golden configuration on the first control
+/// plane, control-plane joins with the uploaded certificate key, worker joins.
+fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
+    let cps = t.indexes("kube_control_plane");
+    let first = cps[0];
+    let log = kubeadm_log(first);
+    assert!(
+        log.contains("kubeadm init --config=/etc/kubernetes/kubeadm-config.yaml --upload-certs"),
+        "{log}"
+    );
+    let init_call = log
+        .lines()
+        .find(|l| l.contains("kubeadm init --config="))
+        .and_then(|l| l.strip_prefix("=== kubeadm call "))
+        .and_then(|l| l.split(':').next())
+        .expect("init call number")
+        .to_string();
+    let recorded = on_ok(
+        first,
+        &format!("cat /var/log/windlass-standin/kubeadm-call-{init_call}.yaml"),
+    );
+    let golden = t.golden_kubeadm_config(hosts);
+    assert_eq!(
+        recorded, golden,
+        "the kubeadm config given to kubeadm init differs from the golden snapshot"
+    );
+    assert!(
+        log.contains("kubeadm token create --ttl=2h --print-join-command"),
+        "{log}"
+    );
+    assert!(
+        log.contains("kubeadm init phase upload-certs --upload-certs"),
+        "{log}"
+    );
+    let key = on_ok(first, "cat /var/lib/windlass-standin/certificate-key");
+    let key = key.trim();
+    assert_eq!(key.len(), 64, "{key}");
+    for &i in cps.iter().skip(1) {
+        let log = kubeadm_log(i);
+        let calls: Vec<&str> = log.lines().filter(|l| l.starts_with("=== ")).collect();
+        assert_eq!(
+            calls,
+            ["=== kubeadm call 1: kubeadm join --config=/etc/kubernetes/kubeadm-join.yaml"],
+            "th{i:02}"
+        );
+        let cfg = on_ok(i, "cat /var/log/windlass-standin/kubeadm-call-1.yaml");
+        assert!(cfg.contains("\ncontrolPlane:\n"), "th{i:02}: {cfg}");
+        assert!(
+            cfg.contains(&format!("certificateKey: \"{key}\"")),
+            "th{i:02} joined without the uploaded certificate key: {cfg}"
+        );
+        assert!(
+            cfg.contains(&format!("advertiseAddress: {}", hosts[i - 1].addr)),
+            "th{i:02}: {cfg}"
+        );
+        assert!(
+            cfg.contains(&format!("apiServerEndpoint: \"{VIP}:6443\"")),
+            "{cfg}"
+        );
+        on_ok(
+            i,
+            "test -s /etc/kubernetes/admin.conf && test -L /root/.kube/config",
+        );
+    }
+    for i in t.indexes("kube_node") {
+        let log = kubeadm_log(i);
+        assert!(
+            log.contains("kubeadm join --config=/etc/kubernetes/kubeadm-join.yaml"),
+            "th{i:02}: {log}"
+        );
+        let cfg = on_ok(i, "cat /var/log/windlass-standin/kubeadm-call-1.yaml");
+        assert!(!cfg.contains("controlPlane:"), "th{i:02}: {cfg}");
+        assert!(
+            cfg.contains(&format!("name: {}", hosts[i - 1].name)),
+            "{cfg}"
+        );
+        on_ok(i, "test -s /etc/kubernetes/kubelet.conf");
+    }
+    // the CNI manifest, applied once from the first control plane
+    let kubectl = on_ok(first, "cat /var/log/windlass-standin/kubectl.log");
+    assert!(
+        kubectl.contains("kubectl --kubeconfig=/etc/kubernetes/admin.conf apply -f /etc/kubernetes/cni-calico.yaml"),
+        "{kubectl}"
+    );
+    for &i in &cps[1..] {
+        assert!(!on(i, "test -e /var/log/windlass-standin/kubectl.log").1);
+    }
+}
+
+#[test]
+fn ha_stacked_for_real() {
+    let Some(_inv) = k8s_testhosts("ha_stacked_for_real") else {
+        return;
+    };
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = HA_STACKED;
+    let (hosts, conn) = fresh_hosts(7);
+    let p = Project::new();
+    t.write_inventory(&p, &hosts, &conn);
+    for i in t.nodes() {
+        install_standins(i);
+    }
+    for i in t.indexes("kube_control_plane") {
+        start_apiserver_standin(i);
+    }
+
+    // What a first run would do, host by host (check mode changes nothing).
+    let (events, report, took) = run(&p, &t, true);
+    eprintln!("k8s_hosts: ha-stacked check run: {took:.1?}");
+    assert_eq!(
+        report.exit_code,
+        0,
+        "{:#?}\n{:#?}",
+        failures(&events),
+        report.stats
+    );
+    insta::assert_yaml_snapshot!("ha_stacked_check_plan", plan(&events, p.path()));
+    for i in 1..=6 {
+        assert!(!on(i, "test -e /etc/containerd/config.toml || test -e /etc/haproxy/haproxy.cfg || test -e /etc/kubernetes/admin.conf").1);
+    }
+
+    converge(&p, &t);
+    for i in t.nodes() {
+        assert_containerd(i);
+    }
+    assert_load_balancers(&t, &hosts, 7);
+    assert_kubeadm(&t, &hosts);
+    let admin = std::fs::read_to_string(p.path().join("inv/artifacts/admin.conf")).unwrap();
+    assert!(
+        admin.contains(&format!("server: https://{VIP}:6443")),
+        "{admin}"
+    );
+}
+
+#[test]
+fn ha_external_etcd_for_real() {
+    let Some(_inv) = k8s_testhosts("ha_external_etcd_for_real") else {
+        return;
+    };
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = HA_EXTERNAL_ETCD;
+    let (hosts, conn) = fresh_hosts(9);
+    let p = Project::new();
+    t.write_inventory(&p, &hosts, &conn);
+    for i in t.nodes() {
+        install_standins(i);
+    }
+    for i in t.indexes("kube_control_plane") {
+        start_apiserver_standin(i);
+    }
+
+    let (events, report, took) = run(&p, &t, true);
+    eprintln!("k8s_hosts: ha-external-etcd check run: {took:.1?}");
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    insta::assert_yaml_snapshot!("ha_external_etcd_check_plan", plan(&events, p.path()));
+    for i in 1..=8 {
+        assert!(!on(i, "test -e /etc/etcd/pki/ca.crt || test -e /etc/containerd/config.toml || test -e /etc/haproxy/haproxy.cfg").1);
+    }
+
+    converge(&p, &t);
+    for i in t.nodes() {
+        assert_containerd(i);
+    }
+    assert_load_balancers(&t, &hosts, 9);
+    assert_kubeadm(&t, &hosts);
+
+    // etcd: three healthy members over TLS, writable with one of them stopped.
+    let endpoints: Vec<String> = t
+        .indexes("etcd")
+        .iter()
+        .map(|&i| format!("https://{}:2379", hosts[i - 1].addr))
+        .collect();
+    let etcdctl = format!(
+        "ETCDCTL_API=3 etcdctl --endpoints={} --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/server.crt --key=/etc/etcd/pki/server.key",
+        endpoints.join(",")
+    );
+    let health = on_ok(1, &format!("{etcdctl} endpoint health --cluster 2>&1"));
+    assert_eq!(health.matches("is healthy").count(), 3, "{health}");
+    let members = on_ok(1, &format!("{etcdctl} member list"));
+    assert_eq!(
+        members
+            .lines()
+            .filter(|l| l.contains(", started, "))
+            .count(),
+        3,
+        "{members}"
+    );
+    on_ok(3, "systemctl stop etcd");
+    let put = on(
+        1,
+        &format!("{etcdctl} --command-timeout=10s put windlass-k8s-test one-down 2>&1"),
+    );
+    let got = on(
+        2,
+        &format!("{etcdctl} get windlass-k8s-test --print-value-only 2>&1"),
+    );
+    on_ok(3, "systemctl start etcd");
+    assert!(
+        put.1 && put.0.contains("OK"),
+        "put with one member down: {}",
+        put.0
+    );
+    assert_eq!(got.0.trim(), "one-down");
+    // the API server's client certificate is on every control plane
+    for i in t.indexes("kube_control_plane") {
+        on_ok(
+            i,
+            "test -s /etc/kubernetes/pki/etcd/ca.crt && test -s /etc/kubernetes/pki/apiserver-etcd-client.crt && \
+             [ \"$(stat -c %a /etc/kubernetes/pki/apiserver-etcd-client.key)\" = 600 ]",
+        );
+    }
+}
