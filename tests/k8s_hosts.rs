@@ -620,14 +620,10 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
     }
 }
 
-#[test]
-fn ha_stacked_for_real() {
-    let Some(_inv) = k8s_testhosts("ha_stacked_for_real") else {
-        return;
-    };
-    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
-    let t = HA_STACKED;
-    let (hosts, conn) = fresh_hosts(7);
+/// Fresh hosts for `t` (`n` of them), its inventory in a new project, the stand-ins on the
+/// nodes and a stand-in API server on each control plane.
+fn prepare(t: &Topology, n: usize) -> (Vec<Host>, Project) {
+    let (hosts, conn) = fresh_hosts(n);
     let p = Project::new();
     t.write_inventory(&p, &hosts, &conn);
     for i in t.nodes() {
@@ -636,10 +632,13 @@ fn ha_stacked_for_real() {
     for i in t.indexes("kube_control_plane") {
         start_apiserver_standin(i);
     }
+    (hosts, p)
+}
 
-    // What a first run would do, host by host (check mode changes nothing).
-    let (events, report, took) = run(&p, &t, true);
-    eprintln!("k8s_hosts: ha-stacked check run: {took:.1?}");
+/// The check run on fresh hosts: it must pass; its plan must match snapshot `name`.
+fn check_plan(p: &Project, t: &Topology, name: &str) {
+    let (events, report, took) = run(p, t, true);
+    eprintln!("k8s_hosts: {} check run: {took:.1?}", t.name);
     assert_eq!(
         report.exit_code,
         0,
@@ -647,7 +646,19 @@ fn ha_stacked_for_real() {
         failures(&events),
         report.stats
     );
-    insta::assert_yaml_snapshot!("ha_stacked_check_plan", plan(&events, p.path()));
+    insta::assert_yaml_snapshot!(name, plan(&events, p.path()));
+}
+
+#[test]
+fn ha_stacked_for_real() {
+    let Some(_inv) = k8s_testhosts("ha_stacked_for_real") else {
+        return;
+    };
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = HA_STACKED;
+    let (hosts, p) = prepare(&t, 7);
+    // What a first run would do, host by host (check mode changes nothing).
+    check_plan(&p, &t, "ha_stacked_check_plan");
     for i in 1..=6 {
         assert!(!on(i, "test -e /etc/containerd/config.toml || test -e /etc/haproxy/haproxy.cfg || test -e /etc/kubernetes/admin.conf").1);
     }
@@ -672,20 +683,8 @@ fn ha_external_etcd_for_real() {
     };
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = HA_EXTERNAL_ETCD;
-    let (hosts, conn) = fresh_hosts(9);
-    let p = Project::new();
-    t.write_inventory(&p, &hosts, &conn);
-    for i in t.nodes() {
-        install_standins(i);
-    }
-    for i in t.indexes("kube_control_plane") {
-        start_apiserver_standin(i);
-    }
-
-    let (events, report, took) = run(&p, &t, true);
-    eprintln!("k8s_hosts: ha-external-etcd check run: {took:.1?}");
-    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
-    insta::assert_yaml_snapshot!("ha_external_etcd_check_plan", plan(&events, p.path()));
+    let (hosts, p) = prepare(&t, 9);
+    check_plan(&p, &t, "ha_external_etcd_check_plan");
     for i in 1..=8 {
         assert!(!on(i, "test -e /etc/etcd/pki/ca.crt || test -e /etc/containerd/config.toml || test -e /etc/haproxy/haproxy.cfg").1);
     }
