@@ -148,6 +148,11 @@ pub struct RunArgs {
     /// Remove a stale host lock left by a run that died, then run.
     #[arg(long = "break-lock")]
     pub break_lock: bool,
+    /// Run every task's probe on its own instead of batching the probes of upcoming tasks
+    /// into one round trip per host (for comparison and troubleshooting; the results are
+    /// the same).
+    #[arg(long = "no-probe-batching")]
+    pub no_probe_batching: bool,
     /// Run twice; fail (exit 2) if the second run changes anything, listing what changed.
     #[arg(long = "assert-idempotent")]
     pub assert_idempotent: bool,
@@ -444,6 +449,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         become_password: become_password(a.ask_become_pass)?,
         host_lock: true,
         break_lock: a.break_lock,
+        batch_probes: !a.no_probe_batching,
     };
     let inv_file = a.connect.inventory.first().cloned();
     let rt = runtime()?;

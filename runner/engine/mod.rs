@@ -7,6 +7,7 @@
 //! host's failure is an event; only bad options or bad input stop the run.
 
 pub mod host_vars;
+mod prefetch;
 mod run_task;
 mod walk;
 
@@ -61,6 +62,11 @@ pub struct RunOptions {
     pub host_lock: bool,
     /// Remove an existing host lock first (`--break-lock`).
     pub break_lock: bool,
+    /// Run the probes of upcoming tasks together, one round trip per host, and answer each
+    /// task's probe from that batch while nothing has changed the host since
+    /// ([`crate::transport::probe_cache`]); SSH hosts only. On by default
+    /// (`--no-probe-batching` turns it off).
+    pub batch_probes: bool,
 }
 
 impl Default for RunOptions {
@@ -80,6 +86,7 @@ impl Default for RunOptions {
             become_password: None,
             host_lock: false,
             break_lock: false,
+            batch_probes: true,
         }
     }
 }
@@ -693,7 +700,7 @@ impl Engine {
         let mut task = task;
         task.kw.tags.insert("always".into());
         let _ = self
-            .run_task_on_hosts(cx, &Arc::new(task), batch, false)
+            .run_task_on_hosts(cx, &Arc::new(task), batch, false, Arc::from([]))
             .await;
     }
 
@@ -753,6 +760,9 @@ impl Engine {
                 t,
                 pw.clone(),
             ));
+        }
+        if self.opts.batch_probes && spec.kind == crate::transport::ConnectionKind::Ssh {
+            t = Arc::new(crate::transport::probe_cache::ProbeCache::new(t));
         }
         self.transports
             .lock()

@@ -124,6 +124,7 @@ impl Engine {
         t: &Arc<Task>,
         hosts: &[String],
         handler: bool,
+        ahead: Arc<[Arc<Task>]>,
     ) -> Result<()> {
         if !handler && !self.task_selected(t) {
             return Ok(());
@@ -207,7 +208,7 @@ impl Engine {
                 set.spawn(async move {
                     let mut out = Vec::with_capacity(part.len());
                     for h in part {
-                        let r = me.run_on_host(&scope, &t, &h).await;
+                        let r = me.run_on_host(&scope, &t, &h, &[]).await;
                         out.push((h, r));
                     }
                     out
@@ -224,8 +225,9 @@ impl Engine {
                 let me = self.clone();
                 let t = t.clone();
                 let scope = cx.scope.clone();
+                let ahead = ahead.clone();
                 set.spawn(async move {
-                    let r = me.run_on_host(&scope, &t, &h).await;
+                    let r = me.run_on_host(&scope, &t, &h, &ahead).await;
                     drop(permit);
                     vec![(h, r)]
                 });
@@ -341,6 +343,7 @@ impl Engine {
         scope: &Arc<super::host_vars::PlayScope>,
         t: &Arc<Task>,
         host: &str,
+        ahead: &[Arc<Task>],
     ) -> Result<HostRun> {
         let t0 = Instant::now();
         let Some(hv) = self.host_vars(scope, host) else {
@@ -457,6 +460,7 @@ impl Engine {
             };
             return Ok(self.finish(t, host, Some(o), Map::new(), t0, no_log, Some(())));
         }
+        self.prefetch_probes(scope, t, ahead, host).await;
         let o = self.run_once_item(t, host, &hv).await;
         Ok(self.finish(t, host, Some(o), Map::new(), t0, no_log, None))
     }
@@ -624,6 +628,60 @@ impl Engine {
         }
     }
 
+    /// The task's module arguments, templated, with `omit` removed.
+    pub(crate) fn task_args(
+        &self,
+        t: &Task,
+        vars: &Arc<dyn Vars>,
+    ) -> Result<Map<String, Value>, String> {
+        let mut args =
+            match self
+                .templar
+                .render_value(&Value::Object(t.args.clone()), vars, Some(&t.args_loc))
+            {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => Map::new(),
+                Err(e) => return Err(located(e)),
+            };
+        let omit = &self.scope.omit;
+        args.retain(|_, v| v.as_str() != Some(omit.as_str()));
+        Ok(args)
+    }
+
+    /// The task's privilege escalation (`become`, `become_user`, `become_method`,
+    /// `become_flags`).
+    pub(crate) fn task_become(
+        &self,
+        t: &Task,
+        vars: &Arc<dyn Vars>,
+    ) -> Result<Option<Become>, String> {
+        if !self.kw_bool(&t.kw.become_, vars, t)? {
+            return Ok(None);
+        }
+        let user = self
+            .kw_string(&t.kw.become_user, vars, t)?
+            .unwrap_or_else(|| "root".into());
+        let method = match self.kw_string(&t.kw.become_method, vars, t)?.as_deref() {
+            None | Some("sudo") => BecomeMethod::Sudo,
+            Some("su") => BecomeMethod::Su,
+            Some(other) => {
+                return Err(format!(
+                    "become_method `{other}` is not supported (use sudo or su)"
+                ));
+            }
+        };
+        let flags = match self.kw_string(&t.kw.become_flags, vars, t)? {
+            Some(f) => crate::command::split(&f).ok_or("unbalanced quotes in become_flags")?,
+            None => Vec::new(),
+        };
+        Ok(Some(Become {
+            method,
+            user,
+            flags,
+            with_password: self.opts.become_password.is_some(),
+        }))
+    }
+
     async fn try_run_once_item(
         self: &Arc<Self>,
         t: &Task,
@@ -667,18 +725,7 @@ impl Engine {
             .get(action)
             .cloned()
             .ok_or_else(|| format!("unknown module `{action}`"))?;
-        // Arguments: templated, `omit` removed.
-        let mut args = match self.templar.render_value(
-            &Value::Object(t.args.clone()),
-            &vars,
-            Some(&t.args_loc),
-        ) {
-            Ok(Value::Object(m)) => m,
-            Ok(_) => Map::new(),
-            Err(e) => return Err(located(e)),
-        };
-        let omit = &self.scope.omit;
-        args.retain(|_, v| v.as_str() != Some(omit.as_str()));
+        let args = self.task_args(t, &vars)?;
         let check = match &t.kw.check_mode {
             Some(v) => self.kw_bool(&Some(v.clone()), &vars, t)?,
             None => self.opts.check,
@@ -687,32 +734,7 @@ impl Engine {
             Some(v) => self.kw_bool(&Some(v.clone()), &vars, t)?,
             None => self.opts.diff,
         };
-        let become_ = if self.kw_bool(&t.kw.become_, &vars, t)? {
-            let user = self
-                .kw_string(&t.kw.become_user, &vars, t)?
-                .unwrap_or_else(|| "root".into());
-            let method = match self.kw_string(&t.kw.become_method, &vars, t)?.as_deref() {
-                None | Some("sudo") => BecomeMethod::Sudo,
-                Some("su") => BecomeMethod::Su,
-                Some(other) => {
-                    return Err(format!(
-                        "become_method `{other}` is not supported (use sudo or su)"
-                    ));
-                }
-            };
-            let flags = match self.kw_string(&t.kw.become_flags, &vars, t)? {
-                Some(f) => crate::command::split(&f).ok_or("unbalanced quotes in become_flags")?,
-                None => Vec::new(),
-            };
-            Some(Become {
-                method,
-                user,
-                flags,
-                with_password: self.opts.become_password.is_some(),
-            })
-        } else {
-            None
-        };
+        let become_ = self.task_become(t, &vars)?;
         let mut env = Vec::new();
         for e in &t.kw.environment {
             match self

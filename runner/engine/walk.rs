@@ -39,7 +39,7 @@ impl Engine {
         hosts: &'a [String],
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
         Box::pin(async move {
-            for node in nodes {
+            for (i, node) in nodes.iter().enumerate() {
                 if self.is_cancelled() {
                     return Err(Error::Interrupted);
                 }
@@ -54,7 +54,17 @@ impl Engine {
                         {
                             self.run_meta(cx, t, &active).await?;
                         } else {
-                            self.run_task_on_hosts(cx, t, &active, false).await?;
+                            // The plain tasks that follow, whose probes may be batched
+                            // with this one's.
+                            let ahead: Arc<[Arc<Task>]> = nodes[i + 1..]
+                                .iter()
+                                .map_while(|n| match n {
+                                    TaskNode::Task(t) => Some(t.clone()),
+                                    _ => None,
+                                })
+                                .take(super::prefetch::LOOKAHEAD)
+                                .collect();
+                            self.run_task_on_hosts(cx, t, &active, false, ahead).await?;
                         }
                     }
                     TaskNode::Block(b) => {
@@ -426,7 +436,8 @@ impl Engine {
                         continue;
                     }
                     ran_any = true;
-                    self.run_task_on_hosts(cx, h, &targets, true).await?;
+                    self.run_task_on_hosts(cx, h, &targets, true, Arc::from([]))
+                        .await?;
                 }
                 if !ran_any {
                     break;

@@ -134,6 +134,18 @@ pub trait Module: Send + Sync {
     fn controller_only(&self) -> bool {
         false
     }
+    /// The read-only command this module would run first to learn the host's state (its
+    /// probe), exactly as [`Module::run`] would run it, so the engine can batch it with the
+    /// probes of the tasks around it. `None` (the default): no probe, or none known before
+    /// running; the task then simply runs.
+    async fn probe_command(
+        &self,
+        _ctx: &TaskCtx<'_>,
+        _args: Map<String, Value>,
+    ) -> Option<crate::command::RemoteCommand> {
+        None
+    }
+
     /// Run with templated arguments. Returns the result dictionary; set `failed: true` in
     /// it, or return [`ModuleError::Failed`], to fail the task.
     async fn run(

@@ -227,6 +227,18 @@ impl<P: Planned> Module for PlannedModule<P> {
         }
     }
 
+    async fn probe_command(
+        &self,
+        ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Option<RemoteCommand> {
+        let mut p: P::Params = params(self.0.name(), args).ok()?;
+        self.0.prepare(&mut p, ctx).await.ok()?;
+        let mut cmd = self.0.probe(&p).ok()??.with_become(ctx.become_.clone());
+        cmd.timeout = ctx.timeout;
+        Some(cmd)
+    }
+
     async fn run(
         &self,
         ctx: &TaskCtx<'_>,
@@ -242,7 +254,7 @@ impl<P: Planned> Module for PlannedModule<P> {
             Some(cmd) => {
                 let mut cmd = cmd.with_become(ctx.become_.clone());
                 cmd.timeout = ctx.timeout;
-                Some(ctx.transport.exec(&cmd).await?)
+                Some(ctx.transport.exec_probe(&cmd).await?)
             }
             None => None,
         };

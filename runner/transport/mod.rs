@@ -9,6 +9,7 @@
 pub mod become_password;
 pub mod host_lock;
 pub mod local;
+pub mod probe_cache;
 pub mod spec;
 pub mod ssh;
 
@@ -126,8 +127,20 @@ pub trait Transport: Send + Sync {
         Ok(out.stdout)
     }
 
+    /// Run a command that only reads the host's state (a module's probe). A transport may
+    /// answer it from probes it ran earlier in a batch, as long as nothing was done to the
+    /// host since ([`probe_cache::ProbeCache`]). The default runs it.
+    async fn exec_probe(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
+        self.exec(cmd).await
+    }
+
     /// Close connections (SSH masters). Further calls may reconnect.
     async fn close(&self) {}
+
+    /// The probe batcher in front of this transport, if there is one.
+    fn probe_batch(&self) -> Option<&probe_cache::ProbeCache> {
+        None
+    }
 }
 
 /// How to connect to a host, resolved from inventory variables and the command line.

@@ -1,0 +1,135 @@
+//! Working out the probes of the tasks ahead, so a host answers them in one round trip.
+//!
+//! Why this module exists: the engine is the only part that knows which tasks come next.
+//! Before a task runs on a host whose transport batches probes
+//! ([`crate::transport::probe_cache`]), the task and the plain tasks after it in the same
+//! list are resolved as they would be now — their variables, `when`, templated arguments,
+//! `become` — and each module names the probe it would run. Those go to the host together;
+//! each task later still runs its own probe, which the batch answers if nothing changed the
+//! host in between. Anything that cannot be worked out ahead (an undefined variable, a
+//! `when` that needs a result still to come) just ends the lookahead: the worst case is a
+//! probe run for nothing, never a wrong answer.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::command::RemoteCommand;
+use crate::modules::{Registry, TaskCtx};
+use crate::playbook::task::Task;
+use crate::template::Vars;
+use crate::transport::Transport;
+
+use super::Engine;
+use super::host_vars::PlayScope;
+
+/// How many following tasks a walk hands to a task for batching.
+pub(crate) const LOOKAHEAD: usize = 64;
+
+/// What a task ahead contributes to a batch.
+enum Ahead {
+    /// This probe.
+    Probe(RemoteCommand),
+    /// Nothing, but the tasks after it may still be batched (skipped, controller-only).
+    Pass,
+    /// Nothing, and the lookahead ends here (it would change the host, or cannot be
+    /// worked out yet).
+    Stop,
+}
+
+impl Engine {
+    /// Before `t` runs on `host`: when the host's transport wants a batch, work out the
+    /// probes of `t` and of the tasks `ahead` of it, and run them in one round trip.
+    pub(crate) async fn prefetch_probes(
+        self: &Arc<Self>,
+        scope: &Arc<PlayScope>,
+        t: &Arc<Task>,
+        ahead: &[Arc<Task>],
+        host: &str,
+    ) {
+        if !self.opts.batch_probes || ahead.is_empty() || !self.started.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(hv) = self.host_vars(scope, host) else {
+            return;
+        };
+        let Ok(transport) = self.transport(host, &hv, &t.loc) else {
+            return;
+        };
+        let Some(cache) = transport.probe_batch() else {
+            return;
+        };
+        let want = cache.wanted();
+        if want < 2 {
+            return;
+        }
+        let mut cmds = Vec::new();
+        for task in std::iter::once(t).chain(ahead) {
+            if cmds.len() >= want {
+                break;
+            }
+            match self.probe_ahead(scope, task, host, &transport).await {
+                Ahead::Probe(c) => cmds.push(c),
+                Ahead::Pass => {}
+                Ahead::Stop => break,
+            }
+        }
+        cache.prefetch(&cmds).await;
+    }
+
+    /// The probe `t` would run on `host` if it ran now.
+    async fn probe_ahead(
+        self: &Arc<Self>,
+        scope: &Arc<PlayScope>,
+        t: &Task,
+        host: &str,
+        transport: &Arc<dyn Transport>,
+    ) -> Ahead {
+        if !self.task_selected(t) {
+            return Ahead::Pass;
+        }
+        if t.loop_.is_some()
+            || t.kw.delegate_to.is_some()
+            || t.kw.run_once.is_some()
+            || t.kw.timeout.is_some()
+            || Registry::is_engine_action(&t.action)
+        {
+            return Ahead::Stop;
+        }
+        let Some(module) = self.loader.registry().get(&t.action).cloned() else {
+            return Ahead::Stop;
+        };
+        if module.controller_only() {
+            return Ahead::Pass;
+        }
+        let Some(hv) = self.host_vars(scope, host) else {
+            return Ahead::Stop;
+        };
+        let vars: Arc<dyn Vars> = Arc::new(self.task_vars(hv, t));
+        for c in &t.kw.when {
+            match self.templar.eval_bool(c, &vars, Some(&t.loc)) {
+                Ok(true) => {}
+                Ok(false) => return Ahead::Pass,
+                Err(_) => return Ahead::Stop,
+            }
+        }
+        let (Ok(args), Ok(become_)) = (self.task_args(t, &vars), self.task_become(t, &vars)) else {
+            return Ahead::Stop;
+        };
+        let ctx = TaskCtx {
+            host,
+            transport: transport.clone(),
+            check: self.opts.check,
+            diff: self.opts.diff,
+            become_,
+            env: Vec::new(),
+            vars: vars.clone(),
+            templar: &self.templar,
+            timeout: None,
+            changed_before: false,
+        };
+        match module.probe_command(&ctx, args).await {
+            Some(cmd) => Ahead::Probe(cmd),
+            None => Ahead::Stop,
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Batched probes: the read-only commands of several upcoming tasks in one round trip.
+//!
+//! Why this module exists: on a converged host almost every task is one probe that finds
+//! nothing to do, so a re-run costs a round trip per task per host. The engine knows which
+//! tasks come next; it asks this wrapper to run their probes together ([`ProbeCache::prefetch`])
+//! and each task then finds its probe's output here instead of asking the host again.
+//!
+//! Why it stays honest: an answer is only ever given for the exact command the task would
+//! have run (same shell line, same privilege escalation), and only while nothing has been
+//! done to the host since the batch ran. Any command or file write through this transport
+//! — a change, a `command:` task, a handler, a task delegated here from another host —
+//! forgets every prefetched answer first, so a probe never reports a state that an earlier
+//! task of the run has since changed. A batch that raced with such a write is dropped.
+//!
+//! How much to prefetch adapts per host: a batch whose answers went unused because the host
+//! was changed halfway (a first run, where nearly every task changes something) halves the
+//! next batch, down to no batching; a batch used up entirely doubles it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::{ExecOutput, PutFile, Transport, TransportError};
+use crate::command::{Become, RemoteCommand};
+
+/// The first batch size, and the bounds of the adaptive one.
+const START_WINDOW: usize = 16;
+const MAX_WINDOW: usize = 64;
+/// Tasks in a row without a change after which a host that stopped batching starts again.
+const QUIET_RESTART: usize = 3;
+
+/// The marker line in front of each probe's output in a batch.
+const MARK: &str = "WLPROBE";
+
+#[derive(Default)]
+struct State {
+    /// Bumped by every command or write that is not a probe.
+    epoch: u64,
+    /// Prefetched outputs by shell line, valid for `epoch`.
+    entries: HashMap<String, (ExecOutput, bool)>,
+    /// How many probes the next batch may hold.
+    window: usize,
+    /// Probes since the last change that were not answered from a batch.
+    quiet: usize,
+}
+
+impl State {
+    /// Something was done to the host: forget the batch and learn from how much of it was used.
+    fn invalidate(&mut self) {
+        self.epoch += 1;
+        self.quiet = 0;
+        if !self.entries.is_empty() {
+            let unused = self.entries.values().filter(|(_, used)| !used).count();
+            if unused > 0 {
+                self.window /= 2;
+            }
+            self.entries.clear();
+        }
+    }
+}
+
+/// A transport that answers probes from a prefetched batch (see the module docs).
+pub struct ProbeCache {
+    inner: Arc<dyn Transport>,
+    state: Mutex<State>,
+}
+
+impl ProbeCache {
+    /// Wrap `inner`.
+    pub fn new(inner: Arc<dyn Transport>) -> Self {
+        ProbeCache {
+            inner,
+            state: Mutex::new(State {
+                window: START_WINDOW,
+                ..State::default()
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `cmd` can go into a batch: no stdin of its own (and no become password, which
+    /// travels on stdin), no timeout of its own.
+    pub fn batchable(cmd: &RemoteCommand) -> bool {
+        cmd.stdin.is_none()
+            && cmd.timeout.is_none()
+            && !cmd
+                .become_
+                .as_ref()
+                .is_some_and(|b: &Become| b.with_password)
+    }
+
+    /// The shell script that runs `cmds` one after the other, each in its own subshell with
+    /// no stdin, and prints each one's exit code, output and error output with their sizes.
+    pub fn batch_script(cmds: &[RemoteCommand]) -> String {
+        let mut s = String::from(
+            "d=$(mktemp -d) || exit 97; trap 'rm -rf \"$d\"' EXIT; trap 'exit 1' HUP INT TERM PIPE\n",
+        );
+        for c in cmds {
+            s.push_str("( ");
+            s.push_str(&c.to_shell());
+            s.push_str(" ) </dev/null >\"$d/o\" 2>\"$d/e\"; r=$?; printf '\\n");
+            s.push_str(MARK);
+            s.push_str(" %s %s %s\\n' \"$r\" \"$(wc -c <\"$d/o\")\" \"$(wc -c <\"$d/e\")\"; cat \"$d/o\" \"$d/e\"\n");
+        }
+        s
+    }
+
+    /// Split a batch's output into one [`ExecOutput`] per command; `None` if it is not what
+    /// [`ProbeCache::batch_script`] prints for `n` commands.
+    pub fn parse_batch(out: &[u8], n: usize) -> Option<Vec<ExecOutput>> {
+        let mut rest = out;
+        let mut outs = Vec::with_capacity(n);
+        let head = format!("\n{MARK} ");
+        for _ in 0..n {
+            rest = rest.strip_prefix(head.as_bytes())?;
+            let nl = rest.iter().position(|b| *b == b'\n')?;
+            let line = std::str::from_utf8(&rest[..nl]).ok()?;
+            rest = &rest[nl + 1..];
+            let mut f = line.split(' ').map(|w| w.trim().parse::<i64>());
+            let (rc, o, e) = (f.next()?.ok()?, f.next()?.ok()?, f.next()?.ok()?);
+            let (o, e) = (usize::try_from(o).ok()?, usize::try_from(e).ok()?);
+            if rest.len() < o + e {
+                return None;
+            }
+            outs.push(ExecOutput {
+                rc: i32::try_from(rc).ok()?,
+                stdout: rest[..o].to_vec(),
+                stderr: rest[o..o + e].to_vec(),
+            });
+            rest = &rest[o + e..];
+        }
+        rest.is_empty().then_some(outs)
+    }
+
+    /// How many upcoming probes the engine should prefetch now: 0 while a batch is still
+    /// being used, or when batching does not pay on this host.
+    pub fn wanted(&self) -> usize {
+        let mut st = self.state();
+        if !st.entries.is_empty() {
+            if st.entries.values().all(|(_, used)| *used) {
+                // Used up: the next batch may be bigger.
+                st.window = (st.window * 2).clamp(2, MAX_WINDOW);
+                st.entries.clear();
+            } else {
+                return 0;
+            }
+        }
+        if st.window < 2 && st.quiet >= QUIET_RESTART {
+            st.window = 4;
+        }
+        if st.window < 2 { 0 } else { st.window }
+    }
+
+    /// Run `cmds` (probes, see [`ProbeCache::batchable`]) in one round trip and keep their
+    /// outputs for [`Transport::exec_probe`]. Failures are not errors: the probes then run
+    /// one by one as usual.
+    pub async fn prefetch(&self, cmds: &[RemoteCommand]) {
+        let mut seen = std::collections::HashSet::new();
+        let cmds: Vec<&RemoteCommand> = cmds
+            .iter()
+            .filter(|c| Self::batchable(c) && seen.insert(c.to_shell()))
+            .collect();
+        if cmds.len() < 2 {
+            return;
+        }
+        let owned: Vec<RemoteCommand> = cmds.iter().map(|c| (*c).clone()).collect();
+        let epoch = self.state().epoch;
+        let batch = RemoteCommand::shell(Self::batch_script(&owned));
+        let Ok(out) = self.inner.exec(&batch).await else {
+            return;
+        };
+        if out.rc != 0 {
+            return;
+        }
+        let Some(outs) = Self::parse_batch(&out.stdout, owned.len()) else {
+            return;
+        };
+        let mut st = self.state();
+        if st.epoch != epoch {
+            return;
+        }
+        for (c, o) in owned.iter().zip(outs) {
+            st.entries.insert(c.to_shell(), (o, false));
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for ProbeCache {
+    async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
+        self.state().invalidate();
+        let out = self.inner.exec(cmd).await;
+        // Whatever ran may still have been changing the host when a batch started.
+        self.state().invalidate();
+        out
+    }
+
+    async fn exec_probe(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
+        if cmd.stdin.is_none() {
+            let mut st = self.state();
+            if let Some((out, used)) = st.entries.get_mut(&cmd.to_shell()) {
+                *used = true;
+                return Ok(out.clone());
+            }
+            st.quiet += 1;
+        }
+        self.inner.exec(cmd).await
+    }
+
+    async fn put(
+        &self,
+        file: &PutFile<'_>,
+        become_: Option<&Become>,
+    ) -> Result<(), TransportError> {
+        self.state().invalidate();
+        let r = self.inner.put(file, become_).await;
+        self.state().invalidate();
+        r
+    }
+
+    async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Vec<u8>, TransportError> {
+        self.inner.get(path, become_).await
+    }
+
+    async fn close(&self) {
+        self.state().invalidate();
+        self.inner.close().await;
+    }
+
+    fn probe_batch(&self) -> Option<&ProbeCache> {
+        Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_output_round_trips_through_sh() {
+        let cmds = vec![
+            RemoteCommand::argv(["printf", "a\\nb"]),
+            RemoteCommand::shell("echo err >&2; exit 3"),
+            RemoteCommand::argv(["cat", "/nonexistent/x"]),
+            RemoteCommand::shell("printf '\\nWLPROBE 1 2 3\\n'; printf '\\000bin'").with_chdir("/"),
+        ];
+        let script = ProbeCache::batch_script(&cmds);
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let outs = ProbeCache::parse_batch(&out.stdout, cmds.len()).expect("parses");
+        assert_eq!(outs[0].stdout, b"a\nb");
+        assert_eq!((outs[0].rc, outs[0].stderr.as_slice()), (0, &b""[..]));
+        assert_eq!((outs[1].rc, outs[1].stderr.as_slice()), (3, &b"err\n"[..]));
+        assert_ne!(outs[2].rc, 0);
+        assert!(!outs[2].stderr.is_empty());
+        assert_eq!(outs[3].stdout, b"\nWLPROBE 1 2 3\n\0bin");
+        // Wrong count or trailing bytes: not a batch.
+        assert!(ProbeCache::parse_batch(&out.stdout, cmds.len() - 1).is_none());
+        assert!(ProbeCache::parse_batch(b"garbage", 1).is_none());
+    }
+}
