@@ -133,6 +133,9 @@ fn playbook(dir: &str) -> String {
       file: {{src: "{dir}/a/f", dest: "{dir}/b/l", state: link}}
     - name: d3
       file: {{path: "{dir}/c", state: directory}}
+    - name: dirs
+      file: {{path: "{dir}/c/{{{{ item }}}}", state: directory}}
+      loop: [x, y, z]
 "#
     )
 }
@@ -155,7 +158,7 @@ fn changes_are_seen_by_later_probes_and_reruns_are_batched() {
     };
     assert_eq!(
         changed(&first),
-        ["d1", "d2", "f1", "f2", "link", "d3"],
+        ["d1", "d2", "f1", "f2", "link", "d3", "dirs", "dirs", "dirs"],
         "{first:#?}"
     );
     let sum = registered(&first, "s1")["stat"]["checksum"]
@@ -171,10 +174,11 @@ fn changes_are_seen_by_later_probes_and_reruns_are_batched() {
     assert!(changed(&plain).is_empty(), "{plain:#?}");
     assert_eq!(plain_t.batches.load(Ordering::SeqCst), 0);
     let plain_execs = plain_t.execs.load(Ordering::SeqCst);
-    assert_eq!(plain_execs, 9, "{:#?}", plain_t.lines.lock().unwrap());
+    assert_eq!(plain_execs, 12, "{:#?}", plain_t.lines.lock().unwrap());
 
-    // Re-run, batched: same results, the nine probes in two round trips — f2's content
-    // needs s1's registered result, so the first batch stops before it.
+    // Re-run, batched: same results, the twelve probes (three for the loop's items) in two
+    // round trips — f2's content needs s1's registered result, so the first batch stops
+    // before it.
     let (batched, batched_t) = run(&p, true);
     assert_eq!(statuses(&batched), statuses(&plain));
     assert_eq!(

@@ -25,11 +25,22 @@ use super::host_vars::PlayScope;
 /// How many following tasks a walk hands to a task for batching.
 pub(crate) const LOOKAHEAD: usize = 64;
 
+/// Controller-side modules that finish at once and touch no host: the lookahead may pass
+/// over them. Any other task without a probe ends it (a `pause`-like or custom module could
+/// take long enough for the host to change by itself).
+const INSTANT: &[&str] = &[
+    "ansible.builtin.debug",
+    "ansible.builtin.set_fact",
+    "ansible.builtin.assert",
+    "ansible.builtin.fail",
+];
+
 /// What a task ahead contributes to a batch.
 enum Ahead {
-    /// This probe.
-    Probe(RemoteCommand),
-    /// Nothing, but the tasks after it may still be batched (skipped, controller-only).
+    /// These probes (one per loop item).
+    Probes(Vec<RemoteCommand>),
+    /// Nothing, but the tasks after it may still be batched (skipped, instant
+    /// controller-side modules).
     Pass,
     /// Nothing, and the lookahead ends here (it would change the host, or cannot be
     /// worked out yet).
@@ -37,8 +48,9 @@ enum Ahead {
 }
 
 impl Engine {
-    /// Before `t` runs on `host`: when the host's transport wants a batch, work out the
-    /// probes of `t` and of the tasks `ahead` of it, and run them in one round trip.
+    /// Before `t` runs on `host`: when the host's transport batches probes and holds no
+    /// answer for `t`'s probe, work out the probes of `t` and of the tasks `ahead` of it,
+    /// and run them in one round trip.
     pub(crate) async fn prefetch_probes(
         self: &Arc<Self>,
         scope: &Arc<PlayScope>,
@@ -58,17 +70,23 @@ impl Engine {
         let Some(cache) = transport.probe_batch() else {
             return;
         };
-        let want = cache.wanted();
+        // Only right before a task that probes: the batch is then as fresh as that probe.
+        let Ahead::Probes(mut cmds) = self.probe_ahead(scope, t, host, &transport).await else {
+            return;
+        };
+        if cmds.first().is_some_and(|c| cache.has(c)) {
+            return;
+        }
+        let want = cache.next_batch();
         if want < 2 {
             return;
         }
-        let mut cmds = Vec::new();
-        for task in std::iter::once(t).chain(ahead) {
+        for task in ahead {
             if cmds.len() >= want {
                 break;
             }
             match self.probe_ahead(scope, task, host, &transport).await {
-                Ahead::Probe(c) => cmds.push(c),
+                Ahead::Probes(c) => cmds.extend(c),
                 Ahead::Pass => {}
                 Ahead::Stop => break,
             }
@@ -76,7 +94,7 @@ impl Engine {
         cache.prefetch(&cmds).await;
     }
 
-    /// The probe `t` would run on `host` if it ran now.
+    /// The probes `t` would run on `host` if it ran now.
     async fn probe_ahead(
         self: &Arc<Self>,
         scope: &Arc<PlayScope>,
@@ -87,10 +105,11 @@ impl Engine {
         if !self.task_selected(t) {
             return Ahead::Pass;
         }
-        if t.loop_.is_some()
-            || t.kw.delegate_to.is_some()
+        if t.kw.delegate_to.is_some()
             || t.kw.run_once.is_some()
             || t.kw.timeout.is_some()
+            || t.until.is_some()
+            || t.loop_control.pause.is_some()
             || Registry::is_engine_action(&t.action)
         {
             return Ahead::Stop;
@@ -99,37 +118,69 @@ impl Engine {
             return Ahead::Stop;
         };
         if module.controller_only() {
-            return Ahead::Pass;
+            return if INSTANT.contains(&module.name()) {
+                Ahead::Pass
+            } else {
+                Ahead::Stop
+            };
         }
         let Some(hv) = self.host_vars(scope, host) else {
             return Ahead::Stop;
         };
-        let vars: Arc<dyn Vars> = Arc::new(self.task_vars(hv, t));
-        for c in &t.kw.when {
-            match self.templar.eval_bool(c, &vars, Some(&t.loc)) {
-                Ok(true) => {}
-                Ok(false) => return Ahead::Pass,
-                Err(_) => return Ahead::Stop,
+        let hv = self.task_vars(hv, t);
+        // One set of variables per loop item (the task's own without a loop).
+        let per_item = if t.loop_.is_some() {
+            let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+            let Ok(items) = self.loop_items(t, &vars) else {
+                return Ahead::Stop;
+            };
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| hv.with_locals(self.loop_locals(t, item, i)))
+                .collect()
+        } else {
+            vec![hv]
+        };
+        let mut cmds = Vec::new();
+        for hv in per_item {
+            let vars: Arc<dyn Vars> = Arc::new(hv);
+            let mut run = true;
+            for c in &t.kw.when {
+                match self.templar.eval_bool(c, &vars, Some(&t.loc)) {
+                    Ok(true) => {}
+                    Ok(false) => run = false,
+                    Err(_) => return Ahead::Stop,
+                }
+            }
+            if !run {
+                continue;
+            }
+            let (Ok(args), Ok(become_)) = (self.task_args(t, &vars), self.task_become(t, &vars))
+            else {
+                return Ahead::Stop;
+            };
+            let ctx = TaskCtx {
+                host,
+                transport: transport.clone(),
+                check: self.opts.check,
+                diff: self.opts.diff,
+                become_,
+                env: Vec::new(),
+                vars: vars.clone(),
+                templar: &self.templar,
+                timeout: None,
+                changed_before: false,
+            };
+            match module.probe_command(&ctx, args).await {
+                Some(cmd) => cmds.push(cmd),
+                None => return Ahead::Stop,
             }
         }
-        let (Ok(args), Ok(become_)) = (self.task_args(t, &vars), self.task_become(t, &vars)) else {
-            return Ahead::Stop;
-        };
-        let ctx = TaskCtx {
-            host,
-            transport: transport.clone(),
-            check: self.opts.check,
-            diff: self.opts.diff,
-            become_,
-            env: Vec::new(),
-            vars: vars.clone(),
-            templar: &self.templar,
-            timeout: None,
-            changed_before: false,
-        };
-        match module.probe_command(&ctx, args).await {
-            Some(cmd) => Ahead::Probe(cmd),
-            None => Ahead::Stop,
+        if cmds.is_empty() {
+            Ahead::Pass
+        } else {
+            Ahead::Probes(cmds)
         }
     }
 }

@@ -354,6 +354,7 @@ impl Engine {
         let no_log = self.kw_bool(&t.kw.no_log, &vars, t).unwrap_or(false);
         // Loops: items are computed first; `when` is evaluated per item.
         if t.loop_.is_some() {
+            self.prefetch_probes(scope, t, ahead, host).await;
             let items = match self.loop_items(t, &vars) {
                 Ok(items) => items,
                 Err(msg) => {

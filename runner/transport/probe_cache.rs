@@ -14,7 +14,9 @@
 //!
 //! How much to prefetch adapts per host: a batch whose answers went unused because the host
 //! was changed halfway (a first run, where nearly every task changes something) halves the
-//! next batch, down to no batching; a batch used up entirely doubles it.
+//! next batch, down to no batching (until a few tasks in a row change nothing); a batch
+//! used up entirely doubles it. Each answer serves one probe: a task that probes again
+//! (`until`, retries) asks the host again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,8 +37,11 @@ const MARK: &str = "WLPROBE";
 struct State {
     /// Bumped by every command or write that is not a probe.
     epoch: u64,
-    /// Prefetched outputs by shell line, valid for `epoch`.
-    entries: HashMap<String, (ExecOutput, bool)>,
+    /// Prefetched outputs by shell line, valid for `epoch`, with how many probes each may
+    /// still answer (as many as the batch asked for it).
+    entries: HashMap<String, (ExecOutput, usize)>,
+    /// How many probes the current batch held.
+    fetched: usize,
     /// How many probes the next batch may hold.
     window: usize,
     /// Probes since the last change that were not answered from a batch.
@@ -44,17 +49,16 @@ struct State {
 }
 
 impl State {
-    /// Something was done to the host: forget the batch and learn from how much of it was used.
+    /// Something was done to the host: forget the batch; if part of it went unused, the
+    /// host is changing under the tasks, so batch less.
     fn invalidate(&mut self) {
         self.epoch += 1;
         self.quiet = 0;
         if !self.entries.is_empty() {
-            let unused = self.entries.values().filter(|(_, used)| !used).count();
-            if unused > 0 {
-                self.window /= 2;
-            }
+            self.window /= 2;
             self.entries.clear();
         }
+        self.fetched = 0;
     }
 }
 
@@ -134,19 +138,21 @@ impl ProbeCache {
         rest.is_empty().then_some(outs)
     }
 
-    /// How many upcoming probes the engine should prefetch now: 0 while a batch is still
-    /// being used, or when batching does not pay on this host.
-    pub fn wanted(&self) -> usize {
+    /// Whether the batch holds the answer to `cmd`.
+    pub fn has(&self, cmd: &RemoteCommand) -> bool {
+        self.state().entries.contains_key(&cmd.to_shell())
+    }
+
+    /// Start a new batch: how many probes it may hold (0: do not batch on this host now).
+    /// Whatever is left of the previous batch is dropped; a batch that was used up entirely
+    /// lets the next one grow.
+    pub fn next_batch(&self) -> usize {
         let mut st = self.state();
-        if !st.entries.is_empty() {
-            if st.entries.values().all(|(_, used)| *used) {
-                // Used up: the next batch may be bigger.
-                st.window = (st.window * 2).clamp(2, MAX_WINDOW);
-                st.entries.clear();
-            } else {
-                return 0;
-            }
+        if st.fetched > 0 && st.entries.is_empty() {
+            st.window = (st.window * 2).clamp(2, MAX_WINDOW);
         }
+        st.entries.clear();
+        st.fetched = 0;
         if st.window < 2 && st.quiet >= QUIET_RESTART {
             st.window = 4;
         }
@@ -157,15 +163,19 @@ impl ProbeCache {
     /// outputs for [`Transport::exec_probe`]. Failures are not errors: the probes then run
     /// one by one as usual.
     pub async fn prefetch(&self, cmds: &[RemoteCommand]) {
-        let mut seen = std::collections::HashSet::new();
-        let cmds: Vec<&RemoteCommand> = cmds
-            .iter()
-            .filter(|c| Self::batchable(c) && seen.insert(c.to_shell()))
-            .collect();
-        if cmds.len() < 2 {
+        // One run per distinct command; it answers as many probes as asked for it.
+        let mut owned: Vec<RemoteCommand> = Vec::new();
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for c in cmds.iter().filter(|c| Self::batchable(c)) {
+            let n = counts.entry(c.to_shell()).or_insert(0);
+            if *n == 0 {
+                owned.push(c.clone());
+            }
+            *n += 1;
+        }
+        if owned.is_empty() || counts.values().sum::<usize>() < 2 {
             return;
         }
-        let owned: Vec<RemoteCommand> = cmds.iter().map(|c| (*c).clone()).collect();
         let epoch = self.state().epoch;
         let batch = RemoteCommand::shell(Self::batch_script(&owned));
         let Ok(out) = self.inner.exec(&batch).await else {
@@ -181,8 +191,11 @@ impl ProbeCache {
         if st.epoch != epoch {
             return;
         }
+        st.fetched = owned.len();
         for (c, o) in owned.iter().zip(outs) {
-            st.entries.insert(c.to_shell(), (o, false));
+            let line = c.to_shell();
+            let n = counts.get(&line).copied().unwrap_or(1);
+            st.entries.insert(line, (o, n));
         }
     }
 }
@@ -200,9 +213,16 @@ impl Transport for ProbeCache {
     async fn exec_probe(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
         if cmd.stdin.is_none() {
             let mut st = self.state();
-            if let Some((out, used)) = st.entries.get_mut(&cmd.to_shell()) {
-                *used = true;
-                return Ok(out.clone());
+            // Each answer is used once: a task that probes again (`until`, a loop over the
+            // same item) asks the host again.
+            let line = cmd.to_shell();
+            if let Some((out, left)) = st.entries.get_mut(&line) {
+                let out = out.clone();
+                *left -= 1;
+                if *left == 0 {
+                    st.entries.remove(&line);
+                }
+                return Ok(out);
             }
             st.quiet += 1;
         }
