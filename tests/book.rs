@@ -672,7 +672,23 @@ fn code_blocks() -> Vec<(String, String, String)> {
 fn book_samples_run_parse_or_compile() {
     use windlass::event::Event;
     let mut checked = 0;
+    let mut claims = 0;
+    let doctested = doctested_pages();
     for (page, lang, code) in code_blocks() {
+        if lang.split(',').next() == Some("rust") {
+            // Rust samples are compiled by rustdoc: the page must be included as a doctest
+            // in runner/lib.rs, and no sample may opt out of compiling.
+            assert!(
+                doctested.iter().any(|d| page.ends_with(&format!("/{d}"))),
+                "{page} has a ```rust block but is not compiled as a doctest: include it in runner/lib.rs (#[doc = include_str!(…)])"
+            );
+            assert!(
+                !lang.contains("ignore"),
+                "{page}: a ```{lang} block is not compiled"
+            );
+            checked += 1;
+            continue;
+        }
         match lang.as_str() {
             "yaml" => {
                 // Task lists run on the local connection with an inventory that has what the
@@ -684,7 +700,8 @@ fn book_samples_run_parse_or_compile() {
                     pb.push_str(l);
                     pb.push('\n');
                 }
-                let mut msgs = Vec::new();
+                let msgs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let seen = msgs.clone();
                 let report = windlass::embed::Runner::new()
                     .inventory_str("[etcd]\ne1 ansible_connection=local ansible_host=10.0.0.1\ne2 ansible_connection=local ansible_host=10.0.0.2\n")
                     .unwrap()
@@ -692,13 +709,32 @@ fn book_samples_run_parse_or_compile() {
                     .unwrap_or_else(|e| panic!("{page}: {e}"))
                     .options(windlass::engine::RunOptions { forks: 1, ..Default::default() })
                     .on_event(move |e| {
-                        if let Event::HostResult { result, .. } = e {
-                            msgs.push(result.clone());
+                        if let Event::HostResult { host, result, .. } = e {
+                            if host == "e1" {
+                                if let Some(m) = result.get("msg") {
+                                    seen.lock().unwrap().push(m.clone());
+                                }
+                            }
                         }
                     })
                     .run()
                     .unwrap_or_else(|e| panic!("{page}: {e}"));
                 assert_eq!(report.exit_code, 0, "{page}: a yaml sample failed");
+                // A comment on a `msg:` line claims what the message prints (on e1); the
+                // k-th claim is checked against the k-th message.
+                let msgs = msgs.lock().unwrap();
+                for (k, claim) in yaml_msg_claims(&code).into_iter().enumerate() {
+                    let got = match msgs.get(k) {
+                        Some(serde_json::Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                        None => panic!("{page}: claims `# {claim}` but printed no message {k}"),
+                    };
+                    assert_eq!(
+                        got, claim,
+                        "{page}: the sample's `# {claim}` is not what it prints"
+                    );
+                    claims += 1;
+                }
             }
             "toml" => {
                 windlass::config::Config::from_toml(&code, Path::new("windlass.toml"))
@@ -744,4 +780,33 @@ fn book_samples_run_parse_or_compile() {
         checked += 1;
     }
     assert!(checked >= 5, "only {checked} samples checked");
+    assert!(
+        claims >= 1,
+        "no `# result` claim of a yaml sample was checked"
+    );
+}
+
+/// The claims of a yaml sample: the comment ending each `msg:` line.
+fn yaml_msg_claims(code: &str) -> Vec<String> {
+    let re = regex::Regex::new(
+        r#"^\s*(?:-\s+)?(?:debug:\s+)?msg:\s+("[^"]*"|'[^']*'|\S+)\s+#\s*(.+?)\s*$"#,
+    )
+    .unwrap();
+    code.lines()
+        .filter_map(|l| re.captures(l).map(|c| c[2].to_string()))
+        .collect()
+}
+
+/// Book pages runner/lib.rs compiles as doctests (`#[doc = include_str!("../book/src/…")]`),
+/// relative to book/src.
+fn doctested_pages() -> Vec<String> {
+    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("runner/lib.rs"))
+        .unwrap();
+    let re = regex::Regex::new(r#"#\[doc = include_str!\("\.\./book/src/([^"]+)"\)\]"#).unwrap();
+    let pages: Vec<String> = re.captures_iter(&lib).map(|c| c[1].to_string()).collect();
+    assert!(
+        lib.contains("#[cfg(doctest)]"),
+        "runner/lib.rs no longer compiles the book's pages as doctests"
+    );
+    pages
 }
