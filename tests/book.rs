@@ -810,3 +810,55 @@ fn doctested_pages() -> Vec<String> {
     );
     pages
 }
+
+/// The exit codes page documents every code in runner/exit.rs, and nothing else.
+#[test]
+fn exit_codes_page_matches_runner_exit() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = std::fs::read_to_string(root.join("runner/exit.rs")).unwrap();
+    let consts = regex::Regex::new(r"pub const ([A-Z_]+): i32 = (\d+);").unwrap();
+    let mut code_names: Vec<(i32, String)> = consts
+        .captures_iter(&src)
+        .map(|c| (c[2].parse().unwrap(), c[1].to_string()))
+        .collect();
+    code_names.sort();
+    assert!(code_names.len() >= 7, "{code_names:?}");
+    let page = std::fs::read_to_string(root.join("book/src/reference/exit-codes.md")).unwrap();
+    let row = regex::Regex::new(r"(?m)^\| *(\d+) *\| *(.+?) *\|$").unwrap();
+    let rows: Vec<(i32, String)> = row
+        .captures_iter(&page)
+        .map(|c| (c[1].parse().unwrap(), c[2].to_string()))
+        .collect();
+    let documented: Vec<i32> = rows.iter().map(|(c, _)| *c).collect();
+    let defined: Vec<i32> = code_names.iter().map(|(c, _)| *c).collect();
+    for (c, name) in &code_names {
+        assert!(
+            documented.contains(c),
+            "exit::{name} ({c}) is not on book/src/reference/exit-codes.md"
+        );
+    }
+    for (c, meaning) in &rows {
+        assert!(
+            defined.contains(c),
+            "exit-codes.md documents {c} ({meaning}), which runner/exit.rs does not define"
+        );
+    }
+    assert_eq!(documented.len(), defined.len(), "a code is listed twice");
+    // `--assert-idempotent`: the page names the code the CLI returns.
+    let cli = std::fs::read_to_string(root.join("runner/cli.rs")).unwrap();
+    let after = &cli[cli
+        .find("NOT idempotent")
+        .expect("runner/cli.rs reports non-idempotence")..];
+    let name = regex::Regex::new(r"crate::exit::([A-Z_]+)")
+        .unwrap()
+        .captures(after)
+        .expect("the non-idempotent path returns an exit:: code")[1]
+        .to_string();
+    let code = code_names.iter().find(|(_, n)| *n == name).unwrap().0;
+    let (_, meaning) = rows.iter().find(|(c, _)| *c == code).unwrap();
+    assert!(
+        meaning.contains("--assert-idempotent"),
+        "exit code {code} ({name}) is what --assert-idempotent returns; its row does not say so"
+    );
+    assert_eq!(code, windlass::exit::HOST_FAILED);
+}
