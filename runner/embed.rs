@@ -31,6 +31,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::engine::{Engine, RunOptions, RunReport};
@@ -53,7 +54,13 @@ pub struct Runner {
     playbook: Option<Source>,
     registry: Arc<Registry>,
     roles_path: Vec<PathBuf>,
+    /// The base options ([`Runner::options`]).
     opts: RunOptions,
+    /// [`Runner::check`], [`Runner::diff`] and [`Runner::extra_var`]: applied over `opts`
+    /// when the run starts, so the order of the builder calls does not matter.
+    check: Option<bool>,
+    diff: Option<bool>,
+    extra_vars: IndexMap<String, Value>,
     connector: Option<Arc<dyn Connector>>,
     sinks: Vec<Box<dyn EventSink>>,
 }
@@ -74,6 +81,9 @@ impl Runner {
             registry: Arc::new(Registry::builtin()),
             roles_path: Vec::new(),
             opts: RunOptions::default(),
+            check: None,
+            diff: None,
+            extra_vars: IndexMap::new(),
             connector: None,
             sinks: Vec::new(),
         }
@@ -110,32 +120,46 @@ impl Runner {
         Ok(self)
     }
 
-    /// Set an extra variable (highest precedence, like `-e`).
+    /// Set an extra variable (highest precedence, like `-e`). It wins over a variable of
+    /// the same name in [`Runner::options`]' `extra_vars`, whichever is called first.
     pub fn extra_var(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.opts.extra_vars.insert(name.to_string(), value.into());
+        self.extra_vars.insert(name.to_string(), value.into());
         self
     }
 
-    /// Check mode.
+    /// Check mode. Wins over [`Runner::options`]' `check`, whichever is called first.
     pub fn check(mut self, on: bool) -> Self {
-        self.opts.check = on;
+        self.check = Some(on);
         self
     }
 
-    /// Diff mode.
+    /// Diff mode. Wins over [`Runner::options`]' `diff`, whichever is called first.
     pub fn diff(mut self, on: bool) -> Self {
-        self.opts.diff = on;
+        self.diff = Some(on);
         self
     }
 
-    /// Replace all options at once (forks, tags, limit, …).
+    /// Set the base options (forks, tags, limit, …), replacing earlier `options` calls.
+    /// [`Runner::check`], [`Runner::diff`] and [`Runner::extra_var`] are kept and applied
+    /// over them, so the order of the builder calls does not matter.
     pub fn options(mut self, opts: RunOptions) -> Self {
-        let extra = std::mem::take(&mut self.opts.extra_vars);
         self.opts = opts;
-        for (k, v) in extra {
-            self.opts.extra_vars.entry(k).or_insert(v);
-        }
         self
+    }
+
+    /// The options the run will use: [`Runner::options`] with the single setters applied.
+    pub fn effective_options(&self) -> RunOptions {
+        let mut opts = self.opts.clone();
+        if let Some(c) = self.check {
+            opts.check = c;
+        }
+        if let Some(d) = self.diff {
+            opts.diff = d;
+        }
+        for (k, v) in &self.extra_vars {
+            opts.extra_vars.insert(k.clone(), v.clone());
+        }
+        opts
     }
 
     /// Add a module written in Rust (available to tasks by its names).
@@ -207,7 +231,7 @@ impl Runner {
             self.inventory_file.clone(),
             Arc::new(loader),
             connector,
-            self.opts.clone(),
+            self.effective_options(),
             Box::new(Fanout(sinks)),
         );
         engine.run(&playbook).await

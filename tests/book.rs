@@ -1,5 +1,6 @@
 //! The book's generated pages stay in step with the code.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 fn check(rel: &str, expected: &str) {
@@ -24,60 +25,214 @@ fn cli_reference_is_generated_from_clap() {
 }
 
 /// One documented field of a module's parameter struct.
+#[derive(Debug)]
 struct Field {
+    /// The name tasks use (serde's `rename`, else the field's own name).
     name: String,
     aliases: Vec<String>,
     ty: String,
     doc: String,
 }
 
-/// Fields of every `#[serde(deny_unknown_fields)]` struct in `src`, with their `///` docs.
-fn param_fields(src: &str) -> Vec<Field> {
-    let mut out = Vec::new();
-    let lines: Vec<&str> = src.lines().collect();
-    let mut i = 0;
-    while i < lines.len() {
-        if lines[i].contains("deny_unknown_fields") {
-            // Skip to the struct's opening brace.
-            while i < lines.len() && !lines[i].contains("struct ") {
-                i += 1;
-            }
-            i += 1;
-            let mut doc = Vec::new();
-            let mut aliases = Vec::new();
-            while i < lines.len() && lines[i].trim() != "}" {
-                let l = lines[i].trim();
-                if let Some(d) = l.strip_prefix("///") {
-                    doc.push(d.trim().to_string());
-                } else if l.starts_with("#[serde(") {
-                    let mut rest = l;
-                    while let Some(p) = rest.find("alias = \"") {
-                        rest = &rest[p + 9..];
-                        if let Some(end) = rest.find('"') {
-                            aliases.push(rest[..end].to_string());
-                            rest = &rest[end..];
-                        }
-                    }
-                } else if let Some(f) = l.strip_prefix("pub ") {
-                    if let Some((name, ty)) = f.split_once(':') {
-                        let name = name.trim().trim_start_matches("r#").to_string();
-                        out.push(Field {
-                            name,
-                            aliases: std::mem::take(&mut aliases),
-                            ty: ty.trim().trim_end_matches(',').to_string(),
-                            doc: doc.join(" "),
-                        });
-                    }
-                    doc.clear();
-                } else if !l.starts_with("//") && !l.is_empty() {
-                    doc.clear();
+/// What one module source file declares, read with `syn`: attributes spanning several
+/// lines, `rename`, `skip` and raw identifiers come out as the compiler sees them.
+struct ModuleSource {
+    /// The file's stem (`apt`).
+    stem: String,
+    /// The text.
+    text: String,
+    /// Every top-level `#[serde(deny_unknown_fields)]` struct, by name, with the fields a
+    /// task can give (`#[serde(skip)]` fields left out).
+    params: HashMap<String, Vec<Field>>,
+    /// FQCN → (the parameter struct its `impl Planned`/`impl Module` uses, whether it is
+    /// a `Planned` module).
+    modules: HashMap<String, (Option<String>, bool)>,
+}
+
+/// The `///` text of an item, lines joined by spaces.
+fn doc_of(attrs: &[syn::Attribute]) -> String {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value().trim().to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim()
+        .to_string()
+}
+
+/// What `#[serde(...)]` attributes say that the book needs.
+#[derive(Default)]
+struct SerdeAttrs {
+    deny_unknown_fields: bool,
+    rename: Option<String>,
+    aliases: Vec<String>,
+    skip: bool,
+}
+
+fn serde_of(attrs: &[syn::Attribute]) -> SerdeAttrs {
+    let mut s = SerdeAttrs::default();
+    for a in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        a.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
+            let value = if meta.input.peek(syn::Token![=]) {
+                match meta.value()?.parse::<syn::Expr>()? {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(v),
+                        ..
+                    }) => Some(v.value()),
+                    _ => None,
                 }
-                i += 1;
+            } else if meta.input.peek(syn::token::Paren) {
+                // `rename(deserialize = "…")` and the like: read past it.
+                meta.parse_nested_meta(|inner| {
+                    if inner.input.peek(syn::Token![=]) {
+                        inner.value()?.parse::<syn::Expr>()?;
+                    }
+                    Ok(())
+                })?;
+                None
+            } else {
+                None
+            };
+            match key.as_str() {
+                "deny_unknown_fields" => s.deny_unknown_fields = true,
+                "rename" => s.rename = value,
+                "alias" => s.aliases.extend(value),
+                "skip" | "skip_deserializing" => s.skip = true,
+                _ => {}
             }
-        }
-        i += 1;
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("unreadable #[serde] attribute: {e}"));
     }
-    out
+    s
+}
+
+/// A type as written (`Option<Vec<String>>`), from its tokens.
+fn type_text(ty: &syn::Type) -> String {
+    use quote::ToTokens;
+    ty.to_token_stream()
+        .to_string()
+        .replace(' ', "")
+        .replace(',', ", ")
+}
+
+fn read_module_source(stem: &str, text: &str) -> ModuleSource {
+    use quote::ToTokens;
+    use syn::ext::IdentExt;
+    let file = syn::parse_file(text).unwrap_or_else(|e| panic!("runner/modules/{stem}.rs: {e}"));
+    let fqcn = regex::Regex::new(r#""([a-z]+\.[a-z_]+\.[a-z0-9_]+)""#).unwrap();
+    let mut params = HashMap::new();
+    // (FQCNs, the `Params` type of an `impl Planned`, the impl's tokens as text)
+    let mut impls = Vec::new();
+    for item in &file.items {
+        match item {
+            syn::Item::Struct(st) if serde_of(&st.attrs).deny_unknown_fields => {
+                let fields = st
+                    .fields
+                    .iter()
+                    .filter_map(|f| {
+                        let s = serde_of(&f.attrs);
+                        if s.skip {
+                            return None;
+                        }
+                        let ident = f.ident.as_ref()?.unraw().to_string();
+                        Some(Field {
+                            name: s.rename.unwrap_or(ident),
+                            aliases: s.aliases,
+                            ty: type_text(&f.ty),
+                            doc: doc_of(&f.attrs),
+                        })
+                    })
+                    .collect::<Vec<_>>();
+                params.insert(st.ident.to_string(), fields);
+            }
+            syn::Item::Impl(im) => {
+                let Some((_, path, _)) = &im.trait_ else {
+                    continue;
+                };
+                let tr = path.segments.last().unwrap().ident.to_string();
+                if tr != "Planned" && tr != "Module" {
+                    continue;
+                }
+                let mut names = Vec::new();
+                let mut planned_params = None;
+                for ii in &im.items {
+                    match ii {
+                        syn::ImplItem::Fn(f) if f.sig.ident == "name" => {
+                            let body = f.block.to_token_stream().to_string();
+                            names.extend(fqcn.captures_iter(&body).map(|c| c[1].to_string()));
+                        }
+                        syn::ImplItem::Type(t) if t.ident == "Params" => {
+                            planned_params = Some(type_text(&t.ty));
+                        }
+                        _ => {}
+                    }
+                }
+                impls.push((
+                    names,
+                    tr == "Planned",
+                    planned_params,
+                    im.to_token_stream().to_string(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let mut modules = HashMap::new();
+    for (names, planned, planned_params, body) in impls {
+        // A module that is not `Planned` names its parameter struct somewhere in its impl
+        // (`let p: FetchParams = params(…)`).
+        let used = planned_params.or_else(|| {
+            params
+                .keys()
+                .find(|k| {
+                    regex::Regex::new(&format!(r"\b{k}\b"))
+                        .unwrap()
+                        .is_match(&body)
+                })
+                .cloned()
+        });
+        for n in names {
+            modules.insert(n, (used.clone(), planned));
+        }
+    }
+    ModuleSource {
+        stem: stem.to_string(),
+        text: text.to_string(),
+        params,
+        modules,
+    }
+}
+
+fn module_sources() -> Vec<ModuleSource> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut v: Vec<ModuleSource> = std::fs::read_dir(root.join("runner/modules"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| {
+            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+            read_module_source(&stem, &std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    v.sort_by(|a, b| a.stem.cmp(&b.stem));
+    v
 }
 
 fn module_header(src: &str) -> String {
@@ -90,46 +245,154 @@ fn module_header(src: &str) -> String {
         .to_string()
 }
 
+/// What a module does under `--check`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum CheckMode {
+    /// One probe, then it reports what a run would do; nothing changes.
+    Predicts,
+    /// It only reads the host, so check mode runs it as a real run would.
+    Reads,
+    /// It runs a command; check mode only probes `creates`/`removes`.
+    CreatesRemoves,
+    /// Check mode skips it.
+    Skipped,
+    /// It runs on the controller.
+    Controller,
+}
+
+/// Every module's behaviour under `--check` and whether `--diff` shows the file changes
+/// it makes. The pages' fixed sentences come from here, and
+/// `module_behaviour_table_matches_the_sources` ties each row to the module's code.
+const BEHAVIOUR: &[(&str, CheckMode, bool)] = {
+    use CheckMode::*;
+    &[
+        ("apt", Predicts, false),
+        ("apt_key", Predicts, false),
+        ("apt_repository", Predicts, true),
+        ("assert", Controller, false),
+        ("blockinfile", Predicts, true),
+        ("command", CreatesRemoves, false),
+        ("copy", Predicts, true),
+        ("deb822_repository", Predicts, true),
+        ("debug", Controller, false),
+        ("dpkg_selections", Predicts, false),
+        ("fail", Controller, false),
+        ("fetch", Predicts, false),
+        ("file", Predicts, true),
+        ("get_url", Predicts, false),
+        ("group", Predicts, false),
+        ("hostname", Predicts, true),
+        ("ini_file", Predicts, true),
+        ("lineinfile", Predicts, true),
+        ("modprobe", Predicts, true),
+        ("package", Predicts, false),
+        ("ping", Reads, false),
+        ("raw", Skipped, false),
+        ("replace", Predicts, true),
+        ("script", CreatesRemoves, false),
+        ("service", Predicts, false),
+        ("set_fact", Controller, false),
+        ("setup", Reads, false),
+        ("shell", CreatesRemoves, false),
+        ("slurp", Predicts, false),
+        ("stat", Predicts, false),
+        ("sysctl", Predicts, true),
+        ("systemd_service", Predicts, false),
+        ("template", Predicts, true),
+        ("unarchive", Predicts, false),
+        ("uri", Skipped, false),
+        ("user", Predicts, false),
+        ("wait_for", Reads, false),
+    ]
+};
+
+fn behaviour(short: &str) -> (CheckMode, bool) {
+    BEHAVIOUR
+        .iter()
+        .find(|(n, _, _)| *n == short)
+        .map(|(_, c, d)| (*c, *d))
+        .unwrap_or_else(|| panic!("add `{short}` to BEHAVIOUR in tests/book.rs"))
+}
+
+/// The module's page sentence about check and diff mode.
+fn behaviour_sentence(check: CheckMode, diff: bool) -> String {
+    let diff_text = if diff {
+        "`--diff` shows the file changes"
+    } else {
+        "`--diff` shows nothing for it"
+    };
+    match check {
+        CheckMode::Predicts => format!(
+            "Check mode predicts exactly what a run would do (one probe of the host, no change); {diff_text}."
+        ),
+        CheckMode::Reads => format!(
+            "It only reads the host, so check mode runs it as a real run would; {diff_text}."
+        ),
+        CheckMode::CreatesRemoves => format!(
+            "Runs a command on the host. Check mode never runs it: only `creates`/`removes` are probed, and the task reports ok when they show there is nothing to do; {diff_text}."
+        ),
+        CheckMode::Skipped => {
+            format!("Check mode skips it: nothing is sent to the host; {diff_text}.")
+        }
+        CheckMode::Controller => {
+            "Runs on the controller; no command reaches the host, in check mode or not.".into()
+        }
+    }
+}
+
+/// The index's short form of the same.
+fn behaviour_kind(check: CheckMode, diff: bool) -> &'static str {
+    match (check, diff) {
+        (CheckMode::Predicts, true) => "check predicts + diff",
+        (CheckMode::Predicts, false) => "check predicts",
+        (CheckMode::Reads, _) => "reads only (runs in check)",
+        (CheckMode::CreatesRemoves, _) => "runs commands (check: creates/removes)",
+        (CheckMode::Skipped, _) => "skipped in check",
+        (CheckMode::Controller, _) => "controller",
+    }
+}
+
+/// The source file that declares `fqcn`, and its parameter struct's fields, if typed.
+fn module_source<'a>(
+    sources: &'a [ModuleSource],
+    fqcn: &str,
+) -> (&'a ModuleSource, bool, Option<&'a [Field]>) {
+    let src = sources
+        .iter()
+        .find(|s| s.modules.contains_key(fqcn))
+        .unwrap_or_else(|| panic!("no source declares {fqcn}"));
+    let (params, planned) = &src.modules[fqcn];
+    let fields = params.as_ref().map(|p| {
+        src.params
+            .get(p)
+            .unwrap_or_else(|| panic!("{fqcn}: {p} is not a deny_unknown_fields struct"))
+            .as_slice()
+    });
+    (src, *planned, fields)
+}
+
+/// Table rows: the free form (`_raw_params`) is not a parameter a task names.
+fn table_fields(fields: &[Field]) -> impl Iterator<Item = &Field> {
+    fields.iter().filter(|f| f.name != "_raw_params")
+}
+
 #[test]
 fn module_reference_is_generated_from_param_docs() {
     use windlass::modules::Registry;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sources: Vec<(String, String)> = std::fs::read_dir(root.join("runner/modules"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-        .map(|p| {
-            (
-                p.file_stem().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
+    let sources = module_sources();
     let registry = Registry::builtin();
     let mut index = String::from(
-        "# Modules\n\n<!-- Generated from the modules' parameter docs by tests/book.rs; run `WINDLASS_BLESS=1 cargo test --test book` after changing a module. -->\n\nEvery module checks its parameters when the playbook loads: an unknown or misspelt parameter is an error at its line.\n\n| module | kind | summary |\n|--------|------|---------|\n",
+        "# Modules\n\n<!-- Generated from the modules' parameter docs by tests/book.rs; run `WINDLASS_BLESS=1 cargo test --test book` after changing a module. -->\n\nEvery module checks its parameters when the playbook loads: an unknown or misspelt parameter is an error at its line.\n\n| module | check / diff | summary |\n|--------|--------------|---------|\n",
     );
     let mut pages = Vec::new();
     for fqcn in registry.fqcns() {
         let short = fqcn.rsplit('.').next().unwrap();
-        let quoted = format!("\"{fqcn}\"");
-        let (file, src) = sources
-            .iter()
-            .find(|(stem, s)| stem == short && s.contains(&quoted))
-            .or_else(|| sources.iter().find(|(_, s)| s.contains(&quoted)))
-            .unwrap_or_else(|| panic!("no source names {fqcn}"));
+        let (src, _, fields) = module_source(&sources, fqcn);
+        let file = &src.stem;
         let m = registry.get(fqcn).unwrap();
-        let fields = param_fields(src);
-        let planned = src.contains("impl Planned for") || src.contains("Planned for");
-        let kind = if m.controller_only() {
-            "controller"
-        } else if planned {
-            "planned: check + diff"
-        } else {
-            "runs commands"
-        };
-        let header = module_header(src);
+        let (check_mode, diff) = behaviour(short);
+        let header = module_header(&src.text);
         let summary = header
             .split(". ")
             .next()
@@ -137,7 +400,8 @@ fn module_reference_is_generated_from_param_docs() {
             .trim_end_matches('.')
             .to_string();
         index.push_str(&format!(
-            "| [`{fqcn}`]({short}.md) | {kind} | {summary} |\n"
+            "| [`{fqcn}`]({short}.md) | {} | {summary} |\n",
+            behaviour_kind(check_mode, diff)
         ));
         let mut page = format!(
             "# {fqcn}\n\n<!-- Generated by tests/book.rs from `runner/modules/{file}.rs`. -->\n\n{header}\n\n"
@@ -152,11 +416,8 @@ fn module_reference_is_generated_from_param_docs() {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        page.push_str(match kind {
-            "controller" => "Runs on the controller; no command reaches the host.\n\n",
-            "planned: check + diff" => "Check mode predicts exactly what a run would do (one probe of the host, no change); `--diff` shows file changes.\n\n",
-            _ => "Runs a command on the host; in check mode it is skipped unless `creates`/`removes` decide.\n\n",
-        });
+        page.push_str(&behaviour_sentence(check_mode, diff));
+        page.push_str("\n\n");
         let spec = m.spec();
         if !spec.required.is_empty() {
             page.push_str(&format!(
@@ -168,49 +429,51 @@ fn module_reference_is_generated_from_param_docs() {
                     .join(", ")
             ));
         }
-        let module_fields: Vec<&Field> = if planned {
-            fields.iter().collect()
-        } else {
-            Vec::new()
-        };
-        if !module_fields.is_empty() {
-            page.push_str(
-                "| parameter | type | description |\n|-----------|------|-------------|\n",
-            );
-            for f in module_fields {
-                let aliases = if f.aliases.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " (alias {})",
-                        f.aliases
-                            .iter()
-                            .map(|a| format!("`{a}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                page.push_str(&format!(
-                    "| `{}`{aliases} | `{}` | {} |\n",
-                    f.name,
-                    f.ty.replace('|', "\\|"),
-                    f.doc.replace('|', "\\|")
-                ));
+        match fields {
+            Some(fields) => {
+                page.push_str(
+                    "| parameter | type | description |\n|-----------|------|-------------|\n",
+                );
+                for f in table_fields(fields) {
+                    let aliases = if f.aliases.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (alias {})",
+                            f.aliases
+                                .iter()
+                                .map(|a| format!("`{a}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    };
+                    page.push_str(&format!(
+                        "| `{}`{aliases} | `{}` | {} |\n",
+                        f.name,
+                        f.ty.replace('|', "\\|"),
+                        f.doc.replace('|', "\\|")
+                    ));
+                }
+                if spec.free_form {
+                    page.push_str("\nFree-form text is also accepted.\n");
+                }
             }
-        } else if !spec.params.is_empty() {
-            page.push_str("Parameters: ");
-            page.push_str(
-                &spec
-                    .params
-                    .iter()
-                    .map(|(n, _)| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-            if spec.free_form {
-                page.push_str(" (free-form text also accepted)");
+            None if !spec.params.is_empty() => {
+                page.push_str("Parameters: ");
+                page.push_str(
+                    &spec
+                        .params
+                        .iter()
+                        .map(|(n, _)| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+                if spec.free_form {
+                    page.push_str(" (free-form text also accepted)");
+                }
+                page.push_str(".\n");
             }
-            page.push_str(".\n");
+            None => {}
         }
         pages.push((format!("book/src/modules/{short}.md"), page));
     }
@@ -239,6 +502,123 @@ fn module_reference_is_generated_from_param_docs() {
     check("book/src/SUMMARY.md", &expected);
     for (rel, page) in pages {
         check(&rel, &page);
+    }
+}
+
+/// Every parameter row of a typed module has a description, and the names and aliases
+/// read from the source are exactly the ones the module accepts.
+#[test]
+fn every_typed_parameter_is_documented_with_its_aliases() {
+    use windlass::modules::Registry;
+    let sources = module_sources();
+    let registry = Registry::builtin();
+    let mut typed = 0;
+    for fqcn in registry.fqcns() {
+        let (src, _, fields) = module_source(&sources, fqcn);
+        let Some(fields) = fields else { continue };
+        typed += 1;
+        for f in table_fields(fields) {
+            assert!(
+                !f.doc.is_empty(),
+                "{fqcn}: parameter `{}` has no `///` doc comment (runner/modules/{}.rs)",
+                f.name,
+                src.stem
+            );
+        }
+        let mut read: Vec<&str> = table_fields(fields)
+            .flat_map(|f| {
+                std::iter::once(f.name.as_str()).chain(f.aliases.iter().map(|a| a.as_str()))
+            })
+            .collect();
+        let spec = registry.get(fqcn).unwrap().spec();
+        let mut accepted: Vec<&str> = spec
+            .params
+            .iter()
+            .flat_map(|(n, a)| std::iter::once(*n).chain(a.iter().copied()))
+            .filter(|n| *n != "_raw_params")
+            .collect();
+        read.sort();
+        accepted.sort();
+        accepted.dedup();
+        assert_eq!(
+            read, accepted,
+            "{fqcn}: the names read from runner/modules/{}.rs differ from the names the module accepts",
+            src.stem
+        );
+    }
+    assert!(
+        typed >= 25,
+        "only {typed} modules with typed parameters found"
+    );
+}
+
+/// The check/diff table agrees with each module's code.
+#[test]
+fn module_behaviour_table_matches_the_sources() {
+    use windlass::modules::Registry;
+    let sources = module_sources();
+    let registry = Registry::builtin();
+    let shorts: Vec<&str> = registry
+        .fqcns()
+        .iter()
+        .map(|f| f.rsplit('.').next().unwrap())
+        .collect();
+    for (n, _, _) in BEHAVIOUR {
+        assert!(
+            shorts.contains(n),
+            "BEHAVIOUR names `{n}`, which is no module"
+        );
+    }
+    let makes_diffs =
+        regex::Regex::new(r"FileDiff \{|text_diff\(|edit_steps\(|diff: p\.diff").unwrap();
+    for fqcn in registry.fqcns() {
+        let short = fqcn.rsplit('.').next().unwrap();
+        let m = registry.get(fqcn).unwrap();
+        let (src, planned, _) = module_source(&sources, fqcn);
+        let (check_mode, diff) = behaviour(short);
+        let text = &src.text;
+        assert_eq!(
+            check_mode == CheckMode::Controller,
+            m.controller_only(),
+            "{fqcn}: controller-only disagrees with BEHAVIOUR"
+        );
+        if planned {
+            assert_eq!(
+                check_mode,
+                CheckMode::Predicts,
+                "{fqcn} is a Planned module"
+            );
+        }
+        assert_eq!(
+            diff,
+            makes_diffs.is_match(text),
+            "{fqcn}: BEHAVIOUR says diff={diff}, runner/modules/{}.rs disagrees",
+            src.stem
+        );
+        match check_mode {
+            CheckMode::Reads | CheckMode::Controller => assert!(
+                !text.contains("ctx.check"),
+                "{fqcn}: BEHAVIOUR says check mode runs it, but its code looks at ctx.check"
+            ),
+            CheckMode::Skipped | CheckMode::CreatesRemoves => assert!(
+                text.contains("ctx.check") && text.contains("\"skipped\""),
+                "{fqcn}: BEHAVIOUR says check mode skips it; its code does not"
+            ),
+            CheckMode::Predicts if !planned => assert!(
+                text.contains("ctx.check"),
+                "{fqcn}: not a Planned module, yet BEHAVIOUR says it predicts in check mode"
+            ),
+            CheckMode::Predicts => {}
+        }
+        if check_mode == CheckMode::CreatesRemoves {
+            let spec = m.spec();
+            for p in ["creates", "removes"] {
+                assert!(
+                    spec.params.iter().any(|(n, _)| *n == p),
+                    "{fqcn} has no `{p}`"
+                );
+            }
+        }
     }
 }
 
@@ -292,7 +672,23 @@ fn code_blocks() -> Vec<(String, String, String)> {
 fn book_samples_run_parse_or_compile() {
     use windlass::event::Event;
     let mut checked = 0;
+    let mut claims = 0;
+    let doctested = doctested_pages();
     for (page, lang, code) in code_blocks() {
+        if lang.split(',').next() == Some("rust") {
+            // Rust samples are compiled by rustdoc: the page must be included as a doctest
+            // in runner/lib.rs, and no sample may opt out of compiling.
+            assert!(
+                doctested.iter().any(|d| page.ends_with(&format!("/{d}"))),
+                "{page} has a ```rust block but is not compiled as a doctest: include it in runner/lib.rs (#[doc = include_str!(…)])"
+            );
+            assert!(
+                !lang.contains("ignore"),
+                "{page}: a ```{lang} block is not compiled"
+            );
+            checked += 1;
+            continue;
+        }
         match lang.as_str() {
             "yaml" => {
                 // Task lists run on the local connection with an inventory that has what the
@@ -304,7 +700,8 @@ fn book_samples_run_parse_or_compile() {
                     pb.push_str(l);
                     pb.push('\n');
                 }
-                let mut msgs = Vec::new();
+                let msgs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let seen = msgs.clone();
                 let report = windlass::embed::Runner::new()
                     .inventory_str("[etcd]\ne1 ansible_connection=local ansible_host=10.0.0.1\ne2 ansible_connection=local ansible_host=10.0.0.2\n")
                     .unwrap()
@@ -312,13 +709,32 @@ fn book_samples_run_parse_or_compile() {
                     .unwrap_or_else(|e| panic!("{page}: {e}"))
                     .options(windlass::engine::RunOptions { forks: 1, ..Default::default() })
                     .on_event(move |e| {
-                        if let Event::HostResult { result, .. } = e {
-                            msgs.push(result.clone());
+                        if let Event::HostResult { host, result, .. } = e {
+                            if host == "e1" {
+                                if let Some(m) = result.get("msg") {
+                                    seen.lock().unwrap().push(m.clone());
+                                }
+                            }
                         }
                     })
                     .run()
                     .unwrap_or_else(|e| panic!("{page}: {e}"));
                 assert_eq!(report.exit_code, 0, "{page}: a yaml sample failed");
+                // A comment on a `msg:` line claims what the message prints (on e1); the
+                // k-th claim is checked against the k-th message.
+                let msgs = msgs.lock().unwrap();
+                for (k, claim) in yaml_msg_claims(&code).into_iter().enumerate() {
+                    let got = match msgs.get(k) {
+                        Some(serde_json::Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                        None => panic!("{page}: claims `# {claim}` but printed no message {k}"),
+                    };
+                    assert_eq!(
+                        got, claim,
+                        "{page}: the sample's `# {claim}` is not what it prints"
+                    );
+                    claims += 1;
+                }
             }
             "toml" => {
                 windlass::config::Config::from_toml(&code, Path::new("windlass.toml"))
@@ -364,4 +780,85 @@ fn book_samples_run_parse_or_compile() {
         checked += 1;
     }
     assert!(checked >= 5, "only {checked} samples checked");
+    assert!(
+        claims >= 1,
+        "no `# result` claim of a yaml sample was checked"
+    );
+}
+
+/// The claims of a yaml sample: the comment ending each `msg:` line.
+fn yaml_msg_claims(code: &str) -> Vec<String> {
+    let re = regex::Regex::new(
+        r#"^\s*(?:-\s+)?(?:debug:\s+)?msg:\s+("[^"]*"|'[^']*'|\S+)\s+#\s*(.+?)\s*$"#,
+    )
+    .unwrap();
+    code.lines()
+        .filter_map(|l| re.captures(l).map(|c| c[2].to_string()))
+        .collect()
+}
+
+/// Book pages runner/lib.rs compiles as doctests (`#[doc = include_str!("../book/src/…")]`),
+/// relative to book/src.
+fn doctested_pages() -> Vec<String> {
+    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("runner/lib.rs"))
+        .unwrap();
+    let re = regex::Regex::new(r#"#\[doc = include_str!\("\.\./book/src/([^"]+)"\)\]"#).unwrap();
+    let pages: Vec<String> = re.captures_iter(&lib).map(|c| c[1].to_string()).collect();
+    assert!(
+        lib.contains("#[cfg(doctest)]"),
+        "runner/lib.rs no longer compiles the book's pages as doctests"
+    );
+    pages
+}
+
+/// The exit codes page documents every code in runner/exit.rs, and nothing else.
+#[test]
+fn exit_codes_page_matches_runner_exit() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = std::fs::read_to_string(root.join("runner/exit.rs")).unwrap();
+    let consts = regex::Regex::new(r"pub const ([A-Z_]+): i32 = (\d+);").unwrap();
+    let mut code_names: Vec<(i32, String)> = consts
+        .captures_iter(&src)
+        .map(|c| (c[2].parse().unwrap(), c[1].to_string()))
+        .collect();
+    code_names.sort();
+    assert!(code_names.len() >= 7, "{code_names:?}");
+    let page = std::fs::read_to_string(root.join("book/src/reference/exit-codes.md")).unwrap();
+    let row = regex::Regex::new(r"(?m)^\| *(\d+) *\| *(.+?) *\|$").unwrap();
+    let rows: Vec<(i32, String)> = row
+        .captures_iter(&page)
+        .map(|c| (c[1].parse().unwrap(), c[2].to_string()))
+        .collect();
+    let documented: Vec<i32> = rows.iter().map(|(c, _)| *c).collect();
+    let defined: Vec<i32> = code_names.iter().map(|(c, _)| *c).collect();
+    for (c, name) in &code_names {
+        assert!(
+            documented.contains(c),
+            "exit::{name} ({c}) is not on book/src/reference/exit-codes.md"
+        );
+    }
+    for (c, meaning) in &rows {
+        assert!(
+            defined.contains(c),
+            "exit-codes.md documents {c} ({meaning}), which runner/exit.rs does not define"
+        );
+    }
+    assert_eq!(documented.len(), defined.len(), "a code is listed twice");
+    // `--assert-idempotent`: the page names the code the CLI returns.
+    let cli = std::fs::read_to_string(root.join("runner/cli.rs")).unwrap();
+    let after = &cli[cli
+        .find("NOT idempotent")
+        .expect("runner/cli.rs reports non-idempotence")..];
+    let name = regex::Regex::new(r"crate::exit::([A-Z_]+)")
+        .unwrap()
+        .captures(after)
+        .expect("the non-idempotent path returns an exit:: code")[1]
+        .to_string();
+    let code = code_names.iter().find(|(_, n)| *n == name).unwrap().0;
+    let (_, meaning) = rows.iter().find(|(c, _)| *c == code).unwrap();
+    assert!(
+        meaning.contains("--assert-idempotent"),
+        "exit code {code} ({name}) is what --assert-idempotent returns; its row does not say so"
+    );
+    assert_eq!(code, windlass::exit::HOST_FAILED);
 }

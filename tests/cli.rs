@@ -1,16 +1,38 @@
-//! The `windlass` binary: subcommands, listing options, exit codes.
+//! The `windlass` binary: subcommands, listing options, exit codes, configuration.
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{Project, local_inventory};
 
-fn windlass(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_windlass"))
+/// The binary in `dir`, cut off from the developer's setup: every `ANSIBLE_*` and
+/// `WINDLASS_*` variable removed and `HOME` set to `home`, so no `~/.ansible.cfg` and no
+/// exported setting can change what a test sees.
+fn isolated(dir: &Path, home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_windlass"));
+    for (k, _) in std::env::vars_os() {
+        if let Some(k) = k.to_str() {
+            if k.starts_with("ANSIBLE_") || k.starts_with("WINDLASS_") {
+                c.env_remove(k);
+            }
+        }
+    }
+    c.current_dir(dir).env("HOME", home).env("NO_COLOR", "1");
+    c
+}
+
+fn windlass(dir: &Path, args: &[&str]) -> Output {
+    windlass_env(dir, args, &[])
+}
+
+/// [`windlass`] with extra environment variables.
+fn windlass_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    isolated(dir, home.path())
         .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .expect("runs")
 }
@@ -154,9 +176,26 @@ fn ping_reports_unreachable_with_exit_4() {
 #[test]
 fn completions_and_modules() {
     let p = Project::new();
-    let o = windlass(p.path(), &["completions", "bash"]);
-    assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("windlass"));
+    // Each shell gets its own script, one that shell recognises, with the subcommands in.
+    for (shell, marker) in [
+        ("bash", "complete -F _windlass"),
+        ("zsh", "#compdef windlass"),
+        ("fish", "complete -c windlass"),
+    ] {
+        let o = windlass(p.path(), &["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}: {}", text(&o));
+        let script = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            script.contains(marker),
+            "{shell}: no `{marker}` in:\n{script}"
+        );
+        assert!(
+            script.contains("run") && script.contains("inventory") && script.contains("check"),
+            "{shell}: subcommands or flags missing:\n{script}"
+        );
+    }
+    let o = windlass(p.path(), &["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     let o = windlass(p.path(), &["modules"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("ansible.builtin.command"));
 }
@@ -200,9 +239,9 @@ fn ctrl_c_lets_running_tasks_finish_starts_nothing_new_and_exits_130() {
             m = m.display()
         ),
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_windlass"))
+    let home = tempfile::tempdir().unwrap();
+    let child = isolated(p.path(), home.path())
         .args(["run", "site.yml", "-i", "hosts"])
-        .current_dir(p.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -310,4 +349,163 @@ fn resume_skips_finished_tasks_restores_vars_and_fires_pending_handlers() {
     // A finished run leaves nothing to resume.
     let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "--resume"]);
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+}
+
+/// How many of the two hosts ran the marked task at once: 1 (one after the other) or 2.
+fn concurrency(p: &Project, run: &str, args: &[&str], env: &[(&str, &str)]) -> usize {
+    let d = p.path().join("runs").join(run);
+    std::fs::create_dir_all(&d).unwrap();
+    let pb = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: touch {d}/start-{{{{ inventory_hostname }}}}; sleep 1; ls {d} | grep -c '^start-' > {d}/seen-{{{{ inventory_hostname }}}}\n",
+        d = d.display()
+    );
+    let playbook = format!("{run}.yml");
+    p.file(&playbook, &pb);
+    let mut all = vec!["run", playbook.as_str()];
+    all.extend_from_slice(args);
+    let o = windlass_env(p.path(), &all, env);
+    assert_eq!(o.status.code(), Some(0), "{run}: {}", text(&o));
+    ["h1", "h2"]
+        .iter()
+        .map(|h| {
+            std::fs::read_to_string(d.join(format!("seen-{h}")))
+                .unwrap()
+                .trim()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .min()
+        .unwrap()
+}
+
+#[test]
+fn forks_come_from_the_cli_then_the_environment_then_the_file() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    p.file("ansible.cfg", "[defaults]\ninventory = hosts\nforks = 1\n");
+    // The file's forks = 1 is used (the default, 50, would run both hosts at once).
+    assert_eq!(concurrency(&p, "file", &[], &[]), 1);
+    // The environment wins over the file…
+    assert_eq!(concurrency(&p, "env", &[], &[("ANSIBLE_FORKS", "2")]), 2);
+    // …WINDLASS_ over ANSIBLE_…
+    assert_eq!(
+        concurrency(
+            &p,
+            "prefix",
+            &[],
+            &[("ANSIBLE_FORKS", "1"), ("WINDLASS_FORKS", "2")]
+        ),
+        2
+    );
+    // …and the command line over both.
+    assert_eq!(
+        concurrency(&p, "cli", &["-f", "1"], &[("ANSIBLE_FORKS", "2")]),
+        1
+    );
+    p.file("ansible.cfg", "[defaults]\ninventory = hosts\nforks = 2\n");
+    assert_eq!(
+        concurrency(&p, "env-lower", &[], &[("ANSIBLE_FORKS", "1")]),
+        1
+    );
+}
+
+/// A stand-in `ssh` on PATH that logs its arguments and fails to connect, so the test
+/// sees the command line a run would use without any network.
+fn fake_ssh(p: &Project) -> (String, std::path::PathBuf) {
+    let log = p.path().join("ssh.log");
+    let bin = p.path().join("bin");
+    let ssh = p.file(
+        "bin/ssh",
+        &format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 255\n", log.display()),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, log)
+}
+
+#[test]
+fn the_files_remote_user_and_host_key_checking_reach_ssh() {
+    let p = Project::new();
+    let (path, log) = fake_ssh(&p);
+    p.file("hosts", "s1 ansible_host=192.0.2.10\n");
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n",
+    );
+    p.file(
+        "ansible.cfg",
+        "[defaults]\ninventory = hosts\nremote_user = opsfromfile\nhost_key_checking = False\n",
+    );
+    let ssh_args = |args: &[&str], env: &[(&str, &str)]| {
+        let _ = std::fs::remove_file(&log);
+        let mut env = env.to_vec();
+        env.push(("PATH", &path));
+        let o = windlass_env(p.path(), args, &env);
+        assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+        std::fs::read_to_string(&log)
+            .unwrap_or_else(|_| panic!("ssh was never started: {}", text(&o)))
+    };
+    let a = ssh_args(&["run", "site.yml"], &[]);
+    assert!(
+        a.contains("-l opsfromfile"),
+        "remote_user from the file: {a}"
+    );
+    assert!(
+        a.contains("StrictHostKeyChecking=no") && a.contains("UserKnownHostsFile=/dev/null"),
+        "host_key_checking = False from the file: {a}"
+    );
+    let a = ssh_args(
+        &["run", "site.yml"],
+        &[("ANSIBLE_REMOTE_USER", "opsfromenv")],
+    );
+    assert!(
+        a.contains("-l opsfromenv") && !a.contains("opsfromfile"),
+        "{a}"
+    );
+    let a = ssh_args(
+        &["run", "site.yml", "-u", "opsfromcli"],
+        &[("ANSIBLE_REMOTE_USER", "opsfromenv")],
+    );
+    assert!(
+        a.contains("-l opsfromcli") && !a.contains("opsfromenv"),
+        "{a}"
+    );
+    // Without the setting, host keys are checked strictly.
+    p.file("ansible.cfg", "[defaults]\ninventory = hosts\n");
+    let a = ssh_args(&["run", "site.yml"], &[]);
+    assert!(
+        !a.contains("StrictHostKeyChecking=no") && !a.contains("opsfromfile"),
+        "{a}"
+    );
+}
+
+#[test]
+fn a_role_found_only_through_the_files_roles_path_runs() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "shared/roles/greet/tasks/main.yml",
+        "- debug: msg=\"hello from the shared role\"\n",
+    );
+    p.file(
+        "play/site.yml",
+        "- hosts: all\n  gather_facts: false\n  roles: [greet]\n",
+    );
+    let o = windlass(p.path(), &["run", "play/site.yml", "-i", "hosts"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "found without roles_path? {}",
+        text(&o)
+    );
+    p.file("ansible.cfg", "[defaults]\nroles_path = shared/roles\n");
+    let o = windlass(p.path(), &["run", "play/site.yml", "-i", "hosts"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("hello from the shared role"), "{t}");
 }

@@ -1,8 +1,9 @@
 //! `ansible.builtin.command`, `shell` and `raw`: run a program on the host.
 //!
 //! `command` runs argv without a shell; `shell` hands a script to `/bin/sh -c` (or
-//! `executable`); `raw` is `shell` without options. `creates`/`removes` make them
-//! idempotent; in check mode they are skipped unless `creates`/`removes` decide.
+//! `executable`); `raw` is `shell` without options. `creates`/`removes` make `command`
+//! and `shell` idempotent. Check mode never runs the command: `raw` is skipped, and the
+//! others probe only `creates`/`removes`.
 
 use std::time::Instant;
 

@@ -37,8 +37,8 @@ pub struct WaitForParams {
     /// File to wait for (alias `dest`); mutually exclusive with `port`.
     #[serde(default, alias = "dest")]
     pub path: Option<String>,
-    /// A Perl-compatible regex (the host's `grep -P`, line by line) to find in the file or in what the port sends
-    /// (alias `search_regex`).
+    /// A Perl-compatible regex (the host's `grep -P`, line by line) to find in the file or
+    /// in what the port sends.
     #[serde(default)]
     pub search_regex: Option<String>,
     /// `started` (default), `present` (= started), `stopped`, `absent` (= stopped) or
