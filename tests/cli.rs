@@ -424,3 +424,34 @@ fn ssh_channels_is_validated() {
         "{t}"
     );
 }
+
+#[test]
+fn force_handlers_runs_notified_handlers_on_a_host_that_failed_later() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    let marker = p.path().join("handler-ran");
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: nodes\n  gather_facts: false\n  tasks:\n    - name: change and notify\n      command: 'true'\n      notify: mark\n    - name: fail\n      command: 'false'\n  handlers:\n    - name: mark\n      command: touch {}\n",
+            marker.display()
+        ),
+    );
+    let out = windlass(p.path(), &["run", "site.yml", "-i", "hosts"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        !marker.exists(),
+        "the handler ran on a failed host without --force-handlers"
+    );
+    let out = windlass(
+        p.path(),
+        &["run", "site.yml", "-i", "hosts", "--force-handlers"],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        marker.exists(),
+        "--force-handlers did not run the handler: {t}"
+    );
+    assert!(t.contains("RUNNING HANDLER [mark]"), "{t}");
+}
