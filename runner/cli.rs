@@ -347,6 +347,7 @@ pub fn parse_extra_vars(values: &[String]) -> Result<IndexMap<String, Value>> {
             continue;
         }
         for (k, v) in node.expect_map("extra vars")? {
+            crate::playbook::task::check_var_name(&k, &v.loc)?;
             out.insert(k, v.to_value());
         }
     }
