@@ -22,7 +22,16 @@ fn run_case(dir: &Path) -> Result<(), String> {
         std::fs::write(&p, "h1 ansible_connection=local\n").map_err(|e| e.to_string())?;
         p.display().to_string()
     };
-    let mut args: Vec<String> = vec!["run".into(), "site.yml".into(), "-i".into(), inventory];
+    // Journals go to the temp dir, not into the case directory.
+    let state = tmp.path().join("state").display().to_string();
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "site.yml".into(),
+        "-i".into(),
+        inventory,
+        "--state-dir".into(),
+        state,
+    ];
     if let Ok(extra) = std::fs::read_to_string(dir.join("args")) {
         args.extend(extra.lines().filter(|l| !l.is_empty()).map(str::to_string));
     }
