@@ -80,6 +80,11 @@ pub struct ConnectArgs {
     /// [default: 2; inventory `ansible_ssh_retries` wins].
     #[arg(long = "ssh-retries", value_name = "N")]
     pub ssh_retries: Option<u32>,
+    /// Concurrent commands (SSH channels) per host, 1 to 256; keep it below the host's sshd
+    /// `MaxSessions` [default: 8, or `ssh_channels` from the config file; inventory
+    /// `windlass_ssh_channels` wins].
+    #[arg(long = "ssh-channels", value_name = "N")]
+    pub ssh_channels: Option<usize>,
     /// An ssh_config file to use.
     #[arg(long = "ssh-config")]
     pub ssh_config: Option<PathBuf>,
@@ -142,6 +147,10 @@ pub struct RunArgs {
     /// finished tasks are skipped per host, registered variables and pending handlers return.
     #[arg(long = "resume")]
     pub resume: bool,
+    /// After Ctrl-C, how long running tasks may take to finish before windlass aborts as on a
+    /// second Ctrl-C (journal written, SSH masters closed, host locks released, exit 130).
+    #[arg(long = "interrupt-grace", value_name = "SECS", default_value_t = 30)]
+    pub interrupt_grace: u64,
     /// Where run journals are kept.
     #[arg(long = "state-dir", default_value = ".windlass", value_name = "DIR")]
     pub state_dir: PathBuf,
@@ -256,6 +265,7 @@ fn with_config(mut c: ConnectArgs, cfg: &Config) -> ConnectArgs {
     c.private_key = c.private_key.or_else(|| cfg.private_key_file.clone());
     c.timeout = c.timeout.or(cfg.timeout);
     c.forks = c.forks.or(cfg.forks);
+    c.ssh_channels = c.ssh_channels.or(cfg.ssh_channels);
     if cfg.host_key_checking == Some(false) && !c.accept_new_host_keys {
         c.no_host_key_checking = true;
     }
@@ -294,13 +304,19 @@ fn overrides(c: &ConnectArgs) -> Result<ConnectionOverrides> {
     if c.forks == Some(0) {
         return Err(Error::Usage("--forks must be at least 1".into()));
     }
+    let limit = crate::transport::MAX_CHANNELS_LIMIT;
+    if let Some(n) = c.ssh_channels.filter(|n| !(1..=limit).contains(n)) {
+        return Err(Error::Usage(format!(
+            "--ssh-channels must be from 1 to {limit}, got {n}"
+        )));
+    }
     Ok(ConnectionOverrides {
         user: c.user.clone(),
         private_key: c.private_key.clone(),
         timeout: c.timeout.map(Duration::from_secs),
         ssh_config: c.ssh_config.clone(),
         host_keys,
-        max_channels: None,
+        max_channels: c.ssh_channels,
         connection,
         ssh_retries: c.ssh_retries,
     })
@@ -336,6 +352,7 @@ pub fn parse_extra_vars(values: &[String]) -> Result<IndexMap<String, Value>> {
             continue;
         }
         for (k, v) in node.expect_map("extra vars")? {
+            crate::playbook::task::check_var_name(&k, &v.loc)?;
             out.insert(k, v.to_value());
         }
     }
@@ -467,6 +484,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         opts.clone(),
         make_sink(a.output, a.verbose),
         Some(Arc::new(journal)),
+        Duration::from_secs(a.interrupt_grace),
     ))?;
     if !a.assert_idempotent || report.exit_code != 0 {
         return Ok(report.exit_code);
@@ -493,6 +511,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         opts,
         Box::new(tee),
         None,
+        Duration::from_secs(a.interrupt_grace),
     ))?;
     let changed = changed.lock().map(|c| c.clone()).unwrap_or_default();
     if changed.is_empty() {
@@ -549,7 +568,14 @@ impl EventSink for ChangedTee {
     }
 }
 
-/// One run with Ctrl-C handling: the first stops scheduling, the second exits at once.
+/// How long an abort may spend releasing host locks, and then closing SSH masters.
+const ABORT_STEP: Duration = Duration::from_secs(1);
+
+/// One run with Ctrl-C handling: the first stops scheduling and lets running tasks finish
+/// for up to `grace`; a second Ctrl-C, or the end of `grace`, aborts: the journal is
+/// written, connections are closed (host locks released, SSH masters told to exit, their
+/// control directory removed) within about two seconds, and the process exits with 130.
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     inventory: Inventory,
     inv_file: Option<PathBuf>,
@@ -558,15 +584,10 @@ async fn execute(
     opts: RunOptions,
     sink: Box<dyn EventSink>,
     journal: Option<Arc<crate::journal::Journal>>,
+    grace: Duration,
 ) -> Result<crate::engine::RunReport> {
-    let engine = Engine::new(
-        inventory,
-        inv_file,
-        loader,
-        Arc::new(DefaultConnector::new()),
-        opts,
-        sink,
-    );
+    let connector = Arc::new(DefaultConnector::new());
+    let engine = Engine::new(inventory, inv_file, loader, connector.clone(), opts, sink);
     if let Some(j) = journal {
         engine.set_journal(j);
     }
@@ -577,10 +598,17 @@ async fn execute(
                 "\n[windlass] Ctrl-C: letting running tasks finish, starting no new ones (Ctrl-C again aborts now)"
             );
             watcher.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("[windlass] aborted");
-                std::process::exit(crate::exit::INTERRUPTED);
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => eprintln!("[windlass] aborting"),
+                _ = tokio::time::sleep(grace) => eprintln!(
+                    "[windlass] running tasks did not finish within {} s: aborting",
+                    grace.as_secs()
+                ),
             }
+            watcher.abort(ABORT_STEP).await;
+            connector.abort_all(ABORT_STEP).await;
+            eprintln!("[windlass] aborted");
+            std::process::exit(crate::exit::INTERRUPTED);
         }
     });
     let r = engine.run(playbook).await;

@@ -160,21 +160,51 @@ impl RemoteCommand {
                         line.push_str(&quote(&inner));
                     }
                     BecomeMethod::Su => {
-                        line.push_str("su");
+                        let mut su = String::from("su");
                         for f in &b.flags {
-                            line.push(' ');
-                            line.push_str(&quote(f));
+                            su.push(' ');
+                            su.push_str(&quote(f));
                         }
-                        line.push(' ');
-                        line.push_str(&quote(&b.user));
-                        line.push_str(" -c ");
-                        line.push_str(&quote(&inner));
+                        su.push(' ');
+                        su.push_str(&quote(&b.user));
+                        su.push_str(" -c ");
+                        if b.with_password {
+                            su.push_str(&quote(&format!("{SU_FDS}{inner}")));
+                            line.push_str(&su_with_password(&su));
+                        } else {
+                            su.push_str(&quote(&inner));
+                            line.push_str(&su);
+                        }
                     }
                 }
                 line
             }
         }
     }
+}
+
+/// What the command under `su` does first when a password was typed on its terminal: take
+/// back the real stdin, stdout and stderr, which [`su_with_password`] parked on fds 3–5.
+const SU_FDS: &str = "exec 0<&3 1>&4 2>&5 3<&- 4>&- 5>&-; ";
+
+/// `su` reads a password only from a terminal, and flushes what was typed ahead before it
+/// prompts. So the line `su` (already complete with `-c`) runs under util-linux `script`,
+/// which gives it a pseudo-terminal; the shell waits for the `Password:` prompt on that
+/// terminal before typing the password (the first line of stdin, read by the `read`
+/// builtin, so never in any argv). The command itself keeps the connection's stdin, stdout
+/// and stderr through fds 3–5, untouched by the terminal; what `su` says on the terminal
+/// after the password (`su: Authentication failure`) goes to stderr. The exit code is the
+/// command's (`script -e`).
+fn su_with_password(su: &str) -> String {
+    format!(
+        "IFS= read -r p || exit 1; d=$(mktemp -d) || exit 1; trap 'rm -rf \"$d\"' EXIT; \
+         mkfifo \"$d/i\" \"$d/o\" || exit 1; exec 3<&0 4>&1 5>&2; \
+         SHELL=/bin/sh LC_ALL=C script -qec {} /dev/null <\"$d/i\" >\"$d/o\" 2>&1 & s=$!; \
+         exec 6>\"$d/i\"; \
+         {{ if [ \"$(head -c 9)\" = Password: ]; then printf '%s\\n' \"$p\" >&6; IFS= read -r _; fi; p=; tr -d '\\r' >&2; }} <\"$d/o\"; \
+         wait $s",
+        quote(su)
+    )
 }
 
 /// The command that writes `file` atomically: the content arrives on stdin, goes to a
@@ -306,6 +336,30 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left.len(), 1, "temp file left: {left:?}");
+    }
+
+    #[test]
+    fn su_with_a_password_is_valid_sh_and_keeps_the_command_quoted() {
+        let c = RemoteCommand::shell("echo '$(touch /tmp/pwned)'").with_become(Some(Become {
+            method: BecomeMethod::Su,
+            user: "o'brien".into(),
+            flags: vec!["-l".into()],
+            with_password: true,
+        }));
+        let line = c.to_shell();
+        let out = std::process::Command::new("sh")
+            .arg("-n")
+            .arg("-c")
+            .arg(&line)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{line}");
+        assert!(line.starts_with("IFS= read -r p"), "{line}");
+        assert!(line.contains("script -qec "), "{line}");
+        // Without a password, plain su.
+        let mut c = c;
+        c.become_.as_mut().unwrap().with_password = false;
+        assert!(c.to_shell().starts_with("su -l 'o'\\''brien' -c "));
     }
 
     #[test]

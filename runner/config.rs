@@ -31,6 +31,8 @@ pub struct Config {
     pub private_key_file: Option<PathBuf>,
     /// `timeout` (SSH connect timeout, seconds).
     pub timeout: Option<u64>,
+    /// `ssh_channels` (windlass's own: concurrent channels per SSH master).
+    pub ssh_channels: Option<usize>,
 }
 
 const KEYS: &[&str] = &[
@@ -41,6 +43,7 @@ const KEYS: &[&str] = &[
     "roles_path",
     "private_key_file",
     "timeout",
+    "ssh_channels",
 ];
 
 impl Config {
@@ -210,6 +213,22 @@ impl Config {
                     )
                 })?)
             }
+            "ssh_channels" => {
+                let limit = crate::transport::MAX_CHANNELS_LIMIT;
+                self.ssh_channels = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| (1..=limit).contains(n))
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                loc,
+                                format!(
+                                    "`ssh_channels` must be a number from 1 to {limit}, found `{v}`"
+                                ),
+                            )
+                        })?,
+                )
+            }
             other if list_sep == '\u{1f}' && !KEYS.contains(&other) => {
                 return Err(Error::invalid_help(
                     loc,
@@ -224,7 +243,8 @@ impl Config {
 
     /// Apply `ANSIBLE_FORKS`, `ANSIBLE_INVENTORY`, `ANSIBLE_REMOTE_USER`,
     /// `ANSIBLE_HOST_KEY_CHECKING`, `ANSIBLE_ROLES_PATH`, `ANSIBLE_PRIVATE_KEY_FILE`,
-    /// `ANSIBLE_TIMEOUT` (and the same with a `WINDLASS_` prefix, which wins).
+    /// `ANSIBLE_TIMEOUT`, `ANSIBLE_SSH_CHANNELS` (and the same with a `WINDLASS_` prefix,
+    /// which wins).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         for key in KEYS {
             let upper = key.to_ascii_uppercase();
@@ -305,5 +325,21 @@ mod tests {
             Config::from_toml("[defaults]\nforkz = 1\n", Path::new("windlass.toml")).unwrap_err();
         assert!(e.to_string().contains("forkz"));
         assert_eq!(e.loc().unwrap().line, 2);
+    }
+
+    #[test]
+    fn ssh_channels_is_a_bounded_positive_number() {
+        let c = Config::from_toml("[defaults]\nssh_channels = 4\n", Path::new("windlass.toml"))
+            .unwrap();
+        assert_eq!(c.ssh_channels, Some(4));
+        for bad in ["0", "257", "lots"] {
+            let e = Config::from_ansible_cfg(
+                &format!("[defaults]\nssh_channels = {bad}\n"),
+                Path::new("ansible.cfg"),
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains("ssh_channels"), "{e}");
+            assert_eq!(e.loc().unwrap().line, 2);
+        }
     }
 }

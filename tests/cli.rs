@@ -509,3 +509,147 @@ fn a_role_found_only_through_the_files_roles_path_runs() {
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("hello from the shared role"), "{t}");
 }
+
+/// Start `windlass run site.yml -i hosts ARGS` in `p`, piping its output.
+fn spawn_run(p: &Project, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "site.yml", "-i", "hosts"])
+        .args(args)
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn sigint(child: &std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+}
+
+/// The journal files under `p`'s state directory, with their text.
+fn journals(p: &Project) -> Vec<String> {
+    std::fs::read_dir(p.path().join(".windlass"))
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_second_ctrl_c_aborts_at_once_and_still_writes_the_journal() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: sleep 20\n    - shell: 'true'\n",
+    );
+    let t0 = std::time::Instant::now();
+    let child = spawn_run(&p, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    sigint(&child);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    sigint(&child);
+    let out = child.wait_with_output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{t}");
+    assert!(t.contains("aborted"), "{t}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(8),
+        "the abort waited for the task: {:?}",
+        t0.elapsed()
+    );
+    let j = journals(&p);
+    assert_eq!(j.len(), 1, "{j:?}");
+    assert!(j[0].contains("\"interrupted\""), "{}", j[0]);
+}
+
+#[test]
+fn after_ctrl_c_the_grace_period_bounds_the_wait_for_running_tasks() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: sleep 20\n",
+    );
+    let t0 = std::time::Instant::now();
+    let child = spawn_run(&p, &["--interrupt-grace", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    sigint(&child);
+    let out = child.wait_with_output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{t}");
+    assert!(t.contains("did not finish within 1 s"), "{t}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(journals(&p).iter().any(|j| j.contains("\"interrupted\"")));
+}
+
+#[test]
+fn ssh_channels_is_validated() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
+    );
+    for bad in ["0", "257"] {
+        let out = windlass(
+            p.path(),
+            &["run", "site.yml", "-i", "hosts", "--ssh-channels", bad],
+        );
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(windlass::exit::BAD_OPTIONS), "{t}");
+        assert!(t.contains("--ssh-channels must be from 1 to 256"), "{t}");
+    }
+    let out = windlass(
+        p.path(),
+        &["run", "site.yml", "-i", "hosts", "--ssh-channels", "2"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    p.file("windlass.toml", "[defaults]\nssh_channels = 0\n");
+    let out = windlass(p.path(), &["run", "site.yml", "-i", "hosts"]);
+    let t = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("ssh_channels") && t.contains("windlass.toml:2"),
+        "{t}"
+    );
+}
+
+#[test]
+fn force_handlers_runs_notified_handlers_on_a_host_that_failed_later() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    let marker = p.path().join("handler-ran");
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: nodes\n  gather_facts: false\n  tasks:\n    - name: change and notify\n      command: 'true'\n      notify: mark\n    - name: fail\n      command: 'false'\n  handlers:\n    - name: mark\n      command: touch {}\n",
+            marker.display()
+        ),
+    );
+    let out = windlass(p.path(), &["run", "site.yml", "-i", "hosts"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        !marker.exists(),
+        "the handler ran on a failed host without --force-handlers"
+    );
+    let out = windlass(
+        p.path(),
+        &["run", "site.yml", "-i", "hosts", "--force-handlers"],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        marker.exists(),
+        "--force-handlers did not run the handler: {t}"
+    );
+    assert!(t.contains("RUNNING HANDLER [mark]"), "{t}");
+}

@@ -632,3 +632,52 @@ fn a_failed_run_once_task_fails_the_batch() {
     assert_eq!(report.exit_code, 2);
     assert!(debug_msgs(&events, "h2").is_empty());
 }
+
+#[test]
+fn ignore_unreachable_keeps_the_host_in_the_play_for_the_next_task_only() {
+    // `ghost` refuses connections at once (nothing listens on port 1), so it is unreachable.
+    let p = Project::new();
+    p.file(
+        "hosts",
+        "[nodes]\nh1 ansible_connection=local\nghost ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_retries=0 ansible_ssh_timeout=2\n",
+    );
+    p.file(
+        "site.yml",
+        r#"
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - name: first
+      command: 'true'
+      ignore_unreachable: true
+    - name: second
+      command: 'true'
+    - name: third
+      command: 'true'
+"#,
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    let on = |host: &str| -> Vec<(String, Status)> {
+        results(&events)
+            .into_iter()
+            .filter(|(_, h, _)| h == host)
+            .map(|(t, _, s)| (t, s))
+            .collect()
+    };
+    // As Ansible: the ignored unreachable result keeps ghost in the play, so `second` is
+    // attempted there too; its unreachable result is not ignored and ends the play for it.
+    assert_eq!(
+        on("ghost"),
+        vec![
+            ("first".to_string(), Status::Unreachable),
+            ("second".to_string(), Status::Unreachable),
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(on("h1").len(), 3, "{events:#?}");
+    assert_eq!(
+        report.exit_code,
+        windlass::exit::HOST_UNREACHABLE,
+        "{events:#?}"
+    );
+}

@@ -5,7 +5,7 @@
 //! Hostile values (command substitution, backticks, quotes, newlines, `; rm -rf`, globs)
 //! travel through variables into the parameters of every built-in module, on the local
 //! connection in a temp dir (system modules in check mode, so their probes run but the
-//! controller is not changed) and, with `WINDLASS_TESTHOSTS`, over SSH on th01. Each value
+//! controller is not changed) and, with `WINDLASS_TESTHOSTS`, over SSH on the inventory's first host. Each value
 //! would create `/tmp/pwned-<tag>-…` or remove a canary directory if a shell ever
 //! interpreted it.
 
@@ -275,6 +275,104 @@ const PLAYBOOK: &str = r##"
       check_mode: true
       loop: "{{ evils }}"
       ignore_errors: true
+    - name: deb822_repository
+      deb822_repository:
+        name: "{{ item }}"
+        uris: ["http://example.invalid/{{ item }}"]
+        suites: ["{{ item }}"]
+        components: ["{{ item }}"]
+        signed_by: "{{ item }}"
+      check_mode: true
+      loop: "{{ evils }}"
+      ignore_errors: true
+    - name: raw with a quoted value
+      raw: "echo {{ item | quote }} > {{ base }}/raw-{{ idx }}"
+      loop: "{{ evils }}"
+      loop_control: {index_var: idx}
+      ignore_errors: true
+    - name: script arguments
+      script: "s.sh {{ item | quote }} {{ base }}/script-{{ idx }}"
+      loop: "{{ evils }}"
+      loop_control: {index_var: idx}
+      ignore_errors: true
+    - name: script chdir/creates/removes
+      script:
+        cmd: s.sh x {{ base }}/script-x
+        chdir: "{{ item }}"
+        creates: "{{ item }}"
+        removes: "{{ item }}"
+      loop: "{{ evils }}"
+      ignore_errors: true
+    - name: uri
+      uri:
+        url: "http://127.0.0.1:1/{{ item }}"
+        method: "{{ item }}"
+        body: "{{ item }}"
+        headers:
+          X-Evil: "{{ item }}"
+        url_username: "{{ item }}"
+        url_password: "{{ item }}"
+        dest: "{{ base }}/{{ item }}"
+        timeout: 2
+      loop: "{{ evils }}"
+      ignore_errors: true
+    - name: get_url
+      get_url:
+        url: "http://127.0.0.1:1/{{ item }}"
+        dest: "{{ base }}/g-{{ item }}"
+        headers:
+          X-Evil: "{{ item }}"
+        url_username: "{{ item }}"
+        url_password: "{{ item }}"
+        owner: "{{ item }}"
+        timeout: 2
+      loop: "{{ evils }}"
+      ignore_errors: true
+    - name: an archive to unpack
+      shell: "mkdir -p {{ base }}/u && tar -C {{ base }} -cf {{ base }}/a.tar f"
+    - name: unarchive
+      unarchive:
+        src: "{{ base }}/a.tar"
+        remote_src: true
+        dest: "{{ base }}/u"
+        extra_opts: ["{{ item }}"]
+        owner: "{{ item }}"
+        group: "{{ item }}"
+      loop: "{{ evils }}"
+      ignore_errors: true
+    - name: unarchive src/dest/creates
+      unarchive:
+        src: "{{ base }}/{{ item }}"
+        remote_src: true
+        dest: "{{ base }}/{{ item }}"
+        creates: "{{ base }}/{{ item }}/x"
+      loop: "{{ evils }}"
+      ignore_errors: true
+    - name: wait_for path and msg
+      wait_for:
+        path: "{{ base }}/{{ item }}"
+        state: absent
+        msg: "{{ item }}"
+        timeout: 1
+      loop: "{{ evils }}"
+      ignore_errors: true
+    - name: wait_for search_regex
+      wait_for:
+        path: "{{ base }}/echoed-{{ idx }}"
+        search_regex: "{{ item }}"
+        timeout: 1
+        sleep: 1
+      loop: "{{ evils }}"
+      loop_control: {index_var: idx}
+      ignore_errors: true
+    - name: wait_for host
+      wait_for:
+        host: "{{ item }}"
+        port: 1
+        state: stopped
+        timeout: 1
+      loop: "{{ evils }}"
+      ignore_errors: true
 "##;
 
 /// Write the project: playbook, evils, template; `base` is the scratch dir on the target.
@@ -282,6 +380,8 @@ fn hostile_project(tag: &str, canary: &str, base: &str, inventory: Option<&Path>
     let p = Project::new();
     let evils = hostile(tag, canary);
     p.file("templates/t.j2", "value={{ item }}\n");
+    // The script writes its first argument to the file named by its second.
+    p.file("files/s.sh", "#!/bin/sh\nprintf '%s\\n' \"$1\" > \"$2\"\n");
     p.file("site.yml", PLAYBOOK);
     match inventory {
         Some(inv) => {
@@ -353,8 +453,11 @@ fn hostile_values_never_execute_on_the_local_connection() {
     // argument, one written as file content.
     let evils = hostile(&tag, &canary.display().to_string());
     for (i, e) in evils.iter().enumerate() {
-        let echoed = std::fs::read_to_string(base.join(format!("echoed-{i}"))).unwrap();
-        assert_eq!(echoed, format!("{e}\n"));
+        for via in ["echoed", "raw", "script"] {
+            let got = std::fs::read_to_string(base.join(format!("{via}-{i}")))
+                .unwrap_or_else(|err| panic!("{via}-{i}: {err}"));
+            assert_eq!(got, format!("{e}\n"), "{via}");
+        }
     }
     let star = std::fs::read_to_string(base.join("c-*")).unwrap();
     assert_eq!(star, "*");
@@ -372,7 +475,18 @@ fn hostile_values_never_execute_over_ssh() {
         &format!("rm -rf /tmp/wl-sec /tmp/pwned-*; mkdir -p {canary} && touch {canary}/keep"),
     );
     let p = hostile_project(&tag, canary, "/tmp/wl-sec/base", Some(&inv));
-    let o = run_cli(&p, &["--limit", "th01"]);
+    // on_host(1) is the inventory's first host.
+    let first = windlass::yaml::load(&inv)
+        .ok()
+        .and_then(|r| {
+            r.get("all")?
+                .get("hosts")?
+                .as_map()?
+                .first()
+                .and_then(|(k, _)| k.key_str())
+        })
+        .expect("a host in the test inventory");
+    let o = run_cli(&p, &["--limit", &first]);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),

@@ -71,14 +71,12 @@ fn parallel_run_on_three_hosts_checks_results_on_the_hosts() {
     }
 }
 
-#[test]
-fn become_root_another_user_and_with_a_sudo_password() {
-    let Some(inv) = testhosts("become") else {
-        return;
-    };
-    let hs = hosts(&inv);
+/// Set up, on the second test host, a login user `wldeploy` whose sudo needs the password
+/// `s3cret-pw`, and the user `wltester`; write `hosts.yml` logging in as wldeploy. Returns
+/// the host's name.
+fn sudo_user_with_password(inv: &std::path::Path, p: &Project) -> String {
+    let hs = hosts(inv);
     let (name, addr, key) = hs[1].clone();
-    // A login user whose sudo needs a password (set up directly on the host).
     on_host(
         2,
         "id wldeploy >/dev/null 2>&1 || useradd -m -s /bin/bash wldeploy; echo 'wldeploy:s3cret-pw' | chpasswd; \
@@ -86,13 +84,183 @@ fn become_root_another_user_and_with_a_sudo_password() {
          echo 'wldeploy ALL=(ALL) ALL' > /etc/sudoers.d/wldeploy; chmod 440 /etc/sudoers.d/wldeploy; \
          id wltester >/dev/null 2>&1 || useradd -m wltester",
     );
-    let p = Project::new();
     p.file(
         "hosts.yml",
         &format!(
             "all:\n  vars:\n    ansible_ssh_private_key_file: {key}\n    ansible_host_key_checking: false\n  hosts:\n    {name}:\n      ansible_host: {addr}\n      ansible_user: wldeploy\n"
         ),
     );
+    name
+}
+
+#[test]
+fn the_binary_takes_the_become_password_from_the_environment_and_never_shows_it() {
+    let Some(inv) = testhosts("become_password_binary") else {
+        return;
+    };
+    let p = Project::new();
+    sudo_user_with_password(&inv, &p);
+    p.file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: whoami
+      become: true
+      register: asroot
+    - shell: cat
+      args:
+        stdin: piped-through-sudo
+      become: true
+      register: piped
+    - set_fact:
+        seen: "{{ asroot.stdout }} {{ piped.stdout }}"
+    - debug: var=seen
+    - name: fail so that the journal is kept
+      command: 'false'
+"#,
+    );
+    for args in [&["--output", "jsonl"][..], &["-v"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+            .args(["run", "site.yml", "-i", "hosts.yml", "--state-dir", "state"])
+            .args(args)
+            .current_dir(p.path())
+            .env("NO_COLOR", "1")
+            .env("WINDLASS_BECOME_PASSWORD", "s3cret-pw")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+        assert!(
+            stdout.contains("root piped-through-sudo"),
+            "sudo did not get the password: {stdout}{stderr}"
+        );
+        assert!(!stdout.contains("s3cret-pw"), "{stdout}");
+        assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+        let mut files = 0;
+        for e in std::fs::read_dir(p.path().join("state")).unwrap() {
+            let path = e.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(!text.contains("s3cret-pw"), "{}: {text}", path.display());
+            files += 1;
+        }
+        assert!(files >= 1, "no journal was kept");
+    }
+}
+
+/// The control directory (`/tmp/wl…`) of the running ssh master connected to `addr` with an
+/// explicit `-p 22` (which only the abort test's inventory gives), from the master's command
+/// line (`ssh … -S DIR/.ssh-connection…/master -M … -p 22 … ADDR`).
+fn master_control_dir(addr: &str) -> Option<(u32, std::path::PathBuf)> {
+    for e in std::fs::read_dir("/proc").ok()? {
+        let e = e.ok()?;
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmd
+            .strip_suffix(b"\0")
+            .unwrap_or(&cmd)
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let port_22 = args.windows(2).any(|w| w[0] == "-p" && w[1] == "22");
+        if !port_22
+            || !args.iter().any(|a| a == "-M")
+            || args.last().map(String::as_str) != Some(addr)
+        {
+            continue;
+        }
+        let sock = args.iter().skip_while(|a| *a != "-S").nth(1)?;
+        let dir = std::path::Path::new(sock).parent()?.parent()?.to_path_buf();
+        if dir.starts_with("/tmp") {
+            return Some((pid, dir));
+        }
+    }
+    None
+}
+
+#[test]
+fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
+    let Some(inv) = testhosts("abort_cleanup") else {
+        return;
+    };
+    let hs = hosts(&inv);
+    let (name, addr, key) = hs[0].clone();
+    let p = Project::new();
+    p.file(
+        "hosts.yml",
+        &format!(
+            "all:\n  hosts:\n    {name}:\n      ansible_host: {addr}\n      ansible_port: 22\n      ansible_user: root\n      ansible_ssh_private_key_file: {key}\n      ansible_host_key_checking: false\n"
+        ),
+    );
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: sleep 20\n",
+    );
+    assert!(
+        master_control_dir(&addr).is_none(),
+        "another master to {addr} is running"
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "site.yml", "-i", "hosts.yml"])
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let (master, dir) = loop {
+        if let Some(m) = master_control_dir(&addr) {
+            break m;
+        }
+        assert!(t0.elapsed().as_secs() < 15, "no ssh master appeared");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(dir.is_dir());
+    // Let the task start and the lock be taken.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(on_host(1, "cat /tmp/windlass.lock/owner").contains("run_id="));
+    for _ in 0..2 {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let out = child.wait_with_output().unwrap();
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(130), "{t}");
+    assert!(
+        t0.elapsed().as_secs() < 15,
+        "the abort took {:?}",
+        t0.elapsed()
+    );
+    assert!(!dir.exists(), "{} is left behind: {t}", dir.display());
+    assert!(
+        !std::path::Path::new(&format!("/proc/{master}")).exists(),
+        "the ssh master {master} still runs"
+    );
+    assert_eq!(
+        on_host(1, "test -e /tmp/windlass.lock && echo held || echo free").trim(),
+        "free"
+    );
+}
+
+#[test]
+fn become_root_another_user_and_with_a_sudo_password() {
+    let Some(inv) = testhosts("become") else {
+        return;
+    };
+    let p = Project::new();
+    let name = sudo_user_with_password(&inv, &p);
     p.file(
         "site.yml",
         r#"
@@ -134,6 +302,104 @@ fn become_root_another_user_and_with_a_sudo_password() {
     // Without the password, sudo fails (and says so), it does not hang.
     let (events, report) = p.run("site.yml", "hosts.yml", opts()).unwrap();
     assert_eq!(report.exit_code, 2, "{events:#?}");
+}
+
+#[test]
+fn become_with_su_from_root_and_with_a_password_from_another_user() {
+    let Some(inv) = testhosts("become_su") else {
+        return;
+    };
+    let hs = hosts(&inv);
+    let (name, addr, key) = hs[2].clone();
+    // A login user that may su only with root's password; root's password set here.
+    on_host(
+        3,
+        "id wlsuer >/dev/null 2>&1 || useradd -m -s /bin/sh wlsuer; \
+         mkdir -p ~wlsuer/.ssh; cp /root/.ssh/authorized_keys ~wlsuer/.ssh/; chown -R wlsuer: ~wlsuer/.ssh; \
+         echo 'root:r00t-su-pw' | chpasswd; \
+         id wltester >/dev/null 2>&1 || useradd -m wltester; rm -f /tmp/wl-su-marker /tmp/wl-su-copy",
+    );
+    let p = Project::new();
+    let inventory = |user: &str| {
+        format!(
+            "all:\n  vars:\n    ansible_ssh_private_key_file: {key}\n    ansible_host_key_checking: false\n  hosts:\n    {name}:\n      ansible_host: {addr}\n      ansible_user: {user}\n"
+        )
+    };
+    // From root: su needs no password.
+    p.file("root.yml", &inventory("root"));
+    p.file(
+        "from_root.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  become: true
+  become_method: su
+  become_user: wltester
+  tasks:
+    - command: whoami
+      register: w
+    - command: touch /tmp/wl-su-marker
+    - debug: msg="{{ w.stdout }}"
+"#,
+    );
+    let (events, report) = p.run("from_root.yml", "root.yml", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    assert_eq!(debug_msgs(&events, &name), vec![json!("wltester")]);
+    assert_eq!(
+        on_host(3, "stat -c %U /tmp/wl-su-marker").trim(),
+        "wltester"
+    );
+    // From an unprivileged user: su asks for root's password on a terminal.
+    p.file("user.yml", &inventory("wlsuer"));
+    p.file(
+        "from_user.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  become: true
+  become_method: su
+  tasks:
+    - command: whoami
+      register: w
+    - shell: cat
+      args:
+        stdin: "line one\nline two"
+      register: piped
+    - copy:
+        dest: /tmp/wl-su-copy
+        content: "copied through su\n"
+        mode: "0600"
+    - command: whoami
+      become: false
+      register: plain
+    - debug: msg="{{ plain.stdout }} {{ w.stdout }} {{ piped.stdout }}"
+"#,
+    );
+    let o = RunOptions {
+        become_password: Some("r00t-su-pw".into()),
+        ..opts()
+    };
+    let (events, report) = p.run("from_user.yml", "user.yml", o).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    assert_eq!(
+        debug_msgs(&events, &name),
+        vec![json!("wlsuer root line one\nline two")]
+    );
+    assert_eq!(
+        on_host(3, "stat -c '%U %a' /tmp/wl-su-copy; cat /tmp/wl-su-copy"),
+        "root 600\ncopied through su\n"
+    );
+    let all = serde_json::to_string(&events).unwrap();
+    assert!(!all.contains("r00t-su-pw"), "the password leaked: {all}");
+    // A wrong password fails the task with su's message; it does not hang.
+    let o = RunOptions {
+        become_password: Some("wrong".into()),
+        ..opts()
+    };
+    let (events, report) = p.run("from_user.yml", "user.yml", o).unwrap();
+    assert_eq!(report.exit_code, 2, "{events:#?}");
+    let all = serde_json::to_string(&events).unwrap();
+    assert!(all.contains("Authentication failure"), "{all}");
 }
 
 #[test]

@@ -222,6 +222,28 @@ impl Engine {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// For an abort (a second Ctrl-C): write the journal as interrupted, then close every
+    /// connection (which releases host locks), giving up on the connections after
+    /// `within`. Tasks still running are not waited for.
+    pub async fn abort(&self, within: std::time::Duration) {
+        let _ = self.save_journal("interrupted");
+        let transports: Vec<Arc<dyn Transport>> = self
+            .transports
+            .lock()
+            .expect("transports lock")
+            .values()
+            .cloned()
+            .collect();
+        let mut closing = tokio::task::JoinSet::new();
+        for t in transports {
+            closing.spawn(async move { t.close().await });
+        }
+        let _ = tokio::time::timeout(within, async {
+            while closing.join_next().await.is_some() {}
+        })
+        .await;
+    }
+
     /// Keep a journal (and, if it continues an earlier one, resume from it). Call before
     /// [`Engine::run`].
     pub fn set_journal(&self, j: Arc<crate::journal::Journal>) {
@@ -727,6 +749,7 @@ impl Engine {
             "ansible_ssh_extra_args",
             "ansible_ssh_timeout",
             "ansible_ssh_retries",
+            "windlass_ssh_channels",
             "ansible_host_key_checking",
             "ansible_ssh_host_key_checking",
         ] {

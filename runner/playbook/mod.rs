@@ -328,6 +328,15 @@ fn parse_play(
                         task::check_var_name(&vk, &vv.loc)?;
                         vars.insert(vk, vv.to_value());
                     }
+                    let locs: IndexMap<String, Loc> = v
+                        .as_map()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(k, _)| Some((k.key_str()?, k.loc.clone())))
+                        .collect();
+                    task::check_var_cycles(&vars, |k| {
+                        locs.get(k).cloned().unwrap_or_else(|| v.loc.clone())
+                    })?;
                 }
             }
             "vars_files" => {

@@ -478,7 +478,104 @@ fn vars_map(v: &Node, what: &str) -> Result<IndexMap<String, Value>> {
         check_var_name(&k, &key_loc(v, &k))?;
         out.insert(k, val.to_value());
     }
+    check_var_cycles(&out, |k| key_loc(v, k))?;
     Ok(out)
+}
+
+/// Reject variables of one mapping that are defined through each other in a cycle
+/// (`a: "{{ b }}"`, `b: "{{ a }}"`): using any of them can only fail (Ansible: "recursive
+/// loop detected"), so it fails at load time, at the first one's line. Only plain references
+/// count; a template with a condition or a default may never follow the edge.
+pub fn check_var_cycles(
+    vars: &IndexMap<String, Value>,
+    loc_of: impl Fn(&str) -> Loc,
+) -> Result<()> {
+    let edges: IndexMap<&str, Vec<String>> = vars
+        .iter()
+        .filter_map(|(k, v)| {
+            let s = v.as_str().filter(|s| is_templated(s))?;
+            let refs = crate::template::Templar::unconditional_references(s)?;
+            let mut refs: Vec<String> = refs.into_iter().filter(|r| vars.contains_key(r)).collect();
+            refs.sort();
+            Some((k.as_str(), refs))
+        })
+        .collect();
+    // Depth-first search from each variable, in file order.
+    fn visit<'a>(
+        n: &'a str,
+        edges: &'a IndexMap<&'a str, Vec<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut std::collections::HashSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| *p == n) {
+            let mut cycle: Vec<String> = path[i..].iter().map(|s| s.to_string()).collect();
+            cycle.push(n.to_string());
+            return Some(cycle);
+        }
+        if !done.insert(n) {
+            return None;
+        }
+        path.push(n);
+        for m in edges.get(n).into_iter().flatten() {
+            if let Some(c) = visit(m, edges, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = std::collections::HashSet::new();
+    for k in edges.keys() {
+        if let Some(cycle) = visit(k, &edges, &mut Vec::new(), &mut done) {
+            return Err(Error::invalid_help(
+                &loc_of(&cycle[0]),
+                format!(
+                    "variables defined through each other in a cycle: {}",
+                    cycle.join(" -> ")
+                ),
+                "one of them must get its value without referring back to the others",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A `template` task's literal `src`, when it exists where the run will look first (the
+/// role's `templates/` and directory, the task file's `templates/` and directory), is
+/// compiled now: a broken template fails at load time naming its own file and line.
+fn check_template_src(task: &Task, base: &Path) -> Result<()> {
+    let Some(Value::String(src)) = task.args.get("src") else {
+        return Ok(());
+    };
+    if is_templated(src) || src.is_empty() {
+        return Ok(());
+    }
+    let mut dirs = Vec::new();
+    if let Some(r) = &task.role {
+        dirs.push(r.path.join("templates"));
+        dirs.push(r.path.clone());
+    }
+    dirs.push(base.join("templates"));
+    dirs.push(base.to_path_buf());
+    let Some(path) = dirs.iter().map(|d| d.join(src)).find(|p| p.is_file()) else {
+        return Ok(());
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    crate::template::Templar::check_file_syntax(&text).map_err(|(msg, line)| {
+        Error::syntax(
+            &Loc::new(
+                std::sync::Arc::from(path.as_path()),
+                line.unwrap_or(0) as u32,
+                1,
+            ),
+            format!(
+                "template syntax error in {src} (used at {}): {msg}",
+                task.loc
+            ),
+        )
+    })
 }
 
 /// Variable names must be identifiers, as in Ansible.
@@ -821,6 +918,9 @@ fn parse_task(
         }))]);
     }
     cx.check_module(&action, &task.args, &action_loc, &task.args_loc)?;
+    if short == "template" {
+        check_template_src(&task, base)?;
+    }
     Ok(vec![TaskNode::Task(Arc::new(task))])
 }
 

@@ -175,6 +175,36 @@ impl Templar {
         })
     }
 
+    /// Check the syntax of a template file's text; on error, the message and the line in
+    /// the file (1-based) where minijinja found it.
+    pub fn check_file_syntax(text: &str) -> Result<(), (String, Option<usize>)> {
+        let src = strip_fqcn(text);
+        let env = Environment::new();
+        env.template_from_str(&src).map(|_| ()).map_err(|e| {
+            let msg = e
+                .detail()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.kind().to_string());
+            (msg, e.line())
+        })
+    }
+
+    /// The top-level variable names a template string reads, when it compiles and reads
+    /// them unconditionally as far as can be told (no `if`, `default`, `defined`, `d(`):
+    /// used to find variables that are defined through each other in a cycle.
+    pub fn unconditional_references(src: &str) -> Option<std::collections::HashSet<String>> {
+        if ["if", "default", "defined", "d(", "omit"]
+            .iter()
+            .any(|w| src.contains(w))
+        {
+            return None;
+        }
+        let src = strip_fqcn(src);
+        let env = Environment::new();
+        let t = env.template_from_str(&src).ok()?;
+        Some(t.undeclared_variables(false))
+    }
+
     /// Whether a string contains template syntax (`{{`, `{%`, `{#`).
     pub fn is_template(s: &str) -> bool {
         let b = s.as_bytes();

@@ -6,6 +6,10 @@
 //! file written through stdin). So this wrapper first asks the host, once per become user,
 //! whether sudo needs a password (`sudo -n true`), and only then puts the password in front
 //! of the command's stdin; otherwise the command runs with `sudo -n`.
+//!
+//! `su` reads the password from a terminal only; it needs one unless the login user is
+//! root. So for su the question is `id -u`, asked once per connection, and the password line
+//! goes to the pseudo-terminal wrapper that [`crate::command`] builds for `su`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +25,8 @@ pub struct BecomePassword {
     password: String,
     /// Per become user: does sudo need the password?
     needs: Mutex<HashMap<String, bool>>,
+    /// Does su need the password (is the login user not root)?
+    su_needs: Mutex<Option<bool>>,
 }
 
 impl BecomePassword {
@@ -30,6 +36,7 @@ impl BecomePassword {
             inner,
             password,
             needs: Mutex::new(HashMap::new()),
+            su_needs: Mutex::new(None),
         }
     }
 
@@ -43,6 +50,17 @@ impl BecomePassword {
         needs.insert(user.to_string(), n);
         Ok(n)
     }
+
+    async fn su_needs_password(&self) -> Result<bool, TransportError> {
+        let mut needs = self.su_needs.lock().await;
+        if let Some(n) = *needs {
+            return Ok(n);
+        }
+        let out = self.inner.exec(&RemoteCommand::argv(["id", "-u"])).await?;
+        let n = out.rc != 0 || String::from_utf8_lossy(&out.stdout).trim() != "0";
+        *needs = Some(n);
+        Ok(n)
+    }
 }
 
 #[async_trait::async_trait]
@@ -51,11 +69,9 @@ impl Transport for BecomePassword {
         let Some(b) = cmd.become_.as_ref().filter(|b| b.with_password) else {
             return self.inner.exec(cmd).await;
         };
-        // su reads a password from a terminal only, never from stdin: it works where no
-        // password is needed (as root), and gets none from here.
         let needs = match b.method {
             BecomeMethod::Sudo => self.sudo_needs_password(&b.user).await?,
-            BecomeMethod::Su => false,
+            BecomeMethod::Su => self.su_needs_password().await?,
         };
         let mut cmd = cmd.clone();
         if needs {
@@ -66,8 +82,8 @@ impl Transport for BecomePassword {
             b.with_password = false;
         }
         let mut out = self.inner.exec(&cmd).await?;
-        // sudo prints its prompt on stderr; keep it out of results.
-        if needs {
+        // sudo prints its prompt on stderr; keep it out of results (su's wrapper eats its own).
+        if needs && b.method == BecomeMethod::Sudo {
             let prompt = crate::command::SUDO_PROMPT.as_bytes();
             if out.stderr.starts_with(prompt) {
                 out.stderr.drain(..prompt.len());

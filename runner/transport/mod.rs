@@ -204,6 +204,10 @@ pub enum ConnectionKind {
 /// Default per-host channel limit: below sshd's default `MaxSessions` (10).
 pub const DEFAULT_MAX_CHANNELS: usize = 8;
 
+/// The largest channel limit accepted (`--ssh-channels`, `windlass_ssh_channels`); far above
+/// any sensible `MaxSessions`, so a larger number is a typo rather than a setting.
+pub const MAX_CHANNELS_LIMIT: usize = 256;
+
 /// Makes transports for hosts. The engine asks once per host and keeps the result for the
 /// run; connecting happens lazily on first use.
 pub trait Connector: Send + Sync {
@@ -226,6 +230,12 @@ impl DefaultConnector {
     /// Close every SSH master this connector opened.
     pub async fn close_all(&self) {
         self.ssh.close_all().await;
+    }
+
+    /// Shut every SSH master down at once, busy or not, and remove their control directory
+    /// (see [`ssh::SshPool::abort_all`]); bounded by `within`.
+    pub async fn abort_all(&self, within: std::time::Duration) {
+        self.ssh.abort_all(within).await;
     }
 }
 

@@ -3,7 +3,8 @@
 //! Why this module exists: Ansible users describe how to reach a host with the
 //! `ansible_connection`, `ansible_host`, `ansible_port`, `ansible_user`,
 //! `ansible_ssh_private_key_file`, `ansible_ssh_common_args`, `ansible_ssh_extra_args`,
-//! `ansible_ssh_timeout`, `ansible_ssh_retries` and `ansible_host_key_checking` variables; the command line adds
+//! `ansible_ssh_timeout`, `ansible_ssh_retries` and `ansible_host_key_checking` variables
+//! (plus windlass's own `windlass_ssh_channels`); the command line adds
 //! defaults (`-u`, `--private-key`, `-T`, `-c`, ...). This is the one place that reads them.
 //!
 //! Precedence follows Ansible: a host variable wins over the matching command-line option
@@ -17,7 +18,9 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::{ConnectionKind, ConnectionSpec, DEFAULT_MAX_CHANNELS, HostKeyPolicy};
+use super::{
+    ConnectionKind, ConnectionSpec, DEFAULT_MAX_CHANNELS, HostKeyPolicy, MAX_CHANNELS_LIMIT,
+};
 use crate::{Error, Loc, Result};
 
 /// Connection settings from the command line; host variables win over them.
@@ -33,7 +36,7 @@ pub struct ConnectionOverrides {
     pub ssh_config: Option<PathBuf>,
     /// `--accept-new-host-keys` (or another policy chosen on the command line).
     pub host_keys: Option<HostKeyPolicy>,
-    /// Per-host channel limit.
+    /// `--ssh-channels`: per-host channel limit.
     pub max_channels: Option<usize>,
     /// `-c`.
     pub connection: Option<ConnectionKind>,
@@ -119,6 +122,24 @@ pub fn connection_spec(
                 })?,
         ),
     };
+    let max_channels = match r.get(&["windlass_ssh_channels"]) {
+        None => overrides.max_channels,
+        Some((name, v)) => Some(
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| (1..=MAX_CHANNELS_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    r.invalid(
+                        name,
+                        format!(
+                            "must be a number of channels from 1 to {MAX_CHANNELS_LIMIT}, got {}",
+                            show(v)
+                        ),
+                    )
+                })?,
+        ),
+    };
     let host_keys = match (checking, overrides.host_keys) {
         (Some(false), _) => HostKeyPolicy::Off,
         (Some(true), Some(HostKeyPolicy::AcceptNew)) => HostKeyPolicy::AcceptNew,
@@ -136,8 +157,7 @@ pub fn connection_spec(
         connect_timeout,
         host_keys,
         ssh_config: overrides.ssh_config.clone(),
-        max_channels: overrides
-            .max_channels
+        max_channels: max_channels
             .filter(|n| *n > 0)
             .unwrap_or(DEFAULT_MAX_CHANNELS),
         connect_retries,
@@ -305,6 +325,9 @@ mod tests {
         assert_eq!(s.host_keys, HostKeyPolicy::Strict);
         assert_eq!(s.max_channels, 4);
         assert_eq!(s.connect_retries, Some(4));
+        // The inventory variable wins over --ssh-channels.
+        let v = vars(json!({"windlass_ssh_channels": "2"}));
+        assert_eq!(connection_spec("node1", &v, &o).unwrap().max_channels, 2);
     }
 
     #[test]
@@ -355,6 +378,12 @@ mod tests {
             (json!({"ansible_ssh_timeout": "soon"}), "seconds"),
             (json!({"ansible_host_key_checking": "maybe"}), "boolean"),
             (json!({"ansible_ssh_retries": -1}), "ansible_ssh_retries"),
+            (json!({"windlass_ssh_channels": 0}), "windlass_ssh_channels"),
+            (json!({"windlass_ssh_channels": "257"}), "from 1 to 256"),
+            (
+                json!({"windlass_ssh_channels": "many"}),
+                "windlass_ssh_channels",
+            ),
         ] {
             let e = connection_spec("db1", &vars(v), &o).unwrap_err();
             let text = e.to_string();

@@ -113,6 +113,22 @@ impl SshPool {
         }
     }
 
+    /// Shut every master down now, even those with commands still running on them (their
+    /// commands end with the master), and remove the control directory: what an abort does
+    /// before the process exits, when nothing will be dropped. Bounded by `within`.
+    pub async fn abort_all(&self, within: Duration) {
+        let hosts: Vec<Arc<SshHost>> = lock(&self.hosts).values().cloned().collect();
+        let mut exits = tokio::task::JoinSet::new();
+        for h in hosts {
+            exits.spawn(async move { h.force_exit().await });
+        }
+        let _ = tokio::time::timeout(within, async { while exits.join_next().await.is_some() {} })
+            .await;
+        if let Some(d) = lock(&self.dir).as_ref() {
+            let _ = std::fs::remove_dir_all(d.path());
+        }
+    }
+
     /// Where this pool keeps its master sockets (and generated ssh configs), once created.
     /// Removed when the pool and all its transports are gone.
     pub fn control_path(&self) -> Option<PathBuf> {
@@ -271,8 +287,15 @@ impl SshHost {
         for w in &plan.warnings {
             tracing::warn!(host = %spec.inventory_hostname, "{w}");
         }
+        let b = self.builder(&plan, dir.path())?;
+        b.connect_mux(&spec.address).await.map_err(connect_error)
+    }
+
+    /// The ssh invocation of this host's master: everything but the address.
+    fn builder(&self, plan: &Plan, dir: &Path) -> Result<SessionBuilder, String> {
+        let spec = &self.spec;
         let mut b = SessionBuilder::default();
-        b.control_directory(dir.path())
+        b.control_directory(dir)
             .control_persist(ControlPersist::IdleFor(
                 NonZeroUsize::new(CONTROL_PERSIST as usize).unwrap_or(NonZeroUsize::MIN),
             ))
@@ -298,12 +321,12 @@ impl SshHost {
                 b.config_file(c);
             }
         } else {
-            let path = dir.path().join(format!("{}.conf", self.seq));
+            let path = dir.join(format!("{}.conf", self.seq));
             std::fs::write(&path, plan.config_file())
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             b.config_file(&path);
         }
-        b.connect_mux(&spec.address).await.map_err(connect_error)
+        Ok(b)
     }
 
     /// Mark the master as dead (if `session` is still the current one) and say why.
@@ -424,6 +447,24 @@ impl SshHost {
             }
         };
         Ok(ExecOutput { rc, stdout, stderr })
+    }
+
+    /// Tell the master to exit (`ssh -O exit`), whoever still holds it.
+    async fn force_exit(&self) {
+        let session = match &*self.state.lock().await {
+            State::Up(s) => s.clone(),
+            _ => return,
+        };
+        let _ = tokio::process::Command::new("ssh")
+            .arg("-S")
+            .arg(session.control_socket())
+            .args(["-o", "BatchMode=yes", "-O", "exit", "windlass-master"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status()
+            .await;
     }
 
     /// Close the master (if any) and forget any failure; the next call reconnects.
@@ -812,6 +853,23 @@ mod tests {
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
         let file = p.config_file();
         assert!(file.ends_with("Include ~/.ssh/config\nInclude /etc/ssh/ssh_config\n"));
+    }
+
+    #[test]
+    fn control_persist_is_bounded_even_when_the_args_ask_for_forever() {
+        let s = spec(&["-o", "ControlPersist=yes", "-o", "ControlMaster=no"]);
+        let dir = tempfile::tempdir().unwrap();
+        let host = SshHost::new(s.clone(), Ok(Arc::new(tempfile::tempdir().unwrap())), 0);
+        let plan = Plan::new(&s);
+        assert_eq!(plan.warnings.len(), 2, "{:?}", plan.warnings);
+        assert!(plan.config_lines.is_empty(), "{:?}", plan.config_lines);
+        let b = host.builder(&plan, dir.path()).unwrap();
+        let shown = format!("{b:?}");
+        assert_eq!(CONTROL_PERSIST, 300);
+        assert!(
+            shown.contains("control_persist: IdleFor(300)"),
+            "ControlPersist must be 300 s: {shown}"
+        );
     }
 
     #[test]
