@@ -344,7 +344,10 @@ fn extra_vars_from_json_yaml_files_and_key_value() {
         "{t}"
     );
     // A missing file is an error before anything runs (exit 1, as ansible-playbook).
-    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "-e", "@missing.yml"]);
+    let o = windlass(
+        p.path(),
+        &["run", "site.yml", "-i", "hosts", "-e", "@missing.yml"],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("missing.yml") && !text(&o).contains("TASK"));
 }
@@ -359,17 +362,38 @@ fn start_at_task_and_verbose_results() {
     );
     let o = windlass(
         p.path(),
-        &["run", "site.yml", "-i", "hosts", "--start-at-task", "second"],
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "hosts",
+            "--start-at-task",
+            "second",
+        ],
     );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
-    assert!(!t.contains("TASK [first]") && t.contains("TASK [second]"), "{t}");
+    assert!(
+        !t.contains("TASK [first]") && t.contains("TASK [second]"),
+        "{t}"
+    );
     // Without -v a command's result is not shown, and a verbosity-1 debug is skipped.
     assert!(t.contains("changed: [h1]\n"), "{t}");
-    assert!(t.contains("skipping: [h1]") && !t.contains("only-with-v"), "{t}");
+    assert!(
+        t.contains("skipping: [h1]") && !t.contains("only-with-v"),
+        "{t}"
+    );
     let o = windlass(
         p.path(),
-        &["run", "site.yml", "-i", "hosts", "--start-at-task", "second", "-v"],
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "hosts",
+            "--start-at-task",
+            "second",
+            "-v",
+        ],
     );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
@@ -386,7 +410,14 @@ fn start_at_task_and_verbose_results() {
     assert!(t.contains("\"msg\": \"only-with-v\""), "{t}");
     let o = windlass(
         p.path(),
-        &["run", "site.yml", "-i", "hosts", "--start-at-task", "no such task"],
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "hosts",
+            "--start-at-task",
+            "no such task",
+        ],
     );
     assert!(!text(&o).contains("TASK [second]"), "{}", text(&o));
 }

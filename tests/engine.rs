@@ -576,10 +576,15 @@ fn any_errors_fatal_and_max_fail_percentage_stop_the_play() {
     for h in ["h2", "h4"] {
         assert_eq!(
             debug_msgs(&events, h),
-            vec![json!("rescued"), json!("in-rescue"), json!("x"), json!("after")]
-                .into_iter()
-                .filter(|m| m != "x")
-                .collect::<Vec<_>>(),
+            vec![
+                json!("rescued"),
+                json!("in-rescue"),
+                json!("x"),
+                json!("after")
+            ]
+            .into_iter()
+            .filter(|m| m != "x")
+            .collect::<Vec<_>>(),
             "{h}: {events:#?}"
         );
     }
@@ -658,16 +663,19 @@ fn a_failed_run_once_task_fails_the_batch() {
     assert!(debug_msgs(&events, "h2").is_empty());
 }
 
+/// What a [`Recording`] saw: (host, command line, stdin).
+type Seen = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
 /// Records every command line (and its stdin) per host instead of running it; `sudo -n`
 /// probes fail, so a become password is asked for.
 #[derive(Default)]
 struct Recording {
-    seen: Arc<Mutex<Vec<(String, String, Vec<u8>)>>>,
+    seen: Seen,
 }
 
 struct RecordingTransport {
     host: String,
-    seen: Arc<Mutex<Vec<(String, String, Vec<u8>)>>>,
+    seen: Seen,
 }
 
 #[async_trait::async_trait]
@@ -756,7 +764,10 @@ fn become_connection_variables_beat_become_keywords() {
         .find(|(h, l, _)| h == "h5" && l.contains("id -un"))
         .unwrap();
     assert_eq!(stdin, b"S3CRET-pw\n");
-    assert!(seen.iter().all(|(_, l, _)| !l.contains("S3CRET")), "{seen:?}");
+    assert!(
+        seen.iter().all(|(_, l, _)| !l.contains("S3CRET")),
+        "{seen:?}"
+    );
     assert!(!format!("{events:?}").contains("S3CRET"));
 }
 
@@ -818,7 +829,14 @@ fn check_forks_and_throttle(strategy: &str) {
             ),
         );
         let (events, report) = p
-            .run("site.yml", "hosts", RunOptions { forks: 10, ..opts() })
+            .run(
+                "site.yml",
+                "hosts",
+                RunOptions {
+                    forks: 10,
+                    ..opts()
+                },
+            )
             .unwrap();
         assert_eq!(report.exit_code, 0, "{events:#?}");
         assert_eq!(max_concurrency(&dir), 1, "{strategy} throttle {throttle}");
@@ -845,7 +863,8 @@ fn throttle_must_be_a_whole_number() {
     );
     let err = p.run("bad.yml", "hosts", opts()).unwrap_err();
     assert!(
-        err.to_string().contains("`throttle` must be a whole number"),
+        err.to_string()
+            .contains("`throttle` must be a whole number"),
         "{err}"
     );
     let loc = err.loc().unwrap();
@@ -971,7 +990,10 @@ fn magic_variables_and_play_batches() {
     - debug: msg="{{ playbook_dir }}"
 "#,
     );
-    p.file("pb/roles/r/tasks/main.yml", "- debug: msg=\"{{ role_path | basename }}\"\n");
+    p.file(
+        "pb/roles/r/tasks/main.yml",
+        "- debug: msg=\"{{ role_path | basename }}\"\n",
+    );
     let (events, report) = p.run("pb/site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 2, "{events:#?}");
     let pb_dir = json!(p.path().join("pb").display().to_string());

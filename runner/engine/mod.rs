@@ -711,13 +711,18 @@ impl Engine {
     ) -> Result<Option<String>, String> {
         for name in ["ansible_become_password", "ansible_become_pass"] {
             let Some(v) = vars.get(name) else { continue };
-            let v = self.templar.render_value(&v, vars, Some(loc)).map_err(|e| {
-                let why = e
-                    .undefined
-                    .map(|u| format!("`{u}` is undefined"))
-                    .unwrap_or_else(|| "it is not a valid template".into());
-                format!("{name} could not be templated ({why}; its value is secret and not shown)")
-            })?;
+            let v = self
+                .templar
+                .render_value(&v, vars, Some(loc))
+                .map_err(|e| {
+                    let why = e
+                        .undefined
+                        .map(|u| format!("`{u}` is undefined"))
+                        .unwrap_or_else(|| "it is not a valid template".into());
+                    format!(
+                        "{name} could not be templated ({why}; its value is secret and not shown)"
+                    )
+                })?;
             return Ok(match v {
                 Value::Null => None,
                 Value::String(s) => Some(s),

@@ -981,9 +981,8 @@ impl Engine {
         };
         let enabled = match var("ansible_become")? {
             Some(Value::Bool(b)) => b,
-            Some(Value::String(s)) => crate::boolean::parse_bool(&s).ok_or_else(|| {
-                format!("ansible_become must be a boolean, got `{s}`")
-            })?,
+            Some(Value::String(s)) => crate::boolean::parse_bool(&s)
+                .ok_or_else(|| format!("ansible_become must be a boolean, got `{s}`"))?,
             Some(other) => truthy(&other),
             None => self.kw_bool(&t.kw.become_, vars, t)?,
         };

@@ -42,7 +42,9 @@ impl Module for Debug {
         .ok_or_else(|| {
             ModuleError::Failed(format!(
                 "verbosity must be a whole number, got {}",
-                args.get("verbosity").map(Value::to_string).unwrap_or_default()
+                args.get("verbosity")
+                    .map(Value::to_string)
+                    .unwrap_or_default()
             ))
         })?;
         if wanted > u64::from(ctx.verbosity) {
