@@ -653,3 +653,113 @@ fn force_handlers_runs_notified_handlers_on_a_host_that_failed_later() {
     );
     assert!(t.contains("RUNNING HANDLER [mark]"), "{t}");
 }
+
+#[test]
+fn extra_vars_from_json_yaml_files_and_key_value() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file("more.yml", "from_file:\n  nested: [1, 2]\nover: file\n");
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  vars:\n    over: play\n  tasks:\n    - debug: msg=\"j={{ j.a }}/{{ j.b | length }} f={{ from_file.nested | sum }} x={{ x }}/{{ x is string }} over={{ over }}\"\n",
+    );
+    let o = windlass(
+        p.path(),
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "hosts",
+            "-e",
+            r#"{"j": {"a": "json", "b": [1, 2, 3]}}"#,
+            "-e",
+            "@more.yml",
+            "-e",
+            "x=1",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    // key=value values are strings, as in Ansible; -e beats play vars.
+    assert!(
+        t.contains(r#""msg": "j=json/3 f=3 x=1/True over=file""#),
+        "{t}"
+    );
+    // A missing file is an error before anything runs (exit 1, as ansible-playbook).
+    let o = windlass(
+        p.path(),
+        &["run", "site.yml", "-i", "hosts", "-e", "@missing.yml"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("missing.yml") && !text(&o).contains("TASK"));
+}
+
+#[test]
+fn start_at_task_and_verbose_results() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: first\n      debug: msg=one\n    - name: second\n      command: echo two\n    - name: quiet\n      debug:\n        msg: only-with-v\n        verbosity: 1\n",
+    );
+    let o = windlass(
+        p.path(),
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "hosts",
+            "--start-at-task",
+            "second",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        !t.contains("TASK [first]") && t.contains("TASK [second]"),
+        "{t}"
+    );
+    // Without -v a command's result is not shown, and a verbosity-1 debug is skipped.
+    assert!(t.contains("changed: [h1]\n"), "{t}");
+    assert!(
+        t.contains("skipping: [h1]") && !t.contains("only-with-v"),
+        "{t}"
+    );
+    let o = windlass(
+        p.path(),
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "hosts",
+            "--start-at-task",
+            "second",
+            "-v",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    // -v: the result on one line, keys sorted, as ansible-playbook -v.
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("changed: [h1] => {"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        line.contains(r#""changed": true, "cmd": ["echo", "two"]"#)
+            && line.contains(r#""stdout": "two""#),
+        "{line}"
+    );
+    assert!(t.contains("\"msg\": \"only-with-v\""), "{t}");
+    let o = windlass(
+        p.path(),
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "hosts",
+            "--start-at-task",
+            "no such task",
+        ],
+    );
+    assert!(!text(&o).contains("TASK [second]"), "{}", text(&o));
+}

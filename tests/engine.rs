@@ -3,10 +3,14 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
+
 use common::{Project, debug_msgs, local_inventory, opts, results, task_starts};
 use serde_json::json;
+use windlass::command::RemoteCommand;
 use windlass::engine::RunOptions;
 use windlass::event::{Event, Status};
+use windlass::transport::{ConnectionSpec, Connector, ExecOutput, Transport, TransportError};
 
 #[test]
 fn variable_precedence_follows_ansible() {
@@ -554,10 +558,36 @@ fn any_errors_fatal_and_max_fail_percentage_stop_the_play() {
         "pct.yml",
         "- hosts: nodes\n  gather_facts: false\n  serial: 2\n  max_fail_percentage: 49\n  tasks:\n    - fail: msg=x\n      when: inventory_hostname == 'h1'\n    - debug: msg=after\n",
     );
-    let (events, _) = p.run("pct.yml", "hosts", opts()).unwrap();
-    // 1 of 2 failed in the first batch (50% > 49%): the second batch never runs.
-    assert!(debug_msgs(&events, "h3").is_empty());
-    assert!(debug_msgs(&events, "h2").contains(&json!("after")));
+    let (events, report) = p.run("pct.yml", "hosts", opts()).unwrap();
+    // 1 of 2 failed at the first task of the first batch (50% > 49%): as Ansible's linear
+    // strategy, the play stops right there — h2 does not run the next task, and the second
+    // batch never runs.
+    assert_eq!(report.exit_code, 2);
+    assert!(debug_msgs(&events, "h3").is_empty(), "{events:#?}");
+    assert!(debug_msgs(&events, "h2").is_empty(), "{events:#?}");
+    assert!(events.iter().any(|e| matches!(e, Event::NoHostsRemaining)));
+    // Exactly at the limit (50% is not above 50) the play goes on, and a failure a
+    // `rescue` handles does not count.
+    p.file(
+        "pct50.yml",
+        "- hosts: nodes\n  gather_facts: false\n  serial: 2\n  max_fail_percentage: 50\n  tasks:\n    - block:\n        - fail: msg=rescued\n      rescue:\n        - debug: msg=in-rescue\n    - fail: msg=x\n      when: inventory_hostname in ['h1', 'h3']\n    - debug: msg=after\n",
+    );
+    let (events, _) = p.run("pct50.yml", "hosts", opts()).unwrap();
+    for h in ["h2", "h4"] {
+        assert_eq!(
+            debug_msgs(&events, h),
+            vec![
+                json!("rescued"),
+                json!("in-rescue"),
+                json!("x"),
+                json!("after")
+            ]
+            .into_iter()
+            .filter(|m| m != "x")
+            .collect::<Vec<_>>(),
+            "{h}: {events:#?}"
+        );
+    }
 }
 
 #[test]
@@ -631,6 +661,397 @@ fn a_failed_run_once_task_fails_the_batch() {
     let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 2);
     assert!(debug_msgs(&events, "h2").is_empty());
+}
+
+/// What a [`Recording`] saw: (host, command line, stdin).
+type Seen = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+/// Records every command line (and its stdin) per host instead of running it; `sudo -n`
+/// probes fail, so a become password is asked for.
+#[derive(Default)]
+struct Recording {
+    seen: Seen,
+}
+
+struct RecordingTransport {
+    host: String,
+    seen: Seen,
+}
+
+#[async_trait::async_trait]
+impl Transport for RecordingTransport {
+    async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
+        let line = cmd.to_shell();
+        let rc = if line.starts_with("sudo -n") { 1 } else { 0 };
+        self.seen.lock().unwrap().push((
+            self.host.clone(),
+            line,
+            cmd.stdin.clone().unwrap_or_default(),
+        ));
+        Ok(ExecOutput {
+            rc,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        })
+    }
+}
+
+impl Connector for Recording {
+    fn connect(&self, spec: &ConnectionSpec) -> Arc<dyn Transport> {
+        Arc::new(RecordingTransport {
+            host: spec.inventory_hostname.clone(),
+            seen: self.seen.clone(),
+        })
+    }
+}
+
+#[test]
+fn become_connection_variables_beat_become_keywords() {
+    let p = Project::new();
+    p.file(
+        "hosts",
+        "[nodes]\n\
+         h1 ansible_connection=local ansible_become=true ansible_become_user=app ansible_become_flags='-E'\n\
+         h2 ansible_connection=local ansible_become_user=var_user\n\
+         h3 ansible_connection=local ansible_become=false\n\
+         h4 ansible_connection=local ansible_become_method=su\n\
+         h5 ansible_connection=local ansible_become_password=S3CRET-pw\n\
+         h6 ansible_connection=local\n",
+    );
+    // The play asks for become as `kw_user`; h1..h5 override parts of it by variable.
+    p.file(
+        "site.yml",
+        "- hosts: nodes\n  gather_facts: false\n  become: true\n  become_user: kw_user\n  tasks:\n    - command: id -un\n    - command: id -un\n      become: false\n      when: inventory_hostname == 'h6'\n",
+    );
+    let rec = Arc::new(Recording::default());
+    let (events, report) = p
+        .run_with("site.yml", "hosts", opts(), rec.clone())
+        .unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    let seen = rec.seen.lock().unwrap().clone();
+    let lines = |h: &str| -> Vec<String> {
+        seen.iter()
+            .filter(|(host, line, _)| host == h && line.contains("id -un"))
+            .map(|(_, l, _)| l.clone())
+            .collect()
+    };
+    assert!(
+        lines("h1")[0].starts_with("sudo -H -n -E -u app -- "),
+        "{:?}",
+        lines("h1")
+    );
+    assert!(
+        lines("h2")[0].starts_with("sudo -H -n -u var_user -- "),
+        "{:?}",
+        lines("h2")
+    );
+    assert_eq!(lines("h3"), vec!["id -un".to_string()]);
+    assert!(
+        lines("h4")[0].starts_with("su kw_user -c "),
+        "{:?}",
+        lines("h4")
+    );
+    assert!(
+        lines("h5")[0].starts_with("sudo -H -S -p "),
+        "{:?}",
+        lines("h5")
+    );
+    assert!(lines("h6")[0].starts_with("sudo -H -n -u kw_user -- "));
+    assert_eq!(lines("h6")[1], "id -un", "the task keyword turns it off");
+    // The password went to sudo's stdin only: never on a command line, never in events.
+    let (_, _, stdin) = seen
+        .iter()
+        .find(|(h, l, _)| h == "h5" && l.contains("id -un"))
+        .unwrap();
+    assert_eq!(stdin, b"S3CRET-pw\n");
+    assert!(
+        seen.iter().all(|(_, l, _)| !l.contains("S3CRET")),
+        "{seen:?}"
+    );
+    assert!(!format!("{events:?}").contains("S3CRET"));
+}
+
+/// A shell task that records how many hosts run it at the same moment: each host creates
+/// `dir/run.<host>`, counts the entries, waits, and removes its own.
+fn concurrency_task(dir: &std::path::Path, extra: &str) -> String {
+    format!(
+        "    - shell: \"mkdir {d}/run.{{{{ inventory_hostname }}}} && ls {d} | grep -c '^run' >> {d}/counts.{{{{ inventory_hostname }}}}; sleep 0.2; rmdir {d}/run.{{{{ inventory_hostname }}}}\"\n{extra}",
+        d = dir.display()
+    )
+}
+
+fn max_concurrency(dir: &std::path::Path) -> usize {
+    let mut max = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_name().to_string_lossy().starts_with("counts.") {
+            for l in std::fs::read_to_string(e.path()).unwrap().lines() {
+                max = max.max(l.trim().parse::<usize>().unwrap());
+            }
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    max
+}
+
+/// `--forks` bounds how many hosts run a task at once, and `throttle` (literal or
+/// templated) lowers it for its task.
+fn check_forks_and_throttle(strategy: &str) {
+    let p = Project::new();
+    let dir = p.path().join("c");
+    std::fs::create_dir_all(&dir).unwrap();
+    p.file("hosts", &local_inventory(&["h1", "h2", "h3"]));
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: nodes\n  gather_facts: false\n  strategy: {strategy}\n  tasks:\n{}",
+            concurrency_task(&dir, ""),
+        ),
+    );
+    for (forks, want) in [(1, 1), (2, 2), (10, 3)] {
+        let (events, report) = p
+            .run("site.yml", "hosts", RunOptions { forks, ..opts() })
+            .unwrap();
+        assert_eq!(report.exit_code, 0, "{events:#?}");
+        assert_eq!(
+            max_concurrency(&dir),
+            want,
+            "{strategy} with --forks {forks}"
+        );
+    }
+    for throttle in ["1", "\"{{ one }}\""] {
+        p.file(
+            "site.yml",
+            &format!(
+                "- hosts: nodes\n  gather_facts: false\n  strategy: {strategy}\n  vars:\n    one: 1\n  tasks:\n{}",
+                concurrency_task(&dir, &format!("      throttle: {throttle}\n")),
+            ),
+        );
+        let (events, report) = p
+            .run(
+                "site.yml",
+                "hosts",
+                RunOptions {
+                    forks: 10,
+                    ..opts()
+                },
+            )
+            .unwrap();
+        assert_eq!(report.exit_code, 0, "{events:#?}");
+        assert_eq!(max_concurrency(&dir), 1, "{strategy} throttle {throttle}");
+    }
+}
+
+#[test]
+fn forks_and_throttle_bound_the_linear_strategy() {
+    check_forks_and_throttle("linear");
+}
+
+#[test]
+fn forks_and_throttle_bound_the_free_strategy() {
+    check_forks_and_throttle("free");
+}
+
+#[test]
+fn throttle_must_be_a_whole_number() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "bad.yml",
+        "- hosts: nodes\n  gather_facts: false\n  tasks:\n    - debug: msg=x\n      throttle: lots\n",
+    );
+    let err = p.run("bad.yml", "hosts", opts()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`throttle` must be a whole number"),
+        "{err}"
+    );
+    let loc = err.loc().unwrap();
+    assert!(loc.file.ends_with("bad.yml") && loc.line == 5, "{loc:?}");
+    p.file(
+        "tmpl.yml",
+        "- hosts: nodes\n  gather_facts: false\n  vars:\n    n: many\n  tasks:\n    - debug: msg=x\n      throttle: \"{{ n }}\"\n",
+    );
+    let err = p.run("tmpl.yml", "hosts", opts()).unwrap_err().to_string();
+    assert!(
+        err.contains("`throttle` must be a whole number of hosts, got \"many\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn debug_verbosity_hides_messages_below_the_run_verbosity() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        "- hosts: nodes\n  gather_facts: false\n  tasks:\n    - debug: msg=always\n    - debug:\n        msg: at-v\n        verbosity: 1\n    - debug:\n        msg: at-vv\n        verbosity: \"2\"\n",
+    );
+    for (v, want) in [
+        (0, vec!["always"]),
+        (1, vec!["always", "at-v"]),
+        (2, vec!["always", "at-v", "at-vv"]),
+    ] {
+        let (events, report) = p
+            .run(
+                "site.yml",
+                "hosts",
+                RunOptions {
+                    verbosity: v,
+                    ..opts()
+                },
+            )
+            .unwrap();
+        assert_eq!(report.exit_code, 0);
+        assert_eq!(debug_msgs(&events, "h1"), want, "-v x{v}");
+        let skipped = results(&events)
+            .iter()
+            .filter(|(_, _, s)| *s == Status::Skipped)
+            .count();
+        assert_eq!(skipped, 3 - want.len());
+    }
+}
+
+#[test]
+fn with_items_flattens_one_level_and_with_together_zips() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        r#"
+- hosts: nodes
+  gather_facts: false
+  vars:
+    nested: [[a, b], c, [[d]]]
+  tasks:
+    - debug: msg="{{ item }}"
+      with_items: "{{ nested }}"
+    - debug: msg="{{ item.0 }}={{ item.1 }}"
+      with_together:
+        - [x, y, z]
+        - [1, 2]
+    - debug: msg="{{ item.name }}"
+      loop: [{name: one, secret: s1}, {name: two, secret: s2}]
+      loop_control:
+        label: "{{ item.name }}"
+"#,
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    assert_eq!(
+        debug_msgs(&events, "h1"),
+        vec![
+            json!("a"),
+            json!("b"),
+            json!("c"),
+            json!(["d"]),
+            json!("x=1"),
+            json!("y=2"),
+            json!("z="),
+            json!("one"),
+            json!("two"),
+        ]
+    );
+    // loop_control.label is what the output shows for an item.
+    let labels: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                item: Some(i),
+                task,
+                ..
+            } if task == "debug" => Some(i.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(&labels[labels.len() - 2..], &[json!("one"), json!("two")]);
+}
+
+#[test]
+fn magic_variables_and_play_batches() {
+    let p = Project::new();
+    p.file(
+        "hosts",
+        "[nodes]\nweb1.example.com ansible_connection=local\nh2 ansible_connection=local\nh3 ansible_connection=local\n",
+    );
+    p.file(
+        "pb/site.yml",
+        r#"
+- hosts: nodes
+  gather_facts: false
+  serial: 2
+  roles: [r]
+  tasks:
+    - debug: msg="{{ inventory_hostname_short }}"
+    - fail: msg=down
+      when: inventory_hostname == 'h2'
+    - debug: msg="{{ ansible_play_batch | join(',') }}|{{ play_hosts | join(',') }}|{{ ansible_play_hosts | join(',') }}|{{ ansible_play_hosts_all | length }}"
+    - debug: msg="{{ playbook_dir }}"
+"#,
+    );
+    p.file(
+        "pb/roles/r/tasks/main.yml",
+        "- debug: msg=\"{{ role_path | basename }}\"\n",
+    );
+    let (events, report) = p.run("pb/site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 2, "{events:#?}");
+    let pb_dir = json!(p.path().join("pb").display().to_string());
+    assert_eq!(
+        debug_msgs(&events, "web1.example.com"),
+        vec![
+            json!("r"),
+            json!("web1"),
+            json!("web1.example.com|web1.example.com|web1.example.com,h3|3"),
+            pb_dir.clone(),
+        ]
+    );
+    assert_eq!(
+        debug_msgs(&events, "h3"),
+        vec![
+            json!("r"),
+            json!("h3"),
+            json!("h3|h3|web1.example.com,h3|3"),
+            pb_dir
+        ]
+    );
+}
+
+#[test]
+fn omit_is_removed_from_arguments_and_nested_mappings_only() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        r#"
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - debug:
+        msg:
+          kept: 1
+          dropped: "{{ omit }}"
+          deeper: [{gone: "{{ omit }}", here: 2}]
+    - debug:
+        msg: "{{ undefined_thing | default(omit) }}"
+    - debug:
+        msg: ["{{ omit }}"]
+"#,
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    let msgs = debug_msgs(&events, "h1");
+    assert_eq!(msgs[0], json!({"kept": 1, "deeper": [{"here": 2}]}));
+    // An omitted `msg` is as if it was not given.
+    assert_eq!(msgs[1], json!("Hello world!"));
+    // A list item that is `omit` stays (Ansible removes mapping entries only).
+    assert!(
+        msgs[2][0]
+            .as_str()
+            .unwrap()
+            .starts_with("__omit_place_holder__"),
+        "{msgs:?}"
+    );
 }
 
 #[test]

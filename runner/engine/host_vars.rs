@@ -90,8 +90,11 @@ pub struct PlayScope {
     pub key: String,
     /// The playbook's directory.
     pub dir: PathBuf,
-    /// Hosts still running (for `ansible_play_hosts`), updated as hosts fail.
+    /// Hosts of the batch still running (`ansible_play_batch`, `play_hosts`), updated as
+    /// hosts fail.
     pub active: RwLock<Vec<String>>,
+    /// Hosts of the play, every batch, still running (`ansible_play_hosts`).
+    pub remaining: RwLock<Vec<String>>,
     /// `vars_files` per host (they may be templated per host).
     pub vars_files: RwLock<IndexMap<String, Layer>>,
 }
@@ -156,7 +159,8 @@ impl HostVars {
                     .collect(),
             ),
             "groups" => (**self.run.groups.read().ok()?).clone(),
-            "play_hosts" | "ansible_play_hosts" => Value::Array(
+            // `play_hosts` is Ansible's deprecated name for `ansible_play_batch`.
+            "play_hosts" | "ansible_play_batch" => Value::Array(
                 self.play
                     .active
                     .read()
@@ -166,9 +170,16 @@ impl HostVars {
                     .map(Value::String)
                     .collect(),
             ),
-            "ansible_play_batch" => {
-                Value::Array(self.play.batch.iter().cloned().map(Value::String).collect())
-            }
+            "ansible_play_hosts" => Value::Array(
+                self.play
+                    .remaining
+                    .read()
+                    .ok()?
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
             "ansible_play_hosts_all" => Value::Array(
                 self.play
                     .play_hosts_all

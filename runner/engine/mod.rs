@@ -107,6 +107,8 @@ pub(crate) struct HostState {
     pub failed: bool,
     pub unreachable: bool,
     pub ended: bool,
+    /// How many blocks with a `rescue` the host is inside: a failure there may be rescued.
+    pub rescuable: u32,
     pub notified: IndexSet<String>,
 }
 
@@ -505,12 +507,19 @@ impl Engine {
                 key: play.loc.to_string(),
                 dir: play.dir.clone(),
                 active: std::sync::RwLock::new(batch.clone()),
+                remaining: std::sync::RwLock::new(self.active_hosts(&hosts)),
                 vars_files: std::sync::RwLock::new(IndexMap::new()),
             });
             self.load_vars_files(play, &scope, &batch)?;
+            let run = Arc::new(walk::BatchRun {
+                free: (play.strategy == Strategy::Free)
+                    .then(|| walk::FreeSlots::new(self.opts.forks)),
+                ..Default::default()
+            });
             let cx = walk::PlayCx {
                 play,
                 scope: scope.clone(),
+                batch: run.clone(),
             };
             if self.gather_facts_wanted(play, &scope, &batch)? {
                 self.gather_facts(&cx, &batch).await;
@@ -528,8 +537,13 @@ impl Engine {
                         let me = self.clone();
                         let play = play.clone();
                         let scope = scope.clone();
+                        let batch = run.clone();
                         set.spawn(async move {
-                            let cx = walk::PlayCx { play: &play, scope };
+                            let cx = walk::PlayCx {
+                                play: &play,
+                                scope,
+                                batch,
+                            };
                             let one = vec![h];
                             for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
                                 me.walk(&cx, section, &one).await?;
@@ -543,23 +557,13 @@ impl Engine {
                     }
                 }
             }
-            // max_fail_percentage: too many failures in this batch stop the play.
-            if let Some(pct) = play.max_fail_percentage {
-                let failed = {
-                    let states = self.states.lock().expect("states lock");
-                    batch
-                        .iter()
-                        .filter(|h| states.get(*h).is_some_and(|s| s.failed || s.unreachable))
-                        .count()
-                };
-                if (failed as f64) * 100.0 / (batch.len() as f64) > pct {
-                    self.emit(Event::Warning {
-                        message: format!("{failed} of {} hosts failed, above max_fail_percentage {pct}: stopping the play", batch.len()),
-                    });
-                    self.fail_all(&hosts);
-                    self.emit(Event::NoHostsRemaining);
-                    return Ok(true);
-                }
+            self.check_max_fail(&cx);
+            // max_fail_percentage was exceeded after one of the batch's tasks: the remaining
+            // hosts were failed there, and the playbook stops.
+            if run.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                self.fail_all(&hosts);
+                self.emit(Event::NoHostsRemaining);
+                return Ok(true);
             }
             let all_failed = {
                 let states = self.states.lock().expect("states lock");
@@ -726,6 +730,37 @@ impl Engine {
             .await;
     }
 
+    /// The host's become password (`ansible_become_password`, or the older
+    /// `ansible_become_pass`), templated. It is a secret: it only ever reaches the become
+    /// program's stdin, and an error about it never quotes it.
+    pub(crate) fn become_password_var(
+        &self,
+        vars: &Arc<dyn Vars>,
+        loc: &Loc,
+    ) -> Result<Option<String>, String> {
+        for name in ["ansible_become_password", "ansible_become_pass"] {
+            let Some(v) = vars.get(name) else { continue };
+            let v = self
+                .templar
+                .render_value(&v, vars, Some(loc))
+                .map_err(|e| {
+                    let why = e
+                        .undefined
+                        .map(|u| format!("`{u}` is undefined"))
+                        .unwrap_or_else(|| "it is not a valid template".into());
+                    format!(
+                        "{name} could not be templated ({why}; its value is secret and not shown)"
+                    )
+                })?;
+            return Ok(match v {
+                Value::Null => None,
+                Value::String(s) => Some(s),
+                other => Some(other.to_string()),
+            });
+        }
+        Ok(None)
+    }
+
     /// The transport for `host`, made on first use from its connection variables.
     pub(crate) fn transport(
         &self,
@@ -778,10 +813,14 @@ impl Engine {
                 .adopting(adopt),
             );
         }
-        if let Some(pw) = &self.opts.become_password {
+        // The host's `ansible_become_password` beats `--ask-become-pass` (variables beat
+        // command-line options in Ansible).
+        let password = self
+            .become_password_var(&dynvars, loc)?
+            .or_else(|| self.opts.become_password.clone());
+        if let Some(pw) = password {
             t = Arc::new(crate::transport::become_password::BecomePassword::new(
-                t,
-                pw.clone(),
+                t, pw,
             ));
         }
         if self.opts.batch_probes && spec.kind == crate::transport::ConnectionKind::Ssh {

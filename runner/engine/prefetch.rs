@@ -156,8 +156,11 @@ impl Engine {
             if !run {
                 continue;
             }
-            let (Ok(args), Ok(become_)) = (self.task_args(t, &vars), self.task_become(t, &vars))
-            else {
+            let password = matches!(self.become_password_var(&vars, &t.loc), Ok(Some(_)));
+            let (Ok(args), Ok(become_)) = (
+                self.task_args(t, &vars),
+                self.become_for(t, &vars, password),
+            ) else {
                 return Ahead::Stop;
             };
             let ctx = TaskCtx {

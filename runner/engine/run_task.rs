@@ -147,6 +147,12 @@ impl Engine {
             }
             _ => hosts,
         };
+        let throttle = self.throttle(cx, hosts.first().map(String::as_str), t)?;
+        // free: wait for a fork (and a throttle slot) before this host starts the task.
+        let _slots = match &cx.batch.free {
+            Some(free) => Some(free.acquire(&key, throttle).await?),
+            None => None,
+        };
         let templated;
         let t = match self.templated_name(cx, hosts.first().map(String::as_str), t) {
             Some(named) => {
@@ -174,15 +180,10 @@ impl Engine {
         } else {
             hosts.to_vec()
         };
-        let limit =
-            t.kw.throttle
-                .as_ref()
-                .and_then(Value::as_u64)
-                .map(|n| n as usize)
-                .filter(|n| *n > 0)
-                .unwrap_or(self.opts.forks)
-                .min(self.opts.forks)
-                .max(1);
+        let limit = throttle
+            .unwrap_or(self.opts.forks)
+            .min(self.opts.forks)
+            .max(1);
         let sem = Arc::new(tokio::sync::Semaphore::new(limit));
         let mut set = tokio::task::JoinSet::new();
         let controller_only = self
@@ -279,16 +280,86 @@ impl Engine {
             t.kw.any_errors_fatal
                 .as_ref()
                 .is_some_and(|v| matches!(v, Value::Bool(true)));
-        // A failed run_once task fails every host of the batch, as in Ansible.
-        if failed_any && (any_errors_fatal || run_once) {
+        // A failed run_once task fails every host of the batch, as in Ansible;
+        // any_errors_fatal fails the whole batch (also under `free`, where `hosts` is one).
+        if failed_any && run_once {
             self.fail_all(hosts);
         }
-        if let Ok(mut a) = cx.scope.active.write() {
-            let states = self.states.lock().expect("states lock");
-            a.retain(|h| states.get(h).is_some_and(|s| !s.failed && !s.unreachable));
+        if failed_any && any_errors_fatal {
+            self.fail_all(&cx.scope.batch);
+        }
+        self.check_max_fail(cx);
+        for list in [&cx.scope.active, &cx.scope.remaining] {
+            if let Ok(mut a) = list.write() {
+                let states = self.states.lock().expect("states lock");
+                a.retain(|h| states.get(h).is_some_and(|s| !s.failed && !s.unreachable));
+            }
         }
         self.save_journal("running")?;
         Ok(())
+    }
+
+    /// `max_fail_percentage`, checked after every task as Ansible's linear strategy does:
+    /// once more than that share of the batch has failed (failures a `rescue` will handle
+    /// do not count), the rest of the batch is failed too and the play stops.
+    pub(crate) fn check_max_fail(&self, cx: &PlayCx<'_>) {
+        let Some(pct) = cx.play.max_fail_percentage else {
+            return;
+        };
+        let batch = &cx.scope.batch;
+        let failed = {
+            let states = self.states.lock().expect("states lock");
+            batch
+                .iter()
+                .filter(|h| {
+                    states
+                        .get(*h)
+                        .is_some_and(|s| (s.failed && s.rescuable == 0) || s.unreachable)
+                })
+                .count()
+        };
+        if !batch.is_empty()
+            && (failed as f64) * 100.0 / (batch.len() as f64) > pct
+            && !cx.batch.stopped.swap(true, Ordering::SeqCst)
+        {
+            self.emit(Event::Warning {
+                message: format!(
+                    "{failed} of {} hosts of the batch failed, above max_fail_percentage {pct}: stopping the play",
+                    batch.len()
+                ),
+            });
+            self.fail_all(batch);
+        }
+    }
+
+    /// The task's `throttle`, templated with the first host's variables: a whole number;
+    /// 0 (or none) means no limit below `--forks`.
+    fn throttle(&self, cx: &PlayCx<'_>, host: Option<&str>, t: &Task) -> Result<Option<usize>> {
+        let Some(v) = &t.kw.throttle else {
+            return Ok(None);
+        };
+        let v = match (v, host.and_then(|h| self.host_vars(&cx.scope, h))) {
+            (Value::String(s), Some(hv)) if s.contains("{{") || s.contains("{%") => {
+                let vars: Arc<dyn Vars> = Arc::new(self.task_vars(hv, t));
+                self.templar
+                    .render_str(s, &vars, Some(&t.loc))
+                    .map_err(Error::from)?
+            }
+            (v, _) => v.clone(),
+        };
+        let n = match &v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        match n {
+            Some(0) => Ok(None),
+            Some(n) => Ok(Some(n as usize)),
+            None => Err(Error::invalid(
+                &t.loc,
+                format!("`throttle` must be a whole number of hosts, got {v}"),
+            )),
+        }
     }
 
     /// The task with its `name:` templated, as Ansible shows `Add the {{ minor }} repository`
@@ -644,43 +715,8 @@ impl Engine {
                 Ok(_) => Map::new(),
                 Err(e) => return Err(located(e)),
             };
-        let omit = &self.scope.omit;
-        args.retain(|_, v| v.as_str() != Some(omit.as_str()));
+        remove_omit(&mut args, &self.scope.omit);
         Ok(args)
-    }
-
-    /// The task's privilege escalation (`become`, `become_user`, `become_method`,
-    /// `become_flags`).
-    pub(crate) fn task_become(
-        &self,
-        t: &Task,
-        vars: &Arc<dyn Vars>,
-    ) -> Result<Option<Become>, String> {
-        if !self.kw_bool(&t.kw.become_, vars, t)? {
-            return Ok(None);
-        }
-        let user = self
-            .kw_string(&t.kw.become_user, vars, t)?
-            .unwrap_or_else(|| "root".into());
-        let method = match self.kw_string(&t.kw.become_method, vars, t)?.as_deref() {
-            None | Some("sudo") => BecomeMethod::Sudo,
-            Some("su") => BecomeMethod::Su,
-            Some(other) => {
-                return Err(format!(
-                    "become_method `{other}` is not supported (use sudo or su)"
-                ));
-            }
-        };
-        let flags = match self.kw_string(&t.kw.become_flags, vars, t)? {
-            Some(f) => crate::command::split(&f).ok_or("unbalanced quotes in become_flags")?,
-            None => Vec::new(),
-        };
-        Ok(Some(Become {
-            method,
-            user,
-            flags,
-            with_password: self.opts.become_password.is_some(),
-        }))
     }
 
     async fn try_run_once_item(
@@ -735,7 +771,6 @@ impl Engine {
             Some(v) => self.kw_bool(&Some(v.clone()), &vars, t)?,
             None => self.opts.diff,
         };
-        let become_ = self.task_become(t, &vars)?;
         let mut env = Vec::new();
         for e in &t.kw.environment {
             match self
@@ -776,9 +811,12 @@ impl Engine {
         };
         // Where it runs: the host itself, or the delegate.
         let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
-        let transport = if module.controller_only() {
-            Arc::new(crate::transport::local::LocalTransport::new())
-                as Arc<dyn crate::transport::Transport>
+        let (transport, target_password) = if module.controller_only() {
+            (
+                Arc::new(crate::transport::local::LocalTransport::new())
+                    as Arc<dyn crate::transport::Transport>,
+                false,
+            )
         } else {
             let target = delegate.clone().unwrap_or_else(|| host.to_string());
             let thv = if target == host {
@@ -786,8 +824,11 @@ impl Engine {
             } else {
                 self.delegate_vars(hv, &target)
             };
-            self.transport(&target, &thv, &t.loc)?
+            let tvars: Arc<dyn Vars> = Arc::new(thv.clone());
+            let has_password = self.become_password_var(&tvars, &t.loc)?.is_some();
+            (self.transport(&target, &thv, &t.loc)?, has_password)
         };
+        let become_ = self.become_for(t, &vars, target_password)?;
         let retries = match &t.retries {
             Some(v) => match self
                 .templar
@@ -832,6 +873,7 @@ impl Engine {
                     .expect("states lock")
                     .get(host)
                     .is_some_and(|s| s.stats.changed > 0),
+                verbosity: self.opts.verbosity,
             };
             let mut result = match module.run(&ctx, args.clone()).await {
                 Ok(r) => r,
@@ -924,6 +966,75 @@ impl Engine {
                 ignored,
             });
         }
+    }
+
+    /// Privilege escalation for `t` on a host: the connection variables `ansible_become`,
+    /// `ansible_become_user`, `ansible_become_method` and `ansible_become_flags` when set
+    /// (variables beat playbook keywords, as in Ansible's precedence rules), else the
+    /// `become*` keywords of the task, its blocks and play.
+    pub(crate) fn become_for(
+        &self,
+        t: &Task,
+        vars: &Arc<dyn Vars>,
+        target_password: bool,
+    ) -> Result<Option<Become>, String> {
+        let var = |name: &str| -> Result<Option<Value>, String> {
+            match vars.get(name) {
+                None => Ok(None),
+                Some(v) => self
+                    .templar
+                    .render_value(&v, vars, Some(&t.loc))
+                    .map(Some)
+                    .map_err(located),
+            }
+        };
+        let text = |v: Value| match v {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        };
+        let enabled = match var("ansible_become")? {
+            Some(Value::Bool(b)) => b,
+            Some(Value::String(s)) => crate::boolean::parse_bool(&s)
+                .ok_or_else(|| format!("ansible_become must be a boolean, got `{s}`"))?,
+            Some(other) => truthy(&other),
+            None => self.kw_bool(&t.kw.become_, vars, t)?,
+        };
+        if !enabled {
+            return Ok(None);
+        }
+        let user = match var("ansible_become_user")?.and_then(text) {
+            Some(u) => Some(u),
+            None => self.kw_string(&t.kw.become_user, vars, t)?,
+        }
+        .unwrap_or_else(|| "root".into());
+        let method = match var("ansible_become_method")?.and_then(text) {
+            Some(m) => Some(m),
+            None => self.kw_string(&t.kw.become_method, vars, t)?,
+        };
+        let method = match method.as_deref() {
+            None | Some("sudo") => BecomeMethod::Sudo,
+            Some("su") => BecomeMethod::Su,
+            Some(other) => {
+                return Err(format!(
+                    "become_method `{other}` is not supported (use sudo or su)"
+                ));
+            }
+        };
+        let flags = match var("ansible_become_flags")?.and_then(text) {
+            Some(f) => Some(f),
+            None => self.kw_string(&t.kw.become_flags, vars, t)?,
+        };
+        let flags = match flags {
+            Some(f) => crate::command::split(&f).ok_or("unbalanced quotes in become_flags")?,
+            None => Vec::new(),
+        };
+        Ok(Some(Become {
+            method,
+            user,
+            flags,
+            with_password: target_password || self.opts.become_password.is_some(),
+        }))
     }
 
     /// Variables used to connect to a delegate: the delegate's own connection variables.
@@ -1156,6 +1267,25 @@ fn located(e: crate::template::TemplateError) -> String {
     match &e.loc {
         Some(loc) if !e.message.contains(&loc.to_string()) => format!("{} (in {loc})", e.message),
         _ => e.message,
+    }
+}
+
+/// Drop arguments whose value is `omit`, as Ansible's `remove_omit`: in the arguments and
+/// in nested mappings (also mappings inside lists); a list item that is `omit` itself stays.
+fn remove_omit(args: &mut Map<String, Value>, omit: &str) {
+    args.retain(|_, v| v.as_str() != Some(omit));
+    for v in args.values_mut() {
+        match v {
+            Value::Object(m) => remove_omit(m, omit),
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::Object(m) = item {
+                        remove_omit(m, omit);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 

@@ -28,6 +28,65 @@ type IncludeGroup = (Inherit, serde_json::Map<String, Value>, Vec<String>);
 pub(crate) struct PlayCx<'a> {
     pub play: &'a Play,
     pub scope: Arc<PlayScope>,
+    /// State shared by every host of the batch.
+    pub batch: Arc<BatchRun>,
+}
+
+/// What the hosts of one batch share while they walk the play.
+#[derive(Default)]
+pub(crate) struct BatchRun {
+    /// With the `free` strategy: the slots that bound how many hosts run a task at once.
+    pub free: Option<FreeSlots>,
+    /// Set when `max_fail_percentage` was exceeded: the play stops after this batch.
+    pub stopped: std::sync::atomic::AtomicBool,
+}
+
+/// The `free` strategy's limits. Hosts walk the play on their own, but only `--forks` of
+/// them run a task at any moment, and only `throttle` of them run a throttled task.
+pub(crate) struct FreeSlots {
+    pub forks: Arc<tokio::sync::Semaphore>,
+    /// Per task (by location): the throttle's semaphore.
+    pub throttles: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl FreeSlots {
+    pub fn new(forks: usize) -> Self {
+        FreeSlots {
+            forks: Arc::new(tokio::sync::Semaphore::new(forks.max(1))),
+            throttles: Default::default(),
+        }
+    }
+
+    /// Wait for a slot to run task `key` (with its `throttle`, if any) on one host.
+    pub async fn acquire(
+        &self,
+        key: &str,
+        throttle: Option<usize>,
+    ) -> Result<Vec<tokio::sync::OwnedSemaphorePermit>> {
+        let mut permits = Vec::new();
+        if let Some(n) = throttle {
+            let sem = self
+                .throttles
+                .lock()
+                .expect("throttles lock")
+                .entry(key.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(n.max(1))))
+                .clone();
+            permits.push(
+                sem.acquire_owned()
+                    .await
+                    .map_err(|e| Error::Other(e.to_string()))?,
+            );
+        }
+        permits.push(
+            self.forks
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?,
+        );
+        Ok(permits)
+    }
 }
 
 impl Engine {
@@ -42,6 +101,10 @@ impl Engine {
             for (i, node) in nodes.iter().enumerate() {
                 if self.is_cancelled() {
                     return Err(Error::Interrupted);
+                }
+                if cx.batch.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                    // max_fail_percentage stopped the play: no rescue, no always.
+                    return Ok(());
                 }
                 let active = self.active_hosts(hosts);
                 if active.is_empty() {
@@ -68,7 +131,18 @@ impl Engine {
                         }
                     }
                     TaskNode::Block(b) => {
-                        self.walk(cx, &b.block, &active).await?;
+                        let rescuable = !b.rescue.is_empty();
+                        if rescuable {
+                            self.mark_rescuable(&active, true);
+                        }
+                        let walked = self.walk(cx, &b.block, &active).await;
+                        if rescuable {
+                            self.mark_rescuable(&active, false);
+                        }
+                        walked?;
+                        if cx.batch.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                            return Ok(());
+                        }
                         let failed_here: Vec<String> = {
                             let states = self.states.lock().expect("states lock");
                             active
@@ -126,6 +200,20 @@ impl Engine {
             }
             Ok(())
         })
+    }
+
+    /// Enter (`true`) or leave a block with a `rescue` for `hosts`.
+    fn mark_rescuable(&self, hosts: &[String], enter: bool) {
+        let mut states = self.states.lock().expect("states lock");
+        for h in hosts {
+            if let Some(s) = states.get_mut(h) {
+                s.rescuable = if enter {
+                    s.rescuable + 1
+                } else {
+                    s.rescuable.saturating_sub(1)
+                };
+            }
+        }
     }
 
     async fn run_meta(

@@ -1,4 +1,7 @@
 //! `ansible.builtin.debug`: print a message or a variable.
+//!
+//! With `verbosity: N` the message shows only when the run has at least `N` `-v`;
+//! otherwise the task is skipped, as in Ansible.
 
 use serde_json::{Map, Value};
 
@@ -30,6 +33,28 @@ impl Module for Debug {
     ) -> Result<ResultMap, ModuleError> {
         let mut out = ResultMap::new();
         out.insert("changed".into(), Value::Bool(false));
+        let wanted = match args.get("verbosity") {
+            None | Some(Value::Null) => Some(0),
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+            Some(_) => None,
+        }
+        .ok_or_else(|| {
+            ModuleError::Failed(format!(
+                "verbosity must be a whole number, got {}",
+                args.get("verbosity")
+                    .map(Value::to_string)
+                    .unwrap_or_default()
+            ))
+        })?;
+        if wanted > u64::from(ctx.verbosity) {
+            out.insert("skipped".into(), Value::Bool(true));
+            out.insert(
+                "skipped_reason".into(),
+                Value::String("Verbosity threshold not met.".into()),
+            );
+            return Ok(out);
+        }
         if let Some(var) = args.get("var") {
             let expr = match var {
                 Value::String(s) => s.clone(),

@@ -82,6 +82,8 @@ pub struct TaskCtx<'a> {
     /// have changed it). A check-mode plan uses it to tell "not there yet because an earlier
     /// step has not really run" from "not there".
     pub changed_before: bool,
+    /// The run's `-v` count (`debug`'s `verbosity` compares against it).
+    pub verbosity: u8,
 }
 
 /// Why a module could not run (as opposed to a task that ran and reported `failed`).

@@ -950,6 +950,7 @@ mod tests {
             templar: &templar,
             timeout: None,
             changed_before: false,
+            verbosity: 0,
         };
         let all = Setup.run(&ctx, Map::new()).await.unwrap();
         assert_eq!(all["ansible_facts"]["distribution"], "Debian");

@@ -16,6 +16,8 @@ pub struct Printer<W: Write + Send> {
     verbosity: u8,
     timings: bool,
     progress: Option<Progress>,
+    /// The running task's action (`debug` results are always shown).
+    action: String,
 }
 
 /// A live bar under the output on a terminal: the running task and how many of its hosts
@@ -34,6 +36,7 @@ impl<W: Write + Send> Printer<W> {
             verbosity,
             timings: true,
             progress: None,
+            action: String::new(),
         }
     }
 
@@ -127,6 +130,53 @@ fn dump(v: &Value, out: &mut String) {
     }
 }
 
+/// What a result shows after `=>`, as Ansible's default callback cleans it: no internal
+/// keys, no `diff` (printed as a diff), and for `debug` only the message (or the variable).
+fn shown_result(
+    result: &serde_json::Map<String, Value>,
+    is_debug: bool,
+) -> serde_json::Map<String, Value> {
+    result
+        .iter()
+        .filter(|(k, _)| !k.starts_with("_ansible") && k.as_str() != "diff")
+        .filter(|(k, _)| {
+            !is_debug
+                || if result.contains_key("msg") {
+                    ["msg", "warnings", "deprecations", "censored"].contains(&k.as_str())
+                } else {
+                    ![
+                        "changed",
+                        "failed",
+                        "skipped",
+                        "skip_reason",
+                        "invocation",
+                        "ansible_loop_var",
+                        "item",
+                    ]
+                    .contains(&k.as_str())
+                }
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// `v` with every mapping's keys sorted, as Python's `json.dumps(sort_keys=True)`.
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 fn item_label(item: &Option<Value>) -> String {
     match item {
         None => String::new(),
@@ -165,7 +215,13 @@ impl<W: Write + Send> Printer<W> {
         match event {
             Event::RunStart { .. } => {}
             Event::PlayStart { name, .. } => self.header(&format!("PLAY [{name}]")),
-            Event::TaskStart { name, handler, .. } => {
+            Event::TaskStart {
+                name,
+                handler,
+                action,
+                ..
+            } => {
+                self.action = action.clone();
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 self.header(&format!("{kind} [{name}]"));
             }
@@ -195,33 +251,19 @@ impl<W: Write + Send> Printer<W> {
                             ("ok", "32")
                         };
                         let mut s = format!("{word}: [{host}]{label}");
-                        // debug output and -v show the result.
-                        let shown: serde_json::Map<String, Value> = result
-                            .iter()
-                            .filter(|(k, _)| {
-                                ![
-                                    "changed",
-                                    "failed",
-                                    "skipped",
-                                    "ansible_loop_var",
-                                    "item",
-                                    "_ansible_no_log",
-                                ]
-                                .contains(&k.as_str())
-                            })
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect();
-                        let is_debug = result.contains_key("msg") && shown.len() == 1
-                            || (shown.len() == 1
-                                && !result.contains_key("rc")
-                                && !result.contains_key("ansible_facts")
-                                && item.is_none());
-                        if (self.verbosity > 0
-                            || (is_debug && !shown.contains_key("ansible_facts")))
-                            && !shown.is_empty()
-                        {
-                            s.push_str(" => ");
-                            s.push_str(&pretty(&Value::Object(shown)));
+                        // As ansible-playbook: `debug` always shows its result (indented),
+                        // other tasks from `-v` on (one line; indented from `-vvv`).
+                        let is_debug = self.action.rsplit('.').next() == Some("debug");
+                        if is_debug || self.verbosity > 0 {
+                            let shown = shown_result(result, is_debug);
+                            if !shown.is_empty() {
+                                s.push_str(" => ");
+                                if is_debug || self.verbosity > 2 {
+                                    s.push_str(&pretty(&sorted(&Value::Object(shown))));
+                                } else {
+                                    s.push_str(&compact(&Value::Object(shown)));
+                                }
+                            }
                         }
                         self.paint(code, &s)
                     }

@@ -449,6 +449,26 @@ fn bool_keyword(v: &Node, what: &str) -> Result<Value> {
     }
 }
 
+/// A keyword that must be a whole number (`throttle`): an integer, a string of digits, or a
+/// template that renders to one when the task runs.
+fn int_keyword(v: &Node, what: &str) -> Result<Value> {
+    match &v.kind {
+        Kind::Int(i) if *i >= 0 => Ok(Value::from(*i)),
+        Kind::Str(s) if is_templated(s) => Ok(Value::String(s.clone())),
+        Kind::Str(s) if s.trim().parse::<u64>().is_ok() => Ok(Value::String(s.clone())),
+        _ => Err(Error::invalid(
+            &v.loc,
+            format!(
+                "`{what}` must be a whole number of hosts, found {}",
+                match &v.kind {
+                    Kind::Str(s) => format!("the string {s:?}"),
+                    _ => v.type_name().to_string(),
+                }
+            ),
+        )),
+    }
+}
+
 /// A keyword that must be a string (a user name, a host).
 fn string_keyword(v: &Node, what: &str) -> Result<Value> {
     match &v.kind {
@@ -629,7 +649,7 @@ fn set_keyword(kw: &mut Keywords, key: &str, v: &Node) -> Result<()> {
         "delegate_to" => kw.delegate_to = Some(string_keyword(v, key)?),
         "run_once" => kw.run_once = Some(bool_keyword(v, key)?),
         "any_errors_fatal" => kw.any_errors_fatal = Some(bool_keyword(v, key)?),
-        "throttle" => kw.throttle = Some(v.to_value()),
+        "throttle" => kw.throttle = Some(int_keyword(v, key)?),
         "timeout" => kw.timeout = Some(v.to_value()),
         "remote_user" => kw.remote_user = Some(string_keyword(v, key)?),
         "connection" => kw.connection = Some(string_keyword(v, key)?),

@@ -43,6 +43,17 @@ impl Project {
         inventory: &str,
         opts: RunOptions,
     ) -> windlass::Result<(Vec<Event>, RunReport)> {
+        self.run_with(playbook, inventory, opts, Arc::new(DefaultConnector::new()))
+    }
+
+    /// The same through `connector` (a recording transport, for instance).
+    pub fn run_with(
+        &self,
+        playbook: &str,
+        inventory: &str,
+        opts: RunOptions,
+        connector: Arc<dyn windlass::transport::Connector>,
+    ) -> windlass::Result<(Vec<Event>, RunReport)> {
         let inv_path = self.dir.path().join(inventory);
         let mut inv = Inventory::load(std::slice::from_ref(&inv_path))?;
         let pb_path = self.dir.path().join(playbook);
@@ -60,7 +71,7 @@ impl Project {
                 inv,
                 Some(inv_path),
                 loader,
-                Arc::new(DefaultConnector::new()),
+                connector,
                 opts,
                 Box::new(collector.clone()),
             );
