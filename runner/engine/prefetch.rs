@@ -174,6 +174,7 @@ impl Engine {
                 templar: &self.templar,
                 timeout: None,
                 changed_before: false,
+                verbosity: self.opts.verbosity,
             };
             match module.probe_command(&ctx, args).await {
                 Some(cmd) => cmds.push(cmd),
