@@ -229,6 +229,53 @@ fn read_only_and_edit_modules() {
     );
 }
 
+/// Run `site.yml` of `p` with the windlass binary and kill it while a write of `total`
+/// bytes is in progress on host slot 1: a watcher on the host waits for a non-empty
+/// `.windlass.*` temporary file under `base` and reports its size; the run is killed the
+/// moment it does. Returns the size seen (the write was demonstrably in progress).
+fn kill_mid_write(p: &Project, base: &str, total: usize) -> u64 {
+    let mut watcher = common::spawn_on_host(
+        1,
+        &format!(
+            "for i in $(seq 3000); do s=$(find {base} -maxdepth 2 -name '.windlass.*' -size +0c -printf '%s\\n' 2>/dev/null | head -1); \
+             [ -n \"$s\" ] && {{ echo \"$s\"; exit 0; }}; sleep 0.01; done; echo none"
+        ),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .arg("run")
+        .arg("-i")
+        .arg(p.path().join("hosts.yml"))
+        .arg(p.path().join("site.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(watcher.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    child.kill().ok();
+    let status = child.wait().unwrap();
+    watcher.wait().ok();
+    let seen: u64 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no temporary file was seen during the write: {line:?}"));
+    assert!(
+        seen < total as u64,
+        "the temporary file was complete ({seen} bytes) before the kill"
+    );
+    assert!(
+        status.code().is_none(),
+        "the run ended on its own instead of being killed: {status:?}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    seen
+}
+
+/// `copy` (fileops::write_step) killed mid-transfer: the old file stays, the temp goes.
 #[test]
 fn killed_write_never_leaves_a_partial_file() {
     let Some(inv) = testhosts("killed_write_never_leaves_a_partial_file") else {
@@ -246,47 +293,55 @@ fn killed_write_never_leaves_a_partial_file() {
     let line = "0123456789abcdef".repeat(4) + "\n";
     let big = line.repeat(96 * 1024 * 1024 / line.len());
     p.file("files/big.bin", &big);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
-        .arg("run")
-        .arg("-i")
-        .arg(p.path().join("hosts.yml"))
-        .arg(p.path().join("site.yml"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until the temporary file exists on the host, then kill the run mid-transfer.
-    let start = Instant::now();
-    let mut seen = false;
-    while start.elapsed() < Duration::from_secs(60) {
-        let n = on_host(1, "ls -a /tmp/wl-files/atom | grep -c windlass");
-        if n.trim() != "0" {
-            seen = true;
-            break;
-        }
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().ok();
-    child.wait().ok();
-    std::thread::sleep(Duration::from_secs(3));
-    let content_sum = on_host(1, "sha1sum < /tmp/wl-files/atom/big | cut -c1-40");
-    let old = windlass::modules::fileops::sha1_hex(b"old\n");
-    let new = windlass::modules::fileops::sha1_hex(big.as_bytes());
-    let sum = content_sum.trim();
-    assert!(sum == old || sum == new, "partial file landed: {sum}");
-    if seen {
-        assert_eq!(sum, old, "the run was killed before the transfer finished");
-    }
+    let seen = kill_mid_write(&p, "/tmp/wl-files/atom", big.len());
+    let sum = on_host(1, "sha1sum < /tmp/wl-files/atom/big | cut -c1-40");
+    assert_eq!(
+        sum.trim(),
+        windlass::modules::fileops::sha1_hex(b"old\n"),
+        "the old file stays after a kill mid-transfer"
+    );
     // The interrupted write cleans up its temporary file.
     assert_eq!(
         on_host(1, "ls -a /tmp/wl-files/atom | grep -c windlass").trim(),
         "0"
     );
-    eprintln!("killed mid-transfer: {seen}");
+    eprintln!("killed with {seen} of {} bytes written", big.len());
     // A killed run cannot release its host lock: clear it as a user would (--break-lock),
     // so later tests on th01 are not refused.
     on_host(1, "rm -rf /tmp/windlass.lock");
+}
+
+/// The transport's streaming write (`command::atomic_write`, used by `Step::Write` modules
+/// and `script`'s upload) killed mid-transfer: no partial file lands, the temp goes, and
+/// the half-uploaded script never runs.
+#[test]
+fn killed_streaming_write_never_lands_or_runs() {
+    let Some(inv) = testhosts("killed_streaming_write_never_lands_or_runs") else {
+        return;
+    };
+    on_host(
+        1,
+        "rm -rf /tmp/windlass-script.* /tmp/wl-files/atom2; mkdir -p /tmp/wl-files/atom2",
+    );
+    let p = project(
+        &inv,
+        "- hosts: th01\n  gather_facts: false\n  tasks:\n    - script: big.sh\n",
+    );
+    // A 96 MiB shell script: it would leave a marker if it ever ran.
+    let mut big = String::from("#!/bin/sh\ntouch /tmp/wl-files/atom2/ran\nexit 0\n");
+    let filler = "# ".to_string() + &"x".repeat(62) + "\n";
+    big.push_str(&filler.repeat(96 * 1024 * 1024 / filler.len()));
+    p.file("files/big.sh", &big);
+    let seen = kill_mid_write(&p, "/tmp/windlass-script.*", big.len());
+    assert_eq!(
+        on_host(
+            1,
+            "ls -a /tmp/windlass-script.* 2>/dev/null | grep -c -e windlass -e big.sh; test -e /tmp/wl-files/atom2/ran && echo ran"
+        )
+        .trim(),
+        "0",
+        "neither the temp file nor a partial script is left, and it did not run"
+    );
+    eprintln!("killed with {seen} of {} bytes written", big.len());
+    on_host(1, "rm -rf /tmp/windlass.lock /tmp/windlass-script.*");
 }

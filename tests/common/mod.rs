@@ -243,6 +243,25 @@ pub fn on_host(i: usize, cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Start `cmd` on the test host in slot `i` as root (like [`on_host`]) without waiting:
+/// its stdout is piped, for watchers that report what they see while a run goes on.
+pub fn spawn_on_host(i: usize, cmd: &str) -> std::process::Child {
+    let i = testhost_index(i);
+    let script = std::env::var("WINDLASS_TESTHOSTS_SCRIPT").unwrap_or_else(|_| {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        here.join("../shared/testhosts.sh").display().to_string()
+    });
+    std::process::Command::new("bash")
+        .arg(&script)
+        .arg("ssh")
+        .arg(i.to_string())
+        .arg(cmd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("testhosts.sh ssh")
+}
+
 /// Per-host totals from a report, by host name.
 pub fn stats(report: &RunReport) -> std::collections::HashMap<String, windlass::event::HostStats> {
     report.stats.iter().cloned().collect()
