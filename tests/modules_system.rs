@@ -485,3 +485,105 @@ fn apt_key_writes_a_dearmored_keyring_once() {
     assert_eq!(changed(&second, "th01"), 0);
     on_host(1, "rm -f /etc/apt/keyrings/wl-system-test.gpg");
 }
+
+/// The upstream part of the candidate version `apt-cache policy` shows for `pkg` on slot
+/// `i`, as a version pattern (`1.6.20~ds1-1+deb12u3` → `1.6.20~ds1*`).
+fn candidate_glob(i: usize, pkg: &str) -> String {
+    let policy = on_host(i, &format!("apt-cache policy {pkg}"));
+    let cand = policy
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Candidate:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no candidate for {pkg}: {policy}"));
+    assert_ne!(cand, "(none)", "{pkg} is not in the local mirror");
+    format!("{}*", cand.split('-').next().unwrap())
+}
+
+/// containerd and etcd from the local mirror, pinned to a version pattern, running under
+/// systemd: check mode installs nothing, the first run installs and starts them, the
+/// second changes nothing; stopped by hand, the play starts them again.
+#[test]
+fn apt_pins_containerd_and_etcd_and_systemd_runs_them() {
+    let Some(inv) = testhosts("apt_pins_containerd_and_etcd_and_systemd_runs_them") else {
+        return;
+    };
+    let _g = lock();
+    on_host(
+        3,
+        "systemctl stop containerd etcd 2>/dev/null; DEBIAN_FRONTEND=noninteractive apt-get purge -y -q containerd etcd-server etcd-client >/dev/null 2>&1; rm -rf /var/lib/etcd; true",
+    );
+    let cv = candidate_glob(3, "containerd");
+    let ev = candidate_glob(3, "etcd-server");
+    let pb = format!(
+        r#"
+- hosts: th03
+  gather_facts: false
+  tasks:
+    - name: runtime packages
+      apt:
+        name: ["containerd={cv}", "etcd-server={ev}", etcd-client]
+        update_cache: yes
+    - name: containerd runs
+      systemd: {{name: containerd, state: started, enabled: true}}
+    - name: etcd runs
+      systemd: {{name: etcd, state: started, enabled: true}}
+"#
+    );
+    let (events, check) = play(&inv, &pb, true, false);
+    assert_eq!(failed(&check), 0, "{events:#?}");
+    assert!(changed(&check, "th03") >= 1, "check mode predicts the install");
+    assert_eq!(
+        on_host(3, "dpkg-query -W -f='${Status}' containerd etcd-server 2>/dev/null; echo").trim(),
+        "",
+        "check mode installed nothing"
+    );
+    let (events, first) = play(&inv, &pb, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert!(changed(&first, "th03") >= 1, "{events:#?}");
+    let versions = on_host(
+        3,
+        "dpkg-query -W -f='${Package} ${Version} ${Status}\\n' containerd etcd-server",
+    );
+    for (pkg, glob) in [("containerd", &cv), ("etcd-server", &ev)] {
+        let line = versions
+            .lines()
+            .find(|l| l.starts_with(&format!("{pkg} ")))
+            .unwrap_or_else(|| panic!("{pkg} not installed: {versions}"));
+        let v = line.split(' ').nth(1).unwrap();
+        assert!(
+            windlass::modules::apt::glob_match(glob, v) && line.ends_with("install ok installed"),
+            "{line} (pinned {glob})"
+        );
+    }
+    assert_eq!(
+        on_host(3, "systemctl is-active containerd etcd"),
+        "active\nactive\n"
+    );
+    assert_eq!(
+        on_host(3, "systemctl is-enabled containerd etcd"),
+        "enabled\nenabled\n"
+    );
+    let (events, second) = play(&inv, &pb, false, false);
+    assert_eq!(failed(&second), 0, "{events:#?}");
+    assert_eq!(changed(&second, "th03"), 0, "second run: {events:#?}");
+    // Stopped by hand: the check run predicts both starts, the run does them.
+    on_host(3, "systemctl stop containerd etcd");
+    let (_, check) = play(&inv, &pb, true, false);
+    assert_eq!(changed(&check, "th03"), 2);
+    assert_eq!(
+        on_host(3, "systemctl is-active containerd etcd"),
+        "inactive\ninactive\n"
+    );
+    let (events, r) = play(&inv, &pb, false, false);
+    assert_eq!(changed(&r, "th03"), 2, "{events:#?}");
+    assert_eq!(
+        on_host(3, "systemctl is-active containerd etcd"),
+        "active\nactive\n"
+    );
+    // etcd answers (etcdctl from etcd-client, installed unpinned by the same task).
+    let health = on_host(
+        3,
+        "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 endpoint health 2>&1",
+    );
+    assert!(health.contains("is healthy"), "{health}");
+}
