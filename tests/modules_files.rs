@@ -345,3 +345,116 @@ fn killed_streaming_write_never_lands_or_runs() {
     eprintln!("killed with {seen} of {} bytes written", big.len());
     on_host(1, "rm -rf /tmp/windlass.lock /tmp/windlass-script.*");
 }
+
+const EDITS: &str = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - name: template
+      template: {src: t.j2, dest: /tmp/wl-files/e/t.conf}
+    - name: lineinfile
+      lineinfile: {path: /tmp/wl-files/e/li.conf, regexp: '^a =', line: 'a = 10'}
+    - name: blockinfile
+      blockinfile: {path: /tmp/wl-files/e/bl.conf, block: "z = 26"}
+    - name: replace
+      replace: {path: /tmp/wl-files/e/re.conf, regexp: '^b = 2$', replace: 'b = 20'}
+    - name: ini_file
+      ini_file: {path: /tmp/wl-files/e/i.ini, section: s, option: k, value: v}
+    - name: hard
+      file: {src: /tmp/wl-files/e/src.txt, dest: /tmp/wl-files/e/hard, state: hard}
+    - name: absent
+      file: {path: /tmp/wl-files/e/gone.txt, state: absent}
+    - name: file
+      file: {path: /tmp/wl-files/e/src.txt, state: file, mode: "0600"}
+    - name: recurse
+      file: {path: /tmp/wl-files/e/tree, state: directory, mode: "u=rwX,g=rX,o=", recurse: true}
+    - name: copy
+      copy: {content: "new\n", dest: /tmp/wl-files/e/c.conf, backup: true, validate: "grep -q ^new %s"}
+      register: cp
+"#;
+
+/// Every HostResult's diff on slot 1, by task name.
+fn diffs(ev: &[Event]) -> std::collections::HashMap<String, String> {
+    ev.iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                task,
+                diff: Some(d),
+                ..
+            } => Some((task.clone(), d.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Edits and file states: `--check --diff` predicts the first run's changes exactly, with
+/// the diffs the run then shows; the second run changes nothing; the host holds the result.
+#[test]
+fn edits_and_file_states_check_diff_and_run_twice() {
+    let Some(inv) = testhosts("edits_and_file_states_check_diff_and_run_twice") else {
+        return;
+    };
+    on_host(
+        1,
+        "rm -rf /tmp/wl-files/e; mkdir -p /tmp/wl-files/e/tree/sub && cd /tmp/wl-files/e && \
+         printf 'a = 1\\n' > li.conf && printf 'x = 1\\n' > bl.conf && printf 'a = 1\\nb = 2\\n' > re.conf && \
+         printf '[s]\\nk = old\\n' > i.ini && printf 'keep\\n' > src.txt && chmod 644 src.txt && touch gone.txt && \
+         printf 'old\\n' > c.conf && touch tree/sub/f && chmod 777 tree tree/sub tree/sub/f",
+    );
+    let p = project(&inv, EDITS);
+    let mut check = opts();
+    check.check = true;
+    check.diff = true;
+    let (ev, rep) = p.run("site.yml", "hosts.yml", check).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    let predicted = changed(&rep, "th01");
+    let check_diffs = diffs(&ev);
+    assert_eq!(
+        on_host(1, "cat /tmp/wl-files/e/li.conf; ls /tmp/wl-files/e | tr '\\n' ' '"),
+        "a = 1\nbl.conf c.conf gone.txt i.ini li.conf re.conf src.txt tree ",
+        "check mode changed nothing"
+    );
+
+    let mut run = opts();
+    run.diff = true;
+    let (ev, rep) = p.run("site.yml", "hosts.yml", run.clone()).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    assert_eq!(changed(&rep, "th01"), predicted, "check predicted the run");
+    assert_eq!(predicted, 10);
+    let run_diffs = diffs(&ev);
+    assert_eq!(check_diffs, run_diffs, "check shows the diffs the run shows");
+    for (task, want) in [
+        ("template", "+host=th01 dest=/tmp/wl-files/e/t.conf"),
+        ("lineinfile", "-a = 1\n+a = 10"),
+        ("blockinfile", "+# BEGIN ANSIBLE MANAGED BLOCK\n+z = 26\n+# END ANSIBLE MANAGED BLOCK"),
+        ("replace", "-b = 2\n+b = 20"),
+        ("ini_file", "-k = old\n+k = v"),
+        ("copy", "-old\n+new"),
+    ] {
+        let d = run_diffs.get(task).unwrap_or_else(|| panic!("no diff for {task}"));
+        assert!(d.contains(want), "{task}: {d}");
+    }
+    for task in ["hard", "absent"] {
+        assert!(run_diffs.contains_key(task), "{task} shows its state change");
+    }
+
+    let (ev, rep) = p.run("site.yml", "hosts.yml", run).unwrap();
+    assert_eq!(changed(&rep, "th01"), 0, "second run: {ev:#?}");
+    assert!(diffs(&ev).is_empty(), "{:?}", diffs(&ev));
+
+    let d = "/tmp/wl-files/e";
+    assert_eq!(
+        on_host(
+            1,
+            &format!("cd {d} && cat li.conf re.conf i.ini c.conf && stat -c '%h %i' src.txt && stat -c %i hard && stat -c '%a' src.txt tree tree/sub tree/sub/f && test ! -e gone.txt && echo gone && cat c.conf.*~")
+        ),
+        {
+            let inode = on_host(1, &format!("stat -c %i {d}/src.txt"));
+            let inode = inode.trim();
+            format!(
+                "a = 10\na = 1\nb = 20\n[s]\nk = v\nnew\n2 {inode}\n{inode}\n600\n750\n750\n750\ngone\nold\n"
+            )
+        }
+    );
+    assert_eq!(on_host(1, &format!("cat {d}/bl.conf")), "x = 1\n# BEGIN ANSIBLE MANAGED BLOCK\nz = 26\n# END ANSIBLE MANAGED BLOCK\n");
+}
