@@ -675,12 +675,25 @@ fn facts_are_gathered_once_per_run_unless_a_new_subset_is_asked_for() {
     .collect();
     let mut got: Vec<(i32, String, String)> = gathered
         .into_iter()
-        .map(|(p, h, t)| (p, h, if t == "Gathering Facts" { t } else { "setup".into() }))
+        .map(|(p, h, t)| {
+            (
+                p,
+                h,
+                if t == "Gathering Facts" {
+                    t
+                } else {
+                    "setup".into()
+                },
+            )
+        })
         .collect();
     got.sort();
     assert_eq!(got, want, "{events:#?}");
     let msgs = debug_msgs(&events, "h1");
-    assert_eq!(msgs, vec![json!("min"), json!(true), json!("third"), json!(true)]);
+    assert_eq!(
+        msgs,
+        vec![json!("min"), json!(true), json!("third"), json!(true)]
+    );
 }
 
 #[test]
@@ -694,5 +707,9 @@ fn a_bad_play_gather_subset_is_a_located_error() {
     let err = p.run("site.yml", "hosts", opts()).unwrap_err();
     let loc = err.loc().expect("a located error").clone();
     assert!(err.to_string().contains("hardwear"), "{err}");
-    assert_eq!((loc.file.ends_with("site.yml"), loc.line), (true, 2), "{err}");
+    assert_eq!(
+        (loc.file.ends_with("site.yml"), loc.line),
+        (true, 2),
+        "{err}"
+    );
 }

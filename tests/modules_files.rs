@@ -410,7 +410,10 @@ fn edits_and_file_states_check_diff_and_run_twice() {
     let predicted = changed(&rep, "th01");
     let check_diffs = diffs(&ev);
     assert_eq!(
-        on_host(1, "cat /tmp/wl-files/e/li.conf; ls /tmp/wl-files/e | tr '\\n' ' '"),
+        on_host(
+            1,
+            "cat /tmp/wl-files/e/li.conf; ls /tmp/wl-files/e | tr '\\n' ' '"
+        ),
         "a = 1\nbl.conf c.conf gone.txt i.ini li.conf re.conf src.txt tree ",
         "check mode changed nothing"
     );
@@ -422,20 +425,31 @@ fn edits_and_file_states_check_diff_and_run_twice() {
     assert_eq!(changed(&rep, "th01"), predicted, "check predicted the run");
     assert_eq!(predicted, 10);
     let run_diffs = diffs(&ev);
-    assert_eq!(check_diffs, run_diffs, "check shows the diffs the run shows");
+    assert_eq!(
+        check_diffs, run_diffs,
+        "check shows the diffs the run shows"
+    );
     for (task, want) in [
         ("template", "+host=th01 dest=/tmp/wl-files/e/t.conf"),
         ("lineinfile", "-a = 1\n+a = 10"),
-        ("blockinfile", "+# BEGIN ANSIBLE MANAGED BLOCK\n+z = 26\n+# END ANSIBLE MANAGED BLOCK"),
+        (
+            "blockinfile",
+            "+# BEGIN ANSIBLE MANAGED BLOCK\n+z = 26\n+# END ANSIBLE MANAGED BLOCK",
+        ),
         ("replace", "-b = 2\n+b = 20"),
         ("ini_file", "-k = old\n+k = v"),
         ("copy", "-old\n+new"),
     ] {
-        let d = run_diffs.get(task).unwrap_or_else(|| panic!("no diff for {task}"));
+        let d = run_diffs
+            .get(task)
+            .unwrap_or_else(|| panic!("no diff for {task}"));
         assert!(d.contains(want), "{task}: {d}");
     }
     for task in ["hard", "absent"] {
-        assert!(run_diffs.contains_key(task), "{task} shows its state change");
+        assert!(
+            run_diffs.contains_key(task),
+            "{task} shows its state change"
+        );
     }
 
     let (ev, rep) = p.run("site.yml", "hosts.yml", run).unwrap();
@@ -446,7 +460,9 @@ fn edits_and_file_states_check_diff_and_run_twice() {
     assert_eq!(
         on_host(
             1,
-            &format!("cd {d} && cat li.conf re.conf i.ini c.conf && stat -c '%h %i' src.txt && stat -c %i hard && stat -c '%a' src.txt tree tree/sub tree/sub/f && test ! -e gone.txt && echo gone && cat c.conf.*~")
+            &format!(
+                "cd {d} && cat li.conf re.conf i.ini c.conf && stat -c '%h %i' src.txt && stat -c %i hard && stat -c '%a' src.txt tree tree/sub tree/sub/f && test ! -e gone.txt && echo gone && cat c.conf.*~"
+            )
         ),
         {
             let inode = on_host(1, &format!("stat -c %i {d}/src.txt"));
@@ -456,5 +472,66 @@ fn edits_and_file_states_check_diff_and_run_twice() {
             )
         }
     );
-    assert_eq!(on_host(1, &format!("cat {d}/bl.conf")), "x = 1\n# BEGIN ANSIBLE MANAGED BLOCK\nz = 26\n# END ANSIBLE MANAGED BLOCK\n");
+    assert_eq!(
+        on_host(1, &format!("cat {d}/bl.conf")),
+        "x = 1\n# BEGIN ANSIBLE MANAGED BLOCK\nz = 26\n# END ANSIBLE MANAGED BLOCK\n"
+    );
+}
+
+const COMMANDS: &str = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - name: command creates
+      command: touch made
+      args: {chdir: /tmp/wl-files/cmd, creates: made}
+    - name: shell removes
+      shell: rm -f victim && echo removed >> log
+      args: {chdir: /tmp/wl-files/cmd, removes: victim}
+    - name: command changed_when
+      command: cat /tmp/wl-files/cmd/log
+      register: log
+      changed_when: false
+    - name: raw reports
+      raw: test -e /tmp/wl-files/cmd/made
+      changed_when: false
+"#;
+
+/// command/shell/raw: `creates`/`removes` make the check run predict the first exactly and
+/// the second run change nothing; `changed_when: false` keeps reads unchanged.
+#[test]
+fn commands_with_guards_check_and_run_twice() {
+    let Some(inv) = testhosts("commands_with_guards_check_and_run_twice") else {
+        return;
+    };
+    on_host(
+        1,
+        "rm -rf /tmp/wl-files/cmd; mkdir -p /tmp/wl-files/cmd; touch /tmp/wl-files/cmd/victim /tmp/wl-files/cmd/log",
+    );
+    let p = project(&inv, COMMANDS);
+    let mut check = opts();
+    check.check = true;
+    let (ev, rep) = p.run("site.yml", "hosts.yml", check).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    let predicted = changed(&rep, "th01");
+    assert_eq!(
+        on_host(1, "ls /tmp/wl-files/cmd | tr '\\n' ' '"),
+        "log victim ",
+        "check ran nothing"
+    );
+    let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    assert_eq!(changed(&rep, "th01"), predicted, "check predicted the run");
+    assert_eq!(predicted, 2);
+    assert_eq!(
+        on_host(
+            1,
+            "ls /tmp/wl-files/cmd | tr '\\n' ' '; cat /tmp/wl-files/cmd/log"
+        ),
+        "log made removed\n"
+    );
+    let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    assert_eq!(changed(&rep, "th01"), 0, "second run: {ev:#?}");
+    assert_eq!(on_host(1, "cat /tmp/wl-files/cmd/log"), "removed\n");
 }

@@ -390,20 +390,98 @@ fn user_and_group_are_created_then_unchanged() {
     assert!(on_host(2, "getent passwd wlsys-user").ends_with(":/bin/bash\n"));
 }
 
+/// Puts the host's name back even when an assertion fails.
+struct RestoreHostname(String);
+
+impl Drop for RestoreHostname {
+    fn drop(&mut self) {
+        on_host(
+            1,
+            &format!(
+                "hostnamectl set-hostname {0} 2>/dev/null || hostname {0}; echo {0} > /etc/hostname",
+                self.0
+            ),
+        );
+    }
+}
+
+/// hostname on a container: the current name is unchanged; a rename to a temporary name is
+/// predicted by check mode, applied (kernel name and /etc/hostname), unchanged the second
+/// time, and renamed back.
 #[test]
-fn hostname_unchanged_for_the_current_name_and_predicted_otherwise() {
-    let Some(inv) = testhosts("hostname_unchanged_for_the_current_name") else {
+fn hostname_renames_and_restores() {
+    let Some(inv) = testhosts("hostname_renames_and_restores") else {
         return;
     };
     let _g = lock();
-    let pb = "- hosts: all\n  gather_facts: false\n  tasks:\n    - hostname: {name: \"{{ inventory_hostname }}\"}\n";
-    let (events, r) = play(&inv, pb, false, false);
+    let original = on_host(1, "hostname").trim().to_string();
+    assert!(!original.is_empty());
+    let _restore = RestoreHostname(original.clone());
+    let pb = |name: &str| {
+        format!(
+            "- hosts: th01\n  gather_facts: false\n  tasks:\n    - hostname: {{name: {name}}}\n"
+        )
+    };
+    let (events, r) = play(&inv, &pb(&original), false, false);
     assert_eq!(failed(&r), 0, "{events:#?}");
-    assert_eq!(changed(&r, "th01"), 0);
-    let pb = "- hosts: th01\n  gather_facts: false\n  tasks:\n    - hostname: {name: wl-renamed}\n";
-    let (_, r) = play(&inv, pb, true, false);
-    assert_eq!(changed(&r, "th01"), 1);
-    assert_eq!(on_host(1, "hostname"), "th01\n");
+    assert_eq!(changed(&r, "th01"), 0, "the current name is unchanged");
+    let (_, check) = play(&inv, &pb("wl-tmp-name"), true, false);
+    assert_eq!(changed(&check, "th01"), 1);
+    assert_eq!(
+        on_host(1, "hostname").trim(),
+        original,
+        "check renamed nothing"
+    );
+    let (events, first) = play(&inv, &pb("wl-tmp-name"), false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th01"), 1);
+    assert_eq!(
+        on_host(1, "hostname; cat /etc/hostname"),
+        "wl-tmp-name\nwl-tmp-name\n"
+    );
+    let (_, second) = play(&inv, &pb("wl-tmp-name"), false, false);
+    assert_eq!(changed(&second, "th01"), 0);
+    let (events, back) = play(&inv, &pb(&original), false, false);
+    assert_eq!(failed(&back), 0, "{events:#?}");
+    assert_eq!(changed(&back, "th01"), 1);
+    assert_eq!(
+        on_host(1, "hostname; cat /etc/hostname"),
+        format!("{original}\n{original}\n")
+    );
+}
+
+/// systemd `masked`: mask a stopped vendor unit (a unit file in /etc cannot be masked; check predicts it), unchanged the second time;
+/// unmask it the same way.
+#[test]
+fn systemd_masks_and_unmasks_a_unit() {
+    let Some(inv) = testhosts("systemd_masks_and_unmasks_a_unit") else {
+        return;
+    };
+    let _g = lock();
+    on_host(
+        2,
+        "rm -f /etc/systemd/system/wl-mask.service; printf '[Unit]\\nDescription=wl mask test\\n[Service]\\nExecStart=/bin/sleep 600\\n' > /usr/lib/systemd/system/wl-mask.service; systemctl unmask wl-mask 2>/dev/null; systemctl daemon-reload; systemctl stop wl-mask; true",
+    );
+    let pb = |masked: bool| {
+        format!(
+            "- hosts: th02\n  gather_facts: false\n  tasks:\n    - systemd: {{name: wl-mask, masked: {masked}}}\n"
+        )
+    };
+    for (masked, want) in [(true, "masked"), (false, "static")] {
+        let (events, check) = play(&inv, &pb(masked), true, false);
+        assert_eq!(failed(&check), 0, "{events:#?}");
+        assert_eq!(changed(&check, "th02"), 1, "{events:#?}");
+        let (events, first) = play(&inv, &pb(masked), false, false);
+        assert_eq!(failed(&first), 0, "{events:#?}");
+        assert_eq!(changed(&first, "th02"), 1);
+        assert_eq!(on_host(2, "systemctl is-enabled wl-mask").trim(), want);
+        let (_, second) = play(&inv, &pb(masked), false, false);
+        assert_eq!(changed(&second, "th02"), 0, "masked={masked} twice");
+    }
+    on_host(
+        2,
+        "rm -f /usr/lib/systemd/system/wl-mask.service; systemctl daemon-reload",
+    );
 }
 
 const REPO_PLAY: &str = r#"
@@ -531,9 +609,16 @@ fn apt_pins_containerd_and_etcd_and_systemd_runs_them() {
     );
     let (events, check) = play(&inv, &pb, true, false);
     assert_eq!(failed(&check), 0, "{events:#?}");
-    assert!(changed(&check, "th03") >= 1, "check mode predicts the install");
+    assert!(
+        changed(&check, "th03") >= 1,
+        "check mode predicts the install"
+    );
     assert_eq!(
-        on_host(3, "dpkg-query -W -f='${Status}' containerd etcd-server 2>/dev/null; echo").trim(),
+        on_host(
+            3,
+            "dpkg-query -W -f='${Status}' containerd etcd-server 2>/dev/null; echo"
+        )
+        .trim(),
         "",
         "check mode installed nothing"
     );

@@ -117,11 +117,7 @@ impl CommandModule {
                 cmd = cmd.with_stdin(data);
             }
         }
-        Ok(CommandPlan {
-            shown,
-            guards,
-            cmd,
-        })
+        Ok(CommandPlan { shown, guards, cmd })
     }
 }
 
@@ -310,7 +306,10 @@ mod tests {
         );
         insta::assert_yaml_snapshot!(
             "shell_default_sh",
-            golden(CommandModule::Shell, json!({"_raw_params": "echo \"$HOME\" 'it''s'"}))
+            golden(
+                CommandModule::Shell,
+                json!({"_raw_params": "echo \"$HOME\" 'it''s'"})
+            )
         );
         insta::assert_yaml_snapshot!(
             "raw_executable",
@@ -323,11 +322,13 @@ mod tests {
 
     #[test]
     fn bad_commands_fail_before_anything_runs() {
-        let e = |m: CommandModule, a: Value| {
-            m.plan(a.as_object().unwrap()).unwrap_err().to_string()
-        };
+        let e =
+            |m: CommandModule, a: Value| m.plan(a.as_object().unwrap()).unwrap_err().to_string();
         assert_eq!(
-            e(CommandModule::Command, json!({"_raw_params": "echo 'unclosed"})),
+            e(
+                CommandModule::Command,
+                json!({"_raw_params": "echo 'unclosed"})
+            ),
             "unbalanced quotes in the command"
         );
         assert_eq!(
@@ -335,6 +336,9 @@ mod tests {
             "`argv` must be a list"
         );
         assert_eq!(e(CommandModule::Shell, json!({})), "no command given");
-        assert_eq!(e(CommandModule::Command, json!({"argv": []})), "no command given");
+        assert_eq!(
+            e(CommandModule::Command, json!({"argv": []})),
+            "no command given"
+        );
     }
 }

@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::fileops::{self, FileFacts, Kind, StatOpts};
-use super::plan::PlanCtx;
-use crate::command::RemoteCommand;
 use super::params::ansible_bool;
+use super::plan::PlanCtx;
 use super::plan::{field_names, params};
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use crate::command::RemoteCommand;
 
 fn yes() -> bool {
     true
@@ -264,7 +264,10 @@ mod tests {
         };
         let absent = facts("kind=absent\n");
         let cases = vec![
-            ("fresh controller: transfer", plan(&p, &file, dest, None, run)),
+            (
+                "fresh controller: transfer",
+                plan(&p, &file, dest, None, run),
+            ),
             (
                 "same sha1 locally: nothing to do",
                 plan(&p, &file, dest, Some(data), run),
@@ -273,7 +276,10 @@ mod tests {
                 "different local copy: transfer (check mode predicts it)",
                 plan(&p, &file, dest, Some(b"old"), check),
             ),
-            ("missing on the host: fails", plan(&p, &absent, dest, None, run)),
+            (
+                "missing on the host: fails",
+                plan(&p, &absent, dest, None, run),
+            ),
             (
                 "missing, fail_on_missing false: ok",
                 plan(

@@ -217,7 +217,11 @@ impl Project {
 pub fn testhost_index(slot: usize) -> usize {
     testhost_names()
         .get(slot - 1)
-        .and_then(|n| n.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().ok())
+        .and_then(|n| {
+            n.trim_start_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        })
         .unwrap_or(slot)
 }
 
