@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Project, on_host, opts, stats, testhosts};
 use windlass::event::{Event, Status};
@@ -234,6 +234,11 @@ fn read_only_and_edit_modules() {
 /// `.windlass.*` temporary file under `base` and reports its size; the run is killed the
 /// moment it does. Returns the size seen (the write was demonstrably in progress).
 fn kill_mid_write(p: &Project, base: &str, total: usize) -> u64 {
+    // The CLI locks the host: two killed runs at once would refuse each other, and a killed
+    // run leaves its lock behind. One at a time, each starting unlocked.
+    static KILLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = KILLS.lock().unwrap_or_else(|e| e.into_inner());
+    on_host(1, "rm -rf /tmp/windlass.lock");
     let mut watcher = common::spawn_on_host(
         1,
         &format!(
