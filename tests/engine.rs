@@ -1102,3 +1102,84 @@ fn ignore_unreachable_keeps_the_host_in_the_play_for_the_next_task_only() {
         "{events:#?}"
     );
 }
+
+/// Facts are gathered once per host per run: a later play reuses them unless it asks for
+/// a subset not gathered yet; an explicit `setup` task gathers again.
+#[test]
+fn facts_are_gathered_once_per_run_unless_a_new_subset_is_asked_for() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    p.file(
+        "site.yml",
+        "- hosts: nodes\n  gather_subset: [min]\n  tasks:\n    - debug: msg=\"{{ ansible_facts.gather_subset | join(',') }}\"\n\
+         - hosts: nodes\n  tasks:\n    - debug: msg=\"{{ ansible_memtotal_mb > 0 }}\"\n\
+         - hosts: nodes\n  tasks:\n    - debug: msg=third\n\
+         - hosts: nodes\n  gather_subset: '!all,network'\n  tasks:\n    - setup: {gather_subset: [min]}\n    - meta: clear_facts\n\
+         - hosts: nodes\n  tasks:\n    - debug: msg=\"{{ ansible_distribution is defined }}\"\n",
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    // Which play gathered on which host: play 1 (min), play 2 (all: hardware is new),
+    // play 4's explicit setup, play 5 (after clear_facts). Plays 3 and 4 reuse the cache.
+    let mut play = 0;
+    let mut gathered = Vec::new();
+    let mut task = (String::new(), String::new());
+    for e in &events {
+        match e {
+            Event::PlayStart { .. } => play += 1,
+            Event::TaskStart { name, action, .. } => task = (name.clone(), action.clone()),
+            Event::HostResult { host, .. } if task.1.ends_with("setup") => {
+                gathered.push((play, host.clone(), task.0.clone()));
+            }
+            _ => {}
+        }
+    }
+    let want: Vec<(i32, String, String)> = [
+        (1, "Gathering Facts"),
+        (2, "Gathering Facts"),
+        (4, "setup"),
+        (5, "Gathering Facts"),
+    ]
+    .iter()
+    .flat_map(|(p, t)| ["h1", "h2"].map(|h| (*p, h.to_string(), t.to_string())))
+    .collect();
+    let mut got: Vec<(i32, String, String)> = gathered
+        .into_iter()
+        .map(|(p, h, t)| {
+            (
+                p,
+                h,
+                if t == "Gathering Facts" {
+                    t
+                } else {
+                    "setup".into()
+                },
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want, "{events:#?}");
+    let msgs = debug_msgs(&events, "h1");
+    assert_eq!(
+        msgs,
+        vec![json!("min"), json!(true), json!("third"), json!(true)]
+    );
+}
+
+#[test]
+fn a_bad_play_gather_subset_is_a_located_error() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        "- hosts: nodes\n  gather_subset: [hardwear]\n  tasks:\n    - debug: msg=x\n",
+    );
+    let err = p.run("site.yml", "hosts", opts()).unwrap_err();
+    let loc = err.loc().expect("a located error").clone();
+    assert!(err.to_string().contains("hardwear"), "{err}");
+    assert_eq!(
+        (loc.file.ends_with("site.yml"), loc.line),
+        (true, 2),
+        "{err}"
+    );
+}

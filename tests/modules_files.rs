@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Project, on_host, opts, stats, testhosts};
 use windlass::event::{Event, Status};
@@ -229,6 +229,58 @@ fn read_only_and_edit_modules() {
     );
 }
 
+/// Run `site.yml` of `p` with the windlass binary and kill it while a write of `total`
+/// bytes is in progress on host slot 1: a watcher on the host waits for a non-empty
+/// `.windlass.*` temporary file under `base` and reports its size; the run is killed the
+/// moment it does. Returns the size seen (the write was demonstrably in progress).
+fn kill_mid_write(p: &Project, base: &str, total: usize) -> u64 {
+    // The CLI locks the host: two killed runs at once would refuse each other, and a killed
+    // run leaves its lock behind. One at a time, each starting unlocked.
+    static KILLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = KILLS.lock().unwrap_or_else(|e| e.into_inner());
+    on_host(1, "rm -rf /tmp/windlass.lock");
+    let mut watcher = common::spawn_on_host(
+        1,
+        &format!(
+            "for i in $(seq 3000); do s=$(find {base} -maxdepth 2 -name '.windlass.*' -size +0c -printf '%s\\n' 2>/dev/null | head -1); \
+             [ -n \"$s\" ] && {{ echo \"$s\"; exit 0; }}; sleep 0.01; done; echo none"
+        ),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .arg("run")
+        .arg("-i")
+        .arg(p.path().join("hosts.yml"))
+        .arg(p.path().join("site.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(watcher.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    child.kill().ok();
+    let status = child.wait().unwrap();
+    watcher.wait().ok();
+    let seen: u64 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no temporary file was seen during the write: {line:?}"));
+    assert!(
+        seen < total as u64,
+        "the temporary file was complete ({seen} bytes) before the kill"
+    );
+    assert!(
+        status.code().is_none(),
+        "the run ended on its own instead of being killed: {status:?}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    seen
+}
+
+/// `copy` (fileops::write_step) killed mid-transfer: the old file stays, the temp goes.
 #[test]
 fn killed_write_never_leaves_a_partial_file() {
     let Some(inv) = testhosts("killed_write_never_leaves_a_partial_file") else {
@@ -246,47 +298,245 @@ fn killed_write_never_leaves_a_partial_file() {
     let line = "0123456789abcdef".repeat(4) + "\n";
     let big = line.repeat(96 * 1024 * 1024 / line.len());
     p.file("files/big.bin", &big);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
-        .arg("run")
-        .arg("-i")
-        .arg(p.path().join("hosts.yml"))
-        .arg(p.path().join("site.yml"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until the temporary file exists on the host, then kill the run mid-transfer.
-    let start = Instant::now();
-    let mut seen = false;
-    while start.elapsed() < Duration::from_secs(60) {
-        let n = on_host(1, "ls -a /tmp/wl-files/atom | grep -c windlass");
-        if n.trim() != "0" {
-            seen = true;
-            break;
-        }
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().ok();
-    child.wait().ok();
-    std::thread::sleep(Duration::from_secs(3));
-    let content_sum = on_host(1, "sha1sum < /tmp/wl-files/atom/big | cut -c1-40");
-    let old = windlass::modules::fileops::sha1_hex(b"old\n");
-    let new = windlass::modules::fileops::sha1_hex(big.as_bytes());
-    let sum = content_sum.trim();
-    assert!(sum == old || sum == new, "partial file landed: {sum}");
-    if seen {
-        assert_eq!(sum, old, "the run was killed before the transfer finished");
-    }
+    let seen = kill_mid_write(&p, "/tmp/wl-files/atom", big.len());
+    let sum = on_host(1, "sha1sum < /tmp/wl-files/atom/big | cut -c1-40");
+    assert_eq!(
+        sum.trim(),
+        windlass::modules::fileops::sha1_hex(b"old\n"),
+        "the old file stays after a kill mid-transfer"
+    );
     // The interrupted write cleans up its temporary file.
     assert_eq!(
         on_host(1, "ls -a /tmp/wl-files/atom | grep -c windlass").trim(),
         "0"
     );
-    eprintln!("killed mid-transfer: {seen}");
+    eprintln!("killed with {seen} of {} bytes written", big.len());
     // A killed run cannot release its host lock: clear it as a user would (--break-lock),
     // so later tests on th01 are not refused.
     on_host(1, "rm -rf /tmp/windlass.lock");
+}
+
+/// The transport's streaming write (`command::atomic_write`, used by `Step::Write` modules
+/// and `script`'s upload) killed mid-transfer: no partial file lands, the temp goes, and
+/// the half-uploaded script never runs.
+#[test]
+fn killed_streaming_write_never_lands_or_runs() {
+    let Some(inv) = testhosts("killed_streaming_write_never_lands_or_runs") else {
+        return;
+    };
+    on_host(
+        1,
+        "rm -rf /tmp/windlass-script.* /tmp/wl-files/atom2; mkdir -p /tmp/wl-files/atom2",
+    );
+    let p = project(
+        &inv,
+        "- hosts: th01\n  gather_facts: false\n  tasks:\n    - script: big.sh\n",
+    );
+    // A 96 MiB shell script: it would leave a marker if it ever ran.
+    let mut big = String::from("#!/bin/sh\ntouch /tmp/wl-files/atom2/ran\nexit 0\n");
+    let filler = "# ".to_string() + &"x".repeat(62) + "\n";
+    big.push_str(&filler.repeat(96 * 1024 * 1024 / filler.len()));
+    p.file("files/big.sh", &big);
+    let seen = kill_mid_write(&p, "/tmp/windlass-script.*", big.len());
+    assert_eq!(
+        on_host(
+            1,
+            "ls -a /tmp/windlass-script.* 2>/dev/null | grep -c -e windlass -e big.sh; test -e /tmp/wl-files/atom2/ran && echo ran"
+        )
+        .trim(),
+        "0",
+        "neither the temp file nor a partial script is left, and it did not run"
+    );
+    eprintln!("killed with {seen} of {} bytes written", big.len());
+    on_host(1, "rm -rf /tmp/windlass.lock /tmp/windlass-script.*");
+}
+
+const EDITS: &str = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - name: template
+      template: {src: t.j2, dest: /tmp/wl-files/e/t.conf}
+    - name: lineinfile
+      lineinfile: {path: /tmp/wl-files/e/li.conf, regexp: '^a =', line: 'a = 10'}
+    - name: blockinfile
+      blockinfile: {path: /tmp/wl-files/e/bl.conf, block: "z = 26"}
+    - name: replace
+      replace: {path: /tmp/wl-files/e/re.conf, regexp: '^b = 2$', replace: 'b = 20'}
+    - name: ini_file
+      ini_file: {path: /tmp/wl-files/e/i.ini, section: s, option: k, value: v}
+    - name: hard
+      file: {src: /tmp/wl-files/e/src.txt, dest: /tmp/wl-files/e/hard, state: hard}
+    - name: absent
+      file: {path: /tmp/wl-files/e/gone.txt, state: absent}
+    - name: file
+      file: {path: /tmp/wl-files/e/src.txt, state: file, mode: "0600"}
+    - name: recurse
+      file: {path: /tmp/wl-files/e/tree, state: directory, mode: "u=rwX,g=rX,o=", recurse: true}
+    - name: copy
+      copy: {content: "new\n", dest: /tmp/wl-files/e/c.conf, backup: true, validate: "grep -q ^new %s"}
+      register: cp
+"#;
+
+/// Every HostResult's diff on slot 1, by task name.
+fn diffs(ev: &[Event]) -> std::collections::HashMap<String, String> {
+    ev.iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                task,
+                diff: Some(d),
+                ..
+            } => Some((task.clone(), d.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Edits and file states: `--check --diff` predicts the first run's changes exactly, with
+/// the diffs the run then shows; the second run changes nothing; the host holds the result.
+#[test]
+fn edits_and_file_states_check_diff_and_run_twice() {
+    let Some(inv) = testhosts("edits_and_file_states_check_diff_and_run_twice") else {
+        return;
+    };
+    on_host(
+        1,
+        "rm -rf /tmp/wl-files/e; mkdir -p /tmp/wl-files/e/tree/sub && cd /tmp/wl-files/e && \
+         printf 'a = 1\\n' > li.conf && printf 'x = 1\\n' > bl.conf && printf 'a = 1\\nb = 2\\n' > re.conf && \
+         printf '[s]\\nk = old\\n' > i.ini && printf 'keep\\n' > src.txt && chmod 644 src.txt && touch gone.txt && \
+         printf 'old\\n' > c.conf && touch tree/sub/f && chmod 777 tree tree/sub tree/sub/f",
+    );
+    let p = project(&inv, EDITS);
+    let mut check = opts();
+    check.check = true;
+    check.diff = true;
+    let (ev, rep) = p.run("site.yml", "hosts.yml", check).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    let predicted = changed(&rep, "th01");
+    let check_diffs = diffs(&ev);
+    assert_eq!(
+        on_host(
+            1,
+            "cat /tmp/wl-files/e/li.conf; ls /tmp/wl-files/e | tr '\\n' ' '"
+        ),
+        "a = 1\nbl.conf c.conf gone.txt i.ini li.conf re.conf src.txt tree ",
+        "check mode changed nothing"
+    );
+
+    let mut run = opts();
+    run.diff = true;
+    let (ev, rep) = p.run("site.yml", "hosts.yml", run.clone()).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    assert_eq!(changed(&rep, "th01"), predicted, "check predicted the run");
+    assert_eq!(predicted, 10);
+    let run_diffs = diffs(&ev);
+    assert_eq!(
+        check_diffs, run_diffs,
+        "check shows the diffs the run shows"
+    );
+    for (task, want) in [
+        ("template", "+host=th01 dest=/tmp/wl-files/e/t.conf"),
+        ("lineinfile", "-a = 1\n+a = 10"),
+        (
+            "blockinfile",
+            "+# BEGIN ANSIBLE MANAGED BLOCK\n+z = 26\n+# END ANSIBLE MANAGED BLOCK",
+        ),
+        ("replace", "-b = 2\n+b = 20"),
+        ("ini_file", "-k = old\n+k = v"),
+        ("copy", "-old\n+new"),
+    ] {
+        let d = run_diffs
+            .get(task)
+            .unwrap_or_else(|| panic!("no diff for {task}"));
+        assert!(d.contains(want), "{task}: {d}");
+    }
+    for task in ["hard", "absent"] {
+        assert!(
+            run_diffs.contains_key(task),
+            "{task} shows its state change"
+        );
+    }
+
+    let (ev, rep) = p.run("site.yml", "hosts.yml", run).unwrap();
+    assert_eq!(changed(&rep, "th01"), 0, "second run: {ev:#?}");
+    assert!(diffs(&ev).is_empty(), "{:?}", diffs(&ev));
+
+    let d = "/tmp/wl-files/e";
+    assert_eq!(
+        on_host(
+            1,
+            &format!(
+                "cd {d} && cat li.conf re.conf i.ini c.conf && stat -c '%h %i' src.txt && stat -c %i hard && stat -c '%a' src.txt tree tree/sub tree/sub/f && test ! -e gone.txt && echo gone && cat c.conf.*~"
+            )
+        ),
+        {
+            let inode = on_host(1, &format!("stat -c %i {d}/src.txt"));
+            let inode = inode.trim();
+            format!(
+                "a = 10\na = 1\nb = 20\n[s]\nk = v\nnew\n2 {inode}\n{inode}\n600\n750\n750\n750\ngone\nold\n"
+            )
+        }
+    );
+    assert_eq!(
+        on_host(1, &format!("cat {d}/bl.conf")),
+        "x = 1\n# BEGIN ANSIBLE MANAGED BLOCK\nz = 26\n# END ANSIBLE MANAGED BLOCK\n"
+    );
+}
+
+const COMMANDS: &str = r#"
+- hosts: th01
+  gather_facts: false
+  tasks:
+    - name: command creates
+      command: touch made
+      args: {chdir: /tmp/wl-files/cmd, creates: made}
+    - name: shell removes
+      shell: rm -f victim && echo removed >> log
+      args: {chdir: /tmp/wl-files/cmd, removes: victim}
+    - name: command changed_when
+      command: cat /tmp/wl-files/cmd/log
+      register: log
+      changed_when: false
+    - name: raw reports
+      raw: test -e /tmp/wl-files/cmd/made
+      changed_when: false
+"#;
+
+/// command/shell/raw: `creates`/`removes` make the check run predict the first exactly and
+/// the second run change nothing; `changed_when: false` keeps reads unchanged.
+#[test]
+fn commands_with_guards_check_and_run_twice() {
+    let Some(inv) = testhosts("commands_with_guards_check_and_run_twice") else {
+        return;
+    };
+    on_host(
+        1,
+        "rm -rf /tmp/wl-files/cmd; mkdir -p /tmp/wl-files/cmd; touch /tmp/wl-files/cmd/victim /tmp/wl-files/cmd/log",
+    );
+    let p = project(&inv, COMMANDS);
+    let mut check = opts();
+    check.check = true;
+    let (ev, rep) = p.run("site.yml", "hosts.yml", check).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    let predicted = changed(&rep, "th01");
+    assert_eq!(
+        on_host(1, "ls /tmp/wl-files/cmd | tr '\\n' ' '"),
+        "log victim ",
+        "check ran nothing"
+    );
+    let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    assert_eq!(changed(&rep, "th01"), predicted, "check predicted the run");
+    assert_eq!(predicted, 2);
+    assert_eq!(
+        on_host(
+            1,
+            "ls /tmp/wl-files/cmd | tr '\\n' ' '; cat /tmp/wl-files/cmd/log"
+        ),
+        "log made removed\n"
+    );
+    let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    assert_eq!(changed(&rep, "th01"), 0, "second run: {ev:#?}");
+    assert_eq!(on_host(1, "cat /tmp/wl-files/cmd/log"), "removed\n");
 }

@@ -390,20 +390,98 @@ fn user_and_group_are_created_then_unchanged() {
     assert!(on_host(2, "getent passwd wlsys-user").ends_with(":/bin/bash\n"));
 }
 
+/// Puts the host's name back even when an assertion fails.
+struct RestoreHostname(String);
+
+impl Drop for RestoreHostname {
+    fn drop(&mut self) {
+        on_host(
+            1,
+            &format!(
+                "hostnamectl set-hostname {0} 2>/dev/null || hostname {0}; echo {0} > /etc/hostname",
+                self.0
+            ),
+        );
+    }
+}
+
+/// hostname on a container: the current name is unchanged; a rename to a temporary name is
+/// predicted by check mode, applied (kernel name and /etc/hostname), unchanged the second
+/// time, and renamed back.
 #[test]
-fn hostname_unchanged_for_the_current_name_and_predicted_otherwise() {
-    let Some(inv) = testhosts("hostname_unchanged_for_the_current_name") else {
+fn hostname_renames_and_restores() {
+    let Some(inv) = testhosts("hostname_renames_and_restores") else {
         return;
     };
     let _g = lock();
-    let pb = "- hosts: all\n  gather_facts: false\n  tasks:\n    - hostname: {name: \"{{ inventory_hostname }}\"}\n";
-    let (events, r) = play(&inv, pb, false, false);
+    let original = on_host(1, "hostname").trim().to_string();
+    assert!(!original.is_empty());
+    let _restore = RestoreHostname(original.clone());
+    let pb = |name: &str| {
+        format!(
+            "- hosts: th01\n  gather_facts: false\n  tasks:\n    - hostname: {{name: {name}}}\n"
+        )
+    };
+    let (events, r) = play(&inv, &pb(&original), false, false);
     assert_eq!(failed(&r), 0, "{events:#?}");
-    assert_eq!(changed(&r, "th01"), 0);
-    let pb = "- hosts: th01\n  gather_facts: false\n  tasks:\n    - hostname: {name: wl-renamed}\n";
-    let (_, r) = play(&inv, pb, true, false);
-    assert_eq!(changed(&r, "th01"), 1);
-    assert_eq!(on_host(1, "hostname"), "th01\n");
+    assert_eq!(changed(&r, "th01"), 0, "the current name is unchanged");
+    let (_, check) = play(&inv, &pb("wl-tmp-name"), true, false);
+    assert_eq!(changed(&check, "th01"), 1);
+    assert_eq!(
+        on_host(1, "hostname").trim(),
+        original,
+        "check renamed nothing"
+    );
+    let (events, first) = play(&inv, &pb("wl-tmp-name"), false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th01"), 1);
+    assert_eq!(
+        on_host(1, "hostname; cat /etc/hostname"),
+        "wl-tmp-name\nwl-tmp-name\n"
+    );
+    let (_, second) = play(&inv, &pb("wl-tmp-name"), false, false);
+    assert_eq!(changed(&second, "th01"), 0);
+    let (events, back) = play(&inv, &pb(&original), false, false);
+    assert_eq!(failed(&back), 0, "{events:#?}");
+    assert_eq!(changed(&back, "th01"), 1);
+    assert_eq!(
+        on_host(1, "hostname; cat /etc/hostname"),
+        format!("{original}\n{original}\n")
+    );
+}
+
+/// systemd `masked`: mask a stopped vendor unit (a unit file in /etc cannot be masked; check predicts it), unchanged the second time;
+/// unmask it the same way.
+#[test]
+fn systemd_masks_and_unmasks_a_unit() {
+    let Some(inv) = testhosts("systemd_masks_and_unmasks_a_unit") else {
+        return;
+    };
+    let _g = lock();
+    on_host(
+        2,
+        "rm -f /etc/systemd/system/wl-mask.service; printf '[Unit]\\nDescription=wl mask test\\n[Service]\\nExecStart=/bin/sleep 600\\n' > /usr/lib/systemd/system/wl-mask.service; systemctl unmask wl-mask 2>/dev/null; systemctl daemon-reload; systemctl stop wl-mask; true",
+    );
+    let pb = |masked: bool| {
+        format!(
+            "- hosts: th02\n  gather_facts: false\n  tasks:\n    - systemd: {{name: wl-mask, masked: {masked}}}\n"
+        )
+    };
+    for (masked, want) in [(true, "masked"), (false, "static")] {
+        let (events, check) = play(&inv, &pb(masked), true, false);
+        assert_eq!(failed(&check), 0, "{events:#?}");
+        assert_eq!(changed(&check, "th02"), 1, "{events:#?}");
+        let (events, first) = play(&inv, &pb(masked), false, false);
+        assert_eq!(failed(&first), 0, "{events:#?}");
+        assert_eq!(changed(&first, "th02"), 1);
+        assert_eq!(on_host(2, "systemctl is-enabled wl-mask").trim(), want);
+        let (_, second) = play(&inv, &pb(masked), false, false);
+        assert_eq!(changed(&second, "th02"), 0, "masked={masked} twice");
+    }
+    on_host(
+        2,
+        "rm -f /usr/lib/systemd/system/wl-mask.service; systemctl daemon-reload",
+    );
 }
 
 const REPO_PLAY: &str = r#"
@@ -484,4 +562,113 @@ fn apt_key_writes_a_dearmored_keyring_once() {
     let (_, second) = play(&inv, pb, false, false);
     assert_eq!(changed(&second, "th01"), 0);
     on_host(1, "rm -f /etc/apt/keyrings/wl-system-test.gpg");
+}
+
+/// The upstream part of the candidate version `apt-cache policy` shows for `pkg` on slot
+/// `i`, as a version pattern (`1.6.20~ds1-1+deb12u3` → `1.6.20~ds1*`).
+fn candidate_glob(i: usize, pkg: &str) -> String {
+    let policy = on_host(i, &format!("apt-cache policy {pkg}"));
+    let cand = policy
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Candidate:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no candidate for {pkg}: {policy}"));
+    assert_ne!(cand, "(none)", "{pkg} is not in the local mirror");
+    format!("{}*", cand.split('-').next().unwrap())
+}
+
+/// containerd and etcd from the local mirror, pinned to a version pattern, running under
+/// systemd: check mode installs nothing, the first run installs and starts them, the
+/// second changes nothing; stopped by hand, the play starts them again.
+#[test]
+fn apt_pins_containerd_and_etcd_and_systemd_runs_them() {
+    let Some(inv) = testhosts("apt_pins_containerd_and_etcd_and_systemd_runs_them") else {
+        return;
+    };
+    let _g = lock();
+    on_host(
+        3,
+        "systemctl stop containerd etcd 2>/dev/null; DEBIAN_FRONTEND=noninteractive apt-get purge -y -q containerd etcd-server etcd-client >/dev/null 2>&1; rm -rf /var/lib/etcd; true",
+    );
+    let cv = candidate_glob(3, "containerd");
+    let ev = candidate_glob(3, "etcd-server");
+    let pb = format!(
+        r#"
+- hosts: th03
+  gather_facts: false
+  tasks:
+    - name: runtime packages
+      apt:
+        name: ["containerd={cv}", "etcd-server={ev}", etcd-client]
+        update_cache: yes
+    - name: containerd runs
+      systemd: {{name: containerd, state: started, enabled: true}}
+    - name: etcd runs
+      systemd: {{name: etcd, state: started, enabled: true}}
+"#
+    );
+    let (events, check) = play(&inv, &pb, true, false);
+    assert_eq!(failed(&check), 0, "{events:#?}");
+    assert!(
+        changed(&check, "th03") >= 1,
+        "check mode predicts the install"
+    );
+    assert_eq!(
+        on_host(
+            3,
+            "dpkg-query -W -f='${Status}' containerd etcd-server 2>/dev/null; echo"
+        )
+        .trim(),
+        "",
+        "check mode installed nothing"
+    );
+    let (events, first) = play(&inv, &pb, false, false);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert!(changed(&first, "th03") >= 1, "{events:#?}");
+    let versions = on_host(
+        3,
+        "dpkg-query -W -f='${Package} ${Version} ${Status}\\n' containerd etcd-server",
+    );
+    for (pkg, glob) in [("containerd", &cv), ("etcd-server", &ev)] {
+        let line = versions
+            .lines()
+            .find(|l| l.starts_with(&format!("{pkg} ")))
+            .unwrap_or_else(|| panic!("{pkg} not installed: {versions}"));
+        let v = line.split(' ').nth(1).unwrap();
+        assert!(
+            windlass::modules::apt::glob_match(glob, v) && line.ends_with("install ok installed"),
+            "{line} (pinned {glob})"
+        );
+    }
+    assert_eq!(
+        on_host(3, "systemctl is-active containerd etcd"),
+        "active\nactive\n"
+    );
+    assert_eq!(
+        on_host(3, "systemctl is-enabled containerd etcd"),
+        "enabled\nenabled\n"
+    );
+    let (events, second) = play(&inv, &pb, false, false);
+    assert_eq!(failed(&second), 0, "{events:#?}");
+    assert_eq!(changed(&second, "th03"), 0, "second run: {events:#?}");
+    // Stopped by hand: the check run predicts both starts, the run does them.
+    on_host(3, "systemctl stop containerd etcd");
+    let (_, check) = play(&inv, &pb, true, false);
+    assert_eq!(changed(&check, "th03"), 2);
+    assert_eq!(
+        on_host(3, "systemctl is-active containerd etcd"),
+        "inactive\ninactive\n"
+    );
+    let (events, r) = play(&inv, &pb, false, false);
+    assert_eq!(changed(&r, "th03"), 2, "{events:#?}");
+    assert_eq!(
+        on_host(3, "systemctl is-active containerd etcd"),
+        "active\nactive\n"
+    );
+    // etcd answers (etcdctl from etcd-client, installed unpinned by the same task).
+    let health = on_host(
+        3,
+        "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 endpoint health 2>&1",
+    );
+    assert!(health.contains("is healthy"), "{health}");
 }

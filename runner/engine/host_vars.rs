@@ -70,6 +70,9 @@ pub struct Dynamic {
     pub facts: Map<String, Value>,
     /// `set_fact` and `register` results.
     pub set_facts: IndexMap<String, Value>,
+    /// The fact subsets (`min`, `hardware`, …) gathered so far in this run: a play's
+    /// fact gathering skips a host that already has every subset it asks for.
+    pub gathered: std::collections::BTreeSet<String>,
 }
 
 /// What is the same for every host of a play.

@@ -694,6 +694,10 @@ impl Engine {
         })
     }
 
+    /// The play's fact gathering, with a per-run cache (Ansible's `gathering = smart`):
+    /// a host whose facts were gathered earlier in this run, with every subset this play
+    /// asks for (`gather_subset`), is not gathered again. An explicit `setup` task always
+    /// gathers.
     async fn gather_facts(self: &Arc<Self>, cx: &walk::PlayCx<'_>, batch: &[String]) {
         let Some(_) = self.loader.registry().get("setup") else {
             self.emit(Event::Warning {
@@ -703,11 +707,47 @@ impl Engine {
             });
             return;
         };
+        // Checked when the playbook was loaded.
+        let wanted: Vec<&'static str> =
+            crate::modules::setup::resolve_subsets(&cx.play.gather_subset)
+                .map(|s| s.into_iter().map(|x| x.name()).collect())
+                .unwrap_or_default();
+        let batch: Vec<String> = batch
+            .iter()
+            .filter(|h| {
+                self.scope.host(h).is_none_or(|d| {
+                    d.dynamic
+                        .read()
+                        .map(|dy| !wanted.iter().all(|w| dy.gathered.contains(*w)))
+                        .unwrap_or(true)
+                })
+            })
+            .cloned()
+            .collect();
+        if batch.is_empty() {
+            return;
+        }
+        let mut args = serde_json::Map::new();
+        if !cx.play.gather_subset.is_empty() {
+            args.insert(
+                "gather_subset".into(),
+                Value::Array(
+                    cx.play
+                        .gather_subset
+                        .iter()
+                        .map(|s| Value::String(s.clone()))
+                        .collect(),
+                ),
+            );
+        }
+        if let Some(t) = &cx.play.gather_timeout {
+            args.insert("gather_timeout".into(), t.clone());
+        }
         let task = crate::playbook::task::Task {
             name: Some("Gathering Facts".into()),
             loc: cx.play.loc.clone(),
             action: "ansible.builtin.setup".into(),
-            args: serde_json::Map::new(),
+            args,
             args_loc: cx.play.loc.clone(),
             kw: cx.play.kw.clone(),
             loop_: None,
@@ -726,7 +766,7 @@ impl Engine {
         let mut task = task;
         task.kw.tags.insert("always".into());
         let _ = self
-            .run_task_on_hosts(cx, &Arc::new(task), batch, false, Arc::from([]))
+            .run_task_on_hosts(cx, &Arc::new(task), &batch, false, Arc::from([]))
             .await;
     }
 

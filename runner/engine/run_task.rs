@@ -612,6 +612,15 @@ impl Engine {
                 if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
                     let is_setup =
                         t.action.ends_with("setup") || t.action.ends_with("gather_facts");
+                    // The per-run fact cache: which subsets this host now has (a
+                    // filtered gathering does not count, it kept only some facts).
+                    if is_setup && !t.args.contains_key("filter") {
+                        if let Some(Value::Array(subsets)) = f.get("gather_subset") {
+                            dynamic.gathered.extend(
+                                subsets.iter().filter_map(Value::as_str).map(str::to_string),
+                            );
+                        }
+                    }
                     for (k, v) in f {
                         if is_setup {
                             dynamic

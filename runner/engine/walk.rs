@@ -277,6 +277,7 @@ impl Engine {
                     if let Some(d) = self.scope.host(h) {
                         if let Ok(mut dynamic) = d.dynamic.write() {
                             dynamic.facts.clear();
+                            dynamic.gathered.clear();
                         }
                     }
                 }

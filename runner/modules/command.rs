@@ -3,10 +3,12 @@
 //! `command` runs argv without a shell; `shell` hands a script to `/bin/sh -c` (or
 //! `executable`); `raw` is `shell` without options. `creates`/`removes` make `command`
 //! and `shell` idempotent. Check mode never runs the command: `raw` is skipped, and the
-//! others probe only `creates`/`removes`.
+//! others probe only `creates`/`removes`. What runs is a value built from the parameters
+//! alone ([`CommandModule::plan`]), so golden tests pin the exact commands.
 
 use std::time::Instant;
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx, bool_arg, str_arg};
@@ -21,6 +23,102 @@ pub enum CommandModule {
     Shell,
     /// `raw`.
     Raw,
+}
+
+/// A `creates`/`removes` guard: probe whether `path` exists; skip the task when the
+/// answer is `skip_if_exists`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Guard {
+    /// `creates` or `removes`.
+    pub key: &'static str,
+    /// The path as given.
+    pub path: String,
+    /// `true` for `creates` (skip when it exists), `false` for `removes`.
+    pub skip_if_exists: bool,
+    /// `test -e PATH`, in `chdir` when the path is relative.
+    pub probe: RemoteCommand,
+}
+
+/// What a command task does, from its parameters alone: probe the guards in order, then
+/// (unless one skips, and not in check mode) run `cmd`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CommandPlan {
+    /// `cmd` as the result reports it: the argv list (`command`) or the script text.
+    pub shown: Value,
+    /// `creates`/`removes` probes (none for `raw`).
+    pub guards: Vec<Guard>,
+    /// The command, with `chdir` and `stdin`; become, environment and timeout come from
+    /// the task when it runs.
+    pub cmd: RemoteCommand,
+}
+
+impl CommandModule {
+    /// The plan for `args` (already templated). Pure: golden tests snapshot it.
+    pub fn plan(self, args: &Map<String, Value>) -> Result<CommandPlan, ModuleError> {
+        let raw = str_arg(args, "_raw_params")?.or(str_arg(args, "cmd")?);
+        let (mut cmd, shown): (RemoteCommand, Value) = match self {
+            CommandModule::Command => {
+                let argv: Vec<String> = match (args.get("argv"), raw) {
+                    (Some(Value::Array(a)), _) => a
+                        .iter()
+                        .map(|v| match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                    (Some(_), _) => {
+                        return Err(ModuleError::Failed("`argv` must be a list".into()));
+                    }
+                    (None, Some(line)) => crate::command::split(line).ok_or_else(|| {
+                        ModuleError::Failed("unbalanced quotes in the command".into())
+                    })?,
+                    (None, None) => return Err(ModuleError::Failed("no command given".into())),
+                };
+                if argv.is_empty() {
+                    return Err(ModuleError::Failed("no command given".into()));
+                }
+                let shown = Value::Array(argv.iter().cloned().map(Value::String).collect());
+                (RemoteCommand::argv(argv), shown)
+            }
+            CommandModule::Shell | CommandModule::Raw => {
+                let script = raw.ok_or_else(|| ModuleError::Failed("no command given".into()))?;
+                let cmd = match str_arg(args, "executable")? {
+                    Some(exe) => RemoteCommand::argv([exe, "-c", script]),
+                    None => RemoteCommand::shell(script),
+                };
+                (cmd, Value::String(script.to_string()))
+            }
+        };
+        let mut guards = Vec::new();
+        if self != CommandModule::Raw {
+            let chdir = str_arg(args, "chdir")?;
+            for (key, skip_if_exists) in [("creates", true), ("removes", false)] {
+                if let Some(path) = str_arg(args, key)? {
+                    let mut probe = RemoteCommand::argv(["test", "-e", path]);
+                    if let (false, Some(d)) = (path.starts_with('/'), chdir) {
+                        probe = probe.with_chdir(d);
+                    }
+                    guards.push(Guard {
+                        key,
+                        path: path.to_string(),
+                        skip_if_exists,
+                        probe,
+                    });
+                }
+            }
+            if let Some(d) = chdir {
+                cmd = cmd.with_chdir(d);
+            }
+            if let Some(stdin) = str_arg(args, "stdin")? {
+                let mut data = stdin.as_bytes().to_vec();
+                if bool_arg(args, "stdin_add_newline", true)? {
+                    data.push(b'\n');
+                }
+                cmd = cmd.with_stdin(data);
+            }
+        }
+        Ok(CommandPlan { shown, guards, cmd })
+    }
 }
 
 #[async_trait::async_trait]
@@ -76,94 +174,35 @@ impl Module for CommandModule {
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
     ) -> Result<ResultMap, ModuleError> {
-        let raw = str_arg(&args, "_raw_params")?.or(str_arg(&args, "cmd")?);
-        let (mut cmd, shown): (RemoteCommand, Value) = match self {
-            CommandModule::Command => {
-                let argv: Vec<String> = match (args.get("argv"), raw) {
-                    (Some(Value::Array(a)), _) => a
-                        .iter()
-                        .map(|v| match v {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        })
-                        .collect(),
-                    (Some(_), _) => {
-                        return Err(ModuleError::Failed("`argv` must be a list".into()));
-                    }
-                    (None, Some(line)) => crate::command::split(line).ok_or_else(|| {
-                        ModuleError::Failed("unbalanced quotes in the command".into())
-                    })?,
-                    (None, None) => return Err(ModuleError::Failed("no command given".into())),
-                };
-                if argv.is_empty() {
-                    return Err(ModuleError::Failed("no command given".into()));
-                }
-                let shown = Value::Array(argv.iter().cloned().map(Value::String).collect());
-                (RemoteCommand::argv(argv), shown)
-            }
-            CommandModule::Shell | CommandModule::Raw => {
-                let script = raw.ok_or_else(|| ModuleError::Failed("no command given".into()))?;
-                let cmd = match str_arg(&args, "executable")? {
-                    Some(exe) => RemoteCommand::argv([exe, "-c", script]),
-                    None => RemoteCommand::shell(script),
-                };
-                (cmd, Value::String(script.to_string()))
-            }
-        };
+        let plan = self.plan(&args)?;
+        let mut cmd = plan.cmd;
         let mut out = ResultMap::new();
-        out.insert("cmd".into(), shown);
-        if *self != CommandModule::Raw {
-            let chdir = str_arg(&args, "chdir")?;
-            for (key, want_exists) in [("creates", true), ("removes", false)] {
-                if let Some(path) = str_arg(&args, key)? {
-                    let mut probe = RemoteCommand::argv(["test", "-e", path]);
-                    if !path.starts_with('/') {
-                        if let Some(d) = chdir {
-                            probe = probe.with_chdir(d);
-                        }
-                    }
-                    let exists = ctx
-                        .transport
-                        .exec(&probe.with_become(ctx.become_.clone()))
-                        .await?
-                        .rc
-                        == 0;
-                    if exists == want_exists {
-                        out.insert("changed".into(), Value::Bool(false));
-                        out.insert("rc".into(), Value::from(0));
-                        out.insert(
-                            "stdout".into(),
-                            Value::String(format!(
-                                "skipped, since {path} {}",
-                                if want_exists {
-                                    "exists"
-                                } else {
-                                    "does not exist"
-                                }
-                            )),
-                        );
-                        out.insert("stdout_lines".into(), Value::Array(vec![]));
-                        out.insert("skipped_reason".into(), out["stdout"].clone());
-                        return Ok(out);
-                    }
-                }
-            }
-            if let Some(d) = chdir {
-                cmd = cmd.with_chdir(d);
-            }
-            if let Some(stdin) = str_arg(&args, "stdin")? {
-                let mut data = stdin.as_bytes().to_vec();
-                if bool_arg(&args, "stdin_add_newline", true)? {
-                    data.push(b'\n');
-                }
-                cmd = cmd.with_stdin(data);
+        out.insert("cmd".into(), plan.shown);
+        for g in &plan.guards {
+            let exists = ctx
+                .transport
+                .exec(&g.probe.clone().with_become(ctx.become_.clone()))
+                .await?
+                .rc
+                == 0;
+            if exists == g.skip_if_exists {
+                let why = format!(
+                    "skipped, since {} {}",
+                    g.path,
+                    if exists { "exists" } else { "does not exist" }
+                );
+                out.insert("changed".into(), Value::Bool(false));
+                out.insert("rc".into(), Value::from(0));
+                out.insert("stdout".into(), Value::String(why.clone()));
+                out.insert("stdout_lines".into(), Value::Array(vec![]));
+                out.insert("skipped_reason".into(), Value::String(why));
+                return Ok(out);
             }
         }
         if ctx.check {
             // As Ansible: with creates/removes the module knows the command would run, so
             // the plan shows a change; without them it cannot tell, and skips.
-            let decided = *self != CommandModule::Raw
-                && (str_arg(&args, "creates")?.is_some() || str_arg(&args, "removes")?.is_some());
+            let decided = !plan.guards.is_empty();
             out.insert("changed".into(), Value::Bool(true));
             if decided {
                 out.insert("rc".into(), Value::from(0));
@@ -214,5 +253,92 @@ impl Module for CommandModule {
             out.insert("msg".into(), Value::String("non-zero return code".into()));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The plan, the exact shell line it becomes, and its stdin, for one set of args.
+    fn golden(m: CommandModule, args: Value) -> Value {
+        let args = args.as_object().cloned().unwrap();
+        let p = m.plan(&args).unwrap();
+        json!({
+            "plan": p,
+            "shell": p.cmd.to_shell(),
+            "guard_shell": p.guards.iter().map(|g| g.probe.to_shell()).collect::<Vec<_>>(),
+            "stdin": p.cmd.stdin.as_ref().map(|s| String::from_utf8_lossy(s).into_owned()),
+        })
+    }
+
+    #[test]
+    fn command_free_form_argv_chdir_creates_removes_stdin() {
+        insta::assert_yaml_snapshot!(
+            "command_free_form_with_guards",
+            golden(
+                CommandModule::Command,
+                json!({"_raw_params": "kubeadm init --config 'my conf.yaml' $HOME",
+                       "chdir": "/etc/kubernetes", "creates": "admin.conf",
+                       "removes": "/tmp/flag", "stdin": "yes"})
+            )
+        );
+        insta::assert_yaml_snapshot!(
+            "command_argv_stdin_no_newline",
+            golden(
+                CommandModule::Command,
+                json!({"argv": ["printf", "%s\n", "a b", "$(id)", 3],
+                       "stdin": "secret", "stdin_add_newline": false})
+            )
+        );
+    }
+
+    #[test]
+    fn shell_and_raw_with_executable() {
+        insta::assert_yaml_snapshot!(
+            "shell_executable_chdir_creates",
+            golden(
+                CommandModule::Shell,
+                json!({"cmd": "set -o pipefail; ls | wc -l > out", "executable": "/bin/bash",
+                       "chdir": "/srv/x", "creates": "out"})
+            )
+        );
+        insta::assert_yaml_snapshot!(
+            "shell_default_sh",
+            golden(
+                CommandModule::Shell,
+                json!({"_raw_params": "echo \"$HOME\" 'it''s'"})
+            )
+        );
+        insta::assert_yaml_snapshot!(
+            "raw_executable",
+            golden(
+                CommandModule::Raw,
+                json!({"_raw_params": "apt-get install -y python3", "executable": "/bin/bash"})
+            )
+        );
+    }
+
+    #[test]
+    fn bad_commands_fail_before_anything_runs() {
+        let e =
+            |m: CommandModule, a: Value| m.plan(a.as_object().unwrap()).unwrap_err().to_string();
+        assert_eq!(
+            e(
+                CommandModule::Command,
+                json!({"_raw_params": "echo 'unclosed"})
+            ),
+            "unbalanced quotes in the command"
+        );
+        assert_eq!(
+            e(CommandModule::Command, json!({"argv": "ls -l"})),
+            "`argv` must be a list"
+        );
+        assert_eq!(e(CommandModule::Shell, json!({})), "no command given");
+        assert_eq!(
+            e(CommandModule::Command, json!({"argv": []})),
+            "no command given"
+        );
     }
 }

@@ -4,16 +4,20 @@
 //! hosts. The destination is `dest/<inventory_hostname>/<src>` (or `dest` itself with
 //! `flat`); the host's sha1 is compared with the local file's first, so an unchanged file
 //! is not transferred. The local file is written atomically (temp file, then rename).
+//! One probe ([`probe`]) and a pure decision ([`plan`]) make check mode report exactly
+//! what the real run does.
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::fileops::{self, Kind, StatOpts};
+use super::fileops::{self, FileFacts, Kind, StatOpts};
 use super::params::ansible_bool;
+use super::plan::PlanCtx;
 use super::plan::{field_names, params};
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use crate::command::RemoteCommand;
 
 fn yes() -> bool {
     true
@@ -61,6 +65,92 @@ pub fn local_dest(p: &FetchParams, host: &str, base: &Path) -> PathBuf {
     }
 }
 
+/// The one probe: the host file's type and sha1 (links followed).
+pub fn probe(p: &FetchParams) -> RemoteCommand {
+    fileops::probe_path(
+        &p.src,
+        StatOpts {
+            follow: true,
+            checksum: Some("sha1sum"),
+            content_limit: None,
+        },
+    )
+}
+
+/// What fetch does, from the probe's facts and the controller's copy at `dest`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FetchPlan {
+    /// What the task reports (`changed`, `failed`, `msg`, checksums) before any transfer.
+    pub result: ResultMap,
+    /// The file must be transferred (not done in check mode).
+    pub transfer: bool,
+}
+
+/// Decide from the host's facts `f` and the local copy `local` (if `dest` exists). Pure:
+/// golden tests feed probe outputs in.
+pub fn plan(
+    p: &FetchParams,
+    f: &FileFacts,
+    dest: &Path,
+    local: Option<&[u8]>,
+    cx: PlanCtx,
+) -> FetchPlan {
+    let mut r = ResultMap::new();
+    r.insert("changed".into(), Value::Bool(false));
+    r.insert("file".into(), Value::String(p.src.clone()));
+    r.insert("dest".into(), Value::String(dest.display().to_string()));
+    let done = |result| FetchPlan {
+        result,
+        transfer: false,
+    };
+    match f.kind {
+        Kind::Absent if cx.check && cx.changed_before => {
+            // Check mode: an earlier planned change (kubeadm init writing admin.conf)
+            // may create the file; the real run would fetch it.
+            r.insert("changed".into(), Value::Bool(true));
+            r.insert(
+                "msg".into(),
+                Value::String(format!(
+                    "{} does not exist yet: planned as an earlier task of this check run \
+                     may create it",
+                    p.src
+                )),
+            );
+            return done(r);
+        }
+        Kind::Absent => {
+            let msg = "the remote file does not exist, not transferring";
+            if p.fail_on_missing {
+                r.insert("failed".into(), Value::Bool(true));
+            }
+            r.insert("msg".into(), Value::String(msg.into()));
+            return done(r);
+        }
+        Kind::Directory => {
+            r.insert("failed".into(), Value::Bool(true));
+            r.insert(
+                "msg".into(),
+                Value::String(
+                    "remote file is a directory, fetch cannot work on directories".into(),
+                ),
+            );
+            return done(r);
+        }
+        _ => {}
+    }
+    let remote_sum = f.checksum.clone().unwrap_or_default();
+    r.insert("remote_checksum".into(), Value::String(remote_sum.clone()));
+    if local.map(fileops::sha1_hex).as_deref() == Some(remote_sum.as_str()) {
+        r.insert("checksum".into(), Value::String(remote_sum));
+        return done(r);
+    }
+    r.insert("changed".into(), Value::Bool(true));
+    FetchPlan {
+        result: r,
+        transfer: true,
+    }
+}
+
 #[async_trait::async_trait]
 impl Module for Fetch {
     fn name(&self) -> &'static str {
@@ -91,68 +181,23 @@ impl Module for Fetch {
             .and_then(|v| v.as_str().map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("."));
         let dest = local_dest(&p, ctx.host, &base);
-        let probe = fileops::probe_path(
-            &p.src,
-            StatOpts {
-                follow: true,
-                checksum: Some("sha1sum"),
-                content_limit: None,
-            },
-        )
-        .with_become(ctx.become_.clone());
+        let probe = probe(&p).with_become(ctx.become_.clone());
         let f = fileops::parse_facts(&ctx.transport.exec(&probe).await?)
             .map_err(ModuleError::Failed)?;
-        let mut r = ResultMap::new();
-        r.insert("changed".into(), Value::Bool(false));
-        r.insert("file".into(), Value::String(p.src.clone()));
-        r.insert("dest".into(), Value::String(dest.display().to_string()));
-        match f.kind {
-            Kind::Absent if ctx.check && ctx.changed_before => {
-                // Check mode: an earlier planned change (kubeadm init writing admin.conf)
-                // may create the file; the real run would fetch it.
-                r.insert("changed".into(), Value::Bool(true));
-                r.insert(
-                    "msg".into(),
-                    Value::String(format!(
-                        "{} does not exist yet: planned as an earlier task of this check run \
-                         may create it",
-                        p.src
-                    )),
-                );
-                return Ok(r);
-            }
-            Kind::Absent => {
-                let msg = "the remote file does not exist, not transferring";
-                if p.fail_on_missing {
-                    r.insert("failed".into(), Value::Bool(true));
-                }
-                r.insert("msg".into(), Value::String(msg.into()));
-                return Ok(r);
-            }
-            Kind::Directory => {
-                r.insert("failed".into(), Value::Bool(true));
-                r.insert(
-                    "msg".into(),
-                    Value::String(
-                        "remote file is a directory, fetch cannot work on directories".into(),
-                    ),
-                );
-                return Ok(r);
-            }
-            _ => {}
+        let local = std::fs::read(&dest).ok();
+        let cx = PlanCtx {
+            check: ctx.check,
+            diff: false,
+            changed_before: ctx.changed_before,
+        };
+        let FetchPlan {
+            result: mut r,
+            transfer,
+        } = plan(&p, &f, &dest, local.as_deref(), cx);
+        if !transfer || ctx.check {
+            return Ok(r);
         }
         let remote_sum = f.checksum.clone().unwrap_or_default();
-        r.insert("remote_checksum".into(), Value::String(remote_sum.clone()));
-        let local = std::fs::read(&dest).ok();
-        let local_sum = local.as_deref().map(fileops::sha1_hex);
-        if local_sum.as_deref() == Some(remote_sum.as_str()) {
-            r.insert("checksum".into(), Value::String(remote_sum));
-            return Ok(r);
-        }
-        r.insert("changed".into(), Value::Bool(true));
-        if ctx.check {
-            return Ok(r);
-        }
         let data = ctx.transport.get(&p.src, ctx.become_.as_ref()).await?;
         let sum = fileops::sha1_hex(&data);
         if p.validate_checksum && sum != remote_sum {
@@ -182,6 +227,95 @@ fn write_local(dest: &Path, data: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::ExecOutput;
+
+    fn facts(probe: &str) -> FileFacts {
+        fileops::parse_facts(&ExecOutput {
+            rc: 0,
+            stdout: probe.as_bytes().to_vec(),
+            stderr: vec![],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn golden_fetch_plans() {
+        let p = FetchParams {
+            src: "/etc/kubernetes/admin.conf".into(),
+            dest: "out".into(),
+            fail_on_missing: true,
+            validate_checksum: true,
+            ..FetchParams::default()
+        };
+        insta::assert_yaml_snapshot!("fetch_probe", probe(&p));
+        let dest = Path::new("/play/out/m1/etc/kubernetes/admin.conf");
+        let data = b"apiVersion: v1\n";
+        let sum = fileops::sha1_hex(data);
+        let file = facts(&format!("kind=file\nmode=600\nsize=15\nchecksum={sum}\n"));
+        let run = PlanCtx::default();
+        let check = PlanCtx {
+            check: true,
+            ..PlanCtx::default()
+        };
+        let after_change = PlanCtx {
+            check: true,
+            changed_before: true,
+            ..PlanCtx::default()
+        };
+        let absent = facts("kind=absent\n");
+        let cases = vec![
+            (
+                "fresh controller: transfer",
+                plan(&p, &file, dest, None, run),
+            ),
+            (
+                "same sha1 locally: nothing to do",
+                plan(&p, &file, dest, Some(data), run),
+            ),
+            (
+                "different local copy: transfer (check mode predicts it)",
+                plan(&p, &file, dest, Some(b"old"), check),
+            ),
+            (
+                "missing on the host: fails",
+                plan(&p, &absent, dest, None, run),
+            ),
+            (
+                "missing, fail_on_missing false: ok",
+                plan(
+                    &FetchParams {
+                        fail_on_missing: false,
+                        ..FetchParams {
+                            src: p.src.clone(),
+                            dest: p.dest.clone(),
+                            ..FetchParams::default()
+                        }
+                    },
+                    &absent,
+                    dest,
+                    None,
+                    run,
+                ),
+            ),
+            (
+                "missing in check mode after a planned change: would fetch",
+                plan(&p, &absent, dest, None, after_change),
+            ),
+            (
+                "missing in check mode with nothing changed before: fails as the run would",
+                plan(&p, &absent, dest, None, check),
+            ),
+            (
+                "a directory: fails",
+                plan(&p, &facts("kind=directory\nmode=755\n"), dest, None, run),
+            ),
+        ];
+        let cases: Vec<serde_json::Value> = cases
+            .into_iter()
+            .map(|(what, plan)| serde_json::json!({"case": what, "plan": plan}))
+            .collect();
+        insta::assert_yaml_snapshot!("fetch_plans", cases);
+    }
 
     #[test]
     fn destinations() {

@@ -131,7 +131,11 @@ fn run<I: IntoIterator<Item = S>, S: Into<String>>(argv: I) -> Step {
     }
 }
 
-/// A `find` expression matching entries whose owner, group or mode differ.
+/// What the probe prints about the entries below a directory for `recurse`:
+/// `recurse_diff=1` when one has another owner, group or (octal) mode; for a symbolic mode,
+/// whose result depends on each entry's current mode and type (`X`, `+`, `-`), one
+/// `recurse_mode=<type><octal mode>` line per distinct pair, which [`recurse_differs`]
+/// checks with the same arithmetic `chmod` uses.
 fn recurse_check(a: &Attrs) -> Option<String> {
     let mut preds = Vec::new();
     if let Some(o) = &a.owner {
@@ -140,18 +144,43 @@ fn recurse_check(a: &Attrs) -> Option<String> {
     if let Some(g) = &a.group {
         preds.push(format!("! -group {}", quote(g)));
     }
+    let mut out = String::new();
     match &a.mode {
         Some(Mode::Octal(b)) => preds.push(format!("! -perm {b:04o}")),
-        Some(Mode::Symbolic(s)) => preds.push(format!("! -perm {}", quote(s))),
+        Some(Mode::Symbolic(_)) => out.push_str(
+            "if [ -d \"$p\" ]; then find \"$p\" -mindepth 1 ! -type l -printf 'recurse_mode=%y%m\\n' 2>/dev/null | sort -u; fi; ",
+        ),
         None => {}
     }
-    if preds.is_empty() {
-        return None;
+    if !preds.is_empty() {
+        out.push_str(&format!(
+            "if [ -d \"$p\" ]; then printf 'recurse_diff=%s\\n' \"$(find \"$p\" -mindepth 1 \\( {} \\) -print 2>/dev/null | head -n 1 | wc -l)\"; fi; ",
+            preds.join(" -o ")
+        ));
     }
-    Some(format!(
-        "if [ -d \"$p\" ]; then printf 'recurse_diff=%s\\n' \"$(find \"$p\" -mindepth 1 \\( {} \\) -print 2>/dev/null | head -n 1 | wc -l)\"; fi; ",
-        preds.join(" -o ")
-    ))
+    (!out.is_empty()).then_some(out)
+}
+
+/// Whether anything below the directory needs the recursive `chown`/`chmod`.
+fn recurse_differs(a: &Attrs, f: &FileFacts) -> Result<bool, String> {
+    if f.get("recurse_diff") == Some("1") {
+        return Ok(true);
+    }
+    let Some(Mode::Symbolic(sym)) = &a.mode else {
+        return Ok(false);
+    };
+    for (k, v) in &f.extra {
+        if k != "recurse_mode" {
+            continue;
+        }
+        let (kind, mode) = v.split_at(v.len().min(1));
+        let mode = u32::from_str_radix(mode, 8)
+            .map_err(|_| format!("unexpected probe output: recurse_mode={v}"))?;
+        if fileops::apply_symbolic(mode, sym, kind == "d")? != mode {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn state_text(path: &str, kind: Kind) -> String {
@@ -303,7 +332,7 @@ impl Planned for File {
                 }
                 Kind::Directory => {
                     steps.extend(a.steps(path, &f, nofollow)?);
-                    if p.recurse && f.get("recurse_diff") == Some("1") {
+                    if p.recurse && recurse_differs(&a, &f)? {
                         steps.extend(recurse_steps(path, &a, p.follow));
                     }
                     after = a.applied(&f)?;
@@ -526,6 +555,26 @@ mod tests {
         )
         .unwrap();
         insta::assert_yaml_snapshot!("file_dir_recurse_partial", rec);
+        // A symbolic recursive mode is checked per (type, mode) below the directory, as
+        // chmod computes it: `X` keeps an executable file executable, so 750 files are
+        // converged under `u=rwX,g=rX,o=` and only the 644 one (→ 640) needs the chmod.
+        let sym = json!({"path": "/srv/d", "state": "directory", "recurse": true, "mode": "u=rwX,g=rX,o="});
+        let dir750 = DIR.replace("mode=755", "mode=750");
+        let converged = plan_of(
+            sym.clone(),
+            &format!("{dir750}recurse_mode=d750\nrecurse_mode=f750\nrecurse_mode=f640\n"),
+        )
+        .unwrap();
+        assert!(converged.steps.is_empty(), "{converged:?}");
+        let partial = plan_of(
+            sym,
+            &format!("{dir750}recurse_mode=d750\nrecurse_mode=f644\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            partial.steps[0],
+            run(["chmod", "-R", "u=rwX,g=rX,o=", "--", "/srv/d"])
+        );
         let link = plan_of(
             json!({"path": "/srv/d", "state": "link", "src": "/opt/x"}),
             "path=/srv/d\nkind=link\ntarget=/opt/y\nmode=777\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=6\nparent=1\nsrc_exists=1\n",

@@ -5,7 +5,8 @@
 //! `mktemp -d` directory under `/tmp` (mode 0700), runs with its arguments (split like a
 //! shell would, each word quoted), and the directory is removed in the same command that
 //! runs it, whatever the exit code. `creates`/`removes` skip it like `command`; in check
-//! mode it is skipped unless those decide (Ansible's partial check-mode support).
+//! mode it is skipped unless those decide — then the check run reports the change the
+//! real run makes (Ansible's partial check-mode support).
 //!
 //! [`Transport::put`]: crate::transport::Transport::put
 
@@ -154,9 +155,19 @@ impl Module for Script {
             }
         }
         if ctx.check {
+            // As `command`: with creates/removes the probe above decided that the script
+            // runs, so the plan is a change; without them nothing can tell, and it skips.
             let mut out = ResultMap::new();
             out.insert("changed".into(), Value::Bool(true));
-            out.insert("skipped".into(), Value::Bool(true));
+            if p.creates.is_some() || p.removes.is_some() {
+                out.insert("rc".into(), Value::from(0));
+                out.insert("stdout".into(), Value::String(String::new()));
+                out.insert("stderr".into(), Value::String(String::new()));
+                out.insert("stdout_lines".into(), Value::Array(vec![]));
+                out.insert("stderr_lines".into(), Value::Array(vec![]));
+            } else {
+                out.insert("skipped".into(), Value::Bool(true));
+            }
             out.insert(
                 "msg".into(),
                 Value::String("script would run (not run in check mode)".into()),

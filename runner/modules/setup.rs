@@ -58,7 +58,8 @@ pub enum Subset {
 }
 
 impl Subset {
-    fn name(self) -> &'static str {
+    /// The subset's name, as `gather_subset` and the `gather_subset` fact spell it.
+    pub fn name(self) -> &'static str {
         match self {
             Subset::Min => "min",
             Subset::Hardware => "hardware",

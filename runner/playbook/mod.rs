@@ -72,6 +72,10 @@ pub struct Play {
     pub vars_files: Vec<(Vec<String>, Loc)>,
     /// `gather_facts:` (default true).
     pub gather_facts: Value,
+    /// `gather_subset:` for the play's fact gathering (empty: `all`); checked at load.
+    pub gather_subset: Vec<String>,
+    /// `gather_timeout:` for the play's fact gathering, as written.
+    pub gather_timeout: Option<Value>,
     /// Keywords inherited by every task of the play (not `vars`).
     pub kw: Keywords,
     /// `serial:`.
@@ -298,6 +302,8 @@ fn parse_play(
     let mut vars = IndexMap::new();
     let mut vars_files = Vec::new();
     let mut gather_facts = Value::Bool(true);
+    let mut gather_subset = Vec::new();
+    let mut gather_timeout = None;
     let mut serial = Vec::new();
     let mut strategy = Strategy::Linear;
     let mut max_fail_percentage = None;
@@ -416,7 +422,25 @@ fn parse_play(
                     v,
                 );
             }
-            "gather_subset" | "gather_timeout" | "fact_path" | "order" => {}
+            "gather_subset" => {
+                gather_subset = match &v.kind {
+                    Kind::Str(s) => s.split(',').map(|x| x.trim().to_string()).collect(),
+                    Kind::Seq(items) => items
+                        .iter()
+                        .map(|i| i.expect_str("gather_subset").map(str::to_string))
+                        .collect::<Result<Vec<_>>>()?,
+                    _ => {
+                        return Err(Error::invalid(
+                            &v.loc,
+                            "`gather_subset` must be a list of subset names",
+                        ));
+                    }
+                };
+                crate::modules::setup::resolve_subsets(&gather_subset)
+                    .map_err(|e| Error::invalid(&v.loc, e))?;
+            }
+            "gather_timeout" => gather_timeout = Some(v.to_value()),
+            "fact_path" | "order" => {}
             other if task::is_inherited_keyword(other) && other != "vars" => {
                 kw_entries.push((other.to_string(), *v))
             }
@@ -491,6 +515,8 @@ fn parse_play(
         vars,
         vars_files,
         gather_facts,
+        gather_subset,
+        gather_timeout,
         kw: inherit.kw,
         serial,
         strategy,

@@ -160,17 +160,86 @@ pub fn testhosts(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// The test inventory's host names, in order. Tests name hosts by *slot*: `th01` in a
+/// playbook and `on_host(1, …)` mean the inventory's first host, whatever it is called
+/// (`th07` when the inventory holds th07..th09), so the suite runs on any set of hosts.
+pub fn testhost_names() -> Vec<String> {
+    let Some(p) = std::env::var_os("WINDLASS_TESTHOSTS") else {
+        return Vec::new();
+    };
+    Inventory::load(&[PathBuf::from(p)])
+        .expect("WINDLASS_TESTHOSTS inventory")
+        .host_names()
+}
+
+/// `th01`-style slot name → the inventory's host (`th07`), and back.
+fn rename_hosts(text: &str, from: &[String], to: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'outer: while !rest.is_empty() {
+        let at_word = out
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        if at_word {
+            for (f, t) in from.iter().zip(to) {
+                if let Some(after) = rest.strip_prefix(f.as_str()) {
+                    if after
+                        .chars()
+                        .next()
+                        .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                    {
+                        out.push_str(t);
+                        rest = after;
+                        continue 'outer;
+                    }
+                }
+            }
+        }
+        let c = rest.chars().next().unwrap();
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// Slot names `th01`, `th02`, … for `n` hosts.
+fn slot_names(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("th{i:02}")).collect()
+}
+
 impl Project {
-    /// Copy the test hosts' inventory into the project as `hosts.yml`.
+    /// Copy the test hosts' inventory into the project as `hosts.yml`, its hosts renamed to
+    /// their slot names (`th01`, `th02`, … in inventory order; addresses unchanged).
     pub fn with_testhosts(&self, inventory: &Path) -> PathBuf {
         let text = std::fs::read_to_string(inventory).expect("testhosts inventory");
-        self.file("hosts.yml", &text)
+        let names = Inventory::load(&[inventory.to_path_buf()])
+            .expect("testhosts inventory")
+            .host_names();
+        self.file(
+            "hosts.yml",
+            &rename_hosts(&text, &names, &slot_names(names.len())),
+        )
     }
 }
 
-/// Run a command on test host `i` (1-based) as root, through testhosts.sh (no windlass code
-/// involved), to check results on the host itself.
+/// The testhosts.sh index of slot `slot` (1-based): the number in the inventory's
+/// `slot`-th host name (`th07` → 7); the slot itself without an inventory.
+pub fn testhost_index(slot: usize) -> usize {
+    testhost_names()
+        .get(slot - 1)
+        .and_then(|n| {
+            n.trim_start_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        })
+        .unwrap_or(slot)
+}
+
+/// Run a command on the test host in slot `i` (1-based, see [`testhost_names`]) as root,
+/// through testhosts.sh (no windlass code involved), to check results on the host itself.
 pub fn on_host(i: usize, cmd: &str) -> String {
+    let i = testhost_index(i);
     let script = std::env::var("WINDLASS_TESTHOSTS_SCRIPT").unwrap_or_else(|_| {
         let here = Path::new(env!("CARGO_MANIFEST_DIR"));
         here.join("../shared/testhosts.sh").display().to_string()
@@ -187,6 +256,25 @@ pub fn on_host(i: usize, cmd: &str) -> String {
         .output()
         .expect("testhosts.sh ssh");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Start `cmd` on the test host in slot `i` as root (like [`on_host`]) without waiting:
+/// its stdout is piped, for watchers that report what they see while a run goes on.
+pub fn spawn_on_host(i: usize, cmd: &str) -> std::process::Child {
+    let i = testhost_index(i);
+    let script = std::env::var("WINDLASS_TESTHOSTS_SCRIPT").unwrap_or_else(|_| {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        here.join("../shared/testhosts.sh").display().to_string()
+    });
+    std::process::Command::new("bash")
+        .arg(&script)
+        .arg("ssh")
+        .arg(i.to_string())
+        .arg(cmd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("testhosts.sh ssh")
 }
 
 /// Per-host totals from a report, by host name.
