@@ -5,7 +5,8 @@
 //! given to `/var/log/windlass-standin/<tool>.log` and leave the files the roles look at.
 //! Everything else is real: containerd, HAProxy balancing TLS connections to three
 //! backends, keepalived holding the VIP, a three-member external etcd cluster with TLS.
-//! Each playbook runs twice: the second run must change nothing.
+//! Each playbook runs twice: the second run must change nothing (scale.yml and reset.yml
+//! too).
 //!
 //! The suite owns its host set (it wipes and re-boots it per topology). Run it with
 //!
@@ -24,7 +25,10 @@
 //! - ha-stacked: th01-th03 control planes, th04-th05 load balancers, th06 worker, th07 a
 //!   client outside the cluster;
 //! - ha-external-etcd: th01-th03 etcd, th04-th06 control planes, th07-th08 load balancers,
-//!   th09 worker.
+//!   th09 worker;
+//! - single-control-plane: th01 control plane, th02-th03 workers, then th04 added as a
+//!   third worker by scale.yml; then reset.yml on all four;
+//! - all-in-one: th01 alone, control plane and worker.
 
 mod common;
 
@@ -179,6 +183,31 @@ const HA_EXTERNAL_ETCD: Topology = Topology {
     ],
 };
 
+const SINGLE_CONTROL_PLANE: Topology = Topology {
+    name: "single-control-plane",
+    members: &[
+        ("kube_control_plane", "cp1", 1),
+        ("kube_node", "worker1", 2),
+        ("kube_node", "worker2", 3),
+    ],
+};
+
+/// The same cluster with a third worker added to the inventory, for `scale.yml`.
+const SINGLE_CONTROL_PLANE_SCALED: Topology = Topology {
+    name: "single-control-plane",
+    members: &[
+        ("kube_control_plane", "cp1", 1),
+        ("kube_node", "worker1", 2),
+        ("kube_node", "worker2", 3),
+        ("kube_node", "worker3", 4),
+    ],
+};
+
+const ALL_IN_ONE: Topology = Topology {
+    name: "all-in-one",
+    members: &[("kube_control_plane", "node1", 1), ("kube_node", "node1", 1)],
+};
+
 impl Topology {
     fn indexes(&self, group: &str) -> Vec<usize> {
         self.members
@@ -265,11 +294,18 @@ impl Topology {
         )
         .unwrap()
         .to_value();
-        let mut out = body.replace(sample_vars["keepalived_vip"].as_str().unwrap(), VIP);
+        let mut out = match sample_vars["keepalived_vip"].as_str() {
+            Some(vip) => body.replace(vip, VIP),
+            None => body.to_string(),
+        };
         for (group, name, i) in self.members {
-            let addr = sample["all"]["children"][group]["hosts"][name]["ansible_host"]
+            // (a host listed in a second group, as all-in-one's node1, has its address in
+            // the first)
+            let Some(addr) = sample["all"]["children"][group]["hosts"][name]["ansible_host"]
                 .as_str()
-                .unwrap();
+            else {
+                continue;
+            };
             out = out.replace(&format!("{addr}\n"), &format!("{}\n", hosts[i - 1].addr));
             out = out.replace(&format!("{addr}:"), &format!("{}:", hosts[i - 1].addr));
             out = out.replace(
@@ -332,7 +368,17 @@ fn run(
     t: &Topology,
     check: bool,
 ) -> (Vec<Event>, windlass::engine::RunReport, Duration) {
-    let pb = repo().join("playbooks").join(format!("{}.yml", t.name));
+    run_playbook(p, t.name, check, &[])
+}
+
+/// Run `playbooks/<name>.yml` on the project's `inv/` with extra variables.
+fn run_playbook(
+    p: &Project,
+    name: &str,
+    check: bool,
+    extra: &[(&str, Value)],
+) -> (Vec<Event>, windlass::engine::RunReport, Duration) {
+    let pb = repo().join("playbooks").join(format!("{name}.yml"));
     let t0 = Instant::now();
     let (events, report) = p
         .run(
@@ -341,11 +387,35 @@ fn run(
             RunOptions {
                 check,
                 forks: 20,
+                extra_vars: extra
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
                 ..RunOptions::default()
             },
         )
-        .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     (events, report, t0.elapsed())
+}
+
+/// Run `playbooks/<name>.yml` twice: the first run must pass, the second change nothing.
+/// Returns the first run's changes.
+fn run_twice(p: &Project, name: &str, extra: &[(&str, Value)]) -> Vec<String> {
+    let (events, report, took) = run_playbook(p, name, false, extra);
+    let f = failures(&events);
+    assert!(
+        report.exit_code == 0 && f.is_empty(),
+        "{name} failed (exit {}): {f:#?}",
+        report.exit_code
+    );
+    let first = changed(&events);
+    eprintln!("k8s_hosts: {name}: {} changes in {took:.1?}", first.len());
+    let (events2, report2, took2) = run_playbook(p, name, false, extra);
+    assert_eq!(report2.exit_code, 0, "{:#?}", failures(&events2));
+    eprintln!("k8s_hosts: {name} again: {took2:.1?}");
+    let again = changed(&events2);
+    assert!(again.is_empty(), "{name} run again changed: {again:#?}");
+    first
 }
 
 /// Failed host results, as "task on host: msg".
@@ -557,17 +627,32 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
         recorded, golden,
         "the kubeadm config given to kubeadm init differs from the golden snapshot"
     );
-    assert!(
+    // Workers that are not the first control plane itself (all-in-one's node1 is both).
+    let workers: Vec<usize> = t
+        .indexes("kube_node")
+        .into_iter()
+        .filter(|i| !cps.contains(i))
+        .collect();
+    // A join token only when something joins, the certificate key only for control planes.
+    assert_eq!(
         log.contains("kubeadm token create --ttl=2h --print-join-command"),
+        cps.len() > 1 || !workers.is_empty(),
         "{log}"
     );
-    assert!(
+    assert_eq!(
         log.contains("kubeadm init phase upload-certs --upload-certs"),
+        cps.len() > 1,
         "{log}"
     );
-    let key = on_ok(first, "cat /var/lib/windlass-standin/certificate-key");
+    let key = if cps.len() > 1 {
+        on_ok(first, "cat /var/lib/windlass-standin/certificate-key")
+    } else {
+        String::new()
+    };
     let key = key.trim();
-    assert_eq!(key.len(), 64, "{key}");
+    if cps.len() > 1 {
+        assert_eq!(key.len(), 64, "{key}");
+    }
     for &i in cps.iter().skip(1) {
         let log = kubeadm_log(i);
         let calls: Vec<&str> = log.lines().filter(|l| l.starts_with("=== ")).collect();
@@ -595,7 +680,7 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
             "test -s /etc/kubernetes/admin.conf && test -L /root/.kube/config",
         );
     }
-    for i in t.indexes("kube_node") {
+    for i in workers {
         let log = kubeadm_log(i);
         assert!(
             log.contains("kubeadm join --config=/etc/kubernetes/kubeadm-join.yaml"),
@@ -622,7 +707,7 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
 
 /// Fresh hosts for `t` (`n` of them), its inventory in a new project, the stand-ins on the
 /// nodes and a stand-in API server on each control plane.
-fn prepare(t: &Topology, n: usize) -> (Vec<Host>, Project) {
+fn prepare(t: &Topology, n: usize) -> (Vec<Host>, Project, serde_json::Map<String, Value>) {
     let (hosts, conn) = fresh_hosts(n);
     let p = Project::new();
     t.write_inventory(&p, &hosts, &conn);
@@ -632,7 +717,7 @@ fn prepare(t: &Topology, n: usize) -> (Vec<Host>, Project) {
     for i in t.indexes("kube_control_plane") {
         start_apiserver_standin(i);
     }
-    (hosts, p)
+    (hosts, p, conn)
 }
 
 /// The check run on fresh hosts: it must pass; its plan must match snapshot `name`.
@@ -656,7 +741,7 @@ fn ha_stacked_for_real() {
     };
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = HA_STACKED;
-    let (hosts, p) = prepare(&t, 7);
+    let (hosts, p, _) = prepare(&t, 7);
     // What a first run would do, host by host (check mode changes nothing).
     check_plan(&p, &t, "ha_stacked_check_plan");
     for i in 1..=6 {
@@ -683,7 +768,7 @@ fn ha_external_etcd_for_real() {
     };
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = HA_EXTERNAL_ETCD;
-    let (hosts, p) = prepare(&t, 9);
+    let (hosts, p, _) = prepare(&t, 9);
     check_plan(&p, &t, "ha_external_etcd_check_plan");
     for i in 1..=8 {
         assert!(!on(i, "test -e /etc/etcd/pki/ca.crt || test -e /etc/containerd/config.toml || test -e /etc/haproxy/haproxy.cfg").1);
@@ -741,4 +826,89 @@ fn ha_external_etcd_for_real() {
              [ \"$(stat -c %a /etc/kubernetes/pki/apiserver-etcd-client.key)\" = 600 ]",
         );
     }
+}
+
+#[test]
+fn single_control_plane_scale_and_reset_for_real() {
+    let Some(_inv) = k8s_testhosts("single_control_plane_scale_and_reset_for_real") else {
+        return;
+    };
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = SINGLE_CONTROL_PLANE;
+    // th04 stands by for scale.yml: prepared like the others, not in the inventory yet.
+    let (hosts, p, conn) = prepare(&t, 4);
+    install_standins(4);
+    converge(&p, &t);
+    for i in t.nodes() {
+        assert_containerd(i);
+    }
+    assert_kubeadm(&t, &hosts);
+    // No load balancer: the API endpoint is the control plane itself.
+    let admin = std::fs::read_to_string(p.path().join("inv/artifacts/admin.conf")).unwrap();
+    assert!(
+        admin.contains(&format!("server: https://{}:6443", hosts[0].addr)),
+        "{admin}"
+    );
+
+    // scale.yml with a third worker in the inventory: only the new node changes, it joins,
+    // and running it again changes nothing.
+    let scaled = SINGLE_CONTROL_PLANE_SCALED;
+    scaled.write_inventory(&p, &hosts, &conn);
+    let new = &hosts[3].name;
+    let changes = run_twice(&p, "scale", &[]);
+    assert!(!changes.is_empty());
+    for c in &changes {
+        // (the join token is minted on the control plane, reported for the play's first host)
+        assert!(
+            c.contains(&format!(" on {new}")) || c.contains("Mint a join command"),
+            "scale.yml changed a node that had joined already: {c}\n{changes:#?}"
+        );
+    }
+    let log = kubeadm_log(4);
+    assert!(
+        log.contains("kubeadm join --config=/etc/kubernetes/kubeadm-join.yaml"),
+        "{log}"
+    );
+    on_ok(4, "test -s /etc/kubernetes/kubelet.conf");
+    assert_containerd(4);
+    assert_eq!(kubeadm_log(1).matches("kubeadm init --config").count(), 1);
+    for i in 2..=3 {
+        let log = kubeadm_log(i);
+        assert_eq!(log.matches("=== kubeadm call").count(), 1, "th{i:02}: {log}");
+    }
+
+    // reset.yml refuses without confirmation, then resets every node once.
+    let (events, report, _) = run_playbook(&p, "reset", false, &[]);
+    assert_ne!(report.exit_code, 0, "reset ran without reset_confirm");
+    assert!(changed(&events).is_empty());
+    for i in 1..=4 {
+        on_ok(i, "test -s /etc/kubernetes/kubelet.conf");
+    }
+    let changes = run_twice(&p, "reset", &[("reset_confirm", json!(true))]);
+    assert!(!changes.is_empty());
+    for i in 1..=4 {
+        let log = kubeadm_log(i);
+        assert_eq!(
+            log.matches("kubeadm reset -f").count(),
+            1,
+            "th{i:02}: {log}"
+        );
+        assert!(!on(i, "test -e /etc/kubernetes/kubelet.conf").1, "th{i:02}");
+        assert!(!on(i, "test -e /root/.kube").1, "th{i:02}");
+    }
+}
+
+#[test]
+fn all_in_one_for_real() {
+    let Some(_inv) = k8s_testhosts("all_in_one_for_real") else {
+        return;
+    };
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = ALL_IN_ONE;
+    let (hosts, p, _) = prepare(&t, 1);
+    converge(&p, &t);
+    assert_containerd(1);
+    assert_kubeadm(&t, &hosts);
+    let log = kubeadm_log(1);
+    assert!(!log.contains("kubeadm join"), "{log}");
 }
