@@ -672,3 +672,82 @@ fn apt_pins_containerd_and_etcd_and_systemd_runs_them() {
     );
     assert!(health.contains("is healthy"), "{health}");
 }
+
+/// The generic `package` and `service` modules on slot 2: two small packages from the
+/// local mirror and a unit written for the test, installed/started then removed/stopped.
+/// Each way, a check run on the state before predicts the first run's changes exactly and
+/// touches nothing; the first run changes; the second changes nothing; dpkg and systemctl
+/// on the host agree.
+#[test]
+fn package_and_service_check_and_run_twice() {
+    let Some(inv) = testhosts("package_and_service_check_and_run_twice") else {
+        return;
+    };
+    let _g = lock();
+    on_host(
+        2,
+        "systemctl disable --now wl-pkgsvc 2>/dev/null; \
+         DEBIAN_FRONTEND=noninteractive apt-get purge -y -q socat conntrack >/dev/null 2>&1; \
+         printf '[Unit]\\nDescription=wl package/service test\\n[Service]\\nExecStart=/bin/sleep infinity\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/wl-pkgsvc.service; \
+         systemctl daemon-reload; true",
+    );
+    let status = || {
+        on_host(
+            2,
+            "for p in socat conntrack; do dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q ' installed$' \
+             && echo \"$p installed\" || echo \"$p absent\"; done; \
+             systemctl is-active wl-pkgsvc; systemctl is-enabled wl-pkgsvc",
+        )
+    };
+    let pb = |pkg: &str, svc: &str, enabled: bool| {
+        format!(
+            r#"
+- hosts: th02
+  gather_facts: false
+  tasks:
+    - name: tools
+      package: {{name: [socat, conntrack], state: {pkg}}}
+    - name: unit
+      ansible.builtin.service: {{name: wl-pkgsvc, state: {svc}, enabled: {enabled}}}
+"#
+        )
+    };
+    let before = status();
+    assert_eq!(
+        before, "socat absent\nconntrack absent\ninactive\ndisabled\n",
+        "fresh state"
+    );
+    for (pb, after) in [
+        (
+            pb("present", "started", true),
+            "socat installed\nconntrack installed\nactive\nenabled\n",
+        ),
+        (
+            pb("absent", "stopped", false),
+            "socat absent\nconntrack absent\ninactive\ndisabled\n",
+        ),
+    ] {
+        let state = status();
+        let (events, check) = play(&inv, &pb, true, false);
+        assert_eq!(failed(&check), 0, "{events:#?}");
+        let predicted = changed(&check, "th02");
+        assert_eq!(status(), state, "check mode changed nothing");
+        let (events, first) = play(&inv, &pb, false, false);
+        assert_eq!(failed(&first), 0, "{events:#?}");
+        assert_eq!(
+            changed(&first, "th02"),
+            predicted,
+            "check predicted the run: {events:#?}"
+        );
+        assert_eq!(predicted, 2, "{events:#?}");
+        assert_eq!(status(), after);
+        let (events, second) = play(&inv, &pb, false, false);
+        assert_eq!(failed(&second), 0, "{events:#?}");
+        assert_eq!(changed(&second, "th02"), 0, "second run: {events:#?}");
+        assert_eq!(status(), after);
+    }
+    on_host(
+        2,
+        "rm -f /etc/systemd/system/wl-pkgsvc.service; systemctl daemon-reload",
+    );
+}
