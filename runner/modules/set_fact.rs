@@ -1,7 +1,7 @@
 //! `ansible.builtin.set_fact`: set host variables for the rest of the run.
 //!
-//! Every parameter but `cacheable` names a variable: `set_fact: {a: 1, b: "{{ x }}"}`.
-//! Names must be valid variable names.
+//! Every parameter but `cacheable` names a variable: `set_fact: {a: 1, b: "{{ x }}"}` or
+//! `set_fact: a=1 b=two` (`k=v` pairs give strings). Names must be valid variable names.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
