@@ -137,6 +137,8 @@ fn read_module_source(stem: &str, text: &str) -> ModuleSource {
     let file = syn::parse_file(text).unwrap_or_else(|e| panic!("runner/modules/{stem}.rs: {e}"));
     let fqcn = regex::Regex::new(r#""([a-z]+\.[a-z_]+\.[a-z0-9_]+)""#).unwrap();
     let mut params = HashMap::new();
+    // Each parameter struct's `///` text (`Parameters of `shell`.`).
+    let mut struct_docs = HashMap::new();
     // (FQCNs, the `Params` type of an `impl Planned`, the impl's tokens as text)
     let mut impls = Vec::new();
     for item in &file.items {
@@ -160,6 +162,7 @@ fn read_module_source(stem: &str, text: &str) -> ModuleSource {
                     })
                     .collect::<Vec<_>>();
                 params.insert(st.ident.to_string(), fields);
+                struct_docs.insert(st.ident.to_string(), doc_of(&st.attrs));
             }
             syn::Item::Impl(im) => {
                 let Some((_, path, _)) = &im.trait_ else {
@@ -196,19 +199,37 @@ fn read_module_source(stem: &str, text: &str) -> ModuleSource {
     let mut modules = HashMap::new();
     for (names, planned, planned_params, body) in impls {
         // A module that is not `Planned` names its parameter struct somewhere in its impl
-        // (`let p: FetchParams = params(…)`).
-        let used = planned_params.or_else(|| {
-            params
-                .keys()
-                .find(|k| {
-                    regex::Regex::new(&format!(r"\b{k}\b"))
-                        .unwrap()
-                        .is_match(&body)
-                })
-                .cloned()
-        });
+        // (`let p: FetchParams = params(…)`). One impl serving several modules
+        // (`command`, `shell`, `raw`) names one struct each, documented as
+        // "Parameters of `shell`".
+        let mut named: Vec<&String> = params
+            .keys()
+            .filter(|k| {
+                regex::Regex::new(&format!(r"\b{k}\b"))
+                    .unwrap()
+                    .is_match(&body)
+            })
+            .collect();
+        named.sort();
         for n in names {
-            modules.insert(n, (used.clone(), planned));
+            let short = n.rsplit('.').next().unwrap().to_string();
+            let used = planned_params.clone().or_else(|| match named.as_slice() {
+                [] => None,
+                [one] => Some((*one).clone()),
+                several => {
+                    let mine: Vec<&&String> = several
+                        .iter()
+                        .filter(|k| struct_docs[**k].contains(&format!("`{short}`")))
+                        .collect();
+                    match mine.as_slice() {
+                        [one] => Some((**one).clone()),
+                        _ => panic!(
+                            "runner/modules/{stem}.rs: {n} could use any of {several:?}; document one as \"Parameters of `{short}`.\""
+                        ),
+                    }
+                }
+            });
+            modules.insert(n, (used, planned));
         }
     }
     ModuleSource {
@@ -458,22 +479,10 @@ fn module_reference_is_generated_from_param_docs() {
                     page.push_str("\nFree-form text is also accepted.\n");
                 }
             }
-            None if !spec.params.is_empty() => {
-                page.push_str("Parameters: ");
-                page.push_str(
-                    &spec
-                        .params
-                        .iter()
-                        .map(|(n, _)| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                );
-                if spec.free_form {
-                    page.push_str(" (free-form text also accepted)");
-                }
-                page.push_str(".\n");
-            }
-            None => {}
+            None => assert!(
+                spec.params.is_empty(),
+                "{fqcn}: parameters without a documented struct (see every_typed_parameter_is_documented_with_its_aliases)"
+            ),
         }
         pages.push((format!("book/src/modules/{short}.md"), page));
     }
@@ -515,7 +524,17 @@ fn every_typed_parameter_is_documented_with_its_aliases() {
     let mut typed = 0;
     for fqcn in registry.fqcns() {
         let (src, _, fields) = module_source(&sources, fqcn);
-        let Some(fields) = fields else { continue };
+        let Some(fields) = fields else {
+            // A bare list of names would give the page no descriptions: every module that
+            // takes parameters declares them in a documented struct.
+            let spec = registry.get(fqcn).unwrap().spec();
+            assert!(
+                spec.params.is_empty() && !spec.free_form,
+                "{fqcn}: its parameters are a list of names in runner/modules/{}.rs; declare them in a `#[serde(deny_unknown_fields)]` struct with a `///` line each",
+                src.stem
+            );
+            continue;
+        };
         typed += 1;
         for f in table_fields(fields) {
             assert!(
@@ -547,7 +566,7 @@ fn every_typed_parameter_is_documented_with_its_aliases() {
         );
     }
     assert!(
-        typed >= 25,
+        typed >= 32,
         "only {typed} modules with typed parameters found"
     );
 }

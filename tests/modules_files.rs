@@ -179,6 +179,9 @@ fn validate_rejects_bad_content_and_backup() {
     );
 }
 
+/// replace, stat, slurp and fetch: a check run predicts the first run's changes exactly and
+/// touches neither the host nor the controller; the first run edits and fetches; once
+/// converged, check and run change nothing.
 #[test]
 fn read_only_and_edit_modules() {
     let Some(inv) = testhosts("read_only_and_edit_modules") else {
@@ -211,15 +214,32 @@ fn read_only_and_edit_modules() {
           - st.stat.mode == '0644'
           - st.stat.checksum | length == 64
           - not st2.stat.exists
-          - (sl.content | b64decode) == 'a=1\nb=2\n'
+          - (sl.content | b64decode) == ('a = 1\nb = 2\n' if ansible_check_mode else 'a=1\nb=2\n')
           - fe.changed
 "#,
     );
+    // Check mode: the replace and the fetch are predicted, the reads report the file as
+    // it is; nothing changes on the host or locally.
+    let mut check = opts();
+    check.check = true;
+    let (ev, rep) = p.run("site.yml", "hosts.yml", check.clone()).unwrap();
+    assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
+    let predicted = changed(&rep, "th01");
+    assert_eq!(
+        on_host(1, "cat /tmp/wl-files/r/x.conf"),
+        "a = 1\nb = 2\n",
+        "check mode replaced nothing"
+    );
+    let fetched = p.path().join("fetched/th01/tmp/wl-files/r/x.conf");
+    assert!(!fetched.exists(), "check mode fetched nothing");
     let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
     assert_eq!(failed(&rep, "th01"), 0, "{ev:#?}");
-    assert_eq!(changed(&rep, "th01"), 2);
-    let fetched = p.path().join("fetched/th01/tmp/wl-files/r/x.conf");
+    assert_eq!(changed(&rep, "th01"), predicted, "check predicted the run");
+    assert_eq!(predicted, 2);
     assert_eq!(std::fs::read_to_string(&fetched).unwrap(), "a=1\nb=2\n");
+    // Converged, check mode predicts no change (the assert on `fe.changed` fails, below).
+    let (ev, rep) = p.run("site.yml", "hosts.yml", check).unwrap();
+    assert_eq!(changed(&rep, "th01"), 0, "{ev:#?}");
     let (ev, rep) = p.run("site.yml", "hosts.yml", opts()).unwrap();
     // The assert on `fe.changed` now fails: fetch is idempotent by checksum.
     assert_eq!(changed(&rep, "th01"), 0, "{ev:#?}");

@@ -51,6 +51,22 @@ fn results_of<'a>(
         .collect()
 }
 
+/// Every `--diff` text shown for `host`, by task name.
+fn diffs_of(events: &[Event], host: &str) -> std::collections::BTreeMap<String, String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                host: h,
+                task,
+                diff: Some(d),
+                ..
+            } if h == host => Some((task.clone(), d.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 const APT_PLAY: &str = r#"
 - hosts: th01
   gather_facts: false
@@ -261,8 +277,10 @@ const MODPROBE_PLAY: &str = r#"
 - hosts: all
   gather_facts: false
   tasks:
-    - modprobe: {name: overlay, state: present, persistent: present}
-    - community.general.modprobe: {name: br_netfilter, persistent: present}
+    - name: overlay
+      modprobe: {name: overlay, state: present, persistent: present}
+    - name: br_netfilter
+      community.general.modprobe: {name: br_netfilter, persistent: present}
 "#;
 
 #[test]
@@ -277,13 +295,26 @@ fn modprobe_persists_builtin_modules() {
             "rm -f /etc/modules-load.d/overlay.conf /etc/modules-load.d/br_netfilter.conf",
         );
     }
-    let (_, check) = play(&inv, MODPROBE_PLAY, true, false);
+    let (events, check) = play(&inv, MODPROBE_PLAY, true, true);
     assert_eq!(failed(&check), 0);
     assert_eq!(changed(&check, "th01"), 2);
+    let check_diffs = diffs_of(&events, "th01");
     assert_eq!(on_host(1, "ls /etc/modules-load.d/"), "modules.conf\n");
-    let (events, first) = play(&inv, MODPROBE_PLAY, false, false);
+    let (events, first) = play(&inv, MODPROBE_PLAY, false, true);
     assert_eq!(failed(&first), 0, "{events:#?}");
     assert_eq!(changed(&first, "th01"), 2);
+    // --diff shows each new file, in check mode as in the run.
+    let run_diffs = diffs_of(&events, "th01");
+    assert_eq!(check_diffs, run_diffs, "check shows the run's diffs");
+    for m in ["overlay", "br_netfilter"] {
+        let d = &run_diffs[m];
+        assert!(
+            d.contains(&format!(
+                "+++ after: /etc/modules-load.d/{m}.conf\n@@ -0,0 +1 @@\n+{m}\n"
+            )),
+            "{m}: {d}"
+        );
+    }
     assert_eq!(
         on_host(
             1,
@@ -291,9 +322,31 @@ fn modprobe_persists_builtin_modules() {
         ),
         "overlay\nbr_netfilter\n"
     );
-    let (_, second) = play(&inv, MODPROBE_PLAY, false, false);
+    let (events, second) = play(&inv, MODPROBE_PLAY, false, true);
     assert_eq!(failed(&second), 0);
     assert_eq!(changed(&second, "th02"), 0);
+    assert!(diffs_of(&events, "th01").is_empty(), "{events:#?}");
+    // persistent: absent comments the module out; --diff shows the line before and after.
+    let pb = "- hosts: th01\n  gather_facts: false\n  tasks:\n    - name: unpersist\n      modprobe: {name: br_netfilter, persistent: absent}\n";
+    let (events, check) = play(&inv, pb, true, true);
+    assert_eq!(changed(&check, "th01"), 1, "{events:#?}");
+    let check_diffs = diffs_of(&events, "th01");
+    let (events, first) = play(&inv, pb, false, true);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th01"), 1);
+    let run_diffs = diffs_of(&events, "th01");
+    assert_eq!(check_diffs, run_diffs);
+    assert!(
+        run_diffs["unpersist"].contains("-br_netfilter\n+#br_netfilter\n"),
+        "{run_diffs:?}"
+    );
+    assert_eq!(
+        on_host(1, "cat /etc/modules-load.d/br_netfilter.conf"),
+        "#br_netfilter\n"
+    );
+    let (events, second) = play(&inv, pb, false, true);
+    assert_eq!(changed(&second, "th01"), 0);
+    assert!(diffs_of(&events, "th01").is_empty(), "{events:#?}");
 }
 
 #[test]
@@ -488,15 +541,17 @@ const REPO_PLAY: &str = r#"
 - hosts: th01
   gather_facts: false
   tasks:
-    - apt_repository:
+    - name: list
+      apt_repository:
         repo: "deb [trusted=yes arch=amd64] file:/srv/localrepo ./"
         filename: wl-system-local
-    - deb822_repository:
+    - name: sources
+      deb822_repository:
         name: wl-system-k8s
         uris: https://pkgs.k8s.io/core:/stable:/v1.30/deb/
         suites: /
         signed_by: /etc/apt/keyrings/kubernetes-apt-keyring.gpg
-        enabled: no
+        enabled: ENABLED
 "#;
 
 #[test]
@@ -509,11 +564,30 @@ fn repositories_are_written_once() {
         1,
         "rm -f /etc/apt/sources.list.d/wl-system-local.list /etc/apt/sources.list.d/wl-system-k8s.sources",
     );
-    let (_, check) = play(&inv, REPO_PLAY, true, true);
+    let disabled = REPO_PLAY.replace("ENABLED", "no");
+    let (events, check) = play(&inv, &disabled, true, true);
     assert_eq!(changed(&check, "th01"), 2);
-    let (events, first) = play(&inv, REPO_PLAY, false, false);
+    let check_diffs = diffs_of(&events, "th01");
+    let (events, first) = play(&inv, &disabled, false, true);
     assert_eq!(failed(&first), 0, "{events:#?}");
     assert_eq!(changed(&first, "th01"), 2);
+    // --diff shows both new files, in check mode as in the run.
+    let run_diffs = diffs_of(&events, "th01");
+    assert_eq!(check_diffs, run_diffs, "check shows the run's diffs");
+    assert!(
+        run_diffs["list"].contains(
+            "+++ after: /etc/apt/sources.list.d/wl-system-local.list\n@@ -0,0 +1 @@\n+deb [trusted=yes arch=amd64] file:/srv/localrepo ./\n"
+        ),
+        "{run_diffs:?}"
+    );
+    let d = &run_diffs["sources"];
+    assert!(
+        d.contains("+++ after: /etc/apt/sources.list.d/wl-system-k8s.sources\n")
+            && d.contains("\n+URIs: https://pkgs.k8s.io/core:/stable:/v1.30/deb/\n")
+            && d.contains("\n+Enabled: no\n")
+            && !d.contains("\n-"),
+        "{d}"
+    );
     assert_eq!(
         on_host(1, "cat /etc/apt/sources.list.d/wl-system-local.list"),
         "deb [trusted=yes arch=amd64] file:/srv/localrepo ./\n"
@@ -521,10 +595,39 @@ fn repositories_are_written_once() {
     assert!(
         on_host(1, "cat /etc/apt/sources.list.d/wl-system-k8s.sources").contains("Enabled: no\n")
     );
-    let (_, second) = play(&inv, REPO_PLAY, false, false);
+    let (events, second) = play(&inv, &disabled, false, true);
     assert_eq!(changed(&second, "th01"), 0);
+    assert!(diffs_of(&events, "th01").is_empty(), "{events:#?}");
     // apt accepts both files.
     assert!(on_host(1, "apt-get update -q >/dev/null 2>&1 && echo ok").contains("ok"));
+    // The line commented out by hand is enabled in place, the sources file is enabled:
+    // --diff shows each line before and after, in check mode as in the run.
+    on_host(
+        1,
+        "sed -i 's/^deb /# deb /' /etc/apt/sources.list.d/wl-system-local.list",
+    );
+    let enabled = REPO_PLAY.replace("ENABLED", "yes");
+    let (events, check) = play(&inv, &enabled, true, true);
+    assert_eq!(changed(&check, "th01"), 2, "{events:#?}");
+    let check_diffs = diffs_of(&events, "th01");
+    let (events, first) = play(&inv, &enabled, false, true);
+    assert_eq!(failed(&first), 0, "{events:#?}");
+    assert_eq!(changed(&first, "th01"), 2);
+    let run_diffs = diffs_of(&events, "th01");
+    assert_eq!(check_diffs, run_diffs, "check shows the run's diffs");
+    assert!(
+        run_diffs["list"].contains(
+            "-# deb [trusted=yes arch=amd64] file:/srv/localrepo ./\n+deb [trusted=yes arch=amd64] file:/srv/localrepo ./\n"
+        ),
+        "{run_diffs:?}"
+    );
+    assert!(
+        run_diffs["sources"].contains("-Enabled: no\n+Enabled: yes\n"),
+        "{run_diffs:?}"
+    );
+    let (events, second) = play(&inv, &enabled, false, true);
+    assert_eq!(changed(&second, "th01"), 0);
+    assert!(diffs_of(&events, "th01").is_empty(), "{events:#?}");
     on_host(
         1,
         "rm -f /etc/apt/sources.list.d/wl-system-local.list /etc/apt/sources.list.d/wl-system-k8s.sources",
@@ -671,4 +774,83 @@ fn apt_pins_containerd_and_etcd_and_systemd_runs_them() {
         "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 endpoint health 2>&1",
     );
     assert!(health.contains("is healthy"), "{health}");
+}
+
+/// The generic `package` and `service` modules on slot 2: two small packages from the
+/// local mirror and a unit written for the test, installed/started then removed/stopped.
+/// Each way, a check run on the state before predicts the first run's changes exactly and
+/// touches nothing; the first run changes; the second changes nothing; dpkg and systemctl
+/// on the host agree.
+#[test]
+fn package_and_service_check_and_run_twice() {
+    let Some(inv) = testhosts("package_and_service_check_and_run_twice") else {
+        return;
+    };
+    let _g = lock();
+    on_host(
+        2,
+        "systemctl disable --now wl-pkgsvc 2>/dev/null; \
+         DEBIAN_FRONTEND=noninteractive apt-get purge -y -q socat conntrack >/dev/null 2>&1; \
+         printf '[Unit]\\nDescription=wl package/service test\\n[Service]\\nExecStart=/bin/sleep infinity\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/wl-pkgsvc.service; \
+         systemctl daemon-reload; true",
+    );
+    let status = || {
+        on_host(
+            2,
+            "for p in socat conntrack; do dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q ' installed$' \
+             && echo \"$p installed\" || echo \"$p absent\"; done; \
+             systemctl is-active wl-pkgsvc; systemctl is-enabled wl-pkgsvc",
+        )
+    };
+    let pb = |pkg: &str, svc: &str, enabled: bool| {
+        format!(
+            r#"
+- hosts: th02
+  gather_facts: false
+  tasks:
+    - name: tools
+      package: {{name: [socat, conntrack], state: {pkg}}}
+    - name: unit
+      ansible.builtin.service: {{name: wl-pkgsvc, state: {svc}, enabled: {enabled}}}
+"#
+        )
+    };
+    let before = status();
+    assert_eq!(
+        before, "socat absent\nconntrack absent\ninactive\ndisabled\n",
+        "fresh state"
+    );
+    for (pb, after) in [
+        (
+            pb("present", "started", true),
+            "socat installed\nconntrack installed\nactive\nenabled\n",
+        ),
+        (
+            pb("absent", "stopped", false),
+            "socat absent\nconntrack absent\ninactive\ndisabled\n",
+        ),
+    ] {
+        let state = status();
+        let (events, check) = play(&inv, &pb, true, false);
+        assert_eq!(failed(&check), 0, "{events:#?}");
+        let predicted = changed(&check, "th02");
+        assert_eq!(status(), state, "check mode changed nothing");
+        let (events, first) = play(&inv, &pb, false, false);
+        assert_eq!(failed(&first), 0, "{events:#?}");
+        assert_eq!(
+            changed(&first, "th02"),
+            predicted,
+            "check predicted the run: {events:#?}"
+        );
+        assert_eq!(predicted, 2, "{events:#?}");
+        assert_eq!(status(), after);
+        let (events, second) = play(&inv, &pb, false, false);
+        assert_eq!(failed(&second), 0, "{events:#?}");
+        assert_eq!(changed(&second, "th02"), 0, "second run: {events:#?}");
+        assert_eq!(status(), after);
+    }
+    on_host(
+        2,
+        "rm -f /etc/systemd/system/wl-pkgsvc.service; systemctl daemon-reload",
+    );
 }

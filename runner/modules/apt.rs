@@ -560,7 +560,8 @@ pub fn summary_changes(stdout: &str) -> Option<u64> {
         .lines()
         .find(|l| l.contains(" upgraded,") && l.contains("newly installed"))?;
     let mut total = 0;
-    for part in line.split([',', '.']) {
+    // `… 2 to remove and 1 not upgraded.`: the last count shares its clause with another.
+    for part in line.split([',', '.']).flat_map(|c| c.split(" and ")) {
         let part = part.trim();
         let mut w = part.splitn(2, ' ');
         let (Some(n), Some(what)) = (w.next(), w.next()) else {
@@ -757,6 +758,11 @@ mod tests {
                 "0 upgraded, 0 newly installed, 1 downgraded, 0 to remove and 0 not upgraded.\n"
             ),
             Some(1)
+        );
+        // A removal's count shares its clause with the packages not upgraded.
+        assert_eq!(
+            summary_changes("0 upgraded, 0 newly installed, 2 to remove and 1 not upgraded.\n"),
+            Some(2)
         );
         assert_eq!(summary_changes("nothing"), None);
     }

@@ -1,11 +1,42 @@
 //! `ansible.builtin.assert` and `ansible.builtin.fail`: stop a host when something is wrong.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx, bool_arg};
+use super::params::ansible_bool;
+use super::plan::{params, spec_params};
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
 
 /// `assert: that=[…]`.
 pub struct Assert;
+
+/// Parameters of `assert`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertParams {
+    /// The conditions, a list (or one) of expressions as `when:` takes them; all must be
+    /// true. Required.
+    pub that: Value,
+    /// The message of a failing assertion (called `msg` before Ansible 2.7). Default
+    /// `Assertion failed`.
+    #[serde(default, alias = "msg")]
+    pub fail_msg: Option<Value>,
+    /// The message when every assertion passes. Default `All assertions passed`.
+    #[serde(default)]
+    pub success_msg: Option<Value>,
+    /// `true`: report no message when the assertions pass. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub quiet: bool,
+}
+
+/// Parameters of `fail`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailParams {
+    /// The message the task fails with. Default `Failed as requested from task`.
+    #[serde(default)]
+    pub msg: Option<Value>,
+}
 
 #[async_trait::async_trait]
 impl Module for Assert {
@@ -14,12 +45,7 @@ impl Module for Assert {
     }
     fn spec(&self) -> ParamSpec {
         ParamSpec {
-            params: &[
-                ("that", &[]),
-                ("fail_msg", &["msg"]),
-                ("success_msg", &[]),
-                ("quiet", &[]),
-            ],
+            params: spec_params::<AssertParams>(),
             required: &["that"],
             ..ParamSpec::default()
         }
@@ -32,12 +58,11 @@ impl Module for Assert {
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
     ) -> Result<ResultMap, ModuleError> {
-        let conds: Vec<String> = match args.get("that") {
-            Some(Value::Array(a)) => a.iter().map(cond_text).collect(),
-            Some(v) => vec![cond_text(v)],
-            None => return Err(ModuleError::Failed("assert needs `that`".into())),
+        let p: AssertParams = params("assert", args)?;
+        let conds: Vec<String> = match &p.that {
+            Value::Array(a) => a.iter().map(cond_text).collect(),
+            v => vec![cond_text(v)],
         };
-        let quiet = bool_arg(&args, "quiet", false)?;
         let mut out = ResultMap::new();
         out.insert("changed".into(), Value::Bool(false));
         for c in &conds {
@@ -45,10 +70,9 @@ impl Module for Assert {
                 ModuleError::Failed(format!("the conditional check '{c}' failed: {}", e.message))
             })?;
             if !ok {
-                let msg = args
-                    .get("fail_msg")
-                    .or_else(|| args.get("msg"))
-                    .cloned()
+                let msg = p
+                    .fail_msg
+                    .clone()
                     .unwrap_or_else(|| Value::String("Assertion failed".into()));
                 out.insert("failed".into(), Value::Bool(true));
                 out.insert("assertion".into(), Value::String(c.clone()));
@@ -57,10 +81,9 @@ impl Module for Assert {
                 return Ok(out);
             }
         }
-        if !quiet {
-            let msg = args
-                .get("success_msg")
-                .cloned()
+        if !p.quiet {
+            let msg = p
+                .success_msg
                 .unwrap_or_else(|| Value::String("All assertions passed".into()));
             out.insert("msg".into(), msg);
         }
@@ -86,7 +109,7 @@ impl Module for Fail {
     }
     fn spec(&self) -> ParamSpec {
         ParamSpec {
-            params: &[("msg", &[])],
+            params: spec_params::<FailParams>(),
             ..ParamSpec::default()
         }
     }
@@ -98,13 +121,13 @@ impl Module for Fail {
         _ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
     ) -> Result<ResultMap, ModuleError> {
+        let p: FailParams = params("fail", args)?;
         let mut out = ResultMap::new();
         out.insert("changed".into(), Value::Bool(false));
         out.insert("failed".into(), Value::Bool(true));
         out.insert(
             "msg".into(),
-            args.get("msg")
-                .cloned()
+            p.msg
                 .unwrap_or_else(|| Value::String("Failed as requested from task".into())),
         );
         Ok(out)

@@ -8,11 +8,121 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx, bool_arg, str_arg};
+use super::params::ansible_bool;
+use super::plan::{params, spec_params};
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
 use crate::command::RemoteCommand;
+
+fn yes() -> bool {
+    true
+}
+
+/// Parameters of `command`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandParams {
+    /// The free form: the command line, split into words as a shell would split it (no
+    /// shell runs it).
+    #[serde(default)]
+    pub _raw_params: Option<String>,
+    /// The command to run, as the free form would give it.
+    #[serde(default)]
+    pub cmd: Option<String>,
+    /// The command as a list of words, passed as they are (no splitting, no quoting
+    /// trouble with `user name`); give either this or the free form / `cmd`.
+    #[serde(default)]
+    pub argv: Option<Value>,
+    /// Change into this directory before running the command.
+    #[serde(default)]
+    pub chdir: Option<String>,
+    /// A path (relative to `chdir`); when it already exists, the command is not run.
+    /// Globs are not expanded.
+    #[serde(default)]
+    pub creates: Option<String>,
+    /// A path (relative to `chdir`); when it does not exist, the command is not run.
+    /// Globs are not expanded.
+    #[serde(default)]
+    pub removes: Option<String>,
+    /// Set the command's standard input to this text.
+    #[serde(default)]
+    pub stdin: Option<String>,
+    /// Append a newline to `stdin`. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub stdin_add_newline: bool,
+    /// Strip trailing empty lines from `stdout` and `stderr` in the result. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub strip_empty_ends: bool,
+    /// In Ansible, whether `$VAR` arguments are expanded from the remote environment
+    /// (default `true`). Accepted, but windlass never expands them: every argument is
+    /// passed exactly as written; use `shell` for expansion.
+    #[serde(default, deserialize_with = "super::params::opt_ansible_bool")]
+    pub expand_argument_vars: Option<bool>,
+}
+
+/// Parameters of `shell`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShellParams {
+    /// The free form: the script, run by `/bin/sh -c` (or `executable`).
+    #[serde(default)]
+    pub _raw_params: Option<String>,
+    /// The script to run, as the free form would give it.
+    #[serde(default)]
+    pub cmd: Option<String>,
+    /// Change into this directory before running the script.
+    #[serde(default)]
+    pub chdir: Option<String>,
+    /// A path (relative to `chdir`); when it already exists, the script is not run.
+    /// Globs are not expanded.
+    #[serde(default)]
+    pub creates: Option<String>,
+    /// A path (relative to `chdir`); when it does not exist, the script is not run.
+    /// Globs are not expanded.
+    #[serde(default)]
+    pub removes: Option<String>,
+    /// The shell that runs the script (an absolute path, `/bin/bash`), given `-c` and the
+    /// script. Default `/bin/sh`.
+    #[serde(default)]
+    pub executable: Option<String>,
+    /// Set the script's standard input to this text.
+    #[serde(default)]
+    pub stdin: Option<String>,
+    /// Append a newline to `stdin`. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub stdin_add_newline: bool,
+    /// Strip trailing empty lines from `stdout` and `stderr` in the result. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub strip_empty_ends: bool,
+}
+
+/// Parameters of `raw`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParams {
+    /// The free form: the command line, handed to the remote shell as it is.
+    #[serde(default)]
+    pub _raw_params: Option<String>,
+    /// The shell that runs the command (an absolute path, `/bin/bash`), given `-c` and
+    /// the command. Default `/bin/sh`.
+    #[serde(default)]
+    pub executable: Option<String>,
+}
+
+/// The three modules' parameters in one shape, for [`CommandModule::plan`].
+struct Input {
+    raw: Option<String>,
+    argv: Option<Value>,
+    chdir: Option<String>,
+    creates: Option<String>,
+    removes: Option<String>,
+    executable: Option<String>,
+    stdin: Option<String>,
+    stdin_add_newline: bool,
+    strip_empty_ends: bool,
+}
 
 /// Which of the three.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,15 +160,68 @@ pub struct CommandPlan {
     /// The command, with `chdir` and `stdin`; become, environment and timeout come from
     /// the task when it runs.
     pub cmd: RemoteCommand,
+    /// Strip trailing newlines from the output in the result (`strip_empty_ends`).
+    #[serde(skip)]
+    pub strip_empty_ends: bool,
 }
 
 impl CommandModule {
+    /// `args` read as this module's parameter struct.
+    fn input(self, args: &Map<String, Value>) -> Result<Input, ModuleError> {
+        let args = args.clone();
+        Ok(match self {
+            CommandModule::Command => {
+                let p: CommandParams = params("command", args)?;
+                Input {
+                    raw: p._raw_params.or(p.cmd),
+                    argv: p.argv,
+                    chdir: p.chdir,
+                    creates: p.creates,
+                    removes: p.removes,
+                    executable: None,
+                    stdin: p.stdin,
+                    stdin_add_newline: p.stdin_add_newline,
+                    strip_empty_ends: p.strip_empty_ends,
+                }
+            }
+            CommandModule::Shell => {
+                let p: ShellParams = params("shell", args)?;
+                Input {
+                    raw: p._raw_params.or(p.cmd),
+                    argv: None,
+                    chdir: p.chdir,
+                    creates: p.creates,
+                    removes: p.removes,
+                    executable: p.executable,
+                    stdin: p.stdin,
+                    stdin_add_newline: p.stdin_add_newline,
+                    strip_empty_ends: p.strip_empty_ends,
+                }
+            }
+            CommandModule::Raw => {
+                let p: RawParams = params("raw", args)?;
+                Input {
+                    raw: p._raw_params,
+                    argv: None,
+                    chdir: None,
+                    creates: None,
+                    removes: None,
+                    executable: p.executable,
+                    stdin: None,
+                    stdin_add_newline: true,
+                    strip_empty_ends: true,
+                }
+            }
+        })
+    }
+
     /// The plan for `args` (already templated). Pure: golden tests snapshot it.
     pub fn plan(self, args: &Map<String, Value>) -> Result<CommandPlan, ModuleError> {
-        let raw = str_arg(args, "_raw_params")?.or(str_arg(args, "cmd")?);
+        let input = self.input(args)?;
+        let raw = input.raw.as_deref();
         let (mut cmd, shown): (RemoteCommand, Value) = match self {
             CommandModule::Command => {
-                let argv: Vec<String> = match (args.get("argv"), raw) {
+                let argv: Vec<String> = match (&input.argv, raw) {
                     (Some(Value::Array(a)), _) => a
                         .iter()
                         .map(|v| match v {
@@ -82,7 +245,7 @@ impl CommandModule {
             }
             CommandModule::Shell | CommandModule::Raw => {
                 let script = raw.ok_or_else(|| ModuleError::Failed("no command given".into()))?;
-                let cmd = match str_arg(args, "executable")? {
+                let cmd = match input.executable.as_deref() {
                     Some(exe) => RemoteCommand::argv([exe, "-c", script]),
                     None => RemoteCommand::shell(script),
                 };
@@ -91,9 +254,12 @@ impl CommandModule {
         };
         let mut guards = Vec::new();
         if self != CommandModule::Raw {
-            let chdir = str_arg(args, "chdir")?;
-            for (key, skip_if_exists) in [("creates", true), ("removes", false)] {
-                if let Some(path) = str_arg(args, key)? {
+            let chdir = input.chdir.as_deref();
+            for (key, skip_if_exists, path) in [
+                ("creates", true, input.creates.as_deref()),
+                ("removes", false, input.removes.as_deref()),
+            ] {
+                if let Some(path) = path {
                     let mut probe = RemoteCommand::argv(["test", "-e", path]);
                     if let (false, Some(d)) = (path.starts_with('/'), chdir) {
                         probe = probe.with_chdir(d);
@@ -109,15 +275,20 @@ impl CommandModule {
             if let Some(d) = chdir {
                 cmd = cmd.with_chdir(d);
             }
-            if let Some(stdin) = str_arg(args, "stdin")? {
+            if let Some(stdin) = input.stdin.as_deref() {
                 let mut data = stdin.as_bytes().to_vec();
-                if bool_arg(args, "stdin_add_newline", true)? {
+                if input.stdin_add_newline {
                     data.push(b'\n');
                 }
                 cmd = cmd.with_stdin(data);
             }
         }
-        Ok(CommandPlan { shown, guards, cmd })
+        Ok(CommandPlan {
+            shown,
+            guards,
+            cmd,
+            strip_empty_ends: input.strip_empty_ends,
+        })
     }
 }
 
@@ -133,37 +304,18 @@ impl Module for CommandModule {
     fn spec(&self) -> ParamSpec {
         match self {
             CommandModule::Raw => ParamSpec {
-                params: &[("executable", &[])],
+                params: spec_params::<RawParams>(),
                 free_form: true,
                 ..ParamSpec::default()
             },
             CommandModule::Command => ParamSpec {
-                params: &[
-                    ("cmd", &[]),
-                    ("argv", &[]),
-                    ("chdir", &[]),
-                    ("creates", &[]),
-                    ("removes", &[]),
-                    ("stdin", &[]),
-                    ("stdin_add_newline", &[]),
-                    ("strip_empty_ends", &[]),
-                    ("expand_argument_vars", &[]),
-                ],
+                params: spec_params::<CommandParams>(),
                 free_form: true,
                 exclusive: &[&["cmd", "argv"]],
                 ..ParamSpec::default()
             },
             CommandModule::Shell => ParamSpec {
-                params: &[
-                    ("cmd", &[]),
-                    ("chdir", &[]),
-                    ("creates", &[]),
-                    ("removes", &[]),
-                    ("executable", &[]),
-                    ("stdin", &[]),
-                    ("stdin_add_newline", &[]),
-                    ("strip_empty_ends", &[]),
-                ],
+                params: spec_params::<ShellParams>(),
                 free_form: true,
                 ..ParamSpec::default()
             },
@@ -224,8 +376,7 @@ impl Module for CommandModule {
         let cmd = cmd.with_become(ctx.become_.clone());
         let start = Instant::now();
         let res = ctx.transport.exec(&cmd).await?;
-        let strip = bool_arg(&args, "strip_empty_ends", true)?;
-        let (stdout, stderr) = if strip {
+        let (stdout, stderr) = if plan.strip_empty_ends {
             (
                 res.stdout_str().trim_end_matches('\n').to_string(),
                 res.stderr_str().trim_end_matches('\n').to_string(),

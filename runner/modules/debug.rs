@@ -3,12 +3,34 @@
 //! With `verbosity: N` the message shows only when the run has at least `N` `-v`;
 //! otherwise the task is skipped, as in Ansible.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::plan::{params, spec_params};
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
 
 /// `debug: msg=…` or `debug: var=…`.
 pub struct Debug;
+
+/// Parameters of `debug`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebugParams {
+    /// The free form: the message, as `msg` would give it.
+    #[serde(default)]
+    pub _raw_params: Option<Value>,
+    /// The message to print (any value). Default `Hello world!`.
+    #[serde(default)]
+    pub msg: Option<Value>,
+    /// An expression to print with its value, evaluated as if wrapped in `{{ }}` (write
+    /// no delimiters); an undefined one prints `VARIABLE IS NOT DEFINED!`. Not with `msg`.
+    #[serde(default)]
+    pub var: Option<Value>,
+    /// Print only when the run has at least this many `-v`; otherwise the task is
+    /// skipped. Default `0`.
+    #[serde(default)]
+    pub verbosity: Option<Value>,
+}
 
 #[async_trait::async_trait]
 impl Module for Debug {
@@ -17,7 +39,7 @@ impl Module for Debug {
     }
     fn spec(&self) -> ParamSpec {
         ParamSpec {
-            params: &[("msg", &[]), ("var", &[]), ("verbosity", &[])],
+            params: spec_params::<DebugParams>(),
             exclusive: &[&["msg", "var"]],
             free_form: true,
             ..ParamSpec::default()
@@ -31,9 +53,10 @@ impl Module for Debug {
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
     ) -> Result<ResultMap, ModuleError> {
+        let p: DebugParams = params("debug", args)?;
         let mut out = ResultMap::new();
         out.insert("changed".into(), Value::Bool(false));
-        let wanted = match args.get("verbosity") {
+        let wanted = match &p.verbosity {
             None | Some(Value::Null) => Some(0),
             Some(Value::Number(n)) => n.as_u64(),
             Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
@@ -42,7 +65,8 @@ impl Module for Debug {
         .ok_or_else(|| {
             ModuleError::Failed(format!(
                 "verbosity must be a whole number, got {}",
-                args.get("verbosity")
+                p.verbosity
+                    .as_ref()
                     .map(Value::to_string)
                     .unwrap_or_default()
             ))
@@ -55,7 +79,7 @@ impl Module for Debug {
             );
             return Ok(out);
         }
-        if let Some(var) = args.get("var") {
+        if let Some(var) = &p.var {
             let expr = match var {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -67,10 +91,9 @@ impl Module for Debug {
             };
             out.insert(expr, value);
         } else {
-            let msg = args
-                .get("msg")
-                .or_else(|| args.get("_raw_params"))
-                .cloned()
+            let msg = p
+                .msg
+                .or(p._raw_params)
                 .unwrap_or_else(|| Value::String("Hello world!".into()));
             out.insert("msg".into(), msg);
         }

@@ -201,6 +201,17 @@ pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
     g.0.unwrap_or(&[])
 }
 
+/// [`ParamSpec::params`] for a module whose parameters are the serde struct `T`: every
+/// name serde accepts (aliases included), without the free form `_raw_params`.
+pub fn spec_params<T: DeserializeOwned>() -> &'static [(&'static str, &'static [&'static str])] {
+    let params: Vec<(&'static str, &'static [&'static str])> = field_names::<T>()
+        .iter()
+        .filter(|n| **n != "_raw_params")
+        .map(|n| (*n, &[] as &'static [&'static str]))
+        .collect();
+    Box::leak(params.into_boxed_slice())
+}
+
 #[async_trait::async_trait]
 impl<P: Planned> Module for PlannedModule<P> {
     fn name(&self) -> &'static str {

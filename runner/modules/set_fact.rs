@@ -1,11 +1,29 @@
 //! `ansible.builtin.set_fact`: set host variables for the rest of the run.
+//!
+//! Every parameter but `cacheable` names a variable: `set_fact: {a: 1, b: "{{ x }}"}` or
+//! `set_fact: a=1 b=two` (`k=v` pairs give strings). Names must be valid variable names.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::params::ansible_bool;
+use super::plan::{field_names, params, spec_params};
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
 
 /// Every argument becomes a host variable (the engine stores `ansible_facts`).
 pub struct SetFact;
+
+/// The parameters of `set_fact` that are not variables: every other name a task gives
+/// (`name: value`, or `key=value` pairs) is a variable to set for the host.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetFactParams {
+    /// In Ansible, also store the variables in the fact cache (as facts, with their lower
+    /// precedence). windlass keeps no fact cache between runs, so the variables last for
+    /// this run either way. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub cacheable: bool,
+}
 
 #[async_trait::async_trait]
 impl Module for SetFact {
@@ -15,7 +33,7 @@ impl Module for SetFact {
     fn spec(&self) -> ParamSpec {
         // Any variable name is a parameter; names are checked at run time.
         ParamSpec {
-            params: &[("cacheable", &[])],
+            params: spec_params::<SetFactParams>(),
             open: true,
             ..ParamSpec::default()
         }
@@ -26,13 +44,16 @@ impl Module for SetFact {
     async fn run(
         &self,
         _ctx: &TaskCtx<'_>,
-        args: Map<String, Value>,
+        mut args: Map<String, Value>,
     ) -> Result<ResultMap, ModuleError> {
+        // The module's own parameters are read (and checked) apart; the rest are variables.
+        let own: Map<String, Value> = field_names::<SetFactParams>()
+            .iter()
+            .filter_map(|n| args.remove(*n).map(|v| (n.to_string(), v)))
+            .collect();
+        let _: SetFactParams = params("set_fact", own)?;
         let mut facts = Map::new();
         for (k, v) in args {
-            if k == "cacheable" {
-                continue;
-            }
             if k == "_raw_params" {
                 return Err(ModuleError::Failed(
                     "set_fact takes key=value pairs or a mapping".into(),

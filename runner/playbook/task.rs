@@ -743,7 +743,6 @@ const FREE_FORM: &[&str] = &[
     "meta",
     "add_host",
     "group_by",
-    "set_fact",
     "debug",
 ];
 
@@ -1193,6 +1192,33 @@ fn unquote(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `set_fact: a=1 b=two` sets two variables (Ansible parses its string as `k=v`
+    /// pairs); a word that is no pair is refused at load.
+    #[test]
+    fn set_fact_string_is_kv_pairs() {
+        let mut a = Map::new();
+        parse_kv(
+            "a=1 b='two words'",
+            FREE_FORM.contains(&"set_fact"),
+            &Loc::file("t"),
+            &mut a,
+        )
+        .unwrap();
+        assert_eq!(a["a"], "1");
+        assert_eq!(a["b"], "two words");
+        assert!(!a.contains_key("_raw_params"));
+        let mut b = Map::new();
+        assert!(
+            parse_kv(
+                "oops",
+                FREE_FORM.contains(&"set_fact"),
+                &Loc::file("t"),
+                &mut b
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn free_form_and_kv() {
