@@ -174,7 +174,7 @@ pub struct RunArgs {
     /// Extra directories to look for roles in.
     #[arg(long = "roles-path")]
     pub roles_path: Vec<PathBuf>,
-    /// More output (-v shows every result).
+    /// More output (-v shows every result; -vvv also every command sent to a host).
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -467,6 +467,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         host_lock: true,
         break_lock: a.break_lock,
         batch_probes: !a.no_probe_batching,
+        report_commands: false,
     };
     let inv_file = a.connect.inventory.first().cloned();
     let rt = runtime()?;

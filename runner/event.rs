@@ -46,6 +46,18 @@ pub struct HostStats {
     pub ignored: u32,
 }
 
+/// What a transport was asked to do, for [`Event::Command`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandOp {
+    /// Run a command: `line` is the shell line the host runs.
+    Exec,
+    /// Write a file (its content never appears): `line` is the destination path.
+    Put,
+    /// Read a file: `line` is its path.
+    Get,
+}
+
 /// Something that happened during a run.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -101,6 +113,32 @@ pub enum Event {
         /// A unified diff of what changed (diff mode).
         #[serde(skip_serializing_if = "Option::is_none")]
         diff: Option<String>,
+    },
+    /// One command run on (or file moved to or from) a host, as `ansible-playbook -vvv`
+    /// shows what it executes. Emitted only from `-vvv` on, or when
+    /// [`crate::engine::RunOptions::report_commands`] asks for it. Probes answered from a
+    /// batch are not commands: the batch itself is one.
+    Command {
+        /// The host the command ran on (the delegate, for a delegated task).
+        host: String,
+        /// The task it ran for; `None` outside any task (closing the connection).
+        task: Option<String>,
+        /// Exec, put or get.
+        op: CommandOp,
+        /// The shell line (exec) or the path (put, get); `None` when censored, for a
+        /// `no_log` task. Stdin (file contents, the become password) is never part of it,
+        /// and values of secret-looking environment variables are masked.
+        line: Option<String>,
+        /// The exit status (exec); 0 for a put or get that worked; `None` when the
+        /// transport failed.
+        rc: Option<i32>,
+        /// Why the transport failed (not the command's own error output); `None` when
+        /// censored.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// How long it took.
+        #[serde(serialize_with = "ser_secs")]
+        duration: Duration,
     },
     /// A warning for the user (deprecated syntax, nothing matched, …).
     Warning {

@@ -763,3 +763,104 @@ fn start_at_task_and_verbose_results() {
     );
     assert!(!text(&o).contains("TASK [second]"), "{}", text(&o));
 }
+
+#[test]
+fn vvv_shows_each_command_with_rc_censors_no_log_and_never_file_contents() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    let dest = p.path().join("written.txt");
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: visible\n      command: echo visible-marker\n    - name: hidden\n      command: echo hidden-marker\n      no_log: true\n    - name: write\n      copy:\n        content: file-content-marker\n        dest: {}\n    - name: fails\n      command: /bin/false\n      ignore_errors: true\n    - name: run script\n      script: s.sh\n",
+            dest.display()
+        ),
+    );
+    p.file("s.sh", "#!/bin/sh\n# script-content-marker\ntrue\n");
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "-vvv"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("<h1> EXEC ")
+            && l.contains("visible-marker")
+            && l.ends_with("s)")
+            && l.contains("(rc=0, ")),
+        "{out}"
+    );
+    assert!(out.contains("<h1> EXEC (censored due to no_log)"), "{out}");
+    assert!(!out.contains("hidden-marker"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("<h1> EXEC ")
+                && l.contains(&format!("d={}; mkdir", dest.display()))),
+        "the write is shown: {out}"
+    );
+    // A put shows its destination only.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("<h1> PUT /") && l.contains("/s.sh (rc=0, ")),
+        "{out}"
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with('<')
+            && (l.contains("file-content-marker") || l.contains("script-content-marker"))),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("<h1> EXEC /bin/false (rc=1")),
+        "{out}"
+    );
+    // Below -vvv, no command lines.
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "-vv"]);
+    assert!(!text(&o).contains("<h1> EXEC"), "{}", text(&o));
+
+    // The same in the JSONL stream, as typed events (the file written again).
+    std::fs::remove_file(&dest).unwrap();
+    let o = windlass(
+        p.path(),
+        &[
+            "run", "site.yml", "-i", "hosts", "-vvv", "--output", "jsonl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(!stdout.contains("hidden-marker"), "{stdout}");
+    let cmds: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+        .filter(|e| e["event"] == "command")
+        .collect();
+    let by_task = |name: &str| -> Vec<&serde_json::Value> {
+        cmds.iter().filter(|c| c["task"] == name).collect()
+    };
+    let visible = by_task("visible");
+    assert_eq!(visible.len(), 1, "{cmds:?}");
+    assert_eq!(visible[0]["host"], "h1");
+    assert_eq!(visible[0]["op"], "exec");
+    assert_eq!(visible[0]["rc"], 0);
+    assert!(visible[0]["duration"].is_number());
+    assert!(
+        visible[0]["line"]
+            .as_str()
+            .unwrap()
+            .contains("visible-marker")
+    );
+    let hidden = by_task("hidden");
+    assert!(
+        !hidden.is_empty() && hidden.iter().all(|c| c["line"].is_null()),
+        "{cmds:?}"
+    );
+    let write = by_task("write");
+    assert!(!write.is_empty(), "{cmds:?}");
+    assert!(write.iter().all(|c| c["op"] == "exec"), "{write:?}");
+    assert!(!stdout.contains("file-content-marker"), "{stdout}");
+    let script = by_task("run script");
+    assert!(
+        script
+            .iter()
+            .any(|c| c["op"] == "put" && c["line"].as_str().unwrap().ends_with("/s.sh")),
+        "{script:?}"
+    );
+    assert_eq!(by_task("fails")[0]["rc"], 1);
+}

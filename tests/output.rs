@@ -124,3 +124,49 @@ fn jsonl_stream_is_stable() {
         .collect();
     insta::assert_json_snapshot!(lines);
 }
+
+#[test]
+fn command_events_are_stable() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    p.file(
+        "site.yml",
+        "- hosts: nodes\n  gather_facts: false\n  tasks:\n    - name: run\n      command: echo \"a b\" '$(id)'\n      environment:\n        DB_PASSWORD: hunter2\n    - name: secret\n      command: echo s3cret\n      no_log: true\n    - name: fails\n      command: /bin/false\n      ignore_errors: true\n",
+    );
+    let mut o = opts();
+    o.report_commands = true;
+    let (events, _) = p.run("site.yml", "hosts", o).unwrap();
+    let mut lines: Vec<serde_json::Value> = events
+        .iter()
+        .filter(|e| matches!(e, windlass::event::Event::Command { .. }))
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap();
+            v["duration"] = serde_json::json!(0.0);
+            v
+        })
+        .collect();
+    let text = serde_json::to_string(&lines).unwrap();
+    assert!(
+        !text.contains("s3cret") && !text.contains("hunter2"),
+        "{text}"
+    );
+    // Hosts run concurrently: order by host, then by the order of the tasks.
+    lines.sort_by_key(|v| v["host"].as_str().unwrap().to_string());
+    insta::assert_json_snapshot!(lines);
+    // The printer shows them at -vvv only.
+    let buf = Buf::default();
+    let mut printer = Printer::new(buf.clone(), false, 3).without_timings();
+    let quiet = Buf::default();
+    let mut quiet_printer = Printer::new(quiet.clone(), false, 2).without_timings();
+    for e in events
+        .iter()
+        .filter(|e| matches!(e, windlass::event::Event::Command { .. }))
+    {
+        printer.event(e);
+        quiet_printer.event(e);
+    }
+    let mut shown: Vec<String> = buf.text().lines().map(str::to_string).collect();
+    shown.sort();
+    insta::assert_snapshot!(shown.join("\n"));
+    assert_eq!(quiet.text(), "");
+}

@@ -72,6 +72,7 @@ fn run(p: &Project, batch: bool) -> (Vec<Event>, Arc<Counting>) {
             RunOptions {
                 forks: 1,
                 batch_probes: batch,
+                report_commands: true,
                 ..RunOptions::default()
             },
             Box::new(collector.clone()),
@@ -191,6 +192,19 @@ fn changes_are_seen_by_later_probes_and_reruns_are_batched() {
         2,
         "{:#?}",
         batched_t.lines.lock().unwrap()
+    );
+    // Reported commands are what reached the host: the two batches, not twelve probes.
+    let reported: Vec<String> = batched
+        .iter()
+        .filter_map(|e| match e {
+            Event::Command { line: Some(l), .. } => Some(l.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reported, *batched_t.lines.lock().unwrap());
+    assert!(
+        reported.iter().all(|l| l.contains("WLPROBE")),
+        "{reported:#?}"
     );
 
     // A change in the middle: f1 rewrites the file, so the answers prefetched for l1 and l2

@@ -67,6 +67,9 @@ pub struct RunOptions {
     /// ([`crate::transport::probe_cache`]); SSH hosts only. On by default
     /// (`--no-probe-batching` turns it off).
     pub batch_probes: bool,
+    /// Report every command sent to a host as an [`Event::Command`] (on from `-vvv`;
+    /// embedders may ask for it at any verbosity). `no_log` tasks' lines are censored.
+    pub report_commands: bool,
 }
 
 impl Default for RunOptions {
@@ -87,6 +90,7 @@ impl Default for RunOptions {
             host_lock: false,
             break_lock: false,
             batch_probes: true,
+            report_commands: false,
         }
     }
 }
@@ -122,7 +126,7 @@ pub struct Engine {
     pub(crate) scope: Arc<RunScope>,
     pub(crate) states: Mutex<IndexMap<String, HostState>>,
     pub(crate) transports: Mutex<HashMap<String, Arc<dyn Transport>>>,
-    pub(crate) sink: Mutex<Box<dyn EventSink>>,
+    pub(crate) sink: Arc<Mutex<Box<dyn EventSink>>>,
     /// Set once `--start-at-task` found its task.
     pub(crate) started: std::sync::atomic::AtomicBool,
     /// The run journal, when one is kept.
@@ -177,7 +181,7 @@ impl Engine {
             scope: Arc::new(scope),
             states: Mutex::new(IndexMap::new()),
             transports: Mutex::new(HashMap::new()),
-            sink: Mutex::new(sink),
+            sink: Arc::new(Mutex::new(sink)),
             started: std::sync::atomic::AtomicBool::new(started),
             cancelled: std::sync::atomic::AtomicBool::new(false),
             lock_owner: lock_owner(),
@@ -382,10 +386,8 @@ impl Engine {
         } else {
             crate::exit::OK
         };
-        self.emit(Event::RunEnd {
-            stats: stats.clone(),
-            duration: t0.elapsed(),
-        });
+        // Connections close (host locks released) before the run ends, so what they run
+        // is reported inside the run.
         let transports: Vec<Arc<dyn Transport>> = self
             .transports
             .lock()
@@ -396,6 +398,10 @@ impl Engine {
         for t in transports {
             t.close().await;
         }
+        self.emit(Event::RunEnd {
+            stats: stats.clone(),
+            duration: t0.elapsed(),
+        });
         Ok(RunReport { stats, exit_code })
     }
 
@@ -839,6 +845,17 @@ impl Engine {
         let spec = crate::transport::spec::connection_spec(host, &conn_vars, &self.opts.connection)
             .map_err(|e| e.to_string())?;
         let mut t = self.connector.connect(&spec);
+        // Right on the connection: it sees what really goes to the host (see
+        // `transport::report`).
+        if self.opts.report_commands || self.opts.verbosity >= 3 {
+            let sink = self.sink.clone();
+            let emit: crate::transport::report::Emit = Arc::new(move |e| {
+                if let Ok(mut s) = sink.lock() {
+                    s.event(&e);
+                }
+            });
+            t = Arc::new(crate::transport::report::Reporting::new(t, host, emit));
+        }
         if self.opts.host_lock && spec.kind == crate::transport::ConnectionKind::Ssh {
             let adopt = self
                 .journal

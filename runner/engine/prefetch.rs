@@ -128,6 +128,13 @@ impl Engine {
             return Ahead::Stop;
         };
         let hv = self.task_vars(hv, t);
+        // A no_log task's probe would show in the batch's reported command line.
+        if t.kw.no_log.is_some() {
+            let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+            if self.kw_bool(&t.kw.no_log, &vars, t).unwrap_or(true) {
+                return Ahead::Stop;
+            }
+        }
         // One set of variables per loop item (the task's own without a loop).
         let per_item = if t.loop_.is_some() {
             let vars: Arc<dyn Vars> = Arc::new(hv.clone());

@@ -409,7 +409,30 @@ impl Engine {
         }
     }
 
+    /// Run `t` on `host`, with the task known to the command reporter
+    /// ([`crate::transport::report::TASK`]).
     async fn run_on_host(
+        self: &Arc<Self>,
+        scope: &Arc<super::host_vars::PlayScope>,
+        t: &Arc<Task>,
+        host: &str,
+        ahead: &[Arc<Task>],
+    ) -> Result<HostRun> {
+        let no_log = self.host_vars(scope, host).is_some_and(|hv| {
+            let vars: Arc<dyn Vars> = Arc::new(self.task_vars(hv, t));
+            // A no_log that does not evaluate hides the commands too.
+            self.kw_bool(&t.kw.no_log, &vars, t).unwrap_or(true)
+        });
+        let label = crate::transport::report::TaskLabel {
+            name: t.display_name(),
+            no_log,
+        };
+        crate::transport::report::TASK
+            .scope(label, self.run_on_host_inner(scope, t, host, ahead))
+            .await
+    }
+
+    async fn run_on_host_inner(
         self: &Arc<Self>,
         scope: &Arc<super::host_vars::PlayScope>,
         t: &Arc<Task>,
@@ -659,7 +682,12 @@ impl Engine {
         run
     }
 
-    fn kw_bool(&self, v: &Option<Value>, vars: &Arc<dyn Vars>, t: &Task) -> Result<bool, String> {
+    pub(crate) fn kw_bool(
+        &self,
+        v: &Option<Value>,
+        vars: &Arc<dyn Vars>,
+        t: &Task,
+    ) -> Result<bool, String> {
         match v {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),

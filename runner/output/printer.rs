@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use crate::event::{Event, EventSink, Status};
+use crate::event::{CommandOp, Event, EventSink, Status};
 
 /// Prints events for people.
 pub struct Printer<W: Write + Send> {
@@ -295,6 +295,37 @@ impl<W: Write + Send> Printer<W> {
                 };
                 let _ = writeln!(self.out, "{line}");
             }
+            // As ansible-playbook -vvv: `<host> EXEC <line>`, here with the exit code and time.
+            Event::Command {
+                host,
+                op,
+                line,
+                rc,
+                error,
+                duration,
+                ..
+            } if self.verbosity >= 3 => {
+                let word = match op {
+                    CommandOp::Exec => "EXEC",
+                    CommandOp::Put => "PUT",
+                    CommandOp::Get => "GET",
+                };
+                let what = line.as_deref().unwrap_or("(censored due to no_log)");
+                let mut tail = match (rc, error) {
+                    (Some(rc), _) => format!("rc={rc}"),
+                    (None, Some(e)) => format!("error: {e}"),
+                    (None, None) => "error".to_string(),
+                };
+                if self.timings {
+                    tail.push_str(&format!(", {:.3}s", duration.as_secs_f64()));
+                }
+                let _ = writeln!(
+                    self.out,
+                    "{}",
+                    self.paint("34", &format!("<{host}> {word} {what} ({tail})"))
+                );
+            }
+            Event::Command { .. } => {}
             Event::Warning { message } => {
                 let _ = writeln!(
                     self.out,

@@ -95,6 +95,32 @@ impl Transport for BecomePassword {
         Ok(out)
     }
 
+    /// With a password to feed, the write goes through [`Transport::exec`] (the password
+    /// travels in front of the content on stdin); otherwise to the connection as it is.
+    async fn put(
+        &self,
+        file: &super::PutFile<'_>,
+        become_: Option<&crate::command::Become>,
+    ) -> Result<(), TransportError> {
+        if become_.is_some_and(|b| b.with_password) {
+            super::put_via_exec(self, file, become_).await
+        } else {
+            self.inner.put(file, become_).await
+        }
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        become_: Option<&crate::command::Become>,
+    ) -> Result<Vec<u8>, TransportError> {
+        if become_.is_some_and(|b| b.with_password) {
+            super::get_via_exec(self, path, become_).await
+        } else {
+            self.inner.get(path, become_).await
+        }
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }

@@ -105,6 +105,24 @@ impl Transport for HostLock {
         self.inner.exec(cmd).await
     }
 
+    async fn put(
+        &self,
+        file: &super::PutFile<'_>,
+        become_: Option<&crate::command::Become>,
+    ) -> Result<(), TransportError> {
+        self.take().await?;
+        self.inner.put(file, become_).await
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        become_: Option<&crate::command::Become>,
+    ) -> Result<Vec<u8>, TransportError> {
+        self.take().await?;
+        self.inner.get(path, become_).await
+    }
+
     async fn close(&self) {
         if matches!(self.taken.get(), Some(Ok(()))) {
             let release = format!(

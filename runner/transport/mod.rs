@@ -10,6 +10,7 @@ pub mod become_password;
 pub mod host_lock;
 pub mod local;
 pub mod probe_cache;
+pub mod report;
 pub mod spec;
 pub mod ssh;
 
@@ -98,16 +99,7 @@ pub trait Transport: Send + Sync {
         file: &PutFile<'_>,
         become_: Option<&crate::command::Become>,
     ) -> Result<(), TransportError> {
-        let cmd = crate::command::atomic_write(file).with_become(become_.cloned());
-        let out = self.exec(&cmd).await?;
-        if out.rc != 0 {
-            return Err(TransportError::Failed(format!(
-                "writing {} failed: {}",
-                file.dest,
-                out.stderr_str()
-            )));
-        }
-        Ok(())
+        put_via_exec(self, file, become_).await
     }
 
     /// Read a whole file. The default runs `cat`.
@@ -116,15 +108,7 @@ pub trait Transport: Send + Sync {
         path: &str,
         become_: Option<&crate::command::Become>,
     ) -> Result<Vec<u8>, TransportError> {
-        let cmd = RemoteCommand::argv(["cat", "--", path]).with_become(become_.cloned());
-        let out = self.exec(&cmd).await?;
-        if out.rc != 0 {
-            return Err(TransportError::Failed(format!(
-                "reading {path} failed: {}",
-                out.stderr_str()
-            )));
-        }
-        Ok(out.stdout)
+        get_via_exec(self, path, become_).await
     }
 
     /// Run a command that only reads the host's state (a module's probe). A transport may
@@ -141,6 +125,42 @@ pub trait Transport: Send + Sync {
     fn probe_batch(&self) -> Option<&probe_cache::ProbeCache> {
         None
     }
+}
+
+/// [`Transport::put`] as one [`Transport::exec`] of [`crate::command::atomic_write`] (the
+/// default, and what a wrapper that must see the command uses).
+pub async fn put_via_exec<T: Transport + ?Sized>(
+    t: &T,
+    file: &PutFile<'_>,
+    become_: Option<&crate::command::Become>,
+) -> Result<(), TransportError> {
+    let cmd = crate::command::atomic_write(file).with_become(become_.cloned());
+    let out = t.exec(&cmd).await?;
+    if out.rc != 0 {
+        return Err(TransportError::Failed(format!(
+            "writing {} failed: {}",
+            file.dest,
+            out.stderr_str()
+        )));
+    }
+    Ok(())
+}
+
+/// [`Transport::get`] as one [`Transport::exec`] of `cat` (the default).
+pub async fn get_via_exec<T: Transport + ?Sized>(
+    t: &T,
+    path: &str,
+    become_: Option<&crate::command::Become>,
+) -> Result<Vec<u8>, TransportError> {
+    let cmd = RemoteCommand::argv(["cat", "--", path]).with_become(become_.cloned());
+    let out = t.exec(&cmd).await?;
+    if out.rc != 0 {
+        return Err(TransportError::Failed(format!(
+            "reading {path} failed: {}",
+            out.stderr_str()
+        )));
+    }
+    Ok(out.stdout)
 }
 
 /// How to connect to a host, resolved from inventory variables and the command line.
