@@ -205,7 +205,10 @@ const SINGLE_CONTROL_PLANE_SCALED: Topology = Topology {
 
 const ALL_IN_ONE: Topology = Topology {
     name: "all-in-one",
-    members: &[("kube_control_plane", "node1", 1), ("kube_node", "node1", 1)],
+    members: &[
+        ("kube_control_plane", "node1", 1),
+        ("kube_node", "node1", 1),
+    ],
 };
 
 impl Topology {
@@ -301,8 +304,8 @@ impl Topology {
         for (group, name, i) in self.members {
             // (a host listed in a second group, as all-in-one's node1, has its address in
             // the first)
-            let Some(addr) = sample["all"]["children"][group]["hosts"][name]["ansible_host"]
-                .as_str()
+            let Some(addr) =
+                sample["all"]["children"][group]["hosts"][name]["ansible_host"].as_str()
             else {
                 continue;
             };
@@ -874,7 +877,11 @@ fn single_control_plane_scale_and_reset_for_real() {
     assert_eq!(kubeadm_log(1).matches("kubeadm init --config").count(), 1);
     for i in 2..=3 {
         let log = kubeadm_log(i);
-        assert_eq!(log.matches("=== kubeadm call").count(), 1, "th{i:02}: {log}");
+        assert_eq!(
+            log.matches("=== kubeadm call").count(),
+            1,
+            "th{i:02}: {log}"
+        );
     }
 
     // reset.yml refuses without confirmation, then resets every node once.

@@ -475,17 +475,9 @@ fn hostile_values_never_execute_over_ssh() {
         &format!("rm -rf /tmp/wl-sec /tmp/pwned-*; mkdir -p {canary} && touch {canary}/keep"),
     );
     let p = hostile_project(&tag, canary, "/tmp/wl-sec/base", Some(&inv));
-    // on_host(1) is the inventory's first host.
-    let first = windlass::yaml::load(&inv)
-        .ok()
-        .and_then(|r| {
-            r.get("all")?
-                .get("hosts")?
-                .as_map()?
-                .first()
-                .and_then(|(k, _)| k.key_str())
-        })
-        .expect("a host in the test inventory");
+    // The project's inventory names the test hosts by slot (th01 is the inventory's first
+    // host, the one on_host(1) reaches).
+    let first = common::slot_names(1).remove(0);
     let o = run_cli(&p, &["--limit", &first]);
     let text = format!(
         "{}{}",

@@ -204,7 +204,7 @@ fn rename_hosts(text: &str, from: &[String], to: &[String]) -> String {
 }
 
 /// Slot names `th01`, `th02`, … for `n` hosts.
-fn slot_names(n: usize) -> Vec<String> {
+pub fn slot_names(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("th{i:02}")).collect()
 }
 
