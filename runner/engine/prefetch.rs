@@ -128,7 +128,11 @@ impl Engine {
             return Ahead::Stop;
         };
         let hv = self.task_vars(hv, t);
-        // A no_log task's probe would show in the batch's reported command line.
+        // A no_log task's probe would show in the batch's reported command line (and so
+        // would one whose result is registered under a secret-looking name).
+        if super::run_task::secret_register(t) {
+            return Ahead::Stop;
+        }
         if t.kw.no_log.is_some() {
             let vars: Arc<dyn Vars> = Arc::new(hv.clone());
             if self.kw_bool(&t.kw.no_log, &vars, t).unwrap_or(true) {

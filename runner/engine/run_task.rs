@@ -423,9 +423,11 @@ impl Engine {
             // A no_log that does not evaluate hides the commands too.
             self.kw_bool(&t.kw.no_log, &vars, t).unwrap_or(true)
         });
+        // A result registered under a secret-looking name is censored; so are the commands
+        // that produced it (their lines can carry the secret, `echo $TOKEN`).
         let label = crate::transport::report::TaskLabel {
             name: t.display_name(),
-            no_log,
+            no_log: no_log || secret_register(t),
         };
         crate::transport::report::TASK
             .scope(label, self.run_on_host_inner(scope, t, host, ahead))
@@ -1338,7 +1340,7 @@ fn fail_result(msg: String) -> Map<String, Value> {
 const CENSORED_ITEM: &str = "(censored due to no_log)";
 
 /// Whether the task registers its result under a name that looks like a secret.
-fn secret_register(t: &Task) -> bool {
+pub(crate) fn secret_register(t: &Task) -> bool {
     t.register
         .as_deref()
         .is_some_and(crate::journal::secret_like)
