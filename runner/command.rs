@@ -485,7 +485,11 @@ mod tests {
             assert!(!home.path().join("pwned").exists());
         }
         // A short transfer fails before anything uses the file.
-        let script = format!("{}; {}; echo ran", scratch_prelude("~/t"), scratch_receive("f", 9));
+        let script = format!(
+            "{}; {}; echo ran",
+            scratch_prelude("~/t"),
+            scratch_receive("f", 9)
+        );
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(&script)

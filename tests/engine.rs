@@ -1265,9 +1265,16 @@ fn scratch_files_live_under_remote_tmp_and_go_away() {
     assert_eq!(status, Status::Changed, "{r:?}");
     let out = r["stdout"].as_str().unwrap();
     let prefix = format!("two words|{}/windlass.", rt.display());
-    assert!(out.starts_with(&prefix), "{out:?} should start with {prefix:?}");
+    assert!(
+        out.starts_with(&prefix),
+        "{out:?} should start with {prefix:?}"
+    );
     let (r, status) = result_of(&events, "fails");
-    assert_eq!((status, r["rc"].clone()), (Status::Failed, json!(3)), "{r:?}");
+    assert_eq!(
+        (status, r["rc"].clone()),
+        (Status::Failed, json!(3)),
+        "{r:?}"
+    );
     assert_eq!(result_of(&events, "unpack").1, Status::Changed);
     assert_eq!(
         std::fs::read_to_string(base.join("dest/tool/a.txt")).unwrap(),

@@ -865,7 +865,11 @@ impl Engine {
             let tvars: Arc<dyn Vars> = Arc::new(thv.clone());
             let has_password = self.become_password_var(&tvars, &t.loc)?.is_some();
             let remote_tmp = self.remote_tmp(&tvars, &t.loc)?;
-            (self.transport(&target, &thv, &t.loc)?, has_password, remote_tmp)
+            (
+                self.transport(&target, &thv, &t.loc)?,
+                has_password,
+                remote_tmp,
+            )
         };
         let become_ = self.become_for(t, &vars, target_password)?;
         let retries = match &t.retries {

@@ -3,7 +3,7 @@
 //! Why this module exists: roles ship helper scripts in `files/` and run them on hosts
 //! without installing them. ONE command does it all: the script arrives on its stdin, is
 //! saved (only once every byte arrived) in a fresh per-command directory under
-//! `remote_tmp` ([`scratch_prelude`]: mode 0700), runs with its arguments (split like a
+//! `remote_tmp` (mode 0700), runs with its arguments (split like a
 //! shell would, each word quoted), and the directory is removed when that command ends,
 //! whatever the exit code. `creates`/`removes` skip it like `command`; in check mode it is
 //! skipped unless those decide — then the check run reports the change the real run makes
@@ -257,7 +257,10 @@ mod tests {
                 .unwrap();
             child.wait_with_output().unwrap()
         };
-        let out = run(b"#!/bin/sh\nprintf '%s|' \"$@\" \"$(pwd)\"; exit 3\n", Some("/"));
+        let out = run(
+            b"#!/bin/sh\nprintf '%s|' \"$@\" \"$(pwd)\"; exit 3\n",
+            Some("/"),
+        );
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|$(id)|/|");
         assert_eq!(out.status.code(), Some(3));
         use std::os::unix::fs::PermissionsExt;

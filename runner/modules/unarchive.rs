@@ -8,7 +8,7 @@
 //! the host has `unzip`) are compared by member presence only. A controller-side archive
 //! (`remote_src: no`) is streamed on stdin to the probe, and again to the extraction, each
 //! time into a per-command scratch directory under `remote_tmp` that is removed when the
-//! command ends (see [`crate::command::scratch_prelude`]).
+//! command ends.
 //! `mode`/`owner`/`group` are applied to every member after an extraction.
 
 use serde::Deserialize;

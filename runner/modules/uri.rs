@@ -418,9 +418,10 @@ mod tests {
     fn golden_requests() {
         insta::assert_yaml_snapshot!(
             "uri_get",
-            request(&p(
-                json!({"url": "https://10.0.0.1:6443/healthz", "validate_certs": false})
-            ), "~/.ansible/tmp")
+            request(
+                &p(json!({"url": "https://10.0.0.1:6443/healthz", "validate_certs": false})),
+                "~/.ansible/tmp"
+            )
             .unwrap()
         );
         let post = request(&p(json!({
@@ -432,9 +433,10 @@ mod tests {
         insta::assert_yaml_snapshot!("uri_post_json", post);
         let form = request(&p(json!({"url": "http://x/", "method": "POST", "body_format": "form-urlencoded", "body": {"name": "a b", "x": "&="}})), "~/.ansible/tmp").unwrap();
         assert_eq!(form.stdin.as_deref(), Some(&b"name=a+b&x=%26%3D"[..]));
-        let e = request(&p(
-            json!({"url": "http://x/", "body_format": "xml", "body": "<a/>"}),
-        ), "~/.ansible/tmp")
+        let e = request(
+            &p(json!({"url": "http://x/", "body_format": "xml", "body": "<a/>"})),
+            "~/.ansible/tmp",
+        )
         .unwrap_err();
         insta::assert_snapshot!("uri_err_format", e);
     }

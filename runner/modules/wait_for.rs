@@ -390,18 +390,27 @@ mod tests {
         );
         insta::assert_snapshot!(
             "wait_for_remote_regex",
-            wait_script(&p(
-                json!({"host": "10.0.0.1", "port": 22, "search_regex": "OpenSSH", "delay": 1})
-            ), "~/.ansible/tmp")
+            wait_script(
+                &p(json!({"host": "10.0.0.1", "port": 22, "search_regex": "OpenSSH", "delay": 1})),
+                "~/.ansible/tmp"
+            )
             .unwrap()
         );
         insta::assert_snapshot!(
             "wait_for_file_absent",
-            wait_script(&p(json!({"path": "/run/x.lock", "state": "absent"})), "~/.ansible/tmp").unwrap()
+            wait_script(
+                &p(json!({"path": "/run/x.lock", "state": "absent"})),
+                "~/.ansible/tmp"
+            )
+            .unwrap()
         );
         insta::assert_snapshot!(
             "wait_for_drained",
-            wait_script(&p(json!({"port": 80, "state": "drained"})), "~/.ansible/tmp").unwrap()
+            wait_script(
+                &p(json!({"port": 80, "state": "drained"})),
+                "~/.ansible/tmp"
+            )
+            .unwrap()
         );
     }
 
