@@ -468,6 +468,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         break_lock: a.break_lock,
         batch_probes: !a.no_probe_batching,
         report_commands: false,
+        remote_tmp: cfg.remote_tmp.clone(),
     };
     let inv_file = a.connect.inventory.first().cloned();
     let rt = runtime()?;

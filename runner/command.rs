@@ -241,6 +241,60 @@ pub fn atomic_write(file: &crate::transport::PutFile<'_>) -> RemoteCommand {
     RemoteCommand::shell(script).with_stdin(file.content.to_vec())
 }
 
+/// Where modules keep scratch files on a host unless `remote_tmp` / `ansible_remote_tmp`
+/// say otherwise (Ansible's default; the remote shell expands `~`).
+pub const DEFAULT_REMOTE_TMP: &str = "~/.ansible/tmp";
+
+/// Check a `remote_tmp` base: an absolute path, `~` or a path under `~/` (the only
+/// expansion windlass does on the host; `$VARS` are not expanded, template them instead).
+pub fn check_remote_tmp(base: &str) -> Result<(), String> {
+    if base.starts_with('/') || base == "~" || base.starts_with("~/") {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be an absolute path or start with `~/`, found `{base}`"
+        ))
+    }
+}
+
+/// A `remote_tmp` base as shell text: quoted with [`quote`], except that a leading `~`
+/// (alone or before `/`) becomes `"$HOME"`, which the remote shell expands for the user the
+/// command runs as.
+pub fn remote_tmp_word(base: &str) -> String {
+    if base == "~" {
+        return "\"$HOME\"".into();
+    }
+    match base.strip_prefix("~/") {
+        Some("") => "\"$HOME\"/".into(),
+        Some(rest) => format!("\"$HOME\"/{}", quote(rest)),
+        None => quote(base).into_owned(),
+    }
+}
+
+/// The shell prelude of a command that needs scratch files on the host: it makes `base`
+/// (mode 0700 for what it creates, as Ansible), then a fresh per-command directory in it,
+/// in `$d`, removed when the command ends, whatever its status, and on a signal. Fails
+/// the command (exit 1) when either cannot be made. The umask is only changed for the
+/// `mkdir`, so what the command itself creates keeps the usual modes. No trailing
+/// separator: follow it with `; ` or a newline.
+pub fn scratch_prelude(base: &str) -> String {
+    let b = remote_tmp_word(base);
+    format!(
+        "(umask 077 && mkdir -p -- {b}) && d=$(mktemp -d -- {b}/windlass.XXXXXXXX) || exit 1; \
+         trap 'rm -rf \"$d\"' EXIT; trap 'exit 1' HUP INT TERM PIPE"
+    )
+}
+
+/// Shell text that saves the command's stdin as `"$d"/<name>` (inside the
+/// [`scratch_prelude`]'s directory) and fails the command unless all `size` bytes arrived:
+/// a connection cut mid-transfer looks like end-of-input to `cat`.
+pub fn scratch_receive(name: &str, size: usize) -> String {
+    let f = format!("\"$d\"/{}", quote(name));
+    format!(
+        "cat > {f} && [ \"$(wc -c < {f})\" -eq {size} ] || {{ echo 'incomplete transfer' >&2; exit 1; }}"
+    )
+}
+
 /// Quote one word for a POSIX shell. Safe words stay as they are, others are single-quoted.
 pub fn quote(s: &str) -> Cow<'_, str> {
     if !s.is_empty()
@@ -377,5 +431,74 @@ mod tests {
             c.to_shell(),
             "sudo -H -n -u root -- /bin/sh -c '/bin/sh -c '\\''echo $HOME'\\'''"
         );
+    }
+
+    #[test]
+    fn scratch_prelude_quotes_a_hostile_base() {
+        insta::assert_snapshot!(
+            "scratch_prelude",
+            format!(
+                "{}\n{}\n{}\n{}",
+                scratch_prelude("~/.ansible/tmp"),
+                scratch_prelude("/srv/it's $(id) `x`/tmp dir"),
+                scratch_prelude("~/a b/'c'"),
+                scratch_receive("my script.sh", 12)
+            )
+        );
+        assert!(check_remote_tmp("relative/tmp").is_err());
+        assert!(check_remote_tmp("~user/tmp").is_err());
+        assert!(check_remote_tmp("~").is_ok());
+        // Run it: the hostile base is made literally (nothing expands but `~`), 0700, and
+        // the per-command directory is gone afterwards, even when the command fails.
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        for (base, want) in [
+            (
+                format!("{}/it's $(touch pwned) `id`/t m p", home.path().display()),
+                home.path().join("it's $(touch pwned) `id`").join("t m p"),
+            ),
+            ("~/a b/'c'".to_string(), home.path().join("a b").join("'c'")),
+        ] {
+            let script = format!(
+                "{}; {}; test -s \"$d\"/'x y' && echo \"$d\"; exit 7",
+                scratch_prelude(&base),
+                scratch_receive("x y", 5)
+            );
+            let mut child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .env("HOME", home.path())
+                .current_dir(home.path())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"hello").unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(7), "{script}");
+            let d = String::from_utf8(out.stdout).unwrap();
+            assert!(d.trim().starts_with(want.to_str().unwrap()), "{d}");
+            let mode = std::fs::metadata(&want).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+            assert_eq!(std::fs::read_dir(&want).unwrap().count(), 0);
+            assert!(!home.path().join("pwned").exists());
+        }
+        // A short transfer fails before anything uses the file.
+        let script = format!(
+            "{}; {}; echo ran",
+            scratch_prelude("~/t"),
+            scratch_receive("f", 9)
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("HOME", home.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty());
+        assert_eq!(std::fs::read_dir(home.path().join("t")).unwrap().count(), 0);
     }
 }

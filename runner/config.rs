@@ -33,6 +33,9 @@ pub struct Config {
     pub timeout: Option<u64>,
     /// `ssh_channels` (windlass's own: concurrent channels per SSH master).
     pub ssh_channels: Option<usize>,
+    /// `remote_tmp`: where modules keep scratch files on hosts (`~/` is the remote user's
+    /// home, expanded on the host).
+    pub remote_tmp: Option<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -44,6 +47,7 @@ const KEYS: &[&str] = &[
     "private_key_file",
     "timeout",
     "ssh_channels",
+    "remote_tmp",
 ];
 
 impl Config {
@@ -205,6 +209,11 @@ impl Config {
                     .collect()
             }
             "private_key_file" => self.private_key_file = Some(expand_home(v)),
+            "remote_tmp" => {
+                crate::command::check_remote_tmp(v)
+                    .map_err(|e| Error::invalid(loc, format!("`remote_tmp` {e}")))?;
+                self.remote_tmp = Some(v.to_string());
+            }
             "timeout" => {
                 self.timeout = Some(v.parse().map_err(|_| {
                     Error::invalid(
@@ -243,7 +252,7 @@ impl Config {
 
     /// Apply `ANSIBLE_FORKS`, `ANSIBLE_INVENTORY`, `ANSIBLE_REMOTE_USER`,
     /// `ANSIBLE_HOST_KEY_CHECKING`, `ANSIBLE_ROLES_PATH`, `ANSIBLE_PRIVATE_KEY_FILE`,
-    /// `ANSIBLE_TIMEOUT`, `ANSIBLE_SSH_CHANNELS` (and the same with a `WINDLASS_` prefix,
+    /// `ANSIBLE_TIMEOUT`, `ANSIBLE_SSH_CHANNELS`, `ANSIBLE_REMOTE_TMP` (and the same with a `WINDLASS_` prefix,
     /// which wins).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         for key in KEYS {
@@ -325,6 +334,24 @@ mod tests {
             Config::from_toml("[defaults]\nforkz = 1\n", Path::new("windlass.toml")).unwrap_err();
         assert!(e.to_string().contains("forkz"));
         assert_eq!(e.loc().unwrap().line, 2);
+    }
+
+    #[test]
+    fn remote_tmp_is_kept_for_the_host_to_expand() {
+        let c = Config::from_ansible_cfg(
+            "[defaults]\nremote_tmp = ~/.cache/windlass tmp\n",
+            Path::new("ansible.cfg"),
+        )
+        .unwrap();
+        // Not expanded here: `~` is the remote user's home, not the controller's.
+        assert_eq!(c.remote_tmp.as_deref(), Some("~/.cache/windlass tmp"));
+        let e = Config::from_toml(
+            "[defaults]\nforks = 2\nremote_tmp = \"tmp\"\n",
+            Path::new("windlass.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("remote_tmp"), "{e}");
+        assert_eq!(e.loc().unwrap().line, 3);
     }
 
     #[test]

@@ -769,11 +769,13 @@ fn vvv_shows_each_command_with_rc_censors_no_log_and_never_file_contents() {
     let p = Project::new();
     p.file("hosts", &local_inventory(&["h1"]));
     let dest = p.path().join("written.txt");
+    let conf = p.path().join("s.conf");
     p.file(
         "site.yml",
         &format!(
-            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: visible\n      command: echo visible-marker\n    - name: hidden\n      command: echo hidden-marker\n      no_log: true\n    - name: write\n      copy:\n        content: file-content-marker\n        dest: {}\n    - name: fails\n      command: /bin/false\n      ignore_errors: true\n    - name: run script\n      script: s.sh\n",
-            dest.display()
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: visible\n      command: echo visible-marker\n    - name: hidden\n      command: echo hidden-marker\n      no_log: true\n    - name: write\n      copy:\n        content: file-content-marker\n        dest: {}\n    - name: fails\n      command: /bin/false\n      ignore_errors: true\n    - name: run script\n      script: s.sh\n    - name: put\n      sysctl: {{name: net.wl.marker, value: put-content-marker, sysctl_file: {}, sysctl_set: false, reload: false}}\n",
+            dest.display(),
+            conf.display()
         ),
     );
     p.file("s.sh", "#!/bin/sh\n# script-content-marker\ntrue\n");
@@ -795,15 +797,23 @@ fn vvv_shows_each_command_with_rc_censors_no_log_and_never_file_contents() {
                 && l.contains(&format!("d={}; mkdir", dest.display()))),
         "the write is shown: {out}"
     );
-    // A put shows its destination only.
+    // A put shows its destination only; the script's one command, not its content.
     assert!(
         out.lines()
-            .any(|l| l.starts_with("<h1> PUT /") && l.contains("/s.sh (rc=0, ")),
+            .any(|l| l.starts_with("<h1> PUT /") && l.contains("/s.conf (rc=0, ")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("<h1> EXEC ")
+            && l.contains("windlass.XXXXXXXX")
+            && l.contains("/s.sh")),
         "{out}"
     );
     assert!(
         !out.lines().any(|l| l.starts_with('<')
-            && (l.contains("file-content-marker") || l.contains("script-content-marker"))),
+            && (l.contains("file-content-marker")
+                || l.contains("script-content-marker")
+                || l.contains("put-content-marker"))),
         "{out}"
     );
     assert!(
@@ -815,8 +825,9 @@ fn vvv_shows_each_command_with_rc_censors_no_log_and_never_file_contents() {
     let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "-vv"]);
     assert!(!text(&o).contains("<h1> EXEC"), "{}", text(&o));
 
-    // The same in the JSONL stream, as typed events (the file written again).
+    // The same in the JSONL stream, as typed events (the files written again).
     std::fs::remove_file(&dest).unwrap();
+    std::fs::remove_file(&conf).unwrap();
     let o = windlass(
         p.path(),
         &[
@@ -857,10 +868,22 @@ fn vvv_shows_each_command_with_rc_censors_no_log_and_never_file_contents() {
     assert!(!stdout.contains("file-content-marker"), "{stdout}");
     let script = by_task("run script");
     assert!(
-        script
-            .iter()
-            .any(|c| c["op"] == "put" && c["line"].as_str().unwrap().ends_with("/s.sh")),
+        script.iter().any(|c| c["op"] == "exec"
+            && c["line"].as_str().unwrap().contains("windlass.XXXXXXXX")),
         "{script:?}"
+    );
+    let put = by_task("put");
+    assert!(
+        put.iter()
+            .any(|c| c["op"] == "put" && c["line"].as_str().unwrap().ends_with("/s.conf")),
+        "{put:?}"
+    );
+    // (The result shows the value, as Ansible's; no command event carries the content.)
+    assert!(
+        !cmds
+            .iter()
+            .any(|c| c.to_string().contains("put-content-marker")),
+        "{cmds:?}"
     );
     assert_eq!(by_task("fails")[0]["rc"], 1);
 }

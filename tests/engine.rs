@@ -1183,3 +1183,143 @@ fn a_bad_play_gather_subset_is_a_located_error() {
         "{err}"
     );
 }
+
+/// The result of `task` on `host`.
+fn result_of<'a>(
+    events: &'a [Event],
+    task: &str,
+) -> (&'a serde_json::Map<String, serde_json::Value>, Status) {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::HostResult {
+                task: t,
+                result,
+                status,
+                ..
+            } if t == task => Some((result, *status)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no result for {task}: {events:#?}"))
+}
+
+fn mode_and_entries(dir: &std::path::Path) -> (u32, usize) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .permissions()
+        .mode()
+        & 0o777;
+    (mode, std::fs::read_dir(dir).unwrap().count())
+}
+
+#[test]
+fn scratch_files_live_under_remote_tmp_and_go_away() {
+    let p = Project::new();
+    let base = p.path().join("remote");
+    std::fs::create_dir_all(base.join("dest")).unwrap();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "files/where.sh",
+        "#!/bin/sh\nprintf '%s|%s' \"$1\" \"$(dirname \"$0\")\"\n",
+    );
+    p.file("files/fail.sh", "#!/bin/sh\necho no >&2\nexit 3\n");
+    std::fs::create_dir_all(p.path().join("stage/tool")).unwrap();
+    std::fs::write(p.path().join("stage/tool/a.txt"), "a\n").unwrap();
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(p.path().join("stage"))
+        .arg("-czf")
+        .arg(p.path().join("files/tool.tgz"))
+        .arg("tool")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The host's `ansible_remote_tmp` (templated) wins over the configuration's remote_tmp.
+    p.file(
+        "site.yml",
+        r#"
+- hosts: nodes
+  gather_facts: false
+  vars:
+    ansible_remote_tmp: "{{ rt_base }}/it's tmp"
+  tasks:
+    - name: where
+      script: where.sh "two words"
+    - name: fails
+      script: fail.sh
+      ignore_errors: true
+    - name: unpack
+      unarchive: {src: tool.tgz, dest: "{{ rt_base }}/dest"}
+"#,
+    );
+    let rt = base.join("it's tmp");
+    let cfg_rt = base.join("from config");
+    let mut o = opts();
+    o.extra_vars
+        .insert("rt_base".into(), json!(base.to_str().unwrap()));
+    o.remote_tmp = Some(cfg_rt.to_str().unwrap().to_string());
+    let (events, report) = p.run("site.yml", "hosts", o.clone()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    let (r, status) = result_of(&events, "where");
+    assert_eq!(status, Status::Changed, "{r:?}");
+    let out = r["stdout"].as_str().unwrap();
+    let prefix = format!("two words|{}/windlass.", rt.display());
+    assert!(
+        out.starts_with(&prefix),
+        "{out:?} should start with {prefix:?}"
+    );
+    let (r, status) = result_of(&events, "fails");
+    assert_eq!(
+        (status, r["rc"].clone()),
+        (Status::Failed, json!(3)),
+        "{r:?}"
+    );
+    assert_eq!(result_of(&events, "unpack").1, Status::Changed);
+    assert_eq!(
+        std::fs::read_to_string(base.join("dest/tool/a.txt")).unwrap(),
+        "a\n"
+    );
+    assert_eq!(
+        mode_and_entries(&rt),
+        (0o700, 0),
+        "the base is private and empty after the run, also after a failed script"
+    );
+    assert!(!cfg_rt.exists(), "ansible_remote_tmp wins over remote_tmp");
+    // Unpacked again: converged, the probe's scratch copy is gone too.
+    let (events, report) = p.run("site.yml", "hosts", o.clone()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    assert_eq!(result_of(&events, "unpack").1, Status::Ok);
+    assert_eq!(mode_and_entries(&rt), (0o700, 0));
+
+    // Without the variable, the configuration's remote_tmp; a relative one fails the task.
+    p.file(
+        "plain.yml",
+        r#"
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - name: where
+      script: where.sh x
+    - name: relative
+      script: where.sh y
+      vars: {ansible_remote_tmp: tmp/rel}
+      ignore_errors: true
+"#,
+    );
+    let (events, report) = p.run("plain.yml", "hosts", o).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    let out = result_of(&events, "where").0["stdout"].as_str().unwrap();
+    assert!(
+        out.starts_with(&format!("x|{}/windlass.", cfg_rt.display())),
+        "{out:?}"
+    );
+    assert_eq!(mode_and_entries(&cfg_rt), (0o700, 0));
+    let (r, status) = result_of(&events, "relative");
+    assert_eq!(status, Status::Failed);
+    let msg = r["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("ansible_remote_tmp") && msg.contains("tmp/rel"),
+        "{msg}"
+    );
+}

@@ -251,9 +251,10 @@ fn read_only_and_edit_modules() {
 
 /// Run `site.yml` of `p` with the windlass binary and kill it while a write of `total`
 /// bytes is in progress on host slot 1: a watcher on the host waits for a non-empty
-/// `.windlass.*` temporary file under `base` and reports its size; the run is killed the
-/// moment it does. Returns the size seen (the write was demonstrably in progress).
-fn kill_mid_write(p: &Project, base: &str, total: usize) -> u64 {
+/// file named like `name` (a `find -name` pattern) under `base` and reports its size; the
+/// run is killed the moment it does. Returns the size seen (the write was demonstrably in
+/// progress).
+fn kill_mid_write(p: &Project, base: &str, name: &str, total: usize) -> u64 {
     // The CLI locks the host: two killed runs at once would refuse each other, and a killed
     // run leaves its lock behind. One at a time, each starting unlocked.
     static KILLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -262,7 +263,7 @@ fn kill_mid_write(p: &Project, base: &str, total: usize) -> u64 {
     let mut watcher = common::spawn_on_host(
         1,
         &format!(
-            "for i in $(seq 3000); do s=$(find {base} -maxdepth 2 -name '.windlass.*' -size +0c -printf '%s\\n' 2>/dev/null | head -1); \
+            "for i in $(seq 3000); do s=$(find {base} -maxdepth 2 -name '{name}' -size +0c -printf '%s\\n' 2>/dev/null | head -1); \
              [ -n \"$s\" ] && {{ echo \"$s\"; exit 0; }}; sleep 0.01; done; echo none"
         ),
     );
@@ -318,7 +319,7 @@ fn killed_write_never_leaves_a_partial_file() {
     let line = "0123456789abcdef".repeat(4) + "\n";
     let big = line.repeat(96 * 1024 * 1024 / line.len());
     p.file("files/big.bin", &big);
-    let seen = kill_mid_write(&p, "/tmp/wl-files/atom", big.len());
+    let seen = kill_mid_write(&p, "/tmp/wl-files/atom", ".windlass.*", big.len());
     let sum = on_host(1, "sha1sum < /tmp/wl-files/atom/big | cut -c1-40");
     assert_eq!(
         sum.trim(),
@@ -336,9 +337,9 @@ fn killed_write_never_leaves_a_partial_file() {
     on_host(1, "rm -rf /tmp/windlass.lock");
 }
 
-/// The transport's streaming write (`command::atomic_write`, used by `Step::Write` modules
-/// and `script`'s upload) killed mid-transfer: no partial file lands, the temp goes, and
-/// the half-uploaded script never runs.
+/// `script`'s streamed upload (`command::scratch_receive` into a scratch directory under
+/// `ansible_remote_tmp`) killed mid-transfer: the scratch directory goes, and the
+/// half-uploaded script never runs.
 #[test]
 fn killed_streaming_write_never_lands_or_runs() {
     let Some(inv) = testhosts("killed_streaming_write_never_lands_or_runs") else {
@@ -346,29 +347,29 @@ fn killed_streaming_write_never_lands_or_runs() {
     };
     on_host(
         1,
-        "rm -rf /tmp/windlass-script.* /tmp/wl-files/atom2; mkdir -p /tmp/wl-files/atom2",
+        "rm -rf /tmp/wl-files/atom2; mkdir -p /tmp/wl-files/atom2",
     );
     let p = project(
         &inv,
-        "- hosts: th01\n  gather_facts: false\n  tasks:\n    - script: big.sh\n",
+        "- hosts: th01\n  gather_facts: false\n  vars: {ansible_remote_tmp: /tmp/wl-files/atom2/rt}\n  tasks:\n    - script: big.sh\n",
     );
     // A 96 MiB shell script: it would leave a marker if it ever ran.
     let mut big = String::from("#!/bin/sh\ntouch /tmp/wl-files/atom2/ran\nexit 0\n");
     let filler = "# ".to_string() + &"x".repeat(62) + "\n";
     big.push_str(&filler.repeat(96 * 1024 * 1024 / filler.len()));
     p.file("files/big.sh", &big);
-    let seen = kill_mid_write(&p, "/tmp/windlass-script.*", big.len());
+    let seen = kill_mid_write(&p, "/tmp/wl-files/atom2/rt", "big.sh", big.len());
     assert_eq!(
         on_host(
             1,
-            "ls -a /tmp/windlass-script.* 2>/dev/null | grep -c -e windlass -e big.sh; test -e /tmp/wl-files/atom2/ran && echo ran"
+            "find /tmp/wl-files/atom2/rt -mindepth 1 | wc -l; test -e /tmp/wl-files/atom2/ran && echo ran"
         )
         .trim(),
         "0",
-        "neither the temp file nor a partial script is left, and it did not run"
+        "neither the scratch directory nor a partial script is left, and it did not run"
     );
     eprintln!("killed with {seen} of {} bytes written", big.len());
-    on_host(1, "rm -rf /tmp/windlass.lock /tmp/windlass-script.*");
+    on_host(1, "rm -rf /tmp/windlass.lock /tmp/wl-files/atom2");
 }
 
 const EDITS: &str = r#"

@@ -51,6 +51,7 @@ fn result_of<'a>(
 const PLAY: &str = r#"
 - hosts: th02
   gather_facts: false
+  vars: {ansible_remote_tmp: /tmp/wl-net/rt}
   tasks:
     - name: wait for server
       wait_for: {port: 18080, timeout: 20}
@@ -132,9 +133,9 @@ fn net_modules_on_a_host() {
     assert_eq!(hi["stdout"], "two words|--flag|");
     assert_eq!(hi["stderr"], "err");
     assert_eq!(
-        on_host(H, "ls -d /tmp/windlass-script.* 2>/dev/null | wc -l").trim(),
-        "0",
-        "script temp dir removed"
+        on_host(H, "stat -c %a /tmp/wl-net/rt; ls -A /tmp/wl-net/rt | wc -l"),
+        "700\n0\n",
+        "scratch directories of uri and script removed"
     );
     assert_eq!(result_of(&events, "pong").unwrap()["ping"], "pong");
     let miss = result_of(&events, "missing port").unwrap();
@@ -206,6 +207,7 @@ fn unarchive_local_and_remote() {
         r#"
 - hosts: th02
   gather_facts: false
+  vars: {ansible_remote_tmp: /tmp/wl-unarchive/rt}
   tasks:
     - name: local archive
       unarchive: {src: tool.tgz, dest: /tmp/wl-unarchive/local, mode: "0750", list_files: true}
@@ -233,10 +235,7 @@ fn unarchive_local_and_remote() {
         .trim(),
         "2"
     );
-    assert_eq!(
-        on_host(H, "ls -A /tmp | grep -c windlass-unarchive").trim(),
-        "0"
-    );
+    assert_eq!(on_host(H, "ls -A /tmp/wl-unarchive/rt | wc -l").trim(), "0");
 
     let (events, report) = p.run("site.yml", "hosts.yml", opts()).unwrap();
     assert_eq!(report.exit_code, 0, "{:#?}", results(&events));
@@ -249,7 +248,7 @@ fn unarchive_local_and_remote() {
         "#!/bin/sh\necho tool\none\ntwo\n750\n"
     );
     assert_eq!(
-        on_host(H, "ls -A /tmp | grep -c windlass-unarchive").trim(),
+        on_host(H, "ls -A /tmp/wl-unarchive/rt | wc -l").trim(),
         "0",
         "uploaded archive removed"
     );

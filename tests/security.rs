@@ -303,6 +303,12 @@ const PLAYBOOK: &str = r##"
         removes: "{{ item }}"
       loop: "{{ evils }}"
       ignore_errors: true
+    - name: script in a hostile remote_tmp
+      script: "s.sh x {{ base }}/rt-script-{{ idx }}"
+      vars: {ansible_remote_tmp: "{{ base }}/rt/{{ item }}"}
+      loop: "{{ evils }}"
+      loop_control: {index_var: idx}
+      ignore_errors: true
     - name: uri
       uri:
         url: "http://127.0.0.1:1/{{ item }}"
@@ -458,6 +464,21 @@ fn hostile_values_never_execute_on_the_local_connection() {
                 .unwrap_or_else(|err| panic!("{via}-{i}: {err}"));
             assert_eq!(got, format!("{e}\n"), "{via}");
         }
+    }
+    // The script ran with each hostile `ansible_remote_tmp`, made literally and left empty.
+    for (i, e) in evils.iter().enumerate() {
+        let got = std::fs::read_to_string(base.join(format!("rt-script-{i}")))
+            .unwrap_or_else(|err| panic!("rt-script-{i}: {err}"));
+        assert_eq!(got, "x\n");
+        let rt = base.join("rt").join(e);
+        assert_eq!(
+            std::fs::read_dir(&rt)
+                .unwrap_or_else(|err| panic!("{}: {err}", rt.display()))
+                .count(),
+            0,
+            "{}",
+            rt.display()
+        );
     }
     let star = std::fs::read_to_string(base.join("c-*")).unwrap();
     assert_eq!(star, "*");

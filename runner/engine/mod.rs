@@ -70,6 +70,9 @@ pub struct RunOptions {
     /// Report every command sent to a host as an [`Event::Command`] (on from `-vvv`;
     /// embedders may ask for it at any verbosity). `no_log` tasks' lines are censored.
     pub report_commands: bool,
+    /// `remote_tmp` from the configuration: where modules keep scratch files on hosts
+    /// (`None`: `~/.ansible/tmp`). A host's `ansible_remote_tmp` wins.
+    pub remote_tmp: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -91,6 +94,7 @@ impl Default for RunOptions {
             break_lock: false,
             batch_probes: true,
             report_commands: false,
+            remote_tmp: None,
         }
     }
 }
@@ -805,6 +809,30 @@ impl Engine {
             });
         }
         Ok(None)
+    }
+
+    /// Where modules keep scratch files on the host: `ansible_remote_tmp` (templated), else
+    /// the configuration's `remote_tmp`, else `~/.ansible/tmp`.
+    pub(crate) fn remote_tmp(&self, vars: &Arc<dyn Vars>, loc: &Loc) -> Result<String, String> {
+        let var = match vars.get("ansible_remote_tmp") {
+            None => None,
+            Some(v) => match self.templar.render_value(&v, vars, Some(loc)) {
+                Ok(Value::Null) => None,
+                Ok(Value::String(s)) => Some(s),
+                Ok(other) => {
+                    return Err(format!(
+                        "ansible_remote_tmp must be a path, got {}",
+                        run_task::type_name(&other)
+                    ));
+                }
+                Err(e) => return Err(format!("ansible_remote_tmp: {}", run_task::located(e))),
+            },
+        };
+        let base = var
+            .or_else(|| self.opts.remote_tmp.clone())
+            .unwrap_or_else(|| crate::command::DEFAULT_REMOTE_TMP.to_string());
+        crate::command::check_remote_tmp(&base).map_err(|e| format!("ansible_remote_tmp {e}"))?;
+        Ok(base)
     }
 
     /// The transport for `host`, made on first use from its connection variables.

@@ -168,9 +168,10 @@ impl Engine {
                 continue;
             }
             let password = matches!(self.become_password_var(&vars, &t.loc), Ok(Some(_)));
-            let (Ok(args), Ok(become_)) = (
+            let (Ok(args), Ok(become_), Ok(remote_tmp)) = (
                 self.task_args(t, &vars),
                 self.become_for(t, &vars, password),
+                self.remote_tmp(&vars, &t.loc),
             ) else {
                 return Ahead::Stop;
             };
@@ -186,6 +187,7 @@ impl Engine {
                 timeout: None,
                 changed_before: false,
                 verbosity: self.opts.verbosity,
+                remote_tmp,
             };
             match module.probe_command(&ctx, args).await {
                 Some(cmd) => cmds.push(cmd),

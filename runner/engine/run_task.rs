@@ -850,11 +850,12 @@ impl Engine {
         };
         // Where it runs: the host itself, or the delegate.
         let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
-        let (transport, target_password) = if module.controller_only() {
+        let (transport, target_password, remote_tmp) = if module.controller_only() {
             (
                 Arc::new(crate::transport::local::LocalTransport::new())
                     as Arc<dyn crate::transport::Transport>,
                 false,
+                crate::command::DEFAULT_REMOTE_TMP.to_string(),
             )
         } else {
             let target = delegate.clone().unwrap_or_else(|| host.to_string());
@@ -865,7 +866,12 @@ impl Engine {
             };
             let tvars: Arc<dyn Vars> = Arc::new(thv.clone());
             let has_password = self.become_password_var(&tvars, &t.loc)?.is_some();
-            (self.transport(&target, &thv, &t.loc)?, has_password)
+            let remote_tmp = self.remote_tmp(&tvars, &t.loc)?;
+            (
+                self.transport(&target, &thv, &t.loc)?,
+                has_password,
+                remote_tmp,
+            )
         };
         let become_ = self.become_for(t, &vars, target_password)?;
         let retries = match &t.retries {
@@ -913,6 +919,7 @@ impl Engine {
                     .get(host)
                     .is_some_and(|s| s.stats.changed > 0),
                 verbosity: self.opts.verbosity,
+                remote_tmp: remote_tmp.clone(),
             };
             let mut result = match module.run(&ctx, args.clone()).await {
                 Ok(r) => r,
@@ -1302,7 +1309,7 @@ fn diff_text(result: &Map<String, Value>) -> Option<String> {
 
 /// A template error's message with where it happened, as Ansible's "The error appears to
 /// be in …" does.
-fn located(e: crate::template::TemplateError) -> String {
+pub(crate) fn located(e: crate::template::TemplateError) -> String {
     match &e.loc {
         Some(loc) if !e.message.contains(&loc.to_string()) => format!("{} (in {loc})", e.message),
         _ => e.message,
@@ -1375,7 +1382,7 @@ fn censored(r: &Map<String, Value>) -> Map<String, Value> {
     out
 }
 
-fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -84,6 +84,10 @@ pub struct TaskCtx<'a> {
     pub changed_before: bool,
     /// The run's `-v` count (`debug`'s `verbosity` compares against it).
     pub verbosity: u8,
+    /// Where scratch files go on the host (`ansible_remote_tmp`, else the configuration's
+    /// `remote_tmp`, else `~/.ansible/tmp`); modules make a per-command directory in it
+    /// with [`crate::command::scratch_prelude`].
+    pub remote_tmp: String,
 }
 
 /// Why a module could not run (as opposed to a task that ran and reported `failed`).

@@ -1,14 +1,13 @@
 //! `ansible.builtin.script`: copy a local script to the host, run it, remove it.
 //!
 //! Why this module exists: roles ship helper scripts in `files/` and run them on hosts
-//! without installing them. The script goes up with [`Transport::put`] into a fresh
-//! `mktemp -d` directory under `/tmp` (mode 0700), runs with its arguments (split like a
-//! shell would, each word quoted), and the directory is removed in the same command that
-//! runs it, whatever the exit code. `creates`/`removes` skip it like `command`; in check
-//! mode it is skipped unless those decide — then the check run reports the change the
-//! real run makes (Ansible's partial check-mode support).
-//!
-//! [`Transport::put`]: crate::transport::Transport::put
+//! without installing them. ONE command does it all: the script arrives on its stdin, is
+//! saved (only once every byte arrived) in a fresh per-command directory under
+//! `remote_tmp` (mode 0700), runs with its arguments (split like a
+//! shell would, each word quoted), and the directory is removed when that command ends,
+//! whatever the exit code. `creates`/`removes` skip it like `command`; in check mode it is
+//! skipped unless those decide — then the check run reports the change the real run makes
+//! (Ansible's partial check-mode support).
 
 use std::time::Instant;
 
@@ -17,9 +16,8 @@ use serde_json::{Map, Value};
 
 use super::plan::{field_names, params};
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
-use crate::command::{RemoteCommand, quote};
+use crate::command::{RemoteCommand, quote, scratch_prelude, scratch_receive};
 use crate::template::SearchKind;
-use crate::transport::PutFile;
 
 /// Parameters of `script`.
 #[derive(Debug, Default, Deserialize)]
@@ -52,22 +50,25 @@ pub struct ScriptParams {
 /// `ansible.builtin.script`.
 pub struct Script;
 
-/// The command that runs `remote` with `args` (already split) in `chdir`, then removes
-/// `dir` and exits with the script's status.
+/// The command that saves `content` (its stdin) as `name` in a scratch directory under
+/// `remote_tmp`, runs it with `args` (already split) in `chdir`, and exits with the
+/// script's status; the directory goes when the command ends.
 pub fn run_command(
-    dir: &str,
-    remote: &str,
+    remote_tmp: &str,
+    name: &str,
+    content: &[u8],
     args: &[String],
     executable: Option<&str>,
     chdir: Option<&str>,
 ) -> RemoteCommand {
-    let mut line = String::new();
+    let script = format!("\"$d\"/{}", quote(name));
+    let mut line = format!(
+        "{}; {}; chmod 700 {script} || exit 1; ",
+        scratch_prelude(remote_tmp),
+        scratch_receive(name, content.len())
+    );
     if let Some(d) = chdir {
-        line.push_str(&format!(
-            "cd {} || {{ rm -rf {}; exit 1; }}; ",
-            quote(d),
-            quote(dir)
-        ));
+        line.push_str(&format!("cd {} || exit 1; ", quote(d)));
     }
     if let Some(exe) = executable {
         // `executable` may carry options (`/bin/bash -e`): split, quote each word.
@@ -75,13 +76,13 @@ pub fn run_command(
         line.push_str(&crate::command::join(&words));
         line.push(' ');
     }
-    line.push_str(&quote(remote));
+    line.push_str(&script);
     for a in args {
         line.push(' ');
         line.push_str(&quote(a));
     }
-    line.push_str(&format!("; rc=$?; rm -rf {}; exit $rc", quote(dir)));
-    RemoteCommand::shell(line)
+    line.push_str(" </dev/null; rc=$?; exit $rc");
+    RemoteCommand::shell(line).with_stdin(content.to_vec())
 }
 
 fn skipped(path: &str, exists: bool) -> ResultMap {
@@ -174,43 +175,14 @@ impl Module for Script {
             );
             return Ok(out);
         }
-        let mk = ctx
-            .transport
-            .exec(&exec(RemoteCommand::argv([
-                "mktemp",
-                "-d",
-                "/tmp/windlass-script.XXXXXXXX",
-            ])))
-            .await?;
-        if mk.rc != 0 {
-            return Err(ModuleError::Failed(format!(
-                "could not make a temporary directory on the host: {}",
-                mk.stderr_str()
-            )));
-        }
-        let dir = mk.stdout_str().trim().to_string();
         let name = local
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "script".into());
-        let remote = format!("{dir}/{name}");
-        let put = PutFile {
-            dest: &remote,
-            content: &content,
-            mode: Some(0o700),
-            owner: None,
-            group: None,
-        };
-        if let Err(e) = ctx.transport.put(&put, ctx.become_.as_ref()).await {
-            let _ = ctx
-                .transport
-                .exec(&exec(RemoteCommand::argv(["rm", "-rf", dir.as_str()])))
-                .await;
-            return Err(e.into());
-        }
         let mut cmd = exec(run_command(
-            &dir,
-            &remote,
+            &ctx.remote_tmp,
+            &name,
+            &content,
             rest,
             p.executable.as_deref(),
             p.chdir.as_deref(),
@@ -248,36 +220,58 @@ mod tests {
     #[test]
     fn golden_run_command() {
         let c = run_command(
-            "/tmp/windlass-script.AbC",
-            "/tmp/windlass-script.AbC/setup it.sh",
+            "~/.ansible/tmp",
+            "setup it.sh",
+            b"#!/bin/sh\n",
             &["--name".into(), "a b".into(), "$(id)".into()],
             Some("/bin/bash -e"),
             Some("/srv/x"),
         );
         insta::assert_yaml_snapshot!("script_run_command", c);
-        // The shell line really runs the words as given, and cleans up.
+        // The shell line really runs the words as given, and cleans up, also when the
+        // script fails.
         let d = tempfile::tempdir().unwrap();
-        let dir = d.path().join("w");
-        std::fs::create_dir(&dir).unwrap();
-        let script = dir.join("s.sh");
-        std::fs::write(&script, "#!/bin/sh\nprintf '%s|' \"$@\"; exit 3\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let c = run_command(
-            dir.to_str().unwrap(),
-            script.to_str().unwrap(),
-            &["a b".into(), "$(id)".into()],
-            None,
-            None,
+        let base = d.path().join("it's tmp");
+        let run = |content: &[u8], chdir: Option<&str>| {
+            let c = run_command(
+                base.to_str().unwrap(),
+                "s.sh",
+                content,
+                &["a b".into(), "$(id)".into()],
+                None,
+                chdir,
+            );
+            let mut child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(c.to_shell())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(c.stdin.as_deref().unwrap())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        };
+        let out = run(
+            b"#!/bin/sh\nprintf '%s|' \"$@\" \"$(pwd)\"; exit 3\n",
+            Some("/"),
         );
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(c.to_shell())
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|$(id)|");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|$(id)|/|");
         assert_eq!(out.status.code(), Some(3));
-        assert!(!dir.exists());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&base).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        assert_eq!(std::fs::read_dir(&base).unwrap().count(), 0);
+        // A chdir that does not exist: nothing runs, nothing is left.
+        let out = run(b"#!/bin/sh\necho ran\n", Some("/nonexistent/dir"));
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty());
+        assert_eq!(std::fs::read_dir(&base).unwrap().count(), 0);
     }
 
     #[test]

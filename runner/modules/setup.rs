@@ -952,6 +952,7 @@ mod tests {
             timeout: None,
             changed_before: false,
             verbosity: 0,
+            remote_tmp: crate::command::DEFAULT_REMOTE_TMP.into(),
         };
         let all = Setup.run(&ctx, Map::new()).await.unwrap();
         assert_eq!(all["ansible_facts"]["distribution"], "Debian");

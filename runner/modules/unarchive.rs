@@ -6,8 +6,9 @@
 //! only when a member is missing or differs in size, content, type, link target or (for
 //! files) modification time. Mode/uid/gid differences do not count. zip archives (when
 //! the host has `unzip`) are compared by member presence only. A controller-side archive
-//! (`remote_src: no`) is streamed to the probe on stdin (kept in a `/tmp` file only while
-//! the probe runs) and uploaded beside `/tmp` for the extraction, then removed.
+//! (`remote_src: no`) is streamed on stdin to the probe, and again to the extraction, each
+//! time into a per-command scratch directory under `remote_tmp` that is removed when the
+//! command ends.
 //! `mode`/`owner`/`group` are applied to every member after an extraction.
 
 use serde::Deserialize;
@@ -57,6 +58,9 @@ pub struct UnarchiveParams {
     /// The controller-side archive's bytes (filled by `prepare`).
     #[serde(skip)]
     pub local: Option<Vec<u8>>,
+    /// Where scratch files go on the host (filled by `prepare` from the task's context).
+    #[serde(skip)]
+    pub remote_tmp: Option<String>,
 }
 
 /// How to read an archive.
@@ -99,19 +103,11 @@ fn tar_flags(f: &str, extra: &[String]) -> String {
     join(&w)
 }
 
-/// Where an uploaded archive waits on the host (named by content, so the plan is pure).
-fn upload_path(p: &UnarchiveParams, data: &[u8]) -> String {
-    use sha2::Digest;
-    let h = hex::encode(sha2::Sha256::digest(data));
-    let name = p.src.rsplit('/').next().unwrap_or("archive");
-    format!(
-        "/tmp/.windlass-unarchive-{}-{}",
-        &h[..16],
-        name.replace(
-            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-' && c != '_',
-            "_"
-        )
-    )
+/// The scratch directory's base for `p` (the default until `prepare` set it).
+fn remote_tmp(p: &UnarchiveParams) -> &str {
+    p.remote_tmp
+        .as_deref()
+        .unwrap_or(crate::command::DEFAULT_REMOTE_TMP)
 }
 
 const DIFFERS: &[&str] = &[
@@ -141,6 +137,7 @@ impl Planned for Unarchive {
     }
 
     async fn prepare(&self, p: &mut UnarchiveParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
+        p.remote_tmp = Some(ctx.remote_tmp.clone());
         if !p.remote_src {
             let path =
                 super::fileops::find_local(&p.src, &ctx.vars.search_dirs(SearchKind::Files))?;
@@ -153,7 +150,7 @@ impl Planned for Unarchive {
     fn probe(&self, p: &UnarchiveParams) -> Result<Option<RemoteCommand>, String> {
         let fmt = format_of(&p.src)?;
         let mut s = format!(
-            "d={}; [ -d \"$d\" ] || {{ echo nodest; exit 0; }}\n",
+            "dst={}; [ -d \"$dst\" ] || {{ echo nodest; exit 0; }}\n",
             quote(&p.dest)
         );
         if let Some(c) = &p.creates {
@@ -171,16 +168,21 @@ impl Planned for Unarchive {
                 quote(&p.src)
             ));
         } else {
-            s.push_str("a=$(mktemp) || exit 1; trap 'rm -f \"$a\"' EXIT; cat > \"$a\"\n");
+            let size = p.local.as_ref().map_or(0, Vec::len);
+            s.push_str(&format!(
+                "{}\n{}\na=\"$d\"/archive\n",
+                crate::command::scratch_prelude(remote_tmp(p)),
+                crate::command::scratch_receive("archive", size)
+            ));
         }
         s.push_str("echo @@diff\n");
         match fmt {
             Format::Tar(f) => s.push_str(&format!(
-                "tar -C \"$d\" -d -v {} -f \"$a\" 2>&1; echo \"@@rc $?\"\n",
+                "tar -C \"$dst\" -d -v {} -f \"$a\" 2>&1; echo \"@@rc $?\"\n",
                 tar_flags(f, &p.extra_opts)
             )),
             Format::Zip => s.push_str(
-                "unzip -Z1 \"$a\" | while IFS= read -r f; do echo \"$f\"; [ -e \"$d/$f\" ] || echo \"$f: Warning: Cannot stat: No such file or directory\"; done; echo '@@rc 0'\n",
+                "unzip -Z1 \"$a\" | while IFS= read -r f; do echo \"$f\"; [ -e \"$dst/$f\" ] || echo \"$f: Warning: Cannot stat: No such file or directory\"; done; echo '@@rc 0'\n",
             ),
         }
         let mut cmd = RemoteCommand::shell(s);
@@ -265,22 +267,11 @@ impl Planned for Unarchive {
         if diffs.is_empty() {
             return Ok(Plan::unchanged(result));
         }
-        let mut steps = Vec::new();
-        let archive = match &p.local {
-            Some(data) => {
-                let path = upload_path(p, data);
-                steps.push(Step::Write {
-                    dest: path.clone(),
-                    content: data.clone(),
-                    mode: Some(0o600),
-                    owner: None,
-                    group: None,
-                });
-                path
-            }
-            None => p.src.clone(),
+        // A controller-side archive comes again on stdin, into the scratch directory.
+        let a = match &p.local {
+            Some(_) => "\"$d\"/archive".to_string(),
+            None => quote(&p.src).into_owned(),
         };
-        let a = quote(&archive);
         let d = quote(&p.dest);
         let (mut s, list) = match fmt {
             Format::Tar(f) => {
@@ -312,15 +303,18 @@ impl Planned for Unarchive {
                 " && {list} | (cd {d} && xargs -r -d '\\n' {cmd} --)"
             ));
         }
-        if p.local.is_some() {
-            s = format!("{s}; rc=$?; rm -f {a}; exit $rc");
+        let mut cmd = RemoteCommand::shell(&s);
+        if let Some(data) = &p.local {
+            cmd = RemoteCommand::shell(format!(
+                "{}; {}; {s}",
+                crate::command::scratch_prelude(remote_tmp(p)),
+                crate::command::scratch_receive("archive", data.len())
+            ))
+            .with_stdin(data.clone());
         }
-        steps.push(Step::Run {
-            cmd: RemoteCommand::shell(s),
-        });
         result.insert("differences".into(), json!(diffs));
         Ok(Plan {
-            steps,
+            steps: vec![Step::Run { cmd }],
             diffs: vec![],
             result,
             changed: None,

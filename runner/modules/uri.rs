@@ -118,8 +118,9 @@ pub fn status_codes(v: &Option<Value>) -> Result<Vec<i64>, String> {
     }
 }
 
-/// The command that makes the request (body on stdin).
-pub fn request(p: &UriParams) -> Result<RemoteCommand, String> {
+/// The command that makes the request (body on stdin); curl's output files go to a
+/// per-command scratch directory under `remote_tmp`.
+pub fn request(p: &UriParams, remote_tmp: &str) -> Result<RemoteCommand, String> {
     let method = p
         .method
         .clone()
@@ -235,26 +236,27 @@ pub fn request(p: &UriParams) -> Result<RemoteCommand, String> {
     // Fixed curl options with the temp paths (which must expand) are literal text;
     // everything from the task is quoted.
     let curl = format!(
-        "{} -D \"$t/h\" -o \"$t/b\" -w '%{{http_code}} %{{num_redirects}} %{{url_effective}}' -- {}",
+        "{} -D \"$d/h\" -o \"$d/b\" -w '%{{http_code}} %{{num_redirects}} %{{url_effective}}' -- {}",
         join(&argv),
         quote(&p.url)
     );
-    let mut script = String::from(
-        "command -v curl >/dev/null 2>&1 || { echo '@@nocurl'; exit 0; }\nt=$(mktemp -d) || exit 1; trap 'rm -rf \"$t\"' EXIT\n",
+    let mut script = format!(
+        "command -v curl >/dev/null 2>&1 || {{ echo '@@nocurl'; exit 0; }}\n{}\n",
+        crate::command::scratch_prelude(remote_tmp)
     );
     if body.is_none() {
-        script.push_str(&format!("{curl} </dev/null 2>\"$t/e\"; rc=$?\n"));
+        script.push_str(&format!("{curl} </dev/null 2>\"$d/e\"; rc=$?\n"));
     } else {
-        script.push_str(&format!("{curl} 2>\"$t/e\"; rc=$?\n"));
+        script.push_str(&format!("{curl} 2>\"$d/e\"; rc=$?\n"));
     }
-    script.push_str("printf '\\n@@rc %s\\n@@stderr\\n' \"$rc\"; cat \"$t/e\"; printf '\\n@@headers\\n'; cat \"$t/h\" 2>/dev/null\n");
+    script.push_str("printf '\\n@@rc %s\\n@@stderr\\n' \"$rc\"; cat \"$d/e\"; printf '\\n@@headers\\n'; cat \"$d/h\" 2>/dev/null\n");
     if let Some(d) = &p.dest {
         script.push_str(&format!(
-            "[ \"$rc\" = 0 ] && cp \"$t/b\" {} && printf '\\n@@dest\\n'\n",
+            "[ \"$rc\" = 0 ] && cp \"$d/b\" {} && printf '\\n@@dest\\n'\n",
             quote(d)
         ));
     }
-    script.push_str("printf '\\n@@body\\n'; cat \"$t/b\" 2>/dev/null\n");
+    script.push_str("printf '\\n@@body\\n'; cat \"$d/b\" 2>/dev/null\n");
     let mut cmd = RemoteCommand::shell(script);
     if let Some(b) = body {
         cmd = cmd.with_stdin(b);
@@ -378,7 +380,7 @@ impl Module for Uri {
         args: Map<String, Value>,
     ) -> Result<ResultMap, ModuleError> {
         let p: UriParams = params("uri", args)?;
-        let cmd = request(&p).map_err(ModuleError::Failed)?;
+        let cmd = request(&p, &ctx.remote_tmp).map_err(ModuleError::Failed)?;
         if ctx.check {
             let mut r = ResultMap::new();
             r.insert("changed".into(), json!(false));
@@ -416,23 +418,25 @@ mod tests {
     fn golden_requests() {
         insta::assert_yaml_snapshot!(
             "uri_get",
-            request(&p(
-                json!({"url": "https://10.0.0.1:6443/healthz", "validate_certs": false})
-            ))
+            request(
+                &p(json!({"url": "https://10.0.0.1:6443/healthz", "validate_certs": false})),
+                "~/.ansible/tmp"
+            )
             .unwrap()
         );
         let post = request(&p(json!({
             "url": "http://x/api", "method": "post", "body_format": "json",
             "body": {"a": [1, 2]}, "headers": {"X-Token": "it's"}, "url_username": "u", "url_password": "p w"
-        })))
+        })), "~/.ansible/tmp")
         .unwrap();
         assert_eq!(post.stdin.as_deref(), Some(&b"{\"a\":[1,2]}"[..]));
         insta::assert_yaml_snapshot!("uri_post_json", post);
-        let form = request(&p(json!({"url": "http://x/", "method": "POST", "body_format": "form-urlencoded", "body": {"name": "a b", "x": "&="}}))).unwrap();
+        let form = request(&p(json!({"url": "http://x/", "method": "POST", "body_format": "form-urlencoded", "body": {"name": "a b", "x": "&="}})), "~/.ansible/tmp").unwrap();
         assert_eq!(form.stdin.as_deref(), Some(&b"name=a+b&x=%26%3D"[..]));
-        let e = request(&p(
-            json!({"url": "http://x/", "body_format": "xml", "body": "<a/>"}),
-        ))
+        let e = request(
+            &p(json!({"url": "http://x/", "body_format": "xml", "body": "<a/>"})),
+            "~/.ansible/tmp",
+        )
         .unwrap_err();
         insta::assert_snapshot!("uri_err_format", e);
     }

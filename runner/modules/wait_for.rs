@@ -208,8 +208,9 @@ fn condition(p: &WaitForParams, w: Want) -> Result<(String, String), String> {
 }
 
 /// The one remote loop. Prints `WL_OK` when the condition was met in time, `WL_TIMEOUT`
-/// otherwise, then (for a regex) `WL_MATCH` and the first matching line.
-pub fn wait_script(p: &WaitForParams) -> Result<String, String> {
+/// otherwise, then (for a regex) `WL_MATCH` and the first matching line. A port's answer
+/// searched for a regex is kept in a scratch file under `remote_tmp`.
+pub fn wait_script(p: &WaitForParams, remote_tmp: &str) -> Result<String, String> {
     let w = want(p)?;
     let (cond, _) = condition(p, w)?;
     let negate = matches!(w, Want::Absent | Want::Drained);
@@ -218,7 +219,10 @@ pub fn wait_script(p: &WaitForParams) -> Result<String, String> {
     if p.port.is_some() && !(is_local(&p.host) && p.search_regex.is_none()) && w != Want::Drained {
         s.push_str("command -v bash >/dev/null 2>&1 || { echo WL_NOBASH; exit 0; }\n");
     }
-    s.push_str("o=$(mktemp) || exit 1; trap 'rm -f \"$o\"' EXIT\n");
+    if cond.contains("\"$o\"") {
+        s.push_str(&crate::command::scratch_prelude(remote_tmp));
+        s.push_str("\no=\"$d/o\"\n");
+    }
     s.push_str(&format!("end=$(( $(date +%s) + {timeout} ))\n"));
     if let Some(d) = p.delay.filter(|d| *d > 0.0) {
         s.push_str(&format!("sleep {d}\n"));
@@ -349,7 +353,7 @@ impl Module for WaitFor {
             r.insert("elapsed".into(), json!(start.elapsed().as_secs()));
             return Ok(r);
         }
-        let script = wait_script(&p).map_err(ModuleError::Failed)?;
+        let script = wait_script(&p, &ctx.remote_tmp).map_err(ModuleError::Failed)?;
         let mut cmd = RemoteCommand::shell(script).with_become(ctx.become_.clone());
         let budget = Duration::from_secs_f64(
             p.timeout.unwrap_or(300.0).max(0.0)
@@ -382,22 +386,31 @@ mod tests {
     fn golden_scripts() {
         insta::assert_snapshot!(
             "wait_for_local_port",
-            wait_script(&p(json!({"port": 6443, "timeout": 2}))).unwrap()
+            wait_script(&p(json!({"port": 6443, "timeout": 2})), "~/.ansible/tmp").unwrap()
         );
         insta::assert_snapshot!(
             "wait_for_remote_regex",
-            wait_script(&p(
-                json!({"host": "10.0.0.1", "port": 22, "search_regex": "OpenSSH", "delay": 1})
-            ))
+            wait_script(
+                &p(json!({"host": "10.0.0.1", "port": 22, "search_regex": "OpenSSH", "delay": 1})),
+                "~/.ansible/tmp"
+            )
             .unwrap()
         );
         insta::assert_snapshot!(
             "wait_for_file_absent",
-            wait_script(&p(json!({"path": "/run/x.lock", "state": "absent"}))).unwrap()
+            wait_script(
+                &p(json!({"path": "/run/x.lock", "state": "absent"})),
+                "~/.ansible/tmp"
+            )
+            .unwrap()
         );
         insta::assert_snapshot!(
             "wait_for_drained",
-            wait_script(&p(json!({"port": 80, "state": "drained"}))).unwrap()
+            wait_script(
+                &p(json!({"port": 80, "state": "drained"})),
+                "~/.ansible/tmp"
+            )
+            .unwrap()
         );
     }
 
@@ -457,9 +470,9 @@ mod tests {
         )
         .unwrap();
         insta::assert_yaml_snapshot!("wait_for_match", r);
-        let e = wait_script(&p(json!({"port": 1, "path": "/x"}))).unwrap_err();
+        let e = wait_script(&p(json!({"port": 1, "path": "/x"})), "~/.ansible/tmp").unwrap_err();
         assert!(e.contains("can not both"), "{e}");
-        let e = wait_script(&p(json!({"port": 1, "state": "up"}))).unwrap_err();
+        let e = wait_script(&p(json!({"port": 1, "state": "up"})), "~/.ansible/tmp").unwrap_err();
         insta::assert_snapshot!("wait_for_err_state", e);
     }
 }
