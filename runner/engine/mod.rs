@@ -237,21 +237,31 @@ impl Engine {
     /// `within`. Tasks still running are not waited for.
     pub async fn abort(&self, within: std::time::Duration) {
         let _ = self.save_journal("interrupted");
-        let transports: Vec<Arc<dyn Transport>> = self
-            .transports
-            .lock()
-            .expect("transports lock")
-            .values()
-            .cloned()
-            .collect();
         let mut closing = tokio::task::JoinSet::new();
-        for t in transports {
+        for t in self.open_transports() {
             closing.spawn(async move { t.close().await });
         }
         let _ = tokio::time::timeout(within, async {
             while closing.join_next().await.is_some() {}
         })
         .await;
+    }
+
+    /// Every transport made so far.
+    fn open_transports(&self) -> Vec<Arc<dyn Transport>> {
+        self.transports
+            .lock()
+            .expect("transports lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Close every connection (releasing host locks), one after the other.
+    async fn close_transports(&self) {
+        for t in self.open_transports() {
+            t.close().await;
+        }
     }
 
     /// Keep a journal (and, if it continues an earlier one, resume from it). Call before
@@ -342,16 +352,7 @@ impl Engine {
         }
         if let Err(e) = outcome {
             // Interrupted or a run-level error: close every connection before returning.
-            let transports: Vec<Arc<dyn Transport>> = self
-                .transports
-                .lock()
-                .expect("transports lock")
-                .values()
-                .cloned()
-                .collect();
-            for t in transports {
-                t.close().await;
-            }
+            self.close_transports().await;
             let _ = self.save_journal(if matches!(e, Error::Interrupted) {
                 "interrupted"
             } else {
@@ -392,16 +393,7 @@ impl Engine {
         };
         // Connections close (host locks released) before the run ends, so what they run
         // is reported inside the run.
-        let transports: Vec<Arc<dyn Transport>> = self
-            .transports
-            .lock()
-            .expect("transports lock")
-            .values()
-            .cloned()
-            .collect();
-        for t in transports {
-            t.close().await;
-        }
+        self.close_transports().await;
         self.emit(Event::RunEnd {
             stats: stats.clone(),
             duration: t0.elapsed(),
