@@ -6,6 +6,10 @@
 
 mod common;
 
+/// The tests share the test hosts' host lock and look for their own ssh masters among the
+/// machine's processes: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 use common::{Project, debug_msgs, on_host, opts, stats, testhosts};
 use serde_json::json;
 use windlass::engine::RunOptions;
@@ -34,6 +38,7 @@ fn hosts(inv: &std::path::Path) -> Vec<(String, String, String)> {
 
 #[test]
 fn parallel_run_on_three_hosts_checks_results_on_the_hosts() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(inv) = testhosts("parallel_run_on_three_hosts") else {
         return;
     };
@@ -95,6 +100,7 @@ fn sudo_user_with_password(inv: &std::path::Path, p: &Project) -> String {
 
 #[test]
 fn the_binary_takes_the_become_password_from_the_environment_and_never_shows_it() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(inv) = testhosts("become_password_binary") else {
         return;
     };
@@ -186,6 +192,7 @@ fn master_control_dir(addr: &str) -> Option<(u32, std::path::PathBuf)> {
 
 #[test]
 fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(inv) = testhosts("abort_cleanup") else {
         return;
     };
@@ -214,7 +221,7 @@ fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
         .spawn()
         .unwrap();
     let t0 = std::time::Instant::now();
-    let (master, dir) = loop {
+    let (_, dir) = loop {
         if let Some(m) = master_control_dir(&addr) {
             break m;
         }
@@ -224,6 +231,8 @@ fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
     assert!(dir.is_dir());
     // Let the task start and the lock be taken.
     std::thread::sleep(std::time::Duration::from_millis(1500));
+    // `ssh -f` forks: the master is the process running now, not the one first seen.
+    let (master, _) = master_control_dir(&addr).expect("the ssh master");
     assert!(on_host(1, "cat /tmp/windlass.lock/owner").contains("run_id="));
     for _ in 0..2 {
         let _ = std::process::Command::new("kill")
@@ -244,6 +253,12 @@ fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
         t0.elapsed()
     );
     assert!(!dir.exists(), "{} is left behind: {t}", dir.display());
+    // (`ssh -O exit` returns before the master has finished exiting)
+    let gone = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{master}")).exists() && gone.elapsed().as_secs() < 3
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(
         !std::path::Path::new(&format!("/proc/{master}")).exists(),
         "the ssh master {master} still runs"
@@ -256,6 +271,7 @@ fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
 
 #[test]
 fn become_root_another_user_and_with_a_sudo_password() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(inv) = testhosts("become") else {
         return;
     };
@@ -306,6 +322,7 @@ fn become_root_another_user_and_with_a_sudo_password() {
 
 #[test]
 fn become_with_su_from_root_and_with_a_password_from_another_user() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(inv) = testhosts("become_su") else {
         return;
     };
@@ -404,6 +421,7 @@ fn become_with_su_from_root_and_with_a_password_from_another_user() {
 
 #[test]
 fn an_unreachable_host_does_not_stop_the_others() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(inv) = testhosts("unreachable") else {
         return;
     };
@@ -433,6 +451,7 @@ fn an_unreachable_host_does_not_stop_the_others() {
 
 #[test]
 fn a_changed_host_key_is_refused_by_default() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(inv) = testhosts("host_key") else {
         return;
     };
@@ -463,6 +482,7 @@ fn a_changed_host_key_is_refused_by_default() {
 
 #[test]
 fn a_second_run_is_refused_while_a_host_is_locked() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(inv) = testhosts("host_lock") else {
         return;
     };

@@ -179,6 +179,9 @@ struct SshHost {
     state: Mutex<State>,
     channels: Semaphore,
     activity: StdMutex<Activity>,
+    /// Masters that a close could not shut down because a command still held them; an
+    /// abort tells them to exit too.
+    lingering: StdMutex<Vec<Arc<Session>>>,
 }
 
 /// Releases the activity count when a command ends, however it ends.
@@ -205,6 +208,7 @@ impl SshHost {
             seq,
             state: Mutex::new(State::Idle),
             channels: Semaphore::new(limit),
+            lingering: StdMutex::new(Vec::new()),
             activity: StdMutex::new(Activity {
                 active: 0,
                 since: Instant::now(),
@@ -225,7 +229,7 @@ impl SshHost {
             if idle {
                 // The master is about to exit on its own (ControlPersist): start afresh.
                 if let State::Up(old) = std::mem::replace(&mut *st, State::Idle) {
-                    close_session(old).await;
+                    let _ = close_session(old).await;
                 }
             }
         }
@@ -451,37 +455,47 @@ impl SshHost {
 
     /// Tell the master to exit (`ssh -O exit`), whoever still holds it.
     async fn force_exit(&self) {
-        let session = match &*self.state.lock().await {
-            State::Up(s) => s.clone(),
-            _ => return,
-        };
-        let _ = tokio::process::Command::new("ssh")
-            .arg("-S")
-            .arg(session.control_socket())
-            .args(["-o", "BatchMode=yes", "-O", "exit", "windlass-master"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .status()
-            .await;
+        let mut sessions: Vec<Arc<Session>> = std::mem::take(&mut *lock(&self.lingering));
+        if let State::Up(s) = &*self.state.lock().await {
+            sessions.push(s.clone());
+        }
+        for session in sessions {
+            let _ = tokio::process::Command::new("ssh")
+                .arg("-S")
+                .arg(session.control_socket())
+                .args(["-o", "BatchMode=yes", "-O", "exit", "windlass-master"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .status()
+                .await;
+        }
     }
 
-    /// Close the master (if any) and forget any failure; the next call reconnects.
+    /// Close the master (if any) and forget any failure; the next call reconnects. A master
+    /// a running command still holds is remembered, so an abort can still end it.
     async fn shutdown(&self) {
         let old = std::mem::replace(&mut *self.state.lock().await, State::Idle);
         if let State::Up(s) = old {
-            close_session(s).await;
+            if let Some(still_used) = close_session(s).await {
+                lock(&self.lingering).push(still_used);
+            }
         }
     }
 }
 
-/// Close a master now if nothing else uses it; otherwise the last user's drop shuts it down.
-async fn close_session(s: Arc<Session>) {
-    if let Ok(s) = Arc::try_unwrap(s) {
-        if let Err(e) = s.close().await {
-            tracing::debug!("closing ssh master: {}", error_chain(&e));
+/// Close a master now if nothing else uses it (`None`); otherwise hand it back: the last
+/// user's drop shuts it down.
+async fn close_session(s: Arc<Session>) -> Option<Arc<Session>> {
+    match Arc::try_unwrap(s) {
+        Ok(s) => {
+            if let Err(e) = s.close().await {
+                tracing::debug!("closing ssh master: {}", error_chain(&e));
+            }
+            None
         }
+        Err(shared) => Some(shared),
     }
 }
 
