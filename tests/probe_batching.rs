@@ -13,11 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use common::Project;
 use windlass::command::RemoteCommand;
-use windlass::engine::{Engine, RunOptions};
-use windlass::event::{Collector, Event, Status};
-use windlass::inventory::Inventory;
-use windlass::modules::Registry;
-use windlass::playbook::{Loader, load_playbook};
+use windlass::engine::RunOptions;
+use windlass::event::{Event, Status};
 use windlass::transport::local::LocalTransport;
 use windlass::transport::{ConnectionSpec, Connector, ExecOutput, Transport, TransportError};
 
@@ -50,36 +47,25 @@ impl Connector for Conn {
     }
 }
 
-/// Run `playbook` on one "SSH" host `h1`; returns the events and the transport's counts.
+/// Run `site.yml` on one "SSH" host `h1`; returns the events and the transport's counts.
 fn run(p: &Project, batch: bool) -> (Vec<Event>, Arc<Counting>) {
-    let inv_path = p.file("hosts.ini", "h1\n");
-    let inv = Inventory::load(std::slice::from_ref(&inv_path)).unwrap();
-    let loader = Arc::new(Loader::new(Arc::new(Registry::builtin()), vec![]));
-    let pb = load_playbook(&p.path().join("site.yml"), &loader).unwrap();
+    p.file("hosts.ini", "h1\n");
     let counting = Arc::new(Counting::default());
-    let collector = Collector::default();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let engine = Engine::new(
-            inv,
-            Some(inv_path),
-            loader,
+    let opts = RunOptions {
+        forks: 1,
+        batch_probes: batch,
+        report_commands: true,
+        ..RunOptions::default()
+    };
+    let (events, _) = p
+        .run_with(
+            "site.yml",
+            "hosts.ini",
+            opts,
             Arc::new(Conn(counting.clone())),
-            RunOptions {
-                forks: 1,
-                batch_probes: batch,
-                report_commands: true,
-                ..RunOptions::default()
-            },
-            Box::new(collector.clone()),
-        );
-        engine.run(&pb).await.unwrap()
-    });
-    (collector.take(), counting)
+        )
+        .unwrap();
+    (events, counting)
 }
 
 fn statuses(events: &[Event]) -> Vec<(String, Status)> {

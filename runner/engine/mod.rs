@@ -247,6 +247,12 @@ impl Engine {
         .await;
     }
 
+    /// Whether every command reaching a host is reported (`-vvv`, or asked for by an
+    /// embedder): the transports then carry the reporter of `transport::report`.
+    pub(crate) fn reports_commands(&self) -> bool {
+        self.opts.report_commands || self.opts.verbosity >= 3
+    }
+
     /// Every transport made so far.
     fn open_transports(&self) -> Vec<Arc<dyn Transport>> {
         self.transports
@@ -867,7 +873,7 @@ impl Engine {
         let mut t = self.connector.connect(&spec);
         // Right on the connection: it sees what really goes to the host (see
         // `transport::report`).
-        if self.opts.report_commands || self.opts.verbosity >= 3 {
+        if self.reports_commands() {
             let sink = self.sink.clone();
             let emit: crate::transport::report::Emit = Arc::new(move |e| {
                 if let Ok(mut s) = sink.lock() {

@@ -48,9 +48,9 @@ enum Ahead {
 }
 
 impl Engine {
-    /// Before `t` runs on `host`: when the host's transport batches probes and holds no
-    /// answer for `t`'s probe, work out the probes of `t` and of the tasks `ahead` of it,
-    /// and run them in one round trip.
+    /// Before `t` runs on `host`: when the host's transport batches probes and its current
+    /// batch is used up, work out the probes of `t` and of the tasks `ahead` of it, and run
+    /// them in one round trip.
     pub(crate) async fn prefetch_probes(
         self: &Arc<Self>,
         scope: &Arc<PlayScope>,
@@ -70,13 +70,14 @@ impl Engine {
         let Some(cache) = transport.probe_batch() else {
             return;
         };
+        // The batch still holds answers for this task and the next: nothing to work out.
+        if cache.in_use() {
+            return;
+        }
         // Only right before a task that probes: the batch is then as fresh as that probe.
         let Ahead::Probes(mut cmds) = self.probe_ahead(scope, t, host, &transport).await else {
             return;
         };
-        if cmds.first().is_some_and(|c| cache.has(c)) {
-            return;
-        }
         let want = cache.next_batch();
         if want < 2 {
             return;

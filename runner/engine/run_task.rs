@@ -418,6 +418,10 @@ impl Engine {
         host: &str,
         ahead: &[Arc<Task>],
     ) -> Result<HostRun> {
+        // Only the command reporter reads the label.
+        if !self.reports_commands() {
+            return self.run_on_host_inner(scope, t, host, ahead).await;
+        }
         let no_log = self.host_vars(scope, host).is_some_and(|hv| {
             let vars: Arc<dyn Vars> = Arc::new(self.task_vars(hv, t));
             // A no_log that does not evaluate hides the commands too.

@@ -138,14 +138,14 @@ impl ProbeCache {
         rest.is_empty().then_some(outs)
     }
 
-    /// Whether the batch holds the answer to `cmd`.
-    pub fn has(&self, cmd: &RemoteCommand) -> bool {
-        self.state().entries.contains_key(&cmd.to_shell())
+    /// Whether answers of the current batch are still waiting for their probes (then no new
+    /// batch is needed).
+    pub fn in_use(&self) -> bool {
+        !self.state().entries.is_empty()
     }
 
     /// Start a new batch: how many probes it may hold (0: do not batch on this host now).
-    /// Whatever is left of the previous batch is dropped; a batch that was used up entirely
-    /// lets the next one grow.
+    /// A batch that was used up entirely lets the next one grow.
     pub fn next_batch(&self) -> usize {
         let mut st = self.state();
         if st.fetched > 0 && st.entries.is_empty() {
@@ -225,6 +225,12 @@ impl Transport for ProbeCache {
                 return Ok(out);
             }
             st.quiet += 1;
+            // A probe the batch did not foresee: what is left of it was worked out for a
+            // course the run did not take, so the next task starts a fresh batch.
+            if Self::batchable(cmd) && !st.entries.is_empty() {
+                st.entries.clear();
+                st.fetched = 0;
+            }
         }
         self.inner.exec(cmd).await
     }
