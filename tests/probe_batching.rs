@@ -31,7 +31,7 @@ impl Transport for Counting {
     async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
         self.execs.fetch_add(1, Ordering::SeqCst);
         let line = cmd.to_shell();
-        if line.contains("WLPROBE") {
+        if line.contains("windlass-probe-batch") {
             self.batches.fetch_add(1, Ordering::SeqCst);
         }
         self.lines.lock().unwrap().push(line);
@@ -120,6 +120,10 @@ fn playbook(dir: &str) -> String {
       file: {{src: "{dir}/a/f", dest: "{dir}/b/l", state: link}}
     - name: d3
       file: {{path: "{dir}/c", state: directory}}
+      register: r3
+    - name: maybe
+      file: {{path: "{dir}/c/m", state: directory}}
+      when: r3 is changed
     - name: dirs
       file: {{path: "{dir}/c/{{{{ item }}}}", state: directory}}
       loop: [x, y, z]
@@ -145,7 +149,9 @@ fn changes_are_seen_by_later_probes_and_reruns_are_batched() {
     };
     assert_eq!(
         changed(&first),
-        ["d1", "d2", "f1", "f2", "link", "d3", "dirs", "dirs", "dirs"],
+        [
+            "d1", "d2", "f1", "f2", "link", "d3", "maybe", "dirs", "dirs", "dirs"
+        ],
         "{first:#?}"
     );
     let sum = registered(&first, "s1")["stat"]["checksum"]
@@ -165,7 +171,8 @@ fn changes_are_seen_by_later_probes_and_reruns_are_batched() {
 
     // Re-run, batched: same results, the twelve probes (three for the loop's items) in two
     // round trips — f2's content needs s1's registered result, so the first batch stops
-    // before it.
+    // before it; `maybe`'s `when` needs d3's result, so the second batch passes over it as
+    // if skipped (which it is: d3 changes nothing).
     let (batched, batched_t) = run(&p, true);
     assert_eq!(statuses(&batched), statuses(&plain));
     assert_eq!(
@@ -187,11 +194,17 @@ fn changes_are_seen_by_later_probes_and_reruns_are_batched() {
             _ => None,
         })
         .collect();
-    assert_eq!(reported, *batched_t.lines.lock().unwrap());
+    // A batch is reported with its script (the probes' lines), which travels on stdin.
+    let heads: Vec<&str> = reported
+        .iter()
+        .map(|l| l.split(" <<'WINDLASS_BATCH'\n").next().unwrap())
+        .collect();
+    assert_eq!(heads, *batched_t.lines.lock().unwrap());
     assert!(
         reported.iter().all(|l| l.contains("WLPROBE")),
         "{reported:#?}"
     );
+    assert!(reported[1].contains(&format!("{}/c/z", work.display())));
 
     // A change in the middle: f1 rewrites the file, so the answers prefetched for l1 and l2
     // (which saw "one" only) are dropped and asked again: they find "two" and change nothing.

@@ -6,9 +6,10 @@
 //! list are resolved as they would be now — their variables, `when`, templated arguments,
 //! `become` — and each module names the probe it would run. Those go to the host together;
 //! each task later still runs its own probe, which the batch answers if nothing changed the
-//! host in between. Anything that cannot be worked out ahead (an undefined variable, a
-//! `when` that needs a result still to come) just ends the lookahead: the worst case is a
-//! probe run for nothing, never a wrong answer.
+//! host in between. A task whose `when` needs a result still to come is passed over as if
+//! skipped (if it runs after all, whatever it does to the host drops the batch); anything
+//! else that cannot be worked out ahead (an undefined variable in the arguments, a loop)
+//! ends the lookahead. The worst case is a probe run for nothing, never a wrong answer.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -162,7 +163,10 @@ impl Engine {
                 match self.templar.eval_bool(c, &vars, Some(&t.loc)) {
                     Ok(true) => {}
                     Ok(false) => run = false,
-                    Err(_) => return Ahead::Stop,
+                    // Not decidable yet (typically a result registered by a task of this
+                    // very batch): go on as if it were skipped. If it does run, its first
+                    // command drops the batch (and a probe the batch lacks does too).
+                    Err(_) => return Ahead::Pass,
                 }
             }
             if !run {

@@ -321,6 +321,18 @@ impl Module for CommandModule {
             },
         }
     }
+    /// The first `creates`/`removes` guard: a task without one has nothing to look at
+    /// before it runs (and changes the host).
+    async fn probe_command(
+        &self,
+        ctx: &TaskCtx<'_>,
+        args: Map<String, Value>,
+    ) -> Option<RemoteCommand> {
+        let plan = self.plan(&args).ok()?;
+        let g = plan.guards.into_iter().next()?;
+        Some(g.probe.with_become(ctx.become_.clone()))
+    }
+
     async fn run(
         &self,
         ctx: &TaskCtx<'_>,
@@ -331,9 +343,11 @@ impl Module for CommandModule {
         let mut out = ResultMap::new();
         out.insert("cmd".into(), plan.shown);
         for g in &plan.guards {
+            // A guard only looks, so it is a probe: the engine may have batched it
+            // ([`Module::probe_command`]).
             let exists = ctx
                 .transport
-                .exec(&g.probe.clone().with_become(ctx.become_.clone()))
+                .exec_probe(&g.probe.clone().with_become(ctx.become_.clone()))
                 .await?
                 .rc
                 == 0;

@@ -207,9 +207,8 @@ impl Planned for File {
             checksum: None,
             content_limit: None,
         }));
-        script.push_str(
-            "if [ -d \"$(dirname -- \"$p\")\" ]; then echo parent=1; else echo parent=0; fi; ",
-        );
+        script.push_str(fileops::DIRNAME_SNIPPET);
+        script.push_str("if [ -d \"$q\" ]; then echo parent=1; else echo parent=0; fi; ");
         if p.recurse
             && let Some(c) = recurse_check(&attrs(p))
         {
@@ -224,7 +223,7 @@ impl Planned for File {
                 _ => {
                     // A relative link target is relative to the link's directory.
                     script.push_str(&format!(
-                        "s={}; case \"$s\" in /*) ;; *) s=\"$(dirname -- \"$p\")/$s\";; esac; if [ -e \"$s\" ]; then echo src_exists=1; fi; ",
+                        "s={}; case \"$s\" in /*) ;; *) s=\"$q/$s\";; esac; if [ -e \"$s\" ]; then echo src_exists=1; fi; ",
                         quote(src)
                     ));
                 }

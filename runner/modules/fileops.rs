@@ -131,21 +131,34 @@ pub fn stat_snippet(o: StatOpts<'_>) -> String {
             "if [ -L \"$p\" ]; then echo kind=link; printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; elif [ -d \"$p\" ]; then echo kind=directory; elif [ -f \"$p\" ]; then echo kind=file; elif [ -e \"$p\" ]; then echo kind=other; else echo kind=absent; fi; ",
         );
     }
+    // The size comes first, so the content check below can read it from `$st` without
+    // running stat again (every process counts: a converged host runs nothing but probes).
     s.push_str(&format!(
-        "if [ -e \"$p\" ] || [ -L \"$p\" ]; then stat {l}--printf='mode=%a\\nuid=%u\\ngid=%g\\nowner=%U\\ngroup=%G\\nsize=%s\\nmtime=%Y\\ninode=%i\\nnlink=%h\\n' -- \"$p\"; fi; "
+        "st=; if [ -e \"$p\" ] || [ -L \"$p\" ]; then st=$(stat {l}--printf='size=%s\\nmode=%a\\nuid=%u\\ngid=%g\\nowner=%U\\ngroup=%G\\nmtime=%Y\\ninode=%i\\nnlink=%h\\n' -- \"$p\") && printf '%s\\n' \"$st\"; fi; "
     ));
     if let Some(prog) = o.checksum {
         s.push_str(&format!(
-            "if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'checksum=%s\\n' \"$({prog} < \"$p\" | cut -d' ' -f1)\"; fi; "
+            "if [ -f \"$p\" ] && [ -r \"$p\" ] && c=$({prog} < \"$p\"); then printf 'checksum=%s\\n' \"${{c%% *}}\"; fi; "
         ));
     }
     if let Some(limit) = o.content_limit {
+        // With `follow`, `$st` describes the file itself; otherwise a link's target is
+        // sized on its own.
+        let size = if o.follow {
+            "sz=${st#size=}; sz=${sz%%[!0-9]*}"
+        } else {
+            "sz=$(stat -L -c %s -- \"$p\")"
+        };
         s.push_str(&format!(
-            "if [ -f \"$p\" ] && [ \"$(stat -L -c %s -- \"$p\")\" -le {limit} ]; then echo {CONTENT_MARK}; cat -- \"$p\"; fi; "
+            "if [ -f \"$p\" ]; then {size}; if [ \"${{sz:-0}}\" -le {limit} ]; then echo {CONTENT_MARK}; cat -- \"$p\"; fi; fi; "
         ));
     }
     s
 }
+
+/// Shell text that sets `$q` to the directory part of `$p`, as `dirname` prints it, without
+/// running `dirname`.
+pub const DIRNAME_SNIPPET: &str = "q=${p%\"${p##*[!/]}\"}; case \"$q\" in */*) q=${q%/*}; q=${q%\"${q##*[!/]}\"}; q=${q:-/};; '') q=/;; *) q=.;; esac; ";
 
 /// A probe for one path: `p=<path>` then [`stat_snippet`].
 pub fn probe_path(path: &str, o: StatOpts<'_>) -> RemoteCommand {
@@ -887,5 +900,81 @@ mod tests {
         assert_eq!(f.mode, 0o644);
         assert_eq!(f.content.as_deref(), Some(&b"hi\n"[..]));
         assert_eq!(f.checksum.as_deref(), Some("abc"));
+    }
+
+    fn sh(script: &str, arg: &str) -> ExecOutput {
+        let o = std::process::Command::new("/bin/sh")
+            .args(["-c", script, "sh", arg])
+            .output()
+            .unwrap();
+        ExecOutput {
+            rc: o.status.code().unwrap_or(-1),
+            stdout: o.stdout,
+            stderr: o.stderr,
+        }
+    }
+
+    #[test]
+    fn dirname_snippet_matches_dirname() {
+        for p in [
+            "/a/b",
+            "/a/b/",
+            "/a",
+            "/",
+            "//",
+            "a",
+            "a/",
+            "a/b",
+            "./x",
+            "/a//b",
+            "/x y/z",
+            "///a//b//",
+        ] {
+            let ours = sh(&format!("p=$1; {DIRNAME_SNIPPET}printf %s \"$q\""), p).stdout;
+            let theirs = sh("dirname -- \"$1\" | tr -d '\\n'", p).stdout;
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn stat_snippet_reports_size_checksum_and_bounded_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, "hello\n").unwrap();
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        let probe = |path: &std::path::Path, follow: bool, limit: u64| {
+            let o = StatOpts {
+                follow,
+                checksum: Some("sha1sum"),
+                content_limit: Some(limit),
+            };
+            let out = sh(
+                &format!("p=$1; {}true", stat_snippet(o)),
+                path.to_str().unwrap(),
+            );
+            parse_facts(&out).unwrap()
+        };
+        let hello_sha1 = "f572d396fae9206628714fb2ce00f72e94f2258f";
+        for (path, follow) in [(&f, true), (&f, false), (&link, true), (&link, false)] {
+            let facts = probe(path, follow, 6);
+            assert_eq!(
+                facts.content.as_deref(),
+                Some(&b"hello\n"[..]),
+                "{path:?} {follow}"
+            );
+            assert_eq!(facts.checksum.as_deref(), Some(hello_sha1));
+            // One byte over the limit: no content, whether the size comes from `$st` or
+            // from the link's target.
+            assert_eq!(probe(path, follow, 5).content, None, "{path:?} {follow}");
+        }
+        assert_eq!(probe(&f, true, 6).size, 6);
+        let absent = probe(&dir.path().join("nope"), true, 6);
+        assert!(!absent.exists());
+        assert_eq!((absent.content, absent.checksum), (None, None));
     }
 }

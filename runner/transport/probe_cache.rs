@@ -22,16 +22,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::{ExecOutput, PutFile, Transport, TransportError};
-use crate::command::{Become, RemoteCommand};
+use crate::command::{Become, Program, RemoteCommand};
 
 /// The first batch size, and the bounds of the adaptive one.
-const START_WINDOW: usize = 16;
+const START_WINDOW: usize = 32;
 const MAX_WINDOW: usize = 64;
 /// Tasks in a row without a change after which a host that stopped batching starts again.
 const QUIET_RESTART: usize = 3;
 
-/// The marker line in front of each probe's output in a batch.
+/// The start of the marker line after each probe's output in a batch.
 const MARK: &str = "WLPROBE";
+
+/// How a batch is run.
+const BATCH_ARGV: [&str; 3] = ["/bin/sh", "-s", "windlass-probe-batch"];
 
 #[derive(Default)]
 struct State {
@@ -96,46 +99,86 @@ impl ProbeCache {
     }
 
     /// The shell script that runs `cmds` one after the other, each in its own subshell with
-    /// no stdin, and prints each one's exit code, output and error output with their sizes.
-    pub fn batch_script(cmds: &[RemoteCommand]) -> String {
-        let mut s = String::from(
-            "d=$(mktemp -d) || exit 97; trap 'rm -rf \"$d\"' EXIT; trap 'exit 1' HUP INT TERM PIPE\n",
-        );
+    /// no stdin, and ends each one's output and error output with a marker line holding
+    /// `nonce` (and, on the output, the exit code).
+    ///
+    /// The outputs stream straight back: no scratch files, no `wc`/`cat` per probe, so a
+    /// probe costs the host only its own processes. The markers cannot be forged by what a
+    /// probe prints (a file's content, say): `nonce` is random per batch and the script
+    /// travels on stdin ([`ProbeCache::batch_command`]), so it is not visible in the host's
+    /// process list either.
+    pub fn batch_script(cmds: &[RemoteCommand], nonce: &str) -> String {
+        let mut s = String::new();
         for c in cmds {
-            s.push_str("( ");
-            s.push_str(&c.to_shell());
-            s.push_str(" ) </dev/null >\"$d/o\" 2>\"$d/e\"; r=$?; printf '\\n");
+            match &c.program {
+                // A plain script runs in a subshell of the batch's own `/bin/sh`: the same
+                // shell as `/bin/sh -c` would start, without starting it (`set --` drops the
+                // batch's label argument).
+                Program::Shell(body)
+                    if c.chdir.is_none() && c.env.is_empty() && c.become_.is_none() =>
+                {
+                    s.push_str("( set --; ");
+                    s.push_str(body);
+                    s.push('\n');
+                }
+                _ => {
+                    s.push_str("( ");
+                    s.push_str(&c.to_shell());
+                    s.push(' ');
+                }
+            }
+            s.push_str(") </dev/null; printf '\\n%s %s\\n' ");
             s.push_str(MARK);
-            s.push_str(" %s %s %s\\n' \"$r\" \"$(wc -c <\"$d/o\")\" \"$(wc -c <\"$d/e\")\"; cat \"$d/o\" \"$d/e\"\n");
+            s.push_str(nonce);
+            s.push_str(" \"$?\"; printf '\\n%s\\n' ");
+            s.push_str(MARK);
+            s.push_str(nonce);
+            s.push_str(" >&2\n");
         }
         s
     }
 
-    /// Split a batch's output into one [`ExecOutput`] per command; `None` if it is not what
-    /// [`ProbeCache::batch_script`] prints for `n` commands.
-    pub fn parse_batch(out: &[u8], n: usize) -> Option<Vec<ExecOutput>> {
-        let mut rest = out;
+    /// The command that runs [`ProbeCache::batch_script`]: `/bin/sh -s` reading it on stdin
+    /// (its one argument only labels it in the host's process list, and for `-vvv`).
+    pub fn batch_command(cmds: &[RemoteCommand], nonce: &str) -> RemoteCommand {
+        RemoteCommand::argv(BATCH_ARGV).with_stdin(Self::batch_script(cmds, nonce))
+    }
+
+    /// Whether `cmd` is a batch made by [`ProbeCache::batch_command`].
+    pub fn is_batch(cmd: &RemoteCommand) -> bool {
+        matches!(&cmd.program, Program::Argv(a) if a == &BATCH_ARGV) && cmd.stdin.is_some()
+    }
+
+    /// A fresh marker nonce: 128 random bits from the OS, in hex. `None` when the OS gives
+    /// none (then there is no batch).
+    pub fn nonce() -> Option<String> {
+        use std::io::Read;
+        let mut b = [0u8; 16];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut b))
+            .ok()?;
+        Some(hex::encode(b))
+    }
+
+    /// Split a batch's output and error output into one [`ExecOutput`] per command; `None`
+    /// if they are not what [`ProbeCache::batch_script`] prints for `n` commands.
+    pub fn parse_batch(out: &[u8], err: &[u8], n: usize, nonce: &str) -> Option<Vec<ExecOutput>> {
+        let mark = format!("\n{MARK}{nonce}");
+        let (mut out, mut err) = (out, err);
         let mut outs = Vec::with_capacity(n);
-        let head = format!("\n{MARK} ");
         for _ in 0..n {
-            rest = rest.strip_prefix(head.as_bytes())?;
+            let at = find(out, mark.as_bytes())?;
+            let stdout = out[..at].to_vec();
+            let rest = out[at + mark.len()..].strip_prefix(b" ")?;
             let nl = rest.iter().position(|b| *b == b'\n')?;
-            let line = std::str::from_utf8(&rest[..nl]).ok()?;
-            rest = &rest[nl + 1..];
-            let mut f = line.split(' ').map(|w| w.trim().parse::<i64>());
-            let (rc, o, e) = (f.next()?.ok()?, f.next()?.ok()?, f.next()?.ok()?);
-            let (o, e) = (usize::try_from(o).ok()?, usize::try_from(e).ok()?);
-            if rest.len() < o + e {
-                return None;
-            }
-            outs.push(ExecOutput {
-                rc: i32::try_from(rc).ok()?,
-                stdout: rest[..o].to_vec(),
-                stderr: rest[o..o + e].to_vec(),
-            });
-            rest = &rest[o + e..];
+            let rc = std::str::from_utf8(&rest[..nl]).ok()?.parse::<i32>().ok()?;
+            out = &rest[nl + 1..];
+            let at = find(err, mark.as_bytes())?;
+            let stderr = err[..at].to_vec();
+            err = err[at + mark.len()..].strip_prefix(b"\n")?;
+            outs.push(ExecOutput { rc, stdout, stderr });
         }
-        rest.is_empty().then_some(outs)
+        (out.is_empty() && err.is_empty()).then_some(outs)
     }
 
     /// Whether answers of the current batch are still waiting for their probes (then no new
@@ -176,15 +219,18 @@ impl ProbeCache {
         if owned.is_empty() || counts.values().sum::<usize>() < 2 {
             return;
         }
+        let Some(nonce) = Self::nonce() else {
+            return;
+        };
         let epoch = self.state().epoch;
-        let batch = RemoteCommand::shell(Self::batch_script(&owned));
+        let batch = Self::batch_command(&owned, &nonce);
         let Ok(out) = self.inner.exec(&batch).await else {
             return;
         };
         if out.rc != 0 {
             return;
         }
-        let Some(outs) = Self::parse_batch(&out.stdout, owned.len()) else {
+        let Some(outs) = Self::parse_batch(&out.stdout, &out.stderr, owned.len(), &nonce) else {
             return;
         };
         let mut st = self.state();
@@ -198,6 +244,11 @@ impl ProbeCache {
             st.entries.insert(line, (o, n));
         }
     }
+}
+
+/// Where `needle` first occurs in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(hay, needle)
 }
 
 #[async_trait::async_trait]
@@ -270,24 +321,61 @@ mod tests {
             RemoteCommand::argv(["printf", "a\\nb"]),
             RemoteCommand::shell("echo err >&2; exit 3"),
             RemoteCommand::argv(["cat", "/nonexistent/x"]),
-            RemoteCommand::shell("printf '\\nWLPROBE 1 2 3\\n'; printf '\\000bin'").with_chdir("/"),
+            // A probe that prints marker lookalikes, a NUL, no final newline, and tries to
+            // read the batch's stdin (it must see none of the script).
+            RemoteCommand::shell(
+                "printf '\\nWLPROBE 1\\nWLPROBEx 0\\n'; printf '\\000bin'; \
+                 printf '\\nWLPROBE\\n' >&2; cat",
+            )
+            .with_chdir("/"),
+            RemoteCommand::shell("printf 'no newline'"),
         ];
-        let script = ProbeCache::batch_script(&cmds);
-        let out = std::process::Command::new("/bin/sh")
+        let nonce = ProbeCache::nonce().expect("urandom");
+        assert_eq!(nonce.len(), 32);
+        assert_ne!(nonce, ProbeCache::nonce().unwrap());
+        let batch = ProbeCache::batch_command(&cmds, &nonce);
+        assert!(
+            !batch.to_shell().contains(&nonce),
+            "the nonce stays off the command line"
+        );
+        assert!(ProbeCache::is_batch(&batch));
+        assert!(!ProbeCache::is_batch(&RemoteCommand::argv(BATCH_ARGV)));
+        let mut child = std::process::Command::new("/bin/sh")
             .arg("-c")
-            .arg(&script)
-            .output()
+            .arg(batch.to_shell())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(batch.stdin.as_deref().unwrap())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
-        let outs = ProbeCache::parse_batch(&out.stdout, cmds.len()).expect("parses");
+        let outs =
+            ProbeCache::parse_batch(&out.stdout, &out.stderr, cmds.len(), &nonce).expect("parses");
         assert_eq!(outs[0].stdout, b"a\nb");
         assert_eq!((outs[0].rc, outs[0].stderr.as_slice()), (0, &b""[..]));
         assert_eq!((outs[1].rc, outs[1].stderr.as_slice()), (3, &b"err\n"[..]));
         assert_ne!(outs[2].rc, 0);
         assert!(!outs[2].stderr.is_empty());
-        assert_eq!(outs[3].stdout, b"\nWLPROBE 1 2 3\n\0bin");
-        // Wrong count or trailing bytes: not a batch.
-        assert!(ProbeCache::parse_batch(&out.stdout, cmds.len() - 1).is_none());
-        assert!(ProbeCache::parse_batch(b"garbage", 1).is_none());
+        assert_eq!(outs[3].stdout, b"\nWLPROBE 1\nWLPROBEx 0\n\0bin");
+        assert_eq!(outs[3].stderr, b"\nWLPROBE\n");
+        assert_eq!(
+            (outs[4].rc, outs[4].stdout.as_slice()),
+            (0, &b"no newline"[..])
+        );
+        // Wrong count, another nonce or trailing bytes: not a batch.
+        assert!(
+            ProbeCache::parse_batch(&out.stdout, &out.stderr, cmds.len() - 1, &nonce).is_none()
+        );
+        let other = ProbeCache::nonce().unwrap();
+        assert!(ProbeCache::parse_batch(&out.stdout, &out.stderr, cmds.len(), &other).is_none());
+        assert!(ProbeCache::parse_batch(b"garbage", b"", 1, &nonce).is_none());
     }
 }
