@@ -29,6 +29,13 @@ SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "1,5,20").split(",") if s
 REPS = int(os.environ.get("BENCH_REPS", "3"))
 TOOLS = [t for t in os.environ.get("BENCH_TOOLS", "windlass,ansible,pyinfra").split(",") if t]
 FRESH = os.environ.get("BENCH_FRESH", "reset")
+# The key exchange of the OpenSSH-based tools (windlass, ansible). "paramiko" (default):
+# the curve25519 exchange pyinfra's paramiko negotiates (it has no post-quantum one), so the
+# three tools pay the same crypto per connection; "default": OpenSSH's own default (on
+# OpenSSH 9.0-9.8 sntrup761x25519, ~0.1 s more CPU per connection).
+KEX = os.environ.get("BENCH_KEX", "paramiko")
+KEX_ARGS = {"paramiko": ["-o", "KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org"],
+            "default": []}[KEX]
 RESULTS = os.path.join(ROOT, "target", "bench-results")
 TH_DIR = os.environ.get("TH_DIR", "/var/tmp/testhosts")
 
@@ -112,6 +119,10 @@ def make_fresh(hosts, n):
 
 
 def write_inventories(work, common, hosts):
+    common = dict(common)
+    if KEX_ARGS:
+        common["ansible_ssh_common_args"] = " ".join(
+            [common.get("ansible_ssh_common_args", "")] + KEX_ARGS).strip()
     inv = {"all": {"vars": common, "hosts": {
         name: {"ansible_host": ip} for name, ip in hosts}}}
     with open(os.path.join(work, "hosts.yml"), "w") as f:
@@ -128,6 +139,18 @@ def write_inventories(work, common, hosts):
             }
             f.write(f"    ({name!r}, {data!r}),\n")
         f.write("]\n")
+
+
+def ssh_floor(hosts):
+    """Seconds for one login per host, all at once, running nothing (`ssh host true`): the
+    least any SSH-based tool can take for the run, with the same key exchange."""
+    def one(h):
+        subprocess.run(ssh_cmd(h[1])[:-1] + KEX_ARGS + ["-o", "ControlMaster=no", ssh_cmd(h[1])[-1],
+                       "true"], check=True, capture_output=True)
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as ex:
+        list(ex.map(one, hosts))
+    return time.monotonic() - t0
 
 
 def close_masters(cpdir):
@@ -218,6 +241,9 @@ def main():
                 hosts = all_hosts[:n]
                 write_inventories(work, common, hosts)
                 reset_times.append(make_fresh(hosts, n))
+                floor = ssh_floor(hosts)
+                runs.append(dict(tool="ssh-floor", hosts=n, rep=rep + 1, phase="login",
+                                 seconds=round(floor, 3), changed=0, failed=0))
                 for phase in ("first", "rerun"):
                     secs, changed, failed, out = run_tool(tool, work, n)
                     log(f"{tool:8} hosts={n:2} rep={rep + 1} {phase:5} {secs:7.2f}s "
@@ -253,16 +279,17 @@ def main():
     table = []
     for n in SIZES:
         for phase in ("first", "rerun"):
-            row = {"hosts": n, "phase": phase}
+            row = {"hosts": n, "phase": phase, "ssh-floor": med("ssh-floor", n, "login")}
             for t in TOOLS:
                 row[t] = med(t, n, phase)
             for other in ("ansible", "pyinfra"):
                 if row.get("windlass") and row.get(other):
                     row[f"windlass/{other}"] = round(row["windlass"] / row[other], 3)
+                    row[f"speedup/{other}"] = round(row[other] / row["windlass"], 1)
             table.append(row)
     env = {
         "machine": f"{platform.node()} {os.cpu_count()} cpus {platform.machine()}",
-        "python": platform.python_version(), "reps": REPS, "fresh": FRESH,
+        "python": platform.python_version(), "reps": REPS, "fresh": FRESH, "kex": KEX,
         "loadavg_1m_start_end": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "reset_seconds_median": round(statistics.median(reset_times), 2) if reset_times else None,
     }
@@ -279,18 +306,24 @@ def main():
 
 
 def render(table, versions, env):
-    head = ["hosts", "run"] + [f"{t} (s)" for t in TOOLS]
-    ratios = [f"windlass/{o}" for o in ("ansible", "pyinfra") if o in TOOLS and "windlass" in TOOLS]
-    lines = ["| " + " | ".join(head + ratios) + " |",
-             "|" + "|".join("---:" for _ in head + ratios) + "|"]
+    head = ["hosts", "run"] + [f"{t} (s)" for t in TOOLS] + ["ssh floor (s)"]
+    others = [o for o in ("ansible", "pyinfra") if o in TOOLS and "windlass" in TOOLS]
+    ratios = [f"windlass/{o}" for o in others]
+    speedups = [f"speedup/{o}" for o in others]
+    lines = ["| " + " | ".join(head + ratios + [f"× {o}" for o in others]) + " |",
+             "|" + "|".join("---:" for _ in head + ratios + speedups) + "|"]
     for row in table:
         cells = [str(row["hosts"]), row["phase"]]
         cells += [f"{row[t]:.2f}" if row.get(t) is not None else "-" for t in TOOLS]
-        cells += [f"{row[r]:.2f}" if row.get(r) is not None else "-" for r in ratios]
+        cells.append(f"{row['ssh-floor']:.2f}" if row.get("ssh-floor") is not None else "-")
+        cells += [f"{row[r]:.3f}" if row.get(r) is not None else "-" for r in ratios]
+        cells += [f"{row[r]:.1f}×" if row.get(r) is not None else "-" for r in speedups]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Medians of {env['reps']} runs; first = on fresh hosts ({env['fresh']}), "
-                 f"rerun = idempotent re-run (0 changes). {env['machine']}, load average "
+                 "rerun = idempotent re-run (0 changes); ssh floor = one `ssh host true` per "
+                 "host, all at once (no tool can be faster over SSH). Key exchange of the "
+                 f"OpenSSH-based tools: {env['kex']}. {env['machine']}, load average "
                  f"{env['loadavg_1m_start_end'][0]} at the start, {env['loadavg_1m_start_end'][1]} "
                  "at the end.")
     lines.append("Versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()))

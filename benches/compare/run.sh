@@ -8,7 +8,8 @@
 # 3. brings test hosts up with testhosts.sh when fewer than the largest size are running,
 # 4. runs driver.py: for each size, for each repetition, every tool (order rotated per
 #    repetition) on freshly reset hosts (first run), then again (idempotent re-run,
-#    which must change nothing), and prints/writes the table (target/bench-results/).
+#    which must change nothing), and prints/writes the table (target/bench-results/),
+#    with the "ssh floor": one bare `ssh host true` per host, all at once.
 #
 # Environment (defaults in brackets):
 #   BENCH_SIZES [1,5,20]   host counts       BENCH_REPS [3]    repetitions (median reported)
@@ -19,6 +20,9 @@
 #                          namespaces (benches/compare/isolate.sh), needed when another
 #                          testhosts.sh host set is running on the same machine
 #   BENCH_TEARDOWN [0]     1: `testhosts.sh down` at the end
+#   BENCH_KEX [paramiko]   key exchange of windlass and ansible: paramiko = the curve25519
+#                          one pyinfra's paramiko uses (same crypto for all three tools),
+#                          default = OpenSSH's default (sntrup761x25519 on OpenSSH 9.0-9.8)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
