@@ -794,7 +794,7 @@ fn vvv_shows_each_command_with_rc_censors_no_log_and_never_file_contents() {
     assert!(
         out.lines()
             .any(|l| l.starts_with("<h1> EXEC ")
-                && l.contains(&format!("d={}; mkdir", dest.display()))),
+                && l.contains(&format!("d={}; p=", dest.display()))),
         "the write is shown: {out}"
     );
     // A put shows its destination only; the script's one command, not its content.

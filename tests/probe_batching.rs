@@ -218,3 +218,53 @@ fn changes_are_seen_by_later_probes_and_reruns_are_batched() {
     assert_eq!(registered(&mid, "s1")["stat"]["checksum"], sum.as_str());
     assert!(mid_t.batches.load(Ordering::SeqCst) >= 1);
 }
+
+/// The steps of one change go to the host as one script (runner/transport/sequence.rs),
+/// and a failing step stops the ones after it, with its own error.
+#[test]
+fn the_steps_of_a_change_are_one_round_trip_and_stop_at_a_failure() {
+    let p = Project::new();
+    let work = p.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("plain"), "a file\n").unwrap();
+    let dir = work.to_str().unwrap();
+    p.file(
+        "site.yml",
+        &format!(
+            r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: made
+      file: {{path: "{dir}/d", state: directory, mode: "0700"}}
+    - name: under a file
+      file: {{path: "{dir}/plain/sub", state: directory, mode: "0700"}}
+"#
+        ),
+    );
+    let (events, t) = run(&p, false);
+    let st = statuses(&events);
+    assert_eq!(st[0], ("made".to_string(), Status::Changed), "{events:#?}");
+    assert_eq!(st[1].1, Status::Failed, "{events:#?}");
+    let lines = t.lines.lock().unwrap().clone();
+    // Each task: its probe, then its steps (mkdir, chmod, stat) in one script.
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert!(lines[1].contains("windlass-steps"), "{lines:#?}");
+    assert!(lines[3].contains("windlass-steps"), "{lines:#?}");
+    let m = std::fs::metadata(work.join("d")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(m.permissions().mode() & 0o7777, 0o700);
+    // The failing step's own error (the steps after it do not run: see the unit tests of
+    // transport::sequence).
+    let failed = registered(&events, "under a file");
+    let msg = failed["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("mkdir: ") && msg.contains("Not a directory"),
+        "{msg}"
+    );
+    assert_ne!(failed["rc"], 0);
+    assert_eq!(
+        std::fs::read_to_string(work.join("plain")).unwrap(),
+        "a file\n"
+    );
+}

@@ -440,8 +440,10 @@ pub struct WriteSpec<'a> {
 pub fn write_step(w: &WriteSpec<'_>) -> Result<Step, String> {
     let dest = quote(w.dest);
     let len = w.content.len();
+    // The directory comes from the shell (no `dirname`) and is made only when missing: on
+    // a converged host every process counts.
     let mut s = format!(
-        "set -e; d={dest}; mkdir -p -- \"$(dirname -- \"$d\")\"; t=$(mktemp \"$(dirname \"$d\")/.windlass.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; "
+        "set -e; d={dest}; p=\"$d\"; {DIRNAME_SNIPPET}[ -d \"$q\" ] || mkdir -p -- \"$q\"; t=$(mktemp \"$q/.windlass.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; "
     );
     match w.remote_src {
         Some(src) => s.push_str(&format!("cat -- {} > \"$t\"; ", quote(src))),

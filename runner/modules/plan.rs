@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
 use crate::command::RemoteCommand;
-use crate::transport::{ExecOutput, PutFile};
+use crate::transport::{ExecOutput, PutFile, sequence};
 
 /// One thing to do to a host.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -159,6 +159,20 @@ impl<P: Planned> PlannedModule<P> {
     pub fn new(p: P) -> Self {
         PlannedModule(p, PhantomData)
     }
+
+    /// A step's command as it runs for this task: with its `become`, the task's
+    /// `environment:` first and then what the module itself sets.
+    fn step_command(&self, cmd: &RemoteCommand, ctx: &TaskCtx<'_>) -> RemoteCommand {
+        let mut cmd = cmd.clone().with_become(ctx.become_.clone());
+        let own = std::mem::take(&mut cmd.env);
+        cmd.env = ctx.env.clone();
+        for (k, v) in own {
+            cmd.env.retain(|(ek, _)| *ek != k);
+            cmd.env.push((k, v));
+        }
+        cmd.timeout = ctx.timeout;
+        cmd
+    }
 }
 
 /// Deserialize typed parameters from templated arguments.
@@ -294,34 +308,38 @@ impl<P: Planned> Module for PlannedModule<P> {
             return Ok(result);
         }
         let mut outputs = Vec::with_capacity(plan.steps.len());
-        for step in &plan.steps {
+        let mut steps = plan.steps.iter().peekable();
+        while let Some(step) = steps.next() {
             match step {
                 Step::Run { cmd } => {
-                    let mut cmd = cmd.clone().with_become(ctx.become_.clone());
-                    // The task's `environment:` first, then what the module itself sets.
-                    let own = std::mem::take(&mut cmd.env);
-                    cmd.env = ctx.env.clone();
-                    for (k, v) in own {
-                        cmd.env.retain(|(ek, _)| *ek != k);
-                        cmd.env.push((k, v));
+                    // This command and the commands right after it go to the host as one
+                    // script when they can (see `transport::sequence`): one round trip.
+                    let mut run = vec![self.step_command(cmd, ctx)];
+                    while let Some(Step::Run { cmd }) = steps.peek() {
+                        let next = self.step_command(cmd, ctx);
+                        if !sequence::joinable(&next) || !sequence::joinable(&run[0]) {
+                            break;
+                        }
+                        run.push(next);
+                        steps.next();
                     }
-                    cmd.timeout = ctx.timeout;
-                    let out = ctx.transport.exec(&cmd).await?;
-                    if out.rc != 0 {
-                        result.insert("failed".into(), Value::Bool(true));
-                        result.insert("rc".into(), Value::from(out.rc));
-                        result.insert("stdout".into(), Value::String(out.stdout_str()));
-                        result.insert("stderr".into(), Value::String(out.stderr_str()));
-                        let msg = match out.stderr_str() {
-                            s if s.is_empty() => {
-                                format!("command failed with exit code {}", out.rc)
-                            }
-                            s => s,
-                        };
-                        result.insert("msg".into(), Value::String(msg));
-                        return Ok(result);
+                    for out in exec_steps(ctx, &run).await? {
+                        if out.rc != 0 {
+                            result.insert("failed".into(), Value::Bool(true));
+                            result.insert("rc".into(), Value::from(out.rc));
+                            result.insert("stdout".into(), Value::String(out.stdout_str()));
+                            result.insert("stderr".into(), Value::String(out.stderr_str()));
+                            let msg = match out.stderr_str() {
+                                s if s.is_empty() => {
+                                    format!("command failed with exit code {}", out.rc)
+                                }
+                                s => s,
+                            };
+                            result.insert("msg".into(), Value::String(msg));
+                            return Ok(result);
+                        }
+                        outputs.push(out);
                     }
-                    outputs.push(out);
                 }
                 Step::Write {
                     dest,
@@ -344,6 +362,50 @@ impl<P: Planned> Module for PlannedModule<P> {
         }
         self.0.finish(&p, &mut result, &outputs);
         Ok(result)
+    }
+}
+
+/// Run `cmds` (the steps of one change, in order) on the host, stopping at the first that
+/// fails: one command as it is, several as one script. Returns the outputs of the commands
+/// that ran (the last one failed if fewer than all did).
+async fn exec_steps(
+    ctx: &TaskCtx<'_>,
+    cmds: &[RemoteCommand],
+) -> Result<Vec<ExecOutput>, ModuleError> {
+    let nonce = match cmds {
+        [_, _, ..] => sequence::nonce(),
+        _ => None,
+    };
+    let Some(nonce) = nonce else {
+        let mut outs = Vec::with_capacity(cmds.len());
+        for c in cmds {
+            let out = ctx.transport.exec(c).await?;
+            let failed = out.rc != 0;
+            outs.push(out);
+            if failed {
+                break;
+            }
+        }
+        return Ok(outs);
+    };
+    let mut script = sequence::command(cmds, &nonce, sequence::Mode::UntilFailure);
+    script.timeout = ctx.timeout;
+    let out = ctx.transport.exec(&script).await?;
+    match sequence::parse(&out.stdout, &out.stderr, &nonce) {
+        Some(outs)
+            if out.rc == 0
+                && !outs.is_empty()
+                && outs.len() <= cmds.len()
+                && (outs.len() == cmds.len() || outs.last().is_some_and(|o| o.rc != 0)) =>
+        {
+            Ok(outs)
+        }
+        // The script itself did not finish (killed, say): which steps ran is unknown.
+        _ => Err(ModuleError::Failed(format!(
+            "the commands of this change did not all report back (exit code {}): {}",
+            out.rc,
+            out.stderr_str()
+        ))),
     }
 }
 

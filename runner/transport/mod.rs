@@ -11,6 +11,7 @@ pub mod host_lock;
 pub mod local;
 pub mod probe_cache;
 pub mod report;
+pub mod sequence;
 pub mod spec;
 pub mod ssh;
 

@@ -21,20 +21,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::sequence::{self, Mode};
 use super::{ExecOutput, PutFile, Transport, TransportError};
-use crate::command::{Become, Program, RemoteCommand};
+use crate::command::{Become, RemoteCommand};
 
 /// The first batch size, and the bounds of the adaptive one.
 const START_WINDOW: usize = 32;
 const MAX_WINDOW: usize = 64;
 /// Tasks in a row without a change after which a host that stopped batching starts again.
 const QUIET_RESTART: usize = 3;
-
-/// The start of the marker line after each probe's output in a batch.
-const MARK: &str = "WLPROBE";
-
-/// How a batch is run.
-const BATCH_ARGV: [&str; 3] = ["/bin/sh", "-s", "windlass-probe-batch"];
 
 #[derive(Default)]
 struct State {
@@ -90,95 +85,7 @@ impl ProbeCache {
     /// Whether `cmd` can go into a batch: no stdin of its own (and no become password, which
     /// travels on stdin), no timeout of its own.
     pub fn batchable(cmd: &RemoteCommand) -> bool {
-        cmd.stdin.is_none()
-            && cmd.timeout.is_none()
-            && !cmd
-                .become_
-                .as_ref()
-                .is_some_and(|b: &Become| b.with_password)
-    }
-
-    /// The shell script that runs `cmds` one after the other, each in its own subshell with
-    /// no stdin, and ends each one's output and error output with a marker line holding
-    /// `nonce` (and, on the output, the exit code).
-    ///
-    /// The outputs stream straight back: no scratch files, no `wc`/`cat` per probe, so a
-    /// probe costs the host only its own processes. The markers cannot be forged by what a
-    /// probe prints (a file's content, say): `nonce` is random per batch and the script
-    /// travels on stdin ([`ProbeCache::batch_command`]), so it is not visible in the host's
-    /// process list either.
-    pub fn batch_script(cmds: &[RemoteCommand], nonce: &str) -> String {
-        let mut s = String::new();
-        for c in cmds {
-            match &c.program {
-                // A plain script runs in a subshell of the batch's own `/bin/sh`: the same
-                // shell as `/bin/sh -c` would start, without starting it (`set --` drops the
-                // batch's label argument).
-                Program::Shell(body)
-                    if c.chdir.is_none() && c.env.is_empty() && c.become_.is_none() =>
-                {
-                    s.push_str("( set --; ");
-                    s.push_str(body);
-                    s.push('\n');
-                }
-                _ => {
-                    s.push_str("( ");
-                    s.push_str(&c.to_shell());
-                    s.push(' ');
-                }
-            }
-            s.push_str(") </dev/null; printf '\\n%s %s\\n' ");
-            s.push_str(MARK);
-            s.push_str(nonce);
-            s.push_str(" \"$?\"; printf '\\n%s\\n' ");
-            s.push_str(MARK);
-            s.push_str(nonce);
-            s.push_str(" >&2\n");
-        }
-        s
-    }
-
-    /// The command that runs [`ProbeCache::batch_script`]: `/bin/sh -s` reading it on stdin
-    /// (its one argument only labels it in the host's process list, and for `-vvv`).
-    pub fn batch_command(cmds: &[RemoteCommand], nonce: &str) -> RemoteCommand {
-        RemoteCommand::argv(BATCH_ARGV).with_stdin(Self::batch_script(cmds, nonce))
-    }
-
-    /// Whether `cmd` is a batch made by [`ProbeCache::batch_command`].
-    pub fn is_batch(cmd: &RemoteCommand) -> bool {
-        matches!(&cmd.program, Program::Argv(a) if a == &BATCH_ARGV) && cmd.stdin.is_some()
-    }
-
-    /// A fresh marker nonce: 128 random bits from the OS, in hex. `None` when the OS gives
-    /// none (then there is no batch).
-    pub fn nonce() -> Option<String> {
-        use std::io::Read;
-        let mut b = [0u8; 16];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut b))
-            .ok()?;
-        Some(hex::encode(b))
-    }
-
-    /// Split a batch's output and error output into one [`ExecOutput`] per command; `None`
-    /// if they are not what [`ProbeCache::batch_script`] prints for `n` commands.
-    pub fn parse_batch(out: &[u8], err: &[u8], n: usize, nonce: &str) -> Option<Vec<ExecOutput>> {
-        let mark = format!("\n{MARK}{nonce}");
-        let (mut out, mut err) = (out, err);
-        let mut outs = Vec::with_capacity(n);
-        for _ in 0..n {
-            let at = find(out, mark.as_bytes())?;
-            let stdout = out[..at].to_vec();
-            let rest = out[at + mark.len()..].strip_prefix(b" ")?;
-            let nl = rest.iter().position(|b| *b == b'\n')?;
-            let rc = std::str::from_utf8(&rest[..nl]).ok()?.parse::<i32>().ok()?;
-            out = &rest[nl + 1..];
-            let at = find(err, mark.as_bytes())?;
-            let stderr = err[..at].to_vec();
-            err = err[at + mark.len()..].strip_prefix(b"\n")?;
-            outs.push(ExecOutput { rc, stdout, stderr });
-        }
-        (out.is_empty() && err.is_empty()).then_some(outs)
+        sequence::joinable(cmd) && cmd.timeout.is_none()
     }
 
     /// Whether answers of the current batch are still waiting for their probes (then no new
@@ -219,20 +126,23 @@ impl ProbeCache {
         if owned.is_empty() || counts.values().sum::<usize>() < 2 {
             return;
         }
-        let Some(nonce) = Self::nonce() else {
+        let Some(nonce) = sequence::nonce() else {
             return;
         };
         let epoch = self.state().epoch;
-        let batch = Self::batch_command(&owned, &nonce);
+        let batch = sequence::command(&owned, &nonce, Mode::All);
         let Ok(out) = self.inner.exec(&batch).await else {
             return;
         };
         if out.rc != 0 {
             return;
         }
-        let Some(outs) = Self::parse_batch(&out.stdout, &out.stderr, owned.len(), &nonce) else {
+        let Some(outs) = sequence::parse(&out.stdout, &out.stderr, &nonce) else {
             return;
         };
+        if outs.len() != owned.len() {
+            return;
+        }
         let mut st = self.state();
         if st.epoch != epoch {
             return;
@@ -244,11 +154,6 @@ impl ProbeCache {
             st.entries.insert(line, (o, n));
         }
     }
-}
-
-/// Where `needle` first occurs in `hay`.
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
 }
 
 #[async_trait::async_trait]
@@ -308,74 +213,5 @@ impl Transport for ProbeCache {
 
     fn probe_batch(&self) -> Option<&ProbeCache> {
         Some(self)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batch_output_round_trips_through_sh() {
-        let cmds = vec![
-            RemoteCommand::argv(["printf", "a\\nb"]),
-            RemoteCommand::shell("echo err >&2; exit 3"),
-            RemoteCommand::argv(["cat", "/nonexistent/x"]),
-            // A probe that prints marker lookalikes, a NUL, no final newline, and tries to
-            // read the batch's stdin (it must see none of the script).
-            RemoteCommand::shell(
-                "printf '\\nWLPROBE 1\\nWLPROBEx 0\\n'; printf '\\000bin'; \
-                 printf '\\nWLPROBE\\n' >&2; cat",
-            )
-            .with_chdir("/"),
-            RemoteCommand::shell("printf 'no newline'"),
-        ];
-        let nonce = ProbeCache::nonce().expect("urandom");
-        assert_eq!(nonce.len(), 32);
-        assert_ne!(nonce, ProbeCache::nonce().unwrap());
-        let batch = ProbeCache::batch_command(&cmds, &nonce);
-        assert!(
-            !batch.to_shell().contains(&nonce),
-            "the nonce stays off the command line"
-        );
-        assert!(ProbeCache::is_batch(&batch));
-        assert!(!ProbeCache::is_batch(&RemoteCommand::argv(BATCH_ARGV)));
-        let mut child = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(batch.to_shell())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(batch.stdin.as_deref().unwrap())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        let outs =
-            ProbeCache::parse_batch(&out.stdout, &out.stderr, cmds.len(), &nonce).expect("parses");
-        assert_eq!(outs[0].stdout, b"a\nb");
-        assert_eq!((outs[0].rc, outs[0].stderr.as_slice()), (0, &b""[..]));
-        assert_eq!((outs[1].rc, outs[1].stderr.as_slice()), (3, &b"err\n"[..]));
-        assert_ne!(outs[2].rc, 0);
-        assert!(!outs[2].stderr.is_empty());
-        assert_eq!(outs[3].stdout, b"\nWLPROBE 1\nWLPROBEx 0\n\0bin");
-        assert_eq!(outs[3].stderr, b"\nWLPROBE\n");
-        assert_eq!(
-            (outs[4].rc, outs[4].stdout.as_slice()),
-            (0, &b"no newline"[..])
-        );
-        // Wrong count, another nonce or trailing bytes: not a batch.
-        assert!(
-            ProbeCache::parse_batch(&out.stdout, &out.stderr, cmds.len() - 1, &nonce).is_none()
-        );
-        let other = ProbeCache::nonce().unwrap();
-        assert!(ProbeCache::parse_batch(&out.stdout, &out.stderr, cmds.len(), &other).is_none());
-        assert!(ProbeCache::parse_batch(b"garbage", b"", 1, &nonce).is_none());
     }
 }

@@ -4,7 +4,7 @@
 //! debugging a module needs the exact shell line. This wrapper sits right on the
 //! connection, under the host lock, the become-password feeder and the probe batcher, so it
 //! sees what really goes to the host: the lock command, sudo's password check, one batch
-//! for many prefetched probes, shown with its script (answers taken from a batch run
+//! for many prefetched probes or the steps of a change, shown with its script (answers taken from a batch run
 //! nothing and are not reported). Each exec, put and get becomes one [`Event::Command`].
 //!
 //! Why it is safe to show: a command's stdin (file contents, the become password) is never
@@ -57,10 +57,10 @@ impl Reporting {
     }
 
     /// The line shown for `cmd`: its shell line with secret-looking environment values
-    /// masked (stdin is never part of it, except for a probe batch: its script is the
-    /// probes' lines, shown as a here-document).
+    /// masked (stdin is never part of it, except for a sequence of commands sent as one
+    /// script — probes, the steps of a change — shown as a here-document).
     pub fn shown_line(cmd: &RemoteCommand) -> String {
-        if super::probe_cache::ProbeCache::is_batch(cmd) {
+        if super::sequence::is_sequence(cmd) {
             let script = String::from_utf8_lossy(cmd.stdin.as_deref().unwrap_or_default());
             return format!(
                 "{} <<'WINDLASS_BATCH'\n{script}WINDLASS_BATCH",
