@@ -792,9 +792,9 @@ fn vvv_shows_each_command_with_rc_censors_no_log_and_never_file_contents() {
     assert!(out.contains("<h1> EXEC (censored due to no_log)"), "{out}");
     assert!(!out.contains("hidden-marker"), "{out}");
     assert!(
-        out.lines()
-            .any(|l| l.starts_with("<h1> EXEC ")
-                && l.contains(&format!("d={}; p=", dest.display()))),
+        out.lines().any(
+            |l| l.starts_with("<h1> EXEC ") && l.contains(&format!("d={}; p=", dest.display()))
+        ),
         "the write is shown: {out}"
     );
     // A put shows its destination only; the script's one command, not its content.

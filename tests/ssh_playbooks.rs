@@ -547,3 +547,65 @@ fn a_second_run_is_refused_while_a_host_is_locked() {
     );
     assert!(on_host(3, "ls /tmp/windlass.lock 2>&1").contains("No such file"));
 }
+
+/// The binary's masters connect through its dialer (runner/transport/dialer.rs: the
+/// socket with TCP_NODELAY, unit-tested there), as the master's generated ssh config
+/// shows while it runs; a host whose ssh options route or bind the connection themselves
+/// (here `BindAddress`) is connected by ssh alone, as before.
+#[test]
+fn masters_use_the_dialer_unless_the_ssh_options_route_the_connection() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(inv) = testhosts("dialer") else {
+        return;
+    };
+    let (name, addr, key) = hosts(&inv)[0].clone();
+    // The address this machine reaches the host from, for BindAddress.
+    let local = {
+        let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        s.connect((addr.as_str(), 22)).unwrap();
+        s.local_addr().unwrap().ip().to_string()
+    };
+    for (args, dialer) in [("", true), (&*format!("-o BindAddress={local}"), false)] {
+        let p = Project::new();
+        p.file(
+            "hosts.yml",
+            &format!(
+                "all:\n  hosts:\n    {name}:\n      ansible_host: {addr}\n      ansible_port: 22\n      ansible_user: root\n      ansible_ssh_private_key_file: {key}\n      ansible_host_key_checking: false\n      ansible_ssh_common_args: '{args}'\n"
+            ),
+        );
+        p.file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: sleep 3\n",
+        );
+        assert!(
+            master_control_dir(&addr).is_none(),
+            "another master to {addr} runs"
+        );
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+            .args(["run", "site.yml", "-i", "hosts.yml"])
+            .current_dir(p.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let (_, dir) = master_control_dir(&addr).expect("the ssh master");
+        // The pool's generated configs: `<n>.conf` beside the masters' directories.
+        let confs: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| {
+                let path = e.ok()?.path();
+                (path.extension()? == "conf").then(|| std::fs::read_to_string(path).ok())?
+            })
+            .collect();
+        let out = child.wait_with_output().unwrap();
+        let t = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{t}");
+        let dials = confs.iter().any(|c| {
+            c.lines()
+                .any(|l| l.starts_with("ProxyCommand ") && l.contains(" __dial %h %p "))
+                && c.lines().any(|l| l == "ProxyUseFdpass yes")
+        });
+        assert_eq!(dials, dialer, "args {args:?}: {confs:#?}");
+    }
+}

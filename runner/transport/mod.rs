@@ -7,6 +7,7 @@
 //! the system OpenSSH client with one ControlMaster per host. Embedders may bring their own.
 
 pub mod become_password;
+pub mod dialer;
 pub mod host_lock;
 pub mod local;
 pub mod probe_cache;

@@ -23,6 +23,10 @@
 //!   `ControlPath`, `ControlPersist`, `BatchMode`) and flags without a config equivalent are
 //!   ignored with a warning.
 //!
+//! The master's TCP connection is opened by windlass's dialer ([`super::dialer`]: the
+//! same connect, with `TCP_NODELAY`, handed to ssh through `ProxyUseFdpass`) unless the
+//! host's effective ssh configuration routes or binds the connection itself.
+//!
 //! Masters live in a short private directory under `/tmp` (socket paths must stay under
 //! ~100 bytes), made once per pool and removed with it. `ControlPersist` is bounded
 //! ([`CONTROL_PERSIST`]) so a master orphaned by a killed run goes away by itself; a master
@@ -37,6 +41,8 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+
+use super::dialer;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Mutex, Semaphore};
@@ -287,12 +293,66 @@ impl SshHost {
         if spec.address.is_empty() || spec.address.starts_with('-') {
             return Err(format!("invalid host address {:?}", spec.address));
         }
-        let plan = Plan::new(spec);
+        let mut plan = Plan::new(spec);
         for w in &plan.warnings {
             tracing::warn!(host = %spec.inventory_hostname, "{w}");
         }
+        let dial_errors = dir.path().join(format!("{}.dial", self.seq));
+        let _ = std::fs::remove_file(&dial_errors);
+        if let Some(program) = dialer::program()
+            && let Some(route) = self.route(&plan, dir.path()).await
+        {
+            plan.config_lines
+                .extend(route.config_lines(program, &dial_errors));
+        }
         let b = self.builder(&plan, dir.path())?;
-        b.connect_mux(&spec.address).await.map_err(connect_error)
+        b.connect_mux(&spec.address).await.map_err(|e| {
+            // The dialer's own words ("Connection refused") beat ssh's "proxy dialer did not
+            // pass back a connection".
+            match std::fs::read_to_string(&dial_errors) {
+                Ok(m) if !m.trim().is_empty() => m.trim().to_string(),
+                _ => connect_error(e),
+            }
+        })
+    }
+
+    /// Whether this host's master can connect through the dialer, from the effective
+    /// configuration ssh would use (`ssh -G` with the master's config file, port, user and
+    /// connect timeout); `None` when ssh must connect by itself or cannot tell.
+    async fn route(&self, plan: &Plan, dir: &Path) -> Option<dialer::Route> {
+        let spec = &self.spec;
+        let mut g = tokio::process::Command::new("ssh");
+        g.arg("-G");
+        if plan.config_lines.is_empty() {
+            if let Some(c) = &plan.user_config {
+                g.arg("-F").arg(c);
+            }
+        } else {
+            let path = dir.join(format!("{}.conf", self.seq));
+            std::fs::write(&path, plan.config_file()).ok()?;
+            g.arg("-F").arg(path);
+        }
+        if let Some(p) = spec.port {
+            g.arg("-p").arg(p.to_string());
+        }
+        if let Some(u) = &spec.user {
+            g.arg("-l").arg(u);
+        }
+        g.arg("-o")
+            .arg(format!(
+                "ConnectTimeout={}",
+                plan.connect_timeout.as_secs().max(1)
+            ))
+            .arg("--")
+            .arg(&spec.address)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let out = g.output().await.ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        dialer::Route::from_effective_config(&String::from_utf8_lossy(&out.stdout))
     }
 
     /// The ssh invocation of this host's master: everything but the address.
