@@ -50,6 +50,8 @@ fn main() {
         eprintln!("roundtrip: set WINDLASS_TESTHOSTS to a testhosts.sh inventory");
         return;
     };
+    // Connect as the `windlass` binary does: through its dialer (TCP_NODELAY).
+    windlass::transport::dialer::enable(env!("CARGO_BIN_EXE_windlass").into());
     let inventory = Inventory::load(std::slice::from_ref(&inv)).unwrap();
     let hosts = inventory.host_names();
     let first = hosts[0].clone();
