@@ -36,12 +36,13 @@ pub fn enable(program: PathBuf) {
     let _ = PROGRAM.set(program);
 }
 
-/// The dialer program, unless none was enabled or `WINDLASS_SSH_DIALER=0`.
+/// The dialer program, unless none was enabled, it is gone (a binary replaced or removed
+/// while a run goes on: ssh then connects by itself), or `WINDLASS_SSH_DIALER=0`.
 pub fn program() -> Option<&'static Path> {
     if std::env::var_os("WINDLASS_SSH_DIALER").is_some_and(|v| v == "0") {
         return None;
     }
-    PROGRAM.get().map(PathBuf::as_path)
+    PROGRAM.get().map(PathBuf::as_path).filter(|p| p.is_file())
 }
 
 /// How a master reaches its host through the dialer: what `ssh -G` says of the connection.
