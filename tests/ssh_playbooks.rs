@@ -190,6 +190,29 @@ fn master_control_dir(addr: &str) -> Option<(u32, std::path::PathBuf)> {
     None
 }
 
+/// `hosts.yml` with `host` (name, address, key) alone, with an explicit `ansible_port: 22`
+/// (which [`master_control_dir`] looks for) and `ansible_ssh_common_args`.
+fn port_22_inventory(p: &Project, host: &(String, String, String), common_args: &str) {
+    let (name, addr, key) = host;
+    p.file(
+        "hosts.yml",
+        &format!(
+            "all:\n  hosts:\n    {name}:\n      ansible_host: {addr}\n      ansible_port: 22\n      ansible_user: root\n      ansible_ssh_private_key_file: {key}\n      ansible_host_key_checking: false\n      ansible_ssh_common_args: '{common_args}'\n"
+        ),
+    );
+}
+
+/// Start `windlass run site.yml -i hosts.yml` in `p`, output captured.
+fn spawn_run(p: &Project) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "site.yml", "-i", "hosts.yml"])
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -197,14 +220,9 @@ fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
         return;
     };
     let hs = hosts(&inv);
-    let (name, addr, key) = hs[0].clone();
+    let addr = hs[0].1.clone();
     let p = Project::new();
-    p.file(
-        "hosts.yml",
-        &format!(
-            "all:\n  hosts:\n    {name}:\n      ansible_host: {addr}\n      ansible_port: 22\n      ansible_user: root\n      ansible_ssh_private_key_file: {key}\n      ansible_host_key_checking: false\n"
-        ),
-    );
+    port_22_inventory(&p, &hs[0], "");
     p.file(
         "site.yml",
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: sleep 20\n",
@@ -213,13 +231,7 @@ fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
         master_control_dir(&addr).is_none(),
         "another master to {addr} is running"
     );
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
-        .args(["run", "site.yml", "-i", "hosts.yml"])
-        .current_dir(p.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(&p);
     let t0 = std::time::Instant::now();
     let (_, dir) = loop {
         if let Some(m) = master_control_dir(&addr) {
@@ -558,7 +570,8 @@ fn masters_use_the_dialer_unless_the_ssh_options_route_the_connection() {
     let Some(inv) = testhosts("dialer") else {
         return;
     };
-    let (name, addr, key) = hosts(&inv)[0].clone();
+    let host = hosts(&inv)[0].clone();
+    let addr = host.1.clone();
     // The address this machine reaches the host from, for BindAddress.
     let local = {
         let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
@@ -567,12 +580,7 @@ fn masters_use_the_dialer_unless_the_ssh_options_route_the_connection() {
     };
     for (args, dialer) in [("", true), (&*format!("-o BindAddress={local}"), false)] {
         let p = Project::new();
-        p.file(
-            "hosts.yml",
-            &format!(
-                "all:\n  hosts:\n    {name}:\n      ansible_host: {addr}\n      ansible_port: 22\n      ansible_user: root\n      ansible_ssh_private_key_file: {key}\n      ansible_host_key_checking: false\n      ansible_ssh_common_args: '{args}'\n"
-            ),
-        );
+        port_22_inventory(&p, &host, args);
         p.file(
             "site.yml",
             "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: sleep 3\n",
@@ -581,13 +589,7 @@ fn masters_use_the_dialer_unless_the_ssh_options_route_the_connection() {
             master_control_dir(&addr).is_none(),
             "another master to {addr} runs"
         );
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
-            .args(["run", "site.yml", "-i", "hosts.yml"])
-            .current_dir(p.path())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_run(&p);
         std::thread::sleep(std::time::Duration::from_millis(1500));
         let (_, dir) = master_control_dir(&addr).expect("the ssh master");
         // The pool's generated configs: `<n>.conf` beside the masters' directories.

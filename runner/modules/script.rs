@@ -241,35 +241,21 @@ mod tests {
                 None,
                 chdir,
             );
-            let mut child = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(c.to_shell())
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(c.stdin.as_deref().unwrap())
-                .unwrap();
-            child.wait_with_output().unwrap()
+            crate::transport::local::LocalTransport::exec_blocking(&c)
         };
         let out = run(
             b"#!/bin/sh\nprintf '%s|' \"$@\" \"$(pwd)\"; exit 3\n",
             Some("/"),
         );
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|$(id)|/|");
-        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(out.rc, 3);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&base).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         assert_eq!(std::fs::read_dir(&base).unwrap().count(), 0);
         // A chdir that does not exist: nothing runs, nothing is left.
         let out = run(b"#!/bin/sh\necho ran\n", Some("/nonexistent/dir"));
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(out.rc, 1);
         assert!(out.stdout.is_empty());
         assert_eq!(std::fs::read_dir(&base).unwrap().count(), 0);
     }

@@ -21,6 +21,20 @@ impl LocalTransport {
     }
 }
 
+impl LocalTransport {
+    /// Run `cmd` here and wait for it, outside any runtime: for unit tests that check what a
+    /// command value really does in a shell.
+    #[cfg(test)]
+    pub(crate) fn exec_blocking(cmd: &RemoteCommand) -> ExecOutput {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(LocalTransport::new().exec(cmd))
+            .expect("/bin/sh runs")
+    }
+}
+
 #[async_trait::async_trait]
 impl Transport for LocalTransport {
     async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {

@@ -142,27 +142,7 @@ mod tests {
 
     /// Run `cmd` (a sequence) with this machine's /bin/sh, as a host would.
     fn run(cmd: &RemoteCommand) -> ExecOutput {
-        use std::io::Write;
-        let mut child = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(cmd.to_shell())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(cmd.stdin.as_deref().unwrap())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        ExecOutput {
-            rc: o.status.code().unwrap_or(-1),
-            stdout: o.stdout,
-            stderr: o.stderr,
-        }
+        crate::transport::local::LocalTransport::exec_blocking(cmd)
     }
 
     fn cmds() -> Vec<RemoteCommand> {

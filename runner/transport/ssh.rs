@@ -323,14 +323,8 @@ impl SshHost {
         let spec = &self.spec;
         let mut g = tokio::process::Command::new("ssh");
         g.arg("-G");
-        if plan.config_lines.is_empty() {
-            if let Some(c) = &plan.user_config {
-                g.arg("-F").arg(c);
-            }
-        } else {
-            let path = dir.join(format!("{}.conf", self.seq));
-            std::fs::write(&path, plan.config_file()).ok()?;
-            g.arg("-F").arg(path);
+        if let Some(c) = self.config_path(plan, dir).ok()? {
+            g.arg("-F").arg(c);
         }
         if let Some(p) = spec.port {
             g.arg("-p").arg(p.to_string());
@@ -380,17 +374,23 @@ impl SshHost {
         if let Some(k) = &spec.private_key {
             b.keyfile(k);
         }
-        if plan.config_lines.is_empty() {
-            if let Some(c) = &plan.user_config {
-                b.config_file(c);
-            }
-        } else {
-            let path = dir.join(format!("{}.conf", self.seq));
-            std::fs::write(&path, plan.config_file())
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            b.config_file(&path);
+        if let Some(c) = self.config_path(plan, dir)? {
+            b.config_file(c);
         }
         Ok(b)
+    }
+
+    /// The `-F` file of this host's ssh: the generated one when the plan has config lines
+    /// (written now, into `dir`), else the user's own if one was named, else none (ssh's
+    /// defaults).
+    fn config_path(&self, plan: &Plan, dir: &Path) -> Result<Option<PathBuf>, String> {
+        if plan.config_lines.is_empty() {
+            return Ok(plan.user_config.clone());
+        }
+        let path = dir.join(format!("{}.conf", self.seq));
+        std::fs::write(&path, plan.config_file())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(Some(path))
     }
 
     /// Mark the master as dead (if `session` is still the current one) and say why.
