@@ -163,6 +163,7 @@ impl Planned for Blockinfile {
     }
 
     fn probe(&self, p: &BlockinfileParams) -> Result<Option<RemoteCommand>, String> {
+        fileops::check_path("path", &p.path)?;
         Ok(Some(fileops::probe_text(&p.path)))
     }
 
@@ -172,7 +173,7 @@ impl Planned for Blockinfile {
         facts: Option<&ExecOutput>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let f = fileops::parse_facts(facts.ok_or("blockinfile needs its probe")?)?;
+        let f = fileops::parse_facts(&p.path, facts.ok_or("blockinfile needs its probe")?)?;
         let mut result = ResultMap::new();
         let (new, mut msg) = edit(p, &fileops::text_of(&f)?)?;
         if !f.exists() {
@@ -205,8 +206,8 @@ impl Planned for Blockinfile {
         )
     }
 
-    fn finish(&self, _p: &BlockinfileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        fileops::finish_backup(result, outputs, "backup_file");
+    fn finish(&self, p: &BlockinfileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        fileops::finish_backup(result, outputs, &p.path, "backup_file");
     }
 }
 
@@ -261,7 +262,7 @@ mod tests {
     fn golden_blockinfile() {
         let out = |s: &str| ExecOutput {
             rc: 0,
-            stdout: s.as_bytes().to_vec(),
+            stdout: super::fileops::reply_of(s),
             stderr: vec![],
         };
         let mut q = p(

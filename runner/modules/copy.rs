@@ -84,6 +84,8 @@ pub struct Copy;
 pub struct PutRequest<'a> {
     /// The destination as given.
     pub dest: &'a str,
+    /// The basename a `dest` directory gets the file under (`src`'s), if any.
+    pub basename: Option<&'a str>,
     /// The content to write (unused with `remote_src`).
     pub content: &'a [u8],
     /// Requested attributes.
@@ -100,8 +102,10 @@ pub struct PutRequest<'a> {
     pub diff: bool,
 }
 
-/// The probe for a put: resolves `dest/` to `dest/<basename>`, reports the destination and
-/// whether its directory exists (and, with `remote_src`, the source's checksum).
+/// The probe for a put: resolves `dest/` to `dest/<basename>` as [`put_path`] does, and
+/// reports whether `dest` is a directory, then the destination's facts (and, with
+/// `remote_src`, the source's checksum and size). The path is never printed back: the
+/// controller composes the same one from what it sent.
 pub fn put_probe(
     dest: &str,
     basename: Option<&str>,
@@ -111,14 +115,14 @@ pub fn put_probe(
     let mut s = format!("d={}; p=\"$d\"; ", quote(dest));
     match basename {
         Some(b) => s.push_str(&format!(
-            "case \"$d\" in */) p=\"$d\"{b};; *) if [ -d \"$d\" ]; then p=\"$d/\"{b}; fi;; esac; ",
+            "case \"$d\" in */) p=\"$d\"{b};; *) if [ -d \"$d\" ]; then p=\"$d/\"{b}; printf 'into_dir=1\\0'; fi;; esac; ",
             b = quote(b)
         )),
-        None => s.push_str("if [ -d \"$d\" ]; then echo destdir=1; fi; "),
+        None => s.push_str("if [ -d \"$d\" ]; then printf 'destdir=1\\0'; fi; "),
     }
     if let Some(src) = remote_src {
         s.push_str(&format!(
-            "if [ -f {src} ]; then printf 'src_checksum=%s\\nsrc_size=%s\\n' \"$(sha1sum < {src} | cut -d' ' -f1)\" \"$(stat -L -c %s -- {src})\"; else echo src_missing=1; fi; ",
+            "if [ -f {src} ]; then printf 'src_checksum=%s\\0src_size=%s\\0' \"$(sha1sum < {src} | cut -d' ' -f1)\" \"$(stat -L -c %s -- {src})\"; else printf 'src_missing=1\\0'; fi; ",
             src = quote(src)
         ));
     }
@@ -131,9 +135,26 @@ pub fn put_probe(
     RemoteCommand::shell(s)
 }
 
+/// The path a put writes, composed as [`put_probe`]'s shell does: `dest<basename>` for a
+/// `dest` ending in `/`, `dest/<basename>` when the probe found `dest` to be a directory,
+/// else `dest`.
+pub fn put_path(dest: &str, basename: Option<&str>, into_dir: bool) -> String {
+    match basename {
+        Some(b) if dest.ends_with('/') => format!("{dest}{b}"),
+        Some(b) if into_dir => format!("{dest}/{b}"),
+        _ => dest.to_string(),
+    }
+}
+
 /// Decide a put from the probe: nothing, attributes only, or a (validated) write.
 pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> {
-    let f = fileops::parse_facts(out)?;
+    fileops::check_path("dest", req.dest)?;
+    let into_dir = crate::modules::reply::parse(&out.stdout)
+        .ok()
+        .and_then(|r| r.flag("into_dir").ok())
+        .unwrap_or(false);
+    let path = put_path(req.dest, req.basename, into_dir);
+    let f = fileops::parse_facts(&path, out)?;
     if f.get("destdir") == Some("1") {
         return Err(format!(
             "can not use content with a dir as dest: {}",
@@ -148,12 +169,19 @@ pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> 
             if f.get("src_missing") == Some("1") {
                 return Err(format!("Source {src} not found"));
             }
-            (
-                f.get("src_checksum").unwrap_or_default().to_string(),
-                f.get("src_size")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0u64),
-            )
+            let sum = f.get("src_checksum").unwrap_or_default();
+            let size = f.get("src_size").and_then(|s| s.parse::<u64>().ok());
+            match size {
+                Some(size) if !sum.is_empty() && sum.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    (sum.to_string(), size)
+                }
+                _ => {
+                    return Err(crate::modules::reply::unexpected(
+                        "no checksum and size of the source",
+                        &out.stdout,
+                    ));
+                }
+            }
         }
         None => (fileops::sha1_hex(req.content), req.content.len() as u64),
     };
@@ -213,7 +241,7 @@ pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> 
     let mut diffs = Vec::new();
     if req.diff && req.remote_src.is_none() {
         let before = if f.exists() {
-            f.content.as_deref()
+            f.content_within(fileops::MAX_DIFF_SIZE)
         } else {
             Some(&b""[..])
         };
@@ -267,6 +295,10 @@ impl Planned for Copy {
 
     fn probe(&self, p: &CopyParams) -> Result<Option<RemoteCommand>, String> {
         check_params(p)?;
+        fileops::check_path("dest", &p.dest)?;
+        if let Some(src) = p.src.as_deref().filter(|_| p.remote_src) {
+            fileops::check_path("src", src)?;
+        }
         let base = p.src.as_deref().map(basename);
         let remote = p.src.as_deref().filter(|_| p.remote_src);
         Ok(Some(put_probe(&p.dest, base, remote, p.diff)))
@@ -287,6 +319,7 @@ impl Planned for Copy {
         let mut plan = put_plan(
             &PutRequest {
                 dest: &p.dest,
+                basename: p.src.as_deref().map(basename),
                 content,
                 attrs: Attrs {
                     mode: p.mode.clone(),
@@ -308,7 +341,8 @@ impl Planned for Copy {
     }
 
     fn finish(&self, _p: &CopyParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        fileops::apply_final(result, outputs, "backup_file");
+        let dest = result_dest(result);
+        fileops::apply_final(result, outputs, &dest, "backup_file");
     }
 }
 
@@ -323,6 +357,15 @@ fn check_params(p: &CopyParams) -> Result<(), String> {
         return Err("remote_src needs src".into());
     }
     Ok(())
+}
+
+/// The path a put wrote, as its plan reported it (`dest`).
+pub fn result_dest(result: &ResultMap) -> String {
+    result
+        .get("dest")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The last component of a path.
@@ -344,7 +387,7 @@ mod tests {
     fn out(s: &str) -> ExecOutput {
         ExecOutput {
             rc: 0,
-            stdout: s.as_bytes().to_vec(),
+            stdout: super::fileops::reply_of(s),
             stderr: vec![],
         }
     }

@@ -182,7 +182,8 @@ impl Module for Fetch {
             .unwrap_or_else(|| PathBuf::from("."));
         let dest = local_dest(&p, ctx.host, &base);
         let probe = probe(&p).with_become(ctx.become_.clone());
-        let f = fileops::parse_facts(&ctx.transport.exec(&probe).await?)
+        fileops::check_path("src", &p.src).map_err(ModuleError::Failed)?;
+        let f = fileops::parse_facts(&p.src, &ctx.transport.exec(&probe).await?)
             .map_err(ModuleError::Failed)?;
         let local = std::fs::read(&dest).ok();
         let cx = PlanCtx {
@@ -230,12 +231,7 @@ mod tests {
     use crate::transport::ExecOutput;
 
     fn facts(probe: &str) -> FileFacts {
-        fileops::parse_facts(&ExecOutput {
-            rc: 0,
-            stdout: probe.as_bytes().to_vec(),
-            stderr: vec![],
-        })
-        .unwrap()
+        fileops::parse_facts("/etc/kubernetes/admin.conf", &fileops::out_of(probe)).unwrap()
     }
 
     #[test]

@@ -148,13 +148,13 @@ fn recurse_check(a: &Attrs) -> Option<String> {
     match &a.mode {
         Some(Mode::Octal(b)) => preds.push(format!("! -perm {b:04o}")),
         Some(Mode::Symbolic(_)) => out.push_str(
-            "if [ -d \"$p\" ]; then find \"$p\" -mindepth 1 ! -type l -printf 'recurse_mode=%y%m\\n' 2>/dev/null | sort -u; fi; ",
+            "if [ -d \"$p\" ]; then find \"$p\" -mindepth 1 ! -type l -printf 'recurse_mode=%y%m\\0' 2>/dev/null | sort -zu; fi; ",
         ),
         None => {}
     }
     if !preds.is_empty() {
         out.push_str(&format!(
-            "if [ -d \"$p\" ]; then printf 'recurse_diff=%s\\n' \"$(find \"$p\" -mindepth 1 \\( {} \\) -print 2>/dev/null | head -n 1 | wc -l)\"; fi; ",
+            "if [ -d \"$p\" ]; then printf 'recurse_diff=%s\\0' \"$(find \"$p\" -mindepth 1 \\( {} \\) -print 2>/dev/null | head -n 1 | wc -l)\"; fi; ",
             preds.join(" -o ")
         ));
     }
@@ -200,6 +200,10 @@ impl Planned for File {
 
     fn probe(&self, p: &FileParams) -> Result<Option<RemoteCommand>, String> {
         let s = check(p)?;
+        fileops::check_path("path", &p.path)?;
+        if let Some(src) = &p.src {
+            fileops::check_path("src", src)?;
+        }
         let follow = p.follow && !matches!(s, Some(State::Link | State::Hard | State::Absent));
         let mut script = format!("p={}; ", quote(&p.path));
         script.push_str(&fileops::stat_snippet(StatOpts {
@@ -208,7 +212,9 @@ impl Planned for File {
             content_limit: None,
         }));
         script.push_str(fileops::DIRNAME_SNIPPET);
-        script.push_str("if [ -d \"$q\" ]; then echo parent=1; else echo parent=0; fi; ");
+        script.push_str(
+            "if [ -d \"$q\" ]; then printf 'parent=1\\0'; else printf 'parent=0\\0'; fi; ",
+        );
         if p.recurse
             && let Some(c) = recurse_check(&attrs(p))
         {
@@ -217,13 +223,13 @@ impl Planned for File {
         if let Some(src) = &p.src {
             match s {
                 Some(State::Hard) => script.push_str(&format!(
-                    "if [ -e {s} ]; then printf 'src_inode=%s\\n' \"$(stat -c %i -- {s})\"; fi; ",
+                    "if [ -e {s} ]; then printf 'src_inode=%s\\0' \"$(stat -c %i -- {s})\"; fi; ",
                     s = quote(src)
                 )),
                 _ => {
                     // A relative link target is relative to the link's directory.
                     script.push_str(&format!(
-                        "s={}; case \"$s\" in /*) ;; *) s=\"$q/$s\";; esac; if [ -e \"$s\" ]; then echo src_exists=1; fi; ",
+                        "s={}; case \"$s\" in /*) ;; *) s=\"$q/$s\";; esac; if [ -e \"$s\" ]; then printf 'src_exists=1\\0'; fi; ",
                         quote(src)
                     ));
                 }
@@ -240,7 +246,7 @@ impl Planned for File {
         ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let s = check(p)?;
-        let f = fileops::parse_facts(facts.ok_or("file needs its probe")?)?;
+        let f = fileops::parse_facts(&p.path, facts.ok_or("file needs its probe")?)?;
         let path = p.path.as_str();
         let a = attrs(p);
         let state = match s {
@@ -382,7 +388,7 @@ impl Planned for File {
                     ));
                 }
                 match f.kind {
-                    Kind::Link if f.target.as_deref() == Some(src) => {
+                    Kind::Link if f.target.as_deref() == Some(src.as_bytes()) => {
                         steps.extend(a.steps(path, &f, nofollow)?);
                         after = a.applied(&f)?;
                     }
@@ -411,7 +417,7 @@ impl Planned for File {
                         ));
                     }
                 }
-                after.target = Some(src.to_string());
+                after.target = Some(src.as_bytes().to_vec());
             }
             State::Hard => {
                 let src = p.src.as_deref().unwrap_or_default();
@@ -462,12 +468,7 @@ impl Planned for File {
         }
         if !steps.is_empty() && state != State::Absent {
             steps.push(Step::Run {
-                cmd: RemoteCommand::argv([
-                    "stat",
-                    "--printf=final_mode=%a\\nfinal_uid=%u\\nfinal_gid=%g\\nfinal_owner=%U\\nfinal_group=%G\\n",
-                    "--",
-                    path,
-                ]),
+                cmd: RemoteCommand::argv(["stat", fileops::FINAL_STAT_FORMAT, "--", path]),
             });
         }
         Ok(Plan {
@@ -478,8 +479,8 @@ impl Planned for File {
         })
     }
 
-    fn finish(&self, _p: &FileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        fileops::apply_final(result, outputs, "backup_file");
+    fn finish(&self, p: &FileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        fileops::apply_final(result, outputs, &p.path, "backup_file");
     }
 }
 
@@ -524,7 +525,7 @@ mod tests {
         let p: FileParams = params("file", m).map_err(|e| e.to_string())?;
         let out = ExecOutput {
             rc: 0,
-            stdout: probe.as_bytes().to_vec(),
+            stdout: super::fileops::reply_of(probe),
             stderr: vec![],
         };
         File.plan(&p, Some(&out), ctx)

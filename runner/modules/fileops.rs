@@ -15,11 +15,12 @@ use serde_json::Value;
 use super::ResultMap;
 use super::params::Mode;
 use super::plan::{FileDiff, Step};
+use super::reply;
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
-/// Separates the `key=value` facts from the file content in a probe's output.
-pub const CONTENT_MARK: &str = "--windlass-content--";
+/// Introduces the file content in a probe's reply (see [`reply`]).
+pub const CONTENT_MARK: &str = reply::CONTENT;
 
 /// Largest file whose content is read for `--diff` (Ansible's `max_diff_size`).
 pub const MAX_DIFF_SIZE: u64 = 104_448;
@@ -56,7 +57,7 @@ impl Kind {
 /// The facts the probe reports about one path.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FileFacts {
-    /// The path the facts are about (after `dest/` resolution).
+    /// The path the facts are about: the one the controller sent (never read back).
     pub path: String,
     /// Its type.
     pub kind: Kind,
@@ -78,13 +79,14 @@ pub struct FileFacts {
     pub inode: u64,
     /// Number of hard links.
     pub nlink: u64,
-    /// Link target, for links.
-    pub target: Option<String>,
+    /// Link target, for links: the bytes the host holds (not necessarily UTF-8).
+    pub target: Option<Vec<u8>>,
     /// Checksum of the content, for regular files (when asked).
     pub checksum: Option<String>,
-    /// The content, for regular files (when asked).
+    /// The content, for regular files (when asked): at most the limit asked for plus one
+    /// byte, so a longer one shows as longer than the limit.
     pub content: Option<Vec<u8>>,
-    /// Other `key=value` lines the probe printed.
+    /// Other `key=value` records the probe printed (a module's own).
     pub extra: Vec<(String, String)>,
 }
 
@@ -101,6 +103,11 @@ impl FileFacts {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The content, when the probe read it whole (no longer than `limit`).
+    pub fn content_within(&self, limit: u64) -> Option<&[u8]> {
+        self.content.as_deref().filter(|c| c.len() as u64 <= limit)
+    }
 }
 
 /// Options of [`stat_snippet`].
@@ -114,43 +121,48 @@ pub struct StatOpts<'a> {
     pub content_limit: Option<u64>,
 }
 
-/// Shell text that reports on the path in shell variable `$p`, as `key=value` lines,
-/// optionally followed by [`CONTENT_MARK`] and the content. Always exits 0.
+/// The records `stat` prints for a path: every one of them, or none.
+const STAT_KEYS: [&str; 9] = [
+    "size", "mode", "uid", "gid", "owner", "group", "mtime", "inode", "nlink",
+];
+
+/// Shell text that reports on the path in shell variable `$p`, as NUL-terminated records
+/// (see [`reply`]), optionally followed by [`CONTENT_MARK`] and the content. Always exits 0.
+/// The path itself is not printed: the controller knows it.
 pub fn stat_snippet(o: StatOpts<'_>) -> String {
     let l = if o.follow { "-L " } else { "" };
-    let mut s = String::from("printf 'path=%s\\n' \"$p\"; ");
+    // The link target goes straight from readlink to the reply (a command substitution
+    // would drop its trailing newlines).
+    const TARGET: &str = "printf 'target='; readlink -n -- \"$p\"; printf '\\0'";
+    let mut s = String::new();
     if o.follow {
         s.push_str(
-            "if [ ! -e \"$p\" ]; then echo kind=absent; elif [ -d \"$p\" ]; then echo kind=directory; elif [ -f \"$p\" ]; then echo kind=file; else echo kind=other; fi; ",
+            "if [ ! -e \"$p\" ]; then printf 'kind=absent\\0'; elif [ -d \"$p\" ]; then printf 'kind=directory\\0'; elif [ -f \"$p\" ]; then printf 'kind=file\\0'; else printf 'kind=other\\0'; fi; ",
         );
-        s.push_str(
-            "if [ -L \"$p\" ]; then echo islnk=1; printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi; ",
-        );
+        s.push_str(&format!(
+            "if [ -L \"$p\" ]; then printf 'islnk=1\\0'; {TARGET}; fi; "
+        ));
     } else {
-        s.push_str(
-            "if [ -L \"$p\" ]; then echo kind=link; printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; elif [ -d \"$p\" ]; then echo kind=directory; elif [ -f \"$p\" ]; then echo kind=file; elif [ -e \"$p\" ]; then echo kind=other; else echo kind=absent; fi; ",
-        );
+        s.push_str(&format!(
+            "if [ -L \"$p\" ]; then printf 'kind=link\\0'; {TARGET}; elif [ -d \"$p\" ]; then printf 'kind=directory\\0'; elif [ -f \"$p\" ]; then printf 'kind=file\\0'; elif [ -e \"$p\" ]; then printf 'kind=other\\0'; else printf 'kind=absent\\0'; fi; "
+        ));
     }
-    // The size comes first, so the content check below can read it from `$st` without
-    // running stat again (every process counts: a converged host runs nothing but probes).
+    // One stat process prints every field straight into the reply (every process counts:
+    // a converged host runs nothing but probes).
     s.push_str(&format!(
-        "st=; if [ -e \"$p\" ] || [ -L \"$p\" ]; then st=$(stat {l}--printf='size=%s\\nmode=%a\\nuid=%u\\ngid=%g\\nowner=%U\\ngroup=%G\\nmtime=%Y\\ninode=%i\\nnlink=%h\\n' -- \"$p\") && printf '%s\\n' \"$st\"; fi; "
+        "if [ -e \"$p\" ] || [ -L \"$p\" ]; then stat {l}--printf='size=%s\\0mode=%a\\0uid=%u\\0gid=%g\\0owner=%U\\0group=%G\\0mtime=%Y\\0inode=%i\\0nlink=%h\\0' -- \"$p\"; fi; "
     ));
     if let Some(prog) = o.checksum {
         s.push_str(&format!(
-            "if [ -f \"$p\" ] && [ -r \"$p\" ] && c=$({prog} < \"$p\"); then printf 'checksum=%s\\n' \"${{c%% *}}\"; fi; "
+            "if [ -f \"$p\" ] && [ -r \"$p\" ] && c=$({prog} < \"$p\"); then printf 'checksum=%s\\0' \"${{c%% *}}\"; fi; "
         ));
     }
     if let Some(limit) = o.content_limit {
-        // With `follow`, `$st` describes the file itself; otherwise a link's target is
-        // sized on its own.
-        let size = if o.follow {
-            "sz=${st#size=}; sz=${sz%%[!0-9]*}"
-        } else {
-            "sz=$(stat -L -c %s -- \"$p\")"
-        };
+        // One byte more than the limit shows the controller a file too long to use; head
+        // replaces the cat (and the stat of a link's target) the size check once needed.
         s.push_str(&format!(
-            "if [ -f \"$p\" ]; then {size}; if [ \"${{sz:-0}}\" -le {limit} ]; then echo {CONTENT_MARK}; cat -- \"$p\"; fi; fi; "
+            "if [ -f \"$p\" ]; then printf '%s\\0' {CONTENT_MARK}; head -c {} -- \"$p\"; fi; ",
+            limit + 1
         ));
     }
     s
@@ -165,8 +177,19 @@ pub fn probe_path(path: &str, o: StatOpts<'_>) -> RemoteCommand {
     RemoteCommand::shell(format!("p={}; {}true", quote(path), stat_snippet(o)))
 }
 
-/// Parse a probe's output into facts.
-pub fn parse_facts(out: &ExecOutput) -> Result<FileFacts, String> {
+/// A path parameter the host can be given: no NUL byte (no shell, argument or file name
+/// can hold one, so it would be cut short on the way). Ansible fails the same way
+/// ("embedded null byte"). `what` names the parameter.
+pub fn check_path(what: &str, path: &str) -> Result<(), String> {
+    if path.contains('\0') {
+        return Err(format!("{what} contains a NUL byte: {:?}", path));
+    }
+    Ok(())
+}
+
+/// Parse a probe's reply about `path` (the path the probe was sent) into facts. Strict:
+/// anything but the records [`stat_snippet`] prints (plus a module's own) is an error.
+pub fn parse_facts(path: &str, out: &ExecOutput) -> Result<FileFacts, String> {
     if out.rc != 0 {
         return Err(format!(
             "probing the file failed (rc {}): {}",
@@ -174,68 +197,69 @@ pub fn parse_facts(out: &ExecOutput) -> Result<FileFacts, String> {
             out.stderr_str()
         ));
     }
-    let mark = format!("{CONTENT_MARK}\n");
-    let (head, content) = match find(&out.stdout, mark.as_bytes()) {
-        Some(i) => (
-            &out.stdout[..i],
-            Some(out.stdout[i + mark.len()..].to_vec()),
-        ),
-        None => (&out.stdout[..], None),
+    let r = reply::parse(&out.stdout)?;
+    let kind = match r.one("kind")? {
+        Some(b"file") => Kind::File,
+        Some(b"directory") => Kind::Directory,
+        Some(b"link") => Kind::Link,
+        Some(b"other") => Kind::Other,
+        Some(b"absent") => Kind::Absent,
+        Some(v) => return Err(reply::unexpected("an unknown kind", v)),
+        None => return Err(reply::unexpected("no kind", &out.stdout)),
     };
     let mut f = FileFacts {
-        content,
+        path: path.to_string(),
+        kind,
+        content: r.content.map(<[u8]>::to_vec),
+        target: r.one("target")?.map(<[u8]>::to_vec),
         ..FileFacts::default()
     };
-    let mut seen_kind = false;
-    for line in String::from_utf8_lossy(head).lines() {
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        let num = |v: &str| v.parse::<u64>().unwrap_or(0);
-        match k {
-            "path" => f.path = v.to_string(),
-            "kind" => {
-                seen_kind = true;
-                f.kind = match v {
-                    "file" => Kind::File,
-                    "directory" => Kind::Directory,
-                    "link" => Kind::Link,
-                    "other" => Kind::Other,
-                    _ => Kind::Absent,
-                }
-            }
-            "mode" => f.mode = u32::from_str_radix(v, 8).unwrap_or(0),
-            "uid" => f.uid = num(v) as u32,
-            "gid" => f.gid = num(v) as u32,
-            "owner" => f.owner = v.to_string(),
-            "group" => f.group = v.to_string(),
-            "size" => f.size = num(v),
-            "mtime" => f.mtime = v.parse().unwrap_or(0),
-            "inode" => f.inode = num(v),
-            "nlink" => f.nlink = num(v),
-            "target" => f.target = Some(v.to_string()),
-            "checksum" if !v.is_empty() => f.checksum = Some(v.to_string()),
-            _ => f.extra.push((k.to_string(), v.to_string())),
-        }
+    let mut stat_fields = 0;
+    for k in STAT_KEYS {
+        stat_fields += usize::from(r.one(k)?.is_some());
     }
-    if !seen_kind {
-        return Err(format!(
-            "unexpected probe output: {}",
-            String::from_utf8_lossy(&out.stdout)
-        ));
+    match stat_fields {
+        0 if kind == Kind::Absent => {}
+        9 => read_stat(&r, &mut f)?,
+        _ => return Err(reply::unexpected("incomplete stat output", &out.stdout)),
+    }
+    if let Some(c) = r.one("checksum")? {
+        if c.is_empty() || !c.iter().all(u8::is_ascii_hexdigit) {
+            return Err(reply::unexpected("checksum is not hex", c));
+        }
+        f.checksum = Some(String::from_utf8_lossy(c).into_owned());
+    }
+    for (k, v) in &r.records {
+        if k != &"kind" && k != &"target" && k != &"checksum" && !STAT_KEYS.contains(k) {
+            f.extra
+                .push((k.to_string(), String::from_utf8_lossy(v).into_owned()));
+        }
     }
     Ok(f)
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if hay.starts_with(needle) {
-        return Some(0);
-    }
-    // The mark always starts a line.
-    let mut nl = Vec::with_capacity(needle.len() + 1);
-    nl.push(b'\n');
-    nl.extend_from_slice(needle);
-    hay.windows(nl.len()).position(|w| w == nl).map(|i| i + 1)
+/// The fields of [`STAT_KEYS`], each checked.
+fn read_stat(r: &reply::Reply<'_>, f: &mut FileFacts) -> Result<(), String> {
+    let need = |v: Option<u64>| v.unwrap_or_default();
+    f.size = need(r.num("size")?);
+    f.mode = octal_mode(r.one("mode")?.unwrap_or_default())?;
+    f.uid = r.num("uid")?.unwrap_or_default();
+    f.gid = r.num("gid")?.unwrap_or_default();
+    f.owner = r.text("owner")?.unwrap_or_default();
+    f.group = r.text("group")?.unwrap_or_default();
+    f.mtime = r.num("mtime")?.unwrap_or_default();
+    f.inode = need(r.num("inode")?);
+    f.nlink = need(r.num("nlink")?);
+    Ok(())
+}
+
+/// Permission bits as stat's `%a` prints them (octal, at most 0o7777).
+fn octal_mode(v: &[u8]) -> Result<u32, String> {
+    std::str::from_utf8(v)
+        .ok()
+        .filter(|s| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| (b'0'..=b'7').contains(&b)))
+        .and_then(|s| u32::from_str_radix(s, 8).ok())
+        .ok_or_else(|| reply::unexpected("mode is not octal", v))
 }
 
 /// `0644`-style text of permission bits, as Ansible reports `mode`.
@@ -425,7 +449,8 @@ pub struct WriteSpec<'a> {
     pub content: &'a [u8],
     /// Attributes to set on the new file (unset ones are kept from an existing file).
     pub attrs: &'a Attrs,
-    /// Keep a timestamped copy of the old file; its path is printed as `backup_file=`.
+    /// Keep a timestamped copy of the old file; the suffix of its name is printed as a
+    /// `backup_suffix` record (the controller adds it to `dest` itself).
     pub backup: bool,
     /// A command with `%s` for the new file, which must succeed before it is moved in place.
     pub validate: Option<&'a str>,
@@ -480,7 +505,7 @@ pub fn write_step(w: &WriteSpec<'_>) -> Result<Step, String> {
     }
     if w.backup {
         s.push_str(
-            "if [ -e \"$d\" ]; then b=\"$d.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$d\" \"$b\"; printf 'backup_file=%s\\n' \"$b\"; fi; ",
+            "if [ -e \"$d\" ]; then b=\".$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$d\" \"$d$b\"; printf 'backup_suffix=%s\\0' \"$b\"; fi; ",
         );
     }
     s.push_str("mv -f -- \"$t\" \"$d\"; trap - EXIT; ");
@@ -494,37 +519,54 @@ pub fn write_step(w: &WriteSpec<'_>) -> Result<Step, String> {
     })
 }
 
-/// Prints the written file's attributes for [`apply_final`].
-const FINAL_STAT: &str = "stat --printf='final_mode=%a\\nfinal_uid=%u\\nfinal_gid=%g\\nfinal_owner=%U\\nfinal_group=%G\\n' -- \"$d\"";
+/// Prints the written file's attributes for [`apply_final`], as records (see [`reply`]).
+pub const FINAL_STAT: &str = "stat --printf='final_mode=%a\\0final_uid=%u\\0final_gid=%g\\0final_owner=%U\\0final_group=%G\\0' -- \"$d\"";
 
-/// Update `mode`/`owner`/`group`/`uid`/`gid` in a result from what a [`write_step`]
-/// printed after the rename, and add `backup_file` (under `backup_key`) when one was made.
-pub fn apply_final(result: &mut ResultMap, outputs: &[ExecOutput], backup_key: &str) {
-    for o in outputs {
-        for line in String::from_utf8_lossy(&o.stdout).lines() {
-            let Some((k, v)) = line.split_once('=') else {
-                continue;
-            };
-            match k {
-                "final_mode" => {
-                    let bits = u32::from_str_radix(v, 8).unwrap_or(0);
-                    result.insert("mode".into(), Value::String(mode_str(bits)));
-                }
-                "final_uid" | "final_gid" => {
-                    if let Ok(n) = v.parse::<u64>() {
-                        result.insert(k["final_".len()..].into(), Value::from(n));
-                    }
-                }
-                "final_owner" | "final_group" => {
-                    result.insert(k["final_".len()..].into(), Value::String(v.to_string()));
-                }
-                "backup_file" => {
-                    result.insert(backup_key.into(), Value::String(v.to_string()));
-                }
-                _ => {}
+/// The `--printf` argument of [`FINAL_STAT`], for a `stat` given as argv.
+pub const FINAL_STAT_FORMAT: &str =
+    "--printf=final_mode=%a\\0final_uid=%u\\0final_gid=%g\\0final_owner=%U\\0final_group=%G\\0";
+
+/// Update `mode`/`owner`/`group`/`uid`/`gid` in a result from what a [`write_step`] (or a
+/// [`FINAL_STAT_FORMAT`] stat) printed after the change, and add the backup of `dest` (under
+/// `backup_key`) when one was made. An output that is not such a reply is left out: the
+/// planned values stay.
+pub fn apply_final(result: &mut ResultMap, outputs: &[ExecOutput], dest: &str, backup_key: &str) {
+    for o in outputs.iter().filter(|o| !o.stdout.is_empty()) {
+        let Ok(r) = reply::parse(&o.stdout) else {
+            continue;
+        };
+        if let Ok(Some(m)) = r.one("final_mode").map(|m| m.map(octal_mode))
+            && let Ok(bits) = m
+        {
+            result.insert("mode".into(), Value::String(mode_str(bits)));
+        }
+        for k in ["uid", "gid"] {
+            if let Ok(Some(n)) = r.num::<u32>(&format!("final_{k}")) {
+                result.insert(k.into(), Value::from(n));
             }
         }
+        for k in ["owner", "group"] {
+            if let Ok(Some(v)) = r.text(&format!("final_{k}")) {
+                result.insert(k.into(), Value::String(v));
+            }
+        }
+        if let Ok(Some(suffix)) = r.one("backup_suffix")
+            && backup_suffix_ok(suffix)
+        {
+            let suffix = String::from_utf8_lossy(suffix);
+            result.insert(backup_key.into(), Value::String(format!("{dest}{suffix}")));
+        }
     }
+}
+
+/// Whether `s` is what [`write_step`]'s backup adds to a name: `.<pid>.<date>@<time>~`.
+fn backup_suffix_ok(s: &[u8]) -> bool {
+    s.len() > 2
+        && s.starts_with(b".")
+        && s.ends_with(b"~")
+        && s[1..s.len() - 1]
+            .iter()
+            .all(|b| b.is_ascii_digit() || b".-@:".contains(b))
 }
 
 /// The shell text running `validate` on `"$t"`: the command is split into words like
@@ -553,15 +595,6 @@ fn validate_text(v: &str) -> Result<String, String> {
         "if ! vout=$({} 2>&1); then printf 'failed to validate: %s\\n' \"$vout\" >&2; exit 1; fi",
         out.join(" ")
     ))
-}
-
-/// The `backup_file=` path a [`write_step`] printed, if any.
-pub fn backup_from(outputs: &[ExecOutput]) -> Option<String> {
-    outputs.iter().find_map(|o| {
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix("backup_file=").map(str::to_string))
-    })
 }
 
 /// A text diff of a file, when both sides are UTF-8 (binary files get no diff).
@@ -752,7 +785,7 @@ pub fn probe_text(path: &str) -> RemoteCommand {
 
 /// The current text of a file the probe read (empty when absent).
 pub fn text_of(f: &FileFacts) -> Result<String, String> {
-    if f.exists() && f.content.is_none() {
+    if f.exists() && f.content_within(MAX_EDIT_SIZE).is_none() {
         return Err(format!(
             "{} is not a regular file or is larger than {MAX_EDIT_SIZE} bytes",
             f.path
@@ -809,10 +842,11 @@ pub fn attrs_msg(msg: String, attrs_changed: bool) -> String {
     }
 }
 
-/// After an edit ran: report the backup file under `key` (`backup` or `backup_file`).
-pub fn finish_backup(result: &mut ResultMap, outputs: &[ExecOutput], key: &str) {
+/// After an edit of `dest` ran: report the backup file under `key` (`backup` or
+/// `backup_file`).
+pub fn finish_backup(result: &mut ResultMap, outputs: &[ExecOutput], dest: &str, key: &str) {
     let mut extra = ResultMap::new();
-    apply_final(&mut extra, outputs, key);
+    apply_final(&mut extra, outputs, dest, key);
     if let Some(b) = extra.get(key) {
         result.insert(key.into(), b.clone());
     }
@@ -851,6 +885,56 @@ pub fn edit_steps(e: &Edit<'_>, f: &FileFacts) -> Result<(Vec<Step>, Vec<FileDif
     let steps = e.attrs.steps(e.path, f, false)?;
     let changed = !steps.is_empty();
     Ok((steps, diffs, changed))
+}
+
+/// Tests: the reply a probe prints, written as the old `key=value` lines for readability
+/// (`path=` lines dropped: the probe no longer prints the path). Stat fields a line-based
+/// sample leaves out get the values the line parser defaulted them to, so a sample keeps
+/// meaning what it meant.
+#[cfg(test)]
+pub(crate) fn reply_of(text: &str) -> Vec<u8> {
+    let mark = format!("{CONTENT_MARK}\n");
+    let (head, content) = match text.find(&mark) {
+        Some(i) => (&text[..i], Some(&text[i + mark.len()..])),
+        None => (text, None),
+    };
+    let mut out = Vec::new();
+    let lines: Vec<&str> = head.lines().filter(|l| !l.starts_with("path=")).collect();
+    let has = |k: &str| lines.iter().any(|l| l.starts_with(&format!("{k}=")));
+    let exists = lines
+        .iter()
+        .any(|l| l.starts_with("kind=") && *l != "kind=absent");
+    let any_stat = STAT_KEYS.iter().any(|k| has(k));
+    for l in &lines {
+        out.extend_from_slice(l.as_bytes());
+        out.push(0);
+    }
+    if exists || any_stat {
+        for k in STAT_KEYS.iter().filter(|k| !has(k)) {
+            let v = if matches!(*k, "owner" | "group") {
+                ""
+            } else {
+                "0"
+            };
+            out.extend_from_slice(format!("{k}={v}\0").as_bytes());
+        }
+    }
+    if let Some(c) = content {
+        out.extend_from_slice(CONTENT_MARK.as_bytes());
+        out.push(0);
+        out.extend_from_slice(c.as_bytes());
+    }
+    out
+}
+
+/// Tests: [`reply_of`] as a successful command's output.
+#[cfg(test)]
+pub(crate) fn out_of(text: &str) -> ExecOutput {
+    ExecOutput {
+        rc: 0,
+        stdout: reply_of(text),
+        stderr: vec![],
+    }
 }
 
 #[cfg(test)]
@@ -892,12 +976,11 @@ mod tests {
 
     #[test]
     fn facts_parse_with_content() {
-        let out = ExecOutput {
-            rc: 0,
-            stdout: b"path=/x\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=3\nchecksum=abc\n--windlass-content--\nhi\n".to_vec(),
-            stderr: vec![],
-        };
-        let f = parse_facts(&out).unwrap();
+        let out = out_of(
+            "kind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=3\nchecksum=abc\n--windlass-content--\nhi\n",
+        );
+        let f = parse_facts("/x", &out).unwrap();
+        assert_eq!(f.path, "/x");
         assert_eq!(f.kind, Kind::File);
         assert_eq!(f.mode, 0o644);
         assert_eq!(f.content.as_deref(), Some(&b"hi\n"[..]));
@@ -959,7 +1042,7 @@ mod tests {
                 &format!("p=$1; {}true", stat_snippet(o)),
                 path.to_str().unwrap(),
             );
-            parse_facts(&out).unwrap()
+            parse_facts(path.to_str().unwrap(), &out).unwrap()
         };
         let hello_sha1 = "f572d396fae9206628714fb2ce00f72e94f2258f";
         for (path, follow) in [(&f, true), (&f, false), (&link, true), (&link, false)] {
@@ -972,7 +1055,8 @@ mod tests {
             assert_eq!(facts.checksum.as_deref(), Some(hello_sha1));
             // One byte over the limit: no content, whether the size comes from `$st` or
             // from the link's target.
-            assert_eq!(probe(path, follow, 5).content, None, "{path:?} {follow}");
+            let over = probe(path, follow, 5);
+            assert_eq!(over.content_within(5), None, "{path:?} {follow}");
         }
         assert_eq!(probe(&f, true, 6).size, 6);
         let absent = probe(&dir.path().join("nope"), true, 6);

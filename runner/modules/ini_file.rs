@@ -209,6 +209,7 @@ impl Planned for IniFile {
     }
 
     fn probe(&self, p: &IniFileParams) -> Result<Option<RemoteCommand>, String> {
+        fileops::check_path("path", &p.path)?;
         Ok(Some(fileops::probe_text(&p.path)))
     }
 
@@ -218,7 +219,7 @@ impl Planned for IniFile {
         facts: Option<&ExecOutput>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let f = fileops::parse_facts(facts.ok_or("ini_file needs its probe")?)?;
+        let f = fileops::parse_facts(&p.path, facts.ok_or("ini_file needs its probe")?)?;
         let (new, msg) = edit(p, &fileops::text_of(&f)?)?;
         if !f.exists() && new.is_some() && !p.create {
             return Err(format!("Destination {} does not exist!", p.path));
@@ -251,8 +252,8 @@ impl Planned for IniFile {
         )
     }
 
-    fn finish(&self, _p: &IniFileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        fileops::finish_backup(result, outputs, "backup_file");
+    fn finish(&self, p: &IniFileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        fileops::finish_backup(result, outputs, &p.path, "backup_file");
     }
 }
 
@@ -312,7 +313,7 @@ mod tests {
     fn golden_ini_file() {
         let out = |s: &str| ExecOutput {
             rc: 0,
-            stdout: s.as_bytes().to_vec(),
+            stdout: super::fileops::reply_of(s),
             stderr: vec![],
         };
         let mut q = p(

@@ -235,6 +235,7 @@ impl Planned for Lineinfile {
     }
 
     fn probe(&self, p: &LineinfileParams) -> Result<Option<RemoteCommand>, String> {
+        fileops::check_path("path", &p.path)?;
         Ok(Some(fileops::probe_text(&p.path)))
     }
 
@@ -244,7 +245,7 @@ impl Planned for Lineinfile {
         facts: Option<&ExecOutput>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let f = fileops::parse_facts(facts.ok_or("lineinfile needs its probe")?)?;
+        let f = fileops::parse_facts(&p.path, facts.ok_or("lineinfile needs its probe")?)?;
         let absent = p.state.as_deref() == Some("absent");
         let mut result = ResultMap::new();
         result.insert("backup".into(), Value::String(String::new()));
@@ -281,8 +282,8 @@ impl Planned for Lineinfile {
         )
     }
 
-    fn finish(&self, _p: &LineinfileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        fileops::finish_backup(result, outputs, "backup");
+    fn finish(&self, p: &LineinfileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        fileops::finish_backup(result, outputs, &p.path, "backup");
     }
 }
 
@@ -374,7 +375,7 @@ mod tests {
     fn out(s: &str) -> ExecOutput {
         ExecOutput {
             rc: 0,
-            stdout: s.as_bytes().to_vec(),
+            stdout: super::fileops::reply_of(s),
             stderr: vec![],
         }
     }

@@ -29,6 +29,7 @@ pub mod params;
 pub mod ping;
 pub mod plan;
 pub mod replace;
+pub mod reply;
 pub mod script;
 pub mod service;
 pub mod set_fact;

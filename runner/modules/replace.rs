@@ -96,6 +96,7 @@ impl Planned for Replace {
     }
 
     fn probe(&self, p: &ReplaceParams) -> Result<Option<RemoteCommand>, String> {
+        fileops::check_path("path", &p.path)?;
         Ok(Some(fileops::probe_text(&p.path)))
     }
 
@@ -105,7 +106,7 @@ impl Planned for Replace {
         facts: Option<&ExecOutput>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let f = fileops::parse_facts(facts.ok_or("replace needs its probe")?)?;
+        let f = fileops::parse_facts(&p.path, facts.ok_or("replace needs its probe")?)?;
         if !f.exists() {
             py_regex(&p.regexp, true)?;
             return Err(format!("Path {} does not exist !", p.path));
@@ -138,8 +139,8 @@ impl Planned for Replace {
         )
     }
 
-    fn finish(&self, _p: &ReplaceParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        fileops::finish_backup(result, outputs, "backup_file");
+    fn finish(&self, p: &ReplaceParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        fileops::finish_backup(result, outputs, &p.path, "backup_file");
     }
 }
 
@@ -176,7 +177,7 @@ mod tests {
     fn golden_replace() {
         let out = |s: &str| ExecOutput {
             rc: 0,
-            stdout: s.as_bytes().to_vec(),
+            stdout: super::fileops::reply_of(s),
             stderr: vec![],
         };
         let mut q = p(

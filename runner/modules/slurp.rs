@@ -1,8 +1,9 @@
 //! `ansible.builtin.slurp`: read a file from the host, base64-encoded (read-only).
 //!
 //! Why this module exists: playbooks fetch small remote files into variables (certificates,
-//! join tokens, kubeconfigs) with `slurp` and `b64decode`. The probe cats the file after a
-//! marker line, so the bytes arrive unchanged; encoding happens on the controller.
+//! join tokens, kubeconfigs) with `slurp` and `b64decode`. The probe cats the file after the
+//! record that introduces them (see [`super::reply`]), so the bytes arrive unchanged;
+//! encoding happens on the controller.
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -10,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::fileops::{self, CONTENT_MARK, Kind};
 use super::plan::{Plan, PlanCtx, Planned};
+use super::reply;
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -34,10 +36,11 @@ impl Planned for Slurp {
     }
 
     fn probe(&self, p: &SlurpParams) -> Result<Option<RemoteCommand>, String> {
+        fileops::check_path("src", &p.src)?;
         Ok(Some(RemoteCommand::shell(format!(
-            "p={}; if [ -d \"$p\" ]; then echo kind=directory; elif [ ! -e \"$p\" ]; then echo kind=absent; \
-             elif [ ! -r \"$p\" ]; then echo kind=other; echo unreadable=1; \
-             else echo kind=file; echo {CONTENT_MARK}; cat -- \"$p\"; fi",
+            "p={}; if [ -d \"$p\" ]; then printf 'kind=directory\\0'; elif [ ! -e \"$p\" ]; then printf 'kind=absent\\0'; \
+             elif [ ! -r \"$p\" ]; then printf 'kind=other\\0unreadable=1\\0'; \
+             else printf 'kind=file\\0%s\\0' {CONTENT_MARK}; cat -- \"$p\"; fi",
             quote(&p.src)
         ))))
     }
@@ -48,8 +51,8 @@ impl Planned for Slurp {
         facts: Option<&ExecOutput>,
         ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let f = fileops::parse_facts(facts.ok_or("slurp needs its probe")?)?;
-        match f.kind {
+        let (kind, unreadable, content) = parse(facts.ok_or("slurp needs its probe")?)?;
+        match kind {
             // Check mode after an earlier planned change: the file may be what that change
             // creates (a certificate issued a few tasks before). Read it as empty, and say so.
             Kind::Absent if ctx.check && ctx.changed_before => {
@@ -74,12 +77,12 @@ impl Planned for Slurp {
                     p.src
                 ));
             }
-            _ if f.get("unreadable") == Some("1") => {
+            _ if unreadable => {
                 return Err(format!("file is not readable: {}", p.src));
             }
             _ => {}
         }
-        let data = f.content.unwrap_or_default();
+        let data = content.unwrap_or_default();
         let mut r = Map::new();
         r.insert(
             "content".into(),
@@ -89,6 +92,32 @@ impl Planned for Slurp {
         r.insert("encoding".into(), Value::String("base64".into()));
         Ok(Plan::unchanged(r))
     }
+}
+
+/// The probe's reply: the kind of `src`, whether it is unreadable, and its content (a
+/// readable file has content, even empty; nothing else has any).
+fn parse(out: &ExecOutput) -> Result<(Kind, bool, Option<Vec<u8>>), String> {
+    if out.rc != 0 {
+        return Err(format!(
+            "reading the file failed (rc {}): {}",
+            out.rc,
+            out.stderr_str()
+        ));
+    }
+    let r = reply::parse(&out.stdout)?;
+    let kind = match r.one("kind")? {
+        Some(b"file") => Kind::File,
+        Some(b"directory") => Kind::Directory,
+        Some(b"other") => Kind::Other,
+        Some(b"absent") => Kind::Absent,
+        _ => return Err(reply::unexpected("no kind", &out.stdout)),
+    };
+    let unreadable = r.flag("unreadable")?;
+    if (kind == Kind::File) != r.content.is_some() || r.records.len() != 1 + usize::from(unreadable)
+    {
+        return Err(reply::unexpected("fields out of place", &out.stdout));
+    }
+    Ok((kind, unreadable, r.content.map(<[u8]>::to_vec)))
 }
 
 #[cfg(test)]
@@ -109,7 +138,7 @@ mod tests {
 
     #[test]
     fn golden_slurp() {
-        let mut probe = b"kind=file\n--windlass-content--\n".to_vec();
+        let mut probe = b"kind=file\0--windlass-content--\0".to_vec();
         probe.extend_from_slice(b"a\x00b\n--windlass-content--\n");
         insta::assert_yaml_snapshot!("slurp_binary", plan_of(&probe).unwrap());
         insta::assert_yaml_snapshot!(
@@ -121,7 +150,7 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(
-            plan_of(b"kind=absent\n").unwrap_err(),
+            plan_of(b"kind=absent\0").unwrap_err(),
             "file not found: /etc/k"
         );
     }
@@ -133,7 +162,7 @@ mod tests {
         };
         let out = ExecOutput {
             rc: 0,
-            stdout: b"kind=absent\n".to_vec(),
+            stdout: b"kind=absent\0".to_vec(),
             stderr: vec![],
         };
         let only_check = PlanCtx {

@@ -1,7 +1,7 @@
 //! `ansible.builtin.stat`: report facts about a path (read-only).
 //!
 //! Why this module exists: playbooks branch on `stat.exists`, `stat.isdir`,
-//! `stat.checksum` and friends. One probe prints the facts as `key=value` lines; the plan
+//! `stat.checksum` and friends. One probe prints the facts as NUL-terminated records; the plan
 //! turns them into Ansible's `stat` dictionary and never has steps.
 
 use serde::Deserialize;
@@ -71,6 +71,7 @@ impl Planned for Stat {
     }
 
     fn probe(&self, p: &StatParams) -> Result<Option<RemoteCommand>, String> {
+        fileops::check_path("path", &p.path)?;
         let prog = algo_prog(p.checksum_algorithm.as_deref())?;
         let l = if p.follow { "-L " } else { "" };
         let mut s = format!("p={}; ", quote(&p.path));
@@ -80,12 +81,12 @@ impl Planned for Stat {
             content_limit: None,
         }));
         s.push_str(&format!(
-            "if [ -e \"$p\" ] || [ -L \"$p\" ]; then stat {l}--printf='atime=%X\\nctime=%Z\\ndev=%d\\nftype=%F\\n' -- \"$p\"; \
-             [ -r \"$p\" ] && echo readable=1; [ -w \"$p\" ] && echo writeable=1; [ -x \"$p\" ] && echo executable=1; \
-             if [ -L \"$p\" ]; then printf 'lnk_source=%s\\n' \"$(readlink -f -- \"$p\")\"; fi; fi; "
+            "if [ -e \"$p\" ] || [ -L \"$p\" ]; then stat {l}--printf='atime=%X\\0ctime=%Z\\0dev=%d\\0ftype=%F\\0' -- \"$p\"; \
+             [ -r \"$p\" ] && printf 'readable=1\\0'; [ -w \"$p\" ] && printf 'writeable=1\\0'; [ -x \"$p\" ] && printf 'executable=1\\0'; \
+             if [ -L \"$p\" ]; then printf 'lnk_source='; readlink -fn -- \"$p\"; printf '\\0'; fi; fi; "
         ));
         if p.get_mime {
-            s.push_str("if [ -e \"$p\" ] && command -v file >/dev/null 2>&1; then printf 'mime=%s\\n' \"$(file -b --mime -- \"$p\")\"; fi; ");
+            s.push_str("if [ -e \"$p\" ] && command -v file >/dev/null 2>&1; then printf 'mime=%s\\0' \"$(file -b --mime -- \"$p\")\"; fi; ");
         }
         s.push_str("true");
         Ok(Some(RemoteCommand::shell(s)))
@@ -98,7 +99,7 @@ impl Planned for Stat {
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
         algo_prog(p.checksum_algorithm.as_deref())?;
-        let f = fileops::parse_facts(facts.ok_or("stat needs its probe")?)?;
+        let f = fileops::parse_facts(&p.path, facts.ok_or("stat needs its probe")?)?;
         let mut st = Map::new();
         st.insert("exists".into(), Value::Bool(f.exists()));
         if f.exists() {
@@ -130,11 +131,16 @@ impl Planned for Stat {
             st.insert("size".into(), Value::from(f.size));
             st.insert("inode".into(), Value::from(f.inode));
             st.insert("nlink".into(), Value::from(f.nlink));
-            let num = |k: &str| f.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            let num = |k: &str| -> Result<f64, String> {
+                let v = f.get(k).unwrap_or_default();
+                v.parse::<u64>().map(|n| n as f64).map_err(|_| {
+                    crate::modules::reply::unexpected(&format!("{k} is not a number"), v.as_bytes())
+                })
+            };
             st.insert("mtime".into(), Value::from(f.mtime as f64));
-            st.insert("atime".into(), Value::from(num("atime")));
-            st.insert("ctime".into(), Value::from(num("ctime")));
-            st.insert("dev".into(), Value::from(num("dev") as u64));
+            st.insert("atime".into(), Value::from(num("atime")?));
+            st.insert("ctime".into(), Value::from(num("ctime")?));
+            st.insert("dev".into(), Value::from(num("dev")? as u64));
             st.insert("readable".into(), flag("readable"));
             st.insert("writeable".into(), flag("writeable"));
             st.insert("executable".into(), flag("executable"));
@@ -156,7 +162,8 @@ impl Planned for Stat {
             }
             if islnk {
                 if let Some(t) = &f.target {
-                    st.insert("lnk_target".into(), Value::String(t.clone()));
+                    let t = String::from_utf8_lossy(t).into_owned();
+                    st.insert("lnk_target".into(), Value::String(t));
                 }
                 if let Some(s) = f.get("lnk_source") {
                     st.insert("lnk_source".into(), Value::String(s.to_string()));
@@ -188,7 +195,7 @@ mod tests {
         let p: StatParams = params("stat", m).map_err(|e| e.to_string())?;
         let out = ExecOutput {
             rc: 0,
-            stdout: probe.as_bytes().to_vec(),
+            stdout: super::fileops::reply_of(probe),
             stderr: vec![],
         };
         Stat.plan(&p, Some(&out), PlanCtx::default())

@@ -109,6 +109,7 @@ impl Planned for Template {
     }
 
     fn probe(&self, p: &TemplateParams) -> Result<Option<RemoteCommand>, String> {
+        fileops::check_path("dest", &p.dest)?;
         Ok(Some(put_probe(
             &p.dest,
             Some(basename(&p.src)),
@@ -128,6 +129,7 @@ impl Planned for Template {
         let mut plan = put_plan(
             &PutRequest {
                 dest: &p.dest,
+                basename: Some(basename(&p.src)),
                 content: p.rendered.as_bytes(),
                 attrs: Attrs {
                     mode: p.mode.clone(),
@@ -148,7 +150,8 @@ impl Planned for Template {
     }
 
     fn finish(&self, _p: &TemplateParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        fileops::apply_final(result, outputs, "backup_file");
+        let dest = super::copy::result_dest(result);
+        fileops::apply_final(result, outputs, &dest, "backup_file");
     }
 }
 
@@ -179,7 +182,7 @@ mod tests {
     fn out(s: &str) -> ExecOutput {
         ExecOutput {
             rc: 0,
-            stdout: s.as_bytes().to_vec(),
+            stdout: super::fileops::reply_of(s),
             stderr: vec![],
         }
     }
