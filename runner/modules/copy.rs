@@ -376,7 +376,7 @@ pub fn basename(p: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::plan::params;
+    use crate::modules::plan::{Step, params};
     use serde_json::json;
 
     fn p(args: Value) -> CopyParams {
@@ -476,6 +476,65 @@ mod tests {
         };
         let e = params::<CopyParams>("copy", m).err().unwrap();
         insta::assert_snapshot!("copy_err_unknown", e.to_string());
+    }
+
+    #[test]
+    fn the_path_written_is_the_one_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_str().unwrap();
+        let victim = format!("{base}/victim");
+        std::fs::write(&victim, "keep").unwrap();
+        for (dest, src, want) in [
+            (
+                format!("{base}/safe\npath={victim}"),
+                None,
+                format!("{base}/safe\npath={victim}"),
+            ),
+            (
+                format!(
+                    "{base}/fresh\nkind=file\nchecksum=f572d396fae9206628714fb2ce00f72e94f2258f\nsize=6"
+                ),
+                None,
+                format!(
+                    "{base}/fresh\nkind=file\nchecksum=f572d396fae9206628714fb2ce00f72e94f2258f\nsize=6"
+                ),
+            ),
+            (
+                format!("{base}/"),
+                Some("s\npath=victim"),
+                format!("{base}/s\npath=victim"),
+            ),
+            (
+                base.to_string(),
+                Some("--windlass-content--"),
+                format!("{base}/--windlass-content--"),
+            ),
+        ] {
+            let mut args = json!({"dest": dest});
+            match src {
+                Some(s) => {
+                    args["src"] = json!(s);
+                }
+                None => args["content"] = json!("hello\n"),
+            }
+            let mut params = p(args);
+            params.data = b"hello\n".to_vec();
+            let probe = Copy.probe(&params).unwrap().unwrap();
+            let out = crate::transport::local::LocalTransport::exec_blocking(&probe);
+            let plan = Copy.plan(&params, Some(&out), PlanCtx::default()).unwrap();
+            assert_eq!(plan.result["dest"], want.as_str(), "{dest:?}");
+            let [Step::Run { cmd }] = plan.steps.as_slice() else {
+                panic!("{dest:?}: one write expected, got {:?}", plan.steps)
+            };
+            let out = crate::transport::local::LocalTransport::exec_blocking(cmd);
+            assert_eq!(out.rc, 0, "{}", out.stderr_str());
+            assert_eq!(std::fs::read(&want).unwrap(), b"hello\n");
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        let e = Copy
+            .probe(&p(json!({"content": "x", "dest": "/a\0b"})))
+            .unwrap_err();
+        assert!(e.contains("NUL"), "{e}");
     }
 
     #[test]

@@ -999,6 +999,200 @@ mod tests {
         }
     }
 
+    fn sh_bytes(script: &str, arg: &std::ffi::OsStr) -> ExecOutput {
+        let o = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .arg("sh")
+            .arg(arg)
+            .output()
+            .unwrap();
+        ExecOutput {
+            rc: o.status.code().unwrap_or(-1),
+            stdout: o.stdout,
+            stderr: o.stderr,
+        }
+    }
+
+    #[test]
+    fn hostile_names_and_link_targets_are_data() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let sum = sha1_hex(b"hello\n");
+        let names = [
+            "x\npath=victim".to_string(),
+            format!("fresh\nkind=file\nchecksum={sum}\nsize=6"),
+            "y\n--windlass-content--\nz".to_string(),
+            "mode=777\nuid=0\n".to_string(),
+        ];
+        let opts = StatOpts {
+            follow: false,
+            checksum: Some("sha1sum"),
+            content_limit: Some(100),
+        };
+        let script = format!("p=$1; {}true", stat_snippet(opts));
+        for n in &names {
+            // Absent: nothing but `kind=absent`, whatever the name says.
+            let path = dir.path().join(n);
+            let f = parse_facts(n, &sh_bytes(&script, path.as_os_str())).unwrap();
+            assert_eq!(
+                (f.kind, f.checksum.as_deref(), f.size),
+                (Kind::Absent, None, 0),
+                "{n:?}"
+            );
+            assert_eq!(f.path, *n);
+            std::fs::write(&path, "kind=directory\n--windlass-content--\nmode=777\n").unwrap();
+            let f = parse_facts(n, &sh_bytes(&script, path.as_os_str())).unwrap();
+            assert_eq!(f.kind, Kind::File, "{n:?}");
+            assert_eq!(f.size, 45);
+            assert_eq!(
+                f.checksum.unwrap(),
+                sha1_hex(b"kind=directory\n--windlass-content--\nmode=777\n")
+            );
+            assert_eq!(
+                f.content.as_deref(),
+                Some(&b"kind=directory\n--windlass-content--\nmode=777\n"[..])
+            );
+            assert!(f.extra.is_empty(), "{:?}", f.extra);
+        }
+        // A link whose target holds newlines, a marker, a trailing newline and bytes that
+        // are not UTF-8 (readlink output is not cut by a command substitution).
+        let target: &[u8] = b"t\nkind=file\n--windlass-content--\n\xff\xfe\n";
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), &link).unwrap();
+        let f = parse_facts("l", &sh_bytes(&script, link.as_os_str())).unwrap();
+        assert_eq!((f.kind, f.target.as_deref()), (Kind::Link, Some(target)));
+        assert_eq!(f.content, None);
+        let follow = format!(
+            "p=$1; {}true",
+            stat_snippet(StatOpts {
+                follow: true,
+                ..opts
+            })
+        );
+        let f = parse_facts("l", &sh_bytes(&follow, link.as_os_str())).unwrap();
+        assert_eq!((f.kind, f.target.as_deref()), (Kind::Absent, Some(target)));
+        assert_eq!(f.get("islnk"), Some("1"));
+    }
+
+    #[test]
+    fn forged_or_malformed_replies_are_unexpected() {
+        let stat =
+            "size=1\0mode=644\0uid=0\0gid=0\0owner=root\0group=root\0mtime=1\0inode=2\0nlink=1\0";
+        let bad = [
+            // The old line format, whatever it says.
+            "path=/x\nkind=file\nsize=6\n".to_string(),
+            "kind=absent\0kind=file\0".into(),
+            "kind=nothing\0".into(),
+            "kind=file\0size=1\0mode=644\0".into(),
+            format!("kind=file\0{}", stat.replace("mode=644", "mode=8")),
+            format!("kind=file\0{}", stat.replace("mode=644", "mode=17777")),
+            format!("kind=file\0{}", stat.replace("uid=0", "uid=x")),
+            format!("kind=file\0{}", stat.replace("size=1", "size=-1")),
+            format!("kind=file\0{}size=2\0", stat),
+            format!("kind=file\0{stat}checksum=zz\0"),
+            format!("kind=file\0{stat}checksum=\0"),
+            format!("kind=file\0{stat}target=a\0target=b\0"),
+            format!("kind=file\0{stat}trailing"),
+            "".into(),
+        ];
+        for b in &bad {
+            let out = ExecOutput {
+                rc: 0,
+                stdout: b.as_bytes().to_vec(),
+                stderr: vec![],
+            };
+            let e = parse_facts("/x", &out).unwrap_err();
+            assert!(e.starts_with("unexpected probe output"), "{b:?}: {e}");
+        }
+        // Owner and group names are data too.
+        let names = stat
+            .replace("owner=root", "owner=a\nkind=directory\nuid=7")
+            .replace("group=root", "group=--windlass-content--");
+        let out = ExecOutput {
+            rc: 0,
+            stdout: format!("kind=file\0{names}").into_bytes(),
+            stderr: vec![],
+        };
+        let f = parse_facts("/x", &out).unwrap();
+        assert_eq!(
+            (f.kind, f.uid, f.owner.as_str()),
+            (Kind::File, 0, "a\nkind=directory\nuid=7")
+        );
+        assert_eq!(
+            (f.group.as_str(), f.content.as_deref()),
+            ("--windlass-content--", None)
+        );
+    }
+
+    #[test]
+    fn final_stat_and_backup_cannot_be_forged() {
+        let out = |s: &str| ExecOutput {
+            rc: 0,
+            stdout: s.as_bytes().to_vec(),
+            stderr: vec![],
+        };
+        let mut r = ResultMap::new();
+        apply_final(
+            &mut r,
+            &[out(
+                "backup_suffix=.12.2024-01-02@03:04:05~\0final_mode=640\0final_uid=0\0final_gid=0\0final_owner=a\nfinal_mode=777\0final_group=g\0",
+            )],
+            "/d/x\nbackup_file=/etc/passwd",
+            "backup_file",
+        );
+        assert_eq!(r["mode"], "0640");
+        assert_eq!(r["owner"], "a\nfinal_mode=777");
+        assert_eq!(
+            r["backup_file"],
+            "/d/x\nbackup_file=/etc/passwd.12.2024-01-02@03:04:05~"
+        );
+        // A suffix that is not one, or lines in the old format: nothing taken.
+        let mut r = ResultMap::new();
+        apply_final(
+            &mut r,
+            &[
+                out("backup_suffix=/../../etc/passwd\0"),
+                out("final_mode=777\nbackup_file=/etc/passwd\n"),
+            ],
+            "/d/x",
+            "backup_file",
+        );
+        assert!(r.is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn write_step_backup_and_final_stat_run_on_a_hostile_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("b\nbackup_file=x\nfinal_mode=777");
+        std::fs::write(&dest, "old").unwrap();
+        let dest = dest.to_str().unwrap();
+        let attrs = Attrs::default();
+        let Step::Run { cmd } = write_step(&WriteSpec {
+            dest,
+            content: b"new",
+            attrs: &attrs,
+            backup: true,
+            validate: None,
+            remote_src: None,
+        })
+        .unwrap() else {
+            panic!()
+        };
+        let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
+        assert_eq!(out.rc, 0, "{}", out.stderr_str());
+        let mut r = ResultMap::new();
+        apply_final(&mut r, &[out], dest, "backup_file");
+        let backup = r["backup_file"].as_str().unwrap();
+        assert!(
+            backup.starts_with(dest) && backup.ends_with('~'),
+            "{backup}"
+        );
+        assert_eq!(std::fs::read(backup).unwrap(), b"old");
+        assert_eq!(std::fs::read(dest).unwrap(), b"new");
+        assert_eq!(r["mode"], "0644");
+    }
+
     #[test]
     fn dirname_snippet_matches_dirname() {
         for p in [

@@ -156,6 +156,35 @@ mod tests {
     }
 
     #[test]
+    fn hostile_content_and_replies() {
+        // Content that looks like fields stays content.
+        let plan =
+            plan_of(b"kind=file\0--windlass-content--\0kind=absent\0unreadable=1\0").unwrap();
+        assert_eq!(
+            plan.result["content"],
+            base64::engine::general_purpose::STANDARD.encode(b"kind=absent\0unreadable=1\0")
+        );
+        for bad in [
+            &b"kind=file\n--windlass-content--\nx"[..],
+            b"kind=file\0",
+            b"kind=absent\0--windlass-content--\0x",
+            b"kind=file\0kind=absent\0--windlass-content--\0",
+            b"kind=other\0unreadable=2\0",
+            b"kind=directory\0extra=1\0",
+        ] {
+            let e = plan_of(bad).unwrap_err();
+            assert!(e.starts_with("unexpected probe output"), "{bad:?}: {e}");
+        }
+        // A NUL in the path is refused before anything runs.
+        let e = Slurp
+            .probe(&SlurpParams {
+                src: "/a\0b".into(),
+            })
+            .unwrap_err();
+        assert!(e.contains("NUL"), "{e}");
+    }
+
+    #[test]
     fn missing_file_in_check_mode_after_a_change() {
         let p = SlurpParams {
             src: "/etc/k".into(),
