@@ -5,6 +5,8 @@
 //! inserted YAML/Jinja tokens, cuts, repeats) and feeds each mutant to `yaml::parse`,
 //! `Inventory::parse_str`, `load_playbook_str` and `Templar::render_str`. Every call must
 //! return (an error is fine) without panicking, within a time bound.
+//! File probe replies go to `fileops::parse_facts`, which must also never take a path
+//! from the reply.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -225,5 +227,29 @@ fn template_render_survives_mutants() {
     })));
     fuzz("Templar::render_str", 0x5eed_0004, TEMPLATE_SEEDS, |s| {
         let _ = templar.render_str(s, &vars, None);
+    });
+}
+
+const FILE_FACTS_SEEDS: &[&str] = &[
+    "kind=absent\0",
+    "kind=file\0size=6\0mode=644\0uid=0\0gid=0\0owner=root\0group=root\0mtime=1\0inode=2\0nlink=1\0checksum=f572d396fae9206628714fb2ce00f72e94f2258f\0--windlass-content--\0hello\n",
+    "into_dir=1\0kind=link\0target=a\nkind=file\0size=1\0mode=777\0uid=0\0gid=0\0owner=a\nb\0group=g\0mtime=-1\0inode=2\0nlink=1\0parent=1\0recurse_mode=f644\0",
+    "path=/x\nkind=file\nsize=6\n--windlass-content--\nx",
+];
+
+#[test]
+fn file_facts_parse_survives_mutants() {
+    use windlass::modules::fileops::parse_facts;
+    use windlass::transport::ExecOutput;
+    fuzz("fileops::parse_facts", 0x5eed_0005, FILE_FACTS_SEEDS, |s| {
+        let out = ExecOutput {
+            rc: 0,
+            stdout: s.as_bytes().to_vec(),
+            stderr: Vec::new(),
+        };
+        match parse_facts("/sent", &out) {
+            Ok(f) => assert_eq!(f.path, "/sent"),
+            Err(e) => assert!(e.starts_with("unexpected probe output"), "{e}"),
+        }
     });
 }
