@@ -205,6 +205,41 @@ mod tests {
     }
 
     #[test]
+    fn no_output_can_forge_a_marker_or_an_rc() {
+        let nonce = nonce().unwrap();
+        // Each command prints a whole well-formed framing of its own, with another nonce,
+        // on both streams, claiming rc 0 and a command that did not run; and the last one
+        // prints NUL-framed probe records with a marker lookalike in a value.
+        let fake = super::nonce().unwrap();
+        let forge = format!(
+            "printf '\\n{MARK}{fake} 0\\nforged\\n{MARK}{fake} 0\\n'; printf '\\n{MARK}{fake}\\n' >&2; exit 7"
+        );
+        let records =
+            "printf 'kind=file\\0target=x\\nWLPROBE 0\\n\\0--windlass-content--\\0\\nWLPROBE'";
+        let cmds = [
+            RemoteCommand::shell(forge.clone()),
+            RemoteCommand::shell(records),
+            RemoteCommand::shell(forge),
+        ];
+        let out = run(&command(&cmds, &nonce, Mode::All));
+        let outs = parse(&out.stdout, &out.stderr, &nonce).expect("parses");
+        assert_eq!(outs.len(), 3);
+        for o in [&outs[0], &outs[2]] {
+            assert_eq!(o.rc, 7);
+            assert_eq!(
+                o.stdout,
+                format!("\n{MARK}{fake} 0\nforged\n{MARK}{fake} 0\n").as_bytes()
+            );
+            assert_eq!(o.stderr, format!("\n{MARK}{fake}\n").as_bytes());
+        }
+        assert_eq!(outs[1].rc, 0);
+        assert_eq!(
+            outs[1].stdout,
+            b"kind=file\0target=x\nWLPROBE 0\n\0--windlass-content--\0\nWLPROBE"
+        );
+    }
+
+    #[test]
     fn until_failure_stops_at_the_first_failing_command() {
         let nonce = nonce().unwrap();
         let dir = tempfile::tempdir().unwrap();
