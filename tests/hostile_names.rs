@@ -299,14 +299,21 @@ fn two_runs(
                     status: windlass::event::Status::Failed,
                     result,
                     ..
-                } => Some(format!("{task}: {}", serde_json::Value::Object(result.clone()))),
+                } => Some(format!(
+                    "{task}: {}",
+                    serde_json::Value::Object(result.clone())
+                )),
                 _ => None,
             })
             .collect();
         assert!(failures.is_empty(), "run {run}: {failures:#?}");
         let got = tree();
         let backup = backup_in(&got);
-        assert_eq!(backup.is_some(), run == 2, "a backup only on the second run");
+        assert_eq!(
+            backup.is_some(),
+            run == 2,
+            "a backup only on the second run"
+        );
         let want = expected(base, run, backup.as_deref());
         let extra: Vec<&String> = got.keys().filter(|k| !want.contains_key(*k)).collect();
         let missing: Vec<&String> = want.keys().filter(|k| !got.contains_key(*k)).collect();
