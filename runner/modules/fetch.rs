@@ -228,7 +228,6 @@ fn write_local(dest: &Path, data: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::ExecOutput;
 
     fn facts(probe: &str) -> FileFacts {
         fileops::parse_facts("/etc/kubernetes/admin.conf", &fileops::out_of(probe)).unwrap()
