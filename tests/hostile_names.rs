@@ -7,7 +7,7 @@
 //! bytes. Each module works on `<base>/<dir>/<name>`; afterwards the tree under `<base>` must
 //! hold exactly the expected entries with the expected contents (no file elsewhere, the
 //! victim untouched), the registered facts must be right (asserted in the playbook), and a
-//! second run must change nothing. Invalid UTF-8 cannot be tested here: playbooks, variables
+//! second run must change nothing. A NUL byte (from a variable) fails the task. Invalid UTF-8 cannot be tested here: playbooks, variables
 //! and `-e` are Unicode text, so no path parameter can carry it (link targets on the host
 //! can; the fileops unit tests cover those).
 //!
@@ -166,6 +166,12 @@ const PLAYBOOK: &str = r#"
            and bk.backup_file.endswith('~') and bk.dest == base ~ '/bk/' ~ names[4])
     - name: the forging dest from the issue, with its slash
       copy: {content: "X\n", dest: "{{ base }}/safe\npath={{ base }}/victim"}
+    - name: nul
+      copy: {content: "X\n", dest: "{{ base }}/nul{{ nul }}victim"}
+      register: nulr
+      ignore_errors: true
+    - assert:
+        that: [nulr.failed, "'dest contains a NUL byte' in nulr.msg"]
 "#;
 
 /// The tree under a directory, as `relative path -> "d"`, `"l:<target>"` or
@@ -257,7 +263,7 @@ fn project(base: &str, ldir: &Path, run: u8) -> Project {
         "vars.json",
         &serde_json::json!({
             "base": base, "names": names(), "srcdir": srcdir, "ldir": ldir,
-            "sha": HELLO_SHA1, "run": run,
+            "sha": HELLO_SHA1, "run": run, "nul": "\0",
         })
         .to_string(),
     );
@@ -299,7 +305,7 @@ fn two_runs(
                     status: windlass::event::Status::Failed,
                     result,
                     ..
-                } => Some(format!(
+                } if task != "nul" => Some(format!(
                     "{task}: {}",
                     serde_json::Value::Object(result.clone())
                 )),

@@ -153,6 +153,10 @@ impl Planned for Blockinfile {
         "ansible.builtin.blockinfile"
     }
 
+    fn paths(&self) -> &'static [&'static str] {
+        &["path", "dest", "destfile", "name"]
+    }
+
     fn exclusive(&self) -> &'static [&'static [&'static str]] {
         &[&["insertbefore", "insertafter"]]
     }

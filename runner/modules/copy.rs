@@ -267,6 +267,10 @@ impl Planned for Copy {
         "ansible.builtin.copy"
     }
 
+    fn paths(&self) -> &'static [&'static str] {
+        &["src", "dest"]
+    }
+
     fn required(&self) -> &'static [&'static str] {
         &["dest"]
     }

@@ -165,6 +165,7 @@ impl Module for Fetch {
         ParamSpec {
             params: Box::leak(params.into_boxed_slice()),
             required: &["src", "dest"],
+            paths: &["src", "dest"],
             ..ParamSpec::default()
         }
     }

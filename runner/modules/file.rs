@@ -195,6 +195,10 @@ impl Planned for File {
         "ansible.builtin.file"
     }
 
+    fn paths(&self) -> &'static [&'static str] {
+        &["path", "dest", "name", "src"]
+    }
+
     // `path` is required, but the load-time check does not know its aliases (`dest`,
     // `name`); serde reports a missing path when the task runs.
 

@@ -199,6 +199,10 @@ impl Planned for IniFile {
         "community.general.ini_file"
     }
 
+    fn paths(&self) -> &'static [&'static str] {
+        &["path", "dest"]
+    }
+
     fn aliases(&self) -> &'static [&'static str] {
         &["ansible.builtin.ini_file"]
     }

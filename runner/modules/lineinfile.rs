@@ -222,6 +222,10 @@ impl Planned for Lineinfile {
         "ansible.builtin.lineinfile"
     }
 
+    fn paths(&self) -> &'static [&'static str] {
+        &["path", "dest", "destfile", "name"]
+    }
+
     fn exclusive(&self) -> &'static [&'static [&'static str]] {
         &[
             &["insertbefore", "insertafter"],

@@ -124,6 +124,8 @@ pub struct ParamSpec {
     pub exclusive: &'static [&'static [&'static str]],
     /// Any parameter name is accepted (`set_fact`: the names are variables).
     pub open: bool,
+    /// Parameters that name paths: a literal value with a NUL byte is refused.
+    pub paths: &'static [&'static str],
 }
 
 /// An action tasks can run.
@@ -332,6 +334,27 @@ fn check_engine_action(action: &str, args: &Map<String, Value>, loc: &Loc) -> Re
     Ok(())
 }
 
+/// A literal path parameter (no template in it) must not hold a NUL byte: no file name can,
+/// and the command line would cut it short. Ansible fails such a task with "embedded null
+/// byte"; a literal one fails here, before any host is touched.
+fn check_paths(module: &str, spec: &ParamSpec, args: &Map<String, Value>, loc: &Loc) -> Result<()> {
+    for k in spec.paths {
+        if let Some(Value::String(v)) = args.get(*k)
+            && v.contains('\0')
+            && !v.contains("{{")
+            && !v.contains("{%")
+        {
+            return Err(Error::invalid(
+                loc,
+                format!(
+                    "parameter `{k}` of `{module}` contains a NUL byte, which no path can hold"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Check `args` against `spec`: unknown parameters, mutually exclusive ones, missing ones.
 pub fn check_params(
     module: &str,
@@ -374,6 +397,7 @@ pub fn check_params(
             ));
         }
     }
+    check_paths(module, spec, args, loc)?;
     let given = |p: &str| {
         let aliases = spec
             .params

@@ -130,6 +130,12 @@ pub trait Planned: Send + Sync + 'static {
         &[]
     }
 
+    /// Parameters (with their aliases) that name paths on the host or the controller: a
+    /// literal one holding a NUL byte is a load-time error.
+    fn paths(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Controller-side preparation with access to the task's context: read a `src` file,
     /// render a template. Runs before the probe. Default: nothing.
     async fn prepare(&self, _params: &mut Self::Params, _ctx: &TaskCtx<'_>) -> Result<(), String> {
@@ -247,6 +253,7 @@ impl<P: Planned> Module for PlannedModule<P> {
             params: Box::leak(params.into_boxed_slice()),
             required: self.0.required(),
             exclusive: self.0.exclusive(),
+            paths: self.0.paths(),
             free_form: false,
             open: false,
         }

@@ -86,6 +86,10 @@ impl Planned for Replace {
         "ansible.builtin.replace"
     }
 
+    fn paths(&self) -> &'static [&'static str] {
+        &["path", "dest", "destfile", "name"]
+    }
+
     fn required(&self) -> &'static [&'static str] {
         &["regexp"]
     }

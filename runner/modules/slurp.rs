@@ -35,6 +35,10 @@ impl Planned for Slurp {
         "ansible.builtin.slurp"
     }
 
+    fn paths(&self) -> &'static [&'static str] {
+        &["src", "path"]
+    }
+
     fn probe(&self, p: &SlurpParams) -> Result<Option<RemoteCommand>, String> {
         fileops::check_path("src", &p.src)?;
         Ok(Some(RemoteCommand::shell(format!(

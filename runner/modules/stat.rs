@@ -70,6 +70,10 @@ impl Planned for Stat {
         "ansible.builtin.stat"
     }
 
+    fn paths(&self) -> &'static [&'static str] {
+        &["path", "dest", "name"]
+    }
+
     fn probe(&self, p: &StatParams) -> Result<Option<RemoteCommand>, String> {
         fileops::check_path("path", &p.path)?;
         let prog = algo_prog(p.checksum_algorithm.as_deref())?;

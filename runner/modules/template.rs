@@ -70,6 +70,10 @@ impl Planned for Template {
         "ansible.builtin.template"
     }
 
+    fn paths(&self) -> &'static [&'static str] {
+        &["src", "dest"]
+    }
+
     fn required(&self) -> &'static [&'static str] {
         &["src", "dest"]
     }
