@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::ResultMap;
 use super::params::{ansible_bool, opt_ansible_bool, string_list};
 use super::plan::{Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, header};
+use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -261,7 +261,7 @@ impl AptParams {
 /// The probe script for `names` (+ a `.deb` path).
 pub fn probe_script(names: &[String], need_policy: bool, deb: Option<&str>) -> String {
     let mut script = format!(
-        "{}command -v apt-get; {}date +%s; {}\
+        "{PRELUDE}{}command -v apt-get; {}date +%s; {}\
          if [ -e /var/lib/apt/periodic/update-success-stamp ]; then stat -c %Y /var/lib/apt/periodic/update-success-stamp; \
          elif [ -e /var/lib/apt/lists ]; then stat -c %Y /var/lib/apt/lists; else echo 0; fi; ",
         header("aptget"),
@@ -339,7 +339,7 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
     if p.name.is_empty() && p.deb.is_none() && !p.wants_update() && !p.autoremove {
         return Err("one of the following is required: name, deb, update_cache, autoremove".into());
     }
-    let s = Sections::parse(facts.ok_or("apt needs its probe")?);
+    let s = Sections::parse(facts.ok_or("apt needs its probe")?)?;
     if s.text("aptget").unwrap_or("").is_empty() {
         return Err("apt-get was not found on the host (apt needs a Debian-family system)".into());
     }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, header};
+use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
 
@@ -41,7 +41,7 @@ impl Planned for Hostname {
 
     fn probe(&self, _p: &HostnameParams) -> Result<Option<RemoteCommand>, String> {
         Ok(Some(RemoteCommand::shell(format!(
-            "{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
+            "{PRELUDE}{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
             header("etc"),
             header("current"),
             header("init"),
@@ -65,7 +65,7 @@ impl Planned for Hostname {
         {
             return Err(format!("invalid host name {name:?}"));
         }
-        let s = Sections::parse(facts.ok_or("hostname needs its probe")?);
+        let s = Sections::parse(facts.ok_or("hostname needs its probe")?)?;
         let systemd =
             s.text("init") == Some("systemd") && !s.text("hostnamectl").unwrap_or("").is_empty();
         let strategy = match p.use_.as_deref() {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::params::{ansible_bool, opt_ansible_bool};
 use super::plan::{Plan, PlanCtx, Planned};
-use super::sysprobe::{Sections, header};
+use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -120,7 +120,7 @@ fn probe_cmd(name: Option<&str>) -> Result<Option<RemoteCommand>, String> {
             header("enabled"),
         ));
     }
-    Ok(Some(RemoteCommand::shell(script)))
+    Ok(Some(RemoteCommand::shell(framed(&script))))
 }
 
 fn systemctl(args: &[&str], unit: &str) -> super::plan::Step {
@@ -161,7 +161,7 @@ fn plan_systemd(
                 .into(),
         );
     }
-    let s = Sections::parse(facts.ok_or("systemd needs its probe")?);
+    let s = Sections::parse(facts.ok_or("systemd needs its probe")?)?;
     if s.text("systemctl").unwrap_or("").is_empty() {
         return Err("systemctl was not found on the host: only systemd hosts are supported".into());
     }
@@ -358,7 +358,7 @@ impl Planned for Service {
         ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let sp = as_systemd(p)?;
-        let s = Sections::parse(facts.ok_or("service needs its probe")?);
+        let s = Sections::parse(facts.ok_or("service needs its probe")?)?;
         if s.text("init") != Some("systemd") && p.use_.as_deref() != Some("systemd") {
             return Err(format!(
                 "the host's init is {:?}; windlass's service module supports systemd only",

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::params::{ansible_bool, opt_stringish};
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, cat_file, header};
+use super::sysprobe::{Sections, cat_file, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -143,7 +143,7 @@ impl Planned for Sysctl {
             header("proc"),
             q = quote(&proc),
         );
-        Ok(Some(RemoteCommand::shell(script)))
+        Ok(Some(RemoteCommand::shell(framed(&script))))
     }
 
     fn plan(
@@ -172,7 +172,7 @@ impl Planned for Sysctl {
             (None, true) => return Err("value is required with state=present".into()),
             (_, false) => None,
         };
-        let s = Sections::parse(facts.ok_or("sysctl needs its probe")?);
+        let s = Sections::parse(facts.ok_or("sysctl needs its probe")?)?;
         let before = s
             .file(&p.sysctl_file)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -250,16 +250,13 @@ impl Planned for Sysctl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
     use serde_json::json;
 
     fn probe(file: Option<&str>, proc: Option<&str>) -> ExecOutput {
         let mut s = String::from("@@start\n");
         if let Some(f) = file {
-            s.push_str(&format!(
-                "@@file /etc/sysctl.d/k8s.conf\n{}\n",
-                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, f)
-            ));
+            s.push_str(&file_section("/etc/sysctl.d/k8s.conf", f));
         }
         if let Some(p) = proc {
             s.push_str(&format!("@@proc\n{p}\n"));

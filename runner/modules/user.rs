@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::params::{ansible_bool, opt_ansible_bool, opt_stringish, string_list};
 use super::plan::{Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, header};
+use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -136,7 +136,7 @@ impl Planned for User {
         script.push_str(&wanted.join(" "));
         script.push_str("; ");
         script.push_str(&header("end"));
-        Ok(Some(RemoteCommand::shell(script)))
+        Ok(Some(RemoteCommand::shell(framed(&script))))
     }
 
     fn plan(
@@ -164,7 +164,7 @@ impl Planned for User {
                 return Err(format!("uid must be a number, got {u:?}"));
             }
         }
-        let s = Sections::parse(facts.ok_or("user needs its probe")?);
+        let s = Sections::parse(facts.ok_or("user needs its probe")?)?;
         let cur = s.text("passwd").and_then(|t| {
             let f: Vec<&str> = t.lines().next()?.split(':').collect();
             (f.len() >= 7 && f[0] == p.name).then(|| Passwd {
