@@ -102,6 +102,15 @@ impl Sections {
         self.get(name).map(str::trim)
     }
 
+    /// The sections by name (the first of each name).
+    pub fn map(&self) -> std::collections::BTreeMap<&str, &str> {
+        let mut m = std::collections::BTreeMap::new();
+        for (h, b) in &self.0 {
+            m.entry(h.as_str()).or_insert(b.as_str());
+        }
+        m
+    }
+
     /// Files sent with [`cat_file`] / [`cat_glob`]: `(path, bytes)`, in order. A path here
     /// is one the host found (a glob's match); look a path the controller sent up with
     /// [`Sections::file`].
