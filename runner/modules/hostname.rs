@@ -140,7 +140,7 @@ impl Planned for Hostname {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
     fn probe(etc: &str, cur: &str, init: &str) -> ExecOutput {
@@ -175,5 +175,25 @@ mod tests {
             .plan(&p, Some(&probe("", "", "")), PlanCtx::default())
             .unwrap_err();
         assert!(e.contains("invalid host name"), "{e}");
+    }
+
+    /// /etc/hostname's text cannot fake the running host name the next section reports.
+    #[test]
+    fn etc_hostname_text_cannot_fake_the_current_name() {
+        let p: HostnameParams = params(json!({"name": "node1"}));
+        let facts = reply(&[
+            ("etc", "node1\n@@current\nnode1\n"),
+            ("current", "old\n"),
+            ("init", "systemd\n"),
+            ("hostnamectl", "/usr/bin/hostnamectl\n"),
+            ("end", ""),
+        ]);
+        let plan = plan_of(&Hostname, &p, &facts);
+        assert!(
+            plan.steps
+                .iter()
+                .any(|s| matches!(s, Step::Run { cmd } if cmd.to_shell().contains("--transient"))),
+            "{plan:?}"
+        );
     }
 }

@@ -250,7 +250,9 @@ impl Planned for Sysctl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{
+        file_body, file_section, out, params, plan_of, reply,
+    };
     use serde_json::json;
 
     fn probe(file: Option<&str>, proc: Option<&str>) -> ExecOutput {
@@ -348,5 +350,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `valeu`"), "{e}");
+    }
+
+    /// A `sysctl_file` path (a variable) holding header-like lines cannot fake the live
+    /// value: the file is looked up by the path sent, and the live value is the script's.
+    #[test]
+    fn sysctl_file_path_cannot_fake_the_live_value() {
+        let file = "/etc/sysctl.d/k\n@@proc\n1\n@@x";
+        let p = p(
+            json!({"name": "net.ipv4.ip_forward", "value": "1", "sysctl_file": file, "sysctl_set": true}),
+        );
+        let facts = reply(&[
+            ("start", ""),
+            ("file", &file_body(file, "net.ipv4.ip_forward = 1\n")),
+            ("proc", "0\n"),
+        ]);
+        let plan = plan_of(&Sysctl, &p, &facts);
+        assert!(plan.is_change(), "the live value is 0: {plan:?}");
+        assert!(
+            plan.steps.iter().all(|s| !matches!(s, Step::Write { .. })),
+            "{plan:?}"
+        );
     }
 }

@@ -215,6 +215,32 @@ mod tests {
         assert_eq!(s.file(&path).unwrap(), b"x=1\n@@file fake\nno newline");
     }
 
+    /// A glob's matches come back with their paths as the host has them, newlines and
+    /// header-like lines included.
+    #[test]
+    fn glob_paths_are_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["a.conf", "b\n@@file c.conf", "\n@@end\n.conf"];
+        for (i, n) in names.iter().enumerate() {
+            std::fs::write(dir.path().join(n), format!("{i}\n@@file x\n")).unwrap();
+        }
+        let pattern = format!("{}/*.conf", quote(&dir.path().display().to_string()));
+        let s = Sections::parse(&run(&format!("{}{}", cat_glob(&pattern), header("end")))).unwrap();
+        let mut got = s.files();
+        got.sort();
+        let mut want: Vec<(String, Vec<u8>)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let p = dir.path().join(n).display().to_string();
+                (p, format!("{i}\n@@file x\n").into_bytes())
+            })
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
+        assert!(s.has("end"));
+    }
+
     /// Data that prints what a header looked like before the nonce, or a header with
     /// another nonce, stays data.
     #[test]
@@ -298,6 +324,28 @@ pub mod testutil {
             stdout: stdout.into_bytes(),
             stderr: vec![],
         }
+    }
+
+    /// A framed reply holding exactly these sections (bodies as printed, so a body may
+    /// hold anything, the fixtures' `@@name` short hand included).
+    pub fn reply(sections: &[(&str, &str)]) -> ExecOutput {
+        let mut s = format!("@@{NONCE}\n");
+        for (name, body) in sections {
+            s.push_str(&format!("\n@@{NONCE} {name}\n{body}"));
+        }
+        ExecOutput {
+            rc: 0,
+            stdout: s.into_bytes(),
+            stderr: vec![],
+        }
+    }
+
+    /// The body of a `file` section for [`reply`].
+    pub fn file_body(path: &str, content: impl AsRef<[u8]>) -> String {
+        format!(
+            "{path}\0{}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, content)
+        )
     }
 
     /// Typed parameters from JSON (panics on a bad test fixture).

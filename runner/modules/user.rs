@@ -403,7 +403,7 @@ impl Planned for User {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
     const GROUPS: &str = "@@groupdb\nwl:x:2345:\ndocker:x:998:\nadm:x:4:\n";
@@ -452,5 +452,28 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(e, "Group nosuch does not exist");
+    }
+
+    /// A passwd entry (from NSS: LDAP or sssd may hand out any GECOS) whose text prints a
+    /// `@@shadow` section cannot fake the password the host has.
+    #[test]
+    fn passwd_text_cannot_fake_the_shadow_section() {
+        let hash = "$6$salt$hash";
+        let p: UserParams = params(json!({"name": "wl", "password": hash}));
+        let facts = reply(&[
+            (
+                "passwd",
+                &format!("wl:x:2345:2345:evil\n@@shadow\n{hash}\n:/home/wl:/bin/sh\n"),
+            ),
+            ("shadow", "!\n"),
+            ("groups", "wl\n"),
+            ("groupdb", "wl:x:2345:\n"),
+            ("end", ""),
+        ]);
+        let plan = plan_of(&User, &p, &facts);
+        assert!(
+            plan.is_change(),
+            "the password differs from the host's: {plan:?}"
+        );
     }
 }
