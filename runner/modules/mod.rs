@@ -29,6 +29,8 @@ pub mod params;
 pub mod ping;
 pub mod plan;
 pub mod replace;
+#[doc(hidden)]
+pub mod reply_fuzz;
 pub mod script;
 pub mod service;
 pub mod set_fact;
