@@ -3,9 +3,8 @@
 //! The coverage-guided targets live in `fuzz/` (cargo-fuzz, nightly); this smoke test
 //! needs neither: a fixed-seed PRNG mutates a small corpus of valid inputs (byte flips,
 //! inserted YAML/Jinja tokens, cuts, repeats) and feeds each mutant to `yaml::parse`,
-//! `Inventory::parse_str`, `load_playbook_str`, `Templar::render_str` and every parser of a
-//! probe's reply (`modules::reply_fuzz::feed`). Every call must return (an error is fine)
-//! without panicking, within a time bound.
+//! `Inventory::parse_str`, `load_playbook_str` and `Templar::render_str`. Every call must
+//! return (an error is fine) without panicking, within a time bound.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -237,6 +236,9 @@ fn template_render_survives_mutants() {
     });
 }
 
+// The parsers of probe replies (apt, uri, user, setup, …) get the same treatment through
+// `modules::reply_fuzz::feed`, the entry the `probe_replies` cargo-fuzz target uses.
+
 /// Replies to probes, one per parser of `modules::reply_fuzz::PARSERS` (same order): the
 /// sections as `name\nbody` pieces separated by `\x01`, or (`raw`) the reply itself.
 fn reply_seeds() -> Vec<String> {
@@ -281,7 +283,7 @@ fn reply_seeds() -> Vec<String> {
 fn probe_replies_survive_mutants() {
     let seeds = reply_seeds();
     let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
-    fuzz("modules::reply_fuzz::feed", 0x5eed_0005, &seeds, |s| {
+    fuzz("modules::reply_fuzz::feed", 0x5eed_0006, &seeds, |s| {
         windlass::modules::reply_fuzz::feed(s.as_bytes());
     });
 }
