@@ -463,7 +463,7 @@ mod tests {
         let facts = reply(&[
             (
                 "passwd",
-                &format!("wl:x:2345:2345:evil\n@@shadow\n{hash}\n:/home/wl:/bin/sh\n"),
+                &format!("wl:x:2345:2345:W L:/home/wl:/bin/sh\n@@shadow\n{hash}\n"),
             ),
             ("shadow", "!\n"),
             ("groups", "wl\n"),
