@@ -446,7 +446,7 @@ mod tests {
         // Same key already in the keyring: no change (the section carries binary bytes).
         let facts = out(&format!(
             "{}@@end\n",
-            file_section("/etc/apt/keyrings/kubernetes-apt-keyring.gpg", &test_key())
+            file_section("/etc/apt/keyrings/kubernetes-apt-keyring.gpg", test_key())
         ));
         assert!(!plan_of(&AptKey, &p, &facts).is_change());
     }
@@ -456,7 +456,7 @@ mod tests {
         let short = fp()[32..].to_string();
         let facts = out(&format!(
             "{}@@end\n",
-            file_section("/etc/apt/trusted.gpg.d/x.gpg", &test_key())
+            file_section("/etc/apt/trusted.gpg.d/x.gpg", test_key())
         ));
         let p: AptKeyParams = params(json!({"id": format!("0x{short}"), "url": "https://x/key"}));
         assert!(!plan_of(&AptKey, &p, &facts).is_change());
