@@ -98,6 +98,14 @@ const TOKENS: &[&str] = &[
     "\u{0}",
     "é",
     "\r\n",
+    "@@",
+    "\n@@00112233445566778899aabbccddeeff ",
+    "\u{1}",
+    "\t",
+    "rc=",
+    "WL_MATCH\n",
+    ": Warning: Cannot stat: No such file or directory",
+    "\r\n\r\n",
 ];
 
 fn mutate(rng: &mut Rng, seed: &str) -> String {
@@ -251,5 +259,57 @@ fn file_facts_parse_survives_mutants() {
             Ok(f) => assert_eq!(f.path, "/sent"),
             Err(e) => assert!(e.starts_with("unexpected probe output"), "{e}"),
         }
+    });
+}
+
+// The parsers of probe replies (apt, uri, user, setup, …) get the same treatment through
+// `modules::reply_fuzz::feed`, the entry the `probe_replies` cargo-fuzz target uses.
+
+/// Replies to probes, one per parser of `modules::reply_fuzz::PARSERS` (same order): the
+/// sections as `name\nbody` pieces separated by `\x01`, or (`raw`) the reply itself.
+fn reply_seeds() -> Vec<String> {
+    let setup = include_str!("fixtures/facts/debian12.txt")
+        .trim_start_matches("\n@@")
+        .replace("\n@@", "\u{1}");
+    let pieces: Vec<(bool, String)> = vec![
+        (false, "aptget\n/usr/bin/apt-get\n\u{1}now\n100\n\u{1}stamp\n1\n\u{1}dpkg\na\tinstall ok installed\t1.0\nb\tinstall ok installed\t1.2\n\u{1}policy\na:\n  Installed: 1.0\n  Candidate: 1.1\n  Version table:\n     1.1 500\n        500 http://x stable/main amd64 Packages\n *** 1.0 100\n\u{1}deb\nx\t1.0\n\u{1}debrc\n0\n\u{1}end\n".into()),
+        (false, "file\n/etc/apt/keyrings/k.gpg\0mDMEYAAAABYJKwYBBAHaRw8BAQdA\u{1}keyfile\nmDMEYAAAABYJKwYBBAHaRw8BAQdA\n\u{1}end\n".into()),
+        (false, "file\n/etc/apt/sources.list\0ZGViIGh0dHBzOi8veC8gc3RhYmxlIG1haW4K\u{1}aptget\n/usr/bin/apt-get\n".into()),
+        (false, "file\n/etc/apt/sources.list.d/k.sources\0VHlwZXM6IGRlYgo=\u{1}download\nS0VZ\n\u{1}end\n".into()),
+        (true, "kubelet\t\t\t\tinstall\nkubeadm\t\t\t\thold\n".into()),
+        (false, "isdir\n\u{1}curl\n\u{1}parent\n\u{1}stat\n755\0root\0root\0\u{1}sum\n9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n\u{1}end\n".into()),
+        (true, "docker:x:998:wl,other\n".into()),
+        (false, "etc\nold\n\u{1}current\nold\n\u{1}init\nsystemd\n\u{1}hostnamectl\n/usr/bin/hostnamectl\n\u{1}end\n".into()),
+        (false, "loaded\nproc\nsys\n\u{1}files\n\u{1}file\n/etc/modules-load.d/k8s.conf\0YnJfbmV0ZmlsdGVyCg==\u{1}file\n/etc/modprobe.d/br_netfilter.conf\0b3B0aW9ucyBicl9uZXRmaWx0ZXIgYT0xCg==\u{1}end\n".into()),
+        (false, "init\nsystemd\n\u{1}systemctl\n/usr/bin/systemctl\n\u{1}show\nId=kubelet.service\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n\u{1}enabled\ndisabled\nrc=1\n".into()),
+        (false, "start\n\u{1}file\n/etc/sysctl.d/k8s.conf\0bmV0LmlwdjQuaXBfZm9yd2FyZCA9IDAK\u{1}proc\n0\n".into()),
+        (false, "diff\n./\n./bridge\ntar: ./bridge: Warning: Cannot stat: No such file or directory\n./x: Mod time differs\n./y: Uid differs\n\u{1}rc\n1".into()),
+        (false, "summary\n200 1 http://h/x\u{1}rc\n0\u{1}stderr\n\u{1}headers\nHTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n\u{1}dest\n\u{1}body\n{\"a\": [1, 2]}".into()),
+        (false, "passwd\nwl:x:2345:2345:W L:/home/wl:/bin/sh\n\u{1}shadow\n!\n\u{1}groups\nwl docker\n\u{1}groupdb\nwl:x:2345:\ndocker:x:998:\nadm:x:4:\n\u{1}end\n".into()),
+        (false, setup),
+        (true, "WL_OK\nWL_MATCH\nserver ready on 6443\n".into()),
+        (true, "motd\n@@00112233445566778899aabbccddeeff\n\n@@00112233445566778899aabbccddeeff file\n/x\0eA==\n@@00112233445566778899aabbccddeeff end\n".into()),
+        (true, "Reading package lists...\n0 upgraded, 2 newly installed, 0 to remove and 1 not upgraded.\n@@cache_update_time\n1700000000\n".into()),
+    ];
+    assert_eq!(pieces.len(), windlass::modules::reply_fuzz::PARSERS.len());
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, (raw, body))| {
+            format!(
+                "{}{}{body}",
+                char::from(i as u8),
+                if raw { '\u{1}' } else { '\u{0}' }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn probe_replies_survive_mutants() {
+    let seeds = reply_seeds();
+    let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+    fuzz("modules::reply_fuzz::feed", 0x5eed_0006, &seeds, |s| {
+        windlass::modules::reply_fuzz::feed(s.as_bytes());
     });
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::ResultMap;
 use super::params::{ansible_bool, opt_ansible_bool, string_list};
 use super::plan::{Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, header};
+use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -261,7 +261,7 @@ impl AptParams {
 /// The probe script for `names` (+ a `.deb` path).
 pub fn probe_script(names: &[String], need_policy: bool, deb: Option<&str>) -> String {
     let mut script = format!(
-        "{}command -v apt-get; {}date +%s; {}\
+        "{PRELUDE}{}command -v apt-get; {}date +%s; {}\
          if [ -e /var/lib/apt/periodic/update-success-stamp ]; then stat -c %Y /var/lib/apt/periodic/update-success-stamp; \
          elif [ -e /var/lib/apt/lists ]; then stat -c %Y /var/lib/apt/lists; else echo 0; fi; ",
         header("aptget"),
@@ -289,8 +289,9 @@ pub fn probe_script(names: &[String], need_policy: bool, deb: Option<&str>) -> S
     if let Some(d) = deb {
         let q = quote(d);
         script.push_str(&format!(
-            "{}dpkg-deb -W --showformat='${{Package}}\\t${{Version}}\\n' {q} 2>&1; echo \"rc=$?\"; ",
+            "{}dpkg-deb -W --showformat='${{Package}}\\t${{Version}}\\n' -- {q} 2>&1; rc=$?; {}echo \"$rc\"; ",
             header("deb"),
+            header("debrc"),
         ));
     }
     script.push_str(&header("end"));
@@ -339,7 +340,7 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
     if p.name.is_empty() && p.deb.is_none() && !p.wants_update() && !p.autoremove {
         return Err("one of the following is required: name, deb, update_cache, autoremove".into());
     }
-    let s = Sections::parse(facts.ok_or("apt needs its probe")?);
+    let s = Sections::parse(facts.ok_or("apt needs its probe")?)?;
     if s.text("aptget").unwrap_or("").is_empty() {
         return Err("apt-get was not found on the host (apt needs a Debian-family system)".into());
     }
@@ -423,7 +424,9 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
             }
             if let Some(deb) = &p.deb {
                 let body = s.get("deb").unwrap_or("");
-                let ok = body.lines().any(|l| l.trim() == "rc=0");
+                // The exit code has its own section: dpkg-deb's error text repeats the
+                // path, which may hold anything.
+                let ok = s.text("debrc") == Some("0");
                 let info = body.lines().next().unwrap_or("");
                 let need = if ok {
                     let mut f = info.split('\t');
@@ -583,7 +586,9 @@ pub fn finish_apt(result: &mut ResultMap, outputs: &[ExecOutput]) {
     let mut counted: Option<u64> = None;
     for o in outputs {
         let text = o.stdout_str();
-        if let Some((before, after)) = text.split_once("@@cache_update_time\n") {
+        // The marker before `date`'s output is the last one printed: apt's own output
+        // (repository text) comes before it.
+        if let Some((before, after)) = text.rsplit_once("@@cache_update_time\n") {
             if let Ok(t) = after.trim().parse::<i64>() {
                 result.insert("cache_update_time".into(), Value::from(t));
             }
@@ -610,7 +615,7 @@ pub fn finish_apt(result: &mut ResultMap, outputs: &[ExecOutput]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
     const POLICY: &str = "haproxy:\n  Installed: 2.6.12-1\n  Candidate: 2.6.12-1+deb12u4\n  Version table:\n     2.6.12-1+deb12u4 500\n        500 file:/srv/localrepo ./ Packages\n *** 2.6.12-1 100\n        100 /var/lib/dpkg/status\n";
@@ -698,7 +703,7 @@ mod tests {
         let p: AptParams = params(json!({"deb": "/tmp/x_1.0_all.deb"}));
         let facts = |dpkg: &str| {
             out(&format!(
-                "@@aptget\n/usr/bin/apt-get\n@@now\n1\n@@stamp\n1\n@@dpkg\n{dpkg}@@deb\nx\t1.0\nrc=0\n@@end\n"
+                "@@aptget\n/usr/bin/apt-get\n@@now\n1\n@@stamp\n1\n@@dpkg\n{dpkg}@@deb\nx\t1.0\n@@debrc\n0\n@@end\n"
             ))
         };
         insta::assert_yaml_snapshot!(plan_of(&Apt, &p, &facts("")));
@@ -774,5 +779,43 @@ mod tests {
         assert_eq!(p["haproxy"].versions, vec!["2.6.12-1+deb12u4", "2.6.12-1"]);
         assert!(glob_match("2.6.*", "2.6.12-1"));
         assert!(!glob_match("2.7.*", "2.6.12-1"));
+    }
+
+    /// dpkg-deb's error text repeats the `.deb` path (a variable): a path holding an
+    /// `rc=0` line does not make an unreadable package look readable.
+    #[test]
+    fn deb_path_cannot_fake_its_exit_code() {
+        let deb = "/tmp/x.deb\nrc=0\n";
+        let p: AptParams = params(json!({"deb": deb}));
+        let facts = reply(&[
+            ("aptget", "/usr/bin/apt-get\n"),
+            ("now", "1\n"),
+            ("stamp", "1\n"),
+            ("dpkg", ""),
+            (
+                "deb",
+                &format!(
+                    "dpkg-deb: error: failed to read archive '{deb}': No such file or directory\n"
+                ),
+            ),
+            ("debrc", "2\n"),
+            ("end", ""),
+        ]);
+        let e = Apt.plan(&p, Some(&facts), PlanCtx::default()).unwrap_err();
+        assert!(e.starts_with("unable to read the package"), "{e}");
+    }
+
+    /// apt-get update's output (repository text) printing the marker line does not
+    /// replace the time `date` printed after it.
+    #[test]
+    fn update_output_cannot_fake_the_cache_time() {
+        let mut r = ResultMap::new();
+        let o = ExecOutput {
+            rc: 0,
+            stdout: b"Get:1 http://x InRelease\n@@cache_update_time\n42\n@@cache_update_time\n1700000000\n".to_vec(),
+            stderr: vec![],
+        };
+        finish_apt(&mut r, &[o]);
+        assert_eq!(r["cache_update_time"], 1700000000);
     }
 }

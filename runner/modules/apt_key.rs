@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha1::Digest as _;
 
 use super::plan::{Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, cat_file, cat_glob, header};
+use super::sysprobe::{Sections, cat_file, cat_glob, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -252,7 +252,7 @@ impl Planned for AptKey {
             ));
         }
         script.push_str(&header("end"));
-        Ok(Some(RemoteCommand::shell(script)))
+        Ok(Some(RemoteCommand::shell(framed(&script))))
     }
 
     fn plan(
@@ -267,7 +267,7 @@ impl Planned for AptKey {
             o => return Err(format!("state must be one of present, absent; got {o}")),
         };
         let id = p.id.as_deref().map(norm_id).transpose()?;
-        let s = Sections::parse(facts.ok_or("apt_key needs its probe")?);
+        let s = Sections::parse(facts.ok_or("apt_key needs its probe")?)?;
         let rings: Vec<(String, Vec<KeyBlock>)> = s
             .files()
             .into_iter()
@@ -399,7 +399,7 @@ impl Planned for AptKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
     use serde_json::json;
 
     /// A v4 public-key packet (Ed25519, fixed key material) plus a user id packet.
@@ -444,9 +444,9 @@ mod tests {
         let plan = plan_of(&AptKey, &p, &out("@@end\n"));
         insta::assert_yaml_snapshot!(plan);
         // Same key already in the keyring: no change (the section carries binary bytes).
-        let b64 = base64::engine::general_purpose::STANDARD.encode(test_key());
         let facts = out(&format!(
-            "@@file /etc/apt/keyrings/kubernetes-apt-keyring.gpg\n{b64}\n@@end\n"
+            "{}@@end\n",
+            file_section("/etc/apt/keyrings/kubernetes-apt-keyring.gpg", test_key())
         ));
         assert!(!plan_of(&AptKey, &p, &facts).is_change());
     }
@@ -454,9 +454,9 @@ mod tests {
     #[test]
     fn id_present_skips_and_absent_removes() {
         let short = fp()[32..].to_string();
-        let b64 = base64::engine::general_purpose::STANDARD.encode(test_key());
         let facts = out(&format!(
-            "@@file /etc/apt/trusted.gpg.d/x.gpg\n{b64}\n@@end\n"
+            "{}@@end\n",
+            file_section("/etc/apt/trusted.gpg.d/x.gpg", test_key())
         ));
         let p: AptKeyParams = params(json!({"id": format!("0x{short}"), "url": "https://x/key"}));
         assert!(!plan_of(&AptKey, &p, &facts).is_change());

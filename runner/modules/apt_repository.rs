@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::params::{Mode, ansible_bool, opt_mode};
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, cat_file, cat_glob, header};
+use super::sysprobe::{PRELUDE, Sections, cat_file, cat_glob, header};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
 
@@ -136,7 +136,7 @@ impl Planned for AptRepository {
 
     fn probe(&self, _p: &AptRepositoryParams) -> Result<Option<RemoteCommand>, String> {
         Ok(Some(RemoteCommand::shell(format!(
-            "{}{}{}{}",
+            "{PRELUDE}{}{}{}{}",
             cat_file(SOURCES),
             cat_glob(&format!("{SOURCES_D}/*.list")),
             header("aptget"),
@@ -173,7 +173,7 @@ impl Planned for AptRepository {
                 ));
             }
         };
-        let s = Sections::parse(facts.ok_or("apt_repository needs its probe")?);
+        let s = Sections::parse(facts.ok_or("apt_repository needs its probe")?)?;
         let files = s.files();
         let mut plan = Plan::default();
         let mut added = Vec::new();

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::params::{Mode, opt_ansible_bool, opt_mode, string_list};
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, cat_file, header};
+use super::sysprobe::{Sections, cat_file, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -221,7 +221,7 @@ impl Planned for Deb822Repository {
             ));
         }
         script.push_str(&header("end"));
-        Ok(Some(RemoteCommand::shell(script)))
+        Ok(Some(RemoteCommand::shell(framed(&script))))
     }
 
     fn plan(
@@ -246,7 +246,7 @@ impl Planned for Deb822Repository {
         };
         let dest = format!("/etc/apt/sources.list.d/{sl}.sources");
         let kf = key_file(p);
-        let s = Sections::parse(facts.ok_or("deb822_repository needs its probe")?);
+        let s = Sections::parse(facts.ok_or("deb822_repository needs its probe")?)?;
         let before = s
             .file(&dest)
             .map(|b| String::from_utf8_lossy(&b).into_owned());
@@ -399,12 +399,12 @@ mod tests {
         let p: Deb822Params =
             params(json!({"name": "k", "uris": "https://x/", "suites": "/", "components": "main"}));
         let e = Deb822Repository
-            .plan(&p, Some(&out("")), PlanCtx::default())
+            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
             .unwrap_err();
         assert!(e.contains("components must be empty"), "{e}");
         let p: Deb822Params = params(json!({"name": "k", "suites": "/"}));
         let e = Deb822Repository
-            .plan(&p, Some(&out("")), PlanCtx::default())
+            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
             .unwrap_err();
         assert_eq!(e, "uris is required with state=present");
     }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::params::{Mode, ansible_bool, opt_ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, join, quote};
 use crate::transport::ExecOutput;
 
@@ -110,8 +111,25 @@ fn url_file_name(url: &str) -> String {
 /// `ansible.builtin.get_url`.
 pub struct GetUrl;
 
-fn facts(out: &str) -> std::collections::BTreeMap<&str, &str> {
-    out.lines().filter_map(|l| l.split_once('=')).collect()
+/// The file `dest` names: itself, or the URL's file name in it when the probe found a
+/// directory there (worked out here, never read back from the host).
+fn dest_path(p: &GetUrlParams, isdir: bool) -> String {
+    if !isdir {
+        return p.dest.clone();
+    }
+    let dir = p.dest.strip_suffix('/').unwrap_or(&p.dest);
+    format!("{dir}/{}", url_file_name(&p.url))
+}
+
+/// What the probe found about the file: mode, owner, group (`None`: no such file).
+fn stat_of(s: &Sections) -> Option<(String, String, String)> {
+    let body = s.get("stat")?;
+    let mut f = body.split('\0').map(str::to_string);
+    Some((
+        f.next().unwrap_or_default(),
+        f.next().unwrap_or_default(),
+        f.next().unwrap_or_default(),
+    ))
 }
 
 #[async_trait::async_trait]
@@ -129,20 +147,32 @@ impl Planned for GetUrl {
     fn probe(&self, p: &GetUrlParams) -> Result<Option<RemoteCommand>, String> {
         let sum = checksum(p)?;
         let mut s = format!(
-            "d={}; if [ -d \"$d\" ]; then d=\"${{d%/}}\"/{}; echo isdir=1; fi; echo \"path=$d\"\n",
+            "d={}; if [ -d \"$d\" ]; then d=\"${{d%/}}\"/{}; {}fi\n",
             quote(&p.dest),
-            quote(&url_file_name(&p.url))
+            quote(&url_file_name(&p.url)),
+            header("isdir")
         );
-        s.push_str("command -v curl >/dev/null 2>&1 && echo curl=1\n");
-        s.push_str("[ -d \"$(dirname \"$d\")\" ] && echo parent=1\n");
-        s.push_str("if [ -f \"$d\" ]; then echo exists=1; stat -c 'mode=%a\nowner=%U\ngroup=%G\nsize=%s' \"$d\"");
+        s.push_str(&format!(
+            "command -v curl >/dev/null 2>&1 && {{ {}}}\n",
+            header("curl")
+        ));
+        s.push_str(&format!(
+            "[ -d \"$(dirname -- \"$d\")\" ] && {{ {}}}\n",
+            header("parent")
+        ));
+        // Owner and group names end in NUL: no name can hold one.
+        s.push_str(&format!(
+            "if [ -f \"$d\" ]; then {}stat --printf '%a\\0%U\\0%G\\0' -- \"$d\"",
+            header("stat")
+        ));
         if let Some((prog, _)) = &sum {
             s.push_str(&format!(
-                "; echo \"sum=$({prog} < \"$d\" | cut -d' ' -f1)\""
+                "; {}{prog} < \"$d\" | cut -d' ' -f1",
+                header("sum")
             ));
         }
-        s.push_str("; fi\n");
-        Ok(Some(RemoteCommand::shell(s)))
+        s.push_str(&format!("; fi\n{}", header("end")));
+        Ok(Some(RemoteCommand::shell(framed(&s))))
     }
 
     fn plan(
@@ -151,18 +181,18 @@ impl Planned for GetUrl {
         out: Option<&ExecOutput>,
         ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let out = out.map(|o| o.stdout_str()).unwrap_or_default();
-        let f = facts(&out);
         let sum = checksum(p)?;
-        let path = f.get("path").copied().unwrap_or(&p.dest).to_string();
+        let s = Sections::parse(out.ok_or("get_url needs its probe")?)?;
+        let path = dest_path(p, s.has("isdir"));
+        let stat = stat_of(&s);
         let mut result = ResultMapBuilder::default();
         result.0.insert("dest".into(), json!(path));
         result.0.insert("url".into(), json!(p.url));
         if let Some(c) = &p.checksum {
             result.0.insert("checksum".into(), json!(c));
         }
-        let exists = f.contains_key("exists");
-        let sum_ok = match (&sum, f.get("sum")) {
+        let exists = stat.is_some();
+        let sum_ok = match (&sum, s.text("sum")) {
             (Some((_, want)), Some(have)) => have == want,
             (Some(_), None) => false,
             (None, _) => true,
@@ -170,10 +200,10 @@ impl Planned for GetUrl {
         let download = !exists || !sum_ok || p.force;
         let mut steps = Vec::new();
         if download {
-            if !f.contains_key("curl") && !ctx.check {
+            if !s.has("curl") && !ctx.check {
                 return Err("get_url needs curl on the target host; install it first (apt-get install curl)".into());
             }
-            if !f.contains_key("parent") && !ctx.check {
+            if !s.has("parent") && !ctx.check {
                 return Err(format!(
                     "Destination dir {} does not exist",
                     parent_of(&path)
@@ -194,7 +224,9 @@ impl Planned for GetUrl {
             let mut fix = Vec::new();
             match &p.mode {
                 Some(Mode::Octal(bits)) => {
-                    let have = f.get("mode").and_then(|m| u32::from_str_radix(m, 8).ok());
+                    let have = stat
+                        .as_ref()
+                        .and_then(|m| u32::from_str_radix(&m.0, 8).ok());
                     if have != Some(*bits) {
                         fix.push(format!("chmod {:o} {}", bits, quote(&path)));
                     }
@@ -212,11 +244,11 @@ impl Planned for GetUrl {
             let owner_diff = p
                 .owner
                 .as_deref()
-                .is_some_and(|o| Some(o) != f.get("owner").copied());
+                .is_some_and(|o| Some(o) != stat.as_ref().map(|s| s.1.as_str()));
             let group_diff = p
                 .group
                 .as_deref()
-                .is_some_and(|g| Some(g) != f.get("group").copied());
+                .is_some_and(|g| Some(g) != stat.as_ref().map(|s| s.2.as_str()));
             if owner_diff || group_diff {
                 let spec = match (&p.owner, &p.group) {
                     (Some(o), Some(g)) => format!("{o}:{g}"),
@@ -352,11 +384,7 @@ mod tests {
     fn plan_of(args: Value, probe: &str, check: bool) -> Result<Plan, String> {
         let Value::Object(m) = args else { panic!() };
         let p: GetUrlParams = params("get_url", m).map_err(|e| e.to_string())?;
-        let out = ExecOutput {
-            rc: 0,
-            stdout: probe.as_bytes().to_vec(),
-            stderr: vec![],
-        };
+        let out = crate::modules::sysprobe::testutil::out(probe);
         GetUrl.plan(
             &p,
             Some(&out),
@@ -370,42 +398,43 @@ mod tests {
     #[test]
     fn golden_get_url() {
         let args = json!({"url": "http://127.0.0.1:8000/kubeadm", "dest": "/usr/local/bin/kubeadm", "checksum": SUM, "mode": "0755"});
-        let fresh = plan_of(
-            args.clone(),
-            "path=/usr/local/bin/kubeadm\ncurl=1\nparent=1\n",
-            false,
-        )
-        .unwrap();
+        let fresh = plan_of(args.clone(), "@@curl\n@@parent\n@@end\n", false).unwrap();
         insta::assert_yaml_snapshot!("get_url_fresh", fresh);
         // Check mode on a host without curl still predicts the download.
         assert!(
-            plan_of(
-                args.clone(),
-                "path=/usr/local/bin/kubeadm\nparent=1\n",
-                true
-            )
-            .unwrap()
-            .is_change()
+            plan_of(args.clone(), "@@parent\n@@end\n", true)
+                .unwrap()
+                .is_change()
         );
         let conv = plan_of(
             args.clone(),
-            "path=/usr/local/bin/kubeadm\ncurl=1\nparent=1\nexists=1\nmode=755\nowner=root\ngroup=root\nsize=5\nsum=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n",
+            "@@curl\n@@parent\n@@stat\n755\0root\0root\0\n@@sum\n9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n@@end\n",
             false,
         )
         .unwrap();
         assert!(conv.steps.is_empty());
         insta::assert_yaml_snapshot!("get_url_converged", conv);
-        let wrong_sum = plan_of(args.clone(), "path=/usr/local/bin/kubeadm\ncurl=1\nparent=1\nexists=1\nmode=755\nowner=root\ngroup=root\nsize=5\nsum=00\n", false).unwrap();
+        let wrong_sum = plan_of(
+            args.clone(),
+            "@@curl\n@@parent\n@@stat\n755\0root\0root\0\n@@sum\n00\n@@end\n",
+            false,
+        )
+        .unwrap();
         assert!(wrong_sum.is_change());
-        let mode_only = plan_of(args, "path=/usr/local/bin/kubeadm\ncurl=1\nparent=1\nexists=1\nmode=700\nowner=root\ngroup=root\nsize=5\nsum=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n", false).unwrap();
+        let mode_only = plan_of(args, "@@curl\n@@parent\n@@stat\n700\0root\0root\0\n@@sum\n9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n@@end\n", false).unwrap();
         insta::assert_yaml_snapshot!("get_url_mode_only", mode_only);
         // Directory dest, no checksum, exists, not forced: nothing to do.
-        let dir = plan_of(json!({"url": "http://h/x/cni.tgz?v=1", "dest": "/opt/"}), "isdir=1\npath=/opt/cni.tgz\ncurl=1\nparent=1\nexists=1\nmode=644\nowner=root\ngroup=root\nsize=1\n", false).unwrap();
+        let dir = plan_of(
+            json!({"url": "http://h/x/cni.tgz?v=1", "dest": "/opt/"}),
+            "@@isdir\n@@curl\n@@parent\n@@stat\n644\0root\0root\0\n@@end\n",
+            false,
+        )
+        .unwrap();
         assert!(dir.steps.is_empty());
         assert_eq!(dir.result["dest"], "/opt/cni.tgz");
         let forced = plan_of(
             json!({"url": "http://h/x", "dest": "/opt/x", "force": "yes"}),
-            "path=/opt/x\ncurl=1\nparent=1\nexists=1\nmode=644\nowner=root\ngroup=root\nsize=1\n",
+            "@@curl\n@@parent\n@@stat\n644\0root\0root\0\n@@end\n",
             false,
         )
         .unwrap();
@@ -419,10 +448,47 @@ mod tests {
         insta::assert_snapshot!("get_url_err_algo", e);
         let e = plan_of(
             json!({"url": "http://h/x", "dest": "/x"}),
-            "path=/x\nparent=1\n",
+            "@@parent\n@@end\n",
             false,
         )
         .unwrap_err();
         assert!(e.contains("needs curl"), "{e}");
+    }
+
+    /// The probe run by this machine's `sh`, as a host would, and the plan from its reply.
+    fn plan_on_this_machine(args: Value) -> (GetUrlParams, Plan) {
+        let Value::Object(m) = args else { panic!() };
+        let p: GetUrlParams = params("get_url", m).unwrap();
+        let probe = GetUrl.probe(&p).unwrap().unwrap();
+        let out = crate::transport::local::LocalTransport::exec_blocking(&probe);
+        let plan = GetUrl.plan(&p, Some(&out), PlanCtx::default()).unwrap();
+        (p, plan)
+    }
+
+    /// A `dest` with newlines and field-like lines neither fakes an existing file with the
+    /// right checksum nor moves the download elsewhere: the path is the one sent, and the
+    /// reply's sections come from the script alone.
+    #[test]
+    fn hostile_dest_cannot_fake_the_file_or_redirect_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let fake = format!("{d}/f\nexists=1\nmode=644\nsum={}", &SUM[7..]);
+        let (_, plan) =
+            plan_on_this_machine(json!({"url": "http://h/x", "dest": fake, "checksum": SUM}));
+        assert!(
+            plan.is_change(),
+            "a missing file was reported there: {plan:?}"
+        );
+
+        let moved = format!("{d}/f\npath={d}/victim");
+        std::fs::create_dir_all(format!("{d}/f\npath={d}")).unwrap();
+        let (p, plan) = plan_on_this_machine(json!({"url": "http://h/x", "dest": moved}));
+        assert_eq!(plan.result["dest"], json!(p.dest));
+        let Step::Run { cmd } = &plan.steps[0] else {
+            panic!()
+        };
+        let script = cmd.to_shell();
+        assert!(script.contains(&*quote(&p.dest)), "{script}");
+        assert!(!script.contains(&format!("{d}/victim;")), "{script}");
     }
 }

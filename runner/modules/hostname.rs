@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, header};
+use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
 
@@ -41,7 +41,7 @@ impl Planned for Hostname {
 
     fn probe(&self, _p: &HostnameParams) -> Result<Option<RemoteCommand>, String> {
         Ok(Some(RemoteCommand::shell(format!(
-            "{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
+            "{PRELUDE}{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
             header("etc"),
             header("current"),
             header("init"),
@@ -65,7 +65,7 @@ impl Planned for Hostname {
         {
             return Err(format!("invalid host name {name:?}"));
         }
-        let s = Sections::parse(facts.ok_or("hostname needs its probe")?);
+        let s = Sections::parse(facts.ok_or("hostname needs its probe")?)?;
         let systemd =
             s.text("init") == Some("systemd") && !s.text("hostnamectl").unwrap_or("").is_empty();
         let strategy = match p.use_.as_deref() {
@@ -140,7 +140,7 @@ impl Planned for Hostname {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
     fn probe(etc: &str, cur: &str, init: &str) -> ExecOutput {
@@ -175,5 +175,25 @@ mod tests {
             .plan(&p, Some(&probe("", "", "")), PlanCtx::default())
             .unwrap_err();
         assert!(e.contains("invalid host name"), "{e}");
+    }
+
+    /// /etc/hostname's text cannot fake the running host name the next section reports.
+    #[test]
+    fn etc_hostname_text_cannot_fake_the_current_name() {
+        let p: HostnameParams = params(json!({"name": "node1"}));
+        let facts = reply(&[
+            ("etc", "node1\n@@current\nnode1\n"),
+            ("current", "old\n"),
+            ("init", "systemd\n"),
+            ("hostnamectl", "/usr/bin/hostnamectl\n"),
+            ("end", ""),
+        ]);
+        let plan = plan_of(&Hostname, &p, &facts);
+        assert!(
+            plan.steps
+                .iter()
+                .any(|s| matches!(s, Step::Run { cmd } if cmd.to_shell().contains("--transient"))),
+            "{plan:?}"
+        );
     }
 }

@@ -44,6 +44,10 @@ pub mod uri;
 pub mod user;
 pub mod wait_for;
 
+// The probe-reply parsers behind one entry point, for the fuzz targets (not an API).
+#[doc(hidden)]
+pub mod reply_fuzz;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

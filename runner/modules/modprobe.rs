@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, cat_glob, header};
+use super::sysprobe::{Sections, cat_glob, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -140,7 +140,7 @@ impl Planned for Modprobe {
             g2 = cat_glob(&format!("{OPTS_DIR}/*.conf")),
             h_end = header("end"),
         );
-        Ok(Some(RemoteCommand::shell(script)))
+        Ok(Some(RemoteCommand::shell(framed(&script))))
     }
 
     fn plan(
@@ -161,7 +161,7 @@ impl Planned for Modprobe {
                 "persistent must be one of disabled, present, absent; got {persistent}"
             ));
         }
-        let s = Sections::parse(facts.ok_or("modprobe needs its probe")?);
+        let s = Sections::parse(facts.ok_or("modprobe needs its probe")?)?;
         let loaded_facts = s.get("loaded").unwrap_or("");
         let loaded = loaded_facts.lines().any(|l| !l.trim().is_empty());
         let files = s.files();

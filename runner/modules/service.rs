@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::params::{ansible_bool, opt_ansible_bool};
 use super::plan::{Plan, PlanCtx, Planned};
-use super::sysprobe::{Sections, header};
+use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -100,6 +100,15 @@ pub const PROPS: &[&str] = &[
     "ExecMainStatus",
 ];
 
+/// A unit name holds no control character (systemd allows none; a newline in one would be
+/// data that systemctl's error text repeats).
+fn valid_unit_name(n: &str) -> Result<(), String> {
+    if n.is_empty() || n.chars().any(char::is_control) {
+        return Err(format!("invalid unit name {n:?}"));
+    }
+    Ok(())
+}
+
 fn probe_cmd(name: Option<&str>) -> Result<Option<RemoteCommand>, String> {
     let mut script = format!(
         "{}cat /proc/1/comm 2>/dev/null; {}command -v systemctl; ",
@@ -107,6 +116,7 @@ fn probe_cmd(name: Option<&str>) -> Result<Option<RemoteCommand>, String> {
         header("systemctl")
     );
     if let Some(n) = name {
+        valid_unit_name(n)?;
         if n.contains(['*', '?', '[']) {
             return Err(format!(
                 "this module does not support globs in unit names ({n})"
@@ -120,7 +130,7 @@ fn probe_cmd(name: Option<&str>) -> Result<Option<RemoteCommand>, String> {
             header("enabled"),
         ));
     }
-    Ok(Some(RemoteCommand::shell(script)))
+    Ok(Some(RemoteCommand::shell(framed(&script))))
 }
 
 fn systemctl(args: &[&str], unit: &str) -> super::plan::Step {
@@ -161,7 +171,10 @@ fn plan_systemd(
                 .into(),
         );
     }
-    let s = Sections::parse(facts.ok_or("systemd needs its probe")?);
+    if let Some(n) = p.name.as_deref() {
+        valid_unit_name(n)?;
+    }
+    let s = Sections::parse(facts.ok_or("systemd needs its probe")?)?;
     if s.text("systemctl").unwrap_or("").is_empty() {
         return Err("systemctl was not found on the host: only systemd hosts are supported".into());
     }
@@ -358,7 +371,7 @@ impl Planned for Service {
         ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let sp = as_systemd(p)?;
-        let s = Sections::parse(facts.ok_or("service needs its probe")?);
+        let s = Sections::parse(facts.ok_or("service needs its probe")?)?;
         if s.text("init") != Some("systemd") && p.use_.as_deref() != Some("systemd") {
             return Err(format!(
                 "the host's init is {:?}; windlass's service module supports systemd only",
@@ -372,7 +385,7 @@ impl Planned for Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
     fn probe(active: &str, load: &str, enabled: &str, rc: i32) -> ExecOutput {
@@ -529,5 +542,32 @@ mod tests {
                 .plan(&p, Some(&out("")), PlanCtx::default())
                 .is_err()
         );
+    }
+
+    /// What `systemctl show` prints (its error text repeats the unit name) cannot fake
+    /// the is-enabled answer after it; a unit name with a control character is refused
+    /// (systemd allows none) before anything runs.
+    #[test]
+    fn show_text_cannot_fake_is_enabled() {
+        let p: SystemdParams = params(json!({"name": "haproxy", "enabled": true}));
+        let facts = reply(&[
+            ("init", "systemd\n"),
+            ("systemctl", "/usr/bin/systemctl\n"),
+            (
+                "show",
+                "Id=haproxy.service\nLoadState=loaded\nActiveState=active\n@@enabled\nenabled\nrc=0\n",
+            ),
+            ("enabled", "disabled\nrc=1\n"),
+        ]);
+        let plan = plan_of(&Systemd, &p, &facts);
+        assert!(plan.is_change(), "{plan:?}");
+        let bad: SystemdParams =
+            params(json!({"name": "x\nLoadState=loaded\nActiveState=active", "state": "started"}));
+        let e = Systemd.probe(&bad).unwrap_err();
+        assert!(e.contains("invalid unit name"), "{e}");
+        let e = Systemd
+            .plan(&bad, Some(&facts), PlanCtx::default())
+            .unwrap_err();
+        assert!(e.contains("invalid unit name"), "{e}");
     }
 }

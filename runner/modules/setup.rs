@@ -126,10 +126,14 @@ pub fn resolve_subsets(given: &[String]) -> Result<BTreeSet<Subset>, String> {
     Ok(add.into_iter().filter(|s| !exclude.contains(s)).collect())
 }
 
-/// The gathering script for `subsets`: prints `@@name` section headers followed by raw
-/// command output. Only reads; every command may be missing (its section is then empty).
+/// The gathering script for `subsets`: a framed reply (see [`super::sysprobe`]) whose
+/// sections hold raw command output, so no file or command output can fake another
+/// section. Only reads; every command may be missing (its section is then empty).
 pub fn gather_script(subsets: &BTreeSet<Subset>) -> String {
-    let mut s = String::from("LC_ALL=C; export LC_ALL; s() { printf '\\n@@%s\\n' \"$1\"; }\n");
+    let mut s = format!(
+        "LC_ALL=C; export LC_ALL; {}s() {{ printf '\\n@@%s %s\\n' \"$wl_n\" \"$1\"; }}\n",
+        super::sysprobe::PRELUDE
+    );
     if subsets.contains(&Subset::Min) {
         s.push_str(concat!(
             "s os_release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null\n",
@@ -171,21 +175,6 @@ pub fn gather_script(subsets: &BTreeSet<Subset>) -> String {
     }
     s.push_str("s end\n");
     s
-}
-
-/// Split the script's output into sections by their `@@name` headers.
-pub fn sections(text: &str) -> BTreeMap<&str, &str> {
-    let mut out = BTreeMap::new();
-    let mut rest = text;
-    // Each header is "\n@@name\n"; content runs to the next header.
-    while let Some(i) = rest.find("\n@@") {
-        let after = &rest[i + 3..];
-        let (name, body) = after.split_once('\n').unwrap_or((after, ""));
-        let end = body.find("\n@@").unwrap_or(body.len());
-        out.insert(name.trim(), &body[..end]);
-        rest = &body[end..];
-    }
-    out
 }
 
 fn kv_file(text: &str) -> BTreeMap<String, String> {
@@ -720,8 +709,13 @@ fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
 
 /// Turn the gathering script's output into facts (names without `ansible_`), for the
 /// sections of `subsets` that are present. Pure: tested against recorded outputs.
-pub fn parse_facts(text: &str, subsets: &BTreeSet<Subset>) -> Map<String, Value> {
-    let sec = sections(text);
+pub fn parse_facts(
+    stdout: &[u8],
+    subsets: &BTreeSet<Subset>,
+) -> Result<Map<String, Value>, String> {
+    let sections = super::sysprobe::Sections::parse_bytes(stdout)
+        .ok_or("the host's reply to the facts gathering is not what windlass sent for")?;
+    let sec = sections.map();
     let mut f = Map::new();
     if subsets.contains(&Subset::Min) {
         min_facts(&sec, &mut f);
@@ -740,7 +734,7 @@ pub fn parse_facts(text: &str, subsets: &BTreeSet<Subset>) -> Map<String, Value>
         Value::Array(subsets.iter().map(|s| json!(s.name())).collect()),
     );
     f.insert("module_setup".into(), json!(true));
-    f
+    Ok(f)
 }
 
 /// Keep the facts whose name (with or without `ansible_`) matches one of `filters`.
@@ -819,7 +813,9 @@ impl Module for Setup {
             )),
             other => other.into(),
         })?;
-        let facts = parse_facts(&out.stdout_str(), &subsets);
+        let facts = parse_facts(&out.stdout, &subsets).map_err(|e| {
+            ModuleError::Failed(format!("{e} (exit code {}): {}", out.rc, out.stderr_str()))
+        })?;
         let facts = filter_facts(facts, &p.filter).map_err(ModuleError::Failed)?;
         let mut r = ResultMap::new();
         r.insert("changed".into(), Value::Bool(false));
@@ -837,6 +833,13 @@ mod tests {
     const DEBIAN12: &str = include_str!("../../tests/fixtures/facts/debian12.txt");
     const UBUNTU2204: &str = include_str!("../../tests/fixtures/facts/ubuntu2204.txt");
 
+    /// The facts of a recorded reply (recorded with `@@name` headers, framed here as the
+    /// script frames them).
+    fn facts_of(recorded: &str, subsets: &BTreeSet<Subset>) -> Map<String, Value> {
+        let out = crate::modules::sysprobe::testutil::out(recorded);
+        parse_facts(&out.stdout, subsets).unwrap()
+    }
+
     fn subsets(s: &[&str]) -> BTreeSet<Subset> {
         resolve_subsets(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>()).unwrap()
     }
@@ -848,7 +851,7 @@ mod tests {
 
     #[test]
     fn golden_debian12() {
-        let f = parse_facts(DEBIAN12, &subsets(&["all"]));
+        let f = facts_of(DEBIAN12, &subsets(&["all"]));
         assert_eq!(f["os_family"], "Debian");
         assert_eq!(f["distribution_release"], "bookworm");
         assert_eq!(f["distribution_version"], "12.15");
@@ -860,7 +863,7 @@ mod tests {
 
     #[test]
     fn golden_ubuntu2204() {
-        let f = parse_facts(UBUNTU2204, &subsets(&["all"]));
+        let f = facts_of(UBUNTU2204, &subsets(&["all"]));
         assert_eq!(f["distribution"], "Ubuntu");
         assert_eq!(f["distribution_version"], "22.04");
         assert_eq!(f["distribution_release"], "jammy");
@@ -890,14 +893,14 @@ mod tests {
         // Only the chosen sections are gathered and parsed.
         let s = gather_script(&subsets(&["!all"]));
         assert!(s.contains("os_release") && !s.contains("ip -o addr") && !s.contains("meminfo"));
-        let f = parse_facts(DEBIAN12, &subsets(&["!all"]));
+        let f = facts_of(DEBIAN12, &subsets(&["!all"]));
         assert!(f.contains_key("distribution") && !f.contains_key("default_ipv4"));
         assert!(!f.contains_key("memtotal_mb"));
     }
 
     #[test]
     fn filter_matches_with_or_without_prefix() {
-        let f = parse_facts(DEBIAN12, &subsets(&[]));
+        let f = facts_of(DEBIAN12, &subsets(&[]));
         let got = filter_facts(f.clone(), &["ansible_distribution*".into()]).unwrap();
         let mut keys: Vec<&String> = got.keys().collect();
         keys.sort();
@@ -936,7 +939,8 @@ mod tests {
     #[tokio::test]
     async fn one_round_trip_per_call_respecting_subset() {
         let t = Arc::new(Recorded {
-            out: DEBIAN12.to_string(),
+            out: String::from_utf8(crate::modules::sysprobe::testutil::out(DEBIAN12).stdout)
+                .unwrap(),
             scripts: Mutex::new(vec![]),
         });
         let templar = crate::template::Templar::new();
@@ -966,5 +970,25 @@ mod tests {
         let facts = net["ansible_facts"].as_object().unwrap();
         assert_eq!(facts.len(), 1);
         assert_eq!(facts["default_ipv4"]["gateway"], "10.213.0.1");
+    }
+
+    /// A host file whose content prints a section header cannot fake another section's
+    /// facts: the real gathering script runs here with its `cat /etc/machine-id` replaced
+    /// by hostile text that repeats earlier sections (on the old reply, the last one won).
+    #[test]
+    fn file_content_cannot_fake_a_section() {
+        let hostile = "abc\n@@fqdn\nforged.example\n@@user\nforged\n4242\n4242\n/forged\n/bin/forged\n@@0123456789abcdef0123456789abcdef fqdn\nforged.example";
+        let script = gather_script(&subsets(&["!all"])).replacen(
+            "cat /etc/machine-id 2>/dev/null",
+            &format!("printf '%s\\n' {}", crate::command::quote(hostile)),
+            1,
+        );
+        let out =
+            crate::transport::local::LocalTransport::exec_blocking(&RemoteCommand::shell(script));
+        let f = parse_facts(&out.stdout, &subsets(&["!all"])).unwrap();
+        assert_ne!(f["fqdn"], "forged.example", "{:?}", f["fqdn"]);
+        assert_ne!(f["user_id"], "forged", "{:?}", f["user_id"]);
+        assert_ne!(f["user_uid"], 4242, "{:?}", f["user_uid"]);
+        assert_eq!(f["machine_id"], json!(hostile), "{:?}", f["machine_id"]);
     }
 }

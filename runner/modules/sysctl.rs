@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::params::{ansible_bool, opt_stringish};
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, cat_file, header};
+use super::sysprobe::{Sections, cat_file, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -143,7 +143,7 @@ impl Planned for Sysctl {
             header("proc"),
             q = quote(&proc),
         );
-        Ok(Some(RemoteCommand::shell(script)))
+        Ok(Some(RemoteCommand::shell(framed(&script))))
     }
 
     fn plan(
@@ -172,7 +172,7 @@ impl Planned for Sysctl {
             (None, true) => return Err("value is required with state=present".into()),
             (_, false) => None,
         };
-        let s = Sections::parse(facts.ok_or("sysctl needs its probe")?);
+        let s = Sections::parse(facts.ok_or("sysctl needs its probe")?)?;
         let before = s
             .file(&p.sysctl_file)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -250,16 +250,15 @@ impl Planned for Sysctl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{
+        file_body, file_section, out, params, plan_of, reply,
+    };
     use serde_json::json;
 
     fn probe(file: Option<&str>, proc: Option<&str>) -> ExecOutput {
         let mut s = String::from("@@start\n");
         if let Some(f) = file {
-            s.push_str(&format!(
-                "@@file /etc/sysctl.d/k8s.conf\n{}\n",
-                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, f)
-            ));
+            s.push_str(&file_section("/etc/sysctl.d/k8s.conf", f));
         }
         if let Some(p) = proc {
             s.push_str(&format!("@@proc\n{p}\n"));
@@ -351,5 +350,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `valeu`"), "{e}");
+    }
+
+    /// A `sysctl_file` path (a variable) holding header-like lines cannot fake the live
+    /// value: the file is looked up by the path sent, and the live value is the script's.
+    #[test]
+    fn sysctl_file_path_cannot_fake_the_live_value() {
+        let file = "/etc/sysctl.d/k\n@@proc\n1\n@@x";
+        let p = p(
+            json!({"name": "net.ipv4.ip_forward", "value": "1", "sysctl_file": file, "sysctl_set": true}),
+        );
+        let facts = reply(&[
+            ("start", ""),
+            ("file", &file_body(file, "net.ipv4.ip_forward = 1\n")),
+            ("proc", "0\n"),
+        ]);
+        let plan = plan_of(&Sysctl, &p, &facts);
+        assert!(
+            plan.steps
+                .iter()
+                .any(|s| matches!(s, Step::Run { cmd } if cmd.to_shell().contains("sysctl -w"))),
+            "the live value is 0: {plan:?}"
+        );
+        assert!(
+            plan.steps.iter().all(|s| !matches!(s, Step::Write { .. })),
+            "{plan:?}"
+        );
     }
 }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::TaskCtx;
 use super::params::{Mode, ansible_bool, opt_ansible_bool, opt_mode, opt_stringish, string_list};
 use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::{RemoteCommand, join, quote};
 use crate::template::SearchKind;
 use crate::transport::ExecOutput;
@@ -149,23 +150,30 @@ impl Planned for Unarchive {
 
     fn probe(&self, p: &UnarchiveParams) -> Result<Option<RemoteCommand>, String> {
         let fmt = format_of(&p.src)?;
+        // A framed reply (see `sysprobe`): member names are the archive's to choose.
         let mut s = format!(
-            "dst={}; [ -d \"$dst\" ] || {{ echo nodest; exit 0; }}\n",
-            quote(&p.dest)
+            "{PRELUDE}dst={}; [ -d \"$dst\" ] || {{ {}exit 0; }}\n",
+            quote(&p.dest),
+            header("nodest")
         );
         if let Some(c) = &p.creates {
             s.push_str(&format!(
-                "[ -e {} ] && {{ echo creates; exit 0; }}\n",
-                quote(c)
+                "[ -e {} ] && {{ {}exit 0; }}\n",
+                quote(c),
+                header("creates")
             ));
         }
         if fmt == Format::Zip {
-            s.push_str("command -v unzip >/dev/null 2>&1 || { echo nounzip; exit 0; }\n");
+            s.push_str(&format!(
+                "command -v unzip >/dev/null 2>&1 || {{ {}exit 0; }}\n",
+                header("nounzip")
+            ));
         }
         if p.remote_src {
             s.push_str(&format!(
-                "a={}; [ -f \"$a\" ] || {{ echo nosrc; exit 0; }}\n",
-                quote(&p.src)
+                "a={}; [ -f \"$a\" ] || {{ {}exit 0; }}\n",
+                quote(&p.src),
+                header("nosrc")
             ));
         } else {
             let size = p.local.as_ref().map_or(0, Vec::len);
@@ -175,16 +183,17 @@ impl Planned for Unarchive {
                 crate::command::scratch_receive("archive", size)
             ));
         }
-        s.push_str("echo @@diff\n");
+        s.push_str(&header("diff"));
         match fmt {
             Format::Tar(f) => s.push_str(&format!(
-                "tar -C \"$dst\" -d -v {} -f \"$a\" 2>&1; echo \"@@rc $?\"\n",
+                "tar -C \"$dst\" -d -v {} -f \"$a\" 2>&1; rc=$?\n",
                 tar_flags(f, &p.extra_opts)
             )),
             Format::Zip => s.push_str(
-                "unzip -Z1 \"$a\" | while IFS= read -r f; do echo \"$f\"; [ -e \"$dst/$f\" ] || echo \"$f: Warning: Cannot stat: No such file or directory\"; done; echo '@@rc 0'\n",
+                "unzip -Z1 \"$a\" | while IFS= read -r f; do printf '%s\\n' \"$f\"; [ -e \"$dst/$f\" ] || printf '%s: Warning: Cannot stat: No such file or directory\\n' \"$f\"; done; rc=0\n",
             ),
         }
+        s.push_str(&format!("{}printf '%s' \"$rc\"\n", header("rc")));
         let mut cmd = RemoteCommand::shell(s);
         if let Some(data) = &p.local {
             cmd = cmd.with_stdin(data.clone());
@@ -199,15 +208,15 @@ impl Planned for Unarchive {
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let fmt = format_of(&p.src)?;
-        let text = out.map(|o| o.stdout_str()).unwrap_or_default();
-        let first = text.lines().next().unwrap_or("");
-        match first {
-            "nodest" => return Err(format!("dest '{}' must be an existing dir", p.dest)),
-            "nosrc" => return Err(format!("Source '{}' does not exist", p.src)),
-            "nounzip" => {
-                return Err("zip archives need `unzip` on the host (apt-get install unzip)".into());
-            }
-            _ => {}
+        let s = Sections::parse(out.ok_or("unarchive needs its probe")?)?;
+        if s.has("nodest") {
+            return Err(format!("dest '{}' must be an existing dir", p.dest));
+        }
+        if s.has("nosrc") {
+            return Err(format!("Source '{}' does not exist", p.src));
+        }
+        if s.has("nounzip") {
+            return Err("zip archives need `unzip` on the host (apt-get install unzip)".into());
         }
         let mut result = serde_json::Map::new();
         result.insert("dest".into(), json!(p.dest));
@@ -220,7 +229,7 @@ impl Planned for Unarchive {
                 "TgzArchive"
             }),
         );
-        if first == "creates" {
+        if s.has("creates") {
             result.insert(
                 "msg".into(),
                 json!(format!(
@@ -230,11 +239,11 @@ impl Planned for Unarchive {
             );
             return Ok(Plan::unchanged(result));
         }
-        let body = text.split_once("@@diff\n").map(|(_, b)| b).unwrap_or("");
-        let (body, rc) = match body.rsplit_once("@@rc ") {
-            Some((b, rc)) => (b, rc.trim().parse::<i32>().unwrap_or(2)),
-            None => (body, 2),
-        };
+        let body = s.get("diff").unwrap_or("");
+        let rc = s
+            .text("rc")
+            .and_then(|r| r.parse::<i32>().ok())
+            .unwrap_or(2);
         let mut files = Vec::new();
         let mut diffs = Vec::new();
         for line in body.lines() {
@@ -331,11 +340,7 @@ mod tests {
         let Value::Object(m) = args else { panic!() };
         let mut p: UnarchiveParams = params("unarchive", m).map_err(|e| e.to_string())?;
         p.local = local.map(|l| l.to_vec());
-        let out = ExecOutput {
-            rc: 0,
-            stdout: probe.as_bytes().to_vec(),
-            stderr: vec![],
-        };
+        let out = crate::modules::sysprobe::testutil::out(probe);
         Unarchive.plan(&p, Some(&out), PlanCtx::default())
     }
 
@@ -343,32 +348,84 @@ mod tests {
     fn golden_unarchive() {
         let args = json!({"src": "cni.tgz", "dest": "/opt/cni/bin", "owner": "root", "mode": "0755", "list_files": true});
         // Fresh: every member is missing.
-        let fresh = plan_of(args.clone(), Some(b"ARCHIVE"), "@@diff\n./\n./bridge\ntar: ./bridge: Warning: Cannot stat: No such file or directory\n./loopback\ntar: ./loopback: Warning: Cannot stat: No such file or directory\n@@rc 1\n").unwrap();
+        let fresh = plan_of(args.clone(), Some(b"ARCHIVE"), "@@diff\n./\n./bridge\ntar: ./bridge: Warning: Cannot stat: No such file or directory\n./loopback\ntar: ./loopback: Warning: Cannot stat: No such file or directory\n@@rc\n1\n").unwrap();
         insta::assert_yaml_snapshot!("unarchive_fresh", fresh);
         // Converged: only directory mtime and a uid differ.
-        let conv = plan_of(args.clone(), Some(b"ARCHIVE"), "@@diff\n./\n./: Mod time differs\n./bridge\n./bridge: Uid differs\n./loopback\n@@rc 1\n").unwrap();
+        let conv = plan_of(args.clone(), Some(b"ARCHIVE"), "@@diff\n./\n./: Mod time differs\n./bridge\n./bridge: Uid differs\n./loopback\n@@rc\n1\n").unwrap();
         assert!(conv.steps.is_empty());
         insta::assert_yaml_snapshot!("unarchive_converged", conv);
         // Partial: one file changed.
-        let part = plan_of(json!({"src": "/tmp/etcd.tar.gz", "dest": "/usr/local/bin", "remote_src": true, "extra_opts": ["--strip-components=1"]}), None, "@@diff\netcd/\ntar: : Warning: Cannot stat: No such file or directory\netcd/etcd\netcd/etcd: Size differs\netcd/etcd: Mod time differs\n@@rc 1\n").unwrap();
+        let part = plan_of(json!({"src": "/tmp/etcd.tar.gz", "dest": "/usr/local/bin", "remote_src": true, "extra_opts": ["--strip-components=1"]}), None, "@@diff\netcd/\ntar: : Warning: Cannot stat: No such file or directory\netcd/etcd\netcd/etcd: Size differs\netcd/etcd: Mod time differs\n@@rc\n1\n").unwrap();
         insta::assert_yaml_snapshot!("unarchive_partial_remote", part);
         let creates = plan_of(
             json!({"src": "a.tar", "dest": "/x", "remote_src": true, "creates": "/x/a"}),
             None,
-            "creates\n",
+            "@@creates\n",
         )
         .unwrap();
         assert!(creates.steps.is_empty());
         let e = plan_of(
             json!({"src": "a.tar", "dest": "/nope", "remote_src": true}),
             None,
-            "nodest\n",
+            "@@nodest\n",
         )
         .unwrap_err();
         insta::assert_snapshot!("unarchive_err_dest", e);
         let e = format_of("a.rar").unwrap_err();
         assert!(e.contains("handler"), "{e}");
-        let zip = plan_of(json!({"src": "/tmp/a.zip", "dest": "/x", "remote_src": true}), None, "@@diff\na/\na/b.txt\na/b.txt: Warning: Cannot stat: No such file or directory\n@@rc 0\n").unwrap();
+        let zip = plan_of(json!({"src": "/tmp/a.zip", "dest": "/x", "remote_src": true}), None, "@@diff\na/\na/b.txt\na/b.txt: Warning: Cannot stat: No such file or directory\n@@rc\n0\n").unwrap();
         insta::assert_yaml_snapshot!("unarchive_zip", zip);
+    }
+
+    /// Member names are the archive's: one that an `echo` would read as an escape (dash's
+    /// `\c` ends the output) or that prints like a reply marker must still be listed, and
+    /// a missing one still found missing. The real probe runs here with a stand-in
+    /// `unzip` on PATH that lists hostile names.
+    #[test]
+    fn hostile_member_names_are_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        let dest = dir.path().join("dest");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::create_dir(&dest).unwrap();
+        std::fs::write(dest.join("ok.txt"), "").unwrap();
+        std::fs::write(dest.join("@@rc 0"), "").unwrap();
+        std::fs::write(dir.path().join("a.zip"), "").unwrap();
+        let unzip = bin.join("unzip");
+        std::fs::write(
+            &unzip,
+            "#!/bin/sh\nprintf '%s\\n' 'ok.txt' '@@rc 0' 'a\\cb.txt' '@@diff'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&unzip, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let args = json!({"src": dir.path().join("a.zip"), "dest": dest, "remote_src": true, "list_files": true});
+        let Value::Object(m) = args else { panic!() };
+        let p: UnarchiveParams = params("unarchive", m).unwrap();
+        let mut cmd = Unarchive.probe(&p).unwrap().unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env.push(("PATH".into(), path));
+        let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
+        let plan = Unarchive.plan(&p, Some(&out), PlanCtx::default()).unwrap();
+        assert_eq!(
+            plan.result["files"],
+            json!(["ok.txt", "@@rc 0", "a\\cb.txt", "@@diff"]),
+            "{out:?}"
+        );
+        assert!(
+            plan.is_change(),
+            "a\\cb.txt and @@diff are missing: {out:?}"
+        );
+        assert_eq!(
+            plan.result["differences"],
+            json!([
+                "a\\cb.txt: Warning: Cannot stat: No such file or directory",
+                "@@diff: Warning: Cannot stat: No such file or directory"
+            ])
+        );
     }
 }

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::params::{opt_ansible_bool, opt_stringish};
 use super::plan::{field_names, params};
+use super::sysprobe::{PRELUDE, Sections, header};
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
 use crate::command::{RemoteCommand, join, quote};
 
@@ -240,23 +241,33 @@ pub fn request(p: &UriParams, remote_tmp: &str) -> Result<RemoteCommand, String>
         join(&argv),
         quote(&p.url)
     );
+    // The reply's sections are framed (see `sysprobe`): a response header, curl's error
+    // text or the body may hold anything, a section header line included.
     let mut script = format!(
-        "command -v curl >/dev/null 2>&1 || {{ echo '@@nocurl'; exit 0; }}\n{}\n",
-        crate::command::scratch_prelude(remote_tmp)
+        "{PRELUDE}command -v curl >/dev/null 2>&1 || {{ {}exit 0; }}\n{}\n{}",
+        header("nocurl"),
+        crate::command::scratch_prelude(remote_tmp),
+        header("summary"),
     );
     if body.is_none() {
         script.push_str(&format!("{curl} </dev/null 2>\"$d/e\"; rc=$?\n"));
     } else {
         script.push_str(&format!("{curl} 2>\"$d/e\"; rc=$?\n"));
     }
-    script.push_str("printf '\\n@@rc %s\\n@@stderr\\n' \"$rc\"; cat \"$d/e\"; printf '\\n@@headers\\n'; cat \"$d/h\" 2>/dev/null\n");
+    script.push_str(&format!(
+        "{}printf '%s' \"$rc\"; {}cat \"$d/e\"; {}cat \"$d/h\" 2>/dev/null\n",
+        header("rc"),
+        header("stderr"),
+        header("headers"),
+    ));
     if let Some(d) = &p.dest {
         script.push_str(&format!(
-            "[ \"$rc\" = 0 ] && cp \"$d/b\" {} && printf '\\n@@dest\\n'\n",
-            quote(d)
+            "[ \"$rc\" = 0 ] && cp \"$d/b\" {} && {{ {}}}\n",
+            quote(d),
+            header("dest")
         ));
     }
-    script.push_str("printf '\\n@@body\\n'; cat \"$d/b\" 2>/dev/null\n");
+    script.push_str(&format!("{}cat \"$d/b\" 2>/dev/null\n", header("body")));
     let mut cmd = RemoteCommand::shell(script);
     if let Some(b) = body {
         cmd = cmd.with_stdin(b);
@@ -266,24 +277,22 @@ pub fn request(p: &UriParams, remote_tmp: &str) -> Result<RemoteCommand, String>
 
 /// Turn the command's output into the result (pure).
 pub fn parse_response(p: &UriParams, out: &[u8], elapsed_secs: u64) -> Result<ResultMap, String> {
-    let text = String::from_utf8_lossy(out);
     let mut r = ResultMap::new();
     r.insert("changed".into(), json!(false));
-    if text.starts_with("@@nocurl") {
+    let s = Sections::parse_bytes(out).ok_or("uri: unexpected output from the request")?;
+    if s.has("nocurl") {
         return Err(
             "uri needs curl on the target host; install it first (apt-get install curl)".into(),
         );
     }
-    let (summary, rest) = text
-        .split_once("\n@@rc ")
+    let summary = s.get("summary").unwrap_or("");
+    let rc = s
+        .text("rc")
         .ok_or("uri: unexpected output from the request")?;
-    let (rc, rest) = rest.split_once("\n@@stderr\n").unwrap_or(("1", rest));
-    let (stderr, rest) = rest.split_once("\n@@headers\n").unwrap_or(("", rest));
-    let (headers, body) = rest.split_once("\n@@body\n").unwrap_or((rest, ""));
-    let (headers, wrote_dest) = match headers.split_once("\n@@dest") {
-        Some((h, _)) => (h, true),
-        None => (headers, false),
-    };
+    let stderr = s.get("stderr").unwrap_or("");
+    let headers = s.get("headers").unwrap_or("");
+    let body = s.get("body").unwrap_or("");
+    let wrote_dest = s.has("dest");
     let mut w = summary.trim().splitn(3, ' ');
     let code: i64 = w.next().and_then(|c| c.parse().ok()).unwrap_or(0);
     let redirects: u64 = w.next().and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -441,19 +450,26 @@ mod tests {
         insta::assert_snapshot!("uri_err_format", e);
     }
 
+    fn reply(text: &str) -> Vec<u8> {
+        crate::modules::sysprobe::testutil::out(text).stdout
+    }
+
     #[test]
     fn parses_responses() {
-        let out = "301 1 http://127.0.0.1:8000/d/\n@@rc 0\n@@stderr\n\n@@headers\nHTTP/1.0 301 Moved Permanently\r\nLocation: /d/\r\n\r\nHTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6\r\nContent-type: application/json\r\nContent-Length: 9\r\n\r\n\n@@body\n{\"a\": 1}\n";
-        let out = out.replacen("301 1", "200 1", 1);
+        let out = reply(
+            "@@summary\n200 1 http://127.0.0.1:8000/d/\n@@rc\n0\n@@stderr\n@@headers\nHTTP/1.0 301 Moved Permanently\r\nLocation: /d/\r\n\r\nHTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6\r\nContent-type: application/json\r\nContent-Length: 9\r\n\r\n@@body\n{\"a\": 1}\n",
+        );
         let r = parse_response(
             &p(json!({"url": "http://127.0.0.1:8000/d", "return_content": true})),
-            out.as_bytes(),
+            &out,
             0,
         )
         .unwrap();
         insta::assert_yaml_snapshot!("uri_ok_json", r);
-        let out = "404 0 http://h/x\n@@rc 0\n@@stderr\n\n@@headers\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n\n@@body\n";
-        let r = parse_response(&p(json!({"url": "http://h/x"})), out.as_bytes(), 0).unwrap();
+        let out = reply(
+            "@@summary\n404 0 http://h/x\n@@rc\n0\n@@stderr\n@@headers\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n@@body\n",
+        );
+        let r = parse_response(&p(json!({"url": "http://h/x"})), &out, 0).unwrap();
         assert_eq!(r["failed"], true);
         assert_eq!(
             r["msg"],
@@ -461,15 +477,72 @@ mod tests {
         );
         let r = parse_response(
             &p(json!({"url": "http://h/x", "status_code": [200, 404]})),
-            out.as_bytes(),
+            &out,
             0,
         )
         .unwrap();
         assert!(r.get("failed").is_none());
-        let out = "000 0 http://h:1/\n@@rc 7\n@@stderr\ncurl: (7) Failed to connect to h port 1\n@@headers\n\n@@body\n";
-        let r = parse_response(&p(json!({"url": "http://h:1/"})), out.as_bytes(), 0).unwrap();
+        let out = reply(
+            "@@summary\n000 0 http://h:1/\n@@rc\n7\n@@stderr\ncurl: (7) Failed to connect to h port 1\n@@headers\n@@body\n",
+        );
+        let r = parse_response(&p(json!({"url": "http://h:1/"})), &out, 0).unwrap();
         insta::assert_yaml_snapshot!("uri_refused", r);
-        let e = parse_response(&p(json!({"url": "http://h/"})), b"@@nocurl\n", 0).unwrap_err();
+        let e =
+            parse_response(&p(json!({"url": "http://h/"})), &reply("@@nocurl\n"), 0).unwrap_err();
         assert!(e.contains("needs curl"));
+        let e = parse_response(&p(json!({"url": "http://h/"})), b"@@nocurl\n", 0).unwrap_err();
+        assert!(e.contains("unexpected output"), "{e}");
+    }
+
+    /// A server (or curl's error text) that prints what the reply's markers used to be
+    /// cannot fake another part of the reply: the real request script runs here with a
+    /// stand-in `curl` on PATH that answers with hostile headers, body and stderr.
+    #[test]
+    fn hostile_response_cannot_fake_the_reply() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let curl = bin.join("curl");
+        std::fs::write(
+            &curl,
+            "#!/bin/sh\n\
+             while [ $# -gt 0 ]; do case \"$1\" in -D) h=$2; shift;; -o) b=$2; shift;; esac; shift; done\n\
+             printf 'HTTP/1.1 500 Oops\\nX-A: 1\\n@@body\\nX-Forged: 1\\n@@dest\\n\\n' > \"$h\"\n\
+             printf '{\"real\": 1}\\n\\n@@rc 0\\n@@headers\\nHTTP/1.1 200 OK\\n' > \"$b\"\n\
+             printf 'curl: oops\\n\\n@@headers\\nHTTP/1.1 200 OK\\r\\n\\r\\n\\n@@body\\n' >&2\n\
+             printf '500 0 http://h/x'; exit 22\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&curl, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let tmp = dir.path().join("tmp").display().to_string();
+        let params = p(
+            json!({"url": "http://h/x", "dest": dir.path().join("saved").display().to_string(), "return_content": true}),
+        );
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = request(&params, &tmp).unwrap();
+        cmd.env.push(("PATH".into(), path));
+        let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
+        let r = parse_response(&params, &out.stdout, 0).unwrap();
+        assert_eq!(r["status"], 500, "{r:?}");
+        assert_eq!(r["failed"], true);
+        assert_eq!(
+            r["content"],
+            "{\"real\": 1}\n\n@@rc 0\n@@headers\nHTTP/1.1 200 OK\n"
+        );
+        assert!(
+            r["msg"].as_str().unwrap().ends_with("HTTP Error 500: Oops"),
+            "{r:?}"
+        );
+        assert_eq!(r["x_a"], "1");
+        assert_eq!(
+            r["changed"], false,
+            "curl failed: nothing was saved to dest"
+        );
+        assert!(!dir.path().join("saved").exists());
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::params::{ansible_bool, opt_ansible_bool, opt_stringish, string_list};
 use super::plan::{Plan, PlanCtx, Planned, Step};
-use super::sysprobe::{Sections, header};
+use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -136,7 +136,7 @@ impl Planned for User {
         script.push_str(&wanted.join(" "));
         script.push_str("; ");
         script.push_str(&header("end"));
-        Ok(Some(RemoteCommand::shell(script)))
+        Ok(Some(RemoteCommand::shell(framed(&script))))
     }
 
     fn plan(
@@ -164,7 +164,7 @@ impl Planned for User {
                 return Err(format!("uid must be a number, got {u:?}"));
             }
         }
-        let s = Sections::parse(facts.ok_or("user needs its probe")?);
+        let s = Sections::parse(facts.ok_or("user needs its probe")?)?;
         let cur = s.text("passwd").and_then(|t| {
             let f: Vec<&str> = t.lines().next()?.split(':').collect();
             (f.len() >= 7 && f[0] == p.name).then(|| Passwd {
@@ -403,7 +403,7 @@ impl Planned for User {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
     const GROUPS: &str = "@@groupdb\nwl:x:2345:\ndocker:x:998:\nadm:x:4:\n";
@@ -452,5 +452,28 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(e, "Group nosuch does not exist");
+    }
+
+    /// A passwd entry (from NSS: LDAP or sssd may hand out any GECOS) whose text prints a
+    /// `@@shadow` section cannot fake the password the host has.
+    #[test]
+    fn passwd_text_cannot_fake_the_shadow_section() {
+        let hash = "$6$salt$hash";
+        let p: UserParams = params(json!({"name": "wl", "password": hash}));
+        let facts = reply(&[
+            (
+                "passwd",
+                &format!("wl:x:2345:2345:W L:/home/wl:/bin/sh\n@@shadow\n{hash}\n"),
+            ),
+            ("shadow", "!\n"),
+            ("groups", "wl\n"),
+            ("groupdb", "wl:x:2345:\n"),
+            ("end", ""),
+        ]);
+        let plan = plan_of(&User, &p, &facts);
+        assert!(
+            plan.is_change(),
+            "the password differs from the host's: {plan:?}"
+        );
     }
 }

@@ -135,7 +135,7 @@ fn condition(p: &WaitForParams, w: Want) -> Result<(String, String), String> {
             let q = quote(path);
             Ok(match regex {
                 Some(r) if w == Want::Present => (
-                    format!("[ -e {q} ] && grep -Pq -e {} {q} 2>/dev/null", quote(r)),
+                    format!("[ -e {q} ] && grep -Pq -e {} -- {q} 2>/dev/null", quote(r)),
                     format!("search string {r} in {path}"),
                 ),
                 _ => (format!("[ -e {q} ]"), format!("file {path}")),
@@ -238,7 +238,7 @@ pub fn wait_script(p: &WaitForParams, remote_tmp: &str) -> Result<String, String
             None => "\"$o\"".to_string(),
         };
         s.push_str(&format!(
-            "echo WL_MATCH; grep -P -m1 -e {} {src} 2>/dev/null\n",
+            "echo WL_MATCH; grep -P -m1 -e {} -- {src} 2>/dev/null\n",
             quote(r)
         ));
     }
@@ -269,7 +269,13 @@ pub fn wait_result(
     if let Some(re) = &p.search_regex {
         r.insert("search_regex".into(), json!(re));
     }
-    if stdout.lines().any(|l| l == "WL_NOBASH") {
+    // The loop's own words come first; the matched line (the file's or the port's text,
+    // which may hold anything) comes last, after `WL_MATCH`, and is never read for them.
+    let (status, matched) = match stdout.split_once("WL_MATCH\n") {
+        Some((s, m)) => (s, Some(m)),
+        None => (stdout, None),
+    };
+    if status.lines().any(|l| l == "WL_NOBASH") {
         r.insert("failed".into(), json!(true));
         r.insert(
             "msg".into(),
@@ -277,7 +283,7 @@ pub fn wait_result(
         );
         return Ok(r);
     }
-    let ok = stdout.lines().any(|l| l == "WL_OK");
+    let ok = status.lines().any(|l| l == "WL_OK");
     if !ok {
         let default = match w {
             Want::Present => format!("Timeout when waiting for {what}"),
@@ -294,7 +300,7 @@ pub fn wait_result(
         r.insert("msg".into(), json!(p.msg.clone().unwrap_or(default)));
         return Ok(r);
     }
-    if let (Some(re), Some((_, after))) = (&p.search_regex, stdout.split_once("WL_MATCH\n")) {
+    if let (Some(re), Some(after)) = (&p.search_regex, matched) {
         let line = after.lines().next().unwrap_or("");
         let mut groups = Vec::new();
         let mut named = Map::new();
@@ -470,6 +476,19 @@ mod tests {
         )
         .unwrap();
         insta::assert_yaml_snapshot!("wait_for_match", r);
+        // The matched line is the file's text: a line reading like the loop's own words
+        // does not turn a timeout into success.
+        let r = wait_result(
+            &p(json!({"path": "/var/log/x", "search_regex": "WL_"})),
+            "WL_TIMEOUT\nWL_MATCH\nWL_OK\n",
+            t,
+        )
+        .unwrap();
+        assert_eq!(r["failed"], true, "{r:?}");
+        assert_eq!(
+            r["msg"],
+            "Timeout when waiting for search string WL_ in /var/log/x"
+        );
         let e = wait_script(&p(json!({"port": 1, "path": "/x"})), "~/.ansible/tmp").unwrap_err();
         assert!(e.contains("can not both"), "{e}");
         let e = wait_script(&p(json!({"port": 1, "state": "up"})), "~/.ansible/tmp").unwrap_err();
