@@ -887,3 +887,36 @@ fn vvv_shows_each_command_with_rc_censors_no_log_and_never_file_contents() {
     );
     assert_eq!(by_task("fails")[0]["rc"], 1);
 }
+
+#[test]
+fn a_host_name_or_user_ssh_refuses_is_reported_in_ssh_s_words() {
+    // ssh refuses these before opening its log; the binary's masters go through the dialer
+    // (and ask `ssh -G` first), so this is the other path from the library's unit test.
+    let p = Project::new();
+    p.file(
+        "hosts",
+        "a ansible_host=\"bad host\"\nb ansible_host=nonexistent.invalid ansible_user=\"b'u\"\nc ansible_host=nonexistent.invalid\n",
+    );
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: 'true'\n",
+    );
+    let o = windlass(
+        p.path(),
+        &["run", "site.yml", "-i", "hosts", "--ssh-retries", "0"],
+    );
+    let t = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(windlass::exit::HOST_UNREACHABLE),
+        "{t}"
+    );
+    for want in [
+        "fatal: [a]: UNREACHABLE! => {\"changed\": false, \"msg\": \"hostname contains invalid characters\"",
+        "fatal: [b]: UNREACHABLE! => {\"changed\": false, \"msg\": \"remote username contains invalid characters\"",
+        "fatal: [c]: UNREACHABLE! => {\"changed\": false, \"msg\": \"Could not resolve hostname nonexistent.invalid",
+    ] {
+        assert!(t.contains(want), "{want}\n{t}");
+    }
+    assert!(!t.contains("os error"), "{t}");
+}
