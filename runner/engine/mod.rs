@@ -904,7 +904,8 @@ impl Engine {
                     self.lock_owner.clone(),
                     self.opts.break_lock,
                 )
-                .adopting(adopt),
+                .adopting(adopt)
+                .with_notice(self.lock_notice(host)),
             );
         }
         // The host's `ansible_become_password` beats `--ask-become-pass` (variables beat
@@ -928,6 +929,21 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A host lock's notices (a takeover) as warnings of this run.
+    fn lock_notice(&self, host: &str) -> crate::transport::host_lock::Notice {
+        let sink = self.sink.clone();
+        let host = host.to_string();
+        Arc::new(move |m| {
+            if let Ok(mut s) = sink.lock() {
+                s.event(&Event::Warning {
+                    message: format!("{host}: {m}"),
+                });
+            }
+        })
+    }
+}
+
 fn lock_owner() -> crate::transport::host_lock::LockOwner {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -946,6 +962,7 @@ fn lock_owner() -> crate::transport::host_lock::LockOwner {
         ),
         who: format!("{user}@{host} pid {}", std::process::id()),
         started: format!("{} (unix time)", now.as_secs()),
+        controller: crate::transport::host_lock::Controller::this_process(),
     }
 }
 
