@@ -149,13 +149,15 @@ pub struct RunArgs {
     #[arg(long = "resume")]
     pub resume: bool,
     /// After Ctrl-C, how long running tasks may take to finish before windlass aborts as on a
-    /// second Ctrl-C (journal written, SSH masters closed, host locks released, exit 130).
+    /// second Ctrl-C (journal written, SSH masters closed, host locks released, exit 130);
+    /// SIGTERM and SIGHUP abort at once (exit 143, 129).
     #[arg(long = "interrupt-grace", value_name = "SECS", default_value_t = 30)]
     pub interrupt_grace: u64,
     /// Where run journals are kept.
     #[arg(long = "state-dir", default_value = ".windlass", value_name = "DIR")]
     pub state_dir: PathBuf,
-    /// Remove a stale host lock left by a run that died, then run.
+    /// Remove a stale host lock left by a run that died, then run (a lock left by a run of
+    /// this machine whose process is gone is taken over without it).
     #[arg(long = "break-lock")]
     pub break_lock: bool,
     /// Run every task's probe on its own instead of batching the probes of upcoming tasks
