@@ -618,10 +618,14 @@ async fn execute(
             );
             tokio::select! {
                 s = stops.next() => stop = s,
-                _ = tokio::time::sleep(grace) => say(&format!(
-                    "[windlass] running tasks did not finish within {} s: aborting",
-                    grace.as_secs()
-                )),
+                _ = tokio::time::sleep(grace) => {
+                    say(&format!(
+                        "[windlass] running tasks did not finish within {} s: aborting",
+                        grace.as_secs()
+                    ));
+                    let _ = abort_tx.send(stop);
+                    return;
+                }
             }
         }
         say(&format!("[windlass] {}: aborting", stop.name()));

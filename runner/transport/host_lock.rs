@@ -32,12 +32,11 @@ use tokio::sync::OnceCell;
 use super::{ExecOutput, Transport, TransportError};
 use crate::command::{RemoteCommand, quote};
 
-/// Where the lock lives on a host, for root; other users' is [`USER_LOCK_DIR`] in their
-/// home folder.
-pub const ROOT_LOCK_DIR: &str = "/run/windlass/lock";
+/// The folder of root's lock (`/run/windlass/lock`) on a host.
+pub const ROOT_LOCK_FOLDER: &str = "/run/windlass";
 
-/// Where the lock lives on a host for a user other than root, under `$HOME`.
-pub const USER_LOCK_DIR: &str = ".windlass/lock";
+/// The folder of another user's lock, under their `$HOME` (`~/.windlass/lock`).
+pub const USER_LOCK_FOLDER: &str = ".windlass";
 
 /// Who holds a lock.
 #[derive(Clone, Debug)]
@@ -272,8 +271,8 @@ impl HostLock {
             Place::PerUser => format!(
                 "if [ \"$(id -u)\" = 0 ]; then d={root}; elif [ -n \"$HOME\" ]; then d=\"$HOME\"/{user}; \
                  else echo '{NO_PLACE} HOME is not set'; exit 0; fi; ",
-                root = quote(ROOT_LOCK_DIR.trim_end_matches("/lock")),
-                user = quote(USER_LOCK_DIR.trim_end_matches("/lock")),
+                root = quote(ROOT_LOCK_FOLDER),
+                user = quote(USER_LOCK_FOLDER),
             ),
             #[cfg(test)]
             Place::Dir(d) => format!("d={}; ", quote(d)),
