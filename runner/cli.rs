@@ -601,36 +601,10 @@ async fn execute(
     if let Some(j) = journal {
         engine.set_journal(j);
     }
-    let watcher = engine.clone();
-    let mut stops = crate::stop_signals::Stops::listen();
+    let stops = crate::stop_signals::Stops::listen();
     let seen = Arc::new(std::sync::Mutex::new(None));
     let (abort_tx, abort_rx) = tokio::sync::oneshot::channel();
-    let seen_by_watcher = seen.clone();
-    let interrupts = tokio::spawn(async move {
-        let mut stop = stops.next().await;
-        if let Ok(mut s) = seen_by_watcher.lock() {
-            *s = Some(stop);
-        }
-        watcher.cancel();
-        if stop == Stop::Interrupt {
-            say(
-                "\n[windlass] Ctrl-C: letting running tasks finish, starting no new ones (Ctrl-C again aborts now)",
-            );
-            tokio::select! {
-                s = stops.next() => stop = s,
-                _ = tokio::time::sleep(grace) => {
-                    say(&format!(
-                        "[windlass] running tasks did not finish within {} s: aborting",
-                        grace.as_secs()
-                    ));
-                    let _ = abort_tx.send(stop);
-                    return;
-                }
-            }
-        }
-        say(&format!("[windlass] {}: aborting", stop.name()));
-        let _ = abort_tx.send(stop);
-    });
+    let interrupts = tokio::spawn(watch(stops, engine.clone(), seen.clone(), grace, abort_tx));
     let run = engine.run(playbook);
     tokio::pin!(run);
     let stop = tokio::select! {
@@ -655,6 +629,41 @@ async fn execute(
     connector.abort_all(ABORT_STEP).await;
     say("[windlass] aborted");
     std::process::exit(stop.exit_code());
+}
+
+/// Wait for stop signals: cancel the run at the first (noted in `seen`) and, once it must
+/// be aborted, send the signal that decided it on `abort`. Ctrl-C first lets running tasks
+/// finish for `grace`; SIGTERM and SIGHUP abort at once.
+async fn watch(
+    mut stops: crate::stop_signals::Stops,
+    engine: Arc<Engine>,
+    seen: Arc<std::sync::Mutex<Option<Stop>>>,
+    grace: Duration,
+    abort: tokio::sync::oneshot::Sender<Stop>,
+) {
+    let mut stop = stops.next().await;
+    if let Ok(mut s) = seen.lock() {
+        *s = Some(stop);
+    }
+    engine.cancel();
+    if stop == Stop::Interrupt {
+        say(
+            "\n[windlass] Ctrl-C: letting running tasks finish, starting no new ones (Ctrl-C again aborts now)",
+        );
+        tokio::select! {
+            s = stops.next() => stop = s,
+            _ = tokio::time::sleep(grace) => {
+                say(&format!(
+                    "[windlass] running tasks did not finish within {} s: aborting",
+                    grace.as_secs()
+                ));
+                let _ = abort.send(stop);
+                return;
+            }
+        }
+    }
+    say(&format!("[windlass] {}: aborting", stop.name()));
+    let _ = abort.send(stop);
 }
 
 /// A line on stderr that may go nowhere (after SIGHUP the terminal is gone).
