@@ -21,6 +21,7 @@ use crate::inventory::Inventory;
 use crate::modules::Registry;
 use crate::playbook::task::TaskNode;
 use crate::playbook::{Loader, load_playbook};
+use crate::stop_signals::Stop;
 use crate::transport::HostKeyPolicy;
 use crate::transport::spec::ConnectionOverrides;
 use crate::transport::{ConnectionKind, DefaultConnector};
@@ -148,13 +149,15 @@ pub struct RunArgs {
     #[arg(long = "resume")]
     pub resume: bool,
     /// After Ctrl-C, how long running tasks may take to finish before windlass aborts as on a
-    /// second Ctrl-C (journal written, SSH masters closed, host locks released, exit 130).
+    /// second Ctrl-C (journal written, SSH masters closed, host locks released, exit 130);
+    /// SIGTERM and SIGHUP abort at once (exit 143, 129).
     #[arg(long = "interrupt-grace", value_name = "SECS", default_value_t = 30)]
     pub interrupt_grace: u64,
     /// Where run journals are kept.
     #[arg(long = "state-dir", default_value = ".windlass", value_name = "DIR")]
     pub state_dir: PathBuf,
-    /// Remove a stale host lock left by a run that died, then run.
+    /// Remove a stale host lock left by a run that died, then run (a lock left by a run of
+    /// this machine whose process is gone is taken over without it).
     #[arg(long = "break-lock")]
     pub break_lock: bool,
     /// Run every task's probe on its own instead of batching the probes of upcoming tasks
@@ -570,13 +573,18 @@ impl EventSink for ChangedTee {
     }
 }
 
-/// How long an abort may spend releasing host locks, and then closing SSH masters.
+/// How long an abort may spend ending local commands, releasing host locks, and then
+/// closing SSH masters.
 const ABORT_STEP: Duration = Duration::from_secs(1);
 
-/// One run with Ctrl-C handling: the first stops scheduling and lets running tasks finish
-/// for up to `grace`; a second Ctrl-C, or the end of `grace`, aborts: the journal is
-/// written, connections are closed (host locks released, SSH masters told to exit, their
-/// control directory removed) within about two seconds, and the process exits with 130.
+/// One run with stop-signal handling. Ctrl-C (SIGINT) stops scheduling and lets running
+/// tasks finish for up to `grace`; a second stop signal, or the end of `grace`, aborts.
+/// SIGTERM and SIGHUP abort at once (whoever sends them is not there to wait: `timeout`,
+/// a cancelled CI job and `docker stop` follow with SIGKILL within seconds). An abort
+/// ends the local commands still running, writes the journal as interrupted, closes the
+/// connections (host locks released, SSH masters told to exit, their control directory
+/// removed), prints the recap, all within about three seconds, and exits with 128 + the
+/// number of the signal that ended the run (130, 143, 129).
 #[allow(clippy::too_many_arguments)]
 async fn execute(
     inventory: Inventory,
@@ -593,29 +601,75 @@ async fn execute(
     if let Some(j) = journal {
         engine.set_journal(j);
     }
-    let watcher = engine.clone();
-    let interrupts = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\n[windlass] Ctrl-C: letting running tasks finish, starting no new ones (Ctrl-C again aborts now)"
-            );
-            watcher.cancel();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => eprintln!("[windlass] aborting"),
-                _ = tokio::time::sleep(grace) => eprintln!(
+    let stops = crate::stop_signals::Stops::listen();
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let (abort_tx, abort_rx) = tokio::sync::oneshot::channel();
+    let interrupts = tokio::spawn(watch(stops, engine.clone(), seen.clone(), grace, abort_tx));
+    let run = engine.run(playbook);
+    tokio::pin!(run);
+    let stop = tokio::select! {
+        r = &mut run => {
+            interrupts.abort();
+            let seen = seen.lock().ok().and_then(|s| *s);
+            match seen {
+                // SIGTERM or SIGHUP came while the run was ending anyway (the engine wrote
+                // the journal, released the locks and printed the recap): finish the abort.
+                Some(stop) if stop != Stop::Interrupt => {
+                    connector.abort_all(ABORT_STEP).await;
+                    say("[windlass] aborted");
+                    std::process::exit(stop.exit_code());
+                }
+                _ => return r,
+            }
+        }
+        Ok(stop) = abort_rx => stop,
+    };
+    connector.end_local_commands(ABORT_STEP).await;
+    engine.abort(ABORT_STEP).await;
+    connector.abort_all(ABORT_STEP).await;
+    say("[windlass] aborted");
+    std::process::exit(stop.exit_code());
+}
+
+/// Wait for stop signals: cancel the run at the first (noted in `seen`) and, once it must
+/// be aborted, send the signal that decided it on `abort`. Ctrl-C first lets running tasks
+/// finish for `grace`; SIGTERM and SIGHUP abort at once.
+async fn watch(
+    mut stops: crate::stop_signals::Stops,
+    engine: Arc<Engine>,
+    seen: Arc<std::sync::Mutex<Option<Stop>>>,
+    grace: Duration,
+    abort: tokio::sync::oneshot::Sender<Stop>,
+) {
+    let mut stop = stops.next().await;
+    if let Ok(mut s) = seen.lock() {
+        *s = Some(stop);
+    }
+    engine.cancel();
+    if stop == Stop::Interrupt {
+        say(
+            "\n[windlass] Ctrl-C: letting running tasks finish, starting no new ones (Ctrl-C again aborts now)",
+        );
+        tokio::select! {
+            s = stops.next() => stop = s,
+            _ = tokio::time::sleep(grace) => {
+                say(&format!(
                     "[windlass] running tasks did not finish within {} s: aborting",
                     grace.as_secs()
-                ),
+                ));
+                let _ = abort.send(stop);
+                return;
             }
-            watcher.abort(ABORT_STEP).await;
-            connector.abort_all(ABORT_STEP).await;
-            eprintln!("[windlass] aborted");
-            std::process::exit(crate::exit::INTERRUPTED);
         }
-    });
-    let r = engine.run(playbook).await;
-    interrupts.abort();
-    r
+    }
+    say(&format!("[windlass] {}: aborting", stop.name()));
+    let _ = abort.send(stop);
+}
+
+/// A line on stderr that may go nowhere (after SIGHUP the terminal is gone).
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 fn list_tasks(nodes: &[TaskNode], indent: usize) {

@@ -11,7 +11,11 @@ pub const HOST_FAILED: i32 = 2;
 pub const HOST_UNREACHABLE: i32 = 4;
 /// Bad command-line options.
 pub const BAD_OPTIONS: i32 = 5;
-/// Interrupted by Ctrl-C.
+/// Interrupted by Ctrl-C (SIGINT): 128 + 2.
 pub const INTERRUPTED: i32 = 130;
+/// Stopped by SIGHUP (the terminal closed): 128 + 1.
+pub const HANGUP: i32 = 129;
+/// Stopped by SIGTERM (`kill`, `timeout`, a cancelled CI job): 128 + 15.
+pub const TERMINATED: i32 = 143;
 /// An unexpected internal error.
 pub const UNEXPECTED: i32 = 250;

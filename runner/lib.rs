@@ -41,6 +41,7 @@ pub mod modules;
 pub mod output;
 pub mod ping;
 pub mod playbook;
+pub(crate) mod stop_signals;
 pub mod template;
 pub mod transport;
 pub mod yaml;

@@ -887,3 +887,185 @@ fn vvv_shows_each_command_with_rc_censors_no_log_and_never_file_contents() {
     );
     assert_eq!(by_task("fails")[0]["rc"], 1);
 }
+
+#[test]
+fn a_host_name_or_user_ssh_refuses_is_reported_in_ssh_s_words() {
+    // ssh refuses these before opening its log; the binary's masters go through the dialer
+    // (and ask `ssh -G` first), so this is the other path from the library's unit test.
+    let p = Project::new();
+    p.file(
+        "hosts",
+        "a ansible_host=\"bad host\"\nb ansible_host=nonexistent.invalid ansible_user=\"b'u\"\nc ansible_host=nonexistent.invalid\n",
+    );
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: 'true'\n",
+    );
+    let o = windlass(
+        p.path(),
+        &["run", "site.yml", "-i", "hosts", "--ssh-retries", "0"],
+    );
+    let t = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(windlass::exit::HOST_UNREACHABLE),
+        "{t}"
+    );
+    for want in [
+        "fatal: [a]: UNREACHABLE! => {\"changed\": false, \"msg\": \"hostname contains invalid characters\"",
+        "fatal: [b]: UNREACHABLE! => {\"changed\": false, \"msg\": \"remote username contains invalid characters\"",
+        "fatal: [c]: UNREACHABLE! => {\"changed\": false, \"msg\": \"Could not resolve hostname nonexistent.invalid",
+    ] {
+        assert!(t.contains(want), "{want}\n{t}");
+    }
+    assert!(!t.contains("os error"), "{t}");
+}
+
+/// Wait up to 5 s for `path` to hold a process id, and return it.
+fn wait_for_pid(path: &Path) -> u32 {
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(5),
+            "no {path:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether process `pid` runs (exists and is not a zombie), within 2 s.
+fn still_runs_after_2s(pid: u32) -> bool {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < std::time::Duration::from_secs(2) {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| Some(s.rsplit_once(')')?.1.split_whitespace().next()?.to_string()));
+        if !state.is_some_and(|s| s != "Z" && s != "X") {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
+#[test]
+fn sigterm_and_sighup_abort_at_once_with_recap_journal_and_local_commands_ended() {
+    for (sig, code) in [("TERM", 143), ("HUP", 129)] {
+        let p = Project::new();
+        p.file("hosts", &local_inventory(&["h1"]));
+        let pidfile = p.path().join("pid");
+        p.file(
+            "site.yml",
+            &format!(
+                "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo $$ > {}; exec sleep 30\n    - shell: 'true'\n",
+                pidfile.display()
+            ),
+        );
+        let t0 = std::time::Instant::now();
+        let child = spawn_run(&p, &[]);
+        let pid = wait_for_pid(&pidfile);
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status();
+        let out = child.wait_with_output().unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(code), "SIG{sig}: {t}");
+        assert!(t.contains(&format!("SIG{sig}: aborting")), "{t}");
+        assert!(t.contains("PLAY RECAP") && t.contains("h1 "), "{t}");
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(8),
+            "SIG{sig} waited for the task: {:?}",
+            t0.elapsed()
+        );
+        let j = journals(&p);
+        assert_eq!(j.len(), 1, "{j:?}");
+        assert!(j[0].contains("\"interrupted\""), "{}", j[0]);
+        assert!(
+            !still_runs_after_2s(pid),
+            "SIG{sig}: the task's command still runs after windlass exited"
+        );
+    }
+}
+
+#[test]
+fn a_signal_ignored_at_start_stays_ignored() {
+    // `nohup windlass …`: SIGHUP is ignored on entry; a closed terminal must not stop the run.
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    let m = p.path().join("m");
+    let pidfile = p.path().join("pid");
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo $$ > {}; sleep 1\n    - shell: touch {}\n",
+            pidfile.display(),
+            m.display()
+        ),
+    );
+    let child = Command::new("nohup")
+        .arg(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "site.yml", "-i", "hosts"])
+        .current_dir(p.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_pid(&pidfile);
+    let _ = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(m.exists(), "{t}");
+}
+
+#[test]
+fn ctrl_c_on_a_terminal_lets_running_local_commands_finish() {
+    // A terminal sends SIGINT to the whole foreground process group: windlass and, unless
+    // they run in their own group, its local commands.
+    use std::os::unix::process::CommandExt;
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    let pidfile = p.path().join("pid");
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo $$ > {}-{{{{ inventory_hostname }}}}; sleep 2\n    - command: 'true'\n",
+            pidfile.display()
+        ),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let child = isolated(p.path(), home.path())
+        .args(["run", "site.yml", "-i", "hosts"])
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for h in ["h1", "h2"] {
+        wait_for_pid(&p.path().join(format!("pid-{h}")));
+    }
+    let st = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{t}");
+    for h in ["h1", "h2"] {
+        assert!(
+            t.contains(&format!("changed: [{h}]")),
+            "the running command on {h} did not finish: {t}"
+        );
+    }
+    assert!(!t.contains("FAILED") && !t.contains("failed=1"), "{t}");
+}

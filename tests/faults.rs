@@ -159,7 +159,7 @@ impl Hosts {
     /// Remove what earlier runs left: the area's files and any host lock.
     fn clean(&self) {
         for i in 1..=3 {
-            self.exec(i, &format!("rm -rf {DIR} /tmp/windlass.lock"));
+            self.exec(i, &format!("rm -rf {DIR} /run/windlass/lock"));
         }
     }
 
@@ -773,7 +773,7 @@ fn ctrl_c_during_a_template_write() {
         assert_no_temp_files(&h, i);
         assert_eq!(h.exec(i, &format!("ls {DIR}/long-started 2>/dev/null")), "");
         assert_eq!(
-            h.exec(i, "ls /tmp/windlass.lock 2>/dev/null"),
+            h.exec(i, "ls /run/windlass/lock 2>/dev/null"),
             "",
             "lock released"
         );

@@ -259,7 +259,7 @@ fn kill_mid_write(p: &Project, base: &str, name: &str, total: usize) -> u64 {
     // run leaves its lock behind. One at a time, each starting unlocked.
     static KILLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = KILLS.lock().unwrap_or_else(|e| e.into_inner());
-    on_host(1, "rm -rf /tmp/windlass.lock");
+    on_host(1, "rm -rf /run/windlass/lock");
     let mut watcher = common::spawn_on_host(
         1,
         &format!(
@@ -334,7 +334,7 @@ fn killed_write_never_leaves_a_partial_file() {
     eprintln!("killed with {seen} of {} bytes written", big.len());
     // A killed run cannot release its host lock: clear it as a user would (--break-lock),
     // so later tests on th01 are not refused.
-    on_host(1, "rm -rf /tmp/windlass.lock");
+    on_host(1, "rm -rf /run/windlass/lock");
 }
 
 /// `script`'s streamed upload (`command::scratch_receive` into a scratch directory under
@@ -369,7 +369,7 @@ fn killed_streaming_write_never_lands_or_runs() {
         "neither the scratch directory nor a partial script is left, and it did not run"
     );
     eprintln!("killed with {seen} of {} bytes written", big.len());
-    on_host(1, "rm -rf /tmp/windlass.lock /tmp/wl-files/atom2");
+    on_host(1, "rm -rf /run/windlass/lock /tmp/wl-files/atom2");
 }
 
 const EDITS: &str = r#"

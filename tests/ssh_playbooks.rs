@@ -219,7 +219,26 @@ fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
     let Some(inv) = testhosts("abort_cleanup") else {
         return;
     };
-    let hs = hosts(&inv);
+    abort_cleans_up(&inv, &["-INT", "-INT"], 130);
+}
+
+/// SIGTERM (`timeout`, a cancelled CI job) and SIGHUP (a closed terminal) abort as a second
+/// Ctrl-C does: no master, control directory or host lock is left.
+#[test]
+fn sigterm_and_sighup_abort_as_cleanly_as_ctrl_c() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(inv) = testhosts("stop_signals_cleanup") else {
+        return;
+    };
+    abort_cleans_up(&inv, &["-TERM"], 143);
+    abort_cleans_up(&inv, &["-HUP"], 129);
+}
+
+/// Run a long task on the first test host, send `signals` to windlass (300 ms apart) once
+/// the task runs, and check the run ended with `code`, its recap and journal, and left no
+/// ssh master, control directory or host lock behind.
+fn abort_cleans_up(inv: &std::path::Path, signals: &[&str], code: i32) {
+    let hs = hosts(inv);
     let addr = hs[0].1.clone();
     let p = Project::new();
     port_22_inventory(&p, &hs[0], "");
@@ -245,10 +264,10 @@ fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     // `ssh -f` forks: the master is the process running now, not the one first seen.
     let (master, _) = master_control_dir(&addr).expect("the ssh master");
-    assert!(on_host(1, "cat /tmp/windlass.lock/owner").contains("run_id="));
-    for _ in 0..2 {
+    assert!(on_host(1, "cat /run/windlass/lock/owner").contains("run_id="));
+    for sig in signals {
         let _ = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
+            .args([sig.to_string(), child.id().to_string()])
             .status();
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
@@ -258,7 +277,14 @@ fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.status.code(), Some(130), "{t}");
+    assert_eq!(out.status.code(), Some(code), "{signals:?}: {t}");
+    assert!(t.contains("PLAY RECAP") && t.contains("aborted"), "{t}");
+    let journal = std::fs::read_dir(p.path().join(".windlass"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .collect::<Vec<_>>()
+        .join("");
+    assert!(journal.contains("\"interrupted\""), "{journal}");
     assert!(
         t0.elapsed().as_secs() < 15,
         "the abort took {:?}",
@@ -276,8 +302,214 @@ fn an_abort_closes_the_master_removes_its_control_dir_and_releases_the_lock() {
         "the ssh master {master} still runs"
     );
     assert_eq!(
-        on_host(1, "test -e /tmp/windlass.lock && echo held || echo free").trim(),
+        on_host(1, "test -e /run/windlass/lock && echo held || echo free").trim(),
         "free"
+    );
+}
+
+/// The run in `p` (site.yml on hosts.yml) with `args`, output captured; (exit code, text).
+fn run_bin(p: &Project, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "site.yml", "-i", "hosts.yml"])
+        .args(args)
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), t)
+}
+
+/// The host lock is where only the connecting user (or root) can write: root's in
+/// /run/windlass, another user's in their home; a lock another local user made in /tmp (the
+/// old place) blocks nothing, and `become` does not move the lock.
+#[test]
+fn the_host_lock_is_the_connecting_users_own() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(inv) = testhosts("host_lock_place") else {
+        return;
+    };
+    let hs = hosts(&inv);
+    let p = Project::new();
+    port_22_inventory(&p, &hs[0], "");
+    on_host(
+        1,
+        "rm -rf /tmp/windlass.lock; su nobody -s /bin/sh -c 'mkdir /tmp/windlass.lock && echo run_id=squatter > /tmp/windlass.lock/owner'",
+    );
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: stat -c '%a %U' /run/windlass && sed -n 1p /run/windlass/lock/owner\n      register: r\n    - debug: var=r.stdout\n",
+    );
+    let (code, t) = run_bin(&p, &[]);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("700 root\\nrun_id="), "{t}");
+    assert_eq!(
+        on_host(1, "test -e /run/windlass/lock && echo held || echo free").trim(),
+        "free"
+    );
+    on_host(1, "rm -rf /tmp/windlass.lock");
+    // A user other than root, whose tasks become root.
+    let p = Project::new();
+    sudo_user_with_password(&inv, &p);
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: stat -c '%a %U' ~/.windlass && sed -n 1p ~/.windlass/lock/owner\n      register: r\n    - debug: var=r.stdout\n    - shell: test -e /run/windlass/lock && echo root-lock || echo no-root-lock\n      become: true\n      register: b\n    - debug: var=b.stdout\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "site.yml", "-i", "hosts.yml"])
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .env("WINDLASS_BECOME_PASSWORD", "s3cret-pw")
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("700 wldeploy\\nrun_id="), "{t}");
+    assert!(t.contains("\"no-root-lock\""), "{t}");
+    assert_eq!(
+        on_host(
+            2,
+            "test -e ~wldeploy/.windlass/lock && echo held || echo free"
+        )
+        .trim(),
+        "free"
+    );
+}
+
+/// A run killed outright (SIGKILL) leaves its lock; the next run from this machine sees
+/// that the holder's process is gone and takes the lock over, saying so.
+#[test]
+fn the_lock_of_a_killed_run_from_this_machine_is_taken_over() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(inv) = testhosts("lock_takeover") else {
+        return;
+    };
+    let hs = hosts(&inv);
+    let addr = hs[0].1.clone();
+    let p = Project::new();
+    port_22_inventory(&p, &hs[0], "");
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: 'true'\n",
+    );
+    p.file(
+        "slow.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep 20\n",
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "slow.yml", "-i", "hosts.yml"])
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !on_host(1, "cat /run/windlass/lock/owner 2>/dev/null").contains("run_id=") {
+        assert!(t0.elapsed().as_secs() < 15, "the run took no lock");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The killed run's master (daemonized by ssh -f) outlives it: end it, as it would in 5 min.
+    if let Some((master, dir)) = master_control_dir(&addr) {
+        let _ = std::process::Command::new("kill")
+            .arg(master.to_string())
+            .status();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    assert!(on_host(1, "cat /run/windlass/lock/owner").contains("run_id="));
+    let (code, t) = run_bin(&p, &[]);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("took over the host lock left by run"), "{t}");
+    assert_eq!(
+        on_host(1, "test -e /run/windlass/lock && echo held || echo free").trim(),
+        "free"
+    );
+    // A lock from another controller (another boot id) is not taken over.
+    on_host(
+        1,
+        "mkdir -p /run/windlass/lock && printf 'run_id=far\\nwho=x@y pid 1\\nboot_id=0\\npid_ns=pid:[1]\\npid=1\\npid_start=1\\n' > /run/windlass/lock/owner",
+    );
+    let (code, t) = run_bin(&p, &[]);
+    assert_eq!(code, Some(2), "{t}");
+    assert!(
+        t.contains("run_id=far")
+            && t.contains("another machine, boot or container")
+            && t.contains("--break-lock"),
+        "{t}"
+    );
+    let (code, t) = run_bin(&p, &["--break-lock"]);
+    assert_eq!(code, Some(0), "{t}");
+}
+
+/// On a terminal, Ctrl-C reaches windlass's whole process group: the ssh processes it
+/// started must not die with it, so the running task finishes.
+#[test]
+fn ctrl_c_on_a_terminal_lets_running_ssh_tasks_finish() {
+    use std::os::unix::process::CommandExt;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(inv) = testhosts("ctrl_c_ssh_group") else {
+        return;
+    };
+    let p = Project::new();
+    p.with_testhosts(&inv);
+    p.file(
+        "site.yml",
+        "- hosts: th01:th02\n  gather_facts: false\n  tasks:\n    - command: sleep 3\n    - command: 'true'\n",
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["run", "site.yml", "-i", "hosts.yml"])
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(130), "{t}");
+    for h in ["th01", "th02"] {
+        assert!(t.contains(&format!("changed: [{h}]")), "{h}: {t}");
+    }
+    assert!(!t.contains("UNREACHABLE") && !t.contains("FAILED"), "{t}");
+}
+
+/// A user the host refuses fails with ssh's own reason.
+#[test]
+fn a_user_the_host_refuses_is_reported_in_ssh_s_words() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(inv) = testhosts("bad_user") else {
+        return;
+    };
+    let hs = hosts(&inv);
+    let (name, addr, key) = &hs[0];
+    let p = Project::new();
+    p.file(
+        "hosts.yml",
+        &format!("all:\n  hosts:\n    {name}:\n      ansible_host: {addr}\n      ansible_user: nosuchuser\n      ansible_ssh_private_key_file: {key}\n      ansible_host_key_checking: false\n"),
+    );
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: 'true'\n",
+    );
+    let (code, t) = run_bin(&p, &[]);
+    assert_eq!(code, Some(4), "{t}");
+    assert!(
+        t.contains("nosuchuser@") && t.contains("Permission denied (publickey"),
+        "{t}"
     );
 }
 
@@ -543,7 +775,7 @@ fn a_second_run_is_refused_while_a_host_is_locked() {
     // A stale lock (a killed run) is refused until --break-lock.
     on_host(
         3,
-        "mkdir -p /tmp/windlass.lock && echo run_id=dead > /tmp/windlass.lock/owner",
+        "mkdir -p /run/windlass/lock && echo run_id=dead > /run/windlass/lock/owner",
     );
     assert_eq!(quick().status.code(), Some(2));
     let o = std::process::Command::new(bin)
@@ -557,7 +789,7 @@ fn a_second_run_is_refused_while_a_host_is_locked() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    assert!(on_host(3, "ls /tmp/windlass.lock 2>&1").contains("No such file"));
+    assert!(on_host(3, "ls /run/windlass/lock 2>&1").contains("No such file"));
 }
 
 /// The binary's masters connect through its dialer (runner/transport/dialer.rs: the

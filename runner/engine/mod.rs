@@ -139,6 +139,8 @@ pub struct Engine {
     pub(crate) lock_owner: crate::transport::host_lock::LockOwner,
     /// Set by [`Engine::cancel`]: no new task starts.
     pub(crate) cancelled: std::sync::atomic::AtomicBool,
+    /// When the engine was made: the run's duration in an abort's recap.
+    pub(crate) created: Instant,
     /// Handlers added by `include_role` during the play.
     pub(crate) extra_handlers: Mutex<Vec<TaskNode>>,
     /// Variables set by `no_log` tasks (`register`, facts): never written to the journal.
@@ -188,6 +190,7 @@ impl Engine {
             sink: Arc::new(Mutex::new(sink)),
             started: std::sync::atomic::AtomicBool::new(started),
             cancelled: std::sync::atomic::AtomicBool::new(false),
+            created: Instant::now(),
             lock_owner: lock_owner(),
             journal: std::sync::OnceLock::new(),
             extra_handlers: Mutex::new(Vec::new()),
@@ -232,9 +235,10 @@ impl Engine {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// For an abort (a second Ctrl-C): write the journal as interrupted, then close every
-    /// connection (which releases host locks), giving up on the connections after
-    /// `within`. Tasks still running are not waited for.
+    /// For an abort (a second Ctrl-C, SIGTERM): write the journal as interrupted, then close
+    /// every connection (which releases host locks), giving up on the connections after
+    /// `within`, and report the run's end (the recap) as it stands. Tasks still running are
+    /// not waited for.
     pub async fn abort(&self, within: std::time::Duration) {
         let _ = self.save_journal("interrupted");
         let mut closing = tokio::task::JoinSet::new();
@@ -245,6 +249,13 @@ impl Engine {
             while closing.join_next().await.is_some() {}
         })
         .await;
+        self.emit(Event::Warning {
+            message: "aborted: tasks still running were cut off".into(),
+        });
+        self.emit(Event::RunEnd {
+            stats: self.recap(),
+            duration: self.created.elapsed(),
+        });
     }
 
     /// Whether every command reaching a host is reported (`-vvv`, or asked for by an
@@ -366,7 +377,7 @@ impl Engine {
             });
             if matches!(e, Error::Interrupted) {
                 self.emit(Event::Warning {
-                    message: "interrupted: no new task was started after Ctrl-C".into(),
+                    message: "interrupted: no new task was started after the stop signal".into(),
                 });
                 let stats = self.recap();
                 self.emit(Event::RunEnd {
@@ -893,7 +904,8 @@ impl Engine {
                     self.lock_owner.clone(),
                     self.opts.break_lock,
                 )
-                .adopting(adopt),
+                .adopting(adopt)
+                .with_notice(self.lock_notice(host)),
             );
         }
         // The host's `ansible_become_password` beats `--ask-become-pass` (variables beat
@@ -917,6 +929,21 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A host lock's notices (a takeover) as warnings of this run.
+    fn lock_notice(&self, host: &str) -> crate::transport::host_lock::Notice {
+        let sink = self.sink.clone();
+        let host = host.to_string();
+        Arc::new(move |m| {
+            if let Ok(mut s) = sink.lock() {
+                s.event(&Event::Warning {
+                    message: format!("{host}: {m}"),
+                });
+            }
+        })
+    }
+}
+
 fn lock_owner() -> crate::transport::host_lock::LockOwner {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -935,6 +962,7 @@ fn lock_owner() -> crate::transport::host_lock::LockOwner {
         ),
         who: format!("{user}@{host} pid {}", std::process::id()),
         started: format!("{} (unix time)", now.as_secs()),
+        controller: crate::transport::host_lock::Controller::this_process(),
     }
 }
 

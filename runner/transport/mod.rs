@@ -241,6 +241,8 @@ pub trait Connector: Send + Sync {
 #[derive(Default)]
 pub struct DefaultConnector {
     ssh: ssh::SshPool,
+    /// Shared by every local host, so an abort can end their running commands.
+    local: local::LocalTransport,
 }
 
 impl DefaultConnector {
@@ -254,9 +256,17 @@ impl DefaultConnector {
         self.ssh.close_all().await;
     }
 
-    /// Shut every SSH master down at once, busy or not, and remove their control directory
-    /// (see [`ssh::SshPool::abort_all`]); bounded by `within`.
+    /// End the local commands still running (see [`local::LocalTransport::end_running`]);
+    /// bounded by `within`.
+    pub async fn end_local_commands(&self, within: std::time::Duration) {
+        self.local.end_running(within).await;
+    }
+
+    /// End the local commands still running, shut every SSH master down at once, busy or
+    /// not, and remove their control directory (see [`ssh::SshPool::abort_all`]); each
+    /// bounded by `within`.
     pub async fn abort_all(&self, within: std::time::Duration) {
+        self.end_local_commands(within).await;
         self.ssh.abort_all(within).await;
     }
 }
@@ -264,7 +274,7 @@ impl DefaultConnector {
 impl Connector for DefaultConnector {
     fn connect(&self, spec: &ConnectionSpec) -> Arc<dyn Transport> {
         match spec.kind {
-            ConnectionKind::Local => Arc::new(local::LocalTransport::new()),
+            ConnectionKind::Local => Arc::new(self.local.clone()),
             ConnectionKind::Ssh => self.ssh.transport(spec),
         }
     }

@@ -35,6 +35,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -147,8 +148,11 @@ impl SshPool {
         if let Some(d) = &*dir {
             return Ok(d.clone());
         }
+        // Created 0700 by mkdir itself (no window with wider permissions): the master
+        // sockets, the generated ssh configs and the dialer's error notes are this user's.
         let d = tempfile::Builder::new()
             .prefix("wl")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in("/tmp")
             .map_err(|e| format!("cannot create a control directory in /tmp: {e}"))?;
         let d = Arc::new(d);
@@ -300,30 +304,41 @@ impl SshHost {
         let dial_errors = dir.path().join(format!("{}.dial", self.seq));
         let _ = std::fs::remove_file(&dial_errors);
         if let Some(program) = dialer::program()
-            && let Some(route) = self.route(&plan, dir.path()).await
+            && let Some(g) = self.effective_config(&plan, dir.path()).await?
+            && let Some(route) = dialer::Route::from_effective_config(&g)
         {
             plan.config_lines
                 .extend(route.config_lines(program, &dial_errors));
         }
         let b = self.builder(&plan, dir.path())?;
-        b.connect_mux(&spec.address).await.map_err(|e| {
-            // The dialer's own words ("Connection refused") beat ssh's "proxy dialer did not
-            // pass back a connection".
-            match std::fs::read_to_string(&dial_errors) {
-                Ok(m) if !m.trim().is_empty() => m.trim().to_string(),
-                _ => connect_error(e),
-            }
-        })
+        let e = match b.connect_mux(&spec.address).await {
+            Ok(session) => return Ok(session),
+            Err(e) => e,
+        };
+        // The dialer's own words ("Connection refused") beat ssh's "proxy dialer did not
+        // pass back a connection".
+        if let Ok(m) = std::fs::read_to_string(&dial_errors)
+            && !m.trim().is_empty()
+        {
+            return Err(m.trim().to_string());
+        }
+        if matches!(&e, openssh::Error::Connect(io) if io.kind() == std::io::ErrorKind::NotFound) {
+            // ssh refused its arguments (an invalid host name or user) before it opened its
+            // log, and said why on a stderr nobody reads; `ssh -G` says the same.
+            self.effective_config(&plan, dir.path()).await?;
+        }
+        Err(connect_error(e))
     }
 
-    /// Whether this host's master can connect through the dialer, from the effective
-    /// configuration ssh would use (`ssh -G` with the master's config file, port, user and
-    /// connect timeout); `None` when ssh must connect by itself or cannot tell.
-    async fn route(&self, plan: &Plan, dir: &Path) -> Option<dialer::Route> {
+    /// The effective configuration ssh would use for this host's master (`ssh -G` with the
+    /// master's config file, port, user and connect timeout); `Ok(None)` when ssh cannot
+    /// be asked, `Err` with ssh's own message when it refuses the settings (a host name or
+    /// user with invalid characters, a bad configuration line).
+    async fn effective_config(&self, plan: &Plan, dir: &Path) -> Result<Option<String>, String> {
         let spec = &self.spec;
         let mut g = tokio::process::Command::new("ssh");
         g.arg("-G");
-        if let Some(c) = self.config_path(plan, dir).ok()? {
+        if let Some(c) = self.config_path(plan, dir)? {
             g.arg("-F").arg(c);
         }
         if let Some(p) = spec.port {
@@ -340,13 +355,17 @@ impl SshHost {
             .arg("--")
             .arg(&spec.address)
             .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
             .kill_on_drop(true);
-        let out = g.output().await.ok()?;
-        if !out.status.success() {
-            return None;
+        let Ok(out) = g.output().await else {
+            return Ok(None);
+        };
+        if out.status.success() {
+            return Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned()));
         }
-        dialer::Route::from_effective_config(&String::from_utf8_lossy(&out.stdout))
+        match String::from_utf8_lossy(&out.stderr).trim() {
+            "" => Ok(None),
+            m => Err(m.to_string()),
+        }
     }
 
     /// The ssh invocation of this host's master: everything but the address.
@@ -388,7 +407,7 @@ impl SshHost {
             return Ok(plan.user_config.clone());
         }
         let path = dir.join(format!("{}.conf", self.seq));
-        std::fs::write(&path, plan.config_file())
+        write_private(&path, plan.config_file().as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(Some(path))
     }
@@ -861,6 +880,18 @@ impl Plan {
     }
 }
 
+/// Write `bytes` to `path`, a file created 0600 (only this user may read it).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(bytes)
+}
+
 fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
@@ -1036,6 +1067,57 @@ mod tests {
             .unwrap_err();
         assert!(!e.to_string().contains("attempts"), "{e}");
         assert!(t0.elapsed() < Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn control_directory_and_generated_configs_are_private_from_creation() {
+        let pool = SshPool::new();
+        let dir = pool.control_dir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(dir.path()), 0o700, "control directory");
+        let s = spec(&["-C"]);
+        let host = SshHost::new(s.clone(), Ok(dir.clone()), 0);
+        let conf = host
+            .config_path(&Plan::new(&s), dir.path())
+            .unwrap()
+            .expect("a generated config");
+        assert_eq!(mode(&conf), 0o600, "generated ssh config");
+    }
+
+    #[tokio::test]
+    async fn a_host_name_or_user_ssh_refuses_fails_with_ssh_s_reason() {
+        // ssh rejects these before it opens its log file; no host is contacted.
+        let pool = SshPool::new();
+        let cases = [
+            ("bad host", None, "hostname contains invalid characters"),
+            ("bad'host", None, "hostname contains invalid characters"),
+            (
+                "nonexistent.invalid",
+                Some("b'u"),
+                "remote username contains invalid characters",
+            ),
+            (
+                "nonexistent.invalid",
+                None,
+                "Could not resolve hostname nonexistent.invalid",
+            ),
+        ];
+        for (i, (address, user, want)) in cases.into_iter().enumerate() {
+            let mut s = spec(&[]);
+            s.inventory_hostname = format!("h{i}");
+            s.address = address.into();
+            s.user = user.map(str::to_string);
+            s.connect_retries = Some(0);
+            let e = pool
+                .transport(&s)
+                .exec(&RemoteCommand::argv(["true"]))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&e, TransportError::Unreachable(m) if m.contains(want)),
+                "{address:?} {user:?}: {e}"
+            );
+        }
     }
 
     #[tokio::test]
