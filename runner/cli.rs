@@ -144,7 +144,9 @@ pub struct RunArgs {
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
     /// Continue the last failed or interrupted run of this playbook from its journal:
-    /// finished tasks are skipped per host, registered variables and pending handlers return.
+    /// finished tasks (known by their definition and place, not their line) are skipped per
+    /// host, registered variables and pending handlers return. Stops if the playbook, a
+    /// file it loads or the inventory changed since (see --resume-changed).
     #[arg(long = "resume")]
     pub resume: bool,
     /// With --resume: go on even though the playbook, a file it loads or the inventory
