@@ -135,6 +135,31 @@ struct Live {
     pending: IndexMap<(String, String), Vec<String>>,
     /// Whether the last save was held back by `guard`.
     deferred: bool,
+    /// Per (host, variable): the value last saved, as it was and as written, and whether
+    /// anything was masked (a value unchanged since the last save is not masked again).
+    saved: HashMap<(String, String), (Value, Value, bool)>,
+}
+
+impl Live {
+    /// Variable `name` of `host` as the journal writes it, and whether anything in it
+    /// was masked.
+    fn masked_var(&mut self, host: &str, name: &str, v: Value) -> (Value, bool) {
+        let slot = (host.to_string(), name.to_string());
+        if let Some((raw, written, masked)) = self.saved.get(&slot) {
+            if *raw == v {
+                return (written.clone(), *masked);
+            }
+        }
+        let mut written = v.clone();
+        let masked = if secret_like(name) && !matches!(v, Value::Null | Value::Bool(_)) {
+            written = Value::String(MASK.into());
+            true
+        } else {
+            needs_mask(&v) && mask(&mut written)
+        };
+        self.saved.insert(slot, (v, written.clone(), masked));
+        (written, masked)
+    }
 }
 
 impl Journal {
@@ -411,13 +436,9 @@ impl Journal {
                 e.masked.clear();
                 e.vars = vars
                     .into_iter()
-                    .map(|(k, mut v)| {
-                        if var_masked(&k, &v) {
-                            if secret_like(&k) {
-                                v = Value::String(MASK.into());
-                            } else {
-                                mask(&mut v);
-                            }
+                    .map(|(k, v)| {
+                        let (v, masked) = live.masked_var(&host, &k, v);
+                        if masked {
                             e.masked.push(k.clone());
                         }
                         (k, v)

@@ -589,7 +589,7 @@ impl Engine {
         let mut run = HostRun {
             journal_ok: matches!(o.status, Status::Ok | Status::Changed | Status::Skipped)
                 && !no_log
-                && !journal_masks(t, &o.result),
+                && !(self.journal.get().is_some() && journal_masks(t, &o.result)),
             notified: o.status == Status::Changed && !t.notify.is_empty(),
             ..HostRun::default()
         };

@@ -52,14 +52,61 @@ pub fn mask(v: &mut Value) -> bool {
     }
 }
 
-/// Whether [`mask`] would mask anything in `v` (`v` is left as it is).
+/// Whether [`mask`] would mask anything in `v` (found without copying or rewriting it:
+/// results are checked after every task, and most hold no secret).
 pub fn needs_mask(v: &Value) -> bool {
-    mask(&mut v.clone())
+    match v {
+        Value::Object(m) => m.iter().any(|(k, val)| {
+            if secret_like(k) {
+                whole_needs(val)
+            } else {
+                needs_mask(val)
+            }
+        }),
+        Value::Array(items) => {
+            (1..items.len()).any(|i| secret_flag(&items[i - 1]) && not_masked(&items[i]))
+                || items.iter().any(needs_mask)
+        }
+        Value::String(s) => str_needs(s),
+        _ => false,
+    }
+}
+
+/// Whether [`mask_whole`] would change `v`.
+fn whole_needs(v: &Value) -> bool {
+    !matches!(v, Value::Null | Value::Bool(_)) && v.as_str() != Some(MASK)
+}
+
+/// A string other than the mask itself.
+fn not_masked(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| s != MASK)
+}
+
+/// A secret-looking flag given on its own (`--token`, not `--token=x`).
+fn secret_flag(v: &Value) -> bool {
+    v.as_str()
+        .and_then(|s| s.strip_prefix('-'))
+        .is_some_and(|f| !f.contains('=') && secret_like(&f.replace('-', "_")))
+}
+
+/// Whether [`mask_str`] would change `s`.
+fn str_needs(s: &str) -> bool {
+    PATTERNS
+        .iter()
+        .any(|re| re.captures_iter(s).any(|c| is_secret(&c)))
+}
+
+/// Whether a match is a secret to mask: its `name` (if any) looks secret and its
+/// `secret` is not masked already.
+fn is_secret(c: &Captures) -> bool {
+    c.name("secret").is_some_and(|m| m.as_str() != MASK)
+        && c.name("name")
+            .is_none_or(|n| secret_like(&n.as_str().replace('-', "_")))
 }
 
 /// Replace a secret-looking key's value: null and booleans say nothing secret and stay.
 fn mask_whole(v: &mut Value) -> bool {
-    if matches!(v, Value::Null | Value::Bool(_)) {
+    if !whole_needs(v) {
         return false;
     }
     *v = Value::String(MASK.into());
@@ -71,11 +118,7 @@ fn mask_whole(v: &mut Value) -> bool {
 fn mask_flag_pairs(items: &mut [Value]) -> bool {
     let mut any = false;
     for i in 1..items.len() {
-        let flag = items[i - 1]
-            .as_str()
-            .and_then(|s| s.strip_prefix('-'))
-            .is_some_and(|f| !f.contains('=') && secret_like(&f.replace('-', "_")));
-        if flag && items[i].as_str().is_some_and(|s| s != MASK) {
+        if secret_flag(&items[i - 1]) && not_masked(&items[i]) {
             items[i] = Value::String(MASK.into());
             any = true;
         }
@@ -124,11 +167,7 @@ pub fn mask_str(s: &str) -> Option<String> {
 /// A match with its `secret` group masked (when its `name`, if any, looks secret).
 fn replacement(c: &Captures) -> String {
     let all = c.get(0).expect("group 0 always matches");
-    let (Some(secret), true) = (
-        c.name("secret"),
-        c.name("name")
-            .is_none_or(|n| secret_like(&n.as_str().replace('-', "_"))),
-    ) else {
+    let (Some(secret), true) = (c.name("secret"), is_secret(c)) else {
         return all.as_str().to_string();
     };
     let text = all.as_str();
@@ -140,6 +179,26 @@ fn replacement(c: &Captures) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn needs_mask_agrees_with_mask() {
+        for v in [
+            json!({"a": {"token": "x"}}),
+            json!({"a": {"token": MASK}}),
+            json!({"a": {"token": true}}),
+            json!(["run", "--password", "x"]),
+            json!(["run", "--password", MASK]),
+            json!("postgres://u:p@h/d"),
+            json!(format!("postgres://u:{MASK}@h/d")),
+            json!("--token=abc"),
+            json!("plain text, user=bob"),
+            json!({"cmd": ["a", "b"], "stdout": "x=1"}),
+        ] {
+            let mut m = v.clone();
+            assert_eq!(needs_mask(&v), mask(&mut m), "{v}");
+            assert!(!needs_mask(&m), "masking twice changes nothing: {m}");
+        }
+    }
 
     #[test]
     fn masks_secret_keys_at_any_depth() {
