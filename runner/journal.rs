@@ -316,6 +316,19 @@ impl Journal {
             .collect()
     }
 
+    /// Handler `names` (its name, `role : name`, its `listen` topics) ran on `host`: the
+    /// task that had notified it, which is also what any handler it notifies in turn
+    /// counts as notified by.
+    pub fn handler_ran(&self, host: &str, names: &[String]) -> Option<String> {
+        let mut live = self.live.lock().expect("journal lock");
+        let mut by = None;
+        for n in names {
+            let k = live.notifiers.remove(&(host.to_string(), n.clone()));
+            by = by.or(k);
+        }
+        by
+    }
+
     /// Record that task `key` notified `handlers` on `host`.
     pub fn note_notifier(&self, host: &str, handlers: &[String], key: &str) {
         let mut live = self.live.lock().expect("journal lock");
@@ -612,6 +625,18 @@ mod tests {
         live.save("interrupted", Vec::new()).unwrap();
         let ended = Journal::resume(path, &pb, false).unwrap();
         assert_eq!(ended.resumed_run_id(), Some("run-1"));
+    }
+
+    #[test]
+    fn a_handler_passes_its_notifier_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::fresh(dir.path().join("j.json"), &dir.path().join("site.yml"));
+        j.note_notifier("h", &["a".to_string()], "t1");
+        j.note_notifier("h", &["a".to_string()], "t2");
+        let names = ["a".to_string(), "r : a".to_string()];
+        assert_eq!(j.handler_ran("h", &names).as_deref(), Some("t1"));
+        assert_eq!(j.handler_ran("h", &names), None, "forgotten once it ran");
+        assert_eq!(j.handler_ran("other", &names), None);
     }
 
     #[test]

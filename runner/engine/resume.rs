@@ -49,6 +49,14 @@ impl Engine {
                     dy.set_facts.extend(j.restorable_vars(&h));
                 }
             }
+            // Pending handlers with no known notifying task run at the first flush point.
+            let unplaced = j.take_pending(&h, "");
+            if !unplaced.is_empty() {
+                let mut states = self.states.lock().expect("states lock");
+                if let Some(s) = states.get_mut(&h) {
+                    s.notified.extend(unplaced);
+                }
+            }
         }
         Ok(changes)
     }

@@ -237,6 +237,13 @@ impl Engine {
         }
         for (h, r) in done {
             let r = r?;
+            if let (Some(j), true) = (&journal, handler) {
+                // A handler's own notifications count as made by the task that notified it.
+                let by = j.handler_ran(&h, &handler_names(t));
+                if let (Some(by), true) = (by, r.notified) {
+                    j.note_notifier(&h, &t.notify, &by);
+                }
+            }
             if let (Some(j), Some(k)) = (&journal, keys.and_then(|k| k.get(&h))) {
                 if r.notified {
                     j.note_notifier(&h, &t.notify, k);
@@ -1279,6 +1286,15 @@ fn journal_masks(t: &Task, result: &Map<String, Value>) -> bool {
             .get("ansible_facts")
             .and_then(Value::as_object)
             .is_some_and(|f| f.iter().any(|(k, v)| crate::journal::var_masked(k, v)))
+}
+
+/// The names a handler answers to: its name, `role : name`, its `listen` topics.
+fn handler_names(t: &Task) -> Vec<String> {
+    let mut names: Vec<String> = t.name.iter().chain(t.listen.iter()).cloned().collect();
+    if let (Some(n), Some(r)) = (&t.name, &t.role) {
+        names.push(format!("{} : {}", r.name, n));
+    }
+    names
 }
 
 /// Whether the task is marked `run_once: true` literally (for the host count of its start).
