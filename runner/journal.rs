@@ -127,6 +127,8 @@ pub struct Journal {
 /// What the journal tracks during the run besides its data.
 #[derive(Default)]
 struct Live {
+    /// Per host: the blocks sections it is in (`name/rescue`), outermost first.
+    places: HashMap<String, Vec<String>>,
     /// Per (host, task base): how many times the host met the task so far.
     seen: HashMap<(String, String), u32>,
     /// Per (host, handler): the key of the task that notified it.
@@ -275,12 +277,38 @@ impl Journal {
     /// call counts one more meeting, so identical tasks get distinct keys in walk order.
     pub fn task_key(&self, host: &str, base: &str) -> String {
         let mut live = self.live.lock().expect("journal lock");
+        let place = live.places.get(host).filter(|p| !p.is_empty()).map(|p| {
+            use sha2::Digest;
+            hex::encode(&sha2::Sha256::digest(p.join("\0").as_bytes())[..4])
+        });
+        let base = match place {
+            Some(p) => format!("{base}@{p}"),
+            None => base.to_string(),
+        };
         let n = live
             .seen
-            .entry((host.to_string(), base.to_string()))
+            .entry((host.to_string(), base.clone()))
             .or_insert(0);
         *n += 1;
         format!("{base}#{n}")
+    }
+
+    /// `host` enters a block section (`name/block`, `name/rescue`, `name/always`): the
+    /// keys of the tasks in it say so.
+    pub fn enter(&self, host: &str, section: &str) {
+        let mut live = self.live.lock().expect("journal lock");
+        live.places
+            .entry(host.to_string())
+            .or_default()
+            .push(section.to_string());
+    }
+
+    /// `host` leaves the block section it entered last.
+    pub fn leave(&self, host: &str) {
+        let mut live = self.live.lock().expect("journal lock");
+        if let Some(p) = live.places.get_mut(host) {
+            p.pop();
+        }
     }
 
     /// Whether the resumed run had finished task `key` on `host`.

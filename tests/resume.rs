@@ -303,3 +303,34 @@ fn secrets_are_masked_on_disk_and_their_task_runs_again() {
         "the registering task ran again"
     );
 }
+
+#[test]
+fn a_rescue_that_ran_before_does_not_hide_an_identical_task_after_its_block() {
+    let p = Project::new();
+    let d = p.path().to_path_buf();
+    p.file("hosts", &local_inventory(&["h1"]));
+    let x = log_task(&d, "x").replace("\n    ", "\n        ");
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - block:\n        - command: test ! -e {d}/broken\n      rescue:\n    {x}{gate}{x_after}",
+            d = d.display(),
+            x = x.trim_end_matches('\n').to_string() + "\n",
+            x_after = log_task(&d, "x"),
+            gate = gate(&d),
+        ),
+    );
+    std::fs::write(d.join("broken"), "").unwrap();
+    let o = run(&p, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(lines(&p, "log"), ["x"], "the rescue ran");
+    std::fs::remove_file(d.join("broken")).unwrap();
+    std::fs::write(d.join("fixed"), "").unwrap();
+    let o = run(&p, &["--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        lines(&p, "log"),
+        ["x", "x"],
+        "the task after the block never ran: the rescue's identical task does not count for it"
+    );
+}

@@ -18,7 +18,7 @@ use sha2::Digest;
 use crate::error::Result;
 use crate::event::Event;
 use crate::playbook::Playbook;
-use crate::playbook::task::Task;
+use crate::playbook::task::{Block, Task};
 
 use super::Engine;
 use super::walk::PlayCx;
@@ -126,6 +126,31 @@ impl Engine {
             });
         }
         saved
+    }
+
+    /// Run `walk` (a section of block `b`: `block`, `rescue` or `always`) with `hosts`
+    /// inside it for the journal: a task's key includes the sections it is in, so an
+    /// identical task elsewhere counts apart (a rescue that ran in one run and not in the
+    /// next shifts nothing).
+    pub(crate) async fn in_place<F: std::future::Future<Output = Result<()>>>(
+        &self,
+        hosts: &[String],
+        b: &Block,
+        section: &str,
+        walk: F,
+    ) -> Result<()> {
+        let Some(j) = self.journal.get() else {
+            return walk.await;
+        };
+        let label = format!("{}/{section}", b.name.as_deref().unwrap_or(""));
+        for h in hosts {
+            j.enter(h, &label);
+        }
+        let r = walk.await;
+        for h in hosts {
+            j.leave(h);
+        }
+        r
     }
 
     /// Resuming: of `hosts`, those that still have to run task `t`, with every host's key

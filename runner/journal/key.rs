@@ -5,8 +5,10 @@
 //! so the resume skipped the wrong tasks without a word. A task's key is a hash of what
 //! the task is — its action, arguments and keywords (inherited block keywords included,
 //! YAML key order ignored) — and of its place in the play (the play's name and host
-//! pattern, its role, its include parameters), plus how many identical tasks the host met
-//! before it in the run. Inserting, moving or editing one task changes no other task's key.
+//! pattern, its role, its include parameters, and — added by the journal as the walk goes —
+//! the block sections it is in: `block`, `rescue` or `always` of which named block),
+//! plus how many identical tasks the host met before it there. Inserting, moving or
+//! editing one task changes no other task's key.
 
 use serde_json::Value;
 use sha2::Digest;
