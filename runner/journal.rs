@@ -559,8 +559,10 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Make `dir` (and missing parents) 0700; an existing one that is ours is tightened to
-/// 0700. A `.gitignore` of `*` inside keeps journals out of version control.
+/// Make `dir` (and missing parents) 0700. An existing `dir` that is ours — owned by us and
+/// holding nothing but journals — is tightened to 0700 and gets a `.gitignore` of `*`
+/// that keeps journals out of version control. A folder that also holds other things
+/// (`--state-dir .`, `--state-dir /tmp`) is left as it is: the journal itself is 0600.
 fn private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     std::fs::DirBuilder::new()
@@ -569,7 +571,10 @@ fn private_dir(dir: &Path) -> Result<()> {
         .create(dir)
         .map_err(|e| Error::io(dir, e))?;
     let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
-    if meta.uid() == rustix::process::geteuid().as_raw() && meta.mode() & 0o077 != 0 {
+    if meta.uid() != rustix::process::geteuid().as_raw() || !only_journals(dir) {
+        return Ok(());
+    }
+    if meta.mode() & 0o077 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| Error::io(dir, e))?;
     }
@@ -578,6 +583,23 @@ fn private_dir(dir: &Path) -> Result<()> {
         std::fs::write(&ignore, "*\n").map_err(|e| Error::io(&ignore, e))?;
     }
     Ok(())
+}
+
+/// Whether `dir` holds nothing but what windlass keeps there: journals, their temp
+/// files (also those of older versions), the `.gitignore`.
+fn only_journals(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.into_iter().all(|e| {
+        e.ok().is_some_and(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name == ".gitignore"
+                || name.ends_with(".journal.json")
+                || name.ends_with(".journal.tmp")
+                || (name.starts_with(".journal") && name.ends_with(".tmp"))
+        })
+    })
 }
 
 #[cfg(test)]
@@ -698,6 +720,25 @@ mod tests {
             .filter(|n| n.to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_state_dir_shared_with_other_files_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let pb = dir.path().join("site.yml");
+        std::fs::write(&pb, "- hosts: all\n").unwrap();
+        // `--state-dir .`: the project itself.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = Journal::path_for(dir.path(), &pb);
+        Journal::fresh(path.clone(), &pb)
+            .save("failed", Vec::new())
+            .unwrap();
+        assert_eq!(mode(dir.path()), 0o755, "not tightened");
+        assert!(
+            !dir.path().join(".gitignore").exists(),
+            "no .gitignore of `*`"
+        );
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]
