@@ -334,3 +334,37 @@ fn a_rescue_that_ran_before_does_not_hide_an_identical_task_after_its_block() {
         "the task after the block never ran: the rescue's identical task does not count for it"
     );
 }
+
+#[test]
+fn a_changed_role_file_or_vars_file_stops_a_resume() {
+    let p = Project::new();
+    let d = p.path().to_path_buf();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file("roles/r/tasks/main.yml", "- debug: msg={{ greeting }}\n");
+    p.file("roles/r/defaults/main.yml", "greeting: hi\n");
+    p.file("vars.yml", "other: 1\n");
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  vars_files: [vars.yml]\n  roles: [r]\n  tasks:\n{}",
+            gate(&d)
+        ),
+    );
+    let o = run(&p, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    for (file, changed) in [
+        ("roles/r/defaults/main.yml", "greeting: hello\n"),
+        ("vars.yml", "other: 2\n"),
+    ] {
+        let before = std::fs::read_to_string(p.path().join(file)).unwrap();
+        p.file(file, changed);
+        let o = run(&p, &["--resume"]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(5), "{file}: {t}");
+        assert!(t.contains(&format!("{file} changed")), "{file}: {t}");
+        p.file(file, &before);
+    }
+    std::fs::write(d.join("fixed"), "").unwrap();
+    let o = run(&p, &["--resume"]);
+    assert_eq!(o.status.code(), Some(0), "unchanged again: {}", text(&o));
+}
