@@ -378,11 +378,13 @@ impl Journal {
         }
     }
 
-    /// Record the digests of `files` (those not recorded yet).
+    /// Record the digests of `files` (those not recorded yet), by absolute path: a resume
+    /// from another directory finds them.
     pub fn note_files(&self, files: &[PathBuf]) {
         if let Ok(mut d) = self.data.lock() {
             for f in files {
-                let name = f.display().to_string();
+                let name = f.canonicalize().unwrap_or_else(|_| f.clone());
+                let name = name.display().to_string();
                 if !d.files.contains_key(&name) {
                     d.files.insert(name, file_digest(f));
                 }
