@@ -145,9 +145,15 @@ pub struct RunArgs {
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
     /// Continue the last failed or interrupted run of this playbook from its journal:
-    /// finished tasks are skipped per host, registered variables and pending handlers return.
+    /// finished tasks (known by their definition and place, not their line) are skipped per
+    /// host, registered variables and pending handlers return. Stops if the playbook, a
+    /// file it loads or the inventory changed since (see --resume-changed).
     #[arg(long = "resume")]
     pub resume: bool,
+    /// With --resume: go on even though the playbook, a file it loads or the inventory
+    /// changed since the journal was written (what changed is listed as warnings).
+    #[arg(long = "resume-changed", requires = "resume")]
+    pub resume_changed: bool,
     /// After Ctrl-C, how long running tasks may take to finish before windlass aborts as on a
     /// second Ctrl-C (journal written, SSH masters closed, host locks released, exit 130);
     /// SIGTERM and SIGHUP abort at once (exit 143, 129).
@@ -477,7 +483,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
     let rt = runtime()?;
     let journal_path = crate::journal::Journal::path_for(&a.state_dir, &a.playbook);
     let journal = if a.resume {
-        crate::journal::Journal::resume(journal_path, &a.playbook)?
+        crate::journal::Journal::resume(journal_path, &a.playbook, a.resume_changed)?
     } else {
         crate::journal::Journal::fresh(journal_path, &a.playbook)
     };

@@ -533,7 +533,9 @@ fn sigint(child: &std::process::Child) {
 fn journals(p: &Project) -> Vec<String> {
     std::fs::read_dir(p.path().join(".windlass"))
         .map(|d| {
-            d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.to_string_lossy().ends_with(".journal.json"))
+                .filter_map(|f| std::fs::read_to_string(f).ok())
                 .collect()
         })
         .unwrap_or_default()

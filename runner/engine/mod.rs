@@ -8,6 +8,7 @@
 
 pub mod host_vars;
 mod prefetch;
+mod resume;
 mod run_task;
 mod walk;
 
@@ -288,55 +289,6 @@ impl Engine {
         let _ = self.journal.set(j);
     }
 
-    /// Write the journal: every host's pending handlers and variables.
-    pub(crate) fn save_journal(&self, status: &str) -> Result<()> {
-        let Some(j) = self.journal.get() else {
-            return Ok(());
-        };
-        let notified: Vec<(String, Vec<String>)> = {
-            let states = self.states.lock().expect("states lock");
-            states
-                .iter()
-                .map(|(h, s)| (h.clone(), s.notified.iter().cloned().collect()))
-                .collect()
-        };
-        let hidden = self.unjournaled.lock().expect("unjournaled lock").clone();
-        let snapshot = notified.into_iter().map(|(h, n)| {
-            let mut vars = self
-                .scope
-                .host(&h)
-                .and_then(|d| d.dynamic.read().ok().map(|dy| dy.set_facts.clone()))
-                .unwrap_or_default();
-            vars.retain(|k, _| !hidden.contains(k));
-            (h, n, vars)
-        });
-        j.save(status, snapshot)
-    }
-
-    /// Restore what a resumed journal recorded: variables and pending handlers.
-    fn restore_journal(&self) {
-        let Some(j) = self.journal.get() else { return };
-        let hosts: Vec<String> = self
-            .scope
-            .hosts
-            .read()
-            .map(|h| h.keys().cloned().collect())
-            .unwrap_or_default();
-        for h in hosts {
-            let Some(prev) = j.previous(&h) else { continue };
-            if let Some(d) = self.scope.host(&h) {
-                if let Ok(mut dy) = d.dynamic.write() {
-                    dy.set_facts
-                        .extend(prev.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-                }
-            }
-            let mut states = self.states.lock().expect("states lock");
-            if let Some(s) = states.get_mut(&h) {
-                s.notified.extend(prev.notified.iter().cloned());
-            }
-        }
-    }
-
     /// Whether [`Engine::cancel`] was called.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
@@ -351,11 +303,16 @@ impl Engine {
     /// Run every play of `playbook`.
     pub async fn run(self: &Arc<Self>, playbook: &Playbook) -> Result<RunReport> {
         let t0 = Instant::now();
+        let changed = self.start_journal(playbook)?;
         self.emit(Event::RunStart {
             playbook: playbook.path.display().to_string(),
             check: self.opts.check,
         });
-        self.restore_journal();
+        for c in changed {
+            self.emit(Event::Warning {
+                message: format!("--resume-changed: {c}"),
+            });
+        }
         let mut outcome = Ok(());
         for play in &playbook.plays {
             match self.run_play(play).await {
@@ -370,7 +327,7 @@ impl Engine {
         if let Err(e) = outcome {
             // Interrupted or a run-level error: close every connection before returning.
             self.close_transports().await;
-            let _ = self.save_journal(if matches!(e, Error::Interrupted) {
+            let _ = self.end_journal(if matches!(e, Error::Interrupted) {
                 "interrupted"
             } else {
                 "failed"
@@ -398,7 +355,7 @@ impl Engine {
                 // Nothing left to resume.
                 let _ = std::fs::remove_file(j.path());
             } else {
-                self.save_journal(journal_status)?;
+                self.end_journal(journal_status)?;
             }
         }
         let exit_code = if stats.iter().any(|(_, s)| s.failed > 0) {
@@ -666,6 +623,9 @@ impl Engine {
                         format!("vars file not found: {}", alts.join(", ")),
                     ));
                 };
+                if let Some(j) = self.journal.get() {
+                    j.note_files(std::slice::from_ref(&path));
+                }
                 let layer = match cache.get(&path) {
                     Some(l) => l.clone(),
                     None => {

@@ -126,27 +126,21 @@ impl Engine {
         handler: bool,
         ahead: Arc<[Arc<Task>]>,
     ) -> Result<()> {
+        // The journal: each host's key for this task; resuming, the hosts that finished
+        // it in the earlier run skip it (counted before tag selection, so keys do not
+        // depend on --tags).
+        let journal = self.journal.get().cloned();
+        let resume = self.resume_filter(cx, t, hosts, handler);
         if !handler && !self.task_selected(t) {
             return Ok(());
         }
-        // Resuming: hosts that finished this task in the earlier run skip it.
-        let key = format!("{}|{}", cx.scope.key, t.loc);
-        let journal = self.journal.get().cloned();
-        let resumed: Vec<String>;
-        let hosts: &[String] = match (&journal, handler) {
-            (Some(j), false) => {
-                resumed = hosts
-                    .iter()
-                    .filter(|h| !j.was_done(h, &key))
-                    .cloned()
-                    .collect();
-                if resumed.is_empty() {
-                    return Ok(());
-                }
-                &resumed
-            }
-            _ => hosts,
+        let keys = resume.as_ref().map(|(_, k)| k);
+        let hosts: &[String] = match &resume {
+            Some((left, _)) if left.is_empty() => return Ok(()),
+            Some((left, _)) => left,
+            None => hosts,
         };
+        let key = format!("{}|{}", cx.scope.key, t.loc);
         let throttle = self.throttle(cx, hosts.first().map(String::as_str), t)?;
         // free: wait for a fork (and a throttle slot) before this host starts the task.
         let _slots = match &cx.batch.free {
@@ -236,27 +230,42 @@ impl Engine {
         }
         let mut failed_any = false;
         let mut once_result: Option<(Value, Option<Value>)> = None;
+        let mut once_ok = false;
         let mut done = Vec::new();
         while let Some(joined) = set.join_next().await {
             done.extend(joined.map_err(|e| Error::Other(format!("task panicked: {e}")))?);
         }
         for (h, r) in done {
             let r = r?;
-            if let (Some(j), false, true) = (&journal, handler, r.journal_ok) {
-                j.mark_done(&h, &key);
+            if let (Some(j), true) = (&journal, handler) {
+                // A handler's own notifications count as made by the task that notified it.
+                let by = j.handler_ran(&h, &handler_names(t));
+                if let (Some(by), true) = (by, r.notified) {
+                    j.note_notifier(&h, &t.notify, &by);
+                }
+            }
+            if let (Some(j), Some(k)) = (&journal, keys.and_then(|k| k.get(&h))) {
+                if r.notified {
+                    j.note_notifier(&h, &t.notify, k);
+                }
+                if r.journal_ok {
+                    j.mark_done(&h, k);
+                }
             }
             if r.failed {
                 failed_any = true;
             }
             if run_once {
+                once_ok = r.journal_ok;
                 once_result = Some((r.registered.clone().unwrap_or(Value::Null), r.facts.clone()));
-                let _ = h;
             }
         }
         if run_once {
-            if let Some(j) = journal.as_ref().filter(|_| !handler && !failed_any) {
+            if let (Some(j), Some(keys), true) = (&journal, keys, once_ok && !failed_any) {
                 for h in hosts.iter().skip(1) {
-                    j.mark_done(h, &key);
+                    if let Some(k) = keys.get(h) {
+                        j.mark_done(h, k);
+                    }
                 }
             }
             if let Some((registered, facts)) = once_result {
@@ -584,18 +593,13 @@ impl Engine {
             result: fail,
             ignored: false,
         });
-        let mut run = HostRun::default();
-        let secret_vars = t
-            .register
-            .as_deref()
-            .is_some_and(crate::journal::secret_like)
-            || o.result
-                .get("ansible_facts")
-                .and_then(Value::as_object)
-                .is_some_and(|f| f.keys().any(|k| crate::journal::secret_like(k)));
-        run.journal_ok = matches!(o.status, Status::Ok | Status::Changed | Status::Skipped)
-            && !no_log
-            && !secret_vars;
+        let mut run = HostRun {
+            journal_ok: matches!(o.status, Status::Ok | Status::Changed | Status::Skipped)
+                && !no_log
+                && !(self.journal.get().is_some() && journal_masks(t, &o.result)),
+            notified: o.status == Status::Changed && !t.notify.is_empty(),
+            ..HostRun::default()
+        };
         if no_log {
             // What a no_log task produced is as secret as its output: keep it off disk.
             let mut hidden = self.unjournaled.lock().expect("unjournaled lock");
@@ -1269,6 +1273,30 @@ impl Engine {
     }
 }
 
+/// Whether the journal masks anything the task set (its registered result, its facts):
+/// such a task is not recorded as finished, so a resume runs it again instead of
+/// restoring a masked value (crate::journal::mask).
+fn journal_masks(t: &Task, result: &Map<String, Value>) -> bool {
+    let registered = t
+        .register
+        .as_deref()
+        .is_some_and(|name| crate::journal::var_masked(name, &Value::Object(result.clone())));
+    registered
+        || result
+            .get("ansible_facts")
+            .and_then(Value::as_object)
+            .is_some_and(|f| f.iter().any(|(k, v)| crate::journal::var_masked(k, v)))
+}
+
+/// The names a handler answers to: its name, `role : name`, its `listen` topics.
+fn handler_names(t: &Task) -> Vec<String> {
+    let mut names: Vec<String> = t.name.iter().chain(t.listen.iter()).cloned().collect();
+    if let (Some(n), Some(r)) = (&t.name, &t.role) {
+        names.push(format!("{} : {}", r.name, n));
+    }
+    names
+}
+
 /// Whether the task is marked `run_once: true` literally (for the host count of its start).
 fn run_once_planned(t: &Task) -> bool {
     matches!(t.kw.run_once, Some(Value::Bool(true)))
@@ -1280,6 +1308,8 @@ struct HostRun {
     failed: bool,
     /// Finished in a way the journal may record (not failed, nothing secret to restore).
     journal_ok: bool,
+    /// Changed, so its `notify` handlers were notified.
+    notified: bool,
     registered: Option<Value>,
     facts: Option<Value>,
 }

@@ -135,7 +135,9 @@ impl Engine {
                         if rescuable {
                             self.mark_rescuable(&active, true);
                         }
-                        let walked = self.walk(cx, &b.block, &active).await;
+                        let walked = self
+                            .in_place(&active, b, "block", self.walk(cx, &b.block, &active))
+                            .await;
                         if rescuable {
                             self.mark_rescuable(&active, false);
                         }
@@ -164,7 +166,13 @@ impl Engine {
                                     }
                                 }
                             }
-                            self.walk(cx, &b.rescue, &failed_here).await?;
+                            self.in_place(
+                                &failed_here,
+                                b,
+                                "rescue",
+                                self.walk(cx, &b.rescue, &failed_here),
+                            )
+                            .await?;
                         }
                         if !b.always.is_empty() {
                             // `always` runs even for hosts that failed in the block or rescue.
@@ -186,7 +194,13 @@ impl Engine {
                                 }
                                 (run, was)
                             };
-                            self.walk(cx, &b.always, &runnable).await?;
+                            self.in_place(
+                                &runnable,
+                                b,
+                                "always",
+                                self.walk(cx, &b.always, &runnable),
+                            )
+                            .await?;
                             let mut states = self.states.lock().expect("states lock");
                             for h in was_failed {
                                 if let Some(s) = states.get_mut(&h) {

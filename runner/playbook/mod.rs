@@ -104,6 +104,8 @@ pub struct Loader {
     registry: Arc<Registry>,
     roles_path: Vec<PathBuf>,
     cache: std::sync::Mutex<HashMap<PathBuf, Node>>,
+    /// Every file read, in order (for the run journal's change check).
+    files: std::sync::Mutex<indexmap::IndexSet<PathBuf>>,
 }
 
 impl Loader {
@@ -114,6 +116,22 @@ impl Loader {
             registry,
             roles_path,
             cache: std::sync::Mutex::new(HashMap::new()),
+            files: std::sync::Mutex::new(indexmap::IndexSet::new()),
+        }
+    }
+
+    /// Every file read so far: playbooks, task files, roles' files (the run journal
+    /// records their digests to notice a changed playbook on `--resume`).
+    pub fn loaded_files(&self) -> Vec<PathBuf> {
+        self.files
+            .lock()
+            .map(|f| f.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn note_file(&self, path: &Path) {
+        if let Ok(mut f) = self.files.lock() {
+            f.insert(path.to_path_buf());
         }
     }
 
@@ -127,6 +145,7 @@ impl Loader {
             return Ok(n);
         }
         let n = yaml::load(path)?;
+        self.note_file(path);
         if let Ok(mut c) = self.cache.lock() {
             c.insert(path.to_path_buf(), n.clone());
         }
@@ -680,6 +699,11 @@ impl<'a> PlayLoad<'a> {
                 r.keywords.iter().map(|(k, v)| (k.clone(), v)).collect();
             let own = task::parse_keywords(&entries, "role entry")?;
             kw = task::merge_keywords(&inherit.kw, &own);
+        }
+        for sub in ["defaults", "vars", "meta"] {
+            if let Some(f) = role::role_file(&path, sub, "main") {
+                self.loader.note_file(&f);
+            }
         }
         let mut out = Vec::new();
         let mut chain = inherit.chain.clone();
