@@ -281,15 +281,30 @@ fn with_config(mut c: ConnectArgs, cfg: &Config) -> ConnectArgs {
     c
 }
 
-fn load_inventory(sources: &[PathBuf]) -> Result<Inventory> {
+/// The inventory of `sources`, YAML read by `yaml`. Without any, like Ansible without
+/// `-i`: no hosts, only the implicit localhost, which `all` does not match.
+fn load_inventory(sources: &[PathBuf], yaml: &crate::yaml::Reader) -> Result<Inventory> {
     if sources.is_empty() {
-        // Like Ansible without -i: only the implicit localhost.
-        return Inventory::parse_str(
-            "localhost ansible_connection=local\n",
-            Path::new("<implicit localhost>"),
-        );
+        return Ok(Inventory::new());
     }
-    Inventory::load(sources)
+    Inventory::load_with(sources, yaml.clone())
+}
+
+/// The YAML reader of a run: the configuration's `duplicate_dict_key` policy.
+fn yaml_reader(cfg: &Config) -> crate::yaml::Reader {
+    crate::yaml::Reader::new(cfg.duplicate_dict_key.unwrap_or_default())
+}
+
+/// Warnings of loading that have no run to report them (`--syntax-check`, the listings
+/// and `ping`), to stderr as ansible-playbook prints them.
+fn print_load_warnings(inventory: &Inventory, yaml: &crate::yaml::Reader) {
+    for w in inventory
+        .empty_warnings()
+        .into_iter()
+        .chain(yaml.take_warnings())
+    {
+        eprintln!("[WARNING]: {w}");
+    }
 }
 
 fn overrides(c: &ConnectArgs) -> Result<ConnectionOverrides> {
@@ -331,13 +346,16 @@ fn overrides(c: &ConnectArgs) -> Result<ConnectionOverrides> {
     })
 }
 
-/// Parse `-e` values in order (later wins).
-pub fn parse_extra_vars(values: &[String]) -> Result<IndexMap<String, Value>> {
+/// Parse `-e` values in order (later wins); `@file`s are read by `yaml`.
+pub fn parse_extra_vars(
+    values: &[String],
+    yaml: &crate::yaml::Reader,
+) -> Result<IndexMap<String, Value>> {
     let mut out = IndexMap::new();
     for raw in values {
         let raw = raw.trim();
         let node = if let Some(file) = raw.strip_prefix('@') {
-            crate::yaml::load(Path::new(file))?
+            yaml.load(Path::new(file))?
         } else if raw.starts_with('{') || raw.starts_with('[') {
             crate::yaml::parse(raw, Path::new("<-e>"))?
         } else {
@@ -403,11 +421,12 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
     let cfg = Config::discover()?;
     a.connect = with_config(a.connect, &cfg);
     a.roles_path.extend(cfg.roles_path.iter().cloned());
-    let inventory = load_inventory(&a.connect.inventory)?;
-    let extra_vars = parse_extra_vars(&a.extra_vars)?;
+    let yaml = yaml_reader(&cfg);
+    let inventory = load_inventory(&a.connect.inventory, &yaml)?;
+    let extra_vars = parse_extra_vars(&a.extra_vars, &yaml)?;
     let roles_path = a.roles_path.clone();
     let registry = Arc::new(Registry::builtin());
-    let loader = Arc::new(Loader::new(registry, roles_path));
+    let loader = Arc::new(Loader::new(registry, roles_path).with_yaml(yaml.clone()));
     if !a.playbook.is_file() {
         return Err(Error::Usage(format!(
             "playbook {} not found",
@@ -424,15 +443,18 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         })?;
     }
     if a.syntax_check {
+        print_load_warnings(&inventory, &yaml);
         println!("playbook: {}", a.playbook.display());
         return Ok(0);
     }
     if a.list_hosts || a.list_tasks {
+        print_load_warnings(&inventory, &yaml);
         println!("\nplaybook: {}", a.playbook.display());
         for (i, play) in playbook.plays.iter().enumerate() {
             let mut hosts = inventory
                 .select(&play.hosts)
                 .map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
+            hosts.retain(|h| *h == play.hosts || !inventory.is_implicit(h));
             if let Some(l) = &a.limit {
                 let allowed = inventory
                     .select(l)
@@ -501,7 +523,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         return Ok(report.exit_code);
     }
     // --assert-idempotent: the same run again must change nothing.
-    let mut inventory = load_inventory(&a.connect.inventory)?;
+    let mut inventory = load_inventory(&a.connect.inventory, &yaml)?;
     if let Some(dir) = a.playbook.parent() {
         inventory.add_vars_dir(if dir.as_os_str().is_empty() {
             Path::new(".")
@@ -711,7 +733,11 @@ fn show_inventory(a: InventoryArgs) -> Result<i32> {
             "no inventory: give -i or set `inventory` in the config file".into(),
         ));
     }
-    let inv = Inventory::load(&sources)?;
+    let yaml = yaml_reader(&Config::discover()?);
+    let inv = Inventory::load_with(&sources, yaml.clone())?;
+    for w in yaml.take_warnings() {
+        eprintln!("[WARNING]: {w}");
+    }
     if let Some(h) = &a.host {
         if inv.host(h).is_none() {
             return Err(Error::Usage(format!("host `{h}` is not in the inventory")));
@@ -736,11 +762,16 @@ fn show_inventory(a: InventoryArgs) -> Result<i32> {
 }
 
 fn ping(mut a: PingArgs) -> Result<i32> {
-    a.connect = with_config(a.connect, &Config::discover()?);
-    let inv = load_inventory(&a.connect.inventory)?;
-    let hosts = inv
+    let cfg = Config::discover()?;
+    a.connect = with_config(a.connect, &cfg);
+    let yaml = yaml_reader(&cfg);
+    let mut inv = load_inventory(&a.connect.inventory, &yaml)?;
+    print_load_warnings(&inv, &yaml);
+    inv.add_implicit_localhost(&a.pattern);
+    let mut hosts = inv
         .select(&a.pattern)
         .map_err(|e| Error::Usage(e.to_string()))?;
+    hosts.retain(|h| *h == a.pattern || !inv.is_implicit(h));
     let ov = overrides(&a.connect)?;
     let mut specs = Vec::new();
     for h in &hosts {

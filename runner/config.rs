@@ -36,6 +36,9 @@ pub struct Config {
     /// `remote_tmp`: where modules keep scratch files on hosts (`~/` is the remote user's
     /// home, expanded on the host).
     pub remote_tmp: Option<String>,
+    /// `duplicate_dict_key`: a key written twice in one YAML mapping warns, errors or is
+    /// ignored (environment: `ANSIBLE_DUPLICATE_YAML_DICT_KEY`, as in Ansible).
+    pub duplicate_dict_key: Option<crate::yaml::DuplicateKeys>,
 }
 
 const KEYS: &[&str] = &[
@@ -48,7 +51,17 @@ const KEYS: &[&str] = &[
     "timeout",
     "ssh_channels",
     "remote_tmp",
+    "duplicate_dict_key",
 ];
+
+/// The environment name of a setting after its `ANSIBLE_`/`WINDLASS_` prefix: the key in
+/// capitals, except where Ansible named the variable otherwise (lib/ansible/config/base.yml).
+fn env_name(key: &str) -> String {
+    match key {
+        "duplicate_dict_key" => "DUPLICATE_YAML_DICT_KEY".to_string(),
+        other => other.to_ascii_uppercase(),
+    }
+}
 
 impl Config {
     /// Find and read the configuration file, then apply the environment.
@@ -214,6 +227,11 @@ impl Config {
                     .map_err(|e| Error::invalid(loc, format!("`remote_tmp` {e}")))?;
                 self.remote_tmp = Some(v.to_string());
             }
+            "duplicate_dict_key" => {
+                self.duplicate_dict_key = Some(v.parse().map_err(|e: String| {
+                    Error::invalid(loc, format!("`duplicate_dict_key`: {e}"))
+                })?)
+            }
             "timeout" => {
                 self.timeout = Some(v.parse().map_err(|_| {
                     Error::invalid(
@@ -252,11 +270,11 @@ impl Config {
 
     /// Apply `ANSIBLE_FORKS`, `ANSIBLE_INVENTORY`, `ANSIBLE_REMOTE_USER`,
     /// `ANSIBLE_HOST_KEY_CHECKING`, `ANSIBLE_ROLES_PATH`, `ANSIBLE_PRIVATE_KEY_FILE`,
-    /// `ANSIBLE_TIMEOUT`, `ANSIBLE_SSH_CHANNELS`, `ANSIBLE_REMOTE_TMP` (and the same with a `WINDLASS_` prefix,
-    /// which wins).
+    /// `ANSIBLE_TIMEOUT`, `ANSIBLE_SSH_CHANNELS`, `ANSIBLE_REMOTE_TMP`,
+    /// `ANSIBLE_DUPLICATE_YAML_DICT_KEY` (and the same with a `WINDLASS_` prefix, which wins).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         for key in KEYS {
-            let upper = key.to_ascii_uppercase();
+            let upper = env_name(key);
             let value =
                 get(&format!("WINDLASS_{upper}")).or_else(|| get(&format!("ANSIBLE_{upper}")));
             if let Some(v) = value {
@@ -352,6 +370,31 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("remote_tmp"), "{e}");
         assert_eq!(e.loc().unwrap().line, 3);
+    }
+
+    #[test]
+    fn duplicate_dict_key_from_the_file_and_ansibles_variable() {
+        use crate::yaml::DuplicateKeys;
+        let mut c = Config::from_ansible_cfg(
+            "[defaults]\nduplicate_dict_key = ignore\n",
+            Path::new("ansible.cfg"),
+        )
+        .unwrap();
+        assert_eq!(c.duplicate_dict_key, Some(DuplicateKeys::Ignore));
+        // Ansible's variable is ANSIBLE_DUPLICATE_YAML_DICT_KEY, not ..._DUPLICATE_DICT_KEY.
+        c.apply_env(|k| (k == "ANSIBLE_DUPLICATE_DICT_KEY").then(|| "warn".into()))
+            .unwrap();
+        assert_eq!(c.duplicate_dict_key, Some(DuplicateKeys::Ignore));
+        c.apply_env(|k| (k == "ANSIBLE_DUPLICATE_YAML_DICT_KEY").then(|| "error".into()))
+            .unwrap();
+        assert_eq!(c.duplicate_dict_key, Some(DuplicateKeys::Error));
+        let e = Config::from_toml(
+            "[defaults]\nduplicate_dict_key = \"bogus\"\n",
+            Path::new("windlass.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("error, warn, ignore"), "{e}");
+        assert_eq!(e.loc().unwrap().line, 2);
     }
 
     #[test]

@@ -149,6 +149,15 @@ impl Error {
         }
     }
 
+    /// The message after the place it points at (`file:line:col: message`), for a report
+    /// that has no room for the location apart: a host's failure message.
+    pub fn located(&self) -> String {
+        match self.loc() {
+            Some(loc) => format!("{loc}: {self}"),
+            None => self.to_string(),
+        }
+    }
+
     /// A hint for fixing the error, if any.
     pub fn help(&self) -> Option<&str> {
         match self {

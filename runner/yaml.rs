@@ -5,9 +5,14 @@
 //! comes from. Everything that reads YAML (inventories, playbooks, roles, vars files, `-e`)
 //! goes through [`parse`], which yields a [`Node`] tree; typed structures are built from
 //! nodes by the modules that own them, so a wrong type is reported at the node's location.
+//!
+//! A key written twice in one mapping is last-wins, as in PyYAML, but never silently:
+//! files read through a [`Reader`] follow Ansible's `duplicate_dict_key` setting (warn by
+//! default, naming both places; or error; or ignore). The warnings wait in the reader until
+//! the run reports them as events.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use std::collections::HashMap;
 
@@ -196,9 +201,124 @@ impl Node {
     }
 }
 
+/// What to do with a key written twice in one mapping: Ansible's `duplicate_dict_key`
+/// setting (`ANSIBLE_DUPLICATE_YAML_DICT_KEY`). The last value wins unless it is `Error`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DuplicateKeys {
+    /// Warn, naming both places (the default, as in Ansible).
+    #[default]
+    Warn,
+    /// Stop with a located error.
+    Error,
+    /// Say nothing.
+    Ignore,
+}
+
+impl std::str::FromStr for DuplicateKeys {
+    type Err = String;
+
+    /// Ansible's spellings: `warn`, `error`, `ignore`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "warn" => Ok(DuplicateKeys::Warn),
+            "error" => Ok(DuplicateKeys::Error),
+            "ignore" => Ok(DuplicateKeys::Ignore),
+            other => Err(format!(
+                "invalid value `{other}`; valid values are: error, warn, ignore"
+            )),
+        }
+    }
+}
+
+/// Reads YAML files under one [`DuplicateKeys`] policy and keeps its warnings until they
+/// are taken ([`Reader::take_warnings`]). Clones share the warnings; each distinct warning
+/// is kept once (a file read twice warns once, as Ansible's display does).
+#[derive(Clone, Debug, Default)]
+pub struct Reader {
+    duplicates: DuplicateKeys,
+    warnings: Arc<Mutex<Warnings>>,
+}
+
+#[derive(Debug, Default)]
+struct Warnings {
+    pending: Vec<String>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl Reader {
+    /// A reader with the `duplicates` policy.
+    pub fn new(duplicates: DuplicateKeys) -> Reader {
+        Reader {
+            duplicates,
+            warnings: Arc::default(),
+        }
+    }
+
+    /// [`parse`], applying the duplicate-key policy (to the duplicates in source order).
+    pub fn parse(&self, text: &str, file: &Path) -> Result<Node> {
+        let (node, mut duplicates) = parse_inner(text, file)?;
+        duplicates.sort_by_key(|d| (d.again.line, d.again.col));
+        for d in &duplicates {
+            self.duplicate(d)?;
+        }
+        Ok(node)
+    }
+
+    /// [`load`], applying the duplicate-key policy.
+    pub fn load(&self, path: &Path) -> Result<Node> {
+        self.parse(&read_text(path)?, path)
+    }
+
+    /// The warnings not yet taken, oldest first.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut w.pending))
+            .unwrap_or_default()
+    }
+
+    fn duplicate(&self, d: &Duplicate) -> Result<()> {
+        let Duplicate { key, first, again } = d;
+        match self.duplicates {
+            DuplicateKeys::Ignore => Ok(()),
+            DuplicateKeys::Error => Err(Error::invalid_help(
+                again,
+                format!("duplicate mapping key `{key}` (first at {first})"),
+                "keep one of them; `duplicate_dict_key = warn` in the configuration makes this a warning (the last one wins)",
+            )),
+            DuplicateKeys::Warn => {
+                let msg = format!(
+                    "{again}: duplicate mapping key `{key}` (first at {first}): using the last defined value only"
+                );
+                if let Ok(mut w) = self.warnings.lock()
+                    && w.seen.insert(msg.clone())
+                {
+                    w.pending.push(msg);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Parse one YAML document from `text`, attributing locations to `file`. An empty document
-/// is `Null`. Scalars resolve as PyYAML (YAML 1.1) resolves them, as Ansible sees them.
+/// is `Null`. Scalars resolve as PyYAML (YAML 1.1) resolves them, as Ansible sees them. A
+/// key written twice in one mapping is last-wins without a word: read files that people
+/// write through a [`Reader`], which reports it.
 pub fn parse(text: &str, file: &Path) -> Result<Node> {
+    parse_inner(text, file).map(|(node, _)| node)
+}
+
+/// A key written twice in one mapping.
+struct Duplicate {
+    key: String,
+    first: Loc,
+    again: Loc,
+}
+
+/// The document and the duplicate keys found in it.
+fn parse_inner(text: &str, file: &Path) -> Result<(Node, Vec<Duplicate>)> {
+    let mut duplicates = Vec::new();
     let file: Arc<Path> = Arc::from(file);
     if text.len() > MAX_INPUT_BYTES {
         return Err(Error::syntax(
@@ -277,6 +397,13 @@ pub fn parse(text: &str, file: &Path) -> Result<Node> {
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(loc, anchor, entries, _)) => {
+                    duplicates.extend(duplicate_keys(&entries).into_iter().map(
+                        |(first, again)| Duplicate {
+                            key: again.key_str().unwrap_or_default(),
+                            first: first.loc.clone(),
+                            again: again.loc.clone(),
+                        },
+                    ));
                     let node = Node {
                         loc,
                         kind: Kind::Map(merge_keys(entries)?),
@@ -300,13 +427,18 @@ pub fn parse(text: &str, file: &Path) -> Result<Node> {
             }
         }
     }
-    Ok(doc.unwrap_or_else(|| Node::synthetic(Kind::Null, &Loc::new(file, 1, 1))))
+    let doc = doc.unwrap_or_else(|| Node::synthetic(Kind::Null, &Loc::new(file, 1, 1)));
+    Ok((doc, duplicates))
 }
 
-/// Read and parse a YAML file.
+/// Read and parse a YAML file (duplicate keys as in [`parse`]).
 pub fn load(path: &Path) -> Result<Node> {
+    parse(&read_text(path)?, path)
+}
+
+fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = good.iter().filter(|b| **b == b'\n').count() as u32 + 1;
         let col = good.iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
@@ -314,8 +446,33 @@ pub fn load(path: &Path) -> Result<Node> {
             &Loc::new(Arc::from(path), line, col),
             "file is not valid UTF-8",
         )
-    })?;
-    parse(&text, path)
+    })
+}
+
+/// The keys written twice in one mapping, as (first, again) pairs in source order. Keys
+/// brought in by a `<<` merge do not count: overriding them is what a merge key is for
+/// (Ansible warns about those too, as it checks after merging).
+fn duplicate_keys(entries: &[(Node, Node)]) -> Vec<(&Node, &Node)> {
+    let mut seen: HashMap<(u8, String), &Node> = HashMap::new();
+    let mut out = Vec::new();
+    for (k, _) in entries {
+        let id = match &k.kind {
+            Kind::Str(s) if s == "<<" => continue,
+            Kind::Str(s) => (0, s.clone()),
+            Kind::Int(i) => (1, i.to_string()),
+            Kind::Float(f) => (2, f.to_bits().to_string()),
+            Kind::Bool(b) => (3, b.to_string()),
+            Kind::Null => (4, String::new()),
+            Kind::Seq(_) | Kind::Map(_) => continue,
+        };
+        match seen.get(&id) {
+            Some(first) => out.push((*first, k)),
+            None => {
+                seen.insert(id, k);
+            }
+        }
+    }
+    out
 }
 
 /// The most nodes one document may expand to (aliases included): an alias bomb stops here.
@@ -647,6 +804,90 @@ mod tests {
     fn several_documents_are_refused() {
         assert!(parse("a: 1\n---\nb: 2\n", Path::new("m.yml")).is_err());
         assert!(parse("", Path::new("e.yml")).unwrap().is_null());
+    }
+
+    #[test]
+    fn duplicate_keys_warn_with_both_places_by_default() {
+        let r = Reader::default();
+        let text = "- hosts: all\n  tasks:\n    - debug: msg=one\n  tasks:\n    - debug: msg=two\n      name: a\n      name: b\n";
+        let n = r.parse(text, Path::new("pb.yml")).unwrap();
+        // Last wins, as in PyYAML.
+        assert_eq!(n.to_value()[0]["tasks"][0]["debug"], "msg=two");
+        assert_eq!(n.to_value()[0]["tasks"][0]["name"], "b");
+        let w = r.take_warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[1].starts_with("pb.yml:7:7: duplicate mapping key `name` (first at pb.yml:6:7)"),
+            "{w:?}"
+        );
+        assert!(
+            w[0].starts_with("pb.yml:4:3: duplicate mapping key `tasks` (first at pb.yml:2:3)"),
+            "{w:?}"
+        );
+        assert!(r.take_warnings().is_empty(), "taken once");
+        // The same file read again does not warn again.
+        r.parse(text, Path::new("pb.yml")).unwrap();
+        assert!(r.take_warnings().is_empty());
+        // Keys that resolve alike are the same key; different types are not.
+        r.parse("a: 1\nyes: x\ntrue: y\n1: x\n'1': y\n", Path::new("v.yml"))
+            .unwrap();
+        let w = r.take_warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("v.yml:3:1: duplicate mapping key `True`"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_error_or_ignore() {
+        let e = Reader::new(DuplicateKeys::Error)
+            .parse("a: 1\nb: 2\na: 3\n", Path::new("v.yml"))
+            .unwrap_err();
+        let loc = e.loc().unwrap();
+        assert_eq!((loc.line, loc.col), (3, 1));
+        assert!(e.to_string().contains("`a` (first at v.yml:1:1)"), "{e}");
+        // The first in source order, though the inner mapping ends first.
+        let e = Reader::new(DuplicateKeys::Error)
+            .parse("a:\n  x: 1\n  x: 2\na: 3\n", Path::new("v.yml"))
+            .unwrap_err();
+        assert_eq!(e.loc().unwrap().line, 3, "{e}");
+        let e = Reader::new(DuplicateKeys::Error)
+            .parse("a: 1\na:\n  x: 1\n  x: 2\n", Path::new("v.yml"))
+            .unwrap_err();
+        assert_eq!(e.loc().unwrap().line, 2, "{e}");
+        let r = Reader::new(DuplicateKeys::Ignore);
+        assert_eq!(
+            r.parse("a: 1\na: 3\n", Path::new("v.yml"))
+                .unwrap()
+                .to_value()["a"],
+            3
+        );
+        assert!(r.take_warnings().is_empty());
+        // Plain `parse` stays last-wins and quiet (data, not files people write).
+        assert_eq!(
+            parse("a: 1\na: 3\n", Path::new("v.yml"))
+                .unwrap()
+                .to_value()["a"],
+            3
+        );
+        assert!("warn".parse::<DuplicateKeys>().is_ok());
+        assert!("Warn".parse::<DuplicateKeys>().is_err());
+    }
+
+    #[test]
+    fn overriding_a_merged_key_is_not_a_duplicate() {
+        let r = Reader::new(DuplicateKeys::Error);
+        let n = r
+            .parse(
+                "base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  <<: {z: 0}\n  x: 3\n",
+                Path::new("m.yml"),
+            )
+            .unwrap();
+        assert_eq!(
+            n.to_value()["other"],
+            serde_json::json!({"x": 3, "y": 2, "z": 0})
+        );
     }
 
     #[test]

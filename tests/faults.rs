@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use common::Project;
 use serde_json::Value;
+use windlass::transport::host_lock::ROOT_LOCK_FOLDER;
 
 /// The fault host set.
 struct Hosts {
@@ -156,10 +157,25 @@ impl Hosts {
         }
     }
 
-    /// Remove what earlier runs left: the area's files and any host lock.
+    /// Remove what earlier tests or runs left: the area's files and any host lock (at the
+    /// library's own lock location, so this follows it). A writer an earlier link cut left
+    /// blocked on a dead session only ever removes its own temp file, so it is harmless.
     fn clean(&self) {
         for i in 1..=3 {
-            self.exec(i, &format!("rm -rf {DIR} /run/windlass/lock"));
+            self.exec(i, &format!("rm -rf {DIR} {ROOT_LOCK_FOLDER}/lock"));
+        }
+    }
+
+    /// Wait until `cmd` prints nothing on host `i` (a condition another process brings
+    /// about in its own time), failing after `limit`.
+    fn wait_until_empty(&self, i: usize, cmd: &str, limit: Duration) -> String {
+        let t0 = Instant::now();
+        loop {
+            let out = self.exec(i, cmd);
+            if out.trim().is_empty() || t0.elapsed() > limit {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 
@@ -422,6 +438,11 @@ fn run(p: &Project, extra: &[&str]) -> Run {
     finish(spawn(p, extra), t0)
 }
 
+/// How long the victim's long step sleeps: a run that gives up on the broken host ends well
+/// before it. How fast the fault is noticed (a reset at once, the ssh keepalive's 15 s for a
+/// silent link) is documented in the book, not timed here: on a loaded machine it varies.
+const HOLD: Duration = Duration::from_secs(120);
+
 /// The shared shape of the host-level faults: start the playbook holding the victim (host
 /// 2) in the long step, break it there, check the run, repair, re-run, check convergence.
 fn victim_fault(
@@ -429,12 +450,12 @@ fn victim_fault(
     break_it: impl FnOnce(&Hosts),
     repair: impl FnOnce(&Hosts),
     resume: bool,
-    limit: Duration,
 ) {
     h.clean();
     let (p, filler) = project(h, 64 * 1024);
     let t0 = Instant::now();
-    let child = spawn(&p, &["-e", "victim=th02", "-e", "hold=120"]);
+    let hold = format!("hold={}", HOLD.as_secs());
+    let child = spawn(&p, &["-e", "victim=th02", "-e", &hold]);
     h.wait_for(
         2,
         &format!("ls {DIR}/long-started 2>/dev/null"),
@@ -444,7 +465,12 @@ fn victim_fault(
     let r = finish(child, t0);
     let d = r.dump();
     assert_eq!(r.code, Some(4), "exit code for an unreachable host: {d}");
-    assert!(r.took < limit, "the run took {:?}: {d}", r.took);
+    // The run did not wait for the broken host's command (it would have waited HOLD).
+    assert!(
+        r.took < HOLD - Duration::from_secs(20),
+        "the run took {:?}: {d}",
+        r.took
+    );
     assert_eq!(r.stat("th02", "unreachable"), 1, "{d}");
     assert_eq!(r.stat("th02", "failed"), 0, "{d}");
     for other in ["th01", "th03"] {
@@ -489,13 +515,7 @@ fn host_powered_off_mid_run() {
     };
     // A host that comes back reinstalled (testhosts.sh recreates a killed host fresh) has
     // lost what the journal says was done: re-run without --resume.
-    victim_fault(
-        &h,
-        |h| h.kill_host(2),
-        |h| h.repair_all(),
-        false,
-        Duration::from_secs(60),
-    );
+    victim_fault(&h, |h| h.kill_host(2), |h| h.repair_all(), false);
 }
 
 #[test]
@@ -513,7 +533,6 @@ fn sshd_killed_mid_task() {
             h.repair_all();
         },
         true,
-        Duration::from_secs(40),
     );
 }
 
@@ -524,13 +543,7 @@ fn network_link_cut_mid_run() {
     };
     // Nothing tells the controller the link is gone: the master's keepalive
     // (ServerAliveInterval 5 s × 3) gives up on it.
-    victim_fault(
-        &h,
-        |h| h.link(2, "down"),
-        |h| h.link(2, "up"),
-        true,
-        Duration::from_secs(60),
-    );
+    victim_fault(&h, |h| h.link(2, "down"), |h| h.link(2, "up"), true);
 }
 
 #[test]
@@ -543,8 +556,9 @@ fn link_cut_during_a_large_write_leaves_no_partial_file() {
     for i in 1..=3 {
         h.exec(i, &format!("mkdir -p {DIR} && echo old > {DIR}/app.conf"));
     }
-    // ~4 MiB at 8 Mbit/s: the victim's write is in flight for about 4 s.
-    h.rate_limit(2, "8mbit");
+    // ~4 MiB at 4 Mbit/s: the victim's write is in flight for about 8 s, ample time to see
+    // it start and cut the link while it runs, even on a loaded machine.
+    h.rate_limit(2, "4mbit");
     let t0 = Instant::now();
     let child = spawn(&p, &[]);
     h.wait_for(
@@ -559,9 +573,6 @@ fn link_cut_during_a_large_write_leaves_no_partial_file() {
     assert_eq!(r.stat("th02", "unreachable"), 1, "{d}");
     // The destination is the old content, never a prefix of the new one.
     assert_eq!(h.exec(2, &format!("cat {DIR}/app.conf")), "old\n");
-    // The remote writer is still blocked on its input (sshd on the host has not noticed the
-    // dead connection), so its temp file is still there; it is removed when that session
-    // ends and is never renamed into place (the size check fails).
     h.link(2, "up");
     h.tc(&["qdisc", "del", "dev", "vb-th02", "root"]);
     let again = run(&p, &["--resume"]);
@@ -575,16 +586,19 @@ fn link_cut_during_a_large_write_leaves_no_partial_file() {
         "th02 app.conf incomplete"
     );
     assert_eq!(h.exec(2, &format!("cat {DIR}/restarts")), "restarted\n");
-    assert_eq!(
-        h.exec(2, &format!("find {DIR} -name '.windlass.*' | wc -l"))
-            .trim(),
-        "1",
-        "the stale writer's temp file (and only it) is left"
+    // The writer that was cut off may still be blocked on its input, with its temp file,
+    // until sshd on the host notices the dead connection: when that happens is up to sshd's
+    // timers, so whether the file is still there now is not asserted. What is guaranteed:
+    // it never replaced the destination (complete new content above), and it goes away when
+    // the session ends. End any such session as sshd eventually would and wait for that.
+    h.exec(2, "pkill -TERM -f '^sshd: root' || true");
+    let left = h.wait_until_empty(
+        2,
+        &format!("find {DIR} -name '.windlass.*'"),
+        Duration::from_secs(30),
     );
-    // Ending the stale session (what sshd does once its TCP keepalive gives up on the dead
-    // connection) ends the writer's input: the size check fails and its trap removes the file.
-    h.exec(2, "pkill -TERM -f '^sshd: root'; sleep 1");
-    assert_no_temp_files(&h, 2);
+    assert!(left.trim().is_empty(), "th02: temp files left: {left}");
+    assert_converged(&h, 2, &filler);
 }
 
 /// A TCP relay on 127.0.0.1 to `target` that holds every chunk going to the target for
@@ -661,9 +675,10 @@ fn slow_link_300ms_delay_on_one_host() {
     let d = r.dump();
     assert_eq!(r.code, Some(0), "{d}");
     // Some twenty round trips (connection, lock, probes, writes, handler) at 300 ms each,
-    // plus the window round trips of the 64 KiB template: seconds, not minutes.
+    // plus the window round trips of the 64 KiB template: seconds (printed for the log; a
+    // speed target belongs to the benches). The bound only catches a run that hangs.
     eprintln!("run with a 300 ms link to th02: {:?}", r.took);
-    assert!(r.took < Duration::from_secs(45), "{d}");
+    assert!(r.took < Duration::from_secs(120), "{d}");
     assert!(
         r.took > Duration::from_millis(300 * 8),
         "the delay was not applied: {d}"
@@ -726,8 +741,9 @@ fn thirty_one_concurrent_tasks_to_one_host() {
         (2..=8).contains(&peak),
         "peak concurrency on the host: {peak}"
     );
-    // 31 one-second commands 8 at a time: four rounds, not 31.
-    assert!(r.took < Duration::from_secs(15), "{d}");
+    // 31 one-second commands 8 at a time: four rounds. One at a time would take 31 s at
+    // least, however fast the machine; a busy machine only stretches the rounds.
+    assert!(r.took < Duration::from_secs(31), "{d}");
 }
 
 #[test]
@@ -737,9 +753,10 @@ fn ctrl_c_during_a_template_write() {
     };
     h.clean();
     let (p, filler) = project(&h, 4 << 20);
+    // ~4 MiB at 4 Mbit/s: each host's write is in flight for about 8 s.
     for i in 1..=3 {
         h.exec(i, &format!("mkdir -p {DIR} && echo old > {DIR}/app.conf"));
-        h.rate_limit(i, "16mbit");
+        h.rate_limit(i, "4mbit");
     }
     let t0 = Instant::now();
     let child = spawn(&p, &[]);
@@ -755,6 +772,12 @@ fn ctrl_c_during_a_template_write() {
         .status()
         .unwrap();
     assert!(st.success());
+    // Whether host 1's write was still in flight once the signal had been sent: almost
+    // always (seconds are left), but a stalled machine could have let it finish first.
+    let in_flight = !h
+        .exec(1, &format!("find {DIR} -name '.windlass.*'"))
+        .trim()
+        .is_empty();
     let r = finish(child, t0);
     for i in 1..=3 {
         h.tc(&["qdisc", "del", "dev", &format!("vb-{}", name(i)), "root"]);
@@ -763,7 +786,8 @@ fn ctrl_c_during_a_template_write() {
     assert_eq!(r.code, Some(130), "{d}");
     assert!(r.stderr.contains("Ctrl-C"), "{d}");
     for i in 1..=3 {
-        // The write in flight finished (atomically); nothing after it started.
+        // A write in flight finished (atomically), and every task that started finished
+        // and was reported.
         let conf = h.exec(i, &format!("cat {DIR}/app.conf"));
         assert!(
             conf == "old\n" || conf == expected_conf(i, &filler),
@@ -771,11 +795,28 @@ fn ctrl_c_during_a_template_write() {
             conf.len()
         );
         assert_no_temp_files(&h, i);
-        assert_eq!(h.exec(i, &format!("ls {DIR}/long-started 2>/dev/null")), "");
+        let started = !h
+            .exec(i, &format!("ls {DIR}/long-started 2>/dev/null"))
+            .is_empty();
+        let reported = r.results(&name(i)).iter().any(|(t, _)| t == "long step");
         assert_eq!(
-            h.exec(i, "ls /run/windlass/lock 2>/dev/null"),
+            started, reported,
+            "host {i}: long step started {started}, reported {reported}: {d}"
+        );
+        // Linear strategy: no host starts the next task before host 1's write is done, and
+        // after Ctrl-C nothing new starts.
+        if in_flight {
+            assert!(!started, "host {i}: a task started after Ctrl-C: {d}");
+        }
+        assert_eq!(
+            h.exec(i, &format!("ls -d {ROOT_LOCK_FOLDER}/lock 2>/dev/null")),
             "",
             "lock released"
+        );
+    }
+    if !in_flight {
+        eprintln!(
+            "ctrl_c_during_a_template_write: the write had ended before the signal; only the guarantees that hold either way were checked"
         );
     }
     let again = run(&p, &["--resume"]);
@@ -783,11 +824,13 @@ fn ctrl_c_during_a_template_write() {
     assert_eq!(again.code, Some(0), "{d}");
     for i in 1..=3 {
         assert_converged(&h, i, &filler);
+        let wrote_before = r.results(&name(i)).iter().any(|(t, _)| t == "write config");
+        let wrote_again = again
+            .results(&name(i))
+            .iter()
+            .any(|(t, _)| t == "write config");
         assert!(
-            !again
-                .results(&name(i))
-                .iter()
-                .any(|(t, _)| t == "write config"),
+            !(wrote_before && wrote_again),
             "the finished write is not repeated on resume: {d}"
         );
     }
@@ -815,12 +858,16 @@ fn task_timeout_fails_the_task_quickly() {
     let d = r.dump();
     assert_eq!(r.code, Some(2), "{d}");
     assert_eq!(r.stat("th01", "failed"), 1, "{d}");
-    assert!(r.took < Duration::from_secs(8), "{d}");
-    let msg = r
+    let result = r
         .events
         .iter()
         .find(|e| e["event"] == "host_result")
-        .map(|e| e["result"]["msg"].to_string())
+        .cloned()
         .unwrap_or_default();
+    let msg = result["result"]["msg"].to_string();
     assert!(msg.contains("timed out after 2"), "{msg}");
+    // The task was cut short: the command it ran would have taken 10 s (the connection's
+    // own setup, which a loaded machine slows, is outside the task's timeout).
+    let took = result["duration"].as_f64().unwrap_or(f64::MAX);
+    assert!((2.0..10.0).contains(&took), "task took {took} s: {d}");
 }

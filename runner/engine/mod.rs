@@ -300,6 +300,22 @@ impl Engine {
         }
     }
 
+    /// Report what reading YAML (inventory, playbook, and what includes load during the
+    /// run) had to warn about and was not reported yet: duplicate mapping keys.
+    pub(crate) fn emit_load_warnings(&self) {
+        let inventory = self
+            .inventory
+            .lock()
+            .map(|i| i.yaml().take_warnings())
+            .unwrap_or_default();
+        for message in inventory
+            .into_iter()
+            .chain(self.loader.yaml().take_warnings())
+        {
+            self.emit(Event::Warning { message });
+        }
+    }
+
     /// Run every play of `playbook`.
     pub async fn run(self: &Arc<Self>, playbook: &Playbook) -> Result<RunReport> {
         let t0 = Instant::now();
@@ -313,6 +329,11 @@ impl Engine {
                 message: format!("--resume-changed: {c}"),
             });
         }
+        let empty = self.inventory.lock().map(|i| i.empty_warnings());
+        for message in empty.unwrap_or_default() {
+            self.emit(Event::Warning { message });
+        }
+        self.emit_load_warnings();
         let mut outcome = Ok(());
         for play in &playbook.plays {
             match self.run_play(play).await {
@@ -412,13 +433,7 @@ impl Engine {
             play.hosts.clone()
         };
         let mut inv = self.inventory.lock().expect("inventory lock");
-        if (pattern == "localhost" || pattern == "127.0.0.1") && inv.host(&pattern).is_none() {
-            let mut vars = IndexMap::new();
-            vars.insert(
-                "ansible_connection".to_string(),
-                Value::String("local".into()),
-            );
-            inv.add_host(&pattern, &[], vars);
+        if inv.add_implicit_localhost(&pattern) {
             drop(inv);
             self.refresh_hosts();
             inv = self.inventory.lock().expect("inventory lock");
@@ -426,6 +441,8 @@ impl Engine {
         let mut hosts = inv
             .select(&pattern)
             .map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
+        // The implicit localhost answers to its own name only, never to `all` (Ansible).
+        hosts.retain(|h| *h == pattern || !inv.is_implicit(h));
         if let Some(limit) = &self.opts.limit {
             let allowed = inv
                 .select(limit)
@@ -487,6 +504,7 @@ impl Engine {
                 vars_files: std::sync::RwLock::new(IndexMap::new()),
             });
             self.load_vars_files(play, &scope, &batch)?;
+            self.emit_load_warnings();
             let run = Arc::new(walk::BatchRun {
                 free: (play.strategy == Strategy::Free)
                     .then(|| walk::FreeSlots::new(self.opts.forks)),
@@ -629,7 +647,7 @@ impl Engine {
                 let layer = match cache.get(&path) {
                     Some(l) => l.clone(),
                     None => {
-                        let node = crate::yaml::load(&path)?;
+                        let node = self.loader.yaml().load(&path)?;
                         let mut m = IndexMap::new();
                         if !node.is_null() {
                             for (k, v) in node.expect_map("a vars file")? {

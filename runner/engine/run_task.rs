@@ -1153,15 +1153,12 @@ impl Engine {
                     .into_iter()
                     .find(|p| p.is_file())
                     .ok_or_else(|| format!("vars file {file} not found"))?;
-                let node = crate::yaml::load(&path).map_err(|e| {
-                    format!(
-                        "{}: {e}",
-                        e.loc().map(|l| l.to_string()).unwrap_or_default()
-                    )
-                })?;
+                let node = self.loader.yaml().load(&path);
+                self.emit_load_warnings();
+                let node = node.map_err(|e| e.located())?;
                 let mut facts = Map::new();
                 if !node.is_null() {
-                    for (k, v) in node.expect_map("a vars file").map_err(|e| e.to_string())? {
+                    for (k, v) in node.expect_map("a vars file").map_err(|e| e.located())? {
                         facts.insert(k, v.to_value());
                     }
                 }

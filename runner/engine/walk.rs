@@ -446,7 +446,7 @@ impl Engine {
                     }
                     Err(e) => {
                         for h in &group {
-                            self.fail_host(t, h, e.to_string());
+                            self.fail_host(t, h, e.located());
                         }
                         continue;
                     }
@@ -471,12 +471,13 @@ impl Engine {
                     Ok(n) => n,
                     Err(e) => {
                         for h in &group {
-                            self.fail_host(t, h, e.to_string());
+                            self.fail_host(t, h, e.located());
                         }
                         continue;
                     }
                 }
             };
+            self.emit_load_warnings();
             self.walk(cx, &nodes, &group).await?;
         }
         Ok(())

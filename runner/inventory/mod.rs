@@ -12,6 +12,7 @@
 //! [`listing`] (`ansible-inventory --list` / `--graph` output).
 
 pub mod hostrange;
+pub mod implicit_localhost;
 pub mod ini;
 pub mod listing;
 pub mod pattern;
@@ -126,6 +127,10 @@ pub struct Inventory {
     host_files: [IndexMap<String, Vars>; 2],
     /// Every source loaded, in order.
     sources: Vec<PathBuf>,
+    /// Reads the YAML sources and vars files (duplicate keys, their warnings).
+    yaml: crate::yaml::Reader,
+    /// Hosts added as the implicit localhost ([`Inventory::add_implicit_localhost`]).
+    implicit: Vec<String>,
 }
 
 impl Default for Inventory {
@@ -151,6 +156,8 @@ impl Inventory {
             group_files: [IndexMap::new(), IndexMap::new()],
             host_files: [IndexMap::new(), IndexMap::new()],
             sources: Vec::new(),
+            yaml: crate::yaml::Reader::default(),
+            implicit: Vec::new(),
         }
     }
 
@@ -163,7 +170,14 @@ impl Inventory {
     /// comma-separated host list (`a,b,` or `host1,`). `group_vars/` and `host_vars/` beside
     /// each source (in a directory source: inside it) are loaded.
     pub fn load(sources: &[PathBuf]) -> Result<Inventory> {
+        Self::load_with(sources, crate::yaml::Reader::default())
+    }
+
+    /// [`Inventory::load`] with YAML read by `yaml` (its duplicate-key policy), which also
+    /// reads the vars directories added later.
+    pub fn load_with(sources: &[PathBuf], yaml: crate::yaml::Reader) -> Result<Inventory> {
         let mut inv = Inventory::new();
+        inv.yaml = yaml;
         let mut vars_dirs: Vec<PathBuf> = Vec::new();
         for source in sources {
             let text = source.to_string_lossy();
@@ -220,8 +234,13 @@ impl Inventory {
         &self.sources
     }
 
+    /// The reader of the inventory's YAML, holding its warnings until they are taken.
+    pub fn yaml(&self) -> &crate::yaml::Reader {
+        &self.yaml
+    }
+
     fn parse_into(&mut self, text: &str, file: &Path) -> Result<()> {
-        match yaml_format::detect(text, file)? {
+        match yaml_format::detect(text, file, &self.yaml)? {
             Some(doc) => yaml_format::parse_into(self, &doc, file),
             None => ini::parse_into(self, text, file),
         }

@@ -38,7 +38,7 @@ pub fn load_into(inv: &mut Inventory, dir: &Path, level: VarsLevel) -> Result<()
         })? {
             let mut vars = Vars::new();
             for file in files_for(&base, &name)? {
-                vars.extend(load_file(&file)?);
+                vars.extend(load_file(&file, inv.yaml())?);
             }
             if is_group {
                 inv.set_group_files(level, &name, vars);
@@ -137,9 +137,9 @@ fn dir_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// One variables file: a mapping (or empty), as plain data.
-pub fn load_file(path: &Path) -> Result<Vars> {
-    let doc = yaml::load(path)?;
+/// One variables file: a mapping (or empty), as plain data, read by `reader`.
+pub fn load_file(path: &Path, reader: &yaml::Reader) -> Result<Vars> {
+    let doc = reader.load(path)?;
     if doc.is_null() {
         return Ok(Vars::new());
     }

@@ -14,13 +14,14 @@ use crate::yaml::{self, Kind, Node};
 
 /// Decide whether `text` is a YAML inventory: always for `.yml`/`.yaml`/`.json` files
 /// (whose parse errors are then reported), otherwise when it parses as a mapping whose
-/// values are all mappings or empty. Returns the parsed document when it is YAML.
-pub fn detect(text: &str, file: &Path) -> Result<Option<Node>> {
+/// values are all mappings or empty. Returns the parsed document when it is YAML, read by
+/// `reader` (which reports duplicate keys only of what turns out to be YAML).
+pub fn detect(text: &str, file: &Path, reader: &yaml::Reader) -> Result<Option<Node>> {
     let ext = file
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
     if matches!(ext.as_deref(), Some("yml" | "yaml" | "json")) {
-        return yaml::parse(text, file).map(Some);
+        return reader.parse(text, file).map(Some);
     }
     match yaml::parse(text, file) {
         Ok(doc) => {
@@ -33,7 +34,10 @@ pub fn detect(text: &str, file: &Path) -> Result<Option<Node>> {
                 }
                 _ => false,
             };
-            Ok(is_inventory.then_some(doc))
+            match is_inventory {
+                true => reader.parse(text, file).map(Some),
+                false => Ok(None),
+            }
         }
         Err(_) => Ok(None),
     }

@@ -106,6 +106,7 @@ pub struct Loader {
     cache: std::sync::Mutex<HashMap<PathBuf, Node>>,
     /// Every file read, in order (for the run journal's change check).
     files: std::sync::Mutex<indexmap::IndexSet<PathBuf>>,
+    yaml: yaml::Reader,
 }
 
 impl Loader {
@@ -117,6 +118,7 @@ impl Loader {
             roles_path,
             cache: std::sync::Mutex::new(HashMap::new()),
             files: std::sync::Mutex::new(indexmap::IndexSet::new()),
+            yaml: yaml::Reader::default(),
         }
     }
 
@@ -135,16 +137,28 @@ impl Loader {
         }
     }
 
+    /// The same loader reading YAML with `yaml` (its duplicate-key policy and warnings).
+    pub fn with_yaml(mut self, yaml: yaml::Reader) -> Self {
+        self.yaml = yaml;
+        self
+    }
+
     /// The module registry.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
+    }
+
+    /// The reader of playbooks, task files, roles and vars files: it holds their warnings
+    /// until they are taken.
+    pub fn yaml(&self) -> &yaml::Reader {
+        &self.yaml
     }
 
     fn load_yaml(&self, path: &Path) -> Result<Node> {
         if let Some(n) = self.cache.lock().ok().and_then(|c| c.get(path).cloned()) {
             return Ok(n);
         }
-        let n = yaml::load(path)?;
+        let n = self.yaml.load(path)?;
         self.note_file(path);
         if let Ok(mut c) = self.cache.lock() {
             c.insert(path.to_path_buf(), n.clone());
@@ -232,7 +246,7 @@ pub fn load_playbook(path: &Path, loader: &Loader) -> Result<Playbook> {
 /// Load a playbook from text. `path` names it in diagnostics and anchors relative paths
 /// (roles, task files, `vars_files`): it need not exist.
 pub fn load_playbook_str(text: &str, path: &Path, loader: &Loader) -> Result<Playbook> {
-    let node = yaml::parse(text, path)?;
+    let node = loader.yaml.parse(text, path)?;
     if let Ok(mut c) = loader.cache.lock() {
         c.insert(path.to_path_buf(), node);
     }
@@ -708,7 +722,7 @@ impl<'a> PlayLoad<'a> {
         let mut out = Vec::new();
         let mut chain = inherit.chain.clone();
         chain.push(canon.clone());
-        for dep in role::role_dependencies(&path)? {
+        for dep in role::role_dependencies(&path, &self.loader.yaml)? {
             let dep_inherit = Inherit {
                 kw: kw.clone(),
                 role: None,
@@ -734,8 +748,8 @@ impl<'a> PlayLoad<'a> {
         let inst = Arc::new(RoleInstance {
             name,
             path: path.clone(),
-            defaults: role::role_vars(&path, "defaults", "main")?,
-            vars: role::role_vars(&path, "vars", "main")?,
+            defaults: role::role_vars(&path, "defaults", "main", &self.loader.yaml)?,
+            vars: role::role_vars(&path, "vars", "main", &self.loader.yaml)?,
             params: r.params.clone(),
         });
         self.state.borrow_mut().seen.push((canon, r.params.clone()));

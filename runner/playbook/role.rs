@@ -125,10 +125,15 @@ pub fn role_file(role: &Path, sub: &str, name: &str) -> Option<PathBuf> {
 }
 
 /// Read a role's `defaults/` or `vars/` main file as a mapping (empty when absent).
-pub fn role_vars(role: &Path, sub: &str, name: &str) -> Result<IndexMap<String, Value>> {
+pub fn role_vars(
+    role: &Path,
+    sub: &str,
+    name: &str,
+    reader: &yaml::Reader,
+) -> Result<IndexMap<String, Value>> {
     let mut out = IndexMap::new();
     if let Some(f) = role_file(role, sub, name) {
-        let node = yaml::load(&f)?;
+        let node = reader.load(&f)?;
         if node.is_null() {
             return Ok(out);
         }
@@ -140,11 +145,11 @@ pub fn role_vars(role: &Path, sub: &str, name: &str) -> Result<IndexMap<String, 
 }
 
 /// A role's `meta/main.yml` dependencies.
-pub fn role_dependencies(role: &Path) -> Result<Vec<RoleRef>> {
+pub fn role_dependencies(role: &Path, reader: &yaml::Reader) -> Result<Vec<RoleRef>> {
     let Some(f) = role_file(role, "meta", "main") else {
         return Ok(Vec::new());
     };
-    let node = yaml::load(&f)?;
+    let node = reader.load(&f)?;
     let Some(deps) = node.get("dependencies") else {
         return Ok(Vec::new());
     };
