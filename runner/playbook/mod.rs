@@ -8,6 +8,7 @@
 //! Dynamic includes stay as [`task::TaskNode::Include`] and are loaded per host at run time
 //! through the same [`Loader`].
 
+pub mod numeric;
 pub mod role;
 pub mod task;
 
@@ -389,19 +390,8 @@ fn parse_play(
                 }
             }
             "max_fail_percentage" => {
-                max_fail_percentage = Some(match &v.kind {
-                    Kind::Int(i) => *i as f64,
-                    Kind::Float(f) => *f,
-                    Kind::Str(s) => s.trim_end_matches('%').parse().map_err(|_| {
-                        Error::invalid(&v.loc, "`max_fail_percentage` must be a number")
-                    })?,
-                    _ => {
-                        return Err(Error::invalid(
-                            &v.loc,
-                            "`max_fail_percentage` must be a number",
-                        ));
-                    }
-                })
+                max_fail_percentage =
+                    Some(numeric::percent(&v.to_value()).map_err(|e| Error::invalid(&v.loc, e))?)
             }
             "force_handlers" => {
                 force_handlers = matches!(bool_value(v, "force_handlers")?, Value::Bool(true))
@@ -439,7 +429,9 @@ fn parse_play(
                 crate::modules::setup::resolve_subsets(&gather_subset)
                     .map_err(|e| Error::invalid(&v.loc, e))?;
             }
-            "gather_timeout" => gather_timeout = Some(v.to_value()),
+            "gather_timeout" => {
+                gather_timeout = Some(numeric::check_literal(v, numeric::Numeric::GatherTimeout)?)
+            }
             "fact_path" | "order" => {}
             other if task::is_inherited_keyword(other) && other != "vars" => {
                 kw_entries.push((other.to_string(), *v))
@@ -610,7 +602,7 @@ fn parse_serial(v: &Node) -> Result<Vec<Serial>> {
                 .trim()
                 .parse::<f64>()
                 .ok()
-                .filter(|p| *p > 0.0)
+                .filter(|p| p.is_finite() && *p > 0.0)
                 .map(Serial::Percent)
                 .ok_or_else(|| Error::invalid(&n.loc, format!("bad serial percentage {s:?}"))),
             Kind::Str(s) => s

@@ -234,7 +234,8 @@ fn parse_seconds(v: &Value) -> Option<Duration> {
         Value::String(s) => s.trim().parse::<f64>().ok()?,
         _ => return None,
     };
-    (f.is_finite() && f >= 0.0).then(|| Duration::from_secs_f64(f))
+    // None for what no Duration holds (negative, NaN, infinite, too large): no panic.
+    Duration::try_from_secs_f64(f).ok()
 }
 
 /// Ansible's boolean reading: true/false, yes/no, on/off, 1/0, any case.
