@@ -682,6 +682,7 @@ impl<'a> PlayLoad<'a> {
                 role: None,
                 include_params: IndexMap::new(),
                 chain: chain.clone(),
+                include_depth: inherit.include_depth,
             };
             out.extend(self.load_role(&dep, &dep_inherit, "main", &dep.loc)?);
         }
@@ -713,6 +714,7 @@ impl<'a> PlayLoad<'a> {
             role: Some(inst.clone()),
             include_params: inherit.include_params.clone(),
             chain,
+            include_depth: inherit.include_depth,
         };
         let tasks_dir = path.join("tasks");
         if let Some(f) = role::role_file(&path, "tasks", tasks_from) {

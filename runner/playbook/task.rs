@@ -192,6 +192,8 @@ pub struct Include {
     pub base_dir: PathBuf,
     /// `include_role` rather than `include_tasks`.
     pub is_role: bool,
+    /// How many dynamic includes lead to this one (0 in the playbook itself).
+    pub depth: usize,
 }
 
 /// One entry of a task list.
@@ -216,6 +218,8 @@ pub struct Inherit {
     pub include_params: IndexMap<String, Value>,
     /// Import chain, for cycle detection.
     pub chain: Vec<PathBuf>,
+    /// How many dynamic includes (`include_tasks`, `include_role`) lead here.
+    pub include_depth: usize,
 }
 
 /// Things the task parser needs from the loader: resolving imports and checking modules.
@@ -917,6 +921,7 @@ fn parse_task(
             task,
             base_dir: base.to_path_buf(),
             is_role,
+            depth: inherit.include_depth,
         }))]);
     }
     cx.check_module(&action, &task.args, &action_loc, &task.args_loc)?;
