@@ -427,7 +427,9 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
             if let Some(l) = &a.limit {
                 let allowed = inventory
                     .select(l)
-                    .map_err(|e| Error::Usage(format!("--limit: {e}")))?;
+                    .map_err(|e| Error::Usage(format!("--limit: {e}")))?
+                    .into_iter()
+                    .collect::<std::collections::HashSet<String>>();
                 hosts.retain(|h| allowed.contains(h));
             }
             println!("\n  play #{} ({}): {}", i + 1, play.hosts, play.name);
