@@ -392,6 +392,7 @@ fn split_tags(v: &[String]) -> Vec<String> {
 
 fn run_playbook(mut a: RunArgs) -> Result<i32> {
     let cfg = Config::discover()?;
+    crate::template::set_limits(cfg.template_limits());
     a.connect = with_config(a.connect, &cfg);
     a.roles_path.extend(cfg.roles_path.iter().cloned());
     let inventory = load_inventory(&a.connect.inventory)?;

@@ -36,6 +36,10 @@ pub struct Config {
     /// `remote_tmp`: where modules keep scratch files on hosts (`~/` is the remote user's
     /// home, expanded on the host).
     pub remote_tmp: Option<String>,
+    /// `template_max_output` (windlass's own): bytes one template render may produce.
+    pub template_max_output: Option<u64>,
+    /// `template_fuel` (windlass's own): instructions one template render may run.
+    pub template_fuel: Option<u64>,
 }
 
 const KEYS: &[&str] = &[
@@ -48,6 +52,8 @@ const KEYS: &[&str] = &[
     "timeout",
     "ssh_channels",
     "remote_tmp",
+    "template_max_output",
+    "template_fuel",
 ];
 
 impl Config {
@@ -238,6 +244,8 @@ impl Config {
                         })?,
                 )
             }
+            "template_max_output" => self.template_max_output = Some(positive(k, v, loc)?),
+            "template_fuel" => self.template_fuel = Some(positive(k, v, loc)?),
             other if list_sep == '\u{1f}' && !KEYS.contains(&other) => {
                 return Err(Error::invalid_help(
                     loc,
@@ -252,7 +260,8 @@ impl Config {
 
     /// Apply `ANSIBLE_FORKS`, `ANSIBLE_INVENTORY`, `ANSIBLE_REMOTE_USER`,
     /// `ANSIBLE_HOST_KEY_CHECKING`, `ANSIBLE_ROLES_PATH`, `ANSIBLE_PRIVATE_KEY_FILE`,
-    /// `ANSIBLE_TIMEOUT`, `ANSIBLE_SSH_CHANNELS`, `ANSIBLE_REMOTE_TMP` (and the same with a `WINDLASS_` prefix,
+    /// `ANSIBLE_TIMEOUT`, `ANSIBLE_SSH_CHANNELS`, `ANSIBLE_REMOTE_TMP`, `ANSIBLE_TEMPLATE_MAX_OUTPUT`,
+    /// `ANSIBLE_TEMPLATE_FUEL` (and the same with a `WINDLASS_` prefix,
     /// which wins).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         for key in KEYS {
@@ -266,6 +275,27 @@ impl Config {
         }
         Ok(())
     }
+}
+
+impl Config {
+    /// The template render limits: these settings over the defaults.
+    pub fn template_limits(&self) -> crate::template::Limits {
+        let d = crate::template::Limits::DEFAULT;
+        crate::template::Limits {
+            max_output: self.template_max_output.unwrap_or(d.max_output),
+            fuel: self.template_fuel.unwrap_or(d.fuel),
+        }
+    }
+}
+
+/// A setting that must be a whole number above 0.
+fn positive(k: &str, v: &str, loc: &Loc) -> Result<u64> {
+    v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Error::invalid(
+            loc,
+            format!("`{k}` must be a whole number above 0, found `{v}`"),
+        )
+    })
 }
 
 fn expand_home(p: &str) -> PathBuf {
