@@ -28,7 +28,10 @@ fn one(hosts: usize) {
     let path = dir.path().join("hosts");
     std::fs::write(
         &path,
-        format!("[nodes]\nn[1:{hosts}] ansible_connection=local\n[edge]\nn[1:{}]\n", hosts / 2),
+        format!(
+            "[nodes]\nn[1:{hosts}] ansible_connection=local\n[edge]\nn[1:{}]\n",
+            hosts / 2
+        ),
     )
     .unwrap();
     let t0 = Instant::now();
