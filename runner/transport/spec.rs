@@ -289,10 +289,19 @@ mod tests {
 
     #[test]
     fn a_timeout_no_duration_holds_is_ignored_not_a_panic() {
-        for v in [json!(1e20), json!(-1), json!("inf"), json!("nan"), json!("1e309")] {
+        for v in [
+            json!(1e20),
+            json!(-1),
+            json!("inf"),
+            json!("nan"),
+            json!("1e309"),
+        ] {
             assert_eq!(parse_seconds(&v), None, "{v}");
         }
-        assert_eq!(parse_seconds(&json!(2.5)), Some(Duration::from_millis(2500)));
+        assert_eq!(
+            parse_seconds(&json!(2.5)),
+            Some(Duration::from_millis(2500))
+        );
     }
 
     #[test]
