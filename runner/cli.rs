@@ -419,6 +419,7 @@ fn split_tags(v: &[String]) -> Vec<String> {
 
 fn run_playbook(mut a: RunArgs) -> Result<i32> {
     let cfg = Config::discover()?;
+    crate::template::set_limits(cfg.template_limits());
     a.connect = with_config(a.connect, &cfg);
     a.roles_path.extend(cfg.roles_path.iter().cloned());
     let yaml = yaml_reader(&cfg);
@@ -458,7 +459,9 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
             if let Some(l) = &a.limit {
                 let allowed = inventory
                     .select(l)
-                    .map_err(|e| Error::Usage(format!("--limit: {e}")))?;
+                    .map_err(|e| Error::Usage(format!("--limit: {e}")))?
+                    .into_iter()
+                    .collect::<std::collections::HashSet<String>>();
                 hosts.retain(|h| allowed.contains(h));
             }
             println!("\n  play #{} ({}): {}", i + 1, play.hosts, play.name);

@@ -39,6 +39,10 @@ pub struct Config {
     /// `duplicate_dict_key`: a key written twice in one YAML mapping warns, errors or is
     /// ignored (environment: `ANSIBLE_DUPLICATE_YAML_DICT_KEY`, as in Ansible).
     pub duplicate_dict_key: Option<crate::yaml::DuplicateKeys>,
+    /// `template_max_output` (windlass's own): bytes one template render may produce.
+    pub template_max_output: Option<u64>,
+    /// `template_fuel` (windlass's own): instructions one template render may run.
+    pub template_fuel: Option<u64>,
 }
 
 const KEYS: &[&str] = &[
@@ -52,6 +56,8 @@ const KEYS: &[&str] = &[
     "ssh_channels",
     "remote_tmp",
     "duplicate_dict_key",
+    "template_max_output",
+    "template_fuel",
 ];
 
 /// The environment name of a setting after its `ANSIBLE_`/`WINDLASS_` prefix: the key in
@@ -256,6 +262,8 @@ impl Config {
                         })?,
                 )
             }
+            "template_max_output" => self.template_max_output = Some(positive(k, v, loc)?),
+            "template_fuel" => self.template_fuel = Some(positive(k, v, loc)?),
             other if list_sep == '\u{1f}' && !KEYS.contains(&other) => {
                 return Err(Error::invalid_help(
                     loc,
@@ -271,7 +279,8 @@ impl Config {
     /// Apply `ANSIBLE_FORKS`, `ANSIBLE_INVENTORY`, `ANSIBLE_REMOTE_USER`,
     /// `ANSIBLE_HOST_KEY_CHECKING`, `ANSIBLE_ROLES_PATH`, `ANSIBLE_PRIVATE_KEY_FILE`,
     /// `ANSIBLE_TIMEOUT`, `ANSIBLE_SSH_CHANNELS`, `ANSIBLE_REMOTE_TMP`,
-    /// `ANSIBLE_DUPLICATE_YAML_DICT_KEY` (and the same with a `WINDLASS_` prefix, which wins).
+    /// `ANSIBLE_DUPLICATE_YAML_DICT_KEY`, `ANSIBLE_TEMPLATE_MAX_OUTPUT`, `ANSIBLE_TEMPLATE_FUEL`
+    /// (and the same with a `WINDLASS_` prefix, which wins).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         for key in KEYS {
             let upper = env_name(key);
@@ -284,6 +293,27 @@ impl Config {
         }
         Ok(())
     }
+}
+
+impl Config {
+    /// The template render limits: these settings over the defaults.
+    pub fn template_limits(&self) -> crate::template::Limits {
+        let d = crate::template::Limits::DEFAULT;
+        crate::template::Limits {
+            max_output: self.template_max_output.unwrap_or(d.max_output),
+            fuel: self.template_fuel.unwrap_or(d.fuel),
+        }
+    }
+}
+
+/// A setting that must be a whole number above 0.
+fn positive(k: &str, v: &str, loc: &Loc) -> Result<u64> {
+    v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Error::invalid(
+            loc,
+            format!("`{k}` must be a whole number above 0, found `{v}`"),
+        )
+    })
 }
 
 fn expand_home(p: &str) -> PathBuf {

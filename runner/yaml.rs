@@ -161,9 +161,11 @@ impl Node {
             Kind::Null => Value::Null,
             Kind::Bool(b) => Value::Bool(*b),
             Kind::Int(i) => Value::from(*i),
+            // NaN and the infinities have no JSON number: they become the text Python
+            // shows for them (`nan`, `inf`, `-inf`), not null, so a check sees the value.
             Kind::Float(f) => serde_json::Number::from_f64(*f)
                 .map(Value::Number)
-                .unwrap_or(Value::Null),
+                .unwrap_or_else(|| Value::String(python_float(*f))),
             Kind::Str(s) => Value::String(s.clone()),
             Kind::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
             Kind::Map(entries) => Value::Object(
@@ -740,6 +742,17 @@ fn yaml11_float(s: &str) -> Option<f64> {
     let clean: String = body.chars().filter(|c| *c != '_').collect();
     let v: f64 = clean.parse().ok()?;
     Some(if neg { -v } else { v })
+}
+
+/// How Python's `str(float)` spells a float JSON cannot hold.
+fn python_float(f: f64) -> String {
+    if f.is_nan() {
+        "nan".into()
+    } else if f > 0.0 {
+        "inf".into()
+    } else {
+        "-inf".into()
+    }
 }
 
 #[cfg(test)]

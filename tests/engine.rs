@@ -875,7 +875,7 @@ fn throttle_must_be_a_whole_number() {
     );
     let err = p.run("tmpl.yml", "hosts", opts()).unwrap_err().to_string();
     assert!(
-        err.contains("`throttle` must be a whole number of hosts, got \"many\""),
+        err.contains("`throttle` must be a whole number, found \"many\""),
         "{err}"
     );
 }

@@ -446,7 +446,9 @@ impl Engine {
         if let Some(limit) = &self.opts.limit {
             let allowed = inv
                 .select(limit)
-                .map_err(|e| Error::Usage(format!("--limit: {e}")))?;
+                .map_err(|e| Error::Usage(format!("--limit: {e}")))?
+                .into_iter()
+                .collect::<std::collections::HashSet<String>>();
             hosts.retain(|h| allowed.contains(h));
         }
         Ok(hosts)

@@ -16,6 +16,7 @@ use crate::command::{Become, BecomeMethod};
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
 use crate::modules::{ModuleError, Registry, TaskCtx};
+use crate::playbook::numeric;
 use crate::playbook::task::{LoopSpec, Task};
 use crate::template::Vars;
 
@@ -356,19 +357,7 @@ impl Engine {
             }
             (v, _) => v.clone(),
         };
-        let n = match &v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse::<u64>().ok(),
-            _ => None,
-        };
-        match n {
-            Some(0) => Ok(None),
-            Some(n) => Ok(Some(n as usize)),
-            None => Err(Error::invalid(
-                &t.loc,
-                format!("`throttle` must be a whole number of hosts, got {v}"),
-            )),
-        }
+        numeric::throttle(&v).map_err(|e| Error::invalid(&t.loc, e))
     }
 
     /// The task with its `name:` templated, as Ansible shows `Add the {{ minor }} repository`
@@ -487,6 +476,11 @@ impl Engine {
                         .unwrap_or_else(|_| item.clone()),
                     None => item.clone(),
                 };
+                // Between items, not after the last (Ansible's task_executor.py: `if
+                // loop_pause and ran_once: time.sleep(loop_pause)`).
+                if let Some(p) = t.loop_control.pause.filter(|_| i > 0) {
+                    tokio::time::sleep(p).await;
+                }
                 let it0 = Instant::now();
                 let mut o = self.run_once_item(t, host, &ihv).await;
                 let var = t
@@ -523,9 +517,6 @@ impl Engine {
                     diff: if hidden { None } else { diff_text(&o.result) },
                 });
                 results.push(Value::Object(o.result));
-                if let Some(p) = t.loop_control.pause {
-                    tokio::time::sleep(Duration::from_secs_f64(p)).await;
-                }
                 if unreachable {
                     break;
                 }
@@ -810,6 +801,7 @@ impl Engine {
             .cloned()
             .ok_or_else(|| format!("unknown module `{action}`"))?;
         let args = self.task_args(t, &vars)?;
+        numeric::check_module_seconds(module.name(), &args, false)?;
         let check = match &t.kw.check_mode {
             Some(v) => self.kw_bool(&Some(v.clone()), &vars, t)?,
             None => self.opts.check,
@@ -845,15 +837,7 @@ impl Engine {
             }
         }
         let timeout = match &t.kw.timeout {
-            Some(v) => match self
-                .templar
-                .render_value(v, &vars, Some(&t.loc))
-                .map_err(located)?
-            {
-                Value::Number(n) => n.as_f64().map(Duration::from_secs_f64),
-                Value::String(s) => s.parse::<f64>().ok().map(Duration::from_secs_f64),
-                _ => None,
-            },
+            Some(v) => numeric::timeout("timeout", &self.render_kw(v, &vars, t)?)?,
             None => None,
         };
         // Where it runs: the host itself, or the delegate.
@@ -883,29 +867,13 @@ impl Engine {
         };
         let become_ = self.become_for(t, &vars, target_password)?;
         let retries = match &t.retries {
-            Some(v) => match self
-                .templar
-                .render_value(v, &vars, Some(&t.loc))
-                .map_err(located)?
-            {
-                Value::Number(n) => n.as_u64().unwrap_or(3) as usize,
-                Value::String(s) => s.parse().unwrap_or(3),
-                _ => 3,
-            },
+            Some(v) => numeric::retries(&self.render_kw(v, &vars, t)?)?,
             None if t.until.is_some() => 3,
             None => 0,
         };
         let delay = match &t.delay {
-            Some(v) => match self
-                .templar
-                .render_value(v, &vars, Some(&t.loc))
-                .map_err(located)?
-            {
-                Value::Number(n) => n.as_f64().unwrap_or(5.0),
-                Value::String(s) => s.parse().unwrap_or(5.0),
-                _ => 5.0,
-            },
-            None => 5.0,
+            Some(v) => numeric::delay(&self.render_kw(v, &vars, t)?)?,
+            None => Duration::from_secs(5),
         };
         let mut attempt = 0usize;
         loop {
@@ -991,7 +959,7 @@ impl Engine {
                 }
                 result.insert("attempts".into(), Value::from(attempt));
                 if !all && attempt <= retries {
-                    tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+                    tokio::time::sleep(delay).await;
                     continue;
                 }
                 if !all {
@@ -1292,6 +1260,20 @@ fn handler_names(t: &Task) -> Vec<String> {
         names.push(format!("{} : {}", r.name, n));
     }
     names
+}
+
+impl Engine {
+    /// A keyword's value, templated with the task's variables (a failure names the task).
+    fn render_kw(
+        &self,
+        v: &Value,
+        vars: &Arc<dyn Vars>,
+        t: &Task,
+    ) -> std::result::Result<Value, String> {
+        self.templar
+            .render_value(v, vars, Some(&t.loc))
+            .map_err(located)
+    }
 }
 
 /// Whether the task is marked `run_once: true` literally (for the host count of its start).

@@ -24,6 +24,9 @@ use super::host_vars::PlayScope;
 /// parameters, templated arguments, hosts).
 type IncludeGroup = (Inherit, serde_json::Map<String, Value>, Vec<String>);
 
+/// How deep `include_tasks` / `include_role` may nest.
+pub(crate) const MAX_INCLUDE_DEPTH: usize = 64;
+
 /// The play being walked.
 pub(crate) struct PlayCx<'a> {
     pub play: &'a Play,
@@ -423,6 +426,7 @@ impl Engine {
                     role: t.role.clone(),
                     include_params: params,
                     chain: Vec::new(),
+                    include_depth: inc.depth + 1,
                 };
                 groups
                     .entry(key)
@@ -432,6 +436,19 @@ impl Engine {
             }
         }
         for (_, (inherit, args, group)) in groups {
+            if inc.depth >= MAX_INCLUDE_DEPTH {
+                // Each level nests the walk once more: without a bound a file that includes
+                // itself overflows the stack. Ansible has none but Python's recursion limit
+                // (its strategy fails with RecursionError after ~250 levels).
+                for h in &group {
+                    let msg = format!(
+                        "{}: includes nested more than {MAX_INCLUDE_DEPTH} deep (does a file or role include itself?)",
+                        t.loc
+                    );
+                    self.fail_host(t, h, msg);
+                }
+                continue;
+            }
             let nodes = if inc.is_role {
                 match self
                     .loader

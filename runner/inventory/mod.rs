@@ -543,19 +543,22 @@ impl Inventory {
     }
 
     /// Put an existing host directly into an existing group (`all`/`ungrouped` are implicit).
+    /// Membership is looked up in the host's own (short) group list, which this function
+    /// keeps in step with the group's host list: scanning the group's list instead made
+    /// loading a large group quadratic (100,000 hosts in one group took minutes).
     pub(crate) fn put_host_in_group(&mut self, host: &str, group: &str) {
-        if group == "all" || group == "ungrouped" {
+        if group == "all" || group == "ungrouped" || !self.groups.contains_key(group) {
             return;
         }
-        if let Some(g) = self.groups.get_mut(group)
-            && !g.hosts.iter().any(|h| h == host)
-        {
-            g.hosts.push(host.to_string());
+        let Some(h) = self.hosts.get_mut(host) else {
+            return;
+        };
+        if h.groups.iter().any(|g| g == group) {
+            return;
         }
-        if let Some(h) = self.hosts.get_mut(host)
-            && !h.groups.iter().any(|g| g == group)
-        {
-            h.groups.push(group.to_string());
+        h.groups.push(group.to_string());
+        if let Some(g) = self.groups.get_mut(group) {
+            g.hosts.push(host.to_string());
         }
     }
 
@@ -724,6 +727,18 @@ mod tests {
         assert_eq!(g["db"], Vec::<String>::new());
         assert_eq!(i.group_names("w1"), ["web"]);
         assert_eq!(i.group_names("lonely"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_host_named_twice_in_a_group_is_in_it_once() {
+        // Membership is checked on the host's side (put_host_in_group): the group's list
+        // and the host's list stay in step, in first-seen order.
+        let i = inv("[web]\na\nb\na\n[db]\nb\n[web]\nb\nc\n");
+        assert_eq!(i.group("web").unwrap().hosts, ["a", "b", "c"]);
+        assert_eq!(i.group("db").unwrap().hosts, ["b"]);
+        assert_eq!(i.hosts.get("b").unwrap().groups, ["web", "db"]);
+        assert_eq!(i.select("web:&db").unwrap(), ["b"]);
+        assert_eq!(i.select("all:!web").unwrap(), Vec::<String>::new());
     }
 
     #[test]

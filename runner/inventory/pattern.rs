@@ -46,7 +46,7 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, PatternErro
     }
     let ctx = Ctx {
         inv,
-        groups: inv.groups_var(),
+        groups: std::cell::OnceCell::new(),
     };
     let mut selected: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -133,10 +133,15 @@ fn is_ipv6(s: &str) -> bool {
 
 struct Ctx<'a> {
     inv: &'a Inventory,
-    groups: IndexMap<String, Vec<String>>,
+    /// Every group's hosts, worked out on first use (`all` and host names need none).
+    groups: std::cell::OnceCell<IndexMap<String, Vec<String>>>,
 }
 
 impl Ctx<'_> {
+    fn groups(&self) -> &IndexMap<String, Vec<String>> {
+        self.groups.get_or_init(|| self.inv.groups_var())
+    }
+
     /// The hosts one term (without its `&`/`!`) names.
     fn match_term(&self, term: &str) -> Result<Vec<String>, PatternError> {
         if self.inv.hosts.contains_key(term) {
@@ -157,7 +162,7 @@ impl Ctx<'_> {
         let matcher = Matcher::new(base)?;
         let mut out: Vec<String> = Vec::new();
         let mut matched_group = false;
-        for (g, hosts) in &self.groups {
+        for (g, hosts) in self.groups() {
             if matcher.matches(g) {
                 matched_group = true;
                 out.extend(hosts.iter().cloned());

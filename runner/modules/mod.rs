@@ -304,7 +304,9 @@ impl Registry {
                 },
             ));
         };
-        check_params(m.name(), &m.spec(), args, args_loc)
+        check_params(m.name(), &m.spec(), args, args_loc)?;
+        crate::playbook::numeric::check_module_seconds(m.name(), args, true)
+            .map_err(|e| Error::invalid(args_loc, e))
     }
 }
 

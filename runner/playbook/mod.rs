@@ -8,6 +8,7 @@
 //! Dynamic includes stay as [`task::TaskNode::Include`] and are loaded per host at run time
 //! through the same [`Loader`].
 
+pub mod numeric;
 pub mod role;
 pub mod task;
 
@@ -422,19 +423,8 @@ fn parse_play(
                 }
             }
             "max_fail_percentage" => {
-                max_fail_percentage = Some(match &v.kind {
-                    Kind::Int(i) => *i as f64,
-                    Kind::Float(f) => *f,
-                    Kind::Str(s) => s.trim_end_matches('%').parse().map_err(|_| {
-                        Error::invalid(&v.loc, "`max_fail_percentage` must be a number")
-                    })?,
-                    _ => {
-                        return Err(Error::invalid(
-                            &v.loc,
-                            "`max_fail_percentage` must be a number",
-                        ));
-                    }
-                })
+                max_fail_percentage =
+                    Some(numeric::percent(&v.to_value()).map_err(|e| Error::invalid(&v.loc, e))?)
             }
             "force_handlers" => {
                 force_handlers = matches!(bool_value(v, "force_handlers")?, Value::Bool(true))
@@ -472,7 +462,9 @@ fn parse_play(
                 crate::modules::setup::resolve_subsets(&gather_subset)
                     .map_err(|e| Error::invalid(&v.loc, e))?;
             }
-            "gather_timeout" => gather_timeout = Some(v.to_value()),
+            "gather_timeout" => {
+                gather_timeout = Some(numeric::check_literal(v, numeric::Numeric::GatherTimeout)?)
+            }
             "fact_path" | "order" => {}
             other if task::is_inherited_keyword(other) && other != "vars" => {
                 kw_entries.push((other.to_string(), *v))
@@ -643,7 +635,7 @@ fn parse_serial(v: &Node) -> Result<Vec<Serial>> {
                 .trim()
                 .parse::<f64>()
                 .ok()
-                .filter(|p| *p > 0.0)
+                .filter(|p| p.is_finite() && *p > 0.0)
                 .map(Serial::Percent)
                 .ok_or_else(|| Error::invalid(&n.loc, format!("bad serial percentage {s:?}"))),
             Kind::Str(s) => s
@@ -728,6 +720,7 @@ impl<'a> PlayLoad<'a> {
                 role: None,
                 include_params: IndexMap::new(),
                 chain: chain.clone(),
+                include_depth: inherit.include_depth,
             };
             out.extend(self.load_role(&dep, &dep_inherit, "main", &dep.loc)?);
         }
@@ -759,6 +752,7 @@ impl<'a> PlayLoad<'a> {
             role: Some(inst.clone()),
             include_params: inherit.include_params.clone(),
             chain,
+            include_depth: inherit.include_depth,
         };
         let tasks_dir = path.join("tasks");
         if let Some(f) = role::role_file(&path, "tasks", tasks_from) {

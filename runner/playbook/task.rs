@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Loc, Result};
 use crate::yaml::{Kind, Node};
 
+use super::numeric::{Numeric, check_literal};
 use super::role::RoleInstance;
 
 /// Keywords a task, block, or include can carry that are inherited by the tasks inside.
@@ -64,8 +65,8 @@ pub struct LoopControl {
     pub index_var: Option<String>,
     /// Template shown instead of the item.
     pub label: Option<Value>,
-    /// Seconds to pause between items.
-    pub pause: Option<f64>,
+    /// Pause between items.
+    pub pause: Option<std::time::Duration>,
     /// Expose `ansible_loop`.
     pub extended: bool,
 }
@@ -191,6 +192,8 @@ pub struct Include {
     pub base_dir: PathBuf,
     /// `include_role` rather than `include_tasks`.
     pub is_role: bool,
+    /// How many dynamic includes lead to this one (0 in the playbook itself).
+    pub depth: usize,
 }
 
 /// One entry of a task list.
@@ -215,6 +218,8 @@ pub struct Inherit {
     pub include_params: IndexMap<String, Value>,
     /// Import chain, for cycle detection.
     pub chain: Vec<PathBuf>,
+    /// How many dynamic includes (`include_tasks`, `include_role`) lead here.
+    pub include_depth: usize,
 }
 
 /// Things the task parser needs from the loader: resolving imports and checking modules.
@@ -449,26 +454,6 @@ fn bool_keyword(v: &Node, what: &str) -> Result<Value> {
     }
 }
 
-/// A keyword that must be a whole number (`throttle`): an integer, a string of digits, or a
-/// template that renders to one when the task runs.
-fn int_keyword(v: &Node, what: &str) -> Result<Value> {
-    match &v.kind {
-        Kind::Int(i) if *i >= 0 => Ok(Value::from(*i)),
-        Kind::Str(s) if is_templated(s) => Ok(Value::String(s.clone())),
-        Kind::Str(s) if s.trim().parse::<u64>().is_ok() => Ok(Value::String(s.clone())),
-        _ => Err(Error::invalid(
-            &v.loc,
-            format!(
-                "`{what}` must be a whole number of hosts, found {}",
-                match &v.kind {
-                    Kind::Str(s) => format!("the string {s:?}"),
-                    _ => v.type_name().to_string(),
-                }
-            ),
-        )),
-    }
-}
-
 /// A keyword that must be a string (a user name, a host).
 fn string_keyword(v: &Node, what: &str) -> Result<Value> {
     match &v.kind {
@@ -649,8 +634,8 @@ fn set_keyword(kw: &mut Keywords, key: &str, v: &Node) -> Result<()> {
         "delegate_to" => kw.delegate_to = Some(string_keyword(v, key)?),
         "run_once" => kw.run_once = Some(bool_keyword(v, key)?),
         "any_errors_fatal" => kw.any_errors_fatal = Some(bool_keyword(v, key)?),
-        "throttle" => kw.throttle = Some(int_keyword(v, key)?),
-        "timeout" => kw.timeout = Some(v.to_value()),
+        "throttle" => kw.throttle = Some(check_literal(v, Numeric::Throttle)?),
+        "timeout" => kw.timeout = Some(check_literal(v, Numeric::Timeout)?),
         "remote_user" => kw.remote_user = Some(string_keyword(v, key)?),
         "connection" => kw.connection = Some(string_keyword(v, key)?),
         // Accepted for compatibility; they change nothing in windlass.
@@ -818,9 +803,11 @@ fn parse_task(
             "changed_when" => changed_when = Some(conditions(v, "changed_when")?),
             "failed_when" => failed_when = Some(conditions(v, "failed_when")?),
             "until" => until = Some(conditions(v, "until")?),
-            "retries" => retries = Some(v.to_value()),
-            "delay" => delay = Some(v.to_value()),
-            "async" | "poll" | "delegate_facts" => {}
+            "retries" => retries = Some(check_literal(v, Numeric::Retries)?),
+            "delay" => delay = Some(check_literal(v, Numeric::Delay)?),
+            "async" => drop(check_literal(v, Numeric::Async)?),
+            "poll" => drop(check_literal(v, Numeric::Poll)?),
+            "delegate_facts" => {}
             "action" | "local_action" => {
                 let (a, args) = parse_action_string(v)?;
                 if let Some((prev, _, _)) = &action {
@@ -934,6 +921,7 @@ fn parse_task(
             task,
             base_dir: base.to_path_buf(),
             is_role,
+            depth: inherit.include_depth,
         }))]);
     }
     cx.check_module(&action, &task.args, &action_loc, &task.args_loc)?;
@@ -986,8 +974,10 @@ fn parse_loop_control(v: &Node) -> Result<LoopControl> {
             "label" => lc.label = Some(val.to_value()),
             "pause" => {
                 lc.pause = match &val.kind {
-                    Kind::Int(i) => Some(*i as f64),
-                    Kind::Float(f) => Some(*f),
+                    Kind::Int(_) | Kind::Float(_) => Some(
+                        super::numeric::pause(&val.to_value())
+                            .map_err(|e| Error::invalid(&val.loc, e))?,
+                    ),
                     _ => {
                         return Err(Error::invalid(
                             &val.loc,

@@ -11,6 +11,7 @@ mod convert;
 mod filters;
 mod ipaddr;
 mod jinja_tests;
+mod limits;
 mod lookups;
 mod mapvars;
 mod yamlout;
@@ -26,6 +27,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 
+pub use limits::{Limits, limits, set_limits};
 pub use mapvars::MapVars;
 
 use context::Ctx;
@@ -423,14 +425,22 @@ impl Templar {
         key.push(INLINE);
         key.push(kind);
         key.push_str(src);
-        match render_with(&envs.0, &key, kind, ctx) {
+        match limits::scoped(|| render_with(&envs.0, &key, kind, ctx)) {
+            Ok(r) if r.0.len() as u64 > limits::limits().max_output => Err(with_file(
+                TemplateError::new(limits::too_large()),
+                file_name,
+            )),
             Ok(r) => Ok(r),
+            Err(e) if e.kind() == ErrorKind::OutOfFuel => Err(with_file(
+                TemplateError::new(limits::out_of_fuel()),
+                file_name,
+            )),
             Err(e) => {
                 // Ansible's undefined chains (`foo.bar` is undefined when `foo` is), so a
                 // guarded lookup on an undefined value is fine there: retry such templates
                 // with chaining on (printing an undefined value still fails).
                 if e.kind() == ErrorKind::UndefinedError && guards_undefined(src) {
-                    if let Ok(r) = render_with(&envs.1, &key, kind, ctx) {
+                    if let Ok(r) = limits::scoped(|| render_with(&envs.1, &key, kind, ctx)) {
                         return Ok(r);
                     }
                 }
@@ -438,6 +448,14 @@ impl Templar {
             }
         }
     }
+}
+
+/// Name the template file, when there is one, in a limit's error.
+fn with_file(mut e: TemplateError, file_name: Option<&str>) -> TemplateError {
+    if let Some(f) = file_name {
+        e.message = format!("{f}: {}", e.message);
+    }
+    e
 }
 
 fn render_with(
@@ -514,6 +532,7 @@ fn strip_fqcn(src: &str) -> std::borrow::Cow<'_, str> {
 
 fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(limits::limits().fuel));
     env.set_undefined_behavior(undefined);
     env.set_debug(true);
     env.set_auto_escape_callback(|_| AutoEscape::None);
@@ -544,10 +563,12 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
             return Ok(());
         }
         if let Some(s) = value.as_str() {
+            limits::count(s.len())?;
             return out.write_str(s).map_err(minijinja::Error::from);
         }
-        out.write_str(&convert::py_str(value))
-            .map_err(minijinja::Error::from)
+        let s = convert::py_str(value);
+        limits::count(s.len())?;
+        out.write_str(&s).map_err(minijinja::Error::from)
     });
     env.set_path_join_callback(|name, _parent| {
         if name.starts_with(INLINE) || std::path::Path::new(name).is_absolute() {

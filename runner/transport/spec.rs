@@ -234,7 +234,8 @@ fn parse_seconds(v: &Value) -> Option<Duration> {
         Value::String(s) => s.trim().parse::<f64>().ok()?,
         _ => return None,
     };
-    (f.is_finite() && f >= 0.0).then(|| Duration::from_secs_f64(f))
+    // None for what no Duration holds (negative, NaN, infinite, too large): no panic.
+    Duration::try_from_secs_f64(f).ok()
 }
 
 /// Ansible's boolean reading: true/false, yes/no, on/off, 1/0, any case.
@@ -284,6 +285,23 @@ mod tests {
 
     fn vars(v: Value) -> IndexMap<String, Value> {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_timeout_no_duration_holds_is_ignored_not_a_panic() {
+        for v in [
+            json!(1e20),
+            json!(-1),
+            json!("inf"),
+            json!("nan"),
+            json!("1e309"),
+        ] {
+            assert_eq!(parse_seconds(&v), None, "{v}");
+        }
+        assert_eq!(
+            parse_seconds(&json!(2.5)),
+            Some(Duration::from_millis(2500))
+        );
     }
 
     #[test]
