@@ -210,7 +210,9 @@ fn tree_on_host(dir: &str) -> BTreeMap<String, String> {
 /// What the tree under base must hold after either run (`run` 1 or 2, for the backup).
 fn expected(base: &str, run: u8, backup_name: Option<&str>) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    for d in ["c", "d", "t", "f", "dirs", "l", "e", "b", "r", "i", "bk", "u"] {
+    for d in [
+        "c", "d", "t", "f", "dirs", "l", "e", "b", "r", "i", "bk", "u",
+    ] {
         m.insert(d.to_string(), "d".to_string());
     }
     for (i, n) in names().iter().enumerate() {
@@ -362,14 +364,20 @@ fn two_runs(
                     status: windlass::event::Status::Changed,
                     result,
                     ..
-                } => Some(format!("{task}: {}", serde_json::Value::Object(result.clone()))),
+                } => Some(format!(
+                    "{task}: {}",
+                    serde_json::Value::Object(result.clone())
+                )),
                 _ => None,
             })
             .collect();
         let changed: u32 = st.values().map(|s| s.changed).sum();
         if run == 2 {
             // Only the backup task (new content on purpose) changes.
-            assert_eq!(changed, 1, "the second run changed more than the backup: {changed_tasks:#?}");
+            assert_eq!(
+                changed, 1,
+                "the second run changed more than the backup: {changed_tasks:#?}"
+            );
         }
     }
 }
