@@ -52,7 +52,7 @@ impl Transport for RecordingHost {
         let line = cmd.to_shell();
         let stdout = if line.contains("d=/etc/demo.conf; p=") {
             // The copy's probe: the file does not exist yet.
-            b"path=/etc/demo.conf\nkind=absent\n".to_vec()
+            b"kind=absent\0".to_vec()
         } else {
             Vec::new()
         };

@@ -4,7 +4,8 @@
 //! The names carry newlines, CRs, tabs, `key=value` lines that once forged probe fields
 //! (`x\npath=victim` redirected a copy, `x\nkind=file\nchecksum=…` skipped it), `@@section`
 //! lines, marker lookalikes (`--windlass-content--`, `WLPROBE…`), a leading `-`, and 255
-//! bytes. Each module works on `<base>/<dir>/<name>`; afterwards the tree under `<base>` must
+//! bytes. `unarchive` (a `dest` directory) is covered too; `get_url` is not (the test hosts
+//! have no network to download from). Each module works on `<base>/<dir>/<name>`; afterwards the tree under `<base>` must
 //! hold exactly the expected entries with the expected contents (no file elsewhere, the
 //! victim untouched), the registered facts must be right (asserted in the playbook), and a
 //! second run must change nothing. A NUL byte (from a variable) fails the task. Invalid UTF-8 cannot be tested here: playbooks, variables
@@ -53,7 +54,7 @@ const PLAYBOOK: &str = r#"
   tasks:
     - name: dirs
       file: {path: "{{ base }}/{{ item }}", state: directory}
-      loop: [c, d, t, f, dirs, l, e, b, r, i, bk]
+      loop: [c, d, t, f, dirs, l, e, b, r, i, bk, u]
     - name: copy content
       copy: {content: "hello\n", dest: "{{ base }}/c/{{ item }}"}
       loop: "{{ names }}"
@@ -156,6 +157,12 @@ const PLAYBOOK: &str = r#"
     - name: ini_file
       ini_file: {path: "{{ base }}/i/{{ item }}", section: s, option: o, value: v}
       loop: "{{ names }}"
+    - name: unarchive dest directories
+      file: {path: "{{ base }}/u/{{ item }}", state: directory}
+      loop: "{{ names }}"
+    - name: unarchive
+      unarchive: {src: a.tar, dest: "{{ base }}/u/{{ item }}"}
+      loop: "{{ names }}"
     - name: a backup of a hostile name
       copy: {content: "{{ 'v2' if run == 2 else 'v1' }}\n", dest: "{{ base }}/bk/{{ names[4] }}", backup: true}
       register: bk
@@ -203,7 +210,9 @@ fn tree_on_host(dir: &str) -> BTreeMap<String, String> {
 /// What the tree under base must hold after either run (`run` 1 or 2, for the backup).
 fn expected(base: &str, run: u8, backup_name: Option<&str>) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    for d in ["c", "d", "t", "f", "dirs", "l", "e", "b", "r", "i", "bk"] {
+    for d in [
+        "c", "d", "t", "f", "dirs", "l", "e", "b", "r", "i", "bk", "u",
+    ] {
         m.insert(d.to_string(), "d".to_string());
     }
     for (i, n) in names().iter().enumerate() {
@@ -221,6 +230,8 @@ fn expected(base: &str, run: u8, backup_name: Option<&str>) -> BTreeMap<String, 
         );
         put("r", "f:x=2\n".into());
         put("i", "f:[s]\no = v\n".into());
+        put("u", "d".into());
+        m.insert(format!("u/{n}/member"), "f:m\n".into());
     }
     let n4 = &names()[4];
     m.insert(format!("bk/{n4}"), format!("f:v{run}"));
@@ -254,6 +265,16 @@ fn project(base: &str, ldir: &Path, run: u8) -> Project {
     let p = Project::new();
     p.file("site.yml", PLAYBOOK);
     p.file("templates/t.j2", "name={{ item }}\n");
+    let member = p.file("tar/member", "m\n");
+    std::fs::create_dir_all(p.path().join("files")).unwrap();
+    let tar = std::process::Command::new("tar")
+        .args(["--mtime=@1700000000", "-cf"])
+        .arg(p.path().join("files/a.tar"))
+        .arg("-C")
+        .arg(member.parent().unwrap())
+        .arg("member")
+        .status();
+    assert!(tar.expect("tar").success());
     let srcdir = p.path().join("src");
     std::fs::create_dir_all(&srcdir).unwrap();
     for (i, n) in names().iter().enumerate() {
@@ -335,10 +356,28 @@ fn two_runs(
                 .unwrap_or_else(|e| panic!("fetched {n:?}: {e}"));
             assert_eq!(f, "hello\n");
         }
+        let changed_tasks: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e {
+                windlass::event::Event::HostResult {
+                    task,
+                    status: windlass::event::Status::Changed,
+                    result,
+                    ..
+                } => Some(format!(
+                    "{task}: {}",
+                    serde_json::Value::Object(result.clone())
+                )),
+                _ => None,
+            })
+            .collect();
         let changed: u32 = st.values().map(|s| s.changed).sum();
         if run == 2 {
             // Only the backup task (new content on purpose) changes.
-            assert_eq!(changed, 1, "the second run changed more than the backup");
+            assert_eq!(
+                changed, 1,
+                "the second run changed more than the backup: {changed_tasks:#?}"
+            );
         }
     }
 }

@@ -178,8 +178,12 @@ pub fn probe_path(path: &str, o: StatOpts<'_>) -> RemoteCommand {
 }
 
 /// A path parameter the host can be given: no NUL byte (no shell, argument or file name
-/// can hold one, so it would be cut short on the way). Ansible fails the same way
-/// ("embedded null byte"). `what` names the parameter.
+/// can hold one, so it would be cut short on the way). Ansible fails such a task too:
+/// its modules hand the path to Python's `os` functions, which raise "embedded null byte"
+/// (ansible-core 2.19, `file: path="/x\0y"` on the local connection: "Module failed:
+/// embedded null byte"). Any other byte is part of the name, a newline included: the
+/// same ansible-core's `copy` to `dest: "/x/a\nb"` writes a file named `a\nb`.
+/// `what` names the parameter.
 pub fn check_path(what: &str, path: &str) -> Result<(), String> {
     if path.contains('\0') {
         return Err(format!("{what} contains a NUL byte: {:?}", path));
