@@ -464,6 +464,21 @@ mod tests {
         insta::assert_yaml_snapshot!(plan_of(&AptKey, &p, &facts));
     }
 
+    /// A keyring path (a variable) with newlines and header-like lines: the real probe
+    /// still sends that file, and the plan finds the key in it by the path it sent.
+    #[test]
+    fn keyring_path_with_header_lines_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = dir.path().join("k\n@@end\n@@file x.gpg");
+        std::fs::write(&k, test_key()).unwrap();
+        let p: AptKeyParams =
+            params(json!({"data": armored(&test_key()), "keyring": k.display().to_string()}));
+        let probe = AptKey.probe(&p).unwrap().unwrap();
+        let out = crate::transport::local::LocalTransport::exec_blocking(&probe);
+        let plan = AptKey.plan(&p, Some(&out), PlanCtx::default()).unwrap();
+        assert!(!plan.is_change(), "the key is in that keyring: {plan:?}");
+    }
+
     /// Real keyrings on this machine against gpg's own fingerprints (skipped without gpg).
     #[test]
     fn fingerprints_agree_with_gpg() {

@@ -5,7 +5,9 @@
 //! probe runs `tar --diff` (`-d -v`) of the archive against `dest` and the plan extracts
 //! only when a member is missing or differs in size, content, type, link target or (for
 //! files) modification time. Mode/uid/gid differences do not count. zip archives (when
-//! the host has `unzip`) are compared by member presence only. A controller-side archive
+//! the host has `unzip`) are compared by member presence only, and extracted whenever a
+//! member name holds a newline (`unzip` lists one name a line, so such a listing cannot
+//! be trusted). A controller-side archive
 //! (`remote_src: no`) is streamed on stdin to the probe, and again to the extraction, each
 //! time into a per-command scratch directory under `remote_tmp` that is removed when the
 //! command ends.
@@ -189,8 +191,12 @@ impl Planned for Unarchive {
                 "tar -C \"$dst\" -d -v {} -f \"$a\" 2>&1; rc=$?\n",
                 tar_flags(f, &p.extra_opts)
             )),
+            // unzip lists one name a line, so a member name holding a newline reads as
+            // several: when the lines outnumber the members unzip counts, the listing
+            // cannot be trusted and the archive is extracted.
             Format::Zip => s.push_str(
-                "unzip -Z1 \"$a\" | while IFS= read -r f; do printf '%s\\n' \"$f\"; [ -e \"$dst/$f\" ] || printf '%s: Warning: Cannot stat: No such file or directory\\n' \"$f\"; done; rc=0\n",
+                "unzip -Z1 \"$a\" | { c=0; while IFS= read -r f; do c=$((c+1)); printf '%s\\n' \"$f\"; [ -e \"$dst/$f\" ] || printf '%s: Warning: Cannot stat: No such file or directory\\n' \"$f\"; done; \
+                 t=$(unzip -Zt \"$a\" 2>/dev/null); [ \"$c\" = \"${t%% *}\" ] || printf '%s\\n' '?: Warning: Cannot stat: No such file or directory'; }; rc=0\n",
             ),
         }
         s.push_str(&format!("{}printf '%s' \"$rc\"\n", header("rc")));
@@ -394,7 +400,8 @@ mod tests {
         let unzip = bin.join("unzip");
         std::fs::write(
             &unzip,
-            "#!/bin/sh\nprintf '%s\\n' 'ok.txt' '@@rc 0' 'a\\cb.txt' '@@diff'\n",
+            "#!/bin/sh\ncase \"$1\" in -Zt) echo \"${WL_COUNT:-4} files, 0 bytes\";; \
+             *) printf '%s\\n' 'ok.txt' '@@rc 0' 'a\\cb.txt' '@@diff';; esac\n",
         )
         .unwrap();
         std::fs::set_permissions(&unzip, std::os::unix::fs::PermissionsExt::from_mode(0o755))
@@ -426,6 +433,25 @@ mod tests {
                 "a\\cb.txt: Warning: Cannot stat: No such file or directory",
                 "@@diff: Warning: Cannot stat: No such file or directory"
             ])
+        );
+        // A name with a newline lists as two lines, both present in dest here: unzip
+        // counts fewer members than lines, so the archive is extracted all the same.
+        std::fs::write(dest.join("a\\cb.txt"), "").unwrap();
+        std::fs::write(dest.join("@@diff"), "").unwrap();
+        let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
+        assert!(
+            !Unarchive
+                .plan(&p, Some(&out), PlanCtx::default())
+                .unwrap()
+                .is_change()
+        );
+        cmd.env.push(("WL_COUNT".into(), "3".into()));
+        let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
+        assert!(
+            Unarchive
+                .plan(&p, Some(&out), PlanCtx::default())
+                .unwrap()
+                .is_change()
         );
     }
 }
