@@ -42,6 +42,18 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind a probe's `kind` record names (`None`: not one of the probe's words).
+    pub fn from_reply(v: &[u8]) -> Option<Kind> {
+        Some(match v {
+            b"file" => Kind::File,
+            b"directory" => Kind::Directory,
+            b"link" => Kind::Link,
+            b"other" => Kind::Other,
+            b"absent" => Kind::Absent,
+            _ => return None,
+        })
+    }
+
     /// Ansible's name for the state (`file`, `directory`, `link`, `absent`).
     pub fn state(self) -> &'static str {
         match self {
@@ -203,12 +215,7 @@ pub fn parse_facts(path: &str, out: &ExecOutput) -> Result<FileFacts, String> {
     }
     let r = reply::parse(&out.stdout)?;
     let kind = match r.one("kind")? {
-        Some(b"file") => Kind::File,
-        Some(b"directory") => Kind::Directory,
-        Some(b"link") => Kind::Link,
-        Some(b"other") => Kind::Other,
-        Some(b"absent") => Kind::Absent,
-        Some(v) => return Err(reply::unexpected("an unknown kind", v)),
+        Some(v) => Kind::from_reply(v).ok_or_else(|| reply::unexpected("an unknown kind", v))?,
         None => return Err(reply::unexpected("no kind", &out.stdout)),
     };
     let mut f = FileFacts {

@@ -109,11 +109,9 @@ fn parse(out: &ExecOutput) -> Result<(Kind, bool, Option<Vec<u8>>), String> {
         ));
     }
     let r = reply::parse(&out.stdout)?;
-    let kind = match r.one("kind")? {
-        Some(b"file") => Kind::File,
-        Some(b"directory") => Kind::Directory,
-        Some(b"other") => Kind::Other,
-        Some(b"absent") => Kind::Absent,
+    // The probe follows links, so it never names one.
+    let kind = match r.one("kind")?.and_then(Kind::from_reply) {
+        Some(k) if k != Kind::Link => k,
         _ => return Err(reply::unexpected("no kind", &out.stdout)),
     };
     let unreadable = r.flag("unreadable")?;
