@@ -4,22 +4,11 @@
 //! own, below the limit, still runs.
 
 use std::path::Path;
-use std::process::Command;
+
+mod common;
 
 fn run(dir: &Path) -> (i32, String) {
-    std::fs::write(dir.join("hosts"), "h1 ansible_connection=local\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_windlass"))
-        .args(["run", "site.yml", "-i", "hosts", "--state-dir", "state"])
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), all)
+    common::run_site(dir, &[])
 }
 
 fn write(dir: &Path, path: &str, text: &str) {

@@ -4,27 +4,9 @@
 //! line, instead of growing without end. The defaults leave real content alone: a template
 //! file of several MB renders.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn run(dir: &Path, env: &[(&str, &str)]) -> (i32, String) {
-    std::fs::write(dir.join("hosts"), "h1 ansible_connection=local\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_windlass"))
-        .args(["run", "site.yml", "-i", "hosts", "--state-dir", "state"])
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("WINDLASS_CONFIG")
-        .env_remove("ANSIBLE_CONFIG")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), all)
-}
+use common::run_site as run;
 
 #[test]
 fn output_past_template_max_output_fails_the_task() {

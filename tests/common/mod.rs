@@ -281,3 +281,29 @@ pub fn spawn_on_host(i: usize, cmd: &str) -> std::process::Child {
 pub fn stats(report: &RunReport) -> std::collections::HashMap<String, windlass::event::HostStats> {
     report.stats.iter().cloned().collect()
 }
+
+/// Run the windlass binary in `dir` on `site.yml` with a one-host local inventory and a
+/// state dir of its own, the environment's ANSIBLE_/WINDLASS_ settings removed (plus
+/// `env`): its exit code and its stdout and stderr together.
+pub fn run_site(dir: &Path, env: &[(&str, &str)]) -> (i32, String) {
+    std::fs::write(dir.join("hosts"), "h1 ansible_connection=local\n").unwrap();
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ANSIBLE_") || k.starts_with("WINDLASS_") {
+            c.env_remove(k);
+        }
+    }
+    let out = c
+        .args(["run", "site.yml", "-i", "hosts", "--state-dir", "state"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), all)
+}
