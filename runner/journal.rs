@@ -2,7 +2,7 @@
 //!
 //! Why this module exists: a cluster bootstrap that dies halfway must be safe to re-run
 //! and quick to finish. After every task the engine records, per host, which tasks
-//! completed (keyed by what the task is, see [`key`]), which handlers are still pending
+//! completed (keyed by what the task is, see the `key` module), which handlers are still pending
 //! (with the task that notified them), and the variables tasks set (`register`,
 //! `set_fact`). `windlass run --resume` reads it back: completed tasks are not run again,
 //! the variables are restored, and pending handlers are notified again where their task
