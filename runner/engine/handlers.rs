@@ -6,8 +6,9 @@
 //! `_process_pending_results`; `lib/ansible/executor/play_iterator.py`: the `HANDLERS`
 //! state):
 //!
-//! - a notification names one handler (the last defined with that name, plain or as
-//!   `role : name`) and every handler that `listen`s to it;
+//! - a notification names one handler (plain or as `role : name`: the first of that name
+//!   in the last block that has one, so a play's handler beats a role's of the same name)
+//!   and every handler that `listen`s to it;
 //! - notifications made by tasks are kept as names and resolved at the flush (so handlers
 //!   that `include_role` brings later still count); at the flush each notified handler
 //!   runs once, in definition order, for the hosts that notified it;
@@ -24,27 +25,59 @@ use crate::template::Vars;
 use super::Engine;
 use super::walk::PlayCx;
 
+/// The play's handlers, flattened, with the number of the block each one is in.
+#[derive(Default)]
+struct Handlers {
+    nodes: Vec<TaskNode>,
+    group: Vec<usize>,
+}
+
 impl Engine {
     /// The play's handlers in definition order: its own (roles' first) and those that
     /// `include_role` added since the play started.
     /// A `block:` among handlers stands for the handlers in it (Ansible's handler list is
-    /// `[h for b in play.handlers for h in b.block]`).
-    fn handler_list(&self, cx: &PlayCx<'_>) -> Vec<TaskNode> {
-        fn flatten(nodes: &[TaskNode], out: &mut Vec<TaskNode>) {
+    /// `[h for b in play.handlers for h in b.block]`). Each handler comes with its block's
+    /// number: Ansible groups consecutive handlers of one source (the play's section, one
+    /// role) in one implicit block, and an explicit `block:` is a block of its own.
+    fn handler_list(&self, cx: &PlayCx<'_>) -> Handlers {
+        fn role_of(n: &TaskNode) -> Option<&std::path::Path> {
+            match n {
+                TaskNode::Task(t) => t.role.as_ref().map(|r| r.path.as_path()),
+                TaskNode::Include(i) => i.task.role.as_ref().map(|r| r.path.as_path()),
+                TaskNode::Block(_) => None,
+            }
+        }
+        fn flatten(nodes: &[TaskNode], group: usize, out: &mut Handlers) {
             for n in nodes {
                 match n {
-                    TaskNode::Block(b) => flatten(&b.block, out),
-                    other => out.push(other.clone()),
+                    TaskNode::Block(b) => flatten(&b.block, group, out),
+                    other => {
+                        out.nodes.push(other.clone());
+                        out.group.push(group);
+                    }
                 }
             }
         }
-        let mut handlers = Vec::new();
-        flatten(&cx.play.handlers, &mut handlers);
-        flatten(
-            &self.extra_handlers.lock().expect("handlers lock"),
-            &mut handlers,
-        );
-        handlers
+        let mut out = Handlers::default();
+        let extra = self.extra_handlers.lock().expect("handlers lock").clone();
+        let mut group = 0;
+        let mut prev: Option<&TaskNode> = None;
+        for n in cx.play.handlers.iter().chain(extra.iter()) {
+            let new_block = match prev {
+                None => false,
+                Some(p) => {
+                    matches!(n, TaskNode::Block(_))
+                        || matches!(p, TaskNode::Block(_))
+                        || role_of(p) != role_of(n)
+                }
+            };
+            if new_block {
+                group += 1;
+            }
+            flatten(std::slice::from_ref(n), group, &mut out);
+            prev = Some(n);
+        }
+        out
     }
 
     /// The names a handler answers to on `host` (its name templated with the host's
@@ -86,21 +119,26 @@ impl Engine {
     }
 
     /// The handlers (indices into `handlers`) that `notification` reaches on `host`: the
-    /// last one defined under that name, then every one listening to it (once per name).
+    /// one defined under that name (in the last block that has one; in a block, the
+    /// first), then every one listening to it (once per name).
     fn search_handlers(
         &self,
         cx: &PlayCx<'_>,
         host: &str,
-        handlers: &[TaskNode],
+        handlers: &Handlers,
         notification: &str,
     ) -> Vec<usize> {
         let names: Vec<(Vec<String>, Vec<String>)> = handlers
+            .nodes
             .iter()
             .map(|h| self.handler_names(cx, host, h))
             .collect();
         let mut out = Vec::new();
-        if let Some(i) = (0..handlers.len())
-            .rev()
+        // Blocks from the last, handlers of a block in order: the first match by name.
+        let mut order: Vec<usize> = (0..handlers.nodes.len()).collect();
+        order.sort_by_key(|i| (std::cmp::Reverse(handlers.group[*i]), *i));
+        if let Some(i) = order
+            .into_iter()
             .find(|i| names[*i].0.iter().any(|n| n == notification))
         {
             out.push(i);
@@ -126,7 +164,7 @@ impl Engine {
     /// Turn the notifications `hosts` made so far into notified handlers. Hosts that
     /// cannot run handlers now (failed without `force_handlers`, unreachable) keep theirs
     /// as names: the journal carries them to a resume.
-    fn resolve_notifications(&self, cx: &PlayCx<'_>, hosts: &[String], handlers: &[TaskNode]) {
+    fn resolve_notifications(&self, cx: &PlayCx<'_>, hosts: &[String], handlers: &Handlers) {
         let force = self.opts.force_handlers || cx.play.force_handlers;
         for host in hosts {
             let pending: Vec<String> = {
@@ -164,7 +202,7 @@ impl Engine {
             let handlers = self.handler_list(cx);
             self.resolve_notifications(cx, hosts, &handlers);
             let force = self.opts.force_handlers || cx.play.force_handlers;
-            for (i, node) in handlers.iter().enumerate() {
+            for (i, node) in handlers.nodes.iter().enumerate() {
                 let targets: Vec<String> = {
                     let mut states = self.states.lock().expect("states lock");
                     let mut out = Vec::new();
