@@ -276,7 +276,10 @@ impl Engine {
             }
         }
         match what.as_str() {
-            "flush_handlers" => self.flush_handlers(cx, hosts).await?,
+            "flush_handlers" => {
+                self.meta_skipped(t, hosts, &chosen);
+                self.flush_handlers(cx, &chosen).await?
+            }
             "end_play" | "end_batch" if !chosen.is_empty() => {
                 let mut states = self.states.lock().expect("states lock");
                 for h in hosts {
@@ -537,6 +540,28 @@ impl Engine {
             self.walk(cx, &nodes, &group).await?;
         }
         Ok(())
+    }
+
+    /// A per-host `meta` whose `when` is false on some hosts reports them skipped, without
+    /// counting it in the recap (Ansible's `_execute_meta` sends `v2_runner_on_skipped`
+    /// for a result the stats never see).
+    fn meta_skipped(&self, t: &Task, hosts: &[String], chosen: &[String]) {
+        for h in hosts.iter().filter(|h| !chosen.contains(h)) {
+            let mut result = serde_json::Map::new();
+            result.insert("changed".into(), Value::Bool(false));
+            result.insert("skipped".into(), Value::Bool(true));
+            self.emit(Event::HostResult {
+                host: h.clone(),
+                task: t.display_name(),
+                status: crate::event::Status::Skipped,
+                item: None,
+                result,
+                ignored: false,
+                delegated_to: None,
+                duration: std::time::Duration::ZERO,
+                diff: None,
+            });
+        }
     }
 
     /// Mark `host` failed on task `t` with `msg`, emitting the result.
