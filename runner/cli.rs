@@ -427,7 +427,11 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
     let extra_vars = parse_extra_vars(&a.extra_vars, &yaml)?;
     let roles_path = a.roles_path.clone();
     let registry = Arc::new(Registry::builtin());
-    let loader = Arc::new(Loader::new(registry, roles_path).with_yaml(yaml.clone()));
+    let loader = Arc::new(
+        Loader::new(registry, roles_path)
+            .with_yaml(yaml.clone())
+            .with_extra_vars(extra_vars.clone()),
+    );
     if !a.playbook.is_file() {
         return Err(Error::Usage(format!(
             "playbook {} not found",

@@ -194,7 +194,8 @@ impl Runner {
 
     /// Load and check everything without running: the playbook, as the engine would get it.
     pub fn load(&self) -> Result<Playbook> {
-        let loader = Loader::new(self.registry.clone(), self.roles_path.clone());
+        let loader = Loader::new(self.registry.clone(), self.roles_path.clone())
+            .with_extra_vars(self.extra_vars.clone());
         self.load_with(&loader)
     }
 
@@ -208,7 +209,8 @@ impl Runner {
 
     /// Run on the current tokio runtime.
     pub async fn run_async(mut self) -> Result<RunReport> {
-        let loader = Loader::new(self.registry.clone(), self.roles_path.clone());
+        let loader = Loader::new(self.registry.clone(), self.roles_path.clone())
+            .with_extra_vars(self.extra_vars.clone());
         let playbook = self.load_with(&loader)?;
         let mut inventory = self
             .inventory

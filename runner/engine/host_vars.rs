@@ -100,6 +100,24 @@ pub struct PlayScope {
     pub remaining: RwLock<Vec<String>>,
     /// `vars_files` per host (they may be templated per host).
     pub vars_files: RwLock<IndexMap<String, Layer>>,
+    /// Roles an `include_role` with `public: true` brought in: their vars and defaults
+    /// are seen by the rest of the play, as the play's own roles' are.
+    pub public_roles: RwLock<Vec<Arc<RoleInstance>>>,
+}
+
+impl PlayScope {
+    /// The value of `name` in the vars (`defaults: false`) or defaults of a public
+    /// included role, the latest included first.
+    fn public_role_var(&self, name: &str, defaults: bool) -> Option<Value> {
+        let roles = self.public_roles.read().ok()?;
+        roles.iter().rev().find_map(|r| {
+            if defaults {
+                r.defaults.get(name).cloned()
+            } else {
+                r.vars.get(name).cloned()
+            }
+        })
+    }
 }
 
 /// The variables one host sees for one task.
@@ -265,6 +283,9 @@ impl HostVars {
         if let Some(v) = self.role.as_ref().and_then(|r| r.vars.get(name)) {
             return Some(v.clone());
         }
+        if let Some(v) = self.play.public_role_var(name, false) {
+            return Some(v);
+        }
         if let Some(v) = self.play.role_vars.get(name) {
             return Some(v.clone());
         }
@@ -300,6 +321,9 @@ impl HostVars {
         }
         if let Some(v) = self.play.role_defaults.get(name) {
             return Some(v.clone());
+        }
+        if let Some(v) = self.play.public_role_var(name, true) {
+            return Some(v);
         }
         None
     }
@@ -346,6 +370,12 @@ impl Vars for HostVars {
             }
         }
         add(&self.play.role_vars);
+        if let Ok(roles) = self.play.public_roles.read() {
+            for r in roles.iter() {
+                add(&r.vars);
+                add(&r.defaults);
+            }
+        }
         if let Some(r) = &self.role {
             add(&r.vars);
             add(&r.params);

@@ -6,6 +6,7 @@
 //! on many hosts at once (bounded by `--forks`), and reports everything as events. A
 //! host's failure is an event; only bad options or bad input stop the run.
 
+mod handlers;
 pub mod host_vars;
 mod prefetch;
 mod resume;
@@ -119,6 +120,8 @@ pub(crate) struct HostState {
     /// How many blocks with a `rescue` the host is inside: a failure there may be rescued.
     pub rescuable: u32,
     pub notified: IndexSet<String>,
+    /// Handlers (indices into the play's handler list) notified and not run yet.
+    pub due: std::collections::BTreeSet<usize>,
 }
 
 /// One run of a playbook.
@@ -481,6 +484,7 @@ impl Engine {
             for h in &hosts {
                 if let Some(s) = states.get_mut(h) {
                     s.ended = false;
+                    s.due.clear();
                 }
             }
         }
@@ -504,6 +508,7 @@ impl Engine {
                 active: std::sync::RwLock::new(batch.clone()),
                 remaining: std::sync::RwLock::new(self.active_hosts(&hosts)),
                 vars_files: std::sync::RwLock::new(IndexMap::new()),
+                public_roles: std::sync::RwLock::new(Vec::new()),
             });
             self.load_vars_files(play, &scope, &batch)?;
             self.emit_load_warnings();
@@ -516,6 +521,7 @@ impl Engine {
                 play,
                 scope: scope.clone(),
                 batch: run.clone(),
+                handler: false,
             };
             if self.gather_facts_wanted(play, &scope, &batch)? {
                 self.gather_facts(&cx, &batch).await;
@@ -539,6 +545,7 @@ impl Engine {
                                 play: &play,
                                 scope,
                                 batch,
+                                handler: false,
                             };
                             let one = vec![h];
                             for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {

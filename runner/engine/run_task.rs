@@ -456,10 +456,15 @@ impl Engine {
             let items = match self.loop_items(t, &vars) {
                 Ok(items) => items,
                 Err(msg) => {
+                    let skipped = self.when_skips(t, &vars).ok().flatten();
+                    if skipped.is_some() {
+                        return Ok(self.finish(t, host, skipped, Map::new(), t0, no_log, None));
+                    }
                     return Ok(self.finish(t, host, None, fail_result(msg), t0, no_log, None));
                 }
             };
             let mut results = Vec::new();
+            let mut notify: Vec<String> = Vec::new();
             let mut any_changed = false;
             let mut any_failed = false;
             let mut all_skipped = !items.is_empty();
@@ -483,6 +488,11 @@ impl Engine {
                 }
                 let it0 = Instant::now();
                 let mut o = self.run_once_item(t, host, &ihv).await;
+                for n in self.render_notify(t, &ivars) {
+                    if !notify.contains(&n) {
+                        notify.push(n);
+                    }
+                }
                 let var = t
                     .loop_control
                     .loop_var
@@ -559,11 +569,46 @@ impl Engine {
                 result: agg,
                 ignored,
             };
-            return Ok(self.finish(t, host, Some(o), Map::new(), t0, no_log, Some(())));
+            let run = self.finish(t, host, Some(o), Map::new(), t0, no_log, Some(()));
+            self.note_notify(host, &run, notify);
+            return Ok(run);
         }
         self.prefetch_probes(scope, t, ahead, host).await;
         let o = self.run_once_item(t, host, &hv).await;
-        Ok(self.finish(t, host, Some(o), Map::new(), t0, no_log, None))
+        let run = self.finish(t, host, Some(o), Map::new(), t0, no_log, None);
+        self.note_notify(host, &run, self.render_notify(t, &vars));
+        Ok(run)
+    }
+
+    /// The task's `notify` names, templated with the host's (and the loop item's)
+    /// variables: Ansible templates `notify` per item before the result carries it
+    /// (`lib/ansible/executor/task_executor.py`, `_ansible_notify`). A name that does not
+    /// render stays as written.
+    fn render_notify(&self, t: &Task, vars: &Arc<dyn Vars>) -> Vec<String> {
+        t.notify
+            .iter()
+            .map(|n| {
+                if !crate::playbook::task::is_templated(n) {
+                    return n.clone();
+                }
+                match self.templar.render_str(n, vars, Some(&t.loc)) {
+                    Ok(Value::String(s)) => s,
+                    Ok(other) => other.to_string(),
+                    Err(_) => n.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// A changed task notifies its handlers on `host` (resolved at the next flush).
+    fn note_notify(&self, host: &str, run: &HostRun, names: Vec<String>) {
+        if !run.notified {
+            return;
+        }
+        let mut states = self.states.lock().expect("states lock");
+        if let Some(s) = states.get_mut(host) {
+            s.notified.extend(names);
+        }
     }
 
     /// Record an outcome: stats, register, facts, notify; emit unless `aggregated` (loops
@@ -599,6 +644,7 @@ impl Engine {
                 hidden.extend(f.keys().cloned());
             }
         }
+        let mut rescuing = false;
         {
             let mut states = self.states.lock().expect("states lock");
             let s = states.entry(host.to_string()).or_default();
@@ -617,17 +663,13 @@ impl Engine {
                     s.stats.failed += 1;
                     s.failed = true;
                     run.failed = true;
+                    rescuing = s.rescuable > 0;
                 }
                 Status::Unreachable if o.ignored => s.stats.skipped += 1,
                 Status::Unreachable => {
                     s.stats.unreachable = 1;
                     s.unreachable = true;
                     run.failed = true;
-                }
-            }
-            if o.status == Status::Changed {
-                for n in &t.notify {
-                    s.notified.insert(n.clone());
                 }
             }
         }
@@ -655,6 +697,18 @@ impl Engine {
                         }
                     }
                     run.facts = Some(Value::Object(f.clone()));
+                }
+                if rescuing {
+                    // A rescue (and what follows) sees what failed, as Ansible's
+                    // non-persistent facts (`lib/ansible/plugins/strategy/__init__.py`,
+                    // `ansible_failed_task`/`ansible_failed_result`).
+                    dynamic
+                        .set_facts
+                        .insert("ansible_failed_task".into(), failed_task(t));
+                    dynamic.set_facts.insert(
+                        "ansible_failed_result".into(),
+                        Value::Object(o.result.clone()),
+                    );
                 }
                 if let Some(name) = &t.register {
                     let mut r = o.result.clone();
@@ -757,23 +811,15 @@ impl Engine {
         Ok(args)
     }
 
-    async fn try_run_once_item(
-        self: &Arc<Self>,
-        t: &Task,
-        host: &str,
-        hv: &HostVars,
-    ) -> Result<Outcome, String> {
-        let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+    /// The skipped outcome when one of the task's `when` conditions is false.
+    fn when_skips(&self, t: &Task, vars: &Arc<dyn Vars>) -> Result<Option<Outcome>, String> {
         for c in &t.kw.when {
-            let ok = self
-                .templar
-                .eval_bool(c, &vars, Some(&t.loc))
-                .map_err(|e| {
-                    format!(
-                        "The conditional check '{c}' failed. The error was: {}",
-                        located(e)
-                    )
-                })?;
+            let ok = self.templar.eval_bool(c, vars, Some(&t.loc)).map_err(|e| {
+                format!(
+                    "The conditional check '{c}' failed. The error was: {}",
+                    located(e)
+                )
+            })?;
             if !ok {
                 let mut r = Map::new();
                 r.insert("changed".into(), Value::Bool(false));
@@ -783,12 +829,32 @@ impl Engine {
                     Value::String("Conditional result was False".into()),
                 );
                 r.insert("false_condition".into(), Value::String(c.clone()));
-                return Ok(Outcome {
+                return Ok(Some(Outcome {
                     status: Status::Skipped,
                     result: r,
                     ignored: false,
-                });
+                }));
             }
+        }
+        Ok(None)
+    }
+
+    /// Whether a task whose loop did not template is skipped by its `when` (evaluated
+    /// without the item): Ansible keeps the loop's error and raises it only if the
+    /// conditions hold (`_loop_eval_error` in `lib/ansible/executor/task_executor.py`).
+    pub(crate) fn skipped_despite_loop_error(&self, t: &Task, vars: &Arc<dyn Vars>) -> bool {
+        matches!(self.when_skips(t, vars), Ok(Some(_)))
+    }
+
+    async fn try_run_once_item(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        hv: &HostVars,
+    ) -> Result<Outcome, String> {
+        let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+        if let Some(skipped) = self.when_skips(t, &vars)? {
+            return Ok(skipped);
         }
         let action = t.action.as_str();
         if Registry::is_engine_action(action) {
@@ -1241,6 +1307,27 @@ impl Engine {
 /// Whether the journal masks anything the task set (its registered result, its facts):
 /// such a task is not recorded as finished, so a resume runs it again instead of
 /// restoring a masked value (crate::journal::mask).
+/// The failed task as `ansible_failed_task` shows it (the fields of Ansible's
+/// `Task.serialize()` that content reads).
+fn failed_task(t: &Task) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "name".into(),
+        Value::String(t.name.clone().unwrap_or_default()),
+    );
+    m.insert("action".into(), Value::String(t.action.clone()));
+    m.insert("args".into(), Value::Object(t.args.clone()));
+    m.insert(
+        "tags".into(),
+        Value::Array(t.kw.tags.iter().cloned().map(Value::String).collect()),
+    );
+    m.insert(
+        "when".into(),
+        Value::Array(t.kw.when.iter().cloned().map(Value::String).collect()),
+    );
+    Value::Object(m)
+}
+
 fn journal_masks(t: &Task, result: &Map<String, Value>) -> bool {
     let registered = t
         .register

@@ -33,6 +33,8 @@ pub(crate) struct PlayCx<'a> {
     pub scope: Arc<PlayScope>,
     /// State shared by every host of the batch.
     pub batch: Arc<BatchRun>,
+    /// Walking handlers (an included handler's tasks run as handlers).
+    pub handler: bool,
 }
 
 /// What the hosts of one batch share while they walk the play.
@@ -130,7 +132,8 @@ impl Engine {
                                 })
                                 .take(super::prefetch::LOOKAHEAD)
                                 .collect();
-                            self.run_task_on_hosts(cx, t, &active, false, ahead).await?;
+                            self.run_task_on_hosts(cx, t, &active, cx.handler, ahead)
+                                .await?;
                         }
                     }
                     TaskNode::Block(b) => {
@@ -248,6 +251,7 @@ impl Engine {
         if !self.task_selected(t) {
             return Ok(());
         }
+        self.meta_started(cx, t, &what, hosts);
         // `when` on meta applies per host (Ansible evaluates it for end_host and friends).
         let mut chosen = Vec::new();
         for h in hosts {
@@ -272,7 +276,10 @@ impl Engine {
             }
         }
         match what.as_str() {
-            "flush_handlers" => self.flush_handlers(cx, hosts).await?,
+            "flush_handlers" => {
+                self.meta_skipped(t, hosts, &chosen);
+                self.flush_handlers(cx, &chosen).await?
+            }
             "end_play" | "end_batch" if !chosen.is_empty() => {
                 let mut states = self.states.lock().expect("states lock");
                 for h in hosts {
@@ -319,6 +326,32 @@ impl Engine {
         Ok(())
     }
 
+    /// Ansible's linear strategy reports a `meta` task's start once per host for the
+    /// actions that act per host, once otherwise (`lib/ansible/plugins/strategy/linear.py`
+    /// runs `_execute_meta`, which sends `v2_playbook_on_task_start`, for each host until
+    /// an action marked run-once).
+    fn meta_started(&self, cx: &PlayCx<'_>, t: &Task, what: &str, hosts: &[String]) {
+        let per_host = matches!(
+            what,
+            "noop"
+                | "reset_connection"
+                | "end_host"
+                | "role_complete"
+                | "flush_handlers"
+                | "end_role"
+        );
+        let times = if per_host { hosts.len() } else { 1 };
+        for _ in 0..times {
+            self.emit(Event::TaskStart {
+                name: t.display_name(),
+                action: t.action.clone(),
+                loc: t.loc.clone(),
+                handler: cx.handler,
+                hosts: 1,
+            });
+        }
+    }
+
     async fn run_include(
         self: &Arc<Self>,
         cx: &PlayCx<'_>,
@@ -346,6 +379,7 @@ impl Engine {
                             .enumerate()
                             .map(|(i, item)| Some(self.loop_locals(t, item, i)))
                             .collect(),
+                        Err(_) if self.skipped_despite_loop_error(t, &vars) => continue,
                         Err(msg) => {
                             self.fail_host(t, h, msg);
                             continue;
@@ -417,10 +451,12 @@ impl Engine {
                     serde_json::to_string(&params).unwrap_or_default()
                 );
                 let inherit = Inherit {
+                    // The enclosing blocks' keywords and `apply:`; the include's own
+                    // `vars` reach its tasks too (Ansible: as include parameters).
                     kw: {
-                        let mut kw = t.kw.clone();
-                        kw.when.clear(); // already evaluated for the include itself
-                        kw.vars.clear(); // task vars of the include are include params
+                        let mut kw =
+                            crate::playbook::task::merge_keywords(&inc.parent_kw, &inc.apply);
+                        kw.vars = t.kw.vars.clone();
                         kw
                     },
                     role: t.role.clone(),
@@ -454,7 +490,13 @@ impl Engine {
                     .loader
                     .include_role(&args, &cx.play.dir, &inherit, &t.loc)
                 {
-                    Ok((tasks, handlers, _roles)) => {
+                    Ok((tasks, handlers, roles)) => {
+                        // `public: true`: the role's vars and defaults outlive it.
+                        if args.get("public").is_some_and(crate::boolean::truthy) {
+                            if let Ok(mut p) = cx.scope.public_roles.write() {
+                                p.extend(roles);
+                            }
+                        }
                         self.extra_handlers
                             .lock()
                             .expect("handlers lock")
@@ -500,72 +542,26 @@ impl Engine {
         Ok(())
     }
 
-    /// Run notified handlers for `hosts`, in definition order, until none is pending.
-    pub(crate) fn flush_handlers<'a>(
-        self: &'a Arc<Self>,
-        cx: &'a PlayCx<'a>,
-        hosts: &'a [String],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
-        Box::pin(async move {
-            let mut handlers: Vec<TaskNode> = cx.play.handlers.clone();
-            handlers.extend(
-                self.extra_handlers
-                    .lock()
-                    .expect("handlers lock")
-                    .iter()
-                    .cloned(),
-            );
-            for _round in 0..8 {
-                let mut ran_any = false;
-                for node in &handlers {
-                    let TaskNode::Task(h) = node else { continue };
-                    let names: Vec<&str> = h
-                        .name
-                        .iter()
-                        .map(String::as_str)
-                        .chain(h.listen.iter().map(String::as_str))
-                        .collect();
-                    let force = self.opts.force_handlers || cx.play.force_handlers;
-                    let targets: Vec<String> = {
-                        let mut states = self.states.lock().expect("states lock");
-                        let mut out = Vec::new();
-                        for host in hosts {
-                            let Some(s) = states.get_mut(host) else {
-                                continue;
-                            };
-                            let hit = names.iter().any(|n| s.notified.contains(*n))
-                                || h.name.as_ref().is_some_and(|n| {
-                                    h.role.as_ref().is_some_and(|r| {
-                                        s.notified.contains(&format!("{} : {}", r.name, n))
-                                    })
-                                });
-                            // A host that cannot run the handler now (failed, unreachable)
-                            // keeps the notification: the journal carries it to a resume.
-                            if hit && !s.unreachable && (!s.failed || force) {
-                                for n in &names {
-                                    s.notified.shift_remove(*n);
-                                }
-                                if let (Some(n), Some(r)) = (&h.name, &h.role) {
-                                    s.notified.shift_remove(&format!("{} : {}", r.name, n));
-                                }
-                                out.push(host.clone());
-                            }
-                        }
-                        out
-                    };
-                    if targets.is_empty() {
-                        continue;
-                    }
-                    ran_any = true;
-                    self.run_task_on_hosts(cx, h, &targets, true, Arc::from([]))
-                        .await?;
-                }
-                if !ran_any {
-                    break;
-                }
-            }
-            Ok(())
-        })
+    /// A per-host `meta` whose `when` is false on some hosts reports them skipped, without
+    /// counting it in the recap (Ansible's `_execute_meta` sends `v2_runner_on_skipped`
+    /// for a result the stats never see).
+    fn meta_skipped(&self, t: &Task, hosts: &[String], chosen: &[String]) {
+        for h in hosts.iter().filter(|h| !chosen.contains(h)) {
+            let mut result = serde_json::Map::new();
+            result.insert("changed".into(), Value::Bool(false));
+            result.insert("skipped".into(), Value::Bool(true));
+            self.emit(Event::HostResult {
+                host: h.clone(),
+                task: t.display_name(),
+                status: crate::event::Status::Skipped,
+                item: None,
+                result,
+                ignored: false,
+                delegated_to: None,
+                duration: std::time::Duration::ZERO,
+                diff: None,
+            });
+        }
     }
 
     /// Mark `host` failed on task `t` with `msg`, emitting the result.

@@ -108,6 +108,9 @@ pub struct Loader {
     /// Every file read, in order (for the run journal's change check).
     files: std::sync::Mutex<indexmap::IndexSet<PathBuf>>,
     yaml: yaml::Reader,
+    /// `-e` variables: with a play's vars, what static names (`import_role: name:`,
+    /// `import_tasks:`, `strategy:`) may use.
+    extra_vars: IndexMap<String, Value>,
 }
 
 impl Loader {
@@ -120,7 +123,14 @@ impl Loader {
             cache: std::sync::Mutex::new(HashMap::new()),
             files: std::sync::Mutex::new(indexmap::IndexSet::new()),
             yaml: yaml::Reader::default(),
+            extra_vars: IndexMap::new(),
         }
+    }
+
+    /// The same loader knowing the run's `-e` variables, for names templated at load time.
+    pub fn with_extra_vars(mut self, extra_vars: IndexMap<String, Value>) -> Self {
+        self.extra_vars = extra_vars;
+        self
     }
 
     /// Every file read so far: playbooks, task files, roles' files (the run journal
@@ -340,6 +350,7 @@ fn parse_play(
     let mut gather_timeout = None;
     let mut serial = Vec::new();
     let mut strategy = Strategy::Linear;
+    let mut strategy_expr: Option<(String, Loc)> = None;
     let mut max_fail_percentage = None;
     let mut force_handlers = false;
     let mut sections: HashMap<&str, &Node> = HashMap::new();
@@ -409,19 +420,12 @@ fn parse_play(
             }
             "gather_facts" => gather_facts = bool_value(v, "gather_facts")?,
             "serial" => serial = parse_serial(v)?,
-            "strategy" => {
-                strategy = match v.as_str() {
-                    Some("linear") => Strategy::Linear,
-                    Some("free") => Strategy::Free,
-                    _ => {
-                        return Err(Error::invalid_help(
-                            &v.loc,
-                            format!("unknown strategy `{}`", v.key_str().unwrap_or_default()),
-                            "use linear or free",
-                        ));
-                    }
+            "strategy" => match v.as_str() {
+                Some(s) if task::is_templated(s) => {
+                    strategy_expr = Some((s.to_string(), v.loc.clone()))
                 }
-            }
+                _ => strategy = parse_strategy(&v.key_str().unwrap_or_default(), &v.loc)?,
+            },
             "max_fail_percentage" => {
                 max_fail_percentage =
                     Some(numeric::percent(&v.to_value()).map_err(|e| Error::invalid(&v.loc, e))?)
@@ -498,7 +502,17 @@ fn parse_play(
         )
     })?;
     let kw = task::parse_keywords(&kw_entries, "play")?;
-    let cx = PlayLoad::new(loader, dir);
+    let mut cx = PlayLoad::new(loader, dir);
+    cx.static_vars = vars.clone();
+    cx.static_vars.extend(
+        loader
+            .extra_vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    if let Some((expr, loc)) = &strategy_expr {
+        strategy = parse_strategy(&cx.static_template(expr, loc)?, loc)?;
+    }
     let inherit = Inherit {
         kw,
         ..Inherit::default()
@@ -515,7 +529,7 @@ fn parse_play(
                 .ok_or_else(|| Error::invalid(&roles.loc, "`roles` must be a list"))?;
             for item in items {
                 let r = RoleRef::parse(item)?;
-                tasks.extend(cx.load_role(&r, &inherit, "main", &r.loc)?);
+                tasks.extend(cx.load_role(&r, &inherit, &RoleFiles::main(), &r.loc)?);
             }
         }
     }
@@ -581,8 +595,25 @@ fn check_notify(sections: &[&Vec<TaskNode>], handlers: &[TaskNode]) -> Result<()
         return Ok(());
     }
     let mut known: Vec<String> = Vec::new();
+    // Handlers that are includes count by their own name and topics too.
+    fn handler_tasks<'a>(nodes: &'a [TaskNode], out: &mut Vec<&'a task::Task>) {
+        for n in nodes {
+            match n {
+                TaskNode::Task(t) => out.push(t),
+                TaskNode::Include(i) => out.push(&i.task),
+                TaskNode::Block(b) => handler_tasks(&b.block, out),
+            }
+        }
+    }
     let mut hs = Vec::new();
-    walk(handlers, &mut hs, &mut dynamic);
+    handler_tasks(handlers, &mut hs);
+    // A templated handler name is known at run time only.
+    if hs
+        .iter()
+        .any(|h| h.name.as_deref().is_some_and(task::is_templated))
+    {
+        return Ok(());
+    }
     for h in hs {
         if let Some(n) = &h.name {
             known.push(n.clone());
@@ -594,7 +625,8 @@ fn check_notify(sections: &[&Vec<TaskNode>], handlers: &[TaskNode]) -> Result<()
     }
     for t in tasks {
         for n in &t.notify {
-            if !known.iter().any(|k| k == n) {
+            // A templated notification is known at run time only.
+            if !task::is_templated(n) && !known.iter().any(|k| k == n) {
                 let hint = match crate::modules::closest(n, known.iter().map(String::as_str)) {
                     Some(c) => format!("did you mean `{c}`?"),
                     None if known.is_empty() => "this play has no handlers".to_string(),
@@ -609,6 +641,18 @@ fn check_notify(sections: &[&Vec<TaskNode>], handlers: &[TaskNode]) -> Result<()
         }
     }
     Ok(())
+}
+
+fn parse_strategy(name: &str, loc: &Loc) -> Result<Strategy> {
+    match name {
+        "linear" => Ok(Strategy::Linear),
+        "free" => Ok(Strategy::Free),
+        _ => Err(Error::invalid_help(
+            loc,
+            format!("unknown strategy `{name}`"),
+            "use linear or free",
+        )),
+    }
 }
 
 fn bool_value(v: &Node, what: &str) -> Result<Value> {
@@ -667,11 +711,35 @@ struct PlayState {
     seen: Vec<(PathBuf, IndexMap<String, Value>)>,
 }
 
+/// Which files of a role one use of it loads: `main`, or what `tasks_from`, `vars_from`,
+/// `defaults_from` and `handlers_from` of `import_role`/`include_role` name.
+struct RoleFiles {
+    tasks: String,
+    vars: String,
+    defaults: String,
+    handlers: String,
+}
+
+impl RoleFiles {
+    fn main() -> Self {
+        RoleFiles {
+            tasks: "main".into(),
+            vars: "main".into(),
+            defaults: "main".into(),
+            handlers: "main".into(),
+        }
+    }
+}
+
 /// The loading of one play (or one dynamic include): resolves imports and roles.
 struct PlayLoad<'a> {
     loader: &'a Loader,
     dir: PathBuf,
     state: RefCell<PlayState>,
+    /// The play's vars and the `-e` variables: what names templated at load time see
+    /// (Ansible templates `import_role`/`import_tasks` names with the play's variables,
+    /// `lib/ansible/playbook/helpers.py`).
+    static_vars: IndexMap<String, Value>,
 }
 
 impl<'a> PlayLoad<'a> {
@@ -680,6 +748,7 @@ impl<'a> PlayLoad<'a> {
             loader,
             dir: dir.to_path_buf(),
             state: RefCell::new(PlayState::default()),
+            static_vars: loader.extra_vars.clone(),
         }
     }
 
@@ -687,9 +756,10 @@ impl<'a> PlayLoad<'a> {
         &self,
         r: &RoleRef,
         inherit: &Inherit,
-        tasks_from: &str,
+        from: &RoleFiles,
         loc: &Loc,
     ) -> Result<Vec<TaskNode>> {
+        let tasks_from = from.tasks.as_str();
         let path = role::find_role(&r.name, &self.loader.role_search(&self.dir), loc)?;
         let canon = path.canonicalize().unwrap_or_else(|_| path.clone());
         if inherit.chain.contains(&canon) {
@@ -706,8 +776,12 @@ impl<'a> PlayLoad<'a> {
             let own = task::parse_keywords(&entries, "role entry")?;
             kw = task::merge_keywords(&inherit.kw, &own);
         }
-        for sub in ["defaults", "vars", "meta"] {
-            if let Some(f) = role::role_file(&path, sub, "main") {
+        for (sub, name) in [
+            ("defaults", from.defaults.as_str()),
+            ("vars", from.vars.as_str()),
+            ("meta", "main"),
+        ] {
+            for f in role::role_vars_files(&path, sub, name) {
                 self.loader.note_file(&f);
             }
         }
@@ -722,9 +796,10 @@ impl<'a> PlayLoad<'a> {
                 chain: chain.clone(),
                 include_depth: inherit.include_depth,
             };
-            out.extend(self.load_role(&dep, &dep_inherit, "main", &dep.loc)?);
+            out.extend(self.load_role(&dep, &dep_inherit, &RoleFiles::main(), &dep.loc)?);
         }
         if tasks_from == "main"
+            && !role::allows_duplicates(&path, &self.loader.yaml)?
             && self
                 .state
                 .borrow()
@@ -741,8 +816,8 @@ impl<'a> PlayLoad<'a> {
         let inst = Arc::new(RoleInstance {
             name,
             path: path.clone(),
-            defaults: role::role_vars(&path, "defaults", "main", &self.loader.yaml)?,
-            vars: role::role_vars(&path, "vars", "main", &self.loader.yaml)?,
+            defaults: role::role_vars(&path, "defaults", &from.defaults, &self.loader.yaml)?,
+            vars: role::role_vars(&path, "vars", &from.vars, &self.loader.yaml)?,
             params: r.params.clone(),
         });
         self.state.borrow_mut().seen.push((canon, r.params.clone()));
@@ -766,7 +841,7 @@ impl<'a> PlayLoad<'a> {
                 format!("role `{}` has no tasks/{tasks_from}.yml", r.name),
             ));
         }
-        if let Some(f) = role::role_file(&path, "handlers", "main") {
+        if let Some(f) = role::role_file(&path, "handlers", &from.handlers) {
             let node = self.loader.load_yaml(&f)?;
             let handler_inherit = Inherit {
                 kw: Keywords::default(),
@@ -788,13 +863,7 @@ impl TaskContext for PlayLoad<'_> {
         loc: &Loc,
         inherit: &Inherit,
     ) -> Result<Vec<TaskNode>> {
-        if task::is_templated(file) {
-            return Err(Error::invalid_help(
-                loc,
-                "import_tasks is static: its file name cannot use variables",
-                "use include_tasks for a file name with variables",
-            ));
-        }
+        let file = &self.static_template(file, loc)?;
         let candidates = [base.join(file), self.dir.join(file)];
         let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
             Error::invalid(
@@ -827,14 +896,22 @@ impl TaskContext for PlayLoad<'_> {
         inherit: &Inherit,
     ) -> Result<Vec<TaskNode>> {
         let name = match args.get("name") {
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) => self.static_template(s, loc)?,
             _ => return Err(Error::invalid(loc, "import_role needs `name`")),
         };
-        let tasks_from = match args.get("tasks_from") {
-            Some(Value::String(s)) => s.clone(),
-            None => "main".to_string(),
-            _ => return Err(Error::invalid(loc, "`tasks_from` must be a file name")),
-        };
+        let mut from = RoleFiles::main();
+        for (key, slot) in [
+            ("tasks_from", &mut from.tasks),
+            ("vars_from", &mut from.vars),
+            ("defaults_from", &mut from.defaults),
+            ("handlers_from", &mut from.handlers),
+        ] {
+            match args.get(key) {
+                Some(Value::String(s)) => *slot = s.clone(),
+                None => {}
+                _ => return Err(Error::invalid(loc, format!("`{key}` must be a file name"))),
+            }
+        }
         for k in args.keys() {
             if ![
                 "name",
@@ -861,7 +938,7 @@ impl TaskContext for PlayLoad<'_> {
             keywords: Vec::new(),
             loc: loc.clone(),
         };
-        self.load_role(&r, inherit, &tasks_from, loc)
+        self.load_role(&r, inherit, &from, loc)
     }
 
     fn check_module(
@@ -872,6 +949,31 @@ impl TaskContext for PlayLoad<'_> {
         args_loc: &Loc,
     ) -> Result<()> {
         self.loader.registry.check(action, args, loc, args_loc)
+    }
+
+    fn static_template(&self, text: &str, loc: &Loc) -> Result<String> {
+        if !task::is_templated(text) {
+            return Ok(text.to_string());
+        }
+        let vars: Arc<dyn crate::template::Vars> =
+            Arc::new(crate::template::MapVars::new(Value::Object(
+                self.static_vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )));
+        match crate::template::Templar::new().render_str(text, &vars, Some(loc)) {
+            Ok(Value::String(s)) => Ok(s),
+            Ok(other) => Ok(other.to_string()),
+            Err(e) => Err(Error::invalid_help(
+                loc,
+                format!(
+                    "`{text}` is needed when the playbook is loaded: {}",
+                    e.message
+                ),
+                "a static name may use play vars and -e variables only; use include_* for host variables",
+            )),
+        }
     }
 
     fn check_module_name(&self, action: &str, loc: &Loc) -> Result<()> {

@@ -132,16 +132,66 @@ pub fn role_vars(
     reader: &yaml::Reader,
 ) -> Result<IndexMap<String, Value>> {
     let mut out = IndexMap::new();
-    if let Some(f) = role_file(role, sub, name) {
+    for f in role_vars_files(role, sub, name) {
         let node = reader.load(&f)?;
         if node.is_null() {
-            return Ok(out);
+            continue;
         }
         for (k, v) in node.expect_map(&format!("{sub}/{name}"))? {
             out.insert(k, v.to_value());
         }
     }
     Ok(out)
+}
+
+/// The files of a role's `defaults/<name>` or `vars/<name>`: the file, or when it is a
+/// directory (`defaults/main/`), every YAML/JSON file under it in sorted path order, later
+/// ones winning (Ansible's `DataLoader.find_vars_files` / `Role._load_role_yaml`).
+pub fn role_vars_files(role: &Path, sub: &str, name: &str) -> Vec<PathBuf> {
+    let dir = role.join(sub).join(name);
+    if dir.is_dir() {
+        let mut files = Vec::new();
+        collect_vars_files(&dir, &mut files);
+        files.sort();
+        return files;
+    }
+    role_file(role, sub, name).into_iter().collect()
+}
+
+fn collect_vars_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let hidden = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            collect_vars_files(&p, out);
+        } else if matches!(
+            p.extension().and_then(|x| x.to_str()),
+            None | Some("yml" | "yaml" | "json")
+        ) {
+            out.push(p);
+        }
+    }
+}
+
+/// Whether a role's `meta/main.yml` says `allow_duplicates: true`: it then runs each time
+/// a play lists it, even with the same parameters.
+pub fn allows_duplicates(role: &Path, reader: &yaml::Reader) -> Result<bool> {
+    let Some(f) = role_file(role, "meta", "main") else {
+        return Ok(false);
+    };
+    let node = reader.load(&f)?;
+    Ok(node
+        .get("allow_duplicates")
+        .map(|v| v.to_value())
+        .is_some_and(|v| crate::boolean::truthy(&v)))
 }
 
 /// A role's `meta/main.yml` dependencies.

@@ -114,6 +114,9 @@ pub struct Keywords {
     pub remote_user: Option<Value>,
     /// `connection`.
     pub connection: Option<Value>,
+    /// `notify` given on a block: the tasks inside that have none of their own notify
+    /// these (a block is `Notifiable` in `lib/ansible/playbook/block.py`).
+    pub notify: Option<Vec<String>>,
 }
 
 /// One task.
@@ -194,6 +197,13 @@ pub struct Include {
     pub is_role: bool,
     /// How many dynamic includes lead to this one (0 in the playbook itself).
     pub depth: usize,
+    /// The keywords the include inherited, without its own: what its tasks inherit.
+    /// A dynamic include is not a static parent, so its own keywords (`when`, `tags`,
+    /// `become`…) apply to it alone (`Task._get_parent_attribute` in
+    /// `lib/ansible/playbook/task.py` skips a parent that is not `statically_loaded`).
+    pub parent_kw: Keywords,
+    /// `apply:` — keywords given to the included tasks (`TaskInclude.build_parent_block`).
+    pub apply: Keywords,
 }
 
 /// One entry of a task list.
@@ -239,6 +249,9 @@ pub trait TaskContext {
         loc: &Loc,
         inherit: &Inherit,
     ) -> Result<Vec<TaskNode>>;
+    /// Template a name that is needed at load time (`import_role: name:`, a templated
+    /// `loop_var`) with what is known then: the play's vars and `-e` variables.
+    fn static_template(&self, text: &str, loc: &Loc) -> Result<String>;
     /// Reject an unknown module name, at `loc`.
     fn check_module_name(&self, action: &str, loc: &Loc) -> Result<()>;
     /// Reject an unknown module or its unknown parameters, at `loc`.
@@ -306,6 +319,10 @@ fn parse_block(
             "rescue" => sections[1] = Some(v),
             "always" => sections[2] = Some(v),
             "name" => name = Some(scalar_string(v, "name")?),
+            "notify" => {
+                check_templates(v, false)?;
+                own.notify = Some(string_list(v, "notify", false)?)
+            }
             kw if INHERITED.contains(&kw) => {
                 check_templates(v, EXPRESSION_KEYS.contains(&kw))?;
                 set_keyword(&mut own, kw, v)?
@@ -699,6 +716,7 @@ pub fn merge_keywords(outer: &Keywords, inner: &Keywords) -> Keywords {
         timeout: pick(&outer.timeout, &inner.timeout),
         remote_user: pick(&outer.remote_user, &inner.remote_user),
         connection: pick(&outer.connection, &inner.connection),
+        notify: inner.notify.clone().or_else(|| outer.notify.clone()),
     }
 }
 
@@ -754,7 +772,7 @@ fn parse_task(
     let mut loop_ = None;
     let mut loop_control = LoopControl::default();
     let mut register = None;
-    let mut notify = Vec::new();
+    let mut notify = None;
     let mut listen = Vec::new();
     let mut changed_when = None;
     let mut failed_when = None;
@@ -787,13 +805,13 @@ fn parse_task(
                 }
                 loop_ = Some(LoopSpec::Loop(v.to_value()))
             }
-            "loop_control" => loop_control = parse_loop_control(v)?,
+            "loop_control" => loop_control = parse_loop_control(v, cx)?,
             "register" => {
                 let r = scalar_string(v, "register")?;
                 check_var_name(&r, &v.loc)?;
                 register = Some(r);
             }
-            "notify" => notify = string_list(v, "notify", false)?,
+            "notify" => notify = Some(string_list(v, "notify", false)?),
             "listen" => {
                 if !handlers {
                     return Err(Error::invalid(&kloc, "`listen` is only valid on handlers"));
@@ -862,6 +880,9 @@ fn parse_task(
         own.delegate_to = Some(Value::String("localhost".into()));
     }
     let kw = merge_keywords(&inherit.kw, &own);
+    let notify = notify
+        .or_else(|| inherit.kw.notify.clone())
+        .unwrap_or_default();
     let task = Task {
         name,
         loc: node.loc.clone(),
@@ -917,11 +938,23 @@ fn parse_task(
                 "include_tasks needs a file name",
             ));
         }
+        let apply = match raw_args.get("apply") {
+            Some(a) if !a.is_null() => {
+                check_templates(a, false)?;
+                let entries = a.expect_map("apply")?;
+                let entries: Vec<(String, &Node)> =
+                    entries.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                parse_keywords(&entries, "apply")?
+            }
+            _ => Keywords::default(),
+        };
         return Ok(vec![TaskNode::Include(Arc::new(Include {
             task,
             base_dir: base.to_path_buf(),
             is_role,
             depth: inherit.include_depth,
+            parent_kw: inherit.kw.clone(),
+            apply,
         }))]);
     }
     cx.check_module(&action, &task.args, &action_loc, &task.args_loc)?;
@@ -957,12 +990,12 @@ fn params_of(args: &Map<String, Value>, skip: &[&str]) -> IndexMap<String, Value
         .collect()
 }
 
-fn parse_loop_control(v: &Node) -> Result<LoopControl> {
+fn parse_loop_control(v: &Node, cx: &dyn TaskContext) -> Result<LoopControl> {
     let mut lc = LoopControl::default();
     for (k, val) in v.expect_map("loop_control")? {
         match k.as_str() {
             "loop_var" => {
-                let name = scalar_string(val, "loop_var")?;
+                let name = cx.static_template(&scalar_string(val, "loop_var")?, &val.loc)?;
                 check_var_name(&name, &val.loc)?;
                 lc.loop_var = Some(name)
             }
