@@ -70,9 +70,35 @@ pub struct Dynamic {
     pub facts: Map<String, Value>,
     /// `set_fact` and `register` results.
     pub set_facts: IndexMap<String, Value>,
+    /// `include_vars` results: a layer of their own, below `set_fact`/`register` and
+    /// above task vars (Ansible's `vars/manager.py`: the vars cache is merged before the
+    /// non-persistent fact cache).
+    pub included: IndexMap<String, Value>,
     /// The fact subsets (`min`, `hardware`, …) gathered so far in this run: a play's
     /// fact gathering skips a host that already has every subset it asks for.
     pub gathered: std::collections::BTreeSet<String>,
+}
+
+impl Dynamic {
+    /// Store what a (non-`setup`) task returned as `ansible_facts`, where Ansible's strategy
+    /// puts it (`lib/ansible/plugins/strategy/__init__.py`, `_process_pending_results`):
+    /// `include_vars` into its own layer; `set_fact` with `cacheable` into the facts too.
+    pub fn store_task_facts(&mut self, action: &str, facts: &Map<String, Value>, cacheable: bool) {
+        let short = action.rsplit('.').next().unwrap_or(action);
+        if short == "include_vars" {
+            self.included
+                .extend(facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+            return;
+        }
+        if cacheable {
+            for (k, v) in facts {
+                self.facts
+                    .insert(k.trim_start_matches("ansible_").to_string(), v.clone());
+            }
+        }
+        self.set_facts
+            .extend(facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
 }
 
 /// What is the same for every host of a play.
@@ -258,6 +284,9 @@ impl HostVars {
             if let Some(v) = d.set_facts.get(name) {
                 return Some(v.clone());
             }
+            if let Some(v) = d.included.get(name) {
+                return Some(v.clone());
+            }
         }
         if let Some(v) = self.task_vars.get(name) {
             return Some(v.clone());
@@ -352,6 +381,7 @@ impl Vars for HostVars {
         }
         add(&self.task_vars);
         if let Ok(d) = self.host.dynamic.read() {
+            add(&d.included);
             add(&d.set_facts);
         }
         add(&self.include_params);

@@ -341,10 +341,8 @@ impl Engine {
                 Some(_) => {
                     let vars: Arc<dyn Vars> = Arc::new(hv.clone());
                     match self.loop_items(t, &vars) {
-                        Ok(items) => items
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, item)| Some(self.loop_locals(t, item, i)))
+                        Ok(items) => (0..items.len())
+                            .map(|i| Some(self.loop_locals(t, &items, i)))
                             .collect(),
                         Err(msg) => {
                             self.fail_host(t, h, msg);
@@ -420,7 +418,8 @@ impl Engine {
                     kw: {
                         let mut kw = t.kw.clone();
                         kw.when.clear(); // already evaluated for the include itself
-                        kw.vars.clear(); // task vars of the include are include params
+                        // `vars:` of the include stay task vars of the included tasks too (with
+                        // the blocks' around it); its own are also include params (task.rs).
                         kw
                     },
                     role: t.role.clone(),
