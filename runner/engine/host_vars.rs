@@ -126,6 +126,10 @@ pub struct PlayScope {
     pub remaining: RwLock<Vec<String>>,
     /// `vars_files` per host (they may be templated per host).
     pub vars_files: RwLock<IndexMap<String, Layer>>,
+    /// Vars and defaults of roles included with `public: true`, from then on visible to
+    /// the whole play like a play role's (Ansible adds them to `play.roles`,
+    /// lib/ansible/playbook/role_include.py).
+    pub public_roles: RwLock<Vec<Arc<RoleInstance>>>,
 }
 
 /// The variables one host sees for one task.
@@ -145,6 +149,10 @@ pub struct HostVars {
     pub include_params: Layer,
     /// Loop variables and other per-evaluation values (highest below extra vars).
     pub locals: Layer,
+    /// Seen through `hostvars[...]`: without the play's layers (play vars, vars_files,
+    /// role vars and defaults), as Ansible's `HostVars` asks `VariableManager.get_vars`
+    /// for the host alone (lib/ansible/vars/hostvars.py).
+    pub outside_play: bool,
 }
 
 impl HostVars {
@@ -159,6 +167,7 @@ impl HostVars {
             task_vars: empty.clone(),
             include_params: empty.clone(),
             locals: empty,
+            outside_play: false,
         }
     }
 
@@ -294,8 +303,11 @@ impl HostVars {
         if let Some(v) = self.role.as_ref().and_then(|r| r.vars.get(name)) {
             return Some(v.clone());
         }
-        if let Some(v) = self.play.role_vars.get(name) {
+        if let Some(v) = self.play.role_vars.get(name).filter(|_| !self.outside_play) {
             return Some(v.clone());
+        }
+        if let Some(v) = self.public_role(name, |r| &r.vars) {
+            return Some(v);
         }
         if let Some(v) = self
             .play
@@ -304,10 +316,11 @@ impl HostVars {
             .ok()?
             .get(&self.host.name)
             .and_then(|l| l.get(name))
+            .filter(|_| !self.outside_play)
         {
             return Some(v.clone());
         }
-        if let Some(v) = self.play.vars.get(name) {
+        if let Some(v) = self.play.vars.get(name).filter(|_| !self.outside_play) {
             return Some(v.clone());
         }
         {
@@ -327,10 +340,28 @@ impl HostVars {
         if let Some(v) = self.role.as_ref().and_then(|r| r.defaults.get(name)) {
             return Some(v.clone());
         }
-        if let Some(v) = self.play.role_defaults.get(name) {
+        if let Some(v) = self
+            .play
+            .role_defaults
+            .get(name)
+            .filter(|_| !self.outside_play)
+        {
             return Some(v.clone());
         }
-        None
+        self.public_role(name, |r| &r.defaults)
+    }
+
+    /// `name` in a layer (vars or defaults) of the public included roles, last one first.
+    fn public_role(
+        &self,
+        name: &str,
+        layer: impl Fn(&RoleInstance) -> &IndexMap<String, Value>,
+    ) -> Option<Value> {
+        if self.outside_play {
+            return None;
+        }
+        let roles = self.play.public_roles.read().ok()?;
+        roles.iter().rev().find_map(|r| layer(r).get(name).cloned())
     }
 }
 
@@ -360,21 +391,51 @@ impl Vars for HostVars {
         self.lookup(name).or_else(|| self.magic(name))
     }
 
+    fn is_final(&self, name: &str) -> bool {
+        // Only when set_fact/register is the layer that answers (nothing above it has it).
+        if FIXED_MAGIC.contains(&name)
+            || self.run.extra_vars.contains_key(name)
+            || self.locals.contains_key(name)
+            || self.include_params.contains_key(name)
+            || self
+                .role
+                .as_ref()
+                .is_some_and(|r| r.params.contains_key(name))
+        {
+            return false;
+        }
+        self.host
+            .dynamic
+            .read()
+            .is_ok_and(|d| d.set_facts.contains_key(name))
+    }
+
     fn names(&self) -> Vec<String> {
         let mut names: IndexMap<String, ()> = IndexMap::new();
+        let play = !self.outside_play;
         let mut add = |l: &IndexMap<String, Value>| names.extend(l.keys().map(|k| (k.clone(), ())));
-        add(&self.play.role_defaults);
+        if play {
+            add(&self.play.role_defaults);
+        }
         if let Some(r) = &self.role {
             add(&r.defaults);
         }
         add(&self.host.inventory);
-        add(&self.play.vars);
-        if let Ok(vf) = self.play.vars_files.read() {
-            if let Some(l) = vf.get(&self.host.name) {
-                add(l);
+        if play {
+            add(&self.play.vars);
+            if let Ok(vf) = self.play.vars_files.read() {
+                if let Some(l) = vf.get(&self.host.name) {
+                    add(l);
+                }
+            }
+            add(&self.play.role_vars);
+            if let Ok(roles) = self.play.public_roles.read() {
+                for r in roles.iter() {
+                    add(&r.defaults);
+                    add(&r.vars);
+                }
             }
         }
-        add(&self.play.role_vars);
         if let Some(r) = &self.role {
             add(&r.vars);
             add(&r.params);
@@ -401,11 +462,10 @@ impl Vars for HostVars {
 
     fn host(&self, name: &str) -> Option<Arc<dyn Vars>> {
         let data = self.run.host(name)?;
-        Some(Arc::new(HostVars::new(
-            self.run.clone(),
-            data,
-            self.play.clone(),
-        )))
+        Some(Arc::new(HostVars {
+            outside_play: true,
+            ..HostVars::new(self.run.clone(), data, self.play.clone())
+        }))
     }
 
     fn host_names(&self) -> Vec<String> {

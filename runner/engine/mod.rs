@@ -399,11 +399,15 @@ impl Engine {
     /// Per-host totals so far, for hosts that did anything.
     fn recap(&self) -> Vec<(String, HostStats)> {
         let states = self.states.lock().expect("states lock");
-        states
+        let mut out: Vec<(String, HostStats)> = states
             .iter()
             .filter(|(_, s)| s.stats != HostStats::default() || s.unreachable)
             .map(|(h, s)| (h.clone(), s.stats.clone()))
-            .collect()
+            .collect();
+        // Sorted by name, as the default callback's PLAY RECAP
+        // (lib/ansible/plugins/callback/default.py: `sorted(stats.processed.keys())`).
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     fn select_hosts(&self, play: &Play) -> Result<Vec<String>> {
@@ -504,6 +508,7 @@ impl Engine {
                 active: std::sync::RwLock::new(batch.clone()),
                 remaining: std::sync::RwLock::new(self.active_hosts(&hosts)),
                 vars_files: std::sync::RwLock::new(IndexMap::new()),
+                public_roles: std::sync::RwLock::new(Vec::new()),
             });
             self.load_vars_files(play, &scope, &batch)?;
             self.emit_load_warnings();

@@ -1094,8 +1094,12 @@ fn parse_kv(text: &str, free_form: bool, loc: &Loc, args: &mut Map<String, Value
         .ok_or_else(|| Error::invalid(loc, "unbalanced quotes in module arguments"))?;
     let mut raw = Vec::new();
     for w in words {
+        // A templated key (`set_fact: "{{ k }}={{ v }}"`) is a key too: Ansible's
+        // `parse_kv` (lib/ansible/parsing/splitter.py) takes whatever is before the `=`.
         let kv = w.split_once('=').filter(|(k, _)| {
-            !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            !k.is_empty()
+                && (k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    || (k.starts_with("{{") && k.ends_with("}}")))
         });
         match kv {
             Some((k, v)) if !free_form || FREE_FORM_KEYS.contains(&k) => {
