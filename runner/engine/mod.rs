@@ -7,6 +7,7 @@
 //! host's failure is an event; only bad options or bad input stop the run.
 
 pub mod host_vars;
+mod loop_vars;
 mod prefetch;
 mod resume;
 mod run_task;

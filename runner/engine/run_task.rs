@@ -127,7 +127,7 @@ impl Engine {
         if t.loop_control.extended {
             l.insert(
                 "ansible_loop".into(),
-                extended_loop(items, i, t.loop_control.extended_allitems),
+                super::loop_vars::extended_loop(items, i, t.loop_control.extended_allitems),
             );
         }
         l
@@ -512,7 +512,7 @@ impl Engine {
                     o.result
                         .insert("ansible_index_var".into(), Value::String(iv.clone()));
                 }
-                carry_item(t, &o.result, &mut carried);
+                super::loop_vars::carry_item(t, &o.result, &mut carried);
                 if o.status == Status::Unreachable {
                     unreachable = true;
                 }
@@ -1632,6 +1632,16 @@ fn printf_int(format: &str, n: i64) -> String {
     format!("{}{}{}", &format[..pos], padded, &rest[spec_len..])
 }
 
+/// Whether a `set_fact` task asks for `cacheable` with a literal (a run_once copy to the
+/// other hosts has no result to read the templated flag from).
+fn cacheable_fact(t: &Task) -> bool {
+    match t.args.get("cacheable") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => crate::boolean::parse_bool(s).unwrap_or(false),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1660,56 +1670,5 @@ mod tests {
         );
         let n = with_lookup("nested", serde_json::json!([[1, 2], ["a", "b"]])).unwrap();
         assert_eq!(n.len(), 4);
-    }
-}
-
-/// What one loop item leaves for the next ones: its registered result and, from
-/// `set_fact`/`include_vars`, its facts (Ansible's `task_executor.py` writes both into the
-/// loop's variables after each item: `task_vars[self._task.register] = res` in `_run_loop`,
-/// `variables.update(result['ansible_facts'])` for `_ACTION_WITH_CLEAN_FACTS` in
-/// `_execute`).
-fn carry_item(t: &Task, result: &Map<String, Value>, carried: &mut IndexMap<String, Value>) {
-    if let Some(name) = &t.register {
-        carried.insert(name.clone(), Value::Object(result.clone()));
-    }
-    let short = t.action.rsplit('.').next().unwrap_or(&t.action);
-    if matches!(short, "set_fact" | "include_vars") {
-        if let Some(Value::Object(f)) = result.get("ansible_facts") {
-            carried.extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-    }
-}
-
-/// `ansible_loop` of item `i` (`loop_control.extended`), as `task_executor.py` builds it:
-/// `previtem`/`nextitem` only where they exist, `allitems` unless `extended_allitems: false`.
-fn extended_loop(items: &[Value], i: usize, allitems: bool) -> Value {
-    let n = items.len();
-    let mut m = Map::new();
-    m.insert("index".into(), Value::from(i + 1));
-    m.insert("index0".into(), Value::from(i));
-    m.insert("first".into(), Value::Bool(i == 0));
-    m.insert("last".into(), Value::Bool(i + 1 == n));
-    m.insert("length".into(), Value::from(n));
-    m.insert("revindex".into(), Value::from(n - i));
-    m.insert("revindex0".into(), Value::from(n - i - 1));
-    if allitems {
-        m.insert("allitems".into(), Value::Array(items.to_vec()));
-    }
-    if let Some(next) = items.get(i + 1) {
-        m.insert("nextitem".into(), next.clone());
-    }
-    if let Some(prev) = i.checked_sub(1).and_then(|p| items.get(p)) {
-        m.insert("previtem".into(), prev.clone());
-    }
-    Value::Object(m)
-}
-
-/// Whether a `set_fact` task asks for `cacheable` with a literal (a run_once copy to the
-/// other hosts has no result to read the templated flag from).
-fn cacheable_fact(t: &Task) -> bool {
-    match t.args.get("cacheable") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => crate::boolean::parse_bool(s).unwrap_or(false),
-        _ => false,
     }
 }
