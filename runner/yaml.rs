@@ -580,6 +580,22 @@ fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>> {
     Ok(out)
 }
 
+/// An `!unsafe` string as a template that renders to exactly that string, so that no
+/// later templating evaluates it (Ansible's `AnsibleUnsafe`, lib/ansible/parsing/yaml/
+/// constructor.py): Jinja markers go inside `{% raw %}` blocks. A string without markers
+/// stays as it is.
+fn unsafe_literal(value: &str) -> String {
+    if !["{{", "{%", "{#"].iter().any(|m| value.contains(m)) {
+        return value.to_string();
+    }
+    const END: &str = "{% endraw %}";
+    let parts: Vec<String> = value
+        .split(END)
+        .map(|p| format!("{{% raw %}}{p}{END}"))
+        .collect();
+    parts.join("{{ '{% endraw %}' }}")
+}
+
 fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>, loc: &Loc) -> Result<Kind> {
     if let Some(tag) = tag {
         let suffix = tag.suffix();
@@ -604,7 +620,7 @@ fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>, loc: &Loc)
         // Ansible's `!unsafe` marks a string that must never be templated; `!vault` is
         // encrypted data windlass cannot decrypt.
         return match suffix {
-            "unsafe" => Ok(Kind::Str(value.to_string())),
+            "unsafe" => Ok(Kind::Str(unsafe_literal(value))),
             "vault" => Err(Error::syntax(
                 loc,
                 "`!vault` encrypted values are not supported; pass secrets with -e @file or an environment lookup",

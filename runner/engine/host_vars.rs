@@ -70,9 +70,35 @@ pub struct Dynamic {
     pub facts: Map<String, Value>,
     /// `set_fact` and `register` results.
     pub set_facts: IndexMap<String, Value>,
+    /// `include_vars` results: a layer of their own, below `set_fact`/`register` and
+    /// above task vars (Ansible's `vars/manager.py`: the vars cache is merged before the
+    /// non-persistent fact cache).
+    pub included: IndexMap<String, Value>,
     /// The fact subsets (`min`, `hardware`, …) gathered so far in this run: a play's
     /// fact gathering skips a host that already has every subset it asks for.
     pub gathered: std::collections::BTreeSet<String>,
+}
+
+impl Dynamic {
+    /// Store what a (non-`setup`) task returned as `ansible_facts`, where Ansible's strategy
+    /// puts it (`lib/ansible/plugins/strategy/__init__.py`, `_process_pending_results`):
+    /// `include_vars` into its own layer; `set_fact` with `cacheable` into the facts too.
+    pub fn store_task_facts(&mut self, action: &str, facts: &Map<String, Value>, cacheable: bool) {
+        let short = action.rsplit('.').next().unwrap_or(action);
+        if short == "include_vars" {
+            self.included
+                .extend(facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+            return;
+        }
+        if cacheable {
+            for (k, v) in facts {
+                self.facts
+                    .insert(k.trim_start_matches("ansible_").to_string(), v.clone());
+            }
+        }
+        self.set_facts
+            .extend(facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
 }
 
 /// What is the same for every host of a play.
@@ -100,24 +126,10 @@ pub struct PlayScope {
     pub remaining: RwLock<Vec<String>>,
     /// `vars_files` per host (they may be templated per host).
     pub vars_files: RwLock<IndexMap<String, Layer>>,
-    /// Roles an `include_role` with `public: true` brought in: their vars and defaults
-    /// are seen by the rest of the play, as the play's own roles' are.
+    /// Vars and defaults of roles included with `public: true`, from then on visible to
+    /// the whole play like a play role's (Ansible adds them to `play.roles`,
+    /// lib/ansible/playbook/role_include.py).
     pub public_roles: RwLock<Vec<Arc<RoleInstance>>>,
-}
-
-impl PlayScope {
-    /// The value of `name` in the vars (`defaults: false`) or defaults of a public
-    /// included role, the latest included first.
-    fn public_role_var(&self, name: &str, defaults: bool) -> Option<Value> {
-        let roles = self.public_roles.read().ok()?;
-        roles.iter().rev().find_map(|r| {
-            if defaults {
-                r.defaults.get(name).cloned()
-            } else {
-                r.vars.get(name).cloned()
-            }
-        })
-    }
 }
 
 /// The variables one host sees for one task.
@@ -137,6 +149,10 @@ pub struct HostVars {
     pub include_params: Layer,
     /// Loop variables and other per-evaluation values (highest below extra vars).
     pub locals: Layer,
+    /// Seen through `hostvars[...]`: without the play's layers (play vars, vars_files,
+    /// role vars and defaults), as Ansible's `HostVars` asks `VariableManager.get_vars`
+    /// for the host alone (lib/ansible/vars/hostvars.py).
+    pub outside_play: bool,
 }
 
 impl HostVars {
@@ -151,6 +167,7 @@ impl HostVars {
             task_vars: empty.clone(),
             include_params: empty.clone(),
             locals: empty,
+            outside_play: false,
         }
     }
 
@@ -276,6 +293,9 @@ impl HostVars {
             if let Some(v) = d.set_facts.get(name) {
                 return Some(v.clone());
             }
+            if let Some(v) = d.included.get(name) {
+                return Some(v.clone());
+            }
         }
         if let Some(v) = self.task_vars.get(name) {
             return Some(v.clone());
@@ -283,11 +303,11 @@ impl HostVars {
         if let Some(v) = self.role.as_ref().and_then(|r| r.vars.get(name)) {
             return Some(v.clone());
         }
-        if let Some(v) = self.play.public_role_var(name, false) {
-            return Some(v);
-        }
-        if let Some(v) = self.play.role_vars.get(name) {
+        if let Some(v) = self.play.role_vars.get(name).filter(|_| !self.outside_play) {
             return Some(v.clone());
+        }
+        if let Some(v) = self.public_role(name, |r| &r.vars) {
+            return Some(v);
         }
         if let Some(v) = self
             .play
@@ -296,10 +316,11 @@ impl HostVars {
             .ok()?
             .get(&self.host.name)
             .and_then(|l| l.get(name))
+            .filter(|_| !self.outside_play)
         {
             return Some(v.clone());
         }
-        if let Some(v) = self.play.vars.get(name) {
+        if let Some(v) = self.play.vars.get(name).filter(|_| !self.outside_play) {
             return Some(v.clone());
         }
         {
@@ -319,13 +340,28 @@ impl HostVars {
         if let Some(v) = self.role.as_ref().and_then(|r| r.defaults.get(name)) {
             return Some(v.clone());
         }
-        if let Some(v) = self.play.role_defaults.get(name) {
+        if let Some(v) = self
+            .play
+            .role_defaults
+            .get(name)
+            .filter(|_| !self.outside_play)
+        {
             return Some(v.clone());
         }
-        if let Some(v) = self.play.public_role_var(name, true) {
-            return Some(v);
+        self.public_role(name, |r| &r.defaults)
+    }
+
+    /// `name` in a layer (vars or defaults) of the public included roles, last one first.
+    fn public_role(
+        &self,
+        name: &str,
+        layer: impl Fn(&RoleInstance) -> &IndexMap<String, Value>,
+    ) -> Option<Value> {
+        if self.outside_play {
+            return None;
         }
-        None
+        let roles = self.play.public_roles.read().ok()?;
+        roles.iter().rev().find_map(|r| layer(r).get(name).cloned())
     }
 }
 
@@ -355,25 +391,49 @@ impl Vars for HostVars {
         self.lookup(name).or_else(|| self.magic(name))
     }
 
+    fn is_final(&self, name: &str) -> bool {
+        // Only when set_fact/register is the layer that answers (nothing above it has it).
+        if FIXED_MAGIC.contains(&name)
+            || self.run.extra_vars.contains_key(name)
+            || self.locals.contains_key(name)
+            || self.include_params.contains_key(name)
+            || self
+                .role
+                .as_ref()
+                .is_some_and(|r| r.params.contains_key(name))
+        {
+            return false;
+        }
+        self.host
+            .dynamic
+            .read()
+            .is_ok_and(|d| d.set_facts.contains_key(name))
+    }
+
     fn names(&self) -> Vec<String> {
         let mut names: IndexMap<String, ()> = IndexMap::new();
+        let play = !self.outside_play;
         let mut add = |l: &IndexMap<String, Value>| names.extend(l.keys().map(|k| (k.clone(), ())));
-        add(&self.play.role_defaults);
+        if play {
+            add(&self.play.role_defaults);
+        }
         if let Some(r) = &self.role {
             add(&r.defaults);
         }
         add(&self.host.inventory);
-        add(&self.play.vars);
-        if let Ok(vf) = self.play.vars_files.read() {
-            if let Some(l) = vf.get(&self.host.name) {
-                add(l);
+        if play {
+            add(&self.play.vars);
+            if let Ok(vf) = self.play.vars_files.read() {
+                if let Some(l) = vf.get(&self.host.name) {
+                    add(l);
+                }
             }
-        }
-        add(&self.play.role_vars);
-        if let Ok(roles) = self.play.public_roles.read() {
-            for r in roles.iter() {
-                add(&r.vars);
-                add(&r.defaults);
+            add(&self.play.role_vars);
+            if let Ok(roles) = self.play.public_roles.read() {
+                for r in roles.iter() {
+                    add(&r.defaults);
+                    add(&r.vars);
+                }
             }
         }
         if let Some(r) = &self.role {
@@ -382,6 +442,7 @@ impl Vars for HostVars {
         }
         add(&self.task_vars);
         if let Ok(d) = self.host.dynamic.read() {
+            add(&d.included);
             add(&d.set_facts);
         }
         add(&self.include_params);
@@ -401,11 +462,10 @@ impl Vars for HostVars {
 
     fn host(&self, name: &str) -> Option<Arc<dyn Vars>> {
         let data = self.run.host(name)?;
-        Some(Arc::new(HostVars::new(
-            self.run.clone(),
-            data,
-            self.play.clone(),
-        )))
+        Some(Arc::new(HostVars {
+            outside_play: true,
+            ..HostVars::new(self.run.clone(), data, self.play.clone())
+        }))
     }
 
     fn host_names(&self) -> Vec<String> {

@@ -8,6 +8,7 @@
 
 mod handlers;
 pub mod host_vars;
+mod loop_vars;
 mod prefetch;
 mod resume;
 mod run_task;
@@ -402,11 +403,15 @@ impl Engine {
     /// Per-host totals so far, for hosts that did anything.
     fn recap(&self) -> Vec<(String, HostStats)> {
         let states = self.states.lock().expect("states lock");
-        states
+        let mut out: Vec<(String, HostStats)> = states
             .iter()
             .filter(|(_, s)| s.stats != HostStats::default() || s.unreachable)
             .map(|(h, s)| (h.clone(), s.stats.clone()))
-            .collect()
+            .collect();
+        // Sorted by name, as the default callback's PLAY RECAP
+        // (lib/ansible/plugins/callback/default.py: `sorted(stats.processed.keys())`).
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     fn select_hosts(&self, play: &Play) -> Result<Vec<String>> {

@@ -147,10 +147,8 @@ impl Engine {
             let Ok(items) = self.loop_items(t, &vars) else {
                 return Ahead::Stop;
             };
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| hv.with_locals(self.loop_locals(t, item, i)))
+            (0..items.len())
+                .map(|i| hv.with_locals(self.loop_locals(t, &items, i)))
                 .collect()
         } else {
             vec![hv]

@@ -96,7 +96,14 @@ impl Engine {
             let mut vars = self
                 .scope
                 .host(&h)
-                .and_then(|d| d.dynamic.read().ok().map(|dy| dy.set_facts.clone()))
+                .and_then(|d| {
+                    // include_vars results too (restored with set_fact's precedence).
+                    d.dynamic.read().ok().map(|dy| {
+                        let mut v = dy.included.clone();
+                        v.extend(dy.set_facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        v
+                    })
+                })
                 .unwrap_or_default();
             vars.retain(|k, _| !hidden.contains(k));
             (h, n, vars)

@@ -103,17 +103,32 @@ impl Engine {
         }
     }
 
-    /// The loop variables for item `i`.
-    pub(crate) fn loop_locals(&self, t: &Task, item: Value, i: usize) -> IndexMap<String, Value> {
+    /// The loop variables for item `i` of `items`: the loop variable, `ansible_loop_var`,
+    /// the `index_var` and `ansible_index_var`, and with `extended` the `ansible_loop` dict
+    /// (Ansible's `lib/ansible/executor/task_executor.py`, `_run_loop`).
+    pub(crate) fn loop_locals(
+        &self,
+        t: &Task,
+        items: &[Value],
+        i: usize,
+    ) -> IndexMap<String, Value> {
         let mut l = IndexMap::new();
         let var = t
             .loop_control
             .loop_var
             .clone()
             .unwrap_or_else(|| "item".into());
-        l.insert(var, item);
+        l.insert("ansible_loop_var".into(), Value::String(var.clone()));
+        l.insert(var, items.get(i).cloned().unwrap_or(Value::Null));
         if let Some(iv) = &t.loop_control.index_var {
+            l.insert("ansible_index_var".into(), Value::String(iv.clone()));
             l.insert(iv.clone(), Value::from(i));
+        }
+        if t.loop_control.extended {
+            l.insert(
+                "ansible_loop".into(),
+                super::loop_vars::extended_loop(items, i, t.loop_control.extended_allitems),
+            );
         }
         l
     }
@@ -277,9 +292,7 @@ impl Engine {
                                 dynamic.set_facts.insert(name.clone(), registered.clone());
                             }
                             if let Some(Value::Object(f)) = &facts {
-                                dynamic
-                                    .set_facts
-                                    .extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
+                                dynamic.store_task_facts(&t.action, f, cacheable_fact(t));
                             }
                         }
                     }
@@ -470,8 +483,11 @@ impl Engine {
             let mut all_skipped = !items.is_empty();
             let mut facts = Map::new();
             let mut unreachable = false;
-            for (i, item) in items.into_iter().enumerate() {
-                let locals = self.loop_locals(t, item.clone(), i);
+            // What earlier items registered or set as facts, visible to later items.
+            let mut carried: IndexMap<String, Value> = IndexMap::new();
+            for (i, item) in items.iter().cloned().enumerate() {
+                let mut locals = carried.clone();
+                locals.extend(self.loop_locals(t, &items, i));
                 let ihv = hv.with_locals(locals);
                 let ivars: Arc<dyn Vars> = Arc::new(ihv.clone());
                 let label = match &t.loop_control.label {
@@ -501,6 +517,12 @@ impl Engine {
                 o.result.insert(var.clone(), item.clone());
                 o.result
                     .insert("ansible_loop_var".into(), Value::String(var));
+                if let Some(iv) = &t.loop_control.index_var {
+                    o.result.insert(iv.clone(), Value::from(i));
+                    o.result
+                        .insert("ansible_index_var".into(), Value::String(iv.clone()));
+                }
+                super::loop_vars::carry_item(t, &o.result, &mut carried);
                 if o.status == Status::Unreachable {
                     unreachable = true;
                 }
@@ -687,14 +709,18 @@ impl Engine {
                             );
                         }
                     }
-                    for (k, v) in f {
-                        if is_setup {
+                    if is_setup {
+                        for (k, v) in f {
                             dynamic
                                 .facts
                                 .insert(k.trim_start_matches("ansible_").to_string(), v.clone());
-                        } else {
-                            dynamic.set_facts.insert(k.clone(), v.clone());
                         }
+                    } else {
+                        let cacheable = o
+                            .result
+                            .get("_ansible_facts_cacheable")
+                            .is_some_and(|c| c == &Value::Bool(true));
+                        dynamic.store_task_facts(&t.action, f, cacheable);
                     }
                     run.facts = Some(Value::Object(f.clone()));
                 }
@@ -713,6 +739,7 @@ impl Engine {
                 if let Some(name) = &t.register {
                     let mut r = o.result.clone();
                     r.remove("ansible_facts");
+                    r.remove("_ansible_facts_cacheable");
                     let v = Value::Object(r);
                     dynamic.set_facts.insert(name.clone(), v.clone());
                     run.registered = Some(v);
@@ -1690,6 +1717,16 @@ fn printf_int(format: &str, n: i64) -> String {
         format!("{body:>width$}")
     };
     format!("{}{}{}", &format[..pos], padded, &rest[spec_len..])
+}
+
+/// Whether a `set_fact` task asks for `cacheable` with a literal (a run_once copy to the
+/// other hosts has no result to read the templated flag from).
+fn cacheable_fact(t: &Task) -> bool {
+    match t.args.get("cacheable") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => crate::boolean::parse_bool(s).unwrap_or(false),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

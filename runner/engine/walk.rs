@@ -374,10 +374,8 @@ impl Engine {
                 Some(_) => {
                     let vars: Arc<dyn Vars> = Arc::new(hv.clone());
                     match self.loop_items(t, &vars) {
-                        Ok(items) => items
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, item)| Some(self.loop_locals(t, item, i)))
+                        Ok(items) => (0..items.len())
+                            .map(|i| Some(self.loop_locals(t, &items, i)))
                             .collect(),
                         Err(_) if self.skipped_despite_loop_error(t, &vars) => continue,
                         Err(msg) => {
@@ -445,6 +443,9 @@ impl Engine {
                 if let Some(l) = &locals {
                     params.extend(l.iter().map(|(k, v)| (k.clone(), v.clone())));
                 }
+                if inc.is_role {
+                    parent_role_params(t, &mut params);
+                }
                 let key = format!(
                     "{}|{}",
                     serde_json::to_string(&args).unwrap_or_default(),
@@ -491,16 +492,15 @@ impl Engine {
                     .include_role(&args, &cx.play.dir, &inherit, &t.loc)
                 {
                     Ok((tasks, handlers, roles)) => {
-                        // `public: true`: the role's vars and defaults outlive it.
-                        if args.get("public").is_some_and(crate::boolean::truthy) {
-                            if let Ok(mut p) = cx.scope.public_roles.write() {
-                                p.extend(roles);
-                            }
-                        }
                         self.extra_handlers
                             .lock()
                             .expect("handlers lock")
                             .extend(handlers);
+                        if args.get("public").is_some_and(crate::boolean::truthy) {
+                            if let Ok(mut public) = cx.scope.public_roles.write() {
+                                public.extend(roles);
+                            }
+                        }
                         tasks
                     }
                     Err(e) => {
@@ -587,5 +587,27 @@ impl Engine {
             duration: std::time::Duration::ZERO,
             diff: None,
         });
+    }
+}
+
+/// `ansible_parent_role_names`/`ansible_parent_role_paths` for a role included from a
+/// role: the includer first, then its own parents (`IncludeRole.get_include_params`,
+/// lib/ansible/playbook/role_include.py).
+fn parent_role_params(t: &Task, params: &mut IndexMap<String, Value>) {
+    let Some(parent) = &t.role else {
+        return;
+    };
+    for (key, this) in [
+        ("ansible_parent_role_names", parent.name.clone()),
+        (
+            "ansible_parent_role_paths",
+            parent.path.display().to_string(),
+        ),
+    ] {
+        let mut list = vec![Value::String(this)];
+        if let Some(Value::Array(outer)) = t.include_params.get(key) {
+            list.extend(outer.iter().cloned());
+        }
+        params.insert(key.to_string(), Value::Array(list));
     }
 }

@@ -326,21 +326,65 @@ impl Inventory {
     }
 
     /// The `groups` magic variable: every group name (incl. `all` and `ungrouped`) → all
-    /// hosts in it, transitively through children, in inventory order.
+    /// hosts in it, transitively through children, in Ansible's order (see
+    /// [`Inventory::group_order`]).
     pub fn groups_var(&self) -> IndexMap<String, Vec<String>> {
-        let mut out: IndexMap<String, Vec<String>> = self
+        let mut members: IndexMap<String, IndexSet<String>> = self
             .groups
             .keys()
-            .map(|g| (g.clone(), Vec::new()))
+            .map(|g| (g.clone(), IndexSet::new()))
             .collect();
         for host in self.hosts.keys() {
             for g in self.host_group_set(host) {
-                if let Some(list) = out.get_mut(&g) {
-                    list.push(host.clone());
+                if let Some(set) = members.get_mut(&g) {
+                    set.insert(host.clone());
                 }
             }
         }
-        out
+        members
+            .into_iter()
+            .map(|(g, set)| {
+                let mut list: Vec<String> = self
+                    .group_order(&g)
+                    .into_iter()
+                    .filter(|h| set.contains(h))
+                    .collect();
+                let listed: HashSet<String> = list.iter().cloned().collect();
+                list.extend(set.into_iter().filter(|h| !listed.contains(h)));
+                (g, list)
+            })
+            .collect()
+    }
+
+    /// The hosts of `group` in the order Ansible lists them (`Group._get_hosts` in
+    /// `lib/ansible/inventory/group.py`): the group's own hosts, then its descendants' level
+    /// by level (children first, then grandchildren...), each host once. `all`'s own hosts
+    /// are those in no other group. (Ansible walks the levels below the children in set
+    /// order, which varies between runs; here they go in order of appearance.)
+    pub fn group_order(&self, group: &str) -> Vec<String> {
+        let mut order: Vec<&str> = vec![group];
+        let mut seen: HashSet<&str> = HashSet::from([group]);
+        let mut i = 0;
+        while i < order.len() {
+            if let Some(g) = self.groups.get(order[i]) {
+                for c in &g.children {
+                    if seen.insert(c.as_str()) {
+                        order.push(c.as_str());
+                    }
+                }
+            }
+            i += 1;
+        }
+        let mut hosts: IndexSet<String> = IndexSet::new();
+        for g in order {
+            if g == "all" {
+                let own = self.hosts.values().filter(|h| h.groups.is_empty());
+                hosts.extend(own.map(|h| h.name.clone()));
+            } else if let Some(grp) = self.groups.get(g) {
+                hosts.extend(grp.hosts.iter().cloned());
+            }
+        }
+        hosts.into_iter().collect()
     }
 
     /// The `group_names` magic variable: groups the host is in (transitively), sorted,

@@ -21,7 +21,8 @@ enum Op {
     Exclude,
 }
 
-/// Resolve `pattern` against `inv`: host names in inventory order, deduplicated.
+/// Resolve `pattern` against `inv`: host names in Ansible's order (terms in order, each
+/// group's hosts as [`Inventory::group_order`] lists them), deduplicated.
 pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, PatternError> {
     let mut terms: Vec<(Op, String)> = Vec::new();
     for term in split_terms(pattern) {
@@ -77,7 +78,8 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, PatternErro
             }
         }
     }
-    selected.sort_by_key(|h| inv.hosts.get_index_of(h).unwrap_or(usize::MAX));
+    // No sorting: Ansible keeps the order of the terms and of each group's hosts
+    // (`InventoryManager._evaluate_patterns`, lib/ansible/inventory/manager.py).
     Ok(selected)
 }
 
@@ -157,7 +159,7 @@ impl Ctx<'_> {
 
     fn match_base(&self, base: &str) -> Result<Vec<String>, PatternError> {
         if base == "all" || base == "*" {
-            return Ok(self.inv.hosts.keys().cloned().collect());
+            return Ok(self.groups().get("all").cloned().unwrap_or_default());
         }
         let matcher = Matcher::new(base)?;
         let mut out: Vec<String> = Vec::new();
@@ -192,7 +194,6 @@ impl Ctx<'_> {
         }
         let mut seen = HashSet::new();
         out.retain(|h| seen.insert(h.clone()));
-        out.sort_by_key(|h| self.inv.hosts.get_index_of(h).unwrap_or(usize::MAX));
         Ok(out)
     }
 }
@@ -366,24 +367,28 @@ mod tests {
 
     #[test]
     fn basics() {
-        assert_eq!(sel("all").len(), 5);
+        // Orders as ansible-core 2.19 lists them (`ansible --list-hosts`).
+        assert_eq!(
+            sel("all"),
+            ["db1", "web2", "web1", "web3", "lb.example.com"]
+        );
         assert_eq!(sel("*").len(), 5);
-        assert_eq!(sel("db"), ["web2", "db1"]);
+        assert_eq!(sel("db"), ["db1", "web2"]);
         assert_eq!(sel("web1"), ["web1"]);
         assert_eq!(sel("dc"), ["web1", "web2", "web3", "lb.example.com"]);
     }
 
     #[test]
     fn operators_in_ansible_order() {
-        assert_eq!(sel("db:web1"), ["web1", "web2", "db1"]);
-        assert_eq!(sel("db,web1"), ["web1", "web2", "db1"]);
+        assert_eq!(sel("db:web1"), ["db1", "web2", "web1"]);
+        assert_eq!(sel("db,web1"), ["db1", "web2", "web1"]);
         assert_eq!(sel("web:&db"), ["web2"]);
         assert_eq!(sel("web:!db"), ["web1", "web3"]);
         // exclusion written first still applies after the union
         assert_eq!(sel("!db:web"), ["web1", "web3"]);
         assert_eq!(sel("!web"), ["db1", "lb.example.com"]);
-        assert_eq!(sel("&db"), ["web2", "db1"]);
-        assert_eq!(sel("dc:!web:db"), ["db1", "lb.example.com"]);
+        assert_eq!(sel("&db"), ["db1", "web2"]);
+        assert_eq!(sel("dc:!web:db"), ["lb.example.com", "db1"]);
     }
 
     #[test]

@@ -18,8 +18,8 @@ pub struct SetFact;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetFactParams {
-    /// In Ansible, also store the variables in the fact cache (as facts, with their lower
-    /// precedence). windlass keeps no fact cache between runs, so the variables last for
+    /// Also store the variables as facts (`ansible_facts.<name>`), as Ansible does in its
+    /// fact cache. windlass keeps no fact cache between runs, so the variables last for
     /// this run either way. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub cacheable: bool,
@@ -51,7 +51,7 @@ impl Module for SetFact {
             .iter()
             .filter_map(|n| args.remove(*n).map(|v| (n.to_string(), v)))
             .collect();
-        let _: SetFactParams = params("set_fact", own)?;
+        let own: SetFactParams = params("set_fact", own)?;
         let mut facts = Map::new();
         for (k, v) in args {
             if k == "_raw_params" {
@@ -79,6 +79,10 @@ impl Module for SetFact {
         let mut out = ResultMap::new();
         out.insert("changed".into(), Value::Bool(false));
         out.insert("ansible_facts".into(), Value::Object(facts));
+        if own.cacheable {
+            // As Ansible's set_fact action: the engine stores these as facts too.
+            out.insert("_ansible_facts_cacheable".into(), Value::Bool(true));
+        }
         Ok(out)
     }
 }

@@ -18,6 +18,9 @@ use crate::command::RemoteCommand;
 use crate::template::SearchKind;
 use crate::transport::ExecOutput;
 
+/// `ansible_managed` in templates, as Ansible 2.19 sets it without configuration.
+const ANSIBLE_MANAGED: &str = "Ansible managed";
+
 fn yes() -> bool {
     true
 }
@@ -100,6 +103,14 @@ impl Planned for Template {
             "template_uid".into(),
             Value::String(std::env::var("USER").unwrap_or_default()),
         );
+        if ctx.vars.get("ansible_managed").is_none() {
+            // Ansible's default DEFAULT_MANAGED_STR, set only where the user has not
+            // (lib/ansible/_internal/_templating/_template_vars.py).
+            extra.insert(
+                "ansible_managed".into(),
+                Value::String(ANSIBLE_MANAGED.into()),
+            );
+        }
         let out = ctx
             .templar
             .render_template_text(&text, &p.src, &ctx.vars, &extra)

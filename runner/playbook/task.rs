@@ -69,6 +69,8 @@ pub struct LoopControl {
     pub pause: Option<std::time::Duration>,
     /// Expose `ansible_loop`.
     pub extended: bool,
+    /// With `extended`, include `ansible_loop.allitems` (`extended_allitems`, default true).
+    pub extended_allitems: bool,
 }
 
 /// Keywords after inheritance, as they apply to one task.
@@ -901,7 +903,7 @@ fn parse_task(
         retries,
         delay,
         role: inherit.role.clone(),
-        include_params: inherit.include_params.clone(),
+        include_params: include_params(inherit, &short, &own),
     };
     let short = short.as_str();
     if IMPORT_TASKS.contains(&action.as_str()) || IMPORT_TASKS.contains(&short) {
@@ -983,6 +985,18 @@ fn import_file(task: &Task, loc: &Loc) -> Result<String> {
     }
 }
 
+/// The include parameters a task sees: its includer's, and for `include_tasks`/
+/// `include_role` its own `vars:` (Ansible's `Task.get_include_params` in
+/// `lib/ansible/playbook/task.py` adds the vars of `_ACTION_ALL_INCLUDES`; they rank above
+/// `set_fact`, while block vars around the include stay task vars).
+fn include_params(inherit: &Inherit, short: &str, own: &Keywords) -> IndexMap<String, Value> {
+    let mut params = inherit.include_params.clone();
+    if INCLUDE_TASKS.contains(&short) || INCLUDE_ROLE.contains(&short) {
+        params.extend(own.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    params
+}
+
 fn params_of(args: &Map<String, Value>, skip: &[&str]) -> IndexMap<String, Value> {
     args.iter()
         .filter(|(k, _)| !skip.contains(&k.as_str()))
@@ -991,7 +1005,10 @@ fn params_of(args: &Map<String, Value>, skip: &[&str]) -> IndexMap<String, Value
 }
 
 fn parse_loop_control(v: &Node, cx: &dyn TaskContext) -> Result<LoopControl> {
-    let mut lc = LoopControl::default();
+    let mut lc = LoopControl {
+        extended_allitems: true,
+        ..LoopControl::default()
+    };
     for (k, val) in v.expect_map("loop_control")? {
         match k.as_str() {
             "loop_var" => {
@@ -1020,7 +1037,11 @@ fn parse_loop_control(v: &Node, cx: &dyn TaskContext) -> Result<LoopControl> {
                 }
             }
             "extended" => lc.extended = matches!(bool_keyword(val, "extended")?, Value::Bool(true)),
-            "extended_allitems" | "break_when" => {}
+            "extended_allitems" => {
+                lc.extended_allitems =
+                    matches!(bool_keyword(val, "extended_allitems")?, Value::Bool(true))
+            }
+            "break_when" => {}
             other => {
                 return Err(Error::invalid(
                     &key_loc(v, other),
@@ -1106,8 +1127,12 @@ fn parse_kv(text: &str, free_form: bool, loc: &Loc, args: &mut Map<String, Value
         .ok_or_else(|| Error::invalid(loc, "unbalanced quotes in module arguments"))?;
     let mut raw = Vec::new();
     for w in words {
+        // A templated key (`set_fact: "{{ k }}={{ v }}"`) is a key too: Ansible's
+        // `parse_kv` (lib/ansible/parsing/splitter.py) takes whatever is before the `=`.
         let kv = w.split_once('=').filter(|(k, _)| {
-            !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            !k.is_empty()
+                && (k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    || (k.starts_with("{{") && k.ends_with("}}")))
         });
         match kv {
             Some((k, v)) if !free_form || FREE_FORM_KEYS.contains(&k) => {

@@ -66,11 +66,9 @@ impl Ctx {
         if let Some(v) = lock(&self.cache).get(name) {
             return Some(v.clone());
         }
-        let raw = self
-            .extra
-            .as_ref()
-            .and_then(|e| e.get(name).cloned())
-            .or_else(|| self.vars.get(name));
+        let extra = self.extra.as_ref().and_then(|e| e.get(name).cloned());
+        let is_final = extra.is_none() && self.vars.is_final(name);
+        let raw = extra.or_else(|| self.vars.get(name));
         let raw = match raw {
             Some(raw) => raw,
             None => {
@@ -81,7 +79,7 @@ impl Ctx {
                 };
             }
         };
-        let value = if contains_template(&raw) {
+        let value = if contains_template(&raw) && !is_final {
             if lock(&self.resolving).iter().any(|n| n == name) {
                 return Some(Value::from(to_mj_error(TemplateError::new(format!(
                     "recursive loop detected in template for variable '{name}'"

@@ -41,6 +41,12 @@ pub trait Vars: Send + Sync {
     fn names(&self) -> Vec<String>;
     /// Another host's variables, for `hostvars['h'].x` (also lazy).
     fn host(&self, name: &str) -> Option<Arc<dyn Vars>>;
+    /// Whether the value of `name` is final, never templated again: a `set_fact` or
+    /// registered result (in Ansible 2.19 the output of templating and of modules is not
+    /// trusted as a template, lib/ansible/_internal/_templating).
+    fn is_final(&self, _name: &str) -> bool {
+        false
+    }
     /// All inventory host names (the keys of `hostvars`).
     fn host_names(&self) -> Vec<String>;
     /// Directories searched, in order, by lookup('file') (kind Files) and lookup('template') /
