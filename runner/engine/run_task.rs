@@ -640,9 +640,17 @@ impl Engine {
                     // filtered gathering does not count, it kept only some facts).
                     if is_setup && !t.args.contains_key("filter") {
                         if let Some(Value::Array(subsets)) = f.get("gather_subset") {
-                            dynamic.gathered.extend(
-                                subsets.iter().filter_map(Value::as_str).map(str::to_string),
-                            );
+                            // The fact holds the subsets as given; the cache keeps collectors.
+                            let given: Vec<String> = subsets
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect();
+                            if let Ok(c) = crate::modules::setup::resolve_subsets(&given) {
+                                dynamic
+                                    .gathered
+                                    .extend(c.into_iter().map(|x| x.name().to_string()));
+                            }
                         }
                     }
                     for (k, v) in f {
