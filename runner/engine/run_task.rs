@@ -666,7 +666,12 @@ impl Engine {
                 }
                 if let Some(name) = &t.register {
                     let mut r = o.result.clone();
-                    r.remove("ansible_facts");
+                    // Ansible keeps `ansible_facts` in a registered result (setup's under
+                    // the names the module gave them: lib/ansible/executor/task_executor.py
+                    // registers the module's result as it came).
+                    if t.action.ends_with("setup") || t.action.ends_with("gather_facts") {
+                        crate::modules::setup::prefix_facts(&mut r);
+                    }
                     let v = Value::Object(r);
                     dynamic.set_facts.insert(name.clone(), v.clone());
                     run.registered = Some(v);

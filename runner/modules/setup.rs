@@ -926,6 +926,22 @@ pub fn filter_facts(
         .collect())
 }
 
+/// `result`'s `ansible_facts` under the names Ansible's setup module gives them
+/// (`ansible_distribution`; `gather_subset` and `module_setup` have no prefix), for a
+/// registered result. windlass keeps facts without the prefix everywhere else.
+pub fn prefix_facts(result: &mut ResultMap) {
+    if let Some(Value::Object(f)) = result.get_mut("ansible_facts") {
+        let named = std::mem::take(f)
+            .into_iter()
+            .map(|(k, v)| match k.as_str() {
+                "gather_subset" | "module_setup" => (k, v),
+                _ => (format!("ansible_{k}"), v),
+            })
+            .collect();
+        *f = named;
+    }
+}
+
 fn timeout_secs(v: &Option<Value>) -> Result<u64, String> {
     match v {
         None | Some(Value::Null) => Ok(10),
