@@ -4,11 +4,16 @@
 //! `ansible_os_family`, `ansible_default_ipv4.address`, `ansible_processor_vcpus` and
 //! friends. Ansible ships a Python program to the host for this; windlass runs ONE POSIX
 //! `sh` script that prints raw sections (`/etc/os-release`, `uname`, `ip -o addr`,
-//! `/proc/meminfo`, …) using only what a minimal Debian has, and parses them here in a pure
-//! function ([`parse_facts`]) so the parsing is tested against recorded outputs.
-//! `gather_subset` chooses which sections the script gathers; `filter` trims the result.
-//! The engine stores the returned `ansible_facts` as the host's facts (names without the
-//! `ansible_` prefix; it exposes each as `ansible_facts.<name>` and `ansible_<name>`).
+//! `/proc/meminfo`, …) and parses them here in pure functions ([`parse_facts`]) so the
+//! parsing is tested against recorded outputs. The result is Ansible's whole fact tree,
+//! key for key and with the same types (a test compares it with ansible-playbook's on a
+//! real host): Ansible's collectors, each modelled after its file under
+//! `lib/ansible/module_utils/facts/`. Only the `python` facts run the host's Python (the
+//! interpreter Ansible would use: `ansible_python_interpreter`, else `/usr/bin/python3`);
+//! without one those facts are left out. `gather_subset` chooses the collectors exactly as
+//! Ansible resolves it; `filter` trims the result. The engine stores the returned
+//! `ansible_facts` as the host's facts (names without the `ansible_` prefix; it exposes each
+//! as `ansible_facts.<name>` and `ansible_<name>`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -28,19 +33,24 @@ use crate::command::RemoteCommand;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetupParams {
-    /// Which facts to gather: `all` (default), `min`, `hardware`, `network`, `virtual`;
-    /// prefix with `!` to exclude (`!hardware`, `!all` = only `min`). A list or a
-    /// comma-separated string.
+    /// Which facts to gather, as Ansible reads it: `all` (default), `min` (always added
+    /// unless `!min`), a collector (`hardware`, `network`, `virtual`, `env`, `python`,
+    /// `distribution`, …) or one of its fact names (`distribution_version` selects
+    /// `distribution`); prefix with `!` to exclude (`!all` = only `min`). A collector
+    /// brings those it needs (`network` brings `distribution` and `platform`). A list or a
+    /// comma-separated string. The `gather_subset` fact is this list as given.
     #[serde(default, deserialize_with = "string_list")]
     pub gather_subset: Vec<String>,
-    /// Only return facts whose name matches one of these shell-style globs (with or
-    /// without the `ansible_` prefix: `ansible_eth*`, `default_ipv4`). Default: all.
+    /// Only return facts whose name matches one of these shell-style globs, matched as
+    /// Ansible does against the `ansible_` names (`ansible_eth*`); a pattern without the
+    /// prefix also matches with it (`default_ipv4`). Default: all.
     #[serde(default, deserialize_with = "string_list")]
     pub filter: Vec<String>,
     /// Seconds the gathering command may take. Default 10.
     #[serde(default)]
     pub gather_timeout: Option<Value>,
-    /// Accepted for compatibility; local facts (`/etc/ansible/facts.d`) are not read.
+    /// Accepted for compatibility; local facts (`/etc/ansible/facts.d`) are not read
+    /// (`ansible_local` is `{}`).
     #[serde(default)]
     pub fact_path: Option<String>,
 }
