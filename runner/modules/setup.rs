@@ -55,7 +55,7 @@ pub struct SetupParams {
     pub fact_path: Option<String>,
 }
 
-/// One of Ansible's fact collectors (see [`super::setup_subsets`]): `platform`, `hardware`,
+/// One of Ansible's fact collectors (see `setup_subsets.rs`): `platform`, `hardware`,
 /// `network`, `env`, …
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Collector(&'static str);
@@ -781,8 +781,9 @@ fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
             *found = Some((tech.to_string(), "guest"));
         }
     };
+    let docker = Regex::new(r"/docker(/|-[0-9a-f]+\.scope)").expect("constant regex");
     for l in sec.get("pid1_cgroup").copied().unwrap_or("").lines() {
-        if Regex::new(r"/docker(/|-[0-9a-f]+\.scope)").is_ok_and(|r| r.is_match(l)) {
+        if docker.is_match(l) {
             hit("docker", &mut found, &mut guest);
         }
         if l.contains("/lxc/") || l.contains("/machine.slice/machine-lxc") {
