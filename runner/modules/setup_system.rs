@@ -125,11 +125,13 @@ const DMI: [(&str, &str, &str); 18] = [
 
 /// The hardware collector's sections beyond /proc/meminfo and /proc/cpuinfo.
 const HARDWARE_SCRIPT: &str = concat!(
+    // `rd FILE`: its first line into $v without a process (false when unreadable).
+    "rd() { v=; { IFS= read -r v || [ -n \"$v\" ]; } < \"$1\"; } 2>/dev/null\n",
     "s dmi; D=/sys/devices/virtual/dmi/id; if [ -e $D/product_name ]; then echo sysfs; ",
     "for k in bios_date bios_vendor bios_version board_asset_tag board_name board_serial board_vendor ",
     "board_version chassis_asset_tag chassis_serial chassis_vendor chassis_version chassis_type ",
     "product_name product_serial product_uuid product_version sys_vendor; do ",
-    "v=$(cat $D/$k 2>/dev/null) && printf '%s\\t%s\\n' $k \"$v\" | head -n1; done; ",
+    "rd $D/$k && printf '%s\\t%s\\n' $k \"$v\"; done; ",
     "elif command -v dmidecode >/dev/null 2>&1; then echo dmidecode; ",
     "for k in bios-release-date bios-vendor bios-version baseboard-asset-tag baseboard-product-name ",
     "baseboard-serial-number baseboard-manufacturer baseboard-version chassis-asset-tag ",
@@ -150,22 +152,22 @@ const HARDWARE_SCRIPT: &str = concat!(
     "s xen; [ -e /proc/xen ] && echo xen; cat /sys/hypervisor/type 2>/dev/null\n",
     "s lspci; command -v lspci >/dev/null 2>&1 && lspci -D 2>/dev/null\n",
     "s devlinks; for t in by-id by-uuid by-label; do for l in /dev/disk/$t/*; do [ -L \"$l\" ] && ",
-    "printf '%s\\t%s\\t%s\\n' $t \"${l##*/}\" \"$(basename \"$(readlink \"$l\")\")\"; done; done; ",
+    "{ r=$(readlink \"$l\"); printf '%s\\t%s\\t%s\\n' $t \"${l##*/}\" \"${r##*/}\"; }; done; done; ",
     "for p in /sys/block/*/slaves/*; do [ -e \"$p\" ] && printf 'masters\\t%s\\n' \"$p\"; done\n",
     "s blockdevs; have_sg=; command -v sg_inq >/dev/null 2>&1 && have_sg=1; ",
     "for b in /sys/block/*; do [ -e \"$b\" ] || continue; n=${b##*/}; ",
     "printf '@dev\\t%s\\t%s\\n' \"$n\" \"$(readlink \"$b\")\"; d=$b; ",
     "for k in device/vendor device/model device/sas_address device/sas_device_handle device/serial ",
     "removable queue/discard_max_hw_bytes queue/discard_granularity queue/rotational queue/scheduler ",
-    "queue/logical_block_size queue/hw_sector_size size; do v=$(cat \"$d/$k\" 2>/dev/null) && ",
-    "printf '%s\\t%s\\n' \"$k\" \"$(printf '%s' \"$v\" | head -n1)\"; done; ",
+    "queue/logical_block_size queue/hw_sector_size size; do rd \"$d/$k\" && ",
+    "printf '%s\\t%s\\n' \"$k\" \"$v\"; done; ",
     "[ -n \"$have_sg\" ] && printf 'sg\\t%s\\n' \"$(sg_inq /dev/$n 2>/dev/null | sed -n 's/.*[Ss]erial number:[[:space:]]*//p' | head -n1)\"; ",
-    "for h in \"$d\"/holders/dm-*; do [ -e \"$h\" ] && printf 'holder\\t%s\\t%s\\n' \"${h##*/}\" \"$(cat \"$h/dm/name\" 2>/dev/null)\"; done; ",
+    "for h in \"$d\"/holders/dm-*; do [ -e \"$h\" ] && { rd \"$h/dm/name\" || v=; printf 'holder\\t%s\\t%s\\n' \"${h##*/}\" \"$v\"; }; done; ",
     "for p in \"$d\"/*; do pn=${p##*/}; [ -e \"$p/partition\" ] || continue; ",
     "printf '@part\\t%s\\n' \"$pn\"; ",
-    "for k in start size queue/logical_block_size queue/hw_sector_size; do v=$(cat \"$p/$k\" 2>/dev/null) && ",
+    "for k in start size queue/logical_block_size queue/hw_sector_size; do rd \"$p/$k\" && ",
     "printf '%s\\t%s\\n' \"$k\" \"$v\"; done; ",
-    "for h in \"$p\"/holders/dm-*; do [ -e \"$h\" ] && printf 'holder\\t%s\\t%s\\n' \"${h##*/}\" \"$(cat \"$h/dm/name\" 2>/dev/null)\"; done; ",
+    "for h in \"$p\"/holders/dm-*; do [ -e \"$h\" ] && { rd \"$h/dm/name\" || v=; printf 'holder\\t%s\\t%s\\n' \"${h##*/}\" \"$v\"; }; done; ",
     "done; done\n",
 );
 
