@@ -506,7 +506,7 @@ fn cpu_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>, arch: &str)
     f.insert("processor_threads_per_core".into(), json!(threads));
     f.insert(
         "processor_vcpus".into(),
-        json!(threads * count * per_socket),
+        json!(threads.saturating_mul(count).saturating_mul(per_socket)),
     );
     let nproc = sec.get("nproc").and_then(|s| s.trim().parse::<u64>().ok());
     f.insert("processor_nproc".into(), json!(nproc.unwrap_or(proc_n)));
@@ -1108,6 +1108,43 @@ mod tests {
         let f = facts_of(DEBIAN12, &subsets(&["!all", "!min", "network"]));
         assert!(f.contains_key("default_ipv4") && f.contains_key("distribution"));
         assert!(f.contains_key("system") && !f.contains_key("user_id"));
+    }
+
+    /// Numbers the host makes up (a huge disk, a CPU with absurd counts, empty lines)
+    /// give facts, never a panic.
+    #[test]
+    fn outlandish_host_numbers_do_not_panic() {
+        let big = u64::MAX.to_string();
+        let reply = crate::modules::sysprobe::testutil::reply(&[
+            ("uname", "Linux\nh\n1\n#1\nx86_64\n"),
+            (
+                "cpuinfo",
+                &format!(
+                    "processor\t: 0\nphysical id\t: 0\ncpu cores\t: {big}\nsiblings\t: {big}\n\n"
+                ),
+            ),
+            ("meminfo", &format!("MemTotal: {big} kB\nMemFree: 1 kB\n")),
+            (
+                "blockdevs",
+                &format!(
+                    "@dev\tvda\tx\nsize\t{big}\nqueue/logical_block_size\t0\n@part\tvda1\nsize\t{big}\n\n\t\n"
+                ),
+            ),
+            ("devlinks", "masters\t/x\nby-id\n\t\t\n"),
+            ("findmnt", "\n \n/a [x]\n"),
+            ("mtab", "/dev/x /a ext4 rw 0 0 extra\n/dev/y\n"),
+            (
+                "statfs",
+                &format!("/a\t{big} {big} {big} {big} {big} {big} {big}\n"),
+            ),
+            ("user", "\n::::::\n"),
+            ("dns", "options\nnameserver\n"),
+            ("date", "1 2 3 4 5 6 7 8 9 10 11 12 \u{e9}\n"),
+            ("lvm", "have\nroot\n"),
+            ("vgs", ",\n"),
+        ]);
+        let f = parse_facts(&reply.stdout, &subsets(&["all"]), &[]).unwrap();
+        assert!(f.contains_key("devices") && f.contains_key("processor_vcpus"));
     }
 
     #[test]

@@ -828,8 +828,11 @@ fn mounts(sec: &Sec<'_>, f: &mut Map<String, Value>) {
             .get(raw[1])
             .and_then(|v| <[u64; 7]>::try_from(v.as_slice()).ok());
         if let Some([frsize, bsize, blocks, _bfree, bavail, files, ffree]) = st {
-            m.insert("size_total".into(), json!(frsize * blocks));
-            m.insert("size_available".into(), json!(frsize * bavail));
+            m.insert("size_total".into(), json!(frsize.saturating_mul(blocks)));
+            m.insert(
+                "size_available".into(),
+                json!(frsize.saturating_mul(bavail)),
+            );
             m.insert("block_size".into(), json!(bsize));
             m.insert("block_total".into(), json!(blocks));
             m.insert("block_available".into(), json!(bavail));
@@ -1054,7 +1057,7 @@ fn devices(sec: &Sec<'_>, f: &mut Map<String, Value>) {
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(0);
             let ssn: u64 = ss.parse().unwrap_or(512).max(1);
-            let sectors = size * 512 / ssn;
+            let sectors = size.saturating_mul(512) / ssn;
             pd.insert("sectors".into(), json!(sectors));
             pd.insert(
                 "size".into(),
@@ -1084,7 +1087,7 @@ fn devices(sec: &Sec<'_>, f: &mut Map<String, Value>) {
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);
         let ssn: u64 = ss.parse().unwrap_or(512).max(1);
-        let sectors = size * 512 / ssn;
+        let sectors = size.saturating_mul(512) / ssn;
         d.insert("sectors".into(), json!(sectors));
         d.insert(
             "size".into(),
