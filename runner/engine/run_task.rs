@@ -704,9 +704,17 @@ impl Engine {
                     // filtered gathering does not count, it kept only some facts).
                     if is_setup && !t.args.contains_key("filter") {
                         if let Some(Value::Array(subsets)) = f.get("gather_subset") {
-                            dynamic.gathered.extend(
-                                subsets.iter().filter_map(Value::as_str).map(str::to_string),
-                            );
+                            // The fact holds the subsets as given; the cache keeps collectors.
+                            let given: Vec<String> = subsets
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect();
+                            if let Ok(c) = crate::modules::setup::resolve_subsets(&given) {
+                                dynamic
+                                    .gathered
+                                    .extend(c.into_iter().map(|x| x.name().to_string()));
+                            }
                         }
                     }
                     if is_setup {
@@ -738,8 +746,13 @@ impl Engine {
                 }
                 if let Some(name) = &t.register {
                     let mut r = o.result.clone();
-                    r.remove("ansible_facts");
                     r.remove("_ansible_facts_cacheable");
+                    // Ansible keeps `ansible_facts` in a registered result (setup's under
+                    // the names the module gave them: lib/ansible/executor/task_executor.py
+                    // registers the module's result as it came).
+                    if t.action.ends_with("setup") || t.action.ends_with("gather_facts") {
+                        crate::modules::setup::prefix_facts(&mut r);
+                    }
                     let v = Value::Object(r);
                     dynamic.set_facts.insert(name.clone(), v.clone());
                     run.registered = Some(v);

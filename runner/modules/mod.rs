@@ -34,6 +34,8 @@ pub mod script;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
+mod setup_subsets;
+mod setup_system;
 pub mod slurp;
 pub mod stat;
 pub mod sysctl;

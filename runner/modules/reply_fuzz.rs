@@ -206,7 +206,7 @@ fn run(name: &str, out: &ExecOutput) {
         }
         "setup" => {
             if let Ok(s) = setup::resolve_subsets(&["all".to_string()]) {
-                let _ = setup::parse_facts(&out.stdout, &s);
+                let _ = setup::parse_facts(&out.stdout, &s, &[]);
             }
         }
         "wait_for" => {

@@ -4,17 +4,23 @@
 //! `ansible_os_family`, `ansible_default_ipv4.address`, `ansible_processor_vcpus` and
 //! friends. Ansible ships a Python program to the host for this; windlass runs ONE POSIX
 //! `sh` script that prints raw sections (`/etc/os-release`, `uname`, `ip -o addr`,
-//! `/proc/meminfo`, …) using only what a minimal Debian has, and parses them here in a pure
-//! function ([`parse_facts`]) so the parsing is tested against recorded outputs.
-//! `gather_subset` chooses which sections the script gathers; `filter` trims the result.
-//! The engine stores the returned `ansible_facts` as the host's facts (names without the
-//! `ansible_` prefix; it exposes each as `ansible_facts.<name>` and `ansible_<name>`).
+//! `/proc/meminfo`, …) and parses them here in pure functions ([`parse_facts`]) so the
+//! parsing is tested against recorded outputs. The result is Ansible's whole fact tree,
+//! key for key and with the same types (a test compares it with ansible-playbook's on a
+//! real host): Ansible's collectors, each modelled after its file under
+//! `lib/ansible/module_utils/facts/`. Only the `python` facts run the host's Python (the
+//! interpreter Ansible would use: `ansible_python_interpreter`, else `/usr/bin/python3`);
+//! without one those facts are left out. `gather_subset` chooses the collectors exactly as
+//! Ansible resolves it; `filter` trims the result. The engine stores the returned
+//! `ansible_facts` as the host's facts (names without the `ansible_` prefix; it exposes each
+//! as `ansible_facts.<name>` and `ansible_<name>`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -27,155 +33,130 @@ use crate::command::RemoteCommand;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetupParams {
-    /// Which facts to gather: `all` (default), `min`, `hardware`, `network`, `virtual`;
-    /// prefix with `!` to exclude (`!hardware`, `!all` = only `min`). A list or a
-    /// comma-separated string.
+    /// Which facts to gather, as Ansible reads it: `all` (default), `min` (always added
+    /// unless `!min`), a collector (`hardware`, `network`, `virtual`, `env`, `python`,
+    /// `distribution`, …) or one of its fact names (`distribution_version` selects
+    /// `distribution`); prefix with `!` to exclude (`!all` = only `min`). A collector
+    /// brings those it needs (`network` brings `distribution` and `platform`). A list or a
+    /// comma-separated string. The `gather_subset` fact is this list as given.
     #[serde(default, deserialize_with = "string_list")]
     pub gather_subset: Vec<String>,
-    /// Only return facts whose name matches one of these shell-style globs (with or
-    /// without the `ansible_` prefix: `ansible_eth*`, `default_ipv4`). Default: all.
+    /// Only return facts whose name matches one of these shell-style globs, matched as
+    /// Ansible does against the `ansible_` names (`ansible_eth*`); a pattern without the
+    /// prefix also matches with it (`default_ipv4`). Default: all.
     #[serde(default, deserialize_with = "string_list")]
     pub filter: Vec<String>,
     /// Seconds the gathering command may take. Default 10.
     #[serde(default)]
     pub gather_timeout: Option<Value>,
-    /// Accepted for compatibility; local facts (`/etc/ansible/facts.d`) are not read.
+    /// Accepted for compatibility; local facts (`/etc/ansible/facts.d`) are not read
+    /// (`ansible_local` is `{}`).
     #[serde(default)]
     pub fact_path: Option<String>,
 }
 
-/// A group of facts the script can gather.
+/// One of Ansible's fact collectors (see `setup_subsets.rs`): `platform`, `hardware`,
+/// `network`, `env`, …
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Subset {
-    /// Distribution, platform, hostname, user, service and package manager, date.
-    Min,
-    /// Memory and processors.
-    Hardware,
-    /// Interfaces, addresses, default routes.
-    Network,
-    /// Virtualization type and role.
-    Virtual,
-}
+pub struct Collector(&'static str);
 
-impl Subset {
-    /// The subset's name, as `gather_subset` and the `gather_subset` fact spell it.
+impl Collector {
+    /// The collector's name, as Ansible spells it.
     pub fn name(self) -> &'static str {
-        match self {
-            Subset::Min => "min",
-            Subset::Hardware => "hardware",
-            Subset::Network => "network",
-            Subset::Virtual => "virtual",
-        }
+        self.0
     }
 }
 
-const ALL: [Subset; 3] = [Subset::Hardware, Subset::Network, Subset::Virtual];
-
-/// Resolve `gather_subset` as Ansible does: `all` adds everything, `!x` excludes, only
-/// exclusions means "all but those", and `min` is always there unless `!min`.
-pub fn resolve_subsets(given: &[String]) -> Result<BTreeSet<Subset>, String> {
-    let named = |s: &str| -> Result<Option<Subset>, String> {
-        Ok(Some(match s {
-            "min" => Subset::Min,
-            "hardware" | "devices" | "dmi" => Subset::Hardware,
-            "network" | "interfaces" => Subset::Network,
-            "virtual" => Subset::Virtual,
-            "all" => return Ok(None),
-            // Fine-grained min collectors are gathered with min.
-            "distribution" | "platform" | "service_mgr" | "pkg_mgr" | "user" | "date_time"
-            | "env" | "dns" | "lsb" | "python" | "selinux" | "apparmor" | "caps" | "cmdline"
-            | "fips" | "local" | "ssh_pub_keys" => Subset::Min,
-            other => {
-                return Err(format!(
-                    "Bad subset '{other}' given to Ansible. gather_subset options allowed: all, min, hardware, network, virtual (and !name to exclude)"
-                ));
-            }
-        }))
-    };
-    let given: Vec<&str> = if given.is_empty() {
-        vec!["all"]
-    } else {
-        given.iter().map(|s| s.trim()).collect()
-    };
-    let mut add = BTreeSet::new();
-    let mut exclude = BTreeSet::new();
-    let mut exclude_all = false;
-    let mut any_add = false;
-    for s in &given {
-        if let Some(x) = s.strip_prefix('!') {
-            match named(x)? {
-                None => exclude_all = true,
-                Some(sub) => {
-                    exclude.insert(sub);
-                }
-            }
-        } else {
-            any_add = true;
-            match named(s)? {
-                None => add.extend(ALL),
-                Some(sub) => {
-                    add.insert(sub);
-                }
-            }
-        }
-    }
-    if !any_add && !exclude_all {
-        add.extend(ALL);
-    }
-    add.insert(Subset::Min);
-    Ok(add.into_iter().filter(|s| !exclude.contains(s)).collect())
+/// The collectors `gather_subset` selects, as Ansible resolves it (empty = `all`).
+pub fn resolve_subsets(given: &[String]) -> Result<BTreeSet<Collector>, String> {
+    Ok(super::setup_subsets::collectors(given)?
+        .into_iter()
+        .map(Collector)
+        .collect())
 }
 
-/// The gathering script for `subsets`: a framed reply (see [`super::sysprobe`]) whose
+fn has(c: &BTreeSet<Collector>, name: &str) -> bool {
+    c.iter().any(|x| x.0 == name)
+}
+
+/// The gathering script for `collectors`: a framed reply (see [`super::sysprobe`]) whose
 /// sections hold raw command output, so no file or command output can fake another
 /// section. Only reads; every command may be missing (its section is then empty).
-pub fn gather_script(subsets: &BTreeSet<Subset>) -> String {
+/// `python` is the interpreter whose facts `python`/`platform` report.
+pub fn gather_script(collectors: &BTreeSet<Collector>, python: &str) -> String {
     let mut s = format!(
-        "LC_ALL=C; export LC_ALL; {}s() {{ printf '\\n@@%s %s\\n' \"$wl_n\" \"$1\"; }}\n",
+        "{}s() {{ printf '\\n@@%s %s\\n' \"$wl_n\" \"$1\"; }}\n",
         super::sysprobe::PRELUDE
     );
-    if subsets.contains(&Subset::Min) {
-        s.push_str(concat!(
-            "s os_release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null\n",
-            "s debian_version; cat /etc/debian_version 2>/dev/null\n",
-            "s uname; uname -s; uname -n; uname -r; uname -v; uname -m\n",
-            "s fqdn; hostname -f 2>/dev/null\n",
-            "s user; id -un; id -u; id -g; printf '%s\\n' \"$HOME\" \"$SHELL\"\n",
-            "s machine_id; cat /etc/machine-id 2>/dev/null\n",
-            "s init; cat /proc/1/comm 2>/dev/null; [ -d /run/systemd/system ] && echo run-systemd\n",
-            "s pkg; for p in apt-get dnf yum zypper apk pacman; do command -v $p >/dev/null 2>&1 && echo $p; done\n",
-            "s date; date '+%Y %m %d %H %M %S %s %Z %z %A %u %W %j'; date -u '+%Y-%m-%dT%H:%M:%SZ'\n",
-        ));
+    // Before LC_ALL is set: the environment the shell was started with.
+    if has(collectors, "env") || has(collectors, "chroot") {
+        s.push_str("s env; base64 -w0 /proc/$$/environ 2>/dev/null\n");
     }
-    if subsets.contains(&Subset::Hardware) {
+    s.push_str("LC_ALL=C; export LC_ALL\n");
+    for c in collectors {
+        s.push_str(&super::setup_system::script(c.0));
+    }
+    if has(collectors, "platform") || has(collectors, "python") {
+        s.push_str(&super::setup_system::python_section(python));
+    }
+    if has(collectors, "distribution")
+        || has(collectors, "platform")
+        || has(collectors, "service_mgr")
+        || has(collectors, "pkg_mgr")
+        || has(collectors, "user")
+        || has(collectors, "date_time")
+    {
+        s.push_str(MIN_SCRIPT);
+    }
+    if has(collectors, "hardware") {
         s.push_str(concat!(
             "s meminfo; cat /proc/meminfo 2>/dev/null\n",
             "s cpuinfo; cat /proc/cpuinfo 2>/dev/null\n",
             "s nproc; nproc 2>/dev/null\n",
         ));
     }
-    if subsets.contains(&Subset::Network) {
+    if has(collectors, "network") {
         s.push_str(concat!(
             "s addr; ip -o addr show 2>/dev/null\n",
             "s route4; ip -4 route show default 2>/dev/null\n",
             "s route6; ip -6 route show default 2>/dev/null\n",
-            "s links; for d in /sys/class/net/*; do [ -e \"$d/mtu\" ] || continue; ",
-            "printf '%s\\t%s\\t%s\\t%s\\t%s\\n' \"${d##*/}\" \"$(cat \"$d/address\" 2>/dev/null)\" ",
+            "s local4; ip -4 route show table local 2>/dev/null\n",
+            "s local6; ip -6 route show table local 2>/dev/null\n",
+            "s links; for d in /sys/class/net/*; do [ -d \"$d\" ] || continue; ",
+            "m=; [ -e \"$d/device/driver/module\" ] && m=$(basename \"$(readlink -f \"$d/device/driver/module\")\"); ",
+            "p=; [ -e \"$d/device\" ] && p=$(basename \"$(readlink \"$d/device\")\"); ",
+            "b=; [ -e \"$d/bridge\" ] && b=\"bridge $(cat \"$d/bridge/bridge_id\" 2>/dev/null) $(cat \"$d/bridge/stp_state\" 2>/dev/null) $(ls \"$d/brif\" 2>/dev/null | tr '\\n' ' ')\"; ",
+            "printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' \"${d##*/}\" \"$(cat \"$d/address\" 2>/dev/null)\" ",
             "\"$(cat \"$d/mtu\" 2>/dev/null)\" \"$(cat \"$d/flags\" 2>/dev/null)\" ",
-            "\"$(cat \"$d/type\" 2>/dev/null)\"; done\n",
+            "\"$(cat \"$d/type\" 2>/dev/null)\" \"$(cat \"$d/speed\" 2>/dev/null)\" ",
+            "\"$(cat \"$d/operstate\" 2>/dev/null)\" \"$m\" \"$p\" \"$b\"; done\n",
         ));
     }
-    if subsets.contains(&Subset::Virtual) {
+    if has(collectors, "virtual") {
         s.push_str(concat!(
+            "s container; cat /run/systemd/container 2>/dev/null\n",
+            "s pid1_env; tr '\\0' '\\n' < /proc/1/environ 2>/dev/null | grep '^container='\n",
+            "s pid1_cgroup; cat /proc/1/cgroup 2>/dev/null\n",
+            "s virt_files; for f in /.dockerenv /.dockerinit /proc/vz /proc/lve /proc/bc /proc/xen; do [ -e $f ] && echo $f; done\n",
             "s virt; command -v systemd-detect-virt >/dev/null 2>&1 && systemd-detect-virt 2>/dev/null\n",
-            "s container; cat /run/systemd/container 2>/dev/null; echo; ",
-            "tr '\\0' '\\n' < /proc/1/environ 2>/dev/null | grep '^container='; ",
-            "[ -e /.dockerenv ] && echo docker\n",
         ));
     }
     s.push_str("s end\n");
     s
 }
+
+/// The sections the `distribution`, `platform`, `user`, `service_mgr`, `pkg_mgr` and
+/// `date_time` collectors read.
+const MIN_SCRIPT: &str = concat!(
+    "s os_release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null\n",
+    "s debian_version; cat /etc/debian_version 2>/dev/null\n",
+    "s uname; uname -s; uname -n; uname -r; uname -v; uname -m\n",
+    "s fqdn; hostname -f 2>/dev/null\n",
+    "s machine_id; cat /var/lib/dbus/machine-id 2>/dev/null || cat /etc/machine-id 2>/dev/null\n",
+    "s init; cat /proc/1/comm 2>/dev/null; [ -d /run/systemd/system ] && echo run-systemd\n",
+    "s pkg; for p in apt-get dnf yum zypper apk pacman; do command -v $p >/dev/null 2>&1 && echo $p; done\n",
+    "s date; date '+%Y %m %d %H %M %S %s %Z %z %A %w %W %N'; date -u '+%Y-%m-%dT%H:%M:%S'\n",
+);
 
 fn kv_file(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -241,7 +222,7 @@ fn lines(s: &str) -> Vec<&str> {
     s.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
 }
 
-fn min_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
+fn distribution_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     let osr = kv_file(sec.get("os_release").copied().unwrap_or(""));
     let get = |k: &str| osr.get(k).cloned().unwrap_or_default();
     let dist = distribution_name(&get("ID"), &get("NAME"));
@@ -271,7 +252,16 @@ fn min_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     }
     f.insert("distribution_release".into(), json!(release));
     f.insert("os_family".into(), json!(os_family(&dist)));
+    // lib/ansible/module_utils/facts/system/distribution.py: Debian-likes are recognised
+    // from /etc/os-release.
+    if os_family(&dist) == "Debian" && !osr.is_empty() {
+        f.insert("distribution_file_path".into(), json!("/etc/os-release"));
+        f.insert("distribution_file_variety".into(), json!("Debian"));
+        f.insert("distribution_file_parsed".into(), json!(true));
+    }
+}
 
+fn platform_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     let un = lines(sec.get("uname").copied().unwrap_or(""));
     let u = |i: usize| un.get(i).copied().unwrap_or("").to_string();
     let nodename = u(1);
@@ -279,9 +269,11 @@ fn min_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     f.insert("kernel".into(), json!(u(2)));
     f.insert("kernel_version".into(), json!(u(3)));
     f.insert("machine".into(), json!(u(4)));
-    let arch = match u(4).as_str() {
-        "i686" | "i586" | "i486" => "i386".to_string(),
-        other => other.to_string(),
+    // lib/ansible/module_utils/facts/system/platform.py
+    let arch = if Regex::new(r"i([3456]86|86pc)").is_ok_and(|r| r.is_match(&u(4))) {
+        "i386".to_string()
+    } else {
+        u(4)
     };
     f.insert("architecture".into(), json!(arch));
     let short = nodename.split('.').next().unwrap_or("").to_string();
@@ -300,33 +292,18 @@ fn min_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     f.insert("nodename".into(), json!(nodename));
     f.insert("fqdn".into(), json!(fqdn));
     f.insert("domain".into(), json!(domain));
-
-    let user: Vec<&str> = sec
-        .get("user")
-        .copied()
-        .unwrap_or("")
-        .lines()
-        .map(str::trim)
-        .collect();
-    let uget = |i: usize| user.get(i).copied().unwrap_or("");
-    f.insert("user_id".into(), json!(uget(0)));
-    if let Ok(uid) = uget(1).parse::<u64>() {
-        f.insert("user_uid".into(), json!(uid));
-    }
-    if let Ok(gid) = uget(2).parse::<u64>() {
-        f.insert("user_gid".into(), json!(gid));
-    }
-    f.insert("user_dir".into(), json!(uget(3)));
-    f.insert("user_shell".into(), json!(uget(4)));
-
     if let Some(id) = sec
         .get("machine_id")
-        .map(|s| s.trim())
+        .and_then(|s| s.lines().next())
+        .map(str::trim)
         .filter(|s| !s.is_empty())
     {
         f.insert("machine_id".into(), json!(id));
     }
+    super::setup_system::platform_python(sec, f, &u(4));
+}
 
+fn service_mgr_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     let init = lines(sec.get("init").copied().unwrap_or(""));
     let comm = init.first().copied().unwrap_or("");
     let svc = if comm == "systemd" || init.contains(&"run-systemd") {
@@ -340,7 +317,9 @@ fn min_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
         }
     };
     f.insert("service_mgr".into(), json!(svc));
+}
 
+fn pkg_mgr_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     let pkg = lines(sec.get("pkg").copied().unwrap_or(""));
     let pm = match pkg.first().copied() {
         Some("apt-get") => "apt",
@@ -348,128 +327,200 @@ fn min_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
         None => "unknown",
     };
     f.insert("pkg_mgr".into(), json!(pm));
-
-    let d = lines(sec.get("date").copied().unwrap_or(""));
-    if let Some(first) = d.first() {
-        let w: Vec<&str> = first.split_whitespace().collect();
-        if w.len() >= 12 {
-            let mut dt = Map::new();
-            dt.insert("year".into(), json!(w[0]));
-            dt.insert("month".into(), json!(w[1]));
-            dt.insert("day".into(), json!(w[2]));
-            dt.insert("hour".into(), json!(w[3]));
-            dt.insert("minute".into(), json!(w[4]));
-            dt.insert("second".into(), json!(w[5]));
-            dt.insert("epoch".into(), json!(w[6]));
-            dt.insert("epoch_int".into(), json!(w[6]));
-            dt.insert("tz".into(), json!(w[7]));
-            dt.insert("tz_offset".into(), json!(w[8]));
-            dt.insert("weekday".into(), json!(w[9]));
-            dt.insert("weekday_number".into(), json!(w[10]));
-            dt.insert("weeknumber".into(), json!(w[11]));
-            dt.insert("date".into(), json!(format!("{}-{}-{}", w[0], w[1], w[2])));
-            dt.insert("time".into(), json!(format!("{}:{}:{}", w[3], w[4], w[5])));
-            if let Some(iso) = d.get(1) {
-                dt.insert("iso8601".into(), json!(iso));
-            }
-            f.insert("date_time".into(), Value::Object(dt));
-        }
-    }
 }
 
-fn kb_to_mb(kb: u64) -> u64 {
-    kb / 1024
+/// lib/ansible/module_utils/facts/system/date_time.py
+fn date_time_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
+    let d = lines(sec.get("date").copied().unwrap_or(""));
+    let Some(first) = d.first() else { return };
+    let w: Vec<&str> = first.split_whitespace().collect();
+    if w.len() < 13 {
+        return;
+    }
+    let micro = w[12].get(..6).unwrap_or("000000");
+    let utc = d.get(1).copied().unwrap_or("");
+    let mut dt = Map::new();
+    for (k, v) in [
+        ("year", w[0].to_string()),
+        ("month", w[1].to_string()),
+        ("weekday", w[9].to_string()),
+        ("weekday_number", w[10].to_string()),
+        ("weeknumber", w[11].to_string()),
+        ("day", w[2].to_string()),
+        ("hour", w[3].to_string()),
+        ("minute", w[4].to_string()),
+        ("second", w[5].to_string()),
+        ("epoch", w[6].to_string()),
+        ("epoch_int", w[6].to_string()),
+        ("date", format!("{}-{}-{}", w[0], w[1], w[2])),
+        ("time", format!("{}:{}:{}", w[3], w[4], w[5])),
+        ("iso8601_micro", format!("{utc}.{micro}Z")),
+        ("iso8601", format!("{utc}Z")),
+        (
+            "iso8601_basic",
+            format!("{}{}{}T{}{}{}{micro}", w[0], w[1], w[2], w[3], w[4], w[5]),
+        ),
+        (
+            "iso8601_basic_short",
+            format!("{}{}{}T{}{}{}", w[0], w[1], w[2], w[3], w[4], w[5]),
+        ),
+        ("tz", w[7].to_string()),
+        ("tz_dst", w[7].to_string()),
+        ("tz_offset", w[8].to_string()),
+    ] {
+        dt.insert(k.into(), json!(v));
+    }
+    f.insert("date_time".into(), Value::Object(dt));
+}
+
+/// lib/ansible/module_utils/facts/hardware/linux.py `get_memory_facts`.
+fn memory_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
+    let Some(text) = sec.get("meminfo").filter(|t| !t.trim().is_empty()) else {
+        return;
+    };
+    let mut m: BTreeMap<String, u64> = BTreeMap::new();
+    for l in text.lines() {
+        let Some((k, v)) = l.split_once(':') else {
+            continue;
+        };
+        let Some(n) = v
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if matches!(k, "MemTotal" | "SwapTotal" | "MemFree" | "SwapFree") {
+            f.insert(format!("{}_mb", k.to_lowercase()), json!(n / 1024));
+        }
+        if matches!(
+            k,
+            "MemTotal" | "SwapTotal" | "MemFree" | "SwapFree" | "Buffers" | "Cached" | "SwapCached"
+        ) {
+            m.insert(k.to_lowercase(), n / 1024);
+        }
+    }
+    let g = |k: &str| m.get(k).copied();
+    let sub = |a: Option<u64>, b: Option<u64>| Some(json!(a? as i64 - b? as i64));
+    let nocache_free = (|| Some(g("cached")? + g("memfree")? + g("buffers")?))();
+    let v = |x: Option<u64>| x.map_or(Value::Null, |n| json!(n));
+    f.insert(
+        "memory_mb".into(),
+        json!({
+            "real": {"total": v(g("memtotal")), "used": sub(g("memtotal"), g("memfree")),
+                     "free": v(g("memfree"))},
+            "nocache": {"free": v(nocache_free), "used": sub(g("memtotal"), nocache_free)},
+            "swap": {"total": v(g("swaptotal")), "free": v(g("swapfree")),
+                     "used": sub(g("swaptotal"), g("swapfree")), "cached": v(g("swapcached"))},
+        }),
+    );
+}
+
+/// lib/ansible/module_utils/facts/hardware/linux.py `get_cpu_facts` (x86 and the like:
+/// the s390x and Xen paravirt branches are not modelled).
+fn cpu_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>, arch: &str) {
+    let Some(cpuinfo) = sec.get("cpuinfo").filter(|t| !t.trim().is_empty()) else {
+        return;
+    };
+    let mut processor = Vec::new();
+    let (mut i, mut vendor_n, mut model_n, mut proc_n) = (0u64, 0u64, 0u64, 0u64);
+    let mut physid = String::from("0");
+    let mut coreid = String::from("0");
+    let mut sockets: IndexMap<String, u64> = IndexMap::new();
+    let mut cores: IndexMap<String, u64> = IndexMap::new();
+    for line in cpuinfo.lines() {
+        let (key, val) = match line.split_once(':') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            None => (line.trim(), ""),
+        };
+        if key == "flags" {
+            f.insert(
+                "flags".into(),
+                Value::Array(val.split_whitespace().map(|x| json!(x)).collect()),
+            );
+        }
+        match key {
+            "model name" | "Processor" | "vendor_id" | "cpu" | "Vendor" | "processor" => {
+                processor.push(json!(val));
+                match key {
+                    "vendor_id" => vendor_n += 1,
+                    "model name" => model_n += 1,
+                    "processor" => proc_n += 1,
+                    _ => {}
+                }
+                i += 1;
+            }
+            "physical id" => {
+                physid = val.to_string();
+                sockets.entry(physid.clone()).or_insert(1);
+            }
+            "core id" => {
+                coreid = val.to_string();
+                if !sockets.contains_key(&coreid) {
+                    cores.insert(coreid.clone(), 1);
+                }
+            }
+            "cpu cores" => {
+                sockets.insert(physid.clone(), val.parse().unwrap_or(0));
+            }
+            "siblings" => {
+                cores.insert(coreid.clone(), val.parse().unwrap_or(0));
+            }
+            "ncpus active" => i = val.parse().unwrap_or(i),
+            _ => {}
+        }
+    }
+    if vendor_n > 0 && vendor_n == model_n {
+        i = vendor_n;
+    }
+    if ["armv", "aarch", "ppc"].iter().any(|p| arch.starts_with(p)) {
+        i = proc_n;
+    }
+    f.insert("processor".into(), Value::Array(processor));
+    let count = if sockets.is_empty() {
+        i
+    } else {
+        sockets.len() as u64
+    };
+    let per_socket = sockets
+        .values()
+        .next()
+        .copied()
+        .filter(|c| *c > 0)
+        .unwrap_or(1);
+    // Python's round(): halves to even.
+    let round = |x: f64| {
+        let r = x.round();
+        if (x - x.trunc()).abs() == 0.5 && r % 2.0 != 0.0 {
+            r - x.signum()
+        } else {
+            r
+        }
+    };
+    let threads = match cores.values().next() {
+        Some(c) => round(*c as f64 / per_socket as f64),
+        None => round(1.0 / per_socket as f64),
+    } as u64;
+    f.insert("processor_count".into(), json!(count));
+    f.insert("processor_cores".into(), json!(per_socket));
+    f.insert("processor_threads_per_core".into(), json!(threads));
+    f.insert(
+        "processor_vcpus".into(),
+        json!(threads.saturating_mul(count).saturating_mul(per_socket)),
+    );
+    let nproc = sec.get("nproc").and_then(|s| s.trim().parse::<u64>().ok());
+    f.insert("processor_nproc".into(), json!(nproc.unwrap_or(proc_n)));
 }
 
 fn hardware_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
-    let mem: BTreeMap<&str, u64> = sec
-        .get("meminfo")
+    let arch = lines(sec.get("uname").copied().unwrap_or(""))
+        .get(4)
         .copied()
         .unwrap_or("")
-        .lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            let n = v.split_whitespace().next()?.parse().ok()?;
-            Some((k.trim(), n))
-        })
-        .collect();
-    let m = |k: &str| mem.get(k).copied().unwrap_or(0);
-    if !mem.is_empty() {
-        let (total, free) = (m("MemTotal"), m("MemFree"));
-        let (stotal, sfree) = (m("SwapTotal"), m("SwapFree"));
-        f.insert("memtotal_mb".into(), json!(kb_to_mb(total)));
-        f.insert("memfree_mb".into(), json!(kb_to_mb(free)));
-        f.insert("swaptotal_mb".into(), json!(kb_to_mb(stotal)));
-        f.insert("swapfree_mb".into(), json!(kb_to_mb(sfree)));
-        let nocache_free = free + m("Buffers") + m("Cached");
-        f.insert(
-            "memory_mb".into(),
-            json!({
-                "real": {"total": kb_to_mb(total), "free": kb_to_mb(free),
-                         "used": kb_to_mb(total.saturating_sub(free))},
-                "nocache": {"free": kb_to_mb(nocache_free),
-                            "used": kb_to_mb(total.saturating_sub(nocache_free))},
-                "swap": {"total": kb_to_mb(stotal), "free": kb_to_mb(sfree),
-                         "used": kb_to_mb(stotal.saturating_sub(sfree)),
-                         "cached": kb_to_mb(m("SwapCached"))},
-            }),
-        );
-    }
-    // /proc/cpuinfo: blocks separated by blank lines, one per logical CPU.
-    let cpuinfo = sec.get("cpuinfo").copied().unwrap_or("");
-    let mut processor = Vec::new();
-    let mut sockets = BTreeSet::new();
-    let mut cores_per_socket = None;
-    let mut siblings = None;
-    let mut logical = 0u64;
-    for block in cpuinfo.split("\n\n") {
-        let kv: BTreeMap<&str, &str> = block
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim(), v.trim()))
-            .collect();
-        let Some(idx) = kv.get("processor") else {
-            continue;
-        };
-        logical += 1;
-        processor.push(json!(idx));
-        if let Some(v) = kv.get("vendor_id") {
-            processor.push(json!(v));
-        }
-        if let Some(v) = kv
-            .get("model name")
-            .or(kv.get("Processor"))
-            .or(kv.get("cpu model"))
-        {
-            processor.push(json!(v));
-        }
-        if let Some(p) = kv.get("physical id") {
-            sockets.insert(p.to_string());
-        }
-        if let Some(c) = kv.get("cpu cores").and_then(|c| c.parse::<u64>().ok()) {
-            cores_per_socket = Some(c);
-        }
-        if let Some(s) = kv.get("siblings").and_then(|c| c.parse::<u64>().ok()) {
-            siblings = Some(s);
-        }
-    }
-    if logical > 0 {
-        let (count, cores, threads) = if sockets.is_empty() {
-            (logical, 1, 1)
-        } else {
-            let cores = cores_per_socket.unwrap_or(1).max(1);
-            let threads = siblings.map(|s| (s / cores).max(1)).unwrap_or(1);
-            (sockets.len() as u64, cores, threads)
-        };
-        f.insert("processor".into(), Value::Array(processor));
-        f.insert("processor_count".into(), json!(count));
-        f.insert("processor_cores".into(), json!(cores));
-        f.insert("processor_threads_per_core".into(), json!(threads));
-        f.insert("processor_vcpus".into(), json!(count * cores * threads));
-    }
-    if let Some(n) = sec.get("nproc").and_then(|s| s.trim().parse::<u64>().ok()) {
-        f.insert("processor_nproc".into(), json!(n));
-    }
+        .to_string();
+    cpu_facts(sec, f, &arch);
+    memory_facts(sec, f);
+    super::setup_system::hardware_extra(sec, f);
 }
 
 /// One address from `ip -o addr`.
@@ -517,9 +568,10 @@ fn v4_netmask_network(address: &str, prefix: u8) -> Option<(String, String)> {
 fn ipv4_dict(a: &Addr) -> Value {
     let mut m = Map::new();
     m.insert("address".into(), json!(a.address));
-    if let Some(b) = &a.broadcast {
-        m.insert("broadcast".into(), json!(b));
-    }
+    m.insert(
+        "broadcast".into(),
+        json!(a.broadcast.clone().unwrap_or_default()),
+    );
     if let Some((mask, net)) = v4_netmask_network(&a.address, a.prefix) {
         m.insert("netmask".into(), json!(mask));
         m.insert("network".into(), json!(net));
@@ -528,14 +580,14 @@ fn ipv4_dict(a: &Addr) -> Value {
     Value::Object(m)
 }
 
+/// `INTERFACE_TYPE` of lib/ansible/module_utils/facts/network/linux.py.
 fn link_type(t: &str) -> &'static str {
     match t {
         "1" => "ether",
+        "32" => "infiniband",
+        "512" => "ppp",
         "772" => "loopback",
         "65534" => "tunnel",
-        "776" => "tunnel6",
-        "768" => "ipip",
-        "32" => "infiniband",
         _ => "unknown",
     }
 }
@@ -556,15 +608,13 @@ fn default_route(text: &str) -> Option<(Option<String>, String)> {
 }
 
 fn network_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
-    // name → (mac, mtu, flags, type)
-    let mut links: IndexMap<String, (String, String, String, String)> = IndexMap::new();
+    // name → the fields the script prints for /sys/class/net/<name>
+    let mut links: IndexMap<String, Vec<String>> = IndexMap::new();
     for l in sec.get("links").copied().unwrap_or("").lines() {
-        let w: Vec<&str> = l.split('\t').map(str::trim).collect();
+        let mut w: Vec<String> = l.split('\t').map(|x| x.trim().to_string()).collect();
         if w.len() >= 5 && !w[0].is_empty() {
-            links.insert(
-                w[0].to_string(),
-                (w[1].into(), w[2].into(), w[3].into(), w[4].into()),
-            );
+            w.resize(10, String::new());
+            links.insert(w[0].clone(), w[1..].to_vec());
         }
     }
     let addrs: Vec<Addr> = sec
@@ -580,17 +630,45 @@ fn network_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     for name in &names {
         let mut d = Map::new();
         d.insert("device".into(), json!(name));
-        if let Some((mac, mtu, flags, typ)) = links.get(name) {
-            let flags = u64::from_str_radix(flags.trim_start_matches("0x"), 16).unwrap_or(0);
-            d.insert("active".into(), json!(flags & 1 == 1));
-            d.insert("promisc".into(), json!(flags & 0x100 != 0));
+        // lib/ansible/module_utils/facts/network/linux.py `get_interfaces_info`
+        if let Some(w) = links.get(name) {
+            let (mac, mtu, flags, typ, speed, oper, module, pci, bridge) = (
+                &w[0], &w[1], &w[2], &w[3], &w[4], &w[5], &w[6], &w[7], &w[8],
+            );
             if !mac.is_empty() && mac != "00:00:00:00:00:00" {
                 d.insert("macaddress".into(), json!(mac));
             }
             if let Ok(m) = mtu.parse::<u64>() {
                 d.insert("mtu".into(), json!(m));
             }
-            d.insert("type".into(), json!(link_type(typ)));
+            if !oper.is_empty() {
+                d.insert("active".into(), json!(oper != "down"));
+            }
+            if !module.is_empty() {
+                d.insert("module".into(), json!(module));
+            }
+            if !typ.is_empty() {
+                d.insert("type".into(), json!(link_type(typ)));
+            }
+            if let Some(b) = bridge.strip_prefix("bridge") {
+                let mut parts = b.split_whitespace();
+                d.insert("type".into(), json!("bridge"));
+                let id = parts.next().unwrap_or("");
+                let stp = parts.next().unwrap_or("");
+                let ifs: Vec<Value> = parts.map(|x| json!(x)).collect();
+                d.insert("interfaces".into(), Value::Array(ifs));
+                d.insert("id".into(), json!(id));
+                d.insert("stp".into(), json!(stp == "1"));
+            }
+            if !pci.is_empty() {
+                d.insert("pciid".into(), json!(pci));
+            }
+            if let Ok(sp) = speed.parse::<i64>() {
+                d.insert("speed".into(), json!(sp));
+            }
+            if let Ok(fl) = u64::from_str_radix(flags.trim_start_matches("0x"), 16) {
+                d.insert("promisc".into(), json!(fl & 0x100 != 0));
+            }
         }
         let v4: Vec<&Addr> = addrs
             .iter()
@@ -674,88 +752,205 @@ fn network_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
         f.insert(key.into(), Value::Object(d));
     }
     for (name, d) in ifaces {
-        f.insert(name.replace('-', "_"), Value::Object(d));
+        f.insert(name.replace([':', '-'], "_"), Value::Object(d));
     }
+    let mut reach = Map::new();
+    for (fam, key) in [("ipv4", "local4"), ("ipv6", "local6")] {
+        let mut v: Vec<Value> = Vec::new();
+        for l in sec.get(key).copied().unwrap_or("").lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.first() == Some(&"local") && w.len() > 1 && !v.contains(&json!(w[1])) {
+                v.push(json!(w[1]));
+            }
+        }
+        reach.insert(fam.into(), Value::Array(v));
+    }
+    f.insert("locally_reachable_ips".into(), Value::Object(reach));
 }
 
+/// lib/ansible/module_utils/facts/virtual/linux.py `get_virtual_facts`: containers first
+/// (its order: /proc/1/cgroup, pid 1's `container=`, OpenVZ, /run/systemd/container,
+/// docker files); virtual machines are told by `systemd-detect-virt` here.
 fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
-    let detected = sec.get("virt").map(|s| s.trim()).unwrap_or("");
-    let container = lines(sec.get("container").copied().unwrap_or(""))
-        .into_iter()
-        .map(|l| l.strip_prefix("container=").unwrap_or(l))
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let (typ, role) = match detected {
-        "" | "none" if !container.is_empty() => (container.clone(), "guest"),
-        "" | "none" => ("NA".to_string(), "NA"),
-        "qemu" | "kvm" => ("kvm".into(), "guest"),
-        "vmware" => ("VMware".into(), "guest"),
-        "microsoft" => ("VirtualPC".into(), "guest"),
-        "oracle" => ("virtualbox".into(), "guest"),
-        "container-other" if !container.is_empty() => (container.clone(), "guest"),
-        other => (other.to_string(), "guest"),
+    let mut guest: BTreeSet<String> = BTreeSet::new();
+    let host: BTreeSet<String> = BTreeSet::new();
+    let mut found: Option<(String, &str)> = None;
+    let hit = |tech: &str, found: &mut Option<(String, &str)>, guest: &mut BTreeSet<String>| {
+        guest.insert(tech.to_string());
+        if found.is_none() {
+            *found = Some((tech.to_string(), "guest"));
+        }
     };
-    let tech: Vec<Value> = if role == "guest" {
-        vec![json!(typ)]
-    } else {
-        vec![]
+    let docker = Regex::new(r"/docker(/|-[0-9a-f]+\.scope)").expect("constant regex");
+    for l in sec.get("pid1_cgroup").copied().unwrap_or("").lines() {
+        if docker.is_match(l) {
+            hit("docker", &mut found, &mut guest);
+        }
+        if l.contains("/lxc/") || l.contains("/machine.slice/machine-lxc") {
+            hit("lxc", &mut found, &mut guest);
+        }
+        if l.contains("/system.slice/containerd.service") {
+            hit("containerd", &mut found, &mut guest);
+        }
+    }
+    for l in sec.get("pid1_env").copied().unwrap_or("").lines() {
+        if l.contains("container=lxc") {
+            hit("lxc", &mut found, &mut guest);
+        }
+        if l.contains("container=podman") {
+            hit("podman", &mut found, &mut guest);
+        }
+        if l.starts_with("container=") && l.len() > "container=".len() {
+            hit("container", &mut found, &mut guest);
+        }
+    }
+    let files = lines(sec.get("virt_files").copied().unwrap_or(""));
+    if files.contains(&"/proc/vz") && !files.contains(&"/proc/lve") {
+        if files.contains(&"/proc/bc") {
+            found.get_or_insert(("openvz".into(), "host"));
+        } else {
+            hit("openvz", &mut found, &mut guest);
+        }
+    }
+    let systemd_container = sec.get("container").map(|s| s.trim()).unwrap_or("");
+    if !systemd_container.is_empty() {
+        hit(systemd_container, &mut found, &mut guest);
+    }
+    if files.contains(&"/.dockerenv") || files.contains(&"/.dockerinit") {
+        hit("docker", &mut found, &mut guest);
+    }
+    if !systemd_container.is_empty()
+        || ["docker", "lxc", "podman", "openvz", "containerd"]
+            .iter()
+            .any(|t| guest.contains(*t))
+    {
+        guest.insert("container".into());
+    }
+    let (typ, role) = match found {
+        Some((t, r)) => (t, r.to_string()),
+        None => match sec.get("virt").map(|s| s.trim()).unwrap_or("") {
+            "" | "none" => ("NA".to_string(), "NA".to_string()),
+            d => {
+                let t = match d {
+                    "qemu" | "kvm" => "kvm",
+                    "vmware" => "VMware",
+                    "microsoft" => "VirtualPC",
+                    "oracle" => "virtualbox",
+                    other => other,
+                };
+                guest.insert(t.to_string());
+                (t.to_string(), "guest".to_string())
+            }
+        },
     };
     f.insert("virtualization_type".into(), json!(typ));
     f.insert("virtualization_role".into(), json!(role));
-    f.insert("virtualization_tech_guest".into(), Value::Array(tech));
-    f.insert("virtualization_tech_host".into(), Value::Array(vec![]));
+    f.insert(
+        "virtualization_tech_guest".into(),
+        Value::Array(guest.into_iter().map(|x| json!(x)).collect()),
+    );
+    f.insert(
+        "virtualization_tech_host".into(),
+        Value::Array(host.into_iter().map(|x| json!(x)).collect()),
+    );
 }
 
-/// Turn the gathering script's output into facts (names without `ansible_`), for the
-/// sections of `subsets` that are present. Pure: tested against recorded outputs.
+/// Turn the gathering script's output into facts (names without `ansible_`), for
+/// `collectors`; `given` is the `gather_subset` as the task gave it (Ansible reports that).
+/// Pure: tested against recorded outputs.
 pub fn parse_facts(
     stdout: &[u8],
-    subsets: &BTreeSet<Subset>,
+    collectors: &BTreeSet<Collector>,
+    given: &[String],
 ) -> Result<Map<String, Value>, String> {
     let sections = super::sysprobe::Sections::parse_bytes(stdout)
         .ok_or("the host's reply to the facts gathering is not what windlass sent for")?;
     let sec = sections.map();
     let mut f = Map::new();
-    if subsets.contains(&Subset::Min) {
-        min_facts(&sec, &mut f);
+    for c in collectors {
+        match c.0 {
+            "distribution" => distribution_facts(&sec, &mut f),
+            "platform" => platform_facts(&sec, &mut f),
+            "service_mgr" => service_mgr_facts(&sec, &mut f),
+            "pkg_mgr" => pkg_mgr_facts(&sec, &mut f),
+            "date_time" => date_time_facts(&sec, &mut f),
+            "hardware" => hardware_facts(&sec, &mut f),
+            "network" => network_facts(&sec, &mut f),
+            "virtual" => virtual_facts(&sec, &mut f),
+            other => super::setup_system::facts(other, &sec, &mut f),
+        }
     }
-    if subsets.contains(&Subset::Hardware) {
-        hardware_facts(&sec, &mut f);
-    }
-    if subsets.contains(&Subset::Network) {
-        network_facts(&sec, &mut f);
-    }
-    if subsets.contains(&Subset::Virtual) {
-        virtual_facts(&sec, &mut f);
-    }
-    f.insert(
-        "gather_subset".into(),
-        Value::Array(subsets.iter().map(|s| json!(s.name())).collect()),
-    );
+    let given: Vec<Value> = if given.is_empty() {
+        vec![json!("all")]
+    } else {
+        given.iter().map(|s| json!(s)).collect()
+    };
+    f.insert("gather_subset".into(), Value::Array(given));
     f.insert("module_setup".into(), json!(true));
     Ok(f)
 }
 
-/// Keep the facts whose name (with or without `ansible_`) matches one of `filters`.
+/// Keep the facts `filters` name, as lib/ansible/module_utils/facts/ansible_collector.py
+/// `_filter` does: a pattern matches the fact's full name (`ansible_…`; `gather_subset`
+/// and `module_setup` have no prefix), and a pattern that does not start with `ansible_`
+/// also matches as `ansible_<pattern>`. An empty pattern matches everything.
 pub fn filter_facts(
     facts: Map<String, Value>,
     filters: &[String],
 ) -> Result<Map<String, Value>, String> {
-    if filters.is_empty() || filters.iter().all(|p| p == "*") {
+    if filters.is_empty() || filters == ["*"] {
         return Ok(facts);
     }
-    let pats = filters
-        .iter()
-        .map(|p| glob::Pattern::new(p).map_err(|e| format!("bad filter {p:?}: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut pats = Vec::new();
+    for p in filters {
+        let direct = glob::Pattern::new(p).map_err(|e| format!("bad filter {p:?}: {e}"))?;
+        let prefixed =
+            if p.starts_with("ansible_") || p.starts_with("facter") || p.starts_with("ohai") {
+                None
+            } else {
+                Some(
+                    glob::Pattern::new(&format!("ansible_{p}"))
+                        .map_err(|e| format!("bad filter {p:?}: {e}"))?,
+                )
+            };
+        pats.push((p.is_empty(), direct, prefixed));
+    }
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: false,
+        require_literal_leading_dot: false,
+    };
     Ok(facts
         .into_iter()
         .filter(|(k, _)| {
-            let long = format!("ansible_{k}");
-            pats.iter().any(|p| p.matches(k) || p.matches(&long))
+            let full = if matches!(k.as_str(), "gather_subset" | "module_setup") {
+                k.clone()
+            } else {
+                format!("ansible_{k}")
+            };
+            pats.iter().any(|(empty, d, p)| {
+                *empty
+                    || d.matches_with(&full, opts)
+                    || p.as_ref().is_some_and(|p| p.matches_with(&full, opts))
+            })
         })
         .collect())
+}
+
+/// `result`'s `ansible_facts` under the names Ansible's setup module gives them
+/// (`ansible_distribution`; `gather_subset` and `module_setup` have no prefix), for a
+/// registered result. windlass keeps facts without the prefix everywhere else.
+pub fn prefix_facts(result: &mut ResultMap) {
+    if let Some(Value::Object(f)) = result.get_mut("ansible_facts") {
+        let named = std::mem::take(f)
+            .into_iter()
+            .map(|(k, v)| match k.as_str() {
+                "gather_subset" | "module_setup" => (k, v),
+                _ => (format!("ansible_{k}"), v),
+            })
+            .collect();
+        *f = named;
+    }
 }
 
 fn timeout_secs(v: &Option<Value>) -> Result<u64, String> {
@@ -770,6 +965,20 @@ fn timeout_secs(v: &Option<Value>) -> Result<u64, String> {
             .map_err(|_| format!("gather_timeout must be a whole number of seconds, got {s:?}")),
         Some(other) => Err(format!("gather_timeout must be a number, got {other}")),
     }
+}
+
+/// The interpreter whose facts `python` reports: `ansible_python_interpreter` when set
+/// (as Ansible runs its module with it), else the one Ansible's discovery finds on Debian
+/// and most distributions.
+fn python_interpreter(ctx: &TaskCtx<'_>) -> String {
+    ctx.vars
+        .get("ansible_python_interpreter")
+        .and_then(|v| match v {
+            Value::String(s) if !s.contains("{{") && !s.contains("{%") => Some(s),
+            _ => None,
+        })
+        .filter(|s| !s.trim().is_empty() && s != "auto" && !s.starts_with("auto_"))
+        .unwrap_or_else(|| "/usr/bin/python3".to_string())
 }
 
 /// `ansible.builtin.setup`.
@@ -799,10 +1008,11 @@ impl Module for Setup {
         args: Map<String, Value>,
     ) -> Result<ResultMap, ModuleError> {
         let p: SetupParams = params("setup", args)?;
-        let subsets = resolve_subsets(&p.gather_subset).map_err(ModuleError::Failed)?;
+        let collectors = resolve_subsets(&p.gather_subset).map_err(ModuleError::Failed)?;
         let secs = timeout_secs(&p.gather_timeout).map_err(ModuleError::Failed)?;
-        let mut cmd =
-            RemoteCommand::shell(gather_script(&subsets)).with_become(ctx.become_.clone());
+        let python = python_interpreter(ctx);
+        let mut cmd = RemoteCommand::shell(gather_script(&collectors, &python))
+            .with_become(ctx.become_.clone());
         cmd.timeout = Some(match ctx.timeout {
             Some(t) => t.min(Duration::from_secs(secs)),
             None => Duration::from_secs(secs),
@@ -813,7 +1023,7 @@ impl Module for Setup {
             )),
             other => other.into(),
         })?;
-        let facts = parse_facts(&out.stdout, &subsets).map_err(|e| {
+        let facts = parse_facts(&out.stdout, &collectors, &p.gather_subset).map_err(|e| {
             ModuleError::Failed(format!("{e} (exit code {}): {}", out.rc, out.stderr_str()))
         })?;
         let facts = filter_facts(facts, &p.filter).map_err(ModuleError::Failed)?;
@@ -835,18 +1045,21 @@ mod tests {
 
     /// The facts of a recorded reply (recorded with `@@name` headers, framed here as the
     /// script frames them).
-    fn facts_of(recorded: &str, subsets: &BTreeSet<Subset>) -> Map<String, Value> {
+    fn facts_of(recorded: &str, subsets: &BTreeSet<Collector>) -> Map<String, Value> {
         let out = crate::modules::sysprobe::testutil::out(recorded);
-        parse_facts(&out.stdout, subsets).unwrap()
+        parse_facts(&out.stdout, subsets, &[]).unwrap()
     }
 
-    fn subsets(s: &[&str]) -> BTreeSet<Subset> {
+    fn subsets(s: &[&str]) -> BTreeSet<Collector> {
         resolve_subsets(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>()).unwrap()
     }
 
     #[test]
     fn script_for_all() {
-        insta::assert_snapshot!("setup_script_all", gather_script(&subsets(&[])));
+        insta::assert_snapshot!(
+            "setup_script_all",
+            gather_script(&subsets(&[]), "/usr/bin/python3")
+        );
     }
 
     #[test]
@@ -879,23 +1092,59 @@ mod tests {
     }
 
     #[test]
-    fn subsets_follow_ansible() {
-        use Subset::*;
-        let v = |s: &[&str]| subsets(s).into_iter().collect::<Vec<_>>();
-        assert_eq!(v(&["all"]), vec![Min, Hardware, Network, Virtual]);
-        assert_eq!(v(&["!all"]), vec![Min]);
-        assert_eq!(v(&["!hardware"]), vec![Min, Network, Virtual]);
-        assert_eq!(v(&["network"]), vec![Min, Network]);
-        assert_eq!(v(&["!all", "!min"]), Vec::<Subset>::new());
-        assert_eq!(v(&["network", "!min"]), vec![Network]);
+    fn only_the_chosen_collectors_are_gathered() {
         let e = resolve_subsets(&["netwrk".to_string()]).unwrap_err();
-        insta::assert_snapshot!("setup_err_subset", e);
-        // Only the chosen sections are gathered and parsed.
-        let s = gather_script(&subsets(&["!all"]));
+        assert!(
+            e.starts_with("Bad subset 'netwrk' given to Ansible."),
+            "{e}"
+        );
+        let s = gather_script(&subsets(&["!all"]), "/usr/bin/python3");
         assert!(s.contains("os_release") && !s.contains("ip -o addr") && !s.contains("meminfo"));
         let f = facts_of(DEBIAN12, &subsets(&["!all"]));
         assert!(f.contains_key("distribution") && !f.contains_key("default_ipv4"));
         assert!(!f.contains_key("memtotal_mb"));
+        assert_eq!(f["gather_subset"], json!(["all"]));
+        // network brings the collectors it requires, even without min.
+        let f = facts_of(DEBIAN12, &subsets(&["!all", "!min", "network"]));
+        assert!(f.contains_key("default_ipv4") && f.contains_key("distribution"));
+        assert!(f.contains_key("system") && !f.contains_key("user_id"));
+    }
+
+    /// Numbers the host makes up (a huge disk, a CPU with absurd counts, empty lines)
+    /// give facts, never a panic.
+    #[test]
+    fn outlandish_host_numbers_do_not_panic() {
+        let big = u64::MAX.to_string();
+        let reply = crate::modules::sysprobe::testutil::reply(&[
+            ("uname", "Linux\nh\n1\n#1\nx86_64\n"),
+            (
+                "cpuinfo",
+                &format!(
+                    "processor\t: 0\nphysical id\t: 0\ncpu cores\t: {big}\nsiblings\t: {big}\n\n"
+                ),
+            ),
+            ("meminfo", &format!("MemTotal: {big} kB\nMemFree: 1 kB\n")),
+            (
+                "blockdevs",
+                &format!(
+                    "@dev\tvda\tx\nsize\t{big}\nqueue/logical_block_size\t0\n@part\tvda1\nsize\t{big}\n\n\t\n"
+                ),
+            ),
+            ("devlinks", "masters\t/x\nby-id\n\t\t\n"),
+            ("findmnt", "\n \n/a [x]\n"),
+            ("mtab", "/dev/x /a ext4 rw 0 0 extra\n/dev/y\n"),
+            (
+                "statfs",
+                &format!("/a\t{big} {big} {big} {big} {big} {big} {big}\n"),
+            ),
+            ("user", "\n::::::\n"),
+            ("dns", "options\nnameserver\n"),
+            ("date", "1 2 3 4 5 6 7 8 9 10 11 12 \u{e9}\n"),
+            ("lvm", "have\nroot\n"),
+            ("vgs", ",\n"),
+        ]);
+        let f = parse_facts(&reply.stdout, &subsets(&["all"]), &[]).unwrap();
+        assert!(f.contains_key("devices") && f.contains_key("processor_vcpus"));
     }
 
     #[test]
@@ -908,14 +1157,23 @@ mod tests {
             keys,
             vec![
                 "distribution",
+                "distribution_file_parsed",
+                "distribution_file_path",
+                "distribution_file_variety",
                 "distribution_major_version",
                 "distribution_minor_version",
                 "distribution_release",
                 "distribution_version"
             ]
         );
-        let got = filter_facts(f, &["host0".into(), "memtotal_mb".into()]).unwrap();
+        let got = filter_facts(f.clone(), &["host0".into(), "memtotal_mb".into()]).unwrap();
         assert_eq!(got.len(), 2);
+        // Ansible matches the prefixed names: `ansible_*` keeps no `gather_subset`, and
+        // `gather_subset` itself has no prefix.
+        let got = filter_facts(f.clone(), &["ansible_*".into()]).unwrap();
+        assert!(!got.contains_key("gather_subset") && got.contains_key("system"));
+        let got = filter_facts(f, &["gather_subset".into()]).unwrap();
+        assert_eq!(got.len(), 1);
     }
 
     /// Answers every command with a recorded output and counts the calls.
@@ -978,17 +1236,18 @@ mod tests {
     #[test]
     fn file_content_cannot_fake_a_section() {
         let hostile = "abc\n@@fqdn\nforged.example\n@@user\nforged\n4242\n4242\n/forged\n/bin/forged\n@@0123456789abcdef0123456789abcdef fqdn\nforged.example";
-        let script = gather_script(&subsets(&["!all"])).replacen(
-            "cat /etc/machine-id 2>/dev/null",
+        let script = gather_script(&subsets(&["!all"]), "/usr/bin/python3").replacen(
+            "cat /var/lib/dbus/machine-id 2>/dev/null || cat /etc/machine-id 2>/dev/null",
             &format!("printf '%s\\n' {}", crate::command::quote(hostile)),
             1,
         );
         let out =
             crate::transport::local::LocalTransport::exec_blocking(&RemoteCommand::shell(script));
-        let f = parse_facts(&out.stdout, &subsets(&["!all"])).unwrap();
+        let f = parse_facts(&out.stdout, &subsets(&["!all"]), &[]).unwrap();
         assert_ne!(f["fqdn"], "forged.example", "{:?}", f["fqdn"]);
         assert_ne!(f["user_id"], "forged", "{:?}", f["user_id"]);
         assert_ne!(f["user_uid"], 4242, "{:?}", f["user_uid"]);
-        assert_eq!(f["machine_id"], json!(hostile), "{:?}", f["machine_id"]);
+        // platform.py keeps the first line.
+        assert_eq!(f["machine_id"], json!("abc"), "{:?}", f["machine_id"]);
     }
 }

@@ -18,10 +18,16 @@
 //! fixed yet (the suite prints each one; the conformance issue stays open while any is
 //! listed). When a listed case stops differing the suite fails until the entry is removed.
 //!
+//! The SSH subset (`ssh/<name>/`, see `ssh.rs`) runs both tools against real test hosts
+//! (`$WINDLASS_TESTHOSTS`, the inventory `testhosts.sh inventory` prints) one case at a time,
+//! and also compares the host end state the case's `state` file names. Without
+//! `WINDLASS_TESTHOSTS` it prints that it skips; with `CI=true` it must run.
+//!
 //! `cargo test --test conformance [-- FILTER…]` runs the cases whose name contains any
 //! FILTER. Without ansible-core the suite says so and skips, unless `CI=true`, where it
 //! fails. Both tools' output and traces land in `target/conformance/<case>/`.
 
+mod ssh;
 mod trace;
 
 use std::collections::BTreeMap;
@@ -54,9 +60,14 @@ fn main() {
     let kept = load_divergences(&root.join("divergences.toml"));
     let mut cases = find_cases(&root.join("cases"));
     cases.retain(|c| filters.is_empty() || filters.iter().any(|f| c.contains(f.as_str())));
+    let mut ssh_cases: Vec<String> = find_cases(&root.join(ssh::DIR))
+        .into_iter()
+        .map(|c| format!("{}/{c}", ssh::DIR))
+        .collect();
+    ssh_cases.retain(|c| filters.is_empty() || filters.iter().any(|f| c.contains(f.as_str())));
     let unknown: Vec<_> = kept
         .keys()
-        .filter(|k| !root.join("cases").join(k).join("site.yml").is_file())
+        .filter(|k| !case_dir(&root, k).join("site.yml").is_file())
         .collect();
     if !unknown.is_empty() && filters.is_empty() {
         eprintln!("divergences.toml names cases that do not exist: {unknown:?}");
@@ -81,31 +92,46 @@ fn main() {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(case) = cases.get(i) else { break };
-                    let verdict = run_case(&root, &out_root, &ansible, case, kept.get(case));
-                    let mut c = counts.lock().unwrap();
-                    match verdict {
-                        Verdict::Same => {
-                            c.0 += 1;
-                            println!("same      {case}");
-                        }
-                        Verdict::KeptDifferent => {
-                            if kept[case].starts_with("PENDING FIX") {
-                                c.2 += 1;
-                                println!("pending   {case}: {}", kept[case]);
-                            } else {
-                                c.1 += 1;
-                                println!("kept-diff {case}: {}", kept[case]);
-                            }
-                        }
-                        Verdict::Fail(why) => {
-                            println!("FAIL      {case}");
-                            failures.lock().unwrap().push((case.clone(), why));
-                        }
-                    }
+                    let verdict = run_case(&root, &out_root, &ansible, case, kept.get(case), None);
+                    report(case, verdict, &kept, &counts, &failures);
                 }
             });
         }
     });
+    // The SSH subset: one case at a time (the cases share the test hosts).
+    let hosts = if ssh_cases.is_empty() {
+        None
+    } else {
+        ssh::TestHosts::from_env()
+    };
+    match &hosts {
+        Some(h) => {
+            println!(
+                "conformance: {} ssh cases on {}",
+                ssh_cases.len(),
+                h.describe()
+            );
+            for case in &ssh_cases {
+                let verdict = run_case(&root, &out_root, &ansible, case, kept.get(case), Some(h));
+                report(case, verdict, &kept, &counts, &failures);
+            }
+        }
+        None if !ssh_cases.is_empty() => {
+            let msg = format!(
+                "conformance: {} ssh cases SKIPPED, WINDLASS_TESTHOSTS is not set (boot hosts with \
+                 `testhosts.sh up 2` and set it to the file `testhosts.sh inventory` prints)",
+                ssh_cases.len()
+            );
+            if std::env::var("CI").as_deref() == Ok("true") {
+                eprintln!("{msg}; CI needs them");
+                std::process::exit(1);
+            }
+            println!("{msg}");
+            ssh_cases.clear();
+        }
+        None => {}
+    }
+    let total = cases.len() + ssh_cases.len();
     let failures = failures.into_inner().unwrap();
     let (same, kept_n, pending_n) = counts.into_inner().unwrap();
     for (case, why) in &failures {
@@ -114,10 +140,49 @@ fn main() {
     println!(
         "\nconformance: {same} identical, {kept_n} kept different, {pending_n} pending a fix (divergences.toml), {} failing, of {}",
         failures.len(),
-        cases.len()
+        total
     );
     if !failures.is_empty() {
         std::process::exit(1);
+    }
+}
+
+/// Prints a case's verdict and counts it.
+fn report(
+    case: &str,
+    verdict: Verdict,
+    kept: &BTreeMap<String, String>,
+    counts: &Mutex<(usize, usize, usize)>,
+    failures: &Mutex<Vec<(String, String)>>,
+) {
+    let mut c = counts.lock().unwrap();
+    match verdict {
+        Verdict::Same => {
+            c.0 += 1;
+            println!("same      {case}");
+        }
+        Verdict::KeptDifferent => {
+            if kept[case].starts_with("PENDING FIX") {
+                c.2 += 1;
+                println!("pending   {case}: {}", kept[case]);
+            } else {
+                c.1 += 1;
+                println!("kept-diff {case}: {}", kept[case]);
+            }
+        }
+        Verdict::Fail(why) => {
+            println!("FAIL      {case}");
+            failures.lock().unwrap().push((case.to_string(), why));
+        }
+    }
+}
+
+/// The folder of case `case`: `ssh/<name>` under the suite's root, others under `cases/`.
+fn case_dir(root: &Path, case: &str) -> PathBuf {
+    if case.starts_with(&format!("{}/", ssh::DIR)) {
+        root.join(case)
+    } else {
+        root.join("cases").join(case)
     }
 }
 
@@ -201,25 +266,40 @@ fn run_case(
     ansible: &Path,
     case: &str,
     kept: Option<&String>,
+    hosts: Option<&ssh::TestHosts>,
 ) -> Verdict {
-    let src = root.join("cases").join(case);
+    let src = case_dir(root, case);
     let work = out_root.join(case);
     let _ = std::fs::remove_dir_all(&work);
     let args = read_args(&src);
-    let a = match run_tool(
-        Tool::Ansible(ansible),
-        root,
-        &src,
-        &work.join("ansible"),
-        &args,
-    ) {
+    let run = |tool: Tool, name: &str| -> Result<String, String> {
+        let Some(h) = hosts else {
+            return run_tool(tool, root, &src, &work.join(name), &args, None);
+        };
+        // The hosts start each run from the same state, whatever the last run left.
+        let remote = h.reset(case, &src)?;
+        let mut t = run_tool(
+            tool,
+            root,
+            &src,
+            &work.join(name),
+            &args,
+            Some((h, &remote)),
+        )?;
+        t.push_str(&h.state(&src, &remote)?);
+        Ok(t)
+    };
+    let a = match run(Tool::Ansible(ansible), "ansible") {
         Ok(t) => t,
         Err(e) => return Verdict::Fail(format!("ansible-playbook could not run: {e}")),
     };
-    let w = match run_tool(Tool::Windlass, root, &src, &work.join("windlass"), &args) {
+    let w = match run(Tool::Windlass, "windlass") {
         Ok(t) => t,
         Err(e) => return Verdict::Fail(format!("windlass could not run: {e}")),
     };
+    if let Some(h) = hosts {
+        let _ = h.reset(case, &src);
+    }
     let _ = std::fs::write(work.join("ansible.trace"), &a);
     let _ = std::fs::write(work.join("windlass.trace"), &w);
     match (a == w, kept) {
@@ -258,9 +338,17 @@ fn run_tool(
     src: &Path,
     dir: &Path,
     args: &[String],
+    ssh: Option<(&ssh::TestHosts, &str)>,
 ) -> Result<String, String> {
     copy_tree(src, dir).map_err(|e| format!("copying the case: {e}"))?;
-    if !dir.join("hosts").exists() {
+    let inventory = match ssh {
+        Some((h, _)) => {
+            std::fs::write(dir.join("hosts.yml"), h.inventory()).map_err(|e| e.to_string())?;
+            "hosts.yml"
+        }
+        None => "hosts",
+    };
+    if ssh.is_none() && !dir.join("hosts").exists() {
         std::fs::write(dir.join("hosts"), DEFAULT_INVENTORY).map_err(|e| e.to_string())?;
     }
     let trace_file = dir.with_extension("events.jsonl");
@@ -281,14 +369,22 @@ fn run_tool(
             cmd.env("CONFORMANCE_TRACE", &trace_file)
                 .env("ANSIBLE_CALLBACK_PLUGINS", root.join("oracle"))
                 .env("ANSIBLE_CALLBACKS_ENABLED", "conformance")
-                .env("ANSIBLE_PYTHON_INTERPRETER", p.with_file_name("python3"))
                 .env("ANSIBLE_LOCAL_TEMP", dir.join(".ansible-local"))
-                .env("ANSIBLE_REMOTE_TEMP", dir.join(".ansible-remote"))
-                .args(["site.yml", "-i", "hosts"]);
+                .args(["site.yml", "-i", inventory]);
+            if ssh.is_none() {
+                // Local hosts run modules with the venv's python, their temp files in the copy.
+                cmd.env("ANSIBLE_PYTHON_INTERPRETER", p.with_file_name("python3"))
+                    .env("ANSIBLE_REMOTE_TEMP", dir.join(".ansible-remote"));
+            } else {
+                cmd.env("ANSIBLE_HOST_KEY_CHECKING", "False");
+            }
         }
         Tool::Windlass => {
-            cmd.args(["run", "site.yml", "-i", "hosts", "--output", "jsonl"]);
+            cmd.args(["run", "site.yml", "-i", inventory, "--output", "jsonl"]);
         }
+    }
+    if let Some((_, remote)) = ssh {
+        cmd.args(["-e", &format!("conf_dir={remote}")]);
     }
     cmd.env("ANSIBLE_NOCOLOR", "1")
         .env("ANSIBLE_RETRY_FILES_ENABLED", "false")
