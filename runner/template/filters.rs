@@ -11,7 +11,7 @@ use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State};
 
 use super::convert::{ansible_bool_word, json_to_value, py_str, value_to_json};
-use super::{ipaddr, jinja_tests, yamlout};
+use super::{ipaddr, yamlout};
 
 /// Prefix of the error detail the `mandatory` filter raises (the renderer names the variable).
 pub(crate) const MANDATORY_MARK: &str = "\u{1}mandatory:";
@@ -66,7 +66,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_replace", regex_replace);
     env.add_filter("regex_search", regex_search);
     env.add_filter("regex_findall", regex_findall);
-    env.add_filter("regex_escape", |s: String| regex::escape(&s));
+    env.add_filter("regex_escape", |s: String| py_re_escape(&s));
     env.add_filter("combine", combine);
     env.add_filter("dict2items", dict2items);
     env.add_filter("items2dict", items2dict);
@@ -102,11 +102,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("checksum", |v: &Value| hash(&text(v)?, "sha1"));
     env.add_filter("sha1", |v: &Value| hash(&text(v)?, "sha1"));
     env.add_filter("md5", |v: &Value| hash(&text(v)?, "md5"));
-    env.add_filter("quote", |v: &Value| {
-        text(v).map(|s| crate::command::quote(&s).into_owned())
-    });
+    env.add_filter("quote", |v: &Value| text(v).map(|s| shlex_quote(&s)));
     env.add_filter("mandatory", mandatory);
-    env.add_filter("version_compare", jinja_tests::version_test);
     env.add_filter("zip", zip);
     env.add_filter("product", product);
     env.add_filter("type_debug", type_debug);
@@ -341,63 +338,8 @@ pub(crate) fn compile_regex(
     pattern: &str,
     ignorecase: bool,
     multiline: bool,
-) -> Result<regex::Regex, Error> {
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
-        .map_err(|e| err(format!("invalid regular expression '{pattern}': {e}")))
-}
-
-/// Python's `re.sub` replacement syntax (`\1`, `\g<name>`, `\g<1>`) in the `regex` crate's.
-fn py_replacement(r: &str) -> String {
-    let mut out = String::with_capacity(r.len());
-    let chars: Vec<char> = r.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '$' {
-            out.push_str("$$");
-        } else if c == '\\' && i + 1 < chars.len() {
-            let n = chars[i + 1];
-            if n.is_ascii_digit() {
-                let mut j = i + 1;
-                let mut num = String::new();
-                while j < chars.len() && chars[j].is_ascii_digit() && num.len() < 2 {
-                    num.push(chars[j]);
-                    j += 1;
-                }
-                out.push_str(&format!("${{{num}}}"));
-                i = j;
-                continue;
-            } else if n == 'g' && chars.get(i + 2) == Some(&'<') {
-                if let Some(end) = chars[i + 3..].iter().position(|&c| c == '>') {
-                    let name: String = chars[i + 3..i + 3 + end].iter().collect();
-                    out.push_str(&format!("${{{name}}}"));
-                    i = i + 4 + end;
-                    continue;
-                }
-                out.push(c);
-            } else {
-                match n {
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    'r' => out.push('\r'),
-                    '\\' => out.push('\\'),
-                    other => {
-                        out.push('\\');
-                        out.push(other);
-                    }
-                }
-                i += 2;
-                continue;
-            }
-        } else {
-            out.push(c);
-        }
-        i += 1;
-    }
-    out
+) -> Result<fancy_regex::Regex, Error> {
+    super::pyre::compile(pattern, ignorecase, multiline)
 }
 
 fn regex_replace(
@@ -422,10 +364,11 @@ fn regex_replace(
     )?;
     let count = kw.get::<Option<usize>>("count")?.unwrap_or(0);
     kw.assert_all_used()?;
-    let rep = py_replacement(&replacement);
-    Ok(re.replacen(&s, count, rep.as_str()).into_owned())
+    super::pyre::sub(&re, &replacement, &s, count)
 }
 
+/// `regex_search`: the match, or with `'\\1'`/`'\\g<name>'` arguments the list of those
+/// groups (`lib/ansible/plugins/filter/core.py`).
 fn regex_search(v: &Value, pattern: String, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let args = values(args);
     let s = text(v)?;
@@ -443,7 +386,7 @@ fn regex_search(v: &Value, pattern: String, args: Rest<ValueOrKwargs>) -> Result
         }
     }
     let re = compile_regex(&pattern, ignorecase, multiline)?;
-    let Some(caps) = re.captures(&s) else {
+    let Some(caps) = re.captures(&s).map_err(super::pyre::run_err)? else {
         return Ok(Value::from(()));
     };
     if groups.is_empty() {
@@ -480,6 +423,7 @@ fn regex_findall(v: &Value, pattern: String, kw: Kwargs) -> Result<Value, Error>
     let ngroups = re.captures_len() - 1;
     let mut out = Vec::new();
     for caps in re.captures_iter(&s) {
+        let caps = caps.map_err(super::pyre::run_err)?;
         let g = |i: usize| Value::from(caps.get(i).map(|m| m.as_str()).unwrap_or(""));
         out.push(match ngroups {
             0 => g(0),
@@ -1001,4 +945,29 @@ fn comment(state: &State, v: &Value, style: Option<String>) -> Result<String, Er
         .collect();
     let pre = prefix.trim_end();
     Ok(format!("{begin}{pre}\n{}\n{pre}{end}", body.join("\n")))
+}
+
+/// Python's `re.escape` (3.7+): only the characters special in a pattern get a backslash.
+fn py_re_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Python's `shlex.quote`, which Ansible's `quote` filter calls: bare when every character
+/// is safe, else single-quoted with `'` written as `'"'"'`.
+fn shlex_quote(s: &str) -> String {
+    if s.is_empty() {
+        return "''".into();
+    }
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if s.chars().all(safe) {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
 }

@@ -84,11 +84,22 @@ fn run(
     terms: &[Value],
     kw: &Option<Kwargs>,
 ) -> Result<Vec<Value>, Error> {
+    let ctx = Ctx::of_state(state)?;
+    run_ctx(&ctx, name, terms, kw)
+}
+
+/// Runs one lookup plugin over its terms in `ctx` (also the items of `with_<name>` loops).
+pub(crate) fn run_ctx(
+    ctx: &Arc<Ctx>,
+    name: &str,
+    terms: &[Value],
+    kw: &Option<Kwargs>,
+) -> Result<Vec<Value>, Error> {
     let name = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("community.general."))
         .unwrap_or(name);
-    let ctx = Ctx::of_state(state)?;
+    let ctx = ctx.clone();
     match name {
         "env" => {
             let default = kw_str(kw, "default")?;
@@ -213,6 +224,13 @@ fn run(
             Ok(out)
         }
         "first_found" => first_found(&ctx, terms, kw),
+        "lines" => super::morelookups::lines(terms),
+        "sequence" => super::morelookups::sequence(terms),
+        "indexed_items" => super::morelookups::indexed_items(terms),
+        "varnames" => super::morelookups::varnames(&ctx, terms),
+        "fileglob" => super::morelookups::fileglob(&ctx.vars.search_dirs(SearchKind::Files), terms),
+        "random_choice" => super::morelookups::random_choice(terms),
+        "subelements" => super::morelookups::subelements(terms),
         other => Err(err(format!("lookup plugin ({other}) not found"))),
     }
 }

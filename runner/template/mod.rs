@@ -6,14 +6,18 @@
 //! Ansible's filters, tests and lookups. [`Templar`] is the one entry point; the engine gives
 //! it a [`Vars`] per host and gets `serde_json::Value`s back.
 
+mod backslash;
 mod context;
 mod convert;
+mod corefilters;
 mod filters;
 mod ipaddr;
 mod jinja_tests;
 mod limits;
 mod lookups;
 mod mapvars;
+mod morelookups;
+mod pyre;
 mod yamlout;
 
 #[cfg(test)]
@@ -270,14 +274,13 @@ impl Templar {
         loc: Option<&crate::Loc>,
     ) -> Result<serde_json::Value, TemplateError> {
         let ctx = Ctx::new(vars.clone(), self.clone(), None);
-        let v = self.eval_in(expr, &ctx).map_err(|e| with_loc(e, loc))?;
+        let v = self.eval_in(expr, &ctx, true).map_err(|e| with_loc(e, loc))?;
         convert::value_to_json(&v).map_err(|e| with_loc(TemplateError::new(e), loc))
     }
 
     /// Evaluate a condition as Ansible's `when:`/`failed_when:`/`changed_when:`/assert
-    /// `that:` do: a bare expression (also accepted wrapped in `{{ }}`), whose result's
-    /// truthiness follows Ansible's bool semantics for strings ("no", "false", "0", "off", ""
-    /// are false).
+    /// `that:` do: a bare expression (also accepted wrapped in `{{ }}`), whose result must be
+    /// a boolean as in Ansible 2.19 (a string, number, list or none is an error).
     pub fn eval_bool(
         &self,
         expr: &str,
@@ -285,8 +288,33 @@ impl Templar {
         loc: Option<&crate::Loc>,
     ) -> Result<bool, TemplateError> {
         let ctx = Ctx::new(vars.clone(), self.clone(), None);
-        let v = self.eval_in(expr, &ctx).map_err(|e| with_loc(e, loc))?;
-        Ok(convert::ansible_truthy(&v))
+        let v = self
+            .eval_in(expr, &ctx, false)
+            .map_err(|e| with_loc(e, loc))?;
+        conditional_result(&v).map_err(|e| with_loc(e, loc))
+    }
+
+    /// Run lookup plugin `name` over `terms` as `query()` does: the items of a
+    /// `with_<name>` loop (`lib/ansible/executor/task_executor.py` `_get_loop_items`). A
+    /// string term is one term; a list is the terms.
+    pub fn query(
+        &self,
+        name: &str,
+        terms: &serde_json::Value,
+        vars: &Arc<dyn Vars>,
+        loc: Option<&crate::Loc>,
+    ) -> Result<Vec<serde_json::Value>, TemplateError> {
+        let ctx = Ctx::new(vars.clone(), self.clone(), None);
+        let terms: Vec<Value> = match terms {
+            serde_json::Value::Array(a) => a.iter().map(convert::json_to_value).collect(),
+            other => vec![convert::json_to_value(other)],
+        };
+        let items = lookups::run_ctx(&ctx, name, &terms, &None)
+            .map_err(|e| with_loc(convert_error(&e, name, None), loc))?;
+        items
+            .iter()
+            .map(|v| convert::value_to_json(v).map_err(|e| with_loc(TemplateError::new(e), loc)))
+            .collect()
     }
 
     // ---- internals shared with the context, filters and lookups ----
@@ -308,14 +336,18 @@ impl Templar {
             .clone()
     }
 
-    /// Evaluate a bare expression (or one wrapped in `{{ }}`) to a minijinja value.
-    fn eval_in(&self, expr: &str, ctx: &Arc<Ctx>) -> Result<Value, TemplateError> {
+    /// Evaluate a bare expression (or one wrapped in `{{ }}`) to a minijinja value; with
+    /// `escape`, string constants keep their backslashes ([`backslash`]; conditionals don't).
+    fn eval_in(&self, expr: &str, ctx: &Arc<Ctx>, escape: bool) -> Result<Value, TemplateError> {
         let t = expr.trim();
-        let src = if is_single_expression(t) {
+        let mut src = if is_single_expression(t) {
             t.to_owned()
         } else {
             format!("{{{{ {t} }}}}")
         };
+        if escape {
+            src = backslash::escape(&src).into_owned();
+        }
         let (_, v) = self.run(&src, NATIVE, ctx, None)?;
         Ok(v.unwrap_or(Value::UNDEFINED))
     }
@@ -326,6 +358,7 @@ impl Templar {
         s: &str,
         ctx: &Arc<Ctx>,
     ) -> Result<serde_json::Value, TemplateError> {
+        let s = &*backslash::escape(s);
         let t = s.trim();
         if is_single_expression(t) {
             let (out, v) = self.run(t, NATIVE, ctx, None)?;
@@ -450,6 +483,21 @@ impl Templar {
     }
 }
 
+/// A conditional's value as Ansible 2.19 takes it: only a boolean is a result
+/// (`lib/ansible/_internal/_templating/_engine.py`, `evaluate_conditional`); anything else
+/// is an error naming its Python truth value and type.
+fn conditional_result(v: &Value) -> Result<bool, TemplateError> {
+    if v.kind() == minijinja::value::ValueKind::Bool {
+        return Ok(v.is_true());
+    }
+    let truth = if v.is_true() { "True" } else { "False" };
+    Err(TemplateError::new(format!(
+        "Conditional result ({truth}) was derived from value of type '{}'. Conditionals must \
+         have a boolean result.",
+        filters::type_debug(v)
+    )))
+}
+
 /// Name the template file, when there is one, in a limit's error.
 fn with_file(mut e: TemplateError, file_name: Option<&str>) -> TemplateError {
     if let Some(f) = file_name {
@@ -544,7 +592,6 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
     {
         env.set_syntax(syntax);
     }
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     minijinja_contrib::add_to_environment(&mut env);
     env.set_formatter(|out, state, value| {
         if state.name().as_bytes().get(1) == Some(&(NATIVE as u8)) {
@@ -605,6 +652,7 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
         Ok(None)
     });
     filters::register(&mut env);
+    corefilters::register(&mut env);
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env
@@ -637,8 +685,8 @@ fn convert_error(e: &minijinja::Error, src: &str, file_name: Option<&str>) -> Te
         }
         ErrorKind::SyntaxError => format!("template syntax error: {detail}"),
         ErrorKind::TemplateNotFound => format!("template not found: {detail}"),
-        ErrorKind::UnknownFilter => format!("no filter named {}", quoted_tail(&detail)),
-        ErrorKind::UnknownTest => format!("no test named {}", quoted_tail(&detail)),
+        ErrorKind::UnknownFilter => format!("No filter named '{}'.", unknown_name(&detail)),
+        ErrorKind::UnknownTest => format!("No test named '{}'.", unknown_name(&detail)),
         _ if detail.starts_with(filters::MANDATORY_MARK) => {
             let custom = &detail[filters::MANDATORY_MARK.len()..];
             let name = mandatory_subject(e, src);
@@ -699,12 +747,12 @@ fn undefined_expr(detail: &str) -> Option<String> {
     Some(rest[..end].to_owned())
 }
 
-fn quoted_tail(detail: &str) -> String {
-    if detail.is_empty() {
-        "(unknown)".to_owned()
-    } else {
-        detail.to_owned()
-    }
+/// The name in minijinja's "filter x is unknown" / "test x is unknown" detail.
+fn unknown_name(detail: &str) -> &str {
+    let d = detail.trim_end_matches(" is unknown");
+    d.strip_prefix("filter ")
+        .or_else(|| d.strip_prefix("test "))
+        .unwrap_or(d)
 }
 
 /// A minijinja error carrying a [`TemplateError`] (for errors raised while templating a
