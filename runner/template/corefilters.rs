@@ -203,7 +203,11 @@ fn urlsplit(url: String, query: Option<String>) -> Result<Value, Error> {
         ("username", username),
     ];
     match query {
-        None => Ok(Value::from_iter(fields)),
+        None => Ok(Value::from(
+            fields
+                .into_iter()
+                .collect::<std::collections::BTreeMap<&str, Value>>(),
+        )),
         Some(name) => fields
             .into_iter()
             .find(|(k, _)| *k == name)
@@ -252,7 +256,7 @@ fn subelements(
 
 /// `[item, sub]` for each sub in `item[path]` of each item.
 pub(crate) fn subelements_of(v: &Value, path: &str, skip: bool) -> Result<Value, Error> {
-    if v.kind() != ValueKind::Seq {
+    if matches!(v.kind(), ValueKind::Map | ValueKind::String) || v.try_iter().is_err() {
         return Err(err("obj must be a list of dicts or a nested dict"));
     }
     let mut out = Vec::new();
@@ -325,7 +329,7 @@ fn now(kw: Kwargs) -> Result<Value, Error> {
         return Ok(Value::from(format_time(&f, t)));
     }
     let c = Civil::from_epoch(t);
-    Ok(Value::from_iter([
+    Ok(Value::from(std::collections::BTreeMap::from([
         ("year", Value::from(c.year)),
         ("month", Value::from(c.month)),
         ("day", Value::from(c.day)),
@@ -333,7 +337,7 @@ fn now(kw: Kwargs) -> Result<Value, Error> {
         ("minute", Value::from(c.minute)),
         ("second", Value::from(c.second)),
         ("microsecond", Value::from(c.micro)),
-    ]))
+    ])))
 }
 
 /// A UTC calendar time.

@@ -57,10 +57,10 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("to_nice_json", to_nice_json);
     env.add_filter("from_json", from_json);
     env.add_filter("to_yaml", |v: &Value, kw: Kwargs| {
-        kw_indent(&kw, 2).and_then(|i| yamlout::to_yaml(&to_json(v)?, i, true).map(Value::from))
+        yaml_opts(&kw, 2, true).and_then(|o| yamlout::dump(&to_json(v)?, o).map(Value::from))
     });
     env.add_filter("to_nice_yaml", |v: &Value, kw: Kwargs| {
-        kw_indent(&kw, 4).and_then(|i| yamlout::to_yaml(&to_json(v)?, i, false).map(Value::from))
+        yaml_opts(&kw, 4, false).and_then(|o| yamlout::dump(&to_json(v)?, o).map(Value::from))
     });
     env.add_filter("from_yaml", from_yaml);
     env.add_filter("regex_replace", regex_replace);
@@ -118,14 +118,20 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     ipaddr::register(env);
 }
 
-fn kw_indent(kw: &Kwargs, default: usize) -> Result<usize, Error> {
-    let i = kw.get::<Option<usize>>("indent")?.unwrap_or(default);
-    // Ansible passes these on to the dumper; accept and ignore the common ones.
-    for k in ["width", "default_flow_style", "allow_unicode", "sort_keys"] {
+fn yaml_opts(kw: &Kwargs, indent: usize, flow_leaves: bool) -> Result<yamlout::Opts, Error> {
+    let indent = kw.get::<Option<usize>>("indent")?.unwrap_or(indent);
+    let sort_keys = kw.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
+    let width = kw.get::<Option<usize>>("width")?.unwrap_or(80);
+    for k in ["default_flow_style", "allow_unicode"] {
         let _ = kw.get::<Option<Value>>(k)?;
     }
     kw.assert_all_used()?;
-    Ok(i)
+    Ok(yamlout::Opts {
+        indent,
+        flow_leaves,
+        sort_keys,
+        width,
+    })
 }
 
 /// Ansible's `bool`: booleans pass, strings by word, 1 is true, anything else false.
@@ -900,7 +906,12 @@ fn human_to_bytes(v: &Value, default_unit: Option<String>, kw: Kwargs) -> Result
     Ok((num * 1024f64.powi(power)).round() as i64)
 }
 
-fn to_uuid(v: &Value, namespace: Option<String>) -> Result<String, Error> {
+fn to_uuid(v: &Value, namespace: Option<String>, kw: Kwargs) -> Result<String, Error> {
+    let namespace = match namespace {
+        Some(n) => Some(n),
+        None => kw.get::<Option<String>>("namespace")?,
+    };
+    kw.assert_all_used()?;
     // UUIDv5 (SHA-1 of namespace bytes + name), Ansible's default namespace.
     let ns = namespace.unwrap_or_else(|| "361E6D51-FAEC-444A-9079-341386DA8E2E".into());
     let ns_hex: String = ns.chars().filter(|c| c.is_ascii_hexdigit()).collect();
@@ -928,23 +939,62 @@ fn to_uuid(v: &Value, namespace: Option<String>) -> Result<String, Error> {
     ))
 }
 
-fn comment(state: &State, v: &Value, style: Option<String>) -> Result<String, Error> {
+/// `comment(style='plain', **kw)`, as `comment` in `lib/ansible/plugins/filter/core.py`.
+fn comment(state: &State, v: &Value, style: Option<String>, kw: Kwargs) -> Result<String, Error> {
     let _ = state;
-    let s = text(v)?;
-    let (begin, prefix, end) = match style.as_deref().unwrap_or("plain") {
+    let text = self::text(v)?;
+    let style = style.unwrap_or_else(|| "plain".into());
+    let (beginning, decoration, end) = match style.as_str() {
         "plain" => ("", "# ", ""),
-        "c" => ("", "// ", ""),
-        "cblock" => ("/*\n", " * ", "\n */"),
         "erlang" => ("", "% ", ""),
-        "xml" => ("<!--\n", " - ", "\n-->"),
-        other => return Err(err(format!("comment: unknown style '{other}'"))),
+        "c" => ("", "// ", ""),
+        "cblock" => ("/*", " * ", " */"),
+        "xml" => ("<!--", " - ", "-->"),
+        other => return Err(err(format!("Invalid style '{other}'."))),
     };
-    let body: Vec<String> = s
-        .lines()
-        .map(|l| format!("{prefix}{l}").trim_end().to_owned())
-        .collect();
-    let pre = prefix.trim_end();
-    Ok(format!("{begin}{pre}\n{}\n{pre}{end}", body.join("\n")))
+    let get = |k: &str, d: &str| -> Result<String, Error> {
+        Ok(kw.get::<Option<String>>(k)?.unwrap_or_else(|| d.to_owned()))
+    };
+    let decoration = get("decoration", decoration)?;
+    let newline = get("newline", "\n")?;
+    let beginning = get("beginning", beginning)?;
+    let end = get("end", end)?;
+    let prefix = get("prefix", decoration.trim_end())?;
+    let postfix = get("postfix", decoration.trim_end())?;
+    let prefix_count = kw.get::<Option<usize>>("prefix_count")?.unwrap_or(1);
+    let postfix_count = kw.get::<Option<usize>>("postfix_count")?.unwrap_or(1);
+    kw.assert_all_used()?;
+    let mut out = String::new();
+    if !beginning.is_empty() {
+        out.push_str(&beginning);
+        out.push_str(&newline);
+    }
+    if !prefix.is_empty() {
+        let one = if prefix != newline {
+            format!("{prefix}{newline}")
+        } else {
+            newline.clone()
+        };
+        out.push_str(&one.repeat(prefix_count));
+    }
+    let body = format!(
+        "{decoration}{}",
+        text.replace(&newline, &format!("{newline}{decoration}"))
+    )
+    .replace(
+        &format!("{decoration}{newline}"),
+        &format!("{}{newline}", decoration.trim_end()),
+    );
+    out.push_str(&body);
+    for _ in 0..postfix_count {
+        out.push_str(&newline);
+        out.push_str(&postfix);
+    }
+    if !end.is_empty() {
+        out.push_str(&newline);
+        out.push_str(&end);
+    }
+    Ok(out)
 }
 
 /// Python's `re.escape` (3.7+): only the characters special in a pattern get a backslash.

@@ -13,6 +13,12 @@ use super::context::Ctx;
 use super::filters::{err, text, values};
 use super::{SearchKind, to_mj_error};
 
+/// The lookup plugins [`run_ctx`] knows (the load-time name check reads it).
+pub(crate) const NAMES: &[&str] = &[
+    "env", "file", "template", "vars", "pipe", "items", "list", "dict", "first_found", "lines",
+    "sequence", "indexed_items", "varnames", "fileglob", "random_choice", "subelements",
+];
+
 pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_function(
         "lookup",
@@ -296,6 +302,7 @@ fn first_found(ctx: &Arc<Ctx>, terms: &[Value], kw: &Option<Kwargs>) -> Result<V
     dirs.extend(ctx.vars.search_dirs(SearchKind::Files));
     for f in &files {
         if let Some(p) = find(&dirs, f) {
+            let p = std::path::absolute(&p).unwrap_or(p);
             return Ok(vec![Value::from(p.to_string_lossy().into_owned())]);
         }
     }

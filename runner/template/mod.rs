@@ -17,6 +17,7 @@ mod limits;
 mod lookups;
 mod mapvars;
 mod morelookups;
+mod names;
 mod pyre;
 mod yamlout;
 
@@ -178,7 +179,11 @@ impl Templar {
                 let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
                 TemplateError::new(format!("template syntax error{detail} in {src:?}"))
             })
-        })
+        })?;
+        match names::unknown(&src, expression, full_env()) {
+            Some((msg, _)) => Err(TemplateError::new(format!("{msg} in {src:?}"))),
+            None => Ok(()),
+        }
     }
 
     /// Check the syntax of a template file's text; on error, the message and the line in
@@ -192,7 +197,11 @@ impl Templar {
                 .map(str::to_string)
                 .unwrap_or_else(|| e.kind().to_string());
             (msg, e.line())
-        })
+        })?;
+        match names::unknown(&src, false, full_env()) {
+            Some((msg, at)) => Err((msg, Some(src[..at].matches('\n').count() + 1))),
+            None => Ok(()),
+        }
     }
 
     /// The top-level variable names a template string reads, when it compiles and reads
@@ -430,7 +439,15 @@ impl Templar {
         let prev = INCLUDE_DIRS.with(|d| std::mem::replace(&mut *d.borrow_mut(), dirs));
         let r = self.run(text, FILE, ctx, Some(name));
         INCLUDE_DIRS.with(|d| *d.borrow_mut() = prev);
-        r.map(|(out, _)| out)
+        // Ansible renders without keep_trailing_newline and then gives the output back the
+        // source's final newline (`preserve_trailing_newlines`, template/__init__.py); with
+        // the parent of an `{% extends %}` losing its own, this is where one comes back
+        r.map(|(mut out, _)| {
+            if text.ends_with('\n') && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out
+        })
     }
 
     /// Compile (cached) and run `src`; returns the output and, for native templates, the last
@@ -578,6 +595,12 @@ fn strip_fqcn(src: &str) -> std::borrow::Cow<'_, str> {
     re.replace_all(src, "$1")
 }
 
+/// An environment with every filter, test and lookup registered (for load-time checks).
+fn full_env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| build_env(Arc::new(AtomicUsize::new(0)), UndefinedBehavior::Lenient))
+}
+
 fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(limits::limits().fuel));
@@ -625,6 +648,8 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
             for dir in d.borrow().iter() {
                 let p = dir.join(name);
                 if p.is_file() {
+                    // the loader takes absolute paths only
+                    let p = std::path::absolute(&p).unwrap_or(p);
                     return p.to_string_lossy().into_owned().into();
                 }
             }
@@ -640,8 +665,16 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
         let path = std::path::Path::new(name);
         if path.is_absolute() && path.is_file() {
             loaded.fetch_add(1, Ordering::Relaxed);
+            // Jinja's keep_trailing_newline is off for included, imported and extended
+            // templates in Ansible: their one final newline goes
             return std::fs::read_to_string(path)
-                .map(|s| Some(strip_fqcn(&s).into_owned()))
+                .map(|s| {
+                    let s = s
+                        .strip_suffix("\r\n")
+                        .or_else(|| s.strip_suffix('\n'))
+                        .unwrap_or(&s);
+                    Some(strip_fqcn(s).into_owned())
+                })
                 .map_err(|e| {
                     minijinja::Error::new(
                         ErrorKind::TemplateNotFound,

@@ -192,6 +192,7 @@ pub(crate) fn fileglob(dirs: &[PathBuf], terms: &[Value]) -> Result<Vec<Value>, 
             let found: Vec<Value> = paths
                 .flatten()
                 .filter(|p| p.is_file())
+                .map(|p| std::path::absolute(&p).unwrap_or(p))
                 .map(|p| Value::from(p.to_string_lossy().into_owned()))
                 .collect();
             if !found.is_empty() {
@@ -227,5 +228,25 @@ pub(crate) fn subelements(terms: &[Value]) -> Result<Vec<Value>, Error> {
     };
     let path = text(&terms[1])?;
     let v = super::corefilters::subelements_of(&terms[0], &path, skip)?;
-    Ok(v.try_iter()?.collect())
+    // the lookup, unlike the filter, drops the subelement's key from the item
+    // (`lib/ansible/plugins/lookup/subelements.py` pops it)
+    let mut out = Vec::new();
+    for pair in v.try_iter()? {
+        let item = pair.get_item(&Value::from(0))?;
+        let sub = pair.get_item(&Value::from(1))?;
+        let item = match path.contains('.') || item.kind() != ValueKind::Map {
+            true => item,
+            false => Value::from(
+                item.try_iter()?
+                    .filter(|k| k.as_str() != Some(path.as_str()))
+                    .map(|k| {
+                        let v = item.get_item(&k).unwrap_or_default();
+                        (k, v)
+                    })
+                    .collect::<std::collections::BTreeMap<Value, Value>>(),
+            ),
+        };
+        out.push(Value::from(vec![item, sub]));
+    }
+    Ok(out)
 }
