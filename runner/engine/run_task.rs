@@ -99,8 +99,8 @@ impl Engine {
             Some(LoopSpec::With(kind, v)) => {
                 let terms = render(v)?;
                 match kind.as_str() {
-                    "items" | "list" | "dict" | "indexed_items" | "together" | "nested" | "cartesian"
-                    | "sequence" => with_lookup(kind, terms),
+                    "items" | "list" | "dict" | "indexed_items" | "together" | "nested"
+                    | "cartesian" | "sequence" => with_lookup(kind, terms),
                     // any other lookup plugin, as the template layer runs it
                     _ => self
                         .templar

@@ -102,7 +102,10 @@ mod tests {
     fn doubles_backslashes_in_expression_strings_only() {
         assert_eq!(escape(r"{{ x | f('\1') }}"), r"{{ x | f('\\1') }}");
         assert_eq!(escape(r"a\1 {{ 'it\'s' }}"), r"a\1 {{ 'it\\\'s' }}");
-        assert_eq!(escape(r"{% set a = '\n' %}{{ a }}"), r"{% set a = '\n' %}{{ a }}");
+        assert_eq!(
+            escape(r"{% set a = '\n' %}{{ a }}"),
+            r"{% set a = '\n' %}{{ a }}"
+        );
         assert_eq!(escape(r"{{ '\\' }}"), r"{{ '\\\\' }}");
     }
 }

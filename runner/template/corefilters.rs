@@ -32,7 +32,9 @@ pub(crate) fn register(env: &mut Environment<'static>) {
 /// Python methods pycompat lacks (`list.index`), then pycompat's own.
 fn methods(state: &mut State, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
     if value.kind() == ValueKind::Seq && method == "index" {
-        let what = args.first().ok_or_else(|| err("index() takes one argument"))?;
+        let what = args
+            .first()
+            .ok_or_else(|| err("index() takes one argument"))?;
         for (i, item) in value.try_iter()?.enumerate() {
             if item == *what {
                 return Ok(Value::from(i));
@@ -148,7 +150,8 @@ fn urlsplit(url: String, query: Option<String>) -> Result<Value, Error> {
         Some((s, r))
             if !s.is_empty()
                 && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
         {
             (s.to_ascii_lowercase(), r)
         }
@@ -218,7 +221,9 @@ fn urlsplit(url: String, query: Option<String>) -> Result<Value, Error> {
 
 /// `zip_longest(*others, fillvalue=None)`.
 fn zip_longest(v: &Value, others: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
-    let fill: Value = kw.get::<Option<Value>>("fillvalue")?.unwrap_or(Value::from(()));
+    let fill: Value = kw
+        .get::<Option<Value>>("fillvalue")?
+        .unwrap_or(Value::from(()));
     kw.assert_all_used()?;
     let mut lists = vec![v.try_iter()?.collect::<Vec<_>>()];
     for o in others.iter() {
@@ -240,12 +245,7 @@ fn zip_longest(v: &Value, others: Rest<Value>, kw: Kwargs) -> Result<Value, Erro
 }
 
 /// `subelements(path, skip_missing=False)`: `[item, sub]` for each sub in `item[path]`.
-fn subelements(
-    v: &Value,
-    path: String,
-    skip: Option<bool>,
-    kw: Kwargs,
-) -> Result<Value, Error> {
+fn subelements(v: &Value, path: String, skip: Option<bool>, kw: Kwargs) -> Result<Value, Error> {
     let skip = match skip {
         Some(s) => s,
         None => kw.get::<Option<bool>>("skip_missing")?.unwrap_or(false),
@@ -388,10 +388,28 @@ impl Civil {
 
 /// `time.strftime` for the common directives; others are kept as written.
 fn format_time(fmt: &str, t: f64) -> String {
-    const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+    const DAYS: [&str; 7] = [
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+    ];
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     let c = Civil::from_epoch(t);
     let mut out = String::new();
@@ -433,4 +451,3 @@ fn format_time(fmt: &str, t: f64) -> String {
     }
     out
 }
-

@@ -15,8 +15,22 @@ use super::{SearchKind, to_mj_error};
 
 /// The lookup plugins [`run_ctx`] knows (the load-time name check reads it).
 pub(crate) const NAMES: &[&str] = &[
-    "env", "file", "template", "vars", "pipe", "items", "list", "dict", "first_found", "lines",
-    "sequence", "indexed_items", "varnames", "fileglob", "random_choice", "subelements",
+    "env",
+    "file",
+    "template",
+    "vars",
+    "pipe",
+    "items",
+    "list",
+    "dict",
+    "first_found",
+    "lines",
+    "sequence",
+    "indexed_items",
+    "varnames",
+    "fileglob",
+    "random_choice",
+    "subelements",
 ];
 
 pub(crate) fn register(env: &mut Environment<'static>) {

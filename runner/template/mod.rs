@@ -283,7 +283,9 @@ impl Templar {
         loc: Option<&crate::Loc>,
     ) -> Result<serde_json::Value, TemplateError> {
         let ctx = Ctx::new(vars.clone(), self.clone(), None);
-        let v = self.eval_in(expr, &ctx, true).map_err(|e| with_loc(e, loc))?;
+        let v = self
+            .eval_in(expr, &ctx, true)
+            .map_err(|e| with_loc(e, loc))?;
         convert::value_to_json(&v).map_err(|e| with_loc(TemplateError::new(e), loc))
     }
 

@@ -103,7 +103,7 @@ fn parse_sequence(term: &str) -> Result<(i64, i64, i64, String), Error> {
             return Err(err("can't specify both count and end in with_sequence"));
         }
         (Some(e), None) => e,
-        (None, Some(c)) if c == 0 => return Ok((start, start - 1, 1, fmt)),
+        (None, Some(0)) => return Ok((start, start - 1, 1, fmt)),
         (None, Some(c)) => start + (c - 1) * stride,
         (None, None) => return Err(err("must specify count or end in with_sequence")),
     };
@@ -217,7 +217,9 @@ pub(crate) fn random_choice(terms: &[Value]) -> Result<Vec<Value>, Error> {
 /// `subelements`: terms are the list, the key path and optionally `{skip_missing: bool}`.
 pub(crate) fn subelements(terms: &[Value]) -> Result<Vec<Value>, Error> {
     if terms.len() < 2 {
-        return Err(err("subelements lookup expects a list of two or three items"));
+        return Err(err(
+            "subelements lookup expects a list of two or three items",
+        ));
     }
     let skip = match terms.get(2) {
         Some(flags) => flags

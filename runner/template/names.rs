@@ -89,7 +89,9 @@ fn code_only(src: &str) -> String {
             "{%" => "%}",
             _ => "#}",
         };
-        let end = rest[o + 2..].find(close).map_or(rest.len(), |e| o + 2 + e + 2);
+        let end = rest[o + 2..]
+            .find(close)
+            .map_or(rest.len(), |e| o + 2 + e + 2);
         if close == "#}" {
             out.extend(rest[o..end].chars().map(blank));
         } else {
@@ -199,7 +201,8 @@ mod tests {
 
     #[test]
     fn finds_names_outside_strings() {
-        let r = referenced("x | regex_replace('a|b', 'c') is not sameas y and lookup('env', 'a|z')");
+        let r =
+            referenced("x | regex_replace('a|b', 'c') is not sameas y and lookup('env', 'a|z')");
         let names: Vec<_> = r.iter().map(|(k, n, _)| (*k, n.as_str())).collect();
         assert!(names.contains(&(Kind::Filter, "regex_replace")));
         assert!(names.contains(&(Kind::Test, "sameas")));

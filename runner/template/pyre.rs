@@ -118,7 +118,12 @@ fn expand(re: &Regex, repl: &str, caps: &Captures<'_, str>, out: &mut String) ->
 }
 
 /// A group by number or name; an unmatched group is empty (Python 3.5+).
-fn push_group(re: &Regex, caps: &Captures<'_, str>, name: &str, out: &mut String) -> Result<(), Error> {
+fn push_group(
+    re: &Regex,
+    caps: &Captures<'_, str>,
+    name: &str,
+    out: &mut String,
+) -> Result<(), Error> {
     let m = match name.parse::<usize>() {
         Ok(i) if i < caps.len() => caps.get(i),
         Ok(i) => return Err(err(format!("invalid group reference {i}"))),

@@ -168,8 +168,14 @@ fn eval_and_eval_bool() {
     assert!(cond("True", v.clone()));
     // Ansible 2.19: a condition must be a boolean
     for expr in ["s", "l", "a", "'off'", "none"] {
-        let e = templar().eval_bool(expr, &vars(v.clone()), None).unwrap_err();
-        assert!(e.message.contains("Conditionals must have a boolean result"), "{expr}");
+        let e = templar()
+            .eval_bool(expr, &vars(v.clone()), None)
+            .unwrap_err();
+        assert!(
+            e.message
+                .contains("Conditionals must have a boolean result"),
+            "{expr}"
+        );
     }
     let e = templar()
         .eval_bool("undefined_thing", &vars(v), None)
@@ -350,10 +356,7 @@ fn regex_filters() {
         json!(["foo", "bar"])
     );
     assert_eq!(
-        render(
-            "{{ 'a=1 b=2' | regex_findall('(\\w)=(\\d)') }}",
-            v.clone()
-        ),
+        render("{{ 'a=1 b=2' | regex_findall('(\\w)=(\\d)') }}", v.clone()),
         json!([["a", "1"], ["b", "2"]])
     );
     assert_eq!(rs("{{ 'a.b*' | regex_escape }}", v), "a\\.b\\*");

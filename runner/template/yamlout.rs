@@ -148,11 +148,11 @@ fn value_scalar(v: &J, col: usize, cont: usize) -> String {
         return scalar(v);
     };
     let width = OPTS.with(|c| c.get().width);
-    let special = s.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\r');
+    let special = s
+        .chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\r');
     let multiline = s.contains('\n');
-    if special
-        || (multiline && (s.starts_with(' ') || s.contains(" \n") || s.contains("\n ")))
-    {
+    if special || (multiline && (s.starts_with(' ') || s.contains(" \n") || s.contains("\n "))) {
         return double_quoted(s);
     }
     let quoted = multiline || str_scalar(s, false).starts_with('\'');
