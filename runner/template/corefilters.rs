@@ -42,7 +42,91 @@ fn methods(state: &mut State, value: &Value, method: &str, args: &[Value]) -> Re
         }
         return Err(err(format!("{what} is not in list")));
     }
+    if let Some(s) = value.as_str() {
+        if let Some(r) = str_method(s, method, args)? {
+            return Ok(r);
+        }
+    }
     minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
+/// Python `str` methods pycompat lacks: `rsplit`, `zfill`, `ljust`, `rjust`, `center`.
+fn str_method(s: &str, method: &str, args: &[Value]) -> Result<Option<Value>, Error> {
+    let int_arg = |i: usize| -> Result<usize, Error> {
+        args.get(i)
+            .and_then(Value::as_i64)
+            .map(|n| n.max(0) as usize)
+            .ok_or_else(|| err(format!("{method}() needs an integer argument")))
+    };
+    let fill = |i: usize| -> char {
+        args.get(i)
+            .and_then(|v| v.as_str().and_then(|f| f.chars().next()))
+            .unwrap_or(' ')
+    };
+    let len = s.chars().count();
+    let pad = |n: usize, c: char| c.to_string().repeat(n);
+    Ok(Some(match method {
+        "rsplit" => {
+            let sep = args.first().and_then(|v| v.as_str());
+            let max = args.get(1).and_then(Value::as_i64).unwrap_or(-1);
+            let mut parts: Vec<String> = match (sep, max) {
+                (Some(sep), m) if m >= 0 => {
+                    s.rsplitn(m as usize + 1, sep).map(str::to_owned).collect()
+                }
+                (Some(sep), _) => s.rsplit(sep).map(str::to_owned).collect(),
+                (None, m) if m >= 0 => {
+                    let t = s.trim_end();
+                    let mut out = Vec::new();
+                    let mut rest = t;
+                    while out.len() < m as usize {
+                        match rest.rfind(char::is_whitespace) {
+                            Some(i) => {
+                                out.push(rest[i + 1..].to_owned());
+                                rest = rest[..i].trim_end();
+                            }
+                            None => break,
+                        }
+                    }
+                    if !rest.is_empty() {
+                        out.push(rest.to_owned());
+                    }
+                    out
+                }
+                (None, _) => s.split_whitespace().rev().map(str::to_owned).collect(),
+            };
+            parts.reverse();
+            Value::from(parts)
+        }
+        "zfill" => {
+            let w = int_arg(0)?;
+            if len >= w {
+                Value::from(s)
+            } else {
+                let (sign, digits) = match s.strip_prefix(['-', '+']) {
+                    Some(d) => (&s[..1], d),
+                    None => ("", s),
+                };
+                Value::from(format!("{sign}{}{digits}", pad(w - len, '0')))
+            }
+        }
+        "ljust" => Value::from(format!(
+            "{s}{}",
+            pad(int_arg(0)?.saturating_sub(len), fill(1))
+        )),
+        "rjust" => Value::from(format!(
+            "{}{s}",
+            pad(int_arg(0)?.saturating_sub(len), fill(1))
+        )),
+        "center" => {
+            // CPython: left = pad/2 + (pad & width & 1)
+            let w = int_arg(0)?;
+            let total = w.saturating_sub(len);
+            let left = total / 2 + (total & w & 1);
+            let c = fill(1);
+            Value::from(format!("{}{s}{}", pad(left, c), pad(total - left, c)))
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// A random u64 from the process's hash seed generator (no RNG dependency needed for

@@ -158,25 +158,21 @@ pub(crate) fn run_ctx(
                 })
                 .collect()
         }
-        "template" => terms
-            .iter()
-            .map(|t| {
-                let name = text(t)?;
-                let path =
-                    find(&ctx.vars.search_dirs(SearchKind::Templates), &name).ok_or_else(|| {
-                        err(format!(
-                            "the template file {name} could not be found for the lookup"
-                        ))
-                    })?;
-                let src = std::fs::read_to_string(&path)
-                    .map_err(|e| err(format!("could not read {}: {e}", path.display())))?;
-                let shown = path.to_string_lossy().into_owned();
-                ctx.templar
-                    .render_file_in(&src, &shown, &ctx)
-                    .map(Value::from)
-                    .map_err(to_mj_error)
-            })
-            .collect(),
+        "template" => {
+            // template_vars overlay the variables (lib/ansible/plugins/lookup/template.py)
+            let ctx = match kw_str(kw, "template_vars")? {
+                Some(v) if v.kind() == ValueKind::Map => {
+                    let extra = super::convert::value_to_json(&v).map_err(err)?;
+                    let extra = match extra {
+                        serde_json::Value::Object(m) => Some(Arc::new(m)),
+                        _ => None,
+                    };
+                    Ctx::new(ctx.vars.clone(), ctx.templar.clone(), extra)
+                }
+                _ => ctx.clone(),
+            };
+            template_lookup(&ctx, terms)
+        }
         "vars" => {
             let default = kw_str(kw, "default")?;
             terms
@@ -342,4 +338,27 @@ fn find(dirs: &[PathBuf], name: &str) -> Option<PathBuf> {
         }
     }
     p.is_file().then(|| p.to_path_buf())
+}
+
+/// `lookup('template', ...)`: each file rendered in `ctx`.
+fn template_lookup(ctx: &Arc<Ctx>, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    terms
+        .iter()
+        .map(|t| {
+            let name = text(t)?;
+            let path =
+                find(&ctx.vars.search_dirs(SearchKind::Templates), &name).ok_or_else(|| {
+                    err(format!(
+                        "the template file {name} could not be found for the lookup"
+                    ))
+                })?;
+            let src = std::fs::read_to_string(&path)
+                .map_err(|e| err(format!("could not read {}: {e}", path.display())))?;
+            let shown = path.to_string_lossy().into_owned();
+            ctx.templar
+                .render_file_in(&src, &shown, ctx)
+                .map(Value::from)
+                .map_err(to_mj_error)
+        })
+        .collect()
 }
