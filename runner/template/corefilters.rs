@@ -131,7 +131,7 @@ fn str_method(s: &str, method: &str, args: &[Value]) -> Result<Option<Value>, Er
 
 /// A random u64 from the process's hash seed generator (no RNG dependency needed for
 /// `random`/`shuffle`, which promise no particular sequence).
-fn rand_u64() -> u64 {
+pub(crate) fn rand_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(
         std::time::SystemTime::now()

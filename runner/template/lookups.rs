@@ -31,6 +31,7 @@ pub(crate) const NAMES: &[&str] = &[
     "fileglob",
     "random_choice",
     "subelements",
+    "password",
 ];
 
 pub(crate) fn register(env: &mut Environment<'static>) {
@@ -247,6 +248,7 @@ pub(crate) fn run_ctx(
         "fileglob" => super::morelookups::fileglob(&ctx.vars.search_dirs(SearchKind::Files), terms),
         "random_choice" => super::morelookups::random_choice(terms),
         "subelements" => super::morelookups::subelements(terms),
+        "password" => super::morelookups::password(terms, kw),
         other => Err(err(format!("lookup plugin ({other}) not found"))),
     }
 }

@@ -252,3 +252,129 @@ pub(crate) fn subelements(terms: &[Value]) -> Result<Vec<Value>, Error> {
     }
     Ok(out)
 }
+
+/// `password`: the password stored in the file a term names (first the text before
+/// ` salt=`), else a new random one written there (mode 0600; not for `/dev/null`), as
+/// `lib/ansible/plugins/lookup/password.py`. Options: `length=` (20) and `chars=` (names of
+/// Python `string` constants or literal characters; default letters, digits and `.,:-_`).
+pub(crate) fn password(
+    terms: &[Value],
+    kw: &Option<minijinja::value::Kwargs>,
+) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for t in terms {
+        let term = text(t)?;
+        let mut words = term.split_whitespace();
+        let path = words
+            .next()
+            .ok_or_else(|| err("password lookup needs a path"))?;
+        let mut length = 20usize;
+        let mut chars = "ascii_letters,digits,.,:-_".to_owned();
+        let mut set = |k: &str, v: String| -> Result<(), Error> {
+            match k {
+                "length" => {
+                    length = v.parse().map_err(|_| err(format!("invalid length {v}")))?;
+                }
+                "chars" => chars = v,
+                "encrypt" | "ident" | "seed" | "salt" => {}
+                other => {
+                    return Err(err(format!(
+                        "Unrecognized parameter(s) given to password lookup: {other}"
+                    )));
+                }
+            }
+            Ok(())
+        };
+        for w in words {
+            let (k, v) = w
+                .split_once('=')
+                .ok_or_else(|| err(format!("invalid password lookup term {w}")))?;
+            set(k, v.to_owned())?;
+        }
+        if let Some(kw) = kw {
+            for k in ["length", "chars"] {
+                if let Some(v) = kw.get::<Option<Value>>(k)? {
+                    let v = match v.as_str() {
+                        Some(s) => s.to_owned(),
+                        None if v.kind() == ValueKind::Seq => v
+                            .try_iter()?
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        None => v.to_string(),
+                    };
+                    set(k, v)?;
+                }
+            }
+        }
+        let p = std::path::PathBuf::from(path);
+        let null = p == std::path::Path::new("/dev/null");
+        if !null {
+            if let Ok(content) = std::fs::read_to_string(&p) {
+                let content = content.trim_end();
+                let pw = content.rsplit_once(" salt=").map_or(content, |(a, _)| a);
+                out.push(Value::from(pw));
+                continue;
+            }
+        }
+        let pool = candidate_chars(&chars);
+        if pool.is_empty() {
+            return Err(err("password lookup: no characters to choose from"));
+        }
+        let pw: String = (0..length)
+            .map(|_| pool[(super::corefilters::rand_u64() % pool.len() as u64) as usize])
+            .collect();
+        if !null {
+            write_secret(&p, &pw)
+                .map_err(|e| err(format!("password lookup: cannot write {path}: {e}")))?;
+        }
+        out.push(Value::from(pw));
+    }
+    Ok(out)
+}
+
+/// The characters `chars=` names: comma-separated Python `string` constant names or
+/// literal characters (`,,` is a comma).
+fn candidate_chars(spec: &str) -> Vec<char> {
+    let lower = "abcdefghijklmnopqrstuvwxyz";
+    let upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut out = String::new();
+    for part in spec.replace(",,", ",\u{0}").split(',') {
+        let part = part.replace('\u{0}', ",");
+        out.push_str(match part.as_str() {
+            "ascii_letters" | "letters" => "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            "ascii_lowercase" | "lowercase" => lower,
+            "ascii_uppercase" | "uppercase" => upper,
+            "digits" => "0123456789",
+            "hexdigits" => "0123456789abcdefABCDEF",
+            "octdigits" => "01234567",
+            "punctuation" => "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+            other => {
+                out.push_str(other);
+                continue;
+            }
+        });
+    }
+    let mut seen = Vec::new();
+    for c in out.chars() {
+        if !seen.contains(&c) {
+            seen.push(c);
+        }
+    }
+    seen
+}
+
+fn write_secret(p: &std::path::Path, pw: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(p)?;
+    f.write_all(format!("{pw}\n").as_bytes())
+}
