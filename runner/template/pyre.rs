@@ -139,3 +139,23 @@ fn push_group(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{compile, sub};
+
+    #[test]
+    fn python_re_sub_semantics() {
+        let re = compile(r"(?P<w>\w)\1", false, false).unwrap();
+        assert_eq!(
+            sub(&re, r"<\g<w>\g<1>\1>", "aa-bc-dd", 0).unwrap(),
+            "<aaa>-bc-<ddd>"
+        );
+        assert_eq!(sub(&re, "x", "aa-dd", 1).unwrap(), "x-dd");
+        let look = compile(r"(?<=a)b(?!c)", false, false).unwrap();
+        assert_eq!(sub(&look, "B", "ab abc", 0).unwrap(), "aB abc");
+        assert!(sub(&re, r"\q", "aa", 0).is_err());
+        let end = compile(r"x\Z", false, false).unwrap();
+        assert_eq!(sub(&end, "y", "xx", 0).unwrap(), "xy");
+    }
+}
