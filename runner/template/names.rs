@@ -78,7 +78,12 @@ fn code_only(src: &str) -> String {
     let mut out = String::with_capacity(src.len());
     let mut rest = src;
     while !rest.is_empty() {
-        let open = ["{{", "{%", "{#"].iter().filter_map(|o| rest.find(o)).min();
+        // one scan for the next opener (searching for each kind apart is quadratic on a
+        // large file with one kind missing)
+        let open = rest
+            .as_bytes()
+            .windows(2)
+            .position(|w| w[0] == b'{' && matches!(w[1], b'{' | b'%' | b'#'));
         let Some(o) = open else {
             out.extend(rest.chars().map(blank));
             break;
