@@ -98,7 +98,15 @@ impl Engine {
             },
             Some(LoopSpec::With(kind, v)) => {
                 let terms = render(v)?;
-                with_lookup(kind, terms)
+                match kind.as_str() {
+                    "items" | "list" | "dict" | "indexed_items" | "together" | "nested"
+                    | "cartesian" | "sequence" => with_lookup(kind, terms),
+                    // any other lookup plugin, as the template layer runs it
+                    _ => self
+                        .templar
+                        .query(kind, &terms, vars, Some(&t.loc))
+                        .map_err(located),
+                }
             }
         }
     }

@@ -99,7 +99,7 @@ impl Ctx {
         Some(value)
     }
 
-    fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         let mut names = self.vars.names();
         if let Some(extra) = &self.extra {
             for k in extra.keys() {

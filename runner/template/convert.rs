@@ -204,15 +204,3 @@ pub(crate) fn ansible_bool_word(s: &str) -> Option<bool> {
         _ => None,
     }
 }
-
-/// Truthiness of a condition's result as Ansible judges it.
-pub(crate) fn ansible_truthy(v: &Value) -> bool {
-    match v.kind() {
-        ValueKind::String => {
-            let s = v.as_str().unwrap_or_default();
-            ansible_bool_word(s).unwrap_or(true)
-        }
-        ValueKind::Undefined | ValueKind::None => false,
-        _ => v.is_true(),
-    }
-}

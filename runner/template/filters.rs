@@ -11,7 +11,7 @@ use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State};
 
 use super::convert::{ansible_bool_word, json_to_value, py_str, value_to_json};
-use super::{ipaddr, jinja_tests, yamlout};
+use super::{ipaddr, yamlout};
 
 /// Prefix of the error detail the `mandatory` filter raises (the renderer names the variable).
 pub(crate) const MANDATORY_MARK: &str = "\u{1}mandatory:";
@@ -57,16 +57,16 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("to_nice_json", to_nice_json);
     env.add_filter("from_json", from_json);
     env.add_filter("to_yaml", |v: &Value, kw: Kwargs| {
-        kw_indent(&kw, 2).and_then(|i| yamlout::to_yaml(&to_json(v)?, i, true).map(Value::from))
+        yaml_opts(&kw, 2, true).and_then(|o| yamlout::dump(&to_json(v)?, o).map(Value::from))
     });
     env.add_filter("to_nice_yaml", |v: &Value, kw: Kwargs| {
-        kw_indent(&kw, 4).and_then(|i| yamlout::to_yaml(&to_json(v)?, i, false).map(Value::from))
+        yaml_opts(&kw, 4, false).and_then(|o| yamlout::dump(&to_json(v)?, o).map(Value::from))
     });
     env.add_filter("from_yaml", from_yaml);
     env.add_filter("regex_replace", regex_replace);
     env.add_filter("regex_search", regex_search);
     env.add_filter("regex_findall", regex_findall);
-    env.add_filter("regex_escape", |s: String| regex::escape(&s));
+    env.add_filter("regex_escape", |s: String| py_re_escape(&s));
     env.add_filter("combine", combine);
     env.add_filter("dict2items", dict2items);
     env.add_filter("items2dict", items2dict);
@@ -102,11 +102,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("checksum", |v: &Value| hash(&text(v)?, "sha1"));
     env.add_filter("sha1", |v: &Value| hash(&text(v)?, "sha1"));
     env.add_filter("md5", |v: &Value| hash(&text(v)?, "md5"));
-    env.add_filter("quote", |v: &Value| {
-        text(v).map(|s| crate::command::quote(&s).into_owned())
-    });
+    env.add_filter("quote", |v: &Value| text(v).map(|s| shlex_quote(&s)));
     env.add_filter("mandatory", mandatory);
-    env.add_filter("version_compare", jinja_tests::version_test);
     env.add_filter("zip", zip);
     env.add_filter("product", product);
     env.add_filter("type_debug", type_debug);
@@ -121,14 +118,20 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     ipaddr::register(env);
 }
 
-fn kw_indent(kw: &Kwargs, default: usize) -> Result<usize, Error> {
-    let i = kw.get::<Option<usize>>("indent")?.unwrap_or(default);
-    // Ansible passes these on to the dumper; accept and ignore the common ones.
-    for k in ["width", "default_flow_style", "allow_unicode", "sort_keys"] {
+fn yaml_opts(kw: &Kwargs, indent: usize, flow_leaves: bool) -> Result<yamlout::Opts, Error> {
+    let indent = kw.get::<Option<usize>>("indent")?.unwrap_or(indent);
+    let sort_keys = kw.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
+    let width = kw.get::<Option<usize>>("width")?.unwrap_or(80);
+    for k in ["default_flow_style", "allow_unicode"] {
         let _ = kw.get::<Option<Value>>(k)?;
     }
     kw.assert_all_used()?;
-    Ok(i)
+    Ok(yamlout::Opts {
+        indent,
+        flow_leaves,
+        sort_keys,
+        width,
+    })
 }
 
 /// Ansible's `bool`: booleans pass, strings by word, 1 is true, anything else false.
@@ -341,63 +344,8 @@ pub(crate) fn compile_regex(
     pattern: &str,
     ignorecase: bool,
     multiline: bool,
-) -> Result<regex::Regex, Error> {
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
-        .map_err(|e| err(format!("invalid regular expression '{pattern}': {e}")))
-}
-
-/// Python's `re.sub` replacement syntax (`\1`, `\g<name>`, `\g<1>`) in the `regex` crate's.
-fn py_replacement(r: &str) -> String {
-    let mut out = String::with_capacity(r.len());
-    let chars: Vec<char> = r.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '$' {
-            out.push_str("$$");
-        } else if c == '\\' && i + 1 < chars.len() {
-            let n = chars[i + 1];
-            if n.is_ascii_digit() {
-                let mut j = i + 1;
-                let mut num = String::new();
-                while j < chars.len() && chars[j].is_ascii_digit() && num.len() < 2 {
-                    num.push(chars[j]);
-                    j += 1;
-                }
-                out.push_str(&format!("${{{num}}}"));
-                i = j;
-                continue;
-            } else if n == 'g' && chars.get(i + 2) == Some(&'<') {
-                if let Some(end) = chars[i + 3..].iter().position(|&c| c == '>') {
-                    let name: String = chars[i + 3..i + 3 + end].iter().collect();
-                    out.push_str(&format!("${{{name}}}"));
-                    i = i + 4 + end;
-                    continue;
-                }
-                out.push(c);
-            } else {
-                match n {
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    'r' => out.push('\r'),
-                    '\\' => out.push('\\'),
-                    other => {
-                        out.push('\\');
-                        out.push(other);
-                    }
-                }
-                i += 2;
-                continue;
-            }
-        } else {
-            out.push(c);
-        }
-        i += 1;
-    }
-    out
+) -> Result<fancy_regex::Regex, Error> {
+    super::pyre::compile(pattern, ignorecase, multiline)
 }
 
 fn regex_replace(
@@ -422,10 +370,11 @@ fn regex_replace(
     )?;
     let count = kw.get::<Option<usize>>("count")?.unwrap_or(0);
     kw.assert_all_used()?;
-    let rep = py_replacement(&replacement);
-    Ok(re.replacen(&s, count, rep.as_str()).into_owned())
+    super::pyre::sub(&re, &replacement, &s, count)
 }
 
+/// `regex_search`: the match, or with `'\\1'`/`'\\g<name>'` arguments the list of those
+/// groups (`lib/ansible/plugins/filter/core.py`).
 fn regex_search(v: &Value, pattern: String, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let args = values(args);
     let s = text(v)?;
@@ -443,7 +392,7 @@ fn regex_search(v: &Value, pattern: String, args: Rest<ValueOrKwargs>) -> Result
         }
     }
     let re = compile_regex(&pattern, ignorecase, multiline)?;
-    let Some(caps) = re.captures(&s) else {
+    let Some(caps) = re.captures(&s).map_err(super::pyre::run_err)? else {
         return Ok(Value::from(()));
     };
     if groups.is_empty() {
@@ -480,6 +429,7 @@ fn regex_findall(v: &Value, pattern: String, kw: Kwargs) -> Result<Value, Error>
     let ngroups = re.captures_len() - 1;
     let mut out = Vec::new();
     for caps in re.captures_iter(&s) {
+        let caps = caps.map_err(super::pyre::run_err)?;
         let g = |i: usize| Value::from(caps.get(i).map(|m| m.as_str()).unwrap_or(""));
         out.push(match ngroups {
             0 => g(0),
@@ -956,7 +906,12 @@ fn human_to_bytes(v: &Value, default_unit: Option<String>, kw: Kwargs) -> Result
     Ok((num * 1024f64.powi(power)).round() as i64)
 }
 
-fn to_uuid(v: &Value, namespace: Option<String>) -> Result<String, Error> {
+fn to_uuid(v: &Value, namespace: Option<String>, kw: Kwargs) -> Result<String, Error> {
+    let namespace = match namespace {
+        Some(n) => Some(n),
+        None => kw.get::<Option<String>>("namespace")?,
+    };
+    kw.assert_all_used()?;
     // UUIDv5 (SHA-1 of namespace bytes + name), Ansible's default namespace.
     let ns = namespace.unwrap_or_else(|| "361E6D51-FAEC-444A-9079-341386DA8E2E".into());
     let ns_hex: String = ns.chars().filter(|c| c.is_ascii_hexdigit()).collect();
@@ -984,21 +939,85 @@ fn to_uuid(v: &Value, namespace: Option<String>) -> Result<String, Error> {
     ))
 }
 
-fn comment(state: &State, v: &Value, style: Option<String>) -> Result<String, Error> {
+/// `comment(style='plain', **kw)`, as `comment` in `lib/ansible/plugins/filter/core.py`.
+fn comment(state: &State, v: &Value, style: Option<String>, kw: Kwargs) -> Result<String, Error> {
     let _ = state;
-    let s = text(v)?;
-    let (begin, prefix, end) = match style.as_deref().unwrap_or("plain") {
+    let text = self::text(v)?;
+    let style = style.unwrap_or_else(|| "plain".into());
+    let (beginning, decoration, end) = match style.as_str() {
         "plain" => ("", "# ", ""),
-        "c" => ("", "// ", ""),
-        "cblock" => ("/*\n", " * ", "\n */"),
         "erlang" => ("", "% ", ""),
-        "xml" => ("<!--\n", " - ", "\n-->"),
-        other => return Err(err(format!("comment: unknown style '{other}'"))),
+        "c" => ("", "// ", ""),
+        "cblock" => ("/*", " * ", " */"),
+        "xml" => ("<!--", " - ", "-->"),
+        other => return Err(err(format!("Invalid style '{other}'."))),
     };
-    let body: Vec<String> = s
-        .lines()
-        .map(|l| format!("{prefix}{l}").trim_end().to_owned())
-        .collect();
-    let pre = prefix.trim_end();
-    Ok(format!("{begin}{pre}\n{}\n{pre}{end}", body.join("\n")))
+    let get = |k: &str, d: &str| -> Result<String, Error> {
+        Ok(kw.get::<Option<String>>(k)?.unwrap_or_else(|| d.to_owned()))
+    };
+    let decoration = get("decoration", decoration)?;
+    let newline = get("newline", "\n")?;
+    let beginning = get("beginning", beginning)?;
+    let end = get("end", end)?;
+    let prefix = get("prefix", decoration.trim_end())?;
+    let postfix = get("postfix", decoration.trim_end())?;
+    let prefix_count = kw.get::<Option<usize>>("prefix_count")?.unwrap_or(1);
+    let postfix_count = kw.get::<Option<usize>>("postfix_count")?.unwrap_or(1);
+    kw.assert_all_used()?;
+    let mut out = String::new();
+    if !beginning.is_empty() {
+        out.push_str(&beginning);
+        out.push_str(&newline);
+    }
+    if !prefix.is_empty() {
+        let one = if prefix != newline {
+            format!("{prefix}{newline}")
+        } else {
+            newline.clone()
+        };
+        out.push_str(&one.repeat(prefix_count));
+    }
+    let body = format!(
+        "{decoration}{}",
+        text.replace(&newline, &format!("{newline}{decoration}"))
+    )
+    .replace(
+        &format!("{decoration}{newline}"),
+        &format!("{}{newline}", decoration.trim_end()),
+    );
+    out.push_str(&body);
+    for _ in 0..postfix_count {
+        out.push_str(&newline);
+        out.push_str(&postfix);
+    }
+    if !end.is_empty() {
+        out.push_str(&newline);
+        out.push_str(&end);
+    }
+    Ok(out)
+}
+
+/// Python's `re.escape` (3.7+): only the characters special in a pattern get a backslash.
+fn py_re_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Python's `shlex.quote`, which Ansible's `quote` filter calls: bare when every character
+/// is safe, else single-quoted with `'` written as `'"'"'`.
+fn shlex_quote(s: &str) -> String {
+    if s.is_empty() {
+        return "''".into();
+    }
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if s.chars().all(safe) {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
 }

@@ -93,7 +93,9 @@ fn regex_test(v: &Value, pattern: &str, match_type: &str, kw: Kwargs) -> Result<
         "fullmatch" => format!(r"\A(?:{pattern})\z"),
         other => return Err(err(format!("regex: unknown match_type '{other}'"))),
     };
-    Ok(compile_regex(&anchored, ignorecase, multiline)?.is_match(&s))
+    compile_regex(&anchored, ignorecase, multiline)?
+        .is_match(&s)
+        .map_err(super::pyre::run_err)
 }
 
 fn contains(seq: &Value, item: &Value) -> Result<bool, Error> {

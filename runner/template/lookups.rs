@@ -13,6 +13,27 @@ use super::context::Ctx;
 use super::filters::{err, text, values};
 use super::{SearchKind, to_mj_error};
 
+/// The lookup plugins [`run_ctx`] knows (the load-time name check reads it).
+pub(crate) const NAMES: &[&str] = &[
+    "env",
+    "file",
+    "template",
+    "vars",
+    "pipe",
+    "items",
+    "list",
+    "dict",
+    "first_found",
+    "lines",
+    "sequence",
+    "indexed_items",
+    "varnames",
+    "fileglob",
+    "random_choice",
+    "subelements",
+    "password",
+];
+
 pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_function(
         "lookup",
@@ -84,11 +105,22 @@ fn run(
     terms: &[Value],
     kw: &Option<Kwargs>,
 ) -> Result<Vec<Value>, Error> {
+    let ctx = Ctx::of_state(state)?;
+    run_ctx(&ctx, name, terms, kw)
+}
+
+/// Runs one lookup plugin over its terms in `ctx` (also the items of `with_<name>` loops).
+pub(crate) fn run_ctx(
+    ctx: &Arc<Ctx>,
+    name: &str,
+    terms: &[Value],
+    kw: &Option<Kwargs>,
+) -> Result<Vec<Value>, Error> {
     let name = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("community.general."))
         .unwrap_or(name);
-    let ctx = Ctx::of_state(state)?;
+    let ctx = ctx.clone();
     match name {
         "env" => {
             let default = kw_str(kw, "default")?;
@@ -127,25 +159,21 @@ fn run(
                 })
                 .collect()
         }
-        "template" => terms
-            .iter()
-            .map(|t| {
-                let name = text(t)?;
-                let path =
-                    find(&ctx.vars.search_dirs(SearchKind::Templates), &name).ok_or_else(|| {
-                        err(format!(
-                            "the template file {name} could not be found for the lookup"
-                        ))
-                    })?;
-                let src = std::fs::read_to_string(&path)
-                    .map_err(|e| err(format!("could not read {}: {e}", path.display())))?;
-                let shown = path.to_string_lossy().into_owned();
-                ctx.templar
-                    .render_file_in(&src, &shown, &ctx)
-                    .map(Value::from)
-                    .map_err(to_mj_error)
-            })
-            .collect(),
+        "template" => {
+            // template_vars overlay the variables (lib/ansible/plugins/lookup/template.py)
+            let ctx = match kw_str(kw, "template_vars")? {
+                Some(v) if v.kind() == ValueKind::Map => {
+                    let extra = super::convert::value_to_json(&v).map_err(err)?;
+                    let extra = match extra {
+                        serde_json::Value::Object(m) => Some(Arc::new(m)),
+                        _ => None,
+                    };
+                    Ctx::new(ctx.vars.clone(), ctx.templar.clone(), extra)
+                }
+                _ => ctx.clone(),
+            };
+            template_lookup(&ctx, terms)
+        }
         "vars" => {
             let default = kw_str(kw, "default")?;
             terms
@@ -213,6 +241,14 @@ fn run(
             Ok(out)
         }
         "first_found" => first_found(&ctx, terms, kw),
+        "lines" => super::morelookups::lines(terms),
+        "sequence" => super::morelookups::sequence(terms),
+        "indexed_items" => super::morelookups::indexed_items(terms),
+        "varnames" => super::morelookups::varnames(&ctx, terms),
+        "fileglob" => super::morelookups::fileglob(&ctx.vars.search_dirs(SearchKind::Files), terms),
+        "random_choice" => super::morelookups::random_choice(terms),
+        "subelements" => super::morelookups::subelements(terms),
+        "password" => super::morelookups::password(terms, kw),
         other => Err(err(format!("lookup plugin ({other}) not found"))),
     }
 }
@@ -278,6 +314,7 @@ fn first_found(ctx: &Arc<Ctx>, terms: &[Value], kw: &Option<Kwargs>) -> Result<V
     dirs.extend(ctx.vars.search_dirs(SearchKind::Files));
     for f in &files {
         if let Some(p) = find(&dirs, f) {
+            let p = std::path::absolute(&p).unwrap_or(p);
             return Ok(vec![Value::from(p.to_string_lossy().into_owned())]);
         }
     }
@@ -303,4 +340,27 @@ fn find(dirs: &[PathBuf], name: &str) -> Option<PathBuf> {
         }
     }
     p.is_file().then(|| p.to_path_buf())
+}
+
+/// `lookup('template', ...)`: each file rendered in `ctx`.
+fn template_lookup(ctx: &Arc<Ctx>, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    terms
+        .iter()
+        .map(|t| {
+            let name = text(t)?;
+            let path =
+                find(&ctx.vars.search_dirs(SearchKind::Templates), &name).ok_or_else(|| {
+                    err(format!(
+                        "the template file {name} could not be found for the lookup"
+                    ))
+                })?;
+            let src = std::fs::read_to_string(&path)
+                .map_err(|e| err(format!("could not read {}: {e}", path.display())))?;
+            let shown = path.to_string_lossy().into_owned();
+            ctx.templar
+                .render_file_in(&src, &shown, ctx)
+                .map(Value::from)
+                .map_err(to_mj_error)
+        })
+        .collect()
 }

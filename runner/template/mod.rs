@@ -6,14 +6,19 @@
 //! Ansible's filters, tests and lookups. [`Templar`] is the one entry point; the engine gives
 //! it a [`Vars`] per host and gets `serde_json::Value`s back.
 
+mod backslash;
 mod context;
 mod convert;
+mod corefilters;
 mod filters;
 mod ipaddr;
 mod jinja_tests;
 mod limits;
 mod lookups;
 mod mapvars;
+mod morelookups;
+mod names;
+mod pyre;
 mod yamlout;
 
 #[cfg(test)]
@@ -180,7 +185,11 @@ impl Templar {
                 let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
                 TemplateError::new(format!("template syntax error{detail} in {src:?}"))
             })
-        })
+        })?;
+        match names::unknown(&src, expression, full_env()) {
+            Some((msg, _)) => Err(TemplateError::new(format!("{msg} in {src:?}"))),
+            None => Ok(()),
+        }
     }
 
     /// Check the syntax of a template file's text; on error, the message and the line in
@@ -194,7 +203,11 @@ impl Templar {
                 .map(str::to_string)
                 .unwrap_or_else(|| e.kind().to_string());
             (msg, e.line())
-        })
+        })?;
+        match names::unknown(&src, false, full_env()) {
+            Some((msg, at)) => Err((msg, Some(src[..at].matches('\n').count() + 1))),
+            None => Ok(()),
+        }
     }
 
     /// The top-level variable names a template string reads, when it compiles and reads
@@ -276,14 +289,15 @@ impl Templar {
         loc: Option<&crate::Loc>,
     ) -> Result<serde_json::Value, TemplateError> {
         let ctx = Ctx::new(vars.clone(), self.clone(), None);
-        let v = self.eval_in(expr, &ctx).map_err(|e| with_loc(e, loc))?;
+        let v = self
+            .eval_in(expr, &ctx, true)
+            .map_err(|e| with_loc(e, loc))?;
         convert::value_to_json(&v).map_err(|e| with_loc(TemplateError::new(e), loc))
     }
 
     /// Evaluate a condition as Ansible's `when:`/`failed_when:`/`changed_when:`/assert
-    /// `that:` do: a bare expression (also accepted wrapped in `{{ }}`), whose result's
-    /// truthiness follows Ansible's bool semantics for strings ("no", "false", "0", "off", ""
-    /// are false).
+    /// `that:` do: a bare expression (also accepted wrapped in `{{ }}`), whose result must be
+    /// a boolean as in Ansible 2.19 (a string, number, list or none is an error).
     pub fn eval_bool(
         &self,
         expr: &str,
@@ -291,8 +305,33 @@ impl Templar {
         loc: Option<&crate::Loc>,
     ) -> Result<bool, TemplateError> {
         let ctx = Ctx::new(vars.clone(), self.clone(), None);
-        let v = self.eval_in(expr, &ctx).map_err(|e| with_loc(e, loc))?;
-        Ok(convert::ansible_truthy(&v))
+        let v = self
+            .eval_in(expr, &ctx, false)
+            .map_err(|e| with_loc(e, loc))?;
+        conditional_result(&v).map_err(|e| with_loc(e, loc))
+    }
+
+    /// Run lookup plugin `name` over `terms` as `query()` does: the items of a
+    /// `with_<name>` loop (`lib/ansible/executor/task_executor.py` `_get_loop_items`). A
+    /// string term is one term; a list is the terms.
+    pub fn query(
+        &self,
+        name: &str,
+        terms: &serde_json::Value,
+        vars: &Arc<dyn Vars>,
+        loc: Option<&crate::Loc>,
+    ) -> Result<Vec<serde_json::Value>, TemplateError> {
+        let ctx = Ctx::new(vars.clone(), self.clone(), None);
+        let terms: Vec<Value> = match terms {
+            serde_json::Value::Array(a) => a.iter().map(convert::json_to_value).collect(),
+            other => vec![convert::json_to_value(other)],
+        };
+        let items = lookups::run_ctx(&ctx, name, &terms, &None)
+            .map_err(|e| with_loc(convert_error(&e, name, None), loc))?;
+        items
+            .iter()
+            .map(|v| convert::value_to_json(v).map_err(|e| with_loc(TemplateError::new(e), loc)))
+            .collect()
     }
 
     // ---- internals shared with the context, filters and lookups ----
@@ -314,14 +353,18 @@ impl Templar {
             .clone()
     }
 
-    /// Evaluate a bare expression (or one wrapped in `{{ }}`) to a minijinja value.
-    fn eval_in(&self, expr: &str, ctx: &Arc<Ctx>) -> Result<Value, TemplateError> {
+    /// Evaluate a bare expression (or one wrapped in `{{ }}`) to a minijinja value; with
+    /// `escape`, string constants keep their backslashes ([`backslash`]; conditionals don't).
+    fn eval_in(&self, expr: &str, ctx: &Arc<Ctx>, escape: bool) -> Result<Value, TemplateError> {
         let t = expr.trim();
-        let src = if is_single_expression(t) {
+        let mut src = if is_single_expression(t) {
             t.to_owned()
         } else {
             format!("{{{{ {t} }}}}")
         };
+        if escape {
+            src = backslash::escape(&src).into_owned();
+        }
         let (_, v) = self.run(&src, NATIVE, ctx, None)?;
         Ok(v.unwrap_or(Value::UNDEFINED))
     }
@@ -332,6 +375,7 @@ impl Templar {
         s: &str,
         ctx: &Arc<Ctx>,
     ) -> Result<serde_json::Value, TemplateError> {
+        let s = &*backslash::escape(s);
         let t = s.trim();
         if is_single_expression(t) {
             let (out, v) = self.run(t, NATIVE, ctx, None)?;
@@ -403,7 +447,15 @@ impl Templar {
         let prev = INCLUDE_DIRS.with(|d| std::mem::replace(&mut *d.borrow_mut(), dirs));
         let r = self.run(text, FILE, ctx, Some(name));
         INCLUDE_DIRS.with(|d| *d.borrow_mut() = prev);
-        r.map(|(out, _)| out)
+        // Ansible renders without keep_trailing_newline and then gives the output back the
+        // source's final newline (`preserve_trailing_newlines`, template/__init__.py); with
+        // the parent of an `{% extends %}` losing its own, this is where one comes back
+        r.map(|(mut out, _)| {
+            if text.ends_with('\n') && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out
+        })
     }
 
     /// Compile (cached) and run `src`; returns the output and, for native templates, the last
@@ -454,6 +506,21 @@ impl Templar {
             }
         }
     }
+}
+
+/// A conditional's value as Ansible 2.19 takes it: only a boolean is a result
+/// (`lib/ansible/_internal/_templating/_engine.py`, `evaluate_conditional`); anything else
+/// is an error naming its Python truth value and type.
+fn conditional_result(v: &Value) -> Result<bool, TemplateError> {
+    if v.kind() == minijinja::value::ValueKind::Bool {
+        return Ok(v.is_true());
+    }
+    let truth = if v.is_true() { "True" } else { "False" };
+    Err(TemplateError::new(format!(
+        "Conditional result ({truth}) was derived from value of type '{}'. Conditionals must \
+         have a boolean result.",
+        filters::type_debug(v)
+    )))
 }
 
 /// Name the template file, when there is one, in a limit's error.
@@ -536,6 +603,12 @@ fn strip_fqcn(src: &str) -> std::borrow::Cow<'_, str> {
     re.replace_all(src, "$1")
 }
 
+/// An environment with every filter, test and lookup registered (for load-time checks).
+fn full_env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| build_env(Arc::new(AtomicUsize::new(0)), UndefinedBehavior::Lenient))
+}
+
 fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(limits::limits().fuel));
@@ -550,7 +623,6 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
     {
         env.set_syntax(syntax);
     }
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     minijinja_contrib::add_to_environment(&mut env);
     env.set_formatter(|out, state, value| {
         if state.name().as_bytes().get(1) == Some(&(NATIVE as u8)) {
@@ -584,6 +656,8 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
             for dir in d.borrow().iter() {
                 let p = dir.join(name);
                 if p.is_file() {
+                    // the loader takes absolute paths only
+                    let p = std::path::absolute(&p).unwrap_or(p);
                     return p.to_string_lossy().into_owned().into();
                 }
             }
@@ -599,8 +673,16 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
         let path = std::path::Path::new(name);
         if path.is_absolute() && path.is_file() {
             loaded.fetch_add(1, Ordering::Relaxed);
+            // Jinja's keep_trailing_newline is off for included, imported and extended
+            // templates in Ansible: their one final newline goes
             return std::fs::read_to_string(path)
-                .map(|s| Some(strip_fqcn(&s).into_owned()))
+                .map(|s| {
+                    let s = s
+                        .strip_suffix("\r\n")
+                        .or_else(|| s.strip_suffix('\n'))
+                        .unwrap_or(&s);
+                    Some(strip_fqcn(s).into_owned())
+                })
                 .map_err(|e| {
                     minijinja::Error::new(
                         ErrorKind::TemplateNotFound,
@@ -611,6 +693,7 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
         Ok(None)
     });
     filters::register(&mut env);
+    corefilters::register(&mut env);
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env
@@ -643,8 +726,8 @@ fn convert_error(e: &minijinja::Error, src: &str, file_name: Option<&str>) -> Te
         }
         ErrorKind::SyntaxError => format!("template syntax error: {detail}"),
         ErrorKind::TemplateNotFound => format!("template not found: {detail}"),
-        ErrorKind::UnknownFilter => format!("no filter named {}", quoted_tail(&detail)),
-        ErrorKind::UnknownTest => format!("no test named {}", quoted_tail(&detail)),
+        ErrorKind::UnknownFilter => format!("No filter named '{}'.", unknown_name(&detail)),
+        ErrorKind::UnknownTest => format!("No test named '{}'.", unknown_name(&detail)),
         _ if detail.starts_with(filters::MANDATORY_MARK) => {
             let custom = &detail[filters::MANDATORY_MARK.len()..];
             let name = mandatory_subject(e, src);
@@ -705,12 +788,12 @@ fn undefined_expr(detail: &str) -> Option<String> {
     Some(rest[..end].to_owned())
 }
 
-fn quoted_tail(detail: &str) -> String {
-    if detail.is_empty() {
-        "(unknown)".to_owned()
-    } else {
-        detail.to_owned()
-    }
+/// The name in minijinja's "filter x is unknown" / "test x is unknown" detail.
+fn unknown_name(detail: &str) -> &str {
+    let d = detail.trim_end_matches(" is unknown");
+    d.strip_prefix("filter ")
+        .or_else(|| d.strip_prefix("test "))
+        .unwrap_or(d)
 }
 
 /// A minijinja error carrying a [`TemplateError`] (for errors raised while templating a

@@ -163,11 +163,20 @@ fn eval_and_eval_bool() {
     assert_eq!(ev("{{ a }}", v.clone()), json!(3));
     assert!(cond("a > 2", v.clone()));
     assert!(cond("{{ a > 2 }}", v.clone()));
-    assert!(!cond("s", v.clone()));
-    assert!(cond("y", v.clone()));
-    assert!(!cond("l", v.clone()));
-    assert!(!cond("'off'", v.clone()));
+    assert!(!cond("s | bool", v.clone()));
+    assert!(cond("y | bool", v.clone()));
     assert!(cond("True", v.clone()));
+    // Ansible 2.19: a condition must be a boolean
+    for expr in ["s", "l", "a", "'off'", "none"] {
+        let e = templar()
+            .eval_bool(expr, &vars(v.clone()), None)
+            .unwrap_err();
+        assert!(
+            e.message
+                .contains("Conditionals must have a boolean result"),
+            "{expr}"
+        );
+    }
     let e = templar()
         .eval_bool("undefined_thing", &vars(v), None)
         .unwrap_err();
@@ -291,7 +300,7 @@ fn yaml_filters() {
     );
     assert_eq!(
         rs("{{ d | to_nice_yaml }}", v.clone()),
-        "a:\n    x: 'yes'\n    y: plain\nb:\n-   1\n-   2\n"
+        "a:\n    x: 'yes'\n    y: plain\nb:\n- 1\n- 2\n"
     );
     assert_eq!(
         rs("{{ l | to_nice_yaml(indent=2) }}", v.clone()),
@@ -309,12 +318,12 @@ fn yaml_filters() {
 fn regex_filters() {
     let v = json!({"s": "foo-123-bar"});
     assert_eq!(
-        rs("{{ s | regex_replace('(\\\\d+)', '<\\\\1>') }}", v.clone()),
+        rs("{{ s | regex_replace('(\\d+)', '<\\1>') }}", v.clone()),
         "foo-<123>-bar"
     );
     assert_eq!(
         rs(
-            "{{ s | regex_replace('(?P<n>\\\\d+)', '\\\\g<n>$') }}",
+            "{{ s | regex_replace('(?P<n>\\d+)', '\\g<n>$') }}",
             v.clone()
         ),
         "foo-123$-bar"
@@ -331,13 +340,13 @@ fn regex_filters() {
         "f0o-123-bar"
     );
     assert_eq!(
-        render("{{ s | regex_search('\\\\d+') }}", v.clone()),
+        render("{{ s | regex_search('\\d+') }}", v.clone()),
         json!("123")
     );
     assert_eq!(render("{{ s | regex_search('zzz') }}", v.clone()), J::Null);
     assert_eq!(
         render(
-            "{{ s | regex_search('(\\\\w+)-(\\\\d+)', '\\\\2', '\\\\1') }}",
+            "{{ s | regex_search('(\\w+)-(\\d+)', '\\2', '\\1') }}",
             v.clone()
         ),
         json!(["123", "foo"])
@@ -347,10 +356,7 @@ fn regex_filters() {
         json!(["foo", "bar"])
     );
     assert_eq!(
-        render(
-            "{{ 'a=1 b=2' | regex_findall('(\\\\w)=(\\\\d)') }}",
-            v.clone()
-        ),
+        render("{{ 'a=1 b=2' | regex_findall('(\\w)=(\\d)') }}", v.clone()),
         json!([["a", "1"], ["b", "2"]])
     );
     assert_eq!(rs("{{ 'a.b*' | regex_escape }}", v), "a\\.b\\*");
@@ -520,7 +526,7 @@ fn encoding_and_hash_filters() {
             .message
             .contains("nope")
     );
-    assert_eq!(rs("{{ \"it's\" | quote }}", v.clone()), "'it'\\''s'");
+    assert_eq!(rs("{{ \"it's\" | quote }}", v.clone()), "'it'\"'\"'s'");
     assert_eq!(rs("{{ 'plain' | quote }}", v.clone()), "plain");
     assert_eq!(
         rs("{{ 'x' | to_uuid }}", v),
@@ -731,7 +737,6 @@ fn version_tests() {
     assert!(cond("'1.2.0' is version('1.2', 'ne')", v.clone()));
     assert!(cond("'2.0' is version('1.0', operator='ge')", v.clone()));
     assert!(cond("'1.0' is version('1.0')", v.clone()));
-    assert!(cond("'1.0' | version_compare('0.9', '>')", v.clone()));
     assert!(
         templar()
             .eval_bool("'1' is version('1', '~')", &vars(v), None)

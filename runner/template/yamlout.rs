@@ -7,9 +7,31 @@
 use minijinja::Error;
 use serde_json::Value as J;
 
-/// Dumps `v`: `flow_leaves` is PyYAML's `default_flow_style=None` (collections of scalars
-/// inline), otherwise block style throughout.
-pub(crate) fn to_yaml(v: &J, indent: usize, flow_leaves: bool) -> Result<String, Error> {
+/// How to dump: PyYAML's `indent`, `sort_keys`, `width`, and `flow_leaves` for
+/// `default_flow_style=None` (collections of scalars inline; else block style throughout).
+#[derive(Clone, Copy)]
+pub(crate) struct Opts {
+    pub(crate) indent: usize,
+    pub(crate) flow_leaves: bool,
+    pub(crate) sort_keys: bool,
+    pub(crate) width: usize,
+}
+
+thread_local! {
+    static OPTS: std::cell::Cell<Opts> = const {
+        std::cell::Cell::new(Opts { indent: 2, flow_leaves: true, sort_keys: true, width: 80 })
+    };
+}
+
+/// Dumps `v` as PyYAML's `yaml.dump` with `o`.
+pub(crate) fn dump(v: &J, o: Opts) -> Result<String, Error> {
+    let prev = OPTS.with(|c| c.replace(o));
+    let r = to_yaml(v, o.indent, o.flow_leaves);
+    OPTS.with(|c| c.set(prev));
+    r
+}
+
+fn to_yaml(v: &J, indent: usize, flow_leaves: bool) -> Result<String, Error> {
     let indent = indent.clamp(2, 9);
     let mut out = String::new();
     match v {
@@ -51,7 +73,9 @@ fn is_leaf(v: &J) -> bool {
 
 fn sorted(m: &serde_json::Map<String, J>) -> Vec<(&String, &J)> {
     let mut e: Vec<_> = m.iter().collect();
-    e.sort_by(|a, b| a.0.cmp(b.0));
+    if OPTS.with(|c| c.get().sort_keys) {
+        e.sort_by(|a, b| a.0.cmp(b.0));
+    }
     e
 }
 
@@ -110,10 +134,76 @@ fn nested(v: &J, indent: usize, level: usize, flow_leaves: bool, in_seq: bool, o
         }
         other => {
             out.push(' ');
-            out.push_str(&scalar(other));
+            let col = out.len() - out.rfind('\n').map_or(0, |i| i + 1);
+            out.push_str(&value_scalar(other, col, indent * (level + 1)));
             out.push('\n');
         }
     }
+}
+
+/// A block-context scalar starting at column `col`: strings as PyYAML writes them (plain
+/// or single-quoted, folded at the width with continuation lines at `cont` spaces).
+fn value_scalar(v: &J, col: usize, cont: usize) -> String {
+    let J::String(s) = v else {
+        return scalar(v);
+    };
+    let width = OPTS.with(|c| c.get().width);
+    let special = s
+        .chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\r');
+    let multiline = s.contains('\n');
+    if special || (multiline && (s.starts_with(' ') || s.contains(" \n") || s.contains("\n "))) {
+        return double_quoted(s);
+    }
+    let quoted = multiline || str_scalar(s, false).starts_with('\'');
+    if quoted {
+        let body = s.replace('\'', "''");
+        return format!("'{}'", fold(&body, col + 1, cont, width, true));
+    }
+    fold(s, col, cont, width, false)
+}
+
+/// PyYAML's folding (`write_plain`/`write_single_quoted`): a single space after a word that
+/// ends past `width` becomes a line break and `cont` spaces; in quoted text a line break is
+/// written as an empty line.
+fn fold(s: &str, mut col: usize, cont: usize, width: usize, quoted: bool) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == ' ' {
+            let single = chars.get(i + 1) != Some(&' ') && (i == 0 || chars[i - 1] != ' ');
+            let inner = i != 0 && i + 1 != chars.len();
+            if single && col > width && (inner || !quoted) && i + 1 != chars.len() {
+                out.push('\n');
+                out.push_str(&" ".repeat(cont));
+                col = cont;
+                i += 1;
+                continue;
+            }
+            out.push(c);
+            col += 1;
+        } else if c == '\n' && quoted {
+            let mut n = 0;
+            while chars.get(i + n) == Some(&'\n') {
+                n += 1;
+            }
+            out.push('\n');
+            for _ in 0..n {
+                out.push('\n');
+            }
+            out.push_str(&" ".repeat(cont));
+            col = cont;
+            i += n;
+            continue;
+        } else {
+            out.push(c);
+            col += 1;
+        }
+        i += 1;
+    }
+    out
 }
 
 fn map(m: &serde_json::Map<String, J>, indent: usize, level: usize, fl: bool, out: &mut String) {
@@ -149,12 +239,19 @@ fn seq(a: &[J], indent: usize, level: usize, fl: bool, out: &mut String) {
                 out.push('\n');
                 seq(inner, indent, level + 1, fl, out);
             }
+            // a scalar or flow collection follows the dash after one space (PyYAML pads
+            // only block collections to the indent)
             J::Array(_) | J::Object(_) => {
+                out.truncate(out.len() - (indent - 1));
+                out.push(' ');
                 flow(v, out);
                 out.push('\n');
             }
             other => {
-                out.push_str(&scalar(other));
+                out.truncate(out.len() - (indent - 1));
+                out.push(' ');
+                let col = indent * level + 2;
+                out.push_str(&value_scalar(other, col, indent * (level + 1)));
                 out.push('\n');
             }
         }
@@ -175,42 +272,28 @@ fn scalar(v: &J) -> String {
     }
 }
 
-/// Words and shapes a YAML 1.1 reader would not read back as a string.
+/// Whether PyYAML's implicit resolvers (`yaml/resolver.py`: bool, float, int, merge, null,
+/// timestamp, value) would read `s` back as something other than a string, so it must be
+/// quoted. `10.0.0.1` and `1e5` are strings there; `1.5`, `0x1F`, `1:30` are not.
 fn ambiguous(s: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
-        "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "=", "<<",
-    ];
-    if WORDS.contains(&s) {
-        return true;
-    }
-    let t = s.replace('_', "");
-    let t = t.strip_prefix(['-', '+']).unwrap_or(&t);
-    if t.is_empty() {
-        return false;
-    }
-    if t.chars()
-        .all(|c| c.is_ascii_digit() || c == '.' || c == ':')
-        && t.chars().any(|c| c.is_ascii_digit())
-    {
-        return true;
-    }
-    if t.starts_with("0x") || t.starts_with("0o") || t.starts_with("0b") {
-        return true;
-    }
-    if matches!(t, ".inf" | ".Inf" | ".INF" | ".nan" | ".NaN" | ".NAN") {
-        return true;
-    }
-    // 1e5, 1.5e-3
-    let lower = t.to_ascii_lowercase();
-    if let Some((m, e)) = lower.split_once('e') {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        return !m.is_empty()
-            && m.chars().all(|c| c.is_ascii_digit() || c == '.')
-            && !e.is_empty()
-            && e.chars().all(|c| c.is_ascii_digit());
-    }
-    false
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(concat!(
+            r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF",
+            r"|[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?",
+            r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?",
+            r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*",
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+            r"|[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+",
+            r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+",
+            r"|<<|~|null|Null|NULL|=",
+            r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]",
+            r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?",
+            r")$"
+        ))
+        .expect("valid regex")
+    });
+    re.is_match(s)
 }
 
 fn str_scalar(s: &str, in_flow: bool) -> String {
