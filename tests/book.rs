@@ -404,7 +404,7 @@ fn module_reference_is_generated_from_param_docs() {
     let sources = module_sources();
     let registry = Registry::builtin();
     let mut index = String::from(
-        "# Modules\n\n<!-- Generated from the modules' parameter docs by tests/book.rs; run `WINDLASS_BLESS=1 cargo test --test book` after changing a module. -->\n\nEvery module checks its parameters when the playbook loads: an unknown or misspelt parameter is an error at its line.\n\n| module | check / diff | summary |\n|--------|--------------|---------|\n",
+        "# Modules\n\n<!-- Generated from the modules' parameter docs by tests/book.rs; run `WINDLASS_BLESS=1 cargo test --test book` after changing a module. -->\n\nEvery module checks its parameters when the playbook loads: an unknown or misspelt parameter is an error at its line. Values are converted to each parameter's type as Ansible's argument spec does (`lib/ansible/module_utils/common/validation.py`): a number given as a string (`timeout=5`, `port: \"{{ p }}\"`) is a number, a number or boolean given to a text parameter is its text (`line: 42`), `yes`/`\"true\"`/`1` are booleans, and `a,b` is a list.\n\n| module | check / diff | summary |\n|--------|--------------|---------|\n",
     );
     let mut pages = Vec::new();
     for fqcn in registry.fqcns() {

@@ -171,6 +171,9 @@ const PLAYBOOK: &str = r#"
           (run == 1 and bk.backup_file is not defined) or
           (run == 2 and bk.backup_file.startswith(base ~ '/bk/' ~ names[4] ~ '.')
            and bk.backup_file.endswith('~') and bk.dest == base ~ '/bk/' ~ names[4])
+    # copy needs the file's directory, as Ansible's does: make it, odd name and all.
+    - name: the forging dest's directory
+      file: {path: "{{ base }}/safe\npath={{ base }}", state: directory}
     - name: the forging dest from the issue, with its slash
       copy: {content: "X\n", dest: "{{ base }}/safe\npath={{ base }}/victim"}
     - name: nul

@@ -688,6 +688,11 @@ impl Engine {
                 Status::Failed if o.ignored => {
                     s.stats.ok += 1;
                     s.stats.ignored += 1;
+                    // lib/ansible/plugins/strategy/__init__.py: an ignored failure that
+                    // changed the host (a failed `command`) counts as changed too.
+                    if o.result.get("changed") == Some(&Value::Bool(true)) {
+                        s.stats.changed += 1;
+                    }
                 }
                 Status::Failed => {
                     s.stats.failed += 1;

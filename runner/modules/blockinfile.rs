@@ -63,6 +63,14 @@ pub struct BlockinfileParams {
     /// Command with `%s` that must accept the new file before it replaces the old one.
     #[serde(default)]
     pub validate: Option<String>,
+    /// Add a blank line after the block unless one (or the end of the file) is there
+    /// already. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub append_newline: bool,
+    /// Add a blank line before the block unless one (or the start of the file) is there
+    /// already. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub prepend_newline: bool,
     #[serde(skip)]
     pub(crate) diff: bool,
 }
@@ -112,27 +120,20 @@ pub fn edit(p: &BlockinfileParams, text: &str) -> Result<(Option<String>, String
         (Some(a), Some(b)) => (b, a + 1),
         _ => {
             // No block yet: where would it go?
-            let at = if p.insertbefore.as_deref() == Some("BOF") {
-                0
-            } else if let Some(r) = p.insertbefore.as_deref() {
-                let re = py_regex(r, false)?;
-                lines
-                    .iter()
-                    .rposition(|l| re.is_match(strip_eol(l)))
-                    .unwrap_or(lines.len())
-            } else if let Some(r) = p.insertafter.as_deref().filter(|a| *a != "EOF") {
-                let re = py_regex(r, false)?;
-                lines
-                    .iter()
-                    .rposition(|l| re.is_match(strip_eol(l)))
-                    .map(|i| i + 1)
-                    .unwrap_or(lines.len())
-            } else {
-                lines.len()
-            };
+            let at = insert_at(p, text, &lines)?;
             (at, at)
         }
     };
+    if p.append_newline || p.prepend_newline {
+        return Ok(with_blank_lines(
+            p,
+            present,
+            text,
+            lines,
+            (start, end),
+            blocklines,
+        ));
+    }
     if lines[start..end] == blocklines[..] {
         return Ok((None, String::new()));
     }
@@ -143,6 +144,76 @@ pub fn edit(p: &BlockinfileParams, text: &str) -> Result<(Option<String>, String
     };
     lines.splice(start..end, blocklines);
     Ok((Some(lines.concat()), msg.to_string()))
+}
+
+/// Where a new block goes (lib/ansible/modules/blockinfile.py): after the last line
+/// matching `insertafter`, before the last matching `insertbefore`; a regex with the
+/// MULTILINE flag (`(?m)`) is searched in the whole text instead, and counts the lines
+/// before its match's end (after) or start (before).
+fn insert_at(p: &BlockinfileParams, text: &str, lines: &[String]) -> Result<usize, String> {
+    let (pat, after) = match (p.insertafter.as_deref(), p.insertbefore.as_deref()) {
+        (_, Some("BOF")) => return Ok(0),
+        (_, Some(r)) => (r, false),
+        (Some(r), None) if r != "EOF" => (r, true),
+        _ => return Ok(lines.len()),
+    };
+    let re = py_regex(pat, false)?;
+    if multiline_flag(pat) {
+        return Ok(match re.find(text) {
+            Some(m) if after => text[..m.end()].matches('\n').count() + 1,
+            Some(m) => text[..m.start()].matches('\n').count(),
+            None => lines.len(),
+        });
+    }
+    Ok(lines
+        .iter()
+        .rposition(|l| re.is_match(strip_eol(l)))
+        .map(|i| i + usize::from(after))
+        .unwrap_or(lines.len()))
+}
+
+/// Whether a Python pattern sets `re.MULTILINE` inline (`(?m)`, `(?im)` at its start).
+fn multiline_flag(pat: &str) -> bool {
+    pat.strip_prefix("(?")
+        .and_then(|r| r.split_once(')'))
+        .is_some_and(|(flags, _)| {
+            flags.contains('m') && flags.chars().all(|c| "aiLmsux".contains(c))
+        })
+}
+
+/// The block in place with `append_newline`/`prepend_newline` (blockinfile.py): a blank
+/// line before it unless at the start or after a blank line, one after it unless at the
+/// end or before a blank line.
+fn with_blank_lines(
+    p: &BlockinfileParams,
+    present: bool,
+    text: &str,
+    mut lines: Vec<String>,
+    (start, end): (usize, usize),
+    blocklines: Vec<String>,
+) -> (Option<String>, String) {
+    lines.drain(start..end);
+    let mut n0 = start;
+    if p.prepend_newline && present && n0 != 0 && lines[n0 - 1] != "\n" {
+        lines.insert(n0, "\n".into());
+        n0 += 1;
+    }
+    let after = n0 + blocklines.len();
+    let removed = blocklines.is_empty();
+    lines.splice(n0..n0, blocklines);
+    if p.append_newline && present && after < lines.len() && lines[after] != "\n" {
+        lines.insert(after, "\n".into());
+    }
+    let new = lines.concat();
+    if new == text {
+        return (None, String::new());
+    }
+    let msg = if removed {
+        "Block removed"
+    } else {
+        "Block inserted"
+    };
+    (Some(new), msg.to_string())
 }
 
 #[async_trait::async_trait]
@@ -224,6 +295,27 @@ mod tests {
     fn p(args: Value) -> BlockinfileParams {
         let Value::Object(m) = args else { panic!() };
         params("blockinfile", m).unwrap()
+    }
+
+    /// A `(?m)` regex is searched in the whole text (blockinfile.py's MULTILINE branch);
+    /// append/prepend_newline add blank lines once.
+    #[test]
+    fn multiline_anchor_and_blank_lines() {
+        let e = edit(
+            &p(json!({"path": "/f", "block": "x", "insertafter": "(?m)^a\nb$"})),
+            "a\nb\nc\n",
+        );
+        assert_eq!(
+            e.unwrap().0.unwrap(),
+            "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nc\n"
+        );
+        let args = json!({"path": "/f", "block": "x", "insertbefore": "BOF", "append_newline": true, "prepend_newline": true});
+        let once = edit(&p(args.clone()), "a\n").unwrap().0.unwrap();
+        assert_eq!(
+            once,
+            "# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n\na\n"
+        );
+        assert_eq!(edit(&p(args), &once).unwrap().0, None);
     }
 
     #[test]

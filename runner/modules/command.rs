@@ -311,7 +311,8 @@ impl Module for CommandModule {
             CommandModule::Command => ParamSpec {
                 params: spec_params::<CommandParams>(),
                 free_form: true,
-                exclusive: &[&["cmd", "argv"]],
+                // lib/ansible/modules/command.py: mutually_exclusive=[[_raw_params, cmd, argv]].
+                exclusive: &[&["_raw_params", "cmd", "argv"]],
                 ..ParamSpec::default()
             },
             CommandModule::Shell => ParamSpec {

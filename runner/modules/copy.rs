@@ -34,7 +34,8 @@ pub struct CopyParams {
     #[serde(default, deserialize_with = "content_value")]
     pub content: Option<String>,
     /// Absolute path on the host. Ending in `/`, or naming an existing directory, means
-    /// `dest/<basename of src>`. Required.
+    /// `dest/<basename of src>`. Its directory must exist (the task fails otherwise, as in
+    /// Ansible), except that a `dest` ending in `/` is created. Required.
     pub dest: String,
     /// Permission bits (`"0644"`, `0644`) or a symbolic mode; default keeps an existing
     /// file's mode, 0644 for a new one.
@@ -60,6 +61,10 @@ pub struct CopyParams {
     /// `src` is a path on the host, not the controller. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub remote_src: bool,
+    /// Decrypt a vault-encrypted `src`. Default `true`. windlass has no vault yet: a plain
+    /// `src` is copied as is, an encrypted one fails the task.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub decrypt: bool,
     #[serde(skip)]
     pub(crate) data: Vec<u8>,
     #[serde(skip)]
@@ -100,6 +105,9 @@ pub struct PutRequest<'a> {
     pub remote_src: Option<&'a str>,
     /// Whether diffs were asked for (the probe then reads the old content).
     pub diff: bool,
+    /// Check mode: a missing parent directory is not an error then (Ansible's action
+    /// plugin reports the change without running the module).
+    pub check: bool,
 }
 
 /// The probe for a put: resolves `dest/` to `dest/<basename>` as [`put_path`] does, and
@@ -120,6 +128,9 @@ pub fn put_probe(
         )),
         None => s.push_str("if [ -d \"$d\" ]; then printf 'destdir=1\\0'; fi; "),
     }
+    // Whether the file's directory exists: Ansible's copy fails when it does not (unless
+    // `dest` ends in `/`).
+    s.push_str("case \"$p\" in */*) q=\"${p%/*}\";; *) q=.;; esac; if [ -d \"${q:-/}\" ]; then printf 'parent=1\\0'; else printf 'parent=0\\0'; fi; ");
     if let Some(src) = remote_src {
         s.push_str(&format!(
             "if [ -f {src} ]; then printf 'src_checksum=%s\\0src_size=%s\\0' \"$(sha1sum < {src} | cut -d' ' -f1)\" \"$(stat -L -c %s -- {src})\"; else printf 'src_missing=1\\0'; fi; ",
@@ -163,6 +174,12 @@ pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> 
     }
     if f.kind == Kind::Directory {
         return Err(format!("dest {} is an existing directory", f.path));
+    }
+    // lib/ansible/modules/copy.py: only a `dest` ending in `/` gets its directories made;
+    // otherwise a missing parent fails the task.
+    if !f.exists() && f.get("parent") == Some("0") && !req.dest.ends_with('/') && !req.check {
+        let dir = f.path.rsplit_once('/').map_or(".", |(d, _)| d);
+        return Err(format!("Destination directory {dir} does not exist"));
     }
     let (checksum, size) = match req.remote_src {
         Some(src) => {
@@ -293,6 +310,11 @@ impl Planned for Copy {
             }
             p.data = std::fs::read(&path)
                 .map_err(|e| format!("could not read {}: {e}", path.display()))?;
+            if p.decrypt && p.data.starts_with(b"$ANSIBLE_VAULT;") {
+                return Err(format!(
+                    "src {src} is vault-encrypted; windlass cannot decrypt vault files yet"
+                ));
+            }
         }
         Ok(())
     }
@@ -312,7 +334,7 @@ impl Planned for Copy {
         &self,
         p: &CopyParams,
         facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
+        ctx: PlanCtx,
     ) -> Result<Plan, String> {
         check_params(p)?;
         let out = facts.ok_or("copy needs its probe")?;
@@ -335,6 +357,7 @@ impl Planned for Copy {
                 force: p.force,
                 remote_src: p.src.as_deref().filter(|_| p.remote_src),
                 diff: p.diff,
+                check: ctx.check,
             },
             out,
         )?;
@@ -459,8 +482,11 @@ mod tests {
             "parent=0\nparent_dir=/nope\npath=/nope/x\nkind=absent\n",
             false,
         );
-        // A missing directory is created, as Ansible's copy does.
-        assert_eq!(e.unwrap().steps.len(), 1);
+        // A missing directory fails the task, as Ansible's copy does.
+        assert!(
+            e.unwrap_err()
+                .contains("Destination directory /nope does not exist")
+        );
         let e = plan_of(json!({"dest": "/x"}), ABSENT, false);
         assert_eq!(e.unwrap_err(), "src (or content) is required");
         let e = plan_of(
@@ -523,6 +549,9 @@ mod tests {
             }
             let mut params = p(args);
             params.data = b"hello\n".to_vec();
+            // Copy fails without the file's directory (as Ansible): make it, however odd.
+            let dir = std::path::Path::new(&want).parent().unwrap();
+            std::fs::create_dir_all(dir).unwrap();
             let probe = Copy.probe(&params).unwrap().unwrap();
             let out = crate::transport::local::LocalTransport::exec_blocking(&probe);
             let plan = Copy.plan(&params, Some(&out), PlanCtx::default()).unwrap();

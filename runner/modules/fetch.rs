@@ -221,9 +221,33 @@ fn write_local(dest: &Path, data: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, data)
         .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    // Ansible's connection plugins open the local file for writing: an existing file keeps
+    // its mode, a new one gets 0666 less the umask (not the temp file's 0600).
+    let mode = match std::fs::metadata(dest) {
+        Ok(m) => std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777,
+        Err(_) => 0o666 & !process_umask(),
+    };
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(mode),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
     tmp.persist(dest)
         .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
     Ok(())
+}
+
+/// This process's umask, read without changing it (`Umask:` of /proc/self/status);
+/// 022 when that cannot be read.
+fn process_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
 }
 
 #[cfg(test)]

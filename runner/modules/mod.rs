@@ -22,6 +22,7 @@ pub mod get_url;
 pub mod group;
 pub mod hostname;
 pub mod ini_file;
+mod lenient;
 pub mod lineinfile;
 pub mod modprobe;
 pub mod package;

@@ -23,7 +23,7 @@ pub fn opt_ansible_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>,
     }
 }
 
-fn to_bool(v: &Value) -> Result<bool, String> {
+pub(crate) fn to_bool(v: &Value) -> Result<bool, String> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::String(s) => {

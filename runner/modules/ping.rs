@@ -17,8 +17,9 @@ use crate::command::RemoteCommand;
 pub struct PingParams {
     /// What to answer with instead of `pong`. The value `crash` makes the task fail, to
     /// test error handling. Default `pong`.
+    /// A string (`type='str'` in lib/ansible/modules/ping.py): `data: 5` answers `"5"`.
     #[serde(default)]
-    pub data: Option<Value>,
+    pub data: Option<String>,
 }
 
 /// `ansible.builtin.ping`.
@@ -45,7 +46,7 @@ impl Module for Ping {
         args: Map<String, Value>,
     ) -> Result<ResultMap, ModuleError> {
         let p: PingParams = params("ping", args)?;
-        let data = p.data.unwrap_or_else(|| Value::String("pong".into()));
+        let data = Value::String(p.data.unwrap_or_else(|| "pong".into()));
         let mut cmd = RemoteCommand::argv(["true"]).with_become(ctx.become_.clone());
         cmd.timeout = ctx.timeout;
         let out = ctx.transport.exec(&cmd).await?;

@@ -186,7 +186,8 @@ pub fn params<T: DeserializeOwned>(
     module: &str,
     args: Map<String, Value>,
 ) -> Result<T, ModuleError> {
-    serde_json::from_value(Value::Object(args))
+    // Ansible converts each argument to its declared type first (see `lenient`).
+    T::deserialize(super::lenient::Lenient(Value::Object(args)))
         .map_err(|e| ModuleError::Failed(format!("{module}: {e}")))
 }
 

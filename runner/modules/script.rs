@@ -5,7 +5,8 @@
 //! saved (only once every byte arrived) in a fresh per-command directory under
 //! `remote_tmp` (mode 0700), runs with its arguments (split like a
 //! shell would, each word quoted), and the directory is removed when that command ends,
-//! whatever the exit code. `creates`/`removes` skip it like `command`; in check mode it is
+//! whatever the exit code. `creates`/`removes` skip it (status skipped, unlike `command`,
+//! which reports ok: Ansible's script action raises `AnsibleActionSkip`); in check mode it is
 //! skipped unless those decide — then the check run reports the change the real run makes
 //! (Ansible's partial check-mode support).
 
@@ -85,16 +86,17 @@ pub fn run_command(
     RemoteCommand::shell(line).with_stdin(content.to_vec())
 }
 
+/// lib/ansible/plugins/action/script.py raises `AnsibleActionSkip`: the task is skipped
+/// (not ok, as `command` reports it), with this message.
 fn skipped(path: &str, exists: bool) -> ResultMap {
     let mut out = ResultMap::new();
-    let why = format!(
-        "skipped, since {path} {}",
-        if exists { "exists" } else { "does not exist" }
-    );
+    let why = if exists {
+        format!("{path} exists, matching creates option")
+    } else {
+        format!("{path} does not exist, matching removes option")
+    };
     out.insert("changed".into(), Value::Bool(false));
-    out.insert("rc".into(), Value::from(0));
-    out.insert("stdout".into(), Value::String(why.clone()));
-    out.insert("stdout_lines".into(), Value::Array(vec![]));
+    out.insert("skipped".into(), Value::Bool(true));
     out.insert("msg".into(), Value::String(why));
     out
 }

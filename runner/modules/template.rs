@@ -115,7 +115,11 @@ impl Planned for Template {
             .templar
             .render_template_text(&text, &p.src, &ctx.vars, &extra)
             .map_err(|e| format!("{}: {e}", p.src))?;
-        p.rendered = if nl == "\n" {
+        // lib/ansible/_internal/_templating/_engine.py: text that cannot be a template
+        // (`is_possibly_template`: no `{{`, `{%`, `{#`) is returned as it is, so
+        // `newline_sequence` does not apply to it.
+        let possibly_template = ["{{", "{%", "{#"].iter().any(|m| text.contains(m));
+        p.rendered = if nl == "\n" || !possibly_template {
             out
         } else {
             out.replace("\r\n", "\n").replace('\n', nl)
@@ -137,7 +141,7 @@ impl Planned for Template {
         &self,
         p: &TemplateParams,
         facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
+        ctx: PlanCtx,
     ) -> Result<Plan, String> {
         newline(p.newline_sequence.as_deref())?;
         let out = facts.ok_or("template needs its probe")?;
@@ -156,6 +160,7 @@ impl Planned for Template {
                 force: p.force,
                 remote_src: None,
                 diff: p.diff,
+                check: ctx.check,
             },
             out,
         )?;

@@ -1127,9 +1127,11 @@ fn parse_kv(text: &str, free_form: bool, loc: &Loc, args: &mut Map<String, Value
         .ok_or_else(|| Error::invalid(loc, "unbalanced quotes in module arguments"))?;
     let mut raw = Vec::new();
     for w in words {
-        // A templated key (`set_fact: "{{ k }}={{ v }}"`) is a key too: Ansible's
-        // `parse_kv` (lib/ansible/parsing/splitter.py) takes whatever is before the `=`.
-        let kv = w.split_once('=').filter(|(k, _)| {
+        // Ansible decodes escapes of the word before splitting it (`parse_kv`); a templated
+        // key (`set_fact: "{{ k }}={{ v }}"`) is a key too: Ansible's `parse_kv`
+        // (lib/ansible/parsing/splitter.py) takes whatever is before the `=`.
+        let decoded = decode_escapes(&w);
+        let kv = decoded.split_once('=').filter(|(k, _)| {
             !k.is_empty()
                 && (k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     || (k.starts_with("{{") && k.ends_with("}}")))
@@ -1228,6 +1230,52 @@ fn split_args(text: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// Python's `unicode-escape` of the sequences `parse_kv` decodes in a `k=v` word
+/// (`lib/ansible/parsing/splitter.py`, `_decode_escapes`): `\\n`, `\\t`, `\\\\`, `\\'`,
+/// `\\"`, `\\a\\b\\f\\r\\v`, `\\xHH`, `\\uHHHH`, `\\UHHHHHHHH`. Others stay as written.
+fn decode_escapes(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    let mut rest = w;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 1..];
+        let hex = |n: usize| {
+            tail.get(1..1 + n)
+                .filter(|h| h.chars().all(|c| c.is_ascii_hexdigit()))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32)
+                .map(|c| (c, 1 + n))
+        };
+        let simple = |c: char| Some((c, 1));
+        let decoded = match tail.chars().next() {
+            Some(c @ ('\\' | '\'' | '"')) => simple(c),
+            Some('a') => simple('\u{7}'),
+            Some('b') => simple('\u{8}'),
+            Some('f') => simple('\u{c}'),
+            Some('n') => simple('\n'),
+            Some('r') => simple('\r'),
+            Some('t') => simple('\t'),
+            Some('v') => simple('\u{b}'),
+            Some('x') => hex(2),
+            Some('u') => hex(4),
+            Some('U') => hex(8),
+            _ => None,
+        };
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &tail[len..];
+            }
+            None => {
+                out.push('\\');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn unquote(v: &str) -> String {
     let b = v.as_bytes();
     if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
@@ -1240,6 +1288,18 @@ fn unquote(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `copy: content="a\nb"` writes a newline, as Ansible's `parse_kv` decodes escapes.
+    #[test]
+    fn kv_values_decode_escapes() {
+        assert_eq!(
+            decode_escapes(r"a\nb\tc\\d\x41\u00e9\q"),
+            "a\nb\tc\\dA\u{e9}\\q"
+        );
+        let mut a = Map::new();
+        parse_kv(r#"content="x\ny" dest=/f"#, false, &Loc::file("t"), &mut a).unwrap();
+        assert_eq!(a["content"], "x\ny");
+    }
 
     /// `set_fact: a=1 b=two` sets two variables (Ansible parses its string as `k=v`
     /// pairs); a word that is no pair is refused at load.
