@@ -114,6 +114,19 @@ fn obj(v: &Value, k: &str) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
+/// An include line, as both tools' events give it (`file`, `hosts`).
+fn include_rec(v: &Value) -> Rec {
+    Rec::Include {
+        file: s(v, "file"),
+        hosts: v["hosts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h.as_str().map(String::from))
+            .collect(),
+    }
+}
+
 fn lines(events: &str) -> Result<Vec<Value>, String> {
     events
         .lines()
@@ -156,15 +169,7 @@ pub fn from_ansible(events: &str) -> Result<String, String> {
                 shown: shown(&s(&v, "action"), &status, &result),
                 status,
             },
-            "include" => Rec::Include {
-                file: s(&v, "file"),
-                hosts: v["hosts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|h| h.as_str().map(String::from))
-                    .collect(),
-            },
+            "include" => include_rec(&v),
             "stats" => Rec::Stats(
                 obj(&v, "hosts")
                     .iter()
@@ -231,15 +236,7 @@ pub fn from_windlass(events: &str) -> Result<String, String> {
                     },
                 });
             }
-            "include" => recs.push(Rec::Include {
-                file: s(&v, "file"),
-                hosts: v["hosts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|h| h.as_str().map(String::from))
-                    .collect(),
-            }),
+            "include" => recs.push(include_rec(&v)),
             "run_end" => {
                 let mut stats = BTreeMap::new();
                 for pair in v["stats"].as_array().into_iter().flatten() {
