@@ -6,7 +6,9 @@
 //! on many hosts at once (bounded by `--forks`), and reports everything as events. A
 //! host's failure is an event; only bad options or bad input stop the run.
 
+mod abs_path;
 pub mod host_vars;
+mod include_report;
 mod prefetch;
 mod resume;
 mod run_task;
@@ -463,10 +465,10 @@ impl Engine {
             name: play.name.clone(),
             hosts: hosts.clone(),
         });
+        // No host: the play is skipped and the run goes on; the PlayStart with no hosts
+        // says so (ansible-playbook's `v2_playbook_on_no_hosts_matched`, in
+        // lib/ansible/executor/playbook_executor.py).
         if hosts.is_empty() {
-            self.emit(Event::Warning {
-                message: format!("no hosts matched `{}`: the play is skipped", play.hosts),
-            });
             return Ok(false);
         }
         let hosts: Vec<String> = {

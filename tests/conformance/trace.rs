@@ -143,9 +143,8 @@ pub fn from_ansible(events: &str) -> Result<String, String> {
                     shown(&s(&v, "action"), &status, &result)
                 },
                 ignored: v["ignored"].as_bool().unwrap_or(false) && status == "failed",
-                delegated: result
-                    .get("_ansible_delegated_vars")
-                    .and_then(|d| d.get("ansible_delegated_host"))
+                delegated: v
+                    .get("delegated")
                     .and_then(Value::as_str)
                     .map(String::from),
                 status,
@@ -233,12 +232,17 @@ pub fn from_windlass(events: &str) -> Result<String, String> {
             }
             "include" => recs.push(Rec::Include {
                 file: s(&v, "file"),
-                hosts: v["hosts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|h| h.as_str().map(String::from))
-                    .collect(),
+                // Sorted as the oracle sorts them (both tools list them as hosts resolved).
+                hosts: {
+                    let mut h: Vec<String> = v["hosts"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|h| h.as_str().map(String::from))
+                        .collect();
+                    h.sort();
+                    h
+                },
             }),
             "run_end" => {
                 let mut stats = BTreeMap::new();
