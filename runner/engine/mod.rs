@@ -296,6 +296,20 @@ impl Engine {
         self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// `--start-at-task` named no task the run reached: said as ansible-playbook says it
+    /// (lib/ansible/executor/playbook_executor.py, an error there; the run still exits 0).
+    fn warn_start_at_task_unmatched(&self) {
+        if let Some(want) = &self.opts.start_at_task {
+            if !self.started.load(std::sync::atomic::Ordering::SeqCst) {
+                self.emit(Event::Warning {
+                    message: format!(
+                        "No matching task \"{want}\" found. Note: --start-at-task can only follow static includes."
+                    ),
+                });
+            }
+        }
+    }
+
     pub(crate) fn emit(&self, e: Event) {
         if let Ok(mut s) = self.sink.lock() {
             s.event(&e);
@@ -391,6 +405,7 @@ impl Engine {
         // Connections close (host locks released) before the run ends, so what they run
         // is reported inside the run.
         self.close_transports().await;
+        self.warn_start_at_task_unmatched();
         self.emit(Event::RunEnd {
             stats: stats.clone(),
             duration: t0.elapsed(),

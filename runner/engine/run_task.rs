@@ -940,6 +940,11 @@ impl Engine {
                 Err(ModuleError::Failed(msg)) => fail_result(msg),
             };
             result.entry("changed").or_insert(Value::Bool(false));
+            // As task_executor.py: a result without `failed` gets one, from `rc` if any.
+            let rc_failed = result
+                .get("rc")
+                .is_some_and(|rc| !matches!(rc, Value::Null) && rc != &Value::from(0) && rc != "0");
+            result.entry("failed").or_insert(Value::Bool(rc_failed));
             // changed_when / failed_when see the result under the register name too.
             let rvars: Arc<dyn Vars> = {
                 let mut l = IndexMap::new();

@@ -359,9 +359,23 @@ impl Module for CommandModule {
                 );
                 out.insert("changed".into(), Value::Bool(false));
                 out.insert("rc".into(), Value::from(0));
-                out.insert("stdout".into(), Value::String(why.clone()));
-                out.insert("stdout_lines".into(), Value::Array(vec![]));
-                out.insert("skipped_reason".into(), Value::String(why));
+                out.insert("stdout_lines".into(), Value::Array(vec![Value::String(why.clone())]));
+                out.insert("stdout".into(), Value::String(why));
+                // As lib/ansible/modules/command.py: every field it promises, and why.
+                out.insert(
+                    "msg".into(),
+                    Value::String(format!(
+                        "{} not run command since '{}' {}",
+                        if ctx.check { "Would" } else { "Did" },
+                        g.path,
+                        if exists { "exists" } else { "does not exist" }
+                    )),
+                );
+                out.insert("stderr".into(), Value::String(String::new()));
+                out.insert("stderr_lines".into(), Value::Array(vec![]));
+                for k in ["start", "end", "delta"] {
+                    out.insert(k.into(), Value::Null);
+                }
                 return Ok(out);
             }
         }
@@ -389,7 +403,9 @@ impl Module for CommandModule {
         cmd.timeout = ctx.timeout;
         let cmd = cmd.with_become(ctx.become_.clone());
         let start = Instant::now();
+        let started = std::time::SystemTime::now();
         let res = ctx.transport.exec(&cmd).await?;
+        let elapsed = start.elapsed();
         let (stdout, stderr) = if plan.strip_empty_ends {
             (
                 res.stdout_str().trim_end_matches('\n').to_string(),
@@ -409,13 +425,19 @@ impl Module for CommandModule {
         out.insert("stderr_lines".into(), lines(&stderr));
         out.insert("stdout".into(), Value::String(stdout));
         out.insert("stderr".into(), Value::String(stderr));
+        // As lib/ansible/modules/command.py: `str()` of its datetimes, and `msg` always.
+        let py = super::py_time::datetime;
+        out.insert("start".into(), Value::String(py(started)));
+        out.insert("end".into(), Value::String(py(started + elapsed)));
         out.insert(
             "delta".into(),
-            Value::String(format!("{:.6}", start.elapsed().as_secs_f64())),
+            Value::String(super::py_time::timedelta(elapsed)),
         );
         if res.rc != 0 {
             out.insert("failed".into(), Value::Bool(true));
             out.insert("msg".into(), Value::String("non-zero return code".into()));
+        } else {
+            out.insert("msg".into(), Value::String(String::new()));
         }
         Ok(out)
     }

@@ -138,7 +138,7 @@ fn shown_result(
 ) -> serde_json::Map<String, Value> {
     result
         .iter()
-        .filter(|(k, _)| !k.starts_with("_ansible") && k.as_str() != "diff")
+        .filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "failed" | "skipped"))
         .filter(|(k, _)| {
             !is_debug
                 || if result.contains_key("msg") {
