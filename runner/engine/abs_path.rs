@@ -36,7 +36,10 @@ mod tests {
 
     #[test]
     fn absolute_drops_dot_and_dotdot() {
-        assert_eq!(absolute(Path::new("/a/./b/../c.yml")), Path::new("/a/c.yml"));
+        assert_eq!(
+            absolute(Path::new("/a/./b/../c.yml")),
+            Path::new("/a/c.yml")
+        );
         assert!(absolute(Path::new("./x.yml")).is_absolute());
         assert!(!absolute(Path::new(".")).to_string_lossy().ends_with('.'));
     }

@@ -495,8 +495,8 @@ impl Engine {
                     unreachable = true;
                 }
                 // A failed item that changed something makes the loop changed too.
-                any_changed |= o.status == Status::Changed
-                    || o.result.get("changed").is_some_and(truthy);
+                any_changed |=
+                    o.status == Status::Changed || o.result.get("changed").is_some_and(truthy);
                 // An ignored item failure fails the loop too (ignored as the items were).
                 any_failed |= o.status == Status::Failed;
                 all_skipped &= o.status == Status::Skipped;

@@ -367,7 +367,9 @@ impl Engine {
                     None => hv.clone(),
                 };
                 let vars: Arc<dyn Vars> = Arc::new(hv);
-                let label = locals.as_ref().map(|l| self.include_item_label(t, l, &vars));
+                let label = locals
+                    .as_ref()
+                    .map(|l| self.include_item_label(t, l, &vars));
                 let mut when_ok = true;
                 for c in &t.kw.when {
                     match self.templar.eval_bool(c, &vars, Some(&t.loc)) {

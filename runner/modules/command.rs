@@ -359,7 +359,10 @@ impl Module for CommandModule {
                 );
                 out.insert("changed".into(), Value::Bool(false));
                 out.insert("rc".into(), Value::from(0));
-                out.insert("stdout_lines".into(), Value::Array(vec![Value::String(why.clone())]));
+                out.insert(
+                    "stdout_lines".into(),
+                    Value::Array(vec![Value::String(why.clone())]),
+                );
                 out.insert("stdout".into(), Value::String(why));
                 // As lib/ansible/modules/command.py: every field it promises, and why.
                 out.insert(

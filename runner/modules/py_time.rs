@@ -32,10 +32,7 @@ pub fn timedelta(d: Duration) -> String {
     let s = secs % 86_400;
     let mut out = String::new();
     if days > 0 {
-        out.push_str(&format!(
-            "{days} day{}, ",
-            if days == 1 { "" } else { "s" }
-        ));
+        out.push_str(&format!("{days} day{}, ", if days == 1 { "" } else { "s" }));
     }
     out.push_str(&format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60));
     push_micros(&mut out, d.subsec_micros());
@@ -70,7 +67,10 @@ mod tests {
     fn formats_as_python() {
         let t = UNIX_EPOCH + Duration::from_micros(1_796_270_086_123_456);
         assert_eq!(datetime(t), "2026-12-03 03:54:46.123456");
-        assert_eq!(datetime(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29 00:00:00");
+        assert_eq!(
+            datetime(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29 00:00:00"
+        );
         assert_eq!(timedelta(Duration::from_micros(3125)), "0:00:00.003125");
         assert_eq!(timedelta(Duration::from_secs(3_723)), "1:02:03");
         assert_eq!(timedelta(Duration::from_secs(90_000)), "1 day, 1:00:00");

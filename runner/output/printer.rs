@@ -138,7 +138,9 @@ fn shown_result(
 ) -> serde_json::Map<String, Value> {
     result
         .iter()
-        .filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "failed" | "skipped"))
+        .filter(|(k, _)| {
+            !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "failed" | "skipped")
+        })
         .filter(|(k, _)| {
             !is_debug
                 || if result.contains_key("msg") {
@@ -384,14 +386,19 @@ impl<W: Write + Send> Printer<W> {
                     Some(d) if d != host => format!("{host} -> {d}"),
                     _ => host.clone(),
                 };
-                let line = format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).");
+                let line =
+                    format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).");
                 let _ = writeln!(self.out, "{}", self.paint("34", &line));
             }
             // As Ansible's default callback `v2_playbook_on_include`.
             Event::Include {
                 path, hosts, item, ..
             } => {
-                let line = format!("included: {path} for {}{}", hosts.join(", "), item_label(item));
+                let line = format!(
+                    "included: {path} for {}{}",
+                    hosts.join(", "),
+                    item_label(item)
+                );
                 let _ = writeln!(self.out, "{}", self.paint("36", &line));
             }
             Event::NoHostsRemaining => {

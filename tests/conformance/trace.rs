@@ -143,10 +143,7 @@ pub fn from_ansible(events: &str) -> Result<String, String> {
                     shown(&s(&v, "action"), &status, &result)
                 },
                 ignored: v["ignored"].as_bool().unwrap_or(false) && status == "failed",
-                delegated: v
-                    .get("delegated")
-                    .and_then(Value::as_str)
-                    .map(String::from),
+                delegated: v.get("delegated").and_then(Value::as_str).map(String::from),
                 status,
             },
             "item" => Rec::Item {
