@@ -4,7 +4,12 @@
 //! `executable`); `raw` is `shell` without options. `creates`/`removes` make `command`
 //! and `shell` idempotent. Check mode never runs the command: `raw` is skipped, and the
 //! others probe only `creates`/`removes`. What runs is a value built from the parameters
-//! alone ([`CommandModule::plan`]), so golden tests pin the exact commands.
+//! alone ([`CommandModule::plan`]), so golden tests pin the exact commands. The result has
+//! Ansible's fields: `cmd` (a list for `command`, the string for `shell`), `rc`,
+//! `stdout`/`stderr` and their `_lines`, `msg` (`non-zero return code`, else empty) and
+//! `start`/`end`/`delta` as Python prints them (`2026-12-03 03:54:46.123456`,
+//! `0:00:00.003125`), read from the controller's clock in UTC (Ansible: the host's local
+//! time).
 
 use std::time::Instant;
 
