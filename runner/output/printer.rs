@@ -283,6 +283,16 @@ impl<W: Write + Send> Printer<W> {
                 };
                 let label = item_label(item);
                 let line = match status {
+                    // An include's `ok` (its items' too) prints nothing: its `included:`
+                    // lines say it (default.py returns early for a `TaskInclude`).
+                    Status::Ok | Status::Changed
+                        if matches!(
+                            self.action.rsplit('.').next(),
+                            Some("include_tasks" | "include_role")
+                        ) =>
+                    {
+                        return;
+                    }
                     Status::Ok | Status::Changed => {
                         let (word, code) = if *status == Status::Changed {
                             ("changed", "33")
