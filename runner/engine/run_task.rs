@@ -688,12 +688,29 @@ impl Engine {
         }
         let no_diff = no_log || secret_register(t) || aggregated.is_some();
         let diff = if no_diff { None } else { diff_text(&o.result) };
+        let mut result = shown(t, &o.result, no_log);
+        // A censored loop summary keeps its shape, its items censored too (as Ansible's
+        // task_result.py `as_callback_task_result`), so sinks still see a loop.
+        if let (Some(()), Some(Value::Array(items)), false) = (
+            aggregated,
+            o.result.get("results"),
+            result.contains_key("results"),
+        ) {
+            let items = items
+                .iter()
+                .map(|i| match i {
+                    Value::Object(m) => Value::Object(censored(m)),
+                    other => other.clone(),
+                })
+                .collect();
+            result.insert("results".into(), Value::Array(items));
+        }
         self.emit(Event::HostResult {
             host: host.to_string(),
             task: t.display_name(),
             status: o.status,
             item: None,
-            result: shown(t, &o.result, no_log),
+            result,
             ignored: o.ignored,
             delegated_to,
             loop_summary: aggregated.is_some(),

@@ -92,7 +92,12 @@ class CallbackModule(CallbackBase):
             task=result._task.get_name().strip(),
             action=result._task.action,
             status=status,
-            label=r.get("_ansible_item_label", r.get(r.get("ansible_loop_var", "item"))),
+            # As CallbackBase._get_item_label: a no_log item's label is censored.
+            label=(
+                "(censored due to no_log)"
+                if r.get("_ansible_no_log")
+                else r.get("_ansible_item_label", r.get(r.get("ansible_loop_var", "item")))
+            ),
             result=r,
         )
 
