@@ -34,7 +34,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .extra_var("greeting", "hello")
         .extra_var("workdir", dir.path().display().to_string())
         .on_event(move |e| {
-            if let Event::HostResult { host, status, .. } = e {
+            // One result per task and host: a loop's items (with `item`) are followed by
+            // the loop's summary (`item: None`), which is the one to count.
+            if let Event::HostResult {
+                host,
+                status,
+                item: None,
+                ..
+            } = e
+            {
                 let mut m = c.lock().unwrap();
                 let entry = m.entry(host.clone()).or_default();
                 entry.0 += 1;

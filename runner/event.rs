@@ -73,7 +73,8 @@ pub enum Event {
     PlayStart {
         /// The play's name (or its host pattern).
         name: String,
-        /// Hosts selected for the play.
+        /// Hosts selected for the play. None: the play is skipped ("skipping: no hosts
+        /// matched") and the run goes on with the next play.
         hosts: Vec<String>,
     },
     /// A task starts (on every host of the batch).
@@ -89,7 +90,12 @@ pub enum Event {
         /// How many hosts it runs on.
         hosts: usize,
     },
-    /// A task finished on one host (one event per loop item too, with `item`).
+    /// A task finished on one host. A looped task emits one event per item (with `item`)
+    /// and then, like ansible-playbook's `v2_runner_on_ok`/`_failed`/`_skipped` after the
+    /// items, one summary for the host: `item` is `None`, `loop_summary` is true and
+    /// `result.results` holds the items' results. The summary is the task's overall outcome
+    /// on the host (what the recap counts); a sink that shows items may skip it, as the
+    /// terminal printer does (Ansible's default callback prints no line for it).
     HostResult {
         /// The host.
         host: String,
@@ -107,12 +113,48 @@ pub enum Event {
         /// Where it ran if delegated.
         #[serde(skip_serializing_if = "Option::is_none")]
         delegated_to: Option<String>,
+        /// The summary after a looped task's per-item events (see above); not serialized
+        /// when false.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        loop_summary: bool,
         /// How long it took on this host.
         #[serde(serialize_with = "ser_secs")]
         duration: Duration,
         /// A unified diff of what changed (diff mode).
         #[serde(skip_serializing_if = "Option::is_none")]
         diff: Option<String>,
+    },
+    /// An `until` condition was not met: the task runs again on the host (after `delay`).
+    /// ansible-playbook's `FAILED - RETRYING: [host]: name (N retries left).` (callback
+    /// `v2_runner_retry`).
+    Retry {
+        /// The host.
+        host: String,
+        /// The task's name as Ansible shows it in that line: its `name:` (without the
+        /// role), else its display name.
+        task: String,
+        /// The attempt that just failed its `until` (1 for the first run).
+        attempt: u32,
+        /// How many runs are left.
+        retries_left: u32,
+        /// Where it ran if delegated.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delegated_to: Option<String>,
+    },
+    /// A dynamic include loaded a file for some hosts, as ansible-playbook's
+    /// `included: <file> for <hosts>` (callback `v2_playbook_on_include`). One per file and
+    /// set of variables: a looped include gives one per item. Its hosts each count one `ok`
+    /// in the recap (the include task's own `ok` results do not count).
+    Include {
+        /// The file's name (`inc.yml`), or the role's name for `include_role`.
+        file: String,
+        /// What ansible-playbook prints: the tasks file's absolute path, or the role's name.
+        path: String,
+        /// The hosts that include it, in the order they resolved it.
+        hosts: Vec<String>,
+        /// The loop item's label, for a looped include.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        item: Option<Value>,
     },
     /// One command run on (or file moved to or from) a host, as `ansible-playbook -vvv`
     /// shows what it executes. Emitted only from `-vvv` on, or when

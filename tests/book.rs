@@ -728,7 +728,7 @@ fn book_samples_run_parse_or_compile() {
                     .unwrap_or_else(|e| panic!("{page}: {e}"))
                     .options(windlass::engine::RunOptions { forks: 1, ..Default::default() })
                     .on_event(move |e| {
-                        if let Event::HostResult { host, result, .. } = e {
+                        if let Event::HostResult { host, result, loop_summary: false, .. } = e {
                             if host == "e1" {
                                 if let Some(m) = result.get("msg") {
                                     seen.lock().unwrap().push(m.clone());

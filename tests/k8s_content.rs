@@ -556,7 +556,12 @@ fn failures(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::HostResult { status, result, .. } if *status == Status::Failed => Some(
+            Event::HostResult {
+                status,
+                result,
+                loop_summary: false,
+                ..
+            } if *status == Status::Failed => Some(
                 result
                     .get("msg")
                     .map(|m| m.as_str().map(String::from).unwrap_or(m.to_string()))

@@ -433,6 +433,7 @@ fn failures(events: &[Event]) -> Vec<String> {
                 task,
                 status: Status::Failed | Status::Unreachable,
                 result,
+                loop_summary: false,
                 ..
             } => Some(format!(
                 "{task} on {host}: {}",
@@ -460,6 +461,7 @@ fn changed(events: &[Event]) -> Vec<String> {
                 task,
                 status: Status::Changed,
                 item,
+                loop_summary: false,
                 ..
             } => Some(match item {
                 Some(i) => format!("{task} on {host} ({i})"),
@@ -480,7 +482,11 @@ fn plan(events: &[Event], project: &Path) -> Vec<Value> {
         match e {
             Event::TaskStart { name, .. } => out.push((name.clone(), BTreeMap::new())),
             Event::HostResult {
-                host, status, task, ..
+                host,
+                status,
+                task,
+                loop_summary: false,
+                ..
             } => {
                 let key = match status {
                     Status::Ok => "ok",

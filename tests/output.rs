@@ -82,7 +82,10 @@ fn printer_output_is_stable() {
     }
     let text = buf.text();
     assert!(!text.contains("s3cret"), "no_log leaked: {text}");
-    insta::with_settings!({filters => vec![(r#""delta": "[0-9.]+""#, r#""delta": "[delta]""#)]}, {
+    insta::with_settings!({filters => vec![
+        (r#""delta": "[0-9:.]+""#, r#""delta": "[delta]""#),
+        (r#""(start|end)": "[0-9: .-]+""#, r#""$1": "[time]""#),
+    ]}, {
         insta::assert_snapshot!(text);
     });
 }
@@ -114,8 +117,10 @@ fn jsonl_stream_is_stable() {
                     o.insert("playbook".into(), serde_json::json!(short));
                 }
                 if let Some(r) = o.get_mut("result").and_then(|r| r.as_object_mut()) {
-                    if r.contains_key("delta") {
-                        r.insert("delta".into(), serde_json::json!("0"));
+                    for k in ["delta", "start", "end"] {
+                        if r.get(k).is_some_and(|v| v.is_string()) {
+                            r.insert(k.into(), serde_json::json!("0"));
+                        }
                     }
                 }
             }

@@ -72,7 +72,12 @@ fn statuses(events: &[Event]) -> Vec<(String, Status)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::HostResult { task, status, .. } => Some((task.clone(), *status)),
+            Event::HostResult {
+                task,
+                status,
+                loop_summary: false,
+                ..
+            } => Some((task.clone(), *status)),
             _ => None,
         })
         .collect()

@@ -15,6 +15,8 @@ use serde_json::{Map, Value};
 use crate::playbook::role::RoleInstance;
 use crate::template::{SearchKind, Vars};
 
+use super::abs_path::absolute;
+
 /// A layer of variables.
 pub type Layer = Arc<IndexMap<String, Value>>;
 
@@ -227,7 +229,7 @@ impl HostVars {
                     .collect(),
             ),
             "ansible_play_name" => Value::String(self.play.name.clone()),
-            "playbook_dir" => Value::String(self.play.dir.display().to_string()),
+            "playbook_dir" => Value::String(absolute(&self.play.dir).display().to_string()),
             "ansible_check_mode" => Value::Bool(self.run.check_mode),
             "ansible_diff_mode" => Value::Bool(self.run.diff_mode),
             "omit" => Value::String(self.run.omit.clone()),
@@ -255,20 +257,25 @@ impl HostVars {
                     .source
                     .as_ref()
                     .or(self.run.inventory_file.as_ref())?;
+                let f = absolute(f);
                 let dir = if f.is_dir() { f.as_path() } else { f.parent()? };
                 Value::String(dir.display().to_string())
             }
             "inventory_file" => Value::String(
-                self.host
-                    .source
-                    .as_ref()
-                    .or(self.run.inventory_file.as_ref())?
-                    .display()
-                    .to_string(),
+                absolute(
+                    self.host
+                        .source
+                        .as_ref()
+                        .or(self.run.inventory_file.as_ref())?,
+                )
+                .display()
+                .to_string(),
             ),
-            "ansible_version" => {
-                serde_json::json!({"full": "2.16.0", "major": 2, "minor": 16, "revision": 0, "string": "2.16.0"})
-            }
+            // The ansible-core whose behaviour windlass follows: the conformance suite's
+            // pinned oracle (tests/conformance/requirements.txt). Content gates on it.
+            "ansible_version" => serde_json::json!({
+                "full": "2.19.14", "major": 2, "minor": 19, "revision": 14, "string": "2.19.14"
+            }),
             "windlass_version" => Value::String(env!("CARGO_PKG_VERSION").to_string()),
             _ => return None,
         })

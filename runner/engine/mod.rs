@@ -6,8 +6,10 @@
 //! on many hosts at once (bounded by `--forks`), and reports everything as events. A
 //! host's failure is an event; only bad options or bad input stop the run.
 
+mod abs_path;
 mod handlers;
 pub mod host_vars;
+mod include_report;
 mod loop_vars;
 mod prefetch;
 mod resume;
@@ -298,6 +300,20 @@ impl Engine {
         self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// `--start-at-task` named no task the run reached: said as ansible-playbook says it
+    /// (lib/ansible/executor/playbook_executor.py, an error there; the run still exits 0).
+    fn warn_start_at_task_unmatched(&self) {
+        if let Some(want) = &self.opts.start_at_task {
+            if !self.started.load(std::sync::atomic::Ordering::SeqCst) {
+                self.emit(Event::Warning {
+                    message: format!(
+                        "No matching task \"{want}\" found. Note: --start-at-task can only follow static includes."
+                    ),
+                });
+            }
+        }
+    }
+
     pub(crate) fn emit(&self, e: Event) {
         if let Ok(mut s) = self.sink.lock() {
             s.event(&e);
@@ -393,6 +409,7 @@ impl Engine {
         // Connections close (host locks released) before the run ends, so what they run
         // is reported inside the run.
         self.close_transports().await;
+        self.warn_start_at_task_unmatched();
         self.emit(Event::RunEnd {
             stats: stats.clone(),
             duration: t0.elapsed(),
@@ -471,10 +488,10 @@ impl Engine {
             name: play.name.clone(),
             hosts: hosts.clone(),
         });
+        // No host: the play is skipped and the run goes on; the PlayStart with no hosts
+        // says so (ansible-playbook's `v2_playbook_on_no_hosts_matched`, in
+        // lib/ansible/executor/playbook_executor.py).
         if hosts.is_empty() {
-            self.emit(Event::Warning {
-                message: format!("no hosts matched `{}`: the play is skipped", play.hosts),
-            });
             return Ok(false);
         }
         let hosts: Vec<String> = {

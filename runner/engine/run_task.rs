@@ -384,7 +384,7 @@ impl Engine {
     /// The task with its `name:` templated, as Ansible shows `Add the {{ minor }} repository`
     /// (with the first host's variables); `None` when the name has no template or does not
     /// render (an undefined variable: the name is shown as written).
-    fn templated_name(
+    pub(crate) fn templated_name(
         &self,
         cx: &PlayCx<'_>,
         host: Option<&str>,
@@ -534,13 +534,17 @@ impl Engine {
                 if o.status == Status::Unreachable {
                     unreachable = true;
                 }
-                any_changed |= o.status == Status::Changed;
-                any_failed |= o.status == Status::Failed && !o.ignored;
+                // A failed item that changed something makes the loop changed too.
+                any_changed |=
+                    o.status == Status::Changed || o.result.get("changed").is_some_and(truthy);
+                // An ignored item failure fails the loop too (ignored as the items were).
+                any_failed |= o.status == Status::Failed;
                 all_skipped &= o.status == Status::Skipped;
                 if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
                     facts.extend(f.clone());
                 }
                 let hidden = no_log || secret_register(t);
+                let delegated_to = take_delegated(&mut o.result);
                 self.emit(Event::HostResult {
                     host: host.to_string(),
                     task: t.display_name(),
@@ -552,7 +556,8 @@ impl Engine {
                     }),
                     result: shown(t, &o.result, no_log),
                     ignored: o.ignored,
-                    delegated_to: None,
+                    delegated_to,
+                    loop_summary: false,
                     duration: since(it0),
                     diff: if hidden { None } else { diff_text(&o.result) },
                 });
@@ -561,25 +566,35 @@ impl Engine {
                     break;
                 }
             }
+            // The summary, as Ansible's task_executor.py `TaskExecutor.run` builds it.
             let mut agg = Map::new();
             agg.insert("changed".into(), Value::Bool(any_changed));
-            agg.insert(
-                "msg".into(),
-                Value::String(if any_failed {
-                    "One or more items failed".into()
-                } else {
-                    "All items completed".into()
-                }),
-            );
+            let msg = if any_failed {
+                "One or more items failed"
+            } else if all_skipped {
+                "All items skipped"
+            } else {
+                "All items completed"
+            };
             if any_failed {
                 agg.insert("failed".into(), Value::Bool(true));
             }
-            if all_skipped {
-                agg.insert("skipped".into(), Value::Bool(true));
+            agg.insert(
+                "skipped".into(),
+                Value::Bool(all_skipped || results.is_empty()),
+            );
+            if results.is_empty() {
+                agg.insert(
+                    "skipped_reason".into(),
+                    Value::String("No items in the list".into()),
+                );
+            } else {
+                agg.insert("msg".into(), Value::String(msg.into()));
             }
             if !facts.is_empty() {
                 agg.insert("ansible_facts".into(), Value::Object(facts));
             }
+            let no_items = results.is_empty();
             agg.insert("results".into(), Value::Array(results));
             let ignored =
                 any_failed && self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
@@ -587,7 +602,7 @@ impl Engine {
                 Status::Unreachable
             } else if any_failed {
                 Status::Failed
-            } else if all_skipped {
+            } else if all_skipped || no_items {
                 Status::Skipped
             } else if any_changed {
                 Status::Changed
@@ -641,8 +656,8 @@ impl Engine {
         }
     }
 
-    /// Record an outcome: stats, register, facts, notify; emit unless `aggregated` (loops
-    /// emitted per item already).
+    /// Record an outcome: stats, register, facts, notify; emit it (as the loop summary when
+    /// `aggregated`: the items were emitted already).
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
@@ -654,11 +669,12 @@ impl Engine {
         no_log: bool,
         aggregated: Option<()>,
     ) -> HostRun {
-        let o = o.unwrap_or(Outcome {
+        let mut o = o.unwrap_or(Outcome {
             status: Status::Failed,
             result: fail,
             ignored: false,
         });
+        let delegated_to = take_delegated(&mut o.result);
         let mut run = HostRun {
             journal_ok: matches!(o.status, Status::Ok | Status::Changed | Status::Skipped)
                 && !no_log
@@ -685,12 +701,14 @@ impl Engine {
                     s.stats.changed += 1;
                 }
                 Status::Skipped => s.stats.skipped += 1,
+                // An ignored failure that changed something counts as changed too
+                // (lib/ansible/plugins/strategy/__init__.py, `_process_pending_results`).
                 Status::Failed if o.ignored => {
                     s.stats.ok += 1;
                     s.stats.ignored += 1;
                     // lib/ansible/plugins/strategy/__init__.py: an ignored failure that
                     // changed the host (a failed `command`) counts as changed too.
-                    if o.result.get("changed") == Some(&Value::Bool(true)) {
+                    if o.result.get("changed").is_some_and(truthy) {
                         s.stats.changed += 1;
                     }
                 }
@@ -772,21 +790,37 @@ impl Engine {
                 }
             }
         }
-        if aggregated.is_none() {
-            let hidden = no_log || secret_register(t);
-            let diff = if hidden { None } else { diff_text(&o.result) };
-            self.emit(Event::HostResult {
-                host: host.to_string(),
-                task: t.display_name(),
-                status: o.status,
-                item: None,
-                result: shown(t, &o.result, no_log),
-                ignored: o.ignored,
-                delegated_to: None,
-                duration: since(t0),
-                diff,
-            });
+        let no_diff = no_log || secret_register(t) || aggregated.is_some();
+        let diff = if no_diff { None } else { diff_text(&o.result) };
+        let mut result = shown(t, &o.result, no_log);
+        // A censored loop summary keeps its shape, its items censored too (as Ansible's
+        // task_result.py `as_callback_task_result`), so sinks still see a loop.
+        if let (Some(()), Some(Value::Array(items)), false) = (
+            aggregated,
+            o.result.get("results"),
+            result.contains_key("results"),
+        ) {
+            let items = items
+                .iter()
+                .map(|i| match i {
+                    Value::Object(m) => Value::Object(censored(m)),
+                    other => other.clone(),
+                })
+                .collect();
+            result.insert("results".into(), Value::Array(items));
         }
+        self.emit(Event::HostResult {
+            host: host.to_string(),
+            task: t.display_name(),
+            status: o.status,
+            item: None,
+            result,
+            ignored: o.ignored,
+            delegated_to,
+            loop_summary: aggregated.is_some(),
+            duration: since(t0),
+            diff,
+        });
         run
     }
 
@@ -911,7 +945,12 @@ impl Engine {
         }
         let action = t.action.as_str();
         if Registry::is_engine_action(action) {
-            return self.engine_action(t, host, &vars).await;
+            let mut o = self.engine_action(t, host, &vars).await?;
+            if o.status != Status::Skipped {
+                let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
+                mark_delegated(&mut o.result, &delegate);
+            }
+            return Ok(o);
         }
         let module = self
             .loader
@@ -1024,6 +1063,7 @@ impl Engine {
                     r.insert("unreachable".into(), Value::Bool(true));
                     r.insert("changed".into(), Value::Bool(false));
                     r.insert("msg".into(), Value::String(msg));
+                    mark_delegated(&mut r, &delegate);
                     return Ok(Outcome {
                         status: Status::Unreachable,
                         result: r,
@@ -1033,6 +1073,11 @@ impl Engine {
                 Err(ModuleError::Failed(msg)) => fail_result(msg),
             };
             result.entry("changed").or_insert(Value::Bool(false));
+            // As task_executor.py: a result without `failed` gets one, from `rc` if any.
+            let rc_failed = result
+                .get("rc")
+                .is_some_and(|rc| !matches!(rc, Value::Null) && rc != &Value::from(0) && rc != "0");
+            result.entry("failed").or_insert(Value::Bool(rc_failed));
             // changed_when / failed_when see the result under the register name too.
             let rvars: Arc<dyn Vars> = {
                 let mut l = IndexMap::new();
@@ -1078,6 +1123,15 @@ impl Engine {
                 }
                 result.insert("attempts".into(), Value::from(attempt));
                 if !all && attempt <= retries {
+                    // As Ansible's task_executor.py sends `v2_runner_retry`: with the runs
+                    // left (its `retries` counts the first run too).
+                    self.emit(Event::Retry {
+                        host: host.to_string(),
+                        task: t.name.clone().unwrap_or_else(|| t.display_name()),
+                        attempt: attempt as u32,
+                        retries_left: (retries + 1 - attempt) as u32,
+                        delegated_to: delegate.clone(),
+                    });
                     tokio::time::sleep(delay).await;
                     continue;
                 }
@@ -1101,6 +1155,7 @@ impl Engine {
                 Status::Ok
             };
             let ignored = failed && self.kw_bool(&t.kw.ignore_errors, &vars, t)?;
+            mark_delegated(&mut result, &delegate);
             return Ok(Outcome {
                 status,
                 result,
@@ -1522,6 +1577,29 @@ fn shown(t: &Task, r: &Map<String, Value>, no_log: bool) -> Map<String, Value> {
         }
     }
     out
+}
+
+/// Where a delegated task ran, kept in its result as Ansible keeps it
+/// (`_ansible_delegated_vars.ansible_delegated_host`, set by `TaskExecutor._execute` in
+/// task_executor.py once the task ran: not for a `when` that skipped it).
+fn mark_delegated(r: &mut Map<String, Value>, delegate: &Option<String>) {
+    if let Some(d) = delegate {
+        let mut dv = Map::new();
+        dv.insert("ansible_delegated_host".into(), Value::String(d.clone()));
+        r.insert("_ansible_delegated_vars".into(), Value::Object(dv));
+    }
+}
+
+/// Take the delegate out of a result (for the event's `delegated_to`): like Ansible's
+/// internal keys, it is not part of what a task registers.
+fn take_delegated(r: &mut Map<String, Value>) -> Option<String> {
+    match r.remove("_ansible_delegated_vars") {
+        Some(Value::Object(mut dv)) => match dv.remove("ansible_delegated_host") {
+            Some(Value::String(d)) => Some(d),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn censored(r: &Map<String, Value>) -> Map<String, Value> {

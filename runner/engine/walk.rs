@@ -362,13 +362,20 @@ impl Engine {
         if !self.task_selected(t) {
             return Ok(());
         }
+        self.include_task_start(cx, t, inc.is_role, hosts);
         // Resolve per host (and per loop item): which file, with which parameters.
         let mut groups: IndexMap<String, IncludeGroup> = IndexMap::new();
+        let mut labels: IndexMap<String, Value> = IndexMap::new();
         for h in hosts {
             let Some(hv) = self.host_vars(&cx.scope, h) else {
                 continue;
             };
             let hv = self.task_vars(hv, t);
+            let looped = t.loop_.is_some();
+            // Whether the host's own result (the loop's summary) is still to report: not
+            // after a failure, which reported it.
+            let mut report = true;
+            let mut any_item_ran = false;
             let items: Vec<Option<IndexMap<String, Value>>> = match &t.loop_ {
                 None => vec![None],
                 Some(_) => {
@@ -385,12 +392,16 @@ impl Engine {
                     }
                 }
             };
+            let n_items = items.len();
             for locals in items {
                 let hv = match &locals {
                     Some(l) => hv.with_locals(l.clone()),
                     None => hv.clone(),
                 };
                 let vars: Arc<dyn Vars> = Arc::new(hv);
+                let label = locals
+                    .as_ref()
+                    .map(|l| self.include_item_label(t, l, &vars));
                 let mut when_ok = true;
                 for c in &t.kw.when {
                     match self.templar.eval_bool(c, &vars, Some(&t.loc)) {
@@ -401,12 +412,17 @@ impl Engine {
                         }
                         Err(e) => {
                             self.fail_host(t, h, e.message);
+                            report = false;
                             when_ok = false;
                             break;
                         }
                     }
                 }
                 if !when_ok {
+                    if report && looped {
+                        let why = "Conditional result was False";
+                        self.include_host_result(t, h, Some(why), label, false);
+                    }
                     continue;
                 }
                 let args = match self.templar.render_value(
@@ -418,9 +434,14 @@ impl Engine {
                     Ok(_) => serde_json::Map::new(),
                     Err(e) => {
                         self.fail_host(t, h, e.message);
+                        report = false;
                         continue;
                     }
                 };
+                any_item_ran = true;
+                if looped {
+                    self.include_host_result(t, h, None, label.clone(), false);
+                }
                 let mut params: IndexMap<String, Value> = t.include_params.clone();
                 for (k, v) in &args {
                     if ![
@@ -465,14 +486,29 @@ impl Engine {
                     chain: Vec::new(),
                     include_depth: inc.depth + 1,
                 };
+                if let Some(l) = label {
+                    labels.insert(key.clone(), l);
+                }
                 groups
                     .entry(key)
                     .or_insert_with(|| (inherit, args, Vec::new()))
                     .2
                     .push(h.clone());
             }
+            if report {
+                let skip = match (looped, any_item_ran, n_items) {
+                    (true, _, 0) => Some("No items in the list"),
+                    (true, false, _) => Some("All items skipped"),
+                    (false, false, _) => Some("Conditional result was False"),
+                    _ => None,
+                };
+                self.include_host_result(t, h, skip, None, looped);
+            }
         }
-        for (_, (inherit, args, group)) in groups {
+        // As Ansible's linear strategy: every file is loaded (and reported) before the
+        // tasks of any of them run.
+        let mut loaded = Vec::new();
+        for (key, (inherit, args, group)) in groups {
             if inc.depth >= MAX_INCLUDE_DEPTH {
                 // Each level nests the walk once more: without a bound a file that includes
                 // itself overflows the stack. Ansible has none but Python's recursion limit
@@ -501,6 +537,12 @@ impl Engine {
                                 public.extend(roles);
                             }
                         }
+                        let role = args
+                            .get("name")
+                            .or_else(|| args.get("role"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        self.include_loaded(Some(role), None, &group, labels.get(&key).cloned());
                         tasks
                     }
                     Err(e) => {
@@ -527,7 +569,10 @@ impl Engine {
                     .loader
                     .include_tasks(&path, &cx.play.dir, &inherit, &t.loc)
                 {
-                    Ok(n) => n,
+                    Ok(n) => {
+                        self.include_loaded(None, Some(&path), &group, labels.get(&key).cloned());
+                        n
+                    }
                     Err(e) => {
                         for h in &group {
                             self.fail_host(t, h, e.located());
@@ -537,6 +582,9 @@ impl Engine {
                 }
             };
             self.emit_load_warnings();
+            loaded.push((nodes, group));
+        }
+        for (nodes, group) in loaded {
             self.walk(cx, &nodes, &group).await?;
         }
         Ok(())
@@ -560,6 +608,7 @@ impl Engine {
                 delegated_to: None,
                 duration: std::time::Duration::ZERO,
                 diff: None,
+                loop_summary: false,
             });
         }
     }
@@ -584,6 +633,7 @@ impl Engine {
             result,
             ignored: false,
             delegated_to: None,
+            loop_summary: false,
             duration: std::time::Duration::ZERO,
             diff: None,
         });

@@ -4,7 +4,12 @@
 //! `executable`); `raw` is `shell` without options. `creates`/`removes` make `command`
 //! and `shell` idempotent. Check mode never runs the command: `raw` is skipped, and the
 //! others probe only `creates`/`removes`. What runs is a value built from the parameters
-//! alone ([`CommandModule::plan`]), so golden tests pin the exact commands.
+//! alone ([`CommandModule::plan`]), so golden tests pin the exact commands. The result has
+//! Ansible's fields: `cmd` (a list for `command`, the string for `shell`), `rc`,
+//! `stdout`/`stderr` and their `_lines`, `msg` (`non-zero return code`, else empty) and
+//! `start`/`end`/`delta` as Python prints them (`2026-12-03 03:54:46.123456`,
+//! `0:00:00.003125`), read from the controller's clock in UTC (Ansible: the host's local
+//! time).
 
 use std::time::Instant;
 
@@ -360,9 +365,26 @@ impl Module for CommandModule {
                 );
                 out.insert("changed".into(), Value::Bool(false));
                 out.insert("rc".into(), Value::from(0));
-                out.insert("stdout".into(), Value::String(why.clone()));
-                out.insert("stdout_lines".into(), Value::Array(vec![]));
-                out.insert("skipped_reason".into(), Value::String(why));
+                out.insert(
+                    "stdout_lines".into(),
+                    Value::Array(vec![Value::String(why.clone())]),
+                );
+                out.insert("stdout".into(), Value::String(why));
+                // As lib/ansible/modules/command.py: every field it promises, and why.
+                out.insert(
+                    "msg".into(),
+                    Value::String(format!(
+                        "{} not run command since '{}' {}",
+                        if ctx.check { "Would" } else { "Did" },
+                        g.path,
+                        if exists { "exists" } else { "does not exist" }
+                    )),
+                );
+                out.insert("stderr".into(), Value::String(String::new()));
+                out.insert("stderr_lines".into(), Value::Array(vec![]));
+                for k in ["start", "end", "delta"] {
+                    out.insert(k.into(), Value::Null);
+                }
                 return Ok(out);
             }
         }
@@ -390,7 +412,9 @@ impl Module for CommandModule {
         cmd.timeout = ctx.timeout;
         let cmd = cmd.with_become(ctx.become_.clone());
         let start = Instant::now();
+        let started = std::time::SystemTime::now();
         let res = ctx.transport.exec(&cmd).await?;
+        let elapsed = start.elapsed();
         let (stdout, stderr) = if plan.strip_empty_ends {
             (
                 res.stdout_str().trim_end_matches('\n').to_string(),
@@ -410,13 +434,19 @@ impl Module for CommandModule {
         out.insert("stderr_lines".into(), lines(&stderr));
         out.insert("stdout".into(), Value::String(stdout));
         out.insert("stderr".into(), Value::String(stderr));
+        // As lib/ansible/modules/command.py: `str()` of its datetimes, and `msg` always.
+        let py = super::py_time::datetime;
+        out.insert("start".into(), Value::String(py(started)));
+        out.insert("end".into(), Value::String(py(started + elapsed)));
         out.insert(
             "delta".into(),
-            Value::String(format!("{:.6}", start.elapsed().as_secs_f64())),
+            Value::String(super::py_time::timedelta(elapsed)),
         );
         if res.rc != 0 {
             out.insert("failed".into(), Value::Bool(true));
             out.insert("msg".into(), Value::String("non-zero return code".into()));
+        } else {
+            out.insert("msg".into(), Value::String(String::new()));
         }
         Ok(out)
     }

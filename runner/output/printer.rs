@@ -138,7 +138,9 @@ fn shown_result(
 ) -> serde_json::Map<String, Value> {
     result
         .iter()
-        .filter(|(k, _)| !k.starts_with("_ansible") && k.as_str() != "diff")
+        .filter(|(k, _)| {
+            !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "failed" | "skipped")
+        })
         .filter(|(k, _)| {
             !is_debug
                 || if result.contains_key("msg") {
@@ -160,6 +162,16 @@ fn shown_result(
         .collect()
 }
 
+/// A failed result as Ansible's callbacks get it: without the `failed` and `skipped` flags
+/// (lib/ansible/executor/task_result.py, `_IGNORE`).
+fn dumped(result: &serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    result
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "failed" | "skipped"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// `v` with every mapping's keys sorted, as Python's `json.dumps(sort_keys=True)`.
 fn sorted(v: &Value) -> Value {
     match v {
@@ -177,11 +189,12 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
+/// ` => (item=…)` with the label as Python's `str()` shows it (Ansible's default callback
+/// formats it with `%s`: a dict prints as `{'a': 1}`).
 fn item_label(item: &Option<Value>) -> String {
     match item {
         None => String::new(),
-        Some(Value::String(s)) => format!(" => (item={s})"),
-        Some(v) => format!(" => (item={})", compact(v)),
+        Some(v) => format!(" => (item={})", crate::template::json_py_str(v)),
     }
 }
 
@@ -214,7 +227,14 @@ impl<W: Write + Send> Printer<W> {
     fn print(&mut self, event: &Event) {
         match event {
             Event::RunStart { .. } => {}
-            Event::PlayStart { name, .. } => self.header(&format!("PLAY [{name}]")),
+            Event::PlayStart { name, hosts } => {
+                self.header(&format!("PLAY [{name}]"));
+                // As Ansible's default callback `v2_playbook_on_no_hosts_matched`.
+                if hosts.is_empty() {
+                    let line = self.paint("36", "skipping: no hosts matched");
+                    let _ = writeln!(self.out, "{line}");
+                }
+            }
             Event::TaskStart {
                 name,
                 handler,
@@ -224,6 +244,23 @@ impl<W: Write + Send> Printer<W> {
                 self.action = action.clone();
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 self.header(&format!("{kind} [{name}]"));
+            }
+            // A loop's summary: Ansible's default callback (plugins/callback/default.py)
+            // printed the items already; it adds `...ignoring` for an ignored failure and
+            // `skipping: [host]` when every item was skipped, nothing else.
+            Event::HostResult {
+                host,
+                status,
+                ignored,
+                loop_summary: true,
+                ..
+            } => {
+                let line = match status {
+                    Status::Failed if *ignored => self.paint("36", "...ignoring"),
+                    Status::Skipped => self.paint("36", &format!("skipping: [{host}]")),
+                    _ => return,
+                };
+                let _ = writeln!(self.out, "{line}");
             }
             Event::HostResult {
                 host,
@@ -238,12 +275,24 @@ impl<W: Write + Send> Printer<W> {
                 if let Some(d) = diff {
                     let _ = write!(self.out, "{d}");
                 }
+                // As Ansible's `CallbackBase.host_label`: the delegate only when it is
+                // another host.
                 let host = match delegated_to {
-                    Some(d) => format!("{host} -> {d}"),
-                    None => host.clone(),
+                    Some(d) if d != host => format!("{host} -> {d}"),
+                    _ => host.clone(),
                 };
                 let label = item_label(item);
                 let line = match status {
+                    // An include's `ok` (its items' too) prints nothing: its `included:`
+                    // lines say it (default.py returns early for a `TaskInclude`).
+                    Status::Ok | Status::Changed
+                        if matches!(
+                            self.action.rsplit('.').next(),
+                            Some("include_tasks" | "include_role")
+                        ) =>
+                    {
+                        return;
+                    }
                     Status::Ok | Status::Changed => {
                         let (word, code) = if *status == Status::Changed {
                             ("changed", "33")
@@ -267,7 +316,11 @@ impl<W: Write + Send> Printer<W> {
                         }
                         self.paint(code, &s)
                     }
-                    Status::Skipped => self.paint("36", &format!("skipping: [{host}]{label}")),
+                    // (Ansible's item line ends in a space: `"... (item=%s) "`.)
+                    Status::Skipped if item.is_some() => {
+                        self.paint("36", &format!("skipping: [{host}]{label} "))
+                    }
+                    Status::Skipped => self.paint("36", &format!("skipping: [{host}]")),
                     Status::Unreachable => self.paint(
                         "31",
                         &format!(
@@ -276,18 +329,16 @@ impl<W: Write + Send> Printer<W> {
                         ),
                     ),
                     Status::Failed => {
-                        let mut s = if item.is_some() {
-                            format!(
-                                "failed: [{host}]{label} => {}",
-                                compact(&Value::Object(result.clone()))
-                            )
-                        } else {
-                            format!(
-                                "fatal: [{host}]: FAILED! => {}",
-                                compact(&Value::Object(result.clone()))
-                            )
+                        let dumped = compact(&Value::Object(dumped(result)));
+                        let mut s = match item {
+                            Some(v) => format!(
+                                "failed: [{host}] (item={}) => {dumped}",
+                                crate::template::json_py_str(v)
+                            ),
+                            None => format!("fatal: [{host}]: FAILED! => {dumped}"),
                         };
-                        if *ignored {
+                        // A looped task's `...ignoring` comes once, after its items.
+                        if *ignored && item.is_none() {
                             s.push_str("\n...ignoring");
                         }
                         self.paint("31", &s)
@@ -332,6 +383,33 @@ impl<W: Write + Send> Printer<W> {
                     "{}",
                     self.paint("35", &format!("[WARNING]: {message}"))
                 );
+            }
+            // As Ansible's default callback `v2_runner_retry`.
+            Event::Retry {
+                host,
+                task,
+                retries_left,
+                delegated_to,
+                ..
+            } => {
+                let host = match delegated_to {
+                    Some(d) if d != host => format!("{host} -> {d}"),
+                    _ => host.clone(),
+                };
+                let line =
+                    format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).");
+                let _ = writeln!(self.out, "{}", self.paint("34", &line));
+            }
+            // As Ansible's default callback `v2_playbook_on_include`.
+            Event::Include {
+                path, hosts, item, ..
+            } => {
+                let line = format!(
+                    "included: {path} for {}{}",
+                    hosts.join(", "),
+                    item_label(item)
+                );
+                let _ = writeln!(self.out, "{}", self.paint("36", &line));
             }
             Event::NoHostsRemaining => {
                 let _ = writeln!(self.out, "\nNO MORE HOSTS LEFT {}", "*".repeat(61));

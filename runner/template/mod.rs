@@ -32,6 +32,8 @@ use std::sync::{Arc, OnceLock, RwLock};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 
+/// Python's `str()` of a value, for sinks that print as Ansible's callbacks (`%s`).
+pub(crate) use convert::json_py_str;
 pub use limits::{Limits, limits, set_limits};
 pub use mapvars::MapVars;
 

@@ -92,6 +92,7 @@ pub fn debug_msgs(events: &[Event], host: &str) -> Vec<serde_json::Value> {
                 host: h,
                 result,
                 status,
+                loop_summary: false,
                 ..
             } if h == host
                 && *status != Status::Skipped
@@ -107,13 +108,18 @@ pub fn debug_msgs(events: &[Event], host: &str) -> Vec<serde_json::Value> {
     out
 }
 
-/// `(task, host, status)` for every host result, in order.
+/// `(task, host, status)` for every host result (loop items, not the loop summaries), in
+/// order.
 pub fn results(events: &[Event]) -> Vec<(String, String, Status)> {
     events
         .iter()
         .filter_map(|e| match e {
             Event::HostResult {
-                host, task, status, ..
+                host,
+                task,
+                status,
+                loop_summary: false,
+                ..
             } => Some((task.clone(), host.clone(), *status)),
             _ => None,
         })

@@ -118,12 +118,17 @@ fn obj(v: &Value, k: &str) -> Map<String, Value> {
 fn include_rec(v: &Value) -> Rec {
     Rec::Include {
         file: s(v, "file"),
-        hosts: v["hosts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|h| h.as_str().map(String::from))
-            .collect(),
+        // Sorted: the two tools list an include's hosts in different orders.
+        hosts: {
+            let mut h: Vec<String> = v["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|h| h.as_str().map(String::from))
+                .collect();
+            h.sort();
+            h
+        },
     }
 }
 
@@ -156,11 +161,7 @@ pub fn from_ansible(events: &str) -> Result<String, String> {
                     shown(&s(&v, "action"), &status, &result)
                 },
                 ignored: v["ignored"].as_bool().unwrap_or(false) && status == "failed",
-                delegated: result
-                    .get("_ansible_delegated_vars")
-                    .and_then(|d| d.get("ansible_delegated_host"))
-                    .and_then(Value::as_str)
-                    .map(String::from),
+                delegated: v.get("delegated").and_then(Value::as_str).map(String::from),
                 status,
             },
             "item" => Rec::Item {

@@ -54,9 +54,14 @@ class CallbackModule(CallbackBase):
         r = result._result
         if status == "ok" and r.get("changed"):
             status = "changed"
+        # Callbacks get `_ansible_delegated_vars` without `ansible_delegated_host`
+        # (executor/task_result.py keeps only _SUB_PRESERVE's keys): the default callback's
+        # `host_label` names the task's (templated) `delegate_to`, as here.
+        delegated = result._task.delegate_to if "_ansible_delegated_vars" in r else None
         self._emit(
             e="result",
             host=result._host.get_name(),
+            delegated=delegated,
             task=result._task.get_name().strip(),
             action=result._task.action,
             status=status,
@@ -87,7 +92,12 @@ class CallbackModule(CallbackBase):
             task=result._task.get_name().strip(),
             action=result._task.action,
             status=status,
-            label=r.get("_ansible_item_label", r.get(r.get("ansible_loop_var", "item"))),
+            # As CallbackBase._get_item_label: a no_log item's label is censored.
+            label=(
+                "(censored due to no_log)"
+                if r.get("_ansible_no_log")
+                else r.get("_ansible_item_label", r.get(r.get("ansible_loop_var", "item")))
+            ),
             result=r,
         )
 
