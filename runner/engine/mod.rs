@@ -6,6 +6,7 @@
 //! on many hosts at once (bounded by `--forks`), and reports everything as events. A
 //! host's failure is an event; only bad options or bad input stop the run.
 
+mod delegate_facts;
 pub mod host_vars;
 mod prefetch;
 mod resume;

@@ -483,6 +483,7 @@ impl Engine {
                 }
                 let it0 = Instant::now();
                 let mut o = self.run_once_item(t, host, &ihv).await;
+                self.divert_delegated_facts(t, &ivars, &mut o.result);
                 let var = t
                     .loop_control
                     .loop_var
@@ -562,7 +563,8 @@ impl Engine {
             return Ok(self.finish(t, host, Some(o), Map::new(), t0, no_log, Some(())));
         }
         self.prefetch_probes(scope, t, ahead, host).await;
-        let o = self.run_once_item(t, host, &hv).await;
+        let mut o = self.run_once_item(t, host, &hv).await;
+        self.divert_delegated_facts(t, &vars, &mut o.result);
         Ok(self.finish(t, host, Some(o), Map::new(), t0, no_log, None))
     }
 
@@ -701,7 +703,7 @@ impl Engine {
         }
     }
 
-    fn kw_string(
+    pub(crate) fn kw_string(
         &self,
         v: &Option<Value>,
         vars: &Arc<dyn Vars>,
