@@ -407,7 +407,9 @@ impl Engine {
             .collect()
     }
 
-    fn select_hosts(&self, play: &Play) -> Result<Vec<String>> {
+    /// The play's hosts, in the host pattern's order, and the pattern with its template
+    /// rendered.
+    fn select_hosts(&self, play: &Play) -> Result<(Vec<String>, String)> {
         let pattern = if play.hosts.contains("{{") {
             // Play patterns may use extra vars only (no host is chosen yet).
             let vars: Arc<dyn Vars> = Arc::new(crate::template::MapVars::new(Value::Object(
@@ -439,9 +441,14 @@ impl Engine {
             self.refresh_hosts();
             inv = self.inventory.lock().expect("inventory lock");
         }
-        let mut hosts = inv
-            .select(&pattern)
+        let (mut hosts, unmatched) = inv
+            .select_lenient(&pattern)
             .map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
+        for name in unmatched {
+            self.emit(Event::Warning {
+                message: format!("could not match supplied host pattern, ignoring: {name}"),
+            });
+        }
         // The implicit localhost answers to its own name only, never to `all` (Ansible).
         hosts.retain(|h| *h == pattern || !inv.is_implicit(h));
         if let Some(limit) = &self.opts.limit {
@@ -452,19 +459,26 @@ impl Engine {
                 .collect::<std::collections::HashSet<String>>();
             hosts.retain(|h| allowed.contains(h));
         }
-        Ok(hosts)
+        Ok((hosts, pattern))
     }
 
     /// Run one play. `Ok(true)` means the playbook stops here, as ansible-playbook stops:
     /// every host of a batch failed, `any_errors_fatal` fired, or `max_fail_percentage`
     /// was exceeded.
     async fn run_play(self: &Arc<Self>, play: &Play) -> Result<bool> {
-        let hosts = self.select_hosts(play)?;
-        self.emit(Event::PlayStart {
-            name: play.name.clone(),
-            hosts: hosts.clone(),
-        });
+        let (hosts, pattern) = self.select_hosts(play)?;
+        // An unnamed play is called by its host pattern, templated (Ansible templates the
+        // play's `hosts` before the play starts, `lib/ansible/executor/task_queue_manager.py`).
+        let name = if play.name == play.hosts {
+            pattern
+        } else {
+            play.name.clone()
+        };
         if hosts.is_empty() {
+            self.emit(Event::PlayStart {
+                name,
+                hosts: Vec::new(),
+            });
             self.emit(Event::Warning {
                 message: format!("no hosts matched `{}`: the play is skipped", play.hosts),
             });
@@ -492,7 +506,17 @@ impl Engine {
             role_defaults.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
             role_vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        for batch in batches(&hosts, &play.serial) {
+        // `order` decides how hosts are run and batched; `ansible_play_hosts_all` keeps the
+        // pattern's order (`lib/ansible/vars/manager.py` lists the hosts without `order`).
+        let mut ordered = hosts.clone();
+        play.order.apply(&mut ordered);
+        for batch in batches(&ordered, &play.serial) {
+            // Each `serial` batch starts the play again, as ansible-playbook runs the play
+            // once per batch (`lib/ansible/executor/playbook_executor.py`).
+            self.emit(Event::PlayStart {
+                name: name.clone(),
+                hosts: batch.clone(),
+            });
             let scope = Arc::new(PlayScope {
                 vars: Arc::new(play.vars.clone()),
                 role_defaults: Arc::new(role_defaults.clone()),
