@@ -611,16 +611,24 @@ impl Engine {
                     s.stats.changed += 1;
                 }
                 Status::Skipped => s.stats.skipped += 1,
+                // As Ansible's strategy (`plugins/strategy/__init__.py`): an ignored failure
+                // counts as ok and ignored, and as changed when its result says so.
                 Status::Failed if o.ignored => {
                     s.stats.ok += 1;
                     s.stats.ignored += 1;
+                    if o.result.get("changed").is_some_and(truthy) {
+                        s.stats.changed += 1;
+                    }
                 }
                 Status::Failed => {
                     s.stats.failed += 1;
                     s.failed = true;
                     run.failed = true;
                 }
-                Status::Unreachable if o.ignored => s.stats.skipped += 1,
+                Status::Unreachable if o.ignored => {
+                    s.stats.ok += 1;
+                    s.stats.ignored += 1;
+                }
                 Status::Unreachable => {
                     s.stats.unreachable = 1;
                     s.unreachable = true;
@@ -868,6 +876,9 @@ impl Engine {
             )
         };
         let become_ = self.become_for(t, &vars, target_password)?;
+        // As `executor/task_executor.py`: one run plus `retries` (3 by default with
+        // `until`); with more than one run, `until` (else "not failed") decides, and the
+        // result carries `attempts`.
         let retries = match &t.retries {
             Some(v) => numeric::retries(&self.render_kw(v, &vars, t)?)?,
             None if t.until.is_some() => 3,
@@ -951,13 +962,18 @@ impl Engine {
                     result.remove("msg").filter(|_| false);
                 }
             }
-            if let Some(conds) = t.until.as_ref().filter(|_| !skipped) {
+            if retries > 0 && !skipped {
                 let mut all = true;
-                for c in conds {
-                    all &= self
-                        .templar
-                        .eval_bool(c, &rvars, Some(&t.loc))
-                        .map_err(|e| format!("until: {}", e.message))?;
+                match &t.until {
+                    Some(conds) => {
+                        for c in conds {
+                            all &= self
+                                .templar
+                                .eval_bool(c, &rvars, Some(&t.loc))
+                                .map_err(|e| format!("until: {}", e.message))?;
+                        }
+                    }
+                    None => all = !result.get("failed").is_some_and(truthy),
                 }
                 result.insert("attempts".into(), Value::from(attempt));
                 if !all && attempt <= retries {
@@ -965,6 +981,8 @@ impl Engine {
                     continue;
                 }
                 if !all {
+                    // Ansible reports one attempt less than it ran once retries run out.
+                    result.insert("attempts".into(), Value::from(retries));
                     result.insert("failed".into(), Value::Bool(true));
                     result
                         .entry("msg")

@@ -190,7 +190,7 @@ impl Ctx<'_> {
 
     fn match_base(&self, base: &str) -> Result<Vec<String>, PatternError> {
         if base == "all" || base == "*" {
-            return Ok(self.inv.hosts.keys().cloned().collect());
+            return Ok(group_hosts(self.inv, "all"));
         }
         let matcher = Matcher::new(base)?;
         let mut out: Vec<String> = Vec::new();
@@ -235,6 +235,8 @@ impl Ctx<'_> {
 
 /// A group's hosts in Ansible's order (`lib/ansible/inventory/group.py`, `_get_hosts`):
 /// its own hosts in the order they were added, then those of its children, level by level.
+/// `all` holds every host here, but in Ansible only through its children (`ungrouped`
+/// first, then each top-level group), so its order is its children's.
 fn group_hosts(inv: &Inventory, name: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut seen_hosts: HashSet<&str> = HashSet::new();
@@ -246,9 +248,11 @@ fn group_hosts(inv: &Inventory, name: &str) -> Vec<String> {
             let Some(group) = inv.groups.get(*g) else {
                 continue;
             };
-            for h in &group.hosts {
-                if seen_hosts.insert(h) {
-                    out.push(h.clone());
+            if *g != "all" {
+                for h in &group.hosts {
+                    if seen_hosts.insert(h) {
+                        out.push(h.clone());
+                    }
                 }
             }
             for c in &group.children {
@@ -258,6 +262,13 @@ fn group_hosts(inv: &Inventory, name: &str) -> Vec<String> {
             }
         }
         level = next;
+    }
+    if name == "all" {
+        for h in inv.hosts.keys() {
+            if seen_hosts.insert(h) {
+                out.push(h.clone());
+            }
+        }
     }
     out
 }
@@ -433,22 +444,27 @@ mod tests {
     fn basics() {
         assert_eq!(sel("all").len(), 5);
         assert_eq!(sel("*").len(), 5);
-        assert_eq!(sel("db"), ["web2", "db1"]);
+        // Orders as `ansible -i … PATTERN --list-hosts` (ansible-core 2.19) gives them.
+        assert_eq!(
+            sel("all"),
+            ["db1", "web2", "web1", "web3", "lb.example.com"]
+        );
+        assert_eq!(sel("db"), ["db1", "web2"]);
         assert_eq!(sel("web1"), ["web1"]);
         assert_eq!(sel("dc"), ["web1", "web2", "web3", "lb.example.com"]);
     }
 
     #[test]
     fn operators_in_ansible_order() {
-        assert_eq!(sel("db:web1"), ["web1", "web2", "db1"]);
-        assert_eq!(sel("db,web1"), ["web1", "web2", "db1"]);
+        assert_eq!(sel("db:web1"), ["db1", "web2", "web1"]);
+        assert_eq!(sel("db,web1"), ["db1", "web2", "web1"]);
         assert_eq!(sel("web:&db"), ["web2"]);
         assert_eq!(sel("web:!db"), ["web1", "web3"]);
         // exclusion written first still applies after the union
         assert_eq!(sel("!db:web"), ["web1", "web3"]);
         assert_eq!(sel("!web"), ["db1", "lb.example.com"]);
-        assert_eq!(sel("&db"), ["web2", "db1"]);
-        assert_eq!(sel("dc:!web:db"), ["db1", "lb.example.com"]);
+        assert_eq!(sel("&db"), ["db1", "web2"]);
+        assert_eq!(sel("dc:!web:db"), ["lb.example.com", "db1"]);
     }
 
     #[test]
