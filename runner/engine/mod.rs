@@ -8,6 +8,7 @@
 
 mod delegate_facts;
 pub mod host_vars;
+mod meta_hosts;
 mod prefetch;
 mod resume;
 mod run_task;
@@ -380,9 +381,19 @@ impl Engine {
                 self.end_journal(journal_status)?;
             }
         }
-        let exit_code = if stats.iter().any(|(_, s)| s.failed > 0) {
+        // The exit code says which hosts are failed or unreachable at the end, as Ansible's
+        // (`plugins/strategy/__init__.py`, `run`): a failure that `meta: clear_host_errors`
+        // cleared no longer counts, though the recap still shows it.
+        let (failed_now, unreachable_now) = {
+            let states = self.states.lock().expect("states lock");
+            (
+                states.values().any(|s| s.failed),
+                states.values().any(|s| s.unreachable),
+            )
+        };
+        let exit_code = if failed_now {
             crate::exit::HOST_FAILED
-        } else if stats.iter().any(|(_, s)| s.unreachable > 0) {
+        } else if unreachable_now {
             crate::exit::HOST_UNREACHABLE
         } else {
             crate::exit::OK
@@ -597,7 +608,9 @@ impl Engine {
                 self.emit(Event::NoHostsRemaining);
                 return Ok(true);
             }
-            if self.active_hosts(&hosts).is_empty() {
+            if self.active_hosts(&hosts).is_empty()
+                || run.end_play.load(std::sync::atomic::Ordering::SeqCst)
+            {
                 break;
             }
         }

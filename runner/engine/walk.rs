@@ -42,6 +42,8 @@ pub(crate) struct BatchRun {
     pub free: Option<FreeSlots>,
     /// Set when `max_fail_percentage` was exceeded: the play stops after this batch.
     pub stopped: std::sync::atomic::AtomicBool,
+    /// Set by `meta: end_play`: no later batch of the play runs.
+    pub end_play: std::sync::atomic::AtomicBool,
 }
 
 /// The `free` strategy's limits. Hosts walk the play on their own, but only `--forks` of
@@ -248,29 +250,7 @@ impl Engine {
         if !self.task_selected(t) {
             return Ok(());
         }
-        // `when` on meta applies per host (Ansible evaluates it for end_host and friends).
-        let mut chosen = Vec::new();
-        for h in hosts {
-            let Some(hv) = self.host_vars(&cx.scope, h) else {
-                continue;
-            };
-            let hv = self.task_vars(hv, t);
-            let vars: Arc<dyn Vars> = Arc::new(hv);
-            let mut ok = true;
-            for c in &t.kw.when {
-                if !self
-                    .templar
-                    .eval_bool(c, &vars, Some(&t.loc))
-                    .map_err(Error::from)?
-                {
-                    ok = false;
-                    break;
-                }
-            }
-            if ok {
-                chosen.push(h.clone());
-            }
-        }
+        let chosen = self.meta_hosts(cx, t, &what, hosts)?;
         match what.as_str() {
             "flush_handlers" => self.flush_handlers(cx, hosts).await?,
             "end_play" | "end_batch" if !chosen.is_empty() => {
@@ -279,6 +259,10 @@ impl Engine {
                     if let Some(s) = states.get_mut(h) {
                         s.ended = true;
                     }
+                }
+                if what == "end_play" {
+                    // Later `serial` batches do not run either.
+                    cx.batch.end_play.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
             }
             "end_host" => {
