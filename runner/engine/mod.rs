@@ -495,6 +495,9 @@ impl Engine {
             });
             return Ok(false);
         }
+        // `ansible_play_hosts_all` keeps the hosts that failed in earlier plays (Ansible
+        // lists them ignoring restrictions, `lib/ansible/vars/manager.py`).
+        let all_hosts = hosts.clone();
         let hosts: Vec<String> = {
             let states = self.states.lock().expect("states lock");
             hosts
@@ -532,7 +535,7 @@ impl Engine {
                 vars: Arc::new(play.vars.clone()),
                 role_defaults: Arc::new(role_defaults.clone()),
                 role_vars: Arc::new(role_vars.clone()),
-                play_hosts_all: hosts.clone(),
+                play_hosts_all: all_hosts.clone(),
                 batch: batch.clone(),
                 name: play.name.clone(),
                 key: play.loc.to_string(),

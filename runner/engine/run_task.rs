@@ -927,6 +927,10 @@ impl Engine {
                 Err(ModuleError::Failed(msg)) => fail_result(msg),
             };
             result.entry("changed").or_insert(Value::Bool(false));
+            if retries > 0 {
+                // Available to changed_when/failed_when already (task_executor.py).
+                result.insert("attempts".into(), Value::from(attempt));
+            }
             // changed_when / failed_when see the result under the register name too.
             let rvars: Arc<dyn Vars> = {
                 let mut l = IndexMap::new();
