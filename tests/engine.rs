@@ -107,12 +107,15 @@ fn handlers_run_in_definition_order_once_and_on_flush() {
     let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 0);
     let starts = task_starts(&events);
+    // `meta: flush_handlers` starts once per host, as in Ansible's linear strategy.
     assert_eq!(
         starts,
         vec![
             "change b",
             "change a again",
             "only h2",
+            "meta",
+            "meta",
             "ha",
             "hb",
             "listener",
@@ -297,7 +300,8 @@ fn ignore_errors_and_failed_when_and_changed_when() {
     assert_eq!(r[2].2, Status::Changed);
     assert_eq!(debug_msgs(&events, "h1").last().unwrap(), &json!("False 3"));
     let stats = &report.stats[0].1;
-    assert_eq!((stats.ignored, stats.failed, stats.changed), (1, 0, 1));
+    // The ignored `/bin/false` counts as changed too (its result says changed), as Ansible.
+    assert_eq!((stats.ignored, stats.failed, stats.changed), (1, 0, 2));
 }
 
 #[test]

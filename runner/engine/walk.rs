@@ -262,7 +262,9 @@ impl Engine {
                 }
                 if what == "end_play" {
                     // Later `serial` batches do not run either.
-                    cx.batch.end_play.store(true, std::sync::atomic::Ordering::SeqCst);
+                    cx.batch
+                        .end_play
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
                 }
             }
             "end_host" => {
