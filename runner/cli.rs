@@ -456,8 +456,9 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         print_load_warnings(&inventory, &yaml);
         println!("\nplaybook: {}", a.playbook.display());
         for (i, play) in playbook.plays.iter().enumerate() {
-            let mut hosts = inventory
-                .select(&play.hosts)
+            // As a run does: names that match nothing leave the play without those hosts.
+            let (mut hosts, _) = inventory
+                .select_lenient(&play.hosts)
                 .map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
             hosts.retain(|h| *h == play.hosts || !inventory.is_implicit(h));
             if let Some(l) = &a.limit {

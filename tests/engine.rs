@@ -107,6 +107,7 @@ fn handlers_run_in_definition_order_once_and_on_flush() {
     let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
     assert_eq!(report.exit_code, 0);
     let starts = task_starts(&events);
+    // `meta: flush_handlers` starts once per host, as in Ansible's linear strategy.
     assert_eq!(
         starts,
         vec![

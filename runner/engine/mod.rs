@@ -7,10 +7,12 @@
 //! host's failure is an event; only bad options or bad input stop the run.
 
 mod abs_path;
+mod delegate_facts;
 mod handlers;
 pub mod host_vars;
 mod include_report;
 mod loop_vars;
+mod meta_hosts;
 mod prefetch;
 mod resume;
 mod run_task;
@@ -399,9 +401,19 @@ impl Engine {
                 self.end_journal(journal_status)?;
             }
         }
-        let exit_code = if stats.iter().any(|(_, s)| s.failed > 0) {
+        // The exit code says which hosts are failed or unreachable at the end, as Ansible's
+        // (`plugins/strategy/__init__.py`, `run`): a failure that `meta: clear_host_errors`
+        // cleared no longer counts, though the recap still shows it.
+        let (failed_now, unreachable_now) = {
+            let states = self.states.lock().expect("states lock");
+            (
+                states.values().any(|s| s.failed),
+                states.values().any(|s| s.unreachable),
+            )
+        };
+        let exit_code = if failed_now {
             crate::exit::HOST_FAILED
-        } else if stats.iter().any(|(_, s)| s.unreachable > 0) {
+        } else if unreachable_now {
             crate::exit::HOST_UNREACHABLE
         } else {
             crate::exit::OK
@@ -431,7 +443,9 @@ impl Engine {
         out
     }
 
-    fn select_hosts(&self, play: &Play) -> Result<Vec<String>> {
+    /// The play's hosts, in the host pattern's order, and the pattern with its template
+    /// rendered.
+    fn select_hosts(&self, play: &Play) -> Result<(Vec<String>, String)> {
         let pattern = if play.hosts.contains("{{") {
             // Play patterns may use extra vars only (no host is chosen yet).
             let vars: Arc<dyn Vars> = Arc::new(crate::template::MapVars::new(Value::Object(
@@ -463,9 +477,14 @@ impl Engine {
             self.refresh_hosts();
             inv = self.inventory.lock().expect("inventory lock");
         }
-        let mut hosts = inv
-            .select(&pattern)
+        let (mut hosts, unmatched) = inv
+            .select_lenient(&pattern)
             .map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
+        for name in unmatched {
+            self.emit(Event::Warning {
+                message: format!("could not match supplied host pattern, ignoring: {name}"),
+            });
+        }
         // The implicit localhost answers to its own name only, never to `all` (Ansible).
         hosts.retain(|h| *h == pattern || !inv.is_implicit(h));
         if let Some(limit) = &self.opts.limit {
@@ -476,24 +495,34 @@ impl Engine {
                 .collect::<std::collections::HashSet<String>>();
             hosts.retain(|h| allowed.contains(h));
         }
-        Ok(hosts)
+        Ok((hosts, pattern))
     }
 
     /// Run one play. `Ok(true)` means the playbook stops here, as ansible-playbook stops:
     /// every host of a batch failed, `any_errors_fatal` fired, or `max_fail_percentage`
     /// was exceeded.
     async fn run_play(self: &Arc<Self>, play: &Play) -> Result<bool> {
-        let hosts = self.select_hosts(play)?;
-        self.emit(Event::PlayStart {
-            name: play.name.clone(),
-            hosts: hosts.clone(),
-        });
-        // No host: the play is skipped and the run goes on; the PlayStart with no hosts
-        // says so (ansible-playbook's `v2_playbook_on_no_hosts_matched`, in
-        // lib/ansible/executor/playbook_executor.py).
+        let (hosts, pattern) = self.select_hosts(play)?;
+        // An unnamed play is called by its host pattern, templated (Ansible templates the
+        // play's `hosts` before the play starts, `lib/ansible/executor/task_queue_manager.py`).
+        let name = if play.name == play.hosts {
+            pattern
+        } else {
+            play.name.clone()
+        };
         if hosts.is_empty() {
+            // No host: the play is skipped and the run goes on; the PlayStart with no
+            // hosts says so (ansible-playbook's `v2_playbook_on_no_hosts_matched`, in
+            // lib/ansible/executor/playbook_executor.py).
+            self.emit(Event::PlayStart {
+                name,
+                hosts: Vec::new(),
+            });
             return Ok(false);
         }
+        // `ansible_play_hosts_all` keeps the hosts that failed in earlier plays (Ansible
+        // lists them ignoring restrictions, `lib/ansible/vars/manager.py`).
+        let all_hosts = hosts.clone();
         let hosts: Vec<String> = {
             let states = self.states.lock().expect("states lock");
             hosts
@@ -517,12 +546,22 @@ impl Engine {
             role_defaults.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
             role_vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        for batch in batches(&hosts, &play.serial) {
+        // `order` decides how hosts are run and batched; `ansible_play_hosts_all` keeps the
+        // pattern's order (`lib/ansible/vars/manager.py` lists the hosts without `order`).
+        let mut ordered = hosts.clone();
+        play.order.apply(&mut ordered);
+        for batch in batches(&ordered, &play.serial) {
+            // Each `serial` batch starts the play again, as ansible-playbook runs the play
+            // once per batch (`lib/ansible/executor/playbook_executor.py`).
+            self.emit(Event::PlayStart {
+                name: name.clone(),
+                hosts: batch.clone(),
+            });
             let scope = Arc::new(PlayScope {
                 vars: Arc::new(play.vars.clone()),
                 role_defaults: Arc::new(role_defaults.clone()),
                 role_vars: Arc::new(role_vars.clone()),
-                play_hosts_all: hosts.clone(),
+                play_hosts_all: all_hosts.clone(),
                 batch: batch.clone(),
                 name: play.name.clone(),
                 key: play.loc.to_string(),
@@ -601,7 +640,9 @@ impl Engine {
                 self.emit(Event::NoHostsRemaining);
                 return Ok(true);
             }
-            if self.active_hosts(&hosts).is_empty() {
+            if self.active_hosts(&hosts).is_empty()
+                || run.end_play.load(std::sync::atomic::Ordering::SeqCst)
+            {
                 break;
             }
         }

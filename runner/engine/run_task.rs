@@ -517,6 +517,7 @@ impl Engine {
                         notify.push(n);
                     }
                 }
+                self.divert_delegated_facts(t, &ivars, &mut o.result);
                 let var = t
                     .loop_control
                     .loop_var
@@ -619,7 +620,8 @@ impl Engine {
             return Ok(run);
         }
         self.prefetch_probes(scope, t, ahead, host).await;
-        let o = self.run_once_item(t, host, &hv).await;
+        let mut o = self.run_once_item(t, host, &hv).await;
+        self.divert_delegated_facts(t, &vars, &mut o.result);
         let run = self.finish(t, host, Some(o), Map::new(), t0, no_log, None);
         self.note_notify(host, &run, self.render_notify(t, &vars));
         Ok(run)
@@ -701,13 +703,11 @@ impl Engine {
                     s.stats.changed += 1;
                 }
                 Status::Skipped => s.stats.skipped += 1,
-                // An ignored failure that changed something counts as changed too
-                // (lib/ansible/plugins/strategy/__init__.py, `_process_pending_results`).
+                // As Ansible's strategy (`plugins/strategy/__init__.py`): an ignored failure
+                // counts as ok and ignored, and as changed when its result says so.
                 Status::Failed if o.ignored => {
                     s.stats.ok += 1;
                     s.stats.ignored += 1;
-                    // lib/ansible/plugins/strategy/__init__.py: an ignored failure that
-                    // changed the host (a failed `command`) counts as changed too.
                     if o.result.get("changed").is_some_and(truthy) {
                         s.stats.changed += 1;
                     }
@@ -718,7 +718,10 @@ impl Engine {
                     run.failed = true;
                     rescuing = s.rescuable > 0;
                 }
-                Status::Unreachable if o.ignored => s.stats.skipped += 1,
+                Status::Unreachable if o.ignored => {
+                    s.stats.ok += 1;
+                    s.stats.ignored += 1;
+                }
                 Status::Unreachable => {
                     s.stats.unreachable = 1;
                     s.unreachable = true;
@@ -842,7 +845,7 @@ impl Engine {
         }
     }
 
-    fn kw_string(
+    pub(crate) fn kw_string(
         &self,
         v: &Option<Value>,
         vars: &Arc<dyn Vars>,
@@ -1024,6 +1027,9 @@ impl Engine {
             )
         };
         let become_ = self.become_for(t, &vars, target_password)?;
+        // As `executor/task_executor.py`: one run plus `retries` (3 by default with
+        // `until`); with more than one run, `until` (else "not failed") decides, and the
+        // result carries `attempts`.
         let retries = match &t.retries {
             Some(v) => numeric::retries(&self.render_kw(v, &vars, t)?)?,
             None if t.until.is_some() => 3,
@@ -1078,6 +1084,10 @@ impl Engine {
                 .get("rc")
                 .is_some_and(|rc| !matches!(rc, Value::Null) && rc != &Value::from(0) && rc != "0");
             result.entry("failed").or_insert(Value::Bool(rc_failed));
+            if retries > 0 {
+                // Available to changed_when/failed_when already (task_executor.py).
+                result.insert("attempts".into(), Value::from(attempt));
+            }
             // changed_when / failed_when see the result under the register name too.
             let rvars: Arc<dyn Vars> = {
                 let mut l = IndexMap::new();
@@ -1113,13 +1123,18 @@ impl Engine {
                     result.remove("msg").filter(|_| false);
                 }
             }
-            if let Some(conds) = t.until.as_ref().filter(|_| !skipped) {
+            if retries > 0 && !skipped {
                 let mut all = true;
-                for c in conds {
-                    all &= self
-                        .templar
-                        .eval_bool(c, &rvars, Some(&t.loc))
-                        .map_err(|e| format!("until: {}", e.message))?;
+                match &t.until {
+                    Some(conds) => {
+                        for c in conds {
+                            all &= self
+                                .templar
+                                .eval_bool(c, &rvars, Some(&t.loc))
+                                .map_err(|e| format!("until: {}", e.message))?;
+                        }
+                    }
+                    None => all = !result.get("failed").is_some_and(truthy),
                 }
                 result.insert("attempts".into(), Value::from(attempt));
                 if !all && attempt <= retries {
@@ -1136,6 +1151,8 @@ impl Engine {
                     continue;
                 }
                 if !all {
+                    // Ansible reports one attempt less than it ran once retries run out.
+                    result.insert("attempts".into(), Value::from(retries));
                     result.insert("failed".into(), Value::Bool(true));
                     result
                         .entry("msg")

@@ -44,6 +44,8 @@ pub(crate) struct BatchRun {
     pub free: Option<FreeSlots>,
     /// Set when `max_fail_percentage` was exceeded: the play stops after this batch.
     pub stopped: std::sync::atomic::AtomicBool,
+    /// Set by `meta: end_play`: no later batch of the play runs.
+    pub end_play: std::sync::atomic::AtomicBool,
 }
 
 /// The `free` strategy's limits. Hosts walk the play on their own, but only `--forks` of
@@ -251,41 +253,21 @@ impl Engine {
         if !self.task_selected(t) {
             return Ok(());
         }
-        self.meta_started(cx, t, &what, hosts);
-        // `when` on meta applies per host (Ansible evaluates it for end_host and friends).
-        let mut chosen = Vec::new();
-        for h in hosts {
-            let Some(hv) = self.host_vars(&cx.scope, h) else {
-                continue;
-            };
-            let hv = self.task_vars(hv, t);
-            let vars: Arc<dyn Vars> = Arc::new(hv);
-            let mut ok = true;
-            for c in &t.kw.when {
-                if !self
-                    .templar
-                    .eval_bool(c, &vars, Some(&t.loc))
-                    .map_err(Error::from)?
-                {
-                    ok = false;
-                    break;
-                }
-            }
-            if ok {
-                chosen.push(h.clone());
-            }
-        }
+        let chosen = self.meta_hosts(cx, t, &what, hosts)?;
         match what.as_str() {
-            "flush_handlers" => {
-                self.meta_skipped(t, hosts, &chosen);
-                self.flush_handlers(cx, &chosen).await?
-            }
+            "flush_handlers" => self.flush_handlers(cx, &chosen).await?,
             "end_play" | "end_batch" if !chosen.is_empty() => {
                 let mut states = self.states.lock().expect("states lock");
                 for h in hosts {
                     if let Some(s) = states.get_mut(h) {
                         s.ended = true;
                     }
+                }
+                if what == "end_play" {
+                    // Later `serial` batches do not run either.
+                    cx.batch
+                        .end_play
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
                 }
             }
             "end_host" => {
@@ -324,32 +306,6 @@ impl Engine {
             _ => {} // noop, refresh_inventory, role_complete
         }
         Ok(())
-    }
-
-    /// Ansible's linear strategy reports a `meta` task's start once per host for the
-    /// actions that act per host, once otherwise (`lib/ansible/plugins/strategy/linear.py`
-    /// runs `_execute_meta`, which sends `v2_playbook_on_task_start`, for each host until
-    /// an action marked run-once).
-    fn meta_started(&self, cx: &PlayCx<'_>, t: &Task, what: &str, hosts: &[String]) {
-        let per_host = matches!(
-            what,
-            "noop"
-                | "reset_connection"
-                | "end_host"
-                | "role_complete"
-                | "flush_handlers"
-                | "end_role"
-        );
-        let times = if per_host { hosts.len() } else { 1 };
-        for _ in 0..times {
-            self.emit(Event::TaskStart {
-                name: t.display_name(),
-                action: t.action.clone(),
-                loc: t.loc.clone(),
-                handler: cx.handler,
-                hosts: 1,
-            });
-        }
     }
 
     async fn run_include(
@@ -588,29 +544,6 @@ impl Engine {
             self.walk(cx, &nodes, &group).await?;
         }
         Ok(())
-    }
-
-    /// A per-host `meta` whose `when` is false on some hosts reports them skipped, without
-    /// counting it in the recap (Ansible's `_execute_meta` sends `v2_runner_on_skipped`
-    /// for a result the stats never see).
-    fn meta_skipped(&self, t: &Task, hosts: &[String], chosen: &[String]) {
-        for h in hosts.iter().filter(|h| !chosen.contains(h)) {
-            let mut result = serde_json::Map::new();
-            result.insert("changed".into(), Value::Bool(false));
-            result.insert("skipped".into(), Value::Bool(true));
-            self.emit(Event::HostResult {
-                host: h.clone(),
-                task: t.display_name(),
-                status: crate::event::Status::Skipped,
-                item: None,
-                result,
-                ignored: false,
-                delegated_to: None,
-                duration: std::time::Duration::ZERO,
-                diff: None,
-                loop_summary: false,
-            });
-        }
     }
 
     /// Mark `host` failed on task `t` with `msg`, emitting the result.

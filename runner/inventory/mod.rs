@@ -318,11 +318,20 @@ impl Inventory {
         self.groups.get(name)
     }
 
-    /// Resolve a host pattern (for `hosts:` and `--limit`) to host names in inventory
+    /// Resolve a host pattern (for `--limit` and listings) to host names in the pattern's
     /// order, deduplicated. See [`pattern`] for the syntax. Names that match nothing are
     /// an error (unlike Ansible, which only warns).
     pub fn select(&self, pattern: &str) -> Result<Vec<String>, PatternError> {
         pattern::select(self, pattern)
+    }
+
+    /// As [`Inventory::select`], for a play's `hosts:`: names that match nothing are
+    /// skipped (returned second, to warn about), as Ansible does.
+    pub fn select_lenient(
+        &self,
+        pattern: &str,
+    ) -> Result<(Vec<String>, Vec<String>), PatternError> {
+        pattern::select_lenient(self, pattern)
     }
 
     /// The `groups` magic variable: every group name (incl. `all` and `ungrouped`) → all

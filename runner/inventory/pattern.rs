@@ -4,8 +4,10 @@
 //! `all`, `*`, hosts, groups, `a:b` or `a,b` (union), `a:&b` (intersection), `a:!b`
 //! (exclusion), wildcards `web*`, regexes `~web\d+`, subscripts `group[0]`, `group[1:3]`,
 //! `group[-1]`, and `@file` (one pattern per line). Ansible applies all unions first, then
-//! intersections, then exclusions, whatever their order in the pattern. A term that
-//! matches nothing known is an error here (Ansible only warns), so typos surface early.
+//! intersections, then exclusions, whatever their order in the pattern; hosts come in the
+//! pattern's order, as Ansible's. In `--limit` a term that matches nothing known is an
+//! error (Ansible only warns), so typos surface early; in a play's `hosts:` it is skipped
+//! with a warning, as Ansible does, so a play for an absent group is skipped.
 
 use std::collections::HashSet;
 
@@ -24,6 +26,29 @@ enum Op {
 /// Resolve `pattern` against `inv`: host names in Ansible's order (terms in order, each
 /// group's hosts as [`Inventory::group_order`] lists them), deduplicated.
 pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, PatternError> {
+    select_with(inv, pattern, None)
+}
+
+/// As [`select`], but a name that matches nothing is skipped, as Ansible does for a play's
+/// `hosts:` (`lib/ansible/inventory/manager.py`, `_enumerate_matches`: "Could not match
+/// supplied host pattern, ignoring"): the unmatched names are returned to warn about.
+pub fn select_lenient(
+    inv: &Inventory,
+    pattern: &str,
+) -> Result<(Vec<String>, Vec<String>), PatternError> {
+    let unmatched = std::cell::RefCell::new(Vec::new());
+    let hosts = select_with(inv, pattern, Some(&unmatched))?;
+    Ok((hosts, unmatched.into_inner()))
+}
+
+/// The hosts `pattern` names in Ansible's order (`_evaluate_patterns`): each union term
+/// adds its hosts not yet selected, in the term's own order (a group's direct hosts, then
+/// its children's); intersections and exclusions only filter.
+fn select_with(
+    inv: &Inventory,
+    pattern: &str,
+    unmatched: Option<&std::cell::RefCell<Vec<String>>>,
+) -> Result<Vec<String>, PatternError> {
     let mut terms: Vec<(Op, String)> = Vec::new();
     for term in split_terms(pattern) {
         if let Some(file) = term.strip_prefix('@') {
@@ -48,6 +73,7 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, PatternErro
     let ctx = Ctx {
         inv,
         groups: std::cell::OnceCell::new(),
+        unmatched,
     };
     let mut selected: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -137,6 +163,8 @@ struct Ctx<'a> {
     inv: &'a Inventory,
     /// Every group's hosts, worked out on first use (`all` and host names need none).
     groups: std::cell::OnceCell<IndexMap<String, Vec<String>>>,
+    /// When set, names matching nothing are noted here instead of being an error.
+    unmatched: Option<&'a std::cell::RefCell<Vec<String>>>,
 }
 
 impl Ctx<'_> {
@@ -182,6 +210,10 @@ impl Ctx<'_> {
         if out.is_empty() && !matched_group {
             if LOCALHOST_NAMES.contains(&base) {
                 return Ok(vec![base.to_string()]);
+            }
+            if let Some(list) = self.unmatched {
+                list.borrow_mut().push(base.to_string());
+                return Ok(Vec::new());
             }
             return Err(PatternError::new(match matcher {
                 Matcher::Exact(_) => format!(

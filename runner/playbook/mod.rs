@@ -8,9 +8,12 @@
 //! Dynamic includes stay as [`task::TaskNode::Include`] and are loaded per host at run time
 //! through the same [`Loader`].
 
+mod host_order;
 pub mod numeric;
 pub mod role;
 pub mod task;
+
+pub use host_order::HostOrder;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -83,6 +86,8 @@ pub struct Play {
     pub serial: Vec<Serial>,
     /// `strategy:`.
     pub strategy: Strategy,
+    /// `order:`.
+    pub order: HostOrder,
     /// `max_fail_percentage:`.
     pub max_fail_percentage: Option<f64>,
     /// `force_handlers:`.
@@ -351,6 +356,8 @@ fn parse_play(
     let mut serial = Vec::new();
     let mut strategy = Strategy::Linear;
     let mut strategy_expr: Option<(String, Loc)> = None;
+    let mut order = HostOrder::default();
+    let mut hosts_name = None;
     let mut max_fail_percentage = None;
     let mut force_handlers = false;
     let mut sections: HashMap<&str, &Node> = HashMap::new();
@@ -360,11 +367,16 @@ fn parse_play(
             "hosts" => {
                 hosts = Some(match &v.kind {
                     Kind::Str(s) => s.clone(),
-                    Kind::Seq(items) => items
-                        .iter()
-                        .map(|i| i.expect_str("hosts").map(str::to_string))
-                        .collect::<Result<Vec<_>>>()?
-                        .join(":"),
+                    Kind::Seq(items) => {
+                        let list = items
+                            .iter()
+                            .map(|i| i.expect_str("hosts").map(str::to_string))
+                            .collect::<Result<Vec<_>>>()?;
+                        // An unnamed play is called by its hosts joined with commas
+                        // (Ansible's `Play.get_name`).
+                        hosts_name = Some(list.join(","));
+                        list.join(":")
+                    }
                     _ => {
                         return Err(Error::invalid(
                             &v.loc,
@@ -469,7 +481,8 @@ fn parse_play(
             "gather_timeout" => {
                 gather_timeout = Some(numeric::check_literal(v, numeric::Numeric::GatherTimeout)?)
             }
-            "fact_path" | "order" => {}
+            "order" => order = HostOrder::parse(v)?,
+            "fact_path" => {}
             other if task::is_inherited_keyword(other) && other != "vars" => {
                 kw_entries.push((other.to_string(), *v))
             }
@@ -547,7 +560,7 @@ fn parse_play(
     let roles = std::mem::take(&mut cx.state.borrow_mut().roles);
     check_notify(&[&pre_tasks, &tasks, &post_tasks, &handlers], &handlers)?;
     Ok(Play {
-        name: name.unwrap_or_else(|| hosts.clone()),
+        name: name.or(hosts_name).unwrap_or_else(|| hosts.clone()),
         loc: node.loc.clone(),
         dir: dir.to_path_buf(),
         hosts,
@@ -559,6 +572,7 @@ fn parse_play(
         kw: inherit.kw,
         serial,
         strategy,
+        order,
         max_fail_percentage,
         force_handlers,
         pre_tasks,

@@ -35,6 +35,7 @@ const INHERITED: &[&str] = &[
     "diff",
     "no_log",
     "delegate_to",
+    "delegate_facts",
     "run_once",
     "any_errors_fatal",
     "throttle",
@@ -104,6 +105,8 @@ pub struct Keywords {
     pub no_log: Option<Value>,
     /// `delegate_to`.
     pub delegate_to: Option<Value>,
+    /// `delegate_facts`: facts a delegated task returns go to the delegate.
+    pub delegate_facts: Option<Value>,
     /// `run_once`.
     pub run_once: Option<Value>,
     /// `any_errors_fatal`.
@@ -651,6 +654,7 @@ fn set_keyword(kw: &mut Keywords, key: &str, v: &Node) -> Result<()> {
         "diff" => kw.diff = Some(bool_keyword(v, key)?),
         "no_log" => kw.no_log = Some(bool_keyword(v, key)?),
         "delegate_to" => kw.delegate_to = Some(string_keyword(v, key)?),
+        "delegate_facts" => kw.delegate_facts = Some(bool_keyword(v, key)?),
         "run_once" => kw.run_once = Some(bool_keyword(v, key)?),
         "any_errors_fatal" => kw.any_errors_fatal = Some(bool_keyword(v, key)?),
         "throttle" => kw.throttle = Some(check_literal(v, Numeric::Throttle)?),
@@ -712,6 +716,7 @@ pub fn merge_keywords(outer: &Keywords, inner: &Keywords) -> Keywords {
         diff: pick(&outer.diff, &inner.diff),
         no_log: pick(&outer.no_log, &inner.no_log),
         delegate_to: pick(&outer.delegate_to, &inner.delegate_to),
+        delegate_facts: pick(&outer.delegate_facts, &inner.delegate_facts),
         run_once: pick(&outer.run_once, &inner.run_once),
         any_errors_fatal: pick(&outer.any_errors_fatal, &inner.any_errors_fatal),
         throttle: pick(&outer.throttle, &inner.throttle),
@@ -827,7 +832,6 @@ fn parse_task(
             "delay" => delay = Some(check_literal(v, Numeric::Delay)?),
             "async" => drop(check_literal(v, Numeric::Async)?),
             "poll" => drop(check_literal(v, Numeric::Poll)?),
-            "delegate_facts" => {}
             "action" | "local_action" => {
                 let (a, args) = parse_action_string(v)?;
                 if let Some((prev, _, _)) = &action {
