@@ -357,7 +357,12 @@ fn join_command_parsing_extracts_endpoint_token_and_hash() {
         .iter()
         .find(|t| t["name"] == json!("Join this node"))
         .unwrap();
-    let exprs = &block["block"][0]["vars"];
+    let exprs = &block["block"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == json!("Write the kubeadm join configuration"))
+        .unwrap()["vars"];
     let stdout = "kubeadm join 192.168.56.10:6443 --token abcdef.0123456789abcdef \
                   --discovery-token-ca-cert-hash sha256:00ff \n";
     let vars = MapVars::new(json!({
