@@ -132,6 +132,21 @@ fn include_rec(v: &Value) -> Rec {
     }
 }
 
+/// A recap row in PLAY RECAP's column order; the tools name the failed count differently
+/// (`failures` in Ansible's stats, `failed` in windlass's).
+fn stats_row(st: &Value, failed: &str) -> [u64; 7] {
+    let n = |k: &str| st.get(k).and_then(Value::as_u64).unwrap_or(0);
+    [
+        n("ok"),
+        n("changed"),
+        n("unreachable"),
+        n(failed),
+        n("skipped"),
+        n("rescued"),
+        n("ignored"),
+    ]
+}
+
 fn lines(events: &str) -> Result<Vec<Value>, String> {
     events
         .lines()
@@ -174,19 +189,7 @@ pub fn from_ansible(events: &str) -> Result<String, String> {
             "stats" => Rec::Stats(
                 obj(&v, "hosts")
                     .iter()
-                    .map(|(h, st)| {
-                        let n = |k: &str| st.get(k).and_then(Value::as_u64).unwrap_or(0);
-                        let row = [
-                            n("ok"),
-                            n("changed"),
-                            n("unreachable"),
-                            n("failures"),
-                            n("skipped"),
-                            n("rescued"),
-                            n("ignored"),
-                        ];
-                        (h.clone(), row)
-                    })
+                    .map(|(h, st)| (h.clone(), stats_row(st, "failures")))
                     .collect(),
             ),
             other => return Err(format!("unknown oracle event {other:?}")),
@@ -245,17 +248,7 @@ pub fn from_windlass(events: &str) -> Result<String, String> {
                     else {
                         continue;
                     };
-                    let n = |k: &str| st.get(k).and_then(Value::as_u64).unwrap_or(0);
-                    let row = [
-                        n("ok"),
-                        n("changed"),
-                        n("unreachable"),
-                        n("failed"),
-                        n("skipped"),
-                        n("rescued"),
-                        n("ignored"),
-                    ];
-                    stats.insert(h.to_string(), row);
+                    stats.insert(h.to_string(), stats_row(st, "failed"));
                 }
                 recs.push(Rec::Stats(stats));
             }
