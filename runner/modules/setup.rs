@@ -107,6 +107,7 @@ pub fn gather_script(collectors: &BTreeSet<Collector>, python: &str) -> String {
         || has(collectors, "date_time")
     {
         s.push_str(MIN_SCRIPT);
+        s.push_str(super::setup_service_mgr::SCRIPT);
     }
     if has(collectors, "hardware") {
         s.push_str(concat!(
@@ -145,7 +146,7 @@ pub fn gather_script(collectors: &BTreeSet<Collector>, python: &str) -> String {
     s
 }
 
-/// The sections the `distribution`, `platform`, `user`, `service_mgr`, `pkg_mgr` and
+/// The sections the `distribution`, `platform`, `user`, `pkg_mgr` and
 /// `date_time` collectors read.
 const MIN_SCRIPT: &str = concat!(
     "s os_release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null\n",
@@ -153,7 +154,6 @@ const MIN_SCRIPT: &str = concat!(
     "s uname; uname -s; uname -n; uname -r; uname -v; uname -m\n",
     "s fqdn; hostname -f 2>/dev/null\n",
     "s machine_id; cat /var/lib/dbus/machine-id 2>/dev/null || cat /etc/machine-id 2>/dev/null\n",
-    "s init; cat /proc/1/comm 2>/dev/null; [ -d /run/systemd/system ] && echo run-systemd\n",
     "s pkg; for p in apt-get dnf yum zypper apk pacman; do command -v $p >/dev/null 2>&1 && echo $p; done\n",
     "s date; date '+%Y %m %d %H %M %S %s %Z %z %A %w %W %N'; date -u '+%Y-%m-%dT%H:%M:%S'\n",
 );
@@ -301,22 +301,6 @@ fn platform_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
         f.insert("machine_id".into(), json!(id));
     }
     super::setup_system::platform_python(sec, f, &u(4));
-}
-
-fn service_mgr_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
-    let init = lines(sec.get("init").copied().unwrap_or(""));
-    let comm = init.first().copied().unwrap_or("");
-    let svc = if comm == "systemd" || init.contains(&"run-systemd") {
-        "systemd"
-    } else {
-        match comm {
-            "init" => "sysvinit",
-            "openrc-init" | "openrc" => "openrc",
-            "runit" | "runit-init" => "runit",
-            _ => "service",
-        }
-    };
-    f.insert("service_mgr".into(), json!(svc));
 }
 
 fn pkg_mgr_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
@@ -871,7 +855,7 @@ pub fn parse_facts(
         match c.0 {
             "distribution" => distribution_facts(&sec, &mut f),
             "platform" => platform_facts(&sec, &mut f),
-            "service_mgr" => service_mgr_facts(&sec, &mut f),
+            "service_mgr" => super::setup_service_mgr::facts(&sec, &mut f),
             "pkg_mgr" => pkg_mgr_facts(&sec, &mut f),
             "date_time" => date_time_facts(&sec, &mut f),
             "hardware" => hardware_facts(&sec, &mut f),
