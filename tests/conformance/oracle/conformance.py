@@ -2,8 +2,9 @@
 #
 # A notification callback: the default stdout callback still prints as usual, and this one
 # writes each event the runner compares (play and task starts, every host and item result,
-# includes, the recap) as one JSON line to the file named by $CONFORMANCE_TRACE. The runner
-# turns this file and windlass's `--output jsonl` into the same normalised trace.
+# `until` retries, includes, the recap) as one JSON line to the file named by
+# $CONFORMANCE_TRACE. The runner turns this file and windlass's `--output jsonl` into the
+# same normalised trace.
 from __future__ import annotations
 
 import json
@@ -114,6 +115,16 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_item_on_skipped(self, result):
         self._item("skipped", result)
+
+    def v2_runner_retry(self, result):
+        # The default callback's `FAILED - RETRYING: [host]: name (N retries left).`
+        r = result._result
+        self._emit(
+            e="retry",
+            host=result._host.get_name(),
+            task=result.task_name,
+            left=r["retries"] - r["attempts"],
+        )
 
     def v2_playbook_on_include(self, included_file):
         self._emit(
