@@ -140,6 +140,8 @@ pub fn gather_script(collectors: &BTreeSet<Collector>, python: &str) -> String {
             "s pid1_cgroup; cat /proc/1/cgroup 2>/dev/null\n",
             "s virt_files; for f in /.dockerenv /.dockerinit /proc/vz /proc/lve /proc/bc /proc/xen; do [ -e $f ] && echo $f; done\n",
             "s virt; command -v systemd-detect-virt >/dev/null 2>&1 && systemd-detect-virt 2>/dev/null\n",
+            "s virt_host; cut -d' ' -f1 /proc/modules 2>/dev/null | grep -x -e kvm -e vboxdrv -e virtio; ",
+            "[ -e /dev/kvm ] && echo /dev/kvm\n",
         ));
     }
     s.push_str("s end\n");
@@ -757,7 +759,7 @@ fn network_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
 /// docker files); virtual machines are told by `systemd-detect-virt` here.
 fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     let mut guest: BTreeSet<String> = BTreeSet::new();
-    let host: BTreeSet<String> = BTreeSet::new();
+    let mut host: BTreeSet<String> = BTreeSet::new();
     let mut found: Option<(String, &str)> = None;
     let hit = |tech: &str, found: &mut Option<(String, &str)>, guest: &mut BTreeSet<String>| {
         guest.insert(tech.to_string());
@@ -791,6 +793,7 @@ fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     let files = lines(sec.get("virt_files").copied().unwrap_or(""));
     if files.contains(&"/proc/vz") && !files.contains(&"/proc/lve") {
         if files.contains(&"/proc/bc") {
+            host.insert("openvz".into());
             found.get_or_insert(("openvz".into(), "host"));
         } else {
             hit("openvz", &mut found, &mut guest);
@@ -810,9 +813,17 @@ fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     {
         guest.insert("container".into());
     }
+    // systemd-detect-virt stands for the collector's DMI and CPU checks, which come before
+    // its /proc/modules and /dev/kvm ones.
+    let detected = sec.get("virt").map(|s| s.trim()).unwrap_or("");
+    if found.is_none() && matches!(detected, "" | "none") {
+        found = host_virt(sec, &mut host);
+    } else {
+        host_virt(sec, &mut host);
+    }
     let (typ, role) = match found {
         Some((t, r)) => (t, r.to_string()),
-        None => match sec.get("virt").map(|s| s.trim()).unwrap_or("") {
+        None => match detected {
             "" | "none" => ("NA".to_string(), "NA".to_string()),
             d => {
                 let t = match d {
@@ -837,6 +848,29 @@ fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
         "virtualization_tech_host".into(),
         Value::Array(host.into_iter().map(|x| json!(x)).collect()),
     );
+}
+
+/// The host technologies module_utils/facts/virtual/linux.py reads from the loaded kernel
+/// modules (`kvm`, `vboxdrv`, `virtio`: the last one it counts as a KVM host too) and
+/// `/dev/kvm`, into `host`; the first one found, as the type and role it gives.
+fn host_virt(
+    sec: &BTreeMap<&str, &str>,
+    host: &mut BTreeSet<String>,
+) -> Option<(String, &'static str)> {
+    let seen = lines(sec.get("virt_host").copied().unwrap_or(""));
+    let mut found = None;
+    for (what, tech, role) in [
+        ("kvm", "kvm", "host"),
+        ("vboxdrv", "virtualbox", "host"),
+        ("virtio", "kvm", "guest"),
+        ("/dev/kvm", "kvm", "host"),
+    ] {
+        if seen.contains(&what) {
+            host.insert(tech.to_string());
+            found = found.or(Some((tech.to_string(), role)));
+        }
+    }
+    found
 }
 
 /// Turn the gathering script's output into facts (names without `ansible_`), for
@@ -1073,6 +1107,36 @@ mod tests {
         assert_eq!(f["br_5f2a9c"]["ipv4"]["network"], "172.18.0.0");
         assert_eq!(f["default_ipv6"]["address"], "2001:db8:10::21");
         insta::assert_yaml_snapshot!("setup_ubuntu2204", f);
+    }
+
+    #[test]
+    fn host_technologies_from_kernel_modules_and_dev_kvm() {
+        let virt = |pairs: &[(&'static str, &'static str)]| {
+            let mut f = Map::new();
+            virtual_facts(&pairs.iter().copied().collect(), &mut f);
+            let s = |k: &str| f[k].to_string();
+            format!(
+                "{} {} {} {}",
+                s("virtualization_type"),
+                s("virtualization_role"),
+                s("virtualization_tech_guest"),
+                s("virtualization_tech_host")
+            )
+        };
+        let docker = ("pid1_cgroup", "0::/docker/abc\n");
+        assert_eq!(
+            virt(&[docker, ("virt_host", "/dev/kvm\n")]),
+            r#""docker" "guest" ["container","docker"] ["kvm"]"#
+        );
+        assert_eq!(
+            virt(&[("virt_host", "vboxdrv\nvirtio\n")]),
+            r#""virtualbox" "host" [] ["kvm","virtualbox"]"#
+        );
+        assert_eq!(
+            virt(&[("virt", "kvm\n"), ("virt_host", "virtio\n")]),
+            r#""kvm" "guest" ["kvm"] ["kvm"]"#
+        );
+        assert_eq!(virt(&[]), r#""NA" "NA" [] []"#);
     }
 
     #[test]
