@@ -107,6 +107,7 @@ pub fn gather_script(collectors: &BTreeSet<Collector>, python: &str) -> String {
         || has(collectors, "date_time")
     {
         s.push_str(MIN_SCRIPT);
+        s.push_str(super::setup_service_mgr::SCRIPT);
     }
     if has(collectors, "hardware") {
         s.push_str(concat!(
@@ -139,13 +140,15 @@ pub fn gather_script(collectors: &BTreeSet<Collector>, python: &str) -> String {
             "s pid1_cgroup; cat /proc/1/cgroup 2>/dev/null\n",
             "s virt_files; for f in /.dockerenv /.dockerinit /proc/vz /proc/lve /proc/bc /proc/xen; do [ -e $f ] && echo $f; done\n",
             "s virt; command -v systemd-detect-virt >/dev/null 2>&1 && systemd-detect-virt 2>/dev/null\n",
+            "s virt_host; cut -d' ' -f1 /proc/modules 2>/dev/null | grep -x -e kvm -e vboxdrv -e virtio; ",
+            "[ -e /dev/kvm ] && echo /dev/kvm\n",
         ));
     }
     s.push_str("s end\n");
     s
 }
 
-/// The sections the `distribution`, `platform`, `user`, `service_mgr`, `pkg_mgr` and
+/// The sections the `distribution`, `platform`, `user`, `pkg_mgr` and
 /// `date_time` collectors read.
 const MIN_SCRIPT: &str = concat!(
     "s os_release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null\n",
@@ -153,7 +156,6 @@ const MIN_SCRIPT: &str = concat!(
     "s uname; uname -s; uname -n; uname -r; uname -v; uname -m\n",
     "s fqdn; hostname -f 2>/dev/null\n",
     "s machine_id; cat /var/lib/dbus/machine-id 2>/dev/null || cat /etc/machine-id 2>/dev/null\n",
-    "s init; cat /proc/1/comm 2>/dev/null; [ -d /run/systemd/system ] && echo run-systemd\n",
     "s pkg; for p in apt-get dnf yum zypper apk pacman; do command -v $p >/dev/null 2>&1 && echo $p; done\n",
     "s date; date '+%Y %m %d %H %M %S %s %Z %z %A %w %W %N'; date -u '+%Y-%m-%dT%H:%M:%S'\n",
 );
@@ -301,22 +303,6 @@ fn platform_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
         f.insert("machine_id".into(), json!(id));
     }
     super::setup_system::platform_python(sec, f, &u(4));
-}
-
-fn service_mgr_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
-    let init = lines(sec.get("init").copied().unwrap_or(""));
-    let comm = init.first().copied().unwrap_or("");
-    let svc = if comm == "systemd" || init.contains(&"run-systemd") {
-        "systemd"
-    } else {
-        match comm {
-            "init" => "sysvinit",
-            "openrc-init" | "openrc" => "openrc",
-            "runit" | "runit-init" => "runit",
-            _ => "service",
-        }
-    };
-    f.insert("service_mgr".into(), json!(svc));
 }
 
 fn pkg_mgr_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
@@ -773,7 +759,7 @@ fn network_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
 /// docker files); virtual machines are told by `systemd-detect-virt` here.
 fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     let mut guest: BTreeSet<String> = BTreeSet::new();
-    let host: BTreeSet<String> = BTreeSet::new();
+    let mut host: BTreeSet<String> = BTreeSet::new();
     let mut found: Option<(String, &str)> = None;
     let hit = |tech: &str, found: &mut Option<(String, &str)>, guest: &mut BTreeSet<String>| {
         guest.insert(tech.to_string());
@@ -807,6 +793,7 @@ fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     let files = lines(sec.get("virt_files").copied().unwrap_or(""));
     if files.contains(&"/proc/vz") && !files.contains(&"/proc/lve") {
         if files.contains(&"/proc/bc") {
+            host.insert("openvz".into());
             found.get_or_insert(("openvz".into(), "host"));
         } else {
             hit("openvz", &mut found, &mut guest);
@@ -826,9 +813,17 @@ fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     {
         guest.insert("container".into());
     }
+    // systemd-detect-virt stands for the collector's DMI and CPU checks, which come before
+    // its /proc/modules and /dev/kvm ones.
+    let detected = sec.get("virt").map(|s| s.trim()).unwrap_or("");
+    if found.is_none() && matches!(detected, "" | "none") {
+        found = host_virt(sec, &mut host);
+    } else {
+        host_virt(sec, &mut host);
+    }
     let (typ, role) = match found {
         Some((t, r)) => (t, r.to_string()),
-        None => match sec.get("virt").map(|s| s.trim()).unwrap_or("") {
+        None => match detected {
             "" | "none" => ("NA".to_string(), "NA".to_string()),
             d => {
                 let t = match d {
@@ -855,6 +850,29 @@ fn virtual_facts(sec: &BTreeMap<&str, &str>, f: &mut Map<String, Value>) {
     );
 }
 
+/// The host technologies module_utils/facts/virtual/linux.py reads from the loaded kernel
+/// modules (`kvm`, `vboxdrv`, `virtio`: the last one it counts as a KVM host too) and
+/// `/dev/kvm`, into `host`; the first one found, as the type and role it gives.
+fn host_virt(
+    sec: &BTreeMap<&str, &str>,
+    host: &mut BTreeSet<String>,
+) -> Option<(String, &'static str)> {
+    let seen = lines(sec.get("virt_host").copied().unwrap_or(""));
+    let mut found = None;
+    for (what, tech, role) in [
+        ("kvm", "kvm", "host"),
+        ("vboxdrv", "virtualbox", "host"),
+        ("virtio", "kvm", "guest"),
+        ("/dev/kvm", "kvm", "host"),
+    ] {
+        if seen.contains(&what) {
+            host.insert(tech.to_string());
+            found = found.or(Some((tech.to_string(), role)));
+        }
+    }
+    found
+}
+
 /// Turn the gathering script's output into facts (names without `ansible_`), for
 /// `collectors`; `given` is the `gather_subset` as the task gave it (Ansible reports that).
 /// Pure: tested against recorded outputs.
@@ -871,7 +889,7 @@ pub fn parse_facts(
         match c.0 {
             "distribution" => distribution_facts(&sec, &mut f),
             "platform" => platform_facts(&sec, &mut f),
-            "service_mgr" => service_mgr_facts(&sec, &mut f),
+            "service_mgr" => super::setup_service_mgr::facts(&sec, &mut f),
             "pkg_mgr" => pkg_mgr_facts(&sec, &mut f),
             "date_time" => date_time_facts(&sec, &mut f),
             "hardware" => hardware_facts(&sec, &mut f),
@@ -1089,6 +1107,36 @@ mod tests {
         assert_eq!(f["br_5f2a9c"]["ipv4"]["network"], "172.18.0.0");
         assert_eq!(f["default_ipv6"]["address"], "2001:db8:10::21");
         insta::assert_yaml_snapshot!("setup_ubuntu2204", f);
+    }
+
+    #[test]
+    fn host_technologies_from_kernel_modules_and_dev_kvm() {
+        let virt = |pairs: &[(&'static str, &'static str)]| {
+            let mut f = Map::new();
+            virtual_facts(&pairs.iter().copied().collect(), &mut f);
+            let s = |k: &str| f[k].to_string();
+            format!(
+                "{} {} {} {}",
+                s("virtualization_type"),
+                s("virtualization_role"),
+                s("virtualization_tech_guest"),
+                s("virtualization_tech_host")
+            )
+        };
+        let docker = ("pid1_cgroup", "0::/docker/abc\n");
+        assert_eq!(
+            virt(&[docker, ("virt_host", "/dev/kvm\n")]),
+            r#""docker" "guest" ["container","docker"] ["kvm"]"#
+        );
+        assert_eq!(
+            virt(&[("virt_host", "vboxdrv\nvirtio\n")]),
+            r#""virtualbox" "host" [] ["kvm","virtualbox"]"#
+        );
+        assert_eq!(
+            virt(&[("virt", "kvm\n"), ("virt_host", "virtio\n")]),
+            r#""kvm" "guest" ["kvm"] ["kvm"]"#
+        );
+        assert_eq!(virt(&[]), r#""NA" "NA" [] []"#);
     }
 
     #[test]

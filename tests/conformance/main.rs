@@ -10,8 +10,9 @@
 //! given to both tools), roles, templates, vars files. A case writes files only under
 //! `{{ playbook_dir }}/out/`. Each tool runs on its own copy of the folder; what is compared
 //! is one normalised trace (see `trace.rs`): the exit code, each play and task in order,
-//! each host's status (items too) with `debug`/`fail` output, include lines, the recap, and
-//! the files under `out/` (kind, mode, content).
+//! each host's status (items too) with `debug`/`fail` output, `until` retries (Ansible's
+//! `FAILED - RETRYING` lines), include lines, the recap, and the files under `out/` (kind,
+//! mode, content).
 //!
 //! A case listed in `divergences.toml` must differ, and the entry says why: a `[[divergence]]`
 //! is kept on purpose (the book's migration page lists them), a `[[pending]]` is a bug not

@@ -37,6 +37,12 @@ enum Rec {
         file: String,
         hosts: Vec<String>,
     },
+    /// An `until` that failed and runs again: Ansible's `FAILED - RETRYING` line.
+    Retry {
+        host: String,
+        task: String,
+        left: u64,
+    },
     Stats(BTreeMap<String, [u64; 7]>),
 }
 
@@ -186,6 +192,11 @@ pub fn from_ansible(events: &str) -> Result<String, String> {
                 status,
             },
             "include" => include_rec(&v),
+            "retry" => Rec::Retry {
+                host: s(&v, "host"),
+                task: s(&v, "task"),
+                left: v["left"].as_u64().unwrap_or(0),
+            },
             "stats" => Rec::Stats(
                 obj(&v, "hosts")
                     .iter()
@@ -241,6 +252,11 @@ pub fn from_windlass(events: &str) -> Result<String, String> {
                 });
             }
             "include" => recs.push(include_rec(&v)),
+            "retry" => recs.push(Rec::Retry {
+                host: s(&v, "host"),
+                task: s(&v, "task"),
+                left: v["retries_left"].as_u64().unwrap_or(0),
+            }),
             "run_end" => {
                 let mut stats = BTreeMap::new();
                 for pair in v["stats"].as_array().into_iter().flatten() {
@@ -318,6 +334,10 @@ fn render(recs: &[Rec]) -> String {
                     let _ = write!(l, " {sh}");
                 }
                 l.push('\n');
+                block.push((host.clone(), l));
+            }
+            Rec::Retry { host, task, left } => {
+                let l = format!("  {host} retrying {task:?} ({left} retries left)\n");
                 block.push((host.clone(), l));
             }
             Rec::Include { file, hosts } => {

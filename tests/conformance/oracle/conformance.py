@@ -2,8 +2,9 @@
 #
 # A notification callback: the default stdout callback still prints as usual, and this one
 # writes each event the runner compares (play and task starts, every host and item result,
-# includes, the recap) as one JSON line to the file named by $CONFORMANCE_TRACE. The runner
-# turns this file and windlass's `--output jsonl` into the same normalised trace.
+# `until` retries, includes, the recap) as one JSON line to the file named by
+# $CONFORMANCE_TRACE. The runner turns this file and windlass's `--output jsonl` into the
+# same normalised trace.
 from __future__ import annotations
 
 import json
@@ -50,21 +51,30 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_handler_task_start(self, task):
         self._task(task, True)
 
+    def _host_event(self, e, status, task_result, **fields):
+        """One host's (or one item's) result: `e` names which; ok that changed is "changed"."""
+        if status == "ok" and task_result._result.get("changed"):
+            status = "changed"
+        self._emit(
+            e=e,
+            host=task_result._host.get_name(),
+            task=task_result._task.get_name().strip(),
+            action=task_result._task.action,
+            status=status,
+            **fields,
+        )
+
     def _result(self, status, result, ignored=False):
         r = result._result
-        if status == "ok" and r.get("changed"):
-            status = "changed"
         # Callbacks get `_ansible_delegated_vars` without `ansible_delegated_host`
         # (executor/task_result.py keeps only _SUB_PRESERVE's keys): the default callback's
         # `host_label` names the task's (templated) `delegate_to`, as here.
         delegated = result._task.delegate_to if "_ansible_delegated_vars" in r else None
-        self._emit(
-            e="result",
-            host=result._host.get_name(),
+        self._host_event(
+            "result",
+            status,
+            result,
             delegated=delegated,
-            task=result._task.get_name().strip(),
-            action=result._task.action,
-            status=status,
             ignored=bool(ignored),
             looped="results" in r,
             result={k: v for k, v in r.items() if k != "results"},
@@ -84,14 +94,10 @@ class CallbackModule(CallbackBase):
 
     def _item(self, status, result):
         r = result._result
-        if status == "ok" and r.get("changed"):
-            status = "changed"
-        self._emit(
-            e="item",
-            host=result._host.get_name(),
-            task=result._task.get_name().strip(),
-            action=result._task.action,
-            status=status,
+        self._host_event(
+            "item",
+            status,
+            result,
             # As CallbackBase._get_item_label: a no_log item's label is censored.
             label=(
                 "(censored due to no_log)"
@@ -109,6 +115,16 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_item_on_skipped(self, result):
         self._item("skipped", result)
+
+    def v2_runner_retry(self, result):
+        # The default callback's `FAILED - RETRYING: [host]: name (N retries left).`
+        r = result._result
+        self._emit(
+            e="retry",
+            host=result._host.get_name(),
+            task=result.task_name,
+            left=r["retries"] - r["attempts"],
+        )
 
     def v2_playbook_on_include(self, included_file):
         self._emit(
