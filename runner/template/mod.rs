@@ -19,6 +19,7 @@ mod mapvars;
 mod morelookups;
 mod names;
 mod pyre;
+mod syntax;
 mod yamlout;
 
 #[cfg(test)]
@@ -27,7 +28,8 @@ mod unit_tests;
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
@@ -36,6 +38,7 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 pub(crate) use convert::json_py_str;
 pub use limits::{Limits, limits, set_limits};
 pub use mapvars::MapVars;
+pub use syntax::TemplateSyntax;
 
 use context::Ctx;
 
@@ -138,6 +141,9 @@ struct Inner {
     env: RwLock<Arc<Envs>>,
     /// Templates compiled into `env` so far.
     loaded: Arc<AtomicUsize>,
+    /// Environments for template files rendered with another syntax ([`TemplateSyntax`]),
+    /// made on first use; emptied with `env`.
+    syntaxes: Mutex<HashMap<TemplateSyntax, Arc<Envs>>>,
 }
 
 impl Default for Templar {
@@ -156,16 +162,14 @@ impl Templar {
     /// A templar with Ansible's filters, tests and lookups.
     pub fn new() -> Templar {
         let loaded = Arc::new(AtomicUsize::new(0));
-        let pristine = Arc::new((
-            build_env(loaded.clone(), UndefinedBehavior::Strict),
-            build_env(loaded.clone(), UndefinedBehavior::Chainable),
-        ));
+        let pristine = Arc::new(build_envs(&loaded, default_syntax()));
         let env = RwLock::new(Arc::new((pristine.0.clone(), pristine.1.clone())));
         Templar {
             inner: Arc::new(Inner {
                 pristine,
                 env,
                 loaded,
+                syntaxes: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -283,6 +287,26 @@ impl Templar {
         self.render_file_in(text, name, &ctx)
     }
 
+    /// [`Templar::render_template_text`] with another Jinja syntax (the template module's
+    /// delimiter and `trim_blocks`/`lstrip_blocks` options): the file and what it includes
+    /// use `syntax`; variables it reads are templated with the default one, as in Ansible.
+    pub fn render_template_text_with(
+        &self,
+        text: &str,
+        name: &str,
+        vars: &Arc<dyn Vars>,
+        extra: &serde_json::Map<String, serde_json::Value>,
+        syntax: &TemplateSyntax,
+    ) -> Result<String, TemplateError> {
+        if syntax.is_default() {
+            return self.render_template_text(text, name, vars, extra);
+        }
+        let envs = self.syntax_envs(syntax)?;
+        let extra = (!extra.is_empty()).then(|| Arc::new(extra.clone()));
+        let ctx = Ctx::new(vars.clone(), self.clone(), extra);
+        self.render_file_with(text, name, &ctx, envs)
+    }
+
     /// Evaluate a bare expression (no braces) to a value.
     pub fn eval(
         &self,
@@ -344,6 +368,11 @@ impl Templar {
             if self.inner.loaded.load(Ordering::Relaxed) > CACHE_LIMIT {
                 let p = &self.inner.pristine;
                 *guard = Arc::new((p.0.clone(), p.1.clone()));
+                self.inner
+                    .syntaxes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear();
                 self.inner.loaded.store(0, Ordering::Relaxed);
             }
             return guard.clone();
@@ -353,6 +382,22 @@ impl Templar {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The environments of a non-default syntax, made once per syntax.
+    fn syntax_envs(&self, syntax: &TemplateSyntax) -> Result<Arc<Envs>, TemplateError> {
+        let mut map = self
+            .inner
+            .syntaxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = map.get(syntax) {
+            return Ok(e.clone());
+        }
+        let config = syntax.config().map_err(TemplateError::new)?;
+        let envs = Arc::new(build_envs(&self.inner.loaded, config));
+        map.insert(syntax.clone(), envs.clone());
+        Ok(envs)
     }
 
     /// Evaluate a bare expression (or one wrapped in `{{ }}`) to a minijinja value; with
@@ -445,9 +490,20 @@ impl Templar {
         name: &str,
         ctx: &Arc<Ctx>,
     ) -> Result<String, TemplateError> {
+        self.render_file_with(text, name, ctx, self.env())
+    }
+
+    /// Render a template file's text in `ctx` with the environments `envs`.
+    fn render_file_with(
+        &self,
+        text: &str,
+        name: &str,
+        ctx: &Arc<Ctx>,
+        envs: Arc<Envs>,
+    ) -> Result<String, TemplateError> {
         let dirs = ctx.vars.search_dirs(SearchKind::Templates);
         let prev = INCLUDE_DIRS.with(|d| std::mem::replace(&mut *d.borrow_mut(), dirs));
-        let r = self.run(text, FILE, ctx, Some(name));
+        let r = self.run_in(envs, text, FILE, ctx, Some(name));
         INCLUDE_DIRS.with(|d| *d.borrow_mut() = prev);
         // Ansible renders without keep_trailing_newline and then gives the output back the
         // source's final newline (`preserve_trailing_newlines`, template/__init__.py); with
@@ -469,6 +525,18 @@ impl Templar {
         ctx: &Arc<Ctx>,
         file_name: Option<&str>,
     ) -> Result<(String, Option<Value>), TemplateError> {
+        self.run_in(self.env(), src, kind, ctx, file_name)
+    }
+
+    /// [`Templar::run`] in the environments `envs`.
+    fn run_in(
+        &self,
+        envs: Arc<Envs>,
+        src: &str,
+        kind: char,
+        ctx: &Arc<Ctx>,
+        file_name: Option<&str>,
+    ) -> Result<(String, Option<Value>), TemplateError> {
         let depth = DEPTH.with(|d| {
             let n = d.get() + 1;
             d.set(n);
@@ -480,7 +548,6 @@ impl Templar {
                 "recursive loop detected in template (variables nest too deep)",
             ));
         }
-        let envs = self.env();
         let mut key = String::with_capacity(src.len() + 2);
         key.push(INLINE);
         key.push(kind);
@@ -608,23 +675,45 @@ fn strip_fqcn(src: &str) -> std::borrow::Cow<'_, str> {
 /// An environment with every filter, test and lookup registered (for load-time checks).
 fn full_env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| build_env(Arc::new(AtomicUsize::new(0)), UndefinedBehavior::Lenient))
+    ENV.get_or_init(|| {
+        build_env(
+            Arc::new(AtomicUsize::new(0)),
+            UndefinedBehavior::Lenient,
+            default_syntax(),
+        )
+    })
 }
 
-fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environment<'static> {
+/// Ansible's syntax for every render: trim_blocks on, lstrip_blocks off; trailing
+/// newlines are kept (see [`Templar::render_file_in`]).
+fn default_syntax() -> SyntaxConfig {
+    SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(false)
+        .keep_trailing_newline(true)
+        .build()
+        .unwrap_or_default()
+}
+
+/// The strict and the chainable environment of one syntax.
+fn build_envs(loaded: &Arc<AtomicUsize>, syntax: SyntaxConfig) -> Envs {
+    (
+        build_env(loaded.clone(), UndefinedBehavior::Strict, syntax.clone()),
+        build_env(loaded.clone(), UndefinedBehavior::Chainable, syntax),
+    )
+}
+
+fn build_env(
+    loaded: Arc<AtomicUsize>,
+    undefined: UndefinedBehavior,
+    syntax: SyntaxConfig,
+) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(limits::limits().fuel));
     env.set_undefined_behavior(undefined);
     env.set_debug(true);
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    if let Ok(syntax) = SyntaxConfig::builder()
-        .trim_blocks(true)
-        .lstrip_blocks(false)
-        .keep_trailing_newline(true)
-        .build()
-    {
-        env.set_syntax(syntax);
-    }
+    env.set_syntax(syntax);
     minijinja_contrib::add_to_environment(&mut env);
     env.set_formatter(|out, state, value| {
         if state.name().as_bytes().get(1) == Some(&(NATIVE as u8)) {
