@@ -121,10 +121,10 @@ fn opt_template_mode<'de, D: serde::Deserializer<'de>>(
 
 impl TemplateParams {
     /// The Jinja syntax the task asks for.
-    pub fn syntax(&self) -> TemplateSyntax {
+    pub fn syntax(&self) -> Result<TemplateSyntax, String> {
         let d = TemplateSyntax::default();
         let pick = |o: &Option<String>, dflt: &String| o.clone().unwrap_or_else(|| dflt.clone());
-        TemplateSyntax {
+        Ok(TemplateSyntax {
             block: (
                 pick(&self.block_start_string, &d.block.0),
                 pick(&self.block_end_string, &d.block.1),
@@ -139,7 +139,9 @@ impl TemplateParams {
             ),
             trim_blocks: self.trim_blocks,
             lstrip_blocks: self.lstrip_blocks,
-        }
+            newline_sequence: newline(self.newline_sequence.as_deref())?.into(),
+            ..d
+        })
     }
 }
 
@@ -164,9 +166,8 @@ impl Planned for Template {
 
     async fn prepare(&self, p: &mut TemplateParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
         p.diff = ctx.diff;
-        let nl = newline(p.newline_sequence.as_deref())?;
         let encoding = super::encoding::Encoding::named(p.output_encoding.as_deref())?;
-        let syntax = p.syntax();
+        let syntax = p.syntax()?;
         syntax.validate()?;
         let path = fileops::find_local(&p.src, &ctx.vars.search_dirs(SearchKind::Templates))?;
         p.final_mode = match &p.mode {
@@ -204,15 +205,6 @@ impl Planned for Template {
             .templar
             .render_template_text_with(&text, &p.src, &ctx.vars, &extra, &syntax)
             .map_err(|e| format!("{}: {e}", p.src))?;
-        // lib/ansible/_internal/_templating/_engine.py: text that cannot be a template
-        // (`is_possibly_template`: no start string of the syntax in use) is returned as it
-        // is, so `newline_sequence` does not apply to it.
-        let possibly_template = syntax.is_possibly_template(&text);
-        let out = if nl == "\n" || !possibly_template {
-            out
-        } else {
-            out.replace("\r\n", "\n").replace('\n', nl)
-        };
         p.rendered = encoding.encode(&out)?;
         Ok(())
     }

@@ -18,6 +18,7 @@ mod lookups;
 mod mapvars;
 mod morelookups;
 mod names;
+mod newlines;
 mod pyre;
 mod syntax;
 mod yamlout;
@@ -287,9 +288,15 @@ impl Templar {
         self.render_file_in(text, name, &ctx)
     }
 
-    /// [`Templar::render_template_text`] with another Jinja syntax (the template module's
-    /// delimiter and `trim_blocks`/`lstrip_blocks` options): the file and what it includes
-    /// use `syntax`; variables it reads are templated with the default one, as in Ansible.
+    /// Render a template file's text as the template module does, with the task's Jinja
+    /// `syntax` (delimiters, `trim_blocks`, `lstrip_blocks`, `newline_sequence`), modelling
+    /// `lib/ansible/_internal/_templating/_engine.py` (`template`, `_create_overlay`,
+    /// `_post_render_mutation`) and Jinja's lexer: text with no start string of the syntax
+    /// (and no `#jinja2:` header) is returned as it is; a `#jinja2:` first line changes the
+    /// syntax; the text's line endings are made `\n`, its one final newline dropped, and
+    /// after rendering its own newlines (not those of values) become `newline_sequence`;
+    /// the trailing newlines the render lost come back. The file and what it includes use
+    /// the syntax; variables it reads are templated with the default one, as in Ansible.
     pub fn render_template_text_with(
         &self,
         text: &str,
@@ -298,13 +305,42 @@ impl Templar {
         extra: &serde_json::Map<String, serde_json::Value>,
         syntax: &TemplateSyntax,
     ) -> Result<String, TemplateError> {
-        if syntax.is_default() {
-            return self.render_template_text(text, name, vars, extra);
+        if !text.starts_with(syntax::HEADER) && !syntax.is_possibly_template(text) {
+            return Ok(text.to_owned());
         }
-        let envs = self.syntax_envs(syntax)?;
+        let (own, body) = syntax.with_header(text).map_err(|e| {
+            TemplateError::new(format!("Syntax error in template ({name}): {e}"))
+        })?;
+        own.validate().map_err(TemplateError::new)?;
+        let mut src = newlines::normalize(body).into_owned();
+        if !own.keep_trailing_newline && src.ends_with('\n') {
+            src.pop();
+        }
+        // values' newlines are told apart from the text's only when they must differ
+        let mark = own.newline_sequence != "\n" && !src.contains(newlines::MARK);
+        let key = TemplateSyntax {
+            keep_trailing_newline: false,
+            newline_sequence: if mark { own.newline_sequence.clone() } else { "\n".into() },
+            ..own.clone()
+        };
+        let envs = if key.is_default() {
+            self.env()
+        } else {
+            self.syntax_envs(&key)?
+        };
         let extra = (!extra.is_empty()).then(|| Arc::new(extra.clone()));
         let ctx = Ctx::new(vars.clone(), self.clone(), extra);
-        self.render_file_with(text, name, &ctx, envs)
+        let dirs = ctx.vars.search_dirs(SearchKind::Templates);
+        let prev = INCLUDE_DIRS.with(|d| std::mem::replace(&mut *d.borrow_mut(), dirs));
+        let r = self.run_in(envs, &src, FILE, &ctx, Some(name));
+        INCLUDE_DIRS.with(|d| *d.borrow_mut() = prev);
+        let (out, _) = r?;
+        let out = match (mark, own.newline_sequence.as_str()) {
+            (true, nl) => newlines::restore(&out, nl),
+            (false, "\n") => out,
+            (false, nl) => out.replace('\n', nl),
+        };
+        Ok(newlines::pad_trailing(text, out, &syntax.newline_sequence))
     }
 
     /// Evaluate a bare expression (no braces) to a value.
@@ -395,7 +431,11 @@ impl Templar {
             return Ok(e.clone());
         }
         let config = syntax.config().map_err(TemplateError::new)?;
-        let envs = Arc::new(build_envs(&self.inner.loaded, config));
+        let mark = syntax.newline_sequence != "\n";
+        let envs = Arc::new((
+            build_env(self.inner.loaded.clone(), UndefinedBehavior::Strict, config.clone(), mark),
+            build_env(self.inner.loaded.clone(), UndefinedBehavior::Chainable, config, mark),
+        ));
         map.insert(syntax.clone(), envs.clone());
         Ok(envs)
     }
@@ -680,6 +720,7 @@ fn full_env() -> &'static Environment<'static> {
             Arc::new(AtomicUsize::new(0)),
             UndefinedBehavior::Lenient,
             default_syntax(),
+            false,
         )
     })
 }
@@ -698,15 +739,19 @@ fn default_syntax() -> SyntaxConfig {
 /// The strict and the chainable environment of one syntax.
 fn build_envs(loaded: &Arc<AtomicUsize>, syntax: SyntaxConfig) -> Envs {
     (
-        build_env(loaded.clone(), UndefinedBehavior::Strict, syntax.clone()),
-        build_env(loaded.clone(), UndefinedBehavior::Chainable, syntax),
+        build_env(loaded.clone(), UndefinedBehavior::Strict, syntax.clone(), false),
+        build_env(loaded.clone(), UndefinedBehavior::Chainable, syntax, false),
     )
 }
 
+/// An environment with everything registered. With `mark_newlines`, the newlines of
+/// values printed are written as [`newlines::MARK`] sequences, for
+/// [`newlines::restore`] to tell them from the template's own.
 fn build_env(
     loaded: Arc<AtomicUsize>,
     undefined: UndefinedBehavior,
     syntax: SyntaxConfig,
+    mark_newlines: bool,
 ) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(limits::limits().fuel));
@@ -715,7 +760,7 @@ fn build_env(
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_syntax(syntax);
     minijinja_contrib::add_to_environment(&mut env);
-    env.set_formatter(|out, state, value| {
+    env.set_formatter(move |out, state, value| {
         if state.name().as_bytes().get(1) == Some(&(NATIVE as u8)) {
             state.set_temp(NATIVE_SLOT, value.clone());
         }
@@ -731,13 +776,15 @@ fn build_env(
         if value.is_none() {
             return Ok(());
         }
+        // the output of macros and `{% set %}` blocks is the template's own text
+        let mark = mark_newlines && !value.is_safe();
         if let Some(s) = value.as_str() {
             limits::count(s.len())?;
-            return out.write_str(s).map_err(minijinja::Error::from);
+            return write_value(out, s, mark);
         }
         let s = convert::py_str(value);
         limits::count(s.len())?;
-        out.write_str(&s).map_err(minijinja::Error::from)
+        write_value(out, &s, mark)
     });
     env.set_path_join_callback(|name, _parent| {
         if name.starts_with(INLINE) || std::path::Path::new(name).is_absolute() {
@@ -788,6 +835,19 @@ fn build_env(
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env
+}
+
+fn write_value(
+    out: &mut minijinja::Output<'_>,
+    s: &str,
+    mark: bool,
+) -> Result<(), minijinja::Error> {
+    let r = if mark {
+        out.write_str(&newlines::mark(s))
+    } else {
+        out.write_str(s)
+    };
+    r.map_err(minijinja::Error::from)
 }
 
 /// Turns a minijinja error into a [`TemplateError`], preferring the innermost error of a
