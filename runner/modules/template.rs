@@ -268,6 +268,37 @@ fn newline(n: Option<&str>) -> Result<&'static str, String> {
     }
 }
 
+/// The Jinja syntax a `template` task's arguments ask for, when known before the run:
+/// `None` when an argument is templated or the arguments are not valid (their check
+/// reports that).
+pub fn literal_syntax(args: &Map<String, Value>) -> Option<TemplateSyntax> {
+    const KEYS: [&str; 9] = [
+        "trim_blocks",
+        "lstrip_blocks",
+        "newline_sequence",
+        "variable_start_string",
+        "variable_end_string",
+        "block_start_string",
+        "block_end_string",
+        "comment_start_string",
+        "comment_end_string",
+    ];
+    let mut syntax_args = Map::new();
+    for k in KEYS {
+        match args.get(k) {
+            None => {}
+            Some(Value::String(s)) if s.contains("{{") || s.contains("{%") => return None,
+            Some(v) => {
+                syntax_args.insert(k.into(), v.clone());
+            }
+        }
+    }
+    syntax_args.insert("src".into(), Value::String(String::new()));
+    syntax_args.insert("dest".into(), Value::String(String::new()));
+    let p: TemplateParams = super::plan::params("template", syntax_args).ok()?;
+    p.syntax().ok()
+}
+
 /// `mode: preserve`: the source file's permission bits, as the action reads them with
 /// `os.stat` (`'0%03o' % stat.S_IMODE(...)`, `lib/ansible/plugins/action/template.py`).
 fn preserved_mode(path: &std::path::Path) -> Result<Mode, String> {

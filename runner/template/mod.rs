@@ -217,6 +217,34 @@ impl Templar {
         }
     }
 
+    /// [`Templar::check_file_syntax`] for a template rendered with the template module's
+    /// `syntax` (and its own `#jinja2:` header); with a syntax other than the default, only
+    /// the Jinja syntax is checked (unknown filters are found when it renders).
+    pub fn check_file_syntax_with(
+        text: &str,
+        syntax: &TemplateSyntax,
+    ) -> Result<(), (String, Option<usize>)> {
+        if syntax.is_default() && !text.starts_with(syntax::HEADER) {
+            return Self::check_file_syntax(text);
+        }
+        let (own, body) = syntax.with_header(text).map_err(|e| (e, Some(1)))?;
+        own.validate().map_err(|e| (e, None))?;
+        let config = own.config().map_err(|e| (e, None))?;
+        let skipped = usize::from(body.len() != text.len());
+        let mut env = Environment::new();
+        env.set_syntax(config);
+        let src = strip_fqcn(body);
+        env.template_from_str(&newlines::normalize(&src))
+            .map(|_| ())
+            .map_err(|e| {
+                let msg = e
+                    .detail()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.kind().to_string());
+                (msg, e.line().map(|l| l + skipped))
+            })
+    }
+
     /// The top-level variable names a template string reads, when it compiles and reads
     /// them unconditionally as far as can be told (no `if`, `default`, `defined`, `d(`):
     /// used to find variables that are defined through each other in a cycle.
