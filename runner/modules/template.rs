@@ -4,7 +4,10 @@
 //! Why this module exists: configuration files are templates. Rendering happens in
 //! `prepare` (with `template_path`, `template_host`, `template_fullpath`,
 //! `template_destpath` set like Ansible does); from there it is `copy` with content: the
-//! same probe, checksum comparison, validated atomic write, backup and diff.
+//! same probe, checksum comparison, validated atomic write, backup and diff. The task's
+//! Jinja syntax options (delimiters, `trim_blocks`, `lstrip_blocks`, `newline_sequence`)
+//! apply to this one render, as `lib/ansible/plugins/action/template.py` passes them as
+//! overrides; `output_encoding` and `mode: preserve` are the action's too.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -54,7 +57,8 @@ pub struct TemplateParams {
     /// Replace a differing file; `false`: only create a missing one. Default `true`.
     #[serde(default = "yes", deserialize_with = "ansible_bool")]
     pub force: bool,
-    /// Line endings of the result: `\n` (default), `\r\n` or `\r`.
+    /// Line endings of the template's own text in the result: `\n` (default), `\r\n` or
+    /// `\r` (also written escaped, `'\r\n'`). Newlines inside values printed keep theirs.
     #[serde(default)]
     pub newline_sequence: Option<String>,
     /// Encoding of the written file: `utf-8` (default), `latin-1` (`iso-8859-1`),
