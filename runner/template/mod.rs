@@ -785,7 +785,19 @@ fn build_env(
     env.set_fuel(Some(limits::limits().fuel));
     env.set_undefined_behavior(undefined);
     env.set_debug(true);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_auto_escape_callback(move |_| {
+        if mark_newlines {
+            // not an escaping: it makes the output of macros and `{% set %}` blocks safe
+            // strings, which the formatter writes as the template's own text
+            AutoEscape::Custom("windlass-newlines".into())
+        } else {
+            AutoEscape::None
+        }
+    });
+    let (block_start, block_end) = {
+        let (s, e) = syntax.block_delimiters();
+        (s.to_owned(), e.to_owned())
+    };
     env.set_syntax(syntax);
     minijinja_contrib::add_to_environment(&mut env);
     env.set_formatter(move |out, state, value| {
@@ -831,23 +843,23 @@ fn build_env(
         })
     });
     env.set_loader(move |name| {
+        let raw = |s: &str| newlines::keep_newline_after_raw(s, &block_start, &block_end).into_owned();
         if let Some(rest) = name.strip_prefix(INLINE) {
             loaded.fetch_add(1, Ordering::Relaxed);
             let src = rest.get(1..).unwrap_or("");
-            return Ok(Some(strip_fqcn(src).into_owned()));
+            return Ok(Some(raw(&strip_fqcn(src))));
         }
         let path = std::path::Path::new(name);
         if path.is_absolute() && path.is_file() {
             loaded.fetch_add(1, Ordering::Relaxed);
-            // Jinja's keep_trailing_newline is off for included, imported and extended
-            // templates in Ansible: their one final newline goes
+            // Jinja's lexer reads every line ending as `\n`, and keep_trailing_newline is
+            // off for included, imported and extended templates in Ansible: their one
+            // final newline goes
             return std::fs::read_to_string(path)
                 .map(|s| {
-                    let s = s
-                        .strip_suffix("\r\n")
-                        .or_else(|| s.strip_suffix('\n'))
-                        .unwrap_or(&s);
-                    Some(strip_fqcn(s).into_owned())
+                    let s = newlines::normalize(&s);
+                    let s = s.strip_suffix('\n').unwrap_or(&s);
+                    Some(raw(&strip_fqcn(s)))
                 })
                 .map_err(|e| {
                     minijinja::Error::new(

@@ -22,6 +22,42 @@ pub(crate) fn normalize(text: &str) -> Cow<'_, str> {
     Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
+/// Jinja's `trim_blocks` does not remove the newline after a `{% raw %}` tag (its lexer's
+/// `raw_begin` rule has no block suffix, `jinja2/lexer.py`); minijinja's does, unless the
+/// tag ends in `+%}`. This writes that `+` into each plain raw tag of `src`, with the
+/// syntax's block delimiters `start` and `end`.
+pub(crate) fn keep_newline_after_raw<'s>(src: &'s str, start: &str, end: &str) -> Cow<'s, str> {
+    if !src.contains("raw") {
+        return Cow::Borrowed(src);
+    }
+    let mut out = String::new();
+    let mut done = 0;
+    let mut from = 0;
+    while let Some(at) = src[from..].find(start).map(|i| i + from) {
+        from = at + start.len();
+        let rest = &src[from..];
+        let tag = rest.strip_prefix(['-', '+']).unwrap_or(rest).trim_start();
+        let Some(after) = tag.strip_prefix("raw") else {
+            continue;
+        };
+        let inner = after.trim_start();
+        if !inner.starts_with(end) {
+            // `rawx`, or `raw -%}` / `raw +%}` with their own whitespace control
+            continue;
+        }
+        let end_at = src.len() - inner.len();
+        out.push_str(&src[done..end_at]);
+        out.push('+');
+        done = end_at;
+        from = end_at;
+    }
+    if done == 0 {
+        return Cow::Borrowed(src);
+    }
+    out.push_str(&src[done..]);
+    Cow::Owned(out)
+}
+
 /// A printed value with its newlines (and marks) marked.
 pub(crate) fn mark(s: &str) -> Cow<'_, str> {
     if !s.contains(['\n', MARK]) {
@@ -90,5 +126,8 @@ mod tests {
         assert_eq!(normalize("a\r\nb\rc\n"), "a\nb\nc\n");
         assert_eq!(pad_trailing("end\n\n", "end\r".into(), "\r"), "end\r\r\r");
         assert_eq!(pad_trailing("x\n", "x\n".into(), "\r\n"), "x\n");
+        let raw = |s| keep_newline_after_raw(s, "{%", "%}").into_owned();
+        assert_eq!(raw("{% raw %}\nx{% endraw %}"), "{% raw +%}\nx{% endraw %}");
+        assert_eq!(raw("{%- raw%}{%raw -%}{% rawx %}"), "{%- raw+%}{%raw -%}{% rawx %}");
     }
 }
