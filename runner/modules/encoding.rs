@@ -34,7 +34,13 @@ impl Encoding {
             .trim()
             .to_ascii_lowercase()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         Ok(match norm.as_str() {
             "utf_8" | "utf8" | "u8" | "utf" | "utf8_ucs2" | "utf8_ucs4" | "cp65001" => {
@@ -42,8 +48,8 @@ impl Encoding {
             }
             "latin_1" | "latin1" | "latin" | "l1" | "iso_8859_1" | "iso8859_1" | "iso8859"
             | "8859" | "cp819" | "iso_ir_100" | "csisolatin1" | "ibm819" => Encoding::Latin1,
-            "ascii" | "us_ascii" | "646" | "us" | "ansi_x3.4_1968" | "ansi_x3.4_1986"
-            | "cp367" | "csascii" | "ibm367" | "iso646_us" | "iso_646.irv_1991" | "iso_ir_6" => {
+            "ascii" | "us_ascii" | "646" | "us" | "ansi_x3.4_1968" | "ansi_x3.4_1986" | "cp367"
+            | "csascii" | "ibm367" | "iso646_us" | "iso_646.irv_1991" | "iso_ir_6" => {
                 Encoding::Ascii
             }
             "utf_16" | "utf16" | "u16" => Encoding::Utf16,
@@ -96,7 +102,10 @@ mod tests {
     #[test]
     fn names_and_bytes() {
         assert_eq!(Encoding::named(None).unwrap(), Encoding::Utf8);
-        assert_eq!(Encoding::named(Some("ISO-8859-1")).unwrap(), Encoding::Latin1);
+        assert_eq!(
+            Encoding::named(Some("ISO-8859-1")).unwrap(),
+            Encoding::Latin1
+        );
         assert_eq!(Encoding::named(Some("latin-1")).unwrap(), Encoding::Latin1);
         assert!(Encoding::named(Some("klingon")).is_err());
         assert_eq!(Encoding::Latin1.encode("é").unwrap(), vec![0xe9]);

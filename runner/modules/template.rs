@@ -174,7 +174,10 @@ impl Planned for Template {
         if p.follow {
             // copy's `follow` (lib/ansible/modules/copy.py: a link at dest is resolved with
             // realpath and its target written) is not in the shared put yet
-            return Err("template follow: true (writing through a link at dest) is not supported yet".into());
+            return Err(
+                "template follow: true (writing through a link at dest) is not supported yet"
+                    .into(),
+            );
         }
         let encoding = super::encoding::Encoding::named(p.output_encoding.as_deref())?;
         let syntax = p.syntax()?;

@@ -27,9 +27,9 @@ mod yamlout;
 mod unit_tests;
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use minijinja::syntax::SyntaxConfig;
@@ -336,9 +336,9 @@ impl Templar {
         if !text.starts_with(syntax::HEADER) && !syntax.is_possibly_template(text) {
             return Ok(text.to_owned());
         }
-        let (own, body) = syntax.with_header(text).map_err(|e| {
-            TemplateError::new(format!("Syntax error in template ({name}): {e}"))
-        })?;
+        let (own, body) = syntax
+            .with_header(text)
+            .map_err(|e| TemplateError::new(format!("Syntax error in template ({name}): {e}")))?;
         own.validate().map_err(TemplateError::new)?;
         let mut src = newlines::normalize(body).into_owned();
         if !own.keep_trailing_newline && src.ends_with('\n') {
@@ -348,7 +348,11 @@ impl Templar {
         let mark = own.newline_sequence != "\n" && !src.contains(newlines::MARK);
         let key = TemplateSyntax {
             keep_trailing_newline: false,
-            newline_sequence: if mark { own.newline_sequence.clone() } else { "\n".into() },
+            newline_sequence: if mark {
+                own.newline_sequence.clone()
+            } else {
+                "\n".into()
+            },
             ..own.clone()
         };
         let envs = if key.is_default() {
@@ -461,8 +465,18 @@ impl Templar {
         let config = syntax.config().map_err(TemplateError::new)?;
         let mark = syntax.newline_sequence != "\n";
         let envs = Arc::new((
-            build_env(self.inner.loaded.clone(), UndefinedBehavior::Strict, config.clone(), mark),
-            build_env(self.inner.loaded.clone(), UndefinedBehavior::Chainable, config, mark),
+            build_env(
+                self.inner.loaded.clone(),
+                UndefinedBehavior::Strict,
+                config.clone(),
+                mark,
+            ),
+            build_env(
+                self.inner.loaded.clone(),
+                UndefinedBehavior::Chainable,
+                config,
+                mark,
+            ),
         ));
         map.insert(syntax.clone(), envs.clone());
         Ok(envs)
@@ -767,7 +781,12 @@ fn default_syntax() -> SyntaxConfig {
 /// The strict and the chainable environment of one syntax.
 fn build_envs(loaded: &Arc<AtomicUsize>, syntax: SyntaxConfig) -> Envs {
     (
-        build_env(loaded.clone(), UndefinedBehavior::Strict, syntax.clone(), false),
+        build_env(
+            loaded.clone(),
+            UndefinedBehavior::Strict,
+            syntax.clone(),
+            false,
+        ),
         build_env(loaded.clone(), UndefinedBehavior::Chainable, syntax, false),
     )
 }
@@ -843,7 +862,8 @@ fn build_env(
         })
     });
     env.set_loader(move |name| {
-        let raw = |s: &str| newlines::keep_newline_after_raw(s, &block_start, &block_end).into_owned();
+        let raw =
+            |s: &str| newlines::keep_newline_after_raw(s, &block_start, &block_end).into_owned();
         if let Some(rest) = name.strip_prefix(INLINE) {
             loaded.fetch_add(1, Ordering::Relaxed);
             let src = rest.get(1..).unwrap_or("");

@@ -128,6 +128,9 @@ mod tests {
         assert_eq!(pad_trailing("x\n", "x\n".into(), "\r\n"), "x\n");
         let raw = |s| keep_newline_after_raw(s, "{%", "%}").into_owned();
         assert_eq!(raw("{% raw %}\nx{% endraw %}"), "{% raw +%}\nx{% endraw %}");
-        assert_eq!(raw("{%- raw%}{%raw -%}{% rawx %}"), "{%- raw+%}{%raw -%}{% rawx %}");
+        assert_eq!(
+            raw("{%- raw%}{%raw -%}{% rawx %}"),
+            "{%- raw+%}{%raw -%}{% rawx %}"
+        );
     }
 }
