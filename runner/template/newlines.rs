@@ -27,7 +27,7 @@ pub(crate) fn normalize(text: &str) -> Cow<'_, str> {
 /// tag ends in `+%}`. This writes that `+` into each plain raw tag of `src`, with the
 /// syntax's block delimiters `start` and `end`.
 pub(crate) fn keep_newline_after_raw<'s>(src: &'s str, start: &str, end: &str) -> Cow<'s, str> {
-    if !src.contains("raw") {
+    if !src.contains("raw") || start.is_empty() || end.is_empty() {
         return Cow::Borrowed(src);
     }
     let mut out = String::new();
