@@ -15,6 +15,7 @@ pub mod copy;
 pub mod deb822_repository;
 pub mod debug;
 pub mod dpkg_selections;
+pub(crate) mod encoding;
 pub mod fetch;
 pub mod file;
 pub mod fileops;

@@ -4,18 +4,21 @@
 //! Why this module exists: configuration files are templates. Rendering happens in
 //! `prepare` (with `template_path`, `template_host`, `template_fullpath`,
 //! `template_destpath` set like Ansible does); from there it is `copy` with content: the
-//! same probe, checksum comparison, validated atomic write, backup and diff.
+//! same probe, checksum comparison, validated atomic write, backup and diff. The task's
+//! Jinja syntax options (delimiters, `trim_blocks`, `lstrip_blocks`, `newline_sequence`)
+//! apply to this one render, as `lib/ansible/plugins/action/template.py` passes them as
+//! overrides; `output_encoding` and `mode: preserve` are the action's too.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::copy::{PutRequest, basename, put_plan, put_probe};
 use super::fileops::{self, Attrs};
-use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
+use super::params::{Mode, ansible_bool, opt_stringish, parse_mode};
 use super::plan::{Plan, PlanCtx, Planned};
 use super::{ResultMap, TaskCtx};
 use crate::command::RemoteCommand;
-use crate::template::SearchKind;
+use crate::template::{SearchKind, TemplateSyntax};
 use crate::transport::ExecOutput;
 
 /// `ansible_managed` in templates, as Ansible 2.19 sets it without configuration.
@@ -35,9 +38,10 @@ pub struct TemplateParams {
     /// Path on the host; ending in `/` or naming a directory means `dest/<basename of src>`.
     /// Required.
     pub dest: String,
-    /// Permission bits or a symbolic mode; default keeps an existing file's mode, 0644 new.
-    #[serde(default, deserialize_with = "opt_mode")]
-    pub mode: Option<Mode>,
+    /// Permission bits or a symbolic mode; `preserve`: the mode of the `src` file on the
+    /// controller. Default keeps an existing file's mode, 0644 for a new one.
+    #[serde(default, deserialize_with = "opt_template_mode")]
+    pub mode: Option<TemplateMode>,
     /// Owner name or uid; default keeps the existing owner.
     #[serde(default, deserialize_with = "opt_stringish")]
     pub owner: Option<String>,
@@ -53,13 +57,97 @@ pub struct TemplateParams {
     /// Replace a differing file; `false`: only create a missing one. Default `true`.
     #[serde(default = "yes", deserialize_with = "ansible_bool")]
     pub force: bool,
-    /// Line endings of the result: `\n` (default), `\r\n` or `\r`.
+    /// Line endings of the template's own text in the result: `\n` (default), `\r\n` or
+    /// `\r` (also written escaped, `'\r\n'`). Newlines inside values printed keep theirs.
     #[serde(default)]
     pub newline_sequence: Option<String>,
+    /// Encoding of the written file: `utf-8` (default), `latin-1` (`iso-8859-1`),
+    /// `ascii`, `utf-16`, `utf-16-le`, `utf-16-be`, with Python's spellings. A character
+    /// the encoding cannot represent fails the task. The template itself is UTF-8.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub output_encoding: Option<String>,
+    /// Remove the first newline after a block tag (`{% ... %}`). Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub trim_blocks: bool,
+    /// Strip spaces and tabs before a block tag at the start of a line. Default `false`.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub lstrip_blocks: bool,
+    /// The string starting a print statement. Default `{{`.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub variable_start_string: Option<String>,
+    /// The string ending a print statement. Default `}}`.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub variable_end_string: Option<String>,
+    /// The string starting a block. Default `{%`.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub block_start_string: Option<String>,
+    /// The string ending a block. Default `%}`.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub block_end_string: Option<String>,
+    /// The string starting a comment. Default `{#`.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub comment_start_string: Option<String>,
+    /// The string ending a comment. Default `#}`.
+    #[serde(default, deserialize_with = "opt_stringish")]
+    pub comment_end_string: Option<String>,
+    /// Follow a symbolic link at `dest` and write its target. Default `false`. windlass
+    /// cannot write through a link yet: `true` fails the task.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub follow: bool,
     #[serde(skip)]
-    pub(crate) rendered: String,
+    pub(crate) rendered: Vec<u8>,
     #[serde(skip)]
     pub(crate) diff: bool,
+    /// `mode` resolved (`preserve` read from the source file).
+    #[serde(skip)]
+    pub(crate) final_mode: Option<Mode>,
+}
+
+/// `mode` of `template`: a mode, or `preserve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateMode {
+    /// The source file's permission bits (`lib/ansible/plugins/action/template.py`).
+    Preserve,
+    /// Octal bits or a symbolic mode.
+    Mode(Mode),
+}
+
+fn opt_template_mode<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<TemplateMode>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s == "preserve" => Ok(Some(TemplateMode::Preserve)),
+        Some(v) => parse_mode(&v)
+            .map(|m| Some(TemplateMode::Mode(m)))
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+impl TemplateParams {
+    /// The Jinja syntax the task asks for.
+    pub fn syntax(&self) -> Result<TemplateSyntax, String> {
+        let d = TemplateSyntax::default();
+        let pick = |o: &Option<String>, dflt: &String| o.clone().unwrap_or_else(|| dflt.clone());
+        Ok(TemplateSyntax {
+            block: (
+                pick(&self.block_start_string, &d.block.0),
+                pick(&self.block_end_string, &d.block.1),
+            ),
+            variable: (
+                pick(&self.variable_start_string, &d.variable.0),
+                pick(&self.variable_end_string, &d.variable.1),
+            ),
+            comment: (
+                pick(&self.comment_start_string, &d.comment.0),
+                pick(&self.comment_end_string, &d.comment.1),
+            ),
+            trim_blocks: self.trim_blocks,
+            lstrip_blocks: self.lstrip_blocks,
+            newline_sequence: newline(self.newline_sequence.as_deref())?.into(),
+            ..d
+        })
+    }
 }
 
 /// `ansible.builtin.template`.
@@ -83,8 +171,23 @@ impl Planned for Template {
 
     async fn prepare(&self, p: &mut TemplateParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
         p.diff = ctx.diff;
-        let nl = newline(p.newline_sequence.as_deref())?;
+        if p.follow {
+            // copy's `follow` (lib/ansible/modules/copy.py: a link at dest is resolved with
+            // realpath and its target written) is not in the shared put yet
+            return Err(
+                "template follow: true (writing through a link at dest) is not supported yet"
+                    .into(),
+            );
+        }
+        let encoding = super::encoding::Encoding::named(p.output_encoding.as_deref())?;
+        let syntax = p.syntax()?;
+        syntax.validate()?;
         let path = fileops::find_local(&p.src, &ctx.vars.search_dirs(SearchKind::Templates))?;
+        p.final_mode = match &p.mode {
+            None => None,
+            Some(TemplateMode::Mode(m)) => Some(m.clone()),
+            Some(TemplateMode::Preserve) => Some(preserved_mode(&path)?),
+        };
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("could not read template {}: {e}", path.display()))?;
         let full = std::fs::canonicalize(&path).unwrap_or(path.clone());
@@ -113,17 +216,9 @@ impl Planned for Template {
         }
         let out = ctx
             .templar
-            .render_template_text(&text, &p.src, &ctx.vars, &extra)
+            .render_template_text_with(&text, &p.src, &ctx.vars, &extra, &syntax)
             .map_err(|e| format!("{}: {e}", p.src))?;
-        // lib/ansible/_internal/_templating/_engine.py: text that cannot be a template
-        // (`is_possibly_template`: no `{{`, `{%`, `{#`) is returned as it is, so
-        // `newline_sequence` does not apply to it.
-        let possibly_template = ["{{", "{%", "{#"].iter().any(|m| text.contains(m));
-        p.rendered = if nl == "\n" || !possibly_template {
-            out
-        } else {
-            out.replace("\r\n", "\n").replace('\n', nl)
-        };
+        p.rendered = encoding.encode(&out)?;
         Ok(())
     }
 
@@ -149,9 +244,9 @@ impl Planned for Template {
             &PutRequest {
                 dest: &p.dest,
                 basename: Some(basename(&p.src)),
-                content: p.rendered.as_bytes(),
+                content: &p.rendered,
                 attrs: Attrs {
-                    mode: p.mode.clone(),
+                    mode: p.final_mode.clone(),
                     owner: p.owner.clone(),
                     group: p.group.clone(),
                 },
@@ -186,6 +281,46 @@ fn newline(n: Option<&str>) -> Result<&'static str, String> {
     }
 }
 
+/// The Jinja syntax a `template` task's arguments ask for, when known before the run:
+/// `None` when an argument is templated or the arguments are not valid (their check
+/// reports that).
+pub fn literal_syntax(args: &Map<String, Value>) -> Option<TemplateSyntax> {
+    const KEYS: [&str; 9] = [
+        "trim_blocks",
+        "lstrip_blocks",
+        "newline_sequence",
+        "variable_start_string",
+        "variable_end_string",
+        "block_start_string",
+        "block_end_string",
+        "comment_start_string",
+        "comment_end_string",
+    ];
+    let mut syntax_args = Map::new();
+    for k in KEYS {
+        match args.get(k) {
+            None => {}
+            Some(Value::String(s)) if s.contains("{{") || s.contains("{%") => return None,
+            Some(v) => {
+                syntax_args.insert(k.into(), v.clone());
+            }
+        }
+    }
+    syntax_args.insert("src".into(), Value::String(String::new()));
+    syntax_args.insert("dest".into(), Value::String(String::new()));
+    let p: TemplateParams = super::plan::params("template", syntax_args).ok()?;
+    p.syntax().ok()
+}
+
+/// `mode: preserve`: the source file's permission bits, as the action reads them with
+/// `os.stat` (`'0%03o' % stat.S_IMODE(...)`, `lib/ansible/plugins/action/template.py`).
+fn preserved_mode(path: &std::path::Path) -> Result<Mode, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("could not stat template {}: {e}", path.display()))?;
+    Ok(Mode::Octal(meta.permissions().mode() & 0o7777))
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
@@ -214,7 +349,8 @@ mod tests {
             panic!()
         };
         let mut p: TemplateParams = params("template", m).unwrap();
-        p.rendered = "port: 10250\n".into();
+        p.rendered = b"port: 10250\n".to_vec();
+        p.final_mode = Some(Mode::Octal(0o600));
         p.diff = true;
         insta::assert_yaml_snapshot!("template_probe", Template.probe(&p).unwrap());
         let fresh = Template

@@ -590,7 +590,10 @@ fn check_template_src(task: &Task, base: &Path) -> Result<()> {
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(());
     };
-    crate::template::Templar::check_file_syntax(&text).map_err(|(msg, line)| {
+    let Some(syntax) = crate::modules::template::literal_syntax(&task.args) else {
+        return Ok(());
+    };
+    crate::template::Templar::check_file_syntax_with(&text, &syntax).map_err(|(msg, line)| {
         Error::syntax(
             &Loc::new(
                 std::sync::Arc::from(path.as_path()),

@@ -18,16 +18,19 @@ mod lookups;
 mod mapvars;
 mod morelookups;
 mod names;
+mod newlines;
 mod pyre;
+mod syntax;
 mod yamlout;
 
 #[cfg(test)]
 mod unit_tests;
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
@@ -36,6 +39,7 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 pub(crate) use convert::json_py_str;
 pub use limits::{Limits, limits, set_limits};
 pub use mapvars::MapVars;
+pub use syntax::TemplateSyntax;
 
 use context::Ctx;
 
@@ -138,6 +142,9 @@ struct Inner {
     env: RwLock<Arc<Envs>>,
     /// Templates compiled into `env` so far.
     loaded: Arc<AtomicUsize>,
+    /// Environments for template files rendered with another syntax ([`TemplateSyntax`]),
+    /// made on first use; emptied with `env`.
+    syntaxes: Mutex<HashMap<TemplateSyntax, Arc<Envs>>>,
 }
 
 impl Default for Templar {
@@ -156,16 +163,14 @@ impl Templar {
     /// A templar with Ansible's filters, tests and lookups.
     pub fn new() -> Templar {
         let loaded = Arc::new(AtomicUsize::new(0));
-        let pristine = Arc::new((
-            build_env(loaded.clone(), UndefinedBehavior::Strict),
-            build_env(loaded.clone(), UndefinedBehavior::Chainable),
-        ));
+        let pristine = Arc::new(build_envs(&loaded, default_syntax()));
         let env = RwLock::new(Arc::new((pristine.0.clone(), pristine.1.clone())));
         Templar {
             inner: Arc::new(Inner {
                 pristine,
                 env,
                 loaded,
+                syntaxes: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -210,6 +215,34 @@ impl Templar {
             Some((msg, at)) => Err((msg, Some(src[..at].matches('\n').count() + 1))),
             None => Ok(()),
         }
+    }
+
+    /// [`Templar::check_file_syntax`] for a template rendered with the template module's
+    /// `syntax` (and its own `#jinja2:` header); with a syntax other than the default, only
+    /// the Jinja syntax is checked (unknown filters are found when it renders).
+    pub fn check_file_syntax_with(
+        text: &str,
+        syntax: &TemplateSyntax,
+    ) -> Result<(), (String, Option<usize>)> {
+        if syntax.is_default() && !text.starts_with(syntax::HEADER) {
+            return Self::check_file_syntax(text);
+        }
+        let (own, body) = syntax.with_header(text).map_err(|e| (e, Some(1)))?;
+        own.validate().map_err(|e| (e, None))?;
+        let config = own.config().map_err(|e| (e, None))?;
+        let skipped = usize::from(body.len() != text.len());
+        let mut env = Environment::new();
+        env.set_syntax(config);
+        let src = strip_fqcn(body);
+        env.template_from_str(&newlines::normalize(&src))
+            .map(|_| ())
+            .map_err(|e| {
+                let msg = e
+                    .detail()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.kind().to_string());
+                (msg, e.line().map(|l| l + skipped))
+            })
     }
 
     /// The top-level variable names a template string reads, when it compiles and reads
@@ -283,6 +316,65 @@ impl Templar {
         self.render_file_in(text, name, &ctx)
     }
 
+    /// Render a template file's text as the template module does, with the task's Jinja
+    /// `syntax` (delimiters, `trim_blocks`, `lstrip_blocks`, `newline_sequence`), modelling
+    /// `lib/ansible/_internal/_templating/_engine.py` (`template`, `_create_overlay`,
+    /// `_post_render_mutation`) and Jinja's lexer: text with no start string of the syntax
+    /// (and no `#jinja2:` header) is returned as it is; a `#jinja2:` first line changes the
+    /// syntax; the text's line endings are made `\n`, its one final newline dropped, and
+    /// after rendering its own newlines (not those of values) become `newline_sequence`;
+    /// the trailing newlines the render lost come back. The file and what it includes use
+    /// the syntax; variables it reads are templated with the default one, as in Ansible.
+    pub fn render_template_text_with(
+        &self,
+        text: &str,
+        name: &str,
+        vars: &Arc<dyn Vars>,
+        extra: &serde_json::Map<String, serde_json::Value>,
+        syntax: &TemplateSyntax,
+    ) -> Result<String, TemplateError> {
+        if !text.starts_with(syntax::HEADER) && !syntax.is_possibly_template(text) {
+            return Ok(text.to_owned());
+        }
+        let (own, body) = syntax
+            .with_header(text)
+            .map_err(|e| TemplateError::new(format!("Syntax error in template ({name}): {e}")))?;
+        own.validate().map_err(TemplateError::new)?;
+        let mut src = newlines::normalize(body).into_owned();
+        if !own.keep_trailing_newline && src.ends_with('\n') {
+            src.pop();
+        }
+        // values' newlines are told apart from the text's only when they must differ
+        let mark = own.newline_sequence != "\n" && !src.contains(newlines::MARK);
+        let key = TemplateSyntax {
+            keep_trailing_newline: false,
+            newline_sequence: if mark {
+                own.newline_sequence.clone()
+            } else {
+                "\n".into()
+            },
+            ..own.clone()
+        };
+        let envs = if key.is_default() {
+            self.env()
+        } else {
+            self.syntax_envs(&key)?
+        };
+        let extra = (!extra.is_empty()).then(|| Arc::new(extra.clone()));
+        let ctx = Ctx::new(vars.clone(), self.clone(), extra);
+        let dirs = ctx.vars.search_dirs(SearchKind::Templates);
+        let prev = INCLUDE_DIRS.with(|d| std::mem::replace(&mut *d.borrow_mut(), dirs));
+        let r = self.run_in(envs, &src, FILE, &ctx, Some(name));
+        INCLUDE_DIRS.with(|d| *d.borrow_mut() = prev);
+        let (out, _) = r?;
+        let out = match (mark, own.newline_sequence.as_str()) {
+            (true, nl) => newlines::restore(&out, nl),
+            (false, "\n") => out,
+            (false, nl) => out.replace('\n', nl),
+        };
+        Ok(newlines::pad_trailing(text, out, &syntax.newline_sequence))
+    }
+
     /// Evaluate a bare expression (no braces) to a value.
     pub fn eval(
         &self,
@@ -344,6 +436,11 @@ impl Templar {
             if self.inner.loaded.load(Ordering::Relaxed) > CACHE_LIMIT {
                 let p = &self.inner.pristine;
                 *guard = Arc::new((p.0.clone(), p.1.clone()));
+                self.inner
+                    .syntaxes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear();
                 self.inner.loaded.store(0, Ordering::Relaxed);
             }
             return guard.clone();
@@ -353,6 +450,36 @@ impl Templar {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The environments of a non-default syntax, made once per syntax.
+    fn syntax_envs(&self, syntax: &TemplateSyntax) -> Result<Arc<Envs>, TemplateError> {
+        let mut map = self
+            .inner
+            .syntaxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = map.get(syntax) {
+            return Ok(e.clone());
+        }
+        let config = syntax.config().map_err(TemplateError::new)?;
+        let mark = syntax.newline_sequence != "\n";
+        let envs = Arc::new((
+            build_env(
+                self.inner.loaded.clone(),
+                UndefinedBehavior::Strict,
+                config.clone(),
+                mark,
+            ),
+            build_env(
+                self.inner.loaded.clone(),
+                UndefinedBehavior::Chainable,
+                config,
+                mark,
+            ),
+        ));
+        map.insert(syntax.clone(), envs.clone());
+        Ok(envs)
     }
 
     /// Evaluate a bare expression (or one wrapped in `{{ }}`) to a minijinja value; with
@@ -445,9 +572,20 @@ impl Templar {
         name: &str,
         ctx: &Arc<Ctx>,
     ) -> Result<String, TemplateError> {
+        self.render_file_with(text, name, ctx, self.env())
+    }
+
+    /// Render a template file's text in `ctx` with the environments `envs`.
+    fn render_file_with(
+        &self,
+        text: &str,
+        name: &str,
+        ctx: &Arc<Ctx>,
+        envs: Arc<Envs>,
+    ) -> Result<String, TemplateError> {
         let dirs = ctx.vars.search_dirs(SearchKind::Templates);
         let prev = INCLUDE_DIRS.with(|d| std::mem::replace(&mut *d.borrow_mut(), dirs));
-        let r = self.run(text, FILE, ctx, Some(name));
+        let r = self.run_in(envs, text, FILE, ctx, Some(name));
         INCLUDE_DIRS.with(|d| *d.borrow_mut() = prev);
         // Ansible renders without keep_trailing_newline and then gives the output back the
         // source's final newline (`preserve_trailing_newlines`, template/__init__.py); with
@@ -469,6 +607,18 @@ impl Templar {
         ctx: &Arc<Ctx>,
         file_name: Option<&str>,
     ) -> Result<(String, Option<Value>), TemplateError> {
+        self.run_in(self.env(), src, kind, ctx, file_name)
+    }
+
+    /// [`Templar::run`] in the environments `envs`.
+    fn run_in(
+        &self,
+        envs: Arc<Envs>,
+        src: &str,
+        kind: char,
+        ctx: &Arc<Ctx>,
+        file_name: Option<&str>,
+    ) -> Result<(String, Option<Value>), TemplateError> {
         let depth = DEPTH.with(|d| {
             let n = d.get() + 1;
             d.set(n);
@@ -480,7 +630,6 @@ impl Templar {
                 "recursive loop detected in template (variables nest too deep)",
             ));
         }
-        let envs = self.env();
         let mut key = String::with_capacity(src.len() + 2);
         key.push(INLINE);
         key.push(kind);
@@ -608,25 +757,69 @@ fn strip_fqcn(src: &str) -> std::borrow::Cow<'_, str> {
 /// An environment with every filter, test and lookup registered (for load-time checks).
 fn full_env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| build_env(Arc::new(AtomicUsize::new(0)), UndefinedBehavior::Lenient))
+    ENV.get_or_init(|| {
+        build_env(
+            Arc::new(AtomicUsize::new(0)),
+            UndefinedBehavior::Lenient,
+            default_syntax(),
+            false,
+        )
+    })
 }
 
-fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_fuel(Some(limits::limits().fuel));
-    env.set_undefined_behavior(undefined);
-    env.set_debug(true);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    if let Ok(syntax) = SyntaxConfig::builder()
+/// Ansible's syntax for every render: trim_blocks on, lstrip_blocks off; trailing
+/// newlines are kept (see [`Templar::render_file_in`]).
+fn default_syntax() -> SyntaxConfig {
+    SyntaxConfig::builder()
         .trim_blocks(true)
         .lstrip_blocks(false)
         .keep_trailing_newline(true)
         .build()
-    {
-        env.set_syntax(syntax);
-    }
+        .unwrap_or_default()
+}
+
+/// The strict and the chainable environment of one syntax.
+fn build_envs(loaded: &Arc<AtomicUsize>, syntax: SyntaxConfig) -> Envs {
+    (
+        build_env(
+            loaded.clone(),
+            UndefinedBehavior::Strict,
+            syntax.clone(),
+            false,
+        ),
+        build_env(loaded.clone(), UndefinedBehavior::Chainable, syntax, false),
+    )
+}
+
+/// An environment with everything registered. With `mark_newlines`, the newlines of
+/// values printed are written as [`newlines::MARK`] sequences, for
+/// [`newlines::restore`] to tell them from the template's own.
+fn build_env(
+    loaded: Arc<AtomicUsize>,
+    undefined: UndefinedBehavior,
+    syntax: SyntaxConfig,
+    mark_newlines: bool,
+) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(limits::limits().fuel));
+    env.set_undefined_behavior(undefined);
+    env.set_debug(true);
+    env.set_auto_escape_callback(move |_| {
+        if mark_newlines {
+            // not an escaping: it makes the output of macros and `{% set %}` blocks safe
+            // strings, which the formatter writes as the template's own text
+            AutoEscape::Custom("windlass-newlines".into())
+        } else {
+            AutoEscape::None
+        }
+    });
+    let (block_start, block_end) = {
+        let (s, e) = syntax.block_delimiters();
+        (s.to_owned(), e.to_owned())
+    };
+    env.set_syntax(syntax);
     minijinja_contrib::add_to_environment(&mut env);
-    env.set_formatter(|out, state, value| {
+    env.set_formatter(move |out, state, value| {
         if state.name().as_bytes().get(1) == Some(&(NATIVE as u8)) {
             state.set_temp(NATIVE_SLOT, value.clone());
         }
@@ -642,13 +835,15 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
         if value.is_none() {
             return Ok(());
         }
+        // the output of macros and `{% set %}` blocks is the template's own text
+        let mark = mark_newlines && !value.is_safe();
         if let Some(s) = value.as_str() {
             limits::count(s.len())?;
-            return out.write_str(s).map_err(minijinja::Error::from);
+            return write_value(out, s, mark);
         }
         let s = convert::py_str(value);
         limits::count(s.len())?;
-        out.write_str(&s).map_err(minijinja::Error::from)
+        write_value(out, &s, mark)
     });
     env.set_path_join_callback(|name, _parent| {
         if name.starts_with(INLINE) || std::path::Path::new(name).is_absolute() {
@@ -667,23 +862,24 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
         })
     });
     env.set_loader(move |name| {
+        let raw =
+            |s: &str| newlines::keep_newline_after_raw(s, &block_start, &block_end).into_owned();
         if let Some(rest) = name.strip_prefix(INLINE) {
             loaded.fetch_add(1, Ordering::Relaxed);
             let src = rest.get(1..).unwrap_or("");
-            return Ok(Some(strip_fqcn(src).into_owned()));
+            return Ok(Some(raw(&strip_fqcn(src))));
         }
         let path = std::path::Path::new(name);
         if path.is_absolute() && path.is_file() {
             loaded.fetch_add(1, Ordering::Relaxed);
-            // Jinja's keep_trailing_newline is off for included, imported and extended
-            // templates in Ansible: their one final newline goes
+            // Jinja's lexer reads every line ending as `\n`, and keep_trailing_newline is
+            // off for included, imported and extended templates in Ansible: their one
+            // final newline goes
             return std::fs::read_to_string(path)
                 .map(|s| {
-                    let s = s
-                        .strip_suffix("\r\n")
-                        .or_else(|| s.strip_suffix('\n'))
-                        .unwrap_or(&s);
-                    Some(strip_fqcn(s).into_owned())
+                    let s = newlines::normalize(&s);
+                    let s = s.strip_suffix('\n').unwrap_or(&s);
+                    Some(raw(&strip_fqcn(s)))
                 })
                 .map_err(|e| {
                     minijinja::Error::new(
@@ -699,6 +895,19 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env
+}
+
+fn write_value(
+    out: &mut minijinja::Output<'_>,
+    s: &str,
+    mark: bool,
+) -> Result<(), minijinja::Error> {
+    let r = if mark {
+        out.write_str(&newlines::mark(s))
+    } else {
+        out.write_str(s)
+    };
+    r.map_err(minijinja::Error::from)
 }
 
 /// Turns a minijinja error into a [`TemplateError`], preferring the innermost error of a
