@@ -9,6 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::copy_tree;
 use super::fileops::{self, Attrs, Kind, StatOpts, WriteSpec};
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
@@ -65,8 +66,24 @@ pub struct CopyParams {
     /// `src` is copied as is, an encrypted one fails the task.
     #[serde(default = "yes", deserialize_with = "ansible_bool")]
     pub decrypt: bool,
+    /// Mode of the directories a recursive copy (a directory `src`) creates, and of the
+    /// subdirectories it copies, existing ones included; default: new ones get the
+    /// host's default (0755 under umask 022), existing ones are left alone.
+    #[serde(default, deserialize_with = "opt_mode")]
+    pub directory_mode: Option<Mode>,
+    /// With a directory `src`: copy what a link in the tree points to (a file as a file, a
+    /// directory walked) instead of the link itself; a link back into the tree stays a
+    /// link. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub local_follow: bool,
+    /// When `dest` is a link: write the file it points to. Default `false`: the link is
+    /// replaced by a regular file.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub follow: bool,
     #[serde(skip)]
     pub(crate) data: Vec<u8>,
+    #[serde(skip)]
+    pub(crate) tree: Option<copy_tree::Tree>,
     #[serde(skip)]
     pub(crate) diff: bool,
 }
@@ -304,9 +321,9 @@ impl Planned for Copy {
         if let Some(src) = &p.src {
             let path = fileops::find_local(src, &ctx.vars.search_dirs(SearchKind::Files))?;
             if path.is_dir() {
-                return Err(format!(
-                    "src {src} is a directory; copying directories is not supported, use a file"
-                ));
+                // lib/ansible/plugins/action/copy.py: a directory is walked on the controller.
+                p.tree = Some(copy_tree::walk(&path, src.ends_with('/'), p.local_follow)?);
+                return Ok(());
             }
             p.data = std::fs::read(&path)
                 .map_err(|e| format!("could not read {}: {e}", path.display()))?;
@@ -325,6 +342,9 @@ impl Planned for Copy {
         if let Some(src) = p.src.as_deref().filter(|_| p.remote_src) {
             fileops::check_path("src", src)?;
         }
+        if let Some(tree) = &p.tree {
+            return Ok(Some(copy_tree::probe(tree, &p.dest)));
+        }
         let base = p.src.as_deref().map(basename);
         let remote = p.src.as_deref().filter(|_| p.remote_src);
         Ok(Some(put_probe(&p.dest, base, remote, p.diff)))
@@ -338,6 +358,29 @@ impl Planned for Copy {
     ) -> Result<Plan, String> {
         check_params(p)?;
         let out = facts.ok_or("copy needs its probe")?;
+        let attrs = Attrs {
+            mode: p.mode.clone(),
+            owner: p.owner.clone(),
+            group: p.group.clone(),
+        };
+        if let Some(tree) = &p.tree {
+            let mut plan = copy_tree::plan(
+                &copy_tree::TreeRequest {
+                    tree,
+                    dest: &p.dest,
+                    attrs,
+                    directory_mode: p.directory_mode.as_ref(),
+                    force: p.force,
+                    backup: p.backup,
+                    validate: p.validate.as_deref(),
+                },
+                out,
+            )?;
+            if let Some(src) = p.src.as_ref().filter(|_| tree.files.len() == 1) {
+                plan.result.insert("src".into(), Value::String(src.clone()));
+            }
+            return Ok(plan);
+        }
         let content: &[u8] = match (&p.content, p.src.is_some()) {
             (Some(c), _) => c.as_bytes(),
             (None, _) => &p.data,
@@ -347,11 +390,7 @@ impl Planned for Copy {
                 dest: &p.dest,
                 basename: p.src.as_deref().map(basename),
                 content,
-                attrs: Attrs {
-                    mode: p.mode.clone(),
-                    owner: p.owner.clone(),
-                    group: p.group.clone(),
-                },
+                attrs,
                 backup: p.backup,
                 validate: p.validate.as_deref(),
                 force: p.force,
@@ -367,7 +406,10 @@ impl Planned for Copy {
         Ok(plan)
     }
 
-    fn finish(&self, _p: &CopyParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, p: &CopyParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        if p.tree.is_some() {
+            return;
+        }
         let dest = result_dest(result);
         fileops::apply_final(result, outputs, &dest, "backup_file");
     }

@@ -12,6 +12,7 @@ pub mod assert;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod copy_tree;
 pub mod deb822_repository;
 pub mod debug;
 pub mod dpkg_selections;
