@@ -122,6 +122,9 @@ pub struct PutRequest<'a> {
     pub remote_src: Option<&'a str>,
     /// Whether diffs were asked for (the probe then reads the old content).
     pub diff: bool,
+    /// `follow`: a `dest` that is a link is written through (its target changes);
+    /// otherwise the link itself is replaced by the file.
+    pub follow: bool,
     /// Check mode: a missing parent directory is not an error then (Ansible's action
     /// plugin reports the change without running the module).
     pub check: bool,
@@ -154,6 +157,8 @@ pub fn put_probe(
             src = quote(src)
         ));
     }
+    // A link's final target, for `follow` (lib/ansible/modules/copy.py: os.path.realpath).
+    s.push_str("if [ -L \"$p\" ]; then printf 'real='; readlink -fn -- \"$p\"; printf '\\0'; fi; ");
     s.push_str(&fileops::stat_snippet(StatOpts {
         follow: true,
         checksum: Some("sha1sum"),
@@ -182,7 +187,11 @@ pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> 
         .and_then(|r| r.flag("into_dir").ok())
         .unwrap_or(false);
     let path = put_path(req.dest, req.basename, into_dir);
-    let f = fileops::parse_facts(&path, out)?;
+    let mut f = fileops::parse_facts(&path, out)?;
+    let link = f.get("islnk") == Some("1");
+    if link && req.follow {
+        f.path = f.get("real").unwrap_or(&path).to_string();
+    }
     if f.get("destdir") == Some("1") {
         return Err(format!(
             "can not use content with a dir as dest: {}",
@@ -241,7 +250,9 @@ pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> 
         );
         return Ok(Plan::unchanged(finish(result, &f)));
     }
-    if f.checksum.as_deref() == Some(checksum.as_str()) {
+    // lib/ansible/modules/copy.py: without `follow` a link is replaced even when the
+    // content it points to is equal (`checksum_src != checksum_dest or islink`).
+    if f.checksum.as_deref() == Some(checksum.as_str()) && (req.follow || !link) {
         let steps = req.attrs.steps(&f.path, &f, false)?;
         let after = req.attrs.applied(&f)?;
         return Ok(Plan {
@@ -395,6 +406,7 @@ impl Planned for Copy {
                 validate: p.validate.as_deref(),
                 force: p.force,
                 remote_src: p.src.as_deref().filter(|_| p.remote_src),
+                follow: p.follow,
                 diff: p.diff,
                 check: ctx.check,
             },
