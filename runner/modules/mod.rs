@@ -30,6 +30,7 @@ pub mod package;
 pub mod params;
 pub mod ping;
 pub mod plan;
+pub mod py_strptime;
 pub mod py_time;
 pub mod replace;
 pub mod reply;
