@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::ResultMap;
 use super::TaskCtx;
-use super::fileops::{self, Attrs, Edit, py_regex, py_replacement};
+use super::fileops::{self, Attrs, Edit, py_regex};
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::RemoteCommand;
@@ -62,19 +62,17 @@ pub fn edit(p: &ReplaceParams, text: &str) -> Result<(String, usize), String> {
     let mut start = 0;
     let mut end = text.len();
     if let Some(a) = &p.after {
-        if let Some(m) = dotall(a)?.find(text) {
-            start = m.end();
+        if let Some((_, e)) = dotall(a)?.find(text)? {
+            start = e;
         }
     }
     if let Some(b) = &p.before {
-        if let Some(m) = dotall(b)?.find(&text[start..]) {
-            end = start + m.start();
+        if let Some((b, _)) = dotall(b)?.find(&text[start..])? {
+            end = start + b;
         }
     }
     let section = &text[start..end];
-    let n = re.find_iter(section).count();
-    let repl = py_replacement(p.replace.as_deref().unwrap_or(""));
-    let replaced = re.replace_all(section, repl.as_str());
+    let (replaced, n) = re.subn(p.replace.as_deref().unwrap_or(""), section)?;
     Ok((format!("{}{}{}", &text[..start], replaced, &text[end..]), n))
 }
 

@@ -18,7 +18,7 @@ mod lookups;
 mod mapvars;
 mod morelookups;
 mod names;
-mod pyre;
+pub(crate) mod pyre;
 mod yamlout;
 
 #[cfg(test)]
