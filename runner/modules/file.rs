@@ -64,9 +64,36 @@ pub struct FileParams {
     /// directives, a local time of the host. Default `%Y%m%d%H%M.%S`.
     #[serde(default)]
     pub modification_time_format: Option<String>,
+    /// File attributes as `chattr` takes them: `+i` adds, `-a` removes, `e` (or `=e`) sets
+    /// exactly; needs `lsattr`/`chattr` on the host. As in Ansible, `+`/`-` run `chattr`
+    /// (and report a change) unless the flags `lsattr` shows are exactly the ones given.
+    #[serde(default, alias = "attr")]
+    pub attributes: Option<String>,
     /// How `access_time` is read when it is a timestamp. Default `%Y%m%d%H%M.%S`.
     #[serde(default)]
     pub access_time_format: Option<String>,
+}
+
+/// The `chattr` for `attributes`, as module_utils/basic.py's `set_attributes_if_different`:
+/// run unless the current flags (`lsattr -d`, dashes dropped) are exactly the ones given
+/// and the operator is not `-`.
+fn attr_steps(path: &str, attributes: Option<&str>, f: &FileFacts) -> Option<Step> {
+    let given = attributes?;
+    let (op, flags) = match given.chars().next() {
+        Some(c @ ('+' | '-')) => (c, &given[1..]),
+        _ => ('=', given),
+    };
+    let existing: String = f.get("attr_flags").unwrap_or("").replace('-', "");
+    if flags.is_empty() || (existing == flags && op != '-') {
+        return None;
+    }
+    // chattr reads a leading `-` as an operator: such a relative path gets `./`.
+    let target = if path.starts_with('-') {
+        format!("./{path}")
+    } else {
+        path.to_string()
+    };
+    Some(run(["chattr".to_string(), format!("{op}{flags}"), target]))
 }
 
 /// The default of `modification_time_format`/`access_time_format` (lib/ansible/modules/file.py).
@@ -324,6 +351,9 @@ impl Planned for File {
         {
             script.push_str(&c);
         }
+        if p.attributes.is_some() {
+            script.push_str("if a=$(lsattr -d -- \"$p\" 2>/dev/null); then printf 'attr_flags=%s\\0' \"${a%% *}\"; fi; ");
+        }
         script.push_str(&stamps_probe(&stamps(p, s == Some(State::Touch))?, follow));
         if let Some(src) = &p.src {
             match s {
@@ -572,6 +602,9 @@ impl Planned for File {
                 "state".into(),
                 Value::String(if state == State::Link { "link" } else { "hard" }.into()),
             );
+        }
+        if matches!(state, State::File | State::Directory | State::Touch) {
+            steps.extend(attr_steps(path, p.attributes.as_deref(), &f));
         }
         let mut diffs = Vec::new();
         if f.kind != after.kind {
