@@ -18,6 +18,7 @@ pub mod debug;
 pub mod dpkg_selections;
 pub mod fetch;
 pub mod file;
+pub mod expand_args;
 pub mod fileops;
 pub mod get_url;
 pub mod group;
