@@ -694,6 +694,7 @@ pub fn path_result(key: &str, f: &FileFacts) -> ResultMap {
 /// filters, so backreferences (`(\w)\1`), look-around (`(?<=x)`, `(?!y)`) and `re.sub`
 /// replacements (`\1`, `\g<name>`) mean what they mean in Python (the modules call
 /// `re.search`/`re.sub`/`m.expand`: lib/ansible/modules/lineinfile.py, replace.py).
+#[derive(Debug)]
 pub struct PyRe(fancy_regex::Regex);
 
 /// A matching error (backtracking limit) as a task error.
@@ -739,7 +740,7 @@ impl PyRe {
 pub fn py_regex(pat: &str, multiline: bool) -> Result<PyRe, String> {
     crate::template::pyre::compile(pat, false, multiline)
         .map(PyRe)
-        .map_err(|e| format!("cannot use regular expression {pat:?}: {e}"))
+        .map_err(|e| e.detail().unwrap_or_default().to_string())
 }
 
 /// Split text into lines keeping their endings (Python's `readlines`).
@@ -943,7 +944,7 @@ mod tests {
         let look = py_regex(r"(?<=a)(b)(?!c)", false).unwrap();
         assert_eq!(look.subn(r"[\1\g<1>]", "ab abc").unwrap(), ("a[bb] abc".into(), 1));
         assert_eq!(look.expand(r"<\1>", "xab").unwrap().as_deref(), Some("<b>"));
-        assert!(py_regex("(", false).unwrap_err().contains("\"(\""));
+        assert!(py_regex("(", false).unwrap_err().contains("'('"));
     }
 
     #[test]

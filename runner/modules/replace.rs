@@ -210,9 +210,12 @@ mod tests {
                 )
                 .unwrap_err()
         );
-        let bad = p(json!({"path": "/f", "regexp": "(?<=a)b"}));
+        // Python's re: look-behind works; an unbalanced group is an error.
+        let look = p(json!({"path": "/f", "regexp": "(?<=a)b", "replace": "B"}));
+        assert_eq!(edit(&look, "ab b\n").unwrap(), ("aB b\n".to_string(), 1));
+        let bad = p(json!({"path": "/f", "regexp": "(a"}));
         insta::assert_snapshot!(
-            "replace_err_lookbehind",
+            "replace_err_regex",
             Replace
                 .plan(&bad, Some(&out(done)), PlanCtx::default())
                 .unwrap_err()
