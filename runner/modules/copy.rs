@@ -4,7 +4,9 @@
 //! destination's checksum (sha1, like Ansible's `checksum`), so an unchanged file costs one
 //! round trip and no transfer; a changed one is written atomically through
 //! [`fileops::write_step`] (validated and backed up first when asked). The same planning
-//! serves `template`, which only differs in how the content is made.
+//! serves `template`, which only differs in how the content is made. A directory `src` is
+//! copied recursively as Ansible's action plugin does (`copy_tree`): `src: tree` copies the
+//! folder, `src: tree/` its contents.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -62,8 +64,9 @@ pub struct CopyParams {
     /// `src` is a path on the host, not the controller. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub remote_src: bool,
-    /// Decrypt a vault-encrypted `src`. Default `true`. windlass has no vault yet: a plain
-    /// `src` is copied as is, an encrypted one fails the task.
+    /// Decrypt a vault-encrypted `src`. Default `true`. Accepted for compatibility:
+    /// windlass has no vault, so a plain `src` has nothing to decrypt and is copied as is
+    /// either way; a vault-encrypted one fails the task unless `decrypt: false`.
     #[serde(default = "yes", deserialize_with = "ansible_bool")]
     pub decrypt: bool,
     /// Mode of the directories a recursive copy (a directory `src`) creates, and of the

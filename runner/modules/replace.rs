@@ -1,8 +1,9 @@
 //! `ansible.builtin.replace`: replace every match of a regular expression in a file.
 //!
 //! Why this module exists: edits that are not line-shaped (a value inside a line, a
-//! multi-line section). Patterns and replacements are Python's (`\1`, `\g<name>`), so they
-//! are translated for the `regex` crate; the pattern runs in MULTILINE mode like Ansible's,
+//! multi-line section). Patterns and replacements are Python's `re` (backreferences,
+//! look-around, `\1`, `\g<name>`), run by the regex filters' engine (`fileops::PyRe`);
+//! the pattern runs in MULTILINE mode like Ansible's,
 //! optionally only between the first match of `after` and the first match of `before`.
 
 use serde::Deserialize;
