@@ -415,6 +415,20 @@ impl Planned for Copy {
             },
             out,
         )?;
+        // lib/ansible/modules/copy.py: a `dest` ending in `/` gets its missing directories
+        // made, with `directory_mode` (and owner/group) on each one made.
+        let parent_missing = crate::modules::reply::parse(&out.stdout)
+            .ok()
+            .and_then(|r| r.one("parent").ok().flatten().map(|v| v == b"0"))
+            .unwrap_or(false);
+        if p.dest.ends_with('/') && parent_missing && !plan.steps.is_empty() {
+            let dir = Attrs {
+                mode: p.directory_mode.clone(),
+                owner: p.owner.clone(),
+                group: p.group.clone(),
+            };
+            plan.steps.insert(0, copy_tree::mkdir_step(&p.dest, &dir));
+        }
         if let Some(src) = &p.src {
             plan.result.insert("src".into(), Value::String(src.clone()));
         }

@@ -355,7 +355,7 @@ fn file_steps(
 
 /// Make `dir` and its missing parents, giving each one made `attrs` (an existing one is
 /// left alone, as `os.makedirs` plus `adjust_recursive_directory_permissions` do).
-fn mkdir_step(dir: &str, attrs: &Attrs) -> Step {
+pub fn mkdir_step(dir: &str, attrs: &Attrs) -> Step {
     let dir = dir.trim_end_matches('/');
     let mut s = format!(
         "set -e; d={}; set --; while [ -n \"$d\" ] && [ ! -d \"$d\" ]; do set -- \"$d\" \"$@\"; case \"$d\" in */*) d=${{d%/*}};; *) d=;; esac; done; for x do mkdir -- \"$x\"; ",
