@@ -264,11 +264,7 @@ pub fn plan(req: &TreeRequest<'_>, out: &ExecOutput) -> Result<Plan, String> {
             }
             Kind::Directory => steps.extend(dir_attrs.steps(&f.path, f, false)?),
             _ => {
-                return Err(format!(
-                    "{} already exists as a {}",
-                    f.path,
-                    f.kind.state()
-                ));
+                return Err(format!("{} already exists as a {}", f.path, f.kind.state()));
             }
         }
     }
@@ -367,10 +363,9 @@ pub fn mkdir_step(dir: &str, attrs: &Attrs) -> Step {
         None => {}
     }
     match (&attrs.owner, &attrs.group) {
-        (Some(o), Some(g)) => s.push_str(&format!(
-            "chown {} -- \"$x\"; ",
-            quote(&format!("{o}:{g}"))
-        )),
+        (Some(o), Some(g)) => {
+            s.push_str(&format!("chown {} -- \"$x\"; ", quote(&format!("{o}:{g}"))))
+        }
         (Some(o), None) => s.push_str(&format!("chown {} -- \"$x\"; ", quote(o))),
         (None, Some(g)) => s.push_str(&format!("chgrp {} -- \"$x\"; ", quote(g))),
         (None, None) => {}

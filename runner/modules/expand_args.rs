@@ -64,11 +64,28 @@ mod tests {
     #[test]
     fn as_python_expandvars_and_expanduser() {
         assert_eq!(
-            run(&["$WL_A", "x${WL_A}y", "$WL_NOPE", "${}", "$", "a$", "$WL_D", "${WL_A"]),
+            run(&[
+                "$WL_A",
+                "x${WL_A}y",
+                "$WL_NOPE",
+                "${}",
+                "$",
+                "a$",
+                "$WL_D",
+                "${WL_A"
+            ]),
             "[v a l\n][xv a l\ny][$WL_NOPE][${}][$][a$][$WL_A][${WL_A]"
         );
         assert_eq!(
-            run(&["~", "~/x", "x~", "~root/y", "~nosuchuser_s7/z", "$(id)", "`id`;"]),
+            run(&[
+                "~",
+                "~/x",
+                "x~",
+                "~root/y",
+                "~nosuchuser_s7/z",
+                "$(id)",
+                "`id`;"
+            ]),
             "[/h][/h/x][x~][/root/y][~nosuchuser_s7/z][$(id)][`id`;]"
         );
         assert!(needed(&["a$".into()]) && !needed(&["a~".into()]));

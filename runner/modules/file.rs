@@ -174,14 +174,23 @@ fn stamp_steps(
             Stamp::Preserve => {}
             Stamp::Now => {
                 differs = true;
-                set.push(vec!["touch", flag, "--", path].into_iter().map(String::from).collect::<Vec<_>>());
+                set.push(
+                    vec!["touch", flag, "--", path]
+                        .into_iter()
+                        .map(String::from)
+                        .collect::<Vec<_>>(),
+                );
             }
             Stamp::At(_) => {
-                let w = f.get(want).filter(|w| w.parse::<i64>().is_ok()).ok_or_else(|| {
-                    format!("Error while obtaining timestamp: the host could not read {want}")
-                })?;
+                let w = f
+                    .get(want)
+                    .filter(|w| w.parse::<i64>().is_ok())
+                    .ok_or_else(|| {
+                        format!("Error while obtaining timestamp: the host could not read {want}")
+                    })?;
                 let same = f.get(cur).is_some_and(|c| {
-                    c.split_once('.').is_some_and(|(s, n)| s == w && n.bytes().all(|b| b == b'0'))
+                    c.split_once('.')
+                        .is_some_and(|(s, n)| s == w && n.bytes().all(|b| b == b'0'))
                 });
                 differs |= !same;
                 set.push(

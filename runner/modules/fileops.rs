@@ -690,7 +690,7 @@ pub fn path_result(key: &str, f: &FileFacts) -> ResultMap {
 }
 
 /// A Python `re` pattern for the line and text editing modules (`lineinfile`, `replace`,
-/// `blockinfile`): compiled by [`crate::template::pyre`], the same engine as the regex
+/// `blockinfile`): compiled by `template::pyre`, the same engine as the regex
 /// filters, so backreferences (`(\w)\1`), look-around (`(?<=x)`, `(?!y)`) and `re.sub`
 /// replacements (`\1`, `\g<name>`) mean what they mean in Python (the modules call
 /// `re.search`/`re.sub`/`m.expand`: lib/ansible/modules/lineinfile.py, replace.py).
@@ -710,7 +710,11 @@ impl PyRe {
 
     /// The first match's start and end in `s`.
     pub fn find(&self, s: &str) -> Result<Option<(usize, usize)>, String> {
-        Ok(self.0.find(s).map_err(re_err)?.map(|m| (m.start(), m.end())))
+        Ok(self
+            .0
+            .find(s)
+            .map_err(re_err)?
+            .map(|m| (m.start(), m.end())))
     }
 
     /// `re.subn(pattern, repl, s)`: the new text and the number of matches replaced.
@@ -942,7 +946,10 @@ mod tests {
         let r = py_regex(r"^(?P<k>\w+)=.*\Z", false).unwrap();
         assert!(r.is_match("abc=1").unwrap());
         let look = py_regex(r"(?<=a)(b)(?!c)", false).unwrap();
-        assert_eq!(look.subn(r"[\1\g<1>]", "ab abc").unwrap(), ("a[bb] abc".into(), 1));
+        assert_eq!(
+            look.subn(r"[\1\g<1>]", "ab abc").unwrap(),
+            ("a[bb] abc".into(), 1)
+        );
         assert_eq!(look.expand(r"<\1>", "xab").unwrap().as_deref(), Some("<b>"));
         assert!(py_regex("(", false).unwrap_err().contains("'('"));
     }

@@ -108,7 +108,10 @@ pub fn strptime(value: &str, format: &str) -> Result<LocalTime, String> {
     if end != value.len() {
         return Err(format!("unconverted data remains: {}", &value[end..]));
     }
-    let num = |k: &str| caps.name(k).and_then(|m| m.as_str().trim().parse::<u32>().ok());
+    let num = |k: &str| {
+        caps.name(k)
+            .and_then(|m| m.as_str().trim().parse::<u32>().ok())
+    };
     let mut t = LocalTime {
         year: 1900,
         month: 1,
