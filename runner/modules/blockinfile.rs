@@ -159,17 +159,19 @@ fn insert_at(p: &BlockinfileParams, text: &str, lines: &[String]) -> Result<usiz
     };
     let re = py_regex(pat, false)?;
     if multiline_flag(pat) {
-        return Ok(match re.find(text) {
-            Some(m) if after => text[..m.end()].matches('\n').count() + 1,
-            Some(m) => text[..m.start()].matches('\n').count(),
+        return Ok(match re.find(text)? {
+            Some((_, e)) if after => text[..e].matches('\n').count() + 1,
+            Some((b, _)) => text[..b].matches('\n').count(),
             None => lines.len(),
         });
     }
-    Ok(lines
-        .iter()
-        .rposition(|l| re.is_match(strip_eol(l)))
-        .map(|i| i + usize::from(after))
-        .unwrap_or(lines.len()))
+    let mut at = None;
+    for (i, l) in lines.iter().enumerate() {
+        if re.is_match(strip_eol(l))? {
+            at = Some(i);
+        }
+    }
+    Ok(at.map(|i| i + usize::from(after)).unwrap_or(lines.len()))
 }
 
 /// Whether a Python pattern sets `re.MULTILINE` inline (`(?m)`, `(?im)` at its start).

@@ -60,11 +60,15 @@ pub struct CommandParams {
     /// Strip trailing empty lines from `stdout` and `stderr` in the result. Default `true`.
     #[serde(default = "yes", deserialize_with = "ansible_bool")]
     pub strip_empty_ends: bool,
-    /// In Ansible, whether `$VAR` arguments are expanded from the remote environment
-    /// (default `true`). Accepted, but windlass never expands them: every argument is
-    /// passed exactly as written; use `shell` for expansion.
+    /// Expand `$VAR`/`${VAR}` (from the command's environment on the host; unset ones stay
+    /// as written) and a leading `~` in every argument, as Python's `os.path.expandvars`
+    /// and `expanduser`; no other shell syntax means anything. Default `true`.
     #[serde(default, deserialize_with = "super::params::opt_ansible_bool")]
     pub expand_argument_vars: Option<bool>,
+    /// Ignored, as by Ansible's command module since 2.4 (it warns): no shell runs the
+    /// command; use `shell` for that.
+    #[serde(default)]
+    pub executable: Option<String>,
 }
 
 /// Parameters of `shell`.
@@ -127,6 +131,10 @@ struct Input {
     stdin: Option<String>,
     stdin_add_newline: bool,
     strip_empty_ends: bool,
+    /// `command`'s `expand_argument_vars`.
+    expand: bool,
+    /// `command`'s `executable`, which it ignores with a warning.
+    ignored_executable: Option<String>,
 }
 
 /// Which of the three.
@@ -168,6 +176,9 @@ pub struct CommandPlan {
     /// Strip trailing newlines from the output in the result (`strip_empty_ends`).
     #[serde(skip)]
     pub strip_empty_ends: bool,
+    /// Warnings for the result (`command`'s ignored `executable`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl CommandModule {
@@ -187,6 +198,8 @@ impl CommandModule {
                     stdin: p.stdin,
                     stdin_add_newline: p.stdin_add_newline,
                     strip_empty_ends: p.strip_empty_ends,
+                    expand: p.expand_argument_vars.unwrap_or(true),
+                    ignored_executable: p.executable,
                 }
             }
             CommandModule::Shell => {
@@ -201,6 +214,8 @@ impl CommandModule {
                     stdin: p.stdin,
                     stdin_add_newline: p.stdin_add_newline,
                     strip_empty_ends: p.strip_empty_ends,
+                    expand: false,
+                    ignored_executable: None,
                 }
             }
             CommandModule::Raw => {
@@ -215,6 +230,8 @@ impl CommandModule {
                     stdin: None,
                     stdin_add_newline: true,
                     strip_empty_ends: true,
+                    expand: false,
+                    ignored_executable: None,
                 }
             }
         })
@@ -246,7 +263,11 @@ impl CommandModule {
                     return Err(ModuleError::Failed("no command given".into()));
                 }
                 let shown = Value::Array(argv.iter().cloned().map(Value::String).collect());
-                (RemoteCommand::argv(argv), shown)
+                if input.expand && super::expand_args::needed(&argv) {
+                    (RemoteCommand::argv(super::expand_args::wrap(argv)), shown)
+                } else {
+                    (RemoteCommand::argv(argv), shown)
+                }
             }
             CommandModule::Shell | CommandModule::Raw => {
                 let script = raw.ok_or_else(|| ModuleError::Failed("no command given".into()))?;
@@ -293,6 +314,12 @@ impl CommandModule {
             guards,
             cmd,
             strip_empty_ends: input.strip_empty_ends,
+            // lib/ansible/modules/command.py: `executable` without a shell is dropped.
+            warnings: input
+                .ignored_executable
+                .iter()
+                .map(|e| format!("As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{e}'."))
+                .collect(),
         })
     }
 }
@@ -348,6 +375,10 @@ impl Module for CommandModule {
         let mut cmd = plan.cmd;
         let mut out = ResultMap::new();
         out.insert("cmd".into(), plan.shown);
+        if !plan.warnings.is_empty() {
+            let w = plan.warnings.iter().cloned().map(Value::String).collect();
+            out.insert("warnings".into(), Value::Array(w));
+        }
         for g in &plan.guards {
             // A guard only looks, so it is a probe: the engine may have batched it
             // ([`Module::probe_command`]).

@@ -4,11 +4,14 @@
 //! destination's checksum (sha1, like Ansible's `checksum`), so an unchanged file costs one
 //! round trip and no transfer; a changed one is written atomically through
 //! [`fileops::write_step`] (validated and backed up first when asked). The same planning
-//! serves `template`, which only differs in how the content is made.
+//! serves `template`, which only differs in how the content is made. A directory `src` is
+//! copied recursively as Ansible's action plugin does (`copy_tree`): `src: tree` copies the
+//! folder, `src: tree/` its contents.
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::copy_tree;
 use super::fileops::{self, Attrs, Kind, StatOpts, WriteSpec};
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
@@ -61,12 +64,29 @@ pub struct CopyParams {
     /// `src` is a path on the host, not the controller. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub remote_src: bool,
-    /// Decrypt a vault-encrypted `src`. Default `true`. windlass has no vault yet: a plain
-    /// `src` is copied as is, an encrypted one fails the task.
+    /// Decrypt a vault-encrypted `src`. Default `true`. Accepted for compatibility:
+    /// windlass has no vault, so a plain `src` has nothing to decrypt and is copied as is
+    /// either way; a vault-encrypted one fails the task unless `decrypt: false`.
     #[serde(default = "yes", deserialize_with = "ansible_bool")]
     pub decrypt: bool,
+    /// Mode of the directories a recursive copy (a directory `src`) creates, and of the
+    /// subdirectories it copies, existing ones included; default: new ones get the
+    /// host's default (0755 under umask 022), existing ones are left alone.
+    #[serde(default, deserialize_with = "opt_mode")]
+    pub directory_mode: Option<Mode>,
+    /// With a directory `src`: copy what a link in the tree points to (a file as a file, a
+    /// directory walked) instead of the link itself; a link back into the tree stays a
+    /// link. Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub local_follow: bool,
+    /// When `dest` is a link: write the file it points to. Default `false`: the link is
+    /// replaced by a regular file.
+    #[serde(default, deserialize_with = "ansible_bool")]
+    pub follow: bool,
     #[serde(skip)]
     pub(crate) data: Vec<u8>,
+    #[serde(skip)]
+    pub(crate) tree: Option<copy_tree::Tree>,
     #[serde(skip)]
     pub(crate) diff: bool,
 }
@@ -105,6 +125,9 @@ pub struct PutRequest<'a> {
     pub remote_src: Option<&'a str>,
     /// Whether diffs were asked for (the probe then reads the old content).
     pub diff: bool,
+    /// `follow`: a `dest` that is a link is written through (its target changes);
+    /// otherwise the link itself is replaced by the file.
+    pub follow: bool,
     /// Check mode: a missing parent directory is not an error then (Ansible's action
     /// plugin reports the change without running the module).
     pub check: bool,
@@ -137,6 +160,8 @@ pub fn put_probe(
             src = quote(src)
         ));
     }
+    // A link's final target, for `follow` (lib/ansible/modules/copy.py: os.path.realpath).
+    s.push_str("if [ -L \"$p\" ]; then printf 'real='; readlink -fn -- \"$p\"; printf '\\0'; fi; ");
     s.push_str(&fileops::stat_snippet(StatOpts {
         follow: true,
         checksum: Some("sha1sum"),
@@ -165,7 +190,11 @@ pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> 
         .and_then(|r| r.flag("into_dir").ok())
         .unwrap_or(false);
     let path = put_path(req.dest, req.basename, into_dir);
-    let f = fileops::parse_facts(&path, out)?;
+    let mut f = fileops::parse_facts(&path, out)?;
+    let link = f.get("islnk") == Some("1");
+    if link && req.follow {
+        f.path = f.get("real").unwrap_or(&path).to_string();
+    }
     if f.get("destdir") == Some("1") {
         return Err(format!(
             "can not use content with a dir as dest: {}",
@@ -224,7 +253,9 @@ pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> 
         );
         return Ok(Plan::unchanged(finish(result, &f)));
     }
-    if f.checksum.as_deref() == Some(checksum.as_str()) {
+    // lib/ansible/modules/copy.py: without `follow` a link is replaced even when the
+    // content it points to is equal (`checksum_src != checksum_dest or islink`).
+    if f.checksum.as_deref() == Some(checksum.as_str()) && (req.follow || !link) {
         let steps = req.attrs.steps(&f.path, &f, false)?;
         let after = req.attrs.applied(&f)?;
         return Ok(Plan {
@@ -304,9 +335,9 @@ impl Planned for Copy {
         if let Some(src) = &p.src {
             let path = fileops::find_local(src, &ctx.vars.search_dirs(SearchKind::Files))?;
             if path.is_dir() {
-                return Err(format!(
-                    "src {src} is a directory; copying directories is not supported, use a file"
-                ));
+                // lib/ansible/plugins/action/copy.py: a directory is walked on the controller.
+                p.tree = Some(copy_tree::walk(&path, src.ends_with('/'), p.local_follow)?);
+                return Ok(());
             }
             p.data = std::fs::read(&path)
                 .map_err(|e| format!("could not read {}: {e}", path.display()))?;
@@ -325,6 +356,9 @@ impl Planned for Copy {
         if let Some(src) = p.src.as_deref().filter(|_| p.remote_src) {
             fileops::check_path("src", src)?;
         }
+        if let Some(tree) = &p.tree {
+            return Ok(Some(copy_tree::probe(tree, &p.dest)));
+        }
         let base = p.src.as_deref().map(basename);
         let remote = p.src.as_deref().filter(|_| p.remote_src);
         Ok(Some(put_probe(&p.dest, base, remote, p.diff)))
@@ -338,6 +372,29 @@ impl Planned for Copy {
     ) -> Result<Plan, String> {
         check_params(p)?;
         let out = facts.ok_or("copy needs its probe")?;
+        let attrs = Attrs {
+            mode: p.mode.clone(),
+            owner: p.owner.clone(),
+            group: p.group.clone(),
+        };
+        if let Some(tree) = &p.tree {
+            let mut plan = copy_tree::plan(
+                &copy_tree::TreeRequest {
+                    tree,
+                    dest: &p.dest,
+                    attrs,
+                    directory_mode: p.directory_mode.as_ref(),
+                    force: p.force,
+                    backup: p.backup,
+                    validate: p.validate.as_deref(),
+                },
+                out,
+            )?;
+            if let Some(src) = p.src.as_ref().filter(|_| tree.files.len() == 1) {
+                plan.result.insert("src".into(), Value::String(src.clone()));
+            }
+            return Ok(plan);
+        }
         let content: &[u8] = match (&p.content, p.src.is_some()) {
             (Some(c), _) => c.as_bytes(),
             (None, _) => &p.data,
@@ -347,27 +404,41 @@ impl Planned for Copy {
                 dest: &p.dest,
                 basename: p.src.as_deref().map(basename),
                 content,
-                attrs: Attrs {
-                    mode: p.mode.clone(),
-                    owner: p.owner.clone(),
-                    group: p.group.clone(),
-                },
+                attrs,
                 backup: p.backup,
                 validate: p.validate.as_deref(),
                 force: p.force,
                 remote_src: p.src.as_deref().filter(|_| p.remote_src),
+                follow: p.follow,
                 diff: p.diff,
                 check: ctx.check,
             },
             out,
         )?;
+        // lib/ansible/modules/copy.py: a `dest` ending in `/` gets its missing directories
+        // made, with `directory_mode` (and owner/group) on each one made.
+        let parent_missing = crate::modules::reply::parse(&out.stdout)
+            .ok()
+            .and_then(|r| r.one("parent").ok().flatten().map(|v| v == b"0"))
+            .unwrap_or(false);
+        if p.dest.ends_with('/') && parent_missing && !plan.steps.is_empty() {
+            let dir = Attrs {
+                mode: p.directory_mode.clone(),
+                owner: p.owner.clone(),
+                group: p.group.clone(),
+            };
+            plan.steps.insert(0, copy_tree::mkdir_step(&p.dest, &dir));
+        }
         if let Some(src) = &p.src {
             plan.result.insert("src".into(), Value::String(src.clone()));
         }
         Ok(plan)
     }
 
-    fn finish(&self, _p: &CopyParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, p: &CopyParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        if p.tree.is_some() {
+            return;
+        }
         let dest = result_dest(result);
         fileops::apply_final(result, outputs, &dest, "backup_file");
     }

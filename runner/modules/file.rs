@@ -60,6 +60,152 @@ pub struct FileParams {
     /// For `touch`: `preserve` keeps the access time of an existing file; `now` (default).
     #[serde(default)]
     pub access_time: Option<String>,
+    /// How `modification_time` is read when it is a timestamp: Python `time.strptime`
+    /// directives, a local time of the host. Default `%Y%m%d%H%M.%S`.
+    #[serde(default)]
+    pub modification_time_format: Option<String>,
+    /// File attributes as `chattr` takes them: `+i` adds, `-a` removes, `e` (or `=e`) sets
+    /// exactly; needs `lsattr`/`chattr` on the host. As in Ansible, `+`/`-` run `chattr`
+    /// (and report a change) unless the flags `lsattr` shows are exactly the ones given.
+    #[serde(default, alias = "attr")]
+    pub attributes: Option<String>,
+    /// How `access_time` is read when it is a timestamp. Default `%Y%m%d%H%M.%S`.
+    #[serde(default)]
+    pub access_time_format: Option<String>,
+}
+
+/// The `chattr` for `attributes`, as module_utils/basic.py's `set_attributes_if_different`:
+/// run unless the current flags (`lsattr -d`, dashes dropped) are exactly the ones given
+/// and the operator is not `-`.
+fn attr_steps(path: &str, attributes: Option<&str>, f: &FileFacts) -> Option<Step> {
+    let given = attributes?;
+    let (op, flags) = match given.chars().next() {
+        Some(c @ ('+' | '-')) => (c, &given[1..]),
+        _ => ('=', given),
+    };
+    let existing: String = f.get("attr_flags").unwrap_or("").replace('-', "");
+    if flags.is_empty() || (existing == flags && op != '-') {
+        return None;
+    }
+    // chattr reads a leading `-` as an operator: such a relative path gets `./`.
+    let target = if path.starts_with('-') {
+        format!("./{path}")
+    } else {
+        path.to_string()
+    };
+    Some(run(["chattr".to_string(), format!("{op}{flags}"), target]))
+}
+
+/// The default of `modification_time_format`/`access_time_format` (lib/ansible/modules/file.py).
+const TIME_FORMAT: &str = "%Y%m%d%H%M.%S";
+
+/// One of `modification_time`/`access_time`, as lib/ansible/modules/file.py's
+/// `get_timestamp_for_time` reads it.
+#[derive(Clone, Debug, PartialEq)]
+enum Stamp {
+    Preserve,
+    Now,
+    /// A local time of the host, `YYYY-MM-DD HH:MM:SS`.
+    At(String),
+}
+
+/// The `modification_time` and `access_time` stamps; unset ones default to `now` for
+/// `touch` and `preserve` otherwise (`keep_backward_compatibility_on_timestamps`).
+fn stamps(p: &FileParams, touch: bool) -> Result<[Stamp; 2], String> {
+    let one = |v: &Option<String>, f: &Option<String>| -> Result<Stamp, String> {
+        let fmt = f.as_deref().unwrap_or(TIME_FORMAT);
+        match v.as_deref() {
+            None if touch => Ok(Stamp::Now),
+            None | Some("preserve") => Ok(Stamp::Preserve),
+            Some("now") => Ok(Stamp::Now),
+            Some(t) => super::py_strptime::strptime(t, fmt)
+                .map(|l| Stamp::At(l.iso()))
+                .map_err(|e| {
+                    format!("Error while obtaining timestamp for time {t} using format {fmt}: {e}")
+                }),
+        }
+    };
+    Ok([
+        one(&p.modification_time, &p.modification_time_format)?,
+        one(&p.access_time, &p.access_time_format)?,
+    ])
+}
+
+/// Probe text for explicit timestamps: the wanted epochs (the host's `date` reads the local
+/// time, as `time.mktime` does) and the path's current ones, to the nanosecond.
+fn stamps_probe(st: &[Stamp; 2], follow: bool) -> String {
+    let mut s = String::new();
+    for (key, stamp) in ["want_mtime", "want_atime"].iter().zip(st) {
+        if let Stamp::At(t) = stamp {
+            s.push_str(&format!(
+                "printf '{key}=%s\\0' \"$(date -d {} +%s)\"; ",
+                quote(t)
+            ));
+        }
+    }
+    if s.is_empty() {
+        return s;
+    }
+    let l = if follow { "-L " } else { "" };
+    s.push_str(&format!("if [ -e \"$p\" ]; then stat {l}--printf='cur_mtime=%.9Y\\0cur_atime=%.9X\\0' -- \"$p\"; fi; "));
+    s
+}
+
+/// Steps that set explicit timestamps (`fresh`: the path was just made, set them all),
+/// as `update_timestamp_for_file`: nothing when the wanted times are the current ones.
+fn stamp_steps(
+    path: &str,
+    st: &[Stamp; 2],
+    f: &FileFacts,
+    fresh: bool,
+) -> Result<Vec<Step>, String> {
+    if !st.iter().any(|s| matches!(s, Stamp::At(_))) {
+        return Ok(Vec::new());
+    }
+    let mut steps = Vec::new();
+    let mut differs = false;
+    let mut set = Vec::new();
+    for ((stamp, flag), (want, cur)) in st
+        .iter()
+        .zip(["-m", "-a"])
+        .zip([("want_mtime", "cur_mtime"), ("want_atime", "cur_atime")])
+    {
+        match stamp {
+            Stamp::Preserve => {}
+            Stamp::Now => {
+                differs = true;
+                set.push(
+                    vec!["touch", flag, "--", path]
+                        .into_iter()
+                        .map(String::from)
+                        .collect::<Vec<_>>(),
+                );
+            }
+            Stamp::At(_) => {
+                let w = f
+                    .get(want)
+                    .filter(|w| w.parse::<i64>().is_ok())
+                    .ok_or_else(|| {
+                        format!("Error while obtaining timestamp: the host could not read {want}")
+                    })?;
+                let same = f.get(cur).is_some_and(|c| {
+                    c.split_once('.')
+                        .is_some_and(|(s, n)| s == w && n.bytes().all(|b| b == b'0'))
+                });
+                differs |= !same;
+                set.push(
+                    ["touch", flag, "-d", &format!("@{w}"), "--", path]
+                        .into_iter()
+                        .map(String::from)
+                        .collect(),
+                );
+            }
+        }
+    }
+    if differs || fresh {
+        steps.extend(set.into_iter().map(run));
+    }
+    Ok(steps)
 }
 
 /// `ansible.builtin.file`.
@@ -103,17 +249,7 @@ fn check(p: &FileParams) -> Result<Option<State>, String> {
     if p.recurse && s.is_some() && s != Some(State::Directory) {
         return Err("recurse option requires state to be 'directory'".into());
     }
-    for (k, v) in [
-        ("modification_time", &p.modification_time),
-        ("access_time", &p.access_time),
-    ] {
-        if let Some(v) = v
-            && v != "preserve"
-            && v != "now"
-        {
-            return Err(format!("{k} must be `preserve` or `now`, got {v:?}"));
-        }
-    }
+    stamps(p, s == Some(State::Touch))?;
     Ok(s)
 }
 
@@ -224,6 +360,10 @@ impl Planned for File {
         {
             script.push_str(&c);
         }
+        if p.attributes.is_some() {
+            script.push_str("if a=$(lsattr -d -- \"$p\" 2>/dev/null); then printf 'attr_flags=%s\\0' \"${a%% *}\"; fi; ");
+        }
+        script.push_str(&stamps_probe(&stamps(p, s == Some(State::Touch))?, follow));
         if let Some(src) = &p.src {
             match s {
                 Some(State::Hard) => script.push_str(&format!(
@@ -262,6 +402,8 @@ impl Planned for File {
                 _ => State::File,
             },
         };
+        let st = stamps(p, state == State::Touch)?;
+        let explicit = st.iter().any(|s| matches!(s, Stamp::At(_)));
         let mut steps = Vec::new();
         let mut after: FileFacts;
         let new_facts = |kind: Kind, mode: u32| FileFacts {
@@ -323,6 +465,7 @@ impl Planned for File {
                 }
                 Kind::File | Kind::Other => {
                     steps.extend(a.steps(path, &f, false)?);
+                    steps.extend(stamp_steps(path, &st, &f, false)?);
                     after = a.applied(&f)?;
                 }
                 Kind::Link if !p.follow => {
@@ -335,12 +478,14 @@ impl Planned for File {
                 Kind::Absent => {
                     steps.push(run(["mkdir", "-p", "--", path]));
                     after = fresh_attrs(&mut steps, Kind::Directory)?;
+                    steps.extend(stamp_steps(path, &st, &f, true)?);
                     if p.recurse {
                         // Nothing below a new directory.
                     }
                 }
                 Kind::Directory => {
                     steps.extend(a.steps(path, &f, nofollow)?);
+                    steps.extend(stamp_steps(path, &st, &f, false)?);
                     if p.recurse && recurse_differs(&a, &f)? {
                         steps.extend(recurse_steps(path, &a, p.follow));
                     }
@@ -363,9 +508,14 @@ impl Planned for File {
                     }
                     steps.push(run(["touch", "--", path]));
                     after = fresh_attrs(&mut steps, Kind::File)?;
+                    steps.extend(stamp_steps(path, &st, &f, true)?);
+                } else if explicit {
+                    steps.extend(stamp_steps(path, &st, &f, false)?);
+                    steps.extend(a.steps(path, &f, nofollow)?);
+                    after = a.applied(&f)?;
                 } else {
-                    let keep_m = p.modification_time.as_deref() == Some("preserve");
-                    let keep_a = p.access_time.as_deref() == Some("preserve");
+                    let keep_m = st[0] == Stamp::Preserve;
+                    let keep_a = st[1] == Stamp::Preserve;
                     match (keep_m, keep_a) {
                         (true, true) => {}
                         (false, true) => steps.push(run(["touch", "-m", "--", path])),
@@ -461,6 +611,9 @@ impl Planned for File {
                 "state".into(),
                 Value::String(if state == State::Link { "link" } else { "hard" }.into()),
             );
+        }
+        if matches!(state, State::File | State::Directory | State::Touch) {
+            steps.extend(attr_steps(path, p.attributes.as_deref(), &f));
         }
         let mut diffs = Vec::new();
         if f.kind != after.kind {

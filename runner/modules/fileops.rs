@@ -689,84 +689,62 @@ pub fn path_result(key: &str, f: &FileFacts) -> ResultMap {
     r
 }
 
-/// A Python regular expression as the `regex` crate reads it (`\Z` → `\z`; named groups
-/// `(?P<n>…)` are the same). Lookarounds and backreferences in patterns are not supported
-/// by `regex` and give an error naming the pattern.
-pub fn py_regex(pat: &str, multiline: bool) -> Result<regex::Regex, String> {
-    let mut out = String::with_capacity(pat.len());
-    let mut chars = pat.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('Z') => out.push_str("\\z"),
-                Some(n) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    regex::RegexBuilder::new(&out)
-        .multi_line(multiline)
-        .build()
-        .map_err(|e| format!("cannot use regular expression {pat:?}: {e}"))
+/// A Python `re` pattern for the line and text editing modules (`lineinfile`, `replace`,
+/// `blockinfile`): compiled by `template::pyre`, the same engine as the regex
+/// filters, so backreferences (`(\w)\1`), look-around (`(?<=x)`, `(?!y)`) and `re.sub`
+/// replacements (`\1`, `\g<name>`) mean what they mean in Python (the modules call
+/// `re.search`/`re.sub`/`m.expand`: lib/ansible/modules/lineinfile.py, replace.py).
+#[derive(Debug)]
+pub struct PyRe(fancy_regex::Regex);
+
+/// A matching error (backtracking limit) as a task error.
+fn re_err(e: fancy_regex::Error) -> String {
+    format!("regular expression failed: {e}")
 }
 
-/// A Python `re.sub` replacement (`\1`, `\g<1>`, `\g<name>`, `\n`, `\\`) as a `regex`
-/// replacement string (`${1}`, `${name}`, `$$` for a literal dollar).
-pub fn py_replacement(repl: &str) -> String {
-    let mut out = String::with_capacity(repl.len());
-    let mut chars = repl.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '$' => out.push_str("$$"),
-            '\\' => match chars.peek().copied() {
-                Some(d) if d.is_ascii_digit() => {
-                    let mut num = String::new();
-                    while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-                        num.push(d);
-                        chars.next();
-                        if num.len() == 2 {
-                            break;
-                        }
-                    }
-                    out.push_str(&format!("${{{num}}}"));
-                }
-                Some('g') => {
-                    chars.next();
-                    if chars.peek() == Some(&'<') {
-                        chars.next();
-                        let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
-                        out.push_str(&format!("${{{name}}}"));
-                    } else {
-                        out.push_str("\\g");
-                    }
-                }
-                Some('n') => {
-                    chars.next();
-                    out.push('\n');
-                }
-                Some('t') => {
-                    chars.next();
-                    out.push('\t');
-                }
-                Some('r') => {
-                    chars.next();
-                    out.push('\r');
-                }
-                Some('\\') => {
-                    chars.next();
-                    out.push('\\');
-                }
-                _ => out.push('\\'),
-            },
-            c => out.push(c),
-        }
+impl PyRe {
+    /// Whether it matches anywhere in `s` (`re.search`).
+    pub fn is_match(&self, s: &str) -> Result<bool, String> {
+        self.0.is_match(s).map_err(re_err)
     }
-    out
+
+    /// The first match's start and end in `s`.
+    pub fn find(&self, s: &str) -> Result<Option<(usize, usize)>, String> {
+        Ok(self
+            .0
+            .find(s)
+            .map_err(re_err)?
+            .map(|m| (m.start(), m.end())))
+    }
+
+    /// `re.subn(pattern, repl, s)`: the new text and the number of matches replaced.
+    pub fn subn(&self, repl: &str, s: &str) -> Result<(String, usize), String> {
+        let mut n = 0;
+        for m in self.0.find_iter(s) {
+            m.map_err(re_err)?;
+            n += 1;
+        }
+        let out = crate::template::pyre::sub(&self.0, repl, s, 0).map_err(|e| e.to_string())?;
+        Ok((out, n))
+    }
+
+    /// `re.search(pattern, s).expand(template)`; `None` when it does not match.
+    pub fn expand(&self, template: &str, s: &str) -> Result<Option<String>, String> {
+        let Some(caps) = self.0.captures(s).map_err(re_err)? else {
+            return Ok(None);
+        };
+        let mut out = String::new();
+        crate::template::pyre::expand(&self.0, template, &caps, &mut out)
+            .map_err(|e| e.to_string())?;
+        Ok(Some(out))
+    }
+}
+
+/// Compile a Python pattern; `multiline`: `re.MULTILINE`.
+pub fn py_regex(pat: &str, multiline: bool) -> Result<PyRe, String> {
+    crate::template::pyre::compile(pat, false, multiline)
+        .map(PyRe)
+        .map_err(|e| e.detail().unwrap_or_default().to_string())
 }
 
 /// Split text into lines keeping their endings (Python's `readlines`).
@@ -964,16 +942,16 @@ mod tests {
     }
 
     #[test]
-    fn python_replacements() {
-        assert_eq!(py_replacement(r"\1-\g<2>-\g<name>$"), "${1}-${2}-${name}$$");
-        assert_eq!(py_replacement(r"a\nb\\c"), "a\nb\\c");
-    }
-
-    #[test]
     fn python_regex() {
         let r = py_regex(r"^(?P<k>\w+)=.*\Z", false).unwrap();
-        assert!(r.is_match("abc=1"));
-        assert!(py_regex("(?<=a)b", false).unwrap_err().contains("(?<=a)b"));
+        assert!(r.is_match("abc=1").unwrap());
+        let look = py_regex(r"(?<=a)(b)(?!c)", false).unwrap();
+        assert_eq!(
+            look.subn(r"[\1\g<1>]", "ab abc").unwrap(),
+            ("a[bb] abc".into(), 1)
+        );
+        assert_eq!(look.expand(r"<\1>", "xab").unwrap().as_deref(), Some("<b>"));
+        assert!(py_regex("(", false).unwrap_err().contains("'('"));
     }
 
     #[test]

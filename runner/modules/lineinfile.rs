@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::ResultMap;
 use super::TaskCtx;
-use super::fileops::{self, Attrs, Edit, py_regex, py_replacement, split_lines, strip_eol};
+use super::fileops::{self, Attrs, Edit, PyRe, py_regex, split_lines, strip_eol};
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::RemoteCommand;
@@ -75,18 +75,18 @@ pub struct LineinfileParams {
 /// `ansible.builtin.lineinfile`.
 pub struct Lineinfile;
 
-enum Matcher {
-    Re(regex::Regex),
+enum Matcher<'a> {
+    Re(&'a PyRe),
     Str(String),
     Line(String),
 }
 
-impl Matcher {
-    fn find(&self, line: &str) -> bool {
+impl Matcher<'_> {
+    fn find(&self, line: &str) -> Result<bool, String> {
         match self {
             Matcher::Re(r) => r.is_match(line),
-            Matcher::Str(s) => line.contains(s.as_str()),
-            Matcher::Line(l) => line == l,
+            Matcher::Str(s) => Ok(line.contains(s.as_str())),
+            Matcher::Line(l) => Ok(line == l),
         }
     }
 }
@@ -117,7 +117,7 @@ pub fn edit(p: &LineinfileParams, text: &str) -> Result<(Option<String>, String)
     };
     let mut lines = split_lines(text);
     let matcher = match (&re, &p.search_string, &p.line) {
-        (Some(r), _, _) => Matcher::Re(r.clone()),
+        (Some(r), _, _) => Matcher::Re(r),
         (None, Some(s), _) => Matcher::Str(s.clone()),
         (None, None, Some(l)) => Matcher::Line(l.clone()),
         (None, None, None) => {
@@ -130,7 +130,13 @@ pub fn edit(p: &LineinfileParams, text: &str) -> Result<(Option<String>, String)
     };
     if absent {
         let before = lines.len();
-        lines.retain(|l| !matcher.find(strip_eol(l)));
+        let mut keep = Vec::with_capacity(lines.len());
+        for l in lines {
+            if !matcher.find(strip_eol(&l))? {
+                keep.push(l);
+            }
+        }
+        lines = keep;
         let n = before - lines.len();
         return Ok((
             (n > 0).then(|| lines.concat()),
@@ -150,14 +156,14 @@ pub fn edit(p: &LineinfileParams, text: &str) -> Result<(Option<String>, String)
     let mut ins: Option<usize> = None;
     for (i, l) in lines.iter().enumerate() {
         let cur = strip_eol(l);
-        if matcher.find(cur) {
+        if matcher.find(cur)? {
             found = Some(i);
             if p.firstmatch {
                 break;
             }
         }
         if let Some(r) = &ins_re
-            && r.is_match(cur)
+            && r.is_match(cur)?
         {
             ins = Some(if p.insertafter.is_some() { i + 1 } else { i });
             if p.firstmatch {
@@ -169,10 +175,7 @@ pub fn edit(p: &LineinfileParams, text: &str) -> Result<(Option<String>, String)
         let new_line = if p.backrefs {
             let r = re.as_ref().ok_or("regexp is required with backrefs=true")?;
             let cur = strip_eol(&lines[i]).to_string();
-            let caps = r.captures(&cur).ok_or("regexp did not match")?;
-            let mut out = String::new();
-            caps.expand(&py_replacement(&line), &mut out);
-            out
+            r.expand(&line, &cur)?.ok_or("regexp did not match")?
         } else {
             line.clone()
         };

@@ -1,15 +1,16 @@
 //! `ansible.builtin.replace`: replace every match of a regular expression in a file.
 //!
 //! Why this module exists: edits that are not line-shaped (a value inside a line, a
-//! multi-line section). Patterns and replacements are Python's (`\1`, `\g<name>`), so they
-//! are translated for the `regex` crate; the pattern runs in MULTILINE mode like Ansible's,
+//! multi-line section). Patterns and replacements are Python's `re` (backreferences,
+//! look-around, `\1`, `\g<name>`), run by the regex filters' engine (`fileops::PyRe`);
+//! the pattern runs in MULTILINE mode like Ansible's,
 //! optionally only between the first match of `after` and the first match of `before`.
 
 use serde::Deserialize;
 
 use super::ResultMap;
 use super::TaskCtx;
-use super::fileops::{self, Attrs, Edit, py_regex, py_replacement};
+use super::fileops::{self, Attrs, Edit, py_regex};
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::RemoteCommand;
@@ -62,19 +63,17 @@ pub fn edit(p: &ReplaceParams, text: &str) -> Result<(String, usize), String> {
     let mut start = 0;
     let mut end = text.len();
     if let Some(a) = &p.after {
-        if let Some(m) = dotall(a)?.find(text) {
-            start = m.end();
+        if let Some((_, e)) = dotall(a)?.find(text)? {
+            start = e;
         }
     }
     if let Some(b) = &p.before {
-        if let Some(m) = dotall(b)?.find(&text[start..]) {
-            end = start + m.start();
+        if let Some((b, _)) = dotall(b)?.find(&text[start..])? {
+            end = start + b;
         }
     }
     let section = &text[start..end];
-    let n = re.find_iter(section).count();
-    let repl = py_replacement(p.replace.as_deref().unwrap_or(""));
-    let replaced = re.replace_all(section, repl.as_str());
+    let (replaced, n) = re.subn(p.replace.as_deref().unwrap_or(""), section)?;
     Ok((format!("{}{}{}", &text[..start], replaced, &text[end..]), n))
 }
 
@@ -212,9 +211,12 @@ mod tests {
                 )
                 .unwrap_err()
         );
-        let bad = p(json!({"path": "/f", "regexp": "(?<=a)b"}));
+        // Python's re: look-behind works; an unbalanced group is an error.
+        let look = p(json!({"path": "/f", "regexp": "(?<=a)b", "replace": "B"}));
+        assert_eq!(edit(&look, "ab b\n").unwrap(), ("aB b\n".to_string(), 1));
+        let bad = p(json!({"path": "/f", "regexp": "(a"}));
         insta::assert_snapshot!(
-            "replace_err_lookbehind",
+            "replace_err_regex",
             Replace
                 .plan(&bad, Some(&out(done)), PlanCtx::default())
                 .unwrap_err()

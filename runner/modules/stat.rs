@@ -79,16 +79,18 @@ impl Planned for Stat {
         let prog = algo_prog(p.checksum_algorithm.as_deref())?;
         let l = if p.follow { "-L " } else { "" };
         let mut s = format!("p={}; ", quote(&p.path));
-        s.push_str(&fileops::stat_snippet(fileops::StatOpts {
-            follow: p.follow,
-            checksum: p.get_checksum.then_some(prog),
-            content_limit: None,
-        }));
+        // The times first: computing the checksum reads the file, which may move its
+        // atime; lib/ansible/modules/stat.py takes os.stat() before it hashes.
         s.push_str(&format!(
             "if [ -e \"$p\" ] || [ -L \"$p\" ]; then stat {l}--printf='atime=%X\\0ctime=%Z\\0dev=%d\\0ftype=%F\\0' -- \"$p\"; \
              [ -r \"$p\" ] && printf 'readable=1\\0'; [ -w \"$p\" ] && printf 'writeable=1\\0'; [ -x \"$p\" ] && printf 'executable=1\\0'; \
              if [ -L \"$p\" ]; then printf 'lnk_source='; readlink -fn -- \"$p\"; printf '\\0'; fi; fi; "
         ));
+        s.push_str(&fileops::stat_snippet(fileops::StatOpts {
+            follow: p.follow,
+            checksum: p.get_checksum.then_some(prog),
+            content_limit: None,
+        }));
         if p.get_mime {
             s.push_str("if [ -e \"$p\" ] && command -v file >/dev/null 2>&1; then printf 'mime=%s\\0' \"$(file -b --mime -- \"$p\")\"; fi; ");
         }

@@ -254,6 +254,7 @@ impl Planned for Template {
                 validate: p.validate.as_deref(),
                 force: p.force,
                 remote_src: None,
+                follow: false,
                 diff: p.diff,
                 check: ctx.check,
             },

@@ -19,7 +19,7 @@ mod mapvars;
 mod morelookups;
 mod names;
 mod newlines;
-mod pyre;
+pub(crate) mod pyre;
 mod syntax;
 mod yamlout;
 

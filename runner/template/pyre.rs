@@ -67,7 +67,12 @@ pub(crate) fn sub(re: &Regex, repl: &str, s: &str, count: usize) -> Result<Strin
 }
 
 /// Expands a `re.sub` replacement template for one match.
-fn expand(re: &Regex, repl: &str, caps: &Captures<'_, str>, out: &mut String) -> Result<(), Error> {
+pub(crate) fn expand(
+    re: &Regex,
+    repl: &str,
+    caps: &Captures<'_, str>,
+    out: &mut String,
+) -> Result<(), Error> {
     let b: Vec<char> = repl.chars().collect();
     let mut i = 0;
     while i < b.len() {
