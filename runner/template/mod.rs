@@ -18,6 +18,8 @@ mod lookups;
 mod mapvars;
 mod morelookups;
 mod names;
+mod percent;
+mod pyformat;
 mod pyre;
 mod yamlout;
 
@@ -595,6 +597,10 @@ fn with_loc(mut e: TemplateError, loc: Option<&crate::Loc>) -> TemplateError {
 /// `ansible.utils.x`) to the short names registered in the environment.
 fn strip_fqcn(src: &str) -> std::borrow::Cow<'_, str> {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
+    // Python's `%` on strings (runner/template/percent.rs) rides on the same source pass
+    if let std::borrow::Cow::Owned(s) = percent::rewrite_template(src) {
+        return std::borrow::Cow::Owned(strip_fqcn(&s).into_owned());
+    }
     if !src.contains("ansible.") {
         return std::borrow::Cow::Borrowed(src);
     }
@@ -696,6 +702,7 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
     });
     filters::register(&mut env);
     corefilters::register(&mut env);
+    pyformat::register(&mut env);
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env
