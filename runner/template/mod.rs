@@ -10,6 +10,7 @@ mod backslash;
 mod context;
 mod convert;
 mod corefilters;
+mod datetime;
 mod filters;
 mod ipaddr;
 mod jinja_tests;
@@ -703,6 +704,7 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
     filters::register(&mut env);
     corefilters::register(&mut env);
     pyformat::register(&mut env);
+    datetime::register(&mut env);
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env

@@ -16,9 +16,18 @@ use std::borrow::Cow;
 /// The global the rewrite calls (see [`super::pyformat`]).
 pub(crate) const MOD_FN: &str = "__windlass_mod";
 
+/// The global a binary `-` becomes in an expression that makes datetimes (`to_datetime`,
+/// `now()`), so that two datetimes subtract to a timedelta (see [`super::datetime`]).
+pub(crate) const SUB_FN: &str = "__windlass_sub";
+
+/// Whether an expression makes datetimes, so its `-` is rewritten too.
+fn makes_datetimes(src: &str) -> bool {
+    src.contains("to_datetime") || src.contains("now(")
+}
+
 /// `src` (template text) with every `%` operator inside `{{ }}` and `{% %}` rewritten.
 pub(crate) fn rewrite_template(src: &str) -> Cow<'_, str> {
-    if !src.contains('%') {
+    if !src.contains('%') && !makes_datetimes(src) {
         return Cow::Borrowed(src);
     }
     let b = src.as_bytes();
@@ -69,21 +78,26 @@ pub(crate) fn rewrite_template(src: &str) -> Cow<'_, str> {
 
 /// A bare expression (or the inside of a tag) with its `%` operators rewritten.
 pub(crate) fn rewrite_expr(src: &str) -> Cow<'_, str> {
-    if !src.contains('%') {
+    let sub = makes_datetimes(src);
+    if !src.contains('%') && !sub {
         return Cow::Borrowed(src);
     }
     let toks = tokenize(src);
-    if !toks.iter().any(|t| t.kind == Kind::Op && &src[t.s..t.e] == "%") {
+    if !sub
+        && !toks
+            .iter()
+            .any(|t| t.kind == Kind::Op && &src[t.s..t.e] == "%")
+    {
         return Cow::Borrowed(src);
     }
     let mut idx = 0;
-    let items = parse_level(src, &toks, &mut idx);
+    let items = parse_level(src, &toks, &mut idx, sub);
     if idx != toks.len() {
         // unbalanced brackets: leave it to minijinja to report
         return Cow::Borrowed(src);
     }
     let (from, to) = (0, src.len());
-    match level_text(src, &items, from, to) {
+    match level_text(src, &items, from, to, sub) {
         Some(t) if t != src => Cow::Owned(t),
         _ => Cow::Borrowed(src),
     }
@@ -213,34 +227,46 @@ struct Item {
 
 impl Item {
     fn text<'a>(&'a self, src: &'a str) -> &'a str {
-        self.group.as_deref().unwrap_or(&src[self.tok.s..self.tok.e])
+        self.group
+            .as_deref()
+            .unwrap_or(&src[self.tok.s..self.tok.e])
     }
 }
 
 /// The items up to the next unmatched closing bracket (left at `*idx`).
-fn parse_level(src: &str, toks: &[Tok], idx: &mut usize) -> Vec<Item> {
+fn parse_level(src: &str, toks: &[Tok], idx: &mut usize, sub: bool) -> Vec<Item> {
     let mut items = Vec::new();
     while let Some(&t) = toks.get(*idx) {
         match t.kind {
             Kind::Close => break,
             Kind::Open => {
                 *idx += 1;
-                let inner = parse_level(src, toks, idx);
+                let inner = parse_level(src, toks, idx, sub);
                 let Some(&close) = toks.get(*idx) else {
                     // unbalanced: report as not fully parsed
                     *idx = toks.len() + 1;
                     return items;
                 };
                 *idx += 1;
-                let body = level_text(src, &inner, t.e, close.s)
+                let body = level_text(src, &inner, t.e, close.s, sub)
                     .unwrap_or_else(|| src[t.e..close.s].to_owned());
                 let text = format!("{}{body}{}", &src[t.s..t.e], &src[close.s..close.e]);
-                let tok = Tok { kind: Kind::Open, s: t.s, e: close.e };
-                items.push(Item { tok, group: Some(text) });
+                let tok = Tok {
+                    kind: Kind::Open,
+                    s: t.s,
+                    e: close.e,
+                };
+                items.push(Item {
+                    tok,
+                    group: Some(text),
+                });
             }
             _ => {
                 *idx += 1;
-                items.push(Item { tok: t, group: None });
+                items.push(Item {
+                    tok: t,
+                    group: None,
+                });
             }
         }
     }
@@ -249,9 +275,31 @@ fn parse_level(src: &str, toks: &[Tok], idx: &mut usize) -> Vec<Item> {
 
 /// Names that end an operand (Jinja keywords and statement words), except `is`.
 const KEYWORDS: &[&str] = &[
-    "and", "or", "not", "if", "else", "elif", "in", "for", "set", "as", "import", "from",
-    "include", "extends", "with", "without", "context", "recursive", "macro", "call", "filter",
-    "block", "do", "ignore", "missing",
+    "and",
+    "or",
+    "not",
+    "if",
+    "else",
+    "elif",
+    "in",
+    "for",
+    "set",
+    "as",
+    "import",
+    "from",
+    "include",
+    "extends",
+    "with",
+    "without",
+    "context",
+    "recursive",
+    "macro",
+    "call",
+    "filter",
+    "block",
+    "do",
+    "ignore",
+    "missing",
 ];
 
 const MULT: &[&str] = &["*", "/", "//", "%"];
@@ -282,23 +330,48 @@ fn ends_operand(src: &str, it: &Item) -> bool {
     }
 }
 
-/// The text between `from` and `to` covered by `items`, each chain with a `%` rewritten;
-/// `None` when a `%` lacks an operand (minijinja then reports the syntax error).
-fn level_text(src: &str, items: &[Item], from: usize, to: usize) -> Option<String> {
+/// The text between `from` and `to` covered by `items`, each chain with a `%` rewritten
+/// (and with `sub`, each binary `-`); `None` when an operator lacks an operand (minijinja
+/// then reports the syntax error).
+fn level_text(src: &str, items: &[Item], from: usize, to: usize, sub: bool) -> Option<String> {
     let mut out = String::new();
     let mut pos = from;
     let mut k = 0;
-    while k < items.len() {
+    let n = items.len();
+    while k < n {
         if separates(src, items, k) {
             push_item(&mut out, src, &mut pos, &items[k]);
             k += 1;
             continue;
         }
-        let end = (k..items.len())
-            .find(|&j| separates(src, items, j))
-            .unwrap_or(items.len());
-        chain_text(&mut out, src, &mut pos, &items[k..end])?;
-        k = end;
+        // an additive run: multiplicative chains joined by `+`/`-` (only followed with `sub`)
+        let (before, start) = (pos, items[k].tok.s);
+        let mut acc = String::new();
+        let mut op = "";
+        loop {
+            let end = (k..n).find(|&j| separates(src, items, j)).unwrap_or(n);
+            let mut chain = String::new();
+            let mut p = items[k].tok.s;
+            chain_text(&mut chain, src, &mut p, &items[k..end])?;
+            acc = match op {
+                "" => chain,
+                "-" => format!("{SUB_FN}({acc}, {chain})"),
+                _ => format!("{acc} {op} {chain}"),
+            };
+            pos = items[end - 1].tok.e;
+            k = end;
+            let additive = k + 1 < n
+                && matches!(items[k].text(src), "+" | "-")
+                && items[k].tok.kind == Kind::Op
+                && !separates(src, items, k + 1);
+            if !(sub && additive) {
+                break;
+            }
+            op = items[k].text(src);
+            k += 1;
+        }
+        out.push_str(&src[before..start]);
+        out.push_str(&acc);
     }
     out.push_str(&src[pos..to]);
     Some(out)
@@ -374,13 +447,31 @@ mod tests {
             rewrite_expr("'%s-%03d' % ('a', n) ~ 'z'"),
             "__windlass_mod('%s-%03d', ('a', n)) ~ 'z'"
         );
-        assert_eq!(rewrite_expr("a * b % c | int"), "__windlass_mod(a * b, c | int)");
-        assert_eq!(rewrite_expr("x - y % 2 == 0"), "x - __windlass_mod(y, 2) == 0");
+        assert_eq!(
+            rewrite_expr("a * b % c | int"),
+            "__windlass_mod(a * b, c | int)"
+        );
+        assert_eq!(
+            rewrite_expr("x - y % 2 == 0"),
+            "x - __windlass_mod(y, 2) == 0"
+        );
         assert_eq!(rewrite_expr("-y % 2"), "__windlass_mod(-y, 2)");
         assert_eq!(rewrite_expr("f(a % b, c)"), "f(__windlass_mod(a, b), c)");
-        assert_eq!(rewrite_expr("a % b % c"), "__windlass_mod(__windlass_mod(a, b), c)");
+        assert_eq!(
+            rewrite_expr("a % b % c"),
+            "__windlass_mod(__windlass_mod(a, b), c)"
+        );
         assert_eq!(rewrite_expr("'100%'"), "'100%'");
-        assert_eq!(rewrite_expr("x is not none and 'a%d' % 1"), "x is not none and __windlass_mod('a%d', 1)");
+        assert_eq!(rewrite_expr("a - b"), "a - b");
+        assert_eq!(
+            rewrite_expr("(a | to_datetime) - b + c - d * 2 ~ x - y"),
+            "__windlass_sub(__windlass_sub((a | to_datetime), b) + c, d * 2) ~ __windlass_sub(x, y)"
+        );
+        assert_eq!(rewrite_expr("now() - -1"), "__windlass_sub(now(), -1)");
+        assert_eq!(
+            rewrite_expr("x is not none and 'a%d' % 1"),
+            "x is not none and __windlass_mod('a%d', 1)"
+        );
     }
 
     #[test]

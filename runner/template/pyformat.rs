@@ -99,9 +99,7 @@ pub(crate) fn format(fmt: &str, args: &Value) -> Result<String, Error> {
     }
     if let Args::Seq(items, pos) = &a {
         if *pos < items.len() && !(keyed || wanted == 0 && args.kind() == ValueKind::Map) {
-            return Err(err(
-                "not all arguments converted during string formatting",
-            ));
+            return Err(err("not all arguments converted during string formatting"));
         }
     }
     Ok(out)
@@ -195,7 +193,7 @@ fn convert(s: &Spec, v: &Value) -> Result<String, Error> {
             return Err(err(format!(
                 "unsupported format character '{c}' (0x{:x})",
                 c as u32
-            )))
+            )));
         }
     };
     let body = match s.precision {
@@ -304,8 +302,18 @@ fn radix(s: &Spec, i: i128) -> String {
 /// `%f`, `%e`, `%g` of a float, as CPython writes them.
 fn float_text(s: &Spec, f: f64) -> String {
     if !f.is_finite() {
-        let t = if f.is_nan() { "nan" } else if f > 0.0 { "inf" } else { "-inf" };
-        return if s.conv.is_ascii_uppercase() { t.to_uppercase() } else { t.to_owned() };
+        let t = if f.is_nan() {
+            "nan"
+        } else if f > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        };
+        return if s.conv.is_ascii_uppercase() {
+            t.to_uppercase()
+        } else {
+            t.to_owned()
+        };
     }
     let p = s.precision.unwrap_or(6);
     let t = match s.conv.to_ascii_lowercase() {
@@ -377,12 +385,24 @@ mod tests {
     fn formats_like_python() {
         let args = Value::from(vec![Value::from("a"), Value::from(5)]);
         assert_eq!(f("%s-%03d", args), "a-005");
-        assert_eq!(f("%.2f|%5.1f|%-4d|", Value::from(vec![3.14159, 2.0, 7.0])), "3.14|  2.0|7   |");
-        assert_eq!(f("%x %X %o %#x %#o", Value::from(vec![255; 5])), "ff FF 377 0xff 0o377");
+        assert_eq!(
+            f("%.2f|%5.1f|%-4d|", Value::from(vec![3.14159, 2.0, 7.0])),
+            "3.14|  2.0|7   |"
+        );
+        assert_eq!(
+            f("%x %X %o %#x %#o", Value::from(vec![255; 5])),
+            "ff FF 377 0xff 0o377"
+        );
         assert_eq!(f("%e", Value::from(12345.678)), "1.234568e+04");
-        assert_eq!(f("%g %g %g", Value::from(vec![0.0001, 1e20, 2.5])), "0.0001 1e+20 2.5");
+        assert_eq!(
+            f("%g %g %g", Value::from(vec![0.0001, 1e20, 2.5])),
+            "0.0001 1e+20 2.5"
+        );
         assert_eq!(f("%r %s %%", Value::from(vec!["x", "y"])), "'x' y %");
-        assert_eq!(f("%+d % d %05d", Value::from(vec![3, 3, -42])), "+3  3 -0042");
+        assert_eq!(
+            f("%+d % d %05d", Value::from(vec![3, 3, -42])),
+            "+3  3 -0042"
+        );
         let m = Value::from(std::collections::BTreeMap::from([("k", Value::from("v"))]));
         assert_eq!(f("%(k)s!", m), "v!");
         assert_eq!(f("%s", Value::from(vec![1])), "1");
