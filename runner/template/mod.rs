@@ -20,6 +20,7 @@ mod mapvars;
 mod morelookups;
 mod names;
 mod percent;
+mod pwhash;
 mod pyformat;
 mod pyre;
 mod yamlout;
@@ -705,6 +706,7 @@ fn build_env(loaded: Arc<AtomicUsize>, undefined: UndefinedBehavior) -> Environm
     corefilters::register(&mut env);
     pyformat::register(&mut env);
     datetime::register(&mut env);
+    pwhash::register(&mut env);
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env
