@@ -7,6 +7,7 @@
 //! it a [`Vars`] per host and gets `serde_json::Value`s back.
 
 mod backslash;
+mod configlookup;
 mod context;
 mod convert;
 mod corefilters;
