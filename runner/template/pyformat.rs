@@ -386,8 +386,8 @@ mod tests {
         let args = Value::from(vec![Value::from("a"), Value::from(5)]);
         assert_eq!(f("%s-%03d", args), "a-005");
         assert_eq!(
-            f("%.2f|%5.1f|%-4d|", Value::from(vec![3.14159, 2.0, 7.0])),
-            "3.14|  2.0|7   |"
+            f("%.2f|%5.1f|%-4d|", Value::from(vec![1.23456, 2.0, 7.0])),
+            "1.23|  2.0|7   |"
         );
         assert_eq!(
             f("%x %X %o %#x %#o", Value::from(vec![255; 5])),
