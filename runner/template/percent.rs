@@ -91,7 +91,7 @@ pub(crate) fn rewrite_expr(src: &str) -> Cow<'_, str> {
         return Cow::Borrowed(src);
     }
     let mut idx = 0;
-    let items = parse_level(src, &toks, &mut idx, sub);
+    let items = parse_level(src, &toks, &mut idx, sub, 0);
     if idx != toks.len() {
         // unbalanced brackets: leave it to minijinja to report
         return Cow::Borrowed(src);
@@ -234,14 +234,19 @@ impl Item {
 }
 
 /// The items up to the next unmatched closing bracket (left at `*idx`).
-fn parse_level(src: &str, toks: &[Tok], idx: &mut usize, sub: bool) -> Vec<Item> {
+fn parse_level(src: &str, toks: &[Tok], idx: &mut usize, sub: bool, depth: usize) -> Vec<Item> {
     let mut items = Vec::new();
+    if depth > MAX_NESTING {
+        // deeper than minijinja parses: report as not fully parsed
+        *idx = toks.len() + 1;
+        return items;
+    }
     while let Some(&t) = toks.get(*idx) {
         match t.kind {
             Kind::Close => break,
             Kind::Open => {
                 *idx += 1;
-                let inner = parse_level(src, toks, idx, sub);
+                let inner = parse_level(src, toks, idx, sub, depth + 1);
                 let Some(&close) = toks.get(*idx) else {
                     // unbalanced: report as not fully parsed
                     *idx = toks.len() + 1;
@@ -303,6 +308,9 @@ const KEYWORDS: &[&str] = &[
 ];
 
 const MULT: &[&str] = &["*", "/", "//", "%"];
+
+/// Bracket nesting the pass follows (hostile input must not exhaust the stack).
+const MAX_NESTING: usize = 200;
 
 /// Whether item `k` separates multiplicative chains (an operator of lower precedence).
 fn separates(src: &str, items: &[Item], k: usize) -> bool {
@@ -485,5 +493,11 @@ mod tests {
             "{% raw %}{{ a % b }}{% endraw %}{# a % b #}"
         );
         assert!(matches!(rewrite_template("{{ a }} 100%"), Cow::Borrowed(_)));
+        let deep = format!(
+            "{{{{ {}1 % 2{} }}}}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        assert!(matches!(rewrite_template(&deep), Cow::Borrowed(_)));
     }
 }
