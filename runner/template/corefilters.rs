@@ -403,7 +403,7 @@ fn strftime_filter(fmt: String, second: Option<Value>, kw: Kwargs) -> Result<Str
     Ok(format_time(&fmt, t))
 }
 
-/// `now(utc=False, fmt=None)`: the current time; a `datetime`-like map without `fmt`.
+/// `now(utc=False, fmt=None)`: the current time; a `datetime` without `fmt`.
 fn now(kw: Kwargs) -> Result<Value, Error> {
     let _utc: Option<bool> = kw.get("utc")?;
     let fmt: Option<String> = kw.get("fmt")?;
@@ -412,34 +412,25 @@ fn now(kw: Kwargs) -> Result<Value, Error> {
     if let Some(f) = fmt {
         return Ok(Value::from(format_time(&f, t)));
     }
-    let c = Civil::from_epoch(t);
-    Ok(Value::from(std::collections::BTreeMap::from([
-        ("year", Value::from(c.year)),
-        ("month", Value::from(c.month)),
-        ("day", Value::from(c.day)),
-        ("hour", Value::from(c.hour)),
-        ("minute", Value::from(c.minute)),
-        ("second", Value::from(c.second)),
-        ("microsecond", Value::from(c.micro)),
-    ])))
+    Ok(super::datetime::DateTime::from_epoch(t))
 }
 
 /// A UTC calendar time.
-struct Civil {
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
+pub(crate) struct Civil {
+    pub(crate) year: i64,
+    pub(crate) month: u32,
+    pub(crate) day: u32,
+    pub(crate) hour: u32,
+    pub(crate) minute: u32,
+    pub(crate) second: u32,
     micro: u32,
     yday: u32,
-    wday: u32,
+    pub(crate) wday: u32,
 }
 
 impl Civil {
     /// Howard Hinnant's days-to-civil algorithm.
-    fn from_epoch(t: f64) -> Civil {
+    pub(crate) fn from_epoch(t: f64) -> Civil {
         let secs = t.floor() as i64;
         let micro = ((t - t.floor()) * 1e6) as u32;
         let days = secs.div_euclid(86400);
@@ -471,7 +462,7 @@ impl Civil {
 }
 
 /// `time.strftime` for the common directives; others are kept as written.
-fn format_time(fmt: &str, t: f64) -> String {
+pub(crate) fn format_time(fmt: &str, t: f64) -> String {
     const DAYS: [&str; 7] = [
         "Sunday",
         "Monday",

@@ -32,6 +32,7 @@ pub(crate) const NAMES: &[&str] = &[
     "random_choice",
     "subelements",
     "password",
+    "config",
 ];
 
 pub(crate) fn register(env: &mut Environment<'static>) {
@@ -81,6 +82,10 @@ fn split_args(args: &[Value]) -> Result<(Vec<Value>, Option<Kwargs>), Error> {
 
 /// `lookup()` without wantlist: one result as is, several strings joined with commas.
 fn join_results(out: Vec<Value>) -> Value {
+    // len 0: the empty sequence (`_invoke_lookup`, _internal/_templating/_jinja_plugins.py)
+    if out.is_empty() {
+        return Value::from(out);
+    }
     if out.len() == 1 {
         return out.into_iter().next().unwrap_or_default();
     }
@@ -249,6 +254,7 @@ pub(crate) fn run_ctx(
         "random_choice" => super::morelookups::random_choice(terms),
         "subelements" => super::morelookups::subelements(terms),
         "password" => super::morelookups::password(terms, kw),
+        "config" => super::configlookup::config(terms, kw),
         other => Err(err(format!("lookup plugin ({other}) not found"))),
     }
 }

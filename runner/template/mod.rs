@@ -7,9 +7,11 @@
 //! it a [`Vars`] per host and gets `serde_json::Value`s back.
 
 mod backslash;
+mod configlookup;
 mod context;
 mod convert;
 mod corefilters;
+mod datetime;
 mod filters;
 mod ipaddr;
 mod jinja_tests;
@@ -19,6 +21,9 @@ mod mapvars;
 mod morelookups;
 mod names;
 mod newlines;
+mod percent;
+mod pwhash;
+mod pyformat;
 pub(crate) mod pyre;
 mod syntax;
 mod yamlout;
@@ -744,6 +749,10 @@ fn with_loc(mut e: TemplateError, loc: Option<&crate::Loc>) -> TemplateError {
 /// `ansible.utils.x`) to the short names registered in the environment.
 fn strip_fqcn(src: &str) -> std::borrow::Cow<'_, str> {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
+    // Python's `%` on strings (runner/template/percent.rs) rides on the same source pass
+    if let std::borrow::Cow::Owned(s) = percent::rewrite_template(src) {
+        return std::borrow::Cow::Owned(strip_fqcn(&s).into_owned());
+    }
     if !src.contains("ansible.") {
         return std::borrow::Cow::Borrowed(src);
     }
@@ -892,6 +901,9 @@ fn build_env(
     });
     filters::register(&mut env);
     corefilters::register(&mut env);
+    pyformat::register(&mut env);
+    datetime::register(&mut env);
+    pwhash::register(&mut env);
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env

@@ -44,9 +44,13 @@ pub(crate) fn sequence(terms: &[Value]) -> Result<Vec<Value>, Error> {
         if stride == 0 {
             continue;
         }
+        if fmt.matches('%').count() != 1 {
+            return Err(err(format!("bad formatting string: {fmt}")));
+        }
         let mut i = start;
         while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
-            out.push(Value::from(printf(&fmt, i)));
+            // `self.format % i` in sequence.py: Python's `%` formatting
+            out.push(Value::from(super::pyformat::format(&fmt, &Value::from(i))?));
             i += stride;
         }
     }
@@ -114,34 +118,6 @@ fn parse_sequence(term: &str) -> Result<(i64, i64, i64, String), Error> {
         return Err(err("to count forward don't make stride negative"));
     }
     Ok((start, end, stride, fmt))
-}
-
-/// Python's `fmt % i` for one integer directive (`%d`, `%02d`, `%x`, `%o`, `%5d`).
-fn printf(fmt: &str, i: i64) -> String {
-    let Some(p) = fmt.find('%') else {
-        return fmt.to_owned();
-    };
-    let rest = &fmt[p + 1..];
-    let spec_len = rest
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(rest.len());
-    let spec = &rest[..spec_len];
-    let conv = rest[spec_len..].chars().next().unwrap_or('d');
-    let width: usize = spec.trim_start_matches('0').parse().unwrap_or(0);
-    let zero = spec.starts_with('0');
-    let body = match conv {
-        'x' => format!("{i:x}"),
-        'X' => format!("{i:X}"),
-        'o' => format!("{i:o}"),
-        _ => i.to_string(),
-    };
-    let padded = if zero {
-        format!("{body:0>width$}")
-    } else {
-        format!("{body:>width$}")
-    };
-    let after = rest.get(spec_len + conv.len_utf8()..).unwrap_or("");
-    format!("{}{padded}{after}", &fmt[..p])
 }
 
 /// `indexed_items`: `[index, item]` pairs.

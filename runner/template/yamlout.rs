@@ -338,7 +338,8 @@ fn str_scalar(s: &str, in_flow: bool) -> String {
             && !s[1..].starts_with(' ')
             && !ambiguous(s)
             && s != "---")
-        || (in_flow && s.contains([',', '[', ']', '{', '}']));
+        // PyYAML's analyze_scalar: `,?[]{}` and any `:` are flow indicators
+        || (in_flow && s.contains([',', '?', '[', ']', '{', '}', ':']));
     if needs_quote {
         format!("'{}'", s.replace('\'', "''"))
     } else {
