@@ -113,7 +113,7 @@ impl Engine {
                     // max_fail_percentage stopped the play: no rescue, no always.
                     return Ok(());
                 }
-                let active = self.active_hosts(hosts);
+                let active = self.walk_hosts(cx, hosts);
                 if active.is_empty() {
                     return Ok(());
                 }
@@ -222,6 +222,22 @@ impl Engine {
             }
             Ok(())
         })
+    }
+
+    /// The hosts of `hosts` that still run tasks. Walking handlers under `force_handlers`
+    /// (play keyword or `--force-handlers`), failed hosts do too: an included handler's
+    /// tasks run for every host the flush chose (the `HANDLERS` state runs for failed hosts
+    /// with `force_handlers`: `PlayIterator`, lib/ansible/executor/play_iterator.py).
+    fn walk_hosts(&self, cx: &PlayCx<'_>, hosts: &[String]) -> Vec<String> {
+        if !(cx.handler && (self.opts.force_handlers || cx.play.force_handlers)) {
+            return self.active_hosts(hosts);
+        }
+        let states = self.states.lock().expect("states lock");
+        hosts
+            .iter()
+            .filter(|h| states.get(*h).is_some_and(|s| !s.unreachable && !s.ended))
+            .cloned()
+            .collect()
     }
 
     /// Enter (`true`) or leave a block with a `rescue` for `hosts`.
@@ -340,7 +356,13 @@ impl Engine {
                         Ok(items) => (0..items.len())
                             .map(|i| Some(self.loop_locals(t, &items, i)))
                             .collect(),
-                        Err(_) if self.skipped_despite_loop_error(t, &vars) => continue,
+                        Err(_) if self.skipped_despite_loop_error(t, &vars) => {
+                            // The `when` skips the whole task before its loop is templated
+                            // (`TaskExecutor._run_loop`, lib/ansible/executor/task_executor.py).
+                            let why = "Conditional result was False";
+                            self.include_host_result(t, h, Some(why), None, false);
+                            continue;
+                        }
                         Err(msg) => {
                             self.fail_host(t, h, msg);
                             continue;
