@@ -1028,8 +1028,7 @@ impl Module for Setup {
         if has(&collectors, "local") {
             script.push_str(&super::setup_local::script(fact_path));
         }
-        let mut cmd = RemoteCommand::shell(script)
-            .with_become(ctx.become_.clone());
+        let mut cmd = RemoteCommand::shell(script).with_become(ctx.become_.clone());
         cmd.timeout = Some(match ctx.timeout {
             Some(t) => t.min(Duration::from_secs(secs)),
             None => Duration::from_secs(secs),

@@ -184,7 +184,10 @@ mod tests {
 
     #[test]
     fn json_ini_and_errors() {
-        assert_eq!(parse(" {\"a\": [1]} \n", "/f/a.fact"), serde_json::json!({"a": [1]}));
+        assert_eq!(
+            parse(" {\"a\": [1]} \n", "/f/a.fact"),
+            serde_json::json!({"a": [1]})
+        );
         assert_eq!(
             parse(
                 "[General]\nName = Alpha\nurl: x%%y\n; c\n[Other]\nKey = one\n  two\n",
@@ -195,7 +198,9 @@ mod tests {
         assert_eq!(parse("", "/f"), serde_json::json!({}));
         assert_eq!(
             parse("not json not ini", "/f/d.fact"),
-            serde_json::json!("error loading facts as JSON or ini - please check content: /f/d.fact")
+            serde_json::json!(
+                "error loading facts as JSON or ini - please check content: /f/d.fact"
+            )
         );
         assert_eq!(
             parse("[DEFAULT]\nd = 1\n[s]\na = 2\n", "/f"),
@@ -215,13 +220,7 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(p.join(x), std::fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let script = super::super::sysprobe::framed(&script(&p.display().to_string()));
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .output()
-            .unwrap();
-        let sections = Sections::parse_bytes(&out.stdout).unwrap();
+        let sections = run(&p.display().to_string());
         let c = format!("{}/c.fact", p.display());
         assert_eq!(
             facts(&sections),
@@ -231,13 +230,16 @@ mod tests {
                 "c": format!("Failure executing fact script ({c}), rc: 3, err: "),
             })
         );
-        let none = super::super::sysprobe::framed(&script("/nonexistent/facts.d"));
+        assert_eq!(facts(&run("/nonexistent/facts.d")), serde_json::json!({}));
+    }
+
+    /// The reply of the local facts script for `fact_path`, run by `sh` here.
+    fn run(fact_path: &str) -> Sections {
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(none)
+            .arg(super::super::sysprobe::framed(&script(fact_path)))
             .output()
             .unwrap();
-        let sections = Sections::parse_bytes(&out.stdout).unwrap();
-        assert_eq!(facts(&sections), serde_json::json!({}));
+        Sections::parse_bytes(&out.stdout).unwrap()
     }
 }
