@@ -817,6 +817,11 @@ impl Engine {
         if let Some(t) = &cx.play.gather_timeout {
             args.insert("gather_timeout".into(), t.clone());
         }
+        // The play's `fact_path` is setup's (`Play.fact_path`, lib/ansible/playbook/play.py;
+        // the gathering task gets it in lib/ansible/executor/play_iterator.py).
+        if let Some(p) = &cx.play.fact_path {
+            args.insert("fact_path".into(), p.clone());
+        }
         let task = crate::playbook::task::Task {
             name: Some("Gathering Facts".into()),
             loc: cx.play.loc.clone(),

@@ -168,10 +168,8 @@ fn interpolate(v: &str) -> Option<String> {
     let mut out = String::new();
     let mut chars = v.chars();
     while let Some(c) = chars.next() {
-        if c == '%' {
-            if chars.next() != Some('%') {
-                return None;
-            }
+        if c == '%' && chars.next() != Some('%') {
+            return None;
         }
         out.push(c);
     }
