@@ -170,6 +170,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => crate::exit::BAD_OPTIONS,
+            Error::Syntax { .. } => crate::exit::PARSER_ERROR,
             Error::Interrupted => crate::exit::INTERRUPTED,
             Error::Other(_) => crate::exit::UNEXPECTED,
             _ => crate::exit::ERROR,

@@ -9,6 +9,9 @@ pub const ERROR: i32 = 1;
 pub const HOST_FAILED: i32 = 2;
 /// One or more hosts were unreachable (and none failed).
 pub const HOST_UNREACHABLE: i32 = 4;
+/// Malformed input (YAML syntax): ansible-playbook's `ExitCode.PARSER_ERROR`
+/// (lib/ansible/errors/__init__.py), the same number as [`HOST_UNREACHABLE`].
+pub const PARSER_ERROR: i32 = HOST_UNREACHABLE;
 /// Bad command-line options.
 pub const BAD_OPTIONS: i32 = 5;
 /// Interrupted by Ctrl-C (SIGINT): 128 + 2.

@@ -18,11 +18,12 @@
 
 use std::sync::Arc;
 
-use crate::error::Result;
-use crate::playbook::task::TaskNode;
+use crate::error::{Error, Result};
+use crate::playbook::task::{Task, TaskNode};
 use crate::template::Vars;
 
 use super::Engine;
+use super::host_vars::PlayScope;
 use super::walk::PlayCx;
 
 /// The play's handlers, flattened, with the number of the block each one is in.
@@ -40,6 +41,11 @@ impl Engine {
     /// number: Ansible groups consecutive handlers of one source (the play's section, one
     /// role) in one implicit block, and an explicit `block:` is a block of its own.
     fn handler_list(&self, cx: &PlayCx<'_>) -> Handlers {
+        self.handlers_of(&cx.play.handlers)
+    }
+
+    /// [`Self::handler_list`] for a play whose own handlers are `play_handlers`.
+    fn handlers_of(&self, play_handlers: &[TaskNode]) -> Handlers {
         fn role_of(n: &TaskNode) -> Option<&std::path::Path> {
             match n {
                 TaskNode::Task(t) => t.role.as_ref().map(|r| r.path.as_path()),
@@ -62,7 +68,7 @@ impl Engine {
         let extra = self.extra_handlers.lock().expect("handlers lock").clone();
         let mut group = 0;
         let mut prev: Option<&TaskNode> = None;
-        for n in cx.play.handlers.iter().chain(extra.iter()) {
+        for n in play_handlers.iter().chain(extra.iter()) {
             let new_block = match prev {
                 None => false,
                 Some(p) => {
@@ -84,7 +90,7 @@ impl Engine {
     /// variables, also as `role : name`) and its `listen` topics.
     fn handler_names(
         &self,
-        cx: &PlayCx<'_>,
+        scope: &Arc<PlayScope>,
         host: &str,
         node: &TaskNode,
     ) -> (Vec<String>, Vec<String>) {
@@ -99,7 +105,7 @@ impl Engine {
         let name = if crate::playbook::task::is_templated(raw) {
             // A name that does not render makes the handler unreachable by name
             // (Ansible warns "Handler '…' is unusable").
-            let Some(hv) = self.host_vars(&cx.scope, host) else {
+            let Some(hv) = self.host_vars(scope, host) else {
                 return (Vec::new(), t.listen.clone());
             };
             let vars: Arc<dyn Vars> = Arc::new(self.task_vars(hv, t));
@@ -123,7 +129,7 @@ impl Engine {
     /// first), then every one listening to it (once per name).
     fn search_handlers(
         &self,
-        cx: &PlayCx<'_>,
+        scope: &Arc<PlayScope>,
         host: &str,
         handlers: &Handlers,
         notification: &str,
@@ -131,7 +137,7 @@ impl Engine {
         let names: Vec<(Vec<String>, Vec<String>)> = handlers
             .nodes
             .iter()
-            .map(|h| self.handler_names(cx, host, h))
+            .map(|h| self.handler_names(scope, host, h))
             .collect();
         let mut out = Vec::new();
         // Blocks from the last, handlers of a block in order: the first match by name.
@@ -182,13 +188,43 @@ impl Engine {
             }
             let mut due = Vec::new();
             for n in &pending {
-                due.extend(self.search_handlers(cx, host, handlers, n));
+                due.extend(self.search_handlers(&cx.scope, host, handlers, n));
             }
             let mut states = self.states.lock().expect("states lock");
             if let Some(s) = states.get_mut(host) {
                 s.due.extend(due);
             }
         }
+    }
+
+    /// Check, as a changed task's result comes in, that each of its notifications on
+    /// `host` reaches a handler of the play (its own or one `include_role` added so far).
+    /// None is an error that stops the run, as ansible-playbook's default
+    /// `error_on_missing_handler` (`_process_pending_results` in
+    /// lib/ansible/plugins/strategy/__init__.py raises before the result is shown).
+    pub(crate) fn check_handlers_exist(
+        &self,
+        scope: &Arc<PlayScope>,
+        host: &str,
+        t: &Task,
+        names: &[String],
+    ) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let play = self.play_handlers.lock().expect("handlers lock").clone();
+        let handlers = self.handlers_of(&play);
+        for n in names {
+            if self.search_handlers(scope, host, &handlers, n).is_empty() {
+                return Err(Error::invalid(
+                    &t.loc,
+                    format!(
+                        "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Run the notified handlers for `hosts`: one pass over the handlers in definition

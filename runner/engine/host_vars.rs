@@ -336,7 +336,8 @@ impl HostVars {
                 return Some(Value::Object(d.facts.clone()));
             }
             if let Some(short) = name.strip_prefix("ansible_") {
-                if let Some(v) = d.facts.get(short) {
+                // `ansible_local` is kept under its full name (see `stored_fact_name`).
+                if let Some(v) = d.facts.get(short).or_else(|| d.facts.get(name)) {
                     return Some(v.clone());
                 }
             }

@@ -53,7 +53,8 @@ impl Engine {
             name,
             action: t.action.clone(),
             loc: t.loc.clone(),
-            handler: false,
+            // An include that is a handler is shown as one (`RUNNING HANDLER`).
+            handler: cx.handler,
             hosts: hosts.len(),
         });
     }

@@ -152,6 +152,9 @@ pub struct Engine {
     pub(crate) created: Instant,
     /// Handlers added by `include_role` during the play.
     pub(crate) extra_handlers: Mutex<Vec<TaskNode>>,
+    /// The running play's own handlers: a changed task's notifications are checked
+    /// against them (and `extra_handlers`) as its result comes in.
+    pub(crate) play_handlers: Mutex<Vec<TaskNode>>,
     /// Variables set by `no_log` tasks (`register`, facts): never written to the journal.
     pub(crate) unjournaled: Mutex<std::collections::HashSet<String>>,
 }
@@ -203,6 +206,7 @@ impl Engine {
             lock_owner: lock_owner(),
             journal: std::sync::OnceLock::new(),
             extra_handlers: Mutex::new(Vec::new()),
+            play_handlers: Mutex::new(Vec::new()),
             unjournaled: Mutex::new(std::collections::HashSet::new()),
         });
         engine.refresh_hosts();
@@ -540,6 +544,7 @@ impl Engine {
             }
         }
         self.extra_handlers.lock().expect("handlers lock").clear();
+        *self.play_handlers.lock().expect("handlers lock") = play.handlers.clone();
         let mut role_defaults = IndexMap::new();
         let mut role_vars = IndexMap::new();
         for r in &play.roles {
@@ -811,6 +816,11 @@ impl Engine {
         }
         if let Some(t) = &cx.play.gather_timeout {
             args.insert("gather_timeout".into(), t.clone());
+        }
+        // The play's `fact_path` is setup's (`Play.fact_path`, lib/ansible/playbook/play.py;
+        // the gathering task gets it in lib/ansible/executor/play_iterator.py).
+        if let Some(p) = &cx.play.fact_path {
+            args.insert("fact_path".into(), p.clone());
         }
         let task = crate::playbook::task::Task {
             name: Some("Gathering Facts".into()),

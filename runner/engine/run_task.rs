@@ -615,6 +615,9 @@ impl Engine {
                 result: agg,
                 ignored,
             };
+            if status == Status::Changed {
+                self.check_handlers_exist(scope, host, t, &notify)?;
+            }
             let run = self.finish(t, host, Some(o), Map::new(), t0, no_log, Some(()));
             self.note_notify(host, &run, notify);
             return Ok(run);
@@ -622,8 +625,12 @@ impl Engine {
         self.prefetch_probes(scope, t, ahead, host).await;
         let mut o = self.run_once_item(t, host, &hv).await;
         self.divert_delegated_facts(t, &vars, &mut o.result);
+        let notify = self.render_notify(t, &vars);
+        if o.status == Status::Changed {
+            self.check_handlers_exist(scope, host, t, &notify)?;
+        }
         let run = self.finish(t, host, Some(o), Map::new(), t0, no_log, None);
-        self.note_notify(host, &run, self.render_notify(t, &vars));
+        self.note_notify(host, &run, notify);
         Ok(run)
     }
 
@@ -753,9 +760,8 @@ impl Engine {
                     }
                     if is_setup {
                         for (k, v) in f {
-                            dynamic
-                                .facts
-                                .insert(k.trim_start_matches("ansible_").to_string(), v.clone());
+                            let name = crate::modules::setup::stored_fact_name(k);
+                            dynamic.facts.insert(name, v.clone());
                         }
                     } else {
                         let cacheable = o

@@ -113,7 +113,7 @@ impl Engine {
                     // max_fail_percentage stopped the play: no rescue, no always.
                     return Ok(());
                 }
-                let active = self.active_hosts(hosts);
+                let active = self.walk_hosts(cx, hosts);
                 if active.is_empty() {
                     return Ok(());
                 }
@@ -222,6 +222,22 @@ impl Engine {
             }
             Ok(())
         })
+    }
+
+    /// The hosts of `hosts` that still run tasks. Walking handlers under `force_handlers`
+    /// (play keyword or `--force-handlers`), failed hosts do too: an included handler's
+    /// tasks run for every host the flush chose (the `HANDLERS` state runs for failed hosts
+    /// with `force_handlers`: `PlayIterator`, lib/ansible/executor/play_iterator.py).
+    fn walk_hosts(&self, cx: &PlayCx<'_>, hosts: &[String]) -> Vec<String> {
+        if !(cx.handler && (self.opts.force_handlers || cx.play.force_handlers)) {
+            return self.active_hosts(hosts);
+        }
+        let states = self.states.lock().expect("states lock");
+        hosts
+            .iter()
+            .filter(|h| states.get(*h).is_some_and(|s| !s.unreachable && !s.ended))
+            .cloned()
+            .collect()
     }
 
     /// Enter (`true`) or leave a block with a `rescue` for `hosts`.
@@ -340,7 +356,13 @@ impl Engine {
                         Ok(items) => (0..items.len())
                             .map(|i| Some(self.loop_locals(t, &items, i)))
                             .collect(),
-                        Err(_) if self.skipped_despite_loop_error(t, &vars) => continue,
+                        Err(_) if self.skipped_despite_loop_error(t, &vars) => {
+                            // The `when` skips the whole task before its loop is templated
+                            // (`TaskExecutor._run_loop`, lib/ansible/executor/task_executor.py).
+                            let why = "Conditional result was False";
+                            self.include_host_result(t, h, Some(why), None, false);
+                            continue;
+                        }
                         Err(msg) => {
                             self.fail_host(t, h, msg);
                             continue;
@@ -478,63 +500,17 @@ impl Engine {
                 }
                 continue;
             }
-            let nodes = if inc.is_role {
-                match self
-                    .loader
-                    .include_role(&args, &cx.play.dir, &inherit, &t.loc)
-                {
-                    Ok((tasks, handlers, roles)) => {
-                        self.extra_handlers
-                            .lock()
-                            .expect("handlers lock")
-                            .extend(handlers);
-                        if args.get("public").is_some_and(crate::boolean::truthy) {
-                            if let Ok(mut public) = cx.scope.public_roles.write() {
-                                public.extend(roles);
-                            }
-                        }
-                        let role = args
-                            .get("name")
-                            .or_else(|| args.get("role"))
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
-                        self.include_loaded(Some(role), None, &group, labels.get(&key).cloned());
-                        tasks
-                    }
-                    Err(e) => {
-                        for h in &group {
-                            self.fail_host(t, h, e.located());
-                        }
-                        continue;
-                    }
+            let nodes = match self.load_include(cx, inc, &args, &inherit) {
+                Ok((nodes, role, path)) => {
+                    let item = labels.get(&key).cloned();
+                    self.include_loaded(role.as_deref(), path.as_deref(), &group, item);
+                    nodes
                 }
-            } else {
-                let file = args
-                    .get("file")
-                    .or_else(|| args.get("_raw_params"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let candidates = [inc.base_dir.join(&file), cx.play.dir.join(&file)];
-                let path = candidates
-                    .iter()
-                    .find(|p| p.is_file())
-                    .cloned()
-                    .unwrap_or_else(|| inc.base_dir.join(&file));
-                match self
-                    .loader
-                    .include_tasks(&path, &cx.play.dir, &inherit, &t.loc)
-                {
-                    Ok(n) => {
-                        self.include_loaded(None, Some(&path), &group, labels.get(&key).cloned());
-                        n
+                Err(e) => {
+                    for h in &group {
+                        self.fail_host(t, h, e.located());
                     }
-                    Err(e) => {
-                        for h in &group {
-                            self.fail_host(t, h, e.located());
-                        }
-                        continue;
-                    }
+                    continue;
                 }
             };
             self.emit_load_warnings();
@@ -544,6 +520,54 @@ impl Engine {
             self.walk(cx, &nodes, &group).await?;
         }
         Ok(())
+    }
+
+    /// Load what include `inc` brings with templated `args`: its tasks, and what the
+    /// `included:` line names (the role, or the tasks file's path). An `include_role`'s
+    /// handlers join the play's; with `public: true` its vars and defaults do too.
+    fn load_include(
+        &self,
+        cx: &PlayCx<'_>,
+        inc: &Include,
+        args: &serde_json::Map<String, Value>,
+        inherit: &Inherit,
+    ) -> Result<(Vec<TaskNode>, Option<String>, Option<std::path::PathBuf>)> {
+        let t = &inc.task;
+        if inc.is_role {
+            let (tasks, handlers, roles) =
+                self.loader
+                    .include_role(args, &cx.play.dir, inherit, &t.loc)?;
+            self.extra_handlers
+                .lock()
+                .expect("handlers lock")
+                .extend(handlers);
+            if args.get("public").is_some_and(crate::boolean::truthy) {
+                if let Ok(mut public) = cx.scope.public_roles.write() {
+                    public.extend(roles);
+                }
+            }
+            let role = args
+                .get("name")
+                .or_else(|| args.get("role"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return Ok((tasks, Some(role.to_string()), None));
+        }
+        let file = args
+            .get("file")
+            .or_else(|| args.get("_raw_params"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let candidates = [inc.base_dir.join(file), cx.play.dir.join(file)];
+        let path = candidates
+            .iter()
+            .find(|p| p.is_file())
+            .cloned()
+            .unwrap_or_else(|| inc.base_dir.join(file));
+        let nodes = self
+            .loader
+            .include_tasks(&path, &cx.play.dir, inherit, &t.loc)?;
+        Ok((nodes, None, Some(path)))
     }
 
     /// Mark `host` failed on task `t` with `msg`, emitting the result.

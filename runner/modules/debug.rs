@@ -1,7 +1,10 @@
 //! `ansible.builtin.debug`: print a message or a variable.
 //!
 //! With `verbosity: N` the message shows only when the run has at least `N` `-v`;
-//! otherwise the task is skipped, as in Ansible.
+//! otherwise the task is skipped, as in Ansible. Modelled on ansible-core 2.19's
+//! `lib/ansible/plugins/action/debug.py`: `msg` defaults to `Hello world!` only when it is
+//! absent (`msg: null` prints `null`), and a `var` expression that fails to render prints
+//! Ansible's numbered placeholder (`<< error 1 - 'x' is undefined >>`).
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -16,14 +19,12 @@ pub struct Debug;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DebugParams {
-    /// The free form: the message, as `msg` would give it.
-    #[serde(default)]
-    pub _raw_params: Option<Value>,
-    /// The message to print (any value). Default `Hello world!`.
+    /// The message to print (any value, `null` too). Default (when absent) `Hello world!`.
     #[serde(default)]
     pub msg: Option<Value>,
     /// An expression to print with its value, evaluated as if wrapped in `{{ }}` (write
-    /// no delimiters); an undefined one prints `VARIABLE IS NOT DEFINED!`. Not with `msg`.
+    /// no delimiters); one that fails to render (undefined) prints Ansible's placeholder
+    /// `<< error 1 - 'name' is undefined >>`. Not with `msg`.
     #[serde(default)]
     pub var: Option<Value>,
     /// Print only when the run has at least this many `-v`; otherwise the task is
@@ -41,7 +42,6 @@ impl Module for Debug {
         ParamSpec {
             params: spec_params::<DebugParams>(),
             exclusive: &[&["msg", "var"]],
-            free_form: true,
             ..ParamSpec::default()
         }
     }
@@ -53,6 +53,8 @@ impl Module for Debug {
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
     ) -> Result<ResultMap, ModuleError> {
+        // `msg: null` is a message; only an absent `msg` takes the default.
+        let msg_given = args.contains_key("msg");
         let p: DebugParams = params("debug", args)?;
         let mut out = ResultMap::new();
         out.insert("changed".into(), Value::Bool(false));
@@ -86,15 +88,20 @@ impl Module for Debug {
             };
             let value = match ctx.templar.eval(&expr, &ctx.vars, None) {
                 Ok(v) => v,
-                Err(e) if e.undefined.is_some() => Value::String("VARIABLE IS NOT DEFINED!".into()),
+                Err(e) if e.undefined.is_some() => {
+                    // Ansible's `ReplacingMarkerBehavior` (lib/ansible/_internal/_templating/
+                    // _marker_behaviors.py): the value becomes a numbered placeholder.
+                    Value::String(format!("<< error 1 - {} >>", e.message))
+                }
                 Err(e) => return Err(ModuleError::Failed(e.message)),
             };
             out.insert(expr, value);
         } else {
-            let msg = p
-                .msg
-                .or(p._raw_params)
-                .unwrap_or_else(|| Value::String("Hello world!".into()));
+            let msg = match p.msg {
+                Some(m) => m,
+                None if msg_given => Value::Null,
+                None => Value::String("Hello world!".into()),
+            };
             out.insert("msg".into(), msg);
         }
         Ok(out)

@@ -40,6 +40,7 @@ pub mod script;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
+mod setup_local;
 mod setup_service_mgr;
 mod setup_subsets;
 mod setup_system;

@@ -49,8 +49,9 @@ pub struct SetupParams {
     /// Seconds the gathering command may take. Default 10.
     #[serde(default)]
     pub gather_timeout: Option<Value>,
-    /// Accepted for compatibility; local facts (`/etc/ansible/facts.d`) are not read
-    /// (`ansible_local` is `{}`).
+    /// The directory of local facts: each `*.fact` file in it (JSON or INI; an executable
+    /// one is run and its output read) becomes `ansible_local.<name>`, as Ansible's `local`
+    /// collector (part of `min`) reads them. Default `/etc/ansible/facts.d`.
     #[serde(default)]
     pub fact_path: Option<String>,
 }
@@ -971,6 +972,17 @@ pub fn prefix_facts(result: &mut ResultMap) {
     }
 }
 
+/// The name under which the engine keeps a fact `setup` returned (`ansible_facts.<name>`,
+/// and the variable `ansible_<name>`): without the `ansible_` prefix, except the local
+/// facts, which Ansible keeps as `ansible_local` in `ansible_facts` too
+/// (lib/ansible/vars/clean.py `clean_facts`, lib/ansible/vars/manager.py).
+pub fn stored_fact_name(k: &str) -> String {
+    match k {
+        "local" | "ansible_local" => "ansible_local".to_string(),
+        _ => k.trim_start_matches("ansible_").to_string(),
+    }
+}
+
 fn timeout_secs(v: &Option<Value>) -> Result<u64, String> {
     match v {
         None | Some(Value::Null) => Ok(10),
@@ -1029,8 +1041,12 @@ impl Module for Setup {
         let collectors = resolve_subsets(&p.gather_subset).map_err(ModuleError::Failed)?;
         let secs = timeout_secs(&p.gather_timeout).map_err(ModuleError::Failed)?;
         let python = python_interpreter(ctx);
-        let mut cmd = RemoteCommand::shell(gather_script(&collectors, &python))
-            .with_become(ctx.become_.clone());
+        let mut script = gather_script(&collectors, &python);
+        let fact_path = p.fact_path.as_deref().unwrap_or("/etc/ansible/facts.d");
+        if has(&collectors, "local") {
+            script.push_str(&super::setup_local::script(fact_path));
+        }
+        let mut cmd = RemoteCommand::shell(script).with_become(ctx.become_.clone());
         cmd.timeout = Some(match ctx.timeout {
             Some(t) => t.min(Duration::from_secs(secs)),
             None => Duration::from_secs(secs),
@@ -1041,9 +1057,14 @@ impl Module for Setup {
             )),
             other => other.into(),
         })?;
-        let facts = parse_facts(&out.stdout, &collectors, &p.gather_subset).map_err(|e| {
+        let mut facts = parse_facts(&out.stdout, &collectors, &p.gather_subset).map_err(|e| {
             ModuleError::Failed(format!("{e} (exit code {}): {}", out.rc, out.stderr_str()))
         })?;
+        if has(&collectors, "local") {
+            if let Some(sections) = super::sysprobe::Sections::parse_bytes(&out.stdout) {
+                facts.insert("local".into(), super::setup_local::facts(&sections));
+            }
+        }
         let facts = filter_facts(facts, &p.filter).map_err(ModuleError::Failed)?;
         let mut r = ResultMap::new();
         r.insert("changed".into(), Value::Bool(false));

@@ -92,6 +92,14 @@ impl Sections {
             .map(|(_, b)| b.as_str())
     }
 
+    /// The bodies of every section called `name`, in order.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(h, _)| h == name)
+            .map(|(_, b)| b.as_str())
+    }
+
     /// Whether a section called `name` is present.
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()

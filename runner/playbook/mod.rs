@@ -80,6 +80,8 @@ pub struct Play {
     pub gather_subset: Vec<String>,
     /// `gather_timeout:` for the play's fact gathering, as written.
     pub gather_timeout: Option<Value>,
+    /// `fact_path:` for the play's fact gathering (local facts), as written.
+    pub fact_path: Option<Value>,
     /// Keywords inherited by every task of the play (not `vars`).
     pub kw: Keywords,
     /// `serial:`.
@@ -353,6 +355,7 @@ fn parse_play(
     let mut gather_facts = Value::Bool(true);
     let mut gather_subset = Vec::new();
     let mut gather_timeout = None;
+    let mut fact_path = None;
     let mut serial = Vec::new();
     let mut strategy = Strategy::Linear;
     let mut strategy_expr: Option<(String, Loc)> = None;
@@ -482,7 +485,7 @@ fn parse_play(
                 gather_timeout = Some(numeric::check_literal(v, numeric::Numeric::GatherTimeout)?)
             }
             "order" => order = HostOrder::parse(v)?,
-            "fact_path" => {}
+            "fact_path" => fact_path = Some(v.to_value()),
             other if task::is_inherited_keyword(other) && other != "vars" => {
                 kw_entries.push((other.to_string(), *v))
             }
@@ -569,6 +572,7 @@ fn parse_play(
         gather_facts,
         gather_subset,
         gather_timeout,
+        fact_path,
         kw: inherit.kw,
         serial,
         strategy,

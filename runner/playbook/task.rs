@@ -756,7 +756,6 @@ const FREE_FORM: &[&str] = &[
     "meta",
     "add_host",
     "group_by",
-    "debug",
 ];
 
 fn short_name(action: &str) -> &str {
