@@ -49,13 +49,29 @@ pub(crate) fn keep_newline_after_raw<'s>(src: &'s str, start: &str, end: &str) -
         out.push_str(&src[done..end_at]);
         out.push('+');
         done = end_at;
-        from = end_at;
+        // The block's text is literal up to its `endraw` (a raw tag in it is text).
+        from = raw_block_end(src, end_at, start);
     }
     if done == 0 {
         return Cow::Borrowed(src);
     }
     out.push_str(&src[done..]);
     Cow::Owned(out)
+}
+
+/// Where the raw block whose opening tag ends at `from` closes: just after the start
+/// delimiter of its first `endraw` tag (Jinja's lexer ends a raw block there), or the end.
+fn raw_block_end(src: &str, from: usize, start: &str) -> usize {
+    let mut at = from;
+    while let Some(i) = src[at..].find(start).map(|i| i + at) {
+        at = i + start.len();
+        let rest = &src[at..];
+        let tag = rest.strip_prefix(['-', '+']).unwrap_or(rest).trim_start();
+        if tag.starts_with("endraw") {
+            return at;
+        }
+    }
+    src.len()
 }
 
 /// A printed value with its newlines (and marks) marked.
@@ -128,6 +144,11 @@ mod tests {
         assert_eq!(pad_trailing("x\n", "x\n".into(), "\r\n"), "x\n");
         let raw = |s| keep_newline_after_raw(s, "{%", "%}").into_owned();
         assert_eq!(raw("{% raw %}\nx{% endraw %}"), "{% raw +%}\nx{% endraw %}");
+        // a raw tag inside a raw block is text
+        assert_eq!(
+            raw("{% raw %}{% raw %}x{% endraw %}"),
+            "{% raw +%}{% raw %}x{% endraw %}"
+        );
         assert_eq!(
             raw("{%- raw%}{%raw -%}{% rawx %}"),
             "{%- raw+%}{%raw -%}{% rawx %}"
