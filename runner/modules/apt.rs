@@ -39,7 +39,10 @@ pub struct AptParams {
     /// `present` (default), `absent`, `latest` or `fixed` (also repair broken dependencies).
     #[serde(default)]
     pub state: Option<String>,
-    /// Run `apt-get update` first. Alias `update-cache`. Default `false`.
+    /// Run `apt-get update` first. Alone (no `name`, `deb` or `autoremove`) the task
+    /// reports changed when the update moved the cache's time (in check mode: when an
+    /// update is due), as Ansible's; `cache_updated` says the same in every case. Alias
+    /// `update-cache`. Default `false`.
     #[serde(default, alias = "update-cache", deserialize_with = "opt_ansible_bool")]
     pub update_cache: Option<bool>,
     /// Skip the update when the lists are younger than this many seconds (setting it turns
@@ -237,6 +240,12 @@ impl AptParams {
         }
     }
 
+    /// Nothing to do but update the cache: `modules/apt.py` exits after the update, with
+    /// `changed` saying whether the cache was updated.
+    pub(crate) fn cache_only(&self) -> bool {
+        self.name.is_empty() && self.deb.is_none() && !self.autoremove && self.wants_update()
+    }
+
     fn wants_update(&self) -> bool {
         self.update_cache == Some(true)
             || (self.update_cache.is_none() && self.cache_valid_time.is_some())
@@ -258,12 +267,17 @@ impl AptParams {
     }
 }
 
+/// The apt cache's time as `modules/apt.py` reads it (`get_cache_mtime`): the mtime of
+/// the update-success stamp, else of the lists folder, else 0.
+const CACHE_TIME: &str = "if [ -e /var/lib/apt/periodic/update-success-stamp ]; then \
+     stat -c %Y /var/lib/apt/periodic/update-success-stamp; \
+     elif [ -e /var/lib/apt/lists ]; then stat -c %Y /var/lib/apt/lists; else echo 0; fi";
+
 /// The probe script for `names` (+ a `.deb` path).
 pub fn probe_script(names: &[String], need_policy: bool, deb: Option<&str>) -> String {
     let mut script = format!(
         "{PRELUDE}{}command -v apt-get; {}date +%s; {}\
-         if [ -e /var/lib/apt/periodic/update-success-stamp ]; then stat -c %Y /var/lib/apt/periodic/update-success-stamp; \
-         elif [ -e /var/lib/apt/lists ]; then stat -c %Y /var/lib/apt/lists; else echo 0; fi; ",
+         {CACHE_TIME}; ",
         header("aptget"),
         header("now"),
         header("stamp"),
@@ -329,8 +343,8 @@ impl Planned for Apt {
         plan_apt(p, facts, ctx)
     }
 
-    fn finish(&self, _p: &AptParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        finish_apt(result, outputs);
+    fn finish(&self, p: &AptParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+        finish_apt(result, outputs, p.cache_only());
     }
 }
 
@@ -361,14 +375,16 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
         plan.steps.push(Step::Run {
             cmd: RemoteCommand {
                 env: apt_env(),
-                ..RemoteCommand::shell(
-                    "apt-get update -q && printf '@@cache_update_time\\n' && date +%s",
-                )
+                ..RemoteCommand::shell(format!(
+                    "apt-get update -q && printf '@@cache_update_time\\n' && {CACHE_TIME}"
+                ))
             },
         });
     }
+    // modules/apt.py: in check mode a due update counts as done; otherwise it counts when
+    // the cache time moved (settled in `finish_apt`).
     plan.result
-        .insert("cache_updated".into(), Value::Bool(update && !ctx.check));
+        .insert("cache_updated".into(), Value::Bool(update && ctx.check));
     plan.result
         .insert("cache_update_time".into(), Value::from(stamp));
 
@@ -553,6 +569,10 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
             },
         });
     }
+    // Only a cache update to do: it is the change (`exit_json(changed=updated_cache)`).
+    if p.cache_only() {
+        changed = update && ctx.check;
+    }
     plan.changed = Some(changed);
     Ok(plan)
 }
@@ -580,7 +600,8 @@ pub fn summary_changes(stdout: &str) -> Option<u64> {
 }
 
 /// Add apt's output to the result and settle `changed` from apt's summary line.
-pub fn finish_apt(result: &mut ResultMap, outputs: &[ExecOutput]) {
+/// `cache_only`: the task only updates the cache, so its change is the update's.
+pub fn finish_apt(result: &mut ResultMap, outputs: &[ExecOutput], cache_only: bool) {
     let mut stdout = String::new();
     let mut stderr = String::new();
     let mut counted: Option<u64> = None;
@@ -590,6 +611,13 @@ pub fn finish_apt(result: &mut ResultMap, outputs: &[ExecOutput]) {
         // (repository text) comes before it.
         if let Some((before, after)) = text.rsplit_once("@@cache_update_time\n") {
             if let Ok(t) = after.trim().parse::<i64>() {
+                let before = result.get("cache_update_time").and_then(Value::as_i64);
+                if before != Some(t) {
+                    result.insert("cache_updated".into(), Value::Bool(true));
+                    if cache_only {
+                        result.insert("changed".into(), Value::Bool(true));
+                    }
+                }
                 result.insert("cache_update_time".into(), Value::from(t));
             }
             stdout.push_str(before);
@@ -725,7 +753,37 @@ mod tests {
             )
             .unwrap();
         assert!(plan.is_change());
-        assert_eq!(plan.result["cache_updated"], json!(false));
+        // modules/apt.py: in check mode a due update counts as done.
+        assert_eq!(plan.result["cache_updated"], json!(true));
+    }
+
+    #[test]
+    fn cache_only_changes_when_the_cache_time_moves() {
+        let p: AptParams = params(json!({"update_cache": true}));
+        let check = PlanCtx {
+            check: true,
+            ..PlanCtx::default()
+        };
+        let plan = Apt.plan(&p, Some(&probe("", "", 5)), check).unwrap();
+        assert!(plan.is_change());
+        let plan = plan_of(&Apt, &p, &probe("", "", 5));
+        assert!(!plan.is_change(), "changed only once the time moved");
+        assert_eq!(plan.steps.len(), 1);
+        for (after, changed) in [("5", false), ("9", true)] {
+            let mut r = plan.result.clone();
+            let o = ExecOutput {
+                rc: 0,
+                stdout: format!("Hit:1 x\n@@cache_update_time\n{after}\n").into_bytes(),
+                stderr: vec![],
+            };
+            finish_apt(&mut r, &[o], true);
+            assert_eq!(r["cache_updated"], json!(changed), "{after}");
+            assert_eq!(
+                r.get("changed").cloned().unwrap_or(json!(false)),
+                json!(changed)
+            );
+            assert_eq!(r["cache_update_time"], json!(after.parse::<i64>().unwrap()));
+        }
     }
 
     #[test]
@@ -815,7 +873,7 @@ mod tests {
             stdout: b"Get:1 http://x InRelease\n@@cache_update_time\n42\n@@cache_update_time\n1700000000\n".to_vec(),
             stderr: vec![],
         };
-        finish_apt(&mut r, &[o]);
+        finish_apt(&mut r, &[o], false);
         assert_eq!(r["cache_update_time"], 1700000000);
     }
 }

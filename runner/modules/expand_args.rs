@@ -30,9 +30,22 @@ esac
 set -- "$@" "$r"; done
 exec "$@""#;
 
-/// Whether any word has something to expand (otherwise the words run as they are).
+/// Whether any word has something to expand (otherwise the words run as they are): a
+/// `~` first, or what `expandvars` matches (`\$(\w+|\{[^}]*\})`, ASCII, in Python's
+/// `posixpath`) — `$(id)` or a lone `$` are left as written without running the script.
 pub fn needed(argv: &[String]) -> bool {
-    argv.iter().any(|w| w.contains('$') || w.starts_with('~'))
+    argv.iter().any(|w| w.starts_with('~') || has_var(w))
+}
+
+fn has_var(w: &str) -> bool {
+    w.match_indices('$').any(|(i, _)| {
+        let rest = &w[i + 1..];
+        match rest.as_bytes().first() {
+            Some(b'{') => rest.contains('}'),
+            Some(c) => c.is_ascii_alphanumeric() || *c == b'_',
+            None => false,
+        }
+    })
 }
 
 /// The argv that runs `argv` after expanding it on the host.
@@ -46,6 +59,13 @@ pub fn wrap(argv: Vec<String>) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::command::RemoteCommand;
+
+    #[test]
+    fn needed_only_for_what_expandvars_matches() {
+        let n = |w: &str| needed(&[w.to_string()]);
+        assert!(n("$HOME") && n("a${X}b") && n("${}") && n("~") && n("~/x") && n("$_"));
+        assert!(!n("$(id)") && !n("$") && !n("a$") && !n("${x") && !n("a~") && !n("$-"));
+    }
 
     fn run(words: &[&str]) -> String {
         let mut argv = vec!["printf".to_string(), "[%s]".to_string()];
@@ -88,6 +108,6 @@ mod tests {
             ]),
             "[/h][/h/x][x~][/root/y][~nosuchuser_s7/z][$(id)][`id`;]"
         );
-        assert!(needed(&["a$".into()]) && !needed(&["a~".into()]));
+        assert!(!needed(&["a$".into()]) && !needed(&["a~".into()]));
     }
 }

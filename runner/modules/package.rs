@@ -88,7 +88,7 @@ impl Planned for Package {
     }
 
     fn finish(&self, _p: &PackageParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
-        finish_apt(result, outputs);
+        finish_apt(result, outputs, false);
     }
 }
 

@@ -227,7 +227,7 @@ fn run(name: &str, out: &ExecOutput) {
         }
         "apt_steps" => {
             let mut r = ResultMap::new();
-            apt::finish_apt(&mut r, std::slice::from_ref(out));
+            apt::finish_apt(&mut r, std::slice::from_ref(out), true);
         }
         _ => {}
     }
