@@ -18,6 +18,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("random", random);
     env.add_filter("shuffle", shuffle);
     env.add_filter("realpath", |p: String| realpath(&p));
+    env.add_filter("fileglob", |p: String| fileglob(&p));
     env.add_filter("relpath", |p: String, start: Option<String>| {
         relpath(&p, start.as_deref().unwrap_or("."))
     });
@@ -199,6 +200,25 @@ fn abspath(p: &str) -> PathBuf {
         }
     }
     out
+}
+
+/// The `fileglob` filter (`plugins/filter/core.py`): the regular files `glob.glob` matches
+/// on the controller, as it spells them (a relative pattern is relative to the working
+/// folder, unlike the `fileglob` lookup); `*` skips dotfiles as Python's glob does. Python
+/// lists matches in directory order; here they are sorted.
+fn fileglob(pattern: &str) -> Vec<String> {
+    let opts = glob::MatchOptions {
+        require_literal_leading_dot: true,
+        ..glob::MatchOptions::new()
+    };
+    let Ok(paths) = glob::glob_with(pattern, opts) else {
+        return Vec::new();
+    };
+    paths
+        .flatten()
+        .filter(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// `os.path.realpath`: symlinks resolved where the path exists, else folded lexically.
