@@ -90,8 +90,8 @@ pub struct TemplateParams {
     /// The string ending a comment. Default `#}`.
     #[serde(default, deserialize_with = "opt_stringish")]
     pub comment_end_string: Option<String>,
-    /// Follow a symbolic link at `dest` and write its target. Default `false`. windlass
-    /// cannot write through a link yet: `true` fails the task.
+    /// Follow a symbolic link at `dest` and write its target. Default `false`: a link at
+    /// `dest` is replaced by the file, as Ansible's.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub follow: bool,
     #[serde(skip)]
@@ -171,14 +171,6 @@ impl Planned for Template {
 
     async fn prepare(&self, p: &mut TemplateParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
         p.diff = ctx.diff;
-        if p.follow {
-            // copy's `follow` (lib/ansible/modules/copy.py: a link at dest is resolved with
-            // realpath and its target written) is not in the shared put yet
-            return Err(
-                "template follow: true (writing through a link at dest) is not supported yet"
-                    .into(),
-            );
-        }
         let encoding = super::encoding::Encoding::named(p.output_encoding.as_deref())?;
         let syntax = p.syntax()?;
         syntax.validate()?;
@@ -254,7 +246,9 @@ impl Planned for Template {
                 validate: p.validate.as_deref(),
                 force: p.force,
                 remote_src: None,
-                follow: false,
+                // copy's rule (lib/ansible/modules/copy.py): with `follow` a link at dest is
+                // written through; without, it is replaced by the file.
+                follow: p.follow,
                 diff: p.diff,
                 check: ctx.check,
             },
