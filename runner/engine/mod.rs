@@ -825,7 +825,8 @@ impl Engine {
         let task = crate::playbook::task::Task {
             name: Some("Gathering Facts".into()),
             loc: cx.play.loc.clone(),
-            action: "ansible.builtin.setup".into(),
+            // Ansible's implicit task is the gather_facts action running setup.
+            action: "ansible.builtin.gather_facts".into(),
             args,
             args_loc: cx.play.loc.clone(),
             kw: cx.play.kw.clone(),

@@ -763,6 +763,14 @@ impl Engine {
                             let name = crate::modules::setup::stored_fact_name(k);
                             dynamic.facts.insert(name, v.clone());
                         }
+                        // The gather_facts action (also the play's implicit gathering)
+                        // marks the facts gathered (lib/ansible/plugins/action/
+                        // gather_facts.py); a plain `setup` task does not.
+                        if t.action.ends_with("gather_facts") {
+                            dynamic
+                                .facts
+                                .insert("_ansible_facts_gathered".into(), Value::Bool(true));
+                        }
                     } else {
                         let cacheable = o
                             .result
