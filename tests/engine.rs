@@ -1134,7 +1134,10 @@ fn facts_are_gathered_once_per_run_unless_a_new_subset_is_asked_for() {
         match e {
             Event::PlayStart { .. } => play += 1,
             Event::TaskStart { name, action, .. } => task = (name.clone(), action.clone()),
-            Event::HostResult { host, .. } if task.1.ends_with("setup") => {
+            // the play's gathering is the gather_facts action, an explicit task `setup`
+            Event::HostResult { host, .. }
+                if task.1.ends_with("setup") || task.1.ends_with("gather_facts") =>
+            {
                 gathered.push((play, host.clone(), task.0.clone()));
             }
             _ => {}
