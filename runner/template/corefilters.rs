@@ -455,15 +455,7 @@ impl Civil {
         let micro = ((t - t.floor()) * 1e6) as u32;
         let days = secs.div_euclid(86400);
         let sod = secs.rem_euclid(86400) as u32;
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = crate::modules::py_time::civil_from_days(days);
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
         const CUM: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
         let yday = CUM[month as usize - 1] + day + u32::from(leap && month > 2);

@@ -241,7 +241,7 @@ fn strptime(s: &str, fmt: &str) -> Option<i64> {
     if p.day < 1 || p.day > month_len || p.hour > 23 || p.minute > 59 || p.second > 61 {
         return None;
     }
-    let days = days_from_civil(p.year, p.month, p.day);
+    let days = crate::modules::py_time::days_from_civil(p.year, p.month, p.day);
     let secs = days * 86_400 + p.hour * 3600 + p.minute * 60 + p.second;
     Some(secs * MICROS + p.micro)
 }
@@ -318,17 +318,6 @@ fn month_name<'a>(rest: &'a str, p: &mut Parsed) -> Option<&'a str> {
         }
     }
     None
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// `lhs - rhs`: datetimes and timedeltas as Python subtracts them, else minijinja's `-`.
