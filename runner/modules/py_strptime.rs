@@ -1,4 +1,5 @@
-//! Python's `time.strptime` for the `file` module's `modification_time`/`access_time`.
+//! Python's `time.strptime` for the `file` module's `modification_time`/`access_time`
+//! and the `to_datetime` filter (`datetime.strptime` shares `_strptime`).
 //!
 //! Why this module exists: Ansible parses those timestamps with `time.strptime(value,
 //! format)` and `time.mktime` (lib/ansible/modules/file.py `get_timestamp_for_time`), so a
@@ -25,6 +26,8 @@ pub struct LocalTime {
     pub minute: u32,
     /// Second 0-61.
     pub second: u32,
+    /// Microsecond (`%f`).
+    pub micro: u32,
 }
 
 impl LocalTime {
@@ -66,6 +69,7 @@ fn directive(c: char) -> Option<String> {
         'y' => r"(?P<y>\d\d)".into(),
         'Y' => r"(?P<Y>\d\d\d\d)".into(),
         'p' => r"(?P<p>am|pm)".into(),
+        'f' => r"(?P<f>[0-9]{1,6})".into(),
         'b' | 'h' => format!("(?P<b>{})", months_abbr.join("|")),
         'B' => format!("(?P<B>{months_full})"),
         '%' => "%".into(),
@@ -119,6 +123,7 @@ pub fn strptime(value: &str, format: &str) -> Result<LocalTime, String> {
         hour: 0,
         minute: 0,
         second: 0,
+        micro: 0,
     };
     if let Some(y) = num("Y") {
         t.year = i64::from(y);
@@ -138,6 +143,10 @@ pub fn strptime(value: &str, format: &str) -> Result<LocalTime, String> {
     t.day = num("d").unwrap_or(1);
     t.minute = num("M").unwrap_or(0);
     t.second = num("S").unwrap_or(0);
+    // `%f` is a fraction: right-padded to microseconds (Python's _strptime).
+    if let Some(f) = caps.name("f") {
+        t.micro = format!("{:0<6}", f.as_str()).parse().unwrap_or(0);
+    }
     t.hour = match (num("H"), num("I")) {
         (Some(h), _) => h,
         (None, Some(i)) => {
