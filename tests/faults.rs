@@ -9,10 +9,10 @@
 //! and the handler notified before the fault fired exactly once.
 //!
 //! The faults need root and a dedicated host set (they stop hosts and cut links), so the
-//! tests run only when `WINDLASS_FAULT_TESTHOSTS` names its inventory; `testhosts.sh` is
-//! driven with the environment in `WINDLASS_FAULT_TH_ENV` (`TH_DIR=… TH_BRIDGE=… TH_NET=…`)
-//! or with `TH_DIR`/`TH_BRIDGE`/`TH_NET` as set. Run them one at a time:
-//! `cargo test --test faults -- --test-threads=1`.
+//! tests are ignored unless asked for, and then need `WINDLASS_FAULT_TESTHOSTS` to name its
+//! inventory; `testhosts.sh` is driven with the environment in `WINDLASS_FAULT_TH_ENV`
+//! (`TH_DIR=… TH_BRIDGE=… TH_NET=…`) or with `TH_DIR`/`TH_BRIDGE`/`TH_NET` as set. Run them
+//! one at a time: `cargo test --test faults -- --ignored --test-threads=1`.
 
 mod common;
 
@@ -31,13 +31,14 @@ struct Hosts {
     env: Vec<(String, String)>,
 }
 
-fn fault_hosts(test: &str) -> Option<Hosts> {
-    let Some(inv) = std::env::var_os("WINDLASS_FAULT_TESTHOSTS") else {
-        eprintln!(
-            "{test}: skipped (set WINDLASS_FAULT_TESTHOSTS to the inventory of a dedicated testhosts.sh host set)"
-        );
-        return None;
-    };
+/// The fault host set `WINDLASS_FAULT_TESTHOSTS` names, every host repaired; a test that
+/// runs without it fails (the callers are ignored unless asked for).
+#[track_caller]
+fn fault_hosts() -> Hosts {
+    let inv = common::required_inventory(
+        "WINDLASS_FAULT_TESTHOSTS",
+        "the inventory of a dedicated testhosts.sh host set, see .ci/run",
+    );
     let script = std::env::var("WINDLASS_TESTHOSTS_SCRIPT").unwrap_or_else(|_| {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/testhosts.sh")
@@ -64,12 +65,12 @@ fn fault_hosts(test: &str) -> Option<Hosts> {
         "WINDLASS_FAULT_TESTHOSTS is set but neither WINDLASS_FAULT_TH_ENV nor TH_DIR says which host set it is"
     );
     let h = Hosts {
-        inventory: PathBuf::from(inv),
+        inventory: inv,
         script: PathBuf::from(script),
         env,
     };
     h.repair_all();
-    Some(h)
+    h
 }
 
 fn name(i: usize) -> String {
@@ -509,20 +510,18 @@ fn victim_fault(
 }
 
 #[test]
+#[ignore = "needs WINDLASS_FAULT_TESTHOSTS"]
 fn host_powered_off_mid_run() {
-    let Some(h) = fault_hosts("host_powered_off_mid_run") else {
-        return;
-    };
+    let h = fault_hosts();
     // A host that comes back reinstalled (testhosts.sh recreates a killed host fresh) has
     // lost what the journal says was done: re-run without --resume.
     victim_fault(&h, |h| h.kill_host(2), |h| h.repair_all(), false);
 }
 
 #[test]
+#[ignore = "needs WINDLASS_FAULT_TESTHOSTS"]
 fn sshd_killed_mid_task() {
-    let Some(h) = fault_hosts("sshd_killed_mid_task") else {
-        return;
-    };
+    let h = fault_hosts();
     victim_fault(
         &h,
         |h| {
@@ -537,20 +536,18 @@ fn sshd_killed_mid_task() {
 }
 
 #[test]
+#[ignore = "needs WINDLASS_FAULT_TESTHOSTS"]
 fn network_link_cut_mid_run() {
-    let Some(h) = fault_hosts("network_link_cut_mid_run") else {
-        return;
-    };
+    let h = fault_hosts();
     // Nothing tells the controller the link is gone: the master's keepalive
     // (ServerAliveInterval 5 s × 3) gives up on it.
     victim_fault(&h, |h| h.link(2, "down"), |h| h.link(2, "up"), true);
 }
 
 #[test]
+#[ignore = "needs WINDLASS_FAULT_TESTHOSTS"]
 fn link_cut_during_a_large_write_leaves_no_partial_file() {
-    let Some(h) = fault_hosts("link_cut_during_a_large_write") else {
-        return;
-    };
+    let h = fault_hosts();
     h.clean();
     let (p, filler) = project(&h, 4 << 20);
     for i in 1..=3 {
@@ -651,10 +648,9 @@ fn delaying_relay(target: std::net::SocketAddr, delay: Duration) -> u16 {
 }
 
 #[test]
+#[ignore = "needs WINDLASS_FAULT_TESTHOSTS"]
 fn slow_link_300ms_delay_on_one_host() {
-    let Some(h) = fault_hosts("slow_link_300ms") else {
-        return;
-    };
+    let h = fault_hosts();
     h.clean();
     let (p, filler) = project(&h, 64 * 1024);
     let addr = h
@@ -689,10 +685,9 @@ fn slow_link_300ms_delay_on_one_host() {
 }
 
 #[test]
+#[ignore = "needs WINDLASS_FAULT_TESTHOSTS"]
 fn thirty_one_concurrent_tasks_to_one_host() {
-    let Some(h) = fault_hosts("thirty_one_concurrent_tasks") else {
-        return;
-    };
+    let h = fault_hosts();
     h.clean();
     let p = Project::new();
     let inv = std::fs::read_to_string(&h.inventory).unwrap();
@@ -747,10 +742,9 @@ fn thirty_one_concurrent_tasks_to_one_host() {
 }
 
 #[test]
+#[ignore = "needs WINDLASS_FAULT_TESTHOSTS"]
 fn ctrl_c_during_a_template_write() {
-    let Some(h) = fault_hosts("ctrl_c_during_a_template_write") else {
-        return;
-    };
+    let h = fault_hosts();
     h.clean();
     let (p, filler) = project(&h, 4 << 20);
     // ~4 MiB at 4 Mbit/s: each host's write is in flight for about 8 s.
@@ -837,10 +831,9 @@ fn ctrl_c_during_a_template_write() {
 }
 
 #[test]
+#[ignore = "needs WINDLASS_FAULT_TESTHOSTS"]
 fn task_timeout_fails_the_task_quickly() {
-    let Some(h) = fault_hosts("task_timeout") else {
-        return;
-    };
+    let h = fault_hosts();
     h.clean();
     let p = Project::new();
     p.with_testhosts(&h.inventory);

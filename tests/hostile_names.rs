@@ -409,10 +409,9 @@ fn hostile_names_on_the_local_connection() {
 }
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn hostile_names_over_ssh() {
-    let Some(inv) = testhosts("hostile_names_over_ssh") else {
-        return;
-    };
+    let inv = testhosts();
     let base = "/tmp/wl-hostile-names";
     on_host(
         1,

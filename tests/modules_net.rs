@@ -82,10 +82,9 @@ const PLAY: &str = r#"
 "#;
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn net_modules_on_a_host() {
-    let Some(inv) = testhosts("net_modules_on_a_host") else {
-        return;
-    };
+    let inv = testhosts();
     start_server();
     let _server = Server;
     let p = Project::new();
@@ -175,10 +174,9 @@ fn net_modules_on_a_host() {
 }
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn unarchive_local_and_remote() {
-    let Some(inv) = testhosts("unarchive_local_and_remote") else {
-        return;
-    };
+    let inv = testhosts();
     on_host(
         H,
         "rm -rf /tmp/wl-unarchive; mkdir -p /tmp/wl-unarchive/local /tmp/wl-unarchive/remote /tmp/wl-unarchive/src/pkg/bin; \

@@ -1,6 +1,6 @@
 //! The system modules on the test hosts over real SSH: apt, systemd, sysctl, modprobe,
-//! dpkg_selections, user/group, hostname, apt_repository. Skipped without
-//! `WINDLASS_TESTHOSTS`. Every test takes one lock: they share hosts and the apt database.
+//! dpkg_selections, user/group, hostname, apt_repository. Ignored unless asked for; they
+//! need `WINDLASS_TESTHOSTS`. Every test takes one lock: they share hosts and the apt database.
 
 mod common;
 
@@ -124,10 +124,9 @@ fn packages(inv: &std::path::Path) -> &'static AptRuns {
 }
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn apt_installs_from_the_local_mirror_once() {
-    let Some(inv) = testhosts("apt_installs_from_the_local_mirror_once") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     let r = packages(&inv);
     assert_eq!(r.check_changed, 1, "check mode predicts the install");
@@ -165,10 +164,9 @@ fn apt_installs_from_the_local_mirror_once() {
 const HAPROXY_CFG: &str = "global\n  log /dev/log local0\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend wl_system\n  bind 127.0.0.1:18443\n  default_backend wl_none\nbackend wl_none\n  server none 127.0.0.1:18444\n";
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn systemd_starts_and_enables_haproxy() {
-    let Some(inv) = testhosts("systemd_starts_and_enables_haproxy") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     packages(&inv);
     on_host(
@@ -237,10 +235,9 @@ const SYSCTL_PLAY: &str = r#"
 "#;
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn sysctl_writes_one_file_from_two_tasks() {
-    let Some(inv) = testhosts("sysctl_writes_one_file_from_two_tasks") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     for i in 1..=3 {
         on_host(
@@ -284,10 +281,9 @@ const MODPROBE_PLAY: &str = r#"
 "#;
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn modprobe_persists_builtin_modules() {
-    let Some(inv) = testhosts("modprobe_persists_builtin_modules") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     for i in 1..=3 {
         on_host(
@@ -350,10 +346,9 @@ fn modprobe_persists_builtin_modules() {
 }
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn dpkg_selections_holds_a_package() {
-    let Some(inv) = testhosts("dpkg_selections_holds_a_package") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     packages(&inv);
     on_host(1, "echo keepalived install | dpkg --set-selections");
@@ -394,10 +389,9 @@ const USER_PLAY: &str = r#"
 "#;
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn user_and_group_are_created_then_unchanged() {
-    let Some(inv) = testhosts("user_and_group_are_created_then_unchanged") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     for i in 1..=3 {
         on_host(
@@ -462,10 +456,9 @@ impl Drop for RestoreHostname {
 /// predicted by check mode, applied (kernel name and /etc/hostname), unchanged the second
 /// time, and renamed back.
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn hostname_renames_and_restores() {
-    let Some(inv) = testhosts("hostname_renames_and_restores") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     let original = on_host(1, "hostname").trim().to_string();
     assert!(!original.is_empty());
@@ -506,10 +499,9 @@ fn hostname_renames_and_restores() {
 /// systemd `masked`: mask a stopped vendor unit (a unit file in /etc cannot be masked; check predicts it), unchanged the second time;
 /// unmask it the same way.
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn systemd_masks_and_unmasks_a_unit() {
-    let Some(inv) = testhosts("systemd_masks_and_unmasks_a_unit") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     on_host(
         2,
@@ -555,10 +547,9 @@ const REPO_PLAY: &str = r#"
 "#;
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn repositories_are_written_once() {
-    let Some(inv) = testhosts("repositories_are_written_once") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     on_host(
         1,
@@ -635,10 +626,9 @@ fn repositories_are_written_once() {
 }
 
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn apt_key_writes_a_dearmored_keyring_once() {
-    let Some(inv) = testhosts("apt_key_writes_a_dearmored_keyring_once") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     on_host(1, "rm -f /etc/apt/keyrings/wl-system-test.gpg");
     let pb = r#"
@@ -684,10 +674,9 @@ fn candidate_glob(i: usize, pkg: &str) -> String {
 /// systemd: check mode installs nothing, the first run installs and starts them, the
 /// second changes nothing; stopped by hand, the play starts them again.
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn apt_pins_containerd_and_etcd_and_systemd_runs_them() {
-    let Some(inv) = testhosts("apt_pins_containerd_and_etcd_and_systemd_runs_them") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     on_host(
         3,
@@ -782,10 +771,9 @@ fn apt_pins_containerd_and_etcd_and_systemd_runs_them() {
 /// touches nothing; the first run changes; the second changes nothing; dpkg and systemctl
 /// on the host agree.
 #[test]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 fn package_and_service_check_and_run_twice() {
-    let Some(inv) = testhosts("package_and_service_check_and_run_twice") else {
-        return;
-    };
+    let inv = testhosts();
     let _g = lock();
     on_host(
         2,

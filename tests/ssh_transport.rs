@@ -3,10 +3,12 @@
 //! Why this file exists: the SSH transport's promises (one master per host, a channel limit
 //! below sshd's MaxSessions, exact bytes through stdin/stdout, UNREACHABLE for dead hosts and
 //! bad host keys, timeouts) only mean something against a real sshd. These tests run when
-//! `WINDLASS_TESTHOSTS` names the inventory printed by `testhosts.sh inventory` (three hosts);
-//! otherwise each prints that it was skipped.
+//! `WINDLASS_TESTHOSTS` names the inventory printed by `testhosts.sh inventory` (three hosts)
+//! and the ignored tests are asked for (`-- --include-ignored`); a plain `cargo test` lists
+//! them as ignored.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,13 +19,12 @@ use windlass::transport::spec::{ConnectionOverrides, connection_spec};
 use windlass::transport::ssh::SshPool;
 use windlass::transport::{ConnectionSpec, HostKeyPolicy, PutFile, Transport, TransportError};
 
-/// The test hosts' connection specs, or `None` (after saying so) when not configured.
-fn hosts(test: &str) -> Option<Vec<ConnectionSpec>> {
-    let Some(path) = std::env::var_os("WINDLASS_TESTHOSTS") else {
-        eprintln!("{test}: skipped (set WINDLASS_TESTHOSTS to a testhosts.sh inventory)");
-        return None;
-    };
-    let root = windlass::yaml::load(&PathBuf::from(path)).expect("inventory loads");
+/// The connection specs of the test hosts `WINDLASS_TESTHOSTS` names; a test that runs
+/// without them fails (every caller is ignored unless asked for, see `tests/common`).
+#[track_caller]
+fn hosts() -> Vec<ConnectionSpec> {
+    let path = common::testhosts();
+    let root = windlass::yaml::load(&path).expect("inventory loads");
     let all = root.get("all").expect("inventory has `all`");
     let mut group_vars = IndexMap::new();
     if let Some(vars) = all.get("vars").and_then(|v| v.as_map()) {
@@ -45,7 +46,7 @@ fn hosts(test: &str) -> Option<Vec<ConnectionSpec>> {
         "need three test hosts, got {}",
         specs.len()
     );
-    Some(specs)
+    specs
 }
 
 fn sh(script: &str) -> RemoteCommand {
@@ -64,10 +65,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 async fn parallel_exec_on_three_hosts_and_timings() {
-    let Some(specs) = hosts("parallel_exec_on_three_hosts_and_timings") else {
-        return;
-    };
+    let specs = hosts();
     let pool = SshPool::new();
     let ts: Vec<Arc<dyn Transport>> = specs[..3].iter().map(|s| pool.transport(s)).collect();
     let start = Instant::now();
@@ -142,10 +142,9 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 async fn stdin_binary_round_trip_and_exit_codes() {
-    let Some(specs) = hosts("stdin_binary_round_trip_and_exit_codes") else {
-        return;
-    };
+    let specs = hosts();
     let pool = SshPool::new();
     let t = pool.transport(&specs[1]);
     let mut data = Vec::with_capacity(1 << 20);
@@ -181,10 +180,9 @@ async fn stdin_binary_round_trip_and_exit_codes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 async fn put_and_get() {
-    let Some(specs) = hosts("put_and_get") else {
-        return;
-    };
+    let specs = hosts();
     let pool = SshPool::new();
     let t = pool.transport(&specs[2]);
     let dir = format!("/tmp/wl-put-{}", std::process::id());
@@ -218,10 +216,9 @@ async fn put_and_get() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 async fn become_root_and_another_user() {
-    let Some(specs) = hosts("become_root_and_another_user") else {
-        return;
-    };
+    let specs = hosts();
     let pool = SshPool::new();
     let t = pool.transport(&specs[0]);
     run(
@@ -266,10 +263,9 @@ async fn become_root_and_another_user() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 async fn unreachable_host_fails_fast_and_stays_failed() {
-    let Some(specs) = hosts("unreachable_host_fails_fast_and_stays_failed") else {
-        return;
-    };
+    let specs = hosts();
     let pool = SshPool::new();
     let spec = ConnectionSpec {
         inventory_hostname: "ghost".into(),
@@ -313,10 +309,9 @@ fn foreign_key(dir: &std::path::Path) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 async fn host_keys_strict_refuses_wrong_and_unknown_accept_new_records() {
-    let Some(specs) = hosts("host_keys_strict_refuses_wrong_and_unknown_accept_new_records") else {
-        return;
-    };
+    let specs = hosts();
     let tmp = tempfile::tempdir().unwrap();
     let kh = tmp.path().join("known_hosts");
     let base = ConnectionSpec {
@@ -410,10 +405,9 @@ async fn concurrency_probe(t: &Arc<dyn Transport>, n: usize, tag: &str) -> usize
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 async fn channel_limit_is_respected() {
-    let Some(specs) = hosts("channel_limit_is_respected") else {
-        return;
-    };
+    let specs = hosts();
     let pool = SshPool::new();
     let spec = &specs[1];
     assert_eq!(spec.max_channels, windlass::transport::DEFAULT_MAX_CHANNELS);
@@ -433,10 +427,9 @@ async fn channel_limit_is_respected() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 async fn channels_refused_by_sshd_are_retried() {
-    let Some(specs) = hosts("channels_refused_by_sshd_are_retried") else {
-        return;
-    };
+    let specs = hosts();
     // A limit above sshd's MaxSessions (10): sshd refuses some channels; all must succeed.
     let pool = SshPool::new();
     let spec = ConnectionSpec {
@@ -451,10 +444,9 @@ async fn channels_refused_by_sshd_are_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 async fn timeout_and_master_loss() {
-    let Some(specs) = hosts("timeout_and_master_loss") else {
-        return;
-    };
+    let specs = hosts();
     let pool = SshPool::new();
     let t = pool.transport(&specs[0]);
     let mut cmd = sh("sleep 5");
@@ -487,10 +479,9 @@ async fn timeout_and_master_loss() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs WINDLASS_TESTHOSTS"]
 async fn ping_all_hosts() {
-    let Some(mut specs) = hosts("ping_all_hosts") else {
-        return;
-    };
+    let mut specs = hosts();
     specs.push(ConnectionSpec {
         inventory_hostname: "ghost".into(),
         address: "10.213.0.251".into(),

@@ -154,16 +154,29 @@ pub fn local_inventory(names: &[&str]) -> String {
     s
 }
 
-/// The test hosts' inventory (from `testhosts.sh inventory`), or `None` after saying the
-/// test is skipped. CI sets `WINDLASS_TESTHOSTS`; without it, SSH tests skip.
-pub fn testhosts(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("WINDLASS_TESTHOSTS") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            eprintln!("{test}: skipped (set WINDLASS_TESTHOSTS to a testhosts.sh inventory)");
-            None
-        }
-    }
+/// The test hosts' inventory (from `testhosts.sh inventory`) that `WINDLASS_TESTHOSTS`
+/// names. Every test that calls this is `#[ignore = "needs WINDLASS_TESTHOSTS"]`, so a plain
+/// `cargo test` lists it as ignored instead of passing it unrun; `-- --include-ignored` (or
+/// `--ignored`, as `.ci/run` does) runs it, and then a missing variable or inventory fails it.
+#[track_caller]
+pub fn testhosts() -> PathBuf {
+    required_inventory(
+        "WINDLASS_TESTHOSTS",
+        "boot hosts with `../shared/testhosts.sh up 3` and set it to the file \
+         `testhosts.sh inventory` prints",
+    )
+}
+
+/// The inventory file the variable `var` names; a test that needs it and runs without it
+/// fails, saying `how` to provide it.
+#[track_caller]
+pub fn required_inventory(var: &str, how: &str) -> PathBuf {
+    let Some(p) = std::env::var_os(var) else {
+        panic!("{var} is not set: this test needs test hosts ({how})");
+    };
+    let p = PathBuf::from(p);
+    assert!(p.is_file(), "{var}={}: no such inventory file", p.display());
+    p
 }
 
 /// The test inventory's host names, in order. Tests name hosts by *slot*: `th01` in a
