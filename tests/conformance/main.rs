@@ -21,12 +21,12 @@
 //!
 //! The SSH subset (`ssh/<name>/`, see `ssh.rs`) runs both tools against real test hosts
 //! (`$WINDLASS_TESTHOSTS`, the inventory `testhosts.sh inventory` prints) one case at a time,
-//! and also compares the host end state the case's `state` file names. Without
-//! `WINDLASS_TESTHOSTS` it prints that it skips; with `CI=true` it must run.
+//! and also compares the host end state the case's `state` file names.
 //!
 //! `cargo test --test conformance [-- FILTER…]` runs the cases whose name contains any
-//! FILTER. Without ansible-core the suite says so and skips, unless `CI=true`, where it
-//! fails. Both tools' output and traces land in `target/conformance/<case>/`.
+//! FILTER. The summary line counts the cases not run and says why: without ansible-core,
+//! none runs; without `WINDLASS_TESTHOSTS`, the SSH subset does not. With `CI=true` a case
+//! not run fails the suite. Both tools' output and traces land in `target/conformance/<case>/`.
 
 mod ssh;
 mod trace;
@@ -47,18 +47,6 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let Some(ansible) = find_ansible() else {
-        let msg = "conformance: SKIPPED, ansible-core not found (run `python3 -m venv target/ansible-venv && \
-                   target/ansible-venv/bin/pip install -r tests/conformance/requirements.txt`, \
-                   or set WINDLASS_ANSIBLE_PLAYBOOK)";
-        if std::env::var("CI").as_deref() == Ok("true") {
-            eprintln!("{msg}; CI needs it");
-            std::process::exit(1);
-        }
-        eprintln!("{msg}");
-        return;
-    };
-    let kept = load_divergences(&root.join("divergences.toml"));
     let mut cases = find_cases(&root.join("cases"));
     cases.retain(|c| filters.is_empty() || filters.iter().any(|f| c.contains(f.as_str())));
     let mut ssh_cases: Vec<String> = find_cases(&root.join(ssh::DIR))
@@ -66,6 +54,19 @@ fn main() {
         .map(|c| format!("{}/{c}", ssh::DIR))
         .collect();
     ssh_cases.retain(|c| filters.is_empty() || filters.iter().any(|f| c.contains(f.as_str())));
+    let Some(ansible) = find_ansible() else {
+        println!(
+            "conformance: ansible-core not found (run `python3 -m venv target/ansible-venv && \
+             target/ansible-venv/bin/pip install -r tests/conformance/requirements.txt`, \
+             or set WINDLASS_ANSIBLE_PLAYBOOK)"
+        );
+        let not_run = NotRun {
+            count: cases.len() + ssh_cases.len(),
+            why: "no ansible-core".into(),
+        };
+        finish((0, 0, 0), &[], Some(not_run));
+    };
+    let kept = load_divergences(&root.join("divergences.toml"));
     let unknown: Vec<_> = kept
         .keys()
         .filter(|k| !case_dir(&root, k).join("site.yml").is_file())
@@ -105,6 +106,7 @@ fn main() {
     } else {
         ssh::TestHosts::from_env()
     };
+    let mut not_run = None;
     match &hosts {
         Some(h) => {
             println!(
@@ -118,34 +120,53 @@ fn main() {
             }
         }
         None if !ssh_cases.is_empty() => {
-            let msg = format!(
-                "conformance: {} ssh cases SKIPPED, WINDLASS_TESTHOSTS is not set (boot hosts with \
-                 `testhosts.sh up 2` and set it to the file `testhosts.sh inventory` prints)",
+            println!(
+                "conformance: {} ssh cases not run, WINDLASS_TESTHOSTS is not set (boot hosts \
+                 with `testhosts.sh up 2` and set it to the file `testhosts.sh inventory` prints)",
                 ssh_cases.len()
             );
-            if std::env::var("CI").as_deref() == Ok("true") {
-                eprintln!("{msg}; CI needs them");
-                std::process::exit(1);
-            }
-            println!("{msg}");
-            ssh_cases.clear();
+            not_run = Some(NotRun {
+                count: ssh_cases.len(),
+                why: "ssh cases, WINDLASS_TESTHOSTS is not set".into(),
+            });
         }
         None => {}
     }
-    let total = cases.len() + ssh_cases.len();
     let failures = failures.into_inner().unwrap();
-    let (same, kept_n, pending_n) = counts.into_inner().unwrap();
-    for (case, why) in &failures {
+    finish(counts.into_inner().unwrap(), &failures, not_run);
+}
+
+/// Selected cases that were not run, and why.
+struct NotRun {
+    count: usize,
+    why: String,
+}
+
+/// Prints the failures and the summary line, then exits: non-zero when a case failed, or
+/// when one was not run under `CI=true` (CI must run every case).
+fn finish(
+    (same, kept_n, pending_n): (usize, usize, usize),
+    failures: &[(String, String)],
+    not_run: Option<NotRun>,
+) -> ! {
+    for (case, why) in failures {
         println!("\n==== {case}\n{why}");
     }
+    let skipped = not_run.as_ref().map_or(0, |n| n.count);
+    let why = not_run
+        .as_ref()
+        .map_or(String::new(), |n| format!(" ({})", n.why));
+    let total = same + kept_n + pending_n + failures.len() + skipped;
     println!(
-        "\nconformance: {same} identical, {kept_n} kept different, {pending_n} pending a fix (divergences.toml), {} failing, of {}",
+        "\nconformance: {same} identical, {kept_n} kept different, {pending_n} pending a fix \
+         (divergences.toml), {} failing, {skipped} not run{why}, of {total}",
         failures.len(),
-        total
     );
-    if !failures.is_empty() {
-        std::process::exit(1);
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    if skipped > 0 && ci {
+        println!("conformance: CI=true needs every case run");
     }
+    std::process::exit(i32::from(!failures.is_empty() || (skipped > 0 && ci)));
 }
 
 /// Prints a case's verdict and counts it.
