@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use windlass::engine::{Engine, RunOptions, RunReport};
 use windlass::event::{Collector, Event, Status};
@@ -157,14 +158,66 @@ pub fn local_inventory(names: &[&str]) -> String {
 /// The test hosts' inventory (from `testhosts.sh inventory`) that `WINDLASS_TESTHOSTS`
 /// names. Every test that calls this is `#[ignore = "needs WINDLASS_TESTHOSTS"]`, so a plain
 /// `cargo test` lists it as ignored instead of passing it unrun; `-- --include-ignored` (or
-/// `--ignored`, as `.ci/run` does) runs it, and then a missing variable or inventory fails it.
+/// `--ignored`, as `.ci/run` does) runs it, and then a missing variable or inventory, or a
+/// host whose sshd does not answer, fails it.
 #[track_caller]
 pub fn testhosts() -> PathBuf {
-    required_inventory(
+    let inventory = required_inventory(
         "WINDLASS_TESTHOSTS",
         "boot hosts with `../shared/testhosts.sh up 3` and set it to the file \
          `testhosts.sh inventory` prints",
-    )
+    );
+    assert_hosts_answer(&inventory);
+    inventory
+}
+
+/// Fails unless an sshd answers (its `SSH-` banner within 5 s) on every host of `inventory`:
+/// a test run on hosts that are down fails at once and says so, instead of failing later on
+/// an assertion about results that never came.
+#[track_caller]
+fn assert_hosts_answer(inventory: &Path) {
+    let inv = Inventory::load(&[inventory.to_path_buf()]).expect("test hosts' inventory");
+    for name in inv.host_names() {
+        let vars = &inv.host(&name).expect("a listed host").vars;
+        let addr = vars
+            .get("ansible_host")
+            .and_then(|v| v.as_str())
+            .unwrap_or(&name);
+        let port = vars.get("ansible_port").and_then(|v| v.as_u64());
+        let port = port.and_then(|p| u16::try_from(p).ok()).unwrap_or(22);
+        if let Err(e) = ssh_banner(addr, port) {
+            panic!(
+                "{}: no sshd answers on {name} ({addr}:{port}): {e}; are the test hosts up, \
+                 and is this test in their network namespace?",
+                inventory.display()
+            );
+        }
+    }
+}
+
+/// Reads the first bytes `addr:port` sends, within 5 s each way; an error unless they are
+/// an SSH banner (a bare TCP accept proves nothing behind a transparent proxy).
+fn ssh_banner(addr: &str, port: u16) -> std::io::Result<()> {
+    use std::io::Read;
+    let five = Duration::from_secs(5);
+    let to = std::net::ToSocketAddrs::to_socket_addrs(&(addr, port))?
+        .next()
+        .ok_or(std::io::ErrorKind::NotFound)?;
+    let mut s = std::net::TcpStream::connect_timeout(&to, five)?;
+    s.set_read_timeout(Some(five))?;
+    let mut banner = [0u8; 4];
+    s.read_exact(&mut banner).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            std::io::Error::other("no SSH banner within 5 s")
+        }
+        _ => e,
+    })?;
+    if &banner != b"SSH-" {
+        return Err(std::io::Error::other(format!(
+            "not an SSH banner: {banner:?}"
+        )));
+    }
+    Ok(())
 }
 
 /// The inventory file the variable `var` names; a test that needs it and runs without it
