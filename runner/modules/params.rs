@@ -299,6 +299,62 @@ mod tests {
         );
     }
 
+    /// Every module's refusal of a word none of its choices names, in the words each used
+    /// before its parameter became an enum (and Ansible's where the module had them).
+    #[test]
+    fn every_choice_is_refused_in_its_modules_words() {
+        use crate::modules::*;
+        let pa = |got: &str| format!("state must be one of present, absent; got {got}");
+        let ansible =
+            |got: &str| format!("value of state must be one of: absent, present, got: {got}");
+        let cases = [
+            (
+                refused::<package::PackageParams>(json!({"name": "x", "state": "gone"})),
+                "state must be one of present, absent, latest; got gone".to_string(),
+            ),
+            (refused::<apt_key::AptKeyParams>(json!({"state": "on"})), pa("on")),
+            (
+                refused::<apt_repository::AptRepositoryParams>(json!({"repo": "deb x y", "state": "on"})),
+                pa("on"),
+            ),
+            (
+                refused::<deb822_repository::Deb822Params>(json!({"name": "k", "state": "on"})),
+                pa("on"),
+            ),
+            (refused::<group::GroupParams>(json!({"name": "g", "state": 1})), pa("1")),
+            (refused::<user::UserParams>(json!({"name": "u", "state": "on"})), pa("on")),
+            (
+                refused::<user::UserParams>(json!({"name": "u", "update_password": "never"})),
+                "update_password must be always or on_create; got never".to_string(),
+            ),
+            (refused::<sysctl::SysctlParams>(json!({"name": "k", "state": "on"})), pa("on")),
+            (
+                refused::<file::FileParams>(json!({"path": "/x", "state": "dir"})),
+                "value of state must be one of: absent, directory, file, hard, link, touch, got: dir"
+                    .to_string(),
+            ),
+            (
+                refused::<lineinfile::LineinfileParams>(json!({"path": "/x", "state": "on"})),
+                ansible("on"),
+            ),
+            (
+                refused::<blockinfile::BlockinfileParams>(json!({"path": "/x", "state": "on"})),
+                ansible("on"),
+            ),
+            (
+                refused::<ini_file::IniFileParams>(json!({"path": "/x", "state": false})),
+                ansible("False"),
+            ),
+            (
+                refused::<hostname::HostnameParams>(json!({"name": "h", "use": "redhat"})),
+                "use=redhat is not supported (systemd, debian)".to_string(),
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn modes() {
         assert_eq!(parse_mode(&json!(420)).unwrap(), Mode::Octal(0o644));
