@@ -376,8 +376,7 @@ fn a_callers_module_declaring_free_form_gets_its_text_as_raw_params() {
             free_form: false,
         })
         .load()
-        .err()
-        .expect("free-form text refused");
+        .expect_err("free-form text refused");
     assert!(
         err.to_string()
             .contains("`hello` is not a key=value argument"),
