@@ -308,3 +308,78 @@ fn option_setters_win_over_options_in_any_order() {
     assert!(!o.check);
     assert_eq!(o.forks, 7);
 }
+
+/// A caller's module that returns its arguments: `free_form` says whether it takes free-form
+/// text, in its spec only.
+struct Echo {
+    name: &'static str,
+    free_form: bool,
+}
+
+#[async_trait::async_trait]
+impl windlass::modules::Module for Echo {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn spec(&self) -> windlass::modules::ParamSpec {
+        windlass::modules::ParamSpec {
+            params: &[],
+            free_form: self.free_form,
+            ..Default::default()
+        }
+    }
+    fn controller_only(&self) -> bool {
+        true
+    }
+    async fn run(
+        &self,
+        _ctx: &windlass::modules::TaskCtx<'_>,
+        args: serde_json::Map<String, Value>,
+    ) -> Result<windlass::modules::ResultMap, windlass::modules::ModuleError> {
+        let mut out = args;
+        out.insert("changed".into(), Value::Bool(false));
+        Ok(out)
+    }
+}
+
+#[test]
+fn a_callers_module_declaring_free_form_gets_its_text_as_raw_params() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - acme.tools.echo: hello   big "world"
+      register: r
+    - assert:
+        that: r._raw_params == 'hello big "world"'
+"#;
+    let report = Runner::new()
+        .inventory_str("localhost ansible_connection=local\n")
+        .unwrap()
+        .playbook_str(playbook, &dir.path().join("site.yml"))
+        .unwrap()
+        .module(Echo {
+            name: "acme.tools.echo",
+            free_form: true,
+        })
+        .run()
+        .unwrap();
+    assert_eq!(report.exit_code, 0);
+
+    // Without `free_form` in its spec, the same words are refused when the playbook loads.
+    let err = Runner::new()
+        .playbook_str(playbook, &dir.path().join("site.yml"))
+        .unwrap()
+        .module(Echo {
+            name: "acme.tools.echo",
+            free_form: false,
+        })
+        .load()
+        .expect_err("free-form text refused");
+    assert!(
+        err.to_string()
+            .contains("`hello` is not a key=value argument"),
+        "{err}"
+    );
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ResultMap;
-use super::params::{ansible_bool, opt_ansible_bool, string_list};
+use super::params::{ansible_bool, choice, opt_ansible_bool, string_list};
 use super::plan::{Plan, PlanCtx, Planned, Step};
 use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::{RemoteCommand, quote};
@@ -36,9 +36,10 @@ pub struct AptParams {
         deserialize_with = "string_list"
     )]
     pub name: Vec<String>,
-    /// `present` (default), `absent`, `latest` or `fixed` (also repair broken dependencies).
+    /// `present` (default), `absent`, `latest` or `fixed` (also repair broken dependencies);
+    /// `installed` and `removed` are read as `present` and `absent`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<AptState>,
     /// Run `apt-get update` first. Alone (no `name`, `deb` or `autoremove`) the task
     /// reports changed when the update moved the cache's time (in check mode: when an
     /// update is due), as Ansible's; `cache_updated` says the same in every case. Alias
@@ -102,6 +103,22 @@ pub struct AptParams {
     /// Seconds to wait for the dpkg lock. Default: apt's own.
     #[serde(default)]
     pub lock_timeout: Option<u64>,
+}
+
+choice! {
+    /// apt's `state` (choices in lib/ansible/modules/apt.py; `build-dep` is not supported).
+    pub enum AptState {
+        /// The packages are installed (any version, or the pinned one). windlass also reads
+        /// `installed` so, as the older package modules did; ansible-core's apt refuses it.
+        Present = "present" | "installed",
+        /// The packages are not installed. windlass also reads `removed` so.
+        Absent = "absent" | "removed",
+        /// The packages are at the newest version the host's sources offer.
+        Latest = "latest",
+        /// As `present`, and broken dependencies are repaired (`apt-get --fix-broken`).
+        Fixed = "fixed",
+    }
+    else "state must be one of present, absent, latest, fixed; got {got}"
 }
 
 /// One requested package: name and an optional version (exact or a `*` pattern).
@@ -228,16 +245,8 @@ fn apt_env() -> Vec<(String, String)> {
 }
 
 impl AptParams {
-    fn state(&self) -> Result<&str, String> {
-        let s = self.state.as_deref().unwrap_or("present");
-        match s {
-            "present" | "absent" | "latest" | "fixed" => Ok(s),
-            "installed" => Ok("present"),
-            "removed" => Ok("absent"),
-            o => Err(format!(
-                "state must be one of present, absent, latest, fixed; got {o}"
-            )),
-        }
+    fn state(&self) -> AptState {
+        self.state.unwrap_or(AptState::Present)
     }
 
     /// Nothing to do but update the cache: `modules/apt.py` exits after the update, with
@@ -324,9 +333,9 @@ impl Planned for Apt {
     }
 
     fn probe(&self, p: &AptParams) -> Result<Option<RemoteCommand>, String> {
-        let state = p.state()?;
+        let state = p.state();
         let need_policy =
-            state == "latest" || p.name.iter().any(|n| split_name(n).version.is_some());
+            state == AptState::Latest || p.name.iter().any(|n| split_name(n).version.is_some());
         Ok(Some(RemoteCommand::shell(probe_script(
             &p.name,
             need_policy,
@@ -350,7 +359,7 @@ impl Planned for Apt {
 
 /// The plan of `apt` (shared with `package`).
 pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Result<Plan, String> {
-    let state = p.state()?;
+    let state = p.state();
     if p.name.is_empty() && p.deb.is_none() && !p.wants_update() && !p.autoremove {
         return Err("one of the following is required: name, deb, update_cache, autoremove".into());
     }
@@ -391,7 +400,7 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
     let wanted: Vec<Wanted> = p.name.iter().map(|n| split_name(n)).collect();
     let mut args: Vec<String> = Vec::new();
     match state {
-        "present" | "latest" | "fixed" => {
+        AptState::Present | AptState::Latest | AptState::Fixed => {
             for w in &wanted {
                 let base = base_name(&w.name);
                 let cur = installed.get(base);
@@ -402,7 +411,7 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
                         !(is_installed && cur.is_some_and(|c| glob_match(v, &c.version)))
                     }
                     Some(v) => !(is_installed && cur.is_some_and(|c| &c.version == v)),
-                    None if state == "latest" => {
+                    None if state == AptState::Latest => {
                         !is_installed
                             || update
                             || pol
@@ -430,7 +439,7 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
                 };
                 args.push(spec);
                 // With `latest` after a cache update, apt decides; the summary line tells.
-                let predicted = !(state == "latest"
+                let predicted = !(state == AptState::Latest
                     && is_installed
                     && update
                     && pol
@@ -471,7 +480,7 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
                     argv.push("-t".into());
                     argv.push(r.clone());
                 }
-                if state == "fixed" {
+                if state == AptState::Fixed {
                     argv.push("--fix-broken".into());
                 }
                 if p.only_upgrade {
@@ -504,7 +513,7 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
                 });
             }
         }
-        "absent" => {
+        AptState::Absent => {
             for w in &wanted {
                 let base = base_name(&w.name);
                 let Some(cur) = installed.get(base) else {
@@ -553,9 +562,8 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
                 changed |= !args.is_empty();
             }
         }
-        other => return Err(format!("unsupported state {other}")),
     }
-    if p.autoremove && state != "absent" && args.is_empty() {
+    if p.autoremove && state != AptState::Absent && args.is_empty() {
         let mut argv = vec!["apt-get".to_string()];
         argv.extend(p.common_opts());
         if p.purge {
@@ -643,6 +651,7 @@ pub fn finish_apt(result: &mut ResultMap, outputs: &[ExecOutput], cache_only: bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::params::refused;
     use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
@@ -788,8 +797,12 @@ mod tests {
 
     #[test]
     fn bad_parameters_and_hosts() {
-        let p: AptParams = params(json!({"name": "x", "state": "installedd"}));
-        assert!(Apt.probe(&p).unwrap_err().contains("state must be one of"));
+        assert_eq!(
+            refused::<AptParams>(json!({"name": "x", "state": "installedd"})),
+            "state must be one of present, absent, latest, fixed; got installedd"
+        );
+        let p: AptParams = params(json!({"name": "x", "state": "removed"}));
+        assert_eq!(p.state, Some(AptState::Absent));
         let p: AptParams = params(json!({}));
         let e = Apt
             .plan(&p, Some(&probe("", "", 0)), PlanCtx::default())

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha1::Digest as _;
 
+use super::params::choice;
 use super::plan::{Plan, PlanCtx, Planned, Step};
 use super::sysprobe::{Sections, cat_file, cat_glob, framed, header};
 use crate::command::{RemoteCommand, quote};
@@ -46,10 +47,21 @@ pub struct AptKeyParams {
     pub keyserver: Option<String>,
     /// `present` (default) or `absent`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<AptKeyState>,
     /// Verify TLS certificates when fetching `url`. Default `true`.
     #[serde(default, deserialize_with = "super::params::opt_ansible_bool")]
     pub validate_certs: Option<bool>,
+}
+
+choice! {
+    /// `apt_key`'s `state` (choices in lib/ansible/modules/apt_key.py).
+    pub enum AptKeyState {
+        /// A key with this id (or the given key) is in a keyring. The default.
+        Present = "present",
+        /// No keyring holds a key with this id.
+        Absent = "absent",
+    }
+    else "state must be one of present, absent; got {got}"
 }
 
 /// Turn ASCII armor into the binary packets (what `gpg --dearmor` writes); binary input is
@@ -261,11 +273,7 @@ impl Planned for AptKey {
         facts: Option<&ExecOutput>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let present = match p.state.as_deref().unwrap_or("present") {
-            "present" => true,
-            "absent" => false,
-            o => return Err(format!("state must be one of present, absent; got {o}")),
-        };
+        let present = p.state != Some(AptKeyState::Absent);
         let id = p.id.as_deref().map(norm_id).transpose()?;
         let s = Sections::parse(facts.ok_or("apt_key needs its probe")?)?;
         let rings: Vec<(String, Vec<KeyBlock>)> = s

@@ -10,7 +10,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::params::{Mode, ansible_bool, opt_mode};
+use super::params::{Mode, ansible_bool, choice, opt_mode};
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
 use super::sysprobe::{PRELUDE, Sections, cat_file, cat_glob, header};
 use crate::command::RemoteCommand;
@@ -31,7 +31,7 @@ pub struct AptRepositoryParams {
     pub repo: String,
     /// `present` (default) or `absent`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<AptRepositoryState>,
     /// The file's name under `/etc/apt/sources.list.d/`, without `.list`. Default: made
     /// from the URI, as Ansible does.
     #[serde(default)]
@@ -46,6 +46,18 @@ pub struct AptRepositoryParams {
         deserialize_with = "ansible_bool"
     )]
     pub update_cache: bool,
+}
+
+choice! {
+    /// `apt_repository`'s `state` (choices in lib/ansible/modules/apt_repository.py).
+    pub enum AptRepositoryState {
+        /// The source line is in a sources file (the named one, or one made from the line).
+        /// The default.
+        Present = "present",
+        /// No sources file holds the line.
+        Absent = "absent",
+    }
+    else "state must be one of present, absent; got {got}"
 }
 
 const SOURCES: &str = "/etc/apt/sources.list";
@@ -159,11 +171,7 @@ impl Planned for AptRepository {
         let Some((_, want)) = parse_line(&p.repo) else {
             return Err(format!("Invalid repository string: {}", p.repo));
         };
-        let present = match p.state.as_deref().unwrap_or("present") {
-            "present" => true,
-            "absent" => false,
-            o => return Err(format!("state must be one of present, absent; got {o}")),
-        };
+        let present = p.state != Some(AptRepositoryState::Absent);
         let mode = match &p.mode {
             None => 0o644,
             Some(Mode::Octal(b)) => *b,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::ResultMap;
 use super::TaskCtx;
 use super::fileops::{self, Attrs, Edit, py_regex, split_lines, strip_eol};
-use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
+use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
@@ -44,7 +44,7 @@ pub struct BlockinfileParams {
     pub insertbefore: Option<String>,
     /// `present` (default) or `absent`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<BlockinfileState>,
     /// Create the file when missing. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub create: bool,
@@ -75,20 +75,23 @@ pub struct BlockinfileParams {
     pub(crate) diff: bool,
 }
 
+choice! {
+    /// `blockinfile`'s `state` (choices in lib/ansible/modules/blockinfile.py).
+    pub enum BlockinfileState {
+        /// The block is in the file between its markers. The default.
+        Present = "present",
+        /// The markers and the block between them are removed.
+        Absent = "absent",
+    }
+    else "value of state must be one of: absent, present, got: {got}"
+}
+
 /// `ansible.builtin.blockinfile`.
 pub struct Blockinfile;
 
 /// The new text and message; `None`: no change.
 pub fn edit(p: &BlockinfileParams, text: &str) -> Result<(Option<String>, String), String> {
-    let present = match p.state.as_deref() {
-        None | Some("present") => true,
-        Some("absent") => false,
-        Some(o) => {
-            return Err(format!(
-                "value of state must be one of: absent, present, got: {o}"
-            ));
-        }
-    };
+    let present = p.state != Some(BlockinfileState::Absent);
     if p.insertafter.is_some() && p.insertbefore.is_some() {
         return Err("parameters are mutually exclusive: insertafter, insertbefore".into());
     }
@@ -254,7 +257,7 @@ impl Planned for Blockinfile {
         let mut result = ResultMap::new();
         let (new, mut msg) = edit(p, &fileops::text_of(&f)?)?;
         if !f.exists() {
-            if p.state.as_deref() == Some("absent") || new.is_none() {
+            if p.state == Some(BlockinfileState::Absent) || new.is_none() {
                 result.insert("msg".into(), Value::String(String::new()));
                 return Ok(Plan::unchanged(result));
             }

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::params::{Mode, opt_ansible_bool, opt_mode, string_list};
+use super::params::{Mode, choice, opt_ansible_bool, opt_mode, string_list};
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
 use super::sysprobe::{Sections, cat_file, framed, header};
 use crate::command::{RemoteCommand, quote};
@@ -53,7 +53,7 @@ pub struct Deb822Params {
     pub enabled: Option<bool>,
     /// `present` (default) or `absent`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<Deb822State>,
     /// Permissions of the file. Default `0644`.
     #[serde(default, deserialize_with = "opt_mode")]
     pub mode: Option<Mode>,
@@ -93,6 +93,17 @@ pub struct Deb822Params {
     /// Index targets to fetch (`Targets:`).
     #[serde(default, deserialize_with = "opt_list")]
     pub targets: Option<Vec<String>>,
+}
+
+choice! {
+    /// `deb822_repository`'s `state` (choices in lib/ansible/modules/deb822_repository.py).
+    pub enum Deb822State {
+        /// The `.sources` file (and its key file) is written as given. The default.
+        Present = "present",
+        /// The `.sources` file and its key file are removed.
+        Absent = "absent",
+    }
+    else "state must be one of present, absent; got {got}"
 }
 
 /// The file-name slug Ansible derives from `name`.
@@ -230,11 +241,7 @@ impl Planned for Deb822Repository {
         facts: Option<&ExecOutput>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let present = match p.state.as_deref().unwrap_or("present") {
-            "present" => true,
-            "absent" => false,
-            o => return Err(format!("state must be one of present, absent; got {o}")),
-        };
+        let present = p.state != Some(Deb822State::Absent);
         let sl = slug(&p.name);
         if sl.is_empty() {
             return Err(format!("name {:?} gives an empty file name", p.name));

@@ -7,6 +7,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::params::choice;
 use super::plan::{Plan, PlanCtx, Planned, Step};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -21,7 +22,23 @@ pub struct DpkgSelectionsParams {
     /// The package. Required.
     pub name: String,
     /// `install`, `hold`, `deinstall` or `purge`. Required.
-    pub selection: String,
+    pub selection: Selection,
+}
+
+choice! {
+    /// `dpkg_selections`'s `selection` (choices in lib/ansible/modules/dpkg_selections.py): the
+    /// word `dpkg --set-selections` takes.
+    pub enum Selection {
+        /// The package is selected for installation.
+        Install = "install",
+        /// The package is held at its version: upgrades leave it alone.
+        Hold = "hold",
+        /// The package is selected for removal, keeping its configuration files.
+        Deinstall = "deinstall",
+        /// The package is selected for removal with its configuration files.
+        Purge = "purge",
+    }
+    else "selection must be one of install, hold, deinstall, purge; got {got}"
 }
 
 impl Planned for DpkgSelections {
@@ -49,12 +66,6 @@ impl Planned for DpkgSelections {
         facts: Option<&ExecOutput>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        if !["install", "hold", "deinstall", "purge"].contains(&p.selection.as_str()) {
-            return Err(format!(
-                "selection must be one of install, hold, deinstall, purge; got {}",
-                p.selection
-            ));
-        }
         let out = facts.ok_or("dpkg_selections needs its probe")?.stdout_str();
         let current = out
             .lines()
@@ -66,18 +77,18 @@ impl Planned for DpkgSelections {
             })
             .unwrap_or_else(|| "not present".to_string());
         let mut plan = Plan::default();
-        if current != p.selection {
+        if current != p.selection.as_str() {
             plan.steps.push(Step::Run {
                 cmd: RemoteCommand::shell(format!(
                     "printf '%s %s\\n' {} {} | dpkg --set-selections",
                     quote(&p.name),
-                    quote(&p.selection)
+                    quote(p.selection.as_str())
                 )),
             });
         }
         plan.result.insert("before".into(), Value::String(current));
         plan.result
-            .insert("after".into(), Value::String(p.selection.clone()));
+            .insert("after".into(), Value::String(p.selection.as_str().into()));
         Ok(plan)
     }
 }
@@ -85,6 +96,7 @@ impl Planned for DpkgSelections {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::params::refused;
     use crate::modules::sysprobe::testutil::{out, params, plan_of};
     use serde_json::json;
 
@@ -102,10 +114,9 @@ mod tests {
 
     #[test]
     fn bad_selection() {
-        let p: DpkgSelectionsParams = params(json!({"name": "kubelet", "selection": "held"}));
-        let e = DpkgSelections
-            .plan(&p, Some(&out("")), PlanCtx::default())
-            .unwrap_err();
-        assert!(e.starts_with("selection must be one of"), "{e}");
+        assert_eq!(
+            refused::<DpkgSelectionsParams>(json!({"name": "kubelet", "selection": "held"})),
+            "selection must be one of install, hold, deinstall, purge; got held"
+        );
     }
 }

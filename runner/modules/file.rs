@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::ResultMap;
 use super::fileops::{self, Attrs, FileFacts, Kind, StatOpts};
-use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
+use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -30,7 +30,7 @@ pub struct FileParams {
     /// `file` (default when absent: must exist), `directory`, `link`, `hard`, `touch` or
     /// `absent`. Default: the path's current state, `file` when it does not exist.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<State>,
     /// With `state: directory`, apply owner/group/mode to everything below. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub recurse: bool,
@@ -211,39 +211,32 @@ fn stamp_steps(
 /// `ansible.builtin.file`.
 pub struct File;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum State {
-    File,
-    Directory,
-    Link,
-    Hard,
-    Touch,
-    Absent,
-}
-
-fn state_of(p: &FileParams) -> Result<Option<State>, String> {
-    Ok(match p.state.as_deref() {
-        None => None,
-        Some("file") => Some(State::File),
-        Some("directory") => Some(State::Directory),
-        Some("link") => Some(State::Link),
-        Some("hard") => Some(State::Hard),
-        Some("touch") => Some(State::Touch),
-        Some("absent") => Some(State::Absent),
-        Some(o) => {
-            return Err(format!(
-                "value of state must be one of: absent, directory, file, hard, link, touch, got: {o}"
-            ));
-        }
-    })
+choice! {
+    /// `file`'s `state` (choices in lib/ansible/modules/file.py). Unset: the path's current
+    /// kind, `file` when it does not exist.
+    pub enum State {
+        /// The path is an existing file: only its owner, group and mode are set.
+        File = "file",
+        /// The path is a directory, made with its parents when missing.
+        Directory = "directory",
+        /// The path is a symbolic link to `src`.
+        Link = "link",
+        /// The path is a hard link to `src`.
+        Hard = "hard",
+        /// The path exists (an empty file is made) and its times are updated.
+        Touch = "touch",
+        /// Nothing is at the path (a directory is removed with its content).
+        Absent = "absent",
+    }
+    else "value of state must be one of: absent, directory, file, hard, link, touch, got: {got}"
 }
 
 fn check(p: &FileParams) -> Result<Option<State>, String> {
-    let s = state_of(p)?;
+    let s = p.state;
     if matches!(s, Some(State::Link | State::Hard)) && p.src.is_none() {
         return Err(format!(
             "src is required for state={}",
-            p.state.as_deref().unwrap_or_default()
+            p.state.map(State::as_str).unwrap_or_default()
         ));
     }
     if p.recurse && s.is_some() && s != Some(State::Directory) {

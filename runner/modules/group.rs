@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::params::{ansible_bool, opt_stringish};
+use super::params::{ansible_bool, choice, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned, Step};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
@@ -25,7 +25,7 @@ pub struct GroupParams {
     pub gid: Option<String>,
     /// `present` (default) or `absent`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<GroupState>,
     /// Create a system group (`groupadd -r`). Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub system: bool,
@@ -38,6 +38,17 @@ pub struct GroupParams {
     /// Remove the group even if it is some user's primary group (`groupdel -f`).
     #[serde(default, deserialize_with = "ansible_bool")]
     pub force: bool,
+}
+
+choice! {
+    /// `group`'s `state` (choices in lib/ansible/modules/group.py).
+    pub enum GroupState {
+        /// The group exists, with the given gid. The default.
+        Present = "present",
+        /// The group does not exist.
+        Absent = "absent",
+    }
+    else "state must be one of present, absent; got {got}"
 }
 
 impl Planned for Group {
@@ -65,11 +76,7 @@ impl Planned for Group {
         facts: Option<&ExecOutput>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let present = match p.state.as_deref().unwrap_or("present") {
-            "present" => true,
-            "absent" => false,
-            o => return Err(format!("state must be one of present, absent; got {o}")),
-        };
+        let present = p.state != Some(GroupState::Absent);
         if let Some(g) = &p.gid {
             if g.parse::<u32>().is_err() {
                 return Err(format!("gid must be a number, got {g:?}"));

@@ -8,6 +8,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::params::choice;
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
 use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::RemoteCommand;
@@ -25,7 +26,19 @@ pub struct HostnameParams {
     /// The strategy: `systemd` or `debian` (default: `systemd` when systemd is PID 1, else
     /// `debian`).
     #[serde(default, rename = "use")]
-    pub use_: Option<String>,
+    pub use_: Option<Strategy>,
+}
+
+choice! {
+    /// `hostname`'s `use`: of Ansible's strategies (STRATS in lib/ansible/modules/hostname.py),
+    /// the two of Debian-family hosts.
+    pub enum Strategy {
+        /// `hostnamectl` sets the name (and `/etc/hostname`).
+        Systemd = "systemd",
+        /// `/etc/hostname` is written and `hostname` sets the running name.
+        Debian = "debian",
+    }
+    else "use={got} is not supported (systemd, debian)"
 }
 
 impl Planned for Hostname {
@@ -68,16 +81,10 @@ impl Planned for Hostname {
         let s = Sections::parse(facts.ok_or("hostname needs its probe")?)?;
         let systemd =
             s.text("init") == Some("systemd") && !s.text("hostnamectl").unwrap_or("").is_empty();
-        let strategy = match p.use_.as_deref() {
-            None => {
-                if systemd {
-                    "systemd"
-                } else {
-                    "debian"
-                }
-            }
-            Some(u @ ("systemd" | "debian")) => u,
-            Some(o) => return Err(format!("use={o} is not supported (systemd, debian)")),
+        let strategy = match p.use_ {
+            None if systemd => Strategy::Systemd,
+            None => Strategy::Debian,
+            Some(u) => u,
         };
         let before = s.get("etc").unwrap_or("").to_string();
         let permanent = before
@@ -87,7 +94,7 @@ impl Planned for Hostname {
             .unwrap_or("");
         let current = s.text("current").unwrap_or("");
         let mut plan = Plan::default();
-        if strategy == "systemd" {
+        if strategy == Strategy::Systemd {
             if permanent != name {
                 plan.steps.push(Step::Run {
                     cmd: RemoteCommand::argv(["hostnamectl", "--static", "set-hostname", name]),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::ResultMap;
 use super::TaskCtx;
 use super::fileops::{self, Attrs, Edit, split_lines, strip_eol};
-use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
+use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
@@ -40,7 +40,7 @@ pub struct IniFileParams {
     pub value: Option<String>,
     /// `present` (default) or `absent`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<IniFileState>,
     /// Write `option=value` instead of `option = value`. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub no_extra_spaces: bool,
@@ -66,6 +66,17 @@ pub struct IniFileParams {
     pub(crate) diff: bool,
 }
 
+choice! {
+    /// `ini_file`'s `state` (choices in community.general's ini_file module).
+    pub enum IniFileState {
+        /// The option (or, without `option`, the section) is in the file. The default.
+        Present = "present",
+        /// The option (or, without `option`, the whole section) is removed.
+        Absent = "absent",
+    }
+    else "value of state must be one of: absent, present, got: {got}"
+}
+
 /// `community.general.ini_file`.
 pub struct IniFile;
 
@@ -87,15 +98,7 @@ fn is_option(line: &str, option: &str) -> bool {
 
 /// The new text and the message; `None`: no change.
 pub fn edit(p: &IniFileParams, text: &str) -> Result<(Option<String>, String), String> {
-    let present = match p.state.as_deref() {
-        None | Some("present") => true,
-        Some("absent") => false,
-        Some(o) => {
-            return Err(format!(
-                "value of state must be one of: absent, present, got: {o}"
-            ));
-        }
-    };
+    let present = p.state != Some(IniFileState::Absent);
     if present && p.option.is_some() && p.value.is_none() && !p.allow_no_value {
         return Err("value is required with state=present unless allow_no_value is true".into());
     }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::ResultMap;
 use super::TaskCtx;
 use super::fileops::{self, Attrs, Edit, PyRe, py_regex, split_lines, strip_eol};
-use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
+use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
@@ -35,7 +35,7 @@ pub struct LineinfileParams {
     pub search_string: Option<String>,
     /// `present` (default) or `absent`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<LineinfileState>,
     /// Insert after the last line matching this regex, or `EOF` (default) or `BOF`.
     #[serde(default)]
     pub insertafter: Option<String>,
@@ -72,6 +72,18 @@ pub struct LineinfileParams {
     pub(crate) diff: bool,
 }
 
+choice! {
+    /// `lineinfile`'s `state` (choices in lib/ansible/modules/lineinfile.py).
+    pub enum LineinfileState {
+        /// The line is in the file (replacing the last match of `regexp`/`search_string`).
+        /// The default.
+        Present = "present",
+        /// No line matching `regexp`, `search_string` or `line` is in the file.
+        Absent = "absent",
+    }
+    else "value of state must be one of: absent, present, got: {got}"
+}
+
 /// `ansible.builtin.lineinfile`.
 pub struct Lineinfile;
 
@@ -93,15 +105,7 @@ impl Matcher<'_> {
 
 /// Compute the new text and the message. `None`: no change.
 pub fn edit(p: &LineinfileParams, text: &str) -> Result<(Option<String>, String), String> {
-    let absent = match p.state.as_deref() {
-        None | Some("present") => false,
-        Some("absent") => true,
-        Some(o) => {
-            return Err(format!(
-                "value of state must be one of: absent, present, got: {o}"
-            ));
-        }
-    };
+    let absent = p.state == Some(LineinfileState::Absent);
     if p.regexp.is_some() && p.search_string.is_some() {
         return Err("parameters are mutually exclusive: regexp, search_string".into());
     }
@@ -253,7 +257,7 @@ impl Planned for Lineinfile {
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let f = fileops::parse_facts(&p.path, facts.ok_or("lineinfile needs its probe")?)?;
-        let absent = p.state.as_deref() == Some("absent");
+        let absent = p.state == Some(LineinfileState::Absent);
         let mut result = ResultMap::new();
         result.insert("backup".into(), Value::String(String::new()));
         if !f.exists() {

@@ -281,6 +281,14 @@ impl Registry {
         ENGINE_ACTIONS.contains(&short)
     }
 
+    /// Whether `action` takes free-form text (`_raw_params`: `command: ls -l`) besides
+    /// `k=v` words: as its module's [`ParamSpec::free_form`] says, so a module added with
+    /// [`Registry::register`] declares it in one place. Every engine action takes it
+    /// (`meta: flush_handlers`, `include_vars: file.yml`, `group_by: key=…`).
+    pub fn free_form(&self, action: &str) -> bool {
+        Self::is_engine_action(action) || self.get(action).is_some_and(|m| m.spec().free_form)
+    }
+
     /// Check that `action` names a module (or an engine action), at load time.
     pub fn check_name(&self, action: &str, loc: &Loc) -> Result<()> {
         if Self::is_engine_action(action) || self.get(action).is_some() {
@@ -505,5 +513,36 @@ pub fn bool_arg(args: &Map<String, Value>, key: &str, default: bool) -> Result<b
         Some(other) => Err(ModuleError::Failed(format!(
             "parameter `{key}` must be a boolean, got {other}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_form_is_what_the_spec_or_the_engine_says() {
+        let r = Registry::builtin();
+        for a in [
+            "command",
+            "ansible.builtin.shell",
+            "ansible.legacy.raw",
+            "script",
+            "meta",
+            "ansible.builtin.include_vars",
+            "add_host",
+            "group_by",
+        ] {
+            assert!(r.free_form(a), "{a} takes free-form text");
+        }
+        for a in [
+            "copy",
+            "set_fact",
+            "debug",
+            "ansible.builtin.file",
+            "nosuch",
+        ] {
+            assert!(!r.free_form(a), "{a} takes k=v words only");
+        }
     }
 }

@@ -9,6 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::params::choice;
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
 use super::sysprobe::{Sections, cat_glob, framed, header};
 use crate::command::{RemoteCommand, quote};
@@ -25,7 +26,7 @@ pub struct ModprobeParams {
     pub name: String,
     /// `present` (default: loaded) or `absent` (unloaded).
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<ModprobeState>,
     /// Module parameters (`numdummies=2`), passed to modprobe and persisted as `options`.
     #[serde(default)]
     pub params: String,
@@ -33,7 +34,32 @@ pub struct ModprobeParams {
     /// `/etc/modules-load.d/<name>.conf` and options to `/etc/modprobe.d/<name>.conf`) or
     /// `absent` (comment the module and its options out of those directories).
     #[serde(default)]
-    pub persistent: Option<String>,
+    pub persistent: Option<Persistent>,
+}
+
+choice! {
+    /// `modprobe`'s `state` (choices in community.general's modprobe module).
+    pub enum ModprobeState {
+        /// The kernel module is loaded. The default.
+        Present = "present",
+        /// The kernel module is not loaded.
+        Absent = "absent",
+    }
+    else "state must be one of present, absent; got {got}"
+}
+
+choice! {
+    /// `modprobe`'s `persistent` (choices in community.general's modprobe module).
+    pub enum Persistent {
+        /// Leave the boot configuration alone. The default.
+        Disabled = "disabled",
+        /// Load at boot: the module in `/etc/modules-load.d/<name>.conf`, its options in
+        /// `/etc/modprobe.d/<name>.conf`.
+        Present = "present",
+        /// Not at boot: the module and its options commented out of those directories.
+        Absent = "absent",
+    }
+    else "persistent must be one of disabled, present, absent; got {got}"
 }
 
 const LOAD_DIR: &str = "/etc/modules-load.d";
@@ -150,17 +176,8 @@ impl Planned for Modprobe {
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let name = valid_name(&p.name)?;
-        let want_loaded = match p.state.as_deref().unwrap_or("present") {
-            "present" => true,
-            "absent" => false,
-            o => return Err(format!("state must be one of present, absent; got {o}")),
-        };
-        let persistent = p.persistent.as_deref().unwrap_or("disabled");
-        if !["disabled", "present", "absent"].contains(&persistent) {
-            return Err(format!(
-                "persistent must be one of disabled, present, absent; got {persistent}"
-            ));
-        }
+        let want_loaded = p.state != Some(ModprobeState::Absent);
+        let persistent = p.persistent.unwrap_or(Persistent::Disabled);
         let s = Sections::parse(facts.ok_or("modprobe needs its probe")?)?;
         let loaded_facts = s.get("loaded").unwrap_or("");
         let loaded = loaded_facts.lines().any(|l| !l.trim().is_empty());
@@ -210,7 +227,7 @@ impl Planned for Modprobe {
             });
         }
         match persistent {
-            "present" if !(listed && permanent == desired) => {
+            Persistent::Present if !(listed && permanent == desired) => {
                 if !listed {
                     let path = format!("{LOAD_DIR}/{name}.conf");
                     let before = files
@@ -259,7 +276,7 @@ impl Planned for Modprobe {
                     }
                 }
             }
-            "absent" if listed || !permanent.is_empty() => {
+            Persistent::Absent if listed || !permanent.is_empty() => {
                 for (f, b) in &load_files {
                     let text = String::from_utf8_lossy(b).into_owned();
                     if text.lines().any(|l| is_module_line(l, name)) {
@@ -286,6 +303,7 @@ impl Planned for Modprobe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::params::refused;
     use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
     use serde_json::json;
 
@@ -358,10 +376,13 @@ mod tests {
 
     #[test]
     fn bad_parameters() {
-        let p: ModprobeParams = params(json!({"name": "x", "persistent": "yes"}));
-        let e = Modprobe
-            .plan(&p, Some(&probe("", &[])), PlanCtx::default())
-            .unwrap_err();
-        assert!(e.contains("persistent must be one of"), "{e}");
+        assert_eq!(
+            refused::<ModprobeParams>(json!({"name": "x", "persistent": "yes"})),
+            "persistent must be one of disabled, present, absent; got yes"
+        );
+        assert_eq!(
+            refused::<ModprobeParams>(json!({"name": "x", "state": "loaded"})),
+            "state must be one of present, absent; got loaded"
+        );
     }
 }

@@ -8,8 +8,8 @@
 use serde::Deserialize;
 
 use super::ResultMap;
-use super::apt::{AptParams, finish_apt, plan_apt, probe_script};
-use super::params::string_list;
+use super::apt::{AptParams, AptState, finish_apt, plan_apt, probe_script};
+use super::params::{choice, string_list};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
@@ -24,11 +24,26 @@ pub struct PackageParams {
     /// Package names (list or comma-separated; `pkg=version` pins). Required.
     #[serde(deserialize_with = "string_list")]
     pub name: Vec<String>,
-    /// `present`, `absent` or `latest`. Required, as in Ansible.
-    pub state: String,
+    /// `present`, `absent` or `latest` (`installed` and `removed` are read as `present` and
+    /// `absent`). Required, as in Ansible.
+    pub state: PackageState,
     /// The package manager: `auto` (default) or `apt`.
     #[serde(default, rename = "use")]
     pub use_: Option<String>,
+}
+
+choice! {
+    /// package's `state`. lib/ansible/modules/package.py passes any word on to the package
+    /// manager's module; with apt behind it, these are the ones that mean something.
+    pub enum PackageState {
+        /// The packages are installed (apt's `present`; `installed` too).
+        Present = "present" | "installed",
+        /// The packages are not installed (apt's `absent`; `removed` too).
+        Absent = "absent" | "removed",
+        /// The packages are at the newest version (apt's `latest`).
+        Latest = "latest",
+    }
+    else "state must be one of present, absent, latest; got {got}"
 }
 
 fn as_apt(p: &PackageParams) -> Result<AptParams, String> {
@@ -40,19 +55,14 @@ fn as_apt(p: &PackageParams) -> Result<AptParams, String> {
             ));
         }
     }
-    let state = match p.state.as_str() {
-        "present" | "installed" => "present",
-        "absent" | "removed" => "absent",
-        "latest" => "latest",
-        o => {
-            return Err(format!(
-                "state must be one of present, absent, latest; got {o}"
-            ));
-        }
+    let state = match p.state {
+        PackageState::Present => AptState::Present,
+        PackageState::Absent => AptState::Absent,
+        PackageState::Latest => AptState::Latest,
     };
     Ok(AptParams {
         name: p.name.clone(),
-        state: Some(state.into()),
+        state: Some(state),
         dpkg_options: "force-confdef,force-confold".into(),
         ..AptParams::default()
     })
@@ -73,7 +83,7 @@ impl Planned for Package {
         let a = as_apt(p)?;
         Ok(Some(RemoteCommand::shell(probe_script(
             &a.name,
-            a.state.as_deref() == Some("latest") || a.name.iter().any(|n| n.contains('=')),
+            a.state == Some(AptState::Latest) || a.name.iter().any(|n| n.contains('=')),
             None,
         ))))
     }

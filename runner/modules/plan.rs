@@ -188,7 +188,7 @@ pub fn params<T: DeserializeOwned>(
 ) -> Result<T, ModuleError> {
     // Ansible converts each argument to its declared type first (see `lenient`).
     T::deserialize(super::lenient::Lenient(Value::Object(args)))
-        .map_err(|e| ModuleError::Failed(format!("{module}: {e}")))
+        .map_err(|e| ModuleError::Failed(super::params::error_text(module, &e)))
 }
 
 /// The names of the fields a serde struct accepts (aliases included when serde lists them).

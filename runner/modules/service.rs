@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::params::{ansible_bool, opt_ansible_bool};
+use super::params::{ansible_bool, choice, opt_ansible_bool};
 use super::plan::{Plan, PlanCtx, Planned};
 use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, quote};
@@ -30,7 +30,7 @@ pub struct SystemdParams {
     pub name: Option<String>,
     /// `started`, `stopped`, `restarted` (always changes) or `reloaded` (always changes).
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<ServiceState>,
     /// Whether the unit starts at boot.
     #[serde(default, deserialize_with = "opt_ansible_bool")]
     pub enabled: Option<bool>,
@@ -46,13 +46,39 @@ pub struct SystemdParams {
     pub daemon_reexec: bool,
     /// Only `system` (the default) is supported.
     #[serde(default)]
-    pub scope: Option<String>,
+    pub scope: Option<SystemdScope>,
     /// Pass `--no-block` to start/stop/restart/reload. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub no_block: bool,
     /// Pass `--force` to enable/disable/mask. Default `false`.
     #[serde(default, deserialize_with = "opt_ansible_bool")]
     pub force: Option<bool>,
+}
+
+choice! {
+    /// The `state` of `systemd_service` and `service` (choices in lib/ansible/modules/systemd_service.py
+    /// and service.py). Unset: the unit is neither started nor stopped.
+    pub enum ServiceState {
+        /// The unit is active (started when it is not).
+        Started = "started",
+        /// The unit is inactive (stopped when it is not).
+        Stopped = "stopped",
+        /// The unit is restarted (started when it is not): always a change.
+        Restarted = "restarted",
+        /// The unit is reloaded (started when it is not): always a change.
+        Reloaded = "reloaded",
+    }
+    else "state must be one of started, stopped, restarted, reloaded; got {got}"
+}
+
+choice! {
+    /// `systemd_service`'s `scope`: of Ansible's choices `system`, `user` and `global`
+    /// (lib/ansible/modules/systemd_service.py), windlass manages system units only.
+    pub enum SystemdScope {
+        /// The system's service manager (`systemctl` without `--user`). The default.
+        System = "system",
+    }
+    else "scope {got} is not supported (only system)"
 }
 
 /// Parameters of `service`.
@@ -63,7 +89,7 @@ pub struct ServiceParams {
     pub name: String,
     /// `started`, `stopped`, `restarted` or `reloaded`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<ServiceState>,
     /// Whether the service starts at boot.
     #[serde(default, deserialize_with = "opt_ansible_bool")]
     pub enabled: Option<bool>,
@@ -148,19 +174,7 @@ fn plan_systemd(
     facts: Option<&ExecOutput>,
     ctx: PlanCtx,
 ) -> Result<Plan, String> {
-    if let Some(s) = p.scope.as_deref() {
-        if s != "system" {
-            return Err(format!("scope {s} is not supported (only system)"));
-        }
-    }
-    let state = p.state.as_deref();
-    if let Some(s) = state {
-        if !["started", "stopped", "restarted", "reloaded"].contains(&s) {
-            return Err(format!(
-                "state must be one of started, stopped, restarted, reloaded; got {s}"
-            ));
-        }
-    }
+    let state = p.state;
     let needs_name = state.is_some() || p.enabled.is_some() || p.masked.is_some();
     if needs_name && p.name.is_none() {
         return Err("name is required when state, enabled or masked is given".into());
@@ -259,11 +273,11 @@ fn plan_systemd(
     if let Some(st) = state {
         let running = active == "active" || active == "activating";
         let action = match st {
-            "started" => (!running).then_some("start"),
-            "stopped" => (running || active == "deactivating").then_some("stop"),
+            ServiceState::Started => (!running).then_some("start"),
+            ServiceState::Stopped => (running || active == "deactivating").then_some("stop"),
             _ if !running => Some("start"),
-            "restarted" => Some("restart"),
-            _ => Some("reload"),
+            ServiceState::Restarted => Some("restart"),
+            ServiceState::Reloaded => Some("reload"),
         };
         if let Some(a) = action {
             let mut args = vec![a];
@@ -276,7 +290,7 @@ fn plan_systemd(
         plan.result.insert(
             "state".into(),
             Value::String(
-                if st == "stopped" {
+                if st == ServiceState::Stopped {
                     "stopped"
                 } else {
                     "started"
@@ -343,7 +357,7 @@ fn as_systemd(p: &ServiceParams) -> Result<SystemdParams, String> {
     }
     Ok(SystemdParams {
         name: Some(p.name.clone()),
-        state: p.state.clone(),
+        state: p.state,
         enabled: p.enabled,
         ..SystemdParams::default()
     })
@@ -385,6 +399,7 @@ impl Planned for Service {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::params::refused;
     use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
@@ -527,15 +542,18 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(e, "Could not find the requested service nosuch");
-        let p: SystemdParams = params(json!({"name": "x", "state": "running"}));
-        let e = Systemd
-            .plan(
-                &p,
-                Some(&probe("active", "loaded", "enabled", 0)),
-                PlanCtx::default(),
-            )
-            .unwrap_err();
-        assert!(e.starts_with("state must be one of"), "{e}");
+        assert_eq!(
+            refused::<SystemdParams>(json!({"name": "x", "state": "running"})),
+            "state must be one of started, stopped, restarted, reloaded; got running"
+        );
+        assert_eq!(
+            refused::<ServiceParams>(json!({"name": "x", "state": "running"})),
+            "state must be one of started, stopped, restarted, reloaded; got running"
+        );
+        assert_eq!(
+            refused::<SystemdParams>(json!({"name": "x", "scope": "user"})),
+            "scope user is not supported (only system)"
+        );
         let p: SystemdParams = params(json!({"state": "started"}));
         assert!(
             Systemd

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::fileops::{self, Kind};
-use super::params::ansible_bool;
+use super::params::{ansible_bool, choice};
 use super::plan::{Plan, PlanCtx, Planned};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -33,7 +33,7 @@ pub struct StatParams {
     /// `sha1` (default), `sha224`, `sha256`, `sha384`, `sha512` or `md5` (aliases
     /// `checksum`, `checksum_algo`).
     #[serde(default, alias = "checksum", alias = "checksum_algo")]
-    pub checksum_algorithm: Option<String>,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Report `mimetype`/`charset` using the host's `file` program when it has one.
     /// Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
@@ -43,23 +43,38 @@ pub struct StatParams {
     pub get_attributes: bool,
 }
 
+choice! {
+    /// `stat`'s `checksum_algorithm` (choices in lib/ansible/modules/stat.py): the hash of
+    /// `checksum`, computed by the host's coreutils program of that name.
+    pub enum ChecksumAlgorithm {
+        /// MD5 (`md5sum`).
+        Md5 = "md5",
+        /// SHA-1 (`sha1sum`). The default.
+        Sha1 = "sha1",
+        /// SHA-224 (`sha224sum`).
+        Sha224 = "sha224",
+        /// SHA-256 (`sha256sum`).
+        Sha256 = "sha256",
+        /// SHA-384 (`sha384sum`).
+        Sha384 = "sha384",
+        /// SHA-512 (`sha512sum`).
+        Sha512 = "sha512",
+    }
+    else "value of checksum_algorithm must be one of: md5, sha1, sha224, sha256, sha384, sha512, got: {got}"
+}
+
 /// `ansible.builtin.stat`.
 pub struct Stat;
 
-fn algo_prog(a: Option<&str>) -> Result<&'static str, String> {
-    Ok(match a.unwrap_or("sha1") {
-        "sha1" => "sha1sum",
-        "sha224" => "sha224sum",
-        "sha256" => "sha256sum",
-        "sha384" => "sha384sum",
-        "sha512" => "sha512sum",
-        "md5" => "md5sum",
-        o => {
-            return Err(format!(
-                "value of checksum_algorithm must be one of: md5, sha1, sha224, sha256, sha384, sha512, got: {o}"
-            ));
-        }
-    })
+fn algo_prog(a: Option<ChecksumAlgorithm>) -> &'static str {
+    match a.unwrap_or(ChecksumAlgorithm::Sha1) {
+        ChecksumAlgorithm::Sha1 => "sha1sum",
+        ChecksumAlgorithm::Sha224 => "sha224sum",
+        ChecksumAlgorithm::Sha256 => "sha256sum",
+        ChecksumAlgorithm::Sha384 => "sha384sum",
+        ChecksumAlgorithm::Sha512 => "sha512sum",
+        ChecksumAlgorithm::Md5 => "md5sum",
+    }
 }
 
 #[async_trait::async_trait]
@@ -76,7 +91,7 @@ impl Planned for Stat {
 
     fn probe(&self, p: &StatParams) -> Result<Option<RemoteCommand>, String> {
         fileops::check_path("path", &p.path)?;
-        let prog = algo_prog(p.checksum_algorithm.as_deref())?;
+        let prog = algo_prog(p.checksum_algorithm);
         let l = if p.follow { "-L " } else { "" };
         let mut s = format!("p={}; ", quote(&p.path));
         // The times first: computing the checksum reads the file, which may move its
@@ -104,7 +119,6 @@ impl Planned for Stat {
         facts: Option<&ExecOutput>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        algo_prog(p.checksum_algorithm.as_deref())?;
         let f = fileops::parse_facts(&p.path, facts.ok_or("stat needs its probe")?)?;
         let mut st = Map::new();
         st.insert("exists".into(), Value::Bool(f.exists()));

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::params::{ansible_bool, opt_stringish};
+use super::params::{ansible_bool, choice, opt_stringish};
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
 use super::sysprobe::{Sections, cat_file, framed, header};
 use crate::command::{RemoteCommand, quote};
@@ -38,7 +38,7 @@ pub struct SysctlParams {
     pub value: Option<String>,
     /// `present` (default) or `absent` (remove the key from the file).
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<SysctlState>,
     /// The file to keep the key in. Default `/etc/sysctl.conf`.
     #[serde(default = "default_file")]
     pub sysctl_file: String,
@@ -51,6 +51,18 @@ pub struct SysctlParams {
     /// Ignore errors about unknown keys (`sysctl -e`). Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub ignoreerrors: bool,
+}
+
+choice! {
+    /// `sysctl`'s `state` (choices in ansible.posix's sysctl module).
+    pub enum SysctlState {
+        /// The key is set to `value` in the file (and, with `sysctl_set`, in the kernel).
+        /// The default.
+        Present = "present",
+        /// The key is not in the file.
+        Absent = "absent",
+    }
+    else "state must be one of present, absent; got {got}"
 }
 
 /// Ansible's value normalisation: booleans become `1`/`0`, other text is trimmed.
@@ -156,11 +168,7 @@ impl Planned for Sysctl {
         if name.is_empty() {
             return Err("name cannot be empty".into());
         }
-        let present = match p.state.as_deref().unwrap_or("present") {
-            "present" => true,
-            "absent" => false,
-            other => return Err(format!("state must be one of present, absent; got {other}")),
-        };
+        let present = p.state != Some(SysctlState::Absent);
         let value = match (&p.value, present) {
             (Some(v), true) => {
                 let v = normalize_value(v);

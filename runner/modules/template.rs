@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::copy::{PutRequest, basename, put_plan, put_probe};
 use super::fileops::{self, Attrs};
-use super::params::{Mode, ansible_bool, opt_stringish, parse_mode};
+use super::params::{Mode, ansible_bool, choice, opt_stringish, parse_mode};
 use super::plan::{Plan, PlanCtx, Planned};
 use super::{ResultMap, TaskCtx};
 use crate::command::RemoteCommand;
@@ -60,7 +60,7 @@ pub struct TemplateParams {
     /// Line endings of the template's own text in the result: `\n` (default), `\r\n` or
     /// `\r` (also written escaped, `'\r\n'`). Newlines inside values printed keep theirs.
     #[serde(default)]
-    pub newline_sequence: Option<String>,
+    pub newline_sequence: Option<NewlineSequence>,
     /// Encoding of the written file: `utf-8` (default), `latin-1` (`iso-8859-1`),
     /// `ascii`, `utf-16`, `utf-16-le`, `utf-16-be`, with Python's spellings. A character
     /// the encoding cannot represent fails the task. The template itself is UTF-8.
@@ -101,6 +101,20 @@ pub struct TemplateParams {
     /// `mode` resolved (`preserve` read from the source file).
     #[serde(skip)]
     pub(crate) final_mode: Option<Mode>,
+}
+
+choice! {
+    /// `template`'s `newline_sequence` (the choices of lib/ansible/plugins/action/template.py,
+    /// which also reads each written escaped, as `'\r\n'` in YAML single quotes gives it).
+    pub enum NewlineSequence {
+        /// Unix line ends. The default.
+        Lf = "\n" | "\\n",
+        /// Windows line ends.
+        CrLf = "\r\n" | "\\r\\n",
+        /// Old Mac line ends.
+        Cr = "\r" | "\\r",
+    }
+    else "newline_sequence must be one of \\n, \\r\\n, \\r; got {got:?}"
 }
 
 /// `mode` of `template`: a mode, or `preserve`.
@@ -144,7 +158,11 @@ impl TemplateParams {
             ),
             trim_blocks: self.trim_blocks,
             lstrip_blocks: self.lstrip_blocks,
-            newline_sequence: newline(self.newline_sequence.as_deref())?.into(),
+            newline_sequence: self
+                .newline_sequence
+                .unwrap_or(NewlineSequence::Lf)
+                .as_str()
+                .into(),
             ..d
         })
     }
@@ -230,7 +248,6 @@ impl Planned for Template {
         facts: Option<&ExecOutput>,
         ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        newline(p.newline_sequence.as_deref())?;
         let out = facts.ok_or("template needs its probe")?;
         let mut plan = put_plan(
             &PutRequest {
@@ -262,17 +279,6 @@ impl Planned for Template {
     fn finish(&self, _p: &TemplateParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
         let dest = super::copy::result_dest(result);
         fileops::apply_final(result, outputs, &dest, "backup_file");
-    }
-}
-
-fn newline(n: Option<&str>) -> Result<&'static str, String> {
-    match n {
-        None | Some("\n") | Some("\\n") => Ok("\n"),
-        Some("\r\n") | Some("\\r\\n") => Ok("\r\n"),
-        Some("\r") | Some("\\r") => Ok("\r"),
-        Some(o) => Err(format!(
-            "newline_sequence must be one of \\n, \\r\\n, \\r; got {o:?}"
-        )),
     }
 }
 
@@ -326,6 +332,7 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::params::refused;
     use crate::modules::plan::params;
     use serde_json::json;
 
@@ -368,12 +375,11 @@ mod tests {
             )
             .unwrap();
         assert!(same.steps.is_empty() && !same.is_change());
-        p.newline_sequence = Some("\\t".into());
         insta::assert_snapshot!(
             "template_err_newline",
-            Template
-                .plan(&p, Some(&out("kind=absent\n")), PlanCtx::default())
-                .unwrap_err()
+            refused::<TemplateParams>(
+                json!({"src": "a.j2", "dest": "/etc/a", "newline_sequence": "\\t"})
+            )
         );
     }
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::params::{opt_ansible_bool, opt_stringish};
+use super::params::{choice, opt_ansible_bool, opt_stringish};
 use super::plan::{field_names, params};
 use super::sysprobe::{PRELUDE, Sections, header};
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
@@ -34,7 +34,7 @@ pub struct UriParams {
     pub body: Option<Value>,
     /// `raw` (default), `json` or `form-urlencoded`; json/form set the Content-Type.
     #[serde(default)]
-    pub body_format: Option<String>,
+    pub body_format: Option<BodyFormat>,
     /// Request headers, a mapping.
     #[serde(default)]
     pub headers: Option<Map<String, Value>>,
@@ -61,8 +61,8 @@ pub struct UriParams {
     #[serde(default, deserialize_with = "opt_ansible_bool")]
     pub force_basic_auth: Option<bool>,
     /// `safe` (default: follow for GET/HEAD), `all`/`yes`, `none`/`no`.
-    #[serde(default, deserialize_with = "opt_stringish")]
-    pub follow_redirects: Option<String>,
+    #[serde(default)]
+    pub follow_redirects: Option<FollowRedirects>,
     /// Save the body to this path on the host (reported as changed).
     #[serde(default)]
     pub dest: Option<String>,
@@ -75,6 +75,33 @@ pub struct UriParams {
     /// Client key on the host.
     #[serde(default)]
     pub client_key: Option<String>,
+}
+
+choice! {
+    /// `uri`'s `body_format` (choices in lib/ansible/modules/uri.py; `form-multipart` is not
+    /// supported).
+    pub enum BodyFormat {
+        /// A mapping (or a list of pairs) sent URL-encoded, as a form.
+        FormUrlencoded = "form-urlencoded",
+        /// A structure sent as JSON (a string as it is).
+        Json = "json",
+        /// The body as text. The default.
+        Raw = "raw",
+    }
+    else "value of body_format must be one of: form-urlencoded, json, raw, got: {got}"
+}
+
+choice! {
+    /// `uri`'s `follow_redirects` (choices in lib/ansible/modules/uri.py).
+    pub enum FollowRedirects {
+        /// Follow redirects of GET and HEAD requests only. The default; Ansible's `urllib2` too.
+        Safe = "safe" | "urllib2",
+        /// Follow every redirect (`yes`, and a YAML `true`, too).
+        All = "all" | "yes" | "True",
+        /// Follow none (`no`, and a YAML `false`, too).
+        None = "none" | "no" | "False",
+    }
+    else "value of follow_redirects must be one of: all, none, safe, got: {got}"
 }
 
 fn urlencode(s: &str) -> String {
@@ -134,15 +161,10 @@ pub fn request(p: &UriParams, remote_tmp: &str) -> Result<RemoteCommand, String>
     }
     argv.push("--max-time".into());
     argv.push(p.timeout.unwrap_or(30.0).to_string());
-    let follow = match p.follow_redirects.as_deref().unwrap_or("safe") {
-        "safe" | "urllib2" => method == "GET" || method == "HEAD",
-        "all" | "yes" | "True" => true,
-        "none" | "no" | "False" => false,
-        o => {
-            return Err(format!(
-                "value of follow_redirects must be one of: all, none, safe, got: {o}"
-            ));
-        }
+    let follow = match p.follow_redirects.unwrap_or(FollowRedirects::Safe) {
+        FollowRedirects::Safe => method == "GET" || method == "HEAD",
+        FollowRedirects::All => true,
+        FollowRedirects::None => false,
     };
     if follow {
         argv.push("-L".into());
@@ -178,9 +200,9 @@ pub fn request(p: &UriParams, remote_tmp: &str) -> Result<RemoteCommand, String>
         .map(|(k, v)| (k.clone(), text(v)))
         .collect();
     let has = |h: &[(String, String)], k: &str| h.iter().any(|(n, _)| n.eq_ignore_ascii_case(k));
-    let body: Option<Vec<u8>> = match (&p.body, p.body_format.as_deref().unwrap_or("raw")) {
+    let body: Option<Vec<u8>> = match (&p.body, p.body_format.unwrap_or(BodyFormat::Raw)) {
         (None | Some(Value::Null), _) => None,
-        (Some(b), "json") => {
+        (Some(b), BodyFormat::Json) => {
             if !has(&headers, "Content-Type") {
                 headers.push(("Content-Type".into(), "application/json".into()));
             }
@@ -189,7 +211,7 @@ pub fn request(p: &UriParams, remote_tmp: &str) -> Result<RemoteCommand, String>
                 other => serde_json::to_vec(other).map_err(|e| e.to_string())?,
             })
         }
-        (Some(b), "form-urlencoded") => {
+        (Some(b), BodyFormat::FormUrlencoded) => {
             if !has(&headers, "Content-Type") {
                 headers.push((
                     "Content-Type".into(),
@@ -219,12 +241,7 @@ pub fn request(p: &UriParams, remote_tmp: &str) -> Result<RemoteCommand, String>
                 other => text(other).into_bytes(),
             })
         }
-        (Some(b), "raw") => Some(text(b).into_bytes()),
-        (_, o) => {
-            return Err(format!(
-                "value of body_format must be one of: form-urlencoded, json, raw, got: {o}"
-            ));
-        }
+        (Some(b), BodyFormat::Raw) => Some(text(b).into_bytes()),
     };
     for (k, v) in &headers {
         argv.push("-H".into());
@@ -417,6 +434,7 @@ impl Module for Uri {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::params::refused;
 
     fn p(v: Value) -> UriParams {
         let Value::Object(m) = v else { panic!() };
@@ -442,12 +460,15 @@ mod tests {
         insta::assert_yaml_snapshot!("uri_post_json", post);
         let form = request(&p(json!({"url": "http://x/", "method": "POST", "body_format": "form-urlencoded", "body": {"name": "a b", "x": "&="}})), "~/.ansible/tmp").unwrap();
         assert_eq!(form.stdin.as_deref(), Some(&b"name=a+b&x=%26%3D"[..]));
-        let e = request(
-            &p(json!({"url": "http://x/", "body_format": "xml", "body": "<a/>"})),
-            "~/.ansible/tmp",
-        )
-        .unwrap_err();
+        let e =
+            refused::<UriParams>(json!({"url": "http://x/", "body_format": "xml", "body": "<a/>"}));
         insta::assert_snapshot!("uri_err_format", e);
+        assert_eq!(
+            refused::<UriParams>(json!({"url": "http://x/", "follow_redirects": "some"})),
+            "value of follow_redirects must be one of: all, none, safe, got: some"
+        );
+        let no = p(json!({"url": "http://x/", "follow_redirects": false}));
+        assert_eq!(no.follow_redirects, Some(FollowRedirects::None));
     }
 
     fn reply(text: &str) -> Vec<u8> {

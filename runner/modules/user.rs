@@ -8,7 +8,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::params::{ansible_bool, opt_ansible_bool, opt_stringish, string_list};
+use super::params::{ansible_bool, choice, opt_ansible_bool, opt_stringish, string_list};
 use super::plan::{Plan, PlanCtx, Planned, Step};
 use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, quote};
@@ -64,7 +64,7 @@ pub struct UserParams {
     pub system: bool,
     /// `present` (default) or `absent`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<UserState>,
     /// With `state: absent`, remove the home directory and mail spool. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub remove: bool,
@@ -76,7 +76,7 @@ pub struct UserParams {
     pub password: Option<String>,
     /// `always` (default: set the password when it differs) or `on_create`.
     #[serde(default)]
-    pub update_password: Option<String>,
+    pub update_password: Option<UpdatePassword>,
     /// Lock (`true`) or unlock (`false`) the password.
     #[serde(default, deserialize_with = "opt_ansible_bool")]
     pub password_lock: Option<bool>,
@@ -86,6 +86,28 @@ pub struct UserParams {
     /// Allow a uid another user already has (`-o`). Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub non_unique: bool,
+}
+
+choice! {
+    /// `user`'s `update_password` (choices in lib/ansible/modules/user.py).
+    pub enum UpdatePassword {
+        /// Set the password whenever it differs from `password`. The default.
+        Always = "always",
+        /// Set the password only when the account is created.
+        OnCreate = "on_create",
+    }
+    else "update_password must be always or on_create; got {got}"
+}
+
+choice! {
+    /// `user`'s `state` (choices in lib/ansible/modules/user.py).
+    pub enum UserState {
+        /// The account exists, with the given properties. The default.
+        Present = "present",
+        /// The account does not exist.
+        Absent = "absent",
+    }
+    else "state must be one of present, absent; got {got}"
 }
 
 /// A `getent passwd` entry.
@@ -145,20 +167,8 @@ impl Planned for User {
         facts: Option<&ExecOutput>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let present = match p.state.as_deref().unwrap_or("present") {
-            "present" => true,
-            "absent" => false,
-            o => return Err(format!("state must be one of present, absent; got {o}")),
-        };
-        let update_always = match p.update_password.as_deref().unwrap_or("always") {
-            "always" => true,
-            "on_create" => false,
-            o => {
-                return Err(format!(
-                    "update_password must be always or on_create; got {o}"
-                ));
-            }
-        };
+        let present = p.state != Some(UserState::Absent);
+        let update_always = p.update_password != Some(UpdatePassword::OnCreate);
         if let Some(u) = &p.uid {
             if u.parse::<u32>().is_err() {
                 return Err(format!("uid must be a number, got {u:?}"));

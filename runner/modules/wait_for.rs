@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::params::opt_stringish;
+use super::params::choice;
 use super::plan::{field_names, params};
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
 use crate::command::{RemoteCommand, quote};
@@ -43,8 +43,8 @@ pub struct WaitForParams {
     pub search_regex: Option<String>,
     /// `started` (default), `present` (= started), `stopped`, `absent` (= stopped) or
     /// `drained` (no active connections on the port).
-    #[serde(default, deserialize_with = "opt_stringish")]
-    pub state: Option<String>,
+    #[serde(default)]
+    pub state: Option<WaitForState>,
     /// Seconds to wait before the first check. Default 0.
     #[serde(default)]
     pub delay: Option<f64>,
@@ -69,6 +69,23 @@ pub struct WaitForParams {
     pub active_connection_states: Option<Vec<String>>,
 }
 
+choice! {
+    /// `wait_for`'s `state` (choices in lib/ansible/modules/wait_for.py).
+    pub enum WaitForState {
+        /// The port accepts connections (or the file exists). The default.
+        Started = "started",
+        /// As `started`.
+        Present = "present",
+        /// The port refuses connections (or the file is gone).
+        Stopped = "stopped",
+        /// As `stopped`.
+        Absent = "absent",
+        /// The port has no active connections.
+        Drained = "drained",
+    }
+    else "value of state must be one of: absent, drained, present, started, stopped, got: {got}"
+}
+
 /// What is awaited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Want {
@@ -80,17 +97,12 @@ pub enum Want {
     Drained,
 }
 
-fn want(p: &WaitForParams) -> Result<Want, String> {
-    Ok(match p.state.as_deref().unwrap_or("started") {
-        "started" | "present" => Want::Present,
-        "stopped" | "absent" => Want::Absent,
-        "drained" => Want::Drained,
-        o => {
-            return Err(format!(
-                "value of state must be one of: absent, drained, present, started, stopped, got: {o}"
-            ));
-        }
-    })
+fn want(p: &WaitForParams) -> Want {
+    match p.state.unwrap_or(WaitForState::Started) {
+        WaitForState::Started | WaitForState::Present => Want::Present,
+        WaitForState::Stopped | WaitForState::Absent => Want::Absent,
+        WaitForState::Drained => Want::Drained,
+    }
 }
 
 fn is_local(host: &str) -> bool {
@@ -211,7 +223,7 @@ fn condition(p: &WaitForParams, w: Want) -> Result<(String, String), String> {
 /// otherwise, then (for a regex) `WL_MATCH` and the first matching line. A port's answer
 /// searched for a regex is kept in a scratch file under `remote_tmp`.
 pub fn wait_script(p: &WaitForParams, remote_tmp: &str) -> Result<String, String> {
-    let w = want(p)?;
+    let w = want(p);
     let (cond, _) = condition(p, w)?;
     let negate = matches!(w, Want::Absent | Want::Drained);
     let timeout = p.timeout.unwrap_or(300.0).max(0.0).ceil() as u64;
@@ -251,14 +263,14 @@ pub fn wait_result(
     stdout: &str,
     elapsed: Duration,
 ) -> Result<ResultMap, String> {
-    let w = want(p)?;
+    let w = want(p);
     let (_, what) = condition(p, w)?;
     let mut r = ResultMap::new();
     r.insert("changed".into(), json!(false));
     r.insert("elapsed".into(), json!(elapsed.as_secs()));
     r.insert(
         "state".into(),
-        json!(p.state.clone().unwrap_or_else(|| "started".into())),
+        json!(p.state.unwrap_or(WaitForState::Started).as_str()),
     );
     if let Some(path) = &p.path {
         r.insert("path".into(), json!(path));
@@ -382,6 +394,7 @@ impl Module for WaitFor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::params::refused;
 
     fn p(v: Value) -> WaitForParams {
         let Value::Object(m) = v else { panic!() };
@@ -491,7 +504,7 @@ mod tests {
         );
         let e = wait_script(&p(json!({"port": 1, "path": "/x"})), "~/.ansible/tmp").unwrap_err();
         assert!(e.contains("can not both"), "{e}");
-        let e = wait_script(&p(json!({"port": 1, "state": "up"})), "~/.ansible/tmp").unwrap_err();
+        let e = refused::<WaitForParams>(json!({"port": 1, "state": "up"}));
         insta::assert_snapshot!("wait_for_err_state", e);
     }
 }

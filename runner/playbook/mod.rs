@@ -997,4 +997,8 @@ impl TaskContext for PlayLoad<'_> {
     fn check_module_name(&self, action: &str, loc: &Loc) -> Result<()> {
         self.loader.registry.check_name(action, loc)
     }
+
+    fn free_form(&self, action: &str) -> bool {
+        self.loader.registry.free_form(action)
+    }
 }

@@ -259,6 +259,9 @@ pub trait TaskContext {
     fn static_template(&self, text: &str, loc: &Loc) -> Result<String>;
     /// Reject an unknown module name, at `loc`.
     fn check_module_name(&self, action: &str, loc: &Loc) -> Result<()>;
+    /// Whether the module `action` takes free-form text (see
+    /// [`Registry::free_form`](crate::modules::Registry::free_form)).
+    fn free_form(&self, action: &str) -> bool;
     /// Reject an unknown module or its unknown parameters, at `loc`.
     fn check_module(
         &self,
@@ -741,23 +744,6 @@ const INCLUDE_TASKS: &[&str] = &[
 const IMPORT_ROLE: &[&str] = &["import_role", "ansible.builtin.import_role"];
 const INCLUDE_ROLE: &[&str] = &["include_role", "ansible.builtin.include_role"];
 
-/// Modules whose free-form text is one string (`_raw_params`) rather than `k=v` pairs.
-const FREE_FORM: &[&str] = &[
-    "command",
-    "shell",
-    "raw",
-    "script",
-    "win_command",
-    "win_shell",
-    "include_tasks",
-    "import_tasks",
-    "include",
-    "include_vars",
-    "meta",
-    "add_host",
-    "group_by",
-];
-
 fn short_name(action: &str) -> &str {
     action
         .strip_prefix("ansible.builtin.")
@@ -878,7 +864,12 @@ fn parse_task(
     if !structural {
         cx.check_module_name(&action, &action_loc)?;
     }
-    let mut args = parse_args(&short, raw_args)?;
+    // The task-file includes take their file as free-form text; a module says so in its
+    // spec (the registry's answer), so an embedder's module can take it too.
+    let free_form = IMPORT_TASKS.contains(&short.as_str())
+        || INCLUDE_TASKS.contains(&short.as_str())
+        || cx.free_form(&action);
+    let mut args = parse_args(&short, raw_args, free_form)?;
     if let Some(extra) = extra_args {
         for (k, v) in extra.expect_map("args")? {
             args.insert(k, v.to_value());
@@ -1080,8 +1071,9 @@ fn parse_action_string(v: &Node) -> Result<(String, &Node)> {
     }
 }
 
-/// Module arguments from the module key's value: a mapping, free-form text, or nothing.
-fn parse_args(action: &str, v: &Node) -> Result<Map<String, Value>> {
+/// Module arguments from the module key's value: a mapping, free-form text (when the action
+/// takes it, `free_form`), or nothing.
+fn parse_args(action: &str, v: &Node, free_form: bool) -> Result<Map<String, Value>> {
     let mut args = Map::new();
     match &v.kind {
         Kind::Null => {}
@@ -1104,12 +1096,7 @@ fn parse_args(action: &str, v: &Node) -> Result<Map<String, Value>> {
             } else {
                 s.as_str()
             };
-            parse_kv(
-                text,
-                FREE_FORM.contains(&short_name(action)),
-                &v.loc,
-                &mut args,
-            )?;
+            parse_kv(text, free_form, &v.loc, &mut args)?;
         }
         Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => {
             args.insert(
@@ -1314,7 +1301,7 @@ mod tests {
         let mut a = Map::new();
         parse_kv(
             "a=1 b='two words'",
-            FREE_FORM.contains(&"set_fact"),
+            crate::modules::Registry::builtin().free_form("set_fact"),
             &Loc::file("t"),
             &mut a,
         )
@@ -1326,7 +1313,7 @@ mod tests {
         assert!(
             parse_kv(
                 "oops",
-                FREE_FORM.contains(&"set_fact"),
+                crate::modules::Registry::builtin().free_form("set_fact"),
                 &Loc::file("t"),
                 &mut b
             )
