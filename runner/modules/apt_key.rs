@@ -12,10 +12,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha1::Digest as _;
 
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, cat_file, cat_glob, framed, header};
 use crate::command::{RemoteCommand, quote};
-use crate::transport::ExecOutput;
 
 /// `apt_key`.
 pub struct AptKey;
@@ -209,6 +208,7 @@ fn matches(fp: &str, id: &str) -> bool {
 
 impl Planned for AptKey {
     type Params = AptKeyParams;
+    type Facts = Sections;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.apt_key"
@@ -218,7 +218,7 @@ impl Planned for AptKey {
         &[&["data", "file", "url", "keyserver"]]
     }
 
-    fn probe(&self, p: &AptKeyParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &AptKeyParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
         if p.keyserver.is_some() {
             return Err(
                 "keyserver lookups are not supported; give the key with url, data or file".into(),
@@ -252,22 +252,19 @@ impl Planned for AptKey {
             ));
         }
         script.push_str(&header("end"));
-        Ok(Some(RemoteCommand::shell(framed(&script))))
+        Ok(Probe::ask(
+            RemoteCommand::shell(framed(&script)),
+            Sections::parse,
+        ))
     }
 
-    fn plan(
-        &self,
-        p: &AptKeyParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &AptKeyParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
         let present = match p.state.as_deref().unwrap_or("present") {
             "present" => true,
             "absent" => false,
             o => return Err(format!("state must be one of present, absent; got {o}")),
         };
         let id = p.id.as_deref().map(norm_id).transpose()?;
-        let s = Sections::parse(facts.ok_or("apt_key needs its probe")?)?;
         let rings: Vec<(String, Vec<KeyBlock>)> = s
             .files()
             .into_iter()
@@ -400,6 +397,7 @@ impl Planned for AptKey {
 mod tests {
     use super::*;
     use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{plan_with, probe_of};
     use serde_json::json;
 
     /// A v4 public-key packet (Ed25519, fixed key material) plus a user id packet.
@@ -473,9 +471,9 @@ mod tests {
         std::fs::write(&k, test_key()).unwrap();
         let p: AptKeyParams =
             params(json!({"data": armored(&test_key()), "keyring": k.display().to_string()}));
-        let probe = AptKey.probe(&p).unwrap().unwrap();
+        let probe = probe_of(&AptKey, &p).unwrap();
         let out = crate::transport::local::LocalTransport::exec_blocking(&probe);
-        let plan = AptKey.plan(&p, Some(&out), PlanCtx::default()).unwrap();
+        let plan = plan_with(&AptKey, &p, &out, PlanCtx::default()).unwrap();
         assert!(!plan.is_change(), "the key is in that keyring: {plan:?}");
     }
 
@@ -521,19 +519,13 @@ mod tests {
     #[test]
     fn bad_input() {
         let p: AptKeyParams = params(json!({"data": "not a key"}));
-        let e = AptKey
-            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&AptKey, &p, &out("@@end\n"), PlanCtx::default()).unwrap_err();
         assert!(e.contains("neither ASCII-armored"), "{e}");
         let p: AptKeyParams = params(json!({"id": "ABCDEF01", "data": armored(&test_key())}));
-        let e = AptKey
-            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&AptKey, &p, &out("@@end\n"), PlanCtx::default()).unwrap_err();
         assert!(e.contains("does not have the id"), "{e}");
         let p: AptKeyParams = params(json!({"state": "absent"}));
-        let e = AptKey
-            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&AptKey, &p, &out("@@end\n"), PlanCtx::default()).unwrap_err();
         assert_eq!(e, "id is required with state=absent");
     }
 }

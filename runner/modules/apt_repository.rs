@@ -11,10 +11,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::params::{Mode, ansible_bool, opt_mode};
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, cat_file, cat_glob, header};
 use crate::command::RemoteCommand;
-use crate::transport::ExecOutput;
 
 /// `apt_repository`.
 pub struct AptRepository;
@@ -125,6 +124,7 @@ fn list_path(p: &AptRepositoryParams) -> String {
 
 impl Planned for AptRepository {
     type Params = AptRepositoryParams;
+    type Facts = Sections;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.apt_repository"
@@ -134,22 +134,20 @@ impl Planned for AptRepository {
         &["repo"]
     }
 
-    fn probe(&self, _p: &AptRepositoryParams) -> Result<Option<RemoteCommand>, String> {
-        Ok(Some(RemoteCommand::shell(format!(
-            "{PRELUDE}{}{}{}{}",
-            cat_file(SOURCES),
-            cat_glob(&format!("{SOURCES_D}/*.list")),
-            header("aptget"),
-            "command -v apt-get",
-        ))))
+    fn probe(&self, _p: &AptRepositoryParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
+        Ok(Probe::ask(
+            RemoteCommand::shell(format!(
+                "{PRELUDE}{}{}{}{}",
+                cat_file(SOURCES),
+                cat_glob(&format!("{SOURCES_D}/*.list")),
+                header("aptget"),
+                "command -v apt-get",
+            )),
+            Sections::parse,
+        ))
     }
 
-    fn plan(
-        &self,
-        p: &AptRepositoryParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &AptRepositoryParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
         if p.repo.trim().starts_with("ppa:") {
             return Err(
                 "ppa: repositories need Launchpad lookups and are not supported; give the deb line"
@@ -173,7 +171,6 @@ impl Planned for AptRepository {
                 ));
             }
         };
-        let s = Sections::parse(facts.ok_or("apt_repository needs its probe")?)?;
         let files = s.files();
         let mut plan = Plan::default();
         let mut added = Vec::new();
@@ -294,7 +291,9 @@ impl Planned for AptRepository {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
+    use crate::transport::ExecOutput;
     use serde_json::json;
 
     const K8S: &str = "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.30/deb/ /";
@@ -365,9 +364,7 @@ mod tests {
     #[test]
     fn bad_lines() {
         let p: AptRepositoryParams = params(json!({"repo": "https://pkgs.k8s.io/ /"}));
-        let e = AptRepository
-            .plan(&p, Some(&probe(&[])), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&AptRepository, &p, &probe(&[]), PlanCtx::default()).unwrap_err();
         assert!(e.starts_with("Invalid repository string"), "{e}");
     }
 }

@@ -11,10 +11,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::params::{Mode, opt_ansible_bool, opt_mode, string_list};
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, cat_file, framed, header};
 use crate::command::{RemoteCommand, quote};
-use crate::transport::ExecOutput;
 
 /// `deb822_repository`.
 pub struct Deb822Repository;
@@ -200,6 +199,7 @@ pub fn render(p: &Deb822Params, signed_by: Option<&str>) -> String {
 
 impl Planned for Deb822Repository {
     type Params = Deb822Params;
+    type Facts = Sections;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.deb822_repository"
@@ -209,7 +209,7 @@ impl Planned for Deb822Repository {
         &["name"]
     }
 
-    fn probe(&self, p: &Deb822Params) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &Deb822Params, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
         let dest = format!("/etc/apt/sources.list.d/{}.sources", slug(&p.name));
         let mut script = cat_file(&dest);
         script.push_str(&cat_file(&key_file(p)));
@@ -221,15 +221,13 @@ impl Planned for Deb822Repository {
             ));
         }
         script.push_str(&header("end"));
-        Ok(Some(RemoteCommand::shell(framed(&script))))
+        Ok(Probe::ask(
+            RemoteCommand::shell(framed(&script)),
+            Sections::parse,
+        ))
     }
 
-    fn plan(
-        &self,
-        p: &Deb822Params,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &Deb822Params, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
         let present = match p.state.as_deref().unwrap_or("present") {
             "present" => true,
             "absent" => false,
@@ -246,7 +244,6 @@ impl Planned for Deb822Repository {
         };
         let dest = format!("/etc/apt/sources.list.d/{sl}.sources");
         let kf = key_file(p);
-        let s = Sections::parse(facts.ok_or("deb822_repository needs its probe")?)?;
         let before = s
             .file(&dest)
             .map(|b| String::from_utf8_lossy(&b).into_owned());
@@ -340,6 +337,7 @@ impl Planned for Deb822Repository {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
     use serde_json::json;
 
@@ -398,14 +396,10 @@ mod tests {
     fn bad_parameters() {
         let p: Deb822Params =
             params(json!({"name": "k", "uris": "https://x/", "suites": "/", "components": "main"}));
-        let e = Deb822Repository
-            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Deb822Repository, &p, &out("@@end\n"), PlanCtx::default()).unwrap_err();
         assert!(e.contains("components must be empty"), "{e}");
         let p: Deb822Params = params(json!({"name": "k", "suites": "/"}));
-        let e = Deb822Repository
-            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Deb822Repository, &p, &out("@@end\n"), PlanCtx::default()).unwrap_err();
         assert_eq!(e, "uris is required with state=present");
     }
 }

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -24,8 +24,38 @@ pub struct DpkgSelectionsParams {
     pub selection: String,
 }
 
+/// A package's selection in dpkg's database (`install`, `hold`, …; `not present` when
+/// dpkg has none), as `dpkg --get-selections <name>` prints it: the `dpkg_selections`
+/// module's fact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection(pub String);
+
+impl Fact for Selection {
+    /// The package's name.
+    type Query = String;
+
+    fn command(name: &String) -> RemoteCommand {
+        RemoteCommand::argv(["dpkg", "--get-selections", name.as_str()])
+    }
+
+    fn parse(name: &String, out: &ExecOutput) -> Result<Self, String> {
+        let current = out
+            .stdout_str()
+            .lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                let n = w.next()?;
+                (n == name || n.split(':').next() == Some(name.as_str()))
+                    .then(|| w.next().unwrap_or("").to_string())
+            })
+            .unwrap_or_else(|| "not present".to_string());
+        Ok(Selection(current))
+    }
+}
+
 impl Planned for DpkgSelections {
     type Params = DpkgSelectionsParams;
+    type Facts = Selection;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.dpkg_selections"
@@ -35,18 +65,14 @@ impl Planned for DpkgSelections {
         &["name", "selection"]
     }
 
-    fn probe(&self, p: &DpkgSelectionsParams) -> Result<Option<RemoteCommand>, String> {
-        Ok(Some(RemoteCommand::argv([
-            "dpkg",
-            "--get-selections",
-            p.name.as_str(),
-        ])))
+    fn probe(&self, p: &DpkgSelectionsParams, _ctx: PlanCtx) -> Result<Probe<Selection>, String> {
+        Ok(Probe::fact(p.name.clone()))
     }
 
     fn plan(
         &self,
         p: &DpkgSelectionsParams,
-        facts: Option<&ExecOutput>,
+        facts: &Selection,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
         if !["install", "hold", "deinstall", "purge"].contains(&p.selection.as_str()) {
@@ -55,16 +81,7 @@ impl Planned for DpkgSelections {
                 p.selection
             ));
         }
-        let out = facts.ok_or("dpkg_selections needs its probe")?.stdout_str();
-        let current = out
-            .lines()
-            .find_map(|l| {
-                let mut w = l.split_whitespace();
-                let n = w.next()?;
-                (n == p.name || n.split(':').next() == Some(p.name.as_str()))
-                    .then(|| w.next().unwrap_or("").to_string())
-            })
-            .unwrap_or_else(|| "not present".to_string());
+        let current = facts.0.clone();
         let mut plan = Plan::default();
         if current != p.selection {
             plan.steps.push(Step::Run {
@@ -85,6 +102,7 @@ impl Planned for DpkgSelections {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{out, params, plan_of};
     use serde_json::json;
 
@@ -103,9 +121,7 @@ mod tests {
     #[test]
     fn bad_selection() {
         let p: DpkgSelectionsParams = params(json!({"name": "kubelet", "selection": "held"}));
-        let e = DpkgSelections
-            .plan(&p, Some(&out("")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&DpkgSelections, &p, &out(""), PlanCtx::default()).unwrap_err();
         assert!(e.starts_with("selection must be one of"), "{e}");
     }
 }

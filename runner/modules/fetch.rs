@@ -253,6 +253,7 @@ fn process_umask() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::plan::PlanCtx;
 
     fn facts(probe: &str) -> FileFacts {
         fileops::parse_facts("/etc/kubernetes/admin.conf", &fileops::out_of(probe)).unwrap()

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::params::{Mode, ansible_bool, opt_ansible_bool, opt_mode, opt_stringish};
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, join, quote};
 use crate::transport::ExecOutput;
@@ -135,6 +135,7 @@ fn stat_of(s: &Sections) -> Option<(String, String, String)> {
 #[async_trait::async_trait]
 impl Planned for GetUrl {
     type Params = GetUrlParams;
+    type Facts = Sections;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.get_url"
@@ -144,7 +145,7 @@ impl Planned for GetUrl {
         &["url", "dest"]
     }
 
-    fn probe(&self, p: &GetUrlParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &GetUrlParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
         let sum = checksum(p)?;
         let mut s = format!(
             "d={}; if [ -d \"$d\" ]; then d=\"${{d%/}}\"/{}; {}fi\n",
@@ -172,19 +173,16 @@ impl Planned for GetUrl {
             ));
         }
         s.push_str(&format!("; fi\n{}", header("end")));
-        Ok(Some(RemoteCommand::shell(framed(&s))))
+        Ok(Probe::ask(
+            RemoteCommand::shell(framed(&s)),
+            Sections::parse,
+        ))
     }
 
-    fn plan(
-        &self,
-        p: &GetUrlParams,
-        out: Option<&ExecOutput>,
-        ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &GetUrlParams, s: &Sections, ctx: PlanCtx) -> Result<Plan, String> {
         let sum = checksum(p)?;
-        let s = Sections::parse(out.ok_or("get_url needs its probe")?)?;
         let path = dest_path(p, s.has("isdir"));
-        let stat = stat_of(&s);
+        let stat = stat_of(s);
         let mut result = ResultMapBuilder::default();
         result.0.insert("dest".into(), json!(path));
         result.0.insert("url".into(), json!(p.url));
@@ -378,6 +376,7 @@ fn download_cmd(
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::{plan_with, probe_of};
 
     const SUM: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
@@ -385,9 +384,10 @@ mod tests {
         let Value::Object(m) = args else { panic!() };
         let p: GetUrlParams = params("get_url", m).map_err(|e| e.to_string())?;
         let out = crate::modules::sysprobe::testutil::out(probe);
-        GetUrl.plan(
+        plan_with(
+            &GetUrl,
             &p,
-            Some(&out),
+            &out,
             PlanCtx {
                 check,
                 ..PlanCtx::default()
@@ -459,9 +459,9 @@ mod tests {
     fn plan_on_this_machine(args: Value) -> (GetUrlParams, Plan) {
         let Value::Object(m) = args else { panic!() };
         let p: GetUrlParams = params("get_url", m).unwrap();
-        let probe = GetUrl.probe(&p).unwrap().unwrap();
+        let probe = probe_of(&GetUrl, &p).unwrap();
         let out = crate::transport::local::LocalTransport::exec_blocking(&probe);
-        let plan = GetUrl.plan(&p, Some(&out), PlanCtx::default()).unwrap();
+        let plan = plan_with(&GetUrl, &p, &out, PlanCtx::default()).unwrap();
         (p, plan)
     }
 

@@ -8,10 +8,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::RemoteCommand;
-use crate::transport::ExecOutput;
 
 /// `hostname`.
 pub struct Hostname;
@@ -30,6 +29,7 @@ pub struct HostnameParams {
 
 impl Planned for Hostname {
     type Params = HostnameParams;
+    type Facts = Sections;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.hostname"
@@ -39,23 +39,21 @@ impl Planned for Hostname {
         &["name"]
     }
 
-    fn probe(&self, _p: &HostnameParams) -> Result<Option<RemoteCommand>, String> {
-        Ok(Some(RemoteCommand::shell(format!(
-            "{PRELUDE}{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
-            header("etc"),
-            header("current"),
-            header("init"),
-            header("hostnamectl"),
-            header("end"),
-        ))))
+    fn probe(&self, _p: &HostnameParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
+        Ok(Probe::ask(
+            RemoteCommand::shell(format!(
+                "{PRELUDE}{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
+                header("etc"),
+                header("current"),
+                header("init"),
+                header("hostnamectl"),
+                header("end"),
+            )),
+            Sections::parse,
+        ))
     }
 
-    fn plan(
-        &self,
-        p: &HostnameParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &HostnameParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
         let name = p.name.trim();
         if name.is_empty()
             || name.len() > 253
@@ -65,7 +63,6 @@ impl Planned for Hostname {
         {
             return Err(format!("invalid host name {name:?}"));
         }
-        let s = Sections::parse(facts.ok_or("hostname needs its probe")?)?;
         let systemd =
             s.text("init") == Some("systemd") && !s.text("hostnamectl").unwrap_or("").is_empty();
         let strategy = match p.use_.as_deref() {
@@ -140,7 +137,9 @@ impl Planned for Hostname {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
+    use crate::transport::ExecOutput;
     use serde_json::json;
 
     fn probe(etc: &str, cur: &str, init: &str) -> ExecOutput {
@@ -171,9 +170,7 @@ mod tests {
     #[test]
     fn bad_name() {
         let p: HostnameParams = params(json!({"name": "bad name"}));
-        let e = Hostname
-            .plan(&p, Some(&probe("", "", "")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Hostname, &p, &probe("", "", ""), PlanCtx::default()).unwrap_err();
         assert!(e.contains("invalid host name"), "{e}");
     }
 

@@ -9,10 +9,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, cat_glob, framed, header};
 use crate::command::{RemoteCommand, quote};
-use crate::transport::ExecOutput;
 
 /// `modprobe`.
 pub struct Modprobe;
@@ -112,6 +111,7 @@ fn comment_out(text: &str, keep: impl Fn(&str) -> bool) -> String {
 
 impl Planned for Modprobe {
     type Params = ModprobeParams;
+    type Facts = Sections;
 
     fn name(&self) -> &'static str {
         "community.general.modprobe"
@@ -121,7 +121,7 @@ impl Planned for Modprobe {
         &["name"]
     }
 
-    fn probe(&self, p: &ModprobeParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &ModprobeParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
         let name = valid_name(&p.name)?;
         let u = underscored(name);
         let d = name.replace('_', "-");
@@ -140,15 +140,13 @@ impl Planned for Modprobe {
             g2 = cat_glob(&format!("{OPTS_DIR}/*.conf")),
             h_end = header("end"),
         );
-        Ok(Some(RemoteCommand::shell(framed(&script))))
+        Ok(Probe::ask(
+            RemoteCommand::shell(framed(&script)),
+            Sections::parse,
+        ))
     }
 
-    fn plan(
-        &self,
-        p: &ModprobeParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &ModprobeParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
         let name = valid_name(&p.name)?;
         let want_loaded = match p.state.as_deref().unwrap_or("present") {
             "present" => true,
@@ -161,7 +159,6 @@ impl Planned for Modprobe {
                 "persistent must be one of disabled, present, absent; got {persistent}"
             ));
         }
-        let s = Sections::parse(facts.ok_or("modprobe needs its probe")?)?;
         let loaded_facts = s.get("loaded").unwrap_or("");
         let loaded = loaded_facts.lines().any(|l| !l.trim().is_empty());
         let files = s.files();
@@ -286,7 +283,9 @@ impl Planned for Modprobe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
+    use crate::transport::ExecOutput;
     use serde_json::json;
 
     fn probe(loaded: &str, files: &[(&str, &str)]) -> ExecOutput {
@@ -359,9 +358,7 @@ mod tests {
     #[test]
     fn bad_parameters() {
         let p: ModprobeParams = params(json!({"name": "x", "persistent": "yes"}));
-        let e = Modprobe
-            .plan(&p, Some(&probe("", &[])), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Modprobe, &p, &probe("", &[]), PlanCtx::default()).unwrap_err();
         assert!(e.contains("persistent must be one of"), "{e}");
     }
 }

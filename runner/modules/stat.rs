@@ -7,11 +7,10 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::fileops::{self, Kind};
+use super::fileops::{self, FileFacts, Kind, path_probe};
 use super::params::ansible_bool;
-use super::plan::{Plan, PlanCtx, Planned};
-use crate::command::{RemoteCommand, quote};
-use crate::transport::ExecOutput;
+use super::plan::{Plan, PlanCtx, Planned, Probe};
+use crate::command::quote;
 
 fn yes() -> bool {
     true
@@ -65,6 +64,7 @@ fn algo_prog(a: Option<&str>) -> Result<&'static str, String> {
 #[async_trait::async_trait]
 impl Planned for Stat {
     type Params = StatParams;
+    type Facts = FileFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.stat"
@@ -74,7 +74,7 @@ impl Planned for Stat {
         &["path", "dest", "name"]
     }
 
-    fn probe(&self, p: &StatParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &StatParams, _ctx: PlanCtx) -> Result<Probe<FileFacts>, String> {
         fileops::check_path("path", &p.path)?;
         let prog = algo_prog(p.checksum_algorithm.as_deref())?;
         let l = if p.follow { "-L " } else { "" };
@@ -95,17 +95,11 @@ impl Planned for Stat {
             s.push_str("if [ -e \"$p\" ] && command -v file >/dev/null 2>&1; then printf 'mime=%s\\0' \"$(file -b --mime -- \"$p\")\"; fi; ");
         }
         s.push_str("true");
-        Ok(Some(RemoteCommand::shell(s)))
+        Ok(path_probe(&p.path, s))
     }
 
-    fn plan(
-        &self,
-        p: &StatParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &StatParams, f: &FileFacts, _ctx: PlanCtx) -> Result<Plan, String> {
         algo_prog(p.checksum_algorithm.as_deref())?;
-        let f = fileops::parse_facts(&p.path, facts.ok_or("stat needs its probe")?)?;
         let mut st = Map::new();
         st.insert("exists".into(), Value::Bool(f.exists()));
         if f.exists() {
@@ -194,6 +188,8 @@ impl Planned for Stat {
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::plan_with;
+    use crate::transport::ExecOutput;
     use serde_json::json;
 
     fn plan_of(args: Value, probe: &str) -> Result<Plan, String> {
@@ -204,7 +200,7 @@ mod tests {
             stdout: super::fileops::reply_of(probe),
             stderr: vec![],
         };
-        Stat.plan(&p, Some(&out), PlanCtx::default())
+        plan_with(&Stat, &p, &out, PlanCtx::default())
     }
 
     #[test]

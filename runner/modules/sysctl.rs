@@ -9,10 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::params::{ansible_bool, opt_stringish};
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, cat_file, framed, header};
 use crate::command::{RemoteCommand, quote};
-use crate::transport::ExecOutput;
 
 /// `sysctl`.
 pub struct Sysctl;
@@ -125,6 +124,7 @@ pub fn file_value(text: &str, name: &str) -> Option<String> {
 
 impl Planned for Sysctl {
     type Params = SysctlParams;
+    type Facts = Sections;
 
     fn name(&self) -> &'static str {
         "ansible.posix.sysctl"
@@ -134,7 +134,7 @@ impl Planned for Sysctl {
         &["name"]
     }
 
-    fn probe(&self, p: &SysctlParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &SysctlParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
         let proc = proc_path(p.name.trim());
         let script = format!(
             "{}{}if [ -r {q} ]; then {}cat {q}; fi",
@@ -143,15 +143,13 @@ impl Planned for Sysctl {
             header("proc"),
             q = quote(&proc),
         );
-        Ok(Some(RemoteCommand::shell(framed(&script))))
+        Ok(Probe::ask(
+            RemoteCommand::shell(framed(&script)),
+            Sections::parse,
+        ))
     }
 
-    fn plan(
-        &self,
-        p: &SysctlParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &SysctlParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
         let name = p.name.trim();
         if name.is_empty() {
             return Err("name cannot be empty".into());
@@ -172,7 +170,6 @@ impl Planned for Sysctl {
             (None, true) => return Err("value is required with state=present".into()),
             (_, false) => None,
         };
-        let s = Sections::parse(facts.ok_or("sysctl needs its probe")?)?;
         let before = s
             .file(&p.sysctl_file)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -250,9 +247,11 @@ impl Planned for Sysctl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{
         file_body, file_section, out, params, plan_of, reply,
     };
+    use crate::transport::ExecOutput;
     use serde_json::json;
 
     fn probe(file: Option<&str>, proc: Option<&str>) -> ExecOutput {
@@ -334,17 +333,13 @@ mod tests {
     #[test]
     fn bad_parameters() {
         let prm = p(json!({"name": "net.ipv4.ip_forward"}));
-        let e = Sysctl
-            .plan(&prm, Some(&probe(None, None)), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Sysctl, &prm, &probe(None, None), PlanCtx::default()).unwrap_err();
         assert_eq!(e, "value is required with state=present");
         let prm = p(
             json!({"name": "no.such.key", "value": 1, "sysctl_set": true,
             "sysctl_file": "/etc/sysctl.d/k8s.conf"}),
         );
-        let e = Sysctl
-            .plan(&prm, Some(&probe(None, None)), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Sysctl, &prm, &probe(None, None), PlanCtx::default()).unwrap_err();
         assert!(e.contains("/proc/sys/no/such/key"), "{e}");
         let e = serde_json::from_value::<SysctlParams>(json!({"name": "a", "valeu": 1}))
             .unwrap_err()

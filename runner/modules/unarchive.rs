@@ -18,11 +18,10 @@ use serde_json::{Value, json};
 
 use super::TaskCtx;
 use super::params::{Mode, ansible_bool, opt_ansible_bool, opt_mode, opt_stringish, string_list};
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::{RemoteCommand, join, quote};
 use crate::template::SearchKind;
-use crate::transport::ExecOutput;
 
 /// Parameters of `unarchive`.
 #[derive(Debug, Default, Deserialize)]
@@ -130,6 +129,7 @@ pub struct Unarchive;
 #[async_trait::async_trait]
 impl Planned for Unarchive {
     type Params = UnarchiveParams;
+    type Facts = Sections;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.unarchive"
@@ -150,7 +150,7 @@ impl Planned for Unarchive {
         Ok(())
     }
 
-    fn probe(&self, p: &UnarchiveParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &UnarchiveParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
         let fmt = format_of(&p.src)?;
         // A framed reply (see `sysprobe`): member names are the archive's to choose.
         let mut s = format!(
@@ -204,17 +204,11 @@ impl Planned for Unarchive {
         if let Some(data) = &p.local {
             cmd = cmd.with_stdin(data.clone());
         }
-        Ok(Some(cmd))
+        Ok(Probe::ask(cmd, Sections::parse))
     }
 
-    fn plan(
-        &self,
-        p: &UnarchiveParams,
-        out: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &UnarchiveParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
         let fmt = format_of(&p.src)?;
-        let s = Sections::parse(out.ok_or("unarchive needs its probe")?)?;
         if s.has("nodest") {
             return Err(format!("dest '{}' must be an existing dir", p.dest));
         }
@@ -341,13 +335,14 @@ impl Planned for Unarchive {
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::{plan_with, probe_of};
 
     fn plan_of(args: Value, local: Option<&[u8]>, probe: &str) -> Result<Plan, String> {
         let Value::Object(m) = args else { panic!() };
         let mut p: UnarchiveParams = params("unarchive", m).map_err(|e| e.to_string())?;
         p.local = local.map(|l| l.to_vec());
         let out = crate::modules::sysprobe::testutil::out(probe);
-        Unarchive.plan(&p, Some(&out), PlanCtx::default())
+        plan_with(&Unarchive, &p, &out, PlanCtx::default())
     }
 
     #[test]
@@ -409,7 +404,7 @@ mod tests {
         let args = json!({"src": dir.path().join("a.zip"), "dest": dest, "remote_src": true, "list_files": true});
         let Value::Object(m) = args else { panic!() };
         let p: UnarchiveParams = params("unarchive", m).unwrap();
-        let mut cmd = Unarchive.probe(&p).unwrap().unwrap();
+        let mut cmd = probe_of(&Unarchive, &p).unwrap();
         let path = format!(
             "{}:{}",
             bin.display(),
@@ -417,7 +412,7 @@ mod tests {
         );
         cmd.env.push(("PATH".into(), path));
         let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
-        let plan = Unarchive.plan(&p, Some(&out), PlanCtx::default()).unwrap();
+        let plan = plan_with(&Unarchive, &p, &out, PlanCtx::default()).unwrap();
         assert_eq!(
             plan.result["files"],
             json!(["ok.txt", "@@rc 0", "a\\cb.txt", "@@diff"]),
@@ -440,16 +435,14 @@ mod tests {
         std::fs::write(dest.join("@@diff"), "").unwrap();
         let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
         assert!(
-            !Unarchive
-                .plan(&p, Some(&out), PlanCtx::default())
+            !plan_with(&Unarchive, &p, &out, PlanCtx::default())
                 .unwrap()
                 .is_change()
         );
         cmd.env.push(("WL_COUNT".into(), "3".into()));
         let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
         assert!(
-            Unarchive
-                .plan(&p, Some(&out), PlanCtx::default())
+            plan_with(&Unarchive, &p, &out, PlanCtx::default())
                 .unwrap()
                 .is_change()
         );

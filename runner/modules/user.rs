@@ -9,10 +9,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::params::{ansible_bool, opt_ansible_bool, opt_stringish, string_list};
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, quote};
-use crate::transport::ExecOutput;
 
 /// `user`.
 pub struct User;
@@ -107,6 +106,7 @@ fn resolve_gid(groups_db: &[Vec<String>], g: &str) -> Option<String> {
 
 impl Planned for User {
     type Params = UserParams;
+    type Facts = Sections;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.user"
@@ -116,7 +116,7 @@ impl Planned for User {
         &["name"]
     }
 
-    fn probe(&self, p: &UserParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &UserParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
         let n = quote(&p.name);
         let mut wanted: Vec<String> = Vec::new();
         if let Some(g) = &p.group {
@@ -136,15 +136,13 @@ impl Planned for User {
         script.push_str(&wanted.join(" "));
         script.push_str("; ");
         script.push_str(&header("end"));
-        Ok(Some(RemoteCommand::shell(framed(&script))))
+        Ok(Probe::ask(
+            RemoteCommand::shell(framed(&script)),
+            Sections::parse,
+        ))
     }
 
-    fn plan(
-        &self,
-        p: &UserParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &UserParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
         let present = match p.state.as_deref().unwrap_or("present") {
             "present" => true,
             "absent" => false,
@@ -164,7 +162,6 @@ impl Planned for User {
                 return Err(format!("uid must be a number, got {u:?}"));
             }
         }
-        let s = Sections::parse(facts.ok_or("user needs its probe")?)?;
         let cur = s.text("passwd").and_then(|t| {
             let f: Vec<&str> = t.lines().next()?.split(':').collect();
             (f.len() >= 7 && f[0] == p.name).then(|| Passwd {
@@ -403,6 +400,7 @@ impl Planned for User {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
@@ -444,13 +442,13 @@ mod tests {
             &out("@@passwd\nwl:x:2345:2345::/home/wl:/bin/sh\n@@end\n")
         ));
         let p: UserParams = params(json!({"name": "wl", "groups": ["nosuch"]}));
-        let e = User
-            .plan(
-                &p,
-                Some(&out("@@passwd\n@@groupdb\n@@end\n")),
-                PlanCtx::default(),
-            )
-            .unwrap_err();
+        let e = plan_with(
+            &User,
+            &p,
+            &out("@@passwd\n@@groupdb\n@@end\n"),
+            PlanCtx::default(),
+        )
+        .unwrap_err();
         assert_eq!(e, "Group nosuch does not exist");
     }
 
