@@ -15,6 +15,7 @@ use sha1::Digest as _;
 use super::plan::{Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, cat_file, cat_glob, framed, header};
 use crate::command::{RemoteCommand, quote};
+use crate::transport::ExecOutput;
 
 /// `apt_key`.
 pub struct AptKey;
@@ -206,24 +207,19 @@ fn matches(fp: &str, id: &str) -> bool {
     fp.ends_with(id)
 }
 
-impl Planned for AptKey {
-    type Params = AptKeyParams;
-    type Facts = Sections;
+/// The keys apt trusts (in `keyring`, else the legacy keyrings) and the key a task
+/// fetches on the host (`file`, `url`): the `apt_key` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Keyrings {
+    /// Each keyring file and the key blocks it holds (none when it cannot be read).
+    pub rings: Vec<(String, Vec<KeyBlock>)>,
+    /// The fetched key, base64 as the host sent it (empty when it could not be read).
+    pub keyfile: Option<String>,
+}
 
-    fn name(&self) -> &'static str {
-        "ansible.builtin.apt_key"
-    }
-
-    fn exclusive(&self) -> &'static [&'static [&'static str]] {
-        &[&["data", "file", "url", "keyserver"]]
-    }
-
-    fn probe(&self, p: &AptKeyParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
-        if p.keyserver.is_some() {
-            return Err(
-                "keyserver lookups are not supported; give the key with url, data or file".into(),
-            );
-        }
+impl Keyrings {
+    /// The probe: the keyrings' files, then the key `file`/`url` gives, base64.
+    fn command(p: &AptKeyParams) -> RemoteCommand {
         let mut script = String::new();
         match &p.keyring {
             Some(k) => script.push_str(&cat_file(k)),
@@ -247,25 +243,18 @@ impl Planned for AptKey {
                 ""
             };
             script.push_str(&format!(
-                "{}{{ curl -fsSL{insecure} {q} 2>/dev/null || wget -qO- {q}; }} | base64 -w0; echo; ",
-                header("keyfile")
-            ));
+            "{}{{ curl -fsSL{insecure} {q} 2>/dev/null || wget -qO- {q}; }} | base64 -w0; echo; ",
+            header("keyfile")
+        ));
         }
         script.push_str(&header("end"));
-        Ok(Probe::ask(
-            RemoteCommand::shell(framed(&script)),
-            Sections::parse,
-        ))
+        RemoteCommand::shell(framed(&script))
     }
 
-    fn plan(&self, p: &AptKeyParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
-        let present = match p.state.as_deref().unwrap_or("present") {
-            "present" => true,
-            "absent" => false,
-            o => return Err(format!("state must be one of present, absent; got {o}")),
-        };
-        let id = p.id.as_deref().map(norm_id).transpose()?;
-        let rings: Vec<(String, Vec<KeyBlock>)> = s
+    /// The probe's reply.
+    fn parse(out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        let rings = s
             .files()
             .into_iter()
             .map(|(path, bytes)| {
@@ -273,10 +262,46 @@ impl Planned for AptKey {
                 (path, k)
             })
             .collect();
+        Ok(Keyrings {
+            rings,
+            keyfile: s.text("keyfile").map(str::to_string),
+        })
+    }
+}
+
+impl Planned for AptKey {
+    type Params = AptKeyParams;
+    type Facts = Keyrings;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.apt_key"
+    }
+
+    fn exclusive(&self) -> &'static [&'static [&'static str]] {
+        &[&["data", "file", "url", "keyserver"]]
+    }
+
+    fn probe(&self, p: &AptKeyParams, _ctx: PlanCtx) -> Result<Probe<Keyrings>, String> {
+        if p.keyserver.is_some() {
+            return Err(
+                "keyserver lookups are not supported; give the key with url, data or file".into(),
+            );
+        }
+        Ok(Probe::ask(Keyrings::command(p), Keyrings::parse))
+    }
+
+    fn plan(&self, p: &AptKeyParams, facts: &Keyrings, _ctx: PlanCtx) -> Result<Plan, String> {
+        let present = match p.state.as_deref().unwrap_or("present") {
+            "present" => true,
+            "absent" => false,
+            o => return Err(format!("state must be one of present, absent; got {o}")),
+        };
+        let id = p.id.as_deref().map(norm_id).transpose()?;
+        let rings = &facts.rings;
         let mut plan = Plan::default();
         if !present {
             let id = id.ok_or("id is required with state=absent")?;
-            for (path, ks) in &rings {
+            for (path, ks) in rings {
                 if !ks.iter().any(|(fp, _)| matches(fp, &id)) {
                     continue;
                 }
@@ -313,7 +338,7 @@ impl Planned for AptKey {
                 return Ok(plan);
             }
         }
-        let material: Vec<u8> = match (&p.data, s.text("keyfile")) {
+        let material: Vec<u8> = match (&p.data, facts.keyfile.as_deref()) {
             (Some(d), _) => d.as_bytes().to_vec(),
             (None, Some(b64)) => base64::engine::general_purpose::STANDARD
                 .decode(b64)

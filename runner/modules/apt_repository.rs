@@ -11,9 +11,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::params::{Mode, ansible_bool, opt_mode};
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Probe, Step};
+use super::plan::{Fact, FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, cat_file, cat_glob, header};
 use crate::command::RemoteCommand;
+use crate::transport::ExecOutput;
 
 /// `apt_repository`.
 pub struct AptRepository;
@@ -122,9 +123,37 @@ fn list_path(p: &AptRepositoryParams) -> String {
     format!("{SOURCES_D}/{name}.list")
 }
 
+/// apt's one-line source lists (`sources.list` and `sources.list.d/*.list`) with their
+/// content: the `apt_repository` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceLists {
+    /// Each list's path and bytes.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl Fact for SourceLists {
+    type Query = ();
+
+    fn command(_: &()) -> RemoteCommand {
+        RemoteCommand::shell(format!(
+            "{PRELUDE}{}{}{}{}",
+            cat_file(SOURCES),
+            cat_glob(&format!("{SOURCES_D}/*.list")),
+            header("aptget"),
+            "command -v apt-get",
+        ))
+    }
+
+    fn parse(_: &(), out: &ExecOutput) -> Result<Self, String> {
+        Ok(SourceLists {
+            files: Sections::parse(out)?.files(),
+        })
+    }
+}
+
 impl Planned for AptRepository {
     type Params = AptRepositoryParams;
-    type Facts = Sections;
+    type Facts = SourceLists;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.apt_repository"
@@ -134,20 +163,16 @@ impl Planned for AptRepository {
         &["repo"]
     }
 
-    fn probe(&self, _p: &AptRepositoryParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
-        Ok(Probe::ask(
-            RemoteCommand::shell(format!(
-                "{PRELUDE}{}{}{}{}",
-                cat_file(SOURCES),
-                cat_glob(&format!("{SOURCES_D}/*.list")),
-                header("aptget"),
-                "command -v apt-get",
-            )),
-            Sections::parse,
-        ))
+    fn probe(&self, _p: &AptRepositoryParams, _ctx: PlanCtx) -> Result<Probe<SourceLists>, String> {
+        Ok(Probe::fact(()))
     }
 
-    fn plan(&self, p: &AptRepositoryParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
+    fn plan(
+        &self,
+        p: &AptRepositoryParams,
+        facts: &SourceLists,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
         if p.repo.trim().starts_with("ppa:") {
             return Err(
                 "ppa: repositories need Launchpad lookups and are not supported; give the deb line"
@@ -171,7 +196,7 @@ impl Planned for AptRepository {
                 ));
             }
         };
-        let files = s.files();
+        let files = &facts.files;
         let mut plan = Plan::default();
         let mut added = Vec::new();
         let mut removed = Vec::new();
@@ -239,7 +264,7 @@ impl Planned for AptRepository {
                 }
             }
         } else {
-            for (path, b) in &files {
+            for (path, b) in files {
                 let before = String::from_utf8_lossy(b).into_owned();
                 if !before
                     .lines()

@@ -8,9 +8,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Probe, Step};
+use super::plan::{Fact, FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::RemoteCommand;
+use crate::transport::ExecOutput;
 
 /// `hostname`.
 pub struct Hostname;
@@ -27,9 +28,47 @@ pub struct HostnameParams {
     pub use_: Option<String>,
 }
 
+/// The host's names and how to change them: the `hostname` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostNames {
+    /// `/etc/hostname` as it is (empty when missing).
+    pub etc_hostname: String,
+    /// The running host name (`hostname`).
+    pub current: String,
+    /// PID 1's name (`systemd`).
+    pub init: Option<String>,
+    /// `hostnamectl` is on the host.
+    pub hostnamectl: bool,
+}
+
+impl Fact for HostNames {
+    type Query = ();
+
+    fn command(_: &()) -> RemoteCommand {
+        RemoteCommand::shell(format!(
+            "{PRELUDE}{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
+            header("etc"),
+            header("current"),
+            header("init"),
+            header("hostnamectl"),
+            header("end"),
+        ))
+    }
+
+    fn parse(_: &(), out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        Ok(HostNames {
+            etc_hostname: s.get("etc").unwrap_or("").to_string(),
+            current: s.text("current").unwrap_or("").to_string(),
+            init: s.text("init").map(str::to_string),
+            hostnamectl: !s.text("hostnamectl").unwrap_or("").is_empty(),
+        })
+    }
+}
+
 impl Planned for Hostname {
     type Params = HostnameParams;
-    type Facts = Sections;
+    type Facts = HostNames;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.hostname"
@@ -39,21 +78,11 @@ impl Planned for Hostname {
         &["name"]
     }
 
-    fn probe(&self, _p: &HostnameParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
-        Ok(Probe::ask(
-            RemoteCommand::shell(format!(
-                "{PRELUDE}{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
-                header("etc"),
-                header("current"),
-                header("init"),
-                header("hostnamectl"),
-                header("end"),
-            )),
-            Sections::parse,
-        ))
+    fn probe(&self, _p: &HostnameParams, _ctx: PlanCtx) -> Result<Probe<HostNames>, String> {
+        Ok(Probe::fact(()))
     }
 
-    fn plan(&self, p: &HostnameParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
+    fn plan(&self, p: &HostnameParams, facts: &HostNames, _ctx: PlanCtx) -> Result<Plan, String> {
         let name = p.name.trim();
         if name.is_empty()
             || name.len() > 253
@@ -63,8 +92,7 @@ impl Planned for Hostname {
         {
             return Err(format!("invalid host name {name:?}"));
         }
-        let systemd =
-            s.text("init") == Some("systemd") && !s.text("hostnamectl").unwrap_or("").is_empty();
+        let systemd = facts.init.as_deref() == Some("systemd") && facts.hostnamectl;
         let strategy = match p.use_.as_deref() {
             None => {
                 if systemd {
@@ -76,13 +104,13 @@ impl Planned for Hostname {
             Some(u @ ("systemd" | "debian")) => u,
             Some(o) => return Err(format!("use={o} is not supported (systemd, debian)")),
         };
-        let before = s.get("etc").unwrap_or("").to_string();
+        let before = facts.etc_hostname.clone();
         let permanent = before
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty() && !l.starts_with('#'))
             .unwrap_or("");
-        let current = s.text("current").unwrap_or("");
+        let current = facts.current.as_str();
         let mut plan = Plan::default();
         if strategy == "systemd" {
             if permanent != name {
