@@ -22,6 +22,7 @@ use super::plan::{Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::{RemoteCommand, join, quote};
 use crate::template::SearchKind;
+use crate::transport::ExecOutput;
 
 /// Parameters of `unarchive`.
 #[derive(Debug, Default, Deserialize)]
@@ -126,10 +127,48 @@ const DIFFERS: &[&str] = &[
 /// `ansible.builtin.unarchive`.
 pub struct Unarchive;
 
+/// An archive against its destination, as the probe found them: the `unarchive` module's
+/// fact. (The probe's command stays the module's: it carries a controller-side archive on
+/// its stdin.)
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArchiveState {
+    /// `dest` is no directory.
+    pub no_dest: bool,
+    /// A `remote_src` archive is no file.
+    pub no_src: bool,
+    /// A zip archive, and no `unzip` on the host.
+    pub no_unzip: bool,
+    /// The `creates` path exists.
+    pub created: bool,
+    /// The comparison's listing: `tar -d -v` (or the zip walk's) lines, members and
+    /// their differences.
+    pub listing: String,
+    /// The comparison's exit code (2 when it did not report one).
+    pub rc: i32,
+}
+
+impl ArchiveState {
+    /// The probe's framed reply.
+    fn parse(out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        Ok(ArchiveState {
+            no_dest: s.has("nodest"),
+            no_src: s.has("nosrc"),
+            no_unzip: s.has("nounzip"),
+            created: s.has("creates"),
+            listing: s.get("diff").unwrap_or("").to_string(),
+            rc: s
+                .text("rc")
+                .and_then(|r| r.parse::<i32>().ok())
+                .unwrap_or(2),
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl Planned for Unarchive {
     type Params = UnarchiveParams;
-    type Facts = Sections;
+    type Facts = ArchiveState;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.unarchive"
@@ -150,7 +189,7 @@ impl Planned for Unarchive {
         Ok(())
     }
 
-    fn probe(&self, p: &UnarchiveParams, _ctx: PlanCtx) -> Result<Probe<Sections>, String> {
+    fn probe(&self, p: &UnarchiveParams, _ctx: PlanCtx) -> Result<Probe<ArchiveState>, String> {
         let fmt = format_of(&p.src)?;
         // A framed reply (see `sysprobe`): member names are the archive's to choose.
         let mut s = format!(
@@ -204,18 +243,23 @@ impl Planned for Unarchive {
         if let Some(data) = &p.local {
             cmd = cmd.with_stdin(data.clone());
         }
-        Ok(Probe::ask(cmd, Sections::parse))
+        Ok(Probe::ask(cmd, ArchiveState::parse))
     }
 
-    fn plan(&self, p: &UnarchiveParams, s: &Sections, _ctx: PlanCtx) -> Result<Plan, String> {
+    fn plan(
+        &self,
+        p: &UnarchiveParams,
+        facts: &ArchiveState,
+        _ctx: PlanCtx,
+    ) -> Result<Plan, String> {
         let fmt = format_of(&p.src)?;
-        if s.has("nodest") {
+        if facts.no_dest {
             return Err(format!("dest '{}' must be an existing dir", p.dest));
         }
-        if s.has("nosrc") {
+        if facts.no_src {
             return Err(format!("Source '{}' does not exist", p.src));
         }
-        if s.has("nounzip") {
+        if facts.no_unzip {
             return Err("zip archives need `unzip` on the host (apt-get install unzip)".into());
         }
         let mut result = serde_json::Map::new();
@@ -229,7 +273,7 @@ impl Planned for Unarchive {
                 "TgzArchive"
             }),
         );
-        if s.has("creates") {
+        if facts.created {
             result.insert(
                 "msg".into(),
                 json!(format!(
@@ -239,11 +283,8 @@ impl Planned for Unarchive {
             );
             return Ok(Plan::unchanged(result));
         }
-        let body = s.get("diff").unwrap_or("");
-        let rc = s
-            .text("rc")
-            .and_then(|r| r.parse::<i32>().ok())
-            .unwrap_or(2);
+        let body = facts.listing.as_str();
+        let rc = facts.rc;
         let mut files = Vec::new();
         let mut diffs = Vec::new();
         for line in body.lines() {
