@@ -570,6 +570,103 @@ mod tests {
         assert!(names.contains(&"target"));
     }
 
+    /// A fact for the tests: the words of `echo <query>`'s reply.
+    #[derive(Debug, PartialEq)]
+    struct Words(Vec<String>);
+
+    impl Fact for Words {
+        type Query = String;
+
+        fn command(q: &String) -> RemoteCommand {
+            RemoteCommand::argv(["echo", q.as_str()])
+        }
+
+        fn parse(q: &String, out: &ExecOutput) -> Result<Self, String> {
+            if out.rc != 0 {
+                return Err(format!("echo {q} failed"));
+            }
+            Ok(Words(
+                out.stdout_str()
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect(),
+            ))
+        }
+    }
+
+    fn reply(rc: i32, stdout: &str) -> ExecOutput {
+        ExecOutput {
+            rc,
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: vec![],
+        }
+    }
+
+    #[test]
+    fn a_fact_owns_its_command_and_its_parser() {
+        let probe = Probe::<Words>::fact("a b".into());
+        assert_eq!(probe.command(), Some(&RemoteCommand::argv(["echo", "a b"])));
+        let words = probe.map(|w| w.0.len()).resolve(&reply(0, "a b\n"));
+        assert_eq!(words, Ok(2));
+        let bad = Probe::<Words>::fact("x".into()).resolve(&reply(1, ""));
+        assert_eq!(bad, Err("echo x failed".to_string()));
+    }
+
+    #[test]
+    fn known_facts_need_no_command_and_ignore_any_reply() {
+        let probe: Probe<Option<Words>> = Probe::Known(None);
+        assert!(probe.command().is_none());
+        assert_eq!(probe.resolve(&reply(1, "junk")), Ok(None));
+    }
+
+    /// A module with an optional probe: the facts type says when there is none.
+    struct Maybe;
+
+    #[derive(serde::Deserialize)]
+    struct MaybeParams {
+        ask: Option<String>,
+    }
+
+    #[async_trait::async_trait]
+    impl Planned for Maybe {
+        type Params = MaybeParams;
+        type Facts = Option<Words>;
+
+        fn name(&self) -> &'static str {
+            "test.maybe"
+        }
+
+        fn probe(&self, p: &MaybeParams, _ctx: PlanCtx) -> Result<Probe<Option<Words>>, String> {
+            Ok(match &p.ask {
+                Some(q) => Probe::<Words>::fact(q.clone()).map(Some),
+                None => Probe::Known(None),
+            })
+        }
+
+        fn plan(&self, _p: &MaybeParams, f: &Option<Words>, _ctx: PlanCtx) -> Result<Plan, String> {
+            let mut plan = Plan::default();
+            let n = f.as_ref().map_or(0, |w| w.0.len());
+            plan.result.insert("words".into(), Value::from(n));
+            Ok(plan)
+        }
+    }
+
+    #[test]
+    fn plan_from_reply_parses_then_plans() {
+        let ctx = PlanCtx::default();
+        let ask = MaybeParams {
+            ask: Some("x y z".into()),
+        };
+        let plan = plan_from_reply(&Maybe, &ask, &reply(0, "x y z\n"), ctx).unwrap();
+        assert_eq!(plan.result["words"], 3);
+        // A reply the fact cannot parse is the probe's error; the plan never runs.
+        let e = plan_from_reply(&Maybe, &ask, &reply(2, ""), ctx).unwrap_err();
+        assert_eq!(e, "echo x y z failed");
+        let none = MaybeParams { ask: None };
+        let plan = plan_from_reply(&Maybe, &none, &reply(2, ""), ctx).unwrap();
+        assert_eq!(plan.result["words"], 0);
+    }
+
     #[test]
     fn diff_is_unified() {
         let d = FileDiff {
