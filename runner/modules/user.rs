@@ -258,7 +258,7 @@ impl Planned for User {
         // Groups the task names must exist.
         let gid = match &p.group {
             Some(g) => Some(
-                resolve_gid(&groups_db, g).ok_or_else(|| format!("Group {g} does not exist"))?,
+                resolve_gid(groups_db, g).ok_or_else(|| format!("Group {g} does not exist"))?,
             ),
             None => None,
         };
@@ -270,7 +270,7 @@ impl Planned for User {
             .filter(|g| !g.is_empty())
             .collect();
         for g in &wanted_groups {
-            if resolve_gid(&groups_db, g).is_none() {
+            if resolve_gid(groups_db, g).is_none() {
                 return Err(format!("Group {g} does not exist"));
             }
         }
