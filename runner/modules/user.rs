@@ -257,9 +257,9 @@ impl Planned for User {
         }
         // Groups the task names must exist.
         let gid = match &p.group {
-            Some(g) => Some(
-                resolve_gid(groups_db, g).ok_or_else(|| format!("Group {g} does not exist"))?,
-            ),
+            Some(g) => {
+                Some(resolve_gid(groups_db, g).ok_or_else(|| format!("Group {g} does not exist"))?)
+            }
             None => None,
         };
         let wanted_groups: Vec<String> = p
