@@ -589,7 +589,7 @@ fn module_behaviour_table_matches_the_sources() {
         );
     }
     let makes_diffs =
-        regex::Regex::new(r"FileDiff \{|text_diff\(|edit_steps\(|diff: p\.diff").unwrap();
+        regex::Regex::new(r"FileDiff \{|text_diff\(|edit_steps\(|diff: (p|ctx)\.diff").unwrap();
     for fqcn in registry.fqcns() {
         let short = fqcn.rsplit('.').next().unwrap();
         let m = registry.get(fqcn).unwrap();

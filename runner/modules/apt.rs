@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::ResultMap;
 use super::params::{ansible_bool, choice, opt_ansible_bool, string_list};
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -321,8 +321,67 @@ pub fn probe_script(names: &[String], need_policy: bool, deb: Option<&str>) -> S
     script
 }
 
+/// What `apt` and `package` ask the host: the packages' dpkg status (and apt's policy for
+/// them when a version matters), a `.deb`'s name and version, the apt cache's time.
+pub struct AptQuery {
+    /// The package specs as given (`name`, `name=version`).
+    pub names: Vec<String>,
+    /// Ask `apt-cache policy` too (`latest`, or a version asked for).
+    pub need_policy: bool,
+    /// A `.deb` file to read the name and version of.
+    pub deb: Option<String>,
+}
+
+/// The answer to an [`AptQuery`]: the `apt` and `package` modules' fact.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AptFacts {
+    /// `apt-get` is on the host.
+    pub apt_get: bool,
+    /// The host's clock, seconds since the epoch (0 when unreadable).
+    pub now: i64,
+    /// The apt cache's time as `modules/apt.py`'s `get_cache_mtime` reads it (0: none).
+    pub stamp: i64,
+    /// dpkg's status of the packages, by name.
+    pub installed: std::collections::HashMap<String, Installed>,
+    /// apt's policy for them, by name (empty unless asked).
+    pub policy: std::collections::HashMap<String, Policy>,
+    /// The `.deb`'s `(name, version)`, or dpkg-deb's error text when it could not read it.
+    pub deb: Result<(String, String), String>,
+}
+
+impl Fact for AptFacts {
+    type Query = AptQuery;
+
+    fn command(q: &AptQuery) -> RemoteCommand {
+        RemoteCommand::shell(probe_script(&q.names, q.need_policy, q.deb.as_deref()))
+    }
+
+    fn parse(_q: &AptQuery, out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        let body = s.get("deb").unwrap_or("");
+        // The exit code has its own section: dpkg-deb's error text repeats the path, which
+        // may hold anything.
+        let deb = if s.text("debrc") == Some("0") {
+            let mut f = body.lines().next().unwrap_or("").split('\t');
+            let (name, ver) = (f.next().unwrap_or(""), f.next().unwrap_or("").trim());
+            Ok((name.to_string(), ver.to_string()))
+        } else {
+            Err(body.trim().to_string())
+        };
+        Ok(AptFacts {
+            apt_get: !s.text("aptget").unwrap_or("").is_empty(),
+            now: s.text("now").and_then(|t| t.parse().ok()).unwrap_or(0),
+            stamp: s.text("stamp").and_then(|t| t.parse().ok()).unwrap_or(0),
+            installed: parse_dpkg(s.get("dpkg").unwrap_or("")),
+            policy: parse_policy(s.get("policy").unwrap_or("")),
+            deb,
+        })
+    }
+}
+
 impl Planned for Apt {
     type Params = AptParams;
+    type Facts = AptFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.apt"
@@ -332,23 +391,18 @@ impl Planned for Apt {
         &[&["deb", "name"], &["deb", "package"], &["deb", "pkg"]]
     }
 
-    fn probe(&self, p: &AptParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &AptParams, _ctx: PlanCtx) -> Result<Probe<AptFacts>, String> {
         let state = p.state();
         let need_policy =
             state == AptState::Latest || p.name.iter().any(|n| split_name(n).version.is_some());
-        Ok(Some(RemoteCommand::shell(probe_script(
-            &p.name,
+        Ok(Probe::fact(AptQuery {
+            names: p.name.clone(),
             need_policy,
-            p.deb.as_deref(),
-        ))))
+            deb: p.deb.clone(),
+        }))
     }
 
-    fn plan(
-        &self,
-        p: &AptParams,
-        facts: Option<&ExecOutput>,
-        ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &AptParams, facts: &AptFacts, ctx: PlanCtx) -> Result<Plan, String> {
         plan_apt(p, facts, ctx)
     }
 
@@ -358,19 +412,16 @@ impl Planned for Apt {
 }
 
 /// The plan of `apt` (shared with `package`).
-pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Result<Plan, String> {
+pub fn plan_apt(p: &AptParams, facts: &AptFacts, ctx: PlanCtx) -> Result<Plan, String> {
     let state = p.state();
     if p.name.is_empty() && p.deb.is_none() && !p.wants_update() && !p.autoremove {
         return Err("one of the following is required: name, deb, update_cache, autoremove".into());
     }
-    let s = Sections::parse(facts.ok_or("apt needs its probe")?)?;
-    if s.text("aptget").unwrap_or("").is_empty() {
+    if !facts.apt_get {
         return Err("apt-get was not found on the host (apt needs a Debian-family system)".into());
     }
-    let now: i64 = s.text("now").and_then(|t| t.parse().ok()).unwrap_or(0);
-    let stamp: i64 = s.text("stamp").and_then(|t| t.parse().ok()).unwrap_or(0);
-    let installed = parse_dpkg(s.get("dpkg").unwrap_or(""));
-    let policy = parse_policy(s.get("policy").unwrap_or(""));
+    let (now, stamp) = (facts.now, facts.stamp);
+    let (installed, policy) = (&facts.installed, &facts.policy);
     let mut plan = Plan::default();
     let mut changed = false;
 
@@ -448,21 +499,12 @@ pub fn plan_apt(p: &AptParams, facts: Option<&ExecOutput>, ctx: PlanCtx) -> Resu
                 changed |= predicted;
             }
             if let Some(deb) = &p.deb {
-                let body = s.get("deb").unwrap_or("");
-                // The exit code has its own section: dpkg-deb's error text repeats the
-                // path, which may hold anything.
-                let ok = s.text("debrc") == Some("0");
-                let info = body.lines().next().unwrap_or("");
-                let need = if ok {
-                    let mut f = info.split('\t');
-                    let (name, ver) = (f.next().unwrap_or(""), f.next().unwrap_or("").trim());
-                    !installed
+                let need = match &facts.deb {
+                    Ok((name, ver)) => !installed
                         .get(name)
-                        .is_some_and(|c| c.status == "installed" && c.version == ver)
-                } else if ctx.check {
-                    true
-                } else {
-                    return Err(format!("unable to read the package {deb}: {}", body.trim()));
+                        .is_some_and(|c| c.status == "installed" && &c.version == ver),
+                    Err(_) if ctx.check => true,
+                    Err(text) => return Err(format!("unable to read the package {deb}: {text}")),
                 };
                 if need {
                     args.push(if deb.starts_with('/') {
@@ -652,6 +694,7 @@ pub fn finish_apt(result: &mut ResultMap, outputs: &[ExecOutput], cache_only: bo
 mod tests {
     use super::*;
     use crate::modules::params::refused;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
@@ -751,16 +794,16 @@ mod tests {
     #[test]
     fn check_mode_on_a_bare_host_predicts_change() {
         let p: AptParams = params(json!({"name": ["haproxy"], "update_cache": true}));
-        let plan = Apt
-            .plan(
-                &p,
-                Some(&probe("", "", 0)),
-                PlanCtx {
-                    check: true,
-                    ..PlanCtx::default()
-                },
-            )
-            .unwrap();
+        let plan = plan_with(
+            &Apt,
+            &p,
+            &probe("", "", 0),
+            PlanCtx {
+                check: true,
+                ..PlanCtx::default()
+            },
+        )
+        .unwrap();
         assert!(plan.is_change());
         // modules/apt.py: in check mode a due update counts as done.
         assert_eq!(plan.result["cache_updated"], json!(true));
@@ -773,7 +816,7 @@ mod tests {
             check: true,
             ..PlanCtx::default()
         };
-        let plan = Apt.plan(&p, Some(&probe("", "", 5)), check).unwrap();
+        let plan = plan_with(&Apt, &p, &probe("", "", 5), check).unwrap();
         assert!(plan.is_change());
         let plan = plan_of(&Apt, &p, &probe("", "", 5));
         assert!(!plan.is_change(), "changed only once the time moved");
@@ -804,14 +847,10 @@ mod tests {
         let p: AptParams = params(json!({"name": "x", "state": "removed"}));
         assert_eq!(p.state, Some(AptState::Absent));
         let p: AptParams = params(json!({}));
-        let e = Apt
-            .plan(&p, Some(&probe("", "", 0)), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Apt, &p, &probe("", "", 0), PlanCtx::default()).unwrap_err();
         assert!(e.contains("one of the following is required"), "{e}");
         let p: AptParams = params(json!({"name": "x"}));
-        let e = Apt
-            .plan(&p, Some(&out("@@aptget\n@@now\n1\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Apt, &p, &out("@@aptget\n@@now\n1\n"), PlanCtx::default()).unwrap_err();
         assert!(e.contains("apt-get was not found"), "{e}");
         let e = serde_json::from_value::<AptParams>(json!({"name": "x", "update_cahce": true}))
             .unwrap_err()
@@ -872,7 +911,7 @@ mod tests {
             ("debrc", "2\n"),
             ("end", ""),
         ]);
-        let e = Apt.plan(&p, Some(&facts), PlanCtx::default()).unwrap_err();
+        let e = plan_with(&Apt, &p, &facts, PlanCtx::default()).unwrap_err();
         assert!(e.starts_with("unable to read the package"), "{e}");
     }
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha1::Digest as _;
 
 use super::params::choice;
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, cat_file, cat_glob, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -219,23 +219,19 @@ fn matches(fp: &str, id: &str) -> bool {
     fp.ends_with(id)
 }
 
-impl Planned for AptKey {
-    type Params = AptKeyParams;
+/// The keys apt trusts (in `keyring`, else the legacy keyrings) and the key a task
+/// fetches on the host (`file`, `url`): the `apt_key` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Keyrings {
+    /// Each keyring file and the key blocks it holds (none when it cannot be read).
+    pub rings: Vec<(String, Vec<KeyBlock>)>,
+    /// The fetched key, base64 as the host sent it (empty when it could not be read).
+    pub keyfile: Option<String>,
+}
 
-    fn name(&self) -> &'static str {
-        "ansible.builtin.apt_key"
-    }
-
-    fn exclusive(&self) -> &'static [&'static [&'static str]] {
-        &[&["data", "file", "url", "keyserver"]]
-    }
-
-    fn probe(&self, p: &AptKeyParams) -> Result<Option<RemoteCommand>, String> {
-        if p.keyserver.is_some() {
-            return Err(
-                "keyserver lookups are not supported; give the key with url, data or file".into(),
-            );
-        }
+impl Keyrings {
+    /// The probe: the keyrings' files, then the key `file`/`url` gives, base64.
+    fn command(p: &AptKeyParams) -> RemoteCommand {
         let mut script = String::new();
         match &p.keyring {
             Some(k) => script.push_str(&cat_file(k)),
@@ -259,24 +255,18 @@ impl Planned for AptKey {
                 ""
             };
             script.push_str(&format!(
-                "{}{{ curl -fsSL{insecure} {q} 2>/dev/null || wget -qO- {q}; }} | base64 -w0; echo; ",
-                header("keyfile")
-            ));
+            "{}{{ curl -fsSL{insecure} {q} 2>/dev/null || wget -qO- {q}; }} | base64 -w0; echo; ",
+            header("keyfile")
+        ));
         }
         script.push_str(&header("end"));
-        Ok(Some(RemoteCommand::shell(framed(&script))))
+        RemoteCommand::shell(framed(&script))
     }
 
-    fn plan(
-        &self,
-        p: &AptKeyParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
-        let present = p.state != Some(AptKeyState::Absent);
-        let id = p.id.as_deref().map(norm_id).transpose()?;
-        let s = Sections::parse(facts.ok_or("apt_key needs its probe")?)?;
-        let rings: Vec<(String, Vec<KeyBlock>)> = s
+    /// The probe's reply.
+    fn parse(out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        let rings = s
             .files()
             .into_iter()
             .map(|(path, bytes)| {
@@ -284,10 +274,42 @@ impl Planned for AptKey {
                 (path, k)
             })
             .collect();
+        Ok(Keyrings {
+            rings,
+            keyfile: s.text("keyfile").map(str::to_string),
+        })
+    }
+}
+
+impl Planned for AptKey {
+    type Params = AptKeyParams;
+    type Facts = Keyrings;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.apt_key"
+    }
+
+    fn exclusive(&self) -> &'static [&'static [&'static str]] {
+        &[&["data", "file", "url", "keyserver"]]
+    }
+
+    fn probe(&self, p: &AptKeyParams, _ctx: PlanCtx) -> Result<Probe<Keyrings>, String> {
+        if p.keyserver.is_some() {
+            return Err(
+                "keyserver lookups are not supported; give the key with url, data or file".into(),
+            );
+        }
+        Ok(Probe::ask(Keyrings::command(p), Keyrings::parse))
+    }
+
+    fn plan(&self, p: &AptKeyParams, facts: &Keyrings, _ctx: PlanCtx) -> Result<Plan, String> {
+        let present = p.state != Some(AptKeyState::Absent);
+        let id = p.id.as_deref().map(norm_id).transpose()?;
+        let rings = &facts.rings;
         let mut plan = Plan::default();
         if !present {
             let id = id.ok_or("id is required with state=absent")?;
-            for (path, ks) in &rings {
+            for (path, ks) in rings {
                 if !ks.iter().any(|(fp, _)| matches(fp, &id)) {
                     continue;
                 }
@@ -324,7 +346,7 @@ impl Planned for AptKey {
                 return Ok(plan);
             }
         }
-        let material: Vec<u8> = match (&p.data, s.text("keyfile")) {
+        let material: Vec<u8> = match (&p.data, facts.keyfile.as_deref()) {
             (Some(d), _) => d.as_bytes().to_vec(),
             (None, Some(b64)) => base64::engine::general_purpose::STANDARD
                 .decode(b64)
@@ -408,6 +430,7 @@ impl Planned for AptKey {
 mod tests {
     use super::*;
     use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{plan_with, probe_of};
     use serde_json::json;
 
     /// A v4 public-key packet (Ed25519, fixed key material) plus a user id packet.
@@ -481,9 +504,9 @@ mod tests {
         std::fs::write(&k, test_key()).unwrap();
         let p: AptKeyParams =
             params(json!({"data": armored(&test_key()), "keyring": k.display().to_string()}));
-        let probe = AptKey.probe(&p).unwrap().unwrap();
+        let probe = probe_of(&AptKey, &p).unwrap();
         let out = crate::transport::local::LocalTransport::exec_blocking(&probe);
-        let plan = AptKey.plan(&p, Some(&out), PlanCtx::default()).unwrap();
+        let plan = plan_with(&AptKey, &p, &out, PlanCtx::default()).unwrap();
         assert!(!plan.is_change(), "the key is in that keyring: {plan:?}");
     }
 
@@ -529,19 +552,13 @@ mod tests {
     #[test]
     fn bad_input() {
         let p: AptKeyParams = params(json!({"data": "not a key"}));
-        let e = AptKey
-            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&AptKey, &p, &out("@@end\n"), PlanCtx::default()).unwrap_err();
         assert!(e.contains("neither ASCII-armored"), "{e}");
         let p: AptKeyParams = params(json!({"id": "ABCDEF01", "data": armored(&test_key())}));
-        let e = AptKey
-            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&AptKey, &p, &out("@@end\n"), PlanCtx::default()).unwrap_err();
         assert!(e.contains("does not have the id"), "{e}");
         let p: AptKeyParams = params(json!({"state": "absent"}));
-        let e = AptKey
-            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&AptKey, &p, &out("@@end\n"), PlanCtx::default()).unwrap_err();
         assert_eq!(e, "id is required with state=absent");
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::params::{Mode, ansible_bool, choice, opt_mode};
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, cat_file, cat_glob, header};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
@@ -135,8 +135,37 @@ fn list_path(p: &AptRepositoryParams) -> String {
     format!("{SOURCES_D}/{name}.list")
 }
 
+/// apt's one-line source lists (`sources.list` and `sources.list.d/*.list`) with their
+/// content: the `apt_repository` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceLists {
+    /// Each list's path and bytes.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl Fact for SourceLists {
+    type Query = ();
+
+    fn command(_: &()) -> RemoteCommand {
+        RemoteCommand::shell(format!(
+            "{PRELUDE}{}{}{}{}",
+            cat_file(SOURCES),
+            cat_glob(&format!("{SOURCES_D}/*.list")),
+            header("aptget"),
+            "command -v apt-get",
+        ))
+    }
+
+    fn parse(_: &(), out: &ExecOutput) -> Result<Self, String> {
+        Ok(SourceLists {
+            files: Sections::parse(out)?.files(),
+        })
+    }
+}
+
 impl Planned for AptRepository {
     type Params = AptRepositoryParams;
+    type Facts = SourceLists;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.apt_repository"
@@ -146,20 +175,14 @@ impl Planned for AptRepository {
         &["repo"]
     }
 
-    fn probe(&self, _p: &AptRepositoryParams) -> Result<Option<RemoteCommand>, String> {
-        Ok(Some(RemoteCommand::shell(format!(
-            "{PRELUDE}{}{}{}{}",
-            cat_file(SOURCES),
-            cat_glob(&format!("{SOURCES_D}/*.list")),
-            header("aptget"),
-            "command -v apt-get",
-        ))))
+    fn probe(&self, _p: &AptRepositoryParams, _ctx: PlanCtx) -> Result<Probe<SourceLists>, String> {
+        Ok(Probe::fact(()))
     }
 
     fn plan(
         &self,
         p: &AptRepositoryParams,
-        facts: Option<&ExecOutput>,
+        facts: &SourceLists,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
         if p.repo.trim().starts_with("ppa:") {
@@ -181,8 +204,7 @@ impl Planned for AptRepository {
                 ));
             }
         };
-        let s = Sections::parse(facts.ok_or("apt_repository needs its probe")?)?;
-        let files = s.files();
+        let files = &facts.files;
         let mut plan = Plan::default();
         let mut added = Vec::new();
         let mut removed = Vec::new();
@@ -250,7 +272,7 @@ impl Planned for AptRepository {
                 }
             }
         } else {
-            for (path, b) in &files {
+            for (path, b) in files {
                 let before = String::from_utf8_lossy(b).into_owned();
                 if !before
                     .lines()
@@ -302,7 +324,9 @@ impl Planned for AptRepository {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
+    use crate::transport::ExecOutput;
     use serde_json::json;
 
     const K8S: &str = "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.30/deb/ /";
@@ -373,9 +397,7 @@ mod tests {
     #[test]
     fn bad_lines() {
         let p: AptRepositoryParams = params(json!({"repo": "https://pkgs.k8s.io/ /"}));
-        let e = AptRepository
-            .plan(&p, Some(&probe(&[])), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&AptRepository, &p, &probe(&[]), PlanCtx::default()).unwrap_err();
         assert!(e.starts_with("Invalid repository string"), "{e}");
     }
 }

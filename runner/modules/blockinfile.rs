@@ -9,11 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ResultMap;
-use super::TaskCtx;
-use super::fileops::{self, Attrs, Edit, py_regex, split_lines, strip_eol};
+use super::fileops::{self, Attrs, Edit, FileFacts, PathQuery, py_regex, split_lines, strip_eol};
 use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
-use super::plan::{Plan, PlanCtx, Planned};
-use crate::command::RemoteCommand;
+use super::plan::{Plan, PlanCtx, Planned, Probe};
 use crate::transport::ExecOutput;
 
 /// Parameters of `blockinfile`.
@@ -71,8 +69,6 @@ pub struct BlockinfileParams {
     /// already. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub prepend_newline: bool,
-    #[serde(skip)]
-    pub(crate) diff: bool,
 }
 
 choice! {
@@ -224,6 +220,7 @@ fn with_blank_lines(
 #[async_trait::async_trait]
 impl Planned for Blockinfile {
     type Params = BlockinfileParams;
+    type Facts = FileFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.blockinfile"
@@ -237,25 +234,14 @@ impl Planned for Blockinfile {
         &[&["insertbefore", "insertafter"]]
     }
 
-    async fn prepare(&self, p: &mut BlockinfileParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
-        p.diff = ctx.diff;
-        Ok(())
-    }
-
-    fn probe(&self, p: &BlockinfileParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &BlockinfileParams, _ctx: PlanCtx) -> Result<Probe<FileFacts>, String> {
         fileops::check_path("path", &p.path)?;
-        Ok(Some(fileops::probe_text(&p.path)))
+        Ok(Probe::fact(PathQuery::text(&p.path)))
     }
 
-    fn plan(
-        &self,
-        p: &BlockinfileParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
-        let f = fileops::parse_facts(&p.path, facts.ok_or("blockinfile needs its probe")?)?;
+    fn plan(&self, p: &BlockinfileParams, f: &FileFacts, ctx: PlanCtx) -> Result<Plan, String> {
         let mut result = ResultMap::new();
-        let (new, mut msg) = edit(p, &fileops::text_of(&f)?)?;
+        let (new, mut msg) = edit(p, &fileops::text_of(f)?)?;
         if !f.exists() {
             if p.state == Some(BlockinfileState::Absent) || new.is_none() {
                 result.insert("msg".into(), Value::String(String::new()));
@@ -278,9 +264,9 @@ impl Planned for Blockinfile {
                 attrs: &attrs,
                 backup: p.backup,
                 validate: p.validate.as_deref(),
-                diff: p.diff,
+                diff: ctx.diff,
             },
-            &f,
+            f,
             |_| msg,
             result,
         )
@@ -295,6 +281,7 @@ impl Planned for Blockinfile {
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::plan_with;
     use serde_json::json;
 
     fn p(args: Value) -> BlockinfileParams {
@@ -369,32 +356,34 @@ mod tests {
         let mut q = p(
             json!({"path": "/etc/hosts", "block": "10.0.0.1 a\n10.0.0.2 b\n", "create": true, "mode": "0644"}),
         );
-        q.diff = true;
+        let ctx = PlanCtx {
+            diff: true,
+            ..PlanCtx::default()
+        };
         insta::assert_yaml_snapshot!(
             "blockinfile_create",
-            Blockinfile
-                .plan(
-                    &q,
-                    Some(&out("path=/etc/hosts\nkind=absent\n")),
-                    PlanCtx::default()
-                )
-                .unwrap()
+            plan_with(
+                &Blockinfile,
+                &q,
+                &out("path=/etc/hosts\nkind=absent\n"),
+                ctx
+            )
+            .unwrap()
         );
         q.create = false;
         insta::assert_snapshot!(
             "blockinfile_err_missing",
-            Blockinfile
-                .plan(
-                    &q,
-                    Some(&out("path=/etc/hosts\nkind=absent\n")),
-                    PlanCtx::default()
-                )
-                .unwrap_err()
+            plan_with(
+                &Blockinfile,
+                &q,
+                &out("path=/etc/hosts\nkind=absent\n"),
+                ctx
+            )
+            .unwrap_err()
         );
         let conv = "path=/etc/hosts\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\n--windlass-content--\n127.0.0.1 localhost\n# BEGIN ANSIBLE MANAGED BLOCK\n10.0.0.1 a\n10.0.0.2 b\n# END ANSIBLE MANAGED BLOCK\n";
         assert!(
-            !Blockinfile
-                .plan(&q, Some(&out(conv)), PlanCtx::default())
+            !plan_with(&Blockinfile, &q, &out(conv), ctx)
                 .unwrap()
                 .is_change()
         );

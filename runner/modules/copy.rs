@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::copy_tree;
 use super::fileops::{self, Attrs, Kind, StatOpts, WriteSpec};
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
-use super::plan::{Plan, PlanCtx, Planned};
+use super::plan::{Fact, Plan, PlanCtx, Planned, Probe};
 use super::{ResultMap, TaskCtx};
 use crate::command::{RemoteCommand, quote};
 use crate::template::SearchKind;
@@ -87,8 +87,6 @@ pub struct CopyParams {
     pub(crate) data: Vec<u8>,
     #[serde(skip)]
     pub(crate) tree: Option<copy_tree::Tree>,
-    #[serde(skip)]
-    pub(crate) diff: bool,
 }
 
 /// Content as Ansible takes it: text as is, other values as JSON.
@@ -182,18 +180,95 @@ pub fn put_path(dest: &str, basename: Option<&str>, into_dir: bool) -> String {
     }
 }
 
+/// What a put asks of its destination: [`put_probe`]'s inputs.
+#[derive(Clone, Debug)]
+pub struct PutQuery {
+    /// The destination as given.
+    pub dest: String,
+    /// The basename a `dest` directory gets the file under (`src`'s), if any.
+    pub basename: Option<String>,
+    /// The `src` path on the host (`remote_src`).
+    pub remote_src: Option<String>,
+    /// Read the old content too (for `--diff`).
+    pub diff: bool,
+}
+
+/// The source of a `remote_src` put, as the probe found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RemoteSrc {
+    /// No regular file there.
+    Missing,
+    /// Its SHA-1 and size.
+    Found {
+        /// SHA-1, hex.
+        checksum: String,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// The reply held no usable checksum and size (the error to report).
+    Unreadable(String),
+}
+
+/// What a put (`copy`, `template`) knows of the host: the facts of the file it would
+/// write (at `dest`, or `dest/<basename>` when `dest` is a directory), and of a
+/// `remote_src` source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutFacts {
+    /// The destination file's facts (`path`: the file the put writes).
+    pub dest: fileops::FileFacts,
+    /// The `remote_src` source (`None` without one).
+    pub src: Option<RemoteSrc>,
+}
+
+impl Fact for PutFacts {
+    type Query = PutQuery;
+
+    fn command(q: &PutQuery) -> RemoteCommand {
+        put_probe(
+            &q.dest,
+            q.basename.as_deref(),
+            q.remote_src.as_deref(),
+            q.diff,
+        )
+    }
+
+    fn parse(q: &PutQuery, out: &ExecOutput) -> Result<Self, String> {
+        let into_dir = crate::modules::reply::parse(&out.stdout)
+            .ok()
+            .and_then(|r| r.flag("into_dir").ok())
+            .unwrap_or(false);
+        let path = put_path(&q.dest, q.basename.as_deref(), into_dir);
+        let f = fileops::parse_facts(&path, out)?;
+        let src = q.remote_src.as_ref().map(|_| {
+            if f.get("src_missing") == Some("1") {
+                return RemoteSrc::Missing;
+            }
+            let sum = f.get("src_checksum").unwrap_or_default();
+            let size = f.get("src_size").and_then(|s| s.parse::<u64>().ok());
+            match size {
+                Some(size) if !sum.is_empty() && sum.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    RemoteSrc::Found {
+                        checksum: sum.to_string(),
+                        size,
+                    }
+                }
+                _ => RemoteSrc::Unreadable(crate::modules::reply::unexpected(
+                    "no checksum and size of the source",
+                    &out.stdout,
+                )),
+            }
+        });
+        Ok(PutFacts { dest: f, src })
+    }
+}
+
 /// Decide a put from the probe: nothing, attributes only, or a (validated) write.
-pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> {
+pub fn put_plan(req: &PutRequest<'_>, facts: &PutFacts) -> Result<Plan, String> {
     fileops::check_path("dest", req.dest)?;
-    let into_dir = crate::modules::reply::parse(&out.stdout)
-        .ok()
-        .and_then(|r| r.flag("into_dir").ok())
-        .unwrap_or(false);
-    let path = put_path(req.dest, req.basename, into_dir);
-    let mut f = fileops::parse_facts(&path, out)?;
+    let mut f = facts.dest.clone();
     let link = f.get("islnk") == Some("1");
     if link && req.follow {
-        f.path = f.get("real").unwrap_or(&path).to_string();
+        f.path = f.get("real").unwrap_or(&facts.dest.path).to_string();
     }
     if f.get("destdir") == Some("1") {
         return Err(format!(
@@ -210,26 +285,13 @@ pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> 
         let dir = f.path.rsplit_once('/').map_or(".", |(d, _)| d);
         return Err(format!("Destination directory {dir} does not exist"));
     }
-    let (checksum, size) = match req.remote_src {
-        Some(src) => {
-            if f.get("src_missing") == Some("1") {
-                return Err(format!("Source {src} not found"));
-            }
-            let sum = f.get("src_checksum").unwrap_or_default();
-            let size = f.get("src_size").and_then(|s| s.parse::<u64>().ok());
-            match size {
-                Some(size) if !sum.is_empty() && sum.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                    (sum.to_string(), size)
-                }
-                _ => {
-                    return Err(crate::modules::reply::unexpected(
-                        "no checksum and size of the source",
-                        &out.stdout,
-                    ));
-                }
-            }
+    let (checksum, size) = match (req.remote_src, &facts.src) {
+        (Some(src), Some(RemoteSrc::Missing) | None) => {
+            return Err(format!("Source {src} not found"));
         }
-        None => (fileops::sha1_hex(req.content), req.content.len() as u64),
+        (Some(_), Some(RemoteSrc::Found { checksum, size })) => (checksum.clone(), *size),
+        (Some(_), Some(RemoteSrc::Unreadable(e))) => return Err(e.clone()),
+        (None, _) => (fileops::sha1_hex(req.content), req.content.len() as u64),
     };
     let mut result = ResultMap::new();
     let finish = |mut r: ResultMap, after: &fileops::FileFacts| {
@@ -310,6 +372,7 @@ pub fn put_plan(req: &PutRequest<'_>, out: &ExecOutput) -> Result<Plan, String> 
 #[async_trait::async_trait]
 impl Planned for Copy {
     type Params = CopyParams;
+    type Facts = CopyFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.copy"
@@ -328,7 +391,6 @@ impl Planned for Copy {
     }
 
     async fn prepare(&self, p: &mut CopyParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
-        p.diff = ctx.diff;
         if p.remote_src {
             return Ok(());
         }
@@ -350,51 +412,36 @@ impl Planned for Copy {
         Ok(())
     }
 
-    fn probe(&self, p: &CopyParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &CopyParams, ctx: PlanCtx) -> Result<Probe<CopyFacts>, String> {
         check_params(p)?;
         fileops::check_path("dest", &p.dest)?;
         if let Some(src) = p.src.as_deref().filter(|_| p.remote_src) {
             fileops::check_path("src", src)?;
         }
         if let Some(tree) = &p.tree {
-            return Ok(Some(copy_tree::probe(tree, &p.dest)));
+            return Ok(copy_tree::probe_tree(tree, &p.dest).map(CopyFacts::Tree));
         }
-        let base = p.src.as_deref().map(basename);
-        let remote = p.src.as_deref().filter(|_| p.remote_src);
-        Ok(Some(put_probe(&p.dest, base, remote, p.diff)))
+        let put = Probe::fact(PutQuery {
+            dest: p.dest.clone(),
+            basename: p.src.as_deref().map(|s| basename(s).to_string()),
+            remote_src: p.src.clone().filter(|_| p.remote_src),
+            diff: ctx.diff,
+        });
+        Ok(put.map(|f| CopyFacts::Put(Box::new(f))))
     }
 
-    fn plan(
-        &self,
-        p: &CopyParams,
-        facts: Option<&ExecOutput>,
-        ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &CopyParams, facts: &CopyFacts, ctx: PlanCtx) -> Result<Plan, String> {
         check_params(p)?;
-        let out = facts.ok_or("copy needs its probe")?;
         let attrs = Attrs {
             mode: p.mode.clone(),
             owner: p.owner.clone(),
             group: p.group.clone(),
         };
-        if let Some(tree) = &p.tree {
-            let mut plan = copy_tree::plan(
-                &copy_tree::TreeRequest {
-                    tree,
-                    dest: &p.dest,
-                    attrs,
-                    directory_mode: p.directory_mode.as_ref(),
-                    force: p.force,
-                    backup: p.backup,
-                    validate: p.validate.as_deref(),
-                },
-                out,
-            )?;
-            if let Some(src) = p.src.as_ref().filter(|_| tree.files.len() == 1) {
-                plan.result.insert("src".into(), Value::String(src.clone()));
-            }
-            return Ok(plan);
-        }
+        let put = match (facts, &p.tree) {
+            (CopyFacts::Put(put), None) => put,
+            (CopyFacts::Tree(facts), Some(tree)) => return plan_tree(p, tree, attrs, facts),
+            _ => return Err("copy: the probe's facts do not match the source".into()),
+        };
         let content: &[u8] = match (&p.content, p.src.is_some()) {
             (Some(c), _) => c.as_bytes(),
             (None, _) => &p.data,
@@ -410,17 +457,14 @@ impl Planned for Copy {
                 force: p.force,
                 remote_src: p.src.as_deref().filter(|_| p.remote_src),
                 follow: p.follow,
-                diff: p.diff,
+                diff: ctx.diff,
                 check: ctx.check,
             },
-            out,
+            put,
         )?;
         // lib/ansible/modules/copy.py: a `dest` ending in `/` gets its missing directories
         // made, with `directory_mode` (and owner/group) on each one made.
-        let parent_missing = crate::modules::reply::parse(&out.stdout)
-            .ok()
-            .and_then(|r| r.one("parent").ok().flatten().map(|v| v == b"0"))
-            .unwrap_or(false);
+        let parent_missing = put.dest.get("parent") == Some("0");
         if p.dest.ends_with('/') && parent_missing && !plan.steps.is_empty() {
             let dir = Attrs {
                 mode: p.directory_mode.clone(),
@@ -442,6 +486,41 @@ impl Planned for Copy {
         let dest = result_dest(result);
         fileops::apply_final(result, outputs, &dest, "backup_file");
     }
+}
+
+/// What `copy` knows of the host: a put's facts, or (for a directory `src`) the facts of
+/// every path of the tree, in [`copy_tree::probe_tree`]'s order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CopyFacts {
+    /// One file.
+    Put(Box<PutFacts>),
+    /// A tree.
+    Tree(Vec<fileops::FileFacts>),
+}
+
+/// The plan of a tree copy (a directory `src`).
+fn plan_tree(
+    p: &CopyParams,
+    tree: &copy_tree::Tree,
+    attrs: Attrs,
+    facts: &[fileops::FileFacts],
+) -> Result<Plan, String> {
+    let mut plan = copy_tree::plan(
+        &copy_tree::TreeRequest {
+            tree,
+            dest: &p.dest,
+            attrs,
+            directory_mode: p.directory_mode.as_ref(),
+            force: p.force,
+            backup: p.backup,
+            validate: p.validate.as_deref(),
+        },
+        facts,
+    )?;
+    if let Some(src) = p.src.as_ref().filter(|_| tree.files.len() == 1) {
+        plan.result.insert("src".into(), Value::String(src.clone()));
+    }
+    Ok(plan)
 }
 
 fn check_params(p: &CopyParams) -> Result<(), String> {
@@ -475,6 +554,7 @@ pub fn basename(p: &str) -> &str {
 mod tests {
     use super::*;
     use crate::modules::plan::{Step, params};
+    use crate::modules::sysprobe::testutil::{plan_with, probe_of};
     use serde_json::json;
 
     fn p(args: Value) -> CopyParams {
@@ -496,11 +576,11 @@ mod tests {
     const OTHER: &str = "parent=1\npath=/etc/x.conf\nkind=file\nmode=600\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=4\nmtime=1\ninode=2\nnlink=1\nchecksum=0000\n--windlass-content--\nold\n";
 
     fn plan_of(args: Value, probe: &str, diff: bool) -> Result<Plan, String> {
-        let mut params = p(args);
-        params.diff = diff;
-        Copy.plan(
+        let params = p(args);
+        plan_with(
+            &Copy,
             &params,
-            Some(&out(probe)),
+            &out(probe),
             PlanCtx {
                 check: false,
                 diff,
@@ -623,9 +703,9 @@ mod tests {
             // Copy fails without the file's directory (as Ansible): make it, however odd.
             let dir = std::path::Path::new(&want).parent().unwrap();
             std::fs::create_dir_all(dir).unwrap();
-            let probe = Copy.probe(&params).unwrap().unwrap();
+            let probe = probe_of(&Copy, &params).unwrap();
             let out = crate::transport::local::LocalTransport::exec_blocking(&probe);
-            let plan = Copy.plan(&params, Some(&out), PlanCtx::default()).unwrap();
+            let plan = plan_with(&Copy, &params, &out, PlanCtx::default()).unwrap();
             assert_eq!(plan.result["dest"], want.as_str(), "{dest:?}");
             let [Step::Run { cmd }] = plan.steps.as_slice() else {
                 panic!("{dest:?}: one write expected, got {:?}", plan.steps)
@@ -636,7 +716,10 @@ mod tests {
         }
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
         let e = Copy
-            .probe(&p(json!({"content": "x", "dest": "/a\0b"})))
+            .probe(
+                &p(json!({"content": "x", "dest": "/a\0b"})),
+                PlanCtx::default(),
+            )
             .unwrap_err();
         assert!(e.contains("NUL"), "{e}");
     }

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::fileops::{self, Attrs, FileFacts, Kind, StatOpts, WriteSpec};
 use super::params::Mode;
-use super::plan::{Plan, Step};
+use super::plan::{Plan, Probe, Step};
 use super::{ResultMap, reply};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -163,8 +163,9 @@ pub fn probe(tree: &Tree, dest: &str) -> RemoteCommand {
     RemoteCommand::shell(s)
 }
 
-/// The probe's reply cut at its `entry=` records, each part parsed as one path's facts.
-fn facts_of(tree: &Tree, dest: &str, out: &ExecOutput) -> Result<Vec<FileFacts>, String> {
+/// The probe of a tree copy and its parser: the facts of every path the tree would
+/// write, files first, then directories, then links (each one's [`FileFacts`]).
+pub fn probe_tree(tree: &Tree, dest: &str) -> Probe<Vec<FileFacts>> {
     let d = dest_dir(dest);
     let paths: Vec<String> = tree
         .files
@@ -174,6 +175,11 @@ fn facts_of(tree: &Tree, dest: &str, out: &ExecOutput) -> Result<Vec<FileFacts>,
         .chain(tree.links.iter().map(|(r, _)| r))
         .map(|r| format!("{d}{r}"))
         .collect();
+    Probe::ask(probe(tree, dest), move |out| facts_of(&paths, out))
+}
+
+/// The probe's reply cut at its `entry=` records, each part parsed as one path's facts.
+fn facts_of(paths: &[String], out: &ExecOutput) -> Result<Vec<FileFacts>, String> {
     let r = reply::parse(&out.stdout)?;
     if r.content.is_some() {
         return Err(reply::unexpected("content", &out.stdout));
@@ -237,9 +243,8 @@ pub struct TreeRequest<'a> {
 /// `implicit_directories` never holds one), then every kept link `state=link force=yes`.
 /// The result is the one file's when the tree has exactly one, else `dest`, `src` and
 /// `changed`, as the action plugin reports.
-pub fn plan(req: &TreeRequest<'_>, out: &ExecOutput) -> Result<Plan, String> {
+pub fn plan(req: &TreeRequest<'_>, facts: &[FileFacts]) -> Result<Plan, String> {
     let t = req.tree;
-    let facts = facts_of(t, req.dest, out)?;
     let (file_facts, rest) = facts.split_at(t.files.len());
     let (dir_facts, link_facts) = rest.split_at(t.dirs.len());
     let dir_attrs = Attrs {
@@ -417,7 +422,12 @@ mod tests {
             validate: None,
         };
         let run = |c: &RemoteCommand| crate::transport::local::LocalTransport::exec_blocking(c);
-        let p = plan(&req, &run(&probe(&tree, &dest))).unwrap();
+        let facts = |t: &Tree| {
+            probe_tree(t, &dest)
+                .resolve(&run(&probe(t, &dest)))
+                .unwrap()
+        };
+        let p = plan(&req, &facts(&tree)).unwrap();
         assert!(p.is_change());
         for s in &p.steps {
             let Step::Run { cmd } = s else { panic!() };
@@ -431,7 +441,7 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(m & 0o777, 0o700);
-        let again = plan(&req, &run(&probe(&tree, &dest))).unwrap();
+        let again = plan(&req, &facts(&tree)).unwrap();
         assert!(!again.is_change(), "{:?}", again.steps);
     }
 }

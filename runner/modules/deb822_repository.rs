@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::params::{Mode, choice, opt_ansible_bool, opt_mode, string_list};
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, cat_file, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -209,8 +209,59 @@ pub fn render(p: &Deb822Params, signed_by: Option<&str>) -> String {
     out
 }
 
+/// What `deb822_repository` asks: its `.sources` file, its key file, and the key's URL
+/// when `signed_by` is one.
+pub struct RepoQuery {
+    /// The `.sources` file.
+    pub dest: String,
+    /// The key file.
+    pub key_file: String,
+    /// The URL to fetch the key from, on the host.
+    pub key_url: Option<String>,
+}
+
+/// The repository's files as the host has them, and the key fetched from its URL: the
+/// `deb822_repository` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepoFiles {
+    /// The `.sources` file's bytes (`None`: no such regular file).
+    pub sources: Option<Vec<u8>>,
+    /// The key file's bytes.
+    pub key: Option<Vec<u8>>,
+    /// The fetched key, base64 as the host sent it.
+    pub download: Option<String>,
+}
+
+impl Fact for RepoFiles {
+    type Query = RepoQuery;
+
+    fn command(q: &RepoQuery) -> RemoteCommand {
+        let mut script = cat_file(&q.dest);
+        script.push_str(&cat_file(&q.key_file));
+        if let Some(u) = &q.key_url {
+            let q = quote(u);
+            script.push_str(&format!(
+                "{}{{ curl -fsSL {q} 2>/dev/null || wget -qO- {q}; }} | base64 -w0; echo; ",
+                header("download")
+            ));
+        }
+        script.push_str(&header("end"));
+        RemoteCommand::shell(framed(&script))
+    }
+
+    fn parse(q: &RepoQuery, out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        Ok(RepoFiles {
+            sources: s.file(&q.dest),
+            key: s.file(&q.key_file),
+            download: s.text("download").map(str::to_string),
+        })
+    }
+}
+
 impl Planned for Deb822Repository {
     type Params = Deb822Params;
+    type Facts = RepoFiles;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.deb822_repository"
@@ -220,27 +271,18 @@ impl Planned for Deb822Repository {
         &["name"]
     }
 
-    fn probe(&self, p: &Deb822Params) -> Result<Option<RemoteCommand>, String> {
-        let dest = format!("/etc/apt/sources.list.d/{}.sources", slug(&p.name));
-        let mut script = cat_file(&dest);
-        script.push_str(&cat_file(&key_file(p)));
-        if let Some(Key::Url(u)) = p.signed_by.as_deref().map(key_kind) {
-            let q = quote(&u);
-            script.push_str(&format!(
-                "{}{{ curl -fsSL {q} 2>/dev/null || wget -qO- {q}; }} | base64 -w0; echo; ",
-                header("download")
-            ));
-        }
-        script.push_str(&header("end"));
-        Ok(Some(RemoteCommand::shell(framed(&script))))
+    fn probe(&self, p: &Deb822Params, _ctx: PlanCtx) -> Result<Probe<RepoFiles>, String> {
+        Ok(Probe::fact(RepoQuery {
+            dest: format!("/etc/apt/sources.list.d/{}.sources", slug(&p.name)),
+            key_file: key_file(p),
+            key_url: match p.signed_by.as_deref().map(key_kind) {
+                Some(Key::Url(u)) => Some(u),
+                _ => None,
+            },
+        }))
     }
 
-    fn plan(
-        &self,
-        p: &Deb822Params,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &Deb822Params, facts: &RepoFiles, _ctx: PlanCtx) -> Result<Plan, String> {
         let present = p.state != Some(Deb822State::Absent);
         let sl = slug(&p.name);
         if sl.is_empty() {
@@ -253,11 +295,11 @@ impl Planned for Deb822Repository {
         };
         let dest = format!("/etc/apt/sources.list.d/{sl}.sources");
         let kf = key_file(p);
-        let s = Sections::parse(facts.ok_or("deb822_repository needs its probe")?)?;
-        let before = s
-            .file(&dest)
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        let old_key = s.file(&kf);
+        let before = facts
+            .sources
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned());
+        let old_key = facts.key.clone();
         let mut plan = Plan::default();
         let mut key_filename = None;
         if present {
@@ -281,7 +323,7 @@ impl Planned for Deb822Repository {
                 None | Some(Key::None) => None,
                 Some(Key::Path(k)) | Some(Key::Inline(k)) => Some(k),
                 Some(Key::Url(u)) => {
-                    let raw = s.text("download").unwrap_or("");
+                    let raw = facts.download.as_deref().unwrap_or("");
                     let key = base64::engine::general_purpose::STANDARD
                         .decode(raw)
                         .unwrap_or_default();
@@ -347,6 +389,7 @@ impl Planned for Deb822Repository {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
     use serde_json::json;
 
@@ -405,14 +448,10 @@ mod tests {
     fn bad_parameters() {
         let p: Deb822Params =
             params(json!({"name": "k", "uris": "https://x/", "suites": "/", "components": "main"}));
-        let e = Deb822Repository
-            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Deb822Repository, &p, &out("@@end\n"), PlanCtx::default()).unwrap_err();
         assert!(e.contains("components must be empty"), "{e}");
         let p: Deb822Params = params(json!({"name": "k", "suites": "/"}));
-        let e = Deb822Repository
-            .plan(&p, Some(&out("@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Deb822Repository, &p, &out("@@end\n"), PlanCtx::default()).unwrap_err();
         assert_eq!(e, "uris is required with state=present");
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::params::choice;
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -41,8 +41,38 @@ choice! {
     else "selection must be one of install, hold, deinstall, purge; got {got}"
 }
 
+/// A package's selection in dpkg's database (`install`, `hold`, …; `not present` when
+/// dpkg has none), as `dpkg --get-selections <name>` prints it: the `dpkg_selections`
+/// module's fact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrentSelection(pub String);
+
+impl Fact for CurrentSelection {
+    /// The package's name.
+    type Query = String;
+
+    fn command(name: &String) -> RemoteCommand {
+        RemoteCommand::argv(["dpkg", "--get-selections", name.as_str()])
+    }
+
+    fn parse(name: &String, out: &ExecOutput) -> Result<Self, String> {
+        let current = out
+            .stdout_str()
+            .lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                let n = w.next()?;
+                (n == name || n.split(':').next() == Some(name.as_str()))
+                    .then(|| w.next().unwrap_or("").to_string())
+            })
+            .unwrap_or_else(|| "not present".to_string());
+        Ok(CurrentSelection(current))
+    }
+}
+
 impl Planned for DpkgSelections {
     type Params = DpkgSelectionsParams;
+    type Facts = CurrentSelection;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.dpkg_selections"
@@ -52,30 +82,21 @@ impl Planned for DpkgSelections {
         &["name", "selection"]
     }
 
-    fn probe(&self, p: &DpkgSelectionsParams) -> Result<Option<RemoteCommand>, String> {
-        Ok(Some(RemoteCommand::argv([
-            "dpkg",
-            "--get-selections",
-            p.name.as_str(),
-        ])))
+    fn probe(
+        &self,
+        p: &DpkgSelectionsParams,
+        _ctx: PlanCtx,
+    ) -> Result<Probe<CurrentSelection>, String> {
+        Ok(Probe::fact(p.name.clone()))
     }
 
     fn plan(
         &self,
         p: &DpkgSelectionsParams,
-        facts: Option<&ExecOutput>,
+        facts: &CurrentSelection,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let out = facts.ok_or("dpkg_selections needs its probe")?.stdout_str();
-        let current = out
-            .lines()
-            .find_map(|l| {
-                let mut w = l.split_whitespace();
-                let n = w.next()?;
-                (n == p.name || n.split(':').next() == Some(p.name.as_str()))
-                    .then(|| w.next().unwrap_or("").to_string())
-            })
-            .unwrap_or_else(|| "not present".to_string());
+        let current = facts.0.clone();
         let mut plan = Plan::default();
         if current != p.selection.as_str() {
             plan.steps.push(Step::Run {

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::fileops::{self, FileFacts, Kind, StatOpts};
+use super::fileops::{self, FileFacts, Kind, PathQuery, StatOpts};
 use super::params::ansible_bool;
-use super::plan::PlanCtx;
+use super::plan::{Fact, PlanCtx};
 use super::plan::{field_names, params};
 use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
 use crate::command::RemoteCommand;
@@ -65,16 +65,22 @@ pub fn local_dest(p: &FetchParams, host: &str, base: &Path) -> PathBuf {
     }
 }
 
-/// The one probe: the host file's type and sha1 (links followed).
-pub fn probe(p: &FetchParams) -> RemoteCommand {
-    fileops::probe_path(
-        &p.src,
-        StatOpts {
+/// What the one probe asks: the host file's type and sha1 (links followed), as the
+/// shared [`FileFacts`] fact.
+fn query(p: &FetchParams) -> PathQuery {
+    PathQuery {
+        path: p.src.clone(),
+        opts: StatOpts {
             follow: true,
             checksum: Some("sha1sum"),
             content_limit: None,
         },
-    )
+    }
+}
+
+/// The one probe: the host file's type and sha1 (links followed).
+pub fn probe(p: &FetchParams) -> RemoteCommand {
+    FileFacts::command(&query(p))
 }
 
 /// What fetch does, from the probe's facts and the controller's copy at `dest`.
@@ -182,9 +188,10 @@ impl Module for Fetch {
             .and_then(|v| v.as_str().map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("."));
         let dest = local_dest(&p, ctx.host, &base);
-        let probe = probe(&p).with_become(ctx.become_.clone());
+        let q = query(&p);
+        let probe = FileFacts::command(&q).with_become(ctx.become_.clone());
         fileops::check_path("src", &p.src).map_err(ModuleError::Failed)?;
-        let f = fileops::parse_facts(&p.src, &ctx.transport.exec(&probe).await?)
+        let f = FileFacts::parse(&q, &ctx.transport.exec(&probe).await?)
             .map_err(ModuleError::Failed)?;
         let local = std::fs::read(&dest).ok();
         let cx = PlanCtx {
@@ -253,6 +260,7 @@ fn process_umask() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::plan::PlanCtx;
 
     fn facts(probe: &str) -> FileFacts {
         fileops::parse_facts("/etc/kubernetes/admin.conf", &fileops::out_of(probe)).unwrap()

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ResultMap;
-use super::fileops::{self, Attrs, FileFacts, Kind, StatOpts};
+use super::fileops::{self, Attrs, FileFacts, Kind, StatOpts, path_probe};
 use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -319,6 +319,7 @@ fn state_text(path: &str, kind: Kind) -> String {
 #[async_trait::async_trait]
 impl Planned for File {
     type Params = FileParams;
+    type Facts = FileFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.file"
@@ -331,7 +332,7 @@ impl Planned for File {
     // `path` is required, but the load-time check does not know its aliases (`dest`,
     // `name`); serde reports a missing path when the task runs.
 
-    fn probe(&self, p: &FileParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &FileParams, _ctx: PlanCtx) -> Result<Probe<FileFacts>, String> {
         let s = check(p)?;
         fileops::check_path("path", &p.path)?;
         if let Some(src) = &p.src {
@@ -373,17 +374,11 @@ impl Planned for File {
             }
         }
         script.push_str("true");
-        Ok(Some(RemoteCommand::shell(script)))
+        Ok(path_probe(&p.path, script))
     }
 
-    fn plan(
-        &self,
-        p: &FileParams,
-        facts: Option<&ExecOutput>,
-        ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &FileParams, f: &FileFacts, ctx: PlanCtx) -> Result<Plan, String> {
         let s = check(p)?;
-        let f = fileops::parse_facts(&p.path, facts.ok_or("file needs its probe")?)?;
         let path = p.path.as_str();
         let a = attrs(p);
         let state = match s {
@@ -457,13 +452,13 @@ impl Planned for File {
                     return Err(format!("file ({path}) is absent, cannot continue"));
                 }
                 Kind::File | Kind::Other => {
-                    steps.extend(a.steps(path, &f, false)?);
-                    steps.extend(stamp_steps(path, &st, &f, false)?);
-                    after = a.applied(&f)?;
+                    steps.extend(a.steps(path, f, false)?);
+                    steps.extend(stamp_steps(path, &st, f, false)?);
+                    after = a.applied(f)?;
                 }
                 Kind::Link if !p.follow => {
-                    steps.extend(a.steps(path, &f, true)?);
-                    after = a.applied(&f)?;
+                    steps.extend(a.steps(path, f, true)?);
+                    after = a.applied(f)?;
                 }
                 k => return Err(format!("file ({path}) is {}, cannot continue", k.state())),
             },
@@ -471,18 +466,18 @@ impl Planned for File {
                 Kind::Absent => {
                     steps.push(run(["mkdir", "-p", "--", path]));
                     after = fresh_attrs(&mut steps, Kind::Directory)?;
-                    steps.extend(stamp_steps(path, &st, &f, true)?);
+                    steps.extend(stamp_steps(path, &st, f, true)?);
                     if p.recurse {
                         // Nothing below a new directory.
                     }
                 }
                 Kind::Directory => {
-                    steps.extend(a.steps(path, &f, nofollow)?);
-                    steps.extend(stamp_steps(path, &st, &f, false)?);
-                    if p.recurse && recurse_differs(&a, &f)? {
+                    steps.extend(a.steps(path, f, nofollow)?);
+                    steps.extend(stamp_steps(path, &st, f, false)?);
+                    if p.recurse && recurse_differs(&a, f)? {
                         steps.extend(recurse_steps(path, &a, p.follow));
                     }
-                    after = a.applied(&f)?;
+                    after = a.applied(f)?;
                 }
                 k => {
                     return Err(format!(
@@ -501,11 +496,11 @@ impl Planned for File {
                     }
                     steps.push(run(["touch", "--", path]));
                     after = fresh_attrs(&mut steps, Kind::File)?;
-                    steps.extend(stamp_steps(path, &st, &f, true)?);
+                    steps.extend(stamp_steps(path, &st, f, true)?);
                 } else if explicit {
-                    steps.extend(stamp_steps(path, &st, &f, false)?);
-                    steps.extend(a.steps(path, &f, nofollow)?);
-                    after = a.applied(&f)?;
+                    steps.extend(stamp_steps(path, &st, f, false)?);
+                    steps.extend(a.steps(path, f, nofollow)?);
+                    after = a.applied(f)?;
                 } else {
                     let keep_m = st[0] == Stamp::Preserve;
                     let keep_a = st[1] == Stamp::Preserve;
@@ -515,8 +510,8 @@ impl Planned for File {
                         (true, false) => steps.push(run(["touch", "-a", "--", path])),
                         (false, false) => steps.push(run(["touch", "--", path])),
                     }
-                    steps.extend(a.steps(path, &f, nofollow)?);
-                    after = a.applied(&f)?;
+                    steps.extend(a.steps(path, f, nofollow)?);
+                    after = a.applied(f)?;
                 }
             }
             State::Link => {
@@ -536,8 +531,8 @@ impl Planned for File {
                 }
                 match f.kind {
                     Kind::Link if f.target.as_deref() == Some(src.as_bytes()) => {
-                        steps.extend(a.steps(path, &f, nofollow)?);
-                        after = a.applied(&f)?;
+                        steps.extend(a.steps(path, f, nofollow)?);
+                        after = a.applied(f)?;
                     }
                     Kind::Absent | Kind::Link => {
                         steps.push(run(["ln", "-sfn", "--", src, path]));
@@ -573,8 +568,8 @@ impl Planned for File {
                 };
                 match f.kind {
                     Kind::File if f.inode == src_inode => {
-                        steps.extend(a.steps(path, &f, false)?);
-                        after = a.applied(&f)?;
+                        steps.extend(a.steps(path, f, false)?);
+                        after = a.applied(f)?;
                     }
                     Kind::Absent => {
                         steps.push(run(["ln", "--", src, path]));
@@ -606,7 +601,7 @@ impl Planned for File {
             );
         }
         if matches!(state, State::File | State::Directory | State::Touch) {
-            steps.extend(attr_steps(path, p.attributes.as_deref(), &f));
+            steps.extend(attr_steps(path, p.attributes.as_deref(), f));
         }
         let mut diffs = Vec::new();
         if f.kind != after.kind {
@@ -664,6 +659,7 @@ fn recurse_steps(path: &str, a: &Attrs, follow: bool) -> Vec<Step> {
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::plan_with;
     use serde_json::json;
 
     fn plan_of(args: Value, probe: &str) -> Result<Plan, String> {
@@ -678,7 +674,7 @@ mod tests {
             stdout: super::fileops::reply_of(probe),
             stderr: vec![],
         };
-        File.plan(&p, Some(&out), ctx)
+        plan_with(&File, &p, &out, ctx)
     }
 
     const ABSENT: &str = "path=/srv/d\nkind=absent\nparent=1\n";

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::ResultMap;
 use super::params::Mode;
-use super::plan::{FileDiff, Step};
+use super::plan::{Fact, FileDiff, Probe, Step};
 use super::reply;
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -187,6 +187,16 @@ pub const DIRNAME_SNIPPET: &str = "q=${p%\"${p##*[!/]}\"}; case \"$q\" in */*) q
 /// A probe for one path: `p=<path>` then [`stat_snippet`].
 pub fn probe_path(path: &str, o: StatOpts<'_>) -> RemoteCommand {
     RemoteCommand::shell(format!("p={}; {}true", quote(path), stat_snippet(o)))
+}
+
+/// A module's own probe `script` of `path` (it sets `p` and prints [`stat_snippet`]'s
+/// records, and maybe its own): its reply parses into the path's [`FileFacts`], the
+/// module's records among their extras.
+pub fn path_probe(path: &str, script: String) -> Probe<FileFacts> {
+    let path = path.to_string();
+    Probe::ask(RemoteCommand::shell(script), move |out| {
+        parse_facts(&path, out)
+    })
 }
 
 /// A path parameter the host can be given: no NUL byte (no shell, argument or file name
@@ -760,16 +770,39 @@ pub fn strip_eol(l: &str) -> &str {
 /// Largest file the line-editing modules read (they need the whole content).
 pub const MAX_EDIT_SIZE: u64 = 64 * 1024 * 1024;
 
-/// The probe of the line-editing modules: facts and the whole content of `path`.
-pub fn probe_text(path: &str) -> RemoteCommand {
-    probe_path(
-        path,
-        StatOpts {
-            follow: true,
-            checksum: None,
-            content_limit: Some(MAX_EDIT_SIZE),
-        },
-    )
+/// What to ask of one path: the query of its [`FileFacts`] as [`probe_path`] reads them.
+#[derive(Clone, Debug)]
+pub struct PathQuery {
+    /// The path.
+    pub path: String,
+    /// What to read of it.
+    pub opts: StatOpts<'static>,
+}
+
+impl PathQuery {
+    /// The query of the line-editing modules: facts and the whole content of `path`.
+    pub fn text(path: &str) -> Self {
+        PathQuery {
+            path: path.to_string(),
+            opts: StatOpts {
+                follow: true,
+                checksum: None,
+                content_limit: Some(MAX_EDIT_SIZE),
+            },
+        }
+    }
+}
+
+impl Fact for FileFacts {
+    type Query = PathQuery;
+
+    fn command(q: &PathQuery) -> RemoteCommand {
+        probe_path(&q.path, q.opts)
+    }
+
+    fn parse(q: &PathQuery, out: &ExecOutput) -> Result<Self, String> {
+        parse_facts(&q.path, out)
+    }
 }
 
 /// The current text of a file the probe read (empty when absent).

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::params::{Mode, ansible_bool, opt_ansible_bool, opt_mode, opt_stringish};
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, join, quote};
 use crate::transport::ExecOutput;
@@ -122,34 +122,40 @@ fn dest_path(p: &GetUrlParams, isdir: bool) -> String {
 }
 
 /// What the probe found about the file: mode, owner, group (`None`: no such file).
-fn stat_of(s: &Sections) -> Option<(String, String, String)> {
-    let body = s.get("stat")?;
-    let mut f = body.split('\0').map(str::to_string);
-    Some((
-        f.next().unwrap_or_default(),
-        f.next().unwrap_or_default(),
-        f.next().unwrap_or_default(),
-    ))
+/// What `get_url` asks: its destination (a directory gets the URL's file name) and the
+/// checksum program, when a checksum is given.
+pub struct DestQuery {
+    /// `dest` as given.
+    pub dest: String,
+    /// The file name a directory `dest` gets.
+    pub file_name: String,
+    /// `sha256sum`, …: the program of the `checksum` given.
+    pub sum_prog: Option<&'static str>,
 }
 
-#[async_trait::async_trait]
-impl Planned for GetUrl {
-    type Params = GetUrlParams;
+/// A download's destination as the host has it: the `get_url` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DestState {
+    /// `dest` is a directory (the file goes into it).
+    pub into_dir: bool,
+    /// `curl` is on the host.
+    pub curl: bool,
+    /// The file's directory exists.
+    pub parent: bool,
+    /// The file's mode (octal text), owner and group, when it is a regular file.
+    pub stat: Option<(String, String, String)>,
+    /// Its checksum with the program asked for.
+    pub sum: Option<String>,
+}
 
-    fn name(&self) -> &'static str {
-        "ansible.builtin.get_url"
-    }
+impl Fact for DestState {
+    type Query = DestQuery;
 
-    fn required(&self) -> &'static [&'static str] {
-        &["url", "dest"]
-    }
-
-    fn probe(&self, p: &GetUrlParams) -> Result<Option<RemoteCommand>, String> {
-        let sum = checksum(p)?;
+    fn command(q: &DestQuery) -> RemoteCommand {
         let mut s = format!(
             "d={}; if [ -d \"$d\" ]; then d=\"${{d%/}}\"/{}; {}fi\n",
-            quote(&p.dest),
-            quote(&url_file_name(&p.url)),
+            quote(&q.dest),
+            quote(&q.file_name),
             header("isdir")
         );
         s.push_str(&format!(
@@ -165,26 +171,64 @@ impl Planned for GetUrl {
             "if [ -f \"$d\" ]; then {}stat --printf '%a\\0%U\\0%G\\0' -- \"$d\"",
             header("stat")
         ));
-        if let Some((prog, _)) = &sum {
+        if let Some(prog) = q.sum_prog {
             s.push_str(&format!(
                 "; {}{prog} < \"$d\" | cut -d' ' -f1",
                 header("sum")
             ));
         }
         s.push_str(&format!("; fi\n{}", header("end")));
-        Ok(Some(RemoteCommand::shell(framed(&s))))
+        RemoteCommand::shell(framed(&s))
     }
 
-    fn plan(
-        &self,
-        p: &GetUrlParams,
-        out: Option<&ExecOutput>,
-        ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn parse(_q: &DestQuery, out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        Ok(DestState {
+            into_dir: s.has("isdir"),
+            curl: s.has("curl"),
+            parent: s.has("parent"),
+            stat: stat_of(&s),
+            sum: s.text("sum").map(str::to_string),
+        })
+    }
+}
+
+fn stat_of(s: &Sections) -> Option<(String, String, String)> {
+    let body = s.get("stat")?;
+    let mut f = body.split('\0').map(str::to_string);
+    Some((
+        f.next().unwrap_or_default(),
+        f.next().unwrap_or_default(),
+        f.next().unwrap_or_default(),
+    ))
+}
+
+#[async_trait::async_trait]
+impl Planned for GetUrl {
+    type Params = GetUrlParams;
+    type Facts = DestState;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.get_url"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["url", "dest"]
+    }
+
+    fn probe(&self, p: &GetUrlParams, _ctx: PlanCtx) -> Result<Probe<DestState>, String> {
         let sum = checksum(p)?;
-        let s = Sections::parse(out.ok_or("get_url needs its probe")?)?;
-        let path = dest_path(p, s.has("isdir"));
-        let stat = stat_of(&s);
+        Ok(Probe::fact(DestQuery {
+            dest: p.dest.clone(),
+            file_name: url_file_name(&p.url),
+            sum_prog: sum.map(|(prog, _)| prog),
+        }))
+    }
+
+    fn plan(&self, p: &GetUrlParams, facts: &DestState, ctx: PlanCtx) -> Result<Plan, String> {
+        let sum = checksum(p)?;
+        let path = dest_path(p, facts.into_dir);
+        let stat = facts.stat.clone();
         let mut result = ResultMapBuilder::default();
         result.0.insert("dest".into(), json!(path));
         result.0.insert("url".into(), json!(p.url));
@@ -192,7 +236,7 @@ impl Planned for GetUrl {
             result.0.insert("checksum".into(), json!(c));
         }
         let exists = stat.is_some();
-        let sum_ok = match (&sum, s.text("sum")) {
+        let sum_ok = match (&sum, facts.sum.as_deref()) {
             (Some((_, want)), Some(have)) => have == want,
             (Some(_), None) => false,
             (None, _) => true,
@@ -200,10 +244,10 @@ impl Planned for GetUrl {
         let download = !exists || !sum_ok || p.force;
         let mut steps = Vec::new();
         if download {
-            if !s.has("curl") && !ctx.check {
+            if !facts.curl && !ctx.check {
                 return Err("get_url needs curl on the target host; install it first (apt-get install curl)".into());
             }
-            if !s.has("parent") && !ctx.check {
+            if !facts.parent && !ctx.check {
                 return Err(format!(
                     "Destination dir {} does not exist",
                     parent_of(&path)
@@ -378,6 +422,7 @@ fn download_cmd(
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::{plan_with, probe_of};
 
     const SUM: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
@@ -385,9 +430,10 @@ mod tests {
         let Value::Object(m) = args else { panic!() };
         let p: GetUrlParams = params("get_url", m).map_err(|e| e.to_string())?;
         let out = crate::modules::sysprobe::testutil::out(probe);
-        GetUrl.plan(
+        plan_with(
+            &GetUrl,
             &p,
-            Some(&out),
+            &out,
             PlanCtx {
                 check,
                 ..PlanCtx::default()
@@ -459,9 +505,9 @@ mod tests {
     fn plan_on_this_machine(args: Value) -> (GetUrlParams, Plan) {
         let Value::Object(m) = args else { panic!() };
         let p: GetUrlParams = params("get_url", m).unwrap();
-        let probe = GetUrl.probe(&p).unwrap().unwrap();
+        let probe = probe_of(&GetUrl, &p).unwrap();
         let out = crate::transport::local::LocalTransport::exec_blocking(&probe);
-        let plan = GetUrl.plan(&p, Some(&out), PlanCtx::default()).unwrap();
+        let plan = plan_with(&GetUrl, &p, &out, PlanCtx::default()).unwrap();
         (p, plan)
     }
 

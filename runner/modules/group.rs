@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::params::{ansible_bool, choice, opt_stringish};
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
 
@@ -51,8 +51,37 @@ choice! {
     else "state must be one of present, absent; got {got}"
 }
 
+/// A group's entry in the host's group database, as `getent group <name>` prints it: the
+/// `group` module's fact (`None`: no such group).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupEntry {
+    /// Its gid, as the database has it.
+    pub gid: String,
+}
+
+impl Fact for Option<GroupEntry> {
+    /// The group's name.
+    type Query = String;
+
+    fn command(name: &String) -> RemoteCommand {
+        RemoteCommand::argv(["getent", "group", name.as_str()])
+    }
+
+    fn parse(name: &String, out: &ExecOutput) -> Result<Self, String> {
+        Ok(out
+            .stdout_str()
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 3 && f[0] == name)
+            .map(|f| GroupEntry {
+                gid: f[2].to_string(),
+            }))
+    }
+}
+
 impl Planned for Group {
     type Params = GroupParams;
+    type Facts = Option<GroupEntry>;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.group"
@@ -62,18 +91,14 @@ impl Planned for Group {
         &["name"]
     }
 
-    fn probe(&self, p: &GroupParams) -> Result<Option<RemoteCommand>, String> {
-        Ok(Some(RemoteCommand::argv([
-            "getent",
-            "group",
-            p.name.as_str(),
-        ])))
+    fn probe(&self, p: &GroupParams, _ctx: PlanCtx) -> Result<Probe<Option<GroupEntry>>, String> {
+        Ok(Probe::fact(p.name.clone()))
     }
 
     fn plan(
         &self,
         p: &GroupParams,
-        facts: Option<&ExecOutput>,
+        entry: &Option<GroupEntry>,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let present = p.state != Some(GroupState::Absent);
@@ -82,14 +107,9 @@ impl Planned for Group {
                 return Err(format!("gid must be a number, got {g:?}"));
             }
         }
-        let out = facts.ok_or("group needs its probe")?.stdout_str();
-        let entry = out
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .find(|f| f.len() >= 3 && f[0] == p.name);
         let mut plan = Plan::default();
-        let mut gid = entry.as_ref().map(|f| f[2].to_string());
-        match (&entry, present) {
+        let mut gid = entry.as_ref().map(|f| f.gid.clone());
+        match (entry, present) {
             (None, true) => {
                 let mut argv = vec!["groupadd".to_string()];
                 if let Some(g) = &p.gid {
@@ -109,7 +129,7 @@ impl Planned for Group {
             }
             (Some(f), true) => {
                 if let Some(g) = &p.gid {
-                    if f[2] != g {
+                    if &f.gid != g {
                         let mut argv = vec!["groupmod".to_string(), "-g".into(), g.clone()];
                         if p.non_unique {
                             argv.push("-o".into());
@@ -153,6 +173,7 @@ impl Planned for Group {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{out, params, plan_of};
     use serde_json::json;
 
@@ -170,9 +191,7 @@ mod tests {
     #[test]
     fn bad_gid() {
         let p: GroupParams = params(json!({"name": "etcd", "gid": "abc"}));
-        let e = Group
-            .plan(&p, Some(&out("")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Group, &p, &out(""), PlanCtx::default()).unwrap_err();
         assert!(e.contains("gid must be a number"), "{e}");
     }
 }

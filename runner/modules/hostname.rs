@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::params::choice;
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
@@ -41,8 +41,47 @@ choice! {
     else "use={got} is not supported (systemd, debian)"
 }
 
+/// The host's names and how to change them: the `hostname` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostNames {
+    /// `/etc/hostname` as it is (empty when missing).
+    pub etc_hostname: String,
+    /// The running host name (`hostname`).
+    pub current: String,
+    /// PID 1's name (`systemd`).
+    pub init: Option<String>,
+    /// `hostnamectl` is on the host.
+    pub hostnamectl: bool,
+}
+
+impl Fact for HostNames {
+    type Query = ();
+
+    fn command(_: &()) -> RemoteCommand {
+        RemoteCommand::shell(format!(
+            "{PRELUDE}{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
+            header("etc"),
+            header("current"),
+            header("init"),
+            header("hostnamectl"),
+            header("end"),
+        ))
+    }
+
+    fn parse(_: &(), out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        Ok(HostNames {
+            etc_hostname: s.get("etc").unwrap_or("").to_string(),
+            current: s.text("current").unwrap_or("").to_string(),
+            init: s.text("init").map(str::to_string),
+            hostnamectl: !s.text("hostnamectl").unwrap_or("").is_empty(),
+        })
+    }
+}
+
 impl Planned for Hostname {
     type Params = HostnameParams;
+    type Facts = HostNames;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.hostname"
@@ -52,23 +91,11 @@ impl Planned for Hostname {
         &["name"]
     }
 
-    fn probe(&self, _p: &HostnameParams) -> Result<Option<RemoteCommand>, String> {
-        Ok(Some(RemoteCommand::shell(format!(
-            "{PRELUDE}{}cat /etc/hostname 2>/dev/null; {}hostname; {}cat /proc/1/comm 2>/dev/null; {}command -v hostnamectl; {}",
-            header("etc"),
-            header("current"),
-            header("init"),
-            header("hostnamectl"),
-            header("end"),
-        ))))
+    fn probe(&self, _p: &HostnameParams, _ctx: PlanCtx) -> Result<Probe<HostNames>, String> {
+        Ok(Probe::fact(()))
     }
 
-    fn plan(
-        &self,
-        p: &HostnameParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &HostnameParams, facts: &HostNames, _ctx: PlanCtx) -> Result<Plan, String> {
         let name = p.name.trim();
         if name.is_empty()
             || name.len() > 253
@@ -78,21 +105,19 @@ impl Planned for Hostname {
         {
             return Err(format!("invalid host name {name:?}"));
         }
-        let s = Sections::parse(facts.ok_or("hostname needs its probe")?)?;
-        let systemd =
-            s.text("init") == Some("systemd") && !s.text("hostnamectl").unwrap_or("").is_empty();
+        let systemd = facts.init.as_deref() == Some("systemd") && facts.hostnamectl;
         let strategy = match p.use_ {
             None if systemd => Strategy::Systemd,
             None => Strategy::Debian,
             Some(u) => u,
         };
-        let before = s.get("etc").unwrap_or("").to_string();
+        let before = facts.etc_hostname.clone();
         let permanent = before
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty() && !l.starts_with('#'))
             .unwrap_or("");
-        let current = s.text("current").unwrap_or("");
+        let current = facts.current.as_str();
         let mut plan = Plan::default();
         if strategy == Strategy::Systemd {
             if permanent != name {
@@ -147,7 +172,9 @@ impl Planned for Hostname {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
+    use crate::transport::ExecOutput;
     use serde_json::json;
 
     fn probe(etc: &str, cur: &str, init: &str) -> ExecOutput {
@@ -178,9 +205,7 @@ mod tests {
     #[test]
     fn bad_name() {
         let p: HostnameParams = params(json!({"name": "bad name"}));
-        let e = Hostname
-            .plan(&p, Some(&probe("", "", "")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Hostname, &p, &probe("", "", ""), PlanCtx::default()).unwrap_err();
         assert!(e.contains("invalid host name"), "{e}");
     }
 

@@ -10,11 +10,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ResultMap;
-use super::TaskCtx;
-use super::fileops::{self, Attrs, Edit, split_lines, strip_eol};
+use super::fileops::{self, Attrs, Edit, FileFacts, PathQuery, split_lines, strip_eol};
 use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
-use super::plan::{Plan, PlanCtx, Planned};
-use crate::command::RemoteCommand;
+use super::plan::{Plan, PlanCtx, Planned, Probe};
 use crate::transport::ExecOutput;
 
 fn yes() -> bool {
@@ -62,8 +60,6 @@ pub struct IniFileParams {
     /// Group name or gid.
     #[serde(default, deserialize_with = "opt_stringish")]
     pub group: Option<String>,
-    #[serde(skip)]
-    pub(crate) diff: bool,
 }
 
 choice! {
@@ -197,6 +193,7 @@ pub fn edit(p: &IniFileParams, text: &str) -> Result<(Option<String>, String), S
 #[async_trait::async_trait]
 impl Planned for IniFile {
     type Params = IniFileParams;
+    type Facts = FileFacts;
 
     fn name(&self) -> &'static str {
         "community.general.ini_file"
@@ -210,24 +207,13 @@ impl Planned for IniFile {
         &["ansible.builtin.ini_file"]
     }
 
-    async fn prepare(&self, p: &mut IniFileParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
-        p.diff = ctx.diff;
-        Ok(())
-    }
-
-    fn probe(&self, p: &IniFileParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &IniFileParams, _ctx: PlanCtx) -> Result<Probe<FileFacts>, String> {
         fileops::check_path("path", &p.path)?;
-        Ok(Some(fileops::probe_text(&p.path)))
+        Ok(Probe::fact(PathQuery::text(&p.path)))
     }
 
-    fn plan(
-        &self,
-        p: &IniFileParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
-        let f = fileops::parse_facts(&p.path, facts.ok_or("ini_file needs its probe")?)?;
-        let (new, msg) = edit(p, &fileops::text_of(&f)?)?;
+    fn plan(&self, p: &IniFileParams, f: &FileFacts, ctx: PlanCtx) -> Result<Plan, String> {
+        let (new, msg) = edit(p, &fileops::text_of(f)?)?;
         if !f.exists() && new.is_some() && !p.create {
             return Err(format!("Destination {} does not exist!", p.path));
         }
@@ -245,9 +231,9 @@ impl Planned for IniFile {
                 attrs: &attrs,
                 backup: p.backup,
                 validate: None,
-                diff: p.diff,
+                diff: ctx.diff,
             },
-            &f,
+            f,
             |attrs_changed| {
                 if msg == "OK" && attrs_changed {
                     String::new()
@@ -268,6 +254,7 @@ impl Planned for IniFile {
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::plan_with;
     use serde_json::json;
 
     fn p(args: Value) -> IniFileParams {
@@ -323,33 +310,27 @@ mod tests {
             stdout: super::fileops::reply_of(s),
             stderr: vec![],
         };
-        let mut q = p(
+        let q = p(
             json!({"path": "/etc/pip.conf", "section": "global", "option": "timeout", "value": 60, "mode": "0644"}),
         );
-        q.diff = true;
+        let ctx = PlanCtx {
+            diff: true,
+            ..PlanCtx::default()
+        };
         insta::assert_yaml_snapshot!(
             "ini_file_create",
-            IniFile
-                .plan(
-                    &q,
-                    Some(&out("path=/etc/pip.conf\nkind=absent\n")),
-                    PlanCtx::default()
-                )
-                .unwrap()
+            plan_with(&IniFile, &q, &out("path=/etc/pip.conf\nkind=absent\n"), ctx).unwrap()
         );
         let conv = "path=/etc/pip.conf\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\n--windlass-content--\n[global]\ntimeout = 60\n";
         assert!(
-            !IniFile
-                .plan(&q, Some(&out(conv)), PlanCtx::default())
+            !plan_with(&IniFile, &q, &out(conv), ctx)
                 .unwrap()
                 .is_change()
         );
         let bad = p(json!({"path": "/f", "section": "s", "option": "o"}));
         insta::assert_snapshot!(
             "ini_file_err_value",
-            IniFile
-                .plan(&bad, Some(&out(conv)), PlanCtx::default())
-                .unwrap_err()
+            plan_with(&IniFile, &bad, &out(conv), ctx).unwrap_err()
         );
     }
 }

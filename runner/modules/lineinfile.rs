@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ResultMap;
-use super::TaskCtx;
-use super::fileops::{self, Attrs, Edit, PyRe, py_regex, split_lines, strip_eol};
+use super::fileops::{
+    self, Attrs, Edit, FileFacts, PathQuery, PyRe, py_regex, split_lines, strip_eol,
+};
 use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
-use super::plan::{Plan, PlanCtx, Planned};
-use crate::command::RemoteCommand;
+use super::plan::{Plan, PlanCtx, Planned, Probe};
 use crate::transport::ExecOutput;
 
 /// Parameters of `lineinfile`.
@@ -68,8 +68,6 @@ pub struct LineinfileParams {
     /// Command with `%s` that must accept the new file before it replaces the old one.
     #[serde(default)]
     pub validate: Option<String>,
-    #[serde(skip)]
-    pub(crate) diff: bool,
 }
 
 choice! {
@@ -224,6 +222,7 @@ pub fn edit(p: &LineinfileParams, text: &str) -> Result<(Option<String>, String)
 #[async_trait::async_trait]
 impl Planned for Lineinfile {
     type Params = LineinfileParams;
+    type Facts = FileFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.lineinfile"
@@ -240,23 +239,12 @@ impl Planned for Lineinfile {
         ]
     }
 
-    async fn prepare(&self, p: &mut LineinfileParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
-        p.diff = ctx.diff;
-        Ok(())
-    }
-
-    fn probe(&self, p: &LineinfileParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &LineinfileParams, _ctx: PlanCtx) -> Result<Probe<FileFacts>, String> {
         fileops::check_path("path", &p.path)?;
-        Ok(Some(fileops::probe_text(&p.path)))
+        Ok(Probe::fact(PathQuery::text(&p.path)))
     }
 
-    fn plan(
-        &self,
-        p: &LineinfileParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
-        let f = fileops::parse_facts(&p.path, facts.ok_or("lineinfile needs its probe")?)?;
+    fn plan(&self, p: &LineinfileParams, f: &FileFacts, ctx: PlanCtx) -> Result<Plan, String> {
         let absent = p.state == Some(LineinfileState::Absent);
         let mut result = ResultMap::new();
         result.insert("backup".into(), Value::String(String::new()));
@@ -271,7 +259,7 @@ impl Planned for Lineinfile {
                 return Err(format!("Destination {} does not exist !", p.path));
             }
         }
-        let text = fileops::text_of(&f)?;
+        let text = fileops::text_of(f)?;
         let (new, msg) = edit(p, &text)?;
         let attrs = Attrs {
             mode: p.mode.clone(),
@@ -285,9 +273,9 @@ impl Planned for Lineinfile {
                 attrs: &attrs,
                 backup: p.backup,
                 validate: p.validate.as_deref(),
-                diff: p.diff,
+                diff: ctx.diff,
             },
-            &f,
+            f,
             |_| msg,
             result,
         )
@@ -302,6 +290,7 @@ impl Planned for Lineinfile {
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::plan_with;
     use serde_json::json;
 
     fn p(args: Value) -> LineinfileParams {
@@ -396,40 +385,33 @@ mod tests {
         let mut q = p(
             json!({"path": "/etc/sysctl.conf", "regexp": "^net.ipv4.ip_forward", "line": "net.ipv4.ip_forward = 1", "mode": "0644", "backup": true}),
         );
-        q.diff = true;
+        let mut ctx = PlanCtx {
+            diff: true,
+            ..PlanCtx::default()
+        };
         let probe = "path=/etc/sysctl.conf\nkind=file\nmode=600\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=25\n--windlass-content--\n# x\nnet.ipv4.ip_forward = 0\n";
         insta::assert_yaml_snapshot!(
             "lineinfile_replace",
-            Lineinfile
-                .plan(&q, Some(&out(probe)), PlanCtx::default())
-                .unwrap()
+            plan_with(&Lineinfile, &q, &out(probe), ctx).unwrap()
         );
         let conv = "path=/etc/sysctl.conf\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=25\n--windlass-content--\nnet.ipv4.ip_forward = 1\n";
-        let plan = Lineinfile
-            .plan(&q, Some(&out(conv)), PlanCtx::default())
-            .unwrap();
+        let plan = plan_with(&Lineinfile, &q, &out(conv), ctx).unwrap();
         assert!(plan.steps.is_empty() && !plan.is_change());
         let missing = "path=/etc/sysctl.conf\nkind=absent\n";
         insta::assert_snapshot!(
             "lineinfile_err_missing",
-            Lineinfile
-                .plan(&q, Some(&out(missing)), PlanCtx::default())
-                .unwrap_err()
+            plan_with(&Lineinfile, &q, &out(missing), ctx).unwrap_err()
         );
         q.create = true;
-        q.diff = false;
+        ctx.diff = false;
         insta::assert_yaml_snapshot!(
             "lineinfile_create",
-            Lineinfile
-                .plan(&q, Some(&out(missing)), PlanCtx::default())
-                .unwrap()
+            plan_with(&Lineinfile, &q, &out(missing), ctx).unwrap()
         );
         let bad = p(json!({"path": "/f", "regexp": "(", "line": "x"}));
         insta::assert_snapshot!(
             "lineinfile_err_regex",
-            Lineinfile
-                .plan(&bad, Some(&out(conv)), PlanCtx::default())
-                .unwrap_err()
+            plan_with(&Lineinfile, &bad, &out(conv), ctx).unwrap_err()
         );
     }
 }

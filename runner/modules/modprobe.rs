@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::params::choice;
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, cat_glob, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -136,27 +136,29 @@ fn comment_out(text: &str, keep: impl Fn(&str) -> bool) -> String {
         .collect()
 }
 
-impl Planned for Modprobe {
-    type Params = ModprobeParams;
+/// A kernel module's state: loaded (or built in), and the `modules-load.d` and
+/// `modprobe.d` files that load it or give it options: the `modprobe` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleState {
+    /// Loaded, or built into the kernel.
+    pub loaded: bool,
+    /// The `*.conf` files of both folders, path and bytes.
+    pub files: Vec<(String, Vec<u8>)>,
+}
 
-    fn name(&self) -> &'static str {
-        "community.general.modprobe"
-    }
+impl Fact for ModuleState {
+    /// The module's name (checked).
+    type Query = String;
 
-    fn required(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn probe(&self, p: &ModprobeParams) -> Result<Option<RemoteCommand>, String> {
-        let name = valid_name(&p.name)?;
+    fn command(name: &String) -> RemoteCommand {
         let u = underscored(name);
         let d = name.replace('_', "-");
         let script = format!(
             "{h_loaded}if grep -q {proc_pat} /proc/modules 2>/dev/null; then echo proc; fi; \
-             if [ -d {sys} ]; then echo sys; fi; \
-             b=/lib/modules/$(uname -r)/modules.builtin; \
-             if [ -f \"$b\" ] && grep -qE {ko_pat} \"$b\"; then echo builtin; fi; \
-             {h_files}{g1}{g2}{h_end}",
+         if [ -d {sys} ]; then echo sys; fi; \
+         b=/lib/modules/$(uname -r)/modules.builtin; \
+         if [ -f \"$b\" ] && grep -qE {ko_pat} \"$b\"; then echo builtin; fi; \
+         {h_files}{g1}{g2}{h_end}",
             h_loaded = header("loaded"),
             proc_pat = quote(&format!("^{u} ")),
             sys = quote(&format!("/sys/module/{u}")),
@@ -166,22 +168,45 @@ impl Planned for Modprobe {
             g2 = cat_glob(&format!("{OPTS_DIR}/*.conf")),
             h_end = header("end"),
         );
-        Ok(Some(RemoteCommand::shell(framed(&script))))
+        RemoteCommand::shell(framed(&script))
     }
 
-    fn plan(
-        &self,
-        p: &ModprobeParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn parse(_name: &String, out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        Ok(ModuleState {
+            loaded: s
+                .get("loaded")
+                .unwrap_or("")
+                .lines()
+                .any(|l| !l.trim().is_empty()),
+            files: s.files(),
+        })
+    }
+}
+
+impl Planned for Modprobe {
+    type Params = ModprobeParams;
+    type Facts = ModuleState;
+
+    fn name(&self) -> &'static str {
+        "community.general.modprobe"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn probe(&self, p: &ModprobeParams, _ctx: PlanCtx) -> Result<Probe<ModuleState>, String> {
+        let name = valid_name(&p.name)?;
+        Ok(Probe::fact(name.to_string()))
+    }
+
+    fn plan(&self, p: &ModprobeParams, facts: &ModuleState, _ctx: PlanCtx) -> Result<Plan, String> {
         let name = valid_name(&p.name)?;
         let want_loaded = p.state != Some(ModprobeState::Absent);
         let persistent = p.persistent.unwrap_or(Persistent::Disabled);
-        let s = Sections::parse(facts.ok_or("modprobe needs its probe")?)?;
-        let loaded_facts = s.get("loaded").unwrap_or("");
-        let loaded = loaded_facts.lines().any(|l| !l.trim().is_empty());
-        let files = s.files();
+        let loaded = facts.loaded;
+        let files = &facts.files;
         let load_files: Vec<&(String, Vec<u8>)> = files
             .iter()
             .filter(|(f, _)| f.starts_with(&format!("{LOAD_DIR}/")))
@@ -305,6 +330,7 @@ mod tests {
     use super::*;
     use crate::modules::params::refused;
     use crate::modules::sysprobe::testutil::{file_section, out, params, plan_of};
+    use crate::transport::ExecOutput;
     use serde_json::json;
 
     fn probe(loaded: &str, files: &[(&str, &str)]) -> ExecOutput {

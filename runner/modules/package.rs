@@ -8,10 +8,9 @@
 use serde::Deserialize;
 
 use super::ResultMap;
-use super::apt::{AptParams, AptState, finish_apt, plan_apt, probe_script};
+use super::apt::{AptFacts, AptParams, AptQuery, AptState, finish_apt, plan_apt};
 use super::params::{choice, string_list};
-use super::plan::{Plan, PlanCtx, Planned};
-use crate::command::RemoteCommand;
+use super::plan::{Plan, PlanCtx, Planned, Probe};
 use crate::transport::ExecOutput;
 
 /// `package`.
@@ -70,6 +69,7 @@ fn as_apt(p: &PackageParams) -> Result<AptParams, String> {
 
 impl Planned for Package {
     type Params = PackageParams;
+    type Facts = AptFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.package"
@@ -79,21 +79,17 @@ impl Planned for Package {
         &["name", "state"]
     }
 
-    fn probe(&self, p: &PackageParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &PackageParams, _ctx: PlanCtx) -> Result<Probe<AptFacts>, String> {
         let a = as_apt(p)?;
-        Ok(Some(RemoteCommand::shell(probe_script(
-            &a.name,
-            a.state == Some(AptState::Latest) || a.name.iter().any(|n| n.contains('=')),
-            None,
-        ))))
+        Ok(Probe::fact(AptQuery {
+            need_policy: a.state == Some(AptState::Latest)
+                || a.name.iter().any(|n| n.contains('=')),
+            names: a.name,
+            deb: None,
+        }))
     }
 
-    fn plan(
-        &self,
-        p: &PackageParams,
-        facts: Option<&ExecOutput>,
-        ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &PackageParams, facts: &AptFacts, ctx: PlanCtx) -> Result<Plan, String> {
         plan_apt(&as_apt(p)?, facts, ctx)
     }
 
@@ -105,6 +101,7 @@ impl Planned for Package {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{out, params, plan_of};
     use serde_json::json;
 
@@ -120,11 +117,14 @@ mod tests {
     #[test]
     fn no_apt_no_package() {
         let p: PackageParams = params(json!({"name": "x", "state": "present"}));
-        let e = Package
-            .plan(&p, Some(&out("@@aptget\n@@end\n")), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Package, &p, &out("@@aptget\n@@end\n"), PlanCtx::default()).unwrap_err();
         assert!(e.contains("apt-get was not found"), "{e}");
         let p: PackageParams = params(json!({"name": "x", "state": "present", "use": "dnf"}));
-        assert!(Package.probe(&p).unwrap_err().contains("use=dnf"));
+        assert!(
+            Package
+                .probe(&p, PlanCtx::default())
+                .unwrap_err()
+                .contains("use=dnf")
+        );
     }
 }

@@ -1,12 +1,21 @@
-//! Planned modules: typed parameters → one probe of the host → a pure plan → apply.
+//! Planned modules: typed parameters → typed facts from one probe of the host → a pure
+//! plan → apply.
 //!
 //! Why this module exists: check mode can only be honest if what a module *would* do is
 //! computed by the same code that decides what it *does*. A [`Planned`] module declares its
-//! parameters as a serde struct (unknown fields rejected), names one remote command whose
-//! output tells it the host's current state ([`Planned::probe`]: one round trip), and turns
-//! that into a [`Plan`] in a pure function ([`Planned::plan`]). The engine applies the
-//! plan's [`Step`]s, or in check mode just reports them. Plans are values, so tests feed a
-//! probe's output in and snapshot the commands that come out, with no host at all.
+//! parameters as a serde struct (unknown fields rejected) and the facts it needs as a type
+//! ([`Planned::Facts`]); [`Planned::probe`] says how to learn them: known without asking,
+//! or one remote command and the parser of its reply (a [`Probe`]: one round trip). A pure
+//! function turns parameters and facts into a [`Plan`] ([`Planned::plan`]). The engine
+//! applies the plan's [`Step`]s, or in check mode just reports them. Plans are values, so
+//! tests feed a probe's output in and snapshot the commands that come out, with no host.
+//!
+//! Facts in the pyinfra spirit (`pyinfra/api/facts.py`'s `FactBase`: a `command` and a
+//! `process`): a [`Fact`] type owns the command that reads it and the parser of what comes
+//! back, so a fact shared by several modules (a path's stat and content, a package
+//! database's status, a unit's state) is one type, parsed one way. Because `plan` takes the
+//! parsed facts, a plan cannot run without them: a missing or unparsable reply is the
+//! probe's error, never a plan's.
 
 use std::marker::PhantomData;
 
@@ -105,11 +114,117 @@ pub struct PlanCtx {
     pub changed_before: bool,
 }
 
+/// A named fact about a host: the read-only command that asks for it and the parser of the
+/// host's reply, in one type (see the module docs).
+pub trait Fact: Sized + Send + 'static {
+    /// What the fact is about (a path and what to read of it, packages, a unit): the
+    /// command's input, kept for the parser.
+    type Query: Send + 'static;
+
+    /// The command that reads the fact.
+    fn command(q: &Self::Query) -> RemoteCommand;
+
+    /// The fact, from the command's reply to `q`; an error when the reply is not the shape
+    /// the command prints.
+    fn parse(q: &Self::Query, out: &ExecOutput) -> Result<Self, String>;
+}
+
+/// The parser half of a [`Probe::Ask`].
+pub type Parser<F> = Box<dyn FnOnce(&ExecOutput) -> Result<F, String> + Send>;
+
+/// How a module learns its facts.
+pub enum Probe<F> {
+    /// Known without asking the host (the plan needs nothing, or nothing more, from it).
+    Known(F),
+    /// Run `cmd` (read-only) and parse its reply with `parse`.
+    Ask {
+        /// The command.
+        cmd: RemoteCommand,
+        /// The parser of its reply.
+        parse: Parser<F>,
+    },
+}
+
+impl<F> std::fmt::Debug for Probe<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Probe::Known(_) => f.write_str("Probe::Known"),
+            Probe::Ask { cmd, .. } => f.debug_struct("Probe::Ask").field("cmd", cmd).finish(),
+        }
+    }
+}
+
+impl<F: Fact> Probe<F> {
+    /// Ask for fact `F` about `q`.
+    pub fn fact(q: F::Query) -> Self {
+        Probe::Ask {
+            cmd: F::command(&q),
+            parse: Box::new(move |out| F::parse(&q, out)),
+        }
+    }
+}
+
+impl<F: Send + 'static> Probe<F> {
+    /// Run `cmd` and parse the reply with `parse` (a module's own reply shape).
+    pub fn ask(
+        cmd: RemoteCommand,
+        parse: impl FnOnce(&ExecOutput) -> Result<F, String> + Send + 'static,
+    ) -> Self {
+        Probe::Ask {
+            cmd,
+            parse: Box::new(parse),
+        }
+    }
+
+    /// The same probe, its facts turned into `G` by `f`.
+    pub fn map<G>(self, f: impl FnOnce(F) -> G + Send + 'static) -> Probe<G> {
+        match self {
+            Probe::Known(v) => Probe::Known(f(v)),
+            Probe::Ask { cmd, parse } => Probe::Ask {
+                cmd,
+                parse: Box::new(move |out| parse(out).map(f)),
+            },
+        }
+    }
+
+    /// The command, when the host must be asked.
+    pub fn command(&self) -> Option<&RemoteCommand> {
+        match self {
+            Probe::Known(_) => None,
+            Probe::Ask { cmd, .. } => Some(cmd),
+        }
+    }
+
+    /// The facts from `out`, the reply to [`Probe::command`] (ignored when they are known).
+    pub fn resolve(self, out: &ExecOutput) -> Result<F, String> {
+        match self {
+            Probe::Known(v) => Ok(v),
+            Probe::Ask { parse, .. } => parse(out),
+        }
+    }
+}
+
+/// The plan `m` makes for `p` when its probe's reply is `out`: parsed as the engine parses
+/// it, then planned. Pure; for golden tests and the fuzz entry point.
+pub fn plan_from_reply<P: Planned>(
+    m: &P,
+    p: &P::Params,
+    out: &ExecOutput,
+    ctx: PlanCtx,
+) -> Result<Plan, String> {
+    let facts = m.probe(p, ctx)?.resolve(out)?;
+    m.plan(p, &facts, ctx)
+}
+
 /// A module written as probe + pure plan.
 #[async_trait::async_trait]
 pub trait Planned: Send + Sync + 'static {
     /// Typed parameters; derive `Deserialize` with `#[serde(deny_unknown_fields)]`.
     type Params: DeserializeOwned + Send + Sync;
+
+    /// What the plan needs to know of the host (`Option<…>` when it sometimes needs
+    /// nothing: [`Probe::Known`] then).
+    type Facts: Send + 'static;
 
     /// The FQCN.
     fn name(&self) -> &'static str;
@@ -142,14 +257,16 @@ pub trait Planned: Send + Sync + 'static {
         Ok(())
     }
 
-    /// The one command whose output `plan` needs (`None`: the plan needs no facts).
-    fn probe(&self, params: &Self::Params) -> Result<Option<RemoteCommand>, String>;
+    /// How to learn the facts: the one command whose reply holds them and its parser, or
+    /// the facts themselves when the host need not be asked. The same `params` and `ctx`
+    /// must give the same command (the engine batches probes by their exact text).
+    fn probe(&self, params: &Self::Params, ctx: PlanCtx) -> Result<Probe<Self::Facts>, String>;
 
-    /// Decide, from the probe's output, what to do. Pure: no I/O.
+    /// Decide, from the facts, what to do. Pure: no I/O.
     fn plan(
         &self,
         params: &Self::Params,
-        facts: Option<&ExecOutput>,
+        facts: &Self::Facts,
         ctx: PlanCtx,
     ) -> Result<Plan, String>;
 
@@ -267,9 +384,8 @@ impl<P: Planned> Module for PlannedModule<P> {
     ) -> Option<RemoteCommand> {
         let mut p: P::Params = params(self.0.name(), args).ok()?;
         self.0.prepare(&mut p, ctx).await.ok()?;
-        let mut cmd = self.0.probe(&p).ok()??.with_become(ctx.become_.clone());
-        cmd.timeout = ctx.timeout;
-        Some(cmd)
+        let probe = self.0.probe(&p, plan_ctx(ctx)).ok()?;
+        Some(probe_command(probe.command()?, ctx))
     }
 
     async fn run(
@@ -283,26 +399,15 @@ impl<P: Planned> Module for PlannedModule<P> {
             .prepare(&mut p, ctx)
             .await
             .map_err(ModuleError::Failed)?;
-        let facts = match self.0.probe(&p).map_err(ModuleError::Failed)? {
-            Some(cmd) => {
-                let mut cmd = cmd.with_become(ctx.become_.clone());
-                cmd.timeout = ctx.timeout;
-                Some(ctx.transport.exec_probe(&cmd).await?)
+        let pctx = plan_ctx(ctx);
+        let facts = match self.0.probe(&p, pctx).map_err(ModuleError::Failed)? {
+            Probe::Known(f) => f,
+            Probe::Ask { cmd, parse } => {
+                let out = ctx.transport.exec_probe(&probe_command(&cmd, ctx)).await?;
+                parse(&out).map_err(ModuleError::Failed)?
             }
-            None => None,
         };
-        let plan = self
-            .0
-            .plan(
-                &p,
-                facts.as_ref(),
-                PlanCtx {
-                    check: ctx.check,
-                    diff: ctx.diff,
-                    changed_before: ctx.changed_before,
-                },
-            )
-            .map_err(ModuleError::Failed)?;
+        let plan = self.0.plan(&p, &facts, pctx).map_err(ModuleError::Failed)?;
         let changed = plan.is_change();
         let mut result = plan.result.clone();
         result.insert("changed".into(), Value::Bool(changed));
@@ -371,6 +476,22 @@ impl<P: Planned> Module for PlannedModule<P> {
         self.0.finish(&p, &mut result, &outputs);
         Ok(result)
     }
+}
+
+/// What a plan may know of the task's context.
+fn plan_ctx(ctx: &TaskCtx<'_>) -> PlanCtx {
+    PlanCtx {
+        check: ctx.check,
+        diff: ctx.diff,
+        changed_before: ctx.changed_before,
+    }
+}
+
+/// A probe's command as it runs for this task: with its `become` and timeout.
+fn probe_command(cmd: &RemoteCommand, ctx: &TaskCtx<'_>) -> RemoteCommand {
+    let mut cmd = cmd.clone().with_become(ctx.become_.clone());
+    cmd.timeout = ctx.timeout;
+    cmd
 }
 
 /// Run `cmds` (the steps of one change, in order) on the host, stopping at the first that
@@ -447,6 +568,103 @@ mod tests {
         let names = field_names::<P>();
         assert!(names.contains(&"path"));
         assert!(names.contains(&"target"));
+    }
+
+    /// A fact for the tests: the words of `echo <query>`'s reply.
+    #[derive(Debug, PartialEq)]
+    struct Words(Vec<String>);
+
+    impl Fact for Words {
+        type Query = String;
+
+        fn command(q: &String) -> RemoteCommand {
+            RemoteCommand::argv(["echo", q.as_str()])
+        }
+
+        fn parse(q: &String, out: &ExecOutput) -> Result<Self, String> {
+            if out.rc != 0 {
+                return Err(format!("echo {q} failed"));
+            }
+            Ok(Words(
+                out.stdout_str()
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect(),
+            ))
+        }
+    }
+
+    fn reply(rc: i32, stdout: &str) -> ExecOutput {
+        ExecOutput {
+            rc,
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: vec![],
+        }
+    }
+
+    #[test]
+    fn a_fact_owns_its_command_and_its_parser() {
+        let probe = Probe::<Words>::fact("a b".into());
+        assert_eq!(probe.command(), Some(&RemoteCommand::argv(["echo", "a b"])));
+        let words = probe.map(|w| w.0.len()).resolve(&reply(0, "a b\n"));
+        assert_eq!(words, Ok(2));
+        let bad = Probe::<Words>::fact("x".into()).resolve(&reply(1, ""));
+        assert_eq!(bad, Err("echo x failed".to_string()));
+    }
+
+    #[test]
+    fn known_facts_need_no_command_and_ignore_any_reply() {
+        let probe: Probe<Option<Words>> = Probe::Known(None);
+        assert!(probe.command().is_none());
+        assert_eq!(probe.resolve(&reply(1, "junk")), Ok(None));
+    }
+
+    /// A module with an optional probe: the facts type says when there is none.
+    struct Maybe;
+
+    #[derive(serde::Deserialize)]
+    struct MaybeParams {
+        ask: Option<String>,
+    }
+
+    #[async_trait::async_trait]
+    impl Planned for Maybe {
+        type Params = MaybeParams;
+        type Facts = Option<Words>;
+
+        fn name(&self) -> &'static str {
+            "test.maybe"
+        }
+
+        fn probe(&self, p: &MaybeParams, _ctx: PlanCtx) -> Result<Probe<Option<Words>>, String> {
+            Ok(match &p.ask {
+                Some(q) => Probe::<Words>::fact(q.clone()).map(Some),
+                None => Probe::Known(None),
+            })
+        }
+
+        fn plan(&self, _p: &MaybeParams, f: &Option<Words>, _ctx: PlanCtx) -> Result<Plan, String> {
+            let mut plan = Plan::default();
+            let n = f.as_ref().map_or(0, |w| w.0.len());
+            plan.result.insert("words".into(), Value::from(n));
+            Ok(plan)
+        }
+    }
+
+    #[test]
+    fn plan_from_reply_parses_then_plans() {
+        let ctx = PlanCtx::default();
+        let ask = MaybeParams {
+            ask: Some("x y z".into()),
+        };
+        let plan = plan_from_reply(&Maybe, &ask, &reply(0, "x y z\n"), ctx).unwrap();
+        assert_eq!(plan.result["words"], 3);
+        // A reply the fact cannot parse is the probe's error; the plan never runs.
+        let e = plan_from_reply(&Maybe, &ask, &reply(2, ""), ctx).unwrap_err();
+        assert_eq!(e, "echo x y z failed");
+        let none = MaybeParams { ask: None };
+        let plan = plan_from_reply(&Maybe, &none, &reply(2, ""), ctx).unwrap();
+        assert_eq!(plan.result["words"], 0);
     }
 
     #[test]

@@ -9,11 +9,9 @@
 use serde::Deserialize;
 
 use super::ResultMap;
-use super::TaskCtx;
-use super::fileops::{self, Attrs, Edit, py_regex};
+use super::fileops::{self, Attrs, Edit, FileFacts, PathQuery, py_regex};
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
-use super::plan::{Plan, PlanCtx, Planned};
-use crate::command::RemoteCommand;
+use super::plan::{Plan, PlanCtx, Planned, Probe};
 use crate::transport::ExecOutput;
 
 /// Parameters of `replace`.
@@ -49,8 +47,6 @@ pub struct ReplaceParams {
     /// Group name or gid.
     #[serde(default, deserialize_with = "opt_stringish")]
     pub group: Option<String>,
-    #[serde(skip)]
-    pub(crate) diff: bool,
 }
 
 /// `ansible.builtin.replace`.
@@ -80,6 +76,7 @@ pub fn edit(p: &ReplaceParams, text: &str) -> Result<(String, usize), String> {
 #[async_trait::async_trait]
 impl Planned for Replace {
     type Params = ReplaceParams;
+    type Facts = FileFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.replace"
@@ -93,28 +90,17 @@ impl Planned for Replace {
         &["regexp"]
     }
 
-    async fn prepare(&self, p: &mut ReplaceParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
-        p.diff = ctx.diff;
-        Ok(())
-    }
-
-    fn probe(&self, p: &ReplaceParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &ReplaceParams, _ctx: PlanCtx) -> Result<Probe<FileFacts>, String> {
         fileops::check_path("path", &p.path)?;
-        Ok(Some(fileops::probe_text(&p.path)))
+        Ok(Probe::fact(PathQuery::text(&p.path)))
     }
 
-    fn plan(
-        &self,
-        p: &ReplaceParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
-        let f = fileops::parse_facts(&p.path, facts.ok_or("replace needs its probe")?)?;
+    fn plan(&self, p: &ReplaceParams, f: &FileFacts, ctx: PlanCtx) -> Result<Plan, String> {
         if !f.exists() {
             py_regex(&p.regexp, true)?;
             return Err(format!("Path {} does not exist !", p.path));
         }
-        let text = fileops::text_of(&f)?;
+        let text = fileops::text_of(f)?;
         let (new, n) = edit(p, &text)?;
         let msg = if new != text {
             format!("{n} replacements made")
@@ -134,9 +120,9 @@ impl Planned for Replace {
                 attrs: &attrs,
                 backup: p.backup,
                 validate: p.validate.as_deref(),
-                diff: p.diff,
+                diff: ctx.diff,
             },
-            &f,
+            f,
             |_| msg,
             result,
         )
@@ -151,6 +137,7 @@ impl Planned for Replace {
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::plan_with;
     use serde_json::Value;
     use serde_json::json;
 
@@ -183,33 +170,27 @@ mod tests {
             stdout: super::fileops::reply_of(s),
             stderr: vec![],
         };
-        let mut q = p(
+        let q = p(
             json!({"path": "/etc/fstab", "regexp": "^([^#].*\\sswap\\s.*)$", "replace": "# \\1", "backup": true}),
         );
-        q.diff = true;
+        let ctx = PlanCtx {
+            diff: true,
+            ..PlanCtx::default()
+        };
         let probe = "path=/etc/fstab\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\n--windlass-content--\n/dev/sda1 / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n";
         insta::assert_yaml_snapshot!(
             "replace_swap",
-            Replace
-                .plan(&q, Some(&out(probe)), PlanCtx::default())
-                .unwrap()
+            plan_with(&Replace, &q, &out(probe), ctx).unwrap()
         );
         let done = "path=/etc/fstab\nkind=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\n--windlass-content--\n/dev/sda1 / ext4 defaults 0 1\n# /swap.img none swap sw 0 0\n";
         assert!(
-            !Replace
-                .plan(&q, Some(&out(done)), PlanCtx::default())
+            !plan_with(&Replace, &q, &out(done), ctx)
                 .unwrap()
                 .is_change()
         );
         insta::assert_snapshot!(
             "replace_err_missing",
-            Replace
-                .plan(
-                    &q,
-                    Some(&out("path=/etc/fstab\nkind=absent\n")),
-                    PlanCtx::default()
-                )
-                .unwrap_err()
+            plan_with(&Replace, &q, &out("path=/etc/fstab\nkind=absent\n"), ctx).unwrap_err()
         );
         // Python's re: look-behind works; an unbalanced group is an error.
         let look = p(json!({"path": "/f", "regexp": "(?<=a)b", "replace": "B"}));
@@ -217,9 +198,7 @@ mod tests {
         let bad = p(json!({"path": "/f", "regexp": "(a"}));
         insta::assert_snapshot!(
             "replace_err_regex",
-            Replace
-                .plan(&bad, Some(&out(done)), PlanCtx::default())
-                .unwrap_err()
+            plan_with(&Replace, &bad, &out(done), ctx).unwrap_err()
         );
     }
 }

@@ -10,7 +10,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::plan::{PlanCtx, Planned};
+use super::plan::{PlanCtx, Planned, plan_from_reply};
 use crate::transport::ExecOutput;
 
 /// The parsers [`feed`] reaches, by the index its first byte picks.
@@ -253,7 +253,7 @@ fn plan<P: Planned>(m: &P, args: Value, out: &ExecOutput) {
             diff: true,
             changed_before: check,
         };
-        let _ = m.plan(&p, Some(out), ctx);
+        let _ = plan_from_reply(m, &p, out, ctx);
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::params::{ansible_bool, choice, opt_ansible_bool};
-use super::plan::{Plan, PlanCtx, Planned};
+use super::plan::{Fact, Plan, PlanCtx, Planned, Probe};
 use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -135,12 +135,8 @@ fn valid_unit_name(n: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn probe_cmd(name: Option<&str>) -> Result<Option<RemoteCommand>, String> {
-    let mut script = format!(
-        "{}cat /proc/1/comm 2>/dev/null; {}command -v systemctl; ",
-        header("init"),
-        header("systemctl")
-    );
+/// Check the unit name and ask for its [`UnitFacts`].
+fn probe_unit(name: Option<&str>) -> Result<Probe<UnitFacts>, String> {
     if let Some(n) = name {
         valid_unit_name(n)?;
         if n.contains(['*', '?', '[']) {
@@ -148,15 +144,68 @@ fn probe_cmd(name: Option<&str>) -> Result<Option<RemoteCommand>, String> {
                 "this module does not support globs in unit names ({n})"
             ));
         }
-        let q = quote(n);
-        script.push_str(&format!(
-            "{}systemctl show -p {} -- {q} 2>&1; {}systemctl is-enabled -- {q} 2>/dev/null; echo \"rc=$?\"",
-            header("show"),
-            PROPS.join(","),
-            header("enabled"),
-        ));
     }
-    Ok(Some(RemoteCommand::shell(framed(&script))))
+    Ok(Probe::fact(name.map(str::to_string)))
+}
+
+/// What the host's init and systemd say of a unit (of none: only the init): the
+/// `systemd_service` and `service` modules' fact.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UnitFacts {
+    /// PID 1's name (`systemd`), as `/proc/1/comm` has it.
+    pub init: Option<String>,
+    /// `systemctl` is on the host.
+    pub systemctl: bool,
+    /// The unit's properties as `systemctl show` prints them.
+    pub status: Map<String, Value>,
+    /// `systemctl is-enabled` says enabled (not merely `indirect` or `alias`).
+    pub enabled: bool,
+}
+
+impl Fact for UnitFacts {
+    /// The unit (`None`: only the init and systemctl).
+    type Query = Option<String>;
+
+    fn command(name: &Option<String>) -> RemoteCommand {
+        let mut script = format!(
+            "{}cat /proc/1/comm 2>/dev/null; {}command -v systemctl; ",
+            header("init"),
+            header("systemctl")
+        );
+        if let Some(n) = name {
+            let q = quote(n);
+            script.push_str(&format!(
+                "{}systemctl show -p {} -- {q} 2>&1; {}systemctl is-enabled -- {q} 2>/dev/null; echo \"rc=$?\"",
+                header("show"),
+                PROPS.join(","),
+                header("enabled"),
+            ));
+        }
+        RemoteCommand::shell(framed(&script))
+    }
+
+    fn parse(_name: &Option<String>, out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        let mut status = Map::new();
+        for line in s.get("show").unwrap_or("").lines() {
+            if let Some((k, v)) = line.split_once('=') {
+                status.insert(k.to_string(), Value::String(v.to_string()));
+            }
+        }
+        let en = s.get("enabled").unwrap_or("");
+        let en_rc = en
+            .lines()
+            .find_map(|l| l.strip_prefix("rc="))
+            .and_then(|r| r.trim().parse::<i32>().ok())
+            .unwrap_or(1);
+        let en_words: Vec<&str> = en.lines().filter(|l| !l.starts_with("rc=")).collect();
+        Ok(UnitFacts {
+            init: s.text("init").map(str::to_string),
+            systemctl: !s.text("systemctl").unwrap_or("").is_empty(),
+            status,
+            enabled: en_rc == 0 && en_words != ["indirect"] && en_words != ["alias"],
+        })
+    }
 }
 
 fn systemctl(args: &[&str], unit: &str) -> super::plan::Step {
@@ -169,11 +218,7 @@ fn systemctl(args: &[&str], unit: &str) -> super::plan::Step {
     }
 }
 
-fn plan_systemd(
-    p: &SystemdParams,
-    facts: Option<&ExecOutput>,
-    ctx: PlanCtx,
-) -> Result<Plan, String> {
+fn plan_systemd(p: &SystemdParams, facts: &UnitFacts, ctx: PlanCtx) -> Result<Plan, String> {
     let state = p.state;
     let needs_name = state.is_some() || p.enabled.is_some() || p.masked.is_some();
     if needs_name && p.name.is_none() {
@@ -188,8 +233,7 @@ fn plan_systemd(
     if let Some(n) = p.name.as_deref() {
         valid_unit_name(n)?;
     }
-    let s = Sections::parse(facts.ok_or("systemd needs its probe")?)?;
-    if s.text("systemctl").unwrap_or("").is_empty() {
+    if !facts.systemctl {
         return Err("systemctl was not found on the host: only systemd hosts are supported".into());
     }
     let mut plan = Plan::default();
@@ -208,25 +252,13 @@ fn plan_systemd(
         plan.changed = Some(false);
         return Ok(plan);
     };
-    let mut status = Map::new();
-    for line in s.get("show").unwrap_or("").lines() {
-        if let Some((k, v)) = line.split_once('=') {
-            status.insert(k.to_string(), Value::String(v.to_string()));
-        }
-    }
+    let status = facts.status.clone();
     let prop = |k: &str| status.get(k).and_then(Value::as_str).unwrap_or("");
     let load = prop("LoadState").to_string();
     let active = prop("ActiveState").to_string();
     let found = !load.is_empty() && load != "not-found";
     let masked = load == "masked";
-    let en = s.get("enabled").unwrap_or("");
-    let en_rc = en
-        .lines()
-        .find_map(|l| l.strip_prefix("rc="))
-        .and_then(|r| r.trim().parse::<i32>().ok())
-        .unwrap_or(1);
-    let en_words: Vec<&str> = en.lines().filter(|l| !l.starts_with("rc=")).collect();
-    let enabled_now = en_rc == 0 && en_words != ["indirect"] && en_words != ["alias"];
+    let enabled_now = facts.enabled;
     // A unit file written just before a daemon-reload is not loaded yet: trust the reload.
     // Check mode before the first deploy: the package that brings the unit was only
     // planned by an earlier task, so the unit is not there yet. Plan what the real run
@@ -314,6 +346,7 @@ fn plan_systemd(
 
 impl Planned for Systemd {
     type Params = SystemdParams;
+    type Facts = UnitFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.systemd_service"
@@ -327,16 +360,11 @@ impl Planned for Systemd {
         ]
     }
 
-    fn probe(&self, p: &SystemdParams) -> Result<Option<RemoteCommand>, String> {
-        probe_cmd(p.name.as_deref())
+    fn probe(&self, p: &SystemdParams, _ctx: PlanCtx) -> Result<Probe<UnitFacts>, String> {
+        probe_unit(p.name.as_deref())
     }
 
-    fn plan(
-        &self,
-        p: &SystemdParams,
-        facts: Option<&ExecOutput>,
-        ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &SystemdParams, facts: &UnitFacts, ctx: PlanCtx) -> Result<Plan, String> {
         plan_systemd(p, facts, ctx)
     }
 }
@@ -365,6 +393,7 @@ fn as_systemd(p: &ServiceParams) -> Result<SystemdParams, String> {
 
 impl Planned for Service {
     type Params = ServiceParams;
+    type Facts = UnitFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.service"
@@ -374,22 +403,17 @@ impl Planned for Service {
         &["name"]
     }
 
-    fn probe(&self, p: &ServiceParams) -> Result<Option<RemoteCommand>, String> {
-        probe_cmd(Some(&p.name))
+    fn probe(&self, p: &ServiceParams, _ctx: PlanCtx) -> Result<Probe<UnitFacts>, String> {
+        probe_unit(Some(&p.name))
     }
 
-    fn plan(
-        &self,
-        p: &ServiceParams,
-        facts: Option<&ExecOutput>,
-        ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &ServiceParams, facts: &UnitFacts, ctx: PlanCtx) -> Result<Plan, String> {
         let sp = as_systemd(p)?;
-        let s = Sections::parse(facts.ok_or("service needs its probe")?)?;
-        if s.text("init") != Some("systemd") && p.use_.as_deref() != Some("systemd") {
+        let init = facts.init.as_deref();
+        if init != Some("systemd") && p.use_.as_deref() != Some("systemd") {
             return Err(format!(
                 "the host's init is {:?}; windlass's service module supports systemd only",
-                s.text("init").unwrap_or("unknown")
+                init.unwrap_or("unknown")
             ));
         }
         plan_systemd(&sp, facts, ctx)
@@ -400,6 +424,7 @@ impl Planned for Service {
 mod tests {
     use super::*;
     use crate::modules::params::refused;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
@@ -490,21 +515,21 @@ mod tests {
                 ..PlanCtx::default()
             },
         ] {
-            let e = Systemd.plan(&p, Some(&missing), ctx).unwrap_err();
+            let e = plan_with(&Systemd, &p, &missing, ctx).unwrap_err();
             assert_eq!(e, "Could not find the requested service containerd");
         }
         // An earlier task of the check run would install it: plan enable + start.
-        let plan = Systemd
-            .plan(
-                &p,
-                Some(&missing),
-                PlanCtx {
-                    check: true,
-                    changed_before: true,
-                    ..PlanCtx::default()
-                },
-            )
-            .unwrap();
+        let plan = plan_with(
+            &Systemd,
+            &p,
+            &missing,
+            PlanCtx {
+                check: true,
+                changed_before: true,
+                ..PlanCtx::default()
+            },
+        )
+        .unwrap();
         assert!(plan.is_change());
         let cmds: Vec<String> = plan
             .steps
@@ -534,13 +559,13 @@ mod tests {
     #[test]
     fn bad_parameters_and_missing_unit() {
         let p: SystemdParams = params(json!({"name": "nosuch", "state": "started"}));
-        let e = Systemd
-            .plan(
-                &p,
-                Some(&probe("inactive", "not-found", "", 4)),
-                PlanCtx::default(),
-            )
-            .unwrap_err();
+        let e = plan_with(
+            &Systemd,
+            &p,
+            &probe("inactive", "not-found", "", 4),
+            PlanCtx::default(),
+        )
+        .unwrap_err();
         assert_eq!(e, "Could not find the requested service nosuch");
         assert_eq!(
             refused::<SystemdParams>(json!({"name": "x", "state": "running"})),
@@ -555,11 +580,7 @@ mod tests {
             "scope user is not supported (only system)"
         );
         let p: SystemdParams = params(json!({"state": "started"}));
-        assert!(
-            Systemd
-                .plan(&p, Some(&out("")), PlanCtx::default())
-                .is_err()
-        );
+        assert!(plan_with(&Systemd, &p, &out(""), PlanCtx::default()).is_err());
     }
 
     /// What `systemctl show` prints (its error text repeats the unit name) cannot fake
@@ -581,11 +602,9 @@ mod tests {
         assert!(plan.is_change(), "{plan:?}");
         let bad: SystemdParams =
             params(json!({"name": "x\nLoadState=loaded\nActiveState=active", "state": "started"}));
-        let e = Systemd.probe(&bad).unwrap_err();
+        let e = Systemd.probe(&bad, PlanCtx::default()).unwrap_err();
         assert!(e.contains("invalid unit name"), "{e}");
-        let e = Systemd
-            .plan(&bad, Some(&facts), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Systemd, &bad, &facts, PlanCtx::default()).unwrap_err();
         assert!(e.contains("invalid unit name"), "{e}");
     }
 }

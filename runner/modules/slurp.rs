@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::fileops::{self, CONTENT_MARK, Kind};
-use super::plan::{Plan, PlanCtx, Planned};
+use super::plan::{Fact, Plan, PlanCtx, Planned, Probe};
 use super::reply;
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -30,6 +30,7 @@ pub struct Slurp;
 #[async_trait::async_trait]
 impl Planned for Slurp {
     type Params = SlurpParams;
+    type Facts = Slurped;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.slurp"
@@ -39,24 +40,13 @@ impl Planned for Slurp {
         &["src", "path"]
     }
 
-    fn probe(&self, p: &SlurpParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &SlurpParams, _ctx: PlanCtx) -> Result<Probe<Slurped>, String> {
         fileops::check_path("src", &p.src)?;
-        Ok(Some(RemoteCommand::shell(format!(
-            "p={}; if [ -d \"$p\" ]; then printf 'kind=directory\\0'; elif [ ! -e \"$p\" ]; then printf 'kind=absent\\0'; \
-             elif [ ! -r \"$p\" ]; then printf 'kind=other\\0unreadable=1\\0'; \
-             else printf 'kind=file\\0%s\\0' {CONTENT_MARK}; cat -- \"$p\"; fi",
-            quote(&p.src)
-        ))))
+        Ok(Probe::fact(p.src.clone()))
     }
 
-    fn plan(
-        &self,
-        p: &SlurpParams,
-        facts: Option<&ExecOutput>,
-        ctx: PlanCtx,
-    ) -> Result<Plan, String> {
-        let (kind, unreadable, content) = parse(facts.ok_or("slurp needs its probe")?)?;
-        match kind {
+    fn plan(&self, p: &SlurpParams, facts: &Slurped, ctx: PlanCtx) -> Result<Plan, String> {
+        match facts.kind {
             // Check mode after an earlier planned change: the file may be what that change
             // creates (a certificate issued a few tasks before). Read it as empty, and say so.
             Kind::Absent if ctx.check && ctx.changed_before => {
@@ -81,20 +71,54 @@ impl Planned for Slurp {
                     p.src
                 ));
             }
-            _ if unreadable => {
+            _ if facts.unreadable => {
                 return Err(format!("file is not readable: {}", p.src));
             }
             _ => {}
         }
-        let data = content.unwrap_or_default();
+        let data = facts.content.as_deref().unwrap_or_default();
         let mut r = Map::new();
         r.insert(
             "content".into(),
-            Value::String(base64::engine::general_purpose::STANDARD.encode(&data)),
+            Value::String(base64::engine::general_purpose::STANDARD.encode(data)),
         );
         r.insert("source".into(), Value::String(p.src.clone()));
         r.insert("encoding".into(), Value::String("base64".into()));
         Ok(Plan::unchanged(r))
+    }
+}
+
+/// A file read whole (links followed): the `slurp` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Slurped {
+    /// What is at the path (never [`Kind::Link`]: links are followed).
+    pub kind: Kind,
+    /// It is there but cannot be read.
+    pub unreadable: bool,
+    /// The content: a readable file has one, even empty; nothing else has any.
+    pub content: Option<Vec<u8>>,
+}
+
+impl Fact for Slurped {
+    /// The path.
+    type Query = String;
+
+    fn command(src: &String) -> RemoteCommand {
+        RemoteCommand::shell(format!(
+            "p={}; if [ -d \"$p\" ]; then printf 'kind=directory\\0'; elif [ ! -e \"$p\" ]; then printf 'kind=absent\\0'; \
+             elif [ ! -r \"$p\" ]; then printf 'kind=other\\0unreadable=1\\0'; \
+             else printf 'kind=file\\0%s\\0' {CONTENT_MARK}; cat -- \"$p\"; fi",
+            quote(src)
+        ))
+    }
+
+    fn parse(_src: &String, out: &ExecOutput) -> Result<Self, String> {
+        let (kind, unreadable, content) = parse(out)?;
+        Ok(Slurped {
+            kind,
+            unreadable,
+            content,
+        })
     }
 }
 
@@ -125,6 +149,7 @@ fn parse(out: &ExecOutput) -> Result<(Kind, bool, Option<Vec<u8>>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
 
     fn plan_of(probe: &[u8]) -> Result<Plan, String> {
         let p = SlurpParams {
@@ -135,7 +160,7 @@ mod tests {
             stdout: probe.to_vec(),
             stderr: vec![],
         };
-        Slurp.plan(&p, Some(&out), PlanCtx::default())
+        plan_with(&Slurp, &p, &out, PlanCtx::default())
     }
 
     #[test]
@@ -146,10 +171,14 @@ mod tests {
         insta::assert_yaml_snapshot!(
             "slurp_probe",
             Slurp
-                .probe(&SlurpParams {
-                    src: "/etc/a b".into()
-                })
+                .probe(
+                    &SlurpParams {
+                        src: "/etc/a b".into()
+                    },
+                    PlanCtx::default()
+                )
                 .unwrap()
+                .command()
         );
         assert_eq!(
             plan_of(b"kind=absent\0").unwrap_err(),
@@ -179,9 +208,12 @@ mod tests {
         }
         // A NUL in the path is refused before anything runs.
         let e = Slurp
-            .probe(&SlurpParams {
-                src: "/a\0b".into(),
-            })
+            .probe(
+                &SlurpParams {
+                    src: "/a\0b".into(),
+                },
+                PlanCtx::default(),
+            )
             .unwrap_err();
         assert!(e.contains("NUL"), "{e}");
     }
@@ -200,13 +232,13 @@ mod tests {
             check: true,
             ..PlanCtx::default()
         };
-        assert!(Slurp.plan(&p, Some(&out), only_check).is_err());
+        assert!(plan_with(&Slurp, &p, &out, only_check).is_err());
         let after_change = PlanCtx {
             check: true,
             changed_before: true,
             ..PlanCtx::default()
         };
-        let plan = Slurp.plan(&p, Some(&out), after_change).unwrap();
+        let plan = plan_with(&Slurp, &p, &out, after_change).unwrap();
         assert!(!plan.is_change());
         assert_eq!(plan.result["content"], "");
     }

@@ -7,11 +7,10 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::fileops::{self, Kind};
+use super::fileops::{self, FileFacts, Kind, path_probe};
 use super::params::{ansible_bool, choice};
-use super::plan::{Plan, PlanCtx, Planned};
-use crate::command::{RemoteCommand, quote};
-use crate::transport::ExecOutput;
+use super::plan::{Plan, PlanCtx, Planned, Probe};
+use crate::command::quote;
 
 fn yes() -> bool {
     true
@@ -80,6 +79,7 @@ fn algo_prog(a: Option<ChecksumAlgorithm>) -> &'static str {
 #[async_trait::async_trait]
 impl Planned for Stat {
     type Params = StatParams;
+    type Facts = FileFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.stat"
@@ -89,7 +89,7 @@ impl Planned for Stat {
         &["path", "dest", "name"]
     }
 
-    fn probe(&self, p: &StatParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &StatParams, _ctx: PlanCtx) -> Result<Probe<FileFacts>, String> {
         fileops::check_path("path", &p.path)?;
         let prog = algo_prog(p.checksum_algorithm);
         let l = if p.follow { "-L " } else { "" };
@@ -110,16 +110,10 @@ impl Planned for Stat {
             s.push_str("if [ -e \"$p\" ] && command -v file >/dev/null 2>&1; then printf 'mime=%s\\0' \"$(file -b --mime -- \"$p\")\"; fi; ");
         }
         s.push_str("true");
-        Ok(Some(RemoteCommand::shell(s)))
+        Ok(path_probe(&p.path, s))
     }
 
-    fn plan(
-        &self,
-        p: &StatParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
-        let f = fileops::parse_facts(&p.path, facts.ok_or("stat needs its probe")?)?;
+    fn plan(&self, p: &StatParams, f: &FileFacts, _ctx: PlanCtx) -> Result<Plan, String> {
         let mut st = Map::new();
         st.insert("exists".into(), Value::Bool(f.exists()));
         if f.exists() {
@@ -208,6 +202,8 @@ impl Planned for Stat {
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::plan_with;
+    use crate::transport::ExecOutput;
     use serde_json::json;
 
     fn plan_of(args: Value, probe: &str) -> Result<Plan, String> {
@@ -218,7 +214,7 @@ mod tests {
             stdout: super::fileops::reply_of(probe),
             stderr: vec![],
         };
-        Stat.plan(&p, Some(&out), PlanCtx::default())
+        plan_with(&Stat, &p, &out, PlanCtx::default())
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::params::{ansible_bool, choice, opt_stringish};
-use super::plan::{FileDiff, Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, FileDiff, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, cat_file, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -135,8 +135,54 @@ pub fn file_value(text: &str, name: &str) -> Option<String> {
     })
 }
 
+/// What `sysctl` asks: a key and the file it is kept in.
+pub struct KeyQuery {
+    /// The key (`net.ipv4.ip_forward`).
+    pub name: String,
+    /// The `sysctl_file`.
+    pub file: String,
+}
+
+/// A kernel parameter's live value and the file that keeps it: the `sysctl` module's
+/// fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyState {
+    /// The `sysctl_file`'s text (empty when missing).
+    pub file: String,
+    /// The value under `/proc/sys`, trimmed (`None`: no such key, or unreadable).
+    pub live: Option<String>,
+}
+
+impl Fact for KeyState {
+    type Query = KeyQuery;
+
+    fn command(q: &KeyQuery) -> RemoteCommand {
+        let proc = proc_path(&q.name);
+        let script = format!(
+            "{}{}if [ -r {q} ]; then {}cat {q}; fi",
+            header("start"),
+            cat_file(&q.file),
+            header("proc"),
+            q = quote(&proc),
+        );
+        RemoteCommand::shell(framed(&script))
+    }
+
+    fn parse(q: &KeyQuery, out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        Ok(KeyState {
+            file: s
+                .file(&q.file)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default(),
+            live: s.get("proc").map(|v| v.trim().to_string()),
+        })
+    }
+}
+
 impl Planned for Sysctl {
     type Params = SysctlParams;
+    type Facts = KeyState;
 
     fn name(&self) -> &'static str {
         "ansible.posix.sysctl"
@@ -146,24 +192,14 @@ impl Planned for Sysctl {
         &["name"]
     }
 
-    fn probe(&self, p: &SysctlParams) -> Result<Option<RemoteCommand>, String> {
-        let proc = proc_path(p.name.trim());
-        let script = format!(
-            "{}{}if [ -r {q} ]; then {}cat {q}; fi",
-            header("start"),
-            cat_file(&p.sysctl_file),
-            header("proc"),
-            q = quote(&proc),
-        );
-        Ok(Some(RemoteCommand::shell(framed(&script))))
+    fn probe(&self, p: &SysctlParams, _ctx: PlanCtx) -> Result<Probe<KeyState>, String> {
+        Ok(Probe::fact(KeyQuery {
+            name: p.name.trim().to_string(),
+            file: p.sysctl_file.clone(),
+        }))
     }
 
-    fn plan(
-        &self,
-        p: &SysctlParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
+    fn plan(&self, p: &SysctlParams, facts: &KeyState, _ctx: PlanCtx) -> Result<Plan, String> {
         let name = p.name.trim();
         if name.is_empty() {
             return Err("name cannot be empty".into());
@@ -180,12 +216,8 @@ impl Planned for Sysctl {
             (None, true) => return Err("value is required with state=present".into()),
             (_, false) => None,
         };
-        let s = Sections::parse(facts.ok_or("sysctl needs its probe")?)?;
-        let before = s
-            .file(&p.sysctl_file)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let proc_value = s.get("proc").map(|v| v.trim().to_string());
+        let before = facts.file.clone();
+        let proc_value = facts.live.clone();
         let mut plan = Plan::default();
         let mut changed = false;
         if p.sysctl_set {
@@ -258,9 +290,11 @@ impl Planned for Sysctl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{
         file_body, file_section, out, params, plan_of, reply,
     };
+    use crate::transport::ExecOutput;
     use serde_json::json;
 
     fn probe(file: Option<&str>, proc: Option<&str>) -> ExecOutput {
@@ -342,17 +376,13 @@ mod tests {
     #[test]
     fn bad_parameters() {
         let prm = p(json!({"name": "net.ipv4.ip_forward"}));
-        let e = Sysctl
-            .plan(&prm, Some(&probe(None, None)), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Sysctl, &prm, &probe(None, None), PlanCtx::default()).unwrap_err();
         assert_eq!(e, "value is required with state=present");
         let prm = p(
             json!({"name": "no.such.key", "value": 1, "sysctl_set": true,
             "sysctl_file": "/etc/sysctl.d/k8s.conf"}),
         );
-        let e = Sysctl
-            .plan(&prm, Some(&probe(None, None)), PlanCtx::default())
-            .unwrap_err();
+        let e = plan_with(&Sysctl, &prm, &probe(None, None), PlanCtx::default()).unwrap_err();
         assert!(e.contains("/proc/sys/no/such/key"), "{e}");
         let e = serde_json::from_value::<SysctlParams>(json!({"name": "a", "valeu": 1}))
             .unwrap_err()

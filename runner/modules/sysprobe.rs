@@ -361,9 +361,27 @@ pub mod testutil {
         serde_json::from_value(v).expect("test params")
     }
 
-    /// The plan outside check mode.
-    pub fn plan_of<P: Planned>(m: &P, p: &P::Params, facts: &ExecOutput) -> Plan {
-        m.plan(p, Some(facts), PlanCtx::default()).expect("plan")
+    /// The plan outside check mode, from the probe's reply.
+    pub fn plan_of<P: Planned>(m: &P, p: &P::Params, reply: &ExecOutput) -> Plan {
+        plan_with(m, p, reply, PlanCtx::default()).expect("plan")
+    }
+
+    /// The plan (or the error) in `ctx`, from the probe's reply.
+    pub fn plan_with<P: Planned>(
+        m: &P,
+        p: &P::Params,
+        reply: &ExecOutput,
+        ctx: PlanCtx,
+    ) -> Result<Plan, String> {
+        crate::modules::plan::plan_from_reply(m, p, reply, ctx)
+    }
+
+    /// The probe's command (`None`: the host need not be asked), outside check mode.
+    pub fn probe_of<P: Planned>(m: &P, p: &P::Params) -> Option<crate::command::RemoteCommand> {
+        m.probe(p, PlanCtx::default())
+            .expect("probe")
+            .command()
+            .cloned()
     }
 
     /// The probe's bytes as a `@@file` section, in [`out`]'s short hand.

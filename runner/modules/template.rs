@@ -12,12 +12,11 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::copy::{PutRequest, basename, put_plan, put_probe};
+use super::copy::{PutFacts, PutQuery, PutRequest, basename, put_plan};
 use super::fileops::{self, Attrs};
 use super::params::{Mode, ansible_bool, choice, opt_stringish, parse_mode};
-use super::plan::{Plan, PlanCtx, Planned};
+use super::plan::{Plan, PlanCtx, Planned, Probe};
 use super::{ResultMap, TaskCtx};
-use crate::command::RemoteCommand;
 use crate::template::{SearchKind, TemplateSyntax};
 use crate::transport::ExecOutput;
 
@@ -96,8 +95,6 @@ pub struct TemplateParams {
     pub follow: bool,
     #[serde(skip)]
     pub(crate) rendered: Vec<u8>,
-    #[serde(skip)]
-    pub(crate) diff: bool,
     /// `mode` resolved (`preserve` read from the source file).
     #[serde(skip)]
     pub(crate) final_mode: Option<Mode>,
@@ -174,6 +171,7 @@ pub struct Template;
 #[async_trait::async_trait]
 impl Planned for Template {
     type Params = TemplateParams;
+    type Facts = PutFacts;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.template"
@@ -188,7 +186,6 @@ impl Planned for Template {
     }
 
     async fn prepare(&self, p: &mut TemplateParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
-        p.diff = ctx.diff;
         let encoding = super::encoding::Encoding::named(p.output_encoding.as_deref())?;
         let syntax = p.syntax()?;
         syntax.validate()?;
@@ -232,23 +229,17 @@ impl Planned for Template {
         Ok(())
     }
 
-    fn probe(&self, p: &TemplateParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &TemplateParams, ctx: PlanCtx) -> Result<Probe<PutFacts>, String> {
         fileops::check_path("dest", &p.dest)?;
-        Ok(Some(put_probe(
-            &p.dest,
-            Some(basename(&p.src)),
-            None,
-            p.diff,
-        )))
+        Ok(Probe::fact(PutQuery {
+            dest: p.dest.clone(),
+            basename: Some(basename(&p.src).to_string()),
+            remote_src: None,
+            diff: ctx.diff,
+        }))
     }
 
-    fn plan(
-        &self,
-        p: &TemplateParams,
-        facts: Option<&ExecOutput>,
-        ctx: PlanCtx,
-    ) -> Result<Plan, String> {
-        let out = facts.ok_or("template needs its probe")?;
+    fn plan(&self, p: &TemplateParams, facts: &PutFacts, ctx: PlanCtx) -> Result<Plan, String> {
         let mut plan = put_plan(
             &PutRequest {
                 dest: &p.dest,
@@ -266,10 +257,10 @@ impl Planned for Template {
                 // copy's rule (lib/ansible/modules/copy.py): with `follow` a link at dest is
                 // written through; without, it is replaced by the file.
                 follow: p.follow,
-                diff: p.diff,
+                diff: ctx.diff,
                 check: ctx.check,
             },
-            out,
+            facts,
         )?;
         plan.result
             .insert("src".into(), Value::String(p.src.clone()));
@@ -334,6 +325,7 @@ mod tests {
     use super::*;
     use crate::modules::params::refused;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::plan_with;
     use serde_json::json;
 
     fn out(s: &str) -> ExecOutput {
@@ -353,25 +345,23 @@ mod tests {
         let mut p: TemplateParams = params("template", m).unwrap();
         p.rendered = b"port: 10250\n".to_vec();
         p.final_mode = Some(Mode::Octal(0o600));
-        p.diff = true;
-        insta::assert_yaml_snapshot!("template_probe", Template.probe(&p).unwrap());
-        let fresh = Template
-            .plan(
-                &p,
-                Some(&out(
-                    "parent=1\npath=/etc/kubernetes/kubelet.conf.j2\nkind=absent\n",
-                )),
-                PlanCtx::default(),
-            )
-            .unwrap();
+        let ctx = PlanCtx {
+            diff: true,
+            ..PlanCtx::default()
+        };
+        insta::assert_yaml_snapshot!("template_probe", Template.probe(&p, ctx).unwrap().command());
+        let fresh = plan_with(
+            &Template,
+            &p,
+            &out("parent=1\npath=/etc/kubernetes/kubelet.conf.j2\nkind=absent\n"),
+            ctx,
+        )
+        .unwrap();
         insta::assert_yaml_snapshot!("template_fresh", fresh);
         // sha1("port: 10250\n")
         let sum = fileops::sha1_hex(b"port: 10250\n");
-        let same = Template
-            .plan(
-                &p,
-                Some(&out(&format!("parent=1\npath=/etc/kubernetes/kubelet.conf.j2\nkind=file\nmode=600\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=12\nchecksum={sum}\n"))),
-                PlanCtx::default(),
+        let same = plan_with(&Template, &p, &out(&format!("parent=1\npath=/etc/kubernetes/kubelet.conf.j2\nkind=file\nmode=600\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=12\nchecksum={sum}\n")),
+                ctx,
             )
             .unwrap();
         assert!(same.steps.is_empty() && !same.is_change());

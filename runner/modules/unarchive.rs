@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::TaskCtx;
 use super::params::{Mode, ansible_bool, opt_ansible_bool, opt_mode, opt_stringish, string_list};
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, header};
 use crate::command::{RemoteCommand, join, quote};
 use crate::template::SearchKind;
@@ -127,9 +127,48 @@ const DIFFERS: &[&str] = &[
 /// `ansible.builtin.unarchive`.
 pub struct Unarchive;
 
+/// An archive against its destination, as the probe found them: the `unarchive` module's
+/// fact. (The probe's command stays the module's: it carries a controller-side archive on
+/// its stdin.)
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArchiveState {
+    /// `dest` is no directory.
+    pub no_dest: bool,
+    /// A `remote_src` archive is no file.
+    pub no_src: bool,
+    /// A zip archive, and no `unzip` on the host.
+    pub no_unzip: bool,
+    /// The `creates` path exists.
+    pub created: bool,
+    /// The comparison's listing: `tar -d -v` (or the zip walk's) lines, members and
+    /// their differences.
+    pub listing: String,
+    /// The comparison's exit code (2 when it did not report one).
+    pub rc: i32,
+}
+
+impl ArchiveState {
+    /// The probe's framed reply.
+    fn parse(out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        Ok(ArchiveState {
+            no_dest: s.has("nodest"),
+            no_src: s.has("nosrc"),
+            no_unzip: s.has("nounzip"),
+            created: s.has("creates"),
+            listing: s.get("diff").unwrap_or("").to_string(),
+            rc: s
+                .text("rc")
+                .and_then(|r| r.parse::<i32>().ok())
+                .unwrap_or(2),
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl Planned for Unarchive {
     type Params = UnarchiveParams;
+    type Facts = ArchiveState;
 
     fn name(&self) -> &'static str {
         "ansible.builtin.unarchive"
@@ -150,7 +189,7 @@ impl Planned for Unarchive {
         Ok(())
     }
 
-    fn probe(&self, p: &UnarchiveParams) -> Result<Option<RemoteCommand>, String> {
+    fn probe(&self, p: &UnarchiveParams, _ctx: PlanCtx) -> Result<Probe<ArchiveState>, String> {
         let fmt = format_of(&p.src)?;
         // A framed reply (see `sysprobe`): member names are the archive's to choose.
         let mut s = format!(
@@ -204,24 +243,23 @@ impl Planned for Unarchive {
         if let Some(data) = &p.local {
             cmd = cmd.with_stdin(data.clone());
         }
-        Ok(Some(cmd))
+        Ok(Probe::ask(cmd, ArchiveState::parse))
     }
 
     fn plan(
         &self,
         p: &UnarchiveParams,
-        out: Option<&ExecOutput>,
+        facts: &ArchiveState,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
         let fmt = format_of(&p.src)?;
-        let s = Sections::parse(out.ok_or("unarchive needs its probe")?)?;
-        if s.has("nodest") {
+        if facts.no_dest {
             return Err(format!("dest '{}' must be an existing dir", p.dest));
         }
-        if s.has("nosrc") {
+        if facts.no_src {
             return Err(format!("Source '{}' does not exist", p.src));
         }
-        if s.has("nounzip") {
+        if facts.no_unzip {
             return Err("zip archives need `unzip` on the host (apt-get install unzip)".into());
         }
         let mut result = serde_json::Map::new();
@@ -235,7 +273,7 @@ impl Planned for Unarchive {
                 "TgzArchive"
             }),
         );
-        if s.has("creates") {
+        if facts.created {
             result.insert(
                 "msg".into(),
                 json!(format!(
@@ -245,11 +283,8 @@ impl Planned for Unarchive {
             );
             return Ok(Plan::unchanged(result));
         }
-        let body = s.get("diff").unwrap_or("");
-        let rc = s
-            .text("rc")
-            .and_then(|r| r.parse::<i32>().ok())
-            .unwrap_or(2);
+        let body = facts.listing.as_str();
+        let rc = facts.rc;
         let mut files = Vec::new();
         let mut diffs = Vec::new();
         for line in body.lines() {
@@ -341,13 +376,14 @@ impl Planned for Unarchive {
 mod tests {
     use super::*;
     use crate::modules::plan::params;
+    use crate::modules::sysprobe::testutil::{plan_with, probe_of};
 
     fn plan_of(args: Value, local: Option<&[u8]>, probe: &str) -> Result<Plan, String> {
         let Value::Object(m) = args else { panic!() };
         let mut p: UnarchiveParams = params("unarchive", m).map_err(|e| e.to_string())?;
         p.local = local.map(|l| l.to_vec());
         let out = crate::modules::sysprobe::testutil::out(probe);
-        Unarchive.plan(&p, Some(&out), PlanCtx::default())
+        plan_with(&Unarchive, &p, &out, PlanCtx::default())
     }
 
     #[test]
@@ -409,7 +445,7 @@ mod tests {
         let args = json!({"src": dir.path().join("a.zip"), "dest": dest, "remote_src": true, "list_files": true});
         let Value::Object(m) = args else { panic!() };
         let p: UnarchiveParams = params("unarchive", m).unwrap();
-        let mut cmd = Unarchive.probe(&p).unwrap().unwrap();
+        let mut cmd = probe_of(&Unarchive, &p).unwrap();
         let path = format!(
             "{}:{}",
             bin.display(),
@@ -417,7 +453,7 @@ mod tests {
         );
         cmd.env.push(("PATH".into(), path));
         let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
-        let plan = Unarchive.plan(&p, Some(&out), PlanCtx::default()).unwrap();
+        let plan = plan_with(&Unarchive, &p, &out, PlanCtx::default()).unwrap();
         assert_eq!(
             plan.result["files"],
             json!(["ok.txt", "@@rc 0", "a\\cb.txt", "@@diff"]),
@@ -440,16 +476,14 @@ mod tests {
         std::fs::write(dest.join("@@diff"), "").unwrap();
         let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
         assert!(
-            !Unarchive
-                .plan(&p, Some(&out), PlanCtx::default())
+            !plan_with(&Unarchive, &p, &out, PlanCtx::default())
                 .unwrap()
                 .is_change()
         );
         cmd.env.push(("WL_COUNT".into(), "3".into()));
         let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
         assert!(
-            Unarchive
-                .plan(&p, Some(&out), PlanCtx::default())
+            plan_with(&Unarchive, &p, &out, PlanCtx::default())
                 .unwrap()
                 .is_change()
         );

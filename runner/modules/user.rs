@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::params::{ansible_bool, choice, opt_ansible_bool, opt_stringish, string_list};
-use super::plan::{Plan, PlanCtx, Planned, Step};
+use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -111,42 +111,48 @@ choice! {
 }
 
 /// A `getent passwd` entry.
-#[derive(Debug)]
-struct Passwd {
-    uid: String,
-    gid: String,
-    comment: String,
-    home: String,
-    shell: String,
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Passwd {
+    /// uid.
+    pub uid: String,
+    /// Primary gid.
+    pub gid: String,
+    /// GECOS comment.
+    pub comment: String,
+    /// Home directory.
+    pub home: String,
+    /// Login shell.
+    pub shell: String,
 }
 
-fn resolve_gid(groups_db: &[Vec<String>], g: &str) -> Option<String> {
-    groups_db
-        .iter()
-        .find(|f| f[0] == g || f[2] == g)
-        .map(|f| f[2].clone())
+/// What `user` asks: the account, and the groups the task names (their entries).
+pub struct AccountQuery {
+    /// The user's name.
+    pub name: String,
+    /// `group` and `groups`, as given.
+    pub groups: Vec<String>,
 }
 
-impl Planned for User {
-    type Params = UserParams;
+/// A local account as the host's databases have it: the `user` module's fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Account {
+    /// Its passwd entry (`None`: no such user).
+    pub passwd: Option<Passwd>,
+    /// Its password hash (empty when shadow is unreadable or the user is missing).
+    pub shadow: String,
+    /// The names of its groups (`id -Gn`).
+    pub groups: Vec<String>,
+    /// The group entries of its primary group and of the groups asked for, each split at
+    /// `:` (at least three fields).
+    pub group_db: Vec<Vec<String>>,
+}
 
-    fn name(&self) -> &'static str {
-        "ansible.builtin.user"
-    }
+impl Fact for Account {
+    type Query = AccountQuery;
 
-    fn required(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn probe(&self, p: &UserParams) -> Result<Option<RemoteCommand>, String> {
-        let n = quote(&p.name);
-        let mut wanted: Vec<String> = Vec::new();
-        if let Some(g) = &p.group {
-            wanted.push(quote(g).into_owned());
-        }
-        for g in p.groups.iter().flatten() {
-            wanted.push(quote(g).into_owned());
-        }
+    fn command(q: &AccountQuery) -> RemoteCommand {
+        let n = quote(&q.name);
+        let wanted: Vec<String> = q.groups.iter().map(|g| quote(g).into_owned()).collect();
         let mut script = format!(
             "{}getent passwd -- {n}; {}getent shadow -- {n} 2>/dev/null | cut -d: -f2; \
              {}id -Gn -- {n} 2>/dev/null; {}getent group -- $(id -g -- {n} 2>/dev/null) ",
@@ -158,26 +164,14 @@ impl Planned for User {
         script.push_str(&wanted.join(" "));
         script.push_str("; ");
         script.push_str(&header("end"));
-        Ok(Some(RemoteCommand::shell(framed(&script))))
+        RemoteCommand::shell(framed(&script))
     }
 
-    fn plan(
-        &self,
-        p: &UserParams,
-        facts: Option<&ExecOutput>,
-        _ctx: PlanCtx,
-    ) -> Result<Plan, String> {
-        let present = p.state != Some(UserState::Absent);
-        let update_always = p.update_password != Some(UpdatePassword::OnCreate);
-        if let Some(u) = &p.uid {
-            if u.parse::<u32>().is_err() {
-                return Err(format!("uid must be a number, got {u:?}"));
-            }
-        }
-        let s = Sections::parse(facts.ok_or("user needs its probe")?)?;
-        let cur = s.text("passwd").and_then(|t| {
+    fn parse(q: &AccountQuery, out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        let passwd = s.text("passwd").and_then(|t| {
             let f: Vec<&str> = t.lines().next()?.split(':').collect();
-            (f.len() >= 7 && f[0] == p.name).then(|| Passwd {
+            (f.len() >= 7 && f[0] == q.name).then(|| Passwd {
                 uid: f[2].into(),
                 gid: f[3].into(),
                 comment: f[4].into(),
@@ -185,13 +179,68 @@ impl Planned for User {
                 shell: f[6].into(),
             })
         });
-        let groups_db: Vec<Vec<String>> = s
+        let group_db = s
             .get("groupdb")
             .unwrap_or("")
             .lines()
             .map(|l| l.split(':').map(String::from).collect::<Vec<_>>())
             .filter(|f| f.len() >= 3)
             .collect();
+        Ok(Account {
+            passwd,
+            shadow: s.text("shadow").unwrap_or("").to_string(),
+            groups: s
+                .text("groups")
+                .unwrap_or("")
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+            group_db,
+        })
+    }
+}
+
+fn resolve_gid(groups_db: &[Vec<String>], g: &str) -> Option<String> {
+    groups_db
+        .iter()
+        .find(|f| f[0] == g || f[2] == g)
+        .map(|f| f[2].clone())
+}
+
+impl Planned for User {
+    type Params = UserParams;
+    type Facts = Account;
+
+    fn name(&self) -> &'static str {
+        "ansible.builtin.user"
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn probe(&self, p: &UserParams, _ctx: PlanCtx) -> Result<Probe<Account>, String> {
+        Ok(Probe::fact(AccountQuery {
+            name: p.name.clone(),
+            groups: p
+                .group
+                .iter()
+                .chain(p.groups.iter().flatten())
+                .cloned()
+                .collect(),
+        }))
+    }
+
+    fn plan(&self, p: &UserParams, facts: &Account, _ctx: PlanCtx) -> Result<Plan, String> {
+        let present = p.state != Some(UserState::Absent);
+        let update_always = p.update_password != Some(UpdatePassword::OnCreate);
+        if let Some(u) = &p.uid {
+            if u.parse::<u32>().is_err() {
+                return Err(format!("uid must be a number, got {u:?}"));
+            }
+        }
+        let cur = facts.passwd.as_ref();
+        let groups_db = &facts.group_db;
         let mut plan = Plan::default();
         plan.result
             .insert("name".into(), Value::String(p.name.clone()));
@@ -218,9 +267,9 @@ impl Planned for User {
         }
         // Groups the task names must exist.
         let gid = match &p.group {
-            Some(g) => Some(
-                resolve_gid(&groups_db, g).ok_or_else(|| format!("Group {g} does not exist"))?,
-            ),
+            Some(g) => {
+                Some(resolve_gid(groups_db, g).ok_or_else(|| format!("Group {g} does not exist"))?)
+            }
             None => None,
         };
         let wanted_groups: Vec<String> = p
@@ -231,7 +280,7 @@ impl Planned for User {
             .filter(|g| !g.is_empty())
             .collect();
         for g in &wanted_groups {
-            if resolve_gid(&groups_db, g).is_none() {
+            if resolve_gid(groups_db, g).is_none() {
                 return Err(format!("Group {g} does not exist"));
             }
         }
@@ -308,12 +357,11 @@ impl Planned for User {
                         .iter()
                         .find(|f| f[2] == c.gid)
                         .map(|f| f[0].clone());
-                    let current: Vec<String> = s
-                        .text("groups")
-                        .unwrap_or("")
-                        .split_whitespace()
+                    let current: Vec<String> = facts
+                        .groups
+                        .iter()
                         .filter(|g| Some(g.to_string()) != primary)
-                        .map(String::from)
+                        .cloned()
                         .collect();
                     let missing = wanted_names.iter().any(|g| !current.contains(g));
                     let extra = current.iter().any(|g| !wanted_names.contains(g));
@@ -342,7 +390,7 @@ impl Planned for User {
                         argv.extend(["-s".into(), sh.clone()]);
                     }
                 }
-                let hash = s.text("shadow").unwrap_or("");
+                let hash = facts.shadow.as_str();
                 if let Some(pw) = &p.password {
                     if update_always && pw != hash.trim_start_matches('!') {
                         argv.extend(["-p".into(), pw.clone()]);
@@ -413,6 +461,7 @@ impl Planned for User {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::sysprobe::testutil::plan_with;
     use crate::modules::sysprobe::testutil::{out, params, plan_of, reply};
     use serde_json::json;
 
@@ -454,13 +503,13 @@ mod tests {
             &out("@@passwd\nwl:x:2345:2345::/home/wl:/bin/sh\n@@end\n")
         ));
         let p: UserParams = params(json!({"name": "wl", "groups": ["nosuch"]}));
-        let e = User
-            .plan(
-                &p,
-                Some(&out("@@passwd\n@@groupdb\n@@end\n")),
-                PlanCtx::default(),
-            )
-            .unwrap_err();
+        let e = plan_with(
+            &User,
+            &p,
+            &out("@@passwd\n@@groupdb\n@@end\n"),
+            PlanCtx::default(),
+        )
+        .unwrap_err();
         assert_eq!(e, "Group nosuch does not exist");
     }
 
