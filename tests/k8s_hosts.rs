@@ -342,19 +342,27 @@ fn install_standins(i: usize) {
     on_ok(i, "systemctl daemon-reload");
 }
 
-/// A stand-in kube-apiserver on :6443 of control plane `i`: TLS (a self-signed
-/// certificate), answering every request with `200 OK` and the host's name, so HAProxy's
-/// `GET /healthz` check over TLS passes and a client sees which backend it reached.
-fn start_apiserver_standin(i: usize) {
-    // The response comes from a script: systemd would turn a `\r\n` on the unit's command
-    // line into real line breaks.
+/// A stand-in kube-apiserver on :6443 of control plane `i` (`tests/k8s_standin/kube-apiserver-respond`
+/// behind socat): TLS (a self-signed certificate), answering HAProxy's health check and a
+/// bare client with `200 OK` and the host's name, and kubeadm's requests for the
+/// kubeadm-config ConfigMap and the kubeadm-certs Secret with what the kubeadm stand-in
+/// stored on the first control plane (`store`: its address, for the other control planes).
+fn start_apiserver_standin(i: usize, store: Option<&str>) {
+    let respond = std::fs::read(repo().join("tests/k8s_standin/kube-apiserver-respond")).unwrap();
     put(
         i,
         "/var/lib/windlass-standin/apiserver-respond",
-        b"#!/bin/sh\n# TEST STAND-IN kube-apiserver response (windlass tests/k8s_hosts.rs)\n\
-          printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nbackend %s\\n' \"$(hostname)\"\n",
+        &respond,
         "0755",
     );
+    if let Some(addr) = store {
+        put(
+            i,
+            "/var/lib/windlass-standin/apiserver-store",
+            format!("{addr}:6443\n").as_bytes(),
+            "0644",
+        );
+    }
     on_ok(
         i,
         "set -e; command -v socat >/dev/null || apt-get install -y -qq socat >/dev/null; \
@@ -436,11 +444,18 @@ fn failures(events: &[Event]) -> Vec<String> {
                 loop_summary: false,
                 ..
             } => Some(format!(
-                "{task} on {host}: {}",
+                "{task} on {host}: {}{}",
                 result
                     .get("msg")
                     .map(|m| m.to_string())
-                    .unwrap_or_else(|| Value::Object(result.clone()).to_string())
+                    .unwrap_or_else(|| Value::Object(result.clone()).to_string()),
+                // a command's own error (a stand-in's refusal says which rule it models)
+                result
+                    .get("stderr")
+                    .and_then(Value::as_str)
+                    .filter(|e| !e.is_empty())
+                    .map(|e| format!(" (stderr: {e})"))
+                    .unwrap_or_default()
             )),
             // (a topology without load balancers or external etcd skips those plays)
             Event::Warning { message } if message.starts_with("no hosts matched") => None,
@@ -652,11 +667,40 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
         cps.len() > 1 || !workers.is_empty(),
         "{log}"
     );
+    // (with the cluster's configuration, else kubeadm assumes local etcd: defect 1 of #16)
     assert_eq!(
-        log.contains("kubeadm init phase upload-certs --upload-certs"),
+        log.contains(
+            "kubeadm init phase upload-certs --upload-certs --config=/etc/kubernetes/kubeadm-config.yaml"
+        ),
         cps.len() > 1,
         "{log}"
     );
+    assert!(!log.contains("upload-certs --upload-certs\n"), "{log}");
+    if cps.len() > 1 {
+        // the kubeadm-certs Secret as the stand-in stored it: the etcd CA kubeadm manages
+        // (stacked) or the external etcd CA, client certificate and key, all non-empty
+        let secret = on_ok(
+            first,
+            "cat /var/lib/windlass-standin/cluster/kubeadm-certs.json",
+        );
+        let secret: Value = serde_json::from_str(&secret).expect("kubeadm-certs.json");
+        let external = !t.indexes("etcd").is_empty();
+        let want: &[&str] = if external {
+            &[
+                "external-etcd-ca.crt",
+                "external-etcd.crt",
+                "external-etcd.key",
+            ]
+        } else {
+            &["etcd-ca.crt", "etcd-ca.key"]
+        };
+        for name in want {
+            assert!(
+                secret["data"][name].as_str().is_some_and(|h| h.len() == 64),
+                "{name} missing or empty in the kubeadm-certs Secret: {secret}"
+            );
+        }
+    }
     let key = if cps.len() > 1 {
         on_ok(first, "cat /var/lib/windlass-standin/certificate-key")
     } else {
@@ -740,8 +784,10 @@ fn prepare(t: &Topology, n: usize) -> (Vec<Host>, Project, serde_json::Map<Strin
     for i in t.nodes() {
         install_standins(i);
     }
-    for i in t.indexes("kube_control_plane") {
-        start_apiserver_standin(i);
+    let cps = t.indexes("kube_control_plane");
+    for &i in &cps {
+        let store = (i != cps[0]).then(|| hosts[cps[0] - 1].addr.as_str());
+        start_apiserver_standin(i, store);
     }
     (hosts, p, conn)
 }
@@ -844,6 +890,38 @@ fn ha_external_etcd_for_real() {
         put.0
     );
     assert_eq!(got.0.trim(), "one-down");
+
+    // scale.yml re-joins a control plane that was reset (a replaced machine): the
+    // certificates are uploaded again with the cluster's configuration, so the external etcd
+    // CA, certificate and key are in the Secret and the join's download-certs finds them.
+    let replaced = &hosts[5].name;
+    on_ok(6, "kubeadm reset -f >/dev/null");
+    let changes = run_twice(&p, "scale", &[]);
+    for c in &changes {
+        assert!(
+            c.contains(&format!(" on {replaced}"))
+                || c.contains("Mint a join command")
+                || c.contains("Re-upload the control-plane certificates"),
+            "scale.yml changed a node that had joined already: {c}\n{changes:#?}"
+        );
+    }
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.contains("Join the other control planes") && c.contains(replaced)),
+        "{changes:#?}"
+    );
+    let log = kubeadm_log(4);
+    assert_eq!(
+        log.matches("kubeadm init phase upload-certs --upload-certs --config=/etc/kubernetes/kubeadm-config.yaml")
+            .count(),
+        2,
+        "{log}"
+    );
+    on_ok(
+        6,
+        "test -s /etc/kubernetes/kubelet.conf && test -s /etc/kubernetes/admin.conf",
+    );
     // the API server's client certificate is on every control plane
     for i in t.indexes("kube_control_plane") {
         on_ok(
