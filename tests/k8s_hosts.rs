@@ -342,12 +342,15 @@ fn install_standins(i: usize) {
     on_ok(i, "systemctl daemon-reload");
 }
 
-/// A stand-in kube-apiserver on :6443 of control plane `i` (`tests/k8s_standin/kube-apiserver-respond`
-/// behind socat): TLS (a self-signed certificate), answering HAProxy's health check and a
-/// bare client with `200 OK` and the host's name, and kubeadm's requests for the
-/// kubeadm-config ConfigMap and the kubeadm-certs Secret with what the kubeadm stand-in
-/// stored on the first control plane (`store`: its address, for the other control planes).
-fn start_apiserver_standin(i: usize, store: Option<&str>) {
+/// The stand-in kube-apiserver of control plane `i` (`tests/k8s_standin/kube-apiserver-respond`
+/// behind socat, TLS with a self-signed certificate), installed but not started: the kubeadm
+/// stand-in starts it on the API server port after `init` or a control-plane `join` (as the
+/// kubelet would run kubeadm's static Pod) and stops it at `reset`, so nothing holds the port
+/// before kubeadm's preflight checks it. It answers HAProxy's health check and a bare client
+/// with `200 OK` and the host's name, and kubeadm's requests for the kubeadm-config ConfigMap
+/// and the kubeadm-certs Secret with what the kubeadm stand-in stored on the first control
+/// plane (`store`: its address, for the other control planes).
+fn install_apiserver_standin(i: usize, store: Option<&str>) {
     let respond = std::fs::read(repo().join("tests/k8s_standin/kube-apiserver-respond")).unwrap();
     put(
         i,
@@ -368,10 +371,7 @@ fn start_apiserver_standin(i: usize, store: Option<&str>) {
         "set -e; command -v socat >/dev/null || apt-get install -y -qq socat >/dev/null; \
          mkdir -p /var/lib/windlass-standin; cd /var/lib/windlass-standin; \
          [ -f apiserver.pem ] || { openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=$(hostname) \
-           -keyout apiserver.key -out apiserver.crt 2>/dev/null; cat apiserver.key apiserver.crt > apiserver.pem; }; \
-         systemd-run --unit=apiserver-standin --collect socat \
-           OPENSSL-LISTEN:6443,fork,reuseaddr,verify=0,cert=/var/lib/windlass-standin/apiserver.pem \
-           EXEC:/var/lib/windlass-standin/apiserver-respond",
+           -keyout apiserver.key -out apiserver.crt 2>/dev/null; cat apiserver.key apiserver.crt > apiserver.pem; }",
     );
 }
 
@@ -639,6 +639,13 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
         log.contains("kubeadm init --config=/etc/kubernetes/kubeadm-config.yaml --upload-certs"),
         "{log}"
     );
+    let validate = log
+        .find("kubeadm config validate --config=/etc/kubernetes/kubeadm-config.yaml")
+        .expect("kubeadm config validate on the first control plane");
+    assert!(
+        validate < log.find("kubeadm init --config=").unwrap(),
+        "{log}"
+    );
     let init_call = log
         .lines()
         .find(|l| l.contains("kubeadm init --config="))
@@ -713,12 +720,16 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
     for &i in cps.iter().skip(1) {
         let log = kubeadm_log(i);
         let calls: Vec<&str> = log.lines().filter(|l| l.starts_with("=== ")).collect();
+        // validated first (kubeadm join only warns about unknown fields), then joined once
         assert_eq!(
             calls,
-            ["=== kubeadm call 1: kubeadm join --config=/etc/kubernetes/kubeadm-join.yaml"],
+            [
+                "=== kubeadm call 1: kubeadm config validate --config=/etc/kubernetes/kubeadm-join.yaml",
+                "=== kubeadm call 2: kubeadm join --config=/etc/kubernetes/kubeadm-join.yaml"
+            ],
             "th{i:02}"
         );
-        let cfg = on_ok(i, "cat /var/log/windlass-standin/kubeadm-call-1.yaml");
+        let cfg = on_ok(i, "cat /var/log/windlass-standin/kubeadm-call-2.yaml");
         assert!(cfg.contains("\ncontrolPlane:\n"), "th{i:02}: {cfg}");
         assert!(
             cfg.contains(&format!("certificateKey: \"{key}\"")),
@@ -740,10 +751,12 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
     for i in workers {
         let log = kubeadm_log(i);
         assert!(
-            log.contains("kubeadm join --config=/etc/kubernetes/kubeadm-join.yaml"),
+            log.contains(
+                "=== kubeadm call 1: kubeadm config validate --config=/etc/kubernetes/kubeadm-join.yaml\n"
+            ) && log.contains("=== kubeadm call 2: kubeadm join --config=/etc/kubernetes/kubeadm-join.yaml\n"),
             "th{i:02}: {log}"
         );
-        let cfg = on_ok(i, "cat /var/log/windlass-standin/kubeadm-call-1.yaml");
+        let cfg = on_ok(i, "cat /var/log/windlass-standin/kubeadm-call-2.yaml");
         assert!(!cfg.contains("controlPlane:"), "th{i:02}: {cfg}");
         assert!(
             cfg.contains(&format!("name: {}", hosts[i - 1].name)),
@@ -776,7 +789,7 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
 }
 
 /// Fresh hosts for `t` (`n` of them), its inventory in a new project, the stand-ins on the
-/// nodes and a stand-in API server on each control plane.
+/// nodes and a stand-in API server installed on each control plane.
 fn prepare(t: &Topology, n: usize) -> (Vec<Host>, Project, serde_json::Map<String, Value>) {
     let (hosts, conn) = fresh_hosts(n);
     let p = Project::new();
@@ -787,7 +800,7 @@ fn prepare(t: &Topology, n: usize) -> (Vec<Host>, Project, serde_json::Map<Strin
     let cps = t.indexes("kube_control_plane");
     for &i in &cps {
         let store = (i != cps[0]).then(|| hosts[cps[0] - 1].addr.as_str());
-        start_apiserver_standin(i, store);
+        install_apiserver_standin(i, store);
     }
     (hosts, p, conn)
 }
@@ -978,9 +991,10 @@ fn single_control_plane_scale_and_reset_for_real() {
     assert_eq!(kubeadm_log(1).matches("kubeadm init --config").count(), 1);
     for i in 2..=3 {
         let log = kubeadm_log(i);
+        // (config validate, join)
         assert_eq!(
             log.matches("=== kubeadm call").count(),
-            1,
+            2,
             "th{i:02}: {log}"
         );
     }
