@@ -239,7 +239,11 @@ fn control_plane_endpoint_follows_the_load_balancers() {
         eval("all-in-one", "node1", "control_plane_endpoint_port"),
         json!(6443)
     );
-    assert_eq!(eval("ha-stacked", "cp1", "kubernetes_minor"), json!("1.30"));
+    assert_eq!(eval("ha-stacked", "cp1", "kubernetes_minor"), json!("1.37"));
+    assert_eq!(
+        eval("ha-stacked", "cp1", "kubernetes_release.kubeadm_api"),
+        json!("v1beta4")
+    );
     assert_eq!(eval("ha-stacked", "cp1", "etcd_is_external"), json!(false));
     assert_eq!(
         eval("ha-external-etcd", "cp1", "etcd_is_external"),
@@ -299,7 +303,11 @@ fn kubeadm_config_per_topology() {
         );
         let cluster = &docs[1];
         assert_eq!(cluster["networking"]["podSubnet"], json!("10.244.0.0/16"));
-        assert_eq!(cluster["kubernetesVersion"], json!("v1.30.4"));
+        assert_eq!(
+            cluster["kubernetesVersion"],
+            json!(format!("v{}", default_kubernetes_version()))
+        );
+        assert_eq!(cluster["apiVersion"], json!("kubeadm.k8s.io/v1beta4"));
         assert_eq!(docs[2]["cgroupDriver"], json!("systemd"));
         let external = topology == "ha-external-etcd";
         assert_eq!(
@@ -409,7 +417,7 @@ fn haproxy_and_keepalived_per_load_balancer() {
 fn container_runtime_configs() {
     let toml = render("ha-stacked", "worker1", "containerd", "config.toml.j2", &[]);
     assert!(toml.contains("SystemdCgroup = true"));
-    assert!(toml.contains("sandbox_image = \"registry.k8s.io/pause:3.9\""));
+    assert!(toml.contains("sandbox_image = \"registry.k8s.io/pause:3.10.1\""));
     snapshot("containerd/config.toml", &toml);
     let crictl = render("ha-stacked", "worker1", "containerd", "crictl.yaml.j2", &[]);
     assert_eq!(
@@ -598,6 +606,23 @@ fn refused(p: &Project, playbook: &str, needles: &[&str]) {
     assert!(!f.is_empty(), "no failure reported");
     for n in needles {
         assert!(f[0].contains(n), "message lacks {n:?}: {}", f[0]);
+    }
+}
+
+#[test]
+fn preflight_refuses_a_release_outside_the_matrix() {
+    for version in ["1.34.9", "1.38.0", "1.30.4"] {
+        let p = Project::new();
+        test_inventory(&p, 1, 0, 0, &format!("kubernetes_version: \"{version}\"\n"));
+        refused(
+            &p,
+            "single-control-plane.yml",
+            &[
+                &format!("kubernetes_version {version} is not a release these roles support"),
+                "the supported minor releases are 1.35, 1.36, 1.37",
+                "such as 1.37.1",
+            ],
+        );
     }
 }
 
@@ -1116,4 +1141,111 @@ fn standin_preflight_and_the_certificates_it_uploads() {
     // without --upload-certs the phase is skipped
     let (out, ok) = standin(r, &version, &["init", "phase", "upload-certs"]);
     assert!(ok && out.contains("Skipping phase"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The supported-release matrix (k8s_defaults' kubernetes_release_matrix)
+
+/// The matrix: minor -> its entry.
+fn release_matrix() -> Map<String, Value> {
+    role_defaults("k8s_defaults")["kubernetes_release_matrix"]
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+/// `render` with the inventory's variables overridden by `overrides`.
+fn render_with(
+    topology: &str,
+    host: &str,
+    role: &str,
+    name: &str,
+    overrides: &[(&str, Value)],
+) -> String {
+    let inv = inventory(topology);
+    let mut vars = host_vars(&inv, topology, host, &[role]);
+    for (k, v) in overrides {
+        vars.vars.insert((*k).into(), v.clone());
+    }
+    let path = repo().join("roles").join(role).join("templates").join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    Templar::new()
+        .render_template_text(&text, name, &vars.into_dyn(), &Map::new())
+        .unwrap_or_else(|e| panic!("{topology}/{host}: {role}/{name}: {e}"))
+}
+
+#[test]
+fn the_matrix_is_the_upstream_supported_minors_newest_first_and_default() {
+    let matrix = release_matrix();
+    let mut minors: Vec<&String> = matrix.keys().collect();
+    minors.sort();
+    assert_eq!(minors, ["1.35", "1.36", "1.37"]);
+    let newest = &matrix["1.37"];
+    assert_eq!(
+        default_kubernetes_version(),
+        newest["patch"].as_str().unwrap()
+    );
+    for (minor, r) in &matrix {
+        let patch = r["patch"].as_str().unwrap();
+        assert!(patch.starts_with(&format!("{minor}.")), "{minor}: {patch}");
+        // kubeadm 1.36 removed v1beta3, v1beta4 exists from 1.31: v1beta4 everywhere
+        assert_eq!(r["kubeadm_api"], json!("v1beta4"), "{minor}");
+        // containerd 2 from 1.36 (1.35 is the last minor with containerd 1.x support)
+        let containerd = r["containerd_min"].as_str().unwrap();
+        assert_eq!(
+            containerd.starts_with("2."),
+            minor.as_str() >= "1.36",
+            "{minor}"
+        );
+    }
+    // every sample inventory installs the default release
+    for topology in TOPOLOGIES {
+        let inv = inventory(topology);
+        let host = inv.host_names().into_iter().next().unwrap();
+        assert_eq!(
+            inv.host_vars(&host)["kubernetes_version"],
+            json!(default_kubernetes_version()),
+            "{topology}"
+        );
+    }
+}
+
+#[test]
+fn every_release_renders_configs_the_standin_of_that_release_validates() {
+    let root = tempfile::tempdir().unwrap();
+    for (minor, r) in release_matrix() {
+        let patch = r["patch"].as_str().unwrap().to_string();
+        let over = [("kubernetes_version", json!(patch))];
+        for (topology, host) in [
+            ("ha-stacked", "cp1"),
+            ("ha-external-etcd", "cp1"),
+            ("single-control-plane", "cp1"),
+            ("all-in-one", "node1"),
+        ] {
+            let text = render_with(
+                topology,
+                host,
+                "kubeadm_init",
+                "kubeadm-config.yaml.j2",
+                &over,
+            );
+            let docs = yaml_docs(&text);
+            assert_eq!(docs[1]["kubernetesVersion"], json!(format!("v{patch}")));
+            let cfg = scratch(root.path(), &format!("{minor}-{topology}.yaml"), &text);
+            let out = validates(root.path(), &patch, &cfg);
+            assert!(!out.contains("deprecated"), "{minor} {topology}: {out}");
+            if topology == "ha-stacked" {
+                snapshot(
+                    &format!("release-{minor}/ha-stacked/kubeadm-config.yaml"),
+                    &text,
+                );
+            }
+        }
+        let containerd = render_with("ha-stacked", "cp1", "containerd", "config.toml.j2", &over);
+        let pause = format!(
+            "sandbox_image = \"registry.k8s.io/pause:{}\"",
+            r["pause"].as_str().unwrap()
+        );
+        assert!(containerd.contains(&pause), "{minor}: {containerd}");
+    }
 }

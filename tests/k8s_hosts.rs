@@ -268,6 +268,16 @@ impl Topology {
                 m.insert("containerd_source".into(), json!("distro"));
                 // the recording stand-ins are installed before the run
                 m.insert("kube_packages_preinstalled".into(), json!(true));
+                // Debian 12's etcd (3.4.23) is older than kubeadm's MinExternalEtcdVersion
+                // (3.5.24-0) for every release of the matrix: the kubeadm stand-in's
+                // preflight refuses it as kubeadm does, so the test ignores that one check
+                // (and asserts the warning; see ha_external_etcd_for_real).
+                if self.name == "ha-external-etcd" {
+                    m.insert(
+                        "kubeadm_ignore_preflight_errors".into(),
+                        json!(["ExternalEtcdVersion"]),
+                    );
+                }
             }
             let rel = format!(
                 "inv/group_vars/{}",
@@ -303,6 +313,14 @@ impl Topology {
             Some(vip) => body.replace(vip, VIP),
             None => body.to_string(),
         };
+        // (the check the test ignores on Debian 12's etcd, see write_inventory)
+        if self.name == "ha-external-etcd" {
+            out = out.replacen(
+                "\n---\n",
+                "\n  ignorePreflightErrors:\n    - ExternalEtcdVersion\n---\n",
+                1,
+            );
+        }
         for (group, name, i) in self.members {
             // (a host listed in a second group, as all-in-one's node1, has its address in
             // the first)
@@ -337,6 +355,19 @@ fn install_standins(i: usize) {
         let text = std::fs::read(dir.join(tool)).unwrap();
         put(i, &format!("/usr/local/bin/{tool}"), &text, "0755");
     }
+    // the stand-in claims the version the roles install (its rules depend on it)
+    let version = windlass::yaml::load(&repo().join("roles/k8s_defaults/defaults/main.yml"))
+        .unwrap()
+        .to_value()["kubernetes_version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    put(
+        i,
+        "/var/lib/windlass-standin/kubeadm-version",
+        format!("{version}\n").as_bytes(),
+        "0644",
+    );
     let unit = std::fs::read(dir.join("kubelet.service")).unwrap();
     put(i, "/etc/systemd/system/kubelet.service", &unit, "0644");
     on_ok(i, "systemctl daemon-reload");
@@ -934,6 +965,16 @@ fn ha_external_etcd_for_real() {
     on_ok(
         6,
         "test -s /etc/kubernetes/kubelet.conf && test -s /etc/kubernetes/admin.conf",
+    );
+    // kubeadm's preflight found Debian 12's etcd too old for this release, and the test's
+    // inventory made that one check a warning (defect 2 of #16: etcd from upstream)
+    let init_log = kubeadm_log(4);
+    assert!(
+        init_log.contains(
+            "--- preflight [WARNING ExternalEtcdVersion]: this version of kubeadm only supports \
+             external etcd version >= 3.5.24-0. Current version: 3.4."
+        ),
+        "{init_log}"
     );
     // the API server's client certificate is on every control plane
     for i in t.indexes("kube_control_plane") {
