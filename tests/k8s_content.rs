@@ -1190,6 +1190,17 @@ fn the_matrix_is_the_upstream_supported_minors_newest_first_and_default() {
         assert!(patch.starts_with(&format!("{minor}.")), "{minor}: {patch}");
         // kubeadm 1.36 removed v1beta3, v1beta4 exists from 1.31: v1beta4 everywhere
         assert_eq!(r["kubeadm_api"], json!("v1beta4"), "{minor}");
+        // kubeadm's stacked etcd is never older than what it demands of external etcd
+        let etcd = |v: &str| -> Vec<u32> {
+            v.split(['.', '-'])
+                .take(3)
+                .map(|n| n.parse().unwrap())
+                .collect()
+        };
+        assert!(
+            etcd(r["etcd"].as_str().unwrap()) >= etcd(r["etcd_external_min"].as_str().unwrap()),
+            "{minor}"
+        );
         // containerd 2 from 1.36 (1.35 is the last minor with containerd 1.x support)
         let containerd = r["containerd_min"].as_str().unwrap();
         assert_eq!(

@@ -1,8 +1,13 @@
 //! The Kubernetes playbooks run for real, over SSH, on a dedicated set of test hosts: every
 //! role up to the point where kubeadm, the kubelet and kubectl would have to be real (they
-//! cannot be downloaded here). Those three are **recording stand-ins**
-//! (`tests/k8s_standin/`): shell scripts that log their argv and the configuration they are
-//! given to `/var/log/windlass-standin/<tool>.log` and leave the files the roles look at.
+//! cannot be downloaded here). Those three are **stand-ins** (`tests/k8s_standin/`): scripts
+//! that log their argv and the configuration they are given to
+//! `/var/log/windlass-standin/<tool>.log` and leave the files the roles look at. The kubeadm
+//! one is strict: it refuses what kubeadm refuses (config API versions, unknown fields,
+//! flags, preflight, the certificates a joining control plane needs; its RULES list each
+//! with the kubeadm source it models), claiming the version k8s_defaults installs, and it
+//! starts the stand-in API server (`kube-apiserver-respond` behind socat) that serves the
+//! cluster's kubeadm-config and kubeadm-certs to joining control planes.
 //! Everything else is real: containerd, HAProxy balancing TLS connections to three
 //! backends, keepalived holding the VIP, a three-member external etcd cluster with TLS.
 //! Each playbook runs twice: the second run must change nothing (scale.yml and reset.yml
