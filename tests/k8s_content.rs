@@ -239,7 +239,11 @@ fn control_plane_endpoint_follows_the_load_balancers() {
         eval("all-in-one", "node1", "control_plane_endpoint_port"),
         json!(6443)
     );
-    assert_eq!(eval("ha-stacked", "cp1", "kubernetes_minor"), json!("1.30"));
+    assert_eq!(eval("ha-stacked", "cp1", "kubernetes_minor"), json!("1.37"));
+    assert_eq!(
+        eval("ha-stacked", "cp1", "kubernetes_release.kubeadm_api"),
+        json!("v1beta4")
+    );
     assert_eq!(eval("ha-stacked", "cp1", "etcd_is_external"), json!(false));
     assert_eq!(
         eval("ha-external-etcd", "cp1", "etcd_is_external"),
@@ -299,7 +303,11 @@ fn kubeadm_config_per_topology() {
         );
         let cluster = &docs[1];
         assert_eq!(cluster["networking"]["podSubnet"], json!("10.244.0.0/16"));
-        assert_eq!(cluster["kubernetesVersion"], json!("v1.30.4"));
+        assert_eq!(
+            cluster["kubernetesVersion"],
+            json!(format!("v{}", default_kubernetes_version()))
+        );
+        assert_eq!(cluster["apiVersion"], json!("kubeadm.k8s.io/v1beta4"));
         assert_eq!(docs[2]["cgroupDriver"], json!("systemd"));
         let external = topology == "ha-external-etcd";
         assert_eq!(
@@ -409,7 +417,7 @@ fn haproxy_and_keepalived_per_load_balancer() {
 fn container_runtime_configs() {
     let toml = render("ha-stacked", "worker1", "containerd", "config.toml.j2", &[]);
     assert!(toml.contains("SystemdCgroup = true"));
-    assert!(toml.contains("sandbox_image = \"registry.k8s.io/pause:3.9\""));
+    assert!(toml.contains("sandbox_image = \"registry.k8s.io/pause:3.10.1\""));
     snapshot("containerd/config.toml", &toml);
     let crictl = render("ha-stacked", "worker1", "containerd", "crictl.yaml.j2", &[]);
     assert_eq!(
@@ -598,6 +606,23 @@ fn refused(p: &Project, playbook: &str, needles: &[&str]) {
     assert!(!f.is_empty(), "no failure reported");
     for n in needles {
         assert!(f[0].contains(n), "message lacks {n:?}: {}", f[0]);
+    }
+}
+
+#[test]
+fn preflight_refuses_a_release_outside_the_matrix() {
+    for version in ["1.34.9", "1.38.0", "1.30.4"] {
+        let p = Project::new();
+        test_inventory(&p, 1, 0, 0, &format!("kubernetes_version: \"{version}\"\n"));
+        refused(
+            &p,
+            "single-control-plane.yml",
+            &[
+                &format!("kubernetes_version {version} is not a release these roles support"),
+                "the supported minor releases are 1.35, 1.36, 1.37",
+                "such as 1.37.1",
+            ],
+        );
     }
 }
 
@@ -806,4 +831,432 @@ fn variables_page_lists_every_role_default() {
         missing.is_empty(),
         "book/src/kubernetes/variables.md lacks {missing:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The kubeadm stand-in's rules (tests/k8s_standin/kubeadm, run here with python3 under a
+// scratch root): the host tests rely on it refusing what kubeadm refuses, so each rule is
+// shown to refuse here, and the roles' rendered configurations to pass it.
+
+/// `tests/k8s_standin/kubeadm ARGS` claiming kubeadm `version`, every path under `root`:
+/// (stdout and stderr, success).
+fn standin(root: &Path, version: &str, args: &[&str]) -> (String, bool) {
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("tests/k8s_standin/kubeadm"))
+        .args(args)
+        .env("WINDLASS_STANDIN_ROOT", root)
+        .env("WINDLASS_STANDIN_KUBEADM_VERSION", version)
+        .output()
+        .expect("python3 runs the kubeadm stand-in");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (text, out.status.success())
+}
+
+/// Write `text` to `root/name`; its path.
+fn scratch(root: &Path, name: &str, text: &str) -> String {
+    let p = root.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+/// The stand-in's `kubeadm config validate` must pass; returns its output.
+fn validates(root: &Path, version: &str, config: &str) -> String {
+    let (out, ok) = standin(root, version, &["config", "validate", "--config", config]);
+    assert!(ok, "kubeadm {version} config validate {config}: {out}");
+    out
+}
+
+/// The stand-in must refuse `args` with a message containing `needle`.
+fn refuses(root: &Path, version: &str, args: &[&str], needle: &str) {
+    let (out, ok) = standin(root, version, args);
+    assert!(!ok, "kubeadm {version} {args:?} passed: {out}");
+    assert!(out.contains(needle), "kubeadm {version} {args:?}: {out}");
+}
+
+/// The version k8s_defaults installs.
+fn default_kubernetes_version() -> String {
+    role_defaults("k8s_defaults")["kubernetes_version"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn rendered_kubeadm_configs_pass_the_standins_config_validate() {
+    let root = tempfile::tempdir().unwrap();
+    let version = default_kubernetes_version();
+    for (topology, host) in [
+        ("ha-stacked", "cp1"),
+        ("ha-external-etcd", "cp1"),
+        ("single-control-plane", "cp1"),
+        ("all-in-one", "node1"),
+    ] {
+        let text = render(
+            topology,
+            host,
+            "kubeadm_init",
+            "kubeadm-config.yaml.j2",
+            &[],
+        );
+        let cfg = scratch(root.path(), &format!("{topology}.yaml"), &text);
+        let out = validates(root.path(), &version, &cfg);
+        assert!(!out.contains("unknown field"), "{topology}: {out}");
+    }
+    for host in ["cp2", "worker1"] {
+        let snap = std::fs::read_to_string(repo().join(format!(
+            "tests/snapshots/k8s_content__ha-stacked_kubeadm-join-{host}_yaml.snap"
+        )))
+        .unwrap();
+        let body = snap.splitn(3, "---\n").nth(2).unwrap();
+        let cfg = scratch(root.path(), &format!("join-{host}.yaml"), body);
+        validates(root.path(), &version, &cfg);
+    }
+}
+
+/// A minimal v1beta3 / v1beta4 InitConfiguration + ClusterConfiguration, with `extra`
+/// appended to the ClusterConfiguration.
+fn minimal_config(api: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: kubeadm.k8s.io/{api}\nkind: InitConfiguration\nlocalAPIEndpoint:\n  \
+         advertiseAddress: 10.0.0.1\n  bindPort: 6443\n---\napiVersion: kubeadm.k8s.io/{api}\n\
+         kind: ClusterConfiguration\nkubernetesVersion: v1.35.0\n{extra}"
+    )
+}
+
+#[test]
+fn standin_accepts_the_kubeadm_api_versions_of_each_release() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let v3 = scratch(r, "v3.yaml", &minimal_config("v1beta3", ""));
+    let v4 = scratch(r, "v4.yaml", &minimal_config("v1beta4", ""));
+    let v2 = scratch(r, "v2.yaml", &minimal_config("v1beta2", ""));
+    // v1beta3: current up to 1.30, deprecated 1.31-1.35, removed in 1.36
+    assert!(!validates(r, "1.30.4", &v3).contains("deprecated"));
+    assert!(validates(r, "1.35.0", &v3).contains("deprecated API spec"));
+    let args = ["config", "validate", "--config", v3.as_str()];
+    refuses(
+        r,
+        "1.36.0",
+        &args,
+        "uses an old API spec: \"kubeadm.k8s.io/v1beta3\"",
+    );
+    // v1beta4 from 1.31
+    validates(r, "1.31.0", &v4);
+    validates(r, "1.36.0", &v4);
+    let args = ["config", "validate", "--config", v4.as_str()];
+    refuses(
+        r,
+        "1.30.4",
+        &args,
+        "no kind \"InitConfiguration\" is registered",
+    );
+    let args = ["config", "validate", "--config", v2.as_str()];
+    refuses(r, "1.33.0", &args, "Please use kubeadm v1.22 instead");
+}
+
+#[test]
+fn standin_decodes_the_kinds_strictly() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    // an unknown field: an error for config validate (strict), a warning for init
+    let typo = scratch(
+        r,
+        "typo.yaml",
+        &minimal_config("v1beta4", "networking:\n  podCIDR: 10.244.0.0/16\n"),
+    );
+    let args = ["config", "validate", "--config", typo.as_str()];
+    refuses(r, "1.35.0", &args, "unknown field \"networking.podCIDR\"");
+    // v1beta3's extraArgs map is a list of {name, value} in v1beta4
+    let map = "apiServer:\n  extraArgs:\n    audit-log-path: /var/log/audit.log\n";
+    let v4_map = scratch(r, "v4map.yaml", &minimal_config("v1beta4", map));
+    let args = ["config", "validate", "--config", v4_map.as_str()];
+    refuses(
+        r,
+        "1.35.0",
+        &args,
+        "cannot unmarshal object into Go struct field apiServer.extraArgs of type []v1beta4.Arg",
+    );
+    validates(
+        r,
+        "1.30.4",
+        &scratch(r, "v3map.yaml", &minimal_config("v1beta3", map)),
+    );
+    let list =
+        "apiServer:\n  extraArgs:\n    - name: audit-log-path\n      value: /var/log/audit.log\n";
+    validates(
+        r,
+        "1.35.0",
+        &scratch(r, "v4list.yaml", &minimal_config("v1beta4", list)),
+    );
+    // a number where kubeadm wants a string (YAML `true` for an extraArgs value)
+    let bool_arg = "scheduler:\n  extraArgs:\n    leader-elect: true\n";
+    let v3_bool = scratch(r, "v3bool.yaml", &minimal_config("v1beta3", bool_arg));
+    let args = ["config", "validate", "--config", v3_bool.as_str()];
+    refuses(
+        r,
+        "1.30.4",
+        &args,
+        "cannot unmarshal bool into Go struct field scheduler.extraArgs[leader-elect] of type string",
+    );
+    // flags belong to their subcommand
+    refuses(
+        r,
+        "1.35.0",
+        &["join", "--upload-certs"],
+        "unknown flag: --upload-certs",
+    );
+    refuses(
+        r,
+        "1.35.0",
+        &["init", "phase", "upload-certs", "--control-plane"],
+        "unknown flag: --control-plane",
+    );
+}
+
+#[test]
+fn standin_preflight_and_the_certificates_it_uploads() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let cfg = scratch(
+        r,
+        "init.yaml",
+        &render(
+            "ha-external-etcd",
+            "cp1",
+            "kubeadm_init",
+            "kubeadm-config.yaml.j2",
+            &[],
+        ),
+    );
+    let version = default_kubernetes_version();
+    // preflight: ip_forward off, no container runtime socket, the API server port taken
+    scratch(r, "proc/sys/net/ipv4/ip_forward", "0\n");
+    let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let n = port.local_addr().unwrap().port();
+    let busy = scratch(
+        r,
+        "busy.yaml",
+        &std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("bindPort: 6443", &format!("bindPort: {n}")),
+    );
+    let (out, ok) = standin(r, &version, &["init", "--config", &busy]);
+    assert!(!ok, "{out}");
+    for needle in [
+        "[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: /proc/sys/net/ipv4/ip_forward contents are not set to 1",
+        "[ERROR CRI]: container runtime is not running",
+        &format!("[ERROR Port-{n}]: Port {n} is in use"),
+        "[ERROR ExternalEtcdClientCertificates]: /etc/kubernetes/pki/etcd/ca.crt doesn't exist",
+    ] {
+        assert!(out.contains(needle), "{needle}\n{out}");
+    }
+    assert!(!r.join("etc/kubernetes/admin.conf").exists());
+    drop(port);
+    // every check ignored: init goes through and uploads the certificates (the etcd
+    // version check cannot reach the sample's etcd members and is ignored too)
+    scratch(r, "etc/kubernetes/pki/etcd/ca.crt", "etcd ca\n");
+    scratch(
+        r,
+        "etc/kubernetes/pki/apiserver-etcd-client.crt",
+        "client crt\n",
+    );
+    scratch(
+        r,
+        "etc/kubernetes/pki/apiserver-etcd-client.key",
+        "client key\n",
+    );
+    let (out, ok) = standin(
+        r,
+        &version,
+        &[
+            "init",
+            "--config",
+            &cfg,
+            "--upload-certs",
+            "--ignore-preflight-errors=all",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("[WARNING ExternalEtcdVersion]"), "{out}");
+    let secret = || -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(r.join("var/lib/windlass-standin/cluster/kubeadm-certs.json"))
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let external = [
+        "external-etcd-ca.crt",
+        "external-etcd.crt",
+        "external-etcd.key",
+    ];
+    for name in external {
+        assert_eq!(
+            secret()["data"][name].as_str().map(str::len),
+            Some(64),
+            "{name}"
+        );
+    }
+    // upload-certs without --config: kubeadm's defaults (local etcd), the external etcd
+    // files are left out (kubernetes/kubeadm#1886) ...
+    let (out, ok) = standin(
+        r,
+        &version,
+        &["init", "phase", "upload-certs", "--upload-certs"],
+    );
+    assert!(
+        ok && out.contains("[upload-certs] Using certificate key:"),
+        "{out}"
+    );
+    for name in external {
+        assert!(secret()["data"].get(name).is_none(), "{name}: {}", secret());
+    }
+    assert!(secret()["data"].get("etcd-ca.crt").is_some());
+    // ... with the cluster's configuration they are in
+    let (out, ok) = standin(
+        r,
+        &version,
+        &[
+            "init",
+            "phase",
+            "upload-certs",
+            "--upload-certs",
+            "--config",
+            &cfg,
+        ],
+    );
+    assert!(ok, "{out}");
+    for name in external {
+        assert_eq!(
+            secret()["data"][name].as_str().map(str::len),
+            Some(64),
+            "{name}"
+        );
+    }
+    // without --upload-certs the phase is skipped
+    let (out, ok) = standin(r, &version, &["init", "phase", "upload-certs"]);
+    assert!(ok && out.contains("Skipping phase"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The supported-release matrix (k8s_defaults' kubernetes_release_matrix)
+
+/// The matrix: minor -> its entry.
+fn release_matrix() -> Map<String, Value> {
+    role_defaults("k8s_defaults")["kubernetes_release_matrix"]
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+/// `render` with the inventory's variables overridden by `overrides`.
+fn render_with(
+    topology: &str,
+    host: &str,
+    role: &str,
+    name: &str,
+    overrides: &[(&str, Value)],
+) -> String {
+    let inv = inventory(topology);
+    let mut vars = host_vars(&inv, topology, host, &[role]);
+    for (k, v) in overrides {
+        vars.vars.insert((*k).into(), v.clone());
+    }
+    let path = repo().join("roles").join(role).join("templates").join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    Templar::new()
+        .render_template_text(&text, name, &vars.into_dyn(), &Map::new())
+        .unwrap_or_else(|e| panic!("{topology}/{host}: {role}/{name}: {e}"))
+}
+
+#[test]
+fn the_matrix_is_the_upstream_supported_minors_newest_first_and_default() {
+    let matrix = release_matrix();
+    let mut minors: Vec<&String> = matrix.keys().collect();
+    minors.sort();
+    assert_eq!(minors, ["1.35", "1.36", "1.37"]);
+    let newest = &matrix["1.37"];
+    assert_eq!(
+        default_kubernetes_version(),
+        newest["patch"].as_str().unwrap()
+    );
+    for (minor, r) in &matrix {
+        let patch = r["patch"].as_str().unwrap();
+        assert!(patch.starts_with(&format!("{minor}.")), "{minor}: {patch}");
+        // kubeadm 1.36 removed v1beta3, v1beta4 exists from 1.31: v1beta4 everywhere
+        assert_eq!(r["kubeadm_api"], json!("v1beta4"), "{minor}");
+        // kubeadm's stacked etcd is never older than what it demands of external etcd
+        let etcd = |v: &str| -> Vec<u32> {
+            v.split(['.', '-'])
+                .take(3)
+                .map(|n| n.parse().unwrap())
+                .collect()
+        };
+        assert!(
+            etcd(r["etcd"].as_str().unwrap()) >= etcd(r["etcd_external_min"].as_str().unwrap()),
+            "{minor}"
+        );
+        // containerd 2 from 1.36 (1.35 is the last minor with containerd 1.x support)
+        let containerd = r["containerd_min"].as_str().unwrap();
+        assert_eq!(
+            containerd.starts_with("2."),
+            minor.as_str() >= "1.36",
+            "{minor}"
+        );
+    }
+    // every sample inventory installs the default release
+    for topology in TOPOLOGIES {
+        let inv = inventory(topology);
+        let host = inv.host_names().into_iter().next().unwrap();
+        assert_eq!(
+            inv.host_vars(&host)["kubernetes_version"],
+            json!(default_kubernetes_version()),
+            "{topology}"
+        );
+    }
+}
+
+#[test]
+fn every_release_renders_configs_the_standin_of_that_release_validates() {
+    let root = tempfile::tempdir().unwrap();
+    for (minor, r) in release_matrix() {
+        let patch = r["patch"].as_str().unwrap().to_string();
+        let over = [("kubernetes_version", json!(patch))];
+        for (topology, host) in [
+            ("ha-stacked", "cp1"),
+            ("ha-external-etcd", "cp1"),
+            ("single-control-plane", "cp1"),
+            ("all-in-one", "node1"),
+        ] {
+            let text = render_with(
+                topology,
+                host,
+                "kubeadm_init",
+                "kubeadm-config.yaml.j2",
+                &over,
+            );
+            let docs = yaml_docs(&text);
+            assert_eq!(docs[1]["kubernetesVersion"], json!(format!("v{patch}")));
+            let cfg = scratch(root.path(), &format!("{minor}-{topology}.yaml"), &text);
+            let out = validates(root.path(), &patch, &cfg);
+            assert!(!out.contains("deprecated"), "{minor} {topology}: {out}");
+            if topology == "ha-stacked" {
+                snapshot(
+                    &format!("release-{minor}/ha-stacked/kubeadm-config.yaml"),
+                    &text,
+                );
+            }
+        }
+        let containerd = render_with("ha-stacked", "cp1", "containerd", "config.toml.j2", &over);
+        let pause = format!(
+            "sandbox_image = \"registry.k8s.io/pause:{}\"",
+            r["pause"].as_str().unwrap()
+        );
+        assert!(containerd.contains(&pause), "{minor}: {containerd}");
+    }
 }

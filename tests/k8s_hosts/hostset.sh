@@ -100,7 +100,10 @@ case "${1:-}" in
              inside bash "$TESTHOSTS" inventory ;;
   ssh) shift; inside bash "$TESTHOSTS" ssh "$@" ;;
   exec) shift; inside "$@" ;;
-  refresh) shift; inside bash -c 'bash "$1" down && bash "$1" up "$2"' refresh "$TESTHOSTS" "$@" ;;
+  # (up right after down can meet a veth the kernel has not finished deleting, "RTNETLINK
+  # answers: File exists": one more down and up then)
+  refresh) shift; inside bash -c 'bash "$1" down && { bash "$1" up "$2" || { sleep 3; bash "$1" down && bash "$1" up "$2"; }; }' \
+             refresh "$TESTHOSTS" "$@" ;;
   down)
     if [ -e "$NSDIR/ready" ]; then
       (enter_cgroup; nsenter --mount="$NSDIR/mnt" --net="$NSDIR/net" -- bash "$TESTHOSTS" down) || true
