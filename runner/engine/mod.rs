@@ -14,6 +14,7 @@ mod include_report;
 mod loop_vars;
 mod meta_hosts;
 mod prefetch;
+mod resolve;
 mod resume;
 mod run_task;
 mod walk;
@@ -850,61 +851,6 @@ impl Engine {
             .await;
     }
 
-    /// The host's become password (`ansible_become_password`, or the older
-    /// `ansible_become_pass`), templated. It is a secret: it only ever reaches the become
-    /// program's stdin, and an error about it never quotes it.
-    pub(crate) fn become_password_var(
-        &self,
-        vars: &Arc<dyn Vars>,
-        loc: &Loc,
-    ) -> Result<Option<String>, String> {
-        for name in ["ansible_become_password", "ansible_become_pass"] {
-            let Some(v) = vars.get(name) else { continue };
-            let v = self
-                .templar
-                .render_value(&v, vars, Some(loc))
-                .map_err(|e| {
-                    let why = e
-                        .undefined
-                        .map(|u| format!("`{u}` is undefined"))
-                        .unwrap_or_else(|| "it is not a valid template".into());
-                    format!(
-                        "{name} could not be templated ({why}; its value is secret and not shown)"
-                    )
-                })?;
-            return Ok(match v {
-                Value::Null => None,
-                Value::String(s) => Some(s),
-                other => Some(other.to_string()),
-            });
-        }
-        Ok(None)
-    }
-
-    /// Where modules keep scratch files on the host: `ansible_remote_tmp` (templated), else
-    /// the configuration's `remote_tmp`, else `~/.ansible/tmp`.
-    pub(crate) fn remote_tmp(&self, vars: &Arc<dyn Vars>, loc: &Loc) -> Result<String, String> {
-        let var = match vars.get("ansible_remote_tmp") {
-            None => None,
-            Some(v) => match self.templar.render_value(&v, vars, Some(loc)) {
-                Ok(Value::Null) => None,
-                Ok(Value::String(s)) => Some(s),
-                Ok(other) => {
-                    return Err(format!(
-                        "ansible_remote_tmp must be a path, got {}",
-                        run_task::type_name(&other)
-                    ));
-                }
-                Err(e) => return Err(format!("ansible_remote_tmp: {}", run_task::located(e))),
-            },
-        };
-        let base = var
-            .or_else(|| self.opts.remote_tmp.clone())
-            .unwrap_or_else(|| crate::command::DEFAULT_REMOTE_TMP.to_string());
-        crate::command::check_remote_tmp(&base).map_err(|e| format!("ansible_remote_tmp {e}"))?;
-        Ok(base)
-    }
-
     /// The transport for `host`, made on first use from its connection variables.
     pub(crate) fn transport(
         &self,
@@ -972,6 +918,7 @@ impl Engine {
         // The host's `ansible_become_password` beats `--ask-become-pass` (variables beat
         // command-line options in Ansible).
         let password = self
+            .resolver()
             .become_password_var(&dynvars, loc)?
             .or_else(|| self.opts.become_password.clone());
         if let Some(pw) = password {

@@ -6,13 +6,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::boolean::truthy;
-use crate::command::{Become, BecomeMethod};
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
 use crate::modules::{ModuleError, Registry, TaskCtx};
@@ -21,6 +20,7 @@ use crate::playbook::task::{LoopSpec, Task};
 use crate::template::Vars;
 
 use super::host_vars::HostVars;
+use super::resolve::{Invocation, ModuleInfo, Resolved, Resolver, Target, located, type_name};
 use super::walk::PlayCx;
 use super::{Engine, since};
 
@@ -841,42 +841,33 @@ impl Engine {
         run
     }
 
+    /// What resolving a task reads of this run: the templating engine and the options.
+    pub(crate) fn resolver(&self) -> Resolver<'_> {
+        Resolver {
+            templar: &self.templar,
+            opts: &self.opts,
+            omit: &self.scope.omit,
+        }
+    }
+
+    /// A boolean keyword, templated (see [`Resolver::kw_bool`]).
     pub(crate) fn kw_bool(
         &self,
         v: &Option<Value>,
         vars: &Arc<dyn Vars>,
         t: &Task,
     ) -> Result<bool, String> {
-        match v {
-            None => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) => self
-                .templar
-                .render_str(s, vars, Some(&t.loc))
-                .map(|v| truthy(&v))
-                .map_err(located),
-            Some(other) => Ok(truthy(other)),
-        }
+        self.resolver().kw_bool(v, vars, t)
     }
 
+    /// A string keyword, templated (see [`Resolver::kw_string`]).
     pub(crate) fn kw_string(
         &self,
         v: &Option<Value>,
         vars: &Arc<dyn Vars>,
         t: &Task,
     ) -> Result<Option<String>, String> {
-        match v {
-            None => Ok(None),
-            Some(v) => match self
-                .templar
-                .render_value(v, vars, Some(&t.loc))
-                .map_err(located)?
-            {
-                Value::Null => Ok(None),
-                Value::String(s) => Ok(Some(s)),
-                other => Ok(Some(other.to_string())),
-            },
-        }
+        self.resolver().kw_string(v, vars, t)
     }
 
     /// One execution of the task on one host (one loop item): `when`, arguments, module,
@@ -896,51 +887,13 @@ impl Engine {
         }
     }
 
-    /// The task's module arguments, templated, with `omit` removed.
-    pub(crate) fn task_args(
-        &self,
-        t: &Task,
-        vars: &Arc<dyn Vars>,
-    ) -> Result<Map<String, Value>, String> {
-        let mut args =
-            match self
-                .templar
-                .render_value(&Value::Object(t.args.clone()), vars, Some(&t.args_loc))
-            {
-                Ok(Value::Object(m)) => m,
-                Ok(_) => Map::new(),
-                Err(e) => return Err(located(e)),
-            };
-        remove_omit(&mut args, &self.scope.omit);
-        Ok(args)
-    }
-
     /// The skipped outcome when one of the task's `when` conditions is false.
     fn when_skips(&self, t: &Task, vars: &Arc<dyn Vars>) -> Result<Option<Outcome>, String> {
-        for c in &t.kw.when {
-            let ok = self.templar.eval_bool(c, vars, Some(&t.loc)).map_err(|e| {
-                format!(
-                    "The conditional check '{c}' failed. The error was: {}",
-                    located(e)
-                )
-            })?;
-            if !ok {
-                let mut r = Map::new();
-                r.insert("changed".into(), Value::Bool(false));
-                r.insert("skipped".into(), Value::Bool(true));
-                r.insert(
-                    "skip_reason".into(),
-                    Value::String("Conditional result was False".into()),
-                );
-                r.insert("false_condition".into(), Value::String(c.clone()));
-                return Ok(Some(Outcome {
-                    status: Status::Skipped,
-                    result: r,
-                    ignored: false,
-                }));
-            }
-        }
-        Ok(None)
+        let condition = self
+            .resolver()
+            .false_condition(t, vars)
+            .map_err(|e| e.to_string())?;
+        Ok(condition.map(skipped_outcome))
     }
 
     /// Whether a task whose loop did not template is skipped by its `when` (evaluated
@@ -950,6 +903,9 @@ impl Engine {
         matches!(self.when_skips(t, vars), Ok(Some(_)))
     }
 
+    /// Resolve the task for the host ([`Resolver::resolve`]), then run the module on the
+    /// target the invocation names. Engine actions (and unknown modules) are not resolved:
+    /// only their `when` applies first.
     async fn try_run_once_item(
         self: &Arc<Self>,
         t: &Task,
@@ -957,311 +913,264 @@ impl Engine {
         hv: &HostVars,
     ) -> Result<Outcome, String> {
         let vars: Arc<dyn Vars> = Arc::new(hv.clone());
-        if let Some(skipped) = self.when_skips(t, &vars)? {
-            return Ok(skipped);
-        }
         let action = t.action.as_str();
-        if Registry::is_engine_action(action) {
-            let mut o = self.engine_action(t, host, &vars).await?;
-            if o.status != Status::Skipped {
-                let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
-                mark_delegated(&mut o.result, &delegate);
+        let module = match self.loader.registry().get(action) {
+            Some(m) if !Registry::is_engine_action(action) => m.clone(),
+            _ => {
+                if let Some(skipped) = self.when_skips(t, &vars)? {
+                    return Ok(skipped);
+                }
+                return self.run_engine_action(t, host, &vars).await;
             }
-            return Ok(o);
+        };
+        let info = ModuleInfo {
+            name: module.name(),
+            controller_only: module.controller_only(),
+        };
+        let target_vars = |d: &str| -> Arc<dyn Vars> { Arc::new(self.delegate_vars(hv, d)) };
+        let resolved = self
+            .resolver()
+            .resolve(t, host, &vars, info, &target_vars)
+            .map_err(|e| e.to_string())?;
+        let inv = match resolved {
+            Resolved::Skip(condition) => return Ok(skipped_outcome(condition)),
+            Resolved::Run(inv) => inv,
+        };
+        let transport = self.target_transport(hv, &inv.target, &t.loc)?;
+        self.run_attempts(t, host, hv, &module, &inv, transport)
+            .await
+    }
+
+    /// An engine action (`include_vars`, `add_host`, `group_by`), its result marked with
+    /// the delegate when it ran; any other unknown action is an error.
+    async fn run_engine_action(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        vars: &Arc<dyn Vars>,
+    ) -> Result<Outcome, String> {
+        if !Registry::is_engine_action(&t.action) {
+            return Err(format!("unknown module `{}`", t.action));
         }
-        let module = self
-            .loader
-            .registry()
-            .get(action)
-            .cloned()
-            .ok_or_else(|| format!("unknown module `{action}`"))?;
-        let args = self.task_args(t, &vars)?;
-        numeric::check_module_seconds(module.name(), &args, false)?;
-        let check = match &t.kw.check_mode {
-            Some(v) => self.kw_bool(&Some(v.clone()), &vars, t)?,
-            None => self.opts.check,
-        };
-        let diff = match &t.kw.diff {
-            Some(v) => self.kw_bool(&Some(v.clone()), &vars, t)?,
-            None => self.opts.diff,
-        };
-        let mut env = Vec::new();
-        for e in &t.kw.environment {
-            match self
-                .templar
-                .render_value(e, &vars, Some(&t.loc))
-                .map_err(located)?
-            {
-                Value::Object(m) => {
-                    for (k, v) in m {
-                        let v = match v {
-                            Value::String(s) => s,
-                            other => other.to_string(),
-                        };
-                        env.retain(|(ek, _): &(String, String)| *ek != k);
-                        env.push((k, v));
-                    }
-                }
-                Value::Null => {}
-                other => {
-                    return Err(format!(
-                        "`environment` must be a mapping, got {}",
-                        type_name(&other)
-                    ));
-                }
-            }
+        let mut o = self.engine_action(t, host, vars).await?;
+        if o.status != Status::Skipped {
+            let delegate = self.kw_string(&t.kw.delegate_to, vars, t)?;
+            mark_delegated(&mut o.result, &delegate);
         }
-        let timeout = match &t.kw.timeout {
-            Some(v) => numeric::timeout("timeout", &self.render_kw(v, &vars, t)?)?,
-            None => None,
-        };
-        // Where it runs: the host itself, or the delegate.
-        let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
-        let (transport, target_password, remote_tmp) = if module.controller_only() {
-            (
-                Arc::new(crate::transport::local::LocalTransport::new())
-                    as Arc<dyn crate::transport::Transport>,
-                false,
-                crate::command::DEFAULT_REMOTE_TMP.to_string(),
-            )
-        } else {
-            let target = delegate.clone().unwrap_or_else(|| host.to_string());
-            let thv = if target == host {
-                hv.clone()
-            } else {
-                self.delegate_vars(hv, &target)
-            };
-            let tvars: Arc<dyn Vars> = Arc::new(thv.clone());
-            let has_password = self.become_password_var(&tvars, &t.loc)?.is_some();
-            let remote_tmp = self.remote_tmp(&tvars, &t.loc)?;
-            (
-                self.transport(&target, &thv, &t.loc)?,
-                has_password,
-                remote_tmp,
-            )
-        };
-        let become_ = self.become_for(t, &vars, target_password)?;
-        // As `executor/task_executor.py`: one run plus `retries` (3 by default with
-        // `until`); with more than one run, `until` (else "not failed") decides, and the
-        // result carries `attempts`.
-        let retries = match &t.retries {
-            Some(v) => numeric::retries(&self.render_kw(v, &vars, t)?)?,
-            None if t.until.is_some() => 3,
-            None => 0,
-        };
-        let delay = match &t.delay {
-            Some(v) => numeric::delay(&self.render_kw(v, &vars, t)?)?,
-            None => Duration::from_secs(5),
-        };
-        let mut attempt = 0usize;
-        loop {
-            attempt += 1;
-            let ctx = TaskCtx {
-                host,
-                transport: transport.clone(),
-                check,
-                diff,
-                become_: become_.clone(),
-                env: env.clone(),
-                vars: vars.clone(),
-                templar: &self.templar,
-                timeout,
-                changed_before: self
-                    .states
-                    .lock()
-                    .expect("states lock")
-                    .get(host)
-                    .is_some_and(|s| s.stats.changed > 0),
-                verbosity: self.opts.verbosity,
-                remote_tmp: remote_tmp.clone(),
-            };
-            let mut result = match module.run(&ctx, args.clone()).await {
-                Ok(r) => r,
-                Err(ModuleError::Unreachable(msg)) => {
-                    let ignore = self.kw_bool(&t.kw.ignore_unreachable, &vars, t)?;
-                    let mut r = Map::new();
-                    r.insert("unreachable".into(), Value::Bool(true));
-                    r.insert("changed".into(), Value::Bool(false));
-                    r.insert("msg".into(), Value::String(msg));
-                    mark_delegated(&mut r, &delegate);
-                    return Ok(Outcome {
-                        status: Status::Unreachable,
-                        result: r,
-                        ignored: ignore,
-                    });
-                }
-                Err(ModuleError::Failed(msg)) => fail_result(msg),
-            };
-            result.entry("changed").or_insert(Value::Bool(false));
-            // As task_executor.py: a result without `failed` gets one, from `rc` if any.
-            let rc_failed = result
-                .get("rc")
-                .is_some_and(|rc| !matches!(rc, Value::Null) && rc != &Value::from(0) && rc != "0");
-            result.entry("failed").or_insert(Value::Bool(rc_failed));
-            if retries > 0 {
-                // Available to changed_when/failed_when already (task_executor.py).
-                result.insert("attempts".into(), Value::from(attempt));
-            }
-            // changed_when / failed_when see the result under the register name too.
-            let rvars: Arc<dyn Vars> = {
-                let mut l = IndexMap::new();
-                if let Some(name) = &t.register {
-                    l.insert(name.clone(), Value::Object(result.clone()));
-                }
-                Arc::new(hv.with_locals(l))
-            };
-            // As Ansible: a result the module skipped (a command in check mode) did not run,
-            // so changed_when/failed_when/until, which look at its output, are not evaluated.
-            let skipped = result.get("skipped") == Some(&Value::Bool(true));
-            if let Some(conds) = t.changed_when.as_ref().filter(|_| !skipped) {
-                let mut all = true;
-                for c in conds {
-                    all &= self
-                        .templar
-                        .eval_bool(c, &rvars, Some(&t.loc))
-                        .map_err(|e| format!("changed_when: {}", e.message))?;
-                }
-                result.insert("changed".into(), Value::Bool(all));
-            }
-            if let Some(conds) = t.failed_when.as_ref().filter(|_| !skipped) {
-                let mut all = !conds.is_empty();
-                for c in conds {
-                    all &= self
-                        .templar
-                        .eval_bool(c, &rvars, Some(&t.loc))
-                        .map_err(|e| format!("failed_when: {}", e.message))?;
-                }
-                result.insert("failed_when_result".into(), Value::Bool(all));
-                result.insert("failed".into(), Value::Bool(all));
-                if !all {
-                    result.remove("msg").filter(|_| false);
-                }
-            }
-            if retries > 0 && !skipped {
-                let mut all = true;
-                match &t.until {
-                    Some(conds) => {
-                        for c in conds {
-                            all &= self
-                                .templar
-                                .eval_bool(c, &rvars, Some(&t.loc))
-                                .map_err(|e| format!("until: {}", e.message))?;
-                        }
-                    }
-                    None => all = !result.get("failed").is_some_and(truthy),
-                }
-                result.insert("attempts".into(), Value::from(attempt));
-                if !all && attempt <= retries {
-                    // As Ansible's task_executor.py sends `v2_runner_retry`: with the runs
-                    // left (its `retries` counts the first run too).
-                    self.emit(Event::Retry {
-                        host: host.to_string(),
-                        task: t.name.clone().unwrap_or_else(|| t.display_name()),
-                        attempt: attempt as u32,
-                        retries_left: (retries + 1 - attempt) as u32,
-                        delegated_to: delegate.clone(),
-                    });
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
-                if !all {
-                    // Ansible reports one attempt less than it ran once retries run out.
-                    result.insert("attempts".into(), Value::from(retries));
-                    result.insert("failed".into(), Value::Bool(true));
-                    result
-                        .entry("msg")
-                        .or_insert(Value::String(format!("retries exhausted ({retries})")));
-                }
-            }
-            let failed = result.get("failed").is_some_and(truthy);
-            let skipped = result.get("skipped").is_some_and(truthy);
-            let changed = result.get("changed").is_some_and(truthy);
-            let status = if failed {
-                Status::Failed
-            } else if skipped {
-                Status::Skipped
-            } else if changed {
-                Status::Changed
-            } else {
-                Status::Ok
-            };
-            let ignored = failed && self.kw_bool(&t.kw.ignore_errors, &vars, t)?;
-            mark_delegated(&mut result, &delegate);
-            return Ok(Outcome {
-                status,
-                result,
-                ignored,
-            });
+        Ok(o)
+    }
+
+    /// The connection an invocation's commands go over.
+    fn target_transport(
+        &self,
+        hv: &HostVars,
+        target: &Target,
+        loc: &crate::error::Loc,
+    ) -> Result<Arc<dyn crate::transport::Transport>, String> {
+        match target {
+            Target::Controller => Ok(Arc::new(crate::transport::local::LocalTransport::new())),
+            Target::Host(h) => self.transport(h, hv, loc),
+            Target::Delegate(d) => self.transport(d, &self.delegate_vars(hv, d), loc),
         }
     }
 
-    /// Privilege escalation for `t` on a host: the connection variables `ansible_become`,
-    /// `ansible_become_user`, `ansible_become_method` and `ansible_become_flags` when set
-    /// (variables beat playbook keywords, as in Ansible's precedence rules), else the
-    /// `become*` keywords of the task, its blocks and play.
-    pub(crate) fn become_for(
+    /// Run the module as `inv` says, again while `until` (or, with retries and no `until`,
+    /// a failure) asks for it, as `executor/task_executor.py` (`_execute`): the result
+    /// carries `attempts` once there are retries.
+    async fn run_attempts(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        hv: &HostVars,
+        module: &Arc<dyn crate::modules::Module>,
+        inv: &Invocation,
+        transport: Arc<dyn crate::transport::Transport>,
+    ) -> Result<Outcome, String> {
+        let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+        let retries = inv.retry.retries;
+        let mut attempt = 0usize;
+        loop {
+            attempt += 1;
+            let ctx = self.task_ctx(host, inv, &vars, transport.clone());
+            let mut result = match module.run(&ctx, inv.args.clone()).await {
+                Ok(r) => r,
+                Err(ModuleError::Unreachable(msg)) => {
+                    return self.unreachable_outcome(t, &vars, msg, &inv.delegate_to);
+                }
+                Err(ModuleError::Failed(msg)) => fail_result(msg),
+            };
+            complete_result(&mut result, retries, attempt);
+            let rvars = registered_vars(t, hv, &result);
+            // As Ansible: a result the module skipped (a command in check mode) did not run,
+            // so changed_when/failed_when/until, which look at its output, are not evaluated.
+            let skipped = result.get("skipped") == Some(&Value::Bool(true));
+            if !skipped {
+                self.apply_changed_failed_when(t, &rvars, &mut result)?;
+            }
+            if retries > 0 && !skipped {
+                let done = self.until_met(t, &rvars, &result)?;
+                result.insert("attempts".into(), Value::from(attempt));
+                if !done && attempt <= retries {
+                    self.emit_retry(t, host, attempt, retries, &inv.delegate_to);
+                    tokio::time::sleep(inv.retry.delay).await;
+                    continue;
+                }
+                if !done {
+                    retries_exhausted(&mut result, retries);
+                }
+            }
+            return self.final_outcome(t, &vars, result, &inv.delegate_to);
+        }
+    }
+
+    /// What a module gets for one run.
+    pub(crate) fn task_ctx<'a>(
+        &'a self,
+        host: &'a str,
+        inv: &Invocation,
+        vars: &Arc<dyn Vars>,
+        transport: Arc<dyn crate::transport::Transport>,
+    ) -> TaskCtx<'a> {
+        TaskCtx {
+            host,
+            transport,
+            check: inv.check,
+            diff: inv.diff,
+            become_: inv.become_.clone(),
+            env: inv.env.clone(),
+            vars: vars.clone(),
+            templar: &self.templar,
+            timeout: inv.timeout,
+            changed_before: self
+                .states
+                .lock()
+                .expect("states lock")
+                .get(host)
+                .is_some_and(|s| s.stats.changed > 0),
+            verbosity: self.opts.verbosity,
+            remote_tmp: inv.remote_tmp.clone(),
+        }
+    }
+
+    /// The outcome when the target could not be reached (`ignore_unreachable` applies).
+    fn unreachable_outcome(
         &self,
         t: &Task,
         vars: &Arc<dyn Vars>,
-        target_password: bool,
-    ) -> Result<Option<Become>, String> {
-        let var = |name: &str| -> Result<Option<Value>, String> {
-            match vars.get(name) {
-                None => Ok(None),
-                Some(v) => self
-                    .templar
-                    .render_value(&v, vars, Some(&t.loc))
-                    .map(Some)
-                    .map_err(located),
-            }
-        };
-        let text = |v: Value| match v {
-            Value::Null => None,
-            Value::String(s) => Some(s),
-            other => Some(other.to_string()),
-        };
-        let enabled = match var("ansible_become")? {
-            Some(Value::Bool(b)) => b,
-            Some(Value::String(s)) => crate::boolean::parse_bool(&s)
-                .ok_or_else(|| format!("ansible_become must be a boolean, got `{s}`"))?,
-            Some(other) => truthy(&other),
-            None => self.kw_bool(&t.kw.become_, vars, t)?,
-        };
-        if !enabled {
-            return Ok(None);
+        msg: String,
+        delegate: &Option<String>,
+    ) -> Result<Outcome, String> {
+        let ignore = self.kw_bool(&t.kw.ignore_unreachable, vars, t)?;
+        let mut r = Map::new();
+        r.insert("unreachable".into(), Value::Bool(true));
+        r.insert("changed".into(), Value::Bool(false));
+        r.insert("msg".into(), Value::String(msg));
+        mark_delegated(&mut r, delegate);
+        Ok(Outcome {
+            status: Status::Unreachable,
+            result: r,
+            ignored: ignore,
+        })
+    }
+
+    /// `changed_when` and `failed_when` (each: all conditions must hold), on the result
+    /// visible under the register name.
+    fn apply_changed_failed_when(
+        &self,
+        t: &Task,
+        rvars: &Arc<dyn Vars>,
+        result: &mut Map<String, Value>,
+    ) -> Result<(), String> {
+        if let Some(conds) = &t.changed_when {
+            let all = self.all_hold(t, rvars, conds, "changed_when")?;
+            result.insert("changed".into(), Value::Bool(all));
         }
-        let user = match var("ansible_become_user")?.and_then(text) {
-            Some(u) => Some(u),
-            None => self.kw_string(&t.kw.become_user, vars, t)?,
-        }
-        .unwrap_or_else(|| "root".into());
-        let method = match var("ansible_become_method")?.and_then(text) {
-            Some(m) => Some(m),
-            None => self.kw_string(&t.kw.become_method, vars, t)?,
-        };
-        let method = match method.as_deref() {
-            None | Some("sudo") => BecomeMethod::Sudo,
-            Some("su") => BecomeMethod::Su,
-            Some(other) => {
-                return Err(format!(
-                    "become_method `{other}` is not supported (use sudo or su)"
-                ));
+        if let Some(conds) = &t.failed_when {
+            let all = !conds.is_empty() && self.all_hold(t, rvars, conds, "failed_when")?;
+            result.insert("failed_when_result".into(), Value::Bool(all));
+            result.insert("failed".into(), Value::Bool(all));
+            if !all {
+                result.remove("msg").filter(|_| false);
             }
+        }
+        Ok(())
+    }
+
+    /// Whether the retries may stop: `until` holds, or without `until` the run did not fail.
+    fn until_met(
+        &self,
+        t: &Task,
+        rvars: &Arc<dyn Vars>,
+        result: &Map<String, Value>,
+    ) -> Result<bool, String> {
+        match &t.until {
+            Some(conds) => self.all_hold(t, rvars, conds, "until"),
+            None => Ok(!result.get("failed").is_some_and(truthy)),
+        }
+    }
+
+    /// Whether every condition holds (all are evaluated: an error in any is the task's).
+    fn all_hold(
+        &self,
+        t: &Task,
+        vars: &Arc<dyn Vars>,
+        conds: &[String],
+        what: &str,
+    ) -> Result<bool, String> {
+        let mut all = true;
+        for c in conds {
+            all &= self
+                .templar
+                .eval_bool(c, vars, Some(&t.loc))
+                .map_err(|e| format!("{what}: {}", e.message))?;
+        }
+        Ok(all)
+    }
+
+    /// As Ansible's task_executor.py sends `v2_runner_retry`: with the runs left (its
+    /// `retries` counts the first run too).
+    fn emit_retry(
+        &self,
+        t: &Task,
+        host: &str,
+        attempt: usize,
+        retries: usize,
+        delegate: &Option<String>,
+    ) {
+        self.emit(Event::Retry {
+            host: host.to_string(),
+            task: t.name.clone().unwrap_or_else(|| t.display_name()),
+            attempt: attempt as u32,
+            retries_left: (retries + 1 - attempt) as u32,
+            delegated_to: delegate.clone(),
+        });
+    }
+
+    /// The status the final result gives (`ignore_errors` applies to a failure).
+    fn final_outcome(
+        &self,
+        t: &Task,
+        vars: &Arc<dyn Vars>,
+        mut result: Map<String, Value>,
+        delegate: &Option<String>,
+    ) -> Result<Outcome, String> {
+        let failed = result.get("failed").is_some_and(truthy);
+        let status = if failed {
+            Status::Failed
+        } else if result.get("skipped").is_some_and(truthy) {
+            Status::Skipped
+        } else if result.get("changed").is_some_and(truthy) {
+            Status::Changed
+        } else {
+            Status::Ok
         };
-        let flags = match var("ansible_become_flags")?.and_then(text) {
-            Some(f) => Some(f),
-            None => self.kw_string(&t.kw.become_flags, vars, t)?,
-        };
-        let flags = match flags {
-            Some(f) => crate::command::split(&f).ok_or("unbalanced quotes in become_flags")?,
-            None => Vec::new(),
-        };
-        Ok(Some(Become {
-            method,
-            user,
-            flags,
-            with_password: target_password || self.opts.become_password.is_some(),
-        }))
+        let ignored = failed && self.kw_bool(&t.kw.ignore_errors, vars, t)?;
+        mark_delegated(&mut result, delegate);
+        Ok(Outcome {
+            status,
+            result,
+            ignored,
+        })
     }
 
     /// Variables used to connect to a delegate: the delegate's own connection variables.
@@ -1488,20 +1397,6 @@ fn handler_names(t: &Task) -> Vec<String> {
     names
 }
 
-impl Engine {
-    /// A keyword's value, templated with the task's variables (a failure names the task).
-    fn render_kw(
-        &self,
-        v: &Value,
-        vars: &Arc<dyn Vars>,
-        t: &Task,
-    ) -> std::result::Result<Value, String> {
-        self.templar
-            .render_value(v, vars, Some(&t.loc))
-            .map_err(located)
-    }
-}
-
 /// Whether the task is marked `run_once: true` literally (for the host count of its start).
 fn run_once_planned(t: &Task) -> bool {
     matches!(t.kw.run_once, Some(Value::Bool(true)))
@@ -1546,32 +1441,53 @@ fn diff_text(result: &Map<String, Value>) -> Option<String> {
     )
 }
 
-/// A template error's message with where it happened, as Ansible's "The error appears to
-/// be in …" does.
-pub(crate) fn located(e: crate::template::TemplateError) -> String {
-    match &e.loc {
-        Some(loc) if !e.message.contains(&loc.to_string()) => format!("{} (in {loc})", e.message),
-        _ => e.message,
+/// The skipped outcome of a false `when` condition.
+fn skipped_outcome(condition: String) -> Outcome {
+    let mut r = Map::new();
+    r.insert("changed".into(), Value::Bool(false));
+    r.insert("skipped".into(), Value::Bool(true));
+    r.insert(
+        "skip_reason".into(),
+        Value::String("Conditional result was False".into()),
+    );
+    r.insert("false_condition".into(), Value::String(condition));
+    Outcome {
+        status: Status::Skipped,
+        result: r,
+        ignored: false,
     }
 }
 
-/// Drop arguments whose value is `omit`, as Ansible's `remove_omit`: in the arguments and
-/// in nested mappings (also mappings inside lists); a list item that is `omit` itself stays.
-fn remove_omit(args: &mut Map<String, Value>, omit: &str) {
-    args.retain(|_, v| v.as_str() != Some(omit));
-    for v in args.values_mut() {
-        match v {
-            Value::Object(m) => remove_omit(m, omit),
-            Value::Array(items) => {
-                for item in items {
-                    if let Value::Object(m) = item {
-                        remove_omit(m, omit);
-                    }
-                }
-            }
-            _ => {}
-        }
+/// A module's result as task_executor.py completes it: `changed` defaults to false, and
+/// `failed` comes from `rc` when the module did not say; `attempts` once there are retries
+/// (available to changed_when/failed_when already).
+fn complete_result(result: &mut Map<String, Value>, retries: usize, attempt: usize) {
+    result.entry("changed").or_insert(Value::Bool(false));
+    let rc_failed = result
+        .get("rc")
+        .is_some_and(|rc| !matches!(rc, Value::Null) && rc != &Value::from(0) && rc != "0");
+    result.entry("failed").or_insert(Value::Bool(rc_failed));
+    if retries > 0 {
+        result.insert("attempts".into(), Value::from(attempt));
     }
+}
+
+/// The variables changed_when/failed_when/until see: the result under the register name too.
+fn registered_vars(t: &Task, hv: &HostVars, result: &Map<String, Value>) -> Arc<dyn Vars> {
+    let mut l = IndexMap::new();
+    if let Some(name) = &t.register {
+        l.insert(name.clone(), Value::Object(result.clone()));
+    }
+    Arc::new(hv.with_locals(l))
+}
+
+/// Retries ran out: the result fails; Ansible reports one attempt less than it ran.
+fn retries_exhausted(result: &mut Map<String, Value>, retries: usize) {
+    result.insert("attempts".into(), Value::from(retries));
+    result.insert("failed".into(), Value::Bool(true));
+    result
+        .entry("msg")
+        .or_insert(Value::String(format!("retries exhausted ({retries})")));
 }
 
 fn fail_result(msg: String) -> Map<String, Value> {
@@ -1642,17 +1558,6 @@ fn censored(r: &Map<String, Value>) -> Map<String, Value> {
         }
     }
     out
-}
-
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
 }
 
 /// The items of a `with_<kind>` loop, as Ansible's lookup plugins make them.
