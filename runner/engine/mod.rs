@@ -16,6 +16,7 @@ mod meta_hosts;
 mod prefetch;
 mod resolve;
 mod resume;
+mod run_state;
 mod run_task;
 mod walk;
 
@@ -24,19 +25,19 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::error::{Error, Loc, Result};
 use crate::event::{Event, EventSink, HostStats};
 use crate::inventory::Inventory;
-use crate::playbook::task::TaskNode;
 use crate::playbook::{Loader, Play, Playbook, Serial, Strategy};
 use crate::template::{Templar, Vars};
 use crate::transport::spec::ConnectionOverrides;
 use crate::transport::{Connector, Transport};
 
 use host_vars::{Dynamic, HostData, HostVars, Layer, PlayScope, RunScope};
+use run_state::RunState;
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -116,20 +117,6 @@ pub struct RunReport {
     pub exit_code: i32,
 }
 
-/// Per-host state during a run.
-#[derive(Default)]
-pub(crate) struct HostState {
-    pub stats: HostStats,
-    pub failed: bool,
-    pub unreachable: bool,
-    pub ended: bool,
-    /// How many blocks with a `rescue` the host is inside: a failure there may be rescued.
-    pub rescuable: u32,
-    pub notified: IndexSet<String>,
-    /// Handlers (indices into the play's handler list) notified and not run yet.
-    pub due: std::collections::BTreeSet<usize>,
-}
-
 /// One run of a playbook.
 pub struct Engine {
     pub(crate) opts: RunOptions,
@@ -138,11 +125,8 @@ pub struct Engine {
     pub(crate) connector: Arc<dyn Connector>,
     pub(crate) inventory: Mutex<Inventory>,
     pub(crate) scope: Arc<RunScope>,
-    pub(crate) states: Mutex<IndexMap<String, HostState>>,
     pub(crate) transports: Mutex<HashMap<String, Arc<dyn Transport>>>,
     pub(crate) sink: Arc<Mutex<Box<dyn EventSink>>>,
-    /// Set once `--start-at-task` found its task.
-    pub(crate) started: std::sync::atomic::AtomicBool,
     /// The run journal, when one is kept.
     pub(crate) journal: std::sync::OnceLock<Arc<crate::journal::Journal>>,
     /// Who this run is, for host locks.
@@ -151,13 +135,8 @@ pub struct Engine {
     pub(crate) cancelled: std::sync::atomic::AtomicBool,
     /// When the engine was made: the run's duration in an abort's recap.
     pub(crate) created: Instant,
-    /// Handlers added by `include_role` during the play.
-    pub(crate) extra_handlers: Mutex<Vec<TaskNode>>,
-    /// The running play's own handlers: a changed task's notifications are checked
-    /// against them (and `extra_handlers`) as its result comes in.
-    pub(crate) play_handlers: Mutex<Vec<TaskNode>>,
-    /// Variables set by `no_log` tasks (`register`, facts): never written to the journal.
-    pub(crate) unjournaled: Mutex<std::collections::HashSet<String>>,
+    /// What the run has done so far (everything above is its fixed context).
+    pub(crate) state: RunState,
 }
 
 impl Engine {
@@ -198,17 +177,13 @@ impl Engine {
             connector,
             inventory: Mutex::new(inventory),
             scope: Arc::new(scope),
-            states: Mutex::new(IndexMap::new()),
             transports: Mutex::new(HashMap::new()),
             sink: Arc::new(Mutex::new(sink)),
-            started: std::sync::atomic::AtomicBool::new(started),
             cancelled: std::sync::atomic::AtomicBool::new(false),
             created: Instant::now(),
             lock_owner: lock_owner(),
             journal: std::sync::OnceLock::new(),
-            extra_handlers: Mutex::new(Vec::new()),
-            play_handlers: Mutex::new(Vec::new()),
-            unjournaled: Mutex::new(std::collections::HashSet::new()),
+            state: RunState::new(started),
         });
         engine.refresh_hosts();
         engine
@@ -218,7 +193,7 @@ impl Engine {
     pub(crate) fn refresh_hosts(&self) {
         let inv = self.inventory.lock().expect("inventory lock");
         let mut hosts = self.scope.hosts.write().expect("hosts lock");
-        let mut states = self.states.lock().expect("states lock");
+        let mut states = self.state.hosts();
         for name in inv.host_names() {
             if !hosts.contains_key(&name) {
                 hosts.insert(
@@ -311,7 +286,7 @@ impl Engine {
     /// (lib/ansible/executor/playbook_executor.py, an error there; the run still exits 0).
     fn warn_start_at_task_unmatched(&self) {
         if let Some(want) = &self.opts.start_at_task {
-            if !self.started.load(std::sync::atomic::Ordering::SeqCst) {
+            if !self.state.started() {
                 self.emit(Event::Warning {
                     message: format!(
                         "No matching task \"{want}\" found. Note: --start-at-task can only follow static includes."
@@ -410,7 +385,7 @@ impl Engine {
         // (`plugins/strategy/__init__.py`, `run`): a failure that `meta: clear_host_errors`
         // cleared no longer counts, though the recap still shows it.
         let (failed_now, unreachable_now) = {
-            let states = self.states.lock().expect("states lock");
+            let states = self.state.hosts();
             (
                 states.values().any(|s| s.failed),
                 states.values().any(|s| s.unreachable),
@@ -436,7 +411,7 @@ impl Engine {
 
     /// Per-host totals so far, for hosts that did anything.
     fn recap(&self) -> Vec<(String, HostStats)> {
-        let states = self.states.lock().expect("states lock");
+        let states = self.state.hosts();
         let mut out: Vec<(String, HostStats)> = states
             .iter()
             .filter(|(_, s)| s.stats != HostStats::default() || s.unreachable)
@@ -529,14 +504,14 @@ impl Engine {
         // lists them ignoring restrictions, `lib/ansible/vars/manager.py`).
         let all_hosts = hosts.clone();
         let hosts: Vec<String> = {
-            let states = self.states.lock().expect("states lock");
+            let states = self.state.hosts();
             hosts
                 .into_iter()
                 .filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable))
                 .collect()
         };
         {
-            let mut states = self.states.lock().expect("states lock");
+            let mut states = self.state.hosts();
             for h in &hosts {
                 if let Some(s) = states.get_mut(h) {
                     s.ended = false;
@@ -544,8 +519,10 @@ impl Engine {
                 }
             }
         }
-        self.extra_handlers.lock().expect("handlers lock").clear();
-        *self.play_handlers.lock().expect("handlers lock") = play.handlers.clone();
+        *self.state.handlers() = run_state::PlayHandlers {
+            play: play.handlers.clone(),
+            extra: Vec::new(),
+        };
         let mut role_defaults = IndexMap::new();
         let mut role_vars = IndexMap::new();
         for r in &play.roles {
@@ -636,7 +613,7 @@ impl Engine {
                 return Ok(true);
             }
             let all_failed = {
-                let states = self.states.lock().expect("states lock");
+                let states = self.state.hosts();
                 !batch.is_empty()
                     && batch
                         .iter()
@@ -656,7 +633,7 @@ impl Engine {
     }
 
     fn fail_all(&self, hosts: &[String]) {
-        let mut states = self.states.lock().expect("states lock");
+        let mut states = self.state.hosts();
         for h in hosts {
             if let Some(s) = states.get_mut(h) {
                 if !s.failed && !s.unreachable {
@@ -668,7 +645,7 @@ impl Engine {
 
     /// Hosts of `hosts` still running (not failed, unreachable or ended).
     pub(crate) fn active_hosts(&self, hosts: &[String]) -> Vec<String> {
-        let states = self.states.lock().expect("states lock");
+        let states = self.state.hosts();
         hosts
             .iter()
             .filter(|h| {

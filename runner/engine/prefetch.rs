@@ -12,7 +12,6 @@
 //! ends the lookahead. The worst case is a probe run for nothing, never a wrong answer.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::command::RemoteCommand;
 use crate::modules::Registry;
@@ -60,7 +59,7 @@ impl Engine {
         ahead: &[Arc<Task>],
         host: &str,
     ) {
-        if !self.opts.batch_probes || ahead.is_empty() || !self.started.load(Ordering::SeqCst) {
+        if !self.opts.batch_probes || ahead.is_empty() || !self.state.started() {
             return;
         }
         let Some(hv) = self.host_vars(scope, host) else {

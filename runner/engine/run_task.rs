@@ -21,23 +21,17 @@ use crate::template::Vars;
 
 use super::host_vars::HostVars;
 use super::resolve::{Invocation, ModuleInfo, Resolved, Resolver, Target, located, type_name};
+use super::run_state::Outcome;
 use super::walk::PlayCx;
 use super::{Engine, since};
-
-/// The outcome of a task (or one loop item) on one host.
-struct Outcome {
-    status: Status,
-    result: Map<String, Value>,
-    ignored: bool,
-}
 
 impl Engine {
     /// Whether `t` runs under `--tags`/`--skip-tags`/`--start-at-task`.
     pub(crate) fn task_selected(&self, t: &Task) -> bool {
-        if !self.started.load(Ordering::SeqCst) {
+        if !self.state.started() {
             let want = self.opts.start_at_task.as_deref().unwrap_or_default();
             if t.name.as_deref() == Some(want) || t.display_name() == want {
-                self.started.store(true, Ordering::SeqCst);
+                self.state.start();
             } else {
                 return false;
             }
@@ -322,7 +316,7 @@ impl Engine {
         self.check_max_fail(cx);
         for list in [&cx.scope.active, &cx.scope.remaining] {
             if let Ok(mut a) = list.write() {
-                let states = self.states.lock().expect("states lock");
+                let states = self.state.hosts();
                 a.retain(|h| states.get(h).is_some_and(|s| !s.failed && !s.unreachable));
             }
         }
@@ -339,7 +333,7 @@ impl Engine {
         };
         let batch = &cx.scope.batch;
         let failed = {
-            let states = self.states.lock().expect("states lock");
+            let states = self.state.hosts();
             batch
                 .iter()
                 .filter(|h| {
@@ -477,11 +471,15 @@ impl Engine {
             let items = match self.loop_items(t, &vars) {
                 Ok(items) => items,
                 Err(msg) => {
-                    let skipped = self.when_skips(t, &vars).ok().flatten();
-                    if skipped.is_some() {
-                        return Ok(self.finish(t, host, skipped, Map::new(), t0, no_log, None));
-                    }
-                    return Ok(self.finish(t, host, None, fail_result(msg), t0, no_log, None));
+                    let o = match self.when_skips(t, &vars) {
+                        Ok(Some(skipped)) => skipped,
+                        _ => Outcome {
+                            status: Status::Failed,
+                            result: fail_result(msg),
+                            ignored: false,
+                        },
+                    };
+                    return Ok(self.finish(Finished::new(t, host, o, t0, no_log)));
                 }
             };
             let mut results = Vec::new();
@@ -618,7 +616,10 @@ impl Engine {
             if status == Status::Changed {
                 self.check_handlers_exist(scope, host, t, &notify)?;
             }
-            let run = self.finish(t, host, Some(o), Map::new(), t0, no_log, Some(()));
+            let run = self.finish(Finished {
+                loop_summary: true,
+                ..Finished::new(t, host, o, t0, no_log)
+            });
             self.note_notify(host, &run, notify);
             return Ok(run);
         }
@@ -629,7 +630,7 @@ impl Engine {
         if o.status == Status::Changed {
             self.check_handlers_exist(scope, host, t, &notify)?;
         }
-        let run = self.finish(t, host, Some(o), Map::new(), t0, no_log, None);
+        let run = self.finish(Finished::new(t, host, o, t0, no_log));
         self.note_notify(host, &run, notify);
         Ok(run)
     }
@@ -659,172 +660,40 @@ impl Engine {
         if !run.notified {
             return;
         }
-        let mut states = self.states.lock().expect("states lock");
+        let mut states = self.state.hosts();
         if let Some(s) = states.get_mut(host) {
             s.notified.extend(names);
         }
     }
 
-    /// Record an outcome: stats, register, facts, notify; emit it (as the loop summary when
-    /// `aggregated`: the items were emitted already).
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &self,
-        t: &Task,
-        host: &str,
-        o: Option<Outcome>,
-        fail: Map<String, Value>,
-        t0: Instant,
-        no_log: bool,
-        aggregated: Option<()>,
-    ) -> HostRun {
-        let mut o = o.unwrap_or(Outcome {
-            status: Status::Failed,
-            result: fail,
-            ignored: false,
-        });
+    /// Record a host's finished task ([`RunState::record`]), keep what it set (facts,
+    /// its registered result) and report it (as the loop summary when it is one: the
+    /// items were reported already).
+    fn finish(&self, f: Finished<'_>) -> HostRun {
+        let Finished {
+            task: t,
+            host,
+            outcome: mut o,
+            started,
+            no_log,
+            loop_summary,
+        } = f;
         let delegated_to = take_delegated(&mut o.result);
+        let counted = self.state.record(host, t, &o, no_log);
         let mut run = HostRun {
+            failed: counted.failed,
             journal_ok: matches!(o.status, Status::Ok | Status::Changed | Status::Skipped)
                 && !no_log
                 && !(self.journal.get().is_some() && journal_masks(t, &o.result)),
             notified: o.status == Status::Changed && !t.notify.is_empty(),
             ..HostRun::default()
         };
-        if no_log {
-            // What a no_log task produced is as secret as its output: keep it off disk.
-            let mut hidden = self.unjournaled.lock().expect("unjournaled lock");
-            hidden.extend(t.register.iter().cloned());
-            if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
-                hidden.extend(f.keys().cloned());
-            }
-        }
-        let mut rescuing = false;
-        {
-            let mut states = self.states.lock().expect("states lock");
-            let s = states.entry(host.to_string()).or_default();
-            match o.status {
-                Status::Ok => s.stats.ok += 1,
-                Status::Changed => {
-                    s.stats.ok += 1;
-                    s.stats.changed += 1;
-                }
-                Status::Skipped => s.stats.skipped += 1,
-                // As Ansible's strategy (`plugins/strategy/__init__.py`): an ignored failure
-                // counts as ok and ignored, and as changed when its result says so.
-                Status::Failed if o.ignored => {
-                    s.stats.ok += 1;
-                    s.stats.ignored += 1;
-                    if o.result.get("changed").is_some_and(truthy) {
-                        s.stats.changed += 1;
-                    }
-                }
-                Status::Failed => {
-                    s.stats.failed += 1;
-                    s.failed = true;
-                    run.failed = true;
-                    rescuing = s.rescuable > 0;
-                }
-                Status::Unreachable if o.ignored => {
-                    s.stats.ok += 1;
-                    s.stats.ignored += 1;
-                }
-                Status::Unreachable => {
-                    s.stats.unreachable = 1;
-                    s.unreachable = true;
-                    run.failed = true;
-                }
-            }
-        }
-        if let Some(d) = self.scope.host(host) {
-            if let Ok(mut dynamic) = d.dynamic.write() {
-                if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
-                    let is_setup =
-                        t.action.ends_with("setup") || t.action.ends_with("gather_facts");
-                    // The per-run fact cache: which subsets this host now has (a
-                    // filtered gathering does not count, it kept only some facts).
-                    if is_setup && !t.args.contains_key("filter") {
-                        if let Some(Value::Array(subsets)) = f.get("gather_subset") {
-                            // The fact holds the subsets as given; the cache keeps collectors.
-                            let given: Vec<String> = subsets
-                                .iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_string)
-                                .collect();
-                            if let Ok(c) = crate::modules::setup::resolve_subsets(&given) {
-                                dynamic
-                                    .gathered
-                                    .extend(c.into_iter().map(|x| x.name().to_string()));
-                            }
-                        }
-                    }
-                    if is_setup {
-                        for (k, v) in f {
-                            let name = crate::modules::setup::stored_fact_name(k);
-                            dynamic.facts.insert(name, v.clone());
-                        }
-                        // The gather_facts action (also the play's implicit gathering)
-                        // marks the facts gathered (lib/ansible/plugins/action/
-                        // gather_facts.py); a plain `setup` task does not.
-                        if t.action.ends_with("gather_facts") {
-                            dynamic
-                                .facts
-                                .insert("_ansible_facts_gathered".into(), Value::Bool(true));
-                        }
-                    } else {
-                        let cacheable = o
-                            .result
-                            .get("_ansible_facts_cacheable")
-                            .is_some_and(|c| c == &Value::Bool(true));
-                        dynamic.store_task_facts(&t.action, f, cacheable);
-                    }
-                    run.facts = Some(Value::Object(f.clone()));
-                }
-                if rescuing {
-                    // A rescue (and what follows) sees what failed, as Ansible's
-                    // non-persistent facts (`lib/ansible/plugins/strategy/__init__.py`,
-                    // `ansible_failed_task`/`ansible_failed_result`).
-                    dynamic
-                        .set_facts
-                        .insert("ansible_failed_task".into(), failed_task(t));
-                    dynamic.set_facts.insert(
-                        "ansible_failed_result".into(),
-                        Value::Object(o.result.clone()),
-                    );
-                }
-                if let Some(name) = &t.register {
-                    let mut r = o.result.clone();
-                    r.remove("_ansible_facts_cacheable");
-                    // Ansible keeps `ansible_facts` in a registered result (setup's under
-                    // the names the module gave them: lib/ansible/executor/task_executor.py
-                    // registers the module's result as it came).
-                    if t.action.ends_with("setup") || t.action.ends_with("gather_facts") {
-                        crate::modules::setup::prefix_facts(&mut r);
-                    }
-                    let v = Value::Object(r);
-                    dynamic.set_facts.insert(name.clone(), v.clone());
-                    run.registered = Some(v);
-                }
-            }
-        }
-        let no_diff = no_log || secret_register(t) || aggregated.is_some();
+        self.keep_vars(t, host, &o, counted.rescuing, &mut run);
+        let no_diff = no_log || secret_register(t) || loop_summary;
         let diff = if no_diff { None } else { diff_text(&o.result) };
         let mut result = shown(t, &o.result, no_log);
-        // A censored loop summary keeps its shape, its items censored too (as Ansible's
-        // task_result.py `as_callback_task_result`), so sinks still see a loop.
-        if let (Some(()), Some(Value::Array(items)), false) = (
-            aggregated,
-            o.result.get("results"),
-            result.contains_key("results"),
-        ) {
-            let items = items
-                .iter()
-                .map(|i| match i {
-                    Value::Object(m) => Value::Object(censored(m)),
-                    other => other.clone(),
-                })
-                .collect();
-            result.insert("results".into(), Value::Array(items));
+        if loop_summary {
+            censor_items(&o.result, &mut result);
         }
         self.emit(Event::HostResult {
             host: host.to_string(),
@@ -834,11 +703,51 @@ impl Engine {
             result,
             ignored: o.ignored,
             delegated_to,
-            loop_summary: aggregated.is_some(),
-            duration: since(t0),
+            loop_summary,
+            duration: since(started),
             diff,
         });
         run
+    }
+
+    /// What a finished task leaves in the host's variables: its facts, its registered
+    /// result, and in a rescue what failed.
+    fn keep_vars(&self, t: &Task, host: &str, o: &Outcome, rescuing: bool, run: &mut HostRun) {
+        let Some(d) = self.scope.host(host) else {
+            return;
+        };
+        let Ok(mut dynamic) = d.dynamic.write() else {
+            return;
+        };
+        if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
+            keep_facts(t, &mut dynamic, o, f);
+            run.facts = Some(Value::Object(f.clone()));
+        }
+        if rescuing {
+            // A rescue (and what follows) sees what failed, as Ansible's non-persistent
+            // facts (`lib/ansible/plugins/strategy/__init__.py`,
+            // `ansible_failed_task`/`ansible_failed_result`).
+            dynamic
+                .set_facts
+                .insert("ansible_failed_task".into(), failed_task(t));
+            dynamic.set_facts.insert(
+                "ansible_failed_result".into(),
+                Value::Object(o.result.clone()),
+            );
+        }
+        if let Some(name) = &t.register {
+            let mut r = o.result.clone();
+            r.remove("_ansible_facts_cacheable");
+            // Ansible keeps `ansible_facts` in a registered result (setup's under the names
+            // the module gave them: lib/ansible/executor/task_executor.py registers the
+            // module's result as it came).
+            if is_setup(t) {
+                crate::modules::setup::prefix_facts(&mut r);
+            }
+            let v = Value::Object(r);
+            dynamic.set_facts.insert(name.clone(), v.clone());
+            run.registered = Some(v);
+        }
     }
 
     /// What resolving a task reads of this run: the templating engine and the options.
@@ -1042,9 +951,8 @@ impl Engine {
             templar: &self.templar,
             timeout: inv.timeout,
             changed_before: self
-                .states
-                .lock()
-                .expect("states lock")
+                .state
+                .hosts()
                 .get(host)
                 .is_some_and(|s| s.stats.changed > 0),
             verbosity: self.opts.verbosity,
@@ -1439,6 +1347,104 @@ fn diff_text(result: &Map<String, Value>) -> Option<String> {
             .collect::<Vec<_>>()
             .join(""),
     )
+}
+
+/// A host's finished task, for [`Engine::finish`].
+struct Finished<'a> {
+    task: &'a Task,
+    host: &'a str,
+    outcome: Outcome,
+    /// When the host started the task.
+    started: Instant,
+    no_log: bool,
+    /// The loop's summary, reported after its items.
+    loop_summary: bool,
+}
+
+impl<'a> Finished<'a> {
+    fn new(
+        task: &'a Task,
+        host: &'a str,
+        outcome: Outcome,
+        started: Instant,
+        no_log: bool,
+    ) -> Self {
+        Finished {
+            task,
+            host,
+            outcome,
+            started,
+            no_log,
+            loop_summary: false,
+        }
+    }
+}
+
+/// Whether the task gathers facts (`setup`, or the `gather_facts` action).
+fn is_setup(t: &Task) -> bool {
+    t.action.ends_with("setup") || t.action.ends_with("gather_facts")
+}
+
+/// A task's facts into the host's: gathered facts (and which subsets this host now has,
+/// for the per-run fact cache), or a task's own facts (`set_fact`, `include_vars`…).
+fn keep_facts(
+    t: &Task,
+    dynamic: &mut super::host_vars::Dynamic,
+    o: &Outcome,
+    f: &Map<String, Value>,
+) {
+    if !is_setup(t) {
+        let cacheable = o
+            .result
+            .get("_ansible_facts_cacheable")
+            .is_some_and(|c| c == &Value::Bool(true));
+        dynamic.store_task_facts(&t.action, f, cacheable);
+        return;
+    }
+    // A filtered gathering does not count for the cache: it kept only some facts.
+    if !t.args.contains_key("filter") {
+        if let Some(Value::Array(subsets)) = f.get("gather_subset") {
+            // The fact holds the subsets as given; the cache keeps collectors.
+            let given: Vec<String> = subsets
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            if let Ok(c) = crate::modules::setup::resolve_subsets(&given) {
+                dynamic
+                    .gathered
+                    .extend(c.into_iter().map(|x| x.name().to_string()));
+            }
+        }
+    }
+    for (k, v) in f {
+        let name = crate::modules::setup::stored_fact_name(k);
+        dynamic.facts.insert(name, v.clone());
+    }
+    // The gather_facts action (also the play's implicit gathering) marks the facts
+    // gathered (lib/ansible/plugins/action/gather_facts.py); a plain `setup` task does not.
+    if t.action.ends_with("gather_facts") {
+        dynamic
+            .facts
+            .insert("_ansible_facts_gathered".into(), Value::Bool(true));
+    }
+}
+
+/// A censored loop summary keeps its shape, its items censored too (as Ansible's
+/// task_result.py `as_callback_task_result`), so sinks still see a loop.
+fn censor_items(result: &Map<String, Value>, shown: &mut Map<String, Value>) {
+    if let (Some(Value::Array(items)), false) =
+        (result.get("results"), shown.contains_key("results"))
+    {
+        let items = items
+            .iter()
+            .map(|i| match i {
+                Value::Object(m) => Value::Object(censored(m)),
+                other => other.clone(),
+            })
+            .collect();
+        shown.insert("results".into(), Value::Array(items));
+    }
 }
 
 /// The skipped outcome of a false `when` condition.

@@ -154,7 +154,7 @@ impl Engine {
                             return Ok(());
                         }
                         let failed_here: Vec<String> = {
-                            let states = self.states.lock().expect("states lock");
+                            let states = self.state.hosts();
                             active
                                 .iter()
                                 .filter(|h| {
@@ -164,16 +164,7 @@ impl Engine {
                                 .collect()
                         };
                         if !b.rescue.is_empty() && !failed_here.is_empty() {
-                            {
-                                let mut states = self.states.lock().expect("states lock");
-                                for h in &failed_here {
-                                    if let Some(s) = states.get_mut(h) {
-                                        s.failed = false;
-                                        s.stats.rescued += 1;
-                                        s.stats.failed = s.stats.failed.saturating_sub(1);
-                                    }
-                                }
-                            }
+                            self.state.rescue(&failed_here);
                             self.in_place(
                                 &failed_here,
                                 b,
@@ -185,7 +176,7 @@ impl Engine {
                         if !b.always.is_empty() {
                             // `always` runs even for hosts that failed in the block or rescue.
                             let (runnable, was_failed): (Vec<String>, Vec<String>) = {
-                                let mut states = self.states.lock().expect("states lock");
+                                let mut states = self.state.hosts();
                                 let mut run = Vec::new();
                                 let mut was = Vec::new();
                                 for h in &active {
@@ -209,7 +200,7 @@ impl Engine {
                                 self.walk(cx, &b.always, &runnable),
                             )
                             .await?;
-                            let mut states = self.states.lock().expect("states lock");
+                            let mut states = self.state.hosts();
                             for h in was_failed {
                                 if let Some(s) = states.get_mut(&h) {
                                     s.failed = true;
@@ -232,7 +223,7 @@ impl Engine {
         if !(cx.handler && (self.opts.force_handlers || cx.play.force_handlers)) {
             return self.active_hosts(hosts);
         }
-        let states = self.states.lock().expect("states lock");
+        let states = self.state.hosts();
         hosts
             .iter()
             .filter(|h| states.get(*h).is_some_and(|s| !s.unreachable && !s.ended))
@@ -242,7 +233,7 @@ impl Engine {
 
     /// Enter (`true`) or leave a block with a `rescue` for `hosts`.
     fn mark_rescuable(&self, hosts: &[String], enter: bool) {
-        let mut states = self.states.lock().expect("states lock");
+        let mut states = self.state.hosts();
         for h in hosts {
             if let Some(s) = states.get_mut(h) {
                 s.rescuable = if enter {
@@ -273,7 +264,7 @@ impl Engine {
         match what.as_str() {
             "flush_handlers" => self.flush_handlers(cx, &chosen).await?,
             "end_play" | "end_batch" if !chosen.is_empty() => {
-                let mut states = self.states.lock().expect("states lock");
+                let mut states = self.state.hosts();
                 for h in hosts {
                     if let Some(s) = states.get_mut(h) {
                         s.ended = true;
@@ -287,7 +278,7 @@ impl Engine {
                 }
             }
             "end_host" => {
-                let mut states = self.states.lock().expect("states lock");
+                let mut states = self.state.hosts();
                 for h in &chosen {
                     if let Some(s) = states.get_mut(h) {
                         s.ended = true;
@@ -305,7 +296,7 @@ impl Engine {
                 }
             }
             "clear_host_errors" => {
-                let mut states = self.states.lock().expect("states lock");
+                let mut states = self.state.hosts();
                 for s in states.values_mut() {
                     s.failed = false;
                     s.unreachable = false;
@@ -503,7 +494,7 @@ impl Engine {
             let nodes = match self.load_include(cx, inc, &args, &inherit) {
                 Ok((nodes, role, path)) => {
                     let item = labels.get(&key).cloned();
-                    self.include_loaded(role.as_deref(), path.as_deref(), &group, item);
+                    self.include_loaded(t, role.as_deref(), path.as_deref(), &group, item);
                     nodes
                 }
                 Err(e) => {
@@ -537,10 +528,7 @@ impl Engine {
             let (tasks, handlers, roles) =
                 self.loader
                     .include_role(args, &cx.play.dir, inherit, &t.loc)?;
-            self.extra_handlers
-                .lock()
-                .expect("handlers lock")
-                .extend(handlers);
+            self.state.handlers().extra.extend(handlers);
             if args.get("public").is_some_and(crate::boolean::truthy) {
                 if let Ok(mut public) = cx.scope.public_roles.write() {
                     public.extend(roles);
@@ -572,22 +560,14 @@ impl Engine {
 
     /// Mark `host` failed on task `t` with `msg`, emitting the result.
     pub(crate) fn fail_host(&self, t: &Task, host: &str, msg: String) {
-        let mut result = serde_json::Map::new();
-        result.insert("failed".into(), Value::Bool(true));
-        result.insert("msg".into(), Value::String(msg));
-        {
-            let mut states = self.states.lock().expect("states lock");
-            if let Some(s) = states.get_mut(host) {
-                s.failed = true;
-                s.stats.failed += 1;
-            }
-        }
+        let o = super::run_state::Outcome::failed(msg);
+        self.state.record(host, t, &o, false);
         self.emit(Event::HostResult {
             host: host.to_string(),
             task: t.display_name(),
             status: crate::event::Status::Failed,
             item: None,
-            result,
+            result: o.result,
             ignored: false,
             delegated_to: None,
             loop_summary: false,
