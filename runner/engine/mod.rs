@@ -18,6 +18,7 @@ mod resolve;
 mod resume;
 mod run_state;
 mod run_task;
+mod task_loop;
 mod walk;
 
 use std::collections::HashMap;

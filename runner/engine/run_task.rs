@@ -465,165 +465,10 @@ impl Engine {
         let hv = self.task_vars(hv, t);
         let vars: Arc<dyn Vars> = Arc::new(hv.clone());
         let no_log = self.kw_bool(&t.kw.no_log, &vars, t).unwrap_or(false);
-        // Loops: items are computed first; `when` is evaluated per item.
-        if t.loop_.is_some() {
-            self.prefetch_probes(scope, t, ahead, host).await;
-            let items = match self.loop_items(t, &vars) {
-                Ok(items) => items,
-                Err(msg) => {
-                    let o = match self.when_skips(t, &vars) {
-                        Ok(Some(skipped)) => skipped,
-                        _ => Outcome {
-                            status: Status::Failed,
-                            result: fail_result(msg),
-                            ignored: false,
-                        },
-                    };
-                    return Ok(self.finish(Finished::new(t, host, o, t0, no_log)));
-                }
-            };
-            let mut results = Vec::new();
-            let mut notify: Vec<String> = Vec::new();
-            let mut any_changed = false;
-            let mut any_failed = false;
-            let mut all_skipped = !items.is_empty();
-            let mut facts = Map::new();
-            let mut unreachable = false;
-            // What earlier items registered or set as facts, visible to later items.
-            let mut carried: IndexMap<String, Value> = IndexMap::new();
-            for (i, item) in items.iter().cloned().enumerate() {
-                let mut locals = carried.clone();
-                locals.extend(self.loop_locals(t, &items, i));
-                let ihv = hv.with_locals(locals);
-                let ivars: Arc<dyn Vars> = Arc::new(ihv.clone());
-                let label = match &t.loop_control.label {
-                    Some(l) => self
-                        .templar
-                        .render_value(l, &ivars, Some(&t.loc))
-                        .unwrap_or_else(|_| item.clone()),
-                    None => item.clone(),
-                };
-                // Between items, not after the last (Ansible's task_executor.py: `if
-                // loop_pause and ran_once: time.sleep(loop_pause)`).
-                if let Some(p) = t.loop_control.pause.filter(|_| i > 0) {
-                    tokio::time::sleep(p).await;
-                }
-                let it0 = Instant::now();
-                let mut o = self.run_once_item(t, host, &ihv).await;
-                for n in self.render_notify(t, &ivars) {
-                    if !notify.contains(&n) {
-                        notify.push(n);
-                    }
-                }
-                self.divert_delegated_facts(t, &ivars, &mut o.result);
-                let var = t
-                    .loop_control
-                    .loop_var
-                    .clone()
-                    .unwrap_or_else(|| "item".into());
-                o.result.insert(var.clone(), item.clone());
-                o.result
-                    .insert("ansible_loop_var".into(), Value::String(var));
-                if let Some(iv) = &t.loop_control.index_var {
-                    o.result.insert(iv.clone(), Value::from(i));
-                    o.result
-                        .insert("ansible_index_var".into(), Value::String(iv.clone()));
-                }
-                super::loop_vars::carry_item(t, &o.result, &mut carried);
-                if o.status == Status::Unreachable {
-                    unreachable = true;
-                }
-                // A failed item that changed something makes the loop changed too.
-                any_changed |=
-                    o.status == Status::Changed || o.result.get("changed").is_some_and(truthy);
-                // An ignored item failure fails the loop too (ignored as the items were).
-                any_failed |= o.status == Status::Failed;
-                all_skipped &= o.status == Status::Skipped;
-                if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
-                    facts.extend(f.clone());
-                }
-                let hidden = no_log || secret_register(t);
-                let delegated_to = take_delegated(&mut o.result);
-                self.emit(Event::HostResult {
-                    host: host.to_string(),
-                    task: t.display_name(),
-                    status: o.status,
-                    item: Some(if hidden {
-                        Value::String(CENSORED_ITEM.into())
-                    } else {
-                        label
-                    }),
-                    result: shown(t, &o.result, no_log),
-                    ignored: o.ignored,
-                    delegated_to,
-                    loop_summary: false,
-                    duration: since(it0),
-                    diff: if hidden { None } else { diff_text(&o.result) },
-                });
-                results.push(Value::Object(o.result));
-                if unreachable {
-                    break;
-                }
-            }
-            // The summary, as Ansible's task_executor.py `TaskExecutor.run` builds it.
-            let mut agg = Map::new();
-            agg.insert("changed".into(), Value::Bool(any_changed));
-            let msg = if any_failed {
-                "One or more items failed"
-            } else if all_skipped {
-                "All items skipped"
-            } else {
-                "All items completed"
-            };
-            if any_failed {
-                agg.insert("failed".into(), Value::Bool(true));
-            }
-            agg.insert(
-                "skipped".into(),
-                Value::Bool(all_skipped || results.is_empty()),
-            );
-            if results.is_empty() {
-                agg.insert(
-                    "skipped_reason".into(),
-                    Value::String("No items in the list".into()),
-                );
-            } else {
-                agg.insert("msg".into(), Value::String(msg.into()));
-            }
-            if !facts.is_empty() {
-                agg.insert("ansible_facts".into(), Value::Object(facts));
-            }
-            let no_items = results.is_empty();
-            agg.insert("results".into(), Value::Array(results));
-            let ignored =
-                any_failed && self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
-            let status = if unreachable {
-                Status::Unreachable
-            } else if any_failed {
-                Status::Failed
-            } else if all_skipped || no_items {
-                Status::Skipped
-            } else if any_changed {
-                Status::Changed
-            } else {
-                Status::Ok
-            };
-            let o = Outcome {
-                status,
-                result: agg,
-                ignored,
-            };
-            if status == Status::Changed {
-                self.check_handlers_exist(scope, host, t, &notify)?;
-            }
-            let run = self.finish(Finished {
-                loop_summary: true,
-                ..Finished::new(t, host, o, t0, no_log)
-            });
-            self.note_notify(host, &run, notify);
-            return Ok(run);
-        }
         self.prefetch_probes(scope, t, ahead, host).await;
+        if t.loop_.is_some() {
+            return self.run_loop(scope, t, host, &hv, (t0, no_log)).await;
+        }
         let mut o = self.run_once_item(t, host, &hv).await;
         self.divert_delegated_facts(t, &vars, &mut o.result);
         let notify = self.render_notify(t, &vars);
@@ -639,7 +484,7 @@ impl Engine {
     /// variables: Ansible templates `notify` per item before the result carries it
     /// (`lib/ansible/executor/task_executor.py`, `_ansible_notify`). A name that does not
     /// render stays as written.
-    fn render_notify(&self, t: &Task, vars: &Arc<dyn Vars>) -> Vec<String> {
+    pub(super) fn render_notify(&self, t: &Task, vars: &Arc<dyn Vars>) -> Vec<String> {
         t.notify
             .iter()
             .map(|n| {
@@ -656,7 +501,7 @@ impl Engine {
     }
 
     /// A changed task notifies its handlers on `host` (resolved at the next flush).
-    fn note_notify(&self, host: &str, run: &HostRun, names: Vec<String>) {
+    pub(super) fn note_notify(&self, host: &str, run: &HostRun, names: Vec<String>) {
         if !run.notified {
             return;
         }
@@ -669,7 +514,7 @@ impl Engine {
     /// Record a host's finished task ([`RunState::record`]), keep what it set (facts,
     /// its registered result) and report it (as the loop summary when it is one: the
     /// items were reported already).
-    fn finish(&self, f: Finished<'_>) -> HostRun {
+    pub(super) fn finish(&self, f: Finished<'_>) -> HostRun {
         let Finished {
             task: t,
             host,
@@ -781,7 +626,12 @@ impl Engine {
 
     /// One execution of the task on one host (one loop item): `when`, arguments, module,
     /// `until` retries, `changed_when`/`failed_when`, `ignore_errors`.
-    async fn run_once_item(self: &Arc<Self>, t: &Task, host: &str, hv: &HostVars) -> Outcome {
+    pub(super) async fn run_once_item(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        hv: &HostVars,
+    ) -> Outcome {
         match self.try_run_once_item(t, host, hv).await {
             Ok(o) => o,
             Err(msg) => {
@@ -797,7 +647,11 @@ impl Engine {
     }
 
     /// The skipped outcome when one of the task's `when` conditions is false.
-    fn when_skips(&self, t: &Task, vars: &Arc<dyn Vars>) -> Result<Option<Outcome>, String> {
+    pub(super) fn when_skips(
+        &self,
+        t: &Task,
+        vars: &Arc<dyn Vars>,
+    ) -> Result<Option<Outcome>, String> {
         let condition = self
             .resolver()
             .false_condition(t, vars)
@@ -1312,7 +1166,7 @@ fn run_once_planned(t: &Task) -> bool {
 
 /// What the engine keeps from one host's run of a task.
 #[derive(Default)]
-struct HostRun {
+pub(super) struct HostRun {
     failed: bool,
     /// Finished in a way the journal may record (not failed, nothing secret to restore).
     journal_ok: bool,
@@ -1323,7 +1177,7 @@ struct HostRun {
 }
 
 /// The unified diff of a result's `diff` entries (planned modules in diff mode).
-fn diff_text(result: &Map<String, Value>) -> Option<String> {
+pub(super) fn diff_text(result: &Map<String, Value>) -> Option<String> {
     let diffs: Vec<crate::modules::plan::FileDiff> = match result.get("diff")? {
         Value::Array(a) => a
             .iter()
@@ -1350,7 +1204,7 @@ fn diff_text(result: &Map<String, Value>) -> Option<String> {
 }
 
 /// A host's finished task, for [`Engine::finish`].
-struct Finished<'a> {
+pub(super) struct Finished<'a> {
     task: &'a Task,
     host: &'a str,
     outcome: Outcome,
@@ -1362,7 +1216,7 @@ struct Finished<'a> {
 }
 
 impl<'a> Finished<'a> {
-    fn new(
+    pub(super) fn new(
         task: &'a Task,
         host: &'a str,
         outcome: Outcome,
@@ -1376,6 +1230,14 @@ impl<'a> Finished<'a> {
             started,
             no_log,
             loop_summary: false,
+        }
+    }
+
+    /// As a loop's summary (its items were reported already).
+    pub(super) fn loop_summary(self) -> Self {
+        Finished {
+            loop_summary: true,
+            ..self
         }
     }
 }
@@ -1496,7 +1358,7 @@ fn retries_exhausted(result: &mut Map<String, Value>, retries: usize) {
         .or_insert(Value::String(format!("retries exhausted ({retries})")));
 }
 
-fn fail_result(msg: String) -> Map<String, Value> {
+pub(super) fn fail_result(msg: String) -> Map<String, Value> {
     let mut r = Map::new();
     r.insert("failed".into(), Value::Bool(true));
     r.insert("changed".into(), Value::Bool(false));
@@ -1505,7 +1367,7 @@ fn fail_result(msg: String) -> Map<String, Value> {
 }
 
 /// What a loop item is shown as when its result is hidden.
-const CENSORED_ITEM: &str = "(censored due to no_log)";
+pub(super) const CENSORED_ITEM: &str = "(censored due to no_log)";
 
 /// Whether the task registers its result under a name that looks like a secret.
 pub(crate) fn secret_register(t: &Task) -> bool {
@@ -1517,7 +1379,7 @@ pub(crate) fn secret_register(t: &Task) -> bool {
 /// A result as the sinks may see it: censored for `no_log` tasks and results registered
 /// under a secret-looking name; otherwise with the values of secret-looking facts
 /// (`set_fact: db_password=…`) masked.
-fn shown(t: &Task, r: &Map<String, Value>, no_log: bool) -> Map<String, Value> {
+pub(super) fn shown(t: &Task, r: &Map<String, Value>, no_log: bool) -> Map<String, Value> {
     if no_log || secret_register(t) {
         return censored(r);
     }
@@ -1545,7 +1407,7 @@ fn mark_delegated(r: &mut Map<String, Value>, delegate: &Option<String>) {
 
 /// Take the delegate out of a result (for the event's `delegated_to`): like Ansible's
 /// internal keys, it is not part of what a task registers.
-fn take_delegated(r: &mut Map<String, Value>) -> Option<String> {
+pub(super) fn take_delegated(r: &mut Map<String, Value>) -> Option<String> {
     match r.remove("_ansible_delegated_vars") {
         Some(Value::Object(mut dv)) => match dv.remove("ansible_delegated_host") {
             Some(Value::String(d)) => Some(d),
