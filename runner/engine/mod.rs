@@ -8,6 +8,7 @@
 
 mod abs_path;
 mod delegate_facts;
+mod engine_actions;
 mod handlers;
 pub mod host_vars;
 mod include_report;

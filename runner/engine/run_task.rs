@@ -958,165 +958,8 @@ impl Engine {
             }
         }
     }
-
-    async fn engine_action(
-        self: &Arc<Self>,
-        t: &Task,
-        host: &str,
-        vars: &Arc<dyn Vars>,
-    ) -> Result<Outcome, String> {
-        let short = t.action.rsplit('.').next().unwrap_or(&t.action);
-        let args = match self
-            .templar
-            .render_value(&Value::Object(t.args.clone()), vars, Some(&t.args_loc))
-            .map_err(located)?
-        {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        let mut r = Map::new();
-        r.insert("changed".into(), Value::Bool(false));
-        match short {
-            "include_vars" => {
-                let file = args
-                    .get("file")
-                    .or_else(|| args.get("_raw_params"))
-                    .and_then(Value::as_str)
-                    .ok_or("include_vars needs a file")?;
-                let dirs = vars.search_dirs(crate::template::SearchKind::Files);
-                let mut candidates: Vec<std::path::PathBuf> = vec![std::path::PathBuf::from(file)];
-                for d in dirs {
-                    candidates.push(
-                        d.parent()
-                            .map(|p| p.join("vars").join(file))
-                            .unwrap_or_default(),
-                    );
-                    candidates.push(d.join(file));
-                }
-                let path = candidates
-                    .into_iter()
-                    .find(|p| p.is_file())
-                    .ok_or_else(|| format!("vars file {file} not found"))?;
-                let node = self.loader.yaml().load(&path);
-                self.emit_load_warnings();
-                let node = node.map_err(|e| e.located())?;
-                let mut facts = Map::new();
-                if !node.is_null() {
-                    for (k, v) in node.expect_map("a vars file").map_err(|e| e.located())? {
-                        facts.insert(k, v.to_value());
-                    }
-                }
-                if let Some(name) = args.get("name").and_then(Value::as_str) {
-                    let mut wrapped = Map::new();
-                    wrapped.insert(name.to_string(), Value::Object(facts));
-                    facts = wrapped;
-                }
-                r.insert("ansible_facts".into(), Value::Object(facts));
-                Ok(Outcome {
-                    status: Status::Ok,
-                    result: r,
-                    ignored: false,
-                })
-            }
-            "add_host" => {
-                let name = args
-                    .get("name")
-                    .or_else(|| args.get("hostname"))
-                    .or_else(|| args.get("host"))
-                    .and_then(Value::as_str)
-                    .ok_or("add_host needs `name`")?
-                    .to_string();
-                let groups: Vec<String> = match args
-                    .get("groups")
-                    .or_else(|| args.get("group"))
-                    .or_else(|| args.get("groupname"))
-                {
-                    Some(Value::String(s)) => s
-                        .split(',')
-                        .map(|g| g.trim().to_string())
-                        .filter(|g| !g.is_empty())
-                        .collect(),
-                    Some(Value::Array(a)) => a
-                        .iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                let hvars: IndexMap<String, Value> = args
-                    .iter()
-                    .filter(|(k, _)| {
-                        !["name", "hostname", "host", "groups", "group", "groupname"]
-                            .contains(&k.as_str())
-                    })
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                self.inventory
-                    .lock()
-                    .expect("inventory lock")
-                    .add_host(&name, &groups, hvars);
-                self.scope
-                    .hosts
-                    .write()
-                    .expect("hosts lock")
-                    .shift_remove(&name);
-                self.refresh_hosts();
-                r.insert("changed".into(), Value::Bool(true));
-                r.insert(
-                    "add_host".into(),
-                    serde_json::json!({"host_name": name, "groups": groups}),
-                );
-                let _ = host;
-                Ok(Outcome {
-                    status: Status::Changed,
-                    result: r,
-                    ignored: false,
-                })
-            }
-            "group_by" => {
-                let key = args
-                    .get("key")
-                    .or_else(|| args.get("_raw_params"))
-                    .and_then(Value::as_str)
-                    .ok_or("group_by needs `key`")?
-                    .to_string();
-                let parents: Vec<String> = match args.get("parents") {
-                    Some(Value::String(s)) => vec![s.clone()],
-                    Some(Value::Array(a)) => a
-                        .iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                let mut groups = vec![key.clone()];
-                groups.extend(parents);
-                let hvars = IndexMap::new();
-                self.inventory
-                    .lock()
-                    .expect("inventory lock")
-                    .add_host(host, &groups, hvars);
-                self.scope
-                    .hosts
-                    .write()
-                    .expect("hosts lock")
-                    .shift_remove(host);
-                let keep = self.scope.host(host);
-                self.refresh_hosts();
-                let _ = keep;
-                r.insert("changed".into(), Value::Bool(false));
-                Ok(Outcome {
-                    status: Status::Ok,
-                    result: r,
-                    ignored: false,
-                })
-            }
-            other => Err(format!("`{other}` cannot run as a task here")),
-        }
-    }
 }
 
-/// Whether the journal masks anything the task set (its registered result, its facts):
-/// such a task is not recorded as finished, so a resume runs it again instead of
-/// restoring a masked value (crate::journal::mask).
 /// The failed task as `ansible_failed_task` shows it (the fields of Ansible's
 /// `Task.serialize()` that content reads).
 fn failed_task(t: &Task) -> Value {
@@ -1138,6 +981,9 @@ fn failed_task(t: &Task) -> Value {
     Value::Object(m)
 }
 
+/// Whether the journal masks anything the task set (its registered result, its facts):
+/// such a task is not recorded as finished, so a resume runs it again instead of
+/// restoring a masked value (crate::journal::mask).
 fn journal_masks(t: &Task, result: &Map<String, Value>) -> bool {
     let registered = t
         .register
