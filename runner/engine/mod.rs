@@ -9,6 +9,7 @@
 mod abs_path;
 mod delegate_facts;
 mod engine_actions;
+mod fan_out;
 mod handlers;
 pub mod host_vars;
 mod include_report;
@@ -17,6 +18,7 @@ mod meta_hosts;
 mod prefetch;
 mod resolve;
 mod resume;
+mod run_once;
 mod run_state;
 mod run_task;
 mod task_loop;

@@ -147,7 +147,6 @@ impl Engine {
         // The journal: each host's key for this task; resuming, the hosts that finished
         // it in the earlier run skip it (counted before tag selection, so keys do not
         // depend on --tags).
-        let journal = self.journal.get().cloned();
         let resume = self.resume_filter(cx, t, hosts, handler);
         if !handler && !self.task_selected(t) {
             return Ok(());
@@ -196,132 +195,10 @@ impl Engine {
             .unwrap_or(self.opts.forks)
             .min(self.opts.forks)
             .max(1);
-        let sem = Arc::new(tokio::sync::Semaphore::new(limit));
-        let mut set = tokio::task::JoinSet::new();
-        let controller_only = self
-            .loader
-            .registry()
-            .get(&t.action)
-            .is_some_and(|m| m.controller_only())
-            && t.until.is_none()
-            && t.loop_control.pause.is_none();
-        if controller_only {
-            // Nothing to wait for on a host: run hosts in a few chunks (one per core) instead
-            // of one task each, which costs more to schedule than the work itself.
-            let cores = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-                .min(limit);
-            let chunk = targets.len().div_ceil(cores).max(1);
-            for part in targets.chunks(chunk) {
-                let me = self.clone();
-                let t = t.clone();
-                let scope = cx.scope.clone();
-                let part = part.to_vec();
-                set.spawn(async move {
-                    let mut out = Vec::with_capacity(part.len());
-                    for h in part {
-                        let r = me.run_on_host(&scope, &t, &h, &[]).await;
-                        out.push((h, r));
-                    }
-                    out
-                });
-            }
-        } else {
-            for h in targets {
-                // The permit is taken before spawning, so hosts start in inventory order.
-                let permit = sem
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| Error::Other(e.to_string()))?;
-                let me = self.clone();
-                let t = t.clone();
-                let scope = cx.scope.clone();
-                let ahead = ahead.clone();
-                set.spawn(async move {
-                    let r = me.run_on_host(&scope, &t, &h, &ahead).await;
-                    drop(permit);
-                    vec![(h, r)]
-                });
-            }
-        }
-        let mut failed_any = false;
-        let mut once_result: Option<(Value, Option<Value>)> = None;
-        let mut once_ok = false;
-        let mut done = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            done.extend(joined.map_err(|e| Error::Other(format!("task panicked: {e}")))?);
-        }
-        for (h, r) in done {
-            let r = r?;
-            if let (Some(j), true) = (&journal, handler) {
-                // A handler's own notifications count as made by the task that notified it.
-                let by = j.handler_ran(&h, &handler_names(t));
-                if let (Some(by), true) = (by, r.notified) {
-                    j.note_notifier(&h, &t.notify, &by);
-                }
-            }
-            if let (Some(j), Some(k)) = (&journal, keys.and_then(|k| k.get(&h))) {
-                if r.notified {
-                    j.note_notifier(&h, &t.notify, k);
-                }
-                if r.journal_ok {
-                    j.mark_done(&h, k);
-                }
-            }
-            if r.failed {
-                failed_any = true;
-            }
-            if run_once {
-                once_ok = r.journal_ok;
-                once_result = Some((r.registered.clone().unwrap_or(Value::Null), r.facts.clone()));
-            }
-        }
-        if run_once {
-            if let (Some(j), Some(keys), true) = (&journal, keys, once_ok && !failed_any) {
-                for h in hosts.iter().skip(1) {
-                    if let Some(k) = keys.get(h) {
-                        j.mark_done(h, k);
-                    }
-                }
-            }
-            if let Some((registered, facts)) = once_result {
-                for h in hosts.iter().skip(1) {
-                    if let Some(d) = self.scope.host(h) {
-                        if let Ok(mut dynamic) = d.dynamic.write() {
-                            if let Some(name) = &t.register {
-                                dynamic.set_facts.insert(name.clone(), registered.clone());
-                            }
-                            if let Some(Value::Object(f)) = &facts {
-                                dynamic.store_task_facts(&t.action, f, cacheable_fact(t));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let any_errors_fatal =
-            t.kw.any_errors_fatal
-                .as_ref()
-                .is_some_and(|v| matches!(v, Value::Bool(true)));
-        // A failed run_once task fails every host of the batch, as in Ansible;
-        // any_errors_fatal fails the whole batch (also under `free`, where `hosts` is one).
-        if failed_any && run_once {
-            self.fail_all(hosts);
-        }
-        if failed_any && any_errors_fatal {
-            self.fail_all(&cx.scope.batch);
-        }
-        self.check_max_fail(cx);
-        for list in [&cx.scope.active, &cx.scope.remaining] {
-            if let Ok(mut a) = list.write() {
-                let states = self.state.hosts();
-                a.retain(|h| states.get(h).is_some_and(|s| !s.failed && !s.unreachable));
-            }
-        }
-        self.save_journal("running")?;
-        Ok(())
+        let done = self.fan_out(&cx.scope, t, targets, limit, ahead).await?;
+        let outcome = self.note_runs(t, handler, keys, done, run_once)?;
+        self.share_run_once(t, hosts, keys, &outcome);
+        self.after_batch(cx, t, hosts, run_once, outcome.failed_any)
     }
 
     /// `max_fail_percentage`, checked after every task as Ansible's linear strategy does:
@@ -424,7 +301,7 @@ impl Engine {
 
     /// Run `t` on `host`, with the task known to the command reporter
     /// ([`crate::transport::report::TASK`]).
-    async fn run_on_host(
+    pub(super) async fn run_on_host(
         self: &Arc<Self>,
         scope: &Arc<super::host_vars::PlayScope>,
         t: &Arc<Task>,
@@ -997,7 +874,7 @@ fn journal_masks(t: &Task, result: &Map<String, Value>) -> bool {
 }
 
 /// The names a handler answers to: its name, `role : name`, its `listen` topics.
-fn handler_names(t: &Task) -> Vec<String> {
+pub(super) fn handler_names(t: &Task) -> Vec<String> {
     let mut names: Vec<String> = t.name.iter().chain(t.listen.iter()).cloned().collect();
     if let (Some(n), Some(r)) = (&t.name, &t.role) {
         names.push(format!("{} : {}", r.name, n));
@@ -1013,13 +890,13 @@ fn run_once_planned(t: &Task) -> bool {
 /// What the engine keeps from one host's run of a task.
 #[derive(Default)]
 pub(super) struct HostRun {
-    failed: bool,
+    pub(super) failed: bool,
     /// Finished in a way the journal may record (not failed, nothing secret to restore).
-    journal_ok: bool,
+    pub(super) journal_ok: bool,
     /// Changed, so its `notify` handlers were notified.
-    notified: bool,
-    registered: Option<Value>,
-    facts: Option<Value>,
+    pub(super) notified: bool,
+    pub(super) registered: Option<Value>,
+    pub(super) facts: Option<Value>,
 }
 
 /// The unified diff of a result's `diff` entries (planned modules in diff mode).
@@ -1471,16 +1348,6 @@ fn printf_int(format: &str, n: i64) -> String {
         format!("{body:>width$}")
     };
     format!("{}{}{}", &format[..pos], padded, &rest[spec_len..])
-}
-
-/// Whether a `set_fact` task asks for `cacheable` with a literal (a run_once copy to the
-/// other hosts has no result to read the templated flag from).
-fn cacheable_fact(t: &Task) -> bool {
-    match t.args.get("cacheable") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => crate::boolean::parse_bool(s).unwrap_or(false),
-        _ => false,
-    }
 }
 
 #[cfg(test)]
