@@ -23,6 +23,7 @@ mod run_state;
 mod run_task;
 mod task_loop;
 mod walk;
+mod with_lookup;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -15,15 +15,17 @@ use serde_json::{Map, Value};
 use crate::boolean::truthy;
 use crate::error::Result;
 use crate::event::{Event, Status};
-use crate::playbook::task::Task;
+use crate::playbook::task::{LoopSpec, Task};
 use crate::template::Vars;
 
 use super::host_vars::{HostVars, PlayScope};
+use super::resolve::{located, type_name};
 use super::run_state::Outcome;
 use super::run_task::{
     CENSORED_ITEM, Finished, HostRun, diff_text, fail_result, secret_register, shown,
     take_delegated,
 };
+use super::with_lookup;
 use super::{Engine, since};
 
 /// What the items so far add up to.
@@ -104,6 +106,64 @@ struct Item<'a> {
 }
 
 impl Engine {
+    /// The items of the task's loop, templated.
+    pub(crate) fn loop_items(&self, t: &Task, vars: &Arc<dyn Vars>) -> Result<Vec<Value>, String> {
+        let render = |v: &Value| {
+            self.templar
+                .render_value(v, vars, Some(&t.loc))
+                .map_err(located)
+        };
+        match &t.loop_ {
+            None => Ok(Vec::new()),
+            Some(LoopSpec::Loop(v)) => match render(v)? {
+                Value::Array(a) => Ok(a),
+                Value::Null => Ok(Vec::new()),
+                other => Err(format!("`loop` needs a list, got {}", type_name(&other))),
+            },
+            Some(LoopSpec::With(kind, v)) => {
+                let terms = render(v)?;
+                match kind.as_str() {
+                    k if with_lookup::KINDS.contains(&k) => with_lookup::with_lookup(k, terms),
+                    // any other lookup plugin, as the template layer runs it
+                    _ => self
+                        .templar
+                        .query(kind, &terms, vars, Some(&t.loc))
+                        .map_err(located),
+                }
+            }
+        }
+    }
+
+    /// The loop variables for item `i` of `items`: the loop variable, `ansible_loop_var`,
+    /// the `index_var` and `ansible_index_var`, and with `extended` the `ansible_loop` dict
+    /// (Ansible's `lib/ansible/executor/task_executor.py`, `_run_loop`).
+    pub(crate) fn loop_locals(
+        &self,
+        t: &Task,
+        items: &[Value],
+        i: usize,
+    ) -> IndexMap<String, Value> {
+        let mut l = IndexMap::new();
+        let var = t
+            .loop_control
+            .loop_var
+            .clone()
+            .unwrap_or_else(|| "item".into());
+        l.insert("ansible_loop_var".into(), Value::String(var.clone()));
+        l.insert(var, items.get(i).cloned().unwrap_or(Value::Null));
+        if let Some(iv) = &t.loop_control.index_var {
+            l.insert("ansible_index_var".into(), Value::String(iv.clone()));
+            l.insert(iv.clone(), Value::from(i));
+        }
+        if t.loop_control.extended {
+            l.insert(
+                "ansible_loop".into(),
+                super::loop_vars::extended_loop(items, i, t.loop_control.extended_allitems),
+            );
+        }
+        l
+    }
+
     /// Run `t`'s loop on `host`: items are computed first (a loop that does not template
     /// fails the task unless its `when` skips it), `when` is evaluated per item.
     pub(super) async fn run_loop(
