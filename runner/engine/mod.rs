@@ -7,6 +7,7 @@
 //! host's failure is an event; only bad options or bad input stop the run.
 
 mod abs_path;
+mod block;
 mod delegate_facts;
 mod engine_actions;
 mod fan_out;

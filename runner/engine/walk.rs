@@ -138,76 +138,7 @@ impl Engine {
                                 .await?;
                         }
                     }
-                    TaskNode::Block(b) => {
-                        let rescuable = !b.rescue.is_empty();
-                        if rescuable {
-                            self.mark_rescuable(&active, true);
-                        }
-                        let walked = self
-                            .in_place(&active, b, "block", self.walk(cx, &b.block, &active))
-                            .await;
-                        if rescuable {
-                            self.mark_rescuable(&active, false);
-                        }
-                        walked?;
-                        if cx.batch.stopped.load(std::sync::atomic::Ordering::SeqCst) {
-                            return Ok(());
-                        }
-                        let failed_here: Vec<String> = {
-                            let states = self.state.hosts();
-                            active
-                                .iter()
-                                .filter(|h| {
-                                    states.get(*h).is_some_and(|s| s.failed && !s.unreachable)
-                                })
-                                .cloned()
-                                .collect()
-                        };
-                        if !b.rescue.is_empty() && !failed_here.is_empty() {
-                            self.state.rescue(&failed_here);
-                            self.in_place(
-                                &failed_here,
-                                b,
-                                "rescue",
-                                self.walk(cx, &b.rescue, &failed_here),
-                            )
-                            .await?;
-                        }
-                        if !b.always.is_empty() {
-                            // `always` runs even for hosts that failed in the block or rescue.
-                            let (runnable, was_failed): (Vec<String>, Vec<String>) = {
-                                let mut states = self.state.hosts();
-                                let mut run = Vec::new();
-                                let mut was = Vec::new();
-                                for h in &active {
-                                    if let Some(s) = states.get_mut(h) {
-                                        if s.unreachable || s.ended {
-                                            continue;
-                                        }
-                                        if s.failed {
-                                            was.push(h.clone());
-                                            s.failed = false;
-                                        }
-                                        run.push(h.clone());
-                                    }
-                                }
-                                (run, was)
-                            };
-                            self.in_place(
-                                &runnable,
-                                b,
-                                "always",
-                                self.walk(cx, &b.always, &runnable),
-                            )
-                            .await?;
-                            let mut states = self.state.hosts();
-                            for h in was_failed {
-                                if let Some(s) = states.get_mut(&h) {
-                                    s.failed = true;
-                                }
-                            }
-                        }
-                    }
+                    TaskNode::Block(b) => self.walk_block(cx, b, &active).await?,
                     TaskNode::Include(inc) => self.run_include(cx, inc, &active).await?,
                 }
             }
@@ -232,7 +163,7 @@ impl Engine {
     }
 
     /// Enter (`true`) or leave a block with a `rescue` for `hosts`.
-    fn mark_rescuable(&self, hosts: &[String], enter: bool) {
+    pub(super) fn mark_rescuable(&self, hosts: &[String], enter: bool) {
         let mut states = self.state.hosts();
         for h in hosts {
             if let Some(s) = states.get_mut(h) {
