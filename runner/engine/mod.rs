@@ -16,6 +16,7 @@ pub mod host_vars;
 mod include_report;
 mod loop_vars;
 mod meta_hosts;
+mod play;
 mod prefetch;
 mod resolve;
 mod resume;
@@ -37,7 +38,7 @@ use serde_json::Value;
 use crate::error::{Error, Loc, Result};
 use crate::event::{Event, EventSink, HostStats};
 use crate::inventory::Inventory;
-use crate::playbook::{Loader, Play, Playbook, Serial, Strategy};
+use crate::playbook::{Loader, Play, Playbook, Serial};
 use crate::template::{Templar, Vars};
 use crate::transport::spec::ConnectionOverrides;
 use crate::transport::{Connector, Transport};
@@ -482,160 +483,6 @@ impl Engine {
             hosts.retain(|h| allowed.contains(h));
         }
         Ok((hosts, pattern))
-    }
-
-    /// Run one play. `Ok(true)` means the playbook stops here, as ansible-playbook stops:
-    /// every host of a batch failed, `any_errors_fatal` fired, or `max_fail_percentage`
-    /// was exceeded.
-    async fn run_play(self: &Arc<Self>, play: &Play) -> Result<bool> {
-        let (hosts, pattern) = self.select_hosts(play)?;
-        // An unnamed play is called by its host pattern, templated (Ansible templates the
-        // play's `hosts` before the play starts, `lib/ansible/executor/task_queue_manager.py`).
-        let name = if play.name == play.hosts {
-            pattern
-        } else {
-            play.name.clone()
-        };
-        if hosts.is_empty() {
-            // No host: the play is skipped and the run goes on; the PlayStart with no
-            // hosts says so (ansible-playbook's `v2_playbook_on_no_hosts_matched`, in
-            // lib/ansible/executor/playbook_executor.py).
-            self.emit(Event::PlayStart {
-                name,
-                hosts: Vec::new(),
-            });
-            return Ok(false);
-        }
-        // `ansible_play_hosts_all` keeps the hosts that failed in earlier plays (Ansible
-        // lists them ignoring restrictions, `lib/ansible/vars/manager.py`).
-        let all_hosts = hosts.clone();
-        let hosts: Vec<String> = {
-            let states = self.state.hosts();
-            hosts
-                .into_iter()
-                .filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable))
-                .collect()
-        };
-        {
-            let mut states = self.state.hosts();
-            for h in &hosts {
-                if let Some(s) = states.get_mut(h) {
-                    s.ended = false;
-                    s.due.clear();
-                }
-            }
-        }
-        *self.state.handlers() = run_state::PlayHandlers {
-            play: play.handlers.clone(),
-            extra: Vec::new(),
-        };
-        let mut role_defaults = IndexMap::new();
-        let mut role_vars = IndexMap::new();
-        for r in &play.roles {
-            role_defaults.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
-            role_vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        // `order` decides how hosts are run and batched; `ansible_play_hosts_all` keeps the
-        // pattern's order (`lib/ansible/vars/manager.py` lists the hosts without `order`).
-        let mut ordered = hosts.clone();
-        play.order.apply(&mut ordered);
-        for batch in batches(&ordered, &play.serial) {
-            // Each `serial` batch starts the play again, as ansible-playbook runs the play
-            // once per batch (`lib/ansible/executor/playbook_executor.py`).
-            self.emit(Event::PlayStart {
-                name: name.clone(),
-                hosts: batch.clone(),
-            });
-            let scope = Arc::new(PlayScope {
-                vars: Arc::new(play.vars.clone()),
-                role_defaults: Arc::new(role_defaults.clone()),
-                role_vars: Arc::new(role_vars.clone()),
-                play_hosts_all: all_hosts.clone(),
-                batch: batch.clone(),
-                name: play.name.clone(),
-                key: play.loc.to_string(),
-                dir: play.dir.clone(),
-                active: std::sync::RwLock::new(batch.clone()),
-                remaining: std::sync::RwLock::new(self.active_hosts(&hosts)),
-                vars_files: std::sync::RwLock::new(IndexMap::new()),
-                public_roles: std::sync::RwLock::new(Vec::new()),
-            });
-            self.load_vars_files(play, &scope, &batch)?;
-            self.emit_load_warnings();
-            let run = Arc::new(walk::BatchRun {
-                free: (play.strategy == Strategy::Free)
-                    .then(|| walk::FreeSlots::new(self.opts.forks)),
-                ..Default::default()
-            });
-            let cx = walk::PlayCx {
-                play,
-                scope: scope.clone(),
-                batch: run.clone(),
-                handler: false,
-            };
-            if self.gather_facts_wanted(play, &scope, &batch)? {
-                self.gather_facts(&cx, &batch).await;
-            }
-            match play.strategy {
-                Strategy::Linear => {
-                    for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
-                        self.walk(&cx, section, &batch).await?;
-                        self.flush_handlers(&cx, &batch).await?;
-                    }
-                }
-                Strategy::Free => {
-                    let mut set = tokio::task::JoinSet::new();
-                    for h in batch.clone() {
-                        let me = self.clone();
-                        let play = play.clone();
-                        let scope = scope.clone();
-                        let batch = run.clone();
-                        set.spawn(async move {
-                            let cx = walk::PlayCx {
-                                play: &play,
-                                scope,
-                                batch,
-                                handler: false,
-                            };
-                            let one = vec![h];
-                            for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
-                                me.walk(&cx, section, &one).await?;
-                                me.flush_handlers(&cx, &one).await?;
-                            }
-                            Ok::<(), Error>(())
-                        });
-                    }
-                    while let Some(r) = set.join_next().await {
-                        r.map_err(|e| Error::Other(format!("host task panicked: {e}")))??;
-                    }
-                }
-            }
-            self.check_max_fail(&cx);
-            // max_fail_percentage was exceeded after one of the batch's tasks: the remaining
-            // hosts were failed there, and the playbook stops.
-            if run.stopped.load(std::sync::atomic::Ordering::SeqCst) {
-                self.fail_all(&hosts);
-                self.emit(Event::NoHostsRemaining);
-                return Ok(true);
-            }
-            let all_failed = {
-                let states = self.state.hosts();
-                !batch.is_empty()
-                    && batch
-                        .iter()
-                        .all(|h| states.get(h).is_some_and(|s| s.failed || s.unreachable))
-            };
-            if all_failed {
-                self.emit(Event::NoHostsRemaining);
-                return Ok(true);
-            }
-            if self.active_hosts(&hosts).is_empty()
-                || run.end_play.load(std::sync::atomic::Ordering::SeqCst)
-            {
-                break;
-            }
-        }
-        Ok(false)
     }
 
     fn fail_all(&self, hosts: &[String]) {

@@ -148,6 +148,29 @@ impl RunState {
         count(s, outcome)
     }
 
+    /// A play starts on `hosts` with `handlers`: the hosts that failed or became
+    /// unreachable in earlier plays are left out, the others start afresh (not ended, no
+    /// handler due).
+    pub fn start_play(&self, hosts: Vec<String>, handlers: Vec<TaskNode>) -> Vec<String> {
+        let mut states = self.hosts();
+        let hosts: Vec<String> = hosts
+            .into_iter()
+            .filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable))
+            .collect();
+        for h in &hosts {
+            if let Some(s) = states.get_mut(h) {
+                s.ended = false;
+                s.due.clear();
+            }
+        }
+        drop(states);
+        *self.handlers() = PlayHandlers {
+            play: handlers,
+            extra: Vec::new(),
+        };
+        hosts
+    }
+
     /// A block's `rescue` takes over `hosts`' failures: they are failed no more, and
     /// counted as rescued instead of failed.
     pub fn rescue(&self, hosts: &[String]) {
