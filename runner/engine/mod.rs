@@ -13,6 +13,7 @@ mod engine_actions;
 mod fan_out;
 mod handlers;
 pub mod host_vars;
+mod include;
 mod include_report;
 mod loop_vars;
 mod meta_hosts;
