@@ -605,7 +605,12 @@ impl Engine {
     /// asks for (`gather_subset`), is not gathered again. An explicit `setup` task always
     /// gathers.
     async fn gather_facts(self: &Arc<Self>, cx: &walk::PlayCx<'_>, batch: &[String]) {
-        let Some(_) = self.loader.registry().get("setup") else {
+        let gathering = self
+            .loader
+            .registry()
+            .get("setup")
+            .and_then(|m| m.fact_gathering());
+        let Some(gathering) = gathering else {
             self.emit(Event::Warning {
                 message:
                     "fact gathering is not available yet in this build: set `gather_facts: false`"
@@ -614,10 +619,9 @@ impl Engine {
             return;
         };
         // Checked when the playbook was loaded.
-        let wanted: Vec<&'static str> =
-            crate::modules::setup::resolve_subsets(&cx.play.gather_subset)
-                .map(|s| s.into_iter().map(|x| x.name()).collect())
-                .unwrap_or_default();
+        let wanted = gathering
+            .collectors(&cx.play.gather_subset)
+            .unwrap_or_default();
         let batch: Vec<String> = batch
             .iter()
             .filter(|h| {

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::boolean::truthy;
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
-use crate::modules::{ModuleError, Registry, TaskCtx};
+use crate::modules::{FactGathering, ModuleError, Registry, TaskCtx};
 use crate::playbook::numeric;
 use crate::playbook::task::Task;
 use crate::template::Vars;
@@ -382,8 +382,9 @@ impl Engine {
         let Ok(mut dynamic) = d.dynamic.write() else {
             return;
         };
+        let gathering = self.fact_gathering(t);
         if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
-            keep_facts(t, &mut dynamic, o, f);
+            keep_facts(t, gathering, &mut dynamic, o, f);
             run.facts = Some(Value::Object(f.clone()));
         }
         if rescuing {
@@ -404,13 +405,21 @@ impl Engine {
             // Ansible keeps `ansible_facts` in a registered result (setup's under the names
             // the module gave them: lib/ansible/executor/task_executor.py registers the
             // module's result as it came).
-            if is_setup(t) {
-                crate::modules::setup::prefix_facts(&mut r);
+            if let Some(g) = gathering {
+                g.registered(&mut r);
             }
             let v = Value::Object(r);
             dynamic.set_facts.insert(name.clone(), v.clone());
             run.registered = Some(v);
         }
+    }
+
+    /// How the task's module keeps the host facts it gathers, if it gathers them.
+    pub(super) fn fact_gathering(&self, t: &Task) -> Option<&dyn FactGathering> {
+        self.loader
+            .registry()
+            .get(&t.action)
+            .and_then(|m| m.fact_gathering())
     }
 
     /// What resolving a task reads of this run: the templating engine and the options.
@@ -906,27 +915,23 @@ impl<'a> Finished<'a> {
     }
 }
 
-/// Whether the task gathers facts (`setup`, or the `gather_facts` action).
-fn is_setup(t: &Task) -> bool {
-    t.action.ends_with("setup") || t.action.ends_with("gather_facts")
-}
-
-/// A task's facts into the host's: gathered facts (and which subsets this host now has,
-/// for the per-run fact cache), or a task's own facts (`set_fact`, `include_vars`…).
+/// A task's facts into the host's: gathered facts (and which collectors this host now
+/// has, for the per-run fact cache), or a task's own facts (`set_fact`, `include_vars`…).
 fn keep_facts(
     t: &Task,
+    gathering: Option<&dyn FactGathering>,
     dynamic: &mut super::host_vars::Dynamic,
     o: &Outcome,
     f: &Map<String, Value>,
 ) {
-    if !is_setup(t) {
+    let Some(g) = gathering else {
         let cacheable = o
             .result
             .get("_ansible_facts_cacheable")
             .is_some_and(|c| c == &Value::Bool(true));
         dynamic.store_task_facts(&t.action, f, cacheable);
         return;
-    }
+    };
     // A filtered gathering does not count for the cache: it kept only some facts.
     if !t.args.contains_key("filter") {
         if let Some(Value::Array(subsets)) = f.get("gather_subset") {
@@ -936,20 +941,17 @@ fn keep_facts(
                 .filter_map(Value::as_str)
                 .map(str::to_string)
                 .collect();
-            if let Ok(c) = crate::modules::setup::resolve_subsets(&given) {
-                dynamic
-                    .gathered
-                    .extend(c.into_iter().map(|x| x.name().to_string()));
+            if let Some(c) = g.collectors(&given) {
+                dynamic.gathered.extend(c.into_iter().map(str::to_string));
             }
         }
     }
     for (k, v) in f {
-        let name = crate::modules::setup::stored_fact_name(k);
-        dynamic.facts.insert(name, v.clone());
+        dynamic.facts.insert(g.stored_name(k), v.clone());
     }
     // The gather_facts action (also the play's implicit gathering) marks the facts
     // gathered (lib/ansible/plugins/action/gather_facts.py); a plain `setup` task does not.
-    if t.action.ends_with("gather_facts") {
+    if t.action.rsplit('.').next() == Some("gather_facts") {
         dynamic
             .facts
             .insert("_ansible_facts_gathered".into(), Value::Bool(true));
