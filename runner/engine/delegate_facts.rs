@@ -46,7 +46,7 @@ impl Engine {
         let Ok(mut dynamic) = data.dynamic.write() else {
             return;
         };
-        let is_setup = t.action.ends_with("setup") || t.action.ends_with("gather_facts");
+        let is_setup = self.fact_gathering(t).is_some();
         for (k, v) in facts {
             if is_setup {
                 // Gathered facts, as `finish` stores them for the host itself.

@@ -65,7 +65,7 @@ impl Engine {
             }
         }
         let mut out = Handlers::default();
-        let extra = self.extra_handlers.lock().expect("handlers lock").clone();
+        let extra = self.state.handlers().extra.clone();
         let mut group = 0;
         let mut prev: Option<&TaskNode> = None;
         for n in play_handlers.iter().chain(extra.iter()) {
@@ -174,7 +174,7 @@ impl Engine {
         let force = self.opts.force_handlers || cx.play.force_handlers;
         for host in hosts {
             let pending: Vec<String> = {
-                let mut states = self.states.lock().expect("states lock");
+                let mut states = self.state.hosts();
                 let Some(s) = states.get_mut(host) else {
                     continue;
                 };
@@ -190,7 +190,7 @@ impl Engine {
             for n in &pending {
                 due.extend(self.search_handlers(&cx.scope, host, handlers, n));
             }
-            let mut states = self.states.lock().expect("states lock");
+            let mut states = self.state.hosts();
             if let Some(s) = states.get_mut(host) {
                 s.due.extend(due);
             }
@@ -212,7 +212,7 @@ impl Engine {
         if names.is_empty() {
             return Ok(());
         }
-        let play = self.play_handlers.lock().expect("handlers lock").clone();
+        let play = self.state.handlers().play.clone();
         let handlers = self.handlers_of(&play);
         for n in names {
             if self.search_handlers(scope, host, &handlers, n).is_empty() {
@@ -240,7 +240,7 @@ impl Engine {
             let force = self.opts.force_handlers || cx.play.force_handlers;
             for (i, node) in handlers.nodes.iter().enumerate() {
                 let targets: Vec<String> = {
-                    let mut states = self.states.lock().expect("states lock");
+                    let mut states = self.state.hosts();
                     let mut out = Vec::new();
                     for host in hosts {
                         let Some(s) = states.get_mut(host) else {

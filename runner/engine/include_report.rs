@@ -19,6 +19,7 @@ use crate::event::{Event, Status};
 use crate::playbook::task::Task;
 
 use super::Engine;
+use super::run_state::Outcome;
 use super::walk::PlayCx;
 
 impl Engine {
@@ -94,10 +95,8 @@ impl Engine {
             result.insert("skipped".into(), Value::Bool(true));
             result.insert("skip_reason".into(), Value::String(why.into()));
             if item.is_none() {
-                let mut states = self.states.lock().expect("states lock");
-                if let Some(s) = states.get_mut(host) {
-                    s.stats.skipped += 1;
-                }
+                self.state
+                    .record(host, t, &Outcome::plain(Status::Skipped), false);
             }
         }
         self.emit(Event::HostResult {
@@ -123,18 +122,14 @@ impl Engine {
     /// role then).
     pub(crate) fn include_loaded(
         &self,
+        t: &Task,
         role: Option<&str>,
         path: Option<&Path>,
         hosts: &[String],
         item: Option<Value>,
     ) {
-        {
-            let mut states = self.states.lock().expect("states lock");
-            for h in hosts {
-                if let Some(s) = states.get_mut(h) {
-                    s.stats.ok += 1;
-                }
-            }
+        for h in hosts {
+            self.state.record(h, t, &Outcome::plain(Status::Ok), false);
         }
         let shown = match (role, path) {
             (Some(r), _) => r.to_string(),

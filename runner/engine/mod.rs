@@ -7,35 +7,45 @@
 //! host's failure is an event; only bad options or bad input stop the run.
 
 mod abs_path;
+mod block;
 mod delegate_facts;
+mod engine_actions;
+mod fan_out;
 mod handlers;
 pub mod host_vars;
+mod include;
 mod include_report;
 mod loop_vars;
 mod meta_hosts;
+mod play;
 mod prefetch;
+mod resolve;
 mod resume;
+mod run_once;
+mod run_state;
 mod run_task;
+mod task_loop;
 mod walk;
+mod with_lookup;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::error::{Error, Loc, Result};
 use crate::event::{Event, EventSink, HostStats};
 use crate::inventory::Inventory;
-use crate::playbook::task::TaskNode;
-use crate::playbook::{Loader, Play, Playbook, Serial, Strategy};
+use crate::playbook::{Loader, Play, Playbook, Serial};
 use crate::template::{Templar, Vars};
 use crate::transport::spec::ConnectionOverrides;
 use crate::transport::{Connector, Transport};
 
 use host_vars::{Dynamic, HostData, HostVars, Layer, PlayScope, RunScope};
+use run_state::RunState;
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -115,20 +125,6 @@ pub struct RunReport {
     pub exit_code: i32,
 }
 
-/// Per-host state during a run.
-#[derive(Default)]
-pub(crate) struct HostState {
-    pub stats: HostStats,
-    pub failed: bool,
-    pub unreachable: bool,
-    pub ended: bool,
-    /// How many blocks with a `rescue` the host is inside: a failure there may be rescued.
-    pub rescuable: u32,
-    pub notified: IndexSet<String>,
-    /// Handlers (indices into the play's handler list) notified and not run yet.
-    pub due: std::collections::BTreeSet<usize>,
-}
-
 /// One run of a playbook.
 pub struct Engine {
     pub(crate) opts: RunOptions,
@@ -137,11 +133,8 @@ pub struct Engine {
     pub(crate) connector: Arc<dyn Connector>,
     pub(crate) inventory: Mutex<Inventory>,
     pub(crate) scope: Arc<RunScope>,
-    pub(crate) states: Mutex<IndexMap<String, HostState>>,
     pub(crate) transports: Mutex<HashMap<String, Arc<dyn Transport>>>,
     pub(crate) sink: Arc<Mutex<Box<dyn EventSink>>>,
-    /// Set once `--start-at-task` found its task.
-    pub(crate) started: std::sync::atomic::AtomicBool,
     /// The run journal, when one is kept.
     pub(crate) journal: std::sync::OnceLock<Arc<crate::journal::Journal>>,
     /// Who this run is, for host locks.
@@ -150,13 +143,8 @@ pub struct Engine {
     pub(crate) cancelled: std::sync::atomic::AtomicBool,
     /// When the engine was made: the run's duration in an abort's recap.
     pub(crate) created: Instant,
-    /// Handlers added by `include_role` during the play.
-    pub(crate) extra_handlers: Mutex<Vec<TaskNode>>,
-    /// The running play's own handlers: a changed task's notifications are checked
-    /// against them (and `extra_handlers`) as its result comes in.
-    pub(crate) play_handlers: Mutex<Vec<TaskNode>>,
-    /// Variables set by `no_log` tasks (`register`, facts): never written to the journal.
-    pub(crate) unjournaled: Mutex<std::collections::HashSet<String>>,
+    /// What the run has done so far (everything above is its fixed context).
+    pub(crate) state: RunState,
 }
 
 impl Engine {
@@ -197,17 +185,13 @@ impl Engine {
             connector,
             inventory: Mutex::new(inventory),
             scope: Arc::new(scope),
-            states: Mutex::new(IndexMap::new()),
             transports: Mutex::new(HashMap::new()),
             sink: Arc::new(Mutex::new(sink)),
-            started: std::sync::atomic::AtomicBool::new(started),
             cancelled: std::sync::atomic::AtomicBool::new(false),
             created: Instant::now(),
             lock_owner: lock_owner(),
             journal: std::sync::OnceLock::new(),
-            extra_handlers: Mutex::new(Vec::new()),
-            play_handlers: Mutex::new(Vec::new()),
-            unjournaled: Mutex::new(std::collections::HashSet::new()),
+            state: RunState::new(started),
         });
         engine.refresh_hosts();
         engine
@@ -217,7 +201,7 @@ impl Engine {
     pub(crate) fn refresh_hosts(&self) {
         let inv = self.inventory.lock().expect("inventory lock");
         let mut hosts = self.scope.hosts.write().expect("hosts lock");
-        let mut states = self.states.lock().expect("states lock");
+        let mut states = self.state.hosts();
         for name in inv.host_names() {
             if !hosts.contains_key(&name) {
                 hosts.insert(
@@ -310,7 +294,7 @@ impl Engine {
     /// (lib/ansible/executor/playbook_executor.py, an error there; the run still exits 0).
     fn warn_start_at_task_unmatched(&self) {
         if let Some(want) = &self.opts.start_at_task {
-            if !self.started.load(std::sync::atomic::Ordering::SeqCst) {
+            if !self.state.started() {
                 self.emit(Event::Warning {
                     message: format!(
                         "No matching task \"{want}\" found. Note: --start-at-task can only follow static includes."
@@ -409,7 +393,7 @@ impl Engine {
         // (`plugins/strategy/__init__.py`, `run`): a failure that `meta: clear_host_errors`
         // cleared no longer counts, though the recap still shows it.
         let (failed_now, unreachable_now) = {
-            let states = self.states.lock().expect("states lock");
+            let states = self.state.hosts();
             (
                 states.values().any(|s| s.failed),
                 states.values().any(|s| s.unreachable),
@@ -435,7 +419,7 @@ impl Engine {
 
     /// Per-host totals so far, for hosts that did anything.
     fn recap(&self) -> Vec<(String, HostStats)> {
-        let states = self.states.lock().expect("states lock");
+        let states = self.state.hosts();
         let mut out: Vec<(String, HostStats)> = states
             .iter()
             .filter(|(_, s)| s.stats != HostStats::default() || s.unreachable)
@@ -502,160 +486,8 @@ impl Engine {
         Ok((hosts, pattern))
     }
 
-    /// Run one play. `Ok(true)` means the playbook stops here, as ansible-playbook stops:
-    /// every host of a batch failed, `any_errors_fatal` fired, or `max_fail_percentage`
-    /// was exceeded.
-    async fn run_play(self: &Arc<Self>, play: &Play) -> Result<bool> {
-        let (hosts, pattern) = self.select_hosts(play)?;
-        // An unnamed play is called by its host pattern, templated (Ansible templates the
-        // play's `hosts` before the play starts, `lib/ansible/executor/task_queue_manager.py`).
-        let name = if play.name == play.hosts {
-            pattern
-        } else {
-            play.name.clone()
-        };
-        if hosts.is_empty() {
-            // No host: the play is skipped and the run goes on; the PlayStart with no
-            // hosts says so (ansible-playbook's `v2_playbook_on_no_hosts_matched`, in
-            // lib/ansible/executor/playbook_executor.py).
-            self.emit(Event::PlayStart {
-                name,
-                hosts: Vec::new(),
-            });
-            return Ok(false);
-        }
-        // `ansible_play_hosts_all` keeps the hosts that failed in earlier plays (Ansible
-        // lists them ignoring restrictions, `lib/ansible/vars/manager.py`).
-        let all_hosts = hosts.clone();
-        let hosts: Vec<String> = {
-            let states = self.states.lock().expect("states lock");
-            hosts
-                .into_iter()
-                .filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable))
-                .collect()
-        };
-        {
-            let mut states = self.states.lock().expect("states lock");
-            for h in &hosts {
-                if let Some(s) = states.get_mut(h) {
-                    s.ended = false;
-                    s.due.clear();
-                }
-            }
-        }
-        self.extra_handlers.lock().expect("handlers lock").clear();
-        *self.play_handlers.lock().expect("handlers lock") = play.handlers.clone();
-        let mut role_defaults = IndexMap::new();
-        let mut role_vars = IndexMap::new();
-        for r in &play.roles {
-            role_defaults.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
-            role_vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        // `order` decides how hosts are run and batched; `ansible_play_hosts_all` keeps the
-        // pattern's order (`lib/ansible/vars/manager.py` lists the hosts without `order`).
-        let mut ordered = hosts.clone();
-        play.order.apply(&mut ordered);
-        for batch in batches(&ordered, &play.serial) {
-            // Each `serial` batch starts the play again, as ansible-playbook runs the play
-            // once per batch (`lib/ansible/executor/playbook_executor.py`).
-            self.emit(Event::PlayStart {
-                name: name.clone(),
-                hosts: batch.clone(),
-            });
-            let scope = Arc::new(PlayScope {
-                vars: Arc::new(play.vars.clone()),
-                role_defaults: Arc::new(role_defaults.clone()),
-                role_vars: Arc::new(role_vars.clone()),
-                play_hosts_all: all_hosts.clone(),
-                batch: batch.clone(),
-                name: play.name.clone(),
-                key: play.loc.to_string(),
-                dir: play.dir.clone(),
-                active: std::sync::RwLock::new(batch.clone()),
-                remaining: std::sync::RwLock::new(self.active_hosts(&hosts)),
-                vars_files: std::sync::RwLock::new(IndexMap::new()),
-                public_roles: std::sync::RwLock::new(Vec::new()),
-            });
-            self.load_vars_files(play, &scope, &batch)?;
-            self.emit_load_warnings();
-            let run = Arc::new(walk::BatchRun {
-                free: (play.strategy == Strategy::Free)
-                    .then(|| walk::FreeSlots::new(self.opts.forks)),
-                ..Default::default()
-            });
-            let cx = walk::PlayCx {
-                play,
-                scope: scope.clone(),
-                batch: run.clone(),
-                handler: false,
-            };
-            if self.gather_facts_wanted(play, &scope, &batch)? {
-                self.gather_facts(&cx, &batch).await;
-            }
-            match play.strategy {
-                Strategy::Linear => {
-                    for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
-                        self.walk(&cx, section, &batch).await?;
-                        self.flush_handlers(&cx, &batch).await?;
-                    }
-                }
-                Strategy::Free => {
-                    let mut set = tokio::task::JoinSet::new();
-                    for h in batch.clone() {
-                        let me = self.clone();
-                        let play = play.clone();
-                        let scope = scope.clone();
-                        let batch = run.clone();
-                        set.spawn(async move {
-                            let cx = walk::PlayCx {
-                                play: &play,
-                                scope,
-                                batch,
-                                handler: false,
-                            };
-                            let one = vec![h];
-                            for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
-                                me.walk(&cx, section, &one).await?;
-                                me.flush_handlers(&cx, &one).await?;
-                            }
-                            Ok::<(), Error>(())
-                        });
-                    }
-                    while let Some(r) = set.join_next().await {
-                        r.map_err(|e| Error::Other(format!("host task panicked: {e}")))??;
-                    }
-                }
-            }
-            self.check_max_fail(&cx);
-            // max_fail_percentage was exceeded after one of the batch's tasks: the remaining
-            // hosts were failed there, and the playbook stops.
-            if run.stopped.load(std::sync::atomic::Ordering::SeqCst) {
-                self.fail_all(&hosts);
-                self.emit(Event::NoHostsRemaining);
-                return Ok(true);
-            }
-            let all_failed = {
-                let states = self.states.lock().expect("states lock");
-                !batch.is_empty()
-                    && batch
-                        .iter()
-                        .all(|h| states.get(h).is_some_and(|s| s.failed || s.unreachable))
-            };
-            if all_failed {
-                self.emit(Event::NoHostsRemaining);
-                return Ok(true);
-            }
-            if self.active_hosts(&hosts).is_empty()
-                || run.end_play.load(std::sync::atomic::Ordering::SeqCst)
-            {
-                break;
-            }
-        }
-        Ok(false)
-    }
-
     fn fail_all(&self, hosts: &[String]) {
-        let mut states = self.states.lock().expect("states lock");
+        let mut states = self.state.hosts();
         for h in hosts {
             if let Some(s) = states.get_mut(h) {
                 if !s.failed && !s.unreachable {
@@ -667,7 +499,7 @@ impl Engine {
 
     /// Hosts of `hosts` still running (not failed, unreachable or ended).
     pub(crate) fn active_hosts(&self, hosts: &[String]) -> Vec<String> {
-        let states = self.states.lock().expect("states lock");
+        let states = self.state.hosts();
         hosts
             .iter()
             .filter(|h| {
@@ -773,7 +605,12 @@ impl Engine {
     /// asks for (`gather_subset`), is not gathered again. An explicit `setup` task always
     /// gathers.
     async fn gather_facts(self: &Arc<Self>, cx: &walk::PlayCx<'_>, batch: &[String]) {
-        let Some(_) = self.loader.registry().get("setup") else {
+        let gathering = self
+            .loader
+            .registry()
+            .get("setup")
+            .and_then(|m| m.fact_gathering());
+        let Some(gathering) = gathering else {
             self.emit(Event::Warning {
                 message:
                     "fact gathering is not available yet in this build: set `gather_facts: false`"
@@ -782,10 +619,9 @@ impl Engine {
             return;
         };
         // Checked when the playbook was loaded.
-        let wanted: Vec<&'static str> =
-            crate::modules::setup::resolve_subsets(&cx.play.gather_subset)
-                .map(|s| s.into_iter().map(|x| x.name()).collect())
-                .unwrap_or_default();
+        let wanted = gathering
+            .collectors(&cx.play.gather_subset)
+            .unwrap_or_default();
         let batch: Vec<String> = batch
             .iter()
             .filter(|h| {
@@ -848,61 +684,6 @@ impl Engine {
         let _ = self
             .run_task_on_hosts(cx, &Arc::new(task), &batch, false, Arc::from([]))
             .await;
-    }
-
-    /// The host's become password (`ansible_become_password`, or the older
-    /// `ansible_become_pass`), templated. It is a secret: it only ever reaches the become
-    /// program's stdin, and an error about it never quotes it.
-    pub(crate) fn become_password_var(
-        &self,
-        vars: &Arc<dyn Vars>,
-        loc: &Loc,
-    ) -> Result<Option<String>, String> {
-        for name in ["ansible_become_password", "ansible_become_pass"] {
-            let Some(v) = vars.get(name) else { continue };
-            let v = self
-                .templar
-                .render_value(&v, vars, Some(loc))
-                .map_err(|e| {
-                    let why = e
-                        .undefined
-                        .map(|u| format!("`{u}` is undefined"))
-                        .unwrap_or_else(|| "it is not a valid template".into());
-                    format!(
-                        "{name} could not be templated ({why}; its value is secret and not shown)"
-                    )
-                })?;
-            return Ok(match v {
-                Value::Null => None,
-                Value::String(s) => Some(s),
-                other => Some(other.to_string()),
-            });
-        }
-        Ok(None)
-    }
-
-    /// Where modules keep scratch files on the host: `ansible_remote_tmp` (templated), else
-    /// the configuration's `remote_tmp`, else `~/.ansible/tmp`.
-    pub(crate) fn remote_tmp(&self, vars: &Arc<dyn Vars>, loc: &Loc) -> Result<String, String> {
-        let var = match vars.get("ansible_remote_tmp") {
-            None => None,
-            Some(v) => match self.templar.render_value(&v, vars, Some(loc)) {
-                Ok(Value::Null) => None,
-                Ok(Value::String(s)) => Some(s),
-                Ok(other) => {
-                    return Err(format!(
-                        "ansible_remote_tmp must be a path, got {}",
-                        run_task::type_name(&other)
-                    ));
-                }
-                Err(e) => return Err(format!("ansible_remote_tmp: {}", run_task::located(e))),
-            },
-        };
-        let base = var
-            .or_else(|| self.opts.remote_tmp.clone())
-            .unwrap_or_else(|| crate::command::DEFAULT_REMOTE_TMP.to_string());
-        crate::command::check_remote_tmp(&base).map_err(|e| format!("ansible_remote_tmp {e}"))?;
-        Ok(base)
     }
 
     /// The transport for `host`, made on first use from its connection variables.
@@ -972,6 +753,7 @@ impl Engine {
         // The host's `ansible_become_password` beats `--ask-become-pass` (variables beat
         // command-line options in Ansible).
         let password = self
+            .resolver()
             .become_password_var(&dynvars, loc)?
             .or_else(|| self.opts.become_password.clone());
         if let Some(pw) = password {

@@ -12,16 +12,16 @@
 //! ends the lookahead. The worst case is a probe run for nothing, never a wrong answer.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::command::RemoteCommand;
-use crate::modules::{Registry, TaskCtx};
+use crate::modules::Registry;
 use crate::playbook::task::Task;
 use crate::template::Vars;
 use crate::transport::Transport;
 
 use super::Engine;
 use super::host_vars::PlayScope;
+use super::resolve::{ModuleInfo, ResolveError, Resolved};
 
 /// How many following tasks a walk hands to a task for batching.
 pub(crate) const LOOKAHEAD: usize = 64;
@@ -59,7 +59,7 @@ impl Engine {
         ahead: &[Arc<Task>],
         host: &str,
     ) {
-        if !self.opts.batch_probes || ahead.is_empty() || !self.started.load(Ordering::SeqCst) {
+        if !self.opts.batch_probes || ahead.is_empty() || !self.state.started() {
             return;
         }
         let Some(hv) = self.host_vars(scope, host) else {
@@ -153,46 +153,29 @@ impl Engine {
         } else {
             vec![hv]
         };
+        let info = ModuleInfo {
+            name: module.name(),
+            controller_only: false,
+        };
         let mut cmds = Vec::new();
         for hv in per_item {
             let vars: Arc<dyn Vars> = Arc::new(hv);
-            let mut run = true;
-            for c in &t.kw.when {
-                match self.templar.eval_bool(c, &vars, Some(&t.loc)) {
-                    Ok(true) => {}
-                    Ok(false) => run = false,
-                    // Not decidable yet (typically a result registered by a task of this
-                    // very batch): go on as if it were skipped. If it does run, its first
-                    // command drops the batch (and a probe the batch lacks does too).
-                    Err(_) => return Ahead::Pass,
-                }
-            }
-            if !run {
-                continue;
-            }
-            let password = matches!(self.become_password_var(&vars, &t.loc), Ok(Some(_)));
-            let (Ok(args), Ok(become_), Ok(remote_tmp)) = (
-                self.task_args(t, &vars),
-                self.become_for(t, &vars, password),
-                self.remote_tmp(&vars, &t.loc),
-            ) else {
+            // No delegate here (a delegated task ends the lookahead above).
+            let own = |_: &str| vars.clone();
+            let inv = match self.resolver().resolve(t, host, &vars, info, &own) {
+                Ok(Resolved::Run(inv)) => inv,
+                Ok(Resolved::Skip(_)) => continue,
+                // Not decidable yet (typically a result registered by a task of this very
+                // batch): go on as if it were skipped. If it does run, its first command
+                // drops the batch (and a probe the batch lacks does too).
+                Err(ResolveError::Condition(_)) => return Ahead::Pass,
+                Err(ResolveError::Keyword(_)) => return Ahead::Stop,
+            };
+            if inv.no_log {
                 return Ahead::Stop;
-            };
-            let ctx = TaskCtx {
-                host,
-                transport: transport.clone(),
-                check: self.opts.check,
-                diff: self.opts.diff,
-                become_,
-                env: Vec::new(),
-                vars: vars.clone(),
-                templar: &self.templar,
-                timeout: None,
-                changed_before: false,
-                verbosity: self.opts.verbosity,
-                remote_tmp,
-            };
-            match module.probe_command(&ctx, args).await {
+            }
+            let ctx = self.task_ctx(host, &inv, &vars, transport.clone());
+            match module.probe_command(&ctx, inv.args).await {
                 Some(cmd) => cmds.push(cmd),
                 None => return Ahead::Stop,
             }

@@ -52,7 +52,7 @@ impl Engine {
             // Pending handlers with no known notifying task run at the first flush point.
             let unplaced = j.take_pending(&h, "");
             if !unplaced.is_empty() {
-                let mut states = self.states.lock().expect("states lock");
+                let mut states = self.state.hosts();
                 if let Some(s) = states.get_mut(&h) {
                     s.notified.extend(unplaced);
                 }
@@ -85,13 +85,13 @@ impl Engine {
         };
         j.note_files(&self.loader.loaded_files());
         let notified: Vec<(String, Vec<String>)> = {
-            let states = self.states.lock().expect("states lock");
+            let states = self.state.hosts();
             states
                 .iter()
                 .map(|(h, s)| (h.clone(), s.notified.iter().cloned().collect()))
                 .collect()
         };
-        let hidden = self.unjournaled.lock().expect("unjournaled lock").clone();
+        let hidden = self.state.unjournaled();
         let snapshot = notified.into_iter().map(|(h, n)| {
             let mut vars = self
                 .scope
@@ -179,7 +179,7 @@ impl Engine {
             let key = j.task_key(h, &base);
             let again = j.take_pending(h, &key);
             if !again.is_empty() {
-                let mut states = self.states.lock().expect("states lock");
+                let mut states = self.state.hosts();
                 if let Some(s) = states.get_mut(h) {
                     s.notified.extend(again);
                 }

@@ -1,4 +1,4 @@
-//! Running one task on a set of hosts: selection, conditions, loops, templated arguments,
+//! Running one task on a set of hosts: selection, conditions, templated arguments,
 //! the module, retries, `changed_when`/`failed_when`, `register` and `notify`.
 //!
 //! Why this module exists: these task keywords are the bulk of Ansible's semantics and
@@ -6,38 +6,32 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::boolean::truthy;
-use crate::command::{Become, BecomeMethod};
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
-use crate::modules::{ModuleError, Registry, TaskCtx};
+use crate::modules::{FactGathering, ModuleError, Registry, TaskCtx};
 use crate::playbook::numeric;
-use crate::playbook::task::{LoopSpec, Task};
+use crate::playbook::task::Task;
 use crate::template::Vars;
 
 use super::host_vars::HostVars;
+use super::resolve::{Invocation, ModuleInfo, Resolved, Resolver, Target};
+use super::run_state::Outcome;
 use super::walk::PlayCx;
 use super::{Engine, since};
-
-/// The outcome of a task (or one loop item) on one host.
-struct Outcome {
-    status: Status,
-    result: Map<String, Value>,
-    ignored: bool,
-}
 
 impl Engine {
     /// Whether `t` runs under `--tags`/`--skip-tags`/`--start-at-task`.
     pub(crate) fn task_selected(&self, t: &Task) -> bool {
-        if !self.started.load(Ordering::SeqCst) {
+        if !self.state.started() {
             let want = self.opts.start_at_task.as_deref().unwrap_or_default();
             if t.name.as_deref() == Some(want) || t.display_name() == want {
-                self.started.store(true, Ordering::SeqCst);
+                self.state.start();
             } else {
                 return false;
             }
@@ -82,65 +76,6 @@ impl Engine {
         hv
     }
 
-    /// The items of the task's loop, templated.
-    pub(crate) fn loop_items(&self, t: &Task, vars: &Arc<dyn Vars>) -> Result<Vec<Value>, String> {
-        let render = |v: &Value| {
-            self.templar
-                .render_value(v, vars, Some(&t.loc))
-                .map_err(located)
-        };
-        match &t.loop_ {
-            None => Ok(Vec::new()),
-            Some(LoopSpec::Loop(v)) => match render(v)? {
-                Value::Array(a) => Ok(a),
-                Value::Null => Ok(Vec::new()),
-                other => Err(format!("`loop` needs a list, got {}", type_name(&other))),
-            },
-            Some(LoopSpec::With(kind, v)) => {
-                let terms = render(v)?;
-                match kind.as_str() {
-                    "items" | "list" | "dict" | "indexed_items" | "together" | "nested"
-                    | "cartesian" | "sequence" => with_lookup(kind, terms),
-                    // any other lookup plugin, as the template layer runs it
-                    _ => self
-                        .templar
-                        .query(kind, &terms, vars, Some(&t.loc))
-                        .map_err(located),
-                }
-            }
-        }
-    }
-
-    /// The loop variables for item `i` of `items`: the loop variable, `ansible_loop_var`,
-    /// the `index_var` and `ansible_index_var`, and with `extended` the `ansible_loop` dict
-    /// (Ansible's `lib/ansible/executor/task_executor.py`, `_run_loop`).
-    pub(crate) fn loop_locals(
-        &self,
-        t: &Task,
-        items: &[Value],
-        i: usize,
-    ) -> IndexMap<String, Value> {
-        let mut l = IndexMap::new();
-        let var = t
-            .loop_control
-            .loop_var
-            .clone()
-            .unwrap_or_else(|| "item".into());
-        l.insert("ansible_loop_var".into(), Value::String(var.clone()));
-        l.insert(var, items.get(i).cloned().unwrap_or(Value::Null));
-        if let Some(iv) = &t.loop_control.index_var {
-            l.insert("ansible_index_var".into(), Value::String(iv.clone()));
-            l.insert(iv.clone(), Value::from(i));
-        }
-        if t.loop_control.extended {
-            l.insert(
-                "ansible_loop".into(),
-                super::loop_vars::extended_loop(items, i, t.loop_control.extended_allitems),
-            );
-        }
-        l
-    }
-
     /// Run `t` on `hosts` (linear: all at once, bounded by forks and `throttle`, then return).
     pub(crate) async fn run_task_on_hosts(
         self: &Arc<Self>,
@@ -153,7 +88,6 @@ impl Engine {
         // The journal: each host's key for this task; resuming, the hosts that finished
         // it in the earlier run skip it (counted before tag selection, so keys do not
         // depend on --tags).
-        let journal = self.journal.get().cloned();
         let resume = self.resume_filter(cx, t, hosts, handler);
         if !handler && !self.task_selected(t) {
             return Ok(());
@@ -202,132 +136,10 @@ impl Engine {
             .unwrap_or(self.opts.forks)
             .min(self.opts.forks)
             .max(1);
-        let sem = Arc::new(tokio::sync::Semaphore::new(limit));
-        let mut set = tokio::task::JoinSet::new();
-        let controller_only = self
-            .loader
-            .registry()
-            .get(&t.action)
-            .is_some_and(|m| m.controller_only())
-            && t.until.is_none()
-            && t.loop_control.pause.is_none();
-        if controller_only {
-            // Nothing to wait for on a host: run hosts in a few chunks (one per core) instead
-            // of one task each, which costs more to schedule than the work itself.
-            let cores = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-                .min(limit);
-            let chunk = targets.len().div_ceil(cores).max(1);
-            for part in targets.chunks(chunk) {
-                let me = self.clone();
-                let t = t.clone();
-                let scope = cx.scope.clone();
-                let part = part.to_vec();
-                set.spawn(async move {
-                    let mut out = Vec::with_capacity(part.len());
-                    for h in part {
-                        let r = me.run_on_host(&scope, &t, &h, &[]).await;
-                        out.push((h, r));
-                    }
-                    out
-                });
-            }
-        } else {
-            for h in targets {
-                // The permit is taken before spawning, so hosts start in inventory order.
-                let permit = sem
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| Error::Other(e.to_string()))?;
-                let me = self.clone();
-                let t = t.clone();
-                let scope = cx.scope.clone();
-                let ahead = ahead.clone();
-                set.spawn(async move {
-                    let r = me.run_on_host(&scope, &t, &h, &ahead).await;
-                    drop(permit);
-                    vec![(h, r)]
-                });
-            }
-        }
-        let mut failed_any = false;
-        let mut once_result: Option<(Value, Option<Value>)> = None;
-        let mut once_ok = false;
-        let mut done = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            done.extend(joined.map_err(|e| Error::Other(format!("task panicked: {e}")))?);
-        }
-        for (h, r) in done {
-            let r = r?;
-            if let (Some(j), true) = (&journal, handler) {
-                // A handler's own notifications count as made by the task that notified it.
-                let by = j.handler_ran(&h, &handler_names(t));
-                if let (Some(by), true) = (by, r.notified) {
-                    j.note_notifier(&h, &t.notify, &by);
-                }
-            }
-            if let (Some(j), Some(k)) = (&journal, keys.and_then(|k| k.get(&h))) {
-                if r.notified {
-                    j.note_notifier(&h, &t.notify, k);
-                }
-                if r.journal_ok {
-                    j.mark_done(&h, k);
-                }
-            }
-            if r.failed {
-                failed_any = true;
-            }
-            if run_once {
-                once_ok = r.journal_ok;
-                once_result = Some((r.registered.clone().unwrap_or(Value::Null), r.facts.clone()));
-            }
-        }
-        if run_once {
-            if let (Some(j), Some(keys), true) = (&journal, keys, once_ok && !failed_any) {
-                for h in hosts.iter().skip(1) {
-                    if let Some(k) = keys.get(h) {
-                        j.mark_done(h, k);
-                    }
-                }
-            }
-            if let Some((registered, facts)) = once_result {
-                for h in hosts.iter().skip(1) {
-                    if let Some(d) = self.scope.host(h) {
-                        if let Ok(mut dynamic) = d.dynamic.write() {
-                            if let Some(name) = &t.register {
-                                dynamic.set_facts.insert(name.clone(), registered.clone());
-                            }
-                            if let Some(Value::Object(f)) = &facts {
-                                dynamic.store_task_facts(&t.action, f, cacheable_fact(t));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let any_errors_fatal =
-            t.kw.any_errors_fatal
-                .as_ref()
-                .is_some_and(|v| matches!(v, Value::Bool(true)));
-        // A failed run_once task fails every host of the batch, as in Ansible;
-        // any_errors_fatal fails the whole batch (also under `free`, where `hosts` is one).
-        if failed_any && run_once {
-            self.fail_all(hosts);
-        }
-        if failed_any && any_errors_fatal {
-            self.fail_all(&cx.scope.batch);
-        }
-        self.check_max_fail(cx);
-        for list in [&cx.scope.active, &cx.scope.remaining] {
-            if let Ok(mut a) = list.write() {
-                let states = self.states.lock().expect("states lock");
-                a.retain(|h| states.get(h).is_some_and(|s| !s.failed && !s.unreachable));
-            }
-        }
-        self.save_journal("running")?;
-        Ok(())
+        let done = self.fan_out(&cx.scope, t, targets, limit, ahead).await?;
+        let outcome = self.note_runs(t, handler, keys, done, run_once)?;
+        self.share_run_once(t, hosts, keys, &outcome);
+        self.after_batch(cx, t, hosts, run_once, outcome.failed_any)
     }
 
     /// `max_fail_percentage`, checked after every task as Ansible's linear strategy does:
@@ -339,7 +151,7 @@ impl Engine {
         };
         let batch = &cx.scope.batch;
         let failed = {
-            let states = self.states.lock().expect("states lock");
+            let states = self.state.hosts();
             batch
                 .iter()
                 .filter(|h| {
@@ -430,7 +242,7 @@ impl Engine {
 
     /// Run `t` on `host`, with the task known to the command reporter
     /// ([`crate::transport::report::TASK`]).
-    async fn run_on_host(
+    pub(super) async fn run_on_host(
         self: &Arc<Self>,
         scope: &Arc<super::host_vars::PlayScope>,
         t: &Arc<Task>,
@@ -471,165 +283,17 @@ impl Engine {
         let hv = self.task_vars(hv, t);
         let vars: Arc<dyn Vars> = Arc::new(hv.clone());
         let no_log = self.kw_bool(&t.kw.no_log, &vars, t).unwrap_or(false);
-        // Loops: items are computed first; `when` is evaluated per item.
-        if t.loop_.is_some() {
-            self.prefetch_probes(scope, t, ahead, host).await;
-            let items = match self.loop_items(t, &vars) {
-                Ok(items) => items,
-                Err(msg) => {
-                    let skipped = self.when_skips(t, &vars).ok().flatten();
-                    if skipped.is_some() {
-                        return Ok(self.finish(t, host, skipped, Map::new(), t0, no_log, None));
-                    }
-                    return Ok(self.finish(t, host, None, fail_result(msg), t0, no_log, None));
-                }
-            };
-            let mut results = Vec::new();
-            let mut notify: Vec<String> = Vec::new();
-            let mut any_changed = false;
-            let mut any_failed = false;
-            let mut all_skipped = !items.is_empty();
-            let mut facts = Map::new();
-            let mut unreachable = false;
-            // What earlier items registered or set as facts, visible to later items.
-            let mut carried: IndexMap<String, Value> = IndexMap::new();
-            for (i, item) in items.iter().cloned().enumerate() {
-                let mut locals = carried.clone();
-                locals.extend(self.loop_locals(t, &items, i));
-                let ihv = hv.with_locals(locals);
-                let ivars: Arc<dyn Vars> = Arc::new(ihv.clone());
-                let label = match &t.loop_control.label {
-                    Some(l) => self
-                        .templar
-                        .render_value(l, &ivars, Some(&t.loc))
-                        .unwrap_or_else(|_| item.clone()),
-                    None => item.clone(),
-                };
-                // Between items, not after the last (Ansible's task_executor.py: `if
-                // loop_pause and ran_once: time.sleep(loop_pause)`).
-                if let Some(p) = t.loop_control.pause.filter(|_| i > 0) {
-                    tokio::time::sleep(p).await;
-                }
-                let it0 = Instant::now();
-                let mut o = self.run_once_item(t, host, &ihv).await;
-                for n in self.render_notify(t, &ivars) {
-                    if !notify.contains(&n) {
-                        notify.push(n);
-                    }
-                }
-                self.divert_delegated_facts(t, &ivars, &mut o.result);
-                let var = t
-                    .loop_control
-                    .loop_var
-                    .clone()
-                    .unwrap_or_else(|| "item".into());
-                o.result.insert(var.clone(), item.clone());
-                o.result
-                    .insert("ansible_loop_var".into(), Value::String(var));
-                if let Some(iv) = &t.loop_control.index_var {
-                    o.result.insert(iv.clone(), Value::from(i));
-                    o.result
-                        .insert("ansible_index_var".into(), Value::String(iv.clone()));
-                }
-                super::loop_vars::carry_item(t, &o.result, &mut carried);
-                if o.status == Status::Unreachable {
-                    unreachable = true;
-                }
-                // A failed item that changed something makes the loop changed too.
-                any_changed |=
-                    o.status == Status::Changed || o.result.get("changed").is_some_and(truthy);
-                // An ignored item failure fails the loop too (ignored as the items were).
-                any_failed |= o.status == Status::Failed;
-                all_skipped &= o.status == Status::Skipped;
-                if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
-                    facts.extend(f.clone());
-                }
-                let hidden = no_log || secret_register(t);
-                let delegated_to = take_delegated(&mut o.result);
-                self.emit(Event::HostResult {
-                    host: host.to_string(),
-                    task: t.display_name(),
-                    status: o.status,
-                    item: Some(if hidden {
-                        Value::String(CENSORED_ITEM.into())
-                    } else {
-                        label
-                    }),
-                    result: shown(t, &o.result, no_log),
-                    ignored: o.ignored,
-                    delegated_to,
-                    loop_summary: false,
-                    duration: since(it0),
-                    diff: if hidden { None } else { diff_text(&o.result) },
-                });
-                results.push(Value::Object(o.result));
-                if unreachable {
-                    break;
-                }
-            }
-            // The summary, as Ansible's task_executor.py `TaskExecutor.run` builds it.
-            let mut agg = Map::new();
-            agg.insert("changed".into(), Value::Bool(any_changed));
-            let msg = if any_failed {
-                "One or more items failed"
-            } else if all_skipped {
-                "All items skipped"
-            } else {
-                "All items completed"
-            };
-            if any_failed {
-                agg.insert("failed".into(), Value::Bool(true));
-            }
-            agg.insert(
-                "skipped".into(),
-                Value::Bool(all_skipped || results.is_empty()),
-            );
-            if results.is_empty() {
-                agg.insert(
-                    "skipped_reason".into(),
-                    Value::String("No items in the list".into()),
-                );
-            } else {
-                agg.insert("msg".into(), Value::String(msg.into()));
-            }
-            if !facts.is_empty() {
-                agg.insert("ansible_facts".into(), Value::Object(facts));
-            }
-            let no_items = results.is_empty();
-            agg.insert("results".into(), Value::Array(results));
-            let ignored =
-                any_failed && self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
-            let status = if unreachable {
-                Status::Unreachable
-            } else if any_failed {
-                Status::Failed
-            } else if all_skipped || no_items {
-                Status::Skipped
-            } else if any_changed {
-                Status::Changed
-            } else {
-                Status::Ok
-            };
-            let o = Outcome {
-                status,
-                result: agg,
-                ignored,
-            };
-            if status == Status::Changed {
-                self.check_handlers_exist(scope, host, t, &notify)?;
-            }
-            let run = self.finish(t, host, Some(o), Map::new(), t0, no_log, Some(()));
-            self.note_notify(host, &run, notify);
-            return Ok(run);
-        }
         self.prefetch_probes(scope, t, ahead, host).await;
+        if t.loop_.is_some() {
+            return self.run_loop(scope, t, host, &hv, (t0, no_log)).await;
+        }
         let mut o = self.run_once_item(t, host, &hv).await;
         self.divert_delegated_facts(t, &vars, &mut o.result);
         let notify = self.render_notify(t, &vars);
         if o.status == Status::Changed {
             self.check_handlers_exist(scope, host, t, &notify)?;
         }
-        let run = self.finish(t, host, Some(o), Map::new(), t0, no_log, None);
+        let run = self.finish(Finished::new(t, host, o, t0, no_log));
         self.note_notify(host, &run, notify);
         Ok(run)
     }
@@ -638,7 +302,7 @@ impl Engine {
     /// variables: Ansible templates `notify` per item before the result carries it
     /// (`lib/ansible/executor/task_executor.py`, `_ansible_notify`). A name that does not
     /// render stays as written.
-    fn render_notify(&self, t: &Task, vars: &Arc<dyn Vars>) -> Vec<String> {
+    pub(super) fn render_notify(&self, t: &Task, vars: &Arc<dyn Vars>) -> Vec<String> {
         t.notify
             .iter()
             .map(|n| {
@@ -655,176 +319,44 @@ impl Engine {
     }
 
     /// A changed task notifies its handlers on `host` (resolved at the next flush).
-    fn note_notify(&self, host: &str, run: &HostRun, names: Vec<String>) {
+    pub(super) fn note_notify(&self, host: &str, run: &HostRun, names: Vec<String>) {
         if !run.notified {
             return;
         }
-        let mut states = self.states.lock().expect("states lock");
+        let mut states = self.state.hosts();
         if let Some(s) = states.get_mut(host) {
             s.notified.extend(names);
         }
     }
 
-    /// Record an outcome: stats, register, facts, notify; emit it (as the loop summary when
-    /// `aggregated`: the items were emitted already).
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &self,
-        t: &Task,
-        host: &str,
-        o: Option<Outcome>,
-        fail: Map<String, Value>,
-        t0: Instant,
-        no_log: bool,
-        aggregated: Option<()>,
-    ) -> HostRun {
-        let mut o = o.unwrap_or(Outcome {
-            status: Status::Failed,
-            result: fail,
-            ignored: false,
-        });
+    /// Record a host's finished task ([`RunState::record`]), keep what it set (facts,
+    /// its registered result) and report it (as the loop summary when it is one: the
+    /// items were reported already).
+    pub(super) fn finish(&self, f: Finished<'_>) -> HostRun {
+        let Finished {
+            task: t,
+            host,
+            outcome: mut o,
+            started,
+            no_log,
+            loop_summary,
+        } = f;
         let delegated_to = take_delegated(&mut o.result);
+        let counted = self.state.record(host, t, &o, no_log);
         let mut run = HostRun {
+            failed: counted.failed,
             journal_ok: matches!(o.status, Status::Ok | Status::Changed | Status::Skipped)
                 && !no_log
                 && !(self.journal.get().is_some() && journal_masks(t, &o.result)),
             notified: o.status == Status::Changed && !t.notify.is_empty(),
             ..HostRun::default()
         };
-        if no_log {
-            // What a no_log task produced is as secret as its output: keep it off disk.
-            let mut hidden = self.unjournaled.lock().expect("unjournaled lock");
-            hidden.extend(t.register.iter().cloned());
-            if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
-                hidden.extend(f.keys().cloned());
-            }
-        }
-        let mut rescuing = false;
-        {
-            let mut states = self.states.lock().expect("states lock");
-            let s = states.entry(host.to_string()).or_default();
-            match o.status {
-                Status::Ok => s.stats.ok += 1,
-                Status::Changed => {
-                    s.stats.ok += 1;
-                    s.stats.changed += 1;
-                }
-                Status::Skipped => s.stats.skipped += 1,
-                // As Ansible's strategy (`plugins/strategy/__init__.py`): an ignored failure
-                // counts as ok and ignored, and as changed when its result says so.
-                Status::Failed if o.ignored => {
-                    s.stats.ok += 1;
-                    s.stats.ignored += 1;
-                    if o.result.get("changed").is_some_and(truthy) {
-                        s.stats.changed += 1;
-                    }
-                }
-                Status::Failed => {
-                    s.stats.failed += 1;
-                    s.failed = true;
-                    run.failed = true;
-                    rescuing = s.rescuable > 0;
-                }
-                Status::Unreachable if o.ignored => {
-                    s.stats.ok += 1;
-                    s.stats.ignored += 1;
-                }
-                Status::Unreachable => {
-                    s.stats.unreachable = 1;
-                    s.unreachable = true;
-                    run.failed = true;
-                }
-            }
-        }
-        if let Some(d) = self.scope.host(host) {
-            if let Ok(mut dynamic) = d.dynamic.write() {
-                if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
-                    let is_setup =
-                        t.action.ends_with("setup") || t.action.ends_with("gather_facts");
-                    // The per-run fact cache: which subsets this host now has (a
-                    // filtered gathering does not count, it kept only some facts).
-                    if is_setup && !t.args.contains_key("filter") {
-                        if let Some(Value::Array(subsets)) = f.get("gather_subset") {
-                            // The fact holds the subsets as given; the cache keeps collectors.
-                            let given: Vec<String> = subsets
-                                .iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_string)
-                                .collect();
-                            if let Ok(c) = crate::modules::setup::resolve_subsets(&given) {
-                                dynamic
-                                    .gathered
-                                    .extend(c.into_iter().map(|x| x.name().to_string()));
-                            }
-                        }
-                    }
-                    if is_setup {
-                        for (k, v) in f {
-                            let name = crate::modules::setup::stored_fact_name(k);
-                            dynamic.facts.insert(name, v.clone());
-                        }
-                        // The gather_facts action (also the play's implicit gathering)
-                        // marks the facts gathered (lib/ansible/plugins/action/
-                        // gather_facts.py); a plain `setup` task does not.
-                        if t.action.ends_with("gather_facts") {
-                            dynamic
-                                .facts
-                                .insert("_ansible_facts_gathered".into(), Value::Bool(true));
-                        }
-                    } else {
-                        let cacheable = o
-                            .result
-                            .get("_ansible_facts_cacheable")
-                            .is_some_and(|c| c == &Value::Bool(true));
-                        dynamic.store_task_facts(&t.action, f, cacheable);
-                    }
-                    run.facts = Some(Value::Object(f.clone()));
-                }
-                if rescuing {
-                    // A rescue (and what follows) sees what failed, as Ansible's
-                    // non-persistent facts (`lib/ansible/plugins/strategy/__init__.py`,
-                    // `ansible_failed_task`/`ansible_failed_result`).
-                    dynamic
-                        .set_facts
-                        .insert("ansible_failed_task".into(), failed_task(t));
-                    dynamic.set_facts.insert(
-                        "ansible_failed_result".into(),
-                        Value::Object(o.result.clone()),
-                    );
-                }
-                if let Some(name) = &t.register {
-                    let mut r = o.result.clone();
-                    r.remove("_ansible_facts_cacheable");
-                    // Ansible keeps `ansible_facts` in a registered result (setup's under
-                    // the names the module gave them: lib/ansible/executor/task_executor.py
-                    // registers the module's result as it came).
-                    if t.action.ends_with("setup") || t.action.ends_with("gather_facts") {
-                        crate::modules::setup::prefix_facts(&mut r);
-                    }
-                    let v = Value::Object(r);
-                    dynamic.set_facts.insert(name.clone(), v.clone());
-                    run.registered = Some(v);
-                }
-            }
-        }
-        let no_diff = no_log || secret_register(t) || aggregated.is_some();
+        self.keep_vars(t, host, &o, counted.rescuing, &mut run);
+        let no_diff = no_log || secret_register(t) || loop_summary;
         let diff = if no_diff { None } else { diff_text(&o.result) };
         let mut result = shown(t, &o.result, no_log);
-        // A censored loop summary keeps its shape, its items censored too (as Ansible's
-        // task_result.py `as_callback_task_result`), so sinks still see a loop.
-        if let (Some(()), Some(Value::Array(items)), false) = (
-            aggregated,
-            o.result.get("results"),
-            result.contains_key("results"),
-        ) {
-            let items = items
-                .iter()
-                .map(|i| match i {
-                    Value::Object(m) => Value::Object(censored(m)),
-                    other => other.clone(),
-                })
-                .collect();
-            result.insert("results".into(), Value::Array(items));
+        if loop_summary {
+            censor_items(&o.result, &mut result);
         }
         self.emit(Event::HostResult {
             host: host.to_string(),
@@ -834,54 +366,99 @@ impl Engine {
             result,
             ignored: o.ignored,
             delegated_to,
-            loop_summary: aggregated.is_some(),
-            duration: since(t0),
+            loop_summary,
+            duration: since(started),
             diff,
         });
         run
     }
 
+    /// What a finished task leaves in the host's variables: its facts, its registered
+    /// result, and in a rescue what failed.
+    fn keep_vars(&self, t: &Task, host: &str, o: &Outcome, rescuing: bool, run: &mut HostRun) {
+        let Some(d) = self.scope.host(host) else {
+            return;
+        };
+        let Ok(mut dynamic) = d.dynamic.write() else {
+            return;
+        };
+        let gathering = self.fact_gathering(t);
+        if let Some(Value::Object(f)) = o.result.get("ansible_facts") {
+            keep_facts(t, gathering, &mut dynamic, o, f);
+            run.facts = Some(Value::Object(f.clone()));
+        }
+        if rescuing {
+            // A rescue (and what follows) sees what failed, as Ansible's non-persistent
+            // facts (`lib/ansible/plugins/strategy/__init__.py`,
+            // `ansible_failed_task`/`ansible_failed_result`).
+            dynamic
+                .set_facts
+                .insert("ansible_failed_task".into(), failed_task(t));
+            dynamic.set_facts.insert(
+                "ansible_failed_result".into(),
+                Value::Object(o.result.clone()),
+            );
+        }
+        if let Some(name) = &t.register {
+            let mut r = o.result.clone();
+            r.remove("_ansible_facts_cacheable");
+            // Ansible keeps `ansible_facts` in a registered result (setup's under the names
+            // the module gave them: lib/ansible/executor/task_executor.py registers the
+            // module's result as it came).
+            if let Some(g) = gathering {
+                g.registered(&mut r);
+            }
+            let v = Value::Object(r);
+            dynamic.set_facts.insert(name.clone(), v.clone());
+            run.registered = Some(v);
+        }
+    }
+
+    /// How the task's module keeps the host facts it gathers, if it gathers them.
+    pub(super) fn fact_gathering(&self, t: &Task) -> Option<&dyn FactGathering> {
+        self.loader
+            .registry()
+            .get(&t.action)
+            .and_then(|m| m.fact_gathering())
+    }
+
+    /// What resolving a task reads of this run: the templating engine and the options.
+    pub(crate) fn resolver(&self) -> Resolver<'_> {
+        Resolver {
+            templar: &self.templar,
+            opts: &self.opts,
+            omit: &self.scope.omit,
+        }
+    }
+
+    /// A boolean keyword, templated (see [`Resolver::kw_bool`]).
     pub(crate) fn kw_bool(
         &self,
         v: &Option<Value>,
         vars: &Arc<dyn Vars>,
         t: &Task,
     ) -> Result<bool, String> {
-        match v {
-            None => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) => self
-                .templar
-                .render_str(s, vars, Some(&t.loc))
-                .map(|v| truthy(&v))
-                .map_err(located),
-            Some(other) => Ok(truthy(other)),
-        }
+        self.resolver().kw_bool(v, vars, t)
     }
 
+    /// A string keyword, templated (see [`Resolver::kw_string`]).
     pub(crate) fn kw_string(
         &self,
         v: &Option<Value>,
         vars: &Arc<dyn Vars>,
         t: &Task,
     ) -> Result<Option<String>, String> {
-        match v {
-            None => Ok(None),
-            Some(v) => match self
-                .templar
-                .render_value(v, vars, Some(&t.loc))
-                .map_err(located)?
-            {
-                Value::Null => Ok(None),
-                Value::String(s) => Ok(Some(s)),
-                other => Ok(Some(other.to_string())),
-            },
-        }
+        self.resolver().kw_string(v, vars, t)
     }
 
     /// One execution of the task on one host (one loop item): `when`, arguments, module,
     /// `until` retries, `changed_when`/`failed_when`, `ignore_errors`.
-    async fn run_once_item(self: &Arc<Self>, t: &Task, host: &str, hv: &HostVars) -> Outcome {
+    pub(super) async fn run_once_item(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        hv: &HostVars,
+    ) -> Outcome {
         match self.try_run_once_item(t, host, hv).await {
             Ok(o) => o,
             Err(msg) => {
@@ -896,51 +473,17 @@ impl Engine {
         }
     }
 
-    /// The task's module arguments, templated, with `omit` removed.
-    pub(crate) fn task_args(
+    /// The skipped outcome when one of the task's `when` conditions is false.
+    pub(super) fn when_skips(
         &self,
         t: &Task,
         vars: &Arc<dyn Vars>,
-    ) -> Result<Map<String, Value>, String> {
-        let mut args =
-            match self
-                .templar
-                .render_value(&Value::Object(t.args.clone()), vars, Some(&t.args_loc))
-            {
-                Ok(Value::Object(m)) => m,
-                Ok(_) => Map::new(),
-                Err(e) => return Err(located(e)),
-            };
-        remove_omit(&mut args, &self.scope.omit);
-        Ok(args)
-    }
-
-    /// The skipped outcome when one of the task's `when` conditions is false.
-    fn when_skips(&self, t: &Task, vars: &Arc<dyn Vars>) -> Result<Option<Outcome>, String> {
-        for c in &t.kw.when {
-            let ok = self.templar.eval_bool(c, vars, Some(&t.loc)).map_err(|e| {
-                format!(
-                    "The conditional check '{c}' failed. The error was: {}",
-                    located(e)
-                )
-            })?;
-            if !ok {
-                let mut r = Map::new();
-                r.insert("changed".into(), Value::Bool(false));
-                r.insert("skipped".into(), Value::Bool(true));
-                r.insert(
-                    "skip_reason".into(),
-                    Value::String("Conditional result was False".into()),
-                );
-                r.insert("false_condition".into(), Value::String(c.clone()));
-                return Ok(Some(Outcome {
-                    status: Status::Skipped,
-                    result: r,
-                    ignored: false,
-                }));
-            }
-        }
-        Ok(None)
+    ) -> Result<Option<Outcome>, String> {
+        let condition = self
+            .resolver()
+            .false_condition(t, vars)
+            .map_err(|e| e.to_string())?;
+        Ok(condition.map(skipped_outcome))
     }
 
     /// Whether a task whose loop did not template is skipped by its `when` (evaluated
@@ -950,6 +493,9 @@ impl Engine {
         matches!(self.when_skips(t, vars), Ok(Some(_)))
     }
 
+    /// Resolve the task for the host ([`Resolver::resolve`]), then run the module on the
+    /// target the invocation names. Engine actions (and unknown modules) are not resolved:
+    /// only their `when` applies first.
     async fn try_run_once_item(
         self: &Arc<Self>,
         t: &Task,
@@ -957,311 +503,263 @@ impl Engine {
         hv: &HostVars,
     ) -> Result<Outcome, String> {
         let vars: Arc<dyn Vars> = Arc::new(hv.clone());
-        if let Some(skipped) = self.when_skips(t, &vars)? {
-            return Ok(skipped);
-        }
         let action = t.action.as_str();
-        if Registry::is_engine_action(action) {
-            let mut o = self.engine_action(t, host, &vars).await?;
-            if o.status != Status::Skipped {
-                let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
-                mark_delegated(&mut o.result, &delegate);
+        let module = match self.loader.registry().get(action) {
+            Some(m) if !Registry::is_engine_action(action) => m.clone(),
+            _ => {
+                if let Some(skipped) = self.when_skips(t, &vars)? {
+                    return Ok(skipped);
+                }
+                return self.run_engine_action(t, host, &vars).await;
             }
-            return Ok(o);
+        };
+        let info = ModuleInfo {
+            name: module.name(),
+            controller_only: module.controller_only(),
+        };
+        let target_vars = |d: &str| -> Arc<dyn Vars> { Arc::new(self.delegate_vars(hv, d)) };
+        let resolved = self
+            .resolver()
+            .resolve(t, host, &vars, info, &target_vars)
+            .map_err(|e| e.to_string())?;
+        let inv = match resolved {
+            Resolved::Skip(condition) => return Ok(skipped_outcome(condition)),
+            Resolved::Run(inv) => inv,
+        };
+        let transport = self.target_transport(hv, &inv.target, &t.loc)?;
+        self.run_attempts(t, host, hv, &module, &inv, transport)
+            .await
+    }
+
+    /// An engine action (`include_vars`, `add_host`, `group_by`), its result marked with
+    /// the delegate when it ran; any other unknown action is an error.
+    async fn run_engine_action(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        vars: &Arc<dyn Vars>,
+    ) -> Result<Outcome, String> {
+        if !Registry::is_engine_action(&t.action) {
+            return Err(format!("unknown module `{}`", t.action));
         }
-        let module = self
-            .loader
-            .registry()
-            .get(action)
-            .cloned()
-            .ok_or_else(|| format!("unknown module `{action}`"))?;
-        let args = self.task_args(t, &vars)?;
-        numeric::check_module_seconds(module.name(), &args, false)?;
-        let check = match &t.kw.check_mode {
-            Some(v) => self.kw_bool(&Some(v.clone()), &vars, t)?,
-            None => self.opts.check,
-        };
-        let diff = match &t.kw.diff {
-            Some(v) => self.kw_bool(&Some(v.clone()), &vars, t)?,
-            None => self.opts.diff,
-        };
-        let mut env = Vec::new();
-        for e in &t.kw.environment {
-            match self
-                .templar
-                .render_value(e, &vars, Some(&t.loc))
-                .map_err(located)?
-            {
-                Value::Object(m) => {
-                    for (k, v) in m {
-                        let v = match v {
-                            Value::String(s) => s,
-                            other => other.to_string(),
-                        };
-                        env.retain(|(ek, _): &(String, String)| *ek != k);
-                        env.push((k, v));
-                    }
-                }
-                Value::Null => {}
-                other => {
-                    return Err(format!(
-                        "`environment` must be a mapping, got {}",
-                        type_name(&other)
-                    ));
-                }
-            }
+        let mut o = self.engine_action(t, host, vars).await?;
+        if o.status != Status::Skipped {
+            let delegate = self.kw_string(&t.kw.delegate_to, vars, t)?;
+            mark_delegated(&mut o.result, &delegate);
         }
-        let timeout = match &t.kw.timeout {
-            Some(v) => numeric::timeout("timeout", &self.render_kw(v, &vars, t)?)?,
-            None => None,
-        };
-        // Where it runs: the host itself, or the delegate.
-        let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
-        let (transport, target_password, remote_tmp) = if module.controller_only() {
-            (
-                Arc::new(crate::transport::local::LocalTransport::new())
-                    as Arc<dyn crate::transport::Transport>,
-                false,
-                crate::command::DEFAULT_REMOTE_TMP.to_string(),
-            )
-        } else {
-            let target = delegate.clone().unwrap_or_else(|| host.to_string());
-            let thv = if target == host {
-                hv.clone()
-            } else {
-                self.delegate_vars(hv, &target)
-            };
-            let tvars: Arc<dyn Vars> = Arc::new(thv.clone());
-            let has_password = self.become_password_var(&tvars, &t.loc)?.is_some();
-            let remote_tmp = self.remote_tmp(&tvars, &t.loc)?;
-            (
-                self.transport(&target, &thv, &t.loc)?,
-                has_password,
-                remote_tmp,
-            )
-        };
-        let become_ = self.become_for(t, &vars, target_password)?;
-        // As `executor/task_executor.py`: one run plus `retries` (3 by default with
-        // `until`); with more than one run, `until` (else "not failed") decides, and the
-        // result carries `attempts`.
-        let retries = match &t.retries {
-            Some(v) => numeric::retries(&self.render_kw(v, &vars, t)?)?,
-            None if t.until.is_some() => 3,
-            None => 0,
-        };
-        let delay = match &t.delay {
-            Some(v) => numeric::delay(&self.render_kw(v, &vars, t)?)?,
-            None => Duration::from_secs(5),
-        };
-        let mut attempt = 0usize;
-        loop {
-            attempt += 1;
-            let ctx = TaskCtx {
-                host,
-                transport: transport.clone(),
-                check,
-                diff,
-                become_: become_.clone(),
-                env: env.clone(),
-                vars: vars.clone(),
-                templar: &self.templar,
-                timeout,
-                changed_before: self
-                    .states
-                    .lock()
-                    .expect("states lock")
-                    .get(host)
-                    .is_some_and(|s| s.stats.changed > 0),
-                verbosity: self.opts.verbosity,
-                remote_tmp: remote_tmp.clone(),
-            };
-            let mut result = match module.run(&ctx, args.clone()).await {
-                Ok(r) => r,
-                Err(ModuleError::Unreachable(msg)) => {
-                    let ignore = self.kw_bool(&t.kw.ignore_unreachable, &vars, t)?;
-                    let mut r = Map::new();
-                    r.insert("unreachable".into(), Value::Bool(true));
-                    r.insert("changed".into(), Value::Bool(false));
-                    r.insert("msg".into(), Value::String(msg));
-                    mark_delegated(&mut r, &delegate);
-                    return Ok(Outcome {
-                        status: Status::Unreachable,
-                        result: r,
-                        ignored: ignore,
-                    });
-                }
-                Err(ModuleError::Failed(msg)) => fail_result(msg),
-            };
-            result.entry("changed").or_insert(Value::Bool(false));
-            // As task_executor.py: a result without `failed` gets one, from `rc` if any.
-            let rc_failed = result
-                .get("rc")
-                .is_some_and(|rc| !matches!(rc, Value::Null) && rc != &Value::from(0) && rc != "0");
-            result.entry("failed").or_insert(Value::Bool(rc_failed));
-            if retries > 0 {
-                // Available to changed_when/failed_when already (task_executor.py).
-                result.insert("attempts".into(), Value::from(attempt));
-            }
-            // changed_when / failed_when see the result under the register name too.
-            let rvars: Arc<dyn Vars> = {
-                let mut l = IndexMap::new();
-                if let Some(name) = &t.register {
-                    l.insert(name.clone(), Value::Object(result.clone()));
-                }
-                Arc::new(hv.with_locals(l))
-            };
-            // As Ansible: a result the module skipped (a command in check mode) did not run,
-            // so changed_when/failed_when/until, which look at its output, are not evaluated.
-            let skipped = result.get("skipped") == Some(&Value::Bool(true));
-            if let Some(conds) = t.changed_when.as_ref().filter(|_| !skipped) {
-                let mut all = true;
-                for c in conds {
-                    all &= self
-                        .templar
-                        .eval_bool(c, &rvars, Some(&t.loc))
-                        .map_err(|e| format!("changed_when: {}", e.message))?;
-                }
-                result.insert("changed".into(), Value::Bool(all));
-            }
-            if let Some(conds) = t.failed_when.as_ref().filter(|_| !skipped) {
-                let mut all = !conds.is_empty();
-                for c in conds {
-                    all &= self
-                        .templar
-                        .eval_bool(c, &rvars, Some(&t.loc))
-                        .map_err(|e| format!("failed_when: {}", e.message))?;
-                }
-                result.insert("failed_when_result".into(), Value::Bool(all));
-                result.insert("failed".into(), Value::Bool(all));
-                if !all {
-                    result.remove("msg").filter(|_| false);
-                }
-            }
-            if retries > 0 && !skipped {
-                let mut all = true;
-                match &t.until {
-                    Some(conds) => {
-                        for c in conds {
-                            all &= self
-                                .templar
-                                .eval_bool(c, &rvars, Some(&t.loc))
-                                .map_err(|e| format!("until: {}", e.message))?;
-                        }
-                    }
-                    None => all = !result.get("failed").is_some_and(truthy),
-                }
-                result.insert("attempts".into(), Value::from(attempt));
-                if !all && attempt <= retries {
-                    // As Ansible's task_executor.py sends `v2_runner_retry`: with the runs
-                    // left (its `retries` counts the first run too).
-                    self.emit(Event::Retry {
-                        host: host.to_string(),
-                        task: t.name.clone().unwrap_or_else(|| t.display_name()),
-                        attempt: attempt as u32,
-                        retries_left: (retries + 1 - attempt) as u32,
-                        delegated_to: delegate.clone(),
-                    });
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
-                if !all {
-                    // Ansible reports one attempt less than it ran once retries run out.
-                    result.insert("attempts".into(), Value::from(retries));
-                    result.insert("failed".into(), Value::Bool(true));
-                    result
-                        .entry("msg")
-                        .or_insert(Value::String(format!("retries exhausted ({retries})")));
-                }
-            }
-            let failed = result.get("failed").is_some_and(truthy);
-            let skipped = result.get("skipped").is_some_and(truthy);
-            let changed = result.get("changed").is_some_and(truthy);
-            let status = if failed {
-                Status::Failed
-            } else if skipped {
-                Status::Skipped
-            } else if changed {
-                Status::Changed
-            } else {
-                Status::Ok
-            };
-            let ignored = failed && self.kw_bool(&t.kw.ignore_errors, &vars, t)?;
-            mark_delegated(&mut result, &delegate);
-            return Ok(Outcome {
-                status,
-                result,
-                ignored,
-            });
+        Ok(o)
+    }
+
+    /// The connection an invocation's commands go over.
+    fn target_transport(
+        &self,
+        hv: &HostVars,
+        target: &Target,
+        loc: &crate::error::Loc,
+    ) -> Result<Arc<dyn crate::transport::Transport>, String> {
+        match target {
+            Target::Controller => Ok(Arc::new(crate::transport::local::LocalTransport::new())),
+            Target::Host(h) => self.transport(h, hv, loc),
+            Target::Delegate(d) => self.transport(d, &self.delegate_vars(hv, d), loc),
         }
     }
 
-    /// Privilege escalation for `t` on a host: the connection variables `ansible_become`,
-    /// `ansible_become_user`, `ansible_become_method` and `ansible_become_flags` when set
-    /// (variables beat playbook keywords, as in Ansible's precedence rules), else the
-    /// `become*` keywords of the task, its blocks and play.
-    pub(crate) fn become_for(
+    /// Run the module as `inv` says, again while `until` (or, with retries and no `until`,
+    /// a failure) asks for it, as `executor/task_executor.py` (`_execute`): the result
+    /// carries `attempts` once there are retries.
+    async fn run_attempts(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        hv: &HostVars,
+        module: &Arc<dyn crate::modules::Module>,
+        inv: &Invocation,
+        transport: Arc<dyn crate::transport::Transport>,
+    ) -> Result<Outcome, String> {
+        let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+        let retries = inv.retry.retries;
+        let mut attempt = 0usize;
+        loop {
+            attempt += 1;
+            let ctx = self.task_ctx(host, inv, &vars, transport.clone());
+            let mut result = match module.run(&ctx, inv.args.clone()).await {
+                Ok(r) => r,
+                Err(ModuleError::Unreachable(msg)) => {
+                    return self.unreachable_outcome(t, &vars, msg, &inv.delegate_to);
+                }
+                Err(ModuleError::Failed(msg)) => fail_result(msg),
+            };
+            complete_result(&mut result, retries, attempt);
+            let rvars = registered_vars(t, hv, &result);
+            // As Ansible: a result the module skipped (a command in check mode) did not run,
+            // so changed_when/failed_when/until, which look at its output, are not evaluated.
+            let skipped = result.get("skipped") == Some(&Value::Bool(true));
+            if !skipped {
+                self.apply_changed_failed_when(t, &rvars, &mut result)?;
+            }
+            if retries > 0 && !skipped {
+                let done = self.until_met(t, &rvars, &result)?;
+                result.insert("attempts".into(), Value::from(attempt));
+                if !done && attempt <= retries {
+                    self.emit_retry(t, host, attempt, retries, &inv.delegate_to);
+                    tokio::time::sleep(inv.retry.delay).await;
+                    continue;
+                }
+                if !done {
+                    retries_exhausted(&mut result, retries);
+                }
+            }
+            return self.final_outcome(t, &vars, result, &inv.delegate_to);
+        }
+    }
+
+    /// What a module gets for one run.
+    pub(crate) fn task_ctx<'a>(
+        &'a self,
+        host: &'a str,
+        inv: &Invocation,
+        vars: &Arc<dyn Vars>,
+        transport: Arc<dyn crate::transport::Transport>,
+    ) -> TaskCtx<'a> {
+        TaskCtx {
+            host,
+            transport,
+            check: inv.check,
+            diff: inv.diff,
+            become_: inv.become_.clone(),
+            env: inv.env.clone(),
+            vars: vars.clone(),
+            templar: &self.templar,
+            timeout: inv.timeout,
+            changed_before: self
+                .state
+                .hosts()
+                .get(host)
+                .is_some_and(|s| s.stats.changed > 0),
+            verbosity: self.opts.verbosity,
+            remote_tmp: inv.remote_tmp.clone(),
+        }
+    }
+
+    /// The outcome when the target could not be reached (`ignore_unreachable` applies).
+    fn unreachable_outcome(
         &self,
         t: &Task,
         vars: &Arc<dyn Vars>,
-        target_password: bool,
-    ) -> Result<Option<Become>, String> {
-        let var = |name: &str| -> Result<Option<Value>, String> {
-            match vars.get(name) {
-                None => Ok(None),
-                Some(v) => self
-                    .templar
-                    .render_value(&v, vars, Some(&t.loc))
-                    .map(Some)
-                    .map_err(located),
-            }
-        };
-        let text = |v: Value| match v {
-            Value::Null => None,
-            Value::String(s) => Some(s),
-            other => Some(other.to_string()),
-        };
-        let enabled = match var("ansible_become")? {
-            Some(Value::Bool(b)) => b,
-            Some(Value::String(s)) => crate::boolean::parse_bool(&s)
-                .ok_or_else(|| format!("ansible_become must be a boolean, got `{s}`"))?,
-            Some(other) => truthy(&other),
-            None => self.kw_bool(&t.kw.become_, vars, t)?,
-        };
-        if !enabled {
-            return Ok(None);
+        msg: String,
+        delegate: &Option<String>,
+    ) -> Result<Outcome, String> {
+        let ignore = self.kw_bool(&t.kw.ignore_unreachable, vars, t)?;
+        let mut r = Map::new();
+        r.insert("unreachable".into(), Value::Bool(true));
+        r.insert("changed".into(), Value::Bool(false));
+        r.insert("msg".into(), Value::String(msg));
+        mark_delegated(&mut r, delegate);
+        Ok(Outcome {
+            status: Status::Unreachable,
+            result: r,
+            ignored: ignore,
+        })
+    }
+
+    /// `changed_when` and `failed_when` (each: all conditions must hold), on the result
+    /// visible under the register name.
+    fn apply_changed_failed_when(
+        &self,
+        t: &Task,
+        rvars: &Arc<dyn Vars>,
+        result: &mut Map<String, Value>,
+    ) -> Result<(), String> {
+        if let Some(conds) = &t.changed_when {
+            let all = self.all_hold(t, rvars, conds, "changed_when")?;
+            result.insert("changed".into(), Value::Bool(all));
         }
-        let user = match var("ansible_become_user")?.and_then(text) {
-            Some(u) => Some(u),
-            None => self.kw_string(&t.kw.become_user, vars, t)?,
-        }
-        .unwrap_or_else(|| "root".into());
-        let method = match var("ansible_become_method")?.and_then(text) {
-            Some(m) => Some(m),
-            None => self.kw_string(&t.kw.become_method, vars, t)?,
-        };
-        let method = match method.as_deref() {
-            None | Some("sudo") => BecomeMethod::Sudo,
-            Some("su") => BecomeMethod::Su,
-            Some(other) => {
-                return Err(format!(
-                    "become_method `{other}` is not supported (use sudo or su)"
-                ));
+        if let Some(conds) = &t.failed_when {
+            let all = !conds.is_empty() && self.all_hold(t, rvars, conds, "failed_when")?;
+            result.insert("failed_when_result".into(), Value::Bool(all));
+            result.insert("failed".into(), Value::Bool(all));
+            if !all {
+                result.remove("msg").filter(|_| false);
             }
+        }
+        Ok(())
+    }
+
+    /// Whether the retries may stop: `until` holds, or without `until` the run did not fail.
+    fn until_met(
+        &self,
+        t: &Task,
+        rvars: &Arc<dyn Vars>,
+        result: &Map<String, Value>,
+    ) -> Result<bool, String> {
+        match &t.until {
+            Some(conds) => self.all_hold(t, rvars, conds, "until"),
+            None => Ok(!result.get("failed").is_some_and(truthy)),
+        }
+    }
+
+    /// Whether every condition holds (all are evaluated: an error in any is the task's).
+    fn all_hold(
+        &self,
+        t: &Task,
+        vars: &Arc<dyn Vars>,
+        conds: &[String],
+        what: &str,
+    ) -> Result<bool, String> {
+        let mut all = true;
+        for c in conds {
+            all &= self
+                .templar
+                .eval_bool(c, vars, Some(&t.loc))
+                .map_err(|e| format!("{what}: {}", e.message))?;
+        }
+        Ok(all)
+    }
+
+    /// As Ansible's task_executor.py sends `v2_runner_retry`: with the runs left (its
+    /// `retries` counts the first run too).
+    fn emit_retry(
+        &self,
+        t: &Task,
+        host: &str,
+        attempt: usize,
+        retries: usize,
+        delegate: &Option<String>,
+    ) {
+        self.emit(Event::Retry {
+            host: host.to_string(),
+            task: t.name.clone().unwrap_or_else(|| t.display_name()),
+            attempt: attempt as u32,
+            retries_left: (retries + 1 - attempt) as u32,
+            delegated_to: delegate.clone(),
+        });
+    }
+
+    /// The status the final result gives (`ignore_errors` applies to a failure).
+    fn final_outcome(
+        &self,
+        t: &Task,
+        vars: &Arc<dyn Vars>,
+        mut result: Map<String, Value>,
+        delegate: &Option<String>,
+    ) -> Result<Outcome, String> {
+        let failed = result.get("failed").is_some_and(truthy);
+        let status = if failed {
+            Status::Failed
+        } else if result.get("skipped").is_some_and(truthy) {
+            Status::Skipped
+        } else if result.get("changed").is_some_and(truthy) {
+            Status::Changed
+        } else {
+            Status::Ok
         };
-        let flags = match var("ansible_become_flags")?.and_then(text) {
-            Some(f) => Some(f),
-            None => self.kw_string(&t.kw.become_flags, vars, t)?,
-        };
-        let flags = match flags {
-            Some(f) => crate::command::split(&f).ok_or("unbalanced quotes in become_flags")?,
-            None => Vec::new(),
-        };
-        Ok(Some(Become {
-            method,
-            user,
-            flags,
-            with_password: target_password || self.opts.become_password.is_some(),
-        }))
+        let ignored = failed && self.kw_bool(&t.kw.ignore_errors, vars, t)?;
+        mark_delegated(&mut result, delegate);
+        Ok(Outcome {
+            status,
+            result,
+            ignored,
+        })
     }
 
     /// Variables used to connect to a delegate: the delegate's own connection variables.
@@ -1287,165 +785,8 @@ impl Engine {
             }
         }
     }
-
-    async fn engine_action(
-        self: &Arc<Self>,
-        t: &Task,
-        host: &str,
-        vars: &Arc<dyn Vars>,
-    ) -> Result<Outcome, String> {
-        let short = t.action.rsplit('.').next().unwrap_or(&t.action);
-        let args = match self
-            .templar
-            .render_value(&Value::Object(t.args.clone()), vars, Some(&t.args_loc))
-            .map_err(located)?
-        {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        let mut r = Map::new();
-        r.insert("changed".into(), Value::Bool(false));
-        match short {
-            "include_vars" => {
-                let file = args
-                    .get("file")
-                    .or_else(|| args.get("_raw_params"))
-                    .and_then(Value::as_str)
-                    .ok_or("include_vars needs a file")?;
-                let dirs = vars.search_dirs(crate::template::SearchKind::Files);
-                let mut candidates: Vec<std::path::PathBuf> = vec![std::path::PathBuf::from(file)];
-                for d in dirs {
-                    candidates.push(
-                        d.parent()
-                            .map(|p| p.join("vars").join(file))
-                            .unwrap_or_default(),
-                    );
-                    candidates.push(d.join(file));
-                }
-                let path = candidates
-                    .into_iter()
-                    .find(|p| p.is_file())
-                    .ok_or_else(|| format!("vars file {file} not found"))?;
-                let node = self.loader.yaml().load(&path);
-                self.emit_load_warnings();
-                let node = node.map_err(|e| e.located())?;
-                let mut facts = Map::new();
-                if !node.is_null() {
-                    for (k, v) in node.expect_map("a vars file").map_err(|e| e.located())? {
-                        facts.insert(k, v.to_value());
-                    }
-                }
-                if let Some(name) = args.get("name").and_then(Value::as_str) {
-                    let mut wrapped = Map::new();
-                    wrapped.insert(name.to_string(), Value::Object(facts));
-                    facts = wrapped;
-                }
-                r.insert("ansible_facts".into(), Value::Object(facts));
-                Ok(Outcome {
-                    status: Status::Ok,
-                    result: r,
-                    ignored: false,
-                })
-            }
-            "add_host" => {
-                let name = args
-                    .get("name")
-                    .or_else(|| args.get("hostname"))
-                    .or_else(|| args.get("host"))
-                    .and_then(Value::as_str)
-                    .ok_or("add_host needs `name`")?
-                    .to_string();
-                let groups: Vec<String> = match args
-                    .get("groups")
-                    .or_else(|| args.get("group"))
-                    .or_else(|| args.get("groupname"))
-                {
-                    Some(Value::String(s)) => s
-                        .split(',')
-                        .map(|g| g.trim().to_string())
-                        .filter(|g| !g.is_empty())
-                        .collect(),
-                    Some(Value::Array(a)) => a
-                        .iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                let hvars: IndexMap<String, Value> = args
-                    .iter()
-                    .filter(|(k, _)| {
-                        !["name", "hostname", "host", "groups", "group", "groupname"]
-                            .contains(&k.as_str())
-                    })
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                self.inventory
-                    .lock()
-                    .expect("inventory lock")
-                    .add_host(&name, &groups, hvars);
-                self.scope
-                    .hosts
-                    .write()
-                    .expect("hosts lock")
-                    .shift_remove(&name);
-                self.refresh_hosts();
-                r.insert("changed".into(), Value::Bool(true));
-                r.insert(
-                    "add_host".into(),
-                    serde_json::json!({"host_name": name, "groups": groups}),
-                );
-                let _ = host;
-                Ok(Outcome {
-                    status: Status::Changed,
-                    result: r,
-                    ignored: false,
-                })
-            }
-            "group_by" => {
-                let key = args
-                    .get("key")
-                    .or_else(|| args.get("_raw_params"))
-                    .and_then(Value::as_str)
-                    .ok_or("group_by needs `key`")?
-                    .to_string();
-                let parents: Vec<String> = match args.get("parents") {
-                    Some(Value::String(s)) => vec![s.clone()],
-                    Some(Value::Array(a)) => a
-                        .iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                let mut groups = vec![key.clone()];
-                groups.extend(parents);
-                let hvars = IndexMap::new();
-                self.inventory
-                    .lock()
-                    .expect("inventory lock")
-                    .add_host(host, &groups, hvars);
-                self.scope
-                    .hosts
-                    .write()
-                    .expect("hosts lock")
-                    .shift_remove(host);
-                let keep = self.scope.host(host);
-                self.refresh_hosts();
-                let _ = keep;
-                r.insert("changed".into(), Value::Bool(false));
-                Ok(Outcome {
-                    status: Status::Ok,
-                    result: r,
-                    ignored: false,
-                })
-            }
-            other => Err(format!("`{other}` cannot run as a task here")),
-        }
-    }
 }
 
-/// Whether the journal masks anything the task set (its registered result, its facts):
-/// such a task is not recorded as finished, so a resume runs it again instead of
-/// restoring a masked value (crate::journal::mask).
 /// The failed task as `ansible_failed_task` shows it (the fields of Ansible's
 /// `Task.serialize()` that content reads).
 fn failed_task(t: &Task) -> Value {
@@ -1467,6 +808,9 @@ fn failed_task(t: &Task) -> Value {
     Value::Object(m)
 }
 
+/// Whether the journal masks anything the task set (its registered result, its facts):
+/// such a task is not recorded as finished, so a resume runs it again instead of
+/// restoring a masked value (crate::journal::mask).
 fn journal_masks(t: &Task, result: &Map<String, Value>) -> bool {
     let registered = t
         .register
@@ -1480,26 +824,12 @@ fn journal_masks(t: &Task, result: &Map<String, Value>) -> bool {
 }
 
 /// The names a handler answers to: its name, `role : name`, its `listen` topics.
-fn handler_names(t: &Task) -> Vec<String> {
+pub(super) fn handler_names(t: &Task) -> Vec<String> {
     let mut names: Vec<String> = t.name.iter().chain(t.listen.iter()).cloned().collect();
     if let (Some(n), Some(r)) = (&t.name, &t.role) {
         names.push(format!("{} : {}", r.name, n));
     }
     names
-}
-
-impl Engine {
-    /// A keyword's value, templated with the task's variables (a failure names the task).
-    fn render_kw(
-        &self,
-        v: &Value,
-        vars: &Arc<dyn Vars>,
-        t: &Task,
-    ) -> std::result::Result<Value, String> {
-        self.templar
-            .render_value(v, vars, Some(&t.loc))
-            .map_err(located)
-    }
 }
 
 /// Whether the task is marked `run_once: true` literally (for the host count of its start).
@@ -1509,18 +839,18 @@ fn run_once_planned(t: &Task) -> bool {
 
 /// What the engine keeps from one host's run of a task.
 #[derive(Default)]
-struct HostRun {
-    failed: bool,
+pub(super) struct HostRun {
+    pub(super) failed: bool,
     /// Finished in a way the journal may record (not failed, nothing secret to restore).
-    journal_ok: bool,
+    pub(super) journal_ok: bool,
     /// Changed, so its `notify` handlers were notified.
-    notified: bool,
-    registered: Option<Value>,
-    facts: Option<Value>,
+    pub(super) notified: bool,
+    pub(super) registered: Option<Value>,
+    pub(super) facts: Option<Value>,
 }
 
 /// The unified diff of a result's `diff` entries (planned modules in diff mode).
-fn diff_text(result: &Map<String, Value>) -> Option<String> {
+pub(super) fn diff_text(result: &Map<String, Value>) -> Option<String> {
     let diffs: Vec<crate::modules::plan::FileDiff> = match result.get("diff")? {
         Value::Array(a) => a
             .iter()
@@ -1546,35 +876,155 @@ fn diff_text(result: &Map<String, Value>) -> Option<String> {
     )
 }
 
-/// A template error's message with where it happened, as Ansible's "The error appears to
-/// be in …" does.
-pub(crate) fn located(e: crate::template::TemplateError) -> String {
-    match &e.loc {
-        Some(loc) if !e.message.contains(&loc.to_string()) => format!("{} (in {loc})", e.message),
-        _ => e.message,
-    }
+/// A host's finished task, for [`Engine::finish`].
+pub(super) struct Finished<'a> {
+    task: &'a Task,
+    host: &'a str,
+    outcome: Outcome,
+    /// When the host started the task.
+    started: Instant,
+    no_log: bool,
+    /// The loop's summary, reported after its items.
+    loop_summary: bool,
 }
 
-/// Drop arguments whose value is `omit`, as Ansible's `remove_omit`: in the arguments and
-/// in nested mappings (also mappings inside lists); a list item that is `omit` itself stays.
-fn remove_omit(args: &mut Map<String, Value>, omit: &str) {
-    args.retain(|_, v| v.as_str() != Some(omit));
-    for v in args.values_mut() {
-        match v {
-            Value::Object(m) => remove_omit(m, omit),
-            Value::Array(items) => {
-                for item in items {
-                    if let Value::Object(m) = item {
-                        remove_omit(m, omit);
-                    }
-                }
-            }
-            _ => {}
+impl<'a> Finished<'a> {
+    pub(super) fn new(
+        task: &'a Task,
+        host: &'a str,
+        outcome: Outcome,
+        started: Instant,
+        no_log: bool,
+    ) -> Self {
+        Finished {
+            task,
+            host,
+            outcome,
+            started,
+            no_log,
+            loop_summary: false,
+        }
+    }
+
+    /// As a loop's summary (its items were reported already).
+    pub(super) fn loop_summary(self) -> Self {
+        Finished {
+            loop_summary: true,
+            ..self
         }
     }
 }
 
-fn fail_result(msg: String) -> Map<String, Value> {
+/// A task's facts into the host's: gathered facts (and which collectors this host now
+/// has, for the per-run fact cache), or a task's own facts (`set_fact`, `include_vars`…).
+fn keep_facts(
+    t: &Task,
+    gathering: Option<&dyn FactGathering>,
+    dynamic: &mut super::host_vars::Dynamic,
+    o: &Outcome,
+    f: &Map<String, Value>,
+) {
+    let Some(g) = gathering else {
+        let cacheable = o
+            .result
+            .get("_ansible_facts_cacheable")
+            .is_some_and(|c| c == &Value::Bool(true));
+        dynamic.store_task_facts(&t.action, f, cacheable);
+        return;
+    };
+    // A filtered gathering does not count for the cache: it kept only some facts.
+    if !t.args.contains_key("filter") {
+        if let Some(Value::Array(subsets)) = f.get("gather_subset") {
+            // The fact holds the subsets as given; the cache keeps collectors.
+            let given: Vec<String> = subsets
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            if let Some(c) = g.collectors(&given) {
+                dynamic.gathered.extend(c.into_iter().map(str::to_string));
+            }
+        }
+    }
+    for (k, v) in f {
+        dynamic.facts.insert(g.stored_name(k), v.clone());
+    }
+    // The gather_facts action (also the play's implicit gathering) marks the facts
+    // gathered (lib/ansible/plugins/action/gather_facts.py); a plain `setup` task does not.
+    if t.action.rsplit('.').next() == Some("gather_facts") {
+        dynamic
+            .facts
+            .insert("_ansible_facts_gathered".into(), Value::Bool(true));
+    }
+}
+
+/// A censored loop summary keeps its shape, its items censored too (as Ansible's
+/// task_result.py `as_callback_task_result`), so sinks still see a loop.
+fn censor_items(result: &Map<String, Value>, shown: &mut Map<String, Value>) {
+    if let (Some(Value::Array(items)), false) =
+        (result.get("results"), shown.contains_key("results"))
+    {
+        let items = items
+            .iter()
+            .map(|i| match i {
+                Value::Object(m) => Value::Object(censored(m)),
+                other => other.clone(),
+            })
+            .collect();
+        shown.insert("results".into(), Value::Array(items));
+    }
+}
+
+/// The skipped outcome of a false `when` condition.
+fn skipped_outcome(condition: String) -> Outcome {
+    let mut r = Map::new();
+    r.insert("changed".into(), Value::Bool(false));
+    r.insert("skipped".into(), Value::Bool(true));
+    r.insert(
+        "skip_reason".into(),
+        Value::String("Conditional result was False".into()),
+    );
+    r.insert("false_condition".into(), Value::String(condition));
+    Outcome {
+        status: Status::Skipped,
+        result: r,
+        ignored: false,
+    }
+}
+
+/// A module's result as task_executor.py completes it: `changed` defaults to false, and
+/// `failed` comes from `rc` when the module did not say; `attempts` once there are retries
+/// (available to changed_when/failed_when already).
+fn complete_result(result: &mut Map<String, Value>, retries: usize, attempt: usize) {
+    result.entry("changed").or_insert(Value::Bool(false));
+    let rc_failed = result
+        .get("rc")
+        .is_some_and(|rc| !matches!(rc, Value::Null) && rc != &Value::from(0) && rc != "0");
+    result.entry("failed").or_insert(Value::Bool(rc_failed));
+    if retries > 0 {
+        result.insert("attempts".into(), Value::from(attempt));
+    }
+}
+
+/// The variables changed_when/failed_when/until see: the result under the register name too.
+fn registered_vars(t: &Task, hv: &HostVars, result: &Map<String, Value>) -> Arc<dyn Vars> {
+    let mut l = IndexMap::new();
+    if let Some(name) = &t.register {
+        l.insert(name.clone(), Value::Object(result.clone()));
+    }
+    Arc::new(hv.with_locals(l))
+}
+
+/// Retries ran out: the result fails; Ansible reports one attempt less than it ran.
+fn retries_exhausted(result: &mut Map<String, Value>, retries: usize) {
+    result.insert("attempts".into(), Value::from(retries));
+    result.insert("failed".into(), Value::Bool(true));
+    result
+        .entry("msg")
+        .or_insert(Value::String(format!("retries exhausted ({retries})")));
+}
+
+pub(super) fn fail_result(msg: String) -> Map<String, Value> {
     let mut r = Map::new();
     r.insert("failed".into(), Value::Bool(true));
     r.insert("changed".into(), Value::Bool(false));
@@ -1583,7 +1033,7 @@ fn fail_result(msg: String) -> Map<String, Value> {
 }
 
 /// What a loop item is shown as when its result is hidden.
-const CENSORED_ITEM: &str = "(censored due to no_log)";
+pub(super) const CENSORED_ITEM: &str = "(censored due to no_log)";
 
 /// Whether the task registers its result under a name that looks like a secret.
 pub(crate) fn secret_register(t: &Task) -> bool {
@@ -1595,7 +1045,7 @@ pub(crate) fn secret_register(t: &Task) -> bool {
 /// A result as the sinks may see it: censored for `no_log` tasks and results registered
 /// under a secret-looking name; otherwise with the values of secret-looking facts
 /// (`set_fact: db_password=…`) masked.
-fn shown(t: &Task, r: &Map<String, Value>, no_log: bool) -> Map<String, Value> {
+pub(super) fn shown(t: &Task, r: &Map<String, Value>, no_log: bool) -> Map<String, Value> {
     if no_log || secret_register(t) {
         return censored(r);
     }
@@ -1623,7 +1073,7 @@ fn mark_delegated(r: &mut Map<String, Value>, delegate: &Option<String>) {
 
 /// Take the delegate out of a result (for the event's `delegated_to`): like Ansible's
 /// internal keys, it is not part of what a task registers.
-fn take_delegated(r: &mut Map<String, Value>) -> Option<String> {
+pub(super) fn take_delegated(r: &mut Map<String, Value>) -> Option<String> {
     match r.remove("_ansible_delegated_vars") {
         Some(Value::Object(mut dv)) => match dv.remove("ansible_delegated_host") {
             Some(Value::String(d)) => Some(d),
@@ -1642,255 +1092,4 @@ fn censored(r: &Map<String, Value>) -> Map<String, Value> {
         }
     }
     out
-}
-
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
-}
-
-/// The items of a `with_<kind>` loop, as Ansible's lookup plugins make them.
-fn with_lookup(kind: &str, terms: Value) -> Result<Vec<Value>, String> {
-    match kind {
-        "items" => Ok(match terms {
-            Value::Array(a) => a
-                .into_iter()
-                .flat_map(|v| match v {
-                    Value::Array(inner) => inner,
-                    other => vec![other],
-                })
-                .collect(),
-            Value::Null => Vec::new(),
-            other => vec![other],
-        }),
-        "list" => Ok(match terms {
-            Value::Array(a) => a,
-            other => vec![other],
-        }),
-        "dict" => match terms {
-            Value::Object(m) => Ok(m
-                .into_iter()
-                .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
-                .collect()),
-            other => Err(format!(
-                "with_dict needs a mapping, got {}",
-                type_name(&other)
-            )),
-        },
-        "indexed_items" => match terms {
-            Value::Array(a) => Ok(a
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| serde_json::json!([i, v]))
-                .collect()),
-            other => Err(format!(
-                "with_indexed_items needs a list, got {}",
-                type_name(&other)
-            )),
-        },
-        "together" => match terms {
-            Value::Array(lists) => {
-                let lists: Vec<Vec<Value>> = lists
-                    .into_iter()
-                    .map(|l| match l {
-                        Value::Array(a) => a,
-                        other => vec![other],
-                    })
-                    .collect();
-                let n = lists.iter().map(Vec::len).max().unwrap_or(0);
-                Ok((0..n)
-                    .map(|i| {
-                        Value::Array(
-                            lists
-                                .iter()
-                                .map(|l| l.get(i).cloned().unwrap_or(Value::Null))
-                                .collect(),
-                        )
-                    })
-                    .collect())
-            }
-            other => Err(format!(
-                "with_together needs a list of lists, got {}",
-                type_name(&other)
-            )),
-        },
-        "nested" | "cartesian" => match terms {
-            Value::Array(lists) => {
-                let mut acc: Vec<Vec<Value>> = vec![vec![]];
-                for l in lists {
-                    let items = match l {
-                        Value::Array(a) => a,
-                        other => vec![other],
-                    };
-                    acc = acc
-                        .into_iter()
-                        .flat_map(|prefix| {
-                            items.iter().map(move |it| {
-                                let mut p = prefix.clone();
-                                p.push(it.clone());
-                                p
-                            })
-                        })
-                        .collect();
-                }
-                Ok(acc.into_iter().map(Value::Array).collect())
-            }
-            other => Err(format!(
-                "with_nested needs a list of lists, got {}",
-                type_name(&other)
-            )),
-        },
-        "sequence" => {
-            let spec = match terms {
-                Value::String(s) => s,
-                Value::Array(a) if a.len() == 1 => a[0].as_str().unwrap_or_default().to_string(),
-                Value::Object(m) => m
-                    .iter()
-                    .map(|(k, v)| {
-                        format!(
-                            "{k}={}",
-                            v.as_str()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| v.to_string())
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                other => {
-                    return Err(format!(
-                        "with_sequence needs `start=… end=…`, got {}",
-                        type_name(&other)
-                    ));
-                }
-            };
-            sequence(&spec)
-        }
-        other => Err(format!(
-            "with_{other} is not supported (use loop: with a filter)"
-        )),
-    }
-}
-
-/// `with_sequence: start=1 end=5 stride=1 format=host%02d` (or `count=`).
-fn sequence(spec: &str) -> Result<Vec<Value>, String> {
-    let mut start = 1i64;
-    let mut end: Option<i64> = None;
-    let mut count: Option<i64> = None;
-    let mut stride = 1i64;
-    let mut format = "%d".to_string();
-    for w in spec.split_whitespace() {
-        let (k, v) = w
-            .split_once('=')
-            .ok_or_else(|| format!("bad with_sequence term `{w}`"))?;
-        let num = |v: &str| -> Result<i64, String> {
-            if let Some(h) = v.strip_prefix("0x") {
-                i64::from_str_radix(h, 16).map_err(|_| format!("bad number `{v}`"))
-            } else {
-                v.parse().map_err(|_| format!("bad number `{v}`"))
-            }
-        };
-        match k {
-            "start" => start = num(v)?,
-            "end" => end = Some(num(v)?),
-            "count" => count = Some(num(v)?),
-            "stride" => stride = num(v)?,
-            "format" => format = v.to_string(),
-            other => return Err(format!("unknown with_sequence option `{other}`")),
-        }
-    }
-    let end = match (end, count) {
-        (Some(e), None) => e,
-        (None, Some(c)) => start + (c - 1) * stride,
-        (Some(_), Some(_)) => return Err("with_sequence takes end or count, not both".into()),
-        (None, None) => return Err("with_sequence needs end or count".into()),
-    };
-    if stride == 0 {
-        return Err("with_sequence stride must not be 0".into());
-    }
-    let mut out = Vec::new();
-    let mut i = start;
-    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
-        out.push(Value::String(printf_int(&format, i)));
-        i += stride;
-        if out.len() > 1_000_000 {
-            return Err("with_sequence is too long".into());
-        }
-    }
-    Ok(out)
-}
-
-/// A tiny printf for one integer conversion (`%d`, `%02d`, `%x`, `%o`).
-fn printf_int(format: &str, n: i64) -> String {
-    let Some(pos) = format.find('%') else {
-        return format.to_string();
-    };
-    let rest = &format[pos + 1..];
-    let spec_len = rest
-        .find(|c: char| c.is_ascii_alphabetic())
-        .map(|i| i + 1)
-        .unwrap_or(rest.len());
-    let spec = &rest[..spec_len];
-    let conv = spec.chars().last().unwrap_or('d');
-    let flags = &spec[..spec.len().saturating_sub(1)];
-    let zero = flags.starts_with('0');
-    let width: usize = flags.trim_start_matches('0').parse().unwrap_or(0);
-    let body = match conv {
-        'x' => format!("{n:x}"),
-        'X' => format!("{n:X}"),
-        'o' => format!("{n:o}"),
-        _ => n.to_string(),
-    };
-    let padded = if zero {
-        format!("{body:0>width$}")
-    } else {
-        format!("{body:>width$}")
-    };
-    format!("{}{}{}", &format[..pos], padded, &rest[spec_len..])
-}
-
-/// Whether a `set_fact` task asks for `cacheable` with a literal (a run_once copy to the
-/// other hosts has no result to read the templated flag from).
-fn cacheable_fact(t: &Task) -> bool {
-    match t.args.get("cacheable") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => crate::boolean::parse_bool(s).unwrap_or(false),
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn with_sequence_formats() {
-        let v = sequence("start=1 end=3 format=node%02d").unwrap();
-        assert_eq!(
-            v,
-            vec![
-                Value::from("node01"),
-                Value::from("node02"),
-                Value::from("node03")
-            ]
-        );
-        assert_eq!(sequence("count=2 start=0").unwrap().len(), 2);
-        assert!(sequence("start=1").is_err());
-    }
-
-    #[test]
-    fn with_together_and_nested() {
-        let t = with_lookup("together", serde_json::json!([[1, 2], ["a"]])).unwrap();
-        assert_eq!(
-            t,
-            vec![serde_json::json!([1, "a"]), serde_json::json!([2, null])]
-        );
-        let n = with_lookup("nested", serde_json::json!([[1, 2], ["a", "b"]])).unwrap();
-        assert_eq!(n.len(), 4);
-    }
 }

@@ -105,6 +105,19 @@ pub struct TaskCtx<'a> {
     pub remote_tmp: String,
 }
 
+/// What the engine needs from a module that gathers host facts ([`Module::fact_gathering`]):
+/// the names it keeps them under, and which collectors a gathering ran (the per-run fact
+/// cache of `gathering = smart`).
+pub trait FactGathering: Send + Sync {
+    /// The name the engine keeps fact `key` under (`ansible_facts.<name>`).
+    fn stored_name(&self, key: &str) -> String;
+    /// A registered result's `ansible_facts` under the names the module gave them.
+    fn registered(&self, result: &mut ResultMap);
+    /// The collectors a gathering with these `gather_subset` values runs (`None`: not a
+    /// valid subset).
+    fn collectors(&self, gather_subset: &[String]) -> Option<Vec<&'static str>>;
+}
+
 /// Why a module could not run (as opposed to a task that ran and reported `failed`).
 #[derive(Debug, thiserror::Error)]
 pub enum ModuleError {
@@ -156,6 +169,11 @@ pub trait Module: Send + Sync {
     /// Whether it runs on the controller only (no transport needed).
     fn controller_only(&self) -> bool {
         false
+    }
+    /// For a module that gathers host facts (`setup`): how the engine keeps them. `None`
+    /// (the default): the `ansible_facts` it returns are a task's own facts.
+    fn fact_gathering(&self) -> Option<&dyn FactGathering> {
+        None
     }
     /// The read-only command this module would run first to learn the host's state (its
     /// probe), exactly as [`Module::run`] would run it, so the engine can batch it with the

@@ -1019,6 +1019,9 @@ impl Module for Setup {
     fn name(&self) -> &'static str {
         "ansible.builtin.setup"
     }
+    fn fact_gathering(&self) -> Option<&dyn super::FactGathering> {
+        Some(self)
+    }
     fn aliases(&self) -> &'static [&'static str] {
         &["gather_facts", "ansible.builtin.gather_facts"]
     }
@@ -1070,6 +1073,22 @@ impl Module for Setup {
         r.insert("changed".into(), Value::Bool(false));
         r.insert("ansible_facts".into(), Value::Object(facts));
         Ok(r)
+    }
+}
+
+/// How the engine keeps what `setup` gathers.
+impl super::FactGathering for Setup {
+    fn stored_name(&self, key: &str) -> String {
+        stored_fact_name(key)
+    }
+
+    fn registered(&self, result: &mut ResultMap) {
+        prefix_facts(result)
+    }
+
+    fn collectors(&self, gather_subset: &[String]) -> Option<Vec<&'static str>> {
+        let collectors = resolve_subsets(gather_subset).ok()?;
+        Some(collectors.into_iter().map(Collector::name).collect())
     }
 }
 
