@@ -512,6 +512,65 @@ fn cni_manifests_carry_the_pod_cidr() {
     );
 }
 
+/// The container `name` of the DaemonSet among `docs`.
+fn daemonset_container<'a>(docs: &'a [Value], name: &str) -> &'a Value {
+    docs.iter()
+        .filter(|d| d["kind"] == json!("DaemonSet"))
+        .flat_map(|d| {
+            d["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .find(|c| c["name"] == json!(name))
+        .unwrap_or_else(|| panic!("no DaemonSet container {name}"))
+}
+
+/// The `env` entry `name` of a container.
+fn container_env<'a>(container: &'a Value, name: &str) -> &'a Value {
+    container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == json!(name))
+        .unwrap_or_else(|| panic!("{} has no env {name}", container["name"]))
+}
+
+/// Defect 3 of #16: on a host with several interfaces the Pod network must use the node's
+/// cluster address (`node_address`, kubelet's node-ip, the Node's InternalIP), not the
+/// first address found (calico) or the default-route interface (flannel).
+#[test]
+fn cni_pod_network_follows_the_node_internal_ip() {
+    let docs = |cni: &str| {
+        let inv = inventory("single-control-plane");
+        let mut vars = host_vars(&inv, "single-control-plane", "cp1", &["cni"]);
+        vars.vars.insert("cni".into(), json!(cni));
+        let name = format!("{cni}.yaml.j2");
+        let text = std::fs::read_to_string(repo().join("roles/cni/templates").join(&name)).unwrap();
+        let out = Templar::new()
+            .render_template_text(&text, &name, &vars.into_dyn(), &Map::new())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        yaml_docs(&out)
+    };
+    let calico = docs("calico");
+    let node = daemonset_container(&calico, "calico-node");
+    assert_eq!(
+        container_env(node, "IP_AUTODETECTION_METHOD")["value"],
+        json!("kubernetes-internal-ip")
+    );
+    let flannel = docs("flannel");
+    let flanneld = daemonset_container(&flannel, "kube-flannel");
+    assert_eq!(
+        container_env(flanneld, "NODE_INTERNAL_IP")["valueFrom"]["fieldRef"]["fieldPath"],
+        json!("status.hostIP")
+    );
+    let args = flanneld["args"].as_array().expect("flanneld args");
+    assert!(
+        args.contains(&json!("--iface=$(NODE_INTERNAL_IP)")),
+        "flanneld args: {args:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Preflight
 
