@@ -767,6 +767,86 @@ fn preflight_refuses_two_hosts_with_one_address() {
     );
 }
 
+/// Defect 4 of #16: a DNS name as a node's address would pass on to advertiseAddress,
+/// node-ip, keepalived's unicast peers and the etcd certificates' IP SANs, which all need an
+/// IP address. Preflight refuses it and says to set node_ip.
+#[test]
+fn preflight_refuses_a_dns_name_as_node_address() {
+    for (topology, playbook, host, cps, lbs, etcds) in [
+        ("single", "single-control-plane.yml", "cp1", 1, 0, 0),
+        ("lb", "ha-stacked.yml", "lb2", 3, 2, 0),
+        ("etcd", "ha-external-etcd.yml", "etcd3", 3, 2, 3),
+        ("worker", "single-control-plane.yml", "worker2", 1, 0, 0),
+    ] {
+        let p = Project::new();
+        test_inventory(&p, cps, lbs, etcds, "");
+        let hosts = std::fs::read_to_string(p.path().join("inv/hosts.yml")).unwrap();
+        let from = format!("{host}: {{ansible_host: 127.0.0.");
+        let at = hosts
+            .find(&from)
+            .unwrap_or_else(|| panic!("{topology}: no {host}"));
+        let end = at + hosts[at..].find('}').unwrap();
+        let line = format!("{host}: {{ansible_host: {host}.example.test");
+        p.file(
+            "inv/hosts.yml",
+            &format!("{}{line}{}", &hosts[..at], &hosts[end..]),
+        );
+        refused(
+            &p,
+            playbook,
+            &[
+                &format!(
+                    "{host}'s cluster address {host}.example.test (its ansible_host) is not an IP address"
+                ),
+                "advertiseAddress, kubelet's node-ip, keepalived's unicast peers and the etcd certificates",
+                &format!("set node_ip: <{host}'s IP address> on {host}"),
+            ],
+        );
+    }
+}
+
+/// With node_ip set, a DNS name in ansible_host (only used for SSH) passes the checks.
+#[test]
+fn preflight_accepts_a_dns_name_in_ansible_host_with_node_ip() {
+    let p = Project::new();
+    test_inventory(&p, 3, 2, 3, "");
+    let hosts = std::fs::read_to_string(p.path().join("inv/hosts.yml")).unwrap();
+    p.file(
+        "inv/hosts.yml",
+        &hosts
+            .replace(
+                "cp2: {ansible_host: 127.0.0.12}",
+                "cp2: {ansible_host: cp2.example.test, node_ip: 127.0.0.12}",
+            )
+            .replace(
+                "lb1: {ansible_host: 127.0.0.21}",
+                "lb1: {ansible_host: lb1.example.test, node_ip: 127.0.0.21}",
+            ),
+    );
+    assert!(
+        std::fs::read_to_string(p.path().join("inv/hosts.yml"))
+            .unwrap()
+            .contains("cp2.example.test")
+    );
+    p.file(
+        "site.yml",
+        &role_play(
+            "    - meta: noop\n",
+            &["k8s_defaults", "preflight"],
+            "    - meta: noop\n",
+        ),
+    );
+    let (events, report) = p.run("site.yml", "inv", common::opts()).unwrap();
+    assert_eq!(failures(&events), Vec::<String>::new());
+    assert_eq!(report.exit_code, 0);
+    assert!(
+        common::task_starts(&events)
+            .iter()
+            .any(|t| t == "preflight : Check every node address is an IP address"),
+        "the address check did not run"
+    );
+}
+
 /// A play running `roles` (by path) over every cluster host, with `pre_tasks`.
 fn role_play(pre_tasks: &str, roles: &[&str], tasks: &str) -> String {
     let roles: Vec<String> = roles
