@@ -900,7 +900,7 @@ fn host_checks(facts: &str, extra_vars: &[(&str, Value)]) -> Vec<String> {
     failures(&events)
 }
 
-const GOOD_FACTS: &str = "        ansible_os_family: Debian\n        ansible_distribution: Debian\n        ansible_swaptotal_mb: 0\n        ansible_processor_vcpus: 2\n        ansible_memtotal_mb: 3900\n        ansible_hostname: \"{{ inventory_hostname }}\"\n        ansible_default_ipv4: {interface: eth1, network: 192.168.56.0, netmask: 255.255.255.0}\n";
+const GOOD_FACTS: &str = "        ansible_os_family: Debian\n        ansible_distribution: Debian\n        ansible_swaptotal_mb: 0\n        ansible_processor_vcpus: 2\n        ansible_memtotal_mb: 3900\n        ansible_hostname: \"{{ inventory_hostname }}\"\n        ansible_default_ipv4: {interface: eth1, address: 192.168.56.99, network: 192.168.56.0, netmask: 255.255.255.0}\n        ansible_all_ipv4_addresses: [10.0.2.15, \"{{ ansible_host }}\"]\n";
 
 #[test]
 fn preflight_host_checks_pass_good_hosts() {
@@ -929,6 +929,13 @@ fn preflight_host_checks_say_what_to_fix() {
             "network: 192.168.56.0",
             "network: 10.96.0.0",
             "overlaps 10.96.0.0/12",
+        ),
+        (
+            // defect 4 of #16: kubelet refuses a node-ip no interface holds, keepalived and
+            // etcd cannot bind it
+            "ansible_all_ipv4_addresses: [10.0.2.15, \"{{ ansible_host }}\"]",
+            "ansible_all_ipv4_addresses: [10.0.2.15, 192.168.57.9]",
+            "is not an address of the host (it has 10.0.2.15, 192.168.57.9). Set node_ip: <one of them> on",
         ),
         (
             "ansible_hostname: \"{{ inventory_hostname }}\"",
