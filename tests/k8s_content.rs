@@ -512,6 +512,65 @@ fn cni_manifests_carry_the_pod_cidr() {
     );
 }
 
+/// The container `name` of the DaemonSet among `docs`.
+fn daemonset_container<'a>(docs: &'a [Value], name: &str) -> &'a Value {
+    docs.iter()
+        .filter(|d| d["kind"] == json!("DaemonSet"))
+        .flat_map(|d| {
+            d["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .find(|c| c["name"] == json!(name))
+        .unwrap_or_else(|| panic!("no DaemonSet container {name}"))
+}
+
+/// The `env` entry `name` of a container.
+fn container_env<'a>(container: &'a Value, name: &str) -> &'a Value {
+    container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == json!(name))
+        .unwrap_or_else(|| panic!("{} has no env {name}", container["name"]))
+}
+
+/// Defect 3 of #16: on a host with several interfaces the Pod network must use the node's
+/// cluster address (`node_address`, kubelet's node-ip, the Node's InternalIP), not the
+/// first address found (calico) or the default-route interface (flannel).
+#[test]
+fn cni_pod_network_follows_the_node_internal_ip() {
+    let docs = |cni: &str| {
+        let inv = inventory("single-control-plane");
+        let mut vars = host_vars(&inv, "single-control-plane", "cp1", &["cni"]);
+        vars.vars.insert("cni".into(), json!(cni));
+        let name = format!("{cni}.yaml.j2");
+        let text = std::fs::read_to_string(repo().join("roles/cni/templates").join(&name)).unwrap();
+        let out = Templar::new()
+            .render_template_text(&text, &name, &vars.into_dyn(), &Map::new())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        yaml_docs(&out)
+    };
+    let calico = docs("calico");
+    let node = daemonset_container(&calico, "calico-node");
+    assert_eq!(
+        container_env(node, "IP_AUTODETECTION_METHOD")["value"],
+        json!("kubernetes-internal-ip")
+    );
+    let flannel = docs("flannel");
+    let flanneld = daemonset_container(&flannel, "kube-flannel");
+    assert_eq!(
+        container_env(flanneld, "NODE_INTERNAL_IP")["valueFrom"]["fieldRef"]["fieldPath"],
+        json!("status.hostIP")
+    );
+    let args = flanneld["args"].as_array().expect("flanneld args");
+    assert!(
+        args.contains(&json!("--iface=$(NODE_INTERNAL_IP)")),
+        "flanneld args: {args:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Preflight
 
@@ -708,6 +767,86 @@ fn preflight_refuses_two_hosts_with_one_address() {
     );
 }
 
+/// Defect 4 of #16: a DNS name as a node's address would pass on to advertiseAddress,
+/// node-ip, keepalived's unicast peers and the etcd certificates' IP SANs, which all need an
+/// IP address. Preflight refuses it and says to set node_ip.
+#[test]
+fn preflight_refuses_a_dns_name_as_node_address() {
+    for (topology, playbook, host, cps, lbs, etcds) in [
+        ("single", "single-control-plane.yml", "cp1", 1, 0, 0),
+        ("lb", "ha-stacked.yml", "lb2", 3, 2, 0),
+        ("etcd", "ha-external-etcd.yml", "etcd3", 3, 2, 3),
+        ("worker", "single-control-plane.yml", "worker2", 1, 0, 0),
+    ] {
+        let p = Project::new();
+        test_inventory(&p, cps, lbs, etcds, "");
+        let hosts = std::fs::read_to_string(p.path().join("inv/hosts.yml")).unwrap();
+        let from = format!("{host}: {{ansible_host: 127.0.0.");
+        let at = hosts
+            .find(&from)
+            .unwrap_or_else(|| panic!("{topology}: no {host}"));
+        let end = at + hosts[at..].find('}').unwrap();
+        let line = format!("{host}: {{ansible_host: {host}.example.test");
+        p.file(
+            "inv/hosts.yml",
+            &format!("{}{line}{}", &hosts[..at], &hosts[end..]),
+        );
+        refused(
+            &p,
+            playbook,
+            &[
+                &format!(
+                    "{host}'s cluster address {host}.example.test (its ansible_host) is not an IP address"
+                ),
+                "advertiseAddress, kubelet's node-ip, keepalived's unicast peers and the etcd certificates",
+                &format!("set node_ip: <{host}'s IP address> on {host}"),
+            ],
+        );
+    }
+}
+
+/// With node_ip set, a DNS name in ansible_host (only used for SSH) passes the checks.
+#[test]
+fn preflight_accepts_a_dns_name_in_ansible_host_with_node_ip() {
+    let p = Project::new();
+    test_inventory(&p, 3, 2, 3, "");
+    let hosts = std::fs::read_to_string(p.path().join("inv/hosts.yml")).unwrap();
+    p.file(
+        "inv/hosts.yml",
+        &hosts
+            .replace(
+                "cp2: {ansible_host: 127.0.0.12}",
+                "cp2: {ansible_host: cp2.example.test, node_ip: 127.0.0.12}",
+            )
+            .replace(
+                "lb1: {ansible_host: 127.0.0.21}",
+                "lb1: {ansible_host: lb1.example.test, node_ip: 127.0.0.21}",
+            ),
+    );
+    assert!(
+        std::fs::read_to_string(p.path().join("inv/hosts.yml"))
+            .unwrap()
+            .contains("cp2.example.test")
+    );
+    p.file(
+        "site.yml",
+        &role_play(
+            "    - meta: noop\n",
+            &["k8s_defaults", "preflight"],
+            "    - meta: noop\n",
+        ),
+    );
+    let (events, report) = p.run("site.yml", "inv", common::opts()).unwrap();
+    assert_eq!(failures(&events), Vec::<String>::new());
+    assert_eq!(report.exit_code, 0);
+    assert!(
+        common::task_starts(&events)
+            .iter()
+            .any(|t| t == "preflight : Check every node address is an IP address"),
+        "the address check did not run"
+    );
+}
+
 /// A play running `roles` (by path) over every cluster host, with `pre_tasks`.
 fn role_play(pre_tasks: &str, roles: &[&str], tasks: &str) -> String {
     let roles: Vec<String> = roles
@@ -761,7 +900,7 @@ fn host_checks(facts: &str, extra_vars: &[(&str, Value)]) -> Vec<String> {
     failures(&events)
 }
 
-const GOOD_FACTS: &str = "        ansible_os_family: Debian\n        ansible_distribution: Debian\n        ansible_swaptotal_mb: 0\n        ansible_processor_vcpus: 2\n        ansible_memtotal_mb: 3900\n        ansible_hostname: \"{{ inventory_hostname }}\"\n        ansible_default_ipv4: {interface: eth1, network: 192.168.56.0, netmask: 255.255.255.0}\n";
+const GOOD_FACTS: &str = "        ansible_os_family: Debian\n        ansible_distribution: Debian\n        ansible_swaptotal_mb: 0\n        ansible_processor_vcpus: 2\n        ansible_memtotal_mb: 3900\n        ansible_hostname: \"{{ inventory_hostname }}\"\n        ansible_default_ipv4: {interface: eth1, address: 192.168.56.99, network: 192.168.56.0, netmask: 255.255.255.0}\n        ansible_all_ipv4_addresses: [10.0.2.15, \"{{ ansible_host }}\"]\n";
 
 #[test]
 fn preflight_host_checks_pass_good_hosts() {
@@ -790,6 +929,13 @@ fn preflight_host_checks_say_what_to_fix() {
             "network: 192.168.56.0",
             "network: 10.96.0.0",
             "overlaps 10.96.0.0/12",
+        ),
+        (
+            // defect 4 of #16: kubelet refuses a node-ip no interface holds, keepalived and
+            // etcd cannot bind it
+            "ansible_all_ipv4_addresses: [10.0.2.15, \"{{ ansible_host }}\"]",
+            "ansible_all_ipv4_addresses: [10.0.2.15, 192.168.57.9]",
+            "is not an address of the host (it has 10.0.2.15, 192.168.57.9). Set node_ip: <one of them> on",
         ),
         (
             "ansible_hostname: \"{{ inventory_hostname }}\"",

@@ -1071,4 +1071,42 @@ fn all_in_one_for_real() {
     assert_kubeadm(&t, &hosts);
     let log = kubeadm_log(1);
     assert!(!log.contains("kubeadm join"), "{log}");
+
+    // Defect 5 of #16: an init that failed in wait-control-plane leaves admin.conf (written
+    // in the kubeconfig phase before it) but no kubeadm-config ConfigMap. The next run resets
+    // it and initialises again instead of skipping init.
+    on_ok(
+        1,
+        "kubeadm reset -f >/dev/null && echo wait-control-plane > /var/lib/windlass-standin/fail-init-at",
+    );
+    let (events, report, _) = run(&p, &t, false);
+    assert_ne!(report.exit_code, 0, "the failing init did not fail the run");
+    let f = failures(&events);
+    assert!(f.iter().any(|m| m.contains("wait-control-plane")), "{f:#?}");
+    on_ok(
+        1,
+        "test -e /etc/kubernetes/admin.conf && ! test -e /var/lib/windlass-standin/cluster/kubeadm-config.json",
+    );
+    converge(&p, &t);
+    on_ok(
+        1,
+        "test -s /var/lib/windlass-standin/cluster/kubeadm-config.json",
+    );
+    let log = kubeadm_log(1);
+    // the first converge, the failed init, the init after the role's reset
+    assert_eq!(log.matches("kubeadm init --config").count(), 3, "{log}");
+    // the test's and the role's
+    assert_eq!(log.matches("kubeadm reset -f").count(), 2, "{log}");
+
+    // reset.yml resets a node kubeadm left without kubelet.conf (a control plane whose join
+    // stopped before kubelet-start has certificates, admin.conf and manifests only).
+    on_ok(1, "rm /etc/kubernetes/kubelet.conf");
+    let changes = run_twice(&p, "reset", &[("reset_confirm", json!(true))]);
+    assert!(!changes.is_empty());
+    assert_eq!(
+        kubeadm_log(1).matches("kubeadm reset -f").count(),
+        3,
+        "reset.yml did not reset the node"
+    );
+    assert!(!on(1, "test -e /etc/kubernetes/admin.conf").1);
 }
