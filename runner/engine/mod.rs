@@ -658,28 +658,14 @@ impl Engine {
         if let Some(p) = &cx.play.fact_path {
             args.insert("fact_path".into(), p.clone());
         }
-        let task = crate::playbook::task::Task {
-            name: Some("Gathering Facts".into()),
-            loc: cx.play.loc.clone(),
-            // Ansible's implicit task is the gather_facts action running setup.
-            action: "ansible.builtin.gather_facts".into(),
+        // Ansible's implicit task is the gather_facts action running setup.
+        let mut task = crate::playbook::task::Task::synthetic(
+            "Gathering Facts",
+            "ansible.builtin.gather_facts",
             args,
-            args_loc: cx.play.loc.clone(),
-            kw: cx.play.kw.clone(),
-            loop_: None,
-            loop_control: Default::default(),
-            register: None,
-            notify: vec![],
-            listen: vec![],
-            changed_when: None,
-            failed_when: None,
-            until: None,
-            retries: None,
-            delay: None,
-            role: None,
-            include_params: IndexMap::new(),
-        };
-        let mut task = task;
+            cx.play.loc.clone(),
+            cx.play.kw.clone(),
+        );
         task.kw.tags.insert("always".into());
         let _ = self
             .run_task_on_hosts(cx, &Arc::new(task), &batch, false, Arc::from([]))

@@ -502,26 +502,14 @@ mod tests {
     const OMIT: &str = "__omit_place_holder__test";
 
     fn task(args: Value, kw: Keywords) -> Task {
-        Task {
-            name: Some("t".into()),
-            loc: Loc::file("play.yml"),
-            action: "ansible.builtin.command".into(),
-            args: args.as_object().cloned().unwrap_or_default(),
-            args_loc: Loc::file("play.yml"),
+        let args = args.as_object().cloned().unwrap_or_default();
+        Task::synthetic(
+            "t",
+            "ansible.builtin.command",
+            args,
+            Loc::file("play.yml"),
             kw,
-            loop_: None,
-            loop_control: Default::default(),
-            register: None,
-            notify: vec![],
-            listen: vec![],
-            changed_when: None,
-            failed_when: None,
-            until: None,
-            retries: None,
-            delay: None,
-            role: None,
-            include_params: Default::default(),
-        }
+        )
     }
 
     const COMMAND: ModuleInfo<'static> = ModuleInfo {

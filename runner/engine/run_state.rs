@@ -267,26 +267,15 @@ mod tests {
     #[test]
     fn rescue_and_unjournaled() {
         let state = RunState::new(true);
-        let mut t = crate::playbook::task::Task {
-            name: None,
-            loc: crate::error::Loc::file("p.yml"),
-            action: "ansible.builtin.command".into(),
-            args: Map::new(),
-            args_loc: crate::error::Loc::file("p.yml"),
-            kw: Default::default(),
-            loop_: None,
-            loop_control: Default::default(),
-            register: Some("out".into()),
-            notify: vec![],
-            listen: vec![],
-            changed_when: None,
-            failed_when: None,
-            until: None,
-            retries: None,
-            delay: None,
-            role: None,
-            include_params: Default::default(),
-        };
+        let mut t = crate::playbook::task::Task::synthetic(
+            "t",
+            "ansible.builtin.command",
+            Map::new(),
+            crate::error::Loc::file("p.yml"),
+            Default::default(),
+        );
+        t.name = None;
+        t.register = Some("out".into());
         let failed = Outcome::failed("boom".into());
         assert!(state.record("h", &t, &failed, true).failed);
         state.rescue(&["h".to_string()]);

@@ -166,6 +166,38 @@ pub struct Task {
 }
 
 impl Task {
+    /// A task made by windlass itself rather than read from a file (the play's implicit
+    /// fact gathering, tests): `action` with `args` at `loc`, the given keywords, and
+    /// nothing else set.
+    pub(crate) fn synthetic(
+        name: &str,
+        action: &str,
+        args: Map<String, Value>,
+        loc: Loc,
+        kw: Keywords,
+    ) -> Task {
+        Task {
+            name: Some(name.into()),
+            args_loc: loc.clone(),
+            loc,
+            action: action.into(),
+            args,
+            kw,
+            loop_: None,
+            loop_control: LoopControl::default(),
+            register: None,
+            notify: vec![],
+            listen: vec![],
+            changed_when: None,
+            failed_when: None,
+            until: None,
+            retries: None,
+            delay: None,
+            role: None,
+            include_params: IndexMap::new(),
+        }
+    }
+
     /// What the printer shows: `role : name`, or the action when unnamed.
     pub fn display_name(&self) -> String {
         let base = self.name.clone().unwrap_or_else(|| self.action.clone());
