@@ -274,14 +274,17 @@ fn control_plane_endpoint_with_one_load_balancer_is_its_address() {
 // ---------------------------------------------------------------------------------------
 // Golden configs
 
+/// Each topology with the host that runs `kubeadm init` there.
+const FIRST_CONTROL_PLANES: [(&str, &str); 4] = [
+    ("ha-stacked", "cp1"),
+    ("ha-external-etcd", "cp1"),
+    ("single-control-plane", "cp1"),
+    ("all-in-one", "node1"),
+];
+
 #[test]
 fn kubeadm_config_per_topology() {
-    for (topology, host) in [
-        ("ha-stacked", "cp1"),
-        ("ha-external-etcd", "cp1"),
-        ("single-control-plane", "cp1"),
-        ("all-in-one", "node1"),
-    ] {
+    for (topology, host) in FIRST_CONTROL_PLANES {
         let text = render(
             topology,
             host,
@@ -1036,12 +1039,7 @@ fn default_kubernetes_version() -> String {
 fn rendered_kubeadm_configs_pass_the_standins_config_validate() {
     let root = tempfile::tempdir().unwrap();
     let version = default_kubernetes_version();
-    for (topology, host) in [
-        ("ha-stacked", "cp1"),
-        ("ha-external-etcd", "cp1"),
-        ("single-control-plane", "cp1"),
-        ("all-in-one", "node1"),
-    ] {
+    for (topology, host) in FIRST_CONTROL_PLANES {
         let text = render(
             topology,
             host,

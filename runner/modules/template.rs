@@ -137,10 +137,10 @@ fn opt_template_mode<'de, D: serde::Deserializer<'de>>(
 
 impl TemplateParams {
     /// The Jinja syntax the task asks for.
-    pub fn syntax(&self) -> Result<TemplateSyntax, String> {
+    pub fn syntax(&self) -> TemplateSyntax {
         let d = TemplateSyntax::default();
         let pick = |o: &Option<String>, dflt: &String| o.clone().unwrap_or_else(|| dflt.clone());
-        Ok(TemplateSyntax {
+        TemplateSyntax {
             block: (
                 pick(&self.block_start_string, &d.block.0),
                 pick(&self.block_end_string, &d.block.1),
@@ -161,7 +161,7 @@ impl TemplateParams {
                 .as_str()
                 .into(),
             ..d
-        })
+        }
     }
 }
 
@@ -187,7 +187,7 @@ impl Planned for Template {
 
     async fn prepare(&self, p: &mut TemplateParams, ctx: &TaskCtx<'_>) -> Result<(), String> {
         let encoding = super::encoding::Encoding::named(p.output_encoding.as_deref())?;
-        let syntax = p.syntax()?;
+        let syntax = p.syntax();
         syntax.validate()?;
         let path = fileops::find_local(&p.src, &ctx.vars.search_dirs(SearchKind::Templates))?;
         p.final_mode = match &p.mode {
@@ -301,7 +301,7 @@ pub fn literal_syntax(args: &Map<String, Value>) -> Option<TemplateSyntax> {
     syntax_args.insert("src".into(), Value::String(String::new()));
     syntax_args.insert("dest".into(), Value::String(String::new()));
     let p: TemplateParams = super::plan::params("template", syntax_args).ok()?;
-    p.syntax().ok()
+    Some(p.syntax())
 }
 
 /// `mode: preserve`: the source file's permission bits, as the action reads them with
