@@ -17,9 +17,13 @@
 #                           namespaces kept: callers running inside stay connected)
 #   hostset.sh down         stop and delete the hosts, then remove the namespaces
 #
-# A fresh TH_DIR is seeded from TH_SEED [/var/tmp/testhosts] (base rootfs, local repo).
-# Knobs: TH_DIR [/var/tmp/testhosts-k8s] TH_BRIDGE [br-k] TH_NET [10.217.0] (passed on to
-# testhosts.sh), K8S_NS [wlk8s] (namespace and cgroup name), WINDLASS_TESTHOSTS_SCRIPT [$WINDLASS_SHARED/testhosts.sh, else ../shared/testhosts.sh
+# A fresh TH_DIR is seeded from TH_SEED [/var/tmp/testhosts] (base rootfs, local repo) when
+# that set was built for the same Debian release (TH_SUITE); then `up` runs testhosts.sh
+# `prepare` outside the namespace, which has no route to the Debian mirror: it builds what
+# seeding could not provide and returns at once when the stamps are current.
+# Knobs: TH_DIR [/var/tmp/testhosts-k8s] TH_BRIDGE [br-k] TH_NET [10.217.0] TH_SUITE
+# [bookworm] (passed on to testhosts.sh), K8S_NS [wlk8s] (namespace and cgroup name),
+# WINDLASS_TESTHOSTS_SCRIPT [$WINDLASS_SHARED/testhosts.sh, else ../shared/testhosts.sh
 # relative to the repository].
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -75,12 +79,24 @@ enter_cgroup() {
   done
 }
 
-# A new TH_DIR would debootstrap its own base: copy the default set's base and local repo
-# instead when they exist (testhosts.sh checks their version stamps and rebuilds if stale).
+# The Debian release a set's base was built for, from its stamp ("6" for bookworm, "6 trixie"
+# for any other suite; see STAMP in testhosts.sh); empty without a base.
+base_suite() {
+  local stamp="$1/base/rootfs/.testhosts-base" v s
+  [ -f "$stamp" ] || return 0
+  read -r v s < "$stamp" || true
+  echo "${s:-bookworm}"
+}
+
+# A new TH_DIR would debootstrap its own base: copy TH_SEED's base and local repo instead
+# when they exist and were built for the same suite (a bookworm base under trixie hosts
+# would make testhosts.sh refuse or rebuild it; testhosts.sh checks the version stamps and
+# rebuilds if stale).
 seed() {
   local from=${TH_SEED:-/var/tmp/testhosts}
   [ "$from" != "$TH_DIR" ] || return 0
-  if [ ! -e "$TH_DIR/base/rootfs" ] && [ -f "$from/base/rootfs/.testhosts-base" ]; then
+  [ "$(base_suite "$from")" = "${TH_SUITE:-bookworm}" ] || return 0
+  if [ ! -e "$TH_DIR/base/rootfs" ]; then
     mkdir -p "$TH_DIR/base"; cp -a "$from/base/rootfs" "$TH_DIR/base/rootfs"
   fi
   if [ ! -e "$TH_DIR/repo" ] && [ -f "$from/repo/.pkgs" ]; then cp -a "$from/repo" "$TH_DIR/repo"; fi
@@ -95,7 +111,7 @@ inside() {
 }
 
 case "${1:-}" in
-  up) shift; seed; inside bash "$TESTHOSTS" up "$@" ;;
+  up) shift; seed; bash "$TESTHOSTS" prepare; inside bash "$TESTHOSTS" up "$@" ;;
   inventory) [ -e "$NSDIR/ready" ] || { echo "host set not up" >&2; exit 1; }
              inside bash "$TESTHOSTS" inventory ;;
   ssh) shift; inside bash "$TESTHOSTS" ssh "$@" ;;
@@ -109,5 +125,5 @@ case "${1:-}" in
       (enter_cgroup; nsenter --mount="$NSDIR/mnt" --net="$NSDIR/net" -- bash "$TESTHOSTS" down) || true
     fi
     ns_down ;;
-  *) sed -n "2,24p" "$0"; exit 2 ;;
+  *) sed -n "2,28p" "$0"; exit 2 ;;
 esac
