@@ -1404,3 +1404,135 @@ fn every_release_renders_configs_the_standin_of_that_release_validates() {
         assert!(containerd.contains(&pause), "{minor}: {containerd}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Downloads, mirrors and proxy (issue #16): upstream artifacts with pinned checksums, a
+// files_repo mirror, registry mirrors, HTTP(S) proxy drop-ins.
+
+/// Render `text` for `host` of `topology` with `roles`' defaults and `extra` set (as task
+/// variables or a loop item would be).
+fn render_text(topology: &str, host: &str, roles: &[&str], text: &str, extra: Value) -> String {
+    let inv = inventory(topology);
+    let vars = host_vars(&inv, topology, host, roles).into_dyn();
+    let extra = extra.as_object().cloned().unwrap_or_default();
+    Templar::new()
+        .render_template_text(text, "test", &vars, &extra)
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// A `sha256:<64 hex digits>` checksum.
+fn is_sha256(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[test]
+fn downloads_default_to_upstream_with_pinned_checksums() {
+    let urls = render_text(
+        "ha-external-etcd",
+        "etcd1",
+        &[],
+        "{{ containerd_download_url }} {{ runc_download_url }} {{ etcd_download_url }}",
+        json!({}),
+    );
+    assert_eq!(
+        urls.split(' ').collect::<Vec<_>>(),
+        [
+            "https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz",
+            "https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64",
+            "https://github.com/etcd-io/etcd/releases/download/v3.6.14/etcd-v3.6.14-linux-amd64.tar.gz",
+        ]
+    );
+    // every listed version of every architecture has a sha256, the defaults resolve to one
+    let defaults = role_defaults("k8s_defaults");
+    for table in [
+        "containerd_archive_checksums",
+        "runc_checksums",
+        "etcd_binary_checksums",
+    ] {
+        for (arch, versions) in defaults[table].as_object().unwrap() {
+            for (v, sum) in versions.as_object().unwrap() {
+                assert!(is_sha256(sum.as_str().unwrap()), "{table}.{arch}.{v}: {sum}");
+            }
+        }
+    }
+    for arch in ["amd64", "arm64"] {
+        let sums = render_text(
+            "ha-external-etcd",
+            "etcd1",
+            &[],
+            "{{ containerd_archive_checksum }} {{ runc_binary_checksum }} {{ etcd_binary_checksum }}",
+            json!({"image_arch": arch}),
+        );
+        let sums: Vec<&str> = sums.split(' ').collect();
+        assert!(sums.iter().all(|s| is_sha256(s)), "{arch}: {sums:?}");
+        assert_eq!(
+            sums[2],
+            defaults["etcd_binary_checksums"][arch]["3.6.14"]
+        );
+    }
+    // the default containerd and etcd satisfy every release of the matrix
+    for (minor, rel) in defaults["kubernetes_release_matrix"].as_object().unwrap() {
+        let ok = render_text(
+            "ha-external-etcd",
+            "etcd1",
+            &[],
+            "{{ containerd_version is version(r.containerd_min, '>=') and etcd_version is version(r.etcd_external_min, '>=') }}",
+            json!({"r": rel}),
+        );
+        assert_eq!(ok, "True", "{minor}");
+    }
+}
+
+#[test]
+fn files_repo_mirrors_every_download() {
+    let urls = render_text(
+        "ha-stacked",
+        "cp1",
+        &[],
+        "{{ containerd_download_url }} {{ runc_download_url }} {{ etcd_download_url }}",
+        json!({"files_repo": "http://files.example.internal/k8s"}),
+    );
+    for url in urls.split(' ') {
+        assert!(
+            url.starts_with("http://files.example.internal/k8s/github.com/"),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn registry_mirrors_and_proxy_dropins() {
+    let mirror = json!({"item": {"prefix": "docker.io", "mirrors": [
+        {"host": "https://mirror.example.internal", "capabilities": ["pull", "resolve"]},
+        {"host": "http://10.0.0.5:5000", "skip_verify": true, "ca": "/etc/ssl/mirror.pem"}
+    ]}});
+    let hosts = std::fs::read_to_string(repo().join("roles/containerd/templates/hosts.toml.j2"))
+        .unwrap();
+    let toml = render_text("ha-stacked", "worker1", &["containerd"], &hosts, mirror);
+    assert!(toml.contains("server = \"https://docker.io\"\n"), "{toml}");
+    snapshot("containerd/hosts.toml", &toml);
+    for role in ["containerd", "kubeadm_install"] {
+        let text = std::fs::read_to_string(
+            repo()
+                .join("roles")
+                .join(role)
+                .join("templates/http-proxy.conf.j2"),
+        )
+        .unwrap();
+        let conf = render_text(
+            "ha-stacked",
+            "worker1",
+            &[role],
+            &text,
+            json!({"http_proxy": "http://proxy.example.internal:3128",
+                   "https_proxy": "http://proxy.example.internal:3128",
+                   "no_proxy": "localhost,127.0.0.1,10.96.0.0/12,10.244.0.0/16,192.168.56.0/24"}),
+        );
+        assert!(
+            conf.contains("Environment=\"NO_PROXY=localhost,127.0.0.1,10.96.0.0/12,"),
+            "{conf}"
+        );
+        snapshot(&format!("{role}/http-proxy.conf"), &conf);
+    }
+}

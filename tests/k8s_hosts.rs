@@ -267,6 +267,7 @@ impl Topology {
                 }
                 // from the test hosts' local apt repository
                 m.insert("containerd_source".into(), json!("distro"));
+                m.insert("etcd_source".into(), json!("distro"));
                 // the recording stand-ins are installed before the run
                 m.insert("kube_packages_preinstalled".into(), json!(true));
                 // Debian 12's etcd (3.4.23) is older than kubeadm's MinExternalEtcdVersion
