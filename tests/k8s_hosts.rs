@@ -1354,7 +1354,8 @@ fn trixie_ha_external_etcd_from_a_mirror_for_real() {
         for i in t.indexes(group) {
             let name = &hosts[i - 1].name;
             assert!(
-                f.iter().any(|m| m.starts_with(task)
+                // ("<role> : <task> on <host>: <msg>")
+                f.iter().any(|m| m.contains(&format!(" : {task} "))
                     && m.contains(&format!(" on {name}: "))
                     && m.to_lowercase().contains("checksum")),
                 "{task} on {name}: {f:#?}"
@@ -1443,8 +1444,8 @@ fn trixie_ha_external_etcd_from_a_mirror_for_real() {
     assert_eq!(changes.len(), 3, "{changes:#?}");
     for c in &changes {
         assert!(
-            c.starts_with(&format!(
-                "Install the etcd client certificates for kube-apiserver on {name}"
+            c.contains(&format!(
+                "Install the etcd client certificates for kube-apiserver on {name} "
             )),
             "{changes:#?}"
         );
