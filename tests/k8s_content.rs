@@ -1452,7 +1452,10 @@ fn downloads_default_to_upstream_with_pinned_checksums() {
     ] {
         for (arch, versions) in defaults[table].as_object().unwrap() {
             for (v, sum) in versions.as_object().unwrap() {
-                assert!(is_sha256(sum.as_str().unwrap()), "{table}.{arch}.{v}: {sum}");
+                assert!(
+                    is_sha256(sum.as_str().unwrap()),
+                    "{table}.{arch}.{v}: {sum}"
+                );
             }
         }
     }
@@ -1466,10 +1469,7 @@ fn downloads_default_to_upstream_with_pinned_checksums() {
         );
         let sums: Vec<&str> = sums.split(' ').collect();
         assert!(sums.iter().all(|s| is_sha256(s)), "{arch}: {sums:?}");
-        assert_eq!(
-            sums[2],
-            defaults["etcd_binary_checksums"][arch]["3.6.14"]
-        );
+        assert_eq!(sums[2], defaults["etcd_binary_checksums"][arch]["3.6.14"]);
     }
     // the default containerd and etcd satisfy every release of the matrix
     for (minor, rel) in defaults["kubernetes_release_matrix"].as_object().unwrap() {
@@ -1507,8 +1507,8 @@ fn registry_mirrors_and_proxy_dropins() {
         {"host": "https://mirror.example.internal", "capabilities": ["pull", "resolve"]},
         {"host": "http://10.0.0.5:5000", "skip_verify": true, "ca": "/etc/ssl/mirror.pem"}
     ]}});
-    let hosts = std::fs::read_to_string(repo().join("roles/containerd/templates/hosts.toml.j2"))
-        .unwrap();
+    let hosts =
+        std::fs::read_to_string(repo().join("roles/containerd/templates/hosts.toml.j2")).unwrap();
     let toml = render_text("ha-stacked", "worker1", &["containerd"], &hosts, mirror);
     assert!(toml.contains("server = \"https://docker.io\"\n"), "{toml}");
     snapshot("containerd/hosts.toml", &toml);
