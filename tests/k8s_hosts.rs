@@ -1361,6 +1361,20 @@ fn trixie_ha_external_etcd_from_a_mirror_for_real() {
             "0644",
         );
     }
+    // A check run on the fresh hosts plans the upstream installs and changes nothing.
+    let mut vars = mirror.vars(false);
+    vars.insert("kubernetes_version".into(), json!(release));
+    set_vars(&p, &vars);
+    let (events, report, _) = run(&p, &t, true);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let plan = changed(&events);
+    for task in ["Download containerd", "Download runc", "Download etcd"] {
+        assert!(plan.iter().any(|c| c.contains(task)), "{task}: {plan:#?}");
+    }
+    for i in t.nodes().into_iter().chain(t.indexes("etcd")) {
+        on_ok(i, "! test -e /var/cache/windlass && ! getent passwd etcd");
+    }
+
     let mut vars = mirror.vars(true);
     vars.insert("kubernetes_version".into(), json!(release));
     set_vars(&p, &vars);
