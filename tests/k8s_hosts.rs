@@ -26,7 +26,7 @@
 //! (`hostset.sh` keeps the set in its own network namespace, so the test must run inside
 //! it: `hostset.sh exec`.) A plain `cargo test` lists these tests as ignored.
 //!
-//! Topologies (hosts th01..th09 of the set, 10.217.0.11..19, VIP 10.217.0.200):
+//! Topologies (hosts th01..th09 of the set, $TH_NET.11..19, VIP $TH_NET.200):
 //! - ha-stacked: th01-th03 control planes, th04-th05 load balancers, th06 worker, th07 a
 //!   client outside the cluster;
 //! - ha-external-etcd: th01-th03 etcd, th04-th06 control planes, th07-th08 load balancers,
@@ -52,8 +52,12 @@ use windlass::event::{Event, Status};
 /// The tests share one host set: one at a time.
 static HOSTSET: Mutex<()> = Mutex::new(());
 
-/// The VIP keepalived moves between the load balancers (free on the 10.217.0.0/24 bridge).
-const VIP: &str = "10.217.0.200";
+/// The VIP keepalived moves between the load balancers: .200 of the set's bridge network
+/// (`TH_NET`, which `hostset.sh` exports; 10.217.0 by default), free there.
+fn vip() -> String {
+    let net = std::env::var("TH_NET").unwrap_or_else(|_| "10.217.0".into());
+    format!("{net}.200")
+}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -262,7 +266,7 @@ impl Topology {
                 let m = vars.as_object_mut().unwrap();
                 // the test bridge, the containers' interface name (topologies with a VIP)
                 if m.contains_key("keepalived_vip") {
-                    m.insert("keepalived_vip".into(), json!(VIP));
+                    m.insert("keepalived_vip".into(), json!(vip()));
                     m.insert("keepalived_interface".into(), json!("host0"));
                 }
                 // from the test hosts' local apt repository
@@ -311,7 +315,7 @@ impl Topology {
         .unwrap()
         .to_value();
         let mut out = match sample_vars["keepalived_vip"].as_str() {
-            Some(vip) => body.replace(vip, VIP),
+            Some(sample_vip) => body.replace(sample_vip, &vip()),
             None => body.to_string(),
         };
         // (the check the test ignores on Debian 12's etcd, see write_inventory)
@@ -624,27 +628,28 @@ fn assert_load_balancers(t: &Topology, hosts: &[Host], client: usize) {
     let mut holder = String::new();
     for _ in 0..30 {
         holder = on_ok(lbs[0], "ip -br addr show host0");
-        if holder.contains(VIP) {
+        if holder.contains(&vip()) {
             break;
         }
         std::thread::sleep(Duration::from_secs(1));
     }
-    assert!(holder.contains(VIP), "VIP not on the first LB: {holder}");
+    assert!(holder.contains(&vip()), "VIP not on the first LB: {holder}");
     let backup = on_ok(lbs[1], "ip -br addr show host0");
-    assert!(!backup.contains(VIP), "VIP on the second LB too: {backup}");
+    assert!(!backup.contains(&vip()), "VIP on the second LB too: {backup}");
     // HAProxy: TLS passes through to every control plane's stand-in API server.
     let want: BTreeSet<String> = t
         .indexes("kube_control_plane")
         .iter()
         .map(|&i| format!("backend {}", hosts[i - 1].name))
         .collect();
+    let vip = vip();
     let mut seen = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while seen != want && Instant::now() < deadline {
         let out = on(
             client,
             &format!(
-                "for n in 1 2 3 4 5 6; do echo | timeout 5 openssl s_client -connect {VIP}:6443 -quiet 2>/dev/null | grep '^backend'; done"
+                "for n in 1 2 3 4 5 6; do echo | timeout 5 openssl s_client -connect {vip}:6443 -quiet 2>/dev/null | grep '^backend'; done"
             ),
         )
         .0;
@@ -653,7 +658,7 @@ fn assert_load_balancers(t: &Topology, hosts: &[Host], client: usize) {
             std::thread::sleep(Duration::from_secs(2));
         }
     }
-    assert_eq!(seen, want, "connections through {VIP}:6443");
+    assert_eq!(seen, want, "connections through {vip}:6443");
 }
 
 /// The kubeadm stand-in's log on host `i`.
@@ -771,8 +776,9 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
             cfg.contains(&format!("advertiseAddress: {}", hosts[i - 1].addr)),
             "th{i:02}: {cfg}"
         );
+        let vip = vip();
         assert!(
-            cfg.contains(&format!("apiServerEndpoint: \"{VIP}:6443\"")),
+            cfg.contains(&format!("apiServerEndpoint: \"{vip}:6443\"")),
             "{cfg}"
         );
         on_ok(
@@ -871,8 +877,9 @@ fn ha_stacked_for_real() {
     assert_load_balancers(&t, &hosts, 7);
     assert_kubeadm(&t, &hosts);
     let admin = std::fs::read_to_string(p.path().join("inv/artifacts/admin.conf")).unwrap();
+    let vip = vip();
     assert!(
-        admin.contains(&format!("server: https://{VIP}:6443")),
+        admin.contains(&format!("server: https://{vip}:6443")),
         "{admin}"
     );
 }
