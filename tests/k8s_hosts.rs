@@ -1203,3 +1203,134 @@ fn health_gate_for_real() {
     assert!(!msg.contains("CoreDNS"), "{msg}");
 }
 
+/// External etcd on th01 only, one control plane (th04): the cluster an etcd group grows from.
+const ETCD_ONE: Topology = Topology {
+    name: "ha-external-etcd",
+    members: &[("etcd", "etcd1", 1), ("kube_control_plane", "cp1", 4)],
+};
+
+/// The same cluster with th02 and th03 added to the etcd group.
+const ETCD_THREE: Topology = Topology {
+    name: "ha-external-etcd",
+    members: &[
+        ("etcd", "etcd1", 1),
+        ("etcd", "etcd2", 2),
+        ("etcd", "etcd3", 3),
+        ("kube_control_plane", "cp1", 4),
+    ],
+};
+
+/// systemd's monotonic timestamps (µs; one kernel clock for every test host) of the etcd
+/// unit on host `i`: (last stopped, last active).
+fn etcd_unit_times(i: usize) -> (u64, u64) {
+    let out = on_ok(
+        i,
+        "systemctl show etcd -p InactiveEnterTimestampMonotonic -p ActiveEnterTimestampMonotonic",
+    );
+    let get = |key: &str| -> u64 {
+        out.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("th{i:02}: no {key} in {out}"))
+    };
+    (
+        get("InactiveEnterTimestampMonotonic"),
+        get("ActiveEnterTimestampMonotonic"),
+    )
+}
+
+/// Defect 6 of #16, on a real etcd cluster: adding members (1 -> 3) adds them with
+/// `etcdctl member add`, one at a time, without rewriting or restarting the running
+/// member; a configuration change then restarts the three members one at a time, each
+/// healthy again before the next stops, while a client writing all along never fails.
+#[test]
+#[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
+fn etcd_grows_and_restarts_one_member_at_a_time_for_real() {
+    let _inv = k8s_testhosts();
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let (hosts, p, conn) = prepare(&ETCD_ONE, 4);
+    converge(&p, &ETCD_ONE);
+    let env_before = on_ok(1, "cat /etc/etcd/etcd.env");
+    assert!(
+        env_before.contains("ETCD_INITIAL_CLUSTER_STATE=new"),
+        "{env_before}"
+    );
+    let started_before = etcd_unit_times(1).1;
+
+    // the group grows: th02 and th03 join the running member
+    ETCD_THREE.write_inventory(&p, &hosts, &conn);
+    let changes = run_twice(&p, "ha-external-etcd", &[]);
+    assert!(
+        changes
+            .iter()
+            .filter(|c| c.contains("Add this member to the running cluster"))
+            .count()
+            == 2,
+        "{changes:#?}"
+    );
+    assert_eq!(on_ok(1, "cat /etc/etcd/etcd.env"), env_before);
+    assert_eq!(
+        etcd_unit_times(1).1,
+        started_before,
+        "th01's etcd was restarted"
+    );
+    let endpoints: Vec<String> = (1..=3)
+        .map(|i| format!("https://{}:2379", hosts[i - 1].addr))
+        .collect();
+    let etcdctl = format!(
+        "ETCDCTL_API=3 etcdctl --endpoints={} --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/server.crt --key=/etc/etcd/pki/server.key",
+        endpoints.join(",")
+    );
+    let members = on_ok(1, &format!("{etcdctl} member list"));
+    assert_eq!(members.matches(", started, ").count(), 3, "{members}");
+    for i in 2..=3 {
+        let env = on_ok(i, "cat /etc/etcd/etcd.env");
+        assert!(env.contains("ETCD_INITIAL_CLUSTER_STATE=existing"), "{env}");
+    }
+    let health = on_ok(1, &format!("{etcdctl} endpoint health --cluster 2>&1"));
+    assert_eq!(health.matches("is healthy").count(), 3, "{health}");
+
+    // a configuration change: a client on th01 writes every 0.2 s throughout the run
+    let before: Vec<(u64, u64)> = (1..=3).map(etcd_unit_times).collect();
+    on_ok(
+        1,
+        &format!(
+            "rm -f /tmp/writer.stop; setsid sh -c 'n=0; while [ ! -e /tmp/writer.stop ]; do n=$((n+1)); \
+             if {etcdctl} --command-timeout=5s put windlass-rolling $n >/dev/null 2>&1; then echo ok; \
+             else echo FAIL $n; fi; sleep 0.2; done' </dev/null >/tmp/writer.log 2>&1 &"
+        ),
+    );
+    let changes = run_twice(
+        &p,
+        "ha-external-etcd",
+        &[("etcd_auto_compaction_retention", json!(4))],
+    );
+    on_ok(1, "touch /tmp/writer.stop; sleep 1");
+    let writes = on_ok(1, "cat /tmp/writer.log");
+    assert!(writes.matches("ok").count() > 10, "{writes}");
+    assert!(
+        !writes.contains("FAIL"),
+        "a write failed during the rolling restart: {writes}"
+    );
+    assert_eq!(
+        changes
+            .iter()
+            .filter(|c| c.contains("Restart etcd"))
+            .count(),
+        3,
+        "{changes:#?}"
+    );
+    let after: Vec<(u64, u64)> = (1..=3).map(etcd_unit_times).collect();
+    for k in 0..3 {
+        assert!(after[k].1 > before[k].1, "th{:02} not restarted", k + 1);
+    }
+    // one member at a time: each stopped only after the one before it was active again
+    let mut order: Vec<(u64, u64)> = after.clone();
+    order.sort();
+    for w in order.windows(2) {
+        assert!(
+            w[1].0 > w[0].1,
+            "two members were down at once: {after:?} (stopped, active)"
+        );
+    }
+}
