@@ -1036,6 +1036,14 @@ fn single_control_plane_scale_and_reset_for_real() {
         "{log}"
     );
     on_ok(4, "test -s /etc/kubernetes/kubelet.conf");
+    // scale.yml's health gate waited for the new node too
+    let kubectl = on_ok(1, "cat /var/log/windlass-standin/kubectl.log");
+    assert!(
+        kubectl.contains(&format!(
+            "wait --for=condition=Ready --timeout=300s node/{new}"
+        )),
+        "{kubectl}"
+    );
     assert_containerd(4);
     assert_eq!(kubeadm_log(1).matches("kubeadm init --config").count(), 1);
     for i in 2..=3 {
