@@ -1536,3 +1536,43 @@ fn registry_mirrors_and_proxy_dropins() {
         snapshot(&format!("{role}/http-proxy.conf"), &conf);
     }
 }
+
+/// Defect 8 of #16: with `kube_proxy_mode: ipvs` the nodes load (and persist) kube-proxy's
+/// IPVS modules; with iptables only overlay and br_netfilter.
+#[test]
+fn ipvs_mode_loads_the_ipvs_modules() {
+    for (mode, want) in [
+        ("iptables", json!(["overlay", "br_netfilter"])),
+        (
+            "ipvs",
+            json!([
+                "overlay",
+                "br_netfilter",
+                "ip_vs",
+                "ip_vs_rr",
+                "ip_vs_wrr",
+                "ip_vs_sh",
+                "nf_conntrack"
+            ]),
+        ),
+    ] {
+        let p = Project::new();
+        let defaults = repo().join("roles/ipv4_forwarding/defaults/main.yml");
+        let tasks = format!(
+            "    - include_vars: {}\n      run_once: true\n      delegate_to: localhost\n    \
+             - assert:\n        that: kernel_modules == {want}\n        fail_msg: \"{{{{ kernel_modules }}}}\"\n      \
+             run_once: true\n      delegate_to: localhost\n",
+            defaults.display()
+        );
+        p.file(
+            "site.yml",
+            &role_play("    - meta: noop\n", &["k8s_defaults"], &tasks),
+        );
+        let inv = repo().join("inventories/single-control-plane");
+        let mut o = common::opts();
+        o.extra_vars.insert("kube_proxy_mode".into(), json!(mode));
+        let (events, report) = p.run("site.yml", inv.to_str().unwrap(), o).unwrap();
+        assert_eq!(failures(&events), Vec::<String>::new(), "{mode}");
+        assert_eq!(report.exit_code, 0, "{mode}");
+    }
+}
