@@ -16,7 +16,7 @@ use super::fileops::{self, FileFacts, Kind, PathQuery, StatOpts};
 use super::params::ansible_bool;
 use super::plan::{Fact, PlanCtx};
 use super::plan::{field_names, params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx, TaskResult};
 use crate::command::RemoteCommand;
 
 fn yes() -> bool {
@@ -180,7 +180,7 @@ impl Module for Fetch {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: FetchParams = params("fetch", args)?;
         let base = ctx
             .vars
@@ -199,10 +199,8 @@ impl Module for Fetch {
             diff: false,
             changed_before: ctx.changed_before,
         };
-        let FetchPlan {
-            result: mut r,
-            transfer,
-        } = plan(&p, &f, &dest, local.as_deref(), cx);
+        let FetchPlan { result, transfer } = plan(&p, &f, &dest, local.as_deref(), cx);
+        let mut r = TaskResult::from_map(result);
         if !transfer || ctx.check {
             return Ok(r);
         }
@@ -210,13 +208,13 @@ impl Module for Fetch {
         let data = ctx.transport.get(&p.src, ctx.become_.as_ref()).await?;
         let sum = fileops::sha1_hex(&data);
         if p.validate_checksum && sum != remote_sum {
-            r.insert("failed".into(), Value::Bool(true));
-            r.insert("msg".into(), Value::String("checksum mismatch".into()));
+            r.set_failed(true);
+            r.set_msg("checksum mismatch");
             return Ok(r);
         }
         write_local(&dest, &data).map_err(ModuleError::Failed)?;
-        r.insert("checksum".into(), Value::String(sum));
-        r.insert("md5sum".into(), Value::String(fileops::md5_hex(&data)));
+        r.insert("checksum", Value::String(sum));
+        r.insert("md5sum", Value::String(fileops::md5_hex(&data)));
         Ok(r)
     }
 }

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use super::params::{choice, opt_ansible_bool, opt_stringish};
 use super::plan::{field_names, params};
 use super::sysprobe::{PRELUDE, Sections, header};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx, TaskResult};
 use crate::command::{RemoteCommand, join, quote};
 
 /// Parameters of `uri`.
@@ -404,17 +404,13 @@ impl Module for Uri {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: UriParams = params("uri", args)?;
         let cmd = request(&p, &ctx.remote_tmp).map_err(ModuleError::Failed)?;
         if ctx.check {
-            let mut r = ResultMap::new();
-            r.insert("changed".into(), json!(false));
-            r.insert("skipped".into(), json!(true));
-            r.insert(
-                "msg".into(),
-                json!("remote module (uri) does not support check mode"),
-            );
+            let mut r = TaskResult::with_changed(false);
+            r.set_skipped();
+            r.set_msg(json!("remote module (uri) does not support check mode"));
             return Ok(r);
         }
         let mut cmd = cmd.with_become(ctx.become_.clone());
@@ -427,7 +423,9 @@ impl Module for Uri {
         }
         let start = Instant::now();
         let out = ctx.transport.exec(&cmd).await?;
-        parse_response(&p, &out.stdout, start.elapsed().as_secs()).map_err(ModuleError::Failed)
+        parse_response(&p, &out.stdout, start.elapsed().as_secs())
+            .map(TaskResult::from_map)
+            .map_err(ModuleError::Failed)
     }
 }
 

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::params::choice;
 use super::plan::{field_names, params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx, TaskResult};
 use crate::command::{RemoteCommand, quote};
 
 fn default_host() -> String {
@@ -359,16 +359,15 @@ impl Module for WaitFor {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: WaitForParams = params("wait_for", args)?;
         let start = Instant::now();
         if p.port.is_none() && p.path.is_none() {
             // Neither: just wait `timeout` seconds (Ansible's behaviour), on the controller.
             let secs = p.timeout.unwrap_or(300.0) + p.delay.unwrap_or(0.0);
             tokio::time::sleep(Duration::from_secs_f64(secs.max(0.0))).await;
-            let mut r = ResultMap::new();
-            r.insert("changed".into(), json!(false));
-            r.insert("elapsed".into(), json!(start.elapsed().as_secs()));
+            let mut r = TaskResult::with_changed(false);
+            r.insert("elapsed", json!(start.elapsed().as_secs()));
             return Ok(r);
         }
         let script = wait_script(&p, &ctx.remote_tmp).map_err(ModuleError::Failed)?;
@@ -387,7 +386,9 @@ impl Module for WaitFor {
                 out.stderr_str()
             )));
         }
-        wait_result(&p, &out.stdout_str(), start.elapsed()).map_err(ModuleError::Failed)
+        wait_result(&p, &out.stdout_str(), start.elapsed())
+            .map(TaskResult::from_map)
+            .map_err(ModuleError::Failed)
     }
 }
 

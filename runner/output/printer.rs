@@ -8,6 +8,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use crate::event::{CommandOp, Event, EventSink, Status};
+use crate::modules::plan::FileDiff;
 
 /// Prints events for people.
 pub struct Printer<W: Write + Send> {
@@ -189,6 +190,19 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
+/// A file's change as `--diff` prints it: a unified diff, headed `before: <path>` and
+/// `after: <path>` as Ansible's `before_header`/`after_header` (for other sinks too).
+pub fn unified_diff(d: &FileDiff) -> String {
+    similar::TextDiff::from_lines(&d.before, &d.after)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("before: {}", d.path),
+            &format!("after: {}", d.path),
+        )
+        .to_string()
+}
+
 /// ` => (item=…)` with the label as Python's `str()` shows it (Ansible's default callback
 /// formats it with `%s`: a dict prints as `{'a': 1}`).
 fn item_label(item: &Option<Value>) -> String {
@@ -272,8 +286,8 @@ impl<W: Write + Send> Printer<W> {
                 diff,
                 ..
             } => {
-                if let Some(d) = diff {
-                    let _ = write!(self.out, "{d}");
+                for d in diff {
+                    let _ = write!(self.out, "{}", unified_diff(d));
                 }
                 // As Ansible's `CallbackBase.host_label`: the delegate only when it is
                 // another host.
