@@ -459,3 +459,54 @@ impl<W: Write + Send> Printer<W> {
         let _ = self.out.flush();
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A changed result with `diff`.
+    pub(crate) fn changed(diff: Vec<FileDiff>) -> Event {
+        let mut result = serde_json::Map::new();
+        result.insert("changed".into(), Value::Bool(true));
+        Event::HostResult {
+            host: "h1".into(),
+            task: "write".into(),
+            status: Status::Changed,
+            item: None,
+            result,
+            ignored: false,
+            delegated_to: None,
+            loop_summary: false,
+            duration: std::time::Duration::ZERO,
+            diff,
+        }
+    }
+
+    fn printed(e: &Event) -> String {
+        let mut out = Vec::new();
+        Printer::new(&mut out, false, 0).without_timings().event(e);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The printer turns the event's typed diffs into unified diffs, one file after the
+    /// other, before the host's line; no diff, no text.
+    #[test]
+    fn diffs_print_as_unified_diffs_before_the_result_line() {
+        let d = |path: &str, before: &str, after: &str| FileDiff {
+            path: path.into(),
+            before: before.into(),
+            after: after.into(),
+        };
+        let text = printed(&changed(vec![
+            d("/etc/x", "a\nb\n", "a\nc\n"),
+            d("/etc/new", "", "n\n"),
+        ]));
+        assert_eq!(
+            text,
+            "--- before: /etc/x\n+++ after: /etc/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n\
+             --- before: /etc/new\n+++ after: /etc/new\n@@ -0,0 +1 @@\n+n\n\
+             changed: [h1]\n"
+        );
+        assert_eq!(printed(&changed(vec![])), "changed: [h1]\n");
+    }
+}
