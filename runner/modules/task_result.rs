@@ -281,6 +281,13 @@ impl TaskResult {
     }
 }
 
+/// Serialized as what it registers ([`TaskResult::registered`]), for plan snapshots.
+impl serde::Serialize for TaskResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.registered().serialize(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
