@@ -270,10 +270,8 @@ pub trait Planned: Send + Sync + 'static {
         ctx: PlanCtx,
     ) -> Result<Plan, String>;
 
-    /// Adjust the result after the steps ran (their outputs in order): `result` holds the
-    /// reported keys; `changed` and `msg` set there set the [`TaskResult`]'s own (see
-    /// [`TaskResult::insert`]). Default: nothing.
-    fn finish(&self, _params: &Self::Params, _result: &mut ResultMap, _outputs: &[ExecOutput]) {}
+    /// Adjust the result after the steps ran (their outputs in order). Default: nothing.
+    fn finish(&self, _params: &Self::Params, _result: &mut TaskResult, _outputs: &[ExecOutput]) {}
 }
 
 /// Adapts a [`Planned`] module to the engine's [`Module`] trait.
@@ -461,9 +459,7 @@ impl<P: Planned> Module for PlannedModule<P> {
                 }
             }
         }
-        let mut reported = result.data().clone();
-        self.0.finish(&p, &mut reported, &outputs);
-        result.extend(reported);
+        self.0.finish(&p, &mut result, &outputs);
         Ok(result)
     }
 }
