@@ -50,7 +50,8 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    /// An outcome that changed nothing and has no diff.
+    /// An outcome the engine makes itself (a skip, a failure, an engine action): changed
+    /// exactly when its status says so, no diff.
     pub fn new(status: Status, result: Map<String, Value>, ignored: bool) -> Outcome {
         Outcome {
             status,
