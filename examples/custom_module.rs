@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 use windlass::embed::Runner;
 use windlass::event::Event;
-use windlass::modules::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use windlass::modules::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 
 /// `acme.tools.word_count: text=...` counts words on the controller.
 struct WordCount;
@@ -29,14 +29,13 @@ impl Module for WordCount {
         &self,
         _ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let text = args
             .get("text")
             .and_then(Value::as_str)
             .ok_or_else(|| ModuleError::Failed("text must be a string".into()))?;
-        let mut out = ResultMap::new();
-        out.insert("changed".into(), Value::Bool(false));
-        out.insert("words".into(), Value::from(text.split_whitespace().count()));
+        let mut out = TaskResult::with_changed(false);
+        out.insert("words", Value::from(text.split_whitespace().count()));
         Ok(out)
     }
 }

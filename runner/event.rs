@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::Loc;
+use crate::modules::plan::FileDiff;
 
 /// The outcome of one task on one host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -120,9 +121,10 @@ pub enum Event {
         /// How long it took on this host.
         #[serde(serialize_with = "ser_secs")]
         duration: Duration,
-        /// A unified diff of what changed (diff mode).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        diff: Option<String>,
+        /// The files it changed, before and after (diff mode): data, which the printer
+        /// shows as a unified diff and the JSONL stream as `[{path, before, after}]`.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        diff: Vec<FileDiff>,
     },
     /// An `until` condition was not met: the task runs again on the host (after `delay`).
     /// ansible-playbook's `FAILED - RETRYING: [host]: name (N retries left).` (callback

@@ -620,7 +620,7 @@ fn module_behaviour_table_matches_the_sources() {
                 "{fqcn}: BEHAVIOUR says check mode runs it, but its code looks at ctx.check"
             ),
             CheckMode::Skipped | CheckMode::CreatesRemoves => assert!(
-                text.contains("ctx.check") && text.contains("\"skipped\""),
+                text.contains("ctx.check") && text.contains("set_skipped()"),
                 "{fqcn}: BEHAVIOUR says check mode skips it; its code does not"
             ),
             CheckMode::Predicts if !planned => assert!(

@@ -258,8 +258,12 @@ fn check_and_diff_reach_the_run_and_nothing_changes() {
         assert_eq!(of("restart").2, Status::Skipped);
         let (_, _, status, diff) = of("config");
         assert_eq!(*status, Status::Changed);
-        let diff = diff.as_deref().expect("diff mode shows the new file");
-        assert!(diff.contains(&format!("+hello {host}")), "{diff}");
+        let file = diff.first().expect("diff mode shows the new file");
+        let line = format!("hello {host}");
+        assert!(
+            file.after.contains(&line) && !file.before.contains(&line),
+            "{diff:?}"
+        );
     }
 }
 
@@ -335,9 +339,9 @@ impl windlass::modules::Module for Echo {
         &self,
         _ctx: &windlass::modules::TaskCtx<'_>,
         args: serde_json::Map<String, Value>,
-    ) -> Result<windlass::modules::ResultMap, windlass::modules::ModuleError> {
-        let mut out = args;
-        out.insert("changed".into(), Value::Bool(false));
+    ) -> Result<windlass::modules::TaskResult, windlass::modules::ModuleError> {
+        let mut out = windlass::modules::TaskResult::with_changed(false);
+        out.extend(args);
         Ok(out)
     }
 }

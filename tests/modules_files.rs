@@ -128,7 +128,7 @@ fn converge_check_idempotent_diff() {
     let diff = ev
         .iter()
         .find_map(|e| match e {
-            Event::HostResult { diff: Some(d), .. } => Some(d.clone()),
+            Event::HostResult { diff, .. } if !diff.is_empty() => Some(diff_text(diff)),
             _ => None,
         })
         .expect("a diff");
@@ -394,15 +394,20 @@ const EDITS: &str = r#"
       register: cp
 "#;
 
+/// A result's file diffs as the printer shows them.
+fn diff_text(diff: &[windlass::modules::plan::FileDiff]) -> String {
+    diff.iter()
+        .map(windlass::output::printer::unified_diff)
+        .collect()
+}
+
 /// Every HostResult's diff on slot 1, by task name.
 fn diffs(ev: &[Event]) -> std::collections::HashMap<String, String> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::HostResult {
-                task,
-                diff: Some(d),
-                ..
-            } => Some((task.clone(), d.clone())),
+            Event::HostResult { task, diff, .. } if !diff.is_empty() => {
+                Some((task.clone(), diff_text(diff)))
+            }
             _ => None,
         })
         .collect()

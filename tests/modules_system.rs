@@ -59,9 +59,14 @@ fn diffs_of(events: &[Event], host: &str) -> std::collections::BTreeMap<String, 
             Event::HostResult {
                 host: h,
                 task,
-                diff: Some(d),
+                diff,
                 ..
-            } if h == host => Some((task.clone(), d.clone())),
+            } if h == host && !diff.is_empty() => Some((
+                task.clone(),
+                diff.iter()
+                    .map(windlass::output::printer::unified_diff)
+                    .collect(),
+            )),
             _ => None,
         })
         .collect()

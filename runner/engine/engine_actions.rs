@@ -41,11 +41,7 @@ impl Engine {
             "group_by" => (Status::Ok, self.group_by(&args, host)?),
             other => return Err(format!("`{other}` cannot run as a task here")),
         };
-        Ok(Outcome {
-            status,
-            result,
-            ignored: false,
-        })
+        Ok(Outcome::new(status, result, false))
     }
 
     /// `include_vars`: a vars file (searched next to the role's or play's files) as facts,

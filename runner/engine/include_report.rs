@@ -113,7 +113,7 @@ impl Engine {
             delegated_to: None,
             loop_summary,
             duration: std::time::Duration::ZERO,
-            diff: None,
+            diff: Vec::new(),
         });
     }
 

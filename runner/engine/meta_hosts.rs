@@ -78,7 +78,7 @@ impl Engine {
                 ignored: false,
                 delegated_to: None,
                 duration: Duration::ZERO,
-                diff: None,
+                diff: Vec::new(),
                 loop_summary: false,
             });
         }

@@ -18,8 +18,9 @@ use std::sync::{Mutex, MutexGuard};
 use indexmap::{IndexMap, IndexSet};
 use serde_json::{Map, Value};
 
-use crate::boolean::truthy;
 use crate::event::{HostStats, Status};
+use crate::modules::TaskResult;
+use crate::modules::plan::FileDiff;
 use crate::playbook::task::{Task, TaskNode};
 
 /// Per-host state during a run.
@@ -39,30 +40,50 @@ pub(crate) struct HostState {
 /// The outcome of a task (or one loop item) on one host.
 pub(crate) struct Outcome {
     pub status: Status,
+    /// The registered value ([`TaskResult::registered`] for a module's).
     pub result: Map<String, Value>,
     pub ignored: bool,
+    /// Whether it changed the host, whatever its status (a failure may have).
+    pub changed: bool,
+    /// The file diffs it reports (diff mode).
+    pub diffs: Vec<FileDiff>,
 }
 
 impl Outcome {
+    /// An outcome the engine makes itself (a skip, a failure, an engine action): changed
+    /// exactly when its status says so, no diff.
+    pub fn new(status: Status, result: Map<String, Value>, ignored: bool) -> Outcome {
+        Outcome {
+            status,
+            result,
+            ignored,
+            changed: status == Status::Changed,
+            diffs: Vec::new(),
+        }
+    }
+
+    /// A module's outcome: the status, the change and the diffs its result says.
+    pub fn of(result: &TaskResult, ignored: bool) -> Outcome {
+        Outcome {
+            status: result.status(),
+            result: result.registered(),
+            ignored,
+            changed: result.changed(),
+            diffs: result.diffs().to_vec(),
+        }
+    }
+
     /// A failure with `msg` (not ignored).
     pub fn failed(msg: String) -> Outcome {
         let mut r = Map::new();
         r.insert("failed".into(), Value::Bool(true));
         r.insert("msg".into(), Value::String(msg));
-        Outcome {
-            status: Status::Failed,
-            result: r,
-            ignored: false,
-        }
+        Outcome::new(Status::Failed, r, false)
     }
 
     /// A plain status with an empty result (an include's own line).
     pub fn plain(status: Status) -> Outcome {
-        Outcome {
-            status,
-            result: Map::new(),
-            ignored: false,
-        }
+        Outcome::new(status, Map::new(), false)
     }
 }
 
@@ -198,7 +219,7 @@ fn count(s: &mut HostState, o: &Outcome) -> Counted {
         Status::Failed if o.ignored => {
             s.stats.ok += 1;
             s.stats.ignored += 1;
-            if o.result.get("changed").is_some_and(truthy) {
+            if o.changed {
                 s.stats.changed += 1;
             }
         }
@@ -226,12 +247,9 @@ mod tests {
     use super::*;
 
     fn outcome(status: Status, ignored: bool, changed: bool) -> Outcome {
-        let mut result = Map::new();
-        result.insert("changed".into(), Value::Bool(changed));
         Outcome {
-            status,
-            result,
-            ignored,
+            changed,
+            ..Outcome::new(status, Map::new(), ignored)
         }
     }
 

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::boolean::truthy;
 use crate::error::{Error, Result};
 use crate::event::{Event, Status};
-use crate::modules::{FactGathering, ModuleError, Registry, TaskCtx};
+use crate::modules::{FactGathering, ModuleError, Registry, TaskCtx, TaskResult};
 use crate::playbook::numeric;
 use crate::playbook::task::Task;
 use crate::template::Vars;
@@ -353,7 +353,7 @@ impl Engine {
         };
         self.keep_vars(t, host, &o, counted.rescuing, &mut run);
         let no_diff = no_log || secret_register(t) || loop_summary;
-        let diff = if no_diff { None } else { diff_text(&o.result) };
+        let diff = if no_diff { Vec::new() } else { o.diffs.clone() };
         let mut result = shown(t, &o.result, no_log);
         if loop_summary {
             censor_items(&o.result, &mut result);
@@ -464,11 +464,7 @@ impl Engine {
             Err(msg) => {
                 let vars: Arc<dyn Vars> = Arc::new(hv.clone());
                 let ignored = self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
-                Outcome {
-                    status: Status::Failed,
-                    result: fail_result(msg),
-                    ignored,
-                }
+                Outcome::new(Status::Failed, fail_result(msg), ignored)
             }
         }
     }
@@ -587,19 +583,19 @@ impl Engine {
                 Err(ModuleError::Unreachable(msg)) => {
                     return self.unreachable_outcome(t, &vars, msg, &inv.delegate_to);
                 }
-                Err(ModuleError::Failed(msg)) => fail_result(msg),
+                Err(ModuleError::Failed(msg)) => TaskResult::failure(msg),
             };
             complete_result(&mut result, retries, attempt);
-            let rvars = registered_vars(t, hv, &result);
+            let rvars = registered_vars(t, hv, &result.registered());
             // As Ansible: a result the module skipped (a command in check mode) did not run,
             // so changed_when/failed_when/until, which look at its output, are not evaluated.
-            let skipped = result.get("skipped") == Some(&Value::Bool(true));
+            let skipped = result.skipped();
             if !skipped {
                 self.apply_changed_failed_when(t, &rvars, &mut result)?;
             }
             if retries > 0 && !skipped {
                 let done = self.until_met(t, &rvars, &result)?;
-                result.insert("attempts".into(), Value::from(attempt));
+                result.insert("attempts", Value::from(attempt));
                 if !done && attempt <= retries {
                     self.emit_retry(t, host, attempt, retries, &inv.delegate_to);
                     tokio::time::sleep(inv.retry.delay).await;
@@ -655,11 +651,7 @@ impl Engine {
         r.insert("changed".into(), Value::Bool(false));
         r.insert("msg".into(), Value::String(msg));
         mark_delegated(&mut r, delegate);
-        Ok(Outcome {
-            status: Status::Unreachable,
-            result: r,
-            ignored: ignore,
-        })
+        Ok(Outcome::new(Status::Unreachable, r, ignore))
     }
 
     /// `changed_when` and `failed_when` (each: all conditions must hold), on the result
@@ -668,18 +660,18 @@ impl Engine {
         &self,
         t: &Task,
         rvars: &Arc<dyn Vars>,
-        result: &mut Map<String, Value>,
+        result: &mut TaskResult,
     ) -> Result<(), String> {
         if let Some(conds) = &t.changed_when {
             let all = self.all_hold(t, rvars, conds, "changed_when")?;
-            result.insert("changed".into(), Value::Bool(all));
+            result.set_changed(all);
         }
         if let Some(conds) = &t.failed_when {
             let all = !conds.is_empty() && self.all_hold(t, rvars, conds, "failed_when")?;
-            result.insert("failed_when_result".into(), Value::Bool(all));
-            result.insert("failed".into(), Value::Bool(all));
+            result.insert("failed_when_result", Value::Bool(all));
+            result.set_failed(all);
             if !all {
-                result.remove("msg").filter(|_| false);
+                result.clear_msg();
             }
         }
         Ok(())
@@ -690,11 +682,11 @@ impl Engine {
         &self,
         t: &Task,
         rvars: &Arc<dyn Vars>,
-        result: &Map<String, Value>,
+        result: &TaskResult,
     ) -> Result<bool, String> {
         match &t.until {
             Some(conds) => self.all_hold(t, rvars, conds, "until"),
-            None => Ok(!result.get("failed").is_some_and(truthy)),
+            None => Ok(!result.failed()),
         }
     }
 
@@ -740,26 +732,13 @@ impl Engine {
         &self,
         t: &Task,
         vars: &Arc<dyn Vars>,
-        mut result: Map<String, Value>,
+        result: TaskResult,
         delegate: &Option<String>,
     ) -> Result<Outcome, String> {
-        let failed = result.get("failed").is_some_and(truthy);
-        let status = if failed {
-            Status::Failed
-        } else if result.get("skipped").is_some_and(truthy) {
-            Status::Skipped
-        } else if result.get("changed").is_some_and(truthy) {
-            Status::Changed
-        } else {
-            Status::Ok
-        };
-        let ignored = failed && self.kw_bool(&t.kw.ignore_errors, vars, t)?;
-        mark_delegated(&mut result, delegate);
-        Ok(Outcome {
-            status,
-            result,
-            ignored,
-        })
+        let ignored = result.failed() && self.kw_bool(&t.kw.ignore_errors, vars, t)?;
+        let mut o = Outcome::of(&result, ignored);
+        mark_delegated(&mut o.result, delegate);
+        Ok(o)
     }
 
     /// Variables used to connect to a delegate: the delegate's own connection variables.
@@ -847,33 +826,6 @@ pub(super) struct HostRun {
     pub(super) notified: bool,
     pub(super) registered: Option<Value>,
     pub(super) facts: Option<Value>,
-}
-
-/// The unified diff of a result's `diff` entries (planned modules in diff mode).
-pub(super) fn diff_text(result: &Map<String, Value>) -> Option<String> {
-    let diffs: Vec<crate::modules::plan::FileDiff> = match result.get("diff")? {
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|d| {
-                Some(crate::modules::plan::FileDiff {
-                    path: d.get("path")?.as_str()?.to_string(),
-                    before: d.get("before")?.as_str()?.to_string(),
-                    after: d.get("after")?.as_str()?.to_string(),
-                })
-            })
-            .collect(),
-        _ => return None,
-    };
-    if diffs.is_empty() {
-        return None;
-    }
-    Some(
-        diffs
-            .iter()
-            .map(crate::modules::plan::unified_diff)
-            .collect::<Vec<_>>()
-            .join(""),
-    )
 }
 
 /// A host's finished task, for [`Engine::finish`].
@@ -985,24 +937,15 @@ fn skipped_outcome(condition: String) -> Outcome {
         Value::String("Conditional result was False".into()),
     );
     r.insert("false_condition".into(), Value::String(condition));
-    Outcome {
-        status: Status::Skipped,
-        result: r,
-        ignored: false,
-    }
+    Outcome::new(Status::Skipped, r, false)
 }
 
-/// A module's result as task_executor.py completes it: `changed` defaults to false, and
-/// `failed` comes from `rc` when the module did not say; `attempts` once there are retries
-/// (available to changed_when/failed_when already).
-fn complete_result(result: &mut Map<String, Value>, retries: usize, attempt: usize) {
-    result.entry("changed").or_insert(Value::Bool(false));
-    let rc_failed = result
-        .get("rc")
-        .is_some_and(|rc| !matches!(rc, Value::Null) && rc != &Value::from(0) && rc != "0");
-    result.entry("failed").or_insert(Value::Bool(rc_failed));
+/// A module's result as task_executor.py completes it ([`TaskResult::complete`]), with
+/// `attempts` once there are retries (available to changed_when/failed_when already).
+fn complete_result(result: &mut TaskResult, retries: usize, attempt: usize) {
+    result.complete();
     if retries > 0 {
-        result.insert("attempts".into(), Value::from(attempt));
+        result.insert("attempts", Value::from(attempt));
     }
 }
 
@@ -1016,12 +959,10 @@ fn registered_vars(t: &Task, hv: &HostVars, result: &Map<String, Value>) -> Arc<
 }
 
 /// Retries ran out: the result fails; Ansible reports one attempt less than it ran.
-fn retries_exhausted(result: &mut Map<String, Value>, retries: usize) {
-    result.insert("attempts".into(), Value::from(retries));
-    result.insert("failed".into(), Value::Bool(true));
-    result
-        .entry("msg")
-        .or_insert(Value::String(format!("retries exhausted ({retries})")));
+fn retries_exhausted(result: &mut TaskResult, retries: usize) {
+    result.insert("attempts", Value::from(retries));
+    result.set_failed(true);
+    result.default_msg(format!("retries exhausted ({retries})"));
 }
 
 pub(super) fn fail_result(msg: String) -> Map<String, Value> {

@@ -12,7 +12,6 @@ use std::time::Instant;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use crate::boolean::truthy;
 use crate::error::Result;
 use crate::event::{Event, Status};
 use crate::playbook::task::{LoopSpec, Task};
@@ -22,8 +21,7 @@ use super::host_vars::{HostVars, PlayScope};
 use super::resolve::{located, type_name};
 use super::run_state::Outcome;
 use super::run_task::{
-    CENSORED_ITEM, Finished, HostRun, diff_text, fail_result, secret_register, shown,
-    take_delegated,
+    CENSORED_ITEM, Finished, HostRun, fail_result, secret_register, shown, take_delegated,
 };
 use super::with_lookup;
 use super::{Engine, since};
@@ -46,8 +44,7 @@ impl Tally {
     fn add(&mut self, o: Outcome) {
         self.unreachable |= o.status == Status::Unreachable;
         // A failed item that changed something makes the loop changed too.
-        self.any_changed |=
-            o.status == Status::Changed || o.result.get("changed").is_some_and(truthy);
+        self.any_changed |= o.status == Status::Changed || o.changed;
         // An ignored item failure fails the loop too (ignored as the items were).
         self.any_failed |= o.status == Status::Failed;
         self.all_skipped &= o.status == Status::Skipped;
@@ -180,11 +177,7 @@ impl Engine {
             Err(msg) => {
                 let o = match self.when_skips(t, &vars) {
                     Ok(Some(skipped)) => skipped,
-                    _ => Outcome {
-                        status: Status::Failed,
-                        result: fail_result(msg),
-                        ignored: false,
-                    },
+                    _ => Outcome::new(Status::Failed, fail_result(msg), false),
                 };
                 return Ok(self.finish(Finished::new(t, host, o, t0, no_log)));
             }
@@ -208,7 +201,7 @@ impl Engine {
                 break;
             }
         }
-        let any_failed = tally.any_failed;
+        let (any_failed, any_changed) = (tally.any_failed, tally.any_changed);
         let notify = std::mem::take(&mut tally.notify);
         let (result, status) = tally.summary();
         let ignored = any_failed && self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
@@ -216,9 +209,8 @@ impl Engine {
             self.check_handlers_exist(scope, host, t, &notify)?;
         }
         let o = Outcome {
-            status,
-            result,
-            ignored,
+            changed: any_changed,
+            ..Outcome::new(status, result, ignored)
         };
         let run = self.finish(Finished::new(t, host, o, t0, no_log).loop_summary());
         self.note_notify(host, &run, notify);
@@ -295,7 +287,7 @@ impl Engine {
             delegated_to,
             loop_summary: false,
             duration: since(started),
-            diff: if hidden { None } else { diff_text(&o.result) },
+            diff: if hidden { Vec::new() } else { o.diffs.clone() },
         });
     }
 }

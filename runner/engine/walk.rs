@@ -251,7 +251,7 @@ impl Engine {
             delegated_to: None,
             loop_summary: false,
             duration: std::time::Duration::ZERO,
-            diff: None,
+            diff: Vec::new(),
         });
     }
 }

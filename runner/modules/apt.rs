@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::ResultMap;
+use super::TaskResult;
 use super::params::{ansible_bool, choice, opt_ansible_bool, string_list};
 use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{PRELUDE, Sections, header};
@@ -406,7 +406,7 @@ impl Planned for Apt {
         plan_apt(p, facts, ctx)
     }
 
-    fn finish(&self, p: &AptParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, p: &AptParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
         finish_apt(result, outputs, p.cache_only());
     }
 }
@@ -651,7 +651,7 @@ pub fn summary_changes(stdout: &str) -> Option<u64> {
 
 /// Add apt's output to the result and settle `changed` from apt's summary line.
 /// `cache_only`: the task only updates the cache, so its change is the update's.
-pub fn finish_apt(result: &mut ResultMap, outputs: &[ExecOutput], cache_only: bool) {
+pub fn finish_apt(result: &mut TaskResult, outputs: &[ExecOutput], cache_only: bool) {
     let mut stdout = String::new();
     let mut stderr = String::new();
     let mut counted: Option<u64> = None;
@@ -663,12 +663,12 @@ pub fn finish_apt(result: &mut ResultMap, outputs: &[ExecOutput], cache_only: bo
             if let Ok(t) = after.trim().parse::<i64>() {
                 let before = result.get("cache_update_time").and_then(Value::as_i64);
                 if before != Some(t) {
-                    result.insert("cache_updated".into(), Value::Bool(true));
+                    result.insert("cache_updated", Value::Bool(true));
                     if cache_only {
-                        result.insert("changed".into(), Value::Bool(true));
+                        result.set_changed(true);
                     }
                 }
-                result.insert("cache_update_time".into(), Value::from(t));
+                result.insert("cache_update_time", Value::from(t));
             }
             stdout.push_str(before);
         } else {
@@ -680,14 +680,14 @@ pub fn finish_apt(result: &mut ResultMap, outputs: &[ExecOutput], cache_only: bo
         stderr.push_str(&o.stderr_str());
     }
     if let Some(n) = counted {
-        result.insert("changed".into(), Value::Bool(n > 0));
+        result.set_changed(n > 0);
     }
-    result.insert("stdout".into(), Value::String(stdout.clone()));
+    result.insert("stdout", Value::String(stdout.clone()));
     result.insert(
-        "stdout_lines".into(),
+        "stdout_lines",
         Value::Array(stdout.lines().map(|l| Value::String(l.into())).collect()),
     );
-    result.insert("stderr".into(), Value::String(stderr));
+    result.insert("stderr", Value::String(stderr));
 }
 
 #[cfg(test)]
@@ -822,19 +822,19 @@ mod tests {
         assert!(!plan.is_change(), "changed only once the time moved");
         assert_eq!(plan.steps.len(), 1);
         for (after, changed) in [("5", false), ("9", true)] {
-            let mut r = plan.result.clone();
+            let mut r = TaskResult::from_map(plan.result.clone());
             let o = ExecOutput {
                 rc: 0,
                 stdout: format!("Hit:1 x\n@@cache_update_time\n{after}\n").into_bytes(),
                 stderr: vec![],
             };
             finish_apt(&mut r, &[o], true);
-            assert_eq!(r["cache_updated"], json!(changed), "{after}");
+            assert_eq!(r.data()["cache_updated"], json!(changed), "{after}");
+            assert_eq!(r.changed(), changed);
             assert_eq!(
-                r.get("changed").cloned().unwrap_or(json!(false)),
-                json!(changed)
+                r.data()["cache_update_time"],
+                json!(after.parse::<i64>().unwrap())
             );
-            assert_eq!(r["cache_update_time"], json!(after.parse::<i64>().unwrap()));
         }
     }
 
@@ -919,13 +919,13 @@ mod tests {
     /// replace the time `date` printed after it.
     #[test]
     fn update_output_cannot_fake_the_cache_time() {
-        let mut r = ResultMap::new();
+        let mut r = TaskResult::new();
         let o = ExecOutput {
             rc: 0,
             stdout: b"Get:1 http://x InRelease\n@@cache_update_time\n42\n@@cache_update_time\n1700000000\n".to_vec(),
             stderr: vec![],
         };
         finish_apt(&mut r, &[o], false);
-        assert_eq!(r["cache_update_time"], 1700000000);
+        assert_eq!(r.data()["cache_update_time"], 1700000000);
     }
 }

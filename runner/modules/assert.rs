@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::params::ansible_bool;
 use super::plan::{params, spec_params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 
 /// `assert: that=[…]`.
 pub struct Assert;
@@ -57,14 +57,13 @@ impl Module for Assert {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: AssertParams = params("assert", args)?;
         let conds: Vec<String> = match &p.that {
             Value::Array(a) => a.iter().map(cond_text).collect(),
             v => vec![cond_text(v)],
         };
-        let mut out = ResultMap::new();
-        out.insert("changed".into(), Value::Bool(false));
+        let mut out = TaskResult::with_changed(false);
         for c in &conds {
             let ok = ctx.templar.eval_bool(c, &ctx.vars, None).map_err(|e| {
                 ModuleError::Failed(format!("the conditional check '{c}' failed: {}", e.message))
@@ -74,10 +73,10 @@ impl Module for Assert {
                     .fail_msg
                     .clone()
                     .unwrap_or_else(|| Value::String("Assertion failed".into()));
-                out.insert("failed".into(), Value::Bool(true));
-                out.insert("assertion".into(), Value::String(c.clone()));
-                out.insert("evaluated_to".into(), Value::Bool(false));
-                out.insert("msg".into(), msg);
+                out.set_failed(true);
+                out.insert("assertion", Value::String(c.clone()));
+                out.insert("evaluated_to", Value::Bool(false));
+                out.set_msg(msg);
                 return Ok(out);
             }
         }
@@ -85,7 +84,7 @@ impl Module for Assert {
             let msg = p
                 .success_msg
                 .unwrap_or_else(|| Value::String("All assertions passed".into()));
-            out.insert("msg".into(), msg);
+            out.set_msg(msg);
         }
         Ok(out)
     }
@@ -120,13 +119,11 @@ impl Module for Fail {
         &self,
         _ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: FailParams = params("fail", args)?;
-        let mut out = ResultMap::new();
-        out.insert("changed".into(), Value::Bool(false));
-        out.insert("failed".into(), Value::Bool(true));
-        out.insert(
-            "msg".into(),
+        let mut out = TaskResult::with_changed(false);
+        out.set_failed(true);
+        out.set_msg(
             p.msg
                 .unwrap_or_else(|| Value::String("Failed as requested from task".into())),
         );

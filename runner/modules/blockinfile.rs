@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ResultMap;
+use super::TaskResult;
 use super::fileops::{self, Attrs, Edit, FileFacts, PathQuery, py_regex, split_lines, strip_eol};
 use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned, Probe};
@@ -272,7 +273,7 @@ impl Planned for Blockinfile {
         )
     }
 
-    fn finish(&self, p: &BlockinfileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, p: &BlockinfileParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
         fileops::finish_backup(result, outputs, &p.path, "backup_file");
     }
 }

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::params::ansible_bool;
 use super::plan::{params, spec_params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 use crate::command::RemoteCommand;
 
 fn yes() -> bool {
@@ -370,14 +370,14 @@ impl Module for CommandModule {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let plan = self.plan(&args)?;
         let mut cmd = plan.cmd;
-        let mut out = ResultMap::new();
-        out.insert("cmd".into(), plan.shown);
+        let mut out = TaskResult::new();
+        out.insert("cmd", plan.shown);
         if !plan.warnings.is_empty() {
             let w = plan.warnings.iter().cloned().map(Value::String).collect();
-            out.insert("warnings".into(), Value::Array(w));
+            out.insert("warnings", Value::Array(w));
         }
         for g in &plan.guards {
             // A guard only looks, so it is a probe: the engine may have batched it
@@ -394,27 +394,24 @@ impl Module for CommandModule {
                     g.path,
                     if exists { "exists" } else { "does not exist" }
                 );
-                out.insert("changed".into(), Value::Bool(false));
-                out.insert("rc".into(), Value::from(0));
+                out.set_changed(false);
+                out.insert("rc", Value::from(0));
                 out.insert(
-                    "stdout_lines".into(),
+                    "stdout_lines",
                     Value::Array(vec![Value::String(why.clone())]),
                 );
-                out.insert("stdout".into(), Value::String(why));
+                out.insert("stdout", Value::String(why));
                 // As lib/ansible/modules/command.py: every field it promises, and why.
-                out.insert(
-                    "msg".into(),
-                    Value::String(format!(
-                        "{} not run command since '{}' {}",
-                        if ctx.check { "Would" } else { "Did" },
-                        g.path,
-                        if exists { "exists" } else { "does not exist" }
-                    )),
-                );
-                out.insert("stderr".into(), Value::String(String::new()));
-                out.insert("stderr_lines".into(), Value::Array(vec![]));
+                out.set_msg(Value::String(format!(
+                    "{} not run command since '{}' {}",
+                    if ctx.check { "Would" } else { "Did" },
+                    g.path,
+                    if exists { "exists" } else { "does not exist" }
+                )));
+                out.insert("stderr", Value::String(String::new()));
+                out.insert("stderr_lines", Value::Array(vec![]));
                 for k in ["start", "end", "delta"] {
-                    out.insert(k.into(), Value::Null);
+                    out.insert(k, Value::Null);
                 }
                 return Ok(out);
             }
@@ -423,20 +420,19 @@ impl Module for CommandModule {
             // As Ansible: with creates/removes the module knows the command would run, so
             // the plan shows a change; without them it cannot tell, and skips.
             let decided = !plan.guards.is_empty();
-            out.insert("changed".into(), Value::Bool(true));
+            out.set_changed(true);
             if decided {
-                out.insert("rc".into(), Value::from(0));
-                out.insert("stdout".into(), Value::String(String::new()));
-                out.insert("stderr".into(), Value::String(String::new()));
-                out.insert("stdout_lines".into(), Value::Array(vec![]));
-                out.insert("stderr_lines".into(), Value::Array(vec![]));
+                out.insert("rc", Value::from(0));
+                out.insert("stdout", Value::String(String::new()));
+                out.insert("stderr", Value::String(String::new()));
+                out.insert("stdout_lines", Value::Array(vec![]));
+                out.insert("stderr_lines", Value::Array(vec![]));
             } else {
-                out.insert("skipped".into(), Value::Bool(true));
+                out.set_skipped();
             }
-            out.insert(
-                "msg".into(),
-                Value::String("command would run (not run in check mode)".into()),
-            );
+            out.set_msg(Value::String(
+                "command would run (not run in check mode)".into(),
+            ));
             return Ok(out);
         }
         cmd.env = ctx.env.clone();
@@ -459,25 +455,22 @@ impl Module for CommandModule {
         };
         let lines =
             |s: &str| Value::Array(s.lines().map(|l| Value::String(l.to_string())).collect());
-        out.insert("changed".into(), Value::Bool(true));
-        out.insert("rc".into(), Value::from(res.rc));
-        out.insert("stdout_lines".into(), lines(&stdout));
-        out.insert("stderr_lines".into(), lines(&stderr));
-        out.insert("stdout".into(), Value::String(stdout));
-        out.insert("stderr".into(), Value::String(stderr));
+        out.set_changed(true);
+        out.insert("rc", Value::from(res.rc));
+        out.insert("stdout_lines", lines(&stdout));
+        out.insert("stderr_lines", lines(&stderr));
+        out.insert("stdout", Value::String(stdout));
+        out.insert("stderr", Value::String(stderr));
         // As lib/ansible/modules/command.py: `str()` of its datetimes, and `msg` always.
         let py = super::py_time::datetime;
-        out.insert("start".into(), Value::String(py(started)));
-        out.insert("end".into(), Value::String(py(started + elapsed)));
-        out.insert(
-            "delta".into(),
-            Value::String(super::py_time::timedelta(elapsed)),
-        );
+        out.insert("start", Value::String(py(started)));
+        out.insert("end", Value::String(py(started + elapsed)));
+        out.insert("delta", Value::String(super::py_time::timedelta(elapsed)));
         if res.rc != 0 {
-            out.insert("failed".into(), Value::Bool(true));
-            out.insert("msg".into(), Value::String("non-zero return code".into()));
+            out.set_failed(true);
+            out.set_msg(Value::String("non-zero return code".into()));
         } else {
-            out.insert("msg".into(), Value::String(String::new()));
+            out.set_msg(Value::String(String::new()));
         }
         Ok(out)
     }

@@ -11,6 +11,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::TaskResult;
 use super::copy_tree;
 use super::fileops::{self, Attrs, Kind, StatOpts, WriteSpec};
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
@@ -479,7 +480,7 @@ impl Planned for Copy {
         Ok(plan)
     }
 
-    fn finish(&self, p: &CopyParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, p: &CopyParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
         if p.tree.is_some() {
             return;
         }
@@ -537,7 +538,7 @@ fn check_params(p: &CopyParams) -> Result<(), String> {
 }
 
 /// The path a put wrote, as its plan reported it (`dest`).
-pub fn result_dest(result: &ResultMap) -> String {
+pub fn result_dest(result: &TaskResult) -> String {
     result
         .get("dest")
         .and_then(Value::as_str)

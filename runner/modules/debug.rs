@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::plan::{params, spec_params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 
 /// `debug: msg=…` or `debug: var=…`.
 pub struct Debug;
@@ -52,12 +52,11 @@ impl Module for Debug {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         // `msg: null` is a message; only an absent `msg` takes the default.
         let msg_given = args.contains_key("msg");
         let p: DebugParams = params("debug", args)?;
-        let mut out = ResultMap::new();
-        out.insert("changed".into(), Value::Bool(false));
+        let mut out = TaskResult::with_changed(false);
         let wanted = match &p.verbosity {
             None | Some(Value::Null) => Some(0),
             Some(Value::Number(n)) => n.as_u64(),
@@ -74,9 +73,9 @@ impl Module for Debug {
             ))
         })?;
         if wanted > u64::from(ctx.verbosity) {
-            out.insert("skipped".into(), Value::Bool(true));
+            out.set_skipped();
             out.insert(
-                "skipped_reason".into(),
+                "skipped_reason",
                 Value::String("Verbosity threshold not met.".into()),
             );
             return Ok(out);
@@ -102,7 +101,7 @@ impl Module for Debug {
                 None if msg_given => Value::Null,
                 None => Value::String("Hello world!".into()),
             };
-            out.insert("msg".into(), msg);
+            out.set_msg(msg);
         }
         Ok(out)
     }

@@ -16,7 +16,7 @@ use super::fileops::{self, FileFacts, Kind, PathQuery, StatOpts};
 use super::params::ansible_bool;
 use super::plan::{Fact, PlanCtx};
 use super::plan::{field_names, params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 use crate::command::RemoteCommand;
 
 fn yes() -> bool {
@@ -87,7 +87,7 @@ pub fn probe(p: &FetchParams) -> RemoteCommand {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FetchPlan {
     /// What the task reports (`changed`, `failed`, `msg`, checksums) before any transfer.
-    pub result: ResultMap,
+    pub result: TaskResult,
     /// The file must be transferred (not done in check mode).
     pub transfer: bool,
 }
@@ -101,10 +101,10 @@ pub fn plan(
     local: Option<&[u8]>,
     cx: PlanCtx,
 ) -> FetchPlan {
-    let mut r = ResultMap::new();
-    r.insert("changed".into(), Value::Bool(false));
-    r.insert("file".into(), Value::String(p.src.clone()));
-    r.insert("dest".into(), Value::String(dest.display().to_string()));
+    let mut r = TaskResult::new();
+    r.set_changed(false);
+    r.insert("file", Value::String(p.src.clone()));
+    r.insert("dest", Value::String(dest.display().to_string()));
     let done = |result| FetchPlan {
         result,
         transfer: false,
@@ -113,44 +113,38 @@ pub fn plan(
         Kind::Absent if cx.check && cx.changed_before => {
             // Check mode: an earlier planned change (kubeadm init writing admin.conf)
             // may create the file; the real run would fetch it.
-            r.insert("changed".into(), Value::Bool(true));
-            r.insert(
-                "msg".into(),
-                Value::String(format!(
-                    "{} does not exist yet: planned as an earlier task of this check run \
+            r.set_changed(true);
+            r.set_msg(Value::String(format!(
+                "{} does not exist yet: planned as an earlier task of this check run \
                      may create it",
-                    p.src
-                )),
-            );
+                p.src
+            )));
             return done(r);
         }
         Kind::Absent => {
             let msg = "the remote file does not exist, not transferring";
             if p.fail_on_missing {
-                r.insert("failed".into(), Value::Bool(true));
+                r.set_failed(true);
             }
-            r.insert("msg".into(), Value::String(msg.into()));
+            r.set_msg(Value::String(msg.into()));
             return done(r);
         }
         Kind::Directory => {
-            r.insert("failed".into(), Value::Bool(true));
-            r.insert(
-                "msg".into(),
-                Value::String(
-                    "remote file is a directory, fetch cannot work on directories".into(),
-                ),
-            );
+            r.set_failed(true);
+            r.set_msg(Value::String(
+                "remote file is a directory, fetch cannot work on directories".into(),
+            ));
             return done(r);
         }
         _ => {}
     }
     let remote_sum = f.checksum.clone().unwrap_or_default();
-    r.insert("remote_checksum".into(), Value::String(remote_sum.clone()));
+    r.insert("remote_checksum", Value::String(remote_sum.clone()));
     if local.map(fileops::sha1_hex).as_deref() == Some(remote_sum.as_str()) {
-        r.insert("checksum".into(), Value::String(remote_sum));
+        r.insert("checksum", Value::String(remote_sum));
         return done(r);
     }
-    r.insert("changed".into(), Value::Bool(true));
+    r.set_changed(true);
     FetchPlan {
         result: r,
         transfer: true,
@@ -180,7 +174,7 @@ impl Module for Fetch {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: FetchParams = params("fetch", args)?;
         let base = ctx
             .vars
@@ -210,13 +204,13 @@ impl Module for Fetch {
         let data = ctx.transport.get(&p.src, ctx.become_.as_ref()).await?;
         let sum = fileops::sha1_hex(&data);
         if p.validate_checksum && sum != remote_sum {
-            r.insert("failed".into(), Value::Bool(true));
-            r.insert("msg".into(), Value::String("checksum mismatch".into()));
+            r.set_failed(true);
+            r.set_msg("checksum mismatch");
             return Ok(r);
         }
         write_local(&dest, &data).map_err(ModuleError::Failed)?;
-        r.insert("checksum".into(), Value::String(sum));
-        r.insert("md5sum".into(), Value::String(fileops::md5_hex(&data)));
+        r.insert("checksum", Value::String(sum));
+        r.insert("md5sum", Value::String(fileops::md5_hex(&data)));
         Ok(r)
     }
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ResultMap;
+use super::TaskResult;
 use super::fileops::{self, Attrs, FileFacts, Kind, StatOpts, path_probe};
 use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
 use super::plan::{FileDiff, Plan, PlanCtx, Planned, Probe, Step};
@@ -624,7 +625,7 @@ impl Planned for File {
         })
     }
 
-    fn finish(&self, p: &FileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, p: &FileParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
         fileops::apply_final(result, outputs, &p.path, "backup_file");
     }
 }

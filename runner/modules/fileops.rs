@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::ResultMap;
+use super::TaskResult;
 use super::params::Mode;
 use super::plan::{Fact, FileDiff, Probe, Step};
 use super::reply;
@@ -551,7 +552,7 @@ pub const FINAL_STAT_FORMAT: &str =
 /// [`FINAL_STAT_FORMAT`] stat) printed after the change, and add the backup of `dest` (under
 /// `backup_key`) when one was made. An output that is not such a reply is left out: the
 /// planned values stay.
-pub fn apply_final(result: &mut ResultMap, outputs: &[ExecOutput], dest: &str, backup_key: &str) {
+pub fn apply_final(result: &mut TaskResult, outputs: &[ExecOutput], dest: &str, backup_key: &str) {
     for o in outputs.iter().filter(|o| !o.stdout.is_empty()) {
         let Ok(r) = reply::parse(&o.stdout) else {
             continue;
@@ -559,23 +560,23 @@ pub fn apply_final(result: &mut ResultMap, outputs: &[ExecOutput], dest: &str, b
         if let Ok(Some(m)) = r.one("final_mode").map(|m| m.map(octal_mode))
             && let Ok(bits) = m
         {
-            result.insert("mode".into(), Value::String(mode_str(bits)));
+            result.insert("mode", Value::String(mode_str(bits)));
         }
         for k in ["uid", "gid"] {
             if let Ok(Some(n)) = r.num::<u32>(&format!("final_{k}")) {
-                result.insert(k.into(), Value::from(n));
+                result.insert(k, Value::from(n));
             }
         }
         for k in ["owner", "group"] {
             if let Ok(Some(v)) = r.text(&format!("final_{k}")) {
-                result.insert(k.into(), Value::String(v));
+                result.insert(k, Value::String(v));
             }
         }
         if let Ok(Some(suffix)) = r.one("backup_suffix")
             && backup_suffix_ok(suffix)
         {
             let suffix = String::from_utf8_lossy(suffix);
-            result.insert(backup_key.into(), Value::String(format!("{dest}{suffix}")));
+            result.insert(backup_key, Value::String(format!("{dest}{suffix}")));
         }
     }
 }
@@ -866,11 +867,11 @@ pub fn attrs_msg(msg: String, attrs_changed: bool) -> String {
 
 /// After an edit of `dest` ran: report the backup file under `key` (`backup` or
 /// `backup_file`).
-pub fn finish_backup(result: &mut ResultMap, outputs: &[ExecOutput], dest: &str, key: &str) {
-    let mut extra = ResultMap::new();
+pub fn finish_backup(result: &mut TaskResult, outputs: &[ExecOutput], dest: &str, key: &str) {
+    let mut extra = TaskResult::new();
     apply_final(&mut extra, outputs, dest, key);
     if let Some(b) = extra.get(key) {
-        result.insert(key.into(), b.clone());
+        result.insert(key, b.clone());
     }
 }
 
@@ -1154,7 +1155,7 @@ mod tests {
             stdout: s.as_bytes().to_vec(),
             stderr: vec![],
         };
-        let mut r = ResultMap::new();
+        let mut r = TaskResult::new();
         apply_final(
             &mut r,
             &[out(
@@ -1163,14 +1164,14 @@ mod tests {
             "/d/x\nbackup_file=/etc/passwd",
             "backup_file",
         );
-        assert_eq!(r["mode"], "0640");
-        assert_eq!(r["owner"], "a\nfinal_mode=777");
+        assert_eq!(r.registered()["mode"], "0640");
+        assert_eq!(r.registered()["owner"], "a\nfinal_mode=777");
         assert_eq!(
-            r["backup_file"],
+            r.registered()["backup_file"],
             "/d/x\nbackup_file=/etc/passwd.12.2024-01-02@03:04:05~"
         );
         // A suffix that is not one, or lines in the old format: nothing taken.
-        let mut r = ResultMap::new();
+        let mut r = TaskResult::new();
         apply_final(
             &mut r,
             &[
@@ -1180,7 +1181,7 @@ mod tests {
             "/d/x",
             "backup_file",
         );
-        assert!(r.is_empty(), "{r:?}");
+        assert!(r.registered().is_empty(), "{r:?}");
     }
 
     #[test]
@@ -1203,8 +1204,9 @@ mod tests {
         };
         let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
         assert_eq!(out.rc, 0, "{}", out.stderr_str());
-        let mut r = ResultMap::new();
+        let mut r = TaskResult::new();
         apply_final(&mut r, &[out], dest, "backup_file");
+        let r = r.registered();
         let backup = r["backup_file"].as_str().unwrap();
         assert!(
             backup.starts_with(dest) && backup.ends_with('~'),

@@ -11,6 +11,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::TaskResult;
 use super::params::{Mode, ansible_bool, opt_ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, framed, header};
@@ -317,21 +318,21 @@ impl Planned for GetUrl {
         })
     }
 
-    fn finish(&self, p: &GetUrlParams, result: &mut Map<String, Value>, outputs: &[ExecOutput]) {
+    fn finish(&self, p: &GetUrlParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
         if let Some(o) = outputs.first() {
             let text = o.stdout_str();
             if text.lines().any(|l| l == "unchanged") {
-                result.insert("changed".into(), json!(false));
-                result.insert("msg".into(), json!("file already exists"));
+                result.set_changed(false);
+                result.set_msg(json!("file already exists"));
             } else if text.lines().any(|l| l == "downloaded") {
-                result.insert("msg".into(), json!("OK"));
+                result.set_msg(json!("OK"));
             } else if matches!(p.mode, Some(Mode::Symbolic(_)))
                 && !text.lines().any(|l| l == "changed")
                 && !text.contains("downloaded")
                 && p.owner.is_none()
                 && p.group.is_none()
             {
-                result.insert("changed".into(), json!(false));
+                result.set_changed(false);
             }
         }
     }

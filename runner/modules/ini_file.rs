@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ResultMap;
+use super::TaskResult;
 use super::fileops::{self, Attrs, Edit, FileFacts, PathQuery, split_lines, strip_eol};
 use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned, Probe};
@@ -245,7 +246,7 @@ impl Planned for IniFile {
         )
     }
 
-    fn finish(&self, p: &IniFileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, p: &IniFileParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
         fileops::finish_backup(result, outputs, &p.path, "backup_file");
     }
 }

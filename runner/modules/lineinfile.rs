@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ResultMap;
+use super::TaskResult;
 use super::fileops::{
     self, Attrs, Edit, FileFacts, PathQuery, PyRe, py_regex, split_lines, strip_eol,
 };
@@ -281,7 +282,7 @@ impl Planned for Lineinfile {
         )
     }
 
-    fn finish(&self, p: &LineinfileParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, p: &LineinfileParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
         fileops::finish_backup(result, outputs, &p.path, "backup");
     }
 }

@@ -48,6 +48,7 @@ pub mod slurp;
 pub mod stat;
 pub mod sysctl;
 pub mod sysprobe;
+pub mod task_result;
 pub mod template;
 pub mod unarchive;
 pub mod uri;
@@ -68,6 +69,8 @@ use crate::command::Become;
 use crate::error::{Error, Loc, Result};
 use crate::template::{Templar, Vars};
 use crate::transport::Transport;
+
+pub use task_result::{Ending, TaskResult};
 
 /// The result dictionary of a task, as `register` stores it (`changed`, `failed`, `msg`,
 /// `rc`, `stdout`, …).
@@ -187,13 +190,13 @@ pub trait Module: Send + Sync {
         None
     }
 
-    /// Run with templated arguments. Returns the result dictionary; set `failed: true` in
-    /// it, or return [`ModuleError::Failed`], to fail the task.
+    /// Run with templated arguments. Returns the typed result ([`TaskResult`]); mark it
+    /// failed, or return [`ModuleError::Failed`], to fail the task.
     async fn run(
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError>;
+    ) -> Result<TaskResult, ModuleError>;
 }
 
 /// Every module windlass knows, by every name.

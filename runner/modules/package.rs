@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 
-use super::ResultMap;
+use super::TaskResult;
 use super::apt::{AptFacts, AptParams, AptQuery, AptState, finish_apt, plan_apt};
 use super::params::{choice, string_list};
 use super::plan::{Plan, PlanCtx, Planned, Probe};
@@ -93,7 +93,7 @@ impl Planned for Package {
         plan_apt(&as_apt(p)?, facts, ctx)
     }
 
-    fn finish(&self, _p: &PackageParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, _p: &PackageParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
         finish_apt(result, outputs, false);
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::plan::{field_names, params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 use crate::command::RemoteCommand;
 
 /// Parameters of `ping`.
@@ -44,30 +44,26 @@ impl Module for Ping {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: PingParams = params("ping", args)?;
         let data = Value::String(p.data.unwrap_or_else(|| "pong".into()));
         let mut cmd = RemoteCommand::argv(["true"]).with_become(ctx.become_.clone());
         cmd.timeout = ctx.timeout;
         let out = ctx.transport.exec(&cmd).await?;
-        let mut r = ResultMap::new();
-        r.insert("changed".into(), Value::Bool(false));
+        let mut r = TaskResult::with_changed(false);
         if out.rc != 0 {
-            r.insert("failed".into(), Value::Bool(true));
-            r.insert("rc".into(), Value::from(out.rc));
-            r.insert(
-                "msg".into(),
-                Value::String(format!(
-                    "the host answered but could not run a command: {}",
-                    out.stderr_str()
-                )),
-            );
+            r.set_failed(true);
+            r.insert("rc", Value::from(out.rc));
+            r.set_msg(Value::String(format!(
+                "the host answered but could not run a command: {}",
+                out.stderr_str()
+            )));
             return Ok(r);
         }
         if data.as_str() == Some("crash") {
             return Err(ModuleError::Failed("boom".into()));
         }
-        r.insert("ping".into(), data);
+        r.insert("ping", data);
         Ok(r)
     }
 }

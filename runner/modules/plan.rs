@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx, TaskResult};
 use crate::command::RemoteCommand;
 use crate::transport::{ExecOutput, PutFile, sequence};
 
@@ -60,7 +60,7 @@ fn ser_content<S: serde::Serializer>(c: &[u8], s: S) -> Result<S::Ok, S::Error> 
 }
 
 /// A file's content before and after, for `--diff`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct FileDiff {
     /// The path shown in the header.
     pub path: String,
@@ -271,7 +271,7 @@ pub trait Planned: Send + Sync + 'static {
     ) -> Result<Plan, String>;
 
     /// Adjust the result after the steps ran (their outputs in order). Default: nothing.
-    fn finish(&self, _params: &Self::Params, _result: &mut ResultMap, _outputs: &[ExecOutput]) {}
+    fn finish(&self, _params: &Self::Params, _result: &mut TaskResult, _outputs: &[ExecOutput]) {}
 }
 
 /// Adapts a [`Planned`] module to the engine's [`Module`] trait.
@@ -392,7 +392,7 @@ impl<P: Planned> Module for PlannedModule<P> {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let name = self.0.name();
         let mut p: P::Params = params(name, args)?;
         self.0
@@ -408,14 +408,10 @@ impl<P: Planned> Module for PlannedModule<P> {
             }
         };
         let plan = self.0.plan(&p, &facts, pctx).map_err(ModuleError::Failed)?;
-        let changed = plan.is_change();
-        let mut result = plan.result.clone();
-        result.insert("changed".into(), Value::Bool(changed));
-        if ctx.diff && !plan.diffs.is_empty() {
-            result.insert(
-                "diff".into(),
-                serde_json::to_value(&plan.diffs).unwrap_or(Value::Null),
-            );
+        let mut result = TaskResult::from_map(plan.result.clone());
+        result.set_changed(plan.is_change());
+        if ctx.diff {
+            result.set_diffs(plan.diffs.clone());
         }
         if ctx.check {
             return Ok(result);
@@ -438,17 +434,7 @@ impl<P: Planned> Module for PlannedModule<P> {
                     }
                     for out in exec_steps(ctx, &run).await? {
                         if out.rc != 0 {
-                            result.insert("failed".into(), Value::Bool(true));
-                            result.insert("rc".into(), Value::from(out.rc));
-                            result.insert("stdout".into(), Value::String(out.stdout_str()));
-                            result.insert("stderr".into(), Value::String(out.stderr_str()));
-                            let msg = match out.stderr_str() {
-                                s if s.is_empty() => {
-                                    format!("command failed with exit code {}", out.rc)
-                                }
-                                s => s,
-                            };
-                            result.insert("msg".into(), Value::String(msg));
+                            step_failed(&mut result, &out);
                             return Ok(result);
                         }
                         outputs.push(out);
@@ -476,6 +462,19 @@ impl<P: Planned> Module for PlannedModule<P> {
         self.0.finish(&p, &mut result, &outputs);
         Ok(result)
     }
+}
+
+/// A step that exited non-zero fails the task with its output.
+fn step_failed(result: &mut TaskResult, out: &ExecOutput) {
+    result.set_failed(true);
+    result.insert("rc", Value::from(out.rc));
+    result.insert("stdout", Value::String(out.stdout_str()));
+    result.insert("stderr", Value::String(out.stderr_str()));
+    let msg = match out.stderr_str() {
+        s if s.is_empty() => format!("command failed with exit code {}", out.rc),
+        s => s,
+    };
+    result.set_msg(msg);
 }
 
 /// What a plan may know of the task's context.
@@ -536,18 +535,6 @@ async fn exec_steps(
             out.stderr_str()
         ))),
     }
-}
-
-/// Unified diff text of a [`FileDiff`], as `--diff` prints it.
-pub fn unified_diff(d: &FileDiff) -> String {
-    similar::TextDiff::from_lines(&d.before, &d.after)
-        .unified_diff()
-        .context_radius(3)
-        .header(
-            &format!("before: {}", d.path),
-            &format!("after: {}", d.path),
-        )
-        .to_string()
 }
 
 #[cfg(test)]
@@ -665,16 +652,5 @@ mod tests {
         let none = MaybeParams { ask: None };
         let plan = plan_from_reply(&Maybe, &none, &reply(2, ""), ctx).unwrap();
         assert_eq!(plan.result["words"], 0);
-    }
-
-    #[test]
-    fn diff_is_unified() {
-        let d = FileDiff {
-            path: "/etc/x".into(),
-            before: "a\nb\n".into(),
-            after: "a\nc\n".into(),
-        };
-        let text = unified_diff(&d);
-        assert!(text.contains("-b\n+c"), "{text}");
     }
 }

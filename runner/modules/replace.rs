@@ -9,6 +9,7 @@
 use serde::Deserialize;
 
 use super::ResultMap;
+use super::TaskResult;
 use super::fileops::{self, Attrs, Edit, FileFacts, PathQuery, py_regex};
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
 use super::plan::{Plan, PlanCtx, Planned, Probe};
@@ -128,7 +129,7 @@ impl Planned for Replace {
         )
     }
 
-    fn finish(&self, p: &ReplaceParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, p: &ReplaceParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
         fileops::finish_backup(result, outputs, &p.path, "backup_file");
     }
 }

@@ -226,7 +226,7 @@ fn run(name: &str, out: &ExecOutput) {
             }
         }
         "apt_steps" => {
-            let mut r = ResultMap::new();
+            let mut r = super::TaskResult::new();
             apt::finish_apt(&mut r, std::slice::from_ref(out), true);
         }
         _ => {}

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::plan::{field_names, params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 use crate::command::{RemoteCommand, quote, scratch_prelude, scratch_receive};
 use crate::template::SearchKind;
 
@@ -88,16 +88,16 @@ pub fn run_command(
 
 /// lib/ansible/plugins/action/script.py raises `AnsibleActionSkip`: the task is skipped
 /// (not ok, as `command` reports it), with this message.
-fn skipped(path: &str, exists: bool) -> ResultMap {
-    let mut out = ResultMap::new();
+fn skipped(path: &str, exists: bool) -> TaskResult {
+    let mut out = TaskResult::new();
     let why = if exists {
         format!("{path} exists, matching creates option")
     } else {
         format!("{path} does not exist, matching removes option")
     };
-    out.insert("changed".into(), Value::Bool(false));
-    out.insert("skipped".into(), Value::Bool(true));
-    out.insert("msg".into(), Value::String(why));
+    out.set_changed(false);
+    out.set_skipped();
+    out.set_msg(Value::String(why));
     out
 }
 
@@ -123,7 +123,7 @@ impl Module for Script {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: ScriptParams = params("script", args)?;
         let line = p
             .cmd
@@ -160,21 +160,20 @@ impl Module for Script {
         if ctx.check {
             // As `command`: with creates/removes the probe above decided that the script
             // runs, so the plan is a change; without them nothing can tell, and it skips.
-            let mut out = ResultMap::new();
-            out.insert("changed".into(), Value::Bool(true));
+            let mut out = TaskResult::new();
+            out.set_changed(true);
             if p.creates.is_some() || p.removes.is_some() {
-                out.insert("rc".into(), Value::from(0));
-                out.insert("stdout".into(), Value::String(String::new()));
-                out.insert("stderr".into(), Value::String(String::new()));
-                out.insert("stdout_lines".into(), Value::Array(vec![]));
-                out.insert("stderr_lines".into(), Value::Array(vec![]));
+                out.insert("rc", Value::from(0));
+                out.insert("stdout", Value::String(String::new()));
+                out.insert("stderr", Value::String(String::new()));
+                out.insert("stdout_lines", Value::Array(vec![]));
+                out.insert("stderr_lines", Value::Array(vec![]));
             } else {
-                out.insert("skipped".into(), Value::Bool(true));
+                out.set_skipped();
             }
-            out.insert(
-                "msg".into(),
-                Value::String("script would run (not run in check mode)".into()),
-            );
+            out.set_msg(Value::String(
+                "script would run (not run in check mode)".into(),
+            ));
             return Ok(out);
         }
         let name = local
@@ -196,20 +195,20 @@ impl Module for Script {
         let stderr = res.stderr_str();
         let lines =
             |s: &str| Value::Array(s.lines().map(|l| Value::String(l.to_string())).collect());
-        let mut out = ResultMap::new();
-        out.insert("changed".into(), Value::Bool(true));
-        out.insert("rc".into(), Value::from(res.rc));
-        out.insert("stdout_lines".into(), lines(&stdout));
-        out.insert("stderr_lines".into(), lines(&stderr));
-        out.insert("stdout".into(), Value::String(stdout));
-        out.insert("stderr".into(), Value::String(stderr));
+        let mut out = TaskResult::new();
+        out.set_changed(true);
+        out.insert("rc", Value::from(res.rc));
+        out.insert("stdout_lines", lines(&stdout));
+        out.insert("stderr_lines", lines(&stderr));
+        out.insert("stdout", Value::String(stdout));
+        out.insert("stderr", Value::String(stderr));
         out.insert(
-            "delta".into(),
+            "delta",
             Value::String(format!("{:.6}", start.elapsed().as_secs_f64())),
         );
         if res.rc != 0 {
-            out.insert("failed".into(), Value::Bool(true));
-            out.insert("msg".into(), Value::String("non-zero return code".into()));
+            out.set_failed(true);
+            out.set_msg(Value::String("non-zero return code".into()));
         }
         Ok(out)
     }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::params::ansible_bool;
 use super::plan::{field_names, params, spec_params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 
 /// Every argument becomes a host variable (the engine stores `ansible_facts`).
 pub struct SetFact;
@@ -45,7 +45,7 @@ impl Module for SetFact {
         &self,
         _ctx: &TaskCtx<'_>,
         mut args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         // The module's own parameters are read (and checked) apart; the rest are variables.
         let own: Map<String, Value> = field_names::<SetFactParams>()
             .iter()
@@ -76,12 +76,11 @@ impl Module for SetFact {
                 "set_fact needs at least one variable".into(),
             ));
         }
-        let mut out = ResultMap::new();
-        out.insert("changed".into(), Value::Bool(false));
-        out.insert("ansible_facts".into(), Value::Object(facts));
+        let mut out = TaskResult::with_changed(false);
+        out.insert("ansible_facts", Value::Object(facts));
         if own.cacheable {
             // As Ansible's set_fact action: the engine stores these as facts too.
-            out.insert("_ansible_facts_cacheable".into(), Value::Bool(true));
+            out.insert("_ansible_facts_cacheable", Value::Bool(true));
         }
         Ok(out)
     }

@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 use super::params::string_list;
 use super::plan::{field_names, params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx, TaskResult};
 use crate::command::RemoteCommand;
 
 /// Parameters of `setup`.
@@ -1039,7 +1039,7 @@ impl Module for Setup {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: SetupParams = params("setup", args)?;
         let collectors = resolve_subsets(&p.gather_subset).map_err(ModuleError::Failed)?;
         let secs = timeout_secs(&p.gather_timeout).map_err(ModuleError::Failed)?;
@@ -1069,9 +1069,8 @@ impl Module for Setup {
             }
         }
         let facts = filter_facts(facts, &p.filter).map_err(ModuleError::Failed)?;
-        let mut r = ResultMap::new();
-        r.insert("changed".into(), Value::Bool(false));
-        r.insert("ansible_facts".into(), Value::Object(facts));
+        let mut r = TaskResult::with_changed(false);
+        r.insert("ansible_facts", Value::Object(facts));
         Ok(r)
     }
 }
@@ -1305,7 +1304,7 @@ mod tests {
             remote_tmp: crate::command::DEFAULT_REMOTE_TMP.into(),
         };
         let all = Setup.run(&ctx, Map::new()).await.unwrap();
-        assert_eq!(all["ansible_facts"]["distribution"], "Debian");
+        assert_eq!(all.data()["ansible_facts"]["distribution"], "Debian");
         let mut args = Map::new();
         args.insert("gather_subset".into(), json!(["!all", "network"]));
         args.insert("filter".into(), json!("ansible_default_ipv4"));
@@ -1313,7 +1312,7 @@ mod tests {
         let scripts = t.scripts.lock().unwrap();
         assert_eq!(scripts.len(), 2, "one command per setup call");
         assert!(!scripts[1].contains("meminfo") && scripts[1].contains("ip -o addr"));
-        let facts = net["ansible_facts"].as_object().unwrap();
+        let facts = net.data()["ansible_facts"].as_object().unwrap();
         assert_eq!(facts.len(), 1);
         assert_eq!(facts["default_ipv4"]["gateway"], "10.213.0.1");
     }

@@ -12,11 +12,12 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::TaskCtx;
+use super::TaskResult;
 use super::copy::{PutFacts, PutQuery, PutRequest, basename, put_plan};
 use super::fileops::{self, Attrs};
 use super::params::{Mode, ansible_bool, choice, opt_stringish, parse_mode};
 use super::plan::{Plan, PlanCtx, Planned, Probe};
-use super::{ResultMap, TaskCtx};
 use crate::template::{SearchKind, TemplateSyntax};
 use crate::transport::ExecOutput;
 
@@ -267,7 +268,7 @@ impl Planned for Template {
         Ok(plan)
     }
 
-    fn finish(&self, _p: &TemplateParams, result: &mut ResultMap, outputs: &[ExecOutput]) {
+    fn finish(&self, _p: &TemplateParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
         let dest = super::copy::result_dest(result);
         fileops::apply_final(result, outputs, &dest, "backup_file");
     }

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use super::params::{choice, opt_ansible_bool, opt_stringish};
 use super::plan::{field_names, params};
 use super::sysprobe::{PRELUDE, Sections, header};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 use crate::command::{RemoteCommand, join, quote};
 
 /// Parameters of `uri`.
@@ -293,9 +293,9 @@ pub fn request(p: &UriParams, remote_tmp: &str) -> Result<RemoteCommand, String>
 }
 
 /// Turn the command's output into the result (pure).
-pub fn parse_response(p: &UriParams, out: &[u8], elapsed_secs: u64) -> Result<ResultMap, String> {
-    let mut r = ResultMap::new();
-    r.insert("changed".into(), json!(false));
+pub fn parse_response(p: &UriParams, out: &[u8], elapsed_secs: u64) -> Result<TaskResult, String> {
+    let mut r = TaskResult::new();
+    r.set_changed(false);
     let s = Sections::parse_bytes(out).ok_or("uri: unexpected output from the request")?;
     if s.has("nocurl") {
         return Err(
@@ -336,46 +336,40 @@ pub fn parse_response(p: &UriParams, out: &[u8], elapsed_secs: u64) -> Result<Re
             r.insert(key, json!(v));
         }
     }
-    r.insert("status".into(), json!(status));
-    r.insert("url".into(), json!(url));
-    r.insert("redirected".into(), json!(redirects > 0));
-    r.insert("elapsed".into(), json!(elapsed_secs));
+    r.insert("status", json!(status));
+    r.insert("url", json!(url));
+    r.insert("redirected", json!(redirects > 0));
+    r.insert("elapsed", json!(elapsed_secs));
     let reason = status_line.splitn(3, ' ').nth(2).unwrap_or("").to_string();
     if status == -1 {
-        r.insert(
-            "msg".into(),
-            json!(format!(
-                "Status code was -1 and not {:?}: Request failed: {}",
-                status_codes(&p.status_code)?,
-                stderr.trim()
-            )),
-        );
-        r.insert("failed".into(), json!(true));
+        r.set_msg(json!(format!(
+            "Status code was -1 and not {:?}: Request failed: {}",
+            status_codes(&p.status_code)?,
+            stderr.trim()
+        )));
+        r.set_failed(true);
         return Ok(r);
     }
-    r.insert("msg".into(), json!(format!("OK ({} bytes)", body.len())));
+    r.set_msg(json!(format!("OK ({} bytes)", body.len())));
     if content_type.contains("json") {
         if let Ok(j) = serde_json::from_str::<Value>(body) {
-            r.insert("json".into(), j);
+            r.insert("json", j);
         }
     }
     if p.return_content == Some(true) {
-        r.insert("content".into(), json!(body));
+        r.insert("content", json!(body));
     }
     if let Some(d) = &p.dest {
-        r.insert("path".into(), json!(d));
-        r.insert("changed".into(), json!(wrote_dest));
+        r.insert("path", json!(d));
+        r.set_changed(wrote_dest);
     }
     let _ = rc;
     let ok = status_codes(&p.status_code)?;
     if !ok.contains(&status) {
-        r.insert("failed".into(), json!(true));
-        r.insert(
-            "msg".into(),
-            json!(format!(
-                "Status code was {status} and not {ok:?}: HTTP Error {status}: {reason}"
-            )),
-        );
+        r.set_failed(true);
+        r.set_msg(json!(format!(
+            "Status code was {status} and not {ok:?}: HTTP Error {status}: {reason}"
+        )));
     }
     Ok(r)
 }
@@ -404,17 +398,13 @@ impl Module for Uri {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: UriParams = params("uri", args)?;
         let cmd = request(&p, &ctx.remote_tmp).map_err(ModuleError::Failed)?;
         if ctx.check {
-            let mut r = ResultMap::new();
-            r.insert("changed".into(), json!(false));
-            r.insert("skipped".into(), json!(true));
-            r.insert(
-                "msg".into(),
-                json!("remote module (uri) does not support check mode"),
-            );
+            let mut r = TaskResult::with_changed(false);
+            r.set_skipped();
+            r.set_msg(json!("remote module (uri) does not support check mode"));
             return Ok(r);
         }
         let mut cmd = cmd.with_become(ctx.become_.clone());
@@ -491,9 +481,9 @@ mod tests {
             "@@summary\n404 0 http://h/x\n@@rc\n0\n@@stderr\n@@headers\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n@@body\n",
         );
         let r = parse_response(&p(json!({"url": "http://h/x"})), &out, 0).unwrap();
-        assert_eq!(r["failed"], true);
+        assert_eq!(r.registered()["failed"], true);
         assert_eq!(
-            r["msg"],
+            r.registered()["msg"],
             "Status code was 404 and not [200]: HTTP Error 404: Not Found"
         );
         let r = parse_response(
@@ -549,19 +539,23 @@ mod tests {
         cmd.env.push(("PATH".into(), path));
         let out = crate::transport::local::LocalTransport::exec_blocking(&cmd);
         let r = parse_response(&params, &out.stdout, 0).unwrap();
-        assert_eq!(r["status"], 500, "{r:?}");
-        assert_eq!(r["failed"], true);
+        assert_eq!(r.registered()["status"], 500, "{r:?}");
+        assert_eq!(r.registered()["failed"], true);
         assert_eq!(
-            r["content"],
+            r.registered()["content"],
             "{\"real\": 1}\n\n@@rc 0\n@@headers\nHTTP/1.1 200 OK\n"
         );
         assert!(
-            r["msg"].as_str().unwrap().ends_with("HTTP Error 500: Oops"),
+            r.registered()["msg"]
+                .as_str()
+                .unwrap()
+                .ends_with("HTTP Error 500: Oops"),
             "{r:?}"
         );
-        assert_eq!(r["x_a"], "1");
+        assert_eq!(r.registered()["x_a"], "1");
         assert_eq!(
-            r["changed"], false,
+            r.registered()["changed"],
+            false,
             "curl failed: nothing was saved to dest"
         );
         assert!(!dir.path().join("saved").exists());

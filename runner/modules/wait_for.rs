@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::params::choice;
 use super::plan::{field_names, params};
-use super::{Module, ModuleError, ParamSpec, ResultMap, TaskCtx};
+use super::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 use crate::command::{RemoteCommand, quote};
 
 fn default_host() -> String {
@@ -262,24 +262,24 @@ pub fn wait_result(
     p: &WaitForParams,
     stdout: &str,
     elapsed: Duration,
-) -> Result<ResultMap, String> {
+) -> Result<TaskResult, String> {
     let w = want(p);
     let (_, what) = condition(p, w)?;
-    let mut r = ResultMap::new();
-    r.insert("changed".into(), json!(false));
-    r.insert("elapsed".into(), json!(elapsed.as_secs()));
+    let mut r = TaskResult::new();
+    r.set_changed(false);
+    r.insert("elapsed", json!(elapsed.as_secs()));
     r.insert(
-        "state".into(),
+        "state",
         json!(p.state.unwrap_or(WaitForState::Started).as_str()),
     );
     if let Some(path) = &p.path {
-        r.insert("path".into(), json!(path));
+        r.insert("path", json!(path));
     }
     if let Some(port) = p.port {
-        r.insert("port".into(), json!(port));
+        r.insert("port", json!(port));
     }
     if let Some(re) = &p.search_regex {
-        r.insert("search_regex".into(), json!(re));
+        r.insert("search_regex", json!(re));
     }
     // The loop's own words come first; the matched line (the file's or the port's text,
     // which may hold anything) comes last, after `WL_MATCH`, and is never read for them.
@@ -288,11 +288,10 @@ pub fn wait_result(
         None => (stdout, None),
     };
     if status.lines().any(|l| l == "WL_NOBASH") {
-        r.insert("failed".into(), json!(true));
-        r.insert(
-            "msg".into(),
-            json!("wait_for on a remote host:port needs bash on the target host (for /dev/tcp)"),
-        );
+        r.set_failed(true);
+        r.set_msg(json!(
+            "wait_for on a remote host:port needs bash on the target host (for /dev/tcp)"
+        ));
         return Ok(r);
     }
     let ok = status.lines().any(|l| l == "WL_OK");
@@ -308,8 +307,8 @@ pub fn wait_result(
             Want::Absent => format!("Timeout when waiting for {what} to stop."),
             Want::Drained => format!("Timeout when waiting for {what}"),
         };
-        r.insert("failed".into(), json!(true));
-        r.insert("msg".into(), json!(p.msg.clone().unwrap_or(default)));
+        r.set_failed(true);
+        r.set_msg(json!(p.msg.clone().unwrap_or(default)));
         return Ok(r);
     }
     if let (Some(re), Some(after)) = (&p.search_regex, matched) {
@@ -328,8 +327,8 @@ pub fn wait_result(
                 }
             }
         }
-        r.insert("match_groups".into(), Value::Array(groups));
-        r.insert("match_groupdict".into(), Value::Object(named));
+        r.insert("match_groups", Value::Array(groups));
+        r.insert("match_groupdict", Value::Object(named));
     }
     Ok(r)
 }
@@ -359,16 +358,15 @@ impl Module for WaitFor {
         &self,
         ctx: &TaskCtx<'_>,
         args: Map<String, Value>,
-    ) -> Result<ResultMap, ModuleError> {
+    ) -> Result<TaskResult, ModuleError> {
         let p: WaitForParams = params("wait_for", args)?;
         let start = Instant::now();
         if p.port.is_none() && p.path.is_none() {
             // Neither: just wait `timeout` seconds (Ansible's behaviour), on the controller.
             let secs = p.timeout.unwrap_or(300.0) + p.delay.unwrap_or(0.0);
             tokio::time::sleep(Duration::from_secs_f64(secs.max(0.0))).await;
-            let mut r = ResultMap::new();
-            r.insert("changed".into(), json!(false));
-            r.insert("elapsed".into(), json!(start.elapsed().as_secs()));
+            let mut r = TaskResult::with_changed(false);
+            r.insert("elapsed", json!(start.elapsed().as_secs()));
             return Ok(r);
         }
         let script = wait_script(&p, &ctx.remote_tmp).map_err(ModuleError::Failed)?;
@@ -479,9 +477,12 @@ mod tests {
             t,
         )
         .unwrap();
-        assert_eq!(r["msg"], "Timeout when waiting for /x to be absent.");
+        assert_eq!(
+            r.registered()["msg"],
+            "Timeout when waiting for /x to be absent."
+        );
         let r = wait_result(&p(json!({"port": 1, "msg": "api down"})), "WL_TIMEOUT", t).unwrap();
-        assert_eq!(r["msg"], "api down");
+        assert_eq!(r.registered()["msg"], "api down");
         let r = wait_result(
             &p(json!({"path": "/var/log/x", "search_regex": "ready on port (?P<port>[0-9]+)"})),
             "WL_OK\nWL_MATCH\nserver ready on port 6443\n",
@@ -497,9 +498,9 @@ mod tests {
             t,
         )
         .unwrap();
-        assert_eq!(r["failed"], true, "{r:?}");
+        assert_eq!(r.registered()["failed"], true, "{r:?}");
         assert_eq!(
-            r["msg"],
+            r.registered()["msg"],
             "Timeout when waiting for search string WL_ in /var/log/x"
         );
         let e = wait_script(&p(json!({"port": 1, "path": "/x"})), "~/.ansible/tmp").unwrap_err();

@@ -24,3 +24,32 @@ impl<W: Write + Send> EventSink for JsonlSink<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::plan::FileDiff;
+    use crate::output::printer::tests::changed;
+    use serde_json::Value;
+
+    fn line(e: &Event) -> Value {
+        let mut out = Vec::new();
+        JsonlSink::new(&mut out).event(e);
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    /// JSONL keeps a result's diffs as data: `[{path, before, after}]`, and no key without.
+    #[test]
+    fn diffs_are_written_as_data() {
+        let diff = vec![FileDiff {
+            path: "/etc/x".into(),
+            before: "a\n".into(),
+            after: "b\n".into(),
+        }];
+        assert_eq!(
+            line(&changed(diff))["diff"],
+            serde_json::json!([{"path": "/etc/x", "before": "a\n", "after": "b\n"}])
+        );
+        assert!(line(&changed(vec![])).get("diff").is_none());
+    }
+}

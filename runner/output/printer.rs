@@ -8,6 +8,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use crate::event::{CommandOp, Event, EventSink, Status};
+use crate::modules::plan::FileDiff;
 
 /// Prints events for people.
 pub struct Printer<W: Write + Send> {
@@ -189,6 +190,19 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
+/// A file's change as `--diff` prints it: a unified diff, headed `before: <path>` and
+/// `after: <path>` as Ansible's `before_header`/`after_header` (for other sinks too).
+pub fn unified_diff(d: &FileDiff) -> String {
+    similar::TextDiff::from_lines(&d.before, &d.after)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("before: {}", d.path),
+            &format!("after: {}", d.path),
+        )
+        .to_string()
+}
+
 /// ` => (item=…)` with the label as Python's `str()` shows it (Ansible's default callback
 /// formats it with `%s`: a dict prints as `{'a': 1}`).
 fn item_label(item: &Option<Value>) -> String {
@@ -272,8 +286,8 @@ impl<W: Write + Send> Printer<W> {
                 diff,
                 ..
             } => {
-                if let Some(d) = diff {
-                    let _ = write!(self.out, "{d}");
+                for d in diff {
+                    let _ = write!(self.out, "{}", unified_diff(d));
                 }
                 // As Ansible's `CallbackBase.host_label`: the delegate only when it is
                 // another host.
@@ -443,5 +457,56 @@ impl<W: Write + Send> Printer<W> {
             }
         }
         let _ = self.out.flush();
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A changed result with `diff`.
+    pub(crate) fn changed(diff: Vec<FileDiff>) -> Event {
+        let mut result = serde_json::Map::new();
+        result.insert("changed".into(), Value::Bool(true));
+        Event::HostResult {
+            host: "h1".into(),
+            task: "write".into(),
+            status: Status::Changed,
+            item: None,
+            result,
+            ignored: false,
+            delegated_to: None,
+            loop_summary: false,
+            duration: std::time::Duration::ZERO,
+            diff,
+        }
+    }
+
+    fn printed(e: &Event) -> String {
+        let mut out = Vec::new();
+        Printer::new(&mut out, false, 0).without_timings().event(e);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The printer turns the event's typed diffs into unified diffs, one file after the
+    /// other, before the host's line; no diff, no text.
+    #[test]
+    fn diffs_print_as_unified_diffs_before_the_result_line() {
+        let d = |path: &str, before: &str, after: &str| FileDiff {
+            path: path.into(),
+            before: before.into(),
+            after: after.into(),
+        };
+        let text = printed(&changed(vec![
+            d("/etc/x", "a\nb\n", "a\nc\n"),
+            d("/etc/new", "", "n\n"),
+        ]));
+        assert_eq!(
+            text,
+            "--- before: /etc/x\n+++ after: /etc/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n\
+             --- before: /etc/new\n+++ after: /etc/new\n@@ -0,0 +1 @@\n+n\n\
+             changed: [h1]\n"
+        );
+        assert_eq!(printed(&changed(vec![])), "changed: [h1]\n");
     }
 }
