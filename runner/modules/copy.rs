@@ -64,9 +64,8 @@ pub struct CopyParams {
     /// `src` is a path on the host, not the controller. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub remote_src: bool,
-    /// Decrypt a vault-encrypted `src`. Default `true`. Accepted for compatibility:
-    /// windlass has no vault, so a plain `src` has nothing to decrypt and is copied as is
-    /// either way; a vault-encrypted one fails the task unless `decrypt: false`.
+    /// Decrypt a vault-encrypted `src` on the controller (in memory) before sending it.
+    /// Default `true`; `false` copies vault text as it is.
     #[serde(default = "yes", deserialize_with = "ansible_bool")]
     pub decrypt: bool,
     /// Mode of the directories a recursive copy (a directory `src`) creates, and of the
@@ -401,13 +400,12 @@ impl Planned for Copy {
                 p.tree = Some(copy_tree::walk(&path, src.ends_with('/'), p.local_follow)?);
                 return Ok(());
             }
-            p.data = std::fs::read(&path)
-                .map_err(|e| format!("could not read {}: {e}", path.display()))?;
-            if p.decrypt && p.data.starts_with(b"$ANSIBLE_VAULT;") {
-                return Err(format!(
-                    "src {src} is vault-encrypted; windlass cannot decrypt vault files yet"
-                ));
-            }
+            p.data = if p.decrypt {
+                ctx.vault.read_file(&path)?
+            } else {
+                std::fs::read(&path)
+                    .map_err(|e| format!("could not read {}: {e}", path.display()))?
+            };
         }
         Ok(())
     }

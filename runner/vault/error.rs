@@ -49,3 +49,9 @@ pub enum VaultError {
     #[error("{0}")]
     Secret(String),
 }
+
+impl From<VaultError> for crate::error::Error {
+    fn from(e: VaultError) -> Self {
+        crate::error::Error::Other(e.to_string())
+    }
+}

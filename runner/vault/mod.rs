@@ -11,9 +11,12 @@
 //! Files: [`envelope`] (the text format), `cipher` (AES256), [`source`] (where passwords
 //! come from), [`args`] (the run's vault options), [`command`] (`windlass vault`).
 
+pub mod args;
 mod cipher;
+pub mod command;
 pub mod envelope;
 mod error;
+pub mod source;
 
 pub use envelope::is_encrypted;
 pub use error::VaultError;
@@ -145,6 +148,28 @@ impl Vault {
     /// given (`match_encrypt_secret`); the header names that secret's id.
     pub fn encrypt(&self, plain: &[u8], id: Option<&str>) -> Result<String, VaultError> {
         let secret = self.encrypt_secret(id)?;
+        self.seal(plain, secret, Some(&secret.id))
+    }
+
+    /// Vault text of `plain` with the secret of vault id `secret_id`, the header naming
+    /// `label` (`edit` keeps a file's header while the secret that opened it may have
+    /// another id).
+    pub fn encrypt_labelled(
+        &self,
+        plain: &[u8],
+        secret_id: &str,
+        label: Option<&str>,
+    ) -> Result<String, VaultError> {
+        let secret = self.encrypt_secret(Some(secret_id))?;
+        self.seal(plain, secret, label)
+    }
+
+    fn seal(
+        &self,
+        plain: &[u8],
+        secret: &Secret,
+        label: Option<&str>,
+    ) -> Result<String, VaultError> {
         if is_encrypted(plain) {
             return Err(VaultError::AlreadyEncrypted);
         }
@@ -155,7 +180,7 @@ impl Vault {
         let sealed = cipher::encrypt(plain, &secret.password, &salt);
         Ok(Envelope {
             cipher: CIPHER.to_string(),
-            vault_id: Some(secret.id.clone()),
+            vault_id: label.map(str::to_string),
             salt,
             sealed,
         }
@@ -173,6 +198,23 @@ impl Vault {
                 wanted: id.to_string(),
                 known: self.ids().join(", "),
             })
+    }
+}
+
+impl Vault {
+    /// The bytes of controller file `path`, decrypted when it is vault text (what
+    /// copy/template sources get from Ansible's `DataLoader.get_real_file`, but kept in
+    /// memory: no decrypted copy is written).
+    pub fn read_file(&self, path: &std::path::Path) -> Result<Vec<u8>, String> {
+        let data =
+            std::fs::read(path).map_err(|e| format!("could not read {}: {e}", path.display()))?;
+        if !is_encrypted(&data) {
+            return Ok(data);
+        }
+        let text = String::from_utf8_lossy(&data);
+        self.decrypt(&text)
+            .map(|(plain, _)| plain)
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 
