@@ -41,6 +41,8 @@ pub fn from_file(
     default_id: &str,
     known: &Vault,
 ) -> Result<Secret, VaultError> {
+    // Absolute (`unfrackpath`): a script named without a directory is not looked up in PATH.
+    let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|_| {
         VaultError::Secret(format!("the vault password file {shown} was not found"))
