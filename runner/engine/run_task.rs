@@ -638,7 +638,6 @@ impl Engine {
                 .is_some_and(|s| s.stats.changed > 0),
             verbosity: self.opts.verbosity,
             remote_tmp: inv.remote_tmp.clone(),
-            vault: self.loader.yaml().vault().clone(),
         }
     }
 

@@ -401,7 +401,7 @@ impl Planned for Copy {
                 return Ok(());
             }
             p.data = if p.decrypt {
-                ctx.vault.read_file(&path)?
+                ctx.vars.vault().read_file(&path)?
             } else {
                 std::fs::read(&path)
                     .map_err(|e| format!("could not read {}: {e}", path.display()))?

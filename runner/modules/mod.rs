@@ -103,9 +103,6 @@ pub struct TaskCtx<'a> {
     /// `remote_tmp`, else `~/.ansible/tmp`); modules make a per-command directory in it
     /// with [`crate::command::scratch_prelude`].
     pub remote_tmp: String,
-    /// The run's vault secrets: vault-encrypted controller files (copy/template `src`) are
-    /// decrypted with them, in memory.
-    pub vault: Arc<crate::vault::Vault>,
 }
 
 /// What the engine needs from a module that gathers host facts ([`Module::fact_gathering`]):

@@ -139,7 +139,10 @@ impl Module for Script {
         let local = super::fileops::find_local(path, &ctx.vars.search_dirs(SearchKind::Files))
             .map_err(ModuleError::Failed)?;
         let content = if decrypts(&p.decrypt) {
-            ctx.vault.read_file(&local).map_err(ModuleError::Failed)?
+            ctx.vars
+                .vault()
+                .read_file(&local)
+                .map_err(ModuleError::Failed)?
         } else {
             std::fs::read(&local)
                 .map_err(|e| ModuleError::Failed(format!("reading {}: {e}", local.display())))?

@@ -1303,7 +1303,6 @@ mod tests {
             changed_before: false,
             verbosity: 0,
             remote_tmp: crate::command::DEFAULT_REMOTE_TMP.into(),
-            vault: Default::default(),
         };
         let all = Setup.run(&ctx, Map::new()).await.unwrap();
         assert_eq!(all["ansible_facts"]["distribution"], "Debian");

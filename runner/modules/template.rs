@@ -195,7 +195,7 @@ impl Planned for Template {
             Some(TemplateMode::Mode(m)) => Some(m.clone()),
             Some(TemplateMode::Preserve) => Some(preserved_mode(&path)?),
         };
-        let text = String::from_utf8(ctx.vault.read_file(&path)?)
+        let text = String::from_utf8(ctx.vars.vault().read_file(&path)?)
             .map_err(|_| format!("could not read template {}: not UTF-8", path.display()))?;
         let full = std::fs::canonicalize(&path).unwrap_or(path.clone());
         let mut extra = Map::new();
