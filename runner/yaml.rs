@@ -263,8 +263,12 @@ impl Reader {
         }
     }
 
-    /// The same reader decrypting vault data with `vault`'s secrets.
-    pub fn with_vault(mut self, vault: Vault) -> Reader {
+    /// The same reader decrypting vault data with `vault`'s secrets; the vault's warnings
+    /// wait in the reader with the others.
+    pub fn with_vault(mut self, mut vault: Vault) -> Reader {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.pending.extend(vault.take_warnings());
+        }
         self.vault = Arc::new(vault);
         self
     }

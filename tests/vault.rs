@@ -281,6 +281,15 @@ fn vaulted_group_vars_and_wrong_secrets_in_a_run() {
         "jsonl",
     ];
     assert!(ok(&run(windlass(d.path()), &good)).contains("hello from the vault"));
+    // A source that fails beside one that works is a warning event of the run.
+    let mut args = good.to_vec();
+    args.extend(["--vault-id", "dev@missing"]);
+    let out = ok(&run(windlass(d.path()), &args));
+    assert!(out.contains("hello from the vault"), "{out}");
+    let warned = out
+        .lines()
+        .any(|l| l.contains("\"warning\"") && l.contains("dev@missing"));
+    assert!(warned, "{out}");
     let none = fails(&run(
         windlass(d.path()),
         &["run", "site.yml", "-i", "hosts"],

@@ -124,7 +124,8 @@ impl VaultArgs {
             match load_one(spec, cfg.default_id(), &vault, confirm) {
                 Ok(secret) => vault.secrets.push(secret),
                 Err(e) => {
-                    eprintln!("[WARNING]: Error getting vault password ({spec}): {e}");
+                    let w = format!("Error getting vault password ({spec}): {e}");
+                    vault.warnings.push(w);
                     last_error = Some(e);
                 }
             }
@@ -210,8 +211,13 @@ mod tests {
             vault_password_file: vec![good],
             ask_vault_pass: false,
         };
-        let v = args.keyring(&VaultConfig::default(), false, false).unwrap();
+        let mut v = args.keyring(&VaultConfig::default(), false, false).unwrap();
         assert_eq!(v.ids(), ["default"]);
+        let w = v.take_warnings();
+        assert!(
+            w.len() == 1 && w[0].starts_with("Error getting vault password (dev@"),
+            "{w:?}"
+        );
         let only_bad = VaultArgs {
             vault_password_file: vec![d.path().join("missing")],
             ..VaultArgs::default()

@@ -138,13 +138,19 @@ pub fn run(cmd: VaultCommand, cfg: &Config) -> Result<i32> {
     Ok(0)
 }
 
-fn err(e: VaultError) -> Error {
-    Error::Other(e.to_string())
+/// The secrets `args` name (a prompt when nothing names one; `confirm`: a new password),
+/// their warnings printed as ansible-vault prints them.
+fn gather(args: &VaultArgs, cfg: &VaultConfig, confirm: bool) -> Result<Vault> {
+    let mut v = args.keyring(cfg, true, confirm)?;
+    for w in v.take_warnings() {
+        eprintln!("[WARNING]: {w}");
+    }
+    Ok(v)
 }
 
 /// The secrets to decrypt with (a prompt when nothing names one).
 fn opening(c: &Common, cfg: &VaultConfig) -> Result<Vault> {
-    let v = c.vault.keyring(cfg, true, false).map_err(err)?;
+    let v = gather(&c.vault, cfg, false)?;
     if v.is_empty() {
         return Err(Error::Usage("a vault password is required".into()));
     }
@@ -154,7 +160,7 @@ fn opening(c: &Common, cfg: &VaultConfig) -> Result<Vault> {
 /// The secrets and the vault id to encrypt with (a new-password prompt when nothing names
 /// one; with several secrets an id must be chosen).
 fn sealing(c: &Common, cfg: &VaultConfig) -> Result<(Vault, Option<String>)> {
-    let v = c.vault.keyring(cfg, true, true).map_err(err)?;
+    let v = gather(&c.vault, cfg, true)?;
     let id = c.encrypt_vault_id.clone().or(cfg.encrypt_identity.clone());
     if v.ids().len() > 1 && id.is_none() {
         return Err(Error::Usage(format!(
@@ -178,7 +184,7 @@ fn encrypt(a: &FileArgs, cfg: &VaultConfig) -> Result<()> {
     let (v, id) = sealing(&a.common, cfg)?;
     for f in inputs(&a.files) {
         let plain = read(&f)?;
-        let text = v.encrypt(&plain, id.as_deref()).map_err(err)?;
+        let text = v.encrypt(&plain, id.as_deref())?;
         write_private(a.output.as_deref().unwrap_or(&f), text.as_bytes())?;
     }
     success("Encryption");
@@ -225,13 +231,13 @@ fn rekey(a: &RekeyArgs, cfg: &VaultConfig) -> Result<()> {
         password_file: None,
         ..cfg.clone()
     };
-    let new = new_args.keyring(&new_cfg, true, true).map_err(err)?;
+    let new = gather(&new_args, &new_cfg, true)?;
     for f in &a.files {
         let mode = std::fs::metadata(f)
             .map_err(|e| Error::io(f, e))?
             .permissions();
         let plain = open(&v, f)?.0;
-        let text = new.encrypt(&plain, id.as_deref()).map_err(err)?;
+        let text = new.encrypt(&plain, id.as_deref())?;
         write_private(f, text.as_bytes())?;
         std::fs::set_permissions(f, mode).map_err(|e| Error::io(f, e))?;
     }
@@ -324,7 +330,7 @@ fn create(a: &EditArgs, cfg: &VaultConfig) -> Result<()> {
     let Some(plain) = run_editor(file, None)? else {
         return Ok(());
     };
-    let text = v.encrypt(&plain, id.as_deref()).map_err(err)?;
+    let text = v.encrypt(&plain, id.as_deref())?;
     write_private(file, text.as_bytes())
 }
 
@@ -340,9 +346,7 @@ fn edit(a: &EditArgs, cfg: &VaultConfig) -> Result<()> {
             continue;
         };
         // The secret that opened it, the header's vault id kept (`edit_file`).
-        let text = v
-            .encrypt_labelled(&new, &used, header_id.as_deref())
-            .map_err(err)?;
+        let text = v.encrypt_labelled(&new, &used, header_id.as_deref())?;
         write_private(f, text.as_bytes())?;
         std::fs::set_permissions(f, mode).map_err(|e| Error::io(f, e))?;
     }
@@ -419,7 +423,7 @@ fn encrypt_string(a: &StringArgs, cfg: &VaultConfig) -> Result<()> {
     let several = items.len() > 1;
     let mut out = Vec::new();
     for (i, (plain, src, name)) in items.iter().enumerate() {
-        let text = v.encrypt(plain, id.as_deref()).map_err(err)?;
+        let text = v.encrypt(plain, id.as_deref())?;
         if several {
             eprint!("{}", delimiter(i + 1, src, name.as_deref()));
         }

@@ -69,6 +69,8 @@ pub struct Vault {
     secrets: Vec<Secret>,
     id_match: bool,
     salt: Option<Vec<u8>>,
+    /// Password sources that failed while others worked, until they are reported.
+    warnings: Vec<String>,
 }
 
 impl Vault {
@@ -96,6 +98,12 @@ impl Vault {
     pub fn encrypt_salt(mut self, salt: Option<Vec<u8>>) -> Vault {
         self.salt = salt.filter(|s| !s.is_empty());
         self
+    }
+
+    /// The warnings of gathering the secrets (a source that failed while another worked),
+    /// taken once: a run reports them as warning events, `windlass vault` on stderr.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Whether no secret was given.

@@ -221,6 +221,17 @@ mod tests {
     }
 
     #[test]
+    fn a_vaulted_password_file_opens_with_an_earlier_secret() {
+        let d = tempfile::tempdir().unwrap();
+        let known = Vault::with_secrets(vec![Secret::new("default", "first")]);
+        let file = d.path().join("pw2");
+        std::fs::write(&file, known.encrypt(b"second\n", None).unwrap()).unwrap();
+        let s = from_file(&file, Some("two"), "default", &known).unwrap();
+        assert_eq!((s.id(), s.password.as_slice()), ("two", &b"second"[..]));
+        assert!(from_file(&file, None, "default", &Vault::new()).is_err());
+    }
+
+    #[test]
     fn missing_empty_and_directory_sources_are_errors() {
         let d = tempfile::tempdir().unwrap();
         let none = d.path().join("nope");
