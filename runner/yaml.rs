@@ -335,7 +335,12 @@ impl Reader {
 /// key written twice in one mapping is last-wins without a word: read files that people
 /// write through a [`Reader`], which reports it.
 pub fn parse(text: &str, file: &Path) -> Result<Node> {
-    parse_inner(text, file, &Vault::new()).map(|(node, _)| node)
+    parse_with(text, file, &Vault::new())
+}
+
+/// [`parse`], decrypting `!vault` scalars with `vault`.
+pub fn parse_with(text: &str, file: &Path, vault: &Vault) -> Result<Node> {
+    parse_inner(text, file, vault).map(|(node, _)| node)
 }
 
 /// A key written twice in one mapping.

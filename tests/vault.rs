@@ -387,6 +387,38 @@ fn client_scripts_get_the_vault_id_and_config_lists_secrets() {
     assert_eq!(ok(&run(env, &["vault", "view", "s.yml"])), "k: v\n");
 }
 
+#[test]
+fn a_yaml_inventory_without_extension_holds_inline_vault_values() {
+    let d = project();
+    let block = ok(&run(
+        windlass(d.path()),
+        &[
+            "vault",
+            "encrypt_string",
+            "--vault-password-file",
+            "pw",
+            "--name",
+            "secret",
+            "inv-value",
+        ],
+    ));
+    let inv = format!(
+        "all:\n  hosts:\n    node1:\n      {}\n",
+        block.trim_end().replace('\n', "\n      ")
+    );
+    write(d.path(), "inventory", &inv);
+    let args = [
+        "inventory",
+        "-i",
+        "inventory",
+        "--host",
+        "node1",
+        "--vault-password-file",
+        "pw",
+    ];
+    assert!(ok(&run(windlass(d.path()), &args)).contains("\"secret\": \"inv-value\""));
+}
+
 // ---- against the real ansible-vault ---------------------------------------------------
 
 /// An ansible-core program of the conformance venv (`.ci/run` makes it): next to
