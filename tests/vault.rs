@@ -419,6 +419,25 @@ fn a_yaml_inventory_without_extension_holds_inline_vault_values() {
     assert!(ok(&run(windlass(d.path()), &args)).contains("\"secret\": \"inv-value\""));
 }
 
+#[test]
+fn a_prompt_without_a_terminal_is_a_clear_error() {
+    let d = project();
+    write(
+        d.path(),
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks: []\n",
+    );
+    for flags in [&["--ask-vault-pass"][..], &["--vault-id", "dev@prompt"]] {
+        let mut args = vec!["run", "site.yml"];
+        args.extend(flags);
+        let e = fails(&run(windlass(d.path()), &args));
+        assert!(
+            e.contains("a vault password prompt needs a terminal"),
+            "{e}"
+        );
+    }
+}
+
 // ---- against the real ansible-vault ---------------------------------------------------
 
 /// An ansible-core program of the conformance venv (`.ci/run` makes it): next to
