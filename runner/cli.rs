@@ -222,6 +222,9 @@ pub struct PingArgs {
     /// Connection options.
     #[command(flatten)]
     pub connect: ConnectArgs,
+    /// Vault secrets (for vault-encrypted inventory variables).
+    #[command(flatten)]
+    pub vault: Box<crate::vault::args::VaultArgs>,
 }
 
 /// The clap command, for generated docs and completions.
@@ -782,7 +785,7 @@ fn show_inventory(a: InventoryArgs) -> Result<i32> {
 fn ping(mut a: PingArgs) -> Result<i32> {
     let cfg = Config::discover()?;
     a.connect = with_config(a.connect, &cfg);
-    let yaml = yaml_reader(&cfg);
+    let yaml = yaml_reader(&cfg).with_vault(a.vault.keyring(&cfg.vault, false, false)?);
     let mut inv = load_inventory(&a.connect.inventory, &yaml)?;
     print_load_warnings(&inv, &yaml);
     inv.add_implicit_localhost(&a.pattern);

@@ -281,6 +281,10 @@ fn vaulted_group_vars_and_wrong_secrets_in_a_run() {
         "jsonl",
     ];
     assert!(ok(&run(windlass(d.path()), &good)).contains("hello from the vault"));
+    // ping reads the inventory's vaulted variables too.
+    let ping = ["ping", "-i", "hosts", "--vault-password-file", "pw"];
+    ok(&run(windlass(d.path()), &ping));
+    fails(&run(windlass(d.path()), &ping[..3]));
     // A source that fails beside one that works is a warning event of the run.
     let mut args = good.to_vec();
     args.extend(["--vault-id", "dev@missing"]);
