@@ -397,7 +397,14 @@ impl Planned for Copy {
             let path = fileops::find_local(src, &ctx.vars.search_dirs(SearchKind::Files))?;
             if path.is_dir() {
                 // lib/ansible/plugins/action/copy.py: a directory is walked on the controller.
-                p.tree = Some(copy_tree::walk(&path, src.ends_with('/'), p.local_follow)?);
+                let mut tree = copy_tree::walk(&path, src.ends_with('/'), p.local_follow)?;
+                if p.decrypt {
+                    let vault = ctx.vars.vault();
+                    for (rel, data) in &mut tree.files {
+                        *data = vault.open_bytes(std::mem::take(data), &path.join(&*rel))?;
+                    }
+                }
+                p.tree = Some(tree);
                 return Ok(());
             }
             p.data = if p.decrypt {

@@ -216,6 +216,11 @@ impl Vault {
     pub fn read_file(&self, path: &std::path::Path) -> Result<Vec<u8>, String> {
         let data =
             std::fs::read(path).map_err(|e| format!("could not read {}: {e}", path.display()))?;
+        self.open_bytes(data, path)
+    }
+
+    /// `data` read from `path`, decrypted when it is vault text.
+    pub fn open_bytes(&self, data: Vec<u8>, path: &std::path::Path) -> Result<Vec<u8>, String> {
         if !is_encrypted(&data) {
             return Ok(data);
         }
