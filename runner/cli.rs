@@ -46,6 +46,8 @@ pub enum Command {
     Ping(PingArgs),
     /// List the modules windlass knows.
     Modules,
+    /// Make, read and change Ansible Vault files (like ansible-vault).
+    Vault(crate::vault::command::VaultCommand),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -186,6 +188,9 @@ pub struct RunArgs {
     /// More output (-v shows every result; -vvv also every command sent to a host).
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Vault secrets (boxed: `Command` stays small).
+    #[command(flatten)]
+    pub vault: Box<crate::vault::args::VaultArgs>,
 }
 
 /// `windlass inventory`.
@@ -203,6 +208,9 @@ pub struct InventoryArgs {
     /// Print one host's variables as JSON.
     #[arg(long = "host")]
     pub host: Option<String>,
+    /// Vault secrets.
+    #[command(flatten)]
+    pub vault: crate::vault::args::VaultArgs,
 }
 
 /// `windlass ping`.
@@ -214,6 +222,9 @@ pub struct PingArgs {
     /// Connection options.
     #[command(flatten)]
     pub connect: ConnectArgs,
+    /// Vault secrets (for vault-encrypted inventory variables).
+    #[command(flatten)]
+    pub vault: Box<crate::vault::args::VaultArgs>,
 }
 
 /// The clap command, for generated docs and completions.
@@ -242,6 +253,7 @@ where
         Command::Run(a) => run_playbook(a),
         Command::Inventory(a) => show_inventory(a),
         Command::Ping(a) => ping(a),
+        Command::Vault(a) => crate::vault::command::run(a, &Config::discover()?),
         Command::Modules => {
             let mut names = Registry::builtin().fqcns();
             names.sort();
@@ -422,7 +434,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
     crate::template::set_limits(cfg.template_limits());
     a.connect = with_config(a.connect, &cfg);
     a.roles_path.extend(cfg.roles_path.iter().cloned());
-    let yaml = yaml_reader(&cfg);
+    let yaml = yaml_reader(&cfg).with_vault(a.vault.keyring(&cfg.vault, false, false)?);
     let inventory = load_inventory(&a.connect.inventory, &yaml)?;
     let extra_vars = parse_extra_vars(&a.extra_vars, &yaml)?;
     let roles_path = a.roles_path.clone();
@@ -741,7 +753,8 @@ fn show_inventory(a: InventoryArgs) -> Result<i32> {
             "no inventory: give -i or set `inventory` in the config file".into(),
         ));
     }
-    let yaml = yaml_reader(&Config::discover()?);
+    let cfg = Config::discover()?;
+    let yaml = yaml_reader(&cfg).with_vault(a.vault.keyring(&cfg.vault, false, false)?);
     let inv = Inventory::load_with(&sources, yaml.clone())?;
     for w in yaml.take_warnings() {
         eprintln!("[WARNING]: {w}");
@@ -772,7 +785,7 @@ fn show_inventory(a: InventoryArgs) -> Result<i32> {
 fn ping(mut a: PingArgs) -> Result<i32> {
     let cfg = Config::discover()?;
     a.connect = with_config(a.connect, &cfg);
-    let yaml = yaml_reader(&cfg);
+    let yaml = yaml_reader(&cfg).with_vault(a.vault.keyring(&cfg.vault, false, false)?);
     let mut inv = load_inventory(&a.connect.inventory, &yaml)?;
     print_load_warnings(&inv, &yaml);
     inv.add_implicit_localhost(&a.pattern);

@@ -43,6 +43,8 @@ pub struct Config {
     pub template_max_output: Option<u64>,
     /// `template_fuel` (windlass's own): instructions one template render may run.
     pub template_fuel: Option<u64>,
+    /// The `vault_*` settings (runner/vault/args.rs).
+    pub vault: crate::vault::args::VaultConfig,
 }
 
 const KEYS: &[&str] = &[
@@ -264,6 +266,10 @@ impl Config {
             }
             "template_max_output" => self.template_max_output = Some(positive(k, v, loc)?),
             "template_fuel" => self.template_fuel = Some(positive(k, v, loc)?),
+            k if crate::vault::args::KEYS.contains(&k) => self
+                .vault
+                .set(k, v, list_sep)
+                .map_err(|e| Error::invalid(loc, e))?,
             other if list_sep == '\u{1f}' && !KEYS.contains(&other) => {
                 return Err(Error::invalid_help(
                     loc,
@@ -282,7 +288,7 @@ impl Config {
     /// `ANSIBLE_DUPLICATE_YAML_DICT_KEY`, `ANSIBLE_TEMPLATE_MAX_OUTPUT`, `ANSIBLE_TEMPLATE_FUEL`
     /// (and the same with a `WINDLASS_` prefix, which wins).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
-        for key in KEYS {
+        for key in KEYS.iter().chain(crate::vault::args::KEYS) {
             let upper = env_name(key);
             let value =
                 get(&format!("WINDLASS_{upper}")).or_else(|| get(&format!("ANSIBLE_{upper}")));

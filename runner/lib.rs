@@ -44,6 +44,7 @@ pub mod playbook;
 pub(crate) mod stop_signals;
 pub mod template;
 pub mod transport;
+pub mod vault;
 pub mod yaml;
 
 pub use error::{Error, Loc, Result};

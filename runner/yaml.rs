@@ -20,6 +20,7 @@ use serde_json::Value;
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Tag};
 
 use crate::error::{Error, Loc, Result};
+use crate::vault::Vault;
 
 /// Largest YAML input accepted, in bytes (a larger one is refused before parsing).
 pub const MAX_INPUT_BYTES: usize = 32 * 1024 * 1024;
@@ -235,10 +236,15 @@ impl std::str::FromStr for DuplicateKeys {
 /// Reads YAML files under one [`DuplicateKeys`] policy and keeps its warnings until they
 /// are taken ([`Reader::take_warnings`]). Clones share the warnings; each distinct warning
 /// is kept once (a file read twice warns once, as Ansible's display does).
+///
+/// A reader also holds the run's vault secrets ([`crate::vault::Vault`]): a file that is
+/// vault text as a whole, and every `!vault` tagged scalar, is decrypted in memory as it is
+/// read, as Ansible's DataLoader does.
 #[derive(Clone, Debug, Default)]
 pub struct Reader {
     duplicates: DuplicateKeys,
     warnings: Arc<Mutex<Warnings>>,
+    vault: Arc<Vault>,
 }
 
 #[derive(Debug, Default)]
@@ -253,12 +259,28 @@ impl Reader {
         Reader {
             duplicates,
             warnings: Arc::default(),
+            vault: Arc::default(),
         }
+    }
+
+    /// The same reader decrypting vault data with `vault`'s secrets; the vault's warnings
+    /// wait in the reader with the others.
+    pub fn with_vault(mut self, mut vault: Vault) -> Reader {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.pending.extend(vault.take_warnings());
+        }
+        self.vault = Arc::new(vault);
+        self
+    }
+
+    /// The vault secrets (copy/template sources are decrypted with them too).
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
     }
 
     /// [`parse`], applying the duplicate-key policy (to the duplicates in source order).
     pub fn parse(&self, text: &str, file: &Path) -> Result<Node> {
-        let (node, mut duplicates) = parse_inner(text, file)?;
+        let (node, mut duplicates) = parse_inner(text, file, &self.vault)?;
         duplicates.sort_by_key(|d| (d.again.line, d.again.col));
         for d in &duplicates {
             self.duplicate(d)?;
@@ -266,9 +288,14 @@ impl Reader {
         Ok(node)
     }
 
-    /// [`load`], applying the duplicate-key policy.
+    /// [`load`], applying the duplicate-key policy; a vault-encrypted file is decrypted.
     pub fn load(&self, path: &Path) -> Result<Node> {
-        self.parse(&read_text(path)?, path)
+        let text = read_text(path)?;
+        if crate::vault::is_encrypted(text.as_bytes()) {
+            let plain = decrypt(&self.vault, &text, &Loc::new(Arc::from(path), 1, 1))?;
+            return self.parse(&plain, path);
+        }
+        self.parse(&text, path)
     }
 
     /// The warnings not yet taken, oldest first.
@@ -308,7 +335,12 @@ impl Reader {
 /// key written twice in one mapping is last-wins without a word: read files that people
 /// write through a [`Reader`], which reports it.
 pub fn parse(text: &str, file: &Path) -> Result<Node> {
-    parse_inner(text, file).map(|(node, _)| node)
+    parse_with(text, file, &Vault::new())
+}
+
+/// [`parse`], decrypting `!vault` scalars with `vault`.
+pub fn parse_with(text: &str, file: &Path, vault: &Vault) -> Result<Node> {
+    parse_inner(text, file, vault).map(|(node, _)| node)
 }
 
 /// A key written twice in one mapping.
@@ -319,7 +351,7 @@ struct Duplicate {
 }
 
 /// The document and the duplicate keys found in it.
-fn parse_inner(text: &str, file: &Path) -> Result<(Node, Vec<Duplicate>)> {
+fn parse_inner(text: &str, file: &Path, vault: &Vault) -> Result<(Node, Vec<Duplicate>)> {
     let mut duplicates = Vec::new();
     let file: Arc<Path> = Arc::from(file);
     if text.len() > MAX_INPUT_BYTES {
@@ -360,7 +392,7 @@ fn parse_inner(text: &str, file: &Path) -> Result<(Node, Vec<Duplicate>)> {
                 None
             }
             Event::Scalar(value, style, anchor, tag) => {
-                let kind = resolve_scalar(&value, style, tag.as_deref(), &loc)?;
+                let kind = resolve_scalar(&value, style, tag.as_deref(), &loc, vault)?;
                 let node = Node { loc, kind };
                 b.anchor(anchor, &node)?;
                 Some(node)
@@ -449,6 +481,19 @@ fn read_text(path: &Path) -> Result<String> {
             "file is not valid UTF-8",
         )
     })
+}
+
+/// The UTF-8 plain text of vault text `text` found at `loc`.
+fn decrypt(vault: &Vault, text: &str, loc: &Loc) -> Result<String> {
+    let (plain, _) = vault.decrypt(text).map_err(|e| {
+        Error::invalid_help(
+            loc,
+            e.to_string(),
+            "give the vault password with --vault-password-file, --vault-id or --ask-vault-pass",
+        )
+    })?;
+    String::from_utf8(plain)
+        .map_err(|_| Error::invalid(loc, "the decrypted vault data is not valid UTF-8"))
 }
 
 /// The keys written twice in one mapping, as (first, again) pairs in source order. Keys
@@ -596,7 +641,13 @@ fn unsafe_literal(value: &str) -> String {
     parts.join("{{ '{% endraw %}' }}")
 }
 
-fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>, loc: &Loc) -> Result<Kind> {
+fn resolve_scalar(
+    value: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    loc: &Loc,
+    vault: &Vault,
+) -> Result<Kind> {
     if let Some(tag) = tag {
         let suffix = tag.suffix();
         if tag.is_yaml_core_schema() {
@@ -618,13 +669,10 @@ fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>, loc: &Loc)
             };
         }
         // Ansible's `!unsafe` marks a string that must never be templated; `!vault` is
-        // encrypted data windlass cannot decrypt.
+        // vault text, decrypted here (windlass decrypts when it reads, not on first use).
         return match suffix {
             "unsafe" => Ok(Kind::Str(unsafe_literal(value))),
-            "vault" => Err(Error::syntax(
-                loc,
-                "`!vault` encrypted values are not supported; pass secrets with -e @file or an environment lookup",
-            )),
+            "vault" => decrypt(vault, value, loc).map(Kind::Str),
             other => Err(Error::syntax(loc, format!("unknown YAML tag `!{other}`"))),
         };
     }

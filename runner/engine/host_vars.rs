@@ -42,6 +42,8 @@ pub struct RunScope {
     pub run_tags: Vec<String>,
     /// `ansible_skip_tags`.
     pub skip_tags: Vec<String>,
+    /// The vault secrets (controller files are decrypted with them).
+    pub vault: Arc<crate::vault::Vault>,
 }
 
 impl RunScope {
@@ -482,6 +484,10 @@ impl Vars for HostVars {
             .read()
             .map(|h| h.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    fn vault(&self) -> Arc<crate::vault::Vault> {
+        self.run.vault.clone()
     }
 
     fn search_dirs(&self, kind: SearchKind) -> Vec<PathBuf> {

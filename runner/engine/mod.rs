@@ -176,6 +176,7 @@ impl Engine {
                 opts.tags.clone()
             },
             skip_tags: opts.skip_tags.clone(),
+            vault: loader.yaml().vault().clone(),
         };
         let started = opts.start_at_task.is_none();
         let engine = Arc::new(Engine {

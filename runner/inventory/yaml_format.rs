@@ -23,7 +23,7 @@ pub fn detect(text: &str, file: &Path, reader: &yaml::Reader) -> Result<Option<N
     if matches!(ext.as_deref(), Some("yml" | "yaml" | "json")) {
         return reader.parse(text, file).map(Some);
     }
-    match yaml::parse(text, file) {
+    match yaml::parse_with(text, file, reader.vault()) {
         Ok(doc) => {
             let is_inventory = match &doc.kind {
                 Kind::Map(entries) => {

@@ -65,9 +65,8 @@ pub struct CopyParams {
     /// `src` is a path on the host, not the controller. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub remote_src: bool,
-    /// Decrypt a vault-encrypted `src`. Default `true`. Accepted for compatibility:
-    /// windlass has no vault, so a plain `src` has nothing to decrypt and is copied as is
-    /// either way; a vault-encrypted one fails the task unless `decrypt: false`.
+    /// Decrypt a vault-encrypted `src` on the controller (in memory) before sending it.
+    /// Default `true`; `false` copies vault text as it is.
     #[serde(default = "yes", deserialize_with = "ansible_bool")]
     pub decrypt: bool,
     /// Mode of the directories a recursive copy (a directory `src`) creates, and of the
@@ -399,16 +398,22 @@ impl Planned for Copy {
             let path = fileops::find_local(src, &ctx.vars.search_dirs(SearchKind::Files))?;
             if path.is_dir() {
                 // lib/ansible/plugins/action/copy.py: a directory is walked on the controller.
-                p.tree = Some(copy_tree::walk(&path, src.ends_with('/'), p.local_follow)?);
+                let mut tree = copy_tree::walk(&path, src.ends_with('/'), p.local_follow)?;
+                if p.decrypt {
+                    let vault = ctx.vars.vault();
+                    for (rel, data) in &mut tree.files {
+                        *data = vault.open_bytes(std::mem::take(data), &path.join(&*rel))?;
+                    }
+                }
+                p.tree = Some(tree);
                 return Ok(());
             }
-            p.data = std::fs::read(&path)
-                .map_err(|e| format!("could not read {}: {e}", path.display()))?;
-            if p.decrypt && p.data.starts_with(b"$ANSIBLE_VAULT;") {
-                return Err(format!(
-                    "src {src} is vault-encrypted; windlass cannot decrypt vault files yet"
-                ));
-            }
+            p.data = if p.decrypt {
+                ctx.vars.vault().read_file(&path)?
+            } else {
+                std::fs::read(&path)
+                    .map_err(|e| format!("could not read {}: {e}", path.display()))?
+            };
         }
         Ok(())
     }

@@ -43,7 +43,8 @@ pub struct ScriptParams {
     /// (its `#!` line).
     #[serde(default)]
     pub executable: Option<String>,
-    /// Accepted for compatibility (vault-encrypted scripts are not supported).
+    /// Decrypt a vault-encrypted script on the controller (in memory) before sending it.
+    /// Default `true`; `false` sends vault text as it is.
     #[serde(default)]
     pub decrypt: Option<Value>,
 }
@@ -137,8 +138,15 @@ impl Module for Script {
         };
         let local = super::fileops::find_local(path, &ctx.vars.search_dirs(SearchKind::Files))
             .map_err(ModuleError::Failed)?;
-        let content = std::fs::read(&local)
-            .map_err(|e| ModuleError::Failed(format!("reading {}: {e}", local.display())))?;
+        let content = if decrypts(&p.decrypt) {
+            ctx.vars
+                .vault()
+                .read_file(&local)
+                .map_err(ModuleError::Failed)?
+        } else {
+            std::fs::read(&local)
+                .map_err(|e| ModuleError::Failed(format!("reading {}: {e}", local.display())))?
+        };
         let exec = |cmd: RemoteCommand| {
             let mut cmd = cmd.with_become(ctx.become_.clone());
             cmd.timeout = ctx.timeout;
@@ -211,6 +219,15 @@ impl Module for Script {
             out.set_msg(Value::String("non-zero return code".into()));
         }
         Ok(out)
+    }
+}
+
+/// `decrypt`: true unless it is a false boolean (or its spelling).
+fn decrypts(v: &Option<Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => crate::boolean::parse_bool(s).unwrap_or(true),
+        _ => true,
     }
 }
 

@@ -196,8 +196,8 @@ impl Planned for Template {
             Some(TemplateMode::Mode(m)) => Some(m.clone()),
             Some(TemplateMode::Preserve) => Some(preserved_mode(&path)?),
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("could not read template {}: {e}", path.display()))?;
+        let text = String::from_utf8(ctx.vars.vault().read_file(&path)?)
+            .map_err(|_| format!("could not read template {}: not UTF-8", path.display()))?;
         let full = std::fs::canonicalize(&path).unwrap_or(path.clone());
         let mut extra = Map::new();
         extra.insert(

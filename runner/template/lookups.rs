@@ -152,8 +152,11 @@ pub(crate) fn run_ctx(
                     let name = text(t)?;
                     let path = find(&ctx.vars.search_dirs(SearchKind::Files), &name)
                         .ok_or_else(|| err(format!("could not locate file in lookup: {name}")))?;
-                    let mut s = std::fs::read_to_string(&path)
-                        .map_err(|e| err(format!("could not read file {}: {e}", path.display())))?;
+                    // A vault-encrypted file is decrypted (DataLoader.get_text_file_contents).
+                    let bytes = ctx.vars.vault().read_file(&path).map_err(err)?;
+                    let mut s = String::from_utf8(bytes).map_err(|_| {
+                        err(format!("could not read file {}: not UTF-8", path.display()))
+                    })?;
                     if rstrip {
                         s.truncate(s.trim_end().len());
                     }

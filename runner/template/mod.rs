@@ -68,6 +68,11 @@ pub trait Vars: Send + Sync {
     /// Directories searched, in order, by lookup('file') (kind Files) and lookup('template') /
     /// the template module (kind Templates).
     fn search_dirs(&self, kind: SearchKind) -> Vec<PathBuf>;
+    /// The run's vault secrets: controller files read for the host (lookup('file'), copy,
+    /// template and script sources) are decrypted with them when vault-encrypted.
+    fn vault(&self) -> Arc<crate::vault::Vault> {
+        Arc::default()
+    }
 }
 
 /// Which kind of file a search path is for.
