@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod become_defaults;
 pub mod boolean;
 pub mod cli;
 pub mod command;
@@ -44,6 +45,7 @@ pub mod playbook;
 pub(crate) mod stop_signals;
 pub mod template;
 pub mod transport;
+mod unhonoured;
 pub mod yaml;
 
 pub use error::{Error, Loc, Result};
