@@ -1,4 +1,4 @@
-//! The command line: `windlass run`, `inventory`, `ping`, `modules`, `completions`.
+//! The command line: `windlass run`, `adhoc`, `inventory`, `ping`, `modules`, `completions`.
 //!
 //! Why this module exists: it turns arguments into library calls and a process exit code,
 //! and nothing else. It lives in the library so the book's CLI reference is generated from
@@ -25,10 +25,12 @@ use crate::transport::HostKeyPolicy;
 use crate::transport::spec::ConnectionOverrides;
 use crate::transport::{ConnectionKind, DefaultConnector};
 
+mod adhoc;
 mod become_args;
 mod compat_args;
 mod listing;
 mod several_playbooks;
+pub use adhoc::AdhocArgs;
 pub use become_args::BecomeArgs;
 pub use compat_args::CompatArgs;
 
@@ -46,6 +48,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a playbook (like ansible-playbook).
     Run(Box<RunArgs>),
+    /// Run one module on hosts (like `ansible PATTERN -m MODULE -a ARGS`).
+    Adhoc(Box<AdhocArgs>),
     /// Show an inventory (like ansible-inventory).
     Inventory(InventoryArgs),
     /// Connect to hosts and run `true` on each (like `ansible -m ping`).
@@ -247,7 +251,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(adhoc::as_windlass(args.into_iter().collect())) {
         Ok(c) => c,
         Err(e) => {
             let code = match e.kind() {
@@ -260,6 +264,7 @@ where
     };
     match cli.command {
         Command::Run(a) => several_playbooks::run(*a),
+        Command::Adhoc(a) => adhoc::run(*a),
         Command::Inventory(a) => show_inventory(a),
         Command::Ping(a) => ping(a),
         Command::Modules => {
