@@ -756,7 +756,7 @@ fn show_inventory(a: InventoryArgs) -> Result<i32> {
         let text = inv
             .graph(Some(g))
             .map_err(|e| Error::Usage(e.to_string()))?;
-        print!("{text}");
+        println!("{text}");
     } else {
         println!(
             "{}",
