@@ -261,3 +261,49 @@ fn flush_cache_is_accepted_and_ask_pass_refused_with_the_reason() {
         both(&o)
     );
 }
+
+#[test]
+fn diff_is_coloured_as_ansible_when_colour_is_on() {
+    let p = Project::new();
+    p.file("hosts", "h1 ansible_connection=local\n");
+    p.file("f.txt", "a\nx\nc\n");
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        content: \"a\\nb\\nc\\n\"\n        dest: \"{{ playbook_dir }}/f.txt\"\n",
+    );
+    let f = p.path().join("f.txt").display().to_string();
+    // What ansible-playbook 2.19.14 printed with ANSIBLE_FORCE_COLOR=1 (callback `_get_diff`
+    // through `stringc`).
+    let painted = format!(
+        "\x1b[0;31m--- before: {f}\x1b[0m\n\x1b[0;31m\x1b[0m\x1b[0;32m+++ after: {f}\x1b[0m\n\
+         \x1b[0;32m\x1b[0m\x1b[0;36m@@ -1,3 +1,3 @@\x1b[0m\n\x1b[0;36m\x1b[0m a\n\
+         \x1b[0;31m-x\x1b[0m\n\x1b[0;31m\x1b[0m\x1b[0;32m+b\x1b[0m\n\x1b[0;32m\x1b[0m c\n"
+    );
+    let args = ["run", "site.yml", "-i", "hosts", "-D", "-C"];
+    // FORCE_COLOR wins over NO_COLOR (which the helper sets), as in ansible-core.
+    let o = windlass(p.path(), &args, &[("ANSIBLE_FORCE_COLOR", "1")]);
+    assert!(stdout(&o).contains(&painted), "{:?}", stdout(&o));
+    // Not a terminal and no FORCE_COLOR: plain text.
+    let o = windlass(p.path(), &args, &[]);
+    let out = stdout(&o);
+    assert!(!out.contains('\x1b') && out.contains("-x\n+b\n"), "{out:?}");
+    // The same for ad-hoc.
+    let adhoc = [
+        "adhoc",
+        "h1",
+        "-i",
+        "hosts",
+        "-m",
+        "copy",
+        "-a",
+        "content='a\nb\nc\n' dest=f.txt",
+        "-D",
+        "-C",
+    ];
+    let o = windlass(p.path(), &adhoc, &[("ANSIBLE_FORCE_COLOR", "1")]);
+    assert!(
+        stdout(&o).contains("\x1b[0;31m-x\x1b[0m\n\x1b[0;31m\x1b[0m\x1b[0;32m+b\x1b[0m"),
+        "{:?}",
+        stdout(&o)
+    );
+}

@@ -13,7 +13,7 @@ use crate::become_defaults::BecomeDefaults;
 #[derive(Debug, Args, Clone, Default)]
 pub struct BecomeArgs {
     /// Run tasks with become (sudo) unless a play or task says `become: false` (does not
-    /// ask for a password: see -K) [default: `become` in [privilege_escalation] of the
+    /// ask for a password: see -K) [default: `become` in `[privilege_escalation]` of the
     /// config file, or ANSIBLE_BECOME].
     #[arg(short = 'b', long = "become")]
     pub become_: bool,

@@ -123,7 +123,7 @@ impl<W: Write + Send> EventSink for AdhocPrinter<W> {
             } => {
                 // minimal.py `v2_on_file_diff`: the diff, then the line `display` ends it with.
                 if let Some(d) = diff {
-                    let _ = writeln!(self.out, "{d}");
+                    let _ = writeln!(self.out, "{}", super::color::paint_diff(d, self.color));
                 }
                 self.result(host, *status, result);
             }

@@ -56,3 +56,49 @@ mod tests {
         assert!(!wanted(false, env(&[("ANSIBLE_FORCE_COLOR", "false")])));
     }
 }
+
+/// A unified diff as ansible-core's callbacks paint it when colour is on
+/// (`CallbackBase._get_diff`): lines starting `+` green, `-` red, `@@` cyan, through
+/// `stringc`, which paints each `\n`-separated piece of a line (so a line's newline is
+/// followed by an empty painted piece, byte for byte as Ansible prints it).
+pub fn paint_diff(diff: &str, color: bool) -> String {
+    if !color {
+        return diff.to_string();
+    }
+    diff.split_inclusive('\n')
+        .map(|line| {
+            let code = if line.starts_with('+') {
+                "0;32"
+            } else if line.starts_with('-') {
+                "0;31"
+            } else if line.starts_with("@@") {
+                "0;36"
+            } else {
+                return line.to_string();
+            };
+            line.split('\n')
+                .map(|piece| format!("\x1b[{code}m{piece}\x1b[0m"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::paint_diff;
+
+    #[test]
+    fn diff_lines_painted_as_ansible() {
+        let d = "--- before: f\n+++ after: f\n@@ -1 +1 @@\n-a\n+b\n ctx\n\n";
+        assert_eq!(paint_diff(d, false), d);
+        assert_eq!(
+            paint_diff(d, true),
+            "\x1b[0;31m--- before: f\x1b[0m\n\x1b[0;31m\x1b[0m\
+             \x1b[0;32m+++ after: f\x1b[0m\n\x1b[0;32m\x1b[0m\
+             \x1b[0;36m@@ -1 +1 @@\x1b[0m\n\x1b[0;36m\x1b[0m\
+             \x1b[0;31m-a\x1b[0m\n\x1b[0;31m\x1b[0m\
+             \x1b[0;32m+b\x1b[0m\n\x1b[0;32m\x1b[0m ctx\n\n"
+        );
+    }
+}

@@ -273,7 +273,7 @@ impl<W: Write + Send> Printer<W> {
                 ..
             } => {
                 if let Some(d) = diff {
-                    let _ = write!(self.out, "{d}");
+                    let _ = write!(self.out, "{}", super::color::paint_diff(d, self.color));
                 }
                 // As Ansible's `CallbackBase.host_label`: the delegate only when it is
                 // another host.
