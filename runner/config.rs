@@ -202,26 +202,11 @@ impl Config {
                 ));
             }
             let Some(table) = body.as_table() else {
-                return Err(Error::invalid(&loc, "`defaults` must be a table"));
+                return Err(Error::invalid(&loc, format!("`{section}` must be a table")));
             };
             for (k, v) in table {
                 let loc = Loc::new(std::sync::Arc::from(path), find_line(text, k), 1);
-                let s = match v {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Integer(i) => i.to_string(),
-                    toml::Value::Boolean(b) => b.to_string(),
-                    toml::Value::Array(a) => a
-                        .iter()
-                        .map(|x| {
-                            x.as_str()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| x.to_string())
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\u{1f}"),
-                    other => other.to_string(),
-                };
-                if !cfg.set_in(section, k, &s, &loc, '\u{1f}')? {
+                if !cfg.set_in(section, k, &toml_text(v), &loc, '\u{1f}')? {
                     return Err(Error::invalid_help(
                         &loc,
                         format!("unknown setting `{k}` in [{section}]"),
@@ -367,6 +352,26 @@ impl Config {
             max_output: self.template_max_output.unwrap_or(d.max_output),
             fuel: self.template_fuel.unwrap_or(d.fuel),
         }
+    }
+}
+
+/// A TOML value as the text an ansible.cfg value would be (a list's items joined by
+/// U+001F, the separator `set` splits TOML lists on).
+fn toml_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Array(a) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| x.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join("\u{1f}"),
+        other => other.to_string(),
     }
 }
 

@@ -90,30 +90,8 @@ pub(super) fn run(mut a: AdhocArgs) -> Result<i32> {
     let cwd = std::env::current_dir().map_err(|e| Error::io(Path::new("."), e))?;
     let text = play_text(&a)?;
     let playbook = load_playbook_str(&text, &cwd.join("__adhoc_playbook__"), &loader)?;
-    let opts = RunOptions {
-        check: a.check,
-        diff: a.diff,
-        forks: a.connect.forks.unwrap_or(50),
-        limit: a.limit.clone(),
-        extra_vars,
-        verbosity: a.verbose,
-        connection: super::overrides(&a.connect)?,
-        become_password: super::become_password(
-            a.ask_become_pass || cfg.become_.ask_pass == Some(true),
-        )?,
-        become_defaults: a.become_.over(&cfg.become_),
-        host_lock: true,
-        remote_tmp: cfg.remote_tmp.clone(),
-        ..RunOptions::default()
-    };
-    let color =
-        crate::output::color::wanted(std::io::IsTerminal::is_terminal(&std::io::stdout()), |k| {
-            std::env::var_os(k)
-        });
-    let printer =
-        crate::output::adhoc::AdhocPrinter::new(std::io::stdout(), &a.module, a.one_line, color)
-            .verbosity(a.verbose);
-    let sink: Box<dyn EventSink> = super::with_warnings(Box::new(printer), &cfg.unhonoured);
+    let opts = run_options(&a, &cfg, extra_vars)?;
+    let sink = super::with_warnings(printer(&a), &cfg.unhonoured);
     let inv_file = a.connect.inventory.first().cloned();
     let rt = super::runtime()?;
     let grace = Duration::from_secs(30);
@@ -121,6 +99,38 @@ pub(super) fn run(mut a: AdhocArgs) -> Result<i32> {
         inventory, inv_file, loader, &playbook, opts, sink, None, grace,
     ))?;
     Ok(report.exit_code)
+}
+
+/// The run's options: the ad-hoc flags over the configuration.
+fn run_options(
+    a: &AdhocArgs,
+    cfg: &Config,
+    extra_vars: indexmap::IndexMap<String, Value>,
+) -> Result<RunOptions> {
+    let ask = a.ask_become_pass || cfg.become_.ask_pass == Some(true);
+    Ok(RunOptions {
+        check: a.check,
+        diff: a.diff,
+        forks: a.connect.forks.unwrap_or(50),
+        limit: a.limit.clone(),
+        extra_vars,
+        verbosity: a.verbose,
+        connection: super::overrides(&a.connect)?,
+        become_password: super::become_password(ask)?,
+        become_defaults: a.become_.over(&cfg.become_),
+        host_lock: true,
+        remote_tmp: cfg.remote_tmp.clone(),
+        ..RunOptions::default()
+    })
+}
+
+/// `ansible`'s output on stdout, painted on a terminal.
+fn printer(a: &AdhocArgs) -> Box<dyn EventSink> {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let color = crate::output::color::wanted(tty, |k| std::env::var_os(k));
+    let p =
+        crate::output::adhoc::AdhocPrinter::new(std::io::stdout(), &a.module, a.one_line, color);
+    Box::new(p.verbosity(a.verbose))
 }
 
 /// The play of one task, as `cli/adhoc.py` `_play_ds` builds it.
