@@ -1,4 +1,4 @@
-//! The command line: `windlass run`, `inventory`, `ping`, `modules`, `completions`.
+//! The command line: `windlass run`, `adhoc`, `inventory`, `ping`, `modules`, `completions`.
 //!
 //! Why this module exists: it turns arguments into library calls and a process exit code,
 //! and nothing else. It lives in the library so the book's CLI reference is generated from
@@ -19,12 +19,20 @@ use crate::error::{Error, Loc, Result};
 use crate::event::EventSink;
 use crate::inventory::Inventory;
 use crate::modules::Registry;
-use crate::playbook::task::TaskNode;
 use crate::playbook::{Loader, load_playbook};
 use crate::stop_signals::Stop;
 use crate::transport::HostKeyPolicy;
 use crate::transport::spec::ConnectionOverrides;
 use crate::transport::{ConnectionKind, DefaultConnector};
+
+mod adhoc;
+mod become_args;
+mod compat_args;
+mod listing;
+mod several_playbooks;
+pub use adhoc::AdhocArgs;
+pub use become_args::BecomeArgs;
+pub use compat_args::CompatArgs;
 
 /// windlass: Ansible-compatible playbooks, fast, over SSH.
 #[derive(Debug, Parser)]
@@ -39,7 +47,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a playbook (like ansible-playbook).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Run one module on hosts (like `ansible PATTERN -m MODULE -a ARGS`).
+    Adhoc(Box<AdhocArgs>),
     /// Show an inventory (like ansible-inventory).
     Inventory(InventoryArgs),
     /// Connect to hosts and run `true` on each (like `ansible -m ping`).
@@ -106,13 +116,24 @@ pub struct ConnectArgs {
 }
 
 /// `windlass run`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// The playbook.
+    /// The playbooks, run in order as one command (the next starts only when the one
+    /// before ended with no failed or unreachable host, as ansible-playbook does).
+    #[arg(value_name = "PLAYBOOK", required = true, num_args = 1..)]
+    pub playbooks: Vec<PathBuf>,
+    /// The playbook being run (one of `playbooks`).
+    #[arg(skip)]
     pub playbook: PathBuf,
     /// Connection options.
     #[command(flatten)]
     pub connect: ConnectArgs,
+    /// Privilege escalation.
+    #[command(flatten)]
+    pub become_: BecomeArgs,
+    /// ansible-playbook options kept for compatibility.
+    #[command(flatten)]
+    pub compat: CompatArgs,
     /// Extra variables: `k=v …`, `@file.yml`, or JSON/YAML `{…}` (repeatable; later wins).
     #[arg(short = 'e', long = "extra-vars")]
     pub extra_vars: Vec<String>,
@@ -143,6 +164,9 @@ pub struct RunArgs {
     /// List the hosts each play would run on, and exit.
     #[arg(long = "list-hosts")]
     pub list_hosts: bool,
+    /// List the tags of each play's tasks, and exit.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
     /// Check the playbook and exit.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
@@ -238,7 +262,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(adhoc::as_windlass(args.into_iter().collect())) {
         Ok(c) => c,
         Err(e) => {
             let code = match e.kind() {
@@ -250,7 +274,8 @@ where
         }
     };
     match cli.command {
-        Command::Run(a) => run_playbook(a),
+        Command::Run(a) => several_playbooks::run(*a),
+        Command::Adhoc(a) => adhoc::run(*a),
         Command::Inventory(a) => show_inventory(a),
         Command::Ping(a) => ping(a),
         Command::Vault(a) => crate::vault::command::run(a, &Config::discover()?),
@@ -307,12 +332,13 @@ fn yaml_reader(cfg: &Config) -> crate::yaml::Reader {
     crate::yaml::Reader::new(cfg.duplicate_dict_key.unwrap_or_default())
 }
 
-/// Warnings of loading that have no run to report them (`--syntax-check`, the listings
-/// and `ping`), to stderr as ansible-playbook prints them.
-fn print_load_warnings(inventory: &Inventory, yaml: &crate::yaml::Reader) {
-    for w in inventory
-        .empty_warnings()
-        .into_iter()
+/// Warnings of the configuration and of loading that have no run to report them
+/// (`--syntax-check`, the listings and `ping`), to stderr as ansible-playbook prints them.
+fn print_load_warnings(config: &[String], inventory: &Inventory, yaml: &crate::yaml::Reader) {
+    for w in config
+        .iter()
+        .cloned()
+        .chain(inventory.empty_warnings())
         .chain(yaml.take_warnings())
     {
         eprintln!("[WARNING]: {w}");
@@ -429,8 +455,10 @@ fn split_tags(v: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn run_playbook(mut a: RunArgs) -> Result<i32> {
+/// Run `a.playbook`; `warn`: show the configuration's warnings (once per command).
+fn run_playbook(mut a: RunArgs, warn: bool, carry: &several_playbooks::Carry) -> Result<i32> {
     let cfg = Config::discover()?;
+    let warnings: &[String] = if warn { &cfg.unhonoured } else { &[] };
     crate::template::set_limits(cfg.template_limits());
     a.connect = with_config(a.connect, &cfg);
     a.roles_path.extend(cfg.roles_path.iter().cloned());
@@ -460,45 +488,24 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         })?;
     }
     if a.syntax_check {
-        print_load_warnings(&inventory, &yaml);
+        print_load_warnings(warnings, &inventory, &yaml);
         println!("playbook: {}", a.playbook.display());
         return Ok(0);
     }
-    if a.list_hosts || a.list_tasks {
-        print_load_warnings(&inventory, &yaml);
-        println!("\nplaybook: {}", a.playbook.display());
-        for (i, play) in playbook.plays.iter().enumerate() {
-            // As a run does: names that match nothing leave the play without those hosts.
-            let (mut hosts, _) = inventory
-                .select_lenient(&play.hosts)
-                .map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
-            hosts.retain(|h| *h == play.hosts || !inventory.is_implicit(h));
-            if let Some(l) = &a.limit {
-                let allowed = inventory
-                    .select(l)
-                    .map_err(|e| Error::Usage(format!("--limit: {e}")))?
-                    .into_iter()
-                    .collect::<std::collections::HashSet<String>>();
-                hosts.retain(|h| allowed.contains(h));
-            }
-            println!("\n  play #{} ({}): {}", i + 1, play.hosts, play.name);
-            if a.list_hosts {
-                println!(
-                    "    pattern: ['{}']\n    hosts ({}):",
-                    play.hosts,
-                    hosts.len()
-                );
-                for h in &hosts {
-                    println!("      {h}");
-                }
-            }
-            if a.list_tasks {
-                println!("    tasks:");
-                for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
-                    list_tasks(section, 6);
-                }
-            }
-        }
+    if a.list_hosts || a.list_tasks || a.list_tags {
+        print_load_warnings(warnings, &inventory, &yaml);
+        let tags = split_tags(&a.tags);
+        let what = listing::Listings {
+            only: match tags.is_empty() && a.skip_tags.is_empty() && a.list_tags {
+                true => vec!["never".into(), "all".into()],
+                false => tags,
+            },
+            skip: split_tags(&a.skip_tags),
+            hosts: a.list_hosts,
+            tasks: a.list_tasks,
+            tags: a.list_tags,
+        };
+        listing::print(&playbook, &inventory, a.limit.as_deref(), &what)?;
         return Ok(0);
     }
     let tags = split_tags(&a.tags);
@@ -514,7 +521,8 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         force_handlers: a.force_handlers,
         verbosity: a.verbose,
         connection: overrides(&a.connect)?,
-        become_password: become_password(a.ask_become_pass)?,
+        become_password: become_password(a.ask_become_pass || cfg.become_.ask_pass == Some(true))?,
+        become_defaults: a.become_.over(&cfg.become_),
         host_lock: true,
         break_lock: a.break_lock,
         batch_probes: !a.no_probe_batching,
@@ -535,7 +543,7 @@ fn run_playbook(mut a: RunArgs) -> Result<i32> {
         loader.clone(),
         &playbook,
         opts.clone(),
-        make_sink(a.output, a.verbose),
+        carry.wrap(with_warnings(make_sink(a.output, a.verbose), warnings)),
         Some(Arc::new(journal)),
         Duration::from_secs(a.interrupt_grace),
     ))?;
@@ -587,7 +595,7 @@ fn make_sink(output: OutputFormat, verbose: u8) -> Box<dyn EventSink> {
         OutputFormat::Jsonl => Box::new(crate::output::jsonl::JsonlSink::new(std::io::stdout())),
         OutputFormat::Text => {
             let tty = std::io::stdout().is_terminal();
-            let color = tty && std::env::var_os("NO_COLOR").is_none();
+            let color = crate::output::color::wanted(tty, |k| std::env::var_os(k));
             let printer = crate::output::printer::Printer::new(std::io::stdout(), color, verbose);
             if tty && std::io::stderr().is_terminal() {
                 Box::new(printer.with_progress())
@@ -596,6 +604,16 @@ fn make_sink(output: OutputFormat, verbose: u8) -> Box<dyn EventSink> {
             }
         }
     }
+}
+
+/// `sink` after it was given `warnings` (the configuration's, before the run's events).
+fn with_warnings(mut sink: Box<dyn EventSink>, warnings: &[String]) -> Box<dyn EventSink> {
+    for message in warnings {
+        sink.event(&crate::event::Event::Warning {
+            message: message.clone(),
+        });
+    }
+    sink
 }
 
 /// Passes events on and remembers which (host, task) changed.
@@ -720,28 +738,6 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn list_tasks(nodes: &[TaskNode], indent: usize) {
-    for n in nodes {
-        match n {
-            TaskNode::Task(t) => {
-                let tags: Vec<&str> = t.kw.tags.iter().map(String::as_str).collect();
-                println!(
-                    "{:indent$}{}\tTAGS: [{}]",
-                    "",
-                    t.display_name(),
-                    tags.join(", ")
-                );
-            }
-            TaskNode::Block(b) => {
-                list_tasks(&b.block, indent);
-                list_tasks(&b.rescue, indent);
-                list_tasks(&b.always, indent);
-            }
-            TaskNode::Include(i) => println!("{:indent$}{}\tTAGS: []", "", i.task.display_name()),
-        }
-    }
-}
-
 fn show_inventory(a: InventoryArgs) -> Result<i32> {
     let sources = if a.inventory.is_empty() {
         Config::discover()?.inventory
@@ -756,7 +752,7 @@ fn show_inventory(a: InventoryArgs) -> Result<i32> {
     let cfg = Config::discover()?;
     let yaml = yaml_reader(&cfg).with_vault(a.vault.keyring(&cfg.vault, false, false)?);
     let inv = Inventory::load_with(&sources, yaml.clone())?;
-    for w in yaml.take_warnings() {
+    for w in cfg.unhonoured.iter().cloned().chain(yaml.take_warnings()) {
         eprintln!("[WARNING]: {w}");
     }
     if let Some(h) = &a.host {
@@ -772,7 +768,7 @@ fn show_inventory(a: InventoryArgs) -> Result<i32> {
         let text = inv
             .graph(Some(g))
             .map_err(|e| Error::Usage(e.to_string()))?;
-        print!("{text}");
+        println!("{text}");
     } else {
         println!(
             "{}",
@@ -787,7 +783,7 @@ fn ping(mut a: PingArgs) -> Result<i32> {
     a.connect = with_config(a.connect, &cfg);
     let yaml = yaml_reader(&cfg).with_vault(a.vault.keyring(&cfg.vault, false, false)?);
     let mut inv = load_inventory(&a.connect.inventory, &yaml)?;
-    print_load_warnings(&inv, &yaml);
+    print_load_warnings(&cfg.unhonoured, &inv, &yaml);
     inv.add_implicit_localhost(&a.pattern);
     let mut hosts = inv
         .select(&a.pattern)

@@ -7,7 +7,15 @@
 //!
 //! The file is the first of: `$WINDLASS_CONFIG`, `$ANSIBLE_CONFIG`, `./windlass.toml`,
 //! `./ansible.cfg`, `~/.ansible.cfg`, `/etc/ansible/ansible.cfg`.
+//!
+//! `[privilege_escalation]` (`become`, `become_user`, `become_method`, `become_flags`,
+//! `become_ask_pass`) and its `ANSIBLE_BECOME*` variables are the defaults of the `become*`
+//! play keywords, as in ansible-core (`config/base.yml` `DEFAULT_BECOME*`; the CLI options
+//! default to them, the keywords to the CLI options: `playbook/base.py`). A key or an
+//! `ANSIBLE_*` variable windlass does not honour is not silently dropped: it is listed in
+//! [`Config::unhonoured`] for the run to warn about once.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Loc, Result};
@@ -45,6 +53,12 @@ pub struct Config {
     pub template_fuel: Option<u64>,
     /// The `vault_*` settings (runner/vault/args.rs).
     pub vault: crate::vault::args::VaultConfig,
+
+    /// `[privilege_escalation]`: the defaults of the `become*` keywords.
+    pub become_: crate::become_defaults::BecomeDefaults,
+    /// One warning per setting of the file or the environment windlass does not honour,
+    /// each naming where it was set (worded by `runner/unhonoured.rs`).
+    pub unhonoured: Vec<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -98,7 +112,20 @@ impl Config {
             None => Config::default(),
         };
         cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.note_unhonoured_env(std::env::vars_os());
         Ok(cfg)
+    }
+
+    /// List the `ANSIBLE_*` variables of `env` that windlass does not read.
+    fn note_unhonoured_env(&mut self, env: impl Iterator<Item = (OsString, OsString)>) {
+        let honoured = env_names();
+        for (k, v) in env {
+            let (Some(k), v) = (k.to_str(), v.to_string_lossy()) else {
+                continue;
+            };
+            self.unhonoured
+                .extend(crate::unhonoured::env_var(k, &v, &honoured));
+        }
     }
 
     /// Read one file: TOML when it ends in `.toml`, else ansible.cfg's INI.
@@ -113,8 +140,8 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Parse `ansible.cfg`: only `[defaults]` keys windlass uses; other keys and sections
-    /// are ignored (they belong to Ansible), values that windlass uses must be valid.
+    /// Parse `ansible.cfg`: the `[defaults]` and `[privilege_escalation]` keys windlass uses
+    /// (their values must be valid); every other key is listed in [`Config::unhonoured`].
     pub fn from_ansible_cfg(text: &str, path: &Path) -> Result<Config> {
         let mut cfg = Config::default();
         let mut section = String::new();
@@ -128,9 +155,6 @@ impl Config {
                 section = name.trim_end_matches(']').trim().to_string();
                 continue;
             }
-            if section != "defaults" {
-                continue;
-            }
             let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(':')) else {
                 return Err(Error::syntax(
                     &loc,
@@ -138,12 +162,26 @@ impl Config {
                 ));
             };
             let (k, v) = (k.trim(), v.trim());
-            cfg.set(k, v, &loc, ',')?;
+            if !cfg.set_in(&section, k, v, &loc, ',')? {
+                let file = path.display().to_string();
+                let w = crate::unhonoured::ini_key(&file, loc.line, &section, k, v);
+                cfg.unhonoured.extend(w);
+            }
         }
         Ok(cfg)
     }
 
-    /// Parse `windlass.toml` (`[defaults]` with the same keys; unknown keys are errors).
+    /// Set `k` of `section`; `Ok(false)` when windlass does not read that key there.
+    fn set_in(&mut self, section: &str, k: &str, v: &str, loc: &Loc, sep: char) -> Result<bool> {
+        match section {
+            "defaults" => self.set(k, v, loc, sep),
+            "privilege_escalation" => self.become_.set(k, v, loc),
+            _ => Ok(false),
+        }
+    }
+
+    /// Parse `windlass.toml` (`[defaults]` and `[privilege_escalation]` with the same keys;
+    /// unknown keys are errors).
     pub fn from_toml(text: &str, path: &Path) -> Result<Config> {
         let value: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
@@ -159,40 +197,36 @@ impl Config {
                 find_line(text, &format!("[{section}]")),
                 1,
             );
-            if section != "defaults" {
+            if section != "defaults" && section != "privilege_escalation" {
                 return Err(Error::invalid_help(
                     &loc,
                     format!("unknown section `[{section}]`"),
-                    "windlass.toml has one section, [defaults]",
+                    "windlass.toml has two sections, [defaults] and [privilege_escalation]",
                 ));
             }
             let Some(table) = body.as_table() else {
-                return Err(Error::invalid(&loc, "`defaults` must be a table"));
+                return Err(Error::invalid(&loc, format!("`{section}` must be a table")));
             };
             for (k, v) in table {
                 let loc = Loc::new(std::sync::Arc::from(path), find_line(text, k), 1);
-                let s = match v {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Integer(i) => i.to_string(),
-                    toml::Value::Boolean(b) => b.to_string(),
-                    toml::Value::Array(a) => a
-                        .iter()
-                        .map(|x| {
-                            x.as_str()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| x.to_string())
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\u{1f}"),
-                    other => other.to_string(),
-                };
-                cfg.set(k, &s, &loc, '\u{1f}')?;
+                if !cfg.set_in(section, k, &toml_text(v), &loc, '\u{1f}')? {
+                    return Err(Error::invalid_help(
+                        &loc,
+                        format!("unknown setting `{k}` in [{section}]"),
+                        format!(
+                            "known settings: {}; in [privilege_escalation]: {}",
+                            KEYS.join(", "),
+                            crate::become_defaults::KEYS.join(", ")
+                        ),
+                    ));
+                }
             }
         }
         Ok(cfg)
     }
 
-    fn set(&mut self, k: &str, v: &str, loc: &Loc, list_sep: char) -> Result<()> {
+    /// Set a `[defaults]` key; `Ok(false)` when windlass does not read it.
+    fn set(&mut self, k: &str, v: &str, loc: &Loc, list_sep: char) -> Result<bool> {
         match k {
             "forks" => {
                 self.forks = Some(v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -270,23 +304,18 @@ impl Config {
                 .vault
                 .set(k, v, list_sep)
                 .map_err(|e| Error::invalid(loc, e))?,
-            other if list_sep == '\u{1f}' && !KEYS.contains(&other) => {
-                return Err(Error::invalid_help(
-                    loc,
-                    format!("unknown setting `{other}`"),
-                    format!("known settings: {}", KEYS.join(", ")),
-                ));
-            }
-            _ => {}
+            _ => return Ok(false),
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Apply `ANSIBLE_FORKS`, `ANSIBLE_INVENTORY`, `ANSIBLE_REMOTE_USER`,
     /// `ANSIBLE_HOST_KEY_CHECKING`, `ANSIBLE_ROLES_PATH`, `ANSIBLE_PRIVATE_KEY_FILE`,
     /// `ANSIBLE_TIMEOUT`, `ANSIBLE_SSH_CHANNELS`, `ANSIBLE_REMOTE_TMP`,
-    /// `ANSIBLE_DUPLICATE_YAML_DICT_KEY`, `ANSIBLE_TEMPLATE_MAX_OUTPUT`, `ANSIBLE_TEMPLATE_FUEL`
-    /// (and the same with a `WINDLASS_` prefix, which wins).
+    /// `ANSIBLE_DUPLICATE_YAML_DICT_KEY`, `ANSIBLE_TEMPLATE_MAX_OUTPUT`, `ANSIBLE_TEMPLATE_FUEL`,
+    /// `ANSIBLE_BECOME`, `ANSIBLE_BECOME_USER`, `ANSIBLE_BECOME_METHOD`,
+    /// `ANSIBLE_BECOME_FLAGS`, `ANSIBLE_BECOME_ASK_PASS` (and the same with a `WINDLASS_`
+    /// prefix, which wins).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         for key in KEYS.iter().chain(crate::vault::args::KEYS) {
             let upper = env_name(key);
@@ -297,8 +326,30 @@ impl Config {
                 self.set(key, &v, &loc, ',')?;
             }
         }
+        for key in crate::become_defaults::KEYS {
+            let upper = key.to_ascii_uppercase();
+            if let Some(v) =
+                get(&format!("WINDLASS_{upper}")).or_else(|| get(&format!("ANSIBLE_{upper}")))
+            {
+                let loc = Loc::file(format!("<environment {upper}>"));
+                self.become_.set(key, &v, &loc)?;
+            }
+        }
         Ok(())
     }
+}
+
+/// The `ANSIBLE_*` variables [`Config::apply_env`] reads.
+fn env_names() -> Vec<String> {
+    let become_keys = crate::become_defaults::KEYS
+        .iter()
+        .map(|k| k.to_ascii_uppercase());
+    KEYS.iter()
+        .chain(crate::vault::args::KEYS)
+        .map(|k| env_name(k))
+        .chain(become_keys)
+        .map(|k| format!("ANSIBLE_{k}"))
+        .collect()
 }
 
 impl Config {
@@ -309,6 +360,26 @@ impl Config {
             max_output: self.template_max_output.unwrap_or(d.max_output),
             fuel: self.template_fuel.unwrap_or(d.fuel),
         }
+    }
+}
+
+/// A TOML value as the text an ansible.cfg value would be (a list's items joined by
+/// U+001F, the separator `set` splits TOML lists on).
+fn toml_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Array(a) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| x.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join("\u{1f}"),
+        other => other.to_string(),
     }
 }
 
@@ -431,6 +502,68 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("error, warn, ignore"), "{e}");
         assert_eq!(e.loc().unwrap().line, 2);
+    }
+
+    #[test]
+    fn privilege_escalation_section_and_its_variables() {
+        let text = "[defaults]\nforks = 3\nstdout_callback = yaml\n[privilege_escalation]\nbecome = True\nbecome_user = app\nbecome_exe = doas\n[ssh_connection]\npipelining = True\n";
+        let mut c = Config::from_ansible_cfg(text, Path::new("ansible.cfg")).unwrap();
+        assert_eq!(c.become_.enabled, Some(true));
+        assert_eq!(c.become_.user.as_deref(), Some("app"));
+        assert_eq!(
+            c.unhonoured,
+            vec![
+                "ansible.cfg:3: `stdout_callback` in [defaults] is not honoured by windlass; it is ignored",
+                "ansible.cfg:7: `become_exe` in [privilege_escalation] is not honoured by windlass; it is ignored",
+                "ansible.cfg:9: `pipelining` in [ssh_connection] is not honoured by windlass; it is ignored",
+            ]
+        );
+        // The environment beats the file (config/base.yml: env over ini).
+        c.apply_env(|k| match k {
+            "ANSIBLE_BECOME_USER" => Some("envuser".into()),
+            "ANSIBLE_BECOME_METHOD" => Some("su".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.become_.user.as_deref(), Some("envuser"));
+        assert_eq!(c.become_.method.as_deref(), Some("su"));
+        let e = Config::from_ansible_cfg(
+            "[privilege_escalation]\nbecome = sometimes\n",
+            Path::new("ansible.cfg"),
+        )
+        .unwrap_err();
+        assert_eq!(e.loc().unwrap().line, 2);
+        let t = Config::from_toml(
+            "[privilege_escalation]\nbecome = true\n",
+            Path::new("windlass.toml"),
+        )
+        .unwrap();
+        assert_eq!(t.become_.enabled, Some(true));
+        let e = Config::from_toml(
+            "[privilege_escalation]\nbecome_exe = \"doas\"\n",
+            Path::new("windlass.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("become_exe"), "{e}");
+    }
+
+    #[test]
+    fn unhonoured_variables_are_noted_once_each() {
+        let mut c = Config::default();
+        let env = [
+            ("ANSIBLE_FORKS", "4"),
+            ("ANSIBLE_BECOME", "true"),
+            ("ANSIBLE_STDOUT_CALLBACK", "yaml"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        c.note_unhonoured_env(env.into_iter());
+        assert_eq!(
+            c.unhonoured,
+            vec![
+                "the environment variable ANSIBLE_STDOUT_CALLBACK is not honoured by windlass; it is ignored"
+            ]
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod become_defaults;
 pub mod boolean;
 pub mod cli;
 pub mod command;
@@ -45,6 +46,8 @@ pub(crate) mod stop_signals;
 pub mod template;
 pub mod transport;
 pub mod vault;
+
+mod unhonoured;
 pub mod yaml;
 
 pub use error::{Error, Loc, Result};

@@ -24,6 +24,7 @@ mod resume;
 mod run_once;
 mod run_state;
 mod run_task;
+pub(crate) use run_task::tags_selected;
 mod task_loop;
 mod walk;
 mod with_lookup;
@@ -74,6 +75,9 @@ pub struct RunOptions {
     pub connection: ConnectionOverrides,
     /// The sudo password for `become`, if any.
     pub become_password: Option<String>,
+    /// The defaults of the `become*` keywords (`-b`, `--become-user`, `--become-method`,
+    /// ansible.cfg `[privilege_escalation]`): a keyword or variable that is set wins.
+    pub become_defaults: crate::become_defaults::BecomeDefaults,
     /// Take a lock on every SSH host so two runs never race on one host (the CLI turns it
     /// on; off by default for embedders and tests that run concurrently on purpose).
     pub host_lock: bool,
@@ -107,6 +111,7 @@ impl Default for RunOptions {
             verbosity: 0,
             connection: ConnectionOverrides::default(),
             become_password: None,
+            become_defaults: Default::default(),
             host_lock: false,
             break_lock: false,
             batch_probes: true,

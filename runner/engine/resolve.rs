@@ -293,10 +293,14 @@ impl Resolver<'_> {
         if !self.become_enabled(t, vars)? {
             return Ok(None);
         }
+        let d = &self.opts.become_defaults;
         let user = self
             .become_setting(t, vars, "ansible_become_user", &t.kw.become_user)?
+            .or_else(|| d.user.clone())
             .unwrap_or_else(|| "root".into());
-        let method = self.become_setting(t, vars, "ansible_become_method", &t.kw.become_method)?;
+        let method = self
+            .become_setting(t, vars, "ansible_become_method", &t.kw.become_method)?
+            .or_else(|| d.method.clone());
         let method = match method.as_deref() {
             None | Some("sudo") => BecomeMethod::Sudo,
             Some("su") => BecomeMethod::Su,
@@ -306,11 +310,13 @@ impl Resolver<'_> {
                 ));
             }
         };
-        let flags =
-            match self.become_setting(t, vars, "ansible_become_flags", &t.kw.become_flags)? {
-                Some(f) => crate::command::split(&f).ok_or("unbalanced quotes in become_flags")?,
-                None => Vec::new(),
-            };
+        let flags = match self
+            .become_setting(t, vars, "ansible_become_flags", &t.kw.become_flags)?
+            .or_else(|| d.flags.clone())
+        {
+            Some(f) => crate::command::split(&f).ok_or("unbalanced quotes in become_flags")?,
+            None => Vec::new(),
+        };
         Ok(Some(Become {
             method,
             user,
@@ -319,13 +325,15 @@ impl Resolver<'_> {
         }))
     }
 
-    /// `ansible_become` when set (a string must be a boolean), else the `become` keyword.
+    /// `ansible_become` when set (a string must be a boolean), else the `become` keyword,
+    /// else the run's default (`-b`, ansible.cfg `become`).
     fn become_enabled(&self, t: &Task, vars: &Arc<dyn Vars>) -> Result<bool, String> {
         Ok(match self.var(t, vars, "ansible_become")? {
             Some(Value::Bool(b)) => b,
             Some(Value::String(s)) => crate::boolean::parse_bool(&s)
                 .ok_or_else(|| format!("ansible_become must be a boolean, got `{s}`"))?,
             Some(other) => truthy(&other),
+            None if t.kw.become_.is_none() => self.opts.become_defaults.enabled.unwrap_or(false),
             None => self.kw_bool(&t.kw.become_, vars, t)?,
         })
     }
@@ -661,6 +669,53 @@ mod tests {
         let bad = json!({"ansible_become": "maybe"});
         let r = resolve_with(&RunOptions::default(), &t, bad, COMMAND, json!({}));
         assert!(matches!(r, Err(ResolveError::Keyword(m)) if m.contains("must be a boolean")));
+    }
+
+    /// `-b`/`--become-user`/`--become-method` and ansible.cfg `[privilege_escalation]`
+    /// are the keywords' defaults: a keyword that is set wins (playbook/base.py's
+    /// `cliargs_deferred_get` defaults), an unset one takes them.
+    #[test]
+    fn become_defaults_yield_to_keywords() {
+        let opts = RunOptions {
+            become_defaults: crate::become_defaults::BecomeDefaults {
+                enabled: Some(true),
+                user: Some("cfg_user".into()),
+                method: Some("su".into()),
+                flags: Some("-s /bin/sh".into()),
+                ask_pass: None,
+            },
+            ..RunOptions::default()
+        };
+        let b = run(&opts, &task(json!({}), Keywords::default()), json!({}))
+            .become_
+            .expect("become from the defaults");
+        assert_eq!(b.user, "cfg_user");
+        assert_eq!(b.method, BecomeMethod::Su);
+        assert_eq!(b.flags, vec!["-s", "/bin/sh"]);
+        let off = Keywords {
+            become_: Some(json!(false)),
+            ..Keywords::default()
+        };
+        assert!(
+            run(&opts, &task(json!({}), off), json!({}))
+                .become_
+                .is_none()
+        );
+        let own = Keywords {
+            become_user: Some(json!("kw_user")),
+            become_method: Some(json!("sudo")),
+            ..Keywords::default()
+        };
+        let b = run(&opts, &task(json!({}), own), json!({}))
+            .become_
+            .unwrap();
+        assert_eq!((b.user.as_str(), b.method), ("kw_user", BecomeMethod::Sudo));
+        let none = run(
+            &RunOptions::default(),
+            &task(json!({}), Keywords::default()),
+            json!({}),
+        );
+        assert!(none.become_.is_none());
     }
 
     /// `--ask-become-pass` gives every escalation a password; a method other than sudo

@@ -4,6 +4,7 @@
 //! Why this module exists: these task keywords are the bulk of Ansible's semantics and
 //! they all apply around the module call, the same way for every module.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -36,32 +37,7 @@ impl Engine {
                 return false;
             }
         }
-        let tags = &t.kw.tags;
-        let skip = &self.opts.skip_tags;
-        if skip.iter().any(|s| {
-            tags.contains(s)
-                || (s == "tagged" && !tags.is_empty())
-                || (s == "untagged" && tags.is_empty())
-        }) {
-            return false;
-        }
-        let only = &self.opts.tags;
-        let explicit = |tag: &str| only.iter().any(|o| o == tag);
-        if tags.contains("never")
-            && !tags.iter().any(|t| t != "never" && explicit(t))
-            && !explicit("never")
-        {
-            return false;
-        }
-        if only.is_empty() || explicit("all") {
-            return true;
-        }
-        if tags.contains("always") && !skip.iter().any(|s| s == "always") {
-            return true;
-        }
-        tags.iter().any(|t| explicit(t))
-            || (explicit("tagged") && !tags.is_empty())
-            || (explicit("untagged") && tags.is_empty())
+        tags_selected(&t.kw.tags, &self.opts.tags, &self.opts.skip_tags)
     }
 
     /// The host's variables with the task's own layers.
@@ -1033,4 +1009,32 @@ fn censored(r: &Map<String, Value>) -> Map<String, Value> {
         }
     }
     out
+}
+
+/// Whether a task with `tags` runs under `--tags` `only` and `--skip-tags` `skip`
+/// (playbook/taggable.py `evaluate_tags`; also what the `--list-*` options show).
+pub(crate) fn tags_selected(tags: &BTreeSet<String>, only: &[String], skip: &[String]) -> bool {
+    if skip.iter().any(|s| {
+        tags.contains(s)
+            || (s == "tagged" && !tags.is_empty())
+            || (s == "untagged" && tags.is_empty())
+    }) {
+        return false;
+    }
+    let explicit = |tag: &str| only.iter().any(|o| o == tag);
+    if tags.contains("never")
+        && !tags.iter().any(|t| t != "never" && explicit(t))
+        && !explicit("never")
+    {
+        return false;
+    }
+    if only.is_empty() || explicit("all") {
+        return true;
+    }
+    if tags.contains("always") && !skip.iter().any(|s| s == "always") {
+        return true;
+    }
+    tags.iter().any(|t| explicit(t))
+        || (explicit("tagged") && !tags.is_empty())
+        || (explicit("untagged") && tags.is_empty())
 }

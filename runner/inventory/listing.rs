@@ -38,6 +38,8 @@ pub fn to_list_json(inv: &Inventory, export: bool) -> Value {
     }
     let mut meta = Map::new();
     meta.insert("hostvars".to_string(), Value::Object(hostvars));
+    // ansible-core 2.19 names the JSON profile its inventory decoders read it with.
+    meta.insert("profile".to_string(), Value::from("inventory_legacy"));
     out.insert("_meta".to_string(), Value::Object(meta));
     sort_keys(Value::Object(out))
 }
@@ -103,8 +105,10 @@ fn sort_keys(v: Value) -> Value {
 }
 
 /// The `--graph` text from `group` (default `all`): `@group:` lines for groups, host names
-/// for hosts, each level indented by `  |` and marked `--`; children and hosts sorted by
-/// name; `all` shows no hosts of its own. Lines are joined by `\n`, with no final newline.
+/// for hosts, each level indented by `  |` and marked `--`; children and hosts in the
+/// order the inventory gave them (ansible-core 2.19's `_graph_group` walks its lists as
+/// they are); `all` shows no hosts of its own. Lines are joined by `\n`, with no final
+/// newline.
 pub fn graph(inv: &Inventory, group: Option<&str>) -> Result<String, PatternError> {
     let start = group.unwrap_or("all");
     if !inv.groups.contains_key(start) {
@@ -122,15 +126,11 @@ fn graph_group(inv: &Inventory, name: &str, depth: usize, lines: &mut Vec<String
         return;
     };
     lines.push(graph_name(&format!("@{name}:"), depth));
-    let mut kids: Vec<&String> = group.children.iter().collect();
-    kids.sort();
-    for kid in kids {
+    for kid in &group.children {
         graph_group(inv, kid, depth + 1, lines);
     }
     if name != "all" {
-        let mut hosts: Vec<&String> = group.hosts.iter().collect();
-        hosts.sort();
-        for h in hosts {
+        for h in &group.hosts {
             lines.push(graph_name(h, depth + 1));
         }
     }
@@ -163,7 +163,10 @@ mod tests {
         assert_eq!(
             inv().to_list_json(),
             json!({
-                "_meta": {"hostvars": {"w1": {"g": "web"}, "w2": {"g": "web", "x": 1}}},
+                "_meta": {
+                    "hostvars": {"w1": {"g": "web"}, "w2": {"g": "web", "x": 1}},
+                    "profile": "inventory_legacy"
+                },
                 "all": {"children": ["ungrouped", "k8s"]},
                 "k8s": {"children": ["web", "empty"]},
                 "ungrouped": {"hosts": ["solo"]},
@@ -175,13 +178,15 @@ mod tests {
         assert_eq!(export["_meta"]["hostvars"], json!({"w2": {"x": 1}}));
     }
 
+    /// As ansible-core 2.19.14 prints it (with an `[empty]` section, which its INI plugin
+    /// needs): groups and hosts in the inventory's order.
     #[test]
     fn graph_text() {
         assert_eq!(
             inv().graph(None).unwrap(),
-            "@all:\n  |--@k8s:\n  |  |--@empty:\n  |  |--@web:\n  |  |  |--w1\n  |  |  |--w2\n  |--@ungrouped:\n  |  |--solo"
+            "@all:\n  |--@ungrouped:\n  |  |--solo\n  |--@k8s:\n  |  |--@web:\n  |  |  |--w2\n  |  |  |--w1\n  |  |--@empty:"
         );
-        assert_eq!(inv().graph(Some("web")).unwrap(), "@web:\n  |--w1\n  |--w2");
+        assert_eq!(inv().graph(Some("web")).unwrap(), "@web:\n  |--w2\n  |--w1");
         assert!(inv().graph(Some("nope")).is_err());
     }
 }

@@ -1,14 +1,15 @@
 //! The inventory: hosts, groups and their variables, read as Ansible reads them.
 //!
 //! Why this module exists: every run starts from "which hosts, in which groups, with which
-//! variables". Users bring Ansible inventories (INI or YAML files, directories of them,
+//! variables". Users bring Ansible inventories (INI, YAML or JSON files, executable
+//! inventory scripts, directories of them,
 //! `host1,host2,` lists, `group_vars/` and `host_vars/`), so this module loads all of
 //! those into one [`Inventory`] and answers the questions the engine asks: host patterns
 //! ([`Inventory::select`]), the `groups` and `group_names` magic variables, and each host's
 //! inventory variables in Ansible's precedence order ([`Inventory::host_vars`]).
 //!
-//! The formats live in their own files: [`ini`], [`yaml_format`], [`hostrange`] (ranges and
-//! ports), [`pattern`] (host patterns), [`vars_dirs`] (`group_vars/`, `host_vars/`) and
+//! The formats live in their own files: [`ini`], [`yaml_format`], `script_format`
+//! (executable inventories and their saved JSON), [`hostrange`] (ranges and ports), [`pattern`] (host patterns), [`vars_dirs`] (`group_vars/`, `host_vars/`) and
 //! [`listing`] (`ansible-inventory --list` / `--graph` output).
 
 pub mod hostrange;
@@ -17,6 +18,7 @@ pub mod ini;
 pub mod listing;
 pub mod pattern;
 pub mod pyliteral;
+mod script_format;
 pub mod vars_dirs;
 pub mod yaml_format;
 
@@ -240,6 +242,9 @@ impl Inventory {
     }
 
     fn parse_into(&mut self, text: &str, file: &Path) -> Result<()> {
+        if let Some(listing) = script_format::saved_listing(text) {
+            return script_format::parse_saved(self, &listing, file);
+        }
         match yaml_format::detect(text, file, &self.yaml)? {
             Some(doc) => yaml_format::parse_into(self, &doc, file),
             None => ini::parse_into(self, text, file),
@@ -249,11 +254,7 @@ impl Inventory {
     fn load_file(&mut self, path: &Path) -> Result<()> {
         let text = read_text(path)?;
         if text.starts_with("#!") && is_executable(path) {
-            return Err(Error::invalid_help(
-                &Loc::new(std::sync::Arc::from(path), 1, 1),
-                "dynamic inventory scripts are not supported",
-                "run the script yourself and save its output, or write a static INI or YAML inventory",
-            ));
+            return script_format::load_script(self, path);
         }
         self.parse_into(&text, path)
     }
@@ -824,17 +825,44 @@ mod tests {
 
     #[test]
     #[cfg(unix)]
-    fn dynamic_scripts_are_refused() {
+    fn inventory_scripts_run_with_list_then_host() {
         use std::os::unix::fs::PermissionsExt;
         let t = tempfile::tempdir().unwrap();
-        let script = t.path().join("inv.py");
-        std::fs::write(&script, "#!/usr/bin/env python3\nprint('{}')\n").unwrap();
+        let script = t.path().join("inv.sh");
+        // No `_meta`: each host's variables come from `--host NAME`.
+        let body = r#"#!/bin/sh
+case "$1" in
+  --list) echo '{"web": {"hosts": ["w1", "w2"], "vars": {"tier": "front"}, "children": ["edge"]}, "edge": ["e1"]}' ;;
+  --host) echo "{\"who\": \"$2\"}" ;;
+esac
+"#;
+        std::fs::write(&script, body).unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let i = Inventory::load(std::slice::from_ref(&script)).unwrap();
+        assert_eq!(i.group("web").unwrap().hosts, ["w1", "w2"]);
+        assert_eq!(i.host_vars("w2")["who"], json!("w2"));
+        assert_eq!(i.host_vars("e1")["tier"], json!("front"));
+        std::fs::write(&script, "#!/bin/sh\necho oops >&2\nexit 3\n").unwrap();
         let e = Inventory::load(std::slice::from_ref(&script)).unwrap_err();
-        assert!(e.to_string().contains("dynamic inventory scripts"), "{e}");
+        assert!(e.to_string().contains("oops"), "{e}");
         // Without the executable bit it is read as INI (the `#!` line is a comment).
+        std::fs::write(&script, "#!/bin/sh\nhostx\n").unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(Inventory::load(&[script]).is_ok());
+        assert_eq!(Inventory::load(&[script]).unwrap().host_names(), ["hostx"]);
+    }
+
+    #[test]
+    fn saved_listings_are_read_with_their_hostvars() {
+        let text = r#"{"_meta": {"hostvars": {"a": {"ansible_host": "10.0.0.1"}}},
+            "all": {"children": ["ungrouped", "db"]}, "db": {"hosts": ["a"]}, "ungrouped": {"hosts": ["b"]}}"#;
+        let i = Inventory::parse_str(text, Path::new("inventory.json")).unwrap();
+        assert_eq!(i.host_names(), ["a", "b"]);
+        assert_eq!(i.host_vars("a")["ansible_host"], json!("10.0.0.1"));
+        assert_eq!(i.group("db").unwrap().hosts, ["a"]);
+        // A YAML inventory written as JSON is still that.
+        let yaml = r#"{"all": {"hosts": {"c": {"x": 1}}}}"#;
+        let i = Inventory::parse_str(yaml, Path::new("inventory.json")).unwrap();
+        assert_eq!(i.host_vars("c")["x"], json!(1));
     }
 
     #[test]

@@ -4,5 +4,7 @@
 //! ([`jsonl`]) are the two standard consumers of [`crate::event::Event`]s; both are plain
 //! [`crate::event::EventSink`]s, like any embedder's own.
 
+pub mod adhoc;
+pub(crate) mod color;
 pub mod jsonl;
 pub mod printer;

@@ -287,7 +287,11 @@ impl<W: Write + Send> Printer<W> {
                 ..
             } => {
                 for d in diff {
-                    let _ = write!(self.out, "{}", unified_diff(d));
+                    let _ = write!(
+                        self.out,
+                        "{}",
+                        super::color::paint_diff(&unified_diff(d), self.color)
+                    );
                 }
                 // As Ansible's `CallbackBase.host_label`: the delegate only when it is
                 // another host.

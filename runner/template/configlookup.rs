@@ -5,7 +5,8 @@
 //! (`lib/ansible/plugins/lookup/config.py`, values from `lib/ansible/config/base.yml`:
 //! the config file, then the environment, then the default). The settings windlass itself
 //! reads (`forks`, `remote_user`, `timeout`, `roles_path`, `inventory`, `host_key_checking`,
-//! `private_key_file`, `duplicate_dict_key`) come from its own [`Config`]; the others are
+//! `private_key_file`, `duplicate_dict_key`, `[privilege_escalation]`'s `become*`) come
+//! from its own [`Config`]; the others are
 //! Ansible's defaults, overridden by their `ANSIBLE_*` environment variable.
 
 use minijinja::Error;
@@ -31,19 +32,7 @@ enum Def {
 }
 
 const SETTINGS: &[Setting] = &[
-    s("DEFAULT_BECOME", "ANSIBLE_BECOME", Def::Bool(false)),
-    s(
-        "DEFAULT_BECOME_USER",
-        "ANSIBLE_BECOME_USER",
-        Def::Str("root"),
-    ),
-    s(
-        "DEFAULT_BECOME_METHOD",
-        "ANSIBLE_BECOME_METHOD",
-        Def::Str("sudo"),
-    ),
     s("DEFAULT_BECOME_EXE", "ANSIBLE_BECOME_EXE", Def::StrOrNone),
-    s("DEFAULT_BECOME_FLAGS", "ANSIBLE_BECOME_FLAGS", Def::Str("")),
     s("DEFAULT_ASK_PASS", "ANSIBLE_ASK_PASS", Def::Bool(false)),
     s("DEFAULT_MANAGED_STR", "", Def::Str("Ansible managed")),
     s(
@@ -157,6 +146,12 @@ fn setting(cfg: &Config, name: &str) -> Result<Option<Value>, Error> {
         "DEFAULT_ROLES_PATH" => paths(&cfg.roles_path),
         "DEFAULT_HOST_LIST" if cfg.inventory.is_empty() => Value::from(vec!["/etc/ansible/hosts"]),
         "DEFAULT_HOST_LIST" => paths(&cfg.inventory),
+        // [privilege_escalation], environment applied (runner/become_defaults.rs).
+        "DEFAULT_BECOME" => Value::from(cfg.become_.enabled.unwrap_or(false)),
+        "DEFAULT_BECOME_ASK_PASS" => Value::from(cfg.become_.ask_pass.unwrap_or(false)),
+        "DEFAULT_BECOME_USER" => Value::from(cfg.become_.user.as_deref().unwrap_or("root")),
+        "DEFAULT_BECOME_METHOD" => Value::from(cfg.become_.method.as_deref().unwrap_or("sudo")),
+        "DEFAULT_BECOME_FLAGS" => Value::from(cfg.become_.flags.as_deref().unwrap_or("")),
         "DUPLICATE_YAML_DICT_KEY" => {
             Value::from(match cfg.duplicate_dict_key.unwrap_or_default() {
                 crate::yaml::DuplicateKeys::Warn => "warn",
@@ -203,4 +198,35 @@ fn other(name: &str) -> Result<Option<Value>, Error> {
         (Def::Int(i), None) => Value::from(i),
         (Def::StrOrNone | Def::IntOrNone, None) => Value::from(()),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `DEFAULT_BECOME*` are what the run uses: ansible.cfg `[privilege_escalation]` with
+    /// the environment applied, else Ansible's defaults.
+    #[test]
+    fn become_settings_come_from_the_configuration() {
+        let plain = Config::default();
+        assert_eq!(
+            setting(&plain, "DEFAULT_BECOME_USER").unwrap(),
+            Some(Value::from("root"))
+        );
+        assert_eq!(
+            setting(&plain, "DEFAULT_BECOME").unwrap(),
+            Some(Value::from(false))
+        );
+        let mut cfg = Config::default();
+        cfg.become_.enabled = Some(true);
+        cfg.become_.method = Some("su".into());
+        assert_eq!(
+            setting(&cfg, "DEFAULT_BECOME").unwrap(),
+            Some(Value::from(true))
+        );
+        assert_eq!(
+            setting(&cfg, "DEFAULT_BECOME_METHOD").unwrap(),
+            Some(Value::from("su"))
+        );
+    }
 }

@@ -7,7 +7,8 @@
 //!
 //! A case is a folder under `cases/` holding `site.yml`, and as it needs an inventory
 //! (`hosts`, else [`DEFAULT_INVENTORY`]), an `args` file (one command-line argument a line,
-//! given to both tools), roles, templates, vars files. A case writes files only under
+//! given to both tools), a `playbooks` file (more playbooks to run after `site.yml`, one a
+//! line, given right after it: ansible-playbook takes no playbook after an option), roles, templates, vars files. A case writes files only under
 //! `{{ playbook_dir }}/out/`. Each tool runs on its own copy of the folder; what is compared
 //! is one normalised trace (see `trace.rs`): the exit code, each play and task in order,
 //! each host's status (items too) with `debug`/`fail` output, `until` retries (Ansible's
@@ -294,6 +295,8 @@ fn run_case(
     let work = out_root.join(case);
     let _ = std::fs::remove_dir_all(&work);
     let args = read_args(&src);
+    let playbooks = read_lines(&src.join("playbooks"));
+    let args = (playbooks, args);
     let run = |tool: Tool, name: &str| -> Result<String, String> {
         let Some(h) = hosts else {
             return run_tool(tool, root, &src, &work.join(name), &args, None);
@@ -339,7 +342,12 @@ fn run_case(
 }
 
 fn read_args(case: &Path) -> Vec<String> {
-    std::fs::read_to_string(case.join("args"))
+    read_lines(&case.join("args"))
+}
+
+/// The lines of `file` that are neither blank nor `#` comments (none when it is absent).
+fn read_lines(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()
         .map(str::trim)
@@ -359,7 +367,7 @@ fn run_tool(
     root: &Path,
     src: &Path,
     dir: &Path,
-    args: &[String],
+    (playbooks, args): &(Vec<String>, Vec<String>),
     ssh: Option<(&ssh::TestHosts, &str)>,
 ) -> Result<String, String> {
     copy_tree(src, dir).map_err(|e| format!("copying the case: {e}"))?;
@@ -392,7 +400,9 @@ fn run_tool(
                 .env("ANSIBLE_CALLBACK_PLUGINS", root.join("oracle"))
                 .env("ANSIBLE_CALLBACKS_ENABLED", "conformance")
                 .env("ANSIBLE_LOCAL_TEMP", dir.join(".ansible-local"))
-                .args(["site.yml", "-i", inventory]);
+                .arg("site.yml")
+                .args(playbooks)
+                .args(["-i", inventory]);
             if ssh.is_none() {
                 // Local hosts run modules with the venv's python, their temp files in the copy.
                 cmd.env("ANSIBLE_PYTHON_INTERPRETER", p.with_file_name("python3"))
@@ -402,7 +412,9 @@ fn run_tool(
             }
         }
         Tool::Windlass => {
-            cmd.args(["run", "site.yml", "-i", inventory, "--output", "jsonl"]);
+            cmd.args(["run", "site.yml"])
+                .args(playbooks)
+                .args(["-i", inventory, "--output", "jsonl"]);
         }
     }
     if let Some((_, remote)) = ssh {
