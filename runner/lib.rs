@@ -26,17 +26,19 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod boolean;
+pub(crate) mod boolean;
 pub mod cli;
 pub mod command;
 pub mod config;
 pub mod embed;
-pub mod engine;
-pub mod error;
+pub(crate) mod engine;
+mod error;
 pub mod event;
 pub mod exit;
+#[cfg(test)]
+mod fuzz_smoke;
 pub mod inventory;
-pub mod journal;
+pub(crate) mod journal;
 pub mod modules;
 pub mod output;
 pub mod ping;
@@ -44,9 +46,12 @@ pub mod playbook;
 pub(crate) mod stop_signals;
 pub mod template;
 pub mod transport;
-pub mod yaml;
+pub(crate) mod yaml;
 
 pub use error::{Error, Loc, Result};
+
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 
 /// The book's Rust samples, compiled as doctests so they cannot drift from the API.
 #[doc = include_str!("../book/src/embedding.md")]

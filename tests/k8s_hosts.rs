@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use common::Project;
 use serde_json::{Value, json};
-use windlass::engine::RunOptions;
+use windlass::embed::RunOptions;
 use windlass::event::{Event, Status};
 
 /// The tests share one host set: one at a time.
@@ -132,9 +132,7 @@ fn fresh_hosts(n: usize) -> (Vec<Host>, serde_json::Map<String, Value>) {
     eprintln!("k8s_hosts: {n} fresh hosts in {:.1?}", t0.elapsed());
     let (text, ok) = hostset(&["inventory"], None);
     assert!(ok, "hostset.sh inventory failed");
-    let inv = windlass::yaml::parse(&text, Path::new("testhosts-inventory.yml"))
-        .expect("testhosts inventory")
-        .to_value();
+    let inv = common::yaml_str(&text).expect("testhosts inventory");
     let vars = inv["all"]["vars"].as_object().cloned().expect("all.vars");
     let hosts: Vec<Host> = inv["all"]["hosts"]
         .as_object()
@@ -257,7 +255,7 @@ impl Topology {
             .join("group_vars");
         for entry in std::fs::read_dir(&sample).unwrap() {
             let path = entry.unwrap().path();
-            let mut vars = windlass::yaml::load(&path).unwrap().to_value();
+            let mut vars = common::yaml_file(&path).unwrap();
             if path.file_name().unwrap() == "all.yml" {
                 let m = vars.as_object_mut().unwrap();
                 // the test bridge, the containers' interface name (topologies with a VIP)
@@ -299,17 +297,15 @@ impl Topology {
         // insta's header: `---`, metadata lines, `---`
         let body = text.splitn(3, "---\n").nth(2).expect("snapshot header");
         let sample =
-            windlass::yaml::load(&repo().join("inventories").join(self.name).join("hosts.yml"))
-                .unwrap()
-                .to_value();
-        let sample_vars = windlass::yaml::load(
+            common::yaml_file(&repo().join("inventories").join(self.name).join("hosts.yml"))
+                .unwrap();
+        let sample_vars = common::yaml_file(
             &repo()
                 .join("inventories")
                 .join(self.name)
                 .join("group_vars/all.yml"),
         )
-        .unwrap()
-        .to_value();
+        .unwrap();
         let mut out = match sample_vars["keepalived_vip"].as_str() {
             Some(vip) => body.replace(vip, VIP),
             None => body.to_string(),
@@ -357,9 +353,8 @@ fn install_standins(i: usize) {
         put(i, &format!("/usr/local/bin/{tool}"), &text, "0755");
     }
     // the stand-in claims the version the roles install (its rules depend on it)
-    let version = windlass::yaml::load(&repo().join("roles/k8s_defaults/defaults/main.yml"))
-        .unwrap()
-        .to_value()["kubernetes_version"]
+    let version = common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap()
+        ["kubernetes_version"]
         .as_str()
         .unwrap()
         .to_string();
@@ -412,7 +407,7 @@ fn run(
     p: &Project,
     t: &Topology,
     check: bool,
-) -> (Vec<Event>, windlass::engine::RunReport, Duration) {
+) -> (Vec<Event>, windlass::embed::RunReport, Duration) {
     run_playbook(p, t.name, check, &[])
 }
 
@@ -422,7 +417,7 @@ fn run_playbook(
     name: &str,
     check: bool,
     extra: &[(&str, Value)],
-) -> (Vec<Event>, windlass::engine::RunReport, Duration) {
+) -> (Vec<Event>, windlass::embed::RunReport, Duration) {
     let pb = repo().join("playbooks").join(format!("{name}.yml"));
     let t0 = Instant::now();
     let (events, report) = p
@@ -798,14 +793,13 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
     }
     // the CNI manifest, applied once from the first control plane
     let kubectl = on_ok(first, "cat /var/log/windlass-standin/kubectl.log");
-    let cni = windlass::yaml::load(
+    let cni = common::yaml_file(
         &repo()
             .join("inventories")
             .join(t.name)
             .join("group_vars/all.yml"),
     )
-    .unwrap()
-    .to_value()["cni"]
+    .unwrap()["cni"]
         .as_str()
         .unwrap_or("calico")
         .to_string();

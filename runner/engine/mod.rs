@@ -12,7 +12,7 @@ mod delegate_facts;
 mod engine_actions;
 mod fan_out;
 mod handlers;
-pub mod host_vars;
+pub(crate) mod host_vars;
 mod include;
 mod include_report;
 mod loop_vars;

@@ -11,14 +11,14 @@
 //! ports), [`pattern`] (host patterns), [`vars_dirs`] (`group_vars/`, `host_vars/`) and
 //! [`listing`] (`ansible-inventory --list` / `--graph` output).
 
-pub mod hostrange;
-pub mod implicit_localhost;
-pub mod ini;
-pub mod listing;
-pub mod pattern;
-pub mod pyliteral;
-pub mod vars_dirs;
-pub mod yaml_format;
+pub(crate) mod hostrange;
+pub(crate) mod implicit_localhost;
+pub(crate) mod ini;
+pub(crate) mod listing;
+pub(crate) mod pattern;
+pub(crate) mod pyliteral;
+pub(crate) mod vars_dirs;
+pub(crate) mod yaml_format;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

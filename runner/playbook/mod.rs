@@ -9,9 +9,9 @@
 //! through the same [`Loader`].
 
 mod host_order;
-pub mod numeric;
-pub mod role;
-pub mod task;
+pub(crate) mod numeric;
+pub(crate) mod role;
+pub(crate) mod task;
 
 pub use host_order::HostOrder;
 

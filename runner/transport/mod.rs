@@ -6,13 +6,13 @@
 //! and come back with [`Transport::get`]. `local` runs on this machine; `ssh` goes through
 //! the system OpenSSH client with one ControlMaster per host. Embedders may bring their own.
 
-pub mod become_password;
+pub(crate) mod become_password;
 pub mod dialer;
-pub mod host_lock;
+pub(crate) mod host_lock;
 pub mod local;
-pub mod probe_cache;
-pub mod report;
-pub mod sequence;
+pub(crate) mod probe_cache;
+pub(crate) mod report;
+pub(crate) mod sequence;
 pub mod spec;
 pub mod ssh;
 

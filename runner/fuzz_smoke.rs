@@ -1,5 +1,8 @@
 //! A bounded, deterministic fuzz pass over the parsers, run by every `cargo test`.
 //!
+//! A unit test (not in `tests/`) because it reaches parsers that are not public API: the
+//! YAML reader, the file facts and the probe-reply parsers.
+//!
 //! The coverage-guided targets live in `fuzz/` (cargo-fuzz, nightly); this smoke test
 //! needs neither: a fixed-seed PRNG mutates a small corpus of valid inputs (byte flips,
 //! inserted YAML/Jinja tokens, cuts, repeats) and feeds each mutant to `yaml::parse`,
@@ -13,10 +16,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use windlass::inventory::Inventory;
-use windlass::modules::Registry;
-use windlass::playbook::{Loader, load_playbook_str};
-use windlass::template::{MapVars, Templar, Vars};
+use crate::inventory::Inventory;
+use crate::modules::Registry;
+use crate::playbook::{Loader, load_playbook_str};
+use crate::template::{MapVars, Templar, Vars};
 
 /// Mutants per corpus entry.
 const ROUNDS: usize = 1500;
@@ -196,7 +199,7 @@ const TEMPLATE_SEEDS: &[&str] = &[
 #[test]
 fn yaml_parse_survives_mutants() {
     fuzz("yaml::parse", 0x5eed_0001, YAML_SEEDS, |s| {
-        let _ = windlass::yaml::parse(s, Path::new("fuzz.yml"));
+        let _ = crate::yaml::parse(s, Path::new("fuzz.yml"));
     });
 }
 
@@ -247,8 +250,8 @@ const FILE_FACTS_SEEDS: &[&str] = &[
 
 #[test]
 fn file_facts_parse_survives_mutants() {
-    use windlass::modules::fileops::parse_facts;
-    use windlass::transport::ExecOutput;
+    use crate::modules::fileops::parse_facts;
+    use crate::transport::ExecOutput;
     fuzz("fileops::parse_facts", 0x5eed_0005, FILE_FACTS_SEEDS, |s| {
         let out = ExecOutput {
             rc: 0,
@@ -268,7 +271,7 @@ fn file_facts_parse_survives_mutants() {
 /// Replies to probes, one per parser of `modules::reply_fuzz::PARSERS` (same order): the
 /// sections as `name\nbody` pieces separated by `\x01`, or (`raw`) the reply itself.
 fn reply_seeds() -> Vec<String> {
-    let setup = include_str!("fixtures/facts/debian12.txt")
+    let setup = include_str!("../tests/fixtures/facts/debian12.txt")
         .trim_start_matches("\n@@")
         .replace("\n@@", "\u{1}");
     let pieces: Vec<(bool, String)> = vec![
@@ -291,7 +294,7 @@ fn reply_seeds() -> Vec<String> {
         (true, "motd\n@@00112233445566778899aabbccddeeff\n\n@@00112233445566778899aabbccddeeff file\n/x\0eA==\n@@00112233445566778899aabbccddeeff end\n".into()),
         (true, "Reading package lists...\n0 upgraded, 2 newly installed, 0 to remove and 1 not upgraded.\n@@cache_update_time\n1700000000\n".into()),
     ];
-    assert_eq!(pieces.len(), windlass::modules::reply_fuzz::PARSERS.len());
+    assert_eq!(pieces.len(), crate::modules::reply_fuzz::PARSERS.len());
     pieces
         .into_iter()
         .enumerate()
@@ -310,6 +313,6 @@ fn probe_replies_survive_mutants() {
     let seeds = reply_seeds();
     let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
     fuzz("modules::reply_fuzz::feed", 0x5eed_0006, &seeds, |s| {
-        windlass::modules::reply_fuzz::feed(s.as_bytes());
+        crate::modules::reply_fuzz::feed(s.as_bytes());
     });
 }
