@@ -165,7 +165,6 @@ impl Engine {
             extra_vars: Arc::new(opts.extra_vars.clone()),
             groups: std::sync::RwLock::new(Arc::new(Value::Null)),
             hosts: std::sync::RwLock::new(IndexMap::new()),
-            playbook_dir: PathBuf::from("."),
             inventory_file,
             check_mode: opts.check,
             diff_mode: opts.diff,

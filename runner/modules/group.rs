@@ -33,6 +33,10 @@ pub struct GroupParams {
     #[serde(default, deserialize_with = "ansible_bool")]
     pub non_unique: bool,
     /// Only manage `/etc/group` (the same commands here; accepted for compatibility).
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default, deserialize_with = "ansible_bool")]
     pub local: bool,
     /// Remove the group even if it is some user's primary group (`groupdel -f`).

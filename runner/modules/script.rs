@@ -44,6 +44,10 @@ pub struct ScriptParams {
     #[serde(default)]
     pub executable: Option<String>,
     /// Accepted for compatibility (vault-encrypted scripts are not supported).
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default)]
     pub decrypt: Option<Value>,
 }
