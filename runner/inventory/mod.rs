@@ -32,7 +32,7 @@ use crate::error::{Error, Loc, Result};
 pub type Vars = IndexMap<String, Value>;
 
 /// The names Ansible treats as the implicit localhost when they are not in the inventory.
-pub const LOCALHOST_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+pub(crate) const LOCALHOST_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// A host pattern that cannot be resolved (unknown name, bad syntax, bad regex).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,7 +109,7 @@ impl Group {
 
 /// Which `group_vars/`/`host_vars/` a variable file came from, lowest precedence first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum VarsLevel {
+pub(crate) enum VarsLevel {
     /// Beside an inventory source.
     Inventory,
     /// Beside the playbook ([`Inventory::add_vars_dir`]).
@@ -175,7 +175,7 @@ impl Inventory {
 
     /// [`Inventory::load`] with YAML read by `yaml` (its duplicate-key policy), which also
     /// reads the vars directories added later.
-    pub fn load_with(sources: &[PathBuf], yaml: crate::yaml::Reader) -> Result<Inventory> {
+    pub(crate) fn load_with(sources: &[PathBuf], yaml: crate::yaml::Reader) -> Result<Inventory> {
         let mut inv = Inventory::new();
         inv.yaml = yaml;
         let mut vars_dirs: Vec<PathBuf> = Vec::new();
@@ -327,7 +327,7 @@ impl Inventory {
 
     /// As [`Inventory::select`], for a play's `hosts:`: names that match nothing are
     /// skipped (returned second, to warn about), as Ansible does.
-    pub fn select_lenient(
+    pub(crate) fn select_lenient(
         &self,
         pattern: &str,
     ) -> Result<(Vec<String>, Vec<String>), PatternError> {
@@ -370,7 +370,7 @@ impl Inventory {
     /// by level (children first, then grandchildren...), each host once. `all`'s own hosts
     /// are those in no other group. (Ansible walks the levels below the children in set
     /// order, which varies between runs; here they go in order of appearance.)
-    pub fn group_order(&self, group: &str) -> Vec<String> {
+    pub(crate) fn group_order(&self, group: &str) -> Vec<String> {
         let mut order: Vec<&str> = vec![group];
         let mut seen: HashSet<&str> = HashSet::from([group]);
         let mut i = 0;
@@ -409,7 +409,7 @@ impl Inventory {
     }
 
     /// Every group `host` is in, directly or through children, `all` included.
-    pub fn host_group_set(&self, host: &str) -> IndexSet<String> {
+    pub(crate) fn host_group_set(&self, host: &str) -> IndexSet<String> {
         let mut out = IndexSet::new();
         let Some(h) = self.hosts.get(host) else {
             return out;
@@ -427,12 +427,6 @@ impl Inventory {
             }
         }
         out
-    }
-
-    /// The depth of a group below `all` (`all` is 0, its children 1, the longest path wins).
-    pub fn group_depth(&self, group: &str) -> usize {
-        let mut memo = HashMap::new();
-        self.depth_memo(group, &mut memo)
     }
 
     fn depth_memo(&self, group: &str, memo: &mut HashMap<String, usize>) -> usize {
@@ -528,7 +522,7 @@ impl Inventory {
 
     /// Variables of `group` from `group_vars/` files (inventory-adjacent, then
     /// playbook-adjacent merged over them).
-    pub fn group_file_vars(&self, group: &str) -> Vars {
+    pub(crate) fn group_file_vars(&self, group: &str) -> Vars {
         let mut out = Vars::new();
         for level in 0..2 {
             if let Some(v) = self.group_files[level].get(group) {

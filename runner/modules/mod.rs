@@ -203,7 +203,7 @@ pub struct Registry {
 }
 
 /// Actions handled by the engine itself (they change the run, not the host).
-pub const ENGINE_ACTIONS: &[&str] = &["meta", "include_vars", "add_host", "group_by"];
+pub(crate) const ENGINE_ACTIONS: &[&str] = &["meta", "include_vars", "add_host", "group_by"];
 
 impl Registry {
     /// An empty registry.
@@ -291,7 +291,7 @@ impl Registry {
     }
 
     /// Whether `action` is handled by the engine itself.
-    pub fn is_engine_action(action: &str) -> bool {
+    pub(crate) fn is_engine_action(action: &str) -> bool {
         let short = action
             .strip_prefix("ansible.builtin.")
             .or_else(|| action.strip_prefix("ansible.legacy."))
@@ -308,7 +308,7 @@ impl Registry {
     }
 
     /// Check that `action` names a module (or an engine action), at load time.
-    pub fn check_name(&self, action: &str, loc: &Loc) -> Result<()> {
+    pub(crate) fn check_name(&self, action: &str, loc: &Loc) -> Result<()> {
         if Self::is_engine_action(action) || self.get(action).is_some() {
             return Ok(());
         }
@@ -316,7 +316,7 @@ impl Registry {
     }
 
     /// Check a task's module and parameters at load time.
-    pub fn check(
+    pub(crate) fn check(
         &self,
         action: &str,
         args: &Map<String, Value>,
@@ -398,7 +398,7 @@ fn check_paths(module: &str, spec: &ParamSpec, args: &Map<String, Value>, loc: &
 }
 
 /// Check `args` against `spec`: unknown parameters, mutually exclusive ones, missing ones.
-pub fn check_params(
+pub(crate) fn check_params(
     module: &str,
     spec: &ParamSpec,
     args: &Map<String, Value>,
@@ -481,7 +481,10 @@ pub fn check_params(
 }
 
 /// The candidate closest to `word` by edit distance, if close enough to be a typo.
-pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .map(|c| (edit_distance(word, c), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
@@ -501,37 +504,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
-}
-
-/// A string parameter, or an error naming it.
-pub fn str_arg<'a>(
-    args: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a str>, ModuleError> {
-    match args.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ModuleError::Failed(format!(
-            "parameter `{key}` must be a string, got {other}"
-        ))),
-    }
-}
-
-/// A boolean parameter with Ansible's boolean rules, or an error naming it.
-pub fn bool_arg(args: &Map<String, Value>, key: &str, default: bool) -> Result<bool, ModuleError> {
-    match args.get(key) {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) => crate::boolean::parse_bool(s).ok_or_else(|| {
-            ModuleError::Failed(format!("parameter `{key}` must be a boolean, got {s:?}"))
-        }),
-        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
-            Ok(n.as_i64() == Some(1))
-        }
-        Some(other) => Err(ModuleError::Failed(format!(
-            "parameter `{key}` must be a boolean, got {other}"
-        ))),
-    }
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub fn program() -> Option<&'static Path> {
 
 /// How a master reaches its host through the dialer: what `ssh -G` says of the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Route {
+pub(crate) struct Route {
     /// `ConnectTimeout` (`None`: the system's own).
     pub timeout: Option<Duration>,
     /// `AddressFamily`: `any`, `inet` or `inet6`.
@@ -60,7 +60,7 @@ pub struct Route {
 impl Route {
     /// The route for the effective configuration `ssh -G` printed, or `None` when ssh must
     /// connect by itself (see the module docs).
-    pub fn from_effective_config(g: &str) -> Option<Route> {
+    pub(crate) fn from_effective_config(g: &str) -> Option<Route> {
         let mut route = Route {
             timeout: None,
             family: "any".into(),
@@ -91,7 +91,7 @@ impl Route {
 
     /// The `ssh_config` lines that make ssh use the dialer `program`, which writes why a
     /// connection failed to `errors` (ssh itself only says the dialer gave no socket).
-    pub fn config_lines(&self, program: &Path, errors: &Path) -> Vec<String> {
+    pub(crate) fn config_lines(&self, program: &Path, errors: &Path) -> Vec<String> {
         // ssh runs the command with `$SHELL -c "exec …"` after expanding `%` tokens.
         let arg = |s: &str| {
             shlex::try_quote(s)

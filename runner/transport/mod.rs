@@ -197,7 +197,7 @@ pub struct ConnectionSpec {
 
 /// Default number of further connection attempts after a transient refusal (sshd
 /// restarting, `MaxStartups` dropping the connection); the waits are 0.5 s, 1 s, 2 s, ….
-pub const DEFAULT_SSH_RETRIES: u32 = 2;
+pub(crate) const DEFAULT_SSH_RETRIES: u32 = 2;
 
 /// How host keys are checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -228,7 +228,7 @@ pub const DEFAULT_MAX_CHANNELS: usize = 8;
 
 /// The largest channel limit accepted (`--ssh-channels`, `windlass_ssh_channels`); far above
 /// any sensible `MaxSessions`, so a larger number is a typo rather than a setting.
-pub const MAX_CHANNELS_LIMIT: usize = 256;
+pub(crate) const MAX_CHANNELS_LIMIT: usize = 256;
 
 /// Makes transports for hosts. The engine asks once per host and keeps the result for the
 /// run; connecting happens lazily on first use.
@@ -258,14 +258,14 @@ impl DefaultConnector {
 
     /// End the local commands still running (see [`local::LocalTransport::end_running`]);
     /// bounded by `within`.
-    pub async fn end_local_commands(&self, within: std::time::Duration) {
+    pub(crate) async fn end_local_commands(&self, within: std::time::Duration) {
         self.local.end_running(within).await;
     }
 
     /// End the local commands still running, shut every SSH master down at once, busy or
     /// not, and remove their control directory (see [`ssh::SshPool::abort_all`]); each
     /// bounded by `within`.
-    pub async fn abort_all(&self, within: std::time::Duration) {
+    pub(crate) async fn abort_all(&self, within: std::time::Duration) {
         self.end_local_commands(within).await;
         self.ssh.abort_all(within).await;
     }
