@@ -39,7 +39,7 @@ pub fn enable(program: PathBuf) {
 
 /// The dialer program, unless none was enabled, it is gone (a binary replaced or removed
 /// while a run goes on: ssh then connects by itself), or `WINDLASS_SSH_DIALER=0`.
-pub fn program() -> Option<&'static Path> {
+pub(crate) fn program() -> Option<&'static Path> {
     if std::env::var_os("WINDLASS_SSH_DIALER").is_some_and(|v| v == "0") {
         return None;
     }
@@ -145,7 +145,7 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 /// Connect to `host`:`port` as ssh would, with `TCP_NODELAY` set.
-pub fn dial(
+pub(crate) fn dial(
     host: &str,
     port: u16,
     timeout: Option<Duration>,
@@ -190,7 +190,7 @@ pub fn dial(
 
 /// Hand `socket` to ssh over `to` (its end of the socket pair), as `ProxyUseFdpass` wants:
 /// one byte with the descriptor attached.
-pub fn pass(socket: &TcpStream, to: std::os::fd::BorrowedFd<'_>) -> Result<(), String> {
+pub(crate) fn pass(socket: &TcpStream, to: std::os::fd::BorrowedFd<'_>) -> Result<(), String> {
     use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
     let fds = [socket.as_fd()];
     let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
