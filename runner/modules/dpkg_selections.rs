@@ -3,9 +3,6 @@
 //! Why this module exists: cluster upgrades must not move kubelet/kubeadm/containerd
 //! behind the operator's back, so those packages are put on `hold`. One `dpkg
 //! --get-selections` tells the current selection; `dpkg --set-selections` changes it.
-//! The probe's reply is framed ([`super::sysprobe`]): the host's shell picks the package's
-//! line and prints only its selection in a `selection` section, so nothing dpkg's database
-//! holds is parsed as fields on the controller.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -55,6 +52,9 @@ impl Fact for CurrentSelection {
     /// The package's name.
     type Query = String;
 
+    /// A framed reply ([`super::sysprobe`]): the host's shell picks the line of the
+    /// package (or `name:arch`) and prints only its selection, in a `selection` section, so
+    /// nothing dpkg's database holds is split into fields here.
     fn command(name: &String) -> RemoteCommand {
         let n = quote(name);
         RemoteCommand::shell(framed(&format!(

@@ -2,9 +2,6 @@
 //!
 //! Why this module exists: services (etcd, kube users) need their own groups with fixed
 //! gids. One `getent group` tells the current entry; `groupadd`/`groupmod`/`groupdel` change it.
-//! The probe's reply is framed ([`super::sysprobe`]): the host's shell compares the entry's
-//! name with the one sent and prints only its gid in a `gid` section, so nothing the group
-//! database holds is parsed as fields on the controller.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -71,6 +68,9 @@ impl Fact for Option<GroupEntry> {
     /// The group's name.
     type Query = String;
 
+    /// A framed reply ([`super::sysprobe`]): the host's shell compares each entry's name
+    /// with the one sent and prints only its gid, in a `gid` section, so nothing the group
+    /// database holds is split into fields here.
     fn command(name: &String) -> RemoteCommand {
         let n = quote(name);
         RemoteCommand::shell(framed(&format!(
