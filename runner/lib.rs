@@ -1,7 +1,7 @@
 //! windlass: run Ansible-style inventories, playbooks and roles across many hosts over SSH.
 //!
 //! The pipeline is parse → resolve → plan → apply: [`inventory`] and [`playbook`] load and
-//! validate input (every error names file:line:col), [`engine`] runs plays on hosts through
+//! validate input (every error names file:line:col), `engine` runs plays on hosts through
 //! a [`transport::Transport`], [`modules`] decide what to change, and everything that
 //! happens comes out as one stream of [`event::Event`]s.
 //!

@@ -81,7 +81,7 @@ pub struct RunOptions {
     pub break_lock: bool,
     /// Run the probes of upcoming tasks together, one round trip per host, and answer each
     /// task's probe from that batch while nothing has changed the host since
-    /// ([`crate::transport::probe_cache`]); SSH hosts only. On by default
+    /// (`crate::transport::probe_cache`); SSH hosts only. On by default
     /// (`--no-probe-batching` turns it off).
     pub batch_probes: bool,
     /// Report every command sent to a host as an [`Event::Command`] (on from `-vvv`;

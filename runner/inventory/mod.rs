@@ -7,9 +7,9 @@
 //! ([`Inventory::select`]), the `groups` and `group_names` magic variables, and each host's
 //! inventory variables in Ansible's precedence order ([`Inventory::host_vars`]).
 //!
-//! The formats live in their own files: [`ini`], [`yaml_format`], [`hostrange`] (ranges and
-//! ports), [`pattern`] (host patterns), [`vars_dirs`] (`group_vars/`, `host_vars/`) and
-//! [`listing`] (`ansible-inventory --list` / `--graph` output).
+//! The formats live in their own files: `ini`, `yaml_format`, `hostrange` (ranges and
+//! ports), `pattern` (host patterns), `vars_dirs` (`group_vars/`, `host_vars/`) and
+//! `listing` (`ansible-inventory --list` / `--graph` output).
 
 pub(crate) mod hostrange;
 pub(crate) mod implicit_localhost;
@@ -319,7 +319,7 @@ impl Inventory {
     }
 
     /// Resolve a host pattern (for `--limit` and listings) to host names in the pattern's
-    /// order, deduplicated. See [`pattern`] for the syntax. Names that match nothing are
+    /// order, deduplicated. See `pattern` for the syntax. Names that match nothing are
     /// an error (unlike Ansible, which only warns).
     pub fn select(&self, pattern: &str) -> Result<Vec<String>, PatternError> {
         pattern::select(self, pattern)
@@ -336,7 +336,7 @@ impl Inventory {
 
     /// The `groups` magic variable: every group name (incl. `all` and `ungrouped`) → all
     /// hosts in it, transitively through children, in Ansible's order (see
-    /// [`Inventory::group_order`]).
+    /// `Inventory::group_order`).
     pub fn groups_var(&self) -> IndexMap<String, Vec<String>> {
         let mut members: IndexMap<String, IndexSet<String>> = self
             .groups
@@ -549,7 +549,7 @@ impl Inventory {
         self.reconcile();
     }
 
-    /// JSON like `ansible-inventory --list`: see [`listing::to_list_json`].
+    /// JSON like `ansible-inventory --list`: see `listing::to_list_json`.
     pub fn to_list_json(&self) -> Value {
         listing::to_list_json(self, false)
     }

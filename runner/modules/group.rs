@@ -68,7 +68,7 @@ impl Fact for Option<GroupEntry> {
     /// The group's name.
     type Query = String;
 
-    /// A framed reply ([`super::sysprobe`]): the host's shell compares each entry's name
+    /// A framed reply (`super::sysprobe`): the host's shell compares each entry's name
     /// with the one sent and prints only its gid, in a `gid` section, so nothing the group
     /// database holds is split into fields here.
     fn command(name: &String) -> RemoteCommand {

@@ -101,7 +101,7 @@ pub struct TaskCtx<'a> {
     pub verbosity: u8,
     /// Where scratch files go on the host (`ansible_remote_tmp`, else the configuration's
     /// `remote_tmp`, else `~/.ansible/tmp`); modules make a per-command directory in it
-    /// with [`crate::command::scratch_prelude`].
+    /// with `crate::command::scratch_prelude`.
     pub remote_tmp: String,
 }
 

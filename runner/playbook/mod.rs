@@ -5,7 +5,7 @@
 //! playbooks. [`load_playbook`] reads a playbook and everything it imports statically
 //! (`import_playbook`, `roles:`, `import_tasks`, `import_role`, role dependencies), checks
 //! every keyword and every module's parameters, and returns [`Play`]s ready for the engine.
-//! Dynamic includes stay as [`task::TaskNode::Include`] and are loaded per host at run time
+//! Dynamic includes stay as `task::TaskNode::Include` and are loaded per host at run time
 //! through the same [`Loader`].
 
 mod host_order;

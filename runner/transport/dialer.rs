@@ -11,7 +11,7 @@
 //! (and `SO_KEEPALIVE` when `TCPKeepAlive` is on, as ssh does), passes the connected socket
 //! back over its stdout and exits. ssh then speaks SSH on that socket as on its own.
 //!
-//! When it is not used (see [`Route::from_effective_config`]): the host's effective ssh
+//! When it is not used (see `Route::from_effective_config`): the host's effective ssh
 //! configuration (`ssh -G`) already routes the connection (`ProxyCommand`, `ProxyJump`),
 //! binds it (`BindAddress`, `BindInterface`) or canonicalizes the name (ssh does not with a
 //! proxy); `WINDLASS_SSH_DIALER=0` is set; or no dialer program is known ([`enable`]:

@@ -8,7 +8,7 @@
 //! windlass itself means to let running tasks finish. In its own group it does not see the
 //! terminal's signals; in exchange windlass ends the group itself when it gives up on a
 //! command: a timeout or a dropped task kills the group, and an abort ends every group
-//! still running ([`LocalTransport::end_running`]).
+//! still running (`LocalTransport::end_running`).
 
 use std::collections::BTreeSet;
 use std::process::Stdio;

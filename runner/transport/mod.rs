@@ -95,7 +95,7 @@ pub trait Transport: Send + Sync {
     /// Write a file atomically: a temporary file in the destination's directory, mode and
     /// owner set, then renamed over `dest`. A reader never sees a partial file.
     /// `become_` applies to the whole operation. The default streams the content through
-    /// [`crate::command::atomic_write`] in one round trip.
+    /// `crate::command::atomic_write` in one round trip.
     async fn put(
         &self,
         file: &PutFile<'_>,
@@ -115,7 +115,7 @@ pub trait Transport: Send + Sync {
 
     /// Run a command that only reads the host's state (a module's probe). A transport may
     /// answer it from probes it ran earlier in a batch, as long as nothing was done to the
-    /// host since ([`probe_cache::ProbeCache`]). The default runs it.
+    /// host since (`probe_cache::ProbeCache`). The default runs it.
     async fn exec_probe(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
         self.exec(cmd).await
     }
@@ -129,7 +129,7 @@ pub trait Transport: Send + Sync {
     }
 }
 
-/// [`Transport::put`] as one [`Transport::exec`] of [`crate::command::atomic_write`] (the
+/// [`Transport::put`] as one [`Transport::exec`] of `crate::command::atomic_write` (the
 /// default, and what a wrapper that must see the command uses).
 pub async fn put_via_exec<T: Transport + ?Sized>(
     t: &T,
@@ -191,7 +191,7 @@ pub struct ConnectionSpec {
     /// Per-host limit of concurrent channels; 0 means [`DEFAULT_MAX_CHANNELS`].
     pub max_channels: usize,
     /// Further connection attempts after a transient refusal (`ansible_ssh_retries` /
-    /// `--ssh-retries`); `None` means [`DEFAULT_SSH_RETRIES`].
+    /// `--ssh-retries`); `None` means `DEFAULT_SSH_RETRIES`.
     pub connect_retries: Option<u32>,
 }
 

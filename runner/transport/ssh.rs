@@ -29,7 +29,7 @@
 //!
 //! Masters live in a short private directory under `/tmp` (socket paths must stay under
 //! ~100 bytes), made once per pool and removed with it. `ControlPersist` is bounded
-//! ([`CONTROL_PERSIST`]) so a master orphaned by a killed run goes away by itself; a master
+//! (`CONTROL_PERSIST`) so a master orphaned by a killed run goes away by itself; a master
 //! that idled that long within a run is replaced before its next use. [`SshPool::close_all`]
 //! and dropping the pool shut every master down.
 
