@@ -235,7 +235,7 @@ impl Inventory {
     }
 
     /// The reader of the inventory's YAML, holding its warnings until they are taken.
-    pub fn yaml(&self) -> &crate::yaml::Reader {
+    pub(crate) fn yaml(&self) -> &crate::yaml::Reader {
         &self.yaml
     }
 
