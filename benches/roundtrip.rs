@@ -12,8 +12,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use windlass::embed::RunOptions;
 use windlass::embed::Runner;
-use windlass::engine::RunOptions;
 use windlass::inventory::Inventory;
 use windlass::transport::DefaultConnector;
 use windlass::transport::spec::{ConnectionOverrides, connection_spec};

@@ -46,7 +46,7 @@ pub enum BecomeMethod {
 }
 
 /// The prompt windlass gives sudo, so it can recognise a password request.
-pub const SUDO_PROMPT: &str = "[windlass-become-password]";
+pub(crate) const SUDO_PROMPT: &str = "[windlass-become-password]";
 
 /// A command to run on a host, as a value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -211,7 +211,7 @@ fn su_with_password(su: &str) -> String {
 /// temporary file beside the destination, gets its mode and owner, then is renamed over the
 /// destination — only if every byte arrived. Without a mode, an existing destination's
 /// mode is kept.
-pub fn atomic_write(file: &crate::transport::PutFile<'_>) -> RemoteCommand {
+pub(crate) fn atomic_write(file: &crate::transport::PutFile<'_>) -> RemoteCommand {
     let dest = quote(file.dest);
     // A connection cut mid-transfer looks like end-of-input to `cat`: the size check keeps
     // a short file from ever being renamed into place. The connection's stderr is gone by
@@ -243,11 +243,11 @@ pub fn atomic_write(file: &crate::transport::PutFile<'_>) -> RemoteCommand {
 
 /// Where modules keep scratch files on a host unless `remote_tmp` / `ansible_remote_tmp`
 /// say otherwise (Ansible's default; the remote shell expands `~`).
-pub const DEFAULT_REMOTE_TMP: &str = "~/.ansible/tmp";
+pub(crate) const DEFAULT_REMOTE_TMP: &str = "~/.ansible/tmp";
 
 /// Check a `remote_tmp` base: an absolute path, `~` or a path under `~/` (the only
 /// expansion windlass does on the host; `$VARS` are not expanded, template them instead).
-pub fn check_remote_tmp(base: &str) -> Result<(), String> {
+pub(crate) fn check_remote_tmp(base: &str) -> Result<(), String> {
     if base.starts_with('/') || base == "~" || base.starts_with("~/") {
         Ok(())
     } else {
@@ -260,7 +260,7 @@ pub fn check_remote_tmp(base: &str) -> Result<(), String> {
 /// A `remote_tmp` base as shell text: quoted with [`quote`], except that a leading `~`
 /// (alone or before `/`) becomes `"$HOME"`, which the remote shell expands for the user the
 /// command runs as.
-pub fn remote_tmp_word(base: &str) -> String {
+pub(crate) fn remote_tmp_word(base: &str) -> String {
     if base == "~" {
         return "\"$HOME\"".into();
     }
@@ -277,7 +277,7 @@ pub fn remote_tmp_word(base: &str) -> String {
 /// the command (exit 1) when either cannot be made. The umask is only changed for the
 /// `mkdir`, so what the command itself creates keeps the usual modes. No trailing
 /// separator: follow it with `; ` or a newline.
-pub fn scratch_prelude(base: &str) -> String {
+pub(crate) fn scratch_prelude(base: &str) -> String {
     let b = remote_tmp_word(base);
     format!(
         "(umask 077 && mkdir -p -- {b}) && d=$(mktemp -d -- {b}/windlass.XXXXXXXX) || exit 1; \
@@ -288,7 +288,7 @@ pub fn scratch_prelude(base: &str) -> String {
 /// Shell text that saves the command's stdin as `"$d"/<name>` (inside the
 /// [`scratch_prelude`]'s directory) and fails the command unless all `size` bytes arrived:
 /// a connection cut mid-transfer looks like end-of-input to `cat`.
-pub fn scratch_receive(name: &str, size: usize) -> String {
+pub(crate) fn scratch_receive(name: &str, size: usize) -> String {
     let f = format!("\"$d\"/{}", quote(name));
     format!(
         "cat > {f} && [ \"$(wc -c < {f})\" -eq {size} ] || {{ echo 'incomplete transfer' >&2; exit 1; }}"

@@ -34,13 +34,16 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::engine::{Engine, RunOptions, RunReport};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventSink};
 use crate::inventory::Inventory;
 use crate::modules::{Module, Registry};
 use crate::playbook::{Loader, Playbook, load_playbook, load_playbook_str};
 use crate::transport::{Connector, DefaultConnector};
+
+/// The options and the report of a run: the engine's, re-exported as part of this API.
+pub use crate::engine::{RunOptions, RunReport};
 
 enum Source {
     File(PathBuf),

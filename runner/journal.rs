@@ -32,7 +32,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 pub use key::task_base;
-pub use mask::{MASK, mask, mask_str, needs_mask};
+pub use mask::{MASK, mask, needs_mask};
 
 /// The journal format version. 2: tasks keyed by definition and place, pending handlers
 /// with their notifying task, masked variables listed, file and inventory digests.

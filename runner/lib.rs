@@ -1,7 +1,7 @@
 //! windlass: run Ansible-style inventories, playbooks and roles across many hosts over SSH.
 //!
 //! The pipeline is parse → resolve → plan → apply: [`inventory`] and [`playbook`] load and
-//! validate input (every error names file:line:col), [`engine`] runs plays on hosts through
+//! validate input (every error names file:line:col), `engine` runs plays on hosts through
 //! a [`transport::Transport`], [`modules`] decide what to change, and everything that
 //! happens comes out as one stream of [`event::Event`]s.
 //!
@@ -26,18 +26,20 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod become_defaults;
-pub mod boolean;
+pub(crate) mod become_defaults;
+pub(crate) mod boolean;
 pub mod cli;
 pub mod command;
 pub mod config;
 pub mod embed;
-pub mod engine;
-pub mod error;
+pub(crate) mod engine;
+mod error;
 pub mod event;
 pub mod exit;
+#[cfg(test)]
+mod fuzz_smoke;
 pub mod inventory;
-pub mod journal;
+pub(crate) mod journal;
 pub mod modules;
 pub mod output;
 pub mod ping;
@@ -45,12 +47,14 @@ pub mod playbook;
 pub(crate) mod stop_signals;
 pub mod template;
 pub mod transport;
-pub mod vault;
-
-mod unhonoured;
-pub mod yaml;
+pub(crate) mod unhonoured;
+pub(crate) mod vault;
+pub(crate) mod yaml;
 
 pub use error::{Error, Loc, Result};
+
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 
 /// The book's Rust samples, compiled as doctests so they cannot drift from the API.
 #[doc = include_str!("../book/src/embedding.md")]

@@ -465,11 +465,6 @@ fn parse_inner(text: &str, file: &Path, vault: &Vault) -> Result<(Node, Vec<Dupl
     Ok((doc, duplicates))
 }
 
-/// Read and parse a YAML file (duplicate keys as in [`parse`]).
-pub fn load(path: &Path) -> Result<Node> {
-    parse(&read_text(path)?, path)
-}
-
 fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     String::from_utf8(bytes).map_err(|e| {

@@ -726,7 +726,7 @@ fn book_samples_run_parse_or_compile() {
                     .unwrap()
                     .playbook_str(&pb, &dir.path().join("sample.yml"))
                     .unwrap_or_else(|e| panic!("{page}: {e}"))
-                    .options(windlass::engine::RunOptions { forks: 1, ..Default::default() })
+                    .options(windlass::embed::RunOptions { forks: 1, ..Default::default() })
                     .on_event(move |e| {
                         if let Event::HostResult { host, result, loop_summary: false, .. } = e {
                             if host == "e1" {

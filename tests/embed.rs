@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use windlass::command::{Become, RemoteCommand};
+use windlass::embed::RunOptions;
 use windlass::embed::Runner;
-use windlass::engine::RunOptions;
 use windlass::event::{Event, Status};
 use windlass::transport::{
     ConnectionSpec, Connector, ExecOutput, PutFile, Transport, TransportError,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use common::{Project, debug_msgs, local_inventory, opts, results, task_starts};
 use serde_json::json;
 use windlass::command::RemoteCommand;
-use windlass::engine::RunOptions;
+use windlass::embed::RunOptions;
 use windlass::event::{Event, Status};
 use windlass::transport::{ConnectionSpec, Connector, ExecOutput, Transport, TransportError};
 

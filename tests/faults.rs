@@ -22,7 +22,10 @@ use std::time::{Duration, Instant};
 
 use common::Project;
 use serde_json::Value;
-use windlass::transport::host_lock::ROOT_LOCK_FOLDER;
+
+/// The folder of root's host lock, as the book documents it (concepts/reliability.md, "Host
+/// locks"); `runner/transport/host_lock.rs` names it `ROOT_LOCK_FOLDER`.
+const ROOT_LOCK_FOLDER: &str = "/run/windlass";
 
 /// The fault host set.
 struct Hosts {

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::{Project, on_host, opts, stats, testhosts};
-use windlass::engine::RunOptions;
+use windlass::embed::RunOptions;
 
 /// sha1 of "hello\n".
 const HELLO_SHA1: &str = "f572d396fae9206628714fb2ce00f72e94f2258f";

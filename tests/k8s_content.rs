@@ -46,8 +46,7 @@ fn role_defaults(role: &str) -> Map<String, Value> {
     if !p.exists() {
         return Map::new();
     }
-    let node = windlass::yaml::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    match node.to_value() {
+    match common::yaml_file(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())) {
         Value::Object(m) => m,
         Value::Null => Map::new(),
         other => panic!("{}: not a mapping: {other}", p.display()),
@@ -134,9 +133,8 @@ fn render(topology: &str, host: &str, role: &str, name: &str, extra: &[&str]) ->
 fn yaml_docs(text: &str) -> Vec<Value> {
     text.split("\n---\n")
         .map(|doc| {
-            windlass::yaml::parse(doc, Path::new("rendered.yaml"))
+            common::yaml_str(doc)
                 .unwrap_or_else(|e| panic!("rendered YAML does not parse: {e}\n{doc}"))
-                .to_value()
         })
         .filter(|v| !v.is_null())
         .collect()
@@ -360,8 +358,7 @@ fn kubeadm_join_config_for_a_control_plane_and_a_worker() {
 fn join_command_parsing_extracts_endpoint_token_and_hash() {
     // The same expressions as roles/kubeadm_join/tasks/main.yml, on kubeadm's output.
     let tasks = std::fs::read_to_string(repo().join("roles/kubeadm_join/tasks/main.yml")).unwrap();
-    let node = windlass::yaml::parse(&tasks, Path::new("main.yml")).unwrap();
-    let all = node.to_value();
+    let all = common::yaml_str(&tasks).unwrap();
     let block = all
         .as_array()
         .unwrap()

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use common::Project;
 use serde_json::{Value, json};
-use windlass::engine::RunOptions;
+use windlass::embed::RunOptions;
 use windlass::event::{Event, Status};
 
 /// The tests share one host set: one at a time.
@@ -137,9 +137,7 @@ fn fresh_hosts(n: usize) -> (Vec<Host>, serde_json::Map<String, Value>) {
     eprintln!("k8s_hosts: {n} fresh hosts in {:.1?}", t0.elapsed());
     let (text, ok) = hostset(&["inventory"], None);
     assert!(ok, "hostset.sh inventory failed");
-    let inv = windlass::yaml::parse(&text, Path::new("testhosts-inventory.yml"))
-        .expect("testhosts inventory")
-        .to_value();
+    let inv = common::yaml_str(&text).expect("testhosts inventory");
     let vars = inv["all"]["vars"].as_object().cloned().expect("all.vars");
     let hosts: Vec<Host> = inv["all"]["hosts"]
         .as_object()
@@ -262,7 +260,7 @@ impl Topology {
             .join("group_vars");
         for entry in std::fs::read_dir(&sample).unwrap() {
             let path = entry.unwrap().path();
-            let mut vars = windlass::yaml::load(&path).unwrap().to_value();
+            let mut vars = common::yaml_file(&path).unwrap();
             if path.file_name().unwrap() == "all.yml" {
                 let m = vars.as_object_mut().unwrap();
                 // the test bridge, the containers' interface name (topologies with a VIP)
@@ -305,17 +303,15 @@ impl Topology {
         // insta's header: `---`, metadata lines, `---`
         let body = text.splitn(3, "---\n").nth(2).expect("snapshot header");
         let sample =
-            windlass::yaml::load(&repo().join("inventories").join(self.name).join("hosts.yml"))
-                .unwrap()
-                .to_value();
-        let sample_vars = windlass::yaml::load(
+            common::yaml_file(&repo().join("inventories").join(self.name).join("hosts.yml"))
+                .unwrap();
+        let sample_vars = common::yaml_file(
             &repo()
                 .join("inventories")
                 .join(self.name)
                 .join("group_vars/all.yml"),
         )
-        .unwrap()
-        .to_value();
+        .unwrap();
         let mut out = match sample_vars["keepalived_vip"].as_str() {
             Some(sample_vip) => body.replace(sample_vip, &vip()),
             None => body.to_string(),
@@ -378,9 +374,8 @@ fn install_standins(i: usize) {
         put(i, &format!("/usr/local/bin/{tool}"), &text, "0755");
     }
     // the stand-in claims the version the roles install (its rules depend on it)
-    let version = windlass::yaml::load(&repo().join("roles/k8s_defaults/defaults/main.yml"))
-        .unwrap()
-        .to_value()["kubernetes_version"]
+    let version = common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap()
+        ["kubernetes_version"]
         .as_str()
         .unwrap()
         .to_string();
@@ -433,7 +428,7 @@ fn run(
     p: &Project,
     t: &Topology,
     check: bool,
-) -> (Vec<Event>, windlass::engine::RunReport, Duration) {
+) -> (Vec<Event>, windlass::embed::RunReport, Duration) {
     run_playbook(p, t.name, check, &[])
 }
 
@@ -443,7 +438,7 @@ fn run_playbook(
     name: &str,
     check: bool,
     extra: &[(&str, Value)],
-) -> (Vec<Event>, windlass::engine::RunReport, Duration) {
+) -> (Vec<Event>, windlass::embed::RunReport, Duration) {
     let pb = repo().join("playbooks").join(format!("{name}.yml"));
     let t0 = Instant::now();
     let (events, report) = p
@@ -820,14 +815,13 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
     }
     // the CNI manifest, applied once from the first control plane
     let kubectl = on_ok(first, "cat /var/log/windlass-standin/kubectl.log");
-    let cni = windlass::yaml::load(
+    let cni = common::yaml_file(
         &repo()
             .join("inventories")
             .join(t.name)
             .join("group_vars/all.yml"),
     )
-    .unwrap()
-    .to_value()["cni"]
+    .unwrap()["cni"]
         .as_str()
         .unwrap_or("calico")
         .to_string();
@@ -1171,9 +1165,7 @@ fn k8s_trixie_testhosts() -> PathBuf {
 
 /// `kubernetes_version` of roles/k8s_defaults.
 fn default_kubernetes_version() -> String {
-    windlass::yaml::load(&repo().join("roles/k8s_defaults/defaults/main.yml"))
-        .unwrap()
-        .to_value()["kubernetes_version"]
+    common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap()["kubernetes_version"]
         .as_str()
         .unwrap()
         .to_string()
@@ -1278,9 +1270,8 @@ impl Mirror {
     /// The inventory variables that install these artifacts from this mirror; `corrupt`
     /// pins wrong checksums (the real upstream ones of the default versions).
     fn vars(&self, corrupt: bool) -> serde_json::Map<String, Value> {
-        let defaults = windlass::yaml::load(&repo().join("roles/k8s_defaults/defaults/main.yml"))
-            .unwrap()
-            .to_value();
+        let defaults =
+            common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap();
         let mut m = serde_json::Map::new();
         m.insert("files_repo".into(), json!(self.url));
         m.insert("containerd_source".into(), json!("upstream"));
@@ -1318,7 +1309,7 @@ impl Drop for Mirror {
 /// Merge `vars` into the project's `inv/group_vars/all.yml`.
 fn set_vars(p: &Project, vars: &serde_json::Map<String, Value>) {
     let path = p.path().join("inv/group_vars/all.yml");
-    let mut all = windlass::yaml::load(&path).unwrap().to_value();
+    let mut all = common::yaml_file(&path).unwrap();
     let m = all.as_object_mut().unwrap();
     for (k, v) in vars {
         m.insert(k.clone(), v.clone());
@@ -1355,9 +1346,8 @@ fn trixie_ha_external_etcd_from_a_mirror_for_real() {
     // supports containerd 1.x (containerd_min in the matrix), so the cluster runs 1.35 and
     // the kubeadm stand-in claims that version.
     assert!(mirror.version("containerd").starts_with("1.7."));
-    let release = windlass::yaml::load(&repo().join("roles/k8s_defaults/defaults/main.yml"))
-        .unwrap()
-        .to_value()["kubernetes_release_matrix"]["1.35"]["patch"]
+    let release = common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap()
+        ["kubernetes_release_matrix"]["1.35"]["patch"]
         .as_str()
         .unwrap()
         .to_string();

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use common::Project;
 use windlass::command::RemoteCommand;
-use windlass::engine::RunOptions;
+use windlass::embed::RunOptions;
 use windlass::event::{Event, Status};
 use windlass::transport::local::LocalTransport;
 use windlass::transport::{ConnectionSpec, Connector, ExecOutput, Transport, TransportError};

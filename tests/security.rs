@@ -1,6 +1,7 @@
 //! Hostile input and secrets: quoting holds for every module parameter that reaches a shell,
-//! `no_log` and secret-looking variables stay out of every sink and the journal, and the
-//! become password never reaches a command line.
+//! `no_log` and secret-looking variables stay out of every sink and the journal. (That the
+//! become password never reaches a command line is a unit test of
+//! `runner/transport/become_password.rs`: the decorator is not public API.)
 //!
 //! Hostile values (command substitution, backticks, quotes, newlines, `; rm -rf`, globs)
 //! travel through variables into the parameters of every built-in module, on the local
@@ -13,12 +14,8 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use common::{Project, on_host, testhosts};
-use windlass::command::{Become, BecomeMethod, RemoteCommand};
-use windlass::transport::become_password::BecomePassword;
-use windlass::transport::{ExecOutput, Transport, TransportError};
 
 /// Hostile values: each would run `touch /tmp/pwned-<tag>-N` (or remove the canary) if a
 /// shell interpreted it.
@@ -608,63 +605,6 @@ fn no_log_and_secret_variables_stay_out_of_sinks_journal_and_diffs() {
         let written = std::fs::read_to_string(dir.join("s.conf")).unwrap();
         assert_eq!(written, "key=S3CRET-one\n");
     }
-}
-
-/// Records what a transport was asked to run.
-struct Recorder {
-    seen: Mutex<Vec<(String, Vec<u8>)>>,
-}
-
-#[async_trait::async_trait]
-impl Transport for Recorder {
-    async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
-        let line = cmd.to_shell();
-        self.seen
-            .lock()
-            .unwrap()
-            .push((line.clone(), cmd.stdin.clone().unwrap_or_default()));
-        // `sudo -n true` fails: a password is needed.
-        let rc = if line.starts_with("sudo -n") { 1 } else { 0 };
-        Ok(ExecOutput {
-            rc,
-            stdout: b"out".to_vec(),
-            stderr: windlass::command::SUDO_PROMPT.as_bytes().to_vec(),
-        })
-    }
-}
-
-#[tokio::test]
-async fn become_password_goes_to_stdin_only() {
-    let pw = "pw-'$(touch /tmp/pwned-become)'-S3CRET";
-    let rec = Arc::new(Recorder {
-        seen: Mutex::new(Vec::new()),
-    });
-    let t = BecomePassword::new(rec.clone(), pw.to_string());
-    let b = Become {
-        method: BecomeMethod::Sudo,
-        user: "root".into(),
-        flags: vec![],
-        with_password: true,
-    };
-    let cmd = RemoteCommand::argv(["id"]).with_become(Some(b.clone()));
-    let out = t.exec(&cmd).await.unwrap();
-    assert!(!out.stdout_str().contains("S3CRET") && !out.stderr_str().contains("S3CRET"));
-    let file = RemoteCommand::shell("cat > /tmp/x")
-        .with_stdin(b"data".to_vec())
-        .with_become(Some(b));
-    t.exec(&file).await.unwrap();
-    let seen = rec.seen.lock().unwrap();
-    assert_eq!(seen.len(), 3, "probe, command, file: {seen:?}");
-    for (line, _) in seen.iter() {
-        assert!(
-            !line.contains("S3CRET"),
-            "password on a command line: {line}"
-        );
-    }
-    assert!(seen[1].0.starts_with("sudo -H -S -p "), "{}", seen[1].0);
-    assert_eq!(seen[1].1, format!("{pw}\n").into_bytes());
-    // The password precedes the command's own input, which arrives intact.
-    assert_eq!(seen[2].1, format!("{pw}\ndata").into_bytes());
 }
 
 #[test]

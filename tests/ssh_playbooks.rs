@@ -13,15 +13,16 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 use common::{Project, debug_msgs, on_host, opts, stats, testhosts};
 use serde_json::json;
-use windlass::engine::RunOptions;
+use windlass::embed::RunOptions;
 use windlass::event::{Event, Status};
+use windlass::inventory::Inventory;
 
 /// (name, address, key file) of each test host.
 fn hosts(inv: &std::path::Path) -> Vec<(String, String, String)> {
-    let root = windlass::yaml::load(inv).expect("inventory");
-    let all = root.get("all").expect("all");
+    let inventory = Inventory::load(&[inv.to_path_buf()]).expect("inventory");
     let mut out = Vec::new();
-    for (name, hv) in all.get("hosts").and_then(|h| h.as_map()).expect("hosts") {
+    for name in inventory.host_names() {
+        let hv = inventory.host_vars(&name);
         let addr = hv
             .get("ansible_host")
             .and_then(|v| v.as_str())
@@ -32,7 +33,7 @@ fn hosts(inv: &std::path::Path) -> Vec<(String, String, String)> {
             .and_then(|v| v.as_str())
             .expect("key")
             .to_string();
-        out.push((name.key_str().unwrap(), addr, key));
+        out.push((name, addr, key));
     }
     out
 }

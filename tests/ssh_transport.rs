@@ -12,9 +12,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indexmap::IndexMap;
-use serde_json::Value;
 use windlass::command::{Become, BecomeMethod, RemoteCommand};
+use windlass::inventory::Inventory;
 use windlass::transport::spec::{ConnectionOverrides, connection_spec};
 use windlass::transport::ssh::SshPool;
 use windlass::transport::{ConnectionSpec, HostKeyPolicy, PutFile, Transport, TransportError};
@@ -24,21 +23,10 @@ use windlass::transport::{ConnectionSpec, HostKeyPolicy, PutFile, Transport, Tra
 #[track_caller]
 fn hosts() -> Vec<ConnectionSpec> {
     let path = common::testhosts();
-    let root = windlass::yaml::load(&path).expect("inventory loads");
-    let all = root.get("all").expect("inventory has `all`");
-    let mut group_vars = IndexMap::new();
-    if let Some(vars) = all.get("vars").and_then(|v| v.as_map()) {
-        for (k, v) in vars {
-            group_vars.insert(k.key_str().expect("string key"), v.to_value());
-        }
-    }
+    let inventory = Inventory::load(&[path]).expect("inventory loads");
     let mut specs = Vec::new();
-    for (name, hv) in all.get("hosts").and_then(|h| h.as_map()).expect("hosts") {
-        let mut vars: IndexMap<String, Value> = group_vars.clone();
-        for (k, v) in hv.as_map().unwrap_or(&[]) {
-            vars.insert(k.key_str().expect("string key"), v.to_value());
-        }
-        let name = name.key_str().expect("host name");
+    for name in inventory.host_names() {
+        let vars = inventory.host_vars(&name);
         specs.push(connection_spec(&name, &vars, &ConnectionOverrides::default()).expect("spec"));
     }
     assert!(

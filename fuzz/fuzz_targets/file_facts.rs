@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use windlass::modules::fileops::parse_facts;
+use windlass::fuzzing::parse_facts;
 use windlass::transport::ExecOutput;
 
 fuzz_target!(|data: &[u8]| {

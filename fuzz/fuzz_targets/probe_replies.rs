@@ -3,11 +3,11 @@
 //! unarchive, uri, user, setup, wait_for, the framed sections, apt's step output) must
 //! return a plan, a result or an error for any bytes, never panic. The first byte picks the
 //! parser, the second whether the rest is a raw reply or `\x01`-separated sections framed
-//! as a probe frames them (see `windlass::modules::reply_fuzz`).
+//! as a probe frames them (see `windlass::fuzzing`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    windlass::modules::reply_fuzz::feed(data);
+    windlass::fuzzing::feed(data);
 });

@@ -28,8 +28,6 @@ pub struct RunScope {
     pub groups: RwLock<Arc<Value>>,
     /// Every host's data, by name.
     pub hosts: RwLock<IndexMap<String, Arc<HostData>>>,
-    /// `playbook_dir`.
-    pub playbook_dir: PathBuf,
     /// `inventory_dir` / `inventory_file`.
     pub inventory_file: Option<PathBuf>,
     /// `ansible_check_mode`.

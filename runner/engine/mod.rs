@@ -12,7 +12,7 @@ mod delegate_facts;
 mod engine_actions;
 mod fan_out;
 mod handlers;
-pub mod host_vars;
+pub(crate) mod host_vars;
 mod include;
 mod include_report;
 mod loop_vars;
@@ -85,7 +85,7 @@ pub struct RunOptions {
     pub break_lock: bool,
     /// Run the probes of upcoming tasks together, one round trip per host, and answer each
     /// task's probe from that batch while nothing has changed the host since
-    /// ([`crate::transport::probe_cache`]); SSH hosts only. On by default
+    /// (`crate::transport::probe_cache`); SSH hosts only. On by default
     /// (`--no-probe-batching` turns it off).
     pub batch_probes: bool,
     /// Report every command sent to a host as an [`Event::Command`] (on from `-vvv`;
@@ -170,7 +170,6 @@ impl Engine {
             extra_vars: Arc::new(opts.extra_vars.clone()),
             groups: std::sync::RwLock::new(Arc::new(Value::Null)),
             hosts: std::sync::RwLock::new(IndexMap::new()),
-            playbook_dir: PathBuf::from("."),
             inventory_file,
             check_mode: opts.check,
             diff_mode: opts.diff,

@@ -91,14 +91,6 @@ fn colons_outside_brackets(s: &str) -> Vec<usize> {
     out
 }
 
-/// Whether `name` contains a range to expand.
-pub fn has_range(name: &str) -> bool {
-    match (name.find('['), name.find(']')) {
-        (Some(a), Some(b)) => a < b && name[a..b].contains(':'),
-        _ => false,
-    }
-}
-
 /// Upper bound on the hosts one entry may expand to.
 pub const MAX_EXPANSION: usize = 100_000;
 

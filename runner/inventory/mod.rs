@@ -8,19 +8,20 @@
 //! ([`Inventory::select`]), the `groups` and `group_names` magic variables, and each host's
 //! inventory variables in Ansible's precedence order ([`Inventory::host_vars`]).
 //!
-//! The formats live in their own files: [`ini`], [`yaml_format`], `script_format`
-//! (executable inventories and their saved JSON), [`hostrange`] (ranges and ports), [`pattern`] (host patterns), [`vars_dirs`] (`group_vars/`, `host_vars/`) and
-//! [`listing`] (`ansible-inventory --list` / `--graph` output).
+//! The formats live in their own files: `ini`, `yaml_format`, `script_format` (executable
+//! inventories and their saved JSON), `hostrange` (ranges and ports), `pattern` (host
+//! patterns), `vars_dirs` (`group_vars/`, `host_vars/`) and `listing`
+//! (`ansible-inventory --list` / `--graph` output).
 
-pub mod hostrange;
-pub mod implicit_localhost;
-pub mod ini;
-pub mod listing;
-pub mod pattern;
-pub mod pyliteral;
+pub(crate) mod hostrange;
+pub(crate) mod implicit_localhost;
+pub(crate) mod ini;
+pub(crate) mod listing;
+pub(crate) mod pattern;
+pub(crate) mod pyliteral;
 mod script_format;
-pub mod vars_dirs;
-pub mod yaml_format;
+pub(crate) mod vars_dirs;
+pub(crate) mod yaml_format;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ use crate::error::{Error, Loc, Result};
 pub type Vars = IndexMap<String, Value>;
 
 /// The names Ansible treats as the implicit localhost when they are not in the inventory.
-pub const LOCALHOST_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+pub(crate) const LOCALHOST_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// A host pattern that cannot be resolved (unknown name, bad syntax, bad regex).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,7 +112,7 @@ impl Group {
 
 /// Which `group_vars/`/`host_vars/` a variable file came from, lowest precedence first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum VarsLevel {
+pub(crate) enum VarsLevel {
     /// Beside an inventory source.
     Inventory,
     /// Beside the playbook ([`Inventory::add_vars_dir`]).
@@ -177,7 +178,7 @@ impl Inventory {
 
     /// [`Inventory::load`] with YAML read by `yaml` (its duplicate-key policy), which also
     /// reads the vars directories added later.
-    pub fn load_with(sources: &[PathBuf], yaml: crate::yaml::Reader) -> Result<Inventory> {
+    pub(crate) fn load_with(sources: &[PathBuf], yaml: crate::yaml::Reader) -> Result<Inventory> {
         let mut inv = Inventory::new();
         inv.yaml = yaml;
         let mut vars_dirs: Vec<PathBuf> = Vec::new();
@@ -237,7 +238,7 @@ impl Inventory {
     }
 
     /// The reader of the inventory's YAML, holding its warnings until they are taken.
-    pub fn yaml(&self) -> &crate::yaml::Reader {
+    pub(crate) fn yaml(&self) -> &crate::yaml::Reader {
         &self.yaml
     }
 
@@ -320,7 +321,7 @@ impl Inventory {
     }
 
     /// Resolve a host pattern (for `--limit` and listings) to host names in the pattern's
-    /// order, deduplicated. See [`pattern`] for the syntax. Names that match nothing are
+    /// order, deduplicated. See `pattern` for the syntax. Names that match nothing are
     /// an error (unlike Ansible, which only warns).
     pub fn select(&self, pattern: &str) -> Result<Vec<String>, PatternError> {
         pattern::select(self, pattern)
@@ -328,7 +329,7 @@ impl Inventory {
 
     /// As [`Inventory::select`], for a play's `hosts:`: names that match nothing are
     /// skipped (returned second, to warn about), as Ansible does.
-    pub fn select_lenient(
+    pub(crate) fn select_lenient(
         &self,
         pattern: &str,
     ) -> Result<(Vec<String>, Vec<String>), PatternError> {
@@ -337,7 +338,7 @@ impl Inventory {
 
     /// The `groups` magic variable: every group name (incl. `all` and `ungrouped`) → all
     /// hosts in it, transitively through children, in Ansible's order (see
-    /// [`Inventory::group_order`]).
+    /// `Inventory::group_order`).
     pub fn groups_var(&self) -> IndexMap<String, Vec<String>> {
         let mut members: IndexMap<String, IndexSet<String>> = self
             .groups
@@ -371,7 +372,7 @@ impl Inventory {
     /// by level (children first, then grandchildren...), each host once. `all`'s own hosts
     /// are those in no other group. (Ansible walks the levels below the children in set
     /// order, which varies between runs; here they go in order of appearance.)
-    pub fn group_order(&self, group: &str) -> Vec<String> {
+    pub(crate) fn group_order(&self, group: &str) -> Vec<String> {
         let mut order: Vec<&str> = vec![group];
         let mut seen: HashSet<&str> = HashSet::from([group]);
         let mut i = 0;
@@ -410,7 +411,7 @@ impl Inventory {
     }
 
     /// Every group `host` is in, directly or through children, `all` included.
-    pub fn host_group_set(&self, host: &str) -> IndexSet<String> {
+    pub(crate) fn host_group_set(&self, host: &str) -> IndexSet<String> {
         let mut out = IndexSet::new();
         let Some(h) = self.hosts.get(host) else {
             return out;
@@ -428,12 +429,6 @@ impl Inventory {
             }
         }
         out
-    }
-
-    /// The depth of a group below `all` (`all` is 0, its children 1, the longest path wins).
-    pub fn group_depth(&self, group: &str) -> usize {
-        let mut memo = HashMap::new();
-        self.depth_memo(group, &mut memo)
     }
 
     fn depth_memo(&self, group: &str, memo: &mut HashMap<String, usize>) -> usize {
@@ -529,7 +524,7 @@ impl Inventory {
 
     /// Variables of `group` from `group_vars/` files (inventory-adjacent, then
     /// playbook-adjacent merged over them).
-    pub fn group_file_vars(&self, group: &str) -> Vars {
+    pub(crate) fn group_file_vars(&self, group: &str) -> Vars {
         let mut out = Vars::new();
         for level in 0..2 {
             if let Some(v) = self.group_files[level].get(group) {
@@ -556,7 +551,7 @@ impl Inventory {
         self.reconcile();
     }
 
-    /// JSON like `ansible-inventory --list`: see [`listing::to_list_json`].
+    /// JSON like `ansible-inventory --list`: see `listing::to_list_json`.
     pub fn to_list_json(&self) -> Value {
         listing::to_list_json(self, false)
     }

@@ -107,8 +107,6 @@ pub struct Copy;
 pub struct PutRequest<'a> {
     /// The destination as given.
     pub dest: &'a str,
-    /// The basename a `dest` directory gets the file under (`src`'s), if any.
-    pub basename: Option<&'a str>,
     /// The content to write (unused with `remote_src`).
     pub content: &'a [u8],
     /// Requested attributes.
@@ -455,7 +453,6 @@ impl Planned for Copy {
         let mut plan = put_plan(
             &PutRequest {
                 dest: &p.dest,
-                basename: p.src.as_deref().map(basename),
                 content,
                 attrs,
                 backup: p.backup,

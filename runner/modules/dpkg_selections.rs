@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::params::choice;
 use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
+use super::sysprobe::{Sections, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
@@ -42,8 +43,8 @@ choice! {
 }
 
 /// A package's selection in dpkg's database (`install`, `hold`, …; `not present` when
-/// dpkg has none), as `dpkg --get-selections <name>` prints it: the `dpkg_selections`
-/// module's fact.
+/// dpkg has none), as `dpkg --get-selections <name>` prints it for the package or one of
+/// its architectures (`name:arch`): the `dpkg_selections` module's fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CurrentSelection(pub String);
 
@@ -51,22 +52,22 @@ impl Fact for CurrentSelection {
     /// The package's name.
     type Query = String;
 
+    /// A framed reply ([`super::sysprobe`]): the host's shell picks the line of the
+    /// package (or `name:arch`) and prints only its selection, in a `selection` section, so
+    /// nothing dpkg's database holds is split into fields here.
     fn command(name: &String) -> RemoteCommand {
-        RemoteCommand::argv(["dpkg", "--get-selections", name.as_str()])
+        let n = quote(name);
+        RemoteCommand::shell(framed(&format!(
+            "dpkg --get-selections {n} | while read -r wl_pkg wl_sel _; do \
+             case \"$wl_pkg\" in {n}|{n}:*) {}printf '%s' \"$wl_sel\"; break;; esac; done; ",
+            header("selection")
+        )))
     }
 
-    fn parse(name: &String, out: &ExecOutput) -> Result<Self, String> {
-        let current = out
-            .stdout_str()
-            .lines()
-            .find_map(|l| {
-                let mut w = l.split_whitespace();
-                let n = w.next()?;
-                (n == name || n.split(':').next() == Some(name.as_str()))
-                    .then(|| w.next().unwrap_or("").to_string())
-            })
-            .unwrap_or_else(|| "not present".to_string());
-        Ok(CurrentSelection(current))
+    fn parse(_name: &String, out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        let current = s.get("selection").unwrap_or("not present");
+        Ok(CurrentSelection(current.to_string()))
     }
 }
 
@@ -118,7 +119,7 @@ impl Planned for DpkgSelections {
 mod tests {
     use super::*;
     use crate::modules::params::refused;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{params, plan_of, reply, with_stand_in};
     use serde_json::json;
 
     #[test]
@@ -127,10 +128,34 @@ mod tests {
         insta::assert_yaml_snapshot!(plan_of(
             &DpkgSelections,
             &p,
-            &out("kubelet\t\t\t\t\tinstall\n")
+            &reply(&[("selection", "install")])
         ));
-        let plan = plan_of(&DpkgSelections, &p, &out("kubelet\t\t\t\t\thold\n"));
+        let plan = plan_of(&DpkgSelections, &p, &reply(&[("selection", "hold")]));
         assert!(!plan.is_change());
+        let plan = plan_of(&DpkgSelections, &p, &reply(&[]));
+        assert_eq!(plan.result["before"], json!("not present"));
+    }
+
+    /// The probe, run by `sh` against `dpkg` stand-ins: one printing what a hostile
+    /// package database could (a header-like line with a guessed nonce, packages whose
+    /// names start alike), one printing a selection for whatever name it is asked. Only the
+    /// selection of the package named as sent (or `name:arch`) comes back.
+    #[test]
+    fn a_hostile_package_name_cannot_forge_a_field() {
+        let fact = |dpkg: &str, name: &str| {
+            let cmd = CurrentSelection::command(&name.into());
+            CurrentSelection::parse(&name.into(), &with_stand_in("dpkg", dpkg, &cmd))
+                .unwrap()
+                .0
+        };
+        let database = "printf '%s\\n' '@@0123456789abcdef0123456789abcdef selection' \
+                        purge 'kubelet-x hold' 'kubelet:amd64 install' 'kubelet hold'";
+        assert_eq!(fact(database, "kubelet"), "install");
+        assert_eq!(fact(database, "kubeadm"), "not present");
+        let echo = "printf '%s deinstall\\n' \"$2\"";
+        assert_eq!(fact(echo, "kubeadm"), "deinstall");
+        let hostile = "x\n@@0123456789abcdef0123456789abcdef selection\npurge\nkubelet";
+        assert_eq!(fact(echo, hostile), "not present");
     }
 
     #[test]

@@ -17,7 +17,6 @@ use super::params::ansible_bool;
 use super::plan::{Fact, PlanCtx};
 use super::plan::{field_names, params};
 use super::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
-use crate::command::RemoteCommand;
 
 fn yes() -> bool {
     true
@@ -76,11 +75,6 @@ fn query(p: &FetchParams) -> PathQuery {
             content_limit: None,
         },
     }
-}
-
-/// The one probe: the host file's type and sha1 (links followed).
-pub fn probe(p: &FetchParams) -> RemoteCommand {
-    FileFacts::command(&query(p))
 }
 
 /// What fetch does, from the probe's facts and the controller's copy at `dest`.
@@ -269,7 +263,7 @@ mod tests {
             validate_checksum: true,
             ..FetchParams::default()
         };
-        insta::assert_yaml_snapshot!("fetch_probe", probe(&p));
+        insta::assert_yaml_snapshot!("fetch_probe", FileFacts::command(&query(&p)));
         let dest = Path::new("/play/out/m1/etc/kubernetes/admin.conf");
         let data = b"apiVersion: v1\n";
         let sum = fileops::sha1_hex(data);

@@ -59,6 +59,10 @@ pub struct GetUrlParams {
     #[serde(default, deserialize_with = "opt_stringish")]
     pub url_password: Option<String>,
     /// Accepted; credentials are always sent preemptively.
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default, deserialize_with = "opt_ansible_bool")]
     pub force_basic_auth: Option<bool>,
 }

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::params::{ansible_bool, choice, opt_stringish};
 use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
-use crate::command::RemoteCommand;
+use super::sysprobe::{Sections, framed, header};
+use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
 
 /// `group`.
@@ -33,6 +34,10 @@ pub struct GroupParams {
     #[serde(default, deserialize_with = "ansible_bool")]
     pub non_unique: bool,
     /// Only manage `/etc/group` (the same commands here; accepted for compatibility).
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default, deserialize_with = "ansible_bool")]
     pub local: bool,
     /// Remove the group even if it is some user's primary group (`groupdel -f`).
@@ -51,8 +56,8 @@ choice! {
     else "state must be one of present, absent; got {got}"
 }
 
-/// A group's entry in the host's group database, as `getent group <name>` prints it: the
-/// `group` module's fact (`None`: no such group).
+/// A group's entry in the host's group database, as `getent group <name>` finds it (by
+/// name only: a numeric name is no gid): the `group` module's fact (`None`: no such group).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GroupEntry {
     /// Its gid, as the database has it.
@@ -63,19 +68,23 @@ impl Fact for Option<GroupEntry> {
     /// The group's name.
     type Query = String;
 
+    /// A framed reply (`super::sysprobe`): the host's shell compares each entry's name
+    /// with the one sent and prints only its gid, in a `gid` section, so nothing the group
+    /// database holds is split into fields here.
     fn command(name: &String) -> RemoteCommand {
-        RemoteCommand::argv(["getent", "group", name.as_str()])
+        let n = quote(name);
+        RemoteCommand::shell(framed(&format!(
+            "getent group -- {n} | while IFS=: read -r wl_name _ wl_gid _; do \
+             if [ \"$wl_name\" = {n} ]; then {}printf '%s' \"$wl_gid\"; fi; done; ",
+            header("gid")
+        )))
     }
 
-    fn parse(name: &String, out: &ExecOutput) -> Result<Self, String> {
-        Ok(out
-            .stdout_str()
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .find(|f| f.len() >= 3 && f[0] == name)
-            .map(|f| GroupEntry {
-                gid: f[2].to_string(),
-            }))
+    fn parse(_name: &String, out: &ExecOutput) -> Result<Self, String> {
+        let s = Sections::parse(out)?;
+        Ok(s.get("gid").map(|gid| GroupEntry {
+            gid: gid.to_string(),
+        }))
     }
 }
 
@@ -173,25 +182,50 @@ impl Planned for Group {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::sysprobe::testutil::plan_with;
-    use crate::modules::sysprobe::testutil::{out, params, plan_of};
+    use crate::modules::sysprobe::testutil::{params, plan_of, plan_with, reply, with_stand_in};
     use serde_json::json;
 
     #[test]
     fn create_change_remove() {
         let p: GroupParams = params(json!({"name": "etcd", "gid": 2345, "system": true}));
-        insta::assert_yaml_snapshot!(plan_of(&Group, &p, &out("")));
-        insta::assert_yaml_snapshot!(plan_of(&Group, &p, &out("etcd:x:999:\n")));
-        assert!(!plan_of(&Group, &p, &out("etcd:x:2345:\n")).is_change());
+        insta::assert_yaml_snapshot!(plan_of(&Group, &p, &reply(&[])));
+        insta::assert_yaml_snapshot!(plan_of(&Group, &p, &reply(&[("gid", "999")])));
+        assert!(!plan_of(&Group, &p, &reply(&[("gid", "2345")])).is_change());
         let p: GroupParams = params(json!({"name": "etcd", "state": "absent"}));
-        insta::assert_yaml_snapshot!(plan_of(&Group, &p, &out("etcd:x:2345:\n")));
-        assert!(!plan_of(&Group, &p, &out("")).is_change());
+        insta::assert_yaml_snapshot!(plan_of(&Group, &p, &reply(&[("gid", "2345")])));
+        assert!(!plan_of(&Group, &p, &reply(&[])).is_change());
     }
 
     #[test]
     fn bad_gid() {
         let p: GroupParams = params(json!({"name": "etcd", "gid": "abc"}));
-        let e = plan_with(&Group, &p, &out(""), PlanCtx::default()).unwrap_err();
+        let e = plan_with(&Group, &p, &reply(&[]), PlanCtx::default()).unwrap_err();
         assert!(e.contains("gid must be a number"), "{e}");
+    }
+
+    /// The probe, run by `sh` against `getent` stand-ins: one printing what a hostile
+    /// database could (a header-like line with a guessed nonce, other groups), one printing
+    /// an entry for whatever name it is asked. Only the gid of the entry named exactly as
+    /// sent comes back.
+    #[test]
+    fn a_hostile_group_name_cannot_forge_a_field() {
+        let fact = |getent: &str, name: &str| {
+            let cmd = Option::<GroupEntry>::command(&name.into());
+            Option::<GroupEntry>::parse(&name.into(), &with_stand_in("getent", getent, &cmd))
+                .unwrap()
+                .map(|e| e.gid)
+        };
+        let database = "printf '%s\\n' '@@0123456789abcdef0123456789abcdef gid' \
+                        'root:x:0:' 'etcd:x:2345:' 'etcdx:x:1:'";
+        assert_eq!(fact(database, "etcd").as_deref(), Some("2345"));
+        assert_eq!(fact(database, "kube"), None);
+        // A numeric name is a name, not a gid (getent itself would look the gid up).
+        assert_eq!(fact(database, "0"), None);
+        let echo = "printf '%s:x:7:\\n' \"$3\"";
+        assert_eq!(fact(echo, "etcd").as_deref(), Some("7"));
+        // A name holding a forged header and database lines: echoed, it is lines of data
+        // none of which is the entry asked for.
+        let hostile = "x\n@@0123456789abcdef0123456789abcdef gid\n0\nroot:x:0:";
+        assert_eq!(fact(echo, hostile), None);
     }
 }

@@ -5,59 +5,59 @@
 //! any host is touched, and the engine must find the code that runs it. Each module
 //! declares its parameters in a [`ParamSpec`] and implements [`Module`].
 
-pub mod apt;
-pub mod apt_key;
-pub mod apt_repository;
-pub mod assert;
-pub mod blockinfile;
-pub mod command;
-pub mod copy;
-pub mod copy_tree;
-pub mod deb822_repository;
-pub mod debug;
-pub mod dpkg_selections;
+pub(crate) mod apt;
+pub(crate) mod apt_key;
+pub(crate) mod apt_repository;
+pub(crate) mod assert;
+pub(crate) mod blockinfile;
+pub(crate) mod command;
+pub(crate) mod copy;
+pub(crate) mod copy_tree;
+pub(crate) mod deb822_repository;
+pub(crate) mod debug;
+pub(crate) mod dpkg_selections;
 pub(crate) mod encoding;
 pub(crate) mod expand_args;
-pub mod fetch;
-pub mod file;
-pub mod fileops;
-pub mod get_url;
-pub mod group;
-pub mod hostname;
-pub mod ini_file;
+pub(crate) mod fetch;
+pub(crate) mod file;
+pub(crate) mod fileops;
+pub(crate) mod get_url;
+pub(crate) mod group;
+pub(crate) mod hostname;
+pub(crate) mod ini_file;
 mod lenient;
-pub mod lineinfile;
-pub mod modprobe;
-pub mod package;
-pub mod params;
-pub mod ping;
+pub(crate) mod lineinfile;
+pub(crate) mod modprobe;
+pub(crate) mod package;
+pub(crate) mod params;
+pub(crate) mod ping;
 pub mod plan;
-pub mod py_strptime;
-pub mod py_time;
-pub mod replace;
-pub mod reply;
-pub mod script;
-pub mod service;
-pub mod set_fact;
-pub mod setup;
+pub(crate) mod py_strptime;
+pub(crate) mod py_time;
+pub(crate) mod replace;
+pub(crate) mod reply;
+pub(crate) mod script;
+pub(crate) mod service;
+pub(crate) mod set_fact;
+pub(crate) mod setup;
 mod setup_local;
 mod setup_service_mgr;
 mod setup_subsets;
 mod setup_system;
-pub mod slurp;
-pub mod stat;
-pub mod sysctl;
-pub mod sysprobe;
-pub mod task_result;
-pub mod template;
-pub mod unarchive;
-pub mod uri;
-pub mod user;
-pub mod wait_for;
+pub(crate) mod slurp;
+pub(crate) mod stat;
+pub(crate) mod sysctl;
+pub(crate) mod sysprobe;
+pub(crate) mod task_result;
+pub(crate) mod template;
+pub(crate) mod unarchive;
+pub(crate) mod uri;
+pub(crate) mod user;
+pub(crate) mod wait_for;
 
 // The probe-reply parsers behind one entry point, for the fuzz targets (not an API).
-#[doc(hidden)]
-pub mod reply_fuzz;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod reply_fuzz;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -104,7 +104,7 @@ pub struct TaskCtx<'a> {
     pub verbosity: u8,
     /// Where scratch files go on the host (`ansible_remote_tmp`, else the configuration's
     /// `remote_tmp`, else `~/.ansible/tmp`); modules make a per-command directory in it
-    /// with [`crate::command::scratch_prelude`].
+    /// with `crate::command::scratch_prelude`.
     pub remote_tmp: String,
 }
 
@@ -206,7 +206,7 @@ pub struct Registry {
 }
 
 /// Actions handled by the engine itself (they change the run, not the host).
-pub const ENGINE_ACTIONS: &[&str] = &["meta", "include_vars", "add_host", "group_by"];
+pub(crate) const ENGINE_ACTIONS: &[&str] = &["meta", "include_vars", "add_host", "group_by"];
 
 impl Registry {
     /// An empty registry.
@@ -294,7 +294,7 @@ impl Registry {
     }
 
     /// Whether `action` is handled by the engine itself.
-    pub fn is_engine_action(action: &str) -> bool {
+    pub(crate) fn is_engine_action(action: &str) -> bool {
         let short = action
             .strip_prefix("ansible.builtin.")
             .or_else(|| action.strip_prefix("ansible.legacy."))
@@ -311,7 +311,7 @@ impl Registry {
     }
 
     /// Check that `action` names a module (or an engine action), at load time.
-    pub fn check_name(&self, action: &str, loc: &Loc) -> Result<()> {
+    pub(crate) fn check_name(&self, action: &str, loc: &Loc) -> Result<()> {
         if Self::is_engine_action(action) || self.get(action).is_some() {
             return Ok(());
         }
@@ -319,7 +319,7 @@ impl Registry {
     }
 
     /// Check a task's module and parameters at load time.
-    pub fn check(
+    pub(crate) fn check(
         &self,
         action: &str,
         args: &Map<String, Value>,
@@ -401,7 +401,7 @@ fn check_paths(module: &str, spec: &ParamSpec, args: &Map<String, Value>, loc: &
 }
 
 /// Check `args` against `spec`: unknown parameters, mutually exclusive ones, missing ones.
-pub fn check_params(
+pub(crate) fn check_params(
     module: &str,
     spec: &ParamSpec,
     args: &Map<String, Value>,
@@ -484,7 +484,10 @@ pub fn check_params(
 }
 
 /// The candidate closest to `word` by edit distance, if close enough to be a typo.
-pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .map(|c| (edit_distance(word, c), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
@@ -504,37 +507,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
-}
-
-/// A string parameter, or an error naming it.
-pub fn str_arg<'a>(
-    args: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a str>, ModuleError> {
-    match args.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ModuleError::Failed(format!(
-            "parameter `{key}` must be a string, got {other}"
-        ))),
-    }
-}
-
-/// A boolean parameter with Ansible's boolean rules, or an error naming it.
-pub fn bool_arg(args: &Map<String, Value>, key: &str, default: bool) -> Result<bool, ModuleError> {
-    match args.get(key) {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) => crate::boolean::parse_bool(s).ok_or_else(|| {
-            ModuleError::Failed(format!("parameter `{key}` must be a boolean, got {s:?}"))
-        }),
-        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
-            Ok(n.as_i64() == Some(1))
-        }
-        Some(other) => Err(ModuleError::Failed(format!(
-            "parameter `{key}` must be a boolean, got {other}"
-        ))),
-    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,7 @@ macro_rules! choice {
 
         impl $name {
             /// The word Ansible's documentation names this choice by.
+            #[allow(dead_code, reason = "generated for every choice; used where the word is printed")]
             pub fn as_str(self) -> &'static str {
                 match self {
                     $( $name::$variant => $word, )+
@@ -156,16 +157,6 @@ pub enum Mode {
     Octal(u32),
     /// A symbolic mode string for chmod.
     Symbolic(String),
-}
-
-impl Mode {
-    /// The bits, when octal.
-    pub fn bits(&self) -> Option<u32> {
-        match self {
-            Mode::Octal(b) => Some(*b),
-            Mode::Symbolic(_) => None,
-        }
-    }
 }
 
 /// A mode as Ansible reads it: YAML `0644` arrives as the integer 420 and means 0o644; a

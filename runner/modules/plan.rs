@@ -299,7 +299,7 @@ impl<P: Planned> PlannedModule<P> {
 }
 
 /// Deserialize typed parameters from templated arguments.
-pub fn params<T: DeserializeOwned>(
+pub(crate) fn params<T: DeserializeOwned>(
     module: &str,
     args: Map<String, Value>,
 ) -> Result<T, ModuleError> {
@@ -309,7 +309,7 @@ pub fn params<T: DeserializeOwned>(
 }
 
 /// The names of the fields a serde struct accepts (aliases included when serde lists them).
-pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+pub(crate) fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
     struct Grab(Option<&'static [&'static str]>);
     impl<'de> serde::Deserializer<'de> for &mut Grab {
         type Error = serde::de::value::Error;
@@ -341,7 +341,8 @@ pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
 
 /// [`ParamSpec::params`] for a module whose parameters are the serde struct `T`: every
 /// name serde accepts (aliases included), without the free form `_raw_params`.
-pub fn spec_params<T: DeserializeOwned>() -> &'static [(&'static str, &'static [&'static str])] {
+pub(crate) fn spec_params<T: DeserializeOwned>()
+-> &'static [(&'static str, &'static [&'static str])] {
     let params: Vec<(&'static str, &'static [&'static str])> = field_names::<T>()
         .iter()
         .filter(|n| **n != "_raw_params")

@@ -4,8 +4,9 @@
 //! package database's, an HTTP server's) to choose, so every parser of it must return — an
 //! error is fine — and never panic, whatever the bytes. The coverage-guided target
 //! (`fuzz/fuzz_targets/probe_replies.rs`) and the bounded pass every `cargo test` runs
-//! (`tests/fuzz_smoke.rs`) both drive the parsers through [`feed`], so they cover the same
-//! set. Not an API: hidden from the docs, and only here because both live outside the crate.
+//! (`runner/fuzz_smoke.rs`) both drive the parsers through [`feed`], so they cover the same
+//! set. Not an API: compiled for the unit tests and for the `fuzzing` feature only, which
+//! re-exports it as `windlass::fuzzing`.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};

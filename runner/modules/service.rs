@@ -45,6 +45,10 @@ pub struct SystemdParams {
     #[serde(default, alias = "daemon-reexec", deserialize_with = "ansible_bool")]
     pub daemon_reexec: bool,
     /// Only `system` (the default) is supported.
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default)]
     pub scope: Option<SystemdScope>,
     /// Pass `--no-block` to start/stop/restart/reload. Default `false`.
@@ -95,12 +99,24 @@ pub struct ServiceParams {
     pub enabled: Option<bool>,
     /// Seconds between stop and start on restart (systemd restarts atomically; accepted
     /// for compatibility).
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default)]
     pub sleep: Option<u64>,
     /// Process pattern for init systems without status (not needed with systemd).
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default)]
     pub pattern: Option<String>,
     /// OpenRC runlevel (not used with systemd).
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default)]
     pub runlevel: Option<String>,
     /// Extra arguments; must be empty with systemd. Alias `args`.

@@ -38,6 +38,10 @@ pub struct StatParams {
     #[serde(default, deserialize_with = "ansible_bool")]
     pub get_mime: bool,
     /// Accepted for compatibility; extended attributes are not reported.
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default, deserialize_with = "ansible_bool")]
     pub get_attributes: bool,
 }

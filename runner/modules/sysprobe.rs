@@ -348,6 +348,37 @@ pub mod testutil {
         }
     }
 
+    /// What `cmd` prints when `sh` runs it with `tool` replaced by a stand-in script whose
+    /// body is `script` (arguments as `$1`, `$2`, …): a probe against a host's hostile tool
+    /// output.
+    pub fn with_stand_in(
+        tool: &str,
+        script: &str,
+        cmd: &crate::command::RemoteCommand,
+    ) -> ExecOutput {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(tool);
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let search = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd.to_shell())
+            .env("PATH", search)
+            .output()
+            .unwrap();
+        ExecOutput {
+            rc: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        }
+    }
+
     /// The body of a `file` section for [`reply`].
     pub fn file_body(path: &str, content: impl AsRef<[u8]>) -> String {
         format!(

@@ -244,7 +244,6 @@ impl Planned for Template {
         let mut plan = put_plan(
             &PutRequest {
                 dest: &p.dest,
-                basename: Some(basename(&p.src)),
                 content: &p.rendered,
                 attrs: Attrs {
                     mode: p.final_mode.clone(),

@@ -56,6 +56,10 @@ pub struct UnarchiveParams {
     #[serde(default, deserialize_with = "opt_ansible_bool")]
     pub list_files: Option<bool>,
     /// Accepted; newer files in `dest` are overwritten.
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default, deserialize_with = "opt_ansible_bool")]
     pub keep_newer: Option<bool>,
     /// The controller-side archive's bytes (filled by `prepare`).

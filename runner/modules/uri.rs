@@ -58,6 +58,10 @@ pub struct UriParams {
     #[serde(default, alias = "password", deserialize_with = "opt_stringish")]
     pub url_password: Option<String>,
     /// Send credentials without waiting for a 401 (always done). Default `false`.
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default, deserialize_with = "opt_ansible_bool")]
     pub force_basic_auth: Option<bool>,
     /// `safe` (default: follow for GET/HEAD), `all`/`yes`, `none`/`no`.

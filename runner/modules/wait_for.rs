@@ -61,6 +61,10 @@ pub struct WaitForParams {
     #[serde(default)]
     pub msg: Option<String>,
     /// With `state: drained`: peers whose connections are ignored. Accepted, not used.
+    #[allow(
+        dead_code,
+        reason = "an accepted parameter (its value checked when read) that windlass has no use for"
+    )]
     #[serde(default)]
     pub exclude_hosts: Option<Value>,
     /// With `state: drained`: TCP states counted as active. Default `ESTABLISHED`,

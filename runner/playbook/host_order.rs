@@ -28,7 +28,7 @@ pub enum HostOrder {
 
 impl HostOrder {
     /// Parse the keyword's value; anything else is a located error.
-    pub fn parse(v: &Node) -> Result<HostOrder> {
+    pub(crate) fn parse(v: &Node) -> Result<HostOrder> {
         Ok(match v.as_str() {
             Some("inventory") => HostOrder::Inventory,
             Some("reverse_inventory") => HostOrder::ReverseInventory,

@@ -5,13 +5,13 @@
 //! playbooks. [`load_playbook`] reads a playbook and everything it imports statically
 //! (`import_playbook`, `roles:`, `import_tasks`, `import_role`, role dependencies), checks
 //! every keyword and every module's parameters, and returns [`Play`]s ready for the engine.
-//! Dynamic includes stay as [`task::TaskNode::Include`] and are loaded per host at run time
+//! Dynamic includes stay as `task::TaskNode::Include` and are loaded per host at run time
 //! through the same [`Loader`].
 
 mod host_order;
-pub mod numeric;
-pub mod role;
-pub mod task;
+pub(crate) mod numeric;
+pub(crate) mod role;
+pub(crate) mod task;
 
 pub use host_order::HostOrder;
 
@@ -83,7 +83,7 @@ pub struct Play {
     /// `fact_path:` for the play's fact gathering (local facts), as written.
     pub fact_path: Option<Value>,
     /// Keywords inherited by every task of the play (not `vars`).
-    pub kw: Keywords,
+    pub(crate) kw: Keywords,
     /// `serial:`.
     pub serial: Vec<Serial>,
     /// `strategy:`.
@@ -95,15 +95,15 @@ pub struct Play {
     /// `force_handlers:`.
     pub force_handlers: bool,
     /// `pre_tasks:`.
-    pub pre_tasks: Vec<TaskNode>,
+    pub(crate) pre_tasks: Vec<TaskNode>,
     /// `roles:` followed by `tasks:`.
-    pub tasks: Vec<TaskNode>,
+    pub(crate) tasks: Vec<TaskNode>,
     /// `post_tasks:`.
-    pub post_tasks: Vec<TaskNode>,
+    pub(crate) post_tasks: Vec<TaskNode>,
     /// `handlers:`, roles' handlers first.
-    pub handlers: Vec<TaskNode>,
+    pub(crate) handlers: Vec<TaskNode>,
     /// Roles used by the play, in load order (their defaults and vars are play-wide).
-    pub roles: Vec<Arc<RoleInstance>>,
+    pub(crate) roles: Vec<Arc<RoleInstance>>,
 }
 
 /// Reads playbooks, task files and roles. Holds what it needs to resolve names: the module
@@ -142,7 +142,7 @@ impl Loader {
 
     /// Every file read so far: playbooks, task files, roles' files (the run journal
     /// records their digests to notice a changed playbook on `--resume`).
-    pub fn loaded_files(&self) -> Vec<PathBuf> {
+    pub(crate) fn loaded_files(&self) -> Vec<PathBuf> {
         self.files
             .lock()
             .map(|f| f.iter().cloned().collect())
@@ -156,19 +156,19 @@ impl Loader {
     }
 
     /// The same loader reading YAML with `yaml` (its duplicate-key policy and warnings).
-    pub fn with_yaml(mut self, yaml: yaml::Reader) -> Self {
+    pub(crate) fn with_yaml(mut self, yaml: yaml::Reader) -> Self {
         self.yaml = yaml;
         self
     }
 
     /// The module registry.
-    pub fn registry(&self) -> &Arc<Registry> {
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }
 
     /// The reader of playbooks, task files, roles and vars files: it holds their warnings
     /// until they are taken.
-    pub fn yaml(&self) -> &yaml::Reader {
+    pub(crate) fn yaml(&self) -> &yaml::Reader {
         &self.yaml
     }
 
@@ -195,7 +195,7 @@ impl Loader {
     }
 
     /// Load a task file for a dynamic `include_tasks` at run time.
-    pub fn include_tasks(
+    pub(crate) fn include_tasks(
         &self,
         file: &Path,
         play_dir: &Path,
@@ -215,7 +215,7 @@ impl Loader {
     }
 
     /// Load a role for a dynamic `include_role` at run time: its tasks and handlers.
-    pub fn include_role(
+    pub(crate) fn include_role(
         &self,
         args: &Map<String, Value>,
         play_dir: &Path,
@@ -254,7 +254,7 @@ const PLAY_KEYWORDS: &[&str] = &[
 ];
 
 /// What `include_role` brings in: its tasks, its handlers, and the role instances loaded.
-pub type IncludedRole = (Vec<TaskNode>, Vec<TaskNode>, Vec<Arc<RoleInstance>>);
+pub(crate) type IncludedRole = (Vec<TaskNode>, Vec<TaskNode>, Vec<Arc<RoleInstance>>);
 
 /// Load a playbook file and everything it imports statically.
 pub fn load_playbook(path: &Path, loader: &Loader) -> Result<Playbook> {

@@ -39,8 +39,6 @@ pub enum Numeric {
     Retries,
     /// `delay`.
     Delay,
-    /// `loop_control.pause`.
-    Pause,
     /// `throttle`.
     Throttle,
     /// `async`.
@@ -49,8 +47,6 @@ pub enum Numeric {
     Poll,
     /// The play's `gather_timeout`.
     GatherTimeout,
-    /// The play's `max_fail_percentage`.
-    MaxFailPercentage,
 }
 
 impl Numeric {
@@ -60,12 +56,10 @@ impl Numeric {
             Numeric::Timeout => "timeout",
             Numeric::Retries => "retries",
             Numeric::Delay => "delay",
-            Numeric::Pause => "pause",
             Numeric::Throttle => "throttle",
             Numeric::Async => "async",
             Numeric::Poll => "poll",
             Numeric::GatherTimeout => "gather_timeout",
-            Numeric::MaxFailPercentage => "max_fail_percentage",
         }
     }
 
@@ -75,10 +69,8 @@ impl Numeric {
             Numeric::Timeout | Numeric::GatherTimeout => timeout(self.name(), v).map(drop),
             Numeric::Retries => retries(v).map(drop),
             Numeric::Delay => delay(v).map(drop),
-            Numeric::Pause => pause(v).map(drop),
             Numeric::Throttle => throttle(v).map(drop),
             Numeric::Async | Numeric::Poll => whole(self.name(), v).map(drop),
-            Numeric::MaxFailPercentage => percent(v).map(drop),
         }
     }
 }

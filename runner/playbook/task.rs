@@ -213,8 +213,6 @@ impl Task {
 pub struct Block {
     /// `name:`, if given.
     pub name: Option<String>,
-    /// Where the block is defined.
-    pub loc: Loc,
     /// The main section.
     pub block: Vec<TaskNode>,
     /// Runs for hosts that failed in `block`.
@@ -388,7 +386,6 @@ fn parse_block(
     };
     Ok(TaskNode::Block(Arc::new(Block {
         name,
-        loc: node.loc.clone(),
         block: parse(sections[0])?,
         rescue: parse(sections[1])?,
         always: parse(sections[2])?,

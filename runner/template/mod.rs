@@ -187,7 +187,7 @@ impl Templar {
 
     /// Check a template's syntax without rendering it (load-time validation). With
     /// `expression`, `src` is a bare expression (`when:`), else template text.
-    pub fn check_syntax(src: &str, expression: bool) -> Result<(), TemplateError> {
+    pub(crate) fn check_syntax(src: &str, expression: bool) -> Result<(), TemplateError> {
         thread_local! {
             static ENV: Environment<'static> = Environment::new();
         }
@@ -211,7 +211,7 @@ impl Templar {
 
     /// Check the syntax of a template file's text; on error, the message and the line in
     /// the file (1-based) where minijinja found it.
-    pub fn check_file_syntax(text: &str) -> Result<(), (String, Option<usize>)> {
+    pub(crate) fn check_file_syntax(text: &str) -> Result<(), (String, Option<usize>)> {
         let src = strip_fqcn(text);
         let env = Environment::new();
         env.template_from_str(&src).map(|_| ()).map_err(|e| {
@@ -230,7 +230,7 @@ impl Templar {
     /// [`Templar::check_file_syntax`] for a template rendered with the template module's
     /// `syntax` (and its own `#jinja2:` header); with a syntax other than the default, only
     /// the Jinja syntax is checked (unknown filters are found when it renders).
-    pub fn check_file_syntax_with(
+    pub(crate) fn check_file_syntax_with(
         text: &str,
         syntax: &TemplateSyntax,
     ) -> Result<(), (String, Option<usize>)> {
@@ -258,7 +258,7 @@ impl Templar {
     /// The top-level variable names a template string reads, when it compiles and reads
     /// them unconditionally as far as can be told (no `if`, `default`, `defined`, `d(`):
     /// used to find variables that are defined through each other in a cycle.
-    pub fn unconditional_references(src: &str) -> Option<std::collections::HashSet<String>> {
+    pub(crate) fn unconditional_references(src: &str) -> Option<std::collections::HashSet<String>> {
         if ["if", "default", "defined", "d(", "omit"]
             .iter()
             .any(|w| src.contains(w))
@@ -272,7 +272,7 @@ impl Templar {
     }
 
     /// Whether a string contains template syntax (`{{`, `{%`, `{#`).
-    pub fn is_template(s: &str) -> bool {
+    pub(crate) fn is_template(s: &str) -> bool {
         let b = s.as_bytes();
         memchr_brace(b)
     }
@@ -335,7 +335,7 @@ impl Templar {
     /// after rendering its own newlines (not those of values) become `newline_sequence`;
     /// the trailing newlines the render lost come back. The file and what it includes use
     /// the syntax; variables it reads are templated with the default one, as in Ansible.
-    pub fn render_template_text_with(
+    pub(crate) fn render_template_text_with(
         &self,
         text: &str,
         name: &str,

@@ -30,7 +30,7 @@ pub struct TemplateSyntax {
     /// (values keep theirs, as Jinja's lexer converts only template data).
     pub newline_sequence: String,
     /// Keep the source's final newline when rendering (Jinja's option; Ansible gives
-    /// trailing newlines back anyway, see [`super::Templar::render_template_text_with`]).
+    /// trailing newlines back anyway, see `super::Templar::render_template_text_with`).
     pub keep_trailing_newline: bool,
     /// Jinja's line statement prefix (a line starting with it is a block), if any.
     pub line_statement_prefix: Option<String>,

@@ -125,3 +125,70 @@ impl Transport for BecomePassword {
         self.inner.close().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Moved from tests/security.rs: the decorator is not public API.
+
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::command::Become;
+
+    /// Records what a transport was asked to run.
+    struct Recorder {
+        seen: Mutex<Vec<(String, Vec<u8>)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Transport for Recorder {
+        async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
+            let line = cmd.to_shell();
+            self.seen
+                .lock()
+                .unwrap()
+                .push((line.clone(), cmd.stdin.clone().unwrap_or_default()));
+            // `sudo -n true` fails: a password is needed.
+            let rc = if line.starts_with("sudo -n") { 1 } else { 0 };
+            Ok(ExecOutput {
+                rc,
+                stdout: b"out".to_vec(),
+                stderr: crate::command::SUDO_PROMPT.as_bytes().to_vec(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn become_password_goes_to_stdin_only() {
+        let pw = "pw-'$(touch /tmp/pwned-become)'-S3CRET";
+        let rec = Arc::new(Recorder {
+            seen: Mutex::new(Vec::new()),
+        });
+        let t = BecomePassword::new(rec.clone(), pw.to_string());
+        let b = Become {
+            method: BecomeMethod::Sudo,
+            user: "root".into(),
+            flags: vec![],
+            with_password: true,
+        };
+        let cmd = RemoteCommand::argv(["id"]).with_become(Some(b.clone()));
+        let out = t.exec(&cmd).await.unwrap();
+        assert!(!out.stdout_str().contains("S3CRET") && !out.stderr_str().contains("S3CRET"));
+        let file = RemoteCommand::shell("cat > /tmp/x")
+            .with_stdin(b"data".to_vec())
+            .with_become(Some(b));
+        t.exec(&file).await.unwrap();
+        let seen = rec.seen.lock().unwrap();
+        assert_eq!(seen.len(), 3, "probe, command, file: {seen:?}");
+        for (line, _) in seen.iter() {
+            assert!(
+                !line.contains("S3CRET"),
+                "password on a command line: {line}"
+            );
+        }
+        assert!(seen[1].0.starts_with("sudo -H -S -p "), "{}", seen[1].0);
+        assert_eq!(seen[1].1, format!("{pw}\n").into_bytes());
+        // The password precedes the command's own input, which arrives intact.
+        assert_eq!(seen[2].1, format!("{pw}\ndata").into_bytes());
+    }
+}

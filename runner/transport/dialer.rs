@@ -11,7 +11,7 @@
 //! (and `SO_KEEPALIVE` when `TCPKeepAlive` is on, as ssh does), passes the connected socket
 //! back over its stdout and exits. ssh then speaks SSH on that socket as on its own.
 //!
-//! When it is not used (see [`Route::from_effective_config`]): the host's effective ssh
+//! When it is not used (see `Route::from_effective_config`): the host's effective ssh
 //! configuration (`ssh -G`) already routes the connection (`ProxyCommand`, `ProxyJump`),
 //! binds it (`BindAddress`, `BindInterface`) or canonicalizes the name (ssh does not with a
 //! proxy); `WINDLASS_SSH_DIALER=0` is set; or no dialer program is known ([`enable`]:
@@ -39,7 +39,7 @@ pub fn enable(program: PathBuf) {
 
 /// The dialer program, unless none was enabled, it is gone (a binary replaced or removed
 /// while a run goes on: ssh then connects by itself), or `WINDLASS_SSH_DIALER=0`.
-pub fn program() -> Option<&'static Path> {
+pub(crate) fn program() -> Option<&'static Path> {
     if std::env::var_os("WINDLASS_SSH_DIALER").is_some_and(|v| v == "0") {
         return None;
     }
@@ -48,7 +48,7 @@ pub fn program() -> Option<&'static Path> {
 
 /// How a master reaches its host through the dialer: what `ssh -G` says of the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Route {
+pub(crate) struct Route {
     /// `ConnectTimeout` (`None`: the system's own).
     pub timeout: Option<Duration>,
     /// `AddressFamily`: `any`, `inet` or `inet6`.
@@ -60,7 +60,7 @@ pub struct Route {
 impl Route {
     /// The route for the effective configuration `ssh -G` printed, or `None` when ssh must
     /// connect by itself (see the module docs).
-    pub fn from_effective_config(g: &str) -> Option<Route> {
+    pub(crate) fn from_effective_config(g: &str) -> Option<Route> {
         let mut route = Route {
             timeout: None,
             family: "any".into(),
@@ -91,7 +91,7 @@ impl Route {
 
     /// The `ssh_config` lines that make ssh use the dialer `program`, which writes why a
     /// connection failed to `errors` (ssh itself only says the dialer gave no socket).
-    pub fn config_lines(&self, program: &Path, errors: &Path) -> Vec<String> {
+    pub(crate) fn config_lines(&self, program: &Path, errors: &Path) -> Vec<String> {
         // ssh runs the command with `$SHELL -c "exec …"` after expanding `%` tokens.
         let arg = |s: &str| {
             shlex::try_quote(s)
@@ -145,7 +145,7 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 /// Connect to `host`:`port` as ssh would, with `TCP_NODELAY` set.
-pub fn dial(
+pub(crate) fn dial(
     host: &str,
     port: u16,
     timeout: Option<Duration>,
@@ -190,7 +190,7 @@ pub fn dial(
 
 /// Hand `socket` to ssh over `to` (its end of the socket pair), as `ProxyUseFdpass` wants:
 /// one byte with the descriptor attached.
-pub fn pass(socket: &TcpStream, to: std::os::fd::BorrowedFd<'_>) -> Result<(), String> {
+pub(crate) fn pass(socket: &TcpStream, to: std::os::fd::BorrowedFd<'_>) -> Result<(), String> {
     use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
     let fds = [socket.as_fd()];
     let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];

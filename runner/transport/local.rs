@@ -8,7 +8,7 @@
 //! windlass itself means to let running tasks finish. In its own group it does not see the
 //! terminal's signals; in exchange windlass ends the group itself when it gives up on a
 //! command: a timeout or a dropped task kills the group, and an abort ends every group
-//! still running ([`LocalTransport::end_running`]).
+//! still running (`LocalTransport::end_running`).
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
@@ -37,7 +37,7 @@ impl LocalTransport {
     /// End the commands still running through this transport (or a clone of it): SIGTERM
     /// to each one's process group, a wait of up to `within` for every process of those
     /// groups to exit, then SIGKILL to the groups, for whatever ignored the SIGTERM.
-    pub async fn end_running(&self, within: Duration) {
+    pub(crate) async fn end_running(&self, within: Duration) {
         let groups: Vec<Pid> = lock(&self.running)
             .iter()
             .filter_map(|g| Pid::from_raw(*g))

@@ -6,13 +6,13 @@
 //! and come back with [`Transport::get`]. `local` runs on this machine; `ssh` goes through
 //! the system OpenSSH client with one ControlMaster per host. Embedders may bring their own.
 
-pub mod become_password;
+pub(crate) mod become_password;
 pub mod dialer;
-pub mod host_lock;
+pub(crate) mod host_lock;
 pub mod local;
-pub mod probe_cache;
-pub mod report;
-pub mod sequence;
+pub(crate) mod probe_cache;
+pub(crate) mod report;
+pub(crate) mod sequence;
 pub mod spec;
 pub mod ssh;
 
@@ -95,7 +95,7 @@ pub trait Transport: Send + Sync {
     /// Write a file atomically: a temporary file in the destination's directory, mode and
     /// owner set, then renamed over `dest`. A reader never sees a partial file.
     /// `become_` applies to the whole operation. The default streams the content through
-    /// [`crate::command::atomic_write`] in one round trip.
+    /// `crate::command::atomic_write` in one round trip.
     async fn put(
         &self,
         file: &PutFile<'_>,
@@ -115,7 +115,7 @@ pub trait Transport: Send + Sync {
 
     /// Run a command that only reads the host's state (a module's probe). A transport may
     /// answer it from probes it ran earlier in a batch, as long as nothing was done to the
-    /// host since ([`probe_cache::ProbeCache`]). The default runs it.
+    /// host since (`probe_cache::ProbeCache`). The default runs it.
     async fn exec_probe(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
         self.exec(cmd).await
     }
@@ -129,7 +129,7 @@ pub trait Transport: Send + Sync {
     }
 }
 
-/// [`Transport::put`] as one [`Transport::exec`] of [`crate::command::atomic_write`] (the
+/// [`Transport::put`] as one [`Transport::exec`] of `crate::command::atomic_write` (the
 /// default, and what a wrapper that must see the command uses).
 pub async fn put_via_exec<T: Transport + ?Sized>(
     t: &T,
@@ -191,13 +191,13 @@ pub struct ConnectionSpec {
     /// Per-host limit of concurrent channels; 0 means [`DEFAULT_MAX_CHANNELS`].
     pub max_channels: usize,
     /// Further connection attempts after a transient refusal (`ansible_ssh_retries` /
-    /// `--ssh-retries`); `None` means [`DEFAULT_SSH_RETRIES`].
+    /// `--ssh-retries`); `None` means `DEFAULT_SSH_RETRIES`.
     pub connect_retries: Option<u32>,
 }
 
 /// Default number of further connection attempts after a transient refusal (sshd
 /// restarting, `MaxStartups` dropping the connection); the waits are 0.5 s, 1 s, 2 s, ….
-pub const DEFAULT_SSH_RETRIES: u32 = 2;
+pub(crate) const DEFAULT_SSH_RETRIES: u32 = 2;
 
 /// How host keys are checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -228,7 +228,7 @@ pub const DEFAULT_MAX_CHANNELS: usize = 8;
 
 /// The largest channel limit accepted (`--ssh-channels`, `windlass_ssh_channels`); far above
 /// any sensible `MaxSessions`, so a larger number is a typo rather than a setting.
-pub const MAX_CHANNELS_LIMIT: usize = 256;
+pub(crate) const MAX_CHANNELS_LIMIT: usize = 256;
 
 /// Makes transports for hosts. The engine asks once per host and keeps the result for the
 /// run; connecting happens lazily on first use.
@@ -258,14 +258,14 @@ impl DefaultConnector {
 
     /// End the local commands still running (see [`local::LocalTransport::end_running`]);
     /// bounded by `within`.
-    pub async fn end_local_commands(&self, within: std::time::Duration) {
+    pub(crate) async fn end_local_commands(&self, within: std::time::Duration) {
         self.local.end_running(within).await;
     }
 
     /// End the local commands still running, shut every SSH master down at once, busy or
     /// not, and remove their control directory (see [`ssh::SshPool::abort_all`]); each
     /// bounded by `within`.
-    pub async fn abort_all(&self, within: std::time::Duration) {
+    pub(crate) async fn abort_all(&self, within: std::time::Duration) {
         self.end_local_commands(within).await;
         self.ssh.abort_all(within).await;
     }

@@ -29,7 +29,7 @@
 //!
 //! Masters live in a short private directory under `/tmp` (socket paths must stay under
 //! ~100 bytes), made once per pool and removed with it. `ControlPersist` is bounded
-//! ([`CONTROL_PERSIST`]) so a master orphaned by a killed run goes away by itself; a master
+//! (`CONTROL_PERSIST`) so a master orphaned by a killed run goes away by itself; a master
 //! that idled that long within a run is replaced before its next use. [`SshPool::close_all`]
 //! and dropping the pool shut every master down.
 
@@ -54,7 +54,7 @@ use super::{
 use crate::command::RemoteCommand;
 
 /// How long an idle master stays up (`ControlPersist`), in seconds.
-pub const CONTROL_PERSIST: u64 = 300;
+pub(crate) const CONTROL_PERSIST: u64 = 300;
 
 /// Ansible's default connection timeout.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,7 +65,7 @@ const CHANNEL_RETRIES: u32 = 6;
 /// `ServerAliveInterval` of every master unless the ssh args set one: with ssh's default
 /// `ServerAliveCountMax` of 3, a host that vanishes mid-command (powered off, link cut) is
 /// declared unreachable after about 15 s instead of hanging until TCP gives up (~15 min).
-pub const SERVER_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const SERVER_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The first wait before connecting again after a transient refusal; doubled each time.
 const RETRY_BACKOFF: Duration = Duration::from_millis(500);
@@ -123,7 +123,7 @@ impl SshPool {
     /// Shut every master down now, even those with commands still running on them (their
     /// commands end with the master), and remove the control directory: what an abort does
     /// before the process exits, when nothing will be dropped. Bounded by `within`.
-    pub async fn abort_all(&self, within: Duration) {
+    pub(crate) async fn abort_all(&self, within: Duration) {
         let hosts: Vec<Arc<SshHost>> = lock(&self.hosts).values().cloned().collect();
         let mut exits = tokio::task::JoinSet::new();
         for h in hosts {

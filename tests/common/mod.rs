@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use windlass::engine::{Engine, RunOptions, RunReport};
+use windlass::embed::{RunOptions, RunReport, Runner};
 use windlass::event::{Collector, Event, Status};
 use windlass::inventory::Inventory;
-use windlass::modules::Registry;
-use windlass::playbook::{Loader, load_playbook};
 use windlass::transport::DefaultConnector;
 
 /// A temporary project directory.
@@ -55,31 +53,40 @@ impl Project {
         opts: RunOptions,
         connector: Arc<dyn windlass::transport::Connector>,
     ) -> windlass::Result<(Vec<Event>, RunReport)> {
+        // The embedding API, as a program embedding windlass would run it: the inventory
+        // file (its directory's and the playbook's group_vars/host_vars), the playbook, the
+        // options, the connector, the events.
         let inv_path = self.dir.path().join(inventory);
-        let mut inv = Inventory::load(std::slice::from_ref(&inv_path))?;
-        let pb_path = self.dir.path().join(playbook);
-        inv.add_vars_dir(pb_path.parent().unwrap())?;
-        let loader = Arc::new(Loader::new(Arc::new(Registry::builtin()), vec![]));
-        let pb = load_playbook(&pb_path, &loader)?;
         let collector = Collector::default();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let report = rt.block_on(async {
-            let engine = Engine::new(
-                inv,
-                Some(inv_path),
-                loader,
-                connector,
-                opts,
-                Box::new(collector.clone()),
-            );
-            engine.run(&pb).await
-        })?;
+        let report = Runner::new()
+            .inventory_files(std::slice::from_ref(&inv_path))?
+            .playbook_file(self.dir.path().join(playbook))?
+            .options(opts)
+            .connector(connector)
+            .sink(Box::new(collector.clone()))
+            .run()?;
         Ok((collector.take(), report))
     }
+}
+
+/// The data of YAML text (a fixture, a sample inventory, role defaults, a rendered
+/// manifest): `null` for an empty document. Read with the YAML library windlass parses with;
+/// windlass's own reader (locations, Ansible's tags) is not public API.
+pub fn yaml_str(text: &str) -> windlass::Result<serde_json::Value> {
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_saphyr::from_str(text).map_err(|e| windlass::Error::Other(e.to_string()))
+}
+
+/// [`yaml_str`] of the file at `path`.
+pub fn yaml_file(path: &Path) -> windlass::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| windlass::Error::Other(format!("{}: {e}", path.display())))?;
+    yaml_str(&text).map_err(|e| windlass::Error::Other(format!("{}: {e}", path.display())))
 }
 
 /// Every `msg` printed by `debug` and `fail` tasks on `host`, in order.

@@ -41,21 +41,16 @@ impl TestHosts {
         let path = PathBuf::from(std::env::var_os("WINDLASS_TESTHOSTS")?);
         let inventory = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("WINDLASS_TESTHOSTS={}: {e}", path.display()));
-        let root = windlass::yaml::load(&path).expect("WINDLASS_TESTHOSTS inventory");
-        let all = root.get("all").expect("inventory without `all`");
-        let var = |hv: &windlass::yaml::Node, k: &str| {
-            hv.get(k)
-                .or_else(|| all.get("vars").and_then(|v| v.get(k)))
-                .and_then(|v| v.as_str())
-                .map(String::from)
-        };
+        let inv = windlass::inventory::Inventory::load(std::slice::from_ref(&path))
+            .expect("WINDLASS_TESTHOSTS inventory");
         let mut hosts = Vec::new();
-        for (name, hv) in all.get("hosts").and_then(|h| h.as_map()).expect("hosts") {
-            let name = name.key_str().expect("host name");
+        for name in inv.host_names() {
+            let hv = inv.host_vars(&name);
+            let var = |k: &str| hv.get(k).and_then(|v| v.as_str()).map(String::from);
             hosts.push(Host {
-                addr: var(hv, "ansible_host").unwrap_or_else(|| name.clone()),
-                user: var(hv, "ansible_user").unwrap_or_else(|| "root".into()),
-                key: var(hv, "ansible_ssh_private_key_file").unwrap_or_default(),
+                addr: var("ansible_host").unwrap_or_else(|| name.clone()),
+                user: var("ansible_user").unwrap_or_else(|| "root".into()),
+                key: var("ansible_ssh_private_key_file").unwrap_or_default(),
                 name,
             });
         }
