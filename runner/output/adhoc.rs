@@ -10,6 +10,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value};
 
+use super::printer::sorted;
 use crate::event::{CommandOp, Event, EventSink, Status};
 
 /// Prints ad-hoc results to `out`, warnings to stderr.
@@ -219,22 +220,6 @@ fn shown(r: &Map<String, Value>, debug: bool) -> Value {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     sorted(&Value::Object(m))
-}
-
-fn sorted(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), sorted(&m[k])))
-                    .collect(),
-            )
-        }
-        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
 }
 
 /// Python's `json.dumps(indent=4)`.

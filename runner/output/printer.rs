@@ -174,7 +174,7 @@ fn dumped(result: &serde_json::Map<String, Value>) -> serde_json::Map<String, Va
 }
 
 /// `v` with every mapping's keys sorted, as Python's `json.dumps(sort_keys=True)`.
-fn sorted(v: &Value) -> Value {
+pub(crate) fn sorted(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
