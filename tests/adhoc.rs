@@ -11,13 +11,7 @@ use std::process::{Command, Output};
 use common::Project;
 
 fn isolated(mut c: Command, dir: &Path, home: &Path) -> Command {
-    for (k, _) in std::env::vars_os() {
-        if let Some(k) = k.to_str() {
-            if k.starts_with("ANSIBLE_") || k.starts_with("WINDLASS_") {
-                c.env_remove(k);
-            }
-        }
-    }
+    common::clear_tool_env(&mut c);
     c.current_dir(dir).env("HOME", home).env("NO_COLOR", "1");
     c
 }

@@ -12,13 +12,7 @@ use common::{Project, local_inventory};
 /// exported setting can change what a test sees.
 fn isolated(dir: &Path, home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_windlass"));
-    for (k, _) in std::env::vars_os() {
-        if let Some(k) = k.to_str() {
-            if k.starts_with("ANSIBLE_") || k.starts_with("WINDLASS_") {
-                c.env_remove(k);
-            }
-        }
-    }
+    common::clear_tool_env(&mut c);
     c.current_dir(dir).env("HOME", home).env("NO_COLOR", "1");
     c
 }

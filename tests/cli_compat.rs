@@ -29,13 +29,7 @@ fn windlass(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn isolated(mut c: Command, dir: &Path, home: &Path) -> Command {
-    for (k, _) in std::env::vars_os() {
-        if let Some(k) = k.to_str() {
-            if k.starts_with("ANSIBLE_") || k.starts_with("WINDLASS_") {
-                c.env_remove(k);
-            }
-        }
-    }
+    common::clear_tool_env(&mut c);
     c.current_dir(dir).env("HOME", home).env("NO_COLOR", "1");
     c
 }

@@ -42,13 +42,7 @@ fn script(p: &Project, name: &str, body: &str) {
 fn isolated(program: &Path, dir: &Path, args: &[&str]) -> Output {
     let home = tempfile::tempdir().unwrap();
     let mut c = Command::new(program);
-    for (k, _) in std::env::vars_os() {
-        if let Some(k) = k.to_str() {
-            if k.starts_with("ANSIBLE_") || k.starts_with("WINDLASS_") {
-                c.env_remove(k);
-            }
-        }
-    }
+    common::clear_tool_env(&mut c);
     c.current_dir(dir)
         .env("HOME", home.path())
         .args(args)

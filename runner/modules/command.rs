@@ -422,11 +422,7 @@ impl Module for CommandModule {
             let decided = !plan.guards.is_empty();
             out.set_changed(true);
             if decided {
-                out.insert("rc", Value::from(0));
-                out.insert("stdout", Value::String(String::new()));
-                out.insert("stderr", Value::String(String::new()));
-                out.insert("stdout_lines", Value::Array(vec![]));
-                out.insert("stderr_lines", Value::Array(vec![]));
+                out.insert_no_output();
             } else {
                 out.set_skipped();
             }
@@ -453,14 +449,8 @@ impl Module for CommandModule {
                 String::from_utf8_lossy(&res.stderr).into_owned(),
             )
         };
-        let lines =
-            |s: &str| Value::Array(s.lines().map(|l| Value::String(l.to_string())).collect());
         out.set_changed(true);
-        out.insert("rc", Value::from(res.rc));
-        out.insert("stdout_lines", lines(&stdout));
-        out.insert("stderr_lines", lines(&stderr));
-        out.insert("stdout", Value::String(stdout));
-        out.insert("stderr", Value::String(stderr));
+        out.insert_output(res.rc, stdout, stderr);
         // As lib/ansible/modules/command.py: `str()` of its datetimes, and `msg` always.
         let py = super::py_time::datetime;
         out.insert("start", Value::String(py(started)));

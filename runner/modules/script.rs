@@ -171,11 +171,7 @@ impl Module for Script {
             let mut out = TaskResult::new();
             out.set_changed(true);
             if p.creates.is_some() || p.removes.is_some() {
-                out.insert("rc", Value::from(0));
-                out.insert("stdout", Value::String(String::new()));
-                out.insert("stderr", Value::String(String::new()));
-                out.insert("stdout_lines", Value::Array(vec![]));
-                out.insert("stderr_lines", Value::Array(vec![]));
+                out.insert_no_output();
             } else {
                 out.set_skipped();
             }
@@ -199,17 +195,9 @@ impl Module for Script {
         cmd.env = ctx.env.clone();
         let start = Instant::now();
         let res = ctx.transport.exec(&cmd).await?;
-        let stdout = res.stdout_str();
-        let stderr = res.stderr_str();
-        let lines =
-            |s: &str| Value::Array(s.lines().map(|l| Value::String(l.to_string())).collect());
         let mut out = TaskResult::new();
         out.set_changed(true);
-        out.insert("rc", Value::from(res.rc));
-        out.insert("stdout_lines", lines(&stdout));
-        out.insert("stderr_lines", lines(&stderr));
-        out.insert("stdout", Value::String(stdout));
-        out.insert("stderr", Value::String(stderr));
+        out.insert_output(res.rc, res.stdout_str(), res.stderr_str());
         out.insert(
             "delta",
             Value::String(format!("{:.6}", start.elapsed().as_secs_f64())),

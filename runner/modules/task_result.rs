@@ -212,6 +212,29 @@ impl TaskResult {
         }
     }
 
+    /// A command's output as Ansible's command-like modules (`command`, `shell`, `script`)
+    /// report it, in the order they set its keys: `rc`, `stdout_lines`, `stderr_lines`,
+    /// `stdout`, `stderr`.
+    pub(crate) fn insert_output(&mut self, rc: i32, stdout: String, stderr: String) {
+        let lines =
+            |s: &str| Value::Array(s.lines().map(|l| Value::String(l.to_string())).collect());
+        self.insert("rc", Value::from(rc));
+        self.insert("stdout_lines", lines(&stdout));
+        self.insert("stderr_lines", lines(&stderr));
+        self.insert("stdout", Value::String(stdout));
+        self.insert("stderr", Value::String(stderr));
+    }
+
+    /// The output keys of a command check mode knows would run but does not run: `rc` 0
+    /// and empty streams (`rc`, `stdout`, `stderr`, `stdout_lines`, `stderr_lines`).
+    pub(crate) fn insert_no_output(&mut self) {
+        self.insert("rc", Value::from(0));
+        self.insert("stdout", Value::String(String::new()));
+        self.insert("stderr", Value::String(String::new()));
+        self.insert("stdout_lines", Value::Array(vec![]));
+        self.insert("stderr_lines", Value::Array(vec![]));
+    }
+
     /// A result holding `map`'s entries (see [`TaskResult::insert`]).
     pub fn from_map(map: Map<String, Value>) -> Self {
         let mut r = TaskResult::new();

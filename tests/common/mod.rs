@@ -69,6 +69,18 @@ impl Project {
     }
 }
 
+/// `c` without the caller's `ANSIBLE_*` and `WINDLASS_*` environment, so a test's
+/// configuration is only what the test itself sets.
+pub fn clear_tool_env(c: &mut std::process::Command) {
+    for (k, _) in std::env::vars_os() {
+        if let Some(k) = k.to_str()
+            && (k.starts_with("ANSIBLE_") || k.starts_with("WINDLASS_"))
+        {
+            c.env_remove(k);
+        }
+    }
+}
+
 /// The data of YAML text (a fixture, a sample inventory, role defaults, a rendered
 /// manifest): `null` for an empty document. Read with the YAML library windlass parses with;
 /// windlass's own reader (locations, Ansible's tags) is not public API.
