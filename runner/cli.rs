@@ -30,6 +30,7 @@ mod become_args;
 mod compat_args;
 mod listing;
 mod several_playbooks;
+mod step;
 pub use adhoc::AdhocArgs;
 pub use become_args::BecomeArgs;
 pub use compat_args::CompatArgs;
@@ -54,7 +55,7 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// Connect to hosts and run `true` on each (like `ansible -m ping`).
     Ping(PingArgs),
-    /// List the modules windlass knows.
+    /// List the native modules, then those the module bridge runs.
     Modules,
     /// Make, read and change Ansible Vault files (like ansible-vault).
     Vault(crate::vault::command::VaultCommand),
@@ -119,7 +120,8 @@ pub struct ConnectArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// The playbooks, run in order as one command (the next starts only when the one
-    /// before ended with no failed or unreachable host, as ansible-playbook does).
+    /// before ended with no failed or unreachable host, as ansible-playbook does); each a
+    /// file, or a collection's playbook by its full name (`ns.col.name`).
     #[arg(value_name = "PLAYBOOK", required = true, num_args = 1..)]
     pub playbooks: Vec<PathBuf>,
     /// The playbook being run (one of `playbooks`).
@@ -155,6 +157,9 @@ pub struct RunArgs {
     /// Start at the task with this name.
     #[arg(long = "start-at-task")]
     pub start_at_task: Option<String>,
+    /// One step at a time: confirm each task before running it.
+    #[arg(long = "step")]
+    pub step: bool,
     /// Run handlers even on hosts that failed.
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
@@ -173,8 +178,9 @@ pub struct RunArgs {
     /// Continue the last failed or interrupted run of this playbook from its journal:
     /// finished tasks (known by their definition and place, not their line) are skipped per
     /// host, registered variables and pending handlers return. Stops if the playbook, a
-    /// file it loads or the inventory changed since (see --resume-changed).
-    #[arg(long = "resume")]
+    /// file it loads or the inventory changed since (see --resume-changed). A check run
+    /// (-C) neither writes a journal nor resumes one: nothing it predicted was done.
+    #[arg(long = "resume", conflicts_with = "check")]
     pub resume: bool,
     /// With --resume: go on even though the playbook, a file it loads or the inventory
     /// changed since the journal was written (what changed is listed as warnings).
@@ -267,7 +273,9 @@ where
         Err(e) => {
             let code = match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => crate::exit::BAD_OPTIONS,
+                // What clap refuses (an unknown option, a missing or mistyped value)
+                // argparse refuses in ansible-playbook, which exits 2 then.
+                _ => crate::exit::USAGE_ERROR,
             };
             let _ = e.print();
             return Ok(code);
@@ -279,14 +287,7 @@ where
         Command::Inventory(a) => show_inventory(a),
         Command::Ping(a) => ping(a),
         Command::Vault(a) => crate::vault::command::run(a, &Config::discover()?),
-        Command::Modules => {
-            let mut names = Registry::builtin().fqcns();
-            names.sort();
-            for n in names {
-                println!("{n}");
-            }
-            Ok(0)
-        }
+        Command::Modules => list_modules(),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "windlass", &mut std::io::stdout());
             Ok(0)
@@ -320,11 +321,21 @@ fn with_config(mut c: ConnectArgs, cfg: &Config) -> ConnectArgs {
 
 /// The inventory of `sources`, YAML read by `yaml`. Without any, like Ansible without
 /// `-i`: no hosts, only the implicit localhost, which `all` does not match.
-fn load_inventory(sources: &[PathBuf], yaml: &crate::yaml::Reader) -> Result<Inventory> {
-    if sources.is_empty() {
-        return Ok(Inventory::new());
-    }
-    Inventory::load_with(sources, yaml.clone())
+/// `cfg`'s `localhost_warning`/`inventory_unparsed_warning` for a run on `pattern` decide
+/// which warnings an inventory without hosts gives.
+fn load_inventory(
+    sources: &[PathBuf],
+    yaml: &crate::yaml::Reader,
+    cfg: &Config,
+    pattern: &str,
+) -> Result<Inventory> {
+    let mut inv = if sources.is_empty() {
+        Inventory::new()
+    } else {
+        Inventory::load_with(sources, yaml.clone())?
+    };
+    inv.set_empty_warnings(cfg.empty_warnings(pattern));
+    Ok(inv)
 }
 
 /// The YAML reader of a run: the configuration's `duplicate_dict_key` policy.
@@ -455,6 +466,42 @@ fn split_tags(v: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// `windlass modules`: the native modules, then those the module bridge would run from the
+/// user's ansible-core (installed, not native, or forced by `bridge_modules`).
+fn list_modules() -> Result<i32> {
+    let cfg = Config::discover()?;
+    let bridge = Arc::new(crate::bridge::Bridge::new(
+        cfg.ansible_python.clone(),
+        cfg.bridge_modules.clone(),
+    ));
+    let registry = Registry::builtin().with_bridge(bridge.clone());
+    let native = registry.fqcns();
+    println!("# native modules ({})", native.len());
+    for n in &native {
+        println!("{n}");
+    }
+    match bridge.installed() {
+        Ok(i) => {
+            let bridged: Vec<&String> = i
+                .modules
+                .iter()
+                .filter(|m| registry.get(m).is_none() && !Registry::is_engine_action(m))
+                .collect();
+            println!(
+                "# bridged modules ({}), through ansible-core {} ({})",
+                bridged.len(),
+                i.ansible_version,
+                i.python
+            );
+            for m in bridged {
+                println!("{m}");
+            }
+        }
+        Err(why) => eprintln!("no bridged modules: {why}"),
+    }
+    Ok(0)
+}
+
 /// Run `a.playbook`; `warn`: show the configuration's warnings (once per command).
 fn run_playbook(mut a: RunArgs, warn: bool, carry: &several_playbooks::Carry) -> Result<i32> {
     let cfg = Config::discover()?;
@@ -463,12 +510,25 @@ fn run_playbook(mut a: RunArgs, warn: bool, carry: &several_playbooks::Carry) ->
     a.connect = with_config(a.connect, &cfg);
     a.roles_path.extend(cfg.roles_path.iter().cloned());
     let yaml = yaml_reader(&cfg).with_vault(a.vault.keyring(&cfg.vault, false, false)?);
-    let inventory = load_inventory(&a.connect.inventory, &yaml)?;
+    let inventory = load_inventory(&a.connect.inventory, &yaml, &cfg, "all")?;
     let extra_vars = parse_extra_vars(&a.extra_vars, &yaml)?;
     let roles_path = a.roles_path.clone();
-    let registry = Arc::new(Registry::builtin());
+    let registry = Arc::new(
+        Registry::builtin().with_bridge(Arc::new(crate::bridge::Bridge::new(
+            cfg.ansible_python.clone(),
+            cfg.bridge_modules.clone(),
+        ))),
+    );
+    let (collections, default_collection) = crate::playbook::collections::command_line(
+        &mut a.playbook,
+        &a.playbooks,
+        cfg.collections_path.as_deref(),
+    );
+    let collections = collections.scan_sys_path(cfg.collections_scan_sys_path.unwrap_or(true));
     let loader = Arc::new(
         Loader::new(registry, roles_path)
+            .with_collections(collections)
+            .with_default_collection(default_collection)
             .with_yaml(yaml.clone())
             .with_extra_vars(extra_vars.clone()),
     );
@@ -528,14 +588,25 @@ fn run_playbook(mut a: RunArgs, warn: bool, carry: &several_playbooks::Carry) ->
         batch_probes: !a.no_probe_batching,
         report_commands: false,
         remote_tmp: cfg.remote_tmp.clone(),
+        step: a
+            .step
+            .then(|| Arc::new(step::PromptStepper::new()) as Arc<dyn crate::engine::Stepper>),
     };
     let inv_file = a.connect.inventory.first().cloned();
     let rt = runtime()?;
     let journal_path = crate::journal::Journal::path_for(&a.state_dir, &a.playbook);
-    let journal = if a.resume {
-        crate::journal::Journal::resume(journal_path, &a.playbook, a.resume_changed)?
+    // A check run finishes nothing, so it leaves the journal alone: its predicted tasks
+    // must not become a resume point that skips them for real.
+    let journal = if a.check {
+        None
+    } else if a.resume {
+        Some(crate::journal::Journal::resume(
+            journal_path,
+            &a.playbook,
+            a.resume_changed,
+        )?)
     } else {
-        crate::journal::Journal::fresh(journal_path, &a.playbook)
+        Some(crate::journal::Journal::fresh(journal_path, &a.playbook))
     };
     let report = rt.block_on(execute(
         inventory,
@@ -544,14 +615,15 @@ fn run_playbook(mut a: RunArgs, warn: bool, carry: &several_playbooks::Carry) ->
         &playbook,
         opts.clone(),
         carry.wrap(with_warnings(make_sink(a.output, a.verbose), warnings)),
-        Some(Arc::new(journal)),
+        journal.map(Arc::new),
         Duration::from_secs(a.interrupt_grace),
+        Some(carry),
     ))?;
     if !a.assert_idempotent || report.exit_code != 0 {
         return Ok(report.exit_code);
     }
     // --assert-idempotent: the same run again must change nothing.
-    let mut inventory = load_inventory(&a.connect.inventory, &yaml)?;
+    let mut inventory = load_inventory(&a.connect.inventory, &yaml, &cfg, "all")?;
     if let Some(dir) = a.playbook.parent() {
         inventory.add_vars_dir(if dir.as_os_str().is_empty() {
             Path::new(".")
@@ -573,6 +645,7 @@ fn run_playbook(mut a: RunArgs, warn: bool, carry: &several_playbooks::Carry) ->
         Box::new(tee),
         None,
         Duration::from_secs(a.interrupt_grace),
+        None,
     ))?;
     let changed = changed.lock().map(|c| c.clone()).unwrap_or_default();
     if changed.is_empty() {
@@ -661,9 +734,13 @@ async fn execute(
     sink: Box<dyn EventSink>,
     journal: Option<Arc<crate::journal::Journal>>,
     grace: Duration,
+    carry: Option<&several_playbooks::Carry>,
 ) -> Result<crate::engine::RunReport> {
     let connector = Arc::new(DefaultConnector::new());
     let engine = Engine::new(inventory, inv_file, loader, connector.clone(), opts, sink);
+    if let Some(c) = carry {
+        c.seed(&engine);
+    }
     if let Some(j) = journal {
         engine.set_journal(j);
     }
@@ -685,7 +762,12 @@ async fn execute(
                     say("[windlass] aborted");
                     std::process::exit(stop.exit_code());
                 }
-                _ => return r,
+                _ => {
+                    if let Some(c) = carry {
+                        c.keep(&engine);
+                    }
+                    return r;
+                }
             }
         }
         Ok(stop) = abort_rx => stop,
@@ -782,7 +864,7 @@ fn ping(mut a: PingArgs) -> Result<i32> {
     let cfg = Config::discover()?;
     a.connect = with_config(a.connect, &cfg);
     let yaml = yaml_reader(&cfg).with_vault(a.vault.keyring(&cfg.vault, false, false)?);
-    let mut inv = load_inventory(&a.connect.inventory, &yaml)?;
+    let mut inv = load_inventory(&a.connect.inventory, &yaml, &cfg, "all")?;
     print_load_warnings(&cfg.unhonoured, &inv, &yaml);
     inv.add_implicit_localhost(&a.pattern);
     let mut hosts = inv
@@ -826,7 +908,11 @@ fn ping(mut a: PingArgs) -> Result<i32> {
 pub fn reference_markdown() -> String {
     let mut out = String::from(
         "# Command line\n\n<!-- Generated from the clap definitions by `windlass::cli::reference_markdown`; \
-         run `WINDLASS_BLESS=1 cargo test --test book` after changing options. -->\n\n",
+         run `WINDLASS_BLESS=1 cargo test --test book` after changing options. -->\n\n\
+         Exit codes, as ansible-playbook's: 0 every host ok, 1 a run-level error, 2 a host \
+         failed, 4 a host unreachable or malformed input (YAML syntax), 5 bad command-line \
+         options; 129/130/143 a signal, 250 an internal error. [Exit codes](exit-codes.md) \
+         has the details and where they differ from ansible-playbook's.\n\n",
     );
     let mut root = command();
     root.build();

@@ -54,8 +54,33 @@ pub struct Config {
     /// The `vault_*` settings (runner/vault/args.rs).
     pub vault: crate::vault::args::VaultConfig,
 
+    /// `pager`: what `windlass vault view` shows plain text through on a terminal
+    /// (`ANSIBLE_PAGER`; `PAGER` is read by the command itself, as Ansible reads both).
+    pub pager: Option<String>,
+    /// `localhost_warning`: warn that an inventory without hosts leaves only the implicit
+    /// localhost (default on).
+    pub localhost_warning: Option<bool>,
+    /// `[inventory]` `inventory_unparsed_warning`: warn that no inventory source was given
+    /// (default on).
+    pub inventory_unparsed_warning: Option<bool>,
     /// `[privilege_escalation]`: the defaults of the `become*` keywords.
     pub become_: crate::become_defaults::BecomeDefaults,
+    /// `collections_path` (`ANSIBLE_COLLECTIONS_PATH`): the roots collections are found
+    /// in, colon-separated; relative ones are taken from the file's directory (from the
+    /// working directory in the environment), as Ansible's `pathspec` settings. `None`:
+    /// Ansible's default (`runner/playbook/collections.rs`).
+    pub collections_path: Option<Vec<PathBuf>>,
+    /// `collections_scan_sys_path` (`ANSIBLE_COLLECTIONS_SCAN_SYS_PATH`): whether the
+    /// ansible Python's `sys.path` is searched for collections after `collections_path`.
+    /// `None`: Ansible's default, true.
+    pub collections_scan_sys_path: Option<bool>,
+
+    /// `ansible_python` (windlass's own, `WINDLASS_ANSIBLE_PYTHON`): the controller Python
+    /// with the user's ansible-core, which the module bridge runs modules through.
+    pub ansible_python: Option<PathBuf>,
+    /// `bridge_modules` (windlass's own): modules run through the module bridge even
+    /// though windlass has them natively.
+    pub bridge_modules: Vec<String>,
     /// One warning per setting of the file or the environment windlass does not honour,
     /// each naming where it was set (worded by `runner/unhonoured.rs`).
     pub unhonoured: Vec<String>,
@@ -74,6 +99,12 @@ const KEYS: &[&str] = &[
     "duplicate_dict_key",
     "template_max_output",
     "template_fuel",
+    "localhost_warning",
+    "pager",
+    "collections_path",
+    "ansible_python",
+    "bridge_modules",
+    "collections_scan_sys_path",
 ];
 
 /// The environment name of a setting after its `ANSIBLE_`/`WINDLASS_` prefix: the key in
@@ -176,6 +207,10 @@ impl Config {
         match section {
             "defaults" => self.set(k, v, loc, sep),
             "privilege_escalation" => self.become_.set(k, v, loc),
+            "inventory" if k == UNPARSED => {
+                self.inventory_unparsed_warning = Some(bool_setting(k, v, loc)?);
+                Ok(true)
+            }
             _ => Ok(false),
         }
     }
@@ -246,6 +281,11 @@ impl Config {
                     .collect()
             }
             "remote_user" => self.remote_user = Some(v.to_string()),
+            "pager" => self.pager = Some(v.to_string()),
+            "localhost_warning" => self.localhost_warning = Some(bool_setting(k, v, loc)?),
+            "collections_scan_sys_path" => {
+                self.collections_scan_sys_path = Some(bool_setting(k, v, loc)?)
+            }
             "host_key_checking" => {
                 self.host_key_checking = Some(crate::boolean::parse_bool(v).ok_or_else(|| {
                     Error::invalid(
@@ -262,6 +302,26 @@ impl Config {
                     .filter(|p| !p.is_empty())
                     .map(expand_home)
                     .collect()
+            }
+            "collections_path" => {
+                let base = match loc.file.to_str() {
+                    Some(f) if f.starts_with('<') => None,
+                    _ => loc.file.parent().map(Path::to_path_buf),
+                };
+                self.collections_path = Some(
+                    v.split(list_sep)
+                        .flat_map(|p| p.split(':'))
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(|p| {
+                            let p = match &base {
+                                Some(b) => b.join(expand_home(p)),
+                                None => expand_home(p),
+                            };
+                            std::path::absolute(&p).unwrap_or(p)
+                        })
+                        .collect(),
+                )
             }
             "private_key_file" => self.private_key_file = Some(expand_home(v)),
             "remote_tmp" => {
@@ -298,6 +358,16 @@ impl Config {
                         })?,
                 )
             }
+            "ansible_python" => self.ansible_python = Some(expand_home(v)),
+            "bridge_modules" => {
+                self.bridge_modules = v
+                    .split(list_sep)
+                    .flat_map(|p| p.split(','))
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
             "template_max_output" => self.template_max_output = Some(positive(k, v, loc)?),
             "template_fuel" => self.template_fuel = Some(positive(k, v, loc)?),
             k if crate::vault::args::KEYS.contains(&k) => self
@@ -326,6 +396,13 @@ impl Config {
                 self.set(key, &v, &loc, ',')?;
             }
         }
+        let upper = UNPARSED.to_ascii_uppercase();
+        if let Some(v) =
+            get(&format!("WINDLASS_{upper}")).or_else(|| get(&format!("ANSIBLE_{upper}")))
+        {
+            let loc = Loc::file(format!("<environment {upper}>"));
+            self.set_in("inventory", UNPARSED, &v, &loc, ',')?;
+        }
         for key in crate::become_defaults::KEYS {
             let upper = key.to_ascii_uppercase();
             if let Some(v) =
@@ -348,8 +425,34 @@ fn env_names() -> Vec<String> {
         .chain(crate::vault::args::KEYS)
         .map(|k| env_name(k))
         .chain(become_keys)
+        .chain([UNPARSED.to_ascii_uppercase()])
         .map(|k| format!("ANSIBLE_{k}"))
         .collect()
+}
+
+/// ansible.cfg `[inventory]`'s one key windlass reads.
+const UNPARSED: &str = "inventory_unparsed_warning";
+
+/// A boolean setting's value (Ansible's spellings).
+fn bool_setting(k: &str, v: &str, loc: &Loc) -> Result<bool> {
+    crate::boolean::parse_bool(v)
+        .ok_or_else(|| Error::invalid(loc, format!("`{k}` must be a boolean, found `{v}`")))
+}
+
+impl Config {
+    /// The inventory warnings these settings leave on, for a run on `pattern` (`ansible`
+    /// says nothing of the empty hosts list for a pattern naming the implicit localhost,
+    /// lib/ansible/cli/__init__.py `get_host_list`).
+    pub(crate) fn empty_warnings(
+        &self,
+        pattern: &str,
+    ) -> crate::inventory::implicit_localhost::EmptyWarnings {
+        let localhost_name = crate::inventory::LOCALHOST_NAMES.contains(&pattern);
+        crate::inventory::implicit_localhost::EmptyWarnings {
+            localhost: self.localhost_warning != Some(false) && !localhost_name,
+            unparsed: self.inventory_unparsed_warning != Some(false),
+        }
+    }
 }
 
 impl Config {
@@ -580,5 +683,27 @@ mod tests {
             assert!(e.to_string().contains("ssh_channels"), "{e}");
             assert_eq!(e.loc().unwrap().line, 2);
         }
+    }
+    /// `collections_path` is a colon-separated list; relative entries are taken from the
+    /// file's directory in ansible.cfg and from the working directory in the environment.
+    #[test]
+    fn collections_path_relative_to_the_file() {
+        let c = Config::from_ansible_cfg(
+            "[defaults]\ncollections_path = ./colls:/abs/one\n",
+            Path::new("/etc/proj/ansible.cfg"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.collections_path,
+            Some(vec![
+                PathBuf::from("/etc/proj/colls"),
+                PathBuf::from("/abs/one")
+            ])
+        );
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "ANSIBLE_COLLECTIONS_PATH").then(|| "rel".into()))
+            .unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(c.collections_path, Some(vec![cwd.join("rel")]));
     }
 }

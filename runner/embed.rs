@@ -42,17 +42,25 @@ use crate::modules::{Module, Registry};
 use crate::playbook::{Loader, Playbook, load_playbook, load_playbook_str};
 use crate::transport::{Connector, DefaultConnector};
 
-/// The options and the report of a run: the engine's, re-exported as part of this API.
-pub use crate::engine::{RunOptions, RunReport};
+/// The options and the report of a run: the engine's, re-exported as part of this API
+/// (with [`Stepper`], what `RunOptions::step` asks before each task, as `--step`).
+pub use crate::engine::{RunOptions, RunReport, Stepper};
 
 enum Source {
     File(PathBuf),
     Text(String, PathBuf),
 }
 
+/// Where the inventory comes from: read when the run starts, with the vault secrets given.
+enum InventorySource {
+    Files(Vec<PathBuf>),
+    Text(String),
+    Built(Box<Inventory>),
+}
+
 /// Builds and runs one playbook run.
 pub struct Runner {
-    inventory: Option<Inventory>,
+    inventory: Option<InventorySource>,
     inventory_file: Option<PathBuf>,
     playbook: Option<Source>,
     registry: Arc<Registry>,
@@ -66,6 +74,8 @@ pub struct Runner {
     extra_vars: IndexMap<String, Value>,
     connector: Option<Arc<dyn Connector>>,
     sinks: Vec<Box<dyn EventSink>>,
+    /// Vault secrets ([`Runner::vault_secret`]), tried in order.
+    secrets: Vec<crate::vault::Secret>,
 }
 
 impl Default for Runner {
@@ -89,25 +99,40 @@ impl Runner {
             extra_vars: IndexMap::new(),
             connector: None,
             sinks: Vec::new(),
+            secrets: Vec::new(),
         }
     }
 
-    /// Load the inventory from files or directories (like `-i`).
+    /// Load the inventory from files or directories (like `-i`), when the run starts (so
+    /// vault-encrypted inventory data opens with the [`Runner::vault_secret`]s, whatever
+    /// the order of the calls; a bad inventory is an error of [`Runner::run`]).
     pub fn inventory_files(mut self, sources: &[PathBuf]) -> Result<Self> {
-        self.inventory = Some(Inventory::load(sources)?);
+        self.inventory = Some(InventorySource::Files(sources.to_vec()));
         self.inventory_file = sources.first().cloned();
         Ok(self)
     }
 
-    /// Parse the inventory from text (INI or YAML).
+    /// Parse the inventory from text (INI or YAML), when the run starts (as
+    /// [`Runner::inventory_files`]).
     pub fn inventory_str(mut self, text: &str) -> Result<Self> {
-        self.inventory = Some(Inventory::parse_str(text, Path::new("<inventory>"))?);
+        self.inventory = Some(InventorySource::Text(text.to_string()));
         Ok(self)
     }
 
     /// Use an inventory built in code.
     pub fn inventory(mut self, inv: Inventory) -> Self {
-        self.inventory = Some(inv);
+        self.inventory = Some(InventorySource::Built(Box::new(inv)));
+        self
+    }
+
+    /// A vault secret (as `--vault-id LABEL@…` gives one): `label` is the vault id the
+    /// secret is for (`default` for data without one), `password` the password itself.
+    /// Secrets are tried in the order given, the one whose label the data names first,
+    /// for vault-encrypted files and inline `!vault` values of the playbook, its vars files
+    /// and the inventory, and for `copy`/`template`/`script`/`unarchive` sources.
+    pub fn vault_secret(mut self, label: &str, password: impl Into<Vec<u8>>) -> Self {
+        self.secrets
+            .push(crate::vault::Secret::new(label, password.into()));
         self
     }
 
@@ -171,6 +196,18 @@ impl Runner {
         self
     }
 
+    /// Turn on the module bridge (the book's "The module bridge" page) as the `windlass`
+    /// command has it: a task whose module windlass lacks runs the real Ansible module,
+    /// found and built by the ansible-core of `ansible_python` (`None`: the one
+    /// `WINDLASS_ANSIBLE_PYTHON`, `ansible-playbook` on `PATH` or `python3` gives);
+    /// `forced` (short names or FQCNs) go through it even though windlass has them
+    /// natively (the configuration's `bridge_modules`). Off by default: no Python starts.
+    pub fn module_bridge(mut self, ansible_python: Option<PathBuf>, forced: Vec<String>) -> Self {
+        let bridge = Arc::new(crate::bridge::Bridge::new(ansible_python, forced));
+        self.registry = Arc::new((*self.registry).clone().with_bridge(bridge));
+        self
+    }
+
     /// Extra directories to find roles in.
     pub fn roles_path(mut self, dirs: Vec<PathBuf>) -> Self {
         self.roles_path = dirs;
@@ -197,9 +234,31 @@ impl Runner {
 
     /// Load and check everything without running: the playbook, as the engine would get it.
     pub fn load(&self) -> Result<Playbook> {
-        let loader = Loader::new(self.registry.clone(), self.roles_path.clone())
-            .with_extra_vars(self.extra_vars.clone());
-        self.load_with(&loader)
+        self.load_with(&self.loader())
+    }
+
+    /// The loader of the run: YAML read with the vault secrets.
+    fn loader(&self) -> Loader {
+        Loader::new(self.registry.clone(), self.roles_path.clone())
+            .with_yaml(self.yaml())
+            .with_extra_vars(self.extra_vars.clone())
+    }
+
+    fn yaml(&self) -> crate::yaml::Reader {
+        let vault = crate::vault::Vault::with_secrets(self.secrets.clone());
+        crate::yaml::Reader::default().with_vault(vault)
+    }
+
+    /// The inventory, read now.
+    fn take_inventory(&mut self) -> Result<Inventory> {
+        match self.inventory.take() {
+            None => Err(Error::Usage("no inventory given".into())),
+            Some(InventorySource::Built(inv)) => Ok(*inv),
+            Some(InventorySource::Files(sources)) => Inventory::load_with(&sources, self.yaml()),
+            Some(InventorySource::Text(text)) => {
+                Inventory::parse_str_with(&text, Path::new("<inventory>"), self.yaml())
+            }
+        }
     }
 
     fn load_with(&self, loader: &Loader) -> Result<Playbook> {
@@ -212,13 +271,9 @@ impl Runner {
 
     /// Run on the current tokio runtime.
     pub async fn run_async(mut self) -> Result<RunReport> {
-        let loader = Loader::new(self.registry.clone(), self.roles_path.clone())
-            .with_extra_vars(self.extra_vars.clone());
+        let loader = self.loader();
         let playbook = self.load_with(&loader)?;
-        let mut inventory = self
-            .inventory
-            .take()
-            .ok_or_else(|| Error::Usage("no inventory given".into()))?;
+        let mut inventory = self.take_inventory()?;
         if let Some(dir) = playbook.path.parent() {
             inventory.add_vars_dir(if dir.as_os_str().is_empty() {
                 Path::new(".")

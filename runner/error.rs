@@ -86,6 +86,18 @@ pub enum Error {
         /// How to fix it, when we know.
         help: Option<String>,
     },
+    /// Well-formed YAML that ansible-playbook's parser refuses as it loads the playbook (an
+    /// unknown module, task keyword or play keyword, a play keyword that fails to template):
+    /// exit 4, as its `AnsibleParserError`.
+    #[error("{message}")]
+    Parser {
+        /// Where.
+        loc: Loc,
+        /// What is wrong.
+        message: String,
+        /// How to fix it, when we know.
+        help: Option<String>,
+    },
     /// A template failed to render (undefined variable, filter error) outside any host's task.
     #[error("{message}")]
     Template {
@@ -100,6 +112,10 @@ pub enum Error {
     /// The run was interrupted (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
+    /// A vault secret could not be had (a missing password file, a failing script) or vault
+    /// data not opened: exit 1, as ansible-playbook's `AnsibleError`.
+    #[error("{0}")]
+    Vault(String),
     /// Anything else that stops the run.
     #[error("{0}")]
     Other(String),
@@ -124,6 +140,15 @@ impl Error {
         }
     }
 
+    /// An [`Error::Parser`] at `loc`, with a hint when there is one.
+    pub fn parser(loc: &Loc, message: impl Into<String>, help: Option<String>) -> Self {
+        Error::Parser {
+            loc: loc.clone(),
+            message: message.into(),
+            help,
+        }
+    }
+
     /// An [`Error::Syntax`] at `loc`.
     pub fn syntax(loc: &Loc, message: impl Into<String>) -> Self {
         Error::Syntax {
@@ -143,7 +168,9 @@ impl Error {
     /// Where the error points, if anywhere.
     pub fn loc(&self) -> Option<&Loc> {
         match self {
-            Error::Syntax { loc, .. } | Error::Invalid { loc, .. } => Some(loc),
+            Error::Syntax { loc, .. } | Error::Invalid { loc, .. } | Error::Parser { loc, .. } => {
+                Some(loc)
+            }
             Error::Template { loc, .. } => loc.as_ref(),
             _ => None,
         }
@@ -161,7 +188,7 @@ impl Error {
     /// A hint for fixing the error, if any.
     pub fn help(&self) -> Option<&str> {
         match self {
-            Error::Invalid { help, .. } => help.as_deref(),
+            Error::Invalid { help, .. } | Error::Parser { help, .. } => help.as_deref(),
             _ => None,
         }
     }
@@ -170,7 +197,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => crate::exit::BAD_OPTIONS,
-            Error::Syntax { .. } => crate::exit::PARSER_ERROR,
+            Error::Syntax { .. } | Error::Parser { .. } => crate::exit::PARSER_ERROR,
             Error::Interrupted => crate::exit::INTERRUPTED,
             Error::Other(_) => crate::exit::UNEXPECTED,
             _ => crate::exit::ERROR,

@@ -14,6 +14,10 @@ pub const HOST_UNREACHABLE: i32 = 4;
 pub const PARSER_ERROR: i32 = HOST_UNREACHABLE;
 /// Bad command-line options.
 pub const BAD_OPTIONS: i32 = 5;
+/// A command line that does not parse (an unknown option, a missing or mistyped value):
+/// ansible-playbook's argparse exits 2 (`parser.error`), the same number as
+/// [`HOST_FAILED`].
+pub const USAGE_ERROR: i32 = HOST_FAILED;
 /// Interrupted by Ctrl-C (SIGINT): 128 + 2.
 pub const INTERRUPTED: i32 = 130;
 /// Stopped by SIGHUP (the terminal closed): 128 + 1.

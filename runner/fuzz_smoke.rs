@@ -293,6 +293,17 @@ fn reply_seeds() -> Vec<String> {
         (true, "WL_OK\nWL_MATCH\nserver ready on 6443\n".into()),
         (true, "motd\n@@00112233445566778899aabbccddeeff\n\n@@00112233445566778899aabbccddeeff file\n/x\0eA==\n@@00112233445566778899aabbccddeeff end\n".into()),
         (true, "Reading package lists...\n0 upgraded, 2 newly installed, 0 to remove and 1 not upgraded.\n@@cache_update_time\n1700000000\n".into()),
+        (false, "path\n/root/.ssh/known_hosts\u{1}keygen\n\u{1}exists\n\u{1}stat\nregular file\u{0}1\u{0}0\u{0}0\u{0}root\u{0}root\u{0}644\u{0}93\u{1}content\nZXhhbXBsZS5jb20gc3NoLXJzYSBBQUFBCg==\u{1}search\n# Host example.com found: line 1 \nexample.com ssh-rsa AAAA\n\u{1}search_rc\n0\u{1}search_err\n\u{1}key_match\nx".into()),
+        (false, "user\n1000\u{0}1000\u{0}/home/ops\u{1}keyfile\n/home/ops/.ssh/authorized_keys\u{1}content\nIyBrZXlzCnNzaC1yc2EgQUFBQSBvcHMK\u{1}fetched\nc3NoLXJzYSBBQUFBIG9wcwo=".into()),
+        (false, "crontab\n\u{1}text\nMAILTO=\"\"\n#Ansible: j\n* * * * * true\n\u{1}rc\n0\u{1}file\nA=1\n#Ansible: j\n@daily root true\n".into()),
+        (false, "fstab\nL2Rldi94IC9tbnQvYVwwNDBiIGV4dDQgZGVmYXVsdHMgMCAwCg==\u{1}exists\n\u{1}mountinfo\n22 1 0:21 / / rw - overlay overlay rw\n40 22 0:35 / /tmp rw - tmpfs tmpfs rw\n78 40 0:35 /a /mnt/a\\040b rw - tmpfs tmpfs rw\n".into()),
+
+        (false, "out\n127.0.0.1 localhost\n127.0.0.1 a b\n\u{1}rc\n0".into()),
+        (false, "now\n1000.5\n\u{1}walk\nd\0x.c\0f\0f\x00644\x000\x000\0root\0root\x003\x001\x002\x001\x00900.5\x00900.5\x00900.5\0sub\0d\0d\x00755\x000\x000\0\0\x004096\x002\x002\x002\x001\x001\x001\0\u{1}extra\nx.c\0abc\0YQ==\0\u{1}walk\nn\0".into()),
+        (false, "sep\n00112233445566778899aabbccddeeff\u{1}arch\namd64\n\u{1}dpkg\nii @00112233445566778899aabbccddeeff@a@00112233445566778899aabbccddeeff@amd64@00112233445566778899aabbccddeeff@1.0@00112233445566778899aabbccddeeff@admin@00112233445566778899aabbccddeeff@\u{1}files\n 500 file:/r ./ Packages\n     release o=Debian\n\u{1}policy\na:\n *** 1.0 500\n        500 file:/r ./ Packages\n".into()),
+        (false, "sysv_rc\n0\u{1}sysv\n [ + ]  cron\n\u{1}units_rc\n0\u{1}units\ncron.service loaded active running C\n\u{1}files_rc\n0\u{1}files\ncron.service enabled enabled\nx.service static -\n\u{1}show\nx.service\0ok\0ActiveState=inactive".into()),
+        (false, "show\n* p/q: a, b\n\u{1}show_err\n\u{1}show_rc\n0\u{1}sel\np\tp/q\tpassword\tx\n\u{1}sel_err\n\u{1}sel_rc\n0".into()),
+        (false, "path\n/usr/bin/timedatectl\u{1}usable\n0\u{1}status\n  Time zone: Etc/UTC (UTC, +0000)\n  RTC in local TZ: no\n\u{1}zonefile\nyes".into()),
     ];
     assert_eq!(pieces.len(), crate::modules::reply_fuzz::PARSERS.len());
     pieces

@@ -28,6 +28,7 @@
 
 pub(crate) mod become_defaults;
 pub(crate) mod boolean;
+pub(crate) mod bridge;
 pub mod cli;
 pub mod command;
 pub mod config;

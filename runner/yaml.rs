@@ -306,6 +306,15 @@ impl Reader {
             .unwrap_or_default()
     }
 
+    /// Keep warning `msg` (once) with the reader's others, for whoever takes them.
+    pub(crate) fn warn(&self, msg: String) {
+        if let Ok(mut w) = self.warnings.lock()
+            && w.seen.insert(msg.clone())
+        {
+            w.pending.push(msg);
+        }
+    }
+
     fn duplicate(&self, d: &Duplicate) -> Result<()> {
         let Duplicate { key, first, again } = d;
         match self.duplicates {
@@ -480,15 +489,31 @@ fn read_text(path: &Path) -> Result<String> {
 
 /// The UTF-8 plain text of vault text `text` found at `loc`.
 fn decrypt(vault: &Vault, text: &str, loc: &Loc) -> Result<String> {
-    let (plain, _) = vault.decrypt(text).map_err(|e| {
-        Error::invalid_help(
+    use crate::vault::VaultError as E;
+    let (plain, _) = vault.decrypt(text).map_err(|e| match e {
+        E::NoSecrets | E::Decrypt { .. } | E::UnknownId(_) => Error::invalid_help(
             loc,
             e.to_string(),
             "give the vault password with --vault-password-file, --vault-id or --ask-vault-pass",
-        )
+        ),
+        _ => Error::invalid(loc, e.to_string()),
     })?;
     String::from_utf8(plain)
         .map_err(|_| Error::invalid(loc, "the decrypted vault data is not valid UTF-8"))
+}
+
+/// An inline `!vault` value's plain text, or a locked value when no given secret opens it
+/// (malformed vault text stays a load-time error).
+fn decrypt_inline(vault: &Vault, text: &str, loc: &Loc) -> Result<String> {
+    use crate::vault::VaultError as E;
+    match vault.decrypt(text) {
+        Ok((plain, _)) => String::from_utf8(plain)
+            .map_err(|_| Error::invalid(loc, "the decrypted vault data is not valid UTF-8")),
+        Err(e @ (E::NoSecrets | E::Decrypt { .. } | E::UnknownId(_))) => {
+            Ok(crate::vault::locked::locked(&e, loc))
+        }
+        Err(_) => decrypt(vault, text, loc),
+    }
 }
 
 /// The keys written twice in one mapping, as (first, again) pairs in source order. Keys
@@ -664,10 +689,11 @@ fn resolve_scalar(
             };
         }
         // Ansible's `!unsafe` marks a string that must never be templated; `!vault` is
-        // vault text, decrypted here (windlass decrypts when it reads, not on first use).
+        // vault text, decrypted here, or locked when no secret opens it (see
+        // `vault::locked`: using it fails, as in ansible-core 2.19).
         return match suffix {
             "unsafe" => Ok(Kind::Str(unsafe_literal(value))),
-            "vault" => decrypt(vault, value, loc).map(Kind::Str),
+            "vault" => decrypt_inline(vault, value, loc).map(Kind::Str),
             other => Err(Error::syntax(loc, format!("unknown YAML tag `!{other}`"))),
         };
     }

@@ -123,6 +123,17 @@ const CASES: &[(&[&str], &str, i32)] = &[
         "h1 | SUCCESS => {\n    \"changed\": false,\n    \"stat\": {\n        \"exists\": false\n    }\n}\n",
         0,
     ),
+    (
+        &[
+            "h1",
+            "-m",
+            "setup",
+            "-a",
+            "filter=ansible_system gather_subset=!all",
+        ],
+        "h1 | SUCCESS => {\n    \"ansible_facts\": {\n        \"ansible_system\": \"Linux\"\n    },\n    \"changed\": false\n}\n",
+        0,
+    ),
     (&["h1", "-a", "touch DIR/new", "-C"], "h1 | SKIPPED\n", 0),
     (
         &["h1", "-m", "command", "-a", "false", "-o"],
@@ -132,6 +143,20 @@ const CASES: &[(&[&str], &str, i32)] = &[
     (
         &["h1", "-m", "fail", "-a", "msg=boom", "-o"],
         "An exception occurred during task execution. To see the full traceback, use -vvv. The error was: (traceback unavailable)\nh1 | FAILED! => {\"changed\": false,\"msg\": \"boom\"}\n",
+        2,
+    ),
+    (
+        &["h1", "-m", "command", "-a", "false"],
+        "[ERROR]: Task failed: Module failed: non-zero return code\nOrigin: <adhoc 'command' task>\n\n\
+         {'action': 'command', 'args': {'_raw_params': 'false'}, 'timeout': 0, 'async_val': 0, 'poll': 15}\n\n\
+         h1 | FAILED | rc=1 >>\nnon-zero return code\n",
+        2,
+    ),
+    (
+        &["h1", "-m", "fail", "-a", "msg=boom"],
+        "[ERROR]: Task failed: Action failed: boom\nOrigin: <adhoc 'fail' task>\n\n\
+         {'action': 'fail', 'args': {'msg': 'boom'}, 'timeout': 0, 'async_val': 0, 'poll': 15}\n\n\
+         h1 | FAILED! => {\n    \"changed\": false,\n    \"msg\": \"boom\"\n}\n",
         2,
     ),
     (&["nomatch", "-m", "ping"], "", 0),
@@ -214,4 +239,33 @@ fn adhoc_becomes_as_configured() {
         out.contains("<h1> EXEC ") && out.contains("su -s /bin/sh nobody -c"),
         "{out}{err}"
     );
+}
+
+/// An unreachable host (a closed port) gets `ansible`'s `[ERROR]: Task failed: <why>`
+/// block, its origin and the task's dictionary before the `UNREACHABLE!` result, exit 4
+/// (the connection's own wording of why differs between the tools).
+#[test]
+fn an_unreachable_host_gets_the_error_block() {
+    let p = Project::new();
+    p.file(
+        "hosts",
+        "u1 ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh\n",
+    );
+    let args = ["u1", "-i", "hosts", "-m", "ping"];
+    let block = "Origin: <adhoc 'ping' task>\n\n\
+                 {'action': 'ping', 'args': {}, 'timeout': 0, 'async_val': 0, 'poll': 15}\n\n\
+                 u1 | UNREACHABLE! => {\n";
+    let check = |o: &Output, who: &str| {
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.starts_with("[ERROR]: Task failed: "), "{who}: {out}");
+        assert!(out.contains(block), "{who}: {out}");
+        assert_eq!(o.status.code(), Some(4), "{who}: {out}");
+    };
+    let windlass = PathBuf::from(env!("CARGO_BIN_EXE_windlass"));
+    let mut all = vec!["adhoc"];
+    all.extend(args);
+    check(&run(&windlass, p.path(), &all), "windlass");
+    if let Some(ansible) = ansible() {
+        check(&run(&ansible, p.path(), &args), "ansible");
+    }
 }

@@ -55,10 +55,12 @@ fn run_prints_recap_and_exit_codes_follow_ansible() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = windlass(p.path(), &["run", "ok.yml", "-i", "hosts", "--forks", "0"]);
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    // A command line that does not parse: exit 2, as ansible-playbook's argparse.
     let o = windlass(p.path(), &["run", "ok.yml", "--no-such-flag"]);
-    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // A missing playbook: exit 1, as ansible-playbook ("the playbook: … could not be found").
     let o = windlass(p.path(), &["run", "missing.yml", "-i", "hosts"]);
-    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
 
 #[test]
@@ -188,8 +190,9 @@ fn completions_and_modules() {
             "{shell}: subcommands or flags missing:\n{script}"
         );
     }
+    // A value clap refuses: exit 2, as argparse's usage errors.
     let o = windlass(p.path(), &["completions", "tcsh"]);
-    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = windlass(p.path(), &["modules"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("ansible.builtin.command"));
 }

@@ -301,3 +301,219 @@ fn diff_is_coloured_as_ansible_when_colour_is_on() {
         stdout(&o)
     );
 }
+
+/// The `---`/`+++` lines `--diff` heads each diff with, as the callback's `_get_diff` does:
+/// `before: <header>` only when the module gave a `before_header` (copy when the file was
+/// there, lineinfile/blockinfile as `<path> (content)`, replace as the path), plain
+/// `before`/`after` when it gave none (file).
+#[test]
+fn diff_headers_are_ansibles() {
+    let p = Project::new();
+    p.file("hosts", "h1 ansible_connection=local\n");
+    p.file("files/a.txt", "new\n");
+    p.file("templates/t.j2", "T {{ 1 }}\n");
+    let tasks = [
+        "copy: {content: \"a\\n\", dest: \"{{ o }}/c1\"}",
+        "copy: {content: \"b\\n\", dest: \"{{ o }}/c1\"}",
+        "copy: {src: files/a.txt, dest: \"{{ o }}/c2\"}",
+        "copy: {src: files/a.txt, dest: \"{{ o }}/c1\"}",
+        "lineinfile: {path: \"{{ o }}/c1\", line: x}",
+        "blockinfile: {path: \"{{ o }}/c1\", block: y}",
+        "replace: {path: \"{{ o }}/c1\", regexp: x, replace: z}",
+        "file: {path: \"{{ o }}/c3\", state: touch}",
+    ];
+    let mut site = String::from(
+        "- hosts: all\n  gather_facts: false\n  vars:\n    o: \"{{ playbook_dir }}/out\"\n  \
+         tasks:\n    - file: {path: \"{{ o }}\", state: directory}\n      diff: false\n",
+    );
+    for t in tasks {
+        site.push_str(&format!("    - {t}\n"));
+    }
+    p.file("site.yml", &site);
+    let dir = p.path().display().to_string();
+    let heads = |o: &Output| -> String {
+        stdout(o)
+            .lines()
+            .filter(|l| l.starts_with("---") || l.starts_with("+++"))
+            .map(|l| format!("{}\n", l.replace(&dir, "DIR")))
+            .collect()
+    };
+    // What ansible-playbook 2.19.14 printed.
+    let want = "--- before\n+++ after: DIR/out/c1\n\
+                --- before: DIR/out/c1\n+++ after: DIR/out/c1\n\
+                --- before\n+++ after: DIR/files/a.txt\n\
+                --- before: DIR/out/c1\n+++ after: DIR/files/a.txt\n\
+                --- before: DIR/out/c1 (content)\n+++ after: DIR/out/c1 (content)\n\
+                --- before: DIR/out/c1 (content)\n+++ after: DIR/out/c1 (content)\n\
+                --- before: DIR/out/c1\n+++ after: DIR/out/c1\n\
+                --- before\n+++ after\n";
+    let args = ["run", "site.yml", "-i", "hosts", "--diff"];
+    let o = windlass(p.path(), &args, &[]);
+    assert_eq!(heads(&o), want, "{}", both(&o));
+    // A template's `after` is the template (Ansible names its rendered temporary copy).
+    p.file(
+        "t.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - template: {src: t.j2, dest: \"{{ playbook_dir }}/out/t1\"}\n",
+    );
+    let o = windlass(p.path(), &["run", "t.yml", "-i", "hosts", "--diff"], &[]);
+    assert_eq!(
+        heads(&o),
+        "--- before\n+++ after: DIR/templates/t.j2\n",
+        "{}",
+        both(&o)
+    );
+    let Some(ansible) = ansible_playbook() else {
+        return;
+    };
+    std::fs::remove_dir_all(p.path().join("out")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let o = isolated(Command::new(&ansible), p.path(), home.path())
+        .env(
+            "ANSIBLE_PYTHON_INTERPRETER",
+            ansible.with_file_name("python3"),
+        )
+        .args(&args[1..])
+        .output()
+        .expect("runs");
+    assert_eq!(heads(&o), want, "{}", both(&o));
+}
+
+/// The warnings of a run without inventory, as ansible-core gives them: "No inventory was
+/// parsed" unless `inventory_unparsed_warning` is off, "provided hosts list is empty"
+/// unless `localhost_warning` is off or the ad-hoc pattern names the implicit localhost;
+/// both settings from the environment or ansible.cfg; ad-hoc adds no "No hosts matched".
+#[test]
+fn localhost_warnings_follow_the_settings() {
+    let p = Project::new();
+    p.file(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
+    );
+    let unparsed = "[WARNING]: No inventory was parsed, only implicit localhost is available\n";
+    let empty = "[WARNING]: provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'\n";
+    // (Both write their warnings to stderr.)
+    let warnings = |o: &Output| -> String {
+        both(o)
+            .lines()
+            .filter(|l| l.starts_with("[WARNING]"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let run = ["run", "site.yml"];
+    let adhoc_local = ["adhoc", "localhost", "-m", "debug", "-a", "msg=hi"];
+    let adhoc_all = ["adhoc", "all", "-m", "debug", "-a", "msg=hi"];
+    // (ansible.cfg, environment, command, the warnings ansible-core 2.19.14 gave)
+    let both_on = format!("{unparsed}{empty}");
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [&'a str], String);
+    let cases: Vec<Case> = vec![
+        ("", vec![], &run, both_on.clone()),
+        ("", vec![], &adhoc_local, unparsed.to_string()),
+        ("", vec![], &adhoc_all, both_on.clone()),
+        (
+            "",
+            vec![("ANSIBLE_LOCALHOST_WARNING", "false")],
+            &run,
+            unparsed.to_string(),
+        ),
+        (
+            "",
+            vec![("ANSIBLE_INVENTORY_UNPARSED_WARNING", "0")],
+            &adhoc_all,
+            empty.to_string(),
+        ),
+        (
+            "[defaults]\nlocalhost_warning = no\n[inventory]\ninventory_unparsed_warning = False\n",
+            vec![],
+            &run,
+            String::new(),
+        ),
+    ];
+    let live = ansible_playbook();
+    for (cfg, env, args, want) in cases {
+        if cfg.is_empty() {
+            let _ = std::fs::remove_file(p.path().join("ansible.cfg"));
+        } else {
+            p.file("ansible.cfg", cfg);
+        }
+        let o = windlass(p.path(), args, &env);
+        assert_eq!(warnings(&o), want, "{args:?} {env:?} {cfg}: {}", both(&o));
+        let Some(ap) = &live else { continue };
+        let (program, rest) = match args[0] {
+            "run" => (ap.clone(), &args[1..]),
+            _ => (ap.with_file_name("ansible"), &args[1..]),
+        };
+        let home = tempfile::tempdir().unwrap();
+        let a = isolated(Command::new(program), p.path(), home.path())
+            .args(rest)
+            .envs(env.iter().copied())
+            .output()
+            .expect("runs");
+        assert_eq!(
+            warnings(&a),
+            want,
+            "ansible {args:?} {env:?} {cfg}: {}",
+            both(&a)
+        );
+    }
+}
+
+/// `--step`: before each task the question on stdout, the answer from stdin (`n` skips the
+/// task for every host, `y` runs it, `c` runs it and stops asking), then the question as a
+/// banner, as ansible-playbook 2.19 prints it (compared up to the recap).
+#[test]
+fn step_asks_before_each_task_until_continue() {
+    use std::io::Write as _;
+    let p = Project::new();
+    p.file("hosts", "h1\nh2\n\n[all:vars]\nansible_connection=local\n");
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=one\n    - name: second\n      debug: msg=two\n    - debug: msg=three\n    - debug: msg=four\n",
+    );
+    let shown = |mut c: Command| -> String {
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("runs");
+        child.stdin.take().unwrap().write_all(b"n\ny\nc\n").unwrap();
+        let o = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        text.split("PLAY RECAP").next().unwrap().to_string()
+    };
+    let ask = |t: &str, stars: usize| {
+        format!(
+            "Perform task: TASK: {t} (N)o/(y)es/(c)ontinue: \nPerform task: TASK: {t} (N)o/(y)es/(c)ontinue: {}\n",
+            "*".repeat(stars)
+        )
+    };
+    let ok = |msg: &str| {
+        format!(
+            "ok: [h1] => {{\n    \"msg\": \"{msg}\"\n}}\nok: [h2] => {{\n    \"msg\": \"{msg}\"\n}}\n"
+        )
+    };
+    let want = format!(
+        "\nPLAY [all] {}\n{}{}\nTASK [second] {}\n{}{}\nTASK [debug] {}\n{}\nTASK [debug] {}\n{}\n",
+        "*".repeat(69),
+        ask("debug", 31),
+        ask("second", 30),
+        "*".repeat(66),
+        ok("two"),
+        ask("debug", 31),
+        "*".repeat(67),
+        ok("three"),
+        "*".repeat(67),
+        ok("four"),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let mut c = isolated(
+        Command::new(env!("CARGO_BIN_EXE_windlass")),
+        p.path(),
+        home.path(),
+    );
+    c.args(["run", "site.yml", "-i", "hosts", "--step"]);
+    assert_eq!(shown(c), want);
+    let Some(ap) = ansible_playbook() else {
+        return;
+    };
+    let mut c = isolated(Command::new(ap), p.path(), home.path());
+    c.args(["site.yml", "-i", "hosts", "--step"]);
+    assert_eq!(shown(c), want);
+}

@@ -387,3 +387,59 @@ fn a_callers_module_declaring_free_form_gets_its_text_as_raw_params() {
         "{err}"
     );
 }
+
+/// Vault secrets given to the runner open vault-encrypted data everywhere a run reads it:
+/// an inline `!vault` value of the playbook (vault id `prod`) and a vault-encrypted
+/// `group_vars` file beside the inventory (format 1.1), both made by ansible-vault 2.19;
+/// the secrets may come after the inventory in the builder. Without them the run fails.
+#[test]
+fn vault_secrets_open_what_the_run_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("group_vars")).unwrap();
+    std::fs::write(p.join("hosts"), "[nodes]\nn1 ansible_connection=local\n").unwrap();
+    std::fs::write(
+        p.join("group_vars/nodes.yml"),
+        "$ANSIBLE_VAULT;1.1;AES256\n\
+         38383037363531373832653530663534613933323936666136343865386537353335316564623334\n\
+         6239303262363036636436303537366231333064303661340a303234373862313762616530336534\n\
+         66363862353464646232353134616335663037393135316363316162636338393462366463613736\n\
+         3234666132336231620a393662353737656630323865363666303266366436363364313338323563\n\
+         62363230353331656361323637353465663366303164343262393332656162626530\n",
+    )
+    .unwrap();
+    let playbook = "- hosts: all\n  gather_facts: false\n  vars:\n    inline_secret: !vault |\n      \
+        $ANSIBLE_VAULT;1.2;AES256;prod\n      \
+        62343566643036386533613634386631316364316162666136383862666464366536623965646330\n      \
+        6437373837643132393565646465613266663563393862620a626664643336316561633661663734\n      \
+        30306336353262656133346234643233333039323030363062663631343664616431316238306430\n      \
+        3536366462623634380a646435383662316437316363613139323733326265343033636361613733\n      \
+        6435\n  tasks:\n    - debug: msg=\"{{ inline_secret }} {{ gv_secret }}\"\n";
+    std::fs::write(p.join("site.yml"), playbook).unwrap();
+    let run = |secrets: &[(&str, &str)]| {
+        let msgs = Arc::new(Mutex::new(Vec::new()));
+        let seen = msgs.clone();
+        let mut r = Runner::new()
+            .inventory_files(&[p.join("hosts")])
+            .unwrap()
+            .playbook_file(p.join("site.yml"))
+            .unwrap();
+        for (label, pw) in secrets {
+            r = r.vault_secret(label, pw.as_bytes());
+        }
+        let report = r
+            .on_event(move |e: &Event| {
+                if let Event::HostResult { result, .. } = e {
+                    seen.lock().unwrap().push(result["msg"].clone());
+                }
+            })
+            .run();
+        (report, msgs.lock().unwrap().clone())
+    };
+    let (report, msgs) = run(&[("prod", "embed-pass"), ("default", "embed-pass")]);
+    assert_eq!(report.unwrap().exit_code, 0);
+    assert_eq!(msgs, vec![json!("from-inline from-group-vars")]);
+    let (report, _) = run(&[]);
+    let err = report.unwrap_err().to_string();
+    assert!(err.contains("no vault secret was given"), "{err}");
+}

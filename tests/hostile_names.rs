@@ -234,7 +234,7 @@ fn expected(base: &str, run: u8, backup_name: Option<&str>) -> BTreeMap<String, 
             "f:# BEGIN ANSIBLE MANAGED BLOCK\nb\n# END ANSIBLE MANAGED BLOCK\n".into(),
         );
         put("r", "f:x=2\n".into());
-        put("i", "f:[s]\no = v\n".into());
+        put("i", "f:\n[s]\no = v\n".into()); // a new file starts with a blank line, as community.general.ini_file writes it
         put("u", "d".into());
         m.insert(format!("u/{n}/member"), "f:m\n".into());
     }

@@ -29,6 +29,11 @@ const PLAYBOOKS: &[&str] = &[
     "all-in-one.yml",
     "scale.yml",
     "reset.yml",
+    "upgrade.yml",               // UPG
+    "certs-check.yml",           // UPG
+    "certs-renew.yml",           // UPG
+    "remove-node.yml",           // DAY2
+    "recover-control-plane.yml", // DAY2
 ];
 
 fn repo() -> PathBuf {
@@ -159,7 +164,11 @@ fn every_playbook_loads_and_its_plays_match_every_sample_inventory() {
         for topology in TOPOLOGIES {
             let inv = inventory(topology);
             for play in &playbook.plays {
-                inv.select(&play.hosts).unwrap_or_else(|e| {
+                // DAY2: remove-node.yml's play targets -e node, else k8s_cluster
+                let hosts = play
+                    .hosts
+                    .replace("{{ node | default('k8s_cluster') }}", "k8s_cluster");
+                inv.select(&hosts).unwrap_or_else(|e| {
                     panic!(
                         "{pb}: play `{}` hosts `{}` on {topology}: {e}",
                         play.name, play.hosts
@@ -498,12 +507,11 @@ fn cni_manifests_carry_the_pod_cidr() {
         "- name: CALICO_IPV4POOL_CIDR\n              value: \"10.32.0.0/12\"",
     );
     assert!(calico.iter().any(|d| d["kind"] == json!("DaemonSet")));
-    assert_eq!(
-        calico
+    // the CRDs are upstream's crds.yaml, downloaded and applied before (calico_crds.yml)
+    assert!(
+        !calico
             .iter()
-            .filter(|d| d["kind"] == json!("CustomResourceDefinition"))
-            .count(),
-        18
+            .any(|d| d["kind"] == json!("CustomResourceDefinition"))
     );
     check("flannel", "\"Network\": \"10.32.0.0/12\"");
     check(
@@ -680,9 +688,44 @@ fn preflight_refuses_a_release_outside_the_matrix() {
                 &format!("kubernetes_version {version} is not a release these roles support"),
                 "the supported minor releases are 1.35, 1.36, 1.37",
                 "such as 1.37.1",
+                "see kubernetes_release_matrix in roles/k8s_defaults/defaults/main.yml",
             ],
         );
+        // located: the one failed task is preflight's release check, before any host is
+        // contacted
+        let (events, _) = run_playbook(&p, "single-control-plane.yml");
+        let failed: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::HostResult {
+                    task,
+                    status: Status::Failed,
+                    loop_summary: false,
+                    ..
+                } => Some(task.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            failed,
+            ["preflight : Check the Kubernetes release is one upstream supports"],
+            "{version}"
+        );
     }
+}
+
+#[test]
+fn preflight_refuses_a_calico_release_without_a_pinned_checksum() {
+    let p = Project::new();
+    test_inventory(&p, 1, 0, 0, "cni: calico\ncalico_version: \"3.28.1\"\n");
+    refused(
+        &p,
+        "single-control-plane.yml",
+        &[
+            "calico_version 3.28.1 has no sha256 in calico_crds_checksums",
+            "the releases with one are 3.32.1, 3.32.0, 3.31.7",
+        ],
+    );
 }
 
 #[test]
@@ -1386,12 +1429,43 @@ fn every_release_renders_configs_the_standin_of_that_release_validates() {
             let cfg = scratch(root.path(), &format!("{minor}-{topology}.yaml"), &text);
             let out = validates(root.path(), &patch, &cfg);
             assert!(!out.contains("deprecated"), "{minor} {topology}: {out}");
-            if topology == "ha-stacked" {
-                snapshot(
-                    &format!("release-{minor}/ha-stacked/kubeadm-config.yaml"),
-                    &text,
-                );
-            }
+            snapshot(
+                &format!("release-{minor}/{topology}/kubeadm-config.yaml"),
+                &text,
+            );
+        }
+        // the join configurations of a control plane (stacked and external etcd) and of a
+        // worker, as kubeadm_join renders them for this release
+        for (topology, host) in [
+            ("ha-stacked", "cp2"),
+            ("ha-stacked", "worker1"),
+            ("ha-external-etcd", "cp2"),
+        ] {
+            let text = render_join(topology, host, &over);
+            let doc = &yaml_docs(&text)[0];
+            assert_eq!(
+                doc["apiVersion"],
+                json!(format!(
+                    "kubeadm.k8s.io/{}",
+                    r["kubeadm_api"].as_str().unwrap()
+                )),
+                "{minor} {topology} {host}"
+            );
+            assert_eq!(doc["controlPlane"].is_object(), host == "cp2");
+            let cfg = scratch(
+                root.path(),
+                &format!("{minor}-{topology}-{host}.yaml"),
+                &text,
+            );
+            let out = validates(root.path(), &patch, &cfg);
+            assert!(
+                !out.contains("deprecated"),
+                "{minor} {topology} {host}: {out}"
+            );
+            snapshot(
+                &format!("release-{minor}/{topology}/kubeadm-join-{host}.yaml"),
+                &text,
+            );
         }
         let containerd = render_with("ha-stacked", "cp1", "containerd", "config.toml.j2", &over);
         let pause = format!(
@@ -1400,6 +1474,32 @@ fn every_release_renders_configs_the_standin_of_that_release_validates() {
         );
         assert!(containerd.contains(&pause), "{minor}: {containerd}");
     }
+}
+
+/// `roles/kubeadm_join/templates/kubeadm-join.yaml.j2` for `host` of `topology` with
+/// `overrides`, and the join facts the role registers before rendering it (the values of
+/// kubeadm_join_config_for_a_control_plane_and_a_worker).
+fn render_join(topology: &str, host: &str, overrides: &[(&str, Value)]) -> String {
+    let mut over: Vec<(&str, Value)> = vec![
+        ("kubeadm_join_endpoint", json!("192.168.56.10:6443")),
+        ("kubeadm_join_token", json!("abcdef.0123456789abcdef")),
+        (
+            "kubeadm_join_ca_hash",
+            json!("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+        ),
+        (
+            "kubeadm_join_certificate_key",
+            json!("f8902e114ef118304e561c3ecd4d0b543adc226b7a07f675f56564185ffe0c07"),
+        ),
+    ];
+    over.extend(overrides.iter().cloned());
+    render_with(
+        topology,
+        host,
+        "kubeadm_join",
+        "kubeadm-join.yaml.j2",
+        &over,
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1571,5 +1671,938 @@ fn ipvs_mode_loads_the_ipvs_modules() {
         let (events, report) = p.run("site.yml", inv.to_str().unwrap(), o).unwrap();
         assert_eq!(failures(&events), Vec::<String>::new(), "{mode}");
         assert_eq!(report.exit_code, 0, "{mode}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Pod network's versions per release (issue #16, defect 7)
+
+/// Every release of the matrix has its CNI versions; roles/cni's defaults follow the
+/// release chosen (unless the inventory sets them), and the Calico of every release has a
+/// pinned CRD checksum and renders a manifest of that release's images.
+#[test]
+fn cni_versions_follow_the_release() {
+    let defaults = role_defaults("k8s_defaults");
+    let cni = defaults["kubernetes_release_cni"].as_object().unwrap();
+    let minors: Vec<&String> = cni.keys().collect();
+    let matrix = release_matrix();
+    assert_eq!(minors, matrix.keys().collect::<Vec<_>>());
+    let sums = defaults["calico_crds_checksums"]["no_arch"]
+        .as_object()
+        .unwrap();
+    for (v, sum) in sums {
+        assert!(is_sha256(sum.as_str().unwrap()), "{v}: {sum}");
+        // the manifest follows Calico 3.31 and 3.32 only
+        assert!(v.starts_with("3.31.") || v.starts_with("3.32."), "{v}");
+    }
+    for (minor, r) in &matrix {
+        let patch = r["patch"].as_str().unwrap();
+        let got = render_text(
+            "ha-stacked",
+            "cp1",
+            &["cni"],
+            "{{ calico_version }} {{ flannel_version }} {{ flannel_cni_plugin_version }} {{ weave_version }} {{ calico_crds_download_url }}",
+            json!({"kubernetes_version": patch}),
+        );
+        let e = &cni[minor];
+        let calico = e["calico"].as_str().unwrap();
+        assert_eq!(
+            got,
+            format!(
+                "{calico} {} {} {} https://github.com/projectcalico/calico/raw/v{calico}/manifests/crds.yaml",
+                e["flannel"].as_str().unwrap(),
+                e["flannel_cni_plugin"].as_str().unwrap(),
+                e["weave"].as_str().unwrap()
+            ),
+            "{minor}"
+        );
+        assert!(
+            sums.contains_key(calico),
+            "{minor}: calico {calico} has no checksum"
+        );
+        let text = render_with(
+            "ha-stacked",
+            "cp1",
+            "cni",
+            "calico.yaml.j2",
+            &[("kubernetes_version", json!(patch))],
+        );
+        assert!(
+            text.contains(&format!("image: quay.io/calico/node:v{calico}")),
+            "{minor}"
+        );
+        snapshot(&format!("release-{minor}/cni/calico.yaml"), &text);
+    }
+    // an inventory's own version wins over the release's
+    let got = render_text(
+        "ha-stacked",
+        "cp1",
+        &["cni"],
+        "{{ calico_version }}",
+        json!({"calico_version": "3.31.4"}),
+    );
+    assert_eq!(got, "3.31.4");
+    // files_repo serves the CRDs too
+    let url = render_text(
+        "ha-stacked",
+        "cp1",
+        &["cni"],
+        "{{ calico_crds_download_url }}",
+        json!({"files_repo": "http://files.example.internal/k8s"}),
+    );
+    assert!(
+        url.starts_with("http://files.example.internal/k8s/github.com/projectcalico/"),
+        "{url}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The kubectl stand-in's rules K6-K9 (tests/k8s_standin/kubectl, run here with python3
+// under a scratch root): strict where kubectl and the API server are for what the Pod
+// network manifests use, so the host tests fail where a real cluster would.
+
+/// `tests/k8s_standin/kubectl ARGS` under `root` with the API server up: (output, success).
+fn kubectl_standin(root: &Path, args: &[&str]) -> (String, bool) {
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("tests/k8s_standin/kubectl"))
+        .args(args)
+        .env("WINDLASS_STANDIN_ROOT", root)
+        .env("WINDLASS_STANDIN_API_UP", "1")
+        .output()
+        .expect("python3 runs the kubectl stand-in");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (text, out.status.success())
+}
+
+/// A CustomResourceDefinition of `group`/`kind` whose schema carries `pad` bytes of
+/// description.
+fn crd(group: &str, kind: &str, pad: usize) -> String {
+    let plural = format!("{}s", kind.to_lowercase());
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {plural}.{group}\n\
+         spec:\n  group: {group}\n  names:\n    kind: {kind}\n    plural: {plural}\n  scope: Cluster\n  versions:\n\
+         \x20   - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n\
+         \x20         type: object\n          description: \"{}\"\n",
+        "x".repeat(pad)
+    )
+}
+
+/// K6: client-side apply of an object larger than the annotation limit is refused (its
+/// last-applied-configuration would be), server-side apply of it passes.
+#[test]
+fn kubectl_standin_refuses_client_side_apply_over_the_annotation_limit() {
+    let root = tempfile::tempdir().unwrap();
+    let big = scratch(root.path(), "big.yaml", &crd("example.org", "Big", 270_000));
+    let (out, ok) = kubectl_standin(root.path(), &["apply", "-f", &big]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("metadata.annotations: Too long: must have at most 262144 bytes"),
+        "{out}"
+    );
+    let (out, ok) = kubectl_standin(root.path(), &["apply", "--server-side", "-f", &big]);
+    assert!(ok, "{out}");
+    assert!(out.contains("serverside-applied"), "{out}");
+    // a small one passes client-side
+    let small = scratch(root.path(), "small.yaml", &crd("example.org", "Small", 10));
+    assert!(kubectl_standin(root.path(), &["apply", "-f", &small]).1);
+}
+
+/// K7: a custom resource needs its CRD applied before, not in the same apply.
+#[test]
+fn kubectl_standin_refuses_a_custom_resource_before_its_crd() {
+    let root = tempfile::tempdir().unwrap();
+    let pool = "apiVersion: crd.projectcalico.org/v1\nkind: IPPool\nmetadata:\n  name: default\nspec:\n  cidr: 10.244.0.0/16\n";
+    let both = scratch(
+        root.path(),
+        "both.yaml",
+        &format!("{}---\n{pool}", crd("crd.projectcalico.org", "IPPool", 0)),
+    );
+    let (out, ok) = kubectl_standin(root.path(), &["apply", "-f", &both]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("no matches for kind \"IPPool\" in version \"crd.projectcalico.org/v1\""),
+        "{out}"
+    );
+    let crds = scratch(
+        root.path(),
+        "crds.yaml",
+        &crd("crd.projectcalico.org", "IPPool", 0),
+    );
+    assert!(kubectl_standin(root.path(), &["apply", "--server-side", "-f", &crds]).1);
+    let (out, ok) = kubectl_standin(
+        root.path(),
+        &["wait", "--for=condition=Established", "-f", &crds],
+    );
+    assert!(ok && out.contains("condition met"), "{out}");
+    let pool = scratch(root.path(), "pool.yaml", pool);
+    assert!(kubectl_standin(root.path(), &["apply", "-f", &pool]).1);
+}
+
+/// K8: an unknown top-level field of a kind the manifests use is refused.
+#[test]
+fn kubectl_standin_refuses_unknown_fields() {
+    let root = tempfile::tempdir().unwrap();
+    let cm = scratch(
+        root.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: kube-system\ndata:\n  a: b\nspec:\n  a: b\n",
+    );
+    let (out, ok) = kubectl_standin(root.path(), &["apply", "-f", &cm]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("strict decoding error: unknown field \"spec\""),
+        "{out}"
+    );
+}
+
+/// K9, and the roles' own manifests pass K6-K8: CRDs apply server-side as the cni role
+/// applies Calico's, diff says whether anything would change, and each add-on's rendered
+/// manifest applies client-side after them.
+#[test]
+fn kubectl_standin_applies_the_roles_manifests() {
+    let root = tempfile::tempdir().unwrap();
+    for cni in ["calico", "flannel", "weave"] {
+        let text = render_with(
+            "ha-stacked",
+            "cp1",
+            "cni",
+            &format!("{cni}.yaml.j2"),
+            &[("cni", json!(cni))],
+        );
+        let path = scratch(root.path(), &format!("{cni}.yaml"), &text);
+        if cni == "calico" {
+            // (calico-node creates its IPPool itself: the manifest holds no custom resource)
+            let crds = scratch(
+                root.path(),
+                "calico-crds.yaml",
+                &["BGPConfiguration", "FelixConfiguration", "IPPool"]
+                    .iter()
+                    .map(|k| crd("crd.projectcalico.org", k, 0))
+                    .collect::<Vec<_>>()
+                    .join("---\n"),
+            );
+            let diff = |r: &Path| {
+                kubectl_standin(
+                    r,
+                    &["diff", "--server-side", "--force-conflicts", "-f", &crds],
+                )
+            };
+            let (out, ok) = diff(root.path());
+            assert!(!ok && !out.is_empty(), "diff before the apply: {out}");
+            assert!(
+                kubectl_standin(
+                    root.path(),
+                    &["apply", "--server-side", "--force-conflicts", "-f", &crds]
+                )
+                .1
+            );
+            let (out, ok) = diff(root.path());
+            assert!(ok && out.is_empty(), "diff after the apply: {out}");
+        }
+        let (out, ok) = kubectl_standin(root.path(), &["apply", "-f", &path]);
+        assert!(ok, "{cni}: {out}");
+    }
+}
+
+/// The argv of the command task `name` of `roles/cni/tasks/calico_crds.yml`, rendered with
+/// `calico_crds_path` = `crds`.
+fn calico_crds_task_argv(name: &str, crds: &str) -> Vec<String> {
+    let tasks = common::yaml_file(&repo().join("roles/cni/tasks/calico_crds.yml")).unwrap();
+    let task = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == json!(name))
+        .unwrap_or_else(|| panic!("calico_crds.yml has no task {name:?}"));
+    task["ansible.builtin.command"]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1) // kubectl itself
+        .map(|a| {
+            render_text(
+                "ha-stacked",
+                "cp1",
+                &["cni"],
+                a.as_str().unwrap(),
+                json!({"calico_crds_path": crds}),
+            )
+        })
+        .collect()
+}
+
+/// The cni role's own kubectl commands for Calico's CRDs, run in its order against the
+/// stand-in with CRDs over the annotation limit: compare (differences), apply (accepted:
+/// server-side, K6), wait (Established, K9), compare again (nothing to apply). A role that
+/// applied the CRDs client-side, as the role did before, fails here.
+#[test]
+fn the_roles_crd_commands_pass_the_kubectl_standin() {
+    let root = tempfile::tempdir().unwrap();
+    let crds = scratch(
+        root.path(),
+        "crds.yaml",
+        &format!(
+            "{}---\n{}",
+            crd("crd.projectcalico.org", "FelixConfiguration", 270_000),
+            crd("crd.projectcalico.org", "IPPool", 0)
+        ),
+    );
+    let run = |task: &str| {
+        let argv = calico_crds_task_argv(task, &crds);
+        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+        kubectl_standin(root.path(), &args)
+    };
+    let (out, ok) = run("Compare Calico's CRDs with the cluster's");
+    assert!(!ok && !out.is_empty(), "compare before: {out}");
+    let (out, ok) = run("Apply Calico's CRDs (server-side)");
+    assert!(ok, "apply: {out}");
+    let (out, ok) = run("Wait until Calico's CRDs are established");
+    assert!(ok, "wait: {out}");
+    let (out, ok) = run("Compare Calico's CRDs with the cluster's");
+    assert!(ok && out.is_empty(), "compare after: {out}");
+    // what a client-side apply of the same file gets
+    let (out, ok) = kubectl_standin(root.path(), &["apply", "-f", &crds]);
+    assert!(!ok && out.contains("Too long"), "{out}");
+}
+
+// K8SE ---------------------------------------------------------------------------------
+// containerd_min (#16): preflight's host checks refuse a containerd older than the
+// release's minimum before any role runs, unless containerd_allow_unsupported_version,
+// which turns the refusal into a WARNING message. (The distro and docker sources ask apt on
+// the host: tests/k8s_hosts.rs checks those on real Debian hosts.)
+
+/// preflight's host checks on the ha-stacked sample with `extra_vars`: (failures, the
+/// messages of the debug tasks).
+fn containerd_checks(extra_vars: &[(&str, Value)]) -> (Vec<String>, Vec<String>) {
+    let p = Project::new();
+    let pre = format!("    - set_fact:\n{GOOD_FACTS}");
+    let tasks = "    - import_role:\n        name: preflight\n        tasks_from: host\n";
+    p.file("site.yml", &role_play(&pre, &["k8s_defaults"], tasks));
+    let inv = repo().join("inventories/ha-stacked");
+    let mut o = common::opts();
+    for (k, v) in extra_vars {
+        o.extra_vars.insert((*k).into(), v.clone());
+    }
+    let (events, _) = p.run("site.yml", inv.to_str().unwrap(), o).unwrap();
+    let warnings = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                task,
+                status: Status::Ok,
+                result,
+                ..
+            } if task.contains("Warn that containerd") => {
+                result.get("msg").and_then(Value::as_str).map(String::from)
+            }
+            _ => None,
+        })
+        .collect();
+    (failures(&events), warnings)
+}
+
+#[test]
+fn preflight_refuses_a_containerd_older_than_the_release_supports() {
+    let old = [
+        ("containerd_version", json!("1.7.30")),
+        ("kubernetes_version", json!("1.37.1")),
+    ];
+    let (f, w) = containerd_checks(&old);
+    assert!(w.is_empty(), "{w:#?}");
+    // one refusal per node of the sample (3 control planes, 2 workers), none for the
+    // load balancers, which run no containerd
+    assert_eq!(f.len(), 5, "{f:#?}");
+    for needle in [
+        "Kubernetes 1.37 needs containerd 2.0.0 or newer",
+        "would run containerd 1.7.30 (containerd_version with containerd_source upstream)",
+        "Set containerd_version to a release of at least 2.0.0",
+        "set containerd_allow_unsupported_version: true",
+    ] {
+        assert!(f.iter().all(|m| m.contains(needle)), "{needle}: {f:#?}");
+    }
+    // 1.35 still supports containerd 1.7
+    let (f, w) = containerd_checks(&[old[0].clone(), ("kubernetes_version", json!("1.35.9"))]);
+    assert_eq!((f, w), (Vec::<String>::new(), Vec::<String>::new()));
+    // the default containerd meets every release: no warning either
+    assert_eq!(containerd_checks(&[]), (vec![], vec![]));
+}
+
+#[test]
+fn the_containerd_override_warns_instead_of_refusing() {
+    let (f, w) = containerd_checks(&[
+        ("containerd_version", json!("1.7.30")),
+        ("kubernetes_version", json!("1.36.4")),
+        ("containerd_allow_unsupported_version", json!(true)),
+    ]);
+    assert_eq!(f, Vec::<String>::new());
+    assert_eq!(w.len(), 5, "{w:#?}");
+    assert!(
+        w.iter().all(|m| m.starts_with(
+            "WARNING: containerd 1.7.30 (containerd_version with containerd_source upstream) is older than 2.0.0, \
+             the oldest containerd Kubernetes 1.36 supports; continuing because containerd_allow_unsupported_version is true."
+        )),
+        "{w:#?}"
+    );
+}
+
+// etcd backup and restore (#19): what the snapshot commands are given per topology.
+#[test]
+fn etcd_backup_targets_each_topologys_etcd() {
+    let fields = "{{ etcd_backup_members | join(',') }}|{{ etcd_backup_pki_dir }}|{{ etcd_backup_data_dir }}|\
+                  {{ etcd_backup_member_name }}|{{ etcd_backup_peer_url }}|{{ etcd_backup_initial_cluster_token }}|\
+                  {{ etcd_backup_initial_cluster }}|{{ etcd_backup_endpoint }}|{{ etcd_backup_dir }}";
+    let external = render_text(
+        "ha-external-etcd",
+        "etcd2",
+        &["etcd_backup"],
+        fields,
+        json!({}),
+    );
+    let inv = repo().join("inventories/ha-external-etcd");
+    assert_eq!(
+        external.split('|').collect::<Vec<_>>(),
+        [
+            "etcd1,etcd2,etcd3",
+            "/etc/etcd/pki",
+            "/var/lib/etcd/k8s",
+            "etcd2",
+            "https://192.168.56.42:2380",
+            "ha-external-etcd-etcd",
+            "etcd1=https://192.168.56.41:2380,etcd2=https://192.168.56.42:2380,etcd3=https://192.168.56.43:2380",
+            "https://127.0.0.1:2379",
+            &format!("{}/artifacts/etcd-backups", inv.display()),
+        ]
+    );
+    // (etcd_external's token, the one its members were started with)
+    let token = render_text(
+        "ha-external-etcd",
+        "etcd2",
+        &["etcd_external"],
+        "{{ etcd_initial_cluster_token }}",
+        json!({}),
+    );
+    assert_eq!(token, "ha-external-etcd-etcd");
+    // stacked: kubeadm's etcd on the control planes, named after the nodes, etcd's default token
+    let stacked = render_text("ha-stacked", "cp2", &["etcd_backup"], fields, json!({}));
+    let inv = repo().join("inventories/ha-stacked");
+    assert_eq!(
+        stacked.split('|').collect::<Vec<_>>(),
+        [
+            "cp1,cp2,cp3",
+            "/etc/kubernetes/pki/etcd",
+            "/var/lib/etcd",
+            "cp2",
+            "https://192.168.56.12:2380",
+            "etcd-cluster",
+            "cp1=https://192.168.56.11:2380,cp2=https://192.168.56.12:2380,cp3=https://192.168.56.13:2380",
+            "https://127.0.0.1:2379",
+            &format!("{}/artifacts/etcd-backups", inv.display()),
+        ]
+    );
+}
+
+// --------------------------------------------------------------------------------------- UPG
+// The stand-ins' upgrade rules (kubeadm R10-R12, kubectl K10-K12), each shown to refuse
+// what kubeadm/kubectl refuse: playbooks/upgrade.yml's host test relies on them.
+
+/// A scratch cluster as the kubeadm stand-in leaves it on the first control plane: the
+/// kubeadm-config ConfigMap at `cluster_version`, admin.conf, and the Nodes with the
+/// versions their kubelets reported.
+fn upg_cluster(root: &Path, cluster_version: &str, nodes: &[(&str, &str)]) {
+    scratch(
+        root,
+        "var/lib/windlass-standin/cluster/kubeadm-config.json",
+        &json!({"kubernetesVersion": cluster_version, "clusterName": "kubernetes"}).to_string(),
+    );
+    scratch(root, "etc/kubernetes/admin.conf", "stand-in\n");
+    for (name, v) in nodes {
+        scratch(
+            root,
+            &format!("var/lib/windlass-standin/cluster/nodes/{name}"),
+            &format!("{v}\n"),
+        );
+    }
+}
+
+/// The cluster version the stand-in's kubeadm-config ConfigMap holds.
+fn upg_cluster_version(root: &Path) -> String {
+    let p = root.join("var/lib/windlass-standin/cluster/kubeadm-config.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    v["kubernetesVersion"].as_str().unwrap().to_string()
+}
+
+// UPG
+/// R10, R11: one minor at a time, never beyond kubeadm's own minor, no downgrade of more
+/// than one minor, kubelets at most one minor behind unless --force, --yes or no change.
+#[test]
+fn standin_upgrade_apply_enforces_kubeadms_version_policy() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    upg_cluster(r, "v1.35.9", &[("cp1", "v1.35.9"), ("w1", "v1.35.9")]);
+    let (out, ok) = standin(r, "1.37.1", &["upgrade", "apply", "v1.37.1", "--yes"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("Specified version to upgrade to \"v1.37.1\" is too high; kubeadm can upgrade only 1 minor version at a time"),
+        "{out}"
+    );
+    let (out, ok) = standin(r, "1.35.9", &["upgrade", "apply", "v1.36.4", "--yes"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "is at least one minor release higher than the kubeadm minor release (36 > 35)"
+        ),
+        "{out}"
+    );
+    let (out, ok) = standin(r, "1.36.2", &["upgrade", "apply", "v1.36.4", "--yes"]);
+    assert!(
+        !ok && out.contains("Can be bypassed if you pass the --force flag"),
+        "{out}"
+    );
+    let (out, ok) = standin(r, "1.36.4", &["upgrade", "apply", "v1.36.4", "--bogus"]);
+    assert!(!ok && out.contains("unknown flag: --bogus"), "{out}");
+    // no --yes: kubeadm asks, nobody answers (stdin closed)
+    let (out, ok) = standin(r, "1.36.4", &["upgrade", "apply", "v1.36.4"]);
+    assert!(!ok && out.contains("won't proceed"), "{out}");
+    assert_eq!(upg_cluster_version(r), "v1.35.9");
+    let (out, ok) = standin(r, "1.36.4", &["upgrade", "plan"]);
+    assert!(ok && out.contains("kubeadm upgrade apply v1.36.4"), "{out}");
+    let (out, ok) = standin(r, "1.36.4", &["upgrade", "apply", "v1.36.4", "-y"]);
+    assert!(ok, "{out}");
+    assert_eq!(upg_cluster_version(r), "v1.36.4");
+    let (out, ok) = standin(r, "1.36.4", &["upgrade", "plan"]);
+    assert!(ok && out.contains("you're up-to-date"), "{out}");
+    // the kubelets are still 1.35: 1.37 would leave them two minors behind
+    let (out, ok) = standin(r, "1.37.1", &["upgrade", "apply", "v1.37.1", "--yes"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "There are kubelets in this cluster that are too old that have these versions [v1.35.9]"
+        ),
+        "{out}"
+    );
+    // a downgrade of two minors
+    let (out, ok) = standin(r, "1.37.1", &["upgrade", "apply", "v1.34.0", "--yes"]);
+    assert!(
+        !ok && out.contains("is too low; kubeadm can downgrade only 1 minor version"),
+        "{out}"
+    );
+    assert_eq!(upg_cluster_version(r), "v1.36.4");
+    // no admin.conf: no client (a worker)
+    std::fs::remove_file(r.join("etc/kubernetes/admin.conf")).unwrap();
+    let (out, ok) = standin(r, "1.36.4", &["upgrade", "apply", "v1.36.4", "--yes"]);
+    assert!(!ok && out.contains("/etc/kubernetes/admin.conf"), "{out}");
+}
+
+// UPG
+/// R12: upgrade node needs a joined node; a control plane (static Pod manifests) upgrades
+/// its control plane to the cluster's version, a worker only its kubelet configuration.
+#[test]
+fn standin_upgrade_node_follows_the_clusters_version() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    upg_cluster(r, "v1.36.4", &[]);
+    let (out, ok) = standin(r, "1.36.4", &["upgrade", "node"]);
+    assert!(!ok && out.contains("/etc/kubernetes/kubelet.conf"), "{out}");
+    scratch(r, "etc/kubernetes/kubelet.conf", "stand-in\n");
+    let (out, ok) = standin(r, "1.36.4", &["upgrade", "node"]);
+    assert!(ok && out.contains("Not a control plane node"), "{out}");
+    assert!(
+        !r.join("var/lib/windlass-standin/control-plane-version")
+            .exists()
+    );
+    scratch(r, "etc/kubernetes/manifests/kube-apiserver.yaml", "x\n");
+    let (out, ok) = standin(
+        r,
+        "1.36.4",
+        &["upgrade", "node", "--certificate-renewal=true"],
+    );
+    assert!(
+        ok && out.contains("control plane instance to version \"v1.36.4\""),
+        "{out}"
+    );
+    let cp =
+        std::fs::read_to_string(r.join("var/lib/windlass-standin/control-plane-version")).unwrap();
+    assert_eq!(cp.trim(), "v1.36.4");
+    let (out, ok) = standin(r, "1.36.4", &["upgrade", "node", "v1.36.4"]);
+    assert!(!ok && out.contains("is not implemented"), "{out}");
+}
+
+// UPG
+/// K10-K12: node versions as the kubelets reported them, drain refusing DaemonSet Pods
+/// without --ignore-daemonsets (the node stays cordoned), cordon/uncordon.
+#[test]
+fn kubectl_standin_drains_cordons_and_reports_node_versions() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    upg_cluster(r, "v1.36.4", &[("cp1", "v1.36.4"), ("w1", "v1.35.9")]);
+    let (out, ok) = kubectl_standin(r, &["get", "nodes"]);
+    assert!(ok, "{out}");
+    let w1 = out.lines().find(|l| l.starts_with("w1 ")).unwrap();
+    assert!(w1.contains("NotReady") && w1.ends_with("v1.35.9"), "{out}");
+    let (out, ok) = kubectl_standin(
+        r,
+        &[
+            "get",
+            "node",
+            "w1",
+            "-o",
+            "jsonpath={.status.nodeInfo.kubeletVersion}",
+        ],
+    );
+    assert!(ok && out == "v1.35.9", "{out}");
+    let (out, ok) = kubectl_standin(r, &["get", "node", "w9"]);
+    assert!(!ok && out.contains("nodes \"w9\" not found"), "{out}");
+    // a Pod network: a DaemonSet on every node
+    let ds = scratch(
+        r,
+        "ds.yaml",
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: net\n  namespace: kube-system\nspec: {}\n",
+    );
+    assert!(kubectl_standin(r, &["apply", "-f", &ds]).1);
+    let (out, ok) = kubectl_standin(r, &["drain", "w1", "--delete-emptydir-data"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
+        "{out}"
+    );
+    let (out, _) = kubectl_standin(r, &["get", "nodes", "w1"]);
+    assert!(out.contains("Ready,SchedulingDisabled"), "{out}");
+    let (out, ok) = kubectl_standin(
+        r,
+        &[
+            "drain",
+            "w1",
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--timeout=300s",
+        ],
+    );
+    assert!(ok && out.contains("node/w1 drained"), "{out}");
+    let (out, ok) = kubectl_standin(r, &["uncordon", "w1"]);
+    assert!(ok && out.contains("node/w1 uncordoned"), "{out}");
+    let (out, ok) = kubectl_standin(r, &["uncordon", "w1"]);
+    assert!(ok && out.contains("node/w1 already uncordoned"), "{out}");
+    let (out, ok) = kubectl_standin(r, &["cordon", "w1"]);
+    assert!(ok && out.contains("node/w1 cordoned"), "{out}");
+    let (out, _) = kubectl_standin(
+        r,
+        &["get", "node", "w1", "-o", "jsonpath={.spec.unschedulable}"],
+    );
+    assert_eq!(out, "true");
+    let (out, ok) = kubectl_standin(r, &["cordon", "w9"]);
+    assert!(!ok && out.contains("not found"), "{out}");
+}
+
+// UPG
+/// R13, R14: check-expiration reads the expiry from the files (openssl), reports what is
+/// missing and, with external etcd, no etcd certificate; renew re-signs with the CA for a
+/// year, keeping the subject alternative names.
+#[test]
+fn standin_certs_check_expiration_and_renew() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    upg_cluster(r, "v1.36.4", &[]);
+    let cfg = json!({"kubernetesVersion": "v1.36.4", "etcd": {"external": {"endpoints": []}}});
+    scratch(
+        r,
+        "var/lib/windlass-standin/cluster/kubeadm-config.json",
+        &cfg.to_string(),
+    );
+    let pki = r.join("etc/kubernetes/pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    let sh = |cmd: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(&pki)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{cmd}: {out:?}");
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=ca -keyout ca.key -out ca.crt 2>/dev/null",
+    );
+    sh(
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver -addext subjectAltName=DNS:kubernetes,IP:10.96.0.1 \
+        -keyout apiserver.key -out apiserver.csr 2>/dev/null && openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key \
+        -days 5 -copy_extensions copyall -out apiserver.crt 2>/dev/null",
+    );
+    let info = |r: &Path| -> Value {
+        let (out, ok) = standin(r, "1.36.4", &["certs", "check-expiration", "-o", "json"]);
+        assert!(ok, "{out}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let day_ns = 86_400_000_000_000_i64;
+    let v = info(r);
+    assert_eq!(v["kind"], "CertificateExpirationInfo");
+    let certs = v["certificates"].as_array().unwrap();
+    let names: Vec<&str> = certs.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "apiserver",
+            "apiserver-kubelet-client",
+            "front-proxy-client"
+        ],
+        "external etcd: no etcd certificates"
+    );
+    let residual = certs[0]["residualTime"].as_i64().unwrap();
+    assert!((4 * day_ns..5 * day_ns).contains(&residual), "{v}");
+    assert_eq!(certs[1]["missing"], true);
+    let (out, ok) = standin(r, "1.36.4", &["certs", "check-expiration"]);
+    assert!(ok && out.contains("!MISSING! front-proxy-client"), "{out}");
+    let (out, ok) = standin(r, "1.36.4", &["certs", "renew", "all"]);
+    assert!(
+        ok && out.contains("certificate for apiserver renewed"),
+        "{out}"
+    );
+    let residual = info(r)["certificates"][0]["residualTime"].as_i64().unwrap();
+    assert!(residual > 364 * day_ns, "{residual}");
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(pki.join("apiserver.crt"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("DNS:kubernetes, IP Address:10.96.0.1"),
+        "{text}"
+    );
+    // an external CA (no key): not renewed
+    std::fs::remove_file(pki.join("ca.key")).unwrap();
+    let (out, ok) = standin(r, "1.36.4", &["certs", "renew", "apiserver"]);
+    assert!(
+        ok && out.contains("apiserver is managed externally"),
+        "{out}"
+    );
+    let (out, ok) = standin(r, "1.36.4", &["certs", "renew", "all", "--bogus"]);
+    assert!(!ok && out.contains("unknown flag: --bogus"), "{out}");
+}
+
+// UPG
+/// K14: get --raw asks the API server (the scratch root stands for one that is up, or not).
+#[test]
+fn kubectl_standin_get_raw_readyz() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    scratch(
+        r,
+        "etc/kubernetes/admin.conf",
+        "    server: https://10.0.0.1:6443\n",
+    );
+    let (out, ok) = kubectl_standin(r, &["get", "--raw=/readyz"]);
+    assert!(ok && out.trim() == "ok", "{out}");
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("tests/k8s_standin/kubectl"))
+        .args(["get", "--raw", "/readyz"])
+        .env("WINDLASS_STANDIN_ROOT", r)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connection to the server"));
+}
+
+// DAY2 ----------------------------------------------------------------------------------
+// playbooks/remove-node.yml's refusals (before any host is touched) and the stand-in rules
+// the removal relies on (kubectl K15-K17; kubeadm R15 needs real etcd: tests/k8s_hosts.rs).
+
+/// DAY2: remove-node.yml on the ha-stacked sample (3 control planes, stacked etcd, 2
+/// workers) with `extra` and `limit`: its failure messages. Every refusal must come from the
+/// check play, run on the controller: no host of the sample (unreachable addresses) is
+/// contacted, nothing changes.
+fn day2_remove_refused(extra: &[(&str, Value)], limit: Option<&str>) -> Vec<String> {
+    let p = Project::new();
+    let pb = repo().join("playbooks/remove-node.yml");
+    let inv = repo().join("inventories/ha-stacked");
+    let mut o = common::opts();
+    o.limit = limit.map(String::from);
+    for (k, v) in extra {
+        o.extra_vars.insert((*k).into(), v.clone());
+    }
+    let (events, report) = p
+        .run(pb.to_str().unwrap(), inv.to_str().unwrap(), o)
+        .unwrap();
+    assert_ne!(report.exit_code, 0, "not refused: {extra:?} {limit:?}");
+    let started = common::task_starts(&events);
+    assert!(
+        started
+            .iter()
+            .all(|t| !t.contains("List the cluster's nodes")),
+        "a removal task ran: {started:?}"
+    );
+    for e in &events {
+        if let Event::HostResult { status, task, .. } = e {
+            assert!(
+                !matches!(status, Status::Changed | Status::Unreachable),
+                "{task}: {status:?}"
+            );
+        }
+    }
+    let f = failures(&events);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    f
+}
+
+// DAY2
+#[test]
+fn remove_node_refuses_before_touching_a_host() {
+    let f = day2_remove_refused(&[], None);
+    assert!(
+        f[0].starts_with("playbooks/remove-node.yml: no node to remove")
+            && f[0].contains("-e node=NAME")
+            && f[0].contains("-l NAME"),
+        "{f:?}"
+    );
+    let f = day2_remove_refused(&[("node", json!("worker9"))], None);
+    assert!(
+        f[0].contains("worker9 is not a node of this inventory")
+            && f[0].contains("cp1, cp2, cp3, worker1, worker2"),
+        "{f:?}"
+    );
+    let f = day2_remove_refused(&[("node", json!("cp1"))], None);
+    assert!(
+        f[0].contains("cp1 is the first control plane of the inventory"),
+        "{f:?}"
+    );
+    let f = day2_remove_refused(&[("node", json!("cp1,cp2,cp3"))], None);
+    assert!(
+        f[0].contains("would remove the last control plane"),
+        "{f:?}"
+    );
+    // 3 -> 2 stacked members: refused with the quorum explained, also through -l
+    for (extra, limit) in [(vec![("node", json!("cp3"))], None), (vec![], Some("cp3"))] {
+        let f = day2_remove_refused(&extra, limit);
+        for needle in [
+            "removing cp3 leaves 2 control planes, so 2 stacked etcd members",
+            "quorum, N/2+1 = 2 of 2",
+            "2 members tolerate 0 failed member(s), no more than 1 would",
+            "Stacked etcd grows and shrinks by two (3, 5, 7)",
+            "-e allow_even_etcd=true",
+        ] {
+            assert!(f[0].contains(needle), "{needle}: {f:?}");
+        }
+    }
+}
+
+// DAY2
+/// K15-K17: delete node removes the Node (and its cordon) from get nodes; an unknown node is
+/// NotFound (exit 1) unless --ignore-not-found; drain of a deleted node is NotFound.
+#[test]
+fn kubectl_standin_deletes_nodes() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    upg_cluster(r, "v1.37.1", &[("cp1", "v1.37.1"), ("w1", "v1.37.1")]);
+    let (out, ok) = kubectl_standin(r, &["get", "nodes", "-o", "name"]);
+    assert!(ok && out == "node/cp1\nnode/w1\n", "{out}");
+    assert!(kubectl_standin(r, &["drain", "w1", "--ignore-daemonsets"]).1);
+    let (out, ok) = kubectl_standin(r, &["delete", "node", "w1"]);
+    assert!(ok && out.trim() == "node \"w1\" deleted", "{out}");
+    let (out, ok) = kubectl_standin(r, &["get", "nodes", "-o", "name"]);
+    assert!(ok && out == "node/cp1\n", "{out}");
+    assert!(
+        !r.join("var/lib/windlass-standin/cluster/cordoned/w1")
+            .exists()
+    );
+    for args in [
+        &["delete", "node", "w1"][..],
+        &["drain", "w1", "--ignore-daemonsets"],
+        &["get", "node", "w1"],
+    ] {
+        let (out, ok) = kubectl_standin(r, args);
+        assert!(
+            !ok && out.trim() == "Error from server (NotFound): nodes \"w1\" not found",
+            "{args:?}: {out}"
+        );
+    }
+    let (out, ok) = kubectl_standin(r, &["delete", "node", "w1", "--ignore-not-found"]);
+    assert!(ok && out.is_empty(), "{out}");
+}
+
+// DAY2
+/// R15 without an etcd to talk to: a worker's reset says etcd is external; a stacked control
+/// plane whose cluster cannot be reached removes no member (a warning) but still deletes the
+/// data dir named in its etcd manifest. (With real etcd: tests/k8s_hosts.rs, DAY2.)
+#[test]
+fn standin_reset_handles_the_etcd_member() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let (out, ok) = standin(r, "1.37.1", &["reset", "-f"]);
+    assert!(
+        ok && out.contains("[reset] No etcd config found. Assuming external etcd"),
+        "{out}"
+    );
+    scratch(
+        r,
+        "etc/kubernetes/manifests/etcd.yaml",
+        "spec:\n  containers:\n  - command:\n    - etcd\n    - --data-dir=/var/lib/etcd-x\n\
+         \x20   - --initial-advertise-peer-urls=https://10.0.0.1:2380\n",
+    );
+    scratch(r, "var/lib/etcd-x/member/snap/db", "data");
+    scratch(
+        r,
+        "etc/kubernetes/admin.conf",
+        "server: https://127.0.0.1:1\n",
+    );
+    let (out, ok) = standin(r, "1.37.1", &["reset", "-f"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("[reset] Unable to fetch the kubeadm-config ConfigMap from cluster")
+            && !out.contains("Removed etcd member"),
+        "{out}"
+    );
+    assert!(!r.join("var/lib/etcd-x").exists());
+    assert!(!r.join("etc/kubernetes/manifests/etcd.yaml").exists());
+}
+
+// DAY2
+/// recover-control-plane.yml refuses, before any host is contacted, an inventory without a
+/// dead control plane (no broken_kube_control_plane/broken_etcd host) or with one still in
+/// kube_control_plane.
+#[test]
+fn recover_control_plane_refuses_an_inventory_without_its_groups() {
+    let pb = repo().join("playbooks/recover-control-plane.yml");
+    for (extra, listed) in [
+        ("", "dead: none listed"),
+        (
+            "    broken_kube_control_plane:\n      hosts:\n        cp3:\n",
+            "dead: cp3; kube_control_plane: cp1, cp2, cp3",
+        ),
+        (
+            "    broken_etcd:\n      hosts:\n        cp2:\n",
+            "dead: cp2; kube_control_plane: cp1, cp2, cp3",
+        ),
+    ] {
+        let p = Project::new();
+        p.file(
+            "inv/hosts.yml",
+            &format!(
+                "all:\n  children:\n    kube_control_plane:\n      hosts:\n\
+                 \x20       cp1: {{ansible_host: 192.0.2.11}}\n        cp2: {{ansible_host: 192.0.2.12}}\n\
+                 \x20       cp3: {{ansible_host: 192.0.2.13}}\n    kube_node:\n      hosts: {{}}\n\
+                 \x20   etcd:\n      hosts: {{}}\n{extra}    k8s_cluster:\n      children:\n\
+                 \x20       kube_control_plane:\n        kube_node:\n"
+            ),
+        );
+        let (events, report) = p.run(pb.to_str().unwrap(), "inv", common::opts()).unwrap();
+        assert_ne!(report.exit_code, 0);
+        let f = failures(&events);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(
+            f[0].starts_with("playbooks/recover-control-plane.yml: list the dead control planes")
+                && f[0].contains(listed),
+            "{listed}: {f:?}"
+        );
+        for e in &events {
+            if let Event::HostResult { status, task, .. } = e {
+                assert!(
+                    !matches!(status, Status::Changed | Status::Unreachable),
+                    "{task}: {status:?}"
+                );
+            }
+        }
     }
 }

@@ -24,7 +24,9 @@
 //! ```
 //!
 //! (`hostset.sh` keeps the set in its own network namespace, so the test must run inside
-//! it: `hostset.sh exec`.) A plain `cargo test` lists these tests as ignored.
+//! it: `hostset.sh exec`.) A plain `cargo test` lists these tests as ignored. The same
+//! tests run on Debian 13 hosts as `trixie_*` (a [`Suite`] parameter; see the Debian 13
+//! block below for its set).
 //!
 //! Topologies (hosts th01..th09 of the set, 10.217.0.11..19, VIP 10.217.0.200 with the
 //! default TH_NET):
@@ -270,9 +272,21 @@ impl Topology {
                 }
                 // from the test hosts' local apt repository
                 m.insert("containerd_source".into(), json!("distro"));
+                // Debian 12's containerd (1.6.20) is older than every release's
+                // containerd_min: preflight refuses it unless overridden, and the override
+                // must show as a warning (converge asserts it, by the version each node runs)
+                m.insert("containerd_allow_unsupported_version".into(), json!(true));
                 m.insert("etcd_source".into(), json!("distro"));
                 // the recording stand-ins are installed before the run
                 m.insert("kube_packages_preinstalled".into(), json!(true));
+                // Calico's CRDs from the test's files_repo mirror (see calico_mirror)
+                if m.get("cni") == Some(&json!("calico")) {
+                    for (k, v) in calico_mirror(hosts) {
+                        if k != "mirror" {
+                            m.insert(k, v);
+                        }
+                    }
+                }
                 // Debian 12's etcd (3.4.23) is older than kubeadm's MinExternalEtcdVersion
                 // (3.5.24-0) for every release of the matrix: the kubeadm stand-in's
                 // preflight refuses it as kubeadm does, so the test ignores that one check
@@ -600,6 +614,7 @@ fn converge(p: &Project, t: &Topology) -> Vec<Event> {
         t.name
     );
     assert!(total > 0, "the first run changed nothing");
+    assert_containerd_warning(p, t, &events);
     let (events2, report2, took2) = run(p, t, false);
     assert_eq!(report2.exit_code, 0, "{:#?}", failures(&events2));
     eprintln!("k8s_hosts: {} second run: {took2:.1?}", t.name);
@@ -870,12 +885,16 @@ fn check_plan(p: &Project, t: &Topology, name: &str) {
 #[test]
 #[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
 fn ha_stacked_for_real() {
-    let _inv = k8s_testhosts();
+    ha_stacked(Suite::Bookworm);
+}
+
+fn ha_stacked(suite: Suite) {
+    let _inv = suite.testhosts();
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = HA_STACKED;
-    let (hosts, p, _) = prepare(&t, 7);
+    let (hosts, p, _) = suite.prepare(&t, 7);
     // What a first run would do, host by host (check mode changes nothing).
-    check_plan(&p, &t, "ha_stacked_check_plan");
+    check_plan(&p, &t, &suite.snapshot("ha_stacked_check_plan"));
     for i in 1..=6 {
         assert!(!on(i, "test -e /etc/containerd/config.toml || test -e /etc/haproxy/haproxy.cfg || test -e /etc/kubernetes/admin.conf").1);
     }
@@ -896,11 +915,15 @@ fn ha_stacked_for_real() {
 #[test]
 #[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
 fn ha_external_etcd_for_real() {
-    let _inv = k8s_testhosts();
+    ha_external_etcd(Suite::Bookworm);
+}
+
+fn ha_external_etcd(suite: Suite) {
+    let _inv = suite.testhosts();
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = HA_EXTERNAL_ETCD;
-    let (hosts, p, _) = prepare(&t, 9);
-    check_plan(&p, &t, "ha_external_etcd_check_plan");
+    let (hosts, p, _) = suite.prepare(&t, 9);
+    check_plan(&p, &t, &suite.snapshot("ha_external_etcd_check_plan"));
     for i in 1..=8 {
         assert!(!on(i, "test -e /etc/etcd/pki/ca.crt || test -e /etc/containerd/config.toml || test -e /etc/haproxy/haproxy.cfg").1);
     }
@@ -912,6 +935,14 @@ fn ha_external_etcd_for_real() {
     assert_load_balancers(&t, &hosts, 9);
     assert_kubeadm(&t, &hosts);
 
+    external_etcd_checks(suite, &t, &hosts, &p);
+}
+
+/// The external etcd cluster of [`HA_EXTERNAL_ETCD`] after its first converge: three
+/// healthy members writable with one down; `scale.yml` re-joining a control plane that was
+/// reset (defect 1 of #16); kubeadm's preflight warning about the distribution's etcd; the
+/// API server's etcd client certificate on every control plane.
+fn external_etcd_checks(suite: Suite, t: &Topology, hosts: &[Host], p: &Project) {
     // etcd: three healthy members over TLS, writable with one of them stopped.
     let endpoints: Vec<String> = t
         .indexes("etcd")
@@ -955,7 +986,7 @@ fn ha_external_etcd_for_real() {
     // CA, certificate and key are in the Secret and the join's download-certs finds them.
     let replaced = &hosts[5].name;
     on_ok(6, "kubeadm reset -f >/dev/null");
-    let changes = run_twice(&p, "scale", &[]);
+    let changes = run_twice(p, "scale", &[]);
     for c in &changes {
         assert!(
             c.contains(&format!(" on {replaced}"))
@@ -981,14 +1012,15 @@ fn ha_external_etcd_for_real() {
         6,
         "test -s /etc/kubernetes/kubelet.conf && test -s /etc/kubernetes/admin.conf",
     );
-    // kubeadm's preflight found Debian 12's etcd too old for this release, and the test's
-    // inventory made that one check a warning (defect 2 of #16: etcd from upstream)
+    // kubeadm's preflight found the distribution's etcd too old for this release, and the
+    // test's inventory made that one check a warning (defect 2 of #16: etcd from upstream)
     let init_log = kubeadm_log(4);
     assert!(
-        init_log.contains(
+        init_log.contains(&format!(
             "--- preflight [WARNING ExternalEtcdVersion]: this version of kubeadm only supports \
-             external etcd version >= 3.5.24-0. Current version: 3.4."
-        ),
+             external etcd version >= 3.5.24-0. Current version: {}",
+            suite.distro_etcd_minor()
+        )),
         "{init_log}"
     );
     // the API server's client certificate is on every control plane
@@ -1004,12 +1036,16 @@ fn ha_external_etcd_for_real() {
 #[test]
 #[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
 fn single_control_plane_scale_and_reset_for_real() {
-    let _inv = k8s_testhosts();
+    single_control_plane_scale_and_reset(Suite::Bookworm);
+}
+
+fn single_control_plane_scale_and_reset(suite: Suite) {
+    let _inv = suite.testhosts();
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = SINGLE_CONTROL_PLANE;
     // th04 stands by for scale.yml: prepared like the others, not in the inventory yet.
-    let (hosts, p, conn) = prepare(&t, 4);
-    install_standins(4);
+    let (hosts, p, conn) = suite.prepare(&t, 4);
+    suite.install_standins(4);
     converge(&p, &t);
     for i in t.nodes() {
         assert_containerd(i);
@@ -1026,6 +1062,7 @@ fn single_control_plane_scale_and_reset_for_real() {
     // and running it again changes nothing.
     let scaled = SINGLE_CONTROL_PLANE_SCALED;
     scaled.write_inventory(&p, &hosts, &conn);
+    suite.set_release(&p);
     let new = &hosts[3].name;
     let changes = run_twice(&p, "scale", &[]);
     assert!(!changes.is_empty());
@@ -1086,10 +1123,14 @@ fn single_control_plane_scale_and_reset_for_real() {
 #[test]
 #[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
 fn all_in_one_for_real() {
-    let _inv = k8s_testhosts();
+    all_in_one(Suite::Bookworm);
+}
+
+fn all_in_one(suite: Suite) {
+    let _inv = suite.testhosts();
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = ALL_IN_ONE;
-    let (hosts, p, _) = prepare(&t, 1);
+    let (hosts, p, _) = suite.prepare(&t, 1);
     converge(&p, &t);
     assert_containerd(1);
     assert_kubeadm(&t, &hosts);
@@ -1137,14 +1178,19 @@ fn all_in_one_for_real() {
 
 // ---------------------------------------------------------------------------------------
 // Debian 13 (trixie): a set booted with TH_SUITE=trixie (Debian's containerd 1.7.24, runc
-// 1.1.15, etcd 3.5.16), run by `.ci/run` with a name filter (`trixie_`). Its tests install
-// containerd, runc and etcd the upstream way (containerd_source/etcd_source upstream):
+// 1.1.15, etcd 3.5.16), run by `.ci/run` with a name filter (`trixie_`). Every Debian 12
+// test above runs here too, the same body with `Suite::Trixie` (its own snapshots where the
+// plan names the release): Kubernetes 1.35 (the release Debian 13's containerd 1.7 supports),
+// containerd and etcd from Debian's packages, as on Debian 12 (all but two, see after the
+// trixie_ wrappers). ha-external-etcd is the exception: its trixie_ test installs containerd, runc and etcd the upstream way (containerd_source/etcd_source upstream):
 // downloaded from a files_repo mirror, checked against the pinned sha256, unpacked, run as
 // services. This machine cannot reach GitHub, so the mirror serves archives in upstream's
 // layout built from the set's own Debian packages, under their real versions, and the test
 // inventory pins their checksums; the shipped defaults pin the upstream ones (tests/
 // k8s_content.rs checks their shape). What this proves: download → verify → install →
-// service, through files_repo; a wrong checksum stops before anything is installed.
+// service, through files_repo; a wrong checksum stops before anything is installed. It
+// then checks what ha_external_etcd_for_real checks after its converge (external_etcd_checks),
+// so the same cluster is not built a second time from Debian's packages (CI time).
 //
 //   TH_SUITE=trixie bash ../shared/testhosts.sh prepare     (outside any namespace)
 //   export TH_SUITE=trixie K8S_NS=wlk8st TH_DIR=/var/tmp/testhosts-k8st TH_BRIDGE=br-kt TH_NET=10.219.0
@@ -1170,6 +1216,138 @@ fn default_kubernetes_version() -> String {
         .unwrap()
         .to_string()
 }
+
+/// The Debian release of a host set the topology tests run on (their `*_for_real` tests
+/// on Debian 12, the same bodies as `trixie_*` tests on Debian 13).
+#[derive(Clone, Copy)]
+enum Suite {
+    /// Debian 12: WINDLASS_K8S_TESTHOSTS, the default release of the matrix.
+    Bookworm,
+    /// Debian 13: WINDLASS_K8S_TRIXIE_TESTHOSTS, Kubernetes 1.35. Debian 13's containerd is
+    /// 1.7, and 1.35 is the last release that supports containerd 1.x (containerd_min in
+    /// kubernetes_release_matrix), so the cluster runs the oldest release of the matrix
+    /// and the kubeadm stand-in claims that version (its rules depend on it).
+    Trixie,
+}
+
+impl Suite {
+    /// The set's inventory; the test fails without it.
+    #[track_caller]
+    fn testhosts(self) -> PathBuf {
+        match self {
+            Suite::Bookworm => k8s_testhosts(),
+            Suite::Trixie => k8s_trixie_testhosts(),
+        }
+    }
+
+    /// The snapshot `name` of this suite (the check plans name versions).
+    fn snapshot(self, name: &str) -> String {
+        match self {
+            Suite::Bookworm => name.to_string(),
+            Suite::Trixie => format!("trixie_{name}"),
+        }
+    }
+
+    /// The Kubernetes release the suite installs when it is not k8s_defaults' default.
+    fn release(self) -> Option<String> {
+        match self {
+            Suite::Bookworm => None,
+            Suite::Trixie => {
+                Some(
+                    common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml"))
+                        .unwrap()["kubernetes_release_matrix"]["1.35"]["patch"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
+            }
+        }
+    }
+
+    /// How the distribution's etcd version starts (etcd_source distro): 3.4.23 on Debian
+    /// 12, 3.5.16 on Debian 13.
+    fn distro_etcd_minor(self) -> &'static str {
+        match self {
+            Suite::Bookworm => "3.4.",
+            Suite::Trixie => "3.5.",
+        }
+    }
+
+    /// [`prepare`], then the suite's release in the inventory and claimed by the stand-ins.
+    fn prepare(
+        self,
+        t: &Topology,
+        n: usize,
+    ) -> (Vec<Host>, Project, serde_json::Map<String, Value>) {
+        let (hosts, p, conn) = prepare(t, n);
+        self.set_release(&p);
+        for i in t.nodes() {
+            self.claim_release(i);
+        }
+        (hosts, p, conn)
+    }
+
+    /// [`install_standins`] on host `i`, claiming the suite's release.
+    fn install_standins(self, i: usize) {
+        install_standins(i);
+        self.claim_release(i);
+    }
+
+    /// The suite's release in the project's group_vars/all.yml (after write_inventory).
+    fn set_release(self, p: &Project) {
+        if let Some(v) = self.release() {
+            let mut vars = serde_json::Map::new();
+            vars.insert("kubernetes_version".into(), json!(v));
+            set_vars(p, &vars);
+        }
+    }
+
+    /// The kubeadm stand-in on host `i` claims the suite's release.
+    fn claim_release(self, i: usize) {
+        if let Some(v) = self.release() {
+            put(
+                i,
+                "/var/lib/windlass-standin/kubeadm-version",
+                format!("{v}\n").as_bytes(),
+                "0644",
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs WINDLASS_K8S_TRIXIE_TESTHOSTS"]
+fn trixie_ha_stacked_for_real() {
+    ha_stacked(Suite::Trixie);
+}
+
+#[test]
+#[ignore = "needs WINDLASS_K8S_TRIXIE_TESTHOSTS"]
+fn trixie_single_control_plane_scale_and_reset_for_real() {
+    single_control_plane_scale_and_reset(Suite::Trixie);
+}
+
+#[test]
+#[ignore = "needs WINDLASS_K8S_TRIXIE_TESTHOSTS"]
+fn trixie_all_in_one_for_real() {
+    all_in_one(Suite::Trixie);
+}
+
+#[test]
+#[ignore = "needs WINDLASS_K8S_TRIXIE_TESTHOSTS"]
+fn trixie_etcd_grows_and_restarts_one_member_at_a_time_for_real() {
+    etcd_grows_and_restarts_one_member_at_a_time(Suite::Trixie);
+}
+
+#[test]
+#[ignore = "needs WINDLASS_K8S_TRIXIE_TESTHOSTS"]
+fn trixie_reset_keeps_the_host_firewall_for_real() {
+    reset_keeps_the_host_firewall(Suite::Trixie);
+}
+
+// (health_gate and admin_conf_is_gitignored_and_the_user_gets_a_kubeconfig have no trixie_
+// twin, for CI time: they check the kubectl stand-in's answers and the controller's files,
+// the same on either release, and every trixie_ converge passes the health gate.)
 
 /// Builds the mirror's tree from the Debian packages in $1 (the set's local apt repository)
 /// into $2, in upstream's layout under github.com/; prints `name version sha256:<hex>` for
@@ -1511,6 +1689,9 @@ fn trixie_ha_external_etcd_from_a_mirror_for_real() {
     assert_eq!(sums(cp), sums(4));
     // and the control plane still answers through the load balancers
     assert_load_balancers(&t, &hosts, 9);
+    // what ha_external_etcd_for_real checks after its converge (this test stands for its
+    // trixie_ twin, which would build the same cluster from Debian's packages once more)
+    external_etcd_checks(Suite::Trixie, &t, &hosts, &p);
     drop(mirror);
 }
 
@@ -1535,10 +1716,14 @@ fn health_gate_playbook(p: &Project) -> PathBuf {
 #[test]
 #[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
 fn health_gate_for_real() {
-    let _inv = k8s_testhosts();
+    health_gate(Suite::Bookworm);
+}
+
+fn health_gate(suite: Suite) {
+    let _inv = suite.testhosts();
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = ALL_IN_ONE;
-    let (hosts, p, _) = prepare(&t, 1);
+    let (hosts, p, _) = suite.prepare(&t, 1);
     converge(&p, &t);
     let node = &hosts[0].name;
     // (the all-in-one sample runs flannel)
@@ -1639,9 +1824,13 @@ fn etcd_unit_times(i: usize) -> (u64, u64) {
 #[test]
 #[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
 fn etcd_grows_and_restarts_one_member_at_a_time_for_real() {
-    let _inv = k8s_testhosts();
+    etcd_grows_and_restarts_one_member_at_a_time(Suite::Bookworm);
+}
+
+fn etcd_grows_and_restarts_one_member_at_a_time(suite: Suite) {
+    let _inv = suite.testhosts();
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
-    let (hosts, p, conn) = prepare(&ETCD_ONE, 4);
+    let (hosts, p, conn) = suite.prepare(&ETCD_ONE, 4);
     converge(&p, &ETCD_ONE);
     let env_before = on_ok(1, "cat /etc/etcd/etcd.env");
     assert!(
@@ -1652,6 +1841,7 @@ fn etcd_grows_and_restarts_one_member_at_a_time_for_real() {
 
     // the group grows: th02 and th03 join the running member
     ETCD_THREE.write_inventory(&p, &hosts, &conn);
+    suite.set_release(&p);
     let changes = run_twice(&p, "ha-external-etcd", &[]);
     assert!(
         changes
@@ -1734,10 +1924,14 @@ fn etcd_grows_and_restarts_one_member_at_a_time_for_real() {
 #[test]
 #[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
 fn reset_keeps_the_host_firewall_for_real() {
-    let _inv = k8s_testhosts();
+    reset_keeps_the_host_firewall(Suite::Bookworm);
+}
+
+fn reset_keeps_the_host_firewall(suite: Suite) {
+    let _inv = suite.testhosts();
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = ALL_IN_ONE;
-    let (_, p, _) = prepare(&t, 1);
+    let (_, p, _) = suite.prepare(&t, 1);
     converge(&p, &t);
     on_ok(
         1,
@@ -1777,10 +1971,14 @@ fn reset_keeps_the_host_firewall_for_real() {
 #[test]
 #[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
 fn admin_conf_is_gitignored_and_the_user_gets_a_kubeconfig_for_real() {
-    let _inv = k8s_testhosts();
+    admin_conf_is_gitignored_and_the_user_gets_a_kubeconfig(Suite::Bookworm);
+}
+
+fn admin_conf_is_gitignored_and_the_user_gets_a_kubeconfig(suite: Suite) {
+    let _inv = suite.testhosts();
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = ALL_IN_ONE;
-    let (_, p, _) = prepare(&t, 1);
+    let (_, p, _) = suite.prepare(&t, 1);
     on_ok(1, "id kubeadmin >/dev/null 2>&1 || useradd -m kubeadmin");
     run_twice(&p, "all-in-one", &[("kubeconfig_user", json!("kubeadmin"))]);
     let artifacts = p.path().join("inv/artifacts");
@@ -1797,4 +1995,1764 @@ fn admin_conf_is_gitignored_and_the_user_gets_a_kubeconfig_for_real() {
         1,
         "cmp /etc/kubernetes/admin.conf /home/kubeadmin/.kube/config",
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Debian 12: Calico's CustomResourceDefinitions come from a mirror. This machine cannot
+// reach GitHub, so the calico topologies get a mirror served by a thread of this test
+// binary on the set's bridge address: it serves a test-built crds.yaml (CRDs of Calico's
+// group, not upstream's bytes) at upstream's path under github.com/, and the test
+// inventory pins that file's sha256 for the release's calico_version. The topology tests
+// point calico_crds_download_url at it; calico_crds_from_files_repo_are_checksum_verified
+// goes through files_repo. What this proves:
+// download through files_repo, checksum verified, server-side apply, Established, and a
+// re-run that changes nothing, against the strict kubectl stand-in.
+
+/// The test-built crds.yaml the mirror serves.
+fn calico_test_crds() -> String {
+    ["BGPConfiguration", "FelixConfiguration", "IPPool", "IPAMBlock"]
+        .iter()
+        .map(|kind| {
+            let plural = format!("{}s", kind.to_lowercase());
+            format!(
+                "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  \
+                 name: {plural}.crd.projectcalico.org\nspec:\n  group: crd.projectcalico.org\n  names:\n    \
+                 kind: {kind}\n    plural: {plural}\n  scope: Cluster\n  versions:\n    - name: v1\n      \
+                 served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          \
+                 type: object\n          x-kubernetes-preserve-unknown-fields: true\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+/// The inventory variables that take Calico's CRDs from the test's mirror (started once
+/// per test binary, on the gateway of `hosts`): calico_crds_download_url under the mirror
+/// (what files_repo would make of it; set directly, so a test that points files_repo at
+/// another mirror, as the trixie ones do, still finds the CRDs here), templated on
+/// calico_version so each release installs the Calico its kubernetes_release_cni row names
+/// (roles/cni's default), the served file's sha256 pinned for every Calico of that table,
+/// and `mirror` (the mirror's root, for a test to use as files_repo instead).
+fn calico_mirror(hosts: &[Host]) -> serde_json::Map<String, Value> {
+    use sha2::Digest;
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let defaults = common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap();
+    let body = calico_test_crds();
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let sum = format!("sha256:{hex}");
+    let sums: serde_json::Map<String, Value> = defaults["kubernetes_release_cni"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|row| (row["calico"].as_str().unwrap().to_string(), json!(sum)))
+        .collect();
+    let gateway = hosts[0].addr.rsplit_once('.').unwrap().0.to_string() + ".1";
+    let url = URL.get_or_init(|| {
+        let listener =
+            std::net::TcpListener::bind((gateway.as_str(), 18081)).expect("bind the mirror");
+        std::thread::spawn(move || serve(listener, &body));
+        format!("http://{gateway}:18081")
+    });
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "calico_crds_download_url".into(),
+        json!(format!(
+            "{url}/github.com/projectcalico/calico/raw/v{{{{ calico_version }}}}/manifests/crds.yaml"
+        )),
+    );
+    m.insert("mirror".into(), json!(url));
+    m.insert("calico_crds_checksums".into(), json!({ "no_arch": sums }));
+    m
+}
+
+/// The Calico release of the default Kubernetes release (kubernetes_release_cni).
+fn default_calico_version() -> String {
+    let defaults = common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap();
+    let minor: Vec<&str> = defaults["kubernetes_version"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .take(2)
+        .collect();
+    defaults["kubernetes_release_cni"][minor.join(".")]["calico"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A minimal HTTP/1.0 file server: `body` at every release's crds.yaml path
+/// (`/github.com/projectcalico/calico/raw/v<version>/manifests/crds.yaml`), 404 elsewhere.
+fn serve(listener: std::net::TcpListener, body: &str) {
+    use std::io::{BufRead, BufReader};
+    for conn in listener.incoming().flatten() {
+        let mut reader = BufReader::new(&conn);
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() {
+            continue;
+        }
+        // (the request's headers end with an empty line)
+        let mut header = String::new();
+        while reader
+            .read_line(&mut header)
+            .map(|n| n > 2)
+            .unwrap_or(false)
+        {
+            header.clear();
+        }
+        let target = line.split(' ').nth(1).unwrap_or("");
+        let reply = if target
+            .strip_prefix("/github.com/projectcalico/calico/raw/v")
+            .and_then(|v| v.strip_suffix("/manifests/crds.yaml"))
+            .is_some_and(|v| !v.is_empty() && !v.contains('/'))
+        {
+            format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: application/yaml\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        } else {
+            "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string()
+        };
+        let _ = (&conn).write_all(reply.as_bytes());
+    }
+}
+
+/// Calico's CRDs through files_repo on a single node: a wrong pinned checksum (upstream's
+/// real one, while the mirror serves the test's file) fails the download before anything is
+/// applied; the right one converges, the CRDs applied server-side once, and neither a
+/// re-run nor a check run changes anything.
+#[test]
+#[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
+fn calico_crds_from_files_repo_are_checksum_verified_for_real() {
+    let _inv = k8s_testhosts();
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = ALL_IN_ONE;
+    let (hosts, p, _) = prepare(&t, 1);
+    // through files_repo this time: the download URL is the role's default
+    let mut vars = calico_mirror(&hosts);
+    let mirror = vars.remove("mirror").unwrap();
+    vars.remove("calico_crds_download_url");
+    vars.insert("files_repo".into(), mirror);
+    vars.insert("cni".into(), json!("calico"));
+    let version = default_calico_version();
+    let crds = format!("/var/cache/windlass/releases/calico-{version}-crds.yaml");
+    let defaults = common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap();
+    let upstream = defaults["calico_crds_checksums"]["no_arch"][&version].clone();
+    let mut wrong = vars.clone();
+    wrong.insert(
+        "calico_crds_checksums".into(),
+        json!({"no_arch": {version.as_str(): upstream}}),
+    );
+    set_vars(&p, &wrong);
+    let (events, report, _) = run(&p, &t, false);
+    assert_ne!(report.exit_code, 0, "a wrong CRD checksum passed");
+    let f = failures(&events);
+    assert!(
+        f.iter()
+            .any(|m| m.contains(&format!("Download Calico {version}'s CRDs"))),
+        "{f:#?}"
+    );
+    assert!(
+        !on(1, &format!("test -e {crds}")).1,
+        "the mismatching file was kept"
+    );
+    // (kubectl may not have run at all)
+    let log = on_ok(
+        1,
+        "cat /var/log/windlass-standin/kubectl.log 2>/dev/null || true",
+    );
+    assert!(!log.contains(" apply "), "something was applied: {log}");
+
+    set_vars(&p, &vars);
+    converge(&p, &t);
+    let served = calico_test_crds();
+    assert_eq!(on_ok(1, &format!("cat {crds}")), served);
+    let log = on_ok(1, "cat /var/log/windlass-standin/kubectl.log");
+    assert_eq!(
+        log.matches(&format!("apply --server-side --force-conflicts -f {crds}"))
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("apply -f /etc/kubernetes/cni-calico.yaml"),
+        "{log}"
+    );
+    let (events, report, _) = run(&p, &t, true);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let predicted = changed(&events);
+    assert!(
+        predicted.is_empty(),
+        "a check run on the converged node predicts changes: {predicted:#?}"
+    );
+}
+
+// K8SE ----------------------------------------------------------------------------------
+// containerd_min and the Calico of each release (#16).
+
+/// The `kubernetes_release_matrix` and `kubernetes_release_cni` rows of the release the
+/// project's inventory installs (its group_vars/all.yml kubernetes_version).
+fn inventory_release(p: &Project) -> (String, Value, Value) {
+    let all = common::yaml_file(&p.path().join("inv/group_vars/all.yml")).unwrap();
+    let version = all["kubernetes_version"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(default_kubernetes_version);
+    let minor = version.split('.').take(2).collect::<Vec<_>>().join(".");
+    let defaults = common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap();
+    let matrix = defaults["kubernetes_release_matrix"][&minor].clone();
+    let cni = defaults["kubernetes_release_cni"][&minor].clone();
+    (minor, matrix, cni)
+}
+
+/// "1.6.20~ds1-1" → [1, 6, 20].
+fn numeric_version(v: &str) -> Vec<u32> {
+    v.split(['~', '+', '-'])
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect()
+}
+
+/// After a converge (its first run's `events`): each node warned about its containerd
+/// exactly when the containerd it runs is older than the release's containerd_min (Debian
+/// 12's 1.6.20: always, with the test inventory's containerd_allow_unsupported_version;
+/// Debian 13's 1.7.24 on 1.35: never), naming the version and the minimum; and on calico
+/// topologies the manifest runs the Calico of the release's kubernetes_release_cni row.
+fn assert_containerd_warning(p: &Project, t: &Topology, events: &[Event]) {
+    let (minor, matrix, cni) = inventory_release(p);
+    let min = matrix["containerd_min"].as_str().unwrap();
+    let warned: BTreeMap<String, String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                host,
+                task,
+                status: Status::Ok,
+                result,
+                ..
+            } if task.contains("Warn that containerd is older") => Some((
+                host.clone(),
+                result
+                    .get("msg")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .into(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let names: BTreeMap<usize, String> = t
+        .nodes()
+        .into_iter()
+        .map(|i| {
+            let name = on_ok(i, "hostname").trim().to_string();
+            (i, name)
+        })
+        .collect();
+    for (i, name) in &names {
+        let out = on_ok(*i, "containerd --version");
+        let running = out.split_whitespace().nth(2).unwrap_or("").to_string();
+        let old = numeric_version(&running) < numeric_version(min);
+        match warned.get(name) {
+            Some(msg) => {
+                assert!(
+                    old,
+                    "th{i:02} runs containerd {running} ≥ {min} yet warned: {msg}"
+                );
+                let short = running.split(['~', '+', '-']).next().unwrap();
+                assert!(
+                    msg.starts_with(&format!("WARNING: containerd {short} "))
+                        && msg.contains(&format!(
+                            "older than {min}, the oldest containerd Kubernetes {minor} supports"
+                        ))
+                        && msg.contains("containerd_allow_unsupported_version is true"),
+                    "th{i:02}: {msg}"
+                );
+            }
+            None => assert!(
+                !old,
+                "th{i:02} runs containerd {running} < {min} ({minor}) without a warning"
+            ),
+        }
+    }
+    assert!(
+        warned.keys().all(|h| names.values().any(|n| n == h)),
+        "a host that is no node warned: {warned:?}"
+    );
+    let all = common::yaml_file(&p.path().join("inv/group_vars/all.yml")).unwrap();
+    if all["cni"] == json!("calico") && all.get("calico_version").is_none() {
+        let calico = cni["calico"].as_str().unwrap();
+        let cp = t.indexes("kube_control_plane")[0];
+        let images = on_ok(
+            cp,
+            "grep -o 'image: .*' /etc/kubernetes/cni-calico.yaml | sort -u",
+        );
+        assert!(
+            !images.is_empty() && images.lines().all(|l| l.ends_with(&format!(":v{calico}"))),
+            "Kubernetes {minor} should run Calico {calico}: {images}"
+        );
+        on_ok(
+            cp,
+            &format!("test -s /var/cache/windlass/releases/calico-{calico}-crds.yaml"),
+        );
+    }
+}
+
+/// Debian 12's containerd (1.6.20) under Kubernetes 1.35 (containerd_min 1.7.0) without
+/// the override: preflight refuses the node, in a check run and in a real one, with a
+/// message naming the release, the minimum, the version and the override; no task changed
+/// anything and containerd was not installed. (Before #16's fix the distro source was
+/// never checked: the role installed 1.6.20 for every release.)
+#[test]
+#[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
+fn debian12_containerd_is_refused_for_1_35_without_the_override_for_real() {
+    let _inv = k8s_testhosts();
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = ALL_IN_ONE;
+    let (_hosts, p, _) = prepare(&t, 1);
+    let defaults = common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap();
+    let release = defaults["kubernetes_release_matrix"]["1.35"]["patch"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut vars = serde_json::Map::new();
+    vars.insert("kubernetes_version".into(), json!(release));
+    vars.insert("containerd_allow_unsupported_version".into(), json!(false));
+    set_vars(&p, &vars);
+    let policy = on_ok(1, "apt-cache policy containerd");
+    assert!(policy.contains("Installed: (none)"), "{policy}");
+    let candidate = policy
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Candidate: "))
+        .unwrap()
+        .to_string();
+    assert!(candidate.starts_with("1.6."), "{candidate}");
+    for check in [true, false] {
+        let (events, report, _) = run(&p, &t, check);
+        assert_ne!(
+            report.exit_code, 0,
+            "check={check}: the old containerd passed"
+        );
+        let f = failures(&events);
+        // (any_errors_fatal: the play then has no host left)
+        assert_eq!(f.len(), 2, "check={check}: {f:#?}");
+        assert_eq!(f[1], "no hosts remaining", "check={check}");
+        for needle in [
+            "Check containerd is new enough for the Kubernetes release on ",
+            "Kubernetes 1.35 needs containerd 1.7.0 or newer",
+            &format!(
+                "would run containerd 1.6.20 (the package containerd {candidate} apt would install)"
+            ),
+            "Use containerd_source: upstream",
+            "set containerd_allow_unsupported_version: true",
+        ] {
+            assert!(f[0].contains(needle), "check={check}: {needle}: {f:#?}");
+        }
+        assert_eq!(changed(&events), Vec::<String>::new(), "check={check}");
+        let started = common::task_starts(&events);
+        assert!(
+            !started
+                .iter()
+                .any(|t| t.starts_with("containerd : ") || t.starts_with("swap_off : ")),
+            "check={check}: a role ran after the refusal: {started:?}"
+        );
+    }
+    assert!(
+        !on(1, "dpkg-query -W containerd").1,
+        "containerd was installed"
+    );
+    assert!(
+        !on(1, "test -e /etc/containerd").1,
+        "/etc/containerd was created"
+    );
+}
+
+// K8SE ----------------------------------------------------------------------------------
+// etcd backup and restore (#19) on the external etcd cluster of HA_EXTERNAL_ETCD, for real:
+// playbooks/common/etcd.yml builds the three-member TLS cluster (the etcd part of
+// ha-external-etcd.yml), then etcd-backup.yml and etcd-restore.yml run against it.
+
+/// etcdctl (API v3) on etcd member `i` with the member's certificates; its output.
+fn etcdctl(i: usize, args: &str) -> String {
+    on_ok(
+        i,
+        &format!(
+            "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/pki/ca.crt \
+             --cert=/etc/etcd/pki/server.crt --key=/etc/etcd/pki/server.key {args}"
+        ),
+    )
+}
+
+/// Every key and value of the cluster, as etcdctl prints them (key line, value line).
+fn etcd_dump(i: usize) -> String {
+    etcdctl(i, "get '' --prefix")
+}
+
+/// The snapshots in the controller's backup directory, oldest first.
+fn controller_snapshots(p: &Project) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(p.path().join("inv/artifacts/etcd-backups"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+#[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
+fn etcd_backup_and_restore_external_etcd_for_real() {
+    let _inv = k8s_testhosts();
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = HA_EXTERNAL_ETCD;
+    let (hosts, p, _) = prepare(&t, 9);
+    let members = t.indexes("etcd");
+    run_twice(&p, "common/etcd", &[]);
+    for (n, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
+        etcdctl(1, &format!("put /k8se/{n} {v}"));
+    }
+    let before = etcd_dump(2);
+    assert!(before.contains("/k8se/b\n2"), "{before}");
+    let timer = [
+        ("etcd_backup_timer", json!(true)),
+        ("etcd_backup_on_calendar", json!("*-*-* 03:17:00")),
+        ("etcd_backup_retention", json!(3)),
+    ];
+
+    // --check predicts the script, the snapshot and the timer, and changes nothing
+    let (events, report, _) = run_playbook(&p, "etcd-backup", true, &timer);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let predicted = changed(&events);
+    for (task, host) in [
+        ("Write the snapshot script", &hosts[1].name),
+        ("Save and verify a snapshot", &hosts[0].name),
+        ("Write the backup service and timer units", &hosts[2].name),
+        ("Start the backup timer", &hosts[2].name),
+    ] {
+        assert!(
+            predicted
+                .iter()
+                .any(|c| c.contains(task) && c.contains(&format!(" on {host}"))),
+            "{task} on {host}: {predicted:#?}"
+        );
+    }
+    for &i in &members {
+        assert!(!on(i, "test -e /usr/local/sbin/etcd-snapshot || test -e /etc/systemd/system/etcd-backup.timer").1);
+    }
+    assert_eq!(controller_snapshots(&p), Vec::<String>::new());
+
+    // a backup; a second one changes nothing but the new snapshot
+    let (events, report, _) = run_playbook(&p, "etcd-backup", false, &timer);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    assert_eq!(controller_snapshots(&p).len(), 1);
+    std::thread::sleep(Duration::from_millis(1100));
+    let (events, report, _) = run_playbook(&p, "etcd-backup", false, &timer);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let again = changed(&events);
+    let snaps = controller_snapshots(&p);
+    assert_eq!(snaps.len(), 2, "{snaps:?}");
+    let first = &hosts[0].name;
+    assert_eq!(
+        again,
+        vec![
+            format!("etcd_backup : Save and verify a snapshot of {first} on {first}"),
+            format!(
+                "etcd_backup : Fetch the snapshot to {}/inv/artifacts/etcd-backups on {first}",
+                p.path().display()
+            ),
+        ],
+        "the re-run changed more than the new snapshot"
+    );
+    // the fetched file is a snapshot etcd accepts, the one saved on the member
+    let newest = snaps.last().unwrap();
+    let local = std::fs::read(p.path().join("inv/artifacts/etcd-backups").join(newest)).unwrap();
+    let remote_sum = on_ok(1, &format!("sha256sum < /var/backups/etcd/{newest}"));
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(&local)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(remote_sum.starts_with(&hex), "{remote_sum} vs {hex}");
+    on_ok(
+        1,
+        &format!("/usr/local/sbin/etcd-snapshot status /var/backups/etcd/{newest}"),
+    );
+
+    // the timer: on every member, on the asked calendar; a run saves a verified snapshot
+    for &i in &members {
+        assert_eq!(
+            on(i, "systemctl is-enabled etcd-backup.timer").0.trim(),
+            "enabled"
+        );
+        assert_eq!(
+            on(i, "systemctl is-active etcd-backup.timer").0.trim(),
+            "active"
+        );
+        let unit = on_ok(i, "systemctl cat etcd-backup.timer");
+        assert!(unit.contains("OnCalendar=*-*-* 03:17:00"), "{unit}");
+    }
+    on_ok(2, "systemctl start etcd-backup.service");
+    let timer_snaps = on_ok(2, "ls /var/backups/etcd/timer");
+    assert_eq!(timer_snaps.lines().count(), 1, "{timer_snaps}");
+    on_ok(
+        2,
+        &format!(
+            "/usr/local/sbin/etcd-snapshot status /var/backups/etcd/timer/{}",
+            timer_snaps.trim()
+        ),
+    );
+
+    // the data changes after the backup
+    etcdctl(3, "put /k8se/b changed");
+    etcdctl(3, "put /k8se/d 4");
+    etcdctl(3, "del /k8se/a");
+    assert_ne!(etcd_dump(1), before);
+
+    // restore refuses without confirmation, changing nothing
+    let (events, report, _) = run_playbook(&p, "etcd-restore", false, &[]);
+    assert_ne!(report.exit_code, 0);
+    let f = failures(&events);
+    assert!(
+        f.iter().any(|m| m.contains("etcd_restore_confirm=true")),
+        "{f:#?}"
+    );
+    assert_eq!(changed(&events), Vec::<String>::new());
+
+    // restore: every member holds exactly the data of before the backup again
+    let (events, report, took) = run_playbook(
+        &p,
+        "etcd-restore",
+        false,
+        &[("etcd_restore_confirm", json!(true))],
+    );
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    eprintln!("k8s_hosts: etcd-restore: {took:.1?}");
+    for &i in &members {
+        assert_eq!(etcd_dump(i), before, "th{i:02} after the restore");
+        on_ok(
+            i,
+            "ls -d /var/lib/etcd/k8s.before-restore-* && ! test -e /var/lib/etcd/k8s.restored",
+        );
+        assert_eq!(
+            on_ok(i, "stat -c %U /var/lib/etcd/k8s/member").trim(),
+            "etcd"
+        );
+    }
+    let list = etcdctl(1, "member list");
+    assert_eq!(list.lines().count(), 3, "{list}");
+    for &i in &members {
+        assert!(
+            list.contains(&format!("https://{}:2380", hosts[i - 1].addr)),
+            "{list}"
+        );
+    }
+    etcdctl(2, "endpoint health --cluster");
+    etcdctl(2, "put /k8se/after restored");
+    assert_eq!(
+        etcdctl(1, "get /k8se/after --print-value-only").trim(),
+        "restored"
+    );
+    // the cluster's configuration is what the role wrote: its re-run changes nothing
+    let (events, report, _) = run_playbook(&p, "common/etcd", false, &[]);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    assert_eq!(changed(&events), Vec::<String>::new());
+
+    // retention: a third backup with etcd_backup_retention 2 keeps the newest two
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut keep2 = timer.to_vec();
+    keep2[2] = ("etcd_backup_retention", json!(2));
+    let (events, report, _) = run_playbook(&p, "etcd-backup", false, &keep2);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let after = controller_snapshots(&p);
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(after[0], snaps[1]);
+    assert!(after[1] > snaps[1]);
+    let on_host = on_ok(1, "ls /var/backups/etcd | grep -c '^etcd-snapshot-'");
+    assert_eq!(on_host.trim(), "2");
+
+    // etcd_backup_timer false removes the timer
+    let (events, report, _) = run_playbook(&p, "etcd-backup", false, &[]);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    for &i in &members {
+        assert!(!on(i, "test -e /etc/systemd/system/etcd-backup.timer").1);
+        assert_ne!(
+            on(i, "systemctl is-active etcd-backup.timer").0.trim(),
+            "active"
+        );
+    }
+}
+
+/// Stacked etcd as kubeadm lays it out, on control planes 1..=3 of `hosts`, for real:
+/// Debian's etcd binaries, a CA and per-node server/peer certificates in
+/// /etc/kubernetes/pki/etcd (server certificates usable as client certificates, as
+/// kubeadm's are), data in /var/lib/etcd, and kubeadm's static Pod manifest
+/// /etc/kubernetes/manifests/etcd.yaml whose command flags a kubelet stand-in (a loop under
+/// systemd) runs while the manifest exists and stops when it is moved away — as the
+/// kubelet runs static Pods. The kubeadm stand-in itself starts no etcd.
+fn stacked_etcd_standin(hosts: &[Host]) {
+    let cps = [1usize, 2, 3];
+    let cluster: Vec<String> = cps
+        .iter()
+        .map(|&i| format!("{}=https://{}:2380", hosts[i - 1].name, hosts[i - 1].addr))
+        .collect();
+    on_ok(
+        1,
+        "set -e; rm -rf /root/stacked-ca; mkdir /root/stacked-ca; cd /root/stacked-ca; \
+         openssl req -x509 -new -nodes -newkey rsa:2048 -days 2 -subj /CN=etcd-ca -keyout ca.key -out ca.crt 2>/dev/null",
+    );
+    for &i in &cps {
+        let (name, addr) = (&hosts[i - 1].name, &hosts[i - 1].addr);
+        on_ok(
+            1,
+            &format!(
+                "set -e; cd /root/stacked-ca; printf 'subjectAltName=DNS:localhost,DNS:{name},IP:127.0.0.1,IP:{addr}\\n\
+                 extendedKeyUsage=serverAuth,clientAuth\\n' > {name}.ext; \
+                 for k in server peer; do \
+                   openssl req -new -nodes -newkey rsa:2048 -subj /CN={name} -keyout {name}-$k.key -out {name}-$k.csr 2>/dev/null; \
+                   openssl x509 -req -days 2 -CA ca.crt -CAkey ca.key -CAcreateserial -extfile {name}.ext \
+                     -in {name}-$k.csr -out {name}-$k.crt 2>/dev/null; done"
+            ),
+        );
+        on_ok(
+            i,
+            "set -e; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null; \
+             systemctl disable --now etcd >/dev/null 2>&1; rm -rf /var/lib/etcd; mkdir -p /etc/kubernetes/pki/etcd /etc/kubernetes/manifests",
+        );
+        for (src, dest) in [
+            ("ca.crt".to_string(), "ca.crt"),
+            (format!("{name}-server.crt"), "server.crt"),
+            (format!("{name}-server.key"), "server.key"),
+            (format!("{name}-peer.crt"), "peer.crt"),
+            (format!("{name}-peer.key"), "peer.key"),
+        ] {
+            let body = on_ok(1, &format!("cat /root/stacked-ca/{src}"));
+            put(
+                i,
+                &format!("/etc/kubernetes/pki/etcd/{dest}"),
+                body.as_bytes(),
+                "0600",
+            );
+        }
+        let p = "/etc/kubernetes/pki/etcd";
+        let manifest = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\nspec:\n  containers:\n  - command:\n    - etcd\n\
+             \x20   - --advertise-client-urls=https://{addr}:2379\n    - --cert-file={p}/server.crt\n    - --client-cert-auth=true\n\
+             \x20   - --data-dir=/var/lib/etcd\n    - --initial-advertise-peer-urls=https://{addr}:2380\n\
+             \x20   - --initial-cluster={}\n    - --initial-cluster-state=new\n    - --key-file={p}/server.key\n\
+             \x20   - --listen-client-urls=https://127.0.0.1:2379,https://{addr}:2379\n    - --listen-peer-urls=https://{addr}:2380\n\
+             \x20   - --name={name}\n    - --peer-cert-file={p}/peer.crt\n    - --peer-client-cert-auth=true\n\
+             \x20   - --peer-key-file={p}/peer.key\n    - --peer-trusted-ca-file={p}/ca.crt\n    - --trusted-ca-file={p}/ca.crt\n\
+             \x20   image: registry.k8s.io/etcd:3.6.11-0\n    name: etcd\n",
+            cluster.join(",")
+        );
+        put(
+            i,
+            "/etc/kubernetes/manifests/etcd.yaml",
+            manifest.as_bytes(),
+            "0600",
+        );
+        let kubelet = "#!/bin/bash\n# kubelet stand-in for one static Pod: etcd runs while its manifest exists\n\
+             m=/etc/kubernetes/manifests/etcd.yaml\nwhile :; do\n  if [ -e $m ]; then\n\
+             \x20   if ! systemctl -q is-active standin-static-etcd; then\n\
+             \x20     systemctl reset-failed standin-static-etcd 2>/dev/null\n\
+             \x20     mapfile -t flags < <(sed -n 's/^    - \\(--.*\\)$/\\1/p' $m)\n\
+             \x20     systemd-run -q --unit standin-static-etcd /usr/bin/etcd \"${flags[@]}\"\n    fi\n\
+             \x20 elif systemctl -q is-active standin-static-etcd; then\n    systemctl stop standin-static-etcd\n  fi\n  sleep 1\ndone\n";
+        put(
+            i,
+            "/usr/local/sbin/standin-static-pods",
+            kubelet.as_bytes(),
+            "0755",
+        );
+        on_ok(
+            i,
+            "systemd-run -q --unit standin-kubelet-static-pods /usr/local/sbin/standin-static-pods",
+        );
+    }
+    let health = "for n in $(seq 60); do ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 \
+                  --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt \
+                  --key=/etc/kubernetes/pki/etcd/server.key endpoint health --cluster >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1";
+    on_ok(1, health);
+}
+
+/// etcdctl on a control plane with kubeadm's etcd certificates.
+fn stacked_etcdctl(i: usize, args: &str) -> String {
+    on_ok(
+        i,
+        &format!(
+            "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt \
+             --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key {args}"
+        ),
+    )
+}
+
+/// Backup and restore of stacked etcd, laid out as kubeadm does, run by a kubelet stand-in
+/// (see [`stacked_etcd_standin`]): the snapshot of the first control plane fetched and
+/// verified; after changes, the restore on all three control planes (the manifest moved
+/// away, the data replaced, the manifest put back) brings back exactly the data of before
+/// the backup. Not real kubeadm: its etcd image and kubelet are stand-ins here.
+#[test]
+#[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
+fn etcd_backup_and_restore_stacked_etcd_for_real() {
+    let _inv = k8s_testhosts();
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = HA_STACKED;
+    let (hosts, p, _) = prepare(&t, 7);
+    stacked_etcd_standin(&hosts);
+    for (n, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
+        stacked_etcdctl(1, &format!("put /k8se/{n} {v}"));
+    }
+    let before = stacked_etcdctl(2, "get '' --prefix");
+    assert!(before.contains("/k8se/c\n3"), "{before}");
+
+    let (events, report, _) = run_playbook(&p, "etcd-backup", false, &[]);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let snaps = controller_snapshots(&p);
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    // (the load balancers and the worker are no etcd members)
+    for i in 4..=6 {
+        assert!(
+            !on(i, "test -e /usr/local/sbin/etcd-snapshot").1,
+            "th{i:02}"
+        );
+    }
+
+    stacked_etcdctl(3, "put /k8se/b changed");
+    stacked_etcdctl(3, "del /k8se/c");
+    assert_ne!(stacked_etcdctl(1, "get '' --prefix"), before);
+    let (events, report, took) = run_playbook(
+        &p,
+        "etcd-restore",
+        false,
+        &[("etcd_restore_confirm", json!(true))],
+    );
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    eprintln!("k8s_hosts: etcd-restore (stacked): {took:.1?}");
+    for i in 1..=3 {
+        assert_eq!(stacked_etcdctl(i, "get '' --prefix"), before, "th{i:02}");
+        on_ok(
+            i,
+            "test -e /etc/kubernetes/manifests/etcd.yaml && ls -d /var/lib/etcd.before-restore-*",
+        );
+    }
+    let list = stacked_etcdctl(1, "member list");
+    assert_eq!(list.lines().count(), 3, "{list}");
+    stacked_etcdctl(2, "put /k8se/after restored");
+    assert_eq!(
+        stacked_etcdctl(3, "get /k8se/after --print-value-only").trim(),
+        "restored"
+    );
+}
+
+// --------------------------------------------------------------------------------------- UPG
+// playbooks/upgrade.yml (#19) on Debian 12: a cluster built at 1.35 (external etcd on
+// th01-th03, three control planes th04-th06 behind one HAProxy on th07, workers th08-th09),
+// upgraded to 1.36 then 1.37, one minor at a time, with the strict stand-ins' upgrade rules
+// (kubeadm R10-R12, kubectl K10-K13). kube_packages_preinstalled as in every host test: the
+// test puts the target version's "binaries" on the nodes (the version the stand-ins claim)
+// before each upgrade; the kubelet keeps reporting the old version until the playbook
+// restarts it. The package path (unhold → install → hold from pkgs.k8s.io) cannot run here.
+
+/// UPG: the cluster the upgrade test builds.
+const UPG_CLUSTER: Topology = Topology {
+    name: "ha-external-etcd",
+    members: &[
+        ("etcd", "etcd1", 1),
+        ("etcd", "etcd2", 2),
+        ("etcd", "etcd3", 3),
+        ("kube_control_plane", "cp1", 4),
+        ("kube_control_plane", "cp2", 5),
+        ("kube_control_plane", "cp3", 6),
+        ("loadbalancer", "lb1", 7),
+        ("kube_node", "worker1", 8),
+        ("kube_node", "worker2", 9),
+    ],
+};
+
+/// UPG: `patch` of kubernetes_release_matrix[minor].
+fn upg_patch(minor: &str) -> String {
+    common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap()
+        ["kubernetes_release_matrix"][minor]["patch"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// UPG: the stand-ins on node `i` claim `version` (the new binaries are installed).
+fn upg_install_binaries(i: usize, version: &str) {
+    put(
+        i,
+        "/var/lib/windlass-standin/kubeadm-version",
+        format!("{version}\n").as_bytes(),
+        "0644",
+    );
+}
+
+/// UPG: the `=== kubeadm call` lines of node `i` that run `kubeadm upgrade`.
+fn upg_kubeadm_upgrades(i: usize) -> Vec<String> {
+    kubeadm_log(i)
+        .lines()
+        .filter_map(|l| {
+            l.split_once(": kubeadm upgrade ")
+                .map(|(_, c)| c.to_string())
+        })
+        .collect()
+}
+
+/// UPG: the drain/uncordon calls of the kubectl stand-in on the first control plane, as
+/// "drain NODE" / "uncordon NODE", in order.
+fn upg_drains(cp: usize) -> Vec<String> {
+    on_ok(cp, "cat /var/log/windlass-standin/kubectl.log")
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("=== kubectl --kubeconfig=/etc/kubernetes/admin.conf ")?;
+            let mut w = rest.split_whitespace();
+            let verb = w.next()?;
+            matches!(verb, "drain" | "uncordon")
+                .then(|| format!("{verb} {}", w.next().unwrap_or("")))
+        })
+        .collect()
+}
+
+/// UPG: run upgrade.yml to `version`, expecting a refusal naming `want`, with no change
+/// and no kubeadm upgrade, drain or cordon on any host.
+fn upg_refused(p: &Project, t: &Topology, version: &str, want: &str) {
+    let (events, report, _) = run_playbook(
+        p,
+        "upgrade",
+        false,
+        &[("kubernetes_version", json!(version))],
+    );
+    assert_ne!(
+        report.exit_code, 0,
+        "upgrade.yml to {version} was not refused"
+    );
+    let msg = failures(&events).join("\n");
+    assert!(msg.contains(want), "{want:?} not in {msg}");
+    assert!(changed(&events).is_empty(), "{:#?}", changed(&events));
+    for i in t.nodes() {
+        assert!(
+            upg_kubeadm_upgrades(i)
+                .iter()
+                .all(|c| c.starts_with("plan")),
+            "th{i:02}"
+        );
+    }
+    assert!(upg_drains(t.indexes("kube_control_plane")[0]).is_empty());
+}
+
+/// UPG: upgrade.yml to `version` (run twice: the second run changes nothing), then the
+/// recorded invocations: apply once on the first control plane, node once on every other
+/// node, each node drained and uncordoned before the next one is drained (control planes
+/// first, in order, then the workers), every node reporting `version`, the cluster version
+/// moved, an etcd snapshot of the old version.
+fn upg_upgrade(p: &Project, t: &Topology, hosts: &[Host], from: &str, version: &str) {
+    let cps = t.indexes("kube_control_plane");
+    let before: BTreeMap<usize, usize> = t
+        .nodes()
+        .into_iter()
+        .map(|i| (i, upg_kubeadm_upgrades(i).len()))
+        .collect();
+    let drains_before = upg_drains(cps[0]).len();
+    for i in t.nodes() {
+        upg_install_binaries(i, version);
+    }
+    // --check predicts without changing anything
+    let (events, report, _) = run_playbook(
+        p,
+        "upgrade",
+        true,
+        &[("kubernetes_version", json!(version))],
+    );
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let predicted = changed(&events);
+    for i in t.nodes() {
+        let name = &hosts[i - 1].name;
+        assert!(
+            predicted
+                .iter()
+                .any(|c| c.contains("Restart the kubelet on ") && c.ends_with(name)),
+            "check mode does not predict th{i:02}'s kubelet restart: {predicted:#?}"
+        );
+        assert_eq!(
+            upg_kubeadm_upgrades(i).len(),
+            before[&i],
+            "check mode ran kubeadm upgrade"
+        );
+    }
+    assert_eq!(
+        upg_drains(cps[0]).len(),
+        drains_before,
+        "check mode drained"
+    );
+
+    run_twice(p, "upgrade", &[("kubernetes_version", json!(version))]);
+    for i in t.nodes() {
+        let new: Vec<String> = upg_kubeadm_upgrades(i)[before[&i]..].to_vec();
+        let want = if i == cps[0] {
+            format!("apply v{version} --yes")
+        } else {
+            "node".to_string()
+        };
+        assert_eq!(new, [want], "th{i:02}");
+    }
+    let drains = upg_drains(cps[0])[drains_before..].to_vec();
+    let want: Vec<String> = t
+        .nodes()
+        .iter()
+        .flat_map(|&i| {
+            let n = &hosts[i - 1].name;
+            [format!("drain {n}"), format!("uncordon {n}")]
+        })
+        .collect();
+    assert_eq!(drains, want);
+    let nodes = on_ok(
+        cps[0],
+        "kubectl --kubeconfig=/etc/kubernetes/admin.conf get nodes",
+    );
+    for i in t.nodes() {
+        let line = nodes
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", hosts[i - 1].name)))
+            .unwrap_or_else(|| panic!("th{i:02} not in {nodes}"));
+        assert!(line.ends_with(&format!(" v{version}")), "{nodes}");
+        assert!(!line.contains("SchedulingDisabled"), "{nodes}");
+    }
+    let cfg = on_ok(
+        cps[0],
+        "cat /var/lib/windlass-standin/cluster/kubeadm-config.json",
+    );
+    assert!(
+        cfg.contains(&format!("\"kubernetesVersion\": \"v{version}\"")),
+        "{cfg}"
+    );
+    for &i in &cps {
+        let m = on_ok(i, "cat /etc/kubernetes/manifests/kube-apiserver.yaml");
+        assert!(
+            m.contains(&format!("kube-apiserver:v{version}\n")),
+            "th{i:02}: {m}"
+        );
+    }
+    // the etcd snapshot, a valid one, of the cluster before
+    let etcd = t.indexes("etcd")[0];
+    let status = on_ok(
+        etcd,
+        &format!(
+            "ETCDCTL_API=3 etcdctl snapshot status -w json /var/backups/windlass-etcd/pre-upgrade-{from}-to-{version}.db"
+        ),
+    );
+    assert!(status.contains("\"totalKey\""), "{status}");
+}
+
+// UPG
+#[test]
+#[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
+fn upgrade_one_minor_at_a_time_for_real() {
+    let _inv = k8s_testhosts();
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = UPG_CLUSTER;
+    let (v35, v36, v37) = (upg_patch("1.35"), upg_patch("1.36"), upg_patch("1.37"));
+    let (hosts, p, _) = prepare(&t, 9);
+    let mut vars = serde_json::Map::new();
+    vars.insert("kubernetes_version".into(), json!(v35));
+    set_vars(&p, &vars);
+    for i in t.nodes() {
+        upg_install_binaries(i, &v35);
+    }
+    let (events, report, took) = run(&p, &t, false);
+    assert!(
+        report.exit_code == 0 && failures(&events).is_empty(),
+        "{:#?}",
+        failures(&events)
+    );
+    eprintln!("k8s_hosts: upgrade cluster at {v35} in {took:.1?}");
+
+    // refused before any host is touched: a skipped minor, an unsupported release
+    upg_refused(
+        &p,
+        &t,
+        &v37,
+        &format!(
+            "kubeadm upgrades one minor release at a time (phases/upgrade/policy.go, MaximumAllowedMinorVersionUpgradeSkew = 1): upgrade to {v36} first"
+        ),
+    );
+    upg_refused(&p, &t, "1.34.2", "is not a release these roles support");
+    // the binaries are not the target's yet (kube_packages_preinstalled)
+    upg_refused(&p, &t, &v36, &format!("kubeadm is v{v35}, not v{v36}"));
+
+    upg_upgrade(&p, &t, &hosts, &v35, &v36);
+    upg_upgrade(&p, &t, &hosts, &v36, &v37);
+}
+
+/// UPG: real certificates where kubeadm keeps them on control plane `i` (the stand-in's
+/// init writes placeholders): the two CAs (ten years) and the certificates kubeadm manages
+/// with external etcd, the API server's valid for `apiserver_days`.
+fn upg_write_certs(i: usize, apiserver_days: u32) {
+    on_ok(
+        i,
+        &format!(
+            "set -e; cd /etc/kubernetes/pki; \
+             for ca in ca front-proxy-ca; do \
+               openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=$ca -keyout $ca.key -out $ca.crt 2>/dev/null; done; \
+             issue() {{ openssl req -newkey rsa:2048 -nodes -subj /CN=$1 -addext subjectAltName=DNS:$1 -keyout $1.key -out $1.csr 2>/dev/null; \
+               openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key -days $3 -copy_extensions copyall -out $1.crt 2>/dev/null; rm $1.csr; }}; \
+             issue apiserver ca {apiserver_days}; issue apiserver-kubelet-client ca 365; issue front-proxy-client front-proxy-ca 365"
+        ),
+    );
+}
+
+// UPG
+/// certs-check.yml fails listing what expires within the threshold (kubeadm's certificates
+/// as the stand-in reads them from the files, windlass's external etcd ones with openssl);
+/// certs-renew.yml renews one control plane at a time and installs (then removes) the
+/// renewal timer; afterwards the check passes.
+#[test]
+#[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
+fn certificates_check_and_renew_for_real() {
+    let _inv = k8s_testhosts();
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = UPG_CLUSTER;
+    let (hosts, p, _) = prepare(&t, 9);
+    let (events, report, _) = run(&p, &t, false);
+    assert!(
+        report.exit_code == 0 && failures(&events).is_empty(),
+        "{:#?}",
+        failures(&events)
+    );
+    let cps = t.indexes("kube_control_plane");
+    for &i in &cps {
+        upg_write_certs(i, if i == cps[0] { 5 } else { 400 });
+    }
+    // the first control plane's API server certificate expires in 5 days
+    let (events, report, _) = run_playbook(&p, "certs-check", false, &[]);
+    assert_ne!(report.exit_code, 0);
+    assert!(changed(&events).is_empty());
+    let msg = failures(&events).join("\n");
+    let first = &hosts[cps[0] - 1].name;
+    assert!(
+        msg.contains(&format!("{first}: apiserver expires ")),
+        "{msg}"
+    );
+    assert!(msg.contains("certs_expiry_threshold_days = 30"), "{msg}");
+    assert_eq!(msg.matches(" expires 20").count(), 1, "{msg}");
+    // under a 3-day threshold nothing is due; over 4000 days even the CAs and windlass's
+    // etcd certificates are
+    let (events, report, _) = run_playbook(
+        &p,
+        "certs-check",
+        false,
+        &[("certs_expiry_threshold_days", json!(3))],
+    );
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let (events, _, _) = run_playbook(
+        &p,
+        "certs-check",
+        false,
+        &[("certs_expiry_threshold_days", json!(4000))],
+    );
+    let msg = failures(&events).join("\n");
+    assert!(
+        msg.contains("ca expires") && msg.contains("front-proxy-ca expires"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("/etc/etcd/pki/server.crt expires")
+            && msg.contains("kubeadm certs renew does not renew them"),
+        "{msg}"
+    );
+
+    // renew, with the timer
+    let renew_vars = [
+        ("auto_renew_certificates", json!(true)),
+        ("certs_restart_wait", json!(1)),
+    ];
+    let (events, report, _) = run_playbook(&p, "certs-renew", false, &renew_vars);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    // one control plane at a time: renewed, restarted, gated, then the next one
+    let steps: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                host,
+                task,
+                loop_summary: false,
+                ..
+            } if task.contains("Renew the certificates")
+                || task.contains("Wait for the node to be Ready") =>
+            {
+                Some(format!(
+                    "{} {host}",
+                    if task.contains("Renew") {
+                        "renew"
+                    } else {
+                        "ready"
+                    }
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    let want: Vec<String> = cps
+        .iter()
+        .flat_map(|&i| {
+            let n = &hosts[i - 1].name;
+            [format!("renew {n}"), format!("ready {n}")]
+        })
+        .collect();
+    assert_eq!(steps, want);
+    for (k, &i) in cps.iter().enumerate() {
+        let log = kubeadm_log(i);
+        assert_eq!(
+            log.matches("kubeadm certs renew all").count(),
+            1,
+            "th{i:02}: {log}"
+        );
+        assert!(log.contains("--- certs renew: apiserver\n"), "{log}");
+        on_ok(
+            i,
+            "test -f /etc/kubernetes/manifests/kube-apiserver.yaml && ! test -e /etc/kubernetes/windlass-restart",
+        );
+        assert_eq!(
+            on(i, "systemctl is-enabled k8s-certs-renew.timer").0.trim(),
+            "enabled"
+        );
+        let timer = on_ok(i, "cat /etc/systemd/system/k8s-certs-renew.timer");
+        assert!(
+            timer.contains(&format!(
+                "OnCalendar=Mon *-*-1,2,3,4,5,6,7 03:{:02}:00\n",
+                k * 3
+            )),
+            "{timer}"
+        );
+    }
+    let (events, report, _) = run_playbook(&p, "certs-check", false, &[]);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    // the timer alone: nothing changes; then removed
+    // (the same certs_restart_wait: the timer's script contains it)
+    let only_timer = [
+        ("auto_renew_certificates", json!(true)),
+        ("certs_renew_now", json!(false)),
+        ("certs_restart_wait", json!(1)),
+    ];
+    let (events, report, _) = run_playbook(&p, "certs-renew", false, &only_timer);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    assert!(changed(&events).is_empty(), "{:#?}", changed(&events));
+    run_twice(&p, "certs-renew", &[("certs_renew_now", json!(false))]);
+    for &i in &cps {
+        assert!(!on(i, "test -e /etc/systemd/system/k8s-certs-renew.timer").1);
+        assert_eq!(kubeadm_log(i).matches("kubeadm certs renew all").count(), 1);
+    }
+}
+
+// -------------------------------------------------------------------------------------- DAY2
+// playbooks/remove-node.yml and playbooks/recover-control-plane.yml (#19) on Debian 12: a
+// stacked-etcd cluster of three control planes (th01-th03) and a worker (th04), th05 spare.
+// No load balancer: the API endpoint is th01. Stacked etcd is real etcd run by the kubelet
+// stand-in (stacked_etcd_standin), so the member removals and additions the playbooks and
+// the kubeadm stand-in make (R15, R16) happen in a real etcd cluster.
+
+/// DAY2: the cluster the test builds.
+const DAY2_CLUSTER: Topology = Topology {
+    name: "ha-stacked",
+    members: &[
+        ("kube_control_plane", "cp1", 1),
+        ("kube_control_plane", "cp2", 2),
+        ("kube_control_plane", "cp3", 3),
+        ("kube_node", "worker1", 4),
+        // (HAProxy alone, on the worker: preflight wants a load balancer in front of several
+        // control planes, and the set has five hosts)
+        ("loadbalancer", "lb1", 4),
+    ],
+};
+
+/// DAY2: rewrite `inv/hosts.yml` with these control planes, workers and dead control planes
+/// (group broken_kube_control_plane), test host indexes; th04 stays the load balancer.
+fn day2_inventory(
+    p: &Project,
+    hosts: &[Host],
+    conn: &serde_json::Map<String, Value>,
+    groups: &[(&str, &[usize])],
+) {
+    let mut children = serde_json::Map::new();
+    for (g, members) in groups {
+        let hs: serde_json::Map<String, Value> = members
+            .iter()
+            .map(|&i| {
+                (
+                    hosts[i - 1].name.clone(),
+                    json!({"ansible_host": hosts[i - 1].addr}),
+                )
+            })
+            .collect();
+        children.insert((*g).into(), json!({ "hosts": hs }));
+    }
+    let lb = &hosts[3];
+    children.insert(
+        "loadbalancer".into(),
+        json!({"hosts": {lb.name.clone(): {"ansible_host": lb.addr}}}),
+    );
+    for g in ["kube_node", "etcd"] {
+        children.entry(g).or_insert_with(|| json!({"hosts": {}}));
+    }
+    children.insert(
+        "k8s_cluster".into(),
+        json!({"children": {"kube_control_plane": null, "kube_node": null}}),
+    );
+    let inv = json!({"all": {"vars": conn, "children": children}});
+    p.file(
+        "inv/hosts.yml",
+        &serde_json::to_string_pretty(&inv).unwrap(),
+    );
+}
+
+/// DAY2: the etcd members' names, as the first control plane's etcd lists them.
+fn day2_members(i: usize) -> BTreeSet<String> {
+    stacked_etcdctl(i, "member list")
+        .lines()
+        .filter_map(|l| l.split(", ").nth(2).map(String::from))
+        .collect()
+}
+
+/// DAY2: the nodes `kubectl get nodes` lists on control plane `i`.
+fn day2_nodes(i: usize) -> BTreeSet<String> {
+    on_ok(
+        i,
+        "kubectl --kubeconfig=/etc/kubernetes/admin.conf get nodes -o name",
+    )
+    .lines()
+    .map(|l| l.trim_start_matches("node/").to_string())
+    .collect()
+}
+
+/// DAY2: a spare host made ready to become a stacked control plane: the stand-ins, the
+/// stand-in API server, etcd installed (not running) and the kubelet stand-in's static Pod
+/// loop, and the cluster's etcd CA where kubeadm's download-certs would put it (the stand-in
+/// transfers only the hashes of the kubeadm-certs Secret, R16).
+fn day2_spare_control_plane(i: usize, first: usize, hosts: &[Host]) {
+    install_standins(i);
+    install_apiserver_standin(i, Some(&hosts[first - 1].addr));
+    on_ok(
+        i,
+        "set -e; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null; \
+         systemctl disable --now etcd >/dev/null 2>&1; rm -rf /var/lib/etcd; mkdir -p /etc/kubernetes/pki/etcd",
+    );
+    for (src, dest, mode) in [
+        (
+            "/root/stacked-ca/ca.crt",
+            "/etc/kubernetes/pki/etcd/ca.crt",
+            "0644",
+        ),
+        (
+            "/root/stacked-ca/ca.key",
+            "/etc/kubernetes/pki/etcd/ca.key",
+            "0600",
+        ),
+        (
+            "/usr/local/sbin/standin-static-pods",
+            "/usr/local/sbin/standin-static-pods",
+            "0755",
+        ),
+    ] {
+        let body = on_ok(first, &format!("cat {src}"));
+        put(i, dest, body.as_bytes(), mode);
+    }
+    on_ok(
+        i,
+        "systemd-run -q --unit standin-kubelet-static-pods /usr/local/sbin/standin-static-pods",
+    );
+}
+
+/// DAY2: remove-node.yml with `extra`: (events, exit code).
+fn day2_remove(p: &Project, check: bool, extra: &[(&str, Value)]) -> (Vec<Event>, i32) {
+    let (events, report, took) = run_playbook(p, "remove-node", check, extra);
+    eprintln!("k8s_hosts: remove-node {extra:?} (check {check}): {took:.1?}");
+    (events, report.exit_code)
+}
+
+// DAY2
+/// Remove a worker (drained, reset, deleted; a re-run changes nothing), refuse a control
+/// plane removal that leaves two stacked etcd members, kill a control plane and replace it
+/// with the spare host (its etcd member and Node gone, the new ones there), then show the
+/// odd rule: the replacement removed with allow_even_etcd (kubeadm reset takes its own
+/// member out).
+#[test]
+#[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
+fn remove_node_and_recover_control_plane_for_real() {
+    let _inv = k8s_testhosts();
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t0 = Instant::now();
+    let t = DAY2_CLUSTER;
+    let (hosts, p, conn) = prepare(&t, 5);
+    let name = |i: usize| hosts[i - 1].name.clone();
+    let (events, report, took) = run(&p, &t, false);
+    assert!(
+        report.exit_code == 0 && failures(&events).is_empty(),
+        "{:#?}",
+        failures(&events)
+    );
+    eprintln!("k8s_hosts: DAY2 cluster in {took:.1?}");
+    stacked_etcd_standin(&hosts);
+    let all: BTreeSet<String> = (1..=4).map(name).collect();
+    assert_eq!(day2_nodes(1), all);
+    assert_eq!(day2_members(1), (1..=3).map(name).collect());
+
+    // the worker: --check predicts, changes nothing
+    let worker = [("node", json!(name(4)))];
+    let (events, code) = day2_remove(&p, true, &worker);
+    assert_eq!(code, 0, "{:#?}", failures(&events));
+    let plan = plan(&events, p.path());
+    let on4 = |task: &str, status: &str| {
+        plan.iter().any(|e| {
+            e["task"].as_str().unwrap().contains(task)
+                && e[status]
+                    .as_str()
+                    .unwrap_or("")
+                    .split(' ')
+                    .any(|h| h == name(4))
+        })
+    };
+    assert!(on4("Reset kubeadm's changes", "changed"), "{plan:#?}");
+    for task in ["Drain the node", "Delete the Node object"] {
+        // (a command without creates/removes is skipped in check mode, as Ansible's)
+        assert!(on4(task, "skipped"), "{task}: {plan:#?}");
+    }
+    assert_eq!(day2_nodes(1), all);
+    assert!(!kubeadm_log(4).contains("kubeadm reset"));
+
+    let first = run_twice(&p, "remove-node", &worker);
+    for task in [
+        "Drain the node",
+        "Reset kubeadm's changes",
+        "Delete the Node object",
+    ] {
+        assert!(
+            first
+                .iter()
+                .any(|c| c.contains(task) && c.ends_with(&name(4))),
+            "{task}: {first:#?}"
+        );
+    }
+    let kubectl = on_ok(1, "cat /var/log/windlass-standin/kubectl.log");
+    let drain = kubectl
+        .find(&format!("--- drained {}", name(4)))
+        .expect("drained");
+    let delete = kubectl
+        .find(&format!("--- deleted node {}", name(4)))
+        .expect("deleted");
+    assert!(drain < delete, "{kubectl}");
+    assert!(kubeadm_log(4).contains("kubeadm reset -f"));
+    assert!(!on(4, "test -e /etc/kubernetes/kubelet.conf").1);
+    assert_eq!(day2_nodes(1), (1..=3).map(name).collect());
+    day2_inventory(&p, &hosts, &conn, &[("kube_control_plane", &[1, 2, 3])]);
+
+    // a control plane: 3 -> 2 stacked members is refused, nothing touched
+    let (events, code) = day2_remove(&p, false, &[("node", json!(name(3)))]);
+    assert_ne!(code, 0);
+    let msg = failures(&events).join("\n");
+    assert!(
+        msg.contains(&format!(
+            "removing {} leaves 2 control planes, so 2 stacked etcd members",
+            name(3)
+        )) && msg.contains("Stacked etcd grows and shrinks by two"),
+        "{msg}"
+    );
+    assert!(changed(&events).is_empty(), "{:#?}", changed(&events));
+    assert_eq!(day2_members(1).len(), 3);
+
+    // th03 dies: its etcd and API server stop, then its network goes
+    on_ok(
+        3,
+        "systemctl stop standin-kubelet-static-pods standin-static-etcd apiserver-standin; \
+         systemd-run -q --on-active=1 ip link set host0 down",
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    day2_spare_control_plane(5, 1, &hosts);
+    day2_inventory(
+        &p,
+        &hosts,
+        &conn,
+        &[
+            ("kube_control_plane", &[1, 2, 5]),
+            ("broken_kube_control_plane", &[3]),
+        ],
+    );
+    let (events, report, took) = run_playbook(&p, "recover-control-plane", false, &[]);
+    assert!(
+        report.exit_code == 0 && failures(&events).is_empty(),
+        "{:#?}",
+        failures(&events)
+    );
+    eprintln!("k8s_hosts: recover-control-plane: {took:.1?}");
+    let now: BTreeSet<String> = [1, 2, 5].into_iter().map(name).collect();
+    assert_eq!(day2_members(1), now);
+    assert_eq!(day2_members(5), now);
+    assert_eq!(day2_nodes(1), now);
+    assert!(kubeadm_log(5).contains(&format!("--- join: added etcd member {}", name(5))));
+    stacked_etcdctl(5, "put /day2/k v");
+    assert_eq!(
+        stacked_etcdctl(2, "get /day2/k --print-value-only").trim(),
+        "v"
+    );
+    // again: nothing left to do
+    let (events, report, _) = run_playbook(&p, "recover-control-plane", false, &[]);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    assert!(changed(&events).is_empty(), "{:#?}", changed(&events));
+
+    // the odd rule, the other way: the replacement removed with allow_even_etcd, kubeadm
+    // reset takes its own member out (R15)
+    day2_inventory(&p, &hosts, &conn, &[("kube_control_plane", &[1, 2, 5])]);
+    let even = [("node", json!(name(5))), ("allow_even_etcd", json!(true))];
+    let first = run_twice(&p, "remove-node", &even);
+    assert!(
+        !first
+            .iter()
+            .any(|c| c.contains("Remove the node's etcd member")),
+        "reset should have removed the member: {first:#?}"
+    );
+    assert!(kubeadm_log(5).contains(&format!("--- reset: removed etcd member {}", name(5))));
+    let two: BTreeSet<String> = [1, 2].into_iter().map(name).collect();
+    assert_eq!(day2_members(1), two);
+    assert_eq!(day2_nodes(1), two);
+
+    // stacked etcd grows by two: four control planes are refused before any host is touched
+    day2_inventory(&p, &hosts, &conn, &[("kube_control_plane", &[1, 2, 4, 5])]);
+    let (events, report, _) = run_playbook(&p, "scale", false, &[]);
+    assert_ne!(report.exit_code, 0);
+    let msg = failures(&events).join("\n");
+    assert!(
+        msg.contains("kube_control_plane has 4 hosts") && msg.contains("use an odd number"),
+        "{msg}"
+    );
+    assert!(changed(&events).is_empty(), "{:#?}", changed(&events));
+    // th05 added back (three), then removed as a dead node would be (reset_nodes=false): no
+    // drain, no reset; the playbook removes its etcd member itself, from th01
+    for (src, dest, mode) in [
+        (
+            "/root/stacked-ca/ca.crt",
+            "/etc/kubernetes/pki/etcd/ca.crt",
+            "0644",
+        ),
+        (
+            "/root/stacked-ca/ca.key",
+            "/etc/kubernetes/pki/etcd/ca.key",
+            "0600",
+        ),
+    ] {
+        let body = on_ok(1, &format!("cat {src}"));
+        put(5, dest, body.as_bytes(), mode);
+    }
+    day2_inventory(&p, &hosts, &conn, &[("kube_control_plane", &[1, 2, 5])]);
+    let (events, report, _) = run_playbook(&p, "scale", false, &[]);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    assert_eq!(day2_members(1), now);
+    let dead = [
+        ("node", json!(name(5))),
+        ("allow_even_etcd", json!(true)),
+        ("reset_nodes", json!(false)),
+    ];
+    let first = run_twice(&p, "remove-node", &dead);
+    assert!(
+        first
+            .iter()
+            .any(|c| c.contains("Remove the node's etcd member")),
+        "{first:#?}"
+    );
+    assert!(
+        !first
+            .iter()
+            .any(|c| c.contains("Drain") || c.contains("Reset kubeadm")),
+        "{first:#?}"
+    );
+    assert_eq!(kubeadm_log(5).matches("kubeadm reset").count(), 1);
+    assert_eq!(day2_members(1), two);
+    assert_eq!(day2_nodes(1), two);
+
+    // no quorum: th02's etcd stops, one of two members is left; recovery is refused with
+    // nothing changed and both members still listed once th02 is back
+    on_ok(
+        2,
+        "systemctl stop standin-kubelet-static-pods standin-static-etcd",
+    );
+    day2_inventory(
+        &p,
+        &hosts,
+        &conn,
+        &[
+            ("kube_control_plane", &[1]),
+            ("broken_kube_control_plane", &[2]),
+        ],
+    );
+    let (events, report, _) = run_playbook(&p, "recover-control-plane", false, &[]);
+    assert_ne!(report.exit_code, 0);
+    let msg = failures(&events).join("\n");
+    assert!(
+        msg.contains("playbooks/recover-control-plane.yml: etcd has no quorum")
+            && msg.contains("restore the cluster from a snapshot"),
+        "{msg}"
+    );
+    assert!(changed(&events).is_empty(), "{:#?}", changed(&events));
+    on_ok(
+        2,
+        "systemd-run -q --unit standin-kubelet-static-pods /usr/local/sbin/standin-static-pods",
+    );
+    let health = "for n in $(seq 30); do ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 \
+                  --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt \
+                  --key=/etc/kubernetes/pki/etcd/server.key endpoint health --cluster >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1";
+    on_ok(1, health);
+    assert_eq!(day2_members(1), two);
+    eprintln!("k8s_hosts: DAY2 test in {:.1?}", t0.elapsed());
+}
+
+// ETCDC ---------------------------------------------------------------------------------
+// certs-renew.yml renews windlass's external etcd certificates (#19), for real: three etcd
+// members from Debian's packages with TLS, one control plane behind one load balancer.
+
+/// ETCDC: the smallest external-etcd cluster the topology allows.
+const ETCDC_CLUSTER: Topology = Topology {
+    name: "ha-external-etcd",
+    members: &[
+        ("etcd", "etcd1", 1),
+        ("etcd", "etcd2", 2),
+        ("etcd", "etcd3", 3),
+        ("kube_control_plane", "cp1", 4),
+        ("loadbalancer", "lb1", 5),
+    ],
+};
+
+/// ETCDC: what identifies a certificate on host `i` apart from its dates: subject, issuer,
+/// SANs; and, separately, its public key's hash and its end date.
+fn etcdc_cert(i: usize, path: &str) -> (String, String, String) {
+    let names = on_ok(
+        i,
+        &format!("openssl x509 -noout -subject -issuer -ext subjectAltName -in {path}"),
+    );
+    let key = on_ok(
+        i,
+        &format!("openssl x509 -noout -pubkey -in {path} | sha256sum"),
+    );
+    let end = on_ok(i, &format!("openssl x509 -noout -enddate -in {path}"));
+    (names, key, end)
+}
+
+/// ETCDC: what certs-renew says it renews, per host ("<host> renews: <files>").
+fn etcdc_due(events: &[Event]) -> Vec<String> {
+    let mut v: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult {
+                task,
+                status: Status::Ok,
+                result,
+                ..
+            } if task.contains("Show the etcd certificates this run renews") => {
+                Some(result.get("msg")?.as_str()?.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+// ETCDC
+/// Member certificates and the API server's etcd client certificate re-issued by the etcd
+/// CA for one day: certs-check fails listing them; certs-renew --check predicts the renewal
+/// and changes nothing; certs-renew re-issues them (same CA, subject and SANs, new keys),
+/// restarting etcd one member at a time, each healthy before the next stops, the data kept;
+/// then the API server's client certificate on the control plane. certs-check passes; a
+/// re-run renews no etcd certificate; a CA within the threshold fails before any change.
+#[test]
+#[ignore = "needs WINDLASS_K8S_TESTHOSTS"]
+fn external_etcd_certificates_renew_one_member_at_a_time_for_real() {
+    let _inv = k8s_testhosts();
+    let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
+    let t = ETCDC_CLUSTER;
+    let (hosts, p, _) = prepare(&t, 5);
+    let (events, report, took) = run(&p, &t, false);
+    assert!(
+        report.exit_code == 0 && failures(&events).is_empty(),
+        "{:#?}",
+        failures(&events)
+    );
+    eprintln!("k8s_hosts: etcdc converge: {took:.1?}");
+    let members = t.indexes("etcd");
+    let cp = t.indexes("kube_control_plane")[0];
+    upg_write_certs(cp, 400);
+    etcdctl(1, "put /etcdc/before kept");
+
+    // the etcd CA re-issues every member's and the client certificate for one day (same
+    // CSRs); the role installs them (a rolling restart)
+    let names: Vec<&str> = members
+        .iter()
+        .map(|&i| hosts[i - 1].name.as_str())
+        .collect();
+    on_ok(
+        1,
+        &format!(
+            "set -e; cd /etc/etcd/ca; \
+             for m in {}; do for k in server peer; do \
+               openssl x509 -req -sha256 -days 1 -CA ca.crt -CAkey ca.key -CAcreateserial -extfile openssl.cnf \
+                 -extensions member_$(echo $m | tr -c 'A-Za-z0-9_\\n' _) -in $m-$k.csr -out $m-$k.crt 2>/dev/null; done; done; \
+             openssl x509 -req -sha256 -days 1 -CA ca.crt -CAkey ca.key -CAcreateserial -extfile openssl.cnf \
+               -extensions client -in apiserver-etcd-client.csr -out apiserver-etcd-client.crt 2>/dev/null",
+            names.join(" ")
+        ),
+    );
+    let (events, report, _) = run_playbook(&p, "common/etcd", false, &[]);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let pki = |k: &str| format!("/etc/etcd/pki/{k}.crt");
+    let client = "/etc/kubernetes/pki/apiserver-etcd-client.crt";
+    let before: Vec<_> = members
+        .iter()
+        .flat_map(|&i| ["server", "peer"].map(|k| etcdc_cert(i, &pki(k))))
+        .chain([etcdc_cert(cp, client)])
+        .collect();
+    let ca = on_ok(1, "sha256sum < /etc/etcd/ca/ca.crt");
+
+    // the check fails listing them
+    let (events, report, _) = run_playbook(&p, "certs-check", false, &[]);
+    assert_ne!(report.exit_code, 0);
+    let msg = failures(&events).join("\n");
+    for n in &names {
+        assert!(
+            msg.contains(&format!("{n}: /etc/etcd/pki/server.crt expires"))
+                && msg.contains("/etc/etcd/pki/peer.crt expires"),
+            "{n}: {msg}"
+        );
+    }
+    assert!(
+        msg.contains(&format!("{}: {client} expires", hosts[cp - 1].name)),
+        "{msg}"
+    );
+    assert!(!msg.contains("ca.crt expires"), "{msg}");
+
+    // --check predicts the renewal per member and on the control plane, changes nothing
+    let times: Vec<_> = members.iter().map(|&i| etcd_unit_times(i)).collect();
+    let renew = [("certs_restart_wait", json!(1))];
+    let (events, report, _) = run_playbook(&p, "certs-renew", true, &renew);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    assert_eq!(changed(&events), Vec::<String>::new());
+    let due = etcdc_due(&events);
+    let mut want: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n} renews: /etc/etcd/pki/server.crt, /etc/etcd/pki/peer.crt"))
+        .collect();
+    want.push(format!("{} renews: {client}", hosts[cp - 1].name));
+    assert_eq!(due, want);
+    for (k, &i) in members.iter().enumerate() {
+        assert_eq!(
+            etcd_unit_times(i),
+            times[k],
+            "th{i:02} restarted by --check"
+        );
+    }
+    assert_eq!(on_ok(1, "sha256sum < /etc/etcd/ca/ca.crt"), ca);
+    assert_eq!(etcdc_cert(cp, client), before[before.len() - 1]);
+
+    // the renewal: one member at a time, each healthy before the next stops
+    let (events, report, took) = run_playbook(&p, "certs-renew", false, &renew);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    eprintln!("k8s_hosts: etcdc certs-renew: {took:.1?}");
+    assert_eq!(etcdc_due(&events), want);
+    let restarts: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult { host, task, .. }
+                if task.contains("Restart etcd on this member") =>
+            {
+                Some(host.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(restarts, names, "restart order");
+    let after_times: Vec<_> = members.iter().map(|&i| etcd_unit_times(i)).collect();
+    for k in 0..members.len() {
+        assert!(
+            after_times[k].1 > times[k].1,
+            "th{:02} not restarted",
+            members[k]
+        );
+        if k > 0 {
+            // the previous member was active again before this one stopped
+            assert!(
+                after_times[k - 1].1 < after_times[k].0,
+                "{:?} then {:?}",
+                after_times[k - 1],
+                after_times[k]
+            );
+        }
+    }
+    let after: Vec<_> = members
+        .iter()
+        .flat_map(|&i| ["server", "peer"].map(|k| etcdc_cert(i, &pki(k))))
+        .chain([etcdc_cert(cp, client)])
+        .collect();
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a.0, b.0, "subject, issuer or SANs changed");
+        assert_ne!(a.1, b.1, "same key: {}", a.0);
+        assert_ne!(a.2, b.2, "same end date: {}", a.0);
+    }
+    assert_eq!(on_ok(1, "sha256sum < /etc/etcd/ca/ca.crt"), ca);
+    for &i in &members {
+        assert_eq!(
+            etcdctl(i, "get /etcdc/before --print-value-only").trim(),
+            "kept"
+        );
+    }
+    etcdctl(2, "endpoint health --cluster");
+    on_ok(
+        cp,
+        "test -f /etc/kubernetes/manifests/kube-apiserver.yaml && ! test -e /etc/kubernetes/windlass-restart",
+    );
+    // the control plane's client certificate is the one the etcd CA holds, and etcd takes it
+    assert_eq!(
+        on_ok(cp, &format!("sha256sum < {client}")),
+        on_ok(1, "sha256sum < /etc/etcd/ca/apiserver-etcd-client.crt")
+    );
+    let (out, ok) = etcd_health_as_apiserver(cp, &hosts[0].addr);
+    assert!(ok, "{out}");
+
+    // the check passes; a re-run renews no etcd certificate (kubeadm's renewal always runs)
+    let (events, report, _) = run_playbook(&p, "certs-check", false, &[]);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let (events, report, _) = run_playbook(&p, "certs-renew", false, &renew);
+    assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
+    let cp_name = &hosts[cp - 1].name;
+    assert_eq!(
+        changed(&events),
+        vec![
+            format!("certs : Renew the certificates (kubeadm certs renew all) on {cp_name}"),
+            format!("certs : Restart the control plane's static Pods on {cp_name}"),
+        ]
+    );
+    assert_eq!(etcdc_due(&events), Vec::<String>::new());
+    for (k, &i) in members.iter().enumerate() {
+        assert_eq!(
+            etcd_unit_times(i),
+            after_times[k],
+            "th{i:02} restarted again"
+        );
+    }
+
+    // an etcd CA within the threshold: refused before anything changes
+    let (events, report, _) = run_playbook(
+        &p,
+        "certs-renew",
+        false,
+        &[("certs_expiry_threshold_days", json!(4000))],
+    );
+    assert_ne!(report.exit_code, 0);
+    let msg = failures(&events).join("\n");
+    assert!(
+        msg.contains("The external etcd CA") && msg.contains("does not rotate it"),
+        "{msg}"
+    );
+    assert_eq!(changed(&events), Vec::<String>::new());
+    for (k, &i) in members.iter().enumerate() {
+        assert_eq!(etcd_unit_times(i), after_times[k]);
+    }
 }

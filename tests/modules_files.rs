@@ -106,7 +106,7 @@ fn converge_check_idempotent_diff() {
         on_host(1, "cat /tmp/wl-files/d/bl.conf"),
         "# BEGIN ANSIBLE MANAGED BLOCK\none\ntwo\n# END ANSIBLE MANAGED BLOCK\n"
     );
-    assert_eq!(on_host(1, "cat /tmp/wl-files/d/i.ini"), "[s]\nk = v\n");
+    assert_eq!(on_host(1, "cat /tmp/wl-files/d/i.ini"), "\n[s]\nk = v\n");
     assert_eq!(
         on_host(1, "ls -a /tmp/wl-files/d | grep -c windlass").trim(),
         "0"

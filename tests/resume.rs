@@ -368,3 +368,45 @@ fn a_changed_role_file_or_vars_file_stops_a_resume() {
     let o = run(&p, &["--resume"]);
     assert_eq!(o.status.code(), Some(0), "unchanged again: {}", text(&o));
 }
+
+#[test]
+fn a_check_run_leaves_the_journal_and_resume_point_alone() {
+    let p = Project::new();
+    let d = p.path().to_path_buf();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n{}{}{}",
+            log_task(&d, "a"),
+            gate(&d),
+            log_task(&d, "b")
+        ),
+    );
+    // A check run predicts every task (the gate fails in check mode too: command runs
+    // nothing and reports skipped, so the run goes through) and writes no journal.
+    let o = run(&p, &["--check"]);
+    assert!(journal_files(&p).is_empty(), "{}", text(&o));
+    let o = run(&p, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(journal_files(&p).len(), 1);
+    let before = std::fs::read(&journal_files(&p)[0]).unwrap();
+    let o = run(&p, &["--check"]);
+    assert_eq!(
+        std::fs::read(&journal_files(&p)[0]).unwrap(),
+        before,
+        "a check run left the failed run's journal as it was: {}",
+        text(&o)
+    );
+    let o = run(&p, &["--check", "--resume"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--check with --resume is refused (a usage error, as argparse): {}",
+        text(&o)
+    );
+    std::fs::write(d.join("fixed"), "").unwrap();
+    let o = run(&p, &["--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(lines(&p, "log"), ["a", "b"]);
+}

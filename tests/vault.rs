@@ -328,24 +328,27 @@ fn inline_vault_errors_name_the_line_and_vault_id_match_refuses_other_ids() {
         ],
     ));
     let play = format!(
-        "- hosts: localhost\n  gather_facts: false\n  vars:\n    {}\n  tasks: []\n",
+        "- hosts: localhost\n  gather_facts: false\n  vars:\n    {}\n  tasks:\n    - debug: msg=start\n    - debug: msg={{{{ x }}}}\n",
         block.trim_end().replace('\n', "\n    ")
     );
     write(d.path(), "site.yml", &play);
     // The secret is right, but under another id: tried unless vault_id_match.
-    let args = [
-        "run",
-        "site.yml",
-        "--syntax-check",
-        "--vault-id",
-        "other@pw-dev",
-    ];
+    let args = ["run", "site.yml", "--vault-id", "other@pw-dev"];
     ok(&run(windlass(d.path()), &args));
+    // A value no secret opens fails where it is used (ansible-core 2.19's lazy
+    // EncryptedString): the play starts, the task using it fails with its line.
+    let out_err = |o: &Output| {
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
     let mut strict = windlass(d.path());
     strict.env("ANSIBLE_VAULT_ID_MATCH", "true");
-    let e = fails(&run(strict, &args));
+    let e = out_err(&run(strict, &args));
     assert!(
-        e.contains("site.yml:5:15") && e.contains("vault id `dev`"),
+        e.contains("start")
+            && e.contains("Attempt to use undecryptable variable")
+            && e.contains("site.yml:5:15")
+            && e.contains("vault id `dev`"),
         "{e}"
     );
     // A tampered value (one cipher text digit changed: the last two payload characters are
@@ -358,7 +361,7 @@ fn inline_vault_errors_name_the_line_and_vault_id_match_refuses_other_ids() {
     };
     let tampered = format!("{}{swap}{}", &play[..at], &play[at + 2..]);
     write(d.path(), "site.yml", &tampered);
-    let e = fails(&run(windlass(d.path()), &args));
+    let e = out_err(&run(windlass(d.path()), &args));
     assert!(e.contains("site.yml:5:15") && e.contains("tampered"), "{e}");
 }
 
@@ -600,4 +603,95 @@ fn with_the_same_salt_windlass_writes_the_bytes_ansible_vault_writes() {
         &[&["vault"][..], &s].concat(),
     ));
     assert_eq!(a, w);
+}
+
+/// `encrypt_string --prompt`: a variable name (empty for none) and the string, read as
+/// ansible-vault's prompts ask for them (here from a pipe, as getpass falls back to);
+/// the prompts go to stderr, the block to stdout; stdin input and --prompt exclude each
+/// other, and an empty string is refused.
+#[test]
+fn encrypt_string_prompts_for_the_name_and_the_string() {
+    use std::io::Write as _;
+    let d = project();
+    let prompt = |input: &str, extra: &[&str]| {
+        let mut c = windlass(d.path());
+        c.args([
+            "vault",
+            "encrypt_string",
+            "--vault-password-file",
+            "pw",
+            "-p",
+        ])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = prompt("my_var\ns3cret value\n", &[]);
+    let block = ok(&o);
+    assert!(block.starts_with("my_var: !vault |\n"), "{block}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Variable name (enter for no name): String to encrypt (hidden): "),
+        "{err}"
+    );
+    write(d.path(), "vars.yml", &block);
+    write(
+        d.path(),
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  vars_files: [vars.yml]\n  tasks:\n    - debug: msg=\"[{{ my_var }}]\"\n",
+    );
+    let o = run(
+        windlass(d.path()),
+        &["run", "site.yml", "--vault-password-file", "pw"],
+    );
+    assert!(ok(&o).contains("[s3cret value]"));
+    let o = prompt("\nshown\n", &["--show-input"]);
+    assert!(ok(&o).starts_with("!vault |\n"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("String to encrypt:"));
+    let e = fails(&prompt("x\n", &["-"]));
+    assert!(
+        e.contains("not supported if also reading input from stdin"),
+        "{e}"
+    );
+    let e = fails(&prompt("n\n\n", &[]));
+    assert!(e.contains("provided from the prompt was empty"), "{e}");
+}
+
+/// `view` pages as ansible-vault does (cli/__init__.py `CLI.pager`): into a pipe it prints
+/// (a line end added to text without one, as `display` does); on a terminal it pipes the
+/// text to `$PAGER` (here a `sed` that marks each line), run under `script` for a
+/// terminal.
+#[test]
+fn view_pages_on_a_terminal_and_prints_into_a_pipe() {
+    let d = project();
+    write(d.path(), "v.yml", "a: 1");
+    ok(&run(
+        windlass(d.path()),
+        &["vault", "encrypt", "--vault-password-file", "pw", "v.yml"],
+    ));
+    let piped = run(
+        windlass(d.path()),
+        &["vault", "view", "--vault-password-file", "pw", "v.yml"],
+    );
+    assert_eq!(ok(&piped), "a: 1\n");
+    let bin = env!("CARGO_BIN_EXE_windlass");
+    let mut c = isolated(Command::new("script"), d.path());
+    c.args([
+        "-qec",
+        &format!("{bin} vault view --vault-password-file pw v.yml"),
+        "/dev/null",
+    ])
+    .env("PAGER", "sed 's/^/paged:/'");
+    let o = c.output().expect("util-linux `script` runs");
+    let out = ok(&o);
+    assert!(out.contains("paged:a: 1"), "{out:?}");
 }

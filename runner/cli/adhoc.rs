@@ -76,14 +76,14 @@ pub(super) fn run(mut a: AdhocArgs) -> Result<i32> {
     crate::template::set_limits(cfg.template_limits());
     a.connect = super::with_config(a.connect, &cfg);
     let yaml = super::yaml_reader(&cfg);
-    let inventory = super::load_inventory(&a.connect.inventory, &yaml)?;
+    let inventory = super::load_inventory(&a.connect.inventory, &yaml, &cfg, &a.pattern)?;
     if a.list_hosts {
         super::print_load_warnings(&cfg.unhonoured, &inventory, &yaml);
         return list_hosts(&inventory, &a);
     }
     let extra_vars = super::parse_extra_vars(&a.extra_vars, &yaml)?;
     let loader = Arc::new(
-        Loader::new(Arc::new(Registry::builtin()), cfg.roles_path.clone())
+        Loader::new(Arc::new(registry(&cfg)), cfg.roles_path.clone())
             .with_yaml(yaml)
             .with_extra_vars(extra_vars.clone()),
     );
@@ -91,14 +91,24 @@ pub(super) fn run(mut a: AdhocArgs) -> Result<i32> {
     let text = play_text(&a)?;
     let playbook = load_playbook_str(&text, &cwd.join("__adhoc_playbook__"), &loader)?;
     let opts = run_options(&a, &cfg, extra_vars)?;
-    let sink = super::with_warnings(printer(&a), &cfg.unhonoured);
+    let repr = task_repr(&playbook, &a.module);
+    let sink = super::with_warnings(printer(&a, inventory.is_empty(), repr), &cfg.unhonoured);
     let inv_file = a.connect.inventory.first().cloned();
     let rt = super::runtime()?;
     let grace = Duration::from_secs(30);
     let report = rt.block_on(super::execute(
-        inventory, inv_file, loader, &playbook, opts, sink, None, grace,
+        inventory, inv_file, loader, &playbook, opts, sink, None, grace, None,
     ))?;
     Ok(report.exit_code)
+}
+
+/// The modules: the native ones and, as for `windlass run`, the module bridge (`-m` may
+/// name a module windlass lacks, or one `bridge_modules` forces through it).
+fn registry(cfg: &Config) -> Registry {
+    Registry::builtin().with_bridge(Arc::new(crate::bridge::Bridge::new(
+        cfg.ansible_python.clone(),
+        cfg.bridge_modules.clone(),
+    )))
 }
 
 /// The run's options: the ad-hoc flags over the configuration.
@@ -125,12 +135,31 @@ fn run_options(
 }
 
 /// `ansible`'s output on stdout, painted on a terminal.
-fn printer(a: &AdhocArgs) -> Box<dyn EventSink> {
+fn printer(a: &AdhocArgs, inventory_empty: bool, repr: Option<String>) -> Box<dyn EventSink> {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let color = crate::output::color::wanted(tty, |k| std::env::var_os(k));
     let p =
         crate::output::adhoc::AdhocPrinter::new(std::io::stdout(), &a.module, a.one_line, color);
-    Box::new(p.verbosity(a.verbose))
+    let p = p.verbosity(a.verbose).inventory_empty(inventory_empty);
+    Box::new(match repr {
+        Some(r) => p.task_repr(r),
+        None => p,
+    })
+}
+
+/// The ad-hoc task as `ansible`'s error block shows it: its action, its arguments as
+/// parsed (Python's repr) and the fixed keywords adhoc.py gives it.
+fn task_repr(playbook: &crate::playbook::Playbook, module: &str) -> Option<String> {
+    let crate::playbook::task::TaskNode::Task(t) = playbook.plays.first()?.tasks.first()? else {
+        return None;
+    };
+    let task = json!({"action": module, "args": Value::Object(t.args.clone())});
+    let repr = crate::template::json_py_str(&task);
+    // The keywords after the arguments: adhoc.py's `timeout`, `async_val` and `poll`.
+    let head = repr.strip_suffix('}')?;
+    Some(format!(
+        "{head}, 'timeout': 0, 'async_val': 0, 'poll': 15}}"
+    ))
 }
 
 /// The play of one task, as `cli/adhoc.py` `_play_ds` builds it.

@@ -4,13 +4,19 @@
 //! Why this module exists: ansible-playbook runs its playbooks in order and stops after
 //! the first that leaves a failed or unreachable host (`executor/playbook_executor.py`:
 //! `if result != 0: break`); it prints a recap after each, counting everything since the
-//! command started (one `_tqm._stats` for all). windlass runs each playbook as a run of its
-//! own, so the recap each run reports is added to the ones before here, before any sink
-//! sees it.
+//! command started (one `_tqm._stats` for all), and runs them all with one
+//! `VariableManager`, so what tasks set on a host (facts, `set_fact`, `register`,
+//! `include_vars`) is there in the next playbook. windlass runs each playbook as a run of
+//! its own: the recap each run reports is added to the ones before here, before any sink
+//! sees it, and each run starts from the host state the one before left
+//! (engine/host_carry.rs).
 
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::error::Result;
+use crate::engine::{CarriedHosts, Engine};
+use crate::error::{Error, Result};
 use crate::event::{Event, EventSink, HostStats};
 
 use super::RunArgs;
@@ -18,6 +24,7 @@ use super::RunArgs;
 /// Run each of `a.playbooks` in order; stop at the first that does not end well.
 pub(super) fn run(a: RunArgs) -> Result<i32> {
     a.compat.check()?;
+    a.playbooks.iter().try_for_each(|p| check_exists(p))?;
     let carry = Carry::default();
     for (i, p) in a.playbooks.iter().enumerate() {
         let args = RunArgs {
@@ -32,11 +39,50 @@ pub(super) fn run(a: RunArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The recap so far, of the playbooks already run.
+/// Every playbook named must exist before any runs, as ansible-playbook checks them all
+/// first (`cli/playbook.py`: "the playbook: … could not be found", exit 1); a collection
+/// playbook (`ns.coll.name`, no file of that name) is found when it is loaded. Parsing
+/// waits for each playbook's turn, as there.
+fn check_exists(p: &Path) -> Result<()> {
+    let fqcn = p
+        .to_str()
+        .is_some_and(|s| !s.contains('/') && s.split('.').count() >= 3);
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() || m.file_type().is_fifo() => Ok(()),
+        Ok(_) => Err(Error::io(
+            p,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the playbook does not appear to be a file",
+            ),
+        )),
+        Err(_) if fqcn => Ok(()),
+        Err(e) => Err(Error::io(p, e)),
+    }
+}
+
+/// The recap so far, of the playbooks already run, and the state they left on hosts.
 #[derive(Clone, Default)]
-pub(super) struct Carry(Arc<Mutex<Vec<(String, HostStats)>>>);
+pub(super) struct Carry(
+    Arc<Mutex<Vec<(String, HostStats)>>>,
+    Arc<Mutex<CarriedHosts>>,
+);
 
 impl Carry {
+    /// Start `engine`'s hosts from what the playbooks before left.
+    pub(super) fn seed(&self, engine: &Engine) {
+        if let Ok(hosts) = self.1.lock() {
+            engine.seed_hosts(&hosts);
+        }
+    }
+
+    /// Keep what `engine`'s run left on its hosts, for the next playbook.
+    pub(super) fn keep(&self, engine: &Engine) {
+        if let Ok(mut hosts) = self.1.lock() {
+            *hosts = engine.carried_hosts();
+        }
+    }
+
     /// `sink`, seeing each recap with the earlier playbooks' counts added.
     pub(super) fn wrap(&self, sink: Box<dyn EventSink>) -> Box<dyn EventSink> {
         Box::new(Carried {
@@ -56,6 +102,8 @@ impl Carry {
                 None => sum.push((host.clone(), s.clone())),
             }
         }
+        // The recap lists hosts by name (default.py `sorted(stats.processed.keys())`).
+        sum.sort_by(|a, b| a.0.cmp(&b.0));
         sum.clone()
     }
 }
@@ -118,8 +166,8 @@ mod tests {
         assert_eq!(
             last,
             &vec![
-                ("web1".to_string(), stats(3, 0)),
-                ("db1".into(), stats(1, 1))
+                ("db1".to_string(), stats(1, 1)),
+                ("web1".into(), stats(3, 0))
             ]
         );
     }

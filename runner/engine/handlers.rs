@@ -68,11 +68,16 @@ impl Engine {
         let extra = self.state.handlers().extra.clone();
         let mut group = 0;
         let mut prev: Option<&TaskNode> = None;
-        for n in play_handlers.iter().chain(extra.iter()) {
+        // Each source's first handler starts a block: an included role's handlers never
+        // share one with the play's or another include's, even of the same role.
+        let sources = std::iter::once(play_handlers).chain(extra.iter().map(Vec::as_slice));
+        let nodes = sources.flat_map(|src| src.iter().enumerate());
+        for (i, n) in nodes {
             let new_block = match prev {
                 None => false,
                 Some(p) => {
-                    matches!(n, TaskNode::Block(_))
+                    i == 0
+                        || matches!(n, TaskNode::Block(_))
                         || matches!(p, TaskNode::Block(_))
                         || role_of(p) != role_of(n)
                 }

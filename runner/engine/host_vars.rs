@@ -40,6 +40,12 @@ pub struct RunScope {
     pub run_tags: Vec<String>,
     /// `ansible_skip_tags`.
     pub skip_tags: Vec<String>,
+    /// `ansible_limit` (`--limit`, as given; unset without one).
+    pub limit: Option<String>,
+    /// `ansible_forks`.
+    pub forks: usize,
+    /// `ansible_verbosity` (the number of `-v`).
+    pub verbosity: u8,
     /// The vault secrets (controller files are decrypted with them).
     pub vault: Arc<crate::vault::Vault>,
 }
@@ -66,7 +72,7 @@ pub struct HostData {
 }
 
 /// What tasks add to a host.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Dynamic {
     /// Gathered facts (without the `ansible_` prefix).
     pub facts: Map<String, Value>,
@@ -84,7 +90,8 @@ pub struct Dynamic {
 impl Dynamic {
     /// Store what a (non-`setup`) task returned as `ansible_facts`, where Ansible's strategy
     /// puts it (`lib/ansible/plugins/strategy/__init__.py`, `_process_pending_results`):
-    /// `include_vars` into its own layer; `set_fact` with `cacheable` into the facts too.
+    /// `include_vars` into its own layer; any other module's facts (`getent_passwd`,
+    /// `packages`) and `set_fact` with `cacheable` into the facts too (`ansible_facts.<name>`).
     pub fn store_task_facts(&mut self, action: &str, facts: &Map<String, Value>, cacheable: bool) {
         let short = action.rsplit('.').next().unwrap_or(action);
         if short == "include_vars" {
@@ -92,7 +99,7 @@ impl Dynamic {
                 .extend(facts.iter().map(|(k, v)| (k.clone(), v.clone())));
             return;
         }
-        if cacheable {
+        if cacheable || short != "set_fact" {
             for (k, v) in facts {
                 self.facts
                     .insert(k.trim_start_matches("ansible_").to_string(), v.clone());
@@ -249,8 +256,14 @@ impl HostVars {
                     .map(Value::String)
                     .collect(),
             ),
+            // ansible-core's options vars (utils/vars.py load_options_vars).
+            "ansible_limit" => Value::String(self.run.limit.clone()?),
+            "ansible_forks" => Value::from(self.run.forks),
+            "ansible_verbosity" => Value::from(self.run.verbosity),
             "role_path" => Value::String(self.role.as_ref()?.path.display().to_string()),
-            "role_name" | "ansible_role_name" => Value::String(self.role.as_ref()?.name.clone()),
+            "role_name" => Value::String(self.role.as_ref()?.name.clone()),
+            "ansible_role_name" => Value::String(self.role.as_ref()?.fqcn()),
+            "ansible_collection_name" => Value::from(self.role.as_ref()?.collection.clone()),
             "inventory_dir" => {
                 let f = self
                     .host

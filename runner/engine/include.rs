@@ -229,6 +229,8 @@ impl Engine {
             kw: {
                 let mut kw = crate::playbook::task::merge_keywords(&inc.parent_kw, &inc.apply);
                 kw.vars = t.kw.vars.clone();
+                // The include's own `collections:` (or its blocks') finds the role.
+                kw.collections = t.kw.collections.clone();
                 kw
             },
             role: t.role.clone(),
@@ -298,7 +300,7 @@ impl Engine {
             let (tasks, handlers, roles) =
                 self.loader
                     .include_role(args, &cx.play.dir, inherit, &t.loc)?;
-            self.state.handlers().extra.extend(handlers);
+            self.state.handlers().extra.push(handlers);
             if args.get("public").is_some_and(crate::boolean::truthy) {
                 if let Ok(mut public) = cx.scope.public_roles.write() {
                     public.extend(roles);
@@ -361,7 +363,7 @@ fn parent_role_params(t: &Task, params: &mut IndexMap<String, Value>) {
         return;
     };
     for (key, this) in [
-        ("ansible_parent_role_names", parent.name.clone()),
+        ("ansible_parent_role_names", parent.fqcn()),
         (
             "ansible_parent_role_paths",
             parent.path.display().to_string(),

@@ -7,11 +7,16 @@
 //! host's failure is an event; only bad options or bad input stop the run.
 
 mod abs_path;
+mod async_job;
 mod block;
 mod delegate_facts;
 mod engine_actions;
 mod fan_out;
 mod handlers;
+mod host_carry;
+mod step;
+pub(crate) use host_carry::CarriedHosts;
+pub use step::Stepper;
 pub(crate) mod host_vars;
 mod include;
 mod include_report;
@@ -94,6 +99,8 @@ pub struct RunOptions {
     /// `remote_tmp` from the configuration: where modules keep scratch files on hosts
     /// (`None`: `~/.ansible/tmp`). A host's `ansible_remote_tmp` wins.
     pub remote_tmp: Option<String>,
+    /// `--step`: asked before each task whether to run it (`None`: every task runs).
+    pub step: Option<Arc<dyn Stepper>>,
 }
 
 impl Default for RunOptions {
@@ -117,6 +124,7 @@ impl Default for RunOptions {
             batch_probes: true,
             report_commands: false,
             remote_tmp: None,
+            step: None,
         }
     }
 }
@@ -180,6 +188,9 @@ impl Engine {
                 opts.tags.clone()
             },
             skip_tags: opts.skip_tags.clone(),
+            limit: opts.limit.clone(),
+            forks: opts.forks,
+            verbosity: opts.verbosity,
             vault: loader.yaml().vault().clone(),
         };
         let started = opts.start_at_task.is_none();
@@ -475,7 +486,7 @@ impl Engine {
             .map_err(|e| Error::invalid(&play.loc, format!("hosts: {e}")))?;
         for name in unmatched {
             self.emit(Event::Warning {
-                message: format!("could not match supplied host pattern, ignoring: {name}"),
+                message: format!("Could not match supplied host pattern, ignoring: {name}"),
             });
         }
         // The implicit localhost answers to its own name only, never to `all` (Ansible).

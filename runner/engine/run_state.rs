@@ -30,6 +30,8 @@ pub(crate) struct HostState {
     pub failed: bool,
     pub unreachable: bool,
     pub ended: bool,
+    /// Roles (instances) the host ended with `meta: end_role`: their other tasks skip it.
+    pub ended_roles: Vec<std::sync::Arc<crate::playbook::role::RoleInstance>>,
     /// How many blocks with a `rescue` the host is inside: a failure there may be rescued.
     pub rescuable: u32,
     pub notified: IndexSet<String>,
@@ -101,8 +103,9 @@ pub(crate) struct Counted {
 pub(crate) struct PlayHandlers {
     /// The play's own.
     pub play: Vec<TaskNode>,
-    /// Added by `include_role` during the play.
-    pub extra: Vec<TaskNode>,
+    /// Added by `include_role` during the play, one list per include (each is a handler
+    /// block of its own, as ansible-core adds an included role's handler blocks).
+    pub extra: Vec<Vec<TaskNode>>,
 }
 
 /// The run's changing state.
@@ -181,6 +184,7 @@ impl RunState {
         for h in &hosts {
             if let Some(s) = states.get_mut(h) {
                 s.ended = false;
+                s.ended_roles.clear();
                 s.due.clear();
             }
         }

@@ -74,6 +74,15 @@ impl Engine {
             Some((left, _)) => left,
             None => hosts,
         };
+        // --step: asked once per task (under `free`, once per host), before it starts.
+        let free_host = cx
+            .batch
+            .free
+            .as_ref()
+            .and(hosts.first().map(String::as_str));
+        if !self.step_allows(t, free_host) {
+            return Ok(());
+        }
         let key = format!("{}|{}", cx.scope.key, t.loc);
         let throttle = self.throttle(cx, hosts.first().map(String::as_str), t)?;
         // free: wait for a fork (and a throttle slot) before this host starts the task.
@@ -94,7 +103,11 @@ impl Engine {
             action: t.action.clone(),
             loc: t.loc.clone(),
             handler,
-            hosts: if run_once_planned(t) { 1 } else { hosts.len() },
+            hosts: if run_once_planned(t) || self.bypasses_host_loop(t) {
+                1
+            } else {
+                hosts.len()
+            },
         });
         // run_once: the first host runs it; its result is applied to all.
         let run_once = match &t.kw.run_once {
@@ -103,7 +116,9 @@ impl Engine {
                 .unwrap_or(false),
             None => false,
         };
-        let targets: Vec<String> = if run_once {
+        // An action that bypasses the host loop (`pause`) runs for the first host only, and
+        // unlike `run_once` its result stays that host's.
+        let targets: Vec<String> = if run_once || self.bypasses_host_loop(t) {
             hosts.iter().take(1).cloned().collect()
         } else {
             hosts.to_vec()
@@ -116,6 +131,15 @@ impl Engine {
         let outcome = self.note_runs(t, handler, keys, done, run_once)?;
         self.share_run_once(t, hosts, keys, &outcome);
         self.after_batch(cx, t, hosts, run_once, outcome.failed_any)
+    }
+
+    /// Whether `t`'s action runs once per batch, for its first host, as Ansible's
+    /// `BYPASS_HOST_LOOP` action plugins do (the module says so).
+    pub(crate) fn bypasses_host_loop(&self, t: &Task) -> bool {
+        self.loader
+            .registry()
+            .get(&t.action)
+            .is_some_and(|m| m.bypasses_host_loop())
     }
 
     /// `max_fail_percentage`, checked after every task as Ansible's linear strategy does:
@@ -225,8 +249,9 @@ impl Engine {
         host: &str,
         ahead: &[Arc<Task>],
     ) -> Result<HostRun> {
-        // Only the command reporter reads the label.
-        if !self.reports_commands() {
+        // Only the command reporter reads the label, and `pause` (its prompt names the
+        // task).
+        if !self.reports_commands() && !self.bypasses_host_loop(t) {
             return self.run_on_host_inner(scope, t, host, ahead).await;
         }
         let no_log = self.host_vars(scope, host).is_some_and(|hv| {
@@ -378,6 +403,9 @@ impl Engine {
         if let Some(name) = &t.register {
             let mut r = o.result.clone();
             r.remove("_ansible_facts_cacheable");
+            // A module's `invocation` stays in its result, not in what it registers
+            // (plugins/strategy/__init__.py deletes it from the registered copy).
+            r.remove("invocation");
             // Ansible keeps `ansible_facts` in a registered result (setup's under the names
             // the module gave them: lib/ansible/executor/task_executor.py registers the
             // module's result as it came).
@@ -476,8 +504,8 @@ impl Engine {
     ) -> Result<Outcome, String> {
         let vars: Arc<dyn Vars> = Arc::new(hv.clone());
         let action = t.action.as_str();
-        let module = match self.loader.registry().get(action) {
-            Some(m) if !Registry::is_engine_action(action) => m.clone(),
+        let module = match self.loader.registry().module(action) {
+            Some(m) if !Registry::is_engine_action(action) => m,
             _ => {
                 if let Some(skipped) = self.when_skips(t, &vars)? {
                     return Ok(skipped);
@@ -550,11 +578,25 @@ impl Engine {
     ) -> Result<Outcome, String> {
         let vars: Arc<dyn Vars> = Arc::new(hv.clone());
         let retries = inv.retry.retries;
+        let job = self.async_spec(t, &vars)?;
         let mut attempt = 0usize;
         loop {
             attempt += 1;
-            let ctx = self.task_ctx(host, inv, &vars, transport.clone());
-            let mut result = match module.run(&ctx, inv.args.clone()).await {
+            let mut ctx = self.task_ctx(host, inv, &vars, transport.clone());
+            if let Some(d) = &inv.delegate_to {
+                ctx.delegate = Some(crate::modules::TaskDelegate {
+                    name: d.clone(),
+                    vars: Arc::new(self.delegate_vars(hv, d)),
+                    facts: self.kw_bool(&t.kw.delegate_facts, &vars, t)?,
+                });
+            }
+            let run = match job {
+                Some(spec) => {
+                    super::async_job::run(&ctx, module.as_ref(), inv.args.clone(), spec).await
+                }
+                None => module.run(&ctx, inv.args.clone()).await,
+            };
+            let mut result = match run {
                 Ok(r) => r,
                 Err(ModuleError::Unreachable(msg)) => {
                     return self.unreachable_outcome(t, &vars, msg, &inv.delegate_to);
@@ -585,6 +627,27 @@ impl Engine {
         }
     }
 
+    /// The task's `async` and `poll`, when it runs as a background job (`async` > 0).
+    fn async_spec(
+        &self,
+        t: &Task,
+        vars: &Arc<dyn Vars>,
+    ) -> Result<Option<super::async_job::AsyncSpec>, String> {
+        let Some(v) = &t.async_ else {
+            return Ok(None);
+        };
+        let Some(limit) = numeric::timeout("async", &self.resolver().render_kw(v, vars, t)?)?
+        else {
+            return Ok(None);
+        };
+        let poll = match &t.poll {
+            Some(p) => numeric::timeout("poll", &self.resolver().render_kw(p, vars, t)?)?
+                .unwrap_or_default(),
+            None => super::async_job::DEFAULT_POLL,
+        };
+        Ok(Some(super::async_job::AsyncSpec { limit, poll }))
+    }
+
     /// What a module gets for one run.
     pub(crate) fn task_ctx<'a>(
         &'a self,
@@ -610,6 +673,8 @@ impl Engine {
                 .is_some_and(|s| s.stats.changed > 0),
             verbosity: self.opts.verbosity,
             remote_tmp: inv.remote_tmp.clone(),
+            no_log: inv.no_log,
+            delegate: None,
         }
     }
 
@@ -783,6 +848,9 @@ pub(super) fn handler_names(t: &Task) -> Vec<String> {
     let mut names: Vec<String> = t.name.iter().chain(t.listen.iter()).cloned().collect();
     if let (Some(n), Some(r)) = (&t.name, &t.role) {
         names.push(format!("{} : {}", r.name, n));
+        if r.collection.is_some() {
+            names.push(format!("{} : {}", r.fqcn(), n));
+        }
     }
     names
 }

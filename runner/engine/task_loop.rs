@@ -175,9 +175,12 @@ impl Engine {
         let items = match self.loop_items(t, &vars) {
             Ok(items) => items,
             Err(msg) => {
+                // A loop that does not template fails the task as any failure does, so
+                // `ignore_errors` lets the host go on (Ansible's TaskExecutor.run).
+                let ignored = self.kw_bool(&t.kw.ignore_errors, &vars, t).unwrap_or(false);
                 let o = match self.when_skips(t, &vars) {
                     Ok(Some(skipped)) => skipped,
-                    _ => Outcome::new(Status::Failed, fail_result(msg), false),
+                    _ => Outcome::new(Status::Failed, fail_result(msg), ignored),
                 };
                 return Ok(self.finish(Finished::new(t, host, o, t0, no_log)));
             }

@@ -110,6 +110,10 @@ impl Engine {
                 }
                 match node {
                     TaskNode::Task(t) => {
+                        let active = self.in_role(t, active);
+                        if active.is_empty() {
+                            continue;
+                        }
                         if t.action.ends_with("meta")
                             && (t.action == "meta" || t.action.ends_with(".meta"))
                         {
@@ -130,11 +134,33 @@ impl Engine {
                         }
                     }
                     TaskNode::Block(b) => self.walk_block(cx, b, &active).await?,
-                    TaskNode::Include(inc) => self.run_include(cx, inc, &active).await?,
+                    TaskNode::Include(inc) => {
+                        let active = self.in_role(&inc.task, active);
+                        if !active.is_empty() {
+                            self.run_include(cx, inc, &active).await?;
+                        }
+                    }
                 }
             }
             Ok(())
         })
+    }
+
+    /// The hosts of `hosts` that have not ended `t`'s role (`meta: end_role`): as Ansible's
+    /// iterator, which moves such a host past the role's tasks.
+    fn in_role(&self, t: &Task, hosts: Vec<String>) -> Vec<String> {
+        let Some(role) = &t.role else {
+            return hosts;
+        };
+        let states = self.state.hosts();
+        hosts
+            .into_iter()
+            .filter(|h| {
+                states
+                    .get(h)
+                    .is_none_or(|s| !s.ended_roles.iter().any(|r| Arc::ptr_eq(r, role)))
+            })
+            .collect()
     }
 
     /// The hosts of `hosts` that still run tasks. Walking handlers under `force_handlers`
@@ -197,6 +223,14 @@ impl Engine {
                     cx.batch
                         .end_play
                         .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            "end_role" => {
+                let mut states = self.state.hosts();
+                for h in &chosen {
+                    if let (Some(s), Some(role)) = (states.get_mut(h), &t.role) {
+                        s.ended_roles.push(role.clone());
+                    }
                 }
             }
             "end_host" => {

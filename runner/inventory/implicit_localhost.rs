@@ -21,7 +21,34 @@ pub const NO_INVENTORY_WARNING: &str =
 /// Ansible's warning when the inventory has no hosts (lib/ansible/cli/__init__.py).
 pub const NO_HOSTS_WARNING: &str = "provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'";
 
+/// Which of the two warnings about an inventory without hosts are on: ansible.cfg
+/// `localhost_warning` / `ANSIBLE_LOCALHOST_WARNING` (the empty hosts list; `ansible` also
+/// leaves it out for a pattern naming the implicit localhost) and `[inventory]`
+/// `inventory_unparsed_warning` / `ANSIBLE_INVENTORY_UNPARSED_WARNING` (no source given),
+/// as lib/ansible/config/base.yml has them. Both on by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmptyWarnings {
+    /// "provided hosts list is empty, …".
+    pub localhost: bool,
+    /// "No inventory was parsed, …".
+    pub unparsed: bool,
+}
+
+impl Default for EmptyWarnings {
+    fn default() -> Self {
+        EmptyWarnings {
+            localhost: true,
+            unparsed: true,
+        }
+    }
+}
+
 impl Inventory {
+    /// Turn the warnings of [`Inventory::empty_warnings`] on or off.
+    pub fn set_empty_warnings(&mut self, w: EmptyWarnings) {
+        self.empty_warnings = w;
+    }
+
     /// Whether the inventory has no hosts at all.
     pub fn is_empty(&self) -> bool {
         self.hosts.is_empty()
@@ -35,10 +62,12 @@ impl Inventory {
             return Vec::new();
         }
         let mut out = Vec::new();
-        if self.sources.is_empty() {
+        if self.sources.is_empty() && self.empty_warnings.unparsed {
             out.push(NO_INVENTORY_WARNING.to_string());
         }
-        out.push(NO_HOSTS_WARNING.to_string());
+        if self.empty_warnings.localhost {
+            out.push(NO_HOSTS_WARNING.to_string());
+        }
         out
     }
 
@@ -85,5 +114,16 @@ mod tests {
             Inventory::parse_str("localhost ansible_connection=local\n", "h".as_ref()).unwrap();
         assert!(!real.is_implicit("localhost"));
         assert!(real.empty_warnings().is_empty());
+        let mut quiet = Inventory::new();
+        quiet.set_empty_warnings(EmptyWarnings {
+            localhost: false,
+            unparsed: true,
+        });
+        assert_eq!(quiet.empty_warnings(), vec![NO_INVENTORY_WARNING]);
+        quiet.set_empty_warnings(EmptyWarnings {
+            localhost: true,
+            unparsed: false,
+        });
+        assert_eq!(quiet.empty_warnings(), vec![NO_HOSTS_WARNING]);
     }
 }

@@ -134,6 +134,8 @@ pub struct Inventory {
     yaml: crate::yaml::Reader,
     /// Hosts added as the implicit localhost ([`Inventory::add_implicit_localhost`]).
     implicit: Vec<String>,
+    /// Which warnings [`Inventory::empty_warnings`] gives (all by default).
+    empty_warnings: implicit_localhost::EmptyWarnings,
 }
 
 impl Default for Inventory {
@@ -161,6 +163,7 @@ impl Inventory {
             sources: Vec::new(),
             yaml: crate::yaml::Reader::default(),
             implicit: Vec::new(),
+            empty_warnings: implicit_localhost::EmptyWarnings::default(),
         }
     }
 
@@ -220,7 +223,18 @@ impl Inventory {
     /// Parse inventory text (format auto-detected as in [`Inventory::load`]); `file` is used
     /// for locations and for the format hint of its extension. No vars directories are read.
     pub fn parse_str(text: &str, file: &Path) -> Result<Inventory> {
+        Self::parse_str_with(text, file, crate::yaml::Reader::default())
+    }
+
+    /// [`Inventory::parse_str`] with YAML read by `yaml` (its vault, its duplicate-key
+    /// policy), which also reads the vars directories added later.
+    pub(crate) fn parse_str_with(
+        text: &str,
+        file: &Path,
+        yaml: crate::yaml::Reader,
+    ) -> Result<Inventory> {
         let mut inv = Inventory::new();
+        inv.yaml = yaml;
         inv.parse_into(text, file)?;
         inv.reconcile();
         Ok(inv)
@@ -253,7 +267,7 @@ impl Inventory {
     }
 
     fn load_file(&mut self, path: &Path) -> Result<()> {
-        let text = read_text(path)?;
+        let text = self.read_lossy(path)?;
         if text.starts_with("#!") && is_executable(path) {
             return script_format::load_script(self, path);
         }
@@ -742,18 +756,25 @@ fn is_executable(_path: &Path) -> bool {
     false
 }
 
-/// A file's text, or a located error when it is not UTF-8.
-pub(crate) fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|b| **b == b'\n').count() as u32 + 1;
-        let col = good.iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
-        Error::syntax(
-            &Loc::new(std::sync::Arc::from(path), line, col),
-            "file is not valid UTF-8",
-        )
-    })
+impl Inventory {
+    /// An inventory file's text; bytes that are not UTF-8 are replaced (U+FFFD) with a
+    /// warning, as ansible-core 2.19's DataLoader escapes them ("could not be decoded as
+    /// 'utf-8'. Invalid content has been escaped", a deprecation) and parses the rest,
+    /// rather than stopping the run.
+    fn read_lossy(&self, path: &Path) -> Result<String> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(text),
+            Err(e) => {
+                self.yaml.warn(format!(
+                    "File '{}' could not be decoded as 'utf-8'. Invalid content has been \
+                     replaced. This file must be UTF-8 encoded.",
+                    path.display()
+                ));
+                Ok(String::from_utf8_lossy(e.as_bytes()).into_owned())
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::transport::ExecOutput;
 /// `apt`.
 pub struct Apt;
 
-fn default_dpkg_options() -> String {
+pub(crate) fn default_dpkg_options() -> String {
     "force-confdef,force-confold".into()
 }
 

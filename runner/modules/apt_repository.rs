@@ -216,11 +216,16 @@ impl Planned for AptRepository {
                 owner: None,
                 group: None,
             });
-            plan.diffs.push(FileDiff {
+            // apt_repository.py heads a file it makes `before: /dev/null`.
+            let existed = files.iter().any(|(p, _)| p == path);
+            let diff = FileDiff {
                 path: path.to_string(),
                 before: before.to_string(),
                 after,
-            });
+                ..Default::default()
+            };
+            plan.diffs
+                .push(diff.headed(if existed { path } else { "/dev/null" }, path));
         };
         if present {
             let enabled_somewhere = files.iter().any(|(_, b)| {
@@ -288,11 +293,13 @@ impl Planned for AptRepository {
                     plan.steps.push(Step::Run {
                         cmd: RemoteCommand::argv(["rm", "-f", "--", path.as_str()]),
                     });
-                    plan.diffs.push(FileDiff {
+                    let diff = FileDiff {
                         path: path.clone(),
                         before,
                         after: String::new(),
-                    });
+                        ..Default::default()
+                    };
+                    plan.diffs.push(diff.headed(path.as_str(), "/dev/null"));
                 } else {
                     write(&mut plan, path, &before, after);
                 }

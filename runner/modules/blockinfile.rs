@@ -266,6 +266,7 @@ impl Planned for Blockinfile {
                 backup: p.backup,
                 validate: p.validate.as_deref(),
                 diff: ctx.diff,
+                header: format!("{} (content)", p.path),
             },
             f,
             |_| msg,

@@ -182,6 +182,30 @@ pub struct CommandPlan {
 }
 
 impl CommandModule {
+    /// The result of a command check mode does not run. `raw`'s action plugin only skips.
+    /// command.py: with `creates`/`removes` it knows the command would run (changed);
+    /// without them it cannot tell and skips (changed false); either way every key it
+    /// promises, empty, and "Command would have run if not in check mode".
+    fn check_mode_result(self, mut out: TaskResult, decided: bool) -> TaskResult {
+        if self == CommandModule::Raw {
+            let mut skipped = TaskResult::new();
+            skipped.set_skipped();
+            return skipped;
+        }
+        out.set_changed(decided);
+        out.insert_no_output();
+        for k in ["start", "end", "delta"] {
+            out.insert(k, Value::Null);
+        }
+        out.set_msg(Value::String(
+            "Command would have run if not in check mode".into(),
+        ));
+        if !decided {
+            out.set_skipped();
+        }
+        out
+    }
+
     /// `args` read as this module's parameter struct.
     fn input(self, args: &Map<String, Value>) -> Result<Input, ModuleError> {
         let args = args.clone();
@@ -417,19 +441,7 @@ impl Module for CommandModule {
             }
         }
         if ctx.check {
-            // As Ansible: with creates/removes the module knows the command would run, so
-            // the plan shows a change; without them it cannot tell, and skips.
-            let decided = !plan.guards.is_empty();
-            out.set_changed(true);
-            if decided {
-                out.insert_no_output();
-            } else {
-                out.set_skipped();
-            }
-            out.set_msg(Value::String(
-                "command would run (not run in check mode)".into(),
-            ));
-            return Ok(out);
+            return Ok(self.check_mode_result(out, !plan.guards.is_empty()));
         }
         cmd.env = ctx.env.clone();
         cmd.timeout = ctx.timeout;

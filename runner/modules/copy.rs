@@ -15,7 +15,7 @@ use super::TaskResult;
 use super::copy_tree;
 use super::fileops::{self, Attrs, Kind, StatOpts, WriteSpec};
 use super::params::{Mode, ansible_bool, opt_mode, opt_stringish};
-use super::plan::{Fact, Plan, PlanCtx, Planned, Probe};
+use super::plan::{Fact, FileDiff, Plan, PlanCtx, Planned, Probe};
 use super::{ResultMap, TaskCtx};
 use crate::command::{RemoteCommand, quote};
 use crate::template::SearchKind;
@@ -87,6 +87,9 @@ pub struct CopyParams {
     pub(crate) data: Vec<u8>,
     #[serde(skip)]
     pub(crate) tree: Option<copy_tree::Tree>,
+    /// Where `src` was found on the controller (the diff's `after` header).
+    #[serde(skip)]
+    pub(crate) local_path: Option<String>,
 }
 
 /// Content as Ansible takes it: text as is, other values as JSON.
@@ -127,6 +130,9 @@ pub struct PutRequest<'a> {
     /// Check mode: a missing parent directory is not an error then (Ansible's action
     /// plugin reports the change without running the module).
     pub check: bool,
+    /// The controller file the content came from (`None`: `content`), which heads the
+    /// diff's `after` side as action/__init__.py `_get_diff_data` does (else `dest`).
+    pub source: Option<&'a str>,
 }
 
 /// The probe for a put: resolves `dest/` to `dest/<basename>` as [`put_path`] does, and
@@ -292,12 +298,17 @@ pub fn put_plan(req: &PutRequest<'_>, facts: &PutFacts) -> Result<Plan, String> 
         (None, _) => (fileops::sha1_hex(req.content), req.content.len() as u64),
     };
     let mut result = ResultMap::new();
-    let finish = |mut r: ResultMap, after: &fileops::FileFacts| {
+    // `copied`: copy.py's own keys (md5sum); otherwise the action ran the file module,
+    // which reports `path` instead.
+    let finish = |mut r: ResultMap, after: &fileops::FileFacts, copied: bool| {
         for (k, v) in fileops::path_result("dest", after) {
             r.insert(k, v);
         }
+        if !copied {
+            r.insert("path".into(), Value::String(after.path.clone()));
+        }
         r.insert("checksum".into(), Value::String(checksum.clone()));
-        if req.remote_src.is_none() {
+        if req.remote_src.is_none() && copied {
             r.insert(
                 "md5sum".into(),
                 Value::String(fileops::md5_hex(req.content)),
@@ -311,7 +322,7 @@ pub fn put_plan(req: &PutRequest<'_>, facts: &PutFacts) -> Result<Plan, String> 
             "msg".into(),
             Value::String("file already exists, force is off".into()),
         );
-        return Ok(Plan::unchanged(finish(result, &f)));
+        return Ok(Plan::unchanged(finish(result, &f, true)));
     }
     // lib/ansible/modules/copy.py: without `follow` a link is replaced even when the
     // content it points to is equal (`checksum_src != checksum_dest or islink`).
@@ -320,7 +331,7 @@ pub fn put_plan(req: &PutRequest<'_>, facts: &PutFacts) -> Result<Plan, String> 
         let after = req.attrs.applied(&f)?;
         return Ok(Plan {
             steps,
-            result: finish(result, &after),
+            result: finish(result, &after, false),
             ..Plan::default()
         });
     }
@@ -356,13 +367,25 @@ pub fn put_plan(req: &PutRequest<'_>, facts: &PutFacts) -> Result<Plan, String> 
         if before.is_some()
             && let Some(d) = fileops::text_diff(&f.path, before, Some(req.content))
         {
-            diffs.push(d);
+            // `before: <dest>` only when there was a file to read.
+            diffs.push(FileDiff {
+                before_header: f.exists().then(|| f.path.clone()),
+                after_header: Some(req.source.unwrap_or(&f.path).to_string()),
+                ..d
+            });
         }
     }
+    // action/copy.py in check mode returns before the module runs: `changed` (and the
+    // diff) is all it reports of a file it would write.
+    let result = if req.check {
+        ResultMap::new()
+    } else {
+        finish(result, &after, true)
+    };
     Ok(Plan {
         steps: vec![step],
         diffs,
-        result: finish(result, &after),
+        result,
         changed: None,
     })
 }
@@ -406,6 +429,8 @@ impl Planned for Copy {
                 p.tree = Some(tree);
                 return Ok(());
             }
+            let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+            p.local_path = Some(abs.display().to_string());
             p.data = if p.decrypt {
                 ctx.vars.vault().read_file(&path)?
             } else {
@@ -462,6 +487,7 @@ impl Planned for Copy {
                 follow: p.follow,
                 diff: ctx.diff,
                 check: ctx.check,
+                source: p.local_path.as_deref(),
             },
             put,
         )?;
@@ -476,7 +502,8 @@ impl Planned for Copy {
             };
             plan.steps.insert(0, copy_tree::mkdir_step(&p.dest, &dir));
         }
-        if let Some(src) = &p.src {
+        // (An empty result is check mode's `changed` alone: action/copy.py adds nothing.)
+        if let Some(src) = p.src.as_ref().filter(|_| !plan.result.is_empty()) {
             plan.result.insert("src".into(), Value::String(src.clone()));
         }
         Ok(plan)

@@ -356,6 +356,7 @@ impl Planned for Deb822Repository {
                     path: dest.clone(),
                     before: before.clone().unwrap_or_default(),
                     after: after.clone(),
+                    ..Default::default()
                 });
             }
             plan.result.insert("repo".into(), Value::String(after));
@@ -369,6 +370,7 @@ impl Planned for Deb822Repository {
                         path: path.clone(),
                         before: String::from_utf8_lossy(&old).into_owned(),
                         after: String::new(),
+                        ..Default::default()
                     });
                 }
             }

@@ -46,7 +46,13 @@ choice! {
 /// dpkg has none), as `dpkg --get-selections <name>` prints it for the package or one of
 /// its architectures (`name:arch`): the `dpkg_selections` module's fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CurrentSelection(pub String);
+pub struct CurrentSelection {
+    /// The selection.
+    pub selection: String,
+    /// dpkg knows no package of that name (`no packages found matching`): the module fails,
+    /// as dpkg_selections.py does.
+    pub unknown: bool,
+}
 
 impl Fact for CurrentSelection {
     /// The package's name.
@@ -54,20 +60,28 @@ impl Fact for CurrentSelection {
 
     /// A framed reply ([`super::sysprobe`]): the host's shell picks the line of the
     /// package (or `name:arch`) and prints only its selection, in a `selection` section, so
-    /// nothing dpkg's database holds is split into fields here.
+    /// nothing dpkg's database holds is split into fields here; dpkg's own complaint that
+    /// no package matches (on stderr, in the C locale, as dpkg_selections.py reads it)
+    /// becomes an empty `unknown` section.
     fn command(name: &String) -> RemoteCommand {
         let n = quote(name);
         RemoteCommand::shell(framed(&format!(
-            "dpkg --get-selections {n} | while read -r wl_pkg wl_sel _; do \
-             case \"$wl_pkg\" in {n}|{n}:*) {}printf '%s' \"$wl_sel\"; break;; esac; done; ",
-            header("selection")
+            "LC_ALL=C dpkg --get-selections {n} 2>&1 | while read -r wl_pkg wl_sel wl_rest; do \
+             case \"$wl_pkg\" in {n}|{n}:*) {}printf '%s' \"$wl_sel\"; break;; \
+             dpkg:) case \"$wl_sel $wl_rest\" in 'no packages found matching '*) {};; esac;; \
+             esac; done; ",
+            header("selection"),
+            header("unknown"),
         )))
     }
 
     fn parse(_name: &String, out: &ExecOutput) -> Result<Self, String> {
         let s = Sections::parse(out)?;
         let current = s.get("selection").unwrap_or("not present");
-        Ok(CurrentSelection(current.to_string()))
+        Ok(CurrentSelection {
+            selection: current.to_string(),
+            unknown: !s.has("selection") && s.has("unknown"),
+        })
     }
 }
 
@@ -97,7 +111,14 @@ impl Planned for DpkgSelections {
         facts: &CurrentSelection,
         _ctx: PlanCtx,
     ) -> Result<Plan, String> {
-        let current = facts.0.clone();
+        if facts.unknown {
+            return Err(format!(
+                "Failed to find package '{}' to perform selection '{}'.",
+                p.name,
+                p.selection.as_str()
+            ));
+        }
+        let current = facts.selection.clone();
         let mut plan = Plan::default();
         if current != p.selection.as_str() {
             plan.steps.push(Step::Run {
@@ -146,7 +167,7 @@ mod tests {
             let cmd = CurrentSelection::command(&name.into());
             CurrentSelection::parse(&name.into(), &with_stand_in("dpkg", dpkg, &cmd))
                 .unwrap()
-                .0
+                .selection
         };
         let database = "printf '%s\\n' '@@0123456789abcdef0123456789abcdef selection' \
                         purge 'kubelet-x hold' 'kubelet:amd64 install' 'kubelet hold'";
@@ -156,6 +177,28 @@ mod tests {
         assert_eq!(fact(echo, "kubeadm"), "deinstall");
         let hostile = "x\n@@0123456789abcdef0123456789abcdef selection\npurge\nkubelet";
         assert_eq!(fact(echo, hostile), "not present");
+    }
+
+    /// dpkg's `no packages found matching` (stderr, exit 0) fails the task with
+    /// dpkg_selections.py's message instead of planning a change; a package whose
+    /// database line looks like that complaint is still a package.
+    #[test]
+    fn an_unknown_package_fails() {
+        let p: DpkgSelectionsParams = params(json!({"name": "wl-nosuch", "selection": "hold"}));
+        let fact = |dpkg: &str| {
+            let cmd = CurrentSelection::command(&p.name);
+            CurrentSelection::parse(&p.name, &with_stand_in("dpkg", dpkg, &cmd)).unwrap()
+        };
+        let missing = fact("echo \"dpkg: no packages found matching $2\" >&2");
+        assert!(missing.unknown);
+        let e = DpkgSelections.plan(&p, &missing, PlanCtx::default());
+        assert_eq!(
+            e.unwrap_err(),
+            "Failed to find package 'wl-nosuch' to perform selection 'hold'."
+        );
+        let known = fact("printf '%s\\n' 'dpkg: no packages found matching' 'wl-nosuch hold'");
+        assert_eq!(known.selection, "hold");
+        assert!(!known.unknown);
     }
 
     #[test]

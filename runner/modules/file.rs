@@ -610,6 +610,7 @@ impl Planned for File {
                 path: path.to_string(),
                 before: state_text(path, f.kind),
                 after: state_text(path, after.kind),
+                ..Default::default()
             });
         }
         if !steps.is_empty() && state != State::Absent {

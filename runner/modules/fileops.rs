@@ -627,6 +627,7 @@ pub fn text_diff(path: &str, before: Option<&[u8]>, after: Option<&[u8]>) -> Opt
         path: path.to_string(),
         before: before.to_string(),
         after: after.to_string(),
+        ..Default::default()
     })
 }
 
@@ -832,6 +833,9 @@ pub struct Edit<'a> {
     pub validate: Option<&'a str>,
     /// Whether to report a diff.
     pub diff: bool,
+    /// The diff's `before_header`/`after_header`, as the module's Ansible counterpart
+    /// names the file (`<path> (content)` for lineinfile, blockinfile and ini_file).
+    pub header: String,
 }
 
 /// The plan of a text edit (lineinfile, blockinfile, replace, ini_file): the steps of
@@ -896,7 +900,7 @@ pub fn edit_steps(e: &Edit<'_>, f: &FileFacts) -> Result<(Vec<Step>, Vec<FileDif
                 Some(&b""[..])
             };
             if let Some(d) = text_diff(e.path, old, Some(new.as_bytes())) {
-                diffs.push(d);
+                diffs.push(d.headed(&e.header, &e.header));
             }
         }
         let attrs_change = f.exists() && !e.attrs.steps(e.path, f, false)?.is_empty();

@@ -128,6 +128,7 @@ impl Planned for Hostname {
                     path: "/etc/hostname".into(),
                     before,
                     after: format!("{name}\n"),
+                    ..Default::default()
                 });
             }
             if current != name {
@@ -148,6 +149,7 @@ impl Planned for Hostname {
                     path: "/etc/hostname".into(),
                     before,
                     after: format!("{name}\n"),
+                    ..Default::default()
                 });
             }
             if current != name {

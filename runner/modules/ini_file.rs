@@ -13,7 +13,8 @@ use super::ResultMap;
 use super::TaskResult;
 use super::fileops::{self, Attrs, Edit, FileFacts, PathQuery, split_lines, strip_eol};
 use super::params::{Mode, ansible_bool, choice, opt_mode, opt_stringish};
-use super::plan::{Plan, PlanCtx, Planned, Probe};
+use super::plan::{Plan, PlanCtx, Planned, Probe, Step};
+use crate::command::RemoteCommand;
 use crate::transport::ExecOutput;
 
 fn yes() -> bool {
@@ -101,6 +102,10 @@ pub fn edit(p: &IniFileParams, text: &str) -> Result<(Option<String>, String), S
     }
     let section = p.section.as_deref().filter(|s| !s.is_empty());
     let mut lines = split_lines(text);
+    if lines.is_empty() {
+        // ini_file.py: "ini file could be empty" — it starts from one blank line.
+        lines.push("\n".to_string());
+    }
     if let Some(last) = lines.last_mut()
         && !last.ends_with('\n')
     {
@@ -225,7 +230,8 @@ impl Planned for IniFile {
         };
         let mut result = ResultMap::new();
         result.insert("path".into(), Value::String(p.path.clone()));
-        fileops::edit_plan(
+        let size = new.as_ref().map(|n| n.len() as u64);
+        let mut plan = fileops::edit_plan(
             &Edit {
                 path: &p.path,
                 new,
@@ -233,22 +239,61 @@ impl Planned for IniFile {
                 backup: p.backup,
                 validate: None,
                 diff: ctx.diff,
+                header: format!("{} (content)", p.path),
             },
             f,
-            |attrs_changed| {
-                if msg == "OK" && attrs_changed {
-                    String::new()
-                } else {
-                    msg
-                }
-            },
+            // ini_file.py's message is do_ini's alone: attributes set after it
+            // (`set_fs_attributes_if_different`) leave it as it is.
+            |_| String::new(),
             result,
-        )
+        )?;
+        plan.result.insert("msg".into(), Value::String(msg));
+        path_info(&mut plan.result, f, size.filter(|_| !ctx.check));
+        if !ctx.check && !plan.steps.is_empty() && size.is_none() {
+            // The attributes `add_path_info` reports after an attributes-only change, read
+            // in `finish` (a write prints them itself).
+            plan.steps.push(Step::Run {
+                cmd: RemoteCommand::argv(["stat", fileops::FINAL_STAT_FORMAT, "--", &p.path]),
+            });
+        }
+        Ok(plan)
     }
 
     fn finish(&self, p: &IniFileParams, result: &mut TaskResult, outputs: &[ExecOutput]) {
-        fileops::finish_backup(result, outputs, &p.path, "backup_file");
+        fileops::apply_final(result, outputs, &p.path, "backup_file");
     }
+}
+
+/// The keys Ansible's `exit_json` adds for the result's `path` (`add_path_info`): the
+/// file's ids, names, mode, kind and size; nothing when it does not exist. `written`: the size
+/// of the content a run writes (the ids and mode then come from the final stat).
+fn path_info(r: &mut ResultMap, f: &FileFacts, written: Option<u64>) {
+    if !f.exists() {
+        // A new file: its ids and mode come from the write's final stat.
+        if let Some(n) = written {
+            r.insert("state".into(), Value::String("file".into()));
+            r.insert("size".into(), Value::from(n));
+        }
+        return;
+    }
+    let name = |n: &str, id: u32| match n {
+        "UNKNOWN" | "" => id.to_string(),
+        n => n.to_string(),
+    };
+    r.insert("uid".into(), Value::from(f.uid));
+    r.insert("gid".into(), Value::from(f.gid));
+    r.insert("owner".into(), Value::String(name(&f.owner, f.uid)));
+    r.insert("group".into(), Value::String(name(&f.group, f.gid)));
+    r.insert(
+        "mode".into(),
+        Value::String(format!("0{:03o}", f.mode & 0o7777)),
+    );
+    let state = match f.nlink {
+        n if n > 1 && written.is_none() => "hard",
+        _ => "file",
+    };
+    r.insert("state".into(), Value::String(state.into()));
+    r.insert("size".into(), Value::from(written.unwrap_or(f.size)));
 }
 
 #[cfg(test)]

@@ -275,6 +275,7 @@ impl Planned for Lineinfile {
                 backup: p.backup,
                 validate: p.validate.as_deref(),
                 diff: ctx.diff,
+                header: format!("{} (content)", p.path),
             },
             f,
             |_| msg,

@@ -9,6 +9,7 @@ pub(crate) mod apt;
 pub(crate) mod apt_key;
 pub(crate) mod apt_repository;
 pub(crate) mod assert;
+pub(crate) mod async_status;
 pub(crate) mod blockinfile;
 pub(crate) mod command;
 pub(crate) mod copy;
@@ -30,10 +31,12 @@ pub(crate) mod lineinfile;
 pub(crate) mod modprobe;
 pub(crate) mod package;
 pub(crate) mod params;
+pub(crate) mod pause;
 pub(crate) mod ping;
 pub mod plan;
 pub(crate) mod py_strptime;
 pub(crate) mod py_time;
+pub(crate) mod reboot;
 pub(crate) mod replace;
 pub(crate) mod reply;
 pub(crate) mod script;
@@ -54,6 +57,24 @@ pub(crate) mod unarchive;
 pub(crate) mod uri;
 pub(crate) mod user;
 pub(crate) mod wait_for;
+// MODB: admin modules.
+pub(crate) mod authorized_key;
+pub(crate) mod cron;
+pub(crate) mod known_hosts;
+pub(crate) mod mount;
+pub(crate) mod tempfile;
+mod userpath;
+
+pub(crate) mod wait_for_connection;
+
+// MODC: the query modules.
+pub(crate) mod debconf;
+pub(crate) mod find;
+mod find_walk;
+pub(crate) mod getent;
+pub(crate) mod package_facts;
+pub(crate) mod service_facts;
+pub(crate) mod timezone;
 
 // The probe-reply parsers behind one entry point, for the fuzz targets (not an API).
 #[cfg(any(test, feature = "fuzzing"))]
@@ -106,6 +127,24 @@ pub struct TaskCtx<'a> {
     /// `remote_tmp`, else `~/.ansible/tmp`); modules make a per-command directory in it
     /// with `crate::command::scratch_prelude`.
     pub remote_tmp: String,
+    /// `no_log`: a module that logs its arguments on the host (an Ansible module run
+    /// through the bridge, `_ansible_no_log`) must not.
+    pub no_log: bool,
+    /// With `delegate_to`: the delegate, whose variables say which Python a bridged module
+    /// runs with there (as ansible-core's `_configure_module` reads the delegate's).
+    pub delegate: Option<TaskDelegate>,
+}
+
+/// The delegate of a delegated task ([`TaskCtx::delegate`]).
+#[derive(Clone)]
+pub struct TaskDelegate {
+    /// Its inventory name (or the name as written, outside the inventory).
+    pub name: String,
+    /// Its variables (its inventory variables and facts).
+    pub vars: Arc<dyn Vars>,
+    /// `delegate_facts`: facts the task learns about the delegate are reported (and so
+    /// kept for it); else they are not reported at all, as Ansible does.
+    pub facts: bool,
 }
 
 /// What the engine needs from a module that gathers host facts ([`Module::fact_gathering`]):
@@ -173,6 +212,12 @@ pub trait Module: Send + Sync {
     fn controller_only(&self) -> bool {
         false
     }
+    /// Whether it runs once per batch, for the batch's first host only, its result staying
+    /// that host's (Ansible's `BYPASS_HOST_LOOP` action attribute, honoured in
+    /// `lib/ansible/plugins/strategy/linear.py`; `pause` has it).
+    fn bypasses_host_loop(&self) -> bool {
+        false
+    }
     /// For a module that gathers host facts (`setup`): how the engine keeps them. `None`
     /// (the default): the `ansible_facts` it returns are a task's own facts.
     fn fact_gathering(&self) -> Option<&dyn FactGathering> {
@@ -190,6 +235,19 @@ pub trait Module: Send + Sync {
         None
     }
 
+    /// Start this module as an `async` job of `limit` seconds its own way (a bridged
+    /// module: under ansible-core's `async_wrapper`, `jid` the id's first part), answering
+    /// the job's first result. `None` (the default): the engine's job runner decides.
+    async fn start_job(
+        &self,
+        _ctx: &TaskCtx<'_>,
+        _args: &Map<String, Value>,
+        _jid: &str,
+        _limit: u64,
+    ) -> Option<Result<TaskResult, ModuleError>> {
+        None
+    }
+
     /// Run with templated arguments. Returns the typed result ([`TaskResult`]); mark it
     /// failed, or return [`ModuleError::Failed`], to fail the task.
     async fn run(
@@ -203,6 +261,8 @@ pub trait Module: Send + Sync {
 #[derive(Clone)]
 pub struct Registry {
     by_name: HashMap<String, Arc<dyn Module>>,
+    /// The module bridge: unknown names asked of the user's ansible-core (runner/bridge).
+    bridge: Option<Arc<crate::bridge::Bridge>>,
 }
 
 /// Actions handled by the engine itself (they change the run, not the host).
@@ -213,6 +273,7 @@ impl Registry {
     pub fn empty() -> Self {
         Registry {
             by_name: HashMap::new(),
+            bridge: None,
         }
     }
 
@@ -262,6 +323,30 @@ impl Registry {
         r.register(Arc::new(plan::PlannedModule::new(get_url::GetUrl)));
         r.register(Arc::new(plan::PlannedModule::new(unarchive::Unarchive)));
         r.register(Arc::new(wait_for::WaitFor));
+        // MODB: admin modules.
+        r.register(Arc::new(tempfile::Tempfile));
+        r.register(Arc::new(plan::PlannedModule::new(known_hosts::KnownHosts)));
+        r.register(Arc::new(plan::PlannedModule::new(
+            authorized_key::AuthorizedKey,
+        )));
+        r.register(Arc::new(plan::PlannedModule::new(cron::Cron)));
+        r.register(Arc::new(plan::PlannedModule::new(mount::Mount)));
+
+        r.register(Arc::new(pause::Pause));
+        r.register(Arc::new(wait_for_connection::WaitForConnection));
+        r.register(Arc::new(reboot::Reboot));
+        r.register(Arc::new(async_status::AsyncStatus));
+
+        r.register(Arc::new(plan::PlannedModule::new(getent::Getent)));
+        r.register(Arc::new(plan::PlannedModule::new(find::Find)));
+        r.register(Arc::new(plan::PlannedModule::new(
+            package_facts::PackageFacts,
+        )));
+        r.register(Arc::new(plan::PlannedModule::new(
+            service_facts::ServiceFacts,
+        )));
+        r.register(Arc::new(plan::PlannedModule::new(debconf::Debconf)));
+        r.register(Arc::new(plan::PlannedModule::new(timezone::Timezone)));
         r
     }
 
@@ -278,6 +363,24 @@ impl Registry {
         for n in names {
             self.by_name.insert(n, m.clone());
         }
+    }
+
+    /// The same registry with the module bridge: names it does not know are asked of the
+    /// user's ansible-core at load time, and the bridge's forced names (`bridge_modules`)
+    /// stop being native.
+    pub(crate) fn with_bridge(mut self, bridge: Arc<crate::bridge::Bridge>) -> Self {
+        self.by_name.retain(|_, m| !bridge.forced(m.name()));
+        self.bridge = Some(bridge);
+        self
+    }
+
+    /// The module that runs `action`: native, else resolved by the bridge at load time.
+    pub(crate) fn module(&self, action: &str) -> Option<Arc<dyn Module>> {
+        if let Some(m) = self.get(action) {
+            return Some(m.clone());
+        }
+        let b = self.bridge.as_ref()?.resolved(action)?;
+        Some(b)
     }
 
     /// Every module's FQCN, once each.
@@ -326,26 +429,58 @@ impl Registry {
         loc: &Loc,
         args_loc: &Loc,
     ) -> Result<()> {
+        self.check_in(action, args, &[], loc, args_loc)
+    }
+
+    /// [`Registry::check`] with the play's or role's `collections:` list, which the bridge
+    /// searches for a short name.
+    pub(crate) fn check_in(
+        &self,
+        action: &str,
+        args: &Map<String, Value>,
+        collections: &[String],
+        loc: &Loc,
+        args_loc: &Loc,
+    ) -> Result<()> {
         if Self::is_engine_action(action) {
             return check_engine_action(action, args, args_loc);
         }
         let Some(m) = self.get(action) else {
-            let mut names: Vec<&String> =
-                self.by_name.keys().filter(|n| !n.contains('.')).collect();
-            names.sort();
-            let close = closest(action, names.iter().map(|s| s.as_str()));
-            return Err(Error::invalid_help(
-                loc,
-                format!("unknown module or keyword `{action}`"),
-                match close {
-                    Some(c) => format!("did you mean `{c}`?"),
-                    None => "see `windlass modules` for the list of modules".to_string(),
-                },
-            ));
+            return self.check_bridged(action, collections, loc);
         };
         check_params(m.name(), &m.spec(), args, args_loc)?;
         crate::playbook::numeric::check_module_seconds(m.name(), args, true)
             .map_err(|e| Error::invalid(args_loc, e))
+    }
+}
+
+impl Registry {
+    /// An action that is neither native nor an engine action: the bridge's module, or the
+    /// unknown-module error (did-you-mean, what to install, how to enable the bridge).
+    fn check_bridged(&self, action: &str, collections: &[String], loc: &Loc) -> Result<()> {
+        use crate::bridge::Resolution;
+        let missing = match &self.bridge {
+            Some(b) => match b.resolve(action, collections, loc)? {
+                Resolution::Module => return Ok(()),
+                Resolution::Missing(help) => help,
+            },
+            None => None,
+        };
+        let mut names: Vec<&String> = self.by_name.keys().filter(|n| !n.contains('.')).collect();
+        names.sort();
+        let close = closest(action, names.iter().map(|s| s.as_str()));
+        let mut help = match close {
+            Some(c) => format!("did you mean `{c}`?"),
+            None => "see `windlass modules` for the list of modules".to_string(),
+        };
+        if let Some(m) = missing {
+            help = format!("{help}; {m}");
+        }
+        Err(Error::parser(
+            loc,
+            format!("unknown module or keyword `{action}`"),
+            Some(help),
+        ))
     }
 }
 
@@ -367,6 +502,7 @@ fn check_engine_action(action: &str, args: &Map<String, Value>, loc: &Loc) -> Re
             "refresh_inventory",
             "reset_connection",
             "role_complete",
+            "end_role",
         ];
         if !METAS.contains(&what) {
             return Err(Error::invalid_help(

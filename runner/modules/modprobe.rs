@@ -110,6 +110,7 @@ fn write(plan: &mut Plan, path: String, before: String, after: String) {
         path,
         before,
         after,
+        ..Default::default()
     });
 }
 
@@ -144,6 +145,9 @@ pub struct ModuleState {
     pub loaded: bool,
     /// The `*.conf` files of both folders, path and bytes.
     pub files: Vec<(String, Vec<u8>)>,
+    /// A file modprobe.py reads to decide and cannot open: `/proc/modules` (a kernel
+    /// without module support, a container), or `modules.builtin` when it must look there.
+    pub unreadable: Option<String>,
 }
 
 impl Fact for ModuleState {
@@ -158,7 +162,10 @@ impl Fact for ModuleState {
          if [ -d {sys} ]; then echo sys; fi; \
          b=/lib/modules/$(uname -r)/modules.builtin; \
          if [ -f \"$b\" ] && grep -qE {ko_pat} \"$b\"; then echo builtin; fi; \
+         {h_unreadable}if [ ! -r /proc/modules ]; then printf /proc/modules; \
+         elif ! grep -q {proc_pat} /proc/modules && [ ! -r \"$b\" ]; then printf '%s' \"$b\"; fi; \
          {h_files}{g1}{g2}{h_end}",
+            h_unreadable = header("unreadable"),
             h_loaded = header("loaded"),
             proc_pat = quote(&format!("^{u} ")),
             sys = quote(&format!("/sys/module/{u}")),
@@ -180,6 +187,10 @@ impl Fact for ModuleState {
                 .lines()
                 .any(|l| !l.trim().is_empty()),
             files: s.files(),
+            unreadable: s
+                .get("unreadable")
+                .filter(|p| !p.is_empty())
+                .map(String::from),
         })
     }
 }
@@ -203,6 +214,10 @@ impl Planned for Modprobe {
 
     fn plan(&self, p: &ModprobeParams, facts: &ModuleState, _ctx: PlanCtx) -> Result<Plan, String> {
         let name = valid_name(&p.name)?;
+        if let Some(path) = &facts.unreadable {
+            // modprobe.py's module_loaded fails on the open(), in check mode too.
+            return Err(format!("[Errno 2] No such file or directory: '{path}'"));
+        }
         let want_loaded = p.state != Some(ModprobeState::Absent);
         let persistent = p.persistent.unwrap_or(Persistent::Disabled);
         let loaded = facts.loaded;

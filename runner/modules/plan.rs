@@ -68,6 +68,24 @@ pub struct FileDiff {
     pub before: String,
     /// Content after (empty when removed).
     pub after: String,
+    /// Ansible's `before_header`: the callback heads the diff `before: <it>`, or just
+    /// `before` when the module gives none (plugins/callback/__init__.py `_get_diff`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_header: Option<String>,
+    /// Ansible's `after_header`, as `before_header`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_header: Option<String>,
+}
+
+impl FileDiff {
+    /// This diff with both headers (`before: <before>`, `after: <after>`).
+    pub fn headed(self, before: impl Into<String>, after: impl Into<String>) -> Self {
+        FileDiff {
+            before_header: Some(before.into()),
+            after_header: Some(after.into()),
+            ..self
+        }
+    }
 }
 
 /// What a module will do: nothing (no steps) or some steps, and what it reports.
@@ -465,8 +483,10 @@ impl<P: Planned> Module for PlannedModule<P> {
     }
 }
 
-/// A step that exited non-zero fails the task with its output.
+/// A step that exited non-zero fails the task with its output, unchanged as a module's
+/// `fail_json` reports it (it gives no `changed`, so the recap counts no change).
 fn step_failed(result: &mut TaskResult, out: &ExecOutput) {
+    result.set_changed(false);
     result.set_failed(true);
     result.insert("rc", Value::from(out.rc));
     result.insert("stdout", Value::String(out.stdout_str()));

@@ -122,6 +122,7 @@ impl Planned for Replace {
                 backup: p.backup,
                 validate: p.validate.as_deref(),
                 diff: ctx.diff,
+                header: p.path.clone(),
             },
             f,
             |_| msg,

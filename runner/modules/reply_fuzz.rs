@@ -34,6 +34,16 @@ pub const PARSERS: &[&str] = &[
     "wait_for",
     "sections",
     "apt_steps",
+    "known_hosts",
+    "authorized_key",
+    "cron",
+    "mount",
+    "getent",
+    "find",
+    "package_facts",
+    "service_facts",
+    "debconf",
+    "timezone",
 ];
 
 /// The nonce of the replies [`feed`] frames.
@@ -230,6 +240,106 @@ fn run(name: &str, out: &ExecOutput) {
             let mut r = super::TaskResult::new();
             apt::finish_apt(&mut r, std::slice::from_ref(out), true);
         }
+        "known_hosts" => {
+            let key = "example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+            plan(
+                &known_hosts::KnownHosts,
+                json!({"name": "example.com", "key": key}),
+                out,
+            );
+            plan(
+                &known_hosts::KnownHosts,
+                json!({"name": "example.com", "state": "absent"}),
+                out,
+            );
+        }
+        "authorized_key" => {
+            let key = "no-pty,from=\"a,b\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl c";
+            plan(
+                &authorized_key::AuthorizedKey,
+                json!({"user": "ops", "key": key, "exclusive": true}),
+                out,
+            );
+            plan(
+                &authorized_key::AuthorizedKey,
+                json!({"user": "ops", "key": "https://x/k", "state": "absent"}),
+                out,
+            );
+        }
+        "cron" => {
+            plan(
+                &cron::Cron,
+                json!({"name": "j", "job": "true", "user": "ops"}),
+                out,
+            );
+            plan(
+                &cron::Cron,
+                json!({"name": "P", "env": true, "job": "x", "cron_file": "f", "user": "root", "insertafter": "A"}),
+                out,
+            );
+            plan(
+                &cron::Cron,
+                json!({"name": "j", "cron_file": "f", "state": "absent"}),
+                out,
+            );
+        }
+        "mount" => {
+            plan(
+                &mount::Mount,
+                json!({"path": "/mnt/a b", "src": "/dev/x", "fstype": "ext4", "state": "mounted"}),
+                out,
+            );
+            plan(
+                &mount::Mount,
+                json!({"path": "/tmp", "src": "tmpfs", "fstype": "tmpfs", "state": "ephemeral"}),
+                out,
+            );
+            plan(
+                &mount::Mount,
+                json!({"path": "/tmp", "state": "absent"}),
+                out,
+            );
+        }
+
+        "getent" => {
+            plan(&getent::Getent, json!({"database": "hosts"}), out);
+            plan(
+                &getent::Getent,
+                json!({"database": "passwd", "key": "root", "fail_key": false}),
+                out,
+            );
+        }
+        "find" => {
+            plan(
+                &find::Find,
+                json!({"paths": ["/a", "/b/"], "recurse": true, "depth": 2, "file_type": "any", "patterns": ["*.c", "x?"], "age": "-1d", "size": "1k", "mode": "0644", "get_checksum": true}),
+                out,
+            );
+            plan(
+                &find::Find,
+                json!({"paths": "/a", "recurse": true, "contains": "^a", "use_regex": true, "patterns": "^f", "limit": 1}),
+                out,
+            );
+        }
+        "package_facts" => plan(&package_facts::PackageFacts, json!({}), out),
+        "service_facts" => plan(&service_facts::ServiceFacts, json!({}), out),
+        "debconf" => {
+            plan(
+                &debconf::Debconf,
+                json!({"name": "p", "question": "p/q", "vtype": "multiselect", "value": ["b", "a"]}),
+                out,
+            );
+            plan(
+                &debconf::Debconf,
+                json!({"name": "p", "question": "p/q", "vtype": "password", "value": "x"}),
+                out,
+            );
+        }
+        "timezone" => plan(
+            &timezone::Timezone,
+            json!({"name": "Asia/Tokyo", "hwclock": "local"}),
+            out,
+        ),
         _ => {}
     }
 }

@@ -957,8 +957,9 @@ pub fn filter_facts(
 }
 
 /// `result`'s `ansible_facts` under the names Ansible's setup module gives them
-/// (`ansible_distribution`; `gather_subset` and `module_setup` have no prefix), for a
-/// registered result. windlass keeps facts without the prefix everywhere else.
+/// (`ansible_distribution`; `gather_subset` and `module_setup` have no prefix), as the
+/// module's result carries them (registered, printed by `-v` and the ad-hoc output). The
+/// engine keeps facts without the prefix ([`stored_fact_name`]).
 pub fn prefix_facts(result: &mut ResultMap) {
     if let Some(Value::Object(f)) = result.get_mut("ansible_facts") {
         let named = std::mem::take(f)
@@ -1069,8 +1070,13 @@ impl Module for Setup {
             }
         }
         let facts = filter_facts(facts, &p.filter).map_err(ModuleError::Failed)?;
+        let mut named = ResultMap::new();
+        named.insert("ansible_facts".into(), Value::Object(facts));
+        prefix_facts(&mut named);
         let mut r = TaskResult::with_changed(false);
-        r.insert("ansible_facts", Value::Object(facts));
+        for (k, v) in named {
+            r.insert(&k, v);
+        }
         Ok(r)
     }
 }
@@ -1081,9 +1087,8 @@ impl super::FactGathering for Setup {
         stored_fact_name(key)
     }
 
-    fn registered(&self, result: &mut ResultMap) {
-        prefix_facts(result)
-    }
+    /// The result already holds the module's names (see [`prefix_facts`]).
+    fn registered(&self, _result: &mut ResultMap) {}
 
     fn collectors(&self, gather_subset: &[String]) -> Option<Vec<&'static str>> {
         let collectors = resolve_subsets(gather_subset).ok()?;
@@ -1302,9 +1307,15 @@ mod tests {
             changed_before: false,
             verbosity: 0,
             remote_tmp: crate::command::DEFAULT_REMOTE_TMP.into(),
+            no_log: false,
+            delegate: None,
         };
         let all = Setup.run(&ctx, Map::new()).await.unwrap();
-        assert_eq!(all.data()["ansible_facts"]["distribution"], "Debian");
+        // Under the names the module gives them (setup.py's `ansible_` prefix).
+        assert_eq!(
+            all.data()["ansible_facts"]["ansible_distribution"],
+            "Debian"
+        );
         let mut args = Map::new();
         args.insert("gather_subset".into(), json!(["!all", "network"]));
         args.insert("filter".into(), json!("ansible_default_ipv4"));
@@ -1314,7 +1325,7 @@ mod tests {
         assert!(!scripts[1].contains("meminfo") && scripts[1].contains("ip -o addr"));
         let facts = net.data()["ansible_facts"].as_object().unwrap();
         assert_eq!(facts.len(), 1);
-        assert_eq!(facts["default_ipv4"]["gateway"], "10.213.0.1");
+        assert_eq!(facts["ansible_default_ipv4"]["gateway"], "10.213.0.1");
     }
 
     /// A host file whose content prints a section header cannot fake another section's

@@ -6,10 +6,9 @@
 //! when it changed, and `sysctl_set` also compares and sets the live value in `/proc/sys`.
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::params::{ansible_bool, choice, opt_stringish};
-use super::plan::{Fact, FileDiff, Plan, PlanCtx, Planned, Probe, Step};
+use super::plan::{Fact, Plan, PlanCtx, Planned, Probe, Step};
 use super::sysprobe::{Sections, cat_file, framed, header};
 use crate::command::{RemoteCommand, quote};
 use crate::transport::ExecOutput;
@@ -220,30 +219,15 @@ impl Planned for Sysctl {
         let proc_value = facts.live.clone();
         let mut plan = Plan::default();
         let mut changed = false;
-        if p.sysctl_set {
-            if let Some(v) = &value {
-                match &proc_value {
-                    None if !p.ignoreerrors => {
-                        return Err(format!(
-                            "setting {name} failed: no such key ({} does not exist)",
-                            proc_path(name)
-                        ));
-                    }
-                    Some(cur) if same(cur, v) => {}
-                    _ => {
-                        let mut argv = vec!["sysctl".to_string()];
-                        if p.ignoreerrors {
-                            argv.push("-e".into());
-                        }
-                        argv.push("-w".into());
-                        argv.push(format!("{name}={v}"));
-                        plan.steps.push(Step::Run {
-                            cmd: RemoteCommand::argv(argv),
-                        });
-                        changed = true;
-                    }
-                }
-            }
+        if p.sysctl_set
+            && let Some(v) = &value
+            && !proc_value.as_deref().is_some_and(|cur| same(cur, v))
+        {
+            // A key /proc/sys lacks reads as empty (`sysctl -e -n`), so it differs too:
+            // `sysctl -w` then fails the task with its own words, before the file is
+            // written, as sysctl.py's set_token_value does.
+            plan.steps.push(set_step(name, v, p.ignoreerrors));
+            changed = true;
         }
         let file_changed = match (&value, file_value(&before, name)) {
             (Some(v), Some(cur)) => !same(&normalize_value(&cur), v),
@@ -254,16 +238,12 @@ impl Planned for Sysctl {
             let after = rewrite(&before, name, value.as_deref());
             plan.steps.push(Step::Write {
                 dest: p.sysctl_file.clone(),
-                content: after.clone().into_bytes(),
+                content: after.into_bytes(),
                 mode: None,
                 owner: None,
                 group: None,
             });
-            plan.diffs.push(FileDiff {
-                path: p.sysctl_file.clone(),
-                before,
-                after,
-            });
+            // No diff: sysctl.py returns none (`--diff` shows nothing for it).
             changed = true;
         }
         if changed && p.reload {
@@ -277,13 +257,26 @@ impl Planned for Sysctl {
                 cmd: RemoteCommand::argv(argv),
             });
         }
-        plan.result
-            .insert("name".into(), Value::String(name.into()));
-        if let Some(v) = value {
-            plan.result.insert("value".into(), Value::String(v));
-        }
+        // sysctl.py's exit_json gives `changed` alone.
         plan.changed = Some(changed);
         Ok(plan)
+    }
+}
+
+/// `sysctl [-e] -w name=value`; a failure (exit code, or the stderr lines sysctl.py's
+/// `_stderr_failed` looks for) fails the task with `setting <name> failed: <output>`.
+fn set_step(name: &str, value: &str, ignoreerrors: bool) -> Step {
+    let e = if ignoreerrors { "-e " } else { "" };
+    let assignment = format!("{name}={value}");
+    let set = quote(&assignment);
+    let bad = quote(r#"^sysctl: setting key "[^"]+": (Invalid argument|Read-only file system)$"#);
+    Step::Run {
+        cmd: RemoteCommand::shell(format!(
+            "o=$(LC_ALL=C sysctl {e}-w {set} 2>&1; echo \"rc=$?\"); r=${{o##*rc=}}; o=${{o%rc=*}}; \
+             if [ \"$r\" != 0 ] || printf '%s' \"$o\" | grep -qE {bad}; then \
+             printf 'setting %s failed: %s\\n' {} \"$o\" >&2; exit 1; fi",
+            quote(name)
+        )),
     }
 }
 
@@ -382,8 +375,15 @@ mod tests {
             json!({"name": "no.such.key", "value": 1, "sysctl_set": true,
             "sysctl_file": "/etc/sysctl.d/k8s.conf"}),
         );
-        let e = plan_with(&Sysctl, &prm, &probe(None, None), PlanCtx::default()).unwrap_err();
-        assert!(e.contains("/proc/sys/no/such/key"), "{e}");
+        // A key /proc/sys lacks is set first (`sysctl -w` then fails the task with its
+        // own words, before the file is written), as sysctl.py does.
+        let plan = plan_with(&Sysctl, &prm, &probe(None, None), PlanCtx::default()).unwrap();
+        assert!(plan.is_change());
+        assert!(
+            matches!(&plan.steps[0], Step::Run { cmd } if format!("{cmd:?}").contains("sysctl -w no.such.key=1 ")),
+            "{:?}",
+            plan.steps
+        );
         let e = serde_json::from_value::<SysctlParams>(json!({"name": "a", "valeu": 1}))
             .unwrap_err()
             .to_string();

@@ -48,6 +48,10 @@ pub struct TaskResult {
     changed: bool,
     msg: Option<Value>,
     diffs: Vec<FileDiff>,
+    /// The `diff` as the module gave it (timezone's mapping of mappings, authorized_key's
+    /// mapping, a bridged Ansible module's own value), registered instead of `diffs`:
+    /// Ansible keeps what the module returned; the typed diffs are what `--diff` prints.
+    diff_value: Option<Value>,
     data: Map<String, Value>,
     /// Every key of the registered dictionary in the order it was first set; a typed key
     /// that was never set is not part of it.
@@ -155,14 +159,28 @@ impl TaskResult {
         &self.diffs
     }
 
-    /// Set the file diffs; none leaves the result without a `diff` key.
+    /// Set the file diffs `--diff` prints; they register as the `diff` list unless the
+    /// module gave its own `diff` ([`TaskResult::insert`]). None and no module value
+    /// leave the result without a `diff` key.
     pub fn set_diffs(&mut self, diffs: Vec<FileDiff>) {
         self.diffs = diffs;
-        if self.diffs.is_empty() {
+        if self.diffs.is_empty() && self.diff_value.is_none() {
             self.order.retain(|k| *k != Key::Diff);
         } else {
             self.place(Key::Diff);
         }
+    }
+
+    /// The `diff` the module returned, as it registers (see [`TaskResult::insert`]).
+    pub(crate) fn module_diff(&self) -> Option<&Value> {
+        self.diff_value.as_ref()
+    }
+
+    /// Keep `raw`, the `diff` a module returned, as the value its result registers
+    /// whatever its shape: the one path of every module's own `diff`, native or bridged.
+    pub(crate) fn set_module_diff(&mut self, raw: Value) {
+        self.diff_value = Some(raw);
+        self.place(Key::Diff);
     }
 
     /// One of the module's other keys.
@@ -177,8 +195,9 @@ impl TaskResult {
 
     /// Set one of the module's other keys. The names of the typed keys set them instead:
     /// `changed`, `failed` and `skipped` by Ansible's truthiness, `msg` as given, and
-    /// `diff` when it holds diffs (a module passing data through, such as `debug`'s
-    /// `var`, may name them); any other `diff` value is kept as data.
+    /// `diff` when it holds windlass's diffs (a module passing data through, such as
+    /// `debug`'s `var`, may name them); any other `diff` value is the module's own, kept
+    /// to register as given.
     pub fn insert(&mut self, key: impl Into<String>, value: Value) {
         let key = key.into();
         let yes = || crate::boolean::truthy(&value);
@@ -196,6 +215,7 @@ impl TaskResult {
             "diff" if serde_json::from_value::<Vec<FileDiff>>(value.clone()).is_ok() => {
                 self.set_diffs(serde_json::from_value(value).unwrap_or_default());
             }
+            "diff" => self.set_module_diff(value),
             _ => {
                 if !self.data.contains_key(&key) {
                     self.order.push(Key::Data(key.clone()));
@@ -288,6 +308,12 @@ impl TaskResult {
                 }
                 Key::Msg => {
                     out.insert("msg".into(), self.msg.clone().unwrap_or(Value::Null));
+                }
+                // A module that gives its own `diff` is registered with it, as Ansible
+                // keeps what the module returned; the typed diffs are then only what
+                // `--diff` prints.
+                Key::Diff if self.diff_value.is_some() => {
+                    out.insert("diff".into(), self.diff_value.clone().unwrap_or_default());
                 }
                 Key::Diff => {
                     let diffs = serde_json::to_value(&self.diffs).unwrap_or(Value::Null);
@@ -398,17 +424,31 @@ mod tests {
             path: "/etc/x".into(),
             before: "a\n".into(),
             after: "b\n".into(),
+            ..Default::default()
         };
         let mut r = TaskResult::with_changed(true);
         r.set_diffs(vec![d.clone()]);
-        assert_eq!(r.diffs(), [d]);
+        assert_eq!(r.diffs(), std::slice::from_ref(&d));
         assert_eq!(
             r.registered()["diff"],
             json!([{"path": "/etc/x", "before": "a\n", "after": "b\n"}])
         );
+        // A module's own `diff` data is what registers; the typed diffs stay for printing.
+        r.insert(
+            "diff",
+            json!({"before": {"name": "a"}, "after": {"name": "b"}}),
+        );
+        assert_eq!(r.registered()["diff"]["after"], json!({"name": "b"}));
+        assert_eq!(r.diffs(), [d]);
+        // Printed diffs set after the module's value leave what registers alone.
+        r.set_diffs(vec![]);
+        assert_eq!(r.registered()["diff"]["before"], json!({"name": "a"}));
+        assert_eq!(r.module_diff(), Some(&r.registered()["diff"]));
+        assert!(!r.data().contains_key("diff"));
+        let mut r = TaskResult::with_changed(true);
         r.set_diffs(vec![]);
         assert!(!r.registered().contains_key("diff"));
-        // Under `diff`, a value that is no diff list stays data.
+        // Under `diff`, a value that is no diff list is the module's, registered as given.
         let mut r = TaskResult::new();
         r.insert("diff", json!("text"));
         assert!(r.diffs().is_empty());

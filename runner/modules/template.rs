@@ -99,6 +99,9 @@ pub struct TemplateParams {
     /// `mode` resolved (`preserve` read from the source file).
     #[serde(skip)]
     pub(crate) final_mode: Option<Mode>,
+    /// Where the template was found on the controller (the diff's `after` header).
+    #[serde(skip)]
+    pub(crate) local_path: Option<String>,
 }
 
 choice! {
@@ -199,6 +202,8 @@ impl Planned for Template {
         let text = String::from_utf8(ctx.vars.vault().read_file(&path)?)
             .map_err(|_| format!("could not read template {}: not UTF-8", path.display()))?;
         let full = std::fs::canonicalize(&path).unwrap_or(path.clone());
+        let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        p.local_path = Some(abs.display().to_string());
         let mut extra = Map::new();
         extra.insert(
             "template_path".into(),
@@ -259,11 +264,17 @@ impl Planned for Template {
                 follow: p.follow,
                 diff: ctx.diff,
                 check: ctx.check,
+                // Ansible heads it with the rendered copy's temporary path; the template's
+                // own path says more.
+                source: p.local_path.as_deref(),
             },
             facts,
         )?;
-        plan.result
-            .insert("src".into(), Value::String(p.src.clone()));
+        // (An empty result is check mode's `changed` alone: action/copy.py adds nothing.)
+        if !plan.result.is_empty() {
+            plan.result
+                .insert("src".into(), Value::String(p.src.clone()));
+        }
         Ok(plan)
     }
 

@@ -37,6 +37,10 @@ pub struct UnarchiveParams {
     /// `src` is already on the host. Default `false`.
     #[serde(default, deserialize_with = "ansible_bool")]
     pub remote_src: bool,
+    /// Decrypt a vault-encrypted controller-side `src` before it goes to the host
+    /// (action/unarchive.py `get_real_file(…, decrypt=…)`). Default `true`.
+    #[serde(default = "yes", deserialize_with = "ansible_bool")]
+    pub decrypt: bool,
     /// Skip when this path exists on the host.
     #[serde(default)]
     pub creates: Option<String>,
@@ -131,6 +135,10 @@ const DIFFERS: &[&str] = &[
 /// `ansible.builtin.unarchive`.
 pub struct Unarchive;
 
+fn yes() -> bool {
+    true
+}
+
 /// An archive against its destination, as the probe found them: the `unarchive` module's
 /// fact. (The probe's command stays the module's: it carries a controller-side archive on
 /// its stdin.)
@@ -187,8 +195,13 @@ impl Planned for Unarchive {
         if !p.remote_src {
             let path =
                 super::fileops::find_local(&p.src, &ctx.vars.search_dirs(SearchKind::Files))?;
-            p.local =
-                Some(std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?);
+            let data =
+                std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+            // Decrypted in memory on the controller, as copy does; never written out.
+            p.local = Some(match p.decrypt {
+                true => ctx.vars.vault().open_bytes(data, &path)?,
+                false => data,
+            });
         }
         Ok(())
     }

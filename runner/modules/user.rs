@@ -231,7 +231,7 @@ impl Planned for User {
         }))
     }
 
-    fn plan(&self, p: &UserParams, facts: &Account, _ctx: PlanCtx) -> Result<Plan, String> {
+    fn plan(&self, p: &UserParams, facts: &Account, ctx: PlanCtx) -> Result<Plan, String> {
         let present = p.state != Some(UserState::Absent);
         let update_always = p.update_password != Some(UpdatePassword::OnCreate);
         if let Some(u) = &p.uid {
@@ -248,6 +248,12 @@ impl Planned for User {
             "state".into(),
             Value::String(if present { "present" } else { "absent" }.into()),
         );
+        // user.py in check mode exits with `changed` alone when it would create or remove
+        // the account, before it looks at the groups (an earlier task may create them).
+        let check_exit = ctx.check && present == cur.is_none();
+        if check_exit {
+            plan.result.clear();
+        }
         if !present {
             if cur.is_some() {
                 let mut argv = vec!["userdel".to_string()];
@@ -261,15 +267,19 @@ impl Planned for User {
                 plan.steps.push(Step::Run {
                     cmd: RemoteCommand::argv(argv),
                 });
-                plan.result.insert("remove".into(), Value::Bool(p.remove));
+                if !check_exit {
+                    plan.result.insert("remove".into(), Value::Bool(p.remove));
+                }
             }
             return Ok(plan);
         }
         // Groups the task names must exist.
         let gid = match &p.group {
-            Some(g) => {
-                Some(resolve_gid(groups_db, g).ok_or_else(|| format!("Group {g} does not exist"))?)
-            }
+            Some(g) => Some(
+                resolve_gid(groups_db, g)
+                    .or_else(|| check_exit.then(|| g.clone()))
+                    .ok_or_else(|| format!("Group {g} does not exist"))?,
+            ),
             None => None,
         };
         let wanted_groups: Vec<String> = p
@@ -280,7 +290,7 @@ impl Planned for User {
             .filter(|g| !g.is_empty())
             .collect();
         for g in &wanted_groups {
-            if resolve_gid(groups_db, g).is_none() {
+            if resolve_gid(groups_db, g).is_none() && !check_exit {
                 return Err(format!("Group {g} does not exist"));
             }
         }
@@ -409,6 +419,9 @@ impl Planned for User {
                 }
             }
         }
+        if check_exit {
+            return Ok(plan);
+        }
         let r = &mut plan.result;
         let uid = p
             .uid
@@ -508,6 +521,29 @@ mod tests {
             &p,
             &out("@@passwd\n@@groupdb\n@@end\n"),
             PlanCtx::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e, "Group nosuch does not exist");
+    }
+
+    /// In check mode a user to create may name groups an earlier task would create: the
+    /// plan is `changed` with no other key (user.py's check-mode exit); an existing user's
+    /// missing group is an error in check mode too.
+    #[test]
+    fn check_mode_create_with_groups_not_there_yet() {
+        let check = PlanCtx {
+            check: true,
+            ..PlanCtx::default()
+        };
+        let p: UserParams = params(json!({"name": "wl", "group": "wl", "groups": ["nosuch"]}));
+        let plan = plan_with(&User, &p, &out("@@passwd\n@@groupdb\n@@end\n"), check).unwrap();
+        insta::assert_yaml_snapshot!(plan);
+        let p: UserParams = params(json!({"name": "wl", "group": "nosuch"}));
+        let e = plan_with(
+            &User,
+            &p,
+            &out("@@passwd\nwl:x:2345:2345::/home/wl:/bin/sh\n@@groupdb\n@@end\n"),
+            check,
         )
         .unwrap_err();
         assert_eq!(e, "Group nosuch does not exist");

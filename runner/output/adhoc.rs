@@ -22,6 +22,11 @@ pub struct AdhocPrinter<W: Write + Send> {
     action: String,
     /// `-v` count: from 3 on, each command sent to a host is shown.
     verbosity: u8,
+    /// The inventory has no hosts: no "No hosts matched" warning then (the inventory's
+    /// own warnings said it).
+    inventory_empty: bool,
+    /// The task as a failure's `[ERROR]` block shows it ([`AdhocPrinter::task_repr`]).
+    task_repr: Option<String>,
 }
 
 impl<W: Write + Send> AdhocPrinter<W> {
@@ -33,7 +38,54 @@ impl<W: Write + Send> AdhocPrinter<W> {
             one_line,
             action: action.to_string(),
             verbosity: 0,
+            inventory_empty: false,
+            task_repr: None,
         }
+    }
+
+    /// The task's dictionary as Python prints it (`{'action': …, 'args': {…}, …}`): a
+    /// failed or unreachable host's result then follows `ansible`'s `[ERROR]: Task failed:`
+    /// block that names it (the callback's `_handle_warnings_and_exception`).
+    pub fn task_repr(mut self, repr: String) -> Self {
+        self.task_repr = Some(repr);
+        self
+    }
+
+    /// `[ERROR]: Task failed: <why>`, the task's origin and dictionary, as ansible-core
+    /// 2.19's error summary prints them before a failed or unreachable host's line.
+    fn error_block(&mut self, status: Status, result: &Map<String, Value>) {
+        let Some(repr) = self.task_repr.clone() else {
+            return;
+        };
+        let msg = result.get("msg").and_then(Value::as_str);
+        // _internal/_errors/_captured.py: an action plugin's own failure is "Action
+        // failed", a module's "Module failed"; an unreachable host has no such word.
+        let why = match (status, msg) {
+            (Status::Unreachable, m) => m.unwrap_or_default().to_string(),
+            (_, m) => {
+                let kind = match action_plugin(&self.action) {
+                    true => "Action failed",
+                    false => "Module failed",
+                };
+                m.map_or(format!("{kind}."), |m| format!("{kind}: {m}"))
+            }
+        };
+        let short = self
+            .action
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let text =
+            format!("[ERROR]: Task failed: {why}\nOrigin: <adhoc '{short}' task>\n\n{repr}\n");
+        self.line("0;31", &text);
+    }
+
+    /// The inventory has no hosts: `ansible` warns "No hosts matched, nothing to do" only
+    /// when a pattern matched nothing of an inventory that has hosts (cli/adhoc.py).
+    pub fn inventory_empty(mut self, empty: bool) -> Self {
+        self.inventory_empty = empty;
+        self
     }
 
     /// Show each command sent to a host from `verbosity` 3 on (`-vvv`), as `<host> EXEC …`.
@@ -56,6 +108,9 @@ impl<W: Write + Send> AdhocPrinter<W> {
     }
 
     fn result(&mut self, host: &str, status: Status, result: &Map<String, Value>) {
+        if matches!(status, Status::Failed | Status::Unreachable) && !self.one_line {
+            self.error_block(status, result);
+        }
         let (state, code) = match status {
             Status::Changed => ("CHANGED", "0;33"),
             Status::Ok => ("SUCCESS", "0;32"),
@@ -111,6 +166,25 @@ impl<W: Write + Send> AdhocPrinter<W> {
     }
 }
 
+/// Modules ansible-core runs as action plugins alone, on the controller: their failures
+/// are the action's, not a module's.
+fn action_plugin(action: &str) -> bool {
+    let short = action.rsplit('.').next().unwrap_or_default();
+    matches!(
+        short,
+        "add_host"
+            | "assert"
+            | "debug"
+            | "fail"
+            | "group_by"
+            | "include_vars"
+            | "pause"
+            | "set_fact"
+            | "set_stats"
+            | "wait_for_connection"
+    )
+}
+
 impl<W: Write + Send> EventSink for AdhocPrinter<W> {
     fn event(&mut self, e: &Event) {
         match e {
@@ -129,7 +203,7 @@ impl<W: Write + Send> EventSink for AdhocPrinter<W> {
                 }
                 self.result(host, *status, result);
             }
-            Event::PlayStart { hosts, .. } if hosts.is_empty() => {
+            Event::PlayStart { hosts, .. } if hosts.is_empty() && !self.inventory_empty => {
                 eprintln!("[WARNING]: No hosts matched, nothing to do");
             }
             Event::Warning { message } => eprintln!("[WARNING]: {message}"),

@@ -45,6 +45,7 @@ mod tests {
             path: "/etc/x".into(),
             before: "a\n".into(),
             after: "b\n".into(),
+            ..Default::default()
         }];
         assert_eq!(
             line(&changed(diff))["diff"],

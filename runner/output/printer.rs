@@ -13,6 +13,8 @@ use crate::modules::plan::FileDiff;
 /// Prints events for people.
 pub struct Printer<W: Write + Send> {
     out: W,
+    /// Where `[WARNING]:` lines go: stderr, as Ansible's `Display.warning`.
+    warn: Box<dyn Write + Send>,
     color: bool,
     verbosity: u8,
     timings: bool,
@@ -33,12 +35,25 @@ impl<W: Write + Send> Printer<W> {
     pub fn new(out: W, color: bool, verbosity: u8) -> Self {
         Printer {
             out,
+            warn: Box::new(std::io::stderr()),
             color,
             verbosity,
             timings: true,
             progress: None,
             action: String::new(),
         }
+    }
+
+    /// Send the `[WARNING]:` lines to `w` instead of stderr.
+    pub fn with_warnings_to(mut self, w: impl Write + Send + 'static) -> Self {
+        self.warn = Box::new(w);
+        self
+    }
+
+    /// One `[WARNING]:` line, on the warnings' stream.
+    fn warning(&mut self, message: &str) {
+        let line = self.paint("35", &format!("[WARNING]: {message}"));
+        let _ = writeln!(self.warn, "{line}");
     }
 
     /// Show a progress bar on stderr (for terminals).
@@ -190,15 +205,20 @@ pub(crate) fn sorted(v: &Value) -> Value {
     }
 }
 
-/// A file's change as `--diff` prints it: a unified diff, headed `before: <path>` and
-/// `after: <path>` as Ansible's `before_header`/`after_header` (for other sinks too).
+/// A file's change as `--diff` prints it: a unified diff, headed `before: <header>` and
+/// `after: <header>` when the module gave Ansible's `before_header`/`after_header`, else
+/// plain `before` and `after`, as the callback's `_get_diff` (for other sinks too).
 pub fn unified_diff(d: &FileDiff) -> String {
+    let head = |side: &str, h: &Option<String>| match h {
+        Some(h) => format!("{side}: {h}"),
+        None => side.to_string(),
+    };
     similar::TextDiff::from_lines(&d.before, &d.after)
         .unified_diff()
         .context_radius(3)
         .header(
-            &format!("before: {}", d.path),
-            &format!("after: {}", d.path),
+            &head("before", &d.before_header),
+            &head("after", &d.after_header),
         )
         .to_string()
 }
@@ -286,6 +306,13 @@ impl<W: Write + Send> Printer<W> {
                 diff,
                 ..
             } => {
+                // As the default callback's `_handle_warnings`: a module's warnings, each a
+                // `[WARNING]:` line, before the result (also for a failed or skipped one).
+                if let Some(Value::Array(ws)) = result.get("warnings") {
+                    for w in ws.iter().filter_map(Value::as_str) {
+                        self.warning(w);
+                    }
+                }
                 for d in diff {
                     let _ = write!(
                         self.out,
@@ -395,13 +422,7 @@ impl<W: Write + Send> Printer<W> {
                 );
             }
             Event::Command { .. } => {}
-            Event::Warning { message } => {
-                let _ = writeln!(
-                    self.out,
-                    "{}",
-                    self.paint("35", &format!("[WARNING]: {message}"))
-                );
-            }
+            Event::Warning { message } => self.warning(message),
             // As Ansible's default callback `v2_runner_retry`.
             Event::Retry {
                 host,
@@ -500,17 +521,59 @@ pub(crate) mod tests {
             path: path.into(),
             before: before.into(),
             after: after.into(),
+            ..Default::default()
         };
         let text = printed(&changed(vec![
-            d("/etc/x", "a\nb\n", "a\nc\n"),
+            d("/etc/x", "a\nb\n", "a\nc\n").headed("/etc/x", "/etc/x"),
             d("/etc/new", "", "n\n"),
         ]));
+        // Headed `before: <header>` when the module named one, else plain `before`.
         assert_eq!(
             text,
             "--- before: /etc/x\n+++ after: /etc/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n\
-             --- before: /etc/new\n+++ after: /etc/new\n@@ -0,0 +1 @@\n+n\n\
+             --- before\n+++ after\n@@ -0,0 +1 @@\n+n\n\
              changed: [h1]\n"
         );
         assert_eq!(printed(&changed(vec![])), "changed: [h1]\n");
+    }
+
+    /// A shared buffer standing in for stderr.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// As ansible-playbook: warnings (the run's, and each of a module's `warnings`) are
+    /// `[WARNING]:` lines on stderr, a module's before its result line; stdout keeps the rest.
+    #[test]
+    fn warnings_go_to_stderr_a_modules_before_its_result() {
+        let err = Shared::default();
+        let mut out = Vec::new();
+        let mut p = Printer::new(&mut out, false, 0)
+            .without_timings()
+            .with_warnings_to(err.clone());
+        p.event(&Event::Warning {
+            message: "Could not match supplied host pattern, ignoring: x".into(),
+        });
+        let mut e = changed(vec![]);
+        if let Event::HostResult { result, .. } = &mut e {
+            result.insert("warnings".into(), serde_json::json!(["one", "two"]));
+        }
+        p.event(&e);
+        drop(p);
+        assert_eq!(String::from_utf8(out).unwrap(), "changed: [h1]\n");
+        assert_eq!(
+            String::from_utf8(err.0.lock().unwrap().clone()).unwrap(),
+            "[WARNING]: Could not match supplied host pattern, ignoring: x\n\
+             [WARNING]: one\n[WARNING]: two\n"
+        );
     }
 }

@@ -8,11 +8,13 @@
 //! Dynamic includes stay as `task::TaskNode::Include` and are loaded per host at run time
 //! through the same [`Loader`].
 
+pub(crate) mod collections;
 mod host_order;
 pub(crate) mod numeric;
 pub(crate) mod role;
 pub(crate) mod task;
 
+pub use collections::CollectionPaths;
 pub use host_order::HostOrder;
 
 use std::cell::RefCell;
@@ -118,6 +120,13 @@ pub struct Loader {
     /// `-e` variables: with a play's vars, what static names (`import_role: name:`,
     /// `import_tasks:`, `strategy:`) may use.
     extra_vars: IndexMap<String, Value>,
+    /// Where collections are (set by [`Loader::with_collections`], else the default paths
+    /// and the first playbook's `collections/` directory).
+    collections: std::sync::OnceLock<CollectionPaths>,
+    /// The default collection: set once a collection's playbook is imported, and from
+    /// then on put first in every search list (Ansible's process-wide
+    /// `AnsibleCollectionConfig.default_collection`, never reset either).
+    default_collection: std::sync::Mutex<Option<String>>,
 }
 
 impl Loader {
@@ -131,7 +140,34 @@ impl Loader {
             files: std::sync::Mutex::new(indexmap::IndexSet::new()),
             yaml: yaml::Reader::default(),
             extra_vars: IndexMap::new(),
+            collections: std::sync::OnceLock::new(),
+            default_collection: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The same loader finding collections in `paths`.
+    pub fn with_collections(self, paths: CollectionPaths) -> Self {
+        let _ = self.collections.set(paths);
+        self
+    }
+
+    /// The same loader with `collection` as the default collection (a collection's
+    /// playbook given on the command line).
+    pub(crate) fn with_default_collection(self, collection: Option<String>) -> Self {
+        if let Ok(mut d) = self.default_collection.lock() {
+            *d = collection;
+        }
+        self
+    }
+
+    /// Where collections are looked for.
+    pub(crate) fn collections(&self) -> &CollectionPaths {
+        self.collections
+            .get_or_init(|| CollectionPaths::new(&[], None))
+    }
+
+    fn default_collection(&self) -> Option<String> {
+        self.default_collection.lock().ok().and_then(|d| d.clone())
     }
 
     /// The same loader knowing the run's `-e` variables, for names templated at load time.
@@ -272,6 +308,9 @@ pub fn load_playbook_str(text: &str, path: &Path, loader: &Loader) -> Result<Pla
 }
 
 fn load_playbook_inner(path: &Path, loader: &Loader) -> Result<Playbook> {
+    loader
+        .collections
+        .get_or_init(|| CollectionPaths::new(&[path.to_path_buf()], None));
     let mut plays = Vec::new();
     load_into(path, loader, &mut plays, &mut Vec::new())?;
     Ok(Playbook {
@@ -325,13 +364,7 @@ fn load_into(
             .find(|(k, _)| k == "import_playbook" || k == "ansible.builtin.import_playbook")
         {
             let file = target.expect_str("import_playbook")?;
-            let p = dir.join(file);
-            if !p.is_file() {
-                return Err(Error::invalid(
-                    &target.loc,
-                    format!("playbook {} not found", p.display()),
-                ));
-            }
+            let p = import_playbook_path(file, &dir, &target.loc, loader)?;
             load_into(&p, loader, plays, chain)?;
             continue;
         }
@@ -339,6 +372,32 @@ fn load_into(
     }
     chain.pop();
     Ok(())
+}
+
+/// The file `import_playbook: <file>` names: a collection's playbook (`ns.col.name`,
+/// Ansible's `_get_collection_playbook_path`) first, else a path relative to the importing
+/// playbook. A collection's playbook makes its collection the default one.
+fn import_playbook_path(file: &str, dir: &Path, loc: &Loc, loader: &Loader) -> Result<PathBuf> {
+    let colls = loader.collections();
+    let (p, collection) = match colls.find_playbook(file) {
+        Some((c, p)) => (p, Some(c)),
+        None => {
+            let p = dir.join(file);
+            if !p.is_file() {
+                colls.playbook_not_found(file, loc)?;
+                return Err(Error::invalid(
+                    loc,
+                    format!("playbook {} not found", p.display()),
+                ));
+            }
+            let c = colls.collection_of(&p);
+            (p, c)
+        }
+    };
+    if let (Some(c), Ok(mut d)) = (collection, loader.default_collection.lock()) {
+        *d = Some(c);
+    }
+    Ok(p)
 }
 
 fn parse_play(
@@ -359,6 +418,7 @@ fn parse_play(
     let mut serial = Vec::new();
     let mut strategy = Strategy::Linear;
     let mut strategy_expr: Option<(String, Loc)> = None;
+    let mut serial_expr: Option<&Node> = None;
     let mut order = HostOrder::default();
     let mut hosts_name = None;
     let mut max_fail_percentage = None;
@@ -434,6 +494,7 @@ fn parse_play(
                 ));
             }
             "gather_facts" => gather_facts = bool_value(v, "gather_facts")?,
+            "serial" if serial_is_templated(v) => serial_expr = Some(*v),
             "serial" => serial = parse_serial(v)?,
             "strategy" => match v.as_str() {
                 Some(s) if task::is_templated(s) => {
@@ -502,10 +563,10 @@ fn parse_play(
                     Some(c) => format!("did you mean `{c}`?"),
                     None => "see the book's Playbooks page for the play keywords".to_string(),
                 };
-                return Err(Error::invalid_help(
+                return Err(Error::parser(
                     &key_loc,
                     format!("`{other}` is not a valid play keyword"),
-                    hint,
+                    Some(hint),
                 ));
             }
         }
@@ -517,7 +578,11 @@ fn parse_play(
             "every play needs `hosts:` (a host pattern such as `all`)",
         )
     })?;
-    let kw = task::parse_keywords(&kw_entries, "play")?;
+    let mut kw = task::parse_keywords(&kw_entries, "play")?;
+    if let Some(d) = loader.default_collection() {
+        let written = kw.collections.take().unwrap_or_default();
+        kw.collections = Some(collections::search_list(&written, Some(&d)));
+    }
     let mut cx = PlayLoad::new(loader, dir);
     cx.static_vars = vars.clone();
     cx.static_vars.extend(
@@ -528,6 +593,9 @@ fn parse_play(
     );
     if let Some((expr, loc)) = &strategy_expr {
         strategy = parse_strategy(&cx.static_template(expr, loc)?, loc)?;
+    }
+    if let Some(v) = serial_expr {
+        serial = render_serial(v, &cx)?;
     }
     let inherit = Inherit {
         kw,
@@ -543,9 +611,16 @@ fn parse_play(
             let items = roles
                 .as_seq()
                 .ok_or_else(|| Error::invalid(&roles.loc, "`roles` must be a list"))?;
+            let list = inherit.kw.collections.clone().unwrap_or_default();
             for item in items {
                 let r = RoleRef::parse(item)?;
-                tasks.extend(cx.load_role(&r, &inherit, &RoleFiles::main(), &r.loc)?);
+                tasks.extend(cx.load_role(
+                    &r,
+                    (&list, None),
+                    &inherit,
+                    &RoleFiles::main(),
+                    &r.loc,
+                )?);
             }
         }
     }
@@ -637,6 +712,9 @@ fn check_notify(sections: &[&Vec<TaskNode>], handlers: &[TaskNode]) -> Result<()
             known.push(n.clone());
             if let Some(r) = &h.role {
                 known.push(format!("{} : {n}", r.name));
+                if r.collection.is_some() {
+                    known.push(format!("{} : {n}", r.fqcn()));
+                }
             }
         }
         known.extend(h.listen.iter().cloned());
@@ -690,33 +768,77 @@ fn bool_value(v: &Node, what: &str) -> Result<Value> {
 }
 
 fn parse_serial(v: &Node) -> Result<Vec<Serial>> {
-    let one = |n: &Node| -> Result<Serial> {
+    match &v.kind {
+        Kind::Seq(items) => items
+            .iter()
+            .map(|n| serial_one(&n.to_value(), &n.loc))
+            .collect(),
+        _ => serial_list(&v.to_value(), &v.loc),
+    }
+}
+
+/// `serial:` as a value (a templated one once rendered): a list of sizes, or one size; `0`
+/// means no batching.
+fn serial_list(v: &Value, loc: &Loc) -> Result<Vec<Serial>> {
+    match v {
+        Value::Array(items) => items.iter().map(|i| serial_one(i, loc)).collect(),
+        Value::Number(n) if n.as_i64() == Some(0) => Ok(Vec::new()),
+        _ => Ok(vec![serial_one(v, loc)?]),
+    }
+}
+
+/// One `serial` size: a positive count, or a percentage of the play's hosts.
+fn serial_one(v: &Value, loc: &Loc) -> Result<Serial> {
+    match v {
+        Value::Number(n) if n.as_u64().is_some_and(|i| i > 0) => {
+            Ok(Serial::Count(n.as_u64().unwrap_or(1) as usize))
+        }
+        Value::String(s) if s.ends_with('%') => s[..s.len() - 1]
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|p| p.is_finite() && *p > 0.0)
+            .map(Serial::Percent)
+            .ok_or_else(|| Error::invalid(loc, format!("bad serial percentage {s:?}"))),
+        Value::String(s) => s
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|c| *c > 0)
+            .map(Serial::Count)
+            .ok_or_else(|| Error::invalid(loc, format!("bad serial value {s:?}"))),
+        _ => Err(Error::invalid(
+            loc,
+            "`serial` must be a positive number, a percentage, or a list of them",
+        )),
+    }
+}
+
+/// Whether `serial:` (a string or a list of them) holds a template, to render once the
+/// play's vars and `-e` variables are known.
+fn serial_is_templated(v: &Node) -> bool {
+    match &v.kind {
+        Kind::Str(s) => task::is_templated(s),
+        Kind::Seq(items) => items.iter().any(serial_is_templated),
+        _ => false,
+    }
+}
+
+/// A templated `serial:` rendered with the play's vars and `-e` variables, as
+/// ansible-core's `Play.post_validate` does before `_get_serialized_batches`.
+fn render_serial(v: &Node, cx: &PlayLoad) -> Result<Vec<Serial>> {
+    let render = |n: &Node| -> Result<Value> {
         match &n.kind {
-            Kind::Int(i) if *i > 0 => Ok(Serial::Count(*i as usize)),
-            Kind::Str(s) if s.ends_with('%') => s[..s.len() - 1]
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|p| p.is_finite() && *p > 0.0)
-                .map(Serial::Percent)
-                .ok_or_else(|| Error::invalid(&n.loc, format!("bad serial percentage {s:?}"))),
-            Kind::Str(s) => s
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|c| *c > 0)
-                .map(Serial::Count)
-                .ok_or_else(|| Error::invalid(&n.loc, format!("bad serial value {s:?}"))),
-            _ => Err(Error::invalid(
-                &n.loc,
-                "`serial` must be a positive number, a percentage, or a list of them",
-            )),
+            Kind::Str(s) => cx.static_value(s, &n.loc, "serial"),
+            _ => Ok(n.to_value()),
         }
     };
     match &v.kind {
-        Kind::Seq(items) => items.iter().map(one).collect(),
-        Kind::Int(0) => Ok(Vec::new()),
-        _ => Ok(vec![one(v)?]),
+        Kind::Seq(items) => items
+            .iter()
+            .map(|n| serial_one(&render(n)?, &n.loc))
+            .collect(),
+        _ => serial_list(&render(v)?, &v.loc),
     }
 }
 
@@ -770,15 +892,76 @@ impl<'a> PlayLoad<'a> {
         }
     }
 
+    /// A play keyword templated when the play loads (`serial:`), with the play's vars and
+    /// the `-e` variables, as ansible-core's `Play.post_validate` does; a failure is the
+    /// keyword's located error ("Error processing keyword 'serial': …").
+    fn static_value(&self, text: &str, loc: &Loc, keyword: &str) -> Result<Value> {
+        let vars: Arc<dyn crate::template::Vars> =
+            Arc::new(crate::template::MapVars::new(Value::Object(
+                self.static_vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )));
+        crate::template::Templar::new()
+            .render_str(text, &vars, Some(loc))
+            .map_err(|e| {
+                Error::parser(
+                    loc,
+                    format!("Error processing keyword '{keyword}': {}", e.message),
+                    None,
+                )
+            })
+    }
+
+    /// Find a role: in the collections first (an FQCN, or a short name in each of
+    /// `list`), then in the role paths, as Ansible's `RoleDefinition._load_role_path`;
+    /// a dependency also in `basedir`, the directory holding the role that depends on it
+    /// (Ansible's `role_basedir`, searched after the configured roles path).
+    fn find_role(
+        &self,
+        name: &str,
+        list: &[String],
+        basedir: Option<&Path>,
+        loc: &Loc,
+    ) -> Result<(PathBuf, Option<String>)> {
+        let colls = self.loader.collections();
+        if let Some((c, p)) = colls.find_role(name, list) {
+            return Ok((p, Some(c)));
+        }
+        let mut search = self.loader.role_search(&self.dir);
+        if let Some(b) = basedir {
+            search.insert(search.len().saturating_sub(1), b.to_path_buf());
+        }
+        match role::find_role(name, &search, loc) {
+            Ok(p) => Ok((p, None)),
+            Err(e) => {
+                let named_collections = collections::split_fqcr(name).is_some()
+                    || list
+                        .iter()
+                        .any(|c| c != "ansible.legacy" && c != "ansible.builtin");
+                if named_collections {
+                    Err(colls.role_not_found(name, list, &search, loc))
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Load one use of a role; `list` is the collection search list its name resolves
+    /// through, `basedir` the depending role's directory for a dependency.
     fn load_role(
         &self,
         r: &RoleRef,
+        (list, basedir): (&[String], Option<&Path>),
         inherit: &Inherit,
         from: &RoleFiles,
         loc: &Loc,
     ) -> Result<Vec<TaskNode>> {
         let tasks_from = from.tasks.as_str();
-        let path = role::find_role(&r.name, &self.loader.role_search(&self.dir), loc)?;
+        let (path, collection) = self.find_role(&r.name, list, basedir, loc)?;
+        let default = self.loader.default_collection();
         let canon = path.canonicalize().unwrap_or_else(|_| path.clone());
         if inherit.chain.contains(&canon) {
             return Err(Error::invalid(
@@ -806,6 +989,8 @@ impl<'a> PlayLoad<'a> {
         let mut out = Vec::new();
         let mut chain = inherit.chain.clone();
         chain.push(canon.clone());
+        let dep_list =
+            collections::dependency_search_list(collection.as_deref(), default.as_deref());
         for dep in role::role_dependencies(&path, &self.loader.yaml)? {
             let dep_inherit = Inherit {
                 kw: kw.clone(),
@@ -814,8 +999,21 @@ impl<'a> PlayLoad<'a> {
                 chain: chain.clone(),
                 include_depth: inherit.include_depth,
             };
-            out.extend(self.load_role(&dep, &dep_inherit, &RoleFiles::main(), &dep.loc)?);
+            out.extend(self.load_role(
+                &dep,
+                (&dep_list, path.parent()),
+                &dep_inherit,
+                &RoleFiles::main(),
+                &dep.loc,
+            )?);
         }
+        // A role's tasks see the role's own search list, never the play's.
+        let meta = role::role_meta_collections(&path, &self.loader.yaml)?;
+        kw.collections = Some(collections::role_search_list(
+            collection.as_deref(),
+            &meta,
+            default.as_deref(),
+        ));
         if tasks_from == "main"
             && !role::allows_duplicates(&path, &self.loader.yaml)?
             && self
@@ -827,16 +1025,21 @@ impl<'a> PlayLoad<'a> {
         {
             return Ok(out); // a role runs once per play with the same parameters
         }
-        let name = path
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| r.name.clone());
+        // A role named by a relative path keeps that name, as Ansible names a role found
+        // in its search paths; an absolute path is named by its last part.
+        let by_relative_path =
+            collection.is_none() && r.name.contains('/') && Path::new(&r.name).is_relative();
+        let name = match path.file_name() {
+            Some(f) if !by_relative_path => f.to_string_lossy().into_owned(),
+            _ => r.name.clone(),
+        };
         let inst = Arc::new(RoleInstance {
             name,
             path: path.clone(),
             defaults: role::role_vars(&path, "defaults", &from.defaults, &self.loader.yaml)?,
             vars: role::role_vars(&path, "vars", &from.vars, &self.loader.yaml)?,
             params: r.params.clone(),
+            collection,
         });
         self.state.borrow_mut().seen.push((canon, r.params.clone()));
         self.state.borrow_mut().roles.push(inst.clone());
@@ -862,7 +1065,10 @@ impl<'a> PlayLoad<'a> {
         if let Some(f) = role::role_file(&path, "handlers", &from.handlers) {
             let node = self.loader.load_yaml(&f)?;
             let handler_inherit = Inherit {
-                kw: Keywords::default(),
+                kw: Keywords {
+                    collections: child.kw.collections.clone(),
+                    ..Keywords::default()
+                },
                 ..child.clone()
             };
             let hs =
@@ -956,17 +1162,21 @@ impl TaskContext for PlayLoad<'_> {
             keywords: Vec::new(),
             loc: loc.clone(),
         };
-        self.load_role(&r, inherit, &from, loc)
+        let list = inherit.kw.collections.clone().unwrap_or_default();
+        self.load_role(&r, (&list, None), inherit, &from, loc)
     }
 
     fn check_module(
         &self,
         action: &str,
         args: &Map<String, Value>,
+        collections: &[String],
         loc: &Loc,
         args_loc: &Loc,
     ) -> Result<()> {
-        self.loader.registry.check(action, args, loc, args_loc)
+        self.loader
+            .registry
+            .check_in(action, args, collections, loc, args_loc)
     }
 
     fn static_template(&self, text: &str, loc: &Loc) -> Result<String> {
@@ -996,6 +1206,10 @@ impl TaskContext for PlayLoad<'_> {
 
     fn check_module_name(&self, action: &str, loc: &Loc) -> Result<()> {
         self.loader.registry.check_name(action, loc)
+    }
+
+    fn default_collection(&self) -> Option<String> {
+        self.loader.default_collection()
     }
 
     fn free_form(&self, action: &str) -> bool {

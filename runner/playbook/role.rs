@@ -25,6 +25,19 @@ pub struct RoleInstance {
     pub vars: IndexMap<String, Value>,
     /// Role parameters (`- role: x` with extra keys, or `vars:` on the role entry).
     pub params: IndexMap<String, Value>,
+    /// The collection (`ns.col`) the role comes from, if any.
+    pub collection: Option<String>,
+}
+
+impl RoleInstance {
+    /// The role's full name: `ns.col.name` for a collection's role, else its name (Ansible's
+    /// `Role.get_name()`, shown in task headers and as `ansible_role_name`).
+    pub fn fqcn(&self) -> String {
+        match &self.collection {
+            Some(c) => format!("{c}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// A role dependency from `meta/main.yml`, or a play's `roles:` entry.
@@ -192,6 +205,18 @@ pub fn allows_duplicates(role: &Path, reader: &yaml::Reader) -> Result<bool> {
         .get("allow_duplicates")
         .map(|v| v.to_value())
         .is_some_and(|v| crate::boolean::truthy(&v)))
+}
+
+/// A role's `meta/main.yml` `collections:` list (empty when absent).
+pub fn role_meta_collections(role: &Path, reader: &yaml::Reader) -> Result<Vec<String>> {
+    let Some(f) = role_file(role, "meta", "main") else {
+        return Ok(Vec::new());
+    };
+    let node = reader.load(&f)?;
+    match node.get("collections") {
+        Some(c) => Ok(super::collections::parse_keyword(c)?.unwrap_or_default()),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// A role's `meta/main.yml` dependencies.

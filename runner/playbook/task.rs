@@ -122,6 +122,10 @@ pub struct Keywords {
     /// `notify` given on a block: the tasks inside that have none of their own notify
     /// these (a block is `Notifiable` in `lib/ansible/playbook/block.py`).
     pub notify: Option<Vec<String>>,
+    /// `collections`: the collections short module and role names are looked up in, as
+    /// Ansible keeps it (`ansible.legacy` appended; a role's tasks see the role's list,
+    /// not the play's; see `playbook/collections.rs`). `None`: not set anywhere.
+    pub collections: Option<Vec<String>>,
 }
 
 /// One task.
@@ -159,6 +163,11 @@ pub struct Task {
     pub retries: Option<Value>,
     /// `delay` seconds.
     pub delay: Option<Value>,
+    /// `async`: seconds the task may run as a background job on the host (template or
+    /// int; 0 or none: not a job).
+    pub async_: Option<Value>,
+    /// `poll`: seconds between checks of an `async` job (template or int; 0: do not wait).
+    pub poll: Option<Value>,
     /// The role the task belongs to.
     pub role: Option<Arc<RoleInstance>>,
     /// Parameters of the include/import that brought the task in (include params).
@@ -193,16 +202,26 @@ impl Task {
             until: None,
             retries: None,
             delay: None,
+            async_: None,
+            poll: None,
             role: None,
             include_params: IndexMap::new(),
         }
     }
 
-    /// What the printer shows: `role : name`, or the action when unnamed.
+    /// The collections this task's short module names are looked up in, in order (the
+    /// `collections:` keyword of the task, its blocks, its role or its play, as Ansible
+    /// resolves it); empty when none applies.
+    pub fn collection_list(&self) -> &[String] {
+        self.kw.collections.as_deref().unwrap_or(&[])
+    }
+
+    /// What the printer shows: `role : name` (`ns.col.role : name` for a collection's
+    /// role), or the action when unnamed.
     pub fn display_name(&self) -> String {
         let base = self.name.clone().unwrap_or_else(|| self.action.clone());
         match &self.role {
-            Some(r) => format!("{} : {}", r.name, base),
+            Some(r) => format!("{} : {}", r.fqcn(), base),
             None => base,
         }
     }
@@ -239,6 +258,31 @@ pub struct Include {
     pub parent_kw: Keywords,
     /// `apply:` — keywords given to the included tasks (`TaskInclude.build_parent_block`).
     pub apply: Keywords,
+}
+
+/// `meta: end_role` ends the role it is in, so outside a role, or in a handler, it is an
+/// error when the playbook loads (`lib/ansible/playbook/helpers.py`,
+/// `load_list_of_tasks`).
+fn check_end_role(task: &Task, handler: bool) -> Result<()> {
+    let short = task.action.rsplit('.').next().unwrap_or(&task.action);
+    let meta = task.args.get("_raw_params").and_then(Value::as_str);
+    if short != "meta" || meta != Some("end_role") {
+        return Ok(());
+    }
+    if handler {
+        return Err(Error::invalid(
+            &task.loc,
+            "Cannot execute 'end_role' from a handler",
+        ));
+    }
+    if task.role.is_none() {
+        return Err(Error::parser(
+            &task.loc,
+            "Cannot execute 'end_role' from outside of a role",
+            None,
+        ));
+    }
+    Ok(())
 }
 
 /// One entry of a task list.
@@ -289,6 +333,11 @@ pub trait TaskContext {
     fn static_template(&self, text: &str, loc: &Loc) -> Result<String>;
     /// Reject an unknown module name, at `loc`.
     fn check_module_name(&self, action: &str, loc: &Loc) -> Result<()>;
+    /// The default collection (set once a collection's playbook is imported), which a
+    /// written `collections:` list gets first.
+    fn default_collection(&self) -> Option<String> {
+        None
+    }
     /// Whether the module `action` takes free-form text (see
     /// [`Registry::free_form`](crate::modules::Registry::free_form)).
     fn free_form(&self, action: &str) -> bool;
@@ -297,6 +346,7 @@ pub trait TaskContext {
         &self,
         action: &str,
         args: &Map<String, Value>,
+        collections: &[String],
         loc: &Loc,
         args_loc: &Loc,
     ) -> Result<()>;
@@ -366,14 +416,15 @@ fn parse_block(
                 set_keyword(&mut own, kw, v)?
             }
             other => {
-                return Err(Error::invalid_help(
+                return Err(Error::parser(
                     &key_loc(node, other),
                     format!("`{other}` is not a valid keyword for a block"),
-                    "a block takes block/rescue/always, name and task keywords such as when, become, tags, vars",
+                    Some("a block takes block/rescue/always, name and task keywords such as when, become, tags, vars".into()),
                 ));
             }
         }
     }
+    add_default_collection(&mut own, cx);
     let child = Inherit {
         kw: merge_keywords(&inherit.kw, &own),
         ..inherit.clone()
@@ -696,11 +747,28 @@ fn set_keyword(kw: &mut Keywords, key: &str, v: &Node) -> Result<()> {
         "timeout" => kw.timeout = Some(check_literal(v, Numeric::Timeout)?),
         "remote_user" => kw.remote_user = Some(string_keyword(v, key)?),
         "connection" => kw.connection = Some(string_keyword(v, key)?),
+        "collections" => {
+            kw.collections = super::collections::parse_keyword(v)?
+                .map(|l| super::collections::search_list(&l, None))
+        }
         // Accepted for compatibility; they change nothing in windlass.
-        "module_defaults" | "collections" | "debugger" | "port" => {}
-        _ => return Err(Error::invalid(&v.loc, format!("`{key}` is not a keyword"))),
+        "module_defaults" | "debugger" | "port" => {}
+        _ => {
+            return Err(Error::parser(
+                &v.loc,
+                format!("`{key}` is not a keyword"),
+                None,
+            ));
+        }
     }
     Ok(())
+}
+
+/// A written `collections:` list with the default collection first, if one is set.
+fn add_default_collection(own: &mut Keywords, cx: &dyn TaskContext) {
+    if let (Some(list), Some(d)) = (&own.collections, cx.default_collection()) {
+        own.collections = Some(super::collections::search_list(list, Some(&d)));
+    }
 }
 
 /// Whether `k` is a keyword blocks, plays and roles pass down to their tasks.
@@ -759,6 +827,10 @@ pub fn merge_keywords(outer: &Keywords, inner: &Keywords) -> Keywords {
         remote_user: pick(&outer.remote_user, &inner.remote_user),
         connection: pick(&outer.connection, &inner.connection),
         notify: inner.notify.clone().or_else(|| outer.notify.clone()),
+        collections: inner
+            .collections
+            .clone()
+            .or_else(|| outer.collections.clone()),
     }
 }
 
@@ -803,6 +875,8 @@ fn parse_task(
     let mut until = None;
     let mut retries = None;
     let mut delay = None;
+    let mut async_ = None;
+    let mut poll = None;
     let mut local_action = false;
     for (k, v) in entries {
         let kloc = key_loc(node, k);
@@ -847,8 +921,8 @@ fn parse_task(
             "until" => until = Some(conditions(v, "until")?),
             "retries" => retries = Some(check_literal(v, Numeric::Retries)?),
             "delay" => delay = Some(check_literal(v, Numeric::Delay)?),
-            "async" => drop(check_literal(v, Numeric::Async)?),
-            "poll" => drop(check_literal(v, Numeric::Poll)?),
+            "async" => async_ = Some(check_literal(v, Numeric::Async)?),
+            "poll" => poll = Some(check_literal(v, Numeric::Poll)?),
             "action" | "local_action" => {
                 let (a, args) = parse_action_string(v)?;
                 if let Some((prev, _, _)) = &action {
@@ -907,6 +981,10 @@ fn parse_task(
     if local_action {
         own.delegate_to = Some(Value::String("localhost".into()));
     }
+    // Ansible's `Task.preprocess_data`: not for a role's tasks.
+    if inherit.role.is_none() {
+        add_default_collection(&mut own, cx);
+    }
     let kw = merge_keywords(&inherit.kw, &own);
     let notify = notify
         .or_else(|| inherit.kw.notify.clone())
@@ -928,9 +1006,12 @@ fn parse_task(
         until,
         retries,
         delay,
+        async_,
+        poll,
         role: inherit.role.clone(),
         include_params: include_params(inherit, &short, &own),
     };
+    check_end_role(&task, handlers)?;
     let short = short.as_str();
     if IMPORT_TASKS.contains(&action.as_str()) || IMPORT_TASKS.contains(&short) {
         let file = import_file(&task, &action_loc)?;
@@ -985,7 +1066,13 @@ fn parse_task(
             apply,
         }))]);
     }
-    cx.check_module(&action, &task.args, &action_loc, &task.args_loc)?;
+    cx.check_module(
+        &action,
+        &task.args,
+        task.collection_list(),
+        &action_loc,
+        &task.args_loc,
+    )?;
     if short == "template" {
         check_template_src(&task, base)?;
     }
@@ -993,10 +1080,12 @@ fn parse_task(
 }
 
 fn conflict(loc: &Loc, a: &str, b: &str) -> Error {
-    Error::invalid_help(
+    Error::parser(
         loc,
         format!("conflicting action statements: `{a}` and `{b}`"),
-        format!("a task runs one module; if `{b}` is meant as a keyword, check its spelling"),
+        Some(format!(
+            "a task runs one module; if `{b}` is meant as a keyword, check its spelling"
+        )),
     )
 }
 
@@ -1310,6 +1399,29 @@ fn unquote(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `meta: end_role` needs a role, and no handler may end one.
+    #[test]
+    fn end_role_only_in_a_role_task() {
+        let args = Map::from_iter([("_raw_params".to_string(), Value::from("end_role"))]);
+        let mut t = Task::synthetic("t", "meta", args, Loc::file("t"), Keywords::default());
+        let outside = check_end_role(&t, false).unwrap_err().to_string();
+        assert!(outside.contains("from outside of a role"), "{outside}");
+        t.role = Some(Arc::new(crate::playbook::role::RoleInstance {
+            name: "r".into(),
+            path: "roles/r".into(),
+            defaults: IndexMap::new(),
+            vars: IndexMap::new(),
+            params: IndexMap::new(),
+            collection: None,
+        }));
+        assert!(check_end_role(&t, false).is_ok());
+        let handler = check_end_role(&t, true).unwrap_err().to_string();
+        assert!(handler.contains("from a handler"), "{handler}");
+        t.args.insert("_raw_params".into(), Value::from("end_host"));
+        t.role = None;
+        assert!(check_end_role(&t, true).is_ok());
+    }
 
     /// `copy: content="a\nb"` writes a newline, as Ansible's `parse_kv` decodes escapes.
     #[test]

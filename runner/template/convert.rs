@@ -35,7 +35,11 @@ pub(crate) fn json_to_value(v: &serde_json::Value) -> Value {
                 Value::from(n.as_f64().unwrap_or(f64::NAN))
             }
         }
-        J::String(s) => Value::from(s.as_str()),
+        // An inline `!vault` value no secret opened fails where it is used.
+        J::String(s) => match crate::vault::locked::message_of(s) {
+            Some(m) => Value::from(super::to_mj_error(super::TemplateError::new(m))),
+            None => Value::from(s.as_str()),
+        },
         J::Array(a) => Value::from(a.iter().map(json_to_value).collect::<Vec<_>>()),
         J::Object(m) => Value::from_pairs(m.iter().map(|(k, x)| (k.as_str(), json_to_value(x)))),
     }

@@ -663,9 +663,96 @@ impl Templar {
                         return Ok(r);
                     }
                 }
-                Err(convert_error(&e, src, file_name))
+                let mut te = convert_error(&e, src, file_name);
+                if let Some(m) = te
+                    .undefined
+                    .as_deref()
+                    .and_then(|x| self.missing_attribute(x, ctx))
+                {
+                    te.message = te.message.replacen(
+                        &format!("'{}' is undefined", te.undefined.as_deref().unwrap_or("")),
+                        &m,
+                        1,
+                    );
+                }
+                Err(te)
             }
         }
+    }
+
+    /// For an undefined chain (`d.x.y`, `l[5]`), Ansible 2.19's message: the root's name
+    /// when the root is undefined (`'d' is undefined`), else the first missing step and
+    /// the type it was looked up on (`object of type 'dict' has no attribute 'x'`).
+    fn missing_attribute(&self, chain: &str, ctx: &Arc<Ctx>) -> Option<String> {
+        let steps = chain_steps(chain)?;
+        // `is defined` never fails, so this cannot recurse into another undefined error.
+        let defined = |e: &str| {
+            self.eval_in(&format!("{e} is defined"), ctx, false)
+                .ok()
+                .map(|v| v.is_true())
+        };
+        let mut prefix = steps[0].0.clone();
+        if !defined(&prefix)? {
+            return Some(format!("'{prefix}' is undefined"));
+        }
+        for (text, key) in &steps[1..] {
+            let parent = prefix.clone();
+            prefix.push_str(text);
+            if !defined(&prefix)? {
+                let v = self.eval_in(&parent, ctx, false).ok()?;
+                return Some(format!(
+                    "object of type '{}' has no attribute {key}",
+                    python_type(&v)
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// The steps of a plain lookup chain (`d.x['k'][0]`): each step's source text and how
+/// Ansible names its key (`'x'`, `'k'`, `0`); the first is the root variable. `None` for
+/// anything that is not such a chain.
+fn chain_steps(chain: &str) -> Option<Vec<(String, String)>> {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r#"^(?:\.([A-Za-z_]\w*)|\[\s*'([^'\\]*)'\s*\]|\[\s*"([^"\\]*)"\s*\]|\[\s*(-?\d+)\s*\])"#)
+            .expect("valid regex")
+    });
+    let root_len = chain
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(chain.len());
+    if root_len == 0 || root_len == chain.len() {
+        return None;
+    }
+    let mut steps = vec![(chain[..root_len].to_owned(), String::new())];
+    let mut rest = &chain[root_len..];
+    while !rest.is_empty() {
+        let c = re.captures(rest)?;
+        let whole = c.get(0)?.as_str();
+        let key = match (c.get(1).or(c.get(2)).or(c.get(3)), c.get(4)) {
+            (Some(k), _) => format!("'{}'", k.as_str()),
+            (None, Some(n)) => n.as_str().to_owned(),
+            (None, None) => return None,
+        };
+        steps.push((whole.to_owned(), key));
+        rest = &rest[whole.len()..];
+    }
+    Some(steps)
+}
+
+/// The Python type name Ansible's message gives a value (`dict`, `list`, `str`, `int`).
+fn python_type(v: &Value) -> &'static str {
+    use minijinja::value::ValueKind as K;
+    match v.kind() {
+        K::Map => "dict",
+        K::Seq | K::Iterable => "list",
+        K::String => "str",
+        K::Bool => "bool",
+        K::Number if v.is_integer() => "int",
+        K::Number => "float",
+        K::None => "NoneType",
+        _ => "object",
     }
 }
 

@@ -908,7 +908,10 @@ fn error_messages_name_the_culprit() {
     let e = fail("{{ 1 + }}", json!({}));
     assert!(e.message.contains("syntax error"), "{}", e.message);
     let e = fail("{{ d.missing }}", json!({"d": {}}));
-    assert!(e.message.contains("d.missing"), "{}", e.message);
+    assert_eq!(
+        e.message,
+        "object of type 'dict' has no attribute 'missing'"
+    );
     let h = MapVars::new(json!({})).with_host("h", MapVars::new(json!({"x": "{{ nope }}"})));
     let e = templar()
         .render_str("{{ hostvars['h'].x }}", &h.into_dyn(), None)
@@ -934,4 +937,23 @@ fn undefined_chains_like_ansible_when_guarded() {
     assert_eq!(e.undefined.as_deref(), Some("nope"));
     let e = fail("{{ nope.a | default('x') }}{{ other }}", v);
     assert!(e.message.contains("undefined"), "{}", e.message);
+}
+
+#[test]
+fn undefined_attribute_names_the_type_as_ansible() {
+    let v = json!({"d": {"a": "s"}, "l": [1]});
+    let e = fail("{{ d.x }}", v.clone());
+    assert_eq!(e.message, "object of type 'dict' has no attribute 'x'");
+    let e = fail("{{ d.x.y }}", v.clone());
+    assert_eq!(e.message, "object of type 'dict' has no attribute 'x'");
+    let e = fail("{{ d['k'] }}", v.clone());
+    assert_eq!(e.message, "object of type 'dict' has no attribute 'k'");
+    let e = fail("{{ d.a.b }}", v.clone());
+    assert_eq!(e.message, "object of type 'str' has no attribute 'b'");
+    let e = fail("{{ l[5] }}", v.clone());
+    assert_eq!(e.message, "object of type 'list' has no attribute 5");
+    let e = fail("{{ nosuch.x }}", v.clone());
+    assert_eq!(e.message, "'nosuch' is undefined");
+    let e = fail("{{ foo }}", v);
+    assert_eq!(e.message, "'foo' is undefined");
 }

@@ -124,6 +124,10 @@ impl Transport for BecomePassword {
     async fn close(&self) {
         self.inner.close().await;
     }
+
+    async fn reset(&self) {
+        self.inner.reset().await;
+    }
 }
 
 #[cfg(test)]

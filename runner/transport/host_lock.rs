@@ -440,6 +440,11 @@ impl Transport for HostLock {
         }
         self.inner.close().await;
     }
+
+    /// A new connection, the lock kept (it is the run's, not the connection's).
+    async fn reset(&self) {
+        self.inner.reset().await;
+    }
 }
 
 #[cfg(test)]

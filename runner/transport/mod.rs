@@ -123,6 +123,14 @@ pub trait Transport: Send + Sync {
     /// Close connections (SSH masters). Further calls may reconnect.
     async fn close(&self) {}
 
+    /// Drop the connection and forget a failure, so the next call connects afresh (what
+    /// `wait_for_connection` and `reboot` do between attempts, Ansible's
+    /// `connection.reset()`). Unlike [`Transport::close`], what belongs to the run stays
+    /// (the host lock). The default closes.
+    async fn reset(&self) {
+        self.close().await
+    }
+
     /// The probe batcher in front of this transport, if there is one.
     fn probe_batch(&self) -> Option<&probe_cache::ProbeCache> {
         None

@@ -211,6 +211,11 @@ impl Transport for ProbeCache {
         self.inner.close().await;
     }
 
+    async fn reset(&self) {
+        self.state().invalidate();
+        self.inner.reset().await;
+    }
+
     fn probe_batch(&self) -> Option<&ProbeCache> {
         Some(self)
     }

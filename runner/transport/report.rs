@@ -150,6 +150,10 @@ impl Transport for Reporting {
     async fn close(&self) {
         self.inner.close().await;
     }
+
+    async fn reset(&self) {
+        self.inner.reset().await;
+    }
 }
 
 #[cfg(test)]

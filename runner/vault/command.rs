@@ -115,6 +115,12 @@ pub struct StringArgs {
     /// Read the string from stdin and name it this.
     #[arg(long = "stdin-name", value_name = "NAME")]
     pub stdin_name: Option<String>,
+    /// Prompt for a variable name and the string to encrypt (not with stdin input).
+    #[arg(short = 'p', long = "prompt")]
+    pub prompt: bool,
+    /// Do not hide the string typed at the prompt.
+    #[arg(long = "show-input")]
+    pub show_input: bool,
     /// Write the result here instead of stdout.
     #[arg(long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -125,12 +131,13 @@ pub struct StringArgs {
 
 /// Run one `windlass vault` action; the process exit code.
 pub fn run(cmd: VaultCommand, cfg: &Config) -> Result<i32> {
+    let pager = pager(cfg.pager.clone(), std::env::var("PAGER").ok());
     let cfg = &cfg.vault;
     match cmd.action {
         Action::Create(a) => create(&a, cfg)?,
         Action::Encrypt(a) => encrypt(&a, cfg)?,
         Action::Decrypt(a) => decrypt(&a, cfg)?,
-        Action::View(a) => view(&a, cfg)?,
+        Action::View(a) => view(&a, cfg, &pager)?,
         Action::Edit(a) => edit(&a, cfg)?,
         Action::Rekey(a) => rekey(&a, cfg)?,
         Action::EncryptString(a) => encrypt_string(&a, cfg)?,
@@ -201,13 +208,58 @@ fn decrypt(a: &FileArgs, cfg: &VaultConfig) -> Result<()> {
     Ok(())
 }
 
-fn view(a: &FileArgs, cfg: &VaultConfig) -> Result<()> {
+fn view(a: &FileArgs, cfg: &VaultConfig, pager: &str) -> Result<()> {
     let v = opening(&a.common, cfg)?;
     for f in &a.files {
         let plain = open(&v, f)?.0;
-        print!("{}", String::from_utf8_lossy(&plain));
+        show(&String::from_utf8_lossy(&plain), pager);
     }
     Ok(())
+}
+
+/// The pager `view` uses: `PAGER`, else `pager`/`ANSIBLE_PAGER`, else `less`
+/// (config/base.yml `PAGER`: the last of its sources set wins).
+fn pager(configured: Option<String>, env: Option<String>) -> String {
+    env.or(configured).unwrap_or_else(|| "less".into())
+}
+
+/// Show `text` as cli/__init__.py `CLI.pager` does: not a terminal, printed (with a line
+/// end added, as `display`); else through `pager` (run by `sh -c`, `LESS=FRSX` when it is a
+/// less), or `less` if it is empty and there is one, else printed.
+fn show(text: &str, pager: &str) {
+    let printed = || match text.ends_with('\n') {
+        true => print!("{text}"),
+        false => println!("{text}"),
+    };
+    if !std::io::stdout().is_terminal() {
+        return printed();
+    }
+    let cmd = match pager {
+        "" if has_less() => "less",
+        "" => return printed(),
+        p => p,
+    };
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c").arg(cmd).stdin(std::process::Stdio::piped());
+    if cmd.contains("less") {
+        c.env("LESS", "FRSX");
+    }
+    // As Ansible: a pager that cannot start or is interrupted shows nothing more.
+    if let Ok(mut child) = c.spawn() {
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        let _ = child.wait();
+    }
+}
+
+fn has_less() -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", "less --version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn rekey(a: &RekeyArgs, cfg: &VaultConfig) -> Result<()> {
@@ -459,12 +511,23 @@ fn delimiter(index: usize, src: &str, name: Option<&str>) -> String {
 
 type Plain = (Vec<u8>, &'static str, Option<String>);
 
-/// The strings to encrypt: stdin first (when asked for), then the arguments with their
-/// names in order (`execute_encrypt_string`).
+/// The strings to encrypt: the prompt's or stdin (when asked for), then the arguments
+/// with their names in order (`execute_encrypt_string`).
 fn string_inputs(a: &StringArgs) -> Result<Vec<Plain>> {
     let args: Vec<&String> = a.strings.iter().filter(|s| *s != "-").collect();
     let mut items = Vec::new();
-    if a.stdin_name.is_some() || a.strings.iter().any(|s| s == "-") || a.strings.is_empty() {
+    let stdin = a.stdin_name.is_some()
+        || a.strings.iter().any(|s| s == "-")
+        || (a.strings.is_empty() && !a.prompt);
+    if a.prompt && stdin {
+        return Err(Error::Usage(
+            "The --prompt option is not supported if also reading input from stdin".into(),
+        ));
+    }
+    if a.prompt {
+        items.push(prompted(a.show_input)?);
+    }
+    if stdin {
         let data = read(Path::new("-"))?;
         if data.is_empty() {
             return Err(Error::Usage("stdin was empty, not encrypting".into()));
@@ -482,6 +545,41 @@ fn string_inputs(a: &StringArgs) -> Result<Vec<Plain>> {
         items.push((s.as_bytes().to_vec(), "the command line args", name));
     }
     Ok(items)
+}
+
+/// `--prompt`: a variable name (empty: none), then the string, hidden unless
+/// `show_input`, with ansible-vault's prompts (on stderr; echo off on a terminal).
+fn prompted(show_input: bool) -> Result<Plain> {
+    let name = prompt_line("Variable name (enter for no name): ", false)?;
+    let msg = match show_input {
+        true => "String to encrypt:",
+        false => "String to encrypt (hidden): ",
+    };
+    let text = prompt_line(msg, !show_input)?;
+    if text.is_empty() {
+        return Err(Error::Usage(
+            "The plaintext provided from the prompt was empty, not encrypting".into(),
+        ));
+    }
+    let name = Some(name).filter(|n| !n.is_empty());
+    Ok((text.into_bytes(), "the interactive prompt", name))
+}
+
+/// One line of stdin after `msg`, without its line end.
+fn prompt_line(msg: &str, hidden: bool) -> Result<String> {
+    eprint!("{msg}");
+    let tty = hidden && std::io::stdin().is_terminal();
+    if tty {
+        let _ = std::process::Command::new("stty").arg("-echo").status();
+    }
+    let mut line = String::new();
+    let r = std::io::stdin().read_line(&mut line);
+    if tty {
+        let _ = std::process::Command::new("stty").arg("echo").status();
+        eprintln!();
+    }
+    r.map_err(|e| Error::Other(format!("cannot read the prompt's answer: {e}")))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 #[cfg(test)]

@@ -52,6 +52,6 @@ pub enum VaultError {
 
 impl From<VaultError> for crate::error::Error {
     fn from(e: VaultError) -> Self {
-        crate::error::Error::Other(e.to_string())
+        crate::error::Error::Vault(e.to_string())
     }
 }

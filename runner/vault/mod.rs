@@ -16,6 +16,7 @@ mod cipher;
 pub mod command;
 pub mod envelope;
 mod error;
+pub(crate) mod locked;
 pub mod source;
 
 pub use envelope::is_encrypted;
@@ -118,12 +119,14 @@ impl Vault {
 
     /// The plain text of vault text `text`, and the id of the secret that opened it.
     pub fn decrypt(&self, text: &str) -> Result<(Vec<u8>, &str), VaultError> {
-        if self.secrets.is_empty() {
-            return Err(VaultError::NoSecrets);
-        }
+        // Malformed data is an error whatever the secrets: a load-time error even for an
+        // inline value no secret opens (see `locked`).
         let env = Envelope::parse(text)?;
         if env.cipher != CIPHER {
             return Err(VaultError::Cipher(env.cipher));
+        }
+        if self.secrets.is_empty() {
+            return Err(VaultError::NoSecrets);
         }
         let wanted = env.vault_id.as_deref().unwrap_or(DEFAULT_ID);
         let candidates = self.candidates(wanted);

@@ -368,6 +368,24 @@ pub fn spawn_on_host(i: usize, cmd: &str) -> std::process::Child {
         .expect("testhosts.sh ssh")
 }
 
+/// Serialises the tests of one test binary that change the shared test hosts.
+static HOSTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Hold the test hosts for one test (a panicking holder does not poison the others).
+pub fn lock() -> std::sync::MutexGuard<'static, ()> {
+    HOSTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How many tasks changed on `host`.
+pub fn changed(r: &RunReport, host: &str) -> u32 {
+    stats(r)[host].changed
+}
+
+/// Failed plus unreachable, over every host.
+pub fn failed(r: &RunReport) -> u32 {
+    r.stats.iter().map(|(_, s)| s.failed + s.unreachable).sum()
+}
+
 /// Per-host totals from a report, by host name.
 pub fn stats(report: &RunReport) -> std::collections::HashMap<String, windlass::event::HostStats> {
     report.stats.iter().cloned().collect()

@@ -412,6 +412,10 @@ fn run_tool(
             }
         }
         Tool::Windlass => {
+            // The module bridge builds modules with the oracle's own ansible-core.
+            if let Some(py) = find_ansible().map(|p| p.with_file_name("python3")) {
+                cmd.env("WINDLASS_ANSIBLE_PYTHON", py);
+            }
             cmd.args(["run", "site.yml"])
                 .args(playbooks)
                 .args(["-i", inventory, "--output", "jsonl"]);
