@@ -285,6 +285,21 @@ fn vaulted_group_vars_and_wrong_secrets_in_a_run() {
     let ping = ["ping", "-i", "hosts", "--vault-password-file", "pw"];
     ok(&run(windlass(d.path()), &ping));
     fails(&run(windlass(d.path()), &ping[..3]));
+    // So does an ad-hoc command, whose task sees them.
+    let adhoc = [
+        "adhoc",
+        "all",
+        "-m",
+        "debug",
+        "-a",
+        "var=greeting",
+        "-i",
+        "hosts",
+        "--vault-password-file",
+        "pw",
+    ];
+    assert!(ok(&run(windlass(d.path()), &adhoc)).contains("hello from the vault"));
+    fails(&run(windlass(d.path()), &adhoc[..8]));
     // A source that fails beside one that works is a warning event of the run.
     let mut args = good.to_vec();
     args.extend(["--vault-id", "dev@missing"]);

@@ -65,6 +65,9 @@ pub struct AdhocArgs {
     /// More output (-vvv also shows every command sent to a host).
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Vault secrets (for vault-encrypted inventory variables, `-e @file` and sources).
+    #[command(flatten)]
+    pub vault: crate::vault::args::VaultArgs,
 }
 
 /// Modules that need arguments (ansible-core's `MODULE_REQUIRE_ARGS`).
@@ -75,7 +78,7 @@ pub(super) fn run(mut a: AdhocArgs) -> Result<i32> {
     let cfg = Config::discover()?;
     crate::template::set_limits(cfg.template_limits());
     a.connect = super::with_config(a.connect, &cfg);
-    let yaml = super::yaml_reader(&cfg);
+    let yaml = super::yaml_reader(&cfg).with_vault(a.vault.keyring(&cfg.vault, false, false)?);
     let inventory = super::load_inventory(&a.connect.inventory, &yaml, &cfg, &a.pattern)?;
     if a.list_hosts {
         super::print_load_warnings(&cfg.unhonoured, &inventory, &yaml);
