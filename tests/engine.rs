@@ -1332,3 +1332,26 @@ fn scratch_files_live_under_remote_tmp_and_go_away() {
         "{msg}"
     );
 }
+
+/// `meta: refresh_inventory` cannot re-read the sources (windlass reads them once): it says
+/// so as a warning of the run, once per time it runs, instead of passing silently.
+#[test]
+fn refresh_inventory_warns_that_it_does_not_re_read() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    p.file(
+        "site.yml",
+        "- hosts: nodes\n  gather_facts: false\n  tasks:\n    - meta: refresh_inventory\n    - debug: msg=after\n",
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0);
+    let warnings: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Warning { message } if message.contains("refresh_inventory") => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(debug_msgs(&events, "h2"), vec![json!("after")]);
+}

@@ -266,7 +266,12 @@ impl Engine {
                     }
                 }
             }
-            _ => {} // noop, refresh_inventory, role_complete
+            "refresh_inventory" if !chosen.is_empty() => self.emit(Event::Warning {
+                message: "meta: refresh_inventory does not re-read the inventory in windlass: \
+                          it is read once, when the run starts"
+                    .into(),
+            }),
+            _ => {} // noop, role_complete
         }
         Ok(())
     }
