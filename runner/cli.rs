@@ -722,7 +722,7 @@ const ABORT_STEP: Duration = Duration::from_secs(1);
 /// a cancelled CI job and `docker stop` follow with SIGKILL within seconds). An abort
 /// ends the local commands still running, writes the journal as interrupted, closes the
 /// connections (host locks released, SSH masters told to exit, their control directory
-/// removed), prints the recap, all within about three seconds, and exits with 128 + the
+/// removed), prints the recap, all within about four seconds, and exits with 128 + the
 /// number of the signal that ended the run (130, 143, 129).
 #[allow(clippy::too_many_arguments)]
 async fn execute(

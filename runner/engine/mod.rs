@@ -156,9 +156,17 @@ pub struct Engine {
     pub(crate) cancelled: std::sync::atomic::AtomicBool,
     /// When the engine was made: the run's duration in an abort's recap.
     pub(crate) created: Instant,
+    /// Set once an abort printed the recap: what cut-off tasks report later is dropped.
+    pub(crate) silenced: std::sync::atomic::AtomicBool,
+    /// How many host tasks run now.
+    pub(crate) running: std::sync::atomic::AtomicUsize,
     /// What the run has done so far (everything above is its fixed context).
     pub(crate) state: RunState,
 }
+
+/// How long an abort lets the tasks it cut off report their results, so the recap counts
+/// them.
+const ABORT_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Engine {
     /// A run of `inventory` with `opts`, reporting to `sink`.
@@ -205,6 +213,8 @@ impl Engine {
             sink: Arc::new(Mutex::new(sink)),
             cancelled: std::sync::atomic::AtomicBool::new(false),
             created: Instant::now(),
+            silenced: std::sync::atomic::AtomicBool::new(false),
+            running: std::sync::atomic::AtomicUsize::new(0),
             lock_owner: lock_owner(),
             journal: std::sync::OnceLock::new(),
             state: RunState::new(started),
@@ -250,8 +260,8 @@ impl Engine {
 
     /// For an abort (a second Ctrl-C, SIGTERM): write the journal as interrupted, then close
     /// every connection (which releases host locks), giving up on the connections after
-    /// `within`, and report the run's end (the recap) as it stands. Tasks still running are
-    /// not waited for.
+    /// `within`, give the tasks so cut off half a second to report, and report the run's
+    /// end (the recap) as it stands. What tasks report after that is not passed on.
     pub async fn abort(&self, within: std::time::Duration) {
         let _ = self.save_journal("interrupted");
         let mut closing = tokio::task::JoinSet::new();
@@ -262,6 +272,14 @@ impl Engine {
             while closing.join_next().await.is_some() {}
         })
         .await;
+        // The tasks whose commands were just ended (or whose connections were closed)
+        // report at once: give them a moment, so the recap counts them.
+        let _ = tokio::time::timeout(ABORT_SETTLE, async {
+            while self.running.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await;
         self.emit(Event::Warning {
             message: "aborted: tasks still running were cut off".into(),
         });
@@ -269,6 +287,8 @@ impl Engine {
             stats: self.recap(),
             duration: self.created.elapsed(),
         });
+        self.silenced
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether every command reaching a host is reported (`-vvv`, or asked for by an
@@ -321,6 +341,9 @@ impl Engine {
     }
 
     pub(crate) fn emit(&self, e: Event) {
+        if self.silenced.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         if let Ok(mut s) = self.sink.lock() {
             s.event(&e);
         }

@@ -249,6 +249,7 @@ impl Engine {
         host: &str,
         ahead: &[Arc<Task>],
     ) -> Result<HostRun> {
+        let _running = Running::count(&self.running);
         // Only the command reporter reads the label, and `pause` (its prompt names the
         // task).
         if !self.reports_commands() && !self.bypasses_host_loop(t) {
@@ -1105,4 +1106,21 @@ pub(crate) fn tags_selected(tags: &BTreeSet<String>, only: &[String], skip: &[St
     tags.iter().any(|t| explicit(t))
         || (explicit("tagged") && !tags.is_empty())
         || (explicit("untagged") && tags.is_empty())
+}
+
+/// A host's task counted as running for as long as this lives: an abort gives the tasks
+/// it cut off a moment to report before it prints the recap.
+struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn count(n: &'a std::sync::atomic::AtomicUsize) -> Self {
+        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Running(n)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
