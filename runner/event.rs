@@ -184,6 +184,21 @@ pub enum Event {
         #[serde(serialize_with = "ser_secs")]
         duration: Duration,
     },
+    /// Which implementation runs a task's module on one host, as `ansible-playbook -vvv`'s
+    /// `Using module file …` line: once per execution (each loop item, each `until`
+    /// attempt), just before it runs. Emitted only when commands are reported (from `-vvv`
+    /// on, or [`crate::engine::RunOptions::report_commands`]).
+    Module {
+        /// The host the task runs for (not its delegate).
+        host: String,
+        /// The task's display name.
+        task: String,
+        /// The module (FQCN).
+        module: String,
+        /// The Ansible module file the module bridge packages for it (`…/modules/cron.py`);
+        /// `None` for a module windlass implements natively.
+        path: Option<String>,
+    },
     /// A warning for the user (deprecated syntax, nothing matched, …).
     Warning {
         /// The text.

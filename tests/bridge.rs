@@ -159,6 +159,48 @@ fn a_bridged_module_runs_on_the_local_connection() {
     assert!(out.contains("\"msg\": \"0 0 none\""), "{out}");
 }
 
+/// `-vvv` prints ansible-playbook's own `Using module file <path>` for a bridged module:
+/// the file ansible-core imports as that module; a native task gets windlass's line.
+#[test]
+#[ignore = "needs the ansible-core venv (.ci/run makes it; or WINDLASS_ANSIBLE_PYTHON)"]
+fn vvv_names_the_module_file_the_bridge_packaged() {
+    let py = ansible_python();
+    let file = std::process::Command::new(&py)
+        .args([
+            "-c",
+            "import ansible.modules.getent as m; print(m.__file__)",
+        ])
+        .output()
+        .expect("the ansible-core python runs");
+    let file = String::from_utf8_lossy(&file.stdout).trim().to_string();
+    assert!(file.ends_with("/ansible/modules/getent.py"), "{file}");
+    let p = local(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - getent: {database: passwd, key: root}\n    - stat: {path: /}\n",
+    );
+    p.file(
+        "hosts",
+        &format!(
+            "h1 ansible_connection=local ansible_python_interpreter={}\n",
+            py.display()
+        ),
+    );
+    let env = [
+        ("WINDLASS_ANSIBLE_PYTHON", py.to_str().unwrap()),
+        ("WINDLASS_BRIDGE_MODULES", "getent"),
+    ];
+    let (code, out) = windlass(p.path(), "hosts", &["-vvv"], &env);
+    assert_eq!(code, 0, "{out}");
+    let using: Vec<&str> = out.lines().filter(|l| l.starts_with("Using ")).collect();
+    assert_eq!(
+        using,
+        [
+            format!("Using module file {file}"),
+            "Using windlass native module ansible.builtin.stat".to_string()
+        ],
+        "{out}"
+    );
+}
+
 /// Run `site` on the test hosts (inventory copied in) with the bridge; exit code, output.
 fn on_hosts(site: &str, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
     let inv = testhosts();

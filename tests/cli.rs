@@ -887,6 +887,50 @@ fn vvv_shows_each_command_with_rc_censors_no_log_and_never_file_contents() {
     assert_eq!(by_task("fails")[0]["rc"], 1);
 }
 
+/// `-vvv` says which implementation ran each execution of a task (ansible-playbook's
+/// `Using module file …` line; for a native module, windlass's own line), once per loop
+/// item, never for a task its `when` skipped; `--output jsonl` carries it as a `module`
+/// event (`path` null for a native module). Below `-vvv`, neither.
+#[test]
+fn vvv_names_the_native_module_each_execution_ran() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1"]));
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: run\n      command: echo {{ item }}\n      loop: [a, b]\n    - name: skipped\n      stat: {path: /}\n      when: false\n",
+    );
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "-vvv"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("Using ")).collect();
+    assert_eq!(
+        lines,
+        [
+            "Using windlass native module ansible.builtin.command",
+            "Using windlass native module ansible.builtin.command"
+        ],
+        "{out}"
+    );
+    let o = windlass(p.path(), &["run", "site.yml", "-i", "hosts", "-vv"]);
+    assert!(!text(&o).contains("Using "), "{}", text(&o));
+
+    let o = windlass(
+        p.path(),
+        &[
+            "run", "site.yml", "-i", "hosts", "-vvv", "--output", "jsonl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let modules: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+        .filter(|e| e["event"] == "module")
+        .collect();
+    let want = serde_json::json!({"event": "module", "host": "h1", "task": "run",
+        "module": "ansible.builtin.command", "path": null});
+    assert_eq!(modules, [want.clone(), want], "{}", text(&o));
+}
+
 #[test]
 fn a_host_name_or_user_ssh_refuses_is_reported_in_ssh_s_words() {
     // ssh refuses these before opening its log; the binary's masters go through the dialer

@@ -34,6 +34,9 @@ pub(crate) struct Found {
     pub fqcn: Option<String>,
     pub action_plugin: Option<String>,
     pub missing_collection: Option<String>,
+    /// The module's file (`None` when not found).
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// The answer to `build`: the payload to pipe to the host's Python.

@@ -134,11 +134,21 @@ impl Bridge {
         {
             return Err(controller_side(action, plugin, loc));
         }
-        let m = Arc::new(BridgedModule::new(self.clone(), &fqcn));
+        let path = found.path.clone().or_else(|| self.path_of(&fqcn));
+        let m = Arc::new(BridgedModule::new(self.clone(), &fqcn, path));
         if let Ok(mut r) = self.resolved.lock() {
             r.insert(action.to_string(), m);
         }
         Ok(Resolution::Module)
+    }
+
+    /// The file of the module `fqcn` (for a name that has none of its own: `yum`, which
+    /// runs the `dnf` action).
+    fn path_of(&self, fqcn: &str) -> Option<String> {
+        let found = self
+            .request(&json!({"op": "find", "name": fqcn, "collections": []}))
+            .ok()?;
+        found["path"].as_str().map(str::to_string)
     }
 
     /// Every module the user's ansible-core has installed, by FQCN, with its version and

@@ -20,13 +20,16 @@ use crate::modules::{Module, ModuleError, ParamSpec, TaskCtx, TaskResult};
 pub(crate) struct BridgedModule {
     bridge: Arc<Bridge>,
     fqcn: &'static str,
+    /// The module's file, as ansible-core found it at load time.
+    path: Option<String>,
 }
 
 impl BridgedModule {
-    pub(crate) fn new(bridge: Arc<Bridge>, fqcn: &str) -> Self {
+    pub(crate) fn new(bridge: Arc<Bridge>, fqcn: &str, path: Option<String>) -> Self {
         BridgedModule {
             bridge,
             fqcn: intern(fqcn),
+            path,
         }
     }
 }
@@ -50,6 +53,10 @@ fn intern(name: &str) -> &'static str {
 impl Module for BridgedModule {
     fn name(&self) -> &'static str {
         self.fqcn
+    }
+
+    fn ansible_file(&self) -> Option<&str> {
+        self.path.as_deref()
     }
 
     /// Any parameter: the module itself checks them, as it does under Ansible.

@@ -591,6 +591,7 @@ impl Engine {
                     facts: self.kw_bool(&t.kw.delegate_facts, &vars, t)?,
                 });
             }
+            self.emit_module(t, host, module.as_ref());
             let run = match job {
                 Some(spec) => {
                     super::async_job::run(&ctx, module.as_ref(), inv.args.clone(), spec).await
@@ -748,6 +749,20 @@ impl Engine {
                 .map_err(|e| format!("{what}: {}", e.message))?;
         }
         Ok(all)
+    }
+
+    /// [`Event::Module`]: which implementation runs the task's module now (native, or the
+    /// Ansible module file the bridge packages), when commands are reported (`-vvv`).
+    fn emit_module(&self, t: &Task, host: &str, module: &dyn crate::modules::Module) {
+        if !self.reports_commands() {
+            return;
+        }
+        self.emit(Event::Module {
+            host: host.to_string(),
+            task: t.display_name(),
+            module: module.name().to_string(),
+            path: module.ansible_file().map(str::to_string),
+        });
     }
 
     /// As Ansible's task_executor.py sends `v2_runner_retry`: with the runs left (its

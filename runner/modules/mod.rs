@@ -208,6 +208,12 @@ pub trait Module: Send + Sync {
     }
     /// Its parameters.
     fn spec(&self) -> ParamSpec;
+    /// The Ansible module file this runs, for a module the bridge runs (`runner/bridge`);
+    /// `None` for a module implemented in Rust. Reported per execution as
+    /// [`crate::event::Event::Module`].
+    fn ansible_file(&self) -> Option<&str> {
+        None
+    }
     /// Whether it runs on the controller only (no transport needed).
     fn controller_only(&self) -> bool {
         false

@@ -220,6 +220,10 @@ impl<W: Write + Send> EventSink for AdhocPrinter<W> {
                 };
                 let _ = writeln!(self.out, "<{host}> {word} {line}");
             }
+            Event::Module { module, path, .. } if self.verbosity >= 3 => {
+                let line = super::printer::module_line(module, path.as_deref());
+                let _ = writeln!(self.out, "{line}");
+            }
             _ => {}
         }
         let _ = self.out.flush();

@@ -223,6 +223,16 @@ pub fn unified_diff(d: &FileDiff) -> String {
         .to_string()
 }
 
+/// The `-vvv` line of [`Event::Module`]: ansible-playbook's own `Using module file <path>`
+/// (`ActionBase._configure_module`) for a module the bridge runs, and
+/// `Using windlass native module <fqcn>` for one windlass implements.
+pub(crate) fn module_line(module: &str, path: Option<&str>) -> String {
+    match path {
+        Some(p) => format!("Using module file {p}"),
+        None => format!("Using windlass native module {module}"),
+    }
+}
+
 /// ` => (item=…)` with the label as Python's `str()` shows it (Ansible's default callback
 /// formats it with `%s`: a dict prints as `{'a': 1}`).
 fn item_label(item: &Option<Value>) -> String {
@@ -422,6 +432,11 @@ impl<W: Write + Send> Printer<W> {
                 );
             }
             Event::Command { .. } => {}
+            Event::Module { module, path, .. } if self.verbosity >= 3 => {
+                let line = module_line(module, path.as_deref());
+                let _ = writeln!(self.out, "{}", self.paint("34", &line));
+            }
+            Event::Module { .. } => {}
             Event::Warning { message } => self.warning(message),
             // As Ansible's default callback `v2_runner_retry`.
             Event::Retry {
@@ -535,6 +550,37 @@ pub(crate) mod tests {
              changed: [h1]\n"
         );
         assert_eq!(printed(&changed(vec![])), "changed: [h1]\n");
+    }
+
+    /// `-vvv` names the implementation of each execution: ansible-playbook's own
+    /// `Using module file <path>` for a bridged module, the native line otherwise; below
+    /// `-vvv`, nothing.
+    #[test]
+    fn module_events_print_which_path_a_task_took_from_vvv_on() {
+        let event = |path: Option<&str>| Event::Module {
+            host: "h1".into(),
+            task: "t".into(),
+            module: "ansible.builtin.cron".into(),
+            path: path.map(str::to_string),
+        };
+        let at = |verbosity: u8, e: &Event| {
+            let mut out = Vec::new();
+            Printer::new(&mut out, false, verbosity)
+                .without_timings()
+                .event(e);
+            String::from_utf8(out).unwrap()
+        };
+        let bridged = event(Some("/venv/ansible/modules/cron.py"));
+        assert_eq!(
+            at(3, &bridged),
+            "Using module file /venv/ansible/modules/cron.py\n"
+        );
+        assert_eq!(
+            at(3, &event(None)),
+            "Using windlass native module ansible.builtin.cron\n"
+        );
+        assert_eq!(at(2, &bridged), "");
+        assert_eq!(at(2, &event(None)), "");
     }
 
     /// A shared buffer standing in for stderr.
