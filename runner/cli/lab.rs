@@ -16,7 +16,7 @@ use crate::lab::{self, LabName, Layout, Suite};
 pub struct LabArgs {
     /// Where labs and their caches live (each lab in `labs/NAME`, the base rootfs and
     /// package repository of each suite in `cache/SUITE`).
-    #[arg(long = "dir", env = "WINDLASS_LAB_DIR", default_value = lab::model::DEFAULT_ROOT, global = true, value_name = "DIR")]
+    #[arg(long = "dir", env = "WINDLASS_LAB_DIR", hide_env_values = true, default_value = lab::model::DEFAULT_ROOT, global = true, value_name = "DIR")]
     pub dir: PathBuf,
     /// What to do.
     #[command(subcommand)]
