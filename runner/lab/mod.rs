@@ -47,8 +47,8 @@ fn lock(layout: &Layout) -> Result<File> {
     base::mkdir(&layout.root)?;
     let path = layout.root.join(".lock");
     let f = File::create(&path).map_err(|e| LabError::io("cannot create", &path, e))?;
-    f.lock()
-        .map_err(|e| LabError::io("cannot lock", &path, e))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| LabError::io("cannot lock", &path, e.into()))?;
     Ok(f)
 }
 
@@ -193,7 +193,7 @@ fn start_hosts(layout: &Layout, lab: &Lab, st: &mut LabState) -> Result<Vec<Stri
         st.hosts[i] = hs;
         todo.push(host.name.clone());
     }
-    st.hosts.sort_by(|a, b| a.host.ip.cmp(&b.host.ip));
+    st.hosts.sort_by_key(|h| h.host.ip);
     st.save(&lab.dir)?;
     Ok(todo)
 }
