@@ -10,7 +10,8 @@
 //! cargo test --test lab -- --ignored
 //! ```
 //!
-//! `WINDLASS_LAB_DIR` moves the labs and caches (default /var/tmp/windlass-lab).
+//! `WINDLASS_LAB_DIR` moves the labs and caches (default /var/tmp/windlass-lab); the lab is
+//! named `lt<pid>` (`WINDLASS_LAB_TEST_PREFIX` replaces `lt`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -132,7 +133,9 @@ fn leftovers(name: &str, lab_dir: &Path) -> Vec<String> {
 #[test]
 #[ignore = "needs root: boots a windlass lab"]
 fn lab_up_ping_ssh_down_and_cached_second_up() {
-    let name = format!("s13t{}", std::process::id() % 100_000);
+    // WINDLASS_LAB_TEST_PREFIX: where several people share a machine, a prefix of one's own
+    let prefix = std::env::var("WINDLASS_LAB_TEST_PREFIX").unwrap_or_else(|_| "lt".into());
+    let name = format!("{prefix}{}", std::process::id() % 100_000);
     let lab_dir = root_dir().join("labs").join(&name);
     let _guard = Lab(name.clone());
 
@@ -140,8 +143,19 @@ fn lab_up_ping_ssh_down_and_cached_second_up() {
     assert!(up.contains("up 2: 2 booted"), "{up}");
     // the leftover check sees every kind of thing a running lab has
     let live = leftovers(&name, &lab_dir);
-    for kind in ["netns", "link", "rule", "mount", "process", "cgroup", "directory"] {
-        assert!(live.iter().any(|l| l.starts_with(kind)), "no {kind} among {live:#?}");
+    for kind in [
+        "netns",
+        "link",
+        "rule",
+        "mount",
+        "process",
+        "cgroup",
+        "directory",
+    ] {
+        assert!(
+            live.iter().any(|l| l.starts_with(kind)),
+            "no {kind} among {live:#?}"
+        );
     }
 
     let status = ok(&["lab", "status", "--name", &name]);
