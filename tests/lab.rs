@@ -202,3 +202,31 @@ fn lab_up_ping_ssh_down_and_cached_second_up() {
     ok(&["lab", "down", "--name", &name]);
     assert_eq!(leftovers(&name, &lab_dir), Vec::<String>::new());
 }
+
+/// Without root, or without a tool the lab needs, `lab up` stops before making anything and
+/// says what to do (run as root; the Debian/Ubuntu package to install). Runs as anyone: as
+/// root the tools are hidden (empty PATH), otherwise the missing root is what it reports.
+#[test]
+fn up_without_root_or_tools_says_what_to_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_windlass"))
+        .args(["lab", "--dir", dir.path().to_str().unwrap(), "up", "1", "--name", "never"])
+        .env("PATH", "")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    if is_root() {
+        assert!(err.contains("`systemd-nspawn` is not installed"), "{err}");
+        assert!(err.contains("apt-get install systemd-container"), "{err}");
+    } else {
+        assert!(err.contains("windlass lab needs root"), "{err}");
+    }
+    // nothing was made
+    assert!(!dir.path().join("labs").exists(), "{err}");
+}
+
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
