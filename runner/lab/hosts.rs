@@ -90,10 +90,10 @@ pub fn start(
 ) -> Result<()> {
     state.cgroups = cgroup::for_host(lab.name.as_str(), &host.name);
     save(state)?;
-    let exe =
-        std::env::current_exe().map_err(|e| LabError::io("cannot find", "this program", e))?;
+    // this very program, even when its file was replaced since it started
+    let exe = Path::new("/proc/self/exe");
     let cmd = plan::supervised(
-        &exe,
+        exe,
         &state.cgroups,
         plan::nspawn(lab, &layout.repo(lab.suite), host, unified()),
     );
@@ -127,7 +127,8 @@ pub fn wait(lab: &Lab, host: &Host, pid: u32) -> String {
     last
 }
 
-/// Whether `pid` is still the nspawn of machine `name` (a reused pid is not).
+/// Whether `pid` is still the supervisor of machine `name` (its command line holds nspawn's
+/// `-M name`; a reused pid does not).
 pub fn alive(pid: u32, name: &str) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
@@ -137,10 +138,11 @@ pub fn alive(pid: u32, name: &str) -> bool {
         .any(|w| w[0] == b"-M" && w[1] == name.as_bytes())
 }
 
-/// Power the host off (SIGTERM to nspawn: the container's systemd shuts down), SIGKILL after
-/// 20 s. Only a pid that still is this host's nspawn is signalled.
+/// Power the host off (SIGTERM to its supervisor, passed on to nspawn: the container's
+/// systemd shuts down), SIGKILL to the supervisor's process group (nspawn with it) after
+/// 20 s. Only a pid that still is this host's supervisor is signalled.
 pub fn stop(pid: u32, name: &str) {
-    use rustix::process::{Pid, Signal, kill_process};
+    use rustix::process::{Pid, Signal, kill_process, kill_process_group};
     let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
         return;
     };
@@ -153,7 +155,7 @@ pub fn stop(pid: u32, name: &str) {
         std::thread::sleep(Duration::from_millis(100));
     }
     if alive(pid, name) {
-        let _ = kill_process(p, Signal::KILL);
+        let _ = kill_process_group(p, Signal::KILL);
         while alive(pid, name) {
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -26,6 +26,7 @@ mod prereq;
 mod repo;
 mod ssh_config;
 mod state;
+mod supervisor;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -385,17 +386,8 @@ pub fn ssh(layout: &Layout, name: &LabName, host: &str, command: &[String]) -> R
     exec::interactive(&cmd)
 }
 
-/// The boot supervisor (`lab boot-host`): join `cgroups`, then become `argv`.
+/// The boot supervisor (`lab boot-host`): join `cgroups`, run `argv` (a host's nspawn),
+/// again after each reboot; see [`supervisor`].
 pub fn boot_host(cgroups: &[PathBuf], argv: &[String]) -> Result<i32> {
-    use std::os::unix::process::CommandExt;
-    cgroup::enter(cgroups)?;
-    let Some((program, args)) = argv.split_first() else {
-        return Ok(2);
-    };
-    let e = std::process::Command::new(program).args(args).exec();
-    Err(LabError::Command {
-        argv: argv.join(" "),
-        status: format!("cannot start: {e}"),
-        detail: String::new(),
-    })
+    supervisor::run(cgroups, argv)
 }
