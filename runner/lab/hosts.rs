@@ -4,7 +4,7 @@
 //! Why this file exists: a host's life, from directory to process and back. Everything it
 //! makes is recorded in [`HostState`] before it is made.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::base::{mkdir, remove_all, write};
@@ -79,29 +79,14 @@ fn unified() -> bool {
         || Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()
 }
 
-/// Start `host` under the boot supervisor (this binary's hidden `lab boot-host`), in its own
-/// cgroups; records the cgroups and the pid in `state`.
-pub fn start(
-    lab: &Lab,
-    layout: &Layout,
-    host: &Host,
-    state: &mut HostState,
-    save: impl Fn(&HostState) -> Result<()>,
-) -> Result<()> {
-    state.cgroups = cgroup::for_host(lab.name.as_str(), &host.name);
-    save(state)?;
+/// Start `host` under the boot supervisor (this program's hidden `lab boot-host`), which
+/// joins `cgroups` first; the supervisor's pid.
+pub fn start(lab: &Lab, layout: &Layout, host: &Host, cgroups: &[PathBuf]) -> Result<u32> {
     // this very program, even when its file was replaced since it started
     let exe = Path::new("/proc/self/exe");
-    let cmd = plan::supervised(
-        exe,
-        &state.cgroups,
-        plan::nspawn(lab, &layout.repo(lab.suite), host, unified()),
-    );
-    state.pid = Some(exec::spawn_detached(
-        &cmd,
-        &lab.host_dir(&host.name).join("console.log"),
-    )?);
-    save(state)
+    let nspawn = plan::nspawn(lab, &layout.repo(lab.suite), host, unified());
+    let cmd = plan::supervised(exe, cgroups, nspawn);
+    exec::spawn_detached(&cmd, &lab.host_dir(&host.name).join("console.log"))
 }
 
 /// Wait until `host` is up: systemd `running` or `degraded` over SSH; the state seen last.

@@ -7,7 +7,7 @@
 //! base, with its own address on the lab's bridge. Several labs run side by side: each has
 //! its own network namespace (bridge and host links inside), uplink, subnet 10.240.N.0/24,
 //! routing table, cgroups and directory, all derived from its name ([`model`]) and recorded
-//! ([`state`]) so `down` removes only what its `up` made.
+//! (in `state.json`) so `down` removes only what its `up` made.
 //!
 //! Needs root, systemd-nspawn (systemd-container), debootstrap, dpkg-dev, openssh-client,
 //! iproute2 and util-linux.
@@ -177,21 +177,19 @@ fn start_hosts(layout: &Layout, lab: &Lab, st: &mut LabState) -> Result<Vec<Stri
         if st.hosts.iter().any(|h| h.host == *host) {
             continue;
         }
+        let cgroups = cgroup::for_host(lab.name.as_str(), &host.name);
         st.hosts.push(HostState {
             host: host.clone(),
             pid: None,
-            cgroups: vec![],
+            cgroups: cgroups.clone(),
         });
-        let i = st.hosts.len() - 1;
         st.save(&lab.dir)?;
         hosts::prepare(lab, layout, host)?;
-        let mut hs = st.hosts[i].clone();
-        hosts::start(lab, layout, host, &mut hs, |h| {
-            let mut copy = st.clone();
-            copy.hosts[i] = h.clone();
-            copy.save(&lab.dir)
-        })?;
-        st.hosts[i] = hs;
+        let pid = hosts::start(lab, layout, host, &cgroups)?;
+        if let Some(h) = st.hosts.last_mut() {
+            h.pid = Some(pid);
+        }
+        st.save(&lab.dir)?;
         todo.push(host.name.clone());
     }
     st.hosts.sort_by_key(|h| h.host.ip);
@@ -387,7 +385,7 @@ pub fn ssh(layout: &Layout, name: &LabName, host: &str, command: &[String]) -> R
 }
 
 /// The boot supervisor (`lab boot-host`): join `cgroups`, run `argv` (a host's nspawn),
-/// again after each reboot; see [`supervisor`].
+/// again after each reboot (runner/lab/supervisor.rs).
 pub fn boot_host(cgroups: &[PathBuf], argv: &[String]) -> Result<i32> {
     supervisor::run(cgroups, argv)
 }
