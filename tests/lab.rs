@@ -210,7 +210,15 @@ fn lab_up_ping_ssh_down_and_cached_second_up() {
 fn up_without_root_or_tools_says_what_to_install() {
     let dir = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_windlass"))
-        .args(["lab", "--dir", dir.path().to_str().unwrap(), "up", "1", "--name", "never"])
+        .args([
+            "lab",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "up",
+            "1",
+            "--name",
+            "never",
+        ])
         .env("PATH", "")
         .output()
         .unwrap();
@@ -228,5 +236,7 @@ fn up_without_root_or_tools_says_what_to_install() {
 
 fn is_root() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+    status
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
