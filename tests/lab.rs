@@ -87,10 +87,11 @@ fn leftovers(name: &str, lab_dir: &Path) -> Vec<String> {
     );
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let dir = lab_dir.display().to_string();
+    let inside = format!("{dir}/");
     left.extend(
         mounts
             .lines()
-            .filter(|l| l.contains(&dir))
+            .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&inside)))
             .map(|l| format!("mount {l}")),
     );
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -239,4 +240,49 @@ fn is_root() -> bool {
     status
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+/// Two labs side by side: each its own subnet and network namespace, and `down` of one
+/// leaves the other running and reachable.
+#[test]
+#[ignore = "needs root: boots a windlass lab"]
+fn two_labs_side_by_side_and_down_of_one_keeps_the_other() {
+    let prefix = std::env::var("WINDLASS_LAB_TEST_PREFIX").unwrap_or_else(|_| "lt".into());
+    let pid = std::process::id() % 100_000;
+    let (a, b) = (format!("{prefix}{pid}a"), format!("{prefix}{pid}b"));
+    let (_ga, _gb) = (Lab(a.clone()), Lab(b.clone()));
+    ok(&["lab", "up", "1", "--name", &a]);
+    ok(&["lab", "up", "1", "--name", &b]);
+    let subnet = |name: &str| {
+        let inv = ok(&["lab", "inventory", "--name", name]);
+        let host = inv
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("ansible_host: "))
+            .unwrap()
+            .to_string();
+        host.rsplit_once('.').unwrap().0.to_string()
+    };
+    assert_ne!(subnet(&a), subnet(&b));
+
+    ok(&["lab", "down", "--name", &a]);
+    assert_eq!(
+        leftovers(&a, &root_dir().join("labs").join(&a)),
+        Vec::<String>::new()
+    );
+    let ssh = ok(&[
+        "lab",
+        "ssh",
+        "--name",
+        &b,
+        "1",
+        "systemctl",
+        "is-system-running",
+    ]);
+    assert!(ssh.contains("running") || ssh.contains("degraded"), "{ssh}");
+    assert!(!leftovers(&b, &root_dir().join("labs").join(&b)).is_empty());
+    ok(&["lab", "down", "--name", &b]);
+    assert_eq!(
+        leftovers(&b, &root_dir().join("labs").join(&b)),
+        Vec::<String>::new()
+    );
 }
