@@ -57,6 +57,12 @@ fn netns_exists(lab: &Lab) -> bool {
     Path::new("/run/netns").join(lab.netns()).exists()
 }
 
+/// Whether the whole network is there: the namespace and this machine's end of the uplink
+/// (a network made half-way is made again).
+fn network_exists(lab: &Lab) -> bool {
+    netns_exists(lab) && Path::new("/sys/class/net").join(lab.uplink()).exists()
+}
+
 /// Boot `count` hosts of lab `name` (suite `suite`); hosts beyond `count` are removed, hosts
 /// already running are kept.
 pub fn up(layout: &Layout, name: &LabName, suite: Suite, count: usize) -> Result<()> {
@@ -90,10 +96,11 @@ pub fn up(layout: &Layout, name: &LabName, suite: Suite, count: usize) -> Result
     base::mkdir(&dir)?;
     st.save(&dir)?;
     ssh_config::ensure(&lab)?;
-    network(&lab, &mut st)?;
+    // hosts booted on a network made again sit in its old namespace: booted again too
+    let fresh_network = network(&lab, &mut st)?;
     raise_inotify(count)?;
     let t0 = Instant::now();
-    let todo = start_hosts(layout, &lab, &mut st)?;
+    let todo = start_hosts(layout, &lab, &mut st, fresh_network)?;
     if todo.is_empty() {
         say(format!("{count} host(s) already running"));
         return Ok(());
@@ -120,10 +127,11 @@ pub fn up(layout: &Layout, name: &LabName, suite: Suite, count: usize) -> Result
     }
 }
 
-/// The lab's network, made once (recorded first: a half-made one is undone by `down`).
-fn network(lab: &Lab, st: &mut LabState) -> Result<()> {
-    if st.network && netns_exists(lab) {
-        return Ok(());
+/// The lab's network, made once (recorded first: a half-made one is undone by `down`);
+/// whether it was made now.
+fn network(lab: &Lab, st: &mut LabState) -> Result<bool> {
+    if st.network && network_exists(lab) {
+        return Ok(false);
     }
     if st.network {
         plan::network_down(lab).iter().for_each(|c| {
@@ -132,7 +140,8 @@ fn network(lab: &Lab, st: &mut LabState) -> Result<()> {
     }
     st.network = true;
     st.save(&lab.dir)?;
-    plan::network_up(lab).iter().try_for_each(exec::run)
+    plan::network_up(lab).iter().try_for_each(exec::run)?;
+    Ok(true)
 }
 
 /// Every container's systemd takes inotify instances charged to root: the default 128 runs
@@ -155,12 +164,18 @@ fn raise_inotify(count: usize) -> Result<()> {
     Ok(())
 }
 
-/// Remove hosts beyond the lab's count and stale ones, start the missing; their names.
-fn start_hosts(layout: &Layout, lab: &Lab, st: &mut LabState) -> Result<Vec<String>> {
+/// Remove hosts beyond the lab's count and stale ones (every one when `restart`), start the
+/// missing; their names.
+fn start_hosts(
+    layout: &Layout,
+    lab: &Lab,
+    st: &mut LabState,
+    restart: bool,
+) -> Result<Vec<String>> {
     let keep: Vec<&str> = lab.hosts.iter().map(|h| h.name.as_str()).collect();
     let mut kept = vec![];
     for h in std::mem::take(&mut st.hosts) {
-        let running = h.pid.is_some_and(|p| hosts::alive(p, &h.host.name));
+        let running = !restart && h.pid.is_some_and(|p| hosts::alive(p, &h.host.name));
         if running && keep.contains(&h.host.name.as_str()) {
             kept.push(h);
         } else {
