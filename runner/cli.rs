@@ -1,4 +1,5 @@
-//! The command line: `windlass run`, `adhoc`, `inventory`, `ping`, `modules`, `completions`.
+//! The command line: `windlass run`, `adhoc`, `inventory`, `ping`, `modules`, `vault`, `lab`,
+//! `completions`.
 //!
 //! Why this module exists: it turns arguments into library calls and a process exit code,
 //! and nothing else. It lives in the library so the book's CLI reference is generated from
@@ -28,12 +29,14 @@ use crate::transport::{ConnectionKind, DefaultConnector};
 mod adhoc;
 mod become_args;
 mod compat_args;
+mod lab;
 mod listing;
 mod several_playbooks;
 mod step;
 pub use adhoc::AdhocArgs;
 pub use become_args::BecomeArgs;
 pub use compat_args::CompatArgs;
+pub use lab::{LabArgs, LabCommand};
 
 /// windlass: Ansible-compatible playbooks, fast, over SSH.
 #[derive(Debug, Parser)]
@@ -59,6 +62,8 @@ pub enum Command {
     Modules,
     /// Make, read and change Ansible Vault files (like ansible-vault).
     Vault(crate::vault::command::VaultCommand),
+    /// Throwaway local Debian hosts to run playbooks against (root; systemd-nspawn).
+    Lab(LabArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -288,6 +293,7 @@ where
         Command::Ping(a) => ping(a),
         Command::Vault(a) => crate::vault::command::run(a, &Config::discover()?),
         Command::Modules => list_modules(),
+        Command::Lab(a) => lab::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "windlass", &mut std::io::stdout());
             Ok(0)
@@ -930,6 +936,20 @@ pub fn reference_markdown() -> String {
             "\n## windlass {name}\n\n```text\n{}\n```\n",
             help.trim_end()
         ));
+        if name != "lab" {
+            continue;
+        }
+        for nested in sub.get_subcommands_mut() {
+            if nested.is_hide_set() || nested.get_name() == "help" {
+                continue;
+            }
+            let help = nested.render_long_help().to_string();
+            out.push_str(&format!(
+                "\n### windlass {name} {}\n\n```text\n{}\n```\n",
+                nested.get_name(),
+                help.trim_end()
+            ));
+        }
     }
     out
 }

@@ -116,6 +116,9 @@ pub enum Error {
     /// data not opened: exit 1, as ansible-playbook's `AnsibleError`.
     #[error("{0}")]
     Vault(String),
+    /// `windlass lab` failed (exit 1).
+    #[error(transparent)]
+    Lab(#[from] crate::lab::LabError),
     /// Anything else that stops the run.
     #[error("{0}")]
     Other(String),
@@ -186,9 +189,12 @@ impl Error {
     }
 
     /// A hint for fixing the error, if any.
-    pub fn help(&self) -> Option<&str> {
+    pub fn help(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self {
-            Error::Invalid { help, .. } | Error::Parser { help, .. } => help.as_deref(),
+            Error::Invalid { help, .. } | Error::Parser { help, .. } => {
+                help.as_deref().map(Into::into)
+            }
+            Error::Lab(e) => e.help().map(Into::into),
             _ => None,
         }
     }

@@ -41,6 +41,7 @@ pub mod exit;
 mod fuzz_smoke;
 pub mod inventory;
 pub(crate) mod journal;
+pub mod lab;
 pub mod modules;
 pub mod output;
 pub mod ping;
