@@ -1,5 +1,5 @@
 //! The command line: `windlass run`, `adhoc`, `inventory`, `ping`, `modules`, `vault`, `lab`,
-//! `completions`.
+//! `test`, `completions`.
 //!
 //! Why this module exists: it turns arguments into library calls and a process exit code,
 //! and nothing else. It lives in the library so the book's CLI reference is generated from
@@ -33,10 +33,12 @@ mod lab;
 mod listing;
 mod several_playbooks;
 mod step;
+mod test;
 pub use adhoc::AdhocArgs;
 pub use become_args::BecomeArgs;
 pub use compat_args::CompatArgs;
 pub use lab::{LabArgs, LabCommand};
+pub use test::TestArgs;
 
 /// windlass: Ansible-compatible playbooks, fast, over SSH.
 #[derive(Debug, Parser)]
@@ -64,6 +66,8 @@ pub enum Command {
     Vault(crate::vault::command::VaultCommand),
     /// Throwaway local Debian hosts to run playbooks against (root; systemd-nspawn).
     Lab(LabArgs),
+    /// Test roles and playbooks on labs: converge, check idempotence, verify (root).
+    Test(TestArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -226,7 +230,13 @@ pub struct RunArgs {
     /// Vault secrets (boxed: `Command` stays small).
     #[command(flatten)]
     pub vault: Box<crate::vault::args::VaultArgs>,
+    /// Where the run notes which (host, task) changed (`windlass test`'s idempotence check).
+    #[arg(skip)]
+    pub(crate) changes: Option<ChangeLog>,
 }
+
+/// The (host, task) of each changed result of a run, in the order they came.
+pub(crate) type ChangeLog = Arc<std::sync::Mutex<Vec<(String, String)>>>;
 
 /// `windlass inventory`.
 #[derive(Debug, Args)]
@@ -294,6 +304,7 @@ where
         Command::Vault(a) => crate::vault::command::run(a, &Config::discover()?),
         Command::Modules => list_modules(),
         Command::Lab(a) => lab::run(a),
+        Command::Test(a) => test::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "windlass", &mut std::io::stdout());
             Ok(0)
@@ -614,13 +625,20 @@ fn run_playbook(mut a: RunArgs, warn: bool, carry: &several_playbooks::Carry) ->
     } else {
         Some(crate::journal::Journal::fresh(journal_path, &a.playbook))
     };
+    let mut sink = make_sink(a.output, a.verbose);
+    if let Some(changed) = &a.changes {
+        sink = Box::new(ChangedTee {
+            inner: sink,
+            changed: changed.clone(),
+        });
+    }
     let report = rt.block_on(execute(
         inventory,
         inv_file.clone(),
         loader.clone(),
         &playbook,
         opts.clone(),
-        carry.wrap(with_warnings(make_sink(a.output, a.verbose), warnings)),
+        carry.wrap(with_warnings(sink, warnings)),
         journal.map(Arc::new),
         Duration::from_secs(a.interrupt_grace),
         Some(carry),
@@ -698,7 +716,7 @@ fn with_warnings(mut sink: Box<dyn EventSink>, warnings: &[String]) -> Box<dyn E
 /// Passes events on and remembers which (host, task) changed.
 struct ChangedTee {
     inner: Box<dyn EventSink>,
-    changed: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    changed: ChangeLog,
 }
 
 impl EventSink for ChangedTee {

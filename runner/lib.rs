@@ -46,6 +46,7 @@ pub mod modules;
 pub mod output;
 pub mod ping;
 pub mod playbook;
+pub mod scenario;
 pub(crate) mod stop_signals;
 pub mod template;
 pub mod transport;

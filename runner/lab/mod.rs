@@ -63,6 +63,11 @@ fn network_exists(lab: &Lab) -> bool {
     netns_exists(lab) && Path::new("/sys/class/net").join(lab.uplink()).exists()
 }
 
+/// Whether this machine can run labs (root, the tools): the error `up` would give.
+pub fn check_prerequisites() -> Result<()> {
+    prereq::check()
+}
+
 /// Boot `count` hosts of lab `name` (suite `suite`); hosts beyond `count` are removed, hosts
 /// already running are kept.
 pub fn up(layout: &Layout, name: &LabName, suite: Suite, count: usize) -> Result<()> {
@@ -326,6 +331,23 @@ fn running(st: &LabState) -> Vec<&str> {
 pub fn inventory(layout: &Layout, name: &LabName) -> Result<String> {
     let (lab, st) = recorded(layout, name)?;
     Ok(inventory::yaml(&lab, &running(&st)))
+}
+
+/// Lab `name`'s running hosts, in lab order, and the variables that reach each (for an
+/// inventory that names them otherwise).
+pub fn reach(
+    layout: &Layout,
+    name: &LabName,
+) -> Result<(Vec<model::Host>, serde_json::Map<String, serde_json::Value>)> {
+    let (lab, st) = recorded(layout, name)?;
+    let up = running(&st);
+    let hosts = lab
+        .hosts
+        .iter()
+        .filter(|h| up.contains(&h.name.as_str()))
+        .cloned()
+        .collect();
+    Ok((hosts, inventory::vars(&lab)))
 }
 
 /// A table of the hosts of lab `name`: address, pid, systemd state, memory.
