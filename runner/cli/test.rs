@@ -43,7 +43,7 @@ pub struct TestArgs {
     pub dir: PathBuf,
     /// The start of each scenario's lab name (1 to 6 of a-z, 0-9); the rest is a hash of
     /// the scenario's path.
-    #[arg(long = "lab-prefix", env = "WINDLASS_TEST_LAB_PREFIX", default_value = scenario::DEFAULT_PREFIX, value_name = "PREFIX")]
+    #[arg(long = "lab-prefix", env = "WINDLASS_TEST_LAB_PREFIX", hide_env_values = true, default_value = scenario::DEFAULT_PREFIX, value_name = "PREFIX")]
     pub lab_prefix: String,
     /// More output from the runs (as `windlass run -v`).
     #[arg(short = 'v', action = clap::ArgAction::Count)]

@@ -516,3 +516,28 @@ mod tests {
         assert!(m.contains("its own descendant"), "{m}");
     }
 }
+
+#[cfg(test)]
+mod book_sample {
+    /// The book's `scenario.yml` with every key (book/src/testing-roles.md) is a valid
+    /// scenario.
+    #[test]
+    fn the_books_full_sample_loads() {
+        let page = include_str!("../../book/src/testing-roles.md");
+        let after = page.split("`scenario.yml`, every key:").nth(1).unwrap();
+        let sample = after
+            .split("```")
+            .nth(1)
+            .unwrap()
+            .trim_start_matches("text\n");
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(super::FILE), sample).unwrap();
+        for f in ["converge.yml", "verify.yml", "prepare.yml"] {
+            std::fs::write(d.path().join(f), "- hosts: all\n").unwrap();
+        }
+        let s = super::Scenario::load(d.path(), "keepalived/default", &Default::default()).unwrap();
+        assert_eq!(s.hosts.len(), 3);
+        assert_eq!(s.extra_vars["keepalived_vip"], "192.0.2.10");
+        assert!(s.prepare.is_some() && s.verify.is_some());
+    }
+}
