@@ -1,7 +1,7 @@
 //! `windlass test` for real: the built binary runs the ipv4_forwarding role's scenario on a
 //! lab (JSONL on stdout, the summary on stderr, the lab gone afterwards), and a scenario made
 //! to be non-idempotent fails its idempotence phase naming the host and task, skips verify,
-//! and keeps its lab only with `--keep`.
+//! and keeps its lab only with `--keep` (the next run replaces a kept lab with fresh hosts).
 //!
 //! Needs root, systemd-container and debootstrap, and the Debian mirror the first time (see
 //! tests/lab.rs):
@@ -155,7 +155,18 @@ fn a_non_idempotent_scenario_fails_and_names_the_task() {
     assert_eq!(result["phases"][4]["outcome"], "skipped");
     assert_eq!(result["phases"][5]["outcome"], "kept");
     assert!(lab_left(&lab), "--keep removed lab {lab}");
-    let down = windlass(&["lab", "down", "--name", &lab]);
-    assert!(down.status.success());
-    assert!(!lab_left(&lab));
+
+    // the next run starts from fresh hosts (the kept lab goes first): its first converge
+    // writes the stamp again
+    let o = windlass(&["test", dir, "--jsonl"]);
+    assert_eq!(o.status.code(), Some(2));
+    let copy: Vec<String> = json_lines(&o.stdout)
+        .iter()
+        .filter(|l| {
+            l["event"] == "host_result" && l["task"] == "Write a file that is already there"
+        })
+        .map(|l| l["status"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(copy, vec!["changed", "ok"], "first and second converge");
+    assert!(!lab_left(&lab), "lab {lab} left behind without --keep");
 }

@@ -61,11 +61,14 @@ pub(super) fn run(a: TestArgs) -> Result<i32> {
     let mut results = vec![];
     for (s, name) in scenarios.iter().zip(labs) {
         say(&format!(
-            "{}: lab {} ({} host(s), {})",
+            "{}: lab {} ({} host(s), {}){}",
             s.id,
             name.as_str(),
             s.hosts.len(),
-            s.suite.name()
+            s.suite.name(),
+            s.description
+                .as_deref()
+                .map_or(String::new(), |d| format!(": {d}"))
         ));
         let mut driver = LabDriver {
             layout: Layout::new(a.dir.clone()),
@@ -179,6 +182,11 @@ fn describe(e: &Error) -> String {
 impl Driver for LabDriver {
     fn up(&mut self, s: &Scenario) -> Result<(), String> {
         let go = || -> Result<()> {
+            // fresh hosts: a lab left by --keep or an interrupted run goes first, as
+            // Molecule's test sequence destroys before it creates
+            if lab::names(&self.layout)?.contains(&self.lab) {
+                lab::down(&self.layout, &self.lab)?;
+            }
             lab::up(&self.layout, &self.lab, s.suite, s.hosts.len())?;
             let (hosts, reach) = lab::reach(&self.layout, &self.lab)?;
             let text = scenario::inventory::render(s, &hosts, &reach)?;
