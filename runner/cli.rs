@@ -713,7 +713,8 @@ fn with_warnings(mut sink: Box<dyn EventSink>, warnings: &[String]) -> Box<dyn E
     sink
 }
 
-/// Passes events on and remembers which (host, task) changed.
+/// Passes events on and remembers which (host, task) changed: a looped task once per host,
+/// by its summary (the outcome the recap counts), not once per item.
 struct ChangedTee {
     inner: Box<dyn EventSink>,
     changed: ChangeLog,
@@ -725,6 +726,7 @@ impl EventSink for ChangedTee {
             host,
             task,
             status: crate::event::Status::Changed,
+            item: None,
             ..
         } = e
         {

@@ -1,6 +1,7 @@
 //! `windlass test` for real: the built binary runs the ipv4_forwarding role's scenario on a
 //! lab (JSONL on stdout, the summary on stderr, the lab gone afterwards), and a scenario made
-//! to be non-idempotent fails its idempotence phase naming the host and task, skips verify,
+//! to be non-idempotent fails its idempotence phase naming the host and each task (a looped
+//! one once), skips verify,
 //! and keeps its lab only with `--keep` (the next run replaces a kept lab with fresh hosts).
 //!
 //! Needs root, systemd-container and debootstrap, and the Debian mirror the first time (see
@@ -135,12 +136,21 @@ fn a_non_idempotent_scenario_fails_and_names_the_task() {
     assert!(stdout.contains("0 of 1 scenario(s) passed"), "{stdout}");
     assert!(
         stdout.contains(&format!(
-            "{dir} ({lab}): idempotence failed: not idempotent: 1 task result(s) changed"
+            "{dir} ({lab}): idempotence failed: not idempotent: 2 task result(s) changed"
         )),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("  changed: [node1] Touch the stamp every time"),
+    // each task once, a looped one too (not once per item)
+    let changed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("  changed: "))
+        .collect();
+    assert_eq!(
+        changed,
+        vec![
+            "  changed: [node1] Touch the stamp every time",
+            "  changed: [node1] Run a command per item every time"
+        ],
         "{stdout}"
     );
     assert!(!stdout.contains("verify ran after"), "{stdout}");
