@@ -59,34 +59,15 @@ pub(super) fn run(a: TestArgs) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     lab::check_prerequisites()?;
     let mut results = vec![];
+    let mut interrupted = false;
     for (s, name) in scenarios.iter().zip(labs) {
-        say(&format!(
-            "{}: lab {} ({} host(s), {}){}",
-            s.id,
-            name.as_str(),
-            s.hosts.len(),
-            s.suite.name(),
-            s.description
-                .as_deref()
-                .map_or(String::new(), |d| format!(": {d}"))
-        ));
-        let mut driver = LabDriver {
-            layout: Layout::new(a.dir.clone()),
-            lab: name.clone(),
-            jsonl: a.jsonl,
-            verbose: a.verbose,
-        };
-        let jsonl = a.jsonl;
-        let r = scenario::run::scenario(s, name.as_str(), a.keep, &mut driver, &mut |p| {
-            say(&progress(p));
-            if jsonl {
-                println!("{}", report::phase_line(p));
-            }
-        });
-        if a.jsonl {
-            println!("{}", report::result_line(&r));
-        }
+        let (r, stop) = one(&a, s, name);
         results.push(r);
+        if stop {
+            say("interrupted: the scenarios after this one are not run");
+            interrupted = true;
+            break;
+        }
     }
     let summary = report::summary(&results);
     if a.jsonl {
@@ -94,7 +75,44 @@ pub(super) fn run(a: TestArgs) -> Result<i32> {
     } else {
         print!("{summary}");
     }
-    Ok(verdict(&results))
+    Ok(if interrupted {
+        crate::exit::INTERRUPTED
+    } else {
+        verdict(&results)
+    })
+}
+
+/// Scenario `s` on lab `name`: its progress on stderr, its JSON lines with `--jsonl`; and
+/// whether a playbook was interrupted (Ctrl-C: the lab still goes down unless kept, no
+/// scenario runs after it).
+fn one(a: &TestArgs, s: &Scenario, name: LabName) -> (ScenarioResult, bool) {
+    say(&format!(
+        "{}: lab {} ({} host(s), {}){}",
+        s.id,
+        name.as_str(),
+        s.hosts.len(),
+        s.suite.name(),
+        s.description
+            .as_deref()
+            .map_or(String::new(), |d| format!(": {d}"))
+    ));
+    let mut driver = LabDriver {
+        layout: Layout::new(a.dir.clone()),
+        lab: name.clone(),
+        jsonl: a.jsonl,
+        verbose: a.verbose,
+        interrupted: false,
+    };
+    let r = scenario::run::scenario(s, name.as_str(), a.keep, &mut driver, &mut |p| {
+        say(&progress(p));
+        if a.jsonl {
+            println!("{}", report::phase_line(p));
+        }
+    });
+    if a.jsonl {
+        println!("{}", report::result_line(&r));
+    }
+    (r, driver.interrupted)
 }
 
 /// 0 when every scenario passed, else 2 (as a run with a failed host).
@@ -131,6 +149,8 @@ struct LabDriver {
     lab: LabName,
     jsonl: bool,
     verbose: u8,
+    /// A playbook run ended by Ctrl-C.
+    interrupted: bool,
 }
 
 impl LabDriver {
@@ -206,8 +226,13 @@ impl Driver for LabDriver {
         let mut a = self.run_args(s, playbook).map_err(|e| describe(&e))?;
         let changes = ChangeLog::default();
         a.changes = Some(changes.clone());
-        let exit_code =
-            super::run_playbook(a, false, &Carry::default()).map_err(|e| describe(&e))?;
+        let exit_code = match super::run_playbook(a, false, &Carry::default()) {
+            Err(Error::Interrupted) => {
+                self.interrupted = true;
+                return Err("interrupted (Ctrl-C)".into());
+            }
+            r => r.map_err(|e| describe(&e))?,
+        };
         let changed = changes
             .lock()
             .map(|c| {
