@@ -251,3 +251,55 @@ impl Driver for LabDriver {
         lab::down(&self.layout, &self.lab).map_err(|e| describe(&e.into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scenario's playbook runs as `windlass run` with its inventory, extra vars, roles
+    /// path and output, and journals in its lab's directory.
+    #[test]
+    fn a_phase_runs_as_windlass_run_of_the_scenario() {
+        let d = tempfile::tempdir().unwrap();
+        let text = "hosts:\n  - name: node1\nextra_vars: {containerd_source: distro}\n";
+        std::fs::write(d.path().join("scenario.yml"), text).unwrap();
+        std::fs::write(d.path().join("converge.yml"), "- hosts: all\n").unwrap();
+        let mut s = Scenario::load(d.path(), "x/default", &Default::default()).unwrap();
+        s.roles_path = vec![PathBuf::from("/p/roles")];
+        let driver = LabDriver {
+            layout: Layout::new("/r"),
+            lab: LabName::parse("s14abc").unwrap(),
+            jsonl: true,
+            verbose: 2,
+            interrupted: false,
+        };
+        let a = driver.run_args(&s, &s.converge).unwrap();
+        assert_eq!(a.playbook, s.converge);
+        assert_eq!(
+            a.connect.inventory,
+            vec![PathBuf::from("/r/labs/s14abc/test-inventory.json")]
+        );
+        assert_eq!(a.extra_vars, vec![r#"{"containerd_source":"distro"}"#]);
+        assert_eq!(a.roles_path, vec![PathBuf::from("/p/roles")]);
+        assert_eq!(a.state_dir, PathBuf::from("/r/labs/s14abc/journal"));
+        assert_eq!(
+            (a.output, a.verbose),
+            (super::super::OutputFormat::Jsonl, 2)
+        );
+        assert!(a.changes.is_none(), "play() adds the change log");
+    }
+
+    #[test]
+    fn the_verdict_is_2_when_a_scenario_failed() {
+        let r = |verdict| ScenarioResult {
+            scenario: "x".into(),
+            lab: "l".into(),
+            verdict,
+            failed_phase: None,
+            phases: vec![],
+            seconds: 0.0,
+        };
+        assert_eq!(verdict(&[r(Outcome::Passed)]), 0);
+        assert_eq!(verdict(&[r(Outcome::Passed), r(Outcome::Failed)]), 2);
+    }
+}
