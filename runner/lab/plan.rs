@@ -55,7 +55,8 @@ fn ip<S: Into<String>>(args: impl IntoIterator<Item = S>) -> Cmd {
 pub const BASE_INCLUDE: &str = "systemd,systemd-sysv,dbus,openssh-server,python3,iproute2,sudo,kmod,procps,ca-certificates,libpam-systemd,python3-apt";
 
 /// The packages (with their dependencies) of the local repository: what the project's
-/// roles install.
+/// roles install, and what its host tests need (`cron` for crontab, `python3-pip` and
+/// `python3-venv` for the module bridge's pip case).
 pub fn repo_packages(suite: Suite) -> Vec<&'static str> {
     let mut p = vec![
         "haproxy",
@@ -70,6 +71,9 @@ pub fn repo_packages(suite: Suite) -> Vec<&'static str> {
         "iptables",
         "ipset",
         "ipvsadm",
+        "cron",
+        "python3-pip",
+        "python3-venv",
     ];
     if suite == Suite::Trixie {
         p.extend(["kubectl", "containernetworking-plugins"]);
