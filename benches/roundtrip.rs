@@ -1,6 +1,7 @@
 //! Per-task round-trip cost over SSH and connection setup time, on test hosts.
 //!
-//! `WINDLASS_TESTHOSTS=<inventory from testhosts.sh inventory> cargo bench --bench roundtrip`
+//! `windlass lab up 3 --name bench && windlass lab inventory --name bench > bench.yml &&
+//! WINDLASS_TESTHOSTS=bench.yml cargo bench --bench roundtrip`
 //!
 //! 1. A 50-task no-op playbook (`command: 'true'` × 50) on the first host, 5 runs: median
 //!    wall time and per-task cost (each run opens its own SSH master, so the first task
@@ -110,7 +111,9 @@ fn bridge_row(inv: &std::path::Path, host: &str) {
 
 fn main() {
     let Some(inv) = std::env::var_os("WINDLASS_TESTHOSTS").map(std::path::PathBuf::from) else {
-        eprintln!("roundtrip: set WINDLASS_TESTHOSTS to a testhosts.sh inventory");
+        eprintln!(
+            "roundtrip: set WINDLASS_TESTHOSTS to an inventory (`windlass lab inventory` prints one)"
+        );
         return;
     };
     // Connect as the `windlass` binary does: through its dialer (TCP_NODELAY).

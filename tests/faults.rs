@@ -8,15 +8,16 @@
 //! to the state of an uninterrupted run: every file complete, no `.windlass.*` temp file,
 //! and the handler notified before the fault fired exactly once.
 //!
-//! The faults need root and a dedicated host set (they stop hosts and cut links), so the
+//! The faults need root and a lab of their own (they kill hosts and cut links), so the
 //! tests are ignored unless asked for, and then need `WINDLASS_FAULT_TESTHOSTS` to name its
-//! inventory; `testhosts.sh` is driven with the environment in `WINDLASS_FAULT_TH_ENV`
-//! (`TH_DIR=… TH_BRIDGE=… TH_NET=…`) or with `TH_DIR`/`TH_BRIDGE`/`TH_NET` as set. Run them
-//! one at a time: `cargo test --test faults -- --ignored --test-threads=1`.
+//! inventory and `WINDLASS_FAULT_LAB` the lab (`windlass lab up 3 --name faults`; the lab
+//! directory from `WINDLASS_LAB_DIR` as the `windlass` binary reads it). A host's link is
+//! its veth `vb-LAB-NN` in the lab's network namespace `windlass-LAB`. Run them one at a
+//! time: `cargo test --test faults -- --ignored --test-threads=1`.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,55 +28,32 @@ use serde_json::Value;
 /// locks"); `runner/transport/host_lock.rs` names it `ROOT_LOCK_FOLDER`.
 const ROOT_LOCK_FOLDER: &str = "/run/windlass";
 
-/// The fault host set.
+/// The fault lab.
 struct Hosts {
     inventory: PathBuf,
-    script: PathBuf,
-    env: Vec<(String, String)>,
+    lab: String,
 }
 
-/// The fault host set `WINDLASS_FAULT_TESTHOSTS` names, every host repaired; a test that
-/// runs without it fails (the callers are ignored unless asked for).
+/// The fault lab `WINDLASS_FAULT_LAB` (whose inventory `WINDLASS_FAULT_TESTHOSTS` is), every
+/// host repaired; a test that runs without them fails (the callers are ignored unless asked
+/// for).
 #[track_caller]
 fn fault_hosts() -> Hosts {
     let inv = common::required_inventory(
         "WINDLASS_FAULT_TESTHOSTS",
-        "the inventory of a dedicated testhosts.sh host set, see .ci/run",
+        "the inventory of a dedicated lab (`windlass lab inventory --name faults`), see .ci/run",
     );
-    let script = std::env::var("WINDLASS_TESTHOSTS_SCRIPT").unwrap_or_else(|_| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/testhosts.sh")
-            .display()
-            .to_string()
-    });
-    let mut env = Vec::new();
-    if let Ok(line) = std::env::var("WINDLASS_FAULT_TH_ENV") {
-        for w in line.split_whitespace() {
-            if let Some((k, v)) = w.split_once('=') {
-                env.push((k.to_string(), v.to_string()));
-            }
-        }
-    }
-    for k in ["TH_DIR", "TH_BRIDGE", "TH_NET"] {
-        if !env.iter().any(|(e, _)| e == k) {
-            if let Ok(v) = std::env::var(k) {
-                env.push((k.to_string(), v));
-            }
-        }
-    }
-    assert!(
-        env.iter().any(|(k, _)| k == "TH_DIR"),
-        "WINDLASS_FAULT_TESTHOSTS is set but neither WINDLASS_FAULT_TH_ENV nor TH_DIR says which host set it is"
-    );
+    let lab = std::env::var("WINDLASS_FAULT_LAB")
+        .expect("WINDLASS_FAULT_TESTHOSTS is set but WINDLASS_FAULT_LAB does not name its lab");
     let h = Hosts {
         inventory: inv,
-        script: PathBuf::from(script),
-        env,
+        lab,
     };
     h.repair_all();
     h
 }
 
+/// The slot name of host `i` in the tests' playbooks and results.
 fn name(i: usize) -> String {
     format!("th{i:02}")
 }
@@ -83,65 +61,52 @@ fn name(i: usize) -> String {
 const DIR: &str = "/tmp/wl-faults";
 
 impl Hosts {
-    fn th_dir(&self) -> PathBuf {
-        PathBuf::from(&self.env.iter().find(|(k, _)| k == "TH_DIR").unwrap().1)
-    }
-
-    fn script(&self, args: &[&str]) -> Output {
-        Command::new("bash")
-            .arg(&self.script)
+    /// `windlass lab SUB --name LAB ARGS`.
+    fn lab(&self, sub: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_windlass"))
+            .args(["lab", sub, "--name", &self.lab])
             .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .output()
-            .expect("testhosts.sh")
+            .expect("windlass lab")
     }
 
-    /// Run `cmd` as root inside host `i` without SSH (nsenter), so it works while sshd is
-    /// down or the link is cut.
+    /// The lab's network namespace, where the hosts' links are.
+    fn netns(&self) -> String {
+        format!("windlass-{}", self.lab)
+    }
+
+    /// Host `i`'s link: nspawn's veth `vb-MACHINE` on the lab's bridge.
+    fn dev(&self, i: usize) -> String {
+        format!("vb-{}-{i:02}", self.lab)
+    }
+
+    /// Run `cmd` as root inside host `i` without SSH (`windlass lab exec`), so it works
+    /// while sshd is down or the link is cut.
     fn exec(&self, i: usize, cmd: &str) -> String {
-        let o = self.script(&["exec", &i.to_string(), cmd]);
+        let o = self.lab("exec", &[&i.to_string(), cmd]);
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     /// Undo every fault this suite makes and make sure hosts 1..3 run with sshd up.
     fn repair_all(&self) {
+        let ns = self.netns();
         for i in 1..=3 {
-            let dev = format!("vb-{}", name(i));
+            let dev = self.dev(i);
             let _ = Command::new("ip")
-                .args(["link", "set", &dev, "up"])
+                .args(["-n", &ns, "link", "set", &dev, "up"])
                 .stderr(Stdio::null())
                 .status();
             let _ = Command::new("tc")
-                .args(["qdisc", "del", "dev", &dev, "root"])
+                .args(["-n", &ns, "qdisc", "del", "dev", &dev, "root"])
                 .stderr(Stdio::null())
                 .status();
         }
-        // `up` checks the bridge address with `ip addr show | grep -q` under pipefail: when
-        // grep exits after the IPv4 line while `ip` still writes the IPv6 link-local one,
-        // `ip` dies of SIGPIPE, the check fails and `ip addr add` errors with "Address
-        // already assigned" (likely under load: it failed three times in a row in CI). With
-        // IPv6 off on the bridge (the hosts use IPv4 only) the IPv4 line is the last write.
-        let bridge = self
-            .env
-            .iter()
-            .find(|(k, _)| k == "TH_BRIDGE")
-            .map_or("br-h", |(_, v)| v.as_str());
-        let _ = Command::new("sysctl")
-            .args(["-qw", &format!("net.ipv6.conf.{bridge}.disable_ipv6=1")])
-            .stderr(Stdio::null())
-            .status();
-        let mut o = self.script(&["up", "3"]);
-        for _ in 0..4 {
-            if o.status.success() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-            o = self.script(&["up", "3"]);
-        }
+        let o = self.lab("up", &["3"]);
         assert!(
             o.status.success(),
-            "testhosts.sh up 3: {}",
+            "windlass lab up 3 --name {}: {}",
+            self.lab,
             String::from_utf8_lossy(&o.stderr)
         );
         for i in 1..=3 {
@@ -150,11 +115,7 @@ impl Hosts {
         // Wait for sshd to answer on every host.
         for i in 1..=3 {
             let t0 = Instant::now();
-            while !self
-                .script(&["ssh", &i.to_string(), "true"])
-                .status
-                .success()
-            {
+            while !self.lab("ssh", &[&i.to_string(), "true"]).status.success() {
                 assert!(t0.elapsed() < Duration::from_secs(60), "host {i}: no sshd");
                 std::thread::sleep(Duration::from_millis(300));
             }
@@ -183,14 +144,19 @@ impl Hosts {
         }
     }
 
+    /// `tc ARGS` in the lab's network namespace.
     fn tc(&self, args: &[&str]) {
-        let st = Command::new("tc").args(args).status().expect("tc");
+        let st = Command::new("tc")
+            .args(["-n", &self.netns()])
+            .args(args)
+            .status()
+            .expect("tc");
         assert!(st.success(), "tc {args:?}");
     }
 
     /// Limit what reaches host `i` to `rate` (tbf; netem is not in every kernel).
     fn rate_limit(&self, i: usize, rate: &str) {
-        let dev = format!("vb-{}", name(i));
+        let dev = self.dev(i);
         self.tc(&[
             "qdisc", "add", "dev", &dev, "root", "tbf", "rate", rate, "burst", "32kbit", "latency",
             "10s",
@@ -199,55 +165,21 @@ impl Hosts {
 
     fn link(&self, i: usize, state: &str) {
         let st = Command::new("ip")
-            .args(["link", "set", &format!("vb-{}", name(i)), state])
+            .args(["-n", &self.netns(), "link", "set", &self.dev(i), state])
             .status()
             .expect("ip");
         assert!(st.success());
     }
 
-    /// Power host `i` off hard: SIGKILL to the container's init (which takes every process
-    /// of the container and its network namespace with it), then to nspawn and the
-    /// supervisor.
+    /// Power host `i` off hard (`windlass lab kill`: SIGKILL to the container's init, which
+    /// takes every process of the host with it, then to nspawn and the boot supervisor).
     fn kill_host(&self, i: usize) {
-        let pidfile = self.th_dir().join("hosts").join(name(i)).join("pid");
-        let sup = std::fs::read_to_string(&pidfile).expect("pid file");
-        let sup = sup.trim().to_string();
-        let child_of = |parent: &str, exact: Option<&str>| {
-            let mut c = Command::new("pgrep");
-            c.args(["-P", parent]);
-            if let Some(x) = exact {
-                c.args(["-x", x]);
-            }
-            let o = c.output().expect("pgrep");
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        };
-        let nspawn = child_of(&sup, Some("systemd-nspawn"));
+        let o = self.lab("kill", &[&i.to_string()]);
         assert!(
-            !nspawn.is_empty(),
-            "no systemd-nspawn under supervisor {sup}"
+            o.status.success(),
+            "windlass lab kill {i}: {}",
+            String::from_utf8_lossy(&o.stderr)
         );
-        let init = child_of(&nspawn, None);
-        assert!(!init.is_empty(), "no container init under nspawn {nspawn}");
-        for pid in [&init, &nspawn, &sup] {
-            let _ = Command::new("kill").args(["-KILL", pid]).status();
-        }
-        let t0 = Instant::now();
-        while Command::new("kill")
-            .args(["-0", &init])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-        {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "host {i} does not die"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     /// Wait until `cmd` prints something non-empty on host `i`.
@@ -516,7 +448,7 @@ fn victim_fault(
 #[ignore = "needs WINDLASS_FAULT_TESTHOSTS"]
 fn host_powered_off_mid_run() {
     let h = fault_hosts();
-    // A host that comes back reinstalled (testhosts.sh recreates a killed host fresh) has
+    // A host that comes back reinstalled (`lab up` boots a killed host fresh) has
     // lost what the journal says was done: re-run without --resume.
     victim_fault(&h, |h| h.kill_host(2), |h| h.repair_all(), false);
 }
@@ -574,7 +506,7 @@ fn link_cut_during_a_large_write_leaves_no_partial_file() {
     // The destination is the old content, never a prefix of the new one.
     assert_eq!(h.exec(2, &format!("cat {DIR}/app.conf")), "old\n");
     h.link(2, "up");
-    h.tc(&["qdisc", "del", "dev", "vb-th02", "root"]);
+    h.tc(&["qdisc", "del", "dev", &h.dev(2), "root"]);
     let again = run(&p, &["--resume"]);
     assert_eq!(again.code, Some(0), "{}", again.dump());
     for i in [1, 3] {
@@ -693,7 +625,8 @@ fn thirty_one_concurrent_tasks_to_one_host() {
     let h = fault_hosts();
     h.clean();
     let p = Project::new();
-    let inv = std::fs::read_to_string(&h.inventory).unwrap();
+    // the set's inventory with its hosts renamed to slot names (th01..), then the clients
+    let inv = std::fs::read_to_string(p.with_testhosts(&h.inventory)).unwrap();
     let mut clients = String::from("    clients:\n      hosts:\n");
     for c in 1..=31 {
         clients.push_str(&format!(
@@ -777,7 +710,7 @@ fn ctrl_c_during_a_template_write() {
         .is_empty();
     let r = finish(child, t0);
     for i in 1..=3 {
-        h.tc(&["qdisc", "del", "dev", &format!("vb-{}", name(i)), "root"]);
+        h.tc(&["qdisc", "del", "dev", &h.dev(i), "root"]);
     }
     let d = r.dump();
     assert_eq!(r.code, Some(130), "{d}");

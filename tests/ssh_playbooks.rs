@@ -1,7 +1,7 @@
 //! Playbooks over real SSH on the test hosts: parallel runs, become (to root, to another
 //! user, with a sudo password), unreachable hosts, host-key checking.
 //!
-//! These run when `WINDLASS_TESTHOSTS` names the inventory `testhosts.sh inventory` prints
+//! These run when `WINDLASS_TESTHOSTS` names the inventory `windlass lab inventory` prints
 //! (CI sets it) and the ignored tests are asked for (`-- --include-ignored`); a plain
 //! `cargo test` lists them as ignored.
 
@@ -71,9 +71,11 @@ fn parallel_run_on_three_hosts_checks_results_on_the_hosts() {
     assert_eq!(report.exit_code, 0, "{events:#?}");
     let hs = hosts(&inv);
     assert!(hs.len() >= 3);
+    // the project names the hosts by slot (th01..); each machine keeps its own hostname
+    let slots = common::slot_names(hs.len());
     for (i, (name, _, _)) in hs.iter().enumerate() {
-        assert_eq!(debug_msgs(&events, name), vec![json!(name)]);
-        assert_eq!(on_host(i + 1, "cat /tmp/wl-ssh/marker").trim(), name);
+        assert_eq!(debug_msgs(&events, &slots[i]), vec![json!(name)]);
+        assert_eq!(on_host(i + 1, "cat /tmp/wl-ssh/marker").trim(), slots[i]);
     }
 }
 

@@ -3,7 +3,7 @@
 //! Why this file exists: the SSH transport's promises (one master per host, a channel limit
 //! below sshd's MaxSessions, exact bytes through stdin/stdout, UNREACHABLE for dead hosts and
 //! bad host keys, timeouts) only mean something against a real sshd. These tests run when
-//! `WINDLASS_TESTHOSTS` names the inventory printed by `testhosts.sh inventory` (three hosts)
+//! `WINDLASS_TESTHOSTS` names the inventory printed by `windlass lab inventory` (three hosts)
 //! and the ignored tests are asked for (`-- --include-ignored`); a plain `cargo test` lists
 //! them as ignored.
 

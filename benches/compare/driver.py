@@ -23,8 +23,10 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV_BIN = os.path.dirname(sys.executable)
-TESTHOSTS = os.environ.get("TESTHOSTS", os.path.join(ROOT, "..", "shared", "testhosts.sh"))
 WINDLASS = os.environ.get("WINDLASS_BIN", os.path.join(ROOT, "target", "release", "windlass"))
+# The hosts: a `windlass lab` of their own (beside any other lab on the machine).
+LAB = os.environ.get("BENCH_LAB", "bench")
+LAB_DIR = os.path.join(os.environ.get("WINDLASS_LAB_DIR", "/var/tmp/windlass-lab"), "labs", LAB)
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "1,5,20").split(",") if s]
 REPS = int(os.environ.get("BENCH_REPS", "3"))
 TOOLS = [t for t in os.environ.get("BENCH_TOOLS", "windlass,ansible,pyinfra").split(",") if t]
@@ -37,7 +39,6 @@ KEX = os.environ.get("BENCH_KEX", "paramiko")
 KEX_ARGS = {"paramiko": ["-o", "KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org"],
             "default": []}[KEX]
 RESULTS = os.path.join(ROOT, "target", "bench-results")
-TH_DIR = os.environ.get("TH_DIR", "/var/tmp/testhosts")
 
 # Everything the workload creates; removing it (and purging socat) makes a host fresh.
 RESET_SCRIPT = """
@@ -72,16 +73,19 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def testhosts(*args, capture=True):
+def lab(sub, *args, capture=True):
+    """`windlass lab SUB --name LAB ARGS`."""
     return subprocess.run(
-        ["bash", TESTHOSTS, *args], check=True, text=True,
+        [WINDLASS, "lab", sub, "--name", LAB, *args], check=True, text=True,
         stdout=subprocess.PIPE if capture else None,
     ).stdout
 
 
 def inventory():
-    """The running hosts, from `testhosts.sh inventory`."""
-    inv = yaml.safe_load(testhosts("inventory"))
+    """The running hosts, from `windlass lab inventory` (none before the lab's first up)."""
+    if not os.path.exists(os.path.join(LAB_DIR, "state.json")):
+        return {}, []
+    inv = yaml.safe_load(lab("inventory"))
     hosts = inv["all"].get("hosts") or {}
     return inv["all"]["vars"], [(name, h["ansible_host"]) for name, h in hosts.items()]
 
@@ -89,12 +93,12 @@ def inventory():
 def ensure_hosts(n):
     _, hosts = inventory()
     if len(hosts) < n:
-        log(f"== testhosts.sh up {n}")
-        testhosts("up", str(n), capture=False)
+        log(f"== windlass lab up {n} --name {LAB}")
+        lab("up", str(n), capture=False)
 
 
 def ssh_cmd(ip):
-    return ["ssh", "-F", os.path.join(TH_DIR, "ssh_config"), f"root@{ip}"]
+    return ["ssh", "-F", os.path.join(LAB_DIR, "ssh_config"), f"root@{ip}"]
 
 
 def on_hosts(hosts, script):
@@ -111,8 +115,8 @@ def on_hosts(hosts, script):
 def make_fresh(hosts, n):
     t0 = time.monotonic()
     if FRESH == "recreate":
-        testhosts("down", capture=False)
-        testhosts("up", str(max(SIZES)), capture=False)
+        lab("down", capture=False)
+        lab("up", str(max(SIZES)), capture=False)
     else:
         on_hosts(hosts, RESET_SCRIPT)
     return time.monotonic() - t0

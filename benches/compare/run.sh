@@ -5,7 +5,8 @@
 #
 # 1. creates target/bench-venv (Python >= 3.12) with the pinned ansible-core and pyinfra,
 # 2. builds the release binary (cargo build --release),
-# 3. brings test hosts up with testhosts.sh when fewer than the largest size are running,
+# 3. brings test hosts up (`windlass lab up N --name bench`) when fewer than the largest size
+#    are running,
 # 4. runs driver.py: for each size, for each repetition, every tool (order rotated per
 #    repetition) on freshly reset hosts (first run), then again (idempotent re-run,
 #    which must change nothing), and prints/writes the table (target/bench-results/),
@@ -15,11 +16,9 @@
 #   BENCH_SIZES [1,5,20]   host counts       BENCH_REPS [3]    repetitions (median reported)
 #   BENCH_TOOLS [windlass,ansible,pyinfra]   BENCH_FRESH [reset]  reset | recreate (down+up)
 #   BENCH_PYTHON           interpreter for the venv [first python3.13/3.12 found]
-#   TESTHOSTS [../shared/testhosts.sh]  and its knobs TH_DIR, TH_BRIDGE, TH_NET, ... (passed on)
-#   BENCH_ISOLATE [0]      1: run the hosts and the tools in separate network/mount
-#                          namespaces (benches/compare/isolate.sh), needed when another
-#                          testhosts.sh host set is running on the same machine
-#   BENCH_TEARDOWN [0]     1: `testhosts.sh down` at the end
+#   BENCH_LAB [bench]      the lab the hosts run in (labs run side by side: no isolation
+#                          needed beside another lab); WINDLASS_LAB_DIR as for `windlass lab`
+#   BENCH_TEARDOWN [0]     1: `windlass lab down --name $BENCH_LAB` at the end
 #   BENCH_KEX [paramiko]   key exchange of windlass and ansible: paramiko = the curve25519
 #                          one pyinfra's paramiko uses (same crypto for all three tools),
 #                          default = OpenSSH's default (sntrup761x25519 on OpenSSH 9.0-9.8)
@@ -29,8 +28,6 @@ cd "$ROOT"
 ANSIBLE_CORE_VERSION=2.21.5
 PYINFRA_VERSION=3.10.0
 VENV=$ROOT/target/bench-venv
-export TESTHOSTS=${TESTHOSTS:-$ROOT/../shared/testhosts.sh}
-[ -f "$TESTHOSTS" ] || { echo "testhosts.sh not found at $TESTHOSTS (set TESTHOSTS)" >&2; exit 1; }
 
 pick_python() {
   if [ -n "${BENCH_PYTHON:-}" ]; then echo "$BENCH_PYTHON"; return; fi
@@ -60,12 +57,9 @@ cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/windlass
 export WINDLASS_BIN=$BIN
 
-wrap=()
-if [ "${BENCH_ISOLATE:-0}" = 1 ]; then wrap=(bash "$ROOT/benches/compare/isolate.sh" exec); fi
 rc=0
-"${wrap[@]}" "$VENV/bin/python" "$ROOT/benches/compare/driver.py" "$@" || rc=$?
+"$VENV/bin/python" "$ROOT/benches/compare/driver.py" "$@" || rc=$?
 if [ "${BENCH_TEARDOWN:-0}" = 1 ]; then
-  "${wrap[@]}" bash "$TESTHOSTS" down
-  if [ "${BENCH_ISOLATE:-0}" = 1 ]; then bash "$ROOT/benches/compare/isolate.sh" down; fi
+  "$BIN" lab down --name "${BENCH_LAB:-bench}"
 fi
 exit $rc

@@ -69,6 +69,33 @@ pub enum LabCommand {
         #[command(flatten)]
         name: NameArg,
     },
+    /// Run a command inside a host as root without SSH (nsenter into its container; a login
+    /// shell without CMD): works while sshd is down or the host's link is cut.
+    Exec {
+        /// The host: its name or its number (1 is the first).
+        #[arg(value_name = "HOST")]
+        host: String,
+        /// The command and its arguments (joined by spaces for `sh -c`, as ssh does).
+        #[arg(
+            value_name = "CMD",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        command: Vec<String>,
+        /// The lab.
+        #[command(flatten)]
+        name: NameArg,
+    },
+    /// Power a host off hard, as a machine dies (SIGKILL to its init and container);
+    /// `lab up N` boots it again, fresh.
+    Kill {
+        /// The host: its name or its number (1 is the first).
+        #[arg(value_name = "HOST")]
+        host: String,
+        /// The lab.
+        #[command(flatten)]
+        name: NameArg,
+    },
     /// Show the hosts: address, pid, systemd state, memory (every lab without --name).
     Status {
         /// The lab.
@@ -121,6 +148,12 @@ pub fn run(a: LabArgs) -> Result<i32> {
             command,
             name: n,
         } => return Ok(lab::ssh(&layout, &name(&n.name)?, &host, &command)?),
+        LabCommand::Exec {
+            host,
+            command,
+            name: n,
+        } => return Ok(lab::exec_in(&layout, &name(&n.name)?, &host, &command)?),
+        LabCommand::Kill { host, name: n } => lab::kill(&layout, &name(&n.name)?, &host)?,
         LabCommand::Status { name: Some(n) } => print!("{}", lab::status(&layout, &name(&n)?)?),
         LabCommand::Status { name: None } => {
             let labs = lab::names(&layout)?;

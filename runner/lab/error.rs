@@ -37,6 +37,9 @@ pub enum LabError {
     /// The lab is not up.
     #[error("lab {0:?} is not up")]
     NotUp(String),
+    /// The host is not running (no container under its supervisor).
+    #[error("host {0} is not running")]
+    NotRunning(String),
     /// The lab is up with another suite.
     #[error("lab {lab:?} runs {have}, not {want}")]
     SuiteMismatch {
@@ -116,6 +119,7 @@ impl LabError {
                 Some("run `windlass lab down` for those labs first".into())
             }
             LabError::NotUp(lab) => Some(format!("start it with `windlass lab up N --name {lab}`")),
+            LabError::NotRunning(_) => Some("`windlass lab up N` boots it again".into()),
             _ => None,
         }
     }

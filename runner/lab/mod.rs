@@ -17,6 +17,7 @@ mod cgroup;
 pub mod error;
 mod exec;
 mod hosts;
+mod inside;
 mod inventory;
 mod kmods;
 mod mirror;
@@ -406,19 +407,53 @@ pub fn names(layout: &Layout) -> Result<Vec<LabName>> {
     Ok(state::all(layout)?.into_iter().map(|s| s.name).collect())
 }
 
+/// Host `host` (a name, or a 1-based number) of `lab`.
+fn find<'a>(lab: &'a Lab, host: &str) -> Result<&'a model::Host> {
+    match host.parse::<usize>() {
+        Ok(i) if (1..=lab.hosts.len()).contains(&i) => Ok(&lab.hosts[i - 1]),
+        _ => lab.host(host),
+    }
+}
+
 /// Run `command` (or a login shell) on `host` (a name, or a 1-based number) of lab `name`
 /// over SSH; ssh's exit code.
 pub fn ssh(layout: &Layout, name: &LabName, host: &str, command: &[String]) -> Result<i32> {
     let (lab, _) = recorded(layout, name)?;
-    let h = match host.parse::<usize>() {
-        Ok(i) if (1..=lab.hosts.len()).contains(&i) => &lab.hosts[i - 1],
-        _ => lab.host(host)?,
-    };
+    let h = find(&lab, host)?;
     let mut cmd = plan::ssh(&lab, h, command);
     if command.is_empty() {
         cmd.argv.insert(1, "-t".into());
     }
     exec::interactive(&cmd)
+}
+
+/// The boot supervisor's pid of running host `host` of lab `name`, and the host's name.
+fn supervisor(layout: &Layout, name: &LabName, host: &str) -> Result<(u32, String)> {
+    let (lab, st) = recorded(layout, name)?;
+    let h = find(&lab, host)?;
+    st.hosts
+        .iter()
+        .find(|s| s.host.name == h.name)
+        .and_then(|s| s.pid)
+        .filter(|p| hosts::alive(*p, &h.name))
+        .map(|p| (p, h.name.clone()))
+        .ok_or_else(|| LabError::NotRunning(h.name.clone()))
+}
+
+/// Run `command` (or a login shell) inside `host` of lab `name` without SSH (through its
+/// container's init: works while sshd is down or its link is cut); the exit code.
+pub fn exec_in(layout: &Layout, name: &LabName, host: &str, command: &[String]) -> Result<i32> {
+    let (sup, host) = supervisor(layout, name, host)?;
+    exec::interactive(&plan::nsenter(inside::init(sup, &host)?, command))
+}
+
+/// Power `host` of lab `name` off hard, as a machine dies: SIGKILL to its init, nspawn and
+/// boot supervisor. `lab up` boots it again, fresh.
+pub fn kill(layout: &Layout, name: &LabName, host: &str) -> Result<()> {
+    let (sup, host) = supervisor(layout, name, host)?;
+    inside::kill(sup, &host)?;
+    say(format!("{host} killed"));
+    Ok(())
 }
 
 /// The boot supervisor (`lab boot-host`): join `cgroups`, run `argv` (a host's nspawn),

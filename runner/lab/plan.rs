@@ -367,6 +367,24 @@ pub fn ssh(lab: &Lab, host: &Host, command: &[String]) -> Cmd {
     c
 }
 
+/// Run `command` (joined by spaces and given to `/bin/sh -c`, as ssh joins its words) or a
+/// login shell inside every namespace of the container whose init is `init`, without SSH.
+pub fn nsenter(init: u32, command: &[String]) -> Cmd {
+    let mut c = Cmd::new([
+        "nsenter".to_string(),
+        "-t".into(),
+        init.to_string(),
+        "-a".into(),
+    ]);
+    if command.is_empty() {
+        c.argv.extend(["/bin/bash".to_string(), "-l".into()]);
+    } else {
+        c.argv
+            .extend(["/bin/sh".to_string(), "-c".into(), command.join(" ")]);
+    }
+    c
+}
+
 /// Wait until `host`'s systemd finished booting; prints its state.
 pub fn wait_booted(lab: &Lab, host: &Host) -> Cmd {
     ssh(
@@ -419,6 +437,27 @@ mod tests {
             umount(&lab.host_dir(&h.name).join("root")),
         ];
         insta::assert_yaml_snapshot!("host_commands", cmds);
+    }
+
+    #[test]
+    fn exec_joins_the_words_for_sh_as_ssh_does_and_opens_a_shell_without_them() {
+        let words = ["echo".to_string(), "a b;".into(), "$HOME".into()];
+        assert_eq!(
+            nsenter(42, &words).argv,
+            [
+                "nsenter",
+                "-t",
+                "42",
+                "-a",
+                "/bin/sh",
+                "-c",
+                "echo a b; $HOME"
+            ]
+        );
+        assert_eq!(
+            nsenter(7, &[]).argv,
+            ["nsenter", "-t", "7", "-a", "/bin/bash", "-l"]
+        );
     }
 
     #[test]

@@ -174,7 +174,7 @@ pub fn local_inventory(names: &[&str]) -> String {
     s
 }
 
-/// The test hosts' inventory (from `testhosts.sh inventory`) that `WINDLASS_TESTHOSTS`
+/// The test hosts' inventory (from `windlass lab inventory`) that `WINDLASS_TESTHOSTS`
 /// names. Every test that calls this is `#[ignore = "needs WINDLASS_TESTHOSTS"]`, so a plain
 /// `cargo test` lists it as ignored instead of passing it unrun; `-- --include-ignored` (or
 /// `--ignored`, as `.ci/run` does) runs it, and then a missing variable or inventory, or a
@@ -183,8 +183,8 @@ pub fn local_inventory(names: &[&str]) -> String {
 pub fn testhosts() -> PathBuf {
     let inventory = required_inventory(
         "WINDLASS_TESTHOSTS",
-        "boot hosts with `../shared/testhosts.sh up 3` and set it to the file \
-         `testhosts.sh inventory` prints",
+        "boot hosts with `windlass lab up 3 --name ci`, set it to the file \
+         `windlass lab inventory --name ci` prints and WINDLASS_TESTHOSTS_LAB to ci",
     );
     assert_hosts_answer(&inventory);
     inventory
@@ -314,8 +314,8 @@ impl Project {
     }
 }
 
-/// The testhosts.sh index of slot `slot` (1-based): the number in the inventory's
-/// `slot`-th host name (`th07` → 7); the slot itself without an inventory.
+/// The lab host number of slot `slot` (1-based): the number in the inventory's `slot`-th
+/// host name (`ci-07` → 7); the slot itself without an inventory.
 pub fn testhost_index(slot: usize) -> usize {
     testhost_names()
         .get(slot - 1)
@@ -327,45 +327,40 @@ pub fn testhost_index(slot: usize) -> usize {
         .unwrap_or(slot)
 }
 
-/// Run a command on the test host in slot `i` (1-based, see [`testhost_names`]) as root,
-/// through testhosts.sh (no windlass code involved), to check results on the host itself.
-pub fn on_host(i: usize, cmd: &str) -> String {
-    let i = testhost_index(i);
-    let script = std::env::var("WINDLASS_TESTHOSTS_SCRIPT").unwrap_or_else(|_| {
-        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-        here.join("../shared/testhosts.sh").display().to_string()
+/// `windlass lab ssh` to the test host in slot `i` (1-based, see [`testhost_names`]) of the
+/// lab `WINDLASS_TESTHOSTS_LAB` names (the lab `WINDLASS_TESTHOSTS` is the inventory of),
+/// running `cmd` as root.
+fn lab_ssh(i: usize, cmd: &str) -> std::process::Command {
+    let lab = std::env::var("WINDLASS_TESTHOSTS_LAB").unwrap_or_else(|_| {
+        panic!(
+            "WINDLASS_TESTHOSTS_LAB is not set: name the lab whose inventory \
+             WINDLASS_TESTHOSTS is (`windlass lab up 3 --name ci`)"
+        )
     });
-    assert!(
-        Path::new(&script).is_file(),
-        "{script} not found: set WINDLASS_TESTHOSTS_SCRIPT to testhosts.sh"
-    );
-    let out = std::process::Command::new("bash")
-        .arg(&script)
-        .arg("ssh")
-        .arg(i.to_string())
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_windlass"));
+    c.args(["lab", "ssh", "--name", &lab])
+        .arg(testhost_index(i).to_string())
         .arg(cmd)
-        .output()
-        .expect("testhosts.sh ssh");
+        .stdin(std::process::Stdio::null());
+    c
+}
+
+/// Run a command on the test host in slot `i` (1-based, see [`testhost_names`]) as root,
+/// through `windlass lab ssh` (plain ssh, no playbook code involved), to check results on
+/// the host itself.
+pub fn on_host(i: usize, cmd: &str) -> String {
+    let out = lab_ssh(i, cmd).output().expect("windlass lab ssh");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Start `cmd` on the test host in slot `i` as root (like [`on_host`]) without waiting:
 /// its stdout is piped, for watchers that report what they see while a run goes on.
 pub fn spawn_on_host(i: usize, cmd: &str) -> std::process::Child {
-    let i = testhost_index(i);
-    let script = std::env::var("WINDLASS_TESTHOSTS_SCRIPT").unwrap_or_else(|_| {
-        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-        here.join("../shared/testhosts.sh").display().to_string()
-    });
-    std::process::Command::new("bash")
-        .arg(&script)
-        .arg("ssh")
-        .arg(i.to_string())
-        .arg(cmd)
+    lab_ssh(i, cmd)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("testhosts.sh ssh")
+        .expect("windlass lab ssh")
 }
 
 /// Serialises the tests of one test binary that change the shared test hosts.

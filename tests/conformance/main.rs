@@ -21,7 +21,7 @@
 //! listed). When a listed case stops differing the suite fails until the entry is removed.
 //!
 //! The SSH subset (`ssh/<name>/`, see `ssh.rs`) runs both tools against real test hosts
-//! (`$WINDLASS_TESTHOSTS`, the inventory `testhosts.sh inventory` prints) one case at a time,
+//! (`$WINDLASS_TESTHOSTS`, the inventory `windlass lab inventory` prints) one case at a time,
 //! and also compares the host end state the case's `state` file names.
 //!
 //! `cargo test --test conformance [-- FILTER…]` runs the cases whose name contains any
@@ -123,7 +123,7 @@ fn main() {
         None if !ssh_cases.is_empty() => {
             println!(
                 "conformance: {} ssh cases not run, WINDLASS_TESTHOSTS is not set (boot hosts \
-                 with `testhosts.sh up 2` and set it to the file `testhosts.sh inventory` prints)",
+                 with `windlass lab up 3` and set it to the file `windlass lab inventory` prints)",
                 ssh_cases.len()
             );
             not_run = Some(NotRun {

@@ -3,7 +3,7 @@
 //!
 //! Why this exists: most of what windlass does for real happens on a remote host over SSH
 //! (modules' probes, file transfer, become, facts), which local-connection cases never
-//! exercise. The hosts come from `$WINDLASS_TESTHOSTS` (the inventory `testhosts.sh
+//! exercise. The hosts come from `$WINDLASS_TESTHOSTS` (the inventory `windlass lab
 //! inventory` prints; `.ci/run` boots them and sets it); every host of that inventory is
 //! in the case's inventory, so cases name hosts `all` (or `all[0]`, …).
 //!
