@@ -12,6 +12,7 @@ pub(crate) mod collections;
 mod host_order;
 pub(crate) mod numeric;
 pub(crate) mod role;
+mod splitter;
 pub(crate) mod task;
 
 pub use collections::CollectionPaths;

@@ -1234,22 +1234,25 @@ fn parse_args(action: &str, v: &Node, free_form: bool) -> Result<Map<String, Val
 
 /// Ansible's `parse_kv`: `k=v` pairs; with `free_form`, the rest is `_raw_params`.
 fn parse_kv(text: &str, free_form: bool, loc: &Loc, args: &mut Map<String, Value>) -> Result<()> {
-    let words = split_args(text)
-        .ok_or_else(|| Error::invalid(loc, "unbalanced quotes in module arguments"))?;
+    let words = super::splitter::split_args(text).ok_or_else(|| {
+        Error::invalid(loc, "unbalanced quotes or Jinja block in module arguments")
+    })?;
     let mut raw = Vec::new();
     for w in words {
         // Ansible decodes escapes of the word before splitting it (`parse_kv`); a templated
         // key (`set_fact: "{{ k }}={{ v }}"`) is a key too: Ansible's `parse_kv`
         // (lib/ansible/parsing/splitter.py) takes whatever is before the `=`.
+        // (a word keeps the spaces and newline that followed it: Ansible strips key and
+        // value, and keeps them in a free-form command)
         let decoded = decode_escapes(&w);
-        let kv = decoded.split_once('=').filter(|(k, _)| {
+        let kv = decoded.trim().split_once('=').filter(|(k, _)| {
             !k.is_empty()
                 && (k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     || (k.starts_with("{{") && k.ends_with("}}")))
         });
         match kv {
             Some((k, v)) if !free_form || FREE_FORM_KEYS.contains(&k) => {
-                args.insert(k.to_string(), Value::String(unquote(v)));
+                args.insert(k.to_string(), Value::String(unquote(v.trim())));
             }
             _ if free_form => raw.push(w),
             _ => {
@@ -1262,7 +1265,8 @@ fn parse_kv(text: &str, free_form: bool, loc: &Loc, args: &mut Map<String, Value
         }
     }
     if !raw.is_empty() {
-        args.insert("_raw_params".into(), Value::String(raw.join(" ")));
+        let text = super::splitter::join_args(&raw);
+        args.insert("_raw_params".into(), Value::String(text));
     }
     Ok(())
 }
@@ -1287,59 +1291,6 @@ const FREE_FORM_KEYS: &[&str] = &[
     "groups",
     "cmd",
 ];
-
-/// Split on whitespace outside quotes and `{{ }}`, keeping quotes (Ansible's `split_args`).
-fn split_args(text: &str) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut depth = 0i32;
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        match quote {
-            Some(q) => {
-                if c == '\\' && next == Some(q) {
-                    cur.push(c);
-                    cur.push(q);
-                    i += 2;
-                    continue;
-                }
-                if c == q {
-                    quote = None;
-                }
-                cur.push(c);
-            }
-            None => {
-                if c == '{' && (next == Some('{') || next == Some('%')) {
-                    depth += 1;
-                } else if (c == '}' || c == '%') && next == Some('}') && depth > 0 {
-                    depth -= 1;
-                }
-                if (c == '"' || c == '\'') && depth == 0 {
-                    quote = Some(c);
-                    cur.push(c);
-                } else if c.is_whitespace() && depth == 0 {
-                    if !cur.is_empty() {
-                        out.push(std::mem::take(&mut cur));
-                    }
-                } else {
-                    cur.push(c);
-                }
-            }
-        }
-        i += 1;
-    }
-    if quote.is_some() {
-        return None;
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    Some(out)
-}
 
 /// Python's `unicode-escape` of the sequences `parse_kv` decodes in a `k=v` word
 /// (`lib/ansible/parsing/splitter.py`, `_decode_escapes`): `\\n`, `\\t`, `\\\\`, `\\'`,
