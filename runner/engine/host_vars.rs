@@ -139,6 +139,9 @@ pub struct PlayScope {
     /// the whole play like a play role's (Ansible adds them to `play.roles`,
     /// lib/ansible/playbook/role_include.py).
     pub public_roles: RwLock<Vec<Arc<RoleInstance>>>,
+    /// Which copy of each role ran on each host: an included role's dependency that
+    /// already ran there is skipped (Ansible's `has_run`, [`super::roles_ran`]).
+    pub(crate) roles_ran: super::roles_ran::RolesRan,
 }
 
 /// The variables one host sees for one task.

@@ -12,6 +12,7 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
+use crate::playbook::role::RoleInstance;
 use crate::playbook::task::{Include, Inherit, Task, TaskNode};
 use crate::template::Vars;
 
@@ -301,6 +302,7 @@ impl Engine {
                 self.loader
                     .include_role(args, &cx.play.dir, inherit, &t.loc)?;
             self.state.handlers().extra.push(handlers);
+            self.check_included_roles(cx, &roles);
             if args.get("public").is_some_and(crate::boolean::truthy) {
                 if let Ok(mut public) = cx.scope.public_roles.write() {
                     public.extend(roles);
@@ -328,6 +330,20 @@ impl Engine {
             .loader
             .include_tasks(&path, &cx.play.dir, inherit, &t.loc)?;
         Ok((nodes, None, Some(path)))
+    }
+}
+
+impl Engine {
+    /// The copies of roles an `include_role` loaded that are skipped on hosts where the
+    /// role already ran ([`super::roles_ran`]): its role's dependencies (the role itself is
+    /// loaded last, and runs again even with `allow_duplicates: false` on the include, as
+    /// ansible-core 2.19 runs it) unless their meta allows duplicates.
+    fn check_included_roles(&self, cx: &PlayCx<'_>, roles: &[Arc<RoleInstance>]) {
+        let deps = &roles[..roles.len().saturating_sub(1)];
+        let checked = deps
+            .iter()
+            .filter(|r| !self.loader.allows_duplicates(&r.path));
+        cx.scope.roles_ran.check(checked.cloned());
     }
 }
 

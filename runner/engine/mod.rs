@@ -26,6 +26,7 @@ mod play;
 mod prefetch;
 mod resolve;
 mod resume;
+mod roles_ran;
 mod run_once;
 mod run_state;
 mod run_task;

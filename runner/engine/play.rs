@@ -93,6 +93,7 @@ impl Engine {
             remaining: std::sync::RwLock::new(self.active_hosts(hosts)),
             vars_files: std::sync::RwLock::new(IndexMap::new()),
             public_roles: std::sync::RwLock::new(Vec::new()),
+            roles_ran: Default::default(),
         })
     }
 

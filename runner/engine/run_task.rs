@@ -74,6 +74,18 @@ impl Engine {
             Some((left, _)) => left,
             None => hosts,
         };
+        // An included role's dependency that already ran on a host is not run there (nor
+        // announced when it ran on every host), as Ansible's strategies skip it.
+        let not_ran = if handler {
+            None
+        } else {
+            cx.scope.roles_ran.hosts_left(t.role.as_ref(), hosts)
+        };
+        let hosts: &[String] = match &not_ran {
+            Some(left) if left.is_empty() => return Ok(()),
+            Some(left) => left,
+            None => hosts,
+        };
         // --step: asked once per task (under `free`, once per host), before it starts.
         let free_host = cx
             .batch
@@ -282,6 +294,9 @@ impl Engine {
         let Some(hv) = self.host_vars(scope, host) else {
             return Ok(HostRun::default());
         };
+        if let Some(role) = &t.role {
+            scope.roles_ran.note(host, role);
+        }
         let hv = self.task_vars(hv, t);
         let vars: Arc<dyn Vars> = Arc::new(hv.clone());
         let no_log = self.kw_bool(&t.kw.no_log, &vars, t).unwrap_or(false);

@@ -198,6 +198,12 @@ impl Loader {
         self
     }
 
+    /// Whether the role at `path` says `allow_duplicates: true` in its meta (an unreadable
+    /// meta file, which failed the role's load already, counts as no).
+    pub(crate) fn allows_duplicates(&self, path: &Path) -> bool {
+        role::allows_duplicates(path, &self.yaml).unwrap_or(false)
+    }
+
     /// The module registry.
     pub(crate) fn registry(&self) -> &Arc<Registry> {
         &self.registry
