@@ -1,4 +1,4 @@
-//! The Kubernetes playbooks run for real, over SSH, on a dedicated set of test hosts: every
+//! The Kubernetes playbooks run for real, over SSH, on a dedicated lab of test hosts: every
 //! role up to the point where kubeadm, the kubelet and kubectl would have to be real (they
 //! cannot be downloaded here). Those three are **stand-ins** (`tests/k8s_standin/`): scripts
 //! that log their argv and the configuration they are given to
@@ -13,33 +13,38 @@
 //! Each playbook runs twice: the second run must change nothing (scale.yml and reset.yml
 //! too).
 //!
-//! The suite owns its host set (it wipes and re-boots it per topology). Run it with
+//! The suite owns its hosts: a `windlass lab` (book/src/lab.md) it wipes and boots again per
+//! topology (`lab down`, then `lab up N`), through the built binary. Run it with
 //!
 //! ```sh
-//! tests/k8s_hosts/hostset.sh up 9
-//! tests/k8s_hosts/hostset.sh inventory > /tmp/k8s-inv.yml
-//! WINDLASS_K8S_TESTHOSTS=/tmp/k8s-inv.yml tests/k8s_hosts/hostset.sh exec \
-//!     cargo test --test k8s_hosts -- --ignored --test-threads=1
-//! tests/k8s_hosts/hostset.sh down
+//! target/debug/windlass lab up 9 --name kube
+//! target/debug/windlass lab inventory --name kube > /tmp/k8s-inv.yml
+//! WINDLASS_K8S_TESTHOSTS=/tmp/k8s-inv.yml WINDLASS_K8S_LAB=kube \
+//!     cargo test --test k8s_hosts -- --ignored --test-threads=1 --skip trixie_
+//! target/debug/windlass lab down --name kube
 //! ```
 //!
-//! (`hostset.sh` keeps the set in its own network namespace, so the test must run inside
-//! it: `hostset.sh exec`.) A plain `cargo test` lists these tests as ignored. The same
-//! tests run on Debian 13 hosts as `trixie_*` (a [`Suite`] parameter; see the Debian 13
-//! block below for its set).
+//! (The lab's subnet is reachable from this machine's own network namespace, so the tests
+//! run in it; `--dir`/WINDLASS_LAB_DIR, when set, reaches the `windlass lab` calls of the
+//! tests too.) A lab name must hold no digit: its hosts are `NAME-01`, `NAME-02`, … and
+//! tests/common reads a host's number from the digits of its name. A plain `cargo test`
+//! lists these tests as ignored.
+//! The same tests run on Debian 13 hosts as `trixie_*` (a [`Suite`] parameter; see the
+//! Debian 13 block below for its lab).
 //!
-//! Topologies (hosts th01..th09 of the set, 10.217.0.11..19, VIP 10.217.0.200 with the
-//! default TH_NET):
-//! - ha-stacked: th01-th03 control planes, th04-th05 load balancers, th06 worker, th07 a
-//!   client outside the cluster;
-//! - ha-external-etcd: th01-th03 etcd, th04-th06 control planes, th07-th08 load balancers,
-//!   th09 worker;
-//! - single-control-plane: th01 control plane, th02-th03 workers, then th04 added as a
-//!   third worker by scale.yml; then reset.yml on all four;
-//! - all-in-one: th01 alone, control plane and worker.
+//! Topologies (hosts NAME-01..NAME-09 of the lab at 10.240.N.11..19, the VIP at .200 of the
+//! lab's subnet; the check-plan snapshots and the comments below name them by slot,
+//! `th01`..`th09`, as the other host tests do):
+//! - ha-stacked: 01-03 control planes, 04-05 load balancers, 06 worker, 07 a client outside
+//!   the cluster;
+//! - ha-external-etcd: 01-03 etcd, 04-06 control planes, 07-08 load balancers, 09 worker;
+//! - single-control-plane: 01 control plane, 02-03 workers, then 04 added as a third worker
+//!   by scale.yml; then reset.yml on all four;
+//! - all-in-one: 01 alone, control plane and worker.
 
 mod common;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,13 +57,59 @@ use serde_json::{Value, json};
 use windlass::embed::RunOptions;
 use windlass::event::{Event, Status};
 
-/// The tests share one host set: one at a time.
+/// The tests share one lab per suite: one at a time.
 static HOSTSET: Mutex<()> = Mutex::new(());
 
-/// The VIP keepalived moves between the load balancers: .200 of the set's network (TH_NET,
-/// which hostset.sh exports, 10.217.0 by default), free on its bridge.
+/// The lab a test runs on, chosen by its inventory gate ([`k8s_testhosts`],
+/// [`k8s_trixie_testhosts`]): the `--name` and `--suite` of its `windlass lab` calls.
+#[derive(Clone, Debug)]
+struct Lab {
+    name: String,
+    suite: &'static str,
+}
+
+thread_local! {
+    /// This test's lab (each test runs on its own thread).
+    static LAB: RefCell<Option<Lab>> = const { RefCell::new(None) };
+    /// The first three octets of the hosts' addresses, from the inventory of the last
+    /// [`fresh_hosts`] (the lab's subnet is allocated at its `up`).
+    static NET: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Select the lab named by `var` (suite `suite`) for this test; fails when it is unset or
+/// not a name the tests can use.
+#[track_caller]
+fn use_lab(var: &str, suite: &'static str) {
+    let Ok(name) = std::env::var(var) else {
+        panic!(
+            "{var} is not set: the name of the `windlass lab` these tests boot their {suite} \
+             hosts in (see tests/k8s_hosts.rs)"
+        );
+    };
+    assert!(
+        !name.is_empty() && !name.chars().any(|c| c.is_ascii_digit()),
+        "{var}={name:?}: a lab name without digits (its hosts are NAME-01, NAME-02, …)"
+    );
+    LAB.with(|l| *l.borrow_mut() = Some(Lab { name, suite }));
+}
+
+/// This test's lab.
+fn lab() -> Lab {
+    LAB.with(|l| l.borrow().clone())
+        .expect("no lab selected: call the test's inventory gate first")
+}
+
+/// The name of host `i` (1-based) of this test's lab: `NAME-0i`.
+fn hn(i: usize) -> String {
+    format!("{}-{i:02}", lab().name)
+}
+
+/// The VIP keepalived moves between the load balancers: .200 of the lab's subnet (from the
+/// addresses of its inventory), free there (the uplink is .1, the hosts .11, .12, …).
 fn vip() -> String {
-    let net = std::env::var("TH_NET").unwrap_or_else(|_| "10.217.0".into());
+    let net = NET
+        .with(|n| n.borrow().clone())
+        .expect("vip() before fresh_hosts(): the lab's subnet is not known yet");
     format!("{net}.200")
 }
 
@@ -66,20 +117,24 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The dedicated host set's inventory; a test that runs without it fails (the callers are
-/// ignored unless asked for).
+/// The Debian 12 lab's inventory; a test that runs without it (or without WINDLASS_K8S_LAB,
+/// the lab's name) fails (the callers are ignored unless asked for).
 #[track_caller]
 fn k8s_testhosts() -> PathBuf {
-    common::required_inventory(
+    let inv = common::required_inventory(
         "WINDLASS_K8S_TESTHOSTS",
-        "the inventory of tests/k8s_hosts/hostset.sh, see tests/k8s_hosts.rs",
-    )
+        "`windlass lab inventory --name NAME` of the lab WINDLASS_K8S_LAB names, see \
+         tests/k8s_hosts.rs",
+    );
+    use_lab("WINDLASS_K8S_LAB", "bookworm");
+    inv
 }
 
-/// `tests/k8s_hosts/hostset.sh ARGS`, with `stdin`; (stdout, success). stderr is passed on.
-fn hostset(args: &[&str], stdin: Option<&[u8]>) -> (String, bool) {
-    let mut cmd = Command::new("bash");
-    cmd.arg(repo().join("tests/k8s_hosts/hostset.sh"))
+/// `windlass lab ARGS` (the built binary), with `stdin`; (stdout, success). stderr is
+/// passed on.
+fn windlass_lab(args: &[&str], stdin: Option<&[u8]>) -> (String, bool) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_windlass"));
+    cmd.arg("lab")
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -88,7 +143,7 @@ fn hostset(args: &[&str], stdin: Option<&[u8]>) -> (String, bool) {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().expect("hostset.sh");
+    let mut child = cmd.spawn().expect("windlass lab");
     if let Some(data) = stdin {
         child
             .stdin
@@ -97,30 +152,36 @@ fn hostset(args: &[&str], stdin: Option<&[u8]>) -> (String, bool) {
             .write_all(data)
             .expect("write stdin");
     }
-    let out = child.wait_with_output().expect("hostset.sh");
+    let out = child.wait_with_output().expect("windlass lab");
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         out.status.success(),
     )
 }
 
-/// Run `cmd` as root on host `i` (1-based) through testhosts.sh's ssh (no windlass code).
+/// Run `cmd` as root on host `i` (1-based) through `windlass lab ssh` (plain ssh with the
+/// lab's key: no windlass module code).
 fn on(i: usize, cmd: &str) -> (String, bool) {
-    hostset(&["ssh", &i.to_string(), cmd], None)
+    let lab = lab();
+    windlass_lab(&["ssh", "--name", &lab.name, &i.to_string(), cmd], None)
 }
 
 /// Like [`on`], and the command must succeed.
 fn on_ok(i: usize, cmd: &str) -> String {
     let (out, ok) = on(i, cmd);
-    assert!(ok, "th{i:02}: `{cmd}` failed: {out}");
+    assert!(ok, "{}: `{cmd}` failed: {out}", hn(i));
     out
 }
 
 /// Write `content` to `path` on host `i` with `mode`.
 fn put(i: usize, path: &str, content: &[u8], mode: &str) {
     let cmd = format!("mkdir -p \"$(dirname {path})\" && cat > {path} && chmod {mode} {path}");
-    let (out, ok) = hostset(&["ssh", &i.to_string(), &cmd], Some(content));
-    assert!(ok, "th{i:02}: writing {path} failed: {out}");
+    let lab = lab();
+    let (out, ok) = windlass_lab(
+        &["ssh", "--name", &lab.name, &i.to_string(), &cmd],
+        Some(content),
+    );
+    assert!(ok, "{}: writing {path} failed: {out}", hn(i));
 }
 
 /// One test host: name and address.
@@ -130,16 +191,38 @@ struct Host {
     addr: String,
 }
 
-/// Wipe the set and boot `n` fresh hosts; their names and addresses, and the connection
-/// variables (`all.vars`) of testhosts.sh's inventory.
+/// Wipe the lab and boot `n` fresh hosts (`lab down`, `lab up N`; once more after a failed
+/// `up`); their names and addresses, and the connection variables (`all.vars`) of the lab's
+/// inventory.
 fn fresh_hosts(n: usize) -> (Vec<Host>, serde_json::Map<String, Value>) {
+    let lab = lab();
     let t0 = Instant::now();
-    let (_, ok) = hostset(&["refresh", &n.to_string()], None);
-    assert!(ok, "hostset.sh refresh {n} failed");
+    let count = n.to_string();
+    let up = || {
+        windlass_lab(&["down", "--name", &lab.name], None).1
+            && windlass_lab(
+                &["up", &count, "--suite", lab.suite, "--name", &lab.name],
+                None,
+            )
+            .1
+    };
+    if !up() {
+        eprintln!(
+            "k8s_hosts: lab up {n} --name {} failed; once more",
+            lab.name
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            up(),
+            "windlass lab down/up {n} --suite {} --name {} failed",
+            lab.suite,
+            lab.name
+        );
+    }
     eprintln!("k8s_hosts: {n} fresh hosts in {:.1?}", t0.elapsed());
-    let (text, ok) = hostset(&["inventory"], None);
-    assert!(ok, "hostset.sh inventory failed");
-    let inv = common::yaml_str(&text).expect("testhosts inventory");
+    let (text, ok) = windlass_lab(&["inventory", "--name", &lab.name], None);
+    assert!(ok, "windlass lab inventory --name {} failed", lab.name);
+    let inv = common::yaml_str(&text).expect("the lab's inventory");
     let vars = inv["all"]["vars"].as_object().cloned().expect("all.vars");
     let hosts: Vec<Host> = inv["all"]["hosts"]
         .as_object()
@@ -151,6 +234,11 @@ fn fresh_hosts(n: usize) -> (Vec<Host>, serde_json::Map<String, Value>) {
         })
         .collect();
     assert_eq!(hosts.len(), n, "{text}");
+    for (i, h) in hosts.iter().enumerate() {
+        assert_eq!(h.name, hn(i + 1), "{text}");
+    }
+    let net = hosts[0].addr.rsplit_once('.').expect("an IPv4 address").0;
+    NET.with(|n| *n.borrow_mut() = Some(net.to_string()));
     (hosts, vars)
 }
 
@@ -631,14 +719,15 @@ fn converge(p: &Project, t: &Topology) -> Vec<Event> {
 fn assert_containerd(i: usize) {
     assert_eq!(on(i, "systemctl is-active containerd").0.trim(), "active");
     let cfg = on_ok(i, "cat /etc/containerd/config.toml");
-    assert!(cfg.contains("SystemdCgroup = true"), "th{i:02}: {cfg}");
+    assert!(cfg.contains("SystemdCgroup = true"), "{}: {cfg}", hn(i));
     let crictl = on_ok(i, "cat /etc/crictl.yaml");
     assert!(
         crictl.contains("runtime-endpoint: unix:///run/containerd/containerd.sock"),
-        "th{i:02}: {crictl}"
+        "{}: {crictl}",
+        hn(i)
     );
     let sysctl = on_ok(i, "sysctl -n net.ipv4.ip_forward");
-    assert_eq!(sysctl.trim(), "1", "th{i:02}");
+    assert_eq!(sysctl.trim(), "1", "{}", hn(i));
 }
 
 /// HAProxy and keepalived on the load balancers: configs valid, services active, the VIP
@@ -791,17 +880,20 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
                 "=== kubeadm call 1: kubeadm config validate --config=/etc/kubernetes/kubeadm-join.yaml",
                 "=== kubeadm call 2: kubeadm join --config=/etc/kubernetes/kubeadm-join.yaml"
             ],
-            "th{i:02}"
+            "{}",
+            hn(i)
         );
         let cfg = on_ok(i, "cat /var/log/windlass-standin/kubeadm-call-2.yaml");
-        assert!(cfg.contains("\ncontrolPlane:\n"), "th{i:02}: {cfg}");
+        assert!(cfg.contains("\ncontrolPlane:\n"), "{}: {cfg}", hn(i));
         assert!(
             cfg.contains(&format!("certificateKey: \"{key}\"")),
-            "th{i:02} joined without the uploaded certificate key: {cfg}"
+            "{} joined without the uploaded certificate key: {cfg}",
+            hn(i)
         );
         assert!(
             cfg.contains(&format!("advertiseAddress: {}", hosts[i - 1].addr)),
-            "th{i:02}: {cfg}"
+            "{}: {cfg}",
+            hn(i)
         );
         assert!(
             cfg.contains(&format!("apiServerEndpoint: \"{}:6443\"", vip())),
@@ -818,10 +910,10 @@ fn assert_kubeadm(t: &Topology, hosts: &[Host]) {
             log.contains(
                 "=== kubeadm call 1: kubeadm config validate --config=/etc/kubernetes/kubeadm-join.yaml\n"
             ) && log.contains("=== kubeadm call 2: kubeadm join --config=/etc/kubernetes/kubeadm-join.yaml\n"),
-            "th{i:02}: {log}"
+            "{}: {log}", hn(i)
         );
         let cfg = on_ok(i, "cat /var/log/windlass-standin/kubeadm-call-2.yaml");
-        assert!(!cfg.contains("controlPlane:"), "th{i:02}: {cfg}");
+        assert!(!cfg.contains("controlPlane:"), "{}: {cfg}", hn(i));
         assert!(
             cfg.contains(&format!("name: {}", hosts[i - 1].name)),
             "{cfg}"
@@ -868,8 +960,9 @@ fn prepare(t: &Topology, n: usize) -> (Vec<Host>, Project, serde_json::Map<Strin
     (hosts, p, conn)
 }
 
-/// The check run on fresh hosts: it must pass; its plan must match snapshot `name`.
-fn check_plan(p: &Project, t: &Topology, name: &str) {
+/// The check run on fresh hosts: it must pass; its plan must match snapshot `name`, which
+/// names the hosts by slot (`th01` is `hosts[0]`, whatever the lab calls it).
+fn check_plan(p: &Project, t: &Topology, hosts: &[Host], name: &str) {
     let (events, report, took) = run(p, t, true);
     eprintln!("k8s_hosts: {} check run: {took:.1?}", t.name);
     assert_eq!(
@@ -879,7 +972,26 @@ fn check_plan(p: &Project, t: &Topology, name: &str) {
         failures(&events),
         report.stats
     );
-    insta::assert_yaml_snapshot!(name, plan(&events, p.path()));
+    let slots: BTreeMap<&str, String> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.name.as_str(), format!("th{:02}", i + 1)))
+        .collect();
+    let mut plan = plan(&events, p.path());
+    for e in &mut plan {
+        for (key, v) in e.as_object_mut().expect("a task's results") {
+            if key == "task" {
+                continue;
+            }
+            let names: Vec<&str> = v.as_str().unwrap_or("").split(' ').collect();
+            let renamed: Vec<&str> = names
+                .iter()
+                .map(|n| slots.get(n).map_or(*n, |s| s.as_str()))
+                .collect();
+            *v = json!(renamed.join(" "));
+        }
+    }
+    insta::assert_yaml_snapshot!(name, plan);
 }
 
 #[test]
@@ -894,7 +1006,7 @@ fn ha_stacked(suite: Suite) {
     let t = HA_STACKED;
     let (hosts, p, _) = suite.prepare(&t, 7);
     // What a first run would do, host by host (check mode changes nothing).
-    check_plan(&p, &t, &suite.snapshot("ha_stacked_check_plan"));
+    check_plan(&p, &t, &hosts, &suite.snapshot("ha_stacked_check_plan"));
     for i in 1..=6 {
         assert!(!on(i, "test -e /etc/containerd/config.toml || test -e /etc/haproxy/haproxy.cfg || test -e /etc/kubernetes/admin.conf").1);
     }
@@ -923,7 +1035,12 @@ fn ha_external_etcd(suite: Suite) {
     let _guard = HOSTSET.lock().unwrap_or_else(|e| e.into_inner());
     let t = HA_EXTERNAL_ETCD;
     let (hosts, p, _) = suite.prepare(&t, 9);
-    check_plan(&p, &t, &suite.snapshot("ha_external_etcd_check_plan"));
+    check_plan(
+        &p,
+        &t,
+        &hosts,
+        &suite.snapshot("ha_external_etcd_check_plan"),
+    );
     for i in 1..=8 {
         assert!(!on(i, "test -e /etc/etcd/pki/ca.crt || test -e /etc/containerd/config.toml || test -e /etc/haproxy/haproxy.cfg").1);
     }
@@ -1095,7 +1212,8 @@ fn single_control_plane_scale_and_reset(suite: Suite) {
         assert_eq!(
             log.matches("=== kubeadm call").count(),
             2,
-            "th{i:02}: {log}"
+            "{}: {log}",
+            hn(i)
         );
     }
 
@@ -1113,10 +1231,15 @@ fn single_control_plane_scale_and_reset(suite: Suite) {
         assert_eq!(
             log.matches("kubeadm reset -f").count(),
             1,
-            "th{i:02}: {log}"
+            "{}: {log}",
+            hn(i)
         );
-        assert!(!on(i, "test -e /etc/kubernetes/kubelet.conf").1, "th{i:02}");
-        assert!(!on(i, "test -e /root/.kube").1, "th{i:02}");
+        assert!(
+            !on(i, "test -e /etc/kubernetes/kubelet.conf").1,
+            "{}",
+            hn(i)
+        );
+        assert!(!on(i, "test -e /root/.kube").1, "{}", hn(i));
     }
 }
 
@@ -1177,7 +1300,7 @@ fn all_in_one(suite: Suite) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Debian 13 (trixie): a set booted with TH_SUITE=trixie (Debian's containerd 1.7.24, runc
+// Debian 13 (trixie): a lab booted with `--suite trixie` (Debian's containerd 1.7.24, runc
 // 1.1.15, etcd 3.5.16), run by `.ci/run` with a name filter (`trixie_`). Every Debian 12
 // test above runs here too, the same body with `Suite::Trixie` (its own snapshots where the
 // plan names the release): Kubernetes 1.35 (the release Debian 13's containerd 1.7 supports),
@@ -1185,28 +1308,31 @@ fn all_in_one(suite: Suite) {
 // trixie_ wrappers). ha-external-etcd is the exception: its trixie_ test installs containerd, runc and etcd the upstream way (containerd_source/etcd_source upstream):
 // downloaded from a files_repo mirror, checked against the pinned sha256, unpacked, run as
 // services. This machine cannot reach GitHub, so the mirror serves archives in upstream's
-// layout built from the set's own Debian packages, under their real versions, and the test
+// layout built from the lab's own Debian packages (the trixie cache's local repository),
+// under their real versions, and the test
 // inventory pins their checksums; the shipped defaults pin the upstream ones (tests/
 // k8s_content.rs checks their shape). What this proves: download → verify → install →
 // service, through files_repo; a wrong checksum stops before anything is installed. It
 // then checks what ha_external_etcd_for_real checks after its converge (external_etcd_checks),
 // so the same cluster is not built a second time from Debian's packages (CI time).
 //
-//   TH_SUITE=trixie bash ../shared/testhosts.sh prepare     (outside any namespace)
-//   export TH_SUITE=trixie K8S_NS=wlk8st TH_DIR=/var/tmp/testhosts-k8st TH_BRIDGE=br-kt TH_NET=10.219.0
-//   tests/k8s_hosts/hostset.sh up 9
-//   tests/k8s_hosts/hostset.sh inventory > /tmp/k8st-inv.yml
-//   WINDLASS_K8S_TRIXIE_TESTHOSTS=/tmp/k8st-inv.yml tests/k8s_hosts/hostset.sh exec \
+//   target/debug/windlass lab up 9 --suite trixie --name kubet
+//   target/debug/windlass lab inventory --name kubet > /tmp/k8st-inv.yml
+//   WINDLASS_K8S_TRIXIE_TESTHOSTS=/tmp/k8st-inv.yml WINDLASS_K8S_TRIXIE_LAB=kubet \
 //       cargo test --test k8s_hosts -- --ignored --test-threads=1 trixie_
+//   target/debug/windlass lab down --name kubet
 
-/// The Debian 13 set's inventory; the trixie_ tests fail without it (they are ignored
-/// unless asked for).
+/// The Debian 13 lab's inventory; the trixie_ tests fail without it (or without
+/// WINDLASS_K8S_TRIXIE_LAB, the lab's name; they are ignored unless asked for).
 #[track_caller]
 fn k8s_trixie_testhosts() -> PathBuf {
-    common::required_inventory(
+    let inv = common::required_inventory(
         "WINDLASS_K8S_TRIXIE_TESTHOSTS",
-        "the inventory of tests/k8s_hosts/hostset.sh with TH_SUITE=trixie, see tests/k8s_hosts.rs",
-    )
+        "`windlass lab inventory --name NAME` of the trixie lab WINDLASS_K8S_TRIXIE_LAB \
+         names, see tests/k8s_hosts.rs",
+    );
+    use_lab("WINDLASS_K8S_TRIXIE_LAB", "trixie");
+    inv
 }
 
 /// `kubernetes_version` of roles/k8s_defaults.
@@ -1217,7 +1343,7 @@ fn default_kubernetes_version() -> String {
         .to_string()
 }
 
-/// The Debian release of a host set the topology tests run on (their `*_for_real` tests
+/// The Debian release of the lab the topology tests run on (their `*_for_real` tests
 /// on Debian 12, the same bodies as `trixie_*` tests on Debian 13).
 #[derive(Clone, Copy)]
 enum Suite {
@@ -1231,7 +1357,7 @@ enum Suite {
 }
 
 impl Suite {
-    /// The set's inventory; the test fails without it.
+    /// The lab's inventory (and the lab, for this test); the test fails without them.
     #[track_caller]
     fn testhosts(self) -> PathBuf {
         match self {
@@ -1349,7 +1475,7 @@ fn trixie_reset_keeps_the_host_firewall_for_real() {
 // twin, for CI time: they check the kubectl stand-in's answers and the controller's files,
 // the same on either release, and every trixie_ converge passes the health gate.)
 
-/// Builds the mirror's tree from the Debian packages in $1 (the set's local apt repository)
+/// Builds the mirror's tree from the Debian packages in $1 (the lab's local apt repository)
 /// into $2, in upstream's layout under github.com/; prints `name version sha256:<hex>` for
 /// containerd, runc and etcd.
 const BUILD_MIRROR: &str = r#"
@@ -1374,7 +1500,7 @@ tar -C "$work" -czf "$d/$n.tar.gz" "$n"
 echo "etcd $ev $(sum "$d/$n.tar.gz")"
 "#;
 
-/// A files_repo mirror served by `python3 -m http.server` on the set's bridge address
+/// A files_repo mirror served by `python3 -m http.server` on the lab's uplink address
 /// (the hosts' gateway), stopped when dropped.
 struct Mirror {
     server: std::process::Child,
@@ -1386,17 +1512,22 @@ struct Mirror {
 }
 
 impl Mirror {
-    /// Build the artifacts from the set's repository and serve them to `hosts`.
+    /// Build the artifacts from the lab's repository (its suite's cache under
+    /// WINDLASS_LAB_DIR, /var/tmp/windlass-lab by default) and serve them to `hosts`.
     fn start(hosts: &[Host]) -> Mirror {
-        let th_dir = std::env::var("TH_DIR").expect("TH_DIR (exported by hostset.sh exec)");
+        let root = std::env::var_os("WINDLASS_LAB_DIR").map_or_else(
+            || PathBuf::from(windlass::lab::model::DEFAULT_ROOT),
+            PathBuf::from,
+        );
+        let suite = match lab().suite {
+            "trixie" => windlass::lab::Suite::Trixie,
+            _ => windlass::lab::Suite::Bookworm,
+        };
+        let lab_repo = windlass::lab::Layout::new(root).repo(suite);
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new("bash")
-            .args([
-                "-c",
-                BUILD_MIRROR,
-                "build-mirror",
-                &format!("{th_dir}/repo"),
-            ])
+            .args(["-c", BUILD_MIRROR, "build-mirror"])
+            .arg(&lab_repo)
             .arg(dir.path())
             .output()
             .expect("bash");
@@ -1600,8 +1731,8 @@ fn trixie_ha_external_etcd_from_a_mirror_for_real() {
             i,
             "/usr/local/bin/containerd --version && readlink -f \"$(command -v runc)\"",
         );
-        assert!(v.contains(mirror.version("containerd")), "th{i:02}: {v}");
-        assert!(v.contains("/usr/local/sbin/runc"), "th{i:02}: {v}");
+        assert!(v.contains(mirror.version("containerd")), "{}: {v}", hn(i));
+        assert!(v.contains("/usr/local/sbin/runc"), "{}: {v}", hn(i));
         let unit = on_ok(i, "systemctl show -p FragmentPath,ExecStart containerd");
         assert!(
             unit.contains("/etc/systemd/system/containerd.service"),
@@ -1619,11 +1750,12 @@ fn trixie_ha_external_etcd_from_a_mirror_for_real() {
             i,
             "systemctl show -p ExecStart,User etcd; /usr/local/bin/etcd --version",
         );
-        assert!(ps.contains("path=/usr/local/bin/etcd"), "th{i:02}: {ps}");
-        assert!(ps.contains("User=etcd"), "th{i:02}: {ps}");
+        assert!(ps.contains("path=/usr/local/bin/etcd"), "{}: {ps}", hn(i));
+        assert!(ps.contains("User=etcd"), "{}: {ps}", hn(i));
         assert!(
             ps.contains(&format!("etcd Version: {}", mirror.version("etcd"))),
-            "th{i:02}: {ps}"
+            "{}: {ps}",
+            hn(i)
         );
     }
     let health = on_ok(
@@ -1650,7 +1782,7 @@ fn trixie_ha_external_etcd_from_a_mirror_for_real() {
     let etcd1 = hosts[etcds[0] - 1].addr.clone();
     for i in t.indexes("kube_control_plane") {
         let (out, ok) = etcd_health_as_apiserver(i, &etcd1);
-        assert!(ok, "th{i:02}: {out}");
+        assert!(ok, "{}: {out}", hn(i));
     }
     let cp = 5;
     on_ok(
@@ -1809,7 +1941,7 @@ fn etcd_unit_times(i: usize) -> (u64, u64) {
         out.lines()
             .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
             .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("th{i:02}: no {key} in {out}"))
+            .unwrap_or_else(|| panic!("{}: no {key} in {out}", hn(i)))
     };
     (
         get("InactiveEnterTimestampMonotonic"),
@@ -1855,7 +1987,8 @@ fn etcd_grows_and_restarts_one_member_at_a_time(suite: Suite) {
     assert_eq!(
         etcd_unit_times(1).1,
         started_before,
-        "th01's etcd was restarted"
+        "{}'s etcd was restarted",
+        hn(1)
     );
     let endpoints: Vec<String> = (1..=3)
         .map(|i| format!("https://{}:2379", hosts[i - 1].addr))
@@ -1905,7 +2038,7 @@ fn etcd_grows_and_restarts_one_member_at_a_time(suite: Suite) {
     );
     let after: Vec<(u64, u64)> = (1..=3).map(etcd_unit_times).collect();
     for k in 0..3 {
-        assert!(after[k].1 > before[k].1, "th{:02} not restarted", k + 1);
+        assert!(after[k].1 > before[k].1, "{} not restarted", hn(k + 1));
     }
     // one member at a time: each stopped only after the one before it was active again
     let mut order: Vec<(u64, u64)> = after.clone();
@@ -2000,7 +2133,7 @@ fn admin_conf_is_gitignored_and_the_user_gets_a_kubeconfig(suite: Suite) {
 // ---------------------------------------------------------------------------------------
 // Debian 12: Calico's CustomResourceDefinitions come from a mirror. This machine cannot
 // reach GitHub, so the calico topologies get a mirror served by a thread of this test
-// binary on the set's bridge address: it serves a test-built crds.yaml (CRDs of Calico's
+// binary on the lab's uplink address (its hosts' gateway): it serves a test-built crds.yaml (CRDs of Calico's
 // group, not upstream's bytes) at upstream's path under github.com/, and the test
 // inventory pins that file's sha256 for the release's calico_version. The topology tests
 // point calico_crds_download_url at it; calico_crds_from_files_repo_are_checksum_verified
@@ -2027,15 +2160,16 @@ fn calico_test_crds() -> String {
 }
 
 /// The inventory variables that take Calico's CRDs from the test's mirror (started once
-/// per test binary, on the gateway of `hosts`): calico_crds_download_url under the mirror
-/// (what files_repo would make of it; set directly, so a test that points files_repo at
+/// per test binary and gateway, on the gateway of `hosts`: the lab's uplink address):
+/// calico_crds_download_url under the mirror (what files_repo would make of it; set directly, so a test that points files_repo at
 /// another mirror, as the trixie ones do, still finds the CRDs here), templated on
 /// calico_version so each release installs the Calico its kubernetes_release_cni row names
 /// (roles/cni's default), the served file's sha256 pinned for every Calico of that table,
 /// and `mirror` (the mirror's root, for a test to use as files_repo instead).
 fn calico_mirror(hosts: &[Host]) -> serde_json::Map<String, Value> {
     use sha2::Digest;
-    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    // (one server per gateway: a lab's subnet is allocated at each `up`, usually the same)
+    static URLS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
     let defaults = common::yaml_file(&repo().join("roles/k8s_defaults/defaults/main.yml")).unwrap();
     let body = calico_test_crds();
     let digest = sha2::Sha256::digest(body.as_bytes());
@@ -2048,12 +2182,17 @@ fn calico_mirror(hosts: &[Host]) -> serde_json::Map<String, Value> {
         .map(|row| (row["calico"].as_str().unwrap().to_string(), json!(sum)))
         .collect();
     let gateway = hosts[0].addr.rsplit_once('.').unwrap().0.to_string() + ".1";
-    let url = URL.get_or_init(|| {
-        let listener =
-            std::net::TcpListener::bind((gateway.as_str(), 18081)).expect("bind the mirror");
-        std::thread::spawn(move || serve(listener, &body));
-        format!("http://{gateway}:18081")
-    });
+    let url = URLS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(gateway.clone())
+        .or_insert_with(|| {
+            let listener =
+                std::net::TcpListener::bind((gateway.as_str(), 18081)).expect("bind the mirror");
+            std::thread::spawn(move || serve(listener, &body));
+            format!("http://{gateway}:18081")
+        })
+        .clone();
     let mut m = serde_json::Map::new();
     m.insert(
         "calico_crds_download_url".into(),
@@ -2259,7 +2398,8 @@ fn assert_containerd_warning(p: &Project, t: &Topology, events: &[Event]) {
             Some(msg) => {
                 assert!(
                     old,
-                    "th{i:02} runs containerd {running} ≥ {min} yet warned: {msg}"
+                    "{} runs containerd {running} ≥ {min} yet warned: {msg}",
+                    hn(*i)
                 );
                 let short = running.split(['~', '+', '-']).next().unwrap();
                 assert!(
@@ -2268,12 +2408,14 @@ fn assert_containerd_warning(p: &Project, t: &Topology, events: &[Event]) {
                             "older than {min}, the oldest containerd Kubernetes {minor} supports"
                         ))
                         && msg.contains("containerd_allow_unsupported_version is true"),
-                    "th{i:02}: {msg}"
+                    "{}: {msg}",
+                    hn(*i)
                 );
             }
             None => assert!(
                 !old,
-                "th{i:02} runs containerd {running} < {min} ({minor}) without a warning"
+                "{} runs containerd {running} < {min} ({minor}) without a warning",
+                hn(*i)
             ),
         }
     }
@@ -2531,7 +2673,7 @@ fn etcd_backup_and_restore_external_etcd_for_real() {
     assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
     eprintln!("k8s_hosts: etcd-restore: {took:.1?}");
     for &i in &members {
-        assert_eq!(etcd_dump(i), before, "th{i:02} after the restore");
+        assert_eq!(etcd_dump(i), before, "{} after the restore", hn(i));
         on_ok(
             i,
             "ls -d /var/lib/etcd/k8s.before-restore-* && ! test -e /var/lib/etcd/k8s.restored",
@@ -2716,7 +2858,8 @@ fn etcd_backup_and_restore_stacked_etcd_for_real() {
     for i in 4..=6 {
         assert!(
             !on(i, "test -e /usr/local/sbin/etcd-snapshot").1,
-            "th{i:02}"
+            "{}",
+            hn(i)
         );
     }
 
@@ -2732,7 +2875,7 @@ fn etcd_backup_and_restore_stacked_etcd_for_real() {
     assert_eq!(report.exit_code, 0, "{:#?}", failures(&events));
     eprintln!("k8s_hosts: etcd-restore (stacked): {took:.1?}");
     for i in 1..=3 {
-        assert_eq!(stacked_etcdctl(i, "get '' --prefix"), before, "th{i:02}");
+        assert_eq!(stacked_etcdctl(i, "get '' --prefix"), before, "{}", hn(i));
         on_ok(
             i,
             "test -e /etc/kubernetes/manifests/etcd.yaml && ls -d /var/lib/etcd.before-restore-*",
@@ -2838,7 +2981,8 @@ fn upg_refused(p: &Project, t: &Topology, version: &str, want: &str) {
             upg_kubeadm_upgrades(i)
                 .iter()
                 .all(|c| c.starts_with("plan")),
-            "th{i:02}"
+            "{}",
+            hn(i)
         );
     }
     assert!(upg_drains(t.indexes("kube_control_plane")[0]).is_empty());
@@ -2875,7 +3019,8 @@ fn upg_upgrade(p: &Project, t: &Topology, hosts: &[Host], from: &str, version: &
             predicted
                 .iter()
                 .any(|c| c.contains("Restart the kubelet on ") && c.ends_with(name)),
-            "check mode does not predict th{i:02}'s kubelet restart: {predicted:#?}"
+            "check mode does not predict {}'s kubelet restart: {predicted:#?}",
+            hn(i)
         );
         assert_eq!(
             upg_kubeadm_upgrades(i).len(),
@@ -2897,7 +3042,7 @@ fn upg_upgrade(p: &Project, t: &Topology, hosts: &[Host], from: &str, version: &
         } else {
             "node".to_string()
         };
-        assert_eq!(new, [want], "th{i:02}");
+        assert_eq!(new, [want], "{}", hn(i));
     }
     let drains = upg_drains(cps[0])[drains_before..].to_vec();
     let want: Vec<String> = t
@@ -2917,7 +3062,7 @@ fn upg_upgrade(p: &Project, t: &Topology, hosts: &[Host], from: &str, version: &
         let line = nodes
             .lines()
             .find(|l| l.starts_with(&format!("{} ", hosts[i - 1].name)))
-            .unwrap_or_else(|| panic!("th{i:02} not in {nodes}"));
+            .unwrap_or_else(|| panic!("{} not in {nodes}", hn(i)));
         assert!(line.ends_with(&format!(" v{version}")), "{nodes}");
         assert!(!line.contains("SchedulingDisabled"), "{nodes}");
     }
@@ -2933,7 +3078,8 @@ fn upg_upgrade(p: &Project, t: &Topology, hosts: &[Host], from: &str, version: &
         let m = on_ok(i, "cat /etc/kubernetes/manifests/kube-apiserver.yaml");
         assert!(
             m.contains(&format!("kube-apiserver:v{version}\n")),
-            "th{i:02}: {m}"
+            "{}: {m}",
+            hn(i)
         );
     }
     // the etcd snapshot, a valid one, of the cluster before
@@ -3108,7 +3254,8 @@ fn certificates_check_and_renew_for_real() {
         assert_eq!(
             log.matches("kubeadm certs renew all").count(),
             1,
-            "th{i:02}: {log}"
+            "{}: {log}",
+            hn(i)
         );
         assert!(log.contains("--- certs renew: apiserver\n"), "{log}");
         on_ok(
@@ -3646,7 +3793,8 @@ fn external_etcd_certificates_renew_one_member_at_a_time_for_real() {
         assert_eq!(
             etcd_unit_times(i),
             times[k],
-            "th{i:02} restarted by --check"
+            "{} restarted by --check",
+            hn(i)
         );
     }
     assert_eq!(on_ok(1, "sha256sum < /etc/etcd/ca/ca.crt"), ca);
@@ -3673,8 +3821,8 @@ fn external_etcd_certificates_renew_one_member_at_a_time_for_real() {
     for k in 0..members.len() {
         assert!(
             after_times[k].1 > times[k].1,
-            "th{:02} not restarted",
-            members[k]
+            "{} not restarted",
+            hn(members[k])
         );
         if k > 0 {
             // the previous member was active again before this one stopped
@@ -3734,7 +3882,8 @@ fn external_etcd_certificates_renew_one_member_at_a_time_for_real() {
         assert_eq!(
             etcd_unit_times(i),
             after_times[k],
-            "th{i:02} restarted again"
+            "{} restarted again",
+            hn(i)
         );
     }
 
