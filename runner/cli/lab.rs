@@ -31,6 +31,25 @@ pub struct NameArg {
     pub name: String,
 }
 
+/// A host of a lab and a command for it (`lab ssh`, `lab exec`).
+#[derive(Debug, Args)]
+pub struct HostCommand {
+    /// The host: its name or its number (1 is the first).
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// The command and its arguments (joined by spaces for the host's shell, as ssh joins
+    /// them).
+    #[arg(
+        value_name = "CMD",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+    /// The lab.
+    #[command(flatten)]
+    pub name: NameArg,
+}
+
 /// The lab subcommands.
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
@@ -54,38 +73,10 @@ pub enum LabCommand {
         name: NameArg,
     },
     /// Run a command on a host as root over SSH (a login shell without CMD).
-    Ssh {
-        /// The host: its name or its number (1 is the first).
-        #[arg(value_name = "HOST")]
-        host: String,
-        /// The command and its arguments.
-        #[arg(
-            value_name = "CMD",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        command: Vec<String>,
-        /// The lab.
-        #[command(flatten)]
-        name: NameArg,
-    },
+    Ssh(HostCommand),
     /// Run a command inside a host as root without SSH (nsenter into its container; a login
     /// shell without CMD): works while sshd is down or the host's link is cut.
-    Exec {
-        /// The host: its name or its number (1 is the first).
-        #[arg(value_name = "HOST")]
-        host: String,
-        /// The command and its arguments (joined by spaces for `sh -c`, as ssh does).
-        #[arg(
-            value_name = "CMD",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        command: Vec<String>,
-        /// The lab.
-        #[command(flatten)]
-        name: NameArg,
-    },
+    Exec(HostCommand),
     /// Power a host off hard, as a machine dies (SIGKILL to its init and container);
     /// `lab up N` boots it again, fresh.
     Kill {
@@ -143,16 +134,22 @@ pub fn run(a: LabArgs) -> Result<i32> {
         LabCommand::Inventory { name: n } => {
             print!("{}", lab::inventory(&layout, &name(&n.name)?)?)
         }
-        LabCommand::Ssh {
-            host,
-            command,
-            name: n,
-        } => return Ok(lab::ssh(&layout, &name(&n.name)?, &host, &command)?),
-        LabCommand::Exec {
-            host,
-            command,
-            name: n,
-        } => return Ok(lab::exec_in(&layout, &name(&n.name)?, &host, &command)?),
+        LabCommand::Ssh(c) => {
+            return Ok(lab::ssh(
+                &layout,
+                &name(&c.name.name)?,
+                &c.host,
+                &c.command,
+            )?);
+        }
+        LabCommand::Exec(c) => {
+            return Ok(lab::exec_in(
+                &layout,
+                &name(&c.name.name)?,
+                &c.host,
+                &c.command,
+            )?);
+        }
         LabCommand::Kill { host, name: n } => lab::kill(&layout, &name(&n.name)?, &host)?,
         LabCommand::Status { name: Some(n) } => print!("{}", lab::status(&layout, &name(&n)?)?),
         LabCommand::Status { name: None } => {

@@ -12,13 +12,13 @@
 //! again even when the include sets it false, checked by the conformance case
 //! `roles/include_role_deps_edges`).
 //!
-//! The model here: each host remembers, per play batch, which copy of each role
-//! (canonical path and parameters) ran a task on it first. A task of a copy the include
-//! marked as checked is skipped on a host where another copy of the same role already ran
-//! (Ansible's `has_run` flips when the role's last task is done; a role's own later tasks
-//! are never skipped here because they are the same copy).
+//! The model here: per play batch, each copy of a role that ran a task records the hosts
+//! it ran on. A task of a copy the include marked as checked is skipped on a host where
+//! another copy of the same role (canonical path and parameters) ran. Ansible's `has_run`
+//! flips when the role's last task is done; a role's own later tasks are never skipped
+//! here because they are the same copy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -27,11 +27,19 @@ use crate::playbook::role::RoleInstance;
 /// What ran where, for one play batch.
 #[derive(Default)]
 pub(crate) struct RolesRan {
-    /// (host, role key) → the copy that ran there first.
-    ran: Mutex<HashMap<(String, String), Arc<RoleInstance>>>,
-    /// The copies an include marked as checked (its role's dependencies), by address;
-    /// kept alive here so an address is never reused while the batch runs.
-    checked: Mutex<Vec<Arc<RoleInstance>>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Each copy that ran a task, by address (kept alive here, so an address is never
+    /// reused while the batch runs), with the hosts it ran on. Noting a run is a map
+    /// lookup: it happens for every task of every role on every host.
+    ran: HashMap<usize, (Arc<RoleInstance>, HashSet<String>)>,
+    /// The copies an include marked as checked (its role's dependencies).
+    checked: Vec<Arc<RoleInstance>>,
+    /// Role identities, computed only when a checked copy's task is about to run.
+    keys: HashMap<usize, String>,
 }
 
 /// A role's identity for the skip: its canonical directory and its parameters.
@@ -44,44 +52,75 @@ fn key(role: &RoleInstance) -> String {
     format!("{}\0{params}", path.display())
 }
 
+fn addr(role: &Arc<RoleInstance>) -> usize {
+    Arc::as_ptr(role) as usize
+}
+
+impl Inner {
+    fn key(&mut self, role: &Arc<RoleInstance>) -> String {
+        self.keys
+            .entry(addr(role))
+            .or_insert_with(|| key(role))
+            .clone()
+    }
+}
+
 impl RolesRan {
-    /// `role`'s copy ran a task on `host` (the first copy to do so is remembered).
+    /// `role`'s copy ran a task on `host`.
     pub(crate) fn note(&self, host: &str, role: &Arc<RoleInstance>) {
-        let Ok(mut ran) = self.ran.lock() else {
+        let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        let k = (host.to_string(), key(role));
-        ran.entry(k).or_insert_with(|| role.clone());
+        let (_, hosts) = inner
+            .ran
+            .entry(addr(role))
+            .or_insert_with(|| (role.clone(), HashSet::new()));
+        if !hosts.contains(host) {
+            hosts.insert(host.to_string());
+        }
     }
 
     /// The copies whose tasks are skipped on hosts where another copy already ran.
     pub(crate) fn check(&self, roles: impl IntoIterator<Item = Arc<RoleInstance>>) {
-        if let Ok(mut c) = self.checked.lock() {
-            c.extend(roles);
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.checked.extend(roles);
         }
     }
 
     /// The hosts of `hosts` that run a task of `role`: all, unless `role` is a checked
-    /// copy and another copy of it already ran on some of them (`None`: all run).
+    /// copy and another copy of the same role already ran on some of them (`None`: all
+    /// run).
     pub(crate) fn hosts_left(
         &self,
         role: Option<&Arc<RoleInstance>>,
         hosts: &[String],
     ) -> Option<Vec<String>> {
         let role = role?;
-        let checked = self.checked.lock().ok()?;
-        if !checked.iter().any(|c| Arc::ptr_eq(c, role)) {
+        let mut inner = self.inner.lock().ok()?;
+        if !inner.checked.iter().any(|c| Arc::ptr_eq(c, role)) {
             return None;
         }
-        drop(checked);
-        let ran = self.ran.lock().ok()?;
-        let k = key(role);
+        let k = inner.key(role);
+        let others: Vec<Arc<RoleInstance>> = inner
+            .ran
+            .values()
+            .filter(|(r, _)| !Arc::ptr_eq(r, role))
+            .map(|(r, _)| r.clone())
+            .collect();
+        let mut done: HashSet<&String> = HashSet::new();
+        let same: Vec<usize> = others
+            .iter()
+            .filter(|r| inner.key(r) == k)
+            .map(addr)
+            .collect();
+        for a in &same {
+            if let Some((_, hs)) = inner.ran.get(a) {
+                done.extend(hs.iter());
+            }
+        }
         let left: Vec<String> = hosts
             .iter()
-            .filter(|h| {
-                ran.get(&((*h).clone(), k.clone()))
-                    .is_none_or(|first| Arc::ptr_eq(first, role))
-            })
+            .filter(|h| !done.contains(h))
             .cloned()
             .collect();
         (left.len() != hosts.len()).then_some(left)
