@@ -356,7 +356,7 @@ fn a_callers_module_declaring_free_form_gets_its_text_as_raw_params() {
     - acme.tools.echo: hello   big "world"
       register: r
     - assert:
-        that: r._raw_params == 'hello big "world"'
+        that: r._raw_params == 'hello   big "world"'
 "#;
     let report = Runner::new()
         .inventory_str("localhost ansible_connection=local\n")

@@ -1258,7 +1258,7 @@ fn parse_kv(text: &str, free_form: bool, loc: &Loc, args: &mut Map<String, Value
             _ => {
                 return Err(Error::invalid_help(
                     loc,
-                    format!("`{w}` is not a key=value argument"),
+                    format!("`{}` is not a key=value argument", w.trim()),
                     "this module takes key=value arguments or a mapping",
                 ));
             }
