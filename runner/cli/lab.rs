@@ -122,6 +122,15 @@ fn name(n: &str) -> Result<LabName> {
     Ok(LabName::parse(n)?)
 }
 
+/// A host command of `lab ssh` or `lab exec` (`how`): its exit code.
+fn on_host(
+    layout: &Layout,
+    c: &HostCommand,
+    how: fn(&Layout, &LabName, &str, &[String]) -> lab::Result<i32>,
+) -> Result<i32> {
+    Ok(how(layout, &name(&c.name.name)?, &c.host, &c.command)?)
+}
+
 /// Run a lab subcommand.
 pub fn run(a: LabArgs) -> Result<i32> {
     let layout = Layout::new(a.dir);
@@ -134,22 +143,8 @@ pub fn run(a: LabArgs) -> Result<i32> {
         LabCommand::Inventory { name: n } => {
             print!("{}", lab::inventory(&layout, &name(&n.name)?)?)
         }
-        LabCommand::Ssh(c) => {
-            return Ok(lab::ssh(
-                &layout,
-                &name(&c.name.name)?,
-                &c.host,
-                &c.command,
-            )?);
-        }
-        LabCommand::Exec(c) => {
-            return Ok(lab::exec_in(
-                &layout,
-                &name(&c.name.name)?,
-                &c.host,
-                &c.command,
-            )?);
-        }
+        LabCommand::Ssh(c) => return on_host(&layout, &c, lab::ssh),
+        LabCommand::Exec(c) => return on_host(&layout, &c, lab::exec_in),
         LabCommand::Kill { host, name: n } => lab::kill(&layout, &name(&n.name)?, &host)?,
         LabCommand::Status { name: Some(n) } => print!("{}", lab::status(&layout, &name(&n)?)?),
         LabCommand::Status { name: None } => {
