@@ -3557,7 +3557,8 @@ fn remove_node_and_recover_control_plane_for_real() {
         !first
             .iter()
             .any(|c| c.contains("Remove the node's etcd member")),
-        "reset should have removed the member: {first:#?}"
+        "reset should have removed the member: {first:#?}\n{}",
+        kubeadm_log(5)
     );
     assert!(kubeadm_log(5).contains(&format!("--- reset: removed etcd member {}", name(5))));
     let two: BTreeSet<String> = [1, 2].into_iter().map(name).collect();
