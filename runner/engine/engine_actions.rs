@@ -37,8 +37,8 @@ impl Engine {
         };
         let (status, result) = match short {
             "include_vars" => (Status::Ok, self.include_vars(&args, vars)?),
-            "add_host" => (Status::Changed, self.add_host(&args)?),
-            "group_by" => (Status::Ok, self.group_by(&args, host)?),
+            "add_host" => self.add_host(&args)?,
+            "group_by" => self.group_by(&args, host)?,
             other => return Err(format!("`{other}` cannot run as a task here")),
         };
         Ok(Outcome::new(status, result, false))
@@ -89,8 +89,9 @@ impl Engine {
         Ok(r)
     }
 
-    /// `add_host`: a host (with groups and variables) joins the run's inventory.
-    fn add_host(&self, args: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+    /// `add_host`: a host (with groups and variables) joins the run's inventory; changed
+    /// when that changed the inventory.
+    fn add_host(&self, args: &Map<String, Value>) -> Result<(Status, Map<String, Value>), String> {
         let name = args
             .get("name")
             .or_else(|| args.get("hostname"))
@@ -118,22 +119,22 @@ impl Engine {
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        self.join_groups(&name, &groups, hvars);
+        let changed = self.join_groups(&name, &groups, hvars);
         let mut r = unchanged();
-        r.insert("changed".into(), Value::Bool(true));
         r.insert(
             "add_host".into(),
             serde_json::json!({"host_name": name, "groups": groups}),
         );
-        Ok(r)
+        Ok(status_of(changed, r))
     }
 
-    /// `group_by`: the host joins the group `key` (and its `parents`).
+    /// `group_by`: the host joins the group `key` (and its `parents`); changed when it was
+    /// not in them.
     fn group_by(
         &self,
         args: &Map<String, Value>,
         host: &str,
-    ) -> Result<Map<String, Value>, String> {
+    ) -> Result<(Status, Map<String, Value>), String> {
         let key = args
             .get("key")
             .or_else(|| args.get("_raw_params"))
@@ -147,13 +148,15 @@ impl Engine {
         };
         let mut groups = vec![key];
         groups.extend(parents);
-        self.join_groups(host, &groups, IndexMap::new());
-        Ok(unchanged())
+        let changed = self.join_groups(host, &groups, IndexMap::new());
+        Ok(status_of(changed, unchanged()))
     }
 
-    /// Add `host` to the inventory (or to more groups), and rebuild its per-host data.
-    fn join_groups(&self, host: &str, groups: &[String], hvars: IndexMap<String, Value>) {
-        self.inventory
+    /// Add `host` to the inventory (or to more groups), and rebuild its per-host data;
+    /// whether the inventory changed.
+    fn join_groups(&self, host: &str, groups: &[String], hvars: IndexMap<String, Value>) -> bool {
+        let changed = self
+            .inventory
             .lock()
             .expect("inventory lock")
             .add_host(host, groups, hvars);
@@ -163,7 +166,15 @@ impl Engine {
             .expect("hosts lock")
             .shift_remove(host);
         self.refresh_hosts();
+        changed
     }
+}
+
+/// The status and result of an inventory change.
+fn status_of(changed: bool, mut r: Map<String, Value>) -> (Status, Map<String, Value>) {
+    r.insert("changed".into(), Value::Bool(changed));
+    let status = if changed { Status::Changed } else { Status::Ok };
+    (status, r)
 }
 
 /// A result that changed nothing.

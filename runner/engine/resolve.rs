@@ -130,6 +130,10 @@ impl Resolver<'_> {
         module: ModuleInfo<'_>,
         target_vars: &dyn Fn(&str) -> Arc<dyn Vars>,
     ) -> Result<Resolved, ResolveError> {
+        // delegate_to first: Ansible templates it before `when`, so a delegate_to that
+        // cannot be templated fails a task its `when` skips (`_calculate_delegate_to` at the
+        // top of TaskExecutor._execute_internal)
+        let delegate_to = self.kw_string(&t.kw.delegate_to, vars, t)?;
         if let Some(c) = self.false_condition(t, vars)? {
             return Ok(Resolved::Skip(c));
         }
@@ -142,7 +146,6 @@ impl Resolver<'_> {
             Some(v) => numeric::timeout("timeout", &self.render_kw(v, vars, t)?)?,
             None => None,
         };
-        let delegate_to = self.kw_string(&t.kw.delegate_to, vars, t)?;
         let (target, password, remote_tmp) =
             self.target(t, host, vars, module, &delegate_to, target_vars)?;
         let become_ = self.become_for(t, vars, password)?;

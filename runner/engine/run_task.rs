@@ -148,10 +148,14 @@ impl Engine {
     /// Whether `t`'s action runs once per batch, for its first host, as Ansible's
     /// `BYPASS_HOST_LOOP` action plugins do (the module says so).
     pub(crate) fn bypasses_host_loop(&self, t: &Task) -> bool {
-        self.loader
-            .registry()
-            .get(&t.action)
-            .is_some_and(|m| m.bypasses_host_loop())
+        let short = t.action.rsplit('.').next().unwrap_or(&t.action);
+        // (add_host is the engine's: its action plugin has BYPASS_HOST_LOOP too)
+        (short == "add_host" && Registry::is_engine_action(&t.action))
+            || self
+                .loader
+                .registry()
+                .get(&t.action)
+                .is_some_and(|m| m.bypasses_host_loop())
     }
 
     /// `max_fail_percentage`, checked after every task as Ansible's linear strategy does:
@@ -523,10 +527,12 @@ impl Engine {
         let module = match self.loader.registry().module(action) {
             Some(m) if !Registry::is_engine_action(action) => m,
             _ => {
+                // (delegate_to is templated before `when`, as for a module: Resolver::resolve)
+                self.kw_string(&t.kw.delegate_to, &vars, t)?;
                 if let Some(skipped) = self.when_skips(t, &vars)? {
                     return Ok(skipped);
                 }
-                return self.run_engine_action(t, host, &vars).await;
+                return self.run_engine_action(t, host, hv).await;
             }
         };
         let info = ModuleInfo {
@@ -553,17 +559,50 @@ impl Engine {
         self: &Arc<Self>,
         t: &Task,
         host: &str,
-        vars: &Arc<dyn Vars>,
+        hv: &HostVars,
     ) -> Result<Outcome, String> {
         if !Registry::is_engine_action(&t.action) {
             return Err(format!("unknown module `{}`", t.action));
         }
-        let mut o = self.engine_action(t, host, vars).await?;
+        let vars: Arc<dyn Vars> = Arc::new(hv.clone());
+        let mut o = self.engine_action(t, host, &vars).await?;
         if o.status != Status::Skipped {
-            let delegate = self.kw_string(&t.kw.delegate_to, vars, t)?;
+            self.engine_changed_failed_when(t, hv, &mut o)?;
+            let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
             mark_delegated(&mut o.result, &delegate);
         }
         Ok(o)
+    }
+
+    /// `changed_when` and `failed_when` on an engine action's result, as Ansible's strategy
+    /// applies them to add_host's and group_by's (`StrategyBase._process_pending_results`)
+    /// and its task executor to include_vars'.
+    fn engine_changed_failed_when(
+        &self,
+        t: &Task,
+        hv: &HostVars,
+        o: &mut Outcome,
+    ) -> Result<(), String> {
+        let rvars = registered_vars(t, hv, &o.result);
+        if let Some(conds) = &t.changed_when {
+            let changed = self.all_hold(t, &rvars, conds, "changed_when")?;
+            o.result.insert("changed".into(), Value::Bool(changed));
+            o.changed = changed;
+            o.status = if changed { Status::Changed } else { Status::Ok };
+        }
+        if let Some(conds) = &t.failed_when {
+            let failed = !conds.is_empty() && self.all_hold(t, &rvars, conds, "failed_when")?;
+            o.result.insert("failed_when_result".into(), Value::Bool(failed));
+            if failed {
+                // (Ansible counted the result before the strategy applied failed_when: an
+                // ignored failure here is not also a change in the recap)
+                o.result.insert("failed".into(), Value::Bool(true));
+                o.changed = false;
+                o.status = Status::Failed;
+                o.ignored = self.kw_bool(&t.kw.ignore_errors, &rvars, t)?;
+            }
+        }
+        Ok(())
     }
 
     /// The connection an invocation's commands go over.

@@ -550,19 +550,29 @@ impl Inventory {
 
     /// Add a host at runtime (for `add_host`), into `groups` (created when missing), with
     /// `vars` merged over its existing inventory variables.
-    pub fn add_host(&mut self, name: &str, groups: &[String], vars: Vars) {
+    /// Whether anything changed: the host is new, joined a group (a new one too) or its
+    /// variables changed (`InventoryManager.add_dynamic_host`/`add_dynamic_group`, which
+    /// make add_host's and group_by's `changed`).
+    pub fn add_host(&mut self, name: &str, groups: &[String], vars: Vars) -> bool {
+        let mut changed = !self.hosts.contains_key(name);
         self.ensure_host(name, None, None);
         for g in groups {
             if g == "all" || g == "ungrouped" {
                 continue;
             }
+            changed |= !self.groups.contains_key(g);
             self.ensure_group(g, None);
+            changed |= !self.hosts[name].groups.iter().any(|x| x == g);
             self.put_host_in_group(name, g);
         }
         if let Some(h) = self.hosts.get_mut(name) {
-            h.vars.extend(vars);
+            for (k, v) in vars {
+                changed |= h.vars.get(&k) != Some(&v);
+                h.vars.insert(k, v);
+            }
         }
         self.reconcile();
+        changed
     }
 
     /// JSON like `ansible-inventory --list`: see `listing::to_list_json`.
