@@ -592,7 +592,8 @@ impl Engine {
         }
         if let Some(conds) = &t.failed_when {
             let failed = !conds.is_empty() && self.all_hold(t, &rvars, conds, "failed_when")?;
-            o.result.insert("failed_when_result".into(), Value::Bool(failed));
+            o.result
+                .insert("failed_when_result".into(), Value::Bool(failed));
             if failed {
                 // (Ansible counted the result before the strategy applied failed_when: an
                 // ignored failure here is not also a change in the recap)

@@ -3,7 +3,9 @@
 //! Why this file exists: nspawn runs `--keep-unit --register=no` (no machined needed), so a
 //! container's systemd takes the cgroup it starts in. Sharing one would let the hosts kill
 //! each other's services; each host gets `<our cgroup>/windlass-lab/<lab>/<host>`, recorded
-//! so `down` removes exactly those.
+//! so `down` removes exactly those. The CPU and memory hierarchies are among them, so what
+//! a host spends (its CPU time, its memory) is read from its own cgroup (`lab status`, the
+//! benches' per-host CPU seconds).
 
 use std::path::{Path, PathBuf};
 
@@ -34,7 +36,7 @@ pub fn targets(
             .map(|p| vec![(PathBuf::from(CG), p)])
             .unwrap_or_default();
     }
-    ["systemd", "unified", "memory", "pids"]
+    ["systemd", "unified", "memory", "pids", "cpuacct"]
         .into_iter()
         .filter(|c| has(c))
         .filter_map(|c| ours(c).map(|p| (Path::new(CG).join(c), p)))
@@ -109,6 +111,20 @@ pub fn memory(cgroups: &[PathBuf]) -> Option<u64> {
     })
 }
 
+/// CPU time charged to the host's cgroups since it booted, in nanoseconds, if known
+/// (cgroup v1 `cpuacct.usage`, v2 `cpu.stat` `usage_usec`).
+pub fn cpu_nanos(cgroups: &[PathBuf]) -> Option<u64> {
+    cgroups.iter().find_map(|cg| {
+        if let Ok(ns) = std::fs::read_to_string(cg.join("cpuacct.usage")) {
+            return ns.trim().parse().ok();
+        }
+        let stat = std::fs::read_to_string(cg.join("cpu.stat")).ok()?;
+        stat.lines()
+            .find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse::<u64>().ok())
+            .map(|us| us * 1000)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -116,7 +132,7 @@ mod tests {
     #[test]
     fn hybrid_and_pure_v2_hierarchies() {
         let hybrid = "9:name=systemd:/\n4:memory:/job/7\n8:pids:/\n0::/\n";
-        let t = super::targets(hybrid, false, |c| c != "pids");
+        let t = super::targets(hybrid, false, |c| c != "pids" && c != "cpuacct");
         assert_eq!(
             t,
             vec![
@@ -128,6 +144,11 @@ mod tests {
         assert_eq!(
             super::targets("0::/user.slice/x\n", true, |_| true),
             vec![(PathBuf::from("/sys/fs/cgroup"), "/user.slice/x".to_string())]
+        );
+        let t = super::targets("2:cpu,cpuacct:/a\n0::/\n", false, |c| c == "cpuacct");
+        assert_eq!(
+            t,
+            vec![(PathBuf::from("/sys/fs/cgroup/cpuacct"), "/a".to_string())]
         );
     }
 }

@@ -365,8 +365,8 @@ pub fn status(layout: &Layout, name: &LabName) -> Result<String> {
         lab.dir.display()
     );
     out.push_str(&format!(
-        "{:<16} {:<14} {:<8} {:<12} {}\n",
-        "HOST", "IP", "PID", "STATE", "MEMORY(MiB)"
+        "{:<16} {:<14} {:<8} {:<12} {:<12} {}\n",
+        "HOST", "IP", "PID", "STATE", "MEMORY(MiB)", "CPU(s)"
     ));
     for h in &st.hosts {
         let pid = h.pid.filter(|p| hosts::alive(*p, &h.host.name));
@@ -389,14 +389,17 @@ pub fn status(layout: &Layout, name: &LabName) -> Result<String> {
             || "-".to_string(),
             |b| format!("{:.0}", b as f64 / 1048576.0),
         );
+        let cpu = cgroup::cpu_nanos(&h.cgroups)
+            .map_or_else(|| "-".to_string(), |ns| format!("{:.2}", ns as f64 / 1e9));
         let pid = pid.map_or_else(|| "-".to_string(), |p| p.to_string());
         out.push_str(&format!(
-            "{:<16} {:<14} {:<8} {:<12} {}\n",
+            "{:<16} {:<14} {:<8} {:<12} {:<12} {}\n",
             h.host.name,
             h.host.ip.to_string(),
             pid,
             state,
-            mem
+            mem,
+            cpu
         ));
     }
     Ok(out)
