@@ -29,7 +29,9 @@ LAB = os.environ.get("BENCH_LAB", "bench")
 LAB_DIR = os.path.join(os.environ.get("WINDLASS_LAB_DIR", "/var/tmp/windlass-lab"), "labs", LAB)
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "1,5,20").split(",") if s]
 REPS = int(os.environ.get("BENCH_REPS", "3"))
-TOOLS = [t for t in os.environ.get("BENCH_TOOLS", "windlass,ansible,pyinfra").split(",") if t]
+TOOLS = [t for t in os.environ.get("BENCH_TOOLS", "windlass,ansible,mitogen,pyinfra").split(",") if t]
+# The peers windlass is compared with (ratios and speedups in the table).
+PEERS = ("ansible", "mitogen", "pyinfra")
 FRESH = os.environ.get("BENCH_FRESH", "reset")
 # The key exchange of the OpenSSH-based tools (windlass, ansible). "paramiko" (default):
 # the curve25519 exchange pyinfra's paramiko negotiates (it has no post-quantum one), so the
@@ -145,16 +147,88 @@ def write_inventories(work, common, hosts):
         f.write("]\n")
 
 
-def ssh_floor(hosts):
-    """Seconds for one login per host, all at once, running nothing (`ssh host true`): the
-    least any SSH-based tool can take for the run, with the same key exchange."""
+def ssh_floor(hosts, script="true"):
+    """Seconds for one login per host, all at once, running `script` (`true`: nothing): the
+    least any SSH-based tool can take for the run, with the same key exchange. With the
+    script that reads the state the playbook declares (STATE_SCRIPT), the least a re-run
+    can take: an idempotent run must at least look."""
     def one(h):
         subprocess.run(ssh_cmd(h[1])[:-1] + KEX_ARGS + ["-o", "ControlMaster=no", ssh_cmd(h[1])[-1],
-                       "true"], check=True, capture_output=True)
+                       script], check=True, capture_output=True)
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as ex:
         list(ex.map(one, hosts))
     return time.monotonic() - t0
+
+
+# CPU seconds, controller and hosts apart. The controller: each tool runs in a cgroup of
+# its own (every process it starts stays in it, the ssh masters it leaves running too), read
+# after the masters are closed. The hosts: each lab host's own cgroup (`windlass lab`
+# records them in state.json), read before and after the run.
+CG = "/sys/fs/cgroup"
+
+
+def cpu_cgroup_root():
+    """Where a new cgroup with CPU accounting is made: cgroup v2's root, or v1's cpuacct."""
+    if os.path.exists(os.path.join(CG, "cgroup.controllers")):
+        return CG
+    for name in ("cpuacct", "cpu,cpuacct"):
+        if os.path.exists(os.path.join(CG, name, "cpuacct.usage")):
+            return os.path.join(CG, name)
+    return None
+
+
+def cgroup_cpu_seconds(path):
+    """CPU time used in cgroup `path` (and below), in seconds, or None."""
+    try:
+        with open(os.path.join(path, "cpuacct.usage")) as f:
+            return int(f.read()) / 1e9
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(path, "cpu.stat")) as f:
+            for line in f:
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) / 1e6
+    except OSError:
+        pass
+    return None
+
+
+def hosts_cpu_seconds(lab_dir, names=None):
+    """Total CPU seconds of the lab's hosts (those in `names`, lab host names, or all)."""
+    with open(os.path.join(lab_dir, "state.json")) as f:
+        st = json.load(f)
+    total = 0.0
+    for h in st["hosts"]:
+        if names is None or h["name"] in names:
+            total += next((v for v in map(cgroup_cpu_seconds, h.get("cgroups") or []) if v is not None), 0.0)
+    return total
+
+
+class ControllerCgroup:
+    """A cgroup for one run of a tool: `preexec` moves the child into it; `seconds()` reads it."""
+
+    def __init__(self, tag):
+        root = cpu_cgroup_root()
+        self.path = os.path.join(root, "windlass-bench", f"{tag}-{os.getpid()}") if root else None
+        if self.path:
+            os.makedirs(self.path, exist_ok=True)
+
+    def preexec(self):
+        if self.path:
+            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+
+    def seconds(self):
+        return cgroup_cpu_seconds(self.path) if self.path else None
+
+    def remove(self):
+        if self.path:
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                pass
 
 
 def close_masters(cpdir):
@@ -164,17 +238,22 @@ def close_masters(cpdir):
 
 
 def run_tool(tool, work, n):
-    """Run `tool` once; returns (seconds, changed, failed, output)."""
+    """Run `tool` once; returns (seconds, changed, failed, output, cpu) with cpu the CPU seconds
+    of the controller (the tool and everything it started) and of the hosts."""
     env = dict(os.environ)
     cpdir = None
     if tool == "windlass":
         cmd = [WINDLASS, "run", "-i", os.path.join(work, "hosts.yml"), "--forks", "50",
                "--state-dir", os.path.join(work, "state"), os.path.join(HERE, "workload.yml")]
-    elif tool == "ansible":
+    elif tool in ("ansible", "mitogen"):
         cpdir = tempfile.mkdtemp(prefix="cp", dir=work)
         env.update(ANSIBLE_CONFIG=os.path.join(HERE, "ansible.cfg"),
                    ANSIBLE_SSH_CONTROL_PATH_DIR=cpdir, ANSIBLE_NOCOLOR="1",
                    ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible-tmp"))
+        if tool == "mitogen":
+            # ansible-core with Mitogen's strategy (one persistent Python interpreter per
+            # host, modules run in it without a new ssh command per task)
+            env.update(ANSIBLE_STRATEGY_PLUGINS=mitogen_strategies(), ANSIBLE_STRATEGY="mitogen_linear")
         cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", os.path.join(work, "hosts.yml"),
                "--forks", "50", os.path.join(HERE, "workload.yml")]
     elif tool == "pyinfra":
@@ -183,17 +262,27 @@ def run_tool(tool, work, n):
                os.path.join(work, "inventory.py"), os.path.join(HERE, "pyinfra_deploy.py")]
     else:
         raise SystemExit(f"unknown tool {tool}")
+    cg = ControllerCgroup(tool)
+    hosts0 = hosts_cpu_seconds(LAB_DIR)
     t0 = time.monotonic()
     r = subprocess.run(cmd, env=env, cwd=work, text=True, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT)
+                       stderr=subprocess.STDOUT, preexec_fn=cg.preexec)
     secs = time.monotonic() - t0
     if cpdir:
         close_masters(cpdir)
+    cpu = {"controller": cg.seconds(), "hosts": hosts_cpu_seconds(LAB_DIR) - hosts0}
+    cg.remove()
     out = r.stdout
     changed, failed = parse_counts(tool, out, n)
     if r.returncode != 0:
         failed = max(failed, 1)
-    return secs, changed, failed, out
+    return secs, changed, failed, out, cpu
+
+
+def mitogen_strategies():
+    """The directory of Mitogen's Ansible strategy plugins in the bench venv."""
+    import ansible_mitogen
+    return os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy")
 
 
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
@@ -203,7 +292,7 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 def parse_counts(tool, out, n):
     """Total changed results and failed/unreachable hosts, from the tool's recap."""
     out = re.sub(r"\x1b\[[0-9;]*m", "", out)
-    if tool in ("windlass", "ansible"):
+    if tool in ("windlass", "ansible", "mitogen"):
         rows = RECAP.findall(out)
         if len(rows) != n:
             return -1, n
@@ -232,6 +321,9 @@ def main():
                                        text=True, capture_output=True).stdout.splitlines()[0],
         "pyinfra": subprocess.run([os.path.join(VENV_BIN, "pyinfra"), "--version"], text=True,
                                   capture_output=True).stdout.strip(),
+        "mitogen": subprocess.run([sys.executable, "-c", "import importlib.metadata as m; "
+                                   "print(m.version('mitogen'))"], text=True,
+                                  capture_output=True).stdout.strip(),
     }
     log(f"== versions: {versions}")
     load_before = os.getloadavg()
@@ -249,11 +341,12 @@ def main():
                 runs.append(dict(tool="ssh-floor", hosts=n, rep=rep + 1, phase="login",
                                  seconds=round(floor, 3), changed=0, failed=0))
                 for phase in ("first", "rerun"):
-                    secs, changed, failed, out = run_tool(tool, work, n)
+                    secs, changed, failed, out, cpu = run_tool(tool, work, n)
                     log(f"{tool:8} hosts={n:2} rep={rep + 1} {phase:5} {secs:7.2f}s "
                         f"changed={changed} failed={failed}")
                     runs.append(dict(tool=tool, hosts=n, rep=rep + 1, phase=phase,
-                                     seconds=round(secs, 3), changed=changed, failed=failed))
+                                     seconds=round(secs, 3), changed=changed, failed=failed,
+                                     cpu_controller=cpu["controller"], cpu_hosts=cpu["hosts"]))
                     bad = (failed != 0 or changed < 0
                            or (phase == "rerun" and changed != 0)
                            or (phase == "first" and changed == 0))
@@ -265,6 +358,9 @@ def main():
                                       f" failed={failed} (output in {path})")
                         log(f"!! {errors[-1]}")
                     if phase == "first":
+                        floor = ssh_floor(hosts, STATE_SCRIPT)
+                        runs.append(dict(tool="state-floor", hosts=n, rep=rep + 1, phase="login",
+                                         seconds=round(floor, 3), changed=0, failed=0))
                         st = on_hosts(hosts[:1], STATE_SCRIPT)[hosts[0][0]]
                         states.setdefault(st, []).append(f"{tool}/{n}/{rep + 1}")
                         with open(os.path.join(RESULTS, f"state-{tool}.txt"), "w") as f:
@@ -275,21 +371,27 @@ def main():
             log(f"-- end state after the first run of {', '.join(who)}:\n{st}")
         errors.append("the tools left different end states on the first host (see above)")
 
-    def med(tool, n, phase):
-        xs = [r["seconds"] for r in runs
-              if r["tool"] == tool and r["hosts"] == n and r["phase"] == phase]
+    def med(tool, n, phase, key="seconds"):
+        xs = [r[key] for r in runs if r["tool"] == tool and r["hosts"] == n
+              and r["phase"] == phase and r.get(key) is not None]
         return statistics.median(xs) if xs else None
 
     table = []
     for n in SIZES:
         for phase in ("first", "rerun"):
-            row = {"hosts": n, "phase": phase, "ssh-floor": med("ssh-floor", n, "login")}
+            row = {"hosts": n, "phase": phase, "ssh-floor": med("ssh-floor", n, "login"),
+                   "state-floor": med("state-floor", n, "login")}
             for t in TOOLS:
                 row[t] = med(t, n, phase)
-            for other in ("ansible", "pyinfra"):
+                for side in ("controller", "hosts"):
+                    c = med(t, n, phase, f"cpu_{side}")
+                    row[f"cpu_{side}_per_host/{t}"] = round(c / n, 3) if c is not None else None
+            for other in PEERS:
                 if row.get("windlass") and row.get(other):
                     row[f"windlass/{other}"] = round(row["windlass"] / row[other], 3)
                     row[f"speedup/{other}"] = round(row[other] / row["windlass"], 1)
+            if phase == "rerun" and row.get("windlass") and row.get("state-floor"):
+                row["windlass/state-floor"] = round(row["windlass"] / row["state-floor"], 2)
             table.append(row)
     env = {
         "machine": f"{platform.node()} {os.cpu_count()} cpus {platform.machine()}",
@@ -300,7 +402,7 @@ def main():
     with open(os.path.join(RESULTS, "compare.json"), "w") as f:
         json.dump({"versions": versions, "env": env, "table": table, "runs": runs,
                    "errors": errors}, f, indent=2)
-    md = render(table, versions, env)
+    md = render(table, versions, env) + "\n" + render_cpu(table, TOOLS, "hosts")
     with open(os.path.join(RESULTS, "compare.md"), "w") as f:
         f.write(md)
     print(md)
@@ -310,8 +412,9 @@ def main():
 
 
 def render(table, versions, env):
-    head = ["hosts", "run"] + [f"{t} (s)" for t in TOOLS] + ["ssh floor (s)"]
-    others = [o for o in ("ansible", "pyinfra") if o in TOOLS and "windlass" in TOOLS]
+    head = ["hosts", "run"] + [f"{t} (s)" for t in TOOLS] + ["ssh floor (s)", "state floor (s)",
+                                                            "windlass/state floor"]
+    others = [o for o in PEERS if o in TOOLS and "windlass" in TOOLS]
     ratios = [f"windlass/{o}" for o in others]
     speedups = [f"speedup/{o}" for o in others]
     lines = ["| " + " | ".join(head + ratios + [f"× {o}" for o in others]) + " |",
@@ -320,17 +423,39 @@ def render(table, versions, env):
         cells = [str(row["hosts"]), row["phase"]]
         cells += [f"{row[t]:.2f}" if row.get(t) is not None else "-" for t in TOOLS]
         cells.append(f"{row['ssh-floor']:.2f}" if row.get("ssh-floor") is not None else "-")
+        cells.append(f"{row['state-floor']:.2f}" if row.get("state-floor") is not None else "-")
+        cells.append(f"{row['windlass/state-floor']:.2f}" if row.get("windlass/state-floor") else "-")
         cells += [f"{row[r]:.3f}" if row.get(r) is not None else "-" for r in ratios]
         cells += [f"{row[r]:.1f}×" if row.get(r) is not None else "-" for r in speedups]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Medians of {env['reps']} runs; first = on fresh hosts ({env['fresh']}), "
                  "rerun = idempotent re-run (0 changes); ssh floor = one `ssh host true` per "
-                 "host, all at once (no tool can be faster over SSH). Key exchange of the "
+                 "host, all at once (no tool can be faster over SSH); state floor = one login per "
+                 "host running a script that reads the state the workload declares (files' "
+                 "digests and modes, the package, the unit, the sysctls), the least an "
+                 "idempotent re-run can do. Key exchange of the "
                  f"OpenSSH-based tools: {env['kex']}. {env['machine']}, load average "
                  f"{env['loadavg_1m_start_end'][0]} at the start, {env['loadavg_1m_start_end'][1]} "
                  "at the end.")
     lines.append("Versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()))
+    return "\n".join(lines) + "\n"
+
+
+def render_cpu(table, tools, first):
+    """CPU seconds per host per run, controller and hosts apart (medians), one row per run of
+    the wall-time table (`first`: the key of its first column)."""
+    head = [first, "run"] + [f"{t} {side}" for t in tools for side in ("ctl", "host")]
+    lines = ["CPU seconds per host per run (ctl = the controller: the tool and every process it "
+             "started; host = the hosts' cgroups):", "",
+             "| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
+    for row in table:
+        cells = [str(row[first]), row["phase"]]
+        for t in tools:
+            for side in ("controller", "hosts"):
+                v = row.get(f"cpu_{side}_per_host/{t}")
+                cells.append(f"{v:.3f}" if v is not None else "-")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: windlass vs ansible-core vs pyinfra on the same workload.
+# Side-by-side benchmark: windlass vs ansible-core (alone and with Mitogen's strategy) vs
+# pyinfra on the same workload.
 #
 #   bash benches/compare/run.sh            (from the repository root; needs root for the hosts)
 #
-# 1. creates target/bench-venv (Python >= 3.12) with the pinned ansible-core and pyinfra,
+# 1. creates target/bench-venv (Python >= 3.12) with the pinned peers (venv.sh),
 # 2. builds the release binary (cargo build --release),
 # 3. brings test hosts up (`windlass lab up N --name bench`) when fewer than the largest size
 #    are running,
@@ -14,7 +15,8 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_SIZES [1,5,20]   host counts       BENCH_REPS [3]    repetitions (median reported)
-#   BENCH_TOOLS [windlass,ansible,pyinfra]   BENCH_FRESH [reset]  reset | recreate (down+up)
+#   BENCH_TOOLS [windlass,ansible,mitogen,pyinfra]  (mitogen = ansible-core + mitogen_linear)
+#   BENCH_FRESH [reset]  reset | recreate (down+up)
 #   BENCH_PYTHON           interpreter for the venv [first python3.13/3.12 found]
 #   BENCH_LAB [bench]      the lab the hosts run in (labs run side by side: no isolation
 #                          needed beside another lab); WINDLASS_LAB_DIR as for `windlass lab`
@@ -25,32 +27,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-ANSIBLE_CORE_VERSION=2.21.5
-PYINFRA_VERSION=3.10.0
-VENV=$ROOT/target/bench-venv
-
-pick_python() {
-  if [ -n "${BENCH_PYTHON:-}" ]; then echo "$BENCH_PYTHON"; return; fi
-  local c
-  for c in python3.13 python3.12 "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3 python3; do
-    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
-      command -v "$c"; return
-    fi
-  done
-  echo "no Python >= 3.12 found (ansible-core $ANSIBLE_CORE_VERSION needs it); set BENCH_PYTHON" >&2
-  exit 1
-}
-
-want="ansible-core==$ANSIBLE_CORE_VERSION pyinfra==$PYINFRA_VERSION"
-if [ "$(cat "$VENV/.bench-pins" 2>/dev/null)" != "$want" ]; then
-  py=$(pick_python)
-  echo "== creating $VENV with $py: $want" >&2
-  rm -rf "$VENV"
-  "$py" -m venv "$VENV"
-  # shellcheck disable=SC2086
-  "$VENV/bin/pip" install -q $want
-  echo "$want" > "$VENV/.bench-pins"
-fi
+# shellcheck source=benches/compare/venv.sh
+. "$ROOT/benches/compare/venv.sh"
 
 echo "== cargo build --release" >&2
 cargo build --release --quiet
