@@ -147,7 +147,10 @@ const HARDWARE_SCRIPT: &str = concat!(
     "s findmnt; findmnt --list --noheadings --notruncate 2>/dev/null\n",
     "s lsblk; lsblk --list --noheadings --paths --output NAME,UUID --exclude 2 2>/dev/null\n",
     "s statfs; { if [ -e /etc/mtab ]; then cat /etc/mtab; else cat /proc/mounts; fi; } 2>/dev/null | ",
-    "while read -r dev m rest; do p=$(printf '%b' \"$m\"); ",
+    // (only the mounts the parser keeps, below: a device path, not fstype none; a mount
+    // point without escapes needs no printf: a container has dozens of pseudo mounts)
+    "while read -r dev m fs rest; do case \"$dev\" in /*|\\\\*|*:/*) ;; *) continue;; esac; ",
+    "[ \"$fs\" = none ] && continue; case \"$m\" in *\\\\*) p=$(printf '%b' \"$m\");; *) p=$m;; esac; ",
     "printf '%s\\t%s\\n' \"$m\" \"$(stat -f -c '%S %s %b %f %a %c %d' \"$p\" 2>/dev/null)\"; done\n",
     "s xen; [ -e /proc/xen ] && echo xen; cat /sys/hypervisor/type 2>/dev/null\n",
     "s lspci; command -v lspci >/dev/null 2>&1 && lspci -D 2>/dev/null\n",

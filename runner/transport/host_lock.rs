@@ -12,7 +12,9 @@
 //! `$HOME/.windlass/lock`. The folder is made 0700 and must be the user's own, not a
 //! symlink. The lock is taken by the login user, never through `become`, so two runs that
 //! connect as the same user exclude each other whatever their tasks become; runs that
-//! connect as different users do not. Taking it is one round trip ([`HostLock`]).
+//! connect as different users do not. Taking it costs no round trip of its own: the take
+//! script goes in front of the run's first command, which runs only once the lock is
+//! taken ([`HostLock`]).
 //!
 //! A lock left behind (a run killed with SIGKILL, a controller that crashed):
 //! - whose owner is provably gone is taken over without a word of the user: it was made
@@ -221,6 +223,10 @@ pub struct HostLock {
     /// Told when a lock is taken over (the engine makes it a warning).
     notice: Option<Notice>,
     taken: OnceCell<Result<(), String>>,
+    /// A take script was sent: the lock may be ours even before its reply is read (the
+    /// first command, which carries it, still runs when a run is aborted), so `close`
+    /// releases it (only if it names this run).
+    tried: std::sync::atomic::AtomicBool,
 }
 
 /// Receives what the lock has to say (a takeover).
@@ -242,6 +248,7 @@ impl HostLock {
             place: Place::PerUser,
             notice: None,
             taken: OnceCell::new(),
+            tried: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -345,12 +352,57 @@ impl HostLock {
         }
     }
 
+    /// `cmd` behind the take script, in one round trip: the script's reply comes first,
+    /// whole, and `cmd` runs only after it, when the lock was taken; so nothing `cmd`
+    /// prints can pose as the reply, and its exit code is the command's.
+    fn take_then(&self, cmd: &RemoteCommand) -> RemoteCommand {
+        let script = format!(
+            "r=$({take}); printf '%s\\n' \"$r\"; if [ \"$r\" = {TAKEN} ]; then {line}; fi",
+            take = self.take_script(),
+            line = cmd.to_shell(),
+        );
+        let mut combined = RemoteCommand::shell(script);
+        combined.stdin = cmd.stdin.clone();
+        combined.timeout = cmd.timeout;
+        combined
+    }
+
+    /// Take the lock with the run's first command (`take_then`): when taken, `cmd`'s own
+    /// output goes to `ran`; otherwise `cmd` did not run, and the reply is dealt with as
+    /// [`HostLock::try_take`]'s.
+    async fn try_take_with(
+        &self,
+        cmd: &RemoteCommand,
+        ran: &std::sync::Mutex<Option<ExecOutput>>,
+    ) -> Result<Result<(), String>, TransportError> {
+        self.tried.store(true, std::sync::atomic::Ordering::SeqCst);
+        let out = self.inner.exec(&self.take_then(cmd)).await?;
+        let taken = format!("{TAKEN}\n");
+        if let Some(rest) = out.stdout.strip_prefix(taken.as_bytes()) {
+            let own = ExecOutput {
+                rc: out.rc,
+                stdout: rest.to_vec(),
+                stderr: out.stderr,
+            };
+            *ran.lock().expect("lock reply") = Some(own);
+            return Ok(Ok(()));
+        }
+        self.after_reply(&out).await
+    }
+
     async fn try_take(&self) -> Result<Result<(), String>, TransportError> {
+        self.tried.store(true, std::sync::atomic::Ordering::SeqCst);
         let out = self
             .inner
             .exec(&RemoteCommand::shell(self.take_script()))
             .await?;
-        let holder = match Self::read_reply(&out) {
+        self.after_reply(&out).await
+    }
+
+    /// What the reply to the take script means: taken, refused, or a holder proven gone
+    /// whose lock is taken over.
+    async fn after_reply(&self, out: &ExecOutput) -> Result<Result<(), String>, TransportError> {
+        let holder = match Self::read_reply(out) {
             Ok(None) => return Ok(Ok(())),
             Ok(Some(h)) => h,
             Err(m) => return Ok(Err(m)),
@@ -406,8 +458,22 @@ impl HostLock {
 
 #[async_trait::async_trait]
 impl Transport for HostLock {
+    /// The first command takes the lock in the same round trip (`take_then`); a command
+    /// that comes while another takes it waits, then runs on its own.
     async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
-        self.take().await?;
+        if self.taken.get().is_none() {
+            let ran = std::sync::Mutex::new(None);
+            let r = self
+                .taken
+                .get_or_try_init(|| self.try_take_with(cmd, &ran))
+                .await?;
+            r.clone().map_err(TransportError::Failed)?;
+            if let Some(own) = ran.lock().expect("lock reply").take() {
+                return Ok(own);
+            }
+        } else {
+            self.take().await?;
+        }
         self.inner.exec(cmd).await
     }
 
@@ -430,7 +496,9 @@ impl Transport for HostLock {
     }
 
     async fn close(&self) {
-        if matches!(self.taken.get(), Some(Ok(()))) {
+        let in_flight =
+            self.taken.get().is_none() && self.tried.load(std::sync::atomic::Ordering::SeqCst);
+        if matches!(self.taken.get(), Some(Ok(()))) || in_flight {
             let release = format!(
                 "{}if grep -qx {} \"$l\"/owner 2>/dev/null; then rm -rf \"$l\"; fi",
                 self.locate(),
@@ -504,6 +572,37 @@ mod tests {
         assert!(!folder.join("lock").exists());
         let c = lock_in(dir.path(), owner("c", None));
         try_lock(&c).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_first_command_takes_the_lock_in_its_round_trip_and_runs_only_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = Controller::this_process().expect("Linux /proc");
+        let a = lock_in(dir.path(), owner("a", Some(me.clone())));
+        let b = lock_in(dir.path(), owner("b", Some(me)));
+        // its output and exit code are the command's alone, whatever it prints
+        let cmd = RemoteCommand::shell("printf 'TAKEN\\nHELD\\n'; echo err >&2; exit 3")
+            .with_stdin(b"in".to_vec());
+        let out = a.exec(&cmd).await.unwrap();
+        assert_eq!(out.stdout, b"TAKEN\nHELD\n");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.rc, 3);
+        let piped = a
+            .exec(&RemoteCommand::shell("cat").with_stdin(b"kept".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(piped.stdout, b"kept");
+        // refused: the command does not run
+        let marker = dir.path().join("ran");
+        let touch = RemoteCommand::argv(["touch", marker.to_str().unwrap()]);
+        let e = b.exec(&touch).await.unwrap_err().to_string();
+        assert!(e.contains("locked by another windlass run"), "{e}");
+        assert!(!marker.exists());
+        // a first command's stdin reaches it
+        a.close().await;
+        let c = lock_in(dir.path(), owner("c", None));
+        let cat = RemoteCommand::shell("cat").with_stdin(b"first".to_vec());
+        assert_eq!(c.exec(&cat).await.unwrap().stdout, b"first");
     }
 
     #[tokio::test]
