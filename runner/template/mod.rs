@@ -124,6 +124,9 @@ const STRING: char = 'S';
 const FILE: char = 'T';
 /// Temp slot where the formatter leaves the last value emitted by a native template.
 const NATIVE_SLOT: &str = "\u{1}native";
+/// Temp slot the formatter sets when a string template emits an empty string: an empty
+/// output with it is `''`, without it the template wrote nothing at all (None).
+const EMPTY_EMITTED: &str = "\u{1}empty";
 /// How many compiled templates one environment may accumulate before it is replaced.
 const CACHE_LIMIT: usize = 20_000;
 /// How deep lazily templated variables may nest before we call it a loop.
@@ -525,7 +528,12 @@ impl Templar {
             }
             return Ok(serde_json::Value::String(out));
         }
-        let (out, _) = self.run(s, STRING, ctx, None)?;
+        let (out, emitted) = self.run(s, STRING, ctx, None)?;
+        // Like ansible-core 2.19+ (jinja2's native concat of no nodes): a template whose
+        // statements wrote nothing, not even an empty string, is None.
+        if out.is_empty() && emitted.is_none() {
+            return Ok(serde_json::Value::Null);
+        }
         // Like Ansible: a template that starts with `{{`/`{%` and renders to a list or dict
         // literal (`[a, b]`, `{'k': 1}`) becomes that list or dict.
         let o = out.trim();
@@ -609,7 +617,7 @@ impl Templar {
     }
 
     /// Compile (cached) and run `src`; returns the output and, for native templates, the last
-    /// value emitted.
+    /// value emitted (for string templates, `Some` when an empty string was emitted).
     fn run(
         &self,
         src: &str,
@@ -787,9 +795,14 @@ fn render_with(
 ) -> Result<(String, Option<Value>), minijinja::Error> {
     let tmpl = env.get_template(key)?;
     let root = Value::from_dyn_object(ctx.clone());
-    if kind == NATIVE {
+    if kind == NATIVE || kind == STRING {
         let cap = tmpl.render_captured(root)?;
-        let v = cap.state().get_temp(NATIVE_SLOT);
+        let slot = if kind == NATIVE {
+            NATIVE_SLOT
+        } else {
+            EMPTY_EMITTED
+        };
+        let v = cap.state().get_temp(slot);
         Ok((cap.into_output(), v))
     } else {
         Ok((tmpl.render(root)?, None))
@@ -921,8 +934,14 @@ fn build_env(
     env.set_syntax(syntax);
     minijinja_contrib::add_to_environment(&mut env);
     env.set_formatter(move |out, state, value| {
-        if state.name().as_bytes().get(1) == Some(&(NATIVE as u8)) {
-            state.set_temp(NATIVE_SLOT, value.clone());
+        match state.name().as_bytes().get(1) {
+            Some(&k) if k == NATIVE as u8 => {
+                state.set_temp(NATIVE_SLOT, value.clone());
+            }
+            Some(&k) if k == STRING as u8 && value.as_str() == Some("") => {
+                state.set_temp(EMPTY_EMITTED, Value::from(true));
+            }
+            _ => {}
         }
         if value.is_undefined() {
             if state.undefined_behavior() == UndefinedBehavior::Chainable {
