@@ -237,23 +237,69 @@ def close_masters(cpdir):
                        capture_output=True)
 
 
+def ansible_env(tool, work, env):
+    """ansible-core's environment for `tool` (ansible, or mitogen: the same with Mitogen's
+    strategy) in `env`; the fresh ControlPath directory, whose masters `timed` closes."""
+    cpdir = tempfile.mkdtemp(prefix="cp", dir=work)
+    env.update(ANSIBLE_CONFIG=os.path.join(HERE, "ansible.cfg"),
+               ANSIBLE_SSH_CONTROL_PATH_DIR=cpdir, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible-tmp"))
+    if tool == "mitogen":
+        # ansible-core with Mitogen's strategy (one persistent Python interpreter per
+        # host, modules run in it without a new ssh command per task)
+        env.update(ANSIBLE_STRATEGY_PLUGINS=mitogen_strategies(), ANSIBLE_STRATEGY="mitogen_linear")
+    return cpdir
+
+
+def timed(tool, cmd, env, cwd, cpdir, n):
+    """Run one tool's command; (seconds, changed, failed, output, cpu) with cpu the CPU
+    seconds of the controller (the tool and everything it started) and of the hosts."""
+    cg = ControllerCgroup(tool)
+    hosts0 = hosts_cpu_seconds(LAB_DIR)
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, preexec_fn=cg.preexec)
+    secs = time.monotonic() - t0
+    if cpdir:
+        close_masters(cpdir)
+    cpu = {"controller": cg.seconds(), "hosts": hosts_cpu_seconds(LAB_DIR) - hosts0}
+    cg.remove()
+    changed, failed = parse_counts(tool, r.stdout, n)
+    if r.returncode != 0:
+        failed = max(failed, 1)
+    return secs, changed, failed, r.stdout, cpu
+
+
+def record(runs, errors, where, tool, rep, phase, result, prefix="failed"):
+    """Log and keep one timed run (`where`: what the run is of, e.g. {"hosts": 5}); a failure,
+    a first run that changed nothing or a re-run that changed something is an error, with
+    the tool's output kept beside the results."""
+    secs, changed, failed, out, cpu = result
+    label = " ".join(f"{k}={v}" for k, v in where.items())
+    log(f"{tool:8} {label} rep={rep} {phase:5} {secs:7.2f}s changed={changed} failed={failed}")
+    runs.append(dict(tool=tool, **where, rep=rep, phase=phase, seconds=round(secs, 3),
+                     changed=changed, failed=failed, cpu_controller=cpu["controller"],
+                     cpu_hosts=cpu["hosts"]))
+    if (failed != 0 or changed < 0 or (phase == "rerun" and changed != 0)
+            or (phase == "first" and changed == 0)):
+        tag = "-".join(str(v) for v in where.values())
+        path = os.path.join(RESULTS, f"{prefix}-{tool}-{tag}-{rep}-{phase}.log")
+        with open(path, "w") as f:
+            f.write(out)
+        errors.append(f"{tool} {label} rep={rep} {phase}: changed={changed} failed={failed} "
+                      f"(output in {path})")
+        log(f"!! {errors[-1]}")
+
+
 def run_tool(tool, work, n):
-    """Run `tool` once; returns (seconds, changed, failed, output, cpu) with cpu the CPU seconds
-    of the controller (the tool and everything it started) and of the hosts."""
+    """Run `tool` once on the workload ([`timed`])."""
     env = dict(os.environ)
     cpdir = None
     if tool == "windlass":
         cmd = [WINDLASS, "run", "-i", os.path.join(work, "hosts.yml"), "--forks", "50",
                "--state-dir", os.path.join(work, "state"), os.path.join(HERE, "workload.yml")]
     elif tool in ("ansible", "mitogen"):
-        cpdir = tempfile.mkdtemp(prefix="cp", dir=work)
-        env.update(ANSIBLE_CONFIG=os.path.join(HERE, "ansible.cfg"),
-                   ANSIBLE_SSH_CONTROL_PATH_DIR=cpdir, ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible-tmp"))
-        if tool == "mitogen":
-            # ansible-core with Mitogen's strategy (one persistent Python interpreter per
-            # host, modules run in it without a new ssh command per task)
-            env.update(ANSIBLE_STRATEGY_PLUGINS=mitogen_strategies(), ANSIBLE_STRATEGY="mitogen_linear")
+        cpdir = ansible_env(tool, work, env)
         cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", os.path.join(work, "hosts.yml"),
                "--forks", "50", os.path.join(HERE, "workload.yml")]
     elif tool == "pyinfra":
@@ -262,21 +308,7 @@ def run_tool(tool, work, n):
                os.path.join(work, "inventory.py"), os.path.join(HERE, "pyinfra_deploy.py")]
     else:
         raise SystemExit(f"unknown tool {tool}")
-    cg = ControllerCgroup(tool)
-    hosts0 = hosts_cpu_seconds(LAB_DIR)
-    t0 = time.monotonic()
-    r = subprocess.run(cmd, env=env, cwd=work, text=True, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, preexec_fn=cg.preexec)
-    secs = time.monotonic() - t0
-    if cpdir:
-        close_masters(cpdir)
-    cpu = {"controller": cg.seconds(), "hosts": hosts_cpu_seconds(LAB_DIR) - hosts0}
-    cg.remove()
-    out = r.stdout
-    changed, failed = parse_counts(tool, out, n)
-    if r.returncode != 0:
-        failed = max(failed, 1)
-    return secs, changed, failed, out, cpu
+    return timed(tool, cmd, env, work, cpdir, n)
 
 
 def mitogen_strategies():
@@ -341,22 +373,8 @@ def main():
                 runs.append(dict(tool="ssh-floor", hosts=n, rep=rep + 1, phase="login",
                                  seconds=round(floor, 3), changed=0, failed=0))
                 for phase in ("first", "rerun"):
-                    secs, changed, failed, out, cpu = run_tool(tool, work, n)
-                    log(f"{tool:8} hosts={n:2} rep={rep + 1} {phase:5} {secs:7.2f}s "
-                        f"changed={changed} failed={failed}")
-                    runs.append(dict(tool=tool, hosts=n, rep=rep + 1, phase=phase,
-                                     seconds=round(secs, 3), changed=changed, failed=failed,
-                                     cpu_controller=cpu["controller"], cpu_hosts=cpu["hosts"]))
-                    bad = (failed != 0 or changed < 0
-                           or (phase == "rerun" and changed != 0)
-                           or (phase == "first" and changed == 0))
-                    if bad:
-                        path = os.path.join(RESULTS, f"failed-{tool}-{n}-{rep + 1}-{phase}.log")
-                        with open(path, "w") as f:
-                            f.write(out)
-                        errors.append(f"{tool} hosts={n} rep={rep + 1} {phase}: changed={changed}"
-                                      f" failed={failed} (output in {path})")
-                        log(f"!! {errors[-1]}")
+                    record(runs, errors, {"hosts": n}, tool, rep + 1, phase,
+                           run_tool(tool, work, n))
                     if phase == "first":
                         floor = ssh_floor(hosts, STATE_SCRIPT)
                         runs.append(dict(tool="state-floor", hosts=n, rep=rep + 1, phase="login",

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -125,39 +124,19 @@ def prepare(work, inventory, sc):
 
 
 def run_tool(tool, work, inventory, playbook, n):
-    """`tool` on `playbook`; (seconds, changed, failed, output, cpu) with cpu the CPU seconds of
-    the controller and of the hosts (benches/compare/driver.py says how)."""
+    """`tool` on `playbook` (benches/compare/driver.py's `timed`), from the repository root
+    as its README runs them (roles/ is found there)."""
     env = dict(os.environ)
     cpdir = None
     if tool == "windlass":
         cmd = [WINDLASS, "run", "-i", inventory, "--forks", "50",
                "--state-dir", os.path.join(work, "state"), playbook]
     else:
-        cpdir = tempfile.mkdtemp(prefix="cp", dir=work)
-        env.update(ANSIBLE_CONFIG=os.path.join(HERE, "..", "compare", "ansible.cfg"),
-                   ANSIBLE_SSH_CONTROL_PATH_DIR=cpdir, ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible-tmp"),
-                   ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles"))
-        if tool == "mitogen":
-            env.update(ANSIBLE_STRATEGY_PLUGINS=compare.mitogen_strategies(),
-                       ANSIBLE_STRATEGY="mitogen_linear")
+        cpdir = compare.ansible_env(tool, work, env)
+        env.update(ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles"))
         cmd = [os.path.join(compare.VENV_BIN, "ansible-playbook"), "-i", inventory, "--forks", "50",
                playbook]
-    cg = compare.ControllerCgroup(tool)
-    hosts0 = compare.hosts_cpu_seconds(LAB_DIR)
-    t0 = time.monotonic()
-    # from the repository root, as its README runs them (roles/ is found there)
-    r = subprocess.run(cmd, env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, preexec_fn=cg.preexec)
-    secs = time.monotonic() - t0
-    if cpdir:
-        compare.close_masters(cpdir)
-    cpu = {"controller": cg.seconds(), "hosts": compare.hosts_cpu_seconds(LAB_DIR) - hosts0}
-    cg.remove()
-    changed, failed = compare.parse_counts("ansible" if tool != "windlass" else tool, r.stdout, n)
-    if r.returncode != 0:
-        failed = max(failed, 1)
-    return secs, changed, failed, r.stdout, cpu
+    return compare.timed(tool, cmd, env, ROOT, cpdir, n)
 
 
 def end_state(hosts, reach):
@@ -189,21 +168,8 @@ def main():
                 runs.append(dict(tool="ssh-floor", topology=topology, rep=rep + 1, phase="login",
                                  seconds=round(floor, 3)))
                 for phase in ("first", "rerun"):
-                    secs, changed, failed, out, cpu = run_tool(tool, work, inventory, playbook, n)
-                    log(f"{tool:8} {topology} rep={rep + 1} {phase:5} {secs:7.2f}s "
-                        f"changed={changed} failed={failed}")
-                    runs.append(dict(tool=tool, topology=topology, rep=rep + 1, phase=phase,
-                                     seconds=round(secs, 3), changed=changed, failed=failed,
-                                     cpu_controller=cpu["controller"], cpu_hosts=cpu["hosts"]))
-                    bad = (failed != 0 or changed < 0 or (phase == "rerun" and changed != 0)
-                           or (phase == "first" and changed == 0))
-                    if bad:
-                        path = os.path.join(RESULTS, f"flagship-failed-{tool}-{topology}-{rep + 1}-{phase}.log")
-                        with open(path, "w") as f:
-                            f.write(out)
-                        errors.append(f"{tool} {topology} rep={rep + 1} {phase}: changed={changed} "
-                                      f"failed={failed} (output in {path})")
-                        log(f"!! {errors[-1]}")
+                    compare.record(runs, errors, {"topology": topology}, tool, rep + 1, phase,
+                                   run_tool(tool, work, inventory, playbook, n), "flagship-failed")
                     if phase == "first":
                         floor = compare.ssh_floor(lab_hosts, STATE_SCRIPT)
                         runs.append(dict(tool="state-floor", topology=topology, rep=rep + 1,
