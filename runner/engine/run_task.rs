@@ -148,14 +148,7 @@ impl Engine {
     /// Whether `t`'s action runs once per batch, for its first host, as Ansible's
     /// `BYPASS_HOST_LOOP` action plugins do (the module says so).
     pub(crate) fn bypasses_host_loop(&self, t: &Task) -> bool {
-        let short = t.action.rsplit('.').next().unwrap_or(&t.action);
-        // (add_host is the engine's: its action plugin has BYPASS_HOST_LOOP too)
-        (short == "add_host" && Registry::is_engine_action(&t.action))
-            || self
-                .loader
-                .registry()
-                .get(&t.action)
-                .is_some_and(|m| m.bypasses_host_loop())
+        self.loader.registry().bypasses_host_loop(&t.action)
     }
 
     /// `max_fail_percentage`, checked after every task as Ansible's linear strategy does:
@@ -528,11 +521,11 @@ impl Engine {
             Some(m) if !Registry::is_engine_action(action) => m,
             _ => {
                 // (delegate_to is templated before `when`, as for a module: Resolver::resolve)
-                self.kw_string(&t.kw.delegate_to, &vars, t)?;
+                let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
                 if let Some(skipped) = self.when_skips(t, &vars)? {
                     return Ok(skipped);
                 }
-                return self.run_engine_action(t, host, hv).await;
+                return self.run_engine_action(t, host, hv, &delegate).await;
             }
         };
         let info = ModuleInfo {
@@ -554,12 +547,14 @@ impl Engine {
     }
 
     /// An engine action (`include_vars`, `add_host`, `group_by`), its result marked with
-    /// the delegate when it ran; any other unknown action is an error.
+    /// the delegate (`delegate`, templated) when it ran; any other unknown action is an
+    /// error.
     async fn run_engine_action(
         self: &Arc<Self>,
         t: &Task,
         host: &str,
         hv: &HostVars,
+        delegate: &Option<String>,
     ) -> Result<Outcome, String> {
         if !Registry::is_engine_action(&t.action) {
             return Err(format!("unknown module `{}`", t.action));
@@ -568,8 +563,7 @@ impl Engine {
         let mut o = self.engine_action(t, host, &vars).await?;
         if o.status != Status::Skipped {
             self.engine_changed_failed_when(t, hv, &mut o)?;
-            let delegate = self.kw_string(&t.kw.delegate_to, &vars, t)?;
-            mark_delegated(&mut o.result, &delegate);
+            mark_delegated(&mut o.result, delegate);
         }
         Ok(o)
     }
@@ -584,14 +578,13 @@ impl Engine {
         o: &mut Outcome,
     ) -> Result<(), String> {
         let rvars = registered_vars(t, hv, &o.result);
-        if let Some(conds) = &t.changed_when {
-            let changed = self.all_hold(t, &rvars, conds, "changed_when")?;
+        let (changed, failed) = self.changed_failed_when(t, &rvars)?;
+        if let Some(changed) = changed {
             o.result.insert("changed".into(), Value::Bool(changed));
             o.changed = changed;
             o.status = if changed { Status::Changed } else { Status::Ok };
         }
-        if let Some(conds) = &t.failed_when {
-            let failed = !conds.is_empty() && self.all_hold(t, &rvars, conds, "failed_when")?;
+        if let Some(failed) = failed {
             o.result
                 .insert("failed_when_result".into(), Value::Bool(failed));
             if failed {
@@ -760,19 +753,39 @@ impl Engine {
         rvars: &Arc<dyn Vars>,
         result: &mut TaskResult,
     ) -> Result<(), String> {
-        if let Some(conds) = &t.changed_when {
-            let all = self.all_hold(t, rvars, conds, "changed_when")?;
-            result.set_changed(all);
+        let (changed, failed) = self.changed_failed_when(t, rvars)?;
+        if let Some(changed) = changed {
+            result.set_changed(changed);
         }
-        if let Some(conds) = &t.failed_when {
-            let all = !conds.is_empty() && self.all_hold(t, rvars, conds, "failed_when")?;
-            result.insert("failed_when_result", Value::Bool(all));
-            result.set_failed(all);
-            if !all {
+        if let Some(failed) = failed {
+            result.insert("failed_when_result", Value::Bool(failed));
+            result.set_failed(failed);
+            if !failed {
                 result.clear_msg();
             }
         }
         Ok(())
+    }
+
+    /// What the task's `changed_when` and `failed_when` say of a result (`rvars`: the
+    /// variables with it registered), each `None` when the task has none; an empty
+    /// `failed_when` list never fails.
+    fn changed_failed_when(
+        &self,
+        t: &Task,
+        rvars: &Arc<dyn Vars>,
+    ) -> Result<(Option<bool>, Option<bool>), String> {
+        let changed = match &t.changed_when {
+            Some(conds) => Some(self.all_hold(t, rvars, conds, "changed_when")?),
+            None => None,
+        };
+        let failed = match &t.failed_when {
+            Some(conds) => {
+                Some(!conds.is_empty() && self.all_hold(t, rvars, conds, "failed_when")?)
+            }
+            None => None,
+        };
+        Ok((changed, failed))
     }
 
     /// Whether the retries may stop: `until` holds, or without `until` the run did not fail.

@@ -273,6 +273,9 @@ pub struct Registry {
 
 /// Actions handled by the engine itself (they change the run, not the host).
 pub(crate) const ENGINE_ACTIONS: &[&str] = &["meta", "include_vars", "add_host", "group_by"];
+/// The engine actions that run once per batch, for its first host (their action plugins
+/// have `BYPASS_HOST_LOOP`, as [`Module::bypasses_host_loop`] says for a module).
+const HOST_LOOP_BYPASSING_ENGINE_ACTIONS: &[&str] = &["add_host"];
 
 impl Registry {
     /// An empty registry.
@@ -404,11 +407,14 @@ impl Registry {
 
     /// Whether `action` is handled by the engine itself.
     pub(crate) fn is_engine_action(action: &str) -> bool {
-        let short = action
-            .strip_prefix("ansible.builtin.")
-            .or_else(|| action.strip_prefix("ansible.legacy."))
-            .unwrap_or(action);
-        ENGINE_ACTIONS.contains(&short)
+        ENGINE_ACTIONS.contains(&builtin_short(action))
+    }
+
+    /// Whether `action` runs once per batch, for the batch's first host (an engine action
+    /// or a module with Ansible's `BYPASS_HOST_LOOP`).
+    pub(crate) fn bypasses_host_loop(&self, action: &str) -> bool {
+        HOST_LOOP_BYPASSING_ENGINE_ACTIONS.contains(&builtin_short(action))
+            || self.get(action).is_some_and(|m| m.bypasses_host_loop())
     }
 
     /// Whether `action` takes free-form text (`_raw_params`: `command: ls -l`) besides
@@ -488,6 +494,14 @@ impl Registry {
             Some(help),
         ))
     }
+}
+
+/// `action` without the `ansible.builtin.`/`ansible.legacy.` prefix.
+fn builtin_short(action: &str) -> &str {
+    action
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| action.strip_prefix("ansible.legacy."))
+        .unwrap_or(action)
 }
 
 fn check_engine_action(action: &str, args: &Map<String, Value>, loc: &Loc) -> Result<()> {
