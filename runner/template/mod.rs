@@ -124,9 +124,6 @@ const STRING: char = 'S';
 const FILE: char = 'T';
 /// Temp slot where the formatter leaves the last value emitted by a native template.
 const NATIVE_SLOT: &str = "\u{1}native";
-/// Temp slot the formatter sets when a string template emits an empty string: an empty
-/// output with it is `''`, without it the template wrote nothing at all (None).
-const EMPTY_EMITTED: &str = "\u{1}empty";
 /// How many compiled templates one environment may accumulate before it is replaced.
 const CACHE_LIMIT: usize = 20_000;
 /// How deep lazily templated variables may nest before we call it a loop.
@@ -136,6 +133,10 @@ thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
     /// Template search dirs for `{% include %}` during [`Templar::render_template_text`].
     static INCLUDE_DIRS: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+    /// Set by the formatter when a string template emits an empty string: an empty output
+    /// with it is `''`, without it the template wrote nothing at all (None). Saved and
+    /// restored around each render, so a nested render (a lazy variable) keeps its own.
+    static EMPTY_EMITTED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Renders Ansible-flavoured Jinja2. Cheap to clone, Send + Sync; one per run.
@@ -795,15 +796,16 @@ fn render_with(
 ) -> Result<(String, Option<Value>), minijinja::Error> {
     let tmpl = env.get_template(key)?;
     let root = Value::from_dyn_object(ctx.clone());
-    if kind == NATIVE || kind == STRING {
+    if kind == NATIVE {
         let cap = tmpl.render_captured(root)?;
-        let slot = if kind == NATIVE {
-            NATIVE_SLOT
-        } else {
-            EMPTY_EMITTED
-        };
-        let v = cap.state().get_temp(slot);
+        let v = cap.state().get_temp(NATIVE_SLOT);
         Ok((cap.into_output(), v))
+    } else if kind == STRING {
+        // (a thread-local flag, not a captured state: string templates are the hot path)
+        let outer = EMPTY_EMITTED.with(|e| e.replace(false));
+        let out = tmpl.render(root);
+        let emitted = EMPTY_EMITTED.with(|e| e.replace(outer));
+        Ok((out?, emitted.then(|| Value::from(true))))
     } else {
         Ok((tmpl.render(root)?, None))
     }
@@ -939,7 +941,7 @@ fn build_env(
                 state.set_temp(NATIVE_SLOT, value.clone());
             }
             Some(&k) if k == STRING as u8 && value.as_str() == Some("") => {
-                state.set_temp(EMPTY_EMITTED, Value::from(true));
+                EMPTY_EMITTED.with(|e| e.set(true));
             }
             _ => {}
         }
