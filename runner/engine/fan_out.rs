@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
+use crate::modules::Registry;
 use crate::playbook::task::Task;
 
 use super::Engine;
@@ -32,7 +33,9 @@ impl Engine {
         ahead: Arc<[Arc<Task>]>,
     ) -> Result<HostRuns> {
         let mut set = JoinSet::new();
-        if self.runs_in_chunks(t) {
+        if Registry::runs_in_order(&t.action) {
+            self.spawn_chunks(&mut set, scope, t, targets, 1);
+        } else if self.runs_in_chunks(t) {
             self.spawn_chunks(&mut set, scope, t, targets, limit);
         } else {
             self.spawn_each(&mut set, scope, t, targets, limit, ahead)

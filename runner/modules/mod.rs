@@ -277,6 +277,13 @@ pub(crate) const ENGINE_ACTIONS: &[&str] = &["meta", "include_vars", "add_host",
 /// have `BYPASS_HOST_LOOP`, as [`Module::bypasses_host_loop`] says for a module).
 const HOST_LOOP_BYPASSING_ENGINE_ACTIONS: &[&str] = &["add_host"];
 
+/// The engine actions that run host after host, in batch order: `group_by` adds each
+/// host to its group as it runs, so running hosts at once would make the order of a
+/// group's members (and `groups[...]`) depend on which host got there first.
+/// ansible-playbook's linear strategy starts hosts in order and `group_by` does no I/O,
+/// so its members come out in batch order.
+const IN_ORDER_ENGINE_ACTIONS: &[&str] = &["group_by"];
+
 impl Registry {
     /// An empty registry.
     pub fn empty() -> Self {
@@ -415,6 +422,12 @@ impl Registry {
     pub(crate) fn bypasses_host_loop(&self, action: &str) -> bool {
         HOST_LOOP_BYPASSING_ENGINE_ACTIONS.contains(&builtin_short(action))
             || self.get(action).is_some_and(|m| m.bypasses_host_loop())
+    }
+
+    /// Whether `action` must run on the batch's hosts one after another, in order
+    /// ([`IN_ORDER_ENGINE_ACTIONS`]).
+    pub(crate) fn runs_in_order(action: &str) -> bool {
+        IN_ORDER_ENGINE_ACTIONS.contains(&builtin_short(action))
     }
 
     /// Whether `action` takes free-form text (`_raw_params`: `command: ls -l`) besides
