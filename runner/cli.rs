@@ -313,10 +313,32 @@ where
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
+    raise_open_file_limit();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))
+}
+
+/// Raise this process's soft limit on open files to its hard limit, as Go's runtime does
+/// for every program: each host a task is running on holds a few descriptors (a
+/// connection to its ssh master, the pipes of the command in flight), so the usual soft
+/// limit of 1024 would stop a run with `--forks` in the hundreds. Best effort: a limit
+/// that cannot be raised stays as it was.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    // No hard limit: the kernel still caps descriptors at fs.nr_open (1 Mi by default).
+    let target = lim.maximum.unwrap_or(1 << 20);
+    if lim.current.is_some_and(|c| c < target) {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(target),
+                maximum: lim.maximum,
+            },
+        );
+    }
 }
 
 /// The connection options with the configuration file's and environment's defaults filled

@@ -308,11 +308,18 @@ impl Engine {
             .collect()
     }
 
-    /// Close every connection (releasing host locks), one after the other.
+    /// Close every connection (releasing host locks), `--forks` at a time: each close is a
+    /// round trip (the lock's release) and the master's exit, so one after the other they
+    /// cost a run on 100 hosts 1.5 s.
     async fn close_transports(&self) {
+        let mut closing = tokio::task::JoinSet::new();
         for t in self.open_transports() {
-            t.close().await;
+            if closing.len() >= self.opts.forks.max(1) {
+                closing.join_next().await;
+            }
+            closing.spawn(async move { t.close().await });
         }
+        while closing.join_next().await.is_some() {}
     }
 
     /// Keep a journal (and, if it continues an earlier one, resume from it). Call before
