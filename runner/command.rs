@@ -62,6 +62,10 @@ pub struct RemoteCommand {
     /// Bytes fed to the command's stdin.
     #[serde(skip)]
     pub stdin: Option<Vec<u8>>,
+    /// Whether `stdin` is a script windlass wrote (a sequence of its own commands), which
+    /// `-vvv` shows with the line; any other stdin is data and is never shown.
+    #[serde(skip)]
+    pub stdin_is_script: bool,
     /// Privilege escalation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub become_: Option<Become>,
@@ -91,6 +95,7 @@ impl RemoteCommand {
             chdir: None,
             env: Vec::new(),
             stdin: None,
+            stdin_is_script: false,
             become_: None,
             timeout: None,
         }
@@ -99,6 +104,13 @@ impl RemoteCommand {
     /// Set stdin.
     pub fn with_stdin(mut self, stdin: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(stdin.into());
+        self
+    }
+
+    /// Set stdin to a script windlass wrote ([`RemoteCommand::stdin_is_script`]).
+    pub fn with_script_stdin(mut self, script: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(script.into());
+        self.stdin_is_script = true;
         self
     }
 

@@ -363,6 +363,7 @@ impl HostLock {
         );
         let mut combined = RemoteCommand::shell(script);
         combined.stdin = cmd.stdin.clone();
+        combined.stdin_is_script = cmd.stdin_is_script;
         combined.timeout = cmd.timeout;
         combined
     }

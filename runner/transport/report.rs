@@ -57,10 +57,11 @@ impl Reporting {
     }
 
     /// The line shown for `cmd`: its shell line with secret-looking environment values
-    /// masked (stdin is never part of it, except for a sequence of commands sent as one
-    /// script — probes, the steps of a change — shown as a here-document).
+    /// masked (stdin is never part of it, except for a script windlass wrote — a sequence
+    /// of probes or of a change's steps, alone or behind the host lock — shown as a
+    /// here-document).
     pub fn shown_line(cmd: &RemoteCommand) -> String {
-        if super::sequence::is_sequence(cmd) {
+        if cmd.stdin_is_script {
             let script = String::from_utf8_lossy(cmd.stdin.as_deref().unwrap_or_default());
             return format!(
                 "{} <<'WINDLASS_BATCH'\n{script}WINDLASS_BATCH",

@@ -95,23 +95,8 @@ pub fn script(cmds: &[RemoteCommand], nonce: &str, mode: Mode) -> String {
 /// The command that runs [`script`]: `/bin/sh -s <label>` reading it on stdin (the label
 /// only names it in the host's process list and for `-vvv`).
 pub fn command(cmds: &[RemoteCommand], nonce: &str, mode: Mode) -> RemoteCommand {
-    RemoteCommand::argv(["/bin/sh", "-s", mode.label()]).with_stdin(script(cmds, nonce, mode))
-}
-
-/// Whether `cmd` was made by [`command`].
-pub fn is_sequence(cmd: &RemoteCommand) -> bool {
-    match &cmd.program {
-        Program::Argv(a) => {
-            cmd.stdin.is_some()
-                && a.len() == 3
-                && a[0] == "/bin/sh"
-                && a[1] == "-s"
-                && [Mode::All, Mode::UntilFailure]
-                    .iter()
-                    .any(|m| a[2] == m.label())
-        }
-        Program::Shell(_) => false,
-    }
+    RemoteCommand::argv(["/bin/sh", "-s", mode.label()])
+        .with_script_stdin(script(cmds, nonce, mode))
 }
 
 /// Split a sequence's output and error output into one [`ExecOutput`] per command that
@@ -171,12 +156,7 @@ mod tests {
             !cmd.to_shell().contains(&nonce),
             "the nonce stays off the command line"
         );
-        assert!(is_sequence(&cmd));
-        assert!(!is_sequence(&RemoteCommand::argv([
-            "/bin/sh",
-            "-s",
-            "windlass-steps"
-        ])));
+        assert!(cmd.stdin_is_script);
         let out = run(&cmd);
         assert_eq!(out.rc, 0);
         let outs = parse(&out.stdout, &out.stderr, &nonce).expect("parses");
