@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -41,6 +42,14 @@ KEX = os.environ.get("BENCH_KEX", "paramiko")
 KEX_ARGS = {"paramiko": ["-o", "KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org"],
             "default": []}[KEX]
 RESULTS = os.path.join(ROOT, "target", "bench-results")
+# How many hosts each tool works on at once (ansible-playbook --forks, pyinfra --parallel):
+# a number, or "hosts" for as many as the run has (the fleet sizes).
+FORKS = os.environ.get("BENCH_FORKS", "50")
+
+
+def forks(n):
+    """The fork count for a run on `n` hosts ([`FORKS`])."""
+    return str(n) if FORKS == "hosts" else FORKS
 
 # Everything the workload creates; removing it (and purging socat) makes a host fresh.
 RESET_SCRIPT = """
@@ -147,18 +156,97 @@ def write_inventories(work, common, hosts):
         f.write("]\n")
 
 
+# Settling before each timed run. A login starts root's systemd user manager on a host
+# (pam_systemd), and the manager stops UserStopDelaySec (10 s) after the last session
+# ends: a burst of CPU on every host ~10 s after any run. A run timed inside that window
+# would pay for the one before it (or, its managers still up, not pay its own start).
+SETTLE_AFTER = float(os.environ.get("BENCH_SETTLE", "12"))
+_last_end = [0.0]
+
+
+def cpu_busy(interval=1.0):
+    """The share of the machine's CPU time busy over `interval` seconds."""
+    def sample():
+        with open("/proc/stat") as f:
+            a = [int(x) for x in f.readline().split()[1:]]
+        return sum(a), a[3] + a[4]
+    t0, i0 = sample()
+    time.sleep(interval)
+    t1, i1 = sample()
+    return 1 - (i1 - i0) / max(1, t1 - t0)
+
+
+def settle():
+    """Wait until SETTLE_AFTER seconds have passed since the last timed run ended and the
+    machine is quiet (under 15% busy for a second, or 60 s at most)."""
+    wait = _last_end[0] + SETTLE_AFTER - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+    deadline = time.monotonic() + 60
+    while cpu_busy() > 0.15 and time.monotonic() < deadline:
+        pass
+
+
 def ssh_floor(hosts, script="true"):
     """Seconds for one login per host, all at once, running `script` (`true`: nothing): the
     least any SSH-based tool can take for the run, with the same key exchange. With the
     script that reads the state the playbook declares (STATE_SCRIPT), the least a re-run
-    can take: an idempotent run must at least look."""
+    can take: an idempotent run must at least look. `script` may also be a script per host
+    name (the replay floor, [`replay_scripts`]), given on stdin. Also the hosts' CPU seconds
+    it cost."""
     def one(h):
-        subprocess.run(ssh_cmd(h[1])[:-1] + KEX_ARGS + ["-o", "ControlMaster=no", ssh_cmd(h[1])[-1],
-                       script], check=True, capture_output=True)
+        base = ssh_cmd(h[1])[:-1] + KEX_ARGS + ["-o", "ControlMaster=no", ssh_cmd(h[1])[-1]]
+        if isinstance(script, dict):
+            subprocess.run(base + ["sh -s"], input=script.get(h[0], "").encode(), check=True,
+                           capture_output=True)
+        else:
+            subprocess.run(base + [script], check=True, capture_output=True)
+    settle()
+    cpu0 = hosts_cpu_seconds(LAB_DIR)
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as ex:
         list(ex.map(one, hosts))
-    return time.monotonic() - t0
+    secs = time.monotonic() - t0
+    _last_end[0] = time.monotonic()
+    cpu = hosts_cpu_seconds(LAB_DIR) - cpu0 if cpu0 is not None else None
+    return secs, cpu
+
+
+def replay_scripts(cmd, env, cwd):
+    """The replay floor's scripts: `cmd` (a windlass run) once more, untimed, with `-vvv`
+    JSON lines, and each host's commands from it in order, as one script per host name
+    (each command's output discarded). Timed with one login per host ([`ssh_floor`]), they
+    are windlass's own remote work without a round trip between commands: windlass over
+    this floor is what its orchestration costs (connections, round trips, the barrier
+    between tasks, the controller). Also what could not be replayed (a no_log task's
+    command, whose line is not shown; a file sent); an error if the run failed."""
+    r = subprocess.run(cmd + ["--output", "jsonl", "-vvv"], env=env, cwd=cwd, text=True,
+                       capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"the replay floor's windlass run failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+    scripts, left_out = {}, []
+    for line in r.stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        e = json.loads(line)
+        if e.get("event") != "command":
+            continue
+        op, text = e.get("op"), e.get("line")
+        if text is None or op == "put":
+            left_out.append(f"{e['host']}: {op} of {e.get('task')}")
+            continue
+        if op == "get":
+            text = f"cat {shlex.quote(text)}"
+        scripts[e["host"]] = scripts.get(e["host"], "") + f"{{ {text}\n}} >/dev/null 2>&1 </dev/null\n"
+    return scripts, left_out
+
+
+def floor_run(kind, targets, script="true", **where):
+    """One floor measurement ([`ssh_floor`] on `targets`) as a row of the runs (`kind`:
+    ssh-floor or state-floor; `where`: what it is of, e.g. hosts=5 rep=1)."""
+    secs, cpu = ssh_floor(targets, script)
+    return dict(tool=kind, **where, phase="login", seconds=round(secs, 3), changed=0, failed=0,
+                cpu_hosts=cpu)
 
 
 # CPU seconds, controller and hosts apart. The controller: each tool runs in a cgroup of
@@ -255,11 +343,13 @@ def timed(tool, cmd, env, cwd, cpdir, n):
     """Run one tool's command; (seconds, changed, failed, output, cpu) with cpu the CPU
     seconds of the controller (the tool and everything it started) and of the hosts."""
     cg = ControllerCgroup(tool)
+    settle()
     hosts0 = hosts_cpu_seconds(LAB_DIR)
     t0 = time.monotonic()
     r = subprocess.run(cmd, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, preexec_fn=cg.preexec)
     secs = time.monotonic() - t0
+    _last_end[0] = time.monotonic()
     if cpdir:
         close_masters(cpdir)
     cpu = {"controller": cg.seconds(), "hosts": hosts_cpu_seconds(LAB_DIR) - hosts0}
@@ -291,20 +381,25 @@ def record(runs, errors, where, tool, rep, phase, result, prefix="failed"):
         log(f"!! {errors[-1]}")
 
 
+def windlass_cmd(work, n):
+    """windlass's command line for the workload."""
+    return [WINDLASS, "run", "-i", os.path.join(work, "hosts.yml"), "--forks", forks(n),
+            "--state-dir", os.path.join(work, "state"), os.path.join(HERE, "workload.yml")]
+
+
 def run_tool(tool, work, n):
     """Run `tool` once on the workload ([`timed`])."""
     env = dict(os.environ)
     cpdir = None
     if tool == "windlass":
-        cmd = [WINDLASS, "run", "-i", os.path.join(work, "hosts.yml"), "--forks", "50",
-               "--state-dir", os.path.join(work, "state"), os.path.join(HERE, "workload.yml")]
+        cmd = windlass_cmd(work, n)
     elif tool in ("ansible", "mitogen"):
         cpdir = ansible_env(tool, work, env)
         cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", os.path.join(work, "hosts.yml"),
-               "--forks", "50", os.path.join(HERE, "workload.yml")]
+               "--forks", forks(n), os.path.join(HERE, "workload.yml")]
     elif tool == "pyinfra":
         env.update(PYINFRA_PROGRESS="off", NO_COLOR="1")
-        cmd = [os.path.join(VENV_BIN, "pyinfra"), "-y", "--parallel", "50", "--no-wait",
+        cmd = [os.path.join(VENV_BIN, "pyinfra"), "-y", "--parallel", forks(n), "--no-wait",
                os.path.join(work, "inventory.py"), os.path.join(HERE, "pyinfra_deploy.py")]
     else:
         raise SystemExit(f"unknown tool {tool}")
@@ -369,16 +464,18 @@ def main():
                 hosts = all_hosts[:n]
                 write_inventories(work, common, hosts)
                 reset_times.append(make_fresh(hosts, n))
-                floor = ssh_floor(hosts)
-                runs.append(dict(tool="ssh-floor", hosts=n, rep=rep + 1, phase="login",
-                                 seconds=round(floor, 3), changed=0, failed=0))
+                runs.append(floor_run("ssh-floor", hosts, hosts=n, rep=rep + 1))
                 for phase in ("first", "rerun"):
                     record(runs, errors, {"hosts": n}, tool, rep + 1, phase,
                            run_tool(tool, work, n))
+                    if phase == "rerun" and tool == "windlass":
+                        scripts, left_out = replay_scripts(windlass_cmd(work, n), dict(os.environ), work)
+                        if left_out:
+                            errors.append(f"replay floor, {n} hosts: left out {left_out}")
+                        runs.append(floor_run("replay-floor", hosts, scripts, hosts=n, rep=rep + 1))
                     if phase == "first":
-                        floor = ssh_floor(hosts, STATE_SCRIPT)
-                        runs.append(dict(tool="state-floor", hosts=n, rep=rep + 1, phase="login",
-                                         seconds=round(floor, 3), changed=0, failed=0))
+                        runs.append(floor_run("state-floor", hosts, STATE_SCRIPT, hosts=n,
+                                              rep=rep + 1))
                         st = on_hosts(hosts[:1], STATE_SCRIPT)[hosts[0][0]]
                         states.setdefault(st, []).append(f"{tool}/{n}/{rep + 1}")
                         with open(os.path.join(RESULTS, f"state-{tool}.txt"), "w") as f:
@@ -398,7 +495,8 @@ def main():
     for n in SIZES:
         for phase in ("first", "rerun"):
             row = {"hosts": n, "phase": phase, "ssh-floor": med("ssh-floor", n, "login"),
-                   "state-floor": med("state-floor", n, "login")}
+                   "state-floor": med("state-floor", n, "login"),
+                   "replay-floor": med("replay-floor", n, "login")}
             for t in TOOLS:
                 row[t] = med(t, n, phase)
                 for side in ("controller", "hosts"):
@@ -408,12 +506,12 @@ def main():
                 if row.get("windlass") and row.get(other):
                     row[f"windlass/{other}"] = round(row["windlass"] / row[other], 3)
                     row[f"speedup/{other}"] = round(row[other] / row["windlass"], 1)
-            if phase == "rerun" and row.get("windlass") and row.get("state-floor"):
-                row["windlass/state-floor"] = round(row["windlass"] / row["state-floor"], 2)
+            floors(row, phase, n, med)
             table.append(row)
     env = {
         "machine": f"{platform.node()} {os.cpu_count()} cpus {platform.machine()}",
         "python": platform.python_version(), "reps": REPS, "fresh": FRESH, "kex": KEX,
+        "forks": FORKS,
         "loadavg_1m_start_end": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "reset_seconds_median": round(statistics.median(reset_times), 2) if reset_times else None,
     }
@@ -429,9 +527,38 @@ def main():
         sys.exit(1)
 
 
+def floors(row, phase, key, med):
+    """The re-run's ratios to the floors, and the floors' host CPU per host (`key`: what the
+    runs are of, for `med`)."""
+    for f in ("state-floor", "replay-floor"):
+        if phase == "rerun" and row.get("windlass") and row.get(f):
+            row[f"windlass/{f}"] = round(row["windlass"] / row[f], 2)
+        c = med(f, key, "login", "cpu_hosts")
+        row[f"cpu_hosts_per_host/{f}"] = round(c / row["hosts"], 3) if c is not None else None
+
+
+FLOOR_HEAD = ["ssh floor (s)", "state floor (s)", "replay floor (s)", "windlass/state floor",
+              "windlass/replay floor"]
+
+
+def floor_cells(row):
+    """The floor columns of a row ([`FLOOR_HEAD`])."""
+    fmt = lambda k: f"{row[k]:.2f}" if row.get(k) is not None else "-"  # noqa: E731
+    return [fmt(k) for k in ("ssh-floor", "state-floor", "replay-floor", "windlass/state-floor",
+                             "windlass/replay-floor")]
+
+
+FLOOR_NOTE = ("ssh floor = one `ssh host true` per host, all at once (no tool can be faster "
+              "over SSH); state floor = one login per host running a script that reads the "
+              "state the playbook declares (file digests and modes, packages, units, sysctls), "
+              "the least an idempotent re-run can do; replay floor = one login per host running "
+              "every command windlass sent that host on a re-run, as one script (windlass's own "
+              "remote work with no round trip between commands: windlass over it is what its "
+              "orchestration costs).")
+
+
 def render(table, versions, env):
-    head = ["hosts", "run"] + [f"{t} (s)" for t in TOOLS] + ["ssh floor (s)", "state floor (s)",
-                                                            "windlass/state floor"]
+    head = ["hosts", "run"] + [f"{t} (s)" for t in TOOLS] + FLOOR_HEAD
     others = [o for o in PEERS if o in TOOLS and "windlass" in TOOLS]
     ratios = [f"windlass/{o}" for o in others]
     speedups = [f"speedup/{o}" for o in others]
@@ -440,19 +567,13 @@ def render(table, versions, env):
     for row in table:
         cells = [str(row["hosts"]), row["phase"]]
         cells += [f"{row[t]:.2f}" if row.get(t) is not None else "-" for t in TOOLS]
-        cells.append(f"{row['ssh-floor']:.2f}" if row.get("ssh-floor") is not None else "-")
-        cells.append(f"{row['state-floor']:.2f}" if row.get("state-floor") is not None else "-")
-        cells.append(f"{row['windlass/state-floor']:.2f}" if row.get("windlass/state-floor") else "-")
+        cells += floor_cells(row)
         cells += [f"{row[r]:.3f}" if row.get(r) is not None else "-" for r in ratios]
         cells += [f"{row[r]:.1f}×" if row.get(r) is not None else "-" for r in speedups]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Medians of {env['reps']} runs; first = on fresh hosts ({env['fresh']}), "
-                 "rerun = idempotent re-run (0 changes); ssh floor = one `ssh host true` per "
-                 "host, all at once (no tool can be faster over SSH); state floor = one login per "
-                 "host running a script that reads the state the workload declares (files' "
-                 "digests and modes, the package, the unit, the sysctls), the least an "
-                 "idempotent re-run can do. Key exchange of the "
+                 "rerun = idempotent re-run (0 changes); " + FLOOR_NOTE + " Key exchange of the "
                  f"OpenSSH-based tools: {env['kex']}. {env['machine']}, load average "
                  f"{env['loadavg_1m_start_end'][0]} at the start, {env['loadavg_1m_start_end'][1]} "
                  "at the end.")
@@ -463,9 +584,11 @@ def render(table, versions, env):
 def render_cpu(table, tools, first):
     """CPU seconds per host per run, controller and hosts apart (medians), one row per run of
     the wall-time table (`first`: the key of its first column)."""
-    head = [first, "run"] + [f"{t} {side}" for t in tools for side in ("ctl", "host")]
+    head = ([first, "run"] + [f"{t} {side}" for t in tools for side in ("ctl", "host")]
+            + ["state floor host", "replay floor host"])
     lines = ["CPU seconds per host per run (ctl = the controller: the tool and every process it "
-             "started; host = the hosts' cgroups):", "",
+             "started; host = the hosts' cgroups; the floors' host columns: what their one "
+             "login and script cost each host):", "",
              "| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     for row in table:
         cells = [str(row[first]), row["phase"]]
@@ -473,6 +596,9 @@ def render_cpu(table, tools, first):
             for side in ("controller", "hosts"):
                 v = row.get(f"cpu_{side}_per_host/{t}")
                 cells.append(f"{v:.3f}" if v is not None else "-")
+        for f in ("state-floor", "replay-floor"):
+            v = row.get(f"cpu_hosts_per_host/{f}")
+            cells.append(f"{v:.3f}" if v is not None else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -123,14 +123,18 @@ def prepare(work, inventory, sc):
         raise SystemExit(f"prepare failed:\n{r.stdout[-3000:]}")
 
 
+def windlass_cmd(work, inventory, playbook):
+    return [WINDLASS, "run", "-i", inventory, "--forks", "50",
+            "--state-dir", os.path.join(work, "state"), playbook]
+
+
 def run_tool(tool, work, inventory, playbook, n):
     """`tool` on `playbook` (benches/compare/driver.py's `timed`), from the repository root
     as its README runs them (roles/ is found there)."""
     env = dict(os.environ)
     cpdir = None
     if tool == "windlass":
-        cmd = [WINDLASS, "run", "-i", inventory, "--forks", "50",
-               "--state-dir", os.path.join(work, "state"), playbook]
+        cmd = windlass_cmd(work, inventory, playbook)
     else:
         cpdir = compare.ansible_env(tool, work, env)
         env.update(ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles"))
@@ -164,16 +168,21 @@ def main():
                 reach, lab_hosts = fresh_lab(sc)
                 inventory, hosts = write_inventory(work, topology, sc, reach, lab_hosts)
                 prepare(work, inventory, sc)
-                floor = compare.ssh_floor(lab_hosts)
-                runs.append(dict(tool="ssh-floor", topology=topology, rep=rep + 1, phase="login",
-                                 seconds=round(floor, 3)))
+                runs.append(compare.floor_run("ssh-floor", lab_hosts, topology=topology,
+                                              rep=rep + 1))
                 for phase in ("first", "rerun"):
                     compare.record(runs, errors, {"topology": topology}, tool, rep + 1, phase,
                                    run_tool(tool, work, inventory, playbook, n), "flagship-failed")
+                    if phase == "rerun" and tool == "windlass":
+                        scripts, left_out = compare.replay_scripts(
+                            windlass_cmd(work, inventory, playbook), dict(os.environ), ROOT)
+                        if left_out:
+                            errors.append(f"replay floor, {topology}: left out {left_out}")
+                        runs.append(compare.floor_run("replay-floor", hosts, scripts,
+                                                      topology=topology, rep=rep + 1))
                     if phase == "first":
-                        floor = compare.ssh_floor(lab_hosts, STATE_SCRIPT)
-                        runs.append(dict(tool="state-floor", topology=topology, rep=rep + 1,
-                                         phase="login", seconds=round(floor, 3)))
+                        runs.append(compare.floor_run("state-floor", lab_hosts, STATE_SCRIPT,
+                                                      topology=topology, rep=rep + 1))
                         st = end_state(hosts, reach)
                         digest = hashlib.sha256(json.dumps(st, sort_keys=True).encode()).hexdigest()[:12]
                         states.setdefault((topology, digest), (st, []))[1].append(f"{tool}/{rep + 1}")
@@ -200,7 +209,8 @@ def main():
         for phase in ("first", "rerun"):
             row = {"topology": topology, "hosts": len(scenario(topology)["hosts"]), "phase": phase,
                    "ssh-floor": med("ssh-floor", topology, "login"),
-                   "state-floor": med("state-floor", topology, "login")}
+                   "state-floor": med("state-floor", topology, "login"),
+                   "replay-floor": med("replay-floor", topology, "login")}
             for t in TOOLS:
                 row[t] = med(t, topology, phase)
                 for side in ("controller", "hosts"):
@@ -209,8 +219,7 @@ def main():
             for other in ("ansible", "mitogen"):
                 if row.get("windlass") and row.get(other):
                     row[f"speedup/{other}"] = round(row[other] / row["windlass"], 1)
-            if phase == "rerun" and row.get("windlass") and row.get("state-floor"):
-                row["windlass/state-floor"] = round(row["windlass"] / row["state-floor"], 2)
+            compare.floors(row, phase, topology, med)
             table.append(row)
     env = {"machine": f"{platform.node()} {os.cpu_count()} cpus {platform.machine()}",
            "reps": REPS, "kex": compare.KEX,
@@ -240,24 +249,20 @@ def diff(a, b):
 def render(table, env, versions):
     peers = [o for o in ("ansible", "mitogen") if o in TOOLS and "windlass" in TOOLS]
     head = ["playbook", "hosts", "run"] + [f"{t} (s)" for t in TOOLS] \
-        + ["ssh floor (s)", "state floor (s)", "windlass/state floor"] + [f"× {o}" for o in peers]
+        + compare.FLOOR_HEAD + [f"× {o}" for o in peers]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     for row in table:
         cells = [row["topology"], str(row["hosts"]), row["phase"]]
         cells += [f"{row[t]:.2f}" if row.get(t) is not None else "-" for t in TOOLS]
-        cells.append(f"{row['ssh-floor']:.2f}" if row.get("ssh-floor") is not None else "-")
-        cells.append(f"{row['state-floor']:.2f}" if row.get("state-floor") is not None else "-")
-        cells.append(f"{row['windlass/state-floor']:.2f}" if row.get("windlass/state-floor") else "-")
+        cells += compare.floor_cells(row)
         cells += [f"{row[f'speedup/{o}']:.1f}×" if row.get(f"speedup/{o}") else "-" for o in peers]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Medians of {env['reps']} runs, tools alternating; first = on a new lab after the "
                  "scenario's prepare playbook (the Kubernetes stand-ins), rerun = the same "
-                 "playbook again (0 changes); ssh floor = one `ssh host true` per host, all at "
-                 "once; state floor = one login per host running a script that reads the state "
-                 "the playbook leaves (its files' digests and modes, units, sysctls, the kubeadm "
-                 "calls), the least an idempotent re-run can do (the re-run also runs the checks "
-                 f"the playbook asks for on every run). Key exchange: {env['kex']}. {env['machine']}, load average "
+                 "playbook again (0 changes); " + compare.FLOOR_NOTE + " The state floor "
+                 "leaves out the checks the playbook asks for on every run (its commands, fact "
+                 f"gathering); the replay floor has them. Key exchange: {env['kex']}. {env['machine']}, load average "
                  f"{env['loadavg_1m_start_end'][0]} at the start, {env['loadavg_1m_start_end'][1]} "
                  "at the end.")
     lines.append("Versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()))

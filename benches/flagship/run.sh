@@ -9,7 +9,8 @@
 # Environment (defaults in brackets):
 #   BENCH_TOPOLOGIES [ha-stacked,ha-external-etcd]   BENCH_REPS [3]
 #   BENCH_TOOLS [windlass,ansible,mitogen]           BENCH_LAB [flag]
-#   BENCH_KEX [paramiko]  as benches/compare/run.sh; BENCH_PYTHON as benches/compare/venv.sh
+#   BENCH_KEX [paramiko], BENCH_SETTLE [12]  as benches/compare/run.sh (the floors too);
+#   BENCH_PYTHON as benches/compare/venv.sh
 # Writes target/bench-results/flagship.{md,json}; a failed run, a re-run that changes
 # something or different end states fail the bench (the logs are kept beside them).
 set -euo pipefail
