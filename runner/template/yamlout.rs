@@ -38,7 +38,7 @@ fn to_yaml(v: &J, indent: usize, flow_leaves: bool) -> Result<String, Error> {
         J::Array(a) if block(v, flow_leaves) => seq(a, indent, 0, flow_leaves, &mut out),
         J::Object(m) if block(v, flow_leaves) => map(m, indent, 0, flow_leaves, &mut out),
         J::Array(_) | J::Object(_) => {
-            flow(v, &mut out);
+            flow(v, &mut out, indent);
             out.push('\n');
         }
         scalar_v => {
@@ -79,38 +79,78 @@ fn sorted(m: &serde_json::Map<String, J>) -> Vec<(&String, &J)> {
     e
 }
 
-fn flow(v: &J, out: &mut String) {
-    match v {
-        J::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                flow(x, out);
-            }
-            out.push(']');
+/// A collection in flow style, as PyYAML's emitter writes it (`emitter.py`): items after
+/// `[`/`{` separated by `, `; when the line has passed the width after the opening bracket
+/// or a `,` (`expect_first_flow_sequence_item`, `expect_flow_sequence_item`,
+/// `expect_flow_mapping_key`: `if self.column > self.best_width: self.write_indent()`), a
+/// line break and `indent` spaces, PyYAML's indent inside this collection; a nested one
+/// indents one step more. Plain and single-quoted values fold at a space past the width
+/// (`write_plain`, `write_single_quoted`), continuing one step in; keys do not fold.
+fn flow(v: &J, out: &mut String, indent: usize) {
+    let step = OPTS.with(|c| c.get().indent).clamp(2, 9);
+    let width = OPTS.with(|c| c.get().width);
+    let (open, close) = match v {
+        J::Array(_) => ('[', ']'),
+        J::Object(_) => ('{', '}'),
+        other => {
+            let written = flow_value(other, out, indent, width);
+            out.push_str(&written);
+            return;
         }
-        J::Object(m) => {
-            out.push('{');
-            for (i, (k, x)) in sorted(m).into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&str_scalar(k, true));
-                out.push_str(": ");
-                flow(x, out);
-            }
-            out.push('}');
+    };
+    out.push(open);
+    let items: Vec<(Option<&String>, &J)> = match v {
+        J::Array(a) => a.iter().map(|x| (None, x)).collect(),
+        J::Object(m) => sorted(m).into_iter().map(|(k, x)| (Some(k), x)).collect(),
+        _ => Vec::new(),
+    };
+    for (i, (k, x)) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        other => out.push_str(&flow_scalar(other)),
+        if column(out) > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+        } else if i > 0 {
+            out.push(' ');
+        }
+        if let Some(k) = k {
+            out.push_str(&str_scalar(k, true));
+            out.push_str(": ");
+        }
+        match x {
+            J::Array(_) | J::Object(_) => flow(x, out, indent + step),
+            // a scalar is a node of its own: PyYAML's expect_scalar raises the indent
+            // for it, so a folded one continues a step further in
+            _ => {
+                let written = flow_value(x, out, indent + step, width);
+                out.push_str(&written);
+            }
+        }
     }
+    out.push(close);
 }
 
-fn flow_scalar(v: &J) -> String {
-    match v {
-        J::String(s) => str_scalar(s, true),
-        other => scalar(other),
+/// The column the next character of `out` goes to (PyYAML counts characters).
+fn column(out: &str) -> usize {
+    out.rsplit('\n').next().map_or(0, |l| l.chars().count())
+}
+
+/// A scalar inside a flow collection, written where `out` ends: plain and single-quoted
+/// strings fold as in block context, continuing at `indent`.
+fn flow_value(v: &J, out: &str, indent: usize, width: usize) -> String {
+    let J::String(s) = v else {
+        return scalar(v);
+    };
+    let written = str_scalar(s, true);
+    let col = column(out);
+    if written.starts_with('\'') {
+        let body = s.replace('\'', "''");
+        format!("'{}'", fold(&body, col + 1, indent, width, true))
+    } else if written.starts_with('"') {
+        written
+    } else {
+        fold(&written, col, indent, width, false)
     }
 }
 
@@ -129,7 +169,7 @@ fn nested(v: &J, indent: usize, level: usize, flow_leaves: bool, in_seq: bool, o
         }
         J::Array(_) | J::Object(_) => {
             out.push(' ');
-            flow(v, out);
+            flow(v, out, indent * (level + 1));
             out.push('\n');
         }
         other => {
@@ -244,7 +284,7 @@ fn seq(a: &[J], indent: usize, level: usize, fl: bool, out: &mut String) {
             J::Array(_) | J::Object(_) => {
                 out.truncate(out.len() - (indent - 1));
                 out.push(' ');
-                flow(v, out);
+                flow(v, out, indent * (level + 1));
                 out.push('\n');
             }
             other => {
@@ -266,7 +306,7 @@ fn scalar(v: &J) -> String {
         J::String(s) => str_scalar(s, false),
         J::Array(_) | J::Object(_) => {
             let mut s = String::new();
-            flow(v, &mut s);
+            flow(v, &mut s, OPTS.with(|c| c.get().indent).clamp(2, 9));
             s
         }
     }
