@@ -220,8 +220,12 @@ def replay_scripts(cmd, env, cwd):
     this floor is what its orchestration costs (connections, round trips, the barrier
     between tasks, the controller). Also what could not be replayed (a no_log task's
     command, whose line is not shown; a file sent); an error if the run failed."""
+    settle()
     r = subprocess.run(cmd + ["--output", "jsonl", "-vvv"], env=env, cwd=cwd, text=True,
                        capture_output=True)
+    # (its logins started the hosts' user managers: the floor waits for them to stop, as
+    # after a timed run)
+    _last_end[0] = time.monotonic()
     if r.returncode != 0:
         raise RuntimeError(f"the replay floor's windlass run failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
     scripts, left_out = {}, []
