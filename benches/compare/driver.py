@@ -215,11 +215,13 @@ def ssh_floor(hosts, script="true"):
 def replay_scripts(cmd, env, cwd):
     """The replay floor's scripts: `cmd` (a windlass run) once more, untimed, with `-vvv`
     JSON lines, and each host's commands from it in order, as one script per host name
-    (each command's output discarded). Timed with one login per host ([`ssh_floor`]), they
+    (each command's output discarded), and the commands left out. Timed with one login per host ([`ssh_floor`]), they
     are windlass's own remote work without a round trip between commands: windlass over
     this floor is what its orchestration costs (connections, round trips, the barrier
-    between tasks, the controller). Also what could not be replayed (a no_log task's
-    command, whose line is not shown; a file sent); an error if the run failed."""
+    between tasks, the controller). What cannot be replayed is left out and listed (a
+    no_log task's command, whose line `-vvv` does not show; a file sent): the floor is then
+    lower than windlass's true remote work, and windlass over it an upper bound. An error
+    if the run failed."""
     settle()
     r = subprocess.run(cmd + ["--output", "jsonl", "-vvv"], env=env, cwd=cwd, text=True,
                        capture_output=True)
@@ -248,9 +250,12 @@ def replay_scripts(cmd, env, cwd):
 def floor_run(kind, targets, script="true", **where):
     """One floor measurement ([`ssh_floor`] on `targets`) as a row of the runs (`kind`:
     ssh-floor or state-floor; `where`: what it is of, e.g. hosts=5 rep=1)."""
+    left_out = where.pop("left_out", None)
     secs, cpu = ssh_floor(targets, script)
+    if left_out:
+        log(f"-- {kind}: {len(left_out)} command(s) left out: " + "; ".join(sorted(set(left_out))))
     return dict(tool=kind, **where, phase="login", seconds=round(secs, 3), changed=0, failed=0,
-                cpu_hosts=cpu)
+                cpu_hosts=cpu, left_out=len(left_out or []))
 
 
 # CPU seconds, controller and hosts apart. The controller: each tool runs in a cgroup of
@@ -474,9 +479,8 @@ def main():
                            run_tool(tool, work, n))
                     if phase == "rerun" and tool == "windlass":
                         scripts, left_out = replay_scripts(windlass_cmd(work, n), dict(os.environ), work)
-                        if left_out:
-                            errors.append(f"replay floor, {n} hosts: left out {left_out}")
-                        runs.append(floor_run("replay-floor", hosts, scripts, hosts=n, rep=rep + 1))
+                        runs.append(floor_run("replay-floor", hosts, scripts, hosts=n, rep=rep + 1,
+                                              left_out=left_out))
                     if phase == "first":
                         runs.append(floor_run("state-floor", hosts, STATE_SCRIPT, hosts=n,
                                               rep=rep + 1))
@@ -534,6 +538,7 @@ def main():
 def floors(row, phase, key, med):
     """The re-run's ratios to the floors, and the floors' host CPU per host (`key`: what the
     runs are of, for `med`)."""
+    row["replay-floor-left-out"] = med("replay-floor", key, "login", "left_out")
     for f in ("state-floor", "replay-floor"):
         if phase == "rerun" and row.get("windlass") and row.get(f):
             row[f"windlass/{f}"] = round(row["windlass"] / row[f], 2)
@@ -546,10 +551,14 @@ FLOOR_HEAD = ["ssh floor (s)", "state floor (s)", "replay floor (s)", "windlass/
 
 
 def floor_cells(row):
-    """The floor columns of a row ([`FLOOR_HEAD`])."""
+    """The floor columns of a row ([`FLOOR_HEAD`]); a replay floor that left commands out is
+    marked with their number (`2.73 (-49)`): it is lower than windlass's true remote work."""
     fmt = lambda k: f"{row[k]:.2f}" if row.get(k) is not None else "-"  # noqa: E731
-    return [fmt(k) for k in ("ssh-floor", "state-floor", "replay-floor", "windlass/state-floor",
-                             "windlass/replay-floor")]
+    cells = [fmt(k) for k in ("ssh-floor", "state-floor", "replay-floor", "windlass/state-floor",
+                              "windlass/replay-floor")]
+    if row.get("replay-floor-left-out"):
+        cells[2] += f" (-{row['replay-floor-left-out']:g})"
+    return cells
 
 
 FLOOR_NOTE = ("ssh floor = one `ssh host true` per host, all at once (no tool can be faster "
@@ -558,7 +567,8 @@ FLOOR_NOTE = ("ssh floor = one `ssh host true` per host, all at once (no tool ca
               "the least an idempotent re-run can do; replay floor = one login per host running "
               "every command windlass sent that host on a re-run, as one script (windlass's own "
               "remote work with no round trip between commands: windlass over it is what its "
-              "orchestration costs).")
+              "orchestration costs; `(-N)`: N commands it could not replay, no_log ones, left "
+              "out).")
 
 
 def render(table, versions, env):
