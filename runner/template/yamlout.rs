@@ -89,9 +89,13 @@ fn sorted(m: &serde_json::Map<String, J>) -> Vec<(&String, &J)> {
 fn flow(v: &J, out: &mut String, indent: usize) {
     let step = OPTS.with(|c| c.get().indent).clamp(2, 9);
     let width = OPTS.with(|c| c.get().width);
-    let (open, close) = match v {
-        J::Array(_) => ('[', ']'),
-        J::Object(_) => ('{', '}'),
+    let (open, close, items): (char, char, Vec<(Option<&String>, &J)>) = match v {
+        J::Array(a) => ('[', ']', a.iter().map(|x| (None, x)).collect()),
+        J::Object(m) => (
+            '{',
+            '}',
+            sorted(m).into_iter().map(|(k, x)| (Some(k), x)).collect(),
+        ),
         other => {
             let written = flow_value(other, out, indent, width);
             out.push_str(&written);
@@ -99,11 +103,6 @@ fn flow(v: &J, out: &mut String, indent: usize) {
         }
     };
     out.push(open);
-    let items: Vec<(Option<&String>, &J)> = match v {
-        J::Array(a) => a.iter().map(|x| (None, x)).collect(),
-        J::Object(m) => sorted(m).into_iter().map(|(k, x)| (Some(k), x)).collect(),
-        _ => Vec::new(),
-    };
     for (i, (k, x)) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
