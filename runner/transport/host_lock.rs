@@ -542,6 +542,15 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
+    /// Two runs' locks on the same folder, both from this process (runs `a` and `b`).
+    fn two_runs_here(dir: &std::path::Path) -> (HostLock, HostLock) {
+        let me = Controller::this_process().expect("Linux /proc");
+        (
+            lock_in(dir, owner("a", Some(me.clone()))),
+            lock_in(dir, owner("b", Some(me))),
+        )
+    }
+
     /// A process of this machine that has exited: its pid is free.
     fn dead_pid() -> u32 {
         let mut c = std::process::Command::new("true").spawn().unwrap();
@@ -553,9 +562,7 @@ mod tests {
     #[tokio::test]
     async fn two_runs_exclude_each_other_until_the_first_releases() {
         let dir = tempfile::tempdir().unwrap();
-        let me = Controller::this_process().expect("Linux /proc");
-        let a = lock_in(dir.path(), owner("a", Some(me.clone())));
-        let b = lock_in(dir.path(), owner("b", Some(me)));
+        let (a, b) = two_runs_here(dir.path());
         try_lock(&a).await.unwrap();
         let e = try_lock(&b).await.unwrap_err();
         assert!(
@@ -578,9 +585,7 @@ mod tests {
     #[tokio::test]
     async fn the_first_command_takes_the_lock_in_its_round_trip_and_runs_only_then() {
         let dir = tempfile::tempdir().unwrap();
-        let me = Controller::this_process().expect("Linux /proc");
-        let a = lock_in(dir.path(), owner("a", Some(me.clone())));
-        let b = lock_in(dir.path(), owner("b", Some(me)));
+        let (a, b) = two_runs_here(dir.path());
         // its output and exit code are the command's alone, whatever it prints
         let cmd = RemoteCommand::shell("printf 'TAKEN\\nHELD\\n'; echo err >&2; exit 3")
             .with_stdin(b"in".to_vec());
