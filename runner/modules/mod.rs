@@ -280,8 +280,10 @@ const HOST_LOOP_BYPASSING_ENGINE_ACTIONS: &[&str] = &["add_host"];
 /// The engine actions that run host after host, in batch order: `group_by` adds each
 /// host to its group as it runs, so running hosts at once would make the order of a
 /// group's members (and `groups[...]`) depend on which host got there first.
-/// ansible-playbook's linear strategy starts hosts in order and `group_by` does no I/O,
-/// so its members come out in batch order.
+/// ansible-playbook adds a host to the group when its worker's result reaches the
+/// strategy (`_process_pending_results` in `plugins/strategy/__init__.py` reads them off
+/// one queue as workers finish), so its order is usually, but not always, batch order;
+/// windlass makes batch order the rule, so its output does not change run to run.
 const IN_ORDER_ENGINE_ACTIONS: &[&str] = &["group_by"];
 
 impl Registry {
