@@ -378,6 +378,47 @@ fn includes_imports_and_role_dependencies() {
     );
 }
 
+/// A host's result carries the name of the task header it belongs to: an `include_role`
+/// inside a role is named by its `name:` alone (ansible-core's `IncludeRole.get_name`),
+/// header and results alike, whether it runs, is skipped or is unnamed.
+#[test]
+fn include_role_results_carry_their_headers_name() {
+    let p = Project::new();
+    p.file("hosts", &local_inventory(&["h1", "h2"]));
+    p.file("roles/inner/tasks/main.yml", "- debug: msg=inner\n");
+    p.file(
+        "roles/outer/tasks/main.yml",
+        "- name: Bring inner in\n  include_role: {name: inner}\n  when: inventory_hostname == 'h1'\n\
+         - include_role: {name: inner}\n  when: false\n- name: Some {{ 'templated' }} include\n  include_role: {name: inner}\n",
+    );
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  roles: [outer]\n",
+    );
+    let (events, report) = p.run("site.yml", "hosts", opts()).unwrap();
+    assert_eq!(report.exit_code, 0, "{events:#?}");
+    let mut header = None;
+    let mut seen = Vec::new();
+    for e in &events {
+        match e {
+            Event::TaskStart { name, .. } => header = Some(name.clone()),
+            Event::HostResult { task, host, .. } => {
+                assert_eq!(Some(task), header.as_ref(), "{host}: {events:#?}");
+                seen.push(format!("{host} {task}"));
+            }
+            _ => {}
+        }
+    }
+    for want in [
+        "h1 Bring inner in",
+        "h2 Bring inner in",
+        "h1 include_role : inner",
+        "h1 Some templated include",
+    ] {
+        assert!(seen.iter().any(|s| s == want), "{want:?} not in {seen:#?}");
+    }
+}
+
 #[test]
 fn check_mode_runs_no_commands() {
     let p = Project::new();

@@ -69,11 +69,13 @@ impl Engine {
         inc: &Arc<Include>,
         hosts: &[String],
     ) -> Result<()> {
-        let t = &inc.task;
-        if !self.task_selected(t) {
+        if !self.task_selected(&inc.task) {
             return Ok(());
         }
-        self.include_task_start(cx, t, inc.is_role, hosts);
+        // Its name templated once, for its header and its results alike.
+        let named = self.templated_include(cx, inc, hosts);
+        let inc = named.as_ref().unwrap_or(inc);
+        self.include_task_start(cx, &inc.task, hosts);
         // Resolve per host (and per loop item): which file, with which parameters.
         let mut groups = IncludeGroups::new();
         for h in hosts {
@@ -91,6 +93,23 @@ impl Engine {
             self.walk(cx, &nodes, &group).await?;
         }
         Ok(())
+    }
+
+    /// `inc` with its name templated (for the first host, as a task's header is), when it
+    /// has a template in it.
+    fn templated_include(
+        &self,
+        cx: &PlayCx<'_>,
+        inc: &Arc<Include>,
+        hosts: &[String],
+    ) -> Option<Arc<Include>> {
+        inc.task.name.as_deref().filter(|n| n.contains("{{"))?;
+        let t = Arc::new(inc.task.clone());
+        let named = self.templated_name(cx, hosts.first().map(String::as_str), &t)?;
+        Some(Arc::new(Include {
+            task: Task::clone(&named),
+            ..Include::clone(inc)
+        }))
     }
 
     /// What include `inc` includes on `h`, item by item, into `groups`; reports the host's

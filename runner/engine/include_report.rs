@@ -23,33 +23,10 @@ use super::run_state::Outcome;
 use super::walk::PlayCx;
 
 impl Engine {
-    /// The include's `TASK [...]` header (its name templated as other tasks' are). An
-    /// `include_role` is named as Ansible's `IncludeRole.get_name` names it
-    /// (lib/ansible/playbook/role_include.py): its `name:` alone, without the enclosing
-    /// role, else `<action> : <role>`.
-    pub(crate) fn include_task_start(
-        &self,
-        cx: &PlayCx<'_>,
-        t: &Task,
-        is_role: bool,
-        hosts: &[String],
-    ) {
-        let t = Arc::new(t.clone());
-        let named = self.templated_name(cx, hosts.first().map(String::as_str), &t);
-        let t = named.as_ref().unwrap_or(&t);
-        let name = match (&t.name, is_role) {
-            (Some(n), true) => n.clone(),
-            (None, true) => {
-                let role = t
-                    .args
-                    .get("name")
-                    .or_else(|| t.args.get("role"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                format!("{} : {role}", t.action)
-            }
-            (_, false) => t.display_name(),
-        };
+    /// The include's `TASK [...]` header (`t` with its name templated; an `include_role`
+    /// named as [`Task::display_name`] says).
+    pub(crate) fn include_task_start(&self, cx: &PlayCx<'_>, t: &Task, hosts: &[String]) {
+        let name = t.display_name();
         self.emit(Event::TaskStart {
             name,
             action: t.action.clone(),

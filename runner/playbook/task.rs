@@ -217,8 +217,18 @@ impl Task {
     }
 
     /// What the printer shows: `role : name` (`ns.col.role : name` for a collection's
-    /// role), or the action when unnamed.
+    /// role), or the action when unnamed, as ansible-core's `Task.get_name`. An
+    /// `include_role` is named as `IncludeRole.get_name` names it
+    /// (lib/ansible/playbook/role_include.py): its `name:` alone, without the enclosing
+    /// role, else `<action> : <role>`; its header and its results alike.
     pub fn display_name(&self) -> String {
+        if INCLUDE_ROLE.contains(&short_name(&self.action)) {
+            return self.name.clone().unwrap_or_else(|| {
+                let role = self.args.get("name").or_else(|| self.args.get("role"));
+                let role = role.and_then(Value::as_str).unwrap_or_default();
+                format!("{} : {role}", self.action)
+            });
+        }
         let base = self.name.clone().unwrap_or_else(|| self.action.clone());
         match &self.role {
             Some(r) => format!("{} : {}", r.fqcn(), base),
