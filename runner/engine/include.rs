@@ -107,7 +107,7 @@ impl Engine {
         let t = Arc::new(inc.task.clone());
         let named = self.templated_name(cx, hosts.first().map(String::as_str), &t)?;
         Some(Arc::new(Include {
-            task: Task::clone(&named),
+            task: Arc::unwrap_or_clone(named),
             ..Include::clone(inc)
         }))
     }
